@@ -1,0 +1,19 @@
+/* cli.h - the subcommands of the scalepath binary (internal to sim/main.c
+ * and sim/cli/). Each returns an SP_* code; main.c alone turns it into an
+ * exit status. Diagnostics go to the diag_list, printed by main.c. */
+#ifndef SP_CLI_H
+#define SP_CLI_H
+
+#include "util/diag.h"
+
+int cli_nccl(int argc, char **argv, diag_list *diag);
+int cli_check(int argc, char **argv, diag_list *diag);
+
+/* Parse a positive int option value; reports "option -x: ..." on failure. */
+SP_MUST_USE int cli_parse_int(int *out, const char *opt, const char *val, int min, int max,
+                              diag_list *diag);
+
+/* The command line joined with spaces, for provenance (owned by caller). */
+char *cli_join_argv(int argc, char **argv);
+
+#endif

@@ -1,0 +1,108 @@
+/* coll.h - collective planning: (collective, communicator, bytes, platform)
+ * -> a plan of point-to-point transfers in stages. No SimGrid here.
+ *
+ * A plan is read stage by stage for each member of the communicator:
+ * coll_plan_stage() fills the transfers a member posts together in one stage
+ * (after a software delay); the engine posts them, waits for all of them,
+ * then moves on. The plan is computed on demand from compact state (ring
+ * orders, step sizes), so its memory is O(members x rings), not O(steps).
+ *
+ * Model (first cut, see docs/collectives.md): NCCL's ring algorithm with the
+ * Simple protocol. Channels that share a path are aggregated into one flow
+ * per ring step; with several NICs per node there is one ring per NIC
+ * (rail), each carrying an equal share of the data. Latency per step is the
+ * physical route latency (simulated by SimGrid) plus NCCL's software per-hop
+ * latency beyond it (hwLat), and NCCL's base latency once per operation,
+ * unless the platform selects the ideal alpha-beta model (latency = "none").
+ *
+ * Units: bytes, seconds. Ownership: coll_plan_new() gives the caller a plan
+ * released with coll_plan_free(); it borrows the plat, which must outlive it.
+ */
+#ifndef SP_COLL_H
+#define SP_COLL_H
+
+#include <stdint.h>
+
+#include "plat/plat.h"
+#include "util/err.h"
+
+typedef enum coll_kind {
+    COLL_ALL_REDUCE,
+    COLL_ALL_GATHER,
+    COLL_REDUCE_SCATTER,
+    COLL_NKINDS
+} coll_kind;
+
+typedef enum coll_algo { COLL_ALGO_RING, COLL_NALGOS } coll_algo;
+typedef enum coll_proto { COLL_PROTO_LL, COLL_PROTO_LL128, COLL_PROTO_SIMPLE, COLL_NPROTOS } coll_proto;
+
+const char *coll_kind_name(coll_kind k);   /* nccl-tests name: "all_reduce", ... */
+const char *coll_algo_name(coll_algo a);   /* NCCL_ALGO spelling: "Ring" */
+const char *coll_proto_name(coll_proto p); /* NCCL_PROTO spelling: "Simple" */
+SP_MUST_USE int coll_kind_parse(coll_kind *out, const char *name);
+
+/* nccl-tests bus bandwidth factor for n ranks (doc/PERFORMANCE.md):
+ * all_reduce 2(n-1)/n, all_gather and reduce_scatter (n-1)/n. */
+double coll_busbw_factor(coll_kind k, int n);
+
+/* Whether the collective reduces (nccl-tests prints the redop column). */
+int coll_kind_reduces(coll_kind k);
+
+/* Fraction of wire bytes that is payload for a protocol: LL 8/16, LL128
+ * 120/128, Simple 1 (NCCL src/device/prims_*.h line formats). */
+double coll_proto_wire_efficiency(coll_proto p);
+
+/* NCCL 2.30.7 tuning constants (src/graph/tuning.cc), microseconds. */
+double coll_nccl_base_latency_us(coll_algo a, coll_proto p);
+double coll_nccl_hw_latency_us(plat_path_class cls, coll_algo a, coll_proto p, int one_gpu_per_node);
+
+#define COLL_MAX_RINGS 64
+
+typedef struct coll_xfer {
+    int peer;       /* member index in the communicator */
+    uint64_t bytes; /* bytes on the wire, > 0 */
+    int ring;       /* which ring (channel group) it belongs to */
+} coll_xfer;
+
+typedef struct coll_stage {
+    double delay_s; /* software latency charged before posting */
+    int nsend, nrecv;
+    coll_xfer send[COLL_MAX_RINGS];
+    coll_xfer recv[COLL_MAX_RINGS];
+} coll_stage;
+
+typedef struct coll_plan coll_plan;
+
+/**
+ * Plan one collective over a communicator.
+ * @param[out] out  the plan, owned by the caller (coll_plan_free); NULL on failure
+ * @param p         expanded platform (borrowed, must outlive the plan)
+ * @param ranks     global ranks of the members, n of them (copied)
+ * @param bytes     nccl-tests size: the buffer for all_reduce, the total
+ *                  (all ranks') buffer for all_gather and reduce_scatter
+ * @return SP_OK; SP_EINPUT on a bad argument; SP_ENOMEM
+ */
+SP_MUST_USE int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ranks,
+                              int n, uint64_t bytes);
+void coll_plan_free(coll_plan *c); /* NULL is fine */
+
+int coll_plan_members(const coll_plan *c);
+int coll_plan_rank(const coll_plan *c, int member); /* global rank of a member */
+coll_algo coll_plan_algo(const coll_plan *c);
+coll_proto coll_plan_proto(const coll_plan *c);
+int coll_plan_channels(const coll_plan *c); /* channels NCCL would use for this op */
+int coll_plan_rings(const coll_plan *c);    /* rings simulated (one per rail) */
+
+/* Stages member m runs; the same for every member of a ring plan. */
+int coll_plan_nstages(const coll_plan *c, int member);
+void coll_plan_stage(const coll_plan *c, int member, int stage, coll_stage *out);
+
+/* Totals over the whole plan, for tests and reports: bytes member m sends. */
+uint64_t coll_plan_bytes_sent(const coll_plan *c, int member);
+
+/* The alpha-beta time of the plan on an idle fabric: sum over stages of the
+ * slowest member's delay + route latency + bytes / route bandwidth. The
+ * simulation must reproduce this exactly when nothing else shares links. */
+double coll_plan_alpha_beta_s(const coll_plan *c);
+
+#endif

@@ -1,0 +1,51 @@
+/* eng.h - the SimGrid engine: the only module that includes <simgrid/...>.
+ *
+ * eng_new() starts SimGrid once per process (SimGrid allows one engine per
+ * process), with the exact alpha-beta network model (CM02, no cross-traffic,
+ * no TCP window bound) so that the only timing factors are the platform's
+ * and the collective model's. It loads the XML that plat_xml_write()
+ * generates from a checked plat: SimGrid never sees unchecked input.
+ * Each eng_run_*() call spawns one actor per rank and runs the simulation to
+ * completion, then checks that every rank finished (SimGrid reports a
+ * deadlock only in its log and returns normally).
+ *
+ * Ownership: eng_new() gives the caller an engine to release with
+ * eng_free(); it borrows the plat, which must outlive it.
+ */
+#ifndef SP_ENG_H
+#define SP_ENG_H
+
+#include "coll/coll.h"
+#include "plat/plat.h"
+#include "util/diag.h"
+
+typedef struct eng eng;
+
+/**
+ * Start SimGrid on an expanded platform.
+ * @param[out] out   the engine; NULL on failure
+ * @param xml_keep   if not NULL, also keep the generated platform XML here
+ * @return SP_OK; SP_EIO if the XML cannot be written; SP_ENOMEM;
+ *         SP_EINTERNAL if called twice in one process
+ */
+SP_MUST_USE int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag);
+void eng_free(eng *e); /* NULL is fine */
+
+/**
+ * Simulate one collective on an otherwise idle platform.
+ * @param[out] time_s  simulated time from the start of the operation until
+ *                     its last member finished
+ * @return SP_OK; SP_EDEADLOCK if a member never finished (each is reported)
+ */
+SP_MUST_USE int eng_run_coll(eng *e, const coll_plan *plan, double *time_s, diag_list *diag);
+
+/* "3.32": the SimGrid version linked in, for provenance. */
+const char *eng_simgrid_version(void);
+
+/* The network model settings, in words, for reports. */
+const char *eng_network_model(void);
+
+/* Simulated messages posted so far (each send counted once), for benchmarks. */
+unsigned long long eng_message_count(const eng *e);
+
+#endif

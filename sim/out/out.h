@@ -1,0 +1,77 @@
+/* out.h - results as self-describing HDF5.
+ *
+ * A file holds root attributes (schema version, generator version, SimGrid
+ * version, the command line, inputs) and one group per experiment, each a
+ * table: one 1-D dataset per column, all of the same length, every dataset
+ * carrying "units" and "description" string attributes. The layout is the
+ * contract with analysis/ and is documented in docs/output-format.md.
+ *
+ * Nothing partial is ever left under the final name: out_open() creates
+ * "<path>.partial", out_commit() closes it and renames it to <path>;
+ * out_discard() removes it. Objects are written without timestamps, so the
+ * same inputs give byte-identical files.
+ *
+ * Ownership: out_open() gives the caller a handle that out_commit() or
+ * out_discard() releases (exactly one of them). Column data and strings are
+ * borrowed for the duration of the call only.
+ */
+#ifndef SP_OUT_H
+#define SP_OUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/diag.h"
+
+#define OUT_SCHEMA_VERSION 1
+
+typedef enum out_type { OUT_F64, OUT_U64, OUT_I64, OUT_STR } out_type;
+
+typedef struct out_attr {
+    const char *name;
+    out_type type; /* OUT_F64, OUT_I64 or OUT_STR */
+    double f;
+    long long i;
+    const char *s;
+    const char *units; /* numeric attributes: stored as "<name>_units"; NULL = none */
+} out_attr;
+
+#define OUT_ATTR_STR(n, v) ((out_attr){(n), OUT_STR, 0.0, 0, (v), NULL})
+#define OUT_ATTR_I64(n, v, u) ((out_attr){(n), OUT_I64, 0.0, (v), NULL, (u)})
+#define OUT_ATTR_F64(n, v, u) ((out_attr){(n), OUT_F64, (v), 0, NULL, (u)})
+
+typedef struct out_col {
+    const char *name;
+    out_type type;
+    const char *units;       /* e.g. "B", "us", "GB/s" (1e9 B/s), "1" for counts */
+    const char *description; /* one line */
+    const void *data;        /* nrows of double / uint64_t / int64_t / const char * */
+} out_col;
+
+typedef struct out_file out_file;
+
+/**
+ * Create "<path>.partial" and write the root attributes every file has
+ * (schema_version, generator, generator_version) plus attrs (callers add
+ * simgrid_version, command, inputs).
+ * @return SP_OK; SP_EIO (reported in diag, nothing left on disk); SP_ENOMEM
+ */
+SP_MUST_USE int out_open(out_file **out, const char *path, const out_attr *attrs, size_t nattrs,
+                         diag_list *diag);
+
+/**
+ * Write one experiment table as group `group` (e.g. "/nccl/all_reduce";
+ * intermediate groups are created), with attributes on the group.
+ * @return SP_OK or SP_EIO
+ */
+SP_MUST_USE int out_table(out_file *f, const char *group, const out_attr *attrs, size_t nattrs,
+                          const out_col *cols, size_t ncols, size_t nrows);
+
+/* Mark complete (root attribute complete = 1), close and rename into place.
+ * The handle is released even on failure. @return SP_OK or SP_EIO */
+SP_MUST_USE int out_commit(out_file *f);
+
+/* Close and delete the partial file. NULL is fine. */
+void out_discard(out_file *f);
+
+#endif

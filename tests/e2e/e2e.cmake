@@ -1,0 +1,115 @@
+# End-to-end tests: the real scalepath binary, one process per case.
+set(SP_EXE $<TARGET_FILE:scalepath>)
+set(SP_ROOT ${PROJECT_SOURCE_DIR})
+set(SP_OUT ${CMAKE_CURRENT_BINARY_DIR}/e2e-out)
+file(MAKE_DIRECTORY ${SP_OUT})
+
+# sp_e2e(NAME RC rc ARGS a|b|c [STDERR re] [STDOUT re] [ABSENT f|g])
+function(sp_e2e name)
+  cmake_parse_arguments(E "" "RC;ARGS;STDERR;STDOUT;ABSENT" "" ${ARGN})
+  add_test(NAME e2e.${name}
+    COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DARGS=${E_ARGS}" -DEXPECT_RC=${E_RC}
+            "-DEXPECT_STDERR=${E_STDERR}" "-DEXPECT_STDOUT=${E_STDOUT}" "-DABSENT=${E_ABSENT}"
+            -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
+    WORKING_DIRECTORY ${SP_ROOT})
+  set_tests_properties(e2e.${name} PROPERTIES LABELS e2e TIMEOUT 120)
+endfunction()
+
+# --- The bad-input corpus (tests/bad/EXPECT): exit 2, file:line, no output.
+file(STRINGS ${SP_ROOT}/tests/bad/EXPECT expect_lines REGEX "^[^#]")
+foreach(line IN LISTS expect_lines)
+  string(REGEX MATCH "^([^ ]+) +(.*)$" _ "${line}")
+  set(f ${CMAKE_MATCH_1})
+  set(re ${CMAKE_MATCH_2})
+  string(REPLACE ".cfg" "" case ${f})
+  sp_e2e(bad.nccl.${case} RC 2
+    ARGS "nccl|-p|tests/bad/${f}|-n|2|-o|${SP_OUT}/bad-${case}.h5"
+    STDERR "${re}" ABSENT "${SP_OUT}/bad-${case}.h5")
+  sp_e2e(bad.check.${case} RC 2 ARGS "check|tests/bad/${f}" STDERR "${re}")
+endforeach()
+
+# --- Bad options and impossible node counts: exit 2, a clear message, no output.
+sp_e2e(opt.no_platform RC 2 ARGS "nccl|-o|${SP_OUT}/x.h5" STDERR "a platform is required"
+  ABSENT "${SP_OUT}/x.h5")
+sp_e2e(opt.missing_file RC 2 ARGS "nccl|-p|tests/bad/no-such-file.cfg"
+  STDERR "no-such-file.cfg: error: cannot read: No such file or directory")
+sp_e2e(opt.bad_collective RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-c|all_reduse"
+  STDERR "unknown collective \"all_reduse\"")
+sp_e2e(opt.bad_size RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-b|8Q" STDERR "option -b")
+sp_e2e(opt.bad_type RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-d|float7"
+  STDERR "unknown type \"float7\"")
+sp_e2e(opt.min_above_max RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-b|1G|-e|1M"
+  STDERR "is larger than -e")
+sp_e2e(opt.direct_three_nodes RC 2
+  ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|3|-o|${SP_OUT}/three.h5"
+  STDERR "dgx-spark.cfg:[0-9]+: error: fabric: the direct template joins exactly 2 nodes"
+  ABSENT "${SP_OUT}/three.h5")
+sp_e2e(opt.too_many_nodes RC 2 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|9"
+  STDERR "dgx-h100.cfg:[0-9]+: error: fabric: 9 nodes with 8 NIC\\(s\\) each need 72 switch ports")
+sp_e2e(opt.unwritable_output RC 3
+  ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-o|${SP_OUT}/no-such-dir/out.h5"
+  STDERR "out.h5.*error" ABSENT "${SP_OUT}/no-such-dir/out.h5")
+sp_e2e(cmd.unknown RC 2 ARGS "frobnicate" STDERR "unknown command \"frobnicate\"")
+
+# --- Shipped platforms load and expand.
+file(GLOB shipped RELATIVE ${SP_ROOT} ${SP_ROOT}/platforms/*.cfg)
+string(REPLACE ";" "|" shipped_args "${shipped}")
+sp_e2e(check.shipped RC 0 ARGS "check|${shipped_args}" STDOUT "dgx-spark.cfg: ok")
+sp_e2e(check.spark_two RC 0 ARGS "check|-n|2|platforms/dgx-spark.cfg" STDOUT "ok")
+
+# --- Every collective runs and prints the nccl-tests table.
+foreach(c all_reduce all_gather reduce_scatter)
+  sp_e2e(nccl.spark.${c} RC 0 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-c|${c}|-b|8|-e|64M|-f|2"
+    STDOUT "size +count +type +redop +root +time +algbw +busbw #wrong.* 67108864 ")
+  sp_e2e(nccl.h100.${c} RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|2|-c|${c}|-b|1M|-e|64M|-f|8|-v"
+    STDOUT "Ring +Simple +24 +8")
+endforeach()
+
+# --- Busbw at large sizes against published measurements (shared/HARDWARE.md).
+add_test(NAME e2e.published.spark_pair_1G
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE}
+          "-DARGS=nccl|-p|platforms/dgx-spark.cfg|-n|2|-b|1M|-e|1G|-f|2" -DSIZE=1073741824
+          -DMIN=18.9 -DMAX=24.0
+          "-DSOURCE=2x DGX Spark nccl-tests busbw 18.9-23.7 GB/s (dgx-spark-playbooks #25, #102), 20-24 GB/s in NVIDIA's playbook"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/busbw.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+add_test(NAME e2e.published.dgx_h100_8G
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE}
+          "-DARGS=nccl|-p|platforms/dgx-h100.cfg|-n|1|-b|1G|-e|8G|-f|2" -DSIZE=8589934592
+          -DMIN=350 -DMAX=480
+          "-DSOURCE=DGX H100 all_reduce busbw: ~370 GB/s with NCCL_ALGO=RING, ~480 with NVLS (NVIDIA, nccl-tests #212)"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/busbw.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.published.spark_pair_1G e2e.published.dgx_h100_8G PROPERTIES LABELS e2e TIMEOUT 120)
+
+# --- HDF5 output: readable by h5py as docs/output-format.md says, and deterministic.
+# Debian's python3 (with python3-h5py), not a pyenv or venv one found first on PATH.
+find_program(SP_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
+find_program(SP_PYTHON3 python3)
+add_test(NAME e2e.h5.write
+  COMMAND ${SP_EXE} nccl -p platforms/dgx-spark.cfg -n 2 -b 1M -e 64M -f 4 -o ${SP_OUT}/spark.h5
+  WORKING_DIRECTORY ${SP_ROOT})
+add_test(NAME e2e.h5.read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_h5.py
+  ${SP_OUT}/spark.h5 all_reduce 2)
+set_tests_properties(e2e.h5.read PROPERTIES DEPENDS e2e.h5.write)
+add_test(NAME e2e.h5.deterministic
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE}
+          "-DARGS=nccl|-p|platforms/dgx-h100.cfg|-n|2|-b|1M|-e|256M|-f|4|-o|${SP_OUT}/det.h5"
+          -DOUT=${SP_OUT}/det.h5 -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/determinism.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.h5.write e2e.h5.read e2e.h5.deterministic PROPERTIES LABELS e2e TIMEOUT 120)
+
+# --- The engine against the alpha-beta formula (one process per k: one SimGrid engine each).
+add_executable(test_alphabeta ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_alphabeta.c)
+target_link_libraries(test_alphabeta PRIVATE simeng)
+target_compile_definitions(test_alphabeta PRIVATE FIXTURES="${CMAKE_CURRENT_SOURCE_DIR}/unit/fixtures")
+foreach(k 2 8 64 512)
+  add_test(NAME e2e.alphabeta.k${k} COMMAND test_alphabeta ${k})
+  set_tests_properties(e2e.alphabeta.k${k} PROPERTIES LABELS e2e TIMEOUT 300)
+endforeach()
+
+# --- docs/platform-format.md embeds `scalepath check --format` verbatim.
+add_test(NAME e2e.docs.platform_format
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} -DDOC=${SP_ROOT}/docs/platform-format.md
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/doc_format.cmake)
+set_tests_properties(e2e.docs.platform_format PROPERTIES LABELS e2e)

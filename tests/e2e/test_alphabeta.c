@@ -1,0 +1,62 @@
+/* test_alphabeta.c - the simulated ring all-reduce equals the alpha-beta
+ * formula 2(k-1)/k * S/B + 2(k-1) * alpha to 1e-6 relative on an ideal
+ * fabric (every efficiency 1, no software latency): the engine adds nothing
+ * of its own. One k per process, since SimGrid allows one engine each.
+ *
+ * B and alpha are computed here from the platform's own numbers: B is the
+ * bottleneck of the route (min of the NIC's host side and its line rate
+ * times wire efficiency), alpha the sum of the latencies on the route (NIC at
+ * each end, two cables, the switch). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "coll/coll.h"
+#include "eng/eng.h"
+#include "plat/plat.h"
+
+int main(int argc, char **argv)
+{
+    int k = argc > 1 ? atoi(argv[1]) : 8;
+    const uint64_t S = 1ull << 30; /* 1 GiB: divisible by every k tested */
+    diag_list *diag = NULL;
+    plat *p = NULL;
+    coll_plan *plan = NULL;
+    eng *e = NULL;
+    int *ranks;
+    double t, B, alpha, formula, rel;
+    int fail = 1;
+
+    if (k < 2 || diag_new(&diag, 0) < 0 || (ranks = malloc((size_t)k * sizeof(int))) == NULL)
+        return 2;
+    for (int i = 0; i < k; i++)
+        ranks[i] = i;
+    if (plat_load(&p, FIXTURES "/ideal-switch.cfg", diag) < 0 || plat_set_nodes(p, k, diag) < 0 ||
+        coll_plan_new(&plan, p, COLL_ALL_REDUCE, ranks, k, S) < 0 ||
+        eng_new(&e, p, NULL, diag) < 0 || eng_run_coll(e, plan, &t, diag) < 0) {
+        diag_print(diag, stderr);
+        goto done;
+    }
+    B = fmin(p->nic.host_bw_Bps, p->nic.line_bw_Bps * p->nic.efficiency);
+    alpha = 2 * p->nic.lat_s + 2 * p->fabric.cable_lat_s + p->fabric.switch_lat_s;
+    /* The fixture documents its values; check the loader read them. */
+    if (fabs(B - 25e9) > 1.0 || fabs(alpha - 3e-6) > 1e-15) {
+        fprintf(stderr, "fixture read wrong: B %.17g B/s, alpha %.17g s\n", B, alpha);
+        goto done;
+    }
+    formula = 2.0 * (k - 1) / k * (double)S / B + 2.0 * (k - 1) * alpha;
+    rel = fabs(t - formula) / formula;
+    printf("k=%d S=%llu B: simulated %.12f s, formula %.12f s, relative error %.3g, %llu messages\n",
+           k, (unsigned long long)S, t, formula, rel, eng_message_count(e));
+    if (rel > 1e-6)
+        fprintf(stderr, "FAIL: relative error %.3g > 1e-6\n", rel);
+    else
+        fail = 0;
+done:
+    eng_free(e);
+    coll_plan_free(plan);
+    plat_free(p);
+    free(ranks);
+    diag_free(diag);
+    return fail;
+}

@@ -1,0 +1,136 @@
+/* test_cfg.c - the libconfig layer: typed checks, located messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "cfg/cfg.h"
+
+static int setup(void **state)
+{
+    diag_list *d;
+    if (diag_new(&d, 0) < 0)
+        return -1;
+    *state = d;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    diag_free(*state);
+    return 0;
+}
+
+static int has_message(const diag_list *d, const char *needle)
+{
+    for (size_t i = 0; i < diag_count(d); i++)
+        if (strstr(diag_text(d, i), needle) != NULL)
+            return 1;
+    return 0;
+}
+
+/* libconfig reads 450 as an int; a number key accepts it (and 1.5). */
+static void test_cfg__numbers_accept_int_and_float(void **state)
+{
+    diag_list *d = *state;
+    cfg_file f;
+    const config_setting_t *g;
+    static const cfg_key keys[] = {
+        {"int_as_number", CFG_NUMBER, true, 0, 1000, false, "n"},
+        {"float_number", CFG_NUMBER, true, 0, 10, true, "n"},
+        {"text", CFG_STRING, true, 0, 0, false, "s"},
+        {"flag", CFG_BOOL, true, 0, 0, false, "b"},
+        {"negative", CFG_NUMBER, true, -10, 0, false, "n"},
+        {"bandwidth_GBps", CFG_NUMBER, false, 0, 0, false, "n"},
+        {"speed_Gbps", CFG_NUMBER, false, 0, 0, false, "n"},
+        {"from_include", CFG_STRING, true, 0, 0, false, "s"},
+        {NULL, 0, 0, 0, 0, 0, NULL},
+    };
+
+    assert_int_equal(cfg_open(&f, FIXTURES "/cfg-values.cfg", d), SP_OK);
+    g = config_lookup(&f.cfg, "g");
+    assert_non_null(g);
+    /* The two misnamed keys are the only problems. */
+    assert_int_equal(cfg_check(&f, g, keys, "g"), SP_EINPUT);
+    assert_int_equal(diag_error_count(d), 2);
+    assert_true(has_message(d, "cfg-values.cfg:8: error: g: unknown key \"bandwith_GBps\" (did you "
+                               "mean \"bandwidth_GBps\"?)"));
+    assert_true(has_message(d, "cfg-values.cfg:9: error: g: unknown unit \"Mbps\" in \"speed_Mbps\""));
+    assert_true(cfg_number(g, "int_as_number", 0) == 450.0);
+    assert_true(cfg_number(g, "float_number", 0) == 1.5);
+    assert_string_equal(cfg_string(g, "text", NULL), "fast");
+    assert_true(cfg_bool(g, "flag", false));
+    /* Absent or mistyped members give the default, never a crash. */
+    assert_true(cfg_number(g, "absent", 7.0) == 7.0);
+    assert_true(cfg_number(g, "text", 7.0) == 7.0);
+    assert_null(cfg_string(g, "int_as_number", NULL));
+    cfg_close(&f);
+}
+
+static void test_cfg__types_ranges_missing(void **state)
+{
+    diag_list *d = *state;
+    cfg_file f;
+    const config_setting_t *g;
+    static const cfg_key keys[] = {
+        {"int_as_number", CFG_NUMBER, true, 0, 100, false, "n"},
+        {"float_number", CFG_INT, true, 0, 0, false, "i"},
+        {"text", CFG_NUMBER, true, 0, 0, false, "n"},
+        {"flag", CFG_BOOL, true, 0, 0, false, "b"},
+        {"negative", CFG_NUMBER, true, 0, 10, true, "n"},
+        {"bandwith_GBps", CFG_NUMBER, true, 0, 0, false, "n"},
+        {"speed_Mbps", CFG_NUMBER, true, 0, 0, false, "n"},
+        {"from_include", CFG_STRING, true, 0, 0, false, "s"},
+        {"required_absent", CFG_STRING, true, 0, 0, false, "must be here"},
+        {NULL, 0, 0, 0, 0, 0, NULL},
+    };
+
+    assert_int_equal(cfg_open(&f, FIXTURES "/cfg-values.cfg", d), SP_OK);
+    g = config_lookup(&f.cfg, "g");
+    assert_int_equal(cfg_check(&f, g, keys, "g"), SP_EINPUT);
+    assert_true(has_message(d, "cfg-values.cfg:3: error: g: \"int_as_number\" must be >= 0 and <= 100, got 450"));
+    assert_true(has_message(d, "cfg-values.cfg:4: error: g: \"float_number\" must be an integer, got a number"));
+    assert_true(has_message(d, "cfg-values.cfg:5: error: g: \"text\" must be a number, got a string"));
+    assert_true(has_message(d, "cfg-values.cfg:7: error: g: \"negative\" must be > 0 and <= 10, got -3"));
+    assert_true(has_message(d, "error: g: missing key \"required_absent\" (must be here)"));
+    assert_int_equal(diag_error_count(d), 5);
+    cfg_close(&f);
+}
+
+/* Errors inside an @included file name that file (measured in STYLE.md). */
+static void test_cfg__include_location(void **state)
+{
+    diag_list *d = *state;
+    cfg_file f;
+    const config_setting_t *g, *s;
+
+    assert_int_equal(cfg_open(&f, FIXTURES "/cfg-values.cfg", d), SP_OK);
+    g = config_lookup(&f.cfg, "g");
+    s = config_setting_get_member(g, "from_include");
+    assert_non_null(s);
+    assert_non_null(strstr(cfg_loc(&f, s).file, "cfg-included.cfg"));
+    assert_int_equal(cfg_loc(&f, s).line, 2);
+    cfg_close(&f);
+}
+
+static void test_cfg__unreadable_file(void **state)
+{
+    diag_list *d = *state;
+    cfg_file f;
+
+    assert_int_equal(cfg_open(&f, FIXTURES "/no-such.cfg", d), SP_EINPUT);
+    assert_true(has_message(d, "no-such.cfg: error: cannot read: No such file or directory"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cfg__numbers_accept_int_and_float, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__types_ranges_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__include_location, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__unreadable_file, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

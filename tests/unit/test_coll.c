@@ -1,0 +1,212 @@
+/* test_coll.c - the collective planner, without SimGrid: step counts, bytes
+ * per rank, matched transfers, rails, latency terms and the nccl-tests busbw
+ * identity on an ideal fabric. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coll/coll.h"
+
+typedef struct fx {
+    diag_list *d;
+    plat *p;
+    int ranks[256];
+} fx;
+
+static int load(void **state, const char *path, int nodes)
+{
+    fx *f = calloc(1, sizeof(*f));
+    if (f == NULL || diag_new(&f->d, 0) < 0 || plat_load(&f->p, path, f->d) < 0 ||
+        plat_set_nodes(f->p, nodes, f->d) < 0)
+        return -1;
+    for (int i = 0; i < 256; i++)
+        f->ranks[i] = i;
+    *state = f;
+    return 0;
+}
+
+static int setup_ideal16(void **state)
+{
+    return load(state, FIXTURES "/ideal-switch.cfg", 16);
+}
+
+static int setup_multi(void **state)
+{
+    return load(state, FIXTURES "/good-multi.cfg", 2);
+}
+
+static int setup_spark(void **state)
+{
+    return load(state, PLATFORMS "/dgx-spark.cfg", 2);
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    plat_free(f->p);
+    diag_free(f->d);
+    free(f);
+    return 0;
+}
+
+static void test_coll__names_and_factors(void **state)
+{
+    coll_kind k;
+
+    (void)state;
+    assert_int_equal(coll_kind_parse(&k, "all_gather"), SP_OK);
+    assert_int_equal(k, COLL_ALL_GATHER);
+    assert_int_equal(coll_kind_parse(&k, "reduce_scatter_perf"), SP_OK);
+    assert_int_equal(k, COLL_REDUCE_SCATTER);
+    assert_int_equal(coll_kind_parse(&k, "all_reduce_perfx"), SP_EINPUT);
+    assert_true(coll_busbw_factor(COLL_ALL_REDUCE, 8) == 1.75);
+    assert_true(coll_busbw_factor(COLL_ALL_GATHER, 8) == 0.875);
+    assert_true(coll_busbw_factor(COLL_REDUCE_SCATTER, 2) == 0.5);
+    assert_true(coll_proto_wire_efficiency(COLL_PROTO_LL) == 0.5);
+    assert_true(coll_proto_wire_efficiency(COLL_PROTO_LL128) == 120.0 / 128.0);
+    assert_true(coll_proto_wire_efficiency(COLL_PROTO_SIMPLE) == 1.0);
+}
+
+/* Per collective: steps 2(n-1) or n-1, S/n per step, so each rank sends
+ * 2(n-1)/n S or (n-1)/n S; every send is matched by a receive of the same
+ * size in the same stage. */
+static void test_coll__steps_and_bytes(void **state)
+{
+    fx *f = *state;
+    const int n = 16;
+    const uint64_t S = 64ull << 20;
+
+    for (int k = 0; k < COLL_NKINDS; k++) {
+        coll_plan *c;
+        int steps = k == COLL_ALL_REDUCE ? 2 * (n - 1) : n - 1;
+        assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S), SP_OK);
+        assert_int_equal(coll_plan_algo(c), COLL_ALGO_RING);
+        assert_int_equal(coll_plan_proto(c), COLL_PROTO_SIMPLE);
+        assert_int_equal(coll_plan_rings(c), 1);
+        for (int m = 0; m < n; m++) {
+            assert_int_equal(coll_plan_nstages(c, m), steps);
+            assert_int_equal(coll_plan_bytes_sent(c, m), (uint64_t)steps * (S / n));
+        }
+        for (int s = 0; s < steps; s++) {
+            int received[16] = {0};
+            for (int m = 0; m < n; m++) {
+                coll_stage st, peer;
+                coll_plan_stage(c, m, s, &st);
+                assert_int_equal(st.nsend, 1);
+                assert_int_equal(st.nrecv, 1);
+                coll_plan_stage(c, st.send[0].peer, s, &peer);
+                assert_int_equal(peer.recv[0].peer, m);
+                assert_int_equal(peer.recv[0].bytes, st.send[0].bytes);
+                received[st.send[0].peer]++;
+            }
+            for (int m = 0; m < n; m++)
+                assert_int_equal(received[m], 1); /* a permutation: no incast */
+        }
+        coll_plan_free(c);
+    }
+}
+
+/* On an ideal fabric (no software latency) the plan's alpha-beta time gives
+ * the nccl-tests identity busbw = B * (S/n/B) / (alpha + S/n/B) for every
+ * collective, i.e. busbw -> B as alpha/transfer -> 0. */
+static void test_coll__busbw_identity(void **state)
+{
+    fx *f = *state;
+    const int n = 16;
+    const double B = 25e9, alpha = 3e-6;
+
+    for (int k = 0; k < COLL_NKINDS; k++) {
+        for (uint64_t S = 1ull << 20; S <= (1ull << 34); S <<= 7) {
+            coll_plan *c;
+            double t, busbw, step = (double)(S / n) / B;
+            assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S), SP_OK);
+            t = coll_plan_alpha_beta_s(c);
+            busbw = (double)S / t * coll_busbw_factor((coll_kind)k, n);
+            assert_true(fabs(busbw - B * step / (alpha + step)) < 1e-9 * B);
+            coll_plan_free(c);
+        }
+    }
+}
+
+/* With two 4-GPU nodes and 2 NICs: one ring per NIC; each ring enters a
+ * node at a different GPU, so each NIC sends exactly one ring's traffic. */
+static void test_coll__rails(void **state)
+{
+    fx *f = *state;
+    coll_plan *c;
+    int sends_per_nic[2][2] = {{0}};
+    coll_stage st;
+
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, 8u << 20), SP_OK);
+    assert_int_equal(coll_plan_rings(c), 2);
+    for (int m = 0; m < 8; m++) {
+        coll_plan_stage(c, m, 0, &st);
+        assert_int_equal(st.nsend, 2);
+        for (int i = 0; i < st.nsend; i++) {
+            int peer = st.send[i].peer;
+            assert_int_equal(st.send[i].bytes, (8u << 20) / 2 / 8);
+            if (plat_rank_node(f->p, m) != plat_rank_node(f->p, peer))
+                sends_per_nic[plat_rank_node(f->p, m)][plat_rank_nic(f->p, m)]++;
+        }
+    }
+    for (int node = 0; node < 2; node++)
+        for (int nic = 0; nic < 2; nic++)
+            assert_int_equal(sends_per_nic[node][nic], 1);
+    coll_plan_free(c);
+}
+
+/* The NCCL software latency: 8.4 us once (Ring Simple base), and 14 us per
+ * network hop (Tree NET Simple row at one GPU per node) less the physical
+ * latency SimGrid simulates; channels follow the 32 KiB-per-channel rule. */
+static void test_coll__spark_latency_and_channels(void **state)
+{
+    fx *f = *state;
+    coll_plan *c;
+    coll_stage st;
+    double phys = plat_route(f->p, 0, 1).lat_s;
+
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 2, 8), SP_OK);
+    assert_int_equal(coll_plan_channels(c), 1);
+    assert_int_equal(coll_plan_nstages(c, 0), 2);
+    coll_plan_stage(c, 0, 0, &st);
+    assert_true(fabs(st.delay_s - (8.4e-6 + 14e-6 - phys)) < 1e-15);
+    coll_plan_stage(c, 0, 1, &st);
+    assert_true(fabs(st.delay_s - (14e-6 - phys)) < 1e-15);
+    coll_plan_free(c);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 2, 1u << 20), SP_OK);
+    assert_int_equal(coll_plan_channels(c), 4);
+    coll_plan_free(c);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 2, 64u << 10), SP_OK);
+    assert_int_equal(coll_plan_channels(c), 2);
+    coll_plan_free(c);
+}
+
+static void test_coll__bad_arguments(void **state)
+{
+    fx *f = *state;
+    coll_plan *c = (coll_plan *)1;
+    int dup[2] = {0, 0}, out_of_range[2] = {0, 99};
+
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, dup, 2, 8), SP_EINPUT);
+    assert_null(c);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, out_of_range, 2, 8), SP_EINPUT);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 0, 8), SP_EINPUT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_coll__names_and_factors),
+        cmocka_unit_test_setup_teardown(test_coll__steps_and_bytes, setup_ideal16, teardown),
+        cmocka_unit_test_setup_teardown(test_coll__busbw_identity, setup_ideal16, teardown),
+        cmocka_unit_test_setup_teardown(test_coll__rails, setup_multi, teardown),
+        cmocka_unit_test_setup_teardown(test_coll__spark_latency_and_channels, setup_spark, teardown),
+        cmocka_unit_test_setup_teardown(test_coll__bad_arguments, setup_spark, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,218 @@
+/* test_plat.c - the platform loader, template expansion, routes, XML, and
+ * the bad-input corpus (tests/bad/EXPECT) at the loader level. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plat/plat.h"
+#include "util/str.h"
+
+#define BAD FIXTURES "/../../bad"
+
+static int setup(void **state)
+{
+    diag_list *d;
+    if (diag_new(&d, 0) < 0)
+        return -1;
+    *state = d;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    diag_free(*state);
+    return 0;
+}
+
+static int has_message(const diag_list *d, const char *needle)
+{
+    for (size_t i = 0; i < diag_count(d); i++)
+        if (strstr(diag_text(d, i), needle) != NULL)
+            return 1;
+    return 0;
+}
+
+static void test_plat__spark(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+
+    assert_int_equal(plat_load(&p, PLATFORMS "/dgx-spark.cfg", d), SP_OK);
+    assert_string_equal(p->name, "dgx-spark");
+    assert_string_equal(p->gpu.model, "GB10");
+    assert_int_equal(p->gpus_per_node, 1);
+    assert_true(p->gpu.unified);
+    assert_true(p->gpu.mem_bytes == 128e9);
+    assert_true(p->gpu.mem_bw_Bps == 273e9);
+    assert_true(p->nic.line_bw_Bps == 25e9); /* 200 Gb/s */
+    assert_true(p->nic.host_bw_Bps == 24e9);
+    assert_int_equal(p->fabric.kind, PLAT_FABRIC_DIRECT);
+    assert_int_equal(p->nccl.latency, PLAT_LAT_NCCL);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    assert_int_equal(p->nranks, 2);
+    assert_int_equal(p->nvertices, 4); /* 2 GPUs, 2 NICs */
+    assert_int_equal(p->nlinks, 3);    /* 2 host links, 1 cable */
+    {
+        plat_path r = plat_route(p, 0, 1);
+        assert_int_equal(r.cls, PLAT_PATH_NET);
+        assert_int_equal(r.hops, 3);
+        /* min(24 GB/s PCIe, 25 GB/s x 0.9804 RoCE) */
+        assert_true(fabs(r.bw_Bps - 24e9) < 1.0);
+    }
+    /* The direct template holds exactly two nodes. */
+    assert_int_equal(plat_set_nodes(p, 3, d), SP_EINPUT);
+    assert_true(has_message(d, "dgx-spark.cfg:"));
+    assert_true(has_message(d, "the direct template joins exactly 2 nodes (got -n 3)"));
+    plat_free(p);
+}
+
+static void test_plat__h100(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+
+    assert_int_equal(plat_load(&p, PLATFORMS "/dgx-h100.cfg", d), SP_OK);
+    assert_int_equal(p->gpus_per_node, 8);
+    assert_true(fabs(p->intra.bw_Bps - 370.8e9) < 1e3);
+    assert_true(p->gpu.peak_flops[PLAT_BF16] == 989.4e12);
+    assert_int_equal(plat_set_nodes(p, 1, d), SP_OK);
+    assert_int_equal(p->nvertices, 9); /* 8 GPUs + NVSwitch; no NICs for one node */
+    assert_int_equal(p->nlinks, 8);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    assert_int_equal(p->nvertices, 16 + 2 + 16 + 1);
+    assert_int_equal(p->nlinks, 16 + 16 + 16);
+    for (int r = 0; r < 16; r++)
+        assert_int_equal(plat_rank_nic(p, r), r % 8); /* rail-aligned */
+    assert_int_equal(plat_set_nodes(p, 9, d), SP_EINPUT); /* 72 ports > 64 */
+    plat_free(p);
+}
+
+static void test_plat__routes_and_rails(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+    plat_path r;
+
+    assert_int_equal(plat_load(&p, FIXTURES "/good-multi.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 3, d), SP_OK);
+    assert_int_equal(plat_rank_nic(p, 0), 0);
+    assert_int_equal(plat_rank_nic(p, 1), 0);
+    assert_int_equal(plat_rank_nic(p, 2), 1);
+    assert_int_equal(plat_rank_nic(p, 3), 1);
+    assert_int_equal(plat_rank_node(p, 5), 1);
+    assert_int_equal(plat_rank_local(p, 5), 1);
+    r = plat_route(p, 0, 3); /* same node: NVSwitch, 100 GB/s x 0.5 */
+    assert_int_equal(r.cls, PLAT_PATH_NVLINK);
+    assert_int_equal(r.hops, 2);
+    assert_true(fabs(r.lat_s - 1e-6) < 1e-15);
+    assert_true(fabs(r.bw_Bps - 50e9) < 1.0);
+    r = plat_route(p, 0, 7); /* GPU - NIC - switch - NIC - GPU */
+    assert_int_equal(r.cls, PLAT_PATH_NET);
+    assert_int_equal(r.hops, 4);
+    assert_true(fabs(r.lat_s - (2 * 2.0 + 2 * 0.5 + 1.0) * 1e-6) < 1e-15);
+    assert_true(fabs(r.bw_Bps - 10e9) < 1.0); /* host side 10 GB/s < 12.5 line */
+    r = plat_route(p, 4, 4);
+    assert_int_equal(r.cls, PLAT_PATH_SELF);
+    plat_free(p);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *s = strstr(hay, needle); s != NULL; s = strstr(s + 1, needle))
+        n++;
+    return n;
+}
+
+static void test_plat__xml(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp;
+
+    assert_int_equal(plat_load(&p, FIXTURES "/good-multi.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    fp = open_memstream(&buf, &len);
+    assert_int_equal(plat_xml_write(p, fp), SP_OK);
+    fclose(fp);
+    assert_non_null(strstr(buf, "<platform version=\"4.1\">"));
+    assert_non_null(strstr(buf, "routing=\"DijkstraCache\""));
+    assert_int_equal(count(buf, "<host "), 8);
+    assert_int_equal(count(buf, "<router "), 2 + 4 + 1);
+    assert_int_equal(count(buf, "<link "), p->nlinks);
+    assert_int_equal(count(buf, "<route "), p->nlinks);
+    assert_int_equal(count(buf, "sharing_policy=\"SPLITDUPLEX\""), p->nlinks);
+    /* 100 GB/s x 0.5 NVLink, 1 us GPU to GPU = 0.5 us per link. */
+    assert_non_null(strstr(buf, "<link id=\"n0g0-nvl\" bandwidth=\"50000000000Bps\" latency=\"4.9999999999999998e-07s\""));
+    free(buf);
+    plat_free(p);
+}
+
+/* Every file of the corpus fails to load with SP_EINPUT, no platform, and a
+ * message matching its EXPECT line (which carries file:line). */
+static void test_plat__bad_corpus(void **state)
+{
+    diag_list *d = *state;
+    FILE *fp = fopen(BAD "/EXPECT", "r");
+    char line[1024];
+    int cases = 0;
+
+    assert_non_null(fp);
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        char file[256], path[512], *re, *all;
+        size_t len = 0;
+        regex_t rx;
+        plat *p = (plat *)1;
+        diag_list *one;
+
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        assert_int_equal(sscanf(line, "%255s", file), 1);
+        re = line + strlen(file);
+        while (*re == ' ')
+            re++;
+        snprintf(path, sizeof(path), BAD "/%s", file);
+        assert_int_equal(diag_new(&one, 0), SP_OK);
+        if (plat_load(&p, path, one) != SP_EINPUT || p != NULL)
+            fail_msg("%s: loaded, or failed with another code", file);
+        for (size_t i = 0; i < diag_count(one); i++)
+            len += strlen(diag_text(one, i)) + 1;
+        all = calloc(1, len + 1);
+        for (size_t i = 0; i < diag_count(one); i++) {
+            strcat(all, diag_text(one, i));
+            strcat(all, " ");
+        }
+        assert_int_equal(regcomp(&rx, re, REG_EXTENDED | REG_NOSUB), 0);
+        if (regexec(&rx, all, 0, NULL, 0) != 0)
+            fail_msg("%s: messages do not match /%s/:\n%s", file, re, all);
+        regfree(&rx);
+        free(all);
+        diag_free(one);
+        cases++;
+    }
+    fclose(fp);
+    (void)d;
+    assert_true(cases >= 20);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_plat__spark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plat__h100, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plat__routes_and_rails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plat__xml, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plat__bad_corpus, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
