@@ -233,11 +233,31 @@ static void sizes_for(const nccl_opts *o, int n, uint64_t req, uint64_t *size, u
     }
 }
 
+/* The platform file's text, for provenance (owned by the caller; NULL if
+ * unreadable, which only loses the copy). */
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (fp == NULL)
+        return NULL;
+    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) != NULL) {
+        size_t got = fread(buf, 1, (size_t)n, fp);
+        buf[got] = '\0';
+    }
+    fclose(fp);
+    return buf;
+}
+
 static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, size_t nrows,
                     int argc, char **argv, diag_list *diag)
 {
     out_file *f = NULL;
     char *cmd = cli_join_argv(argc, argv);
+    char *text = slurp(p->path);
     uint64_t *size = malloc(nrows * sizeof(*size) + 1), *count = malloc(nrows * sizeof(*count) + 1);
     double *t = malloc(nrows * sizeof(double) + 1), *alg = malloc(nrows * sizeof(double) + 1),
            *bus = malloc(nrows * sizeof(double) + 1);
@@ -256,6 +276,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
             OUT_ATTR_STR("platform_file", p->path),
             OUT_ATTR_STR("platform_name", p->name),
             OUT_ATTR_STR("platform_description", p->description),
+            OUT_ATTR_STR("platform_file_text", text != NULL ? text : ""),
         };
         const out_attr gattrs[] = {
             OUT_ATTR_STR("collective", coll_kind_name(o->kind)),
@@ -302,6 +323,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
             out_discard(f);
     }
     free(cmd);
+    free(text);
     free(size);
     free(count);
     free(t);

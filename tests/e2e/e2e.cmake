@@ -3,12 +3,18 @@ set(SP_EXE $<TARGET_FILE:scalepath>)
 set(SP_ROOT ${PROJECT_SOURCE_DIR})
 set(SP_OUT ${CMAKE_CURRENT_BINARY_DIR}/e2e-out)
 file(MAKE_DIRECTORY ${SP_OUT})
+# Debian's python3 (with python3-h5py), not a pyenv or venv one found first on PATH.
+find_program(SP_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
+find_program(SP_PYTHON3 python3)
 
-# sp_e2e(NAME RC rc ARGS a|b|c [STDERR re] [STDOUT re] [ABSENT f|g])
+# sp_e2e(NAME RC rc ARGS a|b|c [STDERR re] [STDOUT re] [ABSENT f|g] [EXE program])
 function(sp_e2e name)
-  cmake_parse_arguments(E "" "RC;ARGS;STDERR;STDOUT;ABSENT" "" ${ARGN})
+  cmake_parse_arguments(E "" "RC;ARGS;STDERR;STDOUT;ABSENT;EXE" "" ${ARGN})
+  if(NOT E_EXE)
+    set(E_EXE ${SP_EXE})
+  endif()
   add_test(NAME e2e.${name}
-    COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DARGS=${E_ARGS}" -DEXPECT_RC=${E_RC}
+    COMMAND ${CMAKE_COMMAND} -DEXE=${E_EXE} "-DARGS=${E_ARGS}" -DEXPECT_RC=${E_RC}
             "-DEXPECT_STDERR=${E_STDERR}" "-DEXPECT_STDOUT=${E_STDOUT}" "-DABSENT=${E_ABSENT}"
             -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
     WORKING_DIRECTORY ${SP_ROOT})
@@ -83,9 +89,6 @@ add_test(NAME e2e.published.dgx_h100_8G
 set_tests_properties(e2e.published.spark_pair_1G e2e.published.dgx_h100_8G PROPERTIES LABELS e2e TIMEOUT 120)
 
 # --- HDF5 output: readable by h5py as docs/output-format.md says, and deterministic.
-# Debian's python3 (with python3-h5py), not a pyenv or venv one found first on PATH.
-find_program(SP_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
-find_program(SP_PYTHON3 python3)
 add_test(NAME e2e.h5.write
   COMMAND ${SP_EXE} nccl -p platforms/dgx-spark.cfg -n 2 -b 1M -e 64M -f 4 -o ${SP_OUT}/spark.h5
   WORKING_DIRECTORY ${SP_ROOT})
@@ -113,3 +116,15 @@ add_test(NAME e2e.docs.platform_format
   COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} -DDOC=${SP_ROOT}/docs/platform-format.md
           -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/doc_format.cmake)
 set_tests_properties(e2e.docs.platform_format PROPERTIES LABELS e2e)
+
+# --- analysis/: the busbw plot from scalepath output (and a refusal of other files).
+add_test(NAME e2e.analysis.busbw_plot
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_PYTHON3}
+          "-DARGS=analysis/nccl_busbw.py|${SP_OUT}/spark.h5|-o|${SP_OUT}/busbw.png" -DEXPECT_RC=0
+          "-DEXPECT_STDOUT=wrote .*busbw.png" "-DNONEMPTY=${SP_OUT}/busbw.png|${SP_OUT}/busbw.svg"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.analysis.busbw_plot PROPERTIES DEPENDS e2e.h5.write LABELS e2e)
+sp_e2e(analysis.refuses_other_files RC 2 EXE ${SP_PYTHON3}
+  ARGS "analysis/nccl_busbw.py|tests/bad/garbage.cfg|-o|${SP_OUT}/no.png"
+  STDERR "garbage.cfg: not an HDF5 file" ABSENT "${SP_OUT}/no.png")

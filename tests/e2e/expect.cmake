@@ -1,10 +1,15 @@
 # Run one command and check its exit status, its output and the files it
 # leaves. Arguments (-D): EXE, ARGS (separated by |), EXPECT_RC,
 # EXPECT_STDERR / EXPECT_STDOUT (regexes, optional), ABSENT (files that must
-# not exist afterwards, separated by |). A crash shows up in rc as text
+# not exist afterwards, separated by |), NONEMPTY (files that must exist and
+# not be empty, separated by |). A crash shows up in rc as text
 # ("Segmentation fault", "Subprocess aborted"), so it fails the test.
 string(REPLACE "|" ";" args "${ARGS}")
 string(REPLACE "|" ";" absent "${ABSENT}")
+string(REPLACE "|" ";" nonempty "${NONEMPTY}")
+foreach(f IN LISTS nonempty)
+  file(REMOVE "${f}")
+endforeach()
 foreach(f IN LISTS absent)
   file(REMOVE "${f}" "${f}.partial")
 endforeach()
@@ -23,5 +28,11 @@ endif()
 foreach(f IN LISTS absent)
   if(EXISTS "${f}" OR EXISTS "${f}.partial")
     message(FATAL_ERROR "${f} (or ${f}.partial) exists after a failed run")
+  endif()
+endforeach()
+foreach(f IN LISTS nonempty)
+  file(SIZE "${f}" size)
+  if(NOT EXISTS "${f}" OR size EQUAL 0)
+    message(FATAL_ERROR "${f} is missing or empty")
   endif()
 endforeach()
