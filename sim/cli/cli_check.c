@@ -10,7 +10,7 @@ static void usage(FILE *fp)
 {
     fprintf(fp, "usage: scalepath check [-n NODES] PLATFORM.cfg...\n"
                 "       scalepath check --format\n"
-                "  Validate platform files; with -n, also expand the fabric for NODES nodes.\n"
+                "  Validate platform files and expand them (for NODES nodes with -n; default:\n  the file's composition, or one node).\n"
                 "  --format prints every key of the platform format (Markdown).\n");
 }
 
@@ -48,11 +48,14 @@ int cli_check(int argc, char **argv, diag_list *diag)
         }
         files++;
         e = plat_load(&p, argv[i], diag);
-        if (e == SP_OK && nodes > 0)
-            e = plat_set_nodes(p, nodes, diag);
         if (e == SP_OK)
-            printf("%s: ok: %s (%s), %d x %s per node%s\n", argv[i], p->name, p->node_name,
-                   p->gpus_per_node, p->gpu.model, nodes > 0 ? ", expands" : "");
+            e = plat_set_nodes(p, nodes, diag);
+        if (e == SP_OK) {
+            char what[256];
+            plat_describe(p, what, sizeof(what));
+            printf("%s: ok: %s: %s, %d rank(s), fabric %s\n", argv[i], p->name, what, p->nranks,
+                   plat_fabric_name(p->fabric.kind));
+        }
         else if (err == SP_OK || e == SP_ENOMEM)
             err = e;
         plat_free(p);

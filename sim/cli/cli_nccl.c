@@ -75,7 +75,7 @@ static void usage(FILE *fp)
             "                      [-o OUT.h5] [--xml PLATFORM.xml] [-v]\n"
             "\n"
             "  -p FILE   platform file (platforms/*.cfg)            required\n"
-            "  -n N      nodes; ranks = N x GPUs per node           default 1\n"
+            "  -n N      nodes; ranks = N x GPUs per node     default: 1, or the file's\n"
             "  -c NAME   all_reduce | all_gather | reduce_scatter   default all_reduce\n"
             "  -b SIZE   smallest size, bytes (K, M, G suffixes)     default 32M\n"
             "  -e SIZE   largest size                                default 32M\n"
@@ -105,7 +105,7 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
     };
     int c, err = SP_OK;
 
-    *o = (nccl_opts){NULL, 1, COLL_ALL_REDUCE, 32u << 20, 32u << 20, 0, 2, NULL, "sum",
+    *o = (nccl_opts){NULL, 0, COLL_ALL_REDUCE, 32u << 20, 32u << 20, 0, 2, NULL, "sum",
                      NULL, NULL, 0};
     o->type = &dtypes[7]; /* float */
     optind = 1;
@@ -266,7 +266,9 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
                **proto = malloc(nrows * sizeof(char *) + 1);
     char group[64];
     int err = SP_ENOMEM;
+    char what[512];
 
+    plat_describe(p, what, sizeof(what));
     if (cmd && size && count && t && alg && bus && ch && rg && algo && proto) {
         const out_attr root[] = {
             OUT_ATTR_STR("command", cmd),
@@ -285,7 +287,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
             OUT_ATTR_STR("redop", coll_kind_reduces(o->kind) ? o->redop : "none"),
             OUT_ATTR_I64("root", -1, NULL),
             OUT_ATTR_I64("nodes", p->nodes, NULL),
-            OUT_ATTR_I64("gpus_per_node", p->gpus_per_node, NULL),
+            OUT_ATTR_STR("composition", what),
             OUT_ATTR_I64("ranks", p->nranks, NULL),
             OUT_ATTR_F64("busbw_factor", coll_busbw_factor(o->kind, p->nranks), NULL),
             OUT_ATTR_STR("latency_model", p->nccl.latency == PLAT_LAT_NONE ? "none" : "nccl"),
@@ -364,9 +366,12 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     if ((err = eng_new(&e, p, o.xml, diag)) < 0)
         goto done;
 
-    printf("# scalepath %s nccl: %s_perf on %s (%s), %d node(s) x %d GPU(s) = %d rank(s)\n",
-           SP_VERSION, coll_kind_name(o.kind), p->name, p->node_name, p->nodes, p->gpus_per_node,
-           p->nranks);
+    {
+        char what[512];
+        plat_describe(p, what, sizeof(what));
+        printf("# scalepath %s nccl: %s_perf on %s: %s = %d rank(s)\n", SP_VERSION,
+               coll_kind_name(o.kind), p->name, what, p->nranks);
+    }
     printf("# platform %s; %s; latency model: %s\n", p->path, eng_network_model(),
            p->nccl.latency == PLAT_LAT_NONE ? "none (physical only)" : "NCCL 2.30.7 tuning constants");
     printf("# simulated: in-place and out-of-place take the same time; no data moves, so #wrong is N/A\n");

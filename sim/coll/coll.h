@@ -10,7 +10,10 @@
  * Model (first cut, see docs/collectives.md): NCCL's ring algorithm with the
  * Simple protocol. Channels that share a path are aggregated into one flow
  * per ring step; with several NICs per node there is one ring per NIC
- * (rail), each carrying an equal share of the data. Latency per step is the
+ * (rail), each carrying an equal share of the data, entering and leaving
+ * every node through that rail's NIC (the last GPU of a node's chain hands
+ * its data to the rail's GPU over the intra-node fabric when it is on
+ * another rail, as NCCL's PXN does). Latency per step is the
  * physical route latency (simulated by SimGrid) plus NCCL's software per-hop
  * latency beyond it (hwLat), and NCCL's base latency once per operation,
  * unless the platform selects the ideal alpha-beta model (latency = "none").
@@ -57,6 +60,7 @@ double coll_nccl_base_latency_us(coll_algo a, coll_proto p);
 double coll_nccl_hw_latency_us(plat_path_class cls, coll_algo a, coll_proto p, int one_gpu_per_node);
 
 #define COLL_MAX_RINGS 64
+#define COLL_MAX_XFERS (2 * COLL_MAX_RINGS) /* per member and stage, each way */
 
 typedef struct coll_xfer {
     int peer;       /* member index in the communicator */
@@ -67,8 +71,8 @@ typedef struct coll_xfer {
 typedef struct coll_stage {
     double delay_s; /* software latency charged before posting */
     int nsend, nrecv;
-    coll_xfer send[COLL_MAX_RINGS];
-    coll_xfer recv[COLL_MAX_RINGS];
+    coll_xfer send[COLL_MAX_XFERS];
+    coll_xfer recv[COLL_MAX_XFERS];
 } coll_stage;
 
 typedef struct coll_plan coll_plan;

@@ -5,16 +5,28 @@
  * receives one from its predecessor (shared/NCCL.md 1.2). All-gather and
  * reduce-scatter take n-1 steps of S/n, S being the total buffer (1.3).
  *
- * Rings. On one node, or with one GPU per node, any ring order is
- * equivalent, so one logical ring carries all channels. With several GPUs
- * and NICs per node, there is one ring per NIC (rail) carrying 1/R of the
- * data; ring r enters each node at GPU r and visits the node's GPUs in
- * order, so each NIC sends one ring's traffic and receives another's.
+ * Rings. Members are grouped by node, in rank order. On one node any ring
+ * order is equivalent: one logical ring carries all channels. Across nodes
+ * there is one ring per rail (NIC) that every node's members use, each
+ * carrying 1/R of the data. Ring r enters node k at the first member on the
+ * node's r-th rail, visits the node's members in order, and leaves through
+ * the same rail: the network transfer goes NIC r to NIC r on the next node
+ * (rail-aligned, so it never crosses a spine it need not). When the node's
+ * last member is on another rail, it hands its chunk to the entry member
+ * over the intra-node fabric and the entry member sends it on (NCCL's PXN):
+ * both transfers run in the same stage, as chunks pipeline in NCCL.
+ *
+ * The transfer pattern is the same in every stage, so it is built once as
+ * a list of (src, dst, ring) and bucketed per member.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "coll/coll.h"
+
+typedef struct xfer {
+    int src, dst, ring; /* members */
+} xfer;
 
 struct coll_plan {
     const plat *plat;
@@ -22,15 +34,16 @@ struct coll_plan {
     coll_algo algo;
     coll_proto proto;
     int n;          /* members */
-    int *ranks;     /* member -> global rank */
+    int *ranks;     /* member -> global rank, ascending */
     int rings;      /* R */
-    int *order;     /* R x n: position -> member */
-    int *pos;       /* R x n: member -> position */
     int nsteps;     /* per ring */
     uint64_t chunk; /* wire bytes per transfer */
     int channels;
     double base_s;  /* charged once, before the first stage */
-    double *hop_s;  /* R x n: software latency of the hop member -> successor, by member */
+    xfer *sends;    /* bucketed by src: member m's at [send0[m], send0[m + 1]) */
+    xfer *recvs;    /* bucketed by dst */
+    int *send0, *recv0;
+    double *hop_s;  /* per member: software latency of its slowest send */
 };
 
 void coll_plan_free(coll_plan *c)
@@ -38,8 +51,10 @@ void coll_plan_free(coll_plan *c)
     if (c == NULL)
         return;
     free(c->ranks);
-    free(c->order);
-    free(c->pos);
+    free(c->sends);
+    free(c->recvs);
+    free(c->send0);
+    free(c->recv0);
     free(c->hop_s);
     free(c);
 }
@@ -61,12 +76,136 @@ static int channels_used(const plat *p, uint64_t bytes)
     return c;
 }
 
+typedef struct node_span {
+    int first, count; /* members [first, first + count) */
+    int rails[COLL_MAX_RINGS];
+    int nrails;       /* distinct NICs of its members, ascending */
+} node_span;
+
+/* Bucket the transfers by a key (src or dst) with a counting sort that
+ * keeps their order: deterministic stages. */
+static int bucket(xfer **out, int **start, const xfer *x, size_t nx, int n, int by_dst)
+{
+    int *cnt = calloc((size_t)n + 1, sizeof(int));
+    xfer *b = malloc((nx ? nx : 1) * sizeof(*b));
+
+    if (cnt == NULL || b == NULL) {
+        free(cnt);
+        free(b);
+        return SP_ENOMEM;
+    }
+    for (size_t i = 0; i < nx; i++)
+        cnt[(by_dst ? x[i].dst : x[i].src) + 1]++;
+    for (int m = 0; m < n; m++)
+        cnt[m + 1] += cnt[m];
+    {
+        int *pos = malloc(((size_t)n + 1) * sizeof(int));
+        if (pos == NULL) {
+            free(cnt);
+            free(b);
+            return SP_ENOMEM;
+        }
+        memcpy(pos, cnt, ((size_t)n + 1) * sizeof(int));
+        for (size_t i = 0; i < nx; i++)
+            b[pos[by_dst ? x[i].dst : x[i].src]++] = x[i];
+        free(pos);
+    }
+    *out = b;
+    *start = cnt;
+    return SP_OK;
+}
+
+/* Build the ring transfers; *nx gets their count. */
+static int build_rings(coll_plan *c, xfer **out, size_t *nx)
+{
+    const plat *p = c->plat;
+    int n = c->n, nn = 0;
+    node_span *nodes = calloc((size_t)n, sizeof(*nodes));
+    xfer *x = NULL;
+    size_t cap, k = 0;
+
+    *out = NULL;
+    if (nodes == NULL)
+        return SP_ENOMEM;
+    for (int i = 0; i < n;) {
+        node_span *s = &nodes[nn++];
+        int j = i;
+        while (j < n && plat_rank_node(p, c->ranks[j]) == plat_rank_node(p, c->ranks[i]))
+            j++;
+        s->first = i;
+        s->count = j - i;
+        for (int q = i; q < j; q++) {
+            int nic = plat_rank_nic(p, c->ranks[q]);
+            if (nic >= 0 && (s->nrails == 0 || s->rails[s->nrails - 1] != nic) &&
+                s->nrails < COLL_MAX_RINGS)
+                s->rails[s->nrails++] = nic;
+        }
+        i = j;
+    }
+    c->rings = 1;
+    if (nn > 1) {
+        c->rings = COLL_MAX_RINGS;
+        for (int q = 0; q < nn; q++)
+            if (nodes[q].nrails < c->rings)
+                c->rings = nodes[q].nrails;
+        if (c->rings < 1)
+            c->rings = 1;
+    }
+    cap = (size_t)c->rings * ((size_t)n + (size_t)nn) + 1;
+    if ((x = malloc(cap * sizeof(*x))) == NULL) {
+        free(nodes);
+        return SP_ENOMEM;
+    }
+    for (int r = 0; r < c->rings; r++) {
+        if (nn == 1) {
+            for (int q = 0; q < n; q++)
+                x[k++] = (xfer){q, (q + 1) % n, r};
+            continue;
+        }
+        for (int q = 0; q < nn; q++) {
+            const node_span *s = &nodes[q], *next = &nodes[(q + 1) % nn];
+            int rail = s->nrails > r ? s->rails[r] : -1;
+            int next_rail = next->nrails > r ? next->rails[r] : -1;
+            int entry = s->first, next_entry = next->first, exit, sender;
+            /* The entry member: the node's first member on the ring's rail. */
+            for (int m = s->first; m < s->first + s->count; m++)
+                if (plat_rank_nic(p, c->ranks[m]) == rail) {
+                    entry = m;
+                    break;
+                }
+            for (int m = next->first; m < next->first + next->count; m++)
+                if (plat_rank_nic(p, c->ranks[m]) == next_rail) {
+                    next_entry = m;
+                    break;
+                }
+            /* The chain entry, entry+1, ..., wrapping, ends at exit. */
+            for (int i = 0; i + 1 < s->count; i++) {
+                int a = s->first + (entry - s->first + i) % s->count;
+                int b = s->first + (entry - s->first + i + 1) % s->count;
+                x[k++] = (xfer){a, b, r};
+            }
+            exit = s->first + (entry - s->first + s->count - 1) % s->count;
+            sender = exit;
+            if (exit != entry && plat_rank_nic(p, c->ranks[exit]) != rail) {
+                x[k++] = (xfer){exit, entry, r}; /* PXN: hand over to the rail's GPU */
+                sender = entry;
+            }
+            x[k++] = (xfer){sender, next_entry, r};
+        }
+    }
+    free(nodes);
+    *out = x;
+    *nx = k;
+    return SP_OK;
+}
+
 int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ranks, int n,
                   uint64_t bytes)
 {
     coll_plan *c;
-    int multi_node_rails;
-    int *sorted;
+    xfer *x = NULL;
+    size_t nx = 0;
+    int err;
 
     *out = NULL;
     if (n < 1 || kind >= COLL_NKINDS || p->nranks < n)
@@ -82,8 +221,7 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     c->proto = COLL_PROTO_SIMPLE;
     c->n = n;
     c->channels = channels_used(p, bytes);
-    c->ranks = malloc((size_t)n * sizeof(int));
-    if (c->ranks == NULL) {
+    if ((c->ranks = malloc((size_t)n * sizeof(int))) == NULL) {
         coll_plan_free(c);
         return SP_ENOMEM;
     }
@@ -95,41 +233,21 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             coll_plan_free(c);
             return SP_EINPUT;
         }
-    sorted = c->ranks;
-
-    multi_node_rails = plat_rank_node(p, sorted[0]) != plat_rank_node(p, sorted[n - 1]) &&
-                       p->gpus_per_node > 1 && p->nic.count > 1;
-    c->rings = multi_node_rails ? p->nic.count : 1;
-    if (c->rings > COLL_MAX_RINGS)
-        c->rings = COLL_MAX_RINGS;
-    c->order = malloc((size_t)c->rings * (size_t)n * sizeof(int));
-    c->pos = malloc((size_t)c->rings * (size_t)n * sizeof(int));
-    c->hop_s = malloc((size_t)c->rings * (size_t)n * sizeof(double));
-    if (c->order == NULL || c->pos == NULL || c->hop_s == NULL) {
-        coll_plan_free(c);
-        return SP_ENOMEM;
-    }
-    for (int r = 0; r < c->rings; r++) {
-        int *ord = c->order + (size_t)r * n;
-        int k = 0;
-        for (int i = 0; i < n;) {
-            /* The members on the node of member i: [i, j). */
-            int j = i, len;
-            while (j < n && plat_rank_node(p, sorted[j]) == plat_rank_node(p, sorted[i]))
-                j++;
-            len = j - i;
-            for (int q = 0; q < len; q++)
-                ord[k++] = i + (q + r) % len;
-            i = j;
-        }
-        for (int q = 0; q < n; q++)
-            c->pos[(size_t)r * n + ord[q]] = q;
-    }
 
     c->nsteps = n < 2 ? 0 : (kind == COLL_ALL_REDUCE ? 2 * (n - 1) : n - 1);
+    if (n >= 2) {
+        if ((err = build_rings(c, &x, &nx)) < 0 ||
+            (err = bucket(&c->sends, &c->send0, x, nx, n, 0)) < 0 ||
+            (err = bucket(&c->recvs, &c->recv0, x, nx, n, 1)) < 0) {
+            free(x);
+            coll_plan_free(c);
+            return err;
+        }
+        free(x);
+    }
     {
         /* Each ring carries bytes / R, cut into n chunks; rounded up to whole bytes. */
-        uint64_t per_ring = (bytes + (uint64_t)c->rings - 1) / (uint64_t)c->rings;
+        uint64_t per_ring = (bytes + (uint64_t)c->rings - 1) / (uint64_t)(c->rings ? c->rings : 1);
         uint64_t payload = (per_ring + (uint64_t)n - 1) / (uint64_t)n;
         double wire = (double)payload / coll_proto_wire_efficiency(c->proto);
         c->chunk = (uint64_t)(wire + 0.5);
@@ -137,21 +255,23 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
 
     /* Software latency. NCCL's hwLat is its whole per-hop latency; SimGrid
      * already charges the physical route latency, so only the rest is added. */
-    c->base_s = 0.0;
-    {
-        int one_gpu = p->gpus_per_node == 1;
-        for (int r = 0; r < c->rings; r++)
-            for (int m = 0; m < n; m++) {
-                int succ = c->order[(size_t)r * n + (c->pos[(size_t)r * n + m] + 1) % n];
-                plat_path path = plat_route(p, sorted[m], sorted[succ]);
+    if ((c->hop_s = calloc((size_t)n, sizeof(double))) == NULL) {
+        coll_plan_free(c);
+        return SP_ENOMEM;
+    }
+    if (p->nccl.latency == PLAT_LAT_NCCL) {
+        int one_gpu = 1;
+        for (int m = 0; m < n; m++)
+            if (plat_type_of_rank(p, c->ranks[m])->gpus > 1)
+                one_gpu = 0;
+        c->base_s = coll_nccl_base_latency_us(c->algo, c->proto) * 1e-6;
+        for (int m = 0; m < n && n >= 2; m++)
+            for (int i = c->send0[m]; i < c->send0[m + 1]; i++) {
+                plat_path path = plat_route(p, c->ranks[m], c->ranks[c->sends[i].dst]);
                 double hw = coll_nccl_hw_latency_us(path.cls, c->algo, c->proto, one_gpu) * 1e-6;
-                double extra = hw - path.lat_s;
-                if (p->nccl.latency == PLAT_LAT_NONE || extra < 0.0)
-                    extra = 0.0;
-                c->hop_s[(size_t)r * n + m] = extra;
+                if (hw - path.lat_s > c->hop_s[m])
+                    c->hop_s[m] = hw - path.lat_s;
             }
-        if (p->nccl.latency == PLAT_LAT_NCCL)
-            c->base_s = coll_nccl_base_latency_us(c->algo, c->proto) * 1e-6;
     }
     *out = c;
     return SP_OK;
@@ -196,25 +316,15 @@ int coll_plan_nstages(const coll_plan *c, int member)
 
 void coll_plan_stage(const coll_plan *c, int m, int stage, coll_stage *out)
 {
-    int n = c->n;
-
     out->nsend = out->nrecv = 0;
     out->delay_s = stage == 0 ? c->base_s : 0.0;
     if (c->nsteps == 0 || c->chunk == 0)
         return;
-    /* In lock step, the stage lasts as long as the slowest hop among this member's rings. */
-    {
-        double hop = 0.0;
-        for (int r = 0; r < c->rings; r++) {
-            const int *ord = c->order + (size_t)r * n;
-            int q = c->pos[(size_t)r * n + m];
-            out->send[out->nsend++] = (coll_xfer){ord[(q + 1) % n], c->chunk, r};
-            out->recv[out->nrecv++] = (coll_xfer){ord[(q + n - 1) % n], c->chunk, r};
-            if (c->hop_s[(size_t)r * n + m] > hop)
-                hop = c->hop_s[(size_t)r * n + m];
-        }
-        out->delay_s += hop;
-    }
+    out->delay_s += c->hop_s[m];
+    for (int i = c->send0[m]; i < c->send0[m + 1] && out->nsend < COLL_MAX_XFERS; i++)
+        out->send[out->nsend++] = (coll_xfer){c->sends[i].dst, c->chunk, c->sends[i].ring};
+    for (int i = c->recv0[m]; i < c->recv0[m + 1] && out->nrecv < COLL_MAX_XFERS; i++)
+        out->recv[out->nrecv++] = (coll_xfer){c->recvs[i].src, c->chunk, c->recvs[i].ring};
 }
 
 uint64_t coll_plan_bytes_sent(const coll_plan *c, int member)
@@ -238,17 +348,16 @@ double coll_plan_alpha_beta_s(const coll_plan *c)
     for (int s = 0; s < coll_plan_nstages(c, 0); s++) {
         double worst = 0.0;
         for (int m = 0; m < c->n; m++) {
-            coll_plan_stage(c, m, s, &st);
-            double t = st.delay_s;
             double slowest = 0.0;
+            coll_plan_stage(c, m, s, &st);
             for (int i = 0; i < st.nsend; i++) {
                 plat_path path = plat_route(c->plat, c->ranks[m], c->ranks[st.send[i].peer]);
-                double x = path.lat_s + (double)st.send[i].bytes / path.bw_Bps;
-                if (x > slowest)
-                    slowest = x;
+                double t = path.lat_s + (double)st.send[i].bytes / path.bw_Bps;
+                if (t > slowest)
+                    slowest = t;
             }
-            if (t + slowest > worst)
-                worst = t + slowest;
+            if (st.delay_s + slowest > worst)
+                worst = st.delay_s + slowest;
         }
         total += worst;
     }

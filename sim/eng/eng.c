@@ -151,8 +151,8 @@ static void rank_main(int argc, char *argv[])
     const coll_plan *c = r->plan;
     int n = coll_plan_nstages(c, r->member);
     coll_stage st;
-    sg_comm_t comms[2 * COLL_MAX_RINGS];
-    void *got[COLL_MAX_RINGS];
+    sg_comm_t comms[2 * COLL_MAX_XFERS];
+    void *got[COLL_MAX_XFERS];
 
     (void)argc;
     (void)argv;

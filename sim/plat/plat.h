@@ -1,12 +1,13 @@
-/* plat.h - the platform model: GPUs, nodes, intra-node fabric, NICs and the
- * fabric that joins the nodes.
+/* plat.h - the platform model: GPUs, node types, intra-node fabrics, NICs and
+ * the fabric that joins the nodes.
  *
- * A platform file (platforms/NAME.cfg, libconfig) describes one node type and a
- * fabric template; the node count is chosen at run time with
- * plat_set_nodes(), which expands the template into a graph of vertices
- * (GPUs and routers) and links. plat_xml_write() turns that graph into a
- * SimGrid platform; plat_path() answers route questions without SimGrid, so
- * planners and tests need no engine.
+ * A platform file (platforms/NAME.cfg, libconfig) describes either one node
+ * type (`node`, the node count chosen at run time) or several (`node_types`
+ * plus a fixed composition `nodes`, for heterogeneous clusters), and a
+ * fabric template. plat_set_nodes() expands the template into a graph of
+ * vertices (GPUs and routers) and links; plat_xml_write() turns that graph
+ * into a SimGrid platform; plat_route() answers route questions from the
+ * template without SimGrid, so planners and tests need no engine.
  *
  * Units: the files carry units in key names (bandwidth_GBps, latency_us,
  * memory_GB, rate_Gbps); inside, everything is SI: seconds, bytes, bytes/s,
@@ -45,27 +46,35 @@ typedef struct plat_gpu {
     char *arch;                    /* "volta" | "ampere" | "ada" | "hopper" | "blackwell" */
     int sm;                        /* compute capability x 10, e.g. 90 */
     double peak_flops[PLAT_NPREC]; /* dense peak, flop/s; 0 = not supported */
-    double mem_bytes;              /* GPU-visible memory, bytes */
-    double mem_bw_Bps;             /* memory bandwidth, bytes/s */
+    double mem_bytes;              /* GPU memory, bytes (HBM, or the unified pool) */
+    double mem_bw_Bps;             /* its bandwidth, bytes/s */
+    double host_mem_bytes;         /* CPU memory the GPU reaches coherently (GB300), 0 = none */
+    double host_mem_bw_Bps;        /* its bandwidth, bytes/s */
     bool unified;                  /* memory shared with the CPU (GB10) */
     double tdp_W;                  /* board power, W */
     sp_loc src;
 } plat_gpu;
 
-typedef enum plat_intra_kind { PLAT_INTRA_NONE, PLAT_INTRA_NVSWITCH } plat_intra_kind;
+typedef enum plat_intra_kind {
+    PLAT_INTRA_NONE,     /* one GPU per node */
+    PLAT_INTRA_NVSWITCH, /* every GPU on a non-blocking NVLink switch (also NVL72 domains) */
+    PLAT_INTRA_PCIE,     /* GPUs on PCIe under one host bridge */
+} plat_intra_kind;
 
 typedef struct plat_intra {
     plat_intra_kind kind;
-    double spec_bw_Bps; /* per GPU, per direction, as specified */
-    double efficiency;  /* achievable / specified, in (0, 1] */
-    double bw_Bps;      /* spec_bw_Bps * efficiency */
-    double lat_s;       /* GPU to GPU through the switch, one way */
-    int nvswitch_gen;   /* 0 = none; NVLink SHARP needs gen 3+ */
+    double spec_bw_Bps;   /* per GPU, per direction, as specified */
+    double efficiency;    /* achievable / specified, in (0, 1] */
+    double bw_Bps;        /* spec_bw_Bps * efficiency */
+    double lat_s;         /* GPU to GPU, one way */
+    int nvswitch_gen;     /* 0 = none; NVLink SHARP needs gen 3+ */
+    bool p2p;             /* PCIe: peer-to-peer DMA between GPUs (else through host memory) */
+    double bounce_bw_Bps; /* PCIe without P2P: host-memory path, shared by the node's GPUs */
     sp_loc src;
 } plat_intra;
 
 typedef struct plat_nic {
-    char *model;
+    char *model;          /* NULL: the node has no NIC */
     int count;            /* NICs per node; GPU g uses NIC g * count / gpus */
     int ports;            /* cable ports per NIC */
     double line_bw_Bps;   /* per port, line rate in bytes/s */
@@ -75,16 +84,37 @@ typedef struct plat_nic {
     sp_loc src;
 } plat_nic;
 
+typedef struct plat_node_type {
+    char *id;             /* short id used in `nodes` */
+    char *name;           /* product name, e.g. "DGX H100" */
+    plat_gpu gpu;         /* copied from the catalogue */
+    int gpus;             /* GPUs per node */
+    double price_USD;     /* list price of one node; 0 = not published */
+    double power_W;       /* one node, maximum */
+    double cloud_USD_per_gpu_hour; /* 0 = not offered / not given */
+    plat_intra intra;
+    plat_nic nic;
+    sp_loc src;
+} plat_node_type;
+
 typedef enum plat_fabric_kind {
-    PLAT_FABRIC_DIRECT, /* two nodes, cabled back to back */
-    PLAT_FABRIC_SWITCH, /* N nodes on one switch */
+    PLAT_FABRIC_NONE,     /* one node only */
+    PLAT_FABRIC_DIRECT,   /* two nodes, cabled back to back */
+    PLAT_FABRIC_RING,     /* switchless: port 1 of node k to port 0 of node k+1 */
+    PLAT_FABRIC_SWITCH,   /* N nodes on one switch */
+    PLAT_FABRIC_FAT_TREE, /* rail-optimized leaf / spine (/ core) Clos */
 } plat_fabric_kind;
 
 typedef struct plat_fabric {
     plat_fabric_kind kind;
-    int switch_ports;      /* switch only */
-    double switch_lat_s;   /* port to port, switch only */
-    double cable_lat_s;    /* per cable, one way */
+    int switch_ports;        /* switch radix (switch, fat-tree) */
+    double switch_lat_s;     /* port to port, per switch crossed */
+    double cable_lat_s;      /* per cable, one way */
+    double port_bw_Bps;      /* switch port rate, bytes/s; 0 = the NIC's rate */
+    bool closed;             /* ring: close the ring (else a chain) */
+    int tiers;               /* fat-tree: 2 (leaf-spine) or 3 (leaf-spine-core) */
+    int nodes_per_unit;      /* fat-tree: nodes per scalable unit (one leaf per rail per unit) */
+    double oversubscription; /* fat-tree: leaf downlink / uplink bandwidth, >= 1 */
     sp_loc src;
 } plat_fabric;
 
@@ -101,54 +131,68 @@ typedef struct plat_nccl {
 
 /* The expanded topology: vertices are GPUs (hosts) or routers. */
 typedef struct plat_vertex {
-    char *name;  /* unique, SimGrid id */
-    int rank;    /* GPU rank, or -1 for a router */
+    char *name; /* unique, SimGrid id */
+    int rank;   /* GPU rank, or -1 for a router */
 } plat_vertex;
 
 typedef struct plat_link {
-    char *name;   /* unique, SimGrid id */
-    double bw_Bps; /* per direction */
+    char *name;    /* unique, SimGrid id */
+    double bw_Bps; /* per direction; shared by both directions when shared */
     double lat_s;
-    uint32_t a, b; /* vertex indices it joins */
+    bool shared;   /* one capacity for both directions (host memory) */
 } plat_link;
+
+/* An adjacency of the graph: crossing it from a to b uses the link. Most
+ * links have one edge; a shared host-memory link has one per GPU. */
+typedef struct plat_edge {
+    uint32_t a, b, link;
+} plat_edge;
 
 typedef enum plat_path_class {
     PLAT_PATH_SELF,
     PLAT_PATH_NVLINK,
+    PLAT_PATH_PCIE,
     PLAT_PATH_NET,
 } plat_path_class;
 
+#define PLAT_MAX_HOPS 16
+
 typedef struct plat_path {
     plat_path_class cls;
-    double lat_s;  /* sum of link latencies along the route */
-    double bw_Bps; /* bottleneck bandwidth along the route */
-    int hops;      /* links on the route */
+    double lat_s;                   /* sum of link latencies along the route */
+    double bw_Bps;                  /* bottleneck bandwidth along the route */
+    int hops;                       /* links on the route */
+    uint32_t links[PLAT_MAX_HOPS];  /* indices into plat.links, source to destination */
 } plat_path;
 
 typedef struct plat {
-    char *path;          /* file it was loaded from */
-    char *name;          /* short id, e.g. "dgx-h100" */
+    char *path;        /* file it was loaded from */
+    char *name;        /* short id, e.g. "dgx-h100" */
     char *description;
-    char *node_name;     /* e.g. "DGX H100" */
-    plat_gpu gpu;        /* the node's GPU (copied from the catalogue) */
-    int gpus_per_node;
-    double price_USD;    /* list price of one node */
-    double power_W;      /* one node, maximum */
-    plat_intra intra;
-    plat_nic nic;
+    plat_node_type *types;
+    size_t ntypes;
+    int *comp_type;    /* fixed composition (heterogeneous): node type of each entry */
+    int *comp_count;   /* ... and how many nodes of it; NULL when homogeneous */
+    size_t ncomp;
+    int fixed_nodes;   /* nodes in the composition; 0 = chosen with -n */
     plat_fabric fabric;
     plat_nccl nccl;
-
-    char **files;        /* file names that sp_loc fields point to, owned */
+    char **files;      /* file names that sp_loc fields point to, owned */
     size_t nfiles;
 
     /* Set by plat_set_nodes(). */
     int nodes;
     int nranks;
+    int *node_type;    /* per node: index into types */
+    int *node_rank0;   /* per node: its first rank */
+    int *rank_node;    /* per rank: its node */
     plat_vertex *vertices;
     size_t nvertices;
     plat_link *links;
     size_t nlinks;
+    plat_edge *edges;
+    size_t nedges;
+    struct plat_topo *topo; /* vertex and link indices by role, for routes */
 } plat;
 
 /**
@@ -157,27 +201,40 @@ typedef struct plat {
  * @param[out] out  the platform, owned by the caller; NULL on failure
  * @param path      libconfig file; @include paths resolve from its folder
  * @param diag      gets one located message per problem found
- * @return SP_OK; SP_EINPUT (every problem is in diag); SP_EIO; SP_ENOMEM
+ * @return SP_OK; SP_EINPUT (every problem is in diag); SP_ENOMEM
  */
 SP_MUST_USE int plat_load(plat **out, const char *path, diag_list *diag);
 void plat_free(plat *p); /* NULL is fine */
 
 /**
- * Expand the fabric template for a node count (replacing an earlier one).
+ * Expand the fabric template (replacing an earlier expansion). nodes is the
+ * -n option; 0 takes the file's fixed composition (or 1 node).
  * @return SP_OK; SP_EINPUT if the template cannot hold that many nodes
  *         (reported at the fabric's line); SP_ENOMEM
  */
 SP_MUST_USE int plat_set_nodes(plat *p, int nodes, diag_list *diag);
 
+const plat_node_type *plat_type_of_node(const plat *p, int node);
+const plat_node_type *plat_type_of_rank(const plat *p, int rank);
 int plat_rank_node(const plat *p, int rank);  /* node of a rank */
 int plat_rank_local(const plat *p, int rank); /* index of the GPU in its node */
-int plat_rank_nic(const plat *p, int rank);   /* index of the NIC the GPU uses */
+int plat_rank_nic(const plat *p, int rank);   /* NIC the GPU uses, -1 if none */
+int plat_node_gpus(const plat *p, int node);  /* GPUs of a node */
+bool plat_is_homogeneous(const plat *p);
 
-/* The route between two ranks, computed from the template (no SimGrid). */
+/* The route between two ranks, from the template (no SimGrid); it names
+ * the same links SimGrid's shortest path uses. */
 plat_path plat_route(const plat *p, int src_rank, int dst_rank);
 
 /* The name SimGrid knows a rank's host by (owned by the plat). */
 const char *plat_rank_host(const plat *p, int rank);
+
+/* "2 x DGX Spark (1 GB10)" or "2 x DGX Spark (1 GB10) + 1 x DGX Station
+ * (1 GB300)" for the expanded platform, into buf (always terminated). */
+void plat_describe(const plat *p, char *buf, size_t size);
+
+/* Name of a fabric template, as in the files. */
+const char *plat_fabric_name(plat_fabric_kind k);
 
 /**
  * Write the expanded platform as SimGrid XML (DTD 4.1).

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cfg/cfg.h"
+#include "plat/plat_int.h"
 #include "util/str.h"
 
 #define PLAT_FORMAT_VERSION 1
@@ -32,20 +33,24 @@ static const cfg_key root_keys[] = {
     {"name",           CFG_STRING, true,  0, 0, false, "short platform id"},
     {"description",    CFG_STRING, true,  0, 0, false, "one line for listings"},
     {"gpus",           CFG_LIST,   true,  0, 0, false, "GPU catalogue, usually @include \"include/gpus.cfg\""},
-    {"node",           CFG_GROUP,  true,  0, 0, false, "the node type"},
+    {"node",           CFG_GROUP,  false, 0, 0, false, "the node type (one type; node count from -n)"},
+    {"node_types",     CFG_LIST,   false, 0, 0, false, "several node types (heterogeneous; with nodes)"},
+    {"nodes",          CFG_LIST,   false, 0, 0, false, "fixed composition: ( { type; count; }, ... )"},
     {"fabric",         CFG_GROUP,  false, 0, 0, false, "how nodes are joined; absent = one node only"},
     {"nccl",           CFG_GROUP,  false, 0, 0, false, "NCCL settings for this platform"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key gpu_keys[] = {
-    {"model",                 CFG_STRING, true,  0, 0, false, "catalogue name"},
-    {"arch",                  CFG_STRING, true,  0, 0, false, "volta, ampere, ada, hopper or blackwell"},
-    {"sm",                    CFG_INT,    true,  30, 200, false, "compute capability x 10"},
-    {"peak_TFLOPs",           CFG_GROUP,  true,  0, 0, false, "dense peak per precision"},
-    {"memory_GB",             CFG_NUMBER, true,  0, 1e5, true, "GPU-visible memory, 1e9 bytes"},
-    {"memory_bandwidth_GBps", CFG_NUMBER, true,  0, 1e6, true, "memory bandwidth, 1e9 bytes/s"},
-    {"unified_memory",        CFG_BOOL,   false, 0, 0, false, "memory shared with the CPU"},
-    {"tdp_W",                 CFG_NUMBER, true,  0, 1e5, true, "board power"},
+    {"model",                      CFG_STRING, true,  0, 0, false, "catalogue name"},
+    {"arch",                       CFG_STRING, true,  0, 0, false, "volta, ampere, ada, hopper or blackwell"},
+    {"sm",                         CFG_INT,    true,  30, 200, false, "compute capability x 10"},
+    {"peak_TFLOPs",                CFG_GROUP,  true,  0, 0, false, "dense peak per precision"},
+    {"memory_GB",                  CFG_NUMBER, true,  0, 1e5, true, "GPU memory (or the unified pool), 1e9 bytes"},
+    {"memory_bandwidth_GBps",      CFG_NUMBER, true,  0, 1e6, true, "its bandwidth, 1e9 bytes/s"},
+    {"host_memory_GB",             CFG_NUMBER, false, 0, 1e6, false, "CPU memory reached coherently (NVLink-C2C)"},
+    {"host_memory_bandwidth_GBps", CFG_NUMBER, false, 0, 1e6, false, "its bandwidth as seen from the GPU"},
+    {"unified_memory",             CFG_BOOL,   false, 0, 0, false, "one memory shared with the CPU"},
+    {"tdp_W",                      CFG_NUMBER, true,  0, 1e5, true, "board power"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key peak_keys[] = {
@@ -59,26 +64,30 @@ static const cfg_key peak_keys[] = {
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key node_keys[] = {
-    {"name",      CFG_STRING, true,  0, 0, false, "product name"},
-    {"gpu",       CFG_STRING, true,  0, 0, false, "a model from the GPU catalogue"},
-    {"gpus",      CFG_INT,    true,  1, 1024, false, "GPUs per node"},
-    {"price_USD", CFG_NUMBER, true,  0, 1e9, false, "list price of one node"},
-    {"power_W",   CFG_NUMBER, true,  0, 1e7, true, "node power, maximum"},
-    {"intra",     CFG_GROUP,  false, 0, 0, false, "intra-node GPU fabric; required with several GPUs"},
-    {"nic",       CFG_GROUP,  false, 0, 0, false, "scale-out NICs; required with a fabric"},
+    {"id",                     CFG_STRING, false, 0, 0, false, "short id (required in node_types)"},
+    {"name",                   CFG_STRING, true,  0, 0, false, "product name"},
+    {"gpu",                    CFG_STRING, true,  0, 0, false, "a model from the GPU catalogue"},
+    {"gpus",                   CFG_INT,    true,  1, 1024, false, "GPUs per node"},
+    {"price_USD",              CFG_NUMBER, true,  0, 1e9, false, "list price of one node; 0 = not published"},
+    {"power_W",                CFG_NUMBER, true,  0, 1e7, true, "node power, maximum"},
+    {"cloud_USD_per_gpu_hour", CFG_NUMBER, false, 0, 1e4, false, "on-demand cloud price, if offered"},
+    {"intra",                  CFG_GROUP,  false, 0, 0, false, "intra-node GPU fabric; required with several GPUs"},
+    {"nic",                    CFG_GROUP,  false, 0, 0, false, "scale-out NICs; required with a fabric"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key intra_keys[] = {
-    {"type",           CFG_STRING, true,  0, 0, false, "nvswitch"},
-    {"bandwidth_GBps", CFG_NUMBER, true,  0, 1e5, true, "per GPU, per direction, as specified"},
-    {"efficiency",     CFG_NUMBER, false, 0, 1, true, "achievable / specified bandwidth"},
-    {"latency_us",     CFG_NUMBER, true,  0, 1e3, false, "GPU to GPU, one way"},
-    {"nvswitch_gen",   CFG_INT,    false, 1, 9, false, "NVSwitch generation (3+ has NVLink SHARP)"},
+    {"type",                  CFG_STRING, true,  0, 0, false, "nvswitch or pcie"},
+    {"bandwidth_GBps",        CFG_NUMBER, true,  0, 1e5, true, "per GPU, per direction, as specified"},
+    {"efficiency",            CFG_NUMBER, false, 0, 1, true, "achievable / specified bandwidth"},
+    {"latency_us",            CFG_NUMBER, true,  0, 1e3, false, "GPU to GPU, one way"},
+    {"nvswitch_gen",          CFG_INT,    false, 1, 9, false, "NVSwitch generation (3+ has NVLink SHARP)"},
+    {"p2p",                   CFG_BOOL,   false, 0, 0, false, "pcie: GPU peer-to-peer DMA (default true)"},
+    {"bounce_bandwidth_GBps", CFG_NUMBER, false, 0, 1e5, true, "pcie without p2p: host-memory path, shared"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key nic_keys[] = {
     {"model",               CFG_STRING, true,  0, 0, false, "NIC product"},
-    {"count",               CFG_INT,    true,  1, 64, false, "NICs per node"},
+    {"count",               CFG_INT,    true,  1, 1024, false, "NICs per node"},
     {"ports",               CFG_INT,    true,  1, 8, false, "cable ports per NIC"},
     {"rate_Gbps",           CFG_NUMBER, true,  0, 1e5, true, "line rate per port, 1e9 bits/s"},
     {"efficiency",          CFG_NUMBER, false, 0, 1, true, "wire efficiency (packet headers)"},
@@ -86,11 +95,21 @@ static const cfg_key nic_keys[] = {
     {"latency_us",          CFG_NUMBER, true,  0, 1e3, false, "NIC processing, one way, per end"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
+static const cfg_key comp_keys[] = {
+    {"type",  CFG_STRING, true, 0, 0, false, "an id from node_types"},
+    {"count", CFG_INT,    true, 1, 1 << 20, false, "nodes of that type"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
 static const cfg_key fabric_keys[] = {
-    {"template",          CFG_STRING, true,  0, 0, false, "direct or switch"},
-    {"switch_ports",      CFG_INT,    false, 2, 1e6, false, "ports of the switch (switch template)"},
-    {"switch_latency_us", CFG_NUMBER, false, 0, 1e3, false, "port to port"},
+    {"template",          CFG_STRING, true,  0, 0, false, "direct, ring, switch or fat-tree"},
+    {"switch_ports",      CFG_INT,    false, 2, 1e6, false, "switch radix (switch, fat-tree)"},
+    {"switch_latency_us", CFG_NUMBER, false, 0, 1e3, false, "port to port, per switch crossed"},
     {"cable_latency_us",  CFG_NUMBER, false, 0, 1e3, false, "per cable, one way"},
+    {"port_rate_Gbps",    CFG_NUMBER, false, 0, 1e5, true, "switch port rate (default: the NIC's)"},
+    {"closed",            CFG_BOOL,   false, 0, 0, false, "ring: close the ring (default true) or leave a chain"},
+    {"tiers",             CFG_INT,    false, 2, 3, false, "fat-tree: 2 (leaf-spine) or 3 (leaf-spine-core)"},
+    {"nodes_per_unit",    CFG_INT,    false, 1, 1e5, false, "fat-tree: nodes per scalable unit"},
+    {"oversubscription",  CFG_NUMBER, false, 1, 64, false, "fat-tree: leaf down / up bandwidth (default 1)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key nccl_keys[] = {
@@ -124,9 +143,15 @@ void plat_format_doc(FILE *fp)
         const char *group;
         const cfg_key *keys;
     } groups[] = {
-        {"(top level)", root_keys}, {"gpus[i]", gpu_keys},  {"gpus[i].peak_TFLOPs", peak_keys},
-        {"node", node_keys},        {"node.intra", intra_keys}, {"node.nic", nic_keys},
-        {"fabric", fabric_keys},    {"nccl", nccl_keys},
+        {"(top level)", root_keys},
+        {"gpus[i]", gpu_keys},
+        {"gpus[i].peak_TFLOPs", peak_keys},
+        {"node, node_types[i]", node_keys},
+        {"node.intra", intra_keys},
+        {"node.nic", nic_keys},
+        {"nodes[i]", comp_keys},
+        {"fabric", fabric_keys},
+        {"nccl", nccl_keys},
     };
 
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
@@ -144,26 +169,31 @@ void plat_format_doc(FILE *fp)
     }
 }
 
+static void free_type(plat_node_type *t)
+{
+    free(t->id);
+    free(t->name);
+    free(t->gpu.model);
+    free(t->gpu.arch);
+    free(t->nic.model);
+}
+
 void plat_free(plat *p)
 {
     if (p == NULL)
         return;
-    for (size_t i = 0; i < p->nvertices; i++)
-        free(p->vertices[i].name);
-    for (size_t i = 0; i < p->nlinks; i++)
-        free(p->links[i].name);
-    free(p->vertices);
-    free(p->links);
+    plat__clear_topology(p);
+    for (size_t i = 0; i < p->ntypes; i++)
+        free_type(&p->types[i]);
+    free(p->types);
+    free(p->comp_type);
+    free(p->comp_count);
     for (size_t i = 0; i < p->nfiles; i++)
         free(p->files[i]);
     free(p->files);
     free(p->path);
     free(p->name);
     free(p->description);
-    free(p->node_name);
-    free(p->gpu.model);
-    free(p->gpu.arch);
-    free(p->nic.model);
     free(p);
 }
 
@@ -257,167 +287,370 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
     return SP_OK;
 }
 
-/* Check the catalogue, then find the node's GPU in it. */
-static int load_gpu(plat *p, const cfg_file *f, const config_setting_t *gpus,
-                    const config_setting_t *node)
+/* Check every catalogue entry once; returns the number of problems' code. */
+static int check_catalogue(plat *p, const cfg_file *f, const config_setting_t *gpus)
 {
     int n = config_setting_length(gpus);
     int err = SP_OK;
-    const config_setting_t *want = config_setting_get_member(node, "gpu");
-    const char *model = cfg_string(node, "gpu", NULL);
-    const config_setting_t *found = NULL;
 
+    (void)p;
     if (n == 0) {
         diag_error(f->diag, cfg_loc(f, gpus), "the GPU catalogue \"gpus\" is empty");
         return SP_EINPUT;
     }
     for (int i = 0; i < n; i++) {
         const config_setting_t *g = config_setting_get_elem(gpus, (unsigned)i);
-        const char *gm;
         int e = check_gpu(f, g, (size_t)i);
         err = first_error(err, e);
-        if (e < 0) {
-            /* An invalid entry of the wanted model is not an unknown GPU. */
-            if (model != NULL && config_setting_type(g) == CONFIG_TYPE_GROUP &&
-                strcmp(cfg_string(g, "model", ""), model) == 0)
-                return err;
+        if (e < 0)
             continue;
-        }
-        gm = cfg_string(g, "model", "");
         for (int j = 0; j < i; j++) {
             const config_setting_t *h = config_setting_get_elem(gpus, (unsigned)j);
             if (config_setting_type(h) == CONFIG_TYPE_GROUP &&
-                strcmp(cfg_string(h, "model", ""), gm) == 0) {
+                strcmp(cfg_string(h, "model", ""), cfg_string(g, "model", "")) == 0) {
                 diag_error(f->diag, cfg_loc(f, g), "gpu \"%s\" is defined twice (first at line %u)",
-                           gm, cfg_loc(f, h).line);
+                           cfg_string(g, "model", ""), cfg_loc(f, h).line);
                 err = SP_EINPUT;
             }
         }
-        if (model != NULL && strcmp(gm, model) == 0 && found == NULL)
-            found = g;
     }
-    if (model == NULL)
-        return err < 0 ? err : SP_EINPUT; /* already reported by the node check */
-    if (found == NULL) {
-        char known[512] = "";
-        size_t len = 0;
-        for (int i = 0; i < n && len + 40 < sizeof(known); i++) {
-            const config_setting_t *g = config_setting_get_elem(gpus, (unsigned)i);
-            if (config_setting_type(g) == CONFIG_TYPE_GROUP)
-                len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", len ? ", " : "",
-                                        cfg_string(g, "model", "?"));
-        }
-        diag_error(f->diag, cfg_loc(f, want), "node: unknown GPU \"%s\" (the catalogue has: %s)",
-                   model, known);
-        return SP_EINPUT;
-    }
-    if (err < 0)
-        return err;
-    return read_gpu(p, &p->gpu, f, found);
+    return err;
 }
 
-static int load_intra(plat *p, const cfg_file *f, const config_setting_t *g)
+/* Find a node type's GPU in the catalogue (already checked) and copy it. */
+static int find_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_setting_t *gpus,
+                    const config_setting_t *node, const char *what)
 {
-    const char *type;
-    int err = cfg_check(f, g, intra_keys, "node.intra");
+    int n = config_setting_length(gpus);
+    const char *model = cfg_string(node, "gpu", "");
+    char known[512] = "";
+    size_t len = 0;
 
-    if (err < 0)
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(gpus, (unsigned)i);
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+            continue;
+        if (strcmp(cfg_string(g, "model", ""), model) == 0)
+            return read_gpu(p, out, f, g);
+        if (len + 40 < sizeof(known))
+            len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", len ? ", " : "",
+                                    cfg_string(g, "model", "?"));
+    }
+    diag_error(f->diag, cfg_loc(f, config_setting_get_member(node, "gpu")),
+               "%s: unknown GPU \"%s\" (the catalogue has: %s)", what, model, known);
+    return SP_EINPUT;
+}
+
+static int load_intra(plat *p, plat_intra *in, const cfg_file *f, const config_setting_t *g,
+                      const char *what)
+{
+    char w[96];
+    const char *type;
+    int err;
+
+    snprintf(w, sizeof(w), "%s.intra", what);
+    if ((err = cfg_check(f, g, intra_keys, w)) < 0)
         return err;
     type = cfg_string(g, "type", "");
-    if (strcmp(type, "nvswitch") != 0) {
+    if (strcmp(type, "nvswitch") == 0)
+        in->kind = PLAT_INTRA_NVSWITCH;
+    else if (strcmp(type, "pcie") == 0)
+        in->kind = PLAT_INTRA_PCIE;
+    else {
         diag_error(f->diag, cfg_loc(f, config_setting_get_member(g, "type")),
-                   "node.intra: unknown type \"%s\" (expected nvswitch)", type);
+                   "%s: unknown type \"%s\" (expected nvswitch or pcie)", w, type);
         return SP_EINPUT;
     }
-    p->intra.kind = PLAT_INTRA_NVSWITCH;
-    p->intra.spec_bw_Bps = cfg_number(g, "bandwidth_GBps", 0.0) * 1e9;
-    p->intra.efficiency = cfg_number(g, "efficiency", 1.0);
-    p->intra.bw_Bps = p->intra.spec_bw_Bps * p->intra.efficiency;
-    p->intra.lat_s = cfg_number(g, "latency_us", 0.0) * 1e-6;
-    p->intra.nvswitch_gen = (int)cfg_int(g, "nvswitch_gen", 0);
-    p->intra.src = keep(p, cfg_loc(f, g));
+    in->spec_bw_Bps = cfg_number(g, "bandwidth_GBps", 0.0) * 1e9;
+    in->efficiency = cfg_number(g, "efficiency", 1.0);
+    in->bw_Bps = in->spec_bw_Bps * in->efficiency;
+    in->lat_s = cfg_number(g, "latency_us", 0.0) * 1e-6;
+    in->nvswitch_gen = (int)cfg_int(g, "nvswitch_gen", 0);
+    in->p2p = cfg_bool(g, "p2p", true);
+    in->bounce_bw_Bps = cfg_number(g, "bounce_bandwidth_GBps", 0.0) * 1e9;
+    in->src = keep(p, cfg_loc(f, g));
+    if (in->kind == PLAT_INTRA_NVSWITCH && (config_setting_get_member(g, "p2p") != NULL ||
+                                            config_setting_get_member(g, "bounce_bandwidth_GBps"))) {
+        diag_error(f->diag, in->src, "%s: p2p and bounce_bandwidth_GBps apply to pcie only", w);
+        return SP_EINPUT;
+    }
+    if (in->kind == PLAT_INTRA_PCIE && !in->p2p && in->bounce_bw_Bps <= 0.0) {
+        diag_error(f->diag, in->src,
+                   "%s: pcie without p2p needs \"bounce_bandwidth_GBps\" (the host-memory path)", w);
+        return SP_EINPUT;
+    }
     return SP_OK;
 }
 
-static int load_nic(plat *p, const cfg_file *f, const config_setting_t *g)
+static int load_nic(plat *p, plat_nic *nic, const cfg_file *f, const config_setting_t *g,
+                    const char *what)
 {
-    int err = cfg_check(f, g, nic_keys, "node.nic");
+    char w[96];
+    int err;
 
-    if (err < 0)
+    snprintf(w, sizeof(w), "%s.nic", what);
+    if ((err = cfg_check(f, g, nic_keys, w)) < 0)
         return err;
-    p->nic.count = (int)cfg_int(g, "count", 1);
-    p->nic.ports = (int)cfg_int(g, "ports", 1);
-    p->nic.line_bw_Bps = cfg_number(g, "rate_Gbps", 0.0) * 1e9 / 8.0;
-    p->nic.efficiency = cfg_number(g, "efficiency", 1.0);
-    p->nic.host_bw_Bps = cfg_number(g, "host_bandwidth_GBps", 0.0) * 1e9;
-    p->nic.lat_s = cfg_number(g, "latency_us", 0.0) * 1e-6;
-    p->nic.src = keep(p, cfg_loc(f, g));
-    return dup_into(&p->nic.model, cfg_string(g, "model", ""));
+    nic->count = (int)cfg_int(g, "count", 1);
+    nic->ports = (int)cfg_int(g, "ports", 1);
+    nic->line_bw_Bps = cfg_number(g, "rate_Gbps", 0.0) * 1e9 / 8.0;
+    nic->efficiency = cfg_number(g, "efficiency", 1.0);
+    nic->host_bw_Bps = cfg_number(g, "host_bandwidth_GBps", 0.0) * 1e9;
+    nic->lat_s = cfg_number(g, "latency_us", 0.0) * 1e-6;
+    nic->src = keep(p, cfg_loc(f, g));
+    return dup_into(&nic->model, cfg_string(g, "model", ""));
 }
 
-static int load_node(plat *p, const cfg_file *f, const config_setting_t *g)
+/* One node type: from `node`, or an entry of `node_types`. */
+static int load_type(plat *p, plat_node_type *t, const cfg_file *f, const config_setting_t *g,
+                     const config_setting_t *gpus, const char *what)
 {
     const config_setting_t *intra = config_setting_get_member(g, "intra");
     const config_setting_t *nic = config_setting_get_member(g, "nic");
-    int err = cfg_check(f, g, node_keys, "node");
+    int err = cfg_check(f, g, node_keys, what);
 
+    t->src = keep(p, cfg_loc(f, g));
     /* The sub-groups are checked even when the node has problems, so one run
      * reports everything; a sub-group of the wrong type was reported above. */
     if (intra != NULL && config_setting_type(intra) == CONFIG_TYPE_GROUP)
-        err = first_error(err, load_intra(p, f, intra));
+        err = first_error(err, load_intra(p, &t->intra, f, intra, what));
     if (nic != NULL && config_setting_type(nic) == CONFIG_TYPE_GROUP)
-        err = first_error(err, load_nic(p, f, nic));
+        err = first_error(err, load_nic(p, &t->nic, f, nic, what));
+    if (err == SP_OK && gpus != NULL)
+        err = find_gpu(p, &t->gpu, f, gpus, g, what);
     if (err < 0)
         return err;
-    p->gpus_per_node = (int)cfg_int(g, "gpus", 1);
-    p->price_USD = cfg_number(g, "price_USD", 0.0);
-    p->power_W = cfg_number(g, "power_W", 0.0);
-    if ((err = dup_into(&p->node_name, cfg_string(g, "name", ""))) < 0)
-        return err;
-    if (intra == NULL && p->gpus_per_node > 1) {
-        diag_error(f->diag, cfg_loc(f, g),
-                   "node: %d GPUs per node need an intra-node fabric (node.intra)",
-                   p->gpus_per_node);
+    t->gpus = (int)cfg_int(g, "gpus", 1);
+    t->price_USD = cfg_number(g, "price_USD", 0.0);
+    t->power_W = cfg_number(g, "power_W", 0.0);
+    t->cloud_USD_per_gpu_hour = cfg_number(g, "cloud_USD_per_gpu_hour", 0.0);
+    if (dup_into(&t->name, cfg_string(g, "name", "")) < 0 ||
+        dup_into(&t->id, cfg_string(g, "id", cfg_string(g, "name", ""))) < 0)
+        return SP_ENOMEM;
+    if (intra == NULL && t->gpus > 1) {
+        diag_error(f->diag, t->src, "%s: %d GPUs per node need an intra-node fabric (intra)", what,
+                   t->gpus);
         err = SP_EINPUT;
     }
-    if (nic != NULL && (p->nic.count > p->gpus_per_node ? p->nic.count % p->gpus_per_node
-                                                         : p->gpus_per_node % p->nic.count)) {
+    if (nic != NULL &&
+        (t->nic.count > t->gpus ? t->nic.count % t->gpus : t->gpus % t->nic.count)) {
         diag_error(f->diag, cfg_loc(f, config_setting_get_member(nic, "count")),
-                   "node.nic: %d NICs cannot be shared evenly by %d GPUs", p->nic.count,
-                   p->gpus_per_node);
+                   "%s.nic: %d NICs cannot be shared evenly by %d GPUs", what, t->nic.count,
+                   t->gpus);
         err = SP_EINPUT;
     }
     return err;
 }
 
-static int load_fabric(plat *p, const cfg_file *f, const config_setting_t *g, bool has_nic)
+static int add_type(plat *p, plat_node_type **out)
+{
+    plat_node_type *t = realloc(p->types, (p->ntypes + 1) * sizeof(*t));
+
+    if (t == NULL)
+        return SP_ENOMEM;
+    p->types = t;
+    memset(&t[p->ntypes], 0, sizeof(*t));
+    *out = &t[p->ntypes++];
+    return SP_OK;
+}
+
+static int load_types(plat *p, const cfg_file *f, const config_setting_t *root,
+                      const config_setting_t *gpus)
+{
+    const config_setting_t *node = config_setting_get_member(root, "node");
+    const config_setting_t *types = config_setting_get_member(root, "node_types");
+    const config_setting_t *comp = config_setting_get_member(root, "nodes");
+    plat_node_type *t;
+    int err = SP_OK;
+
+    if (gpus != NULL && config_setting_type(gpus) != CONFIG_TYPE_LIST)
+        gpus = NULL; /* reported by the root check */
+    if ((node != NULL) == (types != NULL)) {
+        diag_error(f->diag, cfg_loc(f, node != NULL ? node : root),
+                   "platform: give exactly one of \"node\" (one node type) and \"node_types\" "
+                   "(several, with \"nodes\")");
+        return SP_EINPUT;
+    }
+    if (node != NULL) {
+        if (config_setting_type(node) != CONFIG_TYPE_GROUP)
+            return SP_EINPUT; /* reported by the root check */
+        if (comp != NULL) {
+            diag_error(f->diag, cfg_loc(f, comp),
+                       "platform: \"nodes\" (a fixed composition) goes with \"node_types\"; with "
+                       "one \"node\" the count comes from -n");
+            err = SP_EINPUT;
+        }
+        if ((err = first_error(err, add_type(p, &t))) == SP_ENOMEM)
+            return err;
+        return first_error(err, load_type(p, t, f, node, gpus, "node"));
+    }
+    if (config_setting_type(types) != CONFIG_TYPE_LIST)
+        return SP_EINPUT;
+    for (int i = 0; i < config_setting_length(types); i++) {
+        const config_setting_t *g = config_setting_get_elem(types, (unsigned)i);
+        char what[64];
+        snprintf(what, sizeof(what), "node_types[%d]", i);
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+            diag_error(f->diag, cfg_loc(f, g), "%s must be a group { }", what);
+            err = SP_EINPUT;
+            continue;
+        }
+        if (add_type(p, &t) < 0)
+            return SP_ENOMEM;
+        if (config_setting_get_member(g, "id") == NULL) {
+            diag_error(f->diag, cfg_loc(f, g), "%s: missing key \"id\" (the name \"nodes\" uses)",
+                       what);
+            err = SP_EINPUT;
+        }
+        err = first_error(err, load_type(p, t, f, g, gpus, what));
+        for (size_t j = 0; err == SP_OK && j + 1 < p->ntypes; j++)
+            if (strcmp(p->types[j].id, t->id) == 0) {
+                diag_error(f->diag, t->src, "%s: id \"%s\" is used twice", what, t->id);
+                err = SP_EINPUT;
+            }
+    }
+    if (p->ntypes == 0 && err == SP_OK) {
+        diag_error(f->diag, cfg_loc(f, types), "platform: \"node_types\" is empty");
+        err = SP_EINPUT;
+    }
+    if (comp == NULL) {
+        diag_error(f->diag, cfg_loc(f, types),
+                   "platform: \"node_types\" needs \"nodes\", the composition: ( { type = \"ID\"; "
+                   "count = N; }, ... )");
+        return SP_EINPUT;
+    }
+    if (config_setting_type(comp) != CONFIG_TYPE_LIST || err < 0)
+        return first_error(err, SP_EINPUT);
+    p->ncomp = (size_t)config_setting_length(comp);
+    p->comp_type = calloc(p->ncomp + 1, sizeof(int));
+    p->comp_count = calloc(p->ncomp + 1, sizeof(int));
+    if (p->comp_type == NULL || p->comp_count == NULL)
+        return SP_ENOMEM;
+    for (size_t i = 0; i < p->ncomp; i++) {
+        const config_setting_t *c = config_setting_get_elem(comp, (unsigned)i);
+        char what[64];
+        const char *id;
+        size_t j;
+        snprintf(what, sizeof(what), "nodes[%zu]", i);
+        if (config_setting_type(c) != CONFIG_TYPE_GROUP) {
+            diag_error(f->diag, cfg_loc(f, c), "%s must be a group { type; count; }", what);
+            err = SP_EINPUT;
+            continue;
+        }
+        if (cfg_check(f, c, comp_keys, what) < 0) {
+            err = SP_EINPUT;
+            continue;
+        }
+        id = cfg_string(c, "type", "");
+        for (j = 0; j < p->ntypes && strcmp(p->types[j].id, id) != 0; j++)
+            ;
+        if (j == p->ntypes) {
+            diag_error(f->diag, cfg_loc(f, config_setting_get_member(c, "type")),
+                       "%s: unknown node type \"%s\"", what, id);
+            err = SP_EINPUT;
+            continue;
+        }
+        p->comp_type[i] = (int)j;
+        p->comp_count[i] = (int)cfg_int(c, "count", 1);
+        p->fixed_nodes += p->comp_count[i];
+    }
+    if (p->ncomp == 0 && err == SP_OK) {
+        diag_error(f->diag, cfg_loc(f, comp), "platform: \"nodes\" is empty");
+        err = SP_EINPUT;
+    }
+    return err;
+}
+
+static const char *const fabric_names[] = {"none", "direct", "ring", "switch", "fat-tree"};
+
+const char *plat_fabric_name(plat_fabric_kind k)
+{
+    return k <= PLAT_FABRIC_FAT_TREE ? fabric_names[k] : "?";
+}
+
+/* types_ok: the node types loaded, so their NICs can be checked too. */
+static int load_fabric(plat *p, const cfg_file *f, const config_setting_t *g, bool types_ok)
 {
     const char *t;
     int err = cfg_check(f, g, fabric_keys, "fabric");
+    plat_fabric *fb = &p->fabric;
 
-    p->fabric.src = keep(p, cfg_loc(f, g));
+    fb->src = keep(p, cfg_loc(f, g));
     if (err < 0)
         return err;
     t = cfg_string(g, "template", "");
-    if (strcmp(t, "direct") == 0)
-        p->fabric.kind = PLAT_FABRIC_DIRECT;
-    else if (strcmp(t, "switch") == 0)
-        p->fabric.kind = PLAT_FABRIC_SWITCH;
-    else {
+    for (fb->kind = PLAT_FABRIC_DIRECT; fb->kind <= PLAT_FABRIC_FAT_TREE; fb->kind++)
+        if (strcmp(t, fabric_names[fb->kind]) == 0)
+            break;
+    if (fb->kind > PLAT_FABRIC_FAT_TREE) {
         diag_error(f->diag, cfg_loc(f, config_setting_get_member(g, "template")),
-                   "fabric: unknown template \"%s\" (expected direct or switch)", t);
+                   "fabric: unknown template \"%s\" (expected direct, ring, switch or fat-tree)", t);
+        fb->kind = PLAT_FABRIC_NONE;
         return SP_EINPUT;
     }
-    p->fabric.switch_ports = (int)cfg_int(g, "switch_ports", 0);
-    p->fabric.switch_lat_s = cfg_number(g, "switch_latency_us", 0.0) * 1e-6;
-    p->fabric.cable_lat_s = cfg_number(g, "cable_latency_us", 0.0) * 1e-6;
-    if (p->fabric.kind == PLAT_FABRIC_SWITCH && config_setting_get_member(g, "switch_ports") == NULL) {
-        diag_error(f->diag, p->fabric.src, "fabric: the switch template needs \"switch_ports\"");
-        err = SP_EINPUT;
+    fb->switch_ports = (int)cfg_int(g, "switch_ports", 0);
+    fb->switch_lat_s = cfg_number(g, "switch_latency_us", 0.0) * 1e-6;
+    fb->cable_lat_s = cfg_number(g, "cable_latency_us", 0.0) * 1e-6;
+    fb->port_bw_Bps = cfg_number(g, "port_rate_Gbps", 0.0) * 1e9 / 8.0;
+    fb->closed = cfg_bool(g, "closed", true);
+    fb->tiers = (int)cfg_int(g, "tiers", 0);
+    fb->nodes_per_unit = (int)cfg_int(g, "nodes_per_unit", 0);
+    fb->oversubscription = cfg_number(g, "oversubscription", 1.0);
+    {
+        /* Which keys each template needs, and which it ignores (an error:
+         * a key that does nothing is a misunderstanding worth reporting). */
+        static const struct {
+            const char *key;
+            unsigned need, allow; /* bit masks over plat_fabric_kind */
+        } rules[] = {
+#define B(k) (1u << (k))
+            {"switch_ports", B(PLAT_FABRIC_SWITCH) | B(PLAT_FABRIC_FAT_TREE),
+             B(PLAT_FABRIC_SWITCH) | B(PLAT_FABRIC_FAT_TREE)},
+            {"switch_latency_us", 0, B(PLAT_FABRIC_SWITCH) | B(PLAT_FABRIC_FAT_TREE)},
+            {"port_rate_Gbps", 0, B(PLAT_FABRIC_SWITCH) | B(PLAT_FABRIC_FAT_TREE)},
+            {"closed", 0, B(PLAT_FABRIC_RING)},
+            {"tiers", B(PLAT_FABRIC_FAT_TREE), B(PLAT_FABRIC_FAT_TREE)},
+            {"nodes_per_unit", B(PLAT_FABRIC_FAT_TREE), B(PLAT_FABRIC_FAT_TREE)},
+            {"oversubscription", 0, B(PLAT_FABRIC_FAT_TREE)},
+#undef B
+        };
+        for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+            const config_setting_t *s = config_setting_get_member(g, rules[i].key);
+            if (s == NULL && (rules[i].need >> fb->kind & 1u)) {
+                diag_error(f->diag, fb->src, "fabric: the %s template needs \"%s\"", t,
+                           rules[i].key);
+                err = SP_EINPUT;
+            } else if (s != NULL && !(rules[i].allow >> fb->kind & 1u)) {
+                diag_error(f->diag, cfg_loc(f, s), "fabric: \"%s\" does not apply to the %s template",
+                           rules[i].key, t);
+                err = SP_EINPUT;
+            }
+        }
     }
-    if (!has_nic) {
-        diag_error(f->diag, p->fabric.src, "fabric: joining nodes needs NICs (node.nic)");
-        err = SP_EINPUT;
+    for (size_t i = 0; types_ok && i < p->ntypes; i++) {
+        const plat_node_type *ty = &p->types[i];
+        if (ty->nic.model == NULL) {
+            diag_error(f->diag, ty->src, "fabric: joining nodes needs NICs (%s has no nic)",
+                       ty->name != NULL ? ty->name : "the node");
+            err = SP_EINPUT;
+        } else if (fb->kind == PLAT_FABRIC_RING && ty->nic.ports < 2) {
+            diag_error(f->diag, ty->nic.src,
+                       "fabric: a switchless ring needs 2 ports per NIC, %s has %d",
+                       ty->name, ty->nic.ports);
+            err = SP_EINPUT;
+        }
+    }
+    if (err == SP_OK && types_ok && fb->kind == PLAT_FABRIC_FAT_TREE) {
+        /* Rail-optimized: one leaf per (unit, rail), one down port per node of
+         * the unit, and down / oversubscription up ports. */
+        int up = (int)ceil(fb->nodes_per_unit / fb->oversubscription);
+        if (fb->nodes_per_unit + up > fb->switch_ports) {
+            diag_error(f->diag, fb->src,
+                       "fabric: a leaf takes one port per node of its unit plus %d uplinks: %d "
+                       "nodes per unit need %d ports, the switch has %d",
+                       up, fb->nodes_per_unit, fb->nodes_per_unit + up, fb->switch_ports);
+            err = SP_EINPUT;
+        }
     }
     return err;
 }
@@ -448,9 +681,9 @@ static int load_nccl(plat *p, const cfg_file *f, const config_setting_t *g)
 int plat_load(plat **out, const char *path, diag_list *diag)
 {
     cfg_file f;
-    const config_setting_t *root, *node, *gpus, *fabric;
+    const config_setting_t *root, *gpus, *fabric, *nc;
     plat *p;
-    int err;
+    int err, terr;
 
     *out = NULL;
     if ((err = cfg_open(&f, path, diag)) < 0)
@@ -464,25 +697,23 @@ int plat_load(plat **out, const char *path, diag_list *diag)
     if (dup_into(&p->path, path) < 0 || dup_into(&p->name, cfg_string(root, "name", "")) < 0 ||
         dup_into(&p->description, cfg_string(root, "description", "")) < 0)
         err = SP_ENOMEM;
-    node = config_setting_get_member(root, "node");
     gpus = config_setting_get_member(root, "gpus");
     fabric = config_setting_get_member(root, "fabric");
-    /* Each group is checked even when another failed, so every problem is reported;
-     * a group of the wrong type was already reported by the root check. */
-    if (node != NULL && config_setting_type(node) == CONFIG_TYPE_GROUP) {
-        err = first_error(err, load_node(p, &f, node));
-        if (gpus != NULL && config_setting_type(gpus) == CONFIG_TYPE_LIST)
-            err = first_error(err, load_gpu(p, &f, gpus, node));
-    }
+    nc = config_setting_get_member(root, "nccl");
+    /* Each part is checked even when another failed, so every problem is
+     * reported; a part of the wrong type was already reported by the root check. */
+    terr = SP_OK;
+    if (gpus != NULL && config_setting_type(gpus) == CONFIG_TYPE_LIST)
+        terr = check_catalogue(p, &f, gpus);
+    if (terr == SP_OK)
+        terr = load_types(p, &f, root, gpus);
+    else
+        (void)first_error(terr, load_types(p, &f, root, NULL)); /* report node problems too */
+    err = first_error(err, terr);
     if (fabric != NULL && config_setting_type(fabric) == CONFIG_TYPE_GROUP)
-        err = first_error(err, load_fabric(p, &f, fabric,
-                                           node != NULL &&
-                                               config_setting_get_member(node, "nic") != NULL));
-    {
-        const config_setting_t *nc = config_setting_get_member(root, "nccl");
-        if (nc == NULL || config_setting_type(nc) == CONFIG_TYPE_GROUP)
-            err = first_error(err, load_nccl(p, &f, nc));
-    }
+        err = first_error(err, load_fabric(p, &f, fabric, terr == SP_OK));
+    if (nc == NULL || config_setting_type(nc) == CONFIG_TYPE_GROUP)
+        err = first_error(err, load_nccl(p, &f, nc));
     cfg_close(&f); /* everything kept was copied */
     if (err < 0) {
         plat_free(p);

@@ -1,23 +1,31 @@
 /* plat_topo.c - expand the fabric template into vertices and links, and
  * answer route questions from the template itself (no SimGrid).
  *
- * Naming (also the SimGrid ids): GPU hosts "n<node>g<gpu>", the node's
- * NVSwitch router "n<node>nvsw", NIC routers "n<node>nic<j>", the switch
- * "sw0". Links: "n<k>g<g>-nvl" (GPU-NVSwitch), "n<k>g<g>-nic" (GPU-NIC, PCIe
- * side), "cable<j>" (direct template, NIC j of node 0 to NIC j of node 1),
- * "n<k>nic<j>-port" (NIC to switch). Every link is full duplex: its
- * bandwidth holds in each direction independently.
+ * Vertex and link names are the SimGrid ids. GPUs come first, so a GPU's
+ * vertex index is its rank: "n<k>g<g>". Routers: the node's intra-node hub
+ * "n<k>nvsw" (NVSwitch) or "n<k>pcie" (PCIe host bridge), NICs
+ * "n<k>nic<j>", switches "sw0", fat-tree leaves "u<u>leaf<j>", spines
+ * "spine" (2 tiers) or "u<u>spine" + "core" (3 tiers).
+ *
+ * Routes are shortest paths (SimGrid's Dijkstra counts links). The
+ * templates are built so that every intra-node route and every
+ * rail-aligned inter-node route (NIC j to NIC j) has one shortest path,
+ * which plat_route() reproduces link by link. A route between different
+ * rails may have several shortest paths; plat_route() then reports the one
+ * that crosses the source node's intra fabric first (NCCL's PXN), which
+ * has the same latency and bandwidth as the others. The collective planner
+ * only sends rail-aligned traffic over the network.
  */
-#include "plat/plat.h"
-
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "plat/plat_int.h"
 #include "util/str.h"
 
 typedef struct builder {
     plat *p;
-    size_t vcap, lcap;
+    size_t vcap, lcap, ecap;
     int err;
 } builder;
 
@@ -46,7 +54,27 @@ static uint32_t add_vertex(builder *b, int rank, char *name)
     return (uint32_t)p->nvertices++;
 }
 
-static void add_link(builder *b, char *name, double bw, double lat, uint32_t a, uint32_t c)
+static void add_edge(builder *b, uint32_t a, uint32_t c, uint32_t link)
+{
+    plat *p = b->p;
+
+    if (b->err < 0)
+        return;
+    if (p->nedges == b->ecap) {
+        size_t cap = b->ecap ? 2 * b->ecap : 64;
+        plat_edge *e = realloc(p->edges, cap * sizeof(*e));
+        if (e == NULL) {
+            b->err = SP_ENOMEM;
+            return;
+        }
+        p->edges = e;
+        b->ecap = cap;
+    }
+    p->edges[p->nedges++] = (plat_edge){a, c, link};
+}
+
+/* A link without an edge yet (a shared link gets its edges one by one). */
+static uint32_t new_link(builder *b, char *name, double bw, double lat, bool shared)
 {
     plat *p = b->p;
 
@@ -54,7 +82,7 @@ static void add_link(builder *b, char *name, double bw, double lat, uint32_t a, 
         b->err = SP_ENOMEM;
     if (b->err < 0) {
         free(name);
-        return;
+        return PLAT_NONE;
     }
     if (p->nlinks == b->lcap) {
         size_t cap = b->lcap ? 2 * b->lcap : 64;
@@ -62,141 +90,64 @@ static void add_link(builder *b, char *name, double bw, double lat, uint32_t a, 
         if (l == NULL) {
             free(name);
             b->err = SP_ENOMEM;
-            return;
+            return PLAT_NONE;
         }
         p->links = l;
         b->lcap = cap;
     }
-    p->links[p->nlinks++] = (plat_link){name, bw, lat, a, c};
+    p->links[p->nlinks] = (plat_link){name, bw, lat, shared};
+    return (uint32_t)p->nlinks++;
 }
 
-static void clear_topology(plat *p)
+/* A full-duplex link joining two vertices. */
+static uint32_t add_link(builder *b, char *name, double bw, double lat, uint32_t a, uint32_t c)
 {
+    uint32_t l = new_link(b, name, bw, lat, false);
+
+    if (l != PLAT_NONE)
+        add_edge(b, a, c, l);
+    return l;
+}
+
+void plat__clear_topology(plat *p)
+{
+    plat_topo *t = p->topo;
+
     for (size_t i = 0; i < p->nvertices; i++)
         free(p->vertices[i].name);
     for (size_t i = 0; i < p->nlinks; i++)
         free(p->links[i].name);
     free(p->vertices);
     free(p->links);
+    free(p->edges);
+    free(p->node_type);
+    free(p->node_rank0);
+    free(p->rank_node);
+    if (t != NULL) {
+        free(t->gpu_intra);
+        free(t->gpu_host);
+        free(t->node_bounce);
+        free(t->nic_base);
+        free(t->nic_port);
+        free(t->ring_fwd);
+        free(t->leaf_up);
+        free(t->unit_core);
+        free(t);
+    }
     p->vertices = NULL;
     p->links = NULL;
+    p->edges = NULL;
+    p->nedges = 0;
+    p->node_type = p->node_rank0 = p->rank_node = NULL;
+    p->topo = NULL;
     p->nvertices = p->nlinks = 0;
+    p->nodes = p->nranks = 0;
 }
 
 /* Bandwidth of a NIC's port on the wire, after packet headers. */
-static double port_bw(const plat *p)
+static double wire_bw(const plat_nic *n)
 {
-    return p->nic.line_bw_Bps * p->nic.efficiency;
-}
-
-int plat_set_nodes(plat *p, int nodes, diag_list *diag)
-{
-    builder b = {p, 0, 0, SP_OK};
-    int G = p->gpus_per_node;
-    uint32_t sw = 0;
-    uint32_t *nic_v = NULL; /* vertex of NIC j of node k, at k * count + j */
-
-    clear_topology(p);
-    p->nodes = p->nranks = 0;
-    if (nodes < 1) {
-        diag_error(diag, (sp_loc){p->path, 0}, "the node count must be at least 1, got %d", nodes);
-        return SP_EINPUT;
-    }
-    if ((long long)nodes * G > 1048576) {
-        diag_error(diag, (sp_loc){p->path, 0}, "%d nodes of %d GPUs exceed 1,048,576 ranks", nodes,
-                   G);
-        return SP_EINPUT;
-    }
-    if (nodes > 1) {
-        if (p->fabric.src.file == NULL) {
-            diag_error(diag, (sp_loc){p->path, 1},
-                       "platform \"%s\" has no fabric, so it holds one node only (got -n %d)",
-                       p->name, nodes);
-            return SP_EINPUT;
-        }
-        if (p->fabric.kind == PLAT_FABRIC_DIRECT && nodes != 2) {
-            diag_error(diag, p->fabric.src,
-                       "fabric: the direct template joins exactly 2 nodes (got -n %d)", nodes);
-            return SP_EINPUT;
-        }
-        if (p->fabric.kind == PLAT_FABRIC_SWITCH &&
-            (long long)nodes * p->nic.count > p->fabric.switch_ports) {
-            diag_error(diag, p->fabric.src,
-                       "fabric: %d nodes with %d NIC(s) each need %lld switch ports, the switch has %d",
-                       nodes, p->nic.count, (long long)nodes * p->nic.count, p->fabric.switch_ports);
-            return SP_EINPUT;
-        }
-    }
-    p->nodes = nodes;
-    p->nranks = nodes * G;
-
-    /* GPUs first, so vertex index == rank for every GPU. */
-    for (int k = 0; k < nodes; k++)
-        for (int g = 0; g < G; g++)
-            add_vertex(&b, k * G + g, str_format("n%dg%d", k, g));
-    if (G > 1) {
-        for (int k = 0; k < nodes; k++) {
-            uint32_t nv = add_vertex(&b, -1, str_format("n%dnvsw", k));
-            for (int g = 0; g < G; g++)
-                add_link(&b, str_format("n%dg%d-nvl", k, g), p->intra.bw_Bps, p->intra.lat_s / 2,
-                         (uint32_t)(k * G + g), nv);
-        }
-    }
-    if (nodes > 1) {
-        int C = p->nic.count;
-        nic_v = calloc((size_t)nodes * (size_t)C, sizeof(*nic_v));
-        if (nic_v == NULL)
-            b.err = SP_ENOMEM;
-        for (int k = 0; k < nodes && b.err == SP_OK; k++) {
-            for (int j = 0; j < C; j++)
-                nic_v[k * C + j] = add_vertex(&b, -1, str_format("n%dnic%d", k, j));
-            for (int g = 0; g < G; g++)
-                add_link(&b, str_format("n%dg%d-nic", k, g), p->nic.host_bw_Bps, p->nic.lat_s,
-                         (uint32_t)(k * G + g), nic_v[k * C + plat_rank_nic(p, k * G + g)]);
-        }
-        if (b.err == SP_OK && p->fabric.kind == PLAT_FABRIC_DIRECT) {
-            for (int j = 0; j < C; j++)
-                add_link(&b, str_format("cable%d", j), port_bw(p), p->fabric.cable_lat_s,
-                         nic_v[j], nic_v[C + j]);
-        } else if (b.err == SP_OK) {
-            sw = add_vertex(&b, -1, str_format("sw0"));
-            for (int k = 0; k < nodes; k++)
-                for (int j = 0; j < C; j++)
-                    add_link(&b, str_format("n%dnic%d-port", k, j), port_bw(p),
-                             p->fabric.cable_lat_s + p->fabric.switch_lat_s / 2, nic_v[k * C + j],
-                             sw);
-        }
-    }
-    free(nic_v);
-    if (b.err < 0) {
-        clear_topology(p);
-        p->nodes = p->nranks = 0;
-    }
-    return b.err;
-}
-
-int plat_rank_node(const plat *p, int rank)
-{
-    return rank / p->gpus_per_node;
-}
-
-int plat_rank_local(const plat *p, int rank)
-{
-    return rank % p->gpus_per_node;
-}
-
-int plat_rank_nic(const plat *p, int rank)
-{
-    int g = plat_rank_local(p, rank);
-
-    if (p->nic.count <= 0)
-        return -1;
-    return (int)((long long)g * p->nic.count / p->gpus_per_node);
-}
-
-const char *plat_rank_host(const plat *p, int rank)
-{
-    return p->vertices[rank].name;
+    return n->line_bw_Bps * n->efficiency;
 }
 
 static double min2(double a, double b)
@@ -204,35 +155,466 @@ static double min2(double a, double b)
     return a < b ? a : b;
 }
 
+static void *alloc_n(builder *b, size_t n, size_t size)
+{
+    void *q = calloc(n ? n : 1, size);
+    if (q == NULL)
+        b->err = SP_ENOMEM;
+    return q;
+}
+
+static void fill_none(uint32_t *a, size_t n)
+{
+    for (size_t i = 0; a != NULL && i < n; i++)
+        a[i] = PLAT_NONE;
+}
+
+/* Check that the template can hold the node count; report at the fabric. */
+static int check_count(const plat *p, int nodes, diag_list *diag)
+{
+    const plat_fabric *f = &p->fabric;
+    sp_loc at = f->src.file != NULL ? f->src : (sp_loc){p->path, 1};
+
+    if (nodes > 1 && f->kind == PLAT_FABRIC_NONE) {
+        diag_error(diag, at, "platform \"%s\" has no fabric, so it holds one node only (got %d)",
+                   p->name, nodes);
+        return SP_EINPUT;
+    }
+    if (f->kind == PLAT_FABRIC_DIRECT && nodes > 2) {
+        diag_error(diag, at, "fabric: the direct template joins at most 2 nodes (got -n %d)",
+                   nodes);
+        return SP_EINPUT;
+    }
+    if (f->kind == PLAT_FABRIC_SWITCH) {
+        long long ports = (long long)nodes * p->types[0].nic.count;
+        if (p->comp_count != NULL) {
+            ports = 0;
+            for (size_t i = 0; i < p->ncomp; i++)
+                ports += (long long)p->comp_count[i] * p->types[p->comp_type[i]].nic.count;
+        }
+        if (ports > f->switch_ports) {
+            diag_error(diag, at, "fabric: %d nodes need %lld switch ports (one per NIC), the switch has %d",
+                       nodes, ports, f->switch_ports);
+            return SP_EINPUT;
+        }
+    }
+    if (f->kind == PLAT_FABRIC_FAT_TREE) {
+        /* Leaves per rail: one per unit. A 2-tier Clos of radix-k switches
+         * joins at most k leaves per spine plane; 3 tiers, k * k / 2. */
+        long long units = (nodes + f->nodes_per_unit - 1) / f->nodes_per_unit;
+        long long rails = 0, leaves;
+        for (size_t i = 0; i < p->ntypes; i++)
+            if (p->types[i].nic.count > rails)
+                rails = p->types[i].nic.count;
+        leaves = units * rails;
+        long long max = f->tiers == 2 ? f->switch_ports : (long long)f->switch_ports * f->switch_ports / 2;
+        if (leaves > max) {
+            diag_error(diag, at,
+                       "fabric: %d nodes make %lld units of %d, so %lld leaves; a %d-tier fat tree "
+                       "of %d-port switches holds at most %lld",
+                       nodes, units, f->nodes_per_unit, leaves, f->tiers, f->switch_ports, max);
+            return SP_EINPUT;
+        }
+    }
+    return SP_OK;
+}
+
+int plat_set_nodes(plat *p, int nodes, diag_list *diag)
+{
+    builder b = {p, 0, 0, 0, SP_OK};
+    plat_topo *t;
+    long long nranks = 0;
+    uint32_t *nic_v = NULL;
+    size_t nnics = 0;
+    const plat_fabric *fb = &p->fabric;
+
+    plat__clear_topology(p);
+    if (p->fixed_nodes > 0) {
+        if (nodes != 0 && nodes != p->fixed_nodes) {
+            diag_error(diag, (sp_loc){p->path, 1},
+                       "platform \"%s\" has a fixed composition of %d nodes (got -n %d)", p->name,
+                       p->fixed_nodes, nodes);
+            return SP_EINPUT;
+        }
+        nodes = p->fixed_nodes;
+    } else if (nodes == 0) {
+        nodes = 1;
+    }
+    if (nodes < 1) {
+        diag_error(diag, (sp_loc){p->path, 1}, "the node count must be at least 1, got %d", nodes);
+        return SP_EINPUT;
+    }
+    if (check_count(p, nodes, diag) < 0)
+        return SP_EINPUT;
+
+    p->node_type = alloc_n(&b, (size_t)nodes, sizeof(int));
+    p->node_rank0 = alloc_n(&b, (size_t)nodes + 1, sizeof(int));
+    p->topo = t = alloc_n(&b, 1, sizeof(*t));
+    if (b.err < 0)
+        goto done;
+    for (int k = 0, c = 0, left = 0; k < nodes; k++) {
+        if (p->comp_count == NULL)
+            p->node_type[k] = 0;
+        else {
+            while (left == 0)
+                left = p->comp_count[c++];
+            p->node_type[k] = p->comp_type[c - 1];
+            left--;
+        }
+        p->node_rank0[k] = (int)nranks;
+        nranks += p->types[p->node_type[k]].gpus;
+    }
+    if (nranks > 1048576) {
+        diag_error(diag, (sp_loc){p->path, 1}, "%d nodes make %lld ranks, more than 1,048,576",
+                   nodes, nranks);
+        b.err = SP_EINPUT;
+        goto done;
+    }
+    p->node_rank0[nodes] = (int)nranks;
+    p->nodes = nodes;
+    p->nranks = (int)nranks;
+    p->rank_node = alloc_n(&b, (size_t)nranks, sizeof(int));
+    t->gpu_intra = alloc_n(&b, (size_t)nranks, sizeof(uint32_t));
+    t->gpu_host = alloc_n(&b, (size_t)nranks, sizeof(uint32_t));
+    t->node_bounce = alloc_n(&b, (size_t)nodes, sizeof(uint32_t));
+    t->nic_base = alloc_n(&b, (size_t)nodes + 1, sizeof(size_t));
+    if (b.err < 0)
+        goto done;
+    fill_none(t->gpu_intra, (size_t)nranks);
+    fill_none(t->gpu_host, (size_t)nranks);
+    fill_none(t->node_bounce, (size_t)nodes);
+    for (int k = 0; k < nodes; k++) {
+        t->nic_base[k] = nnics;
+        nnics += nodes > 1 ? (size_t)p->types[p->node_type[k]].nic.count : 0;
+        for (int r = p->node_rank0[k]; r < p->node_rank0[k + 1]; r++)
+            p->rank_node[r] = k;
+    }
+    t->nic_base[nodes] = nnics;
+
+    /* GPUs first, so vertex index == rank for every GPU. */
+    for (int k = 0; k < nodes; k++)
+        for (int g = 0; g < plat_node_gpus(p, k); g++)
+            add_vertex(&b, p->node_rank0[k] + g, str_format("n%dg%d", k, g));
+
+    /* Intra-node fabric. */
+    for (int k = 0; k < nodes && b.err == SP_OK; k++) {
+        const plat_node_type *ty = plat_type_of_node(p, k);
+        const plat_intra *in = &ty->intra;
+        uint32_t hub;
+        if (ty->gpus < 2 || in->kind == PLAT_INTRA_NONE)
+            continue;
+        hub = add_vertex(&b, -1, str_format(in->kind == PLAT_INTRA_NVSWITCH ? "n%dnvsw" : "n%dpcie", k));
+        if (in->kind == PLAT_INTRA_PCIE && !in->p2p) {
+            /* Without P2P every byte is written to host memory by the sender and read
+             * from it by the receiver: a shared link crossed twice per route. */
+            t->node_bounce[k] = new_link(&b, str_format("n%dhostmem", k), in->bounce_bw_Bps, 0.0,
+                                         true);
+        }
+        for (int g = 0; g < ty->gpus; g++) {
+            int r = p->node_rank0[k] + g;
+            char *name = str_format(in->kind == PLAT_INTRA_NVSWITCH ? "n%dg%d-nvl" : "n%dg%d-pcie", k, g);
+            if (in->kind == PLAT_INTRA_PCIE && !in->p2p) {
+                uint32_t port = add_vertex(&b, -1, str_format("n%dg%dport", k, g));
+                t->gpu_intra[r] = add_link(&b, name, in->bw_Bps, in->lat_s / 2, (uint32_t)r, port);
+                add_edge(&b, port, hub, t->node_bounce[k]);
+            } else {
+                t->gpu_intra[r] = add_link(&b, name, in->bw_Bps, in->lat_s / 2, (uint32_t)r, hub);
+            }
+        }
+    }
+
+    /* NICs, when the nodes are joined. */
+    if (nodes > 1 && b.err == SP_OK) {
+        nic_v = alloc_n(&b, nnics, sizeof(uint32_t));
+        t->nic_port = alloc_n(&b, nnics, sizeof(uint32_t));
+        fill_none(t->nic_port, nnics);
+        for (int k = 0; k < nodes && b.err == SP_OK; k++) {
+            const plat_node_type *ty = plat_type_of_node(p, k);
+            for (int j = 0; j < ty->nic.count; j++)
+                nic_v[t->nic_base[k] + (size_t)j] = add_vertex(&b, -1, str_format("n%dnic%d", k, j));
+            for (int g = 0; g < ty->gpus; g++) {
+                int r = p->node_rank0[k] + g;
+                t->gpu_host[r] = add_link(&b, str_format("n%dg%d-nic", k, g), ty->nic.host_bw_Bps,
+                                          ty->nic.lat_s, (uint32_t)r,
+                                          nic_v[t->nic_base[k] + (size_t)plat_rank_nic(p, r)]);
+            }
+        }
+    }
+
+    /* The fabric. */
+    if (nodes > 1 && b.err == SP_OK) {
+        double port_bw = fb->port_bw_Bps; /* 0 = the NIC's */
+        switch (fb->kind) {
+        case PLAT_FABRIC_DIRECT: {
+            const plat_node_type *a = plat_type_of_node(p, 0), *c = plat_type_of_node(p, 1);
+            int n = a->nic.count < c->nic.count ? a->nic.count : c->nic.count;
+            for (int j = 0; j < n; j++) {
+                uint32_t l = add_link(&b, str_format("cable%d", j), min2(wire_bw(&a->nic), wire_bw(&c->nic)),
+                                      fb->cable_lat_s, nic_v[t->nic_base[0] + (size_t)j],
+                                      nic_v[t->nic_base[1] + (size_t)j]);
+                t->nic_port[t->nic_base[0] + (size_t)j] = l;
+                t->nic_port[t->nic_base[1] + (size_t)j] = l;
+            }
+            break;
+        }
+        case PLAT_FABRIC_RING: {
+            /* Port 1 of NIC j on node k is cabled to port 0 of NIC j on node k+1. Two
+             * nodes in a closed ring are joined by both cables: one link of twice the rate. */
+            int links = fb->closed ? (nodes == 2 ? 1 : nodes) : nodes - 1;
+            t->ring_fwd = alloc_n(&b, nnics, sizeof(uint32_t));
+            fill_none(t->ring_fwd, nnics);
+            for (int k = 0; k < links && b.err == SP_OK; k++) {
+                int k1 = (k + 1) % nodes;
+                const plat_node_type *a = plat_type_of_node(p, k), *c = plat_type_of_node(p, k1);
+                int n = a->nic.count < c->nic.count ? a->nic.count : c->nic.count;
+                double bw = min2(wire_bw(&a->nic), wire_bw(&c->nic)) *
+                            (fb->closed && nodes == 2 ? 2.0 : 1.0);
+                for (int j = 0; j < n; j++)
+                    t->ring_fwd[t->nic_base[k] + (size_t)j] =
+                        add_link(&b, str_format("ring%dnic%d", k, j), bw, fb->cable_lat_s,
+                                 nic_v[t->nic_base[k] + (size_t)j], nic_v[t->nic_base[k1] + (size_t)j]);
+            }
+            break;
+        }
+        case PLAT_FABRIC_SWITCH: {
+            uint32_t sw = add_vertex(&b, -1, str_format("sw0"));
+            for (int k = 0; k < nodes && b.err == SP_OK; k++) {
+                const plat_node_type *ty = plat_type_of_node(p, k);
+                double bw = port_bw > 0 ? min2(port_bw, wire_bw(&ty->nic)) : wire_bw(&ty->nic);
+                for (int j = 0; j < ty->nic.count; j++)
+                    t->nic_port[t->nic_base[k] + (size_t)j] =
+                        add_link(&b, str_format("n%dnic%d-port", k, j), bw,
+                                 fb->cable_lat_s + fb->switch_lat_s / 2,
+                                 nic_v[t->nic_base[k] + (size_t)j], sw);
+            }
+            break;
+        }
+        case PLAT_FABRIC_FAT_TREE: {
+            int units = (nodes + fb->nodes_per_unit - 1) / fb->nodes_per_unit;
+            int rails = 0, up_ports = (int)ceil(fb->nodes_per_unit / fb->oversubscription);
+            uint32_t top = 0, *leaf;
+            double leaf_port_bw = port_bw;
+            for (size_t i = 0; i < p->ntypes; i++)
+                if (p->types[i].nic.count > rails)
+                    rails = p->types[i].nic.count;
+            if (leaf_port_bw <= 0)
+                for (size_t i = 0; i < p->ntypes; i++)
+                    leaf_port_bw = fmax(leaf_port_bw, p->types[i].nic.line_bw_Bps * p->types[i].nic.efficiency);
+            t->rails = rails;
+            leaf = alloc_n(&b, (size_t)units * (size_t)rails, sizeof(uint32_t));
+            t->leaf_up = alloc_n(&b, (size_t)units * (size_t)rails, sizeof(uint32_t));
+            if (fb->tiers == 3)
+                t->unit_core = alloc_n(&b, (size_t)units, sizeof(uint32_t));
+            if (b.err < 0)
+                break;
+            if (fb->tiers == 2)
+                top = add_vertex(&b, -1, str_format("spine"));
+            else
+                top = add_vertex(&b, -1, str_format("core"));
+            for (int u = 0; u < units && b.err == SP_OK; u++) {
+                uint32_t spine = top;
+                if (fb->tiers == 3) {
+                    spine = add_vertex(&b, -1, str_format("u%dspine", u));
+                    /* Non-blocking to the core: every leaf uplink of the unit continues up. */
+                    t->unit_core[u] = add_link(&b, str_format("u%dspine-core", u),
+                                               (double)rails * up_ports * leaf_port_bw,
+                                               fb->cable_lat_s + fb->switch_lat_s, spine, top);
+                }
+                for (int j = 0; j < rails; j++) {
+                    size_t at = (size_t)u * (size_t)rails + (size_t)j;
+                    leaf[at] = add_vertex(&b, -1, str_format("u%dleaf%d", u, j));
+                    /* The leaf's uplinks, aggregated: SimGrid routes one path, so
+                     * spreading over spines (ECMP) becomes one link of their sum. */
+                    t->leaf_up[at] = add_link(&b, str_format("u%dleaf%d-up", u, j),
+                                              (double)up_ports * leaf_port_bw,
+                                              fb->cable_lat_s + fb->switch_lat_s, leaf[at], spine);
+                }
+            }
+            for (int k = 0; k < nodes && b.err == SP_OK; k++) {
+                const plat_node_type *ty = plat_type_of_node(p, k);
+                int u = k / fb->nodes_per_unit;
+                double bw = port_bw > 0 ? min2(port_bw, wire_bw(&ty->nic)) : wire_bw(&ty->nic);
+                for (int j = 0; j < ty->nic.count; j++)
+                    t->nic_port[t->nic_base[k] + (size_t)j] =
+                        add_link(&b, str_format("n%dnic%d-leaf", k, j), bw,
+                                 fb->cable_lat_s + fb->switch_lat_s / 2,
+                                 nic_v[t->nic_base[k] + (size_t)j], leaf[(size_t)u * (size_t)rails + (size_t)j]);
+            }
+            free(leaf);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+done:
+    free(nic_v);
+    if (b.err < 0)
+        plat__clear_topology(p);
+    return b.err;
+}
+
+const plat_node_type *plat_type_of_node(const plat *p, int node)
+{
+    return &p->types[p->node_type != NULL ? p->node_type[node] : 0];
+}
+
+const plat_node_type *plat_type_of_rank(const plat *p, int rank)
+{
+    return plat_type_of_node(p, p->rank_node[rank]);
+}
+
+int plat_rank_node(const plat *p, int rank)
+{
+    return p->rank_node[rank];
+}
+
+int plat_rank_local(const plat *p, int rank)
+{
+    return rank - p->node_rank0[p->rank_node[rank]];
+}
+
+int plat_node_gpus(const plat *p, int node)
+{
+    return plat_type_of_node(p, node)->gpus;
+}
+
+bool plat_is_homogeneous(const plat *p)
+{
+    return p->ntypes == 1;
+}
+
+int plat_rank_nic(const plat *p, int rank)
+{
+    const plat_node_type *ty = plat_type_of_rank(p, rank);
+
+    if (ty->nic.model == NULL || ty->nic.count <= 0)
+        return -1;
+    return (int)((long long)plat_rank_local(p, rank) * ty->nic.count / ty->gpus);
+}
+
+const char *plat_rank_host(const plat *p, int rank)
+{
+    return p->vertices[rank].name;
+}
+
+static void push(const plat *p, plat_path *r, uint32_t link)
+{
+    if (link == PLAT_NONE || r->hops >= PLAT_MAX_HOPS)
+        return;
+    r->links[r->hops++] = link;
+    r->lat_s += p->links[link].lat_s;
+    r->bw_Bps = r->hops == 1 ? p->links[link].bw_Bps : min2(r->bw_Bps, p->links[link].bw_Bps);
+}
+
+/* Inside one node: GPU -> hub -> GPU, through host memory without P2P. */
+static void intra_path(const plat *p, plat_path *r, int a, int b)
+{
+    int k = p->rank_node[a];
+
+    push(p, r, p->topo->gpu_intra[a]);
+    if (p->topo->node_bounce[k] != PLAT_NONE) {
+        push(p, r, p->topo->node_bounce[k]);
+        push(p, r, p->topo->node_bounce[k]);
+    }
+    push(p, r, p->topo->gpu_intra[b]);
+}
+
+/* From NIC j of node ka to NIC j of node kb (rail-aligned). */
+static void fabric_path(const plat *p, plat_path *r, int ka, int kb, int j)
+{
+    const plat_topo *t = p->topo;
+    const plat_fabric *fb = &p->fabric;
+    size_t na = t->nic_base[ka] + (size_t)j, nb = t->nic_base[kb] + (size_t)j;
+
+    switch (fb->kind) {
+    case PLAT_FABRIC_DIRECT:
+        push(p, r, t->nic_port[na]);
+        break;
+    case PLAT_FABRIC_RING: {
+        int n = p->nodes, fwd = ((kb - ka) % n + n) % n, back = n - fwd;
+        /* Forward unless backward is strictly shorter (or the chain is open). */
+        if (!fb->closed ? kb > ka : fwd <= back || n == 2) {
+            for (int k = ka; k != kb; k = (k + 1) % n)
+                push(p, r, t->ring_fwd[t->nic_base[k] + (size_t)j]);
+        } else {
+            for (int k = ka; k != kb; k = (k + n - 1) % n)
+                push(p, r, t->ring_fwd[t->nic_base[(k + n - 1) % n] + (size_t)j]);
+        }
+        break;
+    }
+    case PLAT_FABRIC_SWITCH:
+        push(p, r, t->nic_port[na]);
+        push(p, r, t->nic_port[nb]);
+        break;
+    case PLAT_FABRIC_FAT_TREE: {
+        int ua = ka / fb->nodes_per_unit, ub = kb / fb->nodes_per_unit;
+        push(p, r, t->nic_port[na]);
+        if (ua != ub) {
+            push(p, r, t->leaf_up[(size_t)ua * (size_t)t->rails + (size_t)j]);
+            if (fb->tiers == 3) {
+                push(p, r, t->unit_core[ua]);
+                push(p, r, t->unit_core[ub]);
+            }
+            push(p, r, t->leaf_up[(size_t)ub * (size_t)t->rails + (size_t)j]);
+        }
+        push(p, r, t->nic_port[nb]);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 plat_path plat_route(const plat *p, int a, int b)
 {
-    plat_path r = {PLAT_PATH_SELF, 0.0, 0.0, 0};
+    plat_path r = {PLAT_PATH_SELF, 0.0, 0.0, 0, {0}};
+    int ka, kb, ja, jb;
 
     if (a == b)
         return r;
-    if (plat_rank_node(p, a) == plat_rank_node(p, b)) {
-        r.cls = PLAT_PATH_NVLINK;
-        r.lat_s = p->intra.lat_s;
-        r.bw_Bps = p->intra.bw_Bps;
-        r.hops = 2;
+    ka = p->rank_node[a];
+    kb = p->rank_node[b];
+    if (ka == kb) {
+        r.cls = plat_type_of_node(p, ka)->intra.kind == PLAT_INTRA_PCIE ? PLAT_PATH_PCIE
+                                                                          : PLAT_PATH_NVLINK;
+        intra_path(p, &r, a, b);
         return r;
     }
     r.cls = PLAT_PATH_NET;
-    r.lat_s = 2 * p->nic.lat_s;
-    r.bw_Bps = min2(p->nic.host_bw_Bps, port_bw(p));
-    r.hops = 2;
-    if (p->fabric.kind == PLAT_FABRIC_DIRECT) {
-        r.lat_s += p->fabric.cable_lat_s;
-        r.hops += 1;
-        if (plat_rank_nic(p, a) != plat_rank_nic(p, b)) {
-            /* One cable per NIC index: the route crosses NVLink on one side. */
-            r.lat_s += p->intra.lat_s;
-            r.bw_Bps = min2(r.bw_Bps, p->intra.bw_Bps);
-            r.hops += 2;
-        }
-    } else {
-        r.lat_s += 2 * p->fabric.cable_lat_s + p->fabric.switch_lat_s;
-        r.hops += 2;
+    ja = plat_rank_nic(p, a);
+    jb = plat_rank_nic(p, b);
+    if (ja != jb && p->fabric.kind != PLAT_FABRIC_SWITCH) {
+        /* PXN: cross to the source node's GPU on the destination's rail first. */
+        int relay = p->node_rank0[ka] + (int)((long long)jb * plat_node_gpus(p, ka) /
+                                              plat_type_of_node(p, ka)->nic.count);
+        intra_path(p, &r, a, relay);
+        a = relay;
+        ja = jb;
     }
+    push(p, &r, p->topo->gpu_host[a]);
+    if (p->fabric.kind == PLAT_FABRIC_SWITCH && ja != jb) {
+        push(p, &r, p->topo->nic_port[p->topo->nic_base[ka] + (size_t)ja]);
+        push(p, &r, p->topo->nic_port[p->topo->nic_base[kb] + (size_t)jb]);
+    } else {
+        fabric_path(p, &r, ka, kb, ja);
+    }
+    push(p, &r, p->topo->gpu_host[b]);
     return r;
+}
+
+void plat_describe(const plat *p, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (int k = 0; k < p->nodes && len < size;) {
+        int j = k;
+        const plat_node_type *ty = plat_type_of_node(p, k);
+        while (j < p->nodes && plat_type_of_node(p, j) == ty)
+            j++;
+        len += (size_t)snprintf(buf + len, size - len, "%s%d x %s (%d %s)", k ? " + " : "", j - k,
+                                ty->name, ty->gpus, ty->gpu.model);
+        k = j;
+    }
 }

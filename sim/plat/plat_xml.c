@@ -4,7 +4,7 @@
  * DijkstraCache routing: routes are shortest paths over the declared
  * adjacencies, computed on demand and cached, so the file stays O(links) and
  * loading stays fast. Links are SPLITDUPLEX, so each direction has the full
- * bandwidth. Hosts get a nominal speed: GPU compute is not simulated by this
+ * bandwidth, except host-memory links (SHARED: writes and reads share it). Hosts get a nominal speed: GPU compute is not simulated by this
  * layer (the compute model is the workload's business).
  */
 #include "plat/plat.h"
@@ -23,22 +23,24 @@ int plat_xml_write(const plat *p, FILE *fp)
         const plat_vertex *v = &p->vertices[i];
         if (v->rank >= 0)
             fprintf(fp, "  <host id=\"%s\" speed=\"%.17gf\"/>\n", v->name,
-                    p->gpu.peak_flops[PLAT_BF16]);
+                    plat_type_of_rank(p, v->rank)->gpu.peak_flops[PLAT_BF16]);
         else
             fprintf(fp, "  <router id=\"%s\"/>\n", v->name);
     }
     for (size_t i = 0; i < p->nlinks; i++) {
         const plat_link *l = &p->links[i];
-        fprintf(fp,
-                "  <link id=\"%s\" bandwidth=\"%.17gBps\" latency=\"%.17gs\" "
-                "sharing_policy=\"SPLITDUPLEX\"/>\n",
-                l->name, l->bw_Bps, l->lat_s);
+        fprintf(fp, "  <link id=\"%s\" bandwidth=\"%.17gBps\" latency=\"%.17gs\" sharing_policy=\"%s\"/>\n",
+                l->name, l->bw_Bps, l->lat_s, l->shared ? "SHARED" : "SPLITDUPLEX");
     }
-    for (size_t i = 0; i < p->nlinks; i++) {
-        const plat_link *l = &p->links[i];
-        fprintf(fp,
-                "  <route src=\"%s\" dst=\"%s\"><link_ctn id=\"%s\" direction=\"UP\"/></route>\n",
-                p->vertices[l->a].name, p->vertices[l->b].name, l->name);
+    for (size_t i = 0; i < p->nedges; i++) {
+        const plat_edge *e = &p->edges[i];
+        if (p->links[e->link].shared)
+            fprintf(fp, "  <route src=\"%s\" dst=\"%s\"><link_ctn id=\"%s\"/></route>\n",
+                    p->vertices[e->a].name, p->vertices[e->b].name, p->links[e->link].name);
+        else
+            fprintf(fp,
+                    "  <route src=\"%s\" dst=\"%s\"><link_ctn id=\"%s\" direction=\"UP\"/></route>\n",
+                    p->vertices[e->a].name, p->vertices[e->b].name, p->links[e->link].name);
     }
     fprintf(fp, "</zone>\n</platform>\n");
     return ferror(fp) ? SP_EIO : SP_OK;

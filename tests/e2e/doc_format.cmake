@@ -7,5 +7,5 @@ file(READ ${DOC} doc)
 string(FIND "${doc}" "${want}" at)
 if(at EQUAL -1)
   message(FATAL_ERROR "${DOC} does not contain the output of `scalepath check --format`; "
-                      "regenerate the part between the BEGIN/END markers")
+                      "run scripts/update-platform-doc.sh to regenerate it")
 endif()

@@ -37,8 +37,8 @@ int main(int argc, char **argv)
         diag_print(diag, stderr);
         goto done;
     }
-    B = fmin(p->nic.host_bw_Bps, p->nic.line_bw_Bps * p->nic.efficiency);
-    alpha = 2 * p->nic.lat_s + 2 * p->fabric.cable_lat_s + p->fabric.switch_lat_s;
+    B = fmin(p->types[0].nic.host_bw_Bps, p->types[0].nic.line_bw_Bps * p->types[0].nic.efficiency);
+    alpha = 2 * p->types[0].nic.lat_s + 2 * p->fabric.cable_lat_s + p->fabric.switch_lat_s;
     /* The fixture documents its values; check the loader read them. */
     if (fabs(B - 25e9) > 1.0 || fabs(alpha - 3e-6) > 1e-15) {
         fprintf(stderr, "fixture read wrong: B %.17g B/s, alpha %.17g s\n", B, alpha);

@@ -133,30 +133,44 @@ static void test_coll__busbw_identity(void **state)
     }
 }
 
-/* With two 4-GPU nodes and 2 NICs: one ring per NIC; each ring enters a
- * node at a different GPU, so each NIC sends exactly one ring's traffic. */
+/* With two 4-GPU nodes and 2 NICs: one ring per NIC. Every network transfer
+ * is rail-aligned (NIC j to NIC j), each NIC sends exactly one ring's
+ * traffic, and a node's last GPU on another rail hands over to the rail's
+ * GPU first (PXN): GPUs 0-1 are on NIC 0, GPUs 2-3 on NIC 1. */
 static void test_coll__rails(void **state)
 {
     fx *f = *state;
     coll_plan *c;
-    int sends_per_nic[2][2] = {{0}};
+    int sends_per_nic[2][2] = {{0}}, relays = 0;
     coll_stage st;
 
     assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, 8u << 20), SP_OK);
     assert_int_equal(coll_plan_rings(c), 2);
     for (int m = 0; m < 8; m++) {
         coll_plan_stage(c, m, 0, &st);
-        assert_int_equal(st.nsend, 2);
         for (int i = 0; i < st.nsend; i++) {
             int peer = st.send[i].peer;
             assert_int_equal(st.send[i].bytes, (8u << 20) / 2 / 8);
-            if (plat_rank_node(f->p, m) != plat_rank_node(f->p, peer))
+            if (plat_rank_node(f->p, m) != plat_rank_node(f->p, peer)) {
+                assert_int_equal(plat_rank_nic(f->p, m), plat_rank_nic(f->p, peer));
+                assert_int_equal(plat_rank_nic(f->p, m), st.send[i].ring);
                 sends_per_nic[plat_rank_node(f->p, m)][plat_rank_nic(f->p, m)]++;
+            } else if (plat_rank_nic(f->p, m) != plat_rank_nic(f->p, peer) &&
+                       plat_rank_nic(f->p, peer) == st.send[i].ring &&
+                       plat_rank_local(f->p, peer) % 2 == 0 && plat_rank_local(f->p, m) % 2 == 1) {
+                relays++; /* 3 -> 0 for ring 0, 1 -> 2 for ring 1, on each node */
+            }
         }
     }
     for (int node = 0; node < 2; node++)
         for (int nic = 0; nic < 2; nic++)
             assert_int_equal(sends_per_nic[node][nic], 1);
+    assert_int_equal(relays, 4);
+    /* Every member still receives as many chunks as it sends in each ring. */
+    for (int m = 0; m < 8; m++) {
+        coll_plan_stage(c, m, 1, &st);
+        assert_int_equal(st.nsend, st.nrecv);
+    }
     coll_plan_free(c);
 }
 
