@@ -17,7 +17,10 @@
  * both transfers run in the same stage, as chunks pipeline in NCCL.
  *
  * The transfer pattern is the same in every stage, so it is built once as
- * a list of (src, dst, ring) and bucketed per member.
+ * a list of (src, dst, ring) and bucketed per member. Transfers of several
+ * rings between the same pair in the same stage become one flow carrying
+ * their sum: on the same path, SimGrid's fair sharing would finish them
+ * together anyway, and the event count drops by up to the ring count.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,8 @@
 #include "coll/coll.h"
 
 typedef struct xfer {
-    int src, dst, ring; /* members */
+    int src, dst, ring; /* members; the first ring of a merged transfer */
+    int mult;           /* chunks it carries (rings sharing the same pair) */
 } xfer;
 
 struct coll_plan {
@@ -40,10 +44,14 @@ struct coll_plan {
     uint64_t chunk; /* wire bytes per transfer */
     int channels;
     double base_s;  /* charged once, before the first stage */
+    double step_s;  /* software latency charged before every stage */
+    double intra_sum, inter_sum; /* ring 0: software latency of its intra / inter-node hops */
+    int intra_hops, inter_hops;  /* ... and their counts */
+    int one_gpu;    /* one GPU per node in the communicator */
+    int nodes;      /* nodes the communicator spans */
     xfer *sends;    /* bucketed by src: member m's at [send0[m], send0[m + 1]) */
     xfer *recvs;    /* bucketed by dst */
     int *send0, *recv0;
-    double *hop_s;  /* per member: software latency of its slowest send */
 };
 
 void coll_plan_free(coll_plan *c)
@@ -55,7 +63,6 @@ void coll_plan_free(coll_plan *c)
     free(c->recvs);
     free(c->send0);
     free(c->recv0);
-    free(c->hop_s);
     free(c);
 }
 
@@ -63,6 +70,16 @@ static int cmp_int(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
+}
+
+static int cmp_xfer(const void *a, const void *b)
+{
+    const xfer *x = a, *y = b;
+    if (x->src != y->src)
+        return x->src < y->src ? -1 : 1;
+    if (x->dst != y->dst)
+        return x->dst < y->dst ? -1 : 1;
+    return (x->ring > y->ring) - (x->ring < y->ring);
 }
 
 /* Channels NCCL would run this op on: the communicator's channels, reduced
@@ -116,6 +133,31 @@ static int bucket(xfer **out, int **start, const xfer *x, size_t nx, int n, int 
 }
 
 /* Build the ring transfers; *nx gets their count. */
+/* NCCL's software latency of one hop beyond the physical route latency
+ * that SimGrid charges (never negative), and whether it crosses nodes. */
+static double hop_latency(const coll_plan *c, int a, int b, int one_gpu, int *inter)
+{
+    plat_path path = plat_route(c->plat, c->ranks[a], c->ranks[b]);
+    double hw = coll_nccl_hw_latency_us(path.cls, c->algo, c->proto, one_gpu) * 1e-6;
+
+    *inter = path.cls == PLAT_PATH_NET;
+    return hw > path.lat_s ? hw - path.lat_s : 0.0;
+}
+
+static void count_hop(coll_plan *c, int a, int b, int one_gpu)
+{
+    int inter;
+    double l = hop_latency(c, a, b, one_gpu, &inter);
+
+    if (inter) {
+        c->inter_sum += l;
+        c->inter_hops++;
+    } else {
+        c->intra_sum += l;
+        c->intra_hops++;
+    }
+}
+
 static int build_rings(coll_plan *c, xfer **out, size_t *nx)
 {
     const plat *p = c->plat;
@@ -151,6 +193,14 @@ static int build_rings(coll_plan *c, xfer **out, size_t *nx)
         if (c->rings < 1)
             c->rings = 1;
     }
+    {
+        /* One GPU per node: NCCL takes inter-node latency from its Tree row. */
+        int one_gpu = 1;
+        for (int m = 0; m < n; m++)
+            if (plat_type_of_rank(p, c->ranks[m])->gpus > 1)
+                one_gpu = 0;
+        c->one_gpu = one_gpu;
+    }
     cap = (size_t)c->rings * ((size_t)n + (size_t)nn) + 1;
     if ((x = malloc(cap * sizeof(*x))) == NULL) {
         free(nodes);
@@ -158,8 +208,11 @@ static int build_rings(coll_plan *c, xfer **out, size_t *nx)
     }
     for (int r = 0; r < c->rings; r++) {
         if (nn == 1) {
-            for (int q = 0; q < n; q++)
-                x[k++] = (xfer){q, (q + 1) % n, r};
+            for (int q = 0; q < n; q++) {
+                x[k++] = (xfer){q, (q + 1) % n, r, 1};
+                if (r == 0)
+                    count_hop(c, q, (q + 1) % n, c->one_gpu);
+            }
             continue;
         }
         for (int q = 0; q < nn; q++) {
@@ -182,18 +235,35 @@ static int build_rings(coll_plan *c, xfer **out, size_t *nx)
             for (int i = 0; i + 1 < s->count; i++) {
                 int a = s->first + (entry - s->first + i) % s->count;
                 int b = s->first + (entry - s->first + i + 1) % s->count;
-                x[k++] = (xfer){a, b, r};
+                x[k++] = (xfer){a, b, r, 1};
+                if (r == 0)
+                    count_hop(c, a, b, c->one_gpu);
             }
             exit = s->first + (entry - s->first + s->count - 1) % s->count;
             sender = exit;
             if (exit != entry && plat_rank_nic(p, c->ranks[exit]) != rail) {
-                x[k++] = (xfer){exit, entry, r}; /* PXN: hand over to the rail's GPU */
+                x[k++] = (xfer){exit, entry, r, 1}; /* PXN: hand over to the rail's GPU */
                 sender = entry;
             }
-            x[k++] = (xfer){sender, next_entry, r};
+            x[k++] = (xfer){sender, next_entry, r, 1};
+            if (r == 0)
+                count_hop(c, sender, next_entry, c->one_gpu);
         }
     }
+    c->nodes = nn;
     free(nodes);
+    /* Merge transfers between the same pair: sort by (src, dst, ring), keep the first. */
+    qsort(x, k, sizeof(*x), cmp_xfer);
+    {
+        size_t w = 0;
+        for (size_t i = 0; i < k; i++) {
+            if (w > 0 && x[w - 1].src == x[i].src && x[w - 1].dst == x[i].dst)
+                x[w - 1].mult += x[i].mult;
+            else
+                x[w++] = x[i];
+        }
+        k = w;
+    }
     *out = x;
     *nx = k;
     return SP_OK;
@@ -253,25 +323,24 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         c->chunk = (uint64_t)(wire + 0.5);
     }
 
-    /* Software latency. NCCL's hwLat is its whole per-hop latency; SimGrid
-     * already charges the physical route latency, so only the rest is added. */
-    if ((c->hop_s = calloc((size_t)n, sizeof(double))) == NULL) {
-        coll_plan_free(c);
-        return SP_ENOMEM;
-    }
+    /* Software latency, as NCCL's model has it (shared/NCCL.md 2.4): base
+     * latency once, and (nsteps - nInter) intra-node plus nInter inter-node
+     * hop latencies, nInter = 2(N-1) for all-reduce and N-1 otherwise. Each
+     * hop's latency is NCCL's hwLat less the physical route latency SimGrid
+     * already charges. The total is spread evenly over the stages: in lock
+     * step, charging each stage its slowest hop would pay the network
+     * latency in every step, where NCCL's pipelined ring pays it only on the
+     * steps that cross nodes. */
     if (p->nccl.latency == PLAT_LAT_NCCL) {
-        int one_gpu = 1;
-        for (int m = 0; m < n; m++)
-            if (plat_type_of_rank(p, c->ranks[m])->gpus > 1)
-                one_gpu = 0;
         c->base_s = coll_nccl_base_latency_us(c->algo, c->proto) * 1e-6;
-        for (int m = 0; m < n && n >= 2; m++)
-            for (int i = c->send0[m]; i < c->send0[m + 1]; i++) {
-                plat_path path = plat_route(p, c->ranks[m], c->ranks[c->sends[i].dst]);
-                double hw = coll_nccl_hw_latency_us(path.cls, c->algo, c->proto, one_gpu) * 1e-6;
-                if (hw - path.lat_s > c->hop_s[m])
-                    c->hop_s[m] = hw - path.lat_s;
-            }
+        if (c->nsteps > 0) {
+            int n_inter = c->nodes > 1 ? (kind == COLL_ALL_REDUCE ? 2 : 1) * (c->nodes - 1) : 0;
+            double intra = c->intra_hops ? c->intra_sum / c->intra_hops : 0.0;
+            double inter = c->inter_hops ? c->inter_sum / c->inter_hops : 0.0;
+            if (n_inter > c->nsteps)
+                n_inter = c->nsteps;
+            c->step_s = (intra * (c->nsteps - n_inter) + inter * n_inter) / c->nsteps;
+        }
     }
     *out = c;
     return SP_OK;
@@ -320,11 +389,13 @@ void coll_plan_stage(const coll_plan *c, int m, int stage, coll_stage *out)
     out->delay_s = stage == 0 ? c->base_s : 0.0;
     if (c->nsteps == 0 || c->chunk == 0)
         return;
-    out->delay_s += c->hop_s[m];
+    out->delay_s += c->step_s;
     for (int i = c->send0[m]; i < c->send0[m + 1] && out->nsend < COLL_MAX_XFERS; i++)
-        out->send[out->nsend++] = (coll_xfer){c->sends[i].dst, c->chunk, c->sends[i].ring};
+        out->send[out->nsend++] = (coll_xfer){c->sends[i].dst, c->chunk * (uint64_t)c->sends[i].mult,
+                                              c->sends[i].ring};
     for (int i = c->recv0[m]; i < c->recv0[m + 1] && out->nrecv < COLL_MAX_XFERS; i++)
-        out->recv[out->nrecv++] = (coll_xfer){c->recvs[i].src, c->chunk, c->recvs[i].ring};
+        out->recv[out->nrecv++] = (coll_xfer){c->recvs[i].src, c->chunk * (uint64_t)c->recvs[i].mult,
+                                              c->recvs[i].ring};
 }
 
 uint64_t coll_plan_bytes_sent(const coll_plan *c, int member)

@@ -134,46 +134,71 @@ unsigned long long eng_message_count(const eng *e)
     return e->messages;
 }
 
+static void mailbox_name(char *buf, size_t size, unsigned long op, int dst, int src, int ring)
+{
+    snprintf(buf, size, "c%lu.%d.%d.%d", op, dst, src, ring);
+}
+
 static sg_mailbox_t mailbox(unsigned long op, int dst, int src, int ring)
 {
     char name[96];
 
-    snprintf(name, sizeof(name), "c%lu.%d.%d.%d", op, dst, src, ring);
+    mailbox_name(name, sizeof(name), op, dst, src, ring);
     return sg_mailbox_by_name(name);
 }
 
 /* The actor body: run the member's stages in order. Everything it touches
  * was allocated by eng_run_coll() and outlives the run, so an actor killed
- * on deadlock leaks nothing. */
+ * on deadlock leaks nothing.
+ *
+ * Receives are eager (the rank is its mailboxes' permanent receiver): a
+ * send flows as soon as it is posted, as into NCCL's connection buffers, so
+ * a rank waits only for the data it needs. A stage's sends leave after the
+ * stage's software delay, once the previous stage's sends have left (one
+ * slot per connection); the stage ends when its receives have arrived. The
+ * critical path then runs back along the ring and sums each hop's latency,
+ * as NCCL's pipelined ring does, instead of paying the slowest hop in every
+ * step. */
 static void rank_main(int argc, char *argv[])
 {
     eng_rank *r = sg_actor_self_get_data();
     const coll_plan *c = r->plan;
     int n = coll_plan_nstages(c, r->member);
     coll_stage st;
-    sg_comm_t comms[2 * COLL_MAX_XFERS];
+    sg_comm_t sends[COLL_MAX_XFERS], recvs[COLL_MAX_XFERS];
     void *got[COLL_MAX_XFERS];
+    size_t nsends = 0;
 
     (void)argc;
     (void)argv;
+    coll_plan_stage(c, r->member, 0, &st);
+    for (int i = 0; i < st.nrecv; i++) {
+        char name[96];
+        mailbox_name(name, sizeof(name), r->op, r->member, st.recv[i].peer, st.recv[i].ring);
+        sg_mailbox_set_receiver(name);
+    }
     for (int s = 0; s < n; s++) {
-        size_t k = 0;
         r->stage = s;
         coll_plan_stage(c, r->member, s, &st);
+        if (nsends > 0)
+            sg_comm_wait_all(sends, nsends);
+        nsends = 0;
         if (st.delay_s > 0.0)
             sg_actor_sleep_for(st.delay_s);
-        for (int i = 0; i < st.nrecv; i++)
-            comms[k++] = sg_mailbox_get_async(mailbox(r->op, r->member, st.recv[i].peer,
-                                                      st.recv[i].ring),
-                                              &got[i]);
         for (int i = 0; i < st.nsend; i++)
-            comms[k++] = sg_mailbox_put_async(mailbox(r->op, st.send[i].peer, r->member,
-                                                      st.send[i].ring),
-                                              r, (long)st.send[i].bytes);
+            sends[nsends++] = sg_mailbox_put_async(mailbox(r->op, st.send[i].peer, r->member,
+                                                           st.send[i].ring),
+                                                   r, (long)st.send[i].bytes);
         *r->messages += (unsigned long long)st.nsend;
-        if (k > 0)
-            sg_comm_wait_all(comms, k);
+        for (int i = 0; i < st.nrecv; i++)
+            recvs[i] = sg_mailbox_get_async(mailbox(r->op, r->member, st.recv[i].peer,
+                                                    st.recv[i].ring),
+                                            &got[i]);
+        if (st.nrecv > 0)
+            sg_comm_wait_all(recvs, (size_t)st.nrecv);
     }
+    if (nsends > 0)
+        sg_comm_wait_all(sends, nsends);
     r->finished = 1;
     r->t_end = simgrid_get_clock();
 }

@@ -69,7 +69,7 @@ static const cfg_key node_keys[] = {
     {"gpu",                    CFG_STRING, true,  0, 0, false, "a model from the GPU catalogue"},
     {"gpus",                   CFG_INT,    true,  1, 1024, false, "GPUs per node"},
     {"price_USD",              CFG_NUMBER, true,  0, 1e9, false, "list price of one node; 0 = not published"},
-    {"power_W",                CFG_NUMBER, true,  0, 1e7, true, "node power, maximum"},
+    {"power_W",                CFG_NUMBER, true,  0, 1e7, false, "node power, maximum; 0 = not published"},
     {"cloud_USD_per_gpu_hour", CFG_NUMBER, false, 0, 1e4, false, "on-demand cloud price, if offered"},
     {"intra",                  CFG_GROUP,  false, 0, 0, false, "intra-node GPU fabric; required with several GPUs"},
     {"nic",                    CFG_GROUP,  false, 0, 0, false, "scale-out NICs; required with a fabric"},
