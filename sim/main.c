@@ -10,9 +10,11 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: scalepath COMMAND [OPTIONS]\n"
             "\n"
-            "  nccl    simulate NCCL collectives and print the nccl-tests table\n"
-            "  check   validate platform files\n"
-            "  version print the version\n"
+            "  nccl      simulate NCCL collectives and print the nccl-tests table\n"
+            "  check     validate platform files\n"
+            "  platforms list the shipped hardware tiers\n"
+            "  platform  expand one platform: summary, SimGrid XML, routes, bisection\n"
+            "  version   print the version\n"
             "\n"
             "Run `scalepath COMMAND -h` for a command's options.\n");
 }
@@ -59,6 +61,10 @@ int main(int argc, char **argv)
         err = cli_nccl(argc - 1, argv + 1, diag);
     else if (strcmp(argv[1], "check") == 0)
         err = cli_check(argc - 1, argv + 1, diag);
+    else if (strcmp(argv[1], "platforms") == 0)
+        err = cli_platforms(argc - 1, argv + 1, diag);
+    else if (strcmp(argv[1], "platform") == 0)
+        err = cli_platform(argc - 1, argv + 1, diag);
     else {
         diag_error(diag, (sp_loc){0}, "unknown command \"%s\"", argv[1]);
         usage(stderr);

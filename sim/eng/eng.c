@@ -8,6 +8,8 @@
 #include <simgrid/actor.h>
 #include <simgrid/comm.h>
 #include <simgrid/host.h>
+#include <simgrid/link.h>
+#include <xbt/dynar.h>
 #include <simgrid/mailbox.h>
 #include <simgrid/version.h>
 #include <xbt/config.h>
@@ -245,4 +247,208 @@ int eng_run_coll(eng *e, const coll_plan *c, double *time_s, diag_list *diag)
     free(ranks);
     *time_s = t_end - t0;
     return err;
+}
+
+/* --- Traffic patterns: every rank posts its sends and receives at once. */
+
+typedef struct flow_rank {
+    const eng_flow *flows;
+    size_t n;
+    int rank;
+    unsigned long op;
+    sg_comm_t *comms; /* room for this rank's sends and receives, owned by eng_run_flows */
+    void **got;
+    int finished;
+    double t_end;
+} flow_rank;
+
+static void flow_main(int argc, char *argv[])
+{
+    flow_rank *r = sg_actor_self_get_data();
+    size_t k = 0;
+
+    (void)argc;
+    (void)argv;
+    for (size_t i = 0; i < r->n; i++) {
+        const eng_flow *f = &r->flows[i];
+        if (f->dst == r->rank) {
+            r->comms[k] = sg_mailbox_get_async(mailbox(r->op, f->dst, f->src, (int)i), &r->got[k]);
+            k++;
+        }
+        if (f->src == r->rank)
+            r->comms[k++] = sg_mailbox_put_async(mailbox(r->op, f->dst, f->src, (int)i), r,
+                                                 (long)f->bytes);
+    }
+    if (k > 0)
+        sg_comm_wait_all(r->comms, k);
+    r->finished = 1;
+    r->t_end = simgrid_get_clock();
+}
+
+int eng_run_flows(eng *e, const eng_flow *flows, size_t n, double *time_s, diag_list *diag)
+{
+    int nr = e->plat->nranks, err = SP_OK;
+    flow_rank *ranks;
+    char *used;
+    sg_comm_t *comms;
+    void **got;
+    size_t off = 0;
+    double t0 = simgrid_get_clock(), t_end = t0;
+
+    *time_s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (flows[i].src < 0 || flows[i].src >= nr || flows[i].dst < 0 || flows[i].dst >= nr ||
+            flows[i].src == flows[i].dst || flows[i].bytes == 0) {
+            diag_error(diag, (sp_loc){0}, "flow %zu: bad ranks %d -> %d or size", i, flows[i].src,
+                       flows[i].dst);
+            return SP_EINPUT;
+        }
+    ranks = calloc((size_t)nr, sizeof(*ranks));
+    used = calloc((size_t)nr, 1);
+    comms = calloc(2 * n + 1, sizeof(*comms));
+    got = calloc(2 * n + 1, sizeof(*got));
+    if (ranks == NULL || used == NULL || comms == NULL || got == NULL) {
+        free(ranks);
+        free(used);
+        free(comms);
+        free(got);
+        return SP_ENOMEM;
+    }
+    e->ops++;
+    for (size_t i = 0; i < n; i++) {
+        ranks[flows[i].src].n++; /* counts first, offsets below */
+        ranks[flows[i].dst].n++;
+        used[flows[i].src] = used[flows[i].dst] = 1;
+    }
+    for (int q = 0; q < nr; q++) {
+        sg_actor_t a;
+        char name[32];
+        size_t mine = ranks[q].n;
+        if (!used[q])
+            continue;
+        ranks[q] = (flow_rank){flows, n, q, e->ops, comms + off, got + off, 0, 0.0};
+        off += mine;
+        snprintf(name, sizeof(name), "rank%d", q);
+        a = sg_actor_init(name, sg_host_by_name(plat_rank_host(e->plat, q)));
+        sg_actor_set_data(a, &ranks[q]);
+        sg_actor_start(a, flow_main, 0, NULL);
+    }
+    e->messages += n;
+    simgrid_run();
+    for (int q = 0; q < nr; q++) {
+        if (!used[q])
+            continue;
+        if (!ranks[q].finished) {
+            diag_error(diag, (sp_loc){0}, "rank %d never finished its transfers (deadlock)", q);
+            err = SP_EDEADLOCK;
+        } else if (ranks[q].t_end > t_end) {
+            t_end = ranks[q].t_end;
+        }
+    }
+    free(ranks);
+    free(used);
+    free(comms);
+    free(got);
+    *time_s = t_end - t0;
+    return err;
+}
+
+/* --- Routes: SimGrid computes Dijkstra routes when the platform is sealed,
+ * inside simgrid_run(), so they are read from an actor. */
+
+typedef struct route_job {
+    const plat *plat;
+    const int *pairs;
+    size_t n;
+    diag_list *diag;
+    int mismatches;
+    int done;
+} route_job;
+
+/* SimGrid names the two directions of a SPLITDUPLEX link "X_UP" / "X_DOWN". */
+static int same_link(const char *sg, const char *ours)
+{
+    size_t n = strlen(ours);
+    return strncmp(sg, ours, n) == 0 &&
+           (sg[n] == '\0' || strcmp(sg + n, "_UP") == 0 || strcmp(sg + n, "_DOWN") == 0);
+}
+
+static int is_marker(const plat *p, const char *name)
+{
+    for (size_t i = 0; i < p->nlinks; i++)
+        if (p->links[i].sharing == PLAT_FATPIPE && strcmp(p->links[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static void route_main(int argc, char *argv[])
+{
+    route_job *j = sg_actor_self_get_data();
+
+    (void)argc;
+    (void)argv;
+    for (size_t i = 0; i < j->n; i++) {
+        int a = j->pairs[2 * i], b = j->pairs[2 * i + 1];
+        xbt_dynar_t links = xbt_dynar_new(sizeof(sg_link_t), NULL);
+        plat_path want = plat_route(j->plat, a, b);
+        unsigned long got;
+        int ok;
+        sg_host_get_route(sg_host_by_name(plat_rank_host(j->plat, a)),
+                          sg_host_by_name(plat_rank_host(j->plat, b)), links);
+        /* Compare the physical links in order; marker links (FATPIPE, they only
+         * weigh routes) may sit anywhere within their edge, so both sides skip them. */
+        got = xbt_dynar_length(links);
+        {
+            unsigned long k = 0;
+            int w = 0;
+            ok = 1;
+            for (;;) {
+                while (k < got && is_marker(j->plat, sg_link_get_name(xbt_dynar_get_as(links, k, sg_link_t))))
+                    k++;
+                while (w < want.hops && j->plat->links[want.links[w]].sharing == PLAT_FATPIPE)
+                    w++;
+                if (k == got || w == want.hops) {
+                    ok = k == got && w == want.hops;
+                    break;
+                }
+                if (!same_link(sg_link_get_name(xbt_dynar_get_as(links, k, sg_link_t)),
+                               j->plat->links[want.links[w]].name)) {
+                    ok = 0;
+                    break;
+                }
+                k++;
+                w++;
+            }
+        }
+        if (!ok) {
+            char sgs[512] = "", ours[512] = "";
+            size_t ls = 0, lo = 0;
+            for (unsigned long k = 0; k < got && ls < sizeof(sgs) - 64; k++)
+                ls += (size_t)snprintf(sgs + ls, sizeof(sgs) - ls, " %s",
+                                       sg_link_get_name(xbt_dynar_get_as(links, k, sg_link_t)));
+            for (int k = 0; k < want.hops && lo < sizeof(ours) - 64; k++)
+                lo += (size_t)snprintf(ours + lo, sizeof(ours) - lo, " %s",
+                                       j->plat->links[want.links[k]].name);
+            diag_error(j->diag, (sp_loc){0}, "route %d -> %d: SimGrid uses%s; plat_route says%s", a,
+                       b, sgs, ours);
+            j->mismatches++;
+        }
+        xbt_dynar_free(&links);
+    }
+    j->done = 1;
+}
+
+int eng_check_routes(eng *e, const int *pairs, size_t n, diag_list *diag)
+{
+    route_job j = {e->plat, pairs, n, diag, 0, 0};
+    sg_actor_t a = sg_actor_init("routes", sg_host_by_name(plat_rank_host(e->plat, 0)));
+
+    sg_actor_set_data(a, &j);
+    sg_actor_start(a, route_main, 0, NULL);
+    simgrid_run();
+    if (!j.done) {
+        diag_error(diag, (sp_loc){0}, "internal: the route check did not finish");
+        return SP_EINTERNAL;
+    }
+    return j.mismatches ? SP_EINTERNAL : SP_OK;
 }

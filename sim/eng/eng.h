@@ -15,6 +15,9 @@
 #ifndef SP_ENG_H
 #define SP_ENG_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "coll/coll.h"
 #include "plat/plat.h"
 #include "util/diag.h"
@@ -38,6 +41,29 @@ void eng_free(eng *e); /* NULL is fine */
  * @return SP_OK; SP_EDEADLOCK if a member never finished (each is reported)
  */
 SP_MUST_USE int eng_run_coll(eng *e, const coll_plan *plan, double *time_s, diag_list *diag);
+
+/* One point-to-point transfer between two ranks. */
+typedef struct eng_flow {
+    int src, dst;   /* ranks */
+    uint64_t bytes; /* > 0 */
+} eng_flow;
+
+/**
+ * Simulate a set of transfers started together on an otherwise idle
+ * platform (a traffic pattern: bisection, all-to-all, ...).
+ * @param[out] time_s  until the last transfer arrived
+ * @return SP_OK; SP_EINPUT for a bad rank; SP_EDEADLOCK; SP_ENOMEM
+ */
+SP_MUST_USE int eng_run_flows(eng *e, const eng_flow *flows, size_t n, double *time_s,
+                              diag_list *diag);
+
+/**
+ * Compare SimGrid's route between each pair of ranks with plat_route()'s,
+ * link by link; report each difference.
+ * @param pairs  2 x n ranks: src0, dst0, src1, dst1, ...
+ * @return SP_OK if all agree; SP_EINTERNAL otherwise
+ */
+SP_MUST_USE int eng_check_routes(eng *e, const int *pairs, size_t n, diag_list *diag);
 
 /* "3.32": the SimGrid version linked in, for provenance. */
 const char *eng_simgrid_version(void);

@@ -135,17 +135,28 @@ typedef struct plat_vertex {
     int rank;   /* GPU rank, or -1 for a router */
 } plat_vertex;
 
+typedef enum plat_sharing {
+    PLAT_SPLITDUPLEX, /* each direction has the full bandwidth */
+    PLAT_SHARED,      /* one capacity for both directions (host memory) */
+    PLAT_FATPIPE,     /* no sharing: a zero-cost marker that only weighs a route */
+} plat_sharing;
+
 typedef struct plat_link {
     char *name;    /* unique, SimGrid id */
-    double bw_Bps; /* per direction; shared by both directions when shared */
+    double bw_Bps; /* per direction, or in all for PLAT_SHARED */
     double lat_s;
-    bool shared;   /* one capacity for both directions (host memory) */
+    plat_sharing sharing;
 } plat_link;
 
-/* An adjacency of the graph: crossing it from a to b uses the link. Most
- * links have one edge; a shared host-memory link has one per GPU. */
+/* An adjacency of the graph: crossing it from a to b uses the link, then
+ * the marker link `mark` nmarks times (a no-cost FATPIPE link that makes
+ * the edge count more in shortest-path routing, which counts links, to
+ * break ties deterministically). Most links have one edge; a shared
+ * host-memory link has one per GPU. */
 typedef struct plat_edge {
     uint32_t a, b, link;
+    uint32_t mark;  /* marker link, when nmarks > 0 */
+    int nmarks;
 } plat_edge;
 
 typedef enum plat_path_class {
@@ -232,6 +243,13 @@ const char *plat_rank_host(const plat *p, int rank);
 /* "2 x DGX Spark (1 GB10)" or "2 x DGX Spark (1 GB10) + 1 x DGX Station
  * (1 GB300)" for the expanded platform, into buf (always terminated). */
 void plat_describe(const plat *p, char *buf, size_t size);
+
+/* What the template promises for a bisection: nodes [0, N/2) each send to
+ * node k + N/2, GPU g to GPU g (rail-aligned), all at once. Returns the
+ * throughput in bytes/s from one half to the other: the smaller of what the
+ * first half's GPUs can inject (NIC host side and wire) and what the cut
+ * between the halves carries. 0 for one node. */
+double plat_bisection_Bps(const plat *p);
 
 /* Name of a fabric template, as in the files. */
 const char *plat_fabric_name(plat_fabric_kind k);

@@ -15,6 +15,7 @@ typedef struct plat_topo {
     size_t *nic_base;      /* per node: index of its first NIC in nic_* arrays */
     uint32_t *nic_port;    /* per NIC: link NIC - switch/leaf, or the cable (direct) */
     uint32_t *ring_fwd;    /* ring: per (node k, NIC j) at nic_base[k] + j: link k -> k+1 */
+    uint32_t ring_mark;    /* ring: the marker link weighing ring edges, PLAT_NONE if none */
     uint32_t *leaf_up;     /* fat-tree: per (unit u, rail j) at u * rails + j: leaf - spine */
     uint32_t *unit_core;   /* fat-tree, 3 tiers: per unit: unit spine - core */
     int rails;             /* fat-tree: leaves per unit */

@@ -278,6 +278,8 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
         out->peak_flops[i] = cfg_number(peak, prec_names[i], 0.0) * 1e12;
     out->mem_bytes = cfg_number(g, "memory_GB", 0.0) * 1e9;
     out->mem_bw_Bps = cfg_number(g, "memory_bandwidth_GBps", 0.0) * 1e9;
+    out->host_mem_bytes = cfg_number(g, "host_memory_GB", 0.0) * 1e9;
+    out->host_mem_bw_Bps = cfg_number(g, "host_memory_bandwidth_GBps", 0.0) * 1e9;
     out->unified = cfg_bool(g, "unified_memory", false);
     out->tdp_W = cfg_number(g, "tdp_W", 0.0);
     out->src = keep(p, cfg_loc(f, g));

@@ -70,11 +70,11 @@ static void add_edge(builder *b, uint32_t a, uint32_t c, uint32_t link)
         p->edges = e;
         b->ecap = cap;
     }
-    p->edges[p->nedges++] = (plat_edge){a, c, link};
+    p->edges[p->nedges++] = (plat_edge){a, c, link, PLAT_NONE, 0};
 }
 
 /* A link without an edge yet (a shared link gets its edges one by one). */
-static uint32_t new_link(builder *b, char *name, double bw, double lat, bool shared)
+static uint32_t new_link(builder *b, char *name, double bw, double lat, plat_sharing sharing)
 {
     plat *p = b->p;
 
@@ -95,14 +95,14 @@ static uint32_t new_link(builder *b, char *name, double bw, double lat, bool sha
         p->links = l;
         b->lcap = cap;
     }
-    p->links[p->nlinks] = (plat_link){name, bw, lat, shared};
+    p->links[p->nlinks] = (plat_link){name, bw, lat, sharing};
     return (uint32_t)p->nlinks++;
 }
 
 /* A full-duplex link joining two vertices. */
 static uint32_t add_link(builder *b, char *name, double bw, double lat, uint32_t a, uint32_t c)
 {
-    uint32_t l = new_link(b, name, bw, lat, false);
+    uint32_t l = new_link(b, name, bw, lat, PLAT_SPLITDUPLEX);
 
     if (l != PLAT_NONE)
         add_edge(b, a, c, l);
@@ -252,6 +252,7 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
     p->topo = t = alloc_n(&b, 1, sizeof(*t));
     if (b.err < 0)
         goto done;
+    t->ring_mark = PLAT_NONE;
     for (int k = 0, c = 0, left = 0; k < nodes; k++) {
         if (p->comp_count == NULL)
             p->node_type[k] = 0;
@@ -308,7 +309,7 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
             /* Without P2P every byte is written to host memory by the sender and read
              * from it by the receiver: a shared link crossed twice per route. */
             t->node_bounce[k] = new_link(&b, str_format("n%dhostmem", k), in->bounce_bw_Bps, 0.0,
-                                         true);
+                                         PLAT_SHARED);
         }
         for (int g = 0; g < ty->gpus; g++) {
             int r = p->node_rank0[k] + g;
@@ -359,8 +360,15 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
         }
         case PLAT_FABRIC_RING: {
             /* Port 1 of NIC j on node k is cabled to port 0 of NIC j on node k+1. Two
-             * nodes in a closed ring are joined by both cables: one link of twice the rate. */
+             * nodes in a closed ring are joined by both cables: one link of twice the rate.
+             * Shortest paths tie half-way round an even ring; every ring edge is made to
+             * count 2 and the closing edge 3 (with a no-cost marker link), so exactly one
+             * direction is shorter and plat_route() knows which. */
             int links = fb->closed ? (nodes == 2 ? 1 : nodes) : nodes - 1;
+            uint32_t mark = PLAT_NONE;
+            if (fb->closed && nodes > 2)
+                mark = new_link(&b, str_format("ringweight"), 1e15, 0.0, PLAT_FATPIPE);
+            t->ring_mark = mark;
             t->ring_fwd = alloc_n(&b, nnics, sizeof(uint32_t));
             fill_none(t->ring_fwd, nnics);
             for (int k = 0; k < links && b.err == SP_OK; k++) {
@@ -369,10 +377,16 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
                 int n = a->nic.count < c->nic.count ? a->nic.count : c->nic.count;
                 double bw = min2(wire_bw(&a->nic), wire_bw(&c->nic)) *
                             (fb->closed && nodes == 2 ? 2.0 : 1.0);
-                for (int j = 0; j < n; j++)
-                    t->ring_fwd[t->nic_base[k] + (size_t)j] =
-                        add_link(&b, str_format("ring%dnic%d", k, j), bw, fb->cable_lat_s,
-                                 nic_v[t->nic_base[k] + (size_t)j], nic_v[t->nic_base[k1] + (size_t)j]);
+                for (int j = 0; j < n; j++) {
+                    uint32_t l = add_link(&b, str_format("ring%dnic%d", k, j), bw, fb->cable_lat_s,
+                                          nic_v[t->nic_base[k] + (size_t)j],
+                                          nic_v[t->nic_base[k1] + (size_t)j]);
+                    t->ring_fwd[t->nic_base[k] + (size_t)j] = l;
+                    if (b.err == SP_OK && mark != PLAT_NONE) {
+                        p->edges[p->nedges - 1].mark = mark;
+                        p->edges[p->nedges - 1].nmarks = k1 == 0 ? 2 : 1; /* closing edge: 3 */
+                    }
+                }
             }
             break;
         }
@@ -532,14 +546,26 @@ static void fabric_path(const plat *p, plat_path *r, int ka, int kb, int j)
         push(p, r, t->nic_port[na]);
         break;
     case PLAT_FABRIC_RING: {
+        /* Shortest by link count, as SimGrid routes: each ring edge counts 2
+         * and the closing edge (N-1 to 0) 3 when marked (see plat_set_nodes). */
         int n = p->nodes, fwd = ((kb - ka) % n + n) % n, back = n - fwd;
-        /* Forward unless backward is strictly shorter (or the chain is open). */
-        if (!fb->closed ? kb > ka : fwd <= back || n == 2) {
-            for (int k = ka; k != kb; k = (k + 1) % n)
+        int marked = t->ring_mark != PLAT_NONE;
+        int fwd_cost = marked ? 2 * fwd + (ka > kb) : fwd;
+        int back_cost = marked ? 2 * back + (kb > ka) : back;
+        if (n == 2) {
+            push(p, r, t->ring_fwd[t->nic_base[0] + (size_t)j]); /* both cables, one link */
+        } else if (!fb->closed ? kb > ka : fwd_cost <= back_cost) {
+            for (int k = ka; k != kb; k = (k + 1) % n) {
                 push(p, r, t->ring_fwd[t->nic_base[k] + (size_t)j]);
+                for (int m = marked ? ((k + 1) % n == 0 ? 2 : 1) : 0; m > 0; m--)
+                    push(p, r, t->ring_mark);
+            }
         } else {
-            for (int k = ka; k != kb; k = (k + n - 1) % n)
+            for (int k = ka; k != kb; k = (k + n - 1) % n) {
                 push(p, r, t->ring_fwd[t->nic_base[(k + n - 1) % n] + (size_t)j]);
+                for (int m = marked ? (k == 0 ? 2 : 1) : 0; m > 0; m--)
+                    push(p, r, t->ring_mark);
+            }
         }
         break;
     }
@@ -617,4 +643,58 @@ void plat_describe(const plat *p, char *buf, size_t size)
                                 ty->name, ty->gpus, ty->gpu.model);
         k = j;
     }
+}
+
+double plat_bisection_Bps(const plat *p)
+{
+    const plat_fabric *fb = &p->fabric;
+    const plat_topo *t = p->topo;
+    int half = p->nodes / 2;
+    double inject = 0.0, cut = 0.0;
+
+    if (p->nodes < 2)
+        return 0.0;
+    for (int k = 0; k < half; k++) {
+        const plat_node_type *ty = plat_type_of_node(p, k);
+        for (int j = 0; j < ty->nic.count; j++) {
+            /* A NIC carries its GPUs' flows: host side per GPU, wire per port link. */
+            int gpus = ty->gpus / ty->nic.count > 0 ? ty->gpus / ty->nic.count : 1;
+            double wire = p->links[t->nic_port != NULL && t->nic_port[t->nic_base[k] + (size_t)j] != PLAT_NONE
+                                       ? t->nic_port[t->nic_base[k] + (size_t)j]
+                                       : t->ring_fwd[t->nic_base[k] + (size_t)j]]
+                              .bw_Bps;
+            inject += min2(gpus * ty->nic.host_bw_Bps, wire);
+        }
+    }
+    switch (fb->kind) {
+    case PLAT_FABRIC_DIRECT:
+    case PLAT_FABRIC_SWITCH:
+        cut = inject; /* a cable each, or a non-blocking switch */
+        break;
+    case PLAT_FABRIC_RING:
+        /* Node k sends to k + N/2: half-way ties route forward, so every flow
+         * shares the forward links and the pattern gets one link's rate. */
+        for (int j = 0; j < plat_type_of_node(p, 0)->nic.count; j++)
+            cut += p->links[t->ring_fwd[t->nic_base[0] + (size_t)j]].bw_Bps;
+        break;
+    case PLAT_FABRIC_FAT_TREE: {
+        int units = (p->nodes + fb->nodes_per_unit - 1) / fb->nodes_per_unit;
+        if (units < 2) {
+            cut = inject; /* within a unit every rail is one non-blocking leaf */
+            break;
+        }
+        for (int u = 0; u < units / 2; u++) {
+            double up = 0.0;
+            for (int j = 0; j < t->rails; j++)
+                up += p->links[t->leaf_up[(size_t)u * (size_t)t->rails + (size_t)j]].bw_Bps;
+            if (fb->tiers == 3)
+                up = min2(up, p->links[t->unit_core[u]].bw_Bps);
+            cut += up;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return min2(inject, cut);
 }

@@ -28,19 +28,20 @@ int plat_xml_write(const plat *p, FILE *fp)
             fprintf(fp, "  <router id=\"%s\"/>\n", v->name);
     }
     for (size_t i = 0; i < p->nlinks; i++) {
+        static const char *const policy[] = {"SPLITDUPLEX", "SHARED", "FATPIPE"};
         const plat_link *l = &p->links[i];
         fprintf(fp, "  <link id=\"%s\" bandwidth=\"%.17gBps\" latency=\"%.17gs\" sharing_policy=\"%s\"/>\n",
-                l->name, l->bw_Bps, l->lat_s, l->shared ? "SHARED" : "SPLITDUPLEX");
+                l->name, l->bw_Bps, l->lat_s, policy[l->sharing]);
     }
     for (size_t i = 0; i < p->nedges; i++) {
         const plat_edge *e = &p->edges[i];
-        if (p->links[e->link].shared)
-            fprintf(fp, "  <route src=\"%s\" dst=\"%s\"><link_ctn id=\"%s\"/></route>\n",
-                    p->vertices[e->a].name, p->vertices[e->b].name, p->links[e->link].name);
-        else
-            fprintf(fp,
-                    "  <route src=\"%s\" dst=\"%s\"><link_ctn id=\"%s\" direction=\"UP\"/></route>\n",
-                    p->vertices[e->a].name, p->vertices[e->b].name, p->links[e->link].name);
+        const plat_link *l = &p->links[e->link];
+        fprintf(fp, "  <route src=\"%s\" dst=\"%s\"><link_ctn id=\"%s\"%s/>", p->vertices[e->a].name,
+                p->vertices[e->b].name, l->name,
+                l->sharing == PLAT_SPLITDUPLEX ? " direction=\"UP\"" : "");
+        for (int m = 0; m < e->nmarks; m++)
+            fprintf(fp, "<link_ctn id=\"%s\"/>", p->links[e->mark].name);
+        fprintf(fp, "</route>\n");
     }
     fprintf(fp, "</zone>\n</platform>\n");
     return ferror(fp) ? SP_EIO : SP_OK;

@@ -128,3 +128,42 @@ set_tests_properties(e2e.analysis.busbw_plot PROPERTIES DEPENDS e2e.h5.write LAB
 sp_e2e(analysis.refuses_other_files RC 2 EXE ${SP_PYTHON3}
   ARGS "analysis/nccl_busbw.py|tests/bad/garbage.cfg|-o|${SP_OUT}/no.png"
   STDERR "garbage.cfg: not an HDF5 file" ABSENT "${SP_OUT}/no.png")
+
+# --- Every fabric template: SimGrid's routes are scalepath's, bisection as promised.
+function(sp_fabric name platform nodes)
+  add_test(NAME e2e.fabric.${name}
+    COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} -DPLATFORM=${platform} -DNODES=${nodes}
+            -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fabric.cmake
+    WORKING_DIRECTORY ${SP_ROOT})
+  set_tests_properties(e2e.fabric.${name} PROPERTIES LABELS e2e TIMEOUT 300)
+endfunction()
+sp_fabric(direct platforms/dgx-spark.cfg 2)
+sp_fabric(direct_station platforms/dgx-station.cfg 2)
+sp_fabric(ring_pair platforms/dgx-spark-ring.cfg 2)
+sp_fabric(ring_odd platforms/dgx-spark-ring.cfg 5)
+sp_fabric(ring_even platforms/dgx-spark-ring.cfg 6)
+sp_fabric(switch_spark platforms/dgx-spark-switch.cfg 8)
+sp_fabric(switch_h100 platforms/dgx-h100.cfg 4)
+sp_fabric(nvswitch_b200 platforms/dgx-b200.cfg 1)
+sp_fabric(pcie_no_p2p platforms/rtx3090-x4.cfg "")
+sp_fabric(heterogeneous platforms/lab-mixed.cfg "")
+sp_fabric(fat_tree_2tier tests/unit/fixtures/fat-tree-2tier.cfg 8)
+sp_fabric(fat_tree_3tier tests/unit/fixtures/fat-tree-3tier.cfg 8)
+sp_fabric(superpod_h100 platforms/superpod-h100.cfg 64)
+sp_fabric(nvl72_pair platforms/gb200-nvl72.cfg 2)
+
+# --- scalepath nccl runs on every shipped tier.
+foreach(tier dgx-spark:2 dgx-spark-ring:4 dgx-spark-switch:4 dgx-station:2 dgx-h100:2 dgx-b200:2
+             gb200-nvl72:1 rtx3090-x4:1 rtx5090:1 lab-mixed:3 superpod-h100:32 superpod-b200:32)
+  string(REPLACE ":" ";" tn ${tier})
+  list(GET tn 0 t)
+  list(GET tn 1 n)
+  sp_e2e(nccl.tier.${t} RC 0 ARGS "nccl|-p|platforms/${t}.cfg|-n|${n}|-b|1M|-e|1G|-f|32"
+    STDOUT " 1073741824 ")
+endforeach()
+
+# --- scalepath platforms lists every shipped tier.
+sp_e2e(platforms.list RC 0 ARGS "platforms"
+  STDOUT "dgx-b200.*dgx-h100.*dgx-spark.*dgx-station.*gb200-nvl72.*lab-mixed.*rtx3090-x4.*rtx5090.*superpod-b200.*superpod-h100")
+sp_e2e(platform.xml RC 0 ARGS "platform|-p|platforms/dgx-spark.cfg|-n|2|--xml"
+  STDOUT "<platform version=\"4.1\">.*<host id=\"n0g0\".*<host id=\"n1g0\".*</platform>")

@@ -124,6 +124,112 @@ static void test_plat__routes_and_rails(void **state)
     plat_free(p);
 }
 
+static const char *link_name(const plat *p, const plat_path *r, int i)
+{
+    return p->links[r->links[i]].name;
+}
+
+/* Rail-optimized fat tree: one leaf per (unit, rail); same unit and rail is
+ * one leaf, other units go up to the spine (2 tiers) or through the core
+ * (3 tiers); another rail crosses the source node's NVSwitch first (PXN). */
+static void test_plat__fat_tree_routes(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+    plat_path r;
+
+    assert_int_equal(plat_load(&p, FIXTURES "/fat-tree-2tier.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 8, d), SP_OK);
+    r = plat_route(p, 0, 2); /* n0g0 -> n1g0: same unit, rail 0 */
+    assert_int_equal(r.hops, 4);
+    assert_string_equal(link_name(p, &r, 1), "n0nic0-leaf");
+    assert_string_equal(link_name(p, &r, 2), "n1nic0-leaf");
+    r = plat_route(p, 0, 8); /* n0g0 -> n4g0: unit 0 to unit 1 */
+    assert_int_equal(r.hops, 6);
+    assert_string_equal(link_name(p, &r, 2), "u0leaf0-up");
+    assert_string_equal(link_name(p, &r, 3), "u1leaf0-up");
+    assert_true(fabs(r.bw_Bps - 50e9) < 1.0);        /* the 400G port */
+    assert_true(fabs(p->links[r.links[2]].bw_Bps - 100e9) < 1.0); /* 2 up ports of 50 GB/s */
+    r = plat_route(p, 0, 3); /* n0g0 -> n1g1: rail 1, via n0g1 */
+    assert_int_equal(r.hops, 6);
+    assert_string_equal(link_name(p, &r, 0), "n0g0-nvl");
+    assert_string_equal(link_name(p, &r, 1), "n0g1-nvl");
+    assert_string_equal(link_name(p, &r, 3), "n0nic1-leaf");
+    /* Over 2 tiers of 8-port switches at most 8 leaves: 5 units of 2 rails are too many. */
+    assert_int_equal(plat_set_nodes(p, 20, d), SP_EINPUT);
+    plat_free(p);
+
+    assert_int_equal(plat_load(&p, FIXTURES "/fat-tree-3tier.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 8, d), SP_OK);
+    r = plat_route(p, 0, 8);
+    assert_int_equal(r.hops, 8);
+    assert_string_equal(link_name(p, &r, 3), "u0spine-core");
+    assert_string_equal(link_name(p, &r, 4), "u1spine-core");
+    assert_int_equal(plat_set_nodes(p, 20, d), SP_OK);
+    plat_free(p);
+}
+
+/* Switchless ring: neighbours are one cable apart; half-way round an even
+ * ring the route avoids the closing cable (N-1 to 0). */
+static void test_plat__ring_routes(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+    plat_path r;
+
+    assert_int_equal(plat_load(&p, PLATFORMS "/dgx-spark-ring.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 6, d), SP_OK);
+    r = plat_route(p, 1, 2);
+    assert_string_equal(link_name(p, &r, 1), "ring1nic0");
+    r = plat_route(p, 5, 0); /* the closing cable */
+    assert_string_equal(link_name(p, &r, 1), "ring5nic0");
+    r = plat_route(p, 4, 1); /* half-way: 4, 3, 2, 1 rather than 4, 5, 0, 1 */
+    assert_string_equal(link_name(p, &r, 1), "ring3nic0");
+    assert_true(fabs(r.bw_Bps - 24e9) < 1.0);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK); /* two Sparks, both cables: one link of 2x */
+    assert_true(fabs(p->links[plat_route(p, 0, 1).links[1]].bw_Bps - 2 * 25e9 * 0.9804) < 1e3);
+    plat_free(p);
+}
+
+/* PCIe without P2P: each byte crosses the shared host-memory link twice. */
+static void test_plat__pcie_bounce(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+    plat_path r;
+
+    assert_int_equal(plat_load(&p, PLATFORMS "/rtx3090-x4.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 0, d), SP_OK);
+    r = plat_route(p, 0, 3);
+    assert_int_equal(r.cls, PLAT_PATH_PCIE);
+    assert_int_equal(r.hops, 4);
+    assert_string_equal(link_name(p, &r, 1), "n0hostmem");
+    assert_string_equal(link_name(p, &r, 2), "n0hostmem");
+    assert_int_equal(p->links[r.links[1]].sharing, PLAT_SHARED);
+    plat_free(p);
+}
+
+/* A fixed composition of two node types. */
+static void test_plat__heterogeneous(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+
+    assert_int_equal(plat_load(&p, PLATFORMS "/lab-mixed.cfg", d), SP_OK);
+    assert_int_equal(p->ntypes, 2);
+    assert_int_equal(p->fixed_nodes, 3);
+    assert_int_equal(plat_set_nodes(p, 0, d), SP_OK);
+    assert_int_equal(p->nranks, 3);
+    assert_string_equal(plat_type_of_rank(p, 0)->gpu.model, "GB10");
+    assert_string_equal(plat_type_of_rank(p, 2)->gpu.model, "GB300-Station");
+    assert_true(plat_type_of_rank(p, 2)->gpu.host_mem_bytes == 496e9);
+    /* The switch port runs the Station's 400G NIC at 200G. */
+    assert_true(fabs(plat_route(p, 2, 0).bw_Bps - 24e9) < 1.0);
+    assert_int_equal(plat_set_nodes(p, 4, d), SP_EINPUT);
+    assert_true(has_message(d, "fixed composition of 3 nodes (got -n 4)"));
+    plat_free(p);
+}
+
 static size_t count(const char *hay, const char *needle)
 {
     size_t n = 0;
@@ -213,6 +319,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plat__h100, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plat__routes_and_rails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plat__xml, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plat__fat_tree_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plat__ring_routes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plat__pcie_bounce, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plat__heterogeneous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plat__bad_corpus, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

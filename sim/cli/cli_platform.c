@@ -1,0 +1,266 @@
+/* cli_platform.c - `scalepath platforms` (the shipped tiers, one line each)
+ * and `scalepath platform` (one platform expanded: summary, SimGrid XML,
+ * route self-check, simulated bisection). */
+#include <dirent.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "eng/eng.h"
+#include "plat/plat.h"
+#include "util/str.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const char *platforms_dir(void)
+{
+    const char *d = getenv("SCALEPATH_PLATFORMS");
+    return d != NULL && d[0] != '\0' ? d : SP_PLATFORMS_DIR;
+}
+
+int cli_platforms(int argc, char **argv, diag_list *diag)
+{
+    const char *dir = platforms_dir();
+    DIR *d;
+    struct dirent *e;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int err = SP_OK;
+
+    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        printf("usage: scalepath platforms\n  List the shipped platform files (from %s, or\n"
+               "  $SCALEPATH_PLATFORMS) with their headline numbers, per node.\n",
+               SP_PLATFORMS_DIR);
+        return SP_OK;
+    }
+    if ((d = opendir(dir)) == NULL) {
+        diag_error(diag, (sp_loc){dir, 0}, "cannot list the platforms folder");
+        return SP_EINPUT;
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".cfg") != 0)
+            continue;
+        if (n == cap) {
+            char **q = realloc(names, (cap = cap ? 2 * cap : 32) * sizeof(*q));
+            if (q == NULL) {
+                err = SP_ENOMEM;
+                break;
+            }
+            names = q;
+        }
+        if ((names[n] = str_format("%s/%s", dir, e->d_name)) == NULL) {
+            err = SP_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), cmp_str); /* readdir order is not stable */
+    printf("%-18s %-32s %5s %-13s %10s %9s %-9s %11s %9s\n", "platform", "node (default count)",
+           "GPUs", "GPU", "BF16 TF/s", "mem GB", "fabric", "price USD", "power W");
+    for (size_t i = 0; i < n && err != SP_ENOMEM; i++) {
+        plat *p = NULL;
+        const char *base = strrchr(names[i], '/') + 1;
+        if (plat_load(&p, names[i], diag) == SP_OK && plat_set_nodes(p, 0, diag) == SP_OK) {
+            /* One line per node type; the first names the platform. */
+            for (size_t t = 0; t < p->ntypes; t++) {
+                const plat_node_type *ty = &p->types[t];
+                char label[64], node[64];
+                int count = 0;
+                snprintf(label, sizeof(label), "%.*s", (int)(strlen(base) - 4), base);
+                for (int k = 0; k < p->nodes; k++)
+                    count += plat_type_of_node(p, k) == ty;
+                snprintf(node, sizeof(node), "%s (%d)", ty->name, count);
+                printf("%-18s %-32s %5d %-13s %10.1f %9.0f %-9s %11.0f %9.0f\n",
+                       t == 0 ? label : "", node, ty->gpus, ty->gpu.model,
+                       ty->gpu.peak_flops[PLAT_BF16] / 1e12,
+                       (ty->gpu.mem_bytes + ty->gpu.host_mem_bytes) / 1e9,
+                       t == 0 ? plat_fabric_name(p->fabric.kind) : "", ty->price_USD, ty->power_W);
+            }
+        } else {
+            err = SP_EINPUT;
+        }
+        plat_free(p);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (err == SP_OK)
+        printf("(price and power per node; 0 = not published; mem = GPU memory, plus coherent CPU "
+               "memory where the GPU reaches it; peak is dense)\n");
+    return err;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: scalepath platform -p PLATFORM.cfg [-n NODES] [--xml] [--check-routes]\n"
+                "                          [--bisection] [--load]\n"
+                "  Expand a platform and print a summary; --xml prints the SimGrid platform,\n"
+                "  --check-routes compares SimGrid's routes with scalepath's own,\n"
+                "  --bisection simulates half the nodes sending to the other half,\n"
+                "  --load loads it into SimGrid and prints the time and memory taken.\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double peak_rss_MB(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
+}
+
+/* Pairs to check: every pair inside node 0, and rank-aligned pairs (GPU g
+ * to GPU g: the same rail) from node 0 to every other node and back. */
+static int *route_pairs(const plat *p, size_t *n)
+{
+    int g0 = plat_node_gpus(p, 0), max = g0 * g0 + 2 * p->nranks, *v = malloc((size_t)max * 2 * sizeof(int));
+    size_t k = 0;
+
+    if (v == NULL)
+        return NULL;
+    for (int a = 0; a < g0; a++)
+        for (int b = 0; b < g0; b++)
+            if (a != b) {
+                v[2 * k] = a;
+                v[2 * k++ + 1] = b;
+            }
+    for (int node = 1; node < p->nodes; node++) {
+        for (int g = 0; g < plat_node_gpus(p, node) && g < g0; g++) {
+            int b = plat_rank_node(p, 0) == 0 ? 0 : 0;
+            b = 0;
+            for (int r = 0; r < p->nranks; r++)
+                if (plat_rank_node(p, r) == node && plat_rank_local(p, r) == g)
+                    b = r;
+            if (plat_rank_nic(p, g) != plat_rank_nic(p, b))
+                continue;
+            v[2 * k] = g;
+            v[2 * k++ + 1] = b;
+            v[2 * k] = b;
+            v[2 * k++ + 1] = g;
+        }
+    }
+    *n = k;
+    return v;
+}
+
+int cli_platform(int argc, char **argv, diag_list *diag)
+{
+    const char *path = NULL;
+    int nodes = 0, xml = 0, routes = 0, bisect = 0, load = 0, err;
+    double t0 = now_s(), t_expand, t_load;
+    plat *p = NULL;
+    eng *e = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return SP_OK;
+        } else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "-n") == 0) {
+            if (cli_parse_int(&nodes, "-n", i + 1 < argc ? argv[i + 1] : NULL, 1, 1 << 20, diag) < 0)
+                return SP_EINPUT;
+            i++;
+        } else if (strcmp(argv[i], "--xml") == 0) {
+            xml = 1;
+        } else if (strcmp(argv[i], "--check-routes") == 0) {
+            routes = 1;
+        } else if (strcmp(argv[i], "--bisection") == 0) {
+            bisect = 1;
+        } else if (strcmp(argv[i], "--load") == 0) {
+            load = 1;
+        } else {
+            diag_error(diag, (sp_loc){0}, "platform: unknown argument \"%s\"", argv[i]);
+            usage(stderr);
+            return SP_EINPUT;
+        }
+    }
+    if (path == NULL) {
+        diag_error(diag, (sp_loc){0}, "platform: a platform is required (-p platforms/NAME.cfg)");
+        return SP_EINPUT;
+    }
+    if ((err = plat_load(&p, path, diag)) < 0 || (err = plat_set_nodes(p, nodes, diag)) < 0)
+        goto done;
+    t_expand = now_s() - t0;
+    if (xml) {
+        err = plat_xml_write(p, stdout);
+        goto done;
+    }
+    {
+        char what[512];
+        plat_describe(p, what, sizeof(what));
+        printf("%s: %s\n  %s = %d rank(s); fabric %s; %zu vertices, %zu links\n", p->name,
+               p->description, what, p->nranks, plat_fabric_name(p->fabric.kind), p->nvertices,
+               p->nlinks);
+        if (p->nodes > 1)
+            printf("  bisection (template): %.1f GB/s\n", plat_bisection_Bps(p) / 1e9);
+    }
+    if (!routes && !bisect && !load)
+        goto done;
+    t0 = now_s();
+    if ((err = eng_new(&e, p, NULL, diag)) < 0)
+        goto done;
+    t_load = now_s() - t0;
+    if (load)
+        printf("  load: expanded in %.3f s, XML written and loaded by SimGrid in %.3f s, "
+               "peak RSS %.0f MB\n",
+               t_expand, t_load, peak_rss_MB());
+    if (routes) {
+        size_t n = 0;
+        int *pairs = route_pairs(p, &n);
+        if (pairs == NULL) {
+            err = SP_ENOMEM;
+            goto done;
+        }
+        err = eng_check_routes(e, pairs, n, diag);
+        printf("  routes: %zu pairs checked against SimGrid: %s\n", n,
+               err == SP_OK ? "all agree" : "MISMATCH");
+        free(pairs);
+        if (err < 0)
+            goto done;
+    }
+    if (bisect && p->nodes > 1) {
+        int half = p->nodes / 2;
+        const uint64_t bytes = 1ull << 30;
+        eng_flow *f = calloc((size_t)p->nranks, sizeof(*f));
+        size_t n = 0;
+        double t;
+        if (f == NULL) {
+            err = SP_ENOMEM;
+            goto done;
+        }
+        for (int r = 0; r < p->nranks; r++) {
+            int k = plat_rank_node(p, r);
+            if (k < half) {
+                int dst = -1;
+                for (int q = 0; q < p->nranks; q++)
+                    if (plat_rank_node(p, q) == k + half && plat_rank_local(p, q) == plat_rank_local(p, r))
+                        dst = q;
+                if (dst >= 0)
+                    f[n++] = (eng_flow){r, dst, bytes};
+            }
+        }
+        err = eng_run_flows(e, f, n, &t, diag);
+        if (err == SP_OK)
+            printf("  bisection (simulated): %.1f GB/s (%zu flows of 1 GiB in %.6f s)\n",
+                   (double)n * (double)bytes / t / 1e9, n, t);
+        free(f);
+    }
+done:
+    eng_free(e);
+    plat_free(p);
+    return err;
+}
