@@ -58,11 +58,12 @@ typedef struct nccl_opts {
     const char *output;
     const char *xml;
     int verbose;
+    coll_opts coll;
 } nccl_opts;
 
 typedef struct nccl_row {
     uint64_t size, count;
-    double time_us, algbw, busbw;
+    double time_us, algbw, busbw, model_us;
     const char *algo, *proto;
     int64_t channels, rings;
 } nccl_row;
@@ -84,9 +85,12 @@ static void usage(FILE *fp)
             "  -d TYPE   int8 uint8 int32 uint32 int64 uint64 half float double\n"
             "            bfloat16 f8e4m3 f8e5m2                      default float\n"
             "  --op OP   sum prod min max avg (printed only)         default sum\n"
+            "  --algo L  algorithms NCCL may choose, as NCCL_ALGO: Ring,Tree,PAT  default all\n"
+            "  --proto L protocols, as NCCL_PROTO: LL,LL128,Simple       default all\n"
             "  -o FILE   write the table to HDF5 (docs/output-format.md)\n"
             "  --xml F   keep the generated SimGrid platform in F\n"
-            "  -v        add algorithm, protocol and channel columns\n"
+            "  -v        add algorithm, protocol, channels, rings and NCCL's own\n"
+            "            predicted time (us) as columns\n"
             "\n"
             "Sizes are nccl-tests sizes: the buffer for all_reduce, the total of all\n"
             "ranks' buffers for all_gather and reduce_scatter.\n");
@@ -101,12 +105,13 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
         {"stepbytes", required_argument, NULL, 'i'}, {"datatype", required_argument, NULL, 'd'},
         {"op", required_argument, NULL, 'O'},       {"output", required_argument, NULL, 'o'},
         {"xml", required_argument, NULL, 'X'},      {"verbose", no_argument, NULL, 'v'},
+        {"algo", required_argument, NULL, 'A'},     {"proto", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     int c, err = SP_OK;
 
     *o = (nccl_opts){NULL, 0, COLL_ALL_REDUCE, 32u << 20, 32u << 20, 0, 2, NULL, "sum",
-                     NULL, NULL, 0};
+                     NULL, NULL, 0, {0, 0}};
     o->type = &dtypes[7]; /* float */
     optind = 1;
     opterr = 0;
@@ -174,6 +179,20 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 'X':
             o->xml = optarg;
+            break;
+        case 'A':
+            if (coll_algo_mask_parse(&o->coll.algo_mask, optarg) < 0) {
+                diag_error(diag, (sp_loc){0},
+                           "option --algo: expected a list of Ring, Tree, PAT, got \"%s\"", optarg);
+                err = SP_EINPUT;
+            }
+            break;
+        case 'P':
+            if (coll_proto_mask_parse(&o->coll.proto_mask, optarg) < 0) {
+                diag_error(diag, (sp_loc){0},
+                           "option --proto: expected a list of LL, LL128, Simple, got \"%s\"", optarg);
+                err = SP_EINPUT;
+            }
             break;
         case 'v':
             o->verbose = 1;
@@ -260,7 +279,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
     char *text = slurp(p->path);
     uint64_t *size = malloc(nrows * sizeof(*size) + 1), *count = malloc(nrows * sizeof(*count) + 1);
     double *t = malloc(nrows * sizeof(double) + 1), *alg = malloc(nrows * sizeof(double) + 1),
-           *bus = malloc(nrows * sizeof(double) + 1);
+           *bus = malloc(nrows * sizeof(double) + 1), *model = malloc(nrows * sizeof(double) + 1);
     int64_t *ch = malloc(nrows * sizeof(int64_t) + 1), *rg = malloc(nrows * sizeof(int64_t) + 1);
     const char **algo = malloc(nrows * sizeof(char *) + 1),
                **proto = malloc(nrows * sizeof(char *) + 1);
@@ -269,7 +288,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
     char what[512];
 
     plat_describe(p, what, sizeof(what));
-    if (cmd && size && count && t && alg && bus && ch && rg && algo && proto) {
+    if (cmd && size && count && t && alg && bus && model && ch && rg && algo && proto) {
         const out_attr root[] = {
             OUT_ATTR_STR("command", cmd),
             OUT_ATTR_STR("kind", "nccl"),
@@ -298,6 +317,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
             {"time", OUT_F64, "us", "simulated time of one operation, first start to last finish", t},
             {"algbw", OUT_F64, "GB/s", "size / time, GB = 1e9 B", alg},
             {"busbw", OUT_F64, "GB/s", "algbw x busbw_factor, as nccl-tests", bus},
+            {"model_time", OUT_F64, "us", "NCCL's own cost-model prediction for the chosen algorithm and protocol", model},
             {"algorithm", OUT_STR, "", "NCCL algorithm simulated", algo},
             {"protocol", OUT_STR, "", "NCCL protocol simulated", proto},
             {"channels", OUT_I64, "1", "channels NCCL would use for this size", ch},
@@ -309,6 +329,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
             t[i] = rows[i].time_us;
             alg[i] = rows[i].algbw;
             bus[i] = rows[i].busbw;
+            model[i] = rows[i].model_us;
             algo[i] = rows[i].algo;
             proto[i] = rows[i].proto;
             ch[i] = rows[i].channels;
@@ -331,6 +352,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
     free(t);
     free(alg);
     free(bus);
+    free(model);
     free(ch);
     free(rg);
     free(algo);
@@ -372,6 +394,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         printf("# scalepath %s nccl: %s_perf on %s: %s = %d rank(s)\n", SP_VERSION,
                coll_kind_name(o.kind), p->name, what, p->nranks);
     }
+    printf("# algorithm and protocol chosen per size as NCCL's cost model does%s\n",
+           o.coll.algo_mask || o.coll.proto_mask ? ", among those --algo/--proto allow" : "");
     printf("# platform %s; %s; latency model: %s\n", p->path, eng_network_model(),
            p->nccl.latency == PLAT_LAT_NONE ? "none (physical only)" : "NCCL 2.30.7 tuning constants");
     printf("# simulated: in-place and out-of-place take the same time; no data moves, so #wrong is N/A\n");
@@ -379,7 +403,7 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     printf("#                                                              out-of-place                       in-place          %s\n",
            o.verbose ? "" : "");
     printf("#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong%s\n",
-           o.verbose ? "   algo  proto ch rings" : "");
+           o.verbose ? "   algo  proto ch rings  model_us" : "");
     printf("#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            (us)  (GB/s)  (GB/s)       \n");
     for (uint64_t req = o.min_bytes;;) {
         uint64_t size, count;
@@ -388,10 +412,17 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         nccl_row row;
 
         sizes_for(&o, p->nranks, req, &size, &count);
-        if ((err = coll_plan_new(&plan, p, o.kind, ranks, p->nranks, size)) < 0)
+        if ((err = coll_plan_new(&plan, p, o.kind, ranks, p->nranks, size, &o.coll)) < 0) {
+            if (err == SP_EINPUT)
+                diag_error(diag, (sp_loc){0},
+                           "nccl: no algorithm allowed by --algo/--proto runs %s on this "
+                           "communicator (Tree is all_reduce only; PAT needs one GPU per node)",
+                           coll_kind_name(o.kind));
             goto done;
+        }
         err = eng_run_coll(e, plan, &t, diag);
-        row = (nccl_row){size, count, t * 1e6, 0.0, 0.0, coll_algo_name(coll_plan_algo(plan)),
+        row = (nccl_row){size, count, t * 1e6, 0.0, 0.0, coll_plan_model_us(plan),
+                         coll_algo_name(coll_plan_algo(plan)),
                          coll_proto_name(coll_plan_proto(plan)), coll_plan_channels(plan),
                          coll_plan_rings(plan)};
         coll_plan_free(plan);
@@ -405,8 +436,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
                coll_kind_reduces(o.kind) ? o.redop : "none", -1, row.time_us, row.algbw, row.busbw,
                row.time_us, row.algbw, row.busbw);
         if (o.verbose)
-            printf("  %5s %6s %2lld %5lld", row.algo, row.proto, (long long)row.channels,
-                   (long long)row.rings);
+            printf("  %5s %6s %2lld %5lld %9.2f", row.algo, row.proto, (long long)row.channels,
+                   (long long)row.rings, row.model_us);
         printf("\n");
         if (nrows == cap) {
             size_t ncap = cap ? 2 * cap : 32;

@@ -7,6 +7,7 @@
 #include "coll/coll.h"
 
 #include <string.h>
+#include <strings.h>
 
 static const char *const kind_names[COLL_NKINDS] = {"all_reduce", "all_gather", "reduce_scatter"};
 
@@ -15,15 +16,47 @@ const char *coll_kind_name(coll_kind k)
     return k < COLL_NKINDS ? kind_names[k] : "?";
 }
 
+static const char *const algo_names[COLL_NALGOS] = {"Tree", "Ring", "PAT"};
+static const char *const proto_names[COLL_NPROTOS] = {"LL", "LL128", "Simple"};
+
 const char *coll_algo_name(coll_algo a)
 {
-    return a == COLL_ALGO_RING ? "Ring" : "?";
+    return a < COLL_NALGOS ? algo_names[a] : "?";
+}
+
+static int mask_parse(unsigned *out, const char *list, const char *const *names, int n)
+{
+    char buf[256];
+    char *save = NULL;
+
+    *out = 0;
+    if (list == NULL || strlen(list) >= sizeof(buf))
+        return SP_EINPUT;
+    strcpy(buf, list);
+    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        int i = 0;
+        while (i < n && strcasecmp(tok, names[i]) != 0)
+            i++;
+        if (i == n)
+            return SP_EINPUT;
+        *out |= 1u << i;
+    }
+    return *out != 0 ? SP_OK : SP_EINPUT;
+}
+
+int coll_algo_mask_parse(unsigned *out, const char *list)
+{
+    return mask_parse(out, list, algo_names, COLL_NALGOS);
+}
+
+int coll_proto_mask_parse(unsigned *out, const char *list)
+{
+    return mask_parse(out, list, proto_names, COLL_NPROTOS);
 }
 
 const char *coll_proto_name(coll_proto p)
 {
-    static const char *const names[COLL_NPROTOS] = {"LL", "LL128", "Simple"};
-    return p < COLL_NPROTOS ? names[p] : "?";
+    return p < COLL_NPROTOS ? proto_names[p] : "?";
 }
 
 int coll_kind_parse(coll_kind *out, const char *name)
@@ -72,31 +105,44 @@ double coll_proto_wire_efficiency(coll_proto p)
     }
 }
 
+/* baseLat[algo][proto], LL / LL128 / Simple (tuning.cc). */
+static const double base_lat[COLL_NALGOS][COLL_NPROTOS] = {
+    {6.8, 14.0, 8.4}, /* Tree */
+    {6.6, 14.0, 8.4}, /* Ring */
+    {8.0, 8.0, 8.0},  /* PAT */
+};
+
+/* hwLat[link][algo][proto]: NVLink, PCIe, NET. PAT is Simple only. */
+static const double hw_lat[3][COLL_NALGOS][COLL_NPROTOS] = {
+    {{0.6, 1.25, 4.0}, {0.6, 1.9, 3.4}, {0.0, 0.0, 4.0}}, /* NVLink */
+    {{1.0, 1.9, 4.0}, {1.0, 2.5, 5.7}, {0.0, 0.0, 4.0}},  /* PCIe */
+    {{5.0, 8.5, 14.0}, {2.7, 4.0, 14.0}, {0.0, 0.0, 14.0}}, /* NET */
+};
+
 double coll_nccl_base_latency_us(coll_algo a, coll_proto p)
 {
-    /* baseLat[algo][proto], LL / LL128 / Simple: Ring 6.6 / 14.0 / 8.4. */
-    static const double ring[COLL_NPROTOS] = {6.6, 14.0, 8.4};
-    return a == COLL_ALGO_RING && p < COLL_NPROTOS ? ring[p] : 0.0;
+    return a < COLL_NALGOS && p < COLL_NPROTOS ? base_lat[a][p] : 0.0;
 }
 
 double coll_nccl_hw_latency_us(plat_path_class cls, coll_algo a, coll_proto p, int one_gpu_per_node)
 {
-    /* hwLat[link][algo][proto], LL / LL128 / Simple. With one GPU per node,
-     * NCCL takes the inter-node latency from the Tree NET row for every
-     * algorithm (tuning.cc). */
-    static const double ring_nvlink[COLL_NPROTOS] = {0.6, 1.9, 3.4};
-    static const double ring_net[COLL_NPROTOS] = {2.7, 4.0, 14.0};
-    static const double tree_net[COLL_NPROTOS] = {5.0, 8.5, 14.0};
+    int link;
 
-    (void)a; /* Ring is the only algorithm so far */
-    if (p >= COLL_NPROTOS)
+    if (a >= COLL_NALGOS || p >= COLL_NPROTOS)
         return 0.0;
     switch (cls) {
     case PLAT_PATH_NVLINK:
-        return ring_nvlink[p];
+        link = 0;
+        break;
+    case PLAT_PATH_PCIE:
+        link = 1;
+        break;
     case PLAT_PATH_NET:
-        return one_gpu_per_node ? tree_net[p] : ring_net[p];
+        /* With one GPU per node NCCL takes the network latency from the Tree
+         * row for every algorithm (tuning.cc). */
+        return hw_lat[2][one_gpu_per_node ? COLL_ALGO_TREE : a][p];
     default:
         return 0.0;
     }
+    return hw_lat[link][a][p];
 }

@@ -7,9 +7,10 @@
  * then moves on. The plan is computed on demand from compact state (ring
  * orders, step sizes), so its memory is O(members x rings), not O(steps).
  *
- * Model (first cut, see docs/collectives.md): NCCL's ring algorithm with the
- * Simple protocol. Channels that share a path are aggregated into one flow
- * per ring step; with several NICs per node there is one ring per NIC
+ * Model (see docs/collectives.md): NCCL's selection picks the algorithm
+ * (Ring, Tree for all-reduce, PAT at one GPU per node) and protocol (LL,
+ * LL128, Simple) from its cost model (coll_tune.h). Channels that share a
+ * path are aggregated into one flow per ring step; with several NICs per node there is one ring per NIC
  * (rail), each carrying an equal share of the data, entering and leaving
  * every node through that rail's NIC (the last GPU of a node's chain hands
  * its data to the rail's GPU over the intra-node fabric when it is on
@@ -36,13 +37,18 @@ typedef enum coll_kind {
     COLL_NKINDS
 } coll_kind;
 
-typedef enum coll_algo { COLL_ALGO_RING, COLL_NALGOS } coll_algo;
+typedef enum coll_algo { COLL_ALGO_TREE, COLL_ALGO_RING, COLL_ALGO_PAT, COLL_NALGOS } coll_algo;
 typedef enum coll_proto { COLL_PROTO_LL, COLL_PROTO_LL128, COLL_PROTO_SIMPLE, COLL_NPROTOS } coll_proto;
 
 const char *coll_kind_name(coll_kind k);   /* nccl-tests name: "all_reduce", ... */
 const char *coll_algo_name(coll_algo a);   /* NCCL_ALGO spelling: "Ring" */
 const char *coll_proto_name(coll_proto p); /* NCCL_PROTO spelling: "Simple" */
 SP_MUST_USE int coll_kind_parse(coll_kind *out, const char *name);
+
+/* Parse a comma-separated NCCL_ALGO / NCCL_PROTO style list ("Ring,Tree",
+ * "LL128"; case-insensitive) into a bit mask. @return SP_OK or SP_EINPUT */
+SP_MUST_USE int coll_algo_mask_parse(unsigned *out, const char *list);
+SP_MUST_USE int coll_proto_mask_parse(unsigned *out, const char *list);
 
 /* nccl-tests bus bandwidth factor for n ranks (doc/PERFORMANCE.md):
  * all_reduce 2(n-1)/n, all_gather and reduce_scatter (n-1)/n. */
@@ -77,17 +83,27 @@ typedef struct coll_stage {
 
 typedef struct coll_plan coll_plan;
 
+/* Choices left open to NCCL's selection, like NCCL_ALGO and NCCL_PROTO:
+ * bit i of a mask allows algorithm (protocol) i. */
+typedef struct coll_opts {
+    unsigned algo_mask;  /* 0 = all */
+    unsigned proto_mask; /* 0 = all */
+} coll_opts;
+
 /**
- * Plan one collective over a communicator.
+ * Plan one collective over a communicator: choose (algorithm, protocol) as
+ * NCCL's cost model does among those allowed, then lay out its transfers.
  * @param[out] out  the plan, owned by the caller (coll_plan_free); NULL on failure
  * @param p         expanded platform (borrowed, must outlive the plan)
  * @param ranks     global ranks of the members, n of them (copied)
  * @param bytes     nccl-tests size: the buffer for all_reduce, the total
  *                  (all ranks') buffer for all_gather and reduce_scatter
- * @return SP_OK; SP_EINPUT on a bad argument; SP_ENOMEM
+ * @param opts      NULL: everything NCCL would consider
+ * @return SP_OK; SP_EINPUT on a bad argument or when the options allow no
+ *         algorithm for this collective; SP_ENOMEM
  */
 SP_MUST_USE int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ranks,
-                              int n, uint64_t bytes);
+                              int n, uint64_t bytes, const coll_opts *opts);
 void coll_plan_free(coll_plan *c); /* NULL is fine */
 
 int coll_plan_members(const coll_plan *c);
@@ -97,7 +113,10 @@ coll_proto coll_plan_proto(const coll_plan *c);
 int coll_plan_channels(const coll_plan *c); /* channels NCCL would use for this op */
 int coll_plan_rings(const coll_plan *c);    /* rings simulated (one per rail) */
 
-/* Stages member m runs; the same for every member of a ring plan. */
+/* NCCL's predicted time of the chosen (algo, proto), microseconds. */
+double coll_plan_model_us(const coll_plan *c);
+
+/* Stages member m runs; the same for every member of a plan. */
 int coll_plan_nstages(const coll_plan *c, int member);
 void coll_plan_stage(const coll_plan *c, int member, int stage, coll_stage *out);
 

@@ -125,6 +125,9 @@ typedef enum plat_latency_model {
 
 typedef struct plat_nccl {
     int channels;                 /* runtime collective channels; 0 = derive */
+    int graph_channels;           /* channels NCCL's topology search finds; 0 = derive */
+    double graph_bw_GBps;         /* their per-channel bandwidth, GB/s; 0 = derive */
+    bool cpu_amd;                 /* host CPUs are AMD (NCCL's multi-node LL cap row) */
     plat_latency_model latency;
     sp_loc src;
 } plat_nccl;

@@ -113,7 +113,10 @@ static const cfg_key fabric_keys[] = {
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key nccl_keys[] = {
-    {"channels", CFG_INT,    false, 1, 64, false, "runtime collective channels (as NCCL logs them)"},
+    {"channels",       CFG_INT,    false, 1, 64, false, "runtime collective channels (as NCCL logs them)"},
+    {"graph_channels", CFG_INT,    false, 1, 64, false, "channels of NCCL's ring/tree graph (search result)"},
+    {"graph_bw_GBps",  CFG_NUMBER, false, 0, 1e4, true, "per-channel bandwidth of that graph"},
+    {"cpu",            CFG_STRING, false, 0, 0, false, "host CPU vendor: intel, amd or arm (default intel)"},
     {"latency",  CFG_STRING, false, 0, 0, false, "nccl (software latency from NCCL's model) or none"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
@@ -669,6 +672,22 @@ static int load_nccl(plat *p, const cfg_file *f, const config_setting_t *g)
     if ((err = cfg_check(f, g, nccl_keys, "nccl")) < 0)
         return err;
     p->nccl.channels = (int)cfg_int(g, "channels", 0);
+    p->nccl.graph_channels = (int)cfg_int(g, "graph_channels", 0);
+    p->nccl.graph_bw_GBps = cfg_number(g, "graph_bw_GBps", 0.0);
+    if ((p->nccl.graph_channels > 0) != (p->nccl.graph_bw_GBps > 0)) {
+        diag_error(f->diag, p->nccl.src, "nccl: give both \"graph_channels\" and \"graph_bw_GBps\", or neither");
+        return SP_EINPUT;
+    }
+    {
+        const char *cpu = cfg_string(g, "cpu", "intel");
+        if (strcmp(cpu, "amd") == 0)
+            p->nccl.cpu_amd = true;
+        else if (strcmp(cpu, "intel") != 0 && strcmp(cpu, "arm") != 0) {
+            diag_error(f->diag, cfg_loc(f, config_setting_get_member(g, "cpu")),
+                       "nccl: unknown cpu \"%s\" (expected intel, amd or arm)", cpu);
+            return SP_EINPUT;
+        }
+    }
     lat = cfg_string(g, "latency", "nccl");
     if (strcmp(lat, "none") == 0)
         p->nccl.latency = PLAT_LAT_NONE;

@@ -68,7 +68,7 @@ foreach(c all_reduce all_gather reduce_scatter)
   sp_e2e(nccl.spark.${c} RC 0 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-c|${c}|-b|8|-e|64M|-f|2"
     STDOUT "size +count +type +redop +root +time +algbw +busbw #wrong.* 67108864 ")
   sp_e2e(nccl.h100.${c} RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|2|-c|${c}|-b|1M|-e|64M|-f|8|-v"
-    STDOUT "Ring +Simple +24 +8")
+    STDOUT "(Ring|Tree|PAT) +(LL|LL128|Simple) +[0-9]+ +[0-9]+ +[0-9.]+")
 endforeach()
 
 # --- Busbw at large sizes against published measurements (shared/HARDWARE.md).
@@ -167,3 +167,30 @@ sp_e2e(platforms.list RC 0 ARGS "platforms"
   STDOUT "dgx-b200.*dgx-h100.*dgx-spark.*dgx-station.*gb200-nvl72.*lab-mixed.*rtx3090-x4.*rtx5090.*superpod-b200.*superpod-h100")
 sp_e2e(platform.xml RC 0 ARGS "platform|-p|platforms/dgx-spark.cfg|-n|2|--xml"
   STDOUT "<platform version=\"4.1\">.*<host id=\"n0g0\".*<host id=\"n1g0\".*</platform>")
+
+# --- Algorithm and protocol change the time the way NCCL's cost model says.
+function(sp_compare name fast slow size why)
+  add_test(NAME e2e.choice.${name}
+    COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DFAST=${fast}" "-DSLOW=${slow}" -DSIZE=${size}
+            "-DWHY=${why}" -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/compare.cmake
+    WORKING_DIRECTORY ${SP_ROOT})
+  set_tests_properties(e2e.choice.${name} PROPERTIES LABELS e2e TIMEOUT 120)
+endfunction()
+set(spark "nccl|-p|platforms/dgx-spark.cfg|-n|2")
+set(h100x2 "nccl|-p|platforms/dgx-h100.cfg|-n|2")
+sp_compare(ll_beats_simple_small "${spark}|-b|8K|-e|8K|--proto|LL" "${spark}|-b|8K|-e|8K|--proto|Simple"
+  8192 "LL: 16.6 us latency against Simple's 36.4 (NCCL model, 2 Sparks)")
+sp_compare(simple_beats_ll_large "${spark}|-b|1G|-e|1G|--proto|Simple" "${spark}|-b|1G|-e|1G|--proto|LL"
+  1073741824 "Simple: 24 GB/s against LL's 12 (half of each line is flags)")
+sp_compare(ll128_between "${spark}|-b|1G|-e|1G|--proto|LL128" "${spark}|-b|1G|-e|1G|--proto|LL"
+  1073741824 "LL128 moves 120 of 128 bytes as data, LL 8 of 16")
+sp_compare(tree_beats_ring_small "${h100x2}|-b|8K|-e|8K|--algo|Tree" "${h100x2}|-b|8K|-e|8K|--algo|Ring"
+  8192 "Tree latency is logarithmic in nodes; Ring pays 2(n-1) hops")
+sp_compare(ring_beats_tree_one_node "nccl|-p|platforms/dgx-h100.cfg|-n|1|-b|1G|-e|1G|--algo|Ring"
+  "nccl|-p|platforms/dgx-h100.cfg|-n|1|-b|1G|-e|1G|--algo|Tree"
+  1073741824 "on one node a tree is a chain: every NVLink carries S both ways")
+sp_e2e(choice.records_selection RC 0 ARGS "${spark}|-b|8K|-e|1G|-f|128|-v"
+  STDOUT " 8192 .* Ring +LL +[0-9]+ .* 1048576 .* Ring +LL128 .* 134217728 .* Ring +Simple ")
+sp_e2e(choice.bad_algo RC 2 ARGS "${spark}|--algo|Rung" STDERR "option --algo: expected a list of Ring, Tree, PAT")
+sp_e2e(choice.tree_not_for_allgather RC 2 ARGS "${spark}|-c|all_gather|--algo|Tree"
+  STDERR "no algorithm allowed by --algo/--proto runs all_gather")

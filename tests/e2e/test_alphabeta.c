@@ -26,13 +26,14 @@ int main(int argc, char **argv)
     int *ranks;
     double t, B, alpha, formula, rel;
     int fail = 1;
+    const coll_opts ring_simple = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE};
 
     if (k < 2 || diag_new(&diag, 0) < 0 || (ranks = malloc((size_t)k * sizeof(int))) == NULL)
         return 2;
     for (int i = 0; i < k; i++)
         ranks[i] = i;
     if (plat_load(&p, FIXTURES "/ideal-switch.cfg", diag) < 0 || plat_set_nodes(p, k, diag) < 0 ||
-        coll_plan_new(&plan, p, COLL_ALL_REDUCE, ranks, k, S) < 0 ||
+        coll_plan_new(&plan, p, COLL_ALL_REDUCE, ranks, k, S, &ring_simple) < 0 ||
         eng_new(&e, p, NULL, diag) < 0 || eng_run_coll(e, plan, &t, diag) < 0) {
         diag_print(diag, stderr);
         goto done;

@@ -18,6 +18,9 @@ typedef struct fx {
     int ranks[256];
 } fx;
 
+/* Ring with Simple, for tests of the ring's layout. */
+static const coll_opts ring_simple = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE};
+
 static int load(void **state, const char *path, int nodes)
 {
     fx *f = calloc(1, sizeof(*f));
@@ -84,7 +87,7 @@ static void test_coll__steps_and_bytes(void **state)
     for (int k = 0; k < COLL_NKINDS; k++) {
         coll_plan *c;
         int steps = k == COLL_ALL_REDUCE ? 2 * (n - 1) : n - 1;
-        assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S), SP_OK);
+        assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S, &ring_simple), SP_OK);
         assert_int_equal(coll_plan_algo(c), COLL_ALGO_RING);
         assert_int_equal(coll_plan_proto(c), COLL_PROTO_SIMPLE);
         assert_int_equal(coll_plan_rings(c), 1);
@@ -124,7 +127,7 @@ static void test_coll__busbw_identity(void **state)
         for (uint64_t S = 1ull << 20; S <= (1ull << 34); S <<= 7) {
             coll_plan *c;
             double t, busbw, step = (double)(S / n) / B;
-            assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S), SP_OK);
+            assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S, &ring_simple), SP_OK);
             t = coll_plan_alpha_beta_s(c);
             busbw = (double)S / t * coll_busbw_factor((coll_kind)k, n);
             assert_true(fabs(busbw - B * step / (alpha + step)) < 1e-9 * B);
@@ -144,7 +147,7 @@ static void test_coll__rails(void **state)
     int sends_per_nic[2][2] = {{0}}, relays = 0;
     coll_stage st;
 
-    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, 8u << 20), SP_OK);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, 8u << 20, &ring_simple), SP_OK);
     assert_int_equal(coll_plan_rings(c), 2);
     for (int m = 0; m < 8; m++) {
         coll_plan_stage(c, m, 0, &st);
@@ -189,7 +192,7 @@ static void test_coll__spark_latency_and_channels(void **state)
     coll_stage st;
     double phys = plat_route(f->p, 0, 1).lat_s;
 
-    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 2, 8), SP_OK);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 2, 8, &ring_simple), SP_OK);
     assert_int_equal(coll_plan_channels(c), 1);
     assert_int_equal(coll_plan_nstages(c, 0), 2);
     coll_plan_stage(c, 0, 0, &st);
@@ -197,10 +200,10 @@ static void test_coll__spark_latency_and_channels(void **state)
     coll_plan_stage(c, 0, 1, &st);
     assert_true(fabs(st.delay_s - (14e-6 - phys)) < 1e-15);
     coll_plan_free(c);
-    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 2, 1u << 20), SP_OK);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 2, 1u << 20, &ring_simple), SP_OK);
     assert_int_equal(coll_plan_channels(c), 4);
     coll_plan_free(c);
-    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 2, 64u << 10), SP_OK);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 2, 64u << 10, &ring_simple), SP_OK);
     assert_int_equal(coll_plan_channels(c), 2);
     coll_plan_free(c);
 }
@@ -216,11 +219,11 @@ static void test_coll__multi_node_latency(void **state)
     coll_stage st;
     const double intra = 3.4e-6 - 1.0e-6, inter = 14e-6 - 6.0e-6;
 
-    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, 1u << 20), SP_OK);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, 1u << 20, &ring_simple), SP_OK);
     coll_plan_stage(c, 5, 3, &st);
     assert_true(fabs(st.delay_s - (intra * 12 + inter * 2) / 14) < 1e-15);
     coll_plan_free(c);
-    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_GATHER, f->ranks, 8, 1u << 20), SP_OK);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_GATHER, f->ranks, 8, 1u << 20, &ring_simple), SP_OK);
     coll_plan_stage(c, 0, 2, &st);
     assert_true(fabs(st.delay_s - (intra * 6 + inter * 1) / 7) < 1e-15);
     coll_plan_free(c);
@@ -232,10 +235,10 @@ static void test_coll__bad_arguments(void **state)
     coll_plan *c = (coll_plan *)1;
     int dup[2] = {0, 0}, out_of_range[2] = {0, 99};
 
-    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, dup, 2, 8), SP_EINPUT);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, dup, 2, 8, &ring_simple), SP_EINPUT);
     assert_null(c);
-    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, out_of_range, 2, 8), SP_EINPUT);
-    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 0, 8), SP_EINPUT);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, out_of_range, 2, 8, &ring_simple), SP_EINPUT);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 0, 8, &ring_simple), SP_EINPUT);
 }
 
 int main(void)

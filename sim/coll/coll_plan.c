@@ -1,0 +1,686 @@
+/* coll_plan.c - collectives as staged point-to-point transfers: NCCL's
+ * choice of algorithm and protocol, then the ring or tree laid out on the
+ * platform.
+ *
+ * All-reduce is a reduce-scatter then an all-gather: 2(n-1) steps, in each
+ * of which every member sends one chunk of S/n to its ring successor and
+ * receives one from its predecessor (shared/NCCL.md 1.2). All-gather and
+ * reduce-scatter take n-1 steps of S/n, S being the total buffer (1.3).
+ *
+ * Rings. Members are grouped by node, in rank order. On one node any ring
+ * order is equivalent: one logical ring carries all channels. Across nodes
+ * there is one ring per rail (NIC) that every node's members use, each
+ * carrying 1/R of the data. Ring r enters node k at the first member on the
+ * node's r-th rail, visits the node's members in order, and leaves through
+ * the same rail: the network transfer goes NIC r to NIC r on the next node
+ * (rail-aligned, so it never crosses a spine it need not). When the node's
+ * last member is on another rail, it hands its chunk to the entry member
+ * over the intra-node fabric and the entry member sends it on (NCCL's PXN):
+ * both transfers run in the same stage, as chunks pipeline in NCCL.
+ *
+ * The transfer pattern is the same in every stage, so it is built once as
+ * a list of (src, dst, ring) and bucketed per member. Transfers of several
+ * rings between the same pair in the same stage become one flow carrying
+ * their sum: on the same path, SimGrid's fair sharing would finish them
+ * together anyway, and the event count drops by up to the ring count.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "coll/coll.h"
+#include "coll/coll_tune.h"
+
+#include <math.h>
+
+typedef struct xfer {
+    int src, dst, ring; /* members; the first ring of a merged transfer */
+    int mult;           /* chunks it carries (rings sharing the same pair) */
+} xfer;
+
+struct coll_plan {
+    const plat *plat;
+    coll_kind kind;
+    coll_algo algo;
+    coll_proto proto;
+    int n;          /* members */
+    int *ranks;     /* member -> global rank, ascending */
+    int rings;      /* R */
+    int nsteps;     /* per ring */
+    uint64_t chunk; /* wire bytes per transfer */
+    int channels;
+    double model_us; /* NCCL's predicted time of the choice */
+    double inflate;  /* wire bytes per payload byte: the protocol's cost relative to Simple */
+    double base_s;  /* charged once, before the first stage */
+    double step_s;  /* software latency charged before every stage */
+    double intra_sum, inter_sum; /* ring 0: software latency of its intra / inter-node hops */
+    int intra_hops, inter_hops;  /* ... and their counts */
+    int one_gpu;    /* one GPU per node in the communicator */
+    int nodes;      /* nodes the communicator spans */
+    xfer *sends;    /* bucketed by src: member m's at [send0[m], send0[m + 1]) */
+    xfer *recvs;    /* bucketed by dst */
+    int *send0, *recv0;
+};
+
+void coll_plan_free(coll_plan *c)
+{
+    if (c == NULL)
+        return;
+    free(c->ranks);
+    free(c->sends);
+    free(c->recvs);
+    free(c->send0);
+    free(c->recv0);
+    free(c);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_xfer(const void *a, const void *b)
+{
+    const xfer *x = a, *y = b;
+    if (x->src != y->src)
+        return x->src < y->src ? -1 : 1;
+    if (x->dst != y->dst)
+        return x->dst < y->dst ? -1 : 1;
+    return (x->ring > y->ring) - (x->ring < y->ring);
+}
+
+/* Channels NCCL would run this op on: the communicator's runtime channels,
+ * reduced while each channel would get less than threads x threshold bytes
+ * (topoGetAlgoInfo; shared/NCCL.md 1.6): Simple 512 x 64 B, LL128 640 x 8 B,
+ * LL 512 x 8 B (x n for Ring). */
+static int channels_used(int runtime, coll_algo a, coll_proto p, int n, uint64_t bytes)
+{
+    uint64_t per = p == COLL_PROTO_SIMPLE ? 512u * 64u : p == COLL_PROTO_LL128 ? 640u * 8u : 512u * 8u;
+    int c = runtime > 0 ? runtime : 2;
+
+    if (p == COLL_PROTO_LL && a == COLL_ALGO_RING)
+        per *= (uint64_t)n;
+    while (c > 1 && bytes < (uint64_t)c * per)
+        c--;
+    return c;
+}
+
+typedef struct node_span {
+    int first, count; /* members [first, first + count) */
+    int rails[COLL_MAX_RINGS];
+    int nrails;       /* distinct NICs of its members, ascending */
+} node_span;
+
+/* Bucket the transfers by a key (src or dst) with a counting sort that
+ * keeps their order: deterministic stages. */
+static int bucket(xfer **out, int **start, const xfer *x, size_t nx, int n, int by_dst)
+{
+    int *cnt = calloc((size_t)n + 1, sizeof(int));
+    xfer *b = malloc((nx ? nx : 1) * sizeof(*b));
+
+    if (cnt == NULL || b == NULL) {
+        free(cnt);
+        free(b);
+        return SP_ENOMEM;
+    }
+    for (size_t i = 0; i < nx; i++)
+        cnt[(by_dst ? x[i].dst : x[i].src) + 1]++;
+    for (int m = 0; m < n; m++)
+        cnt[m + 1] += cnt[m];
+    {
+        int *pos = malloc(((size_t)n + 1) * sizeof(int));
+        if (pos == NULL) {
+            free(cnt);
+            free(b);
+            return SP_ENOMEM;
+        }
+        memcpy(pos, cnt, ((size_t)n + 1) * sizeof(int));
+        for (size_t i = 0; i < nx; i++)
+            b[pos[by_dst ? x[i].dst : x[i].src]++] = x[i];
+        free(pos);
+    }
+    *out = b;
+    *start = cnt;
+    return SP_OK;
+}
+
+/* Build the ring transfers; *nx gets their count. */
+/* Group the members by node (they are sorted by rank, so a node's are
+ * contiguous) and list each node's rails; returns the node count. */
+static int group_nodes(const coll_plan *c, node_span *nodes)
+{
+    const plat *p = c->plat;
+    int n = c->n, nn = 0;
+
+    for (int i = 0; i < n;) {
+        node_span *s = &nodes[nn++];
+        int j = i;
+        while (j < n && plat_rank_node(p, c->ranks[j]) == plat_rank_node(p, c->ranks[i]))
+            j++;
+        s->first = i;
+        s->count = j - i;
+        s->nrails = 0;
+        for (int q = i; q < j; q++) {
+            int nic = plat_rank_nic(p, c->ranks[q]);
+            if (nic >= 0 && (s->nrails == 0 || s->rails[s->nrails - 1] != nic) &&
+                s->nrails < COLL_MAX_RINGS)
+                s->rails[s->nrails++] = nic;
+        }
+        i = j;
+    }
+    return nn;
+}
+
+/* Rings (rails) every node can take part in: the fewest rails of a node. */
+static int rail_count(const node_span *nodes, int nn)
+{
+    int r = COLL_MAX_RINGS;
+
+    if (nn < 2)
+        return 1;
+    for (int q = 0; q < nn; q++)
+        if (nodes[q].nrails < r)
+            r = nodes[q].nrails;
+    return r < 1 ? 1 : r;
+}
+
+/* The node's first member on its r-th rail (its first member if none). */
+static int rail_entry(const coll_plan *c, const node_span *s, int r)
+{
+    int rail = s->nrails > r ? s->rails[r] : -1;
+
+    for (int m = s->first; m < s->first + s->count; m++)
+        if (plat_rank_nic(c->plat, c->ranks[m]) == rail)
+            return m;
+    return s->first;
+}
+
+/* Merge transfers between the same pair: sort by (src, dst, ring), keep
+ * the first, add up the chunks. Returns the new count. */
+static size_t merge_xfers(xfer *x, size_t k)
+{
+    size_t w = 0;
+
+    qsort(x, k, sizeof(*x), cmp_xfer);
+    for (size_t i = 0; i < k; i++) {
+        if (w > 0 && x[w - 1].src == x[i].src && x[w - 1].dst == x[i].dst)
+            x[w - 1].mult += x[i].mult;
+        else
+            x[w++] = x[i];
+    }
+    return w;
+}
+
+/* NCCL's software latency of one hop beyond the physical route latency
+ * that SimGrid charges (never negative), and whether it crosses nodes. */
+static double hop_latency(const coll_plan *c, int a, int b, int one_gpu, int *inter)
+{
+    plat_path path = plat_route(c->plat, c->ranks[a], c->ranks[b]);
+    double hw = coll_nccl_hw_latency_us(path.cls, c->algo, c->proto, one_gpu) * 1e-6;
+
+    *inter = path.cls == PLAT_PATH_NET;
+    return hw > path.lat_s ? hw - path.lat_s : 0.0;
+}
+
+static void count_hop(coll_plan *c, int a, int b, int one_gpu)
+{
+    int inter;
+    double l = hop_latency(c, a, b, one_gpu, &inter);
+
+    if (inter) {
+        c->inter_sum += l;
+        c->inter_hops++;
+    } else {
+        c->intra_sum += l;
+        c->intra_hops++;
+    }
+}
+
+static int build_rings(coll_plan *c, xfer **out, size_t *nx)
+{
+    const plat *p = c->plat;
+    int n = c->n, nn = 0;
+    node_span *nodes = calloc((size_t)n, sizeof(*nodes));
+    xfer *x = NULL;
+    size_t cap, k = 0;
+
+    *out = NULL;
+    if (nodes == NULL)
+        return SP_ENOMEM;
+    nn = group_nodes(c, nodes);
+    c->rings = rail_count(nodes, nn);
+    {
+        /* One GPU per node: NCCL takes inter-node latency from its Tree row. */
+        int one_gpu = 1;
+        for (int m = 0; m < n; m++)
+            if (plat_type_of_rank(p, c->ranks[m])->gpus > 1)
+                one_gpu = 0;
+        c->one_gpu = one_gpu;
+    }
+    cap = (size_t)c->rings * ((size_t)n + (size_t)nn) + 1;
+    if ((x = malloc(cap * sizeof(*x))) == NULL) {
+        free(nodes);
+        return SP_ENOMEM;
+    }
+    for (int r = 0; r < c->rings; r++) {
+        if (nn == 1) {
+            for (int q = 0; q < n; q++) {
+                x[k++] = (xfer){q, (q + 1) % n, r, 1};
+                if (r == 0)
+                    count_hop(c, q, (q + 1) % n, c->one_gpu);
+            }
+            continue;
+        }
+        for (int q = 0; q < nn; q++) {
+            const node_span *s = &nodes[q], *next = &nodes[(q + 1) % nn];
+            int rail = s->nrails > r ? s->rails[r] : -1;
+            int entry = rail_entry(c, s, r), next_entry = rail_entry(c, next, r), exit, sender;
+            /* The chain entry, entry+1, ..., wrapping, ends at exit. */
+            for (int i = 0; i + 1 < s->count; i++) {
+                int a = s->first + (entry - s->first + i) % s->count;
+                int b = s->first + (entry - s->first + i + 1) % s->count;
+                x[k++] = (xfer){a, b, r, 1};
+                if (r == 0)
+                    count_hop(c, a, b, c->one_gpu);
+            }
+            exit = s->first + (entry - s->first + s->count - 1) % s->count;
+            sender = exit;
+            if (exit != entry && plat_rank_nic(p, c->ranks[exit]) != rail) {
+                x[k++] = (xfer){exit, entry, r, 1}; /* PXN: hand over to the rail's GPU */
+                sender = entry;
+            }
+            x[k++] = (xfer){sender, next_entry, r, 1};
+            if (r == 0)
+                count_hop(c, sender, next_entry, c->one_gpu);
+        }
+    }
+    c->nodes = nn;
+    free(nodes);
+    k = merge_xfers(x, k);
+    *out = x;
+    *nx = k;
+    return SP_OK;
+}
+
+/* NCCL's double binary tree over nodes (trees.cc; shared/NCCL.md 1.4):
+ * in tree 0 node i's parent is (i ^ b) | 2b for the lowest set bit b of i,
+ * or i ^ b when that is out of range; node 0 is the root. Tree 1 mirrors
+ * tree 0 (i -> N-1-i) for even N and shifts it by one for odd N. */
+static int tree0_parent(int i, int nn)
+{
+    int b, up;
+
+    if (i == 0)
+        return -1;
+    b = i & -i;
+    up = (i ^ b) | (b << 1);
+    return up < nn ? up : i ^ b;
+}
+
+static int tree_parent(int t, int i, int nn)
+{
+    int m, pm;
+
+    if (t == 0)
+        return tree0_parent(i, nn);
+    m = nn % 2 == 0 ? nn - 1 - i : (i + 1) % nn;
+    pm = tree0_parent(m, nn);
+    if (pm < 0)
+        return -1;
+    return nn % 2 == 0 ? nn - 1 - pm : (pm + nn - 1) % nn;
+}
+
+/* Tree all-reduce as one stage of edge flows (NCCL.md 7.3, level 3): each of
+ * the two trees reduces S/2 up and broadcasts it down, pipelined, so in
+ * steady state every tree edge carries S/2 each way at once. Inside a node
+ * the tree is a chain from the node's head GPU; across nodes the edges join
+ * head GPUs, one per rail, each rail carrying 1/R of the data as NCCL's
+ * channels spread over the NICs. */
+static int build_tree(coll_plan *c, xfer **out, size_t *nx)
+{
+    int n = c->n, nn = 0;
+    node_span *nodes = calloc((size_t)n, sizeof(*nodes));
+    xfer *x;
+    size_t k = 0, cap;
+
+    *out = NULL;
+    if (nodes == NULL)
+        return SP_ENOMEM;
+    nn = group_nodes(c, nodes);
+    c->nodes = nn;
+    c->rings = rail_count(nodes, nn);
+    cap = 2 * 2 * (size_t)c->rings * ((size_t)n + (size_t)nn) + 1;
+    if ((x = malloc(cap * sizeof(*x))) == NULL) {
+        free(nodes);
+        return SP_ENOMEM;
+    }
+    for (int r = 0; r < c->rings; r++) {
+        for (int q = 0; q < nn; q++) {
+            const node_span *s = &nodes[q];
+            int entry = rail_entry(c, s, r);
+            /* The chain inside the node, both trees, both ways. */
+            for (int i = 0; i + 1 < s->count; i++) {
+                int a = s->first + (entry - s->first + i) % s->count;
+                int b = s->first + (entry - s->first + i + 1) % s->count;
+                for (int t = 0; t < 2; t++) {
+                    x[k++] = (xfer){a, b, r, 1};
+                    x[k++] = (xfer){b, a, r, 1};
+                }
+            }
+            /* The node's edges to its parents. */
+            for (int t = 0; t < 2 && nn > 1; t++) {
+                int parent = tree_parent(t, q, nn);
+                int pe;
+                if (parent < 0)
+                    continue;
+                pe = rail_entry(c, &nodes[parent], r);
+                x[k++] = (xfer){entry, pe, r, 1};
+                x[k++] = (xfer){pe, entry, r, 1};
+            }
+        }
+    }
+    free(nodes);
+    k = merge_xfers(x, k);
+    *out = x;
+    *nx = k;
+    return SP_OK;
+}
+
+/* The inputs of NCCL's tuning for this communicator: ranks, nodes, ranks per
+ * node, the GPUs' architecture, and the graph NCCL's topology search would
+ * find (from the platform file, else derived as that search does). */
+static void tune_input(const coll_plan *c, coll_tune_in *in)
+{
+    const plat *p = c->plat;
+    int ppn = 0, run = 0, sm = 1000, nodes = 0, intra_nvlink = 1;
+    static const double intra_steps[3][13] = {
+        {40, 30, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3},
+        {60, 50, 40, 30, 24, 20, 15, 12, 11, 6, 3, 0, 0},
+        {90, 80, 70, 60, 50, 45, 40, 30, 24, 20, 19, 18, 0}};
+    static const double inter_steps[3][20] = {
+        {48, 30, 28, 24, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3, 2.4, 1.2, 0.24, 0.12, 0},
+        {48, 45, 42, 40, 30, 24, 22, 20, 17.5, 15, 12, 6, 3, 2.4, 1.2, 0.24, 0.12, 0, 0, 0},
+        {96, 86, 80, 48, 45.1, 42, 40, 30, 24, 22, 20, 17.5, 15, 12, 6, 3, 2.4, 1.2, 0.24, 0.12}};
+    int row;
+
+    for (int m = 0; m < c->n; m++) {
+        const plat_node_type *ty = plat_type_of_rank(p, c->ranks[m]);
+        if (m == 0 || plat_rank_node(p, c->ranks[m]) != plat_rank_node(p, c->ranks[m - 1])) {
+            nodes++;
+            run = 0;
+        }
+        if (++run > ppn)
+            ppn = run;
+        if (ty->gpu.sm < sm)
+            sm = ty->gpu.sm;
+        if (ty->gpus > 1 && ty->intra.kind != PLAT_INTRA_NVSWITCH)
+            intra_nvlink = 0;
+    }
+    *in = (coll_tune_in){c->kind, c->n, nodes, ppn, sm, p->nccl.cpu_amd, intra_nvlink,
+                         p->nccl.graph_channels, p->nccl.graph_bw_GBps};
+    if (in->graph_channels > 0)
+        return;
+    /* Derive the graph: the speed step (GB/s per channel) that fits the most
+     * bandwidth, then NCCL's duplication of channels at >= 25 GB/s. */
+    row = sm < 90 ? 0 : sm < 100 ? 1 : 2;
+    if (nodes <= 1) {
+        const plat_node_type *ty = plat_type_of_rank(p, c->ranks[0]);
+        double total = ty->intra.bw_Bps / 1e9, best = 0.0;
+        int ch = 1;
+        double bw = total;
+        for (int i = 0; i < 13 && intra_steps[row][i] > 0; i++) {
+            int k = (int)(total / intra_steps[row][i]);
+            if (k > 32)
+                k = 32;
+            if (k >= 1 && k * intra_steps[row][i] > best + 1e-9) {
+                best = k * intra_steps[row][i];
+                ch = k;
+                bw = intra_steps[row][i];
+            }
+        }
+        if (bw >= 25.0 && !(sm > 80 && bw < 50.0 && ch > 4)) {
+            ch *= 2;
+            bw /= 2;
+        }
+        in->graph_channels = ch;
+        in->graph_bw_GBps = bw;
+    } else {
+        /* Across nodes: one channel per NIC at the step under the NIC's rate. */
+        int nics = 64;
+        double nic_bw = 1e9;
+        for (int m = 0; m < c->n; m++) {
+            const plat_node_type *ty = plat_type_of_rank(p, c->ranks[m]);
+            double b = fmin(ty->nic.host_bw_Bps, ty->nic.line_bw_Bps * ty->nic.efficiency) / 1e9;
+            if (ty->nic.count < nics)
+                nics = ty->nic.count;
+            if (b < nic_bw)
+                nic_bw = b;
+        }
+        in->graph_channels = nics < 1 ? 1 : nics;
+        in->graph_bw_GBps = inter_steps[row][19];
+        for (int i = 0; i < 20; i++)
+            if (inter_steps[row][i] > 0 && inter_steps[row][i] <= nic_bw + 1e-9) {
+                in->graph_bw_GBps = inter_steps[row][i];
+                break;
+            }
+    }
+}
+
+int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ranks, int n,
+                  uint64_t bytes, const coll_opts *opts)
+{
+    coll_plan *c;
+    xfer *x = NULL;
+    size_t nx = 0;
+    coll_tune_in tin;
+    coll_tune tune;
+    unsigned amask = opts != NULL && opts->algo_mask ? opts->algo_mask : ~0u;
+    unsigned pmask = opts != NULL && opts->proto_mask ? opts->proto_mask : ~0u;
+    coll_algo shape;
+    int err;
+
+    *out = NULL;
+    if (n < 1 || kind >= COLL_NKINDS || p->nranks < n)
+        return SP_EINPUT;
+    for (int i = 0; i < n; i++)
+        if (ranks[i] < 0 || ranks[i] >= p->nranks)
+            return SP_EINPUT;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return SP_ENOMEM;
+    c->plat = p;
+    c->kind = kind;
+    c->algo = COLL_ALGO_RING;
+    c->proto = COLL_PROTO_SIMPLE;
+    c->n = n;
+    c->inflate = 1.0;
+    if ((c->ranks = malloc((size_t)n * sizeof(int))) == NULL) {
+        coll_plan_free(c);
+        return SP_ENOMEM;
+    }
+    memcpy(c->ranks, ranks, (size_t)n * sizeof(int));
+    /* Members are ordered by global rank, so members of a node are contiguous. */
+    qsort(c->ranks, (size_t)n, sizeof(int), cmp_int);
+    for (int i = 1; i < n; i++)
+        if (c->ranks[i] == c->ranks[i - 1]) {
+            coll_plan_free(c);
+            return SP_EINPUT;
+        }
+
+    /* NCCL's choice, and what it predicts. */
+    tune_input(c, &tin);
+    coll_tune_compute(&tune, &tin);
+    if (n >= 2) {
+        if (coll_tune_select(&tune, bytes, amask, pmask, &c->algo, &c->proto) < 0) {
+            coll_plan_free(c);
+            return SP_EINPUT;
+        }
+        c->model_us = coll_tune_time_us(&tune, c->algo, c->proto, bytes);
+        /* Protocols cost bandwidth against Simple on the same algorithm (LL sends
+         * half payload per line, LL128 15/16, and NCCL's per-channel caps); PAT
+         * against Ring Simple, whose flows it shares here. */
+        {
+            coll_algo base = c->algo == COLL_ALGO_PAT ? COLL_ALGO_RING : c->algo;
+            double simple = tune.bus_GBps[base][COLL_PROTO_SIMPLE];
+            double chosen = tune.bus_GBps[c->algo][c->proto];
+            if (simple > 0.0 && chosen > 0.0 && simple > chosen)
+                c->inflate = simple / chosen;
+        }
+    }
+    c->channels = channels_used(p->nccl.channels > 0 ? p->nccl.channels : 2 * tin.graph_channels,
+                                c->algo, c->proto, n, bytes);
+
+    shape = c->algo == COLL_ALGO_TREE ? COLL_ALGO_TREE : COLL_ALGO_RING;
+    if (shape == COLL_ALGO_TREE)
+        c->nsteps = n < 2 ? 0 : 1;
+    else
+        c->nsteps = n < 2 ? 0 : (kind == COLL_ALL_REDUCE ? 2 * (n - 1) : n - 1);
+    if (n >= 2) {
+        if ((err = (shape == COLL_ALGO_TREE ? build_tree(c, &x, &nx) : build_rings(c, &x, &nx))) < 0 ||
+            (err = bucket(&c->sends, &c->send0, x, nx, n, 0)) < 0 ||
+            (err = bucket(&c->recvs, &c->recv0, x, nx, n, 1)) < 0) {
+            free(x);
+            coll_plan_free(c);
+            return err;
+        }
+        free(x);
+    }
+    {
+        /* Ring: each ring carries bytes / R, cut into n chunks. Tree: each of the
+         * two trees carries bytes / 2, split over R rails. Rounded up to bytes. */
+        uint64_t per_ring = (bytes + (uint64_t)c->rings - 1) / (uint64_t)(c->rings ? c->rings : 1);
+        uint64_t payload = shape == COLL_ALGO_TREE ? (per_ring + 1) / 2
+                                                   : (per_ring + (uint64_t)n - 1) / (uint64_t)n;
+        c->chunk = (uint64_t)((double)payload * c->inflate + 0.5);
+    }
+
+    /* Software latency, as NCCL's model has it (shared/NCCL.md 2.4). Ring and
+     * PAT: base latency once, and (nsteps - nInter) intra-node plus nInter
+     * inter-node hop latencies (nInter = 2(N-1) for all-reduce, N-1
+     * otherwise), each hop's less the physical route latency SimGrid already
+     * charges; the total is spread evenly over the stages (in lock step,
+     * charging each stage its slowest hop would pay the network latency in
+     * every step, where NCCL's pipelined ring pays it only on the steps that
+     * cross nodes). Tree: its whole model latency before the single stage of
+     * edge flows, less the physical latency of the longest tree path. */
+    if (p->nccl.latency == PLAT_LAT_NCCL && n >= 2) {
+        if (shape == COLL_ALGO_TREE) {
+            double phys = 0.0;
+            for (size_t i = 0; i < (size_t)c->send0[n]; i++) {
+                plat_path r = plat_route(p, c->ranks[c->sends[i].src], c->ranks[c->sends[i].dst]);
+                if (r.lat_s > phys)
+                    phys = r.lat_s;
+            }
+            c->base_s = tune.lat_us[COLL_ALGO_TREE][c->proto] * 1e-6 - phys;
+            if (c->base_s < 0.0)
+                c->base_s = 0.0;
+        } else if (c->algo == COLL_ALGO_PAT) {
+            c->base_s = coll_nccl_base_latency_us(COLL_ALGO_PAT, COLL_PROTO_SIMPLE) * 1e-6;
+            c->step_s = (tune.lat_us[COLL_ALGO_PAT][COLL_PROTO_SIMPLE] * 1e-6 - c->base_s) /
+                        c->nsteps;
+        } else {
+            int n_inter = c->nodes > 1 ? (kind == COLL_ALL_REDUCE ? 2 : 1) * (c->nodes - 1) : 0;
+            double intra = c->intra_hops ? c->intra_sum / c->intra_hops : 0.0;
+            double inter = c->inter_hops ? c->inter_sum / c->inter_hops : 0.0;
+            c->base_s = coll_nccl_base_latency_us(c->algo, c->proto) * 1e-6;
+            if (n_inter > c->nsteps)
+                n_inter = c->nsteps;
+            c->step_s = (intra * (c->nsteps - n_inter) + inter * n_inter) / c->nsteps;
+        }
+    }
+    *out = c;
+    return SP_OK;
+}
+
+double coll_plan_model_us(const coll_plan *c)
+{
+    return c->model_us;
+}
+
+int coll_plan_members(const coll_plan *c)
+{
+    return c->n;
+}
+
+int coll_plan_rank(const coll_plan *c, int member)
+{
+    return c->ranks[member];
+}
+
+coll_algo coll_plan_algo(const coll_plan *c)
+{
+    return c->algo;
+}
+
+coll_proto coll_plan_proto(const coll_plan *c)
+{
+    return c->proto;
+}
+
+int coll_plan_channels(const coll_plan *c)
+{
+    return c->channels;
+}
+
+int coll_plan_rings(const coll_plan *c)
+{
+    return c->rings;
+}
+
+int coll_plan_nstages(const coll_plan *c, int member)
+{
+    (void)member;
+    /* One stage even with no transfer, so the base latency is charged. */
+    return c->nsteps > 0 ? c->nsteps : 1;
+}
+
+void coll_plan_stage(const coll_plan *c, int m, int stage, coll_stage *out)
+{
+    out->nsend = out->nrecv = 0;
+    out->delay_s = stage == 0 ? c->base_s : 0.0;
+    if (c->nsteps == 0 || c->chunk == 0)
+        return;
+    out->delay_s += c->step_s;
+    for (int i = c->send0[m]; i < c->send0[m + 1] && out->nsend < COLL_MAX_XFERS; i++)
+        out->send[out->nsend++] = (coll_xfer){c->sends[i].dst, c->chunk * (uint64_t)c->sends[i].mult,
+                                              c->sends[i].ring};
+    for (int i = c->recv0[m]; i < c->recv0[m + 1] && out->nrecv < COLL_MAX_XFERS; i++)
+        out->recv[out->nrecv++] = (coll_xfer){c->recvs[i].src, c->chunk * (uint64_t)c->recvs[i].mult,
+                                              c->recvs[i].ring};
+}
+
+uint64_t coll_plan_bytes_sent(const coll_plan *c, int member)
+{
+    uint64_t total = 0;
+    coll_stage st;
+
+    for (int s = 0; s < coll_plan_nstages(c, member); s++) {
+        coll_plan_stage(c, member, s, &st);
+        for (int i = 0; i < st.nsend; i++)
+            total += st.send[i].bytes;
+    }
+    return total;
+}
+
+double coll_plan_alpha_beta_s(const coll_plan *c)
+{
+    double total = 0.0;
+    coll_stage st;
+
+    for (int s = 0; s < coll_plan_nstages(c, 0); s++) {
+        double worst = 0.0;
+        for (int m = 0; m < c->n; m++) {
+            double slowest = 0.0;
+            coll_plan_stage(c, m, s, &st);
+            for (int i = 0; i < st.nsend; i++) {
+                plat_path path = plat_route(c->plat, c->ranks[m], c->ranks[st.send[i].peer]);
+                double t = path.lat_s + (double)st.send[i].bytes / path.bw_Bps;
+                if (t > slowest)
+                    slowest = t;
+            }
+            if (st.delay_s + slowest > worst)
+                worst = st.delay_s + slowest;
+        }
+        total += worst;
+    }
+    return total;
+}

@@ -1,0 +1,194 @@
+/* test_coll_tune.c - NCCL's tuning model against the worked examples of
+ * shared/NCCL.md section 2.6 (NCCL 2.30.7 tuning.cc re-implemented there),
+ * which are NCCL's own numbers for the same inputs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+
+#include "coll/coll_tune.h"
+
+static void near(double got, double want, double tol)
+{
+    if (fabs(got - want) > tol)
+        fail_msg("got %.4f, want %.4f (+-%.4f)", got, want, tol);
+}
+
+/* 2 x DGX Spark: Blackwell (SM121), ARM, N = n = 2, graph 2 x 12 GB/s. */
+static coll_tune spark_pair(coll_kind k)
+{
+    coll_tune t;
+    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0};
+    coll_tune_compute(&t, &in);
+    return t;
+}
+
+static void test_tune__spark_pair_table(void **state)
+{
+    coll_tune ar = spark_pair(COLL_ALL_REDUCE), ag = spark_pair(COLL_ALL_GATHER);
+
+    (void)state;
+    /* AllReduce, lat us / algorithm bw GB/s. */
+    near(ar.lat_us[COLL_ALGO_RING][COLL_PROTO_LL], 16.6, 1e-9);
+    near(ar.bw_GBps[COLL_ALGO_RING][COLL_PROTO_LL], 12.0, 0.05);
+    near(ar.lat_us[COLL_ALGO_RING][COLL_PROTO_LL128], 31.0, 1e-9);
+    near(ar.bw_GBps[COLL_ALGO_RING][COLL_PROTO_LL128], 22.1, 0.05);
+    near(ar.lat_us[COLL_ALGO_RING][COLL_PROTO_SIMPLE], 36.4, 1e-9);
+    near(ar.bw_GBps[COLL_ALGO_RING][COLL_PROTO_SIMPLE], 24.0, 0.05);
+    near(ar.lat_us[COLL_ALGO_TREE][COLL_PROTO_LL], 16.8, 1e-9);
+    near(ar.bw_GBps[COLL_ALGO_TREE][COLL_PROTO_LL], 2.5, 0.05);
+    near(ar.lat_us[COLL_ALGO_TREE][COLL_PROTO_LL128], 31.0, 1e-9);
+    near(ar.bw_GBps[COLL_ALGO_TREE][COLL_PROTO_LL128], 8.8, 0.05);
+    near(ar.lat_us[COLL_ALGO_TREE][COLL_PROTO_SIMPLE], 36.4, 1e-9);
+    near(ar.bw_GBps[COLL_ALGO_TREE][COLL_PROTO_SIMPLE], 9.4, 0.05);
+    /* AllGather. */
+    near(ag.lat_us[COLL_ALGO_RING][COLL_PROTO_LL], 11.6, 1e-9);
+    near(ag.bw_GBps[COLL_ALGO_RING][COLL_PROTO_LL], 24.0, 0.05);
+    near(ag.lat_us[COLL_ALGO_RING][COLL_PROTO_LL128], 22.5, 1e-9);
+    near(ag.bw_GBps[COLL_ALGO_RING][COLL_PROTO_LL128], 44.2, 0.05);
+    near(ag.lat_us[COLL_ALGO_RING][COLL_PROTO_SIMPLE], 22.4, 1e-9);
+    near(ag.bw_GBps[COLL_ALGO_RING][COLL_PROTO_SIMPLE], 48.0, 0.05);
+    near(ag.lat_us[COLL_ALGO_PAT][COLL_PROTO_SIMPLE], 17.6, 1e-9);
+    near(ag.bw_GBps[COLL_ALGO_PAT][COLL_PROTO_SIMPLE], 18.0, 0.05);
+    assert_true(ar.bw_GBps[COLL_ALGO_PAT][COLL_PROTO_SIMPLE] == 0.0); /* no PAT all-reduce */
+}
+
+/* The first size (in 1 KiB steps) at which the choice is (a, p). */
+static double switch_point_KiB(const coll_tune *t, coll_algo a, coll_proto p)
+{
+    for (uint64_t kib = 1; kib < (1u << 20); kib++) {
+        coll_algo ca;
+        coll_proto cp;
+        if (coll_tune_select(t, kib << 10, ~0u, ~0u, &ca, &cp) == SP_OK && ca == a && cp == p)
+            return (double)kib;
+    }
+    return -1.0;
+}
+
+static void test_tune__spark_pair_switch_points(void **state)
+{
+    coll_tune ar = spark_pair(COLL_ALL_REDUCE), ag = spark_pair(COLL_ALL_GATHER);
+    coll_algo a;
+    coll_proto p;
+
+    (void)state;
+    /* NCCL.md 2.6: AllReduce Ring LL -> LL128 at 373 KiB -> Simple at 5.3 MiB. */
+    assert_int_equal(coll_tune_select(&ar, 8 << 10, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_equal(a, COLL_ALGO_RING);
+    assert_int_equal(p, COLL_PROTO_LL);
+    near(switch_point_KiB(&ar, COLL_ALGO_RING, COLL_PROTO_LL128), 373, 373 * 0.03);
+    near(switch_point_KiB(&ar, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 5.3 * 1024, 5.3 * 1024 * 0.03);
+    /* AllGather: Ring LL -> Simple at 512 KiB; PAT never wins. */
+    near(switch_point_KiB(&ag, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 512, 512 * 0.03);
+    assert_true(switch_point_KiB(&ag, COLL_ALGO_PAT, COLL_PROTO_SIMPLE) < 0);
+    /* Forcing a protocol, as NCCL_PROTO does. */
+    assert_int_equal(coll_tune_select(&ar, 1 << 30, ~0u, 1u << COLL_PROTO_LL, &a, &p), SP_OK);
+    assert_int_equal(p, COLL_PROTO_LL);
+    assert_int_equal(coll_tune_select(&ag, 1 << 20, 1u << COLL_ALGO_TREE, ~0u, &a, &p), SP_EINPUT);
+}
+
+/* 8 x DGX Spark on a switch: N = n = 8, graph 2 x 12 GB/s (NCCL.md 2.6):
+ * AllReduce Tree LL -> Tree LL128 at 65 KiB -> Ring LL at 261 KiB -> Ring
+ * LL128 at 839 KiB -> Simple at 23 MiB; AllGather Ring LL -> PAT at 46 KiB
+ * -> Ring LL128 at 1.9 MiB -> Simple at 9.9 MiB. */
+static void test_tune__eight_sparks(void **state)
+{
+    coll_tune t;
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0};
+    coll_algo a;
+    coll_proto p;
+
+    (void)state;
+    coll_tune_compute(&t, &in);
+    assert_int_equal(coll_tune_select(&t, 4 << 10, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_equal(a, COLL_ALGO_TREE);
+    assert_int_equal(p, COLL_PROTO_LL);
+    near(switch_point_KiB(&t, COLL_ALGO_TREE, COLL_PROTO_LL128), 65, 65 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL), 261, 261 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL128), 839, 839 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 23 * 1024, 23 * 1024 * 0.05);
+    in.kind = COLL_ALL_GATHER;
+    coll_tune_compute(&t, &in);
+    near(switch_point_KiB(&t, COLL_ALGO_PAT, COLL_PROTO_SIMPLE), 46, 46 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL128), 1.9 * 1024, 1.9 * 1024 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 9.9 * 1024, 9.9 * 1024 * 0.05);
+}
+
+/* 4 x DGX Spark on a switch (NCCL.md 2.6): AllReduce Tree LL -> Ring LL at
+ * 22 KiB -> LL128 at 492 KiB -> Simple at 11.4 MiB; AllGather Ring LL ->
+ * LL128 at 624 KiB -> Simple at 3.8 MiB. */
+static void test_tune__four_sparks(void **state)
+{
+    coll_tune t;
+    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0};
+
+    (void)state;
+    coll_tune_compute(&t, &in);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL), 22, 22 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL128), 492, 492 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 11.4 * 1024, 11.4 * 1024 * 0.05);
+    in.kind = COLL_ALL_GATHER;
+    coll_tune_compute(&t, &in);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL128), 624, 624 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 3.8 * 1024, 3.8 * 1024 * 0.05);
+}
+
+/* 8 x H100 on NVSwitch: Hopper, one node, graph 12 x 30 GB/s. */
+static void test_tune__h100_node(void **state)
+{
+    coll_tune t;
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0};
+
+    (void)state;
+    coll_tune_compute(&t, &in);
+    near(t.lat_us[COLL_ALGO_RING][COLL_PROTO_LL], 15.0, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_RING][COLL_PROTO_LL], 80.6, 0.05);
+    near(t.lat_us[COLL_ALGO_RING][COLL_PROTO_LL128], 40.6, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_RING][COLL_PROTO_LL128], 189.0, 0.5);
+    near(t.lat_us[COLL_ALGO_RING][COLL_PROTO_SIMPLE], 56.0, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_RING][COLL_PROTO_SIMPLE], 206.0, 0.5);
+    /* Ring LL -> LL128 at 3.5 MiB -> Simple at 35 MiB (Ring and Tree enabled). */
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL128), 3.5 * 1024, 3.5 * 1024 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 35 * 1024, 35 * 1024 * 0.05);
+    in.kind = COLL_ALL_GATHER;
+    coll_tune_compute(&t, &in);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL128), 4.5 * 1024, 4.5 * 1024 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 22 * 1024, 22 * 1024 * 0.05);
+}
+
+/* 2 x 8 H100 with 8 x 400G rails: graph 8 x 48 (NCCL.md 2.6): Ring Simple
+ * AllReduce latency 131.6 us before the x1.4 plateau factor. */
+static void test_tune__h100_two_nodes(void **state)
+{
+    coll_tune t;
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0};
+
+    (void)state;
+    coll_tune_compute(&t, &in);
+    near(t.lat_us[COLL_ALGO_RING][COLL_PROTO_SIMPLE], 131.6, 1e-9);
+    near(t.bus_GBps[COLL_ALGO_RING][COLL_PROTO_SIMPLE], 384.0, 1e-9);
+    /* Tree LL -> Tree LL128 at 251 KiB -> Ring LL128 at 22 MiB -> Ring Simple at 69 MiB. */
+    near(switch_point_KiB(&t, COLL_ALGO_TREE, COLL_PROTO_LL128), 251, 251 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL128), 22 * 1024, 22 * 1024 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 69 * 1024, 69 * 1024 * 0.05);
+    /* AllGather: Ring LL -> LL128 at 1 MiB -> Simple at 33 MiB. */
+    in.kind = COLL_ALL_GATHER;
+    coll_tune_compute(&t, &in);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_LL128), 1024, 1024 * 0.05);
+    near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 33 * 1024, 33 * 1024 * 0.05);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tune__spark_pair_table),
+        cmocka_unit_test(test_tune__spark_pair_switch_points),
+        cmocka_unit_test(test_tune__four_sparks),
+        cmocka_unit_test(test_tune__eight_sparks),
+        cmocka_unit_test(test_tune__h100_node),
+        cmocka_unit_test(test_tune__h100_two_nodes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
