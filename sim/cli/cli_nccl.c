@@ -9,6 +9,7 @@
  * out-of-place runs is not modelled), and no data moves, so #wrong is N/A.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,8 @@ static void usage(FILE *fp)
             "\n"
             "  -p FILE   platform file (platforms/*.cfg)            required\n"
             "  -n N      nodes; ranks = N x GPUs per node     default: 1, or the file's\n"
-            "  -c NAME   all_reduce | all_gather | reduce_scatter   default all_reduce\n"
+            "  -c NAME   all_reduce all_gather reduce_scatter broadcast reduce\n"
+            "            alltoall sendrecv (or their _perf names)    default all_reduce\n"
             "  -b SIZE   smallest size, bytes (K, M, G suffixes)     default 32M\n"
             "  -e SIZE   largest size                                default 32M\n"
             "  -f F      multiply the size by F each step            default 2\n"
@@ -92,8 +94,9 @@ static void usage(FILE *fp)
             "  -v        add algorithm, protocol, channels, rings and NCCL's own\n"
             "            predicted time (us) as columns\n"
             "\n"
-            "Sizes are nccl-tests sizes: the buffer for all_reduce, the total of all\n"
-            "ranks' buffers for all_gather and reduce_scatter.\n");
+            "Sizes are nccl-tests sizes: the buffer for all_reduce, broadcast, reduce and\n"
+            "sendrecv; the total of all ranks' buffers for all_gather, reduce_scatter and\n"
+            "alltoall. Broadcast and reduce use root 0.\n");
 }
 
 static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
@@ -128,7 +131,7 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
             if (coll_kind_parse(&o->kind, optarg) < 0) {
                 diag_error(diag, (sp_loc){0},
                            "option -c: unknown collective \"%s\" (expected all_reduce, "
-                           "all_gather or reduce_scatter)",
+                           "all_gather, reduce_scatter, broadcast, reduce, alltoall or sendrecv)",
                            optarg);
                 err = SP_EINPUT;
             }
@@ -238,7 +241,7 @@ static void sizes_for(const nccl_opts *o, int n, uint64_t req, uint64_t *size, u
 {
     uint64_t ts = o->type->size;
 
-    if (o->kind == COLL_ALL_REDUCE) {
+    if (o->kind != COLL_ALL_GATHER && o->kind != COLL_REDUCE_SCATTER && o->kind != COLL_ALL_TO_ALL) {
         *count = req / ts;
         *size = *count * ts;
         return;
@@ -304,7 +307,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
             OUT_ATTR_STR("datatype", o->type->name),
             OUT_ATTR_I64("datatype_size", o->type->size, "B"),
             OUT_ATTR_STR("redop", coll_kind_reduces(o->kind) ? o->redop : "none"),
-            OUT_ATTR_I64("root", -1, NULL),
+            OUT_ATTR_I64("root", coll_kind_root(o->kind), NULL),
             OUT_ATTR_I64("nodes", p->nodes, NULL),
             OUT_ATTR_STR("composition", what),
             OUT_ATTR_I64("ranks", p->nranks, NULL),
@@ -317,7 +320,7 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
             {"time", OUT_F64, "us", "simulated time of one operation, first start to last finish", t},
             {"algbw", OUT_F64, "GB/s", "size / time, GB = 1e9 B", alg},
             {"busbw", OUT_F64, "GB/s", "algbw x busbw_factor, as nccl-tests", bus},
-            {"model_time", OUT_F64, "us", "NCCL's own cost-model prediction for the chosen algorithm and protocol", model},
+            {"model_time", OUT_F64, "us", "NCCL's own cost-model prediction for the chosen algorithm and protocol; NaN for p2p operations, which NCCL does not model", model},
             {"algorithm", OUT_STR, "", "NCCL algorithm simulated", algo},
             {"protocol", OUT_STR, "", "NCCL protocol simulated", proto},
             {"channels", OUT_I64, "1", "channels NCCL would use for this size", ch},
@@ -433,9 +436,13 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         sum_busbw += row.busbw;
         printf("%12llu  %12llu  %8s  %6s  %6d  %7.2f  %6.2f  %6.2f    N/A  %7.2f  %6.2f  %6.2f    N/A",
                (unsigned long long)size, (unsigned long long)count, o.type->name,
-               coll_kind_reduces(o.kind) ? o.redop : "none", -1, row.time_us, row.algbw, row.busbw,
+               coll_kind_reduces(o.kind) ? o.redop : "none", coll_kind_root(o.kind), row.time_us,
+               row.algbw, row.busbw,
                row.time_us, row.algbw, row.busbw);
-        if (o.verbose)
+        if (o.verbose && isnan(row.model_us))
+            printf("  %5s %6s %2lld %5lld %9s", row.algo, row.proto, (long long)row.channels,
+                   (long long)row.rings, "-");
+        else if (o.verbose)
             printf("  %5s %6s %2lld %5lld %9.2f", row.algo, row.proto, (long long)row.channels,
                    (long long)row.rings, row.model_us);
         printf("\n");

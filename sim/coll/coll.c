@@ -9,14 +9,16 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const kind_names[COLL_NKINDS] = {"all_reduce", "all_gather", "reduce_scatter"};
+static const char *const kind_names[COLL_NKINDS] = {"all_reduce", "all_gather", "reduce_scatter",
+                                                    "broadcast",  "reduce",     "alltoall",
+                                                    "sendrecv"};
 
 const char *coll_kind_name(coll_kind k)
 {
     return k < COLL_NKINDS ? kind_names[k] : "?";
 }
 
-static const char *const algo_names[COLL_NALGOS] = {"Tree", "Ring", "PAT"};
+static const char *const algo_names[COLL_NALGOS] = {"Tree", "Ring", "PAT", "P2P"};
 static const char *const proto_names[COLL_NPROTOS] = {"LL", "LL128", "Simple"};
 
 const char *coll_algo_name(coll_algo a)
@@ -82,6 +84,7 @@ double coll_busbw_factor(coll_kind k, int n)
         return 2.0 * (n - 1) / n;
     case COLL_ALL_GATHER:
     case COLL_REDUCE_SCATTER:
+    case COLL_ALL_TO_ALL:
         return (double)(n - 1) / n;
     default:
         return 1.0;
@@ -90,7 +93,17 @@ double coll_busbw_factor(coll_kind k, int n)
 
 int coll_kind_reduces(coll_kind k)
 {
-    return k == COLL_ALL_REDUCE || k == COLL_REDUCE_SCATTER;
+    return k == COLL_ALL_REDUCE || k == COLL_REDUCE_SCATTER || k == COLL_REDUCE;
+}
+
+int coll_kind_root(coll_kind k)
+{
+    return k == COLL_BROADCAST || k == COLL_REDUCE ? 0 : -1;
+}
+
+int coll_kind_is_p2p(coll_kind k)
+{
+    return k == COLL_ALL_TO_ALL || k == COLL_SEND_RECV;
 }
 
 double coll_proto_wire_efficiency(coll_proto p)
@@ -110,13 +123,15 @@ static const double base_lat[COLL_NALGOS][COLL_NPROTOS] = {
     {6.8, 14.0, 8.4}, /* Tree */
     {6.6, 14.0, 8.4}, /* Ring */
     {8.0, 8.0, 8.0},  /* PAT */
+    {6.6, 14.0, 8.4}, /* P2P: not in NCCL's tables; charged as one Ring step */
 };
 
-/* hwLat[link][algo][proto]: NVLink, PCIe, NET. PAT is Simple only. */
+/* hwLat[link][algo][proto]: NVLink, PCIe, NET. PAT is Simple only; P2P
+ * is not in NCCL's tables and is charged as a Ring hop. */
 static const double hw_lat[3][COLL_NALGOS][COLL_NPROTOS] = {
-    {{0.6, 1.25, 4.0}, {0.6, 1.9, 3.4}, {0.0, 0.0, 4.0}}, /* NVLink */
-    {{1.0, 1.9, 4.0}, {1.0, 2.5, 5.7}, {0.0, 0.0, 4.0}},  /* PCIe */
-    {{5.0, 8.5, 14.0}, {2.7, 4.0, 14.0}, {0.0, 0.0, 14.0}}, /* NET */
+    {{0.6, 1.25, 4.0}, {0.6, 1.9, 3.4}, {0.0, 0.0, 4.0}, {0.6, 1.9, 3.4}},   /* NVLink */
+    {{1.0, 1.9, 4.0}, {1.0, 2.5, 5.7}, {0.0, 0.0, 4.0}, {1.0, 2.5, 5.7}},    /* PCIe */
+    {{5.0, 8.5, 14.0}, {2.7, 4.0, 14.0}, {0.0, 0.0, 14.0}, {2.7, 4.0, 14.0}}, /* NET */
 };
 
 double coll_nccl_base_latency_us(coll_algo a, coll_proto p)

@@ -34,10 +34,20 @@ typedef enum coll_kind {
     COLL_ALL_REDUCE,
     COLL_ALL_GATHER,
     COLL_REDUCE_SCATTER,
+    COLL_BROADCAST, /* root 0 */
+    COLL_REDUCE,    /* root 0 */
+    COLL_ALL_TO_ALL,
+    COLL_SEND_RECV, /* each rank to the next, as nccl-tests' sendrecv */
     COLL_NKINDS
 } coll_kind;
 
-typedef enum coll_algo { COLL_ALGO_TREE, COLL_ALGO_RING, COLL_ALGO_PAT, COLL_NALGOS } coll_algo;
+typedef enum coll_algo {
+    COLL_ALGO_TREE,
+    COLL_ALGO_RING,
+    COLL_ALGO_PAT,
+    COLL_ALGO_P2P, /* the p2p engine: all-to-all, send/recv; no algorithm choice */
+    COLL_NALGOS
+} coll_algo;
 typedef enum coll_proto { COLL_PROTO_LL, COLL_PROTO_LL128, COLL_PROTO_SIMPLE, COLL_NPROTOS } coll_proto;
 
 const char *coll_kind_name(coll_kind k);   /* nccl-tests name: "all_reduce", ... */
@@ -51,11 +61,18 @@ SP_MUST_USE int coll_algo_mask_parse(unsigned *out, const char *list);
 SP_MUST_USE int coll_proto_mask_parse(unsigned *out, const char *list);
 
 /* nccl-tests bus bandwidth factor for n ranks (doc/PERFORMANCE.md):
- * all_reduce 2(n-1)/n, all_gather and reduce_scatter (n-1)/n. */
+ * all_reduce 2(n-1)/n; all_gather, reduce_scatter, alltoall (n-1)/n;
+ * broadcast, reduce, sendrecv 1. */
 double coll_busbw_factor(coll_kind k, int n);
 
 /* Whether the collective reduces (nccl-tests prints the redop column). */
 int coll_kind_reduces(coll_kind k);
+
+/* The root nccl-tests prints: 0 for broadcast and reduce, -1 otherwise. */
+int coll_kind_root(coll_kind k);
+
+/* Whether NCCL runs it on its p2p engine (all-to-all, send/recv). */
+int coll_kind_is_p2p(coll_kind k);
 
 /* Fraction of wire bytes that is payload for a protocol: LL 8/16, LL128
  * 120/128, Simple 1 (NCCL src/device/prims_*.h line formats). */
@@ -113,7 +130,8 @@ coll_proto coll_plan_proto(const coll_plan *c);
 int coll_plan_channels(const coll_plan *c); /* channels NCCL would use for this op */
 int coll_plan_rings(const coll_plan *c);    /* rings simulated (one per rail) */
 
-/* NCCL's predicted time of the chosen (algo, proto), microseconds. */
+/* NCCL's predicted time of the chosen (algo, proto), microseconds; NaN
+ * for p2p operations, which NCCL's tuning does not model. */
 double coll_plan_model_us(const coll_plan *c);
 
 /* Stages member m runs; the same for every member of a plan. */

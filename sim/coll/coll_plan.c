@@ -236,6 +236,14 @@ static void count_hop(coll_plan *c, int a, int b, int one_gpu)
     }
 }
 
+/* Whether the ring edge a -> b is left out: a broadcast's ring is a chain
+ * ending before the root (no edge into it), a reduce's a chain from after
+ * the root (no edge out of it). The root is member 0. */
+static int skipped(const coll_plan *c, int a, int b)
+{
+    return (c->kind == COLL_BROADCAST && b == 0) || (c->kind == COLL_REDUCE && a == 0);
+}
+
 static int build_rings(coll_plan *c, xfer **out, size_t *nx)
 {
     const plat *p = c->plat;
@@ -265,6 +273,8 @@ static int build_rings(coll_plan *c, xfer **out, size_t *nx)
     for (int r = 0; r < c->rings; r++) {
         if (nn == 1) {
             for (int q = 0; q < n; q++) {
+                if (skipped(c, q, (q + 1) % n))
+                    continue;
                 x[k++] = (xfer){q, (q + 1) % n, r, 1};
                 if (r == 0)
                     count_hop(c, q, (q + 1) % n, c->one_gpu);
@@ -279,11 +289,15 @@ static int build_rings(coll_plan *c, xfer **out, size_t *nx)
             for (int i = 0; i + 1 < s->count; i++) {
                 int a = s->first + (entry - s->first + i) % s->count;
                 int b = s->first + (entry - s->first + i + 1) % s->count;
+                if (skipped(c, a, b))
+                    continue;
                 x[k++] = (xfer){a, b, r, 1};
                 if (r == 0)
                     count_hop(c, a, b, c->one_gpu);
             }
             exit = s->first + (entry - s->first + s->count - 1) % s->count;
+            if (skipped(c, exit, next_entry))
+                continue;
             sender = exit;
             if (exit != entry && plat_rank_nic(p, c->ranks[exit]) != rail) {
                 x[k++] = (xfer){exit, entry, r, 1}; /* PXN: hand over to the rail's GPU */
@@ -386,6 +400,33 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
     return SP_OK;
 }
 
+/* NCCL's p2p engine as flows: all-to-all sends bytes / n from every member
+ * to every other, all at once (NCCL's rounds are permutations, so with fair
+ * sharing the concurrent flows move the same bytes per link); send/recv
+ * sends everything to the next member. */
+static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
+{
+    int n = c->n;
+    size_t cap = c->kind == COLL_ALL_TO_ALL ? (size_t)n * (size_t)(n - 1) : (size_t)n;
+    xfer *x = malloc((cap ? cap : 1) * sizeof(*x));
+    size_t k = 0;
+
+    if (x == NULL)
+        return SP_ENOMEM;
+    for (int a = 0; a < n; a++) {
+        if (c->kind == COLL_SEND_RECV) {
+            x[k++] = (xfer){a, (a + 1) % n, 0, 1};
+            continue;
+        }
+        for (int i = 1; i < n; i++)
+            x[k++] = (xfer){a, (a + i) % n, 0, 1};
+    }
+    c->rings = 1;
+    *out = x;
+    *nx = k;
+    return SP_OK;
+}
+
 /* The inputs of NCCL's tuning for this communicator: ranks, nodes, ranks per
  * node, the GPUs' architecture, and the graph NCCL's topology search would
  * find (from the platform file, else derived as that search does). */
@@ -477,7 +518,7 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     unsigned amask = opts != NULL && opts->algo_mask ? opts->algo_mask : ~0u;
     unsigned pmask = opts != NULL && opts->proto_mask ? opts->proto_mask : ~0u;
     coll_algo shape;
-    int err;
+    int single, err;
 
     *out = NULL;
     if (n < 1 || kind >= COLL_NKINDS || p->nranks < n)
@@ -509,7 +550,19 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     /* NCCL's choice, and what it predicts. */
     tune_input(c, &tin);
     coll_tune_compute(&tune, &tin);
-    if (n >= 2) {
+    c->model_us = NAN;
+    if (n >= 2 && coll_kind_is_p2p(kind)) {
+        /* The p2p engine: LL up to channels x 16 KiB per peer (NCCL_P2P_LL_THRESHOLD),
+         * else Simple (shared/NCCL.md 5). */
+        uint64_t per_peer = kind == COLL_ALL_TO_ALL ? bytes / (uint64_t)n : bytes;
+        c->algo = COLL_ALGO_P2P;
+        c->proto = per_peer <= (uint64_t)tin.graph_channels * 16384u ? COLL_PROTO_LL : COLL_PROTO_SIMPLE;
+        if (!(amask >> COLL_ALGO_P2P & 1u) || !(pmask >> c->proto & 1u)) {
+            coll_plan_free(c);
+            return SP_EINPUT;
+        }
+        c->inflate = 1.0 / coll_proto_wire_efficiency(c->proto);
+    } else if (n >= 2) {
         if (coll_tune_select(&tune, bytes, amask, pmask, &c->algo, &c->proto) < 0) {
             coll_plan_free(c);
             return SP_EINPUT;
@@ -529,14 +582,20 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     c->channels = channels_used(p->nccl.channels > 0 ? p->nccl.channels : 2 * tin.graph_channels,
                                 c->algo, c->proto, n, bytes);
 
-    shape = c->algo == COLL_ALGO_TREE ? COLL_ALGO_TREE : COLL_ALGO_RING;
-    if (shape == COLL_ALGO_TREE)
+    /* Shapes: ring steps; or one stage of concurrent edge flows (tree,
+     * broadcast/reduce chains in steady state, p2p). */
+    shape = c->algo;
+    single = shape == COLL_ALGO_TREE || shape == COLL_ALGO_P2P || kind == COLL_BROADCAST ||
+             kind == COLL_REDUCE;
+    if (single)
         c->nsteps = n < 2 ? 0 : 1;
     else
         c->nsteps = n < 2 ? 0 : (kind == COLL_ALL_REDUCE ? 2 * (n - 1) : n - 1);
     if (n >= 2) {
-        if ((err = (shape == COLL_ALGO_TREE ? build_tree(c, &x, &nx) : build_rings(c, &x, &nx))) < 0 ||
-            (err = bucket(&c->sends, &c->send0, x, nx, n, 0)) < 0 ||
+        err = shape == COLL_ALGO_TREE  ? build_tree(c, &x, &nx)
+              : shape == COLL_ALGO_P2P ? build_p2p(c, &x, &nx)
+                                       : build_rings(c, &x, &nx);
+        if (err < 0 || (err = bucket(&c->sends, &c->send0, x, nx, n, 0)) < 0 ||
             (err = bucket(&c->recvs, &c->recv0, x, nx, n, 1)) < 0) {
             free(x);
             coll_plan_free(c);
@@ -545,11 +604,19 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         free(x);
     }
     {
-        /* Ring: each ring carries bytes / R, cut into n chunks. Tree: each of the
-         * two trees carries bytes / 2, split over R rails. Rounded up to bytes. */
-        uint64_t per_ring = (bytes + (uint64_t)c->rings - 1) / (uint64_t)(c->rings ? c->rings : 1);
-        uint64_t payload = shape == COLL_ALGO_TREE ? (per_ring + 1) / 2
-                                                   : (per_ring + (uint64_t)n - 1) / (uint64_t)n;
+        /* Payload per transfer. Ring: bytes / R per ring in n chunks; broadcast and
+         * reduce chains: bytes / R per ring; tree: bytes / 2 per tree over R rails;
+         * all-to-all: bytes / n per peer; send/recv: bytes. Rounded up. */
+        uint64_t R = (uint64_t)(c->rings ? c->rings : 1);
+        uint64_t per_ring = (bytes + R - 1) / R, payload;
+        if (shape == COLL_ALGO_TREE)
+            payload = (per_ring + 1) / 2;
+        else if (kind == COLL_ALL_TO_ALL)
+            payload = (bytes + (uint64_t)n - 1) / (uint64_t)n;
+        else if (kind == COLL_SEND_RECV || single)
+            payload = kind == COLL_SEND_RECV ? bytes : per_ring;
+        else
+            payload = (per_ring + (uint64_t)n - 1) / (uint64_t)n;
         c->chunk = (uint64_t)((double)payload * c->inflate + 0.5);
     }
 
@@ -563,14 +630,23 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
      * cross nodes). Tree: its whole model latency before the single stage of
      * edge flows, less the physical latency of the longest tree path. */
     if (p->nccl.latency == PLAT_LAT_NCCL && n >= 2) {
-        if (shape == COLL_ALGO_TREE) {
-            double phys = 0.0;
+        if (single) {
+            /* One stage: the model's whole latency (or, for p2p, which NCCL does
+             * not model, one Ring hop on the slowest path) less the physical
+             * latency of the longest path, which SimGrid charges. */
+            double phys = 0.0, lat_us = 0.0;
             for (size_t i = 0; i < (size_t)c->send0[n]; i++) {
                 plat_path r = plat_route(p, c->ranks[c->sends[i].src], c->ranks[c->sends[i].dst]);
+                double hw = coll_nccl_base_latency_us(COLL_ALGO_P2P, c->proto) +
+                            coll_nccl_hw_latency_us(r.cls, COLL_ALGO_P2P, c->proto, 0);
                 if (r.lat_s > phys)
                     phys = r.lat_s;
+                if (hw > lat_us)
+                    lat_us = hw;
             }
-            c->base_s = tune.lat_us[COLL_ALGO_TREE][c->proto] * 1e-6 - phys;
+            if (shape != COLL_ALGO_P2P)
+                lat_us = tune.lat_us[c->algo][c->proto];
+            c->base_s = lat_us * 1e-6 - phys;
             if (c->base_s < 0.0)
                 c->base_s = 0.0;
         } else if (c->algo == COLL_ALGO_PAT) {
@@ -663,24 +739,39 @@ uint64_t coll_plan_bytes_sent(const coll_plan *c, int member)
 
 double coll_plan_alpha_beta_s(const coll_plan *c)
 {
+    const plat *p = c->plat;
     double total = 0.0;
+    double *load = calloc(2 * p->nlinks + 1, sizeof(double)); /* per link and direction */
     coll_stage st;
 
+    if (load == NULL)
+        return -1.0;
+    /* Per stage: the busiest link's bytes over its bandwidth (concurrent flows
+     * share it), plus the longest route latency and the largest delay. Exact
+     * for the fluid model when the flows that share a link are equal. */
     for (int s = 0; s < coll_plan_nstages(c, 0); s++) {
-        double worst = 0.0;
+        double lat = 0.0, delay = 0.0, busy = 0.0;
+        memset(load, 0, 2 * p->nlinks * sizeof(double));
         for (int m = 0; m < c->n; m++) {
-            double slowest = 0.0;
             coll_plan_stage(c, m, s, &st);
+            if (st.delay_s > delay)
+                delay = st.delay_s;
             for (int i = 0; i < st.nsend; i++) {
-                plat_path path = plat_route(c->plat, c->ranks[m], c->ranks[st.send[i].peer]);
-                double t = path.lat_s + (double)st.send[i].bytes / path.bw_Bps;
-                if (t > slowest)
-                    slowest = t;
+                plat_path path = plat_route(p, c->ranks[m], c->ranks[st.send[i].peer]);
+                if (path.lat_s > lat)
+                    lat = path.lat_s;
+                for (int h = 0; h < path.hops; h++) {
+                    /* A SHARED link has one capacity for both directions. */
+                    int dir = p->links[path.links[h]].sharing == PLAT_SPLITDUPLEX ? path.down[h] : 0;
+                    load[2 * path.links[h] + (size_t)dir] += (double)st.send[i].bytes;
+                }
             }
-            if (st.delay_s + slowest > worst)
-                worst = st.delay_s + slowest;
         }
-        total += worst;
+        for (size_t l = 0; l < 2 * p->nlinks; l++)
+            if (p->links[l / 2].sharing != PLAT_FATPIPE && load[l] / p->links[l / 2].bw_Bps > busy)
+                busy = load[l] / p->links[l / 2].bw_Bps;
+        total += delay + lat + busy;
     }
+    free(load);
     return total;
 }

@@ -52,7 +52,9 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
     double ll_max = N > 1 ? ll_max_bw[in->cpu_amd ? 1 : 0][col] : ll_max_bw[arch][0];
     bool one_gpu = ppn == 1;
     plat_path_class intra = in->intra_nvlink ? PLAT_PATH_NVLINK : PLAT_PATH_PCIE;
-    int nsteps = in->kind == COLL_ALL_REDUCE ? 2 * (n - 1) : n - 1;
+    bool rooted = in->kind == COLL_BROADCAST || in->kind == COLL_REDUCE;
+    /* nsteps: 2(n-1) for all-reduce, n for broadcast/reduce, n-1 otherwise. */
+    int nsteps = in->kind == COLL_ALL_REDUCE ? 2 * (n - 1) : rooted ? n : n - 1;
     int n_inter = N > 1 ? (in->kind == COLL_ALL_REDUCE ? 2 : 1) * (N - 1) : 0;
     /* Multi-node rings floor intra-node steps at the network overhead:
      * 1 us on Intel/ARM, 2 on AMD, x3 for Simple. */
@@ -61,8 +63,8 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
     *out = (coll_tune){0};
     out->channels = C;
     out->nranks = n;
-    if (n < 2)
-        return;
+    if (n < 2 || coll_kind_is_p2p(in->kind))
+        return; /* p2p operations have no algorithm choice in NCCL */
 
     for (int p = 0; p < COLL_NPROTOS; p++) {
         double intra_lat = coll_nccl_hw_latency_us(intra, COLL_ALGO_RING, (coll_proto)p, 0);
@@ -85,8 +87,12 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
             if (intra_lat < floor_lat)
                 intra_lat = floor_lat;
         }
-        out->lat_us[COLL_ALGO_RING][p] = coll_nccl_base_latency_us(COLL_ALGO_RING, (coll_proto)p) +
-                                         (nsteps - n_inter) * intra_lat + n_inter * inter_lat;
+        if (rooted) /* a pipelined chain: base + one hop when all channels match */
+            out->lat_us[COLL_ALGO_RING][p] = coll_nccl_base_latency_us(COLL_ALGO_RING, (coll_proto)p) +
+                                             (N > 1 ? inter_lat : intra_lat);
+        else
+            out->lat_us[COLL_ALGO_RING][p] = coll_nccl_base_latency_us(COLL_ALGO_RING, (coll_proto)p) +
+                                             (nsteps - n_inter) * intra_lat + n_inter * inter_lat;
 
         /* Tree: all-reduce only. */
         if (in->kind == COLL_ALL_REDUCE) {
@@ -109,7 +115,8 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
         }
     }
     /* PAT: all-gather and reduce-scatter with one GPU per node, Simple only. */
-    if (in->kind != COLL_ALL_REDUCE && one_gpu && N == n && in->sm >= 60) {
+    if ((in->kind == COLL_ALL_GATHER || in->kind == COLL_REDUCE_SCATTER) && one_gpu && N == n &&
+        in->sm >= 60) {
         double inter = coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_PAT, COLL_PROTO_SIMPLE, 1);
         out->bus_GBps[COLL_ALGO_PAT][COLL_PROTO_SIMPLE] = 0.75 * bus;
         out->bw_GBps[COLL_ALGO_PAT][COLL_PROTO_SIMPLE] = 0.75 * bus;

@@ -149,6 +149,7 @@ typedef struct plat_link {
     double bw_Bps; /* per direction, or in all for PLAT_SHARED */
     double lat_s;
     plat_sharing sharing;
+    uint32_t a, b; /* the vertices it joins (UP is a to b); PLAT_NONE for shared/marker links */
 } plat_link;
 
 /* An adjacency of the graph: crossing it from a to b uses the link, then
@@ -177,6 +178,7 @@ typedef struct plat_path {
     double bw_Bps;                  /* bottleneck bandwidth along the route */
     int hops;                       /* links on the route */
     uint32_t links[PLAT_MAX_HOPS];  /* indices into plat.links, source to destination */
+    uint8_t down[PLAT_MAX_HOPS];    /* 1 where the link is crossed from its b to its a */
 } plat_path;
 
 typedef struct plat {

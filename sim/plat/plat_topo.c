@@ -95,7 +95,7 @@ static uint32_t new_link(builder *b, char *name, double bw, double lat, plat_sha
         p->links = l;
         b->lcap = cap;
     }
-    p->links[p->nlinks] = (plat_link){name, bw, lat, sharing};
+    p->links[p->nlinks] = (plat_link){name, bw, lat, sharing, UINT32_MAX, UINT32_MAX};
     return (uint32_t)p->nlinks++;
 }
 
@@ -104,8 +104,11 @@ static uint32_t add_link(builder *b, char *name, double bw, double lat, uint32_t
 {
     uint32_t l = new_link(b, name, bw, lat, PLAT_SPLITDUPLEX);
 
-    if (l != PLAT_NONE)
+    if (l != PLAT_NONE) {
         add_edge(b, a, c, l);
+        b->p->links[l].a = a;
+        b->p->links[l].b = c;
+    }
     return l;
 }
 
@@ -512,6 +515,8 @@ const char *plat_rank_host(const plat *p, int rank)
     return p->vertices[rank].name;
 }
 
+static plat_path route_links(const plat *p, int a, int b);
+
 static void push(const plat *p, plat_path *r, uint32_t link)
 {
     if (link == PLAT_NONE || r->hops >= PLAT_MAX_HOPS)
@@ -592,9 +597,46 @@ static void fabric_path(const plat *p, plat_path *r, int ka, int kb, int j)
     }
 }
 
+/* Which way each link is crossed: walk from the source vertex. A shared or
+ * marker link has no direction (and the walk resumes at the next link's
+ * end that is not the one we came from). */
+static void set_directions(const plat *p, plat_path *r, uint32_t src)
+{
+    uint32_t cur = src;
+
+    for (int i = 0; i < r->hops; i++) {
+        const plat_link *l = &p->links[r->links[i]];
+        r->down[i] = 0;
+        if (l->a == PLAT_NONE)
+            continue;
+        if (cur == l->a) {
+            cur = l->b;
+        } else if (cur == l->b) {
+            r->down[i] = 1;
+            cur = l->a;
+        } else {
+            /* After a shared link: enter this link at the end that leads on. */
+            const plat_link *next = i + 1 < r->hops ? &p->links[r->links[i + 1]] : NULL;
+            int to_a = next != NULL ? (next->a == l->a || next->b == l->a) : 0;
+            r->down[i] = (uint8_t)to_a;
+            cur = to_a ? l->a : l->b;
+            if (next == NULL)
+                r->down[i] = l->a < (uint32_t)p->nranks && (int)l->a != (int)src ? 1 : 0;
+        }
+    }
+}
+
 plat_path plat_route(const plat *p, int a, int b)
 {
-    plat_path r = {PLAT_PATH_SELF, 0.0, 0.0, 0, {0}};
+    plat_path r = route_links(p, a, b);
+
+    set_directions(p, &r, (uint32_t)a);
+    return r;
+}
+
+static plat_path route_links(const plat *p, int a, int b)
+{
+    plat_path r = {PLAT_PATH_SELF, 0.0, 0.0, 0, {0}, {0}};
     int ka, kb, ja, jb;
 
     if (a == b)

@@ -64,11 +64,11 @@ sp_e2e(check.shipped RC 0 ARGS "check|${shipped_args}" STDOUT "dgx-spark.cfg: ok
 sp_e2e(check.spark_two RC 0 ARGS "check|-n|2|platforms/dgx-spark.cfg" STDOUT "ok")
 
 # --- Every collective runs and prints the nccl-tests table.
-foreach(c all_reduce all_gather reduce_scatter)
+foreach(c all_reduce all_gather reduce_scatter broadcast reduce alltoall sendrecv)
   sp_e2e(nccl.spark.${c} RC 0 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-c|${c}|-b|8|-e|64M|-f|2"
     STDOUT "size +count +type +redop +root +time +algbw +busbw #wrong.* 67108864 ")
   sp_e2e(nccl.h100.${c} RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|2|-c|${c}|-b|1M|-e|64M|-f|8|-v"
-    STDOUT "(Ring|Tree|PAT) +(LL|LL128|Simple) +[0-9]+ +[0-9]+ +[0-9.]+")
+    STDOUT "(Ring|Tree|PAT|P2P) +(LL|LL128|Simple) +[0-9]+ +[0-9]+ +([0-9.]+|-)")
 endforeach()
 
 # --- Busbw at large sizes against published measurements (shared/HARDWARE.md).
@@ -109,6 +109,10 @@ target_compile_definitions(test_alphabeta PRIVATE FIXTURES="${CMAKE_CURRENT_SOUR
 foreach(k 2 8 64 512)
   add_test(NAME e2e.alphabeta.k${k} COMMAND test_alphabeta ${k})
   set_tests_properties(e2e.alphabeta.k${k} PROPERTIES LABELS e2e TIMEOUT 300)
+endforeach()
+foreach(c all_gather reduce_scatter broadcast reduce alltoall sendrecv)
+  add_test(NAME e2e.alphabeta.${c} COMMAND test_alphabeta 8 ${c})
+  set_tests_properties(e2e.alphabeta.${c} PROPERTIES LABELS e2e TIMEOUT 300)
 endforeach()
 
 # --- docs/platform-format.md embeds `scalepath check --format` verbatim.

@@ -18,6 +18,7 @@
 int main(int argc, char **argv)
 {
     int k = argc > 1 ? atoi(argv[1]) : 8;
+    coll_kind kind = COLL_ALL_REDUCE;
     const uint64_t S = 1ull << 30; /* 1 GiB: divisible by every k tested */
     diag_list *diag = NULL;
     plat *p = NULL;
@@ -26,14 +27,17 @@ int main(int argc, char **argv)
     int *ranks;
     double t, B, alpha, formula, rel;
     int fail = 1;
-    const coll_opts ring_simple = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE};
+    const coll_opts ring_simple = {(1u << COLL_ALGO_RING) | (1u << COLL_ALGO_P2P),
+                                   1u << COLL_PROTO_SIMPLE};
 
+    if (argc > 2 && coll_kind_parse(&kind, argv[2]) < 0)
+        return 2;
     if (k < 2 || diag_new(&diag, 0) < 0 || (ranks = malloc((size_t)k * sizeof(int))) == NULL)
         return 2;
     for (int i = 0; i < k; i++)
         ranks[i] = i;
     if (plat_load(&p, FIXTURES "/ideal-switch.cfg", diag) < 0 || plat_set_nodes(p, k, diag) < 0 ||
-        coll_plan_new(&plan, p, COLL_ALL_REDUCE, ranks, k, S, &ring_simple) < 0 ||
+        coll_plan_new(&plan, p, kind, ranks, k, S, &ring_simple) < 0 ||
         eng_new(&e, p, NULL, diag) < 0 || eng_run_coll(e, plan, &t, diag) < 0) {
         diag_print(diag, stderr);
         goto done;
@@ -45,10 +49,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "fixture read wrong: B %.17g B/s, alpha %.17g s\n", B, alpha);
         goto done;
     }
-    formula = 2.0 * (k - 1) / k * (double)S / B + 2.0 * (k - 1) * alpha;
+    /* all_reduce: the closed formula; other collectives: the plan's own
+     * alpha-beta sum over stages (busiest link + latency), which the unit
+     * tests check against nccl-tests' busbw identity. */
+    if (kind == COLL_ALL_REDUCE)
+        formula = 2.0 * (k - 1) / k * (double)S / B + 2.0 * (k - 1) * alpha;
+    else
+        formula = coll_plan_alpha_beta_s(plan);
     rel = fabs(t - formula) / formula;
-    printf("k=%d S=%llu B: simulated %.12f s, formula %.12f s, relative error %.3g, %llu messages\n",
-           k, (unsigned long long)S, t, formula, rel, eng_message_count(e));
+    printf("%s k=%d S=%llu B: simulated %.12f s, formula %.12f s, relative error %.3g, %llu messages\n",
+           coll_kind_name(kind), k, (unsigned long long)S, t, formula, rel, eng_message_count(e));
     if (rel > 1e-6)
         fprintf(stderr, "FAIL: relative error %.3g > 1e-6\n", rel);
     else

@@ -67,6 +67,11 @@ static void test_coll__names_and_factors(void **state)
     assert_int_equal(coll_kind_parse(&k, "reduce_scatter_perf"), SP_OK);
     assert_int_equal(k, COLL_REDUCE_SCATTER);
     assert_int_equal(coll_kind_parse(&k, "all_reduce_perfx"), SP_EINPUT);
+    assert_int_equal(coll_kind_parse(&k, "alltoall_perf"), SP_OK);
+    assert_int_equal(k, COLL_ALL_TO_ALL);
+    assert_true(coll_busbw_factor(COLL_BROADCAST, 8) == 1.0);
+    assert_true(coll_busbw_factor(COLL_ALL_TO_ALL, 4) == 0.75);
+    assert_true(coll_busbw_factor(COLL_SEND_RECV, 4) == 1.0);
     assert_true(coll_busbw_factor(COLL_ALL_REDUCE, 8) == 1.75);
     assert_true(coll_busbw_factor(COLL_ALL_GATHER, 8) == 0.875);
     assert_true(coll_busbw_factor(COLL_REDUCE_SCATTER, 2) == 0.5);
@@ -75,8 +80,32 @@ static void test_coll__names_and_factors(void **state)
     assert_true(coll_proto_wire_efficiency(COLL_PROTO_SIMPLE) == 1.0);
 }
 
-/* Per collective: steps 2(n-1) or n-1, S/n per step, so each rank sends
- * 2(n-1)/n S or (n-1)/n S; every send is matched by a receive of the same
+/* Ring (and the p2p engine for all-to-all and send/recv) with Simple. */
+static const coll_opts ring_p2p_simple = {(1u << COLL_ALGO_RING) | (1u << COLL_ALGO_P2P),
+                                          1u << COLL_PROTO_SIMPLE};
+
+/* What one member sends in all, and in the stage that bounds the time, for
+ * S bytes over n members (nccl-tests sizes). */
+static uint64_t expected_sent(coll_kind k, int n, int m, uint64_t S)
+{
+    switch (k) {
+    case COLL_ALL_REDUCE:
+        return 2 * (uint64_t)(n - 1) * (S / n);
+    case COLL_ALL_GATHER:
+    case COLL_REDUCE_SCATTER:
+    case COLL_ALL_TO_ALL:
+        return (uint64_t)(n - 1) * (S / n);
+    case COLL_BROADCAST: /* a chain 0, 1, ..., n-1: all but the last forward S */
+        return m == n - 1 ? 0 : S;
+    case COLL_REDUCE: /* a chain 1, 2, ..., n-1, 0: all but the root send S */
+        return m == 0 ? 0 : S;
+    default: /* send/recv */
+        return S;
+    }
+}
+
+/* Per collective: stages (2(n-1), n-1, or one stage of concurrent flows),
+ * bytes each member sends, and every send matched by a receive of the same
  * size in the same stage. */
 static void test_coll__steps_and_bytes(void **state)
 {
@@ -86,37 +115,39 @@ static void test_coll__steps_and_bytes(void **state)
 
     for (int k = 0; k < COLL_NKINDS; k++) {
         coll_plan *c;
-        int steps = k == COLL_ALL_REDUCE ? 2 * (n - 1) : n - 1;
-        assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S, &ring_simple), SP_OK);
-        assert_int_equal(coll_plan_algo(c), COLL_ALGO_RING);
+        int steps = k == COLL_ALL_REDUCE ? 2 * (n - 1)
+                    : (k == COLL_ALL_GATHER || k == COLL_REDUCE_SCATTER) ? n - 1 : 1;
+        assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S, &ring_p2p_simple), SP_OK);
+        assert_int_equal(coll_plan_algo(c), coll_kind_is_p2p((coll_kind)k) ? COLL_ALGO_P2P : COLL_ALGO_RING);
         assert_int_equal(coll_plan_proto(c), COLL_PROTO_SIMPLE);
-        assert_int_equal(coll_plan_rings(c), 1);
         for (int m = 0; m < n; m++) {
             assert_int_equal(coll_plan_nstages(c, m), steps);
-            assert_int_equal(coll_plan_bytes_sent(c, m), (uint64_t)steps * (S / n));
+            if (coll_plan_bytes_sent(c, m) != expected_sent((coll_kind)k, n, m, S))
+                fail_msg("%s: member %d sends %llu, expected %llu", coll_kind_name((coll_kind)k), m,
+                         (unsigned long long)coll_plan_bytes_sent(c, m),
+                         (unsigned long long)expected_sent((coll_kind)k, n, m, S));
         }
         for (int s = 0; s < steps; s++) {
-            int received[16] = {0};
             for (int m = 0; m < n; m++) {
                 coll_stage st, peer;
                 coll_plan_stage(c, m, s, &st);
-                assert_int_equal(st.nsend, 1);
-                assert_int_equal(st.nrecv, 1);
-                coll_plan_stage(c, st.send[0].peer, s, &peer);
-                assert_int_equal(peer.recv[0].peer, m);
-                assert_int_equal(peer.recv[0].bytes, st.send[0].bytes);
-                received[st.send[0].peer]++;
+                for (int i = 0; i < st.nsend; i++) {
+                    int found = 0;
+                    coll_plan_stage(c, st.send[i].peer, s, &peer);
+                    for (int j = 0; j < peer.nrecv; j++)
+                        found += peer.recv[j].peer == m && peer.recv[j].bytes == st.send[i].bytes;
+                    assert_int_equal(found, 1);
+                }
             }
-            for (int m = 0; m < n; m++)
-                assert_int_equal(received[m], 1); /* a permutation: no incast */
         }
         coll_plan_free(c);
     }
 }
 
 /* On an ideal fabric (no software latency) the plan's alpha-beta time gives
- * the nccl-tests identity busbw = B * (S/n/B) / (alpha + S/n/B) for every
- * collective, i.e. busbw -> B as alpha/transfer -> 0. */
+ * the nccl-tests identity busbw = B * step / (alpha + step) for every
+ * collective, step being the bandwidth time of its bounding stage, i.e.
+ * busbw -> B, the link rate, as alpha / step -> 0. */
 static void test_coll__busbw_identity(void **state)
 {
     fx *f = *state;
@@ -126,11 +157,25 @@ static void test_coll__busbw_identity(void **state)
     for (int k = 0; k < COLL_NKINDS; k++) {
         for (uint64_t S = 1ull << 20; S <= (1ull << 34); S <<= 7) {
             coll_plan *c;
-            double t, busbw, step = (double)(S / n) / B;
-            assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S, &ring_simple), SP_OK);
+            double t, busbw, step;
+            switch (k) {
+            case COLL_ALL_REDUCE:
+            case COLL_ALL_GATHER:
+            case COLL_REDUCE_SCATTER:
+                step = (double)(S / n) / B;
+                break;
+            case COLL_ALL_TO_ALL:
+                step = (double)(n - 1) * (double)(S / n) / B;
+                break;
+            default:
+                step = (double)S / B;
+            }
+            assert_int_equal(coll_plan_new(&c, f->p, (coll_kind)k, f->ranks, n, S, &ring_p2p_simple), SP_OK);
             t = coll_plan_alpha_beta_s(c);
             busbw = (double)S / t * coll_busbw_factor((coll_kind)k, n);
-            assert_true(fabs(busbw - B * step / (alpha + step)) < 1e-9 * B);
+            if (fabs(busbw - B * step / (alpha + step)) > 1e-9 * B)
+                fail_msg("%s at %llu B: busbw %g, expected %g", coll_kind_name((coll_kind)k),
+                         (unsigned long long)S, busbw, B * step / (alpha + step));
             coll_plan_free(c);
         }
     }

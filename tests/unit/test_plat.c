@@ -64,6 +64,11 @@ static void test_plat__spark(void **state)
         plat_path r = plat_route(p, 0, 1);
         assert_int_equal(r.cls, PLAT_PATH_NET);
         assert_int_equal(r.hops, 3);
+        /* Out of GPU 0 (UP), across the cable from NIC 0 (UP), into GPU 1 (DOWN). */
+        assert_int_equal(r.down[0], 0);
+        assert_int_equal(r.down[1], 0);
+        assert_int_equal(r.down[2], 1);
+        assert_int_equal(plat_route(p, 1, 0).down[1], 1);
         /* min(24 GB/s PCIe, 25 GB/s x 0.9804 RoCE) */
         assert_true(fabs(r.bw_Bps - 24e9) < 1.0);
     }
