@@ -60,6 +60,7 @@ typedef struct nccl_opts {
     const char *xml;
     int verbose;
     coll_opts coll;
+    int gpn; /* -g: ranks per node (0 = all GPUs) */
 } nccl_opts;
 
 typedef struct nccl_row {
@@ -77,7 +78,8 @@ static void usage(FILE *fp)
             "                      [-o OUT.h5] [--xml PLATFORM.xml] [-v]\n"
             "\n"
             "  -p FILE   platform file (platforms/*.cfg)            required\n"
-            "  -n N      nodes; ranks = N x GPUs per node     default: 1, or the file's\n"
+            "  -n N      nodes                                  default: 1, or the file's\n"
+            "  -g G      ranks per node: the first G GPUs of each   default: all GPUs\n"
             "  -c NAME   all_reduce all_gather reduce_scatter broadcast reduce\n"
             "            alltoall sendrecv (or their _perf names)    default all_reduce\n"
             "  -b SIZE   smallest size, bytes (K, M, G suffixes)     default 32M\n"
@@ -103,6 +105,7 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
 {
     static const struct option longs[] = {
         {"platform", required_argument, NULL, 'p'}, {"nodes", required_argument, NULL, 'n'},
+        {"gpus", required_argument, NULL, 'g'},
         {"collective", required_argument, NULL, 'c'}, {"minbytes", required_argument, NULL, 'b'},
         {"maxbytes", required_argument, NULL, 'e'}, {"stepfactor", required_argument, NULL, 'f'},
         {"stepbytes", required_argument, NULL, 'i'}, {"datatype", required_argument, NULL, 'd'},
@@ -114,17 +117,21 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
     int c, err = SP_OK;
 
     *o = (nccl_opts){NULL, 0, COLL_ALL_REDUCE, 32u << 20, 32u << 20, 0, 2, NULL, "sum",
-                     NULL, NULL, 0, {0, 0}};
+                     NULL, NULL, 0, {0, 0}, 0};
     o->type = &dtypes[7]; /* float */
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:n:c:b:e:f:i:d:o:vh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:n:g:c:b:e:f:i:d:o:vh", longs, NULL)) != -1) {
         switch (c) {
         case 'p':
             o->platform = optarg;
             break;
         case 'n':
             if (cli_parse_int(&o->nodes, "-n", optarg, 1, 1 << 20, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'g':
+            if (cli_parse_int(&o->gpn, "-g", optarg, 1, 1024, diag) < 0)
                 err = SP_EINPUT;
             break;
         case 'c':
@@ -274,8 +281,8 @@ static char *slurp(const char *path)
     return buf;
 }
 
-static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, size_t nrows,
-                    int argc, char **argv, diag_list *diag)
+static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_row *rows,
+                    size_t nrows, int argc, char **argv, diag_list *diag)
 {
     out_file *f = NULL;
     char *cmd = cli_join_argv(argc, argv);
@@ -310,8 +317,9 @@ static int write_h5(const nccl_opts *o, const plat *p, const nccl_row *rows, siz
             OUT_ATTR_I64("root", coll_kind_root(o->kind), NULL),
             OUT_ATTR_I64("nodes", p->nodes, NULL),
             OUT_ATTR_STR("composition", what),
-            OUT_ATTR_I64("ranks", p->nranks, NULL),
-            OUT_ATTR_F64("busbw_factor", coll_busbw_factor(o->kind, p->nranks), NULL),
+            OUT_ATTR_I64("ranks", nmembers, NULL),
+            OUT_ATTR_I64("ranks_per_node", o->gpn, NULL),
+            OUT_ATTR_F64("busbw_factor", coll_busbw_factor(o->kind, nmembers), NULL),
             OUT_ATTR_STR("latency_model", p->nccl.latency == PLAT_LAT_NONE ? "none" : "nccl"),
         };
         const out_col cols[] = {
@@ -371,7 +379,7 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     nccl_row *rows = NULL;
     size_t nrows = 0, cap = 0;
     int *ranks = NULL;
-    int err;
+    int err, nmembers = 0;
     double sum_busbw = 0.0;
 
     err = parse_args(&o, argc, argv, diag);
@@ -385,8 +393,19 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         err = SP_ENOMEM;
         goto done;
     }
-    for (int r = 0; r < p->nranks; r++)
-        ranks[r] = r;
+    /* The communicator: every GPU, or the first -g GPUs of each node. */
+    for (int r = 0; r < p->nranks; r++) {
+        int g = plat_node_gpus(p, plat_rank_node(p, r));
+        if (o.gpn > g) {
+            diag_error(diag, (sp_loc){p->path, 1},
+                       "option -g %d: node %d of \"%s\" has %d GPU(s)", o.gpn,
+                       plat_rank_node(p, r), p->name, g);
+            err = SP_EINPUT;
+            goto done;
+        }
+        if (o.gpn == 0 || plat_rank_local(p, r) < o.gpn)
+            ranks[nmembers++] = r;
+    }
     /* Every size is planned before SimGrid starts: no bad input reaches it. */
     if ((err = eng_new(&e, p, o.xml, diag)) < 0)
         goto done;
@@ -394,8 +413,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     {
         char what[512];
         plat_describe(p, what, sizeof(what));
-        printf("# scalepath %s nccl: %s_perf on %s: %s = %d rank(s)\n", SP_VERSION,
-               coll_kind_name(o.kind), p->name, what, p->nranks);
+        printf("# scalepath %s nccl: %s_perf on %s: %s; %d rank(s) in the communicator\n",
+               SP_VERSION, coll_kind_name(o.kind), p->name, what, nmembers);
     }
     printf("# algorithm and protocol chosen per size as NCCL's cost model does%s\n",
            o.coll.algo_mask || o.coll.proto_mask ? ", among those --algo/--proto allow" : "");
@@ -414,8 +433,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         double t;
         nccl_row row;
 
-        sizes_for(&o, p->nranks, req, &size, &count);
-        if ((err = coll_plan_new(&plan, p, o.kind, ranks, p->nranks, size, &o.coll)) < 0) {
+        sizes_for(&o, nmembers, req, &size, &count);
+        if ((err = coll_plan_new(&plan, p, o.kind, ranks, nmembers, size, &o.coll)) < 0) {
             if (err == SP_EINPUT)
                 diag_error(diag, (sp_loc){0},
                            "nccl: no algorithm allowed by --algo/--proto runs %s on this "
@@ -432,7 +451,7 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         if (err < 0)
             goto done;
         row.algbw = t > 0.0 ? (double)size / t / 1e9 : 0.0;
-        row.busbw = row.algbw * coll_busbw_factor(o.kind, p->nranks);
+        row.busbw = row.algbw * coll_busbw_factor(o.kind, nmembers);
         sum_busbw += row.busbw;
         printf("%12llu  %12llu  %8s  %6s  %6d  %7.2f  %6.2f  %6.2f    N/A  %7.2f  %6.2f  %6.2f    N/A",
                (unsigned long long)size, (unsigned long long)count, o.type->name,
@@ -474,7 +493,7 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     printf("# Avg bus bandwidth    : %g\n", nrows ? sum_busbw / (double)nrows : 0.0);
     printf("#\n");
     if (o.output != NULL)
-        err = write_h5(&o, p, rows, nrows, argc, argv, diag);
+        err = write_h5(&o, p, nmembers, rows, nrows, argc, argv, diag);
 done:
     free(rows);
     free(ranks);

@@ -486,18 +486,21 @@ static void tune_input(const coll_plan *c, coll_tune_in *in)
         in->graph_channels = ch;
         in->graph_bw_GBps = bw;
     } else {
-        /* Across nodes: one channel per NIC at the step under the NIC's rate. */
-        int nics = 64;
+        /* Across nodes: one channel per NIC the members use on every node, at
+         * the speed step under the NIC's rate. */
+        node_span *spans = calloc((size_t)c->n, sizeof(*spans));
+        int nics = 1;
         double nic_bw = 1e9;
+        if (spans != NULL)
+            nics = rail_count(spans, group_nodes(c, spans));
+        free(spans);
         for (int m = 0; m < c->n; m++) {
             const plat_node_type *ty = plat_type_of_rank(p, c->ranks[m]);
             double b = fmin(ty->nic.host_bw_Bps, ty->nic.line_bw_Bps * ty->nic.efficiency) / 1e9;
-            if (ty->nic.count < nics)
-                nics = ty->nic.count;
             if (b < nic_bw)
                 nic_bw = b;
         }
-        in->graph_channels = nics < 1 ? 1 : nics;
+        in->graph_channels = nics;
         in->graph_bw_GBps = inter_steps[row][19];
         for (int i = 0; i < 20; i++)
             if (inter_steps[row][i] > 0 && inter_steps[row][i] <= nic_bw + 1e-9) {
@@ -579,8 +582,19 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
                 c->inflate = simple / chosen;
         }
     }
-    c->channels = channels_used(p->nccl.channels > 0 ? p->nccl.channels : 2 * tin.graph_channels,
-                                c->algo, c->proto, n, bytes);
+    {
+        /* The platform's logged channel count holds for whole nodes only. */
+        int whole = 1;
+        for (int m = 0, run = 0; m < n && whole; m++) {
+            int node = plat_rank_node(p, c->ranks[m]);
+            run = m > 0 && plat_rank_node(p, c->ranks[m - 1]) == node ? run + 1 : 1;
+            if (m + 1 == n || plat_rank_node(p, c->ranks[m + 1]) != node)
+                whole = run == plat_node_gpus(p, node);
+        }
+        c->channels = channels_used(p->nccl.channels > 0 && whole ? p->nccl.channels
+                                                                  : 2 * tin.graph_channels,
+                                    c->algo, c->proto, n, bytes);
+    }
 
     /* Shapes: ring steps; or one stage of concurrent edge flows (tree,
      * broadcast/reduce chains in steady state, p2p). */

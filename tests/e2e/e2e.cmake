@@ -198,3 +198,9 @@ sp_e2e(choice.records_selection RC 0 ARGS "${spark}|-b|8K|-e|1G|-f|128|-v"
 sp_e2e(choice.bad_algo RC 2 ARGS "${spark}|--algo|Rung" STDERR "option --algo: expected a list of Ring, Tree, PAT")
 sp_e2e(choice.tree_not_for_allgather RC 2 ARGS "${spark}|-c|all_gather|--algo|Tree"
   STDERR "no algorithm allowed by --algo/--proto runs all_gather")
+
+# --- -g: a communicator of the first G GPUs of each node (one rail: 48 GB/s NIC).
+sp_e2e(nccl.ranks_per_node RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|2|-g|1|-b|1G|-e|1G|-v"
+  STDOUT "1 rank\\(s\\)|2 rank\\(s\\) in the communicator.* 1073741824 .* 4[5-8]\\.[0-9]+ +N/A")
+sp_e2e(nccl.ranks_per_node_too_many RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-g|2"
+  STDERR "option -g 2: node 0 of \"dgx-spark\" has 1 GPU")
