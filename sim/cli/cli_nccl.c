@@ -20,6 +20,7 @@
 #include "out/out.h"
 #include "plat/plat.h"
 #include "util/str.h"
+#include "util/vec.h"
 
 typedef struct dtype {
     const char *name; /* nccl-tests spelling */
@@ -465,15 +466,9 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
             printf("  %5s %6s %2lld %5lld %9.2f", row.algo, row.proto, (long long)row.channels,
                    (long long)row.rings, row.model_us);
         printf("\n");
-        if (nrows == cap) {
-            size_t ncap = cap ? 2 * cap : 32;
-            nccl_row *nr = realloc(rows, ncap * sizeof(*nr));
-            if (nr == NULL) {
-                err = SP_ENOMEM;
-                goto done;
-            }
-            rows = nr;
-            cap = ncap;
+        if (vec_reserve((void **)&rows, &cap, nrows + 1, sizeof(*rows)) < 0) {
+            err = SP_ENOMEM;
+            goto done;
         }
         rows[nrows++] = row;
         /* Next size, as nccl-tests steps: by factor, or by increment. */

@@ -12,6 +12,7 @@
 #include "eng/eng.h"
 #include "plat/plat.h"
 #include "util/str.h"
+#include "util/vec.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -47,13 +48,9 @@ int cli_platforms(int argc, char **argv, diag_list *diag)
         size_t len = strlen(e->d_name);
         if (len < 5 || strcmp(e->d_name + len - 4, ".cfg") != 0)
             continue;
-        if (n == cap) {
-            char **q = realloc(names, (cap = cap ? 2 * cap : 32) * sizeof(*q));
-            if (q == NULL) {
-                err = SP_ENOMEM;
-                break;
-            }
-            names = q;
+        if (vec_reserve((void **)&names, &cap, n + 1, sizeof(*names)) < 0) {
+            err = SP_ENOMEM;
+            break;
         }
         if ((names[n] = str_format("%s/%s", dir, e->d_name)) == NULL) {
             err = SP_ENOMEM;

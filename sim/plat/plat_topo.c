@@ -22,6 +22,7 @@
 
 #include "plat/plat_int.h"
 #include "util/str.h"
+#include "util/vec.h"
 
 typedef struct builder {
     plat *p;
@@ -39,16 +40,10 @@ static uint32_t add_vertex(builder *b, int rank, char *name)
         free(name);
         return 0;
     }
-    if (p->nvertices == b->vcap) {
-        size_t cap = b->vcap ? 2 * b->vcap : 64;
-        plat_vertex *v = realloc(p->vertices, cap * sizeof(*v));
-        if (v == NULL) {
-            free(name);
-            b->err = SP_ENOMEM;
-            return 0;
-        }
-        p->vertices = v;
-        b->vcap = cap;
+    if (vec_reserve((void **)&p->vertices, &b->vcap, p->nvertices + 1, sizeof(*p->vertices)) < 0) {
+        free(name);
+        b->err = SP_ENOMEM;
+        return 0;
     }
     p->vertices[p->nvertices] = (plat_vertex){name, rank};
     return (uint32_t)p->nvertices++;
@@ -60,15 +55,9 @@ static void add_edge(builder *b, uint32_t a, uint32_t c, uint32_t link)
 
     if (b->err < 0)
         return;
-    if (p->nedges == b->ecap) {
-        size_t cap = b->ecap ? 2 * b->ecap : 64;
-        plat_edge *e = realloc(p->edges, cap * sizeof(*e));
-        if (e == NULL) {
-            b->err = SP_ENOMEM;
-            return;
-        }
-        p->edges = e;
-        b->ecap = cap;
+    if (vec_reserve((void **)&p->edges, &b->ecap, p->nedges + 1, sizeof(*p->edges)) < 0) {
+        b->err = SP_ENOMEM;
+        return;
     }
     p->edges[p->nedges++] = (plat_edge){a, c, link, PLAT_NONE, 0};
 }
@@ -84,16 +73,10 @@ static uint32_t new_link(builder *b, char *name, double bw, double lat, plat_sha
         free(name);
         return PLAT_NONE;
     }
-    if (p->nlinks == b->lcap) {
-        size_t cap = b->lcap ? 2 * b->lcap : 64;
-        plat_link *l = realloc(p->links, cap * sizeof(*l));
-        if (l == NULL) {
-            free(name);
-            b->err = SP_ENOMEM;
-            return PLAT_NONE;
-        }
-        p->links = l;
-        b->lcap = cap;
+    if (vec_reserve((void **)&p->links, &b->lcap, p->nlinks + 1, sizeof(*p->links)) < 0) {
+        free(name);
+        b->err = SP_ENOMEM;
+        return PLAT_NONE;
     }
     p->links[p->nlinks] = (plat_link){name, bw, lat, sharing, UINT32_MAX, UINT32_MAX};
     return (uint32_t)p->nlinks++;

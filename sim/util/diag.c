@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/str.h"
+#include "util/vec.h"
 
 struct diag_list {
     char **msgs;      /* formatted messages, owned */
@@ -75,16 +76,10 @@ static void add(diag_list *d, diag_level lv, sp_loc at, const char *fmt, va_list
         d->dropped++;
         return;
     }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : 16;
-        char **m = realloc(d->msgs, cap * sizeof(*m));
-        if (m == NULL) {
-            free(msg);
-            d->dropped++;
-            return;
-        }
-        d->msgs = m;
-        d->cap = cap;
+    if (vec_reserve((void **)&d->msgs, &d->cap, d->n + 1, sizeof(*d->msgs)) < 0) {
+        free(msg);
+        d->dropped++;
+        return;
     }
     d->msgs[d->n++] = msg;
 }

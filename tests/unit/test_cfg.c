@@ -4,32 +4,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "unit_helpers.h"
 #include <string.h>
 
 #include "cfg/cfg.h"
 
-static int setup(void **state)
-{
-    diag_list *d;
-    if (diag_new(&d, 0) < 0)
-        return -1;
-    *state = d;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    diag_free(*state);
-    return 0;
-}
-
-static int has_message(const diag_list *d, const char *needle)
-{
-    for (size_t i = 0; i < diag_count(d); i++)
-        if (strstr(diag_text(d, i), needle) != NULL)
-            return 1;
-    return 0;
-}
 
 /* libconfig reads 450 as an int; a number key accepts it (and 1.5). */
 static void test_cfg__numbers_accept_int_and_float(void **state)
@@ -127,10 +107,10 @@ static void test_cfg__unreadable_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cfg__numbers_accept_int_and_float, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cfg__types_ranges_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cfg__include_location, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cfg__unreadable_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__numbers_accept_int_and_float, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__types_ranges_missing, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__include_location, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__unreadable_file, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

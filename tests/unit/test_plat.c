@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "unit_helpers.h"
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -16,28 +18,6 @@
 
 #define BAD FIXTURES "/../../bad"
 
-static int setup(void **state)
-{
-    diag_list *d;
-    if (diag_new(&d, 0) < 0)
-        return -1;
-    *state = d;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    diag_free(*state);
-    return 0;
-}
-
-static int has_message(const diag_list *d, const char *needle)
-{
-    for (size_t i = 0; i < diag_count(d); i++)
-        if (strstr(diag_text(d, i), needle) != NULL)
-            return 1;
-    return 0;
-}
 
 static void test_plat__spark(void **state)
 {
@@ -320,15 +300,15 @@ static void test_plat__bad_corpus(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_plat__spark, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plat__h100, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plat__routes_and_rails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plat__xml, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plat__fat_tree_routes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plat__ring_routes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plat__pcie_bounce, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plat__heterogeneous, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_plat__bad_corpus, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plat__spark, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__h100, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__routes_and_rails, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__xml, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__fat_tree_routes, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__ring_routes, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__pcie_bounce, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__heterogeneous, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__bad_corpus, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
