@@ -14,6 +14,7 @@ static void usage(FILE *fp)
             "  check     validate platform files\n"
             "  platforms list the shipped hardware tiers\n"
             "  platform  expand one platform: summary, SimGrid XML, routes, bisection\n"
+            "  replay    replay a training workload (AICB / ASTRA-sim text) on a platform\n"
             "  version   print the version\n"
             "\n"
             "Run `scalepath COMMAND -h` for a command's options.\n");
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
         err = cli_platforms(argc - 1, argv + 1, diag);
     else if (strcmp(argv[1], "platform") == 0)
         err = cli_platform(argc - 1, argv + 1, diag);
+    else if (strcmp(argv[1], "replay") == 0)
+        err = cli_replay(argc - 1, argv + 1, diag);
     else {
         diag_error(diag, (sp_loc){0}, "unknown command \"%s\"", argv[1]);
         usage(stderr);

@@ -11,6 +11,8 @@
 #include <simgrid/link.h>
 #include <xbt/dynar.h>
 #include <simgrid/mailbox.h>
+#include <simgrid/cond.h>
+#include <simgrid/mutex.h>
 #include <simgrid/version.h>
 #include <xbt/config.h>
 #include <xbt/log.h>
@@ -161,46 +163,54 @@ static sg_mailbox_t mailbox(unsigned long op, int dst, int src, int ring)
  * critical path then runs back along the ring and sums each hop's latency,
  * as NCCL's pipelined ring does, instead of paying the slowest hop in every
  * step. */
-static void rank_main(int argc, char *argv[])
+static void run_member(const coll_plan *c, int member, const char *key, int *stage,
+                       unsigned long long *messages, void *payload)
 {
-    eng_rank *r = sg_actor_self_get_data();
-    const coll_plan *c = r->plan;
-    int n = coll_plan_nstages(c, r->member);
+    int n = coll_plan_nstages(c, member);
     coll_stage st;
     sg_comm_t sends[COLL_MAX_XFERS], recvs[COLL_MAX_XFERS];
     void *got[COLL_MAX_XFERS];
     size_t nsends = 0;
+    char name[128];
 
-    (void)argc;
-    (void)argv;
-    coll_plan_stage(c, r->member, 0, &st);
+    coll_plan_stage(c, member, 0, &st);
     for (int i = 0; i < st.nrecv; i++) {
-        char name[96];
-        mailbox_name(name, sizeof(name), r->op, r->member, st.recv[i].peer, st.recv[i].ring);
+        snprintf(name, sizeof(name), "%s.%d.%d.%d", key, member, st.recv[i].peer, st.recv[i].ring);
         sg_mailbox_set_receiver(name);
     }
     for (int s = 0; s < n; s++) {
-        r->stage = s;
-        coll_plan_stage(c, r->member, s, &st);
+        *stage = s;
+        coll_plan_stage(c, member, s, &st);
         if (nsends > 0)
             sg_comm_wait_all(sends, nsends);
         nsends = 0;
         if (st.delay_s > 0.0)
             sg_actor_sleep_for(st.delay_s);
-        for (int i = 0; i < st.nsend; i++)
-            sends[nsends++] = sg_mailbox_put_async(mailbox(r->op, st.send[i].peer, r->member,
-                                                           st.send[i].ring),
-                                                   r, (long)st.send[i].bytes);
-        *r->messages += (unsigned long long)st.nsend;
-        for (int i = 0; i < st.nrecv; i++)
-            recvs[i] = sg_mailbox_get_async(mailbox(r->op, r->member, st.recv[i].peer,
-                                                    st.recv[i].ring),
-                                            &got[i]);
+        for (int i = 0; i < st.nsend; i++) {
+            snprintf(name, sizeof(name), "%s.%d.%d.%d", key, st.send[i].peer, member, st.send[i].ring);
+            sends[nsends++] = sg_mailbox_put_async(sg_mailbox_by_name(name), payload, (long)st.send[i].bytes);
+        }
+        *messages += (unsigned long long)st.nsend;
+        for (int i = 0; i < st.nrecv; i++) {
+            snprintf(name, sizeof(name), "%s.%d.%d.%d", key, member, st.recv[i].peer, st.recv[i].ring);
+            recvs[i] = sg_mailbox_get_async(sg_mailbox_by_name(name), &got[i]);
+        }
         if (st.nrecv > 0)
             sg_comm_wait_all(recvs, (size_t)st.nrecv);
     }
     if (nsends > 0)
         sg_comm_wait_all(sends, nsends);
+}
+
+static void rank_main(int argc, char *argv[])
+{
+    eng_rank *r = sg_actor_self_get_data();
+    char key[32];
+
+    (void)argc;
+    (void)argv;
+    snprintf(key, sizeof(key), "c%lu", r->op);
+    run_member(r->plan, r->member, key, &r->stage, r->messages, r);
     r->finished = 1;
     r->t_end = simgrid_get_clock();
 }
@@ -451,4 +461,158 @@ int eng_check_routes(eng *e, const int *pairs, size_t n, diag_list *diag)
         return SP_EINTERNAL;
     }
     return j.mismatches ? SP_EINTERNAL : SP_OK;
+}
+
+/* --- Workload replay. */
+
+typedef struct replay_rank {
+    const wl *w;
+    int rank;
+    const coll_plan *const *plans; /* per op */
+    eng_op_time *times;            /* per op */
+    char *done;                    /* per op */
+    int *seq;                      /* per op: instance number of a collective in its group */
+    int *member;                   /* per op: the rank's member index in the plan */
+    sg_mutex_t mutex;
+    sg_cond_t cond;
+    unsigned long long *messages;
+} replay_rank;
+
+typedef struct replay_stream {
+    replay_rank *rank;
+    wl_stream stream;
+    long current; /* op being run or waited for, -1 when finished */
+    int stage;
+    int finished;
+} replay_stream;
+
+static void stream_main(int argc, char *argv[])
+{
+    replay_stream *s = sg_actor_self_get_data();
+    replay_rank *r = s->rank;
+    const wl_rank *wr = &r->w->ranks[r->rank];
+
+    (void)argc;
+    (void)argv;
+    for (size_t i = 0; i < wr->nops; i++) {
+        const wl_op *op = &wr->ops[i];
+        if (op->stream != s->stream)
+            continue;
+        s->current = (long)i;
+        /* Wait for the operations it depends on (other streams may run them). */
+        sg_mutex_lock(r->mutex);
+        for (uint32_t d = 0; d < op->ndeps; d++)
+            while (!r->done[op->deps[d]])
+                sg_cond_wait(r->cond, r->mutex);
+        sg_mutex_unlock(r->mutex);
+        r->times[i].start = simgrid_get_clock();
+        if (op->kind == WL_COMPUTE) {
+            if (op->duration_s > 0.0)
+                sg_actor_sleep_for(op->duration_s);
+        } else if (op->kind == WL_COLL) {
+            char key[48];
+            snprintf(key, sizeof(key), "g%d.%d", op->group, r->seq[i]);
+            run_member(r->plans[i], r->member[i], key, &s->stage, r->messages, r);
+        }
+        r->times[i].end = simgrid_get_clock();
+        sg_mutex_lock(r->mutex);
+        r->done[i] = 1;
+        sg_cond_notify_all(r->cond);
+        sg_mutex_unlock(r->mutex);
+    }
+    s->current = -1;
+    s->finished = 1;
+}
+
+int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
+                     eng_op_time *const *times, diag_list *diag)
+{
+    int n = w->nranks, err = SP_OK;
+    replay_rank *ranks = calloc((size_t)n, sizeof(*ranks));
+    replay_stream *streams = calloc((size_t)n * WL_NSTREAMS, sizeof(*streams));
+    int *next_seq = calloc(w->ngroups + 1, sizeof(int) * (size_t)n);
+
+    if (ranks == NULL || streams == NULL || next_seq == NULL) {
+        free(ranks);
+        free(streams);
+        free(next_seq);
+        return SP_ENOMEM;
+    }
+    /* Per-op state, allocated before the run (an actor killed on deadlock frees nothing). */
+    for (int q = 0; q < n && err == SP_OK; q++) {
+        const wl_rank *wr = &w->ranks[q];
+        replay_rank *r = &ranks[q];
+        r->w = w;
+        r->rank = q;
+        r->plans = plans[q];
+        r->times = times[q];
+        r->messages = &e->messages;
+        r->done = calloc(wr->nops + 1, 1);
+        r->seq = calloc(wr->nops + 1, sizeof(int));
+        r->member = calloc(wr->nops + 1, sizeof(int));
+        if (r->done == NULL || r->seq == NULL || r->member == NULL) {
+            err = SP_ENOMEM;
+            break;
+        }
+        for (size_t i = 0; i < wr->nops; i++) {
+            const wl_op *op = &wr->ops[i];
+            if (op->kind != WL_COLL)
+                continue;
+            r->seq[i] = next_seq[(size_t)op->group * (size_t)n + (size_t)q]++;
+            for (int m = 0; m < coll_plan_members(plans[q][i]); m++)
+                if (coll_plan_rank(plans[q][i], m) == q)
+                    r->member[i] = m;
+        }
+        r->mutex = sg_mutex_init();
+        r->cond = sg_cond_init();
+    }
+    for (int q = 0; q < n && err == SP_OK; q++) {
+        sg_host_t host = sg_host_by_name(plat_rank_host(e->plat, q));
+        for (int s = 0; s < WL_NSTREAMS; s++) {
+            replay_stream *rs = &streams[(size_t)q * WL_NSTREAMS + (size_t)s];
+            sg_actor_t a;
+            char name[48];
+            int used = 0;
+            for (size_t i = 0; i < w->ranks[q].nops && !used; i++)
+                used = w->ranks[q].ops[i].stream == (wl_stream)s;
+            *rs = (replay_stream){&ranks[q], (wl_stream)s, -1, -1, !used};
+            if (!used)
+                continue;
+            snprintf(name, sizeof(name), "rank%d.stream%d", q, s);
+            a = sg_actor_init(name, host);
+            sg_actor_set_data(a, rs);
+            sg_actor_start(a, stream_main, 0, NULL);
+        }
+    }
+    if (err == SP_OK) {
+        simgrid_run();
+        for (int q = 0; q < n * WL_NSTREAMS; q++) {
+            const replay_stream *rs = &streams[q];
+            if (rs->finished)
+                continue;
+            err = SP_EDEADLOCK;
+            if (rs->current >= 0) {
+                const wl_op *op = &w->ranks[rs->rank->rank].ops[rs->current];
+                diag_error(diag, op->src, "rank %d never finished: blocked in operation %ld (%s \"%s\"%s%s)",
+                           rs->rank->rank, rs->current, wl_op_kind_name(op->kind), op->name,
+                           op->kind == WL_COLL ? " in group " : "",
+                           op->kind == WL_COLL ? w->groups[op->group].name : "");
+            } else {
+                diag_error(diag, (sp_loc){w->path, 0}, "rank %d never started", rs->rank->rank);
+            }
+        }
+    }
+    for (int q = 0; q < n; q++) {
+        free(ranks[q].done);
+        free(ranks[q].seq);
+        free(ranks[q].member);
+        if (ranks[q].mutex != NULL)
+            sg_mutex_destroy(ranks[q].mutex);
+        if (ranks[q].cond != NULL)
+            sg_cond_destroy(ranks[q].cond);
+    }
+    free(ranks);
+    free(streams);
+    free(next_seq);
+    return err;
 }

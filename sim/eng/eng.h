@@ -21,6 +21,7 @@
 #include "coll/coll.h"
 #include "plat/plat.h"
 #include "util/diag.h"
+#include "wl/wl.h"
 
 typedef struct eng eng;
 
@@ -64,6 +65,24 @@ SP_MUST_USE int eng_run_flows(eng *e, const eng_flow *flows, size_t n, double *t
  * @return SP_OK if all agree; SP_EINTERNAL otherwise
  */
 SP_MUST_USE int eng_check_routes(eng *e, const int *pairs, size_t n, diag_list *diag);
+
+/* When an operation of a replay ran, simulated seconds from its start. */
+typedef struct eng_op_time {
+    double start, end;
+} eng_op_time;
+
+/**
+ * Replay a workload: on every rank one actor per stream runs its operations
+ * in order, each after the operations it depends on; compute sleeps its
+ * duration, a collective runs its plan among the group's ranks.
+ * @param plans  per rank, per operation: the plan of a collective (borrowed),
+ *               NULL for other operations; plans[r][i] for w->ranks[r].ops[i]
+ * @param[out] times  per rank, per operation: filled (arrays owned by the
+ *               caller, sized like the ops)
+ * @return SP_OK; SP_EDEADLOCK with every blocked rank and operation named
+ */
+SP_MUST_USE int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
+                                 eng_op_time *const *times, diag_list *diag);
 
 /* "3.32": the SimGrid version linked in, for provenance. */
 const char *eng_simgrid_version(void);

@@ -204,3 +204,32 @@ sp_e2e(nccl.ranks_per_node RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|2|-g|1|-
   STDOUT "1 rank\\(s\\)|2 rank\\(s\\) in the communicator.* 1073741824 .* 4[5-8]\\.[0-9]+ +N/A")
 sp_e2e(nccl.ranks_per_node_too_many RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-g|2"
   STDERR "option -g 2: node 0 of \"dgx-spark\" has 1 GPU")
+
+# --- Replay of AICB / ASTRA-sim 1.0 text workloads.
+set(aicb ${SP_ROOT}/tests/data/aicb)
+sp_e2e(replay.gpt13b_h100 RC 0
+  ARGS "replay|-p|platforms/dgx-h100.cfg|-t|${aicb}/GPT13B_megatron_tp8_pp1_mbs1_A100.txt|-o|${SP_OUT}/gpt13b.h5"
+  STDOUT "92 layers.*iteration time: [0-9.]+ ms.*per layer.*attention_layer")
+sp_e2e(replay.gpt13b_needs_8 RC 2
+  ARGS "replay|-p|platforms/dgx-spark.cfg|-n|2|-t|${aicb}/GPT13B_megatron_tp8_pp1_mbs1_A100.txt|-o|${SP_OUT}/no.h5"
+  STDERR "model_parallel_NPU_group: 8 and ep: 1 must divide the 2 rank\\(s\\)" ABSENT "${SP_OUT}/no.h5")
+add_test(NAME e2e.replay.micro_write
+  COMMAND ${SP_EXE} replay -p platforms/dgx-spark.cfg -n 2 -t ${aicb}/micro_all_reduce.txt -o ${SP_OUT}/micro.h5
+  WORKING_DIRECTORY ${SP_ROOT})
+add_test(NAME e2e.replay.micro_nccl
+  COMMAND ${SP_EXE} nccl -p platforms/dgx-spark.cfg -n 2 -b 4K -e 1G -f 2 -o ${SP_OUT}/micro-nccl.h5
+  WORKING_DIRECTORY ${SP_ROOT})
+add_test(NAME e2e.replay.micro_matches_nccl
+  COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_micro.py ${SP_OUT}/micro.h5 ${SP_OUT}/micro-nccl.h5)
+set_tests_properties(e2e.replay.micro_matches_nccl PROPERTIES DEPENDS "e2e.replay.micro_write;e2e.replay.micro_nccl")
+set_tests_properties(e2e.replay.micro_write e2e.replay.micro_nccl e2e.replay.micro_matches_nccl PROPERTIES LABELS e2e)
+file(STRINGS ${SP_ROOT}/tests/bad/aicb/EXPECT aicb_lines REGEX "^[^#]")
+foreach(line IN LISTS aicb_lines)
+  string(REGEX MATCH "^([^ ]+) +(.*)$" _ "${line}")
+  set(f ${CMAKE_MATCH_1})
+  set(re ${CMAKE_MATCH_2})
+  string(REPLACE ".txt" "" case ${f})
+  sp_e2e(bad.replay.${case} RC 2
+    ARGS "replay|-p|platforms/dgx-spark.cfg|-n|2|-t|tests/bad/aicb/${f}|-o|${SP_OUT}/bad-${case}.h5"
+    STDERR "${re}" ABSENT "${SP_OUT}/bad-${case}.h5")
+endforeach()

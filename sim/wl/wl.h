@@ -1,0 +1,106 @@
+/* wl.h - workloads: per-rank graphs of compute and communication operations.
+ *
+ * A wl is what a replay executes: for every rank, an ordered list of
+ * operations (compute for a duration, a collective in a communicator group,
+ * or a point-to-point send/receive), each with the operations it waits for.
+ * Readers (wl_aicb.c for AICB / ASTRA-sim 1.0 text workloads; Chakra next)
+ * build it; wl_check() validates it against a platform before any
+ * simulation. No SimGrid here.
+ *
+ * Units: seconds, bytes. Ownership: wl_load_*() give the caller a wl to
+ * release with wl_free(); every array and string inside belongs to it.
+ */
+#ifndef SP_WL_H
+#define SP_WL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coll/coll.h"
+#include "util/diag.h"
+
+typedef enum wl_op_kind { WL_COMPUTE, WL_COLL, WL_SEND, WL_RECV } wl_op_kind;
+
+/* The stream an operation runs on, as on a GPU: operations of one stream
+ * run in order; streams overlap. Compute kernels on one, the tensor /
+ * model-parallel collectives on another, data-parallel (gradient)
+ * collectives on a third, as frameworks issue them on separate streams. */
+typedef enum wl_stream { WL_STREAM_COMPUTE, WL_STREAM_COMM, WL_STREAM_COMM_DP, WL_NSTREAMS } wl_stream;
+
+typedef struct wl_op {
+    wl_op_kind kind;
+    const char *name;   /* borrowed from the wl's string pool */
+    double duration_s;  /* compute: recorded duration */
+    coll_kind coll;     /* collective */
+    uint64_t bytes;     /* collective: nccl-tests size; send/recv: message size */
+    int group;          /* collective: index into wl.groups */
+    int peer;           /* send/recv: the other rank */
+    int tag;            /* send/recv: matched with the peer's op of the same tag */
+    uint32_t *deps;     /* ops of the same rank that must finish first (indices) */
+    uint32_t ndeps;
+    int layer;          /* the workload's layer (for per-layer reports), -1 if none */
+    wl_stream stream;
+    sp_loc src;         /* where it was read */
+} wl_op;
+
+typedef struct wl_rank {
+    wl_op *ops;
+    size_t nops;
+} wl_rank;
+
+typedef struct wl_group {
+    int *ranks; /* ascending */
+    int n;
+    char *name; /* "tp3", "dp0", ... */
+} wl_group;
+
+typedef struct wl {
+    char *path;
+    char *format;       /* "aicb" */
+    int nranks;
+    wl_rank *ranks;
+    wl_group *groups;
+    size_t ngroups;
+    char **layer_names; /* per layer index */
+    size_t nlayers;
+    char **strings;     /* string pool */
+    size_t nstrings;
+} wl;
+
+/* How AICB / ASTRA-sim 1.0 times are read. */
+typedef enum wl_time_unit { WL_TIME_NS, WL_TIME_US, WL_TIME_CYCLES } wl_time_unit;
+
+typedef struct wl_aicb_opts {
+    wl_time_unit unit;  /* AICB / SimAI: ns; ASTRA-sim 1.0: cycles */
+    double cycle_hz;    /* for WL_TIME_CYCLES */
+    int nranks;         /* ranks to lay the workload on (the platform's) */
+} wl_aicb_opts;
+
+/**
+ * Read an AICB / ASTRA-sim 1.0 text workload (policy line, layer count,
+ * one 12-field line per layer) and lay one training iteration on nranks
+ * ranks: forward through the layers, backward in reverse (input gradient,
+ * then weight gradient whose collective overlaps what follows), and a wait
+ * for every collective at the end.
+ * @param[out] out  the workload; NULL on failure
+ * @return SP_OK; SP_EINPUT (every problem located in diag); SP_ENOMEM
+ */
+SP_MUST_USE int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *opts,
+                             diag_list *diag);
+void wl_free(wl *w); /* NULL is fine */
+
+/**
+ * Check a workload before it is simulated: dependencies point to earlier
+ * operations of the same rank (so the graph is acyclic), groups hold valid
+ * ranks, and every member of a group issues the same collectives on it in
+ * the same order (kind and size), without which the replay would deadlock.
+ * @return SP_OK or SP_EINPUT (every problem located in diag)
+ */
+SP_MUST_USE int wl_check(const wl *w, int platform_ranks, diag_list *diag);
+
+/* Total operations over all ranks. */
+size_t wl_op_count(const wl *w);
+
+const char *wl_op_kind_name(wl_op_kind k);
+
+#endif
