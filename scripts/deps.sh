@@ -9,6 +9,7 @@ SP_PACKAGES=(
   libconfig-dev       # platform and study files
   libhdf5-dev         # HDF5 output (hdf5-serial)
   libcmocka-dev       # unit tests
+  protobuf-c-compiler libprotobuf-c-dev zlib1g-dev   # Chakra execution traces (.et, gzipped)
   python3 python3-h5py python3-numpy python3-matplotlib   # analysis/ and its tests
   valgrind            # memory checks in the test suite
 )

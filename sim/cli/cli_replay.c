@@ -26,19 +26,21 @@ typedef struct replay_opts {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: scalepath replay -p PLATFORM.cfg [-n NODES] -t TRACE [--format aicb]\n"
+            "usage: scalepath replay -p PLATFORM.cfg [-n NODES] -t TRACE [--format aicb|chakra]\n"
             "                        [--time-unit ns|us|cycles] [--cycle-GHz F] [-o OUT.h5]\n"
             "                        [--algo LIST] [--proto LIST]\n"
             "\n"
-            "  -t FILE          the workload (AICB / ASTRA-sim 1.0 text)\n"
-            "  --format F       aicb (Chakra execution traces are next)      default aicb\n"
+            "  -t TRACE         the workload: a Chakra prefix (TRACE.0.et, TRACE.1.et, ...)\n"
+            "                   or an AICB / ASTRA-sim 1.0 text file\n"
+            "  --format F       chakra or aicb          default: chakra if TRACE.0.et exists\n"
             "  --time-unit U    unit of the workload's times: ns (AICB, SimAI), us, or\n"
             "                   cycles (ASTRA-sim 1.0, with --cycle-GHz)      default ns\n"
             "  -o FILE          every operation and the per-rank summary, as HDF5\n"
             "  --algo, --proto  restrict NCCL's choice, as in scalepath nccl\n"
             "\n"
             "Compute takes the recorded durations; collectives are simulated on the\n"
-            "platform. The workload is laid on all the platform's ranks.\n");
+            "platform. An AICB workload is laid on all the platform's ranks; a Chakra\n"
+            "trace runs on the first ranks, one per trace file.\n");
 }
 
 static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
@@ -53,7 +55,7 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
     };
     int c, err = SP_OK;
 
-    *o = (replay_opts){NULL, NULL, "aicb", NULL, 0, {WL_TIME_NS, 1e9, 0}, {0, 0}};
+    *o = (replay_opts){NULL, NULL, NULL, NULL, 0, {WL_TIME_NS, 1e9, 0}, {0, 0}};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":p:n:t:o:h", longs, NULL)) != -1) {
@@ -70,9 +72,8 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 'F':
             o->format = optarg;
-            if (strcmp(optarg, "aicb") != 0) {
-                diag_error(diag, (sp_loc){0},
-                           "option --format: \"%s\" is not supported yet (aicb; Chakra comes next)", optarg);
+            if (strcmp(optarg, "aicb") != 0 && strcmp(optarg, "chakra") != 0) {
+                diag_error(diag, (sp_loc){0}, "option --format: expected aicb or chakra, got \"%s\"", optarg);
                 err = SP_EINPUT;
             }
             break;
@@ -176,7 +177,19 @@ int cli_replay(int argc, char **argv, diag_list *diag)
     if ((err = plat_load(&p, o.platform, diag)) < 0 || (err = plat_set_nodes(p, o.nodes, diag)) < 0)
         goto done;
     o.aicb.nranks = p->nranks;
-    if ((err = wl_load_aicb(&w, o.trace, &o.aicb, diag)) < 0 || (err = wl_check(w, p->nranks, diag)) < 0)
+    if (o.format == NULL) {
+        char *first = str_format("%s.0.et", o.trace);
+        FILE *f = first != NULL ? fopen(first, "rb") : NULL;
+        o.format = f != NULL ? "chakra" : "aicb";
+        if (f != NULL)
+            fclose(f);
+        free(first);
+    }
+    if (strcmp(o.format, "chakra") == 0)
+        err = wl_load_chakra(&w, o.trace, p->nranks, diag);
+    else
+        err = wl_load_aicb(&w, o.trace, &o.aicb, diag);
+    if (err < 0 || (err = wl_check(w, p->nranks, diag)) < 0)
         goto done;
     plans = calloc((size_t)w->nranks, sizeof(*plans));
     times = calloc((size_t)w->nranks, sizeof(*times));
@@ -243,13 +256,14 @@ int cli_replay(int argc, char **argv, diag_list *diag)
             for (size_t i = 0; i < wr->nops; i++) {
                 if (times[r][i].end > finish)
                     finish = times[r][i].end;
-                if (wr->ops[i].kind == WL_COMPUTE && times[r][i].end > times[r][i].start) {
+                if (wr->ops[i].kind == WL_COMPUTE && wr->ops[i].stream == WL_STREAM_COMPUTE &&
+                    times[r][i].end > times[r][i].start) {
                     compute += times[r][i].end - times[r][i].start;
                     busy[nb++] = times[r][i]; /* one stream: in order, disjoint */
                 }
             }
             for (size_t i = 0; i < wr->nops; i++)
-                if (wr->ops[i].kind == WL_COLL) {
+                if (wr->ops[i].kind != WL_COMPUTE) {
                     comm += times[r][i].end - times[r][i].start;
                     exposed += uncovered(times[r][i].start, times[r][i].end, busy, nb);
                 }
@@ -262,7 +276,10 @@ int cli_replay(int argc, char **argv, diag_list *diag)
             else if (r == 8)
                 printf("    ...\n");
         }
-        printf("# iteration time: %.3f ms (the last rank to finish)\n", makespan * 1e3);
+        printf("# iteration time: %.3f ms (the last rank to finish); compute = the GPU compute "
+               "stream's busy time\n", makespan * 1e3);
+        if (w->nlayers == 0)
+            goto layers_done;
         /* Per layer, rank 0: compute, collectives, and how much of them no compute hid. */
         printf("#\n# per layer, rank 0 (all passes)\n");
         printf("#  layer  name                    compute(ms)  comm(ms)  exposed comm(ms)\n");
@@ -275,7 +292,8 @@ int cli_replay(int argc, char **argv, diag_list *diag)
                 goto done;
             }
             for (size_t i = 0; i < wr->nops; i++)
-                if (wr->ops[i].kind == WL_COMPUTE && times[0][i].end > times[0][i].start)
+                if (wr->ops[i].kind == WL_COMPUTE && wr->ops[i].stream == WL_STREAM_COMPUTE &&
+                    times[0][i].end > times[0][i].start)
                     busy[nb++] = times[0][i];
             for (size_t l = 0; l < w->nlayers; l++) {
                 double compute = 0.0, comm = 0.0, exposed = 0.0;
@@ -295,6 +313,7 @@ int cli_replay(int argc, char **argv, diag_list *diag)
             }
             free(busy);
         }
+    layers_done:;
     }
     if (o.output != NULL) {
         size_t nops = wl_op_count(w), k = 0;

@@ -473,8 +473,10 @@ typedef struct replay_rank {
     char *done;                    /* per op */
     int *seq;                      /* per op: instance number of a collective in its group */
     int *member;                   /* per op: the rank's member index in the plan */
+    char *crossdep;                /* per op: another stream depends on it */
     sg_mutex_t mutex;
     sg_cond_t cond;
+    int waiters; /* streams of this rank blocked on the condition */
     unsigned long long *messages;
 } replay_rank;
 
@@ -494,31 +496,101 @@ static void stream_main(int argc, char *argv[])
 
     (void)argc;
     (void)argv;
+    /* Receive point-to-point messages eagerly: a send completes once its data
+     * has arrived, whether or not the receive was posted yet. */
+    for (size_t i = 0; i < wr->nops; i++)
+        if (wr->ops[i].stream == s->stream && wr->ops[i].kind == WL_RECV) {
+            char name[64];
+            snprintf(name, sizeof(name), "p.%d.%d.%d", wr->ops[i].peer, r->rank, wr->ops[i].tag);
+            sg_mailbox_set_receiver(name);
+        }
     for (size_t i = 0; i < wr->nops; i++) {
         const wl_op *op = &wr->ops[i];
         if (op->stream != s->stream)
             continue;
         s->current = (long)i;
-        /* Wait for the operations it depends on (other streams may run them). */
-        sg_mutex_lock(r->mutex);
-        for (uint32_t d = 0; d < op->ndeps; d++)
+        /* Wait for the operations it depends on that other streams run. Actors
+         * run one at a time, so the flags need no lock; the condition is only
+         * touched when a stream actually has to wait (most dependencies are on
+         * the same stream, hence already done). */
+        for (uint32_t d = 0; d < op->ndeps; d++) {
+            if (r->done[op->deps[d]])
+                continue;
+            r->waiters++;
+            sg_mutex_lock(r->mutex);
             while (!r->done[op->deps[d]])
                 sg_cond_wait(r->cond, r->mutex);
-        sg_mutex_unlock(r->mutex);
+            sg_mutex_unlock(r->mutex);
+            r->waiters--;
+        }
         r->times[i].start = simgrid_get_clock();
         if (op->kind == WL_COMPUTE) {
-            if (op->duration_s > 0.0)
-                sg_actor_sleep_for(op->duration_s);
+            /* Run the following compute operations of this stream in the same
+             * sleep while nothing on another stream waits for the ones in
+             * between and they need nothing not yet done: the same times, one
+             * simulation event instead of many. */
+            size_t last = i, j;
+            double total = op->duration_s > 0.0 ? op->duration_s : 0.0;
+            for (j = i + 1; j < wr->nops && !r->crossdep[last]; j++) {
+                const wl_op *nx = &wr->ops[j];
+                int ready = 1;
+                if (nx->stream != s->stream)
+                    continue;
+                if (nx->kind != WL_COMPUTE)
+                    break;
+                for (uint32_t d = 0; d < nx->ndeps && ready; d++)
+                    ready = r->done[nx->deps[d]] || (nx->deps[d] >= i && wr->ops[nx->deps[d]].stream == s->stream);
+                if (!ready)
+                    break;
+                total += nx->duration_s > 0.0 ? nx->duration_s : 0.0;
+                last = j;
+            }
+            if (total > 0.0)
+                sg_actor_sleep_for(total);
+            /* Times of the batch, back to back. */
+            {
+                double t = r->times[i].start;
+                for (j = i; j <= last; j++) {
+                    const wl_op *b = &wr->ops[j];
+                    if (b->stream != s->stream)
+                        continue;
+                    r->times[j].start = t;
+                    t += b->duration_s > 0.0 ? b->duration_s : 0.0;
+                    r->times[j].end = t;
+                    r->done[j] = 1;
+                }
+            }
+            i = last;
+            if (r->waiters > 0) {
+                sg_mutex_lock(r->mutex);
+                sg_cond_notify_all(r->cond);
+                sg_mutex_unlock(r->mutex);
+            }
+            continue;
         } else if (op->kind == WL_COLL) {
             char key[48];
             snprintf(key, sizeof(key), "g%d.%d", op->group, r->seq[i]);
             run_member(r->plans[i], r->member[i], key, &s->stage, r->messages, r);
+        } else {
+            /* Point to point, matched by (source, destination, tag), in order. */
+            char name[64];
+            int src = op->kind == WL_SEND ? r->rank : op->peer;
+            int dst = op->kind == WL_SEND ? op->peer : r->rank;
+            snprintf(name, sizeof(name), "p.%d.%d.%d", src, dst, op->tag);
+            if (op->kind == WL_SEND) {
+                sg_mailbox_put(sg_mailbox_by_name(name), r, (long)(op->bytes > 0 ? op->bytes : 1));
+                (*r->messages)++;
+            } else {
+                sg_mailbox_get(sg_mailbox_by_name(name));
+            }
         }
         r->times[i].end = simgrid_get_clock();
-        sg_mutex_lock(r->mutex);
         r->done[i] = 1;
-        sg_cond_notify_all(r->cond);
-        sg_mutex_unlock(r->mutex);
+        if (r->waiters > 0) {
+            sg_mutex_lock(r->mutex);
+            sg_cond_notify_all(r->cond);
+            sg_mutex_unlock(r->mutex);
+        }
     }
     s->current = -1;
     s->finished = 1;
@@ -550,10 +622,15 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
         r->done = calloc(wr->nops + 1, 1);
         r->seq = calloc(wr->nops + 1, sizeof(int));
         r->member = calloc(wr->nops + 1, sizeof(int));
-        if (r->done == NULL || r->seq == NULL || r->member == NULL) {
+        r->crossdep = calloc(wr->nops + 1, 1);
+        if (r->done == NULL || r->seq == NULL || r->member == NULL || r->crossdep == NULL) {
             err = SP_ENOMEM;
             break;
         }
+        for (size_t i = 0; i < wr->nops; i++)
+            for (uint32_t d = 0; d < wr->ops[i].ndeps; d++)
+                if (wr->ops[wr->ops[i].deps[d]].stream != wr->ops[i].stream)
+                    r->crossdep[wr->ops[i].deps[d]] = 1;
         for (size_t i = 0; i < wr->nops; i++) {
             const wl_op *op = &wr->ops[i];
             if (op->kind != WL_COLL)
@@ -606,6 +683,7 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
         free(ranks[q].done);
         free(ranks[q].seq);
         free(ranks[q].member);
+        free(ranks[q].crossdep);
         if (ranks[q].mutex != NULL)
             sg_mutex_destroy(ranks[q].mutex);
         if (ranks[q].cond != NULL)

@@ -25,7 +25,13 @@ typedef enum wl_op_kind { WL_COMPUTE, WL_COLL, WL_SEND, WL_RECV } wl_op_kind;
  * run in order; streams overlap. Compute kernels on one, the tensor /
  * model-parallel collectives on another, data-parallel (gradient)
  * collectives on a third, as frameworks issue them on separate streams. */
-typedef enum wl_stream { WL_STREAM_COMPUTE, WL_STREAM_COMM, WL_STREAM_COMM_DP, WL_NSTREAMS } wl_stream;
+typedef enum wl_stream {
+    WL_STREAM_COMPUTE,
+    WL_STREAM_COMM,
+    WL_STREAM_COMM_DP,
+    WL_STREAM_HOST, /* CPU-side operations of a trace: they overlap the GPU's */
+    WL_NSTREAMS
+} wl_stream;
 
 typedef struct wl_op {
     wl_op_kind kind;
@@ -35,6 +41,7 @@ typedef struct wl_op {
     uint64_t bytes;     /* collective: nccl-tests size; send/recv: message size */
     int group;          /* collective: index into wl.groups */
     int peer;           /* send/recv: the other rank */
+    uint64_t node_id;   /* Chakra: the node's id */
     int tag;            /* send/recv: matched with the peer's op of the same tag */
     uint32_t *deps;     /* ops of the same rank that must finish first (indices) */
     uint32_t ndeps;
@@ -88,6 +95,20 @@ typedef struct wl_aicb_opts {
 SP_MUST_USE int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *opts,
                              diag_list *diag);
 void wl_free(wl *w); /* NULL is fine */
+
+/**
+ * Read a Chakra execution trace: one file per rank, `<prefix>.<rank>.et`
+ * (plain or gzipped), each a sequence of varint-framed protobuf records, a
+ * GlobalMetadata then Nodes. Compute and memory nodes take their recorded
+ * durations, CPU operations run on a host stream, collectives run in the
+ * group of all the trace's ranks (process groups are not read yet),
+ * send/receive nodes match by (source, destination, tag). Data and control
+ * dependencies both order nodes; a dependency on a node absent from the
+ * file is warned about and ignored; a cycle is an error.
+ * @param max_ranks  the platform's ranks: a trace with more is an error
+ * @return SP_OK; SP_EINPUT (each problem names its file and record); SP_ENOMEM
+ */
+SP_MUST_USE int wl_load_chakra(wl **out, const char *prefix, int max_ranks, diag_list *diag);
 
 /**
  * Check a workload before it is simulated: dependencies point to earlier

@@ -21,116 +21,7 @@
 
 #include "util/str.h"
 #include "util/vec.h"
-#include "wl/wl.h"
-
-static const char *const kind_names[] = {"compute", "collective", "send", "recv"};
-
-const char *wl_op_kind_name(wl_op_kind k)
-{
-    return k <= WL_RECV ? kind_names[k] : "?";
-}
-
-size_t wl_op_count(const wl *w)
-{
-    size_t n = 0;
-    for (int r = 0; r < w->nranks; r++)
-        n += w->ranks[r].nops;
-    return n;
-}
-
-void wl_free(wl *w)
-{
-    if (w == NULL)
-        return;
-    for (int r = 0; r < w->nranks && w->ranks != NULL; r++) {
-        for (size_t i = 0; i < w->ranks[r].nops; i++)
-            free(w->ranks[r].ops[i].deps);
-        free(w->ranks[r].ops);
-    }
-    free(w->ranks);
-    for (size_t g = 0; g < w->ngroups; g++) {
-        free(w->groups[g].ranks);
-        free(w->groups[g].name);
-    }
-    free(w->groups);
-    for (size_t i = 0; i < w->nstrings; i++)
-        free(w->strings[i]);
-    free(w->strings);
-    free(w->layer_names);
-    free(w->path);
-    free(w->format);
-    free(w);
-}
-
-int wl_check(const wl *w, int platform_ranks, diag_list *diag)
-{
-    int err = SP_OK;
-
-    if (w->nranks > platform_ranks) {
-        diag_error(diag, (sp_loc){w->path, 0}, "the workload has %d ranks, the platform %d", w->nranks,
-                   platform_ranks);
-        return SP_EINPUT;
-    }
-    for (int r = 0; r < w->nranks; r++)
-        for (size_t i = 0; i < w->ranks[r].nops; i++) {
-            const wl_op *op = &w->ranks[r].ops[i];
-            for (uint32_t d = 0; d < op->ndeps; d++)
-                if (op->deps[d] >= i) {
-                    diag_error(diag, op->src, "rank %d operation %zu depends on operation %u, "
-                               "which does not come before it", r, i, op->deps[d]);
-                    err = SP_EINPUT;
-                }
-            if (op->kind == WL_COLL && (op->group < 0 || (size_t)op->group >= w->ngroups)) {
-                diag_error(diag, op->src, "rank %d operation %zu: no communicator group %d", r, i,
-                           op->group);
-                err = SP_EINPUT;
-            }
-        }
-    /* Every member issues the same collectives on a group, in order: compare
-     * each member's sequence with the group's first member's. */
-    for (size_t g = 0; g < w->ngroups && err == SP_OK; g++) {
-        const wl_group *gr = &w->groups[g];
-        const wl_rank *first;
-        if (gr->n < 1 || gr->ranks[0] < 0 || gr->ranks[gr->n - 1] >= w->nranks) {
-            diag_error(diag, (sp_loc){w->path, 0}, "group %s has ranks outside 0..%d", gr->name,
-                       w->nranks - 1);
-            err = SP_EINPUT;
-            continue;
-        }
-        first = &w->ranks[gr->ranks[0]];
-        for (int m = 1; m < gr->n; m++) {
-            const wl_rank *other = &w->ranks[gr->ranks[m]];
-            size_t i = 0, j = 0;
-            for (;;) {
-                while (i < first->nops && !(first->ops[i].kind == WL_COLL && first->ops[i].group == (int)g))
-                    i++;
-                while (j < other->nops && !(other->ops[j].kind == WL_COLL && other->ops[j].group == (int)g))
-                    j++;
-                if (i == first->nops || j == other->nops) {
-                    if (i != first->nops || j != other->nops) {
-                        diag_error(diag, (sp_loc){w->path, 0},
-                                   "group %s: ranks %d and %d issue different numbers of collectives",
-                                   gr->name, gr->ranks[0], gr->ranks[m]);
-                        err = SP_EINPUT;
-                    }
-                    break;
-                }
-                if (first->ops[i].coll != other->ops[j].coll || first->ops[i].bytes != other->ops[j].bytes) {
-                    diag_error(diag, other->ops[j].src,
-                               "group %s: rank %d issues %s of %llu B where rank %d issues %s of %llu B",
-                               gr->name, gr->ranks[m], coll_kind_name(other->ops[j].coll),
-                               (unsigned long long)other->ops[j].bytes, gr->ranks[0],
-                               coll_kind_name(first->ops[i].coll), (unsigned long long)first->ops[i].bytes);
-                    err = SP_EINPUT;
-                    break;
-                }
-                i++;
-                j++;
-            }
-        }
-    }
-    return err;
-}
+#include "wl/wl_int.h"
 
 /* --- parsing ------------------------------------------------------------ */
 
@@ -206,89 +97,6 @@ static int parse_comm(const char *s, coll_kind *kind, int *cls, int *none, int *
     return -1;
 }
 
-/* --- building ----------------------------------------------------------- */
-
-typedef struct builder {
-    wl *w;
-    size_t *cap;  /* per rank */
-    size_t gcap, scap;
-    int err;
-} builder;
-
-static const char *intern(builder *b, const char *s)
-{
-    wl *w = b->w;
-    char *c;
-
-    for (size_t i = 0; i < w->nstrings; i++)
-        if (strcmp(w->strings[i], s) == 0)
-            return w->strings[i];
-    if ((c = str_dup(s)) == NULL ||
-        vec_reserve((void **)&w->strings, &b->scap, w->nstrings + 1, sizeof(*w->strings)) < 0) {
-        free(c);
-        b->err = SP_ENOMEM;
-        return "";
-    }
-    w->strings[w->nstrings++] = c;
-    return c;
-}
-
-/* Group of `size` ranks containing rank r, laid out with `stride`: members
- * are base + i * stride. Created once, found again by its first member. */
-static int group_of(builder *b, const char *prefix, int r, int size, int stride, int base)
-{
-    wl *w = b->w;
-    char name[48];
-    wl_group *g;
-
-    snprintf(name, sizeof(name), "%s%d", prefix, base);
-    for (size_t i = 0; i < w->ngroups; i++)
-        if (strcmp(w->groups[i].name, name) == 0)
-            return (int)i;
-    if (vec_reserve((void **)&w->groups, &b->gcap, w->ngroups + 1, sizeof(*w->groups)) < 0) {
-        b->err = SP_ENOMEM;
-        return 0;
-    }
-    g = &w->groups[w->ngroups];
-    g->n = size;
-    g->ranks = malloc((size_t)size * sizeof(int));
-    g->name = str_dup(name);
-    if (g->ranks == NULL || g->name == NULL) {
-        free(g->ranks);
-        free(g->name);
-        b->err = SP_ENOMEM;
-        return 0;
-    }
-    for (int i = 0; i < size; i++)
-        g->ranks[i] = base + i * stride;
-    (void)r;
-    return (int)w->ngroups++;
-}
-
-static uint32_t add_op(builder *b, int rank, wl_op op, const uint32_t *deps, uint32_t ndeps)
-{
-    wl_rank *wr = &b->w->ranks[rank];
-
-    if (b->err < 0)
-        return 0;
-    if (vec_reserve((void **)&wr->ops, &b->cap[rank], wr->nops + 1, sizeof(*wr->ops)) < 0) {
-        b->err = SP_ENOMEM;
-        return 0;
-    }
-    op.ndeps = 0;
-    op.deps = NULL;
-    if (ndeps > 0) {
-        if ((op.deps = malloc(ndeps * sizeof(uint32_t))) == NULL) {
-            b->err = SP_ENOMEM;
-            return 0;
-        }
-        memcpy(op.deps, deps, ndeps * sizeof(uint32_t));
-        op.ndeps = ndeps;
-    }
-    wr->ops[wr->nops] = op;
-    return (uint32_t)wr->nops++;
-}
-
 int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *o, diag_list *diag)
 {
     FILE *fp = fopen(path, "r");
@@ -300,7 +108,7 @@ int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *o, diag_list *d
     int tp = 0, ep = 1, pp = 1, all_gpus = 0, err = SP_OK;
     double unit = o->unit == WL_TIME_NS ? 1e-9 : o->unit == WL_TIME_US ? 1e-6 : 1.0 / o->cycle_hz;
     wl *w = NULL;
-    builder b = {0};
+    wl_builder b = {0};
 
     *out = NULL;
     if (fp == NULL) {
@@ -466,7 +274,7 @@ int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *o, diag_list *d
     w->nlayers = (size_t)nlayers;
     b.w = w;
     for (long i = 0; i < nlayers; i++)
-        w->layer_names[i] = (char *)intern(&b, layers[i].name);
+        w->layer_names[i] = (char *)wl__intern(&b, layers[i].name);
     {
         int dp = o->nranks / tp, micro = !strcmp(policy, "MICRO");
         for (int r = 0; r < o->nranks && b.err == SP_OK; r++) {
@@ -475,12 +283,12 @@ int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *o, diag_list *d
             uint32_t *wg_comms = calloc((size_t)nlayers * 2 + 1, sizeof(uint32_t));
             size_t nwg = 0;
             uint32_t barrier = UINT32_MAX;
-            int g_tp = group_of(&b, "tp", r, tp, 1, tp_base);
-            int g_dp = group_of(&b, "dp", r, dp, tp, dp_base);
+            int g_tp = wl__group(&b, "tp", r, tp, 1, tp_base);
+            int g_dp = wl__group(&b, "dp", r, dp, tp, dp_base);
             /* EP groups: ep consecutive members of the DP group; DP_EP: the DP
              * members with the same EP index. */
-            int g_ep = group_of(&b, "ep", r, ep_n, tp, dp_base + (dp_idx - dp_idx % ep_n) * tp);
-            int g_dpep = group_of(&b, "dpep", r, dp / ep_n, tp * ep_n, dp_base + (dp_idx % ep_n) * tp);
+            int g_ep = wl__group(&b, "ep", r, ep_n, tp, dp_base + (dp_idx - dp_idx % ep_n) * tp);
+            int g_dpep = wl__group(&b, "dpep", r, dp / ep_n, tp * ep_n, dp_base + (dp_idx % ep_n) * tp);
             if (wg_comms == NULL) {
                 b.err = SP_ENOMEM;
                 break;
@@ -505,7 +313,7 @@ int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *o, diag_list *d
                         op.layer = (int)i;
                         op.stream = WL_STREAM_COMPUTE;
                         op.src = (sp_loc){w->path, l->line};
-                        c = add_op(&b, r, op, &barrier, barrier == UINT32_MAX ? 0 : 1);
+                        c = wl__add_op(&b, r, op, &barrier, barrier == UINT32_MAX ? 0 : 1);
                         if (parse_comm(l->type[k], &kind, &cls, &none, &twice) < 0 || none ||
                             l->bytes[k] == 0)
                             continue;
@@ -520,7 +328,7 @@ int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *o, diag_list *d
                             op.group = g;
                             op.duration_s = 0.0;
                             op.stream = k == 2 ? WL_STREAM_COMM_DP : WL_STREAM_COMM;
-                            m = add_op(&b, r, op, &c, 1);
+                            m = wl__add_op(&b, r, op, &c, 1);
                             if (k == 2)
                                 wg_comms[nwg++] = m; /* overlaps what follows */
                             else
@@ -535,12 +343,12 @@ int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *o, diag_list *d
                 if (layers[i].update <= 0.0)
                     continue;
                 op.kind = WL_COMPUTE;
-                op.name = intern(&b, "update");
+                op.name = wl__intern(&b, "update");
                 op.duration_s = layers[i].update;
                 op.layer = (int)i;
                 op.stream = WL_STREAM_COMPUTE;
                 op.src = (sp_loc){w->path, layers[i].line};
-                (void)add_op(&b, r, op, wg_comms, (uint32_t)nwg);
+                (void)wl__add_op(&b, r, op, wg_comms, (uint32_t)nwg);
                 q++;
                 nwg = 0; /* the first update waits for all gradients; the rest follow it */
             }

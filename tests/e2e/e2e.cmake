@@ -233,3 +233,47 @@ foreach(line IN LISTS aicb_lines)
     ARGS "replay|-p|platforms/dgx-spark.cfg|-n|2|-t|tests/bad/aicb/${f}|-o|${SP_OUT}/bad-${case}.h5"
     STDERR "${re}" ABSENT "${SP_OUT}/bad-${case}.h5")
 endforeach()
+
+# --- Chakra execution traces.
+set(chakra ${SP_ROOT}/tests/data/chakra)
+# Microbenchmarks: the replayed collective takes what scalepath nccl says for the same size.
+foreach(c all_reduce all_gather reduce_scatter all_to_all)
+  foreach(n 4 8 16)
+    set(nc ${c})
+    if(c STREQUAL "all_to_all")
+      set(nc alltoall)
+    endif()
+    set(t e2e.chakra.micro.${c}.${n})
+    add_test(NAME ${t}.replay COMMAND ${SP_EXE} replay -p platforms/dgx-spark-switch.cfg -n ${n}
+      -t ${chakra}/microbenchmarks/${c}/${n}npus_1MB/${c} -o ${SP_OUT}/${c}-${n}.h5 WORKING_DIRECTORY ${SP_ROOT})
+    add_test(NAME ${t}.nccl COMMAND ${SP_EXE} nccl -p platforms/dgx-spark-switch.cfg -n ${n} -c ${nc}
+      -b 1M -e 1M -o ${SP_OUT}/${c}-${n}-nccl.h5 WORKING_DIRECTORY ${SP_ROOT})
+    add_test(NAME ${t}.same COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_chakra_micro.py
+      ${SP_OUT}/${c}-${n}.h5 ${SP_OUT}/${c}-${n}-nccl.h5 ${nc})
+    set_tests_properties(${t}.same PROPERTIES DEPENDS "${t}.replay;${t}.nccl")
+    set_tests_properties(${t}.replay ${t}.nccl ${t}.same PROPERTIES LABELS e2e)
+  endforeach()
+endforeach()
+# On DGX H100 too (one node of 8 GPUs; two for 16 ranks).
+sp_e2e(chakra.micro.h100_16 RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|2|-t|${chakra}/microbenchmarks/all_reduce/16npus_1MB/all_reduce"
+  STDOUT "iteration time")
+# The real PyTorch-derived trace (gzipped here): dangling dependencies warned
+# about; the GPU compute sum is the trace's (292.828 ms of COMP_NODE durations).
+sp_e2e(chakra.pytorch RC 0 ARGS "replay|-p|platforms/dgx-spark.cfg|-n|1|-t|${chakra}/pytorch/chakra"
+  STDOUT " 0 +[0-9.]+ +292\\.828 " STDERR "warning: [0-9]+ dependencies name nodes absent from the trace")
+sp_e2e(chakra.pytorch_on_h100 RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|1|-t|${chakra}/pytorch/chakra"
+  STDOUT "iteration time")
+# A ring all-reduce written as send/recv/compute nodes.
+sp_e2e(chakra.custom_ring RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-t|${chakra}/custom_ring_allreduce_8npus_1MB/custom_allreduce|-o|${SP_OUT}/ring.h5"
+  STDOUT " 7 +[0-9.]+ .*iteration time")
+sp_e2e(chakra.too_many_ranks RC 2 ARGS "replay|-p|platforms/dgx-spark.cfg|-n|2|-t|${chakra}/microbenchmarks/all_reduce/4npus_1MB/all_reduce"
+  STDERR "the trace has 4 ranks .* the platform 2")
+file(STRINGS ${SP_ROOT}/tests/bad/chakra/EXPECT chakra_lines REGEX "^[^#]")
+foreach(line IN LISTS chakra_lines)
+  string(REGEX MATCH "^([^ ]+) +(.*)$" _ "${line}")
+  set(case ${CMAKE_MATCH_1})
+  set(re ${CMAKE_MATCH_2})
+  sp_e2e(bad.chakra.${case} RC 2
+    ARGS "replay|-p|platforms/dgx-spark-switch.cfg|-n|4|-t|tests/bad/chakra/${case}|--format|chakra|-o|${SP_OUT}/bad-chakra-${case}.h5"
+    STDERR "${re}" ABSENT "${SP_OUT}/bad-chakra-${case}.h5")
+endforeach()

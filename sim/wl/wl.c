@@ -1,0 +1,277 @@
+/* wl.c - workloads: what every reader shares (building, freeing, checking). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/str.h"
+#include "util/vec.h"
+#include "wl/wl_int.h"
+
+static const char *const kind_names[] = {"compute", "collective", "send", "recv"};
+
+const char *wl_op_kind_name(wl_op_kind k)
+{
+    return k <= WL_RECV ? kind_names[k] : "?";
+}
+
+size_t wl_op_count(const wl *w)
+{
+    size_t n = 0;
+    for (int r = 0; r < w->nranks; r++)
+        n += w->ranks[r].nops;
+    return n;
+}
+
+void wl_free(wl *w)
+{
+    if (w == NULL)
+        return;
+    for (int r = 0; r < w->nranks && w->ranks != NULL; r++) {
+        for (size_t i = 0; i < w->ranks[r].nops; i++)
+            free(w->ranks[r].ops[i].deps);
+        free(w->ranks[r].ops);
+    }
+    free(w->ranks);
+    for (size_t g = 0; g < w->ngroups; g++) {
+        free(w->groups[g].ranks);
+        free(w->groups[g].name);
+    }
+    free(w->groups);
+    for (size_t i = 0; i < w->nstrings; i++)
+        free(w->strings[i]);
+    free(w->strings);
+    free(w->layer_names);
+    free(w->path);
+    free(w->format);
+    free(w);
+}
+
+typedef struct p2p_key {
+    int src, dst, tag;
+    uint64_t bytes;
+    size_t order; /* position among the rank's ops: FIFO matching */
+    const wl_op *op;
+} p2p_key;
+
+static int cmp_p2p(const void *a, const void *b)
+{
+    const p2p_key *x = a, *y = b;
+    if (x->src != y->src)
+        return x->src < y->src ? -1 : 1;
+    if (x->dst != y->dst)
+        return x->dst < y->dst ? -1 : 1;
+    if (x->tag != y->tag)
+        return x->tag < y->tag ? -1 : 1;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+/* Every send meets a receive with the same (source, destination, tag), in
+ * order and of the same size; anything else would leave a rank blocked. */
+static int check_p2p(const wl *w, diag_list *diag)
+{
+    size_t ns = 0, nr = 0, total = wl_op_count(w);
+    p2p_key *s = malloc((total + 1) * sizeof(*s)), *r = malloc((total + 1) * sizeof(*r));
+    int err = SP_OK;
+
+    if (s == NULL || r == NULL) {
+        free(s);
+        free(r);
+        return SP_ENOMEM;
+    }
+    for (int q = 0; q < w->nranks; q++)
+        for (size_t i = 0; i < w->ranks[q].nops; i++) {
+            const wl_op *op = &w->ranks[q].ops[i];
+            if (op->kind == WL_SEND)
+                s[ns++] = (p2p_key){q, op->peer, op->tag, op->bytes, i, op};
+            else if (op->kind == WL_RECV)
+                r[nr++] = (p2p_key){op->peer, q, op->tag, op->bytes, i, op};
+        }
+    qsort(s, ns, sizeof(*s), cmp_p2p);
+    qsort(r, nr, sizeof(*r), cmp_p2p);
+    for (size_t i = 0, j = 0; (i < ns || j < nr) && err == SP_OK;) {
+        int c = i < ns && j < nr ? (s[i].src != r[j].src   ? (s[i].src < r[j].src ? -1 : 1)
+                                    : s[i].dst != r[j].dst ? (s[i].dst < r[j].dst ? -1 : 1)
+                                    : s[i].tag != r[j].tag ? (s[i].tag < r[j].tag ? -1 : 1)
+                                                           : 0)
+                : i < ns ? -1
+                         : 1;
+        if (c < 0) {
+            diag_error(diag, s[i].op->src, "rank %d sends to rank %d (tag %d) but rank %d never receives it",
+                       s[i].src, s[i].dst, s[i].tag, s[i].dst);
+            err = SP_EINPUT;
+        } else if (c > 0) {
+            diag_error(diag, r[j].op->src, "rank %d receives from rank %d (tag %d) but rank %d never sends it",
+                       r[j].dst, r[j].src, r[j].tag, r[j].src);
+            err = SP_EINPUT;
+        } else {
+            if (s[i].bytes != r[j].bytes) {
+                diag_error(diag, r[j].op->src,
+                           "rank %d receives %llu B from rank %d (tag %d), which sends %llu B", r[j].dst,
+                           (unsigned long long)r[j].bytes, r[j].src, r[j].tag,
+                           (unsigned long long)s[i].bytes);
+                err = SP_EINPUT;
+            }
+            i++;
+            j++;
+        }
+    }
+    free(s);
+    free(r);
+    return err;
+}
+
+int wl_check(const wl *w, int platform_ranks, diag_list *diag)
+{
+    int err = SP_OK;
+
+    if (w->nranks > platform_ranks) {
+        diag_error(diag, (sp_loc){w->path, 0}, "the workload has %d ranks, the platform %d", w->nranks,
+                   platform_ranks);
+        return SP_EINPUT;
+    }
+    for (int r = 0; r < w->nranks; r++)
+        for (size_t i = 0; i < w->ranks[r].nops; i++) {
+            const wl_op *op = &w->ranks[r].ops[i];
+            for (uint32_t d = 0; d < op->ndeps; d++)
+                if (op->deps[d] >= i) {
+                    diag_error(diag, op->src, "rank %d operation %zu depends on operation %u, "
+                               "which does not come before it", r, i, op->deps[d]);
+                    err = SP_EINPUT;
+                }
+            if ((op->kind == WL_SEND || op->kind == WL_RECV) &&
+                (op->peer < 0 || op->peer >= w->nranks || op->peer == r)) {
+                diag_error(diag, op->src, "rank %d operation %zu: peer rank %d is not another rank of the "
+                           "trace (0..%d)", r, i, op->peer, w->nranks - 1);
+                err = SP_EINPUT;
+            }
+            if (op->kind == WL_COLL && (op->group < 0 || (size_t)op->group >= w->ngroups)) {
+                diag_error(diag, op->src, "rank %d operation %zu: no communicator group %d", r, i,
+                           op->group);
+                err = SP_EINPUT;
+            }
+        }
+    if (err == SP_OK)
+        err = check_p2p(w, diag);
+    /* Every member issues the same collectives on a group, in order: compare
+     * each member's sequence with the group's first member's. */
+    for (size_t g = 0; g < w->ngroups && err == SP_OK; g++) {
+        const wl_group *gr = &w->groups[g];
+        const wl_rank *first;
+        if (gr->n < 1 || gr->ranks[0] < 0 || gr->ranks[gr->n - 1] >= w->nranks) {
+            diag_error(diag, (sp_loc){w->path, 0}, "group %s has ranks outside 0..%d", gr->name,
+                       w->nranks - 1);
+            err = SP_EINPUT;
+            continue;
+        }
+        first = &w->ranks[gr->ranks[0]];
+        for (int m = 1; m < gr->n; m++) {
+            const wl_rank *other = &w->ranks[gr->ranks[m]];
+            size_t i = 0, j = 0;
+            for (;;) {
+                while (i < first->nops && !(first->ops[i].kind == WL_COLL && first->ops[i].group == (int)g))
+                    i++;
+                while (j < other->nops && !(other->ops[j].kind == WL_COLL && other->ops[j].group == (int)g))
+                    j++;
+                if (i == first->nops || j == other->nops) {
+                    if (i != first->nops || j != other->nops) {
+                        diag_error(diag, (sp_loc){w->path, 0},
+                                   "group %s: ranks %d and %d issue different numbers of collectives",
+                                   gr->name, gr->ranks[0], gr->ranks[m]);
+                        err = SP_EINPUT;
+                    }
+                    break;
+                }
+                if (first->ops[i].coll != other->ops[j].coll || first->ops[i].bytes != other->ops[j].bytes) {
+                    diag_error(diag, other->ops[j].src,
+                               "group %s: rank %d issues %s of %llu B where rank %d issues %s of %llu B",
+                               gr->name, gr->ranks[m], coll_kind_name(other->ops[j].coll),
+                               (unsigned long long)other->ops[j].bytes, gr->ranks[0],
+                               coll_kind_name(first->ops[i].coll), (unsigned long long)first->ops[i].bytes);
+                    err = SP_EINPUT;
+                    break;
+                }
+                i++;
+                j++;
+            }
+        }
+    }
+    return err;
+}
+
+/* --- building ----------------------------------------------------------- */
+
+
+const char *wl__intern(wl_builder *b, const char *s)
+{
+    wl *w = b->w;
+    char *c;
+
+    for (size_t i = 0; i < w->nstrings; i++)
+        if (strcmp(w->strings[i], s) == 0)
+            return w->strings[i];
+    if ((c = str_dup(s)) == NULL ||
+        vec_reserve((void **)&w->strings, &b->scap, w->nstrings + 1, sizeof(*w->strings)) < 0) {
+        free(c);
+        b->err = SP_ENOMEM;
+        return "";
+    }
+    w->strings[w->nstrings++] = c;
+    return c;
+}
+
+/* Group of `size` ranks containing rank r, laid out with `stride`: members
+ * are base + i * stride. Created once, found again by its first member. */
+int wl__group(wl_builder *b, const char *prefix, int r, int size, int stride, int base)
+{
+    wl *w = b->w;
+    char name[48];
+    wl_group *g;
+
+    snprintf(name, sizeof(name), "%s%d", prefix, base);
+    for (size_t i = 0; i < w->ngroups; i++)
+        if (strcmp(w->groups[i].name, name) == 0)
+            return (int)i;
+    if (vec_reserve((void **)&w->groups, &b->gcap, w->ngroups + 1, sizeof(*w->groups)) < 0) {
+        b->err = SP_ENOMEM;
+        return 0;
+    }
+    g = &w->groups[w->ngroups];
+    g->n = size;
+    g->ranks = malloc((size_t)size * sizeof(int));
+    g->name = str_dup(name);
+    if (g->ranks == NULL || g->name == NULL) {
+        free(g->ranks);
+        free(g->name);
+        b->err = SP_ENOMEM;
+        return 0;
+    }
+    for (int i = 0; i < size; i++)
+        g->ranks[i] = base + i * stride;
+    (void)r;
+    return (int)w->ngroups++;
+}
+
+uint32_t wl__add_op(wl_builder *b, int rank, wl_op op, const uint32_t *deps, uint32_t ndeps)
+{
+    wl_rank *wr = &b->w->ranks[rank];
+
+    if (b->err < 0)
+        return 0;
+    if (vec_reserve((void **)&wr->ops, &b->cap[rank], wr->nops + 1, sizeof(*wr->ops)) < 0) {
+        b->err = SP_ENOMEM;
+        return 0;
+    }
+    op.ndeps = 0;
+    op.deps = NULL;
+    if (ndeps > 0) {
+        if ((op.deps = malloc(ndeps * sizeof(uint32_t))) == NULL) {
+            b->err = SP_ENOMEM;
+            return 0;
+        }
+        memcpy(op.deps, deps, ndeps * sizeof(uint32_t));
+        op.ndeps = ndeps;
+    }
+    wr->ops[wr->nops] = op;
+    return (uint32_t)wr->nops++;
+}
+

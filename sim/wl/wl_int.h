@@ -1,0 +1,25 @@
+/* wl_int.h - internals shared by the workload readers (wl_*.c only). */
+#ifndef SP_WL_INT_H
+#define SP_WL_INT_H
+
+#include "wl/wl.h"
+
+/* A workload under construction. */
+typedef struct wl_builder {
+    wl *w;
+    size_t *cap;      /* per rank: capacity of its ops array */
+    size_t gcap, scap;
+    int err;          /* the first SP_ENOMEM, sticky */
+} wl_builder;
+
+/* The pool's copy of s (one per distinct string). */
+const char *wl__intern(wl_builder *b, const char *s);
+
+/* The group named prefix<base> of `size` ranks base + i * stride, created on
+ * first use; returns its index. */
+int wl__group(wl_builder *b, const char *prefix, int r, int size, int stride, int base);
+
+/* Append an operation to a rank (deps copied); returns its index. */
+uint32_t wl__add_op(wl_builder *b, int rank, wl_op op, const uint32_t *deps, uint32_t ndeps);
+
+#endif
