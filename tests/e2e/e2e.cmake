@@ -277,3 +277,9 @@ foreach(line IN LISTS chakra_lines)
     ARGS "replay|-p|platforms/dgx-spark-switch.cfg|-n|4|-t|tests/bad/chakra/${case}|--format|chakra|-o|${SP_OUT}/bad-chakra-${case}.h5"
     STDERR "${re}" ABSENT "${SP_OUT}/bad-chakra-${case}.h5")
 endforeach()
+sp_e2e(chakra.mlp32_h100 RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|4|-t|${chakra}/tutorials/mlp_model_parallel_32/MLP_ModelParallel"
+  STDOUT "iteration time")
+sp_e2e(chakra.mlp32_sparks RC 0 ARGS "replay|-p|platforms/dgx-spark-switch.cfg|-n|32|-t|${chakra}/tutorials/mlp_model_parallel_32/MLP_ModelParallel"
+  STDOUT "iteration time")
+sp_e2e(chakra.allreduce128_superpod RC 0 ARGS "replay|-p|platforms/superpod-h100.cfg|-n|16|-t|${chakra}/tutorials/allreduce_2d_128/allreduce"
+  STDOUT "iteration time")
