@@ -17,16 +17,20 @@
 #include "wl/wl.h"
 
 typedef struct replay_opts {
-    const char *platform, *trace, *format, *output;
+    const char *platform, *trace, *format, *output, *comm_groups, *recorded_on;
     int nodes;
     wl_aicb_opts aicb;
     coll_opts coll;
+    wl_compute_mode compute;
+    plat_prec prec;
 } replay_opts;
 
 static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath replay -p PLATFORM.cfg [-n NODES] -t TRACE [--format aicb|chakra]\n"
+            "                        [--comm-groups F] [--compute recorded|roofline]\n"
+            "                        [--recorded-on GPU] [--precision P]\n"
             "                        [--time-unit ns|us|cycles] [--cycle-GHz F] [-o OUT.h5]\n"
             "                        [--algo LIST] [--proto LIST]\n"
             "\n"
@@ -35,6 +39,14 @@ static void usage(FILE *fp)
             "  --format F       chakra or aicb          default: chakra if TRACE.0.et exists\n"
             "  --time-unit U    unit of the workload's times: ns (AICB, SimAI), us, or\n"
             "                   cycles (ASTRA-sim 1.0, with --cycle-GHz)      default ns\n"
+            "  --comm-groups F  Chakra: JSON {\"pg_name\": [ranks...]} for the collectives'\n"
+            "                   process groups (default: all the trace's ranks)\n"
+            "  --compute M      recorded (durations; a roofline where none is recorded) or\n"
+            "                   roofline (num_ops / peak, tensor_size / memory bandwidth)\n"
+            "  --recorded-on G  the trace was recorded on GPU G (a model of the platform\n"
+            "                   file's catalogue, e.g. A100-SXM): recorded compute is scaled\n"
+            "                   by peak(G) / peak(this platform's GPU) for --precision\n"
+            "  --precision P    fp64 fp32 tf32 fp16 bf16 fp8 fp4             default bf16\n"
             "  -o FILE          every operation and the per-rank summary, as HDF5\n"
             "  --algo, --proto  restrict NCCL's choice, as in scalepath nccl\n"
             "\n"
@@ -51,11 +63,14 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
         {"time-unit", required_argument, NULL, 'U'}, {"cycle-GHz", required_argument, NULL, 'G'},
         {"output", required_argument, NULL, 'o'},   {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'P'},    {"help", no_argument, NULL, 'h'},
+        {"comm-groups", required_argument, NULL, 'C'}, {"compute", required_argument, NULL, 'M'},
+        {"recorded-on", required_argument, NULL, 'R'}, {"precision", required_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0},
     };
     int c, err = SP_OK;
 
-    *o = (replay_opts){NULL, NULL, NULL, NULL, 0, {WL_TIME_NS, 1e9, 0}, {0, 0}};
+    *o = (replay_opts){NULL, NULL, NULL, NULL, NULL, NULL, 0, {WL_TIME_NS, 1e9, 0}, {0, 0},
+                       WL_COMPUTE_RECORDED, PLAT_BF16};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":p:n:t:o:h", longs, NULL)) != -1) {
@@ -102,6 +117,33 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
         case 'o':
             o->output = optarg;
             break;
+        case 'C':
+            o->comm_groups = optarg;
+            break;
+        case 'R':
+            o->recorded_on = optarg;
+            break;
+        case 'M':
+            if (!strcmp(optarg, "recorded"))
+                o->compute = WL_COMPUTE_RECORDED;
+            else if (!strcmp(optarg, "roofline"))
+                o->compute = WL_COMPUTE_ROOFLINE;
+            else {
+                diag_error(diag, (sp_loc){0}, "option --compute: expected recorded or roofline, got \"%s\"", optarg);
+                err = SP_EINPUT;
+            }
+            break;
+        case 'Q': {
+            int k = 0;
+            while (k < PLAT_NPREC && strcmp(plat_prec_name((plat_prec)k), optarg) != 0)
+                k++;
+            if (k == PLAT_NPREC) {
+                diag_error(diag, (sp_loc){0}, "option --precision: unknown precision \"%s\"", optarg);
+                err = SP_EINPUT;
+            } else
+                o->prec = (plat_prec)k;
+            break;
+        }
         case 'A':
             if (coll_algo_mask_parse(&o->coll.algo_mask, optarg) < 0) {
                 diag_error(diag, (sp_loc){0}, "option --algo: expected a list of Ring, Tree, PAT, got \"%s\"", optarg);
@@ -185,12 +227,31 @@ int cli_replay(int argc, char **argv, diag_list *diag)
             fclose(f);
         free(first);
     }
-    if (strcmp(o.format, "chakra") == 0)
-        err = wl_load_chakra(&w, o.trace, p->nranks, diag);
-    else
+    if (strcmp(o.format, "chakra") == 0) {
+        wl_chakra_opts co = {p->nranks, o.comm_groups};
+        err = wl_load_chakra(&w, o.trace, &co, diag);
+    } else {
         err = wl_load_aicb(&w, o.trace, &o.aicb, diag);
+    }
     if (err < 0 || (err = wl_check(w, p->nranks, diag)) < 0)
         goto done;
+    {
+        const plat_gpu *rec = NULL;
+        size_t n;
+        if (o.recorded_on != NULL && (rec = plat_catalogue_find(p, o.recorded_on)) == NULL) {
+            diag_error(diag, (sp_loc){p->path, 1},
+                       "option --recorded-on: GPU \"%s\" is not in the platform's catalogue", o.recorded_on);
+            err = SP_EINPUT;
+            goto done;
+        }
+        n = wl_compute_times(w, o.compute, p, rec, o.prec);
+        if (n > 0)
+            printf("# %zu compute operation(s) timed by the roofline (%s peak, memory bandwidth)\n", n,
+                   plat_prec_name(o.prec));
+        if (rec != NULL)
+            printf("# recorded compute rescaled from %s to the platform's GPU (%s peak ratio)\n",
+                   rec->model, plat_prec_name(o.prec));
+    }
     plans = calloc((size_t)w->nranks, sizeof(*plans));
     times = calloc((size_t)w->nranks, sizeof(*times));
     if (plans == NULL || times == NULL) {

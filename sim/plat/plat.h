@@ -187,6 +187,8 @@ typedef struct plat {
     char *description;
     plat_node_type *types;
     size_t ntypes;
+    plat_gpu *catalogue; /* every GPU of the file's catalogue */
+    size_t ncatalogue;
     int *comp_type;    /* fixed composition (heterogeneous): node type of each entry */
     int *comp_count;   /* ... and how many nodes of it; NULL when homogeneous */
     size_t ncomp;
@@ -255,6 +257,9 @@ void plat_describe(const plat *p, char *buf, size_t size);
  * first half's GPUs can inject (NIC host side and wire) and what the cut
  * between the halves carries. 0 for one node. */
 double plat_bisection_Bps(const plat *p);
+
+/* A GPU of the platform file's catalogue by model name; NULL if absent. */
+const plat_gpu *plat_catalogue_find(const plat *p, const char *model);
 
 /* Name of a fabric template, as in the files. */
 const char *plat_fabric_name(plat_fabric_kind k);

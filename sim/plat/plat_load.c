@@ -186,6 +186,11 @@ void plat_free(plat *p)
     if (p == NULL)
         return;
     plat__clear_topology(p);
+    for (size_t i = 0; i < p->ncatalogue; i++) {
+        free(p->catalogue[i].model);
+        free(p->catalogue[i].arch);
+    }
+    free(p->catalogue);
     for (size_t i = 0; i < p->ntypes; i++)
         free_type(&p->types[i]);
     free(p->types);
@@ -566,6 +571,14 @@ static int load_types(plat *p, const cfg_file *f, const config_setting_t *root,
     return err;
 }
 
+const plat_gpu *plat_catalogue_find(const plat *p, const char *model)
+{
+    for (size_t i = 0; i < p->ncatalogue; i++)
+        if (strcmp(p->catalogue[i].model, model) == 0)
+            return &p->catalogue[i];
+    return NULL;
+}
+
 static const char *const fabric_names[] = {"none", "direct", "ring", "switch", "fat-tree"};
 
 const char *plat_fabric_name(plat_fabric_kind k)
@@ -726,6 +739,14 @@ int plat_load(plat **out, const char *path, diag_list *diag)
     terr = SP_OK;
     if (gpus != NULL && config_setting_type(gpus) == CONFIG_TYPE_LIST)
         terr = check_catalogue(p, &f, gpus);
+    if (terr == SP_OK && gpus != NULL && config_setting_type(gpus) == CONFIG_TYPE_LIST) {
+        /* Keep the whole catalogue: replays rescale recorded compute from one GPU to another. */
+        int n = config_setting_length(gpus);
+        if ((p->catalogue = calloc((size_t)n + 1, sizeof(*p->catalogue))) == NULL)
+            terr = SP_ENOMEM;
+        for (int i = 0; i < n && terr == SP_OK; i++, p->ncatalogue++)
+            terr = read_gpu(p, &p->catalogue[i], &f, config_setting_get_elem(gpus, (unsigned)i));
+    }
     if (terr == SP_OK)
         terr = load_types(p, &f, root, gpus);
     else

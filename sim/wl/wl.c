@@ -148,6 +148,16 @@ int wl_check(const wl *w, int platform_ranks, diag_list *diag)
                 diag_error(diag, op->src, "rank %d operation %zu: no communicator group %d", r, i,
                            op->group);
                 err = SP_EINPUT;
+            } else if (op->kind == WL_COLL) {
+                const wl_group *g = &w->groups[op->group];
+                int member = 0;
+                for (int m = 0; m < g->n; m++)
+                    member |= g->ranks[m] == r;
+                if (!member) {
+                    diag_error(diag, op->src, "rank %d operation %zu: a collective in group %s, "
+                               "which does not include rank %d", r, i, g->name, r);
+                    err = SP_EINPUT;
+                }
             }
         }
     if (err == SP_OK)
@@ -251,6 +261,39 @@ int wl__group(wl_builder *b, const char *prefix, int r, int size, int stride, in
     return (int)w->ngroups++;
 }
 
+static int cmp_rank(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+int wl__group_ranks(wl_builder *b, const char *name, const int *ranks, int n)
+{
+    wl *w = b->w;
+    wl_group *g;
+
+    for (size_t i = 0; i < w->ngroups; i++)
+        if (strcmp(w->groups[i].name, name) == 0)
+            return (int)i;
+    if (vec_reserve((void **)&w->groups, &b->gcap, w->ngroups + 1, sizeof(*w->groups)) < 0) {
+        b->err = SP_ENOMEM;
+        return 0;
+    }
+    g = &w->groups[w->ngroups];
+    g->n = n;
+    g->ranks = malloc(((size_t)n + 1) * sizeof(int));
+    g->name = str_dup(name);
+    if (g->ranks == NULL || g->name == NULL) {
+        free(g->ranks);
+        free(g->name);
+        b->err = SP_ENOMEM;
+        return 0;
+    }
+    memcpy(g->ranks, ranks, (size_t)n * sizeof(int));
+    qsort(g->ranks, (size_t)n, sizeof(int), cmp_rank);
+    return (int)w->ngroups++;
+}
+
 uint32_t wl__add_op(wl_builder *b, int rank, wl_op op, const uint32_t *deps, uint32_t ndeps)
 {
     wl_rank *wr = &b->w->ranks[rank];
@@ -275,3 +318,34 @@ uint32_t wl__add_op(wl_builder *b, int rank, wl_op op, const uint32_t *deps, uin
     return (uint32_t)wr->nops++;
 }
 
+
+static double peak_of(const plat_gpu *g, plat_prec prec)
+{
+    return g->peak_flops[prec] > 0.0 ? g->peak_flops[prec] : g->peak_flops[PLAT_BF16];
+}
+
+size_t wl_compute_times(wl *w, wl_compute_mode mode, const plat *p, const plat_gpu *recorded,
+                        plat_prec prec)
+{
+    size_t roofline = 0;
+
+    for (int r = 0; r < w->nranks; r++) {
+        const plat_gpu *gpu = &plat_type_of_rank(p, r)->gpu;
+        double peak = peak_of(gpu, prec), from = recorded != NULL ? peak_of(recorded, prec) : peak;
+        for (size_t i = 0; i < w->ranks[r].nops; i++) {
+            wl_op *op = &w->ranks[r].ops[i];
+            int known = op->flops > 0.0 || op->mem_bytes > 0.0;
+            if (op->kind != WL_COMPUTE || op->stream == WL_STREAM_HOST)
+                continue;
+            if (known && (mode == WL_COMPUTE_ROOFLINE || op->duration_s <= 0.0)) {
+                double t_flops = op->flops / peak;
+                double t_mem = gpu->mem_bw_Bps > 0.0 ? op->mem_bytes / gpu->mem_bw_Bps : 0.0;
+                op->duration_s = t_flops > t_mem ? t_flops : t_mem;
+                roofline++;
+            } else if (recorded != NULL) {
+                op->duration_s *= from / peak;
+            }
+        }
+    }
+    return roofline;
+}

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "coll/coll.h"
+#include "plat/plat.h"
 #include "util/diag.h"
 
 typedef enum wl_op_kind { WL_COMPUTE, WL_COLL, WL_SEND, WL_RECV } wl_op_kind;
@@ -36,7 +37,9 @@ typedef enum wl_stream {
 typedef struct wl_op {
     wl_op_kind kind;
     const char *name;   /* borrowed from the wl's string pool */
-    double duration_s;  /* compute: recorded duration */
+    double duration_s;  /* compute: recorded duration (or set by wl_compute_times) */
+    double flops;       /* compute: operations, for a roofline time (Chakra num_ops); 0 = unknown */
+    double mem_bytes;   /* compute: bytes moved (Chakra tensor_size); 0 = unknown */
     coll_kind coll;     /* collective */
     uint64_t bytes;     /* collective: nccl-tests size; send/recv: message size */
     int group;          /* collective: index into wl.groups */
@@ -100,15 +103,38 @@ void wl_free(wl *w); /* NULL is fine */
  * Read a Chakra execution trace: one file per rank, `<prefix>.<rank>.et`
  * (plain or gzipped), each a sequence of varint-framed protobuf records, a
  * GlobalMetadata then Nodes. Compute and memory nodes take their recorded
- * durations, CPU operations run on a host stream, collectives run in the
- * group of all the trace's ranks (process groups are not read yet),
+ * durations, CPU operations run on a host stream, collectives run in their
+ * process group (pg_name, from the comm-groups JSON) or all the trace's ranks,
  * send/receive nodes match by (source, destination, tag). Data and control
  * dependencies both order nodes; a dependency on a node absent from the
  * file is warned about and ignored; a cycle is an error.
  * @param max_ranks  the platform's ranks: a trace with more is an error
  * @return SP_OK; SP_EINPUT (each problem names its file and record); SP_ENOMEM
  */
-SP_MUST_USE int wl_load_chakra(wl **out, const char *prefix, int max_ranks, diag_list *diag);
+typedef struct wl_chakra_opts {
+    int max_ranks;           /* the platform's ranks: a trace with more is an error */
+    const char *comm_groups; /* JSON {"pg_name": [ranks...], ...}; NULL: all ranks */
+} wl_chakra_opts;
+
+SP_MUST_USE int wl_load_chakra(wl **out, const char *prefix, const wl_chakra_opts *opts,
+                               diag_list *diag);
+
+/* How compute durations are set before a replay. */
+typedef enum wl_compute_mode {
+    WL_COMPUTE_RECORDED, /* recorded durations; a roofline time where none is recorded */
+    WL_COMPUTE_ROOFLINE, /* max(flops / peak, bytes / memory bandwidth) wherever known */
+} wl_compute_mode;
+
+/**
+ * Set compute durations for the GPU each rank runs on (the platform's, by
+ * rank): roofline times from the operation's flops and bytes (that GPU's
+ * dense peak for `prec`, and its memory bandwidth), and, when the trace was
+ * recorded on another GPU (`recorded` not NULL), recorded durations scaled
+ * by peak(recorded) / peak(this GPU) for `prec`. Returns how many
+ * operations got a roofline time.
+ */
+size_t wl_compute_times(wl *w, wl_compute_mode mode, const plat *p, const plat_gpu *recorded,
+                        plat_prec prec);
 
 /**
  * Check a workload before it is simulated: dependencies point to earlier

@@ -58,7 +58,7 @@ static int slurp(const char *path, unsigned char **out, size_t *len, diag_list *
         }
     }
     gzclose(f);
-    *out = buf;
+    *out = buf; /* there is room for a terminating byte: cap >= n + 65536 */
     *len = n;
     return SP_OK;
 }
@@ -119,8 +119,9 @@ static int attr_int(const ChakraProtoMsg__AttributeProto *a, int64_t *v)
 }
 
 typedef struct node_attrs {
-    int has_type, has_size, has_src, has_dst, has_tag, cpu;
-    int64_t type, size, src, dst, tag;
+    int has_type, has_size, has_src, has_dst, has_tag, cpu, has_ops, has_tensor;
+    int64_t type, size, src, dst, tag, ops, tensor;
+    const char *pg; /* pg_name, or NULL */
 } node_attrs;
 
 static node_attrs read_attrs(const ChakraProtoMsg__Node *nd)
@@ -142,8 +143,150 @@ static node_attrs read_attrs(const ChakraProtoMsg__Node *nd)
             a.has_dst = attr_int(at, &a.dst);
         else if (!strcmp(name, "comm_tag"))
             a.has_tag = attr_int(at, &a.tag);
+        else if (!strcmp(name, "num_ops"))
+            a.has_ops = attr_int(at, &a.ops);
+        else if (!strcmp(name, "tensor_size"))
+            a.has_tensor = attr_int(at, &a.tensor);
+        else if (!strcmp(name, "pg_name") &&
+                 at->value_case == CHAKRA_PROTO_MSG__ATTRIBUTE_PROTO__VALUE_STRING_VAL)
+            a.pg = at->string_val;
     }
     return a;
+}
+
+/* --- comm groups: {"name": [rank, ...], ...} (ASTRA-sim's comm-group JSON) --- */
+
+typedef struct comm_groups {
+    char **names;
+    int **ranks;
+    int *n;
+    size_t count, cap;
+} comm_groups;
+
+static void comm_groups_free(comm_groups *g)
+{
+    for (size_t i = 0; i < g->count; i++) {
+        free(g->names[i]);
+        free(g->ranks[i]);
+    }
+    free(g->names);
+    free(g->ranks);
+    free(g->n);
+}
+
+typedef struct jcur {
+    const char *s, *path;
+    unsigned line;
+    diag_list *diag;
+} jcur;
+
+static void jskip(jcur *c)
+{
+    while (*c->s == ' ' || *c->s == '\t' || *c->s == '\r' || *c->s == '\n') {
+        if (*c->s == '\n')
+            c->line++;
+        c->s++;
+    }
+}
+
+static int jfail(jcur *c, const char *what)
+{
+    diag_error(c->diag, (sp_loc){c->path, c->line}, "comm groups: expected %s", what);
+    return SP_EINPUT;
+}
+
+static int comm_groups_load(comm_groups *g, const char *path, int max_rank, diag_list *diag)
+{
+    unsigned char *buf;
+    size_t len;
+    jcur c;
+    int err;
+
+    memset(g, 0, sizeof(*g));
+    if ((err = slurp(path, &buf, &len, diag)) < 0)
+        return err;
+    buf[len] = '\0'; /* slurp leaves room */
+    c = (jcur){(const char *)buf, path, 1, diag};
+    jskip(&c);
+    if (*c.s++ != '{') {
+        free(buf);
+        return jfail(&c, "'{' at the start");
+    }
+    for (jskip(&c); *c.s != '}' && err == SP_OK;) {
+        const char *k0;
+        size_t at = g->count;
+        jskip(&c);
+        if (*c.s++ != '"') {
+            err = jfail(&c, "a group name in double quotes");
+            break;
+        }
+        for (k0 = c.s; *c.s != '"' && *c.s != '\0' && *c.s != '\n'; c.s++)
+            ;
+        if (*c.s != '"') {
+            err = jfail(&c, "the closing '\"' of a group name");
+            break;
+        }
+        if (vec_reserve((void **)&g->names, &g->cap, at + 1, sizeof(char *)) < 0 ||
+            (g->ranks = realloc(g->ranks, g->cap * sizeof(int *))) == NULL ||
+            (g->n = realloc(g->n, g->cap * sizeof(int))) == NULL ||
+            (g->names[at] = malloc((size_t)(c.s - k0) + 1)) == NULL) {
+            err = SP_ENOMEM;
+            break;
+        }
+        memcpy(g->names[at], k0, (size_t)(c.s - k0));
+        g->names[at][c.s - k0] = '\0';
+        g->ranks[at] = NULL;
+        g->n[at] = 0;
+        g->count++;
+        c.s++;
+        jskip(&c);
+        if (*c.s++ != ':' || (jskip(&c), *c.s++ != '[')) {
+            err = jfail(&c, "':' and a list of ranks '[...]'");
+            break;
+        }
+        for (size_t rcap = 0;;) {
+            char *end;
+            long v;
+            jskip(&c);
+            if (*c.s == ']' && g->n[at] == 0) {
+                c.s++;
+                break;
+            }
+            v = strtol(c.s, &end, 10);
+            if (end == c.s || v < 0 || v >= max_rank) {
+                diag_error(diag, (sp_loc){path, c.line},
+                           "comm groups: group \"%s\": expected a rank in 0..%d", g->names[at], max_rank - 1);
+                err = SP_EINPUT;
+                break;
+            }
+            c.s = end;
+            if (vec_reserve((void **)&g->ranks[at], &rcap, (size_t)g->n[at] + 1, sizeof(int)) < 0) {
+                err = SP_ENOMEM;
+                break;
+            }
+            g->ranks[at][g->n[at]++] = (int)v;
+            jskip(&c);
+            if (*c.s == ',') {
+                c.s++;
+                continue;
+            }
+            if (*c.s++ != ']')
+                err = jfail(&c, "',' or ']' in a list of ranks");
+            break;
+        }
+        if (err < 0)
+            break;
+        jskip(&c);
+        if (*c.s == ',')
+            c.s++;
+        else if (*c.s != '}')
+            err = jfail(&c, "',' or '}' after a group");
+        jskip(&c);
+    }
+    free(buf);
+    if (err < 0)
+        comm_groups_free(g);
+    return err;
 }
 
 typedef struct id_index {
@@ -158,8 +301,8 @@ static int cmp_id(const void *a, const void *b)
 }
 
 /* One rank's file -> its operations. */
-static int load_rank(wl_builder *b, int rank, const char *path, int nranks, size_t *dangling,
-                     diag_list *diag)
+static int load_rank(wl_builder *b, int rank, const char *path, int nranks, const comm_groups *cg,
+                     size_t *dangling, diag_list *diag)
 {
     unsigned char *buf;
     size_t len, pos = 0, nnodes = 0, cap = 0;
@@ -376,6 +519,8 @@ static int load_rank(wl_builder *b, int rank, const char *path, int nranks, size
         case CHAKRA_PROTO_MSG__NODE_TYPE__MEM_LOAD_NODE:
         case CHAKRA_PROTO_MSG__NODE_TYPE__MEM_STORE_NODE:
             op.kind = WL_COMPUTE;
+            op.flops = a.has_ops && a.ops > 0 ? (double)a.ops : 0.0;
+            op.mem_bytes = a.has_tensor && a.tensor > 0 ? (double)a.tensor : 0.0;
             op.stream = a.cpu ? WL_STREAM_HOST : WL_STREAM_COMPUTE;
             break;
         case CHAKRA_PROTO_MSG__NODE_TYPE__INVALID_NODE:
@@ -412,6 +557,19 @@ static int load_rank(wl_builder *b, int rank, const char *path, int nranks, size
             op.coll = (coll_kind)kinds[a.type];
             op.bytes = (uint64_t)a.size;
             op.group = wl__group(b, "all", rank, nranks, 1, 0);
+            if (a.pg != NULL && cg->count > 0) {
+                size_t g = 0;
+                while (g < cg->count && strcmp(cg->names[g], a.pg) != 0)
+                    g++;
+                if (g == cg->count) {
+                    diag_error(diag, (sp_loc){path, 0},
+                               "record %u: node %llu: process group \"%s\" is not in the comm-groups file",
+                               i + 1, (unsigned long long)nd->id, a.pg);
+                    err = SP_EINPUT;
+                    break;
+                }
+                op.group = wl__group_ranks(b, cg->names[g], cg->ranks[g], cg->n[g]);
+            }
             op.stream = WL_STREAM_COMM;
             op.duration_s = 0.0;
             if (op.bytes == 0) { /* nothing to move: keep the node for its dependencies */
@@ -474,8 +632,10 @@ static int file_exists(const char *path)
     return 1;
 }
 
-int wl_load_chakra(wl **out, const char *prefix, int max_ranks, diag_list *diag)
+int wl_load_chakra(wl **out, const char *prefix, const wl_chakra_opts *o, diag_list *diag)
 {
+    int max_ranks = o->max_ranks;
+    comm_groups cg = {0};
     wl_builder b = {0};
     wl *w;
     int n = 0, err = SP_OK;
@@ -528,18 +688,24 @@ int wl_load_chakra(wl **out, const char *prefix, int max_ranks, diag_list *diag)
     }
     w->nranks = n;
     b.w = w;
+    if (o->comm_groups != NULL && (err = comm_groups_load(&cg, o->comm_groups, n, diag)) < 0) {
+        wl_free(w);
+        free(b.cap);
+        return err;
+    }
     for (int r = 0; r < n && err != SP_ENOMEM; r++) {
         int e;
         if ((path = str_format("%s.%d.et", prefix, r)) == NULL) {
             err = SP_ENOMEM;
             break;
         }
-        e = load_rank(&b, r, path, n, &dangling, diag);
+        e = load_rank(&b, r, path, n, &cg, &dangling, diag);
         if (e < 0)
             err = e;
         free(path);
     }
     free(b.cap);
+    comm_groups_free(&cg);
     if (err == SP_OK && dangling > 0)
         diag_warning(diag, (sp_loc){prefix, 0},
                      "%zu dependencies name nodes absent from the trace; they are ignored", dangling);

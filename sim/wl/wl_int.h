@@ -19,6 +19,10 @@ const char *wl__intern(wl_builder *b, const char *s);
  * first use; returns its index. */
 int wl__group(wl_builder *b, const char *prefix, int r, int size, int stride, int base);
 
+/* The group `name` with exactly these ranks (sorted copy), created on first
+ * use; returns its index, or -1 if a group of that name has other ranks. */
+int wl__group_ranks(wl_builder *b, const char *name, const int *ranks, int n);
+
 /* Append an operation to a rank (deps copied); returns its index. */
 uint32_t wl__add_op(wl_builder *b, int rank, wl_op op, const uint32_t *deps, uint32_t ndeps);
 

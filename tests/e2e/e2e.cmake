@@ -283,3 +283,16 @@ sp_e2e(chakra.mlp32_sparks RC 0 ARGS "replay|-p|platforms/dgx-spark-switch.cfg|-
   STDOUT "iteration time")
 sp_e2e(chakra.allreduce128_superpod RC 0 ARGS "replay|-p|platforms/superpod-h100.cfg|-n|16|-t|${chakra}/tutorials/allreduce_2d_128/allreduce"
   STDOUT "iteration time")
+# Roofline: nodes with num_ops / tensor_size and no duration (1 ms each on H100 SXM).
+sp_e2e(chakra.roofline RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|1|-t|${chakra}/roofline/roofline"
+  STDOUT "2 compute operation\\(s\\) timed by the roofline.* 0 +2\\.000 +2\\.000 ")
+# Process groups from a comm-groups file: two all-reduces of 4 ranks instead of one of 8.
+sp_e2e(chakra.comm_groups RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|1|-t|${chakra}/microbenchmarks/all_reduce/8npus_1MB/all_reduce|--comm-groups|${chakra}/groups-2x4.json|-o|${SP_OUT}/groups.h5"
+  STDOUT "iteration time")
+sp_e2e(bad.chakra.groups_json RC 2 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|1|-t|${chakra}/microbenchmarks/all_reduce/8npus_1MB/all_reduce|--comm-groups|tests/bad/chakra/groups-bad.json"
+  STDERR "groups-bad.json:3: error: comm groups: expected ',' or '\\]' in a list of ranks")
+# Rescaling compute recorded on an A100 (AICB's sample) to the H100: faster by the bf16 peak ratio.
+sp_e2e(replay.rescaled RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-t|${aicb}/GPT13B_megatron_tp8_pp1_mbs1_A100.txt|--recorded-on|A100-SXM"
+  STDOUT "rescaled from A100-SXM.* 0 +[0-9.]+ +65\\.[0-9]+ ")
+sp_e2e(replay.unknown_gpu RC 2 ARGS "replay|-p|platforms/dgx-h100.cfg|-t|${aicb}/GPT13B_megatron_tp8_pp1_mbs1_A100.txt|--recorded-on|A200"
+  STDERR "GPU \"A200\" is not in the platform's catalogue")
