@@ -154,10 +154,11 @@ sp_fabric(heterogeneous platforms/lab-mixed.cfg "")
 sp_fabric(fat_tree_2tier tests/unit/fixtures/fat-tree-2tier.cfg 8)
 sp_fabric(fat_tree_3tier tests/unit/fixtures/fat-tree-3tier.cfg 8)
 sp_fabric(superpod_h100 platforms/superpod-h100.cfg 64)
+sp_fabric(spark_cluster platforms/dgx-spark-cluster.cfg 64)
 sp_fabric(nvl72_pair platforms/gb200-nvl72.cfg 2)
 
 # --- scalepath nccl runs on every shipped tier.
-foreach(tier dgx-spark:2 dgx-spark-ring:4 dgx-spark-switch:4 dgx-station:2 dgx-h100:2 dgx-b200:2
+foreach(tier dgx-spark:2 dgx-spark-ring:4 dgx-spark-switch:4 dgx-spark-cluster:64 dgx-station:2 dgx-h100:2 dgx-b200:2
              gb200-nvl72:1 rtx3090-x4:1 rtx5090:1 lab-mixed:3 superpod-h100:32 superpod-b200:32)
   string(REPLACE ":" ";" tn ${tier})
   list(GET tn 0 t)
@@ -168,7 +169,7 @@ endforeach()
 
 # --- scalepath platforms lists every shipped tier.
 sp_e2e(platforms.list RC 0 ARGS "platforms"
-  STDOUT "dgx-b200.*dgx-h100.*dgx-spark.*dgx-station.*gb200-nvl72.*lab-mixed.*rtx3090-x4.*rtx5090.*superpod-b200.*superpod-h100")
+  STDOUT "dgx-b200.*dgx-h100.*dgx-spark-cluster.*dgx-spark.*dgx-station.*gb200-nvl72.*lab-mixed.*rtx3090-x4.*rtx5090.*superpod-b200.*superpod-h100")
 sp_e2e(platform.xml RC 0 ARGS "platform|-p|platforms/dgx-spark.cfg|-n|2|--xml"
   STDOUT "<platform version=\"4.1\">.*<host id=\"n0g0\".*<host id=\"n1g0\".*</platform>")
 
@@ -280,6 +281,8 @@ endforeach()
 sp_e2e(chakra.mlp32_h100 RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|4|-t|${chakra}/tutorials/mlp_model_parallel_32/MLP_ModelParallel"
   STDOUT "iteration time")
 sp_e2e(chakra.mlp32_sparks RC 0 ARGS "replay|-p|platforms/dgx-spark-switch.cfg|-n|32|-t|${chakra}/tutorials/mlp_model_parallel_32/MLP_ModelParallel"
+  STDOUT "iteration time")
+sp_e2e(chakra.allreduce128_sparks RC 0 ARGS "replay|-p|platforms/dgx-spark-cluster.cfg|-n|128|-t|${chakra}/tutorials/allreduce_2d_128/allreduce"
   STDOUT "iteration time")
 sp_e2e(chakra.allreduce128_superpod RC 0 ARGS "replay|-p|platforms/superpod-h100.cfg|-n|16|-t|${chakra}/tutorials/allreduce_2d_128/allreduce"
   STDOUT "iteration time")
