@@ -11,13 +11,14 @@
 #include "coll/coll.h"
 #include "eng/eng.h"
 #include "out/out.h"
+#include "out/out_timeline.h"
 #include "plat/plat.h"
 #include "util/str.h"
 #include "util/vec.h"
 #include "wl/wl.h"
 
 typedef struct replay_opts {
-    const char *platform, *trace, *format, *output, *comm_groups, *recorded_on;
+    const char *platform, *trace, *format, *output, *comm_groups, *recorded_on, *timeline;
     int nodes;
     wl_aicb_opts aicb;
     coll_opts coll;
@@ -48,6 +49,8 @@ static void usage(FILE *fp)
             "                   by peak(G) / peak(this platform's GPU) for --precision\n"
             "  --precision P    fp64 fp32 tf32 fp16 bf16 fp8 fp4             default bf16\n"
             "  -o FILE          every operation and the per-rank summary, as HDF5\n"
+            "  --timeline FILE  a Chrome-trace / Perfetto JSON timeline: a track per rank\n"
+            "                   and stream (open it in ui.perfetto.dev)\n"
             "  --algo, --proto  restrict NCCL's choice, as in scalepath nccl\n"
             "\n"
             "Compute takes the recorded durations; collectives are simulated on the\n"
@@ -65,11 +68,12 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
         {"proto", required_argument, NULL, 'P'},    {"help", no_argument, NULL, 'h'},
         {"comm-groups", required_argument, NULL, 'C'}, {"compute", required_argument, NULL, 'M'},
         {"recorded-on", required_argument, NULL, 'R'}, {"precision", required_argument, NULL, 'Q'},
+        {"timeline", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     int c, err = SP_OK;
 
-    *o = (replay_opts){NULL, NULL, NULL, NULL, NULL, NULL, 0, {WL_TIME_NS, 1e9, 0}, {0, 0},
+    *o = (replay_opts){NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, {WL_TIME_NS, 1e9, 0}, {0, 0},
                        WL_COMPUTE_RECORDED, PLAT_BF16};
     optind = 1;
     opterr = 0;
@@ -119,6 +123,9 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 'C':
             o->comm_groups = optarg;
+            break;
+        case 'T':
+            o->timeline = optarg;
             break;
         case 'R':
             o->recorded_on = optarg;
@@ -376,7 +383,38 @@ int cli_replay(int argc, char **argv, diag_list *diag)
         }
     layers_done:;
     }
-    if (o.output != NULL) {
+    if (o.timeline != NULL && err == SP_OK) {
+        static const char *const streams[WL_NSTREAMS] = {"compute", "comm (TP/model)", "comm (DP)",
+                                                         "host"};
+        size_t nops = wl_op_count(w), k = 0;
+        out_event *ev = malloc((nops + 1) * sizeof(*ev));
+        char **pids = calloc((size_t)w->nranks + 1, sizeof(char *));
+        int ok = ev != NULL && pids != NULL;
+        for (int r = 0; r < w->nranks && ok; r++)
+            ok = (pids[r] = str_format("rank %d (%s)", r, plat_rank_host(p, r))) != NULL;
+        if (ok) {
+            for (int r = 0; r < w->nranks; r++)
+                for (size_t i = 0; i < w->ranks[r].nops; i++) {
+                    const wl_op *op = &w->ranks[r].ops[i];
+                    ev[k++] = (out_event){r, (int)op->stream, op->name,
+                                          op->kind == WL_COLL ? coll_kind_name(op->coll) : wl_op_kind_name(op->kind),
+                                          times[r][i].start, times[r][i].end - times[r][i].start,
+                                          plans[r][i] ? coll_algo_name(coll_plan_algo(plans[r][i])) : NULL,
+                                          plans[r][i] ? coll_proto_name(coll_plan_proto(plans[r][i])) : NULL,
+                                          op->kind == WL_COLL ? w->groups[op->group].name : NULL,
+                                          op->kind == WL_COMPUTE ? 0 : op->bytes};
+                }
+            err = out_timeline_write(o.timeline, ev, k, (const char *const *)pids, w->nranks, streams,
+                                     WL_NSTREAMS, diag);
+        } else {
+            err = SP_ENOMEM;
+        }
+        for (int r = 0; pids != NULL && r < w->nranks; r++)
+            free(pids[r]);
+        free(pids);
+        free(ev);
+    }
+    if (o.output != NULL && err == SP_OK) {
         size_t nops = wl_op_count(w), k = 0;
         int64_t *rank = malloc(nops * sizeof(int64_t) + 1), *idx = malloc(nops * sizeof(int64_t) + 1),
                 *layer = malloc(nops * sizeof(int64_t) + 1);

@@ -299,3 +299,28 @@ sp_e2e(replay.rescaled RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-t|${aicb}/GP
   STDOUT "rescaled from A100-SXM.* 0 +[0-9.]+ +65\\.[0-9]+ ")
 sp_e2e(replay.unknown_gpu RC 2 ARGS "replay|-p|platforms/dgx-h100.cfg|-t|${aicb}/GPT13B_megatron_tp8_pp1_mbs1_A100.txt|--recorded-on|A200"
   STDERR "GPU \"A200\" is not in the platform's catalogue")
+# Timelines: Chrome-trace JSON, one track per rank.
+add_test(NAME e2e.timeline.write COMMAND ${SP_EXE} replay -p platforms/dgx-h100.cfg
+  -t ${aicb}/GPT13B_megatron_tp8_pp1_mbs1_A100.txt --timeline ${SP_OUT}/gpt13b.json WORKING_DIRECTORY ${SP_ROOT})
+add_test(NAME e2e.timeline.read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_timeline.py
+  ${SP_OUT}/gpt13b.json 8 4328)
+set_tests_properties(e2e.timeline.read PROPERTIES DEPENDS e2e.timeline.write)
+add_test(NAME e2e.timeline.chakra_write COMMAND ${SP_EXE} replay -p platforms/dgx-h100.cfg
+  -t ${chakra}/custom_ring_allreduce_8npus_1MB/custom_allreduce --timeline ${SP_OUT}/ring.json WORKING_DIRECTORY ${SP_ROOT})
+add_test(NAME e2e.timeline.chakra_read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_timeline.py
+  ${SP_OUT}/ring.json 8 280)
+set_tests_properties(e2e.timeline.chakra_read PROPERTIES DEPENDS e2e.timeline.chakra_write)
+set_tests_properties(e2e.timeline.write e2e.timeline.read e2e.timeline.chakra_write e2e.timeline.chakra_read
+  PROPERTIES LABELS e2e)
+sp_e2e(timeline.unwritable RC 3 ARGS "replay|-p|platforms/dgx-h100.cfg|-t|${aicb}/GPT13B_megatron_tp8_pp1_mbs1_A100.txt|--timeline|${SP_OUT}/no-dir/t.json"
+  STDERR "t.json: error: cannot write the timeline" ABSENT "${SP_OUT}/no-dir/t.json")
+add_test(NAME e2e.analysis.gantt
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_PYTHON3}
+          "-DARGS=analysis/replay_gantt.py|${SP_OUT}/gpt13b.h5|-o|${SP_OUT}/gantt.png" -DEXPECT_RC=0
+          "-DEXPECT_STDOUT=wrote .*gantt.png" "-DNONEMPTY=${SP_OUT}/gantt.png|${SP_OUT}/gantt.svg"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.analysis.gantt PROPERTIES DEPENDS e2e.replay.gpt13b_h100 LABELS e2e)
+sp_e2e(analysis.gantt_refuses_nccl RC 2 EXE ${SP_PYTHON3}
+  ARGS "analysis/replay_gantt.py|${SP_OUT}/spark.h5|-o|${SP_OUT}/no-gantt.png"
+  STDERR "no /replay/ops table" ABSENT "${SP_OUT}/no-gantt.png")
