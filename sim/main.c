@@ -14,7 +14,8 @@ static void usage(FILE *fp)
             "  check     validate platform files\n"
             "  platforms list the shipped hardware tiers\n"
             "  platform  expand one platform: summary, SimGrid XML, routes, bisection\n"
-            "  replay    replay a training workload (AICB / ASTRA-sim text) on a platform\n"
+            "  replay    replay a training workload (Chakra, AICB / ASTRA-sim) on a platform\n"
+            "  memory    memory per GPU of a training configuration: does it fit?\n"
             "  version   print the version\n"
             "\n"
             "Run `scalepath COMMAND -h` for a command's options.\n");
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
         err = cli_platform(argc - 1, argv + 1, diag);
     else if (strcmp(argv[1], "replay") == 0)
         err = cli_replay(argc - 1, argv + 1, diag);
+    else if (strcmp(argv[1], "memory") == 0)
+        err = cli_memory(argc - 1, argv + 1, diag);
     else {
         diag_error(diag, (sp_loc){0}, "unknown command \"%s\"", argv[1]);
         usage(stderr);

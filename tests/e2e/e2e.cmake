@@ -324,3 +324,16 @@ set_tests_properties(e2e.analysis.gantt PROPERTIES DEPENDS e2e.replay.gpt13b_h10
 sp_e2e(analysis.gantt_refuses_nccl RC 2 EXE ${SP_PYTHON3}
   ARGS "analysis/replay_gantt.py|${SP_OUT}/spark.h5|-o|${SP_OUT}/no-gantt.png"
   STDERR "no /replay/ops table" ABSENT "${SP_OUT}/no-gantt.png")
+
+# --- Memory per GPU (the accounting is unit-tested in unit.model).
+set(models ${SP_ROOT}/workloads/models)
+sp_e2e(memory.qlora_70b_spark RC 0 ARGS "memory|-m|${models}/llama3-70b.cfg|-p|platforms/dgx-spark.cfg|--finetune|qlora|--recompute|full|--seq|2048"
+  STDOUT "Llama 3 70B.*total +[0-9.]+ GB of 128 GB: fits")
+sp_e2e(memory.full_8b_spark RC 0 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-spark.cfg|--seq|2048"
+  STDOUT "optimizer states +96\\.[0-9]+ GB.*does NOT fit")
+sp_e2e(memory.405b_superpod RC 0 ARGS "memory|-m|${models}/llama3-405b.cfg|-p|platforms/superpod-h100.cfg|-n|1024|--tp|8|--pp|16|--zero|1|--seq|8192|--recompute|selective"
+  STDOUT "TP 8 x PP 16 x DP 64, ZeRO-1.* total .* of 80 GB")
+sp_e2e(memory.bad_tp RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|3"
+  STDERR "tensor parallelism 3 does not divide the 32 heads")
+sp_e2e(memory.too_many RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|8|--dp|2"
+  STDERR "needs more than the platform's 8 GPUs")

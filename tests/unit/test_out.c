@@ -7,10 +7,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,7 +25,9 @@
 #define TMPDIR_BUILD "."
 #endif
 
-#define SCRATCH(name) TMPDIR_BUILD "/test_out_" name
+/* Relative to a folder of this process's own (see main): the test and its
+ * valgrind run may go at the same time under ctest -j. */
+#define SCRATCH(name) "test_out_" name
 
 static int setup(void **state)
 {
@@ -412,6 +416,13 @@ static void test_out_h5__same_input_same_bytes(void **state)
 
 int main(int argc, char **argv)
 {
+    char dir[512];
+
+    snprintf(dir, sizeof(dir), "%s/test_out.%ld", TMPDIR_BUILD, (long)getpid());
+    if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || chdir(dir) != 0) {
+        perror(dir);
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_out_h5__round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_h5__large_attribute, setup, teardown),

@@ -1,0 +1,181 @@
+/* cli_memory.c - `scalepath memory`: does a training configuration fit, and
+ * where does the memory go, per GPU. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "model/model.h"
+#include "plat/plat.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: scalepath memory -m MODEL.cfg -p PLATFORM.cfg [-n NODES] [--tp T] [--pp P]\n"
+            "                        [--dp D] [--zero 0-3] [--mbs B] [--seq S] [--microbatches M]\n"
+            "                        [--recompute none|selective|full] [--no-flash]\n"
+            "                        [--finetune full|lora|qlora] [--lora-rank R]\n"
+            "\n"
+            "Memory per GPU of a training step, by the standard accounting: weights,\n"
+            "gradients, optimizer states (mixed-precision Adam, 16 B per trained parameter\n"
+            "before ZeRO sharding), activations (Korthikanti et al. 2022), logits. DP\n"
+            "defaults to the ranks left after TP x PP. Defaults: tp 1, pp 1, ZeRO 0,\n"
+            "micro-batch 1, sequence 4096, FlashAttention, no recompute, full training.\n");
+}
+
+static int pick(const char *val, const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(val, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return -1;
+}
+
+int cli_memory(int argc, char **argv, diag_list *diag)
+{
+    static const struct option longs[] = {
+        {"model", required_argument, NULL, 'm'},    {"platform", required_argument, NULL, 'p'},
+        {"nodes", required_argument, NULL, 'n'},    {"tp", required_argument, NULL, 'T'},
+        {"pp", required_argument, NULL, 'P'},       {"dp", required_argument, NULL, 'D'},
+        {"zero", required_argument, NULL, 'Z'},     {"mbs", required_argument, NULL, 'B'},
+        {"seq", required_argument, NULL, 'S'},      {"microbatches", required_argument, NULL, 'M'},
+        {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},
+        {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    static const char *const recompute[] = {"none", "selective", "full"};
+    static const char *const tune[] = {"full", "lora", "qlora"};
+    const char *mpath = NULL, *ppath = NULL;
+    int nodes = 0, dp = 0, c, err = SP_OK, v;
+    model_layout l = {1, 1, 1, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16};
+    model *m = NULL;
+    plat *p = NULL;
+    model_memory mem;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:p:n:h", longs, NULL)) != -1) {
+        int *dst = NULL, lo = 1;
+        switch (c) {
+        case 'm':
+            mpath = optarg;
+            continue;
+        case 'p':
+            ppath = optarg;
+            continue;
+        case 'n':
+            dst = &nodes;
+            break;
+        case 'T':
+            dst = &l.tp;
+            break;
+        case 'P':
+            dst = &l.pp;
+            break;
+        case 'D':
+            dst = &dp;
+            break;
+        case 'Z':
+            dst = &l.zero;
+            lo = 0;
+            break;
+        case 'B':
+            dst = &l.micro_batch;
+            break;
+        case 'S':
+            dst = &l.seq_len;
+            break;
+        case 'M':
+            dst = &l.microbatches;
+            break;
+        case 'L':
+            dst = &l.lora_rank;
+            break;
+        case 'F':
+            l.flash_attention = false;
+            continue;
+        case 'R':
+            if (pick(optarg, recompute, 3, &v) < 0) {
+                diag_error(diag, (sp_loc){0}, "option --recompute: expected none, selective or full, got \"%s\"", optarg);
+                err = SP_EINPUT;
+            } else
+                l.recompute = (model_recompute)v;
+            continue;
+        case 'U':
+            if (pick(optarg, tune, 3, &v) < 0) {
+                diag_error(diag, (sp_loc){0}, "option --finetune: expected full, lora or qlora, got \"%s\"", optarg);
+                err = SP_EINPUT;
+            } else
+                l.tune = (model_tune)v;
+            continue;
+        case 'h':
+            usage(stdout);
+            return SP_OK;
+        case ':':
+            diag_error(diag, (sp_loc){0}, "option %s needs a value", argv[optind - 1]);
+            err = SP_EINPUT;
+            continue;
+        default:
+            diag_error(diag, (sp_loc){0}, "memory: unknown option \"%s\"", argv[optind - 1]);
+            err = SP_EINPUT;
+            continue;
+        }
+        if (cli_parse_int(dst, argv[optind - 1], optarg, lo, c == 'Z' ? 3 : 1 << 24, diag) < 0)
+            err = SP_EINPUT;
+    }
+    if (mpath == NULL || ppath == NULL) {
+        diag_error(diag, (sp_loc){0}, "memory: a model (-m) and a platform (-p) are required");
+        err = SP_EINPUT;
+    }
+    if (err < 0) {
+        usage(stderr);
+        return err;
+    }
+    if ((err = model_load(&m, mpath, diag)) < 0 || (err = plat_load(&p, ppath, diag)) < 0 ||
+        (err = plat_set_nodes(p, nodes, diag)) < 0)
+        goto done;
+    l.dp = dp > 0 ? dp : p->nranks / (l.tp * l.pp);
+    if (l.dp < 1 || (long long)l.tp * l.pp * l.dp > p->nranks) {
+        diag_error(diag, (sp_loc){0}, "memory: tp %d x pp %d x dp %d needs more than the platform's %d GPUs",
+                   l.tp, l.pp, l.dp < 1 ? 1 : l.dp, p->nranks);
+        err = SP_EINPUT;
+        goto done;
+    }
+    if (l.microbatches == 0)
+        l.microbatches = l.pp;
+    if ((err = model_memory_per_gpu(&mem, m, &l, diag)) < 0)
+        goto done;
+    {
+        const plat_gpu *g = &plat_type_of_rank(p, 0)->gpu;
+        double cap = g->mem_bytes, G = 1e9;
+        printf("# scalepath %s memory: %s (%.2fB parameters) on %s, %s GPU (%.0f GB%s)\n", SP_VERSION,
+               m->name, model_params(m) / 1e9, p->name, g->model, cap / G,
+               g->unified ? ", unified with the CPU" : "");
+        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s, %s%s, %s\n", l.tp,
+               l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune],
+               l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
+               l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",
+               l.flash_attention ? "FlashAttention" : "attention scores kept");
+        printf("  parameters on this GPU   %10.2f B (%.4g B trained)\n", mem.params / 1e9, mem.trainable / 1e9);
+        printf("  weights                  %10.2f GB\n", mem.weights / G);
+        printf("  gradients                %10.2f GB\n", mem.gradients / G);
+        printf("  optimizer states         %10.2f GB\n", mem.optimizer / G);
+        printf("  activations              %10.2f GB\n", mem.activations / G);
+        printf("  logits (output layer)    %10.2f GB\n", mem.logits / G);
+        printf("  total                    %10.2f GB of %.0f GB: %s\n", mem.total / G, cap / G,
+               mem.total <= cap ? "fits" : "does NOT fit");
+        if (mem.total > cap && g->host_mem_bytes > 0 && mem.total <= cap + g->host_mem_bytes)
+            printf("  (fits in GPU plus coherent CPU memory, %.0f GB more at %.0f GB/s)\n",
+                   g->host_mem_bytes / G, g->host_mem_bw_Bps / G);
+        if (g->unified)
+            printf("  (unified memory: the operating system and CPU-side buffers share the %.0f GB)\n", cap / G);
+        printf("  (not counted: CUDA context, allocator fragmentation, communication buffers)\n");
+    }
+done:
+    model_free(m);
+    plat_free(p);
+    return err;
+}

@@ -1,0 +1,189 @@
+/* model.c - transformer shapes, parameter counts, memory per GPU. */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg/cfg.h"
+#include "util/str.h"
+
+/* clang-format off */
+static const cfg_key model_keys[] = {
+    {"format_version",  CFG_INT,    true,  1, 1, false, "model format version, 1"},
+    {"name",            CFG_STRING, true,  0, 0, false, "model name"},
+    {"layers",          CFG_INT,    true,  1, 10000, false, "transformer layers"},
+    {"hidden_size",     CFG_INT,    true,  1, 1e6, false, "model dimension"},
+    {"heads",           CFG_INT,    true,  1, 10000, false, "attention heads"},
+    {"kv_heads",        CFG_INT,    false, 1, 10000, false, "key/value heads (GQA); default: heads"},
+    {"ffn_hidden_size", CFG_INT,    true,  1, 1e7, false, "FFN inner dimension"},
+    {"gated_ffn",       CFG_BOOL,   false, 0, 0, false, "SwiGLU-style FFN, three matrices (default true)"},
+    {"vocab_size",      CFG_INT,    true,  1, 1e8, false, "vocabulary"},
+    {"tied_embeddings", CFG_BOOL,   false, 0, 0, false, "output layer shares the embedding (default false)"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+/* clang-format on */
+
+void model_free(model *m)
+{
+    if (m == NULL)
+        return;
+    free(m->name);
+    free(m->path);
+    free(m);
+}
+
+int model_load(model **out, const char *path, diag_list *diag)
+{
+    cfg_file f;
+    const config_setting_t *root;
+    model *m;
+    int err;
+
+    *out = NULL;
+    if ((err = cfg_open(&f, path, diag)) < 0)
+        return err;
+    root = config_root_setting(&f.cfg);
+    if ((m = calloc(1, sizeof(*m))) == NULL) {
+        cfg_close(&f);
+        return SP_ENOMEM;
+    }
+    err = cfg_check(&f, root, model_keys, "model");
+    m->layers = (int)cfg_int(root, "layers", 1);
+    m->hidden = (int)cfg_int(root, "hidden_size", 1);
+    m->heads = (int)cfg_int(root, "heads", 1);
+    m->kv_heads = (int)cfg_int(root, "kv_heads", m->heads);
+    m->ffn = (int)cfg_int(root, "ffn_hidden_size", 1);
+    m->gated_ffn = cfg_bool(root, "gated_ffn", true);
+    m->vocab = (int)cfg_int(root, "vocab_size", 1);
+    m->tied_embeddings = cfg_bool(root, "tied_embeddings", false);
+    m->src = (sp_loc){NULL, 1};
+    if (err == SP_OK && (m->hidden % m->heads != 0 || m->heads % m->kv_heads != 0)) {
+        diag_error(diag, cfg_loc(&f, config_setting_get_member(root, "heads")),
+                   "model: hidden_size %d must divide into heads %d, and heads into kv_heads %d",
+                   m->hidden, m->heads, m->kv_heads);
+        err = SP_EINPUT;
+    }
+    if ((m->name = str_dup(cfg_string(root, "name", ""))) == NULL || (m->path = str_dup(path)) == NULL)
+        err = SP_ENOMEM;
+    cfg_close(&f);
+    if (err < 0) {
+        model_free(m);
+        return err;
+    }
+    *out = m;
+    return SP_OK;
+}
+
+static double kv_dim(const model *m)
+{
+    return (double)m->kv_heads * (double)(m->hidden / m->heads);
+}
+
+double model_layer_params(const model *m)
+{
+    double h = m->hidden, f = m->ffn;
+    double attn = 2.0 * h * h + 2.0 * h * kv_dim(m);   /* q, o; k, v */
+    double ffn = (m->gated_ffn ? 3.0 : 2.0) * h * f;   /* up (and gate), down */
+    return attn + ffn + 2.0 * h;                        /* two norms */
+}
+
+double model_params(const model *m)
+{
+    double embed = (double)m->vocab * m->hidden;
+    return m->layers * model_layer_params(m) + embed * (m->tied_embeddings ? 1.0 : 2.0) + m->hidden;
+}
+
+/* LoRA adapters of rank r on every weight matrix of a layer: r x (in + out) each. */
+static double lora_layer_params(const model *m, int r)
+{
+    double h = m->hidden, f = m->ffn, kv = kv_dim(m);
+    double attn = (h + h) + (h + kv) + (h + kv) + (h + h);
+    double ffn = (m->gated_ffn ? 2.0 : 1.0) * (h + f) + (f + h);
+    return r * (attn + ffn);
+}
+
+/* Activation bytes of one layer for one micro-batch on one GPU, bf16, no
+ * dropout (Llama-style training): Korthikanti et al.'s terms without the
+ * dropout masks, for GQA (K and V of kv_dim) and gated FFNs; with tensor
+ * and sequence parallelism everything divides by t. */
+static double layer_activations(const model *m, const model_layout *l, bool keep_scores)
+{
+    double s = l->seq_len, b = l->micro_batch, h = m->hidden, f = m->ffn, a = m->heads;
+    double attn = 2 * s * b * h           /* input of the QKV projection */
+                  + 2 * s * b * h         /* Q */
+                  + 4 * s * b * kv_dim(m) /* K, V */
+                  + 2 * s * b * h;        /* attention output, input of the projection */
+    double scores = keep_scores ? 4 * a * s * s * b : 0.0; /* QK^T and softmax, bf16 */
+    double mlp = 2 * s * b * h                               /* input of the FFN */
+                 + (m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * f /* up (and gate) outputs */
+                 + 2 * s * b * f;                            /* activation output */
+    double norms = 4 * s * b * h;
+    return (attn + scores + mlp + norms) / l->tp;
+}
+
+int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *l, diag_list *diag)
+{
+    int stage_layers;
+    double emb, layer_p, params, trainable, in_flight, per_layer, first, last, base_bytes;
+    bool keep_scores;
+
+    memset(out, 0, sizeof(*out));
+    if (l->tp < 1 || l->pp < 1 || l->dp < 1 || l->micro_batch < 1 || l->seq_len < 1 || l->zero < 0 ||
+        l->zero > 3) {
+        diag_error(diag, (sp_loc){m->path, 0}, "a layout needs tp, pp, dp, micro-batch and sequence >= 1 and ZeRO 0..3");
+        return SP_EINPUT;
+    }
+    if (m->heads % l->tp != 0 || (m->kv_heads % l->tp != 0 && l->tp % m->kv_heads != 0)) {
+        diag_error(diag, (sp_loc){m->path, 0}, "tensor parallelism %d does not divide the %d heads (%d KV heads)",
+                   l->tp, m->heads, m->kv_heads);
+        return SP_EINPUT;
+    }
+    if (l->pp > m->layers) {
+        diag_error(diag, (sp_loc){m->path, 0}, "pipeline parallelism %d exceeds the %d layers", l->pp, m->layers);
+        return SP_EINPUT;
+    }
+    stage_layers = (m->layers + l->pp - 1) / l->pp;
+    emb = (double)m->vocab * m->hidden / l->tp;
+    layer_p = model_layer_params(m) / l->tp;
+    /* The first stage holds the input embedding; the last the output layer (the
+     * same stage when pp = 1), which the accounting below treats as one. */
+    params = stage_layers * layer_p + emb + (l->pp == 1 && !m->tied_embeddings ? emb : 0.0) + m->hidden;
+    trainable = params;
+    if (l->tune != MODEL_TRAIN_FULL)
+        trainable = stage_layers * lora_layer_params(m, l->lora_rank > 0 ? l->lora_rank : 16) / l->tp;
+    out->params = params;
+    out->trainable = trainable;
+
+    /* Weights, gradients, optimizer: mixed-precision Adam, ZeRO over DP. */
+    base_bytes = l->tune == MODEL_TRAIN_QLORA ? 4.127 / 8.0 : 2.0;
+    out->weights = (l->tune == MODEL_TRAIN_FULL ? 2.0 * params : base_bytes * params + 2.0 * trainable) /
+                   (l->zero >= 3 ? l->dp : 1);
+    out->gradients = 2.0 * trainable / (l->zero >= 2 ? l->dp : 1);
+    out->optimizer = 12.0 * trainable / (l->zero >= 1 ? l->dp : 1);
+
+    /* Activations: 1F1B keeps min(pp, micro-batches) in flight on the first stage. */
+    keep_scores = !l->flash_attention && l->recompute == MODEL_RECOMPUTE_NONE;
+    in_flight = l->microbatches > 0 && l->microbatches < l->pp ? l->microbatches : l->pp;
+    per_layer = layer_activations(m, l, keep_scores);
+    if (l->recompute == MODEL_RECOMPUTE_FULL) /* only each layer's input is kept, then one layer recomputed */
+        first = stage_layers * in_flight * (2.0 * l->seq_len * l->micro_batch * m->hidden / l->tp) + per_layer;
+    else
+        first = stage_layers * in_flight * per_layer;
+    last = (l->recompute == MODEL_RECOMPUTE_FULL
+                ? stage_layers * (2.0 * l->seq_len * l->micro_batch * m->hidden / l->tp) + per_layer
+                : stage_layers * per_layer);
+    out->logits = 6.0 * l->seq_len * l->micro_batch * (double)m->vocab / l->tp; /* bf16 + fp32 for the loss */
+    /* The busier of the first stage (most micro-batches in flight) and the last
+     * (the logits); with one stage, both. */
+    if (l->pp == 1) {
+        out->activations = first;
+    } else if (first >= last + out->logits) {
+        out->activations = first;
+        out->logits = 0.0;
+    } else {
+        out->activations = last;
+    }
+    out->total = out->weights + out->gradients + out->optimizer + out->activations + out->logits;
+    return SP_OK;
+}

@@ -1,0 +1,84 @@
+/* model.h - transformer models: shape, parameter count, and the memory a
+ * training configuration needs per GPU.
+ *
+ * A model file (workloads/models/NAME.cfg, libconfig) gives the published
+ * shape; model_memory() does the standard accounting for one GPU of a
+ * (TP, PP, DP, ZeRO) layout: weights, gradients and optimizer states
+ * (mixed-precision Adam: 2 + 2 + 12 bytes per parameter before sharding),
+ * activations per Korthikanti et al. 2022 ("Reducing Activation
+ * Recomputation in Large Transformer Models", arXiv 2205.05198) generalised
+ * to grouped-query attention and gated FFNs, and full / LoRA / QLoRA
+ * fine-tuning. No SimGrid; units are bytes.
+ *
+ * Ownership: model_load() gives the caller a model to release with
+ * model_free().
+ */
+#ifndef SP_MODEL_H
+#define SP_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/diag.h"
+
+typedef struct model {
+    char *name, *path;
+    int layers;
+    int hidden;      /* model dimension h */
+    int heads;       /* attention heads a */
+    int kv_heads;    /* key/value heads (GQA); = heads for multi-head attention */
+    int ffn;         /* FFN inner dimension f */
+    bool gated_ffn;  /* SwiGLU-style: three FFN matrices instead of two */
+    int vocab;
+    bool tied_embeddings;
+    sp_loc src;
+} model;
+
+SP_MUST_USE int model_load(model **out, const char *path, diag_list *diag);
+void model_free(model *m); /* NULL is fine */
+
+/* Parameters: embeddings, attention (q, k, v, o), FFN, norms. */
+double model_params(const model *m);
+double model_layer_params(const model *m);
+
+typedef enum model_recompute { MODEL_RECOMPUTE_NONE, MODEL_RECOMPUTE_SELECTIVE, MODEL_RECOMPUTE_FULL } model_recompute;
+typedef enum model_tune { MODEL_TRAIN_FULL, MODEL_TRAIN_LORA, MODEL_TRAIN_QLORA } model_tune;
+
+typedef struct model_layout {
+    int tp, pp, dp;          /* tensor (with sequence parallelism), pipeline, data parallel */
+    int zero;                /* 0..3: ZeRO stage (3 = FSDP) over the DP group */
+    int micro_batch;         /* sequences per micro-batch */
+    int seq_len;             /* tokens per sequence */
+    int microbatches;        /* per pipeline flush (>= pp keeps 1F1B full) */
+    model_recompute recompute;
+    bool flash_attention;    /* no s x s attention scores kept (FlashAttention) */
+    model_tune tune;
+    int lora_rank;           /* LoRA / QLoRA adapters on q, k, v, o and the FFN matrices */
+} model_layout;
+
+/* Bytes per GPU, the largest pipeline stage (the first: it keeps the most
+ * micro-batches in flight, and the embeddings). */
+typedef struct model_memory {
+    double params;           /* parameters held by this GPU (before ZeRO-3), count */
+    double trainable;        /* of which trained, count */
+    double weights;          /* bytes */
+    double gradients;
+    double optimizer;
+    double activations;
+    double logits;           /* output layer: logits (bf16) and their fp32 loss copy */
+    double total;
+} model_memory;
+
+/**
+ * The accounting for one GPU. Mixed-precision Adam: bf16 weights (2 B) and
+ * gradients (2 B), fp32 master weights, momentum and variance (12 B), per
+ * trained parameter; ZeRO-1 divides the optimizer states by DP, ZeRO-2 the
+ * gradients too, ZeRO-3 the weights too. LoRA freezes bf16 base weights
+ * (2 B) and trains the adapters; QLoRA stores the base in 4-bit NF4 with
+ * double quantization (4.127 bits per parameter, Dettmers et al. 2023).
+ * @return SP_OK or SP_EINPUT (a layout the model does not divide into)
+ */
+SP_MUST_USE int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *l,
+                                     diag_list *diag);
+
+#endif

@@ -1,0 +1,155 @@
+/* test_model.c - parameter counts and the memory accounting per GPU. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+
+#include "model/model.h"
+#include "unit_helpers.h"
+
+#define MODELS FIXTURES "/../../../workloads/models"
+
+static void near_rel(double got, double want, double rel)
+{
+    if (fabs(got - want) > rel * fabs(want))
+        fail_msg("got %.6g, want %.6g (+-%g relative)", got, want, rel);
+}
+
+/* The published sizes (Meta model cards): Llama 3 8B has 8.03B parameters,
+ * 70B 70.6B, 405B "405B"; the shapes of the model files must give them. */
+static void test_model__llama3_parameters(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+
+    assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
+    near_rel(model_params(m), 8.03e9, 0.005);
+    model_free(m);
+    assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
+    near_rel(model_params(m), 70.6e9, 0.005);
+    model_free(m);
+    assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
+    near_rel(model_params(m), 405e9, 0.005);
+    model_free(m);
+}
+
+/* Mixed-precision Adam: 16 bytes per parameter before sharding; ZeRO-1
+ * divides the 12 bytes of optimizer states by DP, ZeRO-2 also the 2 of
+ * gradients, ZeRO-3 also the 2 of weights. */
+static void test_model__sixteen_bytes_and_zero(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory mem;
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0};
+    double P;
+
+    assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
+    P = model_params(m);
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.params, P, 1e-12);
+    near_rel(mem.weights + mem.gradients + mem.optimizer, 16.0 * P, 1e-12);
+    l.dp = 8;
+    for (l.zero = 0; l.zero <= 3; l.zero++) {
+        double w = 2.0 * P / (l.zero >= 3 ? 8 : 1), g = 2.0 * P / (l.zero >= 2 ? 8 : 1),
+               o = 12.0 * P / (l.zero >= 1 ? 8 : 1);
+        assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+        near_rel(mem.weights, w, 1e-12);
+        near_rel(mem.gradients, g, 1e-12);
+        near_rel(mem.optimizer, o, 1e-12);
+    }
+    model_free(m);
+}
+
+/* Activations per layer and micro-batch, Korthikanti et al. (arXiv
+ * 2205.05198) eq. 1 without dropout masks: 34sbh + 5as^2b less sbh (attention
+ * mask), sbh (FFN mask) and as^2b (score mask) = 32sbh + 4as^2b; with tensor
+ * and sequence parallelism all divided by t; full recompute keeps 2sbh/t per
+ * layer; FlashAttention or selective recompute drop the s^2 term. */
+static void test_model__activations(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory mem;
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0};
+    double s = 1024, b = 2, h = 1024, a = 16, L = 24;
+
+    assert_int_equal(model_load(&m, FIXTURES "/gpt-mha.cfg", d), SP_OK);
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.activations, L * (32 * s * b * h + 4 * a * s * s * b), 1e-12);
+    l.tp = 4;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.activations, L * (32 * s * b * h + 4 * a * s * s * b) / 4, 1e-12);
+    l.flash_attention = true;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.activations, L * 32 * s * b * h / 4, 1e-12);
+    l.recompute = MODEL_RECOMPUTE_FULL;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.activations, L * 2 * s * b * h / 4 + 32 * s * b * h / 4, 1e-12);
+    /* 1F1B: the first of 4 stages keeps 4 micro-batches of its 6 layers. */
+    l.tp = 1;
+    l.pp = 4;
+    l.microbatches = 8;
+    l.recompute = MODEL_RECOMPUTE_NONE;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.activations, 6 * 4 * 32 * s * b * h, 1e-12);
+    model_free(m);
+}
+
+/* LoRA trains r (in + out) per matrix on frozen bf16 weights; QLoRA keeps
+ * the base in 4.127 bits per parameter. A 70B full fine-tune needs 16 B per
+ * parameter (over a terabyte); QLoRA's base fits in a DGX Spark's 128 GB. */
+static void test_model__fine_tuning(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory full, lora, qlora;
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16};
+    double P;
+
+    assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
+    P = model_params(m);
+    assert_int_equal(model_memory_per_gpu(&full, m, &l, d), SP_OK);
+    l.tune = MODEL_TRAIN_LORA;
+    assert_int_equal(model_memory_per_gpu(&lora, m, &l, d), SP_OK);
+    l.tune = MODEL_TRAIN_QLORA;
+    assert_int_equal(model_memory_per_gpu(&qlora, m, &l, d), SP_OK);
+    assert_true(full.weights + full.gradients + full.optimizer > 1.1e12);
+    assert_true(lora.trainable < 0.01 * P);
+    near_rel(lora.weights, 2.0 * P + 2.0 * lora.trainable, 1e-12);
+    near_rel(qlora.weights, 4.127 / 8 * P + 2.0 * qlora.trainable, 1e-12);
+    near_rel(qlora.optimizer, 12.0 * qlora.trainable, 1e-12);
+    assert_true(qlora.total < 128e9);
+    model_free(m);
+}
+
+static void test_model__bad_layouts(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory mem;
+    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0};
+
+    assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
+    assert_true(has_message(d, "tensor parallelism 3 does not divide the 32 heads"));
+    l.tp = 1;
+    l.pp = 64;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
+    model_free(m);
+    assert_int_equal(model_load(&m, FIXTURES "/no-such-model.cfg", d), SP_EINPUT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_model__llama3_parameters, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__sixteen_bytes_and_zero, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__activations, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__fine_tuning, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__bad_layouts, diag_setup, diag_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
