@@ -4,6 +4,7 @@
 #ifndef SP_CLI_H
 #define SP_CLI_H
 
+#include "coll/coll.h"
 #include "util/diag.h"
 
 int cli_nccl(int argc, char **argv, diag_list *diag);
@@ -16,6 +17,10 @@ int cli_memory(int argc, char **argv, diag_list *diag);
 /* Parse a positive int option value; reports "option -x: ..." on failure. */
 SP_MUST_USE int cli_parse_int(int *out, const char *opt, const char *val, int min, int max,
                               diag_list *diag);
+
+/* --algo LIST or --proto LIST (opt names which) into opts, as NCCL_ALGO /
+ * NCCL_PROTO; reports a bad list. */
+SP_MUST_USE int cli_parse_coll_opt(coll_opts *opts, const char *opt, const char *val, diag_list *diag);
 
 /* The command line joined with spaces, for provenance (owned by caller). */
 char *cli_join_argv(int argc, char **argv);

@@ -192,18 +192,9 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
             o->xml = optarg;
             break;
         case 'A':
-            if (coll_algo_mask_parse(&o->coll.algo_mask, optarg) < 0) {
-                diag_error(diag, (sp_loc){0},
-                           "option --algo: expected a list of Ring, Tree, PAT, got \"%s\"", optarg);
-                err = SP_EINPUT;
-            }
-            break;
         case 'P':
-            if (coll_proto_mask_parse(&o->coll.proto_mask, optarg) < 0) {
-                diag_error(diag, (sp_loc){0},
-                           "option --proto: expected a list of LL, LL128, Simple, got \"%s\"", optarg);
+            if (cli_parse_coll_opt(&o->coll, c == 'A' ? "--algo" : "--proto", optarg, diag) < 0)
                 err = SP_EINPUT;
-            }
             break;
         case 'v':
             o->verbose = 1;

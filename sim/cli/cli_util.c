@@ -38,3 +38,16 @@ char *cli_join_argv(int argc, char **argv)
     }
     return s;
 }
+
+int cli_parse_coll_opt(coll_opts *opts, const char *opt, const char *val, diag_list *diag)
+{
+    int algo = strcmp(opt, "--algo") == 0;
+
+    if ((algo ? coll_algo_mask_parse(&opts->algo_mask, val)
+              : coll_proto_mask_parse(&opts->proto_mask, val)) < 0) {
+        diag_error(diag, (sp_loc){0}, "option %s: expected a list of %s, got \"%s\"", opt,
+                   algo ? "Ring, Tree, PAT" : "LL, LL128, Simple", val);
+        return SP_EINPUT;
+    }
+    return SP_OK;
+}

@@ -229,38 +229,6 @@ const char *wl__intern(wl_builder *b, const char *s)
     return c;
 }
 
-/* Group of `size` ranks containing rank r, laid out with `stride`: members
- * are base + i * stride. Created once, found again by its first member. */
-int wl__group(wl_builder *b, const char *prefix, int r, int size, int stride, int base)
-{
-    wl *w = b->w;
-    char name[48];
-    wl_group *g;
-
-    snprintf(name, sizeof(name), "%s%d", prefix, base);
-    for (size_t i = 0; i < w->ngroups; i++)
-        if (strcmp(w->groups[i].name, name) == 0)
-            return (int)i;
-    if (vec_reserve((void **)&w->groups, &b->gcap, w->ngroups + 1, sizeof(*w->groups)) < 0) {
-        b->err = SP_ENOMEM;
-        return 0;
-    }
-    g = &w->groups[w->ngroups];
-    g->n = size;
-    g->ranks = malloc((size_t)size * sizeof(int));
-    g->name = str_dup(name);
-    if (g->ranks == NULL || g->name == NULL) {
-        free(g->ranks);
-        free(g->name);
-        b->err = SP_ENOMEM;
-        return 0;
-    }
-    for (int i = 0; i < size; i++)
-        g->ranks[i] = base + i * stride;
-    (void)r;
-    return (int)w->ngroups++;
-}
-
 static int cmp_rank(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
@@ -292,6 +260,26 @@ int wl__group_ranks(wl_builder *b, const char *name, const int *ranks, int n)
     memcpy(g->ranks, ranks, (size_t)n * sizeof(int));
     qsort(g->ranks, (size_t)n, sizeof(int), cmp_rank);
     return (int)w->ngroups++;
+}
+
+/* Group of `size` ranks base + i * stride, named prefix<base>: created once,
+ * found again by name. */
+int wl__group(wl_builder *b, const char *prefix, int r, int size, int stride, int base)
+{
+    char name[48];
+    int *ranks = malloc(((size_t)size + 1) * sizeof(int)), g;
+
+    (void)r;
+    if (ranks == NULL) {
+        b->err = SP_ENOMEM;
+        return 0;
+    }
+    snprintf(name, sizeof(name), "%s%d", prefix, base);
+    for (int i = 0; i < size; i++)
+        ranks[i] = base + i * stride;
+    g = wl__group_ranks(b, name, ranks, size);
+    free(ranks);
+    return g;
 }
 
 uint32_t wl__add_op(wl_builder *b, int rank, wl_op op, const uint32_t *deps, uint32_t ndeps)
