@@ -9,5 +9,6 @@ sp_build "$SP_ROOT/build-test" -DSP_WERROR=ON
 (cd "$SP_ROOT/build-test" && ctest --output-on-failure -j "$(nproc)")
 if [ "${SP_SANITIZE:-0}" = 1 ]; then
   sp_build "$SP_ROOT/build-asan" -DSP_WERROR=ON -DSP_SANITIZE=address,undefined
-  (cd "$SP_ROOT/build-asan" && ctest --output-on-failure -j "$(nproc)")
+  (cd "$SP_ROOT/build-asan" &&
+    LSAN_OPTIONS="suppressions=$SP_ROOT/tests/lsan.supp" ctest --output-on-failure -j "$(nproc)")
 fi
