@@ -62,6 +62,14 @@ file(GLOB shipped RELATIVE ${SP_ROOT} ${SP_ROOT}/platforms/*.cfg)
 string(REPLACE ";" "|" shipped_args "${shipped}")
 sp_e2e(check.shipped RC 0 ARGS "check|${shipped_args}" STDOUT "dgx-spark.cfg: ok")
 sp_e2e(check.spark_two RC 0 ARGS "check|-n|2|platforms/dgx-spark.cfg" STDOUT "ok")
+# The course labs' platform and commands keep working (docs/labs/).
+sp_e2e(lab1.check RC 0 ARGS "check|-n|8|docs/labs/lab1-ideal.cfg" STDOUT "ok")
+sp_e2e(lab1.tree RC 0
+  ARGS "nccl|-p|docs/labs/lab1-ideal.cfg|-n|8|-b|1K|-e|1G|-f|32|--algo|Tree|--proto|Simple|-v"
+  STDOUT " 1073741824 .* Tree +Simple ")
+sp_e2e(lab2.lora RC 0
+  ARGS "memory|-m|workloads/models/llama3-8b.cfg|-p|platforms/dgx-spark.cfg|--finetune|lora|--lora-rank|16|--seq|2048"
+  STDOUT "total .*GB of 128 GB")
 
 # --- Every collective runs and prints the nccl-tests table.
 foreach(c all_reduce all_gather reduce_scatter broadcast reduce alltoall sendrecv)
