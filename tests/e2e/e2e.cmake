@@ -345,3 +345,10 @@ sp_e2e(memory.bad_tp RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/d
   STDERR "tensor parallelism 3 does not divide the 32 heads")
 sp_e2e(memory.too_many RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|8|--dp|2"
   STDERR "needs more than the platform's 8 GPUs")
+
+# --- Mutation fuzzing of the loaders (fixed seed, so deterministic): no
+# crash, no sanitizer report, exit 0 or 2 with an error message. Runs in the
+# plain and in the ASan+UBSan build (tests/fuzz/mutate_loaders.py).
+add_test(NAME fuzz.loaders COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/mutate_loaders.py
+  $<TARGET_FILE:scalepath> ${SP_ROOT} ${SP_OUT}/fuzz 200 1)
+set_tests_properties(fuzz.loaders PROPERTIES LABELS "e2e;fuzz" TIMEOUT 600)
