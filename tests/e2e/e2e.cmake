@@ -333,6 +333,21 @@ sp_e2e(analysis.gantt_refuses_nccl RC 2 EXE ${SP_PYTHON3}
   ARGS "analysis/replay_gantt.py|${SP_OUT}/spark.h5|-o|${SP_OUT}/no-gantt.png"
   STDERR "no /replay/ops table" ABSENT "${SP_OUT}/no-gantt.png")
 
+# analysis/plot.py: every figure of an nccl and a replay result exists and
+# is non-empty; the breakdown's arithmetic holds (check_plot.py).
+add_test(NAME e2e.analysis.plot
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_PYTHON3}
+          "-DARGS=analysis/plot.py|${SP_OUT}/spark.h5|${SP_OUT}/gpt13b.h5|-o|${SP_OUT}/figs" -DEXPECT_RC=0
+          "-DNONEMPTY=${SP_OUT}/figs/busbw.png|${SP_OUT}/figs/busbw.svg|${SP_OUT}/figs/gpt13b-gantt.png|${SP_OUT}/figs/gpt13b-gantt.svg|${SP_OUT}/figs/gpt13b-breakdown.png|${SP_OUT}/figs/gpt13b-breakdown.svg"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+add_test(NAME e2e.analysis.breakdown COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_plot.py ${SP_OUT}/gpt13b.h5)
+set_tests_properties(e2e.analysis.plot e2e.analysis.breakdown PROPERTIES
+  DEPENDS "e2e.replay.gpt13b_h100;e2e.h5.write" LABELS e2e)
+sp_e2e(analysis.plot_refuses_partial RC 2 EXE ${SP_PYTHON3}
+  ARGS "analysis/plot.py|tests/bad/garbage.cfg|-o|${SP_OUT}/no-figs"
+  STDERR "plot: error: .*garbage.cfg" ABSENT "${SP_OUT}/no-figs")
+
 # --- Memory per GPU (the accounting is unit-tested in unit.model).
 set(models ${SP_ROOT}/workloads/models)
 sp_e2e(memory.qlora_70b_spark RC 0 ARGS "memory|-m|${models}/llama3-70b.cfg|-p|platforms/dgx-spark.cfg|--finetune|qlora|--recompute|full|--seq|2048"
