@@ -147,9 +147,11 @@ def main(argv):
                 replay.append(path)
             else:
                 raise sp_read.FormatError(f"{path}: kind \"{kind}\" has no figures yet")
+        if a.log and not nccl:
+            raise sp_read.FormatError("--log needs an nccl result to plot beside")
         os.makedirs(a.outdir, exist_ok=True)
         rc = 0
-        if nccl or a.log:
+        if nccl:
             args = nccl + sum((["--log", lg] for lg in a.log), [])
             rc |= nccl_busbw.main(args + ["-o", os.path.join(a.outdir, "busbw.png")])
         for path in replay:
