@@ -69,9 +69,7 @@ def main(argv):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(a.output, dpi=120)
-    fig.savefig(os.path.splitext(a.output)[0] + ".svg")
-    print(f"wrote {a.output} and {os.path.splitext(a.output)[0]}.svg")
+    sp_read.save_figure(fig, a.output, dpi=120)
     return 0
 
 

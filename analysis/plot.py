@@ -124,10 +124,8 @@ def breakdown(path, out_png):
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    fig.savefig(os.path.splitext(out_png)[0] + ".svg")
+    sp_read.save_figure(fig, out_png, dpi=110)
     plt.close(fig)
-    print(f"wrote {out_png} and {os.path.splitext(out_png)[0]}.svg")
 
 
 def main(argv):

@@ -61,9 +61,7 @@ def main(argv):
     ax.legend(seen.values(), seen.keys(), loc="upper right", fontsize=8)
     ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(a.output, dpi=110)
-    fig.savefig(os.path.splitext(a.output)[0] + ".svg")
-    print(f"wrote {a.output} and {os.path.splitext(a.output)[0]}.svg")
+    sp_read.save_figure(fig, a.output, dpi=110)
     return 0
 
 

@@ -1,10 +1,12 @@
-"""Readers for scalepath output and for real nccl-tests logs.
+"""Readers for scalepath output and for real nccl-tests logs, and the one
+way figures are written.
 
 Reads only what docs/output-format.md promises: root attributes
 schema_version and complete, and tables (one group per experiment, one
 dataset per column, `columns` and `rows` group attributes). Uses Debian's
 python3-h5py and python3-numpy only.
 """
+import os
 import re
 
 import h5py
@@ -87,3 +89,14 @@ def read_nccl_tests_log(path):
         raise FormatError(f"{path}: no nccl-tests rows found")
     return {"size": np.array(sizes), "time_us": np.array(times), "algbw": np.array(alg),
             "busbw": np.array(bus), "collective": coll}
+
+
+def save_figure(fig, png, dpi=110):
+    """Write a matplotlib figure as PNG and as an SVG beside it, each under a
+    temporary name renamed into place, so a figure that exists is whole."""
+    svg = os.path.splitext(png)[0] + ".svg"
+    for path, fmt in ((png, "png"), (svg, "svg")):
+        tmp = path + ".partial"
+        fig.savefig(tmp, format=fmt, dpi=dpi)
+        os.replace(tmp, path)
+    print(f"wrote {png} and {svg}")
