@@ -16,6 +16,7 @@ static void usage(FILE *fp)
             "  platform  expand one platform: summary, SimGrid XML, routes, bisection\n"
             "  replay    replay a training workload (Chakra, AICB / ASTRA-sim) on a platform\n"
             "  memory    memory per GPU of a training configuration: does it fit?\n"
+            "  train     simulate one training step of a model and layout (no trace needed)\n"
             "  version   print the version\n"
             "\n"
             "Run `scalepath COMMAND -h` for a command's options.\n");
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
         err = cli_replay(argc - 1, argv + 1, diag);
     else if (strcmp(argv[1], "memory") == 0)
         err = cli_memory(argc - 1, argv + 1, diag);
+    else if (strcmp(argv[1], "train") == 0)
+        err = cli_train(argc - 1, argv + 1, diag);
     else {
         diag_error(diag, (sp_loc){0}, "unknown command \"%s\"", argv[1]);
         usage(stderr);

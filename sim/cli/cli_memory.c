@@ -50,7 +50,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     static const char *const tune[] = {"full", "lora", "qlora"};
     const char *mpath = NULL, *ppath = NULL;
     int nodes = 0, dp = 0, c, err = SP_OK, v;
-    model_layout l = {1, 1, 1, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16};
+    model_layout l = {1, 1, 1, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1};
     model *m = NULL;
     plat *p = NULL;
     model_memory mem;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_sim.h"
 #include "coll/coll.h"
 #include "eng/eng.h"
 #include "out/out.h"
@@ -181,37 +182,13 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
     return err;
 }
 
-/* Plans are shared by every operation with the same (group, collective, size). */
-typedef struct plan_cache {
-    int group;
-    coll_kind kind;
-    uint64_t bytes;
-    coll_plan *plan;
-} plan_cache;
-
-/* Length of [s, e) not covered by the sorted, disjoint intervals busy[0..n). */
-static double uncovered(double s, double e, const eng_op_time *busy, size_t n)
-{
-    double left = e - s;
-
-    for (size_t i = 0; i < n && left > 0.0; i++) {
-        double a = busy[i].start > s ? busy[i].start : s, b = busy[i].end < e ? busy[i].end : e;
-        if (b > a)
-            left -= b - a;
-    }
-    return left > 0.0 ? left : 0.0;
-}
-
 int cli_replay(int argc, char **argv, diag_list *diag)
 {
     replay_opts o;
     plat *p = NULL;
     wl *w = NULL;
     eng *e = NULL;
-    plan_cache *cache = NULL;
-    size_t ncache = 0, cache_cap = 0;
-    const coll_plan ***plans = NULL;
-    eng_op_time **times = NULL;
+    cli_sim sim = {0};
     int err;
 
     if ((err = parse(&o, argc, argv, diag)) != SP_OK)
@@ -252,50 +229,10 @@ int cli_replay(int argc, char **argv, diag_list *diag)
             printf("# recorded compute rescaled from %s to the platform's GPU (%s peak ratio)\n",
                    rec->model, plat_prec_name(o.prec));
     }
-    plans = calloc((size_t)w->nranks, sizeof(*plans));
-    times = calloc((size_t)w->nranks, sizeof(*times));
-    if (plans == NULL || times == NULL) {
-        err = SP_ENOMEM;
-        goto done;
-    }
-    /* Every plan is made before SimGrid starts: no bad input reaches it. */
-    for (int r = 0; r < w->nranks && err == SP_OK; r++) {
-        const wl_rank *wr = &w->ranks[r];
-        plans[r] = calloc(wr->nops + 1, sizeof(**plans));
-        times[r] = calloc(wr->nops + 1, sizeof(**times));
-        if (plans[r] == NULL || times[r] == NULL) {
-            err = SP_ENOMEM;
-            break;
-        }
-        for (size_t i = 0; i < wr->nops; i++) {
-            const wl_op *op = &wr->ops[i];
-            size_t k;
-            if (op->kind != WL_COLL)
-                continue;
-            for (k = 0; k < ncache; k++)
-                if (cache[k].group == op->group && cache[k].kind == op->coll && cache[k].bytes == op->bytes)
-                    break;
-            if (k == ncache) {
-                const wl_group *g = &w->groups[op->group];
-                if (vec_reserve((void **)&cache, &cache_cap, ncache + 1, sizeof(*cache)) < 0) {
-                    err = SP_ENOMEM;
-                    break;
-                }
-                cache[k] = (plan_cache){op->group, op->coll, op->bytes, NULL};
-                if ((err = coll_plan_new(&cache[k].plan, p, op->coll, g->ranks, g->n, op->bytes, &o.coll)) < 0) {
-                    diag_error(diag, op->src, "no algorithm allowed for %s of %llu B in group %s",
-                               coll_kind_name(op->coll), (unsigned long long)op->bytes, g->name);
-                    break;
-                }
-                ncache++;
-            }
-            plans[r][i] = cache[k].plan;
-        }
-    }
+    err = cli_sim_plan(&sim, p, w, &o.coll, diag);
     if (err < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
         goto done;
-    err = eng_run_workload(e, w, (const coll_plan *const *const *)plans, times, diag);
-    if (err < 0)
+    if ((err = cli_sim_run(&sim, e, diag)) < 0)
         goto done;
 
     {
@@ -306,34 +243,14 @@ int cli_replay(int argc, char **argv, diag_list *diag)
                w->path, w->format, w->nlayers, wl_op_count(w), p->name, what);
         printf("#  rank   finish(ms)  compute(ms)  comm(ms)  exposed comm(ms)  overlapped(ms)\n");
         for (int r = 0; r < w->nranks; r++) {
-            const wl_rank *wr = &w->ranks[r];
-            double finish = 0.0, compute = 0.0, comm = 0.0, exposed = 0.0;
-            eng_op_time *busy = malloc((wr->nops + 1) * sizeof(*busy));
-            size_t nb = 0;
-            if (busy == NULL) {
-                err = SP_ENOMEM;
+            cli_rank_summary rs;
+            if ((err = cli_sim_summary(&sim, r, &rs)) < 0)
                 goto done;
-            }
-            for (size_t i = 0; i < wr->nops; i++) {
-                if (times[r][i].end > finish)
-                    finish = times[r][i].end;
-                if (wr->ops[i].kind == WL_COMPUTE && wr->ops[i].stream == WL_STREAM_COMPUTE &&
-                    times[r][i].end > times[r][i].start) {
-                    compute += times[r][i].end - times[r][i].start;
-                    busy[nb++] = times[r][i]; /* one stream: in order, disjoint */
-                }
-            }
-            for (size_t i = 0; i < wr->nops; i++)
-                if (wr->ops[i].kind != WL_COMPUTE) {
-                    comm += times[r][i].end - times[r][i].start;
-                    exposed += uncovered(times[r][i].start, times[r][i].end, busy, nb);
-                }
-            free(busy);
-            if (finish > makespan)
-                makespan = finish;
+            if (rs.finish > makespan)
+                makespan = rs.finish;
             if (r < 8 || r == w->nranks - 1)
-                printf("%7d %12.3f %12.3f %9.3f %17.3f %15.3f\n", r, finish * 1e3, compute * 1e3,
-                       comm * 1e3, (finish - compute) * 1e3, (comm - exposed) * 1e3);
+                printf("%7d %12.3f %12.3f %9.3f %17.3f %15.3f\n", r, rs.finish * 1e3, rs.compute * 1e3,
+                       rs.comm * 1e3, (rs.finish - rs.compute) * 1e3, (rs.comm - rs.exposed) * 1e3);
             else if (r == 8)
                 printf("    ...\n");
         }
@@ -345,160 +262,51 @@ int cli_replay(int argc, char **argv, diag_list *diag)
         printf("#\n# per layer, rank 0 (all passes)\n");
         printf("#  layer  name                    compute(ms)  comm(ms)  exposed comm(ms)\n");
         {
-            const wl_rank *wr = &w->ranks[0];
-            eng_op_time *busy = malloc((wr->nops + 1) * sizeof(*busy));
-            size_t nb = 0;
-            if (busy == NULL) {
+            double *lc = calloc(3 * w->nlayers + 1, sizeof(double));
+            if (lc == NULL || (err = cli_sim_layers(&sim, 0, w->nlayers, lc)) < 0) {
+                free(lc);
                 err = SP_ENOMEM;
                 goto done;
             }
-            for (size_t i = 0; i < wr->nops; i++)
-                if (wr->ops[i].kind == WL_COMPUTE && wr->ops[i].stream == WL_STREAM_COMPUTE &&
-                    times[0][i].end > times[0][i].start)
-                    busy[nb++] = times[0][i];
-            for (size_t l = 0; l < w->nlayers; l++) {
-                double compute = 0.0, comm = 0.0, exposed = 0.0;
-                for (size_t i = 0; i < wr->nops; i++) {
-                    if (wr->ops[i].layer != (int)l)
-                        continue;
-                    double d = times[0][i].end - times[0][i].start;
-                    if (wr->ops[i].kind == WL_COMPUTE)
-                        compute += d;
-                    else {
-                        comm += d;
-                        exposed += uncovered(times[0][i].start, times[0][i].end, busy, nb);
-                    }
-                }
-                printf("%8zu  %-22s %12.3f %9.3f %17.3f\n", l, w->layer_names[l], compute * 1e3, comm * 1e3,
-                       exposed * 1e3);
-            }
-            free(busy);
+            for (size_t l = 0; l < w->nlayers; l++)
+                printf("%8zu  %-22s %12.3f %9.3f %17.3f\n", l, w->layer_names[l], lc[3 * l] * 1e3,
+                       lc[3 * l + 1] * 1e3, lc[3 * l + 2] * 1e3);
+            free(lc);
         }
     layers_done:;
     }
-    if (o.timeline != NULL && err == SP_OK) {
-        static const char *const streams[WL_NSTREAMS] = {"compute", "comm (TP/model)", "comm (DP)",
-                                                         "host"};
-        size_t nops = wl_op_count(w), k = 0;
-        out_event *ev = malloc((nops + 1) * sizeof(*ev));
-        char **pids = calloc((size_t)w->nranks + 1, sizeof(char *));
-        int ok = ev != NULL && pids != NULL;
-        for (int r = 0; r < w->nranks && ok; r++)
-            ok = (pids[r] = str_format("rank %d (%s)", r, plat_rank_host(p, r))) != NULL;
-        if (ok) {
-            for (int r = 0; r < w->nranks; r++)
-                for (size_t i = 0; i < w->ranks[r].nops; i++) {
-                    const wl_op *op = &w->ranks[r].ops[i];
-                    ev[k++] = (out_event){r, (int)op->stream, op->name,
-                                          op->kind == WL_COLL ? coll_kind_name(op->coll) : wl_op_kind_name(op->kind),
-                                          times[r][i].start, times[r][i].end - times[r][i].start,
-                                          plans[r][i] ? coll_algo_name(coll_plan_algo(plans[r][i])) : NULL,
-                                          plans[r][i] ? coll_proto_name(coll_plan_proto(plans[r][i])) : NULL,
-                                          op->kind == WL_COLL ? w->groups[op->group].name : NULL,
-                                          op->kind == WL_COMPUTE ? 0 : op->bytes};
-                }
-            err = out_timeline_write(o.timeline, ev, k, (const char *const *)pids, w->nranks, streams,
-                                     WL_NSTREAMS, diag);
-        } else {
-            err = SP_ENOMEM;
-        }
-        for (int r = 0; pids != NULL && r < w->nranks; r++)
-            free(pids[r]);
-        free(pids);
-        free(ev);
-    }
+    if (o.timeline != NULL && err == SP_OK)
+        err = cli_sim_write_timeline(&sim, p, o.timeline, diag);
     if (o.output != NULL && err == SP_OK) {
-        size_t nops = wl_op_count(w), k = 0;
-        int64_t *rank = malloc(nops * sizeof(int64_t) + 1), *idx = malloc(nops * sizeof(int64_t) + 1),
-                *layer = malloc(nops * sizeof(int64_t) + 1);
-        double *start = malloc(nops * sizeof(double) + 1), *end = malloc(nops * sizeof(double) + 1);
-        uint64_t *bytes = malloc(nops * sizeof(uint64_t) + 1);
-        const char **name = malloc(nops * sizeof(char *) + 1), **kind = malloc(nops * sizeof(char *) + 1),
-                   **coll = malloc(nops * sizeof(char *) + 1), **algo = malloc(nops * sizeof(char *) + 1),
-                   **proto = malloc(nops * sizeof(char *) + 1), **group = malloc(nops * sizeof(char *) + 1);
         char *cmd = cli_join_argv(argc, argv);
         out_file *f = NULL;
-        if (rank && idx && layer && start && end && bytes && name && kind && coll && algo && proto && group && cmd) {
-            for (int r = 0; r < w->nranks; r++)
-                for (size_t i = 0; i < w->ranks[r].nops; i++, k++) {
-                    const wl_op *op = &w->ranks[r].ops[i];
-                    rank[k] = r;
-                    idx[k] = (int64_t)i;
-                    layer[k] = op->layer;
-                    start[k] = times[r][i].start;
-                    end[k] = times[r][i].end;
-                    bytes[k] = op->kind == WL_COMPUTE ? 0 : op->bytes;
-                    name[k] = op->name;
-                    kind[k] = wl_op_kind_name(op->kind);
-                    coll[k] = op->kind == WL_COLL ? coll_kind_name(op->coll) : "";
-                    algo[k] = plans[r][i] ? coll_algo_name(coll_plan_algo(plans[r][i])) : "";
-                    proto[k] = plans[r][i] ? coll_proto_name(coll_plan_proto(plans[r][i])) : "";
-                    group[k] = op->kind == WL_COLL ? w->groups[op->group].name : "";
-                }
-            {
-                const out_attr root[] = {
-                    OUT_ATTR_STR("command", cmd),
-                    OUT_ATTR_STR("kind", "replay"),
-                    OUT_ATTR_STR("simgrid_version", eng_simgrid_version()),
-                    OUT_ATTR_STR("network_model", eng_network_model()),
-                    OUT_ATTR_STR("platform_file", p->path),
-                    OUT_ATTR_STR("platform_name", p->name),
-                    OUT_ATTR_STR("workload_file", w->path),
-                    OUT_ATTR_STR("workload_format", w->format),
-                };
-                const out_attr gattrs[] = {OUT_ATTR_I64("ranks", w->nranks, NULL),
-                                           OUT_ATTR_I64("layers", (long long)w->nlayers, NULL)};
-                const out_col cols[] = {
-                    {"rank", OUT_I64, "1", "rank that ran the operation", rank},
-                    {"op", OUT_I64, "1", "index of the operation in the rank's list", idx},
-                    {"name", OUT_STR, "", "the workload's name for it (its layer)", name},
-                    {"kind", OUT_STR, "", "compute, collective, send or recv", kind},
-                    {"layer", OUT_I64, "1", "layer index in the workload, -1 if none", layer},
-                    {"start", OUT_F64, "s", "simulated start", start},
-                    {"end", OUT_F64, "s", "simulated end", end},
-                    {"bytes", OUT_U64, "B", "collective size (nccl-tests convention), 0 for compute", bytes},
-                    {"collective", OUT_STR, "", "collective kind, empty for compute", coll},
-                    {"group", OUT_STR, "", "communicator group, empty for compute", group},
-                    {"algorithm", OUT_STR, "", "NCCL algorithm chosen", algo},
-                    {"protocol", OUT_STR, "", "NCCL protocol chosen", proto},
-                };
-                err = out_open(&f, o.output, root, sizeof(root) / sizeof(root[0]), diag);
-                if (err == SP_OK)
-                    err = out_table(f, "/replay/ops", gattrs, 2, cols, sizeof(cols) / sizeof(cols[0]), k);
-                if (err == SP_OK)
-                    err = out_commit(f);
-                else
-                    out_discard(f);
-            }
-        } else {
+        if (cmd == NULL) {
             err = SP_ENOMEM;
+            goto done;
         }
-        free(rank);
-        free(idx);
-        free(layer);
-        free(start);
-        free(end);
-        free(bytes);
-        free(name);
-        free(kind);
-        free(coll);
-        free(algo);
-        free(proto);
-        free(group);
+        {
+            const out_attr root[] = {
+                OUT_ATTR_STR("command", cmd),
+                OUT_ATTR_STR("kind", "replay"),
+                OUT_ATTR_STR("simgrid_version", eng_simgrid_version()),
+                OUT_ATTR_STR("network_model", eng_network_model()),
+                OUT_ATTR_STR("platform_file", p->path),
+                OUT_ATTR_STR("platform_name", p->name),
+                OUT_ATTR_STR("workload_file", w->path),
+                OUT_ATTR_STR("workload_format", w->format),
+            };
+            err = out_open(&f, o.output, root, sizeof(root) / sizeof(root[0]), diag);
+            if (err == SP_OK)
+                err = cli_sim_write_ops(&sim, f);
+            if (err == SP_OK)
+                err = out_commit(f);
+            else if (f != NULL)
+                out_discard(f);
+        }
         free(cmd);
     }
 done:
-    for (int r = 0; w != NULL && r < w->nranks; r++) {
-        if (plans != NULL)
-            free(plans[r]);
-        if (times != NULL)
-            free(times[r]);
-    }
-    free(plans);
-    free(times);
-    for (size_t k = 0; k < ncache; k++)
-        coll_plan_free(cache[k].plan);
-    free(cache);
+    cli_sim_free(&sim);
     eng_free(e);
     wl_free(w);
     plat_free(p);

@@ -122,10 +122,31 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
     return (attn + scores + mlp + norms) / l->tp;
 }
 
+int model_vstage_layers(const model *m, int pp, int vpp, int k)
+{
+    int v = pp * (vpp > 1 ? vpp : 1), base = m->layers / v, extra = m->layers % v;
+
+    if (v <= 2 || extra == 0)
+        return base + (k < extra);
+    /* The extra layers go to the middle virtual stages first (1 .. v-2). */
+    if (k > 0 && k < v - 1)
+        return base + (k - 1 < extra);
+    return base + (extra > v - 2 && (k == 0 || extra > v - 1));
+}
+
+int model_vstage_first(const model *m, int pp, int vpp, int k)
+{
+    int first = 0;
+
+    for (int i = 0; i < k; i++)
+        first += model_vstage_layers(m, pp, vpp, i);
+    return first;
+}
+
 int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *l, diag_list *diag)
 {
-    int stage_layers;
-    double emb, layer_p, params, trainable, in_flight, per_layer, first, last, base_bytes;
+    int stage_layers, last_layers, vpp, cp;
+    double emb, layer_p, params, trainable, in_flight, per_layer, kept, first, last, base_bytes;
     bool keep_scores;
 
     memset(out, 0, sizeof(*out));
@@ -139,11 +160,21 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
                    l->tp, m->heads, m->kv_heads);
         return SP_EINPUT;
     }
-    if (l->pp > m->layers) {
-        diag_error(diag, (sp_loc){m->path, 0}, "pipeline parallelism %d exceeds the %d layers", l->pp, m->layers);
+    if (l->pp * (l->vpp > 1 ? l->vpp : 1) > m->layers) {
+        diag_error(diag, (sp_loc){m->path, 0}, "pipeline parallelism %d x %d virtual stages exceeds the %d layers",
+                   l->pp, l->vpp > 1 ? l->vpp : 1, m->layers);
         return SP_EINPUT;
     }
-    stage_layers = (m->layers + l->pp - 1) / l->pp;
+    vpp = l->vpp > 1 ? l->vpp : 1;
+    cp = l->cp > 1 ? l->cp : 1;
+    /* The first GPU of the pipeline: its chunks' layers (the busiest stage in
+     * activations; parameters per stage differ by at most a layer). */
+    stage_layers = 0;
+    for (int c = 0; c < vpp; c++)
+        stage_layers += model_vstage_layers(m, l->pp, vpp, c * l->pp);
+    last_layers = 0;
+    for (int c = 0; c < vpp; c++)
+        last_layers += model_vstage_layers(m, l->pp, vpp, c * l->pp + l->pp - 1);
     emb = (double)m->vocab * m->hidden / l->tp;
     layer_p = model_layer_params(m) / l->tp;
     /* The first stage holds the input embedding; the last the output layer (the
@@ -155,25 +186,34 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     out->params = params;
     out->trainable = trainable;
 
-    /* Weights, gradients, optimizer: mixed-precision Adam, ZeRO over DP. */
+    /* Weights, gradients, optimizer: mixed-precision Adam, ZeRO over DP (and CP:
+     * Megatron shards the optimizer over the data- and context-parallel ranks). */
     base_bytes = l->tune == MODEL_TRAIN_QLORA ? 4.127 / 8.0 : 2.0;
     out->weights = (l->tune == MODEL_TRAIN_FULL ? 2.0 * params : base_bytes * params + 2.0 * trainable) /
-                   (l->zero >= 3 ? l->dp : 1);
-    out->gradients = 2.0 * trainable / (l->zero >= 2 ? l->dp : 1);
-    out->optimizer = 12.0 * trainable / (l->zero >= 1 ? l->dp : 1);
+                   (l->zero >= 3 ? l->dp * cp : 1);
+    out->gradients = 2.0 * trainable / (l->zero >= 2 ? l->dp * cp : 1);
+    out->optimizer = 12.0 * trainable / (l->zero >= 1 ? l->dp * cp : 1);
 
-    /* Activations: 1F1B keeps min(pp, micro-batches) in flight on the first stage. */
+    /* Activations: 1F1B keeps min(pp, micro-batches) in flight on the first
+     * stage; the interleaved schedule keeps (pp - 1) * 2 + (vpp - 1) * pp + 1
+     * chunks in flight there (its warm-up, Megatron-LM's schedules.py), each
+     * of stage_layers / vpp layers. */
     keep_scores = !l->flash_attention && l->recompute == MODEL_RECOMPUTE_NONE;
     in_flight = l->microbatches > 0 && l->microbatches < l->pp ? l->microbatches : l->pp;
-    per_layer = layer_activations(m, l, keep_scores);
+    if (vpp > 1) {
+        double chunks = (l->pp - 1) * 2.0 + (vpp - 1.0) * l->pp + 1.0, total = (double)l->microbatches * vpp;
+        if (l->microbatches > 0 && total < chunks)
+            chunks = total;
+        in_flight = chunks / vpp;
+    }
+    per_layer = layer_activations(m, l, keep_scores) / cp;
+    kept = 2.0 * l->seq_len * l->micro_batch * m->hidden / l->tp / cp; /* a layer's input */
     if (l->recompute == MODEL_RECOMPUTE_FULL) /* only each layer's input is kept, then one layer recomputed */
-        first = stage_layers * in_flight * (2.0 * l->seq_len * l->micro_batch * m->hidden / l->tp) + per_layer;
+        first = stage_layers * in_flight * kept + per_layer;
     else
         first = stage_layers * in_flight * per_layer;
-    last = (l->recompute == MODEL_RECOMPUTE_FULL
-                ? stage_layers * (2.0 * l->seq_len * l->micro_batch * m->hidden / l->tp) + per_layer
-                : stage_layers * per_layer);
-    out->logits = 6.0 * l->seq_len * l->micro_batch * (double)m->vocab / l->tp; /* bf16 + fp32 for the loss */
+    last = l->recompute == MODEL_RECOMPUTE_FULL ? last_layers * kept + per_layer : last_layers * per_layer;
+    out->logits = 6.0 * l->seq_len * l->micro_batch * (double)m->vocab / l->tp / cp; /* bf16 + fp32 for the loss */
     /* The busier of the first stage (most micro-batches in flight) and the last
      * (the logits); with one stage, both. */
     if (l->pp == 1) {

@@ -54,7 +54,18 @@ typedef struct model_layout {
     bool flash_attention;    /* no s x s attention scores kept (FlashAttention) */
     model_tune tune;
     int lora_rank;           /* LoRA / QLoRA adapters on q, k, v, o and the FFN matrices */
+    int cp;                  /* context parallel: the sequence split over cp GPUs; 0 or 1 = none */
+    int vpp;                 /* virtual pipeline stages per GPU (interleaved 1F1B); 0 or 1 = none */
 } model_layout;
+
+/* Transformer layers of virtual pipeline stage k, 0 <= k < pp * vpp (GPU
+ * k % pp runs it, as chunk k / pp): as even as possible, and where the
+ * layers do not divide, the first and last virtual stages take one fewer
+ * (they also hold the embedding and the output layer; Llama 3 405B was
+ * trained so, arXiv 2407.21783 section 3.3.2). */
+int model_vstage_layers(const model *m, int pp, int vpp, int k);
+/* Index of the first layer of virtual stage k. */
+int model_vstage_first(const model *m, int pp, int vpp, int k);
 
 /* Bytes per GPU, the largest pipeline stage (the first: it keeps the most
  * micro-batches in flight, and the embeddings). */

@@ -43,6 +43,8 @@ int out_timeline_write(const char *path, const out_event *ev, size_t n, const ch
     fprintf(fp, "{\"displayTimeUnit\": \"ns\", \"otherData\": {\"generator\": \"scalepath\"},\n"
                 "\"traceEvents\": [\n");
     for (int p = 0; p < npid; p++) {
+        if (pid_names[p] == NULL)
+            continue; /* no events (a rank a folded workload does not simulate) */
         fprintf(fp, "{\"ph\": \"M\", \"name\": \"process_name\", \"pid\": %d, \"args\": {\"name\": ", p);
         put_str(fp, pid_names[p]);
         fprintf(fp, "}},\n{\"ph\": \"M\", \"name\": \"process_sort_index\", \"pid\": %d, \"args\": "

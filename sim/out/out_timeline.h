@@ -25,7 +25,8 @@ typedef struct out_event {
 } out_event;
 
 /**
- * @param pid_names  npid names ("rank 0", ...); tid_names likewise
+ * @param pid_names  npid names ("rank 0", ...), NULL for a track without events;
+ *                   tid_names likewise (all named)
  * @return SP_OK; SP_EIO (reported, nothing left on disk); SP_ENOMEM
  */
 SP_MUST_USE int out_timeline_write(const char *path, const out_event *ev, size_t n,

@@ -52,6 +52,10 @@ typedef struct plat_gpu {
     double host_mem_bw_Bps;        /* its bandwidth, bytes/s */
     bool unified;                  /* memory shared with the CPU (GB10) */
     double tdp_W;                  /* board power, W */
+    int sm_count;                  /* streaming multiprocessors; 0 = not given */
+    double eff_gemm;               /* achieved / dense peak, large GEMMs; 0 = not given */
+    double eff_attention;          /* achieved / dense peak, fused attention; 0 = not given */
+    double eff_memory;             /* achieved / peak memory bandwidth, element-wise; 0 = not given */
     sp_loc src;
 } plat_gpu;
 

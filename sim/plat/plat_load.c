@@ -51,6 +51,14 @@ static const cfg_key gpu_keys[] = {
     {"host_memory_bandwidth_GBps", CFG_NUMBER, false, 0, 1e6, false, "its bandwidth as seen from the GPU"},
     {"unified_memory",             CFG_BOOL,   false, 0, 0, false, "one memory shared with the CPU"},
     {"tdp_W",                      CFG_NUMBER, true,  0, 1e5, true, "board power"},
+    {"sm_count",                   CFG_INT,    false, 1, 100000, false, "streaming multiprocessors: GEMM tiles run in waves of this many"},
+    {"efficiency",                 CFG_GROUP,  false, 0, 0, false, "achieved / peak for training kernels (needed by train and study)"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+static const cfg_key eff_keys[] = {
+    {"gemm",      CFG_NUMBER, true, 0, 1, true, "large dense GEMM throughput / dense peak"},
+    {"attention", CFG_NUMBER, true, 0, 1, true, "fused (flash) attention throughput / dense peak"},
+    {"memory",    CFG_NUMBER, true, 0, 1, true, "element-wise kernels' bandwidth / memory bandwidth"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key peak_keys[] = {
@@ -149,6 +157,7 @@ void plat_format_doc(FILE *fp)
         {"(top level)", root_keys},
         {"gpus[i]", gpu_keys},
         {"gpus[i].peak_TFLOPs", peak_keys},
+        {"gpus[i].efficiency", eff_keys},
         {"node, node_types[i]", node_keys},
         {"node.intra", intra_keys},
         {"node.nic", nic_keys},
@@ -273,6 +282,8 @@ static int check_gpu(const cfg_file *f, const config_setting_t *g, size_t index)
         }
         err = first_error(err, cfg_check(f, config_setting_get_member(g, "peak_TFLOPs"), peak_keys,
                                          what));
+        if (config_setting_get_member(g, "efficiency") != NULL)
+            err = first_error(err, cfg_check(f, config_setting_get_member(g, "efficiency"), eff_keys, what));
     }
     return err;
 }
@@ -290,6 +301,13 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
     out->host_mem_bw_Bps = cfg_number(g, "host_memory_bandwidth_GBps", 0.0) * 1e9;
     out->unified = cfg_bool(g, "unified_memory", false);
     out->tdp_W = cfg_number(g, "tdp_W", 0.0);
+    out->sm_count = (int)cfg_int(g, "sm_count", 0);
+    {
+        const config_setting_t *e = config_setting_get_member(g, "efficiency");
+        out->eff_gemm = e != NULL ? cfg_number(e, "gemm", 0.0) : 0.0;
+        out->eff_attention = e != NULL ? cfg_number(e, "attention", 0.0) : 0.0;
+        out->eff_memory = e != NULL ? cfg_number(e, "memory", 0.0) : 0.0;
+    }
     out->src = keep(p, cfg_loc(f, g));
     if (dup_into(&out->model, cfg_string(g, "model", "")) < 0 ||
         dup_into(&out->arch, cfg_string(g, "arch", "")) < 0)

@@ -167,6 +167,8 @@ int wl_check(const wl *w, int platform_ranks, diag_list *diag)
     for (size_t g = 0; g < w->ngroups && err == SP_OK; g++) {
         const wl_group *gr = &w->groups[g];
         const wl_rank *first;
+        if (gr->folded)
+            continue; /* only some members have operations */
         if (gr->n < 1 || gr->ranks[0] < 0 || gr->ranks[gr->n - 1] >= w->nranks) {
             diag_error(diag, (sp_loc){w->path, 0}, "group %s has ranks outside 0..%d", gr->name,
                        w->nranks - 1);
@@ -211,20 +213,58 @@ int wl_check(const wl *w, int platform_ranks, diag_list *diag)
 /* --- building ----------------------------------------------------------- */
 
 
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+void wl__builder_done(wl_builder *b)
+{
+    free(b->cap);
+    free(b->hash);
+    b->cap = NULL;
+    b->hash = NULL;
+}
+
 const char *wl__intern(wl_builder *b, const char *s)
 {
     wl *w = b->w;
     char *c;
+    size_t slot;
 
-    for (size_t i = 0; i < w->nstrings; i++)
-        if (strcmp(w->strings[i], s) == 0)
-            return w->strings[i];
+    if (b->err < 0)
+        return "";
+    /* Keep the table at most half full. */
+    if (2 * (w->nstrings + 1) > b->hcap) {
+        size_t cap = b->hcap ? 2 * b->hcap : 256;
+        uint32_t *h = calloc(cap, sizeof(*h));
+        if (h == NULL) {
+            b->err = SP_ENOMEM;
+            return "";
+        }
+        for (size_t i = 0; i < w->nstrings; i++) {
+            size_t k = hash_str(w->strings[i]) & (cap - 1);
+            while (h[k] != 0)
+                k = (k + 1) & (cap - 1);
+            h[k] = (uint32_t)i + 1;
+        }
+        free(b->hash);
+        b->hash = h;
+        b->hcap = cap;
+    }
+    for (slot = hash_str(s) & (b->hcap - 1); b->hash[slot] != 0; slot = (slot + 1) & (b->hcap - 1))
+        if (strcmp(w->strings[b->hash[slot] - 1], s) == 0)
+            return w->strings[b->hash[slot] - 1];
     if ((c = str_dup(s)) == NULL ||
         vec_reserve((void **)&w->strings, &b->scap, w->nstrings + 1, sizeof(*w->strings)) < 0) {
         free(c);
         b->err = SP_ENOMEM;
         return "";
     }
+    b->hash[slot] = (uint32_t)w->nstrings + 1;
     w->strings[w->nstrings++] = c;
     return c;
 }
@@ -249,6 +289,7 @@ int wl__group_ranks(wl_builder *b, const char *name, const int *ranks, int n)
     }
     g = &w->groups[w->ngroups];
     g->n = n;
+    g->folded = false;
     g->ranks = malloc(((size_t)n + 1) * sizeof(int));
     g->name = str_dup(name);
     if (g->ranks == NULL || g->name == NULL) {
@@ -306,6 +347,71 @@ uint32_t wl__add_op(wl_builder *b, int rank, wl_op op, const uint32_t *deps, uin
     return (uint32_t)wr->nops++;
 }
 
+
+int wl_build_start(wl_builder **out, const char *path, const char *format, int nranks)
+{
+    wl_builder *b = calloc(1, sizeof(*b));
+
+    *out = NULL;
+    if (b == NULL || (b->w = calloc(1, sizeof(*b->w))) == NULL ||
+        (b->w->ranks = calloc((size_t)nranks + 1, sizeof(wl_rank))) == NULL ||
+        (b->cap = calloc((size_t)nranks + 1, sizeof(size_t))) == NULL ||
+        (b->w->path = str_dup(path)) == NULL || (b->w->format = str_dup(format)) == NULL) {
+        if (b != NULL) {
+            wl__builder_done(b);
+            wl_free(b->w);
+        }
+        free(b);
+        return SP_ENOMEM;
+    }
+    b->w->nranks = nranks;
+    *out = b;
+    return SP_OK;
+}
+
+int wl_build_group(wl_builder *b, const char *name, const int *ranks, int n, bool folded)
+{
+    int g = wl__group_ranks(b, name, ranks, n);
+    if (b->err == SP_OK)
+        b->w->groups[g].folded = folded;
+    return g;
+}
+
+uint32_t wl_build_op(wl_builder *b, int rank, const wl_op *op, const char *name, const uint32_t *deps,
+                     uint32_t ndeps)
+{
+    wl_op o = *op;
+    o.name = wl__intern(b, name);
+    return wl__add_op(b, rank, o, deps, ndeps);
+}
+
+size_t wl_build_nops(const wl_builder *b, int rank)
+{
+    return b->w->ranks[rank].nops;
+}
+
+int wl_build_finish(wl_builder *b, wl **out)
+{
+    int err = b->err;
+
+    *out = NULL;
+    if (err == SP_OK)
+        *out = b->w;
+    else
+        wl_free(b->w);
+    wl__builder_done(b);
+    free(b);
+    return err;
+}
+
+void wl_build_abort(wl_builder *b)
+{
+    if (b == NULL)
+        return;
+    wl_free(b->w);
+    wl__builder_done(b);
+    free(b);
+}
 
 static double peak_of(const plat_gpu *g, plat_prec prec)
 {

@@ -13,6 +13,7 @@
 #ifndef SP_WL_H
 #define SP_WL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,7 @@ typedef enum wl_stream {
     WL_STREAM_COMM,
     WL_STREAM_COMM_DP,
     WL_STREAM_HOST, /* CPU-side operations of a trace: they overlap the GPU's */
+    WL_STREAM_P2P,  /* pipeline sends and receives (generated training steps) */
     WL_NSTREAMS
 } wl_stream;
 
@@ -59,9 +61,11 @@ typedef struct wl_rank {
 } wl_rank;
 
 typedef struct wl_group {
-    int *ranks; /* ascending */
+    int *ranks;  /* ascending */
     int n;
-    char *name; /* "tp3", "dp0", ... */
+    char *name;  /* "tp3", "dp0", ... */
+    bool folded; /* members beyond the ranks that have operations: the group's
+                    collectives take their duration_s (timed apart), see train.h */
 } wl_group;
 
 typedef struct wl {
@@ -144,6 +148,26 @@ size_t wl_compute_times(wl *w, wl_compute_mode mode, const plat *p, const plat_g
  * @return SP_OK or SP_EINPUT (every problem located in diag)
  */
 SP_MUST_USE int wl_check(const wl *w, int platform_ranks, diag_list *diag);
+
+/* Building a workload (for generators outside wl/, such as train/). The
+ * builder owns the workload until wl_build_finish() hands it over; on any
+ * allocation failure the calls become no-ops and finish reports SP_ENOMEM. */
+typedef struct wl_builder wl_builder;
+
+SP_MUST_USE int wl_build_start(wl_builder **out, const char *path, const char *format, int nranks);
+/* The group `name` with these ranks (copied, sorted), created on first use;
+ * its index. */
+int wl_build_group(wl_builder *b, const char *name, const int *ranks, int n, bool folded);
+/* Append an operation to a rank; name is copied into the string pool, deps
+ * (indices of earlier operations of the rank) are copied. Its index. */
+uint32_t wl_build_op(wl_builder *b, int rank, const wl_op *op, const char *name, const uint32_t *deps,
+                     uint32_t ndeps);
+/* Operations of a rank so far. */
+size_t wl_build_nops(const wl_builder *b, int rank);
+/* Hand over the workload (NULL on failure) and release the builder. */
+SP_MUST_USE int wl_build_finish(wl_builder *b, wl **out);
+/* Release the builder and the workload under construction. */
+void wl_build_abort(wl_builder *b);
 
 /* Total operations over all ranks. */
 size_t wl_op_count(const wl *w);

@@ -360,7 +360,7 @@ done:
     for (long i = 0; layers != NULL && i < got; i++)
         free(layers[i].name);
     free(layers);
-    free(b.cap);
+    wl__builder_done(&b);
     if (err < 0) {
         wl_free(w);
         return err;

@@ -683,14 +683,14 @@ int wl_load_chakra(wl **out, const char *prefix, const wl_chakra_opts *o, diag_l
         if (w != NULL)
             w->nranks = n;
         wl_free(w);
-        free(b.cap);
+        wl__builder_done(&b);
         return SP_ENOMEM;
     }
     w->nranks = n;
     b.w = w;
     if (o->comm_groups != NULL && (err = comm_groups_load(&cg, o->comm_groups, n, diag)) < 0) {
         wl_free(w);
-        free(b.cap);
+        wl__builder_done(&b);
         return err;
     }
     for (int r = 0; r < n && err != SP_ENOMEM; r++) {
@@ -704,7 +704,7 @@ int wl_load_chakra(wl **out, const char *prefix, const wl_chakra_opts *o, diag_l
             err = e;
         free(path);
     }
-    free(b.cap);
+    wl__builder_done(&b);
     comm_groups_free(&cg);
     if (err == SP_OK && dangling > 0)
         diag_warning(diag, (sp_loc){prefix, 0},

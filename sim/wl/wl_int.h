@@ -10,7 +10,12 @@ typedef struct wl_builder {
     size_t *cap;      /* per rank: capacity of its ops array */
     size_t gcap, scap;
     int err;          /* the first SP_ENOMEM, sticky */
+    uint32_t *hash;   /* string pool index + 1 by hash of the string, open addressing; */
+    size_t hcap;      /* power of two; the readers release it with wl__builder_done() */
 } wl_builder;
+
+/* Release what the builder holds beside the workload (not the workload). */
+void wl__builder_done(wl_builder *b);
 
 /* The pool's copy of s (one per distinct string). */
 const char *wl__intern(wl_builder *b, const char *s);

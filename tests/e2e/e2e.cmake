@@ -367,3 +367,4 @@ sp_e2e(memory.too_many RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms
 add_test(NAME fuzz.loaders COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/mutate_loaders.py
   $<TARGET_FILE:scalepath> ${SP_ROOT} ${SP_OUT}/fuzz 200 1)
 set_tests_properties(fuzz.loaders PROPERTIES LABELS "e2e;fuzz" TIMEOUT 600)
+include(${CMAKE_CURRENT_LIST_DIR}/train.cmake)

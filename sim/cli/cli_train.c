@@ -1,0 +1,466 @@
+/* cli_train.c - `scalepath train`: one training configuration on one
+ * platform, without a trace: memory fit, then one simulated optimizer step
+ * (train.h's generator replayed on the engine), with tokens/s, model
+ * TFLOP/s per GPU, MFU and where the step's time goes. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_sim.h"
+#include "cli/cli_train.h"
+#include "eng/eng.h"
+#include "out/out.h"
+#include "util/str.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: scalepath train -p PLATFORM.cfg [-n NODES] -m MODEL.cfg [--tp T] [--pp P] [--cp C]\n"
+            "                       [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
+            "                       [--recompute none|selective|full] [--no-flash]\n"
+            "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
+            "                       [--grad-fp32] [--fold auto|on|off] [--algo L] [--proto L]\n"
+            "                       [-o OUT.h5] [--timeline OUT.json]\n"
+            "\n"
+            "  --tp, --pp, --cp  tensor (with sequence parallelism), pipeline and context\n"
+            "                    parallel sizes; DP is the GPUs left over          default 1\n"
+            "  --vpp V           virtual stages per GPU: interleaved 1F1B        default 1\n"
+            "  --zero Z          ZeRO stage over the data-parallel ranks (3 = FSDP)  default 0\n"
+            "  --mbs B, --seq S  micro-batch (sequences) and sequence length    default 1, 4096\n"
+            "  --gbs G           global batch in sequences: micro-batches = G / (B x DP)\n"
+            "  --microbatches M  micro-batches per step and pipeline        default PP\n"
+            "  --precision P     GEMM precision (attention stays bf16)           default bf16\n"
+            "  --grad-fp32       reduce gradients in fp32 (4 B) instead of bf16\n"
+            "  --fold F          simulate one data-parallel replica, the DP collectives timed\n"
+            "                    apart on the whole platform; auto = above 1024 GPUs\n"
+            "  -o FILE           the summary and every operation, as HDF5\n"
+            "  --timeline FILE   Perfetto / Chrome-trace JSON: a track per rank and stream\n"
+            "\n"
+            "Memory per GPU is checked first (as scalepath memory); the step is simulated\n"
+            "either way, and a layout that does not fit is reported so.\n");
+}
+
+static int pick(const char *val, const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(val, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return -1;
+}
+
+int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *diag)
+{
+    static const char *const recompute[] = {"none", "selective", "full"};
+    static const char *const tune[] = {"full", "lora", "qlora"};
+    static const char *const fold[] = {"auto", "on", "off"};
+    model_layout *l = &a->cfg.l;
+    int v = 0;
+
+    switch (c) {
+    case 'T':
+        return cli_parse_int(&l->tp, "--tp", val, 1, 1 << 16, diag);
+    case 'P':
+        return cli_parse_int(&l->pp, "--pp", val, 1, 1 << 16, diag);
+    case 'C':
+        return cli_parse_int(&l->cp, "--cp", val, 1, 1 << 16, diag);
+    case 'V':
+        return cli_parse_int(&l->vpp, "--vpp", val, 1, 1024, diag);
+    case 'Z':
+        return cli_parse_int(&l->zero, "--zero", val, 0, 3, diag);
+    case 'B':
+        return cli_parse_int(&l->micro_batch, "--mbs", val, 1, 1 << 20, diag);
+    case 'S':
+        return cli_parse_int(&l->seq_len, "--seq", val, 1, 1 << 24, diag);
+    case 'G':
+        return cli_parse_int(&a->gbs, "--gbs", val, 1, 1 << 28, diag);
+    case 'M':
+        return cli_parse_int(&l->microbatches, "--microbatches", val, 1, 1 << 24, diag);
+    case 'L':
+        return cli_parse_int(&l->lora_rank, "--lora-rank", val, 1, 1 << 16, diag);
+    case 'F':
+        l->flash_attention = false;
+        return SP_OK;
+    case 'g':
+        a->cfg.grad_fp32 = true;
+        return SP_OK;
+    case 'R':
+        if (pick(val, recompute, 3, &v) < 0)
+            break;
+        l->recompute = (model_recompute)v;
+        return SP_OK;
+    case 'U':
+        if (pick(val, tune, 3, &v) < 0)
+            break;
+        l->tune = (model_tune)v;
+        return SP_OK;
+    case 'O':
+        if (pick(val, fold, 3, &v) < 0)
+            break;
+        a->fold = v;
+        return SP_OK;
+    case 'Q': {
+        int k = 0;
+        while (k < PLAT_NPREC && strcmp(plat_prec_name((plat_prec)k), val) != 0)
+            k++;
+        if (k == PLAT_NPREC)
+            break;
+        a->cfg.prec = (plat_prec)k;
+        return SP_OK;
+    }
+    default:
+        return 1; /* not a layout option */
+    }
+    diag_error(diag, (sp_loc){0}, "unknown value \"%s\" for this option", val);
+    return SP_EINPUT;
+}
+
+void cli_train_defaults(cli_train_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1};
+    a->cfg.prec = PLAT_BF16;
+}
+
+int cli_train_resolve(cli_train_args *a, const model *m, const plat *p, diag_list *diag)
+{
+    model_layout *l = &a->cfg.l;
+    int cp = l->cp > 1 ? l->cp : 1, mp = l->tp * l->pp * cp;
+
+    if (p->nranks % mp != 0) {
+        diag_error(diag, (sp_loc){0}, "TP %d x PP %d x CP %d = %d does not divide the platform's %d GPUs", l->tp,
+                   l->pp, cp, mp, p->nranks);
+        return SP_EINPUT;
+    }
+    l->dp = p->nranks / mp;
+    if (a->gbs > 0) {
+        if (a->gbs % (l->micro_batch * l->dp) != 0) {
+            diag_error(diag, (sp_loc){0}, "global batch %d is not a multiple of micro-batch %d x DP %d", a->gbs,
+                       l->micro_batch, l->dp);
+            return SP_EINPUT;
+        }
+        l->microbatches = a->gbs / (l->micro_batch * l->dp);
+    } else if (l->microbatches == 0) {
+        l->microbatches = l->pp;
+    }
+    a->cfg.fold = a->fold == 1 || (a->fold == 0 && p->nranks > 1024 && l->dp > 1);
+    (void)m;
+    return SP_OK;
+}
+
+int cli_train_simulate(eng *e, const plat *p, const model *m, const train_config *c, const coll_opts *co,
+                       cli_train_result *res, cli_sim *keep, wl **keep_w, diag_list *diag)
+{
+    wl *w = NULL;
+    cli_sim sim = {0};
+    const plat_gpu *gpu = &plat_type_of_rank(p, 0)->gpu;
+    int err;
+
+    memset(res, 0, sizeof(*res));
+    if ((err = model_memory_per_gpu(&res->mem, m, &c->l, diag)) < 0)
+        return err;
+    res->capacity = gpu->mem_bytes;
+    res->fits = res->mem.total <= res->capacity;
+    if ((err = train_build(&w, m, p, c, diag)) < 0 || (err = wl_check(w, p->nranks, diag)) < 0 ||
+        (err = cli_sim_plan(&sim, p, w, co, diag)) < 0 || (err = cli_sim_fold(&sim, e, w, diag)) < 0 ||
+        (err = cli_sim_run(&sim, e, diag)) < 0)
+        goto done;
+    res->nops = wl_op_count(w);
+    res->step_s = cli_sim_makespan(&sim);
+    res->tokens_per_s = train_tokens_per_step(c) / res->step_s;
+    res->tflops_per_gpu = train_model_flops_per_token(m, c->l.seq_len) * res->tokens_per_s / p->nranks / 1e12;
+    res->mfu = res->tflops_per_gpu * 1e12 / gpu->peak_flops[PLAT_BF16];
+    /* Per pipeline stage: the first GPU of each stage in the first replica. */
+    {
+        int stages = c->l.pp < CLI_TRAIN_MAX_STAGES ? c->l.pp : CLI_TRAIN_MAX_STAGES;
+        int stride = p->nranks / c->l.pp;
+        res->nstages = stages;
+        for (int s = 0; s < stages && err == SP_OK; s++) {
+            int stage = c->l.pp <= CLI_TRAIN_MAX_STAGES ? s : s * (c->l.pp - 1) / (stages - 1);
+            res->stage_rank[s] = stage * stride;
+            err = cli_sim_summary(&sim, stage * stride, &res->stage[s]);
+            /* A stage that finished before the step ended waited for the others:
+             * the pipeline's drain, part of its bubble. */
+            res->pp_wait[s] = res->stage[s].exposed_by[CLI_PP] + (res->step_s - res->stage[s].finish);
+        }
+    }
+done:
+    if (err == SP_OK && keep != NULL) {
+        *keep = sim;
+        *keep_w = w;
+    } else {
+        cli_sim_free(&sim);
+        wl_free(w);
+    }
+    return err;
+}
+
+void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
+{
+    static const char *const recompute[] = {"no recompute", "selective recompute", "full recompute"};
+    static const char *const tune[] = {"full", "LoRA", "QLoRA"};
+    const model_layout *l = &a->cfg.l;
+
+    snprintf(buf, size, "TP %d x CP %d x PP %d%s x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %d micro-batches, "
+             "%s, %s, %s%s",
+             l->tp, l->cp > 1 ? l->cp : 1, l->pp, l->vpp > 1 ? " (interleaved)" : "", l->dp, l->zero,
+             l->micro_batch, l->seq_len, l->microbatches, tune[l->tune], recompute[l->recompute],
+             plat_prec_name(a->cfg.prec), a->cfg.fold ? ", folded" : "");
+}
+
+void cli_train_print(const cli_train_result *r, const plat *p)
+{
+    const double G = 1e9;
+
+    printf("memory per GPU     %8.2f GB of %.0f GB: %s (weights %.2f, gradients %.2f, optimizer %.2f, "
+           "activations %.2f, logits %.2f)\n",
+           r->mem.total / G, r->capacity / G, r->fits ? "fits" : "does NOT fit", r->mem.weights / G,
+           r->mem.gradients / G, r->mem.optimizer / G, r->mem.activations / G, r->mem.logits / G);
+    printf("step time          %10.3f ms\n", r->step_s * 1e3);
+    printf("tokens/s           %10.0f (%.0f per GPU)\n", r->tokens_per_s, r->tokens_per_s / p->nranks);
+    printf("model TFLOP/s/GPU  %10.1f   MFU %.1f%% of the dense bf16 peak\n", r->tflops_per_gpu, r->mfu * 100.0);
+    printf("# where the step goes, per pipeline stage (first GPU of the stage), ms:\n");
+    printf("#  stage  rank     compute   exp. tp   exp. cp   exp. dp  pp wait     other\n");
+    for (int s = 0; s < r->nstages; s++) {
+        const cli_rank_summary *x = &r->stage[s];
+        double other = x->finish - x->compute - x->exposed;
+        printf("%8d %5d %11.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n", s, r->stage_rank[s], x->compute * 1e3,
+               x->exposed_by[CLI_TP] * 1e3, x->exposed_by[CLI_CP] * 1e3, x->exposed_by[CLI_DP] * 1e3,
+               r->pp_wait[s] * 1e3, (other > 0 ? other : 0.0) * 1e3);
+    }
+}
+
+int cli_train(int argc, char **argv, diag_list *diag)
+{
+    static const struct option longs[] = {
+        {"platform", required_argument, NULL, 'p'}, {"nodes", required_argument, NULL, 'n'},
+        {"model", required_argument, NULL, 'm'},    {"tp", required_argument, NULL, 'T'},
+        {"pp", required_argument, NULL, 'P'},       {"cp", required_argument, NULL, 'C'},
+        {"vpp", required_argument, NULL, 'V'},      {"zero", required_argument, NULL, 'Z'},
+        {"mbs", required_argument, NULL, 'B'},      {"seq", required_argument, NULL, 'S'},
+        {"gbs", required_argument, NULL, 'G'},      {"microbatches", required_argument, NULL, 'M'},
+        {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},
+        {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
+        {"precision", required_argument, NULL, 'Q'}, {"grad-fp32", no_argument, NULL, 'g'},
+        {"fold", required_argument, NULL, 'O'},     {"algo", required_argument, NULL, 'A'},
+        {"proto", required_argument, NULL, 'X'},    {"output", required_argument, NULL, 'o'},
+        {"timeline", required_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cli_train_args a;
+    coll_opts co = {0, 0};
+    const char *ppath = NULL, *mpath = NULL, *output = NULL, *timeline = NULL;
+    int nodes = 0, c, err = SP_OK;
+    plat *p = NULL;
+    model *m = NULL;
+    eng *e = NULL;
+    cli_sim sim = {0};
+    wl *w = NULL;
+    cli_train_result res;
+
+    cli_train_defaults(&a);
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:n:m:o:h", longs, NULL)) != -1) {
+        int r;
+        switch (c) {
+        case 'p':
+            ppath = optarg;
+            break;
+        case 'm':
+            mpath = optarg;
+            break;
+        case 'n':
+            if (cli_parse_int(&nodes, "-n", optarg, 1, 1 << 20, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'J':
+            timeline = optarg;
+            break;
+        case 'A':
+        case 'X':
+            if (cli_parse_coll_opt(&co, c == 'A' ? "--algo" : "--proto", optarg, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'h':
+            usage(stdout);
+            return SP_OK;
+        case ':':
+            diag_error(diag, (sp_loc){0}, "option %s needs a value", argv[optind - 1]);
+            err = SP_EINPUT;
+            break;
+        case '?':
+            diag_error(diag, (sp_loc){0}, "train: unknown option \"%s\"", argv[optind - 1]);
+            err = SP_EINPUT;
+            break;
+        default:
+            if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK) {
+                if (r > 0)
+                    diag_error(diag, (sp_loc){0}, "train: unknown option \"%s\"", argv[optind - 1]);
+                err = SP_EINPUT;
+            }
+        }
+    }
+    if (optind < argc) {
+        diag_error(diag, (sp_loc){0}, "train: unexpected argument \"%s\"", argv[optind]);
+        err = SP_EINPUT;
+    }
+    if (ppath == NULL || mpath == NULL) {
+        diag_error(diag, (sp_loc){0}, "train: a platform (-p) and a model (-m) are required");
+        err = SP_EINPUT;
+    }
+    if (err < 0) {
+        usage(stderr);
+        return err;
+    }
+    if ((err = model_load(&m, mpath, diag)) < 0 || (err = plat_load(&p, ppath, diag)) < 0 ||
+        (err = plat_set_nodes(p, nodes, diag)) < 0 || (err = cli_train_resolve(&a, m, p, diag)) < 0 ||
+        (err = train_check(m, p, &a.cfg, diag)) < 0)
+        goto done;
+    if ((err = eng_new(&e, p, NULL, diag)) < 0 ||
+        (err = cli_train_simulate(e, p, m, &a.cfg, &co, &res, &sim, &w, diag)) < 0)
+        goto done;
+    {
+        char what[256], layout[256];
+        plat_describe(p, what, sizeof(what));
+        cli_train_describe(&a, layout, sizeof(layout));
+        printf("# scalepath %s train: %s (%.2fB parameters) on %s: %s\n", SP_VERSION, m->name,
+               model_params(m) / 1e9, p->name, what);
+        printf("# layout: %s; %.0f tokens per step; %zu operations simulated\n", layout,
+               train_tokens_per_step(&a.cfg), res.nops);
+        cli_train_print(&res, p);
+    }
+    if (timeline != NULL)
+        err = cli_sim_write_timeline(&sim, p, timeline, diag);
+    if (output != NULL && err == SP_OK) {
+        char *cmd = cli_join_argv(argc, argv), layout[256];
+        out_file *f = NULL;
+        cli_train_describe(&a, layout, sizeof(layout));
+        if (cmd == NULL) {
+            err = SP_ENOMEM;
+            goto done;
+        }
+        {
+            const out_attr root[] = {
+                OUT_ATTR_STR("command", cmd),
+                OUT_ATTR_STR("kind", "train"),
+                OUT_ATTR_STR("simgrid_version", eng_simgrid_version()),
+                OUT_ATTR_STR("network_model", eng_network_model()),
+                OUT_ATTR_STR("platform_file", p->path),
+                OUT_ATTR_STR("platform_name", p->name),
+                OUT_ATTR_STR("workload_file", m->path),
+                OUT_ATTR_STR("workload_format", "train"),
+                OUT_ATTR_STR("model_name", m->name),
+                OUT_ATTR_STR("layout", layout),
+            };
+            err = out_open(&f, output, root, sizeof(root) / sizeof(root[0]), diag);
+            const cli_train_row row = {p->name, p->name, m->name, a.cfg.l.tune == MODEL_TRAIN_FULL ? "full" : "adapters",
+                                       p->nodes, p->nranks, &a, &res};
+            if (err == SP_OK)
+                err = cli_train_write_rows(f, "/train/summary", &row, 1);
+            if (err == SP_OK)
+                err = cli_sim_write_ops(&sim, f);
+            if (err == SP_OK)
+                err = out_commit(f);
+            else if (f != NULL)
+                out_discard(f);
+        }
+        free(cmd);
+    }
+done:
+    cli_sim_free(&sim);
+    wl_free(w);
+    eng_free(e);
+    plat_free(p);
+    model_free(m);
+    return err;
+}
+
+int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
+{
+    enum { NI = 14, NF = 14, NS = 6 };
+    static const char *const recompute[] = {"none", "selective", "full"};
+    static const char *const tune[] = {"full", "lora", "qlora"};
+    int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
+    double *fv = calloc(NF * (n + 1), sizeof(double));
+    const char **sv = calloc(NS * (n + 1), sizeof(char *));
+    int err = SP_ENOMEM;
+
+    if (iv != NULL && fv != NULL && sv != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            const model_layout *l = &rows[i].a->cfg.l;
+            const cli_train_result *r = rows[i].r;
+            const cli_rank_summary *s0 = &r->stage[0];
+            double other = s0->finish - s0->compute - s0->exposed;
+            int64_t ints[NI] = {rows[i].nodes, rows[i].gpus, l->tp, l->cp > 1 ? l->cp : 1, l->pp,
+                                l->vpp > 1 ? l->vpp : 1, l->dp, l->zero, l->micro_batch, l->seq_len,
+                                l->microbatches, r->fits, rows[i].a->cfg.fold, (int64_t)r->nops};
+            double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
+                               r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
+                               s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
+                               r->mem.activations + r->mem.logits,
+                               r->mem.weights + r->mem.gradients + r->mem.optimizer};
+            const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
+                                    recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec)};
+            (void)tune;
+            for (int k = 0; k < NI; k++)
+                iv[k * n + i] = ints[k];
+            for (int k = 0; k < NF; k++)
+                fv[k * n + i] = flts[k];
+            for (int k = 0; k < NS; k++)
+                sv[k * n + i] = strs[k];
+        }
+        {
+            const out_col cols[] = {
+                {"label", OUT_STR, "", "the configuration's name (study rung, or platform)", sv},
+                {"platform", OUT_STR, "", "platform id", sv + n},
+                {"model", OUT_STR, "", "model name", sv + 2 * n},
+                {"mode", OUT_STR, "", "training mode (pretrain, full / LoRA / QLoRA fine-tune)", sv + 3 * n},
+                {"recompute", OUT_STR, "", "activation recomputation: none, selective, full", sv + 4 * n},
+                {"precision", OUT_STR, "", "GEMM precision", sv + 5 * n},
+                {"nodes", OUT_I64, "1", "nodes", iv},
+                {"gpus", OUT_I64, "1", "GPUs", iv + n},
+                {"tp", OUT_I64, "1", "tensor-parallel size (with sequence parallelism)", iv + 2 * n},
+                {"cp", OUT_I64, "1", "context-parallel size", iv + 3 * n},
+                {"pp", OUT_I64, "1", "pipeline-parallel size", iv + 4 * n},
+                {"vpp", OUT_I64, "1", "virtual pipeline stages per GPU (1 = plain 1F1B)", iv + 5 * n},
+                {"dp", OUT_I64, "1", "data-parallel size", iv + 6 * n},
+                {"zero", OUT_I64, "1", "ZeRO stage", iv + 7 * n},
+                {"micro_batch", OUT_I64, "1", "sequences per micro-batch", iv + 8 * n},
+                {"seq_len", OUT_I64, "1", "tokens per sequence", iv + 9 * n},
+                {"microbatches", OUT_I64, "1", "micro-batches per step and pipeline", iv + 10 * n},
+                {"fits", OUT_I64, "1", "1 if the memory per GPU fits its capacity", iv + 11 * n},
+                {"folded", OUT_I64, "1", "1 if one data-parallel replica was simulated", iv + 12 * n},
+                {"operations", OUT_I64, "1", "operations simulated", iv + 13 * n},
+                {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
+                {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
+                {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},
+                {"tokens_per_s", OUT_F64, "1/s", "tokens trained per second", fv + 3 * n},
+                {"model_flops_per_gpu", OUT_F64, "FLOP/s", "model FLOPs per second per GPU (PaLM's MFU convention)",
+                 fv + 4 * n},
+                {"mfu", OUT_F64, "1", "model FLOPs utilisation of the dense bf16 peak", fv + 5 * n},
+                {"compute", OUT_F64, "s", "stage 0, first GPU: compute stream busy", fv + 6 * n},
+                {"exposed_tp", OUT_F64, "s", "stage 0: tensor-parallel communication no compute hides", fv + 7 * n},
+                {"exposed_cp", OUT_F64, "s", "stage 0: context-parallel communication no compute hides", fv + 8 * n},
+                {"exposed_dp", OUT_F64, "s", "stage 0: data-parallel communication no compute hides", fv + 9 * n},
+                {"pipeline_wait", OUT_F64, "s", "stage 0: waiting for another stage (the pipeline bubble)",
+                 fv + 10 * n},
+                {"other", OUT_F64, "s", "stage 0: the rest of the step (idle)", fv + 11 * n},
+                {"memory_activations", OUT_F64, "B", "activations and logits per GPU", fv + 12 * n},
+                {"memory_states", OUT_F64, "B", "weights, gradients and optimizer states per GPU", fv + 13 * n},
+            };
+            const out_attr gattrs[] = {OUT_ATTR_STR("contents", "one row per simulated training configuration")};
+            err = out_table(f, group, gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);
+        }
+    }
+    free(iv);
+    free(fv);
+    free(sv);
+    return err;
+}

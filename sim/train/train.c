@@ -1,0 +1,681 @@
+/* train.c - the training-step generator and its compute-time model. */
+#include "train/train.h"
+
+#include "util/vec.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+
+/* --- compute times ------------------------------------------------------ */
+
+/* GEMM tiles: 128 x 128 outputs per thread block, the tile CUTLASS and
+ * cuBLAS use for large bf16 GEMMs on Ampere and later (CUTLASS profiler's
+ * default tensor-op kernels, cutlass_tensorop_*gemm_128x128_*); a GEMM's
+ * tiles run in waves of one per SM, and a partial last wave idles SMs. */
+#define TILE 128.0
+
+static double gemm_bytes_per_elem(plat_prec prec)
+{
+    switch (prec) {
+    case PLAT_FP8:
+        return 1.0;
+    case PLAT_FP4:
+        return 0.5;
+    case PLAT_FP32:
+    case PLAT_TF32:
+        return 4.0;
+    case PLAT_FP64:
+        return 8.0;
+    default:
+        return 2.0;
+    }
+}
+
+double train_memory_time(const plat_gpu *g, double bytes)
+{
+    return bytes > 0.0 ? bytes / (g->mem_bw_Bps * g->eff_memory) : 0.0;
+}
+
+double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, double k)
+{
+    double flops = 2.0 * m * n * k, wave = 1.0, t_flops, t_mem;
+
+    if (m <= 0.0 || n <= 0.0 || k <= 0.0)
+        return 0.0;
+    if (g->sm_count > 0) {
+        double tiles = ceil(m / TILE) * ceil(n / TILE);
+        wave = tiles / (ceil(tiles / g->sm_count) * g->sm_count);
+    }
+    t_flops = flops / (g->peak_flops[prec] * g->eff_gemm * wave);
+    t_mem = train_memory_time(g, (m * k + k * n + m * n) * gemm_bytes_per_elem(prec));
+    return t_flops > t_mem ? t_flops : t_mem;
+}
+
+double train_attention_time(const plat_gpu *g, double flops, double bytes)
+{
+    double t_flops = flops / (g->peak_flops[PLAT_BF16] * g->eff_attention), t_mem = train_memory_time(g, bytes);
+    return t_flops > t_mem ? t_flops : t_mem;
+}
+
+/* --- configuration ------------------------------------------------------ */
+
+static int vpp_of(const train_config *c)
+{
+    return c->l.vpp > 1 ? c->l.vpp : 1;
+}
+
+static int cp_of(const train_config *c)
+{
+    return c->l.cp > 1 ? c->l.cp : 1;
+}
+
+double train_tokens_per_step(const train_config *c)
+{
+    return (double)c->l.micro_batch * c->l.seq_len * c->l.microbatches * c->l.dp;
+}
+
+double train_model_flops_per_token(const model *m, int seq_len)
+{
+    double multiplying = model_params(m) - (double)m->vocab * m->hidden * (m->tied_embeddings ? 0.0 : 1.0);
+    return 6.0 * multiplying + 12.0 * m->layers * (double)m->hidden * seq_len;
+}
+
+int train_check(const model *m, const plat *p, const train_config *c, diag_list *diag)
+{
+    const model_layout *l = &c->l;
+    int err = SP_OK, vpp = vpp_of(c), cp = cp_of(c);
+    sp_loc at = {m->path, 0};
+
+    if (l->tp < 1 || l->pp < 1 || l->dp < 1 || l->micro_batch < 1 || l->seq_len < 1 || l->microbatches < 1) {
+        diag_error(diag, at, "a layout needs tp, pp, dp, micro-batch, sequence and micro-batches >= 1");
+        return SP_EINPUT;
+    }
+    if ((long long)l->tp * cp * l->pp * l->dp != p->nranks) {
+        diag_error(diag, at, "TP %d x CP %d x PP %d x DP %d = %lld GPUs, but the platform has %d", l->tp, cp,
+                   l->pp, l->dp, (long long)l->tp * cp * l->pp * l->dp, p->nranks);
+        err = SP_EINPUT;
+    }
+    if (m->heads % l->tp != 0 || (m->kv_heads % l->tp != 0 && l->tp % m->kv_heads != 0)) {
+        diag_error(diag, at, "TP %d does not divide the %d attention heads (%d key/value heads)", l->tp, m->heads,
+                   m->kv_heads);
+        err = SP_EINPUT;
+    }
+    if (l->pp * vpp > m->layers) {
+        diag_error(diag, at, "PP %d x %d virtual stages exceeds the %d layers", l->pp, vpp, m->layers);
+        err = SP_EINPUT;
+    }
+    if (vpp > 1 && (l->pp == 1 || l->microbatches % l->pp != 0)) {
+        diag_error(diag, at, "the interleaved schedule (%d virtual stages) needs PP > 1 and micro-batches (%d) in "
+                   "multiples of PP (%d)", vpp, l->microbatches, l->pp);
+        err = SP_EINPUT;
+    }
+    if (l->seq_len % cp != 0) {
+        diag_error(diag, at, "CP %d does not divide the sequence of %d tokens", cp, l->seq_len);
+        err = SP_EINPUT;
+    }
+    if (l->zero < 0 || l->zero > 3 || (l->zero == 3 && l->pp > 1)) {
+        diag_error(diag, at, "ZeRO stage %d: expected 0..3, and ZeRO-3 without pipeline parallelism", l->zero);
+        err = SP_EINPUT;
+    }
+    if (l->tune != MODEL_TRAIN_FULL && l->zero > 0) {
+        diag_error(diag, at, "LoRA / QLoRA train small adapters: ZeRO is not used with them here");
+        err = SP_EINPUT;
+    }
+    for (size_t t = 0; t < p->ntypes; t++) {
+        const plat_gpu *g = &p->types[t].gpu;
+        if (!(g->eff_gemm > 0.0 && g->eff_attention > 0.0 && g->eff_memory > 0.0)) {
+            diag_error(diag, g->src, "GPU %s has no `efficiency` table (gemm, attention, memory): training "
+                       "times need one", g->model);
+            err = SP_EINPUT;
+        }
+        if (!(g->peak_flops[c->prec] > 0.0)) {
+            diag_error(diag, g->src, "GPU %s has no %s peak rate", g->model, plat_prec_name(c->prec));
+            err = SP_EINPUT;
+        }
+    }
+    return err;
+}
+
+/* --- the graph ---------------------------------------------------------- */
+
+/* Costs of one micro-batch on one GPU, seconds; collective sizes, bytes. */
+typedef struct costs {
+    double attn_fwd, attn_bwd, mlp_fwd, mlp_bwd, core_fwd;
+    double head_fwd, head_bwd, embed_fwd, embed_bwd, qlora_dequant;
+    uint64_t tp_bytes;   /* all-gather output / reduce-scatter input of a block (nccl-tests size) */
+    uint64_t kv_bytes;   /* CP: keys and values of the whole sequence */
+    uint64_t p2p_bytes;  /* activations between pipeline stages (sequence-parallel shard) */
+    double layer_params; /* per GPU (TP shard) */
+    double layer_trained;
+    double embed_params; /* per GPU (TP shard), the input embedding; the output layer is as large */
+} costs;
+
+typedef struct gen {
+    wl_builder *b;
+    const model *m;
+    const plat *p;
+    const train_config *c;
+    int tp, cp, dp, pp, vpp, nv, zero;
+    double grad_bytes; /* per gradient element reduced */
+    costs k;
+    int *tp_group, *cp_group, *dp_group; /* per rank */
+} gen;
+
+static int rank_of(const gen *g, int t, int c, int d, int s)
+{
+    return t + g->tp * (c + g->cp * (d + g->dp * s));
+}
+
+static double lora_matrix(const gen *g, double tok, double in, double out, int r)
+{
+    const plat_gpu *gpu = &plat_type_of_rank(g->p, 0)->gpu;
+    return train_gemm_time(gpu, g->c->prec, tok, r, in) + train_gemm_time(gpu, g->c->prec, tok, out, r);
+}
+
+static void compute_costs(gen *g, const plat_gpu *gpu)
+{
+    const model *m = g->m;
+    const model_layout *l = &g->c->l;
+    plat_prec pr = g->c->prec;
+    double h = m->hidden, f = m->ffn, kv = (double)m->kv_heads * (m->hidden / m->heads), V = m->vocab;
+    double S = l->seq_len, tok = (double)l->micro_batch * l->seq_len / g->cp, tp = g->tp;
+    double up = (m->gated_ffn ? 2.0 : 1.0) * f; /* up (and gate) outputs */
+    bool full = l->tune == MODEL_TRAIN_FULL;
+    int r = l->lora_rank > 0 ? l->lora_rank : 16;
+    /* (m, n, k) of the block's GEMMs, per TP shard. */
+    const double gemms_attn[2][3] = {{tok, (h + 2 * kv) / tp, h}, {tok, h, h / tp}};
+    const double gemms_mlp[2][3] = {{tok, up / tp, h}, {tok, h, f / tp}};
+    double core_flops = 4.0 * tok * S * h / tp * 0.5; /* QK^T and PV, causal: half */
+    double core_bytes = 2.0 * (2.0 * tok * h + 2.0 * S * l->micro_batch * kv) / tp;
+    double elem_attn = 2.0 * (tok / tp * 5.0 * h + 2.0 * tok * (h + kv) / tp); /* norm, residual; rotary */
+    double elem_mlp = 2.0 * (tok / tp * 5.0 * h + tok * (up + f) / tp);      /* norm, residual; SwiGLU */
+    costs *k = &g->k;
+
+    memset(k, 0, sizeof(*k));
+    for (int i = 0; i < 2; i++) {
+        const double *a = gemms_attn[i], *b = gemms_mlp[i];
+        k->attn_fwd += train_gemm_time(gpu, pr, a[0], a[1], a[2]);
+        k->mlp_fwd += train_gemm_time(gpu, pr, b[0], b[1], b[2]);
+        /* Backward: the input gradient always; the weight gradient when trained. */
+        k->attn_bwd += train_gemm_time(gpu, pr, a[0], a[2], a[1]);
+        k->mlp_bwd += train_gemm_time(gpu, pr, b[0], b[2], b[1]);
+        if (full) {
+            k->attn_bwd += train_gemm_time(gpu, pr, a[2], a[1], a[0]);
+            k->mlp_bwd += train_gemm_time(gpu, pr, b[2], b[1], b[0]);
+        }
+    }
+    k->core_fwd = train_attention_time(gpu, core_flops, core_bytes);
+    k->attn_fwd += k->core_fwd + train_memory_time(gpu, elem_attn);
+    /* FlashAttention's backward pass: 5 matrix products to the forward's 2,
+     * and twice the traffic. */
+    k->attn_bwd += train_attention_time(gpu, 2.5 * core_flops, 2.0 * core_bytes) + train_memory_time(gpu, 2.0 * elem_attn);
+    k->mlp_fwd += train_memory_time(gpu, elem_mlp);
+    k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp);
+    if (!full) {
+        /* Adapters on q, k, v, o and the FFN matrices: forward, then twice that backward. */
+        double a = lora_matrix(g, tok, h, h / tp, r) * 2 + lora_matrix(g, tok, h, kv / tp, r) * 2;
+        double b = lora_matrix(g, tok, h, f / tp, r) * (m->gated_ffn ? 2 : 1) + lora_matrix(g, tok, f / tp, h, r);
+        k->attn_fwd += a;
+        k->attn_bwd += 2 * a;
+        k->mlp_fwd += b;
+        k->mlp_bwd += 2 * b;
+    }
+    k->head_fwd = train_gemm_time(gpu, pr, tok, V / tp, h) + train_memory_time(gpu, tok * V / tp * 10.0);
+    k->head_bwd = train_gemm_time(gpu, pr, tok, h, V / tp) + train_memory_time(gpu, tok * V / tp * 6.0) +
+                  (full ? train_gemm_time(gpu, pr, h, V / tp, tok) : 0.0);
+    k->embed_fwd = train_memory_time(gpu, 4.0 * tok / tp * h);
+    k->embed_bwd = full ? train_memory_time(gpu, 8.0 * tok / tp * h) : 0.0;
+    k->layer_params = model_layer_params(m) / tp;
+    k->layer_trained = full ? k->layer_params : 0.0;
+    if (!full) {
+        double h2 = 2.0 * h, hk = h + kv, hf = h + f;
+        k->layer_trained = r * (h2 + hk + hk + h2 + (m->gated_ffn ? 2.0 : 1.0) * hf + hf) / tp;
+    }
+    if (l->tune == MODEL_TRAIN_QLORA) /* NF4 weights dequantized to bf16 for every pass */
+        k->qlora_dequant = train_memory_time(gpu, k->layer_params * (4.127 / 8.0 + 2.0));
+    k->embed_params = V * h / tp;
+    k->tp_bytes = (uint64_t)(tok * h * 2.0);
+    k->kv_bytes = (uint64_t)(2.0 * S * l->micro_batch * kv / tp * 2.0);
+    k->p2p_bytes = (uint64_t)(tok * h * 2.0 / tp);
+}
+
+/* One rank's emission state. */
+typedef struct rank_state {
+    int rank, t, c, d, s;
+    uint32_t last;  /* last operation of the compute chain */
+    uint32_t *dp_ops; /* the data-parallel collectives, which the optimizer waits for */
+    size_t ndp, dpcap;
+    int err;          /* SP_ENOMEM once an allocation failed */
+} rank_state;
+
+static uint32_t op_compute(gen *g, rank_state *st, const char *name, double dur, int layer)
+{
+    wl_op op = {0};
+    uint32_t dep = st->last;
+
+    op.kind = WL_COMPUTE;
+    op.stream = WL_STREAM_COMPUTE;
+    op.duration_s = dur;
+    op.layer = layer;
+    op.peer = -1;
+    st->last = wl_build_op(g->b, st->rank, &op, name, &dep, dep == NONE ? 0 : 1);
+    return st->last;
+}
+
+/* A model-parallel collective on the compute chain (exposed). */
+static void op_mp_coll(gen *g, rank_state *st, const char *name, coll_kind kind, uint64_t bytes, int group,
+                       int layer)
+{
+    wl_op op = {0};
+    uint32_t dep = st->last;
+
+    op.kind = WL_COLL;
+    op.stream = WL_STREAM_COMM;
+    op.coll = kind;
+    op.bytes = bytes;
+    op.group = group;
+    op.layer = layer;
+    op.peer = -1;
+    st->last = wl_build_op(g->b, st->rank, &op, name, &dep, dep == NONE ? 0 : 1);
+}
+
+static uint32_t op_dp_coll(gen *g, rank_state *st, const char *name, coll_kind kind, double bytes, uint32_t dep,
+                           int layer)
+{
+    wl_op op = {0};
+    uint32_t idx;
+
+    op.kind = WL_COLL;
+    op.stream = WL_STREAM_COMM_DP;
+    op.coll = kind;
+    op.bytes = (uint64_t)(bytes > 1.0 ? bytes : 1.0);
+    op.group = g->dp_group[st->rank];
+    op.layer = layer;
+    op.peer = -1;
+    idx = wl_build_op(g->b, st->rank, &op, name, &dep, dep == NONE ? 0 : 1);
+    if (vec_reserve((void **)&st->dp_ops, &st->dpcap, st->ndp + 1, sizeof(*st->dp_ops)) < 0) {
+        st->err = SP_ENOMEM;
+        return NONE;
+    }
+    st->dp_ops[st->ndp++] = idx;
+    return idx;
+}
+
+static void op_p2p(gen *g, rank_state *st, wl_op_kind kind, int peer, int tag, const char *name, int layer)
+{
+    wl_op op = {0};
+    uint32_t dep = st->last;
+    uint32_t idx;
+
+    op.kind = kind;
+    op.stream = WL_STREAM_P2P;
+    op.bytes = g->k.p2p_bytes;
+    op.peer = peer;
+    op.tag = tag;
+    op.layer = layer;
+    /* A send follows the compute that produced its data; a receive waits for
+     * nothing, and the compute that needs it waits for the receive. */
+    idx = wl_build_op(g->b, st->rank, &op, name, &dep, kind == WL_SEND && dep != NONE ? 1 : 0);
+    if (kind == WL_RECV) {
+        /* The next compute depends on both the chain and the receive: chain them
+         * through a zero-time join. */
+        wl_op join = {0};
+        uint32_t deps[2];
+        uint32_t nd = 0;
+        if (st->last != NONE)
+            deps[nd++] = st->last;
+        deps[nd++] = idx;
+        join.kind = WL_COMPUTE;
+        join.stream = WL_STREAM_COMPUTE;
+        join.layer = layer;
+        join.peer = -1;
+        st->last = wl_build_op(g->b, st->rank, &join, "pp wait", deps, nd);
+    }
+}
+
+/* A compute operation that needs a ZeRO-3 gather first: both chained. */
+static uint32_t op_compute_after(gen *g, rank_state *st, const char *name, double dur, int layer, uint32_t also)
+{
+    wl_op op = {0};
+    uint32_t deps[2], nd = 0;
+
+    if (also == NONE)
+        return op_compute(g, st, name, dur, layer);
+    if (st->last != NONE)
+        deps[nd++] = st->last;
+    deps[nd++] = also;
+    op.kind = WL_COMPUTE;
+    op.stream = WL_STREAM_COMPUTE;
+    op.duration_s = dur;
+    op.layer = layer;
+    op.peer = -1;
+    st->last = wl_build_op(g->b, st->rank, &op, name, deps, nd);
+    return st->last;
+}
+
+static void layer_forward(gen *g, rank_state *st, int layer, bool recompute, uint32_t gathered)
+{
+    char name[48];
+    const costs *k = &g->k;
+    const char *what = recompute ? "recompute" : "fwd";
+    int tpg = g->tp_group[st->rank];
+
+    if (g->tp > 1) {
+        snprintf(name, sizeof(name), "L%d tp all_gather", layer);
+        op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
+    }
+    if (g->cp > 1) {
+        snprintf(name, sizeof(name), "L%d cp kv all_gather", layer);
+        op_mp_coll(g, st, name, COLL_ALL_GATHER, k->kv_bytes, g->cp_group[st->rank], layer);
+    }
+    snprintf(name, sizeof(name), "L%d attn %s", layer, what);
+    op_compute_after(g, st, name, k->attn_fwd + k->qlora_dequant / 2, layer, gathered);
+    if (g->tp > 1) {
+        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
+        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
+        snprintf(name, sizeof(name), "L%d tp all_gather", layer);
+        op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
+    }
+    snprintf(name, sizeof(name), "L%d mlp %s", layer, what);
+    op_compute(g, st, name, k->mlp_fwd + k->qlora_dequant / 2, layer);
+    if (g->tp > 1) {
+        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
+        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
+    }
+}
+
+static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
+{
+    char name[48];
+    const costs *k = &g->k;
+    int tpg = g->tp_group[st->rank];
+    double extra = 0.0;
+
+    if (g->c->l.recompute == MODEL_RECOMPUTE_FULL)
+        layer_forward(g, st, layer, true, gathered), gathered = NONE;
+    else if (g->c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !g->c->l.flash_attention)
+        extra = k->core_fwd; /* the attention scores, recomputed */
+    if (g->tp > 1) {
+        snprintf(name, sizeof(name), "L%d tp all_gather", layer);
+        op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
+    }
+    snprintf(name, sizeof(name), "L%d mlp bwd", layer);
+    op_compute_after(g, st, name, k->mlp_bwd + k->qlora_dequant / 2, layer, gathered);
+    if (g->tp > 1) {
+        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
+        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
+        snprintf(name, sizeof(name), "L%d tp all_gather", layer);
+        op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
+    }
+    snprintf(name, sizeof(name), "L%d attn bwd", layer);
+    op_compute(g, st, name, k->attn_bwd + extra + k->qlora_dequant / 2, layer);
+    if (g->cp > 1) {
+        snprintf(name, sizeof(name), "L%d cp kv reduce_scatter", layer);
+        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->kv_bytes, g->cp_group[st->rank], layer);
+    }
+    if (g->tp > 1) {
+        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
+        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
+    }
+}
+
+/* Gradient bytes of a layer (with the embedding or output layer it shares a bucket with). */
+static double layer_grad_params(const gen *g, int layer)
+{
+    bool full = g->c->l.tune == MODEL_TRAIN_FULL;
+    double n = g->k.layer_trained;
+
+    if (full && layer == 0)
+        n += g->k.embed_params;
+    if (full && layer == g->m->layers - 1 && !g->m->tied_embeddings)
+        n += g->k.embed_params;
+    return n;
+}
+
+/* ZeRO-3: gather a layer's parameters (bf16) on the data-parallel stream. */
+static uint32_t zero3_gather(gen *g, rank_state *st, int layer, const char *pass)
+{
+    char name[48];
+    if (g->zero < 3 || g->dp * g->cp == 1)
+        return NONE;
+    snprintf(name, sizeof(name), "L%d dp param all_gather %s", layer, pass);
+    return op_dp_coll(g, st, name, COLL_ALL_GATHER, 2.0 * layer_grad_params(g, layer), NONE, layer);
+}
+
+static void chunk_forward(gen *g, rank_state *st, int vs, int mb)
+{
+    int first = model_vstage_first(g->m, g->pp, g->vpp, vs), n = model_vstage_layers(g->m, g->pp, g->vpp, vs);
+    uint32_t next = n > 0 ? zero3_gather(g, st, first, "fwd") : NONE;
+
+    (void)mb;
+    if (vs == 0)
+        op_compute(g, st, "embedding fwd", g->k.embed_fwd, 0);
+    for (int i = 0; i < n; i++) {
+        uint32_t cur = next;
+        next = i + 1 < n ? zero3_gather(g, st, first + i + 1, "fwd") : NONE;
+        layer_forward(g, st, first + i, false, cur);
+    }
+    if (vs == g->nv - 1) {
+        if (g->tp > 1)
+            op_mp_coll(g, st, "output tp all_gather", COLL_ALL_GATHER, g->k.tp_bytes, g->tp_group[st->rank],
+                       g->m->layers - 1);
+        op_compute(g, st, "output+loss fwd", g->k.head_fwd, g->m->layers - 1);
+    }
+}
+
+static void chunk_backward(gen *g, rank_state *st, int vs, int mb)
+{
+    int first = model_vstage_first(g->m, g->pp, g->vpp, vs), n = model_vstage_layers(g->m, g->pp, g->vpp, vs);
+    bool last_mb = mb == g->c->l.microbatches - 1, grads = g->dp * g->cp > 1;
+    uint32_t next = n > 0 ? zero3_gather(g, st, first + n - 1, "bwd") : NONE;
+    coll_kind reduce = g->zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE;
+    char name[48];
+
+    if (vs == g->nv - 1) {
+        op_compute(g, st, "output+loss bwd", g->k.head_bwd, g->m->layers - 1);
+        if (g->tp > 1)
+            op_mp_coll(g, st, "output tp reduce_scatter", COLL_REDUCE_SCATTER, g->k.tp_bytes,
+                       g->tp_group[st->rank], g->m->layers - 1);
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        int layer = first + i;
+        uint32_t cur = next;
+        next = i > 0 ? zero3_gather(g, st, layer - 1, "bwd") : NONE;
+        layer_backward(g, st, layer, cur);
+        if (layer == 0)
+            op_compute(g, st, "embedding bwd", g->k.embed_bwd, 0);
+        /* Gradient buckets of one layer, reduced as soon as the last
+         * micro-batch produced them (every micro-batch with ZeRO-3). */
+        if (grads && (last_mb || g->zero >= 3) && layer_grad_params(g, layer) > 0.0) {
+            snprintf(name, sizeof(name), "L%d dp grad %s", layer, coll_kind_name(reduce));
+            op_dp_coll(g, st, name, reduce, g->grad_bytes * layer_grad_params(g, layer), st->last, layer);
+        }
+    }
+}
+
+static int pp_peer(const gen *g, const rank_state *st, int vs)
+{
+    return rank_of(g, st->t, st->c, st->d, vs % g->pp);
+}
+
+/* Megatron-LM's 1F1B order (interleaved when vpp > 1): the warm-up forwards,
+ * then one forward and one backward alternately, then the remaining
+ * backwards. Virtual micro-batch k of this stage is micro-batch
+ * (k / (pp * vpp)) * pp + k % pp of chunk (k / pp) % vpp (reversed for the
+ * backward pass). */
+static void rank_schedule(gen *g, rank_state *st)
+{
+    int pp = g->pp, v = g->vpp, m = g->c->l.microbatches, total = m * v, warm, fwd = 0, bwd = 0;
+
+    if (v == 1)
+        warm = pp - st->s - 1;
+    else
+        warm = (pp - st->s - 1) * 2 + (v - 1) * pp;
+    if (warm > total)
+        warm = total;
+    while (bwd < total) {
+        bool do_fwd = fwd < total && (fwd < warm || fwd - warm <= bwd);
+        int k = do_fwd ? fwd : bwd;
+        int chunk = (k % (pp * v)) / pp, mb = (k / (pp * v)) * pp + k % pp;
+        int vs, V = g->nv;
+        if (v == 1)
+            mb = k, chunk = 0;
+        if (!do_fwd)
+            chunk = v - 1 - chunk;
+        vs = chunk * pp + st->s;
+        if (do_fwd) {
+            if (vs > 0)
+                op_p2p(g, st, WL_RECV, pp_peer(g, st, vs - 1), (mb * V + vs) * 2, "pp recv activations", -1);
+            chunk_forward(g, st, vs, mb);
+            if (vs < V - 1)
+                op_p2p(g, st, WL_SEND, pp_peer(g, st, vs + 1), (mb * V + vs + 1) * 2, "pp send activations", -1);
+            fwd++;
+        } else {
+            if (vs < V - 1)
+                op_p2p(g, st, WL_RECV, pp_peer(g, st, vs + 1), (mb * V + vs) * 2 + 1, "pp recv gradients", -1);
+            chunk_backward(g, st, vs, mb);
+            if (vs > 0)
+                op_p2p(g, st, WL_SEND, pp_peer(g, st, vs - 1), (mb * V + vs - 1) * 2 + 1, "pp send gradients", -1);
+            bwd++;
+        }
+    }
+}
+
+/* The optimizer: Adam on this GPU's share of the trained parameters, a
+ * memory-bound pass (fp32 master weights, both moments read and written:
+ * 24 B; the bf16 gradient read and the bf16 weight written: 4 B). */
+static void rank_optimizer(gen *g, rank_state *st)
+{
+    const plat_gpu *gpu = &plat_type_of_rank(g->p, st->rank)->gpu;
+    double trained = 0.0, share = g->zero >= 1 ? (double)g->dp * g->cp : 1.0;
+    uint32_t *deps;
+    wl_op op = {0};
+
+    for (int c = 0; c < g->vpp; c++) {
+        int vs = c * g->pp + st->s, first = model_vstage_first(g->m, g->pp, g->vpp, vs);
+        for (int i = 0; i < model_vstage_layers(g->m, g->pp, g->vpp, vs); i++)
+            trained += layer_grad_params(g, first + i);
+    }
+    if ((deps = malloc((st->ndp + 2) * sizeof(*deps))) == NULL) {
+        st->err = SP_ENOMEM;
+        return;
+    }
+    memcpy(deps, st->dp_ops, st->ndp * sizeof(*deps));
+    if (st->last != NONE)
+        deps[st->ndp] = st->last;
+    op.kind = WL_COMPUTE;
+    op.stream = WL_STREAM_COMPUTE;
+    op.duration_s = train_memory_time(gpu, 28.0 * trained / share);
+    op.layer = -1;
+    op.peer = -1;
+    st->last = wl_build_op(g->b, st->rank, &op, "optimizer step", deps, (uint32_t)st->ndp + (st->last != NONE));
+    free(deps);
+    /* ZeRO-1/2: every GPU gathers the updated bf16 parameters. */
+    if (g->zero >= 1 && g->zero <= 2 && g->dp * g->cp > 1)
+        op_dp_coll(g, st, "dp param all_gather", COLL_ALL_GATHER, 2.0 * trained, st->last, -1);
+}
+
+static int make_groups(gen *g, bool fold)
+{
+    int n = g->p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
+    char name[48];
+
+    if (ranks == NULL)
+        return SP_ENOMEM;
+    for (int s = 0; s < g->pp; s++)
+        for (int d = 0; d < g->dp; d++)
+            for (int c = 0; c < g->cp; c++)
+                for (int t = 0; t < g->tp; t++) {
+                    int r = rank_of(g, t, c, d, s), k = 0;
+                    if (fold && d > 0)
+                        continue;
+                    if (t == 0) {
+                        for (int i = 0; i < g->tp; i++)
+                            ranks[i] = rank_of(g, i, c, d, s);
+                        snprintf(name, sizeof(name), "tp%d", r);
+                        g->tp_group[r] = wl_build_group(g->b, name, ranks, g->tp, false);
+                    } else {
+                        g->tp_group[r] = g->tp_group[rank_of(g, 0, c, d, s)];
+                    }
+                    if (c == 0) {
+                        for (int i = 0; i < g->cp; i++)
+                            ranks[i] = rank_of(g, t, i, d, s);
+                        snprintf(name, sizeof(name), "cp%d", r);
+                        g->cp_group[r] = wl_build_group(g->b, name, ranks, g->cp, false);
+                    } else {
+                        g->cp_group[r] = g->cp_group[rank_of(g, t, 0, d, s)];
+                    }
+                    /* Gradients are reduced over the data- and context-parallel ranks. */
+                    if (c == 0 && d == 0) {
+                        for (int dd = 0; dd < g->dp; dd++)
+                            for (int cc = 0; cc < g->cp; cc++)
+                                ranks[k++] = rank_of(g, t, cc, dd, s);
+                        snprintf(name, sizeof(name), "dp%d", r);
+                        g->dp_group[r] = wl_build_group(g->b, name, ranks, k, fold && g->dp > 1);
+                    } else {
+                        g->dp_group[r] = g->dp_group[rank_of(g, t, 0, 0, s)];
+                    }
+                }
+    free(ranks);
+    return SP_OK;
+}
+
+int train_build(wl **out, const model *m, const plat *p, const train_config *c, diag_list *diag)
+{
+    gen g = {0};
+    int err, n = p->nranks;
+
+    *out = NULL;
+    if ((err = train_check(m, p, c, diag)) < 0)
+        return err;
+    g.m = m;
+    g.p = p;
+    g.c = c;
+    g.tp = c->l.tp;
+    g.cp = cp_of(c);
+    g.dp = c->l.dp;
+    g.pp = c->l.pp;
+    g.vpp = vpp_of(c);
+    g.nv = g.pp * g.vpp;
+    g.zero = c->l.zero;
+    g.grad_bytes = c->grad_fp32 ? 4.0 : 2.0;
+    compute_costs(&g, &plat_type_of_rank(p, 0)->gpu);
+    g.tp_group = calloc((size_t)n + 1, sizeof(int));
+    g.cp_group = calloc((size_t)n + 1, sizeof(int));
+    g.dp_group = calloc((size_t)n + 1, sizeof(int));
+    if (g.tp_group == NULL || g.cp_group == NULL || g.dp_group == NULL) {
+        err = SP_ENOMEM;
+        goto done;
+    }
+    if ((err = wl_build_start(&g.b, m->path, "train", n)) < 0)
+        goto done;
+    if ((err = make_groups(&g, c->fold)) < 0) {
+        wl_build_abort(g.b);
+        goto done;
+    }
+    for (int s = 0; s < g.pp; s++)
+        for (int d = 0; d < (c->fold ? 1 : g.dp); d++)
+            for (int cc = 0; cc < g.cp; cc++)
+                for (int t = 0; t < g.tp; t++) {
+                    rank_state st = {rank_of(&g, t, cc, d, s), t, cc, d, s, NONE, NULL, 0, 0, SP_OK};
+                    rank_schedule(&g, &st);
+                    rank_optimizer(&g, &st);
+                    free(st.dp_ops);
+                    if (st.err < 0)
+                        err = st.err;
+                }
+    if (err < 0) {
+        wl_build_abort(g.b);
+        goto done;
+    }
+    err = wl_build_finish(g.b, out);
+done:
+    free(g.tp_group);
+    free(g.cp_group);
+    free(g.dp_group);
+    return err;
+}

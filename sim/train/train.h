@@ -1,0 +1,86 @@
+/* train.h - the training-step generator: a transformer, a parallel layout
+ * and a platform become the per-rank operation graph that replay runs.
+ *
+ * No trace is needed. train_build() lays one optimizer step of a dense
+ * transformer (model.h) on the platform's ranks in Megatron-LM's rank order
+ * (tensor, then context, then data, then pipeline parallel):
+ *   - tensor parallelism with sequence parallelism: an all-gather before and
+ *     a reduce-scatter after each attention and FFN block, forward and
+ *     backward, on the GPU's model-parallel stream, exposed;
+ *   - context parallelism as in Llama 3: keys and values all-gathered over
+ *     the CP group in the forward pass, their gradients reduce-scattered;
+ *   - pipeline parallelism, 1F1B or interleaved 1F1B (vpp > 1), in
+ *     Megatron-LM's order of forward and backward chunks, with activations
+ *     and their gradients sent between stages: the bubble is simulated;
+ *   - data parallelism with gradient buckets of one layer reduced as the
+ *     last micro-batch's backward pass produces them (all-reduce, or
+ *     reduce-scatter for ZeRO-1/2 with the parameters all-gathered after the
+ *     optimizer); ZeRO-3 gathers each layer's parameters before its forward
+ *     and backward pass and reduce-scatters its gradients every micro-batch;
+ *   - activation recomputation (selective, full), LoRA / QLoRA, precisions.
+ * Each compute operation's time is a roofline of its FLOPs and bytes against
+ * the GPU's peak for the precision, times the GPU's measured efficiency
+ * (platform file, `efficiency`), with GEMM tiles run in waves over the SMs.
+ *
+ * Very large layouts can be folded (train_config.fold): only the first
+ * data-parallel replica's ranks get operations, and the data-parallel
+ * collectives, whose other members are absent, take a duration timed apart
+ * on the full platform (wl_group.folded). Units: seconds, bytes, FLOPs.
+ * No SimGrid here.
+ *
+ * Ownership: train_build() gives the caller a wl (wl_free()).
+ */
+#ifndef SP_TRAIN_H
+#define SP_TRAIN_H
+
+#include <stdbool.h>
+
+#include "model/model.h"
+#include "plat/plat.h"
+#include "util/diag.h"
+#include "wl/wl.h"
+
+typedef struct train_config {
+    model_layout l;   /* tp, pp, dp, zero, micro_batch, seq_len, microbatches (per
+                         step and pipeline), recompute, flash, tune, lora_rank, cp, vpp */
+    plat_prec prec;   /* GEMM precision: bf16, fp16, fp8 or fp4 (attention stays bf16) */
+    bool fold;        /* simulate one data-parallel replica (see above) */
+    bool grad_fp32;   /* reduce gradients in fp32 (4 B) rather than bf16 (2 B), as Llama 3 did */
+} train_config;
+
+/* Tokens per optimizer step: micro-batch x sequence x micro-batches x DP. */
+double train_tokens_per_step(const train_config *c);
+
+/* Model FLOPs per token, the MFU convention of PaLM (Chowdhery et al. 2022,
+ * appendix B): 6 x the parameters that multiply (all but the input
+ * embedding) + 12 x layers x hidden x sequence for attention. */
+double train_model_flops_per_token(const model *m, int seq_len);
+
+/**
+ * Check a configuration against the model and platform: tp x cp x pp x dp
+ * = the platform's GPUs, TP divides the heads, layers cover the virtual
+ * stages, the interleaved schedule has micro-batches in multiples of pp,
+ * the GPU has the precision and an efficiency table, ZeRO-3 only without
+ * pipeline parallelism. Every problem is reported.
+ * @return SP_OK or SP_EINPUT
+ */
+SP_MUST_USE int train_check(const model *m, const plat *p, const train_config *c, diag_list *diag);
+
+/**
+ * Build one training step's operation graph (see above).
+ * @param[out] out  the workload, one rank per platform GPU
+ * @return SP_OK; SP_EINPUT (train_check's problems); SP_ENOMEM
+ */
+SP_MUST_USE int train_build(wl **out, const model *m, const plat *p, const train_config *c,
+                            diag_list *diag);
+
+/* Time of one GEMM (m x k) * (k x n) on a GPU: max of FLOPs over peak(prec)
+ * x efficiency x wave quantization (tiles of 128 x 128 over sm_count), and
+ * the operands' bytes over memory bandwidth x memory efficiency. */
+double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, double k);
+/* Time of a fused attention kernel of these FLOPs and bytes (bf16). */
+double train_attention_time(const plat_gpu *g, double flops, double bytes);
+/* Time of a memory-bound kernel moving these bytes. */
+double train_memory_time(const plat_gpu *g, double bytes);
+
+#endif

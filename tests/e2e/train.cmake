@@ -1,0 +1,51 @@
+# scalepath train: generated training steps replayed on the engine.
+set(m8 workloads/models/llama3-8b.cfg)
+set(m70 workloads/models/llama3-70b.cfg)
+# Llama 3 8B, TP 8 on a DGX H100, 2 micro-batches. Operations per rank and
+# micro-batch: embedding 1, per layer 6 forward (2 all-gathers, 2 GEMM
+# blocks, 2 reduce-scatters) and 6 backward, the output layer's all-gather,
+# forward, backward and reduce-scatter 4, embedding backward 1: 1 + 32 x 12
+# + 4 + 1 = 390; two micro-batches and the optimizer: 781; 8 ranks: 6248.
+add_test(NAME e2e.train.h100_tp8
+  COMMAND ${SP_EXE} train -p platforms/dgx-h100.cfg -m ${m8} --tp 8 --seq 4096 --microbatches 2
+          -o ${SP_OUT}/train.h5 --timeline ${SP_OUT}/train.json
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.h100_tp8 PROPERTIES PASS_REGULAR_EXPRESSION "6248 operations simulated.*MFU [0-9.]+%")
+add_test(NAME e2e.train.read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_train.py
+  ${SP_OUT}/train.h5 989.4e12)
+add_test(NAME e2e.train.timeline COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_timeline.py
+  ${SP_OUT}/train.json 8 6248)
+set_tests_properties(e2e.train.read e2e.train.timeline PROPERTIES DEPENDS e2e.train.h100_tp8)
+add_test(NAME e2e.train.deterministic
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE}
+          "-DARGS=train|-p|platforms/dgx-spark-switch.cfg|-n|4|-m|${m8}|--pp|2|--seq|2048|--gbs|8|--zero|1|-o|${SP_OUT}/train-det.h5"
+          -DOUT=${SP_OUT}/train-det.h5 -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/determinism.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.h100_tp8 e2e.train.read e2e.train.timeline e2e.train.deterministic
+  PROPERTIES LABELS e2e)
+# A pipeline of four Sparks behind a switch: every stage waits for the others (the bubble).
+sp_e2e(train.spark_pipeline RC 0
+  ARGS "train|-p|platforms/dgx-spark-switch.cfg|-n|4|-m|${m8}|--pp|4|--seq|2048|--gbs|16|--finetune|lora"
+  STDOUT " 0 +0 +[0-9.]+ +0\\.000 +0\\.000 +0\\.000 +[1-9][0-9]*\\.[0-9]+ +0\\.000")
+# A full fine-tune of 70B does not fit in one Spark's 128 GB: said, with the numbers.
+sp_e2e(train.70b_on_spark RC 0 ARGS "train|-p|platforms/dgx-spark.cfg|-m|${m70}|--seq|2048|--microbatches|1"
+  STDOUT "of 128 GB: does NOT fit \\(weights 141\\.11, gradients 141\\.11, optimizer 846\\.64")
+# Folding one data-parallel replica gives the unfolded step where DP groups ride separate rails.
+add_test(NAME e2e.train.fold_on
+  COMMAND ${SP_EXE} train -p platforms/superpod-h100.cfg -n 4 -m ${m8} --tp 8 --seq 4096 --gbs 8 --zero 1 --fold on
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.fold_on PROPERTIES PASS_REGULAR_EXPRESSION "folded.*6512 operations.*step time +170\\.6[0-9]+ ms")
+add_test(NAME e2e.train.fold_off
+  COMMAND ${SP_EXE} train -p platforms/superpod-h100.cfg -n 4 -m ${m8} --tp 8 --seq 4096 --gbs 8 --zero 1 --fold off
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.fold_off PROPERTIES PASS_REGULAR_EXPRESSION "26048 operations.*step time +170\\.6[0-9]+ ms")
+set_tests_properties(e2e.train.fold_on e2e.train.fold_off PROPERTIES LABELS e2e)
+# Bad layouts: every problem reported, nothing written.
+sp_e2e(bad.train.layout RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|3|--gbs|5|-o|${SP_OUT}/bad-train.h5"
+  STDERR "TP 3 x PP 1 x CP 1 = 3 does not divide the platform's 8 GPUs" ABSENT "${SP_OUT}/bad-train.h5")
+sp_e2e(bad.train.interleaved RC 2
+  ARGS "train|-p|platforms/rtx3090-x4.cfg|-m|${m8}|--tp|4|--vpp|2|-o|${SP_OUT}/bad-train2.h5"
+  STDERR "interleaved schedule" ABSENT "${SP_OUT}/bad-train2.h5")
+sp_e2e(bad.train.no_model RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|tests/bad/no-such-model.cfg"
+  STDERR "no-such-model.cfg")

@@ -1,0 +1,299 @@
+/* test_train.c - the training-step generator: compute times, the layout of
+ * ranks and groups, the pipeline schedules, folding, and bad layouts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/train.h"
+#include "unit_helpers.h"
+
+#define MODELS FIXTURES "/../../../workloads/models"
+
+typedef struct fixture {
+    diag_list *d;
+    plat *p;
+    model *m8, *m405;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    if (f == NULL || diag_new(&f->d, 0) < 0 || plat_load(&f->p, PLATFORMS "/dgx-h100.cfg", f->d) < 0 ||
+        plat_set_nodes(f->p, 1, f->d) < 0 || model_load(&f->m8, MODELS "/llama3-8b.cfg", f->d) < 0 ||
+        model_load(&f->m405, MODELS "/llama3-405b.cfg", f->d) < 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    model_free(f->m8);
+    model_free(f->m405);
+    plat_free(f->p);
+    diag_free(f->d);
+    free(f);
+    return 0;
+}
+
+static void near_rel(double got, double want, double rel)
+{
+    if (fabs(got - want) > rel * fabs(want))
+        fail_msg("got %.9g, want %.9g (+-%g relative)", got, want, rel);
+}
+
+static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
+{
+    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1},
+                      PLAT_BF16, false, false};
+    return c;
+}
+
+/* A GEMM whose 128 x 128 tiles fill the H100's 132 SMs exactly runs at the
+ * efficiency of the table; one tile more needs a second wave; a GEMM of one
+ * row is bound by its operands' bytes. */
+static void test_train__gemm_roofline_and_waves(void **state)
+{
+    fixture *f = *state;
+    const plat_gpu *g = &f->p->types[0].gpu;
+    double m = 128.0 * 12, n = 128.0 * 11, k = 65536.0, full, more, row; /* 132 tiles */
+
+    full = train_gemm_time(g, PLAT_BF16, m, n, k);
+    near_rel(full, 2.0 * m * n * k / (g->peak_flops[PLAT_BF16] * g->eff_gemm), 1e-12);
+    more = train_gemm_time(g, PLAT_BF16, m + 128.0, n, k);
+    near_rel(more, 2.0 * full, 1e-12); /* 143 tiles, 13/12 of the work: two waves of 132 */
+    row = train_gemm_time(g, PLAT_BF16, 1.0, 8192.0, 8192.0);
+    near_rel(row, (8192.0 + 8192.0 * 8192.0 + 8192.0) * 2.0 / (g->mem_bw_Bps * g->eff_memory), 1e-12);
+    /* FP8's peak: a compute-bound GEMM takes peak(bf16) / peak(fp8) of the time. */
+    near_rel(train_gemm_time(g, PLAT_FP8, m, n, k), full * g->peak_flops[PLAT_BF16] / g->peak_flops[PLAT_FP8], 1e-12);
+    near_rel(train_attention_time(g, 1e15, 0.0), 1e15 / (g->peak_flops[PLAT_BF16] * g->eff_attention), 1e-12);
+}
+
+/* Llama 3 405B: 126 layers over 16 stages leaves the first and last with
+ * one layer fewer, as Meta trained it. */
+static void test_train__stage_layers(void **state)
+{
+    fixture *f = *state;
+    int total = 0;
+
+    assert_int_equal(model_vstage_layers(f->m405, 16, 1, 0), 7);
+    assert_int_equal(model_vstage_layers(f->m405, 16, 1, 15), 7);
+    for (int s = 1; s < 15; s++)
+        assert_int_equal(model_vstage_layers(f->m405, 16, 1, s), 8);
+    for (int s = 0; s < 32; s++)
+        total += model_vstage_layers(f->m405, 16, 2, s);
+    assert_int_equal(total, 126);
+    assert_int_equal(model_vstage_first(f->m405, 16, 1, 2), 15);
+    assert_int_equal(model_vstage_layers(f->m8, 4, 1, 1), 8);
+}
+
+static void test_train__model_flops(void **state)
+{
+    fixture *f = *state;
+    double n = model_params(f->m8) - 128256.0 * 4096.0;
+    train_config c = config(1, 1, 8, 2, 4096, 4);
+
+    near_rel(train_model_flops_per_token(f->m8, 8192), 6.0 * n + 12.0 * 32 * 4096.0 * 8192.0, 1e-12);
+    near_rel(train_tokens_per_step(&c), 2.0 * 4096 * 4 * 8, 1e-12);
+}
+
+/* Names of a rank's compute operations, in order, joined. */
+static int count_named(const wl *w, int r, const char *needle)
+{
+    int n = 0;
+    for (size_t i = 0; i < w->ranks[r].nops; i++)
+        n += strstr(w->ranks[r].ops[i].name, needle) != NULL;
+    return n;
+}
+
+/* TP 2 x PP 2 x DP 2 on 8 H100s: Megatron's rank order, groups, a checked
+ * graph, the collectives each layer issues, and 1F1B's warm-up. */
+static void test_train__layout_and_graph(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(2, 2, 2, 1, 2048, 4);
+    wl *w;
+    int fwd_before_bwd = 0;
+
+    c.l.zero = 1;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_int_equal(w->nranks, 8);
+    /* Rank = t + tp * (d + dp * s): rank 5 is t 1, d 0, s 1; its TP group {4, 5},
+     * its DP group {5, 7}. */
+    for (size_t g = 0; g < w->ngroups; g++) {
+        if (strcmp(w->groups[g].name, "tp4") == 0) {
+            assert_int_equal(w->groups[g].n, 2);
+            assert_int_equal(w->groups[g].ranks[1], 5);
+        }
+        if (strcmp(w->groups[g].name, "dp5") == 0) {
+            assert_int_equal(w->groups[g].ranks[0], 5);
+            assert_int_equal(w->groups[g].ranks[1], 7);
+        }
+    }
+    /* 16 layers per stage, 4 micro-batches: per layer and micro-batch two
+     * all-gathers and two reduce-scatters forward and as many backward. */
+    assert_int_equal(count_named(w, 0, "tp all_gather"), 16 * 4 * 4);
+    assert_int_equal(count_named(w, 0, "attn fwd"), 16 * 4);
+    assert_int_equal(count_named(w, 0, "attn bwd"), 16 * 4);
+    /* Gradients reduce-scattered once per layer (ZeRO-1), parameters gathered once. */
+    assert_int_equal(count_named(w, 0, "dp grad reduce_scatter"), 16);
+    assert_int_equal(count_named(w, 0, "dp param all_gather"), 1);
+    /* Pipeline: stage 0 sends activations and receives gradients 4 times;
+     * it runs pp - 1 = 1 warm-up forward before its first backward. */
+    assert_int_equal(count_named(w, 0, "pp send activations"), 4);
+    assert_int_equal(count_named(w, 0, "pp recv gradients"), 4);
+    assert_int_equal(count_named(w, 4, "pp recv activations"), 4); /* rank 4: stage 1 */
+    for (size_t i = 0; i < w->ranks[0].nops; i++) {
+        const char *name = w->ranks[0].ops[i].name;
+        if (strstr(name, "bwd") != NULL)
+            break;
+        fwd_before_bwd += strcmp(name, "L0 attn fwd") == 0;
+    }
+    assert_int_equal(fwd_before_bwd, 2); /* micro-batches 0 and 1 */
+    wl_free(w);
+}
+
+/* Interleaved 1F1B, PP 2 x 2 chunks, 4 micro-batches: stage 0 warms up with
+ * (pp - 1) * 2 + (vpp - 1) * pp = 4 forwards, chunk 0 twice then chunk 1
+ * twice (Megatron-LM's order), then forward k + 4 and backward k in turn, the
+ * backward pass taking the chunks in reverse. */
+static void test_train__interleaved_order(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(1, 2, 4, 1, 1024, 4);
+    char order[64] = "";
+    size_t len = 0;
+    wl *w;
+
+    c.l.vpp = 2;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    /* Chunk 0 of stage 0 is layers 0-7, chunk 1 layers 16-23. */
+    for (size_t i = 0; i < w->ranks[0].nops && len < 12; i++) {
+        const char *name = w->ranks[0].ops[i].name;
+        if (strcmp(name, "L0 attn fwd") == 0)
+            order[len++] = 'a';
+        else if (strcmp(name, "L16 attn fwd") == 0)
+            order[len++] = 'b';
+        else if (strcmp(name, "L16 attn bwd") == 0)
+            order[len++] = 'B';
+        else if (strcmp(name, "L0 attn bwd") == 0)
+            order[len++] = 'A';
+    }
+    order[len] = '\0';
+    assert_string_equal(order, "aabbaBaBbAbA");
+    wl_free(w);
+}
+
+/* Folding: only the first data-parallel replica has operations; its DP
+ * groups keep every member and are marked folded. */
+static void test_train__fold(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(2, 1, 4, 1, 1024, 2);
+    wl *w;
+
+    c.fold = true;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_true(w->ranks[0].nops > 0 && w->ranks[1].nops > 0);
+    for (int r = 2; r < 8; r++)
+        assert_int_equal(w->ranks[r].nops, 0);
+    for (size_t g = 0; g < w->ngroups; g++)
+        if (strncmp(w->groups[g].name, "dp", 2) == 0) {
+            assert_true(w->groups[g].folded);
+            assert_int_equal(w->groups[g].n, 4);
+        }
+    wl_free(w);
+}
+
+/* Recompute: full recomputation replays each layer's forward (and its
+ * tensor-parallel collectives) before the backward pass. LoRA skips the
+ * base weights' gradients: a shorter backward. */
+static double sum_named(const wl *w, int r, const char *needle)
+{
+    double t = 0.0;
+    for (size_t i = 0; i < w->ranks[r].nops; i++)
+        if (strstr(w->ranks[r].ops[i].name, needle) != NULL)
+            t += w->ranks[r].ops[i].duration_s;
+    return t;
+}
+
+/* Recompute: full recomputation replays each layer's forward (and its
+ * tensor-parallel collectives) before the backward pass. LoRA: the backward
+ * pass skips the base weights' gradient GEMMs and runs the adapters' twice
+ * (their forward cost, seen in the forward pass, twice over). */
+static void test_train__recompute_and_lora(void **state)
+{
+    fixture *f = *state;
+    const plat_gpu *g = &f->p->types[0].gpu;
+    train_config c = config(2, 1, 4, 1, 2048, 1);
+    wl *w;
+    double full_fwd, full_bwd, lora_fwd, lora_bwd, tok = 2048.0, wgrad;
+
+    c.l.recompute = MODEL_RECOMPUTE_FULL;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "attn recompute"), 32);
+    assert_int_equal(count_named(w, 0, "tp all_gather"), 32 * 6 + 1);
+    full_fwd = sum_named(w, 0, "mlp fwd");
+    full_bwd = sum_named(w, 0, "mlp bwd");
+    wl_free(w);
+    c.l.recompute = MODEL_RECOMPUTE_NONE;
+    c.l.tune = MODEL_TRAIN_LORA;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "recompute"), 0);
+    lora_fwd = sum_named(w, 0, "mlp fwd");
+    lora_bwd = sum_named(w, 0, "mlp bwd");
+    wl_free(w);
+    /* FFN weight gradients, gated: up and gate as one GEMM of n = 2f / tp, then down. */
+    wgrad = 32 * (train_gemm_time(g, PLAT_BF16, 4096.0, 2 * 14336.0 / 2, tok) +
+                  train_gemm_time(g, PLAT_BF16, 14336.0 / 2, 4096.0, tok));
+    near_rel(full_bwd - lora_bwd, wgrad - 2.0 * (lora_fwd - full_fwd), 1e-9);
+}
+
+static void test_train__bad_layouts(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(3, 1, 2, 1, 2048, 1);
+    wl *w;
+
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_null(w);
+    assert_true(has_message(f->d, "does not divide the 32 attention heads"));
+    assert_true(has_message(f->d, "= 6 GPUs, but the platform has 8"));
+    c = config(1, 2, 4, 1, 2048, 3);
+    c.l.vpp = 2;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "multiples of PP"));
+    c = config(1, 2, 4, 1, 2048, 2);
+    c.l.zero = 3;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "ZeRO-3 without pipeline"));
+    c = config(1, 1, 8, 1, 2048, 1);
+    c.prec = PLAT_FP4; /* H100 has no FP4 */
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "no fp4 peak rate"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_train__gemm_roofline_and_waves),
+        cmocka_unit_test(test_train__stage_layers),
+        cmocka_unit_test(test_train__model_flops),
+        cmocka_unit_test(test_train__layout_and_graph),
+        cmocka_unit_test(test_train__interleaved_order),
+        cmocka_unit_test(test_train__fold),
+        cmocka_unit_test(test_train__recompute_and_lora),
+        cmocka_unit_test(test_train__bad_layouts),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
