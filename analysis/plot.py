@@ -6,14 +6,15 @@
 By the file's `kind` attribute (docs/output-format.md):
 - nccl results (all overlaid, with any real nccl-tests logs):
   DIR/busbw.png  bus bandwidth against message size;
-- each replay result R.h5:
+- each replay or train result R.h5:
   DIR/R-gantt.png      per-rank timeline (compute and communication lanes),
   DIR/R-breakdown.png  per-rank step time stacked as compute, exposed
-                       communication per communicator group, and idle.
+                       communication per communicator group, the pipeline
+                       bubble (waiting for another stage), and idle;
+- each study result S.h5 (analysis/study_plots.py):
+  DIR/S-scaling.png, S-pareto.png, S-memory.png, S-breakdown.png.
 Each PNG has an SVG beside it. Exits 2 with a message on a file it cannot
 read (another schema version, incomplete, not a scalepath result).
-The study's figures (scaling curves, cost and energy fronts, memory against
-capacity) come with the study command.
 """
 import argparse
 import os
@@ -28,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nccl_busbw  # noqa: E402
 import replay_gantt  # noqa: E402
 import sp_read  # noqa: E402
+import study_plots  # noqa: E402
 
 
 def union(spans):
@@ -63,8 +65,11 @@ def minus(a, b):
     return out
 
 
-def group_family(g):
-    """'tp3' -> 'tp', 'dp' -> 'dp', '' -> 'world'."""
+def group_family(g, kind=""):
+    """'tp3' -> 'tp', 'dp' -> 'dp', '' -> 'world'; a pipeline send or
+    receive (no group) -> 'pipeline bubble'."""
+    if kind in ("send", "recv"):
+        return "pipeline bubble"
     fam = g.rstrip("0123456789")
     return fam or "world"
 
@@ -81,12 +86,12 @@ def breakdown_rows(data):
         if kind == "compute":
             d["compute"].append((float(s), float(e)))
         else:
-            d["comm"].setdefault(group_family(grp), []).append((float(s), float(e)))
+            d["comm"].setdefault(group_family(grp, kind), []).append((float(s), float(e)))
     step = max((float(e) for e in data["end"]), default=0.0)
     ranks = sorted(per_rank)
     families = sorted({fam for d in per_rank.values() for fam in d["comm"]})
     rows = {"compute": []}
-    rows.update({f"exposed {fam}": [] for fam in families})
+    rows.update({(fam if fam == "pipeline bubble" else f"exposed {fam}"): [] for fam in families})
     rows["idle"] = []
     for r in ranks:
         d = per_rank[r]
@@ -94,7 +99,7 @@ def breakdown_rows(data):
         rows["compute"].append(length(covered) * 1e3)
         for fam in families:
             exposed = minus(union(d["comm"].get(fam, [])), covered)
-            rows[f"exposed {fam}"].append(length(exposed) * 1e3)
+            rows[fam if fam == "pipeline bubble" else f"exposed {fam}"].append(length(exposed) * 1e3)
             covered = union([tuple(x) for x in covered + exposed])
         rows["idle"].append(max(0.0, step - length(covered)) * 1e3)
     return ranks, rows, step
@@ -115,7 +120,7 @@ def breakdown(path, out_png):
     bottom = [0.0] * len(ranks)
     comm_colours = iter(["#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"] * 4)
     for name, vals in rows.items():
-        colour = "#4c72b0" if name == "compute" else ("#cccccc" if name == "idle" else next(comm_colours))
+        colour = {"compute": "#4c72b0", "idle": "#cccccc", "pipeline bubble": "#c44e52"}.get(name) or next(comm_colours)
         ax.bar(ranks, vals, bottom=bottom, label=name, color=colour, width=0.8)
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax.set_xlabel("rank")
@@ -134,15 +139,17 @@ def main(argv):
     ap.add_argument("-o", "--outdir", required=True, help="folder for the figures (created)")
     ap.add_argument("--log", action="append", default=[], help="a real nccl-tests log to overlay")
     a = ap.parse_args(argv)
-    nccl, replay = [], []
+    nccl, replay, study = [], [], []
     try:
         for path in a.results:
             with sp_read.open_result(path) as f:
                 kind = sp_read._text(f.attrs.get("kind", ""))
             if kind == "nccl":
                 nccl.append(path)
-            elif kind == "replay":
+            elif kind in ("replay", "train"):
                 replay.append(path)
+            elif kind == "study":
+                study.append(path)
             else:
                 raise sp_read.FormatError(f"{path}: kind \"{kind}\" has no figures yet")
         if a.log and not nccl:
@@ -156,6 +163,8 @@ def main(argv):
             stem = os.path.splitext(os.path.basename(path))[0]
             rc |= replay_gantt.main([path, "-o", os.path.join(a.outdir, f"{stem}-gantt.png")])
             breakdown(path, os.path.join(a.outdir, f"{stem}-breakdown.png"))
+        for path in study:
+            study_plots.plot_all(path, a.outdir)
     except sp_read.FormatError as e:
         print(f"plot: error: {e}", file=sys.stderr)
         return 2

@@ -17,6 +17,8 @@ static void usage(FILE *fp)
             "  replay    replay a training workload (Chakra, AICB / ASTRA-sim) on a platform\n"
             "  memory    memory per GPU of a training configuration: does it fit?\n"
             "  train     simulate one training step of a model and layout (no trace needed)\n"
+            "  study     which rung of a hardware ladder trains your jobs best (default: a\n"
+            "            small lab with one DGX Spark)\n"
             "  version   print the version\n"
             "\n"
             "Run `scalepath COMMAND -h` for a command's options.\n");
@@ -74,6 +76,8 @@ int main(int argc, char **argv)
         err = cli_memory(argc - 1, argv + 1, diag);
     else if (strcmp(argv[1], "train") == 0)
         err = cli_train(argc - 1, argv + 1, diag);
+    else if (strcmp(argv[1], "study") == 0)
+        err = cli_study(argc - 1, argv + 1, diag);
     else {
         diag_error(diag, (sp_loc){0}, "unknown command \"%s\"", argv[1]);
         usage(stderr);

@@ -171,7 +171,7 @@ int cli_train_simulate(eng *e, const plat *p, const model *m, const train_config
     res->nops = wl_op_count(w);
     res->step_s = cli_sim_makespan(&sim);
     res->tokens_per_s = train_tokens_per_step(c) / res->step_s;
-    res->tflops_per_gpu = train_model_flops_per_token(m, c->l.seq_len) * res->tokens_per_s / p->nranks / 1e12;
+    res->tflops_per_gpu = train_model_flops_per_token(m, c->l.seq_len, c->l.tune) * res->tokens_per_s / p->nranks / 1e12;
     res->mfu = res->tflops_per_gpu * 1e12 / gpu->peak_flops[PLAT_BF16];
     /* Per pipeline stage: the first GPU of each stage in the first replica. */
     {

@@ -42,7 +42,7 @@ double train_memory_time(const plat_gpu *g, double bytes)
 
 double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, double k)
 {
-    double flops = 2.0 * m * n * k, wave = 1.0, t_flops, t_mem;
+    double flops = 2.0 * m * n * k, wave = 1.0, t_flops, t_mem, cast = 0.0;
 
     if (m <= 0.0 || n <= 0.0 || k <= 0.0)
         return 0.0;
@@ -52,7 +52,11 @@ double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, do
     }
     t_flops = flops / (g->peak_flops[prec] * g->eff_gemm * wave);
     t_mem = train_memory_time(g, (m * k + k * n + m * n) * gemm_bytes_per_elem(prec));
-    return t_flops > t_mem ? t_flops : t_mem;
+    /* Below 16 bits the bf16 operands are first cast (read 2 B, write the
+     * narrow copy): a memory-bound kernel before the GEMM. */
+    if (gemm_bytes_per_elem(prec) < 2.0)
+        cast = train_memory_time(g, (m * k + k * n) * (2.0 + gemm_bytes_per_elem(prec)));
+    return (t_flops > t_mem ? t_flops : t_mem) + cast;
 }
 
 double train_attention_time(const plat_gpu *g, double flops, double bytes)
@@ -78,10 +82,10 @@ double train_tokens_per_step(const train_config *c)
     return (double)c->l.micro_batch * c->l.seq_len * c->l.microbatches * c->l.dp;
 }
 
-double train_model_flops_per_token(const model *m, int seq_len)
+double train_model_flops_per_token(const model *m, int seq_len, model_tune tune)
 {
     double multiplying = model_params(m) - (double)m->vocab * m->hidden * (m->tied_embeddings ? 0.0 : 1.0);
-    return 6.0 * multiplying + 12.0 * m->layers * (double)m->hidden * seq_len;
+    return (tune == MODEL_TRAIN_FULL ? 6.0 : 4.0) * multiplying + 12.0 * m->layers * (double)m->hidden * seq_len;
 }
 
 int train_check(const model *m, const plat *p, const train_config *c, diag_list *diag)
@@ -564,7 +568,8 @@ static void rank_optimizer(gen *g, rank_state *st)
         st->err = SP_ENOMEM;
         return;
     }
-    memcpy(deps, st->dp_ops, st->ndp * sizeof(*deps));
+    if (st->ndp > 0)
+        memcpy(deps, st->dp_ops, st->ndp * sizeof(*deps));
     if (st->last != NONE)
         deps[st->ndp] = st->last;
     op.kind = WL_COMPUTE;
@@ -678,4 +683,108 @@ done:
     free(g.cp_group);
     free(g.dp_group);
     return err;
+}
+
+/* --- estimate for the parallelism search -------------------------------- */
+
+/* NCCL's model time of a collective over `ranks` (the tuner's prediction),
+ * seconds; 0 when there is nothing to do. */
+static int model_time(const plat *p, coll_kind kind, const int *ranks, int n, double bytes, double *out)
+{
+    coll_plan *c = NULL;
+    int err;
+
+    *out = 0.0;
+    if (n < 2 || bytes < 1.0)
+        return SP_OK;
+    if ((err = coll_plan_new(&c, p, kind, ranks, n, (uint64_t)bytes, NULL)) < 0)
+        return err;
+    *out = coll_plan_model_us(c) * 1e-6;
+    coll_plan_free(c);
+    return SP_OK;
+}
+
+int train_estimate(const model *m, const plat *p, const train_config *c, double *step_s, diag_list *diag)
+{
+    gen g = {0};
+    int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
+    double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, per_mb = 0.0, layer_mb, head;
+    int layers = 0;
+
+    *step_s = 0.0;
+    if (ranks == NULL)
+        return SP_ENOMEM;
+    if ((err = train_check(m, p, c, diag)) < 0) {
+        free(ranks);
+        return err;
+    }
+    g.m = m;
+    g.p = p;
+    g.c = c;
+    g.tp = c->l.tp;
+    g.cp = cp_of(c);
+    g.dp = c->l.dp;
+    g.pp = c->l.pp;
+    g.vpp = vpp_of(c);
+    g.nv = g.pp * g.vpp;
+    g.zero = c->l.zero;
+    g.grad_bytes = c->grad_fp32 ? 4.0 : 2.0;
+    compute_costs(&g, &plat_type_of_rank(p, 0)->gpu);
+    /* The groups of rank 0. */
+    for (int i = 0; i < g.tp; i++)
+        ranks[i] = rank_of(&g, i, 0, 0, 0);
+    err = model_time(p, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.tp_bytes, &t_ag);
+    if (err == SP_OK)
+        err = model_time(p, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs);
+    for (int i = 0; i < g.cp && err == SP_OK; i++)
+        ranks[i] = rank_of(&g, 0, i, 0, 0);
+    if (err == SP_OK)
+        err = model_time(p, COLL_ALL_GATHER, ranks, g.cp, (double)g.k.kv_bytes, &t_kv);
+    for (int d = 0, k = 0; d < g.dp && err == SP_OK; d++)
+        for (int i = 0; i < g.cp; i++)
+            ranks[k++] = rank_of(&g, 0, i, d, 0);
+    if (err == SP_OK && g.pp > 1) {
+        /* Activations to the next stage: a two-member "all-gather" of twice the
+         * bytes moves them once; its model time stands for the transfer. */
+        ranks[0] = 0;
+        ranks[1] = rank_of(&g, 0, 0, 0, 1);
+        err = model_time(p, COLL_ALL_GATHER, ranks, 2, 2.0 * (double)g.k.p2p_bytes, &t_p2p);
+        for (int d = 0, k = 0; d < g.dp; d++)
+            for (int i = 0; i < g.cp; i++)
+                ranks[k++] = rank_of(&g, 0, i, d, 0);
+    }
+    /* Data parallel: one layer's bucket (the last one is exposed), ZeRO's gathers. */
+    if (err == SP_OK)
+        err = model_time(p, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, g.dp * g.cp,
+                         g.grad_bytes * g.k.layer_trained, &t_dp);
+    if (err == SP_OK && g.zero >= 1)
+        err = model_time(p, COLL_ALL_GATHER, ranks, g.dp * g.cp, 2.0 * g.k.layer_params, &t_ar);
+    free(ranks);
+    if (err < 0) {
+        diag_error(diag, (sp_loc){m->path, 0}, "no collective algorithm for this layout");
+        return err;
+    }
+    /* The busiest stage: the most layers, plus the output layer. */
+    for (int s = 0; s < g.pp; s++) {
+        int l = 0;
+        for (int ch = 0; ch < g.vpp; ch++)
+            l += model_vstage_layers(m, g.pp, g.vpp, ch * g.pp + s);
+        layers = l > layers ? l : layers;
+    }
+    layer_mb = g.k.attn_fwd + g.k.mlp_fwd + g.k.attn_bwd + g.k.mlp_bwd + 2.0 * g.k.qlora_dequant +
+               (g.tp > 1 ? 4.0 * (t_ag + t_rs) : 0.0) + (g.cp > 1 ? 2.0 * t_kv : 0.0);
+    if (c->l.recompute == MODEL_RECOMPUTE_FULL)
+        layer_mb += g.k.attn_fwd + g.k.mlp_fwd + (g.tp > 1 ? 2.0 * (t_ag + t_rs) : 0.0);
+    else if (c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !c->l.flash_attention)
+        layer_mb += g.k.core_fwd;
+    if (g.zero >= 3) /* parameters gathered before each pass, overlapped with compute */
+        layer_mb = layer_mb > 2.0 * t_ar ? layer_mb : 2.0 * t_ar;
+    head = g.k.head_fwd + g.k.head_bwd + g.k.embed_fwd + g.k.embed_bwd;
+    per_mb = layers * layer_mb + head + (g.pp > 1 ? 2.0 * t_p2p : 0.0);
+    /* 1F1B: micro-batches plus the bubble, (pp - 1) / vpp micro-batch times. */
+    *step_s = per_mb * (c->l.microbatches + (g.pp - 1.0) / g.vpp) + t_dp +
+              (g.zero >= 1 && g.zero <= 2 ? layers * t_ar : 0.0) +
+              train_memory_time(&plat_type_of_rank(p, 0)->gpu,
+                                28.0 * layers * g.k.layer_trained / (g.zero >= 1 ? g.dp * g.cp : 1));
+    return SP_OK;
 }

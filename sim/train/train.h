@@ -53,8 +53,10 @@ double train_tokens_per_step(const train_config *c);
 
 /* Model FLOPs per token, the MFU convention of PaLM (Chowdhery et al. 2022,
  * appendix B): 6 x the parameters that multiply (all but the input
- * embedding) + 12 x layers x hidden x sequence for attention. */
-double train_model_flops_per_token(const model *m, int seq_len);
+ * embedding) + 12 x layers x hidden x sequence for attention. LoRA and
+ * QLoRA compute no gradient for the frozen weights: 4 x instead of 6 x
+ * (forward and input gradient; the adapters' FLOPs are left out). */
+double train_model_flops_per_token(const model *m, int seq_len, model_tune tune);
 
 /**
  * Check a configuration against the model and platform: tp x cp x pp x dp
@@ -73,6 +75,17 @@ SP_MUST_USE int train_check(const model *m, const plat *p, const train_config *c
  */
 SP_MUST_USE int train_build(wl **out, const model *m, const plat *p, const train_config *c,
                             diag_list *diag);
+
+/**
+ * A quick estimate of the step without simulating, for ranking layouts in
+ * a search: the busiest stage's compute per micro-batch, its tensor- and
+ * context-parallel collectives at NCCL's model time (exposed), times the
+ * micro-batches plus the 1F1B bubble of (pp - 1) / vpp micro-batches, the
+ * last gradient bucket and ZeRO's parameter gathers, the optimizer.
+ * @return SP_OK; SP_EINPUT (train_check's problems)
+ */
+SP_MUST_USE int train_estimate(const model *m, const plat *p, const train_config *c, double *step_s,
+                               diag_list *diag);
 
 /* Time of one GEMM (m x k) * (k x n) on a GPU: max of FLOPs over peak(prec)
  * x efficiency x wave quantization (tiles of 128 x 128 over sm_count), and

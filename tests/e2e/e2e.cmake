@@ -368,3 +368,4 @@ add_test(NAME fuzz.loaders COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/fuz
   $<TARGET_FILE:scalepath> ${SP_ROOT} ${SP_OUT}/fuzz 200 1)
 set_tests_properties(fuzz.loaders PROPERTIES LABELS "e2e;fuzz" TIMEOUT 600)
 include(${CMAKE_CURRENT_LIST_DIR}/train.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/study.cmake)

@@ -1,0 +1,370 @@
+/* study.c - study files, the parallelism search, economics, the verdict. */
+#include "study/study.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg/cfg.h"
+#include "util/str.h"
+#include "util/vec.h"
+
+/* clang-format off */
+static const cfg_key root_keys[] = {
+    {"format_version",          CFG_INT,    true,  1, 1, false, "study format version, 1"},
+    {"name",                    CFG_STRING, true,  0, 0, false, "the study's name"},
+    {"description",             CFG_STRING, false, 0, 0, false, "one paragraph for the report"},
+    {"electricity_USD_per_kWh", CFG_NUMBER, true,  0, 100, false, "electricity price"},
+    {"owned",                   CFG_GROUP,  false, 0, 0, false, "what the lab already owns: { node; count; }"},
+    {"max_simulated",           CFG_INT,    false, 1, 64, false, "layouts simulated per job and rung, best estimates first (default 2)"},
+    {"jobs",                    CFG_LIST,   true,  0, 0, false, "the training jobs"},
+    {"ladder",                  CFG_LIST,   true,  0, 0, false, "the rungs: platforms and node counts"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+static const cfg_key owned_keys[] = {
+    {"node",  CFG_STRING, true, 0, 0, false, "node product name, as the platform's node `name`"},
+    {"count", CFG_INT,    true, 0, 1e6, false, "how many"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+static const cfg_key job_keys[] = {
+    {"name",          CFG_STRING, true,  0, 0, false, "the job's name"},
+    {"model",         CFG_STRING, true,  0, 0, false, "model file, relative to the study"},
+    {"mode",          CFG_STRING, true,  0, 0, false, "pretrain, full (fine-tune), lora or qlora"},
+    {"tokens",        CFG_NUMBER, true,  0, 1e16, true, "tokens to train on"},
+    {"seq_len",       CFG_INT,    true,  1, 1 << 24, false, "tokens per sequence"},
+    {"global_batch",  CFG_INT,    true,  1, 1 << 24, false, "sequences per optimizer step"},
+    {"precision",     CFG_STRING, false, 0, 0, false, "GEMM precision: bf16 (default), fp8, fp4"},
+    {"deadline_days", CFG_NUMBER, false, 0, 1e6, false, "the time to train it should take at most; 0 = none"},
+    {"lora_rank",     CFG_INT,    false, 1, 65536, false, "LoRA / QLoRA adapter rank (default 16)"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+static const cfg_key rung_keys[] = {
+    {"name",                   CFG_STRING, true,  0, 0, false, "the rung's name"},
+    {"platform",               CFG_STRING, true,  0, 0, false, "platform file, relative to the study"},
+    {"nodes",                  CFG_INT,    false, 1, 1 << 20, false, "nodes (default 1)"},
+    {"cloud_USD_per_gpu_hour", CFG_NUMBER, false, 0, 1e4, false, "on-demand price per GPU-hour; 0 = not offered"},
+    {"extra_capex_USD",        CFG_NUMBER, false, 0, 1e10, false, "to buy beyond the nodes (a switch, cables)"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+/* clang-format on */
+
+void study_free(study *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->njobs; i++) {
+        free(s->jobs[i].name);
+        free(s->jobs[i].model_path);
+        free(s->jobs[i].mode);
+        model_free(s->jobs[i].m);
+    }
+    for (size_t i = 0; i < s->nrungs; i++) {
+        free(s->rungs[i].name);
+        free(s->rungs[i].platform_path);
+        plat_free(s->rungs[i].p);
+    }
+    free(s->jobs);
+    free(s->rungs);
+    free(s->path);
+    free(s->name);
+    free(s->description);
+    free(s->owned_node);
+    free(s);
+}
+
+/* path relative to the folder of `base`. */
+static char *relative_to(const char *base, const char *path)
+{
+    const char *slash = strrchr(base, '/');
+    if (path[0] == '/' || slash == NULL)
+        return str_dup(path);
+    return str_format("%.*s/%s", (int)(slash - base), base, path);
+}
+
+static int load_job(study *s, study_job *j, const cfg_file *f, const config_setting_t *g, diag_list *diag)
+{
+    static const char *const modes[] = {"pretrain", "full", "lora", "qlora"};
+    const char *mode, *prec;
+    int err = cfg_check(f, g, job_keys, "job"), k;
+    sp_loc at = cfg_loc(f, g);
+
+    j->line = (int)at.line;
+    /* Go on after a bad key: the model file's problems are reported too. */
+    mode = cfg_string(g, "mode", "");
+    for (k = 0; k < 4 && strcmp(modes[k], mode) != 0; k++)
+        ;
+    if (k == 4 && config_setting_get_member(g, "mode") != NULL) {
+        diag_error(diag, (sp_loc){s->path, at.line}, "job: mode \"%s\": expected pretrain, full, lora or qlora", mode);
+        err = SP_EINPUT;
+    }
+    j->tune = k == 2 ? MODEL_TRAIN_LORA : k == 3 ? MODEL_TRAIN_QLORA : MODEL_TRAIN_FULL;
+    prec = cfg_string(g, "precision", "bf16");
+    j->prec = PLAT_BF16;
+    for (k = 0; k < PLAT_NPREC && strcmp(plat_prec_name((plat_prec)k), prec) != 0; k++)
+        ;
+    if (k == PLAT_NPREC) {
+        diag_error(diag, (sp_loc){s->path, at.line}, "job: unknown precision \"%s\"", prec);
+        err = SP_EINPUT;
+    } else {
+        j->prec = (plat_prec)k;
+    }
+    j->tokens = cfg_number(g, "tokens", 0.0);
+    j->seq_len = (int)cfg_int(g, "seq_len", 1);
+    j->global_batch = (int)cfg_int(g, "global_batch", 1);
+    j->deadline_days = cfg_number(g, "deadline_days", 0.0);
+    j->lora_rank = (int)cfg_int(g, "lora_rank", 16);
+    if ((j->name = str_dup(cfg_string(g, "name", ""))) == NULL || (j->mode = str_dup(mode)) == NULL ||
+        (j->model_path = relative_to(s->path, cfg_string(g, "model", ""))) == NULL)
+        return SP_ENOMEM;
+    if (config_setting_get_member(g, "model") != NULL && model_load(&j->m, j->model_path, diag) < 0)
+        err = SP_EINPUT;
+    return err;
+}
+
+static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_setting_t *g, diag_list *diag)
+{
+    int err = cfg_check(f, g, rung_keys, "rung");
+    sp_loc at = cfg_loc(f, g);
+
+    r->line = (int)at.line;
+    if (err < 0)
+        return err;
+    r->nodes = (int)cfg_int(g, "nodes", 1);
+    r->cloud_USD_per_gpu_hour = cfg_number(g, "cloud_USD_per_gpu_hour", 0.0);
+    r->extra_capex_USD = cfg_number(g, "extra_capex_USD", 0.0);
+    if ((r->name = str_dup(cfg_string(g, "name", ""))) == NULL ||
+        (r->platform_path = relative_to(s->path, cfg_string(g, "platform", ""))) == NULL)
+        return SP_ENOMEM;
+    if (plat_load(&r->p, r->platform_path, diag) < 0 || plat_set_nodes(r->p, r->nodes, diag) < 0) {
+        diag_error(diag, (sp_loc){s->path, at.line}, "rung \"%s\": platform %s with %d node(s) is not usable",
+                   r->name, r->platform_path, r->nodes);
+        return SP_EINPUT;
+    }
+    return SP_OK;
+}
+
+int study_load(study **out, const char *path, diag_list *diag)
+{
+    cfg_file f;
+    const config_setting_t *root, *jobs, *ladder, *owned;
+    study *s;
+    int err;
+
+    *out = NULL;
+    if ((err = cfg_open(&f, path, diag)) < 0)
+        return err;
+    root = config_root_setting(&f.cfg);
+    if ((s = calloc(1, sizeof(*s))) == NULL || (s->path = str_dup(path)) == NULL) {
+        free(s);
+        cfg_close(&f);
+        return SP_ENOMEM;
+    }
+    err = cfg_check(&f, root, root_keys, "study");
+    if ((s->name = str_dup(cfg_string(root, "name", ""))) == NULL ||
+        (s->description = str_dup(cfg_string(root, "description", ""))) == NULL)
+        err = SP_ENOMEM;
+    s->electricity_USD_per_kWh = cfg_number(root, "electricity_USD_per_kWh", 0.0);
+    s->max_simulated = (int)cfg_int(root, "max_simulated", 2);
+    owned = config_setting_get_member(root, "owned");
+    if (owned != NULL && config_setting_type(owned) == CONFIG_TYPE_GROUP) {
+        int e = cfg_check(&f, owned, owned_keys, "owned");
+        if (e < 0)
+            err = err < 0 ? err : e;
+        else if ((s->owned_node = str_dup(cfg_string(owned, "node", ""))) == NULL)
+            err = SP_ENOMEM;
+        s->owned_count = (int)cfg_int(owned, "count", 0);
+    }
+    jobs = config_setting_get_member(root, "jobs");
+    ladder = config_setting_get_member(root, "ladder");
+    if (jobs != NULL && config_setting_type(jobs) == CONFIG_TYPE_LIST && err != SP_ENOMEM) {
+        int n = config_setting_length(jobs);
+        if (n == 0) {
+            diag_error(diag, cfg_loc(&f, jobs), "study: jobs is empty");
+            err = SP_EINPUT;
+        }
+        if ((s->jobs = calloc((size_t)n + 1, sizeof(*s->jobs))) == NULL)
+            err = SP_ENOMEM;
+        for (int i = 0; i < n && s->jobs != NULL; i++) {
+            int e = load_job(s, &s->jobs[i], &f, config_setting_get_elem(jobs, (unsigned)i), diag);
+            s->njobs++;
+            if (e < 0 && err != SP_ENOMEM)
+                err = e;
+        }
+    }
+    if (ladder != NULL && config_setting_type(ladder) == CONFIG_TYPE_LIST && err != SP_ENOMEM) {
+        int n = config_setting_length(ladder);
+        if (n == 0) {
+            diag_error(diag, cfg_loc(&f, ladder), "study: ladder is empty");
+            err = SP_EINPUT;
+        }
+        if ((s->rungs = calloc((size_t)n + 1, sizeof(*s->rungs))) == NULL)
+            err = SP_ENOMEM;
+        for (int i = 0; i < n && s->rungs != NULL; i++) {
+            int e = load_rung(s, &s->rungs[i], &f, config_setting_get_elem(ladder, (unsigned)i), diag);
+            s->nrungs++;
+            if (e < 0 && err != SP_ENOMEM)
+                err = e;
+        }
+    }
+    cfg_close(&f);
+    if (err < 0) {
+        study_free(s);
+        return err;
+    }
+    *out = s;
+    return SP_OK;
+}
+
+/* --- the search --------------------------------------------------------- */
+
+static int cmp_candidate(const void *a, const void *b)
+{
+    const study_candidate *x = a, *y = b;
+    if (x->estimate_s != y->estimate_s)
+        return x->estimate_s < y->estimate_s ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq); /* the enumeration order: deterministic */
+}
+
+int study_search(const study_job *j, const plat *p, study_candidate **out, size_t *n, study_candidate *least,
+                 diag_list *diag)
+{
+    static const int mbs_list[] = {1, 2, 4, 8};
+    static const int vpp_list[] = {1, 2, 4};
+    const model *m = j->m;
+    int gpn = plat_node_gpus(p, 0), N = p->nranks;
+    bool full = j->tune == MODEL_TRAIN_FULL;
+    study_candidate *c = NULL;
+    size_t cap = 0;
+    diag_list *quiet = NULL;
+    int err = SP_OK;
+
+    *out = NULL;
+    *n = 0;
+    memset(least, 0, sizeof(*least));
+    least->mem.total = INFINITY;
+    if (diag_new(&quiet, 0) < 0) /* layouts that do not apply are skipped, not reported */
+        return SP_ENOMEM;
+    (void)diag;
+    for (int tp = 1; tp <= gpn && err == SP_OK; tp *= 2) {
+        if (gpn % tp != 0 || m->heads % tp != 0 || (m->kv_heads % tp != 0 && tp % m->kv_heads != 0))
+            continue;
+        for (int pp = 1; pp <= N / tp && pp <= m->layers && err == SP_OK; pp++) {
+            int dp;
+            if ((N / tp) % pp != 0 || N % tp != 0)
+                continue;
+            dp = N / (tp * pp);
+            for (int z = 0; z <= (full ? 3 : 0) && err == SP_OK; z++) {
+                if ((z == 3 && pp > 1) || (z > 0 && dp == 1))
+                    continue;
+                for (size_t b = 0; b < sizeof(mbs_list) / sizeof(*mbs_list) && err == SP_OK; b++) {
+                    int mbs = mbs_list[b], micro;
+                    if (j->global_batch % (mbs * dp) != 0)
+                        continue;
+                    micro = j->global_batch / (mbs * dp);
+                    for (size_t v = 0; v < sizeof(vpp_list) / sizeof(*vpp_list) && err == SP_OK; v++) {
+                        int vpp = vpp_list[v];
+                        if (vpp > 1 && (pp == 1 || micro % pp != 0 || pp * vpp > m->layers))
+                            continue;
+                        for (int rc = 0; rc < 3 && err == SP_OK; rc++) {
+                            study_candidate x;
+                            memset(&x, 0, sizeof(x));
+                            x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
+                                                   j->tune, j->lora_rank, 1, vpp};
+                            x.c.prec = j->prec;
+                            x.c.grad_fp32 = false;
+                            if (model_memory_per_gpu(&x.mem, m, &x.c.l, quiet) < 0)
+                                continue;
+                            if (x.mem.total > plat_type_of_rank(p, 0)->gpu.mem_bytes) {
+                                if (x.mem.total < least->mem.total)
+                                    *least = x;
+                                continue;
+                            }
+                            if (train_estimate(m, p, &x.c, &x.estimate_s, quiet) < 0)
+                                continue;
+                            if (vec_reserve((void **)&c, &cap, *n + 1, sizeof(*c)) < 0) {
+                                err = SP_ENOMEM;
+                                break;
+                            }
+                            x.seq = *n;
+                            c[(*n)++] = x;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    diag_free(quiet);
+    if (err < 0) {
+        free(c);
+        *n = 0;
+        return err;
+    }
+    qsort(c, *n, sizeof(*c), cmp_candidate);
+    *out = c;
+    return SP_OK;
+}
+
+/* --- economics ---------------------------------------------------------- */
+
+void study_economics(const study *s, size_t job, size_t rung, double tokens_per_s, study_outcome *o)
+{
+    const study_rung *r = &s->rungs[rung];
+    const plat *p = r->p;
+    double hours, power_W = 0.0, price = 0.0;
+    int owned = s->owned_count;
+
+    memset(o, 0, sizeof(*o));
+    /* What buying the rung costs: its nodes (less those the lab owns of the
+     * same product), and what else the rung names. */
+    for (int k = 0; k < p->nodes; k++) {
+        const plat_node_type *t = plat_type_of_node(p, k);
+        power_W += t->power_W;
+        if (s->owned_node != NULL && owned > 0 && strcmp(t->name, s->owned_node) == 0)
+            owned--;
+        else
+            price += t->price_USD;
+    }
+    o->capex_USD = price + r->extra_capex_USD;
+    if (!(tokens_per_s > 0.0))
+        return;
+    o->fits = true;
+    o->tokens_per_s = tokens_per_s;
+    hours = s->jobs[job].tokens / tokens_per_s / 3600.0;
+    o->days = hours / 24.0;
+    o->cloud_USD = r->cloud_USD_per_gpu_hour * p->nranks * hours;
+    o->energy_kWh = power_W * hours / 1000.0;
+    o->electricity_USD = o->energy_kWh * s->electricity_USD_per_kWh;
+    o->meets_deadline = s->jobs[job].deadline_days <= 0.0 || o->days <= s->jobs[job].deadline_days;
+}
+
+int study_recommend(const study *s, size_t job, study_outcome *out)
+{
+    int best = -1, fastest = -1;
+
+    for (size_t i = 0; i < s->nrungs; i++) {
+        out[i].pareto = false;
+        out[i].recommended = false;
+        if (!out[i].fits)
+            continue;
+        if (fastest < 0 || out[i].days < out[fastest].days)
+            fastest = (int)i;
+        if (s->jobs[job].deadline_days > 0.0 && out[i].meets_deadline &&
+            (best < 0 || out[i].capex_USD < out[best].capex_USD ||
+             (out[i].capex_USD == out[best].capex_USD && out[i].days < out[best].days)))
+            best = (int)i;
+    }
+    for (size_t i = 0; i < s->nrungs; i++) {
+        bool dominated = false;
+        if (!out[i].fits)
+            continue;
+        for (size_t k = 0; k < s->nrungs && !dominated; k++)
+            dominated = k != i && out[k].fits && out[k].capex_USD <= out[i].capex_USD && out[k].days <= out[i].days &&
+                        (out[k].capex_USD < out[i].capex_USD || out[k].days < out[i].days);
+        out[i].pareto = !dominated;
+    }
+    if (best < 0)
+        best = fastest;
+    if (best >= 0)
+        out[best].recommended = true;
+    return best;
+}

@@ -1,0 +1,46 @@
+# scalepath study: the search, child processes per rung, economics, plots.
+set(small tests/data/studies/small.cfg)
+add_test(NAME e2e.study.small
+  COMMAND ${SP_EXE} study ${small} -j 2 -o ${SP_OUT}/study.h5 WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.study.small PROPERTIES PASS_REGULAR_EXPRESSION
+  "== lora:.*1 x Spark +1 yes.*<- recommended.*== full:.*1 x Spark +1 no +needs [0-9.]+ GB of 128 GB.*recommended: DGX H100: no deadline given")
+add_test(NAME e2e.study.read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study.py
+  ${SP_OUT}/study.h5 2 3)
+add_test(NAME e2e.study.plot
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_PYTHON3}
+          "-DARGS=analysis/plot.py|${SP_OUT}/study.h5|-o|${SP_OUT}/study-plots" -DEXPECT_RC=0
+          "-DEXPECT_STDOUT=wrote .*study-breakdown.png"
+          "-DNONEMPTY=${SP_OUT}/study-plots/study-scaling.png|${SP_OUT}/study-plots/study-scaling.svg|${SP_OUT}/study-plots/study-pareto.png|${SP_OUT}/study-plots/study-pareto.svg|${SP_OUT}/study-plots/study-memory.png|${SP_OUT}/study-plots/study-memory.svg|${SP_OUT}/study-plots/study-breakdown.png|${SP_OUT}/study-plots/study-breakdown.svg"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.study.read e2e.study.plot PROPERTIES DEPENDS e2e.study.small)
+# The same study twice, one process at a time and two at a time: the same bytes.
+add_test(NAME e2e.study.deterministic
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DARGS=study|${small}|-j|1|-o|${SP_OUT}/study-det.h5"
+          -DOUT=${SP_OUT}/study-det.h5 -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/determinism.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+# The plots of a train result: Gantt and breakdown with the pipeline bubble.
+add_test(NAME e2e.train.plot
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_PYTHON3}
+          "-DARGS=analysis/plot.py|${SP_OUT}/train-det.h5|-o|${SP_OUT}/train-plots" -DEXPECT_RC=0
+          "-DNONEMPTY=${SP_OUT}/train-plots/train-det-gantt.png|${SP_OUT}/train-plots/train-det-breakdown.png"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.plot PROPERTIES DEPENDS e2e.train.deterministic)
+# The README's main job: the built-in study, well under a minute.
+add_test(NAME e2e.study.default
+  COMMAND ${SP_EXE} study -o ${SP_OUT}/default-study.h5 WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.study.default PROPERTIES PASS_REGULAR_EXPRESSION
+  "== pretrain-8b:.*recommended: [^\n]+ days")
+add_test(NAME e2e.study.default_read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study.py
+  ${SP_OUT}/default-study.h5 4 7)
+set_tests_properties(e2e.study.default_read PROPERTIES DEPENDS e2e.study.default)
+set_tests_properties(e2e.study.small e2e.study.read e2e.study.plot e2e.study.deterministic e2e.train.plot
+  e2e.study.default e2e.study.default_read PROPERTIES LABELS e2e TIMEOUT 600)
+# Bad studies: every problem at its file and line, nothing written.
+sp_e2e(bad.study.keys RC 2 ARGS "study|tests/bad/study/bad-keys.cfg|-o|${SP_OUT}/bad-study.h5"
+  STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:9: error: job: unknown key \"colour\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer"
+  ABSENT "${SP_OUT}/bad-study.h5")
+sp_e2e(bad.study.truncated RC 2 ARGS "study|tests/bad/study/truncated.cfg|-o|${SP_OUT}/bad-study2.h5"
+  STDERR "truncated.cfg:4: error: syntax error" ABSENT "${SP_OUT}/bad-study2.h5")
+sp_e2e(bad.study.missing RC 2 ARGS "study|tests/bad/study/no-such-study.cfg" STDERR "no-such-study.cfg: error: cannot read")

@@ -1,0 +1,152 @@
+/* test_study.c - study files, the parallelism search, economics and the
+ * recommendation (no simulation: tokens/s are given). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "study/study.h"
+#include "unit_helpers.h"
+
+#define STUDY FIXTURES "/../../data/studies/small.cfg"
+
+static void near_rel(double got, double want, double rel)
+{
+    if (fabs(got - want) > rel * fabs(want))
+        fail_msg("got %.9g, want %.9g (+-%g relative)", got, want, rel);
+}
+
+static void test_study__load(void **state)
+{
+    diag_list *d = *state;
+    study *s;
+
+    assert_int_equal(study_load(&s, STUDY, d), SP_OK);
+    assert_int_equal(s->njobs, 2);
+    assert_int_equal(s->nrungs, 3);
+    assert_int_equal(s->jobs[0].tune, MODEL_TRAIN_LORA);
+    assert_int_equal(s->jobs[0].lora_rank, 16);
+    assert_int_equal(s->rungs[1].p->nranks, 2);
+    assert_int_equal(s->rungs[2].p->nranks, 8);
+    assert_string_equal(s->owned_node, "DGX Spark");
+    study_free(s);
+}
+
+/* Economics: the owned Spark is not bought again; days, cloud and energy
+ * follow from tokens/s; a rung where nothing fits has no days. */
+static void test_study__economics(void **state)
+{
+    diag_list *d = *state;
+    study *s;
+    study_outcome o;
+    double tps = 1000.0, hours = 1e6 / tps / 3600.0;
+
+    assert_int_equal(study_load(&s, STUDY, d), SP_OK);
+    study_economics(s, 0, 0, tps, &o);
+    assert_true(o.fits);
+    near_rel(o.capex_USD + 1.0, 1.0, 1e-12); /* owned */
+    near_rel(o.days, hours / 24.0, 1e-12);
+    near_rel(o.energy_kWh, 240.0 * hours / 1000.0, 1e-12);
+    near_rel(o.electricity_USD, o.energy_kWh * 0.10, 1e-12);
+    study_economics(s, 0, 1, tps, &o);
+    near_rel(o.capex_USD, 3999.0, 1e-12); /* one more Spark */
+    study_economics(s, 0, 2, tps, &o);
+    near_rel(o.capex_USD, 199000.0, 1e-12);
+    near_rel(o.cloud_USD, 3.0 * 8 * hours, 1e-12);
+    near_rel(o.energy_kWh, 10200.0 * hours / 1000.0, 1e-12);
+    study_economics(s, 1, 0, 0.0, &o);
+    assert_false(o.fits);
+    assert_true(o.days == 0.0);
+    study_free(s);
+}
+
+/* The recommendation: the cheapest rung that meets the deadline; without
+ * a deadline the fastest; the Pareto front excludes a rung that another
+ * beats on both cost and time. */
+static void test_study__recommend(void **state)
+{
+    diag_list *d = *state;
+    study *s;
+    study_outcome o[3];
+
+    assert_int_equal(study_load(&s, STUDY, d), SP_OK);
+    /* Job 0 (deadline 0.05 d = 72 min for 1e6 tokens): 1 x Spark at 100
+     * tokens/s takes 2.8 h (too slow), 2 x Spark at 400 takes 42 min. */
+    study_economics(s, 0, 0, 100.0, &o[0]);
+    study_economics(s, 0, 1, 400.0, &o[1]);
+    study_economics(s, 0, 2, 1e5, &o[2]);
+    assert_int_equal(study_recommend(s, 0, o), 1);
+    assert_true(o[1].recommended && !o[0].recommended && !o[2].recommended);
+    assert_true(o[0].pareto && o[1].pareto && o[2].pareto);
+    /* Job 1, no deadline: the fastest. 2 x Spark slower than 1 x Spark: off the front. */
+    study_economics(s, 1, 0, 500.0, &o[0]);
+    study_economics(s, 1, 1, 400.0, &o[1]);
+    study_economics(s, 1, 2, 1e5, &o[2]);
+    assert_int_equal(study_recommend(s, 1, o), 2);
+    assert_false(o[1].pareto);
+    /* Nothing fits anywhere. */
+    for (int i = 0; i < 3; i++)
+        study_economics(s, 1, (size_t)i, 0.0, &o[i]);
+    assert_int_equal(study_recommend(s, 1, o), -1);
+    study_free(s);
+}
+
+/* The search: a full fine-tune of 8B does not fit one Spark (the least it
+ * needs is reported, over 128 GB); on a DGX H100 the layouts that fit come
+ * best estimate first, each within memory, each a valid layout. */
+static void test_study__search(void **state)
+{
+    diag_list *d = *state;
+    study *s;
+    study_candidate *c, least;
+    size_t n;
+
+    assert_int_equal(study_load(&s, STUDY, d), SP_OK);
+    assert_int_equal(study_search(&s->jobs[1], s->rungs[0].p, &c, &n, &least, d), SP_OK);
+    assert_int_equal(n, 0);
+    assert_true(least.mem.total > 128e9);
+    free(c);
+    assert_int_equal(study_search(&s->jobs[1], s->rungs[2].p, &c, &n, &least, d), SP_OK);
+    assert_true(n > 10);
+    for (size_t i = 0; i < n; i++) {
+        const model_layout *l = &c[i].c.l;
+        assert_true(c[i].mem.total <= 80e9);
+        assert_int_equal(l->tp * l->pp * l->dp, 8);
+        assert_int_equal(l->micro_batch * l->microbatches * l->dp, 8);
+        assert_int_equal(train_check(s->jobs[1].m, s->rungs[2].p, &c[i].c, d), SP_OK);
+        if (i > 0)
+            assert_true(c[i - 1].estimate_s <= c[i].estimate_s);
+    }
+    free(c);
+    study_free(s);
+}
+
+static void test_study__bad(void **state)
+{
+    diag_list *d = *state;
+    study *s;
+
+    assert_int_equal(study_load(&s, FIXTURES "/../../bad/study/bad-keys.cfg", d), SP_EINPUT);
+    assert_null(s);
+    assert_true(has_message(d, "bad-keys.cfg:6: error: job: mode \"sideways\""));
+    assert_true(has_message(d, "bad-keys.cfg:9: error: job: unknown key \"colour\""));
+    assert_true(has_message(d, "no-such-model.cfg: error: cannot read"));
+    assert_true(has_message(d, "bad-keys.cfg:13: error: rung: \"nodes\" must be an integer"));
+    assert_int_equal(study_load(&s, FIXTURES "/../../bad/study/truncated.cfg", d), SP_EINPUT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_study__load, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_study__economics, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_study__recommend, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_study__search, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_study__bad, diag_setup, diag_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
