@@ -299,7 +299,8 @@ int study_search(const study_job *j, const plat *p, study_candidate **out, size_
         *n = 0;
         return err;
     }
-    qsort(c, *n, sizeof(*c), cmp_candidate);
+    if (*n > 1)
+        qsort(c, *n, sizeof(*c), cmp_candidate);
     *out = c;
     return SP_OK;
 }

@@ -49,3 +49,18 @@ sp_e2e(bad.train.interleaved RC 2
   STDERR "interleaved schedule" ABSENT "${SP_OUT}/bad-train2.h5")
 sp_e2e(bad.train.no_model RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|tests/bad/no-such-model.cfg"
   STDERR "no-such-model.cfg")
+# Lab 3 (docs/labs/lab3-pipeline.md): its commands run and show what the lab asks about.
+sp_e2e(lab3.bubble RC 0
+  ARGS "train|-p|platforms/dgx-spark-switch.cfg|-n|4|-m|${m8}|--pp|4|--seq|2048|--microbatches|8"
+  STDOUT " 3 +3 +[0-9.]+ +0\\.000 +0\\.000 +0\\.000 +[0-9.]+ +0\\.000")
+sp_e2e(lab3.interleaved RC 0
+  ARGS "train|-p|platforms/dgx-spark-switch.cfg|-n|4|-m|${m8}|--pp|4|--vpp|2|--seq|2048|--microbatches|8"
+  STDOUT "PP 4 \\(interleaved\\)")
+sp_e2e(lab3.dp_instead RC 0
+  ARGS "train|-p|platforms/dgx-spark-switch.cfg|-n|4|-m|${m8}|--zero|3|--seq|2048|--gbs|32"
+  STDOUT "DP 4, ZeRO-3")
+# Interleaving shortens stage 0's wait (the lab's question 4, as a check of the schedule).
+add_test(NAME e2e.lab3.interleaving_helps
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/lab3_interleave.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.lab3.interleaving_helps PROPERTIES LABELS e2e)

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Predicted against published training throughput: each case runs
+`scalepath train` with the published layout, every other parameter taken
+from the platform file and the model file, and prints the model TFLOP/s per
+GPU beside the published figure, with the error. Nothing here is fitted.
+
+    python3 bench/training_accuracy.py [--quick] [--scalepath build/sim/scalepath]
+
+--quick skips the 16,384-GPU context-parallel case (about 5 minutes).
+
+Where the source leaves a setting unpublished, the case says what was
+assumed: Meta gives neither the micro-batch size nor the number of virtual
+pipeline stages for Llama 3 405B (arXiv 2407.21783, section 3.3.2), so the
+micro-batch is 1 and the schedule plain 1F1B; the interleaved variant is
+printed as a sensitivity line, not as the prediction."""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+M405 = "workloads/models/llama3-405b.cfg"
+M70 = "workloads/models/llama3-70b.cfg"
+M8 = "workloads/models/llama3-8b.cfg"
+LLAMA3 = "Llama 3 paper, arXiv 2407.21783, table 4 (BF16)"
+BRIDGE = "NVIDIA Megatron-Bridge docs/performance-summary-archive.md, 25.11 container (FP8)"
+
+# (name, published model TFLOP/s per GPU, source, assumption, scalepath train arguments)
+CASES = [
+    ("405B, 8,192 H100, TP8 PP16 DP64, seq 8K", 430.0, LLAMA3, "micro-batch 1, plain 1F1B",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "1024", "-m", M405, "--tp", "8", "--pp", "16",
+      "--seq", "8192", "--gbs", "2048", "--zero", "2", "--grad-fp32"]),
+    ("405B, 16,384 H100, TP8 PP16 DP128, seq 8K", 400.0, LLAMA3, "micro-batch 1, plain 1F1B",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "2048", "-m", M405, "--tp", "8", "--pp", "16",
+      "--seq", "8192", "--gbs", "2048", "--zero", "2", "--grad-fp32"]),
+    ("405B, 16,384 H100, TP8 CP16 PP16 DP8, seq 128K", 380.0, LLAMA3, "micro-batch 1, plain 1F1B",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "2048", "-m", M405, "--tp", "8", "--cp", "16", "--pp", "16",
+      "--seq", "131072", "--gbs", "128", "--zero", "2", "--grad-fp32"]),
+    ("8B, 8 H100, FSDP, seq 8K, GBS 128, FP8", 744.0, BRIDGE, "FSDP as ZeRO-3",
+     ["-p", "platforms/dgx-h100.cfg", "-m", M8, "--seq", "8192", "--gbs", "128", "--zero", "3",
+      "--precision", "fp8"]),
+    ("70B, 64 H100, TP4 PP8 VP5, seq 8K, GBS 128, FP8", 719.0, BRIDGE, "distributed optimizer as ZeRO-1",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "8", "-m", M70, "--tp", "4", "--pp", "8", "--vpp", "5",
+      "--seq", "8192", "--gbs", "128", "--zero", "1", "--precision", "fp8"]),
+    ("8B, 8 B200, MBS 2, seq 8K, GBS 128, FP8", 1576.0, BRIDGE, "distributed optimizer as ZeRO-1",
+     ["-p", "platforms/dgx-b200.cfg", "-m", M8, "--seq", "8192", "--gbs", "128", "--mbs", "2", "--zero", "1",
+      "--precision", "fp8"]),
+]
+SENSITIVITY = [
+    ("405B, 8,192 H100, as above, interleaved 2 virtual stages", 430.0, LLAMA3, "micro-batch 1, 2 virtual stages",
+     CASES[0][4] + ["--vpp", "2"]),
+]
+
+
+def run(exe, args):
+    t0 = time.time()
+    p = subprocess.run([exe, "train"] + args, capture_output=True, text=True)
+    if p.returncode != 0:
+        return None, None, time.time() - t0, p.stderr.strip().splitlines()[-1:]
+    tf = float(re.search(r"model TFLOP/s/GPU +([0-9.]+)", p.stdout).group(1))
+    fits = "does NOT fit" not in p.stdout
+    return tf, fits, time.time() - t0, []
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--scalepath", default="build/sim/scalepath")
+    a = ap.parse_args(argv)
+    os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    print(f"{'case':52s} {'published':>9s} {'predicted':>9s} {'error':>7s}  {'memory':7s} {'wall':>6s}  assumed")
+    errors = []
+    for i, (name, pub, src, assumed, args) in enumerate(CASES + SENSITIVITY):
+        if a.quick and "128K" in name:
+            print(f"{name:52s} {pub:9.0f} {'skipped (--quick)':>18s}")
+            continue
+        tf, fits, wall, err = run(a.scalepath, args)
+        if tf is None:
+            print(f"{name:52s} {pub:9.0f}  failed: {' '.join(err)}")
+            continue
+        e = (tf - pub) / pub * 100.0
+        if i < len(CASES):
+            errors.append((name, e))
+        print(f"{name:52s} {pub:9.0f} {tf:9.1f} {e:+6.1f}%  {'fits' if fits else 'NO FIT':7s} {wall:5.0f}s  {assumed}")
+    print("\nsources:")
+    for s in sorted({c[2] for c in CASES}):
+        print("  " + s)
+    if errors:
+        worst = max(errors, key=lambda x: abs(x[1]))
+        print(f"\n{len(errors)} cases; within 15%: {sum(abs(e) <= 15 for _, e in errors)}; "
+              f"worst: {worst[0]} ({worst[1]:+.1f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

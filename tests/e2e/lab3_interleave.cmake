@@ -1,0 +1,21 @@
+# Lab 3, question 4: with two virtual stages per GPU, stage 0 waits less for
+# the others than with plain 1F1B (same micro-batches), and its compute is
+# the same. Arguments (-D): EXE.
+set(common train -p platforms/dgx-spark-switch.cfg -n 4 -m workloads/models/llama3-8b.cfg --pp 4 --seq 2048 --microbatches 8)
+execute_process(COMMAND ${EXE} ${common} RESULT_VARIABLE rc1 OUTPUT_VARIABLE plain)
+execute_process(COMMAND ${EXE} ${common} --vpp 2 RESULT_VARIABLE rc2 OUTPUT_VARIABLE inter)
+if(NOT rc1 EQUAL 0 OR NOT rc2 EQUAL 0)
+  message(FATAL_ERROR "train failed: ${rc1} ${rc2}")
+endif()
+foreach(v plain inter)
+  string(REGEX MATCH "\n +0 +0 +([0-9.]+) +[0-9.]+ +[0-9.]+ +[0-9.]+ +([0-9.]+)" _ "${${v}}")
+  set(${v}_compute ${CMAKE_MATCH_1})
+  set(${v}_wait ${CMAKE_MATCH_2})
+endforeach()
+if(NOT plain_compute STREQUAL inter_compute)
+  message(FATAL_ERROR "stage 0 compute differs: ${plain_compute} vs ${inter_compute}")
+endif()
+if(NOT inter_wait LESS plain_wait)
+  message(FATAL_ERROR "interleaving did not shorten stage 0's wait: ${inter_wait} ms vs ${plain_wait} ms")
+endif()
+message(STATUS "stage 0 waits ${plain_wait} ms (1F1B), ${inter_wait} ms (interleaved)")
