@@ -4,7 +4,7 @@
 
     python3 analysis/study_plots.py STUDY.h5 -o DIR
 
-- DIR/S-scaling.png    tokens/s against GPUs, one line per job (log-log);
+- DIR/S-scaling.png    tokens/s and days to train against GPUs, one line per job;
 - DIR/S-pareto.png     cost to buy and energy against days to train, per job,
                        the Pareto front joined, the recommended rung ringed;
 - DIR/S-memory.png     memory per GPU of each rung's best layout (or the least
@@ -56,23 +56,26 @@ def rows_of(out, job):
 
 
 def scaling(name, out, cfg, png):
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     for job in jobs_of(out):
-        pts = sorted((int(cfg["gpus"][i]), float(cfg["tokens_per_s"][i]), out["rung"][i])
+        pts = sorted((int(cfg["gpus"][i]), float(cfg["tokens_per_s"][i]), float(out["days"][i]), out["rung"][i])
                      for i in rows_of(out, job) if int(out["fits"][i]))
         if not pts:
             continue
-        line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=job)
-        for g, t, rung in pts:
-            ax.annotate(rung, (g, t), fontsize=6, xytext=(3, 3), textcoords="offset points",
-                        color=line.get_color())
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("GPUs on the rung")
-    ax.set_ylabel("training throughput (tokens/s)")
-    ax.set_title(f"{name}\nthroughput of each job's best simulated layout per rung", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+        for ax, k in ((axes[0], 1), (axes[1], 2)):
+            # Points, not lines: neighbouring rungs may be different machines.
+            line, = ax.plot([p[0] for p in pts], [p[k] for p in pts], "o", label=job)
+            for p in pts:
+                ax.annotate(p[3], (p[0], p[k]), fontsize=6, xytext=(3, 3), textcoords="offset points",
+                            color=line.get_color())
+    for ax, label in ((axes[0], "training throughput (tokens/s)"), (axes[1], "time to train the job (days)")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("GPUs on the rung")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{name}: each job's best simulated layout per rung", fontsize=10)
     fig.tight_layout()
     sp_read.save_figure(fig, png)
     plt.close(fig)
@@ -83,7 +86,8 @@ def pareto(name, out, png):
     fig, axes = plt.subplots(2, len(jobs), figsize=(4.2 * len(jobs), 7.5), squeeze=False)
     for c, job in enumerate(jobs):
         idx = [i for i in rows_of(out, job) if int(out["fits"][i])]
-        for r, (col, label) in enumerate((("capex", "cost to buy (USD)"), ("energy", "energy to train (kWh)"))):
+        for r, (col, label) in enumerate((("capex", "cost to buy (USD; owned: shown at 1)"),
+                                          ("energy", "energy to train (kWh)"))):
             ax = axes[r][c]
             pts = [(float(out["days"][i]), float(out[col][i]), out["rung"][i], i) for i in idx]
             pts = [p for p in pts if not math.isnan(p[1])]

@@ -5,6 +5,7 @@
 #define SP_CLI_H
 
 #include "coll/coll.h"
+#include "out/out.h"
 #include "util/diag.h"
 
 int cli_nccl(int argc, char **argv, diag_list *diag);
@@ -26,5 +27,15 @@ SP_MUST_USE int cli_parse_coll_opt(coll_opts *opts, const char *opt, const char 
 
 /* The command line joined with spaces, for provenance (owned by caller). */
 char *cli_join_argv(int argc, char **argv);
+
+/* The index of val among names[0..n) in *out; SP_EINPUT if absent. */
+SP_MUST_USE int cli_pick(const char *val, const char *const *names, int n, int *out);
+
+/* Open an HDF5 result with the provenance every command writes (command,
+ * kind, simgrid_version, network_model) and the extra root attributes. */
+SP_MUST_USE int cli_out_open(out_file **f, const char *path, const char *kind, int argc, char **argv,
+                             const out_attr *extra, size_t nextra, diag_list *diag);
+/* Commit f when err is SP_OK, else discard it (nothing left on disk); the result. */
+SP_MUST_USE int cli_out_finish(out_file *f, int err);
 
 #endif

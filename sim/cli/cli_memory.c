@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_train.h"
 #include "model/model.h"
 #include "plat/plat.h"
 
@@ -24,16 +25,6 @@ static void usage(FILE *fp)
             "micro-batch 1, sequence 4096, FlashAttention, no recompute, full training.\n");
 }
 
-static int pick(const char *val, const char *const *names, int n, int *out)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(val, names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    return -1;
-}
-
 int cli_memory(int argc, char **argv, diag_list *diag)
 {
     static const struct option longs[] = {
@@ -49,16 +40,19 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     const char *mpath = NULL, *ppath = NULL;
-    int nodes = 0, dp = 0, c, err = SP_OK, v;
-    model_layout l = {1, 1, 1, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1};
+    int nodes = 0, dp = 0, c, err = SP_OK;
+    cli_train_args a;
+    model_layout l;
     model *m = NULL;
     plat *p = NULL;
     model_memory mem;
 
     optind = 1;
     opterr = 0;
+    cli_train_defaults(&a);
+    a.cfg.l.microbatches = 0;
     while ((c = getopt_long(argc, argv, ":m:p:n:h", longs, NULL)) != -1) {
-        int *dst = NULL, lo = 1;
+        int r;
         switch (c) {
         case 'm':
             mpath = optarg;
@@ -67,49 +61,16 @@ int cli_memory(int argc, char **argv, diag_list *diag)
             ppath = optarg;
             continue;
         case 'n':
-            dst = &nodes;
-            break;
-        case 'T':
-            dst = &l.tp;
-            break;
-        case 'P':
-            dst = &l.pp;
-            break;
+            if (cli_parse_int(&nodes, "-n", optarg, 1, 1 << 20, diag) < 0)
+                err = SP_EINPUT;
+            continue;
         case 'D':
-            dst = &dp;
-            break;
-        case 'Z':
-            dst = &l.zero;
-            lo = 0;
-            break;
-        case 'B':
-            dst = &l.micro_batch;
-            break;
-        case 'S':
-            dst = &l.seq_len;
-            break;
-        case 'M':
-            dst = &l.microbatches;
-            break;
-        case 'L':
-            dst = &l.lora_rank;
-            break;
-        case 'F':
-            l.flash_attention = false;
-            continue;
-        case 'R':
-            if (pick(optarg, recompute, 3, &v) < 0) {
-                diag_error(diag, (sp_loc){0}, "option --recompute: expected none, selective or full, got \"%s\"", optarg);
+            if (cli_parse_int(&dp, "--dp", optarg, 1, 1 << 20, diag) < 0)
                 err = SP_EINPUT;
-            } else
-                l.recompute = (model_recompute)v;
             continue;
-        case 'U':
-            if (pick(optarg, tune, 3, &v) < 0) {
-                diag_error(diag, (sp_loc){0}, "option --finetune: expected full, lora or qlora, got \"%s\"", optarg);
+        case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
+            if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
                 err = SP_EINPUT;
-            } else
-                l.tune = (model_tune)v;
             continue;
         case 'h':
             usage(stdout);
@@ -123,8 +84,6 @@ int cli_memory(int argc, char **argv, diag_list *diag)
             err = SP_EINPUT;
             continue;
         }
-        if (cli_parse_int(dst, argv[optind - 1], optarg, lo, c == 'Z' ? 3 : 1 << 24, diag) < 0)
-            err = SP_EINPUT;
     }
     if (mpath == NULL || ppath == NULL) {
         diag_error(diag, (sp_loc){0}, "memory: a model (-m) and a platform (-p) are required");
@@ -137,6 +96,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     if ((err = model_load(&m, mpath, diag)) < 0 || (err = plat_load(&p, ppath, diag)) < 0 ||
         (err = plat_set_nodes(p, nodes, diag)) < 0)
         goto done;
+    l = a.cfg.l;
     l.dp = dp > 0 ? dp : p->nranks / (l.tp * l.pp);
     if (l.dp < 1 || (long long)l.tp * l.pp * l.dp > p->nranks) {
         diag_error(diag, (sp_loc){0}, "memory: tp %d x pp %d x dp %d needs more than the platform's %d GPUs",

@@ -278,32 +278,17 @@ int cli_replay(int argc, char **argv, diag_list *diag)
     if (o.timeline != NULL && err == SP_OK)
         err = cli_sim_write_timeline(&sim, p, o.timeline, diag);
     if (o.output != NULL && err == SP_OK) {
-        char *cmd = cli_join_argv(argc, argv);
+        const out_attr extra[] = {
+            OUT_ATTR_STR("platform_file", p->path),
+            OUT_ATTR_STR("platform_name", p->name),
+            OUT_ATTR_STR("workload_file", w->path),
+            OUT_ATTR_STR("workload_format", w->format),
+        };
         out_file *f = NULL;
-        if (cmd == NULL) {
-            err = SP_ENOMEM;
-            goto done;
-        }
-        {
-            const out_attr root[] = {
-                OUT_ATTR_STR("command", cmd),
-                OUT_ATTR_STR("kind", "replay"),
-                OUT_ATTR_STR("simgrid_version", eng_simgrid_version()),
-                OUT_ATTR_STR("network_model", eng_network_model()),
-                OUT_ATTR_STR("platform_file", p->path),
-                OUT_ATTR_STR("platform_name", p->name),
-                OUT_ATTR_STR("workload_file", w->path),
-                OUT_ATTR_STR("workload_format", w->format),
-            };
-            err = out_open(&f, o.output, root, sizeof(root) / sizeof(root[0]), diag);
-            if (err == SP_OK)
-                err = cli_sim_write_ops(&sim, f);
-            if (err == SP_OK)
-                err = out_commit(f);
-            else if (f != NULL)
-                out_discard(f);
-        }
-        free(cmd);
+        err = cli_out_open(&f, o.output, "replay", argc, argv, extra, sizeof(extra) / sizeof(extra[0]), diag);
+        if (err == SP_OK)
+            err = cli_sim_write_ops(&sim, f);
+        err = cli_out_finish(f, err);
     }
 done:
     cli_sim_free(&sim);

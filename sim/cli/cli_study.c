@@ -306,11 +306,10 @@ static int write_h5(const study *s, cell *cells, const char *path, int argc, cha
     int64_t *iv = calloc(6 * (n + 1), sizeof(int64_t));
     double *fv = calloc(9 * (n + 1), sizeof(double));
     const char **sv = calloc(2 * (n + 1), sizeof(char *));
-    char *cmd = cli_join_argv(argc, argv);
     out_file *f = NULL;
     int err = SP_ENOMEM;
 
-    if (rows != NULL && iv != NULL && fv != NULL && sv != NULL && cmd != NULL) {
+    if (rows != NULL && iv != NULL && fv != NULL && sv != NULL) {
         for (size_t j = 0; j < s->njobs; j++)
             for (size_t r = 0; r < s->nrungs; r++) {
                 size_t i = j * s->nrungs + r;
@@ -338,10 +337,6 @@ static int write_h5(const study *s, cell *cells, const char *path, int argc, cha
             }
         {
             const out_attr root[] = {
-                OUT_ATTR_STR("command", cmd),
-                OUT_ATTR_STR("kind", "study"),
-                OUT_ATTR_STR("simgrid_version", eng_simgrid_version()),
-                OUT_ATTR_STR("network_model", eng_network_model()),
                 OUT_ATTR_STR("study_file", s->path),
                 OUT_ATTR_STR("study_name", s->name),
                 OUT_ATTR_F64("electricity_price", s->electricity_USD_per_kWh, "USD/kWh"),
@@ -366,22 +361,18 @@ static int write_h5(const study *s, cell *cells, const char *path, int argc, cha
                 {"estimate", OUT_F64, "s", "the search's estimate of the best-ranked layout's step", fv + 8 * n},
             };
             const out_attr gattrs[] = {OUT_ATTR_STR("contents", "one row per (job, rung), jobs major")};
-            err = out_open(&f, path, root, sizeof(root) / sizeof(root[0]), diag);
+            err = cli_out_open(&f, path, "study", argc, argv, root, sizeof(root) / sizeof(root[0]), diag);
             if (err == SP_OK)
                 err = out_table(f, "/study/outcomes", gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);
             if (err == SP_OK)
                 err = cli_train_write_rows(f, "/study/configs", rows, n);
-            if (err == SP_OK)
-                err = out_commit(f);
-            else if (f != NULL)
-                out_discard(f);
+            err = cli_out_finish(f, err);
         }
     }
     free(rows);
     free(iv);
     free(fv);
     free(sv);
-    free(cmd);
     return err;
 }
 

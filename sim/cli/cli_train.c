@@ -42,16 +42,6 @@ static void usage(FILE *fp)
             "either way, and a layout that does not fit is reported so.\n");
 }
 
-static int pick(const char *val, const char *const *names, int n, int *out)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(val, names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    return -1;
-}
-
 int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *diag)
 {
     static const char *const recompute[] = {"none", "selective", "full"};
@@ -88,17 +78,17 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         a->cfg.grad_fp32 = true;
         return SP_OK;
     case 'R':
-        if (pick(val, recompute, 3, &v) < 0)
+        if (cli_pick(val, recompute, 3, &v) < 0)
             break;
         l->recompute = (model_recompute)v;
         return SP_OK;
     case 'U':
-        if (pick(val, tune, 3, &v) < 0)
+        if (cli_pick(val, tune, 3, &v) < 0)
             break;
         l->tune = (model_tune)v;
         return SP_OK;
     case 'O':
-        if (pick(val, fold, 3, &v) < 0)
+        if (cli_pick(val, fold, 3, &v) < 0)
             break;
         a->fold = v;
         return SP_OK;
@@ -339,19 +329,11 @@ int cli_train(int argc, char **argv, diag_list *diag)
     if (timeline != NULL)
         err = cli_sim_write_timeline(&sim, p, timeline, diag);
     if (output != NULL && err == SP_OK) {
-        char *cmd = cli_join_argv(argc, argv), layout[256];
+        char layout[256];
         out_file *f = NULL;
         cli_train_describe(&a, layout, sizeof(layout));
-        if (cmd == NULL) {
-            err = SP_ENOMEM;
-            goto done;
-        }
         {
-            const out_attr root[] = {
-                OUT_ATTR_STR("command", cmd),
-                OUT_ATTR_STR("kind", "train"),
-                OUT_ATTR_STR("simgrid_version", eng_simgrid_version()),
-                OUT_ATTR_STR("network_model", eng_network_model()),
+            const out_attr extra[] = {
                 OUT_ATTR_STR("platform_file", p->path),
                 OUT_ATTR_STR("platform_name", p->name),
                 OUT_ATTR_STR("workload_file", m->path),
@@ -359,19 +341,15 @@ int cli_train(int argc, char **argv, diag_list *diag)
                 OUT_ATTR_STR("model_name", m->name),
                 OUT_ATTR_STR("layout", layout),
             };
-            err = out_open(&f, output, root, sizeof(root) / sizeof(root[0]), diag);
             const cli_train_row row = {p->name, p->name, m->name, a.cfg.l.tune == MODEL_TRAIN_FULL ? "full" : "adapters",
                                        p->nodes, p->nranks, &a, &res};
+            err = cli_out_open(&f, output, "train", argc, argv, extra, sizeof(extra) / sizeof(extra[0]), diag);
             if (err == SP_OK)
                 err = cli_train_write_rows(f, "/train/summary", &row, 1);
             if (err == SP_OK)
                 err = cli_sim_write_ops(&sim, f);
-            if (err == SP_OK)
-                err = out_commit(f);
-            else if (f != NULL)
-                out_discard(f);
+            err = cli_out_finish(f, err);
         }
-        free(cmd);
     }
 done:
     cli_sim_free(&sim);

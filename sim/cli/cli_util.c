@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "eng/eng.h"
 
 int cli_parse_int(int *out, const char *opt, const char *val, int min, int max, diag_list *diag)
 {
@@ -50,4 +51,46 @@ int cli_parse_coll_opt(coll_opts *opts, const char *opt, const char *val, diag_l
         return SP_EINPUT;
     }
     return SP_OK;
+}
+
+int cli_pick(const char *val, const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(val, names[i]) == 0) {
+            *out = i;
+            return SP_OK;
+        }
+    return SP_EINPUT;
+}
+
+int cli_out_open(out_file **f, const char *path, const char *kind, int argc, char **argv, const out_attr *extra,
+                 size_t nextra, diag_list *diag)
+{
+    char *cmd = cli_join_argv(argc, argv);
+    out_attr *attrs = malloc((nextra + 4) * sizeof(*attrs));
+    int err = SP_ENOMEM;
+
+    *f = NULL;
+    if (cmd != NULL && attrs != NULL) {
+        attrs[0] = OUT_ATTR_STR("command", cmd);
+        attrs[1] = OUT_ATTR_STR("kind", kind);
+        attrs[2] = OUT_ATTR_STR("simgrid_version", eng_simgrid_version());
+        attrs[3] = OUT_ATTR_STR("network_model", eng_network_model());
+        for (size_t i = 0; i < nextra; i++)
+            attrs[4 + i] = extra[i];
+        err = out_open(f, path, attrs, nextra + 4, diag);
+    }
+    free(cmd);
+    free(attrs);
+    return err;
+}
+
+int cli_out_finish(out_file *f, int err)
+{
+    if (f == NULL)
+        return err;
+    if (err == SP_OK)
+        return out_commit(f);
+    out_discard(f);
+    return err;
 }

@@ -247,6 +247,22 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->p2p_bytes = (uint64_t)(tok * h * 2.0 / tp);
 }
 
+static void gen_init(gen *g, const model *m, const plat *p, const train_config *c)
+{
+    g->m = m;
+    g->p = p;
+    g->c = c;
+    g->tp = c->l.tp;
+    g->cp = cp_of(c);
+    g->dp = c->l.dp;
+    g->pp = c->l.pp;
+    g->vpp = vpp_of(c);
+    g->nv = g->pp * g->vpp;
+    g->zero = c->l.zero;
+    g->grad_bytes = c->grad_fp32 ? 4.0 : 2.0;
+    compute_costs(g, &plat_type_of_rank(p, 0)->gpu);
+}
+
 /* One rank's emission state. */
 typedef struct rank_state {
     int rank, t, c, d, s;
@@ -637,18 +653,7 @@ int train_build(wl **out, const model *m, const plat *p, const train_config *c, 
     *out = NULL;
     if ((err = train_check(m, p, c, diag)) < 0)
         return err;
-    g.m = m;
-    g.p = p;
-    g.c = c;
-    g.tp = c->l.tp;
-    g.cp = cp_of(c);
-    g.dp = c->l.dp;
-    g.pp = c->l.pp;
-    g.vpp = vpp_of(c);
-    g.nv = g.pp * g.vpp;
-    g.zero = c->l.zero;
-    g.grad_bytes = c->grad_fp32 ? 4.0 : 2.0;
-    compute_costs(&g, &plat_type_of_rank(p, 0)->gpu);
+    gen_init(&g, m, p, c);
     g.tp_group = calloc((size_t)n + 1, sizeof(int));
     g.cp_group = calloc((size_t)n + 1, sizeof(int));
     g.dp_group = calloc((size_t)n + 1, sizeof(int));
@@ -718,18 +723,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, double 
         free(ranks);
         return err;
     }
-    g.m = m;
-    g.p = p;
-    g.c = c;
-    g.tp = c->l.tp;
-    g.cp = cp_of(c);
-    g.dp = c->l.dp;
-    g.pp = c->l.pp;
-    g.vpp = vpp_of(c);
-    g.nv = g.pp * g.vpp;
-    g.zero = c->l.zero;
-    g.grad_bytes = c->grad_fp32 ? 4.0 : 2.0;
-    compute_costs(&g, &plat_type_of_rank(p, 0)->gpu);
+    gen_init(&g, m, p, c);
     /* The groups of rank 0. */
     for (int i = 0; i < g.tp; i++)
         ranks[i] = rank_of(&g, i, 0, 0, 0);

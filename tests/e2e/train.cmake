@@ -64,3 +64,11 @@ add_test(NAME e2e.lab3.interleaving_helps
   COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/lab3_interleave.cmake
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.lab3.interleaving_helps PROPERTIES LABELS e2e)
+# The question users ask: does a full fine-tune of a ~30B model fit in a Spark's 128 GB?
+# The accounting answers, itemised (mixed-precision Adam: 16 B per parameter before sharding).
+sp_e2e(memory.qwen32b_full_on_spark RC 0
+  ARGS "memory|-m|workloads/models/qwen2.5-32b.cfg|-p|platforms/dgx-spark.cfg|--seq|2048|--recompute|full"
+  STDOUT "weights +65\\.53 GB.*gradients +65\\.53 GB.*optimizer states +393\\.16 GB.*of 128 GB: does NOT fit")
+sp_e2e(memory.qwen32b_qlora_on_spark RC 0
+  ARGS "memory|-m|workloads/models/qwen2.5-32b.cfg|-p|platforms/dgx-spark.cfg|--seq|2048|--finetune|qlora|--recompute|full"
+  STDOUT "of 128 GB: fits")
