@@ -151,7 +151,8 @@ def memory(name, out, cfg, png):
 
 
 PARTS = (("compute", "compute", "#4c72b0"), ("exposed_tp", "exposed TP", "#dd8452"),
-         ("exposed_cp", "exposed CP", "#937860"), ("exposed_dp", "exposed DP", "#55a868"),
+         ("exposed_cp", "exposed CP", "#937860"), ("exposed_ep", "exposed EP", "#8172b3"),
+         ("exposed_dp", "exposed DP", "#55a868"),
          ("pipeline_wait", "pipeline bubble", "#c44e52"), ("other", "other", "#cccccc"))
 
 

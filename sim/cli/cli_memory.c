@@ -16,7 +16,7 @@ static void usage(FILE *fp)
             "usage: scalepath memory -m MODEL.cfg -p PLATFORM.cfg [-n NODES] [--tp T] [--pp P]\n"
             "                        [--dp D] [--zero 0-3] [--mbs B] [--seq S] [--microbatches M]\n"
             "                        [--recompute none|selective|full] [--no-flash]\n"
-            "                        [--finetune full|lora|qlora] [--lora-rank R]\n"
+            "                        [--finetune full|lora|qlora] [--lora-rank R] [--cp C] [--vpp V] [--ep E]\n"
             "\n"
             "Memory per GPU of a training step, by the standard accounting: weights,\n"
             "gradients, optimizer states (mixed-precision Adam, 16 B per trained parameter\n"
@@ -35,6 +35,8 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         {"seq", required_argument, NULL, 'S'},      {"microbatches", required_argument, NULL, 'M'},
         {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},
         {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
+        {"ep", required_argument, NULL, 'E'},       {"cp", required_argument, NULL, 'C'},
+        {"vpp", required_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     static const char *const recompute[] = {"none", "selective", "full"};
@@ -69,6 +71,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                 err = SP_EINPUT;
             continue;
         case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
+        case 'E': case 'C': case 'V':
             if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
                 err = SP_EINPUT;
             continue;
@@ -97,7 +100,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         (err = plat_set_nodes(p, nodes, diag)) < 0)
         goto done;
     l = a.cfg.l;
-    l.dp = dp > 0 ? dp : p->nranks / (l.tp * l.pp);
+    l.dp = dp > 0 ? dp : p->nranks / (l.tp * l.pp * (l.cp > 1 ? l.cp : 1));
     if (l.dp < 1 || (long long)l.tp * l.pp * l.dp > p->nranks) {
         diag_error(diag, (sp_loc){0}, "memory: tp %d x pp %d x dp %d needs more than the platform's %d GPUs",
                    l.tp, l.pp, l.dp < 1 ? 1 : l.dp, p->nranks);

@@ -19,7 +19,7 @@ struct cli_plan_entry {
 
 const char *cli_family_name(cli_family f)
 {
-    static const char *const names[CLI_NFAMILIES] = {"tp", "cp", "dp", "pp", "other"};
+    static const char *const names[CLI_NFAMILIES] = {"tp", "cp", "ep", "dp", "pp", "other"};
     return names[f];
 }
 
@@ -137,8 +137,10 @@ static cli_family family_of(const wl *w, const wl_op *op)
         return CLI_TP;
     if (strncmp(name, "cp", 2) == 0)
         return CLI_CP;
-    if (strncmp(name, "dp", 2) == 0)
+    if (strncmp(name, "dp", 2) == 0 || strncmp(name, "edp", 3) == 0)
         return CLI_DP;
+    if (strncmp(name, "ep", 2) == 0)
+        return CLI_EP;
     return CLI_OTHER;
 }
 

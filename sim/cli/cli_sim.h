@@ -21,8 +21,8 @@ typedef struct cli_sim {
 } cli_sim;
 
 /* Communication families of a rank's time, by the group's name prefix. */
-typedef enum cli_family { CLI_TP, CLI_CP, CLI_DP, CLI_PP, CLI_OTHER, CLI_NFAMILIES } cli_family;
-const char *cli_family_name(cli_family f); /* "tp", "cp", "dp", "pp", "other" */
+typedef enum cli_family { CLI_TP, CLI_CP, CLI_EP, CLI_DP, CLI_PP, CLI_OTHER, CLI_NFAMILIES } cli_family;
+const char *cli_family_name(cli_family f); /* "tp", "cp", "ep", "dp" (also "edp"), "pp", "other" */
 
 typedef struct cli_rank_summary {
     double finish;                  /* s, its last operation's end */

@@ -17,7 +17,7 @@
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: scalepath train -p PLATFORM.cfg [-n NODES] -m MODEL.cfg [--tp T] [--pp P] [--cp C]\n"
+            "usage: scalepath train -p PLATFORM.cfg [-n NODES] -m MODEL.cfg [--tp T] [--pp P] [--cp C] [--ep E]\n"
             "                       [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
@@ -27,6 +27,8 @@ static void usage(FILE *fp)
             "  --tp, --pp, --cp  tensor (with sequence parallelism), pipeline and context\n"
             "                    parallel sizes; DP is the GPUs left over          default 1\n"
             "  --vpp V           virtual stages per GPU: interleaved 1F1B        default 1\n"
+            "  --ep E            expert parallel (MoE models): experts split over E of the\n"
+            "                    data-parallel ranks, tokens exchanged all-to-all  default 1\n"
             "  --zero Z          ZeRO stage over the data-parallel ranks (3 = FSDP)  default 0\n"
             "  --mbs B, --seq S  micro-batch (sequences) and sequence length    default 1, 4096\n"
             "  --gbs G           global batch in sequences: micro-batches = G / (B x DP)\n"
@@ -59,6 +61,8 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         return cli_parse_int(&l->cp, "--cp", val, 1, 1 << 16, diag);
     case 'V':
         return cli_parse_int(&l->vpp, "--vpp", val, 1, 1024, diag);
+    case 'E':
+        return cli_parse_int(&l->ep, "--ep", val, 1, 1 << 16, diag);
     case 'Z':
         return cli_parse_int(&l->zero, "--zero", val, 0, 3, diag);
     case 'B':
@@ -111,7 +115,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -194,9 +198,12 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
     static const char *const tune[] = {"full", "LoRA", "QLoRA"};
     const model_layout *l = &a->cfg.l;
 
-    snprintf(buf, size, "TP %d x CP %d x PP %d%s x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %d micro-batches, "
+    char ep[32] = "";
+    if (l->ep > 1)
+        snprintf(ep, sizeof(ep), " (EP %d of it)", l->ep);
+    snprintf(buf, size, "TP %d x CP %d x PP %d%s x DP %d%s, ZeRO-%d, micro-batch %d x %d tokens, %d micro-batches, "
              "%s, %s, %s%s",
-             l->tp, l->cp > 1 ? l->cp : 1, l->pp, l->vpp > 1 ? " (interleaved)" : "", l->dp, l->zero,
+             l->tp, l->cp > 1 ? l->cp : 1, l->pp, l->vpp > 1 ? " (interleaved)" : "", l->dp, ep, l->zero,
              l->micro_batch, l->seq_len, l->microbatches, tune[l->tune], recompute[l->recompute],
              plat_prec_name(a->cfg.prec), a->cfg.fold ? ", folded" : "");
 }
@@ -213,12 +220,13 @@ void cli_train_print(const cli_train_result *r, const plat *p)
     printf("tokens/s           %10.0f (%.0f per GPU)\n", r->tokens_per_s, r->tokens_per_s / p->nranks);
     printf("model TFLOP/s/GPU  %10.1f   MFU %.1f%% of the dense bf16 peak\n", r->tflops_per_gpu, r->mfu * 100.0);
     printf("# where the step goes, per pipeline stage (first GPU of the stage), ms:\n");
-    printf("#  stage  rank     compute   exp. tp   exp. cp   exp. dp  pp wait     other\n");
+    printf("#  stage  rank     compute   exp. tp   exp. cp   exp. ep   exp. dp  pp wait     other\n");
     for (int s = 0; s < r->nstages; s++) {
         const cli_rank_summary *x = &r->stage[s];
         double other = x->finish - x->compute - x->exposed;
-        printf("%8d %5d %11.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n", s, r->stage_rank[s], x->compute * 1e3,
-               x->exposed_by[CLI_TP] * 1e3, x->exposed_by[CLI_CP] * 1e3, x->exposed_by[CLI_DP] * 1e3,
+        printf("%8d %5d %11.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n", s, r->stage_rank[s], x->compute * 1e3,
+               x->exposed_by[CLI_TP] * 1e3, x->exposed_by[CLI_CP] * 1e3, x->exposed_by[CLI_EP] * 1e3,
+               x->exposed_by[CLI_DP] * 1e3,
                r->pp_wait[s] * 1e3, (other > 0 ? other : 0.0) * 1e3);
     }
 }
@@ -230,6 +238,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"model", required_argument, NULL, 'm'},    {"tp", required_argument, NULL, 'T'},
         {"pp", required_argument, NULL, 'P'},       {"cp", required_argument, NULL, 'C'},
         {"vpp", required_argument, NULL, 'V'},      {"zero", required_argument, NULL, 'Z'},
+        {"ep", required_argument, NULL, 'E'},
         {"mbs", required_argument, NULL, 'B'},      {"seq", required_argument, NULL, 'S'},
         {"gbs", required_argument, NULL, 'G'},      {"microbatches", required_argument, NULL, 'M'},
         {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},
@@ -362,7 +371,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 14, NF = 14, NS = 6 };
+    enum { NI = 15, NF = 15, NS = 6 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -378,12 +387,13 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
             double other = s0->finish - s0->compute - s0->exposed;
             int64_t ints[NI] = {rows[i].nodes, rows[i].gpus, l->tp, l->cp > 1 ? l->cp : 1, l->pp,
                                 l->vpp > 1 ? l->vpp : 1, l->dp, l->zero, l->micro_batch, l->seq_len,
-                                l->microbatches, r->fits, rows[i].a->cfg.fold, (int64_t)r->nops};
+                                l->microbatches, r->fits, rows[i].a->cfg.fold, (int64_t)r->nops,
+                                l->ep > 1 ? l->ep : 1};
             double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
                                r->mem.activations + r->mem.logits,
-                               r->mem.weights + r->mem.gradients + r->mem.optimizer};
+                               r->mem.weights + r->mem.gradients + r->mem.optimizer, s0->exposed_by[CLI_EP]};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec)};
             (void)tune;
@@ -416,6 +426,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"fits", OUT_I64, "1", "1 if the memory per GPU fits its capacity", iv + 11 * n},
                 {"folded", OUT_I64, "1", "1 if one data-parallel replica was simulated", iv + 12 * n},
                 {"operations", OUT_I64, "1", "operations simulated", iv + 13 * n},
+                {"ep", OUT_I64, "1", "expert-parallel size (1 for dense models)", iv + 14 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
                 {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},
@@ -432,6 +443,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"other", OUT_F64, "s", "stage 0: the rest of the step (idle)", fv + 11 * n},
                 {"memory_activations", OUT_F64, "B", "activations and logits per GPU", fv + 12 * n},
                 {"memory_states", OUT_F64, "B", "weights, gradients and optimizer states per GPU", fv + 13 * n},
+                {"exposed_ep", OUT_F64, "s", "stage 0: expert-parallel all-to-all no compute hides", fv + 14 * n},
             };
             const out_attr gattrs[] = {OUT_ATTR_STR("contents", "one row per simulated training configuration")};
             err = out_table(f, group, gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);

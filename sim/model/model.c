@@ -20,6 +20,9 @@ static const cfg_key model_keys[] = {
     {"gated_ffn",       CFG_BOOL,   false, 0, 0, false, "SwiGLU-style FFN, three matrices (default true)"},
     {"vocab_size",      CFG_INT,    true,  1, 1e8, false, "vocabulary"},
     {"tied_embeddings", CFG_BOOL,   false, 0, 0, false, "output layer shares the embedding (default false)"},
+    {"experts",         CFG_INT,    false, 0, 1e6, false, "mixture of experts: experts per layer (default 0: dense)"},
+    {"top_k",           CFG_INT,    false, 1, 1e6, false, "MoE: experts per token"},
+    {"moe_ffn_hidden_size", CFG_INT, false, 1, 1e7, false, "MoE: an expert's FFN inner dimension (default ffn_hidden_size)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 /* clang-format on */
@@ -57,11 +60,21 @@ int model_load(model **out, const char *path, diag_list *diag)
     m->gated_ffn = cfg_bool(root, "gated_ffn", true);
     m->vocab = (int)cfg_int(root, "vocab_size", 1);
     m->tied_embeddings = cfg_bool(root, "tied_embeddings", false);
+    m->experts = (int)cfg_int(root, "experts", 0);
+    m->top_k = (int)cfg_int(root, "top_k", m->experts > 1 ? 2 : 1);
+    m->moe_ffn = (int)cfg_int(root, "moe_ffn_hidden_size", m->ffn);
+    if (m->experts == 1)
+        m->experts = 0;
     m->src = (sp_loc){NULL, 1};
     if (err == SP_OK && (m->hidden % m->heads != 0 || m->heads % m->kv_heads != 0)) {
         diag_error(diag, cfg_loc(&f, config_setting_get_member(root, "heads")),
                    "model: hidden_size %d must divide into heads %d, and heads into kv_heads %d",
                    m->hidden, m->heads, m->kv_heads);
+        err = SP_EINPUT;
+    }
+    if (err == SP_OK && m->experts > 1 && m->top_k > m->experts) {
+        diag_error(diag, cfg_loc(&f, config_setting_get_member(root, "top_k")),
+                   "model: top_k %d exceeds the %d experts", m->top_k, m->experts);
         err = SP_EINPUT;
     }
     if ((m->name = str_dup(cfg_string(root, "name", ""))) == NULL || (m->path = str_dup(path)) == NULL)
@@ -80,12 +93,27 @@ static double kv_dim(const model *m)
     return (double)m->kv_heads * (double)(m->hidden / m->heads);
 }
 
+double model_layer_expert_params(const model *m)
+{
+    return m->experts > 1 ? m->experts * (m->gated_ffn ? 3.0 : 2.0) * m->hidden * (double)m->moe_ffn : 0.0;
+}
+
 double model_layer_params(const model *m)
 {
     double h = m->hidden, f = m->ffn;
     double attn = 2.0 * h * h + 2.0 * h * kv_dim(m);   /* q, o; k, v */
     double ffn = (m->gated_ffn ? 3.0 : 2.0) * h * f;   /* up (and gate), down */
+    if (m->experts > 1)                                /* every expert, and the router */
+        ffn = model_layer_expert_params(m) + h * m->experts;
     return attn + ffn + 2.0 * h;                        /* two norms */
+}
+
+double model_active_params(const model *m)
+{
+    double all = model_params(m);
+    if (m->experts <= 1)
+        return all;
+    return all - m->layers * model_layer_expert_params(m) * (1.0 - (double)m->top_k / m->experts);
 }
 
 double model_params(const model *m)
@@ -100,6 +128,8 @@ static double lora_layer_params(const model *m, int r)
     double h = m->hidden, f = m->ffn, kv = kv_dim(m);
     double attn = (h + h) + (h + kv) + (h + kv) + (h + h);
     double ffn = (m->gated_ffn ? 2.0 : 1.0) * (h + f) + (f + h);
+    if (m->experts > 1)
+        ffn = m->experts * ((m->gated_ffn ? 2.0 : 1.0) * (h + m->moe_ffn) + (m->moe_ffn + h));
     return r * (attn + ffn);
 }
 
@@ -118,6 +148,9 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
     double mlp = 2 * s * b * h                               /* input of the FFN */
                  + (m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * f /* up (and gate) outputs */
                  + 2 * s * b * f;                            /* activation output */
+    if (m->experts > 1) /* each token through top_k experts, plus its dispatched copies */
+        mlp = 2 * s * b * h + m->top_k * ((m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * m->moe_ffn +
+                                          2 * s * b * m->moe_ffn + 2 * s * b * h);
     double norms = 4 * s * b * h;
     return (attn + scores + mlp + norms) / l->tp;
 }
@@ -145,8 +178,8 @@ int model_vstage_first(const model *m, int pp, int vpp, int k)
 
 int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *l, diag_list *diag)
 {
-    int stage_layers, last_layers, vpp, cp;
-    double emb, layer_p, params, trainable, in_flight, per_layer, kept, first, last, base_bytes;
+    int stage_layers, last_layers, vpp, cp, ep;
+    double emb, layer_p, params, trainable, in_flight, per_layer, kept, first, last, base_bytes, shard;
     bool keep_scores;
 
     memset(out, 0, sizeof(*out));
@@ -158,6 +191,11 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     if (m->heads % l->tp != 0 || (m->kv_heads % l->tp != 0 && l->tp % m->kv_heads != 0)) {
         diag_error(diag, (sp_loc){m->path, 0}, "tensor parallelism %d does not divide the %d heads (%d KV heads)",
                    l->tp, m->heads, m->kv_heads);
+        return SP_EINPUT;
+    }
+    if (l->ep > 1 && (m->experts <= 1 || m->experts % l->ep != 0 || l->dp % l->ep != 0)) {
+        diag_error(diag, (sp_loc){m->path, 0}, "expert parallelism %d needs a mixture of experts whose %d experts "
+                   "and DP %d it divides", l->ep, m->experts, l->dp);
         return SP_EINPUT;
     }
     if (l->pp * (l->vpp > 1 ? l->vpp : 1) > m->layers) {
@@ -176,7 +214,10 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     for (int c = 0; c < vpp; c++)
         last_layers += model_vstage_layers(m, l->pp, vpp, c * l->pp + l->pp - 1);
     emb = (double)m->vocab * m->hidden / l->tp;
-    layer_p = model_layer_params(m) / l->tp;
+    ep = l->ep > 1 ? l->ep : 1;
+    /* Experts are split over the expert-parallel ranks, not over TP (Megatron's
+     * expert tensor parallelism of 1); the rest of the layer over TP. */
+    layer_p = (model_layer_params(m) - model_layer_expert_params(m)) / l->tp + model_layer_expert_params(m) / ep;
     /* The first stage holds the input embedding; the last the output layer (the
      * same stage when pp = 1), which the accounting below treats as one. */
     params = stage_layers * layer_p + emb + (l->pp == 1 && !m->tied_embeddings ? emb : 0.0) + m->hidden;
@@ -187,12 +228,18 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     out->trainable = trainable;
 
     /* Weights, gradients, optimizer: mixed-precision Adam, ZeRO over DP (and CP:
-     * Megatron shards the optimizer over the data- and context-parallel ranks). */
+     * Megatron shards the optimizer over the data- and context-parallel ranks);
+     * an expert's states only over the ranks that hold the same experts, DP x
+     * CP / EP of them. */
     base_bytes = l->tune == MODEL_TRAIN_QLORA ? 4.127 / 8.0 : 2.0;
-    out->weights = (l->tune == MODEL_TRAIN_FULL ? 2.0 * params : base_bytes * params + 2.0 * trainable) /
-                   (l->zero >= 3 ? l->dp * cp : 1);
-    out->gradients = 2.0 * trainable / (l->zero >= 2 ? l->dp * cp : 1);
-    out->optimizer = 12.0 * trainable / (l->zero >= 1 ? l->dp * cp : 1);
+    {
+        double experts = stage_layers * model_layer_expert_params(m) / ep / params;
+        shard = (1.0 - experts) / (l->dp * cp) + experts * ep / (l->dp * cp);
+    }
+    out->weights = (l->tune == MODEL_TRAIN_FULL ? 2.0 * params : base_bytes * params + 2.0 * trainable) *
+                   (l->zero >= 3 ? shard : 1.0);
+    out->gradients = 2.0 * trainable * (l->zero >= 2 ? shard : 1.0);
+    out->optimizer = 12.0 * trainable * (l->zero >= 1 ? shard : 1.0);
 
     /* Activations: 1F1B keeps min(pp, micro-batches) in flight on the first
      * stage; the interleaved schedule keeps (pp - 1) * 2 + (vpp - 1) * pp + 1

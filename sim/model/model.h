@@ -31,15 +31,23 @@ typedef struct model {
     bool gated_ffn;  /* SwiGLU-style: three FFN matrices instead of two */
     int vocab;
     bool tied_embeddings;
+    int experts;     /* mixture of experts: experts per MoE layer (every layer); 0 = dense */
+    int top_k;       /* experts each token is routed to */
+    int moe_ffn;     /* an expert's FFN inner dimension */
     sp_loc src;
 } model;
 
 SP_MUST_USE int model_load(model **out, const char *path, diag_list *diag);
 void model_free(model *m); /* NULL is fine */
 
-/* Parameters: embeddings, attention (q, k, v, o), FFN, norms. */
+/* Parameters: embeddings, attention (q, k, v, o), FFN (every expert and the
+ * router for MoE), norms. */
 double model_params(const model *m);
 double model_layer_params(const model *m);
+/* Of a layer's parameters, those of the experts (0 for a dense model). */
+double model_layer_expert_params(const model *m);
+/* Parameters a token multiplies by: for MoE, top_k experts' instead of all. */
+double model_active_params(const model *m);
 
 typedef enum model_recompute { MODEL_RECOMPUTE_NONE, MODEL_RECOMPUTE_SELECTIVE, MODEL_RECOMPUTE_FULL } model_recompute;
 typedef enum model_tune { MODEL_TRAIN_FULL, MODEL_TRAIN_LORA, MODEL_TRAIN_QLORA } model_tune;
@@ -56,6 +64,7 @@ typedef struct model_layout {
     int lora_rank;           /* LoRA / QLoRA adapters on q, k, v, o and the FFN matrices */
     int cp;                  /* context parallel: the sequence split over cp GPUs; 0 or 1 = none */
     int vpp;                 /* virtual pipeline stages per GPU (interleaved 1F1B); 0 or 1 = none */
+    int ep;                  /* expert parallel: MoE experts split over ep of the DP ranks; 0 or 1 = none */
 } model_layout;
 
 /* Transformer layers of virtual pipeline stage k, 0 <= k < pp * vpp (GPU

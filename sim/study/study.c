@@ -265,28 +265,32 @@ int study_search(const study_job *j, const plat *p, study_candidate **out, size_
                         int vpp = vpp_list[v];
                         if (vpp > 1 && (pp == 1 || micro % pp != 0 || pp * vpp > m->layers))
                             continue;
-                        for (int rc = 0; rc < 3 && err == SP_OK; rc++) {
-                            study_candidate x;
-                            memset(&x, 0, sizeof(x));
-                            x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
-                                                   j->tune, j->lora_rank, 1, vpp};
-                            x.c.prec = j->prec;
-                            x.c.grad_fp32 = false;
-                            if (model_memory_per_gpu(&x.mem, m, &x.c.l, quiet) < 0)
+                        for (int ep = 1; ep <= dp && err == SP_OK; ep *= 2) {
+                            if (ep > 1 && (m->experts <= 1 || m->experts % ep != 0 || dp % ep != 0 || z >= 3))
                                 continue;
-                            if (x.mem.total > plat_type_of_rank(p, 0)->gpu.mem_bytes) {
-                                if (x.mem.total < least->mem.total)
-                                    *least = x;
-                                continue;
+                            for (int rc = 0; rc < 3 && err == SP_OK; rc++) {
+                                study_candidate x;
+                                memset(&x, 0, sizeof(x));
+                                x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
+                                                       j->tune, j->lora_rank, 1, vpp, ep};
+                                x.c.prec = j->prec;
+                                x.c.grad_fp32 = false;
+                                if (model_memory_per_gpu(&x.mem, m, &x.c.l, quiet) < 0)
+                                    continue;
+                                if (x.mem.total > plat_type_of_rank(p, 0)->gpu.mem_bytes) {
+                                    if (x.mem.total < least->mem.total)
+                                        *least = x;
+                                    continue;
+                                }
+                                if (train_estimate(m, p, &x.c, &x.estimate_s, quiet) < 0)
+                                    continue;
+                                if (vec_reserve((void **)&c, &cap, *n + 1, sizeof(*c)) < 0) {
+                                    err = SP_ENOMEM;
+                                    break;
+                                }
+                                x.seq = *n;
+                                c[(*n)++] = x;
                             }
-                            if (train_estimate(m, p, &x.c, &x.estimate_s, quiet) < 0)
-                                continue;
-                            if (vec_reserve((void **)&c, &cap, *n + 1, sizeof(*c)) < 0) {
-                                err = SP_ENOMEM;
-                                break;
-                            }
-                            x.seq = *n;
-                            c[(*n)++] = x;
                         }
                     }
                 }

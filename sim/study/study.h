@@ -77,7 +77,8 @@ typedef struct study_candidate {
 
 /**
  * The parallelism search of a job on a rung: every layout (TP within a
- * node, dividing the heads; PP; DP the rest; ZeRO 0-3 for full training;
+ * node, dividing the heads; PP; DP the rest; EP within DP for MoE models;
+ * ZeRO 0-3 for full training;
  * micro-batch 1, 2, 4, 8 dividing the global batch; interleaving 1, 2, 4;
  * recompute none, selective, full) whose memory fits the GPU, ranked by
  * train_estimate(), best first (ties: the first enumerated). When none

@@ -84,7 +84,7 @@ double train_tokens_per_step(const train_config *c)
 
 double train_model_flops_per_token(const model *m, int seq_len, model_tune tune)
 {
-    double multiplying = model_params(m) - (double)m->vocab * m->hidden * (m->tied_embeddings ? 0.0 : 1.0);
+    double multiplying = model_active_params(m) - (double)m->vocab * m->hidden * (m->tied_embeddings ? 0.0 : 1.0);
     return (tune == MODEL_TRAIN_FULL ? 6.0 : 4.0) * multiplying + 12.0 * m->layers * (double)m->hidden * seq_len;
 }
 
@@ -125,6 +125,11 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "ZeRO stage %d: expected 0..3, and ZeRO-3 without pipeline parallelism", l->zero);
         err = SP_EINPUT;
     }
+    if (l->ep > 1 && (m->experts <= 1 || m->experts % l->ep != 0 || l->dp % l->ep != 0 || l->zero >= 3)) {
+        diag_error(diag, at, "EP %d needs a mixture-of-experts model whose experts (%d) and DP (%d) it divides, "
+                   "and ZeRO below 3", l->ep, m->experts, l->dp);
+        err = SP_EINPUT;
+    }
     if (l->tune != MODEL_TRAIN_FULL && l->zero > 0) {
         diag_error(diag, at, "LoRA / QLoRA train small adapters: ZeRO is not used with them here");
         err = SP_EINPUT;
@@ -148,13 +153,15 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
 
 /* Costs of one micro-batch on one GPU, seconds; collective sizes, bytes. */
 typedef struct costs {
-    double attn_fwd, attn_bwd, mlp_fwd, mlp_bwd, core_fwd;
+    double attn_fwd, attn_bwd, mlp_fwd, mlp_bwd, core_fwd; /* MoE: mlp = router and experts */
     double head_fwd, head_bwd, embed_fwd, embed_bwd, qlora_dequant;
     uint64_t tp_bytes;   /* all-gather output / reduce-scatter input of a block (nccl-tests size) */
     uint64_t kv_bytes;   /* CP: keys and values of the whole sequence */
     uint64_t p2p_bytes;  /* activations between pipeline stages (sequence-parallel shard) */
-    double layer_params; /* per GPU (TP shard) */
+    double layer_params; /* per GPU (TP shard; experts: EP shard) */
     double layer_trained;
+    double expert_trained; /* of layer_trained, the experts' (reduced over the expert-data-parallel ranks) */
+    uint64_t a2a_bytes;  /* MoE: a rank's tokens x top_k, dispatched (all-to-all send buffer) */
     double embed_params; /* per GPU (TP shard), the input embedding; the output layer is as large */
 } costs;
 
@@ -163,10 +170,11 @@ typedef struct gen {
     const model *m;
     const plat *p;
     const train_config *c;
-    int tp, cp, dp, pp, vpp, nv, zero;
+    int tp, cp, dp, pp, vpp, nv, zero, ep;
+    bool moe;
     double grad_bytes; /* per gradient element reduced */
     costs k;
-    int *tp_group, *cp_group, *dp_group; /* per rank */
+    int *tp_group, *cp_group, *dp_group, *ep_group, *edp_group; /* per rank */
 } gen;
 
 static int rank_of(const gen *g, int t, int c, int d, int s)
@@ -233,8 +241,27 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
                   (full ? train_gemm_time(gpu, pr, h, V / tp, tok) : 0.0);
     k->embed_fwd = train_memory_time(gpu, 4.0 * tok / tp * h);
     k->embed_bwd = full ? train_memory_time(gpu, 8.0 * tok / tp * h) : 0.0;
-    k->layer_params = model_layer_params(m) / tp;
+    if (g->moe) {
+        /* Mixture of experts on the sequence-parallel shard (tok / tp tokens): a
+         * router GEMM, then each of the E / ep local experts takes its share of
+         * the tok / tp x top_k dispatched tokens (balanced routing). */
+        double E = m->experts, local = E / g->ep, toks = tok / tp * m->top_k, per = toks / local;
+        double fe = m->moe_ffn, upe = (m->gated_ffn ? 2.0 : 1.0) * fe;
+        const double ge[2][3] = {{per, upe, h}, {per, h, fe}};
+        double elem = 2.0 * (tok / tp * 5.0 * h + toks * (upe + fe));
+        k->mlp_fwd = train_gemm_time(gpu, pr, tok / tp, E, h) + train_memory_time(gpu, elem);
+        k->mlp_bwd = train_gemm_time(gpu, pr, tok / tp, h, E) + train_memory_time(gpu, 2.0 * elem);
+        for (int i = 0; i < 2; i++) {
+            k->mlp_fwd += local * train_gemm_time(gpu, pr, ge[i][0], ge[i][1], ge[i][2]);
+            k->mlp_bwd += local * train_gemm_time(gpu, pr, ge[i][0], ge[i][2], ge[i][1]);
+            if (full)
+                k->mlp_bwd += local * train_gemm_time(gpu, pr, ge[i][2], ge[i][1], ge[i][0]);
+        }
+        k->a2a_bytes = (uint64_t)(toks * h * 2.0);
+    }
+    k->layer_params = (model_layer_params(m) - model_layer_expert_params(m)) / tp + model_layer_expert_params(m) / g->ep;
     k->layer_trained = full ? k->layer_params : 0.0;
+    k->expert_trained = full ? model_layer_expert_params(m) / g->ep : 0.0;
     if (!full) {
         double h2 = 2.0 * h, hk = h + kv, hf = h + f;
         k->layer_trained = r * (h2 + hk + hk + h2 + (m->gated_ffn ? 2.0 : 1.0) * hf + hf) / tp;
@@ -259,6 +286,8 @@ static void gen_init(gen *g, const model *m, const plat *p, const train_config *
     g->vpp = vpp_of(c);
     g->nv = g->pp * g->vpp;
     g->zero = c->l.zero;
+    g->ep = c->l.ep > 1 ? c->l.ep : 1;
+    g->moe = m->experts > 1;
     g->grad_bytes = c->grad_fp32 ? 4.0 : 2.0;
     compute_costs(g, &plat_type_of_rank(p, 0)->gpu);
 }
@@ -303,8 +332,8 @@ static void op_mp_coll(gen *g, rank_state *st, const char *name, coll_kind kind,
     st->last = wl_build_op(g->b, st->rank, &op, name, &dep, dep == NONE ? 0 : 1);
 }
 
-static uint32_t op_dp_coll(gen *g, rank_state *st, const char *name, coll_kind kind, double bytes, uint32_t dep,
-                           int layer)
+static uint32_t op_dp_coll_in(gen *g, rank_state *st, const char *name, coll_kind kind, double bytes, uint32_t dep,
+                              int layer, int group)
 {
     wl_op op = {0};
     uint32_t idx;
@@ -313,7 +342,7 @@ static uint32_t op_dp_coll(gen *g, rank_state *st, const char *name, coll_kind k
     op.stream = WL_STREAM_COMM_DP;
     op.coll = kind;
     op.bytes = (uint64_t)(bytes > 1.0 ? bytes : 1.0);
-    op.group = g->dp_group[st->rank];
+    op.group = group;
     op.layer = layer;
     op.peer = -1;
     idx = wl_build_op(g->b, st->rank, &op, name, &dep, dep == NONE ? 0 : 1);
@@ -323,6 +352,12 @@ static uint32_t op_dp_coll(gen *g, rank_state *st, const char *name, coll_kind k
     }
     st->dp_ops[st->ndp++] = idx;
     return idx;
+}
+
+static uint32_t op_dp_coll(gen *g, rank_state *st, const char *name, coll_kind kind, double bytes, uint32_t dep,
+                           int layer)
+{
+    return op_dp_coll_in(g, st, name, kind, bytes, dep, layer, g->dp_group[st->rank]);
 }
 
 static void op_p2p(gen *g, rank_state *st, wl_op_kind kind, int peer, int tag, const char *name, int layer)
@@ -377,6 +412,27 @@ static uint32_t op_compute_after(gen *g, rank_state *st, const char *name, doubl
     return st->last;
 }
 
+/* A mixture-of-experts block on this rank's sequence shard: the router, the
+ * tokens dispatched to their experts' ranks (all-to-all over the EP group),
+ * the local experts, the results combined back (all-to-all). Backward: the
+ * same in reverse. */
+static void moe_block(gen *g, rank_state *st, int layer, const char *what, bool backward)
+{
+    char name[48];
+    const costs *k = &g->k;
+
+    if (g->ep > 1) {
+        snprintf(name, sizeof(name), "L%d ep all_to_all %s", layer, backward ? "combine grad" : "dispatch");
+        op_mp_coll(g, st, name, COLL_ALL_TO_ALL, k->a2a_bytes, g->ep_group[st->rank], layer);
+    }
+    snprintf(name, sizeof(name), "L%d moe %s", layer, what);
+    op_compute(g, st, name, (backward ? k->mlp_bwd : k->mlp_fwd) + k->qlora_dequant / 2, layer);
+    if (g->ep > 1) {
+        snprintf(name, sizeof(name), "L%d ep all_to_all %s", layer, backward ? "dispatch grad" : "combine");
+        op_mp_coll(g, st, name, COLL_ALL_TO_ALL, k->a2a_bytes, g->ep_group[st->rank], layer);
+    }
+}
+
 static void layer_forward(gen *g, rank_state *st, int layer, bool recompute, uint32_t gathered)
 {
     char name[48];
@@ -397,6 +453,12 @@ static void layer_forward(gen *g, rank_state *st, int layer, bool recompute, uin
     if (g->tp > 1) {
         snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
         op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
+    }
+    if (g->moe) {
+        moe_block(g, st, layer, what, false);
+        return;
+    }
+    if (g->tp > 1) {
         snprintf(name, sizeof(name), "L%d tp all_gather", layer);
         op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
     }
@@ -419,15 +481,23 @@ static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
         layer_forward(g, st, layer, true, gathered), gathered = NONE;
     else if (g->c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !g->c->l.flash_attention)
         extra = k->core_fwd; /* the attention scores, recomputed */
-    if (g->tp > 1) {
-        snprintf(name, sizeof(name), "L%d tp all_gather", layer);
-        op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
+    if (g->moe) {
+        moe_block(g, st, layer, "bwd", true);
+        if (gathered != NONE) /* ZeRO-3's gather, needed by what follows */
+            op_compute_after(g, st, "zero3 wait", 0.0, layer, gathered);
+    } else {
+        if (g->tp > 1) {
+            snprintf(name, sizeof(name), "L%d tp all_gather", layer);
+            op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
+        }
+        snprintf(name, sizeof(name), "L%d mlp bwd", layer);
+        op_compute_after(g, st, name, k->mlp_bwd + k->qlora_dequant / 2, layer, gathered);
+        if (g->tp > 1) {
+            snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
+            op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
+        }
     }
-    snprintf(name, sizeof(name), "L%d mlp bwd", layer);
-    op_compute_after(g, st, name, k->mlp_bwd + k->qlora_dequant / 2, layer, gathered);
     if (g->tp > 1) {
-        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
-        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
         snprintf(name, sizeof(name), "L%d tp all_gather", layer);
         op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
     }
@@ -511,8 +581,14 @@ static void chunk_backward(gen *g, rank_state *st, int vs, int mb)
         /* Gradient buckets of one layer, reduced as soon as the last
          * micro-batch produced them (every micro-batch with ZeRO-3). */
         if (grads && (last_mb || g->zero >= 3) && layer_grad_params(g, layer) > 0.0) {
+            /* Experts' gradients go to the ranks holding the same experts. */
+            double experts = g->k.expert_trained, dense = layer_grad_params(g, layer) - experts;
             snprintf(name, sizeof(name), "L%d dp grad %s", layer, coll_kind_name(reduce));
-            op_dp_coll(g, st, name, reduce, g->grad_bytes * layer_grad_params(g, layer), st->last, layer);
+            op_dp_coll(g, st, name, reduce, g->grad_bytes * dense, st->last, layer);
+            if (experts > 0.0 && g->dp * g->cp > g->ep) {
+                snprintf(name, sizeof(name), "L%d edp grad %s", layer, coll_kind_name(reduce));
+                op_dp_coll_in(g, st, name, reduce, g->grad_bytes * experts, st->last, layer, g->edp_group[st->rank]);
+            }
         }
     }
 }
@@ -571,14 +647,16 @@ static void rank_schedule(gen *g, rank_state *st)
 static void rank_optimizer(gen *g, rank_state *st)
 {
     const plat_gpu *gpu = &plat_type_of_rank(g->p, st->rank)->gpu;
-    double trained = 0.0, share = g->zero >= 1 ? (double)g->dp * g->cp : 1.0;
+    double trained = 0.0, experts = 0.0, share = g->zero >= 1 ? (double)g->dp * g->cp : 1.0;
     uint32_t *deps;
     wl_op op = {0};
 
     for (int c = 0; c < g->vpp; c++) {
         int vs = c * g->pp + st->s, first = model_vstage_first(g->m, g->pp, g->vpp, vs);
-        for (int i = 0; i < model_vstage_layers(g->m, g->pp, g->vpp, vs); i++)
+        for (int i = 0; i < model_vstage_layers(g->m, g->pp, g->vpp, vs); i++) {
             trained += layer_grad_params(g, first + i);
+            experts += g->k.expert_trained;
+        }
     }
     if ((deps = malloc((st->ndp + 2) * sizeof(*deps))) == NULL) {
         st->err = SP_ENOMEM;
@@ -590,14 +668,20 @@ static void rank_optimizer(gen *g, rank_state *st)
         deps[st->ndp] = st->last;
     op.kind = WL_COMPUTE;
     op.stream = WL_STREAM_COMPUTE;
-    op.duration_s = train_memory_time(gpu, 28.0 * trained / share);
+    /* ZeRO shards experts' states over DP x CP / EP ranks, the rest over DP x CP. */
+    op.duration_s = train_memory_time(gpu, 28.0 * ((trained - experts) / share + experts * (g->zero >= 1 ? g->ep : 1) / share));
     op.layer = -1;
     op.peer = -1;
     st->last = wl_build_op(g->b, st->rank, &op, "optimizer step", deps, (uint32_t)st->ndp + (st->last != NONE));
     free(deps);
     /* ZeRO-1/2: every GPU gathers the updated bf16 parameters. */
-    if (g->zero >= 1 && g->zero <= 2 && g->dp * g->cp > 1)
-        op_dp_coll(g, st, "dp param all_gather", COLL_ALL_GATHER, 2.0 * trained, st->last, -1);
+    if (g->zero >= 1 && g->zero <= 2 && g->dp * g->cp > 1) {
+        uint32_t opt = st->last;
+        op_dp_coll(g, st, "dp param all_gather", COLL_ALL_GATHER, 2.0 * (trained - experts), opt, -1);
+        if (experts > 0.0 && g->dp * g->cp > g->ep)
+            op_dp_coll_in(g, st, "edp param all_gather", COLL_ALL_GATHER, 2.0 * experts, opt, -1,
+                          g->edp_group[st->rank]);
+    }
 }
 
 static int make_groups(gen *g, bool fold)
@@ -611,9 +695,28 @@ static int make_groups(gen *g, bool fold)
         for (int d = 0; d < g->dp; d++)
             for (int c = 0; c < g->cp; c++)
                 for (int t = 0; t < g->tp; t++) {
-                    int r = rank_of(g, t, c, d, s), k = 0;
-                    if (fold && d > 0)
+                    int r = rank_of(g, t, c, d, s), k = 0, e = d % g->ep, d2 = d / g->ep;
+                    if (fold && d >= g->ep) /* folded: the first ep replicas (one expert-parallel group) */
                         continue;
+                    if (e == 0) {
+                        for (int i = 0; i < g->ep; i++)
+                            ranks[i] = rank_of(g, t, c, i + g->ep * d2, s);
+                        snprintf(name, sizeof(name), "ep%d", r);
+                        g->ep_group[r] = wl_build_group(g->b, name, ranks, g->ep, false);
+                    } else {
+                        g->ep_group[r] = g->ep_group[rank_of(g, t, c, g->ep * d2, s)];
+                    }
+                    /* Experts' gradients: the ranks with the same experts, over DP and CP. */
+                    if (d2 == 0 && c == 0) {
+                        int n2 = 0;
+                        for (int j = 0; j < g->dp / g->ep; j++)
+                            for (int cc = 0; cc < g->cp; cc++)
+                                ranks[n2++] = rank_of(g, t, cc, e + g->ep * j, s);
+                        snprintf(name, sizeof(name), "edp%d", r);
+                        g->edp_group[r] = wl_build_group(g->b, name, ranks, n2, fold && g->dp > g->ep);
+                    } else {
+                        g->edp_group[r] = g->edp_group[rank_of(g, t, 0, e, s)];
+                    }
                     if (t == 0) {
                         for (int i = 0; i < g->tp; i++)
                             ranks[i] = rank_of(g, i, c, d, s);
@@ -636,7 +739,7 @@ static int make_groups(gen *g, bool fold)
                             for (int cc = 0; cc < g->cp; cc++)
                                 ranks[k++] = rank_of(g, t, cc, dd, s);
                         snprintf(name, sizeof(name), "dp%d", r);
-                        g->dp_group[r] = wl_build_group(g->b, name, ranks, k, fold && g->dp > 1);
+                        g->dp_group[r] = wl_build_group(g->b, name, ranks, k, fold && g->dp > g->ep);
                     } else {
                         g->dp_group[r] = g->dp_group[rank_of(g, t, 0, 0, s)];
                     }
@@ -657,7 +760,9 @@ int train_build(wl **out, const model *m, const plat *p, const train_config *c, 
     g.tp_group = calloc((size_t)n + 1, sizeof(int));
     g.cp_group = calloc((size_t)n + 1, sizeof(int));
     g.dp_group = calloc((size_t)n + 1, sizeof(int));
-    if (g.tp_group == NULL || g.cp_group == NULL || g.dp_group == NULL) {
+    g.ep_group = calloc((size_t)n + 1, sizeof(int));
+    g.edp_group = calloc((size_t)n + 1, sizeof(int));
+    if (g.tp_group == NULL || g.cp_group == NULL || g.dp_group == NULL || g.ep_group == NULL || g.edp_group == NULL) {
         err = SP_ENOMEM;
         goto done;
     }
@@ -668,7 +773,7 @@ int train_build(wl **out, const model *m, const plat *p, const train_config *c, 
         goto done;
     }
     for (int s = 0; s < g.pp; s++)
-        for (int d = 0; d < (c->fold ? 1 : g.dp); d++)
+        for (int d = 0; d < (c->fold ? g.ep : g.dp); d++)
             for (int cc = 0; cc < g.cp; cc++)
                 for (int t = 0; t < g.tp; t++) {
                     rank_state st = {rank_of(&g, t, cc, d, s), t, cc, d, s, NONE, NULL, 0, 0, SP_OK};
@@ -687,6 +792,8 @@ done:
     free(g.tp_group);
     free(g.cp_group);
     free(g.dp_group);
+    free(g.ep_group);
+    free(g.edp_group);
     return err;
 }
 
@@ -713,7 +820,8 @@ int train_estimate(const model *m, const plat *p, const train_config *c, double 
 {
     gen g = {0};
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
-    double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, per_mb = 0.0, layer_mb, head;
+    double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0, per_mb = 0.0,
+           layer_mb, head;
     int layers = 0;
 
     *step_s = 0.0;
@@ -730,6 +838,15 @@ int train_estimate(const model *m, const plat *p, const train_config *c, double 
     err = model_time(p, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.tp_bytes, &t_ag);
     if (err == SP_OK)
         err = model_time(p, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs);
+    if (err == SP_OK && g.ep > 1) {
+        /* All-to-all has no NCCL model time: its alpha-beta time on an idle fabric. */
+        coll_plan *a2a = NULL;
+        for (int i = 0; i < g.ep; i++)
+            ranks[i] = rank_of(&g, 0, 0, i, 0);
+        if ((err = coll_plan_new(&a2a, p, COLL_ALL_TO_ALL, ranks, g.ep, g.k.a2a_bytes, NULL)) == SP_OK)
+            t_a2a = coll_plan_alpha_beta_s(a2a);
+        coll_plan_free(a2a);
+    }
     for (int i = 0; i < g.cp && err == SP_OK; i++)
         ranks[i] = rank_of(&g, 0, i, 0, 0);
     if (err == SP_OK)
@@ -766,7 +883,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, double 
         layers = l > layers ? l : layers;
     }
     layer_mb = g.k.attn_fwd + g.k.mlp_fwd + g.k.attn_bwd + g.k.mlp_bwd + 2.0 * g.k.qlora_dequant +
-               (g.tp > 1 ? 4.0 * (t_ag + t_rs) : 0.0) + (g.cp > 1 ? 2.0 * t_kv : 0.0);
+               (g.tp > 1 ? (g.moe ? 2.0 : 4.0) * (t_ag + t_rs) : 0.0) + (g.cp > 1 ? 2.0 * t_kv : 0.0) + 4.0 * t_a2a;
     if (c->l.recompute == MODEL_RECOMPUTE_FULL)
         layer_mb += g.k.attn_fwd + g.k.mlp_fwd + (g.tp > 1 ? 2.0 * (t_ag + t_rs) : 0.0);
     else if (c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !c->l.flash_attention)

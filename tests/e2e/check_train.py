@@ -48,7 +48,8 @@ if abs(t["tokens_per_s"][0] - tokens / step) > 1e-9 * t["tokens_per_s"][0]:
     fail("tokens_per_s is not tokens per step / step time")
 if abs(t["mfu"][0] - t["model_flops_per_gpu"][0] / peak) > 1e-9:
     fail("mfu is not model FLOP/s per GPU / peak")
-parts = sum(float(t[c][0]) for c in ("compute", "exposed_tp", "exposed_cp", "exposed_dp", "pipeline_wait", "other"))
+parts = sum(float(t[c][0]) for c in ("compute", "exposed_tp", "exposed_cp", "exposed_ep", "exposed_dp",
+                                      "pipeline_wait", "other"))
 if abs(parts - step) > 1e-6 * step:
     fail(f"stage 0's breakdown sums to {parts}, the step is {step}")
 fits = t["memory_per_gpu"][0] <= t["memory_capacity"][0]

@@ -26,7 +26,7 @@ set_tests_properties(e2e.train.h100_tp8 e2e.train.read e2e.train.timeline e2e.tr
 # A pipeline of four Sparks behind a switch: every stage waits for the others (the bubble).
 sp_e2e(train.spark_pipeline RC 0
   ARGS "train|-p|platforms/dgx-spark-switch.cfg|-n|4|-m|${m8}|--pp|4|--seq|2048|--gbs|16|--finetune|lora"
-  STDOUT " 0 +0 +[0-9.]+ +0\\.000 +0\\.000 +0\\.000 +[1-9][0-9]*\\.[0-9]+ +0\\.000")
+  STDOUT " 0 +0 +[0-9.]+ +0\\.000 +0\\.000 +0\\.000 +0\\.000 +[1-9][0-9]*\\.[0-9]+ +0\\.000")
 # A full fine-tune of 70B does not fit in one Spark's 128 GB: said, with the numbers.
 sp_e2e(train.70b_on_spark RC 0 ARGS "train|-p|platforms/dgx-spark.cfg|-m|${m70}|--seq|2048|--microbatches|1"
   STDOUT "of 128 GB: does NOT fit \\(weights 141\\.11, gradients 141\\.11, optimizer 846\\.64")
@@ -52,7 +52,7 @@ sp_e2e(bad.train.no_model RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|tests/ba
 # Lab 3 (docs/labs/lab3-pipeline.md): its commands run and show what the lab asks about.
 sp_e2e(lab3.bubble RC 0
   ARGS "train|-p|platforms/dgx-spark-switch.cfg|-n|4|-m|${m8}|--pp|4|--seq|2048|--microbatches|8"
-  STDOUT " 3 +3 +[0-9.]+ +0\\.000 +0\\.000 +0\\.000 +[0-9.]+ +0\\.000")
+  STDOUT " 3 +3 +[0-9.]+ +0\\.000 +0\\.000 +0\\.000 +0\\.000 +[0-9.]+ +0\\.000")
 sp_e2e(lab3.interleaved RC 0
   ARGS "train|-p|platforms/dgx-spark-switch.cfg|-n|4|-m|${m8}|--pp|4|--vpp|2|--seq|2048|--microbatches|8"
   STDOUT "PP 4 \\(interleaved\\)")
@@ -72,3 +72,11 @@ sp_e2e(memory.qwen32b_full_on_spark RC 0
 sp_e2e(memory.qwen32b_qlora_on_spark RC 0
   ARGS "memory|-m|workloads/models/qwen2.5-32b.cfg|-p|platforms/dgx-spark.cfg|--seq|2048|--finetune|qlora|--recompute|full"
   STDOUT "of 128 GB: fits")
+# Mixture of experts: Mixtral 8x7B with expert parallelism over two DGX H100; the
+# all-to-all shows in its own column. Folded and unfolded agree (DP groups on rails).
+sp_e2e(train.moe_ep RC 0
+  ARGS "train|-p|platforms/superpod-h100.cfg|-n|2|-m|workloads/models/mixtral-8x7b.cfg|--tp|2|--ep|8|--zero|1|--seq|4096|--gbs|16"
+  STDOUT "DP 8 \\(EP 8 of it\\).*exp\\. ep.* 0 +0 +[0-9.]+ +[0-9.]+ +0\\.000 +[1-9][0-9]*\\.[0-9]+ ")
+sp_e2e(bad.train.ep_dense RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--ep|2|-o|${SP_OUT}/bad-ep.h5"
+  STDERR "EP 2 needs a mixture-of-experts model" ABSENT "${SP_OUT}/bad-ep.h5")

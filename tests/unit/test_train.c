@@ -51,7 +51,7 @@ static void near_rel(double got, double want, double rel)
 
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
-    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1},
+    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1},
                       PLAT_BF16, false, false};
     return c;
 }
@@ -263,6 +263,50 @@ static void test_train__recompute_and_lora(void **state)
     near_rel(full_bwd - lora_bwd, wgrad - 2.0 * (lora_fwd - full_fwd), 1e-9);
 }
 
+/* Mixture of experts: Mixtral 8x7B's published sizes (47B parameters, 13B
+ * active); with EP 4 of DP 8 every layer dispatches and combines its tokens
+ * all-to-all over the EP group, forward and backward, and the experts'
+ * gradients go to the ranks holding the same experts. */
+static void test_train__moe(void **state)
+{
+    fixture *f = *state;
+    model *mx;
+    train_config c = config(1, 1, 8, 1, 2048, 2);
+    wl *w;
+    int found = 0;
+
+    assert_int_equal(model_load(&mx, MODELS "/mixtral-8x7b.cfg", f->d), SP_OK);
+    near_rel(model_params(mx), 46.7e9, 0.01);
+    near_rel(model_active_params(mx), 12.9e9, 0.01);
+    c.l.ep = 4;
+    c.l.zero = 1;
+    assert_int_equal(train_build(&w, mx, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "ep all_to_all"), 32 * 2 * 4);
+    assert_int_equal(count_named(w, 0, "edp grad reduce_scatter"), 32);
+    assert_int_equal(count_named(w, 0, "L0 dp grad reduce_scatter"), 1);
+    for (size_t g = 0; g < w->ngroups; g++) {
+        if (strcmp(w->groups[g].name, "ep0") == 0) {
+            assert_int_equal(w->groups[g].n, 4);
+            assert_int_equal(w->groups[g].ranks[3], 3);
+            found++;
+        }
+        if (strcmp(w->groups[g].name, "edp1") == 0) {
+            assert_int_equal(w->groups[g].n, 2);
+            assert_int_equal(w->groups[g].ranks[1], 5);
+            found++;
+        }
+    }
+    assert_int_equal(found, 2);
+    wl_free(w);
+    c.l.ep = 3;
+    assert_int_equal(train_check(mx, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "EP 3 needs a mixture-of-experts model"));
+    c.l.ep = 2;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    model_free(mx);
+}
+
 static void test_train__bad_layouts(void **state)
 {
     fixture *f = *state;
@@ -297,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_train__interleaved_order),
         cmocka_unit_test(test_train__fold),
         cmocka_unit_test(test_train__recompute_and_lora),
+        cmocka_unit_test(test_train__moe),
         cmocka_unit_test(test_train__bad_layouts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
