@@ -50,6 +50,8 @@ CASES = [
 SENSITIVITY = [
     ("405B, 8,192 H100, as above, interleaved 2 virtual stages", 430.0, LLAMA3, "micro-batch 1, 2 virtual stages",
      CASES[0][4] + ["--vpp", "2"]),
+    ("405B, 16,384 H100, as above, interleaved 2 virtual stages", 400.0, LLAMA3, "micro-batch 1, 2 virtual stages",
+     CASES[1][4] + ["--vpp", "2"]),
 ]
 
 
