@@ -17,6 +17,7 @@ static void usage(FILE *fp)
             "                        [--dp D] [--zero 0-3] [--mbs B] [--seq S] [--microbatches M]\n"
             "                        [--recompute none|selective|full] [--no-flash]\n"
             "                        [--finetune full|lora|qlora] [--lora-rank R] [--cp C] [--vpp V] [--ep E]\n"
+            "                        [--adam fp32|bf16|int8]\n"
             "\n"
             "Memory per GPU of a training step, by the standard accounting: weights,\n"
             "gradients, optimizer states (mixed-precision Adam, 16 B per trained parameter\n"
@@ -36,7 +37,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},
         {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
         {"ep", required_argument, NULL, 'E'},       {"cp", required_argument, NULL, 'C'},
-        {"vpp", required_argument, NULL, 'V'},
+        {"vpp", required_argument, NULL, 'V'},      {"adam", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     static const char *const recompute[] = {"none", "selective", "full"};
@@ -71,7 +72,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                 err = SP_EINPUT;
             continue;
         case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
-        case 'E': case 'C': case 'V':
+        case 'E': case 'C': case 'V': case 'a':
             if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
                 err = SP_EINPUT;
             continue;

@@ -151,8 +151,16 @@ static int simulate_rungs(const study *s, cell *cells, int jobs, diag_list *diag
                 break;
             }
             if (pid[next] == 0) {
+                size_t me = next;
+                int rc;
                 close(p[0]);
-                _exit(child_run(s, next, cells, p[1]) == SP_OK ? 0 : 3);
+                for (size_t i = done; i < me; i++) /* the parent's ends of older children's pipes */
+                    close(fd[i]);
+                free(pid);
+                free(fd);
+                rc = child_run(s, me, cells, p[1]);
+                close(p[1]);
+                _exit(rc == SP_OK ? 0 : 3);
             }
             close(p[1]);
             fd[next++] = p[0];

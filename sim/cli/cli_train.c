@@ -21,7 +21,8 @@ static void usage(FILE *fp)
             "                       [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
-            "                       [--grad-fp32] [--fold auto|on|off] [--algo L] [--proto L]\n"
+            "                       [--grad-fp32] [--adam fp32|bf16|int8] [--fold auto|on|off]\n"
+            "                       [--algo L] [--proto L]\n"
             "                       [-o OUT.h5] [--timeline OUT.json]\n"
             "\n"
             "  --tp, --pp, --cp  tensor (with sequence parallelism), pipeline and context\n"
@@ -35,6 +36,8 @@ static void usage(FILE *fp)
             "  --microbatches M  micro-batches per step and pipeline        default PP\n"
             "  --precision P     GEMM precision (attention stays bf16)           default bf16\n"
             "  --grad-fp32       reduce gradients in fp32 (4 B) instead of bf16\n"
+            "  --adam S          Adam's moments in fp32 (12 B per parameter with the master\n"
+            "                    weight), bf16 (8 B) or 8-bit (6 B)              default fp32\n"
             "  --fold F          simulate one data-parallel replica, the DP collectives timed\n"
             "                    apart on the whole platform; auto = above 1024 GPUs\n"
             "  -o FILE           the summary and every operation, as HDF5\n"
@@ -49,6 +52,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     static const char *const fold[] = {"auto", "on", "off"};
+    static const char *const adam[] = {"fp32", "bf16", "int8"};
     model_layout *l = &a->cfg.l;
     int v = 0;
 
@@ -91,6 +95,11 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
             break;
         l->tune = (model_tune)v;
         return SP_OK;
+    case 'a':
+        if (cli_pick(val, adam, 3, &v) < 0)
+            break;
+        l->adam = (model_adam)v;
+        return SP_OK;
     case 'O':
         if (cli_pick(val, fold, 3, &v) < 0)
             break;
@@ -115,7 +124,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -238,7 +247,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"model", required_argument, NULL, 'm'},    {"tp", required_argument, NULL, 'T'},
         {"pp", required_argument, NULL, 'P'},       {"cp", required_argument, NULL, 'C'},
         {"vpp", required_argument, NULL, 'V'},      {"zero", required_argument, NULL, 'Z'},
-        {"ep", required_argument, NULL, 'E'},
+        {"ep", required_argument, NULL, 'E'},       {"adam", required_argument, NULL, 'a'},
         {"mbs", required_argument, NULL, 'B'},      {"seq", required_argument, NULL, 'S'},
         {"gbs", required_argument, NULL, 'G'},      {"microbatches", required_argument, NULL, 'M'},
         {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},

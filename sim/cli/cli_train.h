@@ -39,7 +39,7 @@ typedef struct cli_train_result {
 
 void cli_train_defaults(cli_train_args *a);
 
-/* A layout option (getopt code c: T P C V Z B S G M L F g R U O Q) into a.
+/* A layout option (getopt code c: T P C V E Z B S G M L F g R U O Q a) into a.
  * @return SP_OK; SP_EINPUT (reported); 1 if c is not a layout option */
 int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *diag);
 

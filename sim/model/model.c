@@ -155,6 +155,11 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
     return (attn + scores + mlp + norms) / l->tp;
 }
 
+double model_adam_bytes(model_adam a)
+{
+    return a == MODEL_ADAM_INT8 ? 4.0 + 2.0 : a == MODEL_ADAM_BF16 ? 4.0 + 4.0 : 4.0 + 8.0;
+}
+
 int model_vstage_layers(const model *m, int pp, int vpp, int k)
 {
     int v = pp * (vpp > 1 ? vpp : 1), base = m->layers / v, extra = m->layers % v;
@@ -239,7 +244,7 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     out->weights = (l->tune == MODEL_TRAIN_FULL ? 2.0 * params : base_bytes * params + 2.0 * trainable) *
                    (l->zero >= 3 ? shard : 1.0);
     out->gradients = 2.0 * trainable * (l->zero >= 2 ? shard : 1.0);
-    out->optimizer = 12.0 * trainable * (l->zero >= 1 ? shard : 1.0);
+    out->optimizer = model_adam_bytes(l->adam) * trainable * (l->zero >= 1 ? shard : 1.0);
 
     /* Activations: 1F1B keeps min(pp, micro-batches) in flight on the first
      * stage; the interleaved schedule keeps (pp - 1) * 2 + (vpp - 1) * pp + 1

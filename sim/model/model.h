@@ -52,6 +52,14 @@ double model_active_params(const model *m);
 typedef enum model_recompute { MODEL_RECOMPUTE_NONE, MODEL_RECOMPUTE_SELECTIVE, MODEL_RECOMPUTE_FULL } model_recompute;
 typedef enum model_tune { MODEL_TRAIN_FULL, MODEL_TRAIN_LORA, MODEL_TRAIN_QLORA } model_tune;
 
+/* Adam's state per trained parameter, beside the fp32 master weight (4 B):
+ * both moments in fp32 (8 B), in bf16 (4 B), or 8-bit block-wise quantized
+ * (2 B; Dettmers et al. 2022, "8-bit Optimizers via Block-wise
+ * Quantization", arXiv 2110.02861). */
+typedef enum model_adam { MODEL_ADAM_FP32, MODEL_ADAM_BF16, MODEL_ADAM_INT8 } model_adam;
+/* Bytes of optimizer state per trained parameter (master weight and moments). */
+double model_adam_bytes(model_adam a);
+
 typedef struct model_layout {
     int tp, pp, dp;          /* tensor (with sequence parallelism), pipeline, data parallel */
     int zero;                /* 0..3: ZeRO stage (3 = FSDP) over the DP group */
@@ -65,6 +73,7 @@ typedef struct model_layout {
     int cp;                  /* context parallel: the sequence split over cp GPUs; 0 or 1 = none */
     int vpp;                 /* virtual pipeline stages per GPU (interleaved 1F1B); 0 or 1 = none */
     int ep;                  /* expert parallel: MoE experts split over ep of the DP ranks; 0 or 1 = none */
+    model_adam adam;         /* precision of Adam's moments */
 } model_layout;
 
 /* Transformer layers of virtual pipeline stage k, 0 <= k < pp * vpp (GPU

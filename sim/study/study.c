@@ -36,6 +36,7 @@ static const cfg_key job_keys[] = {
     {"precision",     CFG_STRING, false, 0, 0, false, "GEMM precision: bf16 (default), fp8, fp4"},
     {"deadline_days", CFG_NUMBER, false, 0, 1e6, false, "the time to train it should take at most; 0 = none"},
     {"lora_rank",     CFG_INT,    false, 1, 65536, false, "LoRA / QLoRA adapter rank (default 16)"},
+    {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16 or int8"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key rung_keys[] = {
@@ -113,6 +114,18 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     j->global_batch = (int)cfg_int(g, "global_batch", 1);
     j->deadline_days = cfg_number(g, "deadline_days", 0.0);
     j->lora_rank = (int)cfg_int(g, "lora_rank", 16);
+    {
+        static const char *const adams[] = {"fp32", "bf16", "int8"};
+        const char *a = cfg_string(g, "adam_state", "fp32");
+        for (k = 0; k < 3 && strcmp(adams[k], a) != 0; k++)
+            ;
+        if (k == 3) {
+            diag_error(diag, (sp_loc){s->path, at.line}, "job: adam_state \"%s\": expected fp32, bf16 or int8", a);
+            err = SP_EINPUT;
+        } else {
+            j->adam = (model_adam)k;
+        }
+    }
     if ((j->name = str_dup(cfg_string(g, "name", ""))) == NULL || (j->mode = str_dup(mode)) == NULL ||
         (j->model_path = relative_to(s->path, cfg_string(g, "model", ""))) == NULL)
         return SP_ENOMEM;
@@ -272,7 +285,7 @@ int study_search(const study_job *j, const plat *p, study_candidate **out, size_
                                 study_candidate x;
                                 memset(&x, 0, sizeof(x));
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
-                                                       j->tune, j->lora_rank, 1, vpp, ep};
+                                                       j->tune, j->lora_rank, 1, vpp, ep, j->adam};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 if (model_memory_per_gpu(&x.mem, m, &x.c.l, quiet) < 0)

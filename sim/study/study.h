@@ -30,6 +30,7 @@ typedef struct study_job {
     char *mode;           /* "pretrain", "full", "lora", "qlora" */
     model_tune tune;
     int lora_rank;
+    model_adam adam;      /* precision of Adam's moments */
     double tokens;        /* tokens to train on */
     int seq_len;
     int global_batch;     /* sequences per optimizer step */
