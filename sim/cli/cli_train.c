@@ -225,6 +225,8 @@ void cli_train_print(const cli_train_result *r, const plat *p)
            "activations %.2f, logits %.2f)\n",
            r->mem.total / G, r->capacity / G, r->fits ? "fits" : "does NOT fit", r->mem.weights / G,
            r->mem.gradients / G, r->mem.optimizer / G, r->mem.activations / G, r->mem.logits / G);
+    printf("                   (not counted: CUDA context, allocator fragmentation, communication buffers%s)\n",
+           plat_type_of_rank(p, 0)->gpu.unified ? "; unified memory: the OS and CPU-side buffers share it" : "");
     printf("step time          %10.3f ms\n", r->step_s * 1e3);
     printf("tokens/s           %10.0f (%.0f per GPU)\n", r->tokens_per_s, r->tokens_per_s / p->nranks);
     printf("model TFLOP/s/GPU  %10.1f   MFU %.1f%% of the dense bf16 peak\n", r->tflops_per_gpu, r->mfu * 100.0);
