@@ -101,8 +101,11 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         (err = plat_set_nodes(p, nodes, diag)) < 0)
         goto done;
     l = a.cfg.l;
-    l.dp = dp > 0 ? dp : p->nranks / (l.tp * l.pp * (l.cp > 1 ? l.cp : 1));
-    if (l.dp < 1 || (long long)l.tp * l.pp * l.dp > p->nranks) {
+    {
+        long long mp = (long long)l.tp * l.pp * (l.cp > 1 ? l.cp : 1);
+        l.dp = dp > 0 ? dp : (int)(mp <= p->nranks ? p->nranks / mp : 0);
+    }
+    if (l.dp < 1 || (long long)l.tp * l.pp * (l.cp > 1 ? l.cp : 1) * l.dp > p->nranks) {
         diag_error(diag, (sp_loc){0}, "memory: tp %d x pp %d x dp %d needs more than the platform's %d GPUs",
                    l.tp, l.pp, l.dp < 1 ? 1 : l.dp, p->nranks);
         err = SP_EINPUT;

@@ -46,7 +46,7 @@ static void usage(FILE *fp)
             "usage: scalepath study [STUDY.cfg] [-o OUT.h5] [-j JOBS] [--max-simulated K]\n"
             "\n"
             "Every job of the study on every rung of its ladder: the layouts that fit\n"
-            "(TP, PP, DP, ZeRO, micro-batch, interleaving, recompute), ranked by an\n"
+            "(TP, PP, DP, EP, ZeRO, micro-batch, interleaving, recompute), ranked by an\n"
             "estimate; the best K simulated (default: the study's max_simulated); then\n"
             "tokens/s, MFU, days to train, cost to buy, cloud cost, energy, the Pareto\n"
             "front of cost against time, and the recommended rung.\n"
@@ -79,8 +79,13 @@ static int child_run(const study *s, size_t rung, cell *cells, int fd)
         cell *c = &cells[j * s->nrungs + rung];
         for (int k = 0; k < c->nsim && err == SP_OK; k++) {
             train_config cfg = c->cand[k].c;
+            int e2;
             cfg.fold = fold_for(&cfg, p);
-            err = cli_train_simulate(e, p, s->jobs[j].m, &cfg, NULL, &c->res[k], NULL, NULL, diag);
+            e2 = cli_train_simulate(e, p, s->jobs[j].m, &cfg, NULL, &c->res[k], NULL, NULL, diag);
+            if (e2 == SP_ENOMEM)
+                err = e2;
+            else if (e2 < 0) /* this layout failed (said in diag); the others may not */
+                c->res[k].step_s = INFINITY;
         }
         if (err == SP_OK && c->nsim > 0) {
             const char *b = (const char *)c->res, *end = b + (size_t)c->nsim * sizeof(c->res[0]);
@@ -96,11 +101,10 @@ static int child_run(const study *s, size_t rung, cell *cells, int fd)
         }
     }
     eng_free(e);
-    if (err < 0) {
+    if (err < 0)
         diag_error(diag, (sp_loc){s->path, (unsigned)s->rungs[rung].line}, "rung \"%s\": the simulation failed",
                    s->rungs[rung].name);
-        diag_print(diag, stderr);
-    }
+    diag_print(diag, stderr);
     diag_free(diag);
     return err;
 }
@@ -239,6 +243,11 @@ static void print_job(const study *s, size_t j, cell *cells, int rec)
         char lay[64], buy[16], cloud[16] = "-", kwh[16] = "-";
         const study_outcome *o = &c->eco;
         money(o->capex_USD, buy, sizeof(buy));
+        if (!o->fits && c->nsim > 0) {
+            printf("%-24s %5d %-4s every simulated layout failed (see the messages)\n", s->rungs[r].name,
+                   s->rungs[r].p->nranks, "?");
+            continue;
+        }
         if (!o->fits) {
             short_layout(&c->least.c, lay, sizeof(lay));
             printf("%-24s %5d %-4s needs %.1f GB of %.0f GB per GPU at best (%s)\n", s->rungs[r].name,
@@ -472,7 +481,7 @@ int cli_study(int argc, char **argv, diag_list *diag)
             cell *x = &cells[j * s->nrungs + r];
             x->best = -1;
             for (int k = 0; k < x->nsim; k++)
-                if (x->best < 0 || x->res[k].step_s < x->res[x->best].step_s)
+                if (isfinite(x->res[k].step_s) && (x->best < 0 || x->res[k].step_s < x->res[x->best].step_s))
                     x->best = k;
             cli_train_defaults(&x->args);
             if (x->best >= 0) {

@@ -117,7 +117,14 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     default:
         return 1; /* not a layout option */
     }
-    diag_error(diag, (sp_loc){0}, "unknown value \"%s\" for this option", val);
+    {
+        static const char *const what[] = {"--recompute: expected none, selective or full",
+                                           "--finetune: expected full, lora or qlora",
+                                           "--fold: expected auto, on or off", "--adam: expected fp32, bf16 or int8",
+                                           "--precision: expected a precision such as bf16, fp8 or fp4"};
+        int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : 4;
+        diag_error(diag, (sp_loc){0}, "option %s, got \"%s\"", what[w], val);
+    }
     return SP_EINPUT;
 }
 
@@ -131,14 +138,14 @@ void cli_train_defaults(cli_train_args *a)
 int cli_train_resolve(cli_train_args *a, const model *m, const plat *p, diag_list *diag)
 {
     model_layout *l = &a->cfg.l;
-    int cp = l->cp > 1 ? l->cp : 1, mp = l->tp * l->pp * cp;
+    long long cp = l->cp > 1 ? l->cp : 1, mp = (long long)l->tp * l->pp * cp;
 
-    if (p->nranks % mp != 0) {
-        diag_error(diag, (sp_loc){0}, "TP %d x PP %d x CP %d = %d does not divide the platform's %d GPUs", l->tp,
+    if (mp > p->nranks || p->nranks % mp != 0) {
+        diag_error(diag, (sp_loc){0}, "TP %d x PP %d x CP %lld = %lld does not divide the platform's %d GPUs", l->tp,
                    l->pp, cp, mp, p->nranks);
         return SP_EINPUT;
     }
-    l->dp = p->nranks / mp;
+    l->dp = (int)(p->nranks / mp);
     if (a->gbs > 0) {
         if (a->gbs % (l->micro_batch * l->dp) != 0) {
             diag_error(diag, (sp_loc){0}, "global batch %d is not a multiple of micro-batch %d x DP %d", a->gbs,

@@ -123,7 +123,7 @@ double model_params(const model *m)
 }
 
 /* LoRA adapters of rank r on every weight matrix of a layer: r x (in + out) each. */
-static double lora_layer_params(const model *m, int r)
+double model_lora_layer_params(const model *m, int r)
 {
     double h = m->hidden, f = m->ffn, kv = kv_dim(m);
     double attn = (h + h) + (h + kv) + (h + kv) + (h + h);
@@ -183,8 +183,8 @@ int model_vstage_first(const model *m, int pp, int vpp, int k)
 
 int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *l, diag_list *diag)
 {
-    int stage_layers, last_layers, vpp, cp, ep;
-    double emb, layer_p, params, trainable, in_flight, per_layer, kept, first, last, base_bytes, shard;
+    int vpp, cp, ep;
+    double emb, layer_p, per_layer, kept, logits, base_bytes;
     bool keep_scores;
 
     memset(out, 0, sizeof(*out));
@@ -210,72 +210,61 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     }
     vpp = l->vpp > 1 ? l->vpp : 1;
     cp = l->cp > 1 ? l->cp : 1;
-    /* The first GPU of the pipeline: its chunks' layers (the busiest stage in
-     * activations; parameters per stage differ by at most a layer). */
-    stage_layers = 0;
-    for (int c = 0; c < vpp; c++)
-        stage_layers += model_vstage_layers(m, l->pp, vpp, c * l->pp);
-    last_layers = 0;
-    for (int c = 0; c < vpp; c++)
-        last_layers += model_vstage_layers(m, l->pp, vpp, c * l->pp + l->pp - 1);
-    emb = (double)m->vocab * m->hidden / l->tp;
     ep = l->ep > 1 ? l->ep : 1;
+    emb = (double)m->vocab * m->hidden / l->tp;
     /* Experts are split over the expert-parallel ranks, not over TP (Megatron's
      * expert tensor parallelism of 1); the rest of the layer over TP. */
     layer_p = (model_layer_params(m) - model_layer_expert_params(m)) / l->tp + model_layer_expert_params(m) / ep;
-    /* The first stage holds the input embedding; the last the output layer (the
-     * same stage when pp = 1), which the accounting below treats as one. */
-    params = stage_layers * layer_p + emb + (l->pp == 1 && !m->tied_embeddings ? emb : 0.0) + m->hidden;
-    trainable = params;
-    if (l->tune != MODEL_TRAIN_FULL)
-        trainable = stage_layers * lora_layer_params(m, l->lora_rank > 0 ? l->lora_rank : 16) / l->tp;
-    out->params = params;
-    out->trainable = trainable;
-
-    /* Weights, gradients, optimizer: mixed-precision Adam, ZeRO over DP (and CP:
-     * Megatron shards the optimizer over the data- and context-parallel ranks);
-     * an expert's states only over the ranks that hold the same experts, DP x
-     * CP / EP of them. */
     base_bytes = l->tune == MODEL_TRAIN_QLORA ? 4.127 / 8.0 : 2.0;
-    {
-        double experts = stage_layers * model_layer_expert_params(m) / ep / params;
-        shard = (1.0 - experts) / (l->dp * cp) + experts * ep / (l->dp * cp);
-    }
-    out->weights = (l->tune == MODEL_TRAIN_FULL ? 2.0 * params : base_bytes * params + 2.0 * trainable) *
-                   (l->zero >= 3 ? shard : 1.0);
-    out->gradients = 2.0 * trainable * (l->zero >= 2 ? shard : 1.0);
-    out->optimizer = model_adam_bytes(l->adam) * trainable * (l->zero >= 1 ? shard : 1.0);
-
-    /* Activations: 1F1B keeps min(pp, micro-batches) in flight on the first
-     * stage; the interleaved schedule keeps (pp - 1) * 2 + (vpp - 1) * pp + 1
-     * chunks in flight there (its warm-up, Megatron-LM's schedules.py), each
-     * of stage_layers / vpp layers. */
     keep_scores = !l->flash_attention && l->recompute == MODEL_RECOMPUTE_NONE;
-    in_flight = l->microbatches > 0 && l->microbatches < l->pp ? l->microbatches : l->pp;
-    if (vpp > 1) {
-        double chunks = (l->pp - 1) * 2.0 + (vpp - 1.0) * l->pp + 1.0, total = (double)l->microbatches * vpp;
-        if (l->microbatches > 0 && total < chunks)
-            chunks = total;
-        in_flight = chunks / vpp;
-    }
     per_layer = layer_activations(m, l, keep_scores) / cp;
     kept = 2.0 * l->seq_len * l->micro_batch * m->hidden / l->tp / cp; /* a layer's input */
-    if (l->recompute == MODEL_RECOMPUTE_FULL) /* only each layer's input is kept, then one layer recomputed */
-        first = stage_layers * in_flight * kept + per_layer;
-    else
-        first = stage_layers * in_flight * per_layer;
-    last = l->recompute == MODEL_RECOMPUTE_FULL ? last_layers * kept + per_layer : last_layers * per_layer;
-    out->logits = 6.0 * l->seq_len * l->micro_batch * (double)m->vocab / l->tp / cp; /* bf16 + fp32 for the loss */
-    /* The busier of the first stage (most micro-batches in flight) and the last
-     * (the logits); with one stage, both. */
-    if (l->pp == 1) {
-        out->activations = first;
-    } else if (first >= last + out->logits) {
-        out->activations = first;
-        out->logits = 0.0;
-    } else {
-        out->activations = last;
+    logits = 6.0 * l->seq_len * l->micro_batch * (double)m->vocab / l->tp / cp; /* bf16 + fp32 for the loss */
+    /* Every pipeline stage, and the busiest one reported: stages differ in
+     * layers (uneven splits), embeddings (first, last), logits (last) and
+     * the micro-batches they keep in flight. */
+    for (int st = 0; st < l->pp; st++) {
+        model_memory x;
+        int layers = 0;
+        double in_flight, experts, shard, params, trainable;
+        memset(&x, 0, sizeof(x));
+        for (int c = 0; c < vpp; c++)
+            layers += model_vstage_layers(m, l->pp, vpp, c * l->pp + st);
+        params = layers * layer_p + (st == 0 ? emb + m->hidden : 0.0) +
+                 (st == l->pp - 1 && !m->tied_embeddings ? emb : 0.0);
+        trainable = params;
+        if (l->tune != MODEL_TRAIN_FULL)
+            trainable = layers * model_lora_layer_params(m, l->lora_rank > 0 ? l->lora_rank : 16) / l->tp;
+        x.params = params;
+        x.trainable = trainable;
+        /* Weights, gradients, optimizer: mixed-precision Adam, ZeRO over DP
+         * (and CP: Megatron shards the optimizer over the data- and
+         * context-parallel ranks); an expert's states only over the ranks that
+         * hold the same experts, DP x CP / EP of them. */
+        experts = layers * model_layer_expert_params(m) / ep / params;
+        shard = (1.0 - experts) / (l->dp * cp) + experts * ep / (l->dp * cp);
+        x.weights = (l->tune == MODEL_TRAIN_FULL ? 2.0 * params : base_bytes * params + 2.0 * trainable) *
+                    (l->zero >= 3 ? shard : 1.0);
+        x.gradients = 2.0 * trainable * (l->zero >= 2 ? shard : 1.0);
+        x.optimizer = model_adam_bytes(l->adam) * trainable * (l->zero >= 1 ? shard : 1.0);
+        /* Activations: 1F1B keeps min(pp - stage, micro-batches) in flight;
+         * the interleaved schedule (pp - stage - 1) * 2 + (vpp - 1) * pp + 1
+         * chunks (its warm-up plus one, Megatron-LM's schedules.py), each of
+         * layers / vpp layers. */
+        in_flight = l->microbatches > 0 && l->microbatches < l->pp - st ? l->microbatches : l->pp - st;
+        if (vpp > 1) {
+            double chunks = (l->pp - st - 1) * 2.0 + (vpp - 1.0) * l->pp + 1.0,
+                   total = (double)(l->microbatches > 0 ? l->microbatches : l->pp) * vpp;
+            in_flight = (chunks < total ? chunks : total) / vpp;
+        }
+        if (l->recompute == MODEL_RECOMPUTE_FULL) /* only each layer's input is kept, then one layer recomputed */
+            x.activations = layers * in_flight * kept + per_layer;
+        else
+            x.activations = layers * in_flight * per_layer;
+        x.logits = st == l->pp - 1 ? logits : 0.0;
+        x.total = x.weights + x.gradients + x.optimizer + x.activations + x.logits;
+        if (st == 0 || x.total > out->total)
+            *out = x;
     }
-    out->total = out->weights + out->gradients + out->optimizer + out->activations + out->logits;
     return SP_OK;
 }

@@ -48,6 +48,8 @@ double model_layer_params(const model *m);
 double model_layer_expert_params(const model *m);
 /* Parameters a token multiplies by: for MoE, top_k experts' instead of all. */
 double model_active_params(const model *m);
+/* LoRA adapters of rank r on q, k, v, o and every FFN (expert) matrix of a layer. */
+double model_lora_layer_params(const model *m, int r);
 
 typedef enum model_recompute { MODEL_RECOMPUTE_NONE, MODEL_RECOMPUTE_SELECTIVE, MODEL_RECOMPUTE_FULL } model_recompute;
 typedef enum model_tune { MODEL_TRAIN_FULL, MODEL_TRAIN_LORA, MODEL_TRAIN_QLORA } model_tune;
@@ -85,8 +87,9 @@ int model_vstage_layers(const model *m, int pp, int vpp, int k);
 /* Index of the first layer of virtual stage k. */
 int model_vstage_first(const model *m, int pp, int vpp, int k);
 
-/* Bytes per GPU, the largest pipeline stage (the first: it keeps the most
- * micro-batches in flight, and the embeddings). */
+/* Bytes per GPU of the busiest pipeline stage (the most in all: the first
+ * keeps the most micro-batches in flight and the embedding, the last the
+ * output layer and the logits, uneven splits give some stages a layer more). */
 typedef struct model_memory {
     double params;           /* parameters held by this GPU (before ZeRO-3), count */
     double trainable;        /* of which trained, count */

@@ -82,6 +82,13 @@ static char *relative_to(const char *base, const char *path)
     return str_format("%.*s/%s", (int)(slash - base), base, path);
 }
 
+/* The line of a member of g (or of g when it is absent), in the study file. */
+static unsigned key_line(const cfg_file *f, const config_setting_t *g, const char *key)
+{
+    const config_setting_t *k = config_setting_get_member(g, key);
+    return cfg_loc(f, k != NULL ? k : g).line;
+}
+
 static int load_job(study *s, study_job *j, const cfg_file *f, const config_setting_t *g, diag_list *diag)
 {
     static const char *const modes[] = {"pretrain", "full", "lora", "qlora"};
@@ -95,7 +102,8 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     for (k = 0; k < 4 && strcmp(modes[k], mode) != 0; k++)
         ;
     if (k == 4 && config_setting_get_member(g, "mode") != NULL) {
-        diag_error(diag, (sp_loc){s->path, at.line}, "job: mode \"%s\": expected pretrain, full, lora or qlora", mode);
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "mode")},
+                   "job: mode \"%s\": expected pretrain, full, lora or qlora", mode);
         err = SP_EINPUT;
     }
     j->tune = k == 2 ? MODEL_TRAIN_LORA : k == 3 ? MODEL_TRAIN_QLORA : MODEL_TRAIN_FULL;
@@ -103,8 +111,9 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     j->prec = PLAT_BF16;
     for (k = 0; k < PLAT_NPREC && strcmp(plat_prec_name((plat_prec)k), prec) != 0; k++)
         ;
-    if (k == PLAT_NPREC) {
-        diag_error(diag, (sp_loc){s->path, at.line}, "job: unknown precision \"%s\"", prec);
+    if (k != PLAT_BF16 && k != PLAT_FP16 && k != PLAT_FP8 && k != PLAT_FP4) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "precision")},
+                   "job: precision \"%s\": expected bf16, fp16, fp8 or fp4", prec);
         err = SP_EINPUT;
     } else {
         j->prec = (plat_prec)k;
@@ -120,7 +129,8 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
         for (k = 0; k < 3 && strcmp(adams[k], a) != 0; k++)
             ;
         if (k == 3) {
-            diag_error(diag, (sp_loc){s->path, at.line}, "job: adam_state \"%s\": expected fp32, bf16 or int8", a);
+            diag_error(diag, (sp_loc){s->path, key_line(f, g, "adam_state")},
+                       "job: adam_state \"%s\": expected fp32, bf16 or int8", a);
             err = SP_EINPUT;
         } else {
             j->adam = (model_adam)k;
@@ -142,15 +152,16 @@ static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_se
     r->line = (int)at.line;
     if (err < 0)
         return err;
-    r->nodes = (int)cfg_int(g, "nodes", 1);
     r->cloud_USD_per_gpu_hour = cfg_number(g, "cloud_USD_per_gpu_hour", 0.0);
     r->extra_capex_USD = cfg_number(g, "extra_capex_USD", 0.0);
     if ((r->name = str_dup(cfg_string(g, "name", ""))) == NULL ||
         (r->platform_path = relative_to(s->path, cfg_string(g, "platform", ""))) == NULL)
         return SP_ENOMEM;
-    if (plat_load(&r->p, r->platform_path, diag) < 0 || plat_set_nodes(r->p, r->nodes, diag) < 0) {
-        diag_error(diag, (sp_loc){s->path, at.line}, "rung \"%s\": platform %s with %d node(s) is not usable",
-                   r->name, r->platform_path, r->nodes);
+    if (plat_load(&r->p, r->platform_path, diag) == SP_OK)
+        r->nodes = (int)cfg_int(g, "nodes", r->p->fixed_nodes > 0 ? r->p->fixed_nodes : 1);
+    if (r->p == NULL || plat_set_nodes(r->p, r->nodes, diag) < 0) {
+        diag_error(diag, (sp_loc){s->path, at.line}, "rung \"%s\": platform %s cannot be used (see above)", r->name,
+                   r->platform_path);
         return SP_EINPUT;
     }
     return SP_OK;
@@ -220,6 +231,28 @@ int study_load(study **out, const char *path, diag_list *diag)
         }
     }
     cfg_close(&f);
+    /* What no layout search can get round: say it now, at the job's line. */
+    for (size_t j = 0, loaded = err == SP_OK; loaded && j < s->njobs; j++)
+        for (size_t r = 0; r < s->nrungs; r++) {
+            const plat *p = s->rungs[r].p;
+            const plat_gpu *g = &plat_type_of_rank(p, 0)->gpu;
+            if (!plat_is_homogeneous(p)) {
+                diag_error(diag, (sp_loc){s->path, (unsigned)s->rungs[r].line},
+                           "rung \"%s\": platform %s mixes node types; a study models one GPU type per rung",
+                           s->rungs[r].name, p->name);
+                err = SP_EINPUT;
+            } else if (!(g->peak_flops[s->jobs[j].prec] > 0.0)) {
+                diag_error(diag, (sp_loc){s->path, (unsigned)s->jobs[j].line},
+                           "job \"%s\": rung \"%s\": the %s has no %s peak rate", s->jobs[j].name, s->rungs[r].name,
+                           g->model, plat_prec_name(s->jobs[j].prec));
+                err = SP_EINPUT;
+            } else if (!(g->eff_gemm > 0.0 && g->eff_attention > 0.0 && g->eff_memory > 0.0)) {
+                diag_error(diag, (sp_loc){s->path, (unsigned)s->rungs[r].line},
+                           "rung \"%s\": GPU %s has no efficiency table in %s", s->rungs[r].name, g->model,
+                           s->rungs[r].platform_path);
+                err = SP_EINPUT;
+            }
+        }
     if (err < 0) {
         study_free(s);
         return err;
@@ -330,6 +363,7 @@ void study_economics(const study *s, size_t job, size_t rung, double tokens_per_
     const plat *p = r->p;
     double hours, power_W = 0.0, price = 0.0;
     int owned = s->owned_count;
+    bool power_known = true;
 
     memset(o, 0, sizeof(*o));
     /* What buying the rung costs: its nodes (less those the lab owns of the
@@ -337,6 +371,7 @@ void study_economics(const study *s, size_t job, size_t rung, double tokens_per_
     for (int k = 0; k < p->nodes; k++) {
         const plat_node_type *t = plat_type_of_node(p, k);
         power_W += t->power_W;
+        power_known = power_known && t->power_W > 0.0;
         if (s->owned_node != NULL && owned > 0 && strcmp(t->name, s->owned_node) == 0)
             owned--;
         else
@@ -350,7 +385,7 @@ void study_economics(const study *s, size_t job, size_t rung, double tokens_per_
     hours = s->jobs[job].tokens / tokens_per_s / 3600.0;
     o->days = hours / 24.0;
     o->cloud_USD = r->cloud_USD_per_gpu_hour * p->nranks * hours;
-    o->energy_kWh = power_W * hours / 1000.0;
+    o->energy_kWh = power_known ? power_W * hours / 1000.0 : 0.0; /* 0: a node's power is not published */
     o->electricity_USD = o->energy_kWh * s->electricity_USD_per_kWh;
     o->meets_deadline = s->jobs[job].deadline_days <= 0.0 || o->days <= s->jobs[job].deadline_days;
 }

@@ -92,7 +92,7 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
 {
     const model_layout *l = &c->l;
     int err = SP_OK, vpp = vpp_of(c), cp = cp_of(c);
-    sp_loc at = {m->path, 0};
+    sp_loc at = {NULL, 0}; /* the layout comes from the command line or a study's search */
 
     if (l->tp < 1 || l->pp < 1 || l->dp < 1 || l->micro_batch < 1 || l->seq_len < 1 || l->microbatches < 1) {
         diag_error(diag, at, "a layout needs tp, pp, dp, micro-batch, sequence and micro-batches >= 1");
@@ -132,6 +132,11 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
     }
     if (l->tune != MODEL_TRAIN_FULL && l->zero > 0) {
         diag_error(diag, at, "LoRA / QLoRA train small adapters: ZeRO is not used with them here");
+        err = SP_EINPUT;
+    }
+    if (!plat_is_homogeneous(p)) {
+        diag_error(diag, (sp_loc){p->path, 0}, "platform %s mixes node types: train and study model one GPU type "
+                   "per platform (replay a trace to mix them)", p->name);
         err = SP_EINPUT;
     }
     for (size_t t = 0; t < p->ntypes; t++) {
@@ -258,14 +263,17 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
                 k->mlp_bwd += local * train_gemm_time(gpu, pr, ge[i][2], ge[i][1], ge[i][0]);
         }
         k->a2a_bytes = (uint64_t)(toks * h * 2.0);
+        if (!full) { /* each local expert's adapters on its share of the tokens */
+            double b = local * (lora_matrix(g, per, h, fe, r) * (m->gated_ffn ? 2 : 1) + lora_matrix(g, per, fe, h, r));
+            k->mlp_fwd += b;
+            k->mlp_bwd += 2 * b;
+        }
     }
     k->layer_params = (model_layer_params(m) - model_layer_expert_params(m)) / tp + model_layer_expert_params(m) / g->ep;
     k->layer_trained = full ? k->layer_params : 0.0;
     k->expert_trained = full ? model_layer_expert_params(m) / g->ep : 0.0;
-    if (!full) {
-        double h2 = 2.0 * h, hk = h + kv, hf = h + f;
-        k->layer_trained = r * (h2 + hk + hk + h2 + (m->gated_ffn ? 2.0 : 1.0) * hf + hf) / tp;
-    }
+    if (!full) /* the adapters, as the memory accounting counts them */
+        k->layer_trained = model_lora_layer_params(m, r) / tp;
     if (l->tune == MODEL_TRAIN_QLORA) /* NF4 weights dequantized to bf16 for every pass */
         k->qlora_dequant = train_memory_time(gpu, k->layer_params * (4.127 / 8.0 + 2.0));
     k->embed_params = V * h / tp;
@@ -372,9 +380,11 @@ static void op_p2p(gen *g, rank_state *st, wl_op_kind kind, int peer, int tag, c
     op.peer = peer;
     op.tag = tag;
     op.layer = layer;
-    /* A send follows the compute that produced its data; a receive waits for
-     * nothing, and the compute that needs it waits for the receive. */
-    idx = wl_build_op(g->b, st->rank, &op, name, &dep, kind == WL_SEND && dep != NONE ? 1 : 0);
+    /* A send follows the compute that produced its data; a receive is posted
+     * when the work before it is done (the data arrives eagerly meanwhile, so
+     * its time is only the wait for a late stage), and the compute that needs
+     * it waits for it. */
+    idx = wl_build_op(g->b, st->rank, &op, name, &dep, dep != NONE ? 1 : 0);
     if (kind == WL_RECV) {
         /* The next compute depends on both the chain and the receive: chain them
          * through a zero-time join. */
@@ -482,9 +492,9 @@ static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
     else if (g->c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !g->c->l.flash_attention)
         extra = k->core_fwd; /* the attention scores, recomputed */
     if (g->moe) {
-        moe_block(g, st, layer, "bwd", true);
-        if (gathered != NONE) /* ZeRO-3's gather, needed by what follows */
+        if (gathered != NONE) /* ZeRO-3's gather, needed by the experts' backward */
             op_compute_after(g, st, "zero3 wait", 0.0, layer, gathered);
+        moe_block(g, st, layer, "bwd", true);
     } else {
         if (g->tp > 1) {
             snprintf(name, sizeof(name), "L%d tp all_gather", layer);
@@ -526,14 +536,15 @@ static double layer_grad_params(const gen *g, int layer)
     return n;
 }
 
-/* ZeRO-3: gather a layer's parameters (bf16) on the data-parallel stream. */
+/* ZeRO-3: gather a layer's parameters (bf16) on the data-parallel stream,
+ * once the work issued so far is done: one layer ahead of its use. */
 static uint32_t zero3_gather(gen *g, rank_state *st, int layer, const char *pass)
 {
     char name[48];
     if (g->zero < 3 || g->dp * g->cp == 1)
         return NONE;
     snprintf(name, sizeof(name), "L%d dp param all_gather %s", layer, pass);
-    return op_dp_coll(g, st, name, COLL_ALL_GATHER, 2.0 * layer_grad_params(g, layer), NONE, layer);
+    return op_dp_coll(g, st, name, COLL_ALL_GATHER, 2.0 * layer_grad_params(g, layer), st->last, layer);
 }
 
 static void chunk_forward(gen *g, rank_state *st, int vs, int mb)

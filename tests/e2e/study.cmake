@@ -39,7 +39,7 @@ set_tests_properties(e2e.study.small e2e.study.read e2e.study.plot e2e.study.det
   e2e.study.default e2e.study.default_read PROPERTIES LABELS e2e TIMEOUT 600)
 # Bad studies: every problem at its file and line, nothing written.
 sp_e2e(bad.study.keys RC 2 ARGS "study|tests/bad/study/bad-keys.cfg|-o|${SP_OUT}/bad-study.h5"
-  STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:9: error: job: unknown key \"colour\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer"
+  STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:9: error: job: unknown key \"colour\".*bad-keys.cfg:9: error: job: precision \"tf32\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer"
   ABSENT "${SP_OUT}/bad-study.h5")
 sp_e2e(bad.study.truncated RC 2 ARGS "study|tests/bad/study/truncated.cfg|-o|${SP_OUT}/bad-study2.h5"
   STDERR "truncated.cfg:4: error: syntax error" ABSENT "${SP_OUT}/bad-study2.h5")
@@ -48,3 +48,5 @@ sp_e2e(bad.study.missing RC 2 ARGS "study|tests/bad/study/no-such-study.cfg" STD
 add_test(NAME e2e.lab4.ninety_days COMMAND ${SP_EXE} study docs/labs/lab4-90days.cfg WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.lab4.ninety_days PROPERTIES LABELS e2e TIMEOUT 600 PASS_REGULAR_EXPRESSION
   "== pretrain-8b:.*recommended: DGX Station: the cheapest rung to buy")
+sp_e2e(bad.study.unsupported RC 2 ARGS "study|tests/bad/study/unsupported.cfg"
+  STDERR "unsupported.cfg:6: error: job \"fp4-on-hopper\": rung \"H100\": the H100-SXM has no fp4 peak rate.*unsupported.cfg:11: error: rung \"mixed lab\": platform lab-mixed mixes node types")

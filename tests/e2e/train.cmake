@@ -80,3 +80,7 @@ sp_e2e(train.moe_ep RC 0
 sp_e2e(bad.train.ep_dense RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--ep|2|-o|${SP_OUT}/bad-ep.h5"
   STDERR "EP 2 needs a mixture-of-experts model" ABSENT "${SP_OUT}/bad-ep.h5")
+sp_e2e(bad.train.overflow RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|65536|--pp|65536"
+  STDERR "= 4294967296 does not divide the platform's 8 GPUs")
+sp_e2e(bad.train.mixed RC 2 ARGS "train|-p|platforms/lab-mixed.cfg|-m|${m8}"
+  STDERR "mixes node types")

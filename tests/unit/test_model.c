@@ -105,6 +105,24 @@ static void test_model__activations(void **state)
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
     near_rel(mem.activations, 6 * 4 * 32 * s * b * h, 1e-12);
     model_free(m);
+    /* The busiest stage, not the first: Llama 3 405B on 16 stages puts 7
+     * layers on stage 0 (16 micro-batches in flight) and 8 on stage 1 (15 in
+     * flight): 120 layer-activations against 112. */
+    {
+        model_layout q = {8, 1, 1, 0, 1, 8192, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
+                          MODEL_ADAM_FP32};
+        model_memory one;
+        double per_layer;
+        assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
+        assert_int_equal(model_memory_per_gpu(&one, m, &q, d), SP_OK);
+        per_layer = one.activations / 126;
+        q.pp = 16;
+        q.microbatches = 32;
+        assert_int_equal(model_memory_per_gpu(&mem, m, &q, d), SP_OK);
+        near_rel(mem.activations, 120 * per_layer, 1e-9);
+        near_rel(mem.params, 8 * model_layer_params(m) / 8, 1e-9);
+        model_free(m);
+    }
 }
 
 /* LoRA trains r (in + out) per matrix on frozen bf16 weights; QLoRA keeps
