@@ -45,6 +45,7 @@ typedef enum coll_algo {
     COLL_ALGO_TREE,
     COLL_ALGO_RING,
     COLL_ALGO_PAT,
+    COLL_ALGO_NVLS, /* NVLink SHARP: the NVSwitch reduces and multicasts (one node) */
     COLL_ALGO_P2P, /* the p2p engine: all-to-all, send/recv; no algorithm choice */
     COLL_NALGOS
 } coll_algo;

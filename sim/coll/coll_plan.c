@@ -427,13 +427,38 @@ static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
     return SP_OK;
 }
 
+/* NVLS all-reduce on one node as the loads it puts on each GPU's NVLink
+ * ports: the NVSwitch reads every GPU's buffer to reduce it (S up per GPU)
+ * and each GPU writes its reduced slice, which the switch multicasts (S / n
+ * up; S down per GPU, its own slice and the n - 1 others), plus the reduced
+ * slice each reads back (S / n down): S (n + 1) / n each way. On a
+ * non-blocking switch a uniform exchange, S (n + 1) / (n (n - 1)) from
+ * every GPU to every other, puts exactly these loads on the ports, so it
+ * stands for the switch's reduction and multicast in one stage of flows. */
+static int build_nvls(coll_plan *c, xfer **out, size_t *nx)
+{
+    int n = c->n;
+    xfer *x = malloc((size_t)n * (size_t)(n - 1) * sizeof(*x) + 1);
+    size_t k = 0;
+
+    if (x == NULL)
+        return SP_ENOMEM;
+    for (int a = 0; a < n; a++)
+        for (int i = 1; i < n; i++)
+            x[k++] = (xfer){a, (a + i) % n, 0, 1};
+    c->rings = 1;
+    *out = x;
+    *nx = k;
+    return SP_OK;
+}
+
 /* The inputs of NCCL's tuning for this communicator: ranks, nodes, ranks per
  * node, the GPUs' architecture, and the graph NCCL's topology search would
  * find (from the platform file, else derived as that search does). */
 static void tune_input(const coll_plan *c, coll_tune_in *in)
 {
     const plat *p = c->plat;
-    int ppn = 0, run = 0, sm = 1000, nodes = 0, intra_nvlink = 1;
+    int ppn = 0, run = 0, sm = 1000, nodes = 0, intra_nvlink = 1, nvls = 1;
     static const double intra_steps[3][13] = {
         {40, 30, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3},
         {60, 50, 40, 30, 24, 20, 15, 12, 11, 6, 3, 0, 0},
@@ -456,9 +481,14 @@ static void tune_input(const coll_plan *c, coll_tune_in *in)
             sm = ty->gpu.sm;
         if (ty->gpus > 1 && ty->intra.kind != PLAT_INTRA_NVSWITCH)
             intra_nvlink = 0;
+        if (ty->intra.kind != PLAT_INTRA_NVSWITCH || ty->intra.nvswitch_gen < 3)
+            nvls = 0;
     }
+    /* NVLS needs NVLink SHARP (NVSwitch gen 3+) and SM90+; its channels are
+     * NCCL's defaults (shared/NCCL.md 1.6): 16 on SM90, 24 on SM100 in one node. */
     *in = (coll_tune_in){c->kind, c->n, nodes, ppn, sm, p->nccl.cpu_amd, intra_nvlink,
-                         p->nccl.graph_channels, p->nccl.graph_bw_GBps};
+                         p->nccl.graph_channels, p->nccl.graph_bw_GBps, nvls && sm >= 90 && nodes == 1,
+                         sm >= 100 ? 24 : 16};
     if (in->graph_channels > 0)
         return;
     /* Derive the graph: the speed step (GB/s per channel) that fits the most
@@ -574,7 +604,10 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         /* Protocols cost bandwidth against Simple on the same algorithm (LL sends
          * half payload per line, LL128 15/16, and NCCL's per-channel caps); PAT
          * against Ring Simple, whose flows it shares here. */
-        {
+        if (c->algo == COLL_ALGO_NVLS) {
+            /* NVLS runs at nvlsEfficiency of the NVLink ports (NCCL's model). */
+            c->inflate = 1.0 / coll_nvls_efficiency(tin.sm);
+        } else {
             coll_algo base = c->algo == COLL_ALGO_PAT ? COLL_ALGO_RING : c->algo;
             double simple = tune.bus_GBps[base][COLL_PROTO_SIMPLE];
             double chosen = tune.bus_GBps[c->algo][c->proto];
@@ -599,16 +632,17 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     /* Shapes: ring steps; or one stage of concurrent edge flows (tree,
      * broadcast/reduce chains in steady state, p2p). */
     shape = c->algo;
-    single = shape == COLL_ALGO_TREE || shape == COLL_ALGO_P2P || kind == COLL_BROADCAST ||
-             kind == COLL_REDUCE;
+    single = shape == COLL_ALGO_TREE || shape == COLL_ALGO_P2P || shape == COLL_ALGO_NVLS ||
+             kind == COLL_BROADCAST || kind == COLL_REDUCE;
     if (single)
         c->nsteps = n < 2 ? 0 : 1;
     else
         c->nsteps = n < 2 ? 0 : (kind == COLL_ALL_REDUCE ? 2 * (n - 1) : n - 1);
     if (n >= 2) {
-        err = shape == COLL_ALGO_TREE  ? build_tree(c, &x, &nx)
-              : shape == COLL_ALGO_P2P ? build_p2p(c, &x, &nx)
-                                       : build_rings(c, &x, &nx);
+        err = shape == COLL_ALGO_TREE   ? build_tree(c, &x, &nx)
+              : shape == COLL_ALGO_P2P  ? build_p2p(c, &x, &nx)
+              : shape == COLL_ALGO_NVLS ? build_nvls(c, &x, &nx)
+                                        : build_rings(c, &x, &nx);
         if (err < 0 || (err = bucket(&c->sends, &c->send0, x, nx, n, 0)) < 0 ||
             (err = bucket(&c->recvs, &c->recv0, x, nx, n, 1)) < 0) {
             free(x);
@@ -625,6 +659,8 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         uint64_t per_ring = (bytes + R - 1) / R, payload;
         if (shape == COLL_ALGO_TREE)
             payload = (per_ring + 1) / 2;
+        else if (shape == COLL_ALGO_NVLS)
+            payload = (uint64_t)ceil((double)bytes * (n + 1) / ((double)n * (n - 1)));
         else if (kind == COLL_ALL_TO_ALL)
             payload = (bytes + (uint64_t)n - 1) / (uint64_t)n;
         else if (kind == COLL_SEND_RECV || single)

@@ -3,7 +3,8 @@
  * the graph's channels x per-channel bandwidth, protocol factors and
  * per-architecture caps; latency from base and per-hop constants; the
  * algorithm conversion to algorithm bandwidth; selection by least time.
- * NVLS, NVLS-Tree and CollNet are not in this table yet.
+ * NVLS is modelled on one node (all-reduce); NVLS-Tree and CollNet are not
+ * in this table yet.
  */
 #include "coll/coll_tune.h"
 
@@ -37,6 +38,11 @@ static const double tree_corr[COLL_NPROTOS][24] = {
     {1, 1, 1, 1, 1, .9, .8, .8, .8, .7, .6, .6, .6, .6, .6, .6, .8, .9, .9, .9, .9, 1, 1, 1},
     {.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7, .8, .9, .9, .9},
 };
+
+double coll_nvls_efficiency(int sm)
+{
+    return sm >= 100 ? 0.74 : sm >= 90 ? 0.85 : 0.0;
+}
 
 static double min2(double a, double b)
 {
@@ -123,6 +129,16 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
         out->lat_us[COLL_ALGO_PAT][COLL_PROTO_SIMPLE] =
             coll_nccl_base_latency_us(COLL_ALGO_PAT, COLL_PROTO_SIMPLE) +
             floor(log2((double)N)) * inter / 3.5 + 2.8 * n;
+    }
+    /* NVLS, one node, all-reduce, Simple: busBw = C b x nvlsEfficiency x (Cn - 1)
+     * / Cn x 2 (Cn the NVLS channels), converted as Ring's (n / nsteps); its
+     * latency is the NVLink NVLS hop alone (shared/NCCL.md 2.3, 2.4). */
+    if (in->kind == COLL_ALL_REDUCE && in->nvls && N == 1 && in->nvls_channels >= 2) {
+        double cn = in->nvls_channels, b = bus * coll_nvls_efficiency(in->sm) * (cn - 1.0) / cn * 2.0;
+        out->bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b;
+        out->bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b * n / nsteps;
+        out->lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] =
+            coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0);
     }
     out->multi_node_ring_simple_plateau = in->kind == COLL_ALL_REDUCE && N > 1 && in->sm >= 80;
 }

@@ -27,6 +27,8 @@ typedef struct coll_tune_in {
     bool intra_nvlink;     /* the intra-node path is NVLink (else PCIe) */
     int graph_channels;    /* C: channels of the ring/tree graph */
     double graph_bw_GBps;  /* b: per-channel bandwidth the search found */
+    bool nvls;             /* NVLink SHARP usable: one node, NVSwitch gen 3+, SM90+ */
+    int nvls_channels;     /* NVLS channels (16 on SM90, 24 on SM100 in one node) */
 } coll_tune_in;
 
 typedef struct coll_tune {
@@ -37,6 +39,10 @@ typedef struct coll_tune {
     int channels;
     int nranks;
 } coll_tune;
+
+/* NCCL's nvlsEfficiency for a compute capability: 0.85 Hopper, 0.74
+ * Blackwell, 0 before (tuning.cc, shared/NCCL.md 2.2). */
+double coll_nvls_efficiency(int sm);
 
 /* Fill the table for a communicator. */
 void coll_tune_compute(coll_tune *out, const coll_tune_in *in);

@@ -274,6 +274,37 @@ static void test_coll__multi_node_latency(void **state)
     coll_plan_free(c);
 }
 
+/* NVLS on a DGX H100 (NVSwitch gen 3, SM90): NCCL's choice for 1 GiB;
+ * every GPU's ports carry S (n + 1) / n each way, at nvlsEfficiency 0.85. */
+static void test_coll__nvls(void **state)
+{
+    plat *p;
+    diag_list *d;
+    coll_plan *c;
+    int ranks[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    const uint64_t S = 1u << 30;
+
+    (void)state;
+    assert_int_equal(diag_new(&d, 0), SP_OK);
+    assert_int_equal(plat_load(&p, PLATFORMS "/dgx-h100.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 1, d), SP_OK);
+    assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, 8, S, NULL), SP_OK);
+    assert_int_equal(coll_plan_algo(c), COLL_ALGO_NVLS);
+    assert_int_equal(coll_plan_proto(c), COLL_PROTO_SIMPLE);
+    for (int m = 0; m < 8; m++) {
+        double sent = (double)coll_plan_bytes_sent(c, m), want = (double)S * 9.0 / 8.0 / 0.85;
+        if (fabs(sent - want) > 1e-6 * want)
+            fail_msg("member %d sends %.0f B, want %.0f", m, sent, want);
+    }
+    coll_plan_free(c);
+    /* A reduce-scatter has no NVLS here: Ring. */
+    assert_int_equal(coll_plan_new(&c, p, COLL_REDUCE_SCATTER, ranks, 8, S, NULL), SP_OK);
+    assert_int_not_equal(coll_plan_algo(c), COLL_ALGO_NVLS);
+    coll_plan_free(c);
+    plat_free(p);
+    diag_free(d);
+}
+
 static void test_coll__bad_arguments(void **state)
 {
     fx *f = *state;
@@ -295,6 +326,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_coll__rails, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_coll__multi_node_latency, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_coll__spark_latency_and_channels, setup_spark, teardown),
+        cmocka_unit_test(test_coll__nvls),
         cmocka_unit_test_setup_teardown(test_coll__bad_arguments, setup_spark, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,7 @@ static void near(double got, double want, double tol)
 static coll_tune spark_pair(coll_kind k)
 {
     coll_tune t;
-    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0};
+    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0};
     coll_tune_compute(&t, &in);
     return t;
 }
@@ -96,7 +96,7 @@ static void test_tune__spark_pair_switch_points(void **state)
 static void test_tune__eight_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0};
     coll_algo a;
     coll_proto p;
 
@@ -122,7 +122,7 @@ static void test_tune__eight_sparks(void **state)
 static void test_tune__four_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -139,7 +139,7 @@ static void test_tune__four_sparks(void **state)
 static void test_tune__h100_node(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -158,12 +158,42 @@ static void test_tune__h100_node(void **state)
     near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 22 * 1024, 22 * 1024 * 0.05);
 }
 
+/* NVLS on the same node (16 NVLS channels on SM90): busBw = C b x 0.85 x
+ * 15/16 x 2 = 573.75 GB/s, algorithm bandwidth x 8/14, latency the NVLink
+ * NVLS hop (25 us, no base). It takes large all-reduce, not small; across
+ * nodes it needs CollNet, so it is off. */
+static void test_tune__h100_nvls(void **state)
+{
+    coll_tune t;
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16};
+    coll_algo a;
+    coll_proto p;
+
+    (void)state;
+    coll_tune_compute(&t, &in);
+    near(t.bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 360.0 * 0.85 * 15.0 / 16.0 * 2.0, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 573.75 * 8.0 / 14.0, 1e-9);
+    near(t.lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 25.0, 1e-12);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_LL] == 0.0);
+    assert_int_equal(coll_tune_select(&t, 1u << 30, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_equal(a, COLL_ALGO_NVLS);
+    assert_int_equal(coll_tune_select(&t, 64u << 10, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_not_equal(a, COLL_ALGO_NVLS);
+    in.kind = COLL_ALL_GATHER;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0);
+    in.kind = COLL_ALL_REDUCE;
+    in.nnodes = 2;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0);
+}
+
 /* 2 x 8 H100 with 8 x 400G rails: graph 8 x 48 (NCCL.md 2.6): Ring Simple
  * AllReduce latency 131.6 us before the x1.4 plateau factor. */
 static void test_tune__h100_two_nodes(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -188,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_tune__four_sparks),
         cmocka_unit_test(test_tune__eight_sparks),
         cmocka_unit_test(test_tune__h100_node),
+        cmocka_unit_test(test_tune__h100_nvls),
         cmocka_unit_test(test_tune__h100_two_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
