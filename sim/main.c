@@ -19,6 +19,7 @@ static void usage(FILE *fp)
             "  train     simulate one training step of a model and layout (no trace needed)\n"
             "  study     which rung of a hardware ladder trains your jobs best (default: a\n"
             "            small lab with one DGX Spark)\n"
+            "  calibrate fit a platform's collectives to your own nccl-tests log\n"
             "  version   print the version\n"
             "\n"
             "Run `scalepath COMMAND -h` for a command's options.\n");
@@ -78,6 +79,8 @@ int main(int argc, char **argv)
         err = cli_train(argc - 1, argv + 1, diag);
     else if (strcmp(argv[1], "study") == 0)
         err = cli_study(argc - 1, argv + 1, diag);
+    else if (strcmp(argv[1], "calibrate") == 0)
+        err = cli_calibrate(argc - 1, argv + 1, diag);
     else {
         diag_error(diag, (sp_loc){0}, "unknown command \"%s\"", argv[1]);
         usage(stderr);

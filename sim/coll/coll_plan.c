@@ -667,7 +667,8 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             payload = kind == COLL_SEND_RECV ? bytes : per_ring;
         else
             payload = (per_ring + (uint64_t)n - 1) / (uint64_t)n;
-        c->chunk = (uint64_t)((double)payload * c->inflate + 0.5);
+        /* A calibration fitted to the user's own log scales the transfer time. */
+        c->chunk = (uint64_t)((double)payload * c->inflate * (p->nccl.calib_scale > 0.0 ? p->nccl.calib_scale : 1.0) + 0.5);
     }
 
     /* Software latency, as NCCL's model has it (shared/NCCL.md 2.4). Ring and
@@ -712,6 +713,10 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
                 n_inter = c->nsteps;
             c->step_s = (intra * (c->nsteps - n_inter) + inter * n_inter) / c->nsteps;
         }
+    }
+    if (n >= 2 && p->nccl.calib_scale > 0.0) { /* ... and its software latency, and adds its fitted latency */
+        c->base_s = c->base_s * p->nccl.calib_scale + p->nccl.calib_lat_s;
+        c->step_s *= p->nccl.calib_scale;
     }
     *out = c;
     return SP_OK;

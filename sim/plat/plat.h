@@ -133,6 +133,8 @@ typedef struct plat_nccl {
     double graph_bw_GBps;         /* their per-channel bandwidth, GB/s; 0 = derive */
     bool cpu_amd;                 /* host CPUs are AMD (NCCL's multi-node LL cap row) */
     plat_latency_model latency;
+    double calib_lat_s;           /* fitted to a measured log: added to every collective (0 = none) */
+    double calib_scale;           /* ... and multiplying its transfer time (1 = none) */
     sp_loc src;
 } plat_nccl;
 

@@ -38,6 +38,13 @@ static const cfg_key root_keys[] = {
     {"nodes",          CFG_LIST,   false, 0, 0, false, "fixed composition: ( { type; count; }, ... )"},
     {"fabric",         CFG_GROUP,  false, 0, 0, false, "how nodes are joined; absent = one node only"},
     {"nccl",           CFG_GROUP,  false, 0, 0, false, "NCCL settings for this platform"},
+    {"calibration",    CFG_GROUP,  false, 0, 0, false, "factors fitted to a measured nccl-tests log (scalepath calibrate)"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+static const cfg_key calib_keys[] = {
+    {"latency_us", CFG_NUMBER, true,  0, 1e6, false, "added to every collective's time"},
+    {"time_scale", CFG_NUMBER, true,  0, 100, true, "multiplies every collective's simulated time (transfers and software latency)"},
+    {"source",     CFG_STRING, true,  0, 0, false, "the log it was fitted to, and when"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key gpu_keys[] = {
@@ -164,6 +171,7 @@ void plat_format_doc(FILE *fp)
         {"nodes[i]", comp_keys},
         {"fabric", fabric_keys},
         {"nccl", nccl_keys},
+        {"calibration", calib_keys},
     };
 
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
@@ -774,6 +782,18 @@ int plat_load(plat **out, const char *path, diag_list *diag)
         err = first_error(err, load_fabric(p, &f, fabric, terr == SP_OK));
     if (nc == NULL || config_setting_type(nc) == CONFIG_TYPE_GROUP)
         err = first_error(err, load_nccl(p, &f, nc));
+    p->nccl.calib_scale = 1.0;
+    {
+        const config_setting_t *cal = config_setting_get_member(root, "calibration");
+        if (cal != NULL && config_setting_type(cal) == CONFIG_TYPE_GROUP) {
+            int e = cfg_check(&f, cal, calib_keys, "calibration");
+            if (e == SP_OK) {
+                p->nccl.calib_lat_s = cfg_number(cal, "latency_us", 0.0) * 1e-6;
+                p->nccl.calib_scale = cfg_number(cal, "time_scale", 1.0);
+            }
+            err = first_error(err, e);
+        }
+    }
     cfg_close(&f); /* everything kept was copied */
     if (err < 0) {
         plat_free(p);

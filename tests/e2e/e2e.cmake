@@ -382,3 +382,10 @@ add_test(NAME fuzz.loaders COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/fuz
 set_tests_properties(fuzz.loaders PROPERTIES LABELS "e2e;fuzz" TIMEOUT 600)
 include(${CMAKE_CURRENT_LIST_DIR}/train.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/study.cmake)
+# scalepath calibrate: a known distortion fitted back, and a calibrated platform that reproduces the log.
+add_test(NAME e2e.calibrate.roundtrip COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_calibrate.py
+  ${SP_EXE} ${SP_OUT}/calibrate WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.calibrate.roundtrip PROPERTIES LABELS e2e)
+sp_e2e(bad.calibrate.log RC 2
+  ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/bad/calibrate-garbage.log|-o|${SP_OUT}/bad-cal.cfg"
+  STDERR "calibrate-garbage.log:3: error: not an nccl-tests row" ABSENT "${SP_OUT}/bad-cal.cfg")

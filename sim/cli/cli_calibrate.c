@@ -1,0 +1,357 @@
+/* cli_calibrate.c - `scalepath calibrate`: fit a platform's collectives to
+ * the user's own nccl-tests log. Each size of the log is simulated on the
+ * uncalibrated platform; the measured times are fitted as
+ *     t_measured = latency + time_scale x t_simulated
+ * by least squares on the relative error (every size weighs the same, small
+ * or large); the table shows the busbw error before and after. With -o the
+ * platform file is written again with a `calibration` group holding the
+ * two factors and where they came from, which every later command applies
+ * (docs/collectives.md). */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "coll/coll.h"
+#include "eng/eng.h"
+#include "plat/plat.h"
+#include "util/str.h"
+#include "util/vec.h"
+
+typedef struct point {
+    uint64_t bytes;
+    double measured_us, simulated_us;
+    unsigned line;
+} point;
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: scalepath calibrate -p PLATFORM.cfg [-n NODES] [-g GPUS] [-c COLLECTIVE] --log LOG\n"
+            "                           [-o CALIBRATED.cfg]\n"
+            "\n"
+            "  --log LOG   an nccl-tests output (its out-of-place time column is used)\n"
+            "  -c C        the collective the log measured            default all_reduce\n"
+            "  -g G        GPUs per node in the communicator, as nccl-tests -g\n"
+            "  -o FILE     the platform file again, with a `calibration` group (the fitted\n"
+            "              latency and time scale, and the log they came from)\n"
+            "\n"
+            "Each size of the log is simulated on the platform as it is; the measured\n"
+            "times are fitted as latency + time_scale x simulated (least squares on the\n"
+            "relative error), and the busbw error is shown before and after.\n");
+}
+
+/* nccl-tests table rows: size count type redop root time algbw busbw ... */
+static int read_log(const char *path, point **out, size_t *n, diag_list *diag)
+{
+    FILE *fp = fopen(path, "r");
+    char buf[1024];
+    unsigned line = 0;
+    size_t cap = 0;
+    int err = SP_OK;
+
+    *out = NULL;
+    *n = 0;
+    if (fp == NULL) {
+        diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
+        return SP_EINPUT;
+    }
+    while (fgets(buf, sizeof(buf), fp) != NULL) {
+        char type[32], redop[32];
+        unsigned long long size, count;
+        long root;
+        double t;
+        const char *s = buf;
+        line++;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (*s == '#' || *s == '\0')
+            continue;
+        if (!isdigit((unsigned char)*s))
+            continue; /* banners and warnings nccl-tests prints between rows */
+        if (sscanf(s, "%llu %llu %31s %31s %ld %lf", &size, &count, type, redop, &root, &t) != 6 || !(t >= 0.0) ||
+            !isfinite(t)) {
+            diag_error(diag, (sp_loc){path, line}, "not an nccl-tests row (size count type redop root time ...)");
+            err = SP_EINPUT;
+            continue;
+        }
+        if (size == 0)
+            continue;
+        if (vec_reserve((void **)out, &cap, *n + 1, sizeof(**out)) < 0) {
+            err = SP_ENOMEM;
+            break;
+        }
+        (*out)[(*n)++] = (point){size, t, 0.0, line};
+    }
+    fclose(fp);
+    if (err == SP_OK && *n < 2) {
+        diag_error(diag, (sp_loc){path, 0}, "fewer than two sizes to fit (got %zu)", *n);
+        err = SP_EINPUT;
+    }
+    if (err < 0) {
+        free(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+/* Weighted least squares of m = a + k s, weights 1 / m^2; a >= 0. */
+static void fit(const point *pt, size_t n, double *a, double *k)
+{
+    double A = 0, B = 0, C = 0, D = 0, E = 0, det;
+
+    for (size_t i = 0; i < n; i++) {
+        double w = 1.0 / (pt[i].measured_us * pt[i].measured_us), s = pt[i].simulated_us, m = pt[i].measured_us;
+        A += w;
+        B += w * s;
+        C += w * s * s;
+        D += w * m;
+        E += w * s * m;
+    }
+    det = A * C - B * B;
+    *a = det != 0.0 ? (D * C - B * E) / det : 0.0;
+    *k = det != 0.0 ? (A * E - B * D) / det : 1.0;
+    if (*a < 0.0 || *k <= 0.0) { /* no negative latency: the best pure scale */
+        *a = 0.0;
+        *k = D != 0.0 && B != 0.0 ? E / C : 1.0;
+    }
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The platform file again, its @include files copied in (the copy may live
+ * elsewhere, and libconfig resolves includes from the including file's
+ * folder), and the calibration group appended; temp + rename. */
+static int write_calibrated(const char *in, const char *out, const char *log, double a, double k, const char *what,
+                            diag_list *diag)
+{
+    FILE *src = fopen(in, "r"), *dst = NULL;
+    char *tmp = str_format("%s.partial", out), *dir = NULL, buf[4096];
+    const char *slash = strrchr(in, '/');
+
+    if (tmp == NULL) {
+        if (src != NULL)
+            fclose(src);
+        return SP_ENOMEM;
+    }
+    char stamp[32];
+    time_t now = time(NULL);
+    int err = SP_OK;
+
+    if (src == NULL || (dst = fopen(tmp, "w")) == NULL) {
+        diag_error(diag, (sp_loc){src == NULL ? in : out, 0}, "cannot %s: %s", src == NULL ? "read" : "write",
+                   strerror(errno));
+        err = src == NULL ? SP_EINPUT : SP_EIO;
+        goto done;
+    }
+    dir = slash != NULL ? str_format("%.*s", (int)(slash - in), in) : str_dup(".");
+    if (dir == NULL) {
+        err = SP_ENOMEM;
+        goto done;
+    }
+    while (fgets(buf, sizeof(buf), src) != NULL) {
+        const char *s = buf;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (strncmp(s, "@include \"", 10) == 0) {
+            const char *end = strchr(s + 10, '"');
+            char *inc = end != NULL ? str_format("%s/%.*s", dir, (int)(end - s - 10), s + 10) : NULL;
+            FILE *ifp = inc != NULL ? fopen(inc, "r") : NULL;
+            char ibuf[4096];
+            if (ifp == NULL) {
+                diag_error(diag, (sp_loc){in, 0}, "cannot read the included file %s", inc != NULL ? inc : s);
+                free(inc);
+                err = SP_EINPUT;
+                goto done;
+            }
+            fprintf(dst, "# --- %s, copied in by scalepath calibrate\n", inc);
+            while (fgets(ibuf, sizeof(ibuf), ifp) != NULL)
+                fputs(ibuf, dst);
+            fprintf(dst, "# --- end of %s\n", inc);
+            fclose(ifp);
+            free(inc);
+        } else {
+            fputs(buf, dst);
+        }
+    }
+    strftime(stamp, sizeof(stamp), "%Y-%m-%d", gmtime(&now));
+    fprintf(dst,
+            "\n# Fitted by `scalepath calibrate` to a measured nccl-tests log: t = latency +\n"
+            "# time_scale x the simulated time of the platform above, %s.\n"
+            "calibration = {\n"
+            "  latency_us = %.6g;\n"
+            "  time_scale = %.6g;\n"
+            "  source = \"%s (%s), fitted %s\";\n"
+            "};\n",
+            what, a, k, log, what, stamp);
+    if (ferror(dst) || fclose(dst) != 0) {
+        dst = NULL;
+        diag_error(diag, (sp_loc){out, 0}, "cannot write the calibrated platform");
+        err = SP_EIO;
+        goto done;
+    }
+    dst = NULL;
+    if (rename(tmp, out) != 0) {
+        diag_error(diag, (sp_loc){out, 0}, "cannot write the calibrated platform: %s", strerror(errno));
+        err = SP_EIO;
+    }
+done:
+    if (src != NULL)
+        fclose(src);
+    if (dst != NULL)
+        fclose(dst);
+    if (err < 0)
+        remove(tmp);
+    free(tmp);
+    free(dir);
+    return err;
+}
+
+int cli_calibrate(int argc, char **argv, diag_list *diag)
+{
+    static const struct option longs[] = {
+        {"platform", required_argument, NULL, 'p'}, {"nodes", required_argument, NULL, 'n'},
+        {"gpus", required_argument, NULL, 'g'},     {"collective", required_argument, NULL, 'c'},
+        {"log", required_argument, NULL, 'L'},      {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    const char *ppath = NULL, *log = NULL, *output = NULL;
+    int nodes = 0, gpn = 0, c, err = SP_OK, nmembers = 0, *ranks = NULL;
+    coll_kind kind = COLL_ALL_REDUCE;
+    plat *p = NULL;
+    eng *e = NULL;
+    point *pt = NULL;
+    size_t npt = 0;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:n:g:c:o:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            ppath = optarg;
+            break;
+        case 'n':
+            if (cli_parse_int(&nodes, "-n", optarg, 1, 1 << 20, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'g':
+            if (cli_parse_int(&gpn, "-g", optarg, 1, 1 << 16, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'c':
+            if (coll_kind_parse(&kind, optarg) < 0) {
+                diag_error(diag, (sp_loc){0}, "option -c: unknown collective \"%s\"", optarg);
+                err = SP_EINPUT;
+            }
+            break;
+        case 'L':
+            log = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return SP_OK;
+        case ':':
+            diag_error(diag, (sp_loc){0}, "option %s needs a value", argv[optind - 1]);
+            err = SP_EINPUT;
+            break;
+        default:
+            diag_error(diag, (sp_loc){0}, "calibrate: unknown option \"%s\"", argv[optind - 1]);
+            err = SP_EINPUT;
+        }
+    }
+    if (ppath == NULL || log == NULL) {
+        diag_error(diag, (sp_loc){0}, "calibrate: a platform (-p) and a log (--log) are required");
+        err = SP_EINPUT;
+    }
+    if (err < 0) {
+        usage(stderr);
+        return err;
+    }
+    if ((err = read_log(log, &pt, &npt, diag)) < 0 || (err = plat_load(&p, ppath, diag)) < 0 ||
+        (err = plat_set_nodes(p, nodes, diag)) < 0)
+        goto done;
+    if (p->nccl.calib_scale != 1.0 || p->nccl.calib_lat_s != 0.0) {
+        diag_error(diag, (sp_loc){p->path, 0}, "this platform is already calibrated: calibrate the file it came from");
+        err = SP_EINPUT;
+        goto done;
+    }
+    if ((ranks = malloc((size_t)p->nranks * sizeof(int))) == NULL) {
+        err = SP_ENOMEM;
+        goto done;
+    }
+    for (int r = 0; r < p->nranks; r++)
+        if (gpn == 0 || plat_rank_local(p, r) < gpn)
+            ranks[nmembers++] = r;
+    if ((err = eng_new(&e, p, NULL, diag)) < 0)
+        goto done;
+    for (size_t i = 0; i < npt && err == SP_OK; i++) {
+        coll_plan *plan = NULL;
+        double t;
+        if ((err = coll_plan_new(&plan, p, kind, ranks, nmembers, pt[i].bytes, NULL)) < 0) {
+            diag_error(diag, (sp_loc){log, pt[i].line}, "cannot plan %s of %llu B on this platform",
+                       coll_kind_name(kind), (unsigned long long)pt[i].bytes);
+            break;
+        }
+        err = eng_run_coll(e, plan, &t, diag);
+        coll_plan_free(plan);
+        pt[i].simulated_us = t * 1e6;
+    }
+    if (err < 0)
+        goto done;
+    {
+        double a, k, *before = malloc(npt * sizeof(double) + 1), *after = malloc(npt * sizeof(double) + 1);
+        double factor = coll_busbw_factor(kind, nmembers);
+        char what[160];
+        if (before == NULL || after == NULL) {
+            free(before);
+            free(after);
+            err = SP_ENOMEM;
+            goto done;
+        }
+        fit(pt, npt, &a, &k);
+        printf("# scalepath %s calibrate: %s on %s (%d ranks) against %s, %zu sizes\n", SP_VERSION,
+               coll_kind_name(kind), p->name, nmembers, log, npt);
+        printf("#        size   measured(us)  simulated(us)  calibrated(us)  busbw err before  after\n");
+        for (size_t i = 0; i < npt; i++) {
+            double cal = a + k * pt[i].simulated_us;
+            /* busbw is size x factor / time: its relative error is the time's, inverted. */
+            before[i] = fabs(pt[i].measured_us / pt[i].simulated_us - 1.0);
+            after[i] = fabs(pt[i].measured_us / cal - 1.0);
+            printf("%14llu %14.2f %14.2f %15.2f %16.1f%% %5.1f%%\n", (unsigned long long)pt[i].bytes,
+                   pt[i].measured_us, pt[i].simulated_us, cal, 100.0 * before[i], 100.0 * after[i]);
+        }
+        (void)factor;
+        printf("fit: latency_us = %.4g, time_scale = %.4g (bandwidth x %.3g)\n", a, k, 1.0 / k);
+        printf("median busbw error: %.1f%% before, %.1f%% after\n", 100.0 * median(before, npt),
+               100.0 * median(after, npt));
+        snprintf(what, sizeof(what), "%s, %d ranks, %zu sizes", coll_kind_name(kind), nmembers, npt);
+        free(before);
+        free(after);
+        if (output != NULL && (err = write_calibrated(ppath, output, log, a, k, what, diag)) == SP_OK)
+            printf("wrote %s\n", output);
+    }
+done:
+    eng_free(e);
+    free(ranks);
+    free(pt);
+    plat_free(p);
+    return err;
+}
