@@ -118,7 +118,7 @@ static void fit(const point *pt, size_t n, double *a, double *k)
     *k = det != 0.0 ? (A * E - B * D) / det : 1.0;
     if (*a < 0.0 || *k <= 0.0) { /* no negative latency: the best pure scale */
         *a = 0.0;
-        *k = D != 0.0 && B != 0.0 ? E / C : 1.0;
+        *k = C > 0.0 ? E / C : 1.0;
     }
 }
 
@@ -318,7 +318,6 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         goto done;
     {
         double a, k, *before = malloc(npt * sizeof(double) + 1), *after = malloc(npt * sizeof(double) + 1);
-        double factor = coll_busbw_factor(kind, nmembers);
         char what[160];
         if (before == NULL || after == NULL) {
             free(before);
@@ -332,13 +331,13 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         printf("#        size   measured(us)  simulated(us)  calibrated(us)  busbw err before  after\n");
         for (size_t i = 0; i < npt; i++) {
             double cal = a + k * pt[i].simulated_us;
-            /* busbw is size x factor / time: its relative error is the time's, inverted. */
+            /* busbw is size x (the collective's factor) / time: its relative error
+             * is measured / simulated time - 1. */
             before[i] = fabs(pt[i].measured_us / pt[i].simulated_us - 1.0);
             after[i] = fabs(pt[i].measured_us / cal - 1.0);
             printf("%14llu %14.2f %14.2f %15.2f %16.1f%% %5.1f%%\n", (unsigned long long)pt[i].bytes,
                    pt[i].measured_us, pt[i].simulated_us, cal, 100.0 * before[i], 100.0 * after[i]);
         }
-        (void)factor;
         printf("fit: latency_us = %.4g, time_scale = %.4g (bandwidth x %.3g)\n", a, k, 1.0 / k);
         printf("median busbw error: %.1f%% before, %.1f%% after\n", 100.0 * median(before, npt),
                100.0 * median(after, npt));
