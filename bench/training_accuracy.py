@@ -6,7 +6,7 @@ GPU beside the published figure, with the error. Nothing here is fitted.
 
     python3 bench/training_accuracy.py [--quick] [--scalepath build/sim/scalepath]
 
---quick skips the 16,384-GPU context-parallel case (about 5 minutes).
+--quick skips the 16,384-GPU context-parallel case.
 
 Where the source leaves a setting unpublished, the case says what was
 assumed: Meta gives neither the micro-batch size nor the number of virtual

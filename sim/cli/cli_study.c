@@ -61,7 +61,7 @@ static bool fold_for(const train_config *c, const plat *p)
 {
     /* A data-parallel replica stands for the others from 64 GPUs up: the DP
      * groups ride separate rails and are timed apart (cli_sim_fold). */
-    return c->l.dp > 1 && p->nranks >= 64;
+    return (c->l.dp > 1 || c->l.cp > 1) && p->nranks >= 64;
 }
 
 /* In the child: simulate the proposed layouts of every job on this rung. */

@@ -38,8 +38,9 @@ static void usage(FILE *fp)
             "  --grad-fp32       reduce gradients in fp32 (4 B) instead of bf16\n"
             "  --adam S          Adam's moments in fp32 (12 B per parameter with the master\n"
             "                    weight), bf16 (8 B) or 8-bit (6 B)              default fp32\n"
-            "  --fold F          simulate one data-parallel replica, the DP collectives timed\n"
-            "                    apart on the whole platform; auto = above 1024 GPUs\n"
+            "  --fold F          simulate one data-parallel replica (and one context-parallel\n"
+            "                    rank), their DP and CP collectives timed apart on the whole\n"
+            "                    platform; auto = above 1024 GPUs\n"
             "  -o FILE           the summary and every operation, as HDF5\n"
             "  --timeline FILE   Perfetto / Chrome-trace JSON: a track per rank and stream\n"
             "\n"
@@ -156,7 +157,7 @@ int cli_train_resolve(cli_train_args *a, const model *m, const plat *p, diag_lis
     } else if (l->microbatches == 0) {
         l->microbatches = l->pp;
     }
-    a->cfg.fold = a->fold == 1 || (a->fold == 0 && p->nranks > 1024 && l->dp > 1);
+    a->cfg.fold = a->fold == 1 || (a->fold == 0 && p->nranks > 1024 && (l->dp > 1 || l->cp > 1));
     (void)m;
     return SP_OK;
 }

@@ -709,7 +709,9 @@ static int make_groups(gen *g, bool fold)
             for (int c = 0; c < g->cp; c++)
                 for (int t = 0; t < g->tp; t++) {
                     int r = rank_of(g, t, c, d, s), k = 0, e = d % g->ep, d2 = d / g->ep;
-                    if (fold && d >= g->ep) /* folded: the first ep replicas (one expert-parallel group) */
+                    /* Folded: the first ep data-parallel replicas (one expert-parallel
+                     * group) and, of the context-parallel ranks, the first. */
+                    if (fold && (d >= g->ep || c > 0))
                         continue;
                     if (e == 0) {
                         for (int i = 0; i < g->ep; i++)
@@ -726,7 +728,7 @@ static int make_groups(gen *g, bool fold)
                             for (int cc = 0; cc < g->cp; cc++)
                                 ranks[n2++] = rank_of(g, t, cc, e + g->ep * j, s);
                         snprintf(name, sizeof(name), "edp%d", r);
-                        g->edp_group[r] = wl_build_group(g->b, name, ranks, n2, fold && g->dp > g->ep);
+                        g->edp_group[r] = wl_build_group(g->b, name, ranks, n2, fold && (g->dp > g->ep || g->cp > 1));
                     } else {
                         g->edp_group[r] = g->edp_group[rank_of(g, t, 0, e, s)];
                     }
@@ -742,7 +744,7 @@ static int make_groups(gen *g, bool fold)
                         for (int i = 0; i < g->cp; i++)
                             ranks[i] = rank_of(g, t, i, d, s);
                         snprintf(name, sizeof(name), "cp%d", r);
-                        g->cp_group[r] = wl_build_group(g->b, name, ranks, g->cp, false);
+                        g->cp_group[r] = wl_build_group(g->b, name, ranks, g->cp, fold && g->cp > 1);
                     } else {
                         g->cp_group[r] = g->cp_group[rank_of(g, t, 0, d, s)];
                     }
@@ -752,7 +754,7 @@ static int make_groups(gen *g, bool fold)
                             for (int cc = 0; cc < g->cp; cc++)
                                 ranks[k++] = rank_of(g, t, cc, dd, s);
                         snprintf(name, sizeof(name), "dp%d", r);
-                        g->dp_group[r] = wl_build_group(g->b, name, ranks, k, fold && g->dp > g->ep);
+                        g->dp_group[r] = wl_build_group(g->b, name, ranks, k, fold && (g->dp > g->ep || g->cp > 1));
                     } else {
                         g->dp_group[r] = g->dp_group[rank_of(g, t, 0, 0, s)];
                     }
@@ -787,7 +789,7 @@ int train_build(wl **out, const model *m, const plat *p, const train_config *c, 
     }
     for (int s = 0; s < g.pp; s++)
         for (int d = 0; d < (c->fold ? g.ep : g.dp); d++)
-            for (int cc = 0; cc < g.cp; cc++)
+            for (int cc = 0; cc < (c->fold ? 1 : g.cp); cc++)
                 for (int t = 0; t < g.tp; t++) {
                     rank_state st = {rank_of(&g, t, cc, d, s), t, cc, d, s, NONE, NULL, 0, 0, SP_OK};
                     rank_schedule(&g, &st);

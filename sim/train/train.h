@@ -23,9 +23,10 @@
  * (platform file, `efficiency`), with GEMM tiles run in waves over the SMs.
  *
  * Very large layouts can be folded (train_config.fold): only the first
- * data-parallel replica's ranks get operations, and the data-parallel
- * collectives, whose other members are absent, take a duration timed apart
- * on the full platform (wl_group.folded). Units: seconds, bytes, FLOPs.
+ * data-parallel replica's ranks get operations, and of its context-parallel
+ * ranks the first; the data- and context-parallel collectives, whose other
+ * members are absent, take a duration timed apart on the full platform
+ * (wl_group.folded). Units: seconds, bytes, FLOPs.
  * No SimGrid here.
  *
  * Ownership: train_build() gives the caller a wl (wl_free()).

@@ -84,3 +84,9 @@ sp_e2e(bad.train.overflow RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--
   STDERR "= 4294967296 does not divide the platform's 8 GPUs")
 sp_e2e(bad.train.mixed RC 2 ARGS "train|-p|platforms/lab-mixed.cfg|-m|${m8}"
   STDERR "mixes node types")
+# Folding context parallelism too: one CP rank stands for its group; the step agrees within 0.1%
+# (CP groups ride separate rails), with an eighth of the operations.
+add_test(NAME e2e.train.fold_cp
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fold_cp.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.fold_cp PROPERTIES LABELS e2e TIMEOUT 300)
