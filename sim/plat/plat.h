@@ -54,6 +54,7 @@ typedef struct plat_gpu {
     double tdp_W;                  /* board power, W */
     int sm_count;                  /* streaming multiprocessors; 0 = not given */
     double eff_gemm;               /* achieved / dense peak, large GEMMs; 0 = not given */
+    double eff_gemm_fp8;           /* the same for FP8 (and narrower) GEMMs; eff_gemm if not measured */
     double eff_attention;          /* achieved / dense peak, fused attention; 0 = not given */
     double eff_memory;             /* achieved / peak memory bandwidth, element-wise; 0 = not given */
     sp_loc src;

@@ -64,6 +64,7 @@ static const cfg_key gpu_keys[] = {
 };
 static const cfg_key eff_keys[] = {
     {"gemm",      CFG_NUMBER, true, 0, 1, true, "large dense GEMM throughput / dense peak"},
+    {"gemm_fp8",  CFG_NUMBER, false, 0, 1, true, "the same for FP8 GEMMs / the FP8 peak (default: gemm)"},
     {"attention", CFG_NUMBER, true, 0, 1, true, "fused (flash) attention throughput / dense peak"},
     {"memory",    CFG_NUMBER, true, 0, 1, true, "element-wise kernels' bandwidth / memory bandwidth"},
     {NULL, 0, 0, 0, 0, 0, NULL},
@@ -313,6 +314,7 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
     {
         const config_setting_t *e = config_setting_get_member(g, "efficiency");
         out->eff_gemm = e != NULL ? cfg_number(e, "gemm", 0.0) : 0.0;
+        out->eff_gemm_fp8 = e != NULL ? cfg_number(e, "gemm_fp8", out->eff_gemm) : 0.0;
         out->eff_attention = e != NULL ? cfg_number(e, "attention", 0.0) : 0.0;
         out->eff_memory = e != NULL ? cfg_number(e, "memory", 0.0) : 0.0;
     }

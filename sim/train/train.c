@@ -50,7 +50,8 @@ double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, do
         double tiles = ceil(m / TILE) * ceil(n / TILE);
         wave = tiles / (ceil(tiles / g->sm_count) * g->sm_count);
     }
-    t_flops = flops / (g->peak_flops[prec] * g->eff_gemm * wave);
+    t_flops = flops / (g->peak_flops[prec] * (prec == PLAT_FP8 || prec == PLAT_FP4 ? g->eff_gemm_fp8 : g->eff_gemm) *
+                       wave);
     t_mem = train_memory_time(g, (m * k + k * n + m * n) * gemm_bytes_per_elem(prec));
     /* Below 16 bits the bf16 operands are first cast (read 2 B, write the
      * narrow copy): a memory-bound kernel before the GEMM. */
