@@ -668,7 +668,8 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         else
             payload = (per_ring + (uint64_t)n - 1) / (uint64_t)n;
         /* A calibration fitted to the user's own log scales the transfer time. */
-        c->chunk = (uint64_t)((double)payload * c->inflate * (p->nccl.calib_scale > 0.0 ? p->nccl.calib_scale : 1.0) + 0.5);
+        double scale = p->nccl.calib_scale > 0.0 ? p->nccl.calib_scale : 1.0;
+        c->chunk = (uint64_t)((double)payload * c->inflate * scale + 0.5);
     }
 
     /* Software latency, as NCCL's model has it (shared/NCCL.md 2.4). Ring and
