@@ -5,6 +5,7 @@
 #define SP_CLI_H
 
 #include "coll/coll.h"
+#include "plat/plat.h"
 #include "out/out.h"
 #include "util/diag.h"
 
@@ -25,6 +26,10 @@ SP_MUST_USE int cli_parse_int(int *out, const char *opt, const char *val, int mi
 /* --algo LIST or --proto LIST (opt names which) into opts, as NCCL_ALGO /
  * NCCL_PROTO; reports a bad list. */
 SP_MUST_USE int cli_parse_coll_opt(coll_opts *opts, const char *opt, const char *val, diag_list *diag);
+
+/* The communicator nccl-tests -g G makes: every GPU (gpn 0), or the first
+ * gpn of each node, into ranks (p->nranks long); reports a node with fewer. */
+SP_MUST_USE int cli_communicator(const plat *p, int gpn, int *ranks, int *n, diag_list *diag);
 
 /* The command line joined with spaces, for provenance (owned by caller). */
 char *cli_join_argv(int argc, char **argv);

@@ -297,10 +297,7 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         err = SP_ENOMEM;
         goto done;
     }
-    for (int r = 0; r < p->nranks; r++)
-        if (gpn == 0 || plat_rank_local(p, r) < gpn)
-            ranks[nmembers++] = r;
-    if ((err = eng_new(&e, p, NULL, diag)) < 0)
+    if ((err = cli_communicator(p, gpn, ranks, &nmembers, diag)) < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
         goto done;
     for (size_t i = 0; i < npt && err == SP_OK; i++) {
         coll_plan *plan = NULL;

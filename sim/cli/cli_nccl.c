@@ -386,18 +386,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         goto done;
     }
     /* The communicator: every GPU, or the first -g GPUs of each node. */
-    for (int r = 0; r < p->nranks; r++) {
-        int g = plat_node_gpus(p, plat_rank_node(p, r));
-        if (o.gpn > g) {
-            diag_error(diag, (sp_loc){p->path, 1},
-                       "option -g %d: node %d of \"%s\" has %d GPU(s)", o.gpn,
-                       plat_rank_node(p, r), p->name, g);
-            err = SP_EINPUT;
-            goto done;
-        }
-        if (o.gpn == 0 || plat_rank_local(p, r) < o.gpn)
-            ranks[nmembers++] = r;
-    }
+    if ((err = cli_communicator(p, o.gpn, ranks, &nmembers, diag)) < 0)
+        goto done;
     /* Every size is planned before SimGrid starts: no bad input reaches it. */
     if ((err = eng_new(&e, p, o.xml, diag)) < 0)
         goto done;

@@ -136,7 +136,7 @@ void cli_train_defaults(cli_train_args *a)
     a->cfg.prec = PLAT_BF16;
 }
 
-int cli_train_resolve(cli_train_args *a, const model *m, const plat *p, diag_list *diag)
+int cli_train_resolve(cli_train_args *a, const plat *p, diag_list *diag)
 {
     model_layout *l = &a->cfg.l;
     long long cp = l->cp > 1 ? l->cp : 1, mp = (long long)l->tp * l->pp * cp;
@@ -158,7 +158,6 @@ int cli_train_resolve(cli_train_args *a, const model *m, const plat *p, diag_lis
         l->microbatches = l->pp;
     }
     a->cfg.fold = a->fold == 1 || (a->fold == 0 && p->nranks > 1024 && (l->dp > 1 || l->cp > 1));
-    (void)m;
     return SP_OK;
 }
 
@@ -338,7 +337,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         return err;
     }
     if ((err = model_load(&m, mpath, diag)) < 0 || (err = plat_load(&p, ppath, diag)) < 0 ||
-        (err = plat_set_nodes(p, nodes, diag)) < 0 || (err = cli_train_resolve(&a, m, p, diag)) < 0 ||
+        (err = plat_set_nodes(p, nodes, diag)) < 0 || (err = cli_train_resolve(&a, p, diag)) < 0 ||
         (err = train_check(m, p, &a.cfg, diag)) < 0)
         goto done;
     if ((err = eng_new(&e, p, NULL, diag)) < 0 ||

@@ -44,7 +44,7 @@ void cli_train_defaults(cli_train_args *a);
 int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *diag);
 
 /* DP from the platform's GPUs, micro-batches from the global batch, folding. */
-SP_MUST_USE int cli_train_resolve(cli_train_args *a, const model *m, const plat *p, diag_list *diag);
+SP_MUST_USE int cli_train_resolve(cli_train_args *a, const plat *p, diag_list *diag);
 
 /**
  * Memory fit, then one step built by train_build() and simulated on e.

@@ -94,3 +94,19 @@ int cli_out_finish(out_file *f, int err)
     out_discard(f);
     return err;
 }
+
+int cli_communicator(const plat *p, int gpn, int *ranks, int *n, diag_list *diag)
+{
+    *n = 0;
+    for (int r = 0; r < p->nranks; r++) {
+        int g = plat_node_gpus(p, plat_rank_node(p, r));
+        if (gpn > g) {
+            diag_error(diag, (sp_loc){p->path, 1}, "option -g %d: node %d of \"%s\" has %d GPU(s)", gpn,
+                       plat_rank_node(p, r), p->name, g);
+            return SP_EINPUT;
+        }
+        if (gpn == 0 || plat_rank_local(p, r) < gpn)
+            ranks[(*n)++] = r;
+    }
+    return SP_OK;
+}

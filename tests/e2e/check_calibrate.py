@@ -39,4 +39,8 @@ for line in again.splitlines():
     size, t = int(line.split()[0]), float(line.split()[5])
     if abs(t - want[size]) > 1e-3 * want[size]:
         sys.exit(f"FAIL: {size} B: calibrated {t} us, log {want[size]} us")
+# A calibrated file is not calibrated again (the fit must start from the uncalibrated platform).
+twice = subprocess.run([exe, "calibrate", "-p", cal, "-n", "2", "--log", log], capture_output=True, text=True)
+if twice.returncode != 2 or "already calibrated" not in twice.stderr:
+    sys.exit(f"FAIL: calibrating a calibrated file: exit {twice.returncode}, {twice.stderr}")
 print(f"ok: fitted latency {m.group(1)} us, time scale {m.group(2)}; {len(want)} sizes reproduced")

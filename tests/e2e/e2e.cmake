@@ -386,6 +386,12 @@ include(${CMAKE_CURRENT_LIST_DIR}/study.cmake)
 add_test(NAME e2e.calibrate.roundtrip COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_calibrate.py
   ${SP_EXE} ${SP_OUT}/calibrate WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.calibrate.roundtrip PROPERTIES LABELS e2e)
+sp_e2e(bad.calibrate.gpus RC 2
+  ARGS "calibrate|-p|platforms/dgx-h100.cfg|-g|9|--log|tests/data/nccl-tests/synthetic.log"
+  STDERR "option -g 9: node 0 of \"dgx-h100\" has 8 GPU\\(s\\)")
+sp_e2e(bad.calibrate.unwritable RC 3
+  ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/data/nccl-tests/synthetic.log|-o|${SP_OUT}/no-dir/cal.cfg"
+  STDERR "cannot write" ABSENT "${SP_OUT}/no-dir/cal.cfg.partial")
 sp_e2e(bad.calibrate.log RC 2
   ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/bad/calibrate-garbage.log|-o|${SP_OUT}/bad-cal.cfg"
   STDERR "calibrate-garbage.log:3: error: not an nccl-tests row" ABSENT "${SP_OUT}/bad-cal.cfg")
