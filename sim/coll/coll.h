@@ -8,7 +8,8 @@
  * orders, step sizes), so its memory is O(members x rings), not O(steps).
  *
  * Model (see docs/collectives.md): NCCL's selection picks the algorithm
- * (Ring, Tree for all-reduce, PAT at one GPU per node) and protocol (LL,
+ * (Ring, Tree for all-reduce, PAT at one GPU per node, NVLS on one
+ * NVSwitch node, NVLS-Tree across such nodes) and protocol (LL,
  * LL128, Simple) from its cost model (coll_tune.h). Channels that share a
  * path are aggregated into one flow per ring step; with several NICs per node there is one ring per NIC
  * (rail), each carrying an equal share of the data, entering and leaving
@@ -46,6 +47,7 @@ typedef enum coll_algo {
     COLL_ALGO_RING,
     COLL_ALGO_PAT,
     COLL_ALGO_NVLS, /* NVLink SHARP: the NVSwitch reduces and multicasts (one node) */
+    COLL_ALGO_NVLS_TREE, /* NVLS inside each node, a tree of nodes across them (all-reduce) */
     COLL_ALGO_P2P, /* the p2p engine: all-to-all, send/recv; no algorithm choice */
     COLL_NALGOS
 } coll_algo;

@@ -34,7 +34,8 @@
 
 typedef struct xfer {
     int src, dst, ring; /* members; the first ring of a merged transfer */
-    int mult;           /* chunks it carries (rings sharing the same pair) */
+    double mult;        /* chunks it carries (rings sharing the same pair; NVLS-Tree's
+                         * NVLink flows carry a fraction of its network chunk) */
 } xfer;
 
 struct coll_plan {
@@ -427,14 +428,21 @@ static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
     return SP_OK;
 }
 
-/* NVLS all-reduce on one node as the loads it puts on each GPU's NVLink
- * ports: the NVSwitch reads every GPU's buffer to reduce it (S up per GPU)
- * and each GPU writes its reduced slice, which the switch multicasts (S / n
- * up; S down per GPU, its own slice and the n - 1 others), plus the reduced
- * slice each reads back (S / n down): S (n + 1) / n each way. On a
+/* NVLS on one node as the loads it puts on each GPU's NVLink ports.
+ * All-reduce: the NVSwitch reads every GPU's buffer to reduce it (S up per
+ * GPU) and each GPU writes its reduced slice, which the switch multicasts
+ * (S / n up; S down per GPU, its own slice and the n - 1 others), plus the
+ * reduced slice each reads back (S / n down): S (n + 1) / n each way. On a
  * non-blocking switch a uniform exchange, S (n + 1) / (n (n - 1)) from
  * every GPU to every other, puts exactly these loads on the ports, so it
- * stands for the switch's reduction and multicast in one stage of flows. */
+ * stands for the switch's reduction and multicast in one stage of flows.
+ * All-gather (S the total): each GPU writes its S / n once and the switch
+ * multicasts it, so every GPU receives (n - 1) S / n; reduce-scatter
+ * mirrors it (the switch reads (n - 1) S / n from each GPU for the others'
+ * reduced slices). The busy direction carries (n - 1) S / n, which a
+ * uniform exchange of S / n per pair reproduces; the idle direction is
+ * overstated, which costs nothing on full-duplex ports. The chunk is set by
+ * the caller; this lays out the pairs. */
 static int build_nvls(coll_plan *c, xfer **out, size_t *nx)
 {
     int n = c->n;
@@ -447,9 +455,98 @@ static int build_nvls(coll_plan *c, xfer **out, size_t *nx)
         for (int i = 1; i < n; i++)
             x[k++] = (xfer){a, (a + i) % n, 0, 1};
     c->rings = 1;
+    c->nodes = 1;
     *out = x;
     *nx = k;
     return SP_OK;
+}
+
+/* NVLS-Tree all-reduce across nodes as one stage of edge flows, pipelined
+ * in steady state like Tree. Inside every node the NVSwitch reduces and
+ * multicasts as in NVLS (the uniform exchange of build_nvls, S (k + 1) /
+ * (k (k - 1)) per pair for k members, at nvlsEfficiency); across nodes one
+ * head GPU per rail joins NCCL's double binary tree of nodes, each tree
+ * edge carrying S / 2 per tree over the R rails each way, as Tree's do.
+ * The chunk is the network edge's S / (2 R); the NVLink pairs carry their
+ * payload as a multiple of it. */
+static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
+{
+    int n = c->n, nn;
+    node_span *nodes = calloc((size_t)n, sizeof(*nodes));
+    xfer *x;
+    size_t k = 0, cap = 0;
+
+    *out = NULL;
+    if (nodes == NULL)
+        return SP_ENOMEM;
+    nn = group_nodes(c, nodes);
+    c->nodes = nn;
+    c->rings = rail_count(nodes, nn);
+    for (int q = 0; q < nn; q++)
+        cap += (size_t)nodes[q].count * (size_t)(nodes[q].count - 1);
+    cap += 4 * (size_t)c->rings * (size_t)nn + 1;
+    if ((x = malloc(cap * sizeof(*x))) == NULL) {
+        free(nodes);
+        return SP_ENOMEM;
+    }
+    for (int q = 0; q < nn; q++) {
+        const node_span *s = &nodes[q];
+        double km = s->count;
+        /* NVLink payload over the network chunk S / (2 R), at nvlsEfficiency. */
+        double w = km > 1 ? (km + 1.0) / (km * (km - 1.0)) * 2.0 * c->rings / eff : 0.0;
+        for (int a = 0; a < s->count; a++)
+            for (int i = 1; i < s->count; i++)
+                x[k++] = (xfer){s->first + a, s->first + (a + i) % s->count, 0, w};
+    }
+    for (int r = 0; r < c->rings; r++)
+        for (int q = 0; q < nn; q++)
+            for (int t = 0; t < 2; t++) {
+                int parent = tree_parent(t, q, nn), e, pe;
+                if (parent < 0)
+                    continue;
+                e = rail_entry(c, &nodes[q], r);
+                pe = rail_entry(c, &nodes[parent], r);
+                x[k++] = (xfer){e, pe, r, 1};
+                x[k++] = (xfer){pe, e, r, 1};
+            }
+    free(nodes);
+    k = merge_xfers(x, k);
+    *out = x;
+    *nx = k;
+    return SP_OK;
+}
+
+/* The intra-node graph NCCL's search would find on a node type: the speed
+ * step (GB/s per channel, by architecture row) that fits the most of the
+ * node's per-GPU bandwidth, then NCCL's duplication of channels at >= 25
+ * GB/s (shared/NCCL.md 1.6, 2.2). */
+static void intra_graph(const plat_node_type *ty, int sm, int *channels, double *bw_GBps)
+{
+    static const double intra_steps[3][13] = {
+        {40, 30, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3},
+        {60, 50, 40, 30, 24, 20, 15, 12, 11, 6, 3, 0, 0},
+        {90, 80, 70, 60, 50, 45, 40, 30, 24, 20, 19, 18, 0}};
+    int row = sm < 90 ? 0 : sm < 100 ? 1 : 2;
+    double total = ty->intra.bw_Bps / 1e9, best = 0.0;
+    int ch = 1;
+    double bw = total;
+
+    for (int i = 0; i < 13 && intra_steps[row][i] > 0; i++) {
+        int k = (int)(total / intra_steps[row][i]);
+        if (k > 32)
+            k = 32;
+        if (k >= 1 && k * intra_steps[row][i] > best + 1e-9) {
+            best = k * intra_steps[row][i];
+            ch = k;
+            bw = intra_steps[row][i];
+        }
+    }
+    if (bw >= 25.0 && !(sm > 80 && bw < 50.0 && ch > 4)) {
+        ch *= 2;
+        bw /= 2;
+    }
+    *channels = ch;
+    *bw_GBps = bw;
 }
 
 /* The inputs of NCCL's tuning for this communicator: ranks, nodes, ranks per
@@ -459,10 +556,6 @@ static void tune_input(const coll_plan *c, coll_tune_in *in)
 {
     const plat *p = c->plat;
     int ppn = 0, run = 0, sm = 1000, nodes = 0, intra_nvlink = 1, nvls = 1;
-    static const double intra_steps[3][13] = {
-        {40, 30, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3},
-        {60, 50, 40, 30, 24, 20, 15, 12, 11, 6, 3, 0, 0},
-        {90, 80, 70, 60, 50, 45, 40, 30, 24, 20, 19, 18, 0}};
     static const double inter_steps[3][20] = {
         {48, 30, 28, 24, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3, 2.4, 1.2, 0.24, 0.12, 0},
         {48, 45, 42, 40, 30, 24, 22, 20, 17.5, 15, 12, 6, 3, 2.4, 1.2, 0.24, 0.12, 0, 0, 0},
@@ -485,36 +578,22 @@ static void tune_input(const coll_plan *c, coll_tune_in *in)
             nvls = 0;
     }
     /* NVLS needs NVLink SHARP (NVSwitch gen 3+) and SM90+; its channels are
-     * NCCL's defaults (shared/NCCL.md 1.6): 16 on SM90, 24 on SM100 in one node. */
+     * NCCL's defaults (shared/NCCL.md 1.6): 16 on SM90; 24 on SM100 in one
+     * node, 32 across nodes. */
     *in = (coll_tune_in){c->kind, c->n, nodes, ppn, sm, p->nccl.cpu_amd, intra_nvlink,
-                         p->nccl.graph_channels, p->nccl.graph_bw_GBps, nvls && sm >= 90 && nodes == 1,
-                         sm >= 100 ? 24 : 16};
+                         p->nccl.graph_channels, p->nccl.graph_bw_GBps, nvls && sm >= 90,
+                         sm < 100 ? 16 : nodes == 1 ? 24 : 32, 0.0};
+    if (nvls && sm >= 90) {
+        int ch;
+        double bw;
+        intra_graph(plat_type_of_rank(p, c->ranks[0]), sm, &ch, &bw);
+        in->intra_bus_GBps = ch * bw;
+    }
     if (in->graph_channels > 0)
         return;
-    /* Derive the graph: the speed step (GB/s per channel) that fits the most
-     * bandwidth, then NCCL's duplication of channels at >= 25 GB/s. */
     row = sm < 90 ? 0 : sm < 100 ? 1 : 2;
     if (nodes <= 1) {
-        const plat_node_type *ty = plat_type_of_rank(p, c->ranks[0]);
-        double total = ty->intra.bw_Bps / 1e9, best = 0.0;
-        int ch = 1;
-        double bw = total;
-        for (int i = 0; i < 13 && intra_steps[row][i] > 0; i++) {
-            int k = (int)(total / intra_steps[row][i]);
-            if (k > 32)
-                k = 32;
-            if (k >= 1 && k * intra_steps[row][i] > best + 1e-9) {
-                best = k * intra_steps[row][i];
-                ch = k;
-                bw = intra_steps[row][i];
-            }
-        }
-        if (bw >= 25.0 && !(sm > 80 && bw < 50.0 && ch > 4)) {
-            ch *= 2;
-            bw /= 2;
-        }
-        in->graph_channels = ch;
-        in->graph_bw_GBps = bw;
+        intra_graph(plat_type_of_rank(p, c->ranks[0]), sm, &in->graph_channels, &in->graph_bw_GBps);
     } else {
         /* Across nodes: one channel per NIC the members use on every node, at
          * the speed step under the NIC's rate. */
@@ -607,6 +686,8 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         if (c->algo == COLL_ALGO_NVLS) {
             /* NVLS runs at nvlsEfficiency of the NVLink ports (NCCL's model). */
             c->inflate = 1.0 / coll_nvls_efficiency(tin.sm);
+        } else if (c->algo == COLL_ALGO_NVLS_TREE) {
+            /* build_nvls_tree charges nvlsEfficiency on the NVLink flows alone. */
         } else {
             coll_algo base = c->algo == COLL_ALGO_PAT ? COLL_ALGO_RING : c->algo;
             double simple = tune.bus_GBps[base][COLL_PROTO_SIMPLE];
@@ -627,13 +708,16 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         c->channels = channels_used(p->nccl.channels > 0 && whole ? p->nccl.channels
                                                                   : 2 * tin.graph_channels,
                                     c->algo, c->proto, n, bytes);
+        /* NVLS always runs on its own channel count (shared/NCCL.md 1.6). */
+        if (c->algo == COLL_ALGO_NVLS || c->algo == COLL_ALGO_NVLS_TREE)
+            c->channels = tin.nvls_channels;
     }
 
     /* Shapes: ring steps; or one stage of concurrent edge flows (tree,
      * broadcast/reduce chains in steady state, p2p). */
     shape = c->algo;
     single = shape == COLL_ALGO_TREE || shape == COLL_ALGO_P2P || shape == COLL_ALGO_NVLS ||
-             kind == COLL_BROADCAST || kind == COLL_REDUCE;
+             shape == COLL_ALGO_NVLS_TREE || kind == COLL_BROADCAST || kind == COLL_REDUCE;
     if (single)
         c->nsteps = n < 2 ? 0 : 1;
     else
@@ -642,7 +726,9 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         err = shape == COLL_ALGO_TREE   ? build_tree(c, &x, &nx)
               : shape == COLL_ALGO_P2P  ? build_p2p(c, &x, &nx)
               : shape == COLL_ALGO_NVLS ? build_nvls(c, &x, &nx)
-                                        : build_rings(c, &x, &nx);
+              : shape == COLL_ALGO_NVLS_TREE
+                  ? build_nvls_tree(c, coll_nvls_efficiency(tin.sm), &x, &nx)
+                  : build_rings(c, &x, &nx);
         if (err < 0 || (err = bucket(&c->sends, &c->send0, x, nx, n, 0)) < 0 ||
             (err = bucket(&c->recvs, &c->recv0, x, nx, n, 1)) < 0) {
             free(x);
@@ -653,14 +739,17 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     }
     {
         /* Payload per transfer. Ring: bytes / R per ring in n chunks; broadcast and
-         * reduce chains: bytes / R per ring; tree: bytes / 2 per tree over R rails;
-         * all-to-all: bytes / n per peer; send/recv: bytes. Rounded up. */
+         * reduce chains: bytes / R per ring; tree and NVLS-Tree's network edges:
+         * bytes / 2 per tree over R rails; NVLS: see build_nvls; all-to-all:
+         * bytes / n per peer; send/recv: bytes. Rounded up. */
         uint64_t R = (uint64_t)(c->rings ? c->rings : 1);
         uint64_t per_ring = (bytes + R - 1) / R, payload;
-        if (shape == COLL_ALGO_TREE)
+        if (shape == COLL_ALGO_TREE || shape == COLL_ALGO_NVLS_TREE)
             payload = (per_ring + 1) / 2;
-        else if (shape == COLL_ALGO_NVLS)
+        else if (shape == COLL_ALGO_NVLS && kind == COLL_ALL_REDUCE)
             payload = (uint64_t)ceil((double)bytes * (n + 1) / ((double)n * (n - 1)));
+        else if (shape == COLL_ALGO_NVLS)
+            payload = (bytes + (uint64_t)n - 1) / (uint64_t)n;
         else if (kind == COLL_ALL_TO_ALL)
             payload = (bytes + (uint64_t)n - 1) / (uint64_t)n;
         else if (kind == COLL_SEND_RECV || single)
@@ -765,6 +854,13 @@ int coll_plan_nstages(const coll_plan *c, int member)
     return c->nsteps > 0 ? c->nsteps : 1;
 }
 
+/* Wire bytes of a transfer: its chunks times the chunk; at least one byte. */
+static uint64_t xfer_bytes(const coll_plan *c, const xfer *x)
+{
+    double b = (double)c->chunk * x->mult;
+    return b < 1.0 ? 1u : (uint64_t)(b + 0.5);
+}
+
 void coll_plan_stage(const coll_plan *c, int m, int stage, coll_stage *out)
 {
     out->nsend = out->nrecv = 0;
@@ -773,11 +869,9 @@ void coll_plan_stage(const coll_plan *c, int m, int stage, coll_stage *out)
         return;
     out->delay_s += c->step_s;
     for (int i = c->send0[m]; i < c->send0[m + 1] && out->nsend < COLL_MAX_XFERS; i++)
-        out->send[out->nsend++] = (coll_xfer){c->sends[i].dst, c->chunk * (uint64_t)c->sends[i].mult,
-                                              c->sends[i].ring};
+        out->send[out->nsend++] = (coll_xfer){c->sends[i].dst, xfer_bytes(c, &c->sends[i]), c->sends[i].ring};
     for (int i = c->recv0[m]; i < c->recv0[m + 1] && out->nrecv < COLL_MAX_XFERS; i++)
-        out->recv[out->nrecv++] = (coll_xfer){c->recvs[i].src, c->chunk * (uint64_t)c->recvs[i].mult,
-                                              c->recvs[i].ring};
+        out->recv[out->nrecv++] = (coll_xfer){c->recvs[i].src, xfer_bytes(c, &c->recvs[i]), c->recvs[i].ring};
 }
 
 uint64_t coll_plan_bytes_sent(const coll_plan *c, int member)

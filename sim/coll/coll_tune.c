@@ -3,8 +3,8 @@
  * the graph's channels x per-channel bandwidth, protocol factors and
  * per-architecture caps; latency from base and per-hop constants; the
  * algorithm conversion to algorithm bandwidth; selection by least time.
- * NVLS is modelled on one node (all-reduce); NVLS-Tree and CollNet are not
- * in this table yet.
+ * NVLS on one node (all-reduce, all-gather, reduce-scatter) and NVLS-Tree
+ * across nodes (all-reduce) are in it; CollNet is not.
  */
 #include "coll/coll_tune.h"
 
@@ -31,6 +31,9 @@ static const double per_ch_tree_ll128[4][3] = {
     {20.0, 20.0, 20.0}, {20.0, 20.0, 20.0}, {36.7, 36.7, 29.0}, {55.6, 31.67, 20.0}};
 static const double per_ch_tree[4][3] = {
     {26.5, 18.5, 10.0}, {24.0, 23.6, 17.8}, {38.7, 41.4, 36.0}, {70.0, 42.8, 24.0}};
+/* Per-channel NVLS-Tree cap, Hopper and Blackwell only (N = 2 / N >= 3). */
+static const double per_ch_nvls_tree[4][3] = {
+    {0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}, {0.0, 57.7, 45.5}, {0.0, 96.0, 80.0}};
 
 /* Tree AllReduce bandwidth correction, by floor(log2(S / 64)), 64 B .. 256 MiB. */
 static const double tree_corr[COLL_NPROTOS][24] = {
@@ -130,15 +133,39 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
             coll_nccl_base_latency_us(COLL_ALGO_PAT, COLL_PROTO_SIMPLE) +
             floor(log2((double)N)) * inter / 3.5 + 2.8 * n;
     }
-    /* NVLS, one node, all-reduce, Simple: busBw = C b x nvlsEfficiency x (Cn - 1)
-     * / Cn x 2 (Cn the NVLS channels), converted as Ring's (n / nsteps); its
-     * latency is the NVLink NVLS hop alone (shared/NCCL.md 2.3, 2.4). */
-    if (in->kind == COLL_ALL_REDUCE && in->nvls && N == 1 && in->nvls_channels >= 2) {
-        double cn = in->nvls_channels, b = bus * coll_nvls_efficiency(in->sm) * (cn - 1.0) / cn * 2.0;
-        out->bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b;
-        out->bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b * n / nsteps;
-        out->lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] =
-            coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0);
+    /* NVLS and NVLS-Tree, Simple only (shared/NCCL.md 2.3, 2.4). Per NVLS
+     * channel, busBw = min(b x nvlsEfficiency x (Cn - 1) / Cn x (2 for
+     * all-reduce, else (ppn - 1) / ppn), bwInter (x 2 for NVLS-Tree at
+     * N <= 2), the NVLS-Tree cap), times the Cn channels; b x Cn is the
+     * node's NVLink graph (the graph itself on one node) and bwInter x Cn the
+     * network graph here. All-reduce converts as Ring does (n / nsteps);
+     * all-gather and reduce-scatter do not convert. Latency: the NVLink NVLS
+     * hop (no base), plus 2 log2 N network hops for NVLS-Tree. NVLS needs
+     * two ranks on a node at least; across nodes NCCL runs all-reduce as
+     * NVLS-Tree (NVLS proper would need CollNet, which is not modelled). */
+    if (in->nvls && in->nvls_channels >= 2 && ppn >= 2) {
+        double cn = in->nvls_channels;
+        double eff = coll_nvls_efficiency(in->sm);
+        double node_bus = N > 1 && in->intra_bus_GBps > 0.0 ? in->intra_bus_GBps : bus;
+        double nvl = node_bus * eff * (cn - 1.0) / cn;
+        double lat = coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0);
+        if (N == 1 && (in->kind == COLL_ALL_REDUCE || in->kind == COLL_ALL_GATHER ||
+                       in->kind == COLL_REDUCE_SCATTER)) {
+            double b = in->kind == COLL_ALL_REDUCE ? nvl * 2.0 : nvl * (ppn - 1.0) / ppn;
+            out->bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b;
+            out->bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] =
+                in->kind == COLL_ALL_REDUCE ? b * n / nsteps : b;
+            out->lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = lat;
+        } else if (N > 1 && in->kind == COLL_ALL_REDUCE && per_ch_nvls_tree[arch][col] > 0.0) {
+            double b = min2(nvl * 2.0, bus * (N <= 2 ? 2.0 : 1.0));
+            b = min2(b, cn * per_ch_nvls_tree[arch][col]);
+            out->bus_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] = b;
+            out->bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] = b * n / nsteps;
+            out->lat_us[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] =
+                coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 0) +
+                2.0 * log2((double)N) *
+                    coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 0);
+        }
     }
     out->multi_node_ring_simple_plateau = in->kind == COLL_ALL_REDUCE && N > 1 && in->sm >= 80;
 }

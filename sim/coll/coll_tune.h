@@ -27,8 +27,9 @@ typedef struct coll_tune_in {
     bool intra_nvlink;     /* the intra-node path is NVLink (else PCIe) */
     int graph_channels;    /* C: channels of the ring/tree graph */
     double graph_bw_GBps;  /* b: per-channel bandwidth the search found */
-    bool nvls;             /* NVLink SHARP usable: one node, NVSwitch gen 3+, SM90+ */
-    int nvls_channels;     /* NVLS channels (16 on SM90, 24 on SM100 in one node) */
+    bool nvls;             /* NVLink SHARP usable: NVSwitch gen 3+ in every node, SM90+ */
+    int nvls_channels;     /* NVLS channels (16 on SM90; 24 on SM100 in one node, 32 across nodes) */
+    double intra_bus_GBps; /* across nodes: the node's NVLink graph, channels x bw (NVLS-Tree) */
 } coll_tune_in;
 
 typedef struct coll_tune {

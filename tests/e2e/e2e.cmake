@@ -108,6 +108,16 @@ set_tests_properties(e2e.published.spark_pair_1G e2e.published.dgx_h100_8G e2e.p
 # NCCL's choice on a DGX H100: Ring LL for small all-reduce, NVLS Simple for large.
 sp_e2e(nccl.nvls_choice RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-b|8K|-e|128M|-f|128|-v"
   STDOUT "8192 .*Ring +LL .*134217728 .*NVLS +Simple")
+# ... and across two of them (8 rails): Tree LL for small all-reduce, NVLS-Tree for large.
+sp_e2e(nccl.nvls_tree_choice RC 0 ARGS "nccl|-p|platforms/superpod-h100.cfg|-n|2|-b|8K|-e|128M|-f|128|-v"
+  STDOUT "8192 .*Tree +LL .*134217728 .*NVLSTree +Simple")
+# The comparison with published nccl-tests curves runs and reads every log
+# (its figures are reported, not asserted: see bench/README.md).
+add_test(NAME e2e.bench.nccl_accuracy
+  COMMAND ${SP_PYTHON3} ${PROJECT_SOURCE_DIR}/bench/nccl_accuracy.py --scalepath ${SP_EXE}
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.bench.nccl_accuracy PROPERTIES LABELS e2e TIMEOUT 120
+  PASS_REGULAR_EXPRESSION "spark2_allreduce_pr103_partial.log.*time < 64 KiB")
 
 # --- HDF5 output: readable by h5py as docs/output-format.md says, and deterministic.
 add_test(NAME e2e.h5.write

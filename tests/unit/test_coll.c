@@ -297,10 +297,77 @@ static void test_coll__nvls(void **state)
             fail_msg("member %d sends %.0f B, want %.0f", m, sent, want);
     }
     coll_plan_free(c);
-    /* A reduce-scatter has no NVLS here: Ring. */
-    assert_int_equal(coll_plan_new(&c, p, COLL_REDUCE_SCATTER, ranks, 8, S, NULL), SP_OK);
-    assert_int_not_equal(coll_plan_algo(c), COLL_ALGO_NVLS);
+    /* NCCL's model never picks NVLS for reduce-scatter or all-gather on H100
+     * (Ring LL or LL128 is cheaper at every size); asked for, each GPU's
+     * busy direction carries (n - 1) S / n, at nvlsEfficiency. */
+    for (coll_kind k = COLL_ALL_GATHER; k <= COLL_REDUCE_SCATTER; k++) {
+        coll_opts nvls = {1u << COLL_ALGO_NVLS, 0};
+        assert_int_equal(coll_plan_new(&c, p, k, ranks, 8, S, NULL), SP_OK);
+        assert_int_not_equal(coll_plan_algo(c), COLL_ALGO_NVLS);
+        coll_plan_free(c);
+        assert_int_equal(coll_plan_new(&c, p, k, ranks, 8, S, &nvls), SP_OK);
+        assert_int_equal(coll_plan_algo(c), COLL_ALGO_NVLS);
+        assert_int_equal(coll_plan_channels(c), 16);
+        for (int m = 0; m < 8; m++) {
+            double sent = (double)coll_plan_bytes_sent(c, m), want = (double)S * 7.0 / 8.0 / 0.85;
+            if (fabs(sent - want) > 1e-6 * want)
+                fail_msg("%s: member %d sends %.0f B, want %.0f", coll_kind_name(k), m, sent, want);
+        }
+        coll_plan_free(c);
+    }
+    /* Broadcast has no NVLS in NCCL. */
+    {
+        coll_opts nvls = {1u << COLL_ALGO_NVLS, 0};
+        assert_int_equal(coll_plan_new(&c, p, COLL_BROADCAST, ranks, 8, S, &nvls), SP_EINPUT);
+    }
+    plat_free(p);
+    diag_free(d);
+}
+
+/* NVLS-Tree across two DGX H100 of a SuperPOD (8 rails): NCCL's choice for
+ * 1 GiB. Every GPU's NVLink ports carry S (k + 1) / k at nvlsEfficiency as in
+ * NVLS, and every GPU is its rail's head: at two nodes both trees join the
+ * same pair, so each head sends 2 x S / (2 x 8) over its NIC. */
+static void test_coll__nvls_tree(void **state)
+{
+    plat *p;
+    diag_list *d;
+    coll_plan *c;
+    int ranks[16];
+    const uint64_t S = 1u << 30;
+    coll_opts ring = {1u << COLL_ALGO_RING, 0};
+
+    (void)state;
+    for (int i = 0; i < 16; i++)
+        ranks[i] = i;
+    assert_int_equal(diag_new(&d, 0), SP_OK);
+    assert_int_equal(plat_load(&p, PLATFORMS "/superpod-h100.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, 16, S, NULL), SP_OK);
+    assert_int_equal(coll_plan_algo(c), COLL_ALGO_NVLS_TREE);
+    assert_int_equal(coll_plan_rings(c), 8);
+    for (int m = 0; m < 16; m++) {
+        double sent = (double)coll_plan_bytes_sent(c, m);
+        double want = (double)S * 9.0 / 8.0 / 0.85 + (double)S / 8.0;
+        if (fabs(sent - want) > 1e-6 * want)
+            fail_msg("member %d sends %.0f B, want %.0f", m, sent, want);
+    }
+    {
+        /* Faster than Ring on an idle fabric, as NCCL's model says. */
+        double t_nvls = coll_plan_alpha_beta_s(c);
+        coll_plan *r;
+        assert_int_equal(coll_plan_new(&r, p, COLL_ALL_REDUCE, ranks, 16, S, &ring), SP_OK);
+        assert_true(t_nvls < coll_plan_alpha_beta_s(r));
+        coll_plan_free(r);
+    }
     coll_plan_free(c);
+    /* One GPU per node (a DP group across TP8 nodes): no NVLS-Tree. */
+    {
+        int heads[2] = {0, 8};
+        assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, heads, 2, S, NULL), SP_OK);
+        assert_int_not_equal(coll_plan_algo(c), COLL_ALGO_NVLS_TREE);
+        coll_plan_free(c);
+    }
     plat_free(p);
     diag_free(d);
 }
@@ -327,6 +394,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_coll__multi_node_latency, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_coll__spark_latency_and_channels, setup_spark, teardown),
         cmocka_unit_test(test_coll__nvls),
+        cmocka_unit_test(test_coll__nvls_tree),
         cmocka_unit_test_setup_teardown(test_coll__bad_arguments, setup_spark, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,7 +20,7 @@ static void near(double got, double want, double tol)
 static coll_tune spark_pair(coll_kind k)
 {
     coll_tune t;
-    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0};
+    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0, 0.0};
     coll_tune_compute(&t, &in);
     return t;
 }
@@ -96,7 +96,7 @@ static void test_tune__spark_pair_switch_points(void **state)
 static void test_tune__eight_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0, 0.0};
     coll_algo a;
     coll_proto p;
 
@@ -122,7 +122,7 @@ static void test_tune__eight_sparks(void **state)
 static void test_tune__four_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0, 0.0};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -139,7 +139,7 @@ static void test_tune__four_sparks(void **state)
 static void test_tune__h100_node(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0, 0.0};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -160,12 +160,14 @@ static void test_tune__h100_node(void **state)
 
 /* NVLS on the same node (16 NVLS channels on SM90): busBw = C b x 0.85 x
  * 15/16 x 2 = 573.75 GB/s, algorithm bandwidth x 8/14, latency the NVLink
- * NVLS hop (25 us, no base). It takes large all-reduce, not small; across
- * nodes it needs CollNet, so it is off. */
+ * NVLS hop (25 us, no base). It takes large all-reduce, not small. For
+ * all-gather the factor is 7/8 (ppn - 1 / ppn) instead of 2, unconverted:
+ * 251 GB/s, which loses to Ring LL128 or LL at every size, as on real
+ * H100 nodes. Across nodes NVLS proper needs CollNet, so it is off. */
 static void test_tune__h100_nvls(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16, 0.0};
     coll_algo a;
     coll_proto p;
 
@@ -175,17 +177,71 @@ static void test_tune__h100_nvls(void **state)
     near(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 573.75 * 8.0 / 14.0, 1e-9);
     near(t.lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 25.0, 1e-12);
     assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_LL] == 0.0);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] == 0.0); /* one node */
     assert_int_equal(coll_tune_select(&t, 1u << 30, ~0u, ~0u, &a, &p), SP_OK);
     assert_int_equal(a, COLL_ALGO_NVLS);
     assert_int_equal(coll_tune_select(&t, 64u << 10, ~0u, ~0u, &a, &p), SP_OK);
     assert_int_not_equal(a, COLL_ALGO_NVLS);
     in.kind = COLL_ALL_GATHER;
     coll_tune_compute(&t, &in);
-    assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0);
-    in.kind = COLL_ALL_REDUCE;
-    in.nnodes = 2;
+    near(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 360.0 * 0.85 * 15.0 / 16.0 * 7.0 / 8.0, 1e-9);
+    for (uint64_t s = 1024; s <= (8ull << 30); s *= 2) {
+        assert_int_equal(coll_tune_select(&t, s, ~0u, ~0u, &a, &p), SP_OK);
+        assert_int_not_equal(a, COLL_ALGO_NVLS);
+    }
+    in.kind = COLL_REDUCE_SCATTER;
+    coll_tune_compute(&t, &in);
+    near(t.lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 25.0, 1e-12);
+    in.kind = COLL_BROADCAST;
     coll_tune_compute(&t, &in);
     assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0);
+}
+
+/* NVLS-Tree across 8-GPU H100 nodes with 8 x 400G rails (network graph
+ * 8 x 48 = 384 GB/s, node graph 12 x 30 = 360): per NCCL.md 2.3, busBw =
+ * min(360 x 0.85 x 15/16 x 2, 384 x 2 at N <= 2, 16 x 57.7) = 573.75 at two
+ * nodes, and min(573.75, 384, 16 x 45.5) = 384 from three; latency 25 + 2
+ * log2 N x 20.9 us. At two nodes it beats Ring for large all-reduce (306
+ * against 205 GB/s of algorithm bandwidth); at eight nodes both have 384
+ * GB/s of bus bandwidth and NVLS-Tree wins on latency. It needs two ranks
+ * per node and Hopper: not with one GPU per node, not on Ampere. */
+static void test_tune__h100_nvls_tree(void **state)
+{
+    coll_tune t;
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, true, 16, 360.0};
+    coll_algo a;
+    coll_proto p;
+
+    (void)state;
+    coll_tune_compute(&t, &in);
+    near(t.bus_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 573.75, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 573.75 * 16.0 / 30.0, 1e-9);
+    near(t.lat_us[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 25.0 + 2.0 * 20.9, 1e-9);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0); /* needs CollNet */
+    assert_int_equal(coll_tune_select(&t, 1u << 30, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_equal(a, COLL_ALGO_NVLS_TREE);
+    assert_true(coll_tune_time_us(&t, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 1u << 30) <
+                coll_tune_time_us(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE, 1u << 30));
+    in.nranks = 64;
+    in.nnodes = 8;
+    coll_tune_compute(&t, &in);
+    near(t.bus_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 384.0, 1e-9);
+    near(t.lat_us[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 25.0 + 2.0 * 3.0 * 20.9, 1e-9);
+    assert_int_equal(coll_tune_select(&t, 1u << 30, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_equal(a, COLL_ALGO_NVLS_TREE);
+    in.kind = COLL_ALL_GATHER;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] == 0.0);
+    in.kind = COLL_ALL_REDUCE;
+    in.ppn = 1;
+    in.nranks = 8;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] == 0.0);
+    in.ppn = 8;
+    in.nranks = 64;
+    in.sm = 80;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] == 0.0);
 }
 
 /* 2 x 8 H100 with 8 x 400G rails: graph 8 x 48 (NCCL.md 2.6): Ring Simple
@@ -193,7 +249,7 @@ static void test_tune__h100_nvls(void **state)
 static void test_tune__h100_two_nodes(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, 0.0};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -219,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_tune__eight_sparks),
         cmocka_unit_test(test_tune__h100_node),
         cmocka_unit_test(test_tune__h100_nvls),
+        cmocka_unit_test(test_tune__h100_nvls_tree),
         cmocka_unit_test(test_tune__h100_two_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

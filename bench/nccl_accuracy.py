@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Simulated against measured nccl-tests curves: each case runs
+`scalepath nccl` over the sizes of a published log on the platform file
+that describes the measured system, and prints, per size, the measured and
+simulated busbw (and time), then the issue's acceptance figures:
+
+  - from 1 MiB up: the median and the worst absolute busbw error
+    (targets: median <= 10%, worst <= 25%);
+  - below 64 KiB: the simulated time over the measured one
+    (target: within a factor of 1.5 either way).
+
+The logs are in bench/data/nccl-tests/, unchanged, each with its source,
+system, NCCL version and settings in its '#' header lines. Nothing here is
+fitted: every model parameter comes from the platform file.
+
+usage: bench/nccl_accuracy.py [--scalepath build/sim/scalepath] [-v]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DATA = os.path.join(HERE, "data", "nccl-tests")
+
+# (log, platform, nodes, collective, extra scalepath options, what differs)
+CASES = [
+    ("h100x8_allreduce_nvls.log", "dgx-h100.cfg", 1, "all_reduce", [], ""),
+    ("h100x8_allreduce_ring.log", "dgx-h100.cfg", 1, "all_reduce", ["--algo", "Ring"],
+     "run with NCCL_ALGO=Ring"),
+    ("h100x8_allgather_nvls.log", "dgx-h100.cfg", 1, "all_gather", [], ""),
+    ("h100x8_reducescatter_nvls.log", "dgx-h100.cfg", 1, "reduce_scatter", [], ""),
+    ("h100x16_p5_allreduce.log", "superpod-h100.cfg", 2, "all_reduce", [],
+     "measured over AWS EFA (32 x 100G per node); simulated over InfiniBand NDR (8 x 400G)"),
+    ("b200x8_allreduce_abridged.log", "dgx-b200.cfg", 1, "all_reduce", [],
+     "abridged table in its source"),
+    ("spark2_allreduce_pr103_partial.log", "dgx-spark.cfg", 2, "all_reduce", [],
+     "the first four rows of the run only"),
+]
+
+ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\w+)\s+(\w+|none)\s+(-?\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
+
+
+def read_log(path):
+    """Rows (size B, out-of-place time us, busbw GB/s) of an nccl-tests log;
+    mpirun's '[r,c]<stdout>:' tags are dropped."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = re.sub(r"\[\d+,\d+\]<stdout>:", "", line)
+            if line.lstrip().startswith("#"):
+                continue
+            m = ROW.match(line)
+            if m and int(m.group(1)) > 0:
+                rows.append((int(m.group(1)), float(m.group(6)), float(m.group(8))))
+    return rows
+
+
+def simulate(exe, platform, nodes, coll, sizes, extra):
+    """Simulated (time us, busbw GB/s) per size."""
+    out = {}
+    lo, hi = min(sizes), max(sizes)
+    cmd = [exe, "nccl", "-p", os.path.join(ROOT, "platforms", platform), "-n", str(nodes),
+           "-c", coll, "-b", str(lo), "-e", str(hi), "-f", "2"] + extra
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        sys.exit("%s failed:\n%s" % (" ".join(cmd), res.stderr))
+    for line in res.stdout.splitlines():
+        if line.startswith("#"):
+            continue
+        f = line.split()
+        if len(f) >= 8 and f[0].isdigit():
+            out[int(f[0])] = (float(f[5]), float(f[7]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scalepath", default=os.path.join(ROOT, "build", "sim", "scalepath"))
+    ap.add_argument("-v", action="store_true", help="print every size")
+    a = ap.parse_args()
+
+    for log, platform, nodes, coll, extra, note in CASES:
+        rows = read_log(os.path.join(DATA, log))
+        if not rows:
+            sys.exit("%s: no nccl-tests rows" % log)
+        sim = simulate(a.scalepath, platform, nodes, coll, [r[0] for r in rows], extra)
+        big, small = [], []
+        print("== %s: %s, %d node(s), %s %s%s" % (log, platform, nodes, coll, " ".join(extra),
+                                                   ("  [" + note + "]") if note else ""))
+        if a.v:
+            print("%14s %10s %10s %9s %9s %7s" % ("size_B", "meas_us", "sim_us", "meas_GBps",
+                                                 "sim_GBps", "err"))
+        for size, t, bw in rows:
+            if size not in sim:
+                continue
+            st, sbw = sim[size]
+            err = (sbw / bw - 1.0) if bw > 0 else float("nan")
+            if size >= 1 << 20:
+                big.append(abs(err))
+            if size < 64 << 10:
+                small.append(st / t)
+            if a.v:
+                print("%14d %10.2f %10.2f %9.2f %9.2f %+6.1f%%" % (size, t, st, bw, sbw, 100 * err))
+        line = []
+        if big:
+            med, worst = statistics.median(big), max(big)
+            line.append("busbw >= 1 MiB: median |err| %.1f%%, worst %.1f%% (%d sizes)%s" %
+                        (100 * med, 100 * worst, len(big),
+                         "" if med <= 0.10 and worst <= 0.25 else "  MISSES the target"))
+        if small:
+            lo, hi = min(small), max(small)
+            line.append("time < 64 KiB: simulated/measured %.2f-%.2f (%d sizes)%s" %
+                        (lo, hi, len(small),
+                         "" if lo >= 1 / 1.5 and hi <= 1.5 else "  MISSES the target"))
+        for l in line:
+            print("   " + l)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
