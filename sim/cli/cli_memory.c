@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_train.h"
+#include "coll/coll.h"
 #include "model/model.h"
 #include "plat/plat.h"
 
@@ -113,6 +114,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     }
     if (l.microbatches == 0)
         l.microbatches = l.pp;
+    l.comm_channels = coll_comm_channels(p);
     if ((err = model_memory_per_gpu(&mem, m, &l, diag)) < 0)
         goto done;
     {
@@ -132,6 +134,11 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         printf("  optimizer states         %10.2f GB\n", mem.optimizer / G);
         printf("  activations              %10.2f GB\n", mem.activations / G);
         printf("  logits (output layer)    %10.2f GB\n", mem.logits / G);
+        if (l.comm_channels > 0)
+            printf("  CUDA context, NCCL       %10.2f GB (NCCL: %d channels per communicator)\n",
+                   mem.framework / G, l.comm_channels);
+        else
+            printf("  CUDA context             %10.2f GB\n", mem.framework / G);
         printf("  total                    %10.2f GB of %.0f GB: %s\n", mem.total / G, cap / G,
                mem.total <= cap ? "fits" : "does NOT fit");
         if (mem.total > cap && g->host_mem_bytes > 0 && mem.total <= cap + g->host_mem_bytes)
@@ -139,7 +146,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                    g->host_mem_bytes / G, g->host_mem_bw_Bps / G);
         if (g->unified)
             printf("  (unified memory: the operating system and CPU-side buffers share the %.0f GB)\n", cap / G);
-        printf("  (not counted: CUDA context, allocator fragmentation, communication buffers)\n");
+        printf("  (not counted: allocator fragmentation, cuBLAS workspaces, NVLS buffers)\n");
     }
 done:
     model_free(m);

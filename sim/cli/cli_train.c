@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/cli_sim.h"
 #include "cli/cli_train.h"
+#include "coll/coll.h"
 #include "eng/eng.h"
 #include "out/out.h"
 #include "util/str.h"
@@ -132,7 +133,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -170,8 +171,12 @@ int cli_train_simulate(eng *e, const plat *p, const model *m, const train_config
     int err;
 
     memset(res, 0, sizeof(*res));
-    if ((err = model_memory_per_gpu(&res->mem, m, &c->l, diag)) < 0)
-        return err;
+    {
+        model_layout l = c->l;
+        l.comm_channels = coll_comm_channels(p);
+        if ((err = model_memory_per_gpu(&res->mem, m, &l, diag)) < 0)
+            return err;
+    }
     res->capacity = gpu->mem_bytes;
     res->fits = res->mem.total <= res->capacity;
     if ((err = train_build(&w, m, p, c, diag)) < 0 || (err = wl_check(w, p->nranks, diag)) < 0 ||
@@ -229,10 +234,11 @@ void cli_train_print(const cli_train_result *r, const plat *p)
     const double G = 1e9;
 
     printf("memory per GPU     %8.2f GB of %.0f GB: %s (weights %.2f, gradients %.2f, optimizer %.2f, "
-           "activations %.2f, logits %.2f)\n",
+           "activations %.2f, logits %.2f, CUDA context and NCCL buffers %.2f)\n",
            r->mem.total / G, r->capacity / G, r->fits ? "fits" : "does NOT fit", r->mem.weights / G,
-           r->mem.gradients / G, r->mem.optimizer / G, r->mem.activations / G, r->mem.logits / G);
-    printf("                   (not counted: CUDA context, allocator fragmentation, communication buffers%s)\n",
+           r->mem.gradients / G, r->mem.optimizer / G, r->mem.activations / G, r->mem.logits / G,
+           r->mem.framework / G);
+    printf("                   (not counted: allocator fragmentation, cuBLAS workspaces, NVLS buffers%s)\n",
            plat_type_of_rank(p, 0)->gpu.unified ? "; unified memory: the OS and CPU-side buffers share it" : "");
     printf("step time          %10.3f ms\n", r->step_s * 1e3);
     printf("tokens/s           %10.0f (%.0f per GPU)\n", r->tokens_per_s, r->tokens_per_s / p->nranks);
@@ -389,7 +395,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 15, NF = 15, NS = 6 };
+    enum { NI = 15, NF = 16, NS = 6 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -411,7 +417,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
                                r->mem.activations + r->mem.logits,
-                               r->mem.weights + r->mem.gradients + r->mem.optimizer, s0->exposed_by[CLI_EP]};
+                               r->mem.weights + r->mem.gradients + r->mem.optimizer, s0->exposed_by[CLI_EP],
+                               r->mem.framework};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec)};
             (void)tune;
@@ -462,6 +469,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"memory_activations", OUT_F64, "B", "activations and logits per GPU", fv + 12 * n},
                 {"memory_states", OUT_F64, "B", "weights, gradients and optimizer states per GPU", fv + 13 * n},
                 {"exposed_ep", OUT_F64, "s", "stage 0: expert-parallel all-to-all no compute hides", fv + 14 * n},
+                {"memory_framework", OUT_F64, "B", "CUDA context and NCCL buffers per GPU", fv + 15 * n},
             };
             const out_attr gattrs[] = {OUT_ATTR_STR("contents", "one row per simulated training configuration")};
             err = out_table(f, group, gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);

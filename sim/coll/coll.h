@@ -131,6 +131,12 @@ int coll_plan_rank(const coll_plan *c, int member); /* global rank of a member *
 coll_algo coll_plan_algo(const coll_plan *c);
 coll_proto coll_plan_proto(const coll_plan *c);
 int coll_plan_channels(const coll_plan *c); /* channels NCCL would use for this op */
+
+/* NCCL's runtime channels of a communicator over one whole node of the
+ * platform (over the first two nodes where a node has one GPU): those a
+ * large Ring all-reduce runs on. 0 when the platform has one GPU. For the
+ * memory model's count of NCCL's buffers. */
+int coll_comm_channels(const plat *p);
 int coll_plan_rings(const coll_plan *c);    /* rings simulated (one per rail) */
 
 /* NCCL's predicted time of the chosen (algo, proto), microseconds; NaN

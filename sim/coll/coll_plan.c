@@ -842,6 +842,25 @@ int coll_plan_channels(const coll_plan *c)
     return c->channels;
 }
 
+int coll_comm_channels(const plat *p)
+{
+    int n = p->nranks < 2 ? 0 : plat_node_gpus(p, 0) > 1 ? plat_node_gpus(p, 0) : 2;
+    int *ranks = n > 0 ? malloc((size_t)n * sizeof(int)) : NULL;
+    const coll_opts ring = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE};
+    coll_plan *c = NULL;
+    int ch = 0;
+
+    if (ranks == NULL)
+        return 0;
+    for (int i = 0; i < n; i++)
+        ranks[i] = i;
+    if (coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, n, 1ull << 30, &ring) == SP_OK)
+        ch = coll_plan_channels(c);
+    coll_plan_free(c);
+    free(ranks);
+    return ch;
+}
+
 int coll_plan_rings(const coll_plan *c)
 {
     return c->rings;

@@ -181,6 +181,18 @@ int model_vstage_first(const model *m, int pp, int vpp, int k)
     return first;
 }
 
+double model_framework_bytes(const model_layout *l)
+{
+    int cp = l->cp > 1 ? l->cp : 1, ep = l->ep > 1 ? l->ep : 1;
+    int groups[] = {l->tp, l->pp, l->dp * cp, cp, ep, ep > 1 ? l->dp * cp / ep : 1};
+    int comms = 0;
+
+    for (size_t i = 0; i < sizeof(groups) / sizeof(*groups); i++)
+        comms += groups[i] > 1;
+    return MODEL_CUDA_CONTEXT_BYTES +
+           (l->comm_channels > 0 ? comms * l->comm_channels * 2.0 * MODEL_NCCL_CONN_BYTES : 0.0);
+}
+
 int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *l, diag_list *diag)
 {
     int vpp, cp, ep;
@@ -262,7 +274,8 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
         else
             x.activations = layers * in_flight * per_layer;
         x.logits = st == l->pp - 1 ? logits : 0.0;
-        x.total = x.weights + x.gradients + x.optimizer + x.activations + x.logits;
+        x.framework = model_framework_bytes(l);
+        x.total = x.weights + x.gradients + x.optimizer + x.activations + x.logits + x.framework;
         if (st == 0 || x.total > out->total)
             *out = x;
     }

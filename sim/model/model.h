@@ -76,6 +76,8 @@ typedef struct model_layout {
     int vpp;                 /* virtual pipeline stages per GPU (interleaved 1F1B); 0 or 1 = none */
     int ep;                  /* expert parallel: MoE experts split over ep of the DP ranks; 0 or 1 = none */
     model_adam adam;         /* precision of Adam's moments */
+    int comm_channels;       /* NCCL channels per communicator (coll_comm_channels), for its
+                              * buffers; 0 = no communicator buffers counted */
 } model_layout;
 
 /* Transformer layers of virtual pipeline stage k, 0 <= k < pp * vpp (GPU
@@ -98,8 +100,28 @@ typedef struct model_memory {
     double optimizer;
     double activations;
     double logits;           /* output layer: logits (bf16) and their fp32 loss copy */
+    double framework;        /* CUDA context and NCCL's buffers (model_framework_bytes) */
     double total;
 } model_memory;
+
+/* Bytes NCCL allocates per connection: the Simple (NCCL_BUFFSIZE, 4 MiB),
+ * LL (512 KiB) and LL128 (4,915,200 B) FIFOs (NCCL's defaults, shared/NCCL.md
+ * 1.6). */
+#define MODEL_NCCL_CONN_BYTES (4194304.0 + 524288.0 + 4915200.0)
+/* Device memory of a CUDA context with lazy module loading (CUDA >= 11.7,
+ * PyTorch's default): "around 400MB" (PyTorch maintainer, pytorch/pytorch
+ * #109888); 287 MB lazy against 667 MB eager measured in pytorch/pytorch
+ * PR #86509. */
+#define MODEL_CUDA_CONTEXT_BYTES 400e6
+
+/* The framework's memory on a GPU beyond the model's: its CUDA context, and
+ * NCCL's ring buffers for every communicator it belongs to (tensor,
+ * pipeline, data x context for gradients, context, expert and expert-data
+ * parallel, each of more than one rank): channels x 2 connections (a ring
+ * has one to each neighbour at any scale, NVIDIA/nccl #864) x
+ * MODEL_NCCL_CONN_BYTES. Not counted: allocator fragmentation (no figure
+ * that holds in general), cuBLAS workspaces (tens of MB), NVLS buffers. */
+double model_framework_bytes(const model_layout *l);
 
 /**
  * The accounting for one GPU. Mixed-precision Adam: bf16 weights (2 B) and
@@ -108,6 +130,7 @@ typedef struct model_memory {
  * gradients too, ZeRO-3 the weights too. LoRA freezes bf16 base weights
  * (2 B) and trains the adapters; QLoRA stores the base in 4-bit NF4 with
  * double quantization (4.127 bits per parameter, Dettmers et al. 2023).
+ * The total adds model_framework_bytes().
  * @return SP_OK or SP_EINPUT (a layout the model does not divide into)
  */
 SP_MUST_USE int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *l,

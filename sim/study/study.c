@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cfg/cfg.h"
+#include "coll/coll.h"
 #include "util/str.h"
 #include "util/vec.h"
 
@@ -277,7 +278,7 @@ int study_search(const study_job *j, const plat *p, study_candidate **out, size_
     static const int mbs_list[] = {1, 2, 4, 8};
     static const int vpp_list[] = {1, 2, 4};
     const model *m = j->m;
-    int gpn = plat_node_gpus(p, 0), N = p->nranks;
+    int gpn = plat_node_gpus(p, 0), N = p->nranks, channels = coll_comm_channels(p);
     bool full = j->tune == MODEL_TRAIN_FULL;
     study_candidate *c = NULL;
     size_t cap = 0;
@@ -318,7 +319,7 @@ int study_search(const study_job *j, const plat *p, study_candidate **out, size_
                                 study_candidate x;
                                 memset(&x, 0, sizeof(x));
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
-                                                       j->tune, j->lora_rank, 1, vpp, ep, j->adam};
+                                                       j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 if (model_memory_per_gpu(&x.mem, m, &x.c.l, quiet) < 0)

@@ -43,7 +43,7 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -72,6 +72,35 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     model_free(m);
 }
 
+/* The framework's share: a CUDA context (400 MB) on every GPU, and NCCL's
+ * three FIFOs (4 MiB + 512 KiB + 4,915,200 B) on 2 ring connections per
+ * channel of every communicator of more than one rank; all in the total. */
+static void test_model__framework(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory mem;
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0};
+    const double conn = 4194304.0 + 524288.0 + 4915200.0;
+
+    assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
+    near_rel(model_framework_bytes(&l), 400e6, 1e-12); /* one GPU: the context alone */
+    l.comm_channels = 24;
+    near_rel(model_framework_bytes(&l), 400e6, 1e-12); /* no communicator */
+    l.tp = 8;
+    l.pp = 4;
+    l.dp = 16;
+    l.cp = 2;
+    /* TP, PP, DP x CP and CP: four communicators. */
+    near_rel(model_framework_bytes(&l), 400e6 + 4 * 24 * 2 * conn, 1e-12);
+    l.tp = 1;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.framework, 400e6 + 3 * 24 * 2 * conn, 1e-12);
+    near_rel(mem.total, mem.weights + mem.gradients + mem.optimizer + mem.activations + mem.logits + mem.framework,
+             1e-12);
+    model_free(m);
+}
+
 /* Activations per layer and micro-batch, Korthikanti et al. (arXiv
  * 2205.05198) eq. 1 without dropout masks: 34sbh + 5as^2b less sbh (attention
  * mask), sbh (FFN mask) and as^2b (score mask) = 32sbh + 4as^2b; with tensor
@@ -82,7 +111,7 @@ static void test_model__activations(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-mha.cfg", d), SP_OK);
@@ -110,7 +139,7 @@ static void test_model__activations(void **state)
      * flight): 120 layer-activations against 112. */
     {
         model_layout q = {8, 1, 1, 0, 1, 8192, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                          MODEL_ADAM_FP32};
+                          MODEL_ADAM_FP32, 0};
         model_memory one;
         double per_layer;
         assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
@@ -133,7 +162,7 @@ static void test_model__fine_tuning(void **state)
     diag_list *d = *state;
     model *m;
     model_memory full, lora, qlora;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
@@ -157,7 +186,7 @@ static void test_model__bad_layouts(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32};
+    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0};
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
@@ -173,6 +202,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_model__llama3_parameters, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__framework, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__sixteen_bytes_and_zero, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__activations, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__fine_tuning, diag_setup, diag_teardown),

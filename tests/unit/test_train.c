@@ -51,7 +51,7 @@ static void near_rel(double got, double want, double rel)
 
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
-    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32},
+    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0},
                       PLAT_BF16, false, false};
     return c;
 }

@@ -1,7 +1,8 @@
-# A layout with TP, CP, PP and DP, folded and not: the same step within 0.1%,
-# the folded one with fewer operations. Arguments (-D): EXE.
-set(common train -p platforms/superpod-h100.cfg -n 16 -m workloads/models/llama3-8b.cfg --tp 8 --cp 4 --pp 2
-    --seq 32768 --gbs 16 --zero 1)
+# One `scalepath train` layout, folded and not: the same step within 0.1%,
+# the folded one with at least 4x fewer operations. Compares the two runs,
+# so it holds whatever the model predicts. Arguments (-D): EXE, ARGS (the
+# train arguments, |-separated, without --fold).
+string(REPLACE "|" ";" common "${ARGS}")
 foreach(f on off)
   execute_process(COMMAND ${EXE} ${common} --fold ${f} RESULT_VARIABLE rc OUTPUT_VARIABLE out_${f})
   if(NOT rc EQUAL 0)
