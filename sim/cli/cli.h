@@ -23,6 +23,10 @@ int cli_calibrate(int argc, char **argv, diag_list *diag);
 SP_MUST_USE int cli_parse_int(int *out, const char *opt, const char *val, int min, int max,
                               diag_list *diag);
 
+/* Parse a finite real option value in [min, max]; reports a bad one. */
+SP_MUST_USE int cli_parse_double(double *out, const char *opt, const char *val, double min, double max,
+                                 diag_list *diag);
+
 /* --algo LIST or --proto LIST (opt names which) into opts, as NCCL_ALGO /
  * NCCL_PROTO; reports a bad list. */
 SP_MUST_USE int cli_parse_coll_opt(coll_opts *opts, const char *opt, const char *val, diag_list *diag);

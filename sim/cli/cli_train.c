@@ -23,6 +23,7 @@ static void usage(FILE *fp)
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
             "                       [--grad-fp32] [--adam fp32|bf16|int8] [--fold auto|on|off]\n"
+            "                       [--tp-overlap] [--moe-imbalance F]\n"
             "                       [--algo L] [--proto L]\n"
             "                       [-o OUT.h5] [--timeline OUT.json]\n"
             "\n"
@@ -39,6 +40,10 @@ static void usage(FILE *fp)
             "  --grad-fp32       reduce gradients in fp32 (4 B) instead of bf16\n"
             "  --adam S          Adam's moments in fp32 (12 B per parameter with the master\n"
             "                    weight), bf16 (8 B) or 8-bit (6 B)              default fp32\n"
+            "  --tp-overlap      pipeline tensor-parallel communication with its GEMMs in TP\n"
+            "                    chunks (Transformer Engine's userbuffers), best case\n"
+            "  --moe-imbalance F MoE: tokens of the busiest expert-parallel rank over the\n"
+            "                    mean, 1 to EP; every rank waits for it      default 1\n"
             "  --fold F          simulate one data-parallel replica (and one context-parallel\n"
             "                    rank), their DP and CP collectives timed apart on the whole\n"
             "                    platform; auto = above 1024 GPUs\n"
@@ -87,6 +92,11 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     case 'g':
         a->cfg.grad_fp32 = true;
         return SP_OK;
+    case 'W':
+        a->cfg.tp_overlap = true;
+        return SP_OK;
+    case 'I':
+        return cli_parse_double(&a->cfg.moe_imbalance, "--moe-imbalance", val, 1.0, 1e6, diag);
     case 'R':
         if (cli_pick(val, recompute, 3, &v) < 0)
             break;
@@ -271,6 +281,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"fold", required_argument, NULL, 'O'},     {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'X'},    {"output", required_argument, NULL, 'o'},
         {"timeline", required_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'},
+        {"tp-overlap", no_argument, NULL, 'W'},     {"moe-imbalance", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
     cli_train_args a;
@@ -395,7 +406,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 15, NF = 16, NS = 6 };
+    enum { NI = 16, NF = 17, NS = 6 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -412,13 +423,14 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
             int64_t ints[NI] = {rows[i].nodes, rows[i].gpus, l->tp, l->cp > 1 ? l->cp : 1, l->pp,
                                 l->vpp > 1 ? l->vpp : 1, l->dp, l->zero, l->micro_batch, l->seq_len,
                                 l->microbatches, r->fits, rows[i].a->cfg.fold, (int64_t)r->nops,
-                                l->ep > 1 ? l->ep : 1};
+                                l->ep > 1 ? l->ep : 1, rows[i].a->cfg.tp_overlap};
             double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
                                r->mem.activations + r->mem.logits,
                                r->mem.weights + r->mem.gradients + r->mem.optimizer, s0->exposed_by[CLI_EP],
-                               r->mem.framework};
+                               r->mem.framework,
+                               rows[i].a->cfg.moe_imbalance > 1.0 ? rows[i].a->cfg.moe_imbalance : 1.0};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec)};
             (void)tune;
@@ -452,6 +464,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"folded", OUT_I64, "1", "1 if one data-parallel replica was simulated", iv + 12 * n},
                 {"operations", OUT_I64, "1", "operations simulated", iv + 13 * n},
                 {"ep", OUT_I64, "1", "expert-parallel size (1 for dense models)", iv + 14 * n},
+                {"tp_overlap", OUT_I64, "1", "1 if TP communication was pipelined with its GEMMs", iv + 15 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
                 {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},
@@ -470,6 +483,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"memory_states", OUT_F64, "B", "weights, gradients and optimizer states per GPU", fv + 13 * n},
                 {"exposed_ep", OUT_F64, "s", "stage 0: expert-parallel all-to-all no compute hides", fv + 14 * n},
                 {"memory_framework", OUT_F64, "B", "CUDA context and NCCL buffers per GPU", fv + 15 * n},
+                {"moe_imbalance", OUT_F64, "1", "MoE: busiest expert-parallel rank's tokens over the mean", fv + 16 * n},
             };
             const out_attr gattrs[] = {OUT_ATTR_STR("contents", "one row per simulated training configuration")};
             err = out_table(f, group, gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);

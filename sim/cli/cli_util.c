@@ -22,6 +22,22 @@ int cli_parse_int(int *out, const char *opt, const char *val, int min, int max, 
     return SP_OK;
 }
 
+int cli_parse_double(double *out, const char *opt, const char *val, double min, double max, diag_list *diag)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = val != NULL ? strtod(val, &end) : 0.0;
+    if (val == NULL || end == val || *end != '\0' || errno != 0 || !(v >= min && v <= max)) {
+        diag_error(diag, (sp_loc){0}, "option %s: expected a number in [%g, %g], got \"%s\"", opt, min, max,
+                   val != NULL ? val : "");
+        return SP_EINPUT;
+    }
+    *out = v;
+    return SP_OK;
+}
+
 char *cli_join_argv(int argc, char **argv)
 {
     size_t len = 1;

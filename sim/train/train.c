@@ -126,6 +126,12 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "ZeRO stage %d: expected 0..3, and ZeRO-3 without pipeline parallelism", l->zero);
         err = SP_EINPUT;
     }
+    if (c->moe_imbalance != 0.0 &&
+        (!(c->moe_imbalance >= 1.0) || m->experts <= 1 || c->moe_imbalance > (l->ep > 1 ? l->ep : 1))) {
+        diag_error(diag, at, "MoE imbalance %g: expected a mixture-of-experts model and 1 to EP (%d; the busiest "
+                   "rank takes at most every token)", c->moe_imbalance, l->ep > 1 ? l->ep : 1);
+        err = SP_EINPUT;
+    }
     if (l->ep > 1 && (m->experts <= 1 || m->experts % l->ep != 0 || l->dp % l->ep != 0 || l->zero >= 3)) {
         diag_error(diag, at, "EP %d needs a mixture-of-experts model whose experts (%d) and DP (%d) it divides, "
                    "and ZeRO below 3", l->ep, m->experts, l->dp);
@@ -250,8 +256,10 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     if (g->moe) {
         /* Mixture of experts on the sequence-parallel shard (tok / tp tokens): a
          * router GEMM, then each of the E / ep local experts takes its share of
-         * the tok / tp x top_k dispatched tokens (balanced routing). */
-        double E = m->experts, local = E / g->ep, toks = tok / tp * m->top_k, per = toks / local;
+         * the tok / tp x top_k dispatched tokens (balanced routing), times the
+         * imbalance imb of the busiest rank, which every rank then waits for. */
+        double imb = g->ep > 1 && g->c->moe_imbalance > 1.0 ? g->c->moe_imbalance : 1.0;
+        double E = m->experts, local = E / g->ep, toks = tok / tp * m->top_k * imb, per = toks / local;
         double fe = m->moe_ffn, upe = (m->gated_ffn ? 2.0 : 1.0) * fe;
         const double ge[2][3] = {{per, upe, h}, {per, h, fe}};
         double elem = 2.0 * (tok / tp * 5.0 * h + toks * (upe + fe));
@@ -322,6 +330,23 @@ static uint32_t op_compute(gen *g, rank_state *st, const char *name, double dur,
     op.peer = -1;
     st->last = wl_build_op(g->b, st->rank, &op, name, &dep, dep == NONE ? 0 : 1);
     return st->last;
+}
+
+/* A collective on the model-parallel stream after the given operations; the
+ * compute chain is left alone. */
+static uint32_t op_coll_after(gen *g, rank_state *st, const char *name, coll_kind kind, uint64_t bytes, int group,
+                              int layer, const uint32_t *deps, uint32_t nd)
+{
+    wl_op op = {0};
+
+    op.kind = WL_COLL;
+    op.stream = WL_STREAM_COMM;
+    op.coll = kind;
+    op.bytes = bytes > 0 ? bytes : 1;
+    op.group = group;
+    op.layer = layer;
+    op.peer = -1;
+    return wl_build_op(g->b, st->rank, &op, name, deps, nd);
 }
 
 /* A model-parallel collective on the compute chain (exposed). */
@@ -423,6 +448,53 @@ static uint32_t op_compute_after(gen *g, rank_state *st, const char *name, doubl
     return st->last;
 }
 
+/* A tensor-parallel block: all-gather the sequence-parallel input, the
+ * block's compute (after `also` too, unless NONE), reduce-scatter its
+ * output. Exposed on the compute chain; or, with tp_overlap, pipelined in
+ * tp chunks as Transformer Engine's userbuffers do: the compute starts
+ * once the first chunk is gathered, the other chunks are gathered and the
+ * output's first tp - 1 chunks reduce-scattered alongside it (on the
+ * model-parallel stream), and the last chunk's reduce-scatter follows it. */
+static void tp_block(gen *g, rank_state *st, int layer, const char *what, double dur, uint32_t also)
+{
+    char name[64];
+    uint64_t bytes = g->k.tp_bytes, first = bytes / (uint64_t)g->tp;
+    int tpg = g->tp_group[st->rank];
+
+    if (g->tp <= 1) {
+        snprintf(name, sizeof(name), "L%d %s", layer, what);
+        op_compute_after(g, st, name, dur, layer, also);
+        return;
+    }
+    if (!g->c->tp_overlap) {
+        snprintf(name, sizeof(name), "L%d tp all_gather", layer);
+        op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
+        snprintf(name, sizeof(name), "L%d %s", layer, what);
+        op_compute_after(g, st, name, dur, layer, also);
+        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
+        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, bytes, tpg, layer);
+        return;
+    }
+    {
+        uint32_t deps[2], nd = 0, ag1, ag2, rs1, comp;
+        if (st->last != NONE)
+            deps[nd++] = st->last;
+        snprintf(name, sizeof(name), "L%d tp all_gather chunk 1", layer);
+        ag1 = op_coll_after(g, st, name, COLL_ALL_GATHER, first, tpg, layer, deps, nd);
+        snprintf(name, sizeof(name), "L%d tp all_gather overlapped", layer);
+        ag2 = op_coll_after(g, st, name, COLL_ALL_GATHER, bytes - first, tpg, layer, &ag1, 1);
+        st->last = ag1;
+        snprintf(name, sizeof(name), "L%d %s", layer, what);
+        comp = op_compute_after(g, st, name, dur, layer, also);
+        snprintf(name, sizeof(name), "L%d tp reduce_scatter overlapped", layer);
+        rs1 = op_coll_after(g, st, name, COLL_REDUCE_SCATTER, bytes - first, tpg, layer, &ag2, 1);
+        deps[0] = comp;
+        deps[1] = rs1;
+        snprintf(name, sizeof(name), "L%d tp reduce_scatter chunk %d", layer, g->tp);
+        st->last = op_coll_after(g, st, name, COLL_REDUCE_SCATTER, first, tpg, layer, deps, 2);
+    }
+}
+
 /* A mixture-of-experts block on this rank's sequence shard: the router, the
  * tokens dispatched to their experts' ranks (all-to-all over the EP group),
  * the local experts, the results combined back (all-to-all). Backward: the
@@ -449,43 +521,25 @@ static void layer_forward(gen *g, rank_state *st, int layer, bool recompute, uin
     char name[48];
     const costs *k = &g->k;
     const char *what = recompute ? "recompute" : "fwd";
-    int tpg = g->tp_group[st->rank];
 
-    if (g->tp > 1) {
-        snprintf(name, sizeof(name), "L%d tp all_gather", layer);
-        op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
-    }
     if (g->cp > 1) {
         snprintf(name, sizeof(name), "L%d cp kv all_gather", layer);
         op_mp_coll(g, st, name, COLL_ALL_GATHER, k->kv_bytes, g->cp_group[st->rank], layer);
     }
-    snprintf(name, sizeof(name), "L%d attn %s", layer, what);
-    op_compute_after(g, st, name, k->attn_fwd + k->qlora_dequant / 2, layer, gathered);
-    if (g->tp > 1) {
-        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
-        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
-    }
+    snprintf(name, sizeof(name), "attn %s", what);
+    tp_block(g, st, layer, name, k->attn_fwd + k->qlora_dequant / 2, gathered);
     if (g->moe) {
         moe_block(g, st, layer, what, false);
         return;
     }
-    if (g->tp > 1) {
-        snprintf(name, sizeof(name), "L%d tp all_gather", layer);
-        op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
-    }
-    snprintf(name, sizeof(name), "L%d mlp %s", layer, what);
-    op_compute(g, st, name, k->mlp_fwd + k->qlora_dequant / 2, layer);
-    if (g->tp > 1) {
-        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
-        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
-    }
+    snprintf(name, sizeof(name), "mlp %s", what);
+    tp_block(g, st, layer, name, k->mlp_fwd + k->qlora_dequant / 2, NONE);
 }
 
 static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
 {
     char name[48];
     const costs *k = &g->k;
-    int tpg = g->tp_group[st->rank];
     double extra = 0.0;
 
     if (g->c->l.recompute == MODEL_RECOMPUTE_FULL)
@@ -497,30 +551,12 @@ static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
             op_compute_after(g, st, "zero3 wait", 0.0, layer, gathered);
         moe_block(g, st, layer, "bwd", true);
     } else {
-        if (g->tp > 1) {
-            snprintf(name, sizeof(name), "L%d tp all_gather", layer);
-            op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
-        }
-        snprintf(name, sizeof(name), "L%d mlp bwd", layer);
-        op_compute_after(g, st, name, k->mlp_bwd + k->qlora_dequant / 2, layer, gathered);
-        if (g->tp > 1) {
-            snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
-            op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
-        }
+        tp_block(g, st, layer, "mlp bwd", k->mlp_bwd + k->qlora_dequant / 2, gathered);
     }
-    if (g->tp > 1) {
-        snprintf(name, sizeof(name), "L%d tp all_gather", layer);
-        op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
-    }
-    snprintf(name, sizeof(name), "L%d attn bwd", layer);
-    op_compute(g, st, name, k->attn_bwd + extra + k->qlora_dequant / 2, layer);
+    tp_block(g, st, layer, "attn bwd", k->attn_bwd + extra + k->qlora_dequant / 2, NONE);
     if (g->cp > 1) {
         snprintf(name, sizeof(name), "L%d cp kv reduce_scatter", layer);
         op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->kv_bytes, g->cp_group[st->rank], layer);
-    }
-    if (g->tp > 1) {
-        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
-        op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
     }
 }
 
@@ -832,6 +868,22 @@ static int model_time(const plat *p, coll_kind kind, const int *ranks, int n, do
     return SP_OK;
 }
 
+/* The tensor-parallel communication (all-gather plus reduce-scatter, t s)
+ * a block of `comp` s of compute leaves exposed: all of it; or, overlapped
+ * (tp_block), the first and last of tp chunks plus what the compute does not
+ * cover of the rest. */
+static double tp_exposed(const gen *g, double t, double comp)
+{
+    double rest;
+
+    if (g->tp <= 1)
+        return 0.0;
+    if (!g->c->tp_overlap)
+        return t;
+    rest = t * (g->tp - 1.0) / g->tp - comp;
+    return t / g->tp + (rest > 0.0 ? rest : 0.0);
+}
+
 int train_estimate(const model *m, const plat *p, const train_config *c, double *step_s, diag_list *diag)
 {
     gen g = {0};
@@ -899,9 +951,12 @@ int train_estimate(const model *m, const plat *p, const train_config *c, double 
         layers = l > layers ? l : layers;
     }
     layer_mb = g.k.attn_fwd + g.k.mlp_fwd + g.k.attn_bwd + g.k.mlp_bwd + 2.0 * g.k.qlora_dequant +
-               (g.tp > 1 ? (g.moe ? 2.0 : 4.0) * (t_ag + t_rs) : 0.0) + (g.cp > 1 ? 2.0 * t_kv : 0.0) + 4.0 * t_a2a;
+               tp_exposed(&g, t_ag + t_rs, g.k.attn_fwd) + tp_exposed(&g, t_ag + t_rs, g.k.attn_bwd) +
+               (g.moe ? 0.0 : tp_exposed(&g, t_ag + t_rs, g.k.mlp_fwd) + tp_exposed(&g, t_ag + t_rs, g.k.mlp_bwd)) +
+               (g.cp > 1 ? 2.0 * t_kv : 0.0) + 4.0 * t_a2a;
     if (c->l.recompute == MODEL_RECOMPUTE_FULL)
-        layer_mb += g.k.attn_fwd + g.k.mlp_fwd + (g.tp > 1 ? 2.0 * (t_ag + t_rs) : 0.0);
+        layer_mb += g.k.attn_fwd + g.k.mlp_fwd + tp_exposed(&g, t_ag + t_rs, g.k.attn_fwd) +
+                    (g.moe ? 0.0 : tp_exposed(&g, t_ag + t_rs, g.k.mlp_fwd));
     else if (c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !c->l.flash_attention)
         layer_mb += g.k.core_fwd;
     if (g.zero >= 3) /* parameters gathered before each pass, overlapped with compute */

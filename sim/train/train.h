@@ -17,7 +17,15 @@
  *     reduce-scatter for ZeRO-1/2 with the parameters all-gathered after the
  *     optimizer); ZeRO-3 gathers each layer's parameters before its forward
  *     and backward pass and reduce-scatters its gradients every micro-batch;
- *   - activation recomputation (selective, full), LoRA / QLoRA, precisions.
+ *   - activation recomputation (selective, full), LoRA / QLoRA, precisions;
+ *   - optionally (tp_overlap), tensor-parallel communication overlapped with
+ *     compute: the first of tp chunks is all-gathered before the block's
+ *     compute starts and the rest alongside it, the reduce-scatter runs
+ *     alongside it but for its last chunk, which follows; SM contention
+ *     between the two is not modelled, so this is the overlap's best case;
+ *   - optionally (moe_imbalance f), routing imbalance: every rank's experts
+ *     and all-to-all carry f times the balanced share, as the busiest rank
+ *     does (the step waits for it at every combine).
  * Each compute operation's time is a roofline of its FLOPs and bytes against
  * the GPU's peak for the precision, times the GPU's measured efficiency
  * (platform file, `efficiency`), with GEMM tiles run in waves over the SMs.
@@ -47,6 +55,11 @@ typedef struct train_config {
     plat_prec prec;   /* GEMM precision: bf16, fp16, fp8 or fp4 (attention stays bf16) */
     bool fold;        /* simulate one data-parallel replica (see above) */
     bool grad_fp32;   /* reduce gradients in fp32 (4 B) rather than bf16 (2 B), as Llama 3 did */
+    bool tp_overlap;  /* tensor-parallel all-gathers and reduce-scatters pipelined with their
+                         GEMMs in tp chunks, as Transformer Engine's userbuffers do (see below) */
+    double moe_imbalance; /* MoE: tokens of the busiest expert-parallel rank over the mean (1 to
+                             ep; 0 = 1, balanced routing; no effect at ep 1, where every rank
+                             runs every expert on its own tokens) */
 } train_config;
 
 /* Tokens per optimizer step: micro-batch x sequence x micro-batches x DP. */

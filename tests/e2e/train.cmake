@@ -89,3 +89,21 @@ add_test(NAME e2e.train.fold_cp
           -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fold.cmake
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.train.fold_cp PROPERTIES LABELS e2e TIMEOUT 300)
+
+# Options that move the step the way they must: TP communication overlapped
+# with compute shortens it; a busiest expert-parallel rank with 1.5x the
+# balanced tokens lengthens it.
+set(tp8 train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|8|--seq|8192|--gbs|4)
+add_test(NAME e2e.train.tp_overlap
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DFAST=${tp8}|--tp-overlap" "-DSLOW=${tp8}"
+          "-DWHY=TP communication hidden behind the GEMMs" -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/train_compare.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set(mx train|-p|platforms/dgx-h100.cfg|-m|workloads/models/mixtral-8x7b.cfg|--ep|4|--zero|1|--seq|2048|--gbs|8)
+add_test(NAME e2e.train.moe_imbalance
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DFAST=${mx}" "-DSLOW=${mx}|--moe-imbalance|1.5"
+          "-DWHY=the busiest rank's experts and all-to-all carry 1.5x" -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/train_compare.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.tp_overlap e2e.train.moe_imbalance PROPERTIES LABELS e2e TIMEOUT 300)
+sp_e2e(train.moe_imbalance_bad RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|8|--moe-imbalance|1.2"
+  STDERR "MoE imbalance 1.2: expected a mixture-of-experts model")
+

@@ -52,7 +52,7 @@ static void near_rel(double got, double want, double rel)
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
     train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0},
-                      PLAT_BF16, false, false};
+                      PLAT_BF16, false, false, false, 0.0};
     return c;
 }
 
@@ -308,6 +308,92 @@ static void test_train__moe(void **state)
     model_free(mx);
 }
 
+/* Routing imbalance f: the busiest rank's experts and all-to-all carry f
+ * times the balanced share, which the step waits for; f runs from 1 to EP
+ * and needs a mixture of experts. */
+static void test_train__moe_imbalance(void **state)
+{
+    fixture *f = *state;
+    model *mx;
+    train_config c = config(1, 1, 8, 1, 2048, 2);
+    double t1, t15;
+    wl *w1, *w15;
+    uint64_t a2a1 = 0, a2a15 = 0;
+
+    assert_int_equal(model_load(&mx, MODELS "/mixtral-8x7b.cfg", f->d), SP_OK);
+    c.l.ep = 4;
+    c.l.zero = 1;
+    assert_int_equal(train_estimate(mx, f->p, &c, &t1, f->d), SP_OK);
+    assert_int_equal(train_build(&w1, mx, f->p, &c, f->d), SP_OK);
+    c.moe_imbalance = 1.5;
+    assert_int_equal(train_estimate(mx, f->p, &c, &t15, f->d), SP_OK);
+    assert_int_equal(train_build(&w15, mx, f->p, &c, f->d), SP_OK);
+    assert_true(t15 > t1);
+    for (size_t i = 0; i < w1->ranks[0].nops; i++)
+        if (strstr(w1->ranks[0].ops[i].name, "ep all_to_all") != NULL) {
+            a2a1 = w1->ranks[0].ops[i].bytes;
+            break;
+        }
+    for (size_t i = 0; i < w15->ranks[0].nops; i++)
+        if (strstr(w15->ranks[0].ops[i].name, "ep all_to_all") != NULL) {
+            a2a15 = w15->ranks[0].ops[i].bytes;
+            break;
+        }
+    near_rel((double)a2a15, 1.5 * (double)a2a1, 1e-9);
+    wl_free(w1);
+    wl_free(w15);
+    c.moe_imbalance = 4.5; /* more than EP 4 */
+    assert_int_equal(train_check(mx, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "MoE imbalance 4.5"));
+    c.moe_imbalance = 0.5;
+    assert_int_equal(train_check(mx, f->p, &c, f->d), SP_EINPUT);
+    c = config(1, 1, 8, 1, 2048, 2);
+    c.moe_imbalance = 1.2; /* a dense model */
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    model_free(mx);
+}
+
+/* TP communication overlapped with its GEMMs: each block's first chunk is
+ * gathered before the compute, which does not wait for the rest; the last
+ * reduce-scatter chunk waits for the compute; the same bytes move as without
+ * overlap; the step and the estimate get shorter, but no shorter than the
+ * compute alone. */
+static void test_train__tp_overlap(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(8, 1, 1, 1, 8192, 2);
+    double t_serial, t_overlap;
+    wl *w;
+    uint64_t ag = 0;
+    int checked = 0;
+
+    assert_int_equal(train_estimate(f->m8, f->p, &c, &t_serial, f->d), SP_OK);
+    c.tp_overlap = true;
+    assert_int_equal(train_estimate(f->m8, f->p, &c, &t_overlap, f->d), SP_OK);
+    assert_true(t_overlap < t_serial);
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "tp all_gather chunk 1"), 32 * 2 * 4);
+    assert_int_equal(count_named(w, 0, "tp all_gather overlapped"), 32 * 2 * 4);
+    assert_int_equal(count_named(w, 0, "tp reduce_scatter chunk 8"), 32 * 2 * 4);
+    for (size_t i = 0; i < w->ranks[0].nops; i++) {
+        const wl_op *op = &w->ranks[0].ops[i];
+        if (op->name[0] == 'L' && strstr(op->name, "tp all_gather") != NULL && op->stream == WL_STREAM_COMM)
+            ag += op->bytes;
+        if (strcmp(op->name, "L0 attn fwd") == 0 && !checked) {
+            /* It waits for the first chunk alone. */
+            assert_int_equal(op->ndeps, 1);
+            assert_non_null(strstr(w->ranks[0].ops[op->deps[0]].name, "tp all_gather chunk 1"));
+            checked = 1;
+        }
+    }
+    assert_true(checked);
+    /* The layers' all-gathers move the bytes of 4 whole ones per layer and micro-batch. */
+    if (ag != (uint64_t)32 * 2 * 4 * (uint64_t)(2.0 * 8192 * 4096))
+        fail_msg("all-gathers move %llu B", (unsigned long long)ag);
+    wl_free(w);
+}
+
 static void test_train__bad_layouts(void **state)
 {
     fixture *f = *state;
@@ -343,6 +429,8 @@ int main(void)
         cmocka_unit_test(test_train__fold),
         cmocka_unit_test(test_train__recompute_and_lora),
         cmocka_unit_test(test_train__moe),
+        cmocka_unit_test(test_train__moe_imbalance),
+        cmocka_unit_test(test_train__tp_overlap),
         cmocka_unit_test(test_train__bad_layouts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
