@@ -46,6 +46,14 @@ CASES = [
     ("8B, 8 B200, MBS 2, seq 8K, GBS 128, FP8", 1576.0, BRIDGE, "distributed optimizer as ZeRO-1",
      ["-p", "platforms/dgx-b200.cfg", "-m", M8, "--seq", "8192", "--gbs", "128", "--mbs", "2", "--zero", "1",
       "--precision", "fp8"]),
+    ("405B, 1,024 H100, TP8 PP8 CP2 VP8, seq 8K, GBS 512, FP8", 737.0, BRIDGE,
+     "distributed optimizer as ZeRO-1; one DP replica folded",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M405, "--tp", "8", "--pp", "8", "--cp", "2",
+      "--vpp", "8", "--seq", "8192", "--gbs", "512", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
+    ("405B, 128 B200, TP4 PP8 CP2 VP8, seq 8K, GBS 64, FP8", 1667.0, BRIDGE,
+     "distributed optimizer as ZeRO-1; one DP replica folded",
+     ["-p", "platforms/superpod-b200.cfg", "-n", "16", "-m", M405, "--tp", "4", "--pp", "8", "--cp", "2",
+      "--vpp", "8", "--seq", "8192", "--gbs", "64", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
 ]
 SENSITIVITY = [
     ("405B, 8,192 H100, as above, interleaved 2 virtual stages", 430.0, LLAMA3, "micro-batch 1, 2 virtual stages",

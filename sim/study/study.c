@@ -38,6 +38,8 @@ static const cfg_key job_keys[] = {
     {"deadline_days", CFG_NUMBER, false, 0, 1e6, false, "the time to train it should take at most; 0 = none"},
     {"lora_rank",     CFG_INT,    false, 1, 65536, false, "LoRA / QLoRA adapter rank (default 16)"},
     {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16 or int8"},
+    {"tp_overlap",    CFG_BOOL,   false, 0, 0, false, "TP communication pipelined with its GEMMs (default false)"},
+    {"moe_imbalance", CFG_NUMBER, false, 1, 1e6, false, "MoE: busiest expert-parallel rank's tokens over the mean (default 1)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key rung_keys[] = {
@@ -137,11 +139,18 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
             j->adam = (model_adam)k;
         }
     }
+    j->tp_overlap = cfg_bool(g, "tp_overlap", false);
+    j->moe_imbalance = cfg_number(g, "moe_imbalance", 1.0);
     if ((j->name = str_dup(cfg_string(g, "name", ""))) == NULL || (j->mode = str_dup(mode)) == NULL ||
         (j->model_path = relative_to(s->path, cfg_string(g, "model", ""))) == NULL)
         return SP_ENOMEM;
     if (config_setting_get_member(g, "model") != NULL && model_load(&j->m, j->model_path, diag) < 0)
         err = SP_EINPUT;
+    if (j->m != NULL && j->moe_imbalance > 1.0 && j->m->experts <= 1) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "moe_imbalance")},
+                   "job: moe_imbalance %g for %s, which has no mixture of experts", j->moe_imbalance, j->m->name);
+        err = SP_EINPUT;
+    }
     return err;
 }
 
@@ -322,6 +331,9 @@ int study_search(const study_job *j, const plat *p, study_candidate **out, size_
                                                        j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
+                                x.c.tp_overlap = j->tp_overlap;
+                                /* The busiest of ep ranks takes at most every token. */
+                                x.c.moe_imbalance = ep > 1 ? fmin(j->moe_imbalance, ep) : 0.0;
                                 if (model_memory_per_gpu(&x.mem, m, &x.c.l, quiet) < 0)
                                     continue;
                                 if (x.mem.total > plat_type_of_rank(p, 0)->gpu.mem_bytes) {

@@ -31,6 +31,8 @@ typedef struct study_job {
     model_tune tune;
     int lora_rank;
     model_adam adam;      /* precision of Adam's moments */
+    bool tp_overlap;      /* TP communication pipelined with its GEMMs (train_config) */
+    double moe_imbalance; /* MoE: the busiest EP rank's tokens over the mean, >= 1 */
     double tokens;        /* tokens to train on */
     int seq_len;
     int global_batch;     /* sequences per optimizer step */

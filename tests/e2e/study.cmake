@@ -39,7 +39,7 @@ set_tests_properties(e2e.study.small e2e.study.read e2e.study.plot e2e.study.det
   e2e.study.default e2e.study.default_read PROPERTIES LABELS e2e TIMEOUT 600)
 # Bad studies: every problem at its file and line, nothing written.
 sp_e2e(bad.study.keys RC 2 ARGS "study|tests/bad/study/bad-keys.cfg|-o|${SP_OUT}/bad-study.h5"
-  STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:9: error: job: unknown key \"colour\".*bad-keys.cfg:9: error: job: precision \"tf32\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer"
+  STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:7: error: job: moe_imbalance 1.5 for Llama 3 8B, which has no mixture of experts.*bad-keys.cfg:9: error: job: unknown key \"colour\".*bad-keys.cfg:9: error: job: precision \"tf32\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer"
   ABSENT "${SP_OUT}/bad-study.h5")
 sp_e2e(bad.study.truncated RC 2 ARGS "study|tests/bad/study/truncated.cfg|-o|${SP_OUT}/bad-study2.h5"
   STDERR "truncated.cfg:4: error: syntax error" ABSENT "${SP_OUT}/bad-study2.h5")

@@ -125,6 +125,38 @@ static void test_study__search(void **state)
     study_free(s);
 }
 
+/* A job's tp_overlap and moe_imbalance reach every candidate; the imbalance
+ * is capped at the layout's EP (the busiest rank takes at most every token)
+ * and means nothing without EP. */
+static void test_study__moe_options(void **state)
+{
+    diag_list *d = *state;
+    study *s;
+    study_candidate *c, least;
+    size_t n;
+    int with_ep = 0;
+
+    assert_int_equal(study_load(&s, FIXTURES "/../../data/studies/moe.cfg", d), SP_OK);
+    assert_true(s->jobs[0].tp_overlap);
+    near_rel(s->jobs[0].moe_imbalance, 3.0, 1e-12);
+    assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, &c, &n, &least, d), SP_OK);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        int ep = c[i].c.l.ep;
+        assert_true(c[i].c.tp_overlap);
+        if (ep > 1) {
+            near_rel(c[i].c.moe_imbalance, ep < 3 ? ep : 3.0, 1e-12);
+            with_ep++;
+        } else {
+            assert_true(c[i].c.moe_imbalance == 0.0);
+        }
+        assert_int_equal(train_check(s->jobs[0].m, s->rungs[0].p, &c[i].c, d), SP_OK);
+    }
+    assert_true(with_ep > 0);
+    free(c);
+    study_free(s);
+}
+
 static void test_study__bad(void **state)
 {
     diag_list *d = *state;
@@ -146,6 +178,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_study__economics, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__recommend, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__search, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_study__moe_options, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__bad, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
