@@ -90,7 +90,8 @@ static void usage(FILE *fp)
             "  -d TYPE   int8 uint8 int32 uint32 int64 uint64 half float double\n"
             "            bfloat16 f8e4m3 f8e5m2                      default float\n"
             "  --op OP   sum prod min max avg (printed only)         default sum\n"
-            "  --algo L  algorithms NCCL may choose, as NCCL_ALGO: Ring,Tree,PAT  default all\n"
+            "  --algo L  algorithms NCCL may choose, as NCCL_ALGO: Ring,Tree,PAT,\n"
+            "            NVLS,NVLSTree                               default all\n"
             "  --proto L protocols, as NCCL_PROTO: LL,LL128,Simple       default all\n"
             "  -o FILE   write the table to HDF5 (docs/output-format.md)\n"
             "  --xml F   keep the generated SimGrid platform in F\n"
@@ -420,7 +421,9 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
             if (err == SP_EINPUT)
                 diag_error(diag, (sp_loc){0},
                            "nccl: no algorithm allowed by --algo/--proto runs %s on this "
-                           "communicator (Tree is all_reduce only; PAT needs one GPU per node)",
+                           "communicator (Tree is all_reduce only; PAT needs one GPU per node; NVLS "
+                           "needs one NVSwitch gen 3+ node of SM90+ GPUs, NVLSTree several such nodes "
+                           "and all_reduce, both two ranks per node at least)",
                            coll_kind_name(o.kind));
             goto done;
         }
