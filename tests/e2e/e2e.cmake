@@ -145,6 +145,15 @@ foreach(c all_gather reduce_scatter broadcast reduce alltoall sendrecv)
   add_test(NAME e2e.alphabeta.${c} COMMAND test_alphabeta 8 ${c})
   set_tests_properties(e2e.alphabeta.${c} PROPERTIES LABELS e2e TIMEOUT 300)
 endforeach()
+# NVLS and NVLS-Tree on real nodes: the simulation equals the plan's alpha-beta sum.
+add_test(NAME e2e.alphabeta.nvls_all_reduce
+  COMMAND test_alphabeta 0 all_reduce NVLS ${PROJECT_SOURCE_DIR}/platforms/dgx-h100.cfg 1)
+add_test(NAME e2e.alphabeta.nvls_all_gather
+  COMMAND test_alphabeta 0 all_gather NVLS ${PROJECT_SOURCE_DIR}/platforms/dgx-h100.cfg 1)
+add_test(NAME e2e.alphabeta.nvls_tree
+  COMMAND test_alphabeta 0 all_reduce NVLSTree ${PROJECT_SOURCE_DIR}/platforms/superpod-h100.cfg 4)
+set_tests_properties(e2e.alphabeta.nvls_all_reduce e2e.alphabeta.nvls_all_gather e2e.alphabeta.nvls_tree
+  PROPERTIES LABELS e2e TIMEOUT 300)
 
 # --- docs/platform-format.md embeds `scalepath check --format` verbatim.
 add_test(NAME e2e.docs.platform_format

@@ -6,7 +6,12 @@
  * B and alpha are computed here from the platform's own numbers: B is the
  * bottleneck of the route (min of the NIC's host side and its line rate
  * times wire efficiency), alpha the sum of the latencies on the route (NIC at
- * each end, two cables, the switch). */
+ * each end, two cables, the switch).
+ *
+ * usage: test_alphabeta K [COLLECTIVE [ALGO PLATFORM NODES]]. With a
+ * platform, every GPU of NODES nodes takes part, ALGO (NCCL_ALGO spelling)
+ * is forced, and the simulation must equal the plan's own alpha-beta sum
+ * (coll_plan_alpha_beta_s): NVLS's and NVLS-Tree's flows on a real node. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,17 +35,41 @@ int main(int argc, char **argv)
     const coll_opts ring_simple = {(1u << COLL_ALGO_RING) | (1u << COLL_ALGO_P2P),
                                    1u << COLL_PROTO_SIMPLE};
 
+    coll_opts forced = {0, 0};
+    const char *platform = argc > 5 ? argv[4] : NULL;
+
     if (argc > 2 && coll_kind_parse(&kind, argv[2]) < 0)
         return 2;
-    if (k < 2 || diag_new(&diag, 0) < 0 || (ranks = malloc((size_t)k * sizeof(int))) == NULL)
+    if (platform != NULL && coll_algo_mask_parse(&forced.algo_mask, argv[3]) < 0)
         return 2;
+    if (diag_new(&diag, 0) < 0)
+        return 2;
+    if (platform != NULL) {
+        if (plat_load(&p, platform, diag) < 0 || plat_set_nodes(p, atoi(argv[5]), diag) < 0) {
+            diag_print(diag, stderr);
+            diag_free(diag);
+            plat_free(p);
+            return 2;
+        }
+        k = p->nranks;
+    }
+    if (k < 2 || (ranks = malloc((size_t)k * sizeof(int))) == NULL) {
+        diag_free(diag);
+        plat_free(p);
+        return 2;
+    }
     for (int i = 0; i < k; i++)
         ranks[i] = i;
-    if (plat_load(&p, FIXTURES "/ideal-switch.cfg", diag) < 0 || plat_set_nodes(p, k, diag) < 0 ||
-        coll_plan_new(&plan, p, kind, ranks, k, S, &ring_simple) < 0 ||
+    if ((platform == NULL && (plat_load(&p, FIXTURES "/ideal-switch.cfg", diag) < 0 ||
+                              plat_set_nodes(p, k, diag) < 0)) ||
+        coll_plan_new(&plan, p, kind, ranks, k, S, platform != NULL ? &forced : &ring_simple) < 0 ||
         eng_new(&e, p, NULL, diag) < 0 || eng_run_coll(e, plan, &t, diag) < 0) {
         diag_print(diag, stderr);
         goto done;
+    }
+    if (platform != NULL) {
+        formula = coll_plan_alpha_beta_s(plan);
+        goto compare;
     }
     B = fmin(p->types[0].nic.host_bw_Bps, p->types[0].nic.line_bw_Bps * p->types[0].nic.efficiency);
     alpha = 2 * p->types[0].nic.lat_s + 2 * p->fabric.cable_lat_s + p->fabric.switch_lat_s;
@@ -56,9 +85,11 @@ int main(int argc, char **argv)
         formula = 2.0 * (k - 1) / k * (double)S / B + 2.0 * (k - 1) * alpha;
     else
         formula = coll_plan_alpha_beta_s(plan);
+compare:
     rel = fabs(t - formula) / formula;
-    printf("%s k=%d S=%llu B: simulated %.12f s, formula %.12f s, relative error %.3g, %llu messages\n",
-           coll_kind_name(kind), k, (unsigned long long)S, t, formula, rel, eng_message_count(e));
+    printf("%s %s k=%d S=%llu B: simulated %.12f s, formula %.12f s, relative error %.3g, %llu messages\n",
+           coll_kind_name(kind), coll_algo_name(coll_plan_algo(plan)), k, (unsigned long long)S, t, formula, rel,
+           eng_message_count(e));
     if (rel > 1e-6)
         fprintf(stderr, "FAIL: relative error %.3g > 1e-6\n", rel);
     else
