@@ -41,6 +41,14 @@ typedef enum plat_prec {
 
 const char *plat_prec_name(plat_prec p); /* "fp64", ... as in the files */
 
+/* One measured GEMM: (m x k) * (k x n) at a precision, and its throughput
+ * over the dense peak of that precision (efficiency.gemm_shapes). */
+typedef struct plat_gemm_shape {
+    plat_prec prec;
+    double m, n, k;
+    double eff;
+} plat_gemm_shape;
+
 typedef struct plat_gpu {
     char *model;                   /* catalogue name, e.g. "H100-SXM" */
     char *arch;                    /* "volta" | "ampere" | "ada" | "hopper" | "blackwell" */
@@ -57,6 +65,9 @@ typedef struct plat_gpu {
     double eff_gemm_fp8;           /* the same for FP8 (and narrower) GEMMs; eff_gemm if not measured */
     double eff_attention;          /* achieved / dense peak, fused attention; 0 = not given */
     double eff_memory;             /* achieved / peak memory bandwidth, element-wise; 0 = not given */
+    plat_gemm_shape *gemm_shapes;  /* measured GEMMs (owned), which override eff_gemm / eff_gemm_fp8
+                                      for their precision: the nearest in log(m, n, k) is used */
+    size_t ngemm_shapes;
     sp_loc src;
 } plat_gpu;
 

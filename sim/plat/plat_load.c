@@ -67,6 +67,15 @@ static const cfg_key eff_keys[] = {
     {"gemm_fp8",  CFG_NUMBER, false, 0, 1, true, "the same for FP8 GEMMs / the FP8 peak (default: gemm)"},
     {"attention", CFG_NUMBER, true, 0, 1, true, "fused (flash) attention throughput / dense peak"},
     {"memory",    CFG_NUMBER, true, 0, 1, true, "element-wise kernels' bandwidth / memory bandwidth"},
+    {"gemm_shapes", CFG_LIST, false, 0, 0, false, "measured GEMMs, each { m; n; k; precision; TFLOPs }: for a GEMM of that precision, the nearest in log(m, n, k) sets the efficiency instead of gemm / gemm_fp8"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+static const cfg_key shape_keys[] = {
+    {"m",         CFG_INT,    true, 1, 1e9, false, "rows of the output (tokens)"},
+    {"n",         CFG_INT,    true, 1, 1e9, false, "columns of the output"},
+    {"k",         CFG_INT,    true, 1, 1e9, false, "the reduced dimension"},
+    {"precision", CFG_STRING, true, 0, 0, false, "fp64 fp32 tf32 fp16 bf16 fp8 fp4: a precision with a peak"},
+    {"TFLOPs",    CFG_NUMBER, true, 0, 1e6, true, "measured, 2 m n k / time / 1e12; at most the peak"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key peak_keys[] = {
@@ -166,6 +175,7 @@ void plat_format_doc(FILE *fp)
         {"gpus[i]", gpu_keys},
         {"gpus[i].peak_TFLOPs", peak_keys},
         {"gpus[i].efficiency", eff_keys},
+        {"gpus[i].efficiency.gemm_shapes[i]", shape_keys},
         {"node, node_types[i]", node_keys},
         {"node.intra", intra_keys},
         {"node.nic", nic_keys},
@@ -196,6 +206,7 @@ static void free_type(plat_node_type *t)
     free(t->name);
     free(t->gpu.model);
     free(t->gpu.arch);
+    free(t->gpu.gemm_shapes);
     free(t->nic.model);
 }
 
@@ -207,6 +218,7 @@ void plat_free(plat *p)
     for (size_t i = 0; i < p->ncatalogue; i++) {
         free(p->catalogue[i].model);
         free(p->catalogue[i].arch);
+        free(p->catalogue[i].gemm_shapes);
     }
     free(p->catalogue);
     for (size_t i = 0; i < p->ntypes; i++)
@@ -258,6 +270,53 @@ static sp_loc keep(plat *p, sp_loc at)
 
 static const char *const arch_names[] = {"volta", "ampere", "ada", "hopper", "blackwell", NULL};
 
+static int prec_index(const char *name)
+{
+    for (int i = 0; i < PLAT_NPREC; i++)
+        if (strcmp(prec_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* efficiency.gemm_shapes: every entry a group of shape_keys, its precision
+ * one the GPU has a peak for, its throughput at most that peak. */
+static int check_shapes(const cfg_file *f, const config_setting_t *list, const config_setting_t *peak,
+                        const char *what)
+{
+    char w[128];
+    int err = SP_OK, n = list != NULL ? config_setting_length(list) : 0;
+
+    snprintf(w, sizeof(w), "%s: efficiency.gemm_shapes", what);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        const char *pname;
+        int pi, e1;
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+            diag_error(f->diag, cfg_loc(f, e), "%s[%d] must be a group { }, got %s", w, i,
+                       cfg_type_name(config_setting_type(e)));
+            err = SP_EINPUT;
+            continue;
+        }
+        if ((e1 = cfg_check(f, e, shape_keys, w)) < 0) {
+            err = e1;
+            continue;
+        }
+        pname = cfg_string(e, "precision", "");
+        pi = prec_index(pname);
+        if (pi < 0 || !(cfg_number(peak, pname, 0.0) > 0.0)) {
+            diag_error(f->diag, cfg_loc(f, config_setting_get_member(e, "precision")),
+                       "%s[%d]: precision \"%s\" has no peak_TFLOPs entry", w, i, pname);
+            err = SP_EINPUT;
+        } else if (cfg_number(e, "TFLOPs", 0.0) > cfg_number(peak, pname, 0.0)) {
+            diag_error(f->diag, cfg_loc(f, config_setting_get_member(e, "TFLOPs")),
+                       "%s[%d]: %g TFLOP/s measured exceeds the %s peak of %g", w, i,
+                       cfg_number(e, "TFLOPs", 0.0), pname, cfg_number(peak, pname, 0.0));
+            err = SP_EINPUT;
+        }
+    }
+    return err;
+}
+
 /* Read one catalogue entry; it is copied into p->gpu only if the node uses it. */
 static int check_gpu(const cfg_file *f, const config_setting_t *g, size_t index)
 {
@@ -291,8 +350,13 @@ static int check_gpu(const cfg_file *f, const config_setting_t *g, size_t index)
         }
         err = first_error(err, cfg_check(f, config_setting_get_member(g, "peak_TFLOPs"), peak_keys,
                                          what));
-        if (config_setting_get_member(g, "efficiency") != NULL)
-            err = first_error(err, cfg_check(f, config_setting_get_member(g, "efficiency"), eff_keys, what));
+        if (config_setting_get_member(g, "efficiency") != NULL) {
+            const config_setting_t *e = config_setting_get_member(g, "efficiency");
+            err = first_error(err, cfg_check(f, e, eff_keys, what));
+            if (err == SP_OK)
+                err = check_shapes(f, config_setting_get_member(e, "gemm_shapes"),
+                                   config_setting_get_member(g, "peak_TFLOPs"), what);
+        }
     }
     return err;
 }
@@ -317,6 +381,20 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
         out->eff_gemm_fp8 = e != NULL ? cfg_number(e, "gemm_fp8", out->eff_gemm) : 0.0;
         out->eff_attention = e != NULL ? cfg_number(e, "attention", 0.0) : 0.0;
         out->eff_memory = e != NULL ? cfg_number(e, "memory", 0.0) : 0.0;
+        const config_setting_t *list = e != NULL ? config_setting_get_member(e, "gemm_shapes") : NULL;
+        int n = list != NULL ? config_setting_length(list) : 0;
+        if (n > 0 && (out->gemm_shapes = calloc((size_t)n, sizeof(*out->gemm_shapes))) == NULL)
+            return SP_ENOMEM;
+        for (int i = 0; i < n; i++) {
+            const config_setting_t *x = config_setting_get_elem(list, (unsigned)i);
+            plat_gemm_shape *sh = &out->gemm_shapes[i];
+            sh->prec = (plat_prec)prec_index(cfg_string(x, "precision", ""));
+            sh->m = (double)cfg_int(x, "m", 1);
+            sh->n = (double)cfg_int(x, "n", 1);
+            sh->k = (double)cfg_int(x, "k", 1);
+            sh->eff = cfg_number(x, "TFLOPs", 0.0) * 1e12 / out->peak_flops[sh->prec];
+        }
+        out->ngemm_shapes = (size_t)n;
     }
     out->src = keep(p, cfg_loc(f, g));
     if (dup_into(&out->model, cfg_string(g, "model", "")) < 0 ||

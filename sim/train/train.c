@@ -40,18 +40,53 @@ double train_memory_time(const plat_gpu *g, double bytes)
     return bytes > 0.0 ? bytes / (g->mem_bw_Bps * g->eff_memory) : 0.0;
 }
 
+/* The share of the SMs a GEMM's output tiles keep busy: its tiles over the
+ * waves of sm_count they need (1 when the SM count is not given). */
+static double wave_fill(const plat_gpu *g, double m, double n)
+{
+    double tiles;
+
+    if (g->sm_count <= 0)
+        return 1.0;
+    tiles = ceil(m / TILE) * ceil(n / TILE);
+    return tiles / (ceil(tiles / g->sm_count) * g->sm_count);
+}
+
+double train_gemm_efficiency(const plat_gpu *g, plat_prec prec, double m, double n, double k)
+{
+    const plat_gemm_shape *best = NULL;
+    double best_d = 0.0, eff;
+
+    for (size_t i = 0; i < g->ngemm_shapes; i++) {
+        const plat_gemm_shape *s = &g->gemm_shapes[i];
+        double dm, dn, dk, d;
+        if (s->prec != prec)
+            continue;
+        dm = log(m / s->m);
+        dn = log(n / s->n);
+        dk = log(k / s->k);
+        d = dm * dm + dn * dn + dk * dk;
+        if (best == NULL || d < best_d) { /* the first of equals: deterministic */
+            best = s;
+            best_d = d;
+        }
+    }
+    if (best == NULL)
+        return prec == PLAT_FP8 || prec == PLAT_FP4 ? g->eff_gemm_fp8 : g->eff_gemm;
+    /* The measurement includes its own shape's wave quantization: divide it
+     * out, so that this GEMM's own is applied once (train_gemm_time). */
+    eff = best->eff / wave_fill(g, best->m, best->n);
+    return eff < 1.0 ? eff : 1.0;
+}
+
 double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, double k)
 {
-    double flops = 2.0 * m * n * k, wave = 1.0, t_flops, t_mem, cast = 0.0;
+    double flops = 2.0 * m * n * k, wave, t_flops, t_mem, cast = 0.0;
 
     if (m <= 0.0 || n <= 0.0 || k <= 0.0)
         return 0.0;
-    if (g->sm_count > 0) {
-        double tiles = ceil(m / TILE) * ceil(n / TILE);
-        wave = tiles / (ceil(tiles / g->sm_count) * g->sm_count);
-    }
-    t_flops = flops / (g->peak_flops[prec] * (prec == PLAT_FP8 || prec == PLAT_FP4 ? g->eff_gemm_fp8 : g->eff_gemm) *
-                       wave);
+    wave = wave_fill(g, m, n);
+    t_flops = flops / (g->peak_flops[prec] * train_gemm_efficiency(g, prec, m, n, k) * wave);
     t_mem = train_memory_time(g, (m * k + k * n + m * n) * gemm_bytes_per_elem(prec));
     /* Below 16 bits the bf16 operands are first cast (read 2 B, write the
      * narrow copy): a memory-bound kernel before the GEMM. */

@@ -105,6 +105,11 @@ SP_MUST_USE int train_estimate(const model *m, const plat *p, const train_config
  * x efficiency x wave quantization (tiles of 128 x 128 over sm_count), and
  * the operands' bytes over memory bandwidth x memory efficiency. */
 double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, double k);
+/* The efficiency train_gemm_time applies before wave quantization: the
+ * GPU's measured GEMM nearest in log(m, n, k) among those of this precision
+ * (efficiency.gemm_shapes), its own wave quantization divided out (at most
+ * 1); without one, efficiency.gemm (gemm_fp8 for fp8 and fp4). */
+double train_gemm_efficiency(const plat_gpu *g, plat_prec prec, double m, double n, double k);
 /* Time of a fused attention kernel of these FLOPs and bytes (bf16). */
 double train_attention_time(const plat_gpu *g, double flops, double bytes);
 /* Time of a memory-bound kernel moving these bytes. */

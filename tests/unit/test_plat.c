@@ -59,6 +59,26 @@ static void test_plat__spark(void **state)
     plat_free(p);
 }
 
+/* Measured GEMMs load as (precision, m, n, k, TFLOP/s over the peak), in the
+ * node's copy of the GPU and in the catalogue's. */
+static void test_plat__gemm_shapes(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+    const plat_gpu *g;
+
+    assert_int_equal(plat_load(&p, FIXTURES "/gemm-shapes.cfg", d), SP_OK);
+    g = &p->types[0].gpu;
+    assert_int_equal(g->ngemm_shapes, 2);
+    assert_int_equal(g->gemm_shapes[0].prec, PLAT_BF16);
+    assert_true(g->gemm_shapes[0].m == 4096 && g->gemm_shapes[0].n == 4096 && g->gemm_shapes[0].k == 4096);
+    assert_true(fabs(g->gemm_shapes[0].eff - 0.78) < 1e-12);
+    assert_int_equal(g->gemm_shapes[1].prec, PLAT_FP8);
+    assert_true(fabs(g->gemm_shapes[1].eff - 0.65) < 1e-12);
+    assert_int_equal(plat_catalogue_find(p, "TestGPU")->ngemm_shapes, 2);
+    plat_free(p);
+}
+
 static void test_plat__h100(void **state)
 {
     diag_list *d = *state;
@@ -301,6 +321,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_plat__spark, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__gemm_shapes, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_plat__h100, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_plat__routes_and_rails, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_plat__xml, diag_setup, diag_teardown),

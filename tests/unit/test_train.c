@@ -49,6 +49,13 @@ static void near_rel(double got, double want, double rel)
         fail_msg("got %.9g, want %.9g (+-%g relative)", got, want, rel);
 }
 
+/* Tiles of 128 x 128 over the SMs' waves, as train_gemm_time counts them. */
+static double wave_of(const plat_gpu *g, double m, double n)
+{
+    double tiles = ceil(m / 128.0) * ceil(n / 128.0);
+    return tiles / (ceil(tiles / g->sm_count) * g->sm_count);
+}
+
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
     train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0},
@@ -82,6 +89,36 @@ static void test_train__gemm_roofline_and_waves(void **state)
 
 /* Llama 3 405B: 126 layers over 16 stages leaves the first and last with
  * one layer fewer, as Meta trained it. */
+/* Measured GEMMs (efficiency.gemm_shapes): the nearest of the same
+ * precision in log(m, n, k) sets the efficiency, its own wave quantization
+ * divided out; precisions without measurements keep gemm / gemm_fp8. */
+static void test_train__gemm_shapes(void **state)
+{
+    fixture *f = *state;
+    plat_gpu g = plat_type_of_rank(f->p, 0)->gpu; /* H100: 132 SMs */
+    plat_gemm_shape shapes[] = {
+        {PLAT_BF16, 4096, 4096, 4096, 0.79},
+        {PLAT_BF16, 256, 256, 256, 0.01},
+        {PLAT_FP8, 8192, 8192, 4096, 0.646},
+    };
+    double wave4096 = 1024.0 / 1056.0; /* 32 x 32 tiles in 8 waves of 132 */
+    double wave256 = 4.0 / 132.0;      /* 4 tiles, one partial wave */
+    double peak = g.peak_flops[PLAT_BF16];
+
+    g.gemm_shapes = shapes;
+    g.ngemm_shapes = 3;
+    near_rel(train_gemm_efficiency(&g, PLAT_BF16, 8192, 8192, 8192), 0.79 / wave4096, 1e-12);
+    near_rel(train_gemm_efficiency(&g, PLAT_BF16, 300, 300, 300), 0.01 / wave256, 1e-12);
+    near_rel(train_gemm_efficiency(&g, PLAT_FP16, 4096, 4096, 4096), g.eff_gemm, 1e-12);
+    near_rel(train_gemm_efficiency(&g, PLAT_FP4, 8192, 8192, 4096), g.eff_gemm_fp8, 1e-12);
+    near_rel(train_gemm_efficiency(&g, PLAT_FP8, 16384, 8192, 4096), 0.646 / wave_of(&g, 8192, 8192), 1e-12);
+    /* At the measured shape the time gives back the measured throughput. */
+    near_rel(2.0 * 4096.0 * 4096.0 * 4096.0 / train_gemm_time(&g, PLAT_BF16, 4096, 4096, 4096), 0.79 * peak, 1e-9);
+    /* At most 1: a measurement above the wave-limited rate is capped. */
+    shapes[1].eff = 0.5;
+    near_rel(train_gemm_efficiency(&g, PLAT_BF16, 256, 256, 256), 1.0, 1e-12);
+}
+
 static void test_train__stage_layers(void **state)
 {
     fixture *f = *state;
@@ -422,6 +459,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train__gemm_roofline_and_waves),
+        cmocka_unit_test(test_train__gemm_shapes),
         cmocka_unit_test(test_train__stage_layers),
         cmocka_unit_test(test_train__model_flops),
         cmocka_unit_test(test_train__layout_and_graph),
