@@ -2,7 +2,8 @@
 """Simulated against measured nccl-tests curves: each case runs
 `scalepath nccl` over the sizes of a published log on the platform file
 that describes the measured system, and prints, per size, the measured and
-simulated busbw (and time), then the issue's acceptance figures:
+simulated busbw and time (with the algorithm and protocol chosen and NCCL's
+own model time, `-v`), then the issue's acceptance figures:
 
   - from 1 MiB up: the median and the worst absolute busbw error
     (targets: median <= 10%, worst <= 25%);
@@ -60,11 +61,11 @@ def read_log(path):
 
 
 def simulate(exe, platform, nodes, coll, sizes, extra):
-    """Simulated (time us, busbw GB/s) per size."""
+    """Simulated (time us, busbw GB/s, algorithm/protocol, NCCL's model time us) per size."""
     out = {}
     lo, hi = min(sizes), max(sizes)
     cmd = [exe, "nccl", "-p", os.path.join(ROOT, "platforms", platform), "-n", str(nodes),
-           "-c", coll, "-b", str(lo), "-e", str(hi), "-f", "2"] + extra
+           "-c", coll, "-b", str(lo), "-e", str(hi), "-f", "2", "-v"] + extra
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         sys.exit("%s failed:\n%s" % (" ".join(cmd), res.stderr))
@@ -72,8 +73,8 @@ def simulate(exe, platform, nodes, coll, sizes, extra):
         if line.startswith("#"):
             continue
         f = line.split()
-        if len(f) >= 8 and f[0].isdigit():
-            out[int(f[0])] = (float(f[5]), float(f[7]))
+        if len(f) >= 18 and f[0].isdigit():
+            out[int(f[0])] = (float(f[5]), float(f[7]), f[13] + "/" + f[14], f[17])
     return out
 
 
@@ -92,19 +93,20 @@ def main():
         print("== %s: %s, %d node(s), %s %s%s" % (log, platform, nodes, coll, " ".join(extra),
                                                    ("  [" + note + "]") if note else ""))
         if a.v:
-            print("%14s %10s %10s %9s %9s %7s" % ("size_B", "meas_us", "sim_us", "meas_GBps",
-                                                 "sim_GBps", "err"))
+            print("%14s %10s %10s %9s %9s %7s  %-15s %9s" % ("size_B", "meas_us", "sim_us", "meas_GBps",
+                                                             "sim_GBps", "err", "algo/proto", "nccl_us"))
         for size, t, bw in rows:
             if size not in sim:
                 continue
-            st, sbw = sim[size]
+            st, sbw, algo, model_us = sim[size]
             err = (sbw / bw - 1.0) if bw > 0 else float("nan")
             if size >= 1 << 20:
                 big.append(abs(err))
             if size < 64 << 10:
                 small.append(st / t)
             if a.v:
-                print("%14d %10.2f %10.2f %9.2f %9.2f %+6.1f%%" % (size, t, st, bw, sbw, 100 * err))
+                print("%14d %10.2f %10.2f %9.2f %9.2f %+6.1f%%  %-15s %9s" % (size, t, st, bw, sbw, 100 * err,
+                                                                          algo, model_us))
         line = []
         if big:
             med, worst = statistics.median(big), max(big)
