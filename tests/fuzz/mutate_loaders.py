@@ -23,6 +23,7 @@ SEEDS = [
     ("platforms/dgx-h100.cfg", "cfg"),
     ("platforms/lab-mixed.cfg", "cfg"),
     ("platforms/dgx-spark-cluster.cfg", "cfg"),
+    ("tests/unit/fixtures/gemm-shapes.cfg", "cfg"),
     ("workloads/models/llama3-8b.cfg", "model"),
     ("tests/data/aicb/micro_all_reduce.txt", "aicb"),
     (CHAKRA + ".0.et", "et"),
