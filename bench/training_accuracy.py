@@ -60,6 +60,10 @@ SENSITIVITY = [
      CASES[0][4] + ["--vpp", "2"]),
     ("405B, 16,384 H100, as above, interleaved 2 virtual stages", 400.0, LLAMA3, "micro-batch 1, 2 virtual stages",
      CASES[1][4] + ["--vpp", "2"]),
+    ("405B, 8,192 H100, as above, TP overlap (best case)", 430.0, LLAMA3, "micro-batch 1, plain 1F1B, TP overlap",
+     CASES[0][4] + ["--tp-overlap"]),
+    ("405B, 16,384 H100, as above, TP overlap (best case)", 400.0, LLAMA3, "micro-batch 1, plain 1F1B, TP overlap",
+     CASES[1][4] + ["--tp-overlap"]),
 ]
 
 
