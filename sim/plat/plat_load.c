@@ -387,14 +387,17 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
             return SP_ENOMEM;
         for (int i = 0; i < n; i++) {
             const config_setting_t *x = config_setting_get_elem(list, (unsigned)i);
-            plat_gemm_shape *sh = &out->gemm_shapes[i];
-            sh->prec = (plat_prec)prec_index(cfg_string(x, "precision", ""));
+            int pi = prec_index(cfg_string(x, "precision", ""));
+            plat_gemm_shape *sh = &out->gemm_shapes[out->ngemm_shapes];
+            if (pi < 0 || !(out->peak_flops[pi] > 0.0)) /* refused by check_shapes already */
+                continue;
+            sh->prec = (plat_prec)pi;
             sh->m = (double)cfg_int(x, "m", 1);
             sh->n = (double)cfg_int(x, "n", 1);
             sh->k = (double)cfg_int(x, "k", 1);
-            sh->eff = cfg_number(x, "TFLOPs", 0.0) * 1e12 / out->peak_flops[sh->prec];
+            sh->eff = cfg_number(x, "TFLOPs", 0.0) * 1e12 / out->peak_flops[pi];
+            out->ngemm_shapes++;
         }
-        out->ngemm_shapes = (size_t)n;
     }
     out->src = keep(p, cfg_loc(f, g));
     if (dup_into(&out->model, cfg_string(g, "model", "")) < 0 ||
