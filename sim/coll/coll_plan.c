@@ -345,6 +345,24 @@ static int tree_parent(int t, int i, int nn)
     return nn % 2 == 0 ? nn - 1 - pm : (pm + nn - 1) % nn;
 }
 
+/* Node q's edges to its parents in both trees on rail r, each way, between
+ * the nodes' rail-r entry GPUs; appended at x[k]. Returns the new count. */
+static size_t add_parent_edges(const coll_plan *c, const node_span *nodes, int nn, int q, int r, xfer *x,
+                               size_t k)
+{
+    int entry = rail_entry(c, &nodes[q], r);
+
+    for (int t = 0; t < 2 && nn > 1; t++) {
+        int parent = tree_parent(t, q, nn), pe;
+        if (parent < 0)
+            continue;
+        pe = rail_entry(c, &nodes[parent], r);
+        x[k++] = (xfer){entry, pe, r, 1};
+        x[k++] = (xfer){pe, entry, r, 1};
+    }
+    return k;
+}
+
 /* Tree all-reduce as one stage of edge flows (NCCL.md 7.3, level 3): each of
  * the two trees reduces S/2 up and broadcasts it down, pipelined, so in
  * steady state every tree edge carries S/2 each way at once. Inside a node
@@ -382,16 +400,7 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
                     x[k++] = (xfer){b, a, r, 1};
                 }
             }
-            /* The node's edges to its parents. */
-            for (int t = 0; t < 2 && nn > 1; t++) {
-                int parent = tree_parent(t, q, nn);
-                int pe;
-                if (parent < 0)
-                    continue;
-                pe = rail_entry(c, &nodes[parent], r);
-                x[k++] = (xfer){entry, pe, r, 1};
-                x[k++] = (xfer){pe, entry, r, 1};
-            }
+            k = add_parent_edges(c, nodes, nn, q, r, x, k);
         }
     }
     free(nodes);
@@ -500,15 +509,7 @@ static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
     }
     for (int r = 0; r < c->rings; r++)
         for (int q = 0; q < nn; q++)
-            for (int t = 0; t < 2; t++) {
-                int parent = tree_parent(t, q, nn), e, pe;
-                if (parent < 0)
-                    continue;
-                e = rail_entry(c, &nodes[q], r);
-                pe = rail_entry(c, &nodes[parent], r);
-                x[k++] = (xfer){e, pe, r, 1};
-                x[k++] = (xfer){pe, e, r, 1};
-            }
+            k = add_parent_edges(c, nodes, nn, q, r, x, k);
     free(nodes);
     k = merge_xfers(x, k);
     *out = x;

@@ -216,7 +216,8 @@ sp_e2e(platform.xml RC 0 ARGS "platform|-p|platforms/dgx-spark.cfg|-n|2|--xml"
 # --- Algorithm and protocol change the time the way NCCL's cost model says.
 function(sp_compare name fast slow size why)
   add_test(NAME e2e.choice.${name}
-    COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DFAST=${fast}" "-DSLOW=${slow}" -DSIZE=${size}
+    COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DFAST=${fast}|-v" "-DSLOW=${slow}|-v"
+            "-DPATTERN= ${size} +[0-9]+ +[a-z0-9]+ +[a-z]+ +-?[0-9]+ +([0-9.]+) "
             "-DWHY=${why}" -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/compare.cmake
     WORKING_DIRECTORY ${SP_ROOT})
   set_tests_properties(e2e.choice.${name} PROPERTIES LABELS e2e TIMEOUT 120)
@@ -236,6 +237,8 @@ sp_compare(ring_beats_tree_one_node "nccl|-p|platforms/dgx-h100.cfg|-n|1|-b|1G|-
   1073741824 "on one node a tree is a chain: every NVLink carries S both ways")
 sp_e2e(choice.records_selection RC 0 ARGS "${spark}|-b|8K|-e|1G|-f|128|-v"
   STDOUT " 8192 .* Ring +LL +[0-9]+ .* 1048576 .* Ring +LL128 .* 134217728 .* Ring +Simple ")
+sp_e2e(choice.nvls_tree_needs_nvswitch RC 2 ARGS "${spark}|--algo|NVLSTree"
+  STDERR "no algorithm allowed by --algo/--proto runs all_reduce.*NVLSTree several such nodes")
 sp_e2e(choice.bad_algo RC 2 ARGS "${spark}|--algo|Rung" STDERR "option --algo: expected a list of Ring, Tree, PAT")
 sp_e2e(choice.tree_not_for_allgather RC 2 ARGS "${spark}|-c|all_gather|--algo|Tree"
   STDERR "no algorithm allowed by --algo/--proto runs all_gather")

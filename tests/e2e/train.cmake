@@ -96,14 +96,18 @@ set_tests_properties(e2e.train.fold_cp PROPERTIES LABELS e2e TIMEOUT 300)
 set(tp8 train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|8|--seq|8192|--gbs|4)
 add_test(NAME e2e.train.tp_overlap
   COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DFAST=${tp8}|--tp-overlap" "-DSLOW=${tp8}"
-          "-DWHY=TP communication hidden behind the GEMMs" -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/train_compare.cmake
+          "-DPATTERN=step time +([0-9.]+) ms" "-DWHY=TP communication hidden behind the GEMMs"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/compare.cmake
   WORKING_DIRECTORY ${SP_ROOT})
 set(mx train|-p|platforms/dgx-h100.cfg|-m|workloads/models/mixtral-8x7b.cfg|--ep|4|--zero|1|--seq|2048|--gbs|8)
 add_test(NAME e2e.train.moe_imbalance
   COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DFAST=${mx}" "-DSLOW=${mx}|--moe-imbalance|1.5"
-          "-DWHY=the busiest rank's experts and all-to-all carry 1.5x" -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/train_compare.cmake
+          "-DPATTERN=step time +([0-9.]+) ms" "-DWHY=the busiest rank's experts and all-to-all carry 1.5x"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/compare.cmake
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.train.tp_overlap e2e.train.moe_imbalance PROPERTIES LABELS e2e TIMEOUT 300)
 sp_e2e(train.moe_imbalance_bad RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|8|--moe-imbalance|1.2"
   STDERR "MoE imbalance 1.2: expected a mixture-of-experts model")
+sp_e2e(train.moe_imbalance_not_a_number RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--moe-imbalance|x"
+  STDERR "option --moe-imbalance: expected a number in \\[1, 1e\\+06\\], got \"x\"")
 
