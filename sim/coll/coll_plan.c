@@ -145,6 +145,8 @@ static int bucket(xfer **out, int **start, const xfer *x, size_t nx, int n, int 
     return SP_OK;
 }
 
+static double stage_seconds(const coll_plan *c, bool with_latency);
+
 /* Build the ring transfers; *nx gets their count. */
 /* Group the members by node (they are sorted by rank, so a node's are
  * contiguous) and list each node's rails; returns the node count. */
@@ -518,28 +520,25 @@ static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
 }
 
 /* The intra-node graph NCCL's search would find on a node type: the speed
- * step (GB/s per channel, by architecture row) that fits the most of the
+ * step (GB/s per channel, by architecture) that fits the most of the
  * node's per-GPU bandwidth, then NCCL's duplication of channels at >= 25
  * GB/s (shared/NCCL.md 1.6, 2.2). */
 static void intra_graph(const plat_node_type *ty, int sm, int *channels, double *bw_GBps)
 {
-    static const double intra_steps[3][13] = {
-        {40, 30, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3},
-        {60, 50, 40, 30, 24, 20, 15, 12, 11, 6, 3, 0, 0},
-        {90, 80, 70, 60, 50, 45, 40, 30, 24, 20, 19, 18, 0}};
-    int row = sm < 90 ? 0 : sm < 100 ? 1 : 2;
+    int nst;
+    const double *st = coll_speed_steps(sm, false, &nst);
     double total = ty->intra.bw_Bps / 1e9, best = 0.0;
     int ch = 1;
     double bw = total;
 
-    for (int i = 0; i < 13 && intra_steps[row][i] > 0; i++) {
-        int k = (int)(total / intra_steps[row][i]);
+    for (int i = 0; i < nst; i++) {
+        int k = (int)(total / st[i]);
         if (k > 32)
             k = 32;
-        if (k >= 1 && k * intra_steps[row][i] > best + 1e-9) {
-            best = k * intra_steps[row][i];
+        if (k >= 1 && k * st[i] > best + 1e-9) {
+            best = k * st[i];
             ch = k;
-            bw = intra_steps[row][i];
+            bw = st[i];
         }
     }
     if (bw >= 25.0 && !(sm > 80 && bw < 50.0 && ch > 4)) {
@@ -550,18 +549,33 @@ static void intra_graph(const plat_node_type *ty, int sm, int *channels, double 
     *bw_GBps = bw;
 }
 
+/* The NICs a communicator's members use per node (rails) and the slowest
+ * GPU-to-NIC path among them, NCCL's figure (GB/s). */
+static void net_paths(const coll_plan *c, int *nics, double *nic_GBps)
+{
+    node_span *spans = calloc((size_t)c->n, sizeof(*spans));
+
+    *nics = 1;
+    *nic_GBps = 1e9;
+    if (spans != NULL)
+        *nics = rail_count(spans, group_nodes(c, spans));
+    free(spans);
+    for (int m = 0; m < c->n; m++) {
+        const plat_node_type *ty = plat_type_of_rank(c->plat, c->ranks[m]);
+        double b = fmin(ty->nic.host_bw_Bps, ty->nic.line_bw_Bps * ty->nic.efficiency) / 1e9;
+        if (b < *nic_GBps)
+            *nic_GBps = b;
+    }
+}
+
 /* The inputs of NCCL's tuning for this communicator: ranks, nodes, ranks per
  * node, the GPUs' architecture, and the graph NCCL's topology search would
  * find (from the platform file, else derived as that search does). */
 static void tune_input(const coll_plan *c, coll_tune_in *in)
 {
     const plat *p = c->plat;
-    int ppn = 0, run = 0, sm = 1000, nodes = 0, intra_nvlink = 1, nvls = 1;
-    static const double inter_steps[3][20] = {
-        {48, 30, 28, 24, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3, 2.4, 1.2, 0.24, 0.12, 0},
-        {48, 45, 42, 40, 30, 24, 22, 20, 17.5, 15, 12, 6, 3, 2.4, 1.2, 0.24, 0.12, 0, 0, 0},
-        {96, 86, 80, 48, 45.1, 42, 40, 30, 24, 22, 20, 17.5, 15, 12, 6, 3, 2.4, 1.2, 0.24, 0.12}};
-    int row;
+    int ppn = 0, run = 0, sm = 1000, nodes = 0, intra_nvlink = 1, nvls = 1, nics = 1;
+    double nic_bw = 0.0;
 
     for (int m = 0; m < c->n; m++) {
         const plat_node_type *ty = plat_type_of_rank(p, c->ranks[m]);
@@ -578,43 +592,32 @@ static void tune_input(const coll_plan *c, coll_tune_in *in)
         if (ty->intra.kind != PLAT_INTRA_NVSWITCH || ty->intra.nvswitch_gen < 3)
             nvls = 0;
     }
-    /* NVLS needs NVLink SHARP (NVSwitch gen 3+) and SM90+; its channels are
-     * NCCL's defaults (shared/NCCL.md 1.6): 16 on SM90; 24 on SM100 in one
-     * node, 32 across nodes. */
+    if (nodes > 1)
+        net_paths(c, &nics, &nic_bw);
+    /* NVLS needs NVLink SHARP (NVSwitch gen 3+) and SM90+; its runtime
+     * channels are NCCL's defaults (shared/NCCL.md 1.6): 16 on SM90; 24 on
+     * SM100 in one node, 32 across nodes. The model prices its graph. */
     *in = (coll_tune_in){c->kind, c->n, nodes, ppn, sm, p->nccl.cpu_amd, intra_nvlink,
                          p->nccl.graph_channels, p->nccl.graph_bw_GBps, nvls && sm >= 90,
-                         sm < 100 ? 16 : nodes == 1 ? 24 : 32, 0.0};
-    if (nvls && sm >= 90) {
-        int ch;
-        double bw;
-        intra_graph(plat_type_of_rank(p, c->ranks[0]), sm, &ch, &bw);
-        in->intra_bus_GBps = ch * bw;
+                         sm < 100 ? 16 : nodes == 1 ? 24 : 32, {0, 0.0, 0.0}};
+    if (in->nvls) {
+        const plat_node_type *ty = plat_type_of_rank(p, c->ranks[0]);
+        in->nvls_graph = coll_nvls_graph_search(sm, ppn, ty->intra.bw_Bps / 1e9, nodes, nic_bw, nics);
     }
     if (in->graph_channels > 0)
         return;
-    row = sm < 90 ? 0 : sm < 100 ? 1 : 2;
     if (nodes <= 1) {
         intra_graph(plat_type_of_rank(p, c->ranks[0]), sm, &in->graph_channels, &in->graph_bw_GBps);
     } else {
         /* Across nodes: one channel per NIC the members use on every node, at
          * the speed step under the NIC's rate. */
-        node_span *spans = calloc((size_t)c->n, sizeof(*spans));
-        int nics = 1;
-        double nic_bw = 1e9;
-        if (spans != NULL)
-            nics = rail_count(spans, group_nodes(c, spans));
-        free(spans);
-        for (int m = 0; m < c->n; m++) {
-            const plat_node_type *ty = plat_type_of_rank(p, c->ranks[m]);
-            double b = fmin(ty->nic.host_bw_Bps, ty->nic.line_bw_Bps * ty->nic.efficiency) / 1e9;
-            if (b < nic_bw)
-                nic_bw = b;
-        }
+        int nst;
+        const double *st = coll_speed_steps(sm, true, &nst);
         in->graph_channels = nics;
-        in->graph_bw_GBps = inter_steps[row][19];
-        for (int i = 0; i < 20; i++)
-            if (inter_steps[row][i] > 0 && inter_steps[row][i] <= nic_bw + 1e-9) {
-                in->graph_bw_GBps = inter_steps[row][i];
+        in->graph_bw_GBps = st[nst - 1];
+        for (int i = 0; i < nst; i++)
+            if (st[i] <= nic_bw + 1e-9) {
+                in->graph_bw_GBps = st[i];
                 break;
             }
     }
@@ -759,6 +762,16 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             payload = (per_ring + (uint64_t)n - 1) / (uint64_t)n;
         /* A calibration fitted to the user's own log scales the transfer time. */
         double scale = p->nccl.calib_scale > 0.0 ? p->nccl.calib_scale : 1.0;
+        c->chunk = (uint64_t)((double)payload * c->inflate + 0.5);
+        /* NVLS-Tree runs no faster than NCCL's per-channel NVLS-Tree cap
+         * allows (its kernels' throughput, which links alone do not bound):
+         * where the flows would beat it, they are inflated to it. */
+        if (shape == COLL_ALGO_NVLS_TREE && tune.nvls_tree_cap_GBps > 0.0 && c->chunk > 0) {
+            double busy = stage_seconds(c, false);
+            double need = (double)bytes * 2.0 * (n - 1) / n / (tune.nvls_tree_cap_GBps * 1e9);
+            if (busy > 0.0 && need > busy)
+                c->inflate *= need / busy;
+        }
         c->chunk = (uint64_t)((double)payload * c->inflate * scale + 0.5);
     }
 
@@ -909,6 +922,15 @@ uint64_t coll_plan_bytes_sent(const coll_plan *c, int member)
 
 double coll_plan_alpha_beta_s(const coll_plan *c)
 {
+    return stage_seconds(c, true);
+}
+
+/* Per stage: the busiest link's bytes over its bandwidth (concurrent flows
+ * share it), plus (with_latency) the longest route latency and the largest
+ * delay, summed over the stages. Exact for the fluid model when the flows
+ * that share a link are equal. */
+static double stage_seconds(const coll_plan *c, bool with_latency)
+{
     const plat *p = c->plat;
     double total = 0.0;
     double *load = calloc(2 * p->nlinks + 1, sizeof(double)); /* per link and direction */
@@ -916,9 +938,6 @@ double coll_plan_alpha_beta_s(const coll_plan *c)
 
     if (load == NULL)
         return -1.0;
-    /* Per stage: the busiest link's bytes over its bandwidth (concurrent flows
-     * share it), plus the longest route latency and the largest delay. Exact
-     * for the fluid model when the flows that share a link are equal. */
     for (int s = 0; s < coll_plan_nstages(c, 0); s++) {
         double lat = 0.0, delay = 0.0, busy = 0.0;
         memset(load, 0, 2 * p->nlinks * sizeof(double));
@@ -940,7 +959,7 @@ double coll_plan_alpha_beta_s(const coll_plan *c)
         for (size_t l = 0; l < 2 * p->nlinks; l++)
             if (p->links[l / 2].sharing != PLAT_FATPIPE && load[l] / p->links[l / 2].bw_Bps > busy)
                 busy = load[l] / p->links[l / 2].bw_Bps;
-        total += delay + lat + busy;
+        total += with_latency ? delay + lat + busy : busy;
     }
     free(load);
     return total;

@@ -42,6 +42,75 @@ static const double tree_corr[COLL_NPROTOS][24] = {
     {.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7, .8, .9, .9, .9},
 };
 
+/* Search speed steps (shared/NCCL.md 2.2), rows as arch_row minus Volta. */
+static const double intra_steps[3][13] = {
+    {40, 30, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3},
+    {60, 50, 40, 30, 24, 20, 15, 12, 11, 6, 3, 0, 0},
+    {90, 80, 70, 60, 50, 45, 40, 30, 24, 20, 19, 18, 0}};
+static const int intra_count[3] = {13, 11, 12};
+static const double inter_steps[3][20] = {
+    {48, 30, 28, 24, 20, 18, 15, 12, 10, 9, 7, 6, 5, 4, 3, 2.4, 1.2, 0.24, 0.12, 0},
+    {48, 45, 42, 40, 30, 24, 22, 20, 17.5, 15, 12, 6, 3, 2.4, 1.2, 0.24, 0.12, 0, 0, 0},
+    {96, 86, 80, 48, 45.1, 42, 40, 30, 24, 22, 20, 17.5, 15, 12, 6, 3, 2.4, 1.2, 0.24, 0.12}};
+static const int inter_count[3] = {19, 17, 20};
+
+const double *coll_speed_steps(int sm, bool inter, int *n)
+{
+    int row = sm < 90 ? 0 : sm < 100 ? 1 : 2;
+    *n = inter ? inter_count[row] : intra_count[row];
+    return inter ? inter_steps[row] : intra_steps[row];
+}
+
+coll_nvls_graph coll_nvls_graph_search(int sm, int ppn, double link_GBps, int nnodes,
+                                       double nic_GBps, int nics)
+{
+    coll_nvls_graph g = {0, 0.0, 0.0};
+    int heads = ppn < 32 ? ppn : 32; /* NCCL_MAX_NVLS_ARITY */
+    int min_ch = nnodes > 1 ? 1 : heads, n, i = 0, best_i = -1;
+    const double *st = coll_speed_steps(sm, nnodes > 1, &n);
+    double max_bw = nnodes > 1 ? nic_GBps : link_GBps;
+    double total = ppn > 1 ? link_GBps * ppn / (ppn - 1.0) : link_GBps;
+
+    if (sm < 90 || ppn < 2 || link_GBps <= 0.0 || (nnodes > 1 && (nics < 1 || nic_GBps <= 0.0)))
+        return g;
+    /* The first step at most the largest path and, times the channels
+     * required, at most the GPU's total (scaled by n / (n - 1) off rings). */
+    while (i < n - 1 && (st[i] > max_bw + 1e-9 || st[i] * min_ch > total + 1e-9))
+        i++;
+    for (; i < n; i++) {
+        double b = st[i];
+        int k = (int)floor(link_GBps / b + 1e-9) - 1;
+        /* Descend while the step is above 0.49 of the best found. */
+        if (best_i >= 0 && b / g.bw_intra_GBps <= 0.49)
+            break;
+        if (k > heads)
+            k = heads;
+        if (nnodes > 1) {
+            int per_nic = (int)floor(nic_GBps / b + 1e-9);
+            if (k > per_nic * nics)
+                k = per_nic * nics;
+        }
+        if (k < min_ch || k < 1)
+            continue;
+        if (k * b > g.channels * g.bw_intra_GBps + 1e-9) {
+            g.channels = k;
+            g.bw_intra_GBps = b;
+            best_i = i;
+        }
+    }
+    if (best_i < 0)
+        return (coll_nvls_graph){0, 0.0, 0.0};
+    /* Second pass: raise bwInter a step at a time while below 2 x bwIntra. */
+    g.bw_inter_GBps = g.bw_intra_GBps;
+    for (i = best_i; i > 0 && g.bw_inter_GBps < 2.0 * g.bw_intra_GBps - 1e-9; i--) {
+        int per_nic = nnodes > 1 ? (g.channels + nics - 1) / nics : 1;
+        if (nnodes > 1 && per_nic * st[i - 1] > nic_GBps + 1e-9)
+            break;
+        g.bw_inter_GBps = st[i - 1];
+    }
+    return g;
+}
+
 double coll_nvls_efficiency(int sm)
 {
     return sm >= 100 ? 0.74 : sm >= 90 ? 0.85 : 0.0;
@@ -133,32 +202,35 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
             coll_nccl_base_latency_us(COLL_ALGO_PAT, COLL_PROTO_SIMPLE) +
             floor(log2((double)N)) * inter / 3.5 + 2.8 * n;
     }
-    /* NVLS and NVLS-Tree, Simple only (shared/NCCL.md 2.3, 2.4). Per NVLS
-     * channel, busBw = min(b x nvlsEfficiency x (Cn - 1) / Cn x (2 for
-     * all-reduce, else (ppn - 1) / ppn), bwInter (x 2 for NVLS-Tree at
-     * N <= 2), the NVLS-Tree cap), times the Cn channels; b x Cn is the
-     * node's NVLink graph (the graph itself on one node) and bwInter x Cn the
-     * network graph here. All-reduce converts as Ring does (n / nsteps);
+    /* NVLS and NVLS-Tree, Simple only (shared/NCCL.md 2.3, 2.4). Per channel
+     * of the NVLS graph (Cn heads at bwIntra / bwInter, coll_nvls_graph_search;
+     * not the runtime NVLS channel count), busBw = min(bwIntra x
+     * nvlsEfficiency x (Cn - 1) / Cn x (2 for all-reduce, else (ppn - 1) /
+     * ppn), bwInter (x 2 for NVLS-Tree at N <= 2), the NVLS-Tree cap), times
+     * Cn. On 8 H100 that is 8 x 40 / 60 GB/s (NCCL's "Pattern 5, nChannels 8,
+     * bw 40/60"): 476 GB/s, as NVIDIA quotes ("a peak busBw of ~480GB/s",
+     * nccl-tests #212). All-reduce converts as Ring does (n / nsteps);
      * all-gather and reduce-scatter do not convert. Latency: the NVLink NVLS
      * hop (no base), plus 2 log2 N network hops for NVLS-Tree. NVLS needs
      * two ranks on a node at least; across nodes NCCL runs all-reduce as
      * NVLS-Tree (NVLS proper would need CollNet, which is not modelled). */
-    if (in->nvls && in->nvls_channels >= 2 && ppn >= 2) {
-        double cn = in->nvls_channels;
+    if (in->nvls && in->nvls_graph.channels >= 2 && ppn >= 2) {
+        double cn = in->nvls_graph.channels;
         double eff = coll_nvls_efficiency(in->sm);
-        double node_bus = N > 1 && in->intra_bus_GBps > 0.0 ? in->intra_bus_GBps : bus;
-        double nvl = node_bus * eff * (cn - 1.0) / cn;
+        double nvl = in->nvls_graph.bw_intra_GBps * eff * (cn - 1.0) / cn;
+        double inter = in->nvls_graph.bw_inter_GBps;
         double lat = coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0);
         if (N == 1 && (in->kind == COLL_ALL_REDUCE || in->kind == COLL_ALL_GATHER ||
                        in->kind == COLL_REDUCE_SCATTER)) {
-            double b = in->kind == COLL_ALL_REDUCE ? nvl * 2.0 : nvl * (ppn - 1.0) / ppn;
+            double b = cn * min2(in->kind == COLL_ALL_REDUCE ? nvl * 2.0 : nvl * (ppn - 1.0) / ppn, inter);
             out->bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b;
             out->bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] =
                 in->kind == COLL_ALL_REDUCE ? b * n / nsteps : b;
             out->lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = lat;
         } else if (N > 1 && in->kind == COLL_ALL_REDUCE && per_ch_nvls_tree[arch][col] > 0.0) {
-            double b = min2(nvl * 2.0, bus * (N <= 2 ? 2.0 : 1.0));
-            b = min2(b, cn * per_ch_nvls_tree[arch][col]);
+            double b = min2(nvl * 2.0, inter * (N <= 2 ? 2.0 : 1.0));
+            out->nvls_tree_cap_GBps = cn * per_ch_nvls_tree[arch][col];
+            b = cn * min2(b, per_ch_nvls_tree[arch][col]);
             out->bus_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] = b;
             out->bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] = b * n / nsteps;
             out->lat_us[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] =

@@ -16,6 +16,36 @@
 
 #include "coll/coll.h"
 
+/* NCCL's NVLS graph: one channel per head GPU, at bw_intra GB/s per channel
+ * on NVLink and bw_inter towards the network (or the second search pass's
+ * step on one node). Not the runtime NVLS channel count. */
+typedef struct coll_nvls_graph {
+    int channels;
+    double bw_intra_GBps;
+    double bw_inter_GBps;
+} coll_nvls_graph;
+
+/* NCCL's search speed steps in GB/s per channel, highest first, for an
+ * architecture: intra-node steps, or inter-node ones (shared/NCCL.md 2.2).
+ * Sets *n to their count. */
+const double *coll_speed_steps(int sm, bool inter, int *n);
+
+/**
+ * The NVLS graph NCCL's topology search finds (src/graph/search.cc,
+ * ncclTopoCompute with ncclTopoSearchTryNvls): up to min(32, ppn) heads;
+ * each channel charges its bandwidth on every GPU's NVSwitch port, twice on
+ * its head's, so k channels at b need (k + 1) b <= the port's bandwidth;
+ * on one node every GPU must be a head. The speed steps are the
+ * architecture's intra-node ones on one node, the inter-node ones across
+ * nodes (capped by the NIC path, nics per node sharing the channels).
+ * The second pass raises bw_inter while it is below 2 x bw_intra and fits.
+ * @param link_GBps a GPU's NVLink bandwidth to its NVSwitch, NCCL's figure
+ * @param nic_GBps  across nodes: the GPU-to-NIC path bandwidth; else unused
+ * @return channels 0 when no graph fits (NVLS is then unavailable)
+ */
+coll_nvls_graph coll_nvls_graph_search(int sm, int ppn, double link_GBps, int nnodes,
+                                       double nic_GBps, int nics);
+
 /* What NCCL's tuning needs to know about a communicator. */
 typedef struct coll_tune_in {
     coll_kind kind;
@@ -28,8 +58,8 @@ typedef struct coll_tune_in {
     int graph_channels;    /* C: channels of the ring/tree graph */
     double graph_bw_GBps;  /* b: per-channel bandwidth the search found */
     bool nvls;             /* NVLink SHARP usable: NVSwitch gen 3+ in every node, SM90+ */
-    int nvls_channels;     /* NVLS channels (16 on SM90; 24 on SM100 in one node, 32 across nodes) */
-    double intra_bus_GBps; /* across nodes: the node's NVLink graph, channels x bw (NVLS-Tree) */
+    int nvls_channels;     /* NVLS runtime channels (16 on SM90; 24 on SM100 in one node, 32 across) */
+    coll_nvls_graph nvls_graph; /* the NVLS graph the model prices (coll_nvls_graph_search) */
 } coll_tune_in;
 
 typedef struct coll_tune {
@@ -37,6 +67,7 @@ typedef struct coll_tune {
     double bw_GBps[COLL_NALGOS][COLL_NPROTOS]; /* algorithm bandwidth (bytes / time) */
     double bus_GBps[COLL_NALGOS][COLL_NPROTOS]; /* before the algorithm's conversion */
     bool multi_node_ring_simple_plateau;       /* x1.4 latency once S/(C n) >= 64 */
+    double nvls_tree_cap_GBps; /* NVLS-Tree: graph channels x NCCL's per-channel cap (0: none) */
     int channels;
     int nranks;
 } coll_tune;

@@ -20,7 +20,7 @@ static void near(double got, double want, double tol)
 static coll_tune spark_pair(coll_kind k)
 {
     coll_tune t;
-    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0, 0.0};
+    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}};
     coll_tune_compute(&t, &in);
     return t;
 }
@@ -96,7 +96,7 @@ static void test_tune__spark_pair_switch_points(void **state)
 static void test_tune__eight_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0, 0.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}};
     coll_algo a;
     coll_proto p;
 
@@ -122,7 +122,7 @@ static void test_tune__eight_sparks(void **state)
 static void test_tune__four_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0, 0.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -139,7 +139,7 @@ static void test_tune__four_sparks(void **state)
 static void test_tune__h100_node(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0, 0.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0, {0, 0.0, 0.0}};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -158,33 +158,47 @@ static void test_tune__h100_node(void **state)
     near(switch_point_KiB(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE), 22 * 1024, 22 * 1024 * 0.05);
 }
 
-/* NVLS on the same node (16 NVLS channels on SM90): busBw = C b x 0.85 x
- * 15/16 x 2 = 573.75 GB/s, algorithm bandwidth x 8/14, latency the NVLink
- * NVLS hop (25 us, no base). It takes large all-reduce, not small. For
- * all-gather the factor is 7/8 (ppn - 1 / ppn) instead of 2, unconverted:
- * 251 GB/s, which loses to Ring LL128 or LL at every size, as on real
- * H100 nodes. Across nodes NVLS proper needs CollNet, so it is off. */
+/* NVLS on the same node. NCCL prices NVLS on its NVLS graph, 8 heads at
+ * 40 / 60 GB/s on 8 H100 (coll_nvls_graph_search; the runtime 16 NVLS
+ * channels do not enter): busBw = 8 x min(40 x 0.85 x 7/8 x 2, 60) = 476
+ * GB/s ("a peak busBw of ~480GB/s (algbw ~275GB/s)", NVIDIA in nccl-tests
+ * #212), algorithm bandwidth x 8/14 = 272, latency the NVLink NVLS hop (25
+ * us, no base). It takes all-reduce from 2 MiB, Ring LL below ("8B~1MB:
+ * Algo RING proto LL, 2MB~16GB: Algo NVLS proto SIMPLE", nccl-tests #309).
+ * For all-gather the factor is 7/8 ((ppn - 1) / ppn) instead of 2,
+ * unconverted: 208 GB/s, which loses to Ring LL128 or LL at every size, as
+ * on real H100 nodes. Across nodes NVLS proper needs CollNet, so it is off. */
 static void test_tune__h100_nvls(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16, 0.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16, {8, 40.0, 60.0}};
     coll_algo a;
     coll_proto p;
 
     (void)state;
     coll_tune_compute(&t, &in);
-    near(t.bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 360.0 * 0.85 * 15.0 / 16.0 * 2.0, 1e-9);
-    near(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 573.75 * 8.0 / 14.0, 1e-9);
+    near(t.bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 8 * 40.0 * 0.85 * 7.0 / 8.0 * 2.0, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 476.0 * 8.0 / 14.0, 1e-9);
     near(t.lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 25.0, 1e-12);
     assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_LL] == 0.0);
     assert_true(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] == 0.0); /* one node */
     assert_int_equal(coll_tune_select(&t, 1u << 30, ~0u, ~0u, &a, &p), SP_OK);
     assert_int_equal(a, COLL_ALGO_NVLS);
+    assert_int_equal(coll_tune_select(&t, 2u << 20, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_equal(a, COLL_ALGO_NVLS);
+    assert_int_equal(coll_tune_select(&t, 1u << 20, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_equal(a, COLL_ALGO_RING);
+    assert_int_equal(p, COLL_PROTO_LL);
     assert_int_equal(coll_tune_select(&t, 64u << 10, ~0u, ~0u, &a, &p), SP_OK);
     assert_int_not_equal(a, COLL_ALGO_NVLS);
+    /* bwInter bounds it where it is below the NVLink term. */
+    in.nvls_graph.bw_inter_GBps = 50.0;
+    coll_tune_compute(&t, &in);
+    near(t.bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 8 * 50.0, 1e-9);
+    in.nvls_graph.bw_inter_GBps = 60.0;
     in.kind = COLL_ALL_GATHER;
     coll_tune_compute(&t, &in);
-    near(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 360.0 * 0.85 * 15.0 / 16.0 * 7.0 / 8.0, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 8 * 40.0 * 0.85 * 7.0 / 8.0 * 7.0 / 8.0, 1e-9);
     for (uint64_t s = 1024; s <= (8ull << 30); s *= 2) {
         assert_int_equal(coll_tune_select(&t, s, ~0u, ~0u, &a, &p), SP_OK);
         assert_int_not_equal(a, COLL_ALGO_NVLS);
@@ -195,27 +209,33 @@ static void test_tune__h100_nvls(void **state)
     in.kind = COLL_BROADCAST;
     coll_tune_compute(&t, &in);
     assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0);
+    /* Fewer than two NVLS graph channels: no NVLS (NCCL needs two). */
+    in.kind = COLL_ALL_REDUCE;
+    in.nvls_graph = (coll_nvls_graph){1, 40.0, 60.0};
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0);
 }
 
-/* NVLS-Tree across 8-GPU H100 nodes with 8 x 400G rails (network graph
- * 8 x 48 = 384 GB/s, node graph 12 x 30 = 360): per NCCL.md 2.3, busBw =
- * min(360 x 0.85 x 15/16 x 2, 384 x 2 at N <= 2, 16 x 57.7) = 573.75 at two
- * nodes, and min(573.75, 384, 16 x 45.5) = 384 from three; latency 25 + 2
- * log2 N x 20.9 us. At two nodes it beats Ring for large all-reduce (306
- * against 205 GB/s of algorithm bandwidth); at eight nodes both have 384
- * GB/s of bus bandwidth and NVLS-Tree wins on latency. It needs two ranks
- * per node and Hopper: not with one GPU per node, not on Ampere. */
+/* NVLS-Tree across 8-GPU H100 nodes with 8 x 400G rails (NVLS graph 8 x
+ * 40 / 48): per NCCL.md 2.3, busBw = 8 x min(40 x 0.85 x 7/8 x 2, 48 x 2 at
+ * N <= 2, 57.7) = 461.6 at two nodes (the per-channel cap binds), and 8 x
+ * min(59.5, 48, 45.5) = 364 from three; latency 25 + 2 log2 N x 20.9 us. At
+ * two nodes it beats Ring for large all-reduce (246 against 205 GB/s of
+ * algorithm bandwidth); at eight nodes Ring has the larger bus bandwidth
+ * (384) but NVLS-Tree still wins 1 GiB on latency. It needs two ranks per
+ * node and Hopper: not with one GPU per node, not on Ampere. */
 static void test_tune__h100_nvls_tree(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, true, 16, 360.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, true, 16, {8, 40.0, 48.0}};
     coll_algo a;
     coll_proto p;
 
     (void)state;
     coll_tune_compute(&t, &in);
-    near(t.bus_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 573.75, 1e-9);
-    near(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 573.75 * 16.0 / 30.0, 1e-9);
+    near(t.bus_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 461.6, 1e-9);
+    near(t.nvls_tree_cap_GBps, 461.6, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 461.6 * 16.0 / 30.0, 1e-9);
     near(t.lat_us[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 25.0 + 2.0 * 20.9, 1e-9);
     assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0); /* needs CollNet */
     assert_int_equal(coll_tune_select(&t, 1u << 30, ~0u, ~0u, &a, &p), SP_OK);
@@ -225,7 +245,7 @@ static void test_tune__h100_nvls_tree(void **state)
     in.nranks = 64;
     in.nnodes = 8;
     coll_tune_compute(&t, &in);
-    near(t.bus_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 384.0, 1e-9);
+    near(t.bus_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 364.0, 1e-9);
     near(t.lat_us[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE], 25.0 + 2.0 * 3.0 * 20.9, 1e-9);
     assert_int_equal(coll_tune_select(&t, 1u << 30, ~0u, ~0u, &a, &p), SP_OK);
     assert_int_equal(a, COLL_ALGO_NVLS_TREE);
@@ -244,12 +264,54 @@ static void test_tune__h100_nvls_tree(void **state)
     assert_true(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] == 0.0);
 }
 
+/* NCCL's NVLS graph search (src/graph/search.cc): k heads at b need (k + 1)
+ * b on every GPU's NVSwitch port; one node needs every GPU a head; the
+ * second pass raises bwInter below 2 x bwIntra. 8 H100 (18 x 20.6 = 370.8
+ * GB/s): 8 x 40 / 60, NCCL's own log line ("Pattern 5, nChannels 8, bw
+ * 40.000000/60.000000"). Across nodes the inter-node steps and the NIC path
+ * (48 GB/s) bound it: 8 x 40 / 48. 8 B200 (18 x 40.1 = 721.8): 8 x 80 / 90;
+ * across nodes 8 x 48 / 48. Four H100 of a node: 4 x 60 / 60. A 72-GPU
+ * NVLink domain: 32 heads (NCCL_MAX_NVLS_ARITY) at 20 / 40. No graph
+ * before Hopper or with one GPU. */
+static void test_tune__nvls_graph(void **state)
+{
+    coll_nvls_graph g;
+
+    (void)state;
+    g = coll_nvls_graph_search(90, 8, 370.8, 1, 0.0, 0);
+    assert_int_equal(g.channels, 8);
+    near(g.bw_intra_GBps, 40.0, 1e-12);
+    near(g.bw_inter_GBps, 60.0, 1e-12);
+    g = coll_nvls_graph_search(90, 8, 370.8, 2, 48.0, 8);
+    assert_int_equal(g.channels, 8);
+    near(g.bw_intra_GBps, 40.0, 1e-12);
+    near(g.bw_inter_GBps, 48.0, 1e-12);
+    g = coll_nvls_graph_search(100, 8, 721.8, 1, 0.0, 0);
+    assert_int_equal(g.channels, 8);
+    near(g.bw_intra_GBps, 80.0, 1e-12);
+    near(g.bw_inter_GBps, 90.0, 1e-12);
+    g = coll_nvls_graph_search(100, 8, 721.8, 2, 48.0, 8);
+    assert_int_equal(g.channels, 8);
+    near(g.bw_intra_GBps, 48.0, 1e-12);
+    near(g.bw_inter_GBps, 48.0, 1e-12);
+    g = coll_nvls_graph_search(90, 4, 370.8, 1, 0.0, 0);
+    assert_int_equal(g.channels, 4);
+    near(g.bw_intra_GBps, 60.0, 1e-12);
+    near(g.bw_inter_GBps, 60.0, 1e-12);
+    g = coll_nvls_graph_search(100, 72, 721.8, 1, 0.0, 0);
+    assert_int_equal(g.channels, 32);
+    near(g.bw_intra_GBps, 20.0, 1e-12);
+    near(g.bw_inter_GBps, 40.0, 1e-12);
+    assert_int_equal(coll_nvls_graph_search(80, 8, 600.0, 1, 0.0, 0).channels, 0);
+    assert_int_equal(coll_nvls_graph_search(90, 1, 370.8, 1, 0.0, 0).channels, 0);
+}
+
 /* 2 x 8 H100 with 8 x 400G rails: graph 8 x 48 (NCCL.md 2.6): Ring Simple
  * AllReduce latency 131.6 us before the x1.4 plateau factor. */
 static void test_tune__h100_two_nodes(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, 0.0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -276,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_tune__h100_node),
         cmocka_unit_test(test_tune__h100_nvls),
         cmocka_unit_test(test_tune__h100_nvls_tree),
+        cmocka_unit_test(test_tune__nvls_graph),
         cmocka_unit_test(test_tune__h100_two_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
