@@ -16,6 +16,7 @@ static const cfg_key model_keys[] = {
     {"hidden_size",     CFG_INT,    true,  1, 1e6, false, "model dimension"},
     {"heads",           CFG_INT,    true,  1, 10000, false, "attention heads"},
     {"kv_heads",        CFG_INT,    false, 1, 10000, false, "key/value heads (GQA); default: heads"},
+    {"head_dim",        CFG_INT,    false, 1, 100000, false, "a head's dimension; default: hidden_size / heads"},
     {"ffn_hidden_size", CFG_INT,    true,  1, 1e7, false, "FFN inner dimension"},
     {"gated_ffn",       CFG_BOOL,   false, 0, 0, false, "SwiGLU-style FFN, three matrices (default true)"},
     {"vocab_size",      CFG_INT,    true,  1, 1e8, false, "vocabulary"},
@@ -56,6 +57,7 @@ int model_load(model **out, const char *path, diag_list *diag)
     m->hidden = (int)cfg_int(root, "hidden_size", 1);
     m->heads = (int)cfg_int(root, "heads", 1);
     m->kv_heads = (int)cfg_int(root, "kv_heads", m->heads);
+    m->head_dim = (int)cfg_int(root, "head_dim", 0);
     m->ffn = (int)cfg_int(root, "ffn_hidden_size", 1);
     m->gated_ffn = cfg_bool(root, "gated_ffn", true);
     m->vocab = (int)cfg_int(root, "vocab_size", 1);
@@ -66,12 +68,15 @@ int model_load(model **out, const char *path, diag_list *diag)
     if (m->experts == 1)
         m->experts = 0;
     m->src = (sp_loc){NULL, 1};
-    if (err == SP_OK && (m->hidden % m->heads != 0 || m->heads % m->kv_heads != 0)) {
+    if (err == SP_OK && ((m->head_dim == 0 && m->hidden % m->heads != 0) || m->heads % m->kv_heads != 0)) {
         diag_error(diag, cfg_loc(&f, config_setting_get_member(root, "heads")),
-                   "model: hidden_size %d must divide into heads %d, and heads into kv_heads %d",
+                   "model: hidden_size %d must divide into heads %d (or give head_dim), and heads into "
+                   "kv_heads %d",
                    m->hidden, m->heads, m->kv_heads);
         err = SP_EINPUT;
     }
+    if (m->head_dim == 0)
+        m->head_dim = m->hidden / (m->heads > 0 ? m->heads : 1);
     if (err == SP_OK && m->experts > 1 && m->top_k > m->experts) {
         diag_error(diag, cfg_loc(&f, config_setting_get_member(root, "top_k")),
                    "model: top_k %d exceeds the %d experts", m->top_k, m->experts);
@@ -88,9 +93,14 @@ int model_load(model **out, const char *path, diag_list *diag)
     return SP_OK;
 }
 
-static double kv_dim(const model *m)
+double model_q_dim(const model *m)
 {
-    return (double)m->kv_heads * (double)(m->hidden / m->heads);
+    return (double)m->heads * m->head_dim;
+}
+
+double model_kv_dim(const model *m)
+{
+    return (double)m->kv_heads * m->head_dim;
 }
 
 double model_layer_expert_params(const model *m)
@@ -101,7 +111,7 @@ double model_layer_expert_params(const model *m)
 double model_layer_params(const model *m)
 {
     double h = m->hidden, f = m->ffn;
-    double attn = 2.0 * h * h + 2.0 * h * kv_dim(m);   /* q, o; k, v */
+    double attn = 2.0 * h * model_q_dim(m) + 2.0 * h * model_kv_dim(m); /* q, o; k, v */
     double ffn = (m->gated_ffn ? 3.0 : 2.0) * h * f;   /* up (and gate), down */
     if (m->experts > 1)                                /* every expert, and the router */
         ffn = model_layer_expert_params(m) + h * m->experts;
@@ -125,8 +135,8 @@ double model_params(const model *m)
 /* LoRA adapters of rank r on every weight matrix of a layer: r x (in + out) each. */
 double model_lora_layer_params(const model *m, int r)
 {
-    double h = m->hidden, f = m->ffn, kv = kv_dim(m);
-    double attn = (h + h) + (h + kv) + (h + kv) + (h + h);
+    double h = m->hidden, f = m->ffn, kv = model_kv_dim(m), q = model_q_dim(m);
+    double attn = (h + q) + (h + kv) + (h + kv) + (q + h);
     double ffn = (m->gated_ffn ? 2.0 : 1.0) * (h + f) + (f + h);
     if (m->experts > 1)
         ffn = m->experts * ((m->gated_ffn ? 2.0 : 1.0) * (h + m->moe_ffn) + (m->moe_ffn + h));
@@ -139,11 +149,11 @@ double model_lora_layer_params(const model *m, int r)
  * and sequence parallelism everything divides by t. */
 static double layer_activations(const model *m, const model_layout *l, bool keep_scores)
 {
-    double s = l->seq_len, b = l->micro_batch, h = m->hidden, f = m->ffn, a = m->heads;
-    double attn = 2 * s * b * h           /* input of the QKV projection */
-                  + 2 * s * b * h         /* Q */
-                  + 4 * s * b * kv_dim(m) /* K, V */
-                  + 2 * s * b * h;        /* attention output, input of the projection */
+    double s = l->seq_len, b = l->micro_batch, h = m->hidden, f = m->ffn, a = m->heads, q = model_q_dim(m);
+    double attn = 2 * s * b * h                 /* input of the QKV projection */
+                  + 2 * s * b * q               /* Q */
+                  + 4 * s * b * model_kv_dim(m) /* K, V */
+                  + 2 * s * b * q;              /* attention output, input of the projection */
     double scores = keep_scores ? 4 * a * s * s * b : 0.0; /* QK^T and softmax, bf16 */
     double mlp = 2 * s * b * h                               /* input of the FFN */
                  + (m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * f /* up (and gate) outputs */

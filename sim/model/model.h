@@ -27,6 +27,7 @@ typedef struct model {
     int hidden;      /* model dimension h */
     int heads;       /* attention heads a */
     int kv_heads;    /* key/value heads (GQA); = heads for multi-head attention */
+    int head_dim;    /* a head's dimension d: hidden / heads unless the model sets it */
     int ffn;         /* FFN inner dimension f */
     bool gated_ffn;  /* SwiGLU-style: three FFN matrices instead of two */
     int vocab;
@@ -39,6 +40,12 @@ typedef struct model {
 
 SP_MUST_USE int model_load(model **out, const char *path, diag_list *diag);
 void model_free(model *m); /* NULL is fine */
+
+/* Widths of the attention projections: queries heads x d, keys and values
+ * kv_heads x d each (d = head_dim; heads x d = hidden for most models, not
+ * for Qwen3's MoE models). */
+double model_q_dim(const model *m);
+double model_kv_dim(const model *m);
 
 /* Parameters: embeddings, attention (q, k, v, o), FFN (every expert and the
  * router for MoE), norms. */

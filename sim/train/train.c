@@ -121,7 +121,7 @@ double train_tokens_per_step(const train_config *c)
 double train_model_flops_per_token(const model *m, int seq_len, model_tune tune)
 {
     double multiplying = model_active_params(m) - (double)m->vocab * m->hidden * (m->tied_embeddings ? 0.0 : 1.0);
-    return (tune == MODEL_TRAIN_FULL ? 6.0 : 4.0) * multiplying + 12.0 * m->layers * (double)m->hidden * seq_len;
+    return (tune == MODEL_TRAIN_FULL ? 6.0 : 4.0) * multiplying + 12.0 * m->layers * model_q_dim(m) * seq_len;
 }
 
 int train_check(const model *m, const plat *p, const train_config *c, diag_list *diag)
@@ -240,17 +240,17 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     const model *m = g->m;
     const model_layout *l = &g->c->l;
     plat_prec pr = g->c->prec;
-    double h = m->hidden, f = m->ffn, kv = (double)m->kv_heads * (m->hidden / m->heads), V = m->vocab;
+    double h = m->hidden, f = m->ffn, q = model_q_dim(m), kv = model_kv_dim(m), V = m->vocab;
     double S = l->seq_len, tok = (double)l->micro_batch * l->seq_len / g->cp, tp = g->tp;
     double up = (m->gated_ffn ? 2.0 : 1.0) * f; /* up (and gate) outputs */
     bool full = l->tune == MODEL_TRAIN_FULL;
     int r = l->lora_rank > 0 ? l->lora_rank : 16;
     /* (m, n, k) of the block's GEMMs, per TP shard. */
-    const double gemms_attn[2][3] = {{tok, (h + 2 * kv) / tp, h}, {tok, h, h / tp}};
+    const double gemms_attn[2][3] = {{tok, (q + 2 * kv) / tp, h}, {tok, h, q / tp}};
     const double gemms_mlp[2][3] = {{tok, up / tp, h}, {tok, h, f / tp}};
-    double core_flops = 4.0 * tok * S * h / tp * 0.5; /* QK^T and PV, causal: half */
-    double core_bytes = 2.0 * (2.0 * tok * h + 2.0 * S * l->micro_batch * kv) / tp;
-    double elem_attn = 2.0 * (tok / tp * 5.0 * h + 2.0 * tok * (h + kv) / tp); /* norm, residual; rotary */
+    double core_flops = 4.0 * tok * S * q / tp * 0.5; /* QK^T and PV, causal: half */
+    double core_bytes = 2.0 * (2.0 * tok * q + 2.0 * S * l->micro_batch * kv) / tp;
+    double elem_attn = 2.0 * (tok / tp * 5.0 * h + 2.0 * tok * (q + kv) / tp); /* norm, residual; rotary */
     double elem_mlp = 2.0 * (tok / tp * 5.0 * h + tok * (up + f) / tp);      /* norm, residual; SwiGLU */
     costs *k = &g->k;
 
@@ -276,7 +276,7 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp);
     if (!full) {
         /* Adapters on q, k, v, o and the FFN matrices: forward, then twice that backward. */
-        double a = lora_matrix(g, tok, h, h / tp, r) * 2 + lora_matrix(g, tok, h, kv / tp, r) * 2;
+        double a = lora_matrix(g, tok, h, q / tp, r) * 2 + lora_matrix(g, tok, h, kv / tp, r) * 2;
         double b = lora_matrix(g, tok, h, f / tp, r) * (m->gated_ffn ? 2 : 1) + lora_matrix(g, tok, f / tp, h, r);
         k->attn_fwd += a;
         k->attn_bwd += 2 * a;
@@ -297,7 +297,13 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         double E = m->experts, local = E / g->ep, toks = tok / tp * m->top_k * imb, per = toks / local;
         double fe = m->moe_ffn, upe = (m->gated_ffn ? 2.0 : 1.0) * fe;
         const double ge[2][3] = {{per, upe, h}, {per, h, fe}};
-        double elem = 2.0 * (tok / tp * 5.0 * h + toks * (upe + fe));
+        /* Token permutations, each reading and writing every dispatched token
+         * (Megatron's all-to-all dispatcher): into expert order before the
+         * dispatch and back after the combine, and with several local
+         * experts also a sort of the received chunks by expert and its
+         * inverse. */
+        double perm = (g->ep > 1 && local > 1.0 ? 4.0 : 2.0) * 2.0 * toks * h;
+        double elem = 2.0 * (tok / tp * 5.0 * h + toks * (upe + fe) + perm);
         k->mlp_fwd = train_gemm_time(gpu, pr, tok / tp, E, h) + train_memory_time(gpu, elem);
         k->mlp_bwd = train_gemm_time(gpu, pr, tok / tp, h, E) + train_memory_time(gpu, 2.0 * elem);
         for (int i = 0; i < 2; i++) {

@@ -67,7 +67,8 @@ double train_tokens_per_step(const train_config *c);
 
 /* Model FLOPs per token, the MFU convention of PaLM (Chowdhery et al. 2022,
  * appendix B): 6 x the parameters that multiply (all but the input
- * embedding) + 12 x layers x hidden x sequence for attention. LoRA and
+ * embedding) + 12 x layers x query width (heads x head dimension, the
+ * hidden size for most models) x sequence for attention. LoRA and
  * QLoRA compute no gradient for the frozen weights: 4 x instead of 6 x
  * (forward and input gradient; the adapters' FLOPs are left out). */
 double train_model_flops_per_token(const model *m, int seq_len, model_tune tune);

@@ -35,6 +35,41 @@ static void test_model__llama3_parameters(void **state)
     model_free(m);
 }
 
+/* A head dimension of its own (Qwen3's MoE models: 128 with 32 heads of a
+ * 2,048-wide model, so queries are 4,096 wide): the Qwen3-30B-A3B file
+ * gives its model card's "30.5B total, 3.3B activated", the 235B-A22B file
+ * "235B / 22B"; the attention projections follow the head dimension. */
+static void test_model__head_dim(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+
+    assert_int_equal(model_load(&m, MODELS "/qwen3-30b-a3b.cfg", d), SP_OK);
+    assert_int_equal(m->head_dim, 128);
+    near_rel(model_q_dim(m), 4096.0, 1e-12);
+    near_rel(model_kv_dim(m), 512.0, 1e-12);
+    near_rel(model_params(m), 30.5e9, 0.005);
+    near_rel(model_active_params(m), 3.35e9, 0.01);
+    {
+        double p128 = model_params(m);
+        m->head_dim = m->hidden / m->heads; /* 64: q 2,048 and k, v 256 wide */
+        near_rel(p128 - model_params(m), 48 * 2.0 * 2048 * ((4096 - 2048) + (512 - 256)), 1e-12);
+    }
+    model_free(m);
+    assert_int_equal(model_load(&m, MODELS "/qwen3-235b-a22b.cfg", d), SP_OK);
+    near_rel(model_params(m), 235e9, 0.005);
+    near_rel(model_active_params(m), 22.2e9, 0.01);
+    model_free(m);
+    assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
+    assert_int_equal(m->head_dim, 128); /* 4,096 / 32 */
+    model_free(m);
+    /* Heads that do not divide the hidden size need head_dim. */
+    assert_int_equal(model_load(&m, FIXTURES "/uneven-heads.cfg", d), SP_EINPUT);
+    assert_null(m);
+    assert_true(has_message(d, "uneven-heads.cfg:7: error: model: hidden_size 2000 must divide into heads 24 "
+                               "(or give head_dim)"));
+}
+
 /* Mixed-precision Adam: 16 bytes per parameter before sharding; ZeRO-1
  * divides the 12 bytes of optimizer states by DP, ZeRO-2 also the 2 of
  * gradients, ZeRO-3 also the 2 of weights. */
@@ -202,6 +237,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_model__llama3_parameters, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__head_dim, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__framework, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__sixteen_bytes_and_zero, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__activations, diag_setup, diag_teardown),

@@ -144,6 +144,16 @@ static void test_train__model_flops(void **state)
     near_rel(train_model_flops_per_token(f->m8, 8192, MODEL_TRAIN_FULL), 6.0 * n + 12.0 * 32 * 4096.0 * 8192.0, 1e-12);
     near_rel(train_model_flops_per_token(f->m8, 8192, MODEL_TRAIN_LORA), 4.0 * n + 12.0 * 32 * 4096.0 * 8192.0, 1e-12);
     near_rel(train_tokens_per_step(&c), 2.0 * 4096 * 4 * 8, 1e-12);
+    {
+        /* Attention counts the query width, heads x head_dim: 4,096 for
+         * Qwen3 30B-A3B, twice its 2,048-wide model. */
+        model *q;
+        assert_int_equal(model_load(&q, MODELS "/qwen3-30b-a3b.cfg", f->d), SP_OK);
+        n = model_active_params(q) - 151936.0 * 2048.0;
+        near_rel(train_model_flops_per_token(q, 4096, MODEL_TRAIN_FULL), 6.0 * n + 12.0 * 48 * 4096.0 * 4096.0,
+                 1e-12);
+        model_free(q);
+    }
 }
 
 /* Names of a rank's compute operations, in order, joined. */
@@ -336,6 +346,25 @@ static void test_train__moe(void **state)
         }
     }
     assert_int_equal(found, 2);
+    {
+        /* The forward MoE block: the router GEMM, the 2 local experts' GEMMs
+         * on their share of the dispatched tokens, and memory-bound traffic:
+         * norm and residual, SwiGLU, and four token permutations (2 local
+         * experts: into expert order, the chunk sort, and both back), each
+         * reading and writing every dispatched token. */
+        const plat_gpu *g = &f->p->types[0].gpu;
+        double tok = 2048.0, h = 4096.0, fe = 14336.0, toks = tok * 2, per = toks / 2, want;
+        want = train_gemm_time(g, PLAT_BF16, tok, 8.0, h) +
+               2 * (train_gemm_time(g, PLAT_BF16, per, 2 * fe, h) + train_gemm_time(g, PLAT_BF16, per, h, fe)) +
+               train_memory_time(g, 2.0 * (tok * 5.0 * h + toks * 3.0 * fe + 4.0 * 2.0 * toks * h));
+        found = 0;
+        for (size_t i = 0; i < w->ranks[0].nops && !found; i++)
+            if (strcmp(w->ranks[0].ops[i].name, "L0 moe fwd") == 0) {
+                near_rel(w->ranks[0].ops[i].duration_s, want, 1e-12);
+                found = 1;
+            }
+        assert_int_equal(found, 1);
+    }
     wl_free(w);
     c.l.ep = 3;
     assert_int_equal(train_check(mx, f->p, &c, f->d), SP_EINPUT);
