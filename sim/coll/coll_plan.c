@@ -698,6 +698,9 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             double chosen = tune.bus_GBps[c->algo][c->proto];
             if (simple > 0.0 && chosen > 0.0 && simple > chosen)
                 c->inflate = simple / chosen;
+            /* NCCL's size-dependent Tree efficiency (its correction table)
+             * slows the flows as it slows NCCL's own estimate. */
+            c->inflate /= coll_tune_bw_factor(&tune, c->algo, c->proto, bytes);
         }
     }
     {
@@ -812,10 +815,12 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             int n_inter = c->nodes > 1 ? (kind == COLL_ALL_REDUCE ? 2 : 1) * (c->nodes - 1) : 0;
             double intra = c->intra_hops ? c->intra_sum / c->intra_hops : 0.0;
             double inter = c->inter_hops ? c->inter_sum / c->inter_hops : 0.0;
-            c->base_s = coll_nccl_base_latency_us(c->algo, c->proto) * 1e-6;
+            /* NCCL's plateau factor on multi-node Ring Simple all-reduce. */
+            double mult = coll_tune_lat_factor(&tune, c->algo, c->proto, bytes);
+            c->base_s = coll_nccl_base_latency_us(c->algo, c->proto) * 1e-6 * mult;
             if (n_inter > c->nsteps)
                 n_inter = c->nsteps;
-            c->step_s = (intra * (c->nsteps - n_inter) + inter * n_inter) / c->nsteps;
+            c->step_s = (intra * (c->nsteps - n_inter) + inter * n_inter) / c->nsteps * mult;
         }
     }
     if (n >= 2 && p->nccl.calib_scale > 0.0) { /* ... and its software latency, and adds its fitted latency */

@@ -242,22 +242,35 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
     out->multi_node_ring_simple_plateau = in->kind == COLL_ALL_REDUCE && N > 1 && in->sm >= 80;
 }
 
+double coll_tune_bw_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes)
+{
+    (void)t;
+    if (a == COLL_ALGO_TREE) {
+        /* The correction table is indexed by floor(log2(S / 64)), capped at 256 MiB. */
+        int i = bytes >= 64 ? (int)floor(log2((double)bytes / 64.0)) : 0;
+        if (i > 23)
+            i = 23;
+        return tree_corr[p][i];
+    }
+    return 1.0;
+}
+
+double coll_tune_lat_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes)
+{
+    if (a == COLL_ALGO_RING && p == COLL_PROTO_SIMPLE && t->multi_node_ring_simple_plateau &&
+        (double)bytes / ((double)t->channels * t->nranks) >= 64.0)
+        return 1.4;
+    return 1.0;
+}
+
 double coll_tune_time_us(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes)
 {
     double bw = t->bw_GBps[a][p], lat = t->lat_us[a][p];
 
     if (bw <= 0.0)
         return -1.0;
-    if (a == COLL_ALGO_TREE) {
-        /* The correction table is indexed by floor(log2(S / 64)), capped at 256 MiB. */
-        int i = bytes >= 64 ? (int)floor(log2((double)bytes / 64.0)) : 0;
-        if (i > 23)
-            i = 23;
-        bw *= tree_corr[p][i];
-    }
-    if (a == COLL_ALGO_RING && p == COLL_PROTO_SIMPLE && t->multi_node_ring_simple_plateau &&
-        (double)bytes / ((double)t->channels * t->nranks) >= 64.0)
-        lat *= 1.4;
+    bw *= coll_tune_bw_factor(t, a, p, bytes);
+    lat *= coll_tune_lat_factor(t, a, p, bytes);
     return lat + (double)bytes / (1000.0 * bw);
 }
 

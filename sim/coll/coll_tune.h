@@ -79,6 +79,13 @@ double coll_nvls_efficiency(int sm);
 /* Fill the table for a communicator. */
 void coll_tune_compute(coll_tune *out, const coll_tune_in *in);
 
+/* The size-dependent factors of NCCL's time: on the bandwidth, Tree
+ * all-reduce's correction table (0.4-1, by floor(log2(S / 64))); on the
+ * latency, the multi-node Ring Simple all-reduce plateau (x 1.4 once S /
+ * (C n) >= 64 B). 1 elsewhere. */
+double coll_tune_bw_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes);
+double coll_tune_lat_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes);
+
 /* NCCL's predicted time of (algo, proto) for `bytes` (the op's count bytes),
  * in microseconds; a negative value if the pair is unavailable. */
 double coll_tune_time_us(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes);

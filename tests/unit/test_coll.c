@@ -256,7 +256,9 @@ static void test_coll__spark_latency_and_channels(void **state)
 /* Several GPUs per node: per-stage latency averages NCCL's formula
  * (nsteps - nInter) x intra + nInter x inter, nInter = 2(N-1) for
  * all-reduce and N-1 for all-gather, each hop less its physical latency
- * (good-multi: NVLink 3.4 - 1.0 us, network 14 - 6.0 us). */
+ * (good-multi: NVLink 3.4 - 1.0 us, network 14 - 6.0 us). Multi-node Ring
+ * Simple all-reduce takes NCCL's plateau factor, x 1.4 once S / (C n) >=
+ * 64 B (1 MiB), not below (256 B). */
 static void test_coll__multi_node_latency(void **state)
 {
     fx *f = *state;
@@ -265,6 +267,10 @@ static void test_coll__multi_node_latency(void **state)
     const double intra = 3.4e-6 - 1.0e-6, inter = 14e-6 - 6.0e-6;
 
     assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, 1u << 20, &ring_simple), SP_OK);
+    coll_plan_stage(c, 5, 3, &st);
+    assert_true(fabs(st.delay_s - 1.4 * (intra * 12 + inter * 2) / 14) < 1e-15);
+    coll_plan_free(c);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, 256, &ring_simple), SP_OK);
     coll_plan_stage(c, 5, 3, &st);
     assert_true(fabs(st.delay_s - (intra * 12 + inter * 2) / 14) < 1e-15);
     coll_plan_free(c);
@@ -320,6 +326,37 @@ static void test_coll__nvls(void **state)
         coll_opts nvls = {1u << COLL_ALGO_NVLS, 0};
         assert_int_equal(coll_plan_new(&c, p, COLL_BROADCAST, ranks, 8, S, &nvls), SP_EINPUT);
     }
+    plat_free(p);
+    diag_free(d);
+}
+
+/* Tree all-reduce slows by NCCL's size-dependent correction, as NCCL's own
+ * estimate does: Tree Simple at 1 MiB (floor(log2(2^20 / 64)) = 14: 0.5)
+ * sends 0.9 / 0.5 times more wire bytes per payload byte than at 256 MiB
+ * (index 22: 0.9), on two DGX H100. */
+static void test_coll__tree_correction(void **state)
+{
+    plat *p;
+    diag_list *d;
+    coll_plan *a, *b;
+    int ranks[16];
+    coll_opts tree = {1u << COLL_ALGO_TREE, 1u << COLL_PROTO_SIMPLE};
+    double ra, rb;
+
+    (void)state;
+    for (int i = 0; i < 16; i++)
+        ranks[i] = i;
+    assert_int_equal(diag_new(&d, 0), SP_OK);
+    assert_int_equal(plat_load(&p, PLATFORMS "/superpod-h100.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    assert_int_equal(coll_plan_new(&a, p, COLL_ALL_REDUCE, ranks, 16, 1u << 20, &tree), SP_OK);
+    assert_int_equal(coll_plan_new(&b, p, COLL_ALL_REDUCE, ranks, 16, 256u << 20, &tree), SP_OK);
+    ra = (double)coll_plan_bytes_sent(a, 0) / (1u << 20);
+    rb = (double)coll_plan_bytes_sent(b, 0) / (256u << 20);
+    if (fabs(ra / rb - 0.9 / 0.5) > 1e-4)
+        fail_msg("wire bytes per byte %.6f at 1 MiB, %.6f at 256 MiB: ratio %.6f, want 1.8", ra, rb, ra / rb);
+    coll_plan_free(a);
+    coll_plan_free(b);
     plat_free(p);
     diag_free(d);
 }
@@ -408,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_coll__spark_latency_and_channels, setup_spark, teardown),
         cmocka_unit_test(test_coll__nvls),
         cmocka_unit_test(test_coll__nvls_tree),
+        cmocka_unit_test(test_coll__tree_correction),
         cmocka_unit_test_setup_teardown(test_coll__bad_arguments, setup_spark, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
