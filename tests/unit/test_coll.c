@@ -330,6 +330,20 @@ static void test_coll__nvls(void **state)
     diag_free(d);
 }
 
+/* A SuperPOD H100 platform cut to `nodes` DGX nodes, with ranks[] = 0 ..
+ * 8 nodes - 1. */
+static plat *superpod(int nodes, diag_list **d, int *ranks)
+{
+    plat *p;
+
+    for (int i = 0; i < 8 * nodes; i++)
+        ranks[i] = i;
+    assert_int_equal(diag_new(d, 0), SP_OK);
+    assert_int_equal(plat_load(&p, PLATFORMS "/superpod-h100.cfg", *d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, nodes, *d), SP_OK);
+    return p;
+}
+
 /* Tree all-reduce slows by NCCL's size-dependent correction, as NCCL's own
  * estimate does: Tree Simple at 1 MiB (floor(log2(2^20 / 64)) = 14: 0.5)
  * sends 0.9 / 0.5 times more wire bytes per payload byte than at 256 MiB
@@ -344,11 +358,7 @@ static void test_coll__tree_correction(void **state)
     double ra, rb;
 
     (void)state;
-    for (int i = 0; i < 16; i++)
-        ranks[i] = i;
-    assert_int_equal(diag_new(&d, 0), SP_OK);
-    assert_int_equal(plat_load(&p, PLATFORMS "/superpod-h100.cfg", d), SP_OK);
-    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    p = superpod(2, &d, ranks);
     assert_int_equal(coll_plan_new(&a, p, COLL_ALL_REDUCE, ranks, 16, 1u << 20, &tree), SP_OK);
     assert_int_equal(coll_plan_new(&b, p, COLL_ALL_REDUCE, ranks, 16, 256u << 20, &tree), SP_OK);
     ra = (double)coll_plan_bytes_sent(a, 0) / (1u << 20);
@@ -378,11 +388,7 @@ static void test_coll__nvls_tree(void **state)
     coll_opts ring = {1u << COLL_ALGO_RING, 0};
 
     (void)state;
-    for (int i = 0; i < 16; i++)
-        ranks[i] = i;
-    assert_int_equal(diag_new(&d, 0), SP_OK);
-    assert_int_equal(plat_load(&p, PLATFORMS "/superpod-h100.cfg", d), SP_OK);
-    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    p = superpod(2, &d, ranks);
     assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, 16, S, NULL), SP_OK);
     assert_int_equal(coll_plan_algo(c), COLL_ALGO_NVLS_TREE);
     assert_int_equal(coll_plan_rings(c), 8);

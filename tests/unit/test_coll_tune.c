@@ -264,6 +264,13 @@ static void test_tune__h100_nvls_tree(void **state)
     assert_true(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] == 0.0);
 }
 
+static void expect_graph(coll_nvls_graph g, int channels, double intra, double inter)
+{
+    assert_int_equal(g.channels, channels);
+    near(g.bw_intra_GBps, intra, 1e-12);
+    near(g.bw_inter_GBps, inter, 1e-12);
+}
+
 /* NCCL's NVLS graph search (src/graph/search.cc): k heads at b need (k + 1)
  * b on every GPU's NVSwitch port; one node needs every GPU a head; the
  * second pass raises bwInter below 2 x bwIntra. 8 H100 (18 x 20.6 = 370.8
@@ -275,33 +282,13 @@ static void test_tune__h100_nvls_tree(void **state)
  * before Hopper or with one GPU. */
 static void test_tune__nvls_graph(void **state)
 {
-    coll_nvls_graph g;
-
     (void)state;
-    g = coll_nvls_graph_search(90, 8, 370.8, 1, 0.0, 0);
-    assert_int_equal(g.channels, 8);
-    near(g.bw_intra_GBps, 40.0, 1e-12);
-    near(g.bw_inter_GBps, 60.0, 1e-12);
-    g = coll_nvls_graph_search(90, 8, 370.8, 2, 48.0, 8);
-    assert_int_equal(g.channels, 8);
-    near(g.bw_intra_GBps, 40.0, 1e-12);
-    near(g.bw_inter_GBps, 48.0, 1e-12);
-    g = coll_nvls_graph_search(100, 8, 721.8, 1, 0.0, 0);
-    assert_int_equal(g.channels, 8);
-    near(g.bw_intra_GBps, 80.0, 1e-12);
-    near(g.bw_inter_GBps, 90.0, 1e-12);
-    g = coll_nvls_graph_search(100, 8, 721.8, 2, 48.0, 8);
-    assert_int_equal(g.channels, 8);
-    near(g.bw_intra_GBps, 48.0, 1e-12);
-    near(g.bw_inter_GBps, 48.0, 1e-12);
-    g = coll_nvls_graph_search(90, 4, 370.8, 1, 0.0, 0);
-    assert_int_equal(g.channels, 4);
-    near(g.bw_intra_GBps, 60.0, 1e-12);
-    near(g.bw_inter_GBps, 60.0, 1e-12);
-    g = coll_nvls_graph_search(100, 72, 721.8, 1, 0.0, 0);
-    assert_int_equal(g.channels, 32);
-    near(g.bw_intra_GBps, 20.0, 1e-12);
-    near(g.bw_inter_GBps, 40.0, 1e-12);
+    expect_graph(coll_nvls_graph_search(90, 8, 370.8, 1, 0.0, 0), 8, 40.0, 60.0);
+    expect_graph(coll_nvls_graph_search(90, 8, 370.8, 2, 48.0, 8), 8, 40.0, 48.0);
+    expect_graph(coll_nvls_graph_search(100, 8, 721.8, 1, 0.0, 0), 8, 80.0, 90.0);
+    expect_graph(coll_nvls_graph_search(100, 8, 721.8, 2, 48.0, 8), 8, 48.0, 48.0);
+    expect_graph(coll_nvls_graph_search(90, 4, 370.8, 1, 0.0, 0), 4, 60.0, 60.0);
+    expect_graph(coll_nvls_graph_search(100, 72, 721.8, 1, 0.0, 0), 32, 20.0, 40.0);
     assert_int_equal(coll_nvls_graph_search(80, 8, 600.0, 1, 0.0, 0).channels, 0);
     assert_int_equal(coll_nvls_graph_search(90, 1, 370.8, 1, 0.0, 0).channels, 0);
 }
