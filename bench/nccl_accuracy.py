@@ -29,11 +29,12 @@ DATA = os.path.join(HERE, "data", "nccl-tests")
 
 # (log, platform, nodes, collective, extra scalepath options, what differs)
 CASES = [
-    ("h100x8_allreduce_nvls.log", "dgx-h100.cfg", 1, "all_reduce", [], ""),
+    ("h100x8_allreduce_nvls.log", "dgx-h100.cfg", 1, "all_reduce", [], "-g 8: one process drives 8 GPUs"),
     ("h100x8_allreduce_ring.log", "dgx-h100.cfg", 1, "all_reduce", ["--algo", "Ring"],
-     "run with NCCL_ALGO=Ring"),
-    ("h100x8_allgather_nvls.log", "dgx-h100.cfg", 1, "all_gather", [], ""),
-    ("h100x8_reducescatter_nvls.log", "dgx-h100.cfg", 1, "reduce_scatter", [], ""),
+     "run with NCCL_ALGO=Ring; -g 8: one process drives 8 GPUs"),
+    ("h100x8_allgather_nvls.log", "dgx-h100.cfg", 1, "all_gather", [], "-g 8: one process drives 8 GPUs"),
+    ("h100x8_reducescatter_nvls.log", "dgx-h100.cfg", 1, "reduce_scatter", [],
+     "-g 8: one process drives 8 GPUs"),
     ("h100x16_p5_allreduce.log", "superpod-h100.cfg", 2, "all_reduce", [],
      "measured over AWS EFA (32 x 100G per node); simulated over InfiniBand NDR (8 x 400G)"),
     ("b200x8_allreduce_abridged.log", "dgx-b200.cfg", 1, "all_reduce", [],

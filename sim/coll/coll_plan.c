@@ -568,6 +568,36 @@ static void net_paths(const coll_plan *c, int *nics, double *nic_GBps)
     }
 }
 
+/* Whether the members are whole nodes (every GPU of each node they touch). */
+static int whole_nodes(const coll_plan *c)
+{
+    int whole = 1;
+
+    for (int m = 0, run = 0; m < c->n && whole; m++) {
+        int node = plat_rank_node(c->plat, c->ranks[m]);
+        run = m > 0 && plat_rank_node(c->plat, c->ranks[m - 1]) == node ? run + 1 : 1;
+        if (m + 1 == c->n || plat_rank_node(c->plat, c->ranks[m + 1]) != node)
+            whole = run == plat_node_gpus(c->plat, node);
+    }
+    return whole;
+}
+
+/* Across nodes: one channel per NIC the members use on every node, at the
+ * speed step under the NIC's rate. */
+static void inter_graph(int sm, int nics, double nic_GBps, int *channels, double *bw_GBps)
+{
+    int nst;
+    const double *st = coll_speed_steps(sm, true, &nst);
+
+    *channels = nics;
+    *bw_GBps = st[nst - 1];
+    for (int i = 0; i < nst; i++)
+        if (st[i] <= nic_GBps + 1e-9) {
+            *bw_GBps = st[i];
+            break;
+        }
+}
+
 /* The inputs of NCCL's tuning for this communicator: ranks, nodes, ranks per
  * node, the GPUs' architecture, and the graph NCCL's topology search would
  * find (from the platform file, else derived as that search does). */
@@ -599,28 +629,20 @@ static void tune_input(const coll_plan *c, coll_tune_in *in)
      * SM100 in one node, 32 across nodes. The model prices its graph. */
     *in = (coll_tune_in){c->kind, c->n, nodes, ppn, sm, p->nccl.cpu_amd, intra_nvlink,
                          p->nccl.graph_channels, p->nccl.graph_bw_GBps, nvls && sm >= 90,
-                         sm < 100 ? 16 : nodes == 1 ? 24 : 32, {0, 0.0, 0.0}};
+                         sm < 100 ? 16 : nodes == 1 ? 24 : 32, {0, 0.0, 0.0}, 0};
     if (in->nvls) {
         const plat_node_type *ty = plat_type_of_rank(p, c->ranks[0]);
         in->nvls_graph = coll_nvls_graph_search(sm, ppn, ty->intra.bw_Bps / 1e9, nodes, nic_bw, nics);
     }
-    if (in->graph_channels > 0)
-        return;
-    if (nodes <= 1) {
-        intra_graph(plat_type_of_rank(p, c->ranks[0]), sm, &in->graph_channels, &in->graph_bw_GBps);
-    } else {
-        /* Across nodes: one channel per NIC the members use on every node, at
-         * the speed step under the NIC's rate. */
-        int nst;
-        const double *st = coll_speed_steps(sm, true, &nst);
-        in->graph_channels = nics;
-        in->graph_bw_GBps = st[nst - 1];
-        for (int i = 0; i < nst; i++)
-            if (st[i] <= nic_bw + 1e-9) {
-                in->graph_bw_GBps = st[i];
-                break;
-            }
+    if (in->graph_channels <= 0) {
+        if (nodes <= 1)
+            intra_graph(plat_type_of_rank(p, c->ranks[0]), sm, &in->graph_channels, &in->graph_bw_GBps);
+        else
+            inter_graph(sm, nics, nic_bw, &in->graph_channels, &in->graph_bw_GBps);
     }
+    /* The runtime channels: the platform's logged count, which holds for
+     * whole nodes only; else twice the graph's (rings and trees). */
+    in->comm_channels = p->nccl.channels > 0 && whole_nodes(c) ? p->nccl.channels : 2 * in->graph_channels;
 }
 
 int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ranks, int n,
@@ -703,22 +725,10 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             c->inflate /= coll_tune_bw_factor(&tune, c->algo, c->proto, bytes);
         }
     }
-    {
-        /* The platform's logged channel count holds for whole nodes only. */
-        int whole = 1;
-        for (int m = 0, run = 0; m < n && whole; m++) {
-            int node = plat_rank_node(p, c->ranks[m]);
-            run = m > 0 && plat_rank_node(p, c->ranks[m - 1]) == node ? run + 1 : 1;
-            if (m + 1 == n || plat_rank_node(p, c->ranks[m + 1]) != node)
-                whole = run == plat_node_gpus(p, node);
-        }
-        c->channels = channels_used(p->nccl.channels > 0 && whole ? p->nccl.channels
-                                                                  : 2 * tin.graph_channels,
-                                    c->algo, c->proto, n, bytes);
-        /* NVLS always runs on its own channel count (shared/NCCL.md 1.6). */
-        if (c->algo == COLL_ALGO_NVLS || c->algo == COLL_ALGO_NVLS_TREE)
-            c->channels = tin.nvls_channels;
-    }
+    c->channels = channels_used(tin.comm_channels, c->algo, c->proto, n, bytes);
+    /* NVLS always runs on its own channel count (shared/NCCL.md 1.6). */
+    if (c->algo == COLL_ALGO_NVLS || c->algo == COLL_ALGO_NVLS_TREE)
+        c->channels = tin.nvls_channels;
 
     /* Shapes: ring steps; or one stage of concurrent edge flows (tree,
      * broadcast/reduce chains in steady state, p2p). */

@@ -85,14 +85,12 @@ coll_nvls_graph coll_nvls_graph_search(int sm, int ppn, double link_GBps, int nn
             break;
         if (k > heads)
             k = heads;
-        if (nnodes > 1) {
-            int per_nic = (int)floor(nic_GBps / b + 1e-9);
-            if (k > per_nic * nics)
-                k = per_nic * nics;
-        }
+        if (nnodes > 1 && k > nics) /* one head per NIC */
+            k = nics;
         if (k < min_ch || k < 1)
             continue;
-        if (k * b > g.channels * g.bw_intra_GBps + 1e-9) {
+        /* NCCL's comparison for NVLS: more channels first, then k x b. */
+        if (k > g.channels || (k == g.channels && k * b > g.channels * g.bw_intra_GBps + 1e-9)) {
             g.channels = k;
             g.bw_intra_GBps = b;
             best_i = i;
@@ -103,8 +101,7 @@ coll_nvls_graph coll_nvls_graph_search(int sm, int ppn, double link_GBps, int nn
     /* Second pass: raise bwInter a step at a time while below 2 x bwIntra. */
     g.bw_inter_GBps = g.bw_intra_GBps;
     for (i = best_i; i > 0 && g.bw_inter_GBps < 2.0 * g.bw_intra_GBps - 1e-9; i--) {
-        int per_nic = nnodes > 1 ? (g.channels + nics - 1) / nics : 1;
-        if (nnodes > 1 && per_nic * st[i - 1] > nic_GBps + 1e-9)
+        if (nnodes > 1 && st[i - 1] > nic_GBps + 1e-9)
             break;
         g.bw_inter_GBps = st[i - 1];
     }
@@ -139,7 +136,7 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
     double net_overhead = in->cpu_amd ? 2.0 : 1.0;
 
     *out = (coll_tune){0};
-    out->channels = C;
+    out->channels = in->comm_channels > 0 ? in->comm_channels : C;
     out->nranks = n;
     if (n < 2 || coll_kind_is_p2p(in->kind))
         return; /* p2p operations have no algorithm choice in NCCL */
@@ -220,8 +217,10 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
         double nvl = in->nvls_graph.bw_intra_GBps * eff * (cn - 1.0) / cn;
         double inter = in->nvls_graph.bw_inter_GBps;
         double lat = coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0);
-        if (N == 1 && (in->kind == COLL_ALL_REDUCE || in->kind == COLL_ALL_GATHER ||
-                       in->kind == COLL_REDUCE_SCATTER)) {
+        /* All-gather and reduce-scatter need every rank a head: NCCL turns
+         * them off above NCCL_MAX_NVLS_ARITY (32) ranks per node. */
+        if (N == 1 && (in->kind == COLL_ALL_REDUCE ||
+                       ((in->kind == COLL_ALL_GATHER || in->kind == COLL_REDUCE_SCATTER) && ppn <= 32))) {
             double b = cn * min2(in->kind == COLL_ALL_REDUCE ? nvl * 2.0 : nvl * (ppn - 1.0) / ppn, inter);
             out->bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b;
             out->bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] =
@@ -239,27 +238,27 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
                     coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 0);
         }
     }
-    out->multi_node_ring_simple_plateau = in->kind == COLL_ALL_REDUCE && N > 1 && in->sm >= 80;
+    out->ring_plateau = in->kind == COLL_ALL_REDUCE && N > 1 ? (in->sm < 80 ? 1.9 : 1.4) : 1.0;
 }
 
 double coll_tune_bw_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes)
 {
     (void)t;
-    if (a == COLL_ALGO_TREE) {
-        /* The correction table is indexed by floor(log2(S / 64)), capped at 256 MiB. */
-        int i = bytes >= 64 ? (int)floor(log2((double)bytes / 64.0)) : 0;
-        if (i > 23)
-            i = 23;
-        return tree_corr[p][i];
+    if (a == COLL_ALGO_TREE && bytes >= 64) {
+        /* Indexed by floor(log2(S / 64)); NCCL applies entries 0-22 (64 B to
+         * below 512 MiB), none below 64 B or from 512 MiB. */
+        int i = (int)floor(log2((double)bytes / 64.0));
+        if (i < 23)
+            return tree_corr[p][i];
     }
     return 1.0;
 }
 
 double coll_tune_lat_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes)
 {
-    if (a == COLL_ALGO_RING && p == COLL_PROTO_SIMPLE && t->multi_node_ring_simple_plateau &&
+    if (a == COLL_ALGO_RING && p == COLL_PROTO_SIMPLE && t->ring_plateau > 1.0 &&
         (double)bytes / ((double)t->channels * t->nranks) >= 64.0)
-        return 1.4;
+        return t->ring_plateau;
     return 1.0;
 }
 

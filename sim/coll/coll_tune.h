@@ -37,8 +37,10 @@ const double *coll_speed_steps(int sm, bool inter, int *n);
  * its head's, so k channels at b need (k + 1) b <= the port's bandwidth;
  * on one node every GPU must be a head. The speed steps are the
  * architecture's intra-node ones on one node, the inter-node ones across
- * nodes (capped by the NIC path, nics per node sharing the channels).
- * The second pass raises bw_inter while it is below 2 x bw_intra and fits.
+ * nodes, where each head needs a NIC of its own (at most nics channels)
+ * and no step may exceed the NIC path. Like NCCL, it prefers more
+ * channels, then more channels x bandwidth. The second pass raises
+ * bw_inter while it is below 2 x bw_intra and fits.
  * @param link_GBps a GPU's NVLink bandwidth to its NVSwitch, NCCL's figure
  * @param nic_GBps  across nodes: the GPU-to-NIC path bandwidth; else unused
  * @return channels 0 when no graph fits (NVLS is then unavailable)
@@ -60,15 +62,17 @@ typedef struct coll_tune_in {
     bool nvls;             /* NVLink SHARP usable: NVSwitch gen 3+ in every node, SM90+ */
     int nvls_channels;     /* NVLS runtime channels (16 on SM90; 24 on SM100 in one node, 32 across) */
     coll_nvls_graph nvls_graph; /* the NVLS graph the model prices (coll_nvls_graph_search) */
+    int comm_channels;     /* the communicator's runtime channels; 0: the graph's C */
 } coll_tune_in;
 
 typedef struct coll_tune {
     double lat_us[COLL_NALGOS][COLL_NPROTOS]; /* 0 with bw 0 = unavailable */
     double bw_GBps[COLL_NALGOS][COLL_NPROTOS]; /* algorithm bandwidth (bytes / time) */
     double bus_GBps[COLL_NALGOS][COLL_NPROTOS]; /* before the algorithm's conversion */
-    bool multi_node_ring_simple_plateau;       /* x1.4 latency once S/(C n) >= 64 */
+    double ring_plateau;       /* multi-node Ring Simple all-reduce latency factor once S / (C n) >= 64
+                                * (1.4; 1.9 before SM80), 1 elsewhere */
     double nvls_tree_cap_GBps; /* NVLS-Tree: graph channels x NCCL's per-channel cap (0: none) */
-    int channels;
+    int channels; /* the communicator's runtime channels (the plateau's C) */
     int nranks;
 } coll_tune;
 
@@ -80,9 +84,10 @@ double coll_nvls_efficiency(int sm);
 void coll_tune_compute(coll_tune *out, const coll_tune_in *in);
 
 /* The size-dependent factors of NCCL's time: on the bandwidth, Tree
- * all-reduce's correction table (0.4-1, by floor(log2(S / 64))); on the
- * latency, the multi-node Ring Simple all-reduce plateau (x 1.4 once S /
- * (C n) >= 64 B). 1 elsewhere. */
+ * all-reduce's correction table (0.4-1, by floor(log2(S / 64)), from 64 B
+ * to below 512 MiB); on the latency, the multi-node Ring Simple all-reduce
+ * plateau (x 1.4, x 1.9 before SM80, once S / (C n) >= 64 B, C the runtime
+ * channels). 1 elsewhere. */
 double coll_tune_bw_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes);
 double coll_tune_lat_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes);
 

@@ -111,6 +111,15 @@ sp_e2e(nccl.nvls_choice RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-b|8K|-e|128M|
 # ... and across two of them (8 rails): Tree LL for small all-reduce, NVLS-Tree for large.
 sp_e2e(nccl.nvls_tree_choice RC 0 ARGS "nccl|-p|platforms/superpod-h100.cfg|-n|2|-b|8K|-e|128M|-f|128|-v"
   STDOUT "8192 .*Tree +LL .*134217728 .*NVLSTree +Simple")
+# NCCL's model prices NVLS on its NVLS graph as the platform files give it:
+# 8 heads x 40 / 60 GB/s on a DGX H100, busBw 476 GB/s, so 1 GiB takes 25 +
+# 2^30 / (476 x 8/14 x 1000) = 3972.58 us; across two DGX H100, 8 x 40 / 48
+# with the per-channel NVLS-Tree cap, 461.6 GB/s: 66.8 + 2^30 / (461.6 x
+# 16/30 x 1000) = 4428.29 us.
+sp_e2e(nccl.nvls_graph RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-b|1G|-e|1G|-v"
+  STDOUT "NVLS +Simple +16 +1 +3972\\.58")
+sp_e2e(nccl.nvls_tree_graph RC 0 ARGS "nccl|-p|platforms/superpod-h100.cfg|-n|2|-b|1G|-e|1G|-v"
+  STDOUT "NVLSTree +Simple +16 +8 +4428\\.29")
 # The comparison with published nccl-tests curves runs and reads every log
 # (its figures are reported, not asserted: see bench/README.md).
 add_test(NAME e2e.bench.nccl_accuracy

@@ -366,6 +366,12 @@ static void test_coll__tree_correction(void **state)
     if (fabs(ra / rb - 0.9 / 0.5) > 1e-4)
         fail_msg("wire bytes per byte %.6f at 1 MiB, %.6f at 256 MiB: ratio %.6f, want 1.8", ra, rb, ra / rb);
     coll_plan_free(a);
+    /* From 512 MiB NCCL applies no correction: 1 GiB runs at 1 / 0.9. */
+    assert_int_equal(coll_plan_new(&a, p, COLL_ALL_REDUCE, ranks, 16, 1u << 30, &tree), SP_OK);
+    ra = (double)coll_plan_bytes_sent(a, 0) / (1u << 30);
+    if (fabs(rb / ra - 1.0 / 0.9) > 1e-4)
+        fail_msg("wire bytes per byte %.6f at 1 GiB, %.6f at 256 MiB: ratio %.6f, want 1/0.9", ra, rb, rb / ra);
+    coll_plan_free(a);
     coll_plan_free(b);
     plat_free(p);
     diag_free(d);

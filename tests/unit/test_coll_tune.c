@@ -20,7 +20,7 @@ static void near(double got, double want, double tol)
 static coll_tune spark_pair(coll_kind k)
 {
     coll_tune t;
-    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}};
+    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0};
     coll_tune_compute(&t, &in);
     return t;
 }
@@ -96,7 +96,7 @@ static void test_tune__spark_pair_switch_points(void **state)
 static void test_tune__eight_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0};
     coll_algo a;
     coll_proto p;
 
@@ -122,7 +122,7 @@ static void test_tune__eight_sparks(void **state)
 static void test_tune__four_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}};
+    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -139,7 +139,7 @@ static void test_tune__four_sparks(void **state)
 static void test_tune__h100_node(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0, {0, 0.0, 0.0}};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0, {0, 0.0, 0.0}, 0};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -171,7 +171,7 @@ static void test_tune__h100_node(void **state)
 static void test_tune__h100_nvls(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16, {8, 40.0, 60.0}};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16, {8, 40.0, 60.0}, 0};
     coll_algo a;
     coll_proto p;
 
@@ -209,6 +209,16 @@ static void test_tune__h100_nvls(void **state)
     in.kind = COLL_BROADCAST;
     coll_tune_compute(&t, &in);
     assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0);
+    /* Above 32 ranks per node (NCCL_MAX_NVLS_ARITY) NVLS is all-reduce only. */
+    in.nranks = in.ppn = 72;
+    in.nvls_graph = (coll_nvls_graph){32, 20.0, 40.0};
+    in.kind = COLL_ALL_GATHER;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0);
+    in.kind = COLL_ALL_REDUCE;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] > 0.0);
+    in.nranks = in.ppn = 8;
     /* Fewer than two NVLS graph channels: no NVLS (NCCL needs two). */
     in.kind = COLL_ALL_REDUCE;
     in.nvls_graph = (coll_nvls_graph){1, 40.0, 60.0};
@@ -227,7 +237,7 @@ static void test_tune__h100_nvls(void **state)
 static void test_tune__h100_nvls_tree(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, true, 16, {8, 40.0, 48.0}};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, true, 16, {8, 40.0, 48.0}, 0};
     coll_algo a;
     coll_proto p;
 
@@ -291,6 +301,42 @@ static void test_tune__nvls_graph(void **state)
     expect_graph(coll_nvls_graph_search(100, 72, 721.8, 1, 0.0, 0), 32, 20.0, 40.0);
     assert_int_equal(coll_nvls_graph_search(80, 8, 600.0, 1, 0.0, 0).channels, 0);
     assert_int_equal(coll_nvls_graph_search(90, 1, 370.8, 1, 0.0, 0).channels, 0);
+    /* Across nodes each head needs a NIC of its own: 4 NICs, 4 heads; and
+     * NCCL prefers more channels, so 72 GPUs across nodes take 32 heads at
+     * 20 GB/s rather than 29 at 24; without a usable NIC there is none. */
+    expect_graph(coll_nvls_graph_search(90, 8, 370.8, 2, 48.0, 4), 4, 48.0, 48.0);
+    expect_graph(coll_nvls_graph_search(100, 72, 721.8, 2, 48.0, 72), 32, 20.0, 40.0);
+    assert_int_equal(coll_nvls_graph_search(90, 8, 370.8, 2, 48.0, 0).channels, 0);
+    assert_int_equal(coll_nvls_graph_search(90, 8, 370.8, 2, 0.0, 8).channels, 0);
+}
+
+/* NCCL's size-dependent factors: Tree's correction from 64 B to below 512
+ * MiB (none outside), and the multi-node Ring Simple plateau, x1.4 from SM80
+ * and x1.9 before, once S / (C n) >= 64 B with C the runtime channels. */
+static void test_tune__size_factors(void **state)
+{
+    coll_tune t;
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 16};
+
+    (void)state;
+    coll_tune_compute(&t, &in);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_TREE, COLL_PROTO_SIMPLE, 32), 1.0, 0.0);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_TREE, COLL_PROTO_SIMPLE, 64), 0.9, 1e-12);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_TREE, COLL_PROTO_SIMPLE, 1u << 20), 0.5, 1e-12);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_TREE, COLL_PROTO_SIMPLE, 256u << 20), 0.9, 1e-12);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_TREE, COLL_PROTO_SIMPLE, 512u << 20), 1.0, 0.0);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE, 1u << 20), 1.0, 0.0);
+    /* 16 channels x 16 ranks x 64 B = 16 KiB. */
+    near(coll_tune_lat_factor(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE, 16384), 1.4, 1e-12);
+    near(coll_tune_lat_factor(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE, 16383), 1.0, 0.0);
+    near(coll_tune_lat_factor(&t, COLL_ALGO_RING, COLL_PROTO_LL128, 1u << 20), 1.0, 0.0);
+    in.sm = 70;
+    coll_tune_compute(&t, &in);
+    near(coll_tune_lat_factor(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE, 1u << 20), 1.9, 1e-12);
+    in.nnodes = 1;
+    in.ppn = 16;
+    coll_tune_compute(&t, &in);
+    near(coll_tune_lat_factor(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE, 1u << 20), 1.0, 0.0);
 }
 
 /* 2 x 8 H100 with 8 x 400G rails: graph 8 x 48 (NCCL.md 2.6): Ring Simple
@@ -298,7 +344,7 @@ static void test_tune__nvls_graph(void **state)
 static void test_tune__h100_two_nodes(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 0};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -326,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_tune__h100_nvls),
         cmocka_unit_test(test_tune__h100_nvls_tree),
         cmocka_unit_test(test_tune__nvls_graph),
+        cmocka_unit_test(test_tune__size_factors),
         cmocka_unit_test(test_tune__h100_two_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
