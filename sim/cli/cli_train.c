@@ -143,7 +143,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -184,6 +184,7 @@ int cli_train_simulate(eng *e, const plat *p, const model *m, const train_config
     {
         model_layout l = c->l;
         l.comm_channels = coll_comm_channels(p);
+        l.fp8_inputs = c->prec == PLAT_FP8;
         if ((err = model_memory_per_gpu(&res->mem, m, &l, diag)) < 0)
             return err;
     }

@@ -150,17 +150,22 @@ double model_lora_layer_params(const model *m, int r)
 static double layer_activations(const model *m, const model_layout *l, bool keep_scores)
 {
     double s = l->seq_len, b = l->micro_batch, h = m->hidden, f = m->ffn, a = m->heads, q = model_q_dim(m);
-    double attn = 2 * s * b * h                 /* input of the QKV projection */
-                  + 2 * s * b * q               /* Q */
-                  + 4 * s * b * model_kv_dim(m) /* K, V */
-                  + 2 * s * b * q;              /* attention output, input of the projection */
+    /* A linear layer's saved input: bf16 (2 B), or with FP8 GEMMs the
+     * quantized copy Transformer Engine keeps instead (1 B). The projection
+     * after attention keeps its FP8 copy beside the bf16 attention output
+     * FlashAttention itself keeps: 3 B. */
+    double in = l->fp8_inputs ? 1.0 : 2.0, proj = l->fp8_inputs ? 3.0 : 2.0;
+    double attn = in * s * b * h                 /* input of the QKV projection */
+                  + 2 * s * b * q                /* Q */
+                  + 4 * s * b * model_kv_dim(m)  /* K, V */
+                  + proj * s * b * q;            /* attention output, input of the projection */
     double scores = keep_scores ? 4 * a * s * s * b : 0.0; /* QK^T and softmax, bf16 */
-    double mlp = 2 * s * b * h                               /* input of the FFN */
+    double mlp = in * s * b * h                              /* input of the FFN */
                  + (m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * f /* up (and gate) outputs */
-                 + 2 * s * b * f;                            /* activation output */
-    if (m->experts > 1) /* each token through top_k experts, plus its dispatched copies */
+                 + in * s * b * f;                           /* activation output */
+    if (m->experts > 1) /* the router's input; per top_k expert its dispatched copy, outputs */
         mlp = 2 * s * b * h + m->top_k * ((m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * m->moe_ffn +
-                                          2 * s * b * m->moe_ffn + 2 * s * b * h);
+                                          in * s * b * m->moe_ffn + in * s * b * h);
     double norms = 4 * s * b * h;
     return (attn + scores + mlp + norms) / l->tp;
 }

@@ -85,6 +85,8 @@ typedef struct model_layout {
     model_adam adam;         /* precision of Adam's moments */
     int comm_channels;       /* NCCL channels per communicator (coll_comm_channels), for its
                               * buffers; 0 = no communicator buffers counted */
+    bool fp8_inputs;         /* FP8 GEMMs (Transformer Engine): each linear layer keeps its
+                              * quantized input, 1 B per element, for the backward pass */
 } model_layout;
 
 /* Transformer layers of virtual pipeline stage k, 0 <= k < pp * vpp (GPU

@@ -328,7 +328,8 @@ int study_search(const study_job *j, const plat *p, study_candidate **out, size_
                                 study_candidate x;
                                 memset(&x, 0, sizeof(x));
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
-                                                       j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels};
+                                                       j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels,
+                                                       j->prec == PLAT_FP8};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 x.c.tp_overlap = j->tp_overlap;

@@ -78,7 +78,7 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -115,7 +115,7 @@ static void test_model__framework(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
     const double conn = 4194304.0 + 524288.0 + 4915200.0;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -146,7 +146,7 @@ static void test_model__activations(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-mha.cfg", d), SP_OK);
@@ -158,6 +158,14 @@ static void test_model__activations(void **state)
     l.flash_attention = true;
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
     near_rel(mem.activations, L * 32 * s * b * h / 4, 1e-12);
+    /* FP8 GEMMs: the linear layers keep 1-byte quantized inputs (QKV and
+     * FFN inputs, the 4h FFN activation: 1 + 1 + 4 sbh saved), but the
+     * projection after attention keeps one beside FlashAttention's bf16
+     * output (1 sbh more): 32 - 5 = 27 sbh. */
+    l.fp8_inputs = true;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.activations, L * 27 * s * b * h / 4, 1e-12);
+    l.fp8_inputs = false;
     l.recompute = MODEL_RECOMPUTE_FULL;
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
     near_rel(mem.activations, L * 2 * s * b * h / 4 + 32 * s * b * h / 4, 1e-12);
@@ -174,7 +182,7 @@ static void test_model__activations(void **state)
      * flight): 120 layer-activations against 112. */
     {
         model_layout q = {8, 1, 1, 0, 1, 8192, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                          MODEL_ADAM_FP32, 0};
+                          MODEL_ADAM_FP32, 0, false};
         model_memory one;
         double per_layer;
         assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
@@ -197,7 +205,7 @@ static void test_model__fine_tuning(void **state)
     diag_list *d = *state;
     model *m;
     model_memory full, lora, qlora;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
@@ -221,7 +229,7 @@ static void test_model__bad_layouts(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0};
+    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
