@@ -629,7 +629,7 @@ static void tune_input(const coll_plan *c, coll_tune_in *in)
      * SM100 in one node, 32 across nodes. The model prices its graph. */
     *in = (coll_tune_in){c->kind, c->n, nodes, ppn, sm, p->nccl.cpu_amd, intra_nvlink,
                          p->nccl.graph_channels, p->nccl.graph_bw_GBps, nvls && sm >= 90,
-                         sm < 100 ? 16 : nodes == 1 ? 24 : 32, {0, 0.0, 0.0}, 0};
+                         sm < 100 ? 16 : nodes == 1 ? 24 : 32, {0, 0.0, 0.0}, 0, !p->nccl.cpu_arm};
     if (in->nvls) {
         const plat_node_type *ty = plat_type_of_rank(p, c->ranks[0]);
         in->nvls_graph = coll_nvls_graph_search(sm, ppn, ty->intra.bw_Bps / 1e9, nodes, nic_bw, nics);
@@ -784,6 +784,9 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             double need = (double)bytes * 2.0 * (n - 1) / n / (tune.nvls_tree_cap_GBps * 1e9);
             if (busy > 0.0 && need > busy)
                 c->inflate *= need / busy;
+            /* ... and, on Blackwell with x86 hosts, slowed by size as NCCL's
+             * estimate is. */
+            c->inflate /= coll_tune_bw_factor(&tune, c->algo, c->proto, bytes);
         }
         c->chunk = (uint64_t)((double)payload * c->inflate * scale + 0.5);
     }

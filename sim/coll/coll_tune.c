@@ -229,6 +229,7 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
         } else if (N > 1 && in->kind == COLL_ALL_REDUCE && per_ch_nvls_tree[arch][col] > 0.0) {
             double b = min2(nvl * 2.0, inter * (N <= 2 ? 2.0 : 1.0));
             out->nvls_tree_cap_GBps = cn * per_ch_nvls_tree[arch][col];
+            out->nvls_tree_corr = in->sm >= 100 && in->cpu_x86; /* NCCL 2.29 and later */
             b = cn * min2(b, per_ch_nvls_tree[arch][col]);
             out->bus_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] = b;
             out->bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] = b * n / nsteps;
@@ -243,12 +244,11 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
 
 double coll_tune_bw_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes)
 {
-    (void)t;
-    if (a == COLL_ALGO_TREE && bytes >= 64) {
-        /* Indexed by floor(log2(S / 64)); NCCL applies entries 0-22 (64 B to
-         * below 512 MiB), none below 64 B or from 512 MiB. */
+    if ((a == COLL_ALGO_TREE || (a == COLL_ALGO_NVLS_TREE && t->nvls_tree_corr)) && bytes >= 64) {
+        /* Indexed by floor(log2(S / 64)); NCCL applies entries 0-22 to Tree
+         * (64 B to below 512 MiB) and 0-23 to NVLS-Tree, none below 64 B. */
         int i = (int)floor(log2((double)bytes / 64.0));
-        if (i < 23)
+        if (i < (a == COLL_ALGO_TREE ? 23 : 24))
             return tree_corr[p][i];
     }
     return 1.0;

@@ -63,6 +63,7 @@ typedef struct coll_tune_in {
     int nvls_channels;     /* NVLS runtime channels (16 on SM90; 24 on SM100 in one node, 32 across) */
     coll_nvls_graph nvls_graph; /* the NVLS graph the model prices (coll_nvls_graph_search) */
     int comm_channels;     /* the communicator's runtime channels; 0: the graph's C */
+    bool cpu_x86;          /* x86 hosts (Intel or AMD): NVLS-Tree's size correction on SM100+ */
 } coll_tune_in;
 
 typedef struct coll_tune {
@@ -72,6 +73,7 @@ typedef struct coll_tune {
     double ring_plateau;       /* multi-node Ring Simple all-reduce latency factor once S / (C n) >= 64
                                 * (1.4; 1.9 before SM80), 1 elsewhere */
     double nvls_tree_cap_GBps; /* NVLS-Tree: graph channels x NCCL's per-channel cap (0: none) */
+    bool nvls_tree_corr;       /* NVLS-Tree takes Tree's correction table (SM100+, x86 hosts) */
     int channels; /* the communicator's runtime channels (the plateau's C) */
     int nranks;
 } coll_tune;
@@ -85,7 +87,8 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in);
 
 /* The size-dependent factors of NCCL's time: on the bandwidth, Tree
  * all-reduce's correction table (0.4-1, by floor(log2(S / 64)), from 64 B
- * to below 512 MiB); on the latency, the multi-node Ring Simple all-reduce
+ * to below 512 MiB), which NCCL 2.29 and later also apply to NVLS-Tree on
+ * Blackwell with x86 hosts (to below 1 GiB); on the latency, the multi-node Ring Simple all-reduce
  * plateau (x 1.4, x 1.9 before SM80, once S / (C n) >= 64 B, C the runtime
  * channels). 1 elsewhere. */
 double coll_tune_bw_factor(const coll_tune *t, coll_algo a, coll_proto p, uint64_t bytes);

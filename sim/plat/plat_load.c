@@ -804,7 +804,9 @@ static int load_nccl(plat *p, const cfg_file *f, const config_setting_t *g)
         const char *cpu = cfg_string(g, "cpu", "intel");
         if (strcmp(cpu, "amd") == 0)
             p->nccl.cpu_amd = true;
-        else if (strcmp(cpu, "intel") != 0 && strcmp(cpu, "arm") != 0) {
+        else if (strcmp(cpu, "arm") == 0)
+            p->nccl.cpu_arm = true;
+        else if (strcmp(cpu, "intel") != 0) {
             diag_error(f->diag, cfg_loc(f, config_setting_get_member(g, "cpu")),
                        "nccl: unknown cpu \"%s\" (expected intel, amd or arm)", cpu);
             return SP_EINPUT;

@@ -20,7 +20,7 @@ static void near(double got, double want, double tol)
 static coll_tune spark_pair(coll_kind k)
 {
     coll_tune t;
-    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0};
+    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0, true};
     coll_tune_compute(&t, &in);
     return t;
 }
@@ -96,7 +96,7 @@ static void test_tune__spark_pair_switch_points(void **state)
 static void test_tune__eight_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0, true};
     coll_algo a;
     coll_proto p;
 
@@ -122,7 +122,7 @@ static void test_tune__eight_sparks(void **state)
 static void test_tune__four_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0, true};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -139,7 +139,7 @@ static void test_tune__four_sparks(void **state)
 static void test_tune__h100_node(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0, {0, 0.0, 0.0}, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0, {0, 0.0, 0.0}, 0, true};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -171,7 +171,7 @@ static void test_tune__h100_node(void **state)
 static void test_tune__h100_nvls(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16, {8, 40.0, 60.0}, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16, {8, 40.0, 60.0}, 0, true};
     coll_algo a;
     coll_proto p;
 
@@ -237,7 +237,7 @@ static void test_tune__h100_nvls(void **state)
 static void test_tune__h100_nvls_tree(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, true, 16, {8, 40.0, 48.0}, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, true, 16, {8, 40.0, 48.0}, 0, true};
     coll_algo a;
     coll_proto p;
 
@@ -311,12 +311,13 @@ static void test_tune__nvls_graph(void **state)
 }
 
 /* NCCL's size-dependent factors: Tree's correction from 64 B to below 512
- * MiB (none outside), and the multi-node Ring Simple plateau, x1.4 from SM80
+ * MiB (none outside; NVLS-Tree's below 1 GiB on Blackwell with x86 hosts),
+ * and the multi-node Ring Simple plateau, x1.4 from SM80
  * and x1.9 before, once S / (C n) >= 64 B with C the runtime channels. */
 static void test_tune__size_factors(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 16};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 16, true};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -330,6 +331,21 @@ static void test_tune__size_factors(void **state)
     near(coll_tune_lat_factor(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE, 16384), 1.4, 1e-12);
     near(coll_tune_lat_factor(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE, 16383), 1.0, 0.0);
     near(coll_tune_lat_factor(&t, COLL_ALGO_RING, COLL_PROTO_LL128, 1u << 20), 1.0, 0.0);
+    /* NVLS-Tree takes Tree's table too on Blackwell with x86 hosts (NCCL
+     * 2.29 and later), up to below 1 GiB; not on Hopper, not on Arm hosts. */
+    in.nvls = true;
+    in.nvls_graph = (coll_nvls_graph){8, 48.0, 48.0};
+    coll_tune_compute(&t, &in);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 1u << 20), 1.0, 0.0);
+    in.sm = 100;
+    coll_tune_compute(&t, &in);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 1u << 20), 0.5, 1e-12);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 512u << 20), 0.9, 1e-12);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 1u << 30), 1.0, 0.0);
+    in.cpu_x86 = false;
+    coll_tune_compute(&t, &in);
+    near(coll_tune_bw_factor(&t, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 1u << 20), 1.0, 0.0);
+    in.nvls = false;
     in.sm = 70;
     coll_tune_compute(&t, &in);
     near(coll_tune_lat_factor(&t, COLL_ALGO_RING, COLL_PROTO_SIMPLE, 1u << 20), 1.9, 1e-12);
@@ -344,7 +360,7 @@ static void test_tune__size_factors(void **state)
 static void test_tune__h100_two_nodes(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 0};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 0, true};
 
     (void)state;
     coll_tune_compute(&t, &in);

@@ -36,6 +36,7 @@ static void test_plat__spark(void **state)
     assert_true(p->types[0].nic.host_bw_Bps == 24e9);
     assert_int_equal(p->fabric.kind, PLAT_FABRIC_DIRECT);
     assert_int_equal(p->nccl.latency, PLAT_LAT_NCCL);
+    assert_true(p->nccl.cpu_arm && !p->nccl.cpu_amd); /* cpu = "arm" */
     assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
     assert_int_equal(p->nranks, 2);
     assert_int_equal(p->nvertices, 4); /* 2 GPUs, 2 NICs */
@@ -88,6 +89,7 @@ static void test_plat__h100(void **state)
     assert_int_equal(p->types[0].gpus, 8);
     assert_true(fabs(p->types[0].intra.bw_Bps - 370.8e9) < 1e3);
     assert_true(p->types[0].gpu.peak_flops[PLAT_BF16] == 989.4e12);
+    assert_true(!p->nccl.cpu_arm && !p->nccl.cpu_amd); /* no cpu key: Intel */
     assert_int_equal(plat_set_nodes(p, 1, d), SP_OK);
     assert_int_equal(p->nvertices, 9); /* 8 GPUs + NVSwitch; no NICs for one node */
     assert_int_equal(p->nlinks, 8);
