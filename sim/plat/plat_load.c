@@ -141,7 +141,7 @@ static const cfg_key nccl_keys[] = {
     {"channels",       CFG_INT,    false, 1, 64, false, "runtime collective channels (as NCCL logs them)"},
     {"graph_channels", CFG_INT,    false, 1, 64, false, "channels of NCCL's ring/tree graph (search result)"},
     {"graph_bw_GBps",  CFG_NUMBER, false, 0, 1e4, true, "per-channel bandwidth of that graph"},
-    {"cpu",            CFG_STRING, false, 0, 0, false, "host CPU vendor: intel, amd or arm (default intel)"},
+    {"cpu",            CFG_STRING, false, 0, 0, false, "host CPU vendor: intel, amd or arm (default intel); NCCL's model: amd selects the multi-node LL cap row, x86 on Blackwell adds Tree's size correction to NVLS-Tree"},
     {"latency",  CFG_STRING, false, 0, 0, false, "nccl (software latency from NCCL's model) or none"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
