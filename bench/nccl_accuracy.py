@@ -52,9 +52,11 @@ CASES = [
     ("spark2_allgather_route179.log", "dgx-spark.cfg", 2, "all_gather", [], "512 MiB and up only"),
 ]
 
-ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\w+)\s+(\w+|none)\s+(-?\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)"
-                 r"\s+(?:\d+|N/A)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
-ROW_OOP = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\w+)\s+(\w+|none)\s+(-?\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
+# size, count, type, redop, root, then out-of-place time, algbw, busbw ...
+OOP = r"^\s*(\d+)\s+(\d+)\s+(\w+)\s+(\w+|none)\s+(-?\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)"
+ROW_OOP = re.compile(OOP)
+# ... #wrong, then in-place time, algbw, busbw
+ROW = re.compile(OOP + r"\s+(?:\d+|N/A)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)")
 
 
 def read_log(path):

@@ -115,7 +115,6 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     if (l.microbatches == 0)
         l.microbatches = l.pp;
     l.comm_channels = coll_comm_channels(p);
-    l.fp8_inputs = a.cfg.prec == PLAT_FP8;
     if ((err = model_memory_per_gpu(&mem, m, &l, diag)) < 0)
         goto done;
     {

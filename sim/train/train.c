@@ -394,17 +394,9 @@ static uint32_t op_coll_after(gen *g, rank_state *st, const char *name, coll_kin
 static void op_mp_coll(gen *g, rank_state *st, const char *name, coll_kind kind, uint64_t bytes, int group,
                        int layer)
 {
-    wl_op op = {0};
     uint32_t dep = st->last;
 
-    op.kind = WL_COLL;
-    op.stream = WL_STREAM_COMM;
-    op.coll = kind;
-    op.bytes = bytes;
-    op.group = group;
-    op.layer = layer;
-    op.peer = -1;
-    st->last = wl_build_op(g->b, st->rank, &op, name, &dep, dep == NONE ? 0 : 1);
+    st->last = op_coll_after(g, st, name, kind, bytes, group, layer, &dep, dep == NONE ? 0 : 1);
 }
 
 static uint32_t op_dp_coll_in(gen *g, rank_state *st, const char *name, coll_kind kind, double bytes, uint32_t dep,
