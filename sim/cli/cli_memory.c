@@ -18,13 +18,15 @@ static void usage(FILE *fp)
             "                        [--dp D] [--zero 0-3] [--mbs B] [--seq S] [--microbatches M]\n"
             "                        [--recompute none|selective|full] [--no-flash]\n"
             "                        [--finetune full|lora|qlora] [--lora-rank R] [--cp C] [--vpp V] [--ep E]\n"
-            "                        [--adam fp32|bf16|int8]\n"
+            "                        [--adam fp32|bf16|int8] [--precision bf16|fp8|fp4]\n"
             "\n"
             "Memory per GPU of a training step, by the standard accounting: weights,\n"
             "gradients, optimizer states (mixed-precision Adam, 16 B per trained parameter\n"
             "before ZeRO sharding), activations (Korthikanti et al. 2022), logits. DP\n"
             "defaults to the ranks left after TP x PP. Defaults: tp 1, pp 1, ZeRO 0,\n"
-            "micro-batch 1, sequence 4096, FlashAttention, no recompute, full training.\n");
+            "micro-batch 1, sequence 4096, FlashAttention, no recompute, full training,\n"
+            "bf16 GEMMs. With --precision fp8 each linear layer keeps its input for the\n"
+            "backward pass in 1 byte per element (Transformer Engine), as train does.\n");
 }
 
 int cli_memory(int argc, char **argv, diag_list *diag)
@@ -39,7 +41,8 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
         {"ep", required_argument, NULL, 'E'},       {"cp", required_argument, NULL, 'C'},
         {"vpp", required_argument, NULL, 'V'},      {"adam", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"precision", required_argument, NULL, 'Q'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
@@ -73,7 +76,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                 err = SP_EINPUT;
             continue;
         case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
-        case 'E': case 'C': case 'V': case 'a':
+        case 'E': case 'C': case 'V': case 'a': case 'Q':
             if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
                 err = SP_EINPUT;
             continue;
@@ -115,6 +118,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     if (l.microbatches == 0)
         l.microbatches = l.pp;
     l.comm_channels = coll_comm_channels(p);
+    l.fp8_inputs = a.cfg.prec == PLAT_FP8; /* as cli_train_simulate */
     if ((err = model_memory_per_gpu(&mem, m, &l, diag)) < 0)
         goto done;
     {
@@ -123,11 +127,11 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         printf("# scalepath %s memory: %s (%.2fB parameters) on %s, %s GPU (%.0f GB%s)\n", SP_VERSION,
                m->name, model_params(m) / 1e9, p->name, g->model, cap / G,
                g->unified ? ", unified with the CPU" : "");
-        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s, %s%s, %s\n", l.tp,
-               l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune],
+        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s, %s%s, %s, %s GEMMs\n",
+               l.tp, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune],
                l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
                l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",
-               l.flash_attention ? "FlashAttention" : "attention scores kept");
+               l.flash_attention ? "FlashAttention" : "attention scores kept", plat_prec_name(a.cfg.prec));
         printf("  parameters on this GPU   %10.2f B (%.4g B trained)\n", mem.params / 1e9, mem.trainable / 1e9);
         printf("  weights                  %10.2f GB\n", mem.weights / G);
         printf("  gradients                %10.2f GB\n", mem.gradients / G);

@@ -3,6 +3,7 @@
  * (train.h's generator replayed on the engine), with tokens/s, model
  * TFLOP/s per GPU, MFU and where the step's time goes. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ static void usage(FILE *fp)
             "                       [--grad-fp32] [--adam fp32|bf16|int8] [--fold auto|on|off]\n"
             "                       [--tp-overlap] [--moe-imbalance F]\n"
             "                       [--algo L] [--proto L]\n"
-            "                       [-o OUT.h5] [--timeline OUT.json]\n"
+            "                       [-o OUT.h5] [--timeline OUT.json] [--gemms]\n"
             "\n"
             "  --tp, --pp, --cp  tensor (with sequence parallelism), pipeline and context\n"
             "                    parallel sizes; DP is the GPUs left over          default 1\n"
@@ -49,6 +50,9 @@ static void usage(FILE *fp)
             "                    platform; auto = above 1024 GPUs\n"
             "  -o FILE           the summary and every operation, as HDF5\n"
             "  --timeline FILE   Perfetto / Chrome-trace JSON: a track per rank and stream\n"
+            "  --gemms           list the GEMMs of a layer and the head, with the efficiency\n"
+            "                    and time each is given, instead of simulating: the shapes\n"
+            "                    to measure for efficiency.gemm_shapes\n"
             "\n"
             "Memory per GPU is checked first (as scalepath memory); the step is simulated\n"
             "either way, and a layout that does not fit is reported so.\n");
@@ -266,6 +270,32 @@ void cli_train_print(const cli_train_result *r, const plat *p)
     }
 }
 
+/* --gemms: the shapes train.h prices, one line each. */
+static void print_gemms(const model *m, const plat *p, const cli_train_args *a)
+{
+    train_gemm g[TRAIN_MAX_GEMMS];
+    size_t n = train_gemms(m, p, &a->cfg, g);
+    const plat_gpu *gpu = &plat_type_of_rank(p, 0)->gpu;
+    char layout[256];
+    double total = 0.0;
+
+    cli_train_describe(a, layout, sizeof(layout));
+    printf("# scalepath %s train --gemms: %s on %s (%s)\n", SP_VERSION, m->name, p->name, gpu->model);
+    printf("# layout: %s\n", layout);
+    printf("# per layer and micro-batch (head: once per micro-batch); efficiency of the dense peak of the\n"
+           "# precision, before wave quantization\n");
+    printf("# %-14s %-5s %-4s %8s %8s %8s %6s %10s %10s %10s\n", "gemm", "pass", "prec", "m", "n", "k", "count",
+           "efficiency", "TFLOP/s", "time_us");
+    for (size_t i = 0; i < n; i++) {
+        double flops = 2.0 * g[i].m * g[i].n * g[i].k;
+        printf("  %-14s %-5s %-4s %8.0f %8.0f %8.0f %6.0f %10.3f %10.1f %10.2f\n", g[i].name, g[i].pass,
+               plat_prec_name(g[i].prec), g[i].m, g[i].n, g[i].k, g[i].count, g[i].eff,
+               flops / g[i].seconds / 1e12, g[i].seconds * 1e6);
+        total += g[i].count * g[i].seconds;
+    }
+    printf("# total %.2f us (a layer's GEMMs, forward and backward, and the head's)\n", total * 1e6);
+}
+
 int cli_train(int argc, char **argv, diag_list *diag)
 {
     static const struct option longs[] = {
@@ -283,12 +313,13 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"proto", required_argument, NULL, 'X'},    {"output", required_argument, NULL, 'o'},
         {"timeline", required_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'},
         {"tp-overlap", no_argument, NULL, 'W'},     {"moe-imbalance", required_argument, NULL, 'I'},
-        {NULL, 0, NULL, 0},
+        {"gemms", no_argument, NULL, 'K'},          {NULL, 0, NULL, 0},
     };
     cli_train_args a;
     coll_opts co = {0, 0};
     const char *ppath = NULL, *mpath = NULL, *output = NULL, *timeline = NULL;
     int nodes = 0, c, err = SP_OK;
+    bool gemms = false;
     plat *p = NULL;
     model *m = NULL;
     eng *e = NULL;
@@ -317,6 +348,9 @@ int cli_train(int argc, char **argv, diag_list *diag)
             break;
         case 'J':
             timeline = optarg;
+            break;
+        case 'K':
+            gemms = true;
             break;
         case 'A':
         case 'X':
@@ -358,6 +392,10 @@ int cli_train(int argc, char **argv, diag_list *diag)
         (err = plat_set_nodes(p, nodes, diag)) < 0 || (err = cli_train_resolve(&a, p, diag)) < 0 ||
         (err = train_check(m, p, &a.cfg, diag)) < 0)
         goto done;
+    if (gemms) {
+        print_gemms(m, p, &a);
+        goto done;
+    }
     if ((err = eng_new(&e, p, NULL, diag)) < 0 ||
         (err = cli_train_simulate(e, p, m, &a.cfg, &co, &res, &sim, &w, diag)) < 0)
         goto done;

@@ -49,6 +49,14 @@ typedef struct plat_gemm_shape {
     double eff;
 } plat_gemm_shape;
 
+/* One measured fused-attention kernel (efficiency.attention_shapes): causal
+ * self-attention over seq tokens of heads heads (x sequences) of head_dim,
+ * bf16, its forward and backward throughput over the dense bf16 peak. */
+typedef struct plat_attn_shape {
+    double seq, heads, head_dim;
+    double eff_fwd, eff_bwd;
+} plat_attn_shape;
+
 typedef struct plat_gpu {
     char *model;                   /* catalogue name, e.g. "H100-SXM" */
     char *arch;                    /* "volta" | "ampere" | "ada" | "hopper" | "blackwell" */
@@ -68,6 +76,9 @@ typedef struct plat_gpu {
     plat_gemm_shape *gemm_shapes;  /* measured GEMMs (owned), which override eff_gemm / eff_gemm_fp8
                                       for their precision: the nearest in log(m, n, k) is used */
     size_t ngemm_shapes;
+    plat_attn_shape *attn_shapes;  /* measured attention (owned), which overrides eff_attention:
+                                      the nearest in log(seq, heads, head_dim) is used */
+    size_t nattn_shapes;
     sp_loc src;
 } plat_gpu;
 

@@ -68,6 +68,15 @@ static const cfg_key eff_keys[] = {
     {"attention", CFG_NUMBER, true, 0, 1, true, "fused (flash) attention throughput / dense peak"},
     {"memory",    CFG_NUMBER, true, 0, 1, true, "element-wise kernels' bandwidth / memory bandwidth"},
     {"gemm_shapes", CFG_LIST, false, 0, 0, false, "measured GEMMs, each { m; n; k; precision; TFLOPs }: for a GEMM of that precision, the nearest in log(m, n, k) sets the efficiency instead of gemm / gemm_fp8"},
+    {"attention_shapes", CFG_LIST, false, 0, 0, false, "measured causal attention, each { seq; heads; head_dim; fwd_TFLOPs; bwd_TFLOPs }: the nearest in log(seq, heads, head_dim) sets the forward and backward efficiency instead of attention"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+static const cfg_key attn_keys[] = {
+    {"seq",        CFG_INT,    true, 1, 1e9, false, "tokens per sequence (queries and keys)"},
+    {"heads",      CFG_INT,    true, 1, 1e6, false, "query heads x sequences in the call (on one GPU)"},
+    {"head_dim",   CFG_INT,    true, 1, 1e5, false, "channels per head"},
+    {"fwd_TFLOPs", CFG_NUMBER, true, 0, 1e6, true, "forward, 2 x seq^2 x heads x head_dim (the causal half) / time / 1e12; at most the bf16 peak"},
+    {"bwd_TFLOPs", CFG_NUMBER, true, 0, 1e6, true, "backward, 2.5 x the forward's FLOPs / time / 1e12; at most the bf16 peak"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key shape_keys[] = {
@@ -176,6 +185,7 @@ void plat_format_doc(FILE *fp)
         {"gpus[i].peak_TFLOPs", peak_keys},
         {"gpus[i].efficiency", eff_keys},
         {"gpus[i].efficiency.gemm_shapes[i]", shape_keys},
+        {"gpus[i].efficiency.attention_shapes[i]", attn_keys},
         {"node, node_types[i]", node_keys},
         {"node.intra", intra_keys},
         {"node.nic", nic_keys},
@@ -207,6 +217,7 @@ static void free_type(plat_node_type *t)
     free(t->gpu.model);
     free(t->gpu.arch);
     free(t->gpu.gemm_shapes);
+    free(t->gpu.attn_shapes);
     free(t->nic.model);
 }
 
@@ -219,6 +230,7 @@ void plat_free(plat *p)
         free(p->catalogue[i].model);
         free(p->catalogue[i].arch);
         free(p->catalogue[i].gemm_shapes);
+        free(p->catalogue[i].attn_shapes);
     }
     free(p->catalogue);
     for (size_t i = 0; i < p->ntypes; i++)
@@ -317,6 +329,42 @@ static int check_shapes(const cfg_file *f, const config_setting_t *list, const c
     return err;
 }
 
+/* efficiency.attention_shapes: every entry a group of attn_keys, its
+ * throughputs at most the bf16 peak. */
+static int check_attn_shapes(const cfg_file *f, const config_setting_t *list, const config_setting_t *peak,
+                             const char *what)
+{
+    static const char *const rates[] = {"fwd_TFLOPs", "bwd_TFLOPs"};
+    char w[128];
+    int err = SP_OK, n = list != NULL ? config_setting_length(list) : 0;
+    double bf16 = cfg_number(peak, "bf16", 0.0);
+
+    snprintf(w, sizeof(w), "%s: efficiency.attention_shapes", what);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        int e1;
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+            diag_error(f->diag, cfg_loc(f, e), "%s[%d] must be a group { }, got %s", w, i,
+                       cfg_type_name(config_setting_type(e)));
+            err = SP_EINPUT;
+            continue;
+        }
+        if ((e1 = cfg_check(f, e, attn_keys, w)) < 0) {
+            err = e1;
+            continue;
+        }
+        for (int r = 0; r < 2; r++) {
+            if (!(bf16 > 0.0) || cfg_number(e, rates[r], 0.0) > bf16) {
+                diag_error(f->diag, cfg_loc(f, config_setting_get_member(e, rates[r])),
+                           "%s[%d]: %s %g exceeds the bf16 peak of %g", w, i, rates[r],
+                           cfg_number(e, rates[r], 0.0), bf16);
+                err = SP_EINPUT;
+            }
+        }
+    }
+    return err;
+}
+
 /* Read one catalogue entry; it is copied into p->gpu only if the node uses it. */
 static int check_gpu(const cfg_file *f, const config_setting_t *g, size_t index)
 {
@@ -353,9 +401,12 @@ static int check_gpu(const cfg_file *f, const config_setting_t *g, size_t index)
         if (config_setting_get_member(g, "efficiency") != NULL) {
             const config_setting_t *e = config_setting_get_member(g, "efficiency");
             err = first_error(err, cfg_check(f, e, eff_keys, what));
-            if (err == SP_OK)
+            if (err == SP_OK) {
                 err = check_shapes(f, config_setting_get_member(e, "gemm_shapes"),
                                    config_setting_get_member(g, "peak_TFLOPs"), what);
+                err = first_error(err, check_attn_shapes(f, config_setting_get_member(e, "attention_shapes"),
+                                                         config_setting_get_member(g, "peak_TFLOPs"), what));
+            }
         }
     }
     return err;
@@ -397,6 +448,19 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
             sh->k = (double)cfg_int(x, "k", 1);
             sh->eff = cfg_number(x, "TFLOPs", 0.0) * 1e12 / out->peak_flops[pi];
             out->ngemm_shapes++;
+        }
+        list = e != NULL ? config_setting_get_member(e, "attention_shapes") : NULL;
+        n = list != NULL ? config_setting_length(list) : 0;
+        if (n > 0 && (out->attn_shapes = calloc((size_t)n, sizeof(*out->attn_shapes))) == NULL)
+            return SP_ENOMEM;
+        for (int i = 0; i < n && out->peak_flops[PLAT_BF16] > 0.0; i++) {
+            const config_setting_t *x = config_setting_get_elem(list, (unsigned)i);
+            plat_attn_shape *sh = &out->attn_shapes[out->nattn_shapes++];
+            sh->seq = (double)cfg_int(x, "seq", 1);
+            sh->heads = (double)cfg_int(x, "heads", 1);
+            sh->head_dim = (double)cfg_int(x, "head_dim", 1);
+            sh->eff_fwd = cfg_number(x, "fwd_TFLOPs", 0.0) * 1e12 / out->peak_flops[PLAT_BF16];
+            sh->eff_bwd = cfg_number(x, "bwd_TFLOPs", 0.0) * 1e12 / out->peak_flops[PLAT_BF16];
         }
     }
     out->src = keep(p, cfg_loc(f, g));

@@ -95,9 +95,30 @@ double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, do
     return (t_flops > t_mem ? t_flops : t_mem) + cast;
 }
 
-double train_attention_time(const plat_gpu *g, double flops, double bytes)
+double train_attention_efficiency(const plat_gpu *g, double seq, double heads, double head_dim, bool backward)
 {
-    double t_flops = flops / (g->peak_flops[PLAT_BF16] * g->eff_attention), t_mem = train_memory_time(g, bytes);
+    const plat_attn_shape *best = NULL;
+    double best_d = 0.0;
+
+    for (size_t i = 0; i < g->nattn_shapes && seq > 0.0 && heads > 0.0 && head_dim > 0.0; i++) {
+        const plat_attn_shape *s = &g->attn_shapes[i];
+        double ds = log(seq / s->seq), dh = log(heads / s->heads), dd = log(head_dim / s->head_dim);
+        double d = ds * ds + dh * dh + dd * dd;
+        if (best == NULL || d < best_d) { /* the first of equals: deterministic */
+            best = s;
+            best_d = d;
+        }
+    }
+    if (best == NULL)
+        return g->eff_attention;
+    return backward ? best->eff_bwd : best->eff_fwd;
+}
+
+double train_attention_time(const plat_gpu *g, double flops, double bytes, double seq, double heads,
+                            double head_dim, bool backward)
+{
+    double eff = train_attention_efficiency(g, seq, heads, head_dim, backward);
+    double t_flops = flops / (g->peak_flops[PLAT_BF16] * eff), t_mem = train_memory_time(g, bytes);
     return t_flops > t_mem ? t_flops : t_mem;
 }
 
@@ -221,6 +242,8 @@ typedef struct gen {
     bool moe;
     double grad_bytes; /* per gradient element reduced */
     costs k;
+    train_gemm *rec;   /* when not NULL, compute_costs lists its GEMMs here (train_gemms) */
+    size_t nrec;
     int *tp_group, *cp_group, *dp_group, *ep_group, *edp_group; /* per rank */
 } gen;
 
@@ -229,21 +252,42 @@ static int rank_of(const gen *g, int t, int c, int d, int s)
     return t + g->tp * (c + g->cp * (d + g->dp * s));
 }
 
-static double lora_matrix(const gen *g, double tok, double in, double out, int r)
+/* count x the time of one GEMM (m x k) * (k x n) at precision pr, listed
+ * in g->rec when it is set. */
+static double gemm_at(gen *g, const plat_gpu *gpu, plat_prec pr, const char *name, const char *pass, double count,
+                      double m, double n, double k)
+{
+    double t = train_gemm_time(gpu, pr, m, n, k);
+
+    if (g->rec != NULL && g->nrec < TRAIN_MAX_GEMMS && m > 0.0 && n > 0.0 && k > 0.0)
+        g->rec[g->nrec++] = (train_gemm){name, pass, pr, m, n, k, count, train_gemm_efficiency(gpu, pr, m, n, k), t};
+    return count * t;
+}
+
+/* The same at the step's precision: every GEMM of the transformer layers. */
+static double gemm(gen *g, const plat_gpu *gpu, const char *name, const char *pass, double count, double m,
+                   double n, double k)
+{
+    return gemm_at(g, gpu, g->c->prec, name, pass, count, m, n, k);
+}
+
+/* A LoRA adapter on a matrix of in x out: its two GEMMs through rank r. */
+static double lora_matrix(gen *g, const char *name, const char *pass, double count, double tok, double in,
+                          double out, int r)
 {
     const plat_gpu *gpu = &plat_type_of_rank(g->p, 0)->gpu;
-    return train_gemm_time(gpu, g->c->prec, tok, r, in) + train_gemm_time(gpu, g->c->prec, tok, out, r);
+    return gemm(g, gpu, name, pass, count, tok, r, in) + gemm(g, gpu, name, pass, count, tok, out, r);
 }
 
 static void compute_costs(gen *g, const plat_gpu *gpu)
 {
     const model *m = g->m;
     const model_layout *l = &g->c->l;
-    plat_prec pr = g->c->prec;
     double h = m->hidden, f = m->ffn, q = model_q_dim(m), kv = model_kv_dim(m), V = m->vocab;
     double S = l->seq_len, tok = (double)l->micro_batch * l->seq_len / g->cp, tp = g->tp;
     double up = (m->gated_ffn ? 2.0 : 1.0) * f; /* up (and gate) outputs */
     bool full = l->tune == MODEL_TRAIN_FULL;
+    plat_prec hp = g->c->prec == PLAT_FP8 || g->c->prec == PLAT_FP4 ? PLAT_BF16 : g->c->prec; /* the head's */
     int r = l->lora_rank > 0 ? l->lora_rank : 16;
     /* (m, n, k) of the block's GEMMs, per TP shard. */
     const double gemms_attn[2][3] = {{tok, (q + 2 * kv) / tp, h}, {tok, h, q / tp}};
@@ -252,40 +296,58 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     double core_bytes = 2.0 * (2.0 * tok * q + 2.0 * S * l->micro_batch * kv) / tp;
     double elem_attn = 2.0 * (tok / tp * 5.0 * h + 2.0 * tok * (q + kv) / tp); /* norm, residual; rotary */
     double elem_mlp = 2.0 * (tok / tp * 5.0 * h + tok * (up + f) / tp);      /* norm, residual; SwiGLU */
+    static const char *const attn_name[2] = {"attn.qkv", "attn.proj"}, *const mlp_name[2] = {"mlp.up", "mlp.down"};
     costs *k = &g->k;
 
     memset(k, 0, sizeof(*k));
     for (int i = 0; i < 2; i++) {
         const double *a = gemms_attn[i], *b = gemms_mlp[i];
-        k->attn_fwd += train_gemm_time(gpu, pr, a[0], a[1], a[2]);
-        k->mlp_fwd += train_gemm_time(gpu, pr, b[0], b[1], b[2]);
         /* Backward: the input gradient always; the weight gradient when trained. */
-        k->attn_bwd += train_gemm_time(gpu, pr, a[0], a[2], a[1]);
-        k->mlp_bwd += train_gemm_time(gpu, pr, b[0], b[2], b[1]);
-        if (full) {
-            k->attn_bwd += train_gemm_time(gpu, pr, a[2], a[1], a[0]);
-            k->mlp_bwd += train_gemm_time(gpu, pr, b[2], b[1], b[0]);
-        }
+        k->attn_fwd += gemm(g, gpu, attn_name[i], "fwd", 1, a[0], a[1], a[2]);
+        k->attn_bwd += gemm(g, gpu, attn_name[i], "dgrad", 1, a[0], a[2], a[1]);
+        if (full)
+            k->attn_bwd += gemm(g, gpu, attn_name[i], "wgrad", 1, a[2], a[1], a[0]);
+        if (g->moe) /* the experts replace the dense FFN (below) */
+            continue;
+        k->mlp_fwd += gemm(g, gpu, mlp_name[i], "fwd", 1, b[0], b[1], b[2]);
+        k->mlp_bwd += gemm(g, gpu, mlp_name[i], "dgrad", 1, b[0], b[2], b[1]);
+        if (full)
+            k->mlp_bwd += gemm(g, gpu, mlp_name[i], "wgrad", 1, b[2], b[1], b[0]);
     }
-    k->core_fwd = train_attention_time(gpu, core_flops, core_bytes);
+    /* The kernel's shape, for a measured table: the sequence (the keys each
+     * query tile runs over; with context parallelism a rank's queries still
+     * attend over the whole sequence), the rank's query heads times the
+     * micro-batch's sequences. */
+    double a_seq = S, a_heads = (double)l->micro_batch * m->heads / tp, a_dim = m->head_dim;
+    k->core_fwd = train_attention_time(gpu, core_flops, core_bytes, a_seq, a_heads, a_dim, false);
     k->attn_fwd += k->core_fwd + train_memory_time(gpu, elem_attn);
     /* FlashAttention's backward pass: 5 matrix products to the forward's 2,
      * and twice the traffic. */
-    k->attn_bwd += train_attention_time(gpu, 2.5 * core_flops, 2.0 * core_bytes) + train_memory_time(gpu, 2.0 * elem_attn);
+    k->attn_bwd += train_attention_time(gpu, 2.5 * core_flops, 2.0 * core_bytes, a_seq, a_heads, a_dim, true) +
+                   train_memory_time(gpu, 2.0 * elem_attn);
     k->mlp_fwd += train_memory_time(gpu, elem_mlp);
     k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp);
     if (!full) {
         /* Adapters on q, k, v, o and the FFN matrices: forward, then twice that backward. */
-        double a = lora_matrix(g, tok, h, q / tp, r) * 2 + lora_matrix(g, tok, h, kv / tp, r) * 2;
-        double b = lora_matrix(g, tok, h, f / tp, r) * (m->gated_ffn ? 2 : 1) + lora_matrix(g, tok, f / tp, h, r);
-        k->attn_fwd += a;
-        k->attn_bwd += 2 * a;
-        k->mlp_fwd += b;
-        k->mlp_bwd += 2 * b;
+        for (int bwd = 0; bwd < 2; bwd++) {
+            const char *pass = bwd ? "bwd" : "fwd";
+            double x = bwd ? 2.0 : 1.0, gate = m->gated_ffn ? 2.0 : 1.0;
+            double a = lora_matrix(g, "lora.q,o", pass, 2 * x, tok, h, q / tp, r) +
+                       lora_matrix(g, "lora.k,v", pass, 2 * x, tok, h, kv / tp, r);
+            double b = g->moe ? 0.0 /* the experts' adapters, below */
+                              : lora_matrix(g, "lora.up", pass, gate * x, tok, h, f / tp, r) +
+                                    lora_matrix(g, "lora.down", pass, x, tok, f / tp, h, r);
+            *(bwd ? &k->attn_bwd : &k->attn_fwd) += a;
+            *(bwd ? &k->mlp_bwd : &k->mlp_fwd) += b;
+        }
     }
-    k->head_fwd = train_gemm_time(gpu, pr, tok, V / tp, h) + train_memory_time(gpu, tok * V / tp * 10.0);
-    k->head_bwd = train_gemm_time(gpu, pr, tok, h, V / tp) + train_memory_time(gpu, tok * V / tp * 6.0) +
-                  (full ? train_gemm_time(gpu, pr, h, V / tp, tok) : 0.0);
+    /* The output layer stays in bf16 under FP8 and FP4 training: Megatron-LM's
+     * is its own ColumnParallelLinear, outside Transformer Engine's
+     * quantized layers (megatron/core/models/gpt/gpt_model.py). */
+    k->head_fwd = gemm_at(g, gpu, hp, "head", "fwd", 1, tok, V / tp, h) + train_memory_time(gpu, tok * V / tp * 10.0);
+    k->head_bwd = gemm_at(g, gpu, hp, "head", "dgrad", 1, tok, h, V / tp) +
+                  train_memory_time(gpu, tok * V / tp * 6.0) +
+                  (full ? gemm_at(g, gpu, hp, "head", "wgrad", 1, h, V / tp, tok) : 0.0);
     k->embed_fwd = train_memory_time(gpu, 4.0 * tok / tp * h);
     k->embed_bwd = full ? train_memory_time(gpu, 8.0 * tok / tp * h) : 0.0;
     if (g->moe) {
@@ -304,19 +366,24 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
          * inverse. */
         double perm = (g->ep > 1 && local > 1.0 ? 4.0 : 2.0) * 2.0 * toks * h;
         double elem = 2.0 * (tok / tp * 5.0 * h + toks * (upe + fe) + perm);
-        k->mlp_fwd = train_gemm_time(gpu, pr, tok / tp, E, h) + train_memory_time(gpu, elem);
-        k->mlp_bwd = train_gemm_time(gpu, pr, tok / tp, h, E) + train_memory_time(gpu, 2.0 * elem);
+        static const char *const expert_name[2] = {"moe.up", "moe.down"};
+        k->mlp_fwd = gemm(g, gpu, "moe.router", "fwd", 1, tok / tp, E, h) + train_memory_time(gpu, elem);
+        k->mlp_bwd = gemm(g, gpu, "moe.router", "dgrad", 1, tok / tp, h, E) + train_memory_time(gpu, 2.0 * elem);
         for (int i = 0; i < 2; i++) {
-            k->mlp_fwd += local * train_gemm_time(gpu, pr, ge[i][0], ge[i][1], ge[i][2]);
-            k->mlp_bwd += local * train_gemm_time(gpu, pr, ge[i][0], ge[i][2], ge[i][1]);
+            k->mlp_fwd += gemm(g, gpu, expert_name[i], "fwd", local, ge[i][0], ge[i][1], ge[i][2]);
+            k->mlp_bwd += gemm(g, gpu, expert_name[i], "dgrad", local, ge[i][0], ge[i][2], ge[i][1]);
             if (full)
-                k->mlp_bwd += local * train_gemm_time(gpu, pr, ge[i][2], ge[i][1], ge[i][0]);
+                k->mlp_bwd += gemm(g, gpu, expert_name[i], "wgrad", local, ge[i][2], ge[i][1], ge[i][0]);
         }
         k->a2a_bytes = (uint64_t)(toks * h * 2.0);
         if (!full) { /* each local expert's adapters on its share of the tokens */
-            double b = local * (lora_matrix(g, per, h, fe, r) * (m->gated_ffn ? 2 : 1) + lora_matrix(g, per, fe, h, r));
-            k->mlp_fwd += b;
-            k->mlp_bwd += 2 * b;
+            double gate = m->gated_ffn ? 2.0 : 1.0;
+            for (int bwd = 0; bwd < 2; bwd++) {
+                const char *pass = bwd ? "bwd" : "fwd";
+                double x = bwd ? 2.0 : 1.0;
+                *(bwd ? &k->mlp_bwd : &k->mlp_fwd) += lora_matrix(g, "lora.moe.up", pass, local * gate * x, per, h, fe, r) +
+                                                      lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, h, r);
+            }
         }
     }
     k->layer_params = (model_layer_params(m) - model_layer_expert_params(m)) / tp + model_layer_expert_params(m) / g->ep;
@@ -348,6 +415,16 @@ static void gen_init(gen *g, const model *m, const plat *p, const train_config *
     g->moe = m->experts > 1;
     g->grad_bytes = c->grad_fp32 ? 4.0 : 2.0;
     compute_costs(g, &plat_type_of_rank(p, 0)->gpu);
+}
+
+size_t train_gemms(const model *m, const plat *p, const train_config *c, train_gemm out[TRAIN_MAX_GEMMS])
+{
+    gen g;
+
+    memset(&g, 0, sizeof(g));
+    g.rec = out;
+    gen_init(&g, m, p, c);
+    return g.nrec;
 }
 
 /* One rank's emission state. */

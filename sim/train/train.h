@@ -102,6 +102,31 @@ SP_MUST_USE int train_build(wl **out, const model *m, const plat *p, const train
 SP_MUST_USE int train_estimate(const model *m, const plat *p, const train_config *c, double *step_s,
                                diag_list *diag);
 
+/* One GEMM of a training step, as the generator prices it (train_gemms). */
+typedef struct train_gemm {
+    const char *name; /* static: "attn.qkv", "attn.proj", "mlp.up", "mlp.down", "head", "moe.router",
+                         "moe.up", "moe.down", "lora.*" */
+    const char *pass; /* static: "fwd", "dgrad" (input gradient), "wgrad" (weight gradient); LoRA
+                         adapters "fwd" and "bwd" */
+    plat_prec prec;   /* the configuration's, but bf16 for the head under fp8 and fp4 */
+    double m, n, k;   /* (m x k) * (k x n), per TP shard: m is tokens, or the weight's rows in wgrad */
+    double count;     /* times per layer and micro-batch (local experts, q and o, ...) */
+    double eff;       /* train_gemm_efficiency: before wave quantization */
+    double seconds;   /* train_gemm_time of one */
+} train_gemm;
+
+#define TRAIN_MAX_GEMMS 48
+
+/**
+ * The GEMMs of one transformer layer (and the output head) per micro-batch,
+ * at the configuration's precision on the platform's first GPU type: what
+ * the generator times, for listing and for choosing shapes to measure
+ * (efficiency.gemm_shapes). Call after train_check succeeded.
+ * @param[out] out  filled with at most TRAIN_MAX_GEMMS entries
+ * @return the number of entries
+ */
+size_t train_gemms(const model *m, const plat *p, const train_config *c, train_gemm out[TRAIN_MAX_GEMMS]);
+
 /* Time of one GEMM (m x k) * (k x n) on a GPU: max of FLOPs over peak(prec)
  * x efficiency x wave quantization (tiles of 128 x 128 over sm_count), and
  * the operands' bytes over memory bandwidth x memory efficiency. */
@@ -111,8 +136,15 @@ double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, do
  * (efficiency.gemm_shapes), its own wave quantization divided out (at most
  * 1); without one, efficiency.gemm (gemm_fp8 for fp8 and fp4). */
 double train_gemm_efficiency(const plat_gpu *g, plat_prec prec, double m, double n, double k);
-/* Time of a fused attention kernel of these FLOPs and bytes (bf16). */
-double train_attention_time(const plat_gpu *g, double flops, double bytes);
+/* The efficiency of a fused causal attention kernel (bf16) over seq
+ * tokens, heads (x sequences) heads of head_dim, forward or backward: the
+ * GPU's measured kernel nearest in log(seq, heads, head_dim)
+ * (efficiency.attention_shapes); without one, efficiency.attention. */
+double train_attention_efficiency(const plat_gpu *g, double seq, double heads, double head_dim, bool backward);
+/* Time of that kernel doing these FLOPs and moving these bytes: the FLOPs
+ * at the dense bf16 peak x its efficiency, or the bytes, whichever is longer. */
+double train_attention_time(const plat_gpu *g, double flops, double bytes, double seq, double heads,
+                            double head_dim, bool backward);
 /* Time of a memory-bound kernel moving these bytes. */
 double train_memory_time(const plat_gpu *g, double bytes);
 

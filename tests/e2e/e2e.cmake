@@ -400,6 +400,12 @@ sp_e2e(memory.full_8b_spark RC 0 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|plat
   STDOUT "optimizer states +96\\.[0-9]+ GB.*does NOT fit")
 sp_e2e(memory.405b_superpod RC 0 ARGS "memory|-m|${models}/llama3-405b.cfg|-p|platforms/superpod-h100.cfg|-n|1024|--tp|8|--pp|16|--zero|1|--seq|8192|--recompute|selective"
   STDOUT "TP 8 x PP 16 x DP 64, ZeRO-1.* total .* of 80 GB")
+# FP8 keeps 1-byte copies of the linear layers' inputs: NVIDIA's Qwen3 30B-A3B
+# layout on 16 H100 fits with fp8 GEMMs, as it ran, and not in bf16.
+set(q30 ${models}/qwen3-30b-a3b.cfg|-p|platforms/superpod-h100.cfg|-n|2|--pp|2|--vpp|24|--ep|8|--seq|4096|--mbs|2|--zero|1)
+sp_e2e(memory.fp8_inputs RC 0 ARGS "memory|-m|${q30}|--precision|fp8" STDOUT "fp8 GEMMs.*total +[0-9.]+ GB of 80 GB: fits")
+sp_e2e(memory.bf16_inputs RC 0 ARGS "memory|-m|${q30}" STDOUT "bf16 GEMMs.*total +[0-9.]+ GB of 80 GB: does NOT fit")
+sp_e2e(memory.bad_precision RC 2 ARGS "memory|-m|${q30}|--precision|fp7" STDERR "--precision: expected a precision")
 sp_e2e(memory.bad_tp RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|3"
   STDERR "tensor parallelism 3 does not divide the 32 heads")
 sp_e2e(memory.too_many RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|8|--dp|2"

@@ -37,6 +37,17 @@ add_test(NAME e2e.train.fold_dp
           -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fold.cmake
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.train.fold_dp PROPERTIES LABELS e2e TIMEOUT 300)
+# --gemms lists the layer's GEMMs without simulating, and nothing is
+# written; the shapes the H100's table measured get back their measured
+# throughput.
+sp_e2e(train.gemms RC 0
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|8|--seq|4096|--gemms|-o|${SP_OUT}/gemms.h5"
+  STDOUT "mlp.down +fwd +bf16 +4096 +4096 +1792 .*# total" ABSENT "${SP_OUT}/gemms.h5")
+add_test(NAME e2e.train.gemms_measured
+  COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_gemms.py ${SP_EXE} platforms/include/gpus.cfg
+          -p platforms/dgx-h100.cfg -m ${m8} --tp 8 --seq 4096
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.gemms_measured PROPERTIES LABELS e2e)
 # Bad layouts: every problem reported, nothing written.
 sp_e2e(bad.train.layout RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|3|--gbs|5|-o|${SP_OUT}/bad-train.h5"

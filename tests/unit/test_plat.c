@@ -60,8 +60,9 @@ static void test_plat__spark(void **state)
     plat_free(p);
 }
 
-/* Measured GEMMs load as (precision, m, n, k, TFLOP/s over the peak), in the
- * node's copy of the GPU and in the catalogue's. */
+/* Measured GEMMs load as (precision, m, n, k, TFLOP/s over the peak), and
+ * measured attention as (seq, heads, head_dim, forward and backward over the
+ * bf16 peak), in the node's copy of the GPU and in the catalogue's. */
 static void test_plat__gemm_shapes(void **state)
 {
     diag_list *d = *state;
@@ -77,6 +78,10 @@ static void test_plat__gemm_shapes(void **state)
     assert_int_equal(g->gemm_shapes[1].prec, PLAT_FP8);
     assert_true(fabs(g->gemm_shapes[1].eff - 0.65) < 1e-12);
     assert_int_equal(plat_catalogue_find(p, "TestGPU")->ngemm_shapes, 2);
+    assert_int_equal(g->nattn_shapes, 1);
+    assert_true(g->attn_shapes[0].seq == 8192 && g->attn_shapes[0].heads == 16 && g->attn_shapes[0].head_dim == 128);
+    assert_true(fabs(g->attn_shapes[0].eff_fwd - 0.55) < 1e-12 && fabs(g->attn_shapes[0].eff_bwd - 0.45) < 1e-12);
+    assert_int_equal(plat_catalogue_find(p, "TestGPU")->nattn_shapes, 1);
     plat_free(p);
 }
 

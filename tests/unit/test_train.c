@@ -69,8 +69,12 @@ static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 static void test_train__gemm_roofline_and_waves(void **state)
 {
     fixture *f = *state;
-    const plat_gpu *g = &f->p->types[0].gpu;
+    plat_gpu flat = f->p->types[0].gpu;
+    const plat_gpu *g = &flat;
     double m = 128.0 * 12, n = 128.0 * 11, k = 65536.0, full, more, row; /* 132 tiles */
+
+    flat.ngemm_shapes = 0; /* the single efficiencies, without the catalogue's measured shapes */
+    flat.nattn_shapes = 0;
 
     full = train_gemm_time(g, PLAT_BF16, m, n, k);
     near_rel(full, 2.0 * m * n * k / (g->peak_flops[PLAT_BF16] * g->eff_gemm), 1e-12);
@@ -84,7 +88,8 @@ static void test_train__gemm_roofline_and_waves(void **state)
              2.0 * m * n * k / (g->peak_flops[PLAT_FP8] * g->eff_gemm_fp8) +
                  (m * k + k * n) * 3.0 / (g->mem_bw_Bps * g->eff_memory), 1e-12);
     assert_true(g->eff_gemm_fp8 < g->eff_gemm); /* H100: measured separately, lower */
-    near_rel(train_attention_time(g, 1e15, 0.0), 1e15 / (g->peak_flops[PLAT_BF16] * g->eff_attention), 1e-12);
+    near_rel(train_attention_time(g, 1e15, 0.0, 8192, 16, 128, false),
+             1e15 / (g->peak_flops[PLAT_BF16] * g->eff_attention), 1e-12);
 }
 
 /* Llama 3 405B: 126 layers over 16 stages leaves the first and last with
@@ -117,6 +122,95 @@ static void test_train__gemm_shapes(void **state)
     /* At most 1: a measurement above the wave-limited rate is capped. */
     shapes[1].eff = 0.5;
     near_rel(train_gemm_efficiency(&g, PLAT_BF16, 256, 256, 256), 1.0, 1e-12);
+}
+
+/* The GEMMs train_gemms lists are the ones the generator prices: each at
+ * train_gemm_time, the dense layer's three passes moving 6 x its matrices'
+ * parameters x tokens in FLOPs; under FP8 the head stays bf16; LoRA keeps the base's input gradients and
+ * runs its adapters once forward and twice backward; an MoE layer lists
+ * its experts, count the local ones, and no dense FFN. */
+/* Measured attention (efficiency.attention_shapes): the nearest in log(seq,
+ * heads, head_dim) sets the forward and the backward efficiency; without
+ * a table, efficiency.attention serves both. */
+static void test_train__attention_shapes(void **state)
+{
+    fixture *f = *state;
+    plat_gpu g = plat_type_of_rank(f->p, 0)->gpu;
+    plat_attn_shape shapes[] = {
+        {4096, 32, 128, 0.50, 0.38},
+        {16384, 16, 128, 0.58, 0.53},
+    };
+    double peak = g.peak_flops[PLAT_BF16];
+
+    g.attn_shapes = shapes;
+    g.nattn_shapes = 2;
+    near_rel(train_attention_efficiency(&g, 2048, 32, 128, false), 0.50, 1e-12);
+    near_rel(train_attention_efficiency(&g, 2048, 32, 128, true), 0.38, 1e-12);
+    near_rel(train_attention_efficiency(&g, 32768, 8, 128, true), 0.53, 1e-12);
+    /* compute-bound: FLOPs over peak x the backward efficiency */
+    near_rel(train_attention_time(&g, 1e15, 0.0, 16384, 16, 128, true), 1e15 / (peak * 0.53), 1e-12);
+    /* memory-bound: the bytes */
+    near_rel(train_attention_time(&g, 1.0, 1e9, 16384, 16, 128, false), 1e9 / (g.mem_bw_Bps * g.eff_memory), 1e-12);
+    g.nattn_shapes = 0;
+    near_rel(train_attention_efficiency(&g, 2048, 32, 128, true), g.eff_attention, 1e-12);
+}
+
+static void test_train__gemm_list(void **state)
+{
+    fixture *f = *state;
+    const plat_gpu *g = &plat_type_of_rank(f->p, 0)->gpu;
+    train_config c = config(2, 1, 4, 2, 4096, 1);
+    train_gemm l[TRAIN_MAX_GEMMS];
+    const model *m = f->m8;
+    double tok = 2.0 * 4096, flops = 0.0, head = 0.0, fwd = 0.0, bwd = 0.0;
+    double matrices = m->hidden * (model_q_dim(m) + 2.0 * model_kv_dim(m)) + model_q_dim(m) * m->hidden +
+                      3.0 * m->hidden * m->ffn; /* q, k, v, o; gate, up, down */
+    size_t n;
+    model *q = NULL;
+
+    assert_int_equal(train_check(m, f->p, &c, f->d), SP_OK);
+    n = train_gemms(m, f->p, &c, l);
+    assert_int_equal(n, 15); /* 4 matrices and the head, 3 passes each */
+    for (size_t i = 0; i < n; i++) {
+        double x = 2.0 * l[i].m * l[i].n * l[i].k * l[i].count;
+        near_rel(l[i].seconds, train_gemm_time(g, PLAT_BF16, l[i].m, l[i].n, l[i].k), 1e-12);
+        near_rel(l[i].eff, train_gemm_efficiency(g, PLAT_BF16, l[i].m, l[i].n, l[i].k), 1e-12);
+        *(strcmp(l[i].name, "head") == 0 ? &head : &flops) += x;
+    }
+    assert_string_equal(l[0].name, "attn.qkv");
+    assert_string_equal(l[0].pass, "fwd");
+    near_rel(flops, 6.0 * tok * matrices / 2.0 /* TP 2 */, 1e-12);
+    near_rel(head, 6.0 * tok * m->vocab * m->hidden / 2.0, 1e-12);
+
+    /* FP8 runs the layers' GEMMs in fp8 and the output head in bf16. */
+    c.prec = PLAT_FP8;
+    n = train_gemms(m, f->p, &c, l);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(l[i].prec, strcmp(l[i].name, "head") == 0 ? PLAT_BF16 : PLAT_FP8);
+    c.prec = PLAT_BF16;
+
+    c.l.tune = MODEL_TRAIN_LORA;
+    n = train_gemms(m, f->p, &c, l);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_not_equal(l[i].pass, "wgrad");
+        if (strncmp(l[i].name, "lora.", 5) == 0)
+            *(strcmp(l[i].pass, "bwd") == 0 ? &bwd : &fwd) += l[i].count * 2.0 * l[i].m * l[i].n * l[i].k;
+    }
+    assert_true(fwd > 0.0);
+    near_rel(bwd, 2.0 * fwd, 1e-12);
+
+    assert_int_equal(model_load(&q, MODELS "/qwen3-30b-a3b.cfg", f->d), SP_OK);
+    c = config(1, 1, 8, 1, 4096, 1);
+    c.l.ep = 8;
+    assert_int_equal(train_check(q, f->p, &c, f->d), SP_OK);
+    n = train_gemms(q, f->p, &c, l);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_not_equal(strncmp(l[i].name, "mlp.", 4), 0);
+        if (strncmp(l[i].name, "moe.up", 6) == 0)
+            near_rel(l[i].count, q->experts / 8.0, 1e-12);
+    }
+    assert_int_equal(n, 6 + 3 + 2 + 6); /* attention, head, router, experts */
+    model_free(q);
 }
 
 static void test_train__stage_layers(void **state)
@@ -489,6 +583,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train__gemm_roofline_and_waves),
         cmocka_unit_test(test_train__gemm_shapes),
+        cmocka_unit_test(test_train__gemm_list),
+        cmocka_unit_test(test_train__attention_shapes),
         cmocka_unit_test(test_train__stage_layers),
         cmocka_unit_test(test_train__model_flops),
         cmocka_unit_test(test_train__layout_and_graph),
