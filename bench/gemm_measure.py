@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Measure GEMM throughput on this machine's GPU, for efficiency.gemm_shapes.
+"""Measure GEMM, attention and memory-bound kernel throughput on this
+machine's GPU, for a GPU's efficiency tables (platforms/include/gpus.cfg).
 
-    python3 bench/gemm_measure.py SHAPES.txt [-o OUT.csv] [--attention]
+    python3 bench/gemm_measure.py [SHAPES.txt] [-o OUT.csv] [--attention OUT.csv]
+                                  [--memory OUT.csv] [--e5m2] [--power M,N,K,PREC...]
 
 SHAPES.txt: lines `m n k precision` (bench/gemm_shapes.py writes them).
 Needs PyTorch with CUDA. Each GEMM is (m x k) * (k x n) in the layout
@@ -12,14 +14,18 @@ cuBLASLt. Operands are random normal; after warm-up, each shape is captured
 in a CUDA graph (so that small GEMMs time the kernel, not PyTorch's launch
 overhead), replayed for 250 ms to settle (under the 700 W limit the SM clock
 follows each shape's own power draw, which otherwise carries over from the
-shape before: up to 20% on one shape between runs), then for at least 50 ms
-between CUDA events, three times; the median run counts. The CSV (m, n, k, precision, TFLOPs, time_us) starts
-with comment lines naming the GPU, driver, PyTorch, CUDA and cuBLAS, the
-power limit and clocks.
+shape before), then for at least 50 ms between CUDA events, three times;
+the median run counts. The CSV (m, n, k, precision, TFLOPs, time_us,
+timing) starts with comment lines naming the GPU, driver, PyTorch, CUDA and
+cuBLAS, the power limit and clocks.
 
 --power SHAPE... (m,n,k,precision) compares, for each shape, a 20 ms burst
 after 5 s idle with the steady state after 10 s of back-to-back runs, and
 reads the SM clock in each: how much the 700 W power limit costs.
+
+--memory OUT.csv times memory-bound kernels (copy, add, RMSNorm, SwiGLU's
+two kernels, fused AdamW) at training sizes; --e5m2 compares fp8 GEMMs whose
+first operand is e5m2 (Transformer Engine's gradients) with e4m3.
 
 --attention OUT.csv also times causal self-attention forward and backward
 through PyTorch's scaled_dot_product_attention (cuDNN and flash back ends,
@@ -196,12 +202,62 @@ def attention(out, grid, backends=("cudnn", "flash")):
             torch.cuda.empty_cache()
 
 
+def memory_kernels(out):
+    """Memory-bound kernels of a training step on training-sized tensors
+    (8192 tokens x 4096 and x 14336, bf16): achieved bytes per second
+    (bytes read and written, counted from the tensors) over each call,
+    timed in a CUDA graph; and PyTorch's fused AdamW over 268M fp32
+    parameters (28 bytes per parameter: weight, both moments read and
+    written, the gradient read)."""
+    import torch.nn.functional as F
+    print("kernel,shape,bytes,time_us,GBps", file=out, flush=True)
+    bf = torch.bfloat16
+    for rows, cols in ((8192, 4096), (8192, 14336), (16384, 16384)):
+        x = torch.randn(rows, cols, device="cuda", dtype=bf)
+        y = torch.randn(rows, cols, device="cuda", dtype=bf)
+        w = torch.randn(cols, device="cuda", dtype=bf)
+        e = rows * cols * 2.0
+        cases = [("copy", lambda: x.clone(), 2 * e), ("add", lambda: x + y, 3 * e),
+                 ("rms_norm", lambda: F.rms_norm(x, (cols,), w), 2 * e),
+                 ("silu_mul", lambda: F.silu(x) * y, 5 * e)]  # two kernels: silu (r, w), mul (2 r, w)
+        for name, fn, nbytes in cases:
+            t, mode = timed_any(fn)
+            print(f"{name},{rows}x{cols},{nbytes:.0f},{t * 1e6:.1f},{nbytes / t / 1e9:.0f}", file=out, flush=True)
+        del x, y, w
+        torch.cuda.empty_cache()
+    n = 1 << 28
+    prm = torch.nn.Parameter(torch.randn(n, device="cuda"))
+    prm.grad = torch.randn(n, device="cuda")
+    opt = torch.optim.AdamW([prm], lr=1e-4, fused=True)
+    opt.step()
+    t = timed(opt.step, graph=False)
+    print(f"adamw_fused,{n},{28.0 * n:.0f},{t * 1e6:.1f},{28.0 * n / t / 1e9:.0f}", file=out, flush=True)
+
+
+def e5m2_check(out):
+    """Transformer Engine's backward GEMMs take the gradient in e5m2: a few
+    training shapes with A in e4m3 and in e5m2 (B e4m3), TFLOP/s."""
+    one = torch.ones((), device="cuda", dtype=torch.float32)
+    for m, n, k in ((8192, 4096, 14336), (8192, 16384, 2304), (4096, 2048, 1536), (16384, 4096, 8192)):
+        a = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+        b8 = torch.randn(n, k, device="cuda", dtype=torch.bfloat16).to(torch.float8_e4m3fn).t()
+        r = {}
+        for name, dt in (("e4m3", torch.float8_e4m3fn), ("e5m2", torch.float8_e5m2)):
+            a8 = a.to(dt)
+            t, _ = timed_any(lambda: torch._scaled_mm(a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16))
+            r[name] = 2.0 * m * n * k / t / 1e12
+        print(f"fp8 {m}x{n}x{k}: A e4m3 {r['e4m3']:.1f}, A e5m2 (gradients) {r['e5m2']:.1f} TFLOP/s",
+              file=out, flush=True)
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("shapes", nargs="?")
     ap.add_argument("-o", "--output")
     ap.add_argument("--attention", metavar="OUT.csv", help="time attention instead, into OUT.csv")
     ap.add_argument("--attention-backends", default="cudnn,flash")
+    ap.add_argument("--memory", metavar="OUT.csv", help="time memory-bound kernels into OUT.csv")
+    ap.add_argument("--e5m2", action="store_true", help="compare e4m3 and e5m2 first operands")
     ap.add_argument("--power", nargs="*", default=[], metavar="M,N,K,PREC")
     a = ap.parse_args(argv)
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -210,6 +266,13 @@ def main(argv):
         print("# " + line, file=out, flush=True)
     for spec in a.power:
         power(spec, out)
+    if a.e5m2:
+        e5m2_check(out)
+    if a.memory:
+        with open(a.memory, "w") as f:
+            for line in info():
+                print("# " + line, file=f)
+            memory_kernels(f)
     print("m,n,k,precision,TFLOPs,time_us,timing", file=out, flush=True)
     for line in open(a.shapes) if a.shapes else []:
         f = line.split()
