@@ -274,7 +274,9 @@ void cli_train_print(const cli_train_result *r, const plat *p)
 static void print_gemms(const model *m, const plat *p, const cli_train_args *a)
 {
     train_gemm g[TRAIN_MAX_GEMMS];
-    size_t n = train_gemms(m, p, &a->cfg, g);
+    train_layer_time lt;
+    size_t n = train_gemms(m, p, &a->cfg, g, &lt);
+    double gemm_fb[2] = {0.0, 0.0};
     const plat_gpu *gpu = &plat_type_of_rank(p, 0)->gpu;
     char layout[256];
     double total = 0.0;
@@ -292,8 +294,14 @@ static void print_gemms(const model *m, const plat *p, const cli_train_args *a)
                plat_prec_name(g[i].prec), g[i].m, g[i].n, g[i].k, g[i].count, g[i].eff,
                flops / g[i].seconds / 1e12, g[i].seconds * 1e6);
         total += g[i].count * g[i].seconds;
+        if (strcmp(g[i].name, "head") != 0)
+            gemm_fb[strcmp(g[i].pass, "fwd") == 0 ? 0 : 1] += g[i].count * g[i].seconds;
     }
     printf("# total %.2f us (a layer's GEMMs, forward and backward, and the head's)\n", total * 1e6);
+    printf("# one layer, us:  forward %.2f = GEMMs %.2f + attention %.2f + element-wise %.2f\n", lt.fwd * 1e6,
+           gemm_fb[0] * 1e6, lt.attention_fwd * 1e6, (lt.fwd - gemm_fb[0] - lt.attention_fwd) * 1e6);
+    printf("#                 backward %.2f = GEMMs %.2f + attention %.2f + element-wise %.2f\n", lt.bwd * 1e6,
+           gemm_fb[1] * 1e6, lt.attention_bwd * 1e6, (lt.bwd - gemm_fb[1] - lt.attention_bwd) * 1e6);
 }
 
 int cli_train(int argc, char **argv, diag_list *diag)

@@ -221,7 +221,7 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
 
 /* Costs of one micro-batch on one GPU, seconds; collective sizes, bytes. */
 typedef struct costs {
-    double attn_fwd, attn_bwd, mlp_fwd, mlp_bwd, core_fwd; /* MoE: mlp = router and experts */
+    double attn_fwd, attn_bwd, mlp_fwd, mlp_bwd, core_fwd, core_bwd; /* MoE: mlp = router and experts */
     double head_fwd, head_bwd, embed_fwd, embed_bwd, qlora_dequant;
     uint64_t tp_bytes;   /* all-gather output / reduce-scatter input of a block (nccl-tests size) */
     uint64_t kv_bytes;   /* CP: keys and values of the whole sequence */
@@ -323,8 +323,8 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->attn_fwd += k->core_fwd + train_memory_time(gpu, elem_attn);
     /* FlashAttention's backward pass: 5 matrix products to the forward's 2,
      * and twice the traffic. */
-    k->attn_bwd += train_attention_time(gpu, 2.5 * core_flops, 2.0 * core_bytes, a_seq, a_heads, a_dim, true) +
-                   train_memory_time(gpu, 2.0 * elem_attn);
+    k->core_bwd = train_attention_time(gpu, 2.5 * core_flops, 2.0 * core_bytes, a_seq, a_heads, a_dim, true);
+    k->attn_bwd += k->core_bwd + train_memory_time(gpu, 2.0 * elem_attn);
     k->mlp_fwd += train_memory_time(gpu, elem_mlp);
     k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp);
     if (!full) {
@@ -417,13 +417,20 @@ static void gen_init(gen *g, const model *m, const plat *p, const train_config *
     compute_costs(g, &plat_type_of_rank(p, 0)->gpu);
 }
 
-size_t train_gemms(const model *m, const plat *p, const train_config *c, train_gemm out[TRAIN_MAX_GEMMS])
+size_t train_gemms(const model *m, const plat *p, const train_config *c, train_gemm out[TRAIN_MAX_GEMMS],
+                   train_layer_time *layer)
 {
     gen g;
 
     memset(&g, 0, sizeof(g));
     g.rec = out;
     gen_init(&g, m, p, c);
+    if (layer != NULL) {
+        layer->fwd = g.k.attn_fwd + g.k.mlp_fwd;
+        layer->bwd = g.k.attn_bwd + g.k.mlp_bwd;
+        layer->attention_fwd = g.k.core_fwd;
+        layer->attention_bwd = g.k.core_bwd;
+    }
     return g.nrec;
 }
 

@@ -117,15 +117,25 @@ typedef struct train_gemm {
 
 #define TRAIN_MAX_GEMMS 48
 
+/* One transformer layer's compute per micro-batch, seconds: the whole
+ * forward and backward (GEMMs, attention, element-wise kernels, adapters),
+ * and of them the fused attention kernels. */
+typedef struct train_layer_time {
+    double fwd, bwd;
+    double attention_fwd, attention_bwd;
+} train_layer_time;
+
 /**
  * The GEMMs of one transformer layer (and the output head) per micro-batch,
  * at the configuration's precision on the platform's first GPU type: what
  * the generator times, for listing and for choosing shapes to measure
  * (efficiency.gemm_shapes). Call after train_check succeeded.
- * @param[out] out  filled with at most TRAIN_MAX_GEMMS entries
+ * @param[out] out    filled with at most TRAIN_MAX_GEMMS entries
+ * @param[out] layer  when not NULL, the layer's compute times
  * @return the number of entries
  */
-size_t train_gemms(const model *m, const plat *p, const train_config *c, train_gemm out[TRAIN_MAX_GEMMS]);
+size_t train_gemms(const model *m, const plat *p, const train_config *c, train_gemm out[TRAIN_MAX_GEMMS],
+                   train_layer_time *layer);
 
 /* Time of one GEMM (m x k) * (k x n) on a GPU: max of FLOPs over peak(prec)
  * x efficiency x wave quantization (tiles of 128 x 128 over sm_count), and

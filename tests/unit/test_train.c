@@ -169,7 +169,7 @@ static void test_train__gemm_list(void **state)
     model *q = NULL;
 
     assert_int_equal(train_check(m, f->p, &c, f->d), SP_OK);
-    n = train_gemms(m, f->p, &c, l);
+    n = train_gemms(m, f->p, &c, l, NULL);
     assert_int_equal(n, 15); /* 4 matrices and the head, 3 passes each */
     for (size_t i = 0; i < n; i++) {
         double x = 2.0 * l[i].m * l[i].n * l[i].k * l[i].count;
@@ -184,13 +184,13 @@ static void test_train__gemm_list(void **state)
 
     /* FP8 runs the layers' GEMMs in fp8 and the output head in bf16. */
     c.prec = PLAT_FP8;
-    n = train_gemms(m, f->p, &c, l);
+    n = train_gemms(m, f->p, &c, l, NULL);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(l[i].prec, strcmp(l[i].name, "head") == 0 ? PLAT_BF16 : PLAT_FP8);
     c.prec = PLAT_BF16;
 
     c.l.tune = MODEL_TRAIN_LORA;
-    n = train_gemms(m, f->p, &c, l);
+    n = train_gemms(m, f->p, &c, l, NULL);
     for (size_t i = 0; i < n; i++) {
         assert_string_not_equal(l[i].pass, "wgrad");
         if (strncmp(l[i].name, "lora.", 5) == 0)
@@ -203,7 +203,7 @@ static void test_train__gemm_list(void **state)
     c = config(1, 1, 8, 1, 4096, 1);
     c.l.ep = 8;
     assert_int_equal(train_check(q, f->p, &c, f->d), SP_OK);
-    n = train_gemms(q, f->p, &c, l);
+    n = train_gemms(q, f->p, &c, l, NULL);
     for (size_t i = 0; i < n; i++) {
         assert_int_not_equal(strncmp(l[i].name, "mlp.", 4), 0);
         if (strncmp(l[i].name, "moe.up", 6) == 0)
