@@ -79,7 +79,9 @@ double train_gemm_efficiency(const plat_gpu *g, plat_prec prec, double m, double
     return eff < 1.0 ? eff : 1.0;
 }
 
-double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, double k)
+/* train_gemm_time with the cast of the (k x n) operand paid b_cast times
+ * (a share, for weights cast once for several micro-batches). */
+static double gemm_time_cast(const plat_gpu *g, plat_prec prec, double m, double n, double k, double b_cast)
 {
     double flops = 2.0 * m * n * k, wave, t_flops, t_mem, cast = 0.0;
 
@@ -91,8 +93,13 @@ double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, do
     /* Below 16 bits the bf16 operands are first cast (read 2 B, write the
      * narrow copy): a memory-bound kernel before the GEMM. */
     if (gemm_bytes_per_elem(prec) < 2.0)
-        cast = train_memory_time(g, (m * k + k * n) * (2.0 + gemm_bytes_per_elem(prec)));
+        cast = train_memory_time(g, (m * k + k * n * b_cast) * (2.0 + gemm_bytes_per_elem(prec)));
     return (t_flops > t_mem ? t_flops : t_mem) + cast;
+}
+
+double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, double k)
+{
+    return gemm_time_cast(g, prec, m, n, k, 1.0);
 }
 
 double train_attention_efficiency(const plat_gpu *g, double seq, double heads, double head_dim, bool backward)
@@ -253,11 +260,15 @@ static int rank_of(const gen *g, int t, int c, int d, int s)
 }
 
 /* count x the time of one GEMM (m x k) * (k x n) at precision pr, listed
- * in g->rec when it is set. */
+ * in g->rec when it is set. In the forward and input-gradient passes the
+ * (k x n) operand is the weight, whose quantized copy (and its transpose)
+ * Transformer Engine casts on a step's first micro-batch and reuses for the
+ * others (is_first_microbatch): that cast is shared over the micro-batches. */
 static double gemm_at(gen *g, const plat_gpu *gpu, plat_prec pr, const char *name, const char *pass, double count,
                       double m, double n, double k)
 {
-    double t = train_gemm_time(gpu, pr, m, n, k);
+    bool weight = strcmp(pass, "fwd") == 0 || strcmp(pass, "dgrad") == 0;
+    double t = gemm_time_cast(gpu, pr, m, n, k, weight ? 1.0 / g->c->l.microbatches : 1.0);
 
     if (g->rec != NULL && g->nrec < TRAIN_MAX_GEMMS && m > 0.0 && n > 0.0 && k > 0.0)
         g->rec[g->nrec++] = (train_gemm){name, pass, pr, m, n, k, count, train_gemm_efficiency(gpu, pr, m, n, k), t};
