@@ -26,6 +26,8 @@ import training_accuracy  # noqa: E402  (the benchmark cases)
 
 # The platforms whose first GPU is each catalogue model (for the study's jobs).
 PLATFORM = {"H100-SXM": "platforms/dgx-h100.cfg"}
+# The benchmark cases' platforms with that GPU.
+CASE_PLATFORMS = {"H100-SXM": ("platforms/dgx-h100.cfg", "platforms/superpod-h100.cfg")}
 # The default study's jobs (studies/default.cfg): model, mode, sequence.
 JOBS = [("workloads/models/llama3-8b.cfg", "lora", 2048), ("workloads/models/llama3-70b.cfg", "qlora", 2048),
         ("workloads/models/llama3-8b.cfg", "full", 4096), ("workloads/models/llama3-8b.cfg", "full", 8192)]
@@ -97,11 +99,13 @@ def main(argv):
     if a.attention_cfg:
         return to_attention_cfg(a.attention_cfg)
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    if a.gpu not in PLATFORM:
+        ap.error(f"--gpu: no platform known for {a.gpu!r} (known: {', '.join(PLATFORM)}); add one to PLATFORM")
     plat = PLATFORM[a.gpu]
     runs = []
     for case in training_accuracy.CASES:
         args = case[5]
-        if "h100" not in args[args.index("-p") + 1]:
+        if args[args.index("-p") + 1] not in CASE_PLATFORMS[a.gpu]:
             continue
         runs.append([x for x in args if x not in ("bf16", "fp8", "--precision")])
     for model, mode, seq in JOBS:

@@ -115,6 +115,12 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         err = SP_EINPUT;
         goto done;
     }
+    if (!(plat_type_of_rank(p, 0)->gpu.peak_flops[a.cfg.prec] > 0.0)) { /* as train_check */
+        const plat_gpu *g = &plat_type_of_rank(p, 0)->gpu;
+        diag_error(diag, g->src, "GPU %s has no %s peak rate", g->model, plat_prec_name(a.cfg.prec));
+        err = SP_EINPUT;
+        goto done;
+    }
     if (l.microbatches == 0)
         l.microbatches = l.pp;
     l.comm_channels = coll_comm_channels(p);

@@ -298,10 +298,15 @@ static void print_gemms(const model *m, const plat *p, const cli_train_args *a)
             gemm_fb[strcmp(g[i].pass, "fwd") == 0 ? 0 : 1] += g[i].count * g[i].seconds;
     }
     printf("# total %.2f us (a layer's GEMMs, forward and backward, and the head's)\n", total * 1e6);
-    printf("# one layer, us:  forward %.2f = GEMMs %.2f + attention %.2f + element-wise %.2f\n", lt.fwd * 1e6,
-           gemm_fb[0] * 1e6, lt.attention_fwd * 1e6, (lt.fwd - gemm_fb[0] - lt.attention_fwd) * 1e6);
-    printf("#                 backward %.2f = GEMMs %.2f + attention %.2f + element-wise %.2f\n", lt.bwd * 1e6,
-           gemm_fb[1] * 1e6, lt.attention_bwd * 1e6, (lt.bwd - gemm_fb[1] - lt.attention_bwd) * 1e6);
+    for (int b = 0; b < 2; b++) {
+        double all = b ? lt.bwd_s : lt.fwd_s, attn = b ? lt.attention_bwd_s : lt.attention_fwd_s;
+        printf("#%s %s %.2f = GEMMs %.2f + attention %.2f + element-wise %.2f",
+               b ? "                " : " one layer, us:", b ? "backward" : " forward", all * 1e6, gemm_fb[b] * 1e6,
+               attn * 1e6, (all - gemm_fb[b] - attn - lt.dequant_s) * 1e6);
+        if (lt.dequant_s > 0.0)
+            printf(" + NF4 dequantization %.2f", lt.dequant_s * 1e6);
+        printf("\n");
+    }
 }
 
 int cli_train(int argc, char **argv, diag_list *diag)

@@ -3,6 +3,7 @@
 
 #include "util/vec.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,7 +344,8 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         for (int bwd = 0; bwd < 2; bwd++) {
             const char *pass = bwd ? "bwd" : "fwd";
             double x = bwd ? 2.0 : 1.0, gate = m->gated_ffn ? 2.0 : 1.0;
-            double a = lora_matrix(g, "lora.q,o", pass, 2 * x, tok, h, q / tp, r) +
+            double a = lora_matrix(g, "lora.q", pass, x, tok, h, q / tp, r) +
+                       lora_matrix(g, "lora.o", pass, x, tok, q / tp, h, r) +
                        lora_matrix(g, "lora.k,v", pass, 2 * x, tok, h, kv / tp, r);
             double b = g->moe ? 0.0 /* the experts' adapters, below */
                               : lora_matrix(g, "lora.up", pass, gate * x, tok, h, f / tp, r) +
@@ -392,8 +394,9 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
             for (int bwd = 0; bwd < 2; bwd++) {
                 const char *pass = bwd ? "bwd" : "fwd";
                 double x = bwd ? 2.0 : 1.0;
-                *(bwd ? &k->mlp_bwd : &k->mlp_fwd) += lora_matrix(g, "lora.moe.up", pass, local * gate * x, per, h, fe, r) +
-                                                      lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, h, r);
+                double b = lora_matrix(g, "lora.moe.up", pass, local * gate * x, per, h, fe, r) +
+                           lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, h, r);
+                *(bwd ? &k->mlp_bwd : &k->mlp_fwd) += b;
             }
         }
     }
@@ -437,11 +440,13 @@ size_t train_gemms(const model *m, const plat *p, const train_config *c, train_g
     g.rec = out;
     gen_init(&g, m, p, c);
     if (layer != NULL) {
-        layer->fwd = g.k.attn_fwd + g.k.mlp_fwd;
-        layer->bwd = g.k.attn_bwd + g.k.mlp_bwd;
-        layer->attention_fwd = g.k.core_fwd;
-        layer->attention_bwd = g.k.core_bwd;
+        layer->fwd_s = g.k.attn_fwd + g.k.mlp_fwd + g.k.qlora_dequant;
+        layer->bwd_s = g.k.attn_bwd + g.k.mlp_bwd + g.k.qlora_dequant;
+        layer->attention_fwd_s = g.k.core_fwd;
+        layer->attention_bwd_s = g.k.core_bwd;
+        layer->dequant_s = g.k.qlora_dequant;
     }
+    assert(g.nrec < TRAIN_MAX_GEMMS); /* room to spare: 28 at most (MoE with adapters) */
     return g.nrec;
 }
 

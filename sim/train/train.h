@@ -107,7 +107,8 @@ typedef struct train_gemm {
     const char *name; /* static: "attn.qkv", "attn.proj", "mlp.up", "mlp.down", "head", "moe.router",
                          "moe.up", "moe.down", "lora.*" */
     const char *pass; /* static: "fwd", "dgrad" (input gradient), "wgrad" (weight gradient); LoRA
-                         adapters "fwd" and "bwd" */
+                         adapters "fwd" and "bwd" (the forward shapes, counted twice: the
+                         backward's two GEMMs per matrix, approximated) */
     plat_prec prec;   /* the configuration's, but bf16 for the head under fp8 and fp4 */
     double m, n, k;   /* (m x k) * (k x n), per TP shard: m is tokens, or the weight's rows in wgrad */
     double count;     /* times per layer and micro-batch (local experts, q and o, ...) */
@@ -118,12 +119,14 @@ typedef struct train_gemm {
 
 #define TRAIN_MAX_GEMMS 48
 
-/* One transformer layer's compute per micro-batch, seconds: the whole
- * forward and backward (GEMMs, attention, element-wise kernels, adapters),
- * and of them the fused attention kernels. */
+/* One transformer layer's compute per micro-batch: the whole forward and
+ * backward (GEMMs, attention, element-wise kernels, adapters, QLoRA's
+ * dequantization), and of them the fused attention kernels and the
+ * dequantization (each pass). */
 typedef struct train_layer_time {
-    double fwd, bwd;
-    double attention_fwd, attention_bwd;
+    double fwd_s, bwd_s;
+    double attention_fwd_s, attention_bwd_s;
+    double dequant_s;
 } train_layer_time;
 
 /**

@@ -406,6 +406,8 @@ set(q30 ${models}/qwen3-30b-a3b.cfg|-p|platforms/superpod-h100.cfg|-n|2|--pp|2|-
 sp_e2e(memory.fp8_inputs RC 0 ARGS "memory|-m|${q30}|--precision|fp8" STDOUT "fp8 GEMMs.*total +[0-9.]+ GB of 80 GB: fits")
 sp_e2e(memory.bf16_inputs RC 0 ARGS "memory|-m|${q30}" STDOUT "bf16 GEMMs.*total +[0-9.]+ GB of 80 GB: does NOT fit")
 sp_e2e(memory.bad_precision RC 2 ARGS "memory|-m|${q30}|--precision|fp7" STDERR "--precision: expected a precision")
+sp_e2e(memory.no_fp8 RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/rtx3090-x4.cfg|--precision|fp8"
+  STDERR "GPU RTX3090 has no fp8 peak rate")
 sp_e2e(memory.bad_tp RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|3"
   STDERR "tensor parallelism 3 does not divide the 32 heads")
 sp_e2e(memory.too_many RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|8|--dp|2"

@@ -124,11 +124,6 @@ static void test_train__gemm_shapes(void **state)
     near_rel(train_gemm_efficiency(&g, PLAT_BF16, 256, 256, 256), 1.0, 1e-12);
 }
 
-/* The GEMMs train_gemms lists are the ones the generator prices: each at
- * train_gemm_time, the dense layer's three passes moving 6 x its matrices'
- * parameters x tokens in FLOPs; under FP8 the head stays bf16; LoRA keeps the base's input gradients and
- * runs its adapters once forward and twice backward; an MoE layer lists
- * its experts, count the local ones, and no dense FFN. */
 /* Measured attention (efficiency.attention_shapes): the nearest in log(seq,
  * heads, head_dim) sets the forward and the backward efficiency; without
  * a table, efficiency.attention serves both. */
@@ -155,6 +150,12 @@ static void test_train__attention_shapes(void **state)
     near_rel(train_attention_efficiency(&g, 2048, 32, 128, true), g.eff_attention, 1e-12);
 }
 
+/* The GEMMs train_gemms lists are the ones the generator prices: each at
+ * train_gemm_time, the dense layer's three passes moving 6 x its matrices'
+ * parameters x tokens in FLOPs; under FP8 the head stays bf16 and a
+ * weight's cast is shared over the micro-batches; LoRA keeps the base's
+ * input gradients and runs its adapters once forward and twice backward;
+ * an MoE layer lists its experts, count the local ones, and no dense FFN. */
 static void test_train__gemm_list(void **state)
 {
     fixture *f = *state;
