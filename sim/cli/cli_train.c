@@ -298,6 +298,8 @@ static void print_gemms(const model *m, const plat *p, const cli_train_args *a)
             gemm_fb[strcmp(g[i].pass, "fwd") == 0 ? 0 : 1] += g[i].count * g[i].seconds;
     }
     printf("# total %.2f us (a layer's GEMMs, forward and backward, and the head's)\n", total * 1e6);
+    if (a->cfg.l.tune != MODEL_TRAIN_FULL)
+        printf("# LoRA adapters' backward (\"bwd\") is priced as their forward shapes, twice\n");
     for (int b = 0; b < 2; b++) {
         double all = b ? lt.bwd_s : lt.fwd_s, attn = b ? lt.attention_bwd_s : lt.attention_fwd_s;
         printf("#%s %s %.2f = GEMMs %.2f + attention %.2f + element-wise %.2f",
