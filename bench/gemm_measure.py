@@ -167,36 +167,38 @@ def gemm(m, n, k, prec, run=True):
 def attention(out, grid, backends=("cudnn", "flash")):
     """Causal self-attention, bf16, batch 1, through cuDNN (the back end
     Transformer Engine prefers on Hopper and later) and, for comparison,
-    FlashAttention-2: one CSV row per (seq, heads, head_dim) with forward and
-    backward TFLOP/s, counting the causal half (backward: 2.5 x forward's
-    FLOPs, the convention docs/training-model.md uses). The forward and
-    backward passes are captured in CUDA graphs (make_graphed_callables),
-    so that short calls time the kernels rather than PyTorch's launch
-    overhead; the first row of each back end (128 tokens, 1 head) shows
-    what overhead is left."""
+    FlashAttention-2: one CSV row per (seq, heads, kv_heads, head_dim) with
+    forward and backward TFLOP/s, counting the causal half (backward: 2.5 x
+    forward's FLOPs, the convention docs/training-model.md uses); kv_heads
+    below heads is grouped-query attention. The forward and backward passes
+    are captured in CUDA graphs (make_graphed_callables), so that short
+    calls time the kernels rather than PyTorch's launch overhead; the first
+    row of each back end (128 tokens, 1 head) shows what overhead is left."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
     import torch.nn.functional as F
     which = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION}
-    print("backend,seq,heads,head_dim,fwd_TFLOPs,bwd_TFLOPs,fwd_us,bwd_us,timing", file=out, flush=True)
+    print("backend,seq,heads,kv_heads,head_dim,fwd_TFLOPs,bwd_TFLOPs,fwd_us,bwd_us,timing", file=out, flush=True)
     for name in backends:
         backend = which[name]
-        for seq, heads, d in [(128, 1, 128)] + grid:
-            q, k, v = (torch.randn(1, heads, seq, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
-                       for _ in range(3))
+        for seq, heads, kv, d in [(128, 1, 1, 128)] + grid:
+            def sdpa(a, b, c):
+                return F.scaled_dot_product_attention(a, b, c, is_causal=True, enable_gqa=kv < heads)
+
+            q = torch.randn(1, heads, seq, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+            k, v = (torch.randn(1, kv, seq, d, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+                    for _ in range(2))
             flops = 4.0 * seq * seq * d * heads * 0.5  # QK^T and PV, the causal half
             with sdpa_kernel(backend):
                 try:
-                    graphed = torch.cuda.make_graphed_callables(
-                        lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True), (q, k, v))
+                    graphed = torch.cuda.make_graphed_callables(sdpa, (q, k, v))
                     mode = "graph"
                 except RuntimeError:
                     torch.cuda.synchronize()
-                    graphed = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True)  # noqa: E731
-                    mode = "eager"
+                    graphed, mode = sdpa, "eager"
                 g = torch.randn(1, heads, seq, d, device="cuda", dtype=torch.bfloat16)
                 tf = timed(lambda: graphed(q, k, v), graph=False)
                 tb = timed(lambda: torch.autograd.backward(graphed(q, k, v), g), graph=False) - tf
-            print(f"{name},{seq},{heads},{d},{flops / tf / 1e12:.1f},{2.5 * flops / tb / 1e12:.1f},"
+            print(f"{name},{seq},{heads},{kv},{d},{flops / tf / 1e12:.1f},{2.5 * flops / tb / 1e12:.1f},"
                   f"{tf * 1e6:.1f},{tb * 1e6:.1f},{mode}", file=out, flush=True)
             del q, k, v, g, graphed
             torch.cuda.empty_cache()
@@ -256,6 +258,8 @@ def main(argv):
     ap.add_argument("-o", "--output")
     ap.add_argument("--attention", metavar="OUT.csv", help="time attention instead, into OUT.csv")
     ap.add_argument("--attention-backends", default="cudnn,flash")
+    ap.add_argument("--gqa", type=int, nargs="+", default=[1], metavar="R",
+                    help="query heads per KV head to time attention at (default 1)")
     ap.add_argument("--memory", metavar="OUT.csv", help="time memory-bound kernels into OUT.csv")
     ap.add_argument("--e5m2", action="store_true", help="compare e4m3 and e5m2 first operands")
     ap.add_argument("--power", nargs="*", default=[], metavar="M,N,K,PREC")
@@ -283,7 +287,8 @@ def main(argv):
         print(f"{m},{n},{k},{prec},{2.0 * m * n * k / t / 1e12:.1f},{t * 1e6:.2f},{mode}", file=out, flush=True)
         torch.cuda.empty_cache()
     if a.attention:
-        grid = [(s, h, d) for d in (128,) for s in (1024, 2048, 4096, 8192, 16384, 32768) for h in (4, 8, 16, 32, 64)]
+        grid = [(s, h, h // r, 128) for s in (1024, 2048, 4096, 8192, 16384, 32768) for h in (4, 8, 16, 32, 64)
+                for r in a.gqa if r <= h]
         with open(a.attention, "w") as f:
             for line in info():
                 print("# " + line, file=f)

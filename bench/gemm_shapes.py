@@ -69,17 +69,32 @@ def to_attention_cfg(paths):
     """efficiency.attention_shapes entries from gemm_measure.py --attention
     CSVs (cuDNN rows): for each shape the median of the runs in which both
     passes took at least twice the file's launch-overhead row (128 tokens,
-    1 head); shapes no run times above it are left out."""
+    1 head); shapes no run times above it are left out. Only rows with as
+    many key/value heads as query heads count (files without a kv_heads
+    column timed those): grouped-query attention ran at the same rates
+    (bench/data/gemm/README.md), so the table has no such dimension."""
     got = {}
     for path in paths:
-        rows = [line.strip().split(",") for line in open(path) if line.startswith("cudnn,")]
-        floor = [r for r in rows if r[1] == "128" and r[2] == "1"]
+        cols = None
+        rows = []
+        for line in open(path):
+            f = line.strip().split(",")
+            if line.startswith("backend,"):
+                cols = f
+            elif line.startswith("cudnn,") and cols:
+                rows.append(dict(zip(cols, f)))
+        for r in rows:
+            r.setdefault("kv_heads", r["heads"])
+        floor = [r for r in rows if r["seq"] == "128" and r["heads"] == "1"]
         if not floor:
             continue
-        f_us, b_us = float(floor[0][6]), float(floor[0][7])
+        f_us, b_us = float(floor[0]["fwd_us"]), float(floor[0]["bwd_us"])
         for r in rows:
-            if r is not floor[0] and float(r[6]) >= 2.0 * f_us and float(r[7]) >= 2.0 * b_us:
-                got.setdefault((int(r[1]), int(r[2]), int(r[3])), []).append((float(r[4]), float(r[5])))
+            if r["kv_heads"] != r["heads"]:
+                continue
+            if r is not floor[0] and float(r["fwd_us"]) >= 2.0 * f_us and float(r["bwd_us"]) >= 2.0 * b_us:
+                key = (int(r["seq"]), int(r["heads"]), int(r["head_dim"]))
+                got.setdefault(key, []).append((float(r["fwd_TFLOPs"]), float(r["bwd_TFLOPs"])))
     for (seq, heads, d), v in sorted(got.items()):
         fwd, bwd = statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)
         print(f"        {{ seq = {seq}; heads = {heads}; head_dim = {d}; fwd_TFLOPs = {fwd:.1f}; "
