@@ -353,8 +353,14 @@ static int check_attn_shapes(const cfg_file *f, const config_setting_t *list, co
             err = e1;
             continue;
         }
+        if (!(bf16 > 0.0)) {
+            diag_error(f->diag, cfg_loc(f, e), "%s[%d]: the GPU has no bf16 peak_TFLOPs entry to measure it against",
+                       w, i);
+            err = SP_EINPUT;
+            continue;
+        }
         for (int r = 0; r < 2; r++) {
-            if (!(bf16 > 0.0) || cfg_number(e, rates[r], 0.0) > bf16) {
+            if (cfg_number(e, rates[r], 0.0) > bf16) {
                 diag_error(f->diag, cfg_loc(f, config_setting_get_member(e, rates[r])),
                            "%s[%d]: %s %g exceeds the bf16 peak of %g", w, i, rates[r],
                            cfg_number(e, rates[r], 0.0), bf16);
