@@ -16,7 +16,8 @@ Engine prefers on Hopper), output projection, residual, RMSNorm, SwiGLU
 MLP, residual; one sequence (micro-batch 1), no tensor parallelism. The
 layer runs 20 times to settle the clock, then 20 timed forward and
 backward passes (CUDA events), then the profiler sorts 5 more into kernel
-classes by name. PyTorch's element-wise kernels are not fused as
+classes by name (with --shapes, also each GEMM by its shape). PyTorch's
+element-wise kernels are not fused as
 Transformer Engine's are, so only the GEMM and attention classes compare
 like with like."""
 import argparse
@@ -44,6 +45,7 @@ def main(argv):
     ap.add_argument("--head-dim", type=int, default=128)
     ap.add_argument("--ffn", type=int, default=14336)
     ap.add_argument("--seq", type=int, default=8192)
+    ap.add_argument("--shapes", action="store_true", help="also each GEMM's kernel time in the layer, as CSV")
     a = ap.parse_args(argv)
     from torch.nn.attention import SDPBackend, sdpa_kernel
     dev, bf = "cuda", torch.bfloat16
@@ -95,7 +97,8 @@ def main(argv):
 
     def profile(backward):
         outs = []
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        acts = [torch.profiler.ProfilerActivity.CUDA] + ([torch.profiler.ProfilerActivity.CPU] if a.shapes else [])
+        with torch.profiler.profile(activities=acts, record_shapes=a.shapes) as prof:
             for _ in range(5):
                 out = layer(x)
                 if backward:
@@ -109,8 +112,15 @@ def main(argv):
         for e in prof.events():
             if e.device_type == torch.autograd.DeviceType.CUDA:
                 got[classify(e.name)] += (e.time_range.end - e.time_range.start) / 5.0
+            elif a.shapes and e.name == "aten::mm" and len(e.input_shapes) >= 2 and len(e.input_shapes[0]) == 2:
+                (m, k), (_, n) = e.input_shapes[0], e.input_shapes[1]
+                us = sum(x.duration if hasattr(x, "duration") else x.time_range.end - x.time_range.start
+                         for x in e.kernels)
+                if us > 0:
+                    per_shape.setdefault((m, n, k), []).append(us)
         return got
 
+    per_shape = {}
     pf = profile(False)
     pb = profile(True)
     pb = {k: pb[k] - pf[k] for k in pb}
@@ -121,6 +131,11 @@ def main(argv):
           f"attention {pf['attention']:8.1f}  other {pf['other']:8.1f}")
     print(f"backward {statistics.median(bwd):9.1f} us (median of 20)  kernels: GEMMs {pb['gemm']:8.1f}  "
           f"attention {pb['attention']:8.1f}  other {pb['other']:8.1f}")
+    if a.shapes:  # each GEMM's kernel time inside the layer, bf16 (m, n, k as gemm_measure.py)
+        print("m,n,k,precision,TFLOPs,time_us,calls")
+        for (m, n, k), v in sorted(per_shape.items()):
+            t = statistics.median(v)
+            print(f"{m},{n},{k},bf16,{2.0 * m * n * k / t / 1e6:.1f},{t:.2f},{len(v)}")
     return 0
 
 
