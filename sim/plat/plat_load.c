@@ -290,6 +290,17 @@ static int prec_index(const char *name)
     return -1;
 }
 
+/* One entry of a list of measurements (w[i]): a group with these keys. */
+static int check_entry(const cfg_file *f, const config_setting_t *e, const cfg_key *keys, const char *w, int i)
+{
+    if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+        diag_error(f->diag, cfg_loc(f, e), "%s[%d] must be a group { }, got %s", w, i,
+                   cfg_type_name(config_setting_type(e)));
+        return SP_EINPUT;
+    }
+    return cfg_check(f, e, keys, w);
+}
+
 /* efficiency.gemm_shapes: every entry a group of shape_keys, its precision
  * one the GPU has a peak for, its throughput at most that peak. */
 static int check_shapes(const cfg_file *f, const config_setting_t *list, const config_setting_t *peak,
@@ -303,13 +314,7 @@ static int check_shapes(const cfg_file *f, const config_setting_t *list, const c
         const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
         const char *pname;
         int pi, e1;
-        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
-            diag_error(f->diag, cfg_loc(f, e), "%s[%d] must be a group { }, got %s", w, i,
-                       cfg_type_name(config_setting_type(e)));
-            err = SP_EINPUT;
-            continue;
-        }
-        if ((e1 = cfg_check(f, e, shape_keys, w)) < 0) {
+        if ((e1 = check_entry(f, e, shape_keys, w, i)) < 0) {
             err = e1;
             continue;
         }
@@ -330,7 +335,7 @@ static int check_shapes(const cfg_file *f, const config_setting_t *list, const c
 }
 
 /* efficiency.attention_shapes: every entry a group of attn_keys, its
- * throughputs at most the bf16 peak. */
+ * throughputs at most the bf16 peak (a required, positive key). */
 static int check_attn_shapes(const cfg_file *f, const config_setting_t *list, const config_setting_t *peak,
                              const char *what)
 {
@@ -343,20 +348,8 @@ static int check_attn_shapes(const cfg_file *f, const config_setting_t *list, co
     for (int i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
         int e1;
-        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
-            diag_error(f->diag, cfg_loc(f, e), "%s[%d] must be a group { }, got %s", w, i,
-                       cfg_type_name(config_setting_type(e)));
-            err = SP_EINPUT;
-            continue;
-        }
-        if ((e1 = cfg_check(f, e, attn_keys, w)) < 0) {
+        if ((e1 = check_entry(f, e, attn_keys, w, i)) < 0) {
             err = e1;
-            continue;
-        }
-        if (!(bf16 > 0.0)) {
-            diag_error(f->diag, cfg_loc(f, e), "%s[%d]: the GPU has no bf16 peak_TFLOPs entry to measure it against",
-                       w, i);
-            err = SP_EINPUT;
             continue;
         }
         for (int r = 0; r < 2; r++) {
@@ -459,7 +452,7 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
         n = list != NULL ? config_setting_length(list) : 0;
         if (n > 0 && (out->attn_shapes = calloc((size_t)n, sizeof(*out->attn_shapes))) == NULL)
             return SP_ENOMEM;
-        for (int i = 0; i < n && out->peak_flops[PLAT_BF16] > 0.0; i++) {
+        for (int i = 0; i < n; i++) {
             const config_setting_t *x = config_setting_get_elem(list, (unsigned)i);
             plat_attn_shape *sh = &out->attn_shapes[out->nattn_shapes++];
             sh->seq = (double)cfg_int(x, "seq", 1);
