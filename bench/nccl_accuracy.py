@@ -14,6 +14,11 @@ The logs are in bench/data/nccl-tests/, unchanged, each with its source,
 system, NCCL version and settings in its '#' header lines. Nothing here is
 fitted: every model parameter comes from the platform file.
 
+Then in-network reduction (SHARP, NCCL's CollNet): a published summary of
+peak all-reduce busbw at 16 GiB on 2 to 46 DGX B200-class nodes, with
+CollNet enabled and NVLS disabled, and with Ring forced, against
+`scalepath nccl --collnet` and `--algo Ring` on superpod-b200.
+
 usage: bench/nccl_accuracy.py [--scalepath build/sim/scalepath] [-v]
 """
 import argparse
@@ -144,7 +149,35 @@ def main():
                          "" if lo >= 1 / 1.5 and hi <= 1.5 else "  MISSES the target"))
         for l in line:
             print("   " + l)
+    sharp(a.scalepath)
     return 0
+
+
+def sharp(exe):
+    """Peak busbw at 16 GiB with SHARP (CollNet on, NVLS off) and with Ring,
+    per node count (bench/data/nccl-tests/b200_sharp_peaks.txt)."""
+    rows = []
+    with open(os.path.join(DATA, "b200_sharp_peaks.txt")) as fp:
+        for line in fp:
+            if line.strip() and not line.startswith("#"):
+                n, c, r = line.split()
+                rows.append((int(n), float(c), float(r)))
+    size = 16 << 30
+    print("== b200_sharp_peaks.txt: superpod-b200, all_reduce 16 GiB, CollNet on and NVLS off "
+          "(--collnet --algo Ring,Tree,CollnetDirect,CollnetChain) / Ring")
+    print("%6s %10s %10s %7s %-22s %10s %10s %7s" % ("nodes", "sharp", "sim", "err", "sim algo/proto",
+                                                     "ring", "sim", "err"))
+    errs = []
+    for nodes, meas_c, meas_r in rows:
+        c = simulate(exe, "superpod-b200.cfg", nodes, "all_reduce", [size],
+                     ["--collnet", "--algo", "Ring,Tree,CollnetDirect,CollnetChain"])[size]
+        r = simulate(exe, "superpod-b200.cfg", nodes, "all_reduce", [size], ["--algo", "Ring"])[size]
+        ec, er = c[1] / meas_c - 1.0, r[1] / meas_r - 1.0
+        errs.append(abs(ec))
+        print("%6d %10.1f %10.1f %+6.1f%% %-22s %10.1f %10.1f %+6.1f%%" % (nodes, meas_c, c[1], 100 * ec, c[2],
+                                                                         meas_r, r[1], 100 * er))
+    print("   CollNet: median |err| %.1f%%, worst %.1f%% (%d node counts; one size each, not a curve)" %
+          (100 * statistics.median(errs), 100 * max(errs), len(errs)))
 
 
 if __name__ == "__main__":

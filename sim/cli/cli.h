@@ -28,7 +28,8 @@ SP_MUST_USE int cli_parse_double(double *out, const char *opt, const char *val, 
                                  diag_list *diag);
 
 /* --algo LIST or --proto LIST (opt names which) into opts, as NCCL_ALGO /
- * NCCL_PROTO; reports a bad list. */
+ * NCCL_PROTO, or --collnet (val unused) as NCCL_COLLNET_ENABLE=1; reports a
+ * bad list. */
 SP_MUST_USE int cli_parse_coll_opt(coll_opts *opts, const char *opt, const char *val, diag_list *diag);
 
 /* The communicator nccl-tests -g G makes: every GPU (gpn 0), or the first

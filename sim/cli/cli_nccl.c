@@ -91,7 +91,9 @@ static void usage(FILE *fp)
             "            bfloat16 f8e4m3 f8e5m2                      default float\n"
             "  --op OP   sum prod min max avg (printed only)         default sum\n"
             "  --algo L  algorithms NCCL may choose, as NCCL_ALGO: Ring,Tree,PAT,\n"
-            "            NVLS,NVLSTree                               default all\n"
+            "            NVLS,NVLSTree,CollnetDirect,CollnetChain    default all\n"
+            "  --collnet as NCCL_COLLNET_ENABLE=1: CollNet, and NVLS across nodes,\n"
+            "            where the fabric reduces in the network (SHARP)  default off\n"
             "  --proto L protocols, as NCCL_PROTO: LL,LL128,Simple       default all\n"
             "  -o FILE   write the table to HDF5 (docs/output-format.md)\n"
             "  --xml F   keep the generated SimGrid platform in F\n"
@@ -114,12 +116,13 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
         {"op", required_argument, NULL, 'O'},       {"output", required_argument, NULL, 'o'},
         {"xml", required_argument, NULL, 'X'},      {"verbose", no_argument, NULL, 'v'},
         {"algo", required_argument, NULL, 'A'},     {"proto", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"collnet", no_argument, NULL, 'K'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c, err = SP_OK;
 
     *o = (nccl_opts){NULL, 0, COLL_ALL_REDUCE, 32u << 20, 32u << 20, 0, 2, NULL, "sum",
-                     NULL, NULL, 0, {0, 0}, 0};
+                     NULL, NULL, 0, {0, 0, 0}, 0};
     o->type = &dtypes[7]; /* float */
     optind = 1;
     opterr = 0;
@@ -194,7 +197,9 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 'A':
         case 'P':
-            if (cli_parse_coll_opt(&o->coll, c == 'A' ? "--algo" : "--proto", optarg, diag) < 0)
+        case 'K':
+            if (cli_parse_coll_opt(&o->coll, c == 'A' ? "--algo" : c == 'P' ? "--proto" : "--collnet", optarg,
+                                   diag) < 0)
                 err = SP_EINPUT;
             break;
         case 'v':
@@ -401,6 +406,11 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     }
     printf("# algorithm and protocol chosen per size as NCCL's cost model does%s\n",
            o.coll.algo_mask || o.coll.proto_mask ? ", among those --algo/--proto allow" : "");
+    if (o.coll.collnet)
+        printf("# CollNet enabled (NCCL_COLLNET_ENABLE=1): %s\n",
+               p->fabric.in_network_reduction
+                   ? "the fabric reduces in the network; all_reduce across nodes may run CollNet or NVLS"
+                   : "no effect, the platform's fabric does not reduce in the network");
     printf("# platform %s; %s; latency model: %s\n", p->path, eng_network_model(),
            p->nccl.latency == PLAT_LAT_NONE ? "none (physical only)" : "NCCL 2.30.7 tuning constants");
     printf("# simulated: in-place and out-of-place take the same time; no data moves, so #wrong is N/A\n");
@@ -423,7 +433,9 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
                            "nccl: no algorithm allowed by --algo/--proto runs %s on this "
                            "communicator (Tree is all_reduce only; PAT needs one GPU per node; NVLS "
                            "needs one NVSwitch gen 3+ node of SM90+ GPUs, NVLSTree several such nodes "
-                           "and all_reduce, both two ranks per node at least)",
+                           "and all_reduce, both two ranks per node at least; CollnetDirect and "
+                           "CollnetChain need --collnet, several nodes, a fabric that reduces in the "
+                           "network and all_reduce, Direct an NVSwitch)",
                            coll_kind_name(o.kind));
             goto done;
         }

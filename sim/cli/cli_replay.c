@@ -34,7 +34,7 @@ static void usage(FILE *fp)
             "                        [--comm-groups F] [--compute recorded|roofline]\n"
             "                        [--recorded-on GPU] [--precision P]\n"
             "                        [--time-unit ns|us|cycles] [--cycle-GHz F] [-o OUT.h5]\n"
-            "                        [--algo LIST] [--proto LIST]\n"
+            "                        [--algo LIST] [--proto LIST] [--collnet]\n"
             "\n"
             "  -t TRACE         the workload: a Chakra prefix (TRACE.0.et, TRACE.1.et, ...)\n"
             "                   or an AICB / ASTRA-sim 1.0 text file\n"
@@ -53,6 +53,7 @@ static void usage(FILE *fp)
             "  --timeline FILE  a Chrome-trace / Perfetto JSON timeline: a track per rank\n"
             "                   and stream (open it in ui.perfetto.dev)\n"
             "  --algo, --proto  restrict NCCL's choice, as in scalepath nccl\n"
+            "  --collnet        as NCCL_COLLNET_ENABLE=1, as in scalepath nccl\n"
             "\n"
             "Compute takes the recorded durations; collectives are simulated on the\n"
             "platform. An AICB workload is laid on all the platform's ranks; a Chakra\n"
@@ -67,6 +68,7 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
         {"time-unit", required_argument, NULL, 'U'}, {"cycle-GHz", required_argument, NULL, 'G'},
         {"output", required_argument, NULL, 'o'},   {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'P'},    {"help", no_argument, NULL, 'h'},
+        {"collnet", no_argument, NULL, 'K'},
         {"comm-groups", required_argument, NULL, 'C'}, {"compute", required_argument, NULL, 'M'},
         {"recorded-on", required_argument, NULL, 'R'}, {"precision", required_argument, NULL, 'Q'},
         {"timeline", required_argument, NULL, 'T'},
@@ -74,7 +76,7 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
     };
     int c, err = SP_OK;
 
-    *o = (replay_opts){NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, {WL_TIME_NS, 1e9, 0}, {0, 0},
+    *o = (replay_opts){NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, {WL_TIME_NS, 1e9, 0}, {0, 0, 0},
                        WL_COMPUTE_RECORDED, PLAT_BF16};
     optind = 1;
     opterr = 0;
@@ -154,7 +156,9 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
         }
         case 'A':
         case 'P':
-            if (cli_parse_coll_opt(&o->coll, c == 'A' ? "--algo" : "--proto", optarg, diag) < 0)
+        case 'K':
+            if (cli_parse_coll_opt(&o->coll, c == 'A' ? "--algo" : c == 'P' ? "--proto" : "--collnet", optarg,
+                                   diag) < 0)
                 err = SP_EINPUT;
             break;
         case 'h':

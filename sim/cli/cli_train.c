@@ -25,7 +25,7 @@ static void usage(FILE *fp)
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
             "                       [--grad-fp32] [--adam fp32|bf16|int8] [--fold auto|on|off]\n"
             "                       [--tp-overlap] [--moe-imbalance F]\n"
-            "                       [--algo L] [--proto L]\n"
+            "                       [--algo L] [--proto L] [--collnet]\n"
             "                       [-o OUT.h5] [--timeline OUT.json] [--gemms]\n"
             "\n"
             "  --tp, --pp, --cp  tensor (with sequence parallelism), pipeline and context\n"
@@ -48,6 +48,9 @@ static void usage(FILE *fp)
             "  --fold F          simulate one data-parallel replica (and one context-parallel\n"
             "                    rank), their DP and CP collectives timed apart on the whole\n"
             "                    platform; auto = above 1024 GPUs\n"
+            "  --algo, --proto   restrict NCCL's choice, as in scalepath nccl\n"
+            "  --collnet         as NCCL_COLLNET_ENABLE=1: CollNet (SHARP) where the fabric\n"
+            "                    reduces in the network\n"
             "  -o FILE           the summary and every operation, as HDF5\n"
             "  --timeline FILE   Perfetto / Chrome-trace JSON: a track per rank and stream\n"
             "  --gemms           list the GEMMs of a layer and the head, with the efficiency\n"
@@ -326,12 +329,13 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"precision", required_argument, NULL, 'Q'}, {"grad-fp32", no_argument, NULL, 'g'},
         {"fold", required_argument, NULL, 'O'},     {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'X'},    {"output", required_argument, NULL, 'o'},
+        {"collnet", no_argument, NULL, 300},
         {"timeline", required_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'},
         {"tp-overlap", no_argument, NULL, 'W'},     {"moe-imbalance", required_argument, NULL, 'I'},
         {"gemms", no_argument, NULL, 'K'},          {NULL, 0, NULL, 0},
     };
     cli_train_args a;
-    coll_opts co = {0, 0};
+    coll_opts co = {0, 0, 0};
     const char *ppath = NULL, *mpath = NULL, *output = NULL, *timeline = NULL;
     int nodes = 0, c, err = SP_OK;
     bool gemms = false;
@@ -369,7 +373,9 @@ int cli_train(int argc, char **argv, diag_list *diag)
             break;
         case 'A':
         case 'X':
-            if (cli_parse_coll_opt(&co, c == 'A' ? "--algo" : "--proto", optarg, diag) < 0)
+        case 300: /* --collnet */
+            if (cli_parse_coll_opt(&co, c == 'A' ? "--algo" : c == 'X' ? "--proto" : "--collnet", optarg, diag) <
+                0)
                 err = SP_EINPUT;
             break;
         case 'h':

@@ -60,10 +60,16 @@ int cli_parse_coll_opt(coll_opts *opts, const char *opt, const char *val, diag_l
 {
     int algo = strcmp(opt, "--algo") == 0;
 
+    if (strcmp(opt, "--collnet") == 0) {
+        opts->collnet = 1;
+        return SP_OK;
+    }
     if ((algo ? coll_algo_mask_parse(&opts->algo_mask, val)
               : coll_proto_mask_parse(&opts->proto_mask, val)) < 0) {
         diag_error(diag, (sp_loc){0}, "option %s: expected a list of %s, got \"%s\"", opt,
-                   algo ? "Ring, Tree, PAT" : "LL, LL128, Simple", val);
+                   algo ? "Ring, Tree, PAT, NVLS, NVLSTree, CollnetDirect, CollnetChain"
+                        : "LL, LL128, Simple",
+                   val);
         return SP_EINPUT;
     }
     return SP_OK;

@@ -18,7 +18,9 @@ const char *coll_kind_name(coll_kind k)
     return k < COLL_NKINDS ? kind_names[k] : "?";
 }
 
-static const char *const algo_names[COLL_NALGOS] = {"Tree", "Ring", "PAT", "NVLS", "NVLSTree", "P2P"};
+static const char *const algo_names[COLL_NALGOS] = {"Tree",          "Ring",         "PAT", "NVLS",
+                                                    "NVLSTree",      "CollnetDirect", "CollnetChain",
+                                                    "P2P"};
 static const char *const proto_names[COLL_NPROTOS] = {"LL", "LL128", "Simple"};
 
 const char *coll_algo_name(coll_algo a)
@@ -125,16 +127,19 @@ static const double base_lat[COLL_NALGOS][COLL_NPROTOS] = {
     {8.0, 8.0, 8.0},  /* PAT */
     {0.0, 0.0, 0.0},  /* NVLS: no base latency */
     {0.0, 0.0, 0.0},  /* NVLS-Tree: none either */
+    {0.0, 0.0, 0.0},  /* CollNet Direct: none */
+    {0.0, 0.0, 0.0},  /* CollNet Chain: none */
     {6.6, 14.0, 8.4}, /* P2P: not in NCCL's tables; charged as one Ring step */
 };
 
-/* hwLat[link][algo][proto]: NVLink, PCIe, NET. PAT, NVLS and NVLS-Tree are
- * Simple only (the NVLS ones have no PCIe entry); P2P is not in NCCL's tables and is charged
- * as a Ring hop. */
+/* hwLat[link][algo][proto]: NVLink, PCIe, NET. PAT, NVLS, NVLS-Tree and
+ * CollNet are Simple only (the NVLS ones have no PCIe entry); P2P is not in
+ * NCCL's tables and is charged as a Ring hop. Columns: Tree, Ring, PAT, NVLS,
+ * NVLS-Tree, CollNet Direct, CollNet Chain, P2P. */
 static const double hw_lat[3][COLL_NALGOS][COLL_NPROTOS] = {
-    {{0.6, 1.25, 4.0}, {0.6, 1.9, 3.4}, {0.0, 0.0, 4.0}, {0.0, 0.0, 25.0}, {0.0, 0.0, 25.0}, {0.6, 1.9, 3.4}}, /* NVLink */
-    {{1.0, 1.9, 4.0}, {1.0, 2.5, 5.7}, {0.0, 0.0, 4.0}, {0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}, {1.0, 2.5, 5.7}},  /* PCIe */
-    {{5.0, 8.5, 14.0}, {2.7, 4.0, 14.0}, {0.0, 0.0, 14.0}, {0.0, 0.0, 18.0}, {0.0, 0.0, 20.9}, {2.7, 4.0, 14.0}}, /* NET */
+    {{0.6, 1.25, 4.0}, {0.6, 1.9, 3.4}, {0.0, 0.0, 4.0}, {0.0, 0.0, 25.0}, {0.0, 0.0, 25.0}, {0.0, 0.0, 3.7}, {0.0, 0.0, 2.8}, {0.6, 1.9, 3.4}}, /* NVLink */
+    {{1.0, 1.9, 4.0}, {1.0, 2.5, 5.7}, {0.0, 0.0, 4.0}, {0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}, {0.0, 0.0, 3.7}, {0.0, 0.0, 2.8}, {1.0, 2.5, 5.7}},  /* PCIe */
+    {{5.0, 8.5, 14.0}, {2.7, 4.0, 14.0}, {0.0, 0.0, 14.0}, {0.0, 0.0, 18.0}, {0.0, 0.0, 20.9}, {0.0, 0.0, 31.0}, {0.0, 0.0, 30.0}, {2.7, 4.0, 14.0}}, /* NET */
 };
 
 double coll_nccl_base_latency_us(coll_algo a, coll_proto p)

@@ -48,6 +48,8 @@ typedef enum coll_algo {
     COLL_ALGO_PAT,
     COLL_ALGO_NVLS, /* NVLink SHARP: the NVSwitch reduces and multicasts (one node) */
     COLL_ALGO_NVLS_TREE, /* NVLS inside each node, a tree of nodes across them (all-reduce) */
+    COLL_ALGO_COLLNET_DIRECT, /* in-network reduction (SHARP): every GPU a head with its own NIC */
+    COLL_ALGO_COLLNET_CHAIN,  /* in-network reduction: a chain inside the node to each NIC's GPU */
     COLL_ALGO_P2P, /* the p2p engine: all-to-all, send/recv; no algorithm choice */
     COLL_NALGOS
 } coll_algo;
@@ -108,6 +110,8 @@ typedef struct coll_plan coll_plan;
 typedef struct coll_opts {
     unsigned algo_mask;  /* 0 = all */
     unsigned proto_mask; /* 0 = all */
+    int collnet;         /* NCCL_COLLNET_ENABLE=1: CollNet, and NVLS across nodes, where the
+                          * fabric reduces in the network (plat fabric.in_network_reduction) */
 } coll_opts;
 
 /**

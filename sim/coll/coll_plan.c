@@ -519,6 +519,82 @@ static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
     return SP_OK;
 }
 
+/* All-reduce reduced in the network (CollNet, and NVLS across nodes), as
+ * one stage of flows pipelined in steady state, each rail's share S / R
+ * being the chunk. Inside every node, per rail r:
+ * - CollNet Chain: a chain from the rail's GPU (the head) through the
+ *   node's members, each edge carrying S / R up (reduce) and down
+ *   (broadcast);
+ * - CollNet Direct: every member sends the head its S / R share and gets
+ *   the reduced S / R back (ncclTopoSearchTryCollnetDirect's pattern);
+ * - NVLS: the NVSwitch reduces and multicasts, the uniform exchange of
+ *   build_nvls at nvlsEfficiency ((k + 1) / (k (k - 1)) x S per pair for k
+ *   members, over the R rails' chunks).
+ * Across nodes the head sends S / R into the network and gets S / R back,
+ * reduced by the switches. The switches are not endpoints of the simulated
+ * platform, so a permutation stands for them: head (q, r) sends its chunk
+ * to head (q + 1, r). On a non-blocking fabric this puts exactly the
+ * reduction's load, S / R each way, on every head's NIC and cable; above
+ * the leaf it loads uplinks that SHARP's aggregation tree, which sends one
+ * stream per switch upwards, leaves lighter, which costs nothing on a
+ * non-blocking fat tree. Where the platform is oversubscribed this
+ * overstates the uplink load. */
+static int build_innet(coll_plan *c, coll_algo algo, double nvls_eff, xfer **out, size_t *nx)
+{
+    int n = c->n, nn;
+    node_span *nodes = calloc((size_t)n, sizeof(*nodes));
+    xfer *x;
+    size_t k = 0, cap = 0;
+
+    *out = NULL;
+    if (nodes == NULL)
+        return SP_ENOMEM;
+    nn = group_nodes(c, nodes);
+    c->nodes = nn;
+    c->rings = rail_count(nodes, nn);
+    for (int q = 0; q < nn; q++)
+        cap += (size_t)nodes[q].count * (size_t)(nodes[q].count + 2 * c->rings);
+    cap += (size_t)c->rings * (size_t)nn + 1;
+    if ((x = malloc(cap * sizeof(*x))) == NULL) {
+        free(nodes);
+        return SP_ENOMEM;
+    }
+    for (int q = 0; q < nn; q++) {
+        const node_span *s = &nodes[q];
+        if (algo == COLL_ALGO_NVLS) {
+            double km = s->count;
+            double w = km > 1 ? (km + 1.0) / (km * (km - 1.0)) * c->rings / nvls_eff : 0.0;
+            for (int a = 0; a < s->count; a++)
+                for (int i = 1; i < s->count; i++)
+                    x[k++] = (xfer){s->first + a, s->first + (a + i) % s->count, 0, w};
+            continue;
+        }
+        for (int r = 0; r < c->rings; r++) {
+            int head = rail_entry(c, s, r);
+            for (int i = 0; i + 1 < s->count; i++) {
+                int a, b;
+                if (algo == COLL_ALGO_COLLNET_CHAIN) {
+                    a = s->first + (head - s->first + i) % s->count;
+                    b = s->first + (head - s->first + i + 1) % s->count;
+                } else {
+                    a = head;
+                    b = s->first + (head - s->first + i + 1) % s->count;
+                }
+                x[k++] = (xfer){a, b, r, 1};
+                x[k++] = (xfer){b, a, r, 1};
+            }
+        }
+    }
+    for (int r = 0; r < c->rings; r++)
+        for (int q = 0; q < nn; q++)
+            x[k++] = (xfer){rail_entry(c, &nodes[q], r), rail_entry(c, &nodes[(q + 1) % nn], r), r, 1};
+    free(nodes);
+    k = merge_xfers(x, k);
+    *out = x;
+    *nx = k;
+    return SP_OK;
+}
+
 /* The intra-node graph NCCL's search would find on a node type: the speed
  * step (GB/s per channel, by architecture) that fits the most of the
  * node's per-GPU bandwidth, then NCCL's duplication of channels at >= 25
@@ -601,10 +677,10 @@ static void inter_graph(int sm, int nics, double nic_GBps, int *channels, double
 /* The inputs of NCCL's tuning for this communicator: ranks, nodes, ranks per
  * node, the GPUs' architecture, and the graph NCCL's topology search would
  * find (from the platform file, else derived as that search does). */
-static void tune_input(const coll_plan *c, coll_tune_in *in)
+static void tune_input(const coll_plan *c, int collnet, coll_tune_in *in)
 {
     const plat *p = c->plat;
-    int ppn = 0, run = 0, sm = 1000, nodes = 0, intra_nvlink = 1, nvls = 1, nics = 1;
+    int ppn = 0, run = 0, sm = 1000, nodes = 0, intra_nvlink = 1, nvls = 1, nics = 1, nvswitch = 1;
     double nic_bw = 0.0;
 
     for (int m = 0; m < c->n; m++) {
@@ -621,6 +697,8 @@ static void tune_input(const coll_plan *c, coll_tune_in *in)
             intra_nvlink = 0;
         if (ty->intra.kind != PLAT_INTRA_NVSWITCH || ty->intra.nvswitch_gen < 3)
             nvls = 0;
+        if (ty->intra.kind != PLAT_INTRA_NVSWITCH)
+            nvswitch = 0;
     }
     if (nodes > 1)
         net_paths(c, &nics, &nic_bw);
@@ -629,10 +707,19 @@ static void tune_input(const coll_plan *c, coll_tune_in *in)
      * SM100 in one node, 32 across nodes. The model prices its graph. */
     *in = (coll_tune_in){c->kind, c->n, nodes, ppn, sm, p->nccl.cpu_amd, intra_nvlink,
                          p->nccl.graph_channels, p->nccl.graph_bw_GBps, nvls && sm >= 90,
-                         sm < 100 ? 16 : nodes == 1 ? 24 : 32, {0, 0.0, 0.0}, 0, !p->nccl.cpu_arm};
+                         sm < 100 ? 16 : nodes == 1 ? 24 : 32, {0, 0.0, 0.0}, 0, !p->nccl.cpu_arm,
+                         false, false, {0, 0.0, 0.0, 0.0}};
     if (in->nvls) {
         const plat_node_type *ty = plat_type_of_rank(p, c->ranks[0]);
         in->nvls_graph = coll_nvls_graph_search(sm, ppn, ty->intra.bw_Bps / 1e9, nodes, nic_bw, nics);
+    }
+    /* CollNet: the fabric reduces in the network, NCCL_COLLNET_ENABLE, more
+     * than one node and at most NCCL_MAX_DIRECT_ARITY + 1 = 8 ranks a node. */
+    in->nvswitch = nvswitch && ppn > 1;
+    in->collnet = collnet && nodes > 1 && ppn <= 8 && p->fabric.in_network_reduction;
+    if (in->collnet) {
+        const plat_node_type *ty = plat_type_of_rank(p, c->ranks[0]);
+        in->collnet_graph = coll_collnet_graph_search(sm, ppn, ty->intra.bw_Bps / 1e9, nics, nic_bw);
     }
     if (in->graph_channels <= 0) {
         if (nodes <= 1)
@@ -656,7 +743,7 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     unsigned amask = opts != NULL && opts->algo_mask ? opts->algo_mask : ~0u;
     unsigned pmask = opts != NULL && opts->proto_mask ? opts->proto_mask : ~0u;
     coll_algo shape;
-    int single, err;
+    int single, innet, err;
 
     *out = NULL;
     if (n < 1 || kind >= COLL_NKINDS || p->nranks < n)
@@ -686,7 +773,7 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         }
 
     /* NCCL's choice, and what it predicts. */
-    tune_input(c, &tin);
+    tune_input(c, opts != NULL && opts->collnet, &tin);
     coll_tune_compute(&tune, &tin);
     c->model_us = NAN;
     if (n >= 2 && coll_kind_is_p2p(kind)) {
@@ -709,11 +796,18 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         /* Protocols cost bandwidth against Simple on the same algorithm (LL sends
          * half payload per line, LL128 15/16, and NCCL's per-channel caps); PAT
          * against Ring Simple, whose flows it shares here. */
-        if (c->algo == COLL_ALGO_NVLS) {
+        if (c->algo == COLL_ALGO_NVLS && tin.nnodes == 1) {
             /* NVLS runs at nvlsEfficiency of the NVLink ports (NCCL's model). */
             c->inflate = 1.0 / coll_nvls_efficiency(tin.sm);
-        } else if (c->algo == COLL_ALGO_NVLS_TREE) {
-            /* build_nvls_tree charges nvlsEfficiency on the NVLink flows alone. */
+        } else if (c->algo == COLL_ALGO_NVLS_TREE || c->algo == COLL_ALGO_NVLS) {
+            /* build_nvls_tree and build_innet charge nvlsEfficiency on the
+             * NVLink flows alone. */
+        } else if (c->algo == COLL_ALGO_COLLNET_DIRECT) {
+            /* NCCL's model runs CollNet Direct at 0.85 on SM90+. */
+            if (tin.sm >= 90)
+                c->inflate = 1.0 / 0.85;
+        } else if (c->algo == COLL_ALGO_COLLNET_CHAIN) {
+            /* No factor in NCCL's model. */
         } else {
             coll_algo base = c->algo == COLL_ALGO_PAT ? COLL_ALGO_RING : c->algo;
             double simple = tune.bus_GBps[base][COLL_PROTO_SIMPLE];
@@ -733,14 +827,17 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     /* Shapes: ring steps; or one stage of concurrent edge flows (tree,
      * broadcast/reduce chains in steady state, p2p). */
     shape = c->algo;
+    innet = shape == COLL_ALGO_COLLNET_DIRECT || shape == COLL_ALGO_COLLNET_CHAIN ||
+            (shape == COLL_ALGO_NVLS && tin.nnodes > 1);
     single = shape == COLL_ALGO_TREE || shape == COLL_ALGO_P2P || shape == COLL_ALGO_NVLS ||
-             shape == COLL_ALGO_NVLS_TREE || kind == COLL_BROADCAST || kind == COLL_REDUCE;
+             shape == COLL_ALGO_NVLS_TREE || innet || kind == COLL_BROADCAST || kind == COLL_REDUCE;
     if (single)
         c->nsteps = n < 2 ? 0 : 1;
     else
         c->nsteps = n < 2 ? 0 : (kind == COLL_ALL_REDUCE ? 2 * (n - 1) : n - 1);
     if (n >= 2) {
-        err = shape == COLL_ALGO_TREE   ? build_tree(c, &x, &nx)
+        err = innet                     ? build_innet(c, shape, coll_nvls_efficiency(tin.sm), &x, &nx)
+              : shape == COLL_ALGO_TREE ? build_tree(c, &x, &nx)
               : shape == COLL_ALGO_P2P  ? build_p2p(c, &x, &nx)
               : shape == COLL_ALGO_NVLS ? build_nvls(c, &x, &nx)
               : shape == COLL_ALGO_NVLS_TREE
@@ -757,11 +854,14 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     {
         /* Payload per transfer. Ring: bytes / R per ring in n chunks; broadcast and
          * reduce chains: bytes / R per ring; tree and NVLS-Tree's network edges:
-         * bytes / 2 per tree over R rails; NVLS: see build_nvls; all-to-all:
+         * bytes / 2 per tree over R rails; in-network reduction: bytes / R per
+         * rail (build_innet); NVLS: see build_nvls; all-to-all:
          * bytes / n per peer; send/recv: bytes. Rounded up. */
         uint64_t R = (uint64_t)(c->rings ? c->rings : 1);
         uint64_t per_ring = (bytes + R - 1) / R, payload;
-        if (shape == COLL_ALGO_TREE || shape == COLL_ALGO_NVLS_TREE)
+        if (innet)
+            payload = per_ring;
+        else if (shape == COLL_ALGO_TREE || shape == COLL_ALGO_NVLS_TREE)
             payload = (per_ring + 1) / 2;
         else if (shape == COLL_ALGO_NVLS && kind == COLL_ALL_REDUCE)
             payload = (uint64_t)ceil((double)bytes * (n + 1) / ((double)n * (n - 1)));
@@ -878,7 +978,7 @@ int coll_comm_channels(const plat *p)
 {
     int n = p->nranks < 2 ? 0 : plat_node_gpus(p, 0) > 1 ? plat_node_gpus(p, 0) : 2;
     int *ranks = n > 0 ? malloc((size_t)n * sizeof(int)) : NULL;
-    const coll_opts ring = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE};
+    const coll_opts ring = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE, 0};
     coll_plan *c = NULL;
     int ch = 0;
 

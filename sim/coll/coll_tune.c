@@ -3,8 +3,11 @@
  * the graph's channels x per-channel bandwidth, protocol factors and
  * per-architecture caps; latency from base and per-hop constants; the
  * algorithm conversion to algorithm bandwidth; selection by least time.
- * NVLS on one node (all-reduce, all-gather, reduce-scatter) and NVLS-Tree
- * across nodes (all-reduce) are in it; CollNet is not.
+ * NVLS on one node (all-reduce, all-gather, reduce-scatter), NVLS-Tree
+ * across nodes (all-reduce), and, where the fabric reduces in the network
+ * and CollNet is enabled, CollNet Direct and Chain and NVLS across nodes
+ * (all-reduce; NCCL's src/tuning/collnet.cc and nvls.cc, as quoted in
+ * docs/collectives.md).
  */
 #include "coll/coll_tune.h"
 
@@ -104,6 +107,35 @@ coll_nvls_graph coll_nvls_graph_search(int sm, int ppn, double link_GBps, int nn
         if (nnodes > 1 && st[i - 1] > nic_GBps + 1e-9)
             break;
         g.bw_inter_GBps = st[i - 1];
+    }
+    return g;
+}
+
+coll_collnet_graph coll_collnet_graph_search(int sm, int ppn, double link_GBps, int nics,
+                                             double nic_GBps)
+{
+    coll_collnet_graph g = {0, 0.0, 0.0, 0.0};
+    int n, i = 0;
+    const double *st = coll_speed_steps(sm, true, &n);
+
+    if (nics < 1 || nic_GBps <= 0.0 || ppn < 1)
+        return g;
+    while (i < n - 1 && st[i] > nic_GBps + 1e-9)
+        i++;
+    g.channels = nics;
+    g.bw_inter_GBps = st[i];
+    for (int direct = 0; direct < 2; direct++) {
+        double per_port = direct ? 2.0 : (double)nics; /* NVLink load per unit of bw_intra */
+        int k = i;
+        double b = st[i];
+        /* One GPU per node has no NVLink load to fit. */
+        while (k > 0 && b < 2.0 * g.bw_inter_GBps - 1e-9 &&
+               (ppn < 2 || st[k - 1] * per_port <= link_GBps + 1e-9))
+            b = st[--k];
+        if (direct)
+            g.bw_intra_direct_GBps = b;
+        else
+            g.bw_intra_GBps = b;
     }
     return g;
 }
@@ -210,7 +242,7 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
      * all-gather and reduce-scatter do not convert. Latency: the NVLink NVLS
      * hop (no base), plus 2 log2 N network hops for NVLS-Tree. NVLS needs
      * two ranks on a node at least; across nodes NCCL runs all-reduce as
-     * NVLS-Tree (NVLS proper would need CollNet, which is not modelled). */
+     * NVLS-Tree; NVLS proper needs CollNet (below). */
     if (in->nvls && in->nvls_graph.channels >= 2 && ppn >= 2) {
         double cn = in->nvls_graph.channels;
         double eff = coll_nvls_efficiency(in->sm);
@@ -237,6 +269,46 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
                 coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 0) +
                 2.0 * log2((double)N) *
                     coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_NVLS_TREE, COLL_PROTO_SIMPLE, 0);
+        }
+    }
+    /* CollNet, all-reduce, Simple only (src/tuning/collnet.cc): busBw = C x
+     * bwIntra; Direct divides it by f - (f - 1) / 2 for f = ppn / C GPUs per
+     * NIC, and by 1 / 0.85 on SM90+; algorithm bandwidth is half of it.
+     * Latency: Direct 2 (min(1, ppn - 1) intraLat + 0.4 us (ppn - 1)) +
+     * interLat; Chain 2 (ppn - 1) intraLat + interLat. With CollNet, NVLS
+     * runs across nodes too (src/tuning/nvls.cc): C x min(NVLS's NVLink
+     * term, bwInter), converted as Ring; latency the NVLink NVLS hop plus the
+     * network one. */
+    if (in->collnet && N > 1 && in->kind == COLL_ALL_REDUCE && in->collnet_graph.channels > 0) {
+        const coll_collnet_graph *g = &in->collnet_graph;
+        double inter_d = coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, one_gpu);
+        double inter_c = coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_COLLNET_CHAIN, COLL_PROTO_SIMPLE, one_gpu);
+        double intra_d = coll_nccl_hw_latency_us(intra, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, 0);
+        double intra_c = coll_nccl_hw_latency_us(intra, COLL_ALGO_COLLNET_CHAIN, COLL_PROTO_SIMPLE, 0);
+        double b = g->channels * g->bw_intra_GBps;
+
+        out->bus_GBps[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE] = b;
+        out->bw_GBps[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE] = 0.5 * b;
+        out->lat_us[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE] = 2.0 * (ppn - 1) * intra_c + inter_c;
+        if (in->nvswitch) {
+            double f = (double)ppn / g->channels;
+            b = g->channels * g->bw_intra_direct_GBps / (f - (f - 1.0) / 2.0);
+            if (in->sm >= 90)
+                b *= 0.85;
+            out->bus_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = b;
+            out->bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = 0.5 * b;
+            out->lat_us[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] =
+                2.0 * ((ppn > 1 ? 1 : 0) * intra_d + 0.4 * (ppn - 1)) + inter_d;
+        }
+        if (in->nvls && in->nvls_graph.channels >= 2 && ppn >= 2) {
+            double cn = in->nvls_graph.channels;
+            double nvl = in->nvls_graph.bw_intra_GBps * coll_nvls_efficiency(in->sm) * (cn - 1.0) / cn;
+            b = cn * min2(nvl * 2.0, in->nvls_graph.bw_inter_GBps);
+            out->bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b;
+            out->bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b * n / nsteps;
+            out->lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] =
+                coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0) +
+                coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0);
         }
     }
     out->ring_plateau = in->kind == COLL_ALL_REDUCE && N > 1 ? (in->sm < 80 ? 1.9 : 1.4) : 1.0;

@@ -48,6 +48,29 @@ const double *coll_speed_steps(int sm, bool inter, int *n);
 coll_nvls_graph coll_nvls_graph_search(int sm, int ppn, double link_GBps, int nnodes,
                                        double nic_GBps, int nics);
 
+/* NCCL's CollNet graph (Direct and Chain alike here): one channel per NIC
+ * head, bw_inter the speed step the GPU-to-NIC path takes, and bw_intra
+ * raised from it by the search's second pass ("increase bwIntra for trees
+ * (2 nodes or collnet)") one step at a time while below 2 x bw_inter and
+ * while the NVLink load still fits: a Chain channel puts bw_intra on every
+ * GPU's port, a Direct channel bw_intra on its head's and bw_intra / (ppn -
+ * 1) on each other GPU's (ncclTopoSearchTryCollnetDirect), so C channels
+ * need C x bw_intra (Chain) or 2 x bw_intra (Direct, C = ppn) per port. */
+typedef struct coll_collnet_graph {
+    int channels;
+    double bw_intra_GBps; /* Chain's */
+    double bw_intra_direct_GBps;
+    double bw_inter_GBps;
+} coll_collnet_graph;
+
+/**
+ * The CollNet graph for nics NIC heads per node at nic_GBps each, GPUs with
+ * link_GBps of NVLink (NCCL's figure) and ppn ranks per node.
+ * @return channels 0 when nothing fits
+ */
+coll_collnet_graph coll_collnet_graph_search(int sm, int ppn, double link_GBps, int nics,
+                                             double nic_GBps);
+
 /* What NCCL's tuning needs to know about a communicator. */
 typedef struct coll_tune_in {
     coll_kind kind;
@@ -64,6 +87,10 @@ typedef struct coll_tune_in {
     coll_nvls_graph nvls_graph; /* the NVLS graph the model prices (coll_nvls_graph_search) */
     int comm_channels;     /* the communicator's runtime channels; 0: the graph's C */
     bool cpu_x86;          /* x86 hosts (Intel or AMD): NVLS-Tree's size correction on SM100+ */
+    bool collnet;          /* CollNet usable: the fabric reduces in the network, it is enabled
+                            * (NCCL_COLLNET_ENABLE), N > 1 and ppn <= 8 (NCCL_MAX_DIRECT_ARITY + 1) */
+    bool nvswitch;         /* an NVSwitch in the nodes: CollNet Direct needs one */
+    coll_collnet_graph collnet_graph; /* coll_collnet_graph_search */
 } coll_tune_in;
 
 typedef struct coll_tune {

@@ -142,6 +142,7 @@ typedef struct plat_fabric {
     int tiers;               /* fat-tree: 2 (leaf-spine) or 3 (leaf-spine-core) */
     int nodes_per_unit;      /* fat-tree: nodes per scalable unit (one leaf per rail per unit) */
     double oversubscription; /* fat-tree: leaf downlink / uplink bandwidth, >= 1 */
+    bool in_network_reduction; /* switch, fat-tree: the switches reduce (SHARP; NCCL's CollNet) */
     sp_loc src;
 } plat_fabric;
 

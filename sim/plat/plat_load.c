@@ -144,6 +144,9 @@ static const cfg_key fabric_keys[] = {
     {"tiers",             CFG_INT,    false, 2, 3, false, "fat-tree: 2 (leaf-spine) or 3 (leaf-spine-core)"},
     {"nodes_per_unit",    CFG_INT,    false, 1, 1e5, false, "fat-tree: nodes per scalable unit"},
     {"oversubscription",  CFG_NUMBER, false, 1, 64, false, "fat-tree: leaf down / up bandwidth (default 1)"},
+    {"in_network_reduction", CFG_BOOL, false, 0, 0, false,
+     "switch, fat-tree: the switches reduce in the network (InfiniBand SHARP), which NCCL's CollNet "
+     "uses when enabled (default false)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key nccl_keys[] = {
@@ -786,6 +789,7 @@ static int load_fabric(plat *p, const cfg_file *f, const config_setting_t *g, bo
     fb->tiers = (int)cfg_int(g, "tiers", 0);
     fb->nodes_per_unit = (int)cfg_int(g, "nodes_per_unit", 0);
     fb->oversubscription = cfg_number(g, "oversubscription", 1.0);
+    fb->in_network_reduction = cfg_bool(g, "in_network_reduction", false);
     {
         /* Which keys each template needs, and which it ignores (an error:
          * a key that does nothing is a misunderstanding worth reporting). */
@@ -802,6 +806,7 @@ static int load_fabric(plat *p, const cfg_file *f, const config_setting_t *g, bo
             {"tiers", B(PLAT_FABRIC_FAT_TREE), B(PLAT_FABRIC_FAT_TREE)},
             {"nodes_per_unit", B(PLAT_FABRIC_FAT_TREE), B(PLAT_FABRIC_FAT_TREE)},
             {"oversubscription", 0, B(PLAT_FABRIC_FAT_TREE)},
+            {"in_network_reduction", 0, B(PLAT_FABRIC_SWITCH) | B(PLAT_FABRIC_FAT_TREE)},
 #undef B
         };
         for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {

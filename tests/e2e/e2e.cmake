@@ -120,6 +120,18 @@ sp_e2e(nccl.nvls_graph RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-b|1G|-e|1G|-v"
   STDOUT "NVLS +Simple +16 +1 +3972\\.58")
 sp_e2e(nccl.nvls_tree_graph RC 0 ARGS "nccl|-p|platforms/superpod-h100.cfg|-n|2|-b|1G|-e|1G|-v"
   STDOUT "NVLSTree +Simple +16 +8 +4428\\.29")
+# CollNet (SHARP) only when enabled, as NCCL_COLLNET_ENABLE=1, on a fabric
+# that reduces in the network. Four DGX B200: NCCL's model takes CollNet
+# Direct at 64 MiB and Chain at 16 GiB, 69.2 + 2^34 / (344 x 1000) =
+# 50010.68 us (tests/unit/test_coll_tune.c has the terms).
+sp_e2e(nccl.collnet_choice RC 0
+  ARGS "nccl|-p|platforms/superpod-b200.cfg|-n|4|--collnet|-b|64M|-e|16G|-f|256|-v"
+  STDOUT "CollNet enabled .*67108864 .*CollnetDirect +Simple .*17179869184 .*CollnetChain +Simple +16 +8 +50010\\.68")
+sp_e2e(nccl.collnet_not_enabled RC 2
+  ARGS "nccl|-p|platforms/superpod-b200.cfg|-n|2|--algo|CollnetChain"
+  STDERR "CollnetChain need --collnet")
+sp_e2e(nccl.collnet_no_fabric RC 0 ARGS "nccl|-p|platforms/dgx-spark-switch.cfg|-n|4|--collnet|-v"
+  STDOUT "no effect, the platform's fabric does not reduce in the network.* Ring ")
 # The comparison with published nccl-tests curves runs and reads every log
 # (its figures are reported, not asserted: see bench/README.md).
 add_test(NAME e2e.bench.nccl_accuracy

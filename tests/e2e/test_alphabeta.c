@@ -33,9 +33,9 @@ int main(int argc, char **argv)
     double t, B, alpha, formula, rel;
     int fail = 1;
     const coll_opts ring_simple = {(1u << COLL_ALGO_RING) | (1u << COLL_ALGO_P2P),
-                                   1u << COLL_PROTO_SIMPLE};
+                                   1u << COLL_PROTO_SIMPLE, 0};
 
-    coll_opts forced = {0, 0};
+    coll_opts forced = {0, 0, 0};
     const char *platform = argc > 5 ? argv[4] : NULL;
 
     if (argc > 2 && coll_kind_parse(&kind, argv[2]) < 0)

@@ -19,7 +19,7 @@ typedef struct fx {
 } fx;
 
 /* Ring with Simple, for tests of the ring's layout. */
-static const coll_opts ring_simple = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE};
+static const coll_opts ring_simple = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE, 0};
 
 static int load(void **state, const char *path, int nodes)
 {
@@ -82,7 +82,7 @@ static void test_coll__names_and_factors(void **state)
 
 /* Ring (and the p2p engine for all-to-all and send/recv) with Simple. */
 static const coll_opts ring_p2p_simple = {(1u << COLL_ALGO_RING) | (1u << COLL_ALGO_P2P),
-                                          1u << COLL_PROTO_SIMPLE};
+                                          1u << COLL_PROTO_SIMPLE, 0};
 
 /* What one member sends in all, and in the stage that bounds the time, for
  * S bytes over n members (nccl-tests sizes). */
@@ -307,7 +307,7 @@ static void test_coll__nvls(void **state)
      * (Ring LL or LL128 is cheaper at every size); asked for, each GPU's
      * busy direction carries (n - 1) S / n, at nvlsEfficiency. */
     for (coll_kind k = COLL_ALL_GATHER; k <= COLL_REDUCE_SCATTER; k++) {
-        coll_opts nvls = {1u << COLL_ALGO_NVLS, 0};
+        coll_opts nvls = {1u << COLL_ALGO_NVLS, 0, 0};
         assert_int_equal(coll_plan_new(&c, p, k, ranks, 8, S, NULL), SP_OK);
         assert_int_not_equal(coll_plan_algo(c), COLL_ALGO_NVLS);
         coll_plan_free(c);
@@ -323,7 +323,7 @@ static void test_coll__nvls(void **state)
     }
     /* Broadcast has no NVLS in NCCL. */
     {
-        coll_opts nvls = {1u << COLL_ALGO_NVLS, 0};
+        coll_opts nvls = {1u << COLL_ALGO_NVLS, 0, 0};
         assert_int_equal(coll_plan_new(&c, p, COLL_BROADCAST, ranks, 8, S, &nvls), SP_EINPUT);
     }
     plat_free(p);
@@ -344,6 +344,87 @@ static plat *superpod(int nodes, diag_list **d, int *ranks)
     return p;
 }
 
+/* CollNet on four DGX H100 of a SuperPOD, whose Quantum-2 fabric reduces
+ * in the network, 1 GiB all-reduce. Only when enabled (NCCL_COLLNET_ENABLE):
+ * then NCCL's model takes NVLS across nodes. Every GPU is a head (8 rails):
+ * its NVLink ports carry S (k + 1) / k at nvlsEfficiency as in one node's
+ * NVLS, and its NIC S / 8 each way. CollNet Direct: a member sends its S /
+ * 8 share to each of the 7 other heads and, as a head, the reduced S / 8
+ * back to each: 14 S / 8 over NVLink, S / 8 into the network, at NCCL's
+ * 0.85. Chain: in its own rail's chain a member is the head (one NVLink
+ * edge out), in one the tail (one), in six the middle (two, up and down):
+ * 14 S / 8 again, and S / 8 into the network, with no factor. */
+static void test_coll__collnet(void **state)
+{
+    plat *p;
+    diag_list *d;
+    coll_plan *c;
+    int ranks[32];
+    const uint64_t S = 1u << 30;
+    const coll_opts on = {0, 0, 1}, direct = {1u << COLL_ALGO_COLLNET_DIRECT, 0, 1},
+                    chain = {1u << COLL_ALGO_COLLNET_CHAIN, 0, 1}, direct_off = {1u << COLL_ALGO_COLLNET_DIRECT, 0, 0};
+    const struct {
+        const coll_opts *o;
+        coll_algo algo;
+        double per_byte;
+    } cases[] = {
+        {&on, COLL_ALGO_NVLS, 9.0 / 8.0 / 0.85 + 1.0 / 8.0},
+        {&direct, COLL_ALGO_COLLNET_DIRECT, 15.0 / 8.0 / 0.85},
+        {&chain, COLL_ALGO_COLLNET_CHAIN, 15.0 / 8.0},
+    };
+
+    (void)state;
+    p = superpod(4, &d, ranks);
+    assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, 32, S, NULL), SP_OK);
+    assert_int_not_equal(coll_plan_algo(c), COLL_ALGO_NVLS);
+    coll_plan_free(c);
+    assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, 32, S, &direct_off), SP_EINPUT);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, 32, S, cases[i].o), SP_OK);
+        assert_int_equal(coll_plan_algo(c), cases[i].algo);
+        assert_int_equal(coll_plan_proto(c), COLL_PROTO_SIMPLE);
+        assert_int_equal(coll_plan_rings(c), 8);
+        for (int m = 0; m < 32; m++) {
+            double sent = (double)coll_plan_bytes_sent(c, m), want = (double)S * cases[i].per_byte;
+            if (fabs(sent - want) > 1e-6 * want)
+                fail_msg("%s: member %d sends %.0f B, want %.0f", coll_algo_name(cases[i].algo), m, sent, want);
+        }
+        coll_plan_free(c);
+    }
+    /* Not across one node, not for all-gather. */
+    assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, 8, S, &chain), SP_EINPUT);
+    assert_int_equal(coll_plan_new(&c, p, COLL_ALL_GATHER, ranks, 32, S, &chain), SP_EINPUT);
+    plat_free(p);
+    diag_free(d);
+}
+
+/* The Spark switch does not reduce in the network: enabling CollNet changes
+ * nothing there. */
+static void test_coll__collnet_needs_the_fabric(void **state)
+{
+    plat *p;
+    diag_list *d;
+    coll_plan *a, *b;
+    int ranks[4] = {0, 1, 2, 3};
+    const coll_opts on = {0, 0, 1}, chain = {1u << COLL_ALGO_COLLNET_CHAIN, 0, 1};
+
+    (void)state;
+    assert_int_equal(diag_new(&d, 0), SP_OK);
+    assert_int_equal(plat_load(&p, PLATFORMS "/dgx-spark-switch.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 4, d), SP_OK);
+    for (uint64_t S = 1u << 10; S <= (1u << 30); S <<= 4) {
+        assert_int_equal(coll_plan_new(&a, p, COLL_ALL_REDUCE, ranks, 4, S, NULL), SP_OK);
+        assert_int_equal(coll_plan_new(&b, p, COLL_ALL_REDUCE, ranks, 4, S, &on), SP_OK);
+        assert_int_equal(coll_plan_algo(a), coll_plan_algo(b));
+        assert_int_equal(coll_plan_proto(a), coll_plan_proto(b));
+        coll_plan_free(a);
+        coll_plan_free(b);
+    }
+    assert_int_equal(coll_plan_new(&a, p, COLL_ALL_REDUCE, ranks, 4, 1u << 30, &chain), SP_EINPUT);
+    plat_free(p);
+    diag_free(d);
+}
+
 /* Tree all-reduce slows by NCCL's size-dependent correction, as NCCL's own
  * estimate does: Tree Simple at 1 MiB (floor(log2(2^20 / 64)) = 14: 0.5)
  * sends 0.9 / 0.5 times more wire bytes per payload byte than at 256 MiB
@@ -354,7 +435,7 @@ static void test_coll__tree_correction(void **state)
     diag_list *d;
     coll_plan *a, *b;
     int ranks[16];
-    coll_opts tree = {1u << COLL_ALGO_TREE, 1u << COLL_PROTO_SIMPLE};
+    coll_opts tree = {1u << COLL_ALGO_TREE, 1u << COLL_PROTO_SIMPLE, 0};
     double ra, rb;
 
     (void)state;
@@ -391,7 +472,7 @@ static void test_coll__nvls_tree(void **state)
     coll_plan *c;
     int ranks[16];
     const uint64_t S = 1u << 30;
-    coll_opts ring = {1u << COLL_ALGO_RING, 0};
+    coll_opts ring = {1u << COLL_ALGO_RING, 0, 0};
 
     (void)state;
     p = superpod(2, &d, ranks);
@@ -457,6 +538,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_coll__spark_latency_and_channels, setup_spark, teardown),
         cmocka_unit_test(test_coll__nvls),
         cmocka_unit_test(test_coll__nvls_tree),
+        cmocka_unit_test(test_coll__collnet),
+        cmocka_unit_test(test_coll__collnet_needs_the_fabric),
         cmocka_unit_test(test_coll__tree_correction),
         cmocka_unit_test_setup_teardown(test_coll__bad_arguments, setup_spark, teardown),
     };

@@ -20,7 +20,7 @@ static void near(double got, double want, double tol)
 static coll_tune spark_pair(coll_kind k)
 {
     coll_tune t;
-    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0, true};
+    coll_tune_in in = {k, 2, 2, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0, true, false, false, {0, 0.0, 0.0, 0.0}};
     coll_tune_compute(&t, &in);
     return t;
 }
@@ -96,7 +96,7 @@ static void test_tune__spark_pair_switch_points(void **state)
 static void test_tune__eight_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0, true};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 8, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0, true, false, false, {0, 0.0, 0.0, 0.0}};
     coll_algo a;
     coll_proto p;
 
@@ -122,7 +122,7 @@ static void test_tune__eight_sparks(void **state)
 static void test_tune__four_sparks(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0, true};
+    coll_tune_in in = {COLL_ALL_REDUCE, 4, 4, 1, 121, false, true, 2, 12.0, false, 0, {0, 0.0, 0.0}, 0, true, false, false, {0, 0.0, 0.0, 0.0}};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -139,7 +139,7 @@ static void test_tune__four_sparks(void **state)
 static void test_tune__h100_node(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0, {0, 0.0, 0.0}, 0, true};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, false, 0, {0, 0.0, 0.0}, 0, true, false, false, {0, 0.0, 0.0, 0.0}};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -171,7 +171,7 @@ static void test_tune__h100_node(void **state)
 static void test_tune__h100_nvls(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16, {8, 40.0, 60.0}, 0, true};
+    coll_tune_in in = {COLL_ALL_REDUCE, 8, 1, 8, 90, false, true, 12, 30.0, true, 16, {8, 40.0, 60.0}, 0, true, false, false, {0, 0.0, 0.0, 0.0}};
     coll_algo a;
     coll_proto p;
 
@@ -237,7 +237,7 @@ static void test_tune__h100_nvls(void **state)
 static void test_tune__h100_nvls_tree(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, true, 16, {8, 40.0, 48.0}, 0, true};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, true, 16, {8, 40.0, 48.0}, 0, true, false, false, {0, 0.0, 0.0, 0.0}};
     coll_algo a;
     coll_proto p;
 
@@ -272,6 +272,78 @@ static void test_tune__h100_nvls_tree(void **state)
     in.sm = 80;
     coll_tune_compute(&t, &in);
     assert_true(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] == 0.0);
+}
+
+/* CollNet (NCCL's src/tuning/collnet.cc and nvls.cc; docs/collectives.md).
+ * The graph: one channel per NIC at the NIC path's step (48 GB/s), bwIntra
+ * raised by the search's second pass while below 2 x bwInter and the NVLink
+ * load fits. On B200 (steps 96, 86, 80, 48; 18 x 40.1 = 721.8 GB/s of
+ * NVLink) Direct, 2 x bwIntra per port, reaches 96; Chain, 8 x bwIntra per
+ * port, stops at 86 (8 x 96 = 768 does not fit). On H100 48 is the top
+ * step: nothing to raise. One GPU per node has no NVLink load. */
+static void test_tune__collnet_graph(void **state)
+{
+    coll_collnet_graph g = coll_collnet_graph_search(100, 8, 721.8, 8, 48.0);
+
+    (void)state;
+    assert_int_equal(g.channels, 8);
+    near(g.bw_inter_GBps, 48.0, 1e-12);
+    near(g.bw_intra_direct_GBps, 96.0, 1e-12);
+    near(g.bw_intra_GBps, 86.0, 1e-12);
+    g = coll_collnet_graph_search(90, 8, 370.8, 8, 48.0);
+    near(g.bw_intra_GBps, 48.0, 1e-12);
+    near(g.bw_intra_direct_GBps, 48.0, 1e-12);
+    g = coll_collnet_graph_search(121, 1, 0.0, 1, 25.0);
+    assert_int_equal(g.channels, 1);
+    near(g.bw_inter_GBps, 24.0, 1e-12);
+    near(g.bw_intra_GBps, 48.0, 1e-12);
+    assert_int_equal(coll_collnet_graph_search(90, 8, 370.8, 0, 48.0).channels, 0);
+}
+
+/* CollNet's model on 8 DGX B200 (the graph above): Chain busBw 8 x 86 = 688,
+ * algorithm bandwidth half of it; Direct 8 x 96 x 0.85 (f = ppn / C = 1),
+ * half of it, 326.4; latency Direct 2 (3.7 + 0.4 x 7) + 31 = 44 us, Chain
+ * 2 x 7 x 2.8 + 30 = 69.2 us. NVLS across nodes (graph 8 x 48 / 48):
+ * 8 x min(48 x 0.74 x 7/8 x 2, 48) = 384, converted as Ring, latency 25 +
+ * 18 us. Chain wins 16 GiB, Direct 64 MiB. None of it without CollNet, and
+ * no Direct without an NVSwitch; all-reduce only. */
+static void test_tune__collnet(void **state)
+{
+    coll_tune t;
+    coll_tune_in in = {COLL_ALL_REDUCE, 64, 8, 8, 100, false, true, 8, 48.0, true, 32, {8, 48.0, 48.0}, 0, true,
+                       true, true, {8, 86.0, 96.0, 48.0}};
+    coll_algo a;
+    coll_proto p;
+
+    (void)state;
+    coll_tune_compute(&t, &in);
+    near(t.bus_GBps[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE], 688.0, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE], 344.0, 1e-9);
+    near(t.lat_us[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE], 69.2, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE], 326.4, 1e-9);
+    near(t.lat_us[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE], 44.0, 1e-9);
+    near(t.bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 384.0, 1e-9);
+    near(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 384.0 * 64.0 / 126.0, 1e-9);
+    near(t.lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE], 43.0, 1e-9);
+    for (coll_proto q = COLL_PROTO_LL; q < COLL_PROTO_SIMPLE; q++) /* Simple only */
+        assert_true(t.bw_GBps[COLL_ALGO_COLLNET_CHAIN][q] == 0.0 && t.bw_GBps[COLL_ALGO_COLLNET_DIRECT][q] == 0.0);
+    assert_int_equal(coll_tune_select(&t, 16ull << 30, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_equal(a, COLL_ALGO_COLLNET_CHAIN);
+    assert_int_equal(coll_tune_select(&t, 64u << 20, ~0u, ~0u, &a, &p), SP_OK);
+    assert_int_equal(a, COLL_ALGO_COLLNET_DIRECT);
+    in.nvswitch = false;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] == 0.0);
+    assert_true(t.bw_GBps[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE] > 0.0);
+    in.kind = COLL_ALL_GATHER;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE] == 0.0);
+    in.kind = COLL_ALL_REDUCE;
+    in.collnet = false;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE] == 0.0);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] == 0.0);
+    assert_true(t.bw_GBps[COLL_ALGO_NVLS_TREE][COLL_PROTO_SIMPLE] > 0.0);
 }
 
 static void expect_graph(coll_nvls_graph g, int channels, double intra, double inter)
@@ -317,7 +389,7 @@ static void test_tune__nvls_graph(void **state)
 static void test_tune__size_factors(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 16, true};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 16, true, false, false, {0, 0.0, 0.0, 0.0}};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -360,7 +432,7 @@ static void test_tune__size_factors(void **state)
 static void test_tune__h100_two_nodes(void **state)
 {
     coll_tune t;
-    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 0, true};
+    coll_tune_in in = {COLL_ALL_REDUCE, 16, 2, 8, 90, false, true, 8, 48.0, false, 0, {0, 0.0, 0.0}, 0, true, false, false, {0, 0.0, 0.0, 0.0}};
 
     (void)state;
     coll_tune_compute(&t, &in);
@@ -388,6 +460,8 @@ int main(void)
         cmocka_unit_test(test_tune__h100_nvls),
         cmocka_unit_test(test_tune__h100_nvls_tree),
         cmocka_unit_test(test_tune__nvls_graph),
+        cmocka_unit_test(test_tune__collnet_graph),
+        cmocka_unit_test(test_tune__collnet),
         cmocka_unit_test(test_tune__size_factors),
         cmocka_unit_test(test_tune__h100_two_nodes),
     };
