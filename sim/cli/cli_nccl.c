@@ -434,8 +434,9 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
                            "communicator (Tree is all_reduce only; PAT needs one GPU per node; NVLS "
                            "needs one NVSwitch gen 3+ node of SM90+ GPUs, NVLSTree several such nodes "
                            "and all_reduce, both two ranks per node at least; CollnetDirect and "
-                           "CollnetChain need --collnet, several nodes, a fabric that reduces in the "
-                           "network and all_reduce, Direct an NVSwitch)",
+                           "CollnetChain need --collnet, several nodes and a fabric that reduces in the "
+                           "network, Chain all_reduce, Direct an NVSwitch and, for all_gather and "
+                           "reduce_scatter, a NIC per GPU)",
                            coll_kind_name(o.kind));
             goto done;
         }

@@ -519,9 +519,11 @@ static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
     return SP_OK;
 }
 
-/* All-reduce reduced in the network (CollNet, and NVLS across nodes), as
- * one stage of flows pipelined in steady state, each rail's share S / R
- * being the chunk. Inside every node, per rail r:
+/* Collectives reduced (or multicast) in the network: all-reduce by CollNet
+ * and by NVLS across nodes, all-gather and reduce-scatter by CollNet Direct
+ * (laid out in the function's first branch), as one stage of flows
+ * pipelined in steady state. All-reduce: each rail's share S / R is the
+ * chunk. Inside every node, per rail r:
  * - CollNet Chain: a chain from the rail's GPU (the head) through the
  *   node's members, each edge carrying S / R up (reduce) and down
  *   (broadcast);
@@ -558,6 +560,29 @@ static int build_innet(coll_plan *c, coll_algo algo, double nvls_eff, xfer **out
     if ((x = malloc(cap * sizeof(*x))) == NULL) {
         free(nodes);
         return SP_ENOMEM;
+    }
+    if (c->kind != COLL_ALL_REDUCE) {
+        /* Direct all-gather / reduce-scatter: every member a head; the
+         * chunk is S / n. Over NVLink each member exchanges with every
+         * other of its node the N chunks of its rail (after the network for
+         * all-gather, before it for reduce-scatter); each head's NIC
+         * carries the N chunks of its rail in the busy direction (the
+         * switch multicasts, or reduces, the rest), at NCCL's 0.9 of the
+         * network's bandwidth. */
+        double chunks = nn;
+        for (int q = 0; q < nn; q++)
+            for (int a = 0; a < nodes[q].count; a++)
+                for (int i = 1; i < nodes[q].count; i++)
+                    x[k++] = (xfer){nodes[q].first + a, nodes[q].first + (a + i) % nodes[q].count, 0, chunks};
+        for (int r = 0; r < c->rings; r++)
+            for (int q = 0; q < nn; q++)
+                x[k++] = (xfer){rail_entry(c, &nodes[q], r), rail_entry(c, &nodes[(q + 1) % nn], r), r,
+                                chunks / 0.9};
+        free(nodes);
+        k = merge_xfers(x, k);
+        *out = x;
+        *nx = k;
+        return SP_OK;
     }
     for (int q = 0; q < nn; q++) {
         const node_span *s = &nodes[q];
@@ -803,8 +828,10 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             /* build_nvls_tree and build_innet charge nvlsEfficiency on the
              * NVLink flows alone. */
         } else if (c->algo == COLL_ALGO_COLLNET_DIRECT) {
-            /* NCCL's model runs CollNet Direct at 0.85 on SM90+. */
-            if (tin.sm >= 90)
+            /* NCCL's model runs CollNet Direct all-reduce at 0.85 on SM90+
+             * (all-gather and reduce-scatter: 0.9 of the network, in
+             * build_innet). */
+            if (tin.sm >= 90 && kind == COLL_ALL_REDUCE)
                 c->inflate = 1.0 / 0.85;
         } else if (c->algo == COLL_ALGO_COLLNET_CHAIN) {
             /* No factor in NCCL's model. */
@@ -855,11 +882,14 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         /* Payload per transfer. Ring: bytes / R per ring in n chunks; broadcast and
          * reduce chains: bytes / R per ring; tree and NVLS-Tree's network edges:
          * bytes / 2 per tree over R rails; in-network reduction: bytes / R per
-         * rail (build_innet); NVLS: see build_nvls; all-to-all:
+         * rail for all-reduce, bytes / n for all-gather and reduce-scatter
+         * (build_innet); NVLS: see build_nvls; all-to-all:
          * bytes / n per peer; send/recv: bytes. Rounded up. */
         uint64_t R = (uint64_t)(c->rings ? c->rings : 1);
         uint64_t per_ring = (bytes + R - 1) / R, payload;
-        if (innet)
+        if (innet && kind != COLL_ALL_REDUCE)
+            payload = (bytes + (uint64_t)n - 1) / (uint64_t)n;
+        else if (innet)
             payload = per_ring;
         else if (shape == COLL_ALGO_TREE || shape == COLL_ALGO_NVLS_TREE)
             payload = (per_ring + 1) / 2;

@@ -6,7 +6,8 @@
  * NVLS on one node (all-reduce, all-gather, reduce-scatter), NVLS-Tree
  * across nodes (all-reduce), and, where the fabric reduces in the network
  * and CollNet is enabled, CollNet Direct and Chain and NVLS across nodes
- * (all-reduce; NCCL's src/tuning/collnet.cc and nvls.cc, as quoted in
+ * for all-reduce and CollNet Direct for all-gather and reduce-scatter
+ * (NCCL's src/tuning/collnet.cc and nvls.cc, as quoted in
  * docs/collectives.md).
  */
 #include "coll/coll_tune.h"
@@ -310,6 +311,22 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
                 coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0) +
                 coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0);
         }
+    }
+    /* CollNet Direct all-gather and reduce-scatter (the SHARP plugin's
+     * iallgather / ireducescatter), Simple only: every local rank must be a
+     * head (ppn <= the NIC channels); busBw = ppn x min(bwIntra, 0.9 x
+     * bwInter), not converted; latency as Direct's all-reduce. */
+    if (in->collnet && N > 1 && in->nvswitch &&
+        (in->kind == COLL_ALL_GATHER || in->kind == COLL_REDUCE_SCATTER) && in->collnet_graph.channels > 0 &&
+        ppn <= in->collnet_graph.channels) {
+        const coll_collnet_graph *g = &in->collnet_graph;
+        double b = ppn * min2(g->bw_intra_direct_GBps, 0.9 * g->bw_inter_GBps);
+        out->bus_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = b;
+        out->bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = b;
+        out->lat_us[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] =
+            2.0 * (coll_nccl_hw_latency_us(intra, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, 0) +
+                   0.4 * (ppn - 1)) +
+            coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, one_gpu);
     }
     out->ring_plateau = in->kind == COLL_ALL_REDUCE && N > 1 ? (in->sm < 80 ? 1.9 : 1.4) : 1.0;
 }

@@ -353,7 +353,9 @@ static plat *superpod(int nodes, diag_list **d, int *ranks)
  * back to each: 14 S / 8 over NVLink, S / 8 into the network, at NCCL's
  * 0.85. Chain: in its own rail's chain a member is the head (one NVLink
  * edge out), in one the tail (one), in six the middle (two, up and down):
- * 14 S / 8 again, and S / 8 into the network, with no factor. */
+ * 14 S / 8 again, and S / 8 into the network, with no factor. No Direct
+ * all-reduce with fewer NICs than GPUs on a node is tested here (NCCL's
+ * f factor prices it; the shipped nodes have a NIC per GPU). */
 static void test_coll__collnet(void **state)
 {
     plat *p;
@@ -391,9 +393,23 @@ static void test_coll__collnet(void **state)
         }
         coll_plan_free(c);
     }
-    /* Not across one node, not for all-gather. */
+    /* Not across one node; no Chain for all-gather. */
     assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, 8, S, &chain), SP_EINPUT);
     assert_int_equal(coll_plan_new(&c, p, COLL_ALL_GATHER, ranks, 32, S, &chain), SP_EINPUT);
+    /* Direct all-gather and reduce-scatter (S the total): each head's NIC
+     * carries its rail's N = 4 chunks of S / 32 at 0.9, and over NVLink each
+     * member sends those 4 chunks to each of the 7 others: 7/8 S + S / 8 /
+     * 0.9 per member. */
+    for (coll_kind k = COLL_ALL_GATHER; k <= COLL_REDUCE_SCATTER; k++) {
+        assert_int_equal(coll_plan_new(&c, p, k, ranks, 32, S, &direct), SP_OK);
+        assert_int_equal(coll_plan_algo(c), COLL_ALGO_COLLNET_DIRECT);
+        for (int m = 0; m < 32; m++) {
+            double sent = (double)coll_plan_bytes_sent(c, m), want = (double)S * (7.0 / 8.0 + 1.0 / 8.0 / 0.9);
+            if (fabs(sent - want) > 1e-6 * want)
+                fail_msg("%s: member %d sends %.0f B, want %.0f", coll_kind_name(k), m, sent, want);
+        }
+        coll_plan_free(c);
+    }
     plat_free(p);
     diag_free(d);
 }

@@ -306,7 +306,8 @@ static void test_tune__collnet_graph(void **state)
  * 2 x 7 x 2.8 + 30 = 69.2 us. NVLS across nodes (graph 8 x 48 / 48):
  * 8 x min(48 x 0.74 x 7/8 x 2, 48) = 384, converted as Ring, latency 25 +
  * 18 us. Chain wins 16 GiB, Direct 64 MiB. None of it without CollNet, and
- * no Direct without an NVSwitch; all-reduce only. */
+ * no Direct without an NVSwitch. All-gather and reduce-scatter: Direct
+ * only, with every local rank a head. */
 static void test_tune__collnet(void **state)
 {
     coll_tune t;
@@ -338,6 +339,22 @@ static void test_tune__collnet(void **state)
     in.kind = COLL_ALL_GATHER;
     coll_tune_compute(&t, &in);
     assert_true(t.bw_GBps[COLL_ALGO_COLLNET_CHAIN][COLL_PROTO_SIMPLE] == 0.0);
+    assert_true(t.bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] == 0.0); /* needs the NVSwitch */
+    in.nvswitch = true;
+    for (coll_kind k = COLL_ALL_GATHER; k <= COLL_REDUCE_SCATTER; k++) {
+        /* Direct: ppn x min(96, 0.9 x 48) = 345.6, not converted; 44 us. */
+        in.kind = k;
+        coll_tune_compute(&t, &in);
+        near(t.bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE], 345.6, 1e-9);
+        near(t.lat_us[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE], 44.0, 1e-9);
+        in.ppn = 16; /* more ranks a node than heads */
+        coll_tune_compute(&t, &in);
+        assert_true(t.bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] == 0.0);
+        in.ppn = 8;
+    }
+    in.kind = COLL_BROADCAST;
+    coll_tune_compute(&t, &in);
+    assert_true(t.bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] == 0.0);
     in.kind = COLL_ALL_REDUCE;
     in.collnet = false;
     coll_tune_compute(&t, &in);
