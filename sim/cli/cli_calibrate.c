@@ -33,11 +33,13 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath calibrate -p PLATFORM.cfg [-n NODES] [-g GPUS] [-c COLLECTIVE] --log LOG\n"
-            "                           [-o CALIBRATED.cfg]\n"
+            "                           [--algo L] [--proto L] [--collnet] [-o CALIBRATED.cfg]\n"
             "\n"
             "  --log LOG   an nccl-tests output (its out-of-place time column is used)\n"
             "  -c C        the collective the log measured            default all_reduce\n"
             "  -g G        GPUs per node in the communicator, as nccl-tests -g\n"
+            "  --algo, --proto, --collnet  what the log ran with (NCCL_ALGO, NCCL_PROTO,\n"
+            "              NCCL_COLLNET_ENABLE=1), as in scalepath nccl\n"
             "  -o FILE     the platform file again, with a `calibration` group (the fitted\n"
             "              latency and time scale, and the log they came from)\n"
             "\n"
@@ -228,8 +230,12 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         {"platform", required_argument, NULL, 'p'}, {"nodes", required_argument, NULL, 'n'},
         {"gpus", required_argument, NULL, 'g'},     {"collective", required_argument, NULL, 'c'},
         {"log", required_argument, NULL, 'L'},      {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"algo", required_argument, NULL, 'A'},     {"proto", required_argument, NULL, 'P'},
+        {"collnet", no_argument, NULL, 'K'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
+    coll_opts co = {0, 0, 0};
+    const char *algo = NULL, *proto = NULL;
     const char *ppath = NULL, *log = NULL, *output = NULL;
     int nodes = 0, gpn = 0, c, err = SP_OK, nmembers = 0, *ranks = NULL;
     coll_kind kind = COLL_ALL_REDUCE;
@@ -264,6 +270,17 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
             break;
         case 'o':
             output = optarg;
+            break;
+        case 'A':
+        case 'P':
+        case 'K':
+            if (c == 'A')
+                algo = optarg;
+            else if (c == 'P')
+                proto = optarg;
+            if (cli_parse_coll_opt(&co, c == 'A' ? "--algo" : c == 'P' ? "--proto" : "--collnet", optarg, diag) <
+                0)
+                err = SP_EINPUT;
             break;
         case 'h':
             usage(stdout);
@@ -302,7 +319,7 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
     for (size_t i = 0; i < npt && err == SP_OK; i++) {
         coll_plan *plan = NULL;
         double t;
-        if ((err = coll_plan_new(&plan, p, kind, ranks, nmembers, pt[i].bytes, NULL)) < 0) {
+        if ((err = coll_plan_new(&plan, p, kind, ranks, nmembers, pt[i].bytes, &co)) < 0) {
             diag_error(diag, (sp_loc){log, pt[i].line}, "cannot plan %s of %llu B on this platform",
                        coll_kind_name(kind), (unsigned long long)pt[i].bytes);
             break;
@@ -315,7 +332,7 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         goto done;
     {
         double a, k, *before = malloc(npt * sizeof(double) + 1), *after = malloc(npt * sizeof(double) + 1);
-        char what[160];
+        char what[512];
         if (before == NULL || after == NULL) {
             free(before);
             free(after);
@@ -338,7 +355,10 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         printf("fit: latency_us = %.4g, time_scale = %.4g (bandwidth x %.3g)\n", a, k, 1.0 / k);
         printf("median busbw error: %.1f%% before, %.1f%% after\n", 100.0 * median(before, npt),
                100.0 * median(after, npt));
-        snprintf(what, sizeof(what), "%s, %d ranks, %zu sizes", coll_kind_name(kind), nmembers, npt);
+        /* What the log ran with goes into the source: the fit holds for it. */
+        snprintf(what, sizeof(what), "%s, %d ranks, %zu sizes%s%s%s%s%s", coll_kind_name(kind), nmembers, npt,
+                 algo ? ", NCCL_ALGO=" : "", algo ? algo : "", proto ? ", NCCL_PROTO=" : "", proto ? proto : "",
+                 co.collnet ? ", NCCL_COLLNET_ENABLE=1" : "");
         free(before);
         free(after);
         if (output != NULL && (err = write_calibrated(ppath, output, log, a, k, what, diag)) == SP_OK)

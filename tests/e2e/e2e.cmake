@@ -437,6 +437,11 @@ include(${CMAKE_CURRENT_LIST_DIR}/study.cmake)
 add_test(NAME e2e.calibrate.roundtrip COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_calibrate.py
   ${SP_EXE} ${SP_OUT}/calibrate WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.calibrate.roundtrip PROPERTIES LABELS e2e)
+# A log run with NCCL_ALGO=Ring is simulated with Ring (--algo): at 8 GiB
+# the simulated time is Ring's (~40.6 ms, the log 40.8), not NVLS's (30.7).
+sp_e2e(calibrate.algo RC 0
+  ARGS "calibrate|-p|platforms/dgx-h100.cfg|--log|bench/data/nccl-tests/h100x8_allreduce_ring.log|--algo|Ring"
+  STDOUT "8589934592 +40848\\.80 +4[01][0-9][0-9][0-9]\\.")
 sp_e2e(bad.calibrate.gpus RC 2
   ARGS "calibrate|-p|platforms/dgx-h100.cfg|-g|9|--log|tests/data/nccl-tests/synthetic.log"
   STDERR "option -g 9: node 0 of \"dgx-h100\" has 8 GPU\\(s\\)")
