@@ -35,7 +35,17 @@ Q235 = "workloads/models/qwen3-235b-a22b.cfg"
 LLAMA3 = "Llama 3 paper, arXiv 2407.21783, table 4 (BF16)"
 BRIDGE = ("NVIDIA Megatron-Bridge docs/performance-summary-archive.md, 25.11 container (FP8; MoE: "
           "forced balanced routing, dropless)")
+BRIDGE_2509 = ("NVIDIA Megatron-Bridge docs/performance-summary-archive.md, 25.09 container (FP8, current "
+               "scaling; MoE rows marked \"(tokendrop)\": token dropping with forced balanced routing)")
 TF, TOK = "TFLOP/s", "tokens/s"
+
+# The MoE layouts of NVIDIA's tables (the same in 25.09 and 25.11).
+QWEN30_H100 = ["-p", "platforms/superpod-h100.cfg", "-n", "2", "-m", Q30, "--pp", "2", "--vpp", "24", "--ep", "8",
+               "--seq", "4096", "--gbs", "512", "--mbs", "2", "--zero", "1", "--precision", "fp8"]
+QWEN30_B200 = ["-p", "platforms/dgx-b200.cfg", "-m", Q30, "--ep", "8", "--seq", "4096", "--gbs", "512", "--mbs", "1",
+               "--zero", "1", "--precision", "fp8"]
+QWEN235_B200 = ["-p", "platforms/superpod-b200.cfg", "-n", "8", "-m", Q235, "--pp", "8", "--vpp", "2", "--ep", "8",
+                "--seq", "4096", "--gbs", "1024", "--mbs", "1", "--zero", "1", "--precision", "fp8"]
 
 # (name, published per-GPU figure, its unit, source, assumption, scalepath train arguments)
 CASES = [
@@ -66,17 +76,21 @@ CASES = [
      ["-p", "platforms/superpod-b200.cfg", "-n", "16", "-m", M405, "--tp", "4", "--pp", "8", "--cp", "2",
       "--vpp", "8", "--seq", "8192", "--gbs", "64", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
     ("Qwen3 30B-A3B MoE, 16 H100, PP2 VP24 EP8, seq 4K, FP8", 5275.0, TOK, BRIDGE,
-     "distributed optimizer as ZeRO-1; balanced routing",
-     ["-p", "platforms/superpod-h100.cfg", "-n", "2", "-m", Q30, "--pp", "2", "--vpp", "24", "--ep", "8",
-      "--seq", "4096", "--gbs", "512", "--mbs", "2", "--zero", "1", "--precision", "fp8"]),
+     "distributed optimizer as ZeRO-1; balanced routing", QWEN30_H100),
     ("Qwen3 30B-A3B MoE, 8 B200, EP8, seq 4K, FP8-MX", 9299.0, TOK, BRIDGE,
-     "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing",
-     ["-p", "platforms/dgx-b200.cfg", "-m", Q30, "--ep", "8", "--seq", "4096", "--gbs", "512", "--mbs", "1",
-      "--zero", "1", "--precision", "fp8"]),
+     "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing", QWEN30_B200),
     ("Qwen3 235B-A22B MoE, 64 B200, PP8 VP2 EP8, seq 4K, FP8-MX", 3269.0, TOK, BRIDGE,
-     "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing",
-     ["-p", "platforms/superpod-b200.cfg", "-n", "8", "-m", Q235, "--pp", "8", "--vpp", "2", "--ep", "8",
-      "--seq", "4096", "--gbs", "1024", "--mbs", "1", "--zero", "1", "--precision", "fp8"]),
+     "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing", QWEN235_B200),
+    # The same three layouts in the previous release's table, which ran MoE
+    # with token dropping: the same work under forced balanced routing (no
+    # token is dropped when every expert gets its share), without the
+    # host synchronisation that dropless routing needs each layer.
+    ("Qwen3 30B-A3B MoE, 16 H100, as above, 25.09 (token dropping)", 10494.0, TOK, BRIDGE_2509,
+     "distributed optimizer as ZeRO-1; balanced routing", QWEN30_H100),
+    ("Qwen3 30B-A3B MoE, 8 B200, as above, 25.09 (token dropping)", 18066.0, TOK, BRIDGE_2509,
+     "distributed optimizer as ZeRO-1; balanced routing", QWEN30_B200),
+    ("Qwen3 235B-A22B MoE, 64 B200, as above, 25.09 (token dropping)", 4104.0, TOK, BRIDGE_2509,
+     "distributed optimizer as ZeRO-1; balanced routing", QWEN235_B200),
 ]
 SENSITIVITY = [
     ("405B, 8,192 H100, as above, interleaved 2 virtual stages", 430.0, TF, LLAMA3, "micro-batch 1, 2 virtual stages",
