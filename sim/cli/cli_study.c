@@ -81,7 +81,7 @@ static int child_run(const study *s, size_t rung, cell *cells, int fd)
             train_config cfg = c->cand[k].c;
             int e2;
             cfg.fold = fold_for(&cfg, p);
-            e2 = cli_train_simulate(e, p, s->jobs[j].m, &cfg, NULL, &c->res[k], NULL, NULL, diag);
+            e2 = cli_train_simulate(e, p, s->jobs[j].m, &cfg, &s->rungs[rung].coll, &c->res[k], NULL, NULL, diag);
             if (e2 == SP_ENOMEM)
                 err = e2;
             else if (e2 < 0) /* this layout failed (said in diag); the others may not */
@@ -320,7 +320,7 @@ static int write_h5(const study *s, cell *cells, const char *path, int argc, cha
 {
     size_t n = s->njobs * s->nrungs;
     cli_train_row *rows = calloc(n + 1, sizeof(*rows));
-    int64_t *iv = calloc(6 * (n + 1), sizeof(int64_t));
+    int64_t *iv = calloc(7 * (n + 1), sizeof(int64_t));
     double *fv = calloc(9 * (n + 1), sizeof(double));
     const char **sv = calloc(2 * (n + 1), sizeof(char *));
     out_file *f = NULL;
@@ -342,6 +342,7 @@ static int write_h5(const study *s, cell *cells, const char *path, int argc, cha
                 iv[3 * n + i] = o->recommended;
                 iv[4 * n + i] = (int64_t)c->ncand;
                 iv[5 * n + i] = c->nsim;
+                iv[6 * n + i] = s->rungs[r].coll.collnet;
                 fv[i] = o->fits ? o->days : NAN;
                 fv[n + i] = o->capex_USD;
                 fv[2 * n + i] = o->fits ? o->cloud_USD : NAN;
@@ -367,6 +368,8 @@ static int write_h5(const study *s, cell *cells, const char *path, int argc, cha
                 {"recommended", OUT_I64, "1", "1 for the recommended rung of the job", iv + 3 * n},
                 {"layouts_fitting", OUT_I64, "1", "layouts the search found to fit", iv + 4 * n},
                 {"layouts_simulated", OUT_I64, "1", "of which simulated (the best estimates)", iv + 5 * n},
+                {"collnet", OUT_I64, "1", "1 if the rung runs NCCL with CollNet enabled (in-network reduction)",
+                 iv + 6 * n},
                 {"days", OUT_F64, "d", "time to train the job's tokens; NaN if it does not fit", fv},
                 {"capex", OUT_F64, "USD", "to buy the rung, less what the lab owns", fv + n},
                 {"cloud_cost", OUT_F64, "USD", "renting its GPUs for that time; 0 = no price given", fv + 2 * n},
@@ -456,7 +459,7 @@ int cli_study(int argc, char **argv, diag_list *diag)
     for (size_t j = 0; j < s->njobs && err == SP_OK; j++)
         for (size_t r = 0; r < s->nrungs && err == SP_OK; r++) {
             cell *x = &cells[j * s->nrungs + r];
-            err = study_search(&s->jobs[j], s->rungs[r].p, &x->cand, &x->ncand, &x->least, diag);
+            err = study_search(&s->jobs[j], s->rungs[r].p, &s->rungs[r].coll, &x->cand, &x->ncand, &x->least, diag);
             x->nsim = (int)(x->ncand < (size_t)s->max_simulated ? x->ncand : (size_t)s->max_simulated);
         }
     if (err < 0 || (err = simulate_rungs(s, cells, jobs, diag)) < 0)
@@ -469,6 +472,17 @@ int cli_study(int argc, char **argv, diag_list *diag)
         if (s->owned_node != NULL)
             printf("; owned: %d x %s (not bought again)", s->owned_count, s->owned_node);
         printf("; the %d best-estimated layouts of each job and rung simulated\n", s->max_simulated);
+        for (size_t r = 0, first = 1; r < s->nrungs; r++)
+            if (s->rungs[r].coll.collnet) {
+                printf("%s%s", first ? "# CollNet (in-network reduction, NCCL_COLLNET_ENABLE=1) on: " : ", ",
+                       s->rungs[r].name);
+                first = 0;
+            }
+        for (size_t r = 0; r < s->nrungs; r++)
+            if (s->rungs[r].coll.collnet) {
+                printf("\n");
+                break;
+            }
     }
     for (size_t j = 0; j < s->njobs; j++) {
         study_outcome *eco = calloc(s->nrungs + 1, sizeof(*eco));

@@ -48,6 +48,8 @@ static const cfg_key rung_keys[] = {
     {"nodes",                  CFG_INT,    false, 1, 1 << 20, false, "nodes (default 1)"},
     {"cloud_USD_per_gpu_hour", CFG_NUMBER, false, 0, 1e4, false, "on-demand price per GPU-hour; 0 = not offered"},
     {"extra_capex_USD",        CFG_NUMBER, false, 0, 1e10, false, "to buy beyond the nodes (a switch, cables)"},
+    {"collnet",                CFG_BOOL,   false, 0, 0, false,
+     "NCCL_COLLNET_ENABLE=1: in-network reduction (SHARP), which the platform's fabric must have (default false)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 /* clang-format on */
@@ -164,6 +166,7 @@ static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_se
         return err;
     r->cloud_USD_per_gpu_hour = cfg_number(g, "cloud_USD_per_gpu_hour", 0.0);
     r->extra_capex_USD = cfg_number(g, "extra_capex_USD", 0.0);
+    r->coll.collnet = cfg_bool(g, "collnet", false);
     if ((r->name = str_dup(cfg_string(g, "name", ""))) == NULL ||
         (r->platform_path = relative_to(s->path, cfg_string(g, "platform", ""))) == NULL)
         return SP_ENOMEM;
@@ -172,6 +175,13 @@ static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_se
     if (r->p == NULL || plat_set_nodes(r->p, r->nodes, diag) < 0) {
         diag_error(diag, (sp_loc){s->path, at.line}, "rung \"%s\": platform %s cannot be used (see above)", r->name,
                    r->platform_path);
+        return SP_EINPUT;
+    }
+    if (r->coll.collnet && !r->p->fabric.in_network_reduction) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "collnet")},
+                   "rung \"%s\": collnet needs a fabric that reduces in the network, and %s's does not "
+                   "(fabric.in_network_reduction)",
+                   r->name, r->platform_path);
         return SP_EINPUT;
     }
     return SP_OK;
@@ -281,7 +291,8 @@ static int cmp_candidate(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq); /* the enumeration order: deterministic */
 }
 
-int study_search(const study_job *j, const plat *p, study_candidate **out, size_t *n, study_candidate *least,
+int study_search(const study_job *j, const plat *p, const coll_opts *co, study_candidate **out, size_t *n,
+                 study_candidate *least,
                  diag_list *diag)
 {
     static const int mbs_list[] = {1, 2, 4, 8};
@@ -342,7 +353,7 @@ int study_search(const study_job *j, const plat *p, study_candidate **out, size_
                                         *least = x;
                                     continue;
                                 }
-                                if (train_estimate(m, p, &x.c, &x.estimate_s, quiet) < 0)
+                                if (train_estimate(m, p, &x.c, co, &x.estimate_s, quiet) < 0)
                                     continue;
                                 if (vec_reserve((void **)&c, &cap, *n + 1, sizeof(*c)) < 0) {
                                     err = SP_ENOMEM;

@@ -48,6 +48,7 @@ typedef struct study_rung {
     int nodes;
     double cloud_USD_per_gpu_hour; /* 0 = not offered */
     double extra_capex_USD;        /* beyond the nodes (a switch, cables) */
+    coll_opts coll;                /* NCCL's options on this rung: collnet (NCCL_COLLNET_ENABLE) */
     int line;
 } study_rung;
 
@@ -90,7 +91,7 @@ typedef struct study_candidate {
  * @param[out] out  array owned by the caller (free())
  * @return SP_OK; SP_ENOMEM
  */
-SP_MUST_USE int study_search(const study_job *j, const plat *p, study_candidate **out, size_t *n,
+SP_MUST_USE int study_search(const study_job *j, const plat *p, const coll_opts *co, study_candidate **out, size_t *n,
                              study_candidate *least, diag_list *diag);
 
 /* Economics and the verdict of one (job, rung). */

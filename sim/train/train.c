@@ -986,7 +986,8 @@ done:
 
 /* NCCL's model time of a collective over `ranks` (the tuner's prediction),
  * seconds; 0 when there is nothing to do. */
-static int model_time(const plat *p, coll_kind kind, const int *ranks, int n, double bytes, double *out)
+static int model_time(const plat *p, const coll_opts *co, coll_kind kind, const int *ranks, int n, double bytes,
+                      double *out)
 {
     coll_plan *c = NULL;
     int err;
@@ -994,7 +995,7 @@ static int model_time(const plat *p, coll_kind kind, const int *ranks, int n, do
     *out = 0.0;
     if (n < 2 || bytes < 1.0)
         return SP_OK;
-    if ((err = coll_plan_new(&c, p, kind, ranks, n, (uint64_t)bytes, NULL)) < 0)
+    if ((err = coll_plan_new(&c, p, kind, ranks, n, (uint64_t)bytes, co)) < 0)
         return err;
     *out = coll_plan_model_us(c) * 1e-6;
     coll_plan_free(c);
@@ -1017,7 +1018,8 @@ static double tp_exposed(const gen *g, double t, double comp)
     return t / g->tp + (rest > 0.0 ? rest : 0.0);
 }
 
-int train_estimate(const model *m, const plat *p, const train_config *c, double *step_s, diag_list *diag)
+int train_estimate(const model *m, const plat *p, const train_config *c, const coll_opts *co, double *step_s,
+                   diag_list *diag)
 {
     gen g = {0};
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
@@ -1036,9 +1038,9 @@ int train_estimate(const model *m, const plat *p, const train_config *c, double 
     /* The groups of rank 0. */
     for (int i = 0; i < g.tp; i++)
         ranks[i] = rank_of(&g, i, 0, 0, 0);
-    err = model_time(p, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.tp_bytes, &t_ag);
+    err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.tp_bytes, &t_ag);
     if (err == SP_OK)
-        err = model_time(p, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs);
+        err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs);
     if (err == SP_OK && g.ep > 1) {
         /* All-to-all has no NCCL model time: its alpha-beta time on an idle fabric. */
         coll_plan *a2a = NULL;
@@ -1051,7 +1053,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, double 
     for (int i = 0; i < g.cp && err == SP_OK; i++)
         ranks[i] = rank_of(&g, 0, i, 0, 0);
     if (err == SP_OK)
-        err = model_time(p, COLL_ALL_GATHER, ranks, g.cp, (double)g.k.kv_bytes, &t_kv);
+        err = model_time(p, co, COLL_ALL_GATHER, ranks, g.cp, (double)g.k.kv_bytes, &t_kv);
     for (int d = 0, k = 0; d < g.dp && err == SP_OK; d++)
         for (int i = 0; i < g.cp; i++)
             ranks[k++] = rank_of(&g, 0, i, d, 0);
@@ -1060,17 +1062,17 @@ int train_estimate(const model *m, const plat *p, const train_config *c, double 
          * bytes moves them once; its model time stands for the transfer. */
         ranks[0] = 0;
         ranks[1] = rank_of(&g, 0, 0, 0, 1);
-        err = model_time(p, COLL_ALL_GATHER, ranks, 2, 2.0 * (double)g.k.p2p_bytes, &t_p2p);
+        err = model_time(p, co, COLL_ALL_GATHER, ranks, 2, 2.0 * (double)g.k.p2p_bytes, &t_p2p);
         for (int d = 0, k = 0; d < g.dp; d++)
             for (int i = 0; i < g.cp; i++)
                 ranks[k++] = rank_of(&g, 0, i, d, 0);
     }
     /* Data parallel: one layer's bucket (the last one is exposed), ZeRO's gathers. */
     if (err == SP_OK)
-        err = model_time(p, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, g.dp * g.cp,
+        err = model_time(p, co, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, g.dp * g.cp,
                          g.grad_bytes * g.k.layer_trained, &t_dp);
     if (err == SP_OK && g.zero >= 1)
-        err = model_time(p, COLL_ALL_GATHER, ranks, g.dp * g.cp, 2.0 * g.k.layer_params, &t_ar);
+        err = model_time(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp, 2.0 * g.k.layer_params, &t_ar);
     free(ranks);
     if (err < 0) {
         diag_error(diag, (sp_loc){m->path, 0}, "no collective algorithm for this layout");

@@ -44,6 +44,7 @@
 
 #include <stdbool.h>
 
+#include "coll/coll.h"
 #include "model/model.h"
 #include "plat/plat.h"
 #include "util/diag.h"
@@ -97,10 +98,12 @@ SP_MUST_USE int train_build(wl **out, const model *m, const plat *p, const train
  * context-parallel collectives at NCCL's model time (exposed), times the
  * micro-batches plus the 1F1B bubble of (pp - 1) / vpp micro-batches, the
  * last gradient bucket and ZeRO's parameter gathers, the optimizer.
+ * @param co  NCCL's options for its model times (NULL: its defaults), as the
+ *            simulation is given them
  * @return SP_OK; SP_EINPUT (train_check's problems)
  */
-SP_MUST_USE int train_estimate(const model *m, const plat *p, const train_config *c, double *step_s,
-                               diag_list *diag);
+SP_MUST_USE int train_estimate(const model *m, const plat *p, const train_config *c, const coll_opts *co,
+                               double *step_s, diag_list *diag);
 
 /* One GEMM of a training step, as the generator prices it (train_gemms). */
 typedef struct train_gemm {

@@ -37,9 +37,15 @@ add_test(NAME e2e.study.default_read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURC
 set_tests_properties(e2e.study.default_read PROPERTIES DEPENDS e2e.study.default)
 set_tests_properties(e2e.study.small e2e.study.read e2e.study.plot e2e.study.deterministic e2e.train.plot
   e2e.study.default e2e.study.default_read PROPERTIES LABELS e2e TIMEOUT 600)
+# A rung with CollNet (SHARP) enabled: said in the report, searched and
+# simulated with it, recorded per outcome.
+add_test(NAME e2e.study.collnet
+  COMMAND ${SP_EXE} study tests/data/studies/sharp.cfg -j 2 -o ${SP_OUT}/study-sharp.h5 WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.study.collnet PROPERTIES LABELS e2e TIMEOUT 600 PASS_REGULAR_EXPRESSION
+  "CollNet \\(in-network reduction, NCCL_COLLNET_ENABLE=1\\) on: 4 x DGX H100, SHARP\n.*== pretrain:.*4 x DGX H100 +32 yes.*4 x DGX H100, SHARP +32 yes")
 # Bad studies: every problem at its file and line, nothing written.
 sp_e2e(bad.study.keys RC 2 ARGS "study|tests/bad/study/bad-keys.cfg|-o|${SP_OUT}/bad-study.h5"
-  STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:7: error: job: moe_imbalance 1.5 for Llama 3 8B, which has no mixture of experts.*bad-keys.cfg:9: error: job: unknown key \"colour\".*bad-keys.cfg:9: error: job: precision \"tf32\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer"
+  STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:7: error: job: moe_imbalance 1.5 for Llama 3 8B, which has no mixture of experts.*bad-keys.cfg:9: error: job: unknown key \"colour\".*bad-keys.cfg:9: error: job: precision \"tf32\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer.*bad-keys.cfg:14: error: rung \"z\": collnet needs a fabric that reduces in the network"
   ABSENT "${SP_OUT}/bad-study.h5")
 sp_e2e(bad.study.truncated RC 2 ARGS "study|tests/bad/study/truncated.cfg|-o|${SP_OUT}/bad-study2.h5"
   STDERR "truncated.cfg:4: error: syntax error" ABSENT "${SP_OUT}/bad-study2.h5")

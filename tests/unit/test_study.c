@@ -106,11 +106,11 @@ static void test_study__search(void **state)
     size_t n;
 
     assert_int_equal(study_load(&s, STUDY, d), SP_OK);
-    assert_int_equal(study_search(&s->jobs[1], s->rungs[0].p, &c, &n, &least, d), SP_OK);
+    assert_int_equal(study_search(&s->jobs[1], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
     assert_int_equal(n, 0);
     assert_true(least.mem.total > 128e9);
     free(c);
-    assert_int_equal(study_search(&s->jobs[1], s->rungs[2].p, &c, &n, &least, d), SP_OK);
+    assert_int_equal(study_search(&s->jobs[1], s->rungs[2].p, NULL, &c, &n, &least, d), SP_OK);
     assert_true(n > 10);
     for (size_t i = 0; i < n; i++) {
         const model_layout *l = &c[i].c.l;
@@ -139,7 +139,7 @@ static void test_study__moe_options(void **state)
     assert_int_equal(study_load(&s, FIXTURES "/../../data/studies/moe.cfg", d), SP_OK);
     assert_true(s->jobs[0].tp_overlap);
     near_rel(s->jobs[0].moe_imbalance, 3.0, 1e-12);
-    assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, &c, &n, &least, d), SP_OK);
+    assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
     assert_true(n > 0);
     for (size_t i = 0; i < n; i++) {
         int ep = c[i].c.l.ep;

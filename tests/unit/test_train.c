@@ -494,10 +494,10 @@ static void test_train__moe_imbalance(void **state)
     assert_int_equal(model_load(&mx, MODELS "/mixtral-8x7b.cfg", f->d), SP_OK);
     c.l.ep = 4;
     c.l.zero = 1;
-    assert_int_equal(train_estimate(mx, f->p, &c, &t1, f->d), SP_OK);
+    assert_int_equal(train_estimate(mx, f->p, &c, NULL, &t1, f->d), SP_OK);
     assert_int_equal(train_build(&w1, mx, f->p, &c, f->d), SP_OK);
     c.moe_imbalance = 1.5;
-    assert_int_equal(train_estimate(mx, f->p, &c, &t15, f->d), SP_OK);
+    assert_int_equal(train_estimate(mx, f->p, &c, NULL, &t15, f->d), SP_OK);
     assert_int_equal(train_build(&w15, mx, f->p, &c, f->d), SP_OK);
     assert_true(t15 > t1);
     for (size_t i = 0; i < w1->ranks[0].nops; i++)
@@ -524,6 +524,26 @@ static void test_train__moe_imbalance(void **state)
     model_free(mx);
 }
 
+/* The estimate prices collectives with the options the simulation gets: on
+ * four DGX H100 of a SuperPOD, whose fabric reduces in the network, data
+ * parallelism over 32 GPUs with one micro-batch leaves its gradient
+ * all-reduce exposed, and CollNet (NVLS across nodes, SHARP) shortens it. */
+static void test_train__estimate_collnet(void **state)
+{
+    fixture *f = *state;
+    plat *p;
+    train_config c = config(1, 1, 32, 1, 4096, 1);
+    const coll_opts on = {0, 0, 1};
+    double t_off, t_on;
+
+    assert_int_equal(plat_load(&p, PLATFORMS "/superpod-h100.cfg", f->d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 4, f->d), SP_OK);
+    assert_int_equal(train_estimate(f->m8, p, &c, NULL, &t_off, f->d), SP_OK);
+    assert_int_equal(train_estimate(f->m8, p, &c, &on, &t_on, f->d), SP_OK);
+    assert_true(t_on < t_off);
+    plat_free(p);
+}
+
 /* TP communication overlapped with its GEMMs: each block's first chunk is
  * gathered before the compute, which does not wait for the rest; the last
  * reduce-scatter chunk waits for the compute; the same bytes move as without
@@ -538,9 +558,9 @@ static void test_train__tp_overlap(void **state)
     uint64_t ag = 0;
     int checked = 0;
 
-    assert_int_equal(train_estimate(f->m8, f->p, &c, &t_serial, f->d), SP_OK);
+    assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &t_serial, f->d), SP_OK);
     c.tp_overlap = true;
-    assert_int_equal(train_estimate(f->m8, f->p, &c, &t_overlap, f->d), SP_OK);
+    assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &t_overlap, f->d), SP_OK);
     assert_true(t_overlap < t_serial);
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
     assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
@@ -605,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_train__moe),
         cmocka_unit_test(test_train__moe_imbalance),
         cmocka_unit_test(test_train__tp_overlap),
+        cmocka_unit_test(test_train__estimate_collnet),
         cmocka_unit_test(test_train__bad_layouts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
