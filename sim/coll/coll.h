@@ -155,8 +155,10 @@ void coll_plan_stage(const coll_plan *c, int member, int stage, coll_stage *out)
 uint64_t coll_plan_bytes_sent(const coll_plan *c, int member);
 
 /* The alpha-beta time of the plan on an idle fabric: sum over stages of the
- * slowest member's delay + route latency + bytes / route bandwidth. The
- * simulation must reproduce this exactly when nothing else shares links. */
+ * largest delay plus the latest flow's end (its route latency + the load of
+ * the busiest link on its route / that link's bandwidth). The simulation
+ * must reproduce this exactly when nothing else shares links and the flows
+ * sharing a link are equal. */
 double coll_plan_alpha_beta_s(const coll_plan *c);
 
 #endif

@@ -1074,9 +1074,10 @@ double coll_plan_alpha_beta_s(const coll_plan *c)
 }
 
 /* Per stage: the busiest link's bytes over its bandwidth (concurrent flows
- * share it), plus (with_latency) the longest route latency and the largest
- * delay, summed over the stages. Exact for the fluid model when the flows
- * that share a link are equal. */
+ * share it); with_latency, the largest delay plus the latest flow's end, its
+ * route latency after the busiest link on its route drains; summed over the
+ * stages. Exact for the fluid model when the flows that share a link are
+ * equal. */
 static double stage_seconds(const coll_plan *c, bool with_latency)
 {
     const plat *p = c->plat;
@@ -1087,7 +1088,7 @@ static double stage_seconds(const coll_plan *c, bool with_latency)
     if (load == NULL)
         return -1.0;
     for (int s = 0; s < coll_plan_nstages(c, 0); s++) {
-        double lat = 0.0, delay = 0.0, busy = 0.0;
+        double delay = 0.0, busy = 0.0;
         memset(load, 0, 2 * p->nlinks * sizeof(double));
         for (int m = 0; m < c->n; m++) {
             coll_plan_stage(c, m, s, &st);
@@ -1095,8 +1096,6 @@ static double stage_seconds(const coll_plan *c, bool with_latency)
                 delay = st.delay_s;
             for (int i = 0; i < st.nsend; i++) {
                 plat_path path = plat_route(p, c->ranks[m], c->ranks[st.send[i].peer]);
-                if (path.lat_s > lat)
-                    lat = path.lat_s;
                 for (int h = 0; h < path.hops; h++) {
                     /* A SHARED link has one capacity for both directions. */
                     int dir = p->links[path.links[h]].sharing == PLAT_SPLITDUPLEX ? path.down[h] : 0;
@@ -1107,7 +1106,30 @@ static double stage_seconds(const coll_plan *c, bool with_latency)
         for (size_t l = 0; l < 2 * p->nlinks; l++)
             if (p->links[l / 2].sharing != PLAT_FATPIPE && load[l] / p->links[l / 2].bw_Bps > busy)
                 busy = load[l] / p->links[l / 2].bw_Bps;
-        total += with_latency ? delay + lat + busy : busy;
+        if (with_latency) {
+            /* Each flow ends its route's latency after the busiest link it
+             * crosses drains: a long route on a lightly loaded path need not
+             * add its latency to the busiest link's time. */
+            double end = 0.0;
+            for (int m = 0; m < c->n; m++) {
+                coll_plan_stage(c, m, s, &st);
+                for (int i = 0; i < st.nsend; i++) {
+                    plat_path path = plat_route(p, c->ranks[m], c->ranks[st.send[i].peer]);
+                    double worst = 0.0;
+                    for (int h = 0; h < path.hops; h++) {
+                        const plat_link *k = &p->links[path.links[h]];
+                        int dir = k->sharing == PLAT_SPLITDUPLEX ? path.down[h] : 0;
+                        if (k->sharing != PLAT_FATPIPE && load[2 * path.links[h] + (size_t)dir] / k->bw_Bps > worst)
+                            worst = load[2 * path.links[h] + (size_t)dir] / k->bw_Bps;
+                    }
+                    if (path.lat_s + worst > end)
+                        end = path.lat_s + worst;
+                }
+            }
+            total += delay + end;
+        } else {
+            total += busy;
+        }
     }
     free(load);
     return total;

@@ -173,6 +173,15 @@ add_test(NAME e2e.alphabeta.nvls_all_gather
   COMMAND test_alphabeta 0 all_gather NVLS ${PROJECT_SOURCE_DIR}/platforms/dgx-h100.cfg 1)
 add_test(NAME e2e.alphabeta.nvls_tree
   COMMAND test_alphabeta 0 all_reduce NVLSTree ${PROJECT_SOURCE_DIR}/platforms/superpod-h100.cfg 4)
+# ... and in-network reduction (CollNet) across four DGX H100 of a SuperPOD.
+foreach(case "all_reduce;CollnetDirect" "all_reduce;CollnetChain" "all_reduce;NVLS" "all_gather;CollnetDirect"
+        "reduce_scatter;CollnetDirect")
+  list(GET case 0 c)
+  list(GET case 1 a)
+  add_test(NAME e2e.alphabeta.innet_${c}_${a}
+    COMMAND test_alphabeta 0 ${c} ${a} ${PROJECT_SOURCE_DIR}/platforms/superpod-h100.cfg 4)
+  set_tests_properties(e2e.alphabeta.innet_${c}_${a} PROPERTIES LABELS e2e TIMEOUT 300)
+endforeach()
 set_tests_properties(e2e.alphabeta.nvls_all_reduce e2e.alphabeta.nvls_all_gather e2e.alphabeta.nvls_tree
   PROPERTIES LABELS e2e TIMEOUT 300)
 

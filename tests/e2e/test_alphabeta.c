@@ -11,7 +11,8 @@
  * usage: test_alphabeta K [COLLECTIVE [ALGO PLATFORM NODES]]. With a
  * platform, every GPU of NODES nodes takes part, ALGO (NCCL_ALGO spelling)
  * is forced, and the simulation must equal the plan's own alpha-beta sum
- * (coll_plan_alpha_beta_s): NVLS's and NVLS-Tree's flows on a real node. */
+ * (coll_plan_alpha_beta_s): NVLS's, NVLS-Tree's and CollNet's flows on real
+ * nodes (CollNet enabled, as --collnet). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ int main(int argc, char **argv)
         return 2;
     if (platform != NULL && coll_algo_mask_parse(&forced.algo_mask, argv[3]) < 0)
         return 2;
+    forced.collnet = 1; /* CollNet where the fabric has it; the algorithm is forced anyway */
     if (diag_new(&diag, 0) < 0)
         return 2;
     if (platform != NULL) {
