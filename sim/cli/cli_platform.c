@@ -204,6 +204,8 @@ int cli_platform(int argc, char **argv, diag_list *diag)
                p->nlinks);
         if (p->nodes > 1)
             printf("  bisection (template): %.1f GB/s\n", plat_bisection_Bps(p) / 1e9);
+        if (p->fabric.in_network_reduction)
+            printf("  in-network reduction (SHARP): yes, used with --collnet (NCCL_COLLNET_ENABLE=1)\n");
     }
     if (!routes && !bisect && !load)
         goto done;
