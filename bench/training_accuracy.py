@@ -37,6 +37,8 @@ BRIDGE = ("NVIDIA Megatron-Bridge docs/performance-summary-archive.md, 25.11 con
           "forced balanced routing, dropless)")
 BRIDGE_2509 = ("NVIDIA Megatron-Bridge docs/performance-summary-archive.md, 25.09 container (FP8, current "
                "scaling; MoE rows marked \"(tokendrop)\": token dropping with forced balanced routing)")
+BRIDGE_2602 = ("NVIDIA Megatron-Bridge docs/performance-summary-archive.md, 26.02 container (FP8, current "
+               "scaling)")
 TF, TOK = "TFLOP/s", "tokens/s"
 
 # The MoE layouts of NVIDIA's tables (the same in 25.09 and 25.11).
@@ -81,6 +83,15 @@ CASES = [
      "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing", QWEN30_B200),
     ("Qwen3 235B-A22B MoE, 64 B200, PP8 VP2 EP8, seq 4K, FP8-MX", 3269.0, TOK, BRIDGE,
      "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing", QWEN235_B200),
+    # The next release's table, the same dense H100 layouts with larger global batches.
+    ("70B, 64 H100, TP4 PP8 VP5, seq 8K, GBS 256, FP8 (26.02)", 1621.0, TOK, BRIDGE_2602,
+     "distributed optimizer as ZeRO-1",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "8", "-m", M70, "--tp", "4", "--pp", "8", "--vpp", "5",
+      "--seq", "8192", "--gbs", "256", "--zero", "1", "--precision", "fp8"]),
+    ("405B, 1,024 H100, TP8 PP8 CP2 VP8, seq 8K, GBS 1536, FP8 (26.02)", 311.0, TOK, BRIDGE_2602,
+     "distributed optimizer as ZeRO-1; one DP replica folded",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M405, "--tp", "8", "--pp", "8", "--cp", "2",
+      "--vpp", "8", "--seq", "8192", "--gbs", "1536", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
     # The same three layouts in the previous release's table, which ran MoE
     # with token dropping: the same work under forced balanced routing (no
     # token is dropped when every expert gets its share), without the
