@@ -67,6 +67,9 @@ sp_e2e(lab1.check RC 0 ARGS "check|-n|8|docs/labs/lab1-ideal.cfg" STDOUT "ok")
 sp_e2e(lab1.tree RC 0
   ARGS "nccl|-p|docs/labs/lab1-ideal.cfg|-n|8|-b|1K|-e|1G|-f|32|--algo|Tree|--proto|Simple|-v"
   STDOUT " 1073741824 .* Tree +Simple ")
+sp_e2e(lab1.collnet RC 0
+  ARGS "nccl|-p|platforms/superpod-b200.cfg|-n|4|-c|all_reduce|-b|1M|-e|4G|-f|16|-v|--collnet"
+  STDOUT " 1048576 .* CollnetDirect +Simple .* 4294967296 .* CollnetChain +Simple ")
 sp_e2e(lab2.lora RC 0
   ARGS "memory|-m|workloads/models/llama3-8b.cfg|-p|platforms/dgx-spark.cfg|--finetune|lora|--lora-rank|16|--seq|2048"
   STDOUT "total .*GB of 128 GB")
