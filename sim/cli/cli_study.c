@@ -472,17 +472,15 @@ int cli_study(int argc, char **argv, diag_list *diag)
         if (s->owned_node != NULL)
             printf("; owned: %d x %s (not bought again)", s->owned_count, s->owned_node);
         printf("; the %d best-estimated layouts of each job and rung simulated\n", s->max_simulated);
-        for (size_t r = 0, first = 1; r < s->nrungs; r++)
-            if (s->rungs[r].coll.collnet) {
-                printf("%s%s", first ? "# CollNet (in-network reduction, NCCL_COLLNET_ENABLE=1) on: " : ", ",
-                       s->rungs[r].name);
-                first = 0;
-            }
-        for (size_t r = 0; r < s->nrungs; r++)
-            if (s->rungs[r].coll.collnet) {
+        {
+            int listed = 0;
+            for (size_t r = 0; r < s->nrungs; r++)
+                if (s->rungs[r].coll.collnet)
+                    printf("%s%s", listed++ ? ", " : "# CollNet (in-network reduction, NCCL_COLLNET_ENABLE=1) on: ",
+                           s->rungs[r].name);
+            if (listed)
                 printf("\n");
-                break;
-            }
+        }
     }
     for (size_t j = 0; j < s->njobs; j++) {
         study_outcome *eco = calloc(s->nrungs + 1, sizeof(*eco));

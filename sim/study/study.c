@@ -292,8 +292,7 @@ static int cmp_candidate(const void *a, const void *b)
 }
 
 int study_search(const study_job *j, const plat *p, const coll_opts *co, study_candidate **out, size_t *n,
-                 study_candidate *least,
-                 diag_list *diag)
+                 study_candidate *least, diag_list *diag)
 {
     static const int mbs_list[] = {1, 2, 4, 8};
     static const int vpp_list[] = {1, 2, 4};

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "coll/coll.h"
 #include "model/model.h"
 #include "plat/plat.h"
 #include "train/train.h"
@@ -88,6 +89,8 @@ typedef struct study_candidate {
  * train_estimate(), best first (ties: the first enumerated). When none
  * fits, *n is 0 and *least holds the smallest memory need found, with its
  * layout in *least_cfg.
+ * @param co        NCCL's options on the rung (its collnet), for the
+ *                  estimates; NULL: NCCL's defaults
  * @param[out] out  array owned by the caller (free())
  * @return SP_OK; SP_ENOMEM
  */
