@@ -409,7 +409,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     if (o.coll.collnet)
         printf("# CollNet enabled (NCCL_COLLNET_ENABLE=1): %s\n",
                p->fabric.in_network_reduction
-                   ? "the fabric reduces in the network; all_reduce across nodes may run CollNet or NVLS"
+                   ? "the fabric reduces in the network; across nodes all_reduce may run CollNet or NVLS, "
+                     "all_gather and reduce_scatter CollNet Direct"
                    : "no effect, the platform's fabric does not reduce in the network");
     printf("# platform %s; %s; latency model: %s\n", p->path, eng_network_model(),
            p->nccl.latency == PLAT_LAT_NONE ? "none (physical only)" : "NCCL 2.30.7 tuning constants");
