@@ -472,6 +472,35 @@ static int build_nvls(coll_plan *c, xfer **out, size_t *nx)
     return SP_OK;
 }
 
+/* Every member of node s sends `chunks` chunks to every other: the
+ * uniform exchange that stands for an NVSwitch's reduction and multicast
+ * (build_nvls). Appended at x[k]; returns the new count. */
+static size_t add_node_exchange(const node_span *s, double chunks, xfer *x, size_t k)
+{
+    for (int a = 0; a < s->count; a++)
+        for (int i = 1; i < s->count; i++)
+            x[k++] = (xfer){s->first + a, s->first + (a + i) % s->count, 0, chunks};
+    return k;
+}
+
+/* NVLS all-reduce on a node of k members: S (k + 1) / (k (k - 1)) per pair
+ * (build_nvls), in chunks of S / per_S, at nvlsEfficiency. */
+static double nvls_pair_chunks(int k, double per_S, double eff)
+{
+    return k > 1 ? (k + 1.0) / ((double)k * (k - 1.0)) * per_S / eff : 0.0;
+}
+
+/* Each node's rail-r head sends `chunks` chunks to the next node's rail-r
+ * head: the permutation that stands for a switch reducing (or multicasting)
+ * across nodes (build_innet). Appended at x[k]; returns the new count. */
+static size_t add_rail_shift(const coll_plan *c, const node_span *nodes, int nn, double chunks, xfer *x, size_t k)
+{
+    for (int r = 0; r < c->rings; r++)
+        for (int q = 0; q < nn; q++)
+            x[k++] = (xfer){rail_entry(c, &nodes[q], r), rail_entry(c, &nodes[(q + 1) % nn], r), r, chunks};
+    return k;
+}
+
 /* NVLS-Tree all-reduce across nodes as one stage of edge flows, pipelined
  * in steady state like Tree. Inside every node the NVSwitch reduces and
  * multicasts as in NVLS (the uniform exchange of build_nvls, S (k + 1) /
@@ -500,15 +529,8 @@ static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
         free(nodes);
         return SP_ENOMEM;
     }
-    for (int q = 0; q < nn; q++) {
-        const node_span *s = &nodes[q];
-        double km = s->count;
-        /* NVLink payload over the network chunk S / (2 R), at nvlsEfficiency. */
-        double w = km > 1 ? (km + 1.0) / (km * (km - 1.0)) * 2.0 * c->rings / eff : 0.0;
-        for (int a = 0; a < s->count; a++)
-            for (int i = 1; i < s->count; i++)
-                x[k++] = (xfer){s->first + a, s->first + (a + i) % s->count, 0, w};
-    }
+    for (int q = 0; q < nn; q++) /* the network chunk is S / (2 R) */
+        k = add_node_exchange(&nodes[q], nvls_pair_chunks(nodes[q].count, 2.0 * c->rings, eff), x, k);
     for (int r = 0; r < c->rings; r++)
         for (int q = 0; q < nn; q++)
             k = add_parent_edges(c, nodes, nn, q, r, x, k);
@@ -569,50 +591,29 @@ static int build_innet(coll_plan *c, coll_algo algo, double nvls_eff, xfer **out
          * carries the N chunks of its rail in the busy direction (the
          * switch multicasts, or reduces, the rest), at NCCL's 0.9 of the
          * network's bandwidth. */
-        double chunks = nn;
         for (int q = 0; q < nn; q++)
-            for (int a = 0; a < nodes[q].count; a++)
-                for (int i = 1; i < nodes[q].count; i++)
-                    x[k++] = (xfer){nodes[q].first + a, nodes[q].first + (a + i) % nodes[q].count, 0, chunks};
-        for (int r = 0; r < c->rings; r++)
-            for (int q = 0; q < nn; q++)
-                x[k++] = (xfer){rail_entry(c, &nodes[q], r), rail_entry(c, &nodes[(q + 1) % nn], r), r,
-                                chunks / 0.9};
-        free(nodes);
-        k = merge_xfers(x, k);
-        *out = x;
-        *nx = k;
-        return SP_OK;
-    }
-    for (int q = 0; q < nn; q++) {
-        const node_span *s = &nodes[q];
-        if (algo == COLL_ALGO_NVLS) {
-            double km = s->count;
-            double w = km > 1 ? (km + 1.0) / (km * (km - 1.0)) * c->rings / nvls_eff : 0.0;
-            for (int a = 0; a < s->count; a++)
-                for (int i = 1; i < s->count; i++)
-                    x[k++] = (xfer){s->first + a, s->first + (a + i) % s->count, 0, w};
-            continue;
-        }
-        for (int r = 0; r < c->rings; r++) {
-            int head = rail_entry(c, s, r);
-            for (int i = 0; i + 1 < s->count; i++) {
-                int a, b;
-                if (algo == COLL_ALGO_COLLNET_CHAIN) {
-                    a = s->first + (head - s->first + i) % s->count;
-                    b = s->first + (head - s->first + i + 1) % s->count;
-                } else {
-                    a = head;
-                    b = s->first + (head - s->first + i + 1) % s->count;
+            k = add_node_exchange(&nodes[q], nn, x, k);
+        k = add_rail_shift(c, nodes, nn, nn / 0.9, x, k);
+    } else {
+        for (int q = 0; q < nn; q++) {
+            const node_span *s = &nodes[q];
+            if (algo == COLL_ALGO_NVLS) { /* the chunk is S / R */
+                k = add_node_exchange(s, nvls_pair_chunks(s->count, c->rings, nvls_eff), x, k);
+                continue;
+            }
+            for (int r = 0; r < c->rings; r++) {
+                int head = rail_entry(c, s, r);
+                for (int i = 0; i + 1 < s->count; i++) {
+                    /* Chain: consecutive members from the head; Direct: the head and each other. */
+                    int a = algo == COLL_ALGO_COLLNET_CHAIN ? s->first + (head - s->first + i) % s->count : head;
+                    int b = s->first + (head - s->first + i + 1) % s->count;
+                    x[k++] = (xfer){a, b, r, 1};
+                    x[k++] = (xfer){b, a, r, 1};
                 }
-                x[k++] = (xfer){a, b, r, 1};
-                x[k++] = (xfer){b, a, r, 1};
             }
         }
+        k = add_rail_shift(c, nodes, nn, 1.0, x, k);
     }
-    for (int r = 0; r < c->rings; r++)
-        for (int q = 0; q < nn; q++)
-            x[k++] = (xfer){rail_entry(c, &nodes[q], r), rail_entry(c, &nodes[(q + 1) % nn], r), r, 1};
     free(nodes);
     k = merge_xfers(x, k);
     *out = x;

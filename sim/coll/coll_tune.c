@@ -151,6 +151,23 @@ static double min2(double a, double b)
     return a < b ? a : b;
 }
 
+/* NVLS's per-channel NVLink term on its graph: bwIntra x nvlsEfficiency x
+ * (Cn - 1) / Cn (shared/NCCL.md 2.3). */
+static double nvls_link_GBps(const coll_tune_in *in)
+{
+    double cn = in->nvls_graph.channels;
+    return in->nvls_graph.bw_intra_GBps * coll_nvls_efficiency(in->sm) * (cn - 1.0) / cn;
+}
+
+/* CollNet Direct's latency: 2 (min(1, ppn - 1) intraLat + 0.4 us (ppn - 1))
+ * + interLat (src/tuning/collnet.cc). */
+static double collnet_direct_lat_us(plat_path_class intra, int ppn, bool one_gpu)
+{
+    return 2.0 * ((ppn > 1 ? 1 : 0) * coll_nccl_hw_latency_us(intra, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, 0) +
+                  0.4 * (ppn - 1)) +
+           coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, one_gpu);
+}
+
 void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
 {
     int n = in->nranks, N = in->nnodes, ppn = in->ppn;
@@ -246,8 +263,7 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
      * NVLS-Tree; NVLS proper needs CollNet (below). */
     if (in->nvls && in->nvls_graph.channels >= 2 && ppn >= 2) {
         double cn = in->nvls_graph.channels;
-        double eff = coll_nvls_efficiency(in->sm);
-        double nvl = in->nvls_graph.bw_intra_GBps * eff * (cn - 1.0) / cn;
+        double nvl = nvls_link_GBps(in);
         double inter = in->nvls_graph.bw_inter_GBps;
         double lat = coll_nccl_hw_latency_us(PLAT_PATH_NVLINK, COLL_ALGO_NVLS, COLL_PROTO_SIMPLE, 0);
         /* All-gather and reduce-scatter need every rank a head: NCCL turns
@@ -282,9 +298,7 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
      * network one. */
     if (in->collnet && N > 1 && in->kind == COLL_ALL_REDUCE && in->collnet_graph.channels > 0) {
         const coll_collnet_graph *g = &in->collnet_graph;
-        double inter_d = coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, one_gpu);
         double inter_c = coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_COLLNET_CHAIN, COLL_PROTO_SIMPLE, one_gpu);
-        double intra_d = coll_nccl_hw_latency_us(intra, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, 0);
         double intra_c = coll_nccl_hw_latency_us(intra, COLL_ALGO_COLLNET_CHAIN, COLL_PROTO_SIMPLE, 0);
         double b = g->channels * g->bw_intra_GBps;
 
@@ -298,13 +312,11 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
                 b *= 0.85;
             out->bus_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = b;
             out->bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = 0.5 * b;
-            out->lat_us[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] =
-                2.0 * ((ppn > 1 ? 1 : 0) * intra_d + 0.4 * (ppn - 1)) + inter_d;
+            out->lat_us[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = collnet_direct_lat_us(intra, ppn, one_gpu);
         }
         if (in->nvls && in->nvls_graph.channels >= 2 && ppn >= 2) {
             double cn = in->nvls_graph.channels;
-            double nvl = in->nvls_graph.bw_intra_GBps * coll_nvls_efficiency(in->sm) * (cn - 1.0) / cn;
-            b = cn * min2(nvl * 2.0, in->nvls_graph.bw_inter_GBps);
+            b = cn * min2(nvls_link_GBps(in) * 2.0, in->nvls_graph.bw_inter_GBps);
             out->bus_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b;
             out->bw_GBps[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] = b * n / nsteps;
             out->lat_us[COLL_ALGO_NVLS][COLL_PROTO_SIMPLE] =
@@ -323,10 +335,7 @@ void coll_tune_compute(coll_tune *out, const coll_tune_in *in)
         double b = ppn * min2(g->bw_intra_direct_GBps, 0.9 * g->bw_inter_GBps);
         out->bus_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = b;
         out->bw_GBps[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = b;
-        out->lat_us[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] =
-            2.0 * (coll_nccl_hw_latency_us(intra, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, 0) +
-                   0.4 * (ppn - 1)) +
-            coll_nccl_hw_latency_us(PLAT_PATH_NET, COLL_ALGO_COLLNET_DIRECT, COLL_PROTO_SIMPLE, one_gpu);
+        out->lat_us[COLL_ALGO_COLLNET_DIRECT][COLL_PROTO_SIMPLE] = collnet_direct_lat_us(intra, ppn, one_gpu);
     }
     out->ring_plateau = in->kind == COLL_ALL_REDUCE && N > 1 ? (in->sm < 80 ? 1.9 : 1.4) : 1.0;
 }

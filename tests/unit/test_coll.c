@@ -21,6 +21,16 @@ typedef struct fx {
 /* Ring with Simple, for tests of the ring's layout. */
 static const coll_opts ring_simple = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE, 0};
 
+/* Every member of the plan sends `want` bytes, to one part in a million. */
+static void expect_sent(const coll_plan *c, double want, const char *what)
+{
+    for (int m = 0; m < coll_plan_members(c); m++) {
+        double sent = (double)coll_plan_bytes_sent(c, m);
+        if (fabs(sent - want) > 1e-6 * want)
+            fail_msg("%s: member %d sends %.0f B, want %.0f", what, m, sent, want);
+    }
+}
+
 static int load(void **state, const char *path, int nodes)
 {
     fx *f = calloc(1, sizeof(*f));
@@ -297,11 +307,7 @@ static void test_coll__nvls(void **state)
     assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, 8, S, NULL), SP_OK);
     assert_int_equal(coll_plan_algo(c), COLL_ALGO_NVLS);
     assert_int_equal(coll_plan_proto(c), COLL_PROTO_SIMPLE);
-    for (int m = 0; m < 8; m++) {
-        double sent = (double)coll_plan_bytes_sent(c, m), want = (double)S * 9.0 / 8.0 / 0.85;
-        if (fabs(sent - want) > 1e-6 * want)
-            fail_msg("member %d sends %.0f B, want %.0f", m, sent, want);
-    }
+    expect_sent(c, (double)S * 9.0 / 8.0 / 0.85, "all_reduce");
     coll_plan_free(c);
     /* NCCL's model never picks NVLS for reduce-scatter or all-gather on H100
      * (Ring LL or LL128 is cheaper at every size); asked for, each GPU's
@@ -314,11 +320,7 @@ static void test_coll__nvls(void **state)
         assert_int_equal(coll_plan_new(&c, p, k, ranks, 8, S, &nvls), SP_OK);
         assert_int_equal(coll_plan_algo(c), COLL_ALGO_NVLS);
         assert_int_equal(coll_plan_channels(c), 16);
-        for (int m = 0; m < 8; m++) {
-            double sent = (double)coll_plan_bytes_sent(c, m), want = (double)S * 7.0 / 8.0 / 0.85;
-            if (fabs(sent - want) > 1e-6 * want)
-                fail_msg("%s: member %d sends %.0f B, want %.0f", coll_kind_name(k), m, sent, want);
-        }
+        expect_sent(c, (double)S * 7.0 / 8.0 / 0.85, coll_kind_name(k));
         coll_plan_free(c);
     }
     /* Broadcast has no NVLS in NCCL. */
@@ -386,11 +388,7 @@ static void test_coll__collnet(void **state)
         assert_int_equal(coll_plan_algo(c), cases[i].algo);
         assert_int_equal(coll_plan_proto(c), COLL_PROTO_SIMPLE);
         assert_int_equal(coll_plan_rings(c), 8);
-        for (int m = 0; m < 32; m++) {
-            double sent = (double)coll_plan_bytes_sent(c, m), want = (double)S * cases[i].per_byte;
-            if (fabs(sent - want) > 1e-6 * want)
-                fail_msg("%s: member %d sends %.0f B, want %.0f", coll_algo_name(cases[i].algo), m, sent, want);
-        }
+        expect_sent(c, (double)S * cases[i].per_byte, coll_algo_name(cases[i].algo));
         coll_plan_free(c);
     }
     /* Not across one node; no Chain for all-gather. */
@@ -403,11 +401,7 @@ static void test_coll__collnet(void **state)
     for (coll_kind k = COLL_ALL_GATHER; k <= COLL_REDUCE_SCATTER; k++) {
         assert_int_equal(coll_plan_new(&c, p, k, ranks, 32, S, &direct), SP_OK);
         assert_int_equal(coll_plan_algo(c), COLL_ALGO_COLLNET_DIRECT);
-        for (int m = 0; m < 32; m++) {
-            double sent = (double)coll_plan_bytes_sent(c, m), want = (double)S * (7.0 / 8.0 + 1.0 / 8.0 / 0.9);
-            if (fabs(sent - want) > 1e-6 * want)
-                fail_msg("%s: member %d sends %.0f B, want %.0f", coll_kind_name(k), m, sent, want);
-        }
+        expect_sent(c, (double)S * (7.0 / 8.0 + 1.0 / 8.0 / 0.9), coll_kind_name(k));
         coll_plan_free(c);
     }
     plat_free(p);
