@@ -439,6 +439,19 @@ static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
     return SP_OK;
 }
 
+/* Every member of node s sends `chunks` chunks to every other: the
+ * uniform exchange that stands for an NVSwitch's reduction and multicast
+ * (build_nvls). Appended at x[k]; returns the new count. */
+static size_t add_node_exchange(const node_span *s, double chunks, xfer *x, size_t k)
+{
+    for (int a = 0; a < s->count; a++)
+        for (int i = 1; i < s->count; i++)
+            x[k++] = (xfer){s->first + a, s->first + (a + i) % s->count, 0, chunks};
+    return k;
+}
+
+/* NVLS all-reduce on a node of k members: S (k + 1) / (k (k - 1)) per pair
+ * (build_nvls), in chunks of S / per_S, at nvlsEfficiency. */
 /* NVLS on one node as the loads it puts on each GPU's NVLink ports.
  * All-reduce: the NVSwitch reads every GPU's buffer to reduce it (S up per
  * GPU) and each GPU writes its reduced slice, which the switch multicasts
@@ -458,13 +471,12 @@ static int build_nvls(coll_plan *c, xfer **out, size_t *nx)
 {
     int n = c->n;
     xfer *x = malloc((size_t)n * (size_t)(n - 1) * sizeof(*x) + 1);
-    size_t k = 0;
+    const node_span all = {0, n, {0}, 0};
+    size_t k;
 
     if (x == NULL)
         return SP_ENOMEM;
-    for (int a = 0; a < n; a++)
-        for (int i = 1; i < n; i++)
-            x[k++] = (xfer){a, (a + i) % n, 0, 1};
+    k = add_node_exchange(&all, 1.0, x, 0);
     c->rings = 1;
     c->nodes = 1;
     *out = x;
@@ -472,19 +484,6 @@ static int build_nvls(coll_plan *c, xfer **out, size_t *nx)
     return SP_OK;
 }
 
-/* Every member of node s sends `chunks` chunks to every other: the
- * uniform exchange that stands for an NVSwitch's reduction and multicast
- * (build_nvls). Appended at x[k]; returns the new count. */
-static size_t add_node_exchange(const node_span *s, double chunks, xfer *x, size_t k)
-{
-    for (int a = 0; a < s->count; a++)
-        for (int i = 1; i < s->count; i++)
-            x[k++] = (xfer){s->first + a, s->first + (a + i) % s->count, 0, chunks};
-    return k;
-}
-
-/* NVLS all-reduce on a node of k members: S (k + 1) / (k (k - 1)) per pair
- * (build_nvls), in chunks of S / per_S, at nvlsEfficiency. */
 static double nvls_pair_chunks(int k, double per_S, double eff)
 {
     return k > 1 ? (k + 1.0) / ((double)k * (k - 1.0)) * per_S / eff : 0.0;
