@@ -204,7 +204,10 @@ int cli_train_simulate(eng *e, const plat *p, const model *m, const train_config
     res->nops = wl_op_count(w);
     res->step_s = cli_sim_makespan(&sim);
     res->tokens_per_s = train_tokens_per_step(c) / res->step_s;
-    res->tflops_per_gpu = train_model_flops_per_token(m, c->l.seq_len, c->l.tune) * res->tokens_per_s / p->nranks / 1e12;
+    res->tflops_per_gpu =
+        train_model_flops_per_token(m, c->l.seq_len, c->l.tune, false) * res->tokens_per_s / p->nranks / 1e12;
+    res->tflops_per_gpu_causal =
+        train_model_flops_per_token(m, c->l.seq_len, c->l.tune, true) * res->tokens_per_s / p->nranks / 1e12;
     res->mfu = res->tflops_per_gpu * 1e12 / gpu->peak_flops[PLAT_BF16];
     /* Per pipeline stage: the first GPU of each stage in the first replica. */
     {
@@ -260,7 +263,10 @@ void cli_train_print(const cli_train_result *r, const plat *p)
            plat_type_of_rank(p, 0)->gpu.unified ? "; unified memory: the OS and CPU-side buffers share it" : "");
     printf("step time          %10.3f ms\n", r->step_s * 1e3);
     printf("tokens/s           %10.0f (%.0f per GPU)\n", r->tokens_per_s, r->tokens_per_s / p->nranks);
-    printf("model TFLOP/s/GPU  %10.1f   MFU %.1f%% of the dense bf16 peak\n", r->tflops_per_gpu, r->mfu * 100.0);
+    printf("model TFLOP/s/GPU  %10.1f   MFU %.1f%% of the dense bf16 peak (PaLM's count)\n", r->tflops_per_gpu,
+           r->mfu * 100.0);
+    printf("  causal count     %10.1f   attention's causal half only (Megatron-LM's count)\n",
+           r->tflops_per_gpu_causal);
     printf("# where the step goes, per pipeline stage (first GPU of the stage), ms:\n");
     printf("#  stage  rank     compute   exp. tp   exp. cp   exp. ep   exp. dp  pp wait     other\n");
     for (int s = 0; s < r->nstages; s++) {
@@ -466,7 +472,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 16, NF = 17, NS = 6 };
+    enum { NI = 16, NF = 18, NS = 6 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -490,7 +496,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                r->mem.activations + r->mem.logits,
                                r->mem.weights + r->mem.gradients + r->mem.optimizer, s0->exposed_by[CLI_EP],
                                r->mem.framework,
-                               rows[i].a->cfg.moe_imbalance > 1.0 ? rows[i].a->cfg.moe_imbalance : 1.0};
+                               rows[i].a->cfg.moe_imbalance > 1.0 ? rows[i].a->cfg.moe_imbalance : 1.0,
+                               r->tflops_per_gpu_causal * 1e12};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec)};
             (void)tune;
@@ -544,6 +551,9 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"exposed_ep", OUT_F64, "s", "stage 0: expert-parallel all-to-all no compute hides", fv + 14 * n},
                 {"memory_framework", OUT_F64, "B", "CUDA context and NCCL buffers per GPU", fv + 15 * n},
                 {"moe_imbalance", OUT_F64, "1", "MoE: busiest expert-parallel rank's tokens over the mean", fv + 16 * n},
+                {"model_flops_per_gpu_causal", OUT_F64, "FLOP/s",
+                 "model FLOPs per second per GPU, attention's causal half only (Megatron-LM's convention)",
+                 fv + 17 * n},
             };
             const out_attr gattrs[] = {OUT_ATTR_STR("contents", "one row per simulated training configuration")};
             err = out_table(f, group, gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);

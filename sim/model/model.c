@@ -230,8 +230,9 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
                    "and DP %d it divides", l->ep, m->experts, l->dp);
         return SP_EINPUT;
     }
-    if (l->pp * (l->vpp > 1 ? l->vpp : 1) > m->layers) {
-        diag_error(diag, (sp_loc){m->path, 0}, "pipeline parallelism %d x %d virtual stages exceeds the %d layers",
+    if (l->pp * (l->vpp > 1 ? l->vpp : 1) > m->layers + 2) {
+        diag_error(diag, (sp_loc){m->path, 0}, "pipeline parallelism %d x %d virtual stages exceeds the %d layers "
+                   "plus the embedding and the output layer",
                    l->pp, l->vpp > 1 ? l->vpp : 1, m->layers);
         return SP_EINPUT;
     }

@@ -93,7 +93,10 @@ typedef struct model_layout {
  * k % pp runs it, as chunk k / pp): as even as possible, and where the
  * layers do not divide, the first and last virtual stages take one fewer
  * (they also hold the embedding and the output layer; Llama 3 405B was
- * trained so, arXiv 2407.21783 section 3.3.2). */
+ * trained so, arXiv 2407.21783 section 3.3.2). With pp * vpp up to layers + 2
+ * the first and last may hold none: the embedding alone and the output layer
+ * alone, as Llama 3's 126 layers on 16 x 8 (Megatron-LM's
+ * --account-for-embedding/loss-in-pipeline-split). */
 int model_vstage_layers(const model *m, int pp, int vpp, int k);
 /* Index of the first layer of virtual stage k. */
 int model_vstage_first(const model *m, int pp, int vpp, int k);

@@ -147,10 +147,11 @@ double train_tokens_per_step(const train_config *c)
     return (double)c->l.micro_batch * c->l.seq_len * c->l.microbatches * c->l.dp;
 }
 
-double train_model_flops_per_token(const model *m, int seq_len, model_tune tune)
+double train_model_flops_per_token(const model *m, int seq_len, model_tune tune, bool causal)
 {
     double multiplying = model_active_params(m) - (double)m->vocab * m->hidden * (m->tied_embeddings ? 0.0 : 1.0);
-    return (tune == MODEL_TRAIN_FULL ? 6.0 : 4.0) * multiplying + 12.0 * m->layers * model_q_dim(m) * seq_len;
+    return (tune == MODEL_TRAIN_FULL ? 6.0 : 4.0) * multiplying +
+           (causal ? 6.0 : 12.0) * m->layers * model_q_dim(m) * seq_len;
 }
 
 int train_check(const model *m, const plat *p, const train_config *c, diag_list *diag)
@@ -173,8 +174,9 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
                    m->kv_heads);
         err = SP_EINPUT;
     }
-    if (l->pp * vpp > m->layers) {
-        diag_error(diag, at, "PP %d x %d virtual stages exceeds the %d layers", l->pp, vpp, m->layers);
+    if (l->pp * vpp > m->layers + 2) {
+        diag_error(diag, at, "PP %d x %d virtual stages exceeds the %d layers plus the embedding and the output "
+                   "layer", l->pp, vpp, m->layers);
         err = SP_EINPUT;
     }
     if (vpp > 1 && (l->pp == 1 || l->microbatches % l->pp != 0)) {
@@ -693,16 +695,35 @@ static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
     }
 }
 
-/* Gradient bytes of a layer (with the embedding or output layer it shares a bucket with). */
+/* Trained parameters of the embedding (virtual stage 0) or of the output
+ * layer (the last) that virtual stage vs holds, full training only. */
+static double head_params(const gen *g, int vs)
+{
+    if (g->c->l.tune != MODEL_TRAIN_FULL)
+        return 0.0;
+    if (vs == 0 || (vs == g->nv - 1 && !g->m->tied_embeddings))
+        return g->k.embed_params;
+    return 0.0;
+}
+
+/* The same, where virtual stage vs holds no transformer layer (Llama 3's
+ * split: the first chunk only the embedding, the last only the output
+ * layer), so its gradients form a bucket of their own. */
+static double lone_head_params(const gen *g, int vs)
+{
+    return model_vstage_layers(g->m, g->pp, g->vpp, vs) == 0 ? head_params(g, vs) : 0.0;
+}
+
+/* Gradient bytes of a layer (with the embedding or output layer it shares a
+ * bucket with, when that sits in the layer's virtual stage). */
 static double layer_grad_params(const gen *g, int layer)
 {
-    bool full = g->c->l.tune == MODEL_TRAIN_FULL;
     double n = g->k.layer_trained;
 
-    if (full && layer == 0)
-        n += g->k.embed_params;
-    if (full && layer == g->m->layers - 1 && !g->m->tied_embeddings)
-        n += g->k.embed_params;
+    if (layer == 0 && lone_head_params(g, 0) == 0.0)
+        n += head_params(g, 0);
+    if (layer == g->m->layers - 1 && lone_head_params(g, g->nv - 1) == 0.0)
+        n += head_params(g, g->nv - 1);
     return n;
 }
 
@@ -757,7 +778,7 @@ static void chunk_backward(gen *g, rank_state *st, int vs, int mb)
         uint32_t cur = next;
         next = i > 0 ? zero3_gather(g, st, layer - 1, "bwd") : NONE;
         layer_backward(g, st, layer, cur);
-        if (layer == 0)
+        if (layer == 0 && vs == 0)
             op_compute(g, st, "embedding bwd", g->k.embed_bwd, 0);
         /* Gradient buckets of one layer, reduced as soon as the last
          * micro-batch produced them (every micro-batch with ZeRO-3). */
@@ -771,6 +792,14 @@ static void chunk_backward(gen *g, rank_state *st, int vs, int mb)
                 op_dp_coll_in(g, st, name, reduce, g->grad_bytes * experts, st->last, layer, g->edp_group[st->rank]);
             }
         }
+    }
+    /* A virtual stage of the embedding or the output layer alone. */
+    if (n == 0 && vs == 0)
+        op_compute(g, st, "embedding bwd", g->k.embed_bwd, 0);
+    if (grads && last_mb && lone_head_params(g, vs) > 0.0) {
+        snprintf(name, sizeof(name), "%s dp grad %s", vs == 0 ? "embedding" : "output", coll_kind_name(reduce));
+        op_dp_coll(g, st, name, reduce, g->grad_bytes * lone_head_params(g, vs), st->last,
+                   vs == 0 ? 0 : g->m->layers - 1);
     }
 }
 
@@ -835,6 +864,7 @@ static void rank_optimizer(gen *g, rank_state *st)
 
     for (int c = 0; c < g->vpp; c++) {
         int vs = c * g->pp + st->s, first = model_vstage_first(g->m, g->pp, g->vpp, vs);
+        trained += lone_head_params(g, vs);
         for (int i = 0; i < model_vstage_layers(g->m, g->pp, g->vpp, vs); i++) {
             trained += layer_grad_params(g, first + i);
             experts += g->k.expert_trained;

@@ -71,8 +71,12 @@ double train_tokens_per_step(const train_config *c);
  * embedding) + 12 x layers x query width (heads x head dimension, the
  * hidden size for most models) x sequence for attention. LoRA and
  * QLoRA compute no gradient for the frozen weights: 4 x instead of 6 x
- * (forward and input gradient; the adapters' FLOPs are left out). */
-double train_model_flops_per_token(const model *m, int seq_len, model_tune tune);
+ * (forward and input gradient; the adapters' FLOPs are left out). With
+ * causal, attention counts 6 x instead of 12 x: the half of the score and
+ * context products a causal mask leaves, Megatron-LM's convention
+ * (num_floating_point_operations), which NVIDIA's published "model TFLOP/s"
+ * use. */
+double train_model_flops_per_token(const model *m, int seq_len, model_tune tune, bool causal);
 
 /**
  * Check a configuration against the model and platform: tp x cp x pp x dp

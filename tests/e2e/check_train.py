@@ -48,6 +48,8 @@ if abs(t["tokens_per_s"][0] - tokens / step) > 1e-9 * t["tokens_per_s"][0]:
     fail("tokens_per_s is not tokens per step / step time")
 if abs(t["mfu"][0] - t["model_flops_per_gpu"][0] / peak) > 1e-9:
     fail("mfu is not model FLOP/s per GPU / peak")
+if not 0.0 < t["model_flops_per_gpu_causal"][0] < t["model_flops_per_gpu"][0]:
+    fail("the causal count is not below PaLM's (it leaves out half of attention's products)")
 parts = sum(float(t[c][0]) for c in ("compute", "exposed_tp", "exposed_cp", "exposed_ep", "exposed_dp",
                                       "pipeline_wait", "other"))
 if abs(parts - step) > 1e-6 * step:

@@ -246,8 +246,9 @@ static void test_train__model_flops(void **state)
     double n = model_params(f->m8) - 128256.0 * 4096.0;
     train_config c = config(1, 1, 8, 2, 4096, 4);
 
-    near_rel(train_model_flops_per_token(f->m8, 8192, MODEL_TRAIN_FULL), 6.0 * n + 12.0 * 32 * 4096.0 * 8192.0, 1e-12);
-    near_rel(train_model_flops_per_token(f->m8, 8192, MODEL_TRAIN_LORA), 4.0 * n + 12.0 * 32 * 4096.0 * 8192.0, 1e-12);
+    near_rel(train_model_flops_per_token(f->m8, 8192, MODEL_TRAIN_FULL, false), 6.0 * n + 12.0 * 32 * 4096.0 * 8192.0, 1e-12);
+    near_rel(train_model_flops_per_token(f->m8, 8192, MODEL_TRAIN_FULL, true), 6.0 * n + 6.0 * 32 * 4096.0 * 8192.0, 1e-12);
+    near_rel(train_model_flops_per_token(f->m8, 8192, MODEL_TRAIN_LORA, false), 4.0 * n + 12.0 * 32 * 4096.0 * 8192.0, 1e-12);
     near_rel(train_tokens_per_step(&c), 2.0 * 4096 * 4 * 8, 1e-12);
     {
         /* Attention counts the query width, heads x head_dim: 4,096 for
@@ -255,7 +256,7 @@ static void test_train__model_flops(void **state)
         model *q;
         assert_int_equal(model_load(&q, MODELS "/qwen3-30b-a3b.cfg", f->d), SP_OK);
         n = model_active_params(q) - 151936.0 * 2048.0;
-        near_rel(train_model_flops_per_token(q, 4096, MODEL_TRAIN_FULL), 6.0 * n + 12.0 * 48 * 4096.0 * 4096.0,
+        near_rel(train_model_flops_per_token(q, 4096, MODEL_TRAIN_FULL, false), 6.0 * n + 12.0 * 48 * 4096.0 * 4096.0,
                  1e-12);
         model_free(q);
     }
@@ -348,6 +349,74 @@ static void test_train__interleaved_order(void **state)
     order[len] = '\0';
     assert_string_equal(order, "aabbaBaBbAbA");
     wl_free(w);
+}
+
+static const wl_op *find_op(const wl *w, int r, const char *name)
+{
+    for (size_t i = 0; i < w->ranks[r].nops; i++)
+        if (strcmp(w->ranks[r].ops[i].name, name) == 0)
+            return &w->ranks[r].ops[i];
+    return NULL;
+}
+
+/* Llama 3's split: with PP x VPP = layers + 2, the first virtual stage holds
+ * the embedding alone and the last the output layer alone, each with a
+ * gradient bucket of its own; a layer's bucket is then the layer's only.
+ * 32 layers on PP 2 x 17: stage 0 runs virtual stages 0, 2, ..., 32
+ * (the embedding, layers 1, 3, ..., 31), stage 1 the others (layers 0, 2,
+ * ..., 30 and the output layer). */
+static void test_train__embedding_alone(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(1, 2, 4, 1, 1024, 2);
+    int s0 = -1, s1 = -1, total = 0;
+    const wl_op *emb, *out, *l0, *l1, *l31;
+    wl *w;
+
+    for (int k = 0; k < 34; k++) {
+        int n = model_vstage_layers(f->m8, 2, 17, k);
+        assert_int_equal(n, k == 0 || k == 33 ? 0 : 1);
+        total += n;
+    }
+    assert_int_equal(total, 32);
+    assert_int_equal(model_vstage_first(f->m8, 2, 17, 1), 0);
+
+    c.l.vpp = 17;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    for (int r = 0; r < f->p->nranks; r++) {
+        if (s0 < 0 && find_op(w, r, "embedding fwd") != NULL)
+            s0 = r;
+        if (s1 < 0 && find_op(w, r, "output+loss fwd") != NULL)
+            s1 = r;
+    }
+    assert_true(s0 >= 0 && s1 >= 0 && s0 != s1);
+    assert_non_null(find_op(w, s0, "embedding bwd"));
+    assert_null(find_op(w, s1, "embedding bwd")); /* layer 0 is on stage 1, the embedding is not */
+    emb = find_op(w, s0, "embedding dp grad all_reduce");
+    out = find_op(w, s1, "output dp grad all_reduce");
+    l0 = find_op(w, s1, "L0 dp grad all_reduce");
+    l1 = find_op(w, s0, "L1 dp grad all_reduce");
+    l31 = find_op(w, s0, "L31 dp grad all_reduce");
+    assert_true(emb != NULL && out != NULL && l0 != NULL && l1 != NULL && l31 != NULL);
+    assert_true(find_op(w, s1, "L1 dp grad all_reduce") == NULL);
+    /* bf16 gradients: the embedding's V x h parameters, each layer alike. */
+    assert_int_equal(emb->bytes, (uint64_t)(2.0 * 128256.0 * 4096.0));
+    assert_int_equal(out->bytes, emb->bytes);
+    assert_int_equal(l0->bytes, l1->bytes);
+    assert_int_equal(l31->bytes, l1->bytes);
+    wl_free(w);
+
+    c.l.vpp = 18; /* 36 virtual stages for 32 layers and the two ends: too many */
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_null(w);
+    {
+        model_memory mem;
+        c.l.vpp = 17;
+        assert_int_equal(model_memory_per_gpu(&mem, f->m8, &c.l, f->d), SP_OK);
+        c.l.vpp = 18;
+        assert_int_equal(model_memory_per_gpu(&mem, f->m8, &c.l, f->d), SP_EINPUT);
+    }
 }
 
 /* Folding: only the first data-parallel replica has operations; its DP
@@ -620,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_train__model_flops),
         cmocka_unit_test(test_train__layout_and_graph),
         cmocka_unit_test(test_train__interleaved_order),
+        cmocka_unit_test(test_train__embedding_alone),
         cmocka_unit_test(test_train__fold),
         cmocka_unit_test(test_train__recompute_and_lora),
         cmocka_unit_test(test_train__moe),
