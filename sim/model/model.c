@@ -275,20 +275,24 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
                     (l->zero >= 3 ? shard : 1.0);
         x.gradients = 2.0 * trainable * (l->zero >= 2 ? shard : 1.0);
         x.optimizer = model_adam_bytes(l->adam) * trainable * (l->zero >= 1 ? shard : 1.0);
-        /* Activations: 1F1B keeps min(pp - stage, micro-batches) in flight;
-         * the interleaved schedule (pp - stage - 1) * 2 + (vpp - 1) * pp + 1
-         * chunks (its warm-up plus one, Megatron-LM's schedules.py), each of
-         * layers / vpp layers. */
+        /* Activations, in layers x micro-batches: 1F1B keeps min(pp - stage,
+         * micro-batches) in flight; the interleaved schedule its warm-up
+         * plus one, (pp - stage - 1) * 2 + (vpp - 1) * pp + 1 virtual
+         * micro-batches (Megatron-LM's schedules.py), each of its chunk's
+         * layers: virtual micro-batch k runs chunk (k mod pp * vpp) / pp. */
         in_flight = l->microbatches > 0 && l->microbatches < l->pp - st ? l->microbatches : l->pp - st;
+        in_flight *= layers;
         if (vpp > 1) {
-            double chunks = (l->pp - st - 1) * 2.0 + (vpp - 1.0) * l->pp + 1.0,
-                   total = (double)(l->microbatches > 0 ? l->microbatches : l->pp) * vpp;
-            in_flight = (chunks < total ? chunks : total) / vpp;
+            int chunks = (l->pp - st - 1) * 2 + (vpp - 1) * l->pp + 1,
+                total = (l->microbatches > 0 ? l->microbatches : l->pp) * vpp;
+            in_flight = 0.0;
+            for (int k = 0; k < (chunks < total ? chunks : total); k++)
+                in_flight += model_vstage_layers(m, l->pp, vpp, (k % (l->pp * vpp)) / l->pp * l->pp + st);
         }
         if (l->recompute == MODEL_RECOMPUTE_FULL) /* only each layer's input is kept, then one layer recomputed */
-            x.activations = layers * in_flight * kept + per_layer;
+            x.activations = in_flight * kept + per_layer;
         else
-            x.activations = layers * in_flight * per_layer;
+            x.activations = in_flight * per_layer;
         x.logits = st == l->pp - 1 ? logits : 0.0;
         x.framework = model_framework_bytes(l);
         x.total = x.weights + x.gradients + x.optimizer + x.activations + x.logits + x.framework;

@@ -419,6 +419,26 @@ static void test_train__embedding_alone(void **state)
     }
 }
 
+/* Activations in flight under the interleaved schedule are counted chunk by
+ * chunk. 32 layers on PP 2 x 3 chunks split 5, 6, 6, 5, 5, 5; stage 0 (virtual
+ * stages 0, 2, 4: 5, 6, 5 layers) warms up with (2 - 1) x 2 + 2 x 2 = 6
+ * virtual micro-batches and keeps one more: chunks 0, 0, 1, 1, 2, 2, 0, so
+ * 5 + 5 + 6 + 6 + 5 + 5 + 5 = 37 layers' activations, against 16 layers x 2
+ * micro-batches with plain 1F1B. */
+static void test_train__interleaved_memory(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(1, 2, 4, 1, 4096, 4);
+    model_memory plain, inter;
+
+    assert_int_equal(model_vstage_layers(f->m8, 2, 3, 1), 6);
+    assert_int_equal(model_vstage_layers(f->m8, 2, 3, 3), 5);
+    assert_int_equal(model_memory_per_gpu(&plain, f->m8, &c.l, f->d), SP_OK);
+    c.l.vpp = 3;
+    assert_int_equal(model_memory_per_gpu(&inter, f->m8, &c.l, f->d), SP_OK);
+    near_rel(inter.activations / plain.activations, 37.0 / 32.0, 1e-12);
+}
+
 /* Folding: only the first data-parallel replica has operations; its DP
  * groups keep every member and are marked folded. */
 static void test_train__fold(void **state)
@@ -690,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_train__layout_and_graph),
         cmocka_unit_test(test_train__interleaved_order),
         cmocka_unit_test(test_train__embedding_alone),
+        cmocka_unit_test(test_train__interleaved_memory),
         cmocka_unit_test(test_train__fold),
         cmocka_unit_test(test_train__recompute_and_lora),
         cmocka_unit_test(test_train__moe),
