@@ -89,6 +89,17 @@ CASES = [
      "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing", QWEN30_B200),
     ("Qwen3 235B-A22B MoE, 64 B200, PP8 VP2 EP8, seq 4K, FP8-MX", 3269.0, TOK, BRIDGE,
      "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing", QWEN235_B200),
+    # GB200 NVL72: our platform is whole racks of 72 GPUs, so each case runs
+    # NVIDIA's per-GPU work (micro-batch, micro-batches per pipeline, TP/PP/VP)
+    # on whole racks, with more data-parallel replicas.
+    ("8B, 8 GB200 (run on one NVL72 rack), MBS 2, seq 8K, FP8", 31508.0, TOK, BRIDGE,
+     "distributed optimizer as ZeRO-1; 72 GPUs, GBS 1,152: 8 micro-batches per GPU as published",
+     ["-p", "platforms/gb200-nvl72.cfg", "-n", "1", "-m", M8, "--seq", "8192", "--gbs", "1152", "--mbs", "2",
+      "--zero", "1", "--precision", "fp8"]),
+    ("405B, 256 GB200 (run on 8 racks), TP4 PP16 VP4, seq 8K, FP8", 813.0, TOK, BRIDGE,
+     "distributed optimizer as ZeRO-1; 576 GPUs (DP 9), GBS 3,456: 384 micro-batches as published; folded",
+     ["-p", "platforms/gb200-nvl72.cfg", "-n", "8", "-m", M405, "--tp", "4", "--pp", "16", "--vpp", "4",
+      "--seq", "8192", "--gbs", "3456", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
     # The next release's table, the same dense H100 layouts with larger global batches.
     ("70B, 64 H100, TP4 PP8 VP5, seq 8K, GBS 256, FP8 (26.02)", 1621.0, TOK, BRIDGE_2602,
      "distributed optimizer as ZeRO-1",
@@ -98,6 +109,10 @@ CASES = [
      "distributed optimizer as ZeRO-1; one DP replica folded",
      ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M405, "--tp", "8", "--pp", "8", "--cp", "2",
       "--vpp", "8", "--seq", "8192", "--gbs", "1536", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
+    ("405B, 256 GB200 (run on 8 racks), TP4 PP16 VP4, seq 8K, FP8 (26.02)", 793.0, TOK, BRIDGE_2602,
+     "distributed optimizer as ZeRO-1; 576 GPUs (DP 9), GBS 3,456: 384 micro-batches as published; folded",
+     ["-p", "platforms/gb200-nvl72.cfg", "-n", "8", "-m", M405, "--tp", "4", "--pp", "16", "--vpp", "4",
+      "--seq", "8192", "--gbs", "3456", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
     # The same three layouts in the previous release's table, which ran MoE
     # with token dropping: the same work under forced balanced routing (no
     # token is dropped when every expert gets its share), without the
