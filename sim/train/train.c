@@ -695,23 +695,26 @@ static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
     }
 }
 
-/* Trained parameters of the embedding (virtual stage 0) or of the output
- * layer (the last) that virtual stage vs holds, full training only. */
-static double head_params(const gen *g, int vs)
+/* Trained parameters of the input embedding (in virtual stage 0) and of the
+ * output layer (in the last; none of its own when tied), full training only. */
+static double embedding_trained(const gen *g)
 {
-    if (g->c->l.tune != MODEL_TRAIN_FULL)
-        return 0.0;
-    if (vs == 0 || (vs == g->nv - 1 && !g->m->tied_embeddings))
-        return g->k.embed_params;
-    return 0.0;
+    return g->c->l.tune == MODEL_TRAIN_FULL ? g->k.embed_params : 0.0;
 }
 
-/* The same, where virtual stage vs holds no transformer layer (Llama 3's
- * split: the first chunk only the embedding, the last only the output
- * layer), so its gradients form a bucket of their own. */
+static double output_trained(const gen *g)
+{
+    return g->m->tied_embeddings ? 0.0 : embedding_trained(g);
+}
+
+/* Where virtual stage vs holds no transformer layer (Llama 3's split: the
+ * first chunk only the embedding, the last only the output layer), the
+ * trained parameters it holds, a gradient bucket of their own; else 0. */
 static double lone_head_params(const gen *g, int vs)
 {
-    return model_vstage_layers(g->m, g->pp, g->vpp, vs) == 0 ? head_params(g, vs) : 0.0;
+    if (model_vstage_layers(g->m, g->pp, g->vpp, vs) > 0)
+        return 0.0;
+    return vs == 0 ? embedding_trained(g) : vs == g->nv - 1 ? output_trained(g) : 0.0;
 }
 
 /* Gradient bytes of a layer (with the embedding or output layer it shares a
@@ -720,10 +723,10 @@ static double layer_grad_params(const gen *g, int layer)
 {
     double n = g->k.layer_trained;
 
-    if (layer == 0 && lone_head_params(g, 0) == 0.0)
-        n += head_params(g, 0);
-    if (layer == g->m->layers - 1 && lone_head_params(g, g->nv - 1) == 0.0)
-        n += head_params(g, g->nv - 1);
+    if (layer == 0 && model_vstage_layers(g->m, g->pp, g->vpp, 0) > 0)
+        n += embedding_trained(g);
+    if (layer == g->m->layers - 1 && model_vstage_layers(g->m, g->pp, g->vpp, g->nv - 1) > 0)
+        n += output_trained(g);
     return n;
 }
 

@@ -407,6 +407,23 @@ static void test_train__embedding_alone(void **state)
     assert_int_equal(l31->bytes, l1->bytes);
     wl_free(w);
 
+    /* Without pipeline stages, layer 0's bucket carries the embedding and
+     * the last layer's the output layer, which a tied model does not have. */
+    {
+        model tied = *f->m8;
+        train_config one = config(1, 1, 8, 1, 1024, 1);
+        const wl_op *first, *mid, *last;
+        tied.tied_embeddings = true;
+        assert_int_equal(train_build(&w, &tied, f->p, &one, f->d), SP_OK);
+        first = find_op(w, 0, "L0 dp grad all_reduce");
+        mid = find_op(w, 0, "L5 dp grad all_reduce");
+        last = find_op(w, 0, "L31 dp grad all_reduce");
+        assert_true(first != NULL && mid != NULL && last != NULL);
+        assert_int_equal(first->bytes - mid->bytes, (uint64_t)(2.0 * 128256.0 * 4096.0));
+        assert_int_equal(last->bytes, mid->bytes);
+        wl_free(w);
+    }
+
     c.l.vpp = 18; /* 36 virtual stages for 32 layers and the two ends: too many */
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_EINPUT);
     assert_null(w);
