@@ -68,6 +68,18 @@ sp_e2e(lab3.interleaved RC 0
 sp_e2e(lab3.dp_instead RC 0
   ARGS "train|-p|platforms/dgx-spark-switch.cfg|-n|4|-m|${m8}|--zero|3|--seq|2048|--gbs|32"
   STDOUT "DP 4, ZeRO-3")
+# Lab 3, section 7: Llama 3's split, 126 layers on 16 stages x 8 chunks (the
+# first and last chunks the embedding and the output layer alone), and no more.
+set(m405 workloads/models/llama3-405b.cfg)
+sp_e2e(lab3.llama_split RC 0
+  ARGS "memory|-m|${m405}|-p|platforms/superpod-h100.cfg|-n|1024|--tp|8|--pp|16|--vpp|8|--seq|8192|--microbatches|16|--zero|2"
+  STDOUT "of 80 GB: fits")
+sp_e2e(lab3.llama_split_too_many RC 2
+  ARGS "memory|-m|${m405}|-p|platforms/superpod-h100.cfg|-n|1024|--tp|8|--pp|16|--vpp|9|--seq|8192|--microbatches|16|--zero|2"
+  STDERR "16 x 9 virtual stages exceeds the 126 layers plus the embedding and the output layer")
+sp_e2e(lab3.llama_split_small RC 0
+  ARGS "train|-p|platforms/dgx-spark-switch.cfg|-n|2|-m|${m8}|--pp|2|--vpp|17|--seq|2048|--microbatches|4"
+  STDOUT "PP 2 \\(interleaved\\).*causal count")
 # Interleaving shortens stage 0's wait (the lab's question 4, as a check of the schedule).
 add_test(NAME e2e.lab3.interleaving_helps
   COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/lab3_interleave.cmake
