@@ -55,6 +55,13 @@ QWEN30_B200 = ["-p", "platforms/dgx-b200.cfg", "-m", Q30, "--ep", "8", "--seq", 
 QWEN235_B200 = ["-p", "platforms/superpod-b200.cfg", "-n", "8", "-m", Q235, "--pp", "8", "--vpp", "2", "--ep", "8",
                 "--seq", "4096", "--gbs", "1024", "--mbs", "1", "--zero", "1", "--precision", "fp8"]
 
+# GB200 NVL72: our platform is whole racks of 72 GPUs, so each case runs
+# NVIDIA's per-GPU work (micro-batch, micro-batches per pipeline, TP/PP/VP)
+# on whole racks, with more data-parallel replicas: 405B on 8 racks.
+GB200_405B = ["-p", "platforms/gb200-nvl72.cfg", "-n", "8", "-m", M405, "--tp", "4", "--pp", "16", "--vpp", "4",
+              "--seq", "8192", "--gbs", "3456", "--zero", "1", "--precision", "fp8", "--fold", "on"]
+GB200_405B_NOTE = "distributed optimizer as ZeRO-1; 576 GPUs (DP 9), GBS 3,456: 384 micro-batches as published; folded"
+
 # (name, published per-GPU figure, its unit, source, assumption, scalepath train arguments)
 CASES = [
     ("405B, 8,192 H100, TP8 PP16 DP64, seq 8K", 430.0, TF, LLAMA3, LLAMA3_V8,
@@ -89,17 +96,13 @@ CASES = [
      "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing", QWEN30_B200),
     ("Qwen3 235B-A22B MoE, 64 B200, PP8 VP2 EP8, seq 4K, FP8-MX", 3269.0, TOK, BRIDGE,
      "MXFP8 as FP8; distributed optimizer as ZeRO-1; balanced routing", QWEN235_B200),
-    # GB200 NVL72: our platform is whole racks of 72 GPUs, so each case runs
-    # NVIDIA's per-GPU work (micro-batch, micro-batches per pipeline, TP/PP/VP)
-    # on whole racks, with more data-parallel replicas.
+    # GB200 NVL72, on whole racks (GB200_405B above).
     ("8B, 8 GB200 (run on one NVL72 rack), MBS 2, seq 8K, FP8", 31508.0, TOK, BRIDGE,
      "distributed optimizer as ZeRO-1; 72 GPUs, GBS 1,152: 8 micro-batches per GPU as published",
      ["-p", "platforms/gb200-nvl72.cfg", "-n", "1", "-m", M8, "--seq", "8192", "--gbs", "1152", "--mbs", "2",
       "--zero", "1", "--precision", "fp8"]),
     ("405B, 256 GB200 (run on 8 racks), TP4 PP16 VP4, seq 8K, FP8", 813.0, TOK, BRIDGE,
-     "distributed optimizer as ZeRO-1; 576 GPUs (DP 9), GBS 3,456: 384 micro-batches as published; folded",
-     ["-p", "platforms/gb200-nvl72.cfg", "-n", "8", "-m", M405, "--tp", "4", "--pp", "16", "--vpp", "4",
-      "--seq", "8192", "--gbs", "3456", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
+     GB200_405B_NOTE, GB200_405B),
     # The next release's table, the same dense H100 layouts with larger global batches.
     ("70B, 64 H100, TP4 PP8 VP5, seq 8K, GBS 256, FP8 (26.02)", 1621.0, TOK, BRIDGE_2602,
      "distributed optimizer as ZeRO-1",
@@ -110,9 +113,7 @@ CASES = [
      ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M405, "--tp", "8", "--pp", "8", "--cp", "2",
       "--vpp", "8", "--seq", "8192", "--gbs", "1536", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
     ("405B, 256 GB200 (run on 8 racks), TP4 PP16 VP4, seq 8K, FP8 (26.02)", 793.0, TOK, BRIDGE_2602,
-     "distributed optimizer as ZeRO-1; 576 GPUs (DP 9), GBS 3,456: 384 micro-batches as published; folded",
-     ["-p", "platforms/gb200-nvl72.cfg", "-n", "8", "-m", M405, "--tp", "4", "--pp", "16", "--vpp", "4",
-      "--seq", "8192", "--gbs", "3456", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
+     GB200_405B_NOTE, GB200_405B),
     # The same three layouts in the previous release's table, which ran MoE
     # with token dropping: the same work under forced balanced routing (no
     # token is dropped when every expert gets its share), without the

@@ -247,19 +247,39 @@ static int skipped(const coll_plan *c, int a, int b)
     return (c->kind == COLL_BROADCAST && b == 0) || (c->kind == COLL_REDUCE && a == 0);
 }
 
+/* A builder's start: the members grouped by node (c->nodes of them) and the
+ * rails they use (c->rings); NULL when out of memory. */
+static node_span *plan_nodes(coll_plan *c, int *nn)
+{
+    node_span *nodes = calloc((size_t)c->n, sizeof(*nodes));
+
+    if (nodes == NULL)
+        return NULL;
+    *nn = c->nodes = group_nodes(c, nodes);
+    c->rings = rail_count(nodes, *nn);
+    return nodes;
+}
+
+/* A builder's end: the spans freed, the transfers merged and handed out. */
+static int plan_done(node_span *nodes, xfer *x, size_t k, xfer **out, size_t *nx)
+{
+    free(nodes);
+    *nx = merge_xfers(x, k);
+    *out = x;
+    return SP_OK;
+}
+
 static int build_rings(coll_plan *c, xfer **out, size_t *nx)
 {
     const plat *p = c->plat;
     int n = c->n, nn = 0;
-    node_span *nodes = calloc((size_t)n, sizeof(*nodes));
+    node_span *nodes = plan_nodes(c, &nn);
     xfer *x = NULL;
     size_t cap, k = 0;
 
     *out = NULL;
     if (nodes == NULL)
         return SP_ENOMEM;
-    nn = group_nodes(c, nodes);
-    c->rings = rail_count(nodes, nn);
     {
         /* One GPU per node: NCCL takes inter-node latency from its Tree row. */
         int one_gpu = 1;
@@ -311,12 +331,7 @@ static int build_rings(coll_plan *c, xfer **out, size_t *nx)
                 count_hop(c, sender, next_entry, c->one_gpu);
         }
     }
-    c->nodes = nn;
-    free(nodes);
-    k = merge_xfers(x, k);
-    *out = x;
-    *nx = k;
-    return SP_OK;
+    return plan_done(nodes, x, k, out, nx);
 }
 
 /* NCCL's double binary tree over nodes (trees.cc; shared/NCCL.md 1.4):
@@ -374,16 +389,13 @@ static size_t add_parent_edges(const coll_plan *c, const node_span *nodes, int n
 static int build_tree(coll_plan *c, xfer **out, size_t *nx)
 {
     int n = c->n, nn = 0;
-    node_span *nodes = calloc((size_t)n, sizeof(*nodes));
+    node_span *nodes = plan_nodes(c, &nn);
     xfer *x;
     size_t k = 0, cap;
 
     *out = NULL;
     if (nodes == NULL)
         return SP_ENOMEM;
-    nn = group_nodes(c, nodes);
-    c->nodes = nn;
-    c->rings = rail_count(nodes, nn);
     cap = 2 * 2 * (size_t)c->rings * ((size_t)n + (size_t)nn) + 1;
     if ((x = malloc(cap * sizeof(*x))) == NULL) {
         free(nodes);
@@ -405,11 +417,7 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
             k = add_parent_edges(c, nodes, nn, q, r, x, k);
         }
     }
-    free(nodes);
-    k = merge_xfers(x, k);
-    *out = x;
-    *nx = k;
-    return SP_OK;
+    return plan_done(nodes, x, k, out, nx);
 }
 
 /* NCCL's p2p engine as flows: all-to-all sends bytes / n from every member
@@ -510,17 +518,14 @@ static size_t add_rail_shift(const coll_plan *c, const node_span *nodes, int nn,
  * payload as a multiple of it. */
 static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
 {
-    int n = c->n, nn;
-    node_span *nodes = calloc((size_t)n, sizeof(*nodes));
+    int nn = 0;
+    node_span *nodes = plan_nodes(c, &nn);
     xfer *x;
     size_t k = 0, cap = 0;
 
     *out = NULL;
     if (nodes == NULL)
         return SP_ENOMEM;
-    nn = group_nodes(c, nodes);
-    c->nodes = nn;
-    c->rings = rail_count(nodes, nn);
     for (int q = 0; q < nn; q++)
         cap += (size_t)nodes[q].count * (size_t)(nodes[q].count - 1);
     cap += 4 * (size_t)c->rings * (size_t)nn + 1;
@@ -533,11 +538,7 @@ static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
     for (int r = 0; r < c->rings; r++)
         for (int q = 0; q < nn; q++)
             k = add_parent_edges(c, nodes, nn, q, r, x, k);
-    free(nodes);
-    k = merge_xfers(x, k);
-    *out = x;
-    *nx = k;
-    return SP_OK;
+    return plan_done(nodes, x, k, out, nx);
 }
 
 /* Collectives reduced (or multicast) in the network: all-reduce by CollNet
@@ -564,17 +565,14 @@ static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
  * overstates the uplink load. */
 static int build_innet(coll_plan *c, coll_algo algo, double nvls_eff, xfer **out, size_t *nx)
 {
-    int n = c->n, nn;
-    node_span *nodes = calloc((size_t)n, sizeof(*nodes));
+    int nn = 0;
+    node_span *nodes = plan_nodes(c, &nn);
     xfer *x;
     size_t k = 0, cap = 0;
 
     *out = NULL;
     if (nodes == NULL)
         return SP_ENOMEM;
-    nn = group_nodes(c, nodes);
-    c->nodes = nn;
-    c->rings = rail_count(nodes, nn);
     for (int q = 0; q < nn; q++)
         cap += (size_t)nodes[q].count * (size_t)(nodes[q].count + 2 * c->rings);
     cap += (size_t)c->rings * (size_t)nn + 1;
@@ -613,11 +611,7 @@ static int build_innet(coll_plan *c, coll_algo algo, double nvls_eff, xfer **out
         }
         k = add_rail_shift(c, nodes, nn, 1.0, x, k);
     }
-    free(nodes);
-    k = merge_xfers(x, k);
-    *out = x;
-    *nx = k;
-    return SP_OK;
+    return plan_done(nodes, x, k, out, nx);
 }
 
 /* The intra-node graph NCCL's search would find on a node type: the speed
