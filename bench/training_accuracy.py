@@ -24,7 +24,11 @@ last of the 16 stages, "this means that the first model chunk on the first
 stage has only the embedding, and the last model chunk on the last stage
 has only output projection and loss calculation". A chunk that loses its
 one layer held one, so V = 128 / 16 = 8 chunks of one layer. Plain 1F1B is
-printed as a sensitivity line."""
+printed as a sensitivity line.
+
+Last, a published sweep on one DGX Spark (a 354M GPT, 16 micro-batch x
+sequence x precision configurations) is compared configuration by
+configuration, tokens/s and peak memory."""
 import argparse
 import os
 import re
@@ -139,6 +143,67 @@ SENSITIVITY = [
 ]
 
 
+# One DGX Spark pretraining a 354M GPT with Megatron-Core and Transformer
+# Engine, one micro-batch per step, no parallelism: every micro-batch x
+# sequence x precision of the sweep in manavsehgal/ai-field-notes,
+# articles/baseline-training-loop-on-spark/evidence/sweep_results.json
+# (random tokens, 30 steps, the first 5 left out; tokens/s and
+# torch.cuda.max_memory_allocated in GiB), and the same loop re-run on real
+# tokens for 8 of them (articles/nemo-curator-training-data-prep/evidence/
+# data_sweep_results.json, "tokens_per_s_step_only").
+SPARK_SRC = ("manavsehgal/ai-field-notes: articles/baseline-training-loop-on-spark/evidence/sweep_results.json "
+             "(random tokens) and articles/nemo-curator-training-data-prep/evidence/data_sweep_results.json (real "
+             "tokens), NeMo 26.04 container, TE 2.14")
+M354 = "workloads/models/gpt-354m.cfg"
+# (precision, sequence, micro-batch): tokens/s random, real (0: not re-run), peak GiB
+SPARK_SWEEP = [
+    ("bf16", 1024, 2, 11044.2, 0.0, 5.26), ("bf16", 1024, 4, 12640.8, 13158.3, 7.94),
+    ("bf16", 1024, 8, 12819.0, 13482.1, 13.83), ("bf16", 1024, 16, 13626.0, 14422.3, 25.63),
+    ("bf16", 2048, 2, 12421.8, 0.0, 7.95), ("bf16", 2048, 4, 12729.4, 13001.2, 13.85),
+    ("bf16", 2048, 8, 13036.0, 0.0, 25.65), ("bf16", 2048, 16, 13035.8, 0.0, 49.24),
+    ("fp8", 1024, 2, 11944.3, 0.0, 5.60), ("fp8", 1024, 4, 13462.3, 13921.1, 8.03),
+    ("fp8", 1024, 8, 13776.7, 14393.9, 13.49), ("fp8", 1024, 16, 14265.7, 14980.5, 24.33),
+    ("fp8", 2048, 2, 12873.2, 0.0, 8.05), ("fp8", 2048, 4, 13202.0, 13739.5, 13.52),
+    ("fp8", 2048, 8, 13640.8, 0.0, 24.34), ("fp8", 2048, 16, 13370.0, 0.0, 46.06),
+]
+
+
+def spark_sweep(exe):
+    """The Spark sweep: predicted tokens/s and memory beside the measured."""
+    import tempfile
+    print("\nDGX Spark, GPT 354M pretraining, one GPU, one micro-batch per step (Adam's moments in bf16):")
+    print(f"  {'prec':4s} {'seq':>5s} {'mbs':>3s} {'measured':>9s} {'re-run':>7s} {'predicted':>9s} {'error':>7s}"
+          f"   {'GiB meas':>8s} {'pred':>6s}")
+    errs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {1024: M354}
+        with open(M354) as f:  # the sweep builds its position table as long as the sequence
+            text = f.read().replace("max_position_embeddings = 1024;", "max_position_embeddings = 2048;")
+        models[2048] = os.path.join(tmp, "gpt-354m-2048.cfg")
+        with open(models[2048], "w") as f:
+            f.write(text)
+        for prec, seq, mbs, tok, real, gib in SPARK_SWEEP:
+            p = subprocess.run([exe, "train", "-p", "platforms/dgx-spark.cfg", "-m", models[seq], "--mbs", str(mbs),
+                                "--seq", str(seq), "--microbatches", "1", "--adam", "bf16", "--precision", prec],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                print(f"  {prec:4s} {seq:5d} {mbs:3d}  failed: {p.stderr.strip().splitlines()[-1:]}")
+                continue
+            got = float(re.search(r"tokens/s +([0-9.]+)", p.stdout).group(1))
+            mem = re.search(r"memory per GPU +([0-9.]+) GB.*CUDA context and NCCL buffers ([0-9.]+)", p.stdout)
+            # torch's peak allocation excludes the CUDA context.
+            pred_gib = (float(mem.group(1)) - float(mem.group(2))) * 1e9 / 2**30
+            e = (got - tok) / tok * 100.0
+            errs.append(e)
+            print(f"  {prec:4s} {seq:5d} {mbs:3d} {tok:9.0f} {real if real else float('nan'):7.0f} {got:9.0f} "
+                  f"{e:+6.1f}%   {gib:8.2f} {pred_gib:6.2f}")
+    if errs:
+        errs.sort()
+        print(f"  {len(errs)} configurations: error {errs[0]:+.1f}% to {errs[-1]:+.1f}%, median "
+              f"{errs[len(errs) // 2]:+.1f}%")
+    print(f"  source: {SPARK_SRC}")
+
+
 def run(exe, args):
     t0 = time.time()
     p = subprocess.run([exe, "train"] + args, capture_output=True, text=True)
@@ -178,6 +243,7 @@ def main(argv):
               f"{wall:4.0f}s  {assumed}")
         if unit == TF:
             print(f"{'':58s} {'':9s} {got[TFC]:9.1f} {'causal':8s} {ec:+6.1f}%")
+    spark_sweep(a.scalepath)
     print("\nsources:")
     for s in sorted({c[3] for c in CASES}):
         print("  " + s)

@@ -24,6 +24,10 @@ static const cfg_key model_keys[] = {
     {"experts",         CFG_INT,    false, 0, 1e6, false, "mixture of experts: experts per layer (default 0: dense)"},
     {"top_k",           CFG_INT,    false, 1, 1e6, false, "MoE: experts per token"},
     {"moe_ffn_hidden_size", CFG_INT, false, 1, 1e7, false, "MoE: an expert's FFN inner dimension (default ffn_hidden_size)"},
+    {"position_embedding", CFG_STRING, false, 0, 0, false, "\"rotary\" (default) or \"learned\" (a table of max_position_embeddings)"},
+    {"max_position_embeddings", CFG_INT, false, 1, 1e8, false, "learned positions: the table's rows, the longest sequence"},
+    {"hidden_dropout",  CFG_NUMBER, false, 0, 1, false, "dropout probability after attention and FFN (default 0)"},
+    {"attention_dropout", CFG_NUMBER, false, 0, 1, false, "dropout probability on attention probabilities (default 0)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 /* clang-format on */
@@ -41,6 +45,7 @@ int model_load(model **out, const char *path, diag_list *diag)
 {
     cfg_file f;
     const config_setting_t *root;
+    const char *pos;
     model *m;
     int err;
 
@@ -65,6 +70,21 @@ int model_load(model **out, const char *path, diag_list *diag)
     m->experts = (int)cfg_int(root, "experts", 0);
     m->top_k = (int)cfg_int(root, "top_k", m->experts > 1 ? 2 : 1);
     m->moe_ffn = (int)cfg_int(root, "moe_ffn_hidden_size", m->ffn);
+    pos = cfg_string(root, "position_embedding", "rotary");
+    m->learned_positions = strcmp(pos, "learned") == 0;
+    m->max_positions = (int)cfg_int(root, "max_position_embeddings", 0);
+    if (!m->learned_positions && strcmp(pos, "rotary") != 0) {
+        diag_error(diag, cfg_loc(&f, config_setting_get_member(root, "position_embedding")),
+                   "model: position_embedding \"%s\" is not \"rotary\" or \"learned\"", pos);
+        err = SP_EINPUT;
+    } else if (m->learned_positions != (m->max_positions > 0)) {
+        diag_error(diag, cfg_loc(&f, config_setting_get_member(root, m->learned_positions ? "position_embedding"
+                                                                                           : "max_position_embeddings")),
+                   "model: max_position_embeddings goes with position_embedding = \"learned\", and only with it");
+        err = SP_EINPUT;
+    }
+    m->hidden_dropout = cfg_number(root, "hidden_dropout", 0.0);
+    m->attention_dropout = cfg_number(root, "attention_dropout", 0.0);
     if (m->experts == 1)
         m->experts = 0;
     m->src = (sp_loc){NULL, 1};
@@ -81,6 +101,14 @@ int model_load(model **out, const char *path, diag_list *diag)
         diag_error(diag, cfg_loc(&f, config_setting_get_member(root, "top_k")),
                    "model: top_k %d exceeds the %d experts", m->top_k, m->experts);
         err = SP_EINPUT;
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *key = i ? "attention_dropout" : "hidden_dropout";
+        if ((i ? m->attention_dropout : m->hidden_dropout) == 1.0) { /* above 1: cfg_check */
+            diag_error(diag, cfg_loc(&f, config_setting_get_member(root, key)),
+                       "model: %s is a probability below 1 (1 would drop everything)", key);
+            err = SP_EINPUT;
+        }
     }
     if ((m->name = str_dup(cfg_string(root, "name", ""))) == NULL || (m->path = str_dup(path)) == NULL)
         err = SP_ENOMEM;
@@ -126,10 +154,16 @@ double model_active_params(const model *m)
     return all - m->layers * model_layer_expert_params(m) * (1.0 - (double)m->top_k / m->experts);
 }
 
+double model_position_params(const model *m)
+{
+    return m->learned_positions ? (double)m->max_positions * m->hidden : 0.0;
+}
+
 double model_params(const model *m)
 {
     double embed = (double)m->vocab * m->hidden;
-    return m->layers * model_layer_params(m) + embed * (m->tied_embeddings ? 1.0 : 2.0) + m->hidden;
+    return m->layers * model_layer_params(m) + embed * (m->tied_embeddings ? 1.0 : 2.0) + model_position_params(m) +
+           m->hidden;
 }
 
 /* LoRA adapters of rank r on every weight matrix of a layer: r x (in + out) each. */
@@ -143,10 +177,11 @@ double model_lora_layer_params(const model *m, int r)
     return r * (attn + ffn);
 }
 
-/* Activation bytes of one layer for one micro-batch on one GPU, bf16, no
- * dropout (Llama-style training): Korthikanti et al.'s terms without the
- * dropout masks, for GQA (K and V of kv_dim) and gated FFNs; with tensor
- * and sequence parallelism everything divides by t. */
+/* Activation bytes of one layer for one micro-batch on one GPU, bf16:
+ * Korthikanti et al.'s terms, for GQA (K and V of kv_dim) and gated FFNs,
+ * with their dropout masks (1 B per element) only where the model has
+ * dropout (Llama-style training has none); with tensor and sequence
+ * parallelism everything divides by t. */
 static double layer_activations(const model *m, const model_layout *l, bool keep_scores)
 {
     double s = l->seq_len, b = l->micro_batch, h = m->hidden, f = m->ffn, a = m->heads, q = model_q_dim(m);
@@ -160,6 +195,11 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
                   + 4 * s * b * model_kv_dim(m)  /* K, V */
                   + proj * s * b * q;            /* attention output, input of the projection */
     double scores = keep_scores ? 4 * a * s * s * b : 0.0; /* QK^T and softmax, bf16 */
+    /* Dropout masks: the attention probabilities' where the scores are kept
+     * (FlashAttention regenerates its mask from the random seed instead),
+     * and the two on the hidden state, after attention and after the FFN. */
+    double masks = (keep_scores && m->attention_dropout > 0.0 ? a * s * s * b : 0.0) +
+                   (m->hidden_dropout > 0.0 ? 2 * s * b * h : 0.0);
     double mlp = in * s * b * h                              /* input of the FFN */
                  + (m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * f /* up (and gate) outputs */
                  + in * s * b * f;                           /* activation output */
@@ -167,7 +207,7 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
         mlp = 2 * s * b * h + m->top_k * ((m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * m->moe_ffn +
                                           in * s * b * m->moe_ffn + in * s * b * h);
     double norms = 4 * s * b * h;
-    return (attn + scores + mlp + norms) / l->tp;
+    return (attn + scores + masks + mlp + norms) / l->tp;
 }
 
 double model_adam_bytes(model_adam a)
@@ -236,6 +276,11 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
                    l->pp, l->vpp > 1 ? l->vpp : 1, m->layers);
         return SP_EINPUT;
     }
+    if (m->learned_positions && l->seq_len > m->max_positions) {
+        diag_error(diag, (sp_loc){m->path, 0}, "sequence %d is longer than the model's %d learned positions",
+                   l->seq_len, m->max_positions);
+        return SP_EINPUT;
+    }
     vpp = l->vpp > 1 ? l->vpp : 1;
     cp = l->cp > 1 ? l->cp : 1;
     ep = l->ep > 1 ? l->ep : 1;
@@ -258,7 +303,7 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
         memset(&x, 0, sizeof(x));
         for (int c = 0; c < vpp; c++)
             layers += model_vstage_layers(m, l->pp, vpp, c * l->pp + st);
-        params = layers * layer_p + (st == 0 ? emb + m->hidden : 0.0) +
+        params = layers * layer_p + (st == 0 ? emb + model_position_params(m) + m->hidden : 0.0) +
                  (st == l->pp - 1 && !m->tied_embeddings ? emb : 0.0);
         trainable = params;
         if (l->tune != MODEL_TRAIN_FULL)

@@ -35,6 +35,10 @@ typedef struct model {
     int experts;     /* mixture of experts: experts per MoE layer (every layer); 0 = dense */
     int top_k;       /* experts each token is routed to */
     int moe_ffn;     /* an expert's FFN inner dimension */
+    bool learned_positions;   /* a learned table of absolute positions (GPT-2) instead of rotary */
+    int max_positions;        /* its rows: the longest sequence it takes */
+    double hidden_dropout;    /* dropout probability after attention and after the FFN; 0 = none */
+    double attention_dropout; /* on the attention probabilities; 0 = none */
     sp_loc src;
 } model;
 
@@ -49,6 +53,9 @@ double model_kv_dim(const model *m);
 
 /* Parameters: embeddings, attention (q, k, v, o), FFN (every expert and the
  * router for MoE), norms. */
+/* Of them, a learned position table's (max_positions x hidden; 0 with
+ * rotary embeddings): on the first pipeline stage, whole on every TP rank. */
+double model_position_params(const model *m);
 double model_params(const model *m);
 double model_layer_params(const model *m);
 /* Of a layer's parameters, those of the experts (0 for a dense model). */

@@ -149,7 +149,8 @@ double train_tokens_per_step(const train_config *c)
 
 double train_model_flops_per_token(const model *m, int seq_len, model_tune tune, bool causal)
 {
-    double multiplying = model_active_params(m) - (double)m->vocab * m->hidden * (m->tied_embeddings ? 0.0 : 1.0);
+    double multiplying = model_active_params(m) - model_position_params(m) -
+                         (double)m->vocab * m->hidden * (m->tied_embeddings ? 0.0 : 1.0);
     return (tune == MODEL_TRAIN_FULL ? 6.0 : 4.0) * multiplying +
            (causal ? 6.0 : 12.0) * m->layers * model_q_dim(m) * seq_len;
 }
@@ -182,6 +183,11 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
     if (vpp > 1 && (l->pp == 1 || l->microbatches % l->pp != 0)) {
         diag_error(diag, at, "the interleaved schedule (%d virtual stages) needs PP > 1 and micro-batches (%d) in "
                    "multiples of PP (%d)", vpp, l->microbatches, l->pp);
+        err = SP_EINPUT;
+    }
+    if (m->learned_positions && l->seq_len > m->max_positions) {
+        diag_error(diag, at, "sequence %d is longer than the model's %d learned positions", l->seq_len,
+                   m->max_positions);
         err = SP_EINPUT;
     }
     if (l->seq_len % cp != 0) {
@@ -241,6 +247,7 @@ typedef struct costs {
     double expert_trained; /* of layer_trained, the experts' (reduced over the expert-data-parallel ranks) */
     uint64_t a2a_bytes;  /* MoE: a rank's tokens x top_k, dispatched (all-to-all send buffer) */
     double embed_params; /* per GPU (TP shard), the input embedding; the output layer is as large */
+    double position_params; /* a learned position table, beside the embedding, whole on each TP rank */
 } costs;
 
 typedef struct gen {
@@ -308,8 +315,15 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     const double gemms_mlp[2][3] = {{tok, up / tp, h}, {tok, h, f / tp}};
     double core_flops = 4.0 * tok * S * q / tp * 0.5; /* QK^T and PV, causal: half */
     double core_bytes = 2.0 * (2.0 * tok * q + 2.0 * S * l->micro_batch * kv) / tp;
-    double elem_attn = 2.0 * (tok / tp * 5.0 * h + 2.0 * tok * (q + kv) / tp); /* norm, residual; rotary */
+    double rotary = m->learned_positions ? 0.0 : 2.0 * tok * (q + kv) / tp;
+    double elem_attn = 2.0 * (tok / tp * 5.0 * h + rotary);                  /* norm, residual; rotary */
     double elem_mlp = 2.0 * (tok / tp * 5.0 * h + tok * (up + f) / tp);      /* norm, residual; SwiGLU */
+    /* Hidden dropout, after attention and after the FFN (Megatron-LM's
+     * default is 0.1 on both): forward reads the input, writes the output
+     * and its 1-byte mask; backward reads the gradient and the mask and
+     * writes the gradient: 5 B per element each way. Attention dropout runs
+     * inside the attention kernel and is not timed (no published cost). */
+    double drop = m->hidden_dropout > 0.0 ? tok / tp * 5.0 * h : 0.0;
     static const char *const attn_name[2] = {"attn.qkv", "attn.proj"}, *const mlp_name[2] = {"mlp.up", "mlp.down"};
     costs *k = &g->k;
 
@@ -334,13 +348,13 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
      * micro-batch's sequences. */
     double a_seq = S, a_heads = (double)l->micro_batch * m->heads / tp, a_dim = m->head_dim;
     k->core_fwd = train_attention_time(gpu, core_flops, core_bytes, a_seq, a_heads, a_dim, false);
-    k->attn_fwd += k->core_fwd + train_memory_time(gpu, elem_attn);
+    k->attn_fwd += k->core_fwd + train_memory_time(gpu, elem_attn + drop);
     /* FlashAttention's backward pass: 5 matrix products to the forward's 2,
      * and twice the traffic. */
     k->core_bwd = train_attention_time(gpu, 2.5 * core_flops, 2.0 * core_bytes, a_seq, a_heads, a_dim, true);
-    k->attn_bwd += k->core_bwd + train_memory_time(gpu, 2.0 * elem_attn);
-    k->mlp_fwd += train_memory_time(gpu, elem_mlp);
-    k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp);
+    k->attn_bwd += k->core_bwd + train_memory_time(gpu, 2.0 * elem_attn + drop);
+    k->mlp_fwd += train_memory_time(gpu, elem_mlp + drop);
+    k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp + drop);
     if (!full) {
         /* Adapters on q, k, v, o and the FFN matrices: forward, then twice that backward. */
         for (int bwd = 0; bwd < 2; bwd++) {
@@ -363,8 +377,11 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->head_bwd = gemm_at(g, gpu, hp, "head", "dgrad", 1, tok, h, V / tp) +
                   train_memory_time(gpu, tok * V / tp * 6.0) +
                   (full ? gemm_at(g, gpu, hp, "head", "wgrad", 1, h, V / tp, tok) : 0.0);
-    k->embed_fwd = train_memory_time(gpu, 4.0 * tok / tp * h);
-    k->embed_bwd = full ? train_memory_time(gpu, 8.0 * tok / tp * h) : 0.0;
+    /* A learned position table adds a row read per token forward, and its
+     * gradient rows backward. */
+    double pos = m->learned_positions ? 2.0 * tok / tp * h : 0.0;
+    k->embed_fwd = train_memory_time(gpu, 4.0 * tok / tp * h + pos);
+    k->embed_bwd = full ? train_memory_time(gpu, 8.0 * tok / tp * h + pos) : 0.0;
     if (g->moe) {
         /* Mixture of experts on the sequence-parallel shard (tok / tp tokens): a
          * router GEMM, then each of the E / ep local experts takes its share of
@@ -382,8 +399,8 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         double perm = (g->ep > 1 && local > 1.0 ? 4.0 : 2.0) * 2.0 * toks * h;
         double elem = 2.0 * (tok / tp * 5.0 * h + toks * (upe + fe) + perm);
         static const char *const expert_name[2] = {"moe.up", "moe.down"};
-        k->mlp_fwd = gemm(g, gpu, "moe.router", "fwd", 1, tok / tp, E, h) + train_memory_time(gpu, elem);
-        k->mlp_bwd = gemm(g, gpu, "moe.router", "dgrad", 1, tok / tp, h, E) + train_memory_time(gpu, 2.0 * elem);
+        k->mlp_fwd = gemm(g, gpu, "moe.router", "fwd", 1, tok / tp, E, h) + train_memory_time(gpu, elem + drop);
+        k->mlp_bwd = gemm(g, gpu, "moe.router", "dgrad", 1, tok / tp, h, E) + train_memory_time(gpu, 2.0 * elem + drop);
         for (int i = 0; i < 2; i++) {
             k->mlp_fwd += gemm(g, gpu, expert_name[i], "fwd", local, ge[i][0], ge[i][1], ge[i][2]);
             k->mlp_bwd += gemm(g, gpu, expert_name[i], "dgrad", local, ge[i][0], ge[i][2], ge[i][1]);
@@ -410,6 +427,7 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     if (l->tune == MODEL_TRAIN_QLORA) /* NF4 weights dequantized to bf16 for every pass */
         k->qlora_dequant = train_memory_time(gpu, k->layer_params * (4.127 / 8.0 + 2.0));
     k->embed_params = V * h / tp;
+    k->position_params = model_position_params(m);
     k->tp_bytes = (uint64_t)(tok * h * 2.0);
     k->kv_bytes = (uint64_t)(2.0 * S * l->micro_batch * kv / tp * 2.0);
     k->p2p_bytes = (uint64_t)(tok * h * 2.0 / tp);
@@ -699,12 +717,12 @@ static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
  * output layer (in the last; none of its own when tied), full training only. */
 static double embedding_trained(const gen *g)
 {
-    return g->c->l.tune == MODEL_TRAIN_FULL ? g->k.embed_params : 0.0;
+    return g->c->l.tune == MODEL_TRAIN_FULL ? g->k.embed_params + g->k.position_params : 0.0;
 }
 
 static double output_trained(const gen *g)
 {
-    return g->m->tied_embeddings ? 0.0 : embedding_trained(g);
+    return g->m->tied_embeddings || g->c->l.tune != MODEL_TRAIN_FULL ? 0.0 : g->k.embed_params;
 }
 
 /* Where virtual stage vs holds no transformer layer (Llama 3's split: the

@@ -30,6 +30,15 @@ sp_e2e(train.spark_pipeline RC 0
 # A full fine-tune of 70B does not fit in one Spark's 128 GB: said, with the numbers.
 sp_e2e(train.70b_on_spark RC 0 ARGS "train|-p|platforms/dgx-spark.cfg|-m|${m70}|--seq|2048|--microbatches|1"
   STDOUT "of 128 GB: does NOT fit \\(weights 141\\.11, gradients 141\\.11, optimizer 846\\.64")
+# The 354M GPT of the DGX Spark sweep (learned positions, dropout): its
+# parameter count as its source gives it, and the memory with the dropout
+# masks; a sequence longer than its position table is refused, with no file.
+sp_e2e(train.gpt354m_spark RC 0
+  ARGS "train|-p|platforms/dgx-spark.cfg|-m|workloads/models/gpt-354m.cfg|--mbs|16|--seq|1024|--microbatches|1|--adam|bf16"
+  STDOUT "GPT 354M \\(0\\.35B parameters\\).*fits \\(weights 0\\.71, gradients 0\\.71, optimizer 2\\.84, activations 13\\.69, logits 4\\.94")
+sp_e2e(train.gpt354m_too_long RC 2
+  ARGS "train|-p|platforms/dgx-spark.cfg|-m|workloads/models/gpt-354m.cfg|--seq|2048|-o|${SP_OUT}/gpt-long.h5"
+  STDERR "sequence 2048 is longer than the model's 1024 learned positions" ABSENT "${SP_OUT}/gpt-long.h5")
 # Folding one data-parallel replica gives the unfolded step where DP groups ride separate rails.
 add_test(NAME e2e.train.fold_dp
   COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE}

@@ -241,6 +241,67 @@ static void test_model__bad_layouts(void **state)
     assert_int_equal(model_load(&m, FIXTURES "/no-such-model.cfg", d), SP_EINPUT);
 }
 
+/* Dropout, at Megatron-LM's default 0.1 on the hidden state and on the
+ * attention probabilities: Korthikanti et al.'s own formula, sbh (34 +
+ * 5as/h) per layer, where the scores are kept (the 2 sbh of the two hidden
+ * masks, the as^2 b of the attention mask); FlashAttention keeps no
+ * attention mask, the hidden masks still. Probabilities of 1 or below 0 are
+ * errors, both reported at their lines. */
+static void test_model__dropout(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory mem;
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    double s = 1024, b = 2, h = 1024, a = 16, L = 24;
+
+    assert_int_equal(model_load(&m, FIXTURES "/gpt-dropout.cfg", d), SP_OK);
+    near_rel(m->hidden_dropout, 0.1, 1e-12);
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.activations, L * s * b * h * (34 + 5 * a * s / h), 1e-12);
+    l.flash_attention = true;
+    l.tp = 2;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.activations, L * 34 * s * b * h / 2, 1e-12);
+    model_free(m);
+    assert_int_equal(model_load(&m, FIXTURES "/bad-model-keys.cfg", d), SP_EINPUT);
+    assert_true(has_message(d, "bad-model-keys.cfg:10: error: model: hidden_dropout is a probability below 1"));
+    assert_true(has_message(d, "bad-model-keys.cfg:11: error:"));
+    assert_true(has_message(d, "bad-model-keys.cfg:12: error: model: max_position_embeddings goes with"));
+    assert_null(m);
+}
+
+/* GPT-2's learned absolute positions: a table of max_position_embeddings x
+ * h parameters on the first stage, whole on every TP rank; no sequence
+ * longer than the table. The 354M GPT of the DGX Spark sweep counts as its
+ * source does (354.6M at 1,024 positions). */
+static void test_model__learned_positions(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory mem, rot;
+    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    double h = 1024, layer = 4 * h * h + 2 * h * 4096 + 2 * h;
+
+    assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
+    assert_true(m->learned_positions);
+    near_rel(model_position_params(m), 1024 * h, 1e-15);
+    near_rel(model_params(m), 24 * layer + 50257 * h + 1024 * h + h, 1e-15);
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    m->learned_positions = false;
+    m->max_positions = 0;
+    assert_int_equal(model_memory_per_gpu(&rot, m, &l, d), SP_OK);
+    near_rel(mem.params - rot.params, 1024 * h, 1e-12);
+    m->learned_positions = true;
+    m->max_positions = 1024;
+    l.seq_len = 2048;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
+    assert_true(has_message(d, "sequence 2048 is longer than the model's 1024 learned positions"));
+    model_free(m);
+    assert_int_equal(model_load(&m, FIXTURES "/bad-positions.cfg", d), SP_EINPUT);
+    assert_true(has_message(d, "bad-positions.cfg:9: error: model: position_embedding \"alibi\" is not"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +312,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_model__activations, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__fine_tuning, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__bad_layouts, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__dropout, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__learned_positions, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -522,6 +522,62 @@ static void test_train__recompute_and_lora(void **state)
     near_rel(full_bwd - lora_bwd, wgrad - 2.0 * (lora_fwd - full_fwd), 1e-9);
 }
 
+/* Hidden dropout after attention and after the FFN: each reads its input
+ * and writes its output and 1-byte mask forward, reads the gradient and the
+ * mask and writes the gradient backward, 5 B per element each way on the
+ * sequence-parallel shard; nothing else changes. */
+static void test_train__dropout(void **state)
+{
+    fixture *f = *state;
+    const plat_gpu *g = &f->p->types[0].gpu;
+    train_config c = config(2, 1, 4, 1, 2048, 1);
+    const char *const ops[] = {"attn fwd", "attn bwd", "mlp fwd", "mlp bwd"};
+    double before[4], site = train_memory_time(g, 2048.0 / 2 * 5.0 * 4096.0);
+    wl *w;
+
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    for (int i = 0; i < 4; i++)
+        before[i] = sum_named(w, 0, ops[i]);
+    wl_free(w);
+    f->m8->hidden_dropout = 0.1;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    f->m8->hidden_dropout = 0.0;
+    for (int i = 0; i < 4; i++)
+        near_rel(sum_named(w, 0, ops[i]) - before[i], 32 * site, 1e-9);
+    wl_free(w);
+}
+
+/* Learned absolute positions (GPT-2) instead of rotary embeddings: no
+ * rotary traffic on q and k, v in the layers (2 B read and written per
+ * element forward, twice backward); the table multiplies nothing, so the
+ * model FLOPs per token stay. */
+static void test_train__learned_positions(void **state)
+{
+    fixture *f = *state;
+    const plat_gpu *g = &f->p->types[0].gpu;
+    train_config c = config(2, 1, 4, 1, 2048, 1);
+    double rotary = train_memory_time(g, 2.0 * 2.0 * 2048.0 * (4096.0 + 1024.0) / 2), fwd, bwd, flops;
+    wl *w;
+
+    flops = train_model_flops_per_token(f->m8, 2048, MODEL_TRAIN_FULL, false);
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    fwd = sum_named(w, 0, "attn fwd");
+    bwd = sum_named(w, 0, "attn bwd");
+    wl_free(w);
+    f->m8->learned_positions = true;
+    f->m8->max_positions = 8192;
+    near_rel(train_model_flops_per_token(f->m8, 2048, MODEL_TRAIN_FULL, false), flops, 1e-15);
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    near_rel(fwd - sum_named(w, 0, "attn fwd"), 32 * rotary, 1e-9);
+    near_rel(bwd - sum_named(w, 0, "attn bwd"), 32 * 2 * rotary, 1e-9);
+    wl_free(w);
+    c.l.seq_len = 16384;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "sequence 16384 is longer than the model's 8192 learned positions"));
+    f->m8->learned_positions = false;
+    f->m8->max_positions = 0;
+}
+
 /* Mixture of experts: Mixtral 8x7B's published sizes (47B parameters, 13B
  * active); with EP 4 of DP 8 every layer dispatches and combines its tokens
  * all-to-all over the EP group, forward and backward, and the experts'
@@ -730,6 +786,8 @@ int main(void)
         cmocka_unit_test(test_train__interleaved_memory),
         cmocka_unit_test(test_train__fold),
         cmocka_unit_test(test_train__recompute_and_lora),
+        cmocka_unit_test(test_train__dropout),
+        cmocka_unit_test(test_train__learned_positions),
         cmocka_unit_test(test_train__moe),
         cmocka_unit_test(test_train__moe_imbalance),
         cmocka_unit_test(test_train__tp_overlap),
