@@ -80,27 +80,16 @@ double train_gemm_efficiency(const plat_gpu *g, plat_prec prec, double m, double
     return eff < 1.0 ? eff : 1.0;
 }
 
-/* train_gemm_time with the cast of the (k x n) operand paid b_cast times
- * (a share, for weights cast once for several micro-batches). */
-static double gemm_time_cast(const plat_gpu *g, plat_prec prec, double m, double n, double k, double b_cast)
+double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, double k)
 {
-    double flops = 2.0 * m * n * k, wave, t_flops, t_mem, cast = 0.0;
+    double flops = 2.0 * m * n * k, wave, t_flops, t_mem;
 
     if (m <= 0.0 || n <= 0.0 || k <= 0.0)
         return 0.0;
     wave = wave_fill(g, m, n);
     t_flops = flops / (g->peak_flops[prec] * train_gemm_efficiency(g, prec, m, n, k) * wave);
     t_mem = train_memory_time(g, (m * k + k * n + m * n) * gemm_bytes_per_elem(prec));
-    /* Below 16 bits the bf16 operands are first cast (read 2 B, write the
-     * narrow copy): a memory-bound kernel before the GEMM. */
-    if (gemm_bytes_per_elem(prec) < 2.0)
-        cast = train_memory_time(g, (m * k + k * n * b_cast) * (2.0 + gemm_bytes_per_elem(prec)));
-    return (t_flops > t_mem ? t_flops : t_mem) + cast;
-}
-
-double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, double k)
-{
-    return gemm_time_cast(g, prec, m, n, k, 1.0);
+    return t_flops > t_mem ? t_flops : t_mem;
 }
 
 double train_attention_efficiency(const plat_gpu *g, double seq, double heads, double head_dim, bool backward)
@@ -270,15 +259,12 @@ static int rank_of(const gen *g, int t, int c, int d, int s)
 }
 
 /* count x the time of one GEMM (m x k) * (k x n) at precision pr, listed
- * in g->rec when it is set. In the forward and input-gradient passes the
- * (k x n) operand is the weight, whose quantized copy (and its transpose)
- * Transformer Engine casts on a step's first micro-batch and reuses for the
- * others (is_first_microbatch): that cast is shared over the micro-batches. */
+ * in g->rec when it is set. Below 16 bits its operands are quantized apart
+ * (linear_casts). */
 static double gemm_at(gen *g, const plat_gpu *gpu, plat_prec pr, const char *name, const char *pass, double count,
                       double m, double n, double k)
 {
-    bool weight = strcmp(pass, "fwd") == 0 || strcmp(pass, "dgrad") == 0;
-    double t = gemm_time_cast(gpu, pr, m, n, k, weight ? 1.0 / g->c->l.microbatches : 1.0);
+    double t = train_gemm_time(gpu, pr, m, n, k);
 
     if (g->rec != NULL && g->nrec < TRAIN_MAX_GEMMS && m > 0.0 && n > 0.0 && k > 0.0)
         g->rec[g->nrec++] = (train_gemm){name, pass, pr, m, n, k, count, train_gemm_efficiency(gpu, pr, m, n, k), t};
@@ -290,6 +276,29 @@ static double gemm(gen *g, const plat_gpu *gpu, const char *name, const char *pa
                    double n, double k)
 {
     return gemm_at(g, gpu, g->c->prec, name, pass, count, m, n, k);
+}
+
+/* Below 16 bits, Transformer Engine quantizes a linear layer's operands
+ * once each (transformer_engine/pytorch/module/linear.py and
+ * layernorm_linear.py), into a row-wise copy and, where the weight gradient
+ * needs it, a column-wise one: the input of m tokens x in per micro-batch
+ * (read 2 B, write the copies), unless the norm before the layer writes the
+ * quantized copies itself instead of its bf16 output (LayerNormLinear's
+ * with_quantized_norm: the QKV and first FFN GEMMs, no extra traffic); the
+ * output gradient, m x out, once for both backward GEMMs; the weight and
+ * its transpose on a step's first micro-batch, reused by the others
+ * (is_first_microbatch, which Megatron-LM's forward_step sets). count layers
+ * alike (local experts); adds the forward and backward times. */
+static void linear_casts(const gen *g, const plat_gpu *gpu, double count, double m, double in, double out,
+                         bool norm_writes_input, double *fwd, double *bwd)
+{
+    double b = gemm_bytes_per_elem(g->c->prec), copies = g->c->l.tune == MODEL_TRAIN_FULL ? 2.0 : 1.0;
+
+    if (b >= 2.0)
+        return;
+    *fwd += train_memory_time(gpu, count * ((norm_writes_input ? 0.0 : m * in * (2.0 + copies * b)) +
+                                            in * out * (2.0 + 2.0 * b) / g->c->l.microbatches));
+    *bwd += train_memory_time(gpu, count * m * out * (2.0 + copies * b));
 }
 
 /* A LoRA adapter on a matrix of in x out: its two GEMMs through rank r. */
@@ -331,12 +340,14 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     for (int i = 0; i < 2; i++) {
         const double *a = gemms_attn[i], *b = gemms_mlp[i];
         /* Backward: the input gradient always; the weight gradient when trained. */
+        linear_casts(g, gpu, 1, a[0], a[2], a[1], i == 0, &k->attn_fwd, &k->attn_bwd);
         k->attn_fwd += gemm(g, gpu, attn_name[i], "fwd", 1, a[0], a[1], a[2]);
         k->attn_bwd += gemm(g, gpu, attn_name[i], "dgrad", 1, a[0], a[2], a[1]);
         if (full)
             k->attn_bwd += gemm(g, gpu, attn_name[i], "wgrad", 1, a[2], a[1], a[0]);
         if (g->moe) /* the experts replace the dense FFN (below) */
             continue;
+        linear_casts(g, gpu, 1, b[0], b[2], b[1], i == 0, &k->mlp_fwd, &k->mlp_bwd);
         k->mlp_fwd += gemm(g, gpu, mlp_name[i], "fwd", 1, b[0], b[1], b[2]);
         k->mlp_bwd += gemm(g, gpu, mlp_name[i], "dgrad", 1, b[0], b[2], b[1]);
         if (full)
@@ -399,9 +410,13 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         double perm = (g->ep > 1 && local > 1.0 ? 4.0 : 2.0) * 2.0 * toks * h;
         double elem = 2.0 * (tok / tp * 5.0 * h + toks * (upe + fe) + perm);
         static const char *const expert_name[2] = {"moe.up", "moe.down"};
-        k->mlp_fwd = gemm(g, gpu, "moe.router", "fwd", 1, tok / tp, E, h) + train_memory_time(gpu, elem + drop);
-        k->mlp_bwd = gemm(g, gpu, "moe.router", "dgrad", 1, tok / tp, h, E) + train_memory_time(gpu, 2.0 * elem + drop);
+        /* The router is a plain linear layer, outside Transformer Engine:
+         * bf16 under FP8 (Megatron-LM's TopKRouter). */
+        k->mlp_fwd = gemm_at(g, gpu, hp, "moe.router", "fwd", 1, tok / tp, E, h) + train_memory_time(gpu, elem + drop);
+        k->mlp_bwd =
+            gemm_at(g, gpu, hp, "moe.router", "dgrad", 1, tok / tp, h, E) + train_memory_time(gpu, 2.0 * elem + drop);
         for (int i = 0; i < 2; i++) {
+            linear_casts(g, gpu, local, ge[i][0], ge[i][2], ge[i][1], false, &k->mlp_fwd, &k->mlp_bwd);
             k->mlp_fwd += gemm(g, gpu, expert_name[i], "fwd", local, ge[i][0], ge[i][1], ge[i][2]);
             k->mlp_bwd += gemm(g, gpu, expert_name[i], "dgrad", local, ge[i][0], ge[i][2], ge[i][1]);
             if (full)

@@ -120,8 +120,8 @@ typedef struct train_gemm {
     double m, n, k;   /* (m x k) * (k x n), per TP shard: m is tokens, or the weight's rows in wgrad */
     double count;     /* times per layer and micro-batch (local experts, q and o, ...) */
     double eff;       /* train_gemm_efficiency: before wave quantization */
-    double seconds;   /* train_gemm_time of one, below 16 bits with the weight's cast (fwd,
-                         dgrad) shared over the step's micro-batches */
+    double seconds;   /* train_gemm_time of one (below 16 bits the operands' quantization is
+                         priced apart, per linear layer: docs/training-model.md) */
 } train_gemm;
 
 #define TRAIN_MAX_GEMMS 48

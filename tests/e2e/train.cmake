@@ -57,7 +57,11 @@ add_test(NAME e2e.train.gemms_measured
   COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_gemms.py ${SP_EXE} platforms/include/gpus.cfg
           -p platforms/dgx-h100.cfg -m ${m8} --tp 8 --seq 4096
   WORKING_DIRECTORY ${SP_ROOT})
-set_tests_properties(e2e.train.gemms_measured PROPERTIES LABELS e2e)
+add_test(NAME e2e.train.gemms_measured_fp8
+  COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_gemms.py ${SP_EXE} platforms/include/gpus.cfg
+          -p platforms/dgx-h100.cfg -m ${m8} --tp 8 --seq 4096 --precision fp8
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.gemms_measured e2e.train.gemms_measured_fp8 PROPERTIES LABELS e2e)
 # Bad layouts: every problem reported, nothing written.
 sp_e2e(bad.train.layout RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|3|--gbs|5|-o|${SP_OUT}/bad-train.h5"

@@ -82,11 +82,10 @@ static void test_train__gemm_roofline_and_waves(void **state)
     near_rel(more, 2.0 * full, 1e-12); /* 143 tiles, 13/12 of the work: two waves of 132 */
     row = train_gemm_time(g, PLAT_BF16, 1.0, 8192.0, 8192.0);
     near_rel(row, (8192.0 + 8192.0 * 8192.0 + 8192.0) * 2.0 / (g->mem_bw_Bps * g->eff_memory), 1e-12);
-    /* FP8: a compute-bound GEMM at peak(fp8) x the FP8 efficiency, after
-     * casting both operands (read 2 B, write 1 B per element). */
+    /* FP8: a compute-bound GEMM at peak(fp8) x the FP8 efficiency (its
+     * operands' quantization is priced per linear layer, test_train__fp8_casts). */
     near_rel(train_gemm_time(g, PLAT_FP8, m, n, k),
-             2.0 * m * n * k / (g->peak_flops[PLAT_FP8] * g->eff_gemm_fp8) +
-                 (m * k + k * n) * 3.0 / (g->mem_bw_Bps * g->eff_memory), 1e-12);
+             2.0 * m * n * k / (g->peak_flops[PLAT_FP8] * g->eff_gemm_fp8), 1e-12);
     assert_true(g->eff_gemm_fp8 < g->eff_gemm); /* H100: measured separately, lower */
     near_rel(train_attention_time(g, 1e15, 0.0, 8192, 16, 128, false),
              1e15 / (g->peak_flops[PLAT_BF16] * g->eff_attention), 1e-12);
@@ -183,19 +182,13 @@ static void test_train__gemm_list(void **state)
     near_rel(flops, 6.0 * tok * matrices / 2.0 /* TP 2 */, 1e-12);
     near_rel(head, 6.0 * tok * m->vocab * m->hidden / 2.0, 1e-12);
 
-    /* FP8 runs the layers' GEMMs in fp8 and the output head in bf16; the
-     * weight's cast (the k x n operand, forward and input gradient) is paid
-     * once for the step's 4 micro-batches, the other operands' every time. */
+    /* FP8 runs the layers' GEMMs in fp8 and the output head in bf16. */
     c.prec = PLAT_FP8;
     c.l.microbatches = 4;
     n = train_gemms(m, f->p, &c, l, NULL);
     for (size_t i = 0; i < n; i++) {
-        bool weight = strcmp(l[i].pass, "wgrad") != 0;
-        double b_cast = l[i].k * l[i].n * 3.0 / (g->mem_bw_Bps * g->eff_memory);
         assert_int_equal(l[i].prec, strcmp(l[i].name, "head") == 0 ? PLAT_BF16 : PLAT_FP8);
-        if (l[i].prec == PLAT_FP8)
-            near_rel(l[i].seconds, train_gemm_time(g, PLAT_FP8, l[i].m, l[i].n, l[i].k) - (weight ? 0.75 * b_cast : 0.0),
-                     1e-12);
+        near_rel(l[i].seconds, train_gemm_time(g, l[i].prec, l[i].m, l[i].n, l[i].k), 1e-12);
     }
     c.prec = PLAT_BF16;
     c.l.microbatches = 1;
@@ -547,6 +540,56 @@ static void test_train__dropout(void **state)
     wl_free(w);
 }
 
+/* Per layer and micro-batch: the time of a block's operations ("attn" or
+ * "mlp", "fwd" or "bwd") less its GEMMs', at precision pr. */
+static double beside_gemms(fixture *f, train_config c, plat_prec pr, const char *block, bool bwd)
+{
+    train_gemm l[TRAIN_MAX_GEMMS];
+    char op[16];
+    double gemms = 0.0, ops;
+    size_t n;
+    wl *w;
+
+    c.prec = pr;
+    n = train_gemms(f->m8, f->p, &c, l, NULL);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(l[i].name, block, strlen(block)) == 0 && (strcmp(l[i].pass, "fwd") != 0) == bwd)
+            gemms += l[i].count * l[i].seconds;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    snprintf(op, sizeof(op), "%s %s", block, bwd ? "bwd" : "fwd");
+    ops = sum_named(w, 0, op) / 32 / c.l.microbatches;
+    wl_free(w);
+    return ops - gemms;
+}
+
+/* FP8 quantization, as Transformer Engine does it: per linear layer and
+ * micro-batch the input (read 2 B, write the row-wise and column-wise 1-byte
+ * copies: 4 B per element) unless the norm before it writes them (QKV, FFN
+ * up: nothing), the output gradient once for both backward GEMMs (4 B),
+ * and the weight with its transpose once per step (4 B over the step's
+ * micro-batches). */
+static void test_train__fp8_casts(void **state)
+{
+    fixture *f = *state;
+    const plat_gpu *g = &f->p->types[0].gpu;
+    train_config c = config(2, 1, 4, 1, 2048, 4);
+    double tok = 2048.0, h = 4096.0, q = 4096.0, kv = 1024.0, ff = 14336.0, tp = 2.0, mb = 4.0;
+    /* Attention: the projection's input (q / tp) quantized apart, the QKV
+     * input by the norm; output gradients of (q + 2 kv) / tp and h. */
+    double attn_f = train_memory_time(g, tok * q / tp * 4.0 + (h * (q + 2 * kv) / tp + q / tp * h) * 4.0 / mb);
+    double attn_b = train_memory_time(g, tok * ((q + 2 * kv) / tp + h) * 4.0);
+    /* FFN: the down projection's input (f / tp) apart, the up projection's by
+     * the norm; gradients of 2f / tp (gate and up) and h. */
+    double mlp_f = train_memory_time(g, tok * ff / tp * 4.0 + (h * 2 * ff / tp + ff / tp * h) * 4.0 / mb);
+    double mlp_b = train_memory_time(g, tok * (2 * ff / tp + h) * 4.0);
+
+    near_rel(beside_gemms(f, c, PLAT_FP8, "attn", false) - beside_gemms(f, c, PLAT_BF16, "attn", false), attn_f,
+             1e-9);
+    near_rel(beside_gemms(f, c, PLAT_FP8, "attn", true) - beside_gemms(f, c, PLAT_BF16, "attn", true), attn_b, 1e-9);
+    near_rel(beside_gemms(f, c, PLAT_FP8, "mlp", false) - beside_gemms(f, c, PLAT_BF16, "mlp", false), mlp_f, 1e-9);
+    near_rel(beside_gemms(f, c, PLAT_FP8, "mlp", true) - beside_gemms(f, c, PLAT_BF16, "mlp", true), mlp_b, 1e-9);
+}
+
 /* Learned absolute positions (GPT-2) instead of rotary embeddings: no
  * rotary traffic on q and k, v in the layers (2 B read and written per
  * element forward, twice backward); the table multiplies nothing, so the
@@ -788,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_train__recompute_and_lora),
         cmocka_unit_test(test_train__dropout),
         cmocka_unit_test(test_train__learned_positions),
+        cmocka_unit_test(test_train__fp8_casts),
         cmocka_unit_test(test_train__moe),
         cmocka_unit_test(test_train__moe_imbalance),
         cmocka_unit_test(test_train__tp_overlap),
