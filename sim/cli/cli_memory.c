@@ -18,7 +18,7 @@ static void usage(FILE *fp)
             "                        [--dp D] [--zero 0-3] [--mbs B] [--seq S] [--microbatches M]\n"
             "                        [--recompute none|selective|full] [--no-flash]\n"
             "                        [--finetune full|lora|qlora] [--lora-rank R] [--cp C] [--vpp V] [--ep E]\n"
-            "                        [--adam fp32|bf16|int8] [--precision bf16|fp8|fp4]\n"
+            "                        [--adam fp32|bf16|int8] [--precision bf16|fp8|fp4] [--loss fused|unfused]\n"
             "\n"
             "Memory per GPU of a training step, by the standard accounting: weights,\n"
             "gradients, optimizer states (mixed-precision Adam, 16 B per trained parameter\n"
@@ -26,7 +26,9 @@ static void usage(FILE *fp)
             "defaults to the ranks left after TP x PP. Defaults: tp 1, pp 1, ZeRO 0,\n"
             "micro-batch 1, sequence 4096, FlashAttention, no recompute, full training,\n"
             "bf16 GEMMs. With --precision fp8 each linear layer keeps its input for the\n"
-            "backward pass in 1 byte per element (Transformer Engine), as train does.\n");
+            "backward pass in 1 byte per element (Transformer Engine), as train does.\n"
+            "--loss unfused counts the loss as PyTorch's F.cross_entropy on fp32 logits\n"
+            "holds it (14 B per logit at its peak, against 6 for Megatron-LM's fused one).\n");
 }
 
 int cli_memory(int argc, char **argv, diag_list *diag)
@@ -42,7 +44,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         {"ep", required_argument, NULL, 'E'},       {"cp", required_argument, NULL, 'C'},
         {"vpp", required_argument, NULL, 'V'},      {"adam", required_argument, NULL, 'a'},
         {"precision", required_argument, NULL, 'Q'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"loss", required_argument, NULL, 'x'},     {NULL, 0, NULL, 0},
     };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
@@ -76,7 +78,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                 err = SP_EINPUT;
             continue;
         case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
-        case 'E': case 'C': case 'V': case 'a': case 'Q':
+        case 'E': case 'C': case 'V': case 'a': case 'Q': case 'x':
             if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
                 err = SP_EINPUT;
             continue;
@@ -143,7 +145,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         printf("  gradients                %10.2f GB\n", mem.gradients / G);
         printf("  optimizer states         %10.2f GB\n", mem.optimizer / G);
         printf("  activations              %10.2f GB\n", mem.activations / G);
-        printf("  logits (output layer)    %10.2f GB\n", mem.logits / G);
+        printf("  logits (output layer)    %10.2f GB (%s loss)\n", mem.logits / G, l.unfused_loss ? "unfused" : "fused");
         if (l.comm_channels > 0)
             printf("  CUDA context, NCCL       %10.2f GB (NCCL: %d channels per communicator)\n",
                    mem.framework / G, l.comm_channels);

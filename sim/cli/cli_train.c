@@ -24,7 +24,7 @@ static void usage(FILE *fp)
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
             "                       [--grad-fp32] [--adam fp32|bf16|int8] [--fold auto|on|off]\n"
-            "                       [--tp-overlap] [--moe-imbalance F]\n"
+            "                       [--tp-overlap] [--moe-imbalance F] [--loss fused|unfused]\n"
             "                       [--algo L] [--proto L] [--collnet]\n"
             "                       [-o OUT.h5] [--timeline OUT.json] [--gemms]\n"
             "\n"
@@ -45,6 +45,9 @@ static void usage(FILE *fp)
             "                    chunks (Transformer Engine's userbuffers), best case\n"
             "  --moe-imbalance F MoE: tokens of the busiest expert-parallel rank over the\n"
             "                    mean, 1 to EP; every rank waits for it      default 1\n"
+            "  --loss L          fused (Megatron-LM's vocab-parallel cross-entropy) or\n"
+            "                    unfused (PyTorch's F.cross_entropy on an fp32 copy of the\n"
+            "                    logits, as Hugging Face models)             default fused\n"
             "  --fold F          simulate one data-parallel replica (and one context-parallel\n"
             "                    rank), their DP and CP collectives timed apart on the whole\n"
             "                    platform; auto = above 1024 GPUs\n"
@@ -67,6 +70,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     static const char *const tune[] = {"full", "lora", "qlora"};
     static const char *const fold[] = {"auto", "on", "off"};
     static const char *const adam[] = {"fp32", "bf16", "int8"};
+    static const char *const loss[] = {"fused", "unfused"};
     model_layout *l = &a->cfg.l;
     int v = 0;
 
@@ -124,6 +128,11 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
             break;
         a->fold = v;
         return SP_OK;
+    case 'x':
+        if (cli_pick(val, loss, 2, &v) < 0)
+            break;
+        l->unfused_loss = v == 1;
+        return SP_OK;
     case 'Q': {
         int k = 0;
         while (k < PLAT_NPREC && strcmp(plat_prec_name((plat_prec)k), val) != 0)
@@ -140,8 +149,9 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         static const char *const what[] = {"--recompute: expected none, selective or full",
                                            "--finetune: expected full, lora or qlora",
                                            "--fold: expected auto, on or off", "--adam: expected fp32, bf16 or int8",
-                                           "--precision: expected a precision such as bf16, fp8 or fp4"};
-        int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : 4;
+                                           "--precision: expected a precision such as bf16, fp8 or fp4",
+                                           "--loss: expected fused or unfused"};
+        int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : 4;
         diag_error(diag, (sp_loc){0}, "option %s, got \"%s\"", what[w], val);
     }
     return SP_EINPUT;
@@ -150,7 +160,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -244,10 +254,10 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
     if (l->ep > 1)
         snprintf(ep, sizeof(ep), " (EP %d of it)", l->ep);
     snprintf(buf, size, "TP %d x CP %d x PP %d%s x DP %d%s, ZeRO-%d, micro-batch %d x %d tokens, %d micro-batches, "
-             "%s, %s, %s%s",
+             "%s, %s, %s%s%s",
              l->tp, l->cp > 1 ? l->cp : 1, l->pp, l->vpp > 1 ? " (interleaved)" : "", l->dp, ep, l->zero,
              l->micro_batch, l->seq_len, l->microbatches, tune[l->tune], recompute[l->recompute],
-             plat_prec_name(a->cfg.prec), a->cfg.fold ? ", folded" : "");
+             plat_prec_name(a->cfg.prec), l->unfused_loss ? ", unfused loss" : "", a->cfg.fold ? ", folded" : "");
 }
 
 void cli_train_print(const cli_train_result *r, const plat *p)
@@ -338,7 +348,8 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"collnet", no_argument, NULL, 300},
         {"timeline", required_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'},
         {"tp-overlap", no_argument, NULL, 'W'},     {"moe-imbalance", required_argument, NULL, 'I'},
-        {"gemms", no_argument, NULL, 'K'},          {NULL, 0, NULL, 0},
+        {"gemms", no_argument, NULL, 'K'},          {"loss", required_argument, NULL, 'x'},
+        {NULL, 0, NULL, 0},
     };
     cli_train_args a;
     coll_opts co = {0, 0, 0};
@@ -472,7 +483,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 16, NF = 18, NS = 6 };
+    enum { NI = 16, NF = 18, NS = 7 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -499,7 +510,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                rows[i].a->cfg.moe_imbalance > 1.0 ? rows[i].a->cfg.moe_imbalance : 1.0,
                                r->tflops_per_gpu_causal * 1e12};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
-                                    recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec)};
+                                    recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec),
+                                    l->unfused_loss ? "unfused" : "fused"};
             (void)tune;
             for (int k = 0; k < NI; k++)
                 iv[k * n + i] = ints[k];
@@ -516,6 +528,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"mode", OUT_STR, "", "training mode (pretrain, full / LoRA / QLoRA fine-tune)", sv + 3 * n},
                 {"recompute", OUT_STR, "", "activation recomputation: none, selective, full", sv + 4 * n},
                 {"precision", OUT_STR, "", "GEMM precision", sv + 5 * n},
+                {"loss", OUT_STR, "", "cross-entropy: fused (Megatron-LM) or unfused (PyTorch, fp32 logits)",
+                 sv + 6 * n},
                 {"nodes", OUT_I64, "1", "nodes", iv},
                 {"gpus", OUT_I64, "1", "GPUs", iv + n},
                 {"tp", OUT_I64, "1", "tensor-parallel size (with sequence parallelism)", iv + 2 * n},

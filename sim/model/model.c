@@ -292,7 +292,8 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     keep_scores = !l->flash_attention && l->recompute == MODEL_RECOMPUTE_NONE;
     per_layer = layer_activations(m, l, keep_scores) / cp;
     kept = 2.0 * l->seq_len * l->micro_batch * m->hidden / l->tp / cp; /* a layer's input */
-    logits = 6.0 * l->seq_len * l->micro_batch * (double)m->vocab / l->tp / cp; /* bf16 + fp32 for the loss */
+    logits = (l->unfused_loss ? MODEL_LOSS_BYTES_UNFUSED : MODEL_LOSS_BYTES_FUSED) * l->seq_len * l->micro_batch *
+             (double)m->vocab / l->tp / cp;
     /* Every pipeline stage, and the busiest one reported: stages differ in
      * layers (uneven splits), embeddings (first, last), logits (last) and
      * the micro-batches they keep in flight. */

@@ -94,6 +94,9 @@ typedef struct model_layout {
                               * buffers; 0 = no communicator buffers counted */
     bool fp8_inputs;         /* FP8 GEMMs (Transformer Engine): each linear layer keeps its
                               * quantized input, 1 B per element, for the backward pass */
+    bool unfused_loss;       /* the loss as plain PyTorch computes it (F.cross_entropy on an
+                              * fp32 copy of the logits, as Hugging Face's models do), not
+                              * Megatron-LM's fused vocab-parallel cross-entropy */
 } model_layout;
 
 /* Transformer layers of virtual pipeline stage k, 0 <= k < pp * vpp (GPU
@@ -118,10 +121,21 @@ typedef struct model_memory {
     double gradients;
     double optimizer;
     double activations;
-    double logits;           /* output layer: logits (bf16) and their fp32 loss copy */
+    double logits;           /* output layer: logits (bf16) and the loss's fp32 tensors
+                              * (MODEL_LOSS_BYTES per logit) */
     double framework;        /* CUDA context and NCCL's buffers (model_framework_bytes) */
     double total;
 } model_memory;
+
+/* Bytes per logit at the loss's peak. Megatron-LM's fused cross-entropy
+ * (vocab_parallel_cross_entropy): the bf16 logits and the fp32 softmax
+ * they are copied into, which its backward overwrites with the gradient:
+ * 6. PyTorch's F.cross_entropy on an fp32 copy: at the start of its
+ * backward the bf16 logits (the caller keeps them), the saved log-softmax
+ * (fp32), the dense gradient nll_loss returns and the log-softmax's
+ * gradient (fp32 each): 14. */
+#define MODEL_LOSS_BYTES_FUSED 6.0
+#define MODEL_LOSS_BYTES_UNFUSED 14.0
 
 /* Bytes NCCL allocates per connection: the Simple (NCCL_BUFFSIZE, 4 MiB),
  * LL (512 KiB) and LL128 (4,915,200 B) FIFOs (NCCL's defaults, shared/NCCL.md

@@ -339,7 +339,7 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 memset(&x, 0, sizeof(x));
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
                                                        j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels,
-                                                       j->prec == PLAT_FP8};
+                                                       j->prec == PLAT_FP8, false};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 x.c.tp_overlap = j->tp_overlap;

@@ -384,9 +384,17 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     /* The output layer stays in bf16 under FP8 and FP4 training: Megatron-LM's
      * is its own ColumnParallelLinear, outside Transformer Engine's
      * quantized layers (megatron/core/models/gpt/gpt_model.py). */
-    k->head_fwd = gemm_at(g, gpu, hp, "head", "fwd", 1, tok, V / tp, h) + train_memory_time(gpu, tok * V / tp * 10.0);
+    /* The loss, memory-bound, bytes per logit. Fused (Megatron-LM): read the
+     * bf16 logits, write and read their fp32 softmax forward; read it and
+     * write the bf16 gradient backward. Unfused (PyTorch's F.cross_entropy
+     * on an fp32 copy), one pass per operation: the copy (read 2, write 4)
+     * and the log-softmax (read 4, write 4) forward; nll_loss's dense
+     * gradient (write 4), the log-softmax's backward (read 4 + 4, write 4)
+     * and the copy back to bf16 (read 4, write 2). */
+    double loss_fwd = l->unfused_loss ? 14.0 : 10.0, loss_bwd = l->unfused_loss ? 22.0 : 6.0;
+    k->head_fwd = gemm_at(g, gpu, hp, "head", "fwd", 1, tok, V / tp, h) + train_memory_time(gpu, tok * V / tp * loss_fwd);
     k->head_bwd = gemm_at(g, gpu, hp, "head", "dgrad", 1, tok, h, V / tp) +
-                  train_memory_time(gpu, tok * V / tp * 6.0) +
+                  train_memory_time(gpu, tok * V / tp * loss_bwd) +
                   (full ? gemm_at(g, gpu, hp, "head", "wgrad", 1, h, V / tp, tok) : 0.0);
     /* A learned position table adds a row read per token forward, and its
      * gradient rows backward. */

@@ -36,6 +36,13 @@ sp_e2e(train.70b_on_spark RC 0 ARGS "train|-p|platforms/dgx-spark.cfg|-m|${m70}|
 sp_e2e(train.gpt354m_spark RC 0
   ARGS "train|-p|platforms/dgx-spark.cfg|-m|workloads/models/gpt-354m.cfg|--mbs|16|--seq|1024|--microbatches|1|--adam|bf16"
   STDOUT "GPT 354M \\(0\\.35B parameters\\).*fits \\(weights 0\\.71, gradients 0\\.71, optimizer 2\\.84, activations 13\\.69, logits 4\\.94")
+# PyTorch's loss on fp32 logits holds 14 B per logit at its peak, Megatron-LM's 6.
+sp_e2e(memory.unfused_loss RC 0
+  ARGS "memory|-p|platforms/dgx-spark.cfg|-m|workloads/models/gpt-354m.cfg|--mbs|16|--seq|1024|--loss|unfused"
+  STDOUT "logits \\(output layer\\) +11\\.53 GB \\(unfused loss\\)")
+sp_e2e(train.loss_bad RC 2
+  ARGS "train|-p|platforms/dgx-spark.cfg|-m|workloads/models/gpt-354m.cfg|--loss|fast|-o|${SP_OUT}/loss-bad.h5"
+  STDERR "option --loss: expected fused or unfused, got \"fast\"" ABSENT "${SP_OUT}/loss-bad.h5")
 sp_e2e(train.gpt354m_too_long RC 2
   ARGS "train|-p|platforms/dgx-spark.cfg|-m|workloads/models/gpt-354m.cfg|--seq|2048|-o|${SP_OUT}/gpt-long.h5"
   STDERR "sequence 2048 is longer than the model's 1024 learned positions" ABSENT "${SP_OUT}/gpt-long.h5")

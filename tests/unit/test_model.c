@@ -78,7 +78,7 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -115,7 +115,7 @@ static void test_model__framework(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
     const double conn = 4194304.0 + 524288.0 + 4915200.0;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -146,7 +146,7 @@ static void test_model__activations(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-mha.cfg", d), SP_OK);
@@ -182,7 +182,7 @@ static void test_model__activations(void **state)
      * flight): 120 layer-activations against 112. */
     {
         model_layout q = {8, 1, 1, 0, 1, 8192, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                          MODEL_ADAM_FP32, 0, false};
+                          MODEL_ADAM_FP32, 0, false, false};
         model_memory one;
         double per_layer;
         assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
@@ -205,7 +205,7 @@ static void test_model__fine_tuning(void **state)
     diag_list *d = *state;
     model *m;
     model_memory full, lora, qlora;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
@@ -229,7 +229,7 @@ static void test_model__bad_layouts(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
@@ -252,7 +252,7 @@ static void test_model__dropout(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-dropout.cfg", d), SP_OK);
@@ -280,7 +280,7 @@ static void test_model__learned_positions(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem, rot;
-    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false};
+    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
     double h = 1024, layer = 4 * h * h + 2 * h * 4096 + 2 * h;
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
@@ -302,6 +302,25 @@ static void test_model__learned_positions(void **state)
     assert_true(has_message(d, "bad-positions.cfg:9: error: model: position_embedding \"alibi\" is not"));
 }
 
+/* The loss at its peak, per logit: 6 B with Megatron-LM's fused
+ * cross-entropy, 14 B with PyTorch's F.cross_entropy on fp32 logits; on
+ * the last pipeline stage, divided by TP. */
+static void test_model__loss(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory mem;
+    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+
+    assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.logits, 6.0 * 4 * 1024 * 50257 / 2, 1e-15);
+    l.unfused_loss = true;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.logits, 14.0 * 4 * 1024 * 50257 / 2, 1e-15);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +333,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_model__bad_layouts, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__dropout, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__learned_positions, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__loss, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
