@@ -234,6 +234,8 @@ static void print_job(const study *s, size_t j, cell *cells, int rec)
     printf("\n== %s: %s of %s (%.2fB parameters), %.3g tokens, sequence %d, batch %d sequences, %s",
            job->name, what[mode], job->m->name, model_params(job->m) / 1e9, job->tokens, job->seq_len,
            job->global_batch, plat_prec_name(job->prec));
+    if (job->unfused_loss)
+        printf(", unfused loss");
     if (job->deadline_days > 0)
         printf(", deadline %g days", job->deadline_days);
     printf("\n%-24s %5s %-4s %-28s %9s %10s %5s %9s %8s %8s %9s %7s\n", "rung", "GPUs", "fits", "best layout",

@@ -38,6 +38,7 @@ static const cfg_key job_keys[] = {
     {"deadline_days", CFG_NUMBER, false, 0, 1e6, false, "the time to train it should take at most; 0 = none"},
     {"lora_rank",     CFG_INT,    false, 1, 65536, false, "LoRA / QLoRA adapter rank (default 16)"},
     {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16 or int8"},
+    {"loss",          CFG_STRING, false, 0, 0, false, "cross-entropy: fused (Megatron-LM, default) or unfused (PyTorch)"},
     {"tp_overlap",    CFG_BOOL,   false, 0, 0, false, "TP communication pipelined with its GEMMs (default false)"},
     {"moe_imbalance", CFG_NUMBER, false, 1, 1e6, false, "MoE: busiest expert-parallel rank's tokens over the mean (default 1)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
@@ -140,6 +141,15 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
         } else {
             j->adam = (model_adam)k;
         }
+    }
+    {
+        const char *loss = cfg_string(g, "loss", "fused");
+        if (strcmp(loss, "fused") != 0 && strcmp(loss, "unfused") != 0) {
+            diag_error(diag, (sp_loc){s->path, key_line(f, g, "loss")},
+                       "job: loss \"%s\": expected fused or unfused", loss);
+            err = SP_EINPUT;
+        }
+        j->unfused_loss = strcmp(loss, "unfused") == 0;
     }
     j->tp_overlap = cfg_bool(g, "tp_overlap", false);
     j->moe_imbalance = cfg_number(g, "moe_imbalance", 1.0);
@@ -339,7 +349,7 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 memset(&x, 0, sizeof(x));
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
                                                        j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels,
-                                                       j->prec == PLAT_FP8, false};
+                                                       j->prec == PLAT_FP8, j->unfused_loss};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 x.c.tp_overlap = j->tp_overlap;

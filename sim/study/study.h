@@ -32,6 +32,7 @@ typedef struct study_job {
     model_tune tune;
     int lora_rank;
     model_adam adam;      /* precision of Adam's moments */
+    bool unfused_loss;    /* the loss as plain PyTorch computes it (model_layout) */
     bool tp_overlap;      /* TP communication pipelined with its GEMMs (train_config) */
     double moe_imbalance; /* MoE: the busiest EP rank's tokens over the mean, >= 1 */
     double tokens;        /* tokens to train on */

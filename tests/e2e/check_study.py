@@ -4,7 +4,8 @@ docs/output-format.md promises: both tables have one row per (job, rung)
 with units; days = tokens / tokens_per_s / 86400 where the job fits; the
 Pareto flags match a recomputation from capex and days; each job has at
 most one recommended rung, which fits, and meets the deadline whenever any
-rung does; a rung that fits has a layout whose memory fits its GPUs.
+rung does; a rung that fits has a layout whose memory fits its GPUs; each row's loss is
+fused or unfused, the same for every rung of a job.
 Usage: check_study.py OUT.h5 JOBS RUNGS"""
 import math
 import sys
@@ -45,6 +46,8 @@ for i in range(n):
         fail(f"row {i}: outcomes and configs disagree on the rung")
     if o["fits"][i] != c["fits"][i]:
         fail(f"row {i}: fits differs between the tables")
+    if c["loss"][i] not in ("fused", "unfused") or c["loss"][i] != c["loss"][i - i % nrungs]:
+        fail(f"row {i}: loss {c['loss'][i]!r}: not fused or unfused, or not its job's")
     if o["fits"][i]:
         days = o["tokens"][i] / c["tokens_per_s"][i] / 86400.0
         if abs(days - o["days"][i]) > 1e-9 * days:
