@@ -197,7 +197,7 @@ def spark_sweep(exe):
             pred_gib = (float(mem.group(1)) - float(mem.group(2))) * 1e9 / 2**30
             e = (got - tok) / tok * 100.0
             errs.append(e)
-            print(f"  {prec:4s} {seq:5d} {mbs:3d} {tok:9.0f} {real if real else float('nan'):7.0f} {got:9.0f} "
+            print(f"  {prec:4s} {seq:5d} {mbs:3d} {tok:9.0f} {f'{real:.0f}' if real else '-':>7s} {got:9.0f} "
                   f"{e:+6.1f}%   {gib:8.2f} {pred_gib:6.2f}")
     if errs:
         errs.sort()

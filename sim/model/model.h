@@ -51,12 +51,12 @@ void model_free(model *m); /* NULL is fine */
 double model_q_dim(const model *m);
 double model_kv_dim(const model *m);
 
-/* Parameters: embeddings, attention (q, k, v, o), FFN (every expert and the
- * router for MoE), norms. */
+/* Parameters: embeddings (and a learned position table), attention (q, k,
+ * v, o), FFN (every expert and the router for MoE), norms. */
+double model_params(const model *m);
 /* Of them, a learned position table's (max_positions x hidden; 0 with
  * rotary embeddings): on the first pipeline stage, whole on every TP rank. */
 double model_position_params(const model *m);
-double model_params(const model *m);
 double model_layer_params(const model *m);
 /* Of a layer's parameters, those of the experts (0 for a dense model). */
 double model_layer_expert_params(const model *m);
@@ -122,7 +122,7 @@ typedef struct model_memory {
     double optimizer;
     double activations;
     double logits;           /* output layer: logits (bf16) and the loss's fp32 tensors
-                              * (MODEL_LOSS_BYTES per logit) */
+                              * (MODEL_LOSS_BYTES_* per logit) */
     double framework;        /* CUDA context and NCCL's buffers (model_framework_bytes) */
     double total;
 } model_memory;
