@@ -171,8 +171,9 @@ SPARK_SWEEP = [
 def spark_sweep(exe):
     """The Spark sweep: predicted tokens/s and memory beside the measured."""
     import tempfile
-    print("\nDGX Spark, GPT 354M pretraining, one GPU, one micro-batch per step (Adam's moments in bf16; the "
-          "script's loss, F.cross_entropy on fp32 logits: --loss unfused):")
+    print("\nDGX Spark, GPT 354M pretraining, one GPU, one micro-batch per step, as the script trains it: "
+          "bf16 weights and AdamW's moments, no master copy (--adam pure-bf16); F.cross_entropy on fp32 logits "
+          "(--loss unfused):")
     print(f"  {'prec':4s} {'seq':>5s} {'mbs':>3s} {'measured':>9s} {'re-run':>7s} {'predicted':>9s} {'error':>7s}"
           f"   {'GiB meas':>8s} {'pred':>6s}")
     errs = []
@@ -185,7 +186,7 @@ def spark_sweep(exe):
             f.write(text)
         for prec, seq, mbs, tok, real, gib in SPARK_SWEEP:
             p = subprocess.run([exe, "train", "-p", "platforms/dgx-spark.cfg", "-m", models[seq], "--mbs", str(mbs),
-                                "--seq", str(seq), "--microbatches", "1", "--adam", "bf16", "--precision", prec,
+                                "--seq", str(seq), "--microbatches", "1", "--adam", "pure-bf16", "--precision", prec,
                                 "--loss", "unfused"],
                                capture_output=True, text=True)
             if p.returncode != 0:

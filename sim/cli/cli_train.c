@@ -23,7 +23,7 @@ static void usage(FILE *fp)
             "                       [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
-            "                       [--grad-fp32] [--adam fp32|bf16|int8] [--fold auto|on|off]\n"
+            "                       [--grad-fp32] [--adam fp32|bf16|int8|pure-bf16] [--fold auto|on|off]\n"
             "                       [--tp-overlap] [--moe-imbalance F] [--loss fused|unfused]\n"
             "                       [--algo L] [--proto L] [--collnet]\n"
             "                       [-o OUT.h5] [--timeline OUT.json] [--gemms]\n"
@@ -40,7 +40,8 @@ static void usage(FILE *fp)
             "  --precision P     GEMM precision (attention stays bf16)           default bf16\n"
             "  --grad-fp32       reduce gradients in fp32 (4 B) instead of bf16\n"
             "  --adam S          Adam's moments in fp32 (12 B per parameter with the master\n"
-            "                    weight), bf16 (8 B) or 8-bit (6 B)              default fp32\n"
+            "                    weight), bf16 (8 B) or 8-bit (6 B); pure-bf16: bf16 moments\n"
+            "                    and no master weight (4 B)                      default fp32\n"
             "  --tp-overlap      pipeline tensor-parallel communication with its GEMMs in TP\n"
             "                    chunks (Transformer Engine's userbuffers), best case\n"
             "  --moe-imbalance F MoE: tokens of the busiest expert-parallel rank over the\n"
@@ -69,7 +70,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     static const char *const fold[] = {"auto", "on", "off"};
-    static const char *const adam[] = {"fp32", "bf16", "int8"};
+    static const char *const adam[] = {"fp32", "bf16", "int8", "pure-bf16"};
     static const char *const loss[] = {"fused", "unfused"};
     model_layout *l = &a->cfg.l;
     int v = 0;
@@ -119,7 +120,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         l->tune = (model_tune)v;
         return SP_OK;
     case 'a':
-        if (cli_pick(val, adam, 3, &v) < 0)
+        if (cli_pick(val, adam, 4, &v) < 0)
             break;
         l->adam = (model_adam)v;
         return SP_OK;
@@ -148,7 +149,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     {
         static const char *const what[] = {"--recompute: expected none, selective or full",
                                            "--finetune: expected full, lora or qlora",
-                                           "--fold: expected auto, on or off", "--adam: expected fp32, bf16 or int8",
+                                           "--fold: expected auto, on or off", "--adam: expected fp32, bf16, int8 or pure-bf16",
                                            "--precision: expected a precision such as bf16, fp8 or fp4",
                                            "--loss: expected fused or unfused"};
         int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : 4;
@@ -258,6 +259,12 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
              l->tp, l->cp > 1 ? l->cp : 1, l->pp, l->vpp > 1 ? " (interleaved)" : "", l->dp, ep, l->zero,
              l->micro_batch, l->seq_len, l->microbatches, tune[l->tune], recompute[l->recompute],
              plat_prec_name(a->cfg.prec), l->unfused_loss ? ", unfused loss" : "", a->cfg.fold ? ", folded" : "");
+    if (l->adam != MODEL_ADAM_FP32) {
+        static const char *const adam[] = {"fp32", "bf16", "8-bit", "pure bf16 (no master weights)"};
+        size_t used = strlen(buf);
+        if (used < size)
+            snprintf(buf + used, size - used, ", Adam %s", adam[l->adam]);
+    }
 }
 
 void cli_train_print(const cli_train_result *r, const plat *p)
@@ -483,7 +490,8 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 16, NF = 18, NS = 7 };
+    enum { NI = 16, NF = 18, NS = 8 };
+    static const char *const adam[] = {"fp32", "bf16", "int8", "pure-bf16"};
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -511,7 +519,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                r->tflops_per_gpu_causal * 1e12};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec),
-                                    l->unfused_loss ? "unfused" : "fused"};
+                                    l->unfused_loss ? "unfused" : "fused", adam[l->adam]};
             (void)tune;
             for (int k = 0; k < NI; k++)
                 iv[k * n + i] = ints[k];
@@ -530,6 +538,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"precision", OUT_STR, "", "GEMM precision", sv + 5 * n},
                 {"loss", OUT_STR, "", "cross-entropy: fused (Megatron-LM) or unfused (PyTorch, fp32 logits)",
                  sv + 6 * n},
+                {"adam_state", OUT_STR, "", "Adam's state: fp32, bf16, int8 (moments; fp32 master weights) or "
+                 "pure-bf16 (bf16 moments, no master)", sv + 7 * n},
                 {"nodes", OUT_I64, "1", "nodes", iv},
                 {"gpus", OUT_I64, "1", "GPUs", iv + n},
                 {"tp", OUT_I64, "1", "tensor-parallel size (with sequence parallelism)", iv + 2 * n},

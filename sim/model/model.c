@@ -212,7 +212,12 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
 
 double model_adam_bytes(model_adam a)
 {
-    return a == MODEL_ADAM_INT8 ? 4.0 + 2.0 : a == MODEL_ADAM_BF16 ? 4.0 + 4.0 : 4.0 + 8.0;
+    return a == MODEL_ADAM_INT8 ? 4.0 + 2.0 : a == MODEL_ADAM_BF16 ? 4.0 + 4.0 : a == MODEL_ADAM_PURE_BF16 ? 4.0 : 4.0 + 8.0;
+}
+
+double model_adam_step_bytes(model_adam a)
+{
+    return 2.0 * model_adam_bytes(a) + 2.0 + (a == MODEL_ADAM_PURE_BF16 ? 4.0 : 2.0);
 }
 
 int model_vstage_layers(const model *m, int pp, int vpp, int k)

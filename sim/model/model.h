@@ -71,10 +71,16 @@ typedef enum model_tune { MODEL_TRAIN_FULL, MODEL_TRAIN_LORA, MODEL_TRAIN_QLORA 
 /* Adam's state per trained parameter, beside the fp32 master weight (4 B):
  * both moments in fp32 (8 B), in bf16 (4 B), or 8-bit block-wise quantized
  * (2 B; Dettmers et al. 2022, "8-bit Optimizers via Block-wise
- * Quantization", arXiv 2110.02861). */
-typedef enum model_adam { MODEL_ADAM_FP32, MODEL_ADAM_BF16, MODEL_ADAM_INT8 } model_adam;
+ * Quantization", arXiv 2110.02861); or pure bf16, the bf16 weights updated
+ * directly with bf16 moments and no master copy (PyTorch's AdamW on a model
+ * loaded in bf16, as many fine-tuning scripts do): 4 B. */
+typedef enum model_adam { MODEL_ADAM_FP32, MODEL_ADAM_BF16, MODEL_ADAM_INT8, MODEL_ADAM_PURE_BF16 } model_adam;
 /* Bytes of optimizer state per trained parameter (master weight and moments). */
 double model_adam_bytes(model_adam a);
+/* Bytes an optimizer step moves per trained parameter: its state read and
+ * written, the bf16 gradient read, and the bf16 weight written (read too
+ * when it is the master copy, pure bf16). */
+double model_adam_step_bytes(model_adam a);
 
 typedef struct model_layout {
     int tp, pp, dp;          /* tensor (with sequence parallelism), pipeline, data parallel */

@@ -37,7 +37,7 @@ static const cfg_key job_keys[] = {
     {"precision",     CFG_STRING, false, 0, 0, false, "GEMM precision: bf16 (default), fp8, fp4"},
     {"deadline_days", CFG_NUMBER, false, 0, 1e6, false, "the time to train it should take at most; 0 = none"},
     {"lora_rank",     CFG_INT,    false, 1, 65536, false, "LoRA / QLoRA adapter rank (default 16)"},
-    {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16 or int8"},
+    {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16, int8 or pure-bf16"},
     {"loss",          CFG_STRING, false, 0, 0, false, "cross-entropy: fused (Megatron-LM, default) or unfused (PyTorch)"},
     {"tp_overlap",    CFG_BOOL,   false, 0, 0, false, "TP communication pipelined with its GEMMs (default false)"},
     {"moe_imbalance", CFG_NUMBER, false, 1, 1e6, false, "MoE: busiest expert-parallel rank's tokens over the mean (default 1)"},
@@ -130,13 +130,13 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     j->deadline_days = cfg_number(g, "deadline_days", 0.0);
     j->lora_rank = (int)cfg_int(g, "lora_rank", 16);
     {
-        static const char *const adams[] = {"fp32", "bf16", "int8"};
+        static const char *const adams[] = {"fp32", "bf16", "int8", "pure-bf16"};
         const char *a = cfg_string(g, "adam_state", "fp32");
-        for (k = 0; k < 3 && strcmp(adams[k], a) != 0; k++)
+        for (k = 0; k < 4 && strcmp(adams[k], a) != 0; k++)
             ;
-        if (k == 3) {
+        if (k == 4) {
             diag_error(diag, (sp_loc){s->path, key_line(f, g, "adam_state")},
-                       "job: adam_state \"%s\": expected fp32, bf16 or int8", a);
+                       "job: adam_state \"%s\": expected fp32, bf16, int8 or pure-bf16", a);
             err = SP_EINPUT;
         } else {
             j->adam = (model_adam)k;

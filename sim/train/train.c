@@ -896,9 +896,9 @@ static void rank_schedule(gen *g, rank_state *st)
 }
 
 /* The optimizer: Adam on this GPU's share of the trained parameters, a
- * memory-bound pass: master weight and both moments read and written
- * (2 x model_adam_bytes: 24 B in fp32), the bf16 gradient read and the bf16
- * weight written (4 B). */
+ * memory-bound pass of model_adam_step_bytes each: master weight and both
+ * moments read and written (24 B in fp32), the bf16 gradient read and the
+ * bf16 weight written (4 B). */
 static void rank_optimizer(gen *g, rank_state *st)
 {
     const plat_gpu *gpu = &plat_type_of_rank(g->p, st->rank)->gpu;
@@ -925,7 +925,7 @@ static void rank_optimizer(gen *g, rank_state *st)
     op.kind = WL_COMPUTE;
     op.stream = WL_STREAM_COMPUTE;
     /* ZeRO shards experts' states over DP x CP / EP ranks, the rest over DP x CP. */
-    op.duration_s = train_memory_time(gpu, (2.0 * model_adam_bytes(g->c->l.adam) + 4.0) *
+    op.duration_s = train_memory_time(gpu, model_adam_step_bytes(g->c->l.adam) *
                                                ((trained - experts) / share + experts * (g->zero >= 1 ? g->ep : 1) / share));
     op.layer = -1;
     op.peer = -1;
@@ -1175,7 +1175,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     /* 1F1B: micro-batches plus the bubble, (pp - 1) / vpp micro-batch times. */
     *step_s = per_mb * (c->l.microbatches + (g.pp - 1.0) / g.vpp) + t_dp +
               (g.zero >= 1 && g.zero <= 2 ? layers * t_ar : 0.0) +
-              train_memory_time(&plat_type_of_rank(p, 0)->gpu, (2.0 * model_adam_bytes(c->l.adam) + 4.0) * layers *
+              train_memory_time(&plat_type_of_rank(p, 0)->gpu, model_adam_step_bytes(c->l.adam) * layers *
                                                                    g.k.layer_trained / (g.zero >= 1 ? g.dp * g.cp : 1));
     return SP_OK;
 }

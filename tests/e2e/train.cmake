@@ -36,6 +36,11 @@ sp_e2e(train.70b_on_spark RC 0 ARGS "train|-p|platforms/dgx-spark.cfg|-m|${m70}|
 sp_e2e(train.gpt354m_spark RC 0
   ARGS "train|-p|platforms/dgx-spark.cfg|-m|workloads/models/gpt-354m.cfg|--mbs|16|--seq|1024|--microbatches|1|--adam|bf16"
   STDOUT "GPT 354M \\(0\\.35B parameters\\).*fits \\(weights 0\\.71, gradients 0\\.71, optimizer 2\\.84, activations 13\\.69, logits 4\\.94")
+# A full fine-tune of Llama 3 8B in pure bf16 (no master weights, bf16
+# moments: 8 B per parameter) fits one Spark, where mixed precision does not.
+sp_e2e(memory.pure_bf16_spark RC 0
+  ARGS "memory|-p|platforms/dgx-spark.cfg|-m|workloads/models/llama3-8b.cfg|--seq|2048|--recompute|full|--adam|pure-bf16"
+  STDOUT "optimizer states +32\\.12 GB.*total +67\\.04 GB of 128 GB: fits")
 # PyTorch's loss on fp32 logits holds 14 B per logit at its peak, Megatron-LM's 6.
 sp_e2e(memory.unfused_loss RC 0
   ARGS "memory|-p|platforms/dgx-spark.cfg|-m|workloads/models/gpt-354m.cfg|--mbs|16|--seq|1024|--loss|unfused"

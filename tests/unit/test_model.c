@@ -104,6 +104,14 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     l.adam = MODEL_ADAM_INT8;
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
     near_rel(mem.optimizer, 6.0 * P, 1e-12);
+    /* Pure bf16: bf16 moments and no master weight, 8 bytes per parameter
+     * in all; the optimizer step moves 14 (weight and moments read and
+     * written, gradient read) against 28 for mixed precision. */
+    l.adam = MODEL_ADAM_PURE_BF16;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.weights + mem.gradients + mem.optimizer, 8.0 * P, 1e-12);
+    near_rel(model_adam_step_bytes(MODEL_ADAM_PURE_BF16), 14.0, 1e-15);
+    near_rel(model_adam_step_bytes(MODEL_ADAM_FP32), 28.0, 1e-15);
     model_free(m);
 }
 

@@ -611,6 +611,27 @@ static void test_train__loss(void **state)
     wl_free(w);
 }
 
+/* The optimizer step, memory-bound: 28 B per trained parameter in mixed
+ * precision (fp32 master weight and moments read and written, gradient
+ * read, bf16 weight written), 14 in pure bf16 (bf16 weight and moments
+ * read and written, gradient read): half the time. */
+static void test_train__pure_bf16(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(2, 1, 4, 1, 2048, 1);
+    double mixed;
+    wl *w;
+
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    mixed = sum_named(w, 0, "optimizer step");
+    wl_free(w);
+    assert_true(mixed > 0.0);
+    c.l.adam = MODEL_ADAM_PURE_BF16;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    near_rel(sum_named(w, 0, "optimizer step"), mixed / 2.0, 1e-12);
+    wl_free(w);
+}
+
 /* Learned absolute positions (GPT-2) instead of rotary embeddings: no
  * rotary traffic on q and k, v in the layers (2 B read and written per
  * element forward, twice backward); the table multiplies nothing, so the
@@ -854,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_train__learned_positions),
         cmocka_unit_test(test_train__fp8_casts),
         cmocka_unit_test(test_train__loss),
+        cmocka_unit_test(test_train__pure_bf16),
         cmocka_unit_test(test_train__moe),
         cmocka_unit_test(test_train__moe_imbalance),
         cmocka_unit_test(test_train__tp_overlap),
