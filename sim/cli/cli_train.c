@@ -70,7 +70,6 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     static const char *const fold[] = {"auto", "on", "off"};
-    static const char *const adam[] = {"fp32", "bf16", "int8", "pure-bf16"};
     static const char *const loss[] = {"fused", "unfused"};
     model_layout *l = &a->cfg.l;
     int v = 0;
@@ -120,9 +119,8 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         l->tune = (model_tune)v;
         return SP_OK;
     case 'a':
-        if (cli_pick(val, adam, 4, &v) < 0)
+        if (model_adam_parse(val, &l->adam) < 0)
             break;
-        l->adam = (model_adam)v;
         return SP_OK;
     case 'O':
         if (cli_pick(val, fold, 3, &v) < 0)
@@ -491,7 +489,6 @@ done:
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
     enum { NI = 16, NF = 18, NS = 8 };
-    static const char *const adam[] = {"fp32", "bf16", "int8", "pure-bf16"};
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -519,7 +516,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                r->tflops_per_gpu_causal * 1e12};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec),
-                                    l->unfused_loss ? "unfused" : "fused", adam[l->adam]};
+                                    l->unfused_loss ? "unfused" : "fused", model_adam_name(l->adam)};
             (void)tune;
             for (int k = 0; k < NI; k++)
                 iv[k * n + i] = ints[k];

@@ -215,6 +215,23 @@ double model_adam_bytes(model_adam a)
     return a == MODEL_ADAM_INT8 ? 4.0 + 2.0 : a == MODEL_ADAM_BF16 ? 4.0 + 4.0 : a == MODEL_ADAM_PURE_BF16 ? 4.0 : 4.0 + 8.0;
 }
 
+static const char *const adam_names[] = {"fp32", "bf16", "int8", "pure-bf16"};
+
+const char *model_adam_name(model_adam a)
+{
+    return adam_names[a];
+}
+
+int model_adam_parse(const char *s, model_adam *out)
+{
+    for (size_t k = 0; k < sizeof(adam_names) / sizeof(*adam_names); k++)
+        if (strcmp(adam_names[k], s) == 0) {
+            *out = (model_adam)k;
+            return SP_OK;
+        }
+    return SP_EINPUT;
+}
+
 double model_adam_step_bytes(model_adam a)
 {
     return 2.0 * model_adam_bytes(a) + 2.0 + (a == MODEL_ADAM_PURE_BF16 ? 4.0 : 2.0);

@@ -77,6 +77,11 @@ typedef enum model_tune { MODEL_TRAIN_FULL, MODEL_TRAIN_LORA, MODEL_TRAIN_QLORA 
 typedef enum model_adam { MODEL_ADAM_FP32, MODEL_ADAM_BF16, MODEL_ADAM_INT8, MODEL_ADAM_PURE_BF16 } model_adam;
 /* Bytes of optimizer state per trained parameter (master weight and moments). */
 double model_adam_bytes(model_adam a);
+/* The kind as options, study files and outputs spell it: "fp32", "bf16",
+ * "int8", "pure-bf16". */
+const char *model_adam_name(model_adam a);
+/* The kind spelt s into *out; SP_EINPUT (nothing reported) if s names none. */
+SP_MUST_USE int model_adam_parse(const char *s, model_adam *out);
 /* Bytes an optimizer step moves per trained parameter: its state read and
  * written, the bf16 gradient read, and the bf16 weight written (read too
  * when it is the master copy, pure bf16). */

@@ -130,16 +130,11 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     j->deadline_days = cfg_number(g, "deadline_days", 0.0);
     j->lora_rank = (int)cfg_int(g, "lora_rank", 16);
     {
-        static const char *const adams[] = {"fp32", "bf16", "int8", "pure-bf16"};
         const char *a = cfg_string(g, "adam_state", "fp32");
-        for (k = 0; k < 4 && strcmp(adams[k], a) != 0; k++)
-            ;
-        if (k == 4) {
+        if (model_adam_parse(a, &j->adam) < 0) {
             diag_error(diag, (sp_loc){s->path, key_line(f, g, "adam_state")},
                        "job: adam_state \"%s\": expected fp32, bf16, int8 or pure-bf16", a);
             err = SP_EINPUT;
-        } else {
-            j->adam = (model_adam)k;
         }
     }
     {

@@ -112,6 +112,14 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     near_rel(mem.weights + mem.gradients + mem.optimizer, 8.0 * P, 1e-12);
     near_rel(model_adam_step_bytes(MODEL_ADAM_PURE_BF16), 14.0, 1e-15);
     near_rel(model_adam_step_bytes(MODEL_ADAM_FP32), 28.0, 1e-15);
+    /* The names options and study files use, both ways. */
+    for (int k = MODEL_ADAM_FP32; k <= MODEL_ADAM_PURE_BF16; k++) {
+        model_adam back = MODEL_ADAM_FP32;
+        assert_int_equal(model_adam_parse(model_adam_name((model_adam)k), &back), SP_OK);
+        assert_int_equal(back, k);
+    }
+    assert_string_equal(model_adam_name(MODEL_ADAM_PURE_BF16), "pure-bf16");
+    assert_int_equal(model_adam_parse("fp16", &l.adam), SP_EINPUT);
     model_free(m);
 }
 
