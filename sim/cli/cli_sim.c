@@ -264,10 +264,12 @@ void cli_sim_free(cli_sim *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* Stream names, for the timeline's threads and the ops table. */
+static const char *const stream_names[WL_NSTREAMS] = {"compute", "comm (TP/model)", "comm (DP)", "host",
+                                                      "p2p (pipeline)"};
+
 int cli_sim_write_timeline(const cli_sim *s, const plat *p, const char *path, diag_list *diag)
 {
-    static const char *const streams[WL_NSTREAMS] = {"compute", "comm (TP/model)", "comm (DP)", "host",
-                                                     "p2p (pipeline)"};
     const wl *w = s->w;
     size_t nops = wl_op_count(w), k = 0;
     out_event *ev = malloc((nops + 1) * sizeof(*ev));
@@ -290,7 +292,8 @@ int cli_sim_write_timeline(const cli_sim *s, const plat *p, const char *path, di
                                       op->kind == WL_COLL ? w->groups[op->group].name : NULL,
                                       op->kind == WL_COMPUTE ? 0 : op->bytes};
             }
-        err = out_timeline_write(path, ev, k, (const char *const *)pids, w->nranks, streams, WL_NSTREAMS, diag);
+        err = out_timeline_write(path, ev, k, (const char *const *)pids, w->nranks, stream_names, WL_NSTREAMS,
+                                 diag);
     }
     for (int r = 0; pids != NULL && r < w->nranks; r++)
         free(pids[r]);
@@ -304,15 +307,17 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
     const wl *w = s->w;
     size_t nops = wl_op_count(w), k = 0;
     int64_t *rank = malloc(nops * sizeof(int64_t) + 1), *idx = malloc(nops * sizeof(int64_t) + 1),
-            *layer = malloc(nops * sizeof(int64_t) + 1);
+            *layer = malloc(nops * sizeof(int64_t) + 1), *chan = malloc(nops * sizeof(int64_t) + 1);
     double *start = malloc(nops * sizeof(double) + 1), *end = malloc(nops * sizeof(double) + 1);
     uint64_t *bytes = malloc(nops * sizeof(uint64_t) + 1);
     const char **name = malloc(nops * sizeof(char *) + 1), **kind = malloc(nops * sizeof(char *) + 1),
                **coll = malloc(nops * sizeof(char *) + 1), **algo = malloc(nops * sizeof(char *) + 1),
-               **proto = malloc(nops * sizeof(char *) + 1), **group = malloc(nops * sizeof(char *) + 1);
+               **proto = malloc(nops * sizeof(char *) + 1), **group = malloc(nops * sizeof(char *) + 1),
+               **stream = malloc(nops * sizeof(char *) + 1);
     int err = SP_ENOMEM;
 
-    if (rank && idx && layer && start && end && bytes && name && kind && coll && algo && proto && group) {
+    if (rank && idx && layer && chan && start && end && bytes && name && kind && coll && algo && proto && group &&
+        stream) {
         for (int r = 0; r < w->nranks; r++)
             for (size_t i = 0; i < w->ranks[r].nops; i++, k++) {
                 const wl_op *op = &w->ranks[r].ops[i];
@@ -329,6 +334,8 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
                 algo[k] = plan ? coll_algo_name(coll_plan_algo(plan)) : "";
                 proto[k] = plan ? coll_proto_name(coll_plan_proto(plan)) : "";
                 group[k] = op->kind == WL_COLL ? w->groups[op->group].name : "";
+                stream[k] = stream_names[op->stream];
+                chan[k] = plan ? coll_plan_channels(plan) : 0;
             }
         {
             const out_attr gattrs[] = {OUT_ATTR_I64("ranks", w->nranks, NULL),
@@ -346,6 +353,9 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
                 {"group", OUT_STR, "", "communicator group, empty for compute", group},
                 {"algorithm", OUT_STR, "", "NCCL algorithm chosen", algo},
                 {"protocol", OUT_STR, "", "NCCL protocol chosen", proto},
+                {"stream", OUT_STR, "", "the stream it ran on: compute, comm (TP/model), comm (DP), host, "
+                 "p2p (pipeline)", stream},
+                {"channels", OUT_I64, "1", "channels (CTAs) NCCL would use for the collective, 0 otherwise", chan},
             };
             err = out_table(f, "/replay/ops", gattrs, 2, cols, sizeof(cols) / sizeof(cols[0]), k);
         }
@@ -362,5 +372,7 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
     free(algo);
     free(proto);
     free(group);
+    free(stream);
+    free(chan);
     return err;
 }

@@ -25,7 +25,7 @@ static void usage(FILE *fp)
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
             "                       [--grad-fp32] [--adam fp32|bf16|int8|pure-bf16] [--fold auto|on|off]\n"
             "                       [--tp-overlap] [--moe-imbalance F] [--loss fused|unfused]\n"
-            "                       [--algo L] [--proto L] [--collnet]\n"
+            "                       [--sm-contention on|off] [--algo L] [--proto L] [--collnet]\n"
             "                       [-o OUT.h5] [--timeline OUT.json] [--gemms]\n"
             "\n"
             "  --tp, --pp, --cp  tensor (with sequence parallelism), pipeline and context\n"
@@ -43,7 +43,10 @@ static void usage(FILE *fp)
             "                    weight), bf16 (8 B) or 8-bit (6 B); pure-bf16: bf16 moments\n"
             "                    and no master weight (4 B)                      default fp32\n"
             "  --tp-overlap      pipeline tensor-parallel communication with its GEMMs in TP\n"
-            "                    chunks (Transformer Engine's userbuffers), best case\n"
+            "                    chunks (Transformer Engine's userbuffers)\n"
+            "  --sm-contention S on: while a collective runs, compute loses the SMs its\n"
+            "                    CTAs hold (one per NCCL channel); off: compute keeps the\n"
+            "                    whole GPU, the overlap's best case            default on\n"
             "  --moe-imbalance F MoE: tokens of the busiest expert-parallel rank over the\n"
             "                    mean, 1 to EP; every rank waits for it      default 1\n"
             "  --loss L          fused (Megatron-LM's vocab-parallel cross-entropy) or\n"
@@ -71,6 +74,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     static const char *const tune[] = {"full", "lora", "qlora"};
     static const char *const fold[] = {"auto", "on", "off"};
     static const char *const loss[] = {"fused", "unfused"};
+    static const char *const onoff[] = {"off", "on"};
     model_layout *l = &a->cfg.l;
     int v = 0;
 
@@ -132,6 +136,11 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
             break;
         l->unfused_loss = v == 1;
         return SP_OK;
+    case 's':
+        if (cli_pick(val, onoff, 2, &v) < 0)
+            break;
+        a->cfg.sms_free = v == 0;
+        return SP_OK;
     case 'Q': {
         int k = 0;
         while (k < PLAT_NPREC && strcmp(plat_prec_name((plat_prec)k), val) != 0)
@@ -149,8 +158,9 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
                                            "--finetune: expected full, lora or qlora",
                                            "--fold: expected auto, on or off", "--adam: expected fp32, bf16, int8 or pure-bf16",
                                            "--precision: expected a precision such as bf16, fp8 or fp4",
-                                           "--loss: expected fused or unfused"};
-        int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : 4;
+                                           "--loss: expected fused or unfused",
+                                           "--sm-contention: expected on or off"};
+        int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : c == 's' ? 6 : 4;
         diag_error(diag, (sp_loc){0}, "option %s, got \"%s\"", what[w], val);
     }
     return SP_EINPUT;
@@ -354,6 +364,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"timeline", required_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'},
         {"tp-overlap", no_argument, NULL, 'W'},     {"moe-imbalance", required_argument, NULL, 'I'},
         {"gemms", no_argument, NULL, 'K'},          {"loss", required_argument, NULL, 'x'},
+        {"sm-contention", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     cli_train_args a;
@@ -488,7 +499,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 16, NF = 18, NS = 8 };
+    enum { NI = 17, NF = 18, NS = 8 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -505,7 +516,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
             int64_t ints[NI] = {rows[i].nodes, rows[i].gpus, l->tp, l->cp > 1 ? l->cp : 1, l->pp,
                                 l->vpp > 1 ? l->vpp : 1, l->dp, l->zero, l->micro_batch, l->seq_len,
                                 l->microbatches, r->fits, rows[i].a->cfg.fold, (int64_t)r->nops,
-                                l->ep > 1 ? l->ep : 1, rows[i].a->cfg.tp_overlap};
+                                l->ep > 1 ? l->ep : 1, rows[i].a->cfg.tp_overlap, !rows[i].a->cfg.sms_free};
             double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
@@ -553,6 +564,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"operations", OUT_I64, "1", "operations simulated", iv + 13 * n},
                 {"ep", OUT_I64, "1", "expert-parallel size (1 for dense models)", iv + 14 * n},
                 {"tp_overlap", OUT_I64, "1", "1 if TP communication was pipelined with its GEMMs", iv + 15 * n},
+                {"sm_contention", OUT_I64, "1", "1 if compute lost the SMs of NCCL's CTAs while collectives ran",
+                 iv + 16 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
                 {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},

@@ -7,6 +7,7 @@
 
 #include <simgrid/actor.h>
 #include <simgrid/comm.h>
+#include <simgrid/exec.h>
 #include <simgrid/host.h>
 #include <simgrid/link.h>
 #include <xbt/dynar.h>
@@ -478,6 +479,8 @@ typedef struct replay_rank {
     sg_cond_t cond;
     int waiters; /* streams of this rank blocked on the condition */
     unsigned long long *messages;
+    double speed; /* the host's nominal speed, flop/s: compute seconds become work */
+    int sms;      /* the GPU's SMs when compute shares them with NCCL's CTAs; 0: it does not */
 } replay_rank;
 
 typedef struct replay_stream {
@@ -487,6 +490,28 @@ typedef struct replay_stream {
     int stage;
     int finished;
 } replay_stream;
+
+/* NCCL runs a collective as one CTA per channel, each holding an SM that
+ * the compute kernels beside it cannot use (NCCL's CTA policies trade
+ * these SMs against collective speed "for better compute and
+ * communication overlap"). While the collective runs, an execution bounded
+ * to channels / SMs of the host's speed stands for them: compute on the
+ * same host, an unbounded execution, gets the rest. NULL when compute does
+ * not share the SMs. The caller cancels it when the collective ends. */
+static sg_exec_t hold_sms(const replay_rank *r, const coll_plan *plan)
+{
+    int ctas = plan != NULL ? coll_plan_channels(plan) : 0;
+    sg_exec_t x;
+
+    if (r->sms <= 0 || ctas <= 0)
+        return NULL;
+    if (ctas > r->sms)
+        ctas = r->sms;
+    x = sg_actor_exec_init(1e30); /* never finishes: cancelled */
+    sg_exec_set_bound(x, r->speed * ctas / r->sms);
+    sg_exec_start(x);
+    return x;
+}
 
 static void stream_main(int argc, char *argv[])
 {
@@ -545,17 +570,23 @@ static void stream_main(int argc, char *argv[])
                 total += nx->duration_s > 0.0 ? nx->duration_s : 0.0;
                 last = j;
             }
-            if (total > 0.0)
+            /* GPU compute shares the SMs with NCCL's CTAs: work at the host's
+             * speed, slowed while collectives hold some of it (hold_sms). */
+            if (total > 0.0 && r->sms > 0 && s->stream == WL_STREAM_COMPUTE)
+                sg_actor_execute(total * r->speed);
+            else if (total > 0.0)
                 sg_actor_sleep_for(total);
-            /* Times of the batch, back to back. */
+            /* Times of the batch, back to back, stretched alike if it was slowed. */
             {
-                double t = r->times[i].start;
+                double t = r->times[i].start, f = 1.0;
+                if (total > 0.0 && r->sms > 0 && s->stream == WL_STREAM_COMPUTE)
+                    f = (simgrid_get_clock() - t) / total;
                 for (j = i; j <= last; j++) {
                     const wl_op *b = &wr->ops[j];
                     if (b->stream != s->stream)
                         continue;
                     r->times[j].start = t;
-                    t += b->duration_s > 0.0 ? b->duration_s : 0.0;
+                    t += (b->duration_s > 0.0 ? b->duration_s : 0.0) * f;
                     r->times[j].end = t;
                     r->done[j] = 1;
                 }
@@ -569,12 +600,18 @@ static void stream_main(int argc, char *argv[])
             continue;
         } else if (op->kind == WL_COLL && r->w->groups[op->group].folded) {
             /* Its other members are not simulated: its time was measured apart. */
+            sg_exec_t held = op->duration_s > 0.0 ? hold_sms(r, r->plans[i]) : NULL;
             if (op->duration_s > 0.0)
                 sg_actor_sleep_for(op->duration_s);
+            if (held != NULL)
+                sg_exec_cancel(held);
         } else if (op->kind == WL_COLL) {
             char key[48];
+            sg_exec_t held = hold_sms(r, r->plans[i]);
             snprintf(key, sizeof(key), "g%d.%d", op->group, r->seq[i]);
             run_member(r->plans[i], r->member[i], key, &s->stage, r->messages, r);
+            if (held != NULL)
+                sg_exec_cancel(held);
         } else {
             /* Point to point, matched by (source, destination, tag), in order. */
             char name[64];
@@ -649,6 +686,9 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
     }
     for (int q = 0; q < n && err == SP_OK; q++) {
         sg_host_t host = sg_host_by_name(plat_rank_host(e->plat, q));
+        ranks[q].speed = sg_host_get_speed(host);
+        if (w->nominal_compute && ranks[q].speed > 0.0)
+            ranks[q].sms = plat_type_of_rank(e->plat, q)->gpu.sm_count;
         for (int s = 0; s < WL_NSTREAMS; s++) {
             replay_stream *rs = &streams[(size_t)q * WL_NSTREAMS + (size_t)s];
             sg_actor_t a;

@@ -74,7 +74,10 @@ typedef struct eng_op_time {
 /**
  * Replay a workload: on every rank one actor per stream runs its operations
  * in order, each after the operations it depends on; compute sleeps its
- * duration, a collective runs its plan among the group's ranks.
+ * duration, a collective runs its plan among the group's ranks. With
+ * w->nominal_compute, compute on the compute stream runs as work on the
+ * rank's host, slowed while the rank's collectives run by their channels
+ * (CTAs) over the GPU's sm_count.
  * @param plans  per rank, per operation: the plan of a collective (borrowed),
  *               NULL for other operations; plans[r][i] for w->ranks[r].ops[i]
  * @param[out] times  per rank, per operation: filled (arrays owned by the

@@ -1047,6 +1047,8 @@ int train_build(wl **out, const model *m, const plat *p, const train_config *c, 
         goto done;
     }
     err = wl_build_finish(g.b, out);
+    if (err == SP_OK)
+        (*out)->nominal_compute = !c->sms_free;
 done:
     free(g.tp_group);
     free(g.cp_group);

@@ -21,8 +21,9 @@
  *   - optionally (tp_overlap), tensor-parallel communication overlapped with
  *     compute: the first of tp chunks is all-gathered before the block's
  *     compute starts and the rest alongside it, the reduce-scatter runs
- *     alongside it but for its last chunk, which follows; SM contention
- *     between the two is not modelled, so this is the overlap's best case;
+ *     alongside it but for its last chunk, which follows;
+ *   - unless sms_free, compute that overlaps collectives loses the SMs of
+ *     their CTAs (the workload's nominal_compute; eng does it);
  *   - optionally (moe_imbalance f), routing imbalance: every rank's experts
  *     and all-to-all carry f times the balanced share, as the busiest rank
  *     does (the step waits for it at every combine).
@@ -61,6 +62,8 @@ typedef struct train_config {
     double moe_imbalance; /* MoE: tokens of the busiest expert-parallel rank over the mean (1 to
                              ep; 0 = 1, balanced routing; no effect at ep 1, where every rank
                              runs every expert on its own tokens) */
+    bool sms_free;    /* compute keeps every SM while collectives run (the overlap's best case);
+                         false: it loses the SMs of NCCL's CTAs, one per channel (wl) */
 } train_config;
 
 /* Tokens per optimizer step: micro-batch x sequence x micro-batches x DP. */

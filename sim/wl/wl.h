@@ -79,6 +79,9 @@ typedef struct wl {
     size_t nlayers;
     char **strings;     /* string pool */
     size_t nstrings;
+    bool nominal_compute; /* compute durations are the GPU's alone (generated steps): while a
+                             collective runs, compute loses the SMs of its CTAs (eng); false
+                             for traces, whose recorded durations already include it */
 } wl;
 
 /* How AICB / ASTRA-sim 1.0 times are read. */

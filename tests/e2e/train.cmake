@@ -155,6 +155,22 @@ add_test(NAME e2e.train.moe_imbalance
           -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/compare.cmake
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.train.tp_overlap e2e.train.moe_imbalance PROPERTIES LABELS e2e TIMEOUT 300)
+# Compute beside a collective loses the SMs of its CTAs, for exactly as long
+# as the two overlap (TP overlap, pipeline transfers and ZeRO-1's gradient
+# reduce-scatters, on every rank); off, it keeps the whole GPU.
+foreach(mode on off)
+  add_test(NAME e2e.train.sm_contention_${mode}
+    COMMAND ${SP_EXE} train -p platforms/dgx-h100.cfg -m ${m8} --tp 2 --pp 2 --seq 2048 --gbs 8 --zero 1
+            --tp-overlap --sm-contention ${mode} -o ${SP_OUT}/smc-${mode}.h5
+    WORKING_DIRECTORY ${SP_ROOT})
+endforeach()
+add_test(NAME e2e.train.sm_contention COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_sm_contention.py
+  ${SP_OUT}/smc-on.h5 ${SP_OUT}/smc-off.h5 132)
+set_tests_properties(e2e.train.sm_contention PROPERTIES DEPENDS "e2e.train.sm_contention_on;e2e.train.sm_contention_off")
+set_tests_properties(e2e.train.sm_contention_on e2e.train.sm_contention_off e2e.train.sm_contention
+  PROPERTIES LABELS e2e)
+sp_e2e(train.sm_contention_bad RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--sm-contention|maybe"
+  STDERR "--sm-contention: expected on or off")
 sp_e2e(train.moe_imbalance_bad RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|8|--moe-imbalance|1.2"
   STDERR "MoE imbalance 1.2: expected a mixture-of-experts model")
 sp_e2e(train.moe_imbalance_not_a_number RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--moe-imbalance|x"
