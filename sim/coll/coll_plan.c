@@ -260,6 +260,17 @@ static node_span *plan_nodes(coll_plan *c, int *nn)
     return nodes;
 }
 
+/* A builder's transfer array, cap entries; NULL when out of memory, and
+ * then the spans are freed too, so the builder only returns SP_ENOMEM. */
+static xfer *plan_xfers(node_span *nodes, size_t cap)
+{
+    xfer *x = malloc(cap * sizeof(*x));
+
+    if (x == NULL)
+        free(nodes);
+    return x;
+}
+
 /* A builder's end: the spans freed, the transfers merged and handed out. */
 static int plan_done(node_span *nodes, xfer *x, size_t k, xfer **out, size_t *nx)
 {
@@ -289,10 +300,8 @@ static int build_rings(coll_plan *c, xfer **out, size_t *nx)
         c->one_gpu = one_gpu;
     }
     cap = (size_t)c->rings * ((size_t)n + (size_t)nn) + 1;
-    if ((x = malloc(cap * sizeof(*x))) == NULL) {
-        free(nodes);
+    if ((x = plan_xfers(nodes, cap)) == NULL)
         return SP_ENOMEM;
-    }
     for (int r = 0; r < c->rings; r++) {
         if (nn == 1) {
             for (int q = 0; q < n; q++) {
@@ -397,10 +406,8 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
     if (nodes == NULL)
         return SP_ENOMEM;
     cap = 2 * 2 * (size_t)c->rings * ((size_t)n + (size_t)nn) + 1;
-    if ((x = malloc(cap * sizeof(*x))) == NULL) {
-        free(nodes);
+    if ((x = plan_xfers(nodes, cap)) == NULL)
         return SP_ENOMEM;
-    }
     for (int r = 0; r < c->rings; r++) {
         for (int q = 0; q < nn; q++) {
             const node_span *s = &nodes[q];
@@ -529,10 +536,8 @@ static int build_nvls_tree(coll_plan *c, double eff, xfer **out, size_t *nx)
     for (int q = 0; q < nn; q++)
         cap += (size_t)nodes[q].count * (size_t)(nodes[q].count - 1);
     cap += 4 * (size_t)c->rings * (size_t)nn + 1;
-    if ((x = malloc(cap * sizeof(*x))) == NULL) {
-        free(nodes);
+    if ((x = plan_xfers(nodes, cap)) == NULL)
         return SP_ENOMEM;
-    }
     for (int q = 0; q < nn; q++) /* the network chunk is S / (2 R) */
         k = add_node_exchange(&nodes[q], nvls_pair_chunks(nodes[q].count, 2.0 * c->rings, eff), x, k);
     for (int r = 0; r < c->rings; r++)
@@ -576,10 +581,8 @@ static int build_innet(coll_plan *c, coll_algo algo, double nvls_eff, xfer **out
     for (int q = 0; q < nn; q++)
         cap += (size_t)nodes[q].count * (size_t)(nodes[q].count + 2 * c->rings);
     cap += (size_t)c->rings * (size_t)nn + 1;
-    if ((x = malloc(cap * sizeof(*x))) == NULL) {
-        free(nodes);
+    if ((x = plan_xfers(nodes, cap)) == NULL)
         return SP_ENOMEM;
-    }
     if (c->kind != COLL_ALL_REDUCE) {
         /* Direct all-gather / reduce-scatter: every member a head; the
          * chunk is S / n. Over NVLink each member exchanges with every
