@@ -481,6 +481,10 @@ typedef struct replay_rank {
     unsigned long long *messages;
     double speed; /* the host's nominal speed, flop/s: compute seconds become work */
     int sms;      /* the GPU's SMs when compute shares them with NCCL's CTAs; 0: it does not */
+    int ctas;     /* CTAs of the rank's collectives running now */
+    int computing;   /* the compute stream is running compute */
+    sg_exec_t held;  /* the execution that holds the CTAs' SMs while both run; NULL if none */
+    int held_ctas;
 } replay_rank;
 
 typedef struct replay_stream {
@@ -494,23 +498,38 @@ typedef struct replay_stream {
 /* NCCL runs a collective as one CTA per channel, each holding an SM that
  * the compute kernels beside it cannot use (NCCL's CTA policies trade
  * these SMs against collective speed "for better compute and
- * communication overlap"). While the collective runs, an execution bounded
- * to channels / SMs of the host's speed stands for them: compute on the
- * same host, an unbounded execution, gets the rest. NULL when compute does
- * not share the SMs. The caller cancels it when the collective ends. */
-static sg_exec_t hold_sms(const replay_rank *r, const coll_plan *plan)
+ * communication overlap"). While the rank's compute and some of its
+ * collectives run at once, an execution bounded to their CTAs / SMs of the
+ * host's speed stands for the CTAs: the compute, an unbounded execution on
+ * the same host, gets the rest. It exists only while both run (most
+ * collectives have the compute waiting for them), and is replaced when the
+ * count of CTAs changes. */
+static void hold_sms(replay_rank *r)
+{
+    int want = r->computing && r->ctas > 0 ? (r->ctas < r->sms ? r->ctas : r->sms) : 0;
+
+    if (r->held != NULL && r->held_ctas == want)
+        return;
+    if (r->held != NULL)
+        sg_exec_cancel(r->held);
+    r->held = NULL;
+    r->held_ctas = want;
+    if (want > 0) {
+        r->held = sg_actor_exec_init(1e30); /* never finishes: cancelled */
+        sg_exec_set_bound(r->held, r->speed * want / r->sms);
+        sg_exec_start(r->held);
+    }
+}
+
+/* A collective of the rank starts (sign 1) or ends (-1). */
+static void collective_ctas(replay_rank *r, const coll_plan *plan, int sign)
 {
     int ctas = plan != NULL ? coll_plan_channels(plan) : 0;
-    sg_exec_t x;
 
     if (r->sms <= 0 || ctas <= 0)
-        return NULL;
-    if (ctas > r->sms)
-        ctas = r->sms;
-    x = sg_actor_exec_init(1e30); /* never finishes: cancelled */
-    sg_exec_set_bound(x, r->speed * ctas / r->sms);
-    sg_exec_start(x);
-    return x;
+        return;
+    r->ctas += sign * ctas;
+    hold_sms(r);
 }
 
 static void stream_main(int argc, char *argv[])
@@ -572,9 +591,13 @@ static void stream_main(int argc, char *argv[])
             }
             /* GPU compute shares the SMs with NCCL's CTAs: work at the host's
              * speed, slowed while collectives hold some of it (hold_sms). */
-            if (total > 0.0 && r->sms > 0 && s->stream == WL_STREAM_COMPUTE)
+            if (total > 0.0 && r->sms > 0 && s->stream == WL_STREAM_COMPUTE) {
+                r->computing = 1;
+                hold_sms(r);
                 sg_actor_execute(total * r->speed);
-            else if (total > 0.0)
+                r->computing = 0;
+                hold_sms(r);
+            } else if (total > 0.0)
                 sg_actor_sleep_for(total);
             /* Times of the batch, back to back, stretched alike if it was slowed. */
             {
@@ -600,18 +623,17 @@ static void stream_main(int argc, char *argv[])
             continue;
         } else if (op->kind == WL_COLL && r->w->groups[op->group].folded) {
             /* Its other members are not simulated: its time was measured apart. */
-            sg_exec_t held = op->duration_s > 0.0 ? hold_sms(r, r->plans[i]) : NULL;
-            if (op->duration_s > 0.0)
+            if (op->duration_s > 0.0) {
+                collective_ctas(r, r->plans[i], 1);
                 sg_actor_sleep_for(op->duration_s);
-            if (held != NULL)
-                sg_exec_cancel(held);
+                collective_ctas(r, r->plans[i], -1);
+            }
         } else if (op->kind == WL_COLL) {
             char key[48];
-            sg_exec_t held = hold_sms(r, r->plans[i]);
             snprintf(key, sizeof(key), "g%d.%d", op->group, r->seq[i]);
+            collective_ctas(r, r->plans[i], 1);
             run_member(r->plans[i], r->member[i], key, &s->stage, r->messages, r);
-            if (held != NULL)
-                sg_exec_cancel(held);
+            collective_ctas(r, r->plans[i], -1);
         } else {
             /* Point to point, matched by (source, destination, tag), in order. */
             char name[64];

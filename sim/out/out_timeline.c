@@ -73,6 +73,8 @@ int out_timeline_write(const char *path, const out_event *ev, size_t n, const ch
             put_str(fp, e->protocol);
             fprintf(fp, ", ");
         }
+        if (e->channels > 0)
+            fprintf(fp, "\"channels\": %d, ", e->channels);
         if (e->group != NULL && e->group[0]) {
             fprintf(fp, "\"group\": ");
             put_str(fp, e->group);

@@ -22,6 +22,7 @@ typedef struct out_event {
     const char *protocol;
     const char *group;
     uint64_t bytes;        /* 0 = none */
+    int channels;          /* NCCL channels (CTAs) of a collective; 0 = none */
 } out_event;
 
 /**

@@ -20,6 +20,7 @@ if len(slices) != ops:
 if any(e["ts"] < 0 or e["dur"] < 0 for e in slices):
     sys.exit("FAIL: negative time")
 colls = [e for e in slices if e["cat"] not in ("compute", "send", "recv")]
-if colls and not all("algorithm" in e["args"] and "bytes" in e["args"] for e in colls):
-    sys.exit("FAIL: a collective without its algorithm and bytes")
+if colls and not all("algorithm" in e["args"] and "bytes" in e["args"] and e["args"].get("channels", 0) > 0
+                     for e in colls):
+    sys.exit("FAIL: a collective without its algorithm, bytes and channels")
 print(f"ok: {ranks} rank tracks, {len(slices)} events, {len(colls)} collectives")
