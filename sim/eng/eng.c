@@ -484,7 +484,7 @@ typedef struct replay_rank {
     int ctas;     /* CTAs of the rank's collectives running now */
     int computing;   /* the compute stream is running compute */
     sg_exec_t held;  /* the execution that holds the CTAs' SMs while both run; NULL if none */
-    int held_ctas;
+    int held_ctas;   /* the CTAs it holds */
 } replay_rank;
 
 typedef struct replay_stream {
