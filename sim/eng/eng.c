@@ -481,10 +481,11 @@ typedef struct replay_rank {
     unsigned long long *messages;
     double speed; /* the host's nominal speed, flop/s: compute seconds become work */
     int sms;      /* the GPU's SMs when compute shares them with NCCL's CTAs; 0: it does not */
-    int ctas;     /* CTAs of the rank's collectives running now */
-    int computing;   /* the compute stream is running compute */
-    sg_exec_t held;  /* the execution that holds the CTAs' SMs while both run; NULL if none */
-    int held_ctas;   /* the CTAs it holds */
+    int ctas;      /* CTAs of the rank's collectives running now */
+    int computing; /* the compute stream is running compute */
+    int want;      /* CTAs whose SMs should be held now: while both run */
+    int streams;   /* the rank's streams still running; at 0 the holder ends */
+    sg_cond_t sms_cond; /* wakes the holder (sms_main) when want or streams change */
 } replay_rank;
 
 typedef struct replay_stream {
@@ -501,24 +502,51 @@ typedef struct replay_stream {
  * communication overlap"). While the rank's compute and some of its
  * collectives run at once, an execution bounded to their CTAs / SMs of the
  * host's speed stands for the CTAs: the compute, an unbounded execution on
- * the same host, gets the rest. It exists only while both run (most
- * collectives have the compute waiting for them), and is replaced when the
- * count of CTAs changes. */
+ * the same host, gets the rest. The rank's holder actor owns it (an
+ * execution ends with the actor that started it, and streams end before
+ * others do), replacing it whenever `want` changes, at the same instant:
+ * it exists only while both run, so collectives the compute waits for cost
+ * nothing. */
+static void sms_main(int argc, char *argv[])
+{
+    replay_rank *r = sg_actor_self_get_data();
+    sg_exec_t held = NULL;
+    int held_ctas = 0;
+
+    (void)argc;
+    (void)argv;
+    sg_mutex_lock(r->mutex);
+    while (r->streams > 0) {
+        if (held_ctas == r->want) {
+            sg_cond_wait(r->sms_cond, r->mutex);
+            continue;
+        }
+        if (held != NULL)
+            sg_exec_cancel(held);
+        held = NULL;
+        held_ctas = r->want;
+        if (held_ctas > 0) {
+            held = sg_actor_exec_init(1e30); /* never finishes: cancelled */
+            sg_exec_set_bound(held, r->speed * held_ctas / r->sms);
+            sg_exec_start(held);
+        }
+    }
+    if (held != NULL)
+        sg_exec_cancel(held);
+    sg_mutex_unlock(r->mutex);
+}
+
+/* Tell the holder what to hold now, if that changed. */
 static void hold_sms(replay_rank *r)
 {
     int want = r->computing && r->ctas > 0 ? (r->ctas < r->sms ? r->ctas : r->sms) : 0;
 
-    if (r->held != NULL && r->held_ctas == want)
+    if (want == r->want)
         return;
-    if (r->held != NULL)
-        sg_exec_cancel(r->held);
-    r->held = NULL;
-    r->held_ctas = want;
-    if (want > 0) {
-        r->held = sg_actor_exec_init(1e30); /* never finishes: cancelled */
-        sg_exec_set_bound(r->held, r->speed * want / r->sms);
-        sg_exec_start(r->held);
-    }
+    r->want = want;
+    sg_mutex_lock(r->mutex);
+    sg_cond_notify_all(r->sms_cond);
+    sg_mutex_unlock(r->mutex);
 }
 
 /* A collective of the rank starts (sign 1) or ends (-1). */
@@ -657,6 +685,11 @@ static void stream_main(int argc, char *argv[])
     }
     s->current = -1;
     s->finished = 1;
+    if (r->sms > 0 && --r->streams == 0) { /* the holder's turn to end */
+        sg_mutex_lock(r->mutex);
+        sg_cond_notify_all(r->sms_cond);
+        sg_mutex_unlock(r->mutex);
+    }
 }
 
 int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
@@ -705,6 +738,7 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
         }
         r->mutex = sg_mutex_init();
         r->cond = sg_cond_init();
+        r->sms_cond = sg_cond_init();
     }
     for (int q = 0; q < n && err == SP_OK; q++) {
         sg_host_t host = sg_host_by_name(plat_rank_host(e->plat, q));
@@ -725,6 +759,15 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
             a = sg_actor_init(name, host);
             sg_actor_set_data(a, rs);
             sg_actor_start(a, stream_main, 0, NULL);
+            ranks[q].streams++;
+        }
+        if (ranks[q].sms > 0 && ranks[q].streams > 0) { /* the SM holder (sms_main) */
+            char name[48];
+            sg_actor_t a;
+            snprintf(name, sizeof(name), "rank%d.sms", q);
+            a = sg_actor_init(name, host);
+            sg_actor_set_data(a, &ranks[q]);
+            sg_actor_start(a, sms_main, 0, NULL);
         }
     }
     if (err == SP_OK) {
@@ -760,6 +803,8 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
             sg_mutex_destroy(ranks[q].mutex);
         if (ranks[q].cond != NULL)
             sg_cond_destroy(ranks[q].cond);
+        if (ranks[q].sms_cond != NULL)
+            sg_cond_destroy(ranks[q].sms_cond);
     }
     free(ranks);
     free(streams);
