@@ -40,6 +40,7 @@ static const cfg_key job_keys[] = {
     {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16, int8 or pure-bf16"},
     {"loss",          CFG_STRING, false, 0, 0, false, "cross-entropy: fused (Megatron-LM, default) or unfused (PyTorch)"},
     {"tp_overlap",    CFG_BOOL,   false, 0, 0, false, "TP communication pipelined with its GEMMs (default false)"},
+    {"sm_contention", CFG_BOOL,   false, 0, 0, false, "compute loses the SMs of collectives beside it (default true)"},
     {"moe_imbalance", CFG_NUMBER, false, 1, 1e6, false, "MoE: busiest expert-parallel rank's tokens over the mean (default 1)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
@@ -147,6 +148,7 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
         j->unfused_loss = strcmp(loss, "unfused") == 0;
     }
     j->tp_overlap = cfg_bool(g, "tp_overlap", false);
+    j->sms_free = !cfg_bool(g, "sm_contention", true);
     j->moe_imbalance = cfg_number(g, "moe_imbalance", 1.0);
     if ((j->name = str_dup(cfg_string(g, "name", ""))) == NULL || (j->mode = str_dup(mode)) == NULL ||
         (j->model_path = relative_to(s->path, cfg_string(g, "model", ""))) == NULL)
@@ -348,6 +350,7 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 x.c.tp_overlap = j->tp_overlap;
+                                x.c.sms_free = j->sms_free;
                                 /* The busiest of ep ranks takes at most every token. */
                                 x.c.moe_imbalance = ep > 1 ? fmin(j->moe_imbalance, ep) : 0.0;
                                 if (model_memory_per_gpu(&x.mem, m, &x.c.l, quiet) < 0)

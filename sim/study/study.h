@@ -34,6 +34,7 @@ typedef struct study_job {
     model_adam adam;      /* precision of Adam's moments */
     bool unfused_loss;    /* the loss as plain PyTorch computes it (model_layout) */
     bool tp_overlap;      /* TP communication pipelined with its GEMMs (train_config) */
+    bool sms_free;        /* compute keeps every SM beside collectives (train_config) */
     double moe_imbalance; /* MoE: the busiest EP rank's tokens over the mean, >= 1 */
     double tokens;        /* tokens to train on */
     int seq_len;

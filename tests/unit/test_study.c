@@ -125,7 +125,7 @@ static void test_study__search(void **state)
     study_free(s);
 }
 
-/* A job's tp_overlap and moe_imbalance reach every candidate; the imbalance
+/* A job's tp_overlap, sm_contention and moe_imbalance reach every candidate; the imbalance
  * is capped at the layout's EP (the busiest rank takes at most every token)
  * and means nothing without EP. */
 static void test_study__moe_options(void **state)
@@ -138,12 +138,14 @@ static void test_study__moe_options(void **state)
 
     assert_int_equal(study_load(&s, FIXTURES "/../../data/studies/moe.cfg", d), SP_OK);
     assert_true(s->jobs[0].tp_overlap);
+    assert_true(s->jobs[0].sms_free);
     near_rel(s->jobs[0].moe_imbalance, 3.0, 1e-12);
     assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
     assert_true(n > 0);
     for (size_t i = 0; i < n; i++) {
         int ep = c[i].c.l.ep;
         assert_true(c[i].c.tp_overlap);
+        assert_true(c[i].c.sms_free);
         if (ep > 1) {
             near_rel(c[i].c.moe_imbalance, ep < 3 ? ep : 3.0, 1e-12);
             with_ep++;
