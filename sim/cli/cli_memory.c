@@ -146,7 +146,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         printf("  gradients                %10.2f GB\n", mem.gradients / G);
         printf("  optimizer states         %10.2f GB\n", mem.optimizer / G);
         printf("  activations              %10.2f GB\n", mem.activations / G);
-        printf("  logits (output layer)    %10.2f GB (%s loss)\n", mem.logits / G, l.unfused_loss ? "unfused" : "fused");
+        printf("  logits (output layer)    %10.2f GB (%s loss)\n", mem.logits / G, model_loss_name(l.unfused_loss));
         if (l.comm_channels > 0)
             printf("  CUDA context, NCCL       %10.2f GB (NCCL: %d channels per communicator)\n",
                    mem.framework / G, l.comm_channels);

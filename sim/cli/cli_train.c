@@ -73,7 +73,6 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     static const char *const fold[] = {"auto", "on", "off"};
-    static const char *const loss[] = {"fused", "unfused"};
     static const char *const onoff[] = {"off", "on"};
     model_layout *l = &a->cfg.l;
     int v = 0;
@@ -132,9 +131,8 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         a->fold = v;
         return SP_OK;
     case 'x':
-        if (cli_pick(val, loss, 2, &v) < 0)
+        if (model_loss_parse(val, &l->unfused_loss) < 0)
             break;
-        l->unfused_loss = v == 1;
         return SP_OK;
     case 's':
         if (cli_pick(val, onoff, 2, &v) < 0)
@@ -527,7 +525,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                r->tflops_per_gpu_causal * 1e12};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec),
-                                    l->unfused_loss ? "unfused" : "fused", model_adam_name(l->adam)};
+                                    model_loss_name(l->unfused_loss), model_adam_name(l->adam)};
             (void)tune;
             for (int k = 0; k < NI; k++)
                 iv[k * n + i] = ints[k];

@@ -232,6 +232,19 @@ int model_adam_parse(const char *s, model_adam *out)
     return SP_EINPUT;
 }
 
+const char *model_loss_name(bool unfused)
+{
+    return unfused ? "unfused" : "fused";
+}
+
+int model_loss_parse(const char *s, bool *unfused)
+{
+    if (strcmp(s, "fused") != 0 && strcmp(s, "unfused") != 0)
+        return SP_EINPUT;
+    *unfused = strcmp(s, "unfused") == 0;
+    return SP_OK;
+}
+
 double model_adam_step_bytes(model_adam a)
 {
     return 2.0 * model_adam_bytes(a) + 2.0 + (a == MODEL_ADAM_PURE_BF16 ? 4.0 : 2.0);

@@ -82,6 +82,11 @@ double model_adam_bytes(model_adam a);
 const char *model_adam_name(model_adam a);
 /* The kind spelt s into *out; SP_EINPUT (nothing reported) if s names none. */
 SP_MUST_USE int model_adam_parse(const char *s, model_adam *out);
+/* The loss as options, study files and outputs spell it: "fused"
+ * (Megatron-LM's) or "unfused" (PyTorch's F.cross_entropy; model_layout). */
+const char *model_loss_name(bool unfused);
+/* The loss spelt s into *unfused; SP_EINPUT (nothing reported) if s names none. */
+SP_MUST_USE int model_loss_parse(const char *s, bool *unfused);
 /* Bytes an optimizer step moves per trained parameter: its state read and
  * written, the bf16 gradient read, and the bf16 weight written (read too
  * when it is the master copy, pure bf16). */

@@ -140,12 +140,11 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     }
     {
         const char *loss = cfg_string(g, "loss", "fused");
-        if (strcmp(loss, "fused") != 0 && strcmp(loss, "unfused") != 0) {
+        if (model_loss_parse(loss, &j->unfused_loss) < 0) {
             diag_error(diag, (sp_loc){s->path, key_line(f, g, "loss")},
                        "job: loss \"%s\": expected fused or unfused", loss);
             err = SP_EINPUT;
         }
-        j->unfused_loss = strcmp(loss, "unfused") == 0;
     }
     j->tp_overlap = cfg_bool(g, "tp_overlap", false);
     j->sms_free = !cfg_bool(g, "sm_contention", true);

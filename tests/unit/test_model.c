@@ -120,6 +120,12 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     }
     assert_string_equal(model_adam_name(MODEL_ADAM_PURE_BF16), "pure-bf16");
     assert_int_equal(model_adam_parse("fp16", &l.adam), SP_EINPUT);
+    for (int k = 0; k < 2; k++) {
+        bool back = !k;
+        assert_int_equal(model_loss_parse(model_loss_name(k), &back), SP_OK);
+        assert_int_equal(back, k);
+    }
+    assert_int_equal(model_loss_parse("cross-entropy", &l.unfused_loss), SP_EINPUT);
     model_free(m);
 }
 
