@@ -3,8 +3,8 @@
 
 Usage: mutate_loaders.py SCALEPATH SOURCE_ROOT WORK_DIR ITERATIONS [SEED]
 
-Each iteration takes a valid input (platform file, model file, AICB text,
-one rank of a Chakra trace), applies 1-8 random byte edits (overwrite,
+Each iteration takes a valid input (platform file, model file, study file,
+AICB text, one rank of a Chakra trace, an nccl-tests log), applies 1-8 random byte edits (overwrite,
 insert, delete a run, truncate) and runs the command that loads it. Every
 run must exit 0 or 2, never by a signal or another status; an exit 2 must
 say "error:"; under the sanitizer build no sanitizer report may appear.
@@ -25,6 +25,8 @@ SEEDS = [
     ("platforms/dgx-spark-cluster.cfg", "cfg"),
     ("tests/unit/fixtures/gemm-shapes.cfg", "cfg"),
     ("workloads/models/llama3-8b.cfg", "model"),
+    ("tests/data/studies/small.cfg", "study"),
+    ("bench/data/nccl-tests/h100x8_allreduce_g1_dgxc.log", "log"),
     ("tests/data/aicb/micro_all_reduce.txt", "aicb"),
     (CHAKRA + ".0.et", "et"),
 ]
@@ -59,7 +61,10 @@ def main():
     for it in range(n):
         src, kind = r.choice(SEEDS)
         with open(os.path.join(root, src), "rb") as f:
-            data = mutate(r, bytearray(f.read()))
+            data = f.read()
+        if kind == "study":  # its paths are relative to itself: make them absolute
+            data = data.replace(b"../../../", os.path.join(os.path.abspath(root), "").encode())
+        data = mutate(r, bytearray(data))
         plat = lambda name: os.path.join(root, "platforms", name)
         if kind == "cfg":
             path = os.path.join(work, "p.cfg")
@@ -67,6 +72,12 @@ def main():
         elif kind == "model":
             path = os.path.join(work, "m.cfg")
             cmd = [exe, "memory", "-m", path, "-p", plat("dgx-h100.cfg")]
+        elif kind == "study":
+            path = os.path.join(work, "s.cfg")
+            cmd = [exe, "study", path, "-j", "1"]
+        elif kind == "log":
+            path = os.path.join(work, "n.log")
+            cmd = [exe, "calibrate", "-p", plat("dgx-h100.cfg"), "--log", path]
         elif kind == "aicb":
             path = os.path.join(work, "w.txt")
             cmd = [exe, "replay", "-p", plat("dgx-spark-switch.cfg"), "-n", "4", "-t", path,
