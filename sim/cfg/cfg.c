@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "util/str.h"
 
 int cfg_open(cfg_file *out, const char *path, diag_list *diag)
@@ -59,6 +61,116 @@ int cfg_open(cfg_file *out, const char *path, diag_list *diag)
         return SP_EINPUT;
     }
     return SP_OK;
+}
+
+/* The file's bytes (free()), NUL-terminated, in *buf and its length in *len. */
+static int slurp(const char *path, char **buf, size_t *len, diag_list *diag)
+{
+    FILE *fp = fopen(path, "rb");
+    char *b = NULL;
+    size_t n = 0, cap = 0;
+
+    *buf = NULL;
+    *len = 0;
+    if (fp == NULL) {
+        diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
+        return SP_EINPUT;
+    }
+    for (;;) {
+        size_t got;
+        if (cap - n < 4096) {
+            char *nb = realloc(b, cap = cap * 2 + 8192);
+            if (nb == NULL) {
+                free(b);
+                fclose(fp);
+                return SP_ENOMEM;
+            }
+            b = nb;
+        }
+        got = fread(b + n, 1, cap - n - 1, fp);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(fp)) {
+        diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
+        free(b);
+        fclose(fp);
+        return SP_EINPUT;
+    }
+    fclose(fp);
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return SP_OK;
+}
+
+/* If line (up to its end) is "@include" then a quoted name, as libconfig's
+ * grammar has it, point *name at the name and return its length; else 0. */
+static size_t include_name(const char *line, const char **name)
+{
+    const char *p = line, *q;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strncmp(p, "@include", 8) != 0)
+        return 0;
+    p += 8;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '"' || (q = strchr(p + 1, '"')) == NULL || memchr(p + 1, '\n', (size_t)(q - p - 1)) != NULL)
+        return 0; /* not an include libconfig would take: cfg_open() reports it */
+    *name = p + 1;
+    return (size_t)(q - p - 1);
+}
+
+static const char *next_line(const char *line)
+{
+    const char *eol = strchr(line, '\n');
+    return eol != NULL ? eol + 1 : NULL;
+}
+
+static int digest(const char *path, const char *dir, int depth, uint32_t *crc, diag_list *diag)
+{
+    char *buf;
+    const char *line;
+    size_t len;
+    int err = slurp(path, &buf, &len, diag);
+
+    if (err < 0)
+        return err;
+    *crc = (uint32_t)crc32(*crc, (const Bytef *)buf, (uInt)len);
+    for (line = buf; err == SP_OK && line != NULL; line = next_line(line)) {
+        const char *name = NULL;
+        size_t n = include_name(line, &name);
+        char *inc;
+
+        if (n == 0)
+            continue;
+        if (depth >= 10) {
+            diag_error(diag, (sp_loc){path, 0}, "@include nested more than 10 deep");
+            err = SP_EINPUT;
+            break;
+        }
+        inc = name[0] == '/' ? str_format("%.*s", (int)n, name) : str_format("%s/%.*s", dir, (int)n, name);
+        err = inc != NULL ? digest(inc, dir, depth + 1, crc, diag) : SP_ENOMEM;
+        free(inc);
+    }
+    free(buf);
+    return err;
+}
+
+int cfg_digest(const char *path, uint32_t *crc, diag_list *diag)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash != NULL ? str_format("%.*s", (int)(slash - path), path) : str_dup(".");
+    int err;
+
+    if (dir == NULL)
+        return SP_ENOMEM;
+    err = digest(path, dir, 0, crc, diag);
+    free(dir);
+    return err;
 }
 
 void cfg_close(cfg_file *f)

@@ -15,6 +15,7 @@
 #include <libconfig.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/diag.h"
 
@@ -51,6 +52,15 @@ typedef struct cfg_key {
  */
 SP_MUST_USE int cfg_open(cfg_file *out, const char *path, diag_list *diag);
 void cfg_close(cfg_file *f);
+
+/**
+ * Fold into *crc the CRC-32 (zlib) of a libconfig file's bytes and then of
+ * each file it @includes, depth first, resolved as cfg_open() resolves them
+ * (from the top file's folder, as libconfig 1.5 does, 10 levels at most):
+ * whether two runs read the same inputs. Start *crc at 0.
+ * @return SP_OK; SP_EINPUT (a file cannot be read: reported); SP_ENOMEM
+ */
+SP_MUST_USE int cfg_digest(const char *path, uint32_t *crc, diag_list *diag);
 
 /* Where a setting was written; falls back to the file's own path and line 1
  * for the root group. */

@@ -3,10 +3,15 @@
  * estimate first; the best few are simulated, one child process per rung
  * (SimGrid runs one engine per process), up to -j at a time; the fastest
  * simulated layout is the rung's answer. Then days, dollars and energy,
- * the Pareto front and the recommendation, printed and written to HDF5. */
+ * the Pareto front and the recommendation, printed and written to HDF5.
+ * A study can also run sharded: --part K/N simulates one share of the
+ * rungs into a part file, --merge reports from all N parts as
+ * one run would (Slurm job arrays; docs/user-guide.md). */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath study [STUDY.cfg] [-o OUT.h5] [-j JOBS] [--max-simulated K]\n"
+            "       scalepath study [STUDY.cfg] --part K/N -o PART.h5 [-j JOBS] [--max-simulated K]\n"
+            "       scalepath study [STUDY.cfg] --merge PART.h5... [-o OUT.h5]\n"
             "\n"
             "Every job of the study on every rung of its ladder: the layouts that fit\n"
             "(TP, PP, DP, EP, ZeRO, micro-batch, interleaving, recompute), ranked by an\n"
@@ -53,7 +60,13 @@ static void usage(FILE *fp)
             "Without a file: the built-in study, %s: a small lab with one\n"
             "DGX Spark, fine-tuning and pretraining 8B to 70B models.\n"
             "  -j JOBS   rungs simulated at once (processes)      default: the CPUs\n"
-            "  -o FILE   the tables as HDF5 (analysis/plot.py draws them)\n",
+            "  -o FILE   the tables as HDF5 (analysis/plot.py draws them)\n"
+            "  --part K/N  simulate only part K (0 to N-1) of the ladder, the rungs\n"
+            "            whose index (from 0) is K mod N, every job on them, and write\n"
+            "            the results to -o as a part file: one task of a Slurm job array\n"
+            "            (--part $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)\n"
+            "  --merge   the tables from the part files of all N parts (the same\n"
+            "            study, inputs and scalepath), as one run would give them\n",
             DEFAULT_STUDY);
 }
 
@@ -70,8 +83,12 @@ static int child_run(const study *s, size_t rung, cell *cells, int fd)
     const plat *p = s->rungs[rung].p;
     diag_list *diag = NULL;
     eng *e = NULL;
-    int err;
+    int err, any = 0;
 
+    for (size_t j = 0; j < s->njobs; j++)
+        any |= cells[j * s->nrungs + rung].nsim > 0;
+    if (!any) /* another part's rung: no platform to load */
+        return SP_OK;
     if (diag_new(&diag, 50) < 0)
         return SP_ENOMEM;
     err = eng_new(&e, p, NULL, diag);
@@ -398,17 +415,375 @@ static int write_h5(const study *s, cell *cells, const char *path, int argc, cha
     return err;
 }
 
+/* --- Sharded studies. Rung r belongs to part r mod N.
+ * A part file holds, for each simulated layout of its cells, the results
+ * the tables use (stage 0's breakdown, as write_h5 reports it); the merge
+ * redoes the search (planning only, deterministic), checks every row
+ * against it, and goes on as one run would. docs/output-format.md has the
+ * file's layout. */
+
+#define PART_KIND "study-part"
+#define PART_TABLE "/study_part/results"
+
+/* A double of cli_train_result stored as a column of the part file. */
+typedef struct res_field {
+    const char *name, *units, *description;
+    size_t off;
+} res_field;
+
+#define RES(name, units, what, member) {name, units, what, offsetof(cli_train_result, member)}
+static const res_field res_fields[] = {
+    RES("memory_params", "1", "parameters held per GPU (before ZeRO-3)", mem.params),
+    RES("memory_trainable", "1", "of which trained", mem.trainable),
+    RES("memory_weights", "B", "weights per GPU", mem.weights),
+    RES("memory_gradients", "B", "gradients per GPU", mem.gradients),
+    RES("memory_optimizer", "B", "optimizer states per GPU", mem.optimizer),
+    RES("memory_activations", "B", "activations per GPU", mem.activations),
+    RES("memory_logits", "B", "logits and the loss's fp32 tensors per GPU", mem.logits),
+    RES("memory_framework", "B", "CUDA context and NCCL buffers per GPU", mem.framework),
+    RES("memory_per_gpu", "B", "memory needed per GPU (busiest stage)", mem.total),
+    RES("memory_capacity", "B", "GPU memory", capacity),
+    RES("step_time", "s", "simulated optimizer step; inf if its simulation failed", step_s),
+    RES("tokens_per_s", "1/s", "tokens trained per second", tokens_per_s),
+    RES("model_tflops_per_gpu", "TFLOP/s", "model FLOPs per second per GPU (PaLM's convention)", tflops_per_gpu),
+    RES("model_tflops_per_gpu_causal", "TFLOP/s", "the same, attention's causal half only", tflops_per_gpu_causal),
+    RES("mfu", "1", "model FLOPs utilisation of the dense bf16 peak", mfu),
+    RES("finish", "s", "stage 0, first GPU: its last operation's end", stage[0].finish),
+    RES("compute", "s", "stage 0: compute stream busy", stage[0].compute),
+    RES("comm", "s", "stage 0: communication, overlapped or not", stage[0].comm),
+    RES("exposed", "s", "stage 0: communication no compute hides", stage[0].exposed),
+    RES("exposed_tp", "s", "stage 0: of which tensor-parallel", stage[0].exposed_by[CLI_TP]),
+    RES("exposed_cp", "s", "stage 0: of which context-parallel", stage[0].exposed_by[CLI_CP]),
+    RES("exposed_ep", "s", "stage 0: of which expert-parallel", stage[0].exposed_by[CLI_EP]),
+    RES("exposed_dp", "s", "stage 0: of which data-parallel", stage[0].exposed_by[CLI_DP]),
+    RES("exposed_pp", "s", "stage 0: of which waiting for a pipeline stage", stage[0].exposed_by[CLI_PP]),
+    RES("exposed_other", "s", "stage 0: of which other communication", stage[0].exposed_by[CLI_OTHER]),
+    RES("pipeline_wait", "s", "stage 0: waiting for another stage (the pipeline bubble)", pp_wait[0]),
+};
+#undef RES
+#define NRES (sizeof(res_fields) / sizeof(res_fields[0]))
+enum { NRES_INT = 6 }; /* job, rung, candidate, fits, operations, stage0_rank */
+
+static double *res_double(cli_train_result *r, size_t f)
+{
+    return (double *)(void *)((char *)r + res_fields[f].off);
+}
+
+/* Parts are sets of whole rungs: a rung's child simulates the same layouts
+ * in the same order on one engine whether the study runs whole or in parts,
+ * so the results are the same bits (the engine's clock runs on from one
+ * simulation to the next, and its rounding with it). */
+static int in_part(size_t rung, int part, int parts)
+{
+    return rung % (size_t)parts == (size_t)part;
+}
+
+/* The full description of candidate k of a cell, as train prints it. */
+static void describe_candidate(const study *s, size_t r, const cell *c, int k, char *buf, size_t size)
+{
+    cli_train_args a;
+
+    cli_train_defaults(&a);
+    a.cfg = c->cand[k].c;
+    a.cfg.fold = fold_for(&a.cfg, s->rungs[r].p);
+    cli_train_describe(&a, buf, size);
+}
+
+static int write_part(const study *s, const cell *cells, uint32_t digest, int part, int parts, const char *path,
+                      int argc, char **argv, diag_list *diag)
+{
+    size_t n = 0, i = 0;
+    int64_t *iv = NULL;
+    double *fv = NULL;
+    char **sv = NULL;
+    out_file *f = NULL;
+    int err = SP_ENOMEM;
+
+    for (size_t c = 0; c < s->njobs * s->nrungs; c++)
+        n += (size_t)cells[c].nsim;
+    iv = calloc(NRES_INT * (n + 1), sizeof(*iv));
+    fv = calloc(NRES * (n + 1), sizeof(*fv));
+    sv = calloc(n + 1, sizeof(*sv));
+    if (iv == NULL || fv == NULL || sv == NULL)
+        goto done;
+    for (size_t j = 0; j < s->njobs; j++)
+        for (size_t r = 0; r < s->nrungs; r++) {
+            const cell *c = &cells[j * s->nrungs + r];
+            for (int k = 0; k < c->nsim; k++, i++) {
+                cli_train_result res = c->res[k];
+                char lay[512];
+                int64_t ints[NRES_INT] = {(int64_t)j, (int64_t)r, k, res.fits, (int64_t)res.nops,
+                                          res.stage_rank[0]};
+                describe_candidate(s, r, c, k, lay, sizeof(lay));
+                if ((sv[i] = str_dup(lay)) == NULL)
+                    goto done;
+                for (size_t x = 0; x < NRES_INT; x++)
+                    iv[x * n + i] = ints[x];
+                for (size_t x = 0; x < NRES; x++)
+                    fv[x * n + i] = *res_double(&res, x);
+            }
+        }
+    {
+        out_col cols[NRES_INT + 1 + NRES] = {
+            {"job", OUT_I64, "1", "the job's index in the study (from 0)", iv},
+            {"rung", OUT_I64, "1", "the rung's index in the ladder (from 0)", iv + n},
+            {"candidate", OUT_I64, "1", "the layout's rank in the search (0 = best estimate)", iv + 2 * n},
+            {"fits", OUT_I64, "1", "1 if the memory per GPU fits its capacity", iv + 3 * n},
+            {"operations", OUT_I64, "1", "operations simulated", iv + 4 * n},
+            {"stage0_rank", OUT_I64, "1", "the GPU whose breakdown the stage-0 columns give", iv + 5 * n},
+            {"layout", OUT_STR, "", "the layout simulated, as scalepath train describes it", sv},
+        };
+        const out_attr root[] = {
+            OUT_ATTR_STR("study_file", s->path),
+            OUT_ATTR_STR("study_name", s->name),
+            OUT_ATTR_I64("study_inputs_crc32", (long long)digest, NULL),
+            OUT_ATTR_I64("part", part, "1"),
+            OUT_ATTR_I64("parts", parts, "1"),
+            OUT_ATTR_I64("cells", (long long)(s->njobs * s->nrungs), "1"),
+            OUT_ATTR_I64("max_simulated", s->max_simulated, "1"),
+        };
+        const out_attr gattrs[] = {OUT_ATTR_STR("contents", "one row per simulated layout of this part's cells")};
+        for (size_t x = 0; x < NRES; x++)
+            cols[NRES_INT + 1 + x] = (out_col){res_fields[x].name, OUT_F64, res_fields[x].units,
+                                               res_fields[x].description, fv + x * n};
+        err = cli_out_open(&f, path, PART_KIND, argc, argv, root, sizeof(root) / sizeof(root[0]), diag);
+        if (err == SP_OK)
+            err = out_table(f, PART_TABLE, gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);
+        err = cli_out_finish(f, err);
+    }
+done:
+    for (size_t x = 0; sv != NULL && x < n; x++)
+        free(sv[x]);
+    free(sv);
+    free(iv);
+    free(fv);
+    return err;
+}
+
+/* A part file's header, read and checked against the study and the first part. */
+typedef struct part_file {
+    const char *path;
+    out_reader *r;
+    long long part, parts, maxsim;
+} part_file;
+
+static int open_parts(uint32_t digest, part_file *pf, size_t np, diag_list *diag)
+{
+    int err = SP_OK;
+
+    for (size_t i = 0; i < np; i++) {
+        part_file *p = &pf[i];
+        char *kind = NULL, *version = NULL;
+        long long crc = 0;
+        int e = out_read_open(&p->r, p->path, diag);
+
+        if (e == SP_OK)
+            e = out_read_attr_str(p->r, NULL, "kind", &kind);
+        if (e == SP_OK && strcmp(kind, PART_KIND) != 0) {
+            diag_error(diag, (sp_loc){p->path, 0}, "not a part of a sharded study: it holds the output of `scalepath %s`",
+                       kind);
+            e = SP_EINPUT;
+        }
+        if (e == SP_OK && (e = out_read_attr_str(p->r, NULL, "generator_version", &version)) == SP_OK &&
+            strcmp(version, SP_VERSION) != 0) {
+            diag_error(diag, (sp_loc){p->path, 0},
+                       "written by scalepath %s, this is %s: run every part and the merge with the same scalepath",
+                       version, SP_VERSION);
+            e = SP_EINPUT;
+        }
+        if (e == SP_OK && (e = out_read_attr_i64(p->r, NULL, "study_inputs_crc32", &crc)) == SP_OK &&
+            crc != (long long)digest) {
+            diag_error(diag, (sp_loc){p->path, 0},
+                       "its inputs are not this study's (CRC-32 %08llx, here %08" PRIx32 "): the study, a model or "
+                       "a platform file has changed since, or it is another study's part",
+                       (unsigned long long)crc, digest);
+            e = SP_EINPUT;
+        }
+        if (e == SP_OK)
+            e = out_read_attr_i64(p->r, NULL, "parts", &p->parts);
+        if (e == SP_OK)
+            e = out_read_attr_i64(p->r, NULL, "part", &p->part);
+        if (e == SP_OK)
+            e = out_read_attr_i64(p->r, NULL, "max_simulated", &p->maxsim);
+        if (e == SP_OK && (p->parts < 1 || p->part < 0 || p->part >= p->parts || p->maxsim < 1 || p->maxsim > 64)) {
+            diag_error(diag, (sp_loc){p->path, 0}, "part %lld of %lld, %lld layouts simulated: not a valid part",
+                       p->part, p->parts, p->maxsim);
+            e = SP_EINPUT;
+        }
+        if (e == SP_OK && i > 0 && pf[0].r != NULL && (p->parts != pf[0].parts || p->maxsim != pf[0].maxsim)) {
+            diag_error(diag, (sp_loc){p->path, 0},
+                       "one of %lld parts, the best %lld layouts simulated; %s: of %lld, the best %lld", p->parts,
+                       p->maxsim, pf[0].path, pf[0].parts, pf[0].maxsim);
+            e = SP_EINPUT;
+        }
+        for (size_t k = 0; e == SP_OK && k < i; k++)
+            if (pf[k].r != NULL && pf[k].part == p->part) {
+                diag_error(diag, (sp_loc){p->path, 0}, "part %lld again (also %s)", p->part, pf[k].path);
+                e = SP_EINPUT;
+            }
+        free(kind);
+        free(version);
+        if (e < 0) {
+            out_read_close(p->r);
+            p->r = NULL;
+            err = err == SP_ENOMEM ? err : e;
+        }
+    }
+    if (err == SP_OK && (long long)np != pf[0].parts) {
+        /* Every part once: say which are missing. */
+        char list[256] = "";
+        size_t used = 0, missing = 0;
+        for (long long k = 0; k < pf[0].parts; k++) {
+            size_t i = 0;
+            while (i < np && pf[i].part != k)
+                i++;
+            if (i < np)
+                continue;
+            if (missing++ < 16 && used < sizeof(list))
+                used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%lld", used ? ", " : "", k);
+        }
+        diag_error(diag, (sp_loc){0}, "study --merge: %zu of the %lld parts missing (part %s%s)", missing,
+                   pf[0].parts, list, missing > 16 ? ", ..." : "");
+        err = SP_EINPUT;
+    }
+    return err;
+}
+
+/* Put a part's rows into the cells, each checked against this run's search;
+ * filled[cell] has bit k set once layout k of the cell has its result. */
+static int read_part(const study *s, cell *cells, const part_file *p, uint64_t *filled, diag_list *diag)
+{
+    size_t n = 0;
+    int64_t *iv[NRES_INT] = {0};
+    double *fv[NRES] = {0};
+    char **lay = NULL;
+    static const char *const inames[NRES_INT] = {"job", "rung", "candidate", "fits", "operations", "stage0_rank"};
+    int err = out_read_rows(p->r, PART_TABLE, &n);
+
+    for (size_t x = 0; x < NRES_INT && err == SP_OK; x++)
+        err = out_read_col(p->r, PART_TABLE, inames[x], OUT_I64, (void **)&iv[x], n);
+    for (size_t x = 0; x < NRES && err == SP_OK; x++)
+        err = out_read_col(p->r, PART_TABLE, res_fields[x].name, OUT_F64, (void **)&fv[x], n);
+    if (err == SP_OK)
+        err = out_read_col(p->r, PART_TABLE, "layout", OUT_STR, (void **)&lay, n);
+    for (size_t i = 0; i < n && err == SP_OK; i++) {
+        int64_t j = iv[0][i], r = iv[1][i], k = iv[2][i];
+        cell *c;
+        cli_train_result *res;
+        char want[512];
+
+        if (j < 0 || (size_t)j >= s->njobs || r < 0 || (size_t)r >= s->nrungs ||
+            !in_part((size_t)r, (int)p->part, (int)p->parts) || k < 0 ||
+            k >= cells[(size_t)j * s->nrungs + (size_t)r].nsim) {
+            diag_error(diag, (sp_loc){p->path, 0},
+                       "row %zu: job %" PRId64 ", rung %" PRId64 ", layout %" PRId64 " is not one this part simulates",
+                       i, j, r, k);
+            err = SP_EINPUT;
+            break;
+        }
+        c = &cells[(size_t)j * s->nrungs + (size_t)r];
+        describe_candidate(s, (size_t)r, c, (int)k, want, sizeof(want));
+        if (strcmp(want, lay[i]) != 0) {
+            diag_error(diag, (sp_loc){p->path, 0},
+                       "row %zu: job \"%s\" on rung \"%s\": layout %" PRId64 " is \"%s\" here, \"%s\" in the part",
+                       i, s->jobs[j].name, s->rungs[r].name, k, want, lay[i]);
+            err = SP_EINPUT;
+            break;
+        }
+        if (filled[(size_t)j * s->nrungs + (size_t)r] & (UINT64_C(1) << k)) {
+            diag_error(diag, (sp_loc){p->path, 0}, "row %zu: the same layout twice", i);
+            err = SP_EINPUT;
+            break;
+        }
+        filled[(size_t)j * s->nrungs + (size_t)r] |= UINT64_C(1) << k;
+        res = &c->res[k];
+        memset(res, 0, sizeof(*res));
+        for (size_t x = 0; x < NRES; x++)
+            *res_double(res, x) = fv[x][i];
+        res->fits = iv[3][i] != 0;
+        res->nops = (size_t)iv[4][i];
+        res->nstages = 1;
+        res->stage_rank[0] = (int)iv[5][i];
+    }
+    for (size_t x = 0; x < NRES_INT; x++)
+        free(iv[x]);
+    for (size_t x = 0; x < NRES; x++)
+        free(fv[x]);
+    free(lay);
+    return err;
+}
+
+static int merge_parts(const study *s, cell *cells, part_file *pf, size_t np, diag_list *diag)
+{
+    uint64_t *filled = calloc(s->njobs * s->nrungs + 1, sizeof(*filled)); /* max_simulated <= 64 */
+    int err = filled != NULL ? SP_OK : SP_ENOMEM;
+    size_t unfilled = 0;
+
+    for (size_t i = 0; i < np && err == SP_OK; i++)
+        err = read_part(s, cells, &pf[i], filled, diag);
+    for (size_t c = 0; c < s->njobs * s->nrungs && err == SP_OK; c++)
+        for (int k = 0; k < cells[c].nsim; k++)
+            if (!(filled[c] & (UINT64_C(1) << k)) && unfilled++ < 8)
+                diag_error(diag, (sp_loc){0}, "study --merge: job \"%s\" on rung \"%s\": layout %d has no result in the parts",
+                           s->jobs[c / s->nrungs].name, s->rungs[c % s->nrungs].name, k);
+    free(filled);
+    return err == SP_OK && unfilled > 0 ? SP_EINPUT : err;
+}
+
+/* "K/N" into part, parts. */
+static int parse_part(const char *val, int *part, int *parts, diag_list *diag)
+{
+    char *end;
+    long k, n;
+
+    errno = 0;
+    k = strtol(val, &end, 10);
+    if (end != val && *end == '/' && errno == 0) {
+        const char *ns = end + 1;
+        n = strtol(ns, &end, 10);
+        if (end != ns && *end == '\0' && errno == 0 && n >= 1 && n <= 1000000 && k >= 0 && k < n) {
+            *part = (int)k;
+            *parts = (int)n;
+            return SP_OK;
+        }
+        if (end != ns && *end == '\0' && errno == 0 && n >= 1 && n <= 1000000 && k == n) {
+            diag_error(diag, (sp_loc){0}, "option --part %s: parts are numbered 0 to %ld (with Slurm: --array=0-%ld)",
+                       val, n - 1, n - 1);
+            return SP_EINPUT;
+        }
+    }
+    diag_error(diag, (sp_loc){0}, "option --part: expected K/N with 0 <= K < N <= 1000000, got \"%s\"", val);
+    return SP_EINPUT;
+}
+
+/* The first bytes of an HDF5 file (its signature at offset 0, as we write it). */
+static int is_hdf5(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char b[8];
+    FILE *fp = fopen(path, "rb");
+    int yes = fp != NULL && fread(b, 1, 8, fp) == 8 && memcmp(b, sig, 8) == 0;
+
+    if (fp != NULL)
+        fclose(fp);
+    return yes;
+}
+
 int cli_study(int argc, char **argv, diag_list *diag)
 {
     static const struct option longs[] = {
         {"output", required_argument, NULL, 'o'},        {"jobs", required_argument, NULL, 'j'},
-        {"max-simulated", required_argument, NULL, 'K'}, {"help", no_argument, NULL, 'h'},
+        {"max-simulated", required_argument, NULL, 'K'}, {"part", required_argument, NULL, 'P'},
+        {"merge", no_argument, NULL, 'M'},               {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = DEFAULT_STUDY, *output = NULL;
-    int c, err = SP_OK, jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), maxsim = 0;
+    int c, err = SP_OK, jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), maxsim = 0, part = -1, parts = 0, merge = 0;
     study *s = NULL;
     cell *cells = NULL;
+    part_file *pf = NULL;
+    size_t np = 0;
+    uint32_t digest = 0;
 
     optind = 1;
     opterr = 0;
@@ -425,6 +800,13 @@ int cli_study(int argc, char **argv, diag_list *diag)
             if (cli_parse_int(&maxsim, "--max-simulated", optarg, 1, 64, diag) < 0)
                 err = SP_EINPUT;
             break;
+        case 'P':
+            if (parse_part(optarg, &part, &parts, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'M':
+            merge = 1;
+            break;
         case 'h':
             usage(stdout);
             return SP_OK;
@@ -437,20 +819,53 @@ int cli_study(int argc, char **argv, diag_list *diag)
             err = SP_EINPUT;
         }
     }
-    if (optind < argc)
+    /* The study file, unless the first argument is already a part (HDF5). */
+    if (optind < argc && !(merge && is_hdf5(argv[optind])))
         path = argv[optind++];
-    if (optind < argc) {
+    if (merge) {
+        np = (size_t)(argc - optind);
+        if (np == 0) {
+            diag_error(diag, (sp_loc){0}, "study --merge: name the part files (PART.h5 ...)");
+            err = SP_EINPUT;
+        } else if ((pf = calloc(np, sizeof(*pf))) == NULL) {
+            return SP_ENOMEM;
+        }
+        for (size_t i = 0; pf != NULL && i < np; i++)
+            pf[i].path = argv[optind++];
+        if (part >= 0) {
+            diag_error(diag, (sp_loc){0}, "study: --part and --merge do not go together");
+            err = SP_EINPUT;
+        }
+        if (maxsim > 0) {
+            diag_error(diag, (sp_loc){0}, "study --merge: --max-simulated is the parts' (they say how many they simulated)");
+            err = SP_EINPUT;
+        }
+    } else if (optind < argc) {
         diag_error(diag, (sp_loc){0}, "study: unexpected argument \"%s\"", argv[optind]);
         err = SP_EINPUT;
     }
+    if (part >= 0 && output == NULL) {
+        diag_error(diag, (sp_loc){0}, "study --part: give the part file to write (-o PART.h5)");
+        err = SP_EINPUT;
+    }
     if (err < 0) {
+        free(pf);
         usage(stderr);
         return err;
     }
     if (jobs < 1)
         jobs = 1;
-    if ((err = study_load(&s, path, diag)) < 0)
+    if ((err = study_load(&s, path, diag)) < 0) {
+        free(pf);
         return err;
+    }
+    if ((part >= 0 || merge) && (err = study_digest(s, &digest, diag)) < 0)
+        goto done;
+    if (merge) {
+        if ((err = open_parts(digest, pf, np, diag)) < 0)
+            goto done;
+        maxsim = (int)pf[0].maxsim;
+    }
     if (maxsim > 0)
         s->max_simulated = maxsim;
     if ((cells = calloc(s->njobs * s->nrungs + 1, sizeof(*cells))) == NULL) {
@@ -463,9 +878,33 @@ int cli_study(int argc, char **argv, diag_list *diag)
             cell *x = &cells[j * s->nrungs + r];
             err = study_search(&s->jobs[j], s->rungs[r].p, &s->rungs[r].coll, &x->cand, &x->ncand, &x->least, diag);
             x->nsim = (int)(x->ncand < (size_t)s->max_simulated ? x->ncand : (size_t)s->max_simulated);
+            if (part >= 0 && !in_part(r, part, parts))
+                x->nsim = 0;
         }
-    if (err < 0 || (err = simulate_rungs(s, cells, jobs, diag)) < 0)
+    if (err < 0)
         goto done;
+    if (merge)
+        err = merge_parts(s, cells, pf, np, diag);
+    else
+        err = simulate_rungs(s, cells, jobs, diag);
+    if (err < 0)
+        goto done;
+    if (part >= 0) {
+        size_t ncell = 0, nlay = 0;
+        for (size_t i = 0; i < s->njobs * s->nrungs; i++)
+            if (in_part(i % s->nrungs, part, parts)) {
+                ncell++;
+                nlay += (size_t)cells[i].nsim;
+            }
+        err = write_part(s, cells, digest, part, parts, output, argc, argv, diag);
+        if (err == SP_OK)
+            printf("# scalepath %s study: %s (%s), part %d of %d: %zu layouts simulated in %zu of the %zu "
+                   "(job, rung) cells, written to %s\n# when all %d parts are done: scalepath study %s --merge "
+                   "PART.h5... -o OUT.h5\n",
+                   SP_VERSION, s->name, s->path, part, parts, nlay, ncell, s->njobs * s->nrungs, output, parts,
+                   s->path);
+        goto done;
+    }
     {
         printf("# scalepath %s study: %s (%s)\n", SP_VERSION, s->name, s->path);
         if (s->description[0] != '\0')
@@ -523,6 +962,9 @@ done:
     for (size_t i = 0; cells != NULL && i < s->njobs * s->nrungs; i++)
         free(cells[i].cand);
     free(cells);
+    for (size_t i = 0; pf != NULL && i < np; i++)
+        out_read_close(pf[i].r);
+    free(pf);
     study_free(s);
     return err;
 }

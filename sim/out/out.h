@@ -74,4 +74,38 @@ SP_MUST_USE int out_commit(out_file *f);
 /* Close and delete the partial file. NULL is fine. */
 void out_discard(out_file *f);
 
+/*
+ * Reading back what out_table() wrote (merging the parts of a sharded study,
+ * docs/output-format.md). out_read_open() accepts only a complete file of
+ * ours: generator "scalepath", this schema_version, complete = 1. Every
+ * failure is one diag_error() naming the file and what is wrong with it; the
+ * diag_list is borrowed until out_read_close().
+ */
+typedef struct out_reader out_reader;
+
+/* @return SP_OK; SP_EINPUT (not such a file: reported); SP_ENOMEM */
+SP_MUST_USE int out_read_open(out_reader **out, const char *path, diag_list *diag);
+void out_read_close(out_reader *r); /* NULL is fine */
+
+/**
+ * A string or integer attribute of the root group (group NULL) or of a table.
+ * @param[out] value  string: owned by the caller (free())
+ * @return SP_OK; SP_EINPUT (missing, or of another type: reported); SP_ENOMEM
+ */
+SP_MUST_USE int out_read_attr_str(out_reader *r, const char *group, const char *name, char **value);
+SP_MUST_USE int out_read_attr_i64(out_reader *r, const char *group, const char *name, long long *value);
+
+/* The rows of a table (its "rows" attribute). @return SP_OK; SP_EINPUT (reported) */
+SP_MUST_USE int out_read_rows(out_reader *r, const char *group, size_t *nrows);
+
+/**
+ * One column of a table, of the type it was written with and nrows long.
+ * @param[out] data  owned by the caller, one free(): double[], int64_t[],
+ *                   uint64_t[], or for OUT_STR a char *[nrows] whose strings
+ *                   live in the same allocation
+ * @return SP_OK; SP_EINPUT (missing, another type or length: reported); SP_ENOMEM
+ */
+SP_MUST_USE int out_read_col(out_reader *r, const char *group, const char *name, out_type type, void **data,
+                             size_t nrows);
+
 #endif

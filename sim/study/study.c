@@ -89,6 +89,19 @@ static char *relative_to(const char *base, const char *path)
     return str_format("%.*s/%s", (int)(slash - base), base, path);
 }
 
+int study_digest(const study *s, uint32_t *crc, diag_list *diag)
+{
+    int err;
+
+    *crc = 0;
+    err = cfg_digest(s->path, crc, diag);
+    for (size_t j = 0; j < s->njobs && err == SP_OK; j++)
+        err = cfg_digest(s->jobs[j].model_path, crc, diag);
+    for (size_t r = 0; r < s->nrungs && err == SP_OK; r++)
+        err = cfg_digest(s->rungs[r].platform_path, crc, diag);
+    return err;
+}
+
 /* The line of a member of g (or of g when it is absent), in the study file. */
 static unsigned key_line(const cfg_file *f, const config_setting_t *g, const char *key)
 {

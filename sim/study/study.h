@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "coll/coll.h"
 #include "model/model.h"
@@ -74,6 +75,14 @@ typedef struct study {
  */
 SP_MUST_USE int study_load(study **out, const char *path, diag_list *diag);
 void study_free(study *s); /* NULL is fine */
+
+/**
+ * The CRC-32 of what a study reads: its file, every job's model file and
+ * every rung's platform file, each with what it @includes (cfg_digest()).
+ * The parts of a sharded study are merged only when their digests agree.
+ * @return SP_OK; SP_EINPUT (a file cannot be read any more: reported); SP_ENOMEM
+ */
+SP_MUST_USE int study_digest(const study *s, uint32_t *crc, diag_list *diag);
 
 typedef struct study_candidate {
     train_config c;

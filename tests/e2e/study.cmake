@@ -56,3 +56,18 @@ set_tests_properties(e2e.lab4.ninety_days PROPERTIES LABELS e2e TIMEOUT 600 PASS
   "== pretrain-8b:.*recommended: DGX Station: the cheapest rung to buy")
 sp_e2e(bad.study.unsupported RC 2 ARGS "study|tests/bad/study/unsupported.cfg"
   STDERR "unsupported.cfg:6: error: job \"fp4-on-hopper\": rung \"H100\": the H100-SXM has no fp4 peak rate.*unsupported.cfg:11: error: rung \"mixed lab\": platform lab-mixed mixes node types")
+# A study in parts (--part K/N, one Slurm array task each) merged (--merge):
+# the same printout and HDF5 as one run; what the merge must refuse, it refuses.
+add_test(NAME e2e.study.parts COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study_parts.py
+  ${SP_EXE} ${small} ${SP_OUT}/study-parts WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.study.parts PROPERTIES LABELS e2e TIMEOUT 600)
+sp_e2e(opt.study_part_range RC 2 ARGS "study|${small}|--part|3/3|-o|${SP_OUT}/part.h5"
+  STDERR "option --part 3/3: parts are numbered 0 to 2 \\(with Slurm: --array=0-2\\)" ABSENT "${SP_OUT}/part.h5")
+sp_e2e(opt.study_part_syntax RC 2 ARGS "study|${small}|--part|two|-o|${SP_OUT}/part.h5"
+  STDERR "option --part: expected K/N with 0 <= K < N" ABSENT "${SP_OUT}/part.h5")
+sp_e2e(opt.study_part_output RC 2 ARGS "study|${small}|--part|0/2" STDERR "study --part: give the part file to write")
+sp_e2e(opt.study_merge_nothing RC 2 ARGS "study|${small}|--merge" STDERR "study --merge: name the part files")
+sp_e2e(opt.study_merge_part RC 2 ARGS "study|${small}|--merge|--part|0/2|x.h5"
+  STDERR "--part and --merge do not go together")
+sp_e2e(opt.study_merge_not_h5 RC 2 ARGS "study|${small}|--merge|${small}|-o|${SP_OUT}/merged.h5"
+  STDERR "small.cfg: error: not an HDF5 file" ABSENT "${SP_OUT}/merged.h5")

@@ -8,6 +8,11 @@
 #include "unit_helpers.h"
 #include <string.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <zlib.h>
+
 #include "cfg/cfg.h"
 
 
@@ -104,6 +109,59 @@ static void test_cfg__unreadable_file(void **state)
     assert_true(has_message(d, "no-such.cfg: error: cannot read: No such file or directory"));
 }
 
+static uint32_t crc_of(const char *path, uint32_t crc)
+{
+    char buf[65536];
+    FILE *fp = fopen(path, "rb");
+    size_t n;
+
+    assert_non_null(fp);
+    n = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    return (uint32_t)crc32(crc, (const Bytef *)buf, (uInt)n);
+}
+
+static void put(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* The digest covers the file and what it @includes, and changes with either. */
+static void test_cfg__digest_follows_includes(void **state)
+{
+    diag_list *d = *state;
+    char dir[] = "/tmp/test_cfg.XXXXXX", top[64], sub[64];
+    uint32_t a = 0, b = 0, c = 0;
+
+    /* cfg-values.cfg includes cfg-included.cfg: both bytes, in that order. */
+    assert_int_equal(cfg_digest(FIXTURES "/cfg-values.cfg", &a, d), SP_OK);
+    assert_int_equal(a, crc_of(FIXTURES "/cfg-included.cfg", crc_of(FIXTURES "/cfg-values.cfg", 0)));
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(top, sizeof(top), "%s/top.cfg", dir);
+    snprintf(sub, sizeof(sub), "%s/sub.cfg", dir);
+    put(top, "a = 1;\n  @include \"sub.cfg\"\n# @include \"not-an-include.cfg\"\n");
+    put(sub, "b = 2.0;\n");
+    a = 0;
+    assert_int_equal(cfg_digest(top, &a, d), SP_OK);
+    assert_int_equal(cfg_digest(top, &b, d), SP_OK);
+    assert_int_equal(a, b); /* the same inputs, the same digest */
+    put(sub, "b = 2.5;\n");
+    assert_int_equal(cfg_digest(top, &c, d), SP_OK);
+    assert_true(c != a);
+    assert_int_equal(diag_error_count(d), 0);
+    remove(sub);
+    c = 0;
+    assert_int_equal(cfg_digest(top, &c, d), SP_EINPUT);
+    assert_true(has_message(d, "sub.cfg: error: cannot read: No such file or directory"));
+    remove(top);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +169,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cfg__types_ranges_missing, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_cfg__include_location, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_cfg__unreadable_file, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__digest_follows_includes, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

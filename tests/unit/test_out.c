@@ -1,5 +1,6 @@
 /* test_out.c - out_h5.c: round trip through the HDF5 C API, the .partial
- * convention, errors on an unwritable path, and byte-identical output.
+ * convention, errors on an unwritable path, and byte-identical output;
+ * out_read.c: reading it back, and refusing files that are not ours.
  *
  * Scratch files go to TMPDIR_BUILD (the test build folder).
  */
@@ -414,6 +415,159 @@ static void test_out_h5__same_input_same_bytes(void **state)
     remove(b);
 }
 
+
+/* The last message of diag contains needle. */
+static void assert_said(const diag_list *diag, const char *needle)
+{
+    size_t n = diag_count(diag);
+
+    assert_true(n > 0);
+    if (strstr(diag_text(diag, n - 1), needle) == NULL)
+        fail_msg("expected \"%s\" in: %s", needle, diag_text(diag, n - 1));
+}
+
+/* What out_table() wrote, out_read_*() gives back exactly. */
+static void test_out_read__round_trip(void **state)
+{
+    diag_list *diag = *state;
+    const char *path = SCRATCH("read.h5");
+    out_reader *r;
+    size_t n = 0;
+    double *tm;
+    uint64_t *by;
+    int64_t *de;
+    char **al;
+    char *cmd;
+    long long ranks;
+
+    remove_both(path);
+    assert_int_equal(write_sample(path, diag), SP_OK);
+    assert_int_equal(out_read_open(&r, path, diag), SP_OK);
+    assert_int_equal(out_read_attr_str(r, NULL, "command", &cmd), SP_OK);
+    assert_string_equal(cmd, "scalepath nccl --op all_reduce");
+    free(cmd);
+    assert_int_equal(out_read_attr_i64(r, NULL, "ranks", &ranks), SP_OK);
+    assert_int_equal(ranks, 16);
+    assert_int_equal(out_read_attr_str(r, "/nccl/all_reduce", "op", &cmd), SP_OK);
+    assert_string_equal(cmd, "all_reduce");
+    free(cmd);
+    assert_int_equal(out_read_rows(r, "/nccl/all_reduce", &n), SP_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(out_read_col(r, "/nccl/all_reduce", "time", OUT_F64, (void **)&tm, n), SP_OK);
+    assert_int_equal(out_read_col(r, "/nccl/all_reduce", "bytes", OUT_U64, (void **)&by, n), SP_OK);
+    assert_int_equal(out_read_col(r, "/nccl/all_reduce", "delta", OUT_I64, (void **)&de, n), SP_OK);
+    assert_int_equal(out_read_col(r, "/nccl/all_reduce", "algo", OUT_STR, (void **)&al, n), SP_OK);
+    for (size_t i = 0; i < 3; i++) {
+        assert_memory_equal(&tm[i], &t_time[i], sizeof(double)); /* bit for bit */
+        assert_true(by[i] == t_bytes[i]);
+        assert_true(de[i] == t_delta[i]);
+        assert_string_equal(al[i], t_name[i]);
+    }
+    free(tm);
+    free(by);
+    free(de);
+    free(al);
+    assert_int_equal(out_read_rows(r, "/empty", &n), SP_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(out_read_col(r, "/empty", "algo", OUT_STR, (void **)&al, 0), SP_OK);
+    free(al);
+    assert_int_equal(diag_count(diag), 0);
+
+    /* Each mistake is an input error that names what is wrong. */
+    assert_int_equal(out_read_col(r, "/nccl/all_reduce", "time", OUT_I64, (void **)&de, 3), SP_EINPUT);
+    assert_said(diag, "does not hold 64-bit signed integers");
+    assert_int_equal(out_read_col(r, "/nccl/all_reduce", "nope", OUT_F64, (void **)&tm, 3), SP_EINPUT);
+    assert_said(diag, "no column \"/nccl/all_reduce/nope\"");
+    assert_int_equal(out_read_col(r, "/nccl/all_reduce", "time", OUT_F64, (void **)&tm, 4), SP_EINPUT);
+    assert_said(diag, "has 3 rows, its table 4");
+    assert_int_equal(out_read_rows(r, "/nccl/nothing", &n), SP_EINPUT);
+    assert_said(diag, "no table \"/nccl/nothing\"");
+    assert_int_equal(out_read_attr_i64(r, NULL, "command", &ranks), SP_EINPUT);
+    assert_said(diag, "attribute \"command\" of / is not a 64-bit integer");
+    assert_int_equal(out_read_attr_str(r, NULL, "absent", &cmd), SP_EINPUT);
+    assert_null(cmd);
+    assert_said(diag, "has no attribute \"absent\"");
+    assert_true(strstr(diag_text(diag, 0), path) != NULL);
+    out_read_close(r);
+    remove(path);
+}
+
+/* Not ours, not HDF5, cut short, or never committed: refused, and said why. */
+static void test_out_read__refuses_other_files(void **state)
+{
+    diag_list *diag = *state;
+    const char *good = SCRATCH("good.h5"), *cut = SCRATCH("cut.h5"), *text = SCRATCH("text.h5");
+    out_reader *r = NULL;
+    FILE *fp;
+    long size;
+    char *buf;
+
+    remove_both(good);
+    assert_int_equal(out_read_open(&r, SCRATCH("absent.h5"), diag), SP_EINPUT);
+    assert_null(r);
+    assert_said(diag, "cannot open it");
+
+    fp = fopen(text, "w");
+    assert_non_null(fp);
+    fputs("format_version = 1;\n", fp);
+    fclose(fp);
+    assert_int_equal(out_read_open(&r, text, diag), SP_EINPUT);
+    assert_said(diag, "not an HDF5 file");
+
+    /* Half of a good file. */
+    assert_int_equal(write_sample(good, diag), SP_OK);
+    fp = fopen(good, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    size = ftell(fp);
+    rewind(fp);
+    buf = malloc((size_t)size);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, fp), (size_t)size);
+    fclose(fp);
+    fp = fopen(cut, "wb");
+    assert_non_null(fp);
+    fwrite(buf, 1, (size_t)size / 2, fp);
+    fclose(fp);
+    free(buf);
+    assert_int_equal(out_read_open(&r, cut, diag), SP_EINPUT);
+    assert_null(r);
+
+    /* A file of ours whose run did not finish: no "complete" attribute. */
+    {
+        hid_t h = H5Fcreate(text, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t sp = H5Screate(H5S_SCALAR), st = H5Tcopy(H5T_C_S1), a;
+        const char *gen = "scalepath";
+        long long v = OUT_SCHEMA_VERSION;
+
+        assert_true(h >= 0 && sp >= 0 && st >= 0);
+        assert_true(H5Tset_size(st, H5T_VARIABLE) >= 0);
+        a = H5Acreate2(h, "generator", st, sp, H5P_DEFAULT, H5P_DEFAULT);
+        assert_true(a >= 0 && H5Awrite(a, st, &gen) >= 0);
+        H5Aclose(a);
+        a = H5Acreate2(h, "schema_version", H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &v) >= 0);
+        H5Aclose(a);
+        H5Tclose(st);
+        H5Sclose(sp);
+        H5Fclose(h);
+    }
+    assert_int_equal(out_read_open(&r, text, diag), SP_EINPUT);
+    assert_said(diag, "incomplete");
+
+    /* HDF5 written by someone else. */
+    {
+        hid_t h = H5Fcreate(text, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        assert_true(h >= 0);
+        H5Fclose(h);
+    }
+    assert_int_equal(out_read_open(&r, text, diag), SP_EINPUT);
+    assert_said(diag, "has no attribute \"generator\"");
+    remove(good);
+    remove(cut);
+    remove(text);
+}
+
 int main(int argc, char **argv)
 {
     char dir[512];
@@ -431,6 +585,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_out_h5__failed_table_is_never_committed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_out_h5__same_input_same_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_read__round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_read__refuses_other_files, setup, teardown),
     };
 
     if (argc > 1)
