@@ -32,6 +32,14 @@
 #endif
 #define DEFAULT_STUDY SP_STUDIES_DIR "/default.cfg"
 
+/* Simulated steps this close (relative) are a tie, won by the better
+ * estimate (the earlier candidate). A rung's simulations share one engine
+ * whose clock runs on between them, so the last bits of a step depend on
+ * what ran before it on the rung; layouts equal in exact arithmetic (say,
+ * selective recomputation where flash attention recomputes anyway) must not
+ * be told apart by that rounding. */
+#define TIE 1e-6
+
 /* What a rung's child sends back per job: each simulated layout's result. */
 typedef struct cell {
     study_candidate *cand; /* best estimates first */
@@ -934,7 +942,8 @@ int cli_study(int argc, char **argv, diag_list *diag)
             cell *x = &cells[j * s->nrungs + r];
             x->best = -1;
             for (int k = 0; k < x->nsim; k++)
-                if (isfinite(x->res[k].step_s) && (x->best < 0 || x->res[k].step_s < x->res[x->best].step_s))
+                if (isfinite(x->res[k].step_s) &&
+                    (x->best < 0 || x->res[k].step_s < x->res[x->best].step_s * (1.0 - TIE)))
                     x->best = k;
             cli_train_defaults(&x->args);
             if (x->best >= 0) {
