@@ -56,8 +56,11 @@ static hid_t open_obj(const out_reader *r, const char *group)
 {
     hid_t o;
 
-    if (group == NULL)
-        return H5Oopen(r->file, "/", H5P_DEFAULT);
+    if (group == NULL) {
+        if ((o = H5Oopen(r->file, "/", H5P_DEFAULT)) < 0)
+            bad(r, "cannot read its root group (damaged?)");
+        return o;
+    }
     if (H5Lexists(r->file, group, H5P_DEFAULT) <= 0 || (o = H5Gopen2(r->file, group, H5P_DEFAULT)) < 0) {
         bad(r, "no table \"%s\" in it", group);
         return H5I_INVALID_HID;

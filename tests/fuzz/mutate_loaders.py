@@ -4,7 +4,8 @@
 Usage: mutate_loaders.py SCALEPATH SOURCE_ROOT WORK_DIR ITERATIONS [SEED]
 
 Each iteration takes a valid input (platform file, model file, study file,
-AICB text, one rank of a Chakra trace, an nccl-tests log), applies 1-8 random byte edits (overwrite,
+AICB text, one rank of a Chakra trace, an nccl-tests log, one part file of
+a study run in parts, which the merge reads), applies 1-8 random byte edits (overwrite,
 insert, delete a run, truncate) and runs the command that loads it. Every
 run must exit 0 or 2, never by a signal or another status; an exit 2 must
 say "error:"; under the sanitizer build no sanitizer report may appear.
@@ -29,7 +30,9 @@ SEEDS = [
     ("bench/data/nccl-tests/h100x8_allreduce_g1_dgxc.log", "log"),
     ("tests/data/aicb/micro_all_reduce.txt", "aicb"),
     (CHAKRA + ".0.et", "et"),
+    (None, "part"),  # made first: part 0, 1 or 2 of 3 of tests/data/studies/small.cfg
 ]
+STUDY = "tests/data/studies/small.cfg"
 
 
 def mutate(r, data):
@@ -57,9 +60,16 @@ def main():
     shutil.copy(os.path.join(root, "platforms/include/gpus.cfg"), os.path.join(work, "include"))
     for k in range(8):
         shutil.copy(os.path.join(root, f"{CHAKRA}.{k}.et"), os.path.join(work, f"t.{k}.et"))
+    parts = [os.path.join(work, f"part{k}.h5") for k in range(3)]
+    for k in range(3):
+        subprocess.run([exe, "study", os.path.join(root, STUDY), "--part", f"{k}/3", "-j", "1", "-o", parts[k]],
+                       check=True, capture_output=True, timeout=600)
     fails = 0
     for it in range(n):
         src, kind = r.choice(SEEDS)
+        if kind == "part":
+            which = r.randrange(3)
+            src = parts[which]
         with open(os.path.join(root, src), "rb") as f:
             data = f.read()
         if kind == "study":  # its paths are relative to itself: make them absolute
@@ -78,6 +88,10 @@ def main():
         elif kind == "log":
             path = os.path.join(work, "n.log")
             cmd = [exe, "calibrate", "-p", plat("dgx-h100.cfg"), "--log", path]
+        elif kind == "part":
+            path = os.path.join(work, "m.h5")
+            cmd = [exe, "study", os.path.join(root, STUDY), "--merge"] + \
+                  [path if k == which else parts[k] for k in range(3)]
         elif kind == "aicb":
             path = os.path.join(work, "w.txt")
             cmd = [exe, "replay", "-p", plat("dgx-spark-switch.cfg"), "-n", "4", "-t", path,
