@@ -7,6 +7,7 @@
 #include "cfg/cfg.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,8 @@ static const char *want_name(cfg_type t)
         return "true or false";
     case CFG_GROUP:
         return "a group { }";
+    case CFG_INTS:
+        return "an integer or an array [ ] of integers";
     default:
         return "a list ( )";
     }
@@ -247,6 +250,8 @@ static bool type_ok(cfg_type want, int got)
         return got == CONFIG_TYPE_BOOL;
     case CFG_GROUP:
         return got == CONFIG_TYPE_GROUP;
+    case CFG_INTS:
+        return got == CONFIG_TYPE_INT || got == CONFIG_TYPE_INT64 || got == CONFIG_TYPE_ARRAY;
     default:
         return got == CONFIG_TYPE_LIST;
     }
@@ -326,7 +331,33 @@ int cfg_check(const cfg_file *f, const config_setting_t *group, const cfg_key *k
             err = SP_EINPUT;
             continue;
         }
-        if ((k->type == CFG_NUMBER || k->type == CFG_INT) && (k->min != 0.0 || k->max != 0.0)) {
+        if (k->type == CFG_INTS && config_setting_type(s) == CONFIG_TYPE_ARRAY) {
+            int len = config_setting_length(s);
+            if (len == 0) {
+                diag_error(f->diag, cfg_loc(f, s), "%s: \"%s\" must not be empty", what, name);
+                err = SP_EINPUT;
+            }
+            for (int e = 0; e < len; e++) {
+                const config_setting_t *x = config_setting_get_elem(s, (unsigned)e);
+                int t = config_setting_type(x);
+                double v = t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64 ? number_of(x) : NAN;
+                if (isnan(v) && t == CONFIG_TYPE_FLOAT) {
+                    diag_error(f->diag, cfg_loc(f, s), "%s: \"%s\"[%d] must be an integer (no decimal point), got %g",
+                               what, name, e, config_setting_get_float(x));
+                    err = SP_EINPUT;
+                } else if (isnan(v)) {
+                    diag_error(f->diag, cfg_loc(f, s), "%s: \"%s\"[%d] must be an integer, got %s", what, name, e,
+                               cfg_type_name(t));
+                    err = SP_EINPUT;
+                } else if ((k->min != 0.0 || k->max != 0.0) && !(v >= k->min && v <= k->max)) {
+                    diag_error(f->diag, cfg_loc(f, s), "%s: \"%s\"[%d] must be >= %.15g and <= %.15g, got %.15g",
+                               what, name, e, k->min, k->max, v);
+                    err = SP_EINPUT;
+                }
+            }
+            continue;
+        }
+        if ((k->type == CFG_NUMBER || k->type == CFG_INT || k->type == CFG_INTS) && (k->min != 0.0 || k->max != 0.0)) {
             double v = number_of(s);
             bool low = k->min_exclusive ? !(v > k->min) : !(v >= k->min);
             if ((low || !(v <= k->max)) && k->min == k->max) {
@@ -369,6 +400,24 @@ long long cfg_int(const config_setting_t *group, const char *key, long long dflt
 
     return s != NULL && type_ok(CFG_INT, config_setting_type(s)) ? config_setting_get_int64(s)
                                                                   : dflt;
+}
+
+size_t cfg_ints(const config_setting_t *group, const char *key, long long *out, size_t max)
+{
+    const config_setting_t *s = config_setting_get_member(group, key);
+    size_t n;
+
+    if (s == NULL || !type_ok(CFG_INTS, config_setting_type(s)))
+        return 0;
+    if (config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+        if (max > 0)
+            out[0] = config_setting_get_int64(s);
+        return 1;
+    }
+    n = (size_t)config_setting_length(s);
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = config_setting_get_int64_elem(s, (int)i);
+    return n;
 }
 
 const char *cfg_string(const config_setting_t *group, const char *key, const char *dflt)

@@ -32,6 +32,7 @@ typedef enum cfg_type {
     CFG_BOOL,
     CFG_GROUP,
     CFG_LIST,   /* list ( ... ) of groups */
+    CFG_INTS,   /* an integer, or an array [ ... ] of them (each checked against min, max) */
 } cfg_type;
 
 typedef struct cfg_key {
@@ -80,6 +81,9 @@ SP_MUST_USE int cfg_check(const cfg_file *f, const config_setting_t *group, cons
 double cfg_number(const config_setting_t *group, const char *key, double dflt);
 long long cfg_int(const config_setting_t *group, const char *key, long long dflt);
 const char *cfg_string(const config_setting_t *group, const char *key, const char *dflt);
+/* A CFG_INTS member: its values (at most max) into out; @return how many it
+ * has (1 for a plain integer, 0 when absent or of another type). */
+size_t cfg_ints(const config_setting_t *group, const char *key, long long *out, size_t max);
 bool cfg_bool(const config_setting_t *group, const char *key, bool dflt);
 
 /* The type name libconfig would use, for messages. */

@@ -588,7 +588,8 @@ static int open_parts(uint32_t digest, part_file *pf, size_t np, diag_list *diag
         if (e == SP_OK)
             e = out_read_attr_str(p->r, NULL, "kind", &kind);
         if (e == SP_OK && strcmp(kind, PART_KIND) != 0) {
-            diag_error(diag, (sp_loc){p->path, 0}, "not a part of a sharded study: it holds the output of `scalepath %s`",
+            diag_error(diag, (sp_loc){p->path, 0},
+                       "not a part of a sharded study: it holds the output of `scalepath %s`",
                        kind);
             e = SP_EINPUT;
         }
@@ -732,7 +733,8 @@ static int merge_parts(const study *s, cell *cells, part_file *pf, size_t np, di
     for (size_t c = 0; c < s->njobs * s->nrungs && err == SP_OK; c++)
         for (int k = 0; k < cells[c].nsim; k++)
             if (!(filled[c] & (UINT64_C(1) << k)) && unfilled++ < 8)
-                diag_error(diag, (sp_loc){0}, "study --merge: job \"%s\" on rung \"%s\": layout %d has no result in the parts",
+                diag_error(diag, (sp_loc){0},
+                           "study --merge: job \"%s\" on rung \"%s\": layout %d has no result in the parts",
                            s->jobs[c / s->nrungs].name, s->rungs[c % s->nrungs].name, k);
     free(filled);
     return err == SP_OK && unfilled > 0 ? SP_EINPUT : err;
@@ -845,7 +847,8 @@ int cli_study(int argc, char **argv, diag_list *diag)
             err = SP_EINPUT;
         }
         if (maxsim > 0) {
-            diag_error(diag, (sp_loc){0}, "study --merge: --max-simulated is the parts' (they say how many they simulated)");
+            diag_error(diag, (sp_loc){0},
+                       "study --merge: --max-simulated is the parts' (they say how many they simulated)");
             err = SP_EINPUT;
         }
     } else if (optind < argc) {

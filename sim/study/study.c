@@ -47,7 +47,8 @@ static const cfg_key job_keys[] = {
 static const cfg_key rung_keys[] = {
     {"name",                   CFG_STRING, true,  0, 0, false, "the rung's name"},
     {"platform",               CFG_STRING, true,  0, 0, false, "platform file, relative to the study"},
-    {"nodes",                  CFG_INT,    false, 1, 1 << 20, false, "nodes (default 1)"},
+    {"nodes",                  CFG_INTS,   false, 1, 1 << 20, false,
+     "nodes (default 1); an array [1, 2, 4] makes one rung per count, named \"NAME, N nodes\""},
     {"cloud_USD_per_gpu_hour", CFG_NUMBER, false, 0, 1e4, false, "on-demand price per GPU-hour; 0 = not offered"},
     {"extra_capex_USD",        CFG_NUMBER, false, 0, 1e10, false, "to buy beyond the nodes (a switch, cables)"},
     {"collnet",                CFG_BOOL,   false, 0, 0, false,
@@ -175,22 +176,35 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     return err;
 }
 
-static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_setting_t *g, diag_list *diag)
+/* Rung r from ladder entry g, already checked (cfg_check): with nodes, the
+ * count of an entry whose `nodes` is an array (named "NAME, N nodes"), or 0
+ * for the entry's own (plain) `nodes`. */
+static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_setting_t *g, long long nodes,
+                     diag_list *diag)
 {
-    int err = cfg_check(f, g, rung_keys, "rung");
     sp_loc at = cfg_loc(f, g);
+    const char *name = cfg_string(g, "name", "");
 
     r->line = (int)at.line;
-    if (err < 0)
-        return err;
     r->cloud_USD_per_gpu_hour = cfg_number(g, "cloud_USD_per_gpu_hour", 0.0);
     r->extra_capex_USD = cfg_number(g, "extra_capex_USD", 0.0);
     r->coll.collnet = cfg_bool(g, "collnet", false);
-    if ((r->name = str_dup(cfg_string(g, "name", ""))) == NULL ||
-        (r->platform_path = relative_to(s->path, cfg_string(g, "platform", ""))) == NULL)
+    r->name = nodes > 0 ? str_format("%s, %lld node%s", name, nodes, nodes == 1 ? "" : "s") : str_dup(name);
+    if (r->name == NULL || (r->platform_path = relative_to(s->path, cfg_string(g, "platform", ""))) == NULL)
         return SP_ENOMEM;
-    if (plat_load(&r->p, r->platform_path, diag) == SP_OK)
-        r->nodes = (int)cfg_int(g, "nodes", r->p->fixed_nodes > 0 ? r->p->fixed_nodes : 1);
+    if (plat_load(&r->p, r->platform_path, diag) == SP_OK) {
+        long long one = r->p->fixed_nodes > 0 ? r->p->fixed_nodes : 1;
+        if (nodes == 0)
+            cfg_ints(g, "nodes", &one, 1);
+        else if (r->p->fixed_nodes > 0) {
+            diag_error(diag, (sp_loc){s->path, key_line(f, g, "nodes")},
+                       "rung \"%s\": platform %s has a fixed number of nodes; nodes cannot be a list", name,
+                       r->platform_path);
+            return SP_EINPUT;
+        } else
+            one = nodes;
+        r->nodes = (int)one;
+    }
     if (r->p == NULL || plat_set_nodes(r->p, r->nodes, diag) < 0) {
         diag_error(diag, (sp_loc){s->path, at.line}, "rung \"%s\": platform %s cannot be used (see above)", r->name,
                    r->platform_path);
@@ -204,6 +218,52 @@ static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_se
         return SP_EINPUT;
     }
     return SP_OK;
+}
+
+/* Every rung of the ladder: one per entry, or one per count of an entry
+ * whose nodes is an array. */
+static int load_ladder(study *s, const cfg_file *f, const config_setting_t *ladder, diag_list *diag)
+{
+    int n = config_setting_length(ladder), err = SP_OK;
+    size_t total = 0;
+
+    if (n == 0) {
+        diag_error(diag, cfg_loc(f, ladder), "study: ladder is empty");
+        err = SP_EINPUT;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(ladder, (unsigned)i), *k;
+        k = config_setting_get_member(g, "nodes");
+        total += k != NULL && config_setting_type(k) == CONFIG_TYPE_ARRAY && config_setting_length(k) > 0
+                     ? (size_t)config_setting_length(k)
+                     : 1;
+    }
+    if ((s->rungs = calloc(total + 1, sizeof(*s->rungs))) == NULL)
+        return SP_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(ladder, (unsigned)i);
+        const config_setting_t *k = config_setting_get_member(g, "nodes");
+        int e = cfg_check(f, g, rung_keys, "rung"), listed = k != NULL && config_setting_type(k) == CONFIG_TYPE_ARRAY;
+        size_t cnt = listed && config_setting_length(k) > 0 ? (size_t)config_setting_length(k) : 1;
+        long long *counts = calloc(cnt, sizeof(*counts));
+
+        if (counts == NULL)
+            return SP_ENOMEM;
+        if (listed)
+            cfg_ints(g, "nodes", counts, cnt);
+        for (size_t c = 0; c < cnt; c++) {
+            study_rung *r = &s->rungs[s->nrungs++];
+            r->line = (int)cfg_loc(f, g).line;
+            if (e == SP_OK)
+                e = load_rung(s, r, f, g, listed ? counts[c] : 0, diag);
+        }
+        free(counts);
+        if (e == SP_ENOMEM)
+            return e;
+        if (e < 0)
+            err = e;
+    }
+    return err;
 }
 
 int study_load(study **out, const char *path, diag_list *diag)
@@ -255,19 +315,9 @@ int study_load(study **out, const char *path, diag_list *diag)
         }
     }
     if (ladder != NULL && config_setting_type(ladder) == CONFIG_TYPE_LIST && err != SP_ENOMEM) {
-        int n = config_setting_length(ladder);
-        if (n == 0) {
-            diag_error(diag, cfg_loc(&f, ladder), "study: ladder is empty");
-            err = SP_EINPUT;
-        }
-        if ((s->rungs = calloc((size_t)n + 1, sizeof(*s->rungs))) == NULL)
-            err = SP_ENOMEM;
-        for (int i = 0; i < n && s->rungs != NULL; i++) {
-            int e = load_rung(s, &s->rungs[i], &f, config_setting_get_elem(ladder, (unsigned)i), diag);
-            s->nrungs++;
-            if (e < 0 && err != SP_ENOMEM)
-                err = e;
-        }
+        int e = load_ladder(s, &f, ladder, diag);
+        if (e < 0 && err != SP_ENOMEM)
+            err = e;
     }
     cfg_close(&f);
     /* What no layout search can get round: say it now, at the job's line. */

@@ -162,6 +162,45 @@ static void test_cfg__digest_follows_includes(void **state)
     rmdir(dir);
 }
 
+/* CFG_INTS: an integer or an array of them, each in range; cfg_ints reads both. */
+static void test_cfg__ints_scalar_or_array(void **state)
+{
+    diag_list *d = *state;
+    char dir[] = "/tmp/test_cfg.XXXXXX", path[64];
+    static const cfg_key keys[] = {
+        {"one", CFG_INTS, false, 1, 8, false, "n"},   {"many", CFG_INTS, false, 1, 8, false, "n"},
+        {"big", CFG_INTS, false, 1, 8, false, "n"},   {"floats", CFG_INTS, false, 1, 8, false, "n"},
+        {"none", CFG_INTS, false, 1, 8, false, "n"},  {"word", CFG_INTS, false, 1, 8, false, "n"},
+        {NULL, 0, 0, 0, 0, 0, NULL},
+    };
+    long long v[4] = {0};
+    cfg_file f;
+    const config_setting_t *g;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/ints.cfg", dir);
+    put(path, "g = {\n one = 4;\n many = [1, 2, 8];\n big = [2, 9];\n floats = [1.0];\n none = [];\n"
+              " word = \"x\";\n};\n");
+    assert_int_equal(cfg_open(&f, path, d), SP_OK);
+    g = config_lookup(&f.cfg, "g");
+    assert_int_equal(cfg_check(&f, g, keys, "g"), SP_EINPUT);
+    assert_true(has_message(d, "ints.cfg:4: error: g: \"big\"[1] must be >= 1 and <= 8, got 9"));
+    assert_true(has_message(d, "ints.cfg:5: error: g: \"floats\"[0] must be an integer (no decimal point), got 1"));
+    assert_true(has_message(d, "ints.cfg:6: error: g: \"none\" must not be empty"));
+    assert_true(has_message(d, "ints.cfg:7: error: g: \"word\" must be an integer or an array [ ] of integers"));
+    assert_int_equal(diag_error_count(d), 4);
+    assert_int_equal(cfg_ints(g, "one", v, 4), 1);
+    assert_int_equal(v[0], 4);
+    assert_int_equal(cfg_ints(g, "many", v, 4), 3);
+    assert_true(v[0] == 1 && v[1] == 2 && v[2] == 8);
+    assert_int_equal(cfg_ints(g, "many", v, 1), 3); /* the count, though only max are read */
+    assert_int_equal(cfg_ints(g, "absent", v, 4), 0);
+    assert_int_equal(cfg_ints(g, "word", v, 4), 0);
+    cfg_close(&f);
+    remove(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +209,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cfg__include_location, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_cfg__unreadable_file, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_cfg__digest_follows_includes, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__ints_scalar_or_array, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
