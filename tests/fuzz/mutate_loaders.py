@@ -27,6 +27,7 @@ SEEDS = [
     ("tests/unit/fixtures/gemm-shapes.cfg", "cfg"),
     ("workloads/models/llama3-8b.cfg", "model"),
     ("tests/data/studies/small.cfg", "study"),
+    ("tests/data/studies/sweep.cfg", "study"),
     ("bench/data/nccl-tests/h100x8_allreduce_g1_dgxc.log", "log"),
     ("tests/data/aicb/micro_all_reduce.txt", "aicb"),
     (CHAKRA + ".0.et", "et"),
