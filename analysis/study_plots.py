@@ -4,7 +4,8 @@
 
     python3 analysis/study_plots.py STUDY.h5 -o DIR
 
-- DIR/S-scaling.png    tokens/s and days to train against GPUs, one line per job;
+- DIR/S-scaling.png    tokens/s and days to train against GPUs, a colour per job,
+                       the rungs of one platform at several node counts joined;
 - DIR/S-pareto.png     cost to buy and energy against days to train, per job,
                        the Pareto front joined, the recommended rung ringed;
 - DIR/S-memory.png     memory per GPU of each rung's best layout (or the least
@@ -58,13 +59,21 @@ def rows_of(out, job):
 def scaling(name, out, cfg, png):
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     for job in jobs_of(out):
-        pts = sorted((int(cfg["gpus"][i]), float(cfg["tokens_per_s"][i]), float(out["days"][i]), out["rung"][i])
+        pts = sorted((int(cfg["gpus"][i]), float(cfg["tokens_per_s"][i]), float(out["days"][i]), out["rung"][i],
+                      (cfg["platform"][i], int(out["collnet"][i])))
                      for i in rows_of(out, job) if int(out["fits"][i]))
         if not pts:
             continue
         for ax, k in ((axes[0], 1), (axes[1], 2)):
-            # Points, not lines: neighbouring rungs may be different machines.
+            # Points: neighbouring rungs may be different machines. The rungs of
+            # one platform (and NCCL setting) at several node counts are one
+            # machine scaling out (a rung whose nodes is an array): joined.
             line, = ax.plot([p[0] for p in pts], [p[k] for p in pts], "o", label=job)
+            for machine in dict.fromkeys(p[4] for p in pts):
+                same = [p for p in pts if p[4] == machine]
+                if len({p[0] for p in same}) > 1:
+                    ax.plot([p[0] for p in same], [p[k] for p in same], "-", lw=1, alpha=0.6,
+                            color=line.get_color())
             for p in pts:
                 ax.annotate(p[3], (p[0], p[k]), fontsize=6, xytext=(3, 3), textcoords="offset points",
                             color=line.get_color())
