@@ -94,7 +94,7 @@ static int slurp(const char *path, char **buf, size_t *len, diag_list *diag)
             break;
     }
     if (ferror(fp)) {
-        diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
+        diag_error(diag, (sp_loc){path, 0}, "cannot read: an I/O error part way through");
         free(b);
         fclose(fp);
         return SP_EINPUT;
@@ -125,6 +125,39 @@ static size_t include_name(const char *line, const char **name)
     return (size_t)(q - p - 1);
 }
 
+/* Whether a block comment is open at the end of line, given whether one
+ * was at its start: libconfig's comments are # and // to the end of the
+ * line and slash-star to star-slash across lines, none of them inside a
+ * string. */
+static int block_comment_after(const char *line, int in_block)
+{
+    const char *p = line;
+    int in_str = 0;
+
+    while (*p != '\0' && *p != '\n') {
+        if (in_block) {
+            if (p[0] == '*' && p[1] == '/') {
+                in_block = 0;
+                p++;
+            }
+        } else if (in_str) {
+            if (p[0] == '\\' && p[1] != '\0' && p[1] != '\n')
+                p++;
+            else if (p[0] == '"')
+                in_str = 0;
+        } else if (p[0] == '"') {
+            in_str = 1;
+        } else if (p[0] == '#' || (p[0] == '/' && p[1] == '/')) {
+            break;
+        } else if (p[0] == '/' && p[1] == '*') {
+            in_block = 1;
+            p++;
+        }
+        p++;
+    }
+    return in_block;
+}
+
 static const char *next_line(const char *line)
 {
     const char *eol = strchr(line, '\n');
@@ -136,16 +169,17 @@ static int digest(const char *path, const char *dir, int depth, uint32_t *crc, d
     char *buf;
     const char *line;
     size_t len;
-    int err = slurp(path, &buf, &len, diag);
+    int err = slurp(path, &buf, &len, diag), in_block = 0;
 
     if (err < 0)
         return err;
     *crc = (uint32_t)crc32(*crc, (const Bytef *)buf, (uInt)len);
     for (line = buf; err == SP_OK && line != NULL; line = next_line(line)) {
         const char *name = NULL;
-        size_t n = include_name(line, &name);
+        size_t n = in_block ? 0 : include_name(line, &name);
         char *inc;
 
+        in_block = block_comment_after(line, in_block);
         if (n == 0)
             continue;
         if (depth >= 10) {

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cli/cli.h"
 #include "cli/cli_sim.h"
@@ -32,8 +33,8 @@
 #endif
 #define DEFAULT_STUDY SP_STUDIES_DIR "/default.cfg"
 
-/* Simulated steps this close (relative) are a tie, won by the better
- * estimate (the earlier candidate). A rung's simulations share one engine
+/* Simulated steps within this (relative) of the fastest are a tie, won by
+ * the better estimate (the earliest such candidate). A rung's simulations share one engine
  * whose clock runs on between them, so the last bits of a step depend on
  * what ran before it on the rung; layouts equal in exact arithmetic (say,
  * selective recomputation where flash attention recomputes anyway) must not
@@ -249,7 +250,7 @@ static void money(double usd, char *buf, size_t size)
         snprintf(buf, size, "%.2f", usd);
 }
 
-static void print_job(const study *s, size_t j, cell *cells, int rec)
+static void print_job(const study *s, size_t j, cell *cells, int rec, int merged)
 {
     const study_job *job = &s->jobs[j];
     const double G = 1e9;
@@ -271,8 +272,8 @@ static void print_job(const study *s, size_t j, cell *cells, int rec)
         const study_outcome *o = &c->eco;
         money(o->capex_USD, buy, sizeof(buy));
         if (!o->fits && c->nsim > 0) {
-            printf("%-24s %5d %-4s every simulated layout failed (see the messages)\n", s->rungs[r].name,
-                   s->rungs[r].p->nranks, "?");
+            printf("%-24s %5d %-4s every simulated layout failed (see the messages%s)\n", s->rungs[r].name,
+                   s->rungs[r].p->nranks, "?", merged ? " of the part run that simulated it" : "");
             continue;
         }
         if (!o->fits) {
@@ -497,6 +498,28 @@ static void describe_candidate(const study *s, size_t r, const cell *c, int k, c
     cli_train_describe(&a, buf, size);
 }
 
+/* The CRC-32 of this scalepath executable: parts are merged only by the
+ * build that simulated them (SP_VERSION names a release, not a build).
+ * @return the CRC, or 0 when /proc/self/exe cannot be read */
+static uint32_t build_crc(void)
+{
+    static uint32_t crc;
+    static int done;
+    unsigned char buf[65536];
+    FILE *fp;
+    size_t n;
+
+    if (done)
+        return crc;
+    done = 1;
+    if ((fp = fopen("/proc/self/exe", "rb")) == NULL)
+        return 0;
+    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+        crc = (uint32_t)crc32(crc, buf, (uInt)n);
+    fclose(fp);
+    return crc;
+}
+
 static int write_part(const study *s, const cell *cells, uint32_t digest, int part, int parts, const char *path,
                       int argc, char **argv, diag_list *diag)
 {
@@ -545,6 +568,7 @@ static int write_part(const study *s, const cell *cells, uint32_t digest, int pa
             OUT_ATTR_STR("study_file", s->path),
             OUT_ATTR_STR("study_name", s->name),
             OUT_ATTR_I64("study_inputs_crc32", (long long)digest, NULL),
+            OUT_ATTR_I64("build_crc32", (long long)build_crc(), NULL),
             OUT_ATTR_I64("part", part, "1"),
             OUT_ATTR_I64("parts", parts, "1"),
             OUT_ATTR_I64("cells", (long long)(s->njobs * s->nrungs), "1"),
@@ -571,72 +595,88 @@ done:
 /* A part file's header, read and checked against the study and the first part. */
 typedef struct part_file {
     const char *path;
-    out_reader *r;
+    int ok; /* its header checked */
     long long part, parts, maxsim;
 } part_file;
 
-static int open_parts(uint32_t digest, part_file *pf, size_t np, diag_list *diag)
+/* Check one part file's header against this study, this build and the
+ * first good part. @return SP_OK; SP_EINPUT (reported); SP_ENOMEM */
+static int check_part(const study *s, uint32_t digest, part_file *pf, size_t i, diag_list *diag)
+{
+    part_file *p = &pf[i];
+    out_reader *r = NULL;
+    char *kind = NULL, *version = NULL, *simgrid = NULL;
+    long long crc = 0, build = 0, cells = 0;
+    int e = out_read_open(&r, p->path, diag);
+
+    if (e == SP_OK)
+        e = out_read_attr_str(r, NULL, "kind", &kind);
+    if (e == SP_OK && strcmp(kind, PART_KIND) != 0) {
+        diag_error(diag, (sp_loc){p->path, 0}, "not a part of a sharded study: it holds the output of `scalepath %s`",
+                   kind);
+        e = SP_EINPUT;
+    }
+    if (e == SP_OK && (e = out_read_attr_str(r, NULL, "generator_version", &version)) == SP_OK &&
+        (e = out_read_attr_str(r, NULL, "simgrid_version", &simgrid)) == SP_OK &&
+        (e = out_read_attr_i64(r, NULL, "build_crc32", &build)) == SP_OK &&
+        (strcmp(version, SP_VERSION) != 0 || strcmp(simgrid, eng_simgrid_version()) != 0 ||
+         build != (long long)build_crc())) {
+        diag_error(diag, (sp_loc){p->path, 0},
+                   "written by another build (scalepath %s, SimGrid %s, executable CRC-32 %08llx; this one: %s, %s, "
+                   "%08" PRIx32 "): run every part and the merge with the same scalepath executable",
+                   version, simgrid, (unsigned long long)build, SP_VERSION, eng_simgrid_version(), build_crc());
+        e = SP_EINPUT;
+    }
+    if (e == SP_OK && (e = out_read_attr_i64(r, NULL, "study_inputs_crc32", &crc)) == SP_OK &&
+        (crc != (long long)digest ||
+         ((e = out_read_attr_i64(r, NULL, "cells", &cells)) == SP_OK && cells != (long long)(s->njobs * s->nrungs)))) {
+        diag_error(diag, (sp_loc){p->path, 0},
+                   "its inputs are not this study's (CRC-32 %08llx, here %08" PRIx32 "): the study, a model or "
+                   "a platform file has changed since, or it is another study's part",
+                   (unsigned long long)crc, digest);
+        e = SP_EINPUT;
+    }
+    if (e == SP_OK)
+        e = out_read_attr_i64(r, NULL, "parts", &p->parts);
+    if (e == SP_OK)
+        e = out_read_attr_i64(r, NULL, "part", &p->part);
+    if (e == SP_OK)
+        e = out_read_attr_i64(r, NULL, "max_simulated", &p->maxsim);
+    if (e == SP_OK && (p->parts < 1 || p->parts > 1000000 || p->part < 0 || p->part >= p->parts || p->maxsim < 1 ||
+                       p->maxsim > 64)) {
+        diag_error(diag, (sp_loc){p->path, 0}, "part %lld of %lld, %lld layouts simulated: not a valid part",
+                   p->part, p->parts, p->maxsim);
+        e = SP_EINPUT;
+    }
+    for (size_t k = 0; e == SP_OK && k < i; k++) {
+        if (!pf[k].ok)
+            continue;
+        if (p->parts != pf[k].parts || p->maxsim != pf[k].maxsim) {
+            diag_error(diag, (sp_loc){p->path, 0},
+                       "one of %lld parts, the best %lld layouts simulated; %s: of %lld, the best %lld", p->parts,
+                       p->maxsim, pf[k].path, pf[k].parts, pf[k].maxsim);
+            e = SP_EINPUT;
+        } else if (pf[k].part == p->part) {
+            diag_error(diag, (sp_loc){p->path, 0}, "part %lld again (also %s)", p->part, pf[k].path);
+            e = SP_EINPUT;
+        }
+    }
+    free(kind);
+    free(version);
+    free(simgrid);
+    out_read_close(r); /* read again by read_part: thousands of parts need not be open at once */
+    p->ok = e == SP_OK;
+    return e;
+}
+
+static int open_parts(const study *s, uint32_t digest, part_file *pf, size_t np, diag_list *diag)
 {
     int err = SP_OK;
 
     for (size_t i = 0; i < np; i++) {
-        part_file *p = &pf[i];
-        char *kind = NULL, *version = NULL;
-        long long crc = 0;
-        int e = out_read_open(&p->r, p->path, diag);
-
-        if (e == SP_OK)
-            e = out_read_attr_str(p->r, NULL, "kind", &kind);
-        if (e == SP_OK && strcmp(kind, PART_KIND) != 0) {
-            diag_error(diag, (sp_loc){p->path, 0},
-                       "not a part of a sharded study: it holds the output of `scalepath %s`",
-                       kind);
-            e = SP_EINPUT;
-        }
-        if (e == SP_OK && (e = out_read_attr_str(p->r, NULL, "generator_version", &version)) == SP_OK &&
-            strcmp(version, SP_VERSION) != 0) {
-            diag_error(diag, (sp_loc){p->path, 0},
-                       "written by scalepath %s, this is %s: run every part and the merge with the same scalepath",
-                       version, SP_VERSION);
-            e = SP_EINPUT;
-        }
-        if (e == SP_OK && (e = out_read_attr_i64(p->r, NULL, "study_inputs_crc32", &crc)) == SP_OK &&
-            crc != (long long)digest) {
-            diag_error(diag, (sp_loc){p->path, 0},
-                       "its inputs are not this study's (CRC-32 %08llx, here %08" PRIx32 "): the study, a model or "
-                       "a platform file has changed since, or it is another study's part",
-                       (unsigned long long)crc, digest);
-            e = SP_EINPUT;
-        }
-        if (e == SP_OK)
-            e = out_read_attr_i64(p->r, NULL, "parts", &p->parts);
-        if (e == SP_OK)
-            e = out_read_attr_i64(p->r, NULL, "part", &p->part);
-        if (e == SP_OK)
-            e = out_read_attr_i64(p->r, NULL, "max_simulated", &p->maxsim);
-        if (e == SP_OK && (p->parts < 1 || p->part < 0 || p->part >= p->parts || p->maxsim < 1 || p->maxsim > 64)) {
-            diag_error(diag, (sp_loc){p->path, 0}, "part %lld of %lld, %lld layouts simulated: not a valid part",
-                       p->part, p->parts, p->maxsim);
-            e = SP_EINPUT;
-        }
-        if (e == SP_OK && i > 0 && pf[0].r != NULL && (p->parts != pf[0].parts || p->maxsim != pf[0].maxsim)) {
-            diag_error(diag, (sp_loc){p->path, 0},
-                       "one of %lld parts, the best %lld layouts simulated; %s: of %lld, the best %lld", p->parts,
-                       p->maxsim, pf[0].path, pf[0].parts, pf[0].maxsim);
-            e = SP_EINPUT;
-        }
-        for (size_t k = 0; e == SP_OK && k < i; k++)
-            if (pf[k].r != NULL && pf[k].part == p->part) {
-                diag_error(diag, (sp_loc){p->path, 0}, "part %lld again (also %s)", p->part, pf[k].path);
-                e = SP_EINPUT;
-            }
-        free(kind);
-        free(version);
-        if (e < 0) {
-            out_read_close(p->r);
-            p->r = NULL;
-            err = err == SP_ENOMEM ? err : e;
-        }
+        int e = check_part(s, digest, pf, i, diag);
+        if (e < 0 && err != SP_ENOMEM)
+            err = e;
     }
     if (err == SP_OK && (long long)np != pf[0].parts) {
         /* Every part once: say which are missing. */
@@ -667,14 +707,18 @@ static int read_part(const study *s, cell *cells, const part_file *p, uint64_t *
     double *fv[NRES] = {0};
     char **lay = NULL;
     static const char *const inames[NRES_INT] = {"job", "rung", "candidate", "fits", "operations", "stage0_rank"};
-    int err = out_read_rows(p->r, PART_TABLE, &n);
+    out_reader *rd = NULL;
+    int err = out_read_open(&rd, p->path, diag);
 
-    for (size_t x = 0; x < NRES_INT && err == SP_OK; x++)
-        err = out_read_col(p->r, PART_TABLE, inames[x], OUT_I64, (void **)&iv[x], n);
-    for (size_t x = 0; x < NRES && err == SP_OK; x++)
-        err = out_read_col(p->r, PART_TABLE, res_fields[x].name, OUT_F64, (void **)&fv[x], n);
     if (err == SP_OK)
-        err = out_read_col(p->r, PART_TABLE, "layout", OUT_STR, (void **)&lay, n);
+        err = out_read_rows(rd, PART_TABLE, &n);
+    for (size_t x = 0; x < NRES_INT && err == SP_OK; x++)
+        err = out_read_col(rd, PART_TABLE, inames[x], OUT_I64, (void **)&iv[x], n);
+    for (size_t x = 0; x < NRES && err == SP_OK; x++)
+        err = out_read_col(rd, PART_TABLE, res_fields[x].name, OUT_F64, (void **)&fv[x], n);
+    if (err == SP_OK)
+        err = out_read_col(rd, PART_TABLE, "layout", OUT_STR, (void **)&lay, n);
+    out_read_close(rd);
     for (size_t i = 0; i < n && err == SP_OK; i++) {
         int64_t j = iv[0][i], r = iv[1][i], k = iv[2][i];
         cell *c;
@@ -704,6 +748,25 @@ static int read_part(const study *s, cell *cells, const part_file *p, uint64_t *
             err = SP_EINPUT;
             break;
         }
+        for (size_t x = 0; x < NRES && err == SP_OK; x++) {
+            double v = fv[x][i];
+            /* Sizes and times are >= 0; a step is > 0, or inf when its simulation failed. */
+            if (isnan(v) || v < 0.0 || (isinf(v) && strcmp(res_fields[x].name, "step_time") != 0) ||
+                (v == 0.0 && strcmp(res_fields[x].name, "step_time") == 0)) {
+                diag_error(diag, (sp_loc){p->path, 0}, "row %zu: %s = %g is not a result a simulation gives", i,
+                           res_fields[x].name, v);
+                err = SP_EINPUT;
+            }
+        }
+        if (err == SP_OK && (iv[3][i] < 0 || iv[3][i] > 1 || iv[4][i] < 0 || iv[5][i] < 0)) {
+            diag_error(diag, (sp_loc){p->path, 0},
+                       "row %zu: fits = %" PRId64 ", operations = %" PRId64 ", stage0_rank = %" PRId64
+                       ": not a result a simulation gives",
+                       i, iv[3][i], iv[4][i], iv[5][i]);
+            err = SP_EINPUT;
+        }
+        if (err < 0)
+            break;
         filled[(size_t)j * s->nrungs + (size_t)r] |= UINT64_C(1) << k;
         res = &c->res[k];
         memset(res, 0, sizeof(*res));
@@ -766,17 +829,27 @@ static int parse_part(const char *val, int *part, int *parts, diag_list *diag)
     return SP_EINPUT;
 }
 
-/* The first bytes of an HDF5 file (its signature at offset 0, as we write it). */
-static int is_hdf5(const char *path)
+/* Whether a --merge argument is a part rather than the study: an HDF5 file
+ * (ours begin with the checksum block, out.h), or a name ending in .h5 or
+ * .hdf5 (a missing or damaged part is then reported as a part). */
+static int looks_like_part(const char *path)
 {
     static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    unsigned char b[8];
+    unsigned char b[OUT_USERBLOCK + 8];
+    size_t len = strlen(path), n = 0;
     FILE *fp = fopen(path, "rb");
-    int yes = fp != NULL && fread(b, 1, 8, fp) == 8 && memcmp(b, sig, 8) == 0;
 
-    if (fp != NULL)
+    if ((len > 3 && strcmp(path + len - 3, ".h5") == 0) || (len > 5 && strcmp(path + len - 5, ".hdf5") == 0)) {
+        if (fp != NULL)
+            fclose(fp);
+        return 1;
+    }
+    if (fp != NULL) {
+        n = fread(b, 1, sizeof(b), fp);
         fclose(fp);
-    return yes;
+    }
+    return (n >= strlen(OUT_MAGIC) && memcmp(b, OUT_MAGIC, strlen(OUT_MAGIC)) == 0) ||
+           (n >= 8 && memcmp(b, sig, 8) == 0) || (n >= OUT_USERBLOCK + 8 && memcmp(b + OUT_USERBLOCK, sig, 8) == 0);
 }
 
 int cli_study(int argc, char **argv, diag_list *diag)
@@ -829,8 +902,8 @@ int cli_study(int argc, char **argv, diag_list *diag)
             err = SP_EINPUT;
         }
     }
-    /* The study file, unless the first argument is already a part (HDF5). */
-    if (optind < argc && !(merge && is_hdf5(argv[optind])))
+    /* The study file, unless the first argument is already a part. */
+    if (optind < argc && !(merge && looks_like_part(argv[optind])))
         path = argv[optind++];
     if (merge) {
         np = (size_t)(argc - optind);
@@ -873,7 +946,7 @@ int cli_study(int argc, char **argv, diag_list *diag)
     if ((part >= 0 || merge) && (err = study_digest(s, &digest, diag)) < 0)
         goto done;
     if (merge) {
-        if ((err = open_parts(digest, pf, np, diag)) < 0)
+        if ((err = open_parts(s, digest, pf, np, diag)) < 0)
             goto done;
         maxsim = (int)pf[0].maxsim;
     }
@@ -944,10 +1017,15 @@ int cli_study(int argc, char **argv, diag_list *diag)
         for (size_t r = 0; r < s->nrungs; r++) {
             cell *x = &cells[j * s->nrungs + r];
             x->best = -1;
-            for (int k = 0; k < x->nsim; k++)
-                if (isfinite(x->res[k].step_s) &&
-                    (x->best < 0 || x->res[k].step_s < x->res[x->best].step_s * (1.0 - TIE)))
-                    x->best = k;
+            {
+                double fastest = INFINITY;
+                for (int k = 0; k < x->nsim; k++)
+                    if (x->res[k].step_s < fastest)
+                        fastest = x->res[k].step_s;
+                for (int k = 0; k < x->nsim && x->best < 0 && isfinite(fastest); k++)
+                    if (x->res[k].step_s <= fastest * (1.0 + TIE))
+                        x->best = k;
+            }
             cli_train_defaults(&x->args);
             if (x->best >= 0) {
                 x->args.cfg = x->cand[x->best].c;
@@ -966,7 +1044,7 @@ int cli_study(int argc, char **argv, diag_list *diag)
         for (size_t r = 0; r < s->nrungs; r++)
             cells[j * s->nrungs + r].eco = eco[r];
         free(eco);
-        print_job(s, j, cells, rec);
+        print_job(s, j, cells, rec, merge);
     }
     if (output != NULL)
         err = write_h5(s, cells, output, argc, argv, diag);
@@ -974,8 +1052,6 @@ done:
     for (size_t i = 0; cells != NULL && i < s->njobs * s->nrungs; i++)
         free(cells[i].cand);
     free(cells);
-    for (size_t i = 0; pf != NULL && i < np; i++)
-        out_read_close(pf[i].r);
     free(pf);
     study_free(s);
     return err;

@@ -25,6 +25,13 @@
 
 #define OUT_SCHEMA_VERSION 1
 
+/* Every file begins with a user block of OUT_USERBLOCK bytes (HDF5 starts
+ * after it): the text "scalepath-h5 crc32=XXXXXXXX size=N\n", the CRC-32 of
+ * the N bytes that follow the block, then zeros. out_read_open() checks it
+ * before HDF5 parses a byte, so a damaged file is refused, not parsed. */
+#define OUT_USERBLOCK 512
+#define OUT_MAGIC "scalepath-h5 "
+
 typedef enum out_type { OUT_F64, OUT_U64, OUT_I64, OUT_STR } out_type;
 
 typedef struct out_attr {
@@ -67,8 +74,9 @@ SP_MUST_USE int out_open(out_file **out, const char *path, const out_attr *attrs
 SP_MUST_USE int out_table(out_file *f, const char *group, const out_attr *attrs, size_t nattrs,
                           const out_col *cols, size_t ncols, size_t nrows);
 
-/* Mark complete (root attribute complete = 1), close and rename into place.
- * The handle is released even on failure. @return SP_OK or SP_EIO */
+/* Mark complete (root attribute complete = 1), close, write the checksum
+ * block (OUT_USERBLOCK) and rename into place. The handle is released even
+ * on failure. @return SP_OK or SP_EIO */
 SP_MUST_USE int out_commit(out_file *f);
 
 /* Close and delete the partial file. NULL is fine. */
@@ -77,7 +85,8 @@ void out_discard(out_file *f);
 /*
  * Reading back what out_table() wrote (merging the parts of a sharded study,
  * docs/output-format.md). out_read_open() accepts only a complete file of
- * ours: generator "scalepath", this schema_version, complete = 1. Every
+ * ours whose checksum block matches its contents: generator "scalepath",
+ * this schema_version, complete = 1. Every
  * failure is one diag_error() naming the file and what is wrong with it; the
  * diag_list is borrowed until out_read_close().
  */

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "util/str.h"
 
@@ -233,6 +234,8 @@ static int make_plists(out_file *f, hid_t *fcpl, hid_t *fapl)
         H5Pset_attr_creation_order(*fcpl, order) < 0 ||
         H5Pset_attr_creation_order(f->gcpl, order) < 0 ||
         H5Pset_attr_creation_order(f->dcpl, order) < 0)
+        return -1;
+    if (H5Pset_userblock(*fcpl, OUT_USERBLOCK) < 0)
         return -1;
     if (H5Pset_libver_bounds(*fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
         H5Pset_fclose_degree(*fapl, H5F_CLOSE_STRONG) < 0)
@@ -568,6 +571,34 @@ done:
     return rc;
 }
 
+/* Fill the user block of the closed file at path with the checksum of what
+ * follows it. @return 0 or -1 (errno says why) */
+static int seal(const char *path)
+{
+    FILE *fp = fopen(path, "r+b");
+    unsigned char buf[65536];
+    char head[OUT_USERBLOCK];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    unsigned long long size = 0;
+    size_t n;
+    int ok;
+
+    if (fp == NULL)
+        return -1;
+    ok = fseek(fp, OUT_USERBLOCK, SEEK_SET) == 0;
+    while (ok && (n = fread(buf, 1, sizeof(buf), fp)) > 0) {
+        crc = crc32(crc, buf, (uInt)n);
+        size += n;
+    }
+    ok = ok && !ferror(fp);
+    memset(head, 0, sizeof(head));
+    snprintf(head, sizeof(head), OUT_MAGIC "crc32=%08lx size=%llu\n", (unsigned long)crc, size);
+    ok = ok && fseek(fp, 0, SEEK_SET) == 0 && fwrite(head, 1, sizeof(head), fp) == sizeof(head);
+    if (fclose(fp) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
 int out_commit(out_file *f)
 {
     if (f->failed) {
@@ -584,6 +615,15 @@ int out_commit(out_file *f)
     }
     if (close_h5(f) < 0) {
         fail(f, "cannot finish \"%s\"", f->partial);
+        out_discard(f);
+        return SP_EIO;
+    }
+    if (seal(f->partial) < 0) {
+        int err = errno;
+
+        if (f->diag != NULL)
+            diag_error(f->diag, (sp_loc){f->path, 0}, "cannot write the checksum of \"%s\": %s", f->partial,
+                       strerror(err));
         out_discard(f);
         return SP_EIO;
     }

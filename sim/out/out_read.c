@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "util/str.h"
 
@@ -152,6 +153,57 @@ int out_read_attr_i64(out_reader *r, const char *group, const char *name, long l
     return err;
 }
 
+/* The checksum block (out.h, OUT_USERBLOCK) against what follows it.
+ * @return SP_OK, or SP_EINPUT (reported) */
+static int check_seal(out_reader *r, const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    char head[OUT_USERBLOCK + 1];
+    unsigned char buf[65536];
+    unsigned long want = 0;
+    unsigned long long size = 0, got = 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t n;
+
+    if (fp == NULL) {
+        bad(r, "cannot open it: %s", strerror(errno));
+        return SP_EINPUT;
+    }
+    n = fread(head, 1, OUT_USERBLOCK, fp);
+    head[n] = '\0';
+    if (n < OUT_USERBLOCK || strncmp(head, OUT_MAGIC, strlen(OUT_MAGIC)) != 0 ||
+        sscanf(head + strlen(OUT_MAGIC), "crc32=%8lx size=%llu", &want, &size) != 2) {
+        fclose(fp);
+        if (n >= 8 && memcmp(head, "\211HDF\r\n\032\n", 8) == 0)
+            bad(r, "an HDF5 file without scalepath's checksum block: not written by this scalepath");
+        else
+            bad(r, "not a scalepath HDF5 file (or a truncated one): no checksum block");
+        return SP_EINPUT;
+    }
+    {
+        /* The block is exactly what out_commit() writes: the line, then zeros. */
+        char canon[OUT_USERBLOCK];
+        memset(canon, 0, sizeof(canon));
+        snprintf(canon, sizeof(canon), OUT_MAGIC "crc32=%08lx size=%llu\n", want, size);
+        if (memcmp(canon, head, OUT_USERBLOCK) != 0) {
+            fclose(fp);
+            bad(r, "damaged: its checksum block is not as scalepath writes it");
+            return SP_EINPUT;
+        }
+    }
+    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
+        crc = crc32(crc, buf, (uInt)n);
+        got += n;
+    }
+    fclose(fp);
+    if (got != size || crc != want) {
+        bad(r, "damaged: %llu bytes with CRC-32 %08lx, where it was written with %llu bytes and %08lx", got,
+            (unsigned long)crc, size, want);
+        return SP_EINPUT;
+    }
+    return SP_OK;
+}
+
 int out_read_open(out_reader **out, const char *path, diag_list *diag)
 {
     out_reader *r;
@@ -169,6 +221,10 @@ int out_read_open(out_reader **out, const char *path, diag_list *diag)
     }
     r->file = H5I_INVALID_HID;
     r->diag = diag;
+    if (check_seal(r, path) < 0) {
+        out_read_close(r);
+        return SP_EINPUT;
+    }
     is = H5Fis_hdf5(path);
     if (is <= 0) {
         FILE *fp = fopen(path, "rb");

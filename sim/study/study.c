@@ -320,6 +320,28 @@ int study_load(study **out, const char *path, diag_list *diag)
             err = e;
     }
     cfg_close(&f);
+    /* Names tell jobs and rungs apart in the report and the HDF5 tables (and
+     * a rung array's "NAME, N nodes" could meet a rung of that name). */
+    for (size_t a = 0; err != SP_ENOMEM && a < s->njobs; a++)
+        for (size_t b = 0; b < a; b++)
+            if (s->jobs[a].name != NULL && s->jobs[b].name != NULL && strcmp(s->jobs[a].name, s->jobs[b].name) == 0) {
+                diag_error(diag, (sp_loc){s->path, (unsigned)s->jobs[a].line},
+                           "job \"%s\": another job has this name (line %d); names must differ", s->jobs[a].name,
+                           s->jobs[b].line);
+                err = SP_EINPUT;
+                break;
+            }
+    for (size_t a = 0; err != SP_ENOMEM && a < s->nrungs; a++)
+        for (size_t b = 0; b < a; b++)
+            if (s->rungs[a].name != NULL && s->rungs[b].name != NULL &&
+                strcmp(s->rungs[a].name, s->rungs[b].name) == 0) {
+                diag_error(diag, (sp_loc){s->path, (unsigned)s->rungs[a].line},
+                           "rung \"%s\": another rung has this name (line %d); names (and node counts in an "
+                           "array) must differ",
+                           s->rungs[a].name, s->rungs[b].line);
+                err = SP_EINPUT;
+                break;
+            }
     /* What no layout search can get round: say it now, at the job's line. */
     for (size_t j = 0, loaded = err == SP_OK; loaded && j < s->njobs; j++)
         for (size_t r = 0; r < s->nrungs; r++) {

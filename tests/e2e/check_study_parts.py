@@ -5,13 +5,16 @@ attributes bit for bit (all but the root's `command`). Checked with 3 parts
 (one rung each, for a study of three rungs) and with 8 (more parts than
 rungs: five parts are empty). Then the merge refuses what it must refuse, with exit 2,
 a message naming the file, and no output file: a missing part, a part
-given twice, parts of other inputs, a part whose layout is not the one
-this study's search gives, and a file that is not a part.
+given twice, parts of other inputs, a damaged part (its checksum block,
+docs/output-format.md), and, in a part whose checksum was made to match
+again, a layout that is not the one this study's search gives and a value
+no simulation gives; a file that is not a part.
 Usage: check_study_parts.py SCALEPATH STUDY.cfg WORK_DIR"""
 import os
 import shutil
 import subprocess
 import sys
+import zlib
 
 import h5py
 
@@ -28,6 +31,16 @@ def run(exe, args, rc=0, stderr=None):
     if stderr is not None and stderr not in p.stderr:
         fail(f"{' '.join(args)}: expected {stderr!r} in:\n{p.stderr}")
     return p.stdout
+
+
+def reseal(path):
+    """Make the checksum block match the contents again (as a careful forger would)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    body = data[512:]
+    head = f"scalepath-h5 crc32={zlib.crc32(body):08x} size={len(body)}\n".encode().ljust(512, b"\0")
+    with open(path, "wb") as f:
+        f.write(head + body)
 
 
 def objects(f):
@@ -93,16 +106,24 @@ def main():
     with open(other, "w") as f:
         f.write(text.replace("../../../", os.path.abspath(os.path.join(os.path.dirname(study), "../../..")) + "/"))
     run(exe, ["study", other, "--merge"] + p + ["-o", out], 2, "its inputs are not this study's")
-    # A row whose layout is not the one the search gives.
+    # A changed row: the checksum no longer matches; resealed, the row itself is refused.
     bad = w("tampered.h5")
     shutil.copy(p[1], bad)
     with h5py.File(bad, "r+") as f:
         lay = f["study_part/results/layout"]
         lay[0] = b"TP 3 x CP 1" + lay[0][11:]
+    run(exe, ["study", study, "--merge", p[0], bad, p[2], "-o", out], 2, "tampered.h5: error: damaged")
+    reseal(bad)
     run(exe, ["study", study, "--merge", p[0], bad, p[2], "-o", out], 2, "in the part")
+    shutil.copy(p[1], bad)
+    with h5py.File(bad, "r+") as f:
+        f["study_part/results/step_time"][0] = -1.0
+    reseal(bad)
+    run(exe, ["study", study, "--merge", p[0], bad, p[2], "-o", out], 2, "step_time = -1 is not a result")
     if os.path.exists(out) or os.path.exists(out + ".partial"):
         fail("a refused merge left an output file")
-    print("refused: a missing part, a part twice, not a part, other inputs, a changed layout; no output left")
+    print("refused: a missing part, a part twice, not a part, other inputs, a damaged part, a changed layout, "
+          "a negative step; no output left")
 
 
 if __name__ == "__main__":

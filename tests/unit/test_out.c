@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "out/out.h"
 #include "util/diag.h"
@@ -493,14 +494,60 @@ static void test_out_read__round_trip(void **state)
 }
 
 /* Not ours, not HDF5, cut short, or never committed: refused, and said why. */
+/* Write a checksum block for the file at path, as out_commit() does. */
+static void seal_like_out(const char *path)
+{
+    FILE *fp = fopen(path, "r+b");
+    unsigned char buf[4096];
+    char head[OUT_USERBLOCK];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    unsigned long long size = 0;
+    size_t n;
+
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, OUT_USERBLOCK, SEEK_SET), 0);
+    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
+        crc = crc32(crc, buf, (uInt)n);
+        size += n;
+    }
+    memset(head, 0, sizeof(head));
+    snprintf(head, sizeof(head), OUT_MAGIC "crc32=%08lx size=%llu\n", (unsigned long)crc, size);
+    assert_int_equal(fseek(fp, 0, SEEK_SET), 0);
+    assert_int_equal(fwrite(head, 1, sizeof(head), fp), sizeof(head));
+    fclose(fp);
+}
+
+static void copy_bytes(const char *from, const char *to, long keep, long flip)
+{
+    FILE *fp = fopen(from, "rb");
+    long size;
+    unsigned char *buf;
+
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    size = ftell(fp);
+    rewind(fp);
+    buf = malloc((size_t)size);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, fp), (size_t)size);
+    fclose(fp);
+    if (flip >= 0 && flip < size)
+        buf[flip] ^= 0x04;
+    fp = fopen(to, "wb");
+    assert_non_null(fp);
+    fwrite(buf, 1, keep >= 0 && keep < size ? (size_t)keep : (size_t)size, fp);
+    fclose(fp);
+    free(buf);
+}
+
+/* Not ours, not HDF5, cut short, damaged, or never committed: refused, and
+ * said why, before HDF5 parses a damaged byte (the checksum block). */
 static void test_out_read__refuses_other_files(void **state)
 {
     diag_list *diag = *state;
-    const char *good = SCRATCH("good.h5"), *cut = SCRATCH("cut.h5"), *text = SCRATCH("text.h5");
+    const char *good = SCRATCH("good.h5"), *bad = SCRATCH("bad.h5"), *text = SCRATCH("text.h5");
     out_reader *r = NULL;
     FILE *fp;
-    long size;
-    char *buf;
 
     remove_both(good);
     assert_int_equal(out_read_open(&r, SCRATCH("absent.h5"), diag), SP_EINPUT);
@@ -512,34 +559,31 @@ static void test_out_read__refuses_other_files(void **state)
     fputs("format_version = 1;\n", fp);
     fclose(fp);
     assert_int_equal(out_read_open(&r, text, diag), SP_EINPUT);
-    assert_said(diag, "not an HDF5 file");
+    assert_said(diag, "not a scalepath HDF5 file (or a truncated one)");
 
-    /* Half of a good file. */
+    /* Half of a good file, then a good file with one bit changed past its block. */
     assert_int_equal(write_sample(good, diag), SP_OK);
-    fp = fopen(good, "rb");
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    size = ftell(fp);
-    rewind(fp);
-    buf = malloc((size_t)size);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)size, fp), (size_t)size);
-    fclose(fp);
-    fp = fopen(cut, "wb");
-    assert_non_null(fp);
-    fwrite(buf, 1, (size_t)size / 2, fp);
-    fclose(fp);
-    free(buf);
-    assert_int_equal(out_read_open(&r, cut, diag), SP_EINPUT);
+    copy_bytes(good, bad, 4000, -1);
+    assert_int_equal(out_read_open(&r, bad, diag), SP_EINPUT);
     assert_null(r);
+    assert_said(diag, "damaged: 3488 bytes");
+    copy_bytes(good, bad, -1, 3000);
+    assert_int_equal(out_read_open(&r, bad, diag), SP_EINPUT);
+    assert_said(diag, "damaged");
+    copy_bytes(good, bad, -1, -1);
+    assert_int_equal(out_read_open(&r, bad, diag), SP_OK); /* the copy itself is fine */
+    out_read_close(r);
+    r = NULL;
 
     /* A file of ours whose run did not finish: no "complete" attribute. */
     {
-        hid_t h = H5Fcreate(text, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        hid_t sp = H5Screate(H5S_SCALAR), st = H5Tcopy(H5T_C_S1), a;
+        hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+        hid_t h, sp = H5Screate(H5S_SCALAR), st = H5Tcopy(H5T_C_S1), a;
         const char *gen = "scalepath";
         long long v = OUT_SCHEMA_VERSION;
 
+        assert_true(fcpl >= 0 && H5Pset_userblock(fcpl, OUT_USERBLOCK) >= 0);
+        h = H5Fcreate(text, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
         assert_true(h >= 0 && sp >= 0 && st >= 0);
         assert_true(H5Tset_size(st, H5T_VARIABLE) >= 0);
         a = H5Acreate2(h, "generator", st, sp, H5P_DEFAULT, H5P_DEFAULT);
@@ -551,20 +595,34 @@ static void test_out_read__refuses_other_files(void **state)
         H5Tclose(st);
         H5Sclose(sp);
         H5Fclose(h);
+        H5Pclose(fcpl);
     }
+    seal_like_out(text);
     assert_int_equal(out_read_open(&r, text, diag), SP_EINPUT);
     assert_said(diag, "incomplete");
 
-    /* HDF5 written by someone else. */
+    /* HDF5 written by someone else: no block; with a block, no "generator". */
     {
         hid_t h = H5Fcreate(text, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
         assert_true(h >= 0);
         H5Fclose(h);
     }
     assert_int_equal(out_read_open(&r, text, diag), SP_EINPUT);
+    assert_said(diag, "an HDF5 file without scalepath's checksum block");
+    {
+        hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+        hid_t h;
+        assert_true(fcpl >= 0 && H5Pset_userblock(fcpl, OUT_USERBLOCK) >= 0);
+        h = H5Fcreate(text, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+        assert_true(h >= 0);
+        H5Fclose(h);
+        H5Pclose(fcpl);
+    }
+    seal_like_out(text);
+    assert_int_equal(out_read_open(&r, text, diag), SP_EINPUT);
     assert_said(diag, "has no attribute \"generator\"");
     remove(good);
-    remove(cut);
+    remove(bad);
     remove(text);
 }
 
