@@ -125,37 +125,36 @@ static size_t include_name(const char *line, const char **name)
     return (size_t)(q - p - 1);
 }
 
-/* Whether a block comment is open at the end of line, given whether one
- * was at its start: libconfig's comments are # and // to the end of the
- * line and slash-star to star-slash across lines, none of them inside a
- * string. */
-static int block_comment_after(const char *line, int in_block)
+/* What is open at the end of line, given what was open at its start: 0
+ * nothing, 1 a block comment, 2 a string (libconfig's strings may run over
+ * lines). Comments are # and // to the end of the line and slash-star to
+ * star-slash across lines, none of them inside a string. */
+static int open_after(const char *line, int open)
 {
     const char *p = line;
-    int in_str = 0;
 
     while (*p != '\0' && *p != '\n') {
-        if (in_block) {
+        if (open == 1) {
             if (p[0] == '*' && p[1] == '/') {
-                in_block = 0;
+                open = 0;
                 p++;
             }
-        } else if (in_str) {
+        } else if (open == 2) {
             if (p[0] == '\\' && p[1] != '\0' && p[1] != '\n')
                 p++;
             else if (p[0] == '"')
-                in_str = 0;
+                open = 0;
         } else if (p[0] == '"') {
-            in_str = 1;
+            open = 2;
         } else if (p[0] == '#' || (p[0] == '/' && p[1] == '/')) {
             break;
         } else if (p[0] == '/' && p[1] == '*') {
-            in_block = 1;
+            open = 1;
             p++;
         }
         p++;
     }
-    return in_block;
+    return open;
 }
 
 static const char *next_line(const char *line)
@@ -169,17 +168,17 @@ static int digest(const char *path, const char *dir, int depth, uint32_t *crc, d
     char *buf;
     const char *line;
     size_t len;
-    int err = slurp(path, &buf, &len, diag), in_block = 0;
+    int err = slurp(path, &buf, &len, diag), open = 0; /* open_after() */
 
     if (err < 0)
         return err;
     *crc = (uint32_t)crc32(*crc, (const Bytef *)buf, (uInt)len);
     for (line = buf; err == SP_OK && line != NULL; line = next_line(line)) {
         const char *name = NULL;
-        size_t n = in_block ? 0 : include_name(line, &name);
+        size_t n = open != 0 ? 0 : include_name(line, &name);
         char *inc;
 
-        in_block = block_comment_after(line, in_block);
+        open = open_after(line, open);
         if (n == 0)
             continue;
         if (depth >= 10) {

@@ -482,6 +482,15 @@ static double *res_double(cli_train_result *r, size_t f)
  * in the same order on one engine whether the study runs whole or in parts,
  * so the results are the same bits (the engine's clock runs on from one
  * simulation to the next, and its rounding with it). */
+/* The column of res_fields named name (one of them). */
+static size_t res_index(const char *name)
+{
+    size_t x = 0;
+    while (x + 1 < NRES && strcmp(res_fields[x].name, name) != 0)
+        x++;
+    return x;
+}
+
 static int in_part(size_t rung, int part, int parts)
 {
     return rung % (size_t)parts == (size_t)part;
@@ -518,6 +527,14 @@ static uint32_t build_crc(void)
         crc = (uint32_t)crc32(crc, buf, (uInt)n);
     fclose(fp);
     return crc;
+}
+
+/* The CRC-32 of the SimGrid version string, an integer the merge can read
+ * without parsing a variable-length string (see check_part). */
+static uint32_t simgrid_crc(void)
+{
+    const char *v = eng_simgrid_version();
+    return (uint32_t)crc32(0L, (const Bytef *)v, (uInt)strlen(v));
 }
 
 static int write_part(const study *s, const cell *cells, uint32_t digest, int part, int parts, const char *path,
@@ -569,6 +586,8 @@ static int write_part(const study *s, const cell *cells, uint32_t digest, int pa
             OUT_ATTR_STR("study_name", s->name),
             OUT_ATTR_I64("study_inputs_crc32", (long long)digest, NULL),
             OUT_ATTR_I64("build_crc32", (long long)build_crc(), NULL),
+            OUT_ATTR_I64("simgrid_version_crc32", (long long)simgrid_crc(), NULL),
+            OUT_ATTR_I64("study_part_format", 1, NULL),
             OUT_ATTR_I64("part", part, "1"),
             OUT_ATTR_I64("parts", parts, "1"),
             OUT_ATTR_I64("cells", (long long)(s->njobs * s->nrungs), "1"),
@@ -605,35 +624,41 @@ static int check_part(const study *s, uint32_t digest, part_file *pf, size_t i, 
 {
     part_file *p = &pf[i];
     out_reader *r = NULL;
-    char *kind = NULL, *version = NULL, *simgrid = NULL;
-    long long crc = 0, build = 0, cells = 0;
+    long long crc = 0, build = 0, simgrid = 0, cells = 0, format = 0;
+    /* Only integer attributes: a variable-length string lives in HDF5's
+     * global heap, which has no checksum of its own, and a forged one can
+     * crash HDF5 1.10 (the checksum block catches damage, not forgery). */
     int e = out_read_open(&r, p->path, diag);
 
-    if (e == SP_OK)
-        e = out_read_attr_str(r, NULL, "kind", &kind);
-    if (e == SP_OK && strcmp(kind, PART_KIND) != 0) {
-        diag_error(diag, (sp_loc){p->path, 0}, "not a part of a sharded study: it holds the output of `scalepath %s`",
-                   kind);
+    if (e == SP_OK && (out_read_has_attr(r, NULL, "study_part_format") != 1 ||
+                       (e = out_read_attr_i64(r, NULL, "study_part_format", &format)) < 0 || format != 1)) {
+        diag_error(diag, (sp_loc){p->path, 0},
+                   "not a part of a sharded study (no study_part_format 1): written by another scalepath command");
         e = SP_EINPUT;
     }
-    if (e == SP_OK && (e = out_read_attr_str(r, NULL, "generator_version", &version)) == SP_OK &&
-        (e = out_read_attr_str(r, NULL, "simgrid_version", &simgrid)) == SP_OK &&
-        (e = out_read_attr_i64(r, NULL, "build_crc32", &build)) == SP_OK &&
-        (strcmp(version, SP_VERSION) != 0 || strcmp(simgrid, eng_simgrid_version()) != 0 ||
-         build != (long long)build_crc())) {
+    if (e == SP_OK && (e = out_read_attr_i64(r, NULL, "build_crc32", &build)) == SP_OK &&
+        (e = out_read_attr_i64(r, NULL, "simgrid_version_crc32", &simgrid)) == SP_OK &&
+        (build_crc() == 0 || build != (long long)build_crc() || simgrid != (long long)simgrid_crc())) {
         diag_error(diag, (sp_loc){p->path, 0},
-                   "written by another build (scalepath %s, SimGrid %s, executable CRC-32 %08llx; this one: %s, %s, "
-                   "%08" PRIx32 "): run every part and the merge with the same scalepath executable",
-                   version, simgrid, (unsigned long long)build, SP_VERSION, eng_simgrid_version(), build_crc());
+                   "written by another build (executable CRC-32 %08llx, SimGrid version CRC-32 %08llx; this one: "
+                   "%08" PRIx32 ", %08" PRIx32 " = SimGrid %s): run every part and the merge with the same "
+                   "scalepath executable",
+                   (unsigned long long)build, (unsigned long long)simgrid, build_crc(), simgrid_crc(),
+                   eng_simgrid_version());
         e = SP_EINPUT;
     }
     if (e == SP_OK && (e = out_read_attr_i64(r, NULL, "study_inputs_crc32", &crc)) == SP_OK &&
-        (crc != (long long)digest ||
-         ((e = out_read_attr_i64(r, NULL, "cells", &cells)) == SP_OK && cells != (long long)(s->njobs * s->nrungs)))) {
+        crc != (long long)digest) {
         diag_error(diag, (sp_loc){p->path, 0},
                    "its inputs are not this study's (CRC-32 %08llx, here %08" PRIx32 "): the study, a model or "
                    "a platform file has changed since, or it is another study's part",
                    (unsigned long long)crc, digest);
+        e = SP_EINPUT;
+    }
+    if (e == SP_OK && (e = out_read_attr_i64(r, NULL, "cells", &cells)) == SP_OK &&
+        cells != (long long)(s->njobs * s->nrungs)) {
+        diag_error(diag, (sp_loc){p->path, 0}, "a part of a study of %lld (job, rung) cells; this one has %zu",
+                   cells, s->njobs * s->nrungs);
         e = SP_EINPUT;
     }
     if (e == SP_OK)
@@ -661,9 +686,6 @@ static int check_part(const study *s, uint32_t digest, part_file *pf, size_t i, 
             e = SP_EINPUT;
         }
     }
-    free(kind);
-    free(version);
-    free(simgrid);
     out_read_close(r); /* read again by read_part: thousands of parts need not be open at once */
     p->ok = e == SP_OK;
     return e;
@@ -763,6 +785,15 @@ static int read_part(const study *s, cell *cells, const part_file *p, uint64_t *
                        "row %zu: fits = %" PRId64 ", operations = %" PRId64 ", stage0_rank = %" PRId64
                        ": not a result a simulation gives",
                        i, iv[3][i], iv[4][i], iv[5][i]);
+            err = SP_EINPUT;
+        }
+        /* The memory columns are the search's own accounting of the layout: recomputed here. */
+        if (err == SP_OK && (fv[res_index("memory_per_gpu")][i] != c->cand[k].mem.total ||
+                             fv[res_index("memory_weights")][i] != c->cand[k].mem.weights ||
+                             fv[res_index("memory_activations")][i] != c->cand[k].mem.activations)) {
+            diag_error(diag, (sp_loc){p->path, 0},
+                       "row %zu: memory_per_gpu %.17g B, where this study's accounting of the layout gives %.17g B", i,
+                       fv[res_index("memory_per_gpu")][i], c->cand[k].mem.total);
             err = SP_EINPUT;
         }
         if (err < 0)

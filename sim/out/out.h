@@ -85,8 +85,12 @@ void out_discard(out_file *f);
 /*
  * Reading back what out_table() wrote (merging the parts of a sharded study,
  * docs/output-format.md). out_read_open() accepts only a complete file of
- * ours whose checksum block matches its contents: generator "scalepath",
- * this schema_version, complete = 1. Every
+ * ours whose checksum block matches its contents (OUT_MAGIC), this
+ * schema_version, complete = 1. The block catches damage, not forgery: a
+ * forged file with a valid block can still crash HDF5 1.10 when a
+ * variable-length string is read (its global heap has no checksum), so
+ * readers of files they did not write read integers, floats and
+ * fixed-length strings only, as out_read_open() itself does. Every
  * failure is one diag_error() naming the file and what is wrong with it; the
  * diag_list is borrowed until out_read_close().
  */
@@ -103,6 +107,9 @@ void out_read_close(out_reader *r); /* NULL is fine */
  */
 SP_MUST_USE int out_read_attr_str(out_reader *r, const char *group, const char *name, char **value);
 SP_MUST_USE int out_read_attr_i64(out_reader *r, const char *group, const char *name, long long *value);
+
+/* 1 if the root group (group NULL) or the table has attribute name, 0 if not, -1 on an HDF5 error. */
+int out_read_has_attr(out_reader *r, const char *group, const char *name);
 
 /* The rows of a table (its "rows" attribute). @return SP_OK; SP_EINPUT (reported) */
 SP_MUST_USE int out_read_rows(out_reader *r, const char *group, size_t *nrows);

@@ -335,10 +335,13 @@ int study_load(study **out, const char *path, diag_list *diag)
         for (size_t b = 0; b < a; b++)
             if (s->rungs[a].name != NULL && s->rungs[b].name != NULL &&
                 strcmp(s->rungs[a].name, s->rungs[b].name) == 0) {
-                diag_error(diag, (sp_loc){s->path, (unsigned)s->rungs[a].line},
-                           "rung \"%s\": another rung has this name (line %d); names (and node counts in an "
-                           "array) must differ",
-                           s->rungs[a].name, s->rungs[b].line);
+                if (s->rungs[a].line == s->rungs[b].line)
+                    diag_error(diag, (sp_loc){s->path, (unsigned)s->rungs[a].line},
+                               "rung \"%s\": its nodes array lists a count twice", s->rungs[a].name);
+                else
+                    diag_error(diag, (sp_loc){s->path, (unsigned)s->rungs[a].line},
+                               "rung \"%s\": another rung has this name (line %d); names must differ",
+                               s->rungs[a].name, s->rungs[b].line);
                 err = SP_EINPUT;
                 break;
             }

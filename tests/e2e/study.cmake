@@ -80,7 +80,7 @@ add_test(NAME e2e.study.sweep_read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_
   ${SP_OUT}/study-sweep.h5 1 4)
 set_tests_properties(e2e.study.sweep_read PROPERTIES LABELS e2e DEPENDS e2e.study.sweep)
 sp_e2e(bad.study.nodes RC 2 ARGS "study|tests/bad/study/bad-nodes.cfg"
-  STDERR "bad-nodes.cfg:10: error: rung: \"nodes\" must not be empty.*bad-nodes.cfg:11: error: rung: \"nodes\"\\[0\\] must be an integer \\(no decimal point\\), got 1.5.*bad-nodes.cfg:12: error: rung: \"nodes\"\\[0\\] must be >= 1 and <= 1048576, got 0.*bad-nodes.cfg:13: error: rung \"fixed\": platform [^\n]*lab-mixed.cfg has a fixed number of nodes; nodes cannot be a list.*bad-nodes.cfg:14: error: rung \"twice, 2 nodes\": another rung has this name")
+  STDERR "bad-nodes.cfg:10: error: rung: \"nodes\" must not be empty.*bad-nodes.cfg:11: error: rung: \"nodes\"\\[0\\] must be an integer \\(no decimal point\\), got 1.5.*bad-nodes.cfg:12: error: rung: \"nodes\"\\[0\\] must be >= 1 and <= 1048576, got 0.*bad-nodes.cfg:13: error: rung \"fixed\": platform [^\n]*lab-mixed.cfg has a fixed number of nodes; nodes cannot be a list.*bad-nodes.cfg:14: error: rung \"twice, 2 nodes\": its nodes array lists a count twice")
 # Lab 6 (docs/labs/lab6-scaling.md): the sweep runs, and shows what the lab asks about.
 add_test(NAME e2e.lab6.scaling
   COMMAND ${SP_EXE} study docs/labs/lab6-scaling.cfg -j 2 -o ${SP_OUT}/lab6.h5 WORKING_DIRECTORY ${SP_ROOT})

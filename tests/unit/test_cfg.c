@@ -145,13 +145,15 @@ static void test_cfg__digest_follows_includes(void **state)
     snprintf(top, sizeof(top), "%s/top.cfg", dir);
     snprintf(sub, sizeof(sub), "%s/sub.cfg", dir);
     put(top, "a = 1;\n  @include \"sub.cfg\"\n# @include \"not-an-include.cfg\"\n/* a comment\n"
-             "@include \"commented-out.cfg\"\n*/ s = \"/* not a comment\";\n@include \"sub.cfg\"\n");
+             "@include \"commented-out.cfg\"\n*/ s = \"/* not a comment\";\nt = \"a string\n/* over two lines\";\n"
+             "@include \"sub.cfg\"\n");
     put(sub, "b = 2.0;\n");
     a = 0;
     assert_int_equal(cfg_digest(top, &a, d), SP_OK);
     assert_int_equal(cfg_digest(top, &b, d), SP_OK);
     assert_int_equal(a, b); /* the same inputs, the same digest */
-    /* top, then sub twice: not the one inside the block comment, nor a slash-star inside a string */
+    /* top, then sub twice: not the one inside the block comment, nor a slash-star inside a string
+     * (one of them running over two lines) */
     assert_int_equal(a, crc_of(sub, crc_of(sub, crc_of(top, 0))));
     put(sub, "b = 2.5;\n");
     assert_int_equal(cfg_digest(top, &c, d), SP_OK);
