@@ -5,8 +5,8 @@
  * simulated layout is the rung's answer. Then days, dollars and energy,
  * the Pareto front and the recommendation, printed and written to HDF5.
  * A study can also run sharded: --part K/N simulates one share of the
- * rungs into a part file, --merge reports from all N parts as
- * one run would (Slurm job arrays; docs/user-guide.md). */
+ * rungs into a part file, --merge reports from all N parts as one run
+ * would (Slurm job arrays; docs/user-guide.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -34,11 +34,11 @@
 #define DEFAULT_STUDY SP_STUDIES_DIR "/default.cfg"
 
 /* Simulated steps within this (relative) of the fastest are a tie, won by
- * the better estimate (the earliest such candidate). A rung's simulations share one engine
- * whose clock runs on between them, so the last bits of a step depend on
- * what ran before it on the rung; layouts equal in exact arithmetic (say,
- * selective recomputation where flash attention recomputes anyway) must not
- * be told apart by that rounding. */
+ * the better estimate (the earliest such candidate). A rung's simulations
+ * share one engine whose clock runs on between them, so the last bits of a
+ * step depend on what ran before it on the rung; layouts equal in exact
+ * arithmetic (say, selective recomputation where flash attention
+ * recomputes anyway) must not be told apart by that rounding. */
 #define TIE 1e-6
 
 /* What a rung's child sends back per job: each simulated layout's result. */
@@ -425,7 +425,7 @@ static int write_h5(const study *s, cell *cells, const char *path, int argc, cha
 }
 
 /* --- Sharded studies. Rung r belongs to part r mod N.
- * A part file holds, for each simulated layout of its cells, the results
+ * A part file holds, for each simulated layout of its rungs, the results
  * the tables use (stage 0's breakdown, as write_h5 reports it); the merge
  * redoes the search (planning only, deterministic), checks every row
  * against it, and goes on as one run would. docs/output-format.md has the
@@ -701,18 +701,21 @@ static int open_parts(const study *s, uint32_t digest, part_file *pf, size_t np,
             err = e;
     }
     if (err == SP_OK && (long long)np != pf[0].parts) {
-        /* Every part once: say which are missing. */
+        /* Every part once (duplicates are refused above): say which are missing. */
         char list[256] = "";
         size_t used = 0, missing = 0;
+        unsigned char *have = calloc((size_t)pf[0].parts, 1);
+        if (have == NULL)
+            return SP_ENOMEM;
+        for (size_t i = 0; i < np; i++)
+            have[pf[i].part] = 1;
         for (long long k = 0; k < pf[0].parts; k++) {
-            size_t i = 0;
-            while (i < np && pf[i].part != k)
-                i++;
-            if (i < np)
+            if (have[k])
                 continue;
             if (missing++ < 16 && used < sizeof(list))
                 used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%lld", used ? ", " : "", k);
         }
+        free(have);
         diag_error(diag, (sp_loc){0}, "study --merge: %zu of the %lld parts missing (part %s%s)", missing,
                    pf[0].parts, list, missing > 16 ? ", ..." : "");
         err = SP_EINPUT;
