@@ -33,6 +33,7 @@
 #include <hdf5.h>
 #include <zlib.h>
 
+#include "out/out_int.h"
 #include "util/str.h"
 
 #ifndef SP_VERSION
@@ -571,28 +572,41 @@ done:
     return rc;
 }
 
+void out_block_text(char head[], uint32_t crc, unsigned long long size)
+{
+    memset(head, 0, OUT_USERBLOCK);
+    snprintf(head, OUT_USERBLOCK, OUT_MAGIC "crc32=%08lx size=%llu\n", (unsigned long)crc, size);
+}
+
+int out_body_crc(FILE *fp, uint32_t *crc, unsigned long long *size)
+{
+    unsigned char buf[65536];
+    uLong c = crc32(0L, Z_NULL, 0);
+    size_t n;
+
+    *size = 0;
+    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) { /* 64 KiB at a time: fits crc32's uInt */
+        c = crc32(c, buf, (uInt)n);
+        *size += n;
+    }
+    *crc = (uint32_t)c;
+    return ferror(fp) ? -1 : 0;
+}
+
 /* Fill the user block of the closed file at path with the checksum of what
  * follows it. @return 0 or -1 (errno says why) */
 static int seal(const char *path)
 {
     FILE *fp = fopen(path, "r+b");
-    unsigned char buf[65536];
     char head[OUT_USERBLOCK];
-    uLong crc = crc32(0L, Z_NULL, 0);
+    uint32_t crc = 0;
     unsigned long long size = 0;
-    size_t n;
     int ok;
 
     if (fp == NULL)
         return -1;
-    ok = fseek(fp, OUT_USERBLOCK, SEEK_SET) == 0;
-    while (ok && (n = fread(buf, 1, sizeof(buf), fp)) > 0) {
-        crc = crc32(crc, buf, (uInt)n);
-        size += n;
-    }
-    ok = ok && !ferror(fp);
-    memset(head, 0, sizeof(head));
-    snprintf(head, sizeof(head), OUT_MAGIC "crc32=%08lx size=%llu\n", (unsigned long)crc, size);
+    ok = fseek(fp, OUT_USERBLOCK, SEEK_SET) == 0 && out_body_crc(fp, &crc, &size) == 0;
+    out_block_text(head, crc, size);
     ok = ok && fseek(fp, 0, SEEK_SET) == 0 && fwrite(head, 1, sizeof(head), fp) == sizeof(head);
     if (fclose(fp) != 0)
         ok = 0;

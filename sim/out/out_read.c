@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include <hdf5.h>
-#include <zlib.h>
 
+#include "out/out_int.h"
 #include "util/str.h"
 
 struct out_reader {
@@ -158,11 +158,10 @@ int out_read_attr_i64(out_reader *r, const char *group, const char *name, long l
 static int check_seal(out_reader *r, const char *path)
 {
     FILE *fp = fopen(path, "rb");
-    char head[OUT_USERBLOCK + 1];
-    unsigned char buf[65536];
+    char head[OUT_USERBLOCK + 1], canon[OUT_USERBLOCK];
     unsigned long want = 0;
     unsigned long long size = 0, got = 0;
-    uLong crc = crc32(0L, Z_NULL, 0);
+    uint32_t crc = 0;
     size_t n;
 
     if (fp == NULL) {
@@ -180,22 +179,14 @@ static int check_seal(out_reader *r, const char *path)
             bad(r, "not a scalepath HDF5 file (or a truncated one): no checksum block");
         return SP_EINPUT;
     }
-    {
-        /* The block is exactly what out_commit() writes: the line, then zeros. */
-        char canon[OUT_USERBLOCK];
-        memset(canon, 0, sizeof(canon));
-        snprintf(canon, sizeof(canon), OUT_MAGIC "crc32=%08lx size=%llu\n", want, size);
-        if (memcmp(canon, head, OUT_USERBLOCK) != 0) {
-            fclose(fp);
-            bad(r, "damaged: its checksum block is not as scalepath writes it");
-            return SP_EINPUT;
-        }
+    /* The block is exactly what out_commit() writes: the line, then zeros. */
+    out_block_text(canon, (uint32_t)want, size);
+    if (memcmp(canon, head, OUT_USERBLOCK) != 0) {
+        fclose(fp);
+        bad(r, "damaged: its checksum block is not as scalepath writes it");
+        return SP_EINPUT;
     }
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
-        crc = crc32(crc, buf, (uInt)n);
-        got += n;
-    }
-    if (ferror(fp)) {
+    if (out_body_crc(fp, &crc, &got) < 0) {
         fclose(fp);
         bad(r, "cannot read it: an I/O error part way through");
         return SP_EINPUT;
