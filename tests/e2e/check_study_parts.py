@@ -120,10 +120,25 @@ def main():
         f["study_part/results/step_time"][0] = -1.0
     reseal(bad)
     run(exe, ["study", study, "--merge", p[0], bad, p[2], "-o", out], 2, "step_time = -1 is not a result")
+    # Resealed parts that claim another build, or another accounting of the memory.
+    shutil.copy(p[1], bad)
+    with h5py.File(bad, "r+") as f:
+        f.attrs["build_crc32"] = 1
+    reseal(bad)
+    run(exe, ["study", study, "--merge", p[0], bad, p[2], "-o", out], 2, "written by another build")
+    shutil.copy(p[1], bad)
+    with h5py.File(bad, "r+") as f:
+        f["study_part/results/memory_per_gpu"][0] = 1.0
+    reseal(bad)
+    run(exe, ["study", study, "--merge", p[0], bad, p[2], "-o", out], 2, "this study's accounting of the layout")
+    # A part that simulated another number of layouts per cell.
+    one = w("one-layout.h5")
+    run(exe, ["study", study, "--part", "1/3", "--max-simulated", "1", "-j", "1", "-o", one])
+    run(exe, ["study", study, "--merge", p[0], one, p[2], "-o", out], 2, "the best 1 layouts simulated")
     if os.path.exists(out) or os.path.exists(out + ".partial"):
         fail("a refused merge left an output file")
     print("refused: a missing part, a part twice, not a part, other inputs, a damaged part, a changed layout, "
-          "a negative step; no output left")
+          "a negative step, another build, other memory, another --max-simulated; no output left")
 
 
 if __name__ == "__main__":

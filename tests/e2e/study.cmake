@@ -69,6 +69,8 @@ sp_e2e(opt.study_part_output RC 2 ARGS "study|${small}|--part|0/2" STDERR "study
 sp_e2e(opt.study_merge_nothing RC 2 ARGS "study|${small}|--merge" STDERR "study --merge: name the part files")
 sp_e2e(opt.study_merge_part RC 2 ARGS "study|${small}|--merge|--part|0/2|x.h5"
   STDERR "--part and --merge do not go together")
+sp_e2e(opt.study_merge_max_simulated RC 2 ARGS "study|${small}|--merge|--max-simulated|1|x.h5"
+  STDERR "--max-simulated is the parts'")
 sp_e2e(opt.study_merge_not_h5 RC 2 ARGS "study|${small}|--merge|${small}|-o|${SP_OUT}/merged.h5"
   STDERR "small.cfg: error: not a scalepath HDF5 file" ABSENT "${SP_OUT}/merged.h5")
 # A rung whose nodes is an array: one rung per count, named "NAME, N nodes".
