@@ -20,6 +20,8 @@ static void usage(FILE *fp)
             "  study     which rung of a hardware ladder trains your jobs best (default: a\n"
             "            small lab with one DGX Spark)\n"
             "  calibrate fit a platform's collectives to your own nccl-tests log\n"
+            "  emulate   run a real NCCL program on a simulated cluster: real data,\n"
+            "            simulated time\n"
             "  version   print the version\n"
             "\n"
             "Run `scalepath COMMAND -h` for a command's options.\n");
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
         err = cli_memory(argc - 1, argv + 1, diag);
     else if (strcmp(argv[1], "train") == 0)
         err = cli_train(argc - 1, argv + 1, diag);
+    else if (strcmp(argv[1], "emulate") == 0)
+        err = cli_emulate(argc - 1, argv + 1, diag);
     else if (strcmp(argv[1], "study") == 0)
         err = cli_study(argc - 1, argv + 1, diag);
     else if (strcmp(argv[1], "calibrate") == 0)

@@ -18,6 +18,7 @@ int cli_memory(int argc, char **argv, diag_list *diag);
 int cli_train(int argc, char **argv, diag_list *diag);
 int cli_study(int argc, char **argv, diag_list *diag);
 int cli_calibrate(int argc, char **argv, diag_list *diag);
+int cli_emulate(int argc, char **argv, diag_list *diag);
 
 /* Parse a positive int option value; reports "option -x: ..." on failure. */
 SP_MUST_USE int cli_parse_int(int *out, const char *opt, const char *val, int min, int max,

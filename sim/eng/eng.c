@@ -841,3 +841,220 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
     free(next_seq);
     return err;
 }
+
+/* --- Emulation: a real program's NCCL and CUDA calls (emu.h). ----------- */
+
+typedef struct emu_world emu_world;
+
+typedef struct emu_worker { /* one per stream */
+    emu_world *w;
+    emu_stream *stream;
+    int device, stage, finished;
+    struct emu_worker *next;
+} emu_worker;
+
+struct emu_world {
+    eng *e;
+    emu *m;
+    sg_mutex_t mutex;
+    sg_cond_t cond;
+    eng_program fn;
+    int argc;
+    char **argv;
+    int status, ended;
+    double t0, t_end;
+    emu_worker *workers;
+    int nworkers;
+    int failed; /* a worker could not be started */
+};
+
+static void world_notify(void *ctx)
+{
+    emu_world *w = ctx;
+    sg_mutex_lock(w->mutex);
+    sg_cond_notify_all(w->cond);
+    sg_mutex_unlock(w->mutex);
+}
+
+static void world_wait(void *ctx, int (*ready)(const void *), const void *arg)
+{
+    emu_world *w = ctx;
+    sg_mutex_lock(w->mutex);
+    while (!ready(arg))
+        sg_cond_wait(w->cond, w->mutex);
+    sg_mutex_unlock(w->mutex);
+}
+
+static double world_now(void *ctx)
+{
+    return simgrid_get_clock() - ((emu_world *)ctx)->t0;
+}
+
+typedef struct worker_wait {
+    const emu *m;
+    emu_stream *s;
+} worker_wait;
+
+static int worker_has_work(const void *arg)
+{
+    const worker_wait *ww = arg;
+    return emu_stream_next(ww->s) != NULL || emu_stream_finished(ww->m, ww->s);
+}
+
+static int task_is_ready(const void *arg)
+{
+    return emu_task_ready(arg);
+}
+
+/* A p2p task: receives are eager (posted first, their mailboxes' permanent
+ * receiver), sends leave after NCCL's software latency. */
+static void run_legs(emu_worker *k, const emu_task *t)
+{
+    size_t n = t->nlegs, nc = 0;
+    sg_comm_t *comms = malloc((2 * n + 1) * sizeof(*comms));
+    void **got = malloc((n + 1) * sizeof(*got));
+    double delay = 0.0;
+    char name[96];
+
+    if (comms == NULL || got == NULL) { /* cannot simulate it: fail the run, not silently */
+        free(comms);
+        free(got);
+        k->w->failed = 1;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const emu_leg *g = &t->legs[i];
+        if (g->bytes == 0)
+            continue;
+        snprintf(name, sizeof(name), "m%d.%d.%d.%lu", g->comm, g->src, g->dst, g->seq);
+        if (!g->send) {
+            sg_mailbox_set_receiver(name);
+            comms[nc++] = sg_mailbox_get_async(sg_mailbox_by_name(name), &got[i]);
+        } else if (g->delay_s > delay) {
+            delay = g->delay_s;
+        }
+    }
+    if (delay > 0.0)
+        sg_actor_sleep_for(delay);
+    for (size_t i = 0; i < n; i++) {
+        const emu_leg *g = &t->legs[i];
+        if (g->bytes == 0 || !g->send)
+            continue;
+        snprintf(name, sizeof(name), "m%d.%d.%d.%lu", g->comm, g->src, g->dst, g->seq);
+        comms[nc++] = sg_mailbox_put_async(sg_mailbox_by_name(name), k, (long)g->bytes);
+        k->w->e->messages++;
+    }
+    if (nc > 0)
+        sg_comm_wait_all(comms, nc);
+    free(comms);
+    free(got);
+}
+
+static void worker_main(int argc, char *argv[])
+{
+    emu_worker *k = sg_actor_self_get_data();
+    emu_world *w = k->w;
+    worker_wait ww = {w->m, k->stream};
+
+    (void)argc;
+    (void)argv;
+    for (;;) {
+        emu_task *t = emu_stream_next(k->stream);
+        if (t == NULL) {
+            if (emu_stream_finished(w->m, k->stream))
+                break;
+            world_wait(w, worker_has_work, &ww);
+            continue;
+        }
+        if (!emu_task_ready(t)) {
+            world_wait(w, task_is_ready, t);
+            continue;
+        }
+        emu_task_begin(w->m, t);
+        world_notify(w);
+        if (t->kind == EMU_TASK_COLL && t->plan != NULL)
+            run_member(t->plan, t->member, t->key, &k->stage, &w->e->messages, k);
+        else if (t->kind == EMU_TASK_P2P)
+            run_legs(k, t);
+        else if (t->duration_s > 0.0)
+            sg_actor_sleep_for(t->duration_s);
+        emu_task_end(w->m, t);
+        if (simgrid_get_clock() > w->t_end)
+            w->t_end = simgrid_get_clock();
+        world_notify(w);
+    }
+    k->finished = 1;
+}
+
+static int world_start_stream(void *ctx, emu_stream *s, int device)
+{
+    emu_world *w = ctx;
+    emu_worker *k = calloc(1, sizeof(*k));
+    sg_host_t host = sg_host_by_name(plat_rank_host(w->e->plat, device));
+    sg_actor_t a;
+    char name[48];
+
+    if (k == NULL || host == NULL) {
+        free(k);
+        w->failed = 1;
+        return SP_ENOMEM;
+    }
+    *k = (emu_worker){w, s, device, -1, 0, w->workers};
+    w->workers = k;
+    snprintf(name, sizeof(name), "device%d.stream%d", device, w->nworkers++);
+    a = sg_actor_init(name, host);
+    sg_actor_set_data(a, k);
+    sg_actor_start(a, worker_main, 0, NULL);
+    return SP_OK;
+}
+
+static void program_main(int argc, char *argv[])
+{
+    emu_world *w = sg_actor_self_get_data();
+
+    (void)argc;
+    (void)argv;
+    w->status = w->fn(w->argc, w->argv);
+    fflush(NULL); /* the program's output before the report */
+    w->ended = 1;
+    if (simgrid_get_clock() > w->t_end)
+        w->t_end = simgrid_get_clock();
+    emu_program_ended(w->m, w->status);
+    world_notify(w);
+}
+
+int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int *status, double *time_s,
+                      diag_list *diag)
+{
+    emu_world w = {e, m, sg_mutex_init(), sg_cond_init(), fn, argc, argv, 0, 0, 0.0, 0.0, NULL, 0, 0};
+    emu_services svc = {&w, world_start_stream, world_notify, world_wait, world_now};
+    sg_host_t host = sg_host_by_name(plat_rank_host(e->plat, 0));
+    sg_actor_t a;
+    int err = SP_OK;
+
+    *status = 0;
+    *time_s = 0.0;
+    w.t0 = w.t_end = simgrid_get_clock();
+    emu_bind(m, &svc);
+    a = sg_actor_init("program", host);
+    sg_actor_set_data(a, &w);
+    sg_actor_start(a, program_main, 0, NULL);
+    simgrid_run();
+    emu_bind(NULL, NULL);
+    if (emu_report_blocked(m, diag) > 0)
+        err = SP_EDEADLOCK;
+    if (w.failed) {
+        diag_error(diag, (sp_loc){0}, "out of memory while emulating");
+        err = SP_ENOMEM;
+    }
+    *status = w.status;
+    *time_s = w.t_end - w.t0;
+    while (w.workers != NULL) {
+        emu_worker *next = w.workers->next;
+        free(w.workers);
+        w.workers = next;
+    }
+    sg_cond_destroy(w.cond);
+    sg_mutex_destroy(w.mutex);
+    return err;
+}

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "coll/coll.h"
+#include "emu/emu.h"
 #include "plat/plat.h"
 #include "util/diag.h"
 #include "wl/wl.h"
@@ -86,6 +87,23 @@ typedef struct eng_op_time {
  */
 SP_MUST_USE int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
                                  eng_op_time *const *times, diag_list *diag);
+
+/* A program's main, loaded from its shared object. */
+typedef int (*eng_program)(int argc, char **argv);
+
+/**
+ * Emulate a program: its main runs as an actor on device 0's host, each
+ * stream it creates as an actor on its device's host running the stream's
+ * tasks in order (collectives by their plans, messages as flows, copies
+ * and kernels as busy time), all in simulated time from this call's start.
+ * The program's NCCL and CUDA calls act on m, bound for the run.
+ * @param[out] status  what main returned
+ * @param[out] time_s  simulated time until the program and its streams ended
+ * @return SP_OK; SP_EDEADLOCK if the program or a stream never finished
+ *         (each reported: what it waits for); SP_ENOMEM
+ */
+SP_MUST_USE int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int *status,
+                                  double *time_s, diag_list *diag);
 
 /* "3.32": the SimGrid version linked in, for provenance. */
 const char *eng_simgrid_version(void);

@@ -14,6 +14,7 @@ enum {
     SP_ENOMEM = -3,     /* out of memory */
     SP_EDEADLOCK = -4,  /* the simulation ended with ranks still blocked */
     SP_EINTERNAL = -5,  /* a bug: an invariant did not hold */
+    SP_EPROGRAM = -6,   /* an emulated program's main returned non-zero */
 };
 
 /* GCC warns when a SP_MUST_USE result is dropped; a (void) cast does not silence it. */

@@ -1,0 +1,349 @@
+/* cli_emulate.c - `scalepath emulate`: run a real program written against
+ * NCCL's API on a simulated cluster, with real data and simulated time.
+ *
+ * The program is a shared object (built with `scalepath emulate --cflags`,
+ * or given as a C file, which this compiles with $CC); its main runs as
+ * one simulated host process driving every GPU of the platform, as a
+ * single-process NCCL program drives a node's (ncclCommInitAll, groups).
+ * Afterwards every collective and p2p batch is listed with its simulated
+ * time, and -o writes them to HDF5 (docs/emulation.md).
+ */
+#include <dlfcn.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "emu/emu.h"
+#include "eng/eng.h"
+#include "out/out.h"
+#include "plat/plat.h"
+
+#ifndef SP_EMU_INCLUDE_DIR
+#define SP_EMU_INCLUDE_DIR "sim/emu/include"
+#endif
+
+typedef struct emulate_opts {
+    const char *platform, *output;
+    int nodes, nodata;
+    coll_opts coll;
+    int prog; /* argv index of the program */
+} emulate_opts;
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: scalepath emulate -p PLATFORM.cfg [-n NODES] [--algo L] [--proto L]\n"
+            "                         [--collnet] [--no-data] [-o OUT.h5] PROGRAM.so|PROGRAM.c [ARGS...]\n"
+            "       scalepath emulate --cflags\n"
+            "\n"
+            "Runs PROGRAM's main with ARGS on the simulated platform: its NCCL and CUDA\n"
+            "calls (sim/emu/include/nccl.h, cuda_runtime.h) act on the platform's GPUs,\n"
+            "device d being rank d, with real data in simulated time.\n"
+            "\n"
+            "  -p FILE   platform file (platforms/*.cfg)            required\n"
+            "  -n N      nodes                                  default: 1, or the file's\n"
+            "  --algo L  algorithms NCCL may choose (as NCCL_ALGO, which is read too)\n"
+            "  --proto L protocols (as NCCL_PROTO, which is read too)\n"
+            "  --collnet as NCCL_COLLNET_ENABLE=1\n"
+            "  --no-data timing only: collectives, messages and copies move no data\n"
+            "            (for programs that do not read their results; faster)\n"
+            "  -o FILE   write the operations and their times to HDF5\n"
+            "  --cflags  print the compiler flags that build a program for this:\n"
+            "            cc $(scalepath emulate --cflags) prog.c -o prog.so\n"
+            "\n"
+            "A PROGRAM ending in .c is compiled first with $CC (default cc).\n"
+            "Exit status: 1 if the program's main returned non-zero; 4 if it or a\n"
+            "stream never finished (each reported); 2 for bad options. A program\n"
+            "that calls exit() ends scalepath there, with its status, and no report.\n");
+}
+
+static const char *const cflags = "-shared -fPIC -I" SP_EMU_INCLUDE_DIR;
+
+static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
+{
+    static const struct option longs[] = {
+        {"platform", required_argument, NULL, 'p'}, {"nodes", required_argument, NULL, 'n'},
+        {"output", required_argument, NULL, 'o'},   {"algo", required_argument, NULL, 'A'},
+        {"proto", required_argument, NULL, 'P'},    {"collnet", no_argument, NULL, 'K'},
+        {"cflags", no_argument, NULL, 'C'},         {"help", no_argument, NULL, 'h'},
+        {"no-data", no_argument, NULL, 'D'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *env_algo = getenv("NCCL_ALGO"), *env_proto = getenv("NCCL_PROTO"), *env_cn = getenv("NCCL_COLLNET_ENABLE");
+    int c, err = SP_OK, got_algo = 0, got_proto = 0;
+
+    *o = (emulate_opts){NULL, NULL, 0, 0, {0, 0, 0}, 0};
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:p:n:o:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'p': o->platform = optarg; break;
+        case 'o': o->output = optarg; break;
+        case 'n':
+            if (cli_parse_int(&o->nodes, "-n", optarg, 1, 1 << 20, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'A':
+        case 'P':
+        case 'K':
+            got_algo |= c == 'A';
+            got_proto |= c == 'P';
+            if (cli_parse_coll_opt(&o->coll, c == 'A' ? "--algo" : c == 'P' ? "--proto" : "--collnet", optarg, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'C': printf("%s\n", cflags); return 1;
+        case 'D': o->nodata = 1; break;
+        case 'h': usage(stdout); return 1;
+        case ':':
+            diag_error(diag, (sp_loc){0}, "option %s needs a value", argv[optind - 1]);
+            err = SP_EINPUT;
+            break;
+        default:
+            diag_error(diag, (sp_loc){0}, "unknown option %s (see scalepath emulate -h)", argv[optind - 1]);
+            err = SP_EINPUT;
+            break;
+        }
+    }
+    /* The environment as NCCL reads it, unless an option said otherwise. */
+    if (!got_algo && env_algo != NULL && *env_algo != '\0' && cli_parse_coll_opt(&o->coll, "--algo", env_algo, diag) < 0)
+        err = SP_EINPUT;
+    if (!got_proto && env_proto != NULL && *env_proto != '\0' &&
+        cli_parse_coll_opt(&o->coll, "--proto", env_proto, diag) < 0)
+        err = SP_EINPUT;
+    if (env_cn != NULL && strcmp(env_cn, "1") == 0)
+        o->coll.collnet = 1;
+    if (o->platform == NULL) {
+        diag_error(diag, (sp_loc){0}, "no platform: give -p PLATFORM.cfg");
+        err = SP_EINPUT;
+    }
+    if (optind >= argc) {
+        diag_error(diag, (sp_loc){0}, "no program: give PROGRAM.so or PROGRAM.c after the options");
+        err = SP_EINPUT;
+    }
+    o->prog = optind;
+    return err;
+}
+
+/* Compile a C program into dir/program.so with $CC; SP_EINPUT if it fails. */
+static int compile(const char *src, const char *so, diag_list *diag)
+{
+    const char *cc = getenv("CC") != NULL && *getenv("CC") != '\0' ? getenv("CC") : "cc";
+    pid_t pid;
+    int st = 0;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        diag_error(diag, (sp_loc){src, 0}, "cannot start the compiler");
+        return SP_EIO;
+    }
+    if (pid == 0) {
+        execlp(cc, cc, "-shared", "-fPIC", "-O1", "-g", "-I" SP_EMU_INCLUDE_DIR, src, "-o", so, "-lm", (char *)NULL);
+        _exit(127);
+    }
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        diag_error(diag, (sp_loc){src, 0}, "%s could not compile it (status %d; its messages are above)", cc,
+                   WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        return SP_EINPUT;
+    }
+    return SP_OK;
+}
+
+static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int status, double time_s, int argc,
+                    char **argv, diag_list *diag)
+{
+    size_t n = emu_nrecords(m);
+    const char **op = calloc(n + 1, sizeof(*op)), **algo = calloc(n + 1, sizeof(*algo)),
+               **proto = calloc(n + 1, sizeof(*proto));
+    int64_t *comm = calloc(n + 1, sizeof(*comm)), *seq = calloc(n + 1, sizeof(*seq)), *dev = calloc(n + 1, sizeof(*dev)),
+            *ranks = calloc(n + 1, sizeof(*ranks));
+    uint64_t *bytes = calloc(n + 1, sizeof(*bytes));
+    double *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
+    out_file *f = NULL;
+    int err = SP_ENOMEM;
+
+    if (op != NULL && algo != NULL && proto != NULL && comm != NULL && seq != NULL && dev != NULL && ranks != NULL &&
+        bytes != NULL && start != NULL && end != NULL) {
+        const out_attr root[] = {
+            OUT_ATTR_STR("platform_file", p->path),
+            OUT_ATTR_STR("platform_name", p->name),
+            OUT_ATTR_STR("program", argv[o->prog]),
+        };
+        const out_attr gattrs[] = {
+            OUT_ATTR_I64("nodes", p->nodes, NULL),
+            OUT_ATTR_I64("devices", p->nranks, NULL),
+            OUT_ATTR_I64("exit_status", status, NULL),
+            OUT_ATTR_F64("simulated_time", time_s, "s"),
+        };
+        const out_col cols[] = {
+            {"op", OUT_STR, "", "NCCL operation: AllReduce, Broadcast, Reduce, AllGather, ReduceScatter; SendRecv for one device's sends and receives of one group", op},
+            {"comm", OUT_I64, "1", "communicator, numbered from 0 in creation order", comm},
+            {"seq", OUT_I64, "1", "the collective's number on its communicator; -1 for SendRecv", seq},
+            {"device", OUT_I64, "1", "SendRecv: the device; -1 for a collective", dev},
+            {"ranks", OUT_I64, "1", "ranks of the communicator", ranks},
+            {"bytes", OUT_U64, "B", "nccl-tests size (AllGather, ReduceScatter: all ranks' total); SendRecv: the device's payload", bytes},
+            {"algorithm", OUT_STR, "", "NCCL algorithm simulated; - for p2p", algo},
+            {"protocol", OUT_STR, "", "NCCL protocol simulated; - for p2p", proto},
+            {"start", OUT_F64, "s", "simulated time its first rank began, from the program's start", start},
+            {"end", OUT_F64, "s", "simulated time its last rank ended, from the program's start", end},
+        };
+        for (size_t i = 0; i < n; i++) {
+            emu_record r;
+            emu_record_get(m, i, &r);
+            op[i] = r.what;
+            comm[i] = r.comm;
+            seq[i] = r.device >= 0 ? -1 : (int64_t)r.seq;
+            dev[i] = r.device;
+            ranks[i] = r.nranks;
+            bytes[i] = r.bytes;
+            algo[i] = r.algo;
+            proto[i] = r.proto;
+            start[i] = r.start_s;
+            end[i] = r.end_s; /* written only when every operation finished */
+        }
+        err = cli_out_open(&f, o->output, "emulate", argc, argv, root, sizeof(root) / sizeof(root[0]), diag);
+        if (err == SP_OK)
+            err = out_table(f, "/emulate/ops", gattrs, sizeof(gattrs) / sizeof(gattrs[0]), cols,
+                            sizeof(cols) / sizeof(cols[0]), n);
+        err = cli_out_finish(f, err);
+    }
+    free(op);
+    free(algo);
+    free(proto);
+    free(comm);
+    free(seq);
+    free(dev);
+    free(ranks);
+    free(bytes);
+    free(start);
+    free(end);
+    return err;
+}
+
+static void report(const emu *m, const plat *p, const char *prog, int status, double time_s)
+{
+    size_t n = emu_nrecords(m);
+    char what[512];
+
+    plat_describe(p, what, sizeof(what));
+    printf("# scalepath %s emulate: %s on %s: %s; %d device(s)\n", SP_VERSION, prog, p->name, what, p->nranks);
+    printf("# main returned %d; simulated time %.3f us (host code takes none)\n", status, time_s * 1e6);
+    if (n == 0)
+        return;
+    printf("#\n# %-13s %5s %6s %6s %14s %-9s %-7s %12s %12s %10s\n", "op", "comm", "seq", "ranks", "bytes", "algo",
+           "proto", "start_us", "time_us", "busbw_GBps");
+    for (size_t i = 0; i < n; i++) {
+        emu_record r;
+        char seqs[24];
+        emu_record_get(m, i, &r);
+        if (r.device >= 0)
+            snprintf(seqs, sizeof(seqs), "dev%d", r.device);
+        else
+            snprintf(seqs, sizeof(seqs), "%lu", r.seq);
+        if (r.end_s < 0.0) {
+            printf("  %-13s %5d %6s %6d %14llu %-9s %-7s %12.3f %12s %10s\n", r.what, r.comm, seqs, r.nranks,
+                   (unsigned long long)r.bytes, r.algo, r.proto, r.start_s * 1e6, "unfinished", "-");
+            continue;
+        }
+        {
+            double t = r.end_s - r.start_s;
+            printf("  %-13s %5d %6s %6d %14llu %-9s %-7s %12.3f %12.3f %10.2f\n", r.what, r.comm, seqs, r.nranks,
+                   (unsigned long long)r.bytes, r.algo, r.proto, r.start_s * 1e6, t * 1e6,
+                   t > 0.0 && r.device < 0 ? (double)r.bytes / t * coll_busbw_factor(r.kind, r.nranks) / 1e9 : 0.0);
+        }
+    }
+    printf("# time_us: first rank's start to last rank's end; busbw as nccl-tests computes it\n");
+}
+
+int cli_emulate(int argc, char **argv, diag_list *diag)
+{
+    emulate_opts o;
+    plat *p = NULL;
+    eng *e = NULL;
+    emu *m = NULL;
+    void *lib = NULL;
+    char dir[] = "/tmp/scalepath-emulate-XXXXXX", so[sizeof(dir) + 16];
+    int made_dir = 0, err, status = 0;
+    double time_s = 0.0;
+    const char *prog;
+    size_t len;
+    union {
+        void *p;
+        eng_program fn;
+    } sym;
+
+    err = parse_args(&o, argc, argv, diag);
+    if (err != SP_OK)
+        return err > 0 ? SP_OK : err;
+    prog = argv[o.prog];
+    len = strlen(prog);
+    if ((err = plat_load(&p, o.platform, diag)) < 0 || (err = plat_set_nodes(p, o.nodes, diag)) < 0)
+        goto done;
+    if (len > 2 && strcmp(prog + len - 2, ".c") == 0) {
+        if (mkdtemp(dir) == NULL) {
+            diag_error(diag, (sp_loc){0}, "cannot make a temporary directory for the compiled program");
+            err = SP_EIO;
+            goto done;
+        }
+        made_dir = 1;
+        snprintf(so, sizeof(so), "%s/program.so", dir);
+        if ((err = compile(prog, so, diag)) < 0)
+            goto done;
+    } else {
+        /* dlopen searches the library path for a bare name: a file here is meant */
+        snprintf(so, sizeof(so), "%s", "");
+        if (strchr(prog, '/') == NULL) {
+            char *rel = malloc(len + 3);
+            if (rel == NULL) {
+                err = SP_ENOMEM;
+                goto done;
+            }
+            snprintf(rel, len + 3, "./%s", prog);
+            lib = dlopen(rel, RTLD_NOW | RTLD_LOCAL);
+            free(rel);
+        }
+    }
+    if (lib == NULL)
+        lib = dlopen(made_dir ? so : prog, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        diag_error(diag, (sp_loc){prog, 0}, "cannot load it: %s (build it with `cc $(scalepath emulate --cflags) "
+                   "prog.c -o prog.so`)", dlerror());
+        err = SP_EINPUT;
+        goto done;
+    }
+    if ((sym.p = dlsym(lib, "main")) == NULL) {
+        diag_error(diag, (sp_loc){prog, 0}, "no function main in it");
+        err = SP_EINPUT;
+        goto done;
+    }
+    if ((err = emu_new(&m, p, &o.coll)) < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
+        goto done;
+    emu_set_nodata(m, o.nodata);
+    err = eng_run_emulation(e, m, sym.fn, argc - o.prog, argv + o.prog, &status, &time_s, diag);
+    fflush(stdout);
+    report(m, p, prog, status, time_s);
+    if (emu_api_errors(m) > 0)
+        fprintf(stderr, "scalepath emulate: %zu NCCL or CUDA call(s) failed (messages above)\n", emu_api_errors(m));
+    if (err == SP_OK && status != 0) {
+        diag_error(diag, (sp_loc){prog, 0}, "main returned %d", status);
+        err = SP_EPROGRAM;
+    }
+    if (err == SP_OK && o.output != NULL)
+        err = write_h5(&o, m, p, status, time_s, argc, argv, diag);
+done:
+    eng_free(e);
+    emu_free(m);
+    if (lib != NULL)
+        dlclose(lib);
+    if (made_dir) {
+        unlink(so);
+        rmdir(dir);
+    }
+    plat_free(p);
+    return err;
+}

@@ -1,0 +1,757 @@
+/* emu.c - the emulator's runtime: streams and their tasks, collectives and
+ * messages matched across ranks, and the data they move (emu.h). */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/mman.h>
+
+#include "emu/emu_int.h"
+
+void *emu_map(size_t size)
+{
+    void *p = mmap(NULL, size > 0 ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void emu_unmap(void *p, size_t size)
+{
+    if (p != NULL)
+        munmap(p, size > 0 ? size : 1);
+}
+
+int emu_vec_grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    void *p;
+    size_t c;
+
+    if (n < *cap)
+        return SP_OK;
+    c = *cap > 0 ? 2 * *cap : 16;
+    if ((p = realloc(*v, c * size)) == NULL)
+        return SP_ENOMEM;
+    *v = p;
+    *cap = c;
+    return SP_OK;
+}
+
+size_t emu_type_size(ncclDataType_t t)
+{
+    static const size_t size[ncclNumTypes] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2};
+    return (int)t >= 0 && t < ncclNumTypes ? size[t] : 0;
+}
+
+const char *emu_fn_name(emu_fn fn)
+{
+    static const char *const name[EMU_NFNS] = {"AllReduce", "Broadcast", "Reduce", "AllGather",
+                                               "ReduceScatter"};
+    return fn >= 0 && fn < EMU_NFNS ? name[fn] : "?";
+}
+
+int emu_new(emu **out, const plat *p, const coll_opts *opts)
+{
+    emu *m = calloc(1, sizeof(*m));
+
+    *out = NULL;
+    if (m == NULL)
+        return SP_ENOMEM;
+    m->plat = p;
+    if (opts != NULL)
+        m->opts = *opts;
+    m->ndevices = p->nranks;
+    if ((m->devices = calloc((size_t)m->ndevices + 1, sizeof(*m->devices))) == NULL) {
+        free(m);
+        return SP_ENOMEM;
+    }
+    m->running = 1;
+    *out = m;
+    return SP_OK;
+}
+
+static void coll_free(emu_coll *c, int n)
+{
+    if (c == NULL)
+        return;
+    for (int r = 0; r < n && c->snap != NULL; r++)
+        free(c->snap[r]);
+    free(c->snap);
+    free(c->send);
+    free(c->recv);
+    free(c->called);
+    free(c->begun);
+    free(c->written);
+    coll_plan_free(c->plan);
+    free(c);
+}
+
+static void clique_free(emu_clique *cl)
+{
+    emu_msg *g, *next;
+
+    for (size_t i = 0; i < cl->ncolls; i++)
+        coll_free(cl->colls[i], cl->nranks);
+    free(cl->colls);
+    for (int r = 0; r < cl->nranks; r++)
+        free(cl->comms[r]);
+    for (g = cl->msgs; g != NULL; g = next) {
+        next = g->next;
+        free(g->snap);
+        free(g);
+    }
+    free(cl->comms);
+    free(cl->devices);
+    free(cl->sends);
+    free(cl->recvs);
+    free(cl);
+}
+
+void emu_free(emu *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->ntasks; i++) {
+        emu_task *t = m->tasks[i];
+        if (t->kind == EMU_TASK_P2P && t->impl != NULL) {
+            emu_batch *b = t->impl;
+            free(b->msgs);
+            free(b->sending);
+            free(b);
+        } else if (t->kind == EMU_TASK_SLEEP) {
+            free(t->impl);
+        }
+        free(t->legs);
+        free(t);
+    }
+    free(m->tasks);
+    for (size_t i = 0; i < m->nstreams; i++)
+        free(m->streams[i]);
+    free(m->streams);
+    for (size_t i = 0; i < m->nallocs; i++)
+        emu_unmap(m->allocs[i].base, m->allocs[i].size);
+    free(m->allocs);
+    for (size_t i = 0; i < m->ncliques; i++)
+        clique_free(m->cliques[i]);
+    free(m->cliques);
+    for (size_t i = 0; i < m->nevents; i++)
+        free(m->events[i]);
+    free(m->events);
+    free(m->group);
+    free(m->devices);
+    free(m);
+}
+
+void emu_set_nodata(emu *m, int nodata)
+{
+    m->nodata = nodata;
+}
+
+int emu_devices(const emu *m)
+{
+    return m->ndevices;
+}
+
+emu_stream *emu_stream_add(emu *m, int device)
+{
+    emu_stream *s;
+
+    if (emu_vec_grow((void **)&m->streams, &m->capstreams, m->nstreams, sizeof(*m->streams)) < 0 ||
+        (s = calloc(1, sizeof(*s))) == NULL)
+        return NULL;
+    s->device = device;
+    for (size_t i = 0; i < m->nstreams; i++) /* numbered per device, in creation order */
+        s->id += m->streams[i]->device == device;
+    m->streams[m->nstreams++] = s;
+    if (m->svc.start_stream != NULL && m->svc.start_stream(m->svc.ctx, s, device) < 0)
+        return NULL; /* stays listed, so it is freed */
+    return s;
+}
+
+emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
+{
+    emu_task *t;
+
+    if (emu_vec_grow((void **)&m->tasks, &m->captasks, m->ntasks, sizeof(*m->tasks)) < 0 ||
+        (t = calloc(1, sizeof(*t))) == NULL)
+        return NULL;
+    t->kind = kind;
+    t->device = s->device;
+    t->stream = s;
+    t->start_s = t->end_s = -1.0;
+    m->tasks[m->ntasks++] = t;
+    if (s->tail != NULL)
+        s->tail->next = t;
+    else
+        s->head = t;
+    s->tail = t;
+    s->queued++;
+    return t;
+}
+
+emu_task *emu_stream_next(emu_stream *s)
+{
+    return s->head;
+}
+
+int emu_stream_finished(const emu *m, const emu_stream *s)
+{
+    return !m->running && s->head == NULL;
+}
+
+int emu_task_ready(const emu_task *t)
+{
+    const emu_task *rec = t->impl;
+    return t->kind != EMU_TASK_WAIT || rec == NULL || rec->done;
+}
+
+void emu_program_ended(emu *m, int status)
+{
+    m->running = 0;
+    m->status = status;
+}
+
+int emu_program_running(const emu *m)
+{
+    return m->running;
+}
+
+/* --- Data: reductions in rank order. ---------------------------------- */
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    float f;
+
+    if (exp == 0) { /* zero or subnormal: man x 2^-24 */
+        f = ldexpf((float)man, -24);
+        return sign ? -f : f;
+    }
+    if (exp == 31)
+        bits = sign | 0x7f800000u | (man << 13);
+    else
+        bits = sign | ((exp + 112) << 23) | (man << 13);
+    memcpy(&f, &bits, sizeof(f));
+    return f;
+}
+
+static uint16_t float_to_half(float f) /* round to nearest even */
+{
+    uint32_t bits, sign, man;
+    int exp;
+
+    memcpy(&bits, &f, sizeof(bits));
+    sign = (bits >> 16) & 0x8000u;
+    if ((bits & 0x7f800000u) == 0x7f800000u) /* inf, nan */
+        return (uint16_t)(sign | 0x7c00u | ((bits & 0x7fffffu) != 0 ? 0x200u : 0));
+    exp = (int)((bits >> 23) & 0xff) - 127;
+    if (exp > 15)
+        return (uint16_t)(sign | 0x7c00u);
+    if (exp < -14) { /* subnormal half: units of 2^-24 */
+        float a = fabsf(f) * 16777216.0f;
+        long q = lrintf(a); /* the default rounding mode: to nearest even */
+        return (uint16_t)(sign | (uint32_t)q);
+    }
+    man = bits & 0x7fffffu;
+    {
+        uint32_t h = (uint32_t)(exp + 15) << 10 | man >> 13, rest = man & 0x1fffu;
+        if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+            h++; /* may carry into the exponent, to infinity: correct */
+        return (uint16_t)(sign | h);
+    }
+}
+
+static float bf16_to_float(uint16_t b)
+{
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, sizeof(f));
+    return f;
+}
+
+static uint16_t float_to_bf16(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof(bits));
+    if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x7fffffu) != 0)
+        return (uint16_t)((bits >> 16) | 0x40u); /* quiet nan */
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    return (uint16_t)(bits >> 16);
+}
+
+#define EMU_APPLY(acc, x, op)                                                                      \
+    switch (op) {                                                                                  \
+    case ncclSum:                                                                                  \
+    case ncclAvg:                                                                                  \
+        acc = acc + x;                                                                             \
+        break;                                                                                     \
+    case ncclProd:                                                                                 \
+        acc = acc * x;                                                                             \
+        break;                                                                                     \
+    case ncclMax:                                                                                  \
+        acc = x > acc ? x : acc;                                                                   \
+        break;                                                                                     \
+    default:                                                                                       \
+        acc = x < acc ? x : acc;                                                                   \
+        break;                                                                                     \
+    }
+
+/* A type whose arithmetic C does directly (integers wrap as on the GPU:
+ * unsigned arithmetic, converted back). */
+#define EMU_REDUCE_NATIVE(T, U)                                                                    \
+    for (size_t e = 0; e < count; e++) {                                                           \
+        T acc, x;                                                                                  \
+        memcpy(&acc, in[0] + e * sizeof(T), sizeof(T));                                            \
+        for (int r = 1; r < n; r++) {                                                              \
+            memcpy(&x, in[r] + e * sizeof(T), sizeof(T));                                          \
+            if (op == ncclSum || op == ncclAvg)                                                    \
+                acc = (T)((U)acc + (U)x);                                                          \
+            else if (op == ncclProd)                                                               \
+                acc = (T)((U)acc * (U)x);                                                          \
+            else                                                                                   \
+                EMU_APPLY(acc, x, op);                                                             \
+        }                                                                                          \
+        if (op == ncclAvg)                                                                         \
+            acc = (T)(acc / (T)n);                                                                 \
+        memcpy(out + e * sizeof(T), &acc, sizeof(T));                                              \
+    }
+
+#define EMU_REDUCE_FLOAT(T)                                                                        \
+    for (size_t e = 0; e < count; e++) {                                                           \
+        T acc, x;                                                                                  \
+        memcpy(&acc, in[0] + e * sizeof(T), sizeof(T));                                            \
+        for (int r = 1; r < n; r++) {                                                              \
+            memcpy(&x, in[r] + e * sizeof(T), sizeof(T));                                          \
+            EMU_APPLY(acc, x, op);                                                                 \
+        }                                                                                          \
+        if (op == ncclAvg)                                                                         \
+            acc = acc / (T)n;                                                                      \
+        memcpy(out + e * sizeof(T), &acc, sizeof(T));                                              \
+    }
+
+/* 16-bit floats: each step's result rounded to the type, as a GPU adding
+ * two halves at a time would. */
+#define EMU_REDUCE_16(to_f, from_f)                                                                \
+    for (size_t e = 0; e < count; e++) {                                                           \
+        uint16_t v;                                                                                \
+        float acc, x;                                                                              \
+        memcpy(&v, in[0] + 2 * e, 2);                                                              \
+        acc = to_f(v);                                                                             \
+        for (int r = 1; r < n; r++) {                                                              \
+            memcpy(&v, in[r] + 2 * e, 2);                                                          \
+            x = to_f(v);                                                                           \
+            EMU_APPLY(acc, x, op);                                                                 \
+            acc = to_f(from_f(acc));                                                               \
+        }                                                                                          \
+        if (op == ncclAvg)                                                                         \
+            acc = acc / (float)n;                                                                  \
+        v = from_f(acc);                                                                           \
+        memcpy(out + 2 * e, &v, 2);                                                                \
+    }
+
+/* out[e] = in[0][e] op in[1][e] op ... op in[n-1][e], for count elements. */
+static void reduce(char *out, char *const *in, int n, size_t count, ncclDataType_t type, ncclRedOp_t op)
+{
+    switch (type) {
+    case ncclInt8: EMU_REDUCE_NATIVE(int8_t, uint8_t) break;
+    case ncclUint8: EMU_REDUCE_NATIVE(uint8_t, uint8_t) break;
+    case ncclInt32: EMU_REDUCE_NATIVE(int32_t, uint32_t) break;
+    case ncclUint32: EMU_REDUCE_NATIVE(uint32_t, uint32_t) break;
+    case ncclInt64: EMU_REDUCE_NATIVE(int64_t, uint64_t) break;
+    case ncclUint64: EMU_REDUCE_NATIVE(uint64_t, uint64_t) break;
+    case ncclFloat16: EMU_REDUCE_16(half_to_float, float_to_half) break;
+    case ncclFloat32: EMU_REDUCE_FLOAT(float) break;
+    case ncclFloat64: EMU_REDUCE_FLOAT(double) break;
+    case ncclBfloat16: EMU_REDUCE_16(bf16_to_float, float_to_bf16) break;
+    default: break; /* rejected by the API */
+    }
+}
+
+/* --- Collectives ------------------------------------------------------- */
+
+static coll_kind coll_kind_of(emu_fn fn)
+{
+    static const coll_kind k[EMU_NFNS] = {COLL_ALL_REDUCE, COLL_BROADCAST, COLL_REDUCE, COLL_ALL_GATHER,
+                                          COLL_REDUCE_SCATTER};
+    return k[fn];
+}
+
+/* Bytes rank r reads (its input) and writes. */
+static size_t in_bytes(const emu_coll *c)
+{
+    size_t z = emu_type_size(c->type) * c->count;
+    return c->fn == EMU_REDUCE_SCATTER ? z * (size_t)c->cl->nranks : z;
+}
+
+static size_t out_bytes(const emu_coll *c)
+{
+    size_t z = emu_type_size(c->type) * c->count;
+    return c->fn == EMU_ALL_GATHER ? z * (size_t)c->cl->nranks : z;
+}
+
+/* The nccl-tests size: the buffer for all-reduce, the total for the gather and scatter. */
+static uint64_t test_bytes(const emu_coll *c)
+{
+    uint64_t z = (uint64_t)emu_type_size(c->type) * c->count;
+    return c->fn == EMU_ALL_GATHER || c->fn == EMU_REDUCE_SCATTER ? z * (uint64_t)c->cl->nranks : z;
+}
+
+emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, size_t count,
+                       ncclDataType_t type, ncclRedOp_t op, int root, ncclResult_t *err)
+{
+    emu_coll *c;
+    int n = cl->nranks;
+
+    *err = ncclSuccess;
+    if (seq < cl->ncolls)
+        return cl->colls[seq];
+    if (emu_vec_grow((void **)&cl->colls, &cl->capcolls, cl->ncolls, sizeof(*cl->colls)) < 0 ||
+        (c = calloc(1, sizeof(*c))) == NULL) {
+        *err = ncclSystemError;
+        return NULL;
+    }
+    *c = (emu_coll){cl, seq, fn, count, type, op, root, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, -1.0, -1.0,
+                    m->nodata};
+    c->send = calloc((size_t)n, sizeof(*c->send));
+    c->recv = calloc((size_t)n, sizeof(*c->recv));
+    c->snap = calloc((size_t)n, sizeof(*c->snap));
+    c->called = calloc((size_t)n, 1);
+    c->begun = calloc((size_t)n, 1);
+    c->written = calloc((size_t)n, 1);
+    if (c->send == NULL || c->recv == NULL || c->snap == NULL || c->called == NULL || c->begun == NULL ||
+        c->written == NULL) {
+        coll_free(c, n);
+        *err = ncclSystemError;
+        return NULL;
+    }
+    if (n > 1) {
+        int *ranks = malloc((size_t)n * sizeof(*ranks));
+        int rc;
+        if (ranks == NULL) {
+            coll_free(c, n);
+            *err = ncclSystemError;
+            return NULL;
+        }
+        /* The plan orders its members by device and roots a broadcast or
+         * reduce at the first: on a homogeneous platform the root's place
+         * on the ring or chain changes no time. */
+        for (int i = 0; i < n; i++)
+            ranks[i] = cl->devices[i];
+        rc = coll_plan_new(&c->plan, m->plat, coll_kind_of(fn), ranks, n, test_bytes(c), &m->opts);
+        free(ranks);
+        if (rc < 0) {
+            coll_free(c, n);
+            *err = rc == SP_ENOMEM ? ncclSystemError : ncclInvalidUsage;
+            return NULL;
+        }
+    }
+    cl->colls[cl->ncolls++] = c;
+    return c;
+}
+
+/* Write rank r's output of the collective from the inputs taken (scratch:
+ * the reduction, or for a reduce-scatter room for n pointers). */
+static void coll_write(emu_coll *c, int r, char *scratch)
+{
+    int n = c->cl->nranks;
+    size_t z = emu_type_size(c->type) * c->count;
+
+    c->written[r] = 1;
+    switch (c->fn) {
+    case EMU_ALL_REDUCE:
+        memcpy(c->recv[r], scratch, z);
+        break;
+    case EMU_REDUCE:
+        if (r == c->root)
+            memcpy(c->recv[r], scratch, z);
+        break;
+    case EMU_BROADCAST:
+        memmove(c->recv[r], c->snap[c->root], z);
+        break;
+    case EMU_ALL_GATHER:
+        for (int i = 0; i < n; i++)
+            memcpy((char *)c->recv[r] + (size_t)i * z, c->snap[i], z);
+        break;
+    case EMU_REDUCE_SCATTER: {
+        char **seg = (char **)(void *)scratch;
+        for (int i = 0; i < n; i++)
+            seg[i] = c->snap[i] + (size_t)r * z;
+        reduce(c->recv[r], seg, n, c->count, c->type, c->op);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static int coll_begin(emu_coll *c, int r)
+{
+    int n = c->cl->nranks;
+    size_t zin = in_bytes(c);
+
+    if (c->nodata) { /* timing only */
+        c->begun[r] = 1;
+        c->nbegun++;
+        return SP_OK;
+    }
+    /* Only the root's input matters to a broadcast. */
+    if (c->fn != EMU_BROADCAST || r == c->root) {
+        if ((c->snap[r] = malloc(zin + 1)) == NULL)
+            return SP_ENOMEM;
+        memcpy(c->snap[r], c->send[r], zin);
+    }
+    c->begun[r] = 1;
+    c->nbegun++;
+    if (c->fn == EMU_BROADCAST) {
+        if (r == c->root) {
+            for (int i = 0; i < n; i++)
+                if (c->begun[i] && !c->written[i])
+                    coll_write(c, i, NULL);
+        } else if (c->begun[c->root]) {
+            coll_write(c, r, NULL);
+        }
+        if (c->nbegun == n) {
+            free(c->snap[c->root]);
+            c->snap[c->root] = NULL;
+        }
+        return SP_OK;
+    }
+    if (c->nbegun < n)
+        return SP_OK;
+    {
+        char *scratch = NULL;
+        if (c->fn == EMU_ALL_REDUCE || c->fn == EMU_REDUCE) {
+            if ((scratch = malloc(out_bytes(c) + 1)) == NULL)
+                return SP_ENOMEM;
+            reduce(scratch, c->snap, n, c->count, c->type, c->op);
+        } else if (c->fn == EMU_REDUCE_SCATTER && (scratch = malloc((size_t)n * sizeof(char *))) == NULL) {
+            return SP_ENOMEM;
+        }
+        for (int i = 0; i < n; i++)
+            coll_write(c, i, scratch);
+        free(scratch);
+    }
+    for (int i = 0; i < n; i++) { /* every output is written: the inputs are done with */
+        free(c->snap[i]);
+        c->snap[i] = NULL;
+    }
+    return SP_OK;
+}
+
+/* --- Messages ------------------------------------------------------------ */
+
+emu_msg *emu_msg_get(emu_clique *cl, int src, int dst, unsigned long seq)
+{
+    emu_msg *g;
+
+    for (g = cl->msgs; g != NULL; g = g->next)
+        if (g->src == src && g->dst == dst && g->seq == seq)
+            return g;
+    if ((g = calloc(1, sizeof(*g))) == NULL)
+        return NULL;
+    g->cl = cl;
+    g->src = src;
+    g->dst = dst;
+    g->seq = seq;
+    g->next = cl->msgs;
+    cl->msgs = g;
+    return g;
+}
+
+static int msg_begin(emu_msg *g, int sending, int nodata)
+{
+    size_t z = emu_type_size(g->type) * g->count;
+
+    if (nodata) {
+        g->sent_begun |= sending;
+        g->recv_begun |= !sending;
+        return SP_OK;
+    }
+    if (sending) {
+        if ((g->snap = malloc(z + 1)) == NULL)
+            return SP_ENOMEM;
+        memcpy(g->snap, g->sendbuf, z);
+        g->sent_begun = 1;
+    } else {
+        g->recv_begun = 1;
+    }
+    if (g->sent_begun && g->recv_begun && g->snap != NULL) {
+        memcpy(g->recvbuf, g->snap, z);
+        free(g->snap);
+        g->snap = NULL;
+    }
+    return SP_OK;
+}
+
+/* --- Tasks ---------------------------------------------------------------- */
+
+void emu_task_begin(emu *m, emu_task *t)
+{
+    double now = m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
+    int err = SP_OK;
+
+    t->begun = 1;
+    t->start_s = now;
+    switch (t->kind) {
+    case EMU_TASK_COLL: {
+        emu_coll *c = t->impl;
+        int r = t->crank;
+        if (c->start_s < 0.0 || now < c->start_s)
+            c->start_s = now;
+        err = coll_begin(c, r);
+        break;
+    }
+    case EMU_TASK_P2P: {
+        emu_batch *b = t->impl;
+        for (size_t i = 0; i < t->nlegs && err == SP_OK; i++)
+            err = msg_begin(b->msgs[i], b->sending[i], m->nodata);
+        break;
+    }
+    case EMU_TASK_SLEEP: {
+        emu_copy *k = t->impl;
+        if (m->nodata)
+            break;
+        if (k != NULL && k->src != NULL)
+            memmove(k->dst, k->src, k->bytes);
+        else if (k != NULL)
+            memset(k->dst, k->value, k->bytes);
+        break;
+    }
+    default:
+        break;
+    }
+    if (err < 0) { /* out of host memory while emulating: say so, once */
+        fprintf(stderr, "scalepath emulate: out of memory for the data of a task on device %d\n", t->device);
+        m->api_errors++;
+    }
+}
+
+void emu_task_end(emu *m, emu_task *t)
+{
+    double now = m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
+    emu_stream *s = t->stream;
+
+    t->done = 1;
+    t->end_s = now;
+    if (t->kind == EMU_TASK_COLL) {
+        emu_coll *c = t->impl;
+        c->nended++;
+        if (c->nended == c->cl->nranks)
+            c->end_s = now;
+    }
+    if (s->head == t) { /* always: a stream runs its head */
+        s->head = t->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+    }
+}
+
+/* --- Reports ---------------------------------------------------------------- */
+
+static const char *task_what(const emu_task *t)
+{
+    static const char *const what[] = {"a collective", "sends and receives", "a copy or kernel",
+                                       "an event record", "a wait for an event"};
+    return what[t->kind];
+}
+
+size_t emu_report_blocked(const emu *m, diag_list *diag)
+{
+    size_t n = 0;
+
+    if (m->running) {
+        diag_error(diag, (sp_loc){0}, "the program never returned from main: it waits for work that cannot finish");
+        n++;
+    }
+    for (size_t i = 0; i < m->nstreams; i++) {
+        const emu_stream *s = m->streams[i];
+        const emu_task *t = s->head;
+        if (t == NULL)
+            continue;
+        n++;
+        if (t->kind == EMU_TASK_COLL) {
+            const emu_coll *c = t->impl;
+            char missing[160];
+            size_t len = 0;
+            missing[0] = '\0';
+            for (int r = 0; r < c->cl->nranks && len + 16 < sizeof(missing); r++)
+                if (!c->begun[r])
+                    len += (size_t)snprintf(missing + len, sizeof(missing) - len, "%s%d", len > 0 ? ", " : "", r);
+            diag_error(diag, (sp_loc){0},
+                       "device %d's stream %d never finished %s number %lu on communicator %d: "
+                       "rank(s) %s of %d never reached it (%s)",
+                       s->device, s->id, emu_fn_name(c->fn), c->seq, c->cl->id, missing, c->cl->nranks,
+                       c->ncalled < c->cl->nranks ? "never called it" : "blocked before it on their streams");
+        } else if (t->kind == EMU_TASK_P2P) {
+            const emu_batch *b = t->impl;
+            for (size_t k = 0; k < t->nlegs; k++) {
+                const emu_msg *g = b->msgs[k];
+                if (b->sending[k] && !g->recv_called)
+                    diag_error(diag, (sp_loc){0},
+                               "device %d's stream %d never finished: its ncclSend to rank %d (message %lu on "
+                               "communicator %d) has no matching ncclRecv",
+                               s->device, s->id, g->dst, g->seq, g->cl->id);
+                else if (!b->sending[k] && !g->sent_called)
+                    diag_error(diag, (sp_loc){0},
+                               "device %d's stream %d never finished: its ncclRecv from rank %d (message %lu on "
+                               "communicator %d) has no matching ncclSend",
+                               s->device, s->id, g->src, g->seq, g->cl->id);
+            }
+            diag_error(diag, (sp_loc){0}, "device %d's stream %d never finished %s", s->device, s->id,
+                       task_what(t));
+        } else {
+            diag_error(diag, (sp_loc){0}, "device %d's stream %d never finished %s", s->device, s->id,
+                       task_what(t));
+        }
+    }
+    return n;
+}
+
+/* Records: every collective, then every p2p task (one per rank and group). */
+size_t emu_nrecords(const emu *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->ncliques; i++)
+        n += m->cliques[i]->ncolls;
+    for (size_t i = 0; i < m->ntasks; i++)
+        n += m->tasks[i]->kind == EMU_TASK_P2P;
+    return n;
+}
+
+void emu_record_get(const emu *m, size_t i, emu_record *out)
+{
+    for (size_t q = 0; q < m->ncliques; q++) {
+        const emu_clique *cl = m->cliques[q];
+        if (i < cl->ncolls) {
+            const emu_coll *c = cl->colls[i];
+            *out = (emu_record){emu_fn_name(c->fn), coll_kind_of(c->fn), cl->id, c->seq, -1, cl->nranks, test_bytes(c),
+                                c->plan != NULL ? coll_algo_name(coll_plan_algo(c->plan)) : "-",
+                                c->plan != NULL ? coll_proto_name(coll_plan_proto(c->plan)) : "-",
+                                c->start_s, c->nended == cl->nranks ? c->end_s : -1.0};
+            return;
+        }
+        i -= cl->ncolls;
+    }
+    for (size_t k = 0; k < m->ntasks; k++) {
+        const emu_task *t = m->tasks[k];
+        if (t->kind != EMU_TASK_P2P)
+            continue;
+        if (i-- == 0) {
+            const emu_batch *b = t->impl;
+            uint64_t bytes = 0;
+            for (size_t l = 0; l < t->nlegs; l++)
+                bytes += (uint64_t)emu_type_size(b->msgs[l]->type) * b->msgs[l]->count;
+            *out = (emu_record){"SendRecv", COLL_SEND_RECV, t->nlegs > 0 ? b->msgs[0]->cl->id : -1, 0, t->device,
+                                t->nlegs > 0 ? b->msgs[0]->cl->nranks : 0, bytes, "-", "-", t->start_s,
+                                t->done ? t->end_s : -1.0};
+            return;
+        }
+    }
+    memset(out, 0, sizeof(*out));
+}
+
+size_t emu_api_errors(const emu *m)
+{
+    return m->api_errors;
+}

@@ -1,0 +1,147 @@
+/* emu.h - the emulator's runtime: NCCL and CUDA calls of a real program
+ * become operations on simulated streams, with real data. No SimGrid here.
+ *
+ * A program compiled against include/nccl.h and include/cuda_runtime.h
+ * calls the API functions of emu_api.c, which act on the runtime bound
+ * with emu_bind(). They check every argument (a bad one is an error code
+ * and a message on stderr, as NCCL_DEBUG=WARN would print, never a crash),
+ * match collectives across a communicator's ranks by their order (a rank
+ * that calls another collective than its peers is an error at the call),
+ * and queue operations on streams. Whoever runs the simulation (the
+ * engine, eng_run_emulation; or a test) supplies the services: a worker
+ * per stream that takes its tasks in order (emu_stream_next), runs them
+ * in simulated time between emu_task_begin() and emu_task_end(), and a
+ * way for the program to wait.
+ *
+ * Data: a task copies its inputs when it begins (its stream's earlier
+ * work is done then), and a collective writes each rank's output once
+ * every rank it depends on has begun, so results are what NCCL computes
+ * whatever the timing. Reductions add in rank order.
+ *
+ * Ownership: emu_new() gives an emulator released by emu_free(), which
+ * also frees everything the program left allocated; it borrows the plat.
+ */
+#ifndef SP_EMU_H
+#define SP_EMU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coll/coll.h"
+#include "plat/plat.h"
+#include "util/diag.h"
+#include "util/err.h"
+
+typedef struct emu emu;
+typedef struct CUstream_st emu_stream;
+
+typedef enum emu_task_kind {
+    EMU_TASK_COLL,   /* a collective: run plan's member */
+    EMU_TASK_P2P,    /* a group's sends and receives on one rank */
+    EMU_TASK_SLEEP,  /* a copy, memset or kernel: busy for duration_s */
+    EMU_TASK_RECORD, /* an event records the time */
+    EMU_TASK_WAIT    /* the stream waits for an event (emu_task_ready) */
+} emu_task_kind;
+
+/* One send or receive of a P2P task. Mailboxes match (src, dst, seq). */
+typedef struct emu_leg {
+    int send;         /* 1: to peer; 0: from peer */
+    int src, dst;     /* global ranks (devices) */
+    unsigned long seq; /* order of the pair's messages on the communicator */
+    int comm;         /* communicator group (clique) id */
+    uint64_t bytes;   /* on the wire (LL's flags included); 0 for a message to itself */
+    double delay_s;   /* NCCL's software latency before a send leaves */
+} emu_leg;
+
+typedef struct emu_task {
+    emu_task_kind kind;
+    int device;
+    emu_stream *stream;    /* the stream it was queued on */
+    /* COLL */
+    const coll_plan *plan; /* borrowed from the collective */
+    int member;            /* this rank's member index in the plan */
+    int crank;             /* its rank in the communicator */
+    char key[48];          /* unique per collective: its flows' mailbox prefix */
+    /* P2P */
+    emu_leg *legs;
+    size_t nlegs;
+    /* SLEEP */
+    double duration_s;
+    /* filled by the runtime */
+    double start_s, end_s;
+    int begun, done;
+    struct emu_task *next; /* queue order */
+    void *impl;            /* the runtime's own record (collective, event, copy) */
+} emu_task;
+
+/* What the runner gives the runtime. wait() blocks the calling actor (the
+ * program, or a stream's worker) until ready(arg); notify() wakes every
+ * waiter to test its condition again. */
+typedef struct emu_services {
+    void *ctx;
+    int (*start_stream)(void *ctx, emu_stream *s, int device); /* run the new stream's worker */
+    void (*notify)(void *ctx);
+    void (*wait)(void *ctx, int (*ready)(const void *arg), const void *arg);
+    double (*now)(void *ctx); /* simulated seconds */
+} emu_services;
+
+/**
+ * A runtime for a program on an expanded platform: its devices are the
+ * platform's ranks.
+ * @param opts  algorithm / protocol restrictions (NCCL_ALGO, NCCL_PROTO); NULL for none
+ * @return SP_OK; SP_ENOMEM
+ */
+SP_MUST_USE int emu_new(emu **out, const plat *p, const coll_opts *opts);
+void emu_free(emu *m); /* NULL is fine */
+
+/* Timing only: operations move no data (memory is still allocated and
+ * counted), for programs whose results nobody reads, at sizes whose
+ * copies and reductions would take the host long. */
+void emu_set_nodata(emu *m, int nodata);
+
+/* The runtime the API functions act on, and how it runs tasks; NULL
+ * unbinds (the API then fails every call). One at a time per process. */
+void emu_bind(emu *m, const emu_services *svc);
+
+int emu_devices(const emu *m);
+
+/* The task at the head of a stream's queue, not yet finished; NULL if none. */
+emu_task *emu_stream_next(emu_stream *s);
+/* Whether a stream's worker may end: the program has ended and the stream
+ * has nothing queued. */
+int emu_stream_finished(const emu *m, const emu_stream *s);
+/* A WAIT task may begin once the event record it waits for is done. */
+int emu_task_ready(const emu_task *t);
+/* The task starts now: inputs are read, results written as they can be. */
+void emu_task_begin(emu *m, emu_task *t);
+/* The task has ended now: it leaves its stream's queue. */
+void emu_task_end(emu *m, emu_task *t);
+
+/* The program's main returned. */
+void emu_program_ended(emu *m, int status);
+int emu_program_running(const emu *m);
+
+/* After a run: each stream with unfinished work as an error naming what
+ * it waits for, and the program if it never ended; the count. */
+size_t emu_report_blocked(const emu *m, diag_list *diag);
+
+/* The collectives and p2p batches the program ran, for reports. */
+typedef struct emu_record {
+    const char *what;   /* "AllReduce", ..., "SendRecv" */
+    coll_kind kind;     /* the same, for busbw factors */
+    int comm;           /* clique id, from 0 in creation order */
+    unsigned long seq;  /* its number on the communicator (collectives) */
+    int device;         /* the device whose messages these are (p2p); -1 for a collective */
+    int nranks;
+    uint64_t bytes;     /* nccl-tests size (AllGather/ReduceScatter: the total); p2p: the
+                           payload this device sends and receives */
+    const char *algo, *proto; /* NCCL's spelling; "-" for p2p */
+    double start_s, end_s;    /* first rank's begin, last rank's end; end < 0 if unfinished */
+} emu_record;
+size_t emu_nrecords(const emu *m);
+void emu_record_get(const emu *m, size_t i, emu_record *out);
+
+/* API errors the program met (each also printed when it happened). */
+size_t emu_api_errors(const emu *m);
+
+#endif

@@ -1,0 +1,167 @@
+/* emu_int.h - the emulator's runtime structures, shared by emu.c (queues,
+ * matching, data) and emu_api.c (the NCCL and CUDA entry points). Private
+ * to sim/emu/. */
+#ifndef SP_EMU_INT_H
+#define SP_EMU_INT_H
+
+#include "emu/emu.h"
+#include "emu/include/nccl.h"
+
+/* A collective's or message's state, shared by its ranks' tasks. */
+typedef struct emu_clique emu_clique;
+
+typedef enum emu_fn {
+    EMU_ALL_REDUCE,
+    EMU_BROADCAST,
+    EMU_REDUCE,
+    EMU_ALL_GATHER,
+    EMU_REDUCE_SCATTER,
+    EMU_NFNS
+} emu_fn;
+
+typedef struct emu_coll {
+    emu_clique *cl;
+    unsigned long seq;
+    emu_fn fn;
+    size_t count; /* NCCL's count argument */
+    ncclDataType_t type;
+    ncclRedOp_t op;
+    int root;                 /* clique rank; -1 when none */
+    const void **send;        /* per clique rank, as called */
+    void **recv;
+    char **snap;              /* per clique rank: the input when it began */
+    unsigned char *called, *begun, *written;
+    int ncalled, nbegun, nended;
+    coll_plan *plan;
+    double start_s, end_s;
+    int nodata;               /* timing only: no inputs taken, no outputs written */
+} emu_coll;
+
+typedef struct emu_msg { /* one ncclSend matched with one ncclRecv */
+    emu_clique *cl;
+    int src, dst; /* clique ranks */
+    unsigned long seq;
+    size_t count;
+    ncclDataType_t type;
+    const void *sendbuf;
+    void *recvbuf;
+    char *snap;
+    int sent_called, recv_called, sent_begun, recv_begun;
+    struct emu_msg *next;
+} emu_msg;
+
+struct emu_clique {
+    int id, nranks, joined;
+    ncclUniqueId uid;
+    int *devices;             /* clique rank -> device */
+    struct ncclComm **comms;  /* clique rank -> communicator (NULL until joined) */
+    emu_coll **colls;         /* by sequence number */
+    size_t ncolls, capcolls;
+    unsigned long *sends, *recvs; /* nranks x nranks: messages posted per (src, dst) */
+    emu_msg *msgs;            /* every message, newest first */
+};
+
+struct ncclComm {
+    emu_clique *cl;
+    int rank;
+    unsigned long seq;        /* next collective's number */
+    int destroyed;
+    char last_error[256];
+};
+
+struct CUstream_st {
+    int device, id;
+    int destroyed;
+    emu_task *head, *tail;
+    unsigned long queued;
+};
+
+struct CUevent_st {
+    int device;
+    int destroyed;
+    emu_task *record;         /* the last cudaEventRecord's task; NULL if never recorded */
+};
+
+typedef struct emu_alloc {
+    char *base;
+    size_t size;
+    int device;               /* -1: pinned host memory */
+} emu_alloc;
+
+typedef struct emu_batch {    /* a p2p task's messages */
+    emu_msg **msgs;
+    int *sending;             /* per message: this task sends it (1) or receives it (0) */
+} emu_batch;
+
+typedef struct emu_copy {     /* a copy or memset task */
+    void *dst;
+    const void *src;          /* NULL: memset */
+    size_t bytes;
+    int value;
+} emu_copy;
+
+typedef struct emu_device {
+    double allocated;         /* bytes */
+    emu_stream *dflt;         /* its default stream, made on first use */
+} emu_device;
+
+struct emu {
+    const plat *plat;
+    coll_opts opts;
+    emu_services svc;
+    int bound;
+    emu_device *devices;
+    int ndevices;
+    emu_stream **streams;     /* every stream, in creation order */
+    size_t nstreams, capstreams;
+    emu_task **tasks;         /* every task, in submission order (freed at the end) */
+    size_t ntasks, captasks;
+    emu_alloc *allocs;
+    size_t nallocs, capallocs;
+    emu_clique **cliques;
+    size_t ncliques, capcliques;
+    struct CUevent_st **events;
+    size_t nevents, capevents;
+    /* the program (one host thread) */
+    int current;              /* cudaSetDevice */
+    cudaError_t last_cuda;
+    int group_depth;
+    struct emu_call *group;   /* calls held until ncclGroupEnd */
+    size_t ngroup, capgroup;
+    int running, status;
+    size_t api_errors;
+    int nodata;               /* emu_set_nodata */
+};
+
+/* A held NCCL call (inside ncclGroupStart/End). */
+typedef struct emu_call {
+    int p2p;                  /* 1: send/recv; 0: collective */
+    emu_fn fn;
+    int send;                 /* p2p: 1 send, 0 recv */
+    const void *sendbuff;
+    void *recvbuff;
+    size_t count;
+    ncclDataType_t type;
+    ncclRedOp_t op;
+    int root, peer;
+    struct ncclComm *comm;
+    emu_stream *stream;
+} emu_call;
+
+/* emu.c, for emu_api.c */
+extern emu *emu_active;
+size_t emu_type_size(ncclDataType_t t);
+const char *emu_fn_name(emu_fn fn);
+emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind); /* queued at the tail */
+emu_stream *emu_stream_add(emu *m, int device);                    /* NULL: out of memory */
+int emu_vec_grow(void **v, size_t *cap, size_t n, size_t size);
+/* The collective number seq of a clique, made by its first caller. */
+emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, size_t count,
+                       ncclDataType_t type, ncclRedOp_t op, int root, ncclResult_t *err);
+emu_msg *emu_msg_get(emu_clique *cl, int src, int dst, unsigned long seq);
+const emu_alloc *emu_alloc_find(const emu *m, const void *p);
+/* Zeroed memory mapped without reserving it (NULL on failure), and back. */
+void *emu_map(size_t size);
+void emu_unmap(void *p, size_t size);
+
+#endif

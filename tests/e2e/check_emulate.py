@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""`scalepath emulate` against the simulator's own figures.
+
+1. allreduce_perf (workloads/emu), a real NCCL program, run emulated on
+   one DGX H100 and on two SuperPOD nodes: each all-reduce it times with
+   CUDA events, and each row of the emulator's report, must equal the time
+   `scalepath nccl` gives the same size on the same platform, and the
+   algorithm and protocol must be the ones it chose.
+2. The HDF5 file: its table, units, and bit-identical bytes on a rerun.
+3. overlap (workloads/emu): the all-reduces hidden behind compute on a
+   second stream take less time than on one, and no less than the
+   compute alone.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import h5py
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        fail("%s exited %d\n%s\n%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
+    return p.stdout
+
+
+def s(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--scalepath", required=True)
+ap.add_argument("--perf", required=True)
+ap.add_argument("--overlap", required=True)
+ap.add_argument("--out", required=True)
+a = ap.parse_args()
+
+for plat, nodes in (("platforms/dgx-h100.cfg", "1"), ("platforms/superpod-h100.cfg", "2")):
+    emu_h5 = os.path.join(a.out, "emu-perf.h5")
+    nccl_h5 = os.path.join(a.out, "emu-nccl.h5")
+    out = run([a.scalepath, "emulate", "-p", plat, "-n", nodes, "-o", emu_h5, a.perf, "1024", str(64 << 20)])
+    run([a.scalepath, "nccl", "-p", plat, "-n", nodes, "-b", "1K", "-e", "64M", "-f", "2", "-o", nccl_h5])
+    with h5py.File(nccl_h5, "r") as f:
+        g = f["nccl/all_reduce"]
+        ref = {int(sz): (float(t), s(al), s(pr)) for sz, t, al, pr in
+               zip(g["size"][()], g["time"][()], g["algorithm"][()], g["protocol"][()])}
+    # The program's own table: size, time (us, from CUDA events), ..., wrong.
+    rows = re.findall(r"^\s+(\d+)\s+([\d.]+)\s+[\d.]+\s+[\d.]+\s+(\d+)\s*$", out, re.M)
+    if len(rows) != len(ref):
+        fail("%s: the program printed %d sizes, nccl %d" % (plat, len(rows), len(ref)))
+    for sz, us, wrong in rows:
+        t, _, _ = ref[int(sz)]
+        if int(wrong) != 0:
+            fail("%s: %s bytes: %s wrong elements" % (plat, sz, wrong))
+        if abs(float(us) - t) > 0.006 + 1e-6 * t:  # the program prints two decimals
+            fail("%s: %s bytes: the program timed %s us, scalepath nccl %.4f us" % (plat, sz, us, t))
+    with h5py.File(emu_h5, "r") as f:
+        if s(f.attrs["kind"]) != "emulate" or int(f.attrs["complete"]) != 1:
+            fail("emulate file: kind or complete")
+        g = f["emulate/ops"]
+        for c in s(g.attrs["columns"]).split(","):
+            if "units" not in g[c].attrs:
+                fail("column %s has no units" % c)
+        if s(g["start"].attrs["units"]) != "s" or s(g["bytes"].attrs["units"]) != "B":
+            fail("start or bytes units")
+        if int(g.attrs["devices"]) != (8 if nodes == "1" else 16):
+            fail("devices attribute %d" % int(g.attrs["devices"]))
+        n = 0
+        for op, sz, al, pr, t0, t1 in zip(g["op"][()], g["bytes"][()], g["algorithm"][()], g["protocol"][()],
+                                          g["start"][()], g["end"][()]):
+            t, ral, rpr = ref[int(sz)]
+            if s(op) != "AllReduce" or (s(al), s(pr)) != (ral, rpr):
+                fail("%s: %d bytes ran %s %s/%s, nccl chose %s/%s" % (plat, sz, s(op), s(al), s(pr), ral, rpr))
+            # Both are the simulator's times; the emulated one starts later on
+            # the same clock, which moves its last bits.
+            if abs((t1 - t0) * 1e6 - t) > 1e-9 * t:
+                fail("%s: %d bytes: emulated %.9f us, nccl %.9f us" % (plat, sz, (t1 - t0) * 1e6, t))
+            n += 1
+        if n != len(ref):
+            fail("%d rows in the emulate file" % n)
+    print("%s x %s: %d sizes, emulated = nccl" % (plat, nodes, len(ref)))
+
+# Same inputs, same bytes.
+first = os.path.join(a.out, "emu-det.h5")
+run([a.scalepath, "emulate", "-p", "platforms/dgx-h100.cfg", "-o", first, a.perf, "4096", "1048576"])
+shutil.copyfile(first, first + ".1")
+run([a.scalepath, "emulate", "-p", "platforms/dgx-h100.cfg", "-o", first, a.perf, "4096", "1048576"])
+if open(first, "rb").read() != open(first + ".1", "rb").read():
+    fail("two runs wrote different files")
+print("deterministic")
+
+out = run([a.scalepath, "emulate", "-p", "platforms/dgx-h100.cfg", "-n", "2", "--no-data", a.overlap, "8"])
+m = re.search(r"one stream ([\d.]+) ms, overlapped ([\d.]+) ms", out)
+if m is None:
+    fail("overlap printed no times:\n" + out)
+serial, overlapped = float(m.group(1)), float(m.group(2))
+if not overlapped < serial:
+    fail("overlapped %.3f ms is not less than one stream's %.3f" % (overlapped, serial))
+print("overlap: one stream %.3f ms, two %.3f ms" % (serial, overlapped))

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Lab 7 (docs/labs/lab7-nccl-programs.md) states these figures; the lab's
+text must change if they stop holding. Each comes from running the lab's
+programs with `scalepath emulate`:
+- 64 MiB all-reduce busbw: one DGX H100 444 GB/s (NVLS), 315 GB/s under
+  NCCL_ALGO=Ring; two Sparks 23.6 and four RTX 3090s 23.8, within 1% of
+  each other;
+- NCCL moves from Ring/LL to NVLS between 1 MiB and 2 MiB on the H100 node;
+- overlap.c on two Sparks saves 17% at 8,192 tokens and 43% at 2,048, and
+  on two DGX H100 nodes less than on two Sparks.
+Usage: check_lab7.py SCALEPATH ALLREDUCE_PERF.so OVERLAP.so"""
+import re
+import subprocess
+import sys
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+exe, perf, overlap = sys.argv[1:4]
+
+
+def emulate(args, env=None):
+    import os
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([exe, "emulate"] + args, capture_output=True, text=True, env=e)
+    if p.returncode != 0:
+        fail("emulate %s: exit %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    return p.stdout
+
+
+def busbw(platform, nodes="1", env=None):
+    out = emulate(["-p", platform, "-n", nodes, perf, "64M", "64M"], env)
+    m = re.search(r"^\s+67108864\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s+0\s*$", out, re.M)
+    if m is None:
+        fail("no 64 MiB row (or wrong elements) on %s:\n%s" % (platform, out))
+    return float(m.group(1))
+
+
+def near(got, want, tol, what):
+    if abs(got - want) > tol:
+        fail("%s: %.2f, the lab says %.1f" % (what, got, want))
+
+
+h100 = busbw("platforms/dgx-h100.cfg")
+ring = busbw("platforms/dgx-h100.cfg", env={"NCCL_ALGO": "Ring"})
+spark = busbw("platforms/dgx-spark.cfg", "2")
+rtx = busbw("platforms/rtx3090-x4.cfg")
+near(h100, 444, 0.5, "H100 NVLS busbw")
+near(ring, 315, 0.5, "H100 Ring busbw")
+near(spark, 23.6, 0.05, "two Sparks busbw")
+near(rtx, 23.8, 0.05, "4x RTX 3090 busbw")
+if abs(spark - rtx) > 0.01 * rtx:
+    fail("Sparks %.2f and RTX 3090s %.2f are not within 1%%" % (spark, rtx))
+
+out = emulate(["-p", "platforms/dgx-h100.cfg", perf, "1M", "2M"])
+algos = re.findall(r"^\s+AllReduce\s+\d+\s+\d+\s+\d+\s+(\d+)\s+(\S+)\s+(\S+)", out, re.M)
+if [(int(b), a, p) for b, a, p in algos] != [(1048576, "Ring", "LL"), (2097152, "NVLS", "Simple")]:
+    fail("the switch to NVLS is not between 1 and 2 MiB: %s" % algos)
+
+
+def saved(platform, nodes, *args):
+    out = emulate(["-p", platform, "-n", nodes, "--no-data", overlap] + list(args))
+    m = re.search(r"\(([\d.]+)% less\)", out)
+    if m is None:
+        fail("overlap printed nothing on %s" % platform)
+    return float(m.group(1))
+
+
+s8k = saved("platforms/dgx-spark.cfg", "2")
+s2k = saved("platforms/dgx-spark.cfg", "2", "16", "4096", "2048")
+h8k = saved("platforms/dgx-h100.cfg", "2")
+near(s8k, 17, 0.5, "overlap saving on two Sparks at 8,192 tokens (%)")
+near(s2k, 43, 0.5, "overlap saving on two Sparks at 2,048 tokens (%)")
+if not h8k < s8k:
+    fail("two DGX H100 nodes save %.1f%%, not less than two Sparks' %.1f%%" % (h8k, s8k))
+print("lab 7: H100 %.1f (Ring %.1f), Sparks %.2f, RTX 3090 %.2f GB/s; overlap %.1f%% / %.1f%%, H100 %.1f%%"
+      % (h100, ring, spark, rtx, s8k, s2k, h8k))

@@ -1,0 +1,82 @@
+# `scalepath emulate`: real programs written against NCCL's and CUDA's APIs
+# (tests/data/emu, workloads/emu), built here as loadable modules, run on
+# simulated platforms: their data checked by themselves, their times against
+# `scalepath nccl`, their misuse and hangs reported.
+function(sp_emu_program name src)
+  add_library(emu_${name} MODULE ${src})
+  target_include_directories(emu_${name} PRIVATE ${PROJECT_SOURCE_DIR}/sim/emu/include)
+  set_target_properties(emu_${name} PROPERTIES PREFIX "")
+endfunction()
+sp_emu_program(collectives_check ${SP_ROOT}/tests/data/emu/collectives_check.c)
+sp_emu_program(misuse ${SP_ROOT}/tests/data/emu/misuse.c)
+sp_emu_program(hang ${SP_ROOT}/tests/data/emu/hang.c)
+sp_emu_program(allreduce_perf ${SP_ROOT}/workloads/emu/allreduce_perf.c)
+sp_emu_program(overlap ${SP_ROOT}/workloads/emu/overlap.c)
+target_link_libraries(emu_collectives_check PRIVATE m)
+
+# Every collective, type and reduction gives NCCL's answer: one node of
+# eight, two nodes over InfiniBand, two Sparks (one GPU each) and a PCIe box.
+sp_e2e(emulate.check.h100x2 RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|$<TARGET_FILE:emu_collectives_check>"
+  STDOUT "PASSED: 0 failed check\\(s\\) on 16 devices")
+sp_e2e(emulate.check.spark2 RC 0 ARGS "emulate|-p|platforms/dgx-spark.cfg|-n|2|$<TARGET_FILE:emu_collectives_check>"
+  STDOUT "PASSED: 0 failed check\\(s\\) on 2 devices")
+sp_e2e(emulate.check.rtx3090 RC 0 ARGS "emulate|-p|platforms/rtx3090-x4.cfg|$<TARGET_FILE:emu_collectives_check>"
+  STDOUT "PASSED: 0 failed check\\(s\\) on 4 devices")
+# Under NCCL_ALGO=Tree the plans change and the data must not.
+sp_e2e(emulate.check.tree RC 0
+  ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|2|--algo|Tree,Ring|--proto|Simple|$<TARGET_FILE:emu_collectives_check>"
+  STDOUT "PASSED: 0 failed check\\(s\\) on 16 devices.* Tree +Simple")
+
+# Calls a program gets wrong fail with NCCL's and CUDA's codes and a message.
+sp_e2e(emulate.misuse RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_misuse>"
+  STDOUT "^0 unexpected result"
+  STDERR "rank 3 calls ncclBroadcast.*where rank\\(s\\) before it called ncclAllReduce.*18 NCCL or CUDA call\\(s\\) failed")
+# A rank that never calls: exit 4, the missing rank named, no output file.
+sp_e2e(emulate.hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|-o|${SP_OUT}/emu-hang.h5|$<TARGET_FILE:emu_hang>"
+  STDERR "never returned from main.*device 0's stream 0 never finished AllReduce number 0 on communicator 0: rank\\(s\\) 3 of 4 never reached it \\(never called it\\)"
+  ABSENT "${SP_OUT}/emu-hang.h5")
+# LeakSanitizer's exit scan faults on the stacks of the actors a deadlock
+# leaves blocked inside SimGrid; valgrind checks this path instead (below).
+set_tests_properties(e2e.emulate.hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# A C file is compiled first; a broken one is reported, not run.
+sp_e2e(emulate.compile RC 0 ARGS "emulate|-p|platforms/dgx-spark.cfg|-n|2|workloads/emu/allreduce_perf.c|1024|65536"
+  STDOUT "65536 .* 0 +# scalepath")
+file(WRITE ${SP_OUT}/emu-broken.c "int main(void) { return undeclared; }\n")
+sp_e2e(emulate.compile_error RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-broken.c"
+  STDERR "emu-broken.c: error: cc could not compile it")
+sp_e2e(emulate.no_main RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:simcore>"
+  STDERR "error: cannot load it|error: no function main")
+sp_e2e(emulate.missing RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|no-such-program.so"
+  STDERR "no-such-program.so: error: cannot load it")
+sp_e2e(emulate.no_program RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg" STDERR "no program")
+sp_e2e(emulate.no_platform RC 2 ARGS "emulate|$<TARGET_FILE:emu_hang>" STDERR "no platform")
+sp_e2e(emulate.bad_algo RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--algo|Bogus|$<TARGET_FILE:emu_hang>"
+  STDERR "Bogus")
+sp_e2e(emulate.cflags RC 0 ARGS "emulate|--cflags" STDOUT "-shared -fPIC -I.*sim/emu/include")
+
+# Emulated times are the simulator's: the same as `scalepath nccl` for the
+# same collective, HDF5 output, determinism, streams overlapping.
+add_test(NAME e2e.emulate.vs_nccl COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_emulate.py
+  --scalepath ${SP_EXE} --perf $<TARGET_FILE:emu_allreduce_perf> --overlap $<TARGET_FILE:emu_overlap>
+  --out ${SP_OUT}
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.emulate.vs_nccl PROPERTIES LABELS e2e TIMEOUT 300)
+
+# Memory: a run, and the deadlock path for invalid accesses only (SimGrid
+# keeps the comms of actors a deadlock leaves blocked: its leaks, not ours).
+if(SP_VALGRIND AND NOT SP_SANITIZE)
+  add_test(NAME memcheck.emulate COMMAND ${vg} $<TARGET_FILE:scalepath> emulate -p platforms/dgx-h100.cfg
+    -o ${SP_OUT}/memcheck-emulate.h5 $<TARGET_FILE:emu_misuse>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_hang COMMAND ${CMAKE_COMMAND} -DEXE=${SP_VALGRIND}
+    "-DARGS=-q|${vg_supp}|--leak-check=no|--error-exitcode=9|$<TARGET_FILE:scalepath>|emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_hang>"
+    -DEXPECT_RC=4 -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(memcheck.emulate memcheck.emulate_hang PROPERTIES LABELS memcheck TIMEOUT 300)
+endif()
+
+# Lab 7 (docs/labs/lab7-nccl-programs.md): the figures it states.
+add_test(NAME e2e.lab7.claims COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_lab7.py ${SP_EXE}
+  $<TARGET_FILE:emu_allreduce_perf> $<TARGET_FILE:emu_overlap>
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.lab7.claims PROPERTIES LABELS e2e TIMEOUT 300)
