@@ -29,7 +29,7 @@
 
 typedef struct emulate_opts {
     const char *platform, *output;
-    int nodes, nodata;
+    int nodes, nodata, sm_contention;
     coll_opts coll;
     int prog; /* argv index of the program */
 } emulate_opts;
@@ -38,7 +38,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath emulate -p PLATFORM.cfg [-n NODES] [--algo L] [--proto L]\n"
-            "                         [--collnet] [--no-data] [-o OUT.h5] PROGRAM.so|PROGRAM.c [ARGS...]\n"
+            "                         [--collnet] [--no-data] [--sm-contention on|off] [-o OUT.h5]\n"
+            "                         PROGRAM.so|PROGRAM.c [ARGS...]\n"
             "       scalepath emulate --cflags\n"
             "\n"
             "Runs PROGRAM's main with ARGS on the simulated platform: its NCCL and CUDA\n"
@@ -52,6 +53,9 @@ static void usage(FILE *fp)
             "  --collnet as NCCL_COLLNET_ENABLE=1\n"
             "  --no-data timing only: collectives, messages and copies move no data\n"
             "            (for programs that do not read their results; faster)\n"
+            "  --sm-contention S  on: kernels (spEmuKernel, spEmuGemm) lose the SMs\n"
+            "            that running collectives' CTAs hold, as `train` models it;\n"
+            "            off: they run beside them at full speed       default on\n"
             "  -o FILE   write the operations and their times to HDF5\n"
             "  --cflags  print the compiler flags that build a program for this:\n"
             "            cc $(scalepath emulate --cflags) prog.c -o prog.so\n"
@@ -71,13 +75,13 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
         {"output", required_argument, NULL, 'o'},   {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'P'},    {"collnet", no_argument, NULL, 'K'},
         {"cflags", no_argument, NULL, 'C'},         {"help", no_argument, NULL, 'h'},
-        {"no-data", no_argument, NULL, 'D'},
+        {"no-data", no_argument, NULL, 'D'},       {"sm-contention", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     const char *env_algo = getenv("NCCL_ALGO"), *env_proto = getenv("NCCL_PROTO"), *env_cn = getenv("NCCL_COLLNET_ENABLE");
     int c, err = SP_OK, got_algo = 0, got_proto = 0;
 
-    *o = (emulate_opts){NULL, NULL, 0, 0, {0, 0, 0}, 0};
+    *o = (emulate_opts){NULL, NULL, 0, 0, 1, {0, 0, 0}, 0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:p:n:o:h", longs, NULL)) != -1) {
@@ -98,6 +102,14 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 'C': printf("%s\n", cflags); return 1;
         case 'D': o->nodata = 1; break;
+        case 'S':
+            if (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0) {
+                o->sm_contention = strcmp(optarg, "on") == 0;
+            } else {
+                diag_error(diag, (sp_loc){0}, "--sm-contention: expected on or off, got \"%s\"", optarg);
+                err = SP_EINPUT;
+            }
+            break;
         case 'h': usage(stdout); return 1;
         case ':':
             diag_error(diag, (sp_loc){0}, "option %s needs a value", argv[optind - 1]);
@@ -310,6 +322,11 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
     }
     if (lib == NULL)
         lib = dlopen(made_dir ? so : prog, RTLD_NOW | RTLD_LOCAL);
+    if (made_dir) { /* loaded (or not): the file is not needed, even if the program calls exit() */
+        unlink(so);
+        rmdir(dir);
+        made_dir = 0;
+    }
     if (lib == NULL) {
         diag_error(diag, (sp_loc){prog, 0}, "cannot load it: %s (build it with `cc $(scalepath emulate --cflags) "
                    "prog.c -o prog.so`)", dlerror());
@@ -324,7 +341,7 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
     if ((err = emu_new(&m, p, &o.coll)) < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
         goto done;
     emu_set_nodata(m, o.nodata);
-    err = eng_run_emulation(e, m, sym.fn, argc - o.prog, argv + o.prog, &status, &time_s, diag);
+    err = eng_run_emulation(e, m, sym.fn, argc - o.prog, argv + o.prog, o.sm_contention, &status, &time_s, diag);
     fflush(stdout);
     report(m, p, prog, status, time_s);
     if (emu_api_errors(m) > 0)

@@ -67,6 +67,7 @@ typedef struct emu_task {
     size_t nlegs;
     /* SLEEP */
     double duration_s;
+    int compute;           /* a kernel (spEmuKernel, spEmuGemm), not a copy: it uses the SMs */
     /* filled by the runtime */
     double start_s, end_s;
     int begun, done;

@@ -668,6 +668,7 @@ static cudaError_t sleep_task(emu *m, cudaStream_t stream, double seconds, const
     if ((t = emu_task_add(m, s, EMU_TASK_SLEEP)) == NULL)
         return cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
     t->duration_s = seconds;
+    t->compute = 1;
     wake(m);
     return cudaSuccess;
 }

@@ -496,6 +496,18 @@ int eng_check_routes(eng *e, const int *pairs, size_t n, diag_list *diag)
 
 /* --- Workload replay. */
 
+/* One GPU's SMs, shared by its compute and its collectives' CTAs (sms_main). */
+typedef struct sm_share {
+    sg_mutex_t mutex; /* borrowed: the lock its users hold to wake the holder */
+    sg_cond_t cond;   /* owned: wakes the holder when want or users change */
+    double speed;     /* the host's nominal speed, flop/s: compute seconds become work */
+    int sms;          /* the GPU's SMs when compute shares them with NCCL's CTAs; 0: it does not */
+    int ctas;         /* CTAs of the GPU's collectives running now */
+    int computing;    /* compute kernels running now */
+    int want;         /* CTAs whose SMs should be held now: while both run */
+    int users;        /* streams still running; at 0 the holder ends */
+} sm_share;
+
 typedef struct replay_rank {
     const wl *w;
     int rank;
@@ -509,13 +521,7 @@ typedef struct replay_rank {
     sg_cond_t cond;
     int waiters; /* streams of this rank blocked on the condition */
     unsigned long long *messages;
-    double speed; /* the host's nominal speed, flop/s: compute seconds become work */
-    int sms;      /* the GPU's SMs when compute shares them with NCCL's CTAs; 0: it does not */
-    int ctas;      /* CTAs of the rank's collectives running now */
-    int computing; /* the compute stream is running compute */
-    int want;      /* CTAs whose SMs should be held now: while both run */
-    int streams;   /* the rank's streams still running; at 0 the holder ends */
-    sg_cond_t sms_cond; /* wakes the holder (sms_main) when want or streams change */
+    sm_share sm;   /* its GPU's SMs, shared by compute and NCCL's CTAs */
 } replay_rank;
 
 typedef struct replay_stream {
@@ -539,16 +545,16 @@ typedef struct replay_stream {
  * nothing. */
 static void sms_main(int argc, char *argv[])
 {
-    replay_rank *r = sg_actor_self_get_data();
+    sm_share *r = sg_actor_self_get_data();
     sg_exec_t held = NULL;
     int held_ctas = 0;
 
     (void)argc;
     (void)argv;
     sg_mutex_lock(r->mutex);
-    while (r->streams > 0) {
+    while (r->users > 0) {
         if (held_ctas == r->want) {
-            sg_cond_wait(r->sms_cond, r->mutex);
+            sg_cond_wait(r->cond, r->mutex);
             continue;
         }
         if (held != NULL)
@@ -567,26 +573,37 @@ static void sms_main(int argc, char *argv[])
 }
 
 /* Tell the holder what to hold now, if that changed. */
-static void hold_sms(replay_rank *r)
+static void hold_sms(sm_share *r)
 {
-    int want = r->computing && r->ctas > 0 ? (r->ctas < r->sms ? r->ctas : r->sms) : 0;
+    int want = r->computing > 0 && r->ctas > 0 ? (r->ctas < r->sms ? r->ctas : r->sms) : 0;
 
     if (want == r->want)
         return;
     r->want = want;
     sg_mutex_lock(r->mutex);
-    sg_cond_notify_all(r->sms_cond);
+    sg_cond_notify_all(r->cond);
     sg_mutex_unlock(r->mutex);
 }
 
-/* A collective of the rank starts (sign 1) or ends (-1). */
-static void collective_ctas(replay_rank *r, const coll_plan *plan, int sign)
+/* A collective of the GPU starts (sign 1) or ends (-1). */
+static void collective_ctas(sm_share *r, const coll_plan *plan, int sign)
 {
     int ctas = plan != NULL ? coll_plan_channels(plan) : 0;
 
     if (r->sms <= 0 || ctas <= 0)
         return;
     r->ctas += sign * ctas;
+    hold_sms(r);
+}
+
+/* Compute of `seconds` alone: work at the host's speed, slowed while the
+ * GPU's collectives hold some of its SMs. */
+static void compute_on_sms(sm_share *r, double seconds)
+{
+    r->computing++;
+    hold_sms(r);
+    sg_actor_execute(seconds * r->speed);
+    r->computing--;
     hold_sms(r);
 }
 
@@ -649,18 +666,14 @@ static void stream_main(int argc, char *argv[])
             }
             /* GPU compute shares the SMs with NCCL's CTAs: work at the host's
              * speed, slowed while collectives hold some of it (hold_sms). */
-            if (total > 0.0 && r->sms > 0 && s->stream == WL_STREAM_COMPUTE) {
-                r->computing = 1;
-                hold_sms(r);
-                sg_actor_execute(total * r->speed);
-                r->computing = 0;
-                hold_sms(r);
-            } else if (total > 0.0)
+            if (total > 0.0 && r->sm.sms > 0 && s->stream == WL_STREAM_COMPUTE)
+                compute_on_sms(&r->sm, total);
+            else if (total > 0.0)
                 sg_actor_sleep_for(total);
             /* Times of the batch, back to back, stretched alike if it was slowed. */
             {
                 double t = r->times[i].start, f = 1.0;
-                if (total > 0.0 && r->sms > 0 && s->stream == WL_STREAM_COMPUTE)
+                if (total > 0.0 && r->sm.sms > 0 && s->stream == WL_STREAM_COMPUTE)
                     f = (simgrid_get_clock() - t) / total;
                 for (j = i; j <= last; j++) {
                     const wl_op *b = &wr->ops[j];
@@ -682,16 +695,16 @@ static void stream_main(int argc, char *argv[])
         } else if (op->kind == WL_COLL && r->w->groups[op->group].folded) {
             /* Its other members are not simulated: its time was measured apart. */
             if (op->duration_s > 0.0) {
-                collective_ctas(r, r->plans[i], 1);
+                collective_ctas(&r->sm, r->plans[i], 1);
                 sg_actor_sleep_for(op->duration_s);
-                collective_ctas(r, r->plans[i], -1);
+                collective_ctas(&r->sm, r->plans[i], -1);
             }
         } else if (op->kind == WL_COLL) {
             char key[48];
             snprintf(key, sizeof(key), "g%d.%d", op->group, r->seq[i]);
-            collective_ctas(r, r->plans[i], 1);
+            collective_ctas(&r->sm, r->plans[i], 1);
             run_member(r->plans[i], r->member[i], key, &s->stage, r->messages, r);
-            collective_ctas(r, r->plans[i], -1);
+            collective_ctas(&r->sm, r->plans[i], -1);
         } else {
             /* Point to point, matched by (source, destination, tag), in order. */
             char name[64];
@@ -715,9 +728,9 @@ static void stream_main(int argc, char *argv[])
     }
     s->current = -1;
     s->finished = 1;
-    if (r->sms > 0 && --r->streams == 0) { /* the holder's turn to end */
+    if (r->sm.sms > 0 && --r->sm.users == 0) { /* the holder's turn to end */
         sg_mutex_lock(r->mutex);
-        sg_cond_notify_all(r->sms_cond);
+        sg_cond_notify_all(r->sm.cond);
         sg_mutex_unlock(r->mutex);
     }
 }
@@ -768,13 +781,14 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
         }
         r->mutex = sg_mutex_init();
         r->cond = sg_cond_init();
-        r->sms_cond = sg_cond_init();
+        r->sm.mutex = r->mutex;
+        r->sm.cond = sg_cond_init();
     }
     for (int q = 0; q < n && err == SP_OK; q++) {
         sg_host_t host = sg_host_by_name(plat_rank_host(e->plat, q));
-        ranks[q].speed = sg_host_get_speed(host);
-        if (w->nominal_compute && ranks[q].speed > 0.0)
-            ranks[q].sms = plat_type_of_rank(e->plat, q)->gpu.sm_count;
+        ranks[q].sm.speed = sg_host_get_speed(host);
+        if (w->nominal_compute && ranks[q].sm.speed > 0.0)
+            ranks[q].sm.sms = plat_type_of_rank(e->plat, q)->gpu.sm_count;
         for (int s = 0; s < WL_NSTREAMS; s++) {
             replay_stream *rs = &streams[(size_t)q * WL_NSTREAMS + (size_t)s];
             sg_actor_t a;
@@ -789,14 +803,14 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
             a = sg_actor_init(name, host);
             sg_actor_set_data(a, rs);
             sg_actor_start(a, stream_main, 0, NULL);
-            ranks[q].streams++;
+            ranks[q].sm.users++;
         }
-        if (ranks[q].sms > 0 && ranks[q].streams > 0) { /* the SM holder (sms_main) */
+        if (ranks[q].sm.sms > 0 && ranks[q].sm.users > 0) { /* the SM holder (sms_main) */
             char name[48];
             sg_actor_t a;
             snprintf(name, sizeof(name), "rank%d.sms", q);
             a = sg_actor_init(name, host);
-            sg_actor_set_data(a, &ranks[q]);
+            sg_actor_set_data(a, &ranks[q].sm);
             sg_actor_start(a, sms_main, 0, NULL);
         }
     }
@@ -833,8 +847,8 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
             sg_mutex_destroy(ranks[q].mutex);
         if (ranks[q].cond != NULL)
             sg_cond_destroy(ranks[q].cond);
-        if (ranks[q].sms_cond != NULL)
-            sg_cond_destroy(ranks[q].sms_cond);
+        if (ranks[q].sm.cond != NULL)
+            sg_cond_destroy(ranks[q].sm.cond);
     }
     free(ranks);
     free(streams);
@@ -850,6 +864,7 @@ typedef struct emu_worker { /* one per stream */
     emu_world *w;
     emu_stream *stream;
     int device, stage, finished;
+    sm_share *sm; /* its GPU's SMs */
     struct emu_worker *next;
 } emu_worker;
 
@@ -866,6 +881,8 @@ struct emu_world {
     emu_worker *workers;
     int nworkers;
     int failed; /* a worker could not be started */
+    int sm_contention;
+    sm_share *gpus; /* per device; cond NULL until its first stream */
 };
 
 static void world_notify(void *ctx)
@@ -972,18 +989,28 @@ static void worker_main(int argc, char *argv[])
         }
         emu_task_begin(w->m, t);
         world_notify(w);
-        if (t->kind == EMU_TASK_COLL && t->plan != NULL)
+        if (t->kind == EMU_TASK_COLL && t->plan != NULL) {
+            collective_ctas(k->sm, t->plan, 1);
             run_member(t->plan, t->member, t->key, &k->stage, &w->e->messages, k);
-        else if (t->kind == EMU_TASK_P2P)
+            collective_ctas(k->sm, t->plan, -1);
+        } else if (t->kind == EMU_TASK_P2P) {
             run_legs(k, t);
-        else if (t->duration_s > 0.0)
+        } else if (t->duration_s > 0.0 && t->compute && k->sm->sms > 0) {
+            compute_on_sms(k->sm, t->duration_s);
+        } else if (t->duration_s > 0.0) {
             sg_actor_sleep_for(t->duration_s);
+        }
         emu_task_end(w->m, t);
         if (simgrid_get_clock() > w->t_end)
             w->t_end = simgrid_get_clock();
         world_notify(w);
     }
     k->finished = 1;
+    if (k->sm->sms > 0 && --k->sm->users == 0) { /* the holder's turn to end */
+        sg_mutex_lock(w->mutex);
+        sg_cond_notify_all(k->sm->cond);
+        sg_mutex_unlock(w->mutex);
+    }
 }
 
 static int world_start_stream(void *ctx, emu_stream *s, int device)
@@ -999,8 +1026,24 @@ static int world_start_stream(void *ctx, emu_stream *s, int device)
         w->failed = 1;
         return SP_ENOMEM;
     }
-    *k = (emu_worker){w, s, device, -1, 0, w->workers};
+    *k = (emu_worker){w, s, device, -1, 0, &w->gpus[device], w->workers};
     w->workers = k;
+    if (k->sm->cond == NULL) { /* the GPU's first stream: its SMs, and their holder */
+        sm_share *g = k->sm;
+        g->mutex = w->mutex;
+        g->cond = sg_cond_init();
+        g->speed = sg_host_get_speed(host);
+        if (w->sm_contention && g->speed > 0.0)
+            g->sms = plat_type_of_rank(w->e->plat, device)->gpu.sm_count;
+        if (g->sms > 0) {
+            sg_actor_t h;
+            snprintf(name, sizeof(name), "device%d.sms", device);
+            h = sg_actor_init(name, host);
+            sg_actor_set_data(h, g);
+            sg_actor_start(h, sms_main, 0, NULL);
+        }
+    }
+    k->sm->users++;
     snprintf(name, sizeof(name), "device%d.stream%d", device, w->nworkers++);
     a = sg_actor_init(name, host);
     sg_actor_set_data(a, k);
@@ -1023,10 +1066,11 @@ static void program_main(int argc, char *argv[])
     world_notify(w);
 }
 
-int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int *status, double *time_s,
-                      diag_list *diag)
+int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int sm_contention, int *status,
+                      double *time_s, diag_list *diag)
 {
-    emu_world w = {e, m, sg_mutex_init(), sg_cond_init(), fn, argc, argv, 0, 0, 0.0, 0.0, NULL, 0, 0};
+    emu_world w = {e, m, sg_mutex_init(), sg_cond_init(), fn, argc, argv, 0, 0, 0.0, 0.0, NULL, 0, 0,
+                   sm_contention, calloc((size_t)e->plat->nranks + 1, sizeof(sm_share))};
     emu_services svc = {&w, world_start_stream, world_notify, world_wait, world_now};
     sg_host_t host = sg_host_by_name(plat_rank_host(e->plat, 0));
     sg_actor_t a;
@@ -1034,6 +1078,11 @@ int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int
 
     *status = 0;
     *time_s = 0.0;
+    if (w.gpus == NULL) {
+        sg_cond_destroy(w.cond);
+        sg_mutex_destroy(w.mutex);
+        return SP_ENOMEM;
+    }
     w.t0 = w.t_end = simgrid_get_clock();
     emu_bind(m, &svc);
     a = sg_actor_init("program", host);
@@ -1054,6 +1103,10 @@ int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int
         free(w.workers);
         w.workers = next;
     }
+    for (int d = 0; d < e->plat->nranks; d++)
+        if (w.gpus[d].cond != NULL)
+            sg_cond_destroy(w.gpus[d].cond);
+    free(w.gpus);
     sg_cond_destroy(w.cond);
     sg_mutex_destroy(w.mutex);
     return err;

@@ -96,14 +96,17 @@ typedef int (*eng_program)(int argc, char **argv);
  * stream it creates as an actor on its device's host running the stream's
  * tasks in order (collectives by their plans, messages as flows, copies
  * and kernels as busy time), all in simulated time from this call's start.
+ * With sm_contention, kernels (emu_task.compute) run as work on the GPU's
+ * host that the GPU's running collectives slow by their CTAs' share of its
+ * SMs, as in eng_run_workload.
  * The program's NCCL and CUDA calls act on m, bound for the run.
  * @param[out] status  what main returned
  * @param[out] time_s  simulated time until the program and its streams ended
  * @return SP_OK; SP_EDEADLOCK if the program or a stream never finished
  *         (each reported: what it waits for); SP_ENOMEM
  */
-SP_MUST_USE int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int *status,
-                                  double *time_s, diag_list *diag);
+SP_MUST_USE int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int sm_contention,
+                                  int *status, double *time_s, diag_list *diag);
 
 /* "3.32": the SimGrid version linked in, for provenance. */
 const char *eng_simgrid_version(void);

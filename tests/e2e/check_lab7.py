@@ -6,8 +6,9 @@ programs with `scalepath emulate`:
   NCCL_ALGO=Ring; two Sparks 23.6 and four RTX 3090s 23.8, within 1% of
   each other;
 - NCCL moves from Ring/LL to NVLS between 1 MiB and 2 MiB on the H100 node;
-- overlap.c on two Sparks saves 17% at 8,192 tokens and 43% at 2,048, and
-  on two DGX H100 nodes less than on two Sparks.
+- overlap.c on two Sparks saves 15.2% at 8,192 tokens and 39.5% at 2,048
+  (16.6% and 43.1% with --sm-contention off), and on two DGX H100 nodes
+  less than on two Sparks.
 Usage: check_lab7.py SCALEPATH ALLREDUCE_PERF.so OVERLAP.so"""
 import re
 import subprocess
@@ -63,18 +64,26 @@ if [(int(b), a, p) for b, a, p in algos] != [(1048576, "Ring", "LL"), (2097152, 
 
 
 def saved(platform, nodes, *args):
-    out = emulate(["-p", platform, "-n", nodes, "--no-data", overlap] + list(args))
+    opts = [a for a in args if a.startswith("--") or a in ("on", "off")]
+    rest = [a for a in args if a not in opts]
+    out = emulate(["-p", platform, "-n", nodes, "--no-data"] + opts + [overlap] + rest)
     m = re.search(r"\(([\d.]+)% less\)", out)
     if m is None:
         fail("overlap printed nothing on %s" % platform)
     return float(m.group(1))
 
 
-s8k = saved("platforms/dgx-spark.cfg", "2")
-s2k = saved("platforms/dgx-spark.cfg", "2", "16", "4096", "2048")
+def saved_both(*args):
+    return saved(*args), saved(args[0], args[1], "--sm-contention", "off", *args[2:])
+
+
+(s8k, s8k_off) = saved_both("platforms/dgx-spark.cfg", "2")
+(s2k, s2k_off) = saved_both("platforms/dgx-spark.cfg", "2", "16", "4096", "2048")
 h8k = saved("platforms/dgx-h100.cfg", "2")
-near(s8k, 17, 0.5, "overlap saving on two Sparks at 8,192 tokens (%)")
-near(s2k, 43, 0.5, "overlap saving on two Sparks at 2,048 tokens (%)")
+near(s8k, 15.2, 0.05, "overlap saving on two Sparks at 8,192 tokens (%)")
+near(s2k, 39.5, 0.05, "overlap saving on two Sparks at 2,048 tokens (%)")
+near(s8k_off, 16.6, 0.05, "the same without SM contention (%)")
+near(s2k_off, 43.1, 0.05, "the same at 2,048 tokens without SM contention (%)")
 if not h8k < s8k:
     fail("two DGX H100 nodes save %.1f%%, not less than two Sparks' %.1f%%" % (h8k, s8k))
 print("lab 7: H100 %.1f (Ring %.1f), Sparks %.2f, RTX 3090 %.2f GB/s; overlap %.1f%% / %.1f%%, H100 %.1f%%"
