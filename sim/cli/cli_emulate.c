@@ -30,6 +30,7 @@
 typedef struct emulate_opts {
     const char *platform, *output;
     int nodes, nodata, sm_contention;
+    int ppn; /* processes per node; 0: one process drives every GPU */
     coll_opts coll;
     int prog; /* argv index of the program */
 } emulate_opts;
@@ -38,7 +39,7 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath emulate -p PLATFORM.cfg [-n NODES] [--algo L] [--proto L]\n"
-            "                         [--collnet] [--no-data] [--sm-contention on|off] [-o OUT.h5]\n"
+            "                         [--collnet] [--ppn K] [--no-data] [--sm-contention on|off] [-o OUT.h5]\n"
             "                         PROGRAM.so|PROGRAM.c [ARGS...]\n"
             "       scalepath emulate --cflags\n"
             "\n"
@@ -53,6 +54,9 @@ static void usage(FILE *fp)
             "  --collnet as NCCL_COLLNET_ENABLE=1\n"
             "  --no-data timing only: collectives, messages and copies move no data\n"
             "            (for programs that do not read their results; faster)\n"
+            "  --ppn K   run the program as K processes per node, one MPI rank each\n"
+            "            (sim/emu/include/mpi.h), as mpirun -npernode K would; each\n"
+            "            sees its node's GPUs            default: one process, every GPU\n"
             "  --sm-contention S  on: kernels (spEmuKernel, spEmuGemm) lose the SMs\n"
             "            that running collectives' CTAs hold, as `train` models it;\n"
             "            off: they run beside them at full speed       default on\n"
@@ -76,12 +80,13 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
         {"proto", required_argument, NULL, 'P'},    {"collnet", no_argument, NULL, 'K'},
         {"cflags", no_argument, NULL, 'C'},         {"help", no_argument, NULL, 'h'},
         {"no-data", no_argument, NULL, 'D'},       {"sm-contention", required_argument, NULL, 'S'},
+        {"ppn", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     const char *env_algo = getenv("NCCL_ALGO"), *env_proto = getenv("NCCL_PROTO"), *env_cn = getenv("NCCL_COLLNET_ENABLE");
     int c, err = SP_OK, got_algo = 0, got_proto = 0;
 
-    *o = (emulate_opts){NULL, NULL, 0, 0, 1, {0, 0, 0}, 0};
+    *o = (emulate_opts){NULL, NULL, 0, 0, 1, 0, {0, 0, 0}, 0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:p:n:o:h", longs, NULL)) != -1) {
@@ -102,6 +107,10 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 'C': printf("%s\n", cflags); return 1;
         case 'D': o->nodata = 1; break;
+        case 'N':
+            if (cli_parse_int(&o->ppn, "--ppn", optarg, 1, 1 << 16, diag) < 0)
+                err = SP_EINPUT;
+            break;
         case 'S':
             if (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0) {
                 o->sm_contention = strcmp(optarg, "on") == 0;
@@ -244,7 +253,11 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
 
     plat_describe(p, what, sizeof(what));
     printf("# scalepath %s emulate: %s on %s: %s; %d device(s)\n", SP_VERSION, prog, p->name, what, p->nranks);
-    printf("# main returned %d; simulated time %.3f us (host code takes none)\n", status, time_s * 1e6);
+    if (emu_program_running(m))
+        printf("# main never returned; simulated time %.3f us until nothing could move\n", time_s * 1e6);
+    else
+        printf("# main returned %d%s; simulated time %.3f us (host code takes none)\n", status,
+               emu_processes(m) > 1 ? " (the first non-zero of its processes')" : "", time_s * 1e6);
     if (n == 0)
         return;
     printf("#\n# %-13s %5s %6s %6s %14s %-9s %-7s %12s %12s %10s\n", "op", "comm", "seq", "ranks", "bytes", "algo",
@@ -258,8 +271,11 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
         else
             snprintf(seqs, sizeof(seqs), "%lu", r.seq);
         if (r.end_s < 0.0) {
-            printf("  %-13s %5d %6s %6d %14llu %-9s %-7s %12.3f %12s %10s\n", r.what, r.comm, seqs, r.nranks,
-                   (unsigned long long)r.bytes, r.algo, r.proto, r.start_s * 1e6, "unfinished", "-");
+            char start[24] = "-";
+            if (r.start_s >= 0.0)
+                snprintf(start, sizeof(start), "%.3f", r.start_s * 1e6);
+            printf("  %-13s %5d %6s %6d %14llu %-9s %-7s %12s %12s %10s\n", r.what, r.comm, seqs, r.nranks,
+                   (unsigned long long)r.bytes, r.algo, r.proto, start, "unfinished", "-");
             continue;
         }
         {
@@ -272,30 +288,108 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
     printf("# time_us: first rank's start to last rank's end; busbw as nccl-tests computes it\n");
 }
 
+/* Load the program n times, each copy with its own globals (a process
+ * each): a copy of the file per process, loaded, then removed (the
+ * mapping stays). libs[i] and fns[i] are set; SP_EINPUT after a message. */
+static int load(const char *prog, const char *path, int n, void **libs, eng_program *fns, diag_list *diag)
+{
+    char dir[] = "/tmp/scalepath-emulate-XXXXXX", copy[sizeof(dir) + 32];
+    char *bytes = NULL;
+    size_t size = 0;
+    int err = SP_OK;
+    union {
+        void *p;
+        eng_program fn;
+    } sym;
+
+    if (n > 1) {
+        FILE *fp = fopen(path, "rb");
+        long end;
+        if (fp == NULL || fseek(fp, 0, SEEK_END) != 0 || (end = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0 ||
+            (bytes = malloc((size_t)end + 1)) == NULL || fread(bytes, 1, (size_t)end, fp) != (size_t)end) {
+            if (fp != NULL)
+                fclose(fp);
+            free(bytes);
+            diag_error(diag, (sp_loc){prog, 0}, "cannot read it to load one copy per process");
+            return SP_EINPUT;
+        }
+        fclose(fp);
+        size = (size_t)end;
+        if (mkdtemp(dir) == NULL) {
+            free(bytes);
+            diag_error(diag, (sp_loc){0}, "cannot make a temporary directory for the program's copies");
+            return SP_EIO;
+        }
+    }
+    for (int i = 0; i < n && err == SP_OK; i++) {
+        const char *at = path;
+        if (n > 1) {
+            FILE *fp;
+            snprintf(copy, sizeof(copy), "%s/process%d.so", dir, i);
+            if ((fp = fopen(copy, "wb")) == NULL || fwrite(bytes, 1, size, fp) != size) {
+                if (fp != NULL)
+                    fclose(fp);
+                diag_error(diag, (sp_loc){0}, "cannot write a copy of the program in %s", dir);
+                err = SP_EIO;
+                break;
+            }
+            fclose(fp);
+            at = copy;
+        }
+        libs[i] = dlopen(at, RTLD_NOW | RTLD_LOCAL);
+        if (n > 1)
+            unlink(copy); /* loaded (or not): the file is not needed, even if the program calls exit() */
+        if (libs[i] == NULL) {
+            diag_error(diag, (sp_loc){prog, 0},
+                       "cannot load it: %s (build it with `cc $(scalepath emulate --cflags) prog.c -o prog.so`)",
+                       dlerror());
+            err = SP_EINPUT;
+        } else if ((sym.p = dlsym(libs[i], "main")) == NULL) {
+            diag_error(diag, (sp_loc){prog, 0}, "no function main in it");
+            err = SP_EINPUT;
+        } else {
+            fns[i] = sym.fn;
+        }
+    }
+    if (n > 1)
+        rmdir(dir);
+    free(bytes);
+    return err;
+}
+
 int cli_emulate(int argc, char **argv, diag_list *diag)
 {
     emulate_opts o;
     plat *p = NULL;
     eng *e = NULL;
     emu *m = NULL;
-    void *lib = NULL;
+    void **libs = NULL;
+    eng_program *fns = NULL;
     char dir[] = "/tmp/scalepath-emulate-XXXXXX", so[sizeof(dir) + 16];
-    int made_dir = 0, err, status = 0;
+    char *rel = NULL;
+    int made_dir = 0, err, status = 0, nprocs = 1;
     double time_s = 0.0;
-    const char *prog;
+    const char *prog, *path;
     size_t len;
-    union {
-        void *p;
-        eng_program fn;
-    } sym;
 
     err = parse_args(&o, argc, argv, diag);
     if (err != SP_OK)
         return err > 0 ? SP_OK : err;
-    prog = argv[o.prog];
+    prog = path = argv[o.prog];
     len = strlen(prog);
-    if ((err = plat_load(&p, o.platform, diag)) < 0 || (err = plat_set_nodes(p, o.nodes, diag)) < 0)
+    if ((err = plat_load(&p, o.platform, diag)) < 0 || (err = plat_set_nodes(p, o.nodes, diag)) < 0 ||
+        (err = emu_new(&m, p, &o.coll)) < 0)
         goto done;
+    if (o.ppn > 0 && (err = emu_set_processes(m, o.ppn)) < 0) {
+        if (err == SP_EINPUT)
+            diag_error(diag, (sp_loc){0}, "--ppn %d: a node of %s has fewer GPUs", o.ppn, p->name);
+        goto done;
+    }
+    nprocs = emu_processes(m);
+    if ((libs = calloc((size_t)nprocs, sizeof(*libs))) == NULL || (fns = calloc((size_t)nprocs, sizeof(*fns))) == NULL) {
+        err = SP_ENOMEM;
+        goto done;
+    }
     if (len > 2 && strcmp(prog + len - 2, ".c") == 0) {
         if (mkdtemp(dir) == NULL) {
             diag_error(diag, (sp_loc){0}, "cannot make a temporary directory for the compiled program");
@@ -306,46 +400,30 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
         snprintf(so, sizeof(so), "%s/program.so", dir);
         if ((err = compile(prog, so, diag)) < 0)
             goto done;
-    } else {
-        /* dlopen searches the library path for a bare name: a file here is meant */
-        snprintf(so, sizeof(so), "%s", "");
-        if (strchr(prog, '/') == NULL) {
-            char *rel = malloc(len + 3);
-            if (rel == NULL) {
-                err = SP_ENOMEM;
-                goto done;
-            }
-            snprintf(rel, len + 3, "./%s", prog);
-            lib = dlopen(rel, RTLD_NOW | RTLD_LOCAL);
-            free(rel);
+        path = so;
+    } else if (strchr(prog, '/') == NULL) { /* dlopen would search the library path: a file here is meant */
+        if ((rel = malloc(len + 3)) == NULL) {
+            err = SP_ENOMEM;
+            goto done;
         }
+        snprintf(rel, len + 3, "./%s", prog);
+        path = rel;
     }
-    if (lib == NULL)
-        lib = dlopen(made_dir ? so : prog, RTLD_NOW | RTLD_LOCAL);
+    err = load(prog, path, nprocs, libs, fns, diag);
     if (made_dir) { /* loaded (or not): the file is not needed, even if the program calls exit() */
         unlink(so);
         rmdir(dir);
         made_dir = 0;
     }
-    if (lib == NULL) {
-        diag_error(diag, (sp_loc){prog, 0}, "cannot load it: %s (build it with `cc $(scalepath emulate --cflags) "
-                   "prog.c -o prog.so`)", dlerror());
-        err = SP_EINPUT;
-        goto done;
-    }
-    if ((sym.p = dlsym(lib, "main")) == NULL) {
-        diag_error(diag, (sp_loc){prog, 0}, "no function main in it");
-        err = SP_EINPUT;
-        goto done;
-    }
-    if ((err = emu_new(&m, p, &o.coll)) < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
+    eng_set_stack_kib(8192); /* the program's main: a process's main-thread stack */
+    if (err < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
         goto done;
     emu_set_nodata(m, o.nodata);
-    err = eng_run_emulation(e, m, sym.fn, argc - o.prog, argv + o.prog, o.sm_contention, &status, &time_s, diag);
+    err = eng_run_emulation(e, m, fns, argc - o.prog, argv + o.prog, o.sm_contention, &status, &time_s, diag);
     fflush(stdout);
     report(m, p, prog, status, time_s);
     if (emu_api_errors(m) > 0)
-        fprintf(stderr, "scalepath emulate: %zu NCCL or CUDA call(s) failed (messages above)\n", emu_api_errors(m));
+        fprintf(stderr, "scalepath emulate: %zu NCCL, CUDA or MPI call(s) failed (messages above)\n", emu_api_errors(m));
     if (err == SP_OK && status != 0) {
         diag_error(diag, (sp_loc){prog, 0}, "main returned %d", status);
         err = SP_EPROGRAM;
@@ -355,8 +433,12 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
 done:
     eng_free(e);
     emu_free(m);
-    if (lib != NULL)
-        dlclose(lib);
+    for (int i = 0; libs != NULL && i < nprocs; i++)
+        if (libs[i] != NULL)
+            dlclose(libs[i]);
+    free(libs);
+    free(fns);
+    free(rel);
     if (made_dir) {
         unlink(so);
         rmdir(dir);

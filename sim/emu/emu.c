@@ -23,6 +23,12 @@ void emu_unmap(void *p, size_t size)
         munmap(p, size > 0 ? size : 1);
 }
 
+void emu_release(void *p, size_t size)
+{
+    if (p != NULL && size > 0)
+        madvise(p, size, MADV_DONTNEED);
+}
+
 int emu_vec_grow(void **v, size_t *cap, size_t n, size_t size)
 {
     void *p;
@@ -62,13 +68,60 @@ int emu_new(emu **out, const plat *p, const coll_opts *opts)
     if (opts != NULL)
         m->opts = *opts;
     m->ndevices = p->nranks;
-    if ((m->devices = calloc((size_t)m->ndevices + 1, sizeof(*m->devices))) == NULL) {
+    if ((m->devices = calloc((size_t)m->ndevices + 1, sizeof(*m->devices))) == NULL ||
+        (m->procs = calloc(1, sizeof(*m->procs))) == NULL) {
+        free(m->devices);
         free(m);
         return SP_ENOMEM;
     }
+    m->procs[0] = (emu_proc){0, m->ndevices, 0, 0, cudaSuccess, 0, NULL, 0, 0, NULL, 0, 0, 1, 0, 0};
+    m->nprocs = 1;
     m->running = 1;
     *out = m;
     return SP_OK;
+}
+
+int emu_set_processes(emu *m, int per_node)
+{
+    const plat *p = m->plat;
+    emu_proc *procs;
+    int n = 0;
+
+    if (per_node < 1)
+        return SP_EINPUT;
+    for (int q = 0; q < p->nodes; q++)
+        if (per_node > plat_node_gpus(p, q))
+            return SP_EINPUT;
+    if ((procs = calloc((size_t)p->nodes * (size_t)per_node, sizeof(*procs))) == NULL)
+        return SP_ENOMEM;
+    for (int q = 0, first = 0; q < p->nodes; first += plat_node_gpus(p, q), q++)
+        for (int j = 0; j < per_node; j++) /* each sees its node's GPUs, and starts on the first */
+            procs[n++] = (emu_proc){first, plat_node_gpus(p, q), q, first, cudaSuccess, 0, NULL, 0, 0, NULL, 0, 0, 1, 0, 0};
+    for (int i = 0; i < m->nprocs; i++) {
+        free(m->procs[i].group);
+        free(m->procs[i].inits);
+    }
+    free(m->procs);
+    m->procs = procs;
+    m->nprocs = n;
+    m->running = n;
+    return SP_OK;
+}
+
+int emu_processes(const emu *m)
+{
+    return m->nprocs;
+}
+
+int emu_process_device(const emu *m, int proc)
+{
+    return m->procs[proc].first;
+}
+
+emu_proc *emu_self(emu *m)
+{
+    int i = m->svc.self != NULL ? m->svc.self(m->svc.ctx) : 0;
+    return &m->procs[i >= 0 && i < m->nprocs ? i : 0];
 }
 
 static void coll_free(emu_coll *c, int n)
@@ -89,18 +142,19 @@ static void coll_free(emu_coll *c, int n)
 
 static void clique_free(emu_clique *cl)
 {
-    emu_msg *g, *next;
-
     for (size_t i = 0; i < cl->ncolls; i++)
         coll_free(cl->colls[i], cl->nranks);
     free(cl->colls);
     for (int r = 0; r < cl->nranks; r++)
         free(cl->comms[r]);
-    for (g = cl->msgs; g != NULL; g = next) {
-        next = g->next;
-        free(g->snap);
-        free(g);
+    for (size_t q = 0; cl->pairs != NULL && q < (size_t)cl->nranks * (size_t)cl->nranks; q++) {
+        for (size_t i = 0; i < cl->pairs[q].n; i++) {
+            free(cl->pairs[q].v[i]->snap);
+            free(cl->pairs[q].v[i]);
+        }
+        free(cl->pairs[q].v);
     }
+    free(cl->pairs);
     free(cl->comms);
     free(cl->devices);
     free(cl->sends);
@@ -119,13 +173,15 @@ void emu_free(emu *m)
             free(b->msgs);
             free(b->sending);
             free(b);
-        } else if (t->kind == EMU_TASK_SLEEP) {
+        } else if (t->kind == EMU_TASK_SLEEP && t->impl != NULL) {
+            free(((emu_copy *)t->impl)->owned);
             free(t->impl);
         }
         free(t->legs);
         free(t);
     }
     free(m->tasks);
+    free(m->p2ps);
     for (size_t i = 0; i < m->nstreams; i++)
         free(m->streams[i]);
     free(m->streams);
@@ -138,7 +194,12 @@ void emu_free(emu *m)
     for (size_t i = 0; i < m->nevents; i++)
         free(m->events[i]);
     free(m->events);
-    free(m->group);
+    for (int i = 0; i < m->nprocs; i++) {
+        free(m->procs[i].group);
+        free(m->procs[i].inits);
+    }
+    free(m->procs);
+    emu_hostcolls_free(m);
     free(m->devices);
     free(m);
 }
@@ -179,6 +240,7 @@ emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
     t->kind = kind;
     t->device = s->device;
     t->stream = s;
+    t->peer_device = -1;
     t->start_s = t->end_s = -1.0;
     m->tasks[m->ntasks++] = t;
     if (s->tail != NULL)
@@ -206,15 +268,23 @@ int emu_task_ready(const emu_task *t)
     return t->kind != EMU_TASK_WAIT || rec == NULL || rec->done;
 }
 
-void emu_program_ended(emu *m, int status)
+void emu_process_ended(emu *m, int proc, int status)
 {
-    m->running = 0;
-    m->status = status;
+    if (m->procs[proc].group_depth > 0) {
+        fprintf(stderr, "scalepath emulate: WARN %s returned inside ncclGroupStart: its %zu call(s) since were never "
+                "launched\n", m->nprocs > 1 ? "a process's main" : "main", m->procs[proc].ngroup);
+        m->api_errors++;
+    }
+    if (m->procs[proc].running) {
+        m->procs[proc].running = 0;
+        m->running--;
+    }
+    m->procs[proc].status = status;
 }
 
 int emu_program_running(const emu *m)
 {
-    return m->running;
+    return m->running > 0;
 }
 
 /* --- Data: reductions in rank order. ---------------------------------- */
@@ -299,7 +369,7 @@ static uint16_t float_to_bf16(float f)
 
 /* A type whose arithmetic C does directly (integers wrap as on the GPU:
  * unsigned arithmetic, converted back). */
-#define EMU_REDUCE_NATIVE(T, U)                                                                    \
+#define EMU_REDUCE_NATIVE(T, U, W)                                                                    \
     for (size_t e = 0; e < count; e++) {                                                           \
         T acc, x;                                                                                  \
         memcpy(&acc, in[0] + e * sizeof(T), sizeof(T));                                            \
@@ -312,8 +382,8 @@ static uint16_t float_to_bf16(float f)
             else                                                                                   \
                 EMU_APPLY(acc, x, op);                                                             \
         }                                                                                          \
-        if (op == ncclAvg)                                                                         \
-            acc = (T)(acc / (T)n);                                                                 \
+        if (op == ncclAvg) /* the count in a wide type: 256 is 0 in 8 bits */                      \
+            acc = (T)((W)acc / (W)n);                                                              \
         memcpy(out + e * sizeof(T), &acc, sizeof(T));                                              \
     }
 
@@ -354,12 +424,12 @@ static uint16_t float_to_bf16(float f)
 static void reduce(char *out, char *const *in, int n, size_t count, ncclDataType_t type, ncclRedOp_t op)
 {
     switch (type) {
-    case ncclInt8: EMU_REDUCE_NATIVE(int8_t, uint8_t) break;
-    case ncclUint8: EMU_REDUCE_NATIVE(uint8_t, uint8_t) break;
-    case ncclInt32: EMU_REDUCE_NATIVE(int32_t, uint32_t) break;
-    case ncclUint32: EMU_REDUCE_NATIVE(uint32_t, uint32_t) break;
-    case ncclInt64: EMU_REDUCE_NATIVE(int64_t, uint64_t) break;
-    case ncclUint64: EMU_REDUCE_NATIVE(uint64_t, uint64_t) break;
+    case ncclInt8: EMU_REDUCE_NATIVE(int8_t, uint8_t, int64_t) break;
+    case ncclUint8: EMU_REDUCE_NATIVE(uint8_t, uint8_t, uint64_t) break;
+    case ncclInt32: EMU_REDUCE_NATIVE(int32_t, uint32_t, int64_t) break;
+    case ncclUint32: EMU_REDUCE_NATIVE(uint32_t, uint32_t, uint64_t) break;
+    case ncclInt64: EMU_REDUCE_NATIVE(int64_t, uint64_t, int64_t) break;
+    case ncclUint64: EMU_REDUCE_NATIVE(uint64_t, uint64_t, uint64_t) break;
     case ncclFloat16: EMU_REDUCE_16(half_to_float, float_to_half) break;
     case ncclFloat32: EMU_REDUCE_FLOAT(float) break;
     case ncclFloat64: EMU_REDUCE_FLOAT(double) break;
@@ -543,19 +613,24 @@ static int coll_begin(emu_coll *c, int r)
 
 emu_msg *emu_msg_get(emu_clique *cl, int src, int dst, unsigned long seq)
 {
+    emu_pair *q;
     emu_msg *g;
+    size_t n = (size_t)cl->nranks;
 
-    for (g = cl->msgs; g != NULL; g = g->next)
-        if (g->src == src && g->dst == dst && g->seq == seq)
-            return g;
-    if ((g = calloc(1, sizeof(*g))) == NULL)
+    if (cl->pairs == NULL && (cl->pairs = calloc(n * n, sizeof(*cl->pairs))) == NULL)
+        return NULL;
+    q = &cl->pairs[(size_t)src * n + (size_t)dst];
+    if (seq < q->n)
+        return q->v[seq];
+    /* Numbers grow one at a time per pair, on whichever side calls first. */
+    if (seq != q->n || emu_vec_grow((void **)&q->v, &q->cap, q->n, sizeof(*q->v)) < 0 ||
+        (g = calloc(1, sizeof(*g))) == NULL)
         return NULL;
     g->cl = cl;
     g->src = src;
     g->dst = dst;
     g->seq = seq;
-    g->next = cl->msgs;
-    cl->msgs = g;
+    q->v[q->n++] = g;
     return g;
 }
 
@@ -660,8 +735,16 @@ size_t emu_report_blocked(const emu *m, diag_list *diag)
 {
     size_t n = 0;
 
-    if (m->running) {
-        diag_error(diag, (sp_loc){0}, "the program never returned from main: it waits for work that cannot finish");
+    for (int i = 0; i < m->nprocs; i++) {
+        if (!m->procs[i].running)
+            continue;
+        if (m->nprocs == 1)
+            diag_error(diag, (sp_loc){0}, "the program never returned from main: it waits for work that cannot finish");
+        else
+            diag_error(diag, (sp_loc){0},
+                       "process %d (node %d) never returned from main: it waits for work or for other "
+                       "processes that cannot finish",
+                       i, m->procs[i].node);
         n++;
     }
     for (size_t i = 0; i < m->nstreams; i++) {
@@ -711,11 +794,9 @@ size_t emu_report_blocked(const emu *m, diag_list *diag)
 /* Records: every collective, then every p2p task (one per rank and group). */
 size_t emu_nrecords(const emu *m)
 {
-    size_t n = 0;
+    size_t n = m->np2ps;
     for (size_t i = 0; i < m->ncliques; i++)
         n += m->cliques[i]->ncolls;
-    for (size_t i = 0; i < m->ntasks; i++)
-        n += m->tasks[i]->kind == EMU_TASK_P2P;
     return n;
 }
 
@@ -733,11 +814,9 @@ void emu_record_get(const emu *m, size_t i, emu_record *out)
         }
         i -= cl->ncolls;
     }
-    for (size_t k = 0; k < m->ntasks; k++) {
-        const emu_task *t = m->tasks[k];
-        if (t->kind != EMU_TASK_P2P)
-            continue;
-        if (i-- == 0) {
+    if (i < m->np2ps) {
+        const emu_task *t = m->p2ps[i];
+        {
             const emu_batch *b = t->impl;
             uint64_t bytes = 0;
             for (size_t l = 0; l < t->nlegs; l++)

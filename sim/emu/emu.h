@@ -67,6 +67,8 @@ typedef struct emu_task {
     size_t nlegs;
     /* SLEEP */
     double duration_s;
+    int peer_device;       /* a copy from another GPU: the bytes flow from its host (-1: none) */
+    uint64_t peer_bytes;
     int compute;           /* a kernel (spEmuKernel, spEmuGemm), not a copy: it uses the SMs */
     /* filled by the runtime */
     double start_s, end_s;
@@ -84,6 +86,7 @@ typedef struct emu_services {
     void (*notify)(void *ctx);
     void (*wait)(void *ctx, int (*ready)(const void *arg), const void *arg);
     double (*now)(void *ctx); /* simulated seconds */
+    int (*self)(void *ctx);   /* the calling process (emu_set_processes); NULL: process 0 */
 } emu_services;
 
 /**
@@ -118,9 +121,20 @@ void emu_task_begin(emu *m, emu_task *t);
 /* The task has ended now: it leaves its stream's queue. */
 void emu_task_end(emu *m, emu_task *t);
 
-/* The program's main returned. */
-void emu_program_ended(emu *m, int status);
-int emu_program_running(const emu *m);
+/**
+ * Run the program as per_node processes on every node, as `mpirun` would
+ * place them: process k on node k / per_node; each sees its node's GPUs
+ * (cudaGetDeviceCount, cudaSetDevice numbering them from 0) and starts on
+ * the first. Without it the program is one process that sees every GPU.
+ * @return SP_OK; SP_EINPUT if a node has fewer GPUs than per_node; SP_ENOMEM
+ */
+SP_MUST_USE int emu_set_processes(emu *m, int per_node);
+int emu_processes(const emu *m);
+int emu_process_device(const emu *m, int proc); /* its first device: where it runs */
+
+/* A process's main returned. */
+void emu_process_ended(emu *m, int proc, int status);
+int emu_program_running(const emu *m); /* some process is still in main */
 
 /* After a run: each stream with unfinished work as an error naming what
  * it waits for, and the program if it never ended; the count. */

@@ -57,7 +57,7 @@ static cudaError_t cuda_fail(emu *m, cudaError_t err, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "scalepath emulate: CUDA %s: %s\n", cudaGetErrorName(err), msg);
     if (m != NULL) {
-        m->last_cuda = err;
+        emu_self(m)->last_cuda = err;
         m->api_errors++;
     }
     return err;
@@ -124,15 +124,15 @@ const char *cudaGetErrorString(cudaError_t e)
 cudaError_t cudaGetLastError(void)
 {
     emu *m = emu_active;
-    cudaError_t e = m != NULL ? m->last_cuda : cudaSuccess;
+    cudaError_t e = m != NULL ? emu_self(m)->last_cuda : cudaSuccess;
     if (m != NULL)
-        m->last_cuda = cudaSuccess;
+        emu_self(m)->last_cuda = cudaSuccess;
     return e;
 }
 
 cudaError_t cudaPeekAtLastError(void)
 {
-    return emu_active != NULL ? emu_active->last_cuda : cudaSuccess;
+    return emu_active != NULL ? emu_self(emu_active)->last_cuda : cudaSuccess;
 }
 
 /* --- Waiting ---------------------------------------------------------------- */
@@ -182,7 +182,7 @@ cudaError_t cudaGetDeviceCount(int *count)
         return cudaErrorInvalidDevice;
     if (count == NULL)
         return cuda_fail(m, cudaErrorInvalidValue, "cudaGetDeviceCount: count is NULL");
-    *count = m->ndevices;
+    *count = emu_self(m)->ndev;
     return cudaSuccess;
 }
 
@@ -191,10 +191,10 @@ cudaError_t cudaSetDevice(int device)
     emu *m = runtime();
     if (m == NULL)
         return cudaErrorInvalidDevice;
-    if (device < 0 || device >= m->ndevices)
-        return cuda_fail(m, cudaErrorInvalidDevice, "cudaSetDevice(%d): the platform has devices 0 to %d", device,
-                         m->ndevices - 1);
-    m->current = device;
+    if (device < 0 || device >= emu_self(m)->ndev)
+        return cuda_fail(m, cudaErrorInvalidDevice, "cudaSetDevice(%d): this process sees devices 0 to %d", device,
+                         emu_self(m)->ndev - 1);
+    emu_self(m)->current = emu_self(m)->first + device;
     return cudaSuccess;
 }
 
@@ -205,7 +205,7 @@ cudaError_t cudaGetDevice(int *device)
         return cudaErrorInvalidDevice;
     if (device == NULL)
         return cuda_fail(m, cudaErrorInvalidValue, "cudaGetDevice: device is NULL");
-    *device = m->current;
+    *device = emu_self(m)->current - emu_self(m)->first;
     return cudaSuccess;
 }
 
@@ -217,10 +217,10 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device)
         return cudaErrorInvalidDevice;
     if (prop == NULL)
         return cuda_fail(m, cudaErrorInvalidValue, "cudaGetDeviceProperties: prop is NULL");
-    if (device < 0 || device >= m->ndevices)
-        return cuda_fail(m, cudaErrorInvalidDevice, "cudaGetDeviceProperties(%d): the platform has devices 0 to %d",
-                         device, m->ndevices - 1);
-    g = &plat_type_of_rank(m->plat, device)->gpu;
+    if (device < 0 || device >= emu_self(m)->ndev)
+        return cuda_fail(m, cudaErrorInvalidDevice, "cudaGetDeviceProperties(%d): this process sees devices 0 to %d",
+                         device, emu_self(m)->ndev - 1);
+    g = &plat_type_of_rank(m->plat, emu_self(m)->first + device)->gpu;
     memset(prop, 0, sizeof(*prop));
     snprintf(prop->name, sizeof(prop->name), "%s (simulated)", g->model);
     prop->totalGlobalMem = (size_t)g->mem_bytes;
@@ -235,7 +235,7 @@ const emu_alloc *emu_alloc_find(const emu *m, const void *p)
     const char *c = p;
     for (size_t i = 0; i < m->nallocs; i++) {
         const emu_alloc *a = &m->allocs[i];
-        if (a->base != NULL && c >= a->base && c < a->base + (a->size > 0 ? a->size : 1))
+        if (!a->dead && a->base != NULL && c >= a->base && c < a->base + (a->size > 0 ? a->size : 1))
             return a;
     }
     return NULL;
@@ -255,10 +255,7 @@ static cudaError_t alloc(emu *m, void **ptr, size_t size, int device, const char
                              "%s(%zu bytes) on device %d: %.0f of its %.0f bytes are in use", fn, size, device,
                              m->devices[device].allocated, cap);
     }
-    for (size_t i = 0; i < m->nallocs && a == NULL; i++) /* reuse a freed slot */
-        if (m->allocs[i].base == NULL)
-            a = &m->allocs[i];
-    if (a == NULL) {
+    {
         if (emu_vec_grow((void **)&m->allocs, &m->capallocs, m->nallocs, sizeof(*m->allocs)) < 0)
             return cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
         a = &m->allocs[m->nallocs++];
@@ -273,6 +270,7 @@ static cudaError_t alloc(emu *m, void **ptr, size_t size, int device, const char
                          fn, size);
     a->size = size;
     a->device = device;
+    a->dead = 0;
     if (device >= 0)
         m->devices[device].allocated += (double)size;
     *ptr = a->base;
@@ -287,16 +285,31 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
         emu_alloc *a = &m->allocs[i];
         if (a->base != ptr)
             continue;
-        if ((a->device < 0) != host)
+        if ((a->device < 0) != host || a->dead)
             break;
-        if (!host) { /* cudaFree synchronizes the device */
-            dev_arg d = {m, a->device};
+        {
+            /* cudaFree synchronizes the device; cudaFreeHost every device
+             * (its copies may be queued anywhere). */
+            dev_arg d = {m, host ? -1 : a->device};
             wait_for(m, device_idle, &d);
-            m->devices[a->device].allocated -= (double)a->size;
         }
-        emu_unmap(a->base, a->size);
-        a->base = NULL;
-        a->size = 0;
+        if (!host)
+            m->devices[a->device].allocated -= (double)a->size;
+        /* Unmapped once no stream has work: until then its pages go back to
+         * the host but its addresses stay, so that work queued on another
+         * device that still reads them (a program's race) reads zeros,
+         * never unmapped memory. */
+        emu_release(a->base, a->size);
+        a->dead = 1;
+        {
+            dev_arg all = {m, -1};
+            if (device_idle(&all))
+                for (size_t j = 0; j < m->nallocs; j++)
+                    if (m->allocs[j].dead && m->allocs[j].base != NULL) {
+                        emu_unmap(m->allocs[j].base, m->allocs[j].size);
+                        m->allocs[j].base = NULL;
+                    }
+        }
         return cudaSuccess;
     }
     return cuda_fail(m, cudaErrorInvalidDevicePointer, "%s(%p): not the start of memory that %s returned", fn, ptr,
@@ -306,7 +319,7 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
 cudaError_t cudaMalloc(void **devPtr, size_t size)
 {
     emu *m = runtime();
-    return m == NULL ? cudaErrorMemoryAllocation : alloc(m, devPtr, size, m->current, "cudaMalloc");
+    return m == NULL ? cudaErrorMemoryAllocation : alloc(m, devPtr, size, emu_self(m)->current, "cudaMalloc");
 }
 
 cudaError_t cudaFree(void *devPtr)
@@ -371,7 +384,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags)
         return cudaErrorInvalidValue;
     if (pStream == NULL || flags > cudaStreamNonBlocking)
         return cuda_fail(m, cudaErrorInvalidValue, "cudaStreamCreate: %s", pStream == NULL ? "pStream is NULL" : "unknown flags");
-    if ((s = emu_stream_add(m, m->current)) == NULL)
+    if ((s = emu_stream_add(m, emu_self(m)->current)) == NULL)
         return cuda_fail(m, cudaErrorMemoryAllocation, "cudaStreamCreate: out of host memory");
     *pStream = s;
     return cudaSuccess;
@@ -388,8 +401,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream)
     emu_stream *s;
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
-    if (stream == NULL || (s = stream_arg(m, stream, m->current, "cudaStreamDestroy")) == NULL)
-        return cuda_fail(m, cudaErrorInvalidResourceHandle, "cudaStreamDestroy: not a created stream");
+    if (stream == NULL)
+        return cuda_fail(m, cudaErrorInvalidResourceHandle, "cudaStreamDestroy: the NULL stream cannot be destroyed");
+    if ((s = stream_arg(m, stream, emu_self(m)->current, "cudaStreamDestroy")) == NULL)
+        return cudaErrorInvalidResourceHandle;
     s->destroyed = 1; /* its queued work still runs, as CUDA's does */
     return cudaSuccess;
 }
@@ -400,7 +415,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
     emu_stream *s;
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
-    if ((s = stream_arg(m, stream, m->current, "cudaStreamSynchronize")) == NULL)
+    if ((s = stream_arg(m, stream, emu_self(m)->current, "cudaStreamSynchronize")) == NULL)
         return cudaErrorInvalidResourceHandle;
     wait_for(m, stream_idle, s);
     return cudaSuccess;
@@ -412,7 +427,7 @@ cudaError_t cudaStreamQuery(cudaStream_t stream)
     emu_stream *s;
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
-    if ((s = stream_arg(m, stream, m->current, "cudaStreamQuery")) == NULL)
+    if ((s = stream_arg(m, stream, emu_self(m)->current, "cudaStreamQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
     return s->head == NULL ? cudaSuccess : cudaErrorNotReady;
 }
@@ -423,12 +438,19 @@ cudaError_t cudaDeviceSynchronize(void)
     dev_arg d;
     if (m == NULL)
         return cudaErrorInvalidDevice;
-    d = (dev_arg){m, m->current};
+    d = (dev_arg){m, emu_self(m)->current};
     wait_for(m, device_idle, &d);
     return cudaSuccess;
 }
 
 /* --- Copies ------------------------------------------------------------------ */
+
+/* Whether p lies in memory cudaMallocHost returned. */
+static int pinned(const emu *m, const void *p)
+{
+    const emu_alloc *a = emu_alloc_find(m, p);
+    return a != NULL && a->device < 0;
+}
 
 /* A copy within a GPU reads and writes its memory; a memset writes it. */
 static double copy_time(const emu *m, int device, size_t bytes, int passes)
@@ -454,6 +476,13 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
         return cuda_fail(m, cudaErrorInvalidValue, "%s(%p, %zu bytes): not within one cudaMalloc allocation", fn, dst, count);
     if ((int)kind < 0 || kind > cudaMemcpyDefault)
         return cuda_fail(m, cudaErrorInvalidMemcpyDirection, "%s: unknown direction %d", fn, (int)kind);
+    for (int end = 0; end < 2; end++) { /* inside device memory, it must fit in its allocation */
+        const void *q = end == 0 ? (const void *)dst : src;
+        const emu_alloc *al = q != NULL ? emu_alloc_find(m, q) : NULL;
+        if (al != NULL && al->device >= 0 && (end == 0 ? ddev : sdev) < 0)
+            return cuda_fail(m, cudaErrorInvalidValue, "%s(%zu bytes): the %s overruns its cudaMalloc allocation of %zu bytes",
+                             fn, count, end == 0 ? "destination" : "source", al->size);
+    }
     if (src != NULL && kind != cudaMemcpyDefault) {
         int want_d = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
         int want_s = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
@@ -476,22 +505,40 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
     }
     if ((s = stream_arg(m, stream, dev, fn)) == NULL)
         return cudaErrorInvalidResourceHandle;
-    if (sync) { /* a synchronous copy waits for the device's earlier work */
+    if (sync) { /* a synchronous copy waits for the earlier work of the devices it touches */
         dev_arg d = {m, dev};
         wait_for(m, device_idle, &d);
+        if (sdev >= 0 && sdev != dev) {
+            d.device = sdev;
+            wait_for(m, device_idle, &d);
+        }
     }
     if ((k = calloc(1, sizeof(*k))) == NULL || (t = emu_task_add(m, s, EMU_TASK_SLEEP)) == NULL) {
         free(k);
         return cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
     }
-    *k = (emu_copy){dst, src, count, value};
+    *k = (emu_copy){dst, src, count, value, NULL};
     t->impl = k;
-    /* Host <-> device copies take no time: the platforms do not describe the host link. */
+    /* Host <-> device copies take no time: the platforms do not describe the
+     * host link. Between two GPUs the bytes flow from one to the other (a
+     * P2P task of one message, sent by the engine from the source's host). */
     t->duration_s = src == NULL ? copy_time(m, dev, count, 1)
-                    : (ddev >= 0 && sdev >= 0) ? copy_time(m, dev, count, 2)
-                                               : 0.0;
+                    : (ddev >= 0 && sdev == ddev) ? copy_time(m, dev, count, 2)
+                                                  : 0.0;
+    if (ddev >= 0 && sdev >= 0 && sdev != ddev && count > 0) {
+        t->peer_device = sdev;
+        t->peer_bytes = count;
+    }
+    /* Pageable host memory (not cudaMallocHost's): CUDA stages a copy from
+     * it before returning, and returns from a copy into it once done. */
+    if (!sync && src != NULL && sdev < 0 && !pinned(m, src)) {
+        if ((k->owned = malloc(count + 1)) == NULL)
+            return cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
+        memcpy(k->owned, src, count);
+        k->src = k->owned;
+    }
     wake(m);
-    if (sync)
+    if (sync || (ddev < 0 && !pinned(m, dst)))
         wait_for(m, task_done, t);
     return cudaSuccess;
 }
@@ -545,7 +592,7 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags)
     if (emu_vec_grow((void **)&m->events, &m->capevents, m->nevents, sizeof(*m->events)) < 0 ||
         (e = calloc(1, sizeof(*e))) == NULL)
         return cuda_fail(m, cudaErrorMemoryAllocation, "cudaEventCreate: out of host memory");
-    e->device = m->current;
+    e->device = emu_self(m)->current;
     m->events[m->nevents++] = e;
     *event = e;
     return cudaSuccess;
@@ -577,7 +624,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
     if ((e = event_arg(m, event, "cudaEventRecord")) == NULL ||
-        (s = stream_arg(m, stream, e->device, "cudaEventRecord")) == NULL)
+        (s = stream_arg(m, stream, emu_self(m)->current, "cudaEventRecord")) == NULL)
         return cudaErrorInvalidResourceHandle;
     if (s->device != e->device)
         return cuda_fail(m, cudaErrorInvalidResourceHandle,
@@ -642,7 +689,7 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
         return cudaErrorInvalidResourceHandle;
     (void)flags;
     if ((e = event_arg(m, event, "cudaStreamWaitEvent")) == NULL ||
-        (s = stream_arg(m, stream, m->current, "cudaStreamWaitEvent")) == NULL)
+        (s = stream_arg(m, stream, emu_self(m)->current, "cudaStreamWaitEvent")) == NULL)
         return cudaErrorInvalidResourceHandle;
     if ((t = emu_task_add(m, s, EMU_TASK_WAIT)) == NULL)
         return cuda_fail(m, cudaErrorMemoryAllocation, "cudaStreamWaitEvent: out of host memory");
@@ -663,7 +710,7 @@ static cudaError_t sleep_task(emu *m, cudaStream_t stream, double seconds, const
 {
     emu_stream *s;
     emu_task *t;
-    if ((s = stream_arg(m, stream, m->current, fn)) == NULL)
+    if ((s = stream_arg(m, stream, emu_self(m)->current, fn)) == NULL)
         return cudaErrorInvalidResourceHandle;
     if ((t = emu_task_add(m, s, EMU_TASK_SLEEP)) == NULL)
         return cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
@@ -697,7 +744,7 @@ cudaError_t spEmuGemm(cudaStream_t stream, long mm, long n, long k, const char *
     if (prec < 0 || mm <= 0 || n <= 0 || k <= 0)
         return cuda_fail(m, cudaErrorInvalidValue, "spEmuGemm(%ld, %ld, %ld, \"%s\"): %s", mm, n, k,
                          type != NULL ? type : "(null)", prec < 0 ? "unknown type" : "sizes must be positive");
-    if ((s = stream_arg(m, stream, m->current, "spEmuGemm")) == NULL)
+    if ((s = stream_arg(m, stream, emu_self(m)->current, "spEmuGemm")) == NULL)
         return cudaErrorInvalidResourceHandle;
     g = &plat_type_of_rank(m->plat, s->device)->gpu;
     if (!(g->peak_flops[prec] > 0.0))
@@ -753,6 +800,12 @@ static emu_clique *clique_new(emu *m, int nranks, const ncclUniqueId *uid)
     return cl;
 }
 
+static int clique_complete(const void *arg)
+{
+    const emu_clique *cl = arg;
+    return cl->joined == cl->nranks;
+}
+
 static ncclResult_t join(emu *m, emu_clique *cl, int rank, int device, ncclComm_t *out)
 {
     struct ncclComm *c;
@@ -798,34 +851,50 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId commId,
     }
     if (cl == NULL && (cl = clique_new(m, nranks, &commId)) == NULL)
         return ncclSystemError;
-    return join(m, cl, rank, m->current, comm);
+    {
+        ncclResult_t r = join(m, cl, rank, emu_self(m)->current, comm);
+        emu_proc *P = emu_self(m);
+        if (r != ncclSuccess)
+            return r;
+        /* NCCL returns once every rank has joined: at once here, or at the
+         * group's end (one thread initializing several devices). */
+        if (P->group_depth == 0)
+            wait_for(m, clique_complete, cl);
+        else if (emu_vec_grow((void **)&P->inits, &P->capinits, P->ninits, sizeof(*P->inits)) == SP_OK)
+            P->inits[P->ninits++] = cl;
+        else
+            return ncclSystemError;
+        return ncclSuccess;
+    }
 }
 
 ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist)
 {
     emu *m = runtime();
+    emu_proc *P;
     emu_clique *cl;
     ncclUniqueId id;
     if (m == NULL)
         return ncclInvalidUsage;
-    if (comms == NULL || ndev < 1 || ndev > m->ndevices) {
+    P = emu_self(m);
+    if (comms == NULL || ndev < 1 || ndev > P->ndev) {
         warn(m, NULL, "ncclCommInitAll: %s (ndev %d, %d devices)", comms == NULL ? "comms is NULL" : "bad device count",
-             ndev, m->ndevices);
+             ndev, P->ndev);
         return ncclInvalidArgument;
     }
     for (int i = 0; i < ndev; i++) {
         int d = devlist != NULL ? devlist[i] : i;
         comms[i] = NULL;
-        if (d < 0 || d >= m->ndevices) {
-            warn(m, NULL, "ncclCommInitAll: device %d (entry %d) is not one of the platform's 0 to %d", d, i,
-                 m->ndevices - 1);
+        if (d < 0 || d >= P->ndev) {
+            warn(m, NULL, "ncclCommInitAll: device %d (entry %d) is not one of this process's 0 to %d", d, i,
+                 P->ndev - 1);
             return ncclInvalidArgument;
         }
     }
     if (ncclGetUniqueId(&id) != ncclSuccess || (cl = clique_new(m, ndev, &id)) == NULL)
         return ncclSystemError;
     for (int i = 0; i < ndev; i++) {
-        ncclResult_t r = join(m, cl, i, devlist != NULL ? devlist[i] : i, &comms[i]);
+        ncclResult_t r = join(m, cl, i, P->first + (devlist != NULL ? devlist[i] : i), &comms[i]);
         if (r != ncclSuccess)
             return r;
     }
@@ -901,7 +970,7 @@ ncclResult_t ncclCommCuDevice(const ncclComm_t comm, int *device)
         return ncclInvalidUsage;
     if ((c = comm_arg(m, comm, "ncclCommCuDevice")) == NULL || device == NULL)
         return ncclInvalidArgument;
-    *device = c->cl->devices[c->rank];
+    *device = c->cl->devices[c->rank] - emu_self(m)->first;
     return ncclSuccess;
 }
 
@@ -1067,8 +1136,10 @@ static ncclResult_t submit_p2p(emu *m, emu_call *const *calls, size_t n)
                 goto oom;
             legs[i].bytes = probe.bytes;
         }
-    if ((t = emu_task_add(m, calls[0]->stream, EMU_TASK_P2P)) == NULL)
+    if (emu_vec_grow((void **)&m->p2ps, &m->capp2ps, m->np2ps, sizeof(*m->p2ps)) < 0 ||
+        (t = emu_task_add(m, calls[0]->stream, EMU_TASK_P2P)) == NULL)
         goto oom;
+    m->p2ps[m->np2ps++] = t;
     t->impl = b;
     t->legs = legs;
     t->nlegs = n;
@@ -1082,35 +1153,66 @@ oom:
     return ncclSystemError;
 }
 
-/* Submit held calls: collectives in order, and each (communicator, stream)'s
- * sends and receives as one task where its first one was called. */
+/* Submit held calls in the order NCCL launches a group: communicator by
+ * communicator (in the order the group first used each one, the ranks of
+ * one communicator kept together), and within one, its collectives in call
+ * order before its sends and receives, those of each (rank, stream) as one
+ * task. Every device then meets its communicators' operations in the same
+ * order, whatever order each device's calls were made in. */
+typedef struct held {
+    size_t first; /* the call that first used its communicator (clique) */
+    int p2p;
+    size_t i;     /* its call index */
+} held;
+
+static int held_cmp(const void *pa, const void *pb)
+{
+    const held *a = pa, *b = pb;
+    if (a->first != b->first)
+        return a->first < b->first ? -1 : 1;
+    if (a->p2p != b->p2p)
+        return a->p2p - b->p2p;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
 static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
 {
     ncclResult_t res = ncclSuccess;
     emu_call **batch = calloc(n + 1, sizeof(*batch));
     unsigned char *taken = calloc(n + 1, 1);
+    held *order = calloc(n + 1, sizeof(*order));
 
-    if (batch == NULL || taken == NULL) {
+    if (batch == NULL || taken == NULL || order == NULL) {
         free(batch);
         free(taken);
+        free(order);
         return ncclSystemError;
     }
+    for (size_t i = 0; i < n; i++) {
+        size_t f = i;
+        for (size_t j = 0; j < i && f == i; j++)
+            if (calls[j].comm->cl == calls[i].comm->cl)
+                f = order[j].first;
+        order[i] = (held){f, calls[i].p2p, i};
+    }
+    qsort(order, n, sizeof(*order), held_cmp);
     /* A call that fails does not stop the others: each reports its own
      * problem, and the first error is the group's. */
-    for (size_t i = 0; i < n; i++) {
-        size_t nb = 0;
+    for (size_t o = 0; o < n; o++) {
+        size_t i = order[o].i, nb = 0;
         ncclResult_t r;
         if (taken[i])
             continue;
         if (!calls[i].p2p) {
             r = submit_coll(m, &calls[i]);
         } else {
-            for (size_t j = i; j < n; j++)
-                if (!taken[j] && calls[j].p2p && calls[j].comm == calls[i].comm &&
-                    calls[j].stream == calls[i].stream) {
+            for (size_t q = o; q < n; q++) {
+                size_t j = order[q].i;
+                if (!taken[j] && calls[j].p2p && calls[j].comm == calls[i].comm && calls[j].stream == calls[i].stream) {
                     batch[nb++] = &calls[j];
                     taken[j] = 1;
                 }
+            }
             r = submit_p2p(m, batch, nb);
         }
         if (res == ncclSuccess)
@@ -1118,16 +1220,18 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
     }
     free(batch);
     free(taken);
+    free(order);
     wake(m);
     return res;
 }
 
 static ncclResult_t enqueue(emu *m, const emu_call *k)
 {
-    if (m->group_depth > 0) {
-        if (emu_vec_grow((void **)&m->group, &m->capgroup, m->ngroup, sizeof(*m->group)) < 0)
+    emu_proc *P = emu_self(m);
+    if (P->group_depth > 0) {
+        if (emu_vec_grow((void **)&P->group, &P->capgroup, P->ngroup, sizeof(*P->group)) < 0)
             return ncclSystemError;
-        m->group[m->ngroup++] = *k;
+        P->group[P->ngroup++] = *k;
         return ncclSuccess;
     }
     return submit(m, (emu_call *)k, 1);
@@ -1285,23 +1389,28 @@ ncclResult_t ncclGroupStart(void)
     emu *m = runtime();
     if (m == NULL)
         return ncclInvalidUsage;
-    m->group_depth++;
+    emu_self(m)->group_depth++;
     return ncclSuccess;
 }
 
 ncclResult_t ncclGroupEnd(void)
 {
     emu *m = runtime();
+    emu_proc *P;
     ncclResult_t r;
     if (m == NULL)
         return ncclInvalidUsage;
-    if (m->group_depth == 0) {
+    P = emu_self(m);
+    if (P->group_depth == 0) {
         warn(m, NULL, "ncclGroupEnd: no ncclGroupStart to end");
         return ncclInvalidUsage;
     }
-    if (--m->group_depth > 0)
+    if (--P->group_depth > 0)
         return ncclSuccess;
-    r = submit(m, m->group, m->ngroup);
-    m->ngroup = 0;
+    for (size_t i = 0; i < P->ninits; i++) /* communicators begun in the group */
+        wait_for(m, clique_complete, P->inits[i]);
+    P->ninits = 0;
+    r = submit(m, P->group, P->ngroup);
+    P->ngroup = 0;
     return r;
 }

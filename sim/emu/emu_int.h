@@ -47,8 +47,12 @@ typedef struct emu_msg { /* one ncclSend matched with one ncclRecv */
     void *recvbuf;
     char *snap;
     int sent_called, recv_called, sent_begun, recv_begun;
-    struct emu_msg *next;
 } emu_msg;
+
+typedef struct emu_pair {     /* the messages from one rank to another, by number */
+    emu_msg **v;
+    size_t n, cap;
+} emu_pair;
 
 struct emu_clique {
     int id, nranks, joined;
@@ -58,7 +62,7 @@ struct emu_clique {
     emu_coll **colls;         /* by sequence number */
     size_t ncolls, capcolls;
     unsigned long *sends, *recvs; /* nranks x nranks: messages posted per (src, dst) */
-    emu_msg *msgs;            /* every message, newest first */
+    emu_pair *pairs;          /* nranks x nranks, made with the first message */
 };
 
 struct ncclComm {
@@ -86,6 +90,7 @@ typedef struct emu_alloc {
     char *base;
     size_t size;
     int device;               /* -1: pinned host memory */
+    int dead;                 /* freed: its pages released, its addresses kept until the end */
 } emu_alloc;
 
 typedef struct emu_batch {    /* a p2p task's messages */
@@ -98,6 +103,7 @@ typedef struct emu_copy {     /* a copy or memset task */
     const void *src;          /* NULL: memset */
     size_t bytes;
     int value;
+    char *owned;              /* pageable host source staged at the call (src points here) */
 } emu_copy;
 
 typedef struct emu_device {
@@ -122,16 +128,33 @@ struct emu {
     size_t ncliques, capcliques;
     struct CUevent_st **events;
     size_t nevents, capevents;
-    /* the program (one host thread) */
-    int current;              /* cudaSetDevice */
+    /* the program's processes (one, unless emu_set_processes) */
+    struct emu_proc *procs;
+    int nprocs;
+    int running;              /* processes still in main */
+    size_t api_errors;
+    int nodata;               /* emu_set_nodata */
+    emu_task **p2ps;          /* the P2P tasks, in submission order (reports) */
+    size_t np2ps, capp2ps;
+    struct emu_hostcoll **hostcolls; /* MPI exchanges, by number (emu_mpi.c) */
+    size_t nhostcolls, caphostcolls;
+};
+
+/* One process of the program: the devices it sees, and the state CUDA and
+ * NCCL keep per process (or per host thread). */
+typedef struct emu_proc {
+    int first, ndev;          /* it sees the global devices first .. first + ndev - 1 */
+    int node;
+    int current;              /* cudaSetDevice, as a global device */
     cudaError_t last_cuda;
     int group_depth;
     struct emu_call *group;   /* calls held until ncclGroupEnd */
     size_t ngroup, capgroup;
+    struct emu_clique **inits; /* communicators ncclCommInitRank began in the group */
+    size_t ninits, capinits;
     int running, status;
-    size_t api_errors;
-    int nodata;               /* emu_set_nodata */
-};
+    unsigned long mpi_seq;    /* its next host collective (emu_mpi.c) */
+} emu_proc;
 
 /* A held NCCL call (inside ncclGroupStart/End). */
 typedef struct emu_call {
@@ -148,7 +171,9 @@ typedef struct emu_call {
     emu_stream *stream;
 } emu_call;
 
-/* emu.c, for emu_api.c */
+/* emu.c, for emu_api.c and emu_mpi.c */
+emu_proc *emu_self(emu *m); /* the calling process */
+void emu_hostcolls_free(emu *m);
 extern emu *emu_active;
 size_t emu_type_size(ncclDataType_t t);
 const char *emu_fn_name(emu_fn fn);
@@ -163,5 +188,6 @@ const emu_alloc *emu_alloc_find(const emu *m, const void *p);
 /* Zeroed memory mapped without reserving it (NULL on failure), and back. */
 void *emu_map(size_t size);
 void emu_unmap(void *p, size_t size);
+void emu_release(void *p, size_t size); /* the pages back to the host; reads give zeros */
 
 #endif

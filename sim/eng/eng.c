@@ -43,6 +43,12 @@ struct eng {
 };
 
 static int engine_started; /* SimGrid allows one engine per process */
+static int stack_kib = 256;  /* actors' stacks: eng_set_stack_kib */
+
+void eng_set_stack_kib(int kib)
+{
+    stack_kib = kib;
+}
 
 static int write_xml(const plat *p, const char *path, diag_list *diag)
 {
@@ -108,7 +114,8 @@ int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
     sg_cfg_set_boolean("network/crosstraffic", "no");
     sg_cfg_set_double("network/TCP-gamma", 1e15);
     sg_cfg_set_double("network/loopback-bw", 1e15);
-    sg_cfg_set_int("contexts/stack-size", 256); /* KiB; actor bodies are shallow */
+    sg_cfg_set_int("contexts/stack-size", stack_kib); /* KiB; our actor bodies are shallow */
+    sg_cfg_set_double("network/loopback-lat", 0.0);    /* a GPU's messages to itself (emulation) */
     simgrid_load_platform(xml);
     if (xml_keep == NULL)
         unlink(tmpl);
@@ -868,21 +875,28 @@ typedef struct emu_worker { /* one per stream */
     struct emu_worker *next;
 } emu_worker;
 
+typedef struct emu_process { /* one per process of the program */
+    emu_world *w;
+    eng_program fn;
+    int status, ended;
+} emu_process;
+
 struct emu_world {
     eng *e;
     emu *m;
     sg_mutex_t mutex;
     sg_cond_t cond;
-    eng_program fn;
+    emu_process *procs;
+    int nprocs;
     int argc;
     char **argv;
-    int status, ended;
     double t0, t_end;
     emu_worker *workers;
     int nworkers;
     int failed; /* a worker could not be started */
     int sm_contention;
     sm_share *gpus; /* per device; cond NULL until its first stream */
+    unsigned long ncopies; /* copies between GPUs so far: their mailboxes' names */
 };
 
 static void world_notify(void *ctx)
@@ -905,6 +919,17 @@ static void world_wait(void *ctx, int (*ready)(const void *), const void *arg)
 static double world_now(void *ctx)
 {
     return simgrid_get_clock() - ((emu_world *)ctx)->t0;
+}
+
+/* The process the calling actor runs; -1 for a stream's worker or maestro. */
+static int world_self(void *ctx)
+{
+    emu_world *w = ctx;
+    const emu_process *p = sg_actor_self() != NULL ? sg_actor_self_get_data() : NULL;
+    for (int i = 0; i < w->nprocs; i++)
+        if (p == &w->procs[i])
+            return i;
+    return -1;
 }
 
 typedef struct worker_wait {
@@ -941,8 +966,6 @@ static void run_legs(emu_worker *k, const emu_task *t)
     }
     for (size_t i = 0; i < n; i++) {
         const emu_leg *g = &t->legs[i];
-        if (g->bytes == 0)
-            continue;
         snprintf(name, sizeof(name), "m%d.%d.%d.%lu", g->comm, g->src, g->dst, g->seq);
         if (!g->send) {
             sg_mailbox_set_receiver(name);
@@ -955,16 +978,51 @@ static void run_legs(emu_worker *k, const emu_task *t)
         sg_actor_sleep_for(delay);
     for (size_t i = 0; i < n; i++) {
         const emu_leg *g = &t->legs[i];
-        if (g->bytes == 0 || !g->send)
+        if (!g->send)
             continue;
+        /* A message to itself (0 bytes here) still waits for its receive:
+         * one byte over the host's loopback, which takes no time. */
         snprintf(name, sizeof(name), "m%d.%d.%d.%lu", g->comm, g->src, g->dst, g->seq);
-        comms[nc++] = sg_mailbox_put_async(sg_mailbox_by_name(name), k, (long)g->bytes);
+        comms[nc++] = sg_mailbox_put_async(sg_mailbox_by_name(name), k, (long)(g->bytes > 0 ? g->bytes : 1));
         k->w->e->messages++;
     }
     if (nc > 0)
         sg_comm_wait_all(comms, nc);
     free(comms);
     free(got);
+}
+
+/* The source GPU's side of a copy between two GPUs: one message. */
+typedef struct peer_copy {
+    char name[32];
+    uint64_t bytes;
+} peer_copy;
+
+static void peer_send_main(int argc, char *argv[])
+{
+    peer_copy pc = *(const peer_copy *)sg_actor_self_get_data(); /* its own copy: the worker moves on */
+
+    (void)argc;
+    (void)argv;
+    static char payload; /* SimGrid wants one; the data moved when the task began */
+    sg_mailbox_put(sg_mailbox_by_name(pc.name), &payload, (long)pc.bytes);
+}
+
+static void run_peer_copy(emu_worker *k, const emu_task *t)
+{
+    peer_copy pc;
+    sg_actor_t a;
+    void *got;
+
+    snprintf(pc.name, sizeof(pc.name), "x%lu", k->w->ncopies++);
+    pc.bytes = t->peer_bytes;
+    sg_mailbox_set_receiver(pc.name);
+    a = sg_actor_init("peer-copy", sg_host_by_name(plat_rank_host(k->w->e->plat, t->peer_device)));
+    sg_actor_set_data(a, &pc);
+    sg_actor_start(a, peer_send_main, 0, NULL);
+    got = sg_mailbox_get(sg_mailbox_by_name(pc.name));
+    (void)got;
+    k->w->e->messages++;
 }
 
 static void worker_main(int argc, char *argv[])
@@ -995,6 +1053,8 @@ static void worker_main(int argc, char *argv[])
             collective_ctas(k->sm, t->plan, -1);
         } else if (t->kind == EMU_TASK_P2P) {
             run_legs(k, t);
+        } else if (t->kind == EMU_TASK_SLEEP && t->peer_device >= 0) {
+            run_peer_copy(k, t);
         } else if (t->duration_s > 0.0 && t->compute && k->sm->sms > 0) {
             compute_on_sms(k->sm, t->duration_s);
         } else if (t->duration_s > 0.0) {
@@ -1053,41 +1113,46 @@ static int world_start_stream(void *ctx, emu_stream *s, int device)
 
 static void program_main(int argc, char *argv[])
 {
-    emu_world *w = sg_actor_self_get_data();
+    emu_process *p = sg_actor_self_get_data();
+    emu_world *w = p->w;
 
     (void)argc;
     (void)argv;
-    w->status = w->fn(w->argc, w->argv);
+    p->status = p->fn(w->argc, w->argv);
     fflush(NULL); /* the program's output before the report */
-    w->ended = 1;
+    p->ended = 1;
     if (simgrid_get_clock() > w->t_end)
         w->t_end = simgrid_get_clock();
-    emu_program_ended(w->m, w->status);
+    emu_process_ended(w->m, (int)(p - w->procs), p->status);
     world_notify(w);
 }
 
-int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int sm_contention, int *status,
-                      double *time_s, diag_list *diag)
+int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **argv, int sm_contention,
+                      int *status, double *time_s, diag_list *diag)
 {
-    emu_world w = {e, m, sg_mutex_init(), sg_cond_init(), fn, argc, argv, 0, 0, 0.0, 0.0, NULL, 0, 0,
-                   sm_contention, calloc((size_t)e->plat->nranks + 1, sizeof(sm_share))};
-    emu_services svc = {&w, world_start_stream, world_notify, world_wait, world_now};
-    sg_host_t host = sg_host_by_name(plat_rank_host(e->plat, 0));
-    sg_actor_t a;
+    int n = emu_processes(m);
+    emu_world w = {e, m, sg_mutex_init(), sg_cond_init(), calloc((size_t)n, sizeof(emu_process)), n, argc, argv,
+                   0.0, 0.0, NULL, 0, 0, sm_contention, calloc((size_t)e->plat->nranks + 1, sizeof(sm_share)), 0};
+    emu_services svc = {&w, world_start_stream, world_notify, world_wait, world_now, world_self};
     int err = SP_OK;
 
     *status = 0;
     *time_s = 0.0;
-    if (w.gpus == NULL) {
+    if (w.gpus == NULL || w.procs == NULL) {
+        free(w.gpus);
+        free(w.procs);
         sg_cond_destroy(w.cond);
         sg_mutex_destroy(w.mutex);
         return SP_ENOMEM;
     }
     w.t0 = w.t_end = simgrid_get_clock();
     emu_bind(m, &svc);
-    a = sg_actor_init("program", host);
-    sg_actor_set_data(a, &w);
-    sg_actor_start(a, program_main, 0, NULL);
+    for (int i = 0; i < n; i++) { /* each process on the host of the first GPU it sees */
+        sg_actor_t a = sg_actor_init(n == 1 ? "program" : "process", sg_host_by_name(plat_rank_host(e->plat, emu_process_device(m, i))));
+        w.procs[i] = (emu_process){&w, fns[i], 0, 0};
+        sg_actor_set_data(a, &w.procs[i]);
+        sg_actor_start(a, program_main, 0, NULL);
+    }
     simgrid_run();
     emu_bind(NULL, NULL);
     if (emu_report_blocked(m, diag) > 0)
@@ -1096,8 +1161,10 @@ int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int
         diag_error(diag, (sp_loc){0}, "out of memory while emulating");
         err = SP_ENOMEM;
     }
-    *status = w.status;
+    for (int i = 0; i < n && *status == 0; i++) /* the first process that failed */
+        *status = w.procs[i].status;
     *time_s = w.t_end - w.t0;
+    free(w.procs);
     while (w.workers != NULL) {
         emu_worker *next = w.workers->next;
         free(w.workers);

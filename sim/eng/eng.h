@@ -34,6 +34,10 @@ typedef struct eng eng;
  *         SP_EINTERNAL if called twice in one process
  */
 SP_MUST_USE int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag);
+
+/* The stack of every actor, KiB (default 256: our actors are shallow; an
+ * emulated program's main needs a process's). Call before eng_new. */
+void eng_set_stack_kib(int kib);
 void eng_free(eng *e); /* NULL is fine */
 
 /**
@@ -92,7 +96,8 @@ SP_MUST_USE int eng_run_workload(eng *e, const wl *w, const coll_plan *const *co
 typedef int (*eng_program)(int argc, char **argv);
 
 /**
- * Emulate a program: its main runs as an actor on device 0's host, each
+ * Emulate a program: each of its processes (emu_processes) runs its own
+ * copy's main, fns[i], as an actor on its first device's host; each
  * stream it creates as an actor on its device's host running the stream's
  * tasks in order (collectives by their plans, messages as flows, copies
  * and kernels as busy time), all in simulated time from this call's start.
@@ -100,13 +105,15 @@ typedef int (*eng_program)(int argc, char **argv);
  * host that the GPU's running collectives slow by their CTAs' share of its
  * SMs, as in eng_run_workload.
  * The program's NCCL and CUDA calls act on m, bound for the run.
- * @param[out] status  what main returned
+ * @param fns    per process, its main (each process its own copy of the
+ *               program, so that globals are per process)
+ * @param[out] status  what main returned (the first non-zero, by process)
  * @param[out] time_s  simulated time until the program and its streams ended
  * @return SP_OK; SP_EDEADLOCK if the program or a stream never finished
  *         (each reported: what it waits for); SP_ENOMEM
  */
-SP_MUST_USE int eng_run_emulation(eng *e, emu *m, eng_program fn, int argc, char **argv, int sm_contention,
-                                  int *status, double *time_s, diag_list *diag);
+SP_MUST_USE int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **argv,
+                                  int sm_contention, int *status, double *time_s, diag_list *diag);
 
 /* "3.32": the SimGrid version linked in, for provenance. */
 const char *eng_simgrid_version(void);

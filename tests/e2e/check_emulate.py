@@ -41,6 +41,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--scalepath", required=True)
 ap.add_argument("--perf", required=True)
 ap.add_argument("--overlap", required=True)
+ap.add_argument("--mpi", required=True)
 ap.add_argument("--out", required=True)
 a = ap.parse_args()
 
@@ -88,6 +89,15 @@ for plat, nodes in (("platforms/dgx-h100.cfg", "1"), ("platforms/superpod-h100.c
         if n != len(ref):
             fail("%d rows in the emulate file" % n)
     print("%s x %s: %d sizes, emulated = nccl" % (plat, nodes, len(ref)))
+
+# One process per GPU (MPI): the same all-reduce, the same time.
+out = run([a.scalepath, "emulate", "-p", "platforms/dgx-h100.cfg", "-n", "2", "--ppn", "8", a.mpi, str(32 << 20)])
+m = re.search(r"16 processes: all-reduce of 33554432 bytes in ([\d.]+) us .*; 0 wrong", out)
+ref = run([a.scalepath, "nccl", "-p", "platforms/dgx-h100.cfg", "-n", "2", "-b", "32M", "-e", "32M"])
+r = re.search(r"^\s+33554432\s+\d+\s+float\s+sum\s+-1\s+([\d.]+)", ref, re.M)
+if m is None or r is None or m.group(1) != r.group(1):
+    fail("MPI all-reduce: %s\nnccl: %s" % (out, ref))
+print("MPI, 16 processes: %s us, as nccl" % m.group(1))
 
 # Same inputs, same bytes.
 first = os.path.join(a.out, "emu-det.h5")

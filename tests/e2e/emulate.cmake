@@ -12,6 +12,8 @@ sp_emu_program(misuse ${SP_ROOT}/tests/data/emu/misuse.c)
 sp_emu_program(hang ${SP_ROOT}/tests/data/emu/hang.c)
 sp_emu_program(allreduce_perf ${SP_ROOT}/workloads/emu/allreduce_perf.c)
 sp_emu_program(overlap ${SP_ROOT}/workloads/emu/overlap.c)
+sp_emu_program(mpi_allreduce ${SP_ROOT}/workloads/emu/mpi_allreduce.c)
+sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 target_link_libraries(emu_collectives_check PRIVATE m)
 
 # Every collective, type and reduction gives NCCL's answer: one node of
@@ -27,10 +29,28 @@ sp_e2e(emulate.check.tree RC 0
   ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|2|--algo|Tree,Ring|--proto|Simple|$<TARGET_FILE:emu_collectives_check>"
   STDOUT "PASSED: 0 failed check\\(s\\) on 16 devices.* Tree +Simple")
 
+# One process per GPU started as by mpirun (--ppn): private globals, each
+# process its node's GPUs and host name, the unique id broadcast over MPI.
+sp_e2e(emulate.mpi.h100x2 RC 0
+  ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|8|$<TARGET_FILE:emu_mpi_allreduce>|1048576"
+  STDOUT "^16 processes: all-reduce of 1048576 bytes in [0-9.]+ us .*; 0 wrong.* AllReduce +0 +0 +16 ")
+# One process per node, on its node's first GPU: a communicator of devices 0 and 8.
+sp_e2e(emulate.mpi.ppn1 RC 0
+  ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|1|$<TARGET_FILE:emu_mpi_allreduce>|1048576"
+  STDOUT "^2 processes: .*; 0 wrong")
+sp_e2e(emulate.mpi.spark RC 0
+  ARGS "emulate|-p|platforms/dgx-spark.cfg|-n|2|--ppn|1|$<TARGET_FILE:emu_mpi_allreduce>"
+  STDOUT "^2 processes: all-reduce of 33554432 bytes .*; 0 wrong")
+sp_e2e(emulate.mpi.too_many RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|9|$<TARGET_FILE:emu_mpi_allreduce>"
+  STDERR "--ppn 9: a node of dgx-h100 has fewer GPUs")
+sp_e2e(emulate.mpi.hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|4|--ppn|1|$<TARGET_FILE:emu_mpi_hang>"
+  STDERR "process 0 \\(node 0\\) never returned from main.*process 2 \\(node 2\\) never returned.*process 3 \\(node 3\\)")
+set_tests_properties(e2e.emulate.mpi.hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+
 # Calls a program gets wrong fail with NCCL's and CUDA's codes and a message.
 sp_e2e(emulate.misuse RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_misuse>"
   STDOUT "^0 unexpected result"
-  STDERR "rank 3 calls ncclBroadcast.*where rank\\(s\\) before it called ncclAllReduce.*18 NCCL or CUDA call\\(s\\) failed")
+  STDERR "rank 3 calls ncclBroadcast.*where rank\\(s\\) before it called ncclAllReduce.*18 NCCL, CUDA or MPI call\\(s\\) failed")
 # A rank that never calls: exit 4, the missing rank named, no output file.
 sp_e2e(emulate.hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|-o|${SP_OUT}/emu-hang.h5|$<TARGET_FILE:emu_hang>"
   STDERR "never returned from main.*device 0's stream 0 never finished AllReduce number 0 on communicator 0: rank\\(s\\) 3 of 4 never reached it \\(never called it\\)"
@@ -58,6 +78,7 @@ sp_e2e(emulate.cflags RC 0 ARGS "emulate|--cflags" STDOUT "-shared -fPIC -I.*sim
 # same collective, HDF5 output, determinism, streams overlapping.
 add_test(NAME e2e.emulate.vs_nccl COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_emulate.py
   --scalepath ${SP_EXE} --perf $<TARGET_FILE:emu_allreduce_perf> --overlap $<TARGET_FILE:emu_overlap>
+  --mpi $<TARGET_FILE:emu_mpi_allreduce>
   --out ${SP_OUT}
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.emulate.vs_nccl PROPERTIES LABELS e2e TIMEOUT 300)

@@ -87,7 +87,7 @@ static double fake_now(void *ctx)
 static int setup(void **state)
 {
     static fixture f;
-    static const emu_services svc = {NULL, fake_start, fake_notify, fake_wait, fake_now};
+    static const emu_services svc = {NULL, fake_start, fake_notify, fake_wait, fake_now, NULL};
 
     memset(&f, 0, sizeof(f));
     if (diag_new(&f.d, 0) < 0 || plat_load(&f.p, PLATFORMS "/dgx-h100.cfg", f.d) < 0 ||
@@ -191,7 +191,7 @@ static void test_emu__mismatch_and_hang(void **state)
     assert_int_equal(cudaSetDevice(0), cudaSuccess);
     assert_int_equal(cudaDeviceSynchronize(), cudaSuccess); /* returns: the stand-in cannot block */
     assert_int_equal(cudaStreamQuery(NULL), cudaErrorNotReady);
-    emu_program_ended(f->m, 0);
+    emu_process_ended(f->m, 0, 0);
     assert_int_equal(emu_report_blocked(f->m, f->d), 1);
     assert_int_equal(diag_count(f->d), 1);
     assert_non_null(strstr(diag_text(f->d, 0), "rank(s) 1 of 2 never reached it (never called it)"));
@@ -248,6 +248,82 @@ static void test_emu__send_recv_order(void **state)
     assert_int_equal(ncclRecv(buf[1], 3, ncclDouble, 0, comms[1], NULL), ncclInvalidUsage);
 }
 
+/* A group's operations run communicator by communicator, collectives
+ * before sends and receives, whatever order each device's calls came in
+ * (NCCL launches a group so): device 0 sends then all-reduces, device 1
+ * all-reduces then receives, and both finish. */
+static void test_emu__group_order(void **state)
+{
+    fixture *f = *state;
+    ncclComm_t a[2], b[2];
+    float *buf[2], host[2] = {1, 2}, got[2] = {0};
+
+    assert_int_equal(ncclCommInitAll(a, 2, NULL), ncclSuccess);
+    assert_int_equal(ncclCommInitAll(b, 2, NULL), ncclSuccess);
+    for (int d = 0; d < 2; d++) {
+        assert_int_equal(cudaSetDevice(d), cudaSuccess);
+        assert_int_equal(cudaMalloc((void **)&buf[d], 2 * sizeof(float)), cudaSuccess);
+        assert_int_equal(cudaMemcpy(buf[d], &host[d], sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+    }
+    assert_int_equal(ncclGroupStart(), ncclSuccess);
+    assert_int_equal(ncclSend(buf[0], 1, ncclFloat, 1, a[0], NULL), ncclSuccess);
+    assert_int_equal(ncclAllReduce(buf[0] + 1, buf[0] + 1, 1, ncclFloat, ncclSum, b[0], NULL), ncclSuccess);
+    assert_int_equal(ncclAllReduce(buf[0], buf[0], 1, ncclFloat, ncclSum, a[0], NULL), ncclSuccess);
+    assert_int_equal(ncclAllReduce(buf[1] + 1, buf[1] + 1, 1, ncclFloat, ncclSum, b[1], NULL), ncclSuccess);
+    assert_int_equal(ncclAllReduce(buf[1], buf[1], 1, ncclFloat, ncclSum, a[1], NULL), ncclSuccess);
+    assert_int_equal(ncclRecv(buf[1] + 1, 1, ncclFloat, 0, a[1], NULL), ncclSuccess);
+    assert_int_equal(ncclGroupEnd(), ncclSuccess);
+    for (int d = 0; d < 2; d++) {
+        assert_int_equal(cudaSetDevice(d), cudaSuccess);
+        assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
+        assert_int_equal(cudaStreamQuery(NULL), cudaSuccess); /* nothing left: no hang */
+    }
+    /* On a's streams the all-reduce (1 + 2) ran before the message, which
+     * carries device 0's sum into device 1's second element. */
+    assert_int_equal(cudaMemcpy(got, buf[1], sizeof(got), cudaMemcpyDeviceToHost), cudaSuccess);
+    assert_true(got[0] == 3.0f && got[1] == 3.0f);
+    assert_int_equal(emu_api_errors(f->m), 0);
+}
+
+/* ncclAvg of integers divides by the rank count in a wide type: 128 ranks
+ * of int8 ones sum to 128, which wraps to -128, and -128 / 128 is -1. */
+static void test_emu__integer_average_many_ranks(void **state)
+{
+    fixture *f = *state;
+    ncclComm_t comms[128];
+    int8_t *buf[128], one = 1, got = 0;
+
+    (void)f;
+    assert_int_equal(ncclCommInitAll(comms, 128, NULL), ncclSuccess);
+    assert_int_equal(ncclGroupStart(), ncclSuccess);
+    for (int d = 0; d < 128; d++) {
+        assert_int_equal(cudaSetDevice(d), cudaSuccess);
+        assert_int_equal(cudaMalloc((void **)&buf[d], 1), cudaSuccess);
+        assert_int_equal(cudaMemcpy(buf[d], &one, 1, cudaMemcpyHostToDevice), cudaSuccess);
+        assert_int_equal(ncclAllReduce(buf[d], buf[d], 1, ncclInt8, ncclAvg, comms[d], NULL), ncclSuccess);
+    }
+    assert_int_equal(ncclGroupEnd(), ncclSuccess);
+    assert_int_equal(cudaSetDevice(5), cudaSuccess);
+    assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
+    assert_int_equal(cudaMemcpy(&got, buf[5], 1, cudaMemcpyDeviceToHost), cudaSuccess);
+    assert_int_equal(got, -1);
+}
+
+static int setup128(void **state)
+{
+    static fixture f;
+    static const emu_services svc = {NULL, fake_start, fake_notify, fake_wait, fake_now, NULL};
+
+    memset(&f, 0, sizeof(f));
+    if (diag_new(&f.d, 0) < 0 || plat_load(&f.p, PLATFORMS "/superpod-h100.cfg", f.d) < 0 ||
+        plat_set_nodes(f.p, 16, f.d) < 0 || emu_new(&f.m, f.p, NULL) < 0)
+        return -1;
+    emu_bind(f.m, &svc);
+    F = &f;
+    *state = &f;
+    return 0;
+}
+
 /* spEmuGemm times a GEMM as `scalepath train` does: the GPU's peak for the
  * type times its efficiency; nothing else. */
 static void test_emu__gemm_time(void **state)
@@ -274,6 +350,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_emu__memory_capacity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emu__send_recv_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emu__gemm_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emu__group_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emu__integer_average_many_ranks, setup128, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,289 @@
+/* emu_mpi.c - MPI's start-up calls for programs run as several processes
+ * (include/mpi.h), and the host name each process sees. Exchanges are
+ * host-side: they take no simulated time; a process waits in one until
+ * every process has called it, as in MPI, and the data is copied then.
+ * Calls are matched by their order in each process; a process that calls
+ * another exchange than the others is reported, and its peers then wait
+ * forever, which the emulator reports as a hang. */
+#define _DEFAULT_SOURCE /* gethostname's declaration, uname */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "emu/emu_int.h"
+#include "emu/include/mpi.h"
+
+enum { HC_BARRIER, HC_BCAST, HC_ALLGATHER, HC_ALLREDUCE };
+
+static const char *const hc_name[] = {"MPI_Barrier", "MPI_Bcast", "MPI_Allgather", "MPI_Allreduce"};
+
+struct emu_hostcoll {
+    int kind, count, root;
+    MPI_Datatype type;
+    MPI_Op op;
+    int arrived, done;
+    const void **send; /* per process */
+    void **recv;
+};
+
+static size_t type_size(MPI_Datatype t)
+{
+    static const size_t z[] = {0, 1, 1, sizeof(int), sizeof(unsigned), sizeof(long), sizeof(unsigned long),
+                               sizeof(long long), 8, 8, sizeof(float), sizeof(double)};
+    return t >= 1 && t <= MPI_DOUBLE ? z[t] : 0;
+}
+
+static emu *mpi_runtime(const char *fn)
+{
+    if (emu_active == NULL || !emu_active->bound) {
+        fprintf(stderr, "scalepath emulate: WARN %s outside `scalepath emulate`\n", fn);
+        return NULL;
+    }
+    return emu_active;
+}
+
+static int mpi_fail(emu *m, const char *fn, const char *what, int code)
+{
+    fprintf(stderr, "scalepath emulate: WARN %s (process %d): %s\n", fn, (int)(emu_self(m) - m->procs), what);
+    m->api_errors++;
+    return code;
+}
+
+static int hc_done(const void *arg)
+{
+    return ((const struct emu_hostcoll *)arg)->done;
+}
+
+/* The whole exchange, once every process has arrived. */
+static void hc_run(emu *m, struct emu_hostcoll *h)
+{
+    int n = m->nprocs;
+    size_t z = type_size(h->type) * (size_t)h->count;
+
+    if (h->kind == HC_BCAST) {
+        for (int p = 0; p < n; p++)
+            if (p != h->root)
+                memcpy(h->recv[p], h->send[h->root], z);
+    } else if (h->kind == HC_ALLGATHER) {
+        char *all = malloc(z * (size_t)n + 1);
+        if (all == NULL)
+            return; /* left not done: the processes wait, the hang is reported */
+        for (int p = 0; p < n; p++)
+            memcpy(all + (size_t)p * z, h->send[p] == MPI_IN_PLACE ? (char *)h->recv[p] + (size_t)p * z : h->send[p], z);
+        for (int p = 0; p < n; p++)
+            memcpy(h->recv[p], all, z * (size_t)n);
+        free(all);
+    } else if (h->kind == HC_ALLREDUCE) {
+        double *acc = calloc((size_t)h->count + 1, sizeof(double));
+        if (acc == NULL)
+            return;
+        for (int p = 0; p < n; p++) {
+            const char *in = h->send[p] == MPI_IN_PLACE ? h->recv[p] : h->send[p];
+            for (int i = 0; i < h->count; i++) {
+                double x;
+                switch (h->type) { /* exact for the integers a program checks with */
+                case MPI_INT: { int v; memcpy(&v, in + (size_t)i * sizeof(v), sizeof(v)); x = v; break; }
+                case MPI_LONG: { long v; memcpy(&v, in + (size_t)i * sizeof(v), sizeof(v)); x = (double)v; break; }
+                case MPI_FLOAT: { float v; memcpy(&v, in + (size_t)i * sizeof(v), sizeof(v)); x = v; break; }
+                default: { double v; memcpy(&v, in + (size_t)i * sizeof(v), sizeof(v)); x = v; break; }
+                }
+                if (p == 0)
+                    acc[i] = x;
+                else if (h->op == MPI_SUM)
+                    acc[i] += x;
+                else if (h->op == MPI_PROD)
+                    acc[i] *= x;
+                else if (h->op == MPI_MAX)
+                    acc[i] = x > acc[i] ? x : acc[i];
+                else
+                    acc[i] = x < acc[i] ? x : acc[i];
+            }
+        }
+        for (int p = 0; p < n; p++)
+            for (int i = 0; i < h->count; i++) {
+                char *out = (char *)h->recv[p] + (size_t)i * type_size(h->type);
+                switch (h->type) {
+                case MPI_INT: { int v = (int)acc[i]; memcpy(out, &v, sizeof(v)); break; }
+                case MPI_LONG: { long v = (long)acc[i]; memcpy(out, &v, sizeof(v)); break; }
+                case MPI_FLOAT: { float v = (float)acc[i]; memcpy(out, &v, sizeof(v)); break; }
+                default: memcpy(out, &acc[i], sizeof(double)); break;
+                }
+            }
+        free(acc);
+    }
+    h->done = 1;
+}
+
+static int exchange(int kind, const void *send, void *recv, int count, MPI_Datatype type, MPI_Op op, int root,
+                    MPI_Comm comm, const char *fn)
+{
+    emu *m = mpi_runtime(fn);
+    emu_proc *P;
+    struct emu_hostcoll *h;
+    int me;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    P = emu_self(m);
+    me = (int)(P - m->procs);
+    if (comm != MPI_COMM_WORLD)
+        return mpi_fail(m, fn, "only MPI_COMM_WORLD is provided", MPI_ERR_ARG);
+    if (kind != HC_BARRIER && (count < 0 || type_size(type) == 0 || recv == NULL || send == NULL))
+        return mpi_fail(m, fn, "a bad count, type or buffer", MPI_ERR_ARG);
+    if (kind == HC_ALLREDUCE && type != MPI_INT && type != MPI_LONG && type != MPI_FLOAT && type != MPI_DOUBLE)
+        return mpi_fail(m, fn, "the emulator reduces MPI_INT, MPI_LONG, MPI_FLOAT and MPI_DOUBLE only", MPI_ERR_ARG);
+    if (kind == HC_ALLREDUCE && (op < MPI_SUM || op > MPI_PROD))
+        return mpi_fail(m, fn, "unknown operation", MPI_ERR_ARG);
+    if (kind == HC_BCAST && (root < 0 || root >= m->nprocs))
+        return mpi_fail(m, fn, "root out of range", MPI_ERR_ARG);
+    if (P->mpi_seq == m->nhostcolls) { /* the first process here */
+        if (emu_vec_grow((void **)&m->hostcolls, &m->caphostcolls, m->nhostcolls, sizeof(*m->hostcolls)) < 0 ||
+            (h = calloc(1, sizeof(*h))) == NULL)
+            return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+        m->hostcolls[m->nhostcolls++] = h;
+        *h = (struct emu_hostcoll){kind, count, root, type, op, 0, 0, calloc((size_t)m->nprocs, sizeof(void *)),
+                                   calloc((size_t)m->nprocs, sizeof(void *))};
+        if (h->send == NULL || h->recv == NULL)
+            return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+    }
+    h = m->hostcolls[P->mpi_seq];
+    if (h->kind != kind || h->count != count || h->type != type || h->root != root || h->op != op) {
+        char what[200];
+        snprintf(what, sizeof(what), "host exchange number %lu: this process calls %s where others called %s "
+                 "(or another count, type, root or operation); MPI would hang or corrupt data",
+                 P->mpi_seq, fn, hc_name[h->kind]);
+        return mpi_fail(m, fn, what, MPI_ERR_ARG);
+    }
+    P->mpi_seq++;
+    h->send[me] = send;
+    h->recv[me] = recv;
+    if (++h->arrived == m->nprocs) {
+        hc_run(m, h);
+        if (m->svc.notify != NULL)
+            m->svc.notify(m->svc.ctx);
+    }
+    if (!h->done && m->svc.wait != NULL)
+        m->svc.wait(m->svc.ctx, hc_done, h);
+    return h->done ? MPI_SUCCESS : MPI_ERR_OTHER;
+}
+
+void emu_hostcolls_free(emu *m)
+{
+    for (size_t i = 0; i < m->nhostcolls; i++) {
+        free(m->hostcolls[i]->send);
+        free(m->hostcolls[i]->recv);
+        free(m->hostcolls[i]);
+    }
+    free(m->hostcolls);
+}
+
+int MPI_Init(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return mpi_runtime("MPI_Init") != NULL ? MPI_SUCCESS : MPI_ERR_OTHER;
+}
+
+int MPI_Initialized(int *flag)
+{
+    if (flag != NULL)
+        *flag = emu_active != NULL;
+    return MPI_SUCCESS;
+}
+
+int MPI_Finalize(void)
+{
+    return MPI_Barrier(MPI_COMM_WORLD);
+}
+
+int MPI_Comm_rank(MPI_Comm comm, int *rank)
+{
+    emu *m = mpi_runtime("MPI_Comm_rank");
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (comm != MPI_COMM_WORLD || rank == NULL)
+        return mpi_fail(m, "MPI_Comm_rank", "only MPI_COMM_WORLD, and a rank to set", MPI_ERR_ARG);
+    *rank = (int)(emu_self(m) - m->procs);
+    return MPI_SUCCESS;
+}
+
+int MPI_Comm_size(MPI_Comm comm, int *size)
+{
+    emu *m = mpi_runtime("MPI_Comm_size");
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (comm != MPI_COMM_WORLD || size == NULL)
+        return mpi_fail(m, "MPI_Comm_size", "only MPI_COMM_WORLD, and a size to set", MPI_ERR_ARG);
+    *size = m->nprocs;
+    return MPI_SUCCESS;
+}
+
+int MPI_Barrier(MPI_Comm comm)
+{
+    static char unused;
+    return exchange(HC_BARRIER, &unused, &unused, 0, MPI_BYTE, 0, 0, comm, "MPI_Barrier");
+}
+
+int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm)
+{
+    return exchange(HC_BCAST, buffer, buffer, count, datatype, 0, root, comm, "MPI_Bcast");
+}
+
+int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+                  MPI_Datatype recvtype, MPI_Comm comm)
+{
+    /* MPI_IN_PLACE: each process's block is already at its place in recvbuf. */
+    if (sendbuf == MPI_IN_PLACE)
+        return exchange(HC_ALLGATHER, MPI_IN_PLACE, recvbuf, recvcount, recvtype, 0, 0, comm, "MPI_Allgather");
+    if ((size_t)sendcount * type_size(sendtype) != (size_t)recvcount * type_size(recvtype)) {
+        emu *m = mpi_runtime("MPI_Allgather");
+        return m == NULL ? MPI_ERR_OTHER : mpi_fail(m, "MPI_Allgather", "send and receive sizes differ", MPI_ERR_ARG);
+    }
+    return exchange(HC_ALLGATHER, sendbuf, recvbuf, recvcount, recvtype, 0, 0, comm, "MPI_Allgather");
+}
+
+int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
+{
+    return exchange(HC_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 0, comm, "MPI_Allreduce");
+}
+
+int MPI_Abort(MPI_Comm comm, int errorcode)
+{
+    (void)comm;
+    fprintf(stderr, "scalepath emulate: MPI_Abort(%d): ending every process\n", errorcode);
+    fflush(NULL);
+    exit(errorcode != 0 ? errorcode : 1);
+}
+
+double MPI_Wtime(void)
+{
+    emu *m = mpi_runtime("MPI_Wtime");
+    return m != NULL && m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
+}
+
+/* The host name a process of the program sees: its simulated node's, so
+ * that programs finding their local rank by host name (NCCL's examples do)
+ * find the right one. Anyone else (SimGrid, scalepath itself, a program
+ * outside the emulator) gets the machine's. */
+int gethostname(char *name, size_t len)
+{
+    emu *m = emu_active;
+    char buf[256];
+    struct utsname u;
+
+    if (m != NULL && m->bound && m->svc.self != NULL && m->svc.self(m->svc.ctx) >= 0)
+        snprintf(buf, sizeof(buf), "%s-node%d", m->plat->name, emu_self(m)->node);
+    else if (uname(&u) == 0)
+        snprintf(buf, sizeof(buf), "%s", u.nodename);
+    else
+        return -1;
+    if (strlen(buf) + 1 > len) {
+        memcpy(name, buf, len);
+        return -1;
+    }
+    memcpy(name, buf, strlen(buf) + 1);
+    return 0;
+}

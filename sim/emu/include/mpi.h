@@ -1,0 +1,63 @@
+/* mpi.h - the part of MPI that NCCL programs use to start up, as
+ * scalepath's emulator provides it (docs/emulation.md): ranks and sizes, a
+ * broadcast of the NCCL unique id, an all-gather of host names, barriers,
+ * small all-reduces to check results. With `scalepath emulate --ppn K`
+ * the program runs as K processes per node, each rank one process, as
+ * `mpirun` would start it; without --ppn it is one process of rank 0.
+ * These are host-side exchanges: they take no simulated time (the
+ * simulated cluster's time is the GPUs'), and their data is real.
+ * Names and signatures are MPI's; the values of the constants are not any
+ * MPI library's, so a program must be compiled against this header.
+ */
+#ifndef SP_EMU_MPI_H
+#define SP_EMU_MPI_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef int MPI_Comm;
+typedef int MPI_Datatype;
+typedef int MPI_Op;
+
+#define MPI_COMM_WORLD ((MPI_Comm)1)
+#define MPI_SUCCESS 0
+#define MPI_ERR_ARG 12
+#define MPI_ERR_OTHER 15
+#define MPI_IN_PLACE ((void *)1)
+
+#define MPI_DATATYPE_NULL ((MPI_Datatype)0)
+#define MPI_BYTE ((MPI_Datatype)1)
+#define MPI_CHAR ((MPI_Datatype)2)
+#define MPI_INT ((MPI_Datatype)3)
+#define MPI_UNSIGNED ((MPI_Datatype)4)
+#define MPI_LONG ((MPI_Datatype)5)
+#define MPI_UNSIGNED_LONG ((MPI_Datatype)6)
+#define MPI_LONG_LONG ((MPI_Datatype)7)
+#define MPI_UINT64_T ((MPI_Datatype)8)
+#define MPI_INT64_T ((MPI_Datatype)9)
+#define MPI_FLOAT ((MPI_Datatype)10)
+#define MPI_DOUBLE ((MPI_Datatype)11)
+
+#define MPI_SUM ((MPI_Op)1)
+#define MPI_MAX ((MPI_Op)2)
+#define MPI_MIN ((MPI_Op)3)
+#define MPI_PROD ((MPI_Op)4)
+
+int MPI_Init(int *argc, char ***argv);
+int MPI_Initialized(int *flag);
+int MPI_Finalize(void);
+int MPI_Comm_rank(MPI_Comm comm, int *rank);
+int MPI_Comm_size(MPI_Comm comm, int *size);
+int MPI_Barrier(MPI_Comm comm);
+int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm);
+int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+                  MPI_Datatype recvtype, MPI_Comm comm);
+int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm);
+int MPI_Abort(MPI_Comm comm, int errorcode);
+double MPI_Wtime(void); /* simulated seconds */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
