@@ -950,40 +950,40 @@ ncclResult_t ncclCommAbort(ncclComm_t comm)
     return comm == NULL ? ncclSuccess : comm_end(comm, "ncclCommAbort", 1);
 }
 
-ncclResult_t ncclCommCount(const ncclComm_t comm, int *count)
+/* What ncclCommCount, ncclCommCuDevice and ncclCommUserRank return. */
+typedef enum comm_query { QUERY_COUNT, QUERY_DEVICE, QUERY_RANK } comm_query;
+
+static ncclResult_t query(ncclComm_t comm, comm_query q, int *out, const char *fn)
 {
     emu *m = runtime();
     struct ncclComm *c;
     if (m == NULL)
         return ncclInvalidUsage;
-    if ((c = comm_arg(m, comm, "ncclCommCount")) == NULL || count == NULL)
+    if ((c = comm_arg(m, comm, fn)) == NULL)
         return ncclInvalidArgument;
-    *count = c->cl->nranks;
+    if (out == NULL) {
+        warn(m, c, "%s: the pointer to set is NULL", fn);
+        return ncclInvalidArgument;
+    }
+    *out = q == QUERY_COUNT    ? c->cl->nranks
+           : q == QUERY_DEVICE ? c->cl->devices[c->rank] - emu_self(m)->first /* as this process numbers it */
+                               : c->rank;
     return ncclSuccess;
+}
+
+ncclResult_t ncclCommCount(const ncclComm_t comm, int *count)
+{
+    return query(comm, QUERY_COUNT, count, "ncclCommCount");
 }
 
 ncclResult_t ncclCommCuDevice(const ncclComm_t comm, int *device)
 {
-    emu *m = runtime();
-    struct ncclComm *c;
-    if (m == NULL)
-        return ncclInvalidUsage;
-    if ((c = comm_arg(m, comm, "ncclCommCuDevice")) == NULL || device == NULL)
-        return ncclInvalidArgument;
-    *device = c->cl->devices[c->rank] - emu_self(m)->first;
-    return ncclSuccess;
+    return query(comm, QUERY_DEVICE, device, "ncclCommCuDevice");
 }
 
 ncclResult_t ncclCommUserRank(const ncclComm_t comm, int *rank)
 {
-    emu *m = runtime();
-    struct ncclComm *c;
-    if (m == NULL)
-        return ncclInvalidUsage;
-    if ((c = comm_arg(m, comm, "ncclCommUserRank")) == NULL || rank == NULL)
-        return ncclInvalidArgument;
-    *rank = c->rank;
-    return ncclSuccess;
+    return query(comm, QUERY_RANK, rank, "ncclCommUserRank");
 }
 
 ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *asyncError)

@@ -84,19 +84,30 @@ static double fake_now(void *ctx)
     return 0.0;
 }
 
-static int setup(void **state)
+/* A runtime on `nodes` nodes of a shipped platform, bound to the stand-in runner. */
+static int setup_on(void **state, const char *platform, int nodes)
 {
     static fixture f;
     static const emu_services svc = {NULL, fake_start, fake_notify, fake_wait, fake_now, NULL};
 
     memset(&f, 0, sizeof(f));
-    if (diag_new(&f.d, 0) < 0 || plat_load(&f.p, PLATFORMS "/dgx-h100.cfg", f.d) < 0 ||
-        plat_set_nodes(f.p, 1, f.d) < 0 || emu_new(&f.m, f.p, NULL) < 0)
+    if (diag_new(&f.d, 0) < 0 || plat_load(&f.p, platform, f.d) < 0 || plat_set_nodes(f.p, nodes, f.d) < 0 ||
+        emu_new(&f.m, f.p, NULL) < 0)
         return -1;
     emu_bind(f.m, &svc);
     F = &f;
     *state = &f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_on(state, PLATFORMS "/dgx-h100.cfg", 1);
+}
+
+static int setup128(void **state) /* 16 DGX H100 nodes */
+{
+    return setup_on(state, PLATFORMS "/superpod-h100.cfg", 16);
 }
 
 static int teardown(void **state)
@@ -307,21 +318,6 @@ static void test_emu__integer_average_many_ranks(void **state)
     assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
     assert_int_equal(cudaMemcpy(&got, buf[5], 1, cudaMemcpyDeviceToHost), cudaSuccess);
     assert_int_equal(got, -1);
-}
-
-static int setup128(void **state)
-{
-    static fixture f;
-    static const emu_services svc = {NULL, fake_start, fake_notify, fake_wait, fake_now, NULL};
-
-    memset(&f, 0, sizeof(f));
-    if (diag_new(&f.d, 0) < 0 || plat_load(&f.p, PLATFORMS "/superpod-h100.cfg", f.d) < 0 ||
-        plat_set_nodes(f.p, 16, f.d) < 0 || emu_new(&f.m, f.p, NULL) < 0)
-        return -1;
-    emu_bind(f.m, &svc);
-    F = &f;
-    *state = &f;
-    return 0;
 }
 
 /* spEmuGemm times a GEMM as `scalepath train` does: the GPU's peak for the
