@@ -257,7 +257,8 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
         printf("# main never returned; simulated time %.3f us until nothing could move\n", time_s * 1e6);
     else
         printf("# main returned %d%s; simulated time %.3f us (host code takes none)\n", status,
-               emu_processes(m) > 1 ? " (the first non-zero of its processes')" : "", time_s * 1e6);
+               emu_processes(m) == 1 ? "" : status == 0 ? " in every process" : " (the first process that failed)",
+               time_s * 1e6);
     if (n == 0)
         return;
     printf("#\n# %-13s %5s %6s %6s %14s %-9s %-7s %12s %12s %10s\n", "op", "comm", "seq", "ranks", "bytes", "algo",

@@ -74,7 +74,7 @@ int emu_new(emu **out, const plat *p, const coll_opts *opts)
         free(m);
         return SP_ENOMEM;
     }
-    m->procs[0] = (emu_proc){0, m->ndevices, 0, 0, cudaSuccess, 0, NULL, 0, 0, NULL, 0, 0, 1, 0, 0};
+    m->procs[0] = (emu_proc){0, m->ndevices, 0, 0, cudaSuccess, 0, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0, 1, 0, 0};
     m->nprocs = 1;
     m->running = 1;
     *out = m;
@@ -96,10 +96,11 @@ int emu_set_processes(emu *m, int per_node)
         return SP_ENOMEM;
     for (int q = 0, first = 0; q < p->nodes; first += plat_node_gpus(p, q), q++)
         for (int j = 0; j < per_node; j++) /* each sees its node's GPUs, and starts on the first */
-            procs[n++] = (emu_proc){first, plat_node_gpus(p, q), q, first, cudaSuccess, 0, NULL, 0, 0, NULL, 0, 0, 1, 0, 0};
+            procs[n++] = (emu_proc){first, plat_node_gpus(p, q), q, first, cudaSuccess, 0, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0, 1, 0, 0};
     for (int i = 0; i < m->nprocs; i++) {
         free(m->procs[i].group);
         free(m->procs[i].inits);
+        free(m->procs[i].splitting);
     }
     free(m->procs);
     m->procs = procs;
@@ -155,6 +156,13 @@ static void clique_free(emu_clique *cl)
         free(cl->pairs[q].v);
     }
     free(cl->pairs);
+    for (size_t i = 0; i < cl->nsplits; i++) {
+        free(cl->splits[i]->color);
+        free(cl->splits[i]->key);
+        free(cl->splits[i]->out);
+        free(cl->splits[i]);
+    }
+    free(cl->splits);
     free(cl->comms);
     free(cl->devices);
     free(cl->sends);
@@ -197,6 +205,7 @@ void emu_free(emu *m)
     for (int i = 0; i < m->nprocs; i++) {
         free(m->procs[i].group);
         free(m->procs[i].inits);
+        free(m->procs[i].splitting);
     }
     free(m->procs);
     emu_hostcolls_free(m);

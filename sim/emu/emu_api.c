@@ -820,7 +820,8 @@ static ncclResult_t join(emu *m, emu_clique *cl, int rank, int device, ncclComm_
     c->rank = rank;
     cl->comms[rank] = c;
     cl->devices[rank] = device;
-    cl->joined++;
+    if (++cl->joined == cl->nranks)
+        wake(m); /* ranks waiting in ncclCommInitRank */
     *out = c;
     return ncclSuccess;
 }
@@ -948,6 +949,113 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm)
 ncclResult_t ncclCommAbort(ncclComm_t comm)
 {
     return comm == NULL ? ncclSuccess : comm_end(comm, "ncclCommAbort", 1);
+}
+
+static int split_done(const void *arg)
+{
+    return ((const emu_split *)arg)->done;
+}
+
+typedef struct split_member {
+    int key, rank;
+} split_member;
+
+static int member_cmp(const void *pa, const void *pb)
+{
+    const split_member *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->rank - b->rank;
+}
+
+/* Every rank has called: one communicator per color, its ranks ordered by
+ * key, then by their rank in the parent (NCCL's rule). */
+static ncclResult_t split_run(emu *m, emu_clique *parent, emu_split *s)
+{
+    int n = parent->nranks;
+    split_member *mem = malloc((size_t)n * sizeof(*mem));
+    unsigned char *seen = calloc((size_t)n, 1);
+    ncclResult_t res = ncclSuccess;
+
+    if (mem == NULL || seen == NULL) {
+        free(mem);
+        free(seen);
+        return ncclSystemError;
+    }
+    for (int r = 0; r < n; r++)
+        if (s->color[r] == NCCL_SPLIT_NOCOLOR)
+            *s->out[r] = NULL;
+    for (int r = 0; r < n && res == ncclSuccess; r++) {
+        int k = 0;
+        emu_clique *cl;
+        ncclUniqueId id;
+        if (seen[r] || s->color[r] == NCCL_SPLIT_NOCOLOR)
+            continue;
+        for (int q = r; q < n; q++)
+            if (!seen[q] && s->color[q] == s->color[r]) {
+                seen[q] = 1;
+                mem[k++] = (split_member){s->key[q], q};
+            }
+        qsort(mem, (size_t)k, sizeof(*mem), member_cmp);
+        if (ncclGetUniqueId(&id) != ncclSuccess || (cl = clique_new(m, k, &id)) == NULL) {
+            res = ncclSystemError;
+            break;
+        }
+        for (int i = 0; i < k && res == ncclSuccess; i++)
+            res = join(m, cl, i, parent->devices[mem[i].rank], s->out[mem[i].rank]);
+    }
+    free(mem);
+    free(seen);
+    s->done = 1;
+    wake(m);
+    return res;
+}
+
+ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t *newcomm, ncclConfig_t *config)
+{
+    emu *m = runtime();
+    struct ncclComm *c;
+    emu_clique *cl;
+    emu_split *s;
+    emu_proc *P;
+
+    (void)config; /* NCCL's defaults: blocking, shared nothing */
+    if (m == NULL)
+        return ncclInvalidUsage;
+    if ((c = comm_arg(m, comm, "ncclCommSplit")) == NULL)
+        return ncclInvalidArgument;
+    if (newcomm == NULL || (color < 0 && color != NCCL_SPLIT_NOCOLOR)) {
+        warn(m, c, "ncclCommSplit: %s", newcomm == NULL ? "newcomm is NULL" : "a color must be >= 0 or NCCL_SPLIT_NOCOLOR");
+        return ncclInvalidArgument;
+    }
+    *newcomm = NULL;
+    cl = c->cl;
+    if (c->nsplit == cl->nsplits) { /* the first rank to make this split */
+        if (emu_vec_grow((void **)&cl->splits, &cl->capsplits, cl->nsplits, sizeof(*cl->splits)) < 0 ||
+            (s = calloc(1, sizeof(*s))) == NULL)
+            return ncclSystemError;
+        cl->splits[cl->nsplits++] = s;
+        s->color = calloc((size_t)cl->nranks, sizeof(*s->color));
+        s->key = calloc((size_t)cl->nranks, sizeof(*s->key));
+        s->out = calloc((size_t)cl->nranks, sizeof(*s->out));
+        if (s->color == NULL || s->key == NULL || s->out == NULL)
+            return ncclSystemError;
+    }
+    s = cl->splits[c->nsplit++];
+    s->color[c->rank] = color;
+    s->key[c->rank] = key;
+    s->out[c->rank] = newcomm;
+    if (++s->arrived == cl->nranks && split_run(m, cl, s) != ncclSuccess)
+        return ncclSystemError;
+    /* NCCL returns once every rank has called: at once, or at the group's end. */
+    P = emu_self(m);
+    if (P->group_depth == 0)
+        wait_for(m, split_done, s);
+    else if (emu_vec_grow((void **)&P->splitting, &P->capsplitting, P->nsplitting, sizeof(*P->splitting)) == SP_OK)
+        P->splitting[P->nsplitting++] = s;
+    else
+        return ncclSystemError;
+    return s->done || P->group_depth > 0 ? ncclSuccess : ncclInvalidUsage;
 }
 
 /* What ncclCommCount, ncclCommCuDevice and ncclCommUserRank return. */
@@ -1410,6 +1518,9 @@ ncclResult_t ncclGroupEnd(void)
     for (size_t i = 0; i < P->ninits; i++) /* communicators begun in the group */
         wait_for(m, clique_complete, P->inits[i]);
     P->ninits = 0;
+    for (size_t i = 0; i < P->nsplitting; i++)
+        wait_for(m, split_done, P->splitting[i]);
+    P->nsplitting = 0;
     r = submit(m, P->group, P->ngroup);
     P->ngroup = 0;
     return r;

@@ -63,12 +63,23 @@ struct emu_clique {
     size_t ncolls, capcolls;
     unsigned long *sends, *recvs; /* nranks x nranks: messages posted per (src, dst) */
     emu_pair *pairs;          /* nranks x nranks, made with the first message */
+    struct emu_split **splits; /* ncclCommSplit calls, by number */
+    size_t nsplits, capsplits;
 };
+
+/* One ncclCommSplit of a communicator: every rank's color and key, and
+ * where each wants its new communicator. */
+typedef struct emu_split {
+    int arrived, done;
+    int *color, *key;
+    struct ncclComm ***out;
+} emu_split;
 
 struct ncclComm {
     emu_clique *cl;
     int rank;
     unsigned long seq;        /* next collective's number */
+    unsigned long nsplit;     /* its next ncclCommSplit's number */
     int destroyed;
     char last_error[256];
 };
@@ -152,6 +163,8 @@ typedef struct emu_proc {
     size_t ngroup, capgroup;
     struct emu_clique **inits; /* communicators ncclCommInitRank began in the group */
     size_t ninits, capinits;
+    struct emu_split **splitting; /* ncclCommSplit calls made in the group */
+    size_t nsplitting, capsplitting;
     int running, status;
     unsigned long mpi_seq;    /* its next host collective (emu_mpi.c) */
 } emu_proc;

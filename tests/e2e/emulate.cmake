@@ -14,6 +14,7 @@ sp_emu_program(allreduce_perf ${SP_ROOT}/workloads/emu/allreduce_perf.c)
 sp_emu_program(overlap ${SP_ROOT}/workloads/emu/overlap.c)
 sp_emu_program(mpi_allreduce ${SP_ROOT}/workloads/emu/mpi_allreduce.c)
 sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
+sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 target_link_libraries(emu_collectives_check PRIVATE m)
 
 # Every collective, type and reduction gives NCCL's answer: one node of
@@ -41,6 +42,9 @@ sp_e2e(emulate.mpi.ppn1 RC 0
 sp_e2e(emulate.mpi.spark RC 0
   ARGS "emulate|-p|platforms/dgx-spark.cfg|-n|2|--ppn|1|$<TARGET_FILE:emu_mpi_allreduce>"
   STDOUT "^2 processes: all-reduce of 33554432 bytes .*; 0 wrong")
+# Tensor- and data-parallel groups by ncclCommSplit, one process per GPU.
+sp_e2e(emulate.mpi.split RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|4|--ppn|8|$<TARGET_FILE:emu_mpi_split>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 32 processes")
 sp_e2e(emulate.mpi.too_many RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|9|$<TARGET_FILE:emu_mpi_allreduce>"
   STDERR "--ppn 9: a node of dgx-h100 has fewer GPUs")
 sp_e2e(emulate.mpi.hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|4|--ppn|1|$<TARGET_FILE:emu_mpi_hang>"

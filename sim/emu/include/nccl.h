@@ -35,6 +35,23 @@ extern "C" {
 
 typedef struct ncclComm *ncclComm_t;
 #define NCCL_COMM_NULL NULL
+#define NCCL_SPLIT_NOCOLOR -1
+
+/* Communicator options (ncclCommSplit's last argument); the emulator reads
+ * none of them: NCCL's defaults, and blocking calls, always. */
+typedef struct ncclConfig_v21700 {
+    size_t size;
+    unsigned int magic;
+    unsigned int version;
+    int blocking;
+    int cgaClusterSize;
+    int minCTAs;
+    int maxCTAs;
+    const char *netName;
+    int splitShare;
+} ncclConfig_t;
+#define NCCL_CONFIG_INITIALIZER                                                                    \
+    { sizeof(ncclConfig_t), 0xcafebeef, NCCL_VERSION(NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH), 1, 0, 0, 0, NULL, 0 }
 
 #define NCCL_UNIQUE_ID_BYTES 128
 typedef struct {
@@ -81,6 +98,7 @@ ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist);
 ncclResult_t ncclCommFinalize(ncclComm_t comm);
 ncclResult_t ncclCommDestroy(ncclComm_t comm);
 ncclResult_t ncclCommAbort(ncclComm_t comm);
+ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t *newcomm, ncclConfig_t *config);
 ncclResult_t ncclCommCount(const ncclComm_t comm, int *count);
 ncclResult_t ncclCommCuDevice(const ncclComm_t comm, int *device);
 ncclResult_t ncclCommUserRank(const ncclComm_t comm, int *rank);

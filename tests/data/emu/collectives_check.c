@@ -329,6 +329,61 @@ static void check_subcomm(void)
     free(h);
 }
 
+/* ncclCommSplit by parity, keys reversing the order: each half's ranks run
+ * from the highest device down; a device left out (color NOCOLOR) gets no
+ * communicator. Each half all-reduces its devices' values. */
+static void check_split(void)
+{
+    ncclComm_t half[MAXDEV];
+    double *h = malloc(N * sizeof(double));
+
+    fill(ncclFloat64, N);
+    OK(ncclGroupStart());
+    for (int d = 0; d < ndev; d++)
+        OK(ncclCommSplit(comms[d], d == ndev - 1 && ndev > 2 ? NCCL_SPLIT_NOCOLOR : d % 2, -d, &half[d], NULL));
+    OK(ncclGroupEnd());
+    for (int d = 0; d < ndev; d++) {
+        int count = 0, rank = -1, members = 0;
+        if (d == ndev - 1 && ndev > 2) {
+            CHECK(half[d] == NULL, "device %d, left out of the split, got a communicator", d);
+            continue;
+        }
+        for (int q = 0; q < ndev; q++)
+            members += q % 2 == d % 2 && !(q == ndev - 1 && ndev > 2);
+        OK(ncclCommCount(half[d], &count));
+        OK(ncclCommUserRank(half[d], &rank));
+        {
+            int above = 0; /* members with a higher device come first: their keys are lower */
+            for (int q = d + 1; q < ndev; q++)
+                above += q % 2 == d % 2 && !(q == ndev - 1 && ndev > 2);
+            CHECK(count == members && rank == above, "split: device %d is rank %d of %d, expected %d of %d", d, rank,
+                  count, above, members);
+        }
+    }
+    OK(ncclGroupStart());
+    for (int d = 0; d < ndev; d++)
+        if (half[d] != NULL)
+            OK(ncclAllReduce(dsend[d], drecv[d], N, ncclFloat64, ncclSum, half[d], streams[d]));
+    OK(ncclGroupEnd());
+    sync_all();
+    for (int d = 0; d < ndev; d++) {
+        int bad = 0;
+        if (half[d] == NULL)
+            continue;
+        OK(cudaMemcpy(h, drecv[d], N * sizeof(double), cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < N; i++) {
+            double want = 0.0;
+            for (int q = 0; q < ndev; q++)
+                if (q % 2 == d % 2 && !(q == ndev - 1 && ndev > 2))
+                    want += in_value(ncclFloat64, q, i);
+            bad += h[i] != want;
+        }
+        CHECK(bad == 0, "AllReduce on the split communicator of device %d: %d wrong", d, bad);
+        OK(ncclCommDestroy(half[d]));
+    }
+    free(h);
+}
+
 int main(void)
 {
     static const ncclDataType_t types[] = {ncclInt8, ncclUint8, ncclInt32, ncclUint32, ncclInt64,
@@ -356,6 +411,7 @@ int main(void)
     }
     check_ring();
     check_subcomm();
+    check_split();
     for (int d = 0; d < ndev; d++) {
         OK(ncclCommDestroy(comms[d]));
         OK(cudaFree(dsend[d]));
