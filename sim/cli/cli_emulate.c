@@ -2,13 +2,16 @@
  * NCCL's API on a simulated cluster, with real data and simulated time.
  *
  * The program is a shared object (built with `scalepath emulate --cflags`,
- * or given as a C file, which this compiles with $CC); its main runs as
- * one simulated host process driving every GPU of the platform, as a
- * single-process NCCL program drives a node's (ncclCommInitAll, groups).
+ * or given as a C file, which this compiles with $CC). Its main runs as one
+ * simulated host process driving every GPU of the platform, as a
+ * single-process NCCL program drives a node's (ncclCommInitAll, groups);
+ * or, with --ppn K, as K processes per node, each its own copy of the
+ * program, MPI ranks that see their node's GPUs.
  * Afterwards every collective and p2p batch is listed with its simulated
  * time, and -o writes them to HDF5 (docs/emulation.md).
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +46,10 @@ static void usage(FILE *fp)
             "                         PROGRAM.so|PROGRAM.c [ARGS...]\n"
             "       scalepath emulate --cflags\n"
             "\n"
-            "Runs PROGRAM's main with ARGS on the simulated platform: its NCCL and CUDA\n"
-            "calls (sim/emu/include/nccl.h, cuda_runtime.h) act on the platform's GPUs,\n"
-            "device d being rank d, with real data in simulated time.\n"
+            "Runs PROGRAM's main with ARGS on the simulated platform: its NCCL, CUDA and\n"
+            "MPI calls (sim/emu/include) act on the platform's GPUs with real data in\n"
+            "simulated time. One process sees every GPU (device d is rank d), unless\n"
+            "--ppn K runs K processes per node, each seeing its node's GPUs.\n"
             "\n"
             "  -p FILE   platform file (platforms/*.cfg)            required\n"
             "  -n N      nodes                                  default: 1, or the file's\n"
@@ -289,12 +293,43 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
     printf("# time_us: first rank's start to last rank's end; busbw as nccl-tests computes it\n");
 }
 
+/* Write a copy of bytes at a new name: next to the program (so that its
+ * $ORIGIN rpath still finds what it finds), else in a temporary directory
+ * made once into tmpdir. The name in out; SP_EIO if neither works. */
+static int write_copy(const char *path, const char *bytes, size_t size, int i, char *tmpdir, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    int len = slash != NULL ? (int)(slash - path) : 0;
+
+    for (int where = 0; where < 2; where++) {
+        FILE *fp;
+        int fd;
+        if (where == 0)
+            snprintf(out, cap, "%.*s%s.scalepath-%ld-%d.so", len, path, slash != NULL ? "/" : "./", (long)getpid(), i);
+        else if (tmpdir[0] == '\0' && mkdtemp(strcpy(tmpdir, "/tmp/scalepath-emulate-XXXXXX")) == NULL)
+            return SP_EIO;
+        else
+            snprintf(out, cap, "%s/process%d.so", tmpdir, i);
+        if ((fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
+            continue;
+        if ((fp = fdopen(fd, "wb")) == NULL) {
+            close(fd);
+            unlink(out);
+            continue;
+        }
+        if (fwrite(bytes, 1, size, fp) == size && fclose(fp) == 0)
+            return SP_OK;
+        unlink(out);
+    }
+    return SP_EIO;
+}
+
 /* Load the program n times, each copy with its own globals (a process
  * each): a copy of the file per process, loaded, then removed (the
  * mapping stays). libs[i] and fns[i] are set; SP_EINPUT after a message. */
 static int load(const char *prog, const char *path, int n, void **libs, eng_program *fns, diag_list *diag)
 {
-    char dir[] = "/tmp/scalepath-emulate-XXXXXX", copy[sizeof(dir) + 32];
+    char tmpdir[32] = "", copy[4096];
     char *bytes = NULL;
     size_t size = 0;
     int err = SP_OK;
@@ -316,25 +351,15 @@ static int load(const char *prog, const char *path, int n, void **libs, eng_prog
         }
         fclose(fp);
         size = (size_t)end;
-        if (mkdtemp(dir) == NULL) {
-            free(bytes);
-            diag_error(diag, (sp_loc){0}, "cannot make a temporary directory for the program's copies");
-            return SP_EIO;
-        }
     }
     for (int i = 0; i < n && err == SP_OK; i++) {
         const char *at = path;
         if (n > 1) {
-            FILE *fp;
-            snprintf(copy, sizeof(copy), "%s/process%d.so", dir, i);
-            if ((fp = fopen(copy, "wb")) == NULL || fwrite(bytes, 1, size, fp) != size) {
-                if (fp != NULL)
-                    fclose(fp);
-                diag_error(diag, (sp_loc){0}, "cannot write a copy of the program in %s", dir);
+            if (strlen(path) + 64 > sizeof(copy) || write_copy(path, bytes, size, i, tmpdir, copy, sizeof(copy)) < 0) {
+                diag_error(diag, (sp_loc){prog, 0}, "cannot write a copy of it for process %d", i);
                 err = SP_EIO;
                 break;
             }
-            fclose(fp);
             at = copy;
         }
         libs[i] = dlopen(at, RTLD_NOW | RTLD_LOCAL);
@@ -352,8 +377,8 @@ static int load(const char *prog, const char *path, int n, void **libs, eng_prog
             fns[i] = sym.fn;
         }
     }
-    if (n > 1)
-        rmdir(dir);
+    if (tmpdir[0] != '\0')
+        rmdir(tmpdir);
     free(bytes);
     return err;
 }
@@ -434,7 +459,9 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
 done:
     eng_free(e);
     emu_free(m);
-    for (int i = 0; libs != NULL && i < nprocs; i++)
+    /* After a hang the program's actors stay blocked in its code, which
+     * SimGrid unwinds when the process exits: keep that code loaded. */
+    for (int i = 0; libs != NULL && i < nprocs && err != SP_EDEADLOCK; i++)
         if (libs[i] != NULL)
             dlclose(libs[i]);
     free(libs);

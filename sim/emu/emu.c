@@ -74,7 +74,7 @@ int emu_new(emu **out, const plat *p, const coll_opts *opts)
         free(m);
         return SP_ENOMEM;
     }
-    m->procs[0] = (emu_proc){0, m->ndevices, 0, 0, cudaSuccess, 0, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0, 1, 0, 0};
+    m->procs[0] = (emu_proc){.first = 0, .ndev = m->ndevices, .last_cuda = cudaSuccess, .running = 1};
     m->nprocs = 1;
     m->running = 1;
     *out = m;
@@ -96,16 +96,19 @@ int emu_set_processes(emu *m, int per_node)
         return SP_ENOMEM;
     for (int q = 0, first = 0; q < p->nodes; first += plat_node_gpus(p, q), q++)
         for (int j = 0; j < per_node; j++) /* each sees its node's GPUs, and starts on the first */
-            procs[n++] = (emu_proc){first, plat_node_gpus(p, q), q, first, cudaSuccess, 0, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0, 1, 0, 0};
+            procs[n++] = (emu_proc){.first = first, .ndev = plat_node_gpus(p, q), .node = q, .current = first,
+                                    .last_cuda = cudaSuccess, .running = 1, .local_rank = j, .local_size = per_node};
     for (int i = 0; i < m->nprocs; i++) {
         free(m->procs[i].group);
         free(m->procs[i].inits);
         free(m->procs[i].splitting);
+        free(m->procs[i].dflt);
     }
     free(m->procs);
     m->procs = procs;
     m->nprocs = n;
     m->running = n;
+    m->launched = 1;
     return SP_OK;
 }
 
@@ -206,6 +209,7 @@ void emu_free(emu *m)
         free(m->procs[i].group);
         free(m->procs[i].inits);
         free(m->procs[i].splitting);
+        free(m->procs[i].dflt);
     }
     free(m->procs);
     emu_hostcolls_free(m);
@@ -231,6 +235,7 @@ emu_stream *emu_stream_add(emu *m, int device)
         (s = calloc(1, sizeof(*s))) == NULL)
         return NULL;
     s->device = device;
+    s->proc = (int)(emu_self(m) - m->procs);
     for (size_t i = 0; i < m->nstreams; i++) /* numbered per device, in creation order */
         s->id += m->streams[i]->device == device;
     m->streams[m->nstreams++] = s;
@@ -745,15 +750,20 @@ size_t emu_report_blocked(const emu *m, diag_list *diag)
     size_t n = 0;
 
     for (int i = 0; i < m->nprocs; i++) {
-        if (!m->procs[i].running)
+        const emu_proc *P = &m->procs[i];
+        char who[40] = "the program", missing[200] = "";
+        if (!P->running)
             continue;
-        if (m->nprocs == 1)
-            diag_error(diag, (sp_loc){0}, "the program never returned from main: it waits for work that cannot finish");
+        if (m->nprocs > 1)
+            snprintf(who, sizeof(who), "process %d (node %d)", i, P->node);
+        if (P->waiting_what == EMU_WAIT_MPI)
+            emu_mpi_missing(m, P->waiting, missing, sizeof(missing));
+        else if (P->waiting_what != EMU_WAIT_NONE)
+            emu_nccl_missing(m, P->waiting_what, P->waiting, missing, sizeof(missing));
+        if (missing[0] != '\0')
+            diag_error(diag, (sp_loc){0}, "%s never returned from main: it waits in %s", who, missing);
         else
-            diag_error(diag, (sp_loc){0},
-                       "process %d (node %d) never returned from main: it waits for work or for other "
-                       "processes that cannot finish",
-                       i, m->procs[i].node);
+            diag_error(diag, (sp_loc){0}, "%s never returned from main: it waits for work that cannot finish", who);
         n++;
     }
     for (size_t i = 0; i < m->nstreams; i++) {

@@ -139,8 +139,15 @@ cudaError_t cudaPeekAtLastError(void)
 
 typedef struct dev_arg {
     const emu *m;
-    int device;
+    int device; /* -1: the devices first .. first + n - 1 */
+    int first, n;
+    int proc;   /* only the streams of this process (CUDA: its context); -1: everyone's */
 } dev_arg;
+
+static int self_index(emu *m)
+{
+    return (int)(emu_self(m) - m->procs);
+}
 
 static int stream_idle(const void *arg)
 {
@@ -150,9 +157,12 @@ static int stream_idle(const void *arg)
 static int device_idle(const void *arg)
 {
     const dev_arg *d = arg;
-    for (size_t i = 0; i < d->m->nstreams; i++)
-        if ((d->device < 0 || d->m->streams[i]->device == d->device) && d->m->streams[i]->head != NULL)
+    for (size_t i = 0; i < d->m->nstreams; i++) {
+        const emu_stream *s = d->m->streams[i];
+        if ((d->device < 0 ? s->device >= d->first && s->device < d->first + d->n : s->device == d->device) &&
+            (d->proc < 0 || s->proc == d->proc) && s->head != NULL)
             return 0;
+    }
     return 1;
 }
 
@@ -161,10 +171,28 @@ static int task_done(const void *arg)
     return ((const emu_task *)arg)->done;
 }
 
+/* A device as the calling process numbers it (from 0 on its node with --ppn). */
+static int local(emu *m, int device)
+{
+    return device - emu_self(m)->first;
+}
+
 static void wait_for(emu *m, int (*ready)(const void *), const void *arg)
 {
-    if (!ready(arg) && m->svc.wait != NULL)
-        m->svc.wait(m->svc.ctx, ready, arg);
+    emu_proc *P = emu_self(m);
+    if (ready(arg) || m->svc.wait == NULL)
+        return;
+    P->waiting = arg; /* for the report, should it never return */
+    m->svc.wait(m->svc.ctx, ready, arg);
+    P->waiting = NULL;
+    P->waiting_what = EMU_WAIT_NONE;
+}
+
+/* wait_for, saying what for. */
+static void wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void *arg)
+{
+    emu_self(m)->waiting_what = what;
+    wait_for(m, ready, arg);
 }
 
 static void wake(emu *m)
@@ -252,8 +280,8 @@ static cudaError_t alloc(emu *m, void **ptr, size_t size, int device, const char
         double cap = plat_type_of_rank(m->plat, device)->gpu.mem_bytes;
         if (m->devices[device].allocated + (double)size > cap)
             return cuda_fail(m, cudaErrorMemoryAllocation,
-                             "%s(%zu bytes) on device %d: %.0f of its %.0f bytes are in use", fn, size, device,
-                             m->devices[device].allocated, cap);
+                             "%s(%zu bytes) on device %d: %.0f of its %.0f bytes are in use", fn, size,
+                             local(m, device), m->devices[device].allocated, cap);
     }
     {
         if (emu_vec_grow((void **)&m->allocs, &m->capallocs, m->nallocs, sizeof(*m->allocs)) < 0)
@@ -290,7 +318,7 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
         {
             /* cudaFree synchronizes the device; cudaFreeHost every device
              * (its copies may be queued anywhere). */
-            dev_arg d = {m, host ? -1 : a->device};
+            dev_arg d = {m, host ? -1 : a->device, emu_self(m)->first, emu_self(m)->ndev, self_index(m)};
             wait_for(m, device_idle, &d);
         }
         if (!host)
@@ -302,7 +330,7 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
         emu_release(a->base, a->size);
         a->dead = 1;
         {
-            dev_arg all = {m, -1};
+            dev_arg all = {m, -1, 0, m->ndevices, -1};
             if (device_idle(&all))
                 for (size_t j = 0; j < m->nallocs; j++)
                     if (m->allocs[j].dead && m->allocs[j].base != NULL) {
@@ -351,12 +379,20 @@ static int device_range(const emu *m, const void *p, size_t bytes)
 
 /* --- Streams ------------------------------------------------------------------ */
 
+/* The calling process's default stream on a device (each process has its
+ * own CUDA context, so its own), made on first use. */
 static emu_stream *default_stream(emu *m, int device)
 {
-    emu_device *d = &m->devices[device];
-    if (d->dflt == NULL)
-        d->dflt = emu_stream_add(m, device);
-    return d->dflt;
+    emu_proc *P = emu_self(m);
+    int i = device - P->first;
+
+    if (i < 0 || i >= P->ndev) /* a device it does not see: its stream anyway */
+        i = 0;
+    if (P->dflt == NULL && (P->dflt = calloc((size_t)P->ndev, sizeof(*P->dflt))) == NULL)
+        return NULL;
+    if (P->dflt[i] == NULL)
+        P->dflt[i] = emu_stream_add(m, P->first + i);
+    return P->dflt[i];
 }
 
 /* The stream a call names (NULL: the current device's default), or NULL
@@ -438,7 +474,7 @@ cudaError_t cudaDeviceSynchronize(void)
     dev_arg d;
     if (m == NULL)
         return cudaErrorInvalidDevice;
-    d = (dev_arg){m, emu_self(m)->current};
+    d = (dev_arg){m, emu_self(m)->current, 0, 0, self_index(m)};
     wait_for(m, device_idle, &d);
     return cudaSuccess;
 }
@@ -506,7 +542,7 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
     if ((s = stream_arg(m, stream, dev, fn)) == NULL)
         return cudaErrorInvalidResourceHandle;
     if (sync) { /* a synchronous copy waits for the earlier work of the devices it touches */
-        dev_arg d = {m, dev};
+        dev_arg d = {m, dev, 0, 0, self_index(m)};
         wait_for(m, device_idle, &d);
         if (sdev >= 0 && sdev != dev) {
             d.device = sdev;
@@ -811,7 +847,7 @@ static ncclResult_t join(emu *m, emu_clique *cl, int rank, int device, ncclComm_
     struct ncclComm *c;
     for (int r = 0; r < cl->nranks; r++)
         if (cl->comms[r] != NULL && cl->devices[r] == device) {
-            warn(m, NULL, "Duplicate GPU detected: rank %d and rank %d both on device %d", r, rank, device);
+            warn(m, NULL, "Duplicate GPU detected: rank %d and rank %d both on device %d", r, rank, local(m, device));
             return ncclInvalidUsage;
         }
     if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -860,7 +896,7 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId commId,
         /* NCCL returns once every rank has joined: at once here, or at the
          * group's end (one thread initializing several devices). */
         if (P->group_depth == 0)
-            wait_for(m, clique_complete, cl);
+            wait_what(m, EMU_WAIT_INIT, clique_complete, cl);
         else if (emu_vec_grow((void **)&P->inits, &P->capinits, P->ninits, sizeof(*P->inits)) == SP_OK)
             P->inits[P->ninits++] = cl;
         else
@@ -949,6 +985,30 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm)
 ncclResult_t ncclCommAbort(ncclComm_t comm)
 {
     return comm == NULL ? ncclSuccess : comm_end(comm, "ncclCommAbort", 1);
+}
+
+void emu_nccl_missing(const emu *m, emu_wait what, const void *arg, char *buf, size_t size)
+{
+    const emu_split *s = what == EMU_WAIT_SPLIT ? arg : NULL;
+    const emu_clique *cl = s != NULL ? s->parent : arg;
+    size_t len, number = 0;
+
+    (void)m;
+    for (size_t i = 0; s != NULL && i < cl->nsplits; i++)
+        if (cl->splits[i] == s)
+            number = i;
+    if (s != NULL)
+        len = (size_t)snprintf(buf, size, "ncclCommSplit number %zu of communicator %d: rank(s) ", number, cl->id);
+    else
+        len = (size_t)snprintf(buf, size, "ncclCommInitRank (communicator %d): rank(s) ", cl->id);
+    for (int r = 0, first = 1; r < cl->nranks && len + 24 < size; r++) {
+        if (s != NULL ? s->out[r] != NULL : cl->comms[r] != NULL)
+            continue; /* it has called */
+        len += (size_t)snprintf(buf + len, size - len, "%s%d", first ? "" : ", ", r);
+        first = 0;
+    }
+    if (len + 40 < size)
+        snprintf(buf + len, size - len, " of %d never called it", cl->nranks);
 }
 
 static int split_done(const void *arg)
@@ -1042,6 +1102,7 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t *newc
             return ncclSystemError;
     }
     s = cl->splits[c->nsplit++];
+    s->parent = cl;
     s->color[c->rank] = color;
     s->key[c->rank] = key;
     s->out[c->rank] = newcomm;
@@ -1050,7 +1111,7 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t *newc
     /* NCCL returns once every rank has called: at once, or at the group's end. */
     P = emu_self(m);
     if (P->group_depth == 0)
-        wait_for(m, split_done, s);
+        wait_what(m, EMU_WAIT_SPLIT, split_done, s);
     else if (emu_vec_grow((void **)&P->splitting, &P->capsplitting, P->nsplitting, sizeof(*P->splitting)) == SP_OK)
         P->splitting[P->nsplitting++] = s;
     else
@@ -1364,7 +1425,7 @@ static ncclResult_t check_op(emu *m, emu_call *k, ncclComm_t comm, cudaStream_t 
         return ncclInvalidArgument;
     if (k->stream->device != dev) {
         warn(m, k->comm, "%s: the stream belongs to device %d, the communicator's rank %d to device %d", fn,
-             k->stream->device, k->comm->rank, dev);
+             local(m, k->stream->device), k->comm->rank, local(m, dev));
         return ncclInvalidArgument;
     }
     return ncclSuccess;
@@ -1374,8 +1435,8 @@ static ncclResult_t check_buf(emu *m, const emu_call *k, const void *p, size_t b
 {
     int dev = k->comm->cl->devices[k->comm->rank];
     if (device_range(m, p, bytes) != dev) {
-        warn(m, k->comm, "%s: %s %p is not %zu bytes of device %d's memory (rank %d)", fn, what, p, bytes, dev,
-             k->comm->rank);
+        warn(m, k->comm, "%s: %s %p is not %zu bytes of device %d's memory (rank %d)", fn, what, p, bytes,
+             local(m, dev), k->comm->rank);
         return ncclInvalidArgument;
     }
     return ncclSuccess;
@@ -1516,10 +1577,10 @@ ncclResult_t ncclGroupEnd(void)
     if (--P->group_depth > 0)
         return ncclSuccess;
     for (size_t i = 0; i < P->ninits; i++) /* communicators begun in the group */
-        wait_for(m, clique_complete, P->inits[i]);
+        wait_what(m, EMU_WAIT_INIT, clique_complete, P->inits[i]);
     P->ninits = 0;
     for (size_t i = 0; i < P->nsplitting; i++)
-        wait_for(m, split_done, P->splitting[i]);
+        wait_what(m, EMU_WAIT_SPLIT, split_done, P->splitting[i]);
     P->nsplitting = 0;
     r = submit(m, P->group, P->ngroup);
     P->ngroup = 0;

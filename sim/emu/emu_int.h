@@ -70,6 +70,7 @@ struct emu_clique {
 /* One ncclCommSplit of a communicator: every rank's color and key, and
  * where each wants its new communicator. */
 typedef struct emu_split {
+    struct emu_clique *parent;
     int arrived, done;
     int *color, *key;
     struct ncclComm ***out;
@@ -86,6 +87,7 @@ struct ncclComm {
 
 struct CUstream_st {
     int device, id;
+    int proc;                 /* the process that made it */
     int destroyed;
     emu_task *head, *tail;
     unsigned long queued;
@@ -119,7 +121,6 @@ typedef struct emu_copy {     /* a copy or memset task */
 
 typedef struct emu_device {
     double allocated;         /* bytes */
-    emu_stream *dflt;         /* its default stream, made on first use */
 } emu_device;
 
 struct emu {
@@ -145,11 +146,20 @@ struct emu {
     int running;              /* processes still in main */
     size_t api_errors;
     int nodata;               /* emu_set_nodata */
+    int launched;             /* emu_set_processes: processes as a launcher starts them */
     emu_task **p2ps;          /* the P2P tasks, in submission order (reports) */
     size_t np2ps, capp2ps;
     struct emu_hostcoll **hostcolls; /* MPI exchanges, by number (emu_mpi.c) */
     size_t nhostcolls, caphostcolls;
 };
+
+/* What a process waits for, when it never returns (the hang report). */
+typedef enum emu_wait {
+    EMU_WAIT_NONE,   /* streams: the report on the streams says the rest */
+    EMU_WAIT_INIT,   /* ncclCommInitRank: waiting is an emu_clique */
+    EMU_WAIT_SPLIT,  /* ncclCommSplit: an emu_split */
+    EMU_WAIT_MPI     /* an MPI exchange: an emu_hostcoll */
+} emu_wait;
 
 /* One process of the program: the devices it sees, and the state CUDA and
  * NCCL keep per process (or per host thread). */
@@ -167,6 +177,12 @@ typedef struct emu_proc {
     size_t nsplitting, capsplitting;
     int running, status;
     unsigned long mpi_seq;    /* its next host collective (emu_mpi.c) */
+    int mpi_state;            /* 0 before MPI_Init, 1 after, 2 after MPI_Finalize */
+    emu_wait waiting_what;
+    const void *waiting;      /* what it waits for (emu_wait), NULL when not waiting */
+    char env[16][24];         /* values of the rank variables getenv gives it */
+    int local_rank, local_size; /* among the processes of its node */
+    emu_stream **dflt;        /* its default stream per device it sees, made on first use */
 } emu_proc;
 
 /* A held NCCL call (inside ncclGroupStart/End). */
@@ -187,6 +203,10 @@ typedef struct emu_call {
 /* emu.c, for emu_api.c and emu_mpi.c */
 emu_proc *emu_self(emu *m); /* the calling process */
 void emu_hostcolls_free(emu *m);
+/* The processes that have not reached what a waiting process waits for, as
+ * "1, 3" (emu_mpi.c for MPI exchanges; emu_api.c for the rest). */
+void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size);
+void emu_nccl_missing(const emu *m, emu_wait what, const void *arg, char *buf, size_t size);
 extern emu *emu_active;
 size_t emu_type_size(ncclDataType_t t);
 const char *emu_fn_name(emu_fn fn);

@@ -6,6 +6,7 @@
  * another exchange than the others is reported, and its peers then wait
  * forever, which the emulator reports as a hang. */
 #define _DEFAULT_SOURCE /* gethostname's declaration, uname */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,9 @@
 #include "emu/emu_int.h"
 #include "emu/include/mpi.h"
 
-enum { HC_BARRIER, HC_BCAST, HC_ALLGATHER, HC_ALLREDUCE };
+enum { HC_BARRIER, HC_BCAST, HC_ALLGATHER, HC_ALLREDUCE, HC_FINALIZE };
 
-static const char *const hc_name[] = {"MPI_Barrier", "MPI_Bcast", "MPI_Allgather", "MPI_Allreduce"};
+static const char *const hc_name[] = {"MPI_Barrier", "MPI_Bcast", "MPI_Allgather", "MPI_Allreduce", "MPI_Finalize"};
 
 struct emu_hostcoll {
     int kind, count, root;
@@ -57,6 +58,28 @@ static int hc_done(const void *arg)
     return ((const struct emu_hostcoll *)arg)->done;
 }
 
+/* acc[i] = acc[i] op in[i]: integers wrap (unsigned arithmetic), floats
+ * round as their type does. */
+#define MPI_REDUCE(T, U)                                                                           \
+    for (int i = 0; i < count; i++) {                                                              \
+        T a, b;                                                                                    \
+        memcpy(&a, acc + (size_t)i * sizeof(T), sizeof(T));                                       \
+        memcpy(&b, (const char *)in + (size_t)i * sizeof(T), sizeof(T));                          \
+        a = op == MPI_SUM ? (T)((U)a + (U)b) : op == MPI_PROD ? (T)((U)a * (U)b)                   \
+            : op == MPI_MAX ? (b > a ? b : a) : (b < a ? b : a);                                   \
+        memcpy(acc + (size_t)i * sizeof(T), &a, sizeof(T));                                        \
+    }
+
+static void reduce_into(char *acc, const void *in, int count, MPI_Datatype type, MPI_Op op)
+{
+    switch (type) {
+    case MPI_INT: MPI_REDUCE(int, unsigned) break;
+    case MPI_LONG: MPI_REDUCE(long, unsigned long) break;
+    case MPI_FLOAT: MPI_REDUCE(float, float) break;
+    default: MPI_REDUCE(double, double) break;
+    }
+}
+
 /* The whole exchange, once every process has arrived. */
 static void hc_run(emu *m, struct emu_hostcoll *h)
 {
@@ -77,41 +100,14 @@ static void hc_run(emu *m, struct emu_hostcoll *h)
             memcpy(h->recv[p], all, z * (size_t)n);
         free(all);
     } else if (h->kind == HC_ALLREDUCE) {
-        double *acc = calloc((size_t)h->count + 1, sizeof(double));
+        char *acc = malloc(z + 1);
         if (acc == NULL)
             return;
-        for (int p = 0; p < n; p++) {
-            const char *in = h->send[p] == MPI_IN_PLACE ? h->recv[p] : h->send[p];
-            for (int i = 0; i < h->count; i++) {
-                double x;
-                switch (h->type) { /* exact for the integers a program checks with */
-                case MPI_INT: { int v; memcpy(&v, in + (size_t)i * sizeof(v), sizeof(v)); x = v; break; }
-                case MPI_LONG: { long v; memcpy(&v, in + (size_t)i * sizeof(v), sizeof(v)); x = (double)v; break; }
-                case MPI_FLOAT: { float v; memcpy(&v, in + (size_t)i * sizeof(v), sizeof(v)); x = v; break; }
-                default: { double v; memcpy(&v, in + (size_t)i * sizeof(v), sizeof(v)); x = v; break; }
-                }
-                if (p == 0)
-                    acc[i] = x;
-                else if (h->op == MPI_SUM)
-                    acc[i] += x;
-                else if (h->op == MPI_PROD)
-                    acc[i] *= x;
-                else if (h->op == MPI_MAX)
-                    acc[i] = x > acc[i] ? x : acc[i];
-                else
-                    acc[i] = x < acc[i] ? x : acc[i];
-            }
-        }
+        memcpy(acc, h->send[0] == MPI_IN_PLACE ? h->recv[0] : h->send[0], z);
+        for (int p = 1; p < n; p++) /* in process order, in the type's own arithmetic */
+            reduce_into(acc, h->send[p] == MPI_IN_PLACE ? h->recv[p] : h->send[p], h->count, h->type, h->op);
         for (int p = 0; p < n; p++)
-            for (int i = 0; i < h->count; i++) {
-                char *out = (char *)h->recv[p] + (size_t)i * type_size(h->type);
-                switch (h->type) {
-                case MPI_INT: { int v = (int)acc[i]; memcpy(out, &v, sizeof(v)); break; }
-                case MPI_LONG: { long v = (long)acc[i]; memcpy(out, &v, sizeof(v)); break; }
-                case MPI_FLOAT: { float v = (float)acc[i]; memcpy(out, &v, sizeof(v)); break; }
-                default: memcpy(out, &acc[i], sizeof(double)); break;
-                }
-            }
+            memcpy(h->recv[p], acc, z);
         free(acc);
     }
     h->done = 1;
@@ -131,7 +127,7 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
     me = (int)(P - m->procs);
     if (comm != MPI_COMM_WORLD)
         return mpi_fail(m, fn, "only MPI_COMM_WORLD is provided", MPI_ERR_ARG);
-    if (kind != HC_BARRIER && (count < 0 || type_size(type) == 0 || recv == NULL || send == NULL))
+    if (kind != HC_BARRIER && kind != HC_FINALIZE && (count < 0 || type_size(type) == 0 || recv == NULL || send == NULL))
         return mpi_fail(m, fn, "a bad count, type or buffer", MPI_ERR_ARG);
     if (kind == HC_ALLREDUCE && type != MPI_INT && type != MPI_LONG && type != MPI_FLOAT && type != MPI_DOUBLE)
         return mpi_fail(m, fn, "the emulator reduces MPI_INT, MPI_LONG, MPI_FLOAT and MPI_DOUBLE only", MPI_ERR_ARG);
@@ -149,6 +145,10 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
         if (h->send == NULL || h->recv == NULL)
             return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
     }
+    if (P->mpi_state != 1) {
+        return mpi_fail(m, fn, P->mpi_state == 0 ? "called before MPI_Init" : "called after MPI_Finalize",
+                        MPI_ERR_OTHER);
+    }
     h = m->hostcolls[P->mpi_seq];
     if (h->kind != kind || h->count != count || h->type != type || h->root != root || h->op != op) {
         char what[200];
@@ -165,9 +165,35 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
         if (m->svc.notify != NULL)
             m->svc.notify(m->svc.ctx);
     }
-    if (!h->done && m->svc.wait != NULL)
+    if (!h->done && m->svc.wait != NULL) {
+        P->waiting_what = EMU_WAIT_MPI;
+        P->waiting = h;
         m->svc.wait(m->svc.ctx, hc_done, h);
+        P->waiting = NULL;
+        P->waiting_what = EMU_WAIT_NONE;
+    }
+    if (kind == HC_FINALIZE && h->done)
+        P->mpi_state = 2;
     return h->done ? MPI_SUCCESS : MPI_ERR_OTHER;
+}
+
+void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size)
+{
+    const struct emu_hostcoll *h = hostcoll;
+    size_t len, number = 0;
+
+    for (size_t i = 0; i < m->nhostcolls; i++)
+        if (m->hostcolls[i] == h)
+            number = i;
+    len = (size_t)snprintf(buf, size, "%s (MPI exchange number %zu): process(es) ", hc_name[h->kind], number);
+    for (int p = 0, first = 1; p < m->nprocs && len + 24 < size; p++) {
+        if (h->send[p] != NULL)
+            continue; /* it has called */
+        len += (size_t)snprintf(buf + len, size - len, "%s%d", first ? "" : ", ", p);
+        first = 0;
+    }
+    if (len + 40 < size)
+        snprintf(buf + len, size - len, " of %d never called it", m->nprocs);
 }
 
 void emu_hostcolls_free(emu *m)
@@ -182,21 +208,29 @@ void emu_hostcolls_free(emu *m)
 
 int MPI_Init(int *argc, char ***argv)
 {
+    emu *m = mpi_runtime("MPI_Init");
     (void)argc;
     (void)argv;
-    return mpi_runtime("MPI_Init") != NULL ? MPI_SUCCESS : MPI_ERR_OTHER;
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (emu_self(m)->mpi_state != 0)
+        return mpi_fail(m, "MPI_Init", "called a second time", MPI_ERR_OTHER);
+    emu_self(m)->mpi_state = 1;
+    return MPI_SUCCESS;
 }
 
 int MPI_Initialized(int *flag)
 {
+    emu *m = emu_active;
     if (flag != NULL)
-        *flag = emu_active != NULL;
+        *flag = m != NULL && m->bound && emu_self(m)->mpi_state >= 1;
     return MPI_SUCCESS;
 }
 
 int MPI_Finalize(void)
 {
-    return MPI_Barrier(MPI_COMM_WORLD);
+    static char unused;
+    return exchange(HC_FINALIZE, &unused, &unused, 0, MPI_BYTE, 0, 0, MPI_COMM_WORLD, "MPI_Finalize");
 }
 
 int MPI_Comm_rank(MPI_Comm comm, int *rank)
@@ -253,15 +287,64 @@ int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype da
 int MPI_Abort(MPI_Comm comm, int errorcode)
 {
     (void)comm;
-    fprintf(stderr, "scalepath emulate: MPI_Abort(%d): ending every process\n", errorcode);
+    fprintf(stderr, "scalepath emulate: MPI_Abort(%d): ending every process; scalepath exits 1\n", errorcode);
     fflush(NULL);
-    exit(errorcode != 0 ? errorcode : 1);
+    exit(1); /* not the code: 0 or 256 would read as success, 2 and 4 as scalepath's own statuses */
 }
 
 double MPI_Wtime(void)
 {
     emu *m = mpi_runtime("MPI_Wtime");
     return m != NULL && m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
+}
+
+/* The variables launchers set for each process (Open MPI's, MPICH's and
+ * PMI's, Slurm's, torchrun's), which programs read to find their rank and
+ * local rank without MPI: per process, as a launcher would set them. */
+static const char *const rank_vars[] = {
+    "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE",
+    "PMI_RANK", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "SLURM_PROCID", "SLURM_LOCALID",
+    "SLURM_NTASKS", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE",
+};
+
+static const char *rank_var(emu *m, int self, const char *name)
+{
+    emu_proc *P = &m->procs[self];
+    /* what each variable says: 0 rank, 1 size, 2 local rank, 3 local size */
+    static const int says[] = {0, 1, 2, 3, 0, 1, 0, 2, 3, 0, 2, 1, 0, 1, 2, 3};
+
+    for (size_t i = 0; i < sizeof(rank_vars) / sizeof(rank_vars[0]); i++) {
+        if (strcmp(name, rank_vars[i]) != 0)
+            continue;
+        {
+            int v = says[i] == 0 ? self : says[i] == 1 ? m->nprocs : says[i] == 2 ? P->local_rank : P->local_size;
+            snprintf(P->env[i], sizeof(P->env[i]), "%d", v);
+            return P->env[i];
+        }
+    }
+    return NULL;
+}
+
+extern char **environ;
+
+/* getenv, for everyone: the environment, except that a process of a
+ * program run with --ppn finds its own rank variables (rank_vars). */
+char *getenv(const char *name)
+{
+    emu *m = emu_active;
+    size_t n;
+
+    if (m != NULL && m->bound && m->launched && m->svc.self != NULL) {
+        int self = m->svc.self(m->svc.ctx);
+        const char *v = self >= 0 ? rank_var(m, self, name) : NULL;
+        if (v != NULL)
+            return (char *)v;
+    }
+    n = strlen(name);
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
 }
 
 /* The host name a process of the program sees: its simulated node's, so
@@ -282,6 +365,7 @@ int gethostname(char *name, size_t len)
         return -1;
     if (strlen(buf) + 1 > len) {
         memcpy(name, buf, len);
+        errno = ENAMETOOLONG;
         return -1;
     }
     memcpy(name, buf, strlen(buf) + 1);

@@ -15,6 +15,7 @@ sp_emu_program(overlap ${SP_ROOT}/workloads/emu/overlap.c)
 sp_emu_program(mpi_allreduce ${SP_ROOT}/workloads/emu/mpi_allreduce.c)
 sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
+sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
 target_link_libraries(emu_collectives_check PRIVATE m)
 
 # Every collective, type and reduction gives NCCL's answer: one node of
@@ -48,7 +49,7 @@ sp_e2e(emulate.mpi.split RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|4|
 sp_e2e(emulate.mpi.too_many RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|9|$<TARGET_FILE:emu_mpi_allreduce>"
   STDERR "--ppn 9: a node of dgx-h100 has fewer GPUs")
 sp_e2e(emulate.mpi.hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|4|--ppn|1|$<TARGET_FILE:emu_mpi_hang>"
-  STDERR "process 0 \\(node 0\\) never returned from main.*process 2 \\(node 2\\) never returned.*process 3 \\(node 3\\)")
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Bcast \\(MPI exchange number 0\\): process\\(es\\) 1 of 4 never called it.*process 2 \\(node 2\\) never returned.*process 3 \\(node 3\\)")
 set_tests_properties(e2e.emulate.mpi.hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 
 # Calls a program gets wrong fail with NCCL's and CUDA's codes and a message.
@@ -62,6 +63,9 @@ sp_e2e(emulate.hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|-o|${SP_OUT}/em
 # LeakSanitizer's exit scan faults on the stacks of the actors a deadlock
 # leaves blocked inside SimGrid; valgrind checks this path instead (below).
 set_tests_properties(e2e.emulate.hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+sp_e2e(emulate.init_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_init_hang>"
+  STDERR "the program never returned from main: it waits in ncclCommInitRank \\(communicator 0\\): rank\\(s\\) 1 of 2 never called it")
+set_tests_properties(e2e.emulate.init_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # A C file is compiled first; a broken one is reported, not run.
 sp_e2e(emulate.compile RC 0 ARGS "emulate|-p|platforms/dgx-spark.cfg|-n|2|workloads/emu/allreduce_perf.c|1024|65536"
   STDOUT "65536 .* 0 +# scalepath")
