@@ -140,7 +140,6 @@ static void coll_free(emu_coll *c, int n)
     free(c->called);
     free(c->begun);
     free(c->written);
-    coll_plan_free(c->plan);
     free(c);
 }
 
@@ -166,6 +165,9 @@ static void clique_free(emu_clique *cl)
         free(cl->splits[i]);
     }
     free(cl->splits);
+    for (size_t i = 0; i < cl->nplans; i++)
+        coll_plan_free(cl->plans[i].plan);
+    free(cl->plans);
     free(cl->comms);
     free(cl->devices);
     free(cl->sends);
@@ -509,10 +511,15 @@ emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, siz
         *err = ncclSystemError;
         return NULL;
     }
-    if (n > 1) {
+    for (size_t i = 0; n > 1 && i < cl->nplans; i++) /* a collective of the same shape: the same plan */
+        if (cl->plans[i].fn == fn && cl->plans[i].bytes == test_bytes(c))
+            c->plan = cl->plans[i].plan;
+    if (n > 1 && c->plan == NULL) {
         int *ranks = malloc((size_t)n * sizeof(*ranks));
+        coll_plan *plan = NULL;
         int rc;
-        if (ranks == NULL) {
+        if (ranks == NULL || emu_vec_grow((void **)&cl->plans, &cl->capplans, cl->nplans, sizeof(*cl->plans)) < 0) {
+            free(ranks);
             coll_free(c, n);
             *err = ncclSystemError;
             return NULL;
@@ -522,13 +529,15 @@ emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, siz
          * on the ring or chain changes no time. */
         for (int i = 0; i < n; i++)
             ranks[i] = cl->devices[i];
-        rc = coll_plan_new(&c->plan, m->plat, coll_kind_of(fn), ranks, n, test_bytes(c), &m->opts);
+        rc = coll_plan_new(&plan, m->plat, coll_kind_of(fn), ranks, n, test_bytes(c), &m->opts);
         free(ranks);
         if (rc < 0) {
             coll_free(c, n);
             *err = rc == SP_ENOMEM ? ncclSystemError : ncclInvalidUsage;
             return NULL;
         }
+        cl->plans[cl->nplans++] = (emu_plan){fn, test_bytes(c), plan};
+        c->plan = plan;
     }
     cl->colls[cl->ncolls++] = c;
     return c;

@@ -32,7 +32,7 @@ typedef struct emu_coll {
     char **snap;              /* per clique rank: the input when it began */
     unsigned char *called, *begun, *written;
     int ncalled, nbegun, nended;
-    coll_plan *plan;
+    const coll_plan *plan;    /* borrowed from its clique's plans */
     double start_s, end_s;
     int nodata;               /* timing only: no inputs taken, no outputs written */
 } emu_coll;
@@ -65,7 +65,15 @@ struct emu_clique {
     emu_pair *pairs;          /* nranks x nranks, made with the first message */
     struct emu_split **splits; /* ncclCommSplit calls, by number */
     size_t nsplits, capsplits;
+    struct emu_plan *plans;   /* every plan made for it, reused by collectives of the same shape */
+    size_t nplans, capplans;
 };
+
+typedef struct emu_plan {
+    emu_fn fn;
+    uint64_t bytes;
+    coll_plan *plan;          /* owned */
+} emu_plan;
 
 /* One ncclCommSplit of a communicator: every rank's color and key, and
  * where each wants its new communicator. */
