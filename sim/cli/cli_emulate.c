@@ -24,6 +24,7 @@
 #include "emu/emu.h"
 #include "eng/eng.h"
 #include "out/out.h"
+#include "out/out_timeline.h"
 #include "plat/plat.h"
 
 #ifndef SP_EMU_INCLUDE_DIR
@@ -31,7 +32,7 @@
 #endif
 
 typedef struct emulate_opts {
-    const char *platform, *output;
+    const char *platform, *output, *timeline;
     int nodes, nodata, sm_contention;
     int ppn; /* processes per node; 0: one process drives every GPU */
     coll_opts coll;
@@ -42,7 +43,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath emulate -p PLATFORM.cfg [-n NODES] [--algo L] [--proto L]\n"
-            "                         [--collnet] [--ppn K] [--no-data] [--sm-contention on|off] [-o OUT.h5]\n"
+            "                         [--collnet] [--ppn K] [--no-data] [--sm-contention on|off]\n"
+            "                         [-o OUT.h5] [--timeline OUT.json]\n"
             "                         PROGRAM.so|PROGRAM.c [ARGS...]\n"
             "       scalepath emulate --cflags\n"
             "\n"
@@ -65,6 +67,9 @@ static void usage(FILE *fp)
             "            that running collectives' CTAs hold, as `train` models it;\n"
             "            off: they run beside them at full speed       default on\n"
             "  -o FILE   write the operations and their times to HDF5\n"
+            "  --timeline FILE  a Chrome-trace / Perfetto JSON timeline (ui.perfetto.dev):\n"
+            "            a track per GPU, a row per stream, every collective, message,\n"
+            "            kernel and copy\n"
             "  --cflags  print the compiler flags that build a program for this:\n"
             "            cc $(scalepath emulate --cflags) prog.c -o prog.so\n"
             "\n"
@@ -84,13 +89,13 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
         {"proto", required_argument, NULL, 'P'},    {"collnet", no_argument, NULL, 'K'},
         {"cflags", no_argument, NULL, 'C'},         {"help", no_argument, NULL, 'h'},
         {"no-data", no_argument, NULL, 'D'},       {"sm-contention", required_argument, NULL, 'S'},
-        {"ppn", required_argument, NULL, 'N'},
+        {"ppn", required_argument, NULL, 'N'},      {"timeline", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     const char *env_algo = getenv("NCCL_ALGO"), *env_proto = getenv("NCCL_PROTO"), *env_cn = getenv("NCCL_COLLNET_ENABLE");
     int c, err = SP_OK, got_algo = 0, got_proto = 0;
 
-    *o = (emulate_opts){NULL, NULL, 0, 0, 1, 0, {0, 0, 0}, 0};
+    *o = (emulate_opts){NULL, NULL, NULL, 0, 0, 1, 0, {0, 0, 0}, 0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:p:n:o:h", longs, NULL)) != -1) {
@@ -111,6 +116,7 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 'C': printf("%s\n", cflags); return 1;
         case 'D': o->nodata = 1; break;
+        case 'T': o->timeline = optarg; break;
         case 'N':
             if (cli_parse_int(&o->ppn, "--ppn", optarg, 1, 1 << 16, diag) < 0)
                 err = SP_EINPUT;
@@ -247,6 +253,62 @@ static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int stat
     free(bytes);
     free(start);
     free(end);
+    return err;
+}
+
+/* Every task that ran, a track per GPU and a row per stream. */
+static int write_timeline(const char *path, const emu *m, const plat *p, diag_list *diag)
+{
+    size_t n = emu_ntasks(m), k = 0;
+    int nstreams = 1;
+    out_event *ev = calloc(n + 1, sizeof(*ev));
+    char **pids = calloc((size_t)p->nranks + 1, sizeof(*pids)), **tids = NULL;
+    char *seen = calloc((size_t)p->nranks + 1, 1);
+    int err = SP_ENOMEM;
+
+    for (size_t i = 0; i < n; i++)
+        if (emu_task_at(m, i)->stream_id + 1 > nstreams)
+            nstreams = emu_task_at(m, i)->stream_id + 1;
+    tids = calloc((size_t)nstreams, sizeof(*tids));
+    if (ev != NULL && pids != NULL && tids != NULL && seen != NULL) {
+        err = SP_OK;
+        for (size_t i = 0; i < n; i++) {
+            const emu_task *t = emu_task_at(m, i);
+            if (!t->done || t->kind == EMU_TASK_RECORD || t->kind == EMU_TASK_WAIT)
+                continue;
+            ev[k++] = (out_event){t->device, t->stream_id, emu_task_name(t),
+                                  t->kind == EMU_TASK_COLL  ? "collective"
+                                  : t->kind == EMU_TASK_P2P ? "p2p"
+                                  : t->compute              ? "compute"
+                                                            : "memory",
+                                  t->start_s, t->end_s - t->start_s,
+                                  t->plan != NULL ? coll_algo_name(coll_plan_algo(t->plan)) : NULL,
+                                  t->plan != NULL ? coll_proto_name(coll_plan_proto(t->plan)) : NULL,
+                                  NULL, emu_task_bytes(t), t->plan != NULL ? coll_plan_channels(t->plan) : 0};
+            seen[t->device] = 1;
+        }
+        for (int d = 0; d < p->nranks && err == SP_OK; d++)
+            if (seen[d] && (pids[d] = malloc(32)) == NULL)
+                err = SP_ENOMEM;
+            else if (seen[d])
+                snprintf(pids[d], 32, "GPU %d (node %d)", d, plat_rank_node(p, d));
+        for (int s = 0; s < nstreams && err == SP_OK; s++)
+            if ((tids[s] = malloc(24)) == NULL)
+                err = SP_ENOMEM;
+            else
+                snprintf(tids[s], 24, "stream %d", s);
+        if (err == SP_OK)
+            err = out_timeline_write(path, ev, k, (const char *const *)pids, p->nranks, (const char *const *)tids,
+                                     nstreams, diag);
+    }
+    for (int d = 0; pids != NULL && d < p->nranks; d++)
+        free(pids[d]);
+    for (int s = 0; tids != NULL && s < nstreams; s++)
+        free(tids[s]);
+    free(pids);
+    free(tids);
+    free(seen);
+    free(ev);
     return err;
 }
 
@@ -456,6 +518,8 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
     }
     if (err == SP_OK && o.output != NULL)
         err = write_h5(&o, m, p, status, time_s, argc, argv, diag);
+    if (err == SP_OK && o.timeline != NULL)
+        err = write_timeline(o.timeline, m, p, diag);
 done:
     eng_free(e);
     emu_free(m);

@@ -256,6 +256,7 @@ emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
     t->kind = kind;
     t->device = s->device;
     t->stream = s;
+    t->stream_id = s->id;
     t->peer_device = -1;
     t->start_s = t->end_s = -1.0;
     m->tasks[m->ntasks++] = t;
@@ -856,6 +857,44 @@ void emu_record_get(const emu *m, size_t i, emu_record *out)
         }
     }
     memset(out, 0, sizeof(*out));
+}
+
+size_t emu_ntasks(const emu *m)
+{
+    return m->ntasks;
+}
+
+const emu_task *emu_task_at(const emu *m, size_t i)
+{
+    return m->tasks[i];
+}
+
+const char *emu_task_name(const emu_task *t)
+{
+    const emu_copy *k = t->impl;
+    switch (t->kind) {
+    case EMU_TASK_COLL: return emu_fn_name(((const emu_coll *)t->impl)->fn);
+    case EMU_TASK_P2P: return "SendRecv";
+    case EMU_TASK_SLEEP: return t->compute ? "kernel" : k != NULL && k->src == NULL ? "memset" : "copy";
+    case EMU_TASK_RECORD: return "event record";
+    default: return "event wait";
+    }
+}
+
+uint64_t emu_task_bytes(const emu_task *t)
+{
+    if (t->kind == EMU_TASK_COLL)
+        return test_bytes(t->impl);
+    if (t->kind == EMU_TASK_P2P) {
+        const emu_batch *b = t->impl;
+        uint64_t z = 0;
+        for (size_t i = 0; i < t->nlegs; i++)
+            z += (uint64_t)emu_type_size(b->msgs[i]->type) * b->msgs[i]->count;
+        return z;
+    }
+    if (t->kind == EMU_TASK_SLEEP && !t->compute && t->impl != NULL)
+        return ((const emu_copy *)t->impl)->bytes;
+    return 0;
 }
 
 size_t emu_api_errors(const emu *m)

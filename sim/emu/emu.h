@@ -57,6 +57,7 @@ typedef struct emu_task {
     emu_task_kind kind;
     int device;
     emu_stream *stream;    /* the stream it was queued on */
+    int stream_id;         /* its number on its device, from 0 in creation order */
     /* COLL */
     const coll_plan *plan; /* borrowed from the collective */
     int member;            /* this rank's member index in the plan */
@@ -155,6 +156,16 @@ typedef struct emu_record {
 } emu_record;
 size_t emu_nrecords(const emu *m);
 void emu_record_get(const emu *m, size_t i, emu_record *out);
+
+/* Every task the program queued, in submission order, for timelines. */
+size_t emu_ntasks(const emu *m);
+const emu_task *emu_task_at(const emu *m, size_t i);
+/* What a task is, in a word ("AllReduce", "SendRecv", "kernel", "copy",
+ * "memset", "event record", "event wait"), and the bytes it moves (the
+ * nccl-tests size of a collective; a rank's payload of a p2p task; a
+ * copy's or memset's bytes; 0 otherwise). */
+const char *emu_task_name(const emu_task *t);
+uint64_t emu_task_bytes(const emu_task *t);
 
 /* API errors the program met (each also printed when it happened). */
 size_t emu_api_errors(const emu *m);

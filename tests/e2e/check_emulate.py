@@ -108,7 +108,8 @@ if open(first, "rb").read() != open(first + ".1", "rb").read():
     fail("two runs wrote different files")
 print("deterministic")
 
-out = run([a.scalepath, "emulate", "-p", "platforms/dgx-h100.cfg", "-n", "2", "--no-data", a.overlap, "8"])
+tl = os.path.join(a.out, "emu-overlap.json")
+out = run([a.scalepath, "emulate", "-p", "platforms/dgx-h100.cfg", "-n", "2", "--no-data", "--timeline", tl, a.overlap, "8"])
 m = re.search(r"one stream ([\d.]+) ms, overlapped ([\d.]+) ms", out)
 if m is None:
     fail("overlap printed no times:\n" + out)
@@ -116,3 +117,23 @@ serial, overlapped = float(m.group(1)), float(m.group(2))
 if not overlapped < serial:
     fail("overlapped %.3f ms is not less than one stream's %.3f" % (overlapped, serial))
 print("overlap: one stream %.3f ms, two %.3f ms" % (serial, overlapped))
+
+# Its timeline: a track per GPU; in the overlapped pass (the second half) GPU
+# 0's all-reduces run on another stream than its kernels, and beside them.
+import json
+doc = json.load(open(tl))
+ev = [e for e in (doc["traceEvents"] if isinstance(doc, dict) else doc) if e.get("ph") == "X"]
+gpus = {e["pid"] for e in ev}
+if gpus != set(range(16)):
+    fail("timeline tracks %s, expected the 16 GPUs" % sorted(gpus))
+g0 = [e for e in ev if e["pid"] == 0]
+kernels = [e for e in g0 if e["cat"] == "compute"]
+colls = [e for e in g0 if e["cat"] == "collective"]
+if len(kernels) != 2 * 2 * 8 or len(colls) != 2 * 8:
+    fail("GPU 0: %d kernels and %d collectives, expected 32 and 16" % (len(kernels), len(colls)))
+late = [c for c in colls if c["tid"] != 0]
+if len(late) != 8 or not any(k["ts"] < c["ts"] + c["dur"] and c["ts"] < k["ts"] + k["dur"] for c in late for k in kernels):
+    fail("the overlapped all-reduces do not run on a second stream beside the kernels")
+if any(c.get("args", {}).get("algorithm") is None for c in colls):
+    fail("a collective without its algorithm")
+print("timeline: %d events, all-reduces beside kernels" % len(ev))

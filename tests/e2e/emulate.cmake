@@ -95,7 +95,7 @@ set_tests_properties(e2e.emulate.vs_nccl PROPERTIES LABELS e2e TIMEOUT 300)
 # keeps the comms of actors a deadlock leaves blocked: its leaks, not ours).
 if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate COMMAND ${vg} $<TARGET_FILE:scalepath> emulate -p platforms/dgx-h100.cfg
-    -o ${SP_OUT}/memcheck-emulate.h5 $<TARGET_FILE:emu_misuse>
+    -o ${SP_OUT}/memcheck-emulate.h5 --timeline ${SP_OUT}/memcheck-emulate.json $<TARGET_FILE:emu_misuse>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   add_test(NAME memcheck.emulate_hang COMMAND ${CMAKE_COMMAND} -DEXE=${SP_VALGRIND}
     "-DARGS=-q|${vg_supp}|--leak-check=no|--error-exitcode=9|$<TARGET_FILE:scalepath>|emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_hang>"
