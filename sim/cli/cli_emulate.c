@@ -75,7 +75,8 @@ static void usage(FILE *fp)
             "\n"
             "A PROGRAM ending in .c is compiled first with $CC (default cc).\n"
             "Exit status: 1 if the program's main returned non-zero; 4 if it or a\n"
-            "stream never finished (each reported); 2 for bad options. A program\n"
+            "stream never finished (each reported); 2 for bad options or a program\n"
+            "that cannot be loaded; 3 if an output file cannot be written. A program\n"
             "that calls exit() ends scalepath there, with its status, and no report.\n");
 }
 
@@ -141,11 +142,15 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
         }
     }
     /* The environment as NCCL reads it, unless an option said otherwise. */
-    if (!got_algo && env_algo != NULL && *env_algo != '\0' && cli_parse_coll_opt(&o->coll, "--algo", env_algo, diag) < 0)
+    if (!got_algo && env_algo != NULL && *env_algo != '\0' && cli_parse_coll_opt(&o->coll, "--algo", env_algo, diag) < 0) {
+        diag_note(diag, (sp_loc){0}, "that list came from the environment variable NCCL_ALGO");
         err = SP_EINPUT;
+    }
     if (!got_proto && env_proto != NULL && *env_proto != '\0' &&
-        cli_parse_coll_opt(&o->coll, "--proto", env_proto, diag) < 0)
+        cli_parse_coll_opt(&o->coll, "--proto", env_proto, diag) < 0) {
+        diag_note(diag, (sp_loc){0}, "that list came from the environment variable NCCL_PROTO");
         err = SP_EINPUT;
+    }
     if (env_cn != NULL && strcmp(env_cn, "1") == 0)
         o->coll.collnet = 1;
     if (o->platform == NULL) {
@@ -518,16 +523,14 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
     }
     if (err == SP_OK && o.output != NULL)
         err = write_h5(&o, m, p, status, time_s, argc, argv, diag);
-    if (err == SP_OK && o.timeline != NULL)
-        err = write_timeline(o.timeline, m, p, diag);
+    if (err == SP_OK && o.timeline != NULL && (err = write_timeline(o.timeline, m, p, diag)) < 0 && o.output != NULL)
+        unlink(o.output); /* a failed run leaves no output */
 done:
     eng_free(e);
     emu_free(m);
-    /* After a hang the program's actors stay blocked in its code, which
-     * SimGrid unwinds when the process exits: keep that code loaded. */
-    for (int i = 0; libs != NULL && i < nprocs && err != SP_EDEADLOCK; i++)
-        if (libs[i] != NULL)
-            dlclose(libs[i]);
+    /* The program stays loaded until the process ends: after a hang its
+     * actors stay blocked in its code, which SimGrid unwinds at exit, and
+     * the environment may point into its memory (putenv of a static). */
     free(libs);
     free(fns);
     free(rel);

@@ -341,6 +341,8 @@ char *getenv(const char *name)
             return (char *)v;
     }
     n = strlen(name);
+    if (n == 0)
+        return NULL;
     for (char **e = environ; e != NULL && *e != NULL; e++)
         if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
             return *e + n + 1;

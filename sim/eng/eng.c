@@ -878,6 +878,7 @@ typedef struct emu_worker { /* one per stream */
 typedef struct emu_process { /* one per process of the program */
     emu_world *w;
     eng_program fn;
+    char **argv; /* its own copy, NULL-terminated */
     int status, ended;
 } emu_process;
 
@@ -1111,6 +1112,28 @@ static int world_start_stream(void *ctx, emu_stream *s, int device)
     return SP_OK;
 }
 
+extern char **environ;
+
+/* A NULL-terminated deep copy of argv; NULL when out of memory. */
+static char **copy_argv(int argc, char **argv)
+{
+    size_t total = 0;
+    char **v, *s;
+
+    for (int i = 0; i < argc; i++)
+        total += strlen(argv[i]) + 1;
+    if ((v = malloc((size_t)(argc + 1) * sizeof(*v) + total)) == NULL)
+        return NULL;
+    s = (char *)(v + argc + 1);
+    for (int i = 0; i < argc; i++) {
+        size_t len = strlen(argv[i]) + 1;
+        v[i] = memcpy(s, argv[i], len);
+        s += len;
+    }
+    v[argc] = NULL;
+    return v;
+}
+
 static void program_main(int argc, char *argv[])
 {
     emu_process *p = sg_actor_self_get_data();
@@ -1118,7 +1141,12 @@ static void program_main(int argc, char *argv[])
 
     (void)argc;
     (void)argv;
-    p->status = p->fn(w->argc, w->argv);
+    /* Each process gets its own argv (programs write into theirs, and GNU
+     * getopt reorders it) and starts getopt afresh: the C library's state is
+     * one for all processes, so set it as a new process would find it. */
+    optind = 0;
+    opterr = 1;
+    p->status = p->fn(w->argc, p->argv, environ);
     fflush(NULL); /* the program's output before the report */
     p->ended = 1;
     if (simgrid_get_clock() > w->t_end)
@@ -1149,7 +1177,8 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     emu_bind(m, &svc);
     for (int i = 0; i < n; i++) { /* each process on the host of the first GPU it sees */
         sg_actor_t a = sg_actor_init(n == 1 ? "program" : "process", sg_host_by_name(plat_rank_host(e->plat, emu_process_device(m, i))));
-        w.procs[i] = (emu_process){&w, fns[i], 0, 0};
+        char **own = copy_argv(argc, argv);
+        w.procs[i] = (emu_process){&w, fns[i], own != NULL ? own : argv, 0, 0}; /* else the shared one */
         sg_actor_set_data(a, &w.procs[i]);
         sg_actor_start(a, program_main, 0, NULL);
     }
@@ -1163,6 +1192,9 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     }
     for (int i = 0; i < n && *status == 0; i++) /* the first process that failed */
         *status = w.procs[i].status;
+    for (int i = 0; i < n; i++) /* a hung process still holds its argv */
+        if (w.procs[i].ended && w.procs[i].argv != argv)
+            free(w.procs[i].argv);
     *time_s = w.t_end - w.t0;
     free(w.procs);
     while (w.workers != NULL) {

@@ -92,8 +92,10 @@ typedef struct eng_op_time {
 SP_MUST_USE int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
                                  eng_op_time *const *times, diag_list *diag);
 
-/* A program's main, loaded from its shared object. */
-typedef int (*eng_program)(int argc, char **argv);
+/* A program's main, loaded from its shared object, called as C runtimes
+ * call it: main(argc, argv, envp); a main of fewer parameters ignores the
+ * rest (the System V ABI passes them in registers). */
+typedef int (*eng_program)(int argc, char **argv, char **envp);
 
 /**
  * Emulate a program: each of its processes (emu_processes) runs its own

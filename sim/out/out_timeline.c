@@ -3,6 +3,7 @@
 #include "out/out_timeline.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +59,13 @@ int out_timeline_write(const char *path, const out_event *ev, size_t n, const ch
     }
     for (size_t i = 0; i < n; i++) {
         const out_event *e = &ev[i];
-        fprintf(fp, "{\"ph\": \"X\", \"pid\": %d, \"tid\": %d, \"ts\": %.3f, \"dur\": %.3f, \"name\": ",
-                e->pid, e->tid, e->start_s * 1e6, e->dur_s * 1e6);
+        /* In whole nanoseconds, the duration as the rounded end less the
+         * rounded start: slices back to back on a track stay back to back
+         * (rounded apart, they could overlap by 1 ns, which trace viewers
+         * draw as nesting). */
+        long long ts = llround(e->start_s * 1e9), te = llround((e->start_s + e->dur_s) * 1e9);
+        fprintf(fp, "{\"ph\": \"X\", \"pid\": %d, \"tid\": %d, \"ts\": %lld.%03lld, \"dur\": %lld.%03lld, \"name\": ",
+                e->pid, e->tid, ts / 1000, ts % 1000, (te - ts) / 1000, (te - ts) % 1000);
         put_str(fp, e->name);
         fprintf(fp, ", \"cat\": ");
         put_str(fp, e->cat);

@@ -16,6 +16,7 @@ sp_emu_program(mpi_allreduce ${SP_ROOT}/workloads/emu/mpi_allreduce.c)
 sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
+sp_emu_program(args ${SP_ROOT}/tests/data/emu/args.c)
 target_link_libraries(emu_collectives_check PRIVATE m)
 
 # Every collective, type and reduction gives NCCL's answer: one node of
@@ -66,6 +67,13 @@ set_tests_properties(e2e.emulate.hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detec
 sp_e2e(emulate.init_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_init_hang>"
   STDERR "the program never returned from main: it waits in ncclCommInitRank \\(communicator 0\\): rank\\(s\\) 1 of 2 never called it")
 set_tests_properties(e2e.emulate.init_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# The program's own options, argv per process, envp.
+sp_e2e(emulate.args RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|3|$<TARGET_FILE:emu_args>|-b|64M|x,y"
+  STDOUT "rank 0 OK.*rank 1 OK.*rank 2 OK")
+# A timeline that cannot be written fails the run, and takes the HDF5 file with it.
+sp_e2e(emulate.timeline_unwritable RC 3
+  ARGS "emulate|-p|platforms/dgx-h100.cfg|-o|${SP_OUT}/emu-tl.h5|--timeline|${SP_OUT}/no-such-dir/t.json|$<TARGET_FILE:emu_misuse>"
+  ABSENT "${SP_OUT}/emu-tl.h5")
 # A C file is compiled first; a broken one is reported, not run.
 sp_e2e(emulate.compile RC 0 ARGS "emulate|-p|platforms/dgx-spark.cfg|-n|2|workloads/emu/allreduce_perf.c|1024|65536"
   STDOUT "65536 .* 0 +# scalepath")
