@@ -81,6 +81,17 @@ int emu_new(emu **out, const plat *p, const coll_opts *opts)
     return SP_OK;
 }
 
+static void procs_free(emu_proc *procs, int n)
+{
+    for (int i = 0; procs != NULL && i < n; i++) {
+        free(procs[i].group);
+        free(procs[i].inits);
+        free(procs[i].splitting);
+        free(procs[i].dflt);
+    }
+    free(procs);
+}
+
 int emu_set_processes(emu *m, int per_node)
 {
     const plat *p = m->plat;
@@ -98,13 +109,7 @@ int emu_set_processes(emu *m, int per_node)
         for (int j = 0; j < per_node; j++) /* each sees its node's GPUs, and starts on the first */
             procs[n++] = (emu_proc){.first = first, .ndev = plat_node_gpus(p, q), .node = q, .current = first,
                                     .last_cuda = cudaSuccess, .running = 1, .local_rank = j, .local_size = per_node};
-    for (int i = 0; i < m->nprocs; i++) {
-        free(m->procs[i].group);
-        free(m->procs[i].inits);
-        free(m->procs[i].splitting);
-        free(m->procs[i].dflt);
-    }
-    free(m->procs);
+    procs_free(m->procs, m->nprocs);
     m->procs = procs;
     m->nprocs = n;
     m->running = n;
@@ -207,13 +212,7 @@ void emu_free(emu *m)
     for (size_t i = 0; i < m->nevents; i++)
         free(m->events[i]);
     free(m->events);
-    for (int i = 0; i < m->nprocs; i++) {
-        free(m->procs[i].group);
-        free(m->procs[i].inits);
-        free(m->procs[i].splitting);
-        free(m->procs[i].dflt);
-    }
-    free(m->procs);
+    procs_free(m->procs, m->nprocs);
     emu_hostcolls_free(m);
     free(m->devices);
     free(m);

@@ -1001,11 +1001,11 @@ typedef struct peer_copy {
 
 static void peer_send_main(int argc, char *argv[])
 {
+    static char payload; /* SimGrid wants one; the data moved when the task began */
     peer_copy pc = *(const peer_copy *)sg_actor_self_get_data(); /* its own copy: the worker moves on */
 
     (void)argc;
     (void)argv;
-    static char payload; /* SimGrid wants one; the data moved when the task began */
     sg_mailbox_put(sg_mailbox_by_name(pc.name), &payload, (long)pc.bytes);
 }
 
