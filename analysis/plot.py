@@ -12,7 +12,11 @@ By the file's `kind` attribute (docs/output-format.md):
                        communication per communicator group, the pipeline
                        bubble (waiting for another stage), and idle;
 - each study result S.h5 (analysis/study_plots.py):
-  DIR/S-scaling.png, S-pareto.png, S-memory.png, S-breakdown.png.
+  DIR/S-scaling.png, S-pareto.png, S-memory.png, S-breakdown.png;
+- each emulate result E.h5:
+  DIR/E-collectives.png  every collective the program ran: its busbw (as
+                       nccl-tests computes it) against its size, one
+                       series per operation, marked by NCCL algorithm.
 Each PNG has an SVG beside it. Exits 2 with a message on a file it cannot
 read (another schema version, incomplete, not a scalepath result).
 """
@@ -133,13 +137,66 @@ def breakdown(path, out_png):
     plt.close(fig)
 
 
+# nccl-tests' bus bandwidth factor (doc/PERFORMANCE.md) for n ranks.
+BUSBW_FACTOR = {
+    "AllReduce": lambda n: 2.0 * (n - 1) / n,
+    "AllGather": lambda n: (n - 1) / n,
+    "ReduceScatter": lambda n: (n - 1) / n,
+    "Broadcast": lambda n: 1.0,
+    "Reduce": lambda n: 1.0,
+}
+
+
+def emulate_points(data):
+    """{op: [(bytes, busbw GB/s, algorithm)]} of an /emulate/ops table's collectives."""
+    out = {}
+    for op, n, b, al, s, e in zip(data["op"], data["ranks"], data["bytes"], data["algorithm"], data["start"],
+                                  data["end"]):
+        if op not in BUSBW_FACTOR or not e > s:
+            continue
+        out.setdefault(op, []).append((int(b), float(b) / (e - s) * BUSBW_FACTOR[op](int(n)) / 1e9, al))
+    return out
+
+
+def emulate_figure(path, out_png):
+    """Every collective of an emulated program, busbw against size."""
+    with sp_read.open_result(path) as f:
+        if "emulate/ops" not in f:
+            raise sp_read.FormatError(f"{path}: no /emulate/ops table (not an emulate result)")
+        data, _, attrs = sp_read.read_table(f["emulate/ops"])
+        platform = sp_read._text(f.attrs.get("platform_name", "?"))
+        program = os.path.basename(sp_read._text(f.attrs.get("program", "?")))
+    points = emulate_points(data)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = {}
+    for op, pts in sorted(points.items()):
+        pts.sort()
+        line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", alpha=0.5, label=op)
+        for b, bw, al in pts:
+            m = markers.setdefault(al, "osD^vP*X"[len(markers) % 8])
+            ax.plot([b], [bw], m, color=line.get_color(), markersize=5)
+    for al, m in markers.items():
+        ax.plot([], [], m, color="black", linestyle="none", label=f"algorithm {al}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("size (bytes, nccl-tests convention)")
+    ax.set_ylabel("busbw (GB/s)")
+    ax.set_title(f"{program} on {platform} ({int(attrs.get('devices', 0))} GPUs): its collectives", fontsize=10)
+    if points:
+        ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    sp_read.save_figure(fig, out_png, dpi=110)
+    plt.close(fig)
+    return points
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="+", help="scalepath HDF5 files")
     ap.add_argument("-o", "--outdir", required=True, help="folder for the figures (created)")
     ap.add_argument("--log", action="append", default=[], help="a real nccl-tests log to overlay")
     a = ap.parse_args(argv)
-    nccl, replay, study = [], [], []
+    nccl, replay, study, emulate = [], [], [], []
     try:
         for path in a.results:
             with sp_read.open_result(path) as f:
@@ -150,6 +207,8 @@ def main(argv):
                 replay.append(path)
             elif kind == "study":
                 study.append(path)
+            elif kind == "emulate":
+                emulate.append(path)
             else:
                 raise sp_read.FormatError(f"{path}: kind \"{kind}\" has no figures yet")
         if a.log and not nccl:
@@ -165,6 +224,9 @@ def main(argv):
             breakdown(path, os.path.join(a.outdir, f"{stem}-breakdown.png"))
         for path in study:
             study_plots.plot_all(path, a.outdir)
+        for path in emulate:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            emulate_figure(path, os.path.join(a.outdir, f"{stem}-collectives.png"))
     except sp_read.FormatError as e:
         print(f"plot: error: {e}", file=sys.stderr)
         return 2

@@ -93,11 +93,20 @@ for plat, nodes in (("platforms/dgx-h100.cfg", "1"), ("platforms/superpod-h100.c
 # One process per GPU (MPI): the same all-reduce, the same time.
 out = run([a.scalepath, "emulate", "-p", "platforms/dgx-h100.cfg", "-n", "2", "--ppn", "8", a.mpi, str(32 << 20)])
 m = re.search(r"16 processes: all-reduce of 33554432 bytes in ([\d.]+) us .*; 0 wrong", out)
-ref = run([a.scalepath, "nccl", "-p", "platforms/dgx-h100.cfg", "-n", "2", "-b", "32M", "-e", "32M"])
-r = re.search(r"^\s+33554432\s+\d+\s+float\s+sum\s+-1\s+([\d.]+)", ref, re.M)
+nccl_out = run([a.scalepath, "nccl", "-p", "platforms/dgx-h100.cfg", "-n", "2", "-b", "32M", "-e", "32M"])
+r = re.search(r"^\s+33554432\s+\d+\s+float\s+sum\s+-1\s+([\d.]+)", nccl_out, re.M)
 if m is None or r is None or m.group(1) != r.group(1):
-    fail("MPI all-reduce: %s\nnccl: %s" % (out, ref))
+    fail("MPI all-reduce: %s\nnccl: %s" % (out, nccl_out))
 print("MPI, 16 processes: %s us, as nccl" % m.group(1))
+
+# analysis/plot.py draws the emulated collectives of the last file: one point per size.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "analysis"))
+import plot  # noqa: E402
+png = os.path.join(a.out, "emu-perf-collectives.png")
+pts = plot.emulate_figure(emu_h5, png)
+if sorted(b for b, _, _ in pts.get("AllReduce", [])) != sorted(ref) or os.path.getsize(png) == 0:
+    fail("the emulate figure does not hold one all-reduce per size")
+print("figure: %d all-reduces" % len(pts["AllReduce"]))
 
 # Same inputs, same bytes.
 first = os.path.join(a.out, "emu-det.h5")
