@@ -2,8 +2,9 @@
  * become operations on simulated streams, with real data. No SimGrid here.
  *
  * A program compiled against include/nccl.h and include/cuda_runtime.h
- * calls the API functions of emu_api.c, which act on the runtime bound
- * with emu_bind(). They check every argument (a bad one is an error code
+ * calls the API functions of emu_api.c (and, run as several processes,
+ * include/mpi.h's of emu_mpi.c), which act on the runtime bound with
+ * emu_bind(). They check every argument (a bad one is an error code
  * and a message on stderr, as NCCL_DEBUG=WARN would print, never a crash),
  * match collectives across a communicator's ranks by their order (a rank
  * that calls another collective than its peers is an error at the call),
