@@ -555,12 +555,16 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
     }
     *k = (emu_copy){dst, src, count, value, NULL};
     t->impl = k;
-    /* Host <-> device copies take no time: the platforms do not describe the
-     * host link. Between two GPUs the bytes flow from one to the other (a
-     * P2P task of one message, sent by the engine from the source's host). */
-    t->duration_s = src == NULL ? copy_time(m, dev, count, 1)
+    /* Between host and device: on a GPU whose memory is the host's (GB10's
+     * unified LPDDR5X), a copy within that memory, read and written; on the
+     * others no time, as the platforms do not describe the host link.
+     * Between two GPUs the bytes flow from one to the other (a P2P task of
+     * one message, sent by the engine from the source's host). */
+    t->duration_s = src == NULL                   ? copy_time(m, dev, count, 1)
                     : (ddev >= 0 && sdev == ddev) ? copy_time(m, dev, count, 2)
-                                                  : 0.0;
+                    : (ddev < 0 || sdev < 0) && plat_type_of_rank(m->plat, dev)->gpu.unified
+                        ? copy_time(m, dev, count, 2)
+                        : 0.0;
     if (ddev >= 0 && sdev >= 0 && sdev != ddev && count > 0) {
         t->peer_device = sdev;
         t->peer_bytes = count;

@@ -320,6 +320,34 @@ static void test_emu__integer_average_many_ranks(void **state)
     assert_int_equal(got, -1);
 }
 
+/* A host-device copy costs the unified memory's bandwidth on a GB10 (read
+ * and written) and nothing on an H100, whose host link the platform does
+ * not describe. */
+static void test_emu__host_copy_time(void **state)
+{
+    static const char *const files[2] = {PLATFORMS "/dgx-spark.cfg", PLATFORMS "/dgx-h100.cfg"};
+
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        fixture *f;
+        void *d = NULL, *h = NULL;
+        emu_task *t;
+        const plat_gpu *g;
+        assert_int_equal(setup_on((void **)&f, files[i], 1), 0);
+        g = &plat_type_of_rank(f->p, 0)->gpu;
+        assert_int_equal(cudaMalloc(&d, 1 << 20), cudaSuccess);
+        assert_int_equal(cudaMallocHost(&h, 1 << 20), cudaSuccess);
+        assert_int_equal(cudaMemcpyAsync(d, h, 1 << 20, cudaMemcpyHostToDevice, NULL), cudaSuccess);
+        t = f->m->tasks[f->m->ntasks - 1];
+        if (g->unified)
+            assert_true(t->duration_s == 2.0 * (1 << 20) / (g->mem_bw_Bps * (g->eff_memory > 0 ? g->eff_memory : 1.0)));
+        else
+            assert_true(t->duration_s == 0.0);
+        assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
+        teardown((void **)&f);
+    }
+}
+
 /* spEmuGemm times a GEMM as `scalepath train` does: the GPU's peak for the
  * type times its efficiency; nothing else. */
 static void test_emu__gemm_time(void **state)
@@ -348,6 +376,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_emu__gemm_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emu__group_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emu__integer_average_many_ranks, setup128, teardown),
+        cmocka_unit_test(test_emu__host_copy_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
