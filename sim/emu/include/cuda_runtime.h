@@ -3,10 +3,11 @@
  * are the simulated cluster's GPUs, numbered as its ranks: device d is
  * rank d, on node d / GPUs-per-node. Memory is host memory counted against
  * the GPU's capacity; work on streams runs in simulated time, in order per
- * stream; events time it. Host code takes no simulated time, and so do
- * copies between host and device (the platform files do not describe a
- * GPU's host link); a copy within a device costs a read and a write at the
- * GPU's memory bandwidth.
+ * stream; events time it. Host code takes no simulated time. A copy within
+ * a device costs a read and a write at the GPU's memory bandwidth, and so
+ * does a copy between host and device where the GPU's memory is the host's
+ * (GB10); elsewhere those take no time (the platform files do not describe
+ * a GPU's host link). A copy between devices flows over their link.
  */
 #ifndef SP_EMU_CUDA_RUNTIME_H
 #define SP_EMU_CUDA_RUNTIME_H
