@@ -2,13 +2,13 @@
  * become operations on simulated streams, with real data. No SimGrid here.
  *
  * A program compiled against include/nccl.h and include/cuda_runtime.h
- * calls the API functions of emu_api.c (and, run as several processes,
- * include/mpi.h's of emu_mpi.c), which act on the runtime bound with
- * emu_bind(). They check every argument (a bad one is an error code
- * and a message on stderr, as NCCL_DEBUG=WARN would print, never a crash),
- * match collectives across a communicator's ranks by their order (a rank
- * that calls another collective than its peers is an error at the call),
- * and queue operations on streams. Whoever runs the simulation (the
+ * calls the API functions of emu_nccl.c and emu_cuda.c (and, run as
+ * several processes, include/mpi.h's of emu_mpi.c), which act on the
+ * runtime bound with emu_bind(). They check every argument (a bad one is
+ * an error code and a message on stderr, as NCCL_DEBUG=WARN would print,
+ * never a crash), match collectives across a communicator's ranks by
+ * their order (a rank that calls another collective than its peers is an
+ * error at the call), and queue operations on streams. Whoever runs the simulation (the
  * engine, eng_run_emulation; or a test) supplies the services: a worker
  * per stream that takes its tasks in order (emu_stream_next), runs them
  * in simulated time between emu_task_begin() and emu_task_end(), and a

@@ -1,6 +1,6 @@
 /* emu_int.h - the emulator's runtime structures, shared by emu.c (queues,
- * matching, data) and emu_api.c (the NCCL and CUDA entry points). Private
- * to sim/emu/. */
+ * matching, data) and the entry points: emu_cuda.c, emu_nccl.c and
+ * emu_mpi.c. Private to sim/emu/. */
 #ifndef SP_EMU_INT_H
 #define SP_EMU_INT_H
 
@@ -208,11 +208,28 @@ typedef struct emu_call {
     emu_stream *stream;
 } emu_call;
 
-/* emu.c, for emu_api.c and emu_mpi.c */
+/* emu_cuda.c, for emu_nccl.c and emu_mpi.c: the bound runtime (NULL, after
+ * a message, outside the emulator); a WARN line, kept as comm's last error;
+ * waiting for ready(arg) as the calling process (what: for the hang
+ * report); waking every waiter; a device as the calling process numbers
+ * it; the stream a call names; the device a buffer lies in (-1 if not
+ * bytes of one device's memory); the time of passes over bytes of a
+ * device's memory. */
+emu *emu_runtime(void);
+void emu_warn(emu *m, struct ncclComm *comm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg);
+void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void *arg);
+void emu_wake(emu *m);
+int emu_local(emu *m, int device);
+emu_stream *emu_stream_arg(emu *m, cudaStream_t s, int device, const char *fn);
+int emu_device_range(const emu *m, const void *p, size_t bytes);
+double emu_copy_time(const emu *m, int device, size_t bytes, int passes);
+
+/* emu.c, for emu_cuda.c, emu_nccl.c and emu_mpi.c */
 emu_proc *emu_self(emu *m); /* the calling process */
 void emu_hostcolls_free(emu *m);
 /* The processes that have not reached what a waiting process waits for, as
- * "1, 3" (emu_mpi.c for MPI exchanges; emu_api.c for the rest). */
+ * "1, 3" (emu_mpi.c for MPI exchanges; emu_nccl.c for the rest). */
 void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size);
 void emu_nccl_missing(const emu *m, emu_wait what, const void *arg, char *buf, size_t size);
 extern emu *emu_active;

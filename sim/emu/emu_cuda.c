@@ -1,0 +1,773 @@
+/* emu_cuda.c - the CUDA runtime entry points a program calls under
+ * `scalepath emulate` (include/cuda_runtime.h, include/scalepath_emu.h),
+ * and what the NCCL ones share with them (emu_nccl.c): the binding, the
+ * warnings, waiting. Each checks its arguments, reports a bad one on
+ * stderr and returns the error code the real library returns; none
+ * crashes on a bad argument it can detect. Work is queued on streams
+ * (emu.c); calls that wait block the program's actor through the bound
+ * services. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/emu_int.h"
+#include "emu/include/scalepath_emu.h"
+#include "train/train.h"
+
+emu *emu_active;
+
+void emu_bind(emu *m, const emu_services *svc)
+{
+    emu_active = m;
+    if (m != NULL) {
+        m->svc = *svc;
+        m->bound = 1;
+    }
+}
+
+/* --- Errors --------------------------------------------------------------- */
+
+void emu_warn(emu *m, struct ncclComm *comm, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "scalepath emulate: WARN %s\n", msg);
+    if (comm != NULL)
+        memcpy(comm->last_error, msg, sizeof(msg));
+    if (m != NULL)
+        m->api_errors++;
+}
+
+static cudaError_t emu_cuda_fail(emu *m, cudaError_t err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static cudaError_t emu_cuda_fail(emu *m, cudaError_t err, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "scalepath emulate: CUDA %s: %s\n", cudaGetErrorName(err), msg);
+    if (m != NULL) {
+        emu_self(m)->last_cuda = err;
+        m->api_errors++;
+    }
+    return err;
+}
+
+/* The bound runtime, or NULL with a message (called outside the emulator). */
+emu *emu_runtime(void)
+{
+    if (emu_active == NULL || !emu_active->bound)
+        fprintf(stderr, "scalepath emulate: WARN an NCCL or CUDA call outside `scalepath emulate`\n");
+    return emu_active != NULL && emu_active->bound ? emu_active : NULL;
+}
+
+const char *cudaGetErrorName(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorNotReady: return "cudaErrorNotReady";
+    default: return "cudaErrorUnknown";
+    }
+}
+
+const char *cudaGetErrorString(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorNotReady: return "device not ready";
+    default: return "unknown error";
+    }
+}
+
+cudaError_t cudaGetLastError(void)
+{
+    emu *m = emu_active;
+    cudaError_t e = m != NULL ? emu_self(m)->last_cuda : cudaSuccess;
+    if (m != NULL)
+        emu_self(m)->last_cuda = cudaSuccess;
+    return e;
+}
+
+cudaError_t cudaPeekAtLastError(void)
+{
+    return emu_active != NULL ? emu_self(emu_active)->last_cuda : cudaSuccess;
+}
+
+/* --- Waiting ---------------------------------------------------------------- */
+
+typedef struct dev_arg {
+    const emu *m;
+    int device; /* -1: the devices first .. first + n - 1 */
+    int first, n;
+    int proc;   /* only the streams of this process (CUDA: its context); -1: everyone's */
+} dev_arg;
+
+static int emu_self_index(emu *m)
+{
+    return (int)(emu_self(m) - m->procs);
+}
+
+static int stream_idle(const void *arg)
+{
+    return ((const emu_stream *)arg)->head == NULL;
+}
+
+static int device_idle(const void *arg)
+{
+    const dev_arg *d = arg;
+    for (size_t i = 0; i < d->m->nstreams; i++) {
+        const emu_stream *s = d->m->streams[i];
+        if ((d->device < 0 ? s->device >= d->first && s->device < d->first + d->n : s->device == d->device) &&
+            (d->proc < 0 || s->proc == d->proc) && s->head != NULL)
+            return 0;
+    }
+    return 1;
+}
+
+static int task_done(const void *arg)
+{
+    return ((const emu_task *)arg)->done;
+}
+
+/* A device as the calling process numbers it (from 0 on its node with --ppn). */
+int emu_local(emu *m, int device)
+{
+    return device - emu_self(m)->first;
+}
+
+void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg)
+{
+    emu_proc *P = emu_self(m);
+    if (ready(arg) || m->svc.wait == NULL)
+        return;
+    P->waiting = arg; /* for the report, should it never return */
+    m->svc.wait(m->svc.ctx, ready, arg);
+    P->waiting = NULL;
+    P->waiting_what = EMU_WAIT_NONE;
+}
+
+/* wait_for, saying what for. */
+void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void *arg)
+{
+    emu_self(m)->waiting_what = what;
+    emu_wait_for(m, ready, arg);
+}
+
+void emu_wake(emu *m)
+{
+    if (m->svc.notify != NULL)
+        m->svc.notify(m->svc.ctx);
+}
+
+/* --- Devices, memory ------------------------------------------------------- */
+
+cudaError_t cudaGetDeviceCount(int *count)
+{
+    emu *m = emu_runtime();
+    if (m == NULL)
+        return cudaErrorInvalidDevice;
+    if (count == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaGetDeviceCount: count is NULL");
+    *count = emu_self(m)->ndev;
+    return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device)
+{
+    emu *m = emu_runtime();
+    if (m == NULL)
+        return cudaErrorInvalidDevice;
+    if (device < 0 || device >= emu_self(m)->ndev)
+        return emu_cuda_fail(m, cudaErrorInvalidDevice, "cudaSetDevice(%d): this process sees devices 0 to %d", device,
+                         emu_self(m)->ndev - 1);
+    emu_self(m)->current = emu_self(m)->first + device;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGetDevice(int *device)
+{
+    emu *m = emu_runtime();
+    if (m == NULL)
+        return cudaErrorInvalidDevice;
+    if (device == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaGetDevice: device is NULL");
+    *device = emu_self(m)->current - emu_self(m)->first;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device)
+{
+    emu *m = emu_runtime();
+    const plat_gpu *g;
+    if (m == NULL)
+        return cudaErrorInvalidDevice;
+    if (prop == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaGetDeviceProperties: prop is NULL");
+    if (device < 0 || device >= emu_self(m)->ndev)
+        return emu_cuda_fail(m, cudaErrorInvalidDevice, "cudaGetDeviceProperties(%d): this process sees devices 0 to %d",
+                         device, emu_self(m)->ndev - 1);
+    g = &plat_type_of_rank(m->plat, emu_self(m)->first + device)->gpu;
+    memset(prop, 0, sizeof(*prop));
+    snprintf(prop->name, sizeof(prop->name), "%s (simulated)", g->model);
+    prop->totalGlobalMem = (size_t)g->mem_bytes;
+    prop->multiProcessorCount = g->sm_count;
+    prop->major = g->sm / 10;
+    prop->minor = g->sm % 10;
+    return cudaSuccess;
+}
+
+const emu_alloc *emu_alloc_find(const emu *m, const void *p)
+{
+    const char *c = p;
+    for (size_t i = 0; i < m->nallocs; i++) {
+        const emu_alloc *a = &m->allocs[i];
+        if (!a->dead && a->base != NULL && c >= a->base && c < a->base + (a->size > 0 ? a->size : 1))
+            return a;
+    }
+    return NULL;
+}
+
+static cudaError_t alloc(emu *m, void **ptr, size_t size, int device, const char *fn)
+{
+    emu_alloc *a = NULL;
+
+    if (ptr == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "%s: the pointer to set is NULL", fn);
+    *ptr = NULL;
+    if (device >= 0) {
+        double cap = plat_type_of_rank(m->plat, device)->gpu.mem_bytes;
+        if (m->devices[device].allocated + (double)size > cap)
+            return emu_cuda_fail(m, cudaErrorMemoryAllocation,
+                             "%s(%zu bytes) on device %d: %.0f of its %.0f bytes are in use", fn, size,
+                             emu_local(m, device), m->devices[device].allocated, cap);
+    }
+    {
+        if (emu_vec_grow((void **)&m->allocs, &m->capallocs, m->nallocs, sizeof(*m->allocs)) < 0)
+            return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
+        a = &m->allocs[m->nallocs++];
+    }
+    /* Mapped without reserving: a page costs host memory once written, so
+     * a GPU's worth of buffers fits if the program touches a part; zeroed,
+     * so memory never written reads the same every run. */
+    if ((a->base = emu_map(size)) == NULL)
+        return emu_cuda_fail(m, cudaErrorMemoryAllocation,
+                         "%s(%zu bytes): the emulator keeps device memory in host memory, and the host has not "
+                         "that much",
+                         fn, size);
+    a->size = size;
+    a->device = device;
+    a->dead = 0;
+    if (device >= 0)
+        m->devices[device].allocated += (double)size;
+    *ptr = a->base;
+    return cudaSuccess;
+}
+
+static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
+{
+    if (ptr == NULL)
+        return cudaSuccess;
+    for (size_t i = 0; i < m->nallocs; i++) {
+        emu_alloc *a = &m->allocs[i];
+        if (a->base != ptr)
+            continue;
+        if ((a->device < 0) != host || a->dead)
+            break;
+        {
+            /* cudaFree synchronizes the device; cudaFreeHost every device
+             * (its copies may be queued anywhere). */
+            dev_arg d = {m, host ? -1 : a->device, emu_self(m)->first, emu_self(m)->ndev, emu_self_index(m)};
+            emu_wait_for(m, device_idle, &d);
+        }
+        if (!host)
+            m->devices[a->device].allocated -= (double)a->size;
+        /* Unmapped once no stream has work: until then its pages go back to
+         * the host but its addresses stay, so that work queued on another
+         * device that still reads them (a program's race) reads zeros,
+         * never unmapped memory. */
+        emu_release(a->base, a->size);
+        a->dead = 1;
+        {
+            dev_arg all = {m, -1, 0, m->ndevices, -1};
+            if (device_idle(&all))
+                for (size_t j = 0; j < m->nallocs; j++)
+                    if (m->allocs[j].dead && m->allocs[j].base != NULL) {
+                        emu_unmap(m->allocs[j].base, m->allocs[j].size);
+                        m->allocs[j].base = NULL;
+                    }
+        }
+        return cudaSuccess;
+    }
+    return emu_cuda_fail(m, cudaErrorInvalidDevicePointer, "%s(%p): not the start of memory that %s returned", fn, ptr,
+                     host ? "cudaMallocHost" : "cudaMalloc");
+}
+
+cudaError_t cudaMalloc(void **devPtr, size_t size)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorMemoryAllocation : alloc(m, devPtr, size, emu_self(m)->current, "cudaMalloc");
+}
+
+cudaError_t cudaFree(void *devPtr)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorInvalidDevicePointer : release(m, devPtr, 0, "cudaFree");
+}
+
+cudaError_t cudaMallocHost(void **ptr, size_t size)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorMemoryAllocation : alloc(m, ptr, size, -1, "cudaMallocHost");
+}
+
+cudaError_t cudaFreeHost(void *ptr)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorInvalidValue : release(m, ptr, 1, "cudaFreeHost");
+}
+
+/* Whether [p, p + bytes) lies in one device allocation; its device, or -1. */
+int emu_device_range(const emu *m, const void *p, size_t bytes)
+{
+    const emu_alloc *a = p != NULL ? emu_alloc_find(m, p) : NULL;
+    if (a == NULL || a->device < 0 || (size_t)((const char *)p - a->base) + bytes > a->size)
+        return -1;
+    return a->device;
+}
+
+/* --- Streams ------------------------------------------------------------------ */
+
+/* The calling process's default stream on a device (each process has its
+ * own CUDA context, so its own), made on first use. */
+static emu_stream *default_stream(emu *m, int device)
+{
+    emu_proc *P = emu_self(m);
+    int i = device - P->first;
+
+    if (i < 0 || i >= P->ndev) /* a device it does not see: its stream anyway */
+        i = 0;
+    if (P->dflt == NULL && (P->dflt = calloc((size_t)P->ndev, sizeof(*P->dflt))) == NULL)
+        return NULL;
+    if (P->dflt[i] == NULL)
+        P->dflt[i] = emu_stream_add(m, P->first + i);
+    return P->dflt[i];
+}
+
+/* The stream a call names (NULL: the current device's default), or NULL
+ * after a message if it is not a live stream of this runtime. */
+emu_stream *emu_stream_arg(emu *m, cudaStream_t s, int device, const char *fn)
+{
+    if (s == NULL) {
+        emu_stream *d = default_stream(m, device);
+        if (d == NULL)
+            emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
+        return d;
+    }
+    for (size_t i = 0; i < m->nstreams; i++)
+        if (m->streams[i] == s && !s->destroyed)
+            return s;
+    emu_cuda_fail(m, cudaErrorInvalidResourceHandle, "%s: stream %p is not a live stream", fn, (void *)s);
+    return NULL;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags)
+{
+    emu *m = emu_runtime();
+    emu_stream *s;
+    if (m == NULL)
+        return cudaErrorInvalidValue;
+    if (pStream == NULL || flags > cudaStreamNonBlocking)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaStreamCreate: %s", pStream == NULL ? "pStream is NULL" : "unknown flags");
+    if ((s = emu_stream_add(m, emu_self(m)->current)) == NULL)
+        return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaStreamCreate: out of host memory");
+    *pStream = s;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreate(cudaStream_t *pStream)
+{
+    return cudaStreamCreateWithFlags(pStream, cudaStreamDefault);
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream)
+{
+    emu *m = emu_runtime();
+    emu_stream *s;
+    if (m == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if (stream == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidResourceHandle, "cudaStreamDestroy: the NULL stream cannot be destroyed");
+    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaStreamDestroy")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    s->destroyed = 1; /* its queued work still runs, as CUDA's does */
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream)
+{
+    emu *m = emu_runtime();
+    emu_stream *s;
+    if (m == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaStreamSynchronize")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    emu_wait_for(m, stream_idle, s);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamQuery(cudaStream_t stream)
+{
+    emu *m = emu_runtime();
+    emu_stream *s;
+    if (m == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaStreamQuery")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    return s->head == NULL ? cudaSuccess : cudaErrorNotReady;
+}
+
+cudaError_t cudaDeviceSynchronize(void)
+{
+    emu *m = emu_runtime();
+    dev_arg d;
+    if (m == NULL)
+        return cudaErrorInvalidDevice;
+    d = (dev_arg){m, emu_self(m)->current, 0, 0, emu_self_index(m)};
+    emu_wait_for(m, device_idle, &d);
+    return cudaSuccess;
+}
+
+/* --- Copies ------------------------------------------------------------------ */
+
+/* Whether p lies in memory cudaMallocHost returned. */
+static int pinned(const emu *m, const void *p)
+{
+    const emu_alloc *a = emu_alloc_find(m, p);
+    return a != NULL && a->device < 0;
+}
+
+/* A copy within a GPU reads and writes its memory; a memset writes it. */
+double emu_copy_time(const emu *m, int device, size_t bytes, int passes)
+{
+    const plat_gpu *g = &plat_type_of_rank(m->plat, device)->gpu;
+    double bw = g->mem_bw_Bps * (g->eff_memory > 0.0 ? g->eff_memory : 1.0);
+    return bw > 0.0 ? (double)passes * (double)bytes / bw : 0.0;
+}
+
+/* A copy (src not NULL) or a memset (is_set: src NULL, value) on a stream. */
+static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, size_t count, int value,
+                             cudaMemcpyKind kind, cudaStream_t stream, int sync, const char *fn)
+{
+    int ddev = emu_device_range(m, dst, count), sdev = src != NULL ? emu_device_range(m, src, count) : -1;
+    int dev = ddev >= 0 ? ddev : sdev;
+    emu_stream *s;
+    emu_task *t;
+    emu_copy *k;
+
+    if (dst == NULL || (src == NULL && !is_set))
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "%s: a NULL pointer", fn);
+    if (is_set && ddev < 0)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "%s(%p, %zu bytes): not within one cudaMalloc allocation", fn, dst, count);
+    if ((int)kind < 0 || kind > cudaMemcpyDefault)
+        return emu_cuda_fail(m, cudaErrorInvalidMemcpyDirection, "%s: unknown direction %d", fn, (int)kind);
+    for (int end = 0; end < 2; end++) { /* inside device memory, it must fit in its allocation */
+        const void *q = end == 0 ? (const void *)dst : src;
+        const emu_alloc *al = q != NULL ? emu_alloc_find(m, q) : NULL;
+        if (al != NULL && al->device >= 0 && (end == 0 ? ddev : sdev) < 0)
+            return emu_cuda_fail(m, cudaErrorInvalidValue, "%s(%zu bytes): the %s overruns its cudaMalloc allocation of %zu bytes",
+                             fn, count, end == 0 ? "destination" : "source", al->size);
+    }
+    if (src != NULL && kind != cudaMemcpyDefault) {
+        int want_d = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+        int want_s = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+        if ((ddev >= 0) != want_d || (sdev >= 0) != want_s) {
+            int dst_wrong = (ddev >= 0) != want_d;
+            const void *q = dst_wrong ? dst : src;
+            const emu_alloc *a = emu_alloc_find(m, q);
+            if (a != NULL && a->device >= 0)
+                return emu_cuda_fail(m, cudaErrorInvalidValue, "%s(%zu bytes): the %s overruns its cudaMalloc allocation of %zu bytes",
+                                 fn, count, dst_wrong ? "destination" : "source", a->size);
+            return emu_cuda_fail(m, cudaErrorInvalidValue, "%s(%zu bytes): the %s is %s, which the direction (%d) contradicts",
+                             fn, count, dst_wrong ? "destination" : "source",
+                             (dst_wrong ? ddev : sdev) >= 0 ? "device memory" : "not device memory", (int)kind);
+        }
+    }
+    if (dev < 0) { /* host to host */
+        if (count > 0)
+            memmove(dst, src, count);
+        return cudaSuccess;
+    }
+    if ((s = emu_stream_arg(m, stream, dev, fn)) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if (sync) { /* a synchronous copy waits for the earlier work of the devices it touches */
+        dev_arg d = {m, dev, 0, 0, emu_self_index(m)};
+        emu_wait_for(m, device_idle, &d);
+        if (sdev >= 0 && sdev != dev) {
+            d.device = sdev;
+            emu_wait_for(m, device_idle, &d);
+        }
+    }
+    if ((k = calloc(1, sizeof(*k))) == NULL || (t = emu_task_add(m, s, EMU_TASK_SLEEP)) == NULL) {
+        free(k);
+        return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
+    }
+    *k = (emu_copy){dst, src, count, value, NULL};
+    t->impl = k;
+    /* Between host and device: on a GPU whose memory is the host's (GB10's
+     * unified LPDDR5X), a copy within that memory, read and written; on the
+     * others no time, as the platforms do not describe the host link.
+     * Between two GPUs the bytes flow from one to the other (a P2P task of
+     * one message, sent by the engine from the source's host). */
+    t->duration_s = src == NULL                   ? emu_copy_time(m, dev, count, 1)
+                    : (ddev >= 0 && sdev == ddev) ? emu_copy_time(m, dev, count, 2)
+                    : (ddev < 0 || sdev < 0) && plat_type_of_rank(m->plat, dev)->gpu.unified
+                        ? emu_copy_time(m, dev, count, 2)
+                        : 0.0;
+    if (ddev >= 0 && sdev >= 0 && sdev != ddev && count > 0) {
+        t->peer_device = sdev;
+        t->peer_bytes = count;
+    }
+    /* Pageable host memory (not cudaMallocHost's): CUDA stages a copy from
+     * it before returning, and returns from a copy into it once done. */
+    if (!sync && src != NULL && sdev < 0 && !pinned(m, src)) {
+        if ((k->owned = malloc(count + 1)) == NULL)
+            return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
+        memcpy(k->owned, src, count);
+        k->src = k->owned;
+    }
+    emu_wake(m);
+    if (sync || (ddev < 0 && !pinned(m, dst)))
+        emu_wait_for(m, task_done, t);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, cudaMemcpyKind kind)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorInvalidValue : copy_task(m, dst, src, 0, count, 0, kind, NULL, 1, "cudaMemcpy");
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, cudaMemcpyKind kind, cudaStream_t stream)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorInvalidValue : copy_task(m, dst, src, 0, count, 0, kind, stream, 0, "cudaMemcpyAsync");
+}
+
+cudaError_t cudaMemset(void *devPtr, int value, size_t count)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorInvalidValue
+                     : copy_task(m, devPtr, NULL, 1, count, value, cudaMemcpyDeviceToDevice, NULL, 1, "cudaMemset");
+}
+
+cudaError_t cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorInvalidValue
+                     : copy_task(m, devPtr, NULL, 1, count, value, cudaMemcpyDeviceToDevice, stream, 0, "cudaMemsetAsync");
+}
+
+/* --- Events ------------------------------------------------------------------ */
+
+static struct CUevent_st *event_arg(emu *m, cudaEvent_t e, const char *fn)
+{
+    for (size_t i = 0; e != NULL && i < m->nevents; i++)
+        if (m->events[i] == e && !e->destroyed)
+            return e;
+    emu_cuda_fail(m, cudaErrorInvalidResourceHandle, "%s: %p is not a live event", fn, (void *)e);
+    return NULL;
+}
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags)
+{
+    emu *m = emu_runtime();
+    struct CUevent_st *e;
+    if (m == NULL)
+        return cudaErrorInvalidValue;
+    (void)flags; /* blocking sync and timing flags change nothing here */
+    if (event == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaEventCreate: event is NULL");
+    if (emu_vec_grow((void **)&m->events, &m->capevents, m->nevents, sizeof(*m->events)) < 0 ||
+        (e = calloc(1, sizeof(*e))) == NULL)
+        return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaEventCreate: out of host memory");
+    e->device = emu_self(m)->current;
+    m->events[m->nevents++] = e;
+    *event = e;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t *event)
+{
+    return cudaEventCreateWithFlags(event, cudaEventDefault);
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event)
+{
+    emu *m = emu_runtime();
+    struct CUevent_st *e;
+    if (m == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if ((e = event_arg(m, event, "cudaEventDestroy")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    e->destroyed = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
+{
+    emu *m = emu_runtime();
+    struct CUevent_st *e;
+    emu_stream *s;
+    emu_task *t;
+    if (m == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if ((e = event_arg(m, event, "cudaEventRecord")) == NULL ||
+        (s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaEventRecord")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if (s->device != e->device)
+        return emu_cuda_fail(m, cudaErrorInvalidResourceHandle,
+                         "cudaEventRecord: the event belongs to device %d, the stream to device %d", e->device,
+                         s->device);
+    if ((t = emu_task_add(m, s, EMU_TASK_RECORD)) == NULL)
+        return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaEventRecord: out of host memory");
+    e->record = t;
+    emu_wake(m);
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t event)
+{
+    emu *m = emu_runtime();
+    struct CUevent_st *e;
+    if (m == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if ((e = event_arg(m, event, "cudaEventSynchronize")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if (e->record != NULL)
+        emu_wait_for(m, task_done, e->record);
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventQuery(cudaEvent_t event)
+{
+    emu *m = emu_runtime();
+    struct CUevent_st *e;
+    if (m == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if ((e = event_arg(m, event, "cudaEventQuery")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    return e->record == NULL || e->record->done ? cudaSuccess : cudaErrorNotReady;
+}
+
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)
+{
+    emu *m = emu_runtime();
+    struct CUevent_st *a, *b;
+    if (m == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if (ms == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaEventElapsedTime: ms is NULL");
+    if ((a = event_arg(m, start, "cudaEventElapsedTime")) == NULL || (b = event_arg(m, end, "cudaEventElapsedTime")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if (a->record == NULL || b->record == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidResourceHandle, "cudaEventElapsedTime: an event was never recorded");
+    if (!a->record->done || !b->record->done)
+        return cudaErrorNotReady; /* not an error worth a message: CUDA returns it while work runs */
+    *ms = (float)((b->record->start_s - a->record->start_s) * 1e3);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned int flags)
+{
+    emu *m = emu_runtime();
+    struct CUevent_st *e;
+    emu_stream *s;
+    emu_task *t;
+    if (m == NULL)
+        return cudaErrorInvalidResourceHandle;
+    (void)flags;
+    if ((e = event_arg(m, event, "cudaStreamWaitEvent")) == NULL ||
+        (s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaStreamWaitEvent")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if ((t = emu_task_add(m, s, EMU_TASK_WAIT)) == NULL)
+        return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaStreamWaitEvent: out of host memory");
+    t->impl = e->record; /* the record as of now, as CUDA captures it */
+    emu_wake(m);
+    return cudaSuccess;
+}
+
+/* --- scalepath extensions ------------------------------------------------- */
+
+double spEmuNow(void)
+{
+    emu *m = emu_runtime();
+    return m != NULL && m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
+}
+
+static cudaError_t sleep_task(emu *m, cudaStream_t stream, double seconds, const char *fn)
+{
+    emu_stream *s;
+    emu_task *t;
+    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, fn)) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    if ((t = emu_task_add(m, s, EMU_TASK_SLEEP)) == NULL)
+        return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
+    t->duration_s = seconds;
+    t->compute = 1;
+    emu_wake(m);
+    return cudaSuccess;
+}
+
+cudaError_t spEmuKernel(cudaStream_t stream, double seconds)
+{
+    emu *m = emu_runtime();
+    if (m == NULL)
+        return cudaErrorInvalidValue;
+    if (!(seconds >= 0.0) || !isfinite(seconds))
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "spEmuKernel: %g seconds", seconds);
+    return sleep_task(m, stream, seconds, "spEmuKernel");
+}
+
+cudaError_t spEmuGemm(cudaStream_t stream, long mm, long n, long k, const char *type)
+{
+    emu *m = emu_runtime();
+    emu_stream *s;
+    const plat_gpu *g;
+    int prec = -1;
+    if (m == NULL)
+        return cudaErrorInvalidValue;
+    for (int p = 0; p < PLAT_NPREC && type != NULL; p++)
+        if (strcmp(type, plat_prec_name((plat_prec)p)) == 0)
+            prec = p;
+    if (prec < 0 || mm <= 0 || n <= 0 || k <= 0)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "spEmuGemm(%ld, %ld, %ld, \"%s\"): %s", mm, n, k,
+                         type != NULL ? type : "(null)", prec < 0 ? "unknown type" : "sizes must be positive");
+    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, "spEmuGemm")) == NULL)
+        return cudaErrorInvalidResourceHandle;
+    g = &plat_type_of_rank(m->plat, s->device)->gpu;
+    if (!(g->peak_flops[prec] > 0.0))
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "spEmuGemm: the %s has no %s peak in its platform file",
+                         g->model, type);
+    return sleep_task(m, s, train_gemm_time(g, (plat_prec)prec, (double)mm, (double)n, (double)k), "spEmuGemm");
+}
