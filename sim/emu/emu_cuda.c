@@ -200,7 +200,7 @@ cudaError_t cudaSetDevice(int device)
         return cudaErrorInvalidDevice;
     if (device < 0 || device >= emu_self(m)->ndev)
         return emu_cuda_fail(m, cudaErrorInvalidDevice, "cudaSetDevice(%d): this process sees devices 0 to %d", device,
-                         emu_self(m)->ndev - 1);
+                             emu_self(m)->ndev - 1);
     emu_self(m)->current = emu_self(m)->first + device;
     return cudaSuccess;
 }
@@ -226,7 +226,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device)
         return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaGetDeviceProperties: prop is NULL");
     if (device < 0 || device >= emu_self(m)->ndev)
         return emu_cuda_fail(m, cudaErrorInvalidDevice, "cudaGetDeviceProperties(%d): this process sees devices 0 to %d",
-                         device, emu_self(m)->ndev - 1);
+                             device, emu_self(m)->ndev - 1);
     g = &plat_type_of_rank(m->plat, emu_self(m)->first + device)->gpu;
     memset(prop, 0, sizeof(*prop));
     snprintf(prop->name, sizeof(prop->name), "%s (simulated)", g->model);
@@ -259,8 +259,8 @@ static cudaError_t alloc(emu *m, void **ptr, size_t size, int device, const char
         double cap = plat_type_of_rank(m->plat, device)->gpu.mem_bytes;
         if (m->devices[device].allocated + (double)size > cap)
             return emu_cuda_fail(m, cudaErrorMemoryAllocation,
-                             "%s(%zu bytes) on device %d: %.0f of its %.0f bytes are in use", fn, size,
-                             emu_local(m, device), m->devices[device].allocated, cap);
+                                 "%s(%zu bytes) on device %d: %.0f of its %.0f bytes are in use", fn, size,
+                                 emu_local(m, device), m->devices[device].allocated, cap);
     }
     {
         if (emu_vec_grow((void **)&m->allocs, &m->capallocs, m->nallocs, sizeof(*m->allocs)) < 0)
@@ -272,9 +272,9 @@ static cudaError_t alloc(emu *m, void **ptr, size_t size, int device, const char
      * so memory never written reads the same every run. */
     if ((a->base = emu_map(size)) == NULL)
         return emu_cuda_fail(m, cudaErrorMemoryAllocation,
-                         "%s(%zu bytes): the emulator keeps device memory in host memory, and the host has not "
-                         "that much",
-                         fn, size);
+                             "%s(%zu bytes): the emulator keeps device memory in host memory, and the host has not "
+                             "that much",
+                             fn, size);
     a->size = size;
     a->device = device;
     a->dead = 0;
@@ -320,7 +320,7 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
         return cudaSuccess;
     }
     return emu_cuda_fail(m, cudaErrorInvalidDevicePointer, "%s(%p): not the start of memory that %s returned", fn, ptr,
-                     host ? "cudaMallocHost" : "cudaMalloc");
+                         host ? "cudaMallocHost" : "cudaMalloc");
 }
 
 cudaError_t cudaMalloc(void **devPtr, size_t size)
@@ -496,7 +496,7 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
         const emu_alloc *al = q != NULL ? emu_alloc_find(m, q) : NULL;
         if (al != NULL && al->device >= 0 && (end == 0 ? ddev : sdev) < 0)
             return emu_cuda_fail(m, cudaErrorInvalidValue, "%s(%zu bytes): the %s overruns its cudaMalloc allocation of %zu bytes",
-                             fn, count, end == 0 ? "destination" : "source", al->size);
+                                 fn, count, end == 0 ? "destination" : "source", al->size);
     }
     if (src != NULL && kind != cudaMemcpyDefault) {
         int want_d = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
@@ -507,10 +507,10 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
             const emu_alloc *a = emu_alloc_find(m, q);
             if (a != NULL && a->device >= 0)
                 return emu_cuda_fail(m, cudaErrorInvalidValue, "%s(%zu bytes): the %s overruns its cudaMalloc allocation of %zu bytes",
-                                 fn, count, dst_wrong ? "destination" : "source", a->size);
+                                     fn, count, dst_wrong ? "destination" : "source", a->size);
             return emu_cuda_fail(m, cudaErrorInvalidValue, "%s(%zu bytes): the %s is %s, which the direction (%d) contradicts",
-                             fn, count, dst_wrong ? "destination" : "source",
-                             (dst_wrong ? ddev : sdev) >= 0 ? "device memory" : "not device memory", (int)kind);
+                                 fn, count, dst_wrong ? "destination" : "source",
+                                 (dst_wrong ? ddev : sdev) >= 0 ? "device memory" : "not device memory", (int)kind);
         }
     }
     if (dev < 0) { /* host to host */
@@ -647,8 +647,8 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
         return cudaErrorInvalidResourceHandle;
     if (s->device != e->device)
         return emu_cuda_fail(m, cudaErrorInvalidResourceHandle,
-                         "cudaEventRecord: the event belongs to device %d, the stream to device %d", e->device,
-                         s->device);
+                             "cudaEventRecord: the event belongs to device %d, the stream to device %d", e->device,
+                             s->device);
     if ((t = emu_task_add(m, s, EMU_TASK_RECORD)) == NULL)
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaEventRecord: out of host memory");
     e->record = t;
@@ -762,12 +762,12 @@ cudaError_t spEmuGemm(cudaStream_t stream, long mm, long n, long k, const char *
             prec = p;
     if (prec < 0 || mm <= 0 || n <= 0 || k <= 0)
         return emu_cuda_fail(m, cudaErrorInvalidValue, "spEmuGemm(%ld, %ld, %ld, \"%s\"): %s", mm, n, k,
-                         type != NULL ? type : "(null)", prec < 0 ? "unknown type" : "sizes must be positive");
+                             type != NULL ? type : "(null)", prec < 0 ? "unknown type" : "sizes must be positive");
     if ((s = emu_stream_arg(m, stream, emu_self(m)->current, "spEmuGemm")) == NULL)
         return cudaErrorInvalidResourceHandle;
     g = &plat_type_of_rank(m->plat, s->device)->gpu;
     if (!(g->peak_flops[prec] > 0.0))
         return emu_cuda_fail(m, cudaErrorInvalidValue, "spEmuGemm: the %s has no %s peak in its platform file",
-                         g->model, type);
+                             g->model, type);
     return sleep_task(m, s, train_gemm_time(g, (plat_prec)prec, (double)mm, (double)n, (double)k), "spEmuGemm");
 }

@@ -112,7 +112,7 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId commId,
         return ncclInvalidUsage;
     if (comm == NULL || nranks < 1 || nranks > m->ndevices || rank < 0 || rank >= nranks) {
         emu_warn(m, NULL, "ncclCommInitRank: %s (nranks %d, rank %d, %d devices)",
-             comm == NULL ? "comm is NULL" : "bad rank or rank count", nranks, rank, m->ndevices);
+                 comm == NULL ? "comm is NULL" : "bad rank or rank count", nranks, rank, m->ndevices);
         return ncclInvalidArgument;
     }
     *comm = NULL;
@@ -158,7 +158,7 @@ ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist)
     P = emu_self(m);
     if (comms == NULL || ndev < 1 || ndev > P->ndev) {
         emu_warn(m, NULL, "ncclCommInitAll: %s (ndev %d, %d devices)", comms == NULL ? "comms is NULL" : "bad device count",
-             ndev, P->ndev);
+                 ndev, P->ndev);
         return ncclInvalidArgument;
     }
     for (int i = 0; i < ndev; i++) {
@@ -166,7 +166,7 @@ ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist)
         comms[i] = NULL;
         if (d < 0 || d >= P->ndev) {
             emu_warn(m, NULL, "ncclCommInitAll: device %d (entry %d) is not one of this process's 0 to %d", d, i,
-                 P->ndev - 1);
+                     P->ndev - 1);
             return ncclInvalidArgument;
         }
     }
@@ -192,7 +192,7 @@ static struct ncclComm *comm_arg(emu *m, ncclComm_t comm, const char *fn)
                 emu_warn(m, comm, "%s: the communicator was destroyed", fn);
             else if (cl->joined < cl->nranks)
                 emu_warn(m, comm, "%s: only %d of the communicator's %d ranks have called ncclCommInitRank", fn,
-                     cl->joined, cl->nranks);
+                         cl->joined, cl->nranks);
             else
                 return comm;
             return NULL;
@@ -422,17 +422,17 @@ static ncclResult_t submit_coll(emu *m, const emu_call *k)
     if (c == NULL) {
         if (err == ncclInvalidUsage)
             emu_warn(m, comm, "nccl%s: the algorithms and protocols allowed (NCCL_ALGO, NCCL_PROTO) leave none for it",
-                 emu_fn_name(k->fn));
+                     emu_fn_name(k->fn));
         return err;
     }
     if (c->fn != k->fn || c->count != k->count || c->type != k->type ||
         (c->fn != EMU_BROADCAST && c->fn != EMU_ALL_GATHER && c->op != k->op) || c->root != k->root) {
         emu_warn(m, comm,
-             "collective number %lu on communicator %d: rank %d calls nccl%s(count %zu, type %d, op %d, root %d) "
-             "where rank(s) before it called nccl%s(count %zu, type %d, op %d, root %d); NCCL would hang or "
-             "corrupt data",
-             c->seq, cl->id, r, emu_fn_name(k->fn), k->count, (int)k->type, (int)k->op, k->root,
-             emu_fn_name(c->fn), c->count, (int)c->type, (int)c->op, c->root);
+                 "collective number %lu on communicator %d: rank %d calls nccl%s(count %zu, type %d, op %d, root %d) "
+                 "where rank(s) before it called nccl%s(count %zu, type %d, op %d, root %d); NCCL would hang or "
+                 "corrupt data",
+                 c->seq, cl->id, r, emu_fn_name(k->fn), k->count, (int)k->type, (int)k->op, k->root,
+                 emu_fn_name(c->fn), c->count, (int)c->type, (int)c->op, c->root);
         return ncclInvalidUsage;
     }
     if ((t = emu_task_add(m, k->stream, EMU_TASK_COLL)) == NULL)
@@ -508,10 +508,10 @@ static ncclResult_t submit_p2p(emu *m, emu_call *const *calls, size_t n)
         if ((k->send && g->recv_called) || (!k->send && g->sent_called)) {
             if (g->count != k->count || g->type != k->type) {
                 emu_warn(m, comm,
-                     "message %lu from rank %d to rank %d on communicator %d: ncclSend of %zu elements of type %d, "
-                     "ncclRecv of %zu of type %d",
-                     g->seq, src, dst, cl->id, k->send ? k->count : g->count, (int)(k->send ? k->type : g->type),
-                     k->send ? g->count : k->count, (int)(k->send ? g->type : k->type));
+                         "message %lu from rank %d to rank %d on communicator %d: ncclSend of %zu elements of type %d, "
+                         "ncclRecv of %zu of type %d",
+                         g->seq, src, dst, cl->id, k->send ? k->count : g->count, (int)(k->send ? k->type : g->type),
+                         k->send ? g->count : k->count, (int)(k->send ? g->type : k->type));
                 free(legs);
                 free(b->msgs);
                 free(b->sending);
@@ -667,7 +667,7 @@ static ncclResult_t check_op(emu *m, emu_call *k, ncclComm_t comm, cudaStream_t 
         return ncclInvalidArgument;
     if (k->stream->device != dev) {
         emu_warn(m, k->comm, "%s: the stream belongs to device %d, the communicator's rank %d to device %d", fn,
-             emu_local(m, k->stream->device), k->comm->rank, emu_local(m, dev));
+                 emu_local(m, k->stream->device), k->comm->rank, emu_local(m, dev));
         return ncclInvalidArgument;
     }
     return ncclSuccess;
@@ -678,7 +678,7 @@ static ncclResult_t check_buf(emu *m, const emu_call *k, const void *p, size_t b
     int dev = k->comm->cl->devices[k->comm->rank];
     if (emu_device_range(m, p, bytes) != dev) {
         emu_warn(m, k->comm, "%s: %s %p is not %zu bytes of device %d's memory (rank %d)", fn, what, p, bytes,
-             emu_local(m, dev), k->comm->rank);
+                 emu_local(m, dev), k->comm->rank);
         return ncclInvalidArgument;
     }
     return ncclSuccess;
