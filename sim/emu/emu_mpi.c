@@ -135,19 +135,21 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
         return mpi_fail(m, fn, "unknown operation", MPI_ERR_ARG);
     if (kind == HC_BCAST && (root < 0 || root >= m->nprocs))
         return mpi_fail(m, fn, "root out of range", MPI_ERR_ARG);
-    if (P->mpi_seq == m->nhostcolls) { /* the first process here */
-        if (emu_vec_grow((void **)&m->hostcolls, &m->caphostcolls, m->nhostcolls, sizeof(*m->hostcolls)) < 0 ||
-            (h = calloc(1, sizeof(*h))) == NULL)
-            return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
-        m->hostcolls[m->nhostcolls++] = h;
-        *h = (struct emu_hostcoll){kind, count, root, type, op, 0, 0, calloc((size_t)m->nprocs, sizeof(void *)),
-                                   calloc((size_t)m->nprocs, sizeof(void *))};
-        if (h->send == NULL || h->recv == NULL)
-            return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
-    }
-    if (P->mpi_state != 1) {
+    if (P->mpi_state != 1) /* before anything is recorded: the others are not matched against it */
         return mpi_fail(m, fn, P->mpi_state == 0 ? "called before MPI_Init" : "called after MPI_Finalize",
                         MPI_ERR_OTHER);
+    if (P->mpi_seq == m->nhostcolls) { /* the first process here */
+        const void **sends = calloc((size_t)m->nprocs, sizeof(void *));
+        void **recvs = calloc((size_t)m->nprocs, sizeof(void *));
+        if (sends == NULL || recvs == NULL ||
+            emu_vec_grow((void **)&m->hostcolls, &m->caphostcolls, m->nhostcolls, sizeof(*m->hostcolls)) < 0 ||
+            (h = calloc(1, sizeof(*h))) == NULL) {
+            free(sends);
+            free(recvs);
+            return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+        }
+        *h = (struct emu_hostcoll){kind, count, root, type, op, 0, 0, sends, recvs};
+        m->hostcolls[m->nhostcolls++] = h;
     }
     h = m->hostcolls[P->mpi_seq];
     if (h->kind != kind || h->count != count || h->type != type || h->root != root || h->op != op) {
