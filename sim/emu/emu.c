@@ -223,11 +223,6 @@ void emu_set_nodata(emu *m, int nodata)
     m->nodata = nodata;
 }
 
-int emu_devices(const emu *m)
-{
-    return m->ndevices;
-}
-
 emu_stream *emu_stream_add(emu *m, int device)
 {
     emu_stream *s;

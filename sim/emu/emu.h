@@ -109,7 +109,6 @@ void emu_set_nodata(emu *m, int nodata);
  * unbinds (the API then fails every call). One at a time per process. */
 void emu_bind(emu *m, const emu_services *svc);
 
-int emu_devices(const emu *m);
 
 /* The task at the head of a stream's queue, not yet finished; NULL if none. */
 emu_task *emu_stream_next(emu_stream *s);

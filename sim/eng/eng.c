@@ -870,7 +870,7 @@ typedef struct emu_world emu_world;
 typedef struct emu_worker { /* one per stream */
     emu_world *w;
     emu_stream *stream;
-    int device, stage, finished;
+    int stage;    /* of the collective it runs, for run_member */
     sm_share *sm; /* its GPU's SMs */
     struct emu_worker *next;
 } emu_worker;
@@ -927,9 +927,9 @@ static int world_self(void *ctx)
 {
     emu_world *w = ctx;
     const emu_process *p = sg_actor_self() != NULL ? sg_actor_self_get_data() : NULL;
-    for (int i = 0; i < w->nprocs; i++)
-        if (p == &w->procs[i])
-            return i;
+    /* a program actor's data is its entry in procs; others' lie elsewhere */
+    if (p != NULL && (uintptr_t)p >= (uintptr_t)w->procs && (uintptr_t)p < (uintptr_t)(w->procs + w->nprocs))
+        return (int)(p - w->procs);
     return -1;
 }
 
@@ -1066,7 +1066,6 @@ static void worker_main(int argc, char *argv[])
             w->t_end = simgrid_get_clock();
         world_notify(w);
     }
-    k->finished = 1;
     if (k->sm->sms > 0 && --k->sm->users == 0) { /* the holder's turn to end */
         sg_mutex_lock(w->mutex);
         sg_cond_notify_all(k->sm->cond);
@@ -1087,7 +1086,7 @@ static int world_start_stream(void *ctx, emu_stream *s, int device)
         w->failed = 1;
         return SP_ENOMEM;
     }
-    *k = (emu_worker){w, s, device, -1, 0, &w->gpus[device], w->workers};
+    *k = (emu_worker){w, s, -1, &w->gpus[device], w->workers};
     w->workers = k;
     if (k->sm->cond == NULL) { /* the GPU's first stream: its SMs, and their holder */
         sm_share *g = k->sm;

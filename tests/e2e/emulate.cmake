@@ -17,6 +17,7 @@ sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
 sp_emu_program(args ${SP_ROOT}/tests/data/emu/args.c)
+sp_emu_program(no_main ${SP_ROOT}/tests/data/emu/no_main.c)
 target_link_libraries(emu_collectives_check PRIVATE m)
 
 # Every collective, type and reduction gives NCCL's answer: one node of
@@ -82,6 +83,17 @@ sp_e2e(emulate.compile_error RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_O
   STDERR "emu-broken.c: error: cc could not compile it")
 sp_e2e(emulate.no_main RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:simcore>"
   STDERR "error: cannot load it|error: no function main")
+sp_e2e(emulate.no_main_so RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_no_main>"
+  STDERR "no_main.so: error: no function main in it")
+sp_e2e(emulate.bad_sm_contention RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--sm-contention|maybe|$<TARGET_FILE:emu_hang>"
+  STDERR "--sm-contention: expected on or off, got \"maybe\"")
+sp_e2e(emulate.bad_ppn RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|0|$<TARGET_FILE:emu_hang>" STDERR "--ppn")
+# NCCL_ALGO from the environment is checked like --algo, and says where it came from.
+add_test(NAME e2e.emulate.bad_env_algo COMMAND ${CMAKE_COMMAND} -E env NCCL_ALGO=Bogus
+  ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DARGS=emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_hang>" -DEXPECT_RC=2
+  "-DEXPECT_STDERR=Bogus.*environment variable NCCL_ALGO" -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.emulate.bad_env_algo PROPERTIES LABELS e2e TIMEOUT 120)
 sp_e2e(emulate.missing RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|no-such-program.so"
   STDERR "no-such-program.so: error: cannot load it")
 sp_e2e(emulate.no_program RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg" STDERR "no program")
