@@ -255,6 +255,8 @@ static cudaError_t alloc(emu *m, void **ptr, size_t size, int device, const char
     if (ptr == NULL)
         return emu_cuda_fail(m, cudaErrorInvalidValue, "%s: the pointer to set is NULL", fn);
     *ptr = NULL;
+    if (size == 0) /* as the CUDA runtime does: success, and NULL */
+        return cudaSuccess;
     if (device >= 0) {
         double cap = plat_type_of_rank(m->plat, device)->gpu.mem_bytes;
         if (m->devices[device].allocated + (double)size > cap)
@@ -319,7 +321,9 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
         }
         return cudaSuccess;
     }
-    return emu_cuda_fail(m, cudaErrorInvalidDevicePointer, "%s(%p): not the start of memory that %s returned", fn, ptr,
+    /* The CUDA 13.0 runtime answers cudaErrorInvalidValue to any pointer it
+     * did not allocate, or already freed (bench/emulate_real.sh). */
+    return emu_cuda_fail(m, cudaErrorInvalidValue, "%s(%p): not the start of memory that %s returned", fn, ptr,
                          host ? "cudaMallocHost" : "cudaMalloc");
 }
 
@@ -332,7 +336,7 @@ cudaError_t cudaMalloc(void **devPtr, size_t size)
 cudaError_t cudaFree(void *devPtr)
 {
     emu *m = emu_runtime();
-    return m == NULL ? cudaErrorInvalidDevicePointer : release(m, devPtr, 0, "cudaFree");
+    return m == NULL ? cudaErrorInvalidValue : release(m, devPtr, 0, "cudaFree");
 }
 
 cudaError_t cudaMallocHost(void **ptr, size_t size)
@@ -477,7 +481,7 @@ double emu_copy_time(const emu *m, int device, size_t bytes, int passes)
 
 /* A copy (src not NULL) or a memset (is_set: src NULL, value) on a stream. */
 static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, size_t count, int value,
-                             cudaMemcpyKind kind, cudaStream_t stream, int sync, const char *fn)
+                             enum cudaMemcpyKind kind, cudaStream_t stream, int sync, const char *fn)
 {
     int ddev = emu_device_range(m, dst, count), sdev = src != NULL ? emu_device_range(m, src, count) : -1;
     int dev = ddev >= 0 ? ddev : sdev;
@@ -562,13 +566,13 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
     return cudaSuccess;
 }
 
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, cudaMemcpyKind kind)
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind)
 {
     emu *m = emu_runtime();
     return m == NULL ? cudaErrorInvalidValue : copy_task(m, dst, src, 0, count, 0, kind, NULL, 1, "cudaMemcpy");
 }
 
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, cudaMemcpyKind kind, cudaStream_t stream)
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     emu *m = emu_runtime();
     return m == NULL ? cudaErrorInvalidValue : copy_task(m, dst, src, 0, count, 0, kind, stream, 0, "cudaMemcpyAsync");

@@ -177,6 +177,7 @@ typedef struct emu_proc {
     int current;              /* cudaSetDevice, as a global device */
     cudaError_t last_cuda;
     int group_depth;
+    int group_error;          /* ncclResult_t: the first call that failed in the group */
     struct emu_call *group;   /* calls held until ncclGroupEnd */
     size_t ngroup, capgroup;
     struct emu_clique **inits; /* communicators ncclCommInitRank began in the group */

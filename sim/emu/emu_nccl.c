@@ -156,18 +156,19 @@ ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist)
     if (m == NULL)
         return ncclInvalidUsage;
     P = emu_self(m);
-    if (comms == NULL || ndev < 1 || ndev > P->ndev) {
-        emu_warn(m, NULL, "ncclCommInitAll: %s (ndev %d, %d devices)", comms == NULL ? "comms is NULL" : "bad device count",
-                 ndev, P->ndev);
+    /* NCCL 2.28 refuses a NULL array and a negative count; 0 ranks crashed
+     * it (bench/emulate_real.sh), so here it is refused too. */
+    if (comms == NULL || ndev < 1) {
+        emu_warn(m, NULL, "ncclCommInitAll: %s (ndev %d)", comms == NULL ? "comms is NULL" : "bad device count", ndev);
         return ncclInvalidArgument;
     }
     for (int i = 0; i < ndev; i++) {
         int d = devlist != NULL ? devlist[i] : i;
         comms[i] = NULL;
-        if (d < 0 || d >= P->ndev) {
-            emu_warn(m, NULL, "ncclCommInitAll: device %d (entry %d) is not one of this process's 0 to %d", d, i,
-                     P->ndev - 1);
-            return ncclInvalidArgument;
+        if (d < 0 || d >= P->ndev) { /* NCCL's cudaSetDevice fails there: a CUDA error */
+            emu_warn(m, NULL, "ncclCommInitAll: Cuda failure 'invalid device ordinal': device %d (rank %d) is not one "
+                     "of this process's 0 to %d", d, i, P->ndev - 1);
+            return ncclUnhandledCudaError;
         }
     }
     if (ncclGetUniqueId(&id) != ncclSuccess || (cl = clique_new(m, ndev, &id)) == NULL)
@@ -684,7 +685,21 @@ static ncclResult_t check_buf(emu *m, const emu_call *k, const void *p, size_t b
     return ncclSuccess;
 }
 
-static ncclResult_t coll_call(emu_fn fn, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t type,
+/* A call that fails inside a group fails the group too, as NCCL's
+ * ncclGroupErrCheck makes it: ncclGroupEnd returns the first such error
+ * and drops the group's operations. */
+static ncclResult_t group_check(ncclResult_t r)
+{
+    emu *m = emu_runtime();
+    if (m != NULL && r != ncclSuccess) {
+        emu_proc *P = emu_self(m);
+        if (P->group_depth > 0 && P->group_error == ncclSuccess)
+            P->group_error = r;
+    }
+    return r;
+}
+
+static ncclResult_t coll_check(emu_fn fn, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t type,
                               ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t stream, const char *name)
 {
     emu *m = emu_runtime();
@@ -717,6 +732,12 @@ static ncclResult_t coll_call(emu_fn fn, const void *sendbuff, void *recvbuff, s
         if ((r = check_buf(m, &k, recvbuff, fn == EMU_ALL_GATHER ? z * n : z, name, "recvbuff")) != ncclSuccess)
             return r;
     return enqueue(m, &k);
+}
+
+static ncclResult_t coll_call(emu_fn fn, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t type,
+                              ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t stream, const char *name)
+{
+    return group_check(coll_check(fn, sendbuff, recvbuff, count, type, op, root, comm, stream, name));
 }
 
 ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
@@ -757,7 +778,7 @@ ncclResult_t ncclReduceScatter(const void *sendbuff, void *recvbuff, size_t recv
                      "ncclReduceScatter");
 }
 
-static ncclResult_t p2p_call(int send, const void *buf, size_t count, ncclDataType_t type, int peer, ncclComm_t comm,
+static ncclResult_t p2p_check(int send, const void *buf, size_t count, ncclDataType_t type, int peer, ncclComm_t comm,
                              cudaStream_t stream, const char *name)
 {
     emu *m = emu_runtime();
@@ -781,6 +802,12 @@ static ncclResult_t p2p_call(int send, const void *buf, size_t count, ncclDataTy
     if ((r = check_buf(m, &k, buf, emu_type_size(type) * count, name, send ? "sendbuff" : "recvbuff")) != ncclSuccess)
         return r;
     return enqueue(m, &k);
+}
+
+static ncclResult_t p2p_call(int send, const void *buf, size_t count, ncclDataType_t type, int peer, ncclComm_t comm,
+                             cudaStream_t stream, const char *name)
+{
+    return group_check(p2p_check(send, buf, count, type, peer, comm, stream, name));
 }
 
 ncclResult_t ncclSend(const void *sendbuff, size_t count, ncclDataType_t datatype, int peer, ncclComm_t comm,
@@ -824,6 +851,14 @@ ncclResult_t ncclGroupEnd(void)
     for (size_t i = 0; i < P->nsplitting; i++)
         emu_wait_what(m, EMU_WAIT_SPLIT, split_done, P->splitting[i]);
     P->nsplitting = 0;
+    if (P->group_error != ncclSuccess) {
+        r = (ncclResult_t)P->group_error;
+        emu_warn(m, NULL, "ncclGroupEnd: a call in the group failed (%s): its %zu other operation(s) are dropped",
+                 ncclGetErrorString(r), P->ngroup);
+        P->group_error = ncclSuccess;
+        P->ngroup = 0;
+        return r;
+    }
     r = submit(m, P->group, P->ngroup);
     P->ngroup = 0;
     return r;

@@ -18,6 +18,8 @@ sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
 sp_emu_program(args ${SP_ROOT}/tests/data/emu/args.c)
 sp_emu_program(no_main ${SP_ROOT}/tests/data/emu/no_main.c)
+sp_emu_program(real_codes ${SP_ROOT}/tests/data/emu/real_codes.c)
+sp_emu_program(abi_values ${SP_ROOT}/tests/data/emu/abi_values.c)
 target_link_libraries(emu_collectives_check PRIVATE m)
 
 # Every collective, type and reduction gives NCCL's answer: one node of
@@ -56,8 +58,8 @@ set_tests_properties(e2e.emulate.mpi.hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=d
 
 # Calls a program gets wrong fail with NCCL's and CUDA's codes and a message.
 sp_e2e(emulate.misuse RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_misuse>"
-  STDOUT "^0 unexpected result"
-  STDERR "rank 3 calls ncclBroadcast.*where rank\\(s\\) before it called ncclAllReduce.*18 NCCL, CUDA or MPI call\\(s\\) failed")
+  STDOUT "^0 unexpected result.* Broadcast +0 +1 +4 "
+  STDERR "rank 3 calls ncclBroadcast.*where rank\\(s\\) before it called ncclAllReduce.*its 4 other operation\\(s\\) are dropped.*20 NCCL, CUDA or MPI call\\(s\\) failed")
 # A rank that never calls: exit 4, the missing rank named, no output file.
 sp_e2e(emulate.hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|-o|${SP_OUT}/emu-hang.h5|$<TARGET_FILE:emu_hang>"
   STDERR "never returned from main.*device 0's stream 0 never finished AllReduce number 0 on communicator 0: rank\\(s\\) 3 of 4 never reached it \\(never called it\\)"
@@ -101,6 +103,16 @@ sp_e2e(emulate.no_platform RC 2 ARGS "emulate|$<TARGET_FILE:emu_hang>" STDERR "n
 sp_e2e(emulate.bad_algo RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--algo|Bogus|$<TARGET_FILE:emu_hang>"
   STDERR "Bogus")
 sp_e2e(emulate.cflags RC 0 ARGS "emulate|--cflags" STDOUT "-shared -fPIC -I.*sim/emu/include")
+
+# The same answers as the real libraries: every call's return code, the
+# error names and messages, and the headers' constants, as CUDA 13.0 and
+# NCCL 2.28.9 gave them on a real H100 (bench/emulate_real.sh).
+foreach(probe real_codes abi_values)
+  add_test(NAME e2e.emulate.real.${probe} COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_emu_real.py
+    ${SP_EXE} $<TARGET_FILE:emu_${probe}> ${SP_ROOT}/tests/data/emu/${probe}.expected
+    WORKING_DIRECTORY ${SP_ROOT})
+  set_tests_properties(e2e.emulate.real.${probe} PROPERTIES LABELS e2e TIMEOUT 120)
+endforeach()
 
 # Emulated times are the simulator's: the same as `scalepath nccl` for the
 # same collective, HDF5 output, determinism, streams overlapping.

@@ -37,7 +37,7 @@ int main(void)
         EXPECT(cudaStreamCreate(&s[d]), cudaSuccess);
     }
     EXPECT(cudaMalloc(&p, (size_t)1 << 50), cudaErrorMemoryAllocation); /* beyond any GPU */
-    EXPECT(cudaFree(host), cudaErrorInvalidDevicePointer);
+    EXPECT(cudaFree(host), cudaErrorInvalidValue);
     EXPECT(cudaMemcpy(host, buf[0], sizeof(host), cudaMemcpyHostToDevice), cudaErrorInvalidValue);
     EXPECT(cudaMemcpy(buf[0], host, 8192, cudaMemcpyHostToDevice), cudaErrorInvalidValue); /* overruns */
     EXPECT(cudaMemcpy(buf[0], NULL, 16, cudaMemcpyDeviceToDevice), cudaErrorInvalidValue);
@@ -60,6 +60,20 @@ int main(void)
     EXPECT(ncclGroupEnd(), ncclInvalidUsage);
     /* It then calls the right one, and all four finish. */
     EXPECT(ncclAllReduce(buf[3], buf[3], 16, ncclFloat, ncclSum, comms[3], s[3]), ncclSuccess);
+    for (int d = 0; d < 4; d++)
+        EXPECT(cudaStreamSynchronize(s[d]), cudaSuccess);
+    /* A call that fails in a group fails the group: ncclGroupEnd returns its
+     * error and drops the group's other operations (NCCL's ncclGroupErrCheck),
+     * so none of the four all-reduces runs, and the next group starts clean. */
+    EXPECT(ncclGroupStart(), ncclSuccess);
+    for (int d = 0; d < 4; d++)
+        EXPECT(ncclAllReduce(buf[d], buf[d], 16, ncclFloat, ncclSum, comms[d], s[d]), ncclSuccess);
+    EXPECT(ncclReduce(buf[0], buf[0], 16, ncclFloat, ncclSum, 4, comms[0], s[0]), ncclInvalidArgument);
+    EXPECT(ncclGroupEnd(), ncclInvalidArgument);
+    EXPECT(ncclGroupStart(), ncclSuccess);
+    for (int d = 0; d < 4; d++)
+        EXPECT(ncclBroadcast(buf[d], buf[d], 16, ncclFloat, 0, comms[d], s[d]), ncclSuccess);
+    EXPECT(ncclGroupEnd(), ncclSuccess);
     for (int d = 0; d < 4; d++)
         EXPECT(cudaStreamSynchronize(s[d]), cudaSuccess);
     EXPECT(ncclCommDestroy(comms[0]), ncclSuccess);
