@@ -471,6 +471,20 @@ static int pinned(const emu *m, const void *p)
     return a != NULL && a->device < 0;
 }
 
+/* A copy between host and device: within the one memory where the GPU's is
+ * the host's (GB10); else over the GPU's host link, from page-locked memory
+ * at its measured rate and from pageable memory at the rate the CPU stages
+ * it; no time where the platform does not describe the link. */
+static double host_copy_time(const emu *m, int device, size_t bytes, int page_locked)
+{
+    const plat_gpu *g = &plat_type_of_rank(m->plat, device)->gpu;
+    if (g->unified)
+        return emu_copy_time(m, device, bytes, 2);
+    if (g->host_link_Bps <= 0.0 || bytes == 0)
+        return 0.0;
+    return g->host_link_lat_s + (double)bytes / (page_locked ? g->host_link_Bps : g->host_link_pageable_Bps);
+}
+
 /* A copy within a GPU reads and writes its memory; a memset writes it. */
 double emu_copy_time(const emu *m, int device, size_t bytes, int passes)
 {
@@ -539,15 +553,15 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
     *k = (emu_copy){dst, src, count, value, NULL};
     t->impl = k;
     /* Between host and device: on a GPU whose memory is the host's (GB10's
-     * unified LPDDR5X), a copy within that memory, read and written; on the
-     * others no time, as the platforms do not describe the host link.
-     * Between two GPUs the bytes flow from one to the other (a P2P task of
-     * one message, sent by the engine from the source's host). */
+     * unified LPDDR5X), a copy within that memory, read and written; on a
+     * GPU whose host link the platform describes, that link (host_copy_time);
+     * on the others no time. Between two GPUs the bytes flow from one to the
+     * other (a P2P task of one message, sent by the engine from the source's
+     * host). */
     t->duration_s = src == NULL                   ? emu_copy_time(m, dev, count, 1)
                     : (ddev >= 0 && sdev == ddev) ? emu_copy_time(m, dev, count, 2)
-                    : (ddev < 0 || sdev < 0) && plat_type_of_rank(m->plat, dev)->gpu.unified
-                        ? emu_copy_time(m, dev, count, 2)
-                        : 0.0;
+                    : (ddev < 0 || sdev < 0)      ? host_copy_time(m, dev, count, pinned(m, ddev < 0 ? dst : src))
+                                                  : 0.0;
     if (ddev >= 0 && sdev >= 0 && sdev != ddev && count > 0) {
         t->peer_device = sdev;
         t->peer_bytes = count;

@@ -67,6 +67,10 @@ typedef struct plat_gpu {
     double host_mem_bytes;         /* CPU memory the GPU reaches coherently (GB300), 0 = none */
     double host_mem_bw_Bps;        /* its bandwidth, bytes/s */
     bool unified;                  /* memory shared with the CPU (GB10) */
+    double host_link_Bps;          /* to the host's memory, per direction, achieved from page-locked
+                                      memory, bytes/s; 0 = not described (host_link) */
+    double host_link_lat_s;        /* a host-device copy's fixed cost */
+    double host_link_pageable_Bps; /* copies from or to pageable memory, bytes/s */
     double tdp_W;                  /* board power, W */
     int sm_count;                  /* streaming multiprocessors; 0 = not given */
     double eff_gemm;               /* achieved / dense peak, large GEMMs; 0 = not given */

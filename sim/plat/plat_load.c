@@ -60,6 +60,15 @@ static const cfg_key gpu_keys[] = {
     {"tdp_W",                      CFG_NUMBER, true,  0, 1e5, true, "board power"},
     {"sm_count",                   CFG_INT,    false, 1, 100000, false, "streaming multiprocessors: GEMM tiles run in waves of this many"},
     {"efficiency",                 CFG_GROUP,  false, 0, 0, false, "achieved / peak for training kernels (needed by train and study)"},
+    {"host_link",                  CFG_GROUP,  false, 0, 0, false, "the link to the host's memory (PCIe): host-device copies in emulate"},
+    {NULL, 0, 0, 0, 0, 0, NULL},
+};
+static const cfg_key host_link_keys[] = {
+    {"type",           CFG_STRING, true,  0, 0, false, "what the link is, e.g. \"PCIe Gen5 x16\""},
+    {"bandwidth_GBps", CFG_NUMBER, true,  0, 1e5, true, "per direction, as specified, 1e9 bytes/s"},
+    {"efficiency",     CFG_NUMBER, true,  0, 1, true, "achieved / specified by large copies from page-locked memory"},
+    {"latency_us",     CFG_NUMBER, false, 0, 1e4, false, "a copy's fixed cost (default 0)"},
+    {"pageable_GBps",  CFG_NUMBER, false, 0, 1e5, true, "copies from or to pageable memory, which the CPU stages, 1e9 bytes/s (default: as page-locked)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key eff_keys[] = {
@@ -187,6 +196,7 @@ void plat_format_doc(FILE *fp)
         {"gpus[i]", gpu_keys},
         {"gpus[i].peak_TFLOPs", peak_keys},
         {"gpus[i].efficiency", eff_keys},
+        {"gpus[i].host_link", host_link_keys},
         {"gpus[i].efficiency.gemm_shapes[i]", shape_keys},
         {"gpus[i].efficiency.attention_shapes[i]", attn_keys},
         {"node, node_types[i]", node_keys},
@@ -400,6 +410,16 @@ static int check_gpu(const cfg_file *f, const config_setting_t *g, size_t index)
         }
         err = first_error(err, cfg_check(f, config_setting_get_member(g, "peak_TFLOPs"), peak_keys,
                                          what));
+        if (config_setting_get_member(g, "host_link") != NULL) {
+            const config_setting_t *h = config_setting_get_member(g, "host_link");
+            err = first_error(err, cfg_check(f, h, host_link_keys, what));
+            if (cfg_bool(g, "unified_memory", false)) {
+                diag_error(f->diag, cfg_loc(f, h),
+                           "%s: host_link with unified_memory: the GPU's memory is the host's, so there is no link to describe",
+                           what);
+                err = first_error(err, SP_EINPUT);
+            }
+        }
         if (config_setting_get_member(g, "efficiency") != NULL) {
             const config_setting_t *e = config_setting_get_member(g, "efficiency");
             err = first_error(err, cfg_check(f, e, eff_keys, what));
@@ -428,6 +448,14 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
     out->unified = cfg_bool(g, "unified_memory", false);
     out->tdp_W = cfg_number(g, "tdp_W", 0.0);
     out->sm_count = (int)cfg_int(g, "sm_count", 0);
+    {
+        const config_setting_t *h = config_setting_get_member(g, "host_link");
+        if (h != NULL) {
+            out->host_link_Bps = cfg_number(h, "bandwidth_GBps", 0.0) * 1e9 * cfg_number(h, "efficiency", 0.0);
+            out->host_link_lat_s = cfg_number(h, "latency_us", 0.0) * 1e-6;
+            out->host_link_pageable_Bps = cfg_number(h, "pageable_GBps", out->host_link_Bps / 1e9) * 1e9;
+        }
+    }
     {
         const config_setting_t *e = config_setting_get_member(g, "efficiency");
         out->eff_gemm = e != NULL ? cfg_number(e, "gemm", 0.0) : 0.0;

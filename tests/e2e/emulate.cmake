@@ -114,6 +114,12 @@ foreach(probe real_codes abi_values)
   set_tests_properties(e2e.emulate.real.${probe} PROPERTIES LABELS e2e TIMEOUT 120)
 endforeach()
 
+# Host-device copies over the GPU's host link, against the same program on a real H100.
+add_test(NAME e2e.emulate.host_link COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_hostlink.py
+  ${SP_EXE} ${SP_ROOT}/bench/data/emulate/h100-memcpy_perf.txt
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.emulate.host_link PROPERTIES LABELS e2e TIMEOUT 120)
+
 # Emulated times are the simulator's: the same as `scalepath nccl` for the
 # same collective, HDF5 output, determinism, streams overlapping.
 add_test(NAME e2e.emulate.vs_nccl COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_emulate.py

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -321,18 +322,23 @@ static void test_emu__integer_average_many_ranks(void **state)
 }
 
 /* A host-device copy costs the unified memory's bandwidth on a GB10 (read
- * and written) and nothing on an H100, whose host link the platform does
- * not describe. */
+ * and written); on an H100 its host link: the fixed cost, then the bytes at
+ * the page-locked or the pageable rate; nothing on a B200, whose host link
+ * the platform does not describe. */
 static void test_emu__host_copy_time(void **state)
 {
-    static const char *const files[2] = {PLATFORMS "/dgx-spark.cfg", PLATFORMS "/dgx-h100.cfg"};
+    static const char *const files[3] = {PLATFORMS "/dgx-spark.cfg", PLATFORMS "/dgx-h100.cfg",
+                                         PLATFORMS "/dgx-b200.cfg"};
+    const double n = 1 << 20;
 
     (void)state;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         fixture *f;
-        void *d = NULL, *h = NULL;
+        void *d = NULL, *h = NULL, *pageable = malloc(1 << 20);
         emu_task *t;
         const plat_gpu *g;
+        assert_non_null(pageable);
+        memset(pageable, 0, 1 << 20);
         assert_int_equal(setup_on((void **)&f, files[i], 1), 0);
         g = &plat_type_of_rank(f->p, 0)->gpu;
         assert_int_equal(cudaMalloc(&d, 1 << 20), cudaSuccess);
@@ -340,11 +346,19 @@ static void test_emu__host_copy_time(void **state)
         assert_int_equal(cudaMemcpyAsync(d, h, 1 << 20, cudaMemcpyHostToDevice, NULL), cudaSuccess);
         t = f->m->tasks[f->m->ntasks - 1];
         if (g->unified)
-            assert_true(t->duration_s == 2.0 * (1 << 20) / (g->mem_bw_Bps * (g->eff_memory > 0 ? g->eff_memory : 1.0)));
+            assert_true(t->duration_s == 2.0 * n / (g->mem_bw_Bps * (g->eff_memory > 0 ? g->eff_memory : 1.0)));
+        else if (i == 1)
+            assert_true(t->duration_s == g->host_link_lat_s + n / g->host_link_Bps && g->host_link_Bps > 0.0);
         else
-            assert_true(t->duration_s == 0.0);
+            assert_true(t->duration_s == 0.0 && g->host_link_Bps == 0.0);
+        assert_int_equal(cudaMemcpyAsync(d, pageable, 1 << 20, cudaMemcpyHostToDevice, NULL), cudaSuccess);
+        t = f->m->tasks[f->m->ntasks - 1];
+        if (i == 1)
+            assert_true(t->duration_s == g->host_link_lat_s + n / g->host_link_pageable_Bps &&
+                        g->host_link_pageable_Bps < g->host_link_Bps);
         assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
         teardown((void **)&f);
+        free(pageable);
     }
 }
 
