@@ -144,6 +144,9 @@ BUSBW_FACTOR = {
     "ReduceScatter": lambda n: (n - 1) / n,
     "Broadcast": lambda n: 1.0,
     "Reduce": lambda n: 1.0,
+    "AlltoAll": lambda n: (n - 1) / n,
+    "Gather": lambda n: (n - 1) / n,
+    "Scatter": lambda n: (n - 1) / n,
 }
 
 

@@ -82,7 +82,8 @@ static void usage(FILE *fp)
             "  -n N      nodes                                  default: 1, or the file's\n"
             "  -g G      ranks per node: the first G GPUs of each   default: all GPUs\n"
             "  -c NAME   all_reduce all_gather reduce_scatter broadcast reduce\n"
-            "            alltoall sendrecv (or their _perf names)    default all_reduce\n"
+            "            alltoall sendrecv gather scatter (or their _perf names)\n"
+            "                                                        default all_reduce\n"
             "  -b SIZE   smallest size, bytes (K, M, G suffixes)     default 32M\n"
             "  -e SIZE   largest size                                default 32M\n"
             "  -f F      multiply the size by F each step            default 2\n"
@@ -101,8 +102,8 @@ static void usage(FILE *fp)
             "            predicted time (us) as columns\n"
             "\n"
             "Sizes are nccl-tests sizes: the buffer for all_reduce, broadcast, reduce and\n"
-            "sendrecv; the total of all ranks' buffers for all_gather, reduce_scatter and\n"
-            "alltoall. Broadcast and reduce use root 0.\n");
+            "sendrecv; the total of all ranks' buffers for all_gather, reduce_scatter,\n"
+            "alltoall, gather and scatter. Broadcast, reduce, gather and scatter use root 0.\n");
 }
 
 static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
@@ -143,7 +144,7 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
             if (coll_kind_parse(&o->kind, optarg) < 0) {
                 diag_error(diag, (sp_loc){0},
                            "option -c: unknown collective \"%s\" (expected all_reduce, "
-                           "all_gather, reduce_scatter, broadcast, reduce, alltoall or sendrecv)",
+                           "all_gather, reduce_scatter, broadcast, reduce, alltoall, sendrecv, gather or scatter)",
                            optarg);
                 err = SP_EINPUT;
             }
@@ -240,13 +241,14 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
 }
 
 /* nccl-tests' size and count for a requested size (GetCollByteCount in src/NAME.cu):
- * all_gather and reduce_scatter work on a per-rank count rounded down to a
- * multiple of 16 bytes. */
+ * all_gather, reduce_scatter, alltoall, gather and scatter work on a
+ * per-rank count rounded down to a multiple of 16 bytes. */
 static void sizes_for(const nccl_opts *o, int n, uint64_t req, uint64_t *size, uint64_t *count)
 {
     uint64_t ts = o->type->size;
 
-    if (o->kind != COLL_ALL_GATHER && o->kind != COLL_REDUCE_SCATTER && o->kind != COLL_ALL_TO_ALL) {
+    if (o->kind != COLL_ALL_GATHER && o->kind != COLL_REDUCE_SCATTER && o->kind != COLL_ALL_TO_ALL &&
+        o->kind != COLL_GATHER && o->kind != COLL_SCATTER) {
         *count = req / ts;
         *size = *count * ts;
         return;

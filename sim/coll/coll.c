@@ -11,7 +11,7 @@
 
 static const char *const kind_names[COLL_NKINDS] = {"all_reduce", "all_gather", "reduce_scatter",
                                                     "broadcast",  "reduce",     "alltoall",
-                                                    "sendrecv"};
+                                                    "sendrecv",   "gather",     "scatter"};
 
 const char *coll_kind_name(coll_kind k)
 {
@@ -87,6 +87,8 @@ double coll_busbw_factor(coll_kind k, int n)
     case COLL_ALL_GATHER:
     case COLL_REDUCE_SCATTER:
     case COLL_ALL_TO_ALL:
+    case COLL_GATHER:
+    case COLL_SCATTER:
         return (double)(n - 1) / n;
     default:
         return 1.0;
@@ -100,12 +102,12 @@ int coll_kind_reduces(coll_kind k)
 
 int coll_kind_root(coll_kind k)
 {
-    return k == COLL_BROADCAST || k == COLL_REDUCE ? 0 : -1;
+    return k == COLL_BROADCAST || k == COLL_REDUCE || k == COLL_GATHER || k == COLL_SCATTER ? 0 : -1;
 }
 
 int coll_kind_is_p2p(coll_kind k)
 {
-    return k == COLL_ALL_TO_ALL || k == COLL_SEND_RECV;
+    return k == COLL_ALL_TO_ALL || k == COLL_SEND_RECV || k == COLL_GATHER || k == COLL_SCATTER;
 }
 
 double coll_proto_wire_efficiency(coll_proto p)

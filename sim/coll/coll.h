@@ -39,6 +39,8 @@ typedef enum coll_kind {
     COLL_REDUCE,    /* root 0 */
     COLL_ALL_TO_ALL,
     COLL_SEND_RECV, /* each rank to the next, as nccl-tests' sendrecv */
+    COLL_GATHER,    /* to root 0, on the p2p engine (NCCL 2.28's ncclGather) */
+    COLL_SCATTER,   /* from root 0, on the p2p engine (ncclScatter) */
     COLL_NKINDS
 } coll_kind;
 
@@ -66,17 +68,17 @@ SP_MUST_USE int coll_algo_mask_parse(unsigned *out, const char *list);
 SP_MUST_USE int coll_proto_mask_parse(unsigned *out, const char *list);
 
 /* nccl-tests bus bandwidth factor for n ranks (doc/PERFORMANCE.md):
- * all_reduce 2(n-1)/n; all_gather, reduce_scatter, alltoall (n-1)/n;
- * broadcast, reduce, sendrecv 1. */
+ * all_reduce 2(n-1)/n; all_gather, reduce_scatter, alltoall, gather,
+ * scatter (n-1)/n; broadcast, reduce, sendrecv 1. */
 double coll_busbw_factor(coll_kind k, int n);
 
 /* Whether the collective reduces (nccl-tests prints the redop column). */
 int coll_kind_reduces(coll_kind k);
 
-/* The root nccl-tests prints: 0 for broadcast and reduce, -1 otherwise. */
+/* The root nccl-tests prints: 0 for broadcast, reduce, gather and scatter, -1 otherwise. */
 int coll_kind_root(coll_kind k);
 
-/* Whether NCCL runs it on its p2p engine (all-to-all, send/recv). */
+/* Whether NCCL runs it on its p2p engine (all-to-all, send/recv, gather, scatter). */
 int coll_kind_is_p2p(coll_kind k);
 
 /* Fraction of wire bytes that is payload for a protocol: LL 8/16, LL128

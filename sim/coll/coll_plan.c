@@ -430,7 +430,9 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
 /* NCCL's p2p engine as flows: all-to-all sends bytes / n from every member
  * to every other, all at once (NCCL's rounds are permutations, so with fair
  * sharing the concurrent flows move the same bytes per link); send/recv
- * sends everything to the next member. */
+ * sends everything to the next member; gather sends bytes / n from every
+ * other member to the root (member 0), scatter from the root to every
+ * other (NCCL 2.28 runs both as grouped sends and receives). */
 static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
 {
     int n = c->n;
@@ -443,6 +445,11 @@ static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
     for (int a = 0; a < n; a++) {
         if (c->kind == COLL_SEND_RECV) {
             x[k++] = (xfer){a, (a + 1) % n, 0, 1};
+            continue;
+        }
+        if (c->kind == COLL_GATHER || c->kind == COLL_SCATTER) {
+            if (a > 0)
+                x[k++] = c->kind == COLL_GATHER ? (xfer){a, 0, 0, 1} : (xfer){0, a, 0, 1};
             continue;
         }
         for (int i = 1; i < n; i++)
@@ -801,7 +808,7 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     if (n >= 2 && coll_kind_is_p2p(kind)) {
         /* The p2p engine: LL up to channels x 16 KiB per peer (NCCL_P2P_LL_THRESHOLD),
          * else Simple (shared/NCCL.md 5). */
-        uint64_t per_peer = kind == COLL_ALL_TO_ALL ? bytes / (uint64_t)n : bytes;
+        uint64_t per_peer = kind == COLL_SEND_RECV ? bytes : bytes / (uint64_t)n;
         c->algo = COLL_ALGO_P2P;
         c->proto = per_peer <= (uint64_t)tin.graph_channels * 16384u ? COLL_PROTO_LL : COLL_PROTO_SIMPLE;
         if (!(amask >> COLL_ALGO_P2P & 1u) || !(pmask >> c->proto & 1u)) {
@@ -894,7 +901,7 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             payload = (uint64_t)ceil((double)bytes * (n + 1) / ((double)n * (n - 1)));
         else if (shape == COLL_ALGO_NVLS)
             payload = (bytes + (uint64_t)n - 1) / (uint64_t)n;
-        else if (kind == COLL_ALL_TO_ALL)
+        else if (kind == COLL_ALL_TO_ALL || kind == COLL_GATHER || kind == COLL_SCATTER)
             payload = (bytes + (uint64_t)n - 1) / (uint64_t)n;
         else if (kind == COLL_SEND_RECV || single)
             payload = kind == COLL_SEND_RECV ? bytes : per_ring;

@@ -52,9 +52,14 @@ size_t emu_type_size(ncclDataType_t t)
 
 const char *emu_fn_name(emu_fn fn)
 {
-    static const char *const name[EMU_NFNS] = {"AllReduce", "Broadcast", "Reduce", "AllGather",
-                                               "ReduceScatter"};
+    static const char *const name[EMU_NFNS] = {"AllReduce",     "Broadcast", "Reduce", "AllGather",
+                                               "ReduceScatter", "AlltoAll",  "Gather", "Scatter"};
     return fn >= 0 && fn < EMU_NFNS ? name[fn] : "?";
+}
+
+int emu_fn_reduces(emu_fn fn)
+{
+    return fn == EMU_ALL_REDUCE || fn == EMU_REDUCE || fn == EMU_REDUCE_SCATTER;
 }
 
 int emu_new(emu **out, const plat *p, const coll_opts *opts)
@@ -453,29 +458,38 @@ static void reduce(char *out, char *const *in, int n, size_t count, ncclDataType
 
 static coll_kind coll_kind_of(emu_fn fn)
 {
-    static const coll_kind k[EMU_NFNS] = {COLL_ALL_REDUCE, COLL_BROADCAST, COLL_REDUCE, COLL_ALL_GATHER,
-                                          COLL_REDUCE_SCATTER};
+    static const coll_kind k[EMU_NFNS] = {COLL_ALL_REDUCE,     COLL_BROADCAST,  COLL_REDUCE, COLL_ALL_GATHER,
+                                          COLL_REDUCE_SCATTER, COLL_ALL_TO_ALL, COLL_GATHER, COLL_SCATTER};
     return k[fn];
 }
 
-/* Bytes rank r reads (its input) and writes. */
+/* Bytes a rank reads (its input; a scatter's root) and writes (a gather's root). */
 static size_t in_bytes(const emu_coll *c)
 {
     size_t z = emu_type_size(c->type) * c->count;
-    return c->fn == EMU_REDUCE_SCATTER ? z * (size_t)c->cl->nranks : z;
+    return c->fn == EMU_REDUCE_SCATTER || c->fn == EMU_ALL_TO_ALL || c->fn == EMU_SCATTER ? z * (size_t)c->cl->nranks
+                                                                                          : z;
 }
 
 static size_t out_bytes(const emu_coll *c)
 {
     size_t z = emu_type_size(c->type) * c->count;
-    return c->fn == EMU_ALL_GATHER ? z * (size_t)c->cl->nranks : z;
+    return c->fn == EMU_ALL_GATHER || c->fn == EMU_ALL_TO_ALL || c->fn == EMU_GATHER ? z * (size_t)c->cl->nranks : z;
 }
 
-/* The nccl-tests size: the buffer for all-reduce, the total for the gather and scatter. */
+/* The nccl-tests size: the buffer for all-reduce, broadcast and reduce; the
+ * total of all ranks' shares for the others. */
 static uint64_t test_bytes(const emu_coll *c)
 {
     uint64_t z = (uint64_t)emu_type_size(c->type) * c->count;
-    return c->fn == EMU_ALL_GATHER || c->fn == EMU_REDUCE_SCATTER ? z * (uint64_t)c->cl->nranks : z;
+    return c->fn == EMU_ALL_REDUCE || c->fn == EMU_BROADCAST || c->fn == EMU_REDUCE ? z : z * (uint64_t)c->cl->nranks;
+}
+
+/* Collectives whose output needs the root's input only, written as soon as
+ * the root and the rank have begun. */
+static int from_root(emu_fn fn)
+{
+    return fn == EMU_BROADCAST || fn == EMU_SCATTER;
 }
 
 emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, size_t count,
@@ -524,7 +538,11 @@ emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, siz
          * on the ring or chain changes no time. */
         for (int i = 0; i < n; i++)
             ranks[i] = cl->devices[i];
-        rc = coll_plan_new(&plan, m->plat, coll_kind_of(fn), ranks, n, test_bytes(c), &m->opts);
+        /* NCCL_ALGO and NCCL_PROTO choose among the collective algorithms:
+         * what runs on the p2p engine (all-to-all, gather, scatter), as
+         * sends and receives do, keeps NCCL's own choice. */
+        rc = coll_plan_new(&plan, m->plat, coll_kind_of(fn), ranks, n, test_bytes(c),
+                           coll_kind_is_p2p(coll_kind_of(fn)) ? NULL : &m->opts);
         free(ranks);
         if (rc < 0) {
             coll_free(c, n);
@@ -568,6 +586,18 @@ static void coll_write(emu_coll *c, int r, char *scratch)
         reduce(c->recv[r], seg, n, c->count, c->type, c->op);
         break;
     }
+    case EMU_ALL_TO_ALL: /* share r of every rank's input */
+        for (int i = 0; i < n; i++)
+            memcpy((char *)c->recv[r] + (size_t)i * z, c->snap[i] + (size_t)r * z, z);
+        break;
+    case EMU_GATHER:
+        if (r == c->root)
+            for (int i = 0; i < n; i++)
+                memcpy((char *)c->recv[r] + (size_t)i * z, c->snap[i], z);
+        break;
+    case EMU_SCATTER: /* share r of the root's input */
+        memmove(c->recv[r], c->snap[c->root] + (size_t)r * z, z);
+        break;
     default:
         break;
     }
@@ -583,15 +613,15 @@ static int coll_begin(emu_coll *c, int r)
         c->nbegun++;
         return SP_OK;
     }
-    /* Only the root's input matters to a broadcast. */
-    if (c->fn != EMU_BROADCAST || r == c->root) {
+    /* Only the root's input matters to a broadcast or a scatter. */
+    if (!from_root(c->fn) || r == c->root) {
         if ((c->snap[r] = malloc(zin + 1)) == NULL)
             return SP_ENOMEM;
         memcpy(c->snap[r], c->send[r], zin);
     }
     c->begun[r] = 1;
     c->nbegun++;
-    if (c->fn == EMU_BROADCAST) {
+    if (from_root(c->fn)) {
         if (r == c->root) {
             for (int i = 0; i < n; i++)
                 if (c->begun[i] && !c->written[i])

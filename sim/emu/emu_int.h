@@ -16,6 +16,9 @@ typedef enum emu_fn {
     EMU_REDUCE,
     EMU_ALL_GATHER,
     EMU_REDUCE_SCATTER,
+    EMU_ALL_TO_ALL,
+    EMU_GATHER,
+    EMU_SCATTER,
     EMU_NFNS
 } emu_fn;
 
@@ -236,6 +239,7 @@ void emu_nccl_missing(const emu *m, emu_wait what, const void *arg, char *buf, s
 extern emu *emu_active;
 size_t emu_type_size(ncclDataType_t t);
 const char *emu_fn_name(emu_fn fn);
+int emu_fn_reduces(emu_fn fn); /* takes a reduction operation */
 emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind); /* queued at the tail */
 emu_stream *emu_stream_add(emu *m, int device);                    /* NULL: out of memory */
 int emu_vec_grow(void **v, size_t *cap, size_t n, size_t size);

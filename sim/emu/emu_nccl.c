@@ -427,7 +427,7 @@ static ncclResult_t submit_coll(emu *m, const emu_call *k)
         return err;
     }
     if (c->fn != k->fn || c->count != k->count || c->type != k->type ||
-        (c->fn != EMU_BROADCAST && c->fn != EMU_ALL_GATHER && c->op != k->op) || c->root != k->root) {
+        (emu_fn_reduces(c->fn) && c->op != k->op) || c->root != k->root) {
         emu_warn(m, comm,
                  "collective number %lu on communicator %d: rank %d calls nccl%s(count %zu, type %d, op %d, root %d) "
                  "where rank(s) before it called nccl%s(count %zu, type %d, op %d, root %d); NCCL would hang or "
@@ -712,7 +712,8 @@ static ncclResult_t coll_check(emu_fn fn, const void *sendbuff, void *recvbuff, 
     if ((r = check_op(m, &k, comm, stream, name)) != ncclSuccess)
         return r;
     n = (size_t)k.comm->cl->nranks;
-    if ((fn == EMU_BROADCAST || fn == EMU_REDUCE) && (root < 0 || root >= (int)n)) {
+    if ((fn == EMU_BROADCAST || fn == EMU_REDUCE || fn == EMU_GATHER || fn == EMU_SCATTER) &&
+        (root < 0 || root >= (int)n)) {
         emu_warn(m, k.comm, "%s: root %d is not a rank of the communicator's %zu", name, root, n);
         return ncclInvalidArgument;
     }
@@ -723,13 +724,16 @@ static ncclResult_t coll_check(emu_fn fn, const void *sendbuff, void *recvbuff, 
         emu_warn(m, k.comm, "%s: count %zu is beyond what the emulator holds in host memory", name, count);
         return ncclInvalidArgument;
     }
-    /* What each rank reads and writes (a broadcast reads only the root's
-     * input, a reduce writes only the root's output). */
-    if (fn != EMU_BROADCAST || k.comm->rank == root)
-        if ((r = check_buf(m, &k, sendbuff, fn == EMU_REDUCE_SCATTER ? z * n : z, name, "sendbuff")) != ncclSuccess)
+    /* What each rank reads and writes (a broadcast or scatter reads only the
+     * root's input, a reduce or gather writes only the root's output). */
+    if ((fn != EMU_BROADCAST && fn != EMU_SCATTER) || k.comm->rank == root)
+        if ((r = check_buf(m, &k, sendbuff,
+                           fn == EMU_REDUCE_SCATTER || fn == EMU_ALL_TO_ALL || fn == EMU_SCATTER ? z * n : z, name,
+                           "sendbuff")) != ncclSuccess)
             return r;
-    if (fn != EMU_REDUCE || k.comm->rank == root)
-        if ((r = check_buf(m, &k, recvbuff, fn == EMU_ALL_GATHER ? z * n : z, name, "recvbuff")) != ncclSuccess)
+    if ((fn != EMU_REDUCE && fn != EMU_GATHER) || k.comm->rank == root)
+        if ((r = check_buf(m, &k, recvbuff, fn == EMU_ALL_GATHER || fn == EMU_ALL_TO_ALL || fn == EMU_GATHER ? z * n : z,
+                           name, "recvbuff")) != ncclSuccess)
             return r;
     return enqueue(m, &k);
 }
@@ -776,6 +780,24 @@ ncclResult_t ncclReduceScatter(const void *sendbuff, void *recvbuff, size_t recv
 {
     return coll_call(EMU_REDUCE_SCATTER, sendbuff, recvbuff, recvcount, datatype, op, -1, comm, stream,
                      "ncclReduceScatter");
+}
+
+ncclResult_t ncclAlltoAll(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
+                          ncclComm_t comm, cudaStream_t stream)
+{
+    return coll_call(EMU_ALL_TO_ALL, sendbuff, recvbuff, count, datatype, ncclSum, -1, comm, stream, "ncclAlltoAll");
+}
+
+ncclResult_t ncclGather(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, int root,
+                        ncclComm_t comm, cudaStream_t stream)
+{
+    return coll_call(EMU_GATHER, sendbuff, recvbuff, count, datatype, ncclSum, root, comm, stream, "ncclGather");
+}
+
+ncclResult_t ncclScatter(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, int root,
+                         ncclComm_t comm, cudaStream_t stream)
+{
+    return coll_call(EMU_SCATTER, sendbuff, recvbuff, count, datatype, ncclSum, root, comm, stream, "ncclScatter");
 }
 
 static ncclResult_t p2p_check(int send, const void *buf, size_t count, ncclDataType_t type, int peer, ncclComm_t comm,

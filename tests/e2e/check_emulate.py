@@ -7,7 +7,9 @@
    `scalepath nccl` gives the same size on the same platform, and the
    algorithm and protocol must be the ones it chose.
 2. The HDF5 file: its table, units, and bit-identical bytes on a rerun.
-3. overlap (workloads/emu): the all-reduces hidden behind compute on a
+3. collectives_check (tests/data/emu): its all-to-alls, gathers and
+   scatters each take the time `scalepath nccl` gives their size.
+4. overlap (workloads/emu): the all-reduces hidden behind compute on a
    second stream take less time than on one, and no less than the
    compute alone.
 """
@@ -42,6 +44,7 @@ ap.add_argument("--scalepath", required=True)
 ap.add_argument("--perf", required=True)
 ap.add_argument("--overlap", required=True)
 ap.add_argument("--mpi", required=True)
+ap.add_argument("--check", required=True, help="tests/data/emu/collectives_check.c, built")
 ap.add_argument("--out", required=True)
 a = ap.parse_args()
 
@@ -89,6 +92,33 @@ for plat, nodes in (("platforms/dgx-h100.cfg", "1"), ("platforms/superpod-h100.c
         if n != len(ref):
             fail("%d rows in the emulate file" % n)
     print("%s x %s: %d sizes, emulated = nccl" % (plat, nodes, len(ref)))
+
+# NCCL 2.28's all-to-all, gather and scatter on the p2p engine: each the
+# time `scalepath nccl -c alltoall|gather|scatter` gives its size.
+check_h5 = os.path.join(a.out, "emu-check.h5")
+run([a.scalepath, "emulate", "-p", "platforms/dgx-h100.cfg", "-o", check_h5, a.check])
+names = {"AlltoAll": "alltoall", "Gather": "gather", "Scatter": "scatter"}
+seen, nccl_t = set(), {}
+with h5py.File(check_h5, "r") as f:
+    g = f["emulate/ops"]
+    for op, sz, al, t0, t1 in zip(g["op"][()], g["bytes"][()], g["algorithm"][()], g["start"][()], g["end"][()]):
+        op, sz = s(op), int(sz)
+        if op not in names or sz // 8 % 16:  # nccl-tests rounds a share to 16 bytes
+            continue
+        key = (names[op], sz)
+        if key not in nccl_t:
+            out = run([a.scalepath, "nccl", "-p", "platforms/dgx-h100.cfg", "-c", names[op], "-d", "int8",
+                       "-b", str(sz), "-e", str(sz), "-v"])
+            r = re.search(r"^\s+%d\s+%d\s+int8\s+none\s+-?\d+\s+([\d.]+)" % (sz, sz), out, re.M)
+            if r is None:
+                fail("nccl -c %s %d: no row\n%s" % (names[op], sz, out))
+            nccl_t[key] = float(r.group(1))
+        if s(al) != "P2P" or abs((t1 - t0) * 1e6 - nccl_t[key]) > 0.006 + 1e-6 * nccl_t[key]:
+            fail("%s of %d bytes: emulated %s %.4f us, nccl %.2f us" % (op, sz, s(al), (t1 - t0) * 1e6, nccl_t[key]))
+        seen.add(op)
+if seen != set(names):
+    fail("collectives_check ran %s of %s" % (sorted(seen), sorted(names)))
+print("alltoall, gather, scatter: %d sizes, emulated = nccl" % len(nccl_t))
 
 # One process per GPU (MPI): the same all-reduce, the same time.
 out = run([a.scalepath, "emulate", "-p", "platforms/dgx-h100.cfg", "-n", "2", "--ppn", "8", a.mpi, str(32 << 20)])

@@ -124,7 +124,7 @@ set_tests_properties(e2e.emulate.host_link PROPERTIES LABELS e2e TIMEOUT 120)
 # same collective, HDF5 output, determinism, streams overlapping.
 add_test(NAME e2e.emulate.vs_nccl COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_emulate.py
   --scalepath ${SP_EXE} --perf $<TARGET_FILE:emu_allreduce_perf> --overlap $<TARGET_FILE:emu_overlap>
-  --mpi $<TARGET_FILE:emu_mpi_allreduce>
+  --mpi $<TARGET_FILE:emu_mpi_allreduce> --check $<TARGET_FILE:emu_collectives_check>
   --out ${SP_OUT}
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.emulate.vs_nccl PROPERTIES LABELS e2e TIMEOUT 300)

@@ -109,6 +109,10 @@ static uint64_t expected_sent(coll_kind k, int n, int m, uint64_t S)
         return m == n - 1 ? 0 : S;
     case COLL_REDUCE: /* a chain 1, 2, ..., n-1, 0: all but the root send S */
         return m == 0 ? 0 : S;
+    case COLL_GATHER: /* each but the root its share to the root */
+        return m == 0 ? 0 : S / n;
+    case COLL_SCATTER: /* the root a share to each other */
+        return m == 0 ? (uint64_t)(n - 1) * (S / n) : 0;
     default: /* send/recv */
         return S;
     }
@@ -175,6 +179,8 @@ static void test_coll__busbw_identity(void **state)
                 step = (double)(S / n) / B;
                 break;
             case COLL_ALL_TO_ALL:
+            case COLL_GATHER: /* the root's link carries n - 1 shares */
+            case COLL_SCATTER:
                 step = (double)(n - 1) * (double)(S / n) / B;
                 break;
             default:

@@ -244,6 +244,49 @@ static void check_others(ncclDataType_t t)
             bad += get(h, t, i) != expect_reduce(t, ncclSum, (size_t)d * N + i, ndev);
         CHECK(bad == 0, "ReduceScatter type %d on device %d: %d wrong", (int)t, d, bad);
     }
+    /* AlltoAll: rank d gets segment d of every rank's ndev x N input, in rank order. */
+    fill(t, (size_t)ndev * N);
+    OK(ncclGroupStart());
+    for (int d = 0; d < ndev; d++)
+        OK(ncclAlltoAll(dsend[d], drecv[d], N, t, comms[d], streams[d]));
+    OK(ncclGroupEnd());
+    sync_all();
+    for (int d = 0; d < ndev; d++) {
+        int bad = 0;
+        OK(cudaMemcpy(h, drecv[d], (size_t)ndev * N * tsize(t), cudaMemcpyDeviceToHost));
+        for (int r = 0; r < ndev; r++)
+            for (size_t i = 0; i < N; i++)
+                bad += get(h, t, (size_t)r * N + i) != in_value(t, r, (size_t)d * N + i);
+        CHECK(bad == 0, "AlltoAll type %d on device %d: %d wrong", (int)t, d, bad);
+    }
+    /* Gather to the root, then scatter the root's ndev x N input back out. */
+    fill(t, N);
+    OK(ncclGroupStart());
+    for (int d = 0; d < ndev; d++)
+        OK(ncclGather(dsend[d], drecv[d], N, t, root, comms[d], streams[d]));
+    OK(ncclGroupEnd());
+    sync_all();
+    OK(cudaMemcpy(h, drecv[root], (size_t)ndev * N * tsize(t), cudaMemcpyDeviceToHost));
+    {
+        int bad = 0;
+        for (int r = 0; r < ndev; r++)
+            for (size_t i = 0; i < N; i++)
+                bad += get(h, t, (size_t)r * N + i) != in_value(t, r, i);
+        CHECK(bad == 0, "Gather type %d: %d wrong", (int)t, bad);
+    }
+    fill(t, (size_t)ndev * N);
+    OK(ncclGroupStart());
+    for (int d = 0; d < ndev; d++)
+        OK(ncclScatter(dsend[d], drecv[d], N, t, root, comms[d], streams[d]));
+    OK(ncclGroupEnd());
+    sync_all();
+    for (int d = 0; d < ndev; d++) {
+        int bad = 0;
+        OK(cudaMemcpy(h, drecv[d], N * tsize(t), cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < N; i++)
+            bad += get(h, t, i) != in_value(t, root, (size_t)d * N + i);
+        CHECK(bad == 0, "Scatter type %d on device %d: %d wrong", (int)t, d, bad);
+    }
     free(h);
 }
 

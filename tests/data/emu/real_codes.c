@@ -178,6 +178,27 @@ int main(void)
     SHOW("ncclAllReduce(type 42) in a group", ncclAllReduce(buf, buf, 16, (ncclDataType_t)42, ncclSum, comm, s));
     SHOW("ncclGroupEnd after a bad call", ncclGroupEnd());
     SHOW("ncclAllReduce after that group", ncclAllReduce(buf, buf, 16, ncclFloat, ncclSum, comm, s));
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 28, 0) /* all-to-all, gather and scatter came with 2.28 */
+    {
+        float *other = NULL, back[16];
+        int same = 1;
+        SHOW("cudaMalloc for all-to-all", cudaMalloc((void **)&other, 256));
+        SHOW("ncclAlltoAll", ncclAlltoAll(buf, other, 16, ncclFloat, comm, s));
+        SHOW("ncclAlltoAll in place", ncclAlltoAll(buf, buf, 16, ncclFloat, comm, s));
+        SHOW("ncclAlltoAll(type 42)", ncclAlltoAll(buf, other, 16, (ncclDataType_t)42, comm, s));
+        SHOW("ncclGather(root 0)", ncclGather(buf, other, 16, ncclFloat, 0, comm, s));
+        SHOW("ncclGather(root 1 of 1)", ncclGather(buf, other, 16, ncclFloat, 1, comm, s));
+        SHOW("ncclScatter(root 0)", ncclScatter(buf, other, 16, ncclFloat, 0, comm, s));
+        SHOW("ncclScatter(root -1)", ncclScatter(buf, other, 16, ncclFloat, -1, comm, s));
+        SHOW("ncclScatter(NULL comm)", ncclScatter(buf, other, 16, ncclFloat, 0, NULL, s));
+        SHOW("cudaStreamSynchronize after them", cudaStreamSynchronize(s));
+        SHOW("cudaMemcpy their output", cudaMemcpy(back, other, sizeof(back), cudaMemcpyDeviceToHost));
+        for (int i = 0; i < 16; i++)
+            same &= back[i] == (float)(i % 7) - 3.0f; /* one rank's: its own input */
+        printf("%-44s %d\n", "all-to-all, gather, scatter of one rank copy:", same);
+        SHOW("cudaFree for all-to-all", cudaFree(other));
+    }
+#endif
     {
         ncclResult_t async = ncclInProgress;
         SHOW("ncclCommGetAsyncError", ncclCommGetAsyncError(comm, &async));
