@@ -157,11 +157,17 @@ typedef struct model_memory {
  * LL (512 KiB) and LL128 (4,915,200 B) FIFOs (NCCL's defaults, shared/NCCL.md
  * 1.6). */
 #define MODEL_NCCL_CONN_BYTES (4194304.0 + 524288.0 + 4915200.0)
-/* Device memory of a CUDA context with lazy module loading (CUDA >= 11.7,
- * PyTorch's default): "around 400MB" (PyTorch maintainer, pytorch/pytorch
- * #109888); 287 MB lazy against 667 MB eager measured in pytorch/pytorch
- * PR #86509. */
-#define MODEL_CUDA_CONTEXT_BYTES 400e6
+/* Device memory a training process holds outside its allocator: PyTorch's
+ * CUDA context with lazy module loading (its default), and cuBLAS's handle,
+ * workspace and kernels once it has run a GEMM. Measured for this project
+ * with bench/context_measure.py on an H100 (CUDA 13.0, PyTorch 2.11,
+ * driver 580.159.04, 2026-11-26; bench/data/context/): 529 MiB for the
+ * context, 783 MiB after a bf16 GEMM of which the allocator held 98 MiB,
+ * so 685 MiB (718 MB). Eager
+ * loading took 1,261 MiB for the context alone. Earlier CUDA releases took
+ * less ("around 400MB", pytorch/pytorch #109888; 287 MB lazy, 667 MB eager,
+ * pytorch/pytorch PR #86509). Taken for every GPU: no other was measured. */
+#define MODEL_CUDA_CONTEXT_BYTES 718e6
 
 /* The framework's memory on a GPU beyond the model's: its CUDA context, and
  * NCCL's ring buffers for every communicator it belongs to (tensor,
@@ -169,7 +175,8 @@ typedef struct model_memory {
  * parallel, each of more than one rank): channels x 2 connections (a ring
  * has one to each neighbour at any scale, NVIDIA/nccl #864) x
  * MODEL_NCCL_CONN_BYTES. Not counted: allocator fragmentation (no figure
- * that holds in general), cuBLAS workspaces (tens of MB), NVLS buffers. */
+ * that holds in general), other libraries' kernels (cuDNN, Transformer
+ * Engine), NVLS buffers. */
 double model_framework_bytes(const model_layout *l);
 
 /**

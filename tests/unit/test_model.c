@@ -129,7 +129,7 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     model_free(m);
 }
 
-/* The framework's share: a CUDA context (400 MB) on every GPU, and NCCL's
+/* The framework's share: a CUDA context and cuBLAS (MODEL_CUDA_CONTEXT_BYTES) on every GPU, and NCCL's
  * three FIFOs (4 MiB + 512 KiB + 4,915,200 B) on 2 ring connections per
  * channel of every communicator of more than one rank; all in the total. */
 static void test_model__framework(void **state)
@@ -141,18 +141,18 @@ static void test_model__framework(void **state)
     const double conn = 4194304.0 + 524288.0 + 4915200.0;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
-    near_rel(model_framework_bytes(&l), 400e6, 1e-12); /* one GPU: the context alone */
+    near_rel(model_framework_bytes(&l), MODEL_CUDA_CONTEXT_BYTES, 1e-12); /* one GPU: the context alone */
     l.comm_channels = 24;
-    near_rel(model_framework_bytes(&l), 400e6, 1e-12); /* no communicator */
+    near_rel(model_framework_bytes(&l), MODEL_CUDA_CONTEXT_BYTES, 1e-12); /* no communicator */
     l.tp = 8;
     l.pp = 4;
     l.dp = 16;
     l.cp = 2;
     /* TP, PP, DP x CP and CP: four communicators. */
-    near_rel(model_framework_bytes(&l), 400e6 + 4 * 24 * 2 * conn, 1e-12);
+    near_rel(model_framework_bytes(&l), MODEL_CUDA_CONTEXT_BYTES + 4 * 24 * 2 * conn, 1e-12);
     l.tp = 1;
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
-    near_rel(mem.framework, 400e6 + 3 * 24 * 2 * conn, 1e-12);
+    near_rel(mem.framework, MODEL_CUDA_CONTEXT_BYTES + 3 * 24 * 2 * conn, 1e-12);
     near_rel(mem.total, mem.weights + mem.gradients + mem.optimizer + mem.activations + mem.logits + mem.framework,
              1e-12);
     model_free(m);
