@@ -792,6 +792,8 @@ size_t emu_report_blocked(const emu *m, diag_list *diag)
             snprintf(who, sizeof(who), "process %d (node %d)", i, P->node);
         if (P->waiting_what == EMU_WAIT_MPI)
             emu_mpi_missing(m, P->waiting, missing, sizeof(missing));
+        else if (P->waiting_what == EMU_WAIT_MPI_RECV)
+            emu_mpi_recv_missing(m, P->waiting, missing, sizeof(missing));
         else if (P->waiting_what != EMU_WAIT_NONE)
             emu_nccl_missing(m, P->waiting_what, P->waiting, missing, sizeof(missing));
         if (missing[0] != '\0')

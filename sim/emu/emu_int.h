@@ -162,6 +162,7 @@ struct emu {
     size_t np2ps, capp2ps;
     struct emu_hostcoll **hostcolls; /* MPI exchanges, by number (emu_mpi.c) */
     size_t nhostcolls, caphostcolls;
+    struct emu_mpi_p2p *mpi_p2p;     /* MPI messages and receives (emu_mpi.c) */
 };
 
 /* What a process waits for, when it never returns (the hang report). */
@@ -169,7 +170,8 @@ typedef enum emu_wait {
     EMU_WAIT_NONE,   /* streams: the report on the streams says the rest */
     EMU_WAIT_INIT,   /* ncclCommInitRank: waiting is an emu_clique */
     EMU_WAIT_SPLIT,  /* ncclCommSplit: an emu_split */
-    EMU_WAIT_MPI     /* an MPI exchange: an emu_hostcoll */
+    EMU_WAIT_MPI,    /* an MPI exchange: an emu_hostcoll */
+    EMU_WAIT_MPI_RECV /* an MPI receive: an emu_mpi_request */
 } emu_wait;
 
 /* One process of the program: the devices it sees, and the state CUDA and
@@ -235,6 +237,7 @@ void emu_hostcolls_free(emu *m);
 /* The processes that have not reached what a waiting process waits for, as
  * "1, 3" (emu_mpi.c for MPI exchanges; emu_nccl.c for the rest). */
 void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size);
+void emu_mpi_recv_missing(const emu *m, const void *request, char *buf, size_t size);
 void emu_nccl_missing(const emu *m, emu_wait what, const void *arg, char *buf, size_t size);
 extern emu *emu_active;
 size_t emu_type_size(ncclDataType_t t);

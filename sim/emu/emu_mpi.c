@@ -1,10 +1,17 @@
 /* emu_mpi.c - MPI's start-up calls for programs run as several processes
- * (include/mpi.h), and the host name each process sees. Exchanges are
- * host-side: they take no simulated time; a process waits in one until
- * every process has called it, as in MPI, and the data is copied then.
- * Calls are matched by their order in each process; a process that calls
- * another exchange than the others is reported, and its peers then wait
- * forever, which the emulator reports as a hang. */
+ * (include/mpi.h), point-to-point messages, and the host name each process
+ * sees. Exchanges are host-side: they take no simulated time; a process
+ * waits in one until every process has called it, as in MPI, and the data
+ * is copied then. Calls are matched by their order in each process; a
+ * process that calls another exchange than the others is reported, and its
+ * peers then wait forever, which the emulator reports as a hang.
+ *
+ * Messages are matched as MPI matches them: a receive takes the first
+ * message of its source and tag (either may be a wildcard) in the order
+ * they were sent, a message the first posted receive that accepts it. A
+ * send is buffered (its data copied, it returns at once, as MPI allows); a
+ * receive waits, and one that no message ever matches is reported as a
+ * hang, with what it waits for. */
 #define _DEFAULT_SOURCE /* gethostname's declaration, uname */
 #include <errno.h>
 #include <stdint.h>
@@ -198,6 +205,287 @@ void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size)
         snprintf(buf + len, size - len, " of %d never called it", m->nprocs);
 }
 
+/* --- Point-to-point messages ------------------------------------------------ */
+
+typedef struct mpi_msg {
+    int src, tag;
+    size_t bytes;
+    char *data; /* owned */
+    struct mpi_msg *next;
+} mpi_msg;
+
+struct emu_mpi_request {
+    int recv;          /* a receive; else a send, complete once buffered */
+    int owner;         /* its process */
+    int done, err;
+    void *buf;
+    size_t cap;        /* bytes the receive buffer holds */
+    int source, tag;   /* what a receive accepts (wildcards allowed) */
+    MPI_Status st;
+    struct emu_mpi_request *next_posted;
+    size_t slot;       /* its index in live */
+};
+
+/* Per process: messages that came before a receive took them, and
+ * receives posted before a message came. */
+typedef struct mpi_box {
+    mpi_msg *head, *tail;
+    struct emu_mpi_request *posted, *posted_tail;
+} mpi_box;
+
+struct emu_mpi_p2p {
+    mpi_box *box;                      /* per process */
+    struct emu_mpi_request **live;     /* requests not yet waited for, freed at the end */
+    size_t nlive, caplive;
+};
+
+static struct emu_mpi_p2p *p2p_state(emu *m)
+{
+    if (m->mpi_p2p == NULL && (m->mpi_p2p = calloc(1, sizeof(*m->mpi_p2p))) != NULL &&
+        (m->mpi_p2p->box = calloc((size_t)m->nprocs, sizeof(mpi_box))) == NULL) {
+        free(m->mpi_p2p);
+        m->mpi_p2p = NULL;
+    }
+    return m->mpi_p2p;
+}
+
+static int accepts(const struct emu_mpi_request *r, int src, int tag)
+{
+    return (r->source == MPI_ANY_SOURCE || r->source == src) && (r->tag == MPI_ANY_TAG || r->tag == tag);
+}
+
+/* Complete a receive with a message's bytes (truncated to the buffer). */
+static void deliver(struct emu_mpi_request *r, int src, int tag, const char *data, size_t bytes)
+{
+    size_t n = bytes <= r->cap ? bytes : r->cap;
+    if (n > 0)
+        memcpy(r->buf, data, n);
+    r->st.MPI_SOURCE = src;
+    r->st.MPI_TAG = tag;
+    r->st.count_bytes = (long long)n;
+    r->err = bytes > r->cap ? MPI_ERR_TRUNCATE : MPI_SUCCESS;
+    r->st.MPI_ERROR = r->err;
+    r->done = 1;
+}
+
+static struct emu_mpi_request *request_new(emu *m, struct emu_mpi_p2p *s, int recv)
+{
+    struct emu_mpi_request *r = calloc(1, sizeof(*r));
+    if (r == NULL || emu_vec_grow((void **)&s->live, &s->caplive, s->nlive, sizeof(*s->live)) < 0) {
+        free(r);
+        return NULL;
+    }
+    r->recv = recv;
+    r->owner = (int)(emu_self(m) - m->procs);
+    r->slot = s->nlive;
+    s->live[s->nlive++] = r;
+    return r;
+}
+
+static void request_free(struct emu_mpi_p2p *s, struct emu_mpi_request *r)
+{
+    s->live[r->slot] = s->live[--s->nlive];
+    s->live[r->slot]->slot = r->slot;
+    free(r);
+}
+
+/* Checks shared by sends and receives; peer is the destination or source. */
+static int p2p_args(emu *m, const char *fn, const void *buf, int count, MPI_Datatype type, int peer, int tag,
+                    MPI_Comm comm, int recv)
+{
+    if (emu_self(m)->mpi_state != 1)
+        return mpi_fail(m, fn, emu_self(m)->mpi_state == 0 ? "called before MPI_Init" : "called after MPI_Finalize",
+                        MPI_ERR_OTHER);
+    if (comm != MPI_COMM_WORLD)
+        return mpi_fail(m, fn, "only MPI_COMM_WORLD is provided", MPI_ERR_COMM);
+    if (count < 0)
+        return mpi_fail(m, fn, "a negative count", MPI_ERR_COUNT);
+    if (type_size(type) == 0)
+        return mpi_fail(m, fn, "an unknown datatype", MPI_ERR_TYPE);
+    if (count > 0 && buf == NULL)
+        return mpi_fail(m, fn, "a NULL buffer", MPI_ERR_ARG);
+    if (peer != MPI_PROC_NULL && (peer < (recv ? MPI_ANY_SOURCE : 0) || peer >= m->nprocs)) {
+        char what[96];
+        snprintf(what, sizeof(what), "%s %d is not a process of the %d", recv ? "source" : "destination", peer,
+                 m->nprocs);
+        return mpi_fail(m, fn, what, MPI_ERR_RANK);
+    }
+    if (tag < (recv ? MPI_ANY_TAG : 0) || tag > MPI_TAG_UB_VALUE)
+        return mpi_fail(m, fn, "a tag out of range", MPI_ERR_TAG);
+    return MPI_SUCCESS;
+}
+
+static int isend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm, MPI_Request *req,
+                 const char *fn)
+{
+    emu *m = mpi_runtime(fn);
+    struct emu_mpi_p2p *s;
+    int me, rc;
+    size_t bytes;
+    mpi_box *b;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (req != NULL)
+        *req = MPI_REQUEST_NULL;
+    if ((rc = p2p_args(m, fn, buf, count, type, dest, tag, comm, 0)) != MPI_SUCCESS)
+        return rc;
+    if ((s = p2p_state(m)) == NULL)
+        return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+    me = (int)(emu_self(m) - m->procs);
+    bytes = (size_t)count * type_size(type);
+    if (dest != MPI_PROC_NULL) {
+        struct emu_mpi_request *r, *prev = NULL;
+        b = &s->box[dest];
+        /* A process that has left main takes nothing more: its receives'
+         * buffers may be gone (an MPI error of its own, not a crash here). */
+        for (r = m->procs[dest].running ? b->posted : NULL; r != NULL && !accepts(r, me, tag); r = r->next_posted)
+            prev = r;
+        if (r != NULL) { /* the first receive posted for it */
+            deliver(r, me, tag, buf, bytes);
+            if (prev != NULL)
+                prev->next_posted = r->next_posted;
+            else
+                b->posted = r->next_posted;
+            if (b->posted_tail == r)
+                b->posted_tail = prev;
+            emu_wake(m);
+        } else {
+            mpi_msg *g = calloc(1, sizeof(*g));
+            if (g == NULL || (g->data = malloc(bytes + 1)) == NULL) {
+                free(g);
+                return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+            }
+            if (bytes > 0)
+                memcpy(g->data, buf, bytes);
+            *g = (mpi_msg){me, tag, bytes, g->data, NULL};
+            if (b->tail != NULL)
+                b->tail->next = g;
+            else
+                b->head = g;
+            b->tail = g;
+        }
+    }
+    if (req != NULL) { /* buffered: complete already */
+        struct emu_mpi_request *r = request_new(m, s, 0);
+        if (r == NULL)
+            return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+        r->done = 1;
+        r->st.MPI_SOURCE = me;
+        r->st.MPI_TAG = tag;
+        *req = r;
+    }
+    return MPI_SUCCESS;
+}
+
+static int irecv(void *buf, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm, MPI_Request *req,
+                 const char *fn)
+{
+    emu *m = mpi_runtime(fn);
+    struct emu_mpi_p2p *s;
+    struct emu_mpi_request *r;
+    mpi_box *b;
+    int rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (req == NULL)
+        return mpi_fail(m, fn, "a NULL request", MPI_ERR_REQUEST);
+    *req = MPI_REQUEST_NULL;
+    if ((rc = p2p_args(m, fn, buf, count, type, source, tag, comm, 1)) != MPI_SUCCESS)
+        return rc;
+    if ((s = p2p_state(m)) == NULL || (r = request_new(m, s, 1)) == NULL)
+        return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+    r->buf = buf;
+    r->cap = (size_t)count * type_size(type);
+    r->source = source;
+    r->tag = tag;
+    *req = r;
+    if (source == MPI_PROC_NULL) { /* completes at once, empty */
+        r->st.MPI_SOURCE = MPI_PROC_NULL;
+        r->st.MPI_TAG = MPI_ANY_TAG;
+        r->done = 1;
+        return MPI_SUCCESS;
+    }
+    b = &s->box[r->owner];
+    {
+        mpi_msg *g, *prev = NULL;
+        for (g = b->head; g != NULL && !accepts(r, g->src, g->tag); g = g->next)
+            prev = g;
+        if (g != NULL) { /* the first message that came for it */
+            deliver(r, g->src, g->tag, g->data, g->bytes);
+            if (prev != NULL)
+                prev->next = g->next;
+            else
+                b->head = g->next;
+            if (b->tail == g)
+                b->tail = prev;
+            free(g->data);
+            free(g);
+            return MPI_SUCCESS;
+        }
+    }
+    if (b->posted_tail != NULL)
+        b->posted_tail->next_posted = r;
+    else
+        b->posted = r;
+    b->posted_tail = r;
+    return MPI_SUCCESS;
+}
+
+static int req_done(const void *arg)
+{
+    return ((const struct emu_mpi_request *)arg)->done;
+}
+
+static int wait1(emu *m, MPI_Request *req, MPI_Status *status, const char *fn)
+{
+    struct emu_mpi_request *r;
+    int err;
+
+    if (req == NULL)
+        return mpi_fail(m, fn, "a NULL request", MPI_ERR_REQUEST);
+    r = *req;
+    if (r == MPI_REQUEST_NULL) { /* an empty status, as MPI gives */
+        if (status != MPI_STATUS_IGNORE)
+            *status = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_SUCCESS, 0};
+        return MPI_SUCCESS;
+    }
+    if (m->mpi_p2p == NULL || r->slot >= m->mpi_p2p->nlive || m->mpi_p2p->live[r->slot] != r)
+        return mpi_fail(m, fn, "not a request that MPI_Isend or MPI_Irecv returned", MPI_ERR_REQUEST);
+    if (r->owner != (int)(emu_self(m) - m->procs))
+        return mpi_fail(m, fn, "another process's request", MPI_ERR_REQUEST);
+    if (!r->done)
+        emu_wait_what(m, EMU_WAIT_MPI_RECV, req_done, r);
+    if (!r->done)
+        return MPI_ERR_OTHER;
+    if (status != MPI_STATUS_IGNORE)
+        *status = r->st;
+    err = r->err;
+    if (err != MPI_SUCCESS)
+        mpi_fail(m, fn, "the message is longer than the receive buffer (truncated)", err);
+    request_free(m->mpi_p2p, r);
+    *req = MPI_REQUEST_NULL;
+    return err;
+}
+
+void emu_mpi_recv_missing(const emu *m, const void *request, char *buf, size_t size)
+{
+    const struct emu_mpi_request *r = request;
+    char src[32], tag[32];
+
+    (void)m;
+    if (r->source == MPI_ANY_SOURCE)
+        snprintf(src, sizeof(src), "any process");
+    else
+        snprintf(src, sizeof(src), "process %d", r->source);
+    if (r->tag == MPI_ANY_TAG)
+        snprintf(tag, sizeof(tag), "any tag");
+    else
+        snprintf(tag, sizeof(tag), "tag %d", r->tag);
+    snprintf(buf, size, "MPI_Recv (or MPI_Wait) of a message from %s with %s: none was sent", src, tag);
+}
+
 void emu_hostcolls_free(emu *m)
 {
     for (size_t i = 0; i < m->nhostcolls; i++) {
@@ -206,6 +494,21 @@ void emu_hostcolls_free(emu *m)
         free(m->hostcolls[i]);
     }
     free(m->hostcolls);
+    if (m->mpi_p2p != NULL) {
+        struct emu_mpi_p2p *s = m->mpi_p2p;
+        for (int p = 0; p < m->nprocs; p++)
+            for (mpi_msg *g = s->box[p].head, *next; g != NULL; g = next) {
+                next = g->next;
+                free(g->data);
+                free(g);
+            }
+        for (size_t i = 0; i < s->nlive; i++)
+            free(s->live[i]);
+        free(s->live);
+        free(s->box);
+        free(s);
+        m->mpi_p2p = NULL;
+    }
 }
 
 int MPI_Init(int *argc, char ***argv)
@@ -284,6 +587,74 @@ int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, voi
 int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
     return exchange(HC_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 0, comm, "MPI_Allreduce");
+}
+
+int MPI_Send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm)
+{
+    return isend(buf, count, datatype, dest, tag, comm, NULL, "MPI_Send");
+}
+
+int MPI_Isend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+              MPI_Request *request)
+{
+    emu *m;
+    if (request == NULL)
+        return (m = mpi_runtime("MPI_Isend")) == NULL ? MPI_ERR_OTHER
+                                                       : mpi_fail(m, "MPI_Isend", "a NULL request", MPI_ERR_REQUEST);
+    return isend(buf, count, datatype, dest, tag, comm, request, "MPI_Isend");
+}
+
+int MPI_Irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
+              MPI_Request *request)
+{
+    return irecv(buf, count, datatype, source, tag, comm, request, "MPI_Irecv");
+}
+
+int MPI_Recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm, MPI_Status *status)
+{
+    MPI_Request r = MPI_REQUEST_NULL;
+    int rc = irecv(buf, count, datatype, source, tag, comm, &r, "MPI_Recv");
+    return rc != MPI_SUCCESS ? rc : wait1(emu_active, &r, status, "MPI_Recv");
+}
+
+int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag, void *recvbuf,
+                 int recvcount, MPI_Datatype recvtype, int source, int recvtag, MPI_Comm comm, MPI_Status *status)
+{
+    int rc = isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, NULL, "MPI_Sendrecv");
+    return rc != MPI_SUCCESS ? rc : MPI_Recv(recvbuf, recvcount, recvtype, source, recvtag, comm, status);
+}
+
+int MPI_Wait(MPI_Request *request, MPI_Status *status)
+{
+    emu *m = mpi_runtime("MPI_Wait");
+    return m == NULL ? MPI_ERR_OTHER : wait1(m, request, status, "MPI_Wait");
+}
+
+int MPI_Waitall(int count, MPI_Request requests[], MPI_Status statuses[])
+{
+    emu *m = mpi_runtime("MPI_Waitall");
+    int err = MPI_SUCCESS;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (count < 0 || (count > 0 && requests == NULL))
+        return mpi_fail(m, "MPI_Waitall", "a bad count or request array", MPI_ERR_ARG);
+    for (int i = 0; i < count; i++) {
+        int rc = wait1(m, &requests[i], statuses != MPI_STATUSES_IGNORE ? &statuses[i] : MPI_STATUS_IGNORE,
+                       "MPI_Waitall");
+        if (err == MPI_SUCCESS && rc != MPI_SUCCESS)
+            err = rc;
+    }
+    return err;
+}
+
+int MPI_Get_count(const MPI_Status *status, MPI_Datatype datatype, int *count)
+{
+    size_t z = type_size(datatype);
+    if (status == NULL || count == NULL || z == 0)
+        return MPI_ERR_ARG;
+    *count = status->count_bytes % (long long)z != 0 ? MPI_UNDEFINED : (int)(status->count_bytes / (long long)z);
+    return MPI_SUCCESS;
 }
 
 int MPI_Abort(MPI_Comm comm, int errorcode)

@@ -15,6 +15,7 @@ sp_emu_program(overlap ${SP_ROOT}/workloads/emu/overlap.c)
 sp_emu_program(mpi_allreduce ${SP_ROOT}/workloads/emu/mpi_allreduce.c)
 sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
+sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
 sp_emu_program(args ${SP_ROOT}/tests/data/emu/args.c)
 sp_emu_program(no_main ${SP_ROOT}/tests/data/emu/no_main.c)
@@ -50,6 +51,14 @@ sp_e2e(emulate.mpi.spark RC 0
 # Tensor- and data-parallel groups by ncclCommSplit, one process per GPU.
 sp_e2e(emulate.mpi.split RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|4|--ppn|8|$<TARGET_FILE:emu_mpi_split>"
   STDOUT "^PASSED: 0 failed check\\(s\\) over 32 processes")
+# MPI point-to-point: rings, any source, order, non-blocking, truncation;
+# the NCCL id sent to each process; a receive nobody sends to is a hang.
+sp_e2e(emulate.mpi.p2p RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|8|$<TARGET_FILE:emu_mpi_p2p>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 16 processes"
+  STDERR "MPI_Recv \\(process 0\\): the message is longer than the receive buffer")
+sp_e2e(emulate.mpi.p2p_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_p2p>|hang"
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Finalize.*process 2 \\(node 2\\) never returned from main: it waits in MPI_Recv \\(or MPI_Wait\\) of a message from process 0 with tag 77: none was sent")
+set_tests_properties(e2e.emulate.mpi.p2p_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 sp_e2e(emulate.mpi.too_many RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|9|$<TARGET_FILE:emu_mpi_allreduce>"
   STDERR "--ppn 9: a node of dgx-h100 has fewer GPUs")
 sp_e2e(emulate.mpi.hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|4|--ppn|1|$<TARGET_FILE:emu_mpi_hang>"
@@ -139,7 +148,11 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
     "-DARGS=-q|${vg_supp}|--leak-check=no|--error-exitcode=9|$<TARGET_FILE:scalepath>|emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_hang>"
     -DEXPECT_RC=4 -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-  set_tests_properties(memcheck.emulate memcheck.emulate_hang PROPERTIES LABELS memcheck TIMEOUT 300)
+  add_test(NAME memcheck.emulate_mpi_p2p COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-spark-switch.cfg -n 4 --ppn 1 $<TARGET_FILE:emu_mpi_p2p>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p PROPERTIES LABELS memcheck
+    TIMEOUT 300)
 endif()
 
 # Lab 7 (docs/labs/lab7-nccl-programs.md): the figures it states.

@@ -1,13 +1,16 @@
 /* mpi.h - the part of MPI that NCCL programs use to start up, as
  * scalepath's emulator provides it (docs/emulation.md): ranks and sizes, a
  * broadcast of the NCCL unique id, an all-gather of host names, barriers,
- * small all-reduces to check results. With `scalepath emulate --ppn K`
+ * small all-reduces to check results, and point-to-point messages
+ * (blocking and not). With `scalepath emulate --ppn K`
  * the program runs as K processes per node, each rank one process, as
  * `mpirun` would start it; without --ppn it is one process of rank 0.
  * These are host-side exchanges: they take no simulated time (the
  * simulated cluster's time is the GPUs'), and their data is real.
  * Names and signatures are MPI's; the values of the constants are not any
- * MPI library's, so a program must be compiled against this header.
+ * MPI library's (the error classes are MPICH's), so a program must be
+ * compiled against this header. A send is buffered: it returns at once,
+ * its data copied, as MPI allows; a receive waits for its message.
  */
 #ifndef SP_EMU_MPI_H
 #define SP_EMU_MPI_H
@@ -22,9 +25,32 @@ typedef int MPI_Op;
 
 #define MPI_COMM_WORLD ((MPI_Comm)1)
 #define MPI_SUCCESS 0
+#define MPI_ERR_COUNT 2
+#define MPI_ERR_TYPE 3
+#define MPI_ERR_TAG 4
+#define MPI_ERR_COMM 5
+#define MPI_ERR_RANK 6
 #define MPI_ERR_ARG 12
+#define MPI_ERR_TRUNCATE 14
 #define MPI_ERR_OTHER 15
+#define MPI_ERR_REQUEST 19
 #define MPI_IN_PLACE ((void *)1)
+
+#define MPI_ANY_SOURCE (-1)
+#define MPI_ANY_TAG (-1)
+#define MPI_PROC_NULL (-2)
+#define MPI_UNDEFINED (-32766)
+#define MPI_TAG_UB_VALUE 32767 /* the largest tag (MPI guarantees at least this) */
+
+typedef struct MPI_Status {
+    int MPI_SOURCE, MPI_TAG, MPI_ERROR;
+    long long count_bytes; /* the message's size: MPI_Get_count */
+} MPI_Status;
+#define MPI_STATUS_IGNORE ((MPI_Status *)0)
+#define MPI_STATUSES_IGNORE ((MPI_Status *)0)
+
+typedef struct emu_mpi_request *MPI_Request;
+#define MPI_REQUEST_NULL ((MPI_Request)0)
 
 #define MPI_DATATYPE_NULL ((MPI_Datatype)0)
 #define MPI_BYTE ((MPI_Datatype)1)
@@ -54,6 +80,17 @@ int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm
 int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                   MPI_Datatype recvtype, MPI_Comm comm);
 int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm);
+int MPI_Send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm);
+int MPI_Recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm, MPI_Status *status);
+int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag, void *recvbuf,
+                 int recvcount, MPI_Datatype recvtype, int source, int recvtag, MPI_Comm comm, MPI_Status *status);
+int MPI_Isend(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
+              MPI_Request *request);
+int MPI_Irecv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
+              MPI_Request *request);
+int MPI_Wait(MPI_Request *request, MPI_Status *status);
+int MPI_Waitall(int count, MPI_Request requests[], MPI_Status statuses[]);
+int MPI_Get_count(const MPI_Status *status, MPI_Datatype datatype, int *count);
 int MPI_Abort(MPI_Comm comm, int errorcode);
 double MPI_Wtime(void); /* simulated seconds */
 
