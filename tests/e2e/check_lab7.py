@@ -8,8 +8,11 @@ programs with `scalepath emulate`:
 - NCCL moves from Ring/LL to NVLS between 1 MiB and 2 MiB on the H100 node;
 - overlap.c on two Sparks saves 15.2% at 8,192 tokens and 39.5% at 2,048
   (16.6% and 43.1% with --sm-contention off), and on two DGX H100 nodes
-  less than on two Sparks.
-Usage: check_lab7.py SCALEPATH ALLREDUCE_PERF.so OVERLAP.so"""
+  less than on two Sparks;
+- memcpy_perf.c: H100 55.1 GB/s page-locked and 14.6 pageable at 256 MiB,
+  2.27 us for 4 KiB, half its peak between 64 and 256 KiB; Spark 109.2
+  GB/s either way; RTX 3090 24.9.
+Usage: check_lab7.py SCALEPATH ALLREDUCE_PERF.so OVERLAP.so [MEMCPY_PERF.so or .c]"""
 import re
 import subprocess
 import sys
@@ -88,3 +91,27 @@ if not h8k < s8k:
     fail("two DGX H100 nodes save %.1f%%, not less than two Sparks' %.1f%%" % (h8k, s8k))
 print("lab 7: H100 %.1f (Ring %.1f), Sparks %.2f, RTX 3090 %.2f GB/s; overlap %.1f%% / %.1f%%, H100 %.1f%%"
       % (h100, ring, spark, rtx, s8k, s2k, h8k))
+
+# Section 6: host copies (columns: bytes, then us and GB/s for h2d pinned,
+# d2h pinned, h2d pageable, d2h pageable, d2d, memset).
+memcpy = sys.argv[4] if len(sys.argv) > 4 else "workloads/emu/memcpy_perf.c"
+
+
+def copies(platform):
+    out = emulate(["-p", platform, memcpy])
+    return {int(f[0]): [float(x) for x in f[1:]] for f in (line.split() for line in out.splitlines())
+            if f and f[0].isdigit()}
+
+
+h = copies("platforms/dgx-h100.cfg")
+near(h[256 << 20][1], 55.1, 0.05, "H100 page-locked GB/s")
+near(h[256 << 20][5], 14.6, 0.05, "H100 pageable GB/s")
+near(h[4096][0], 2.27, 0.005, "H100 4 KiB copy (us)")
+if not (h[64 << 10][1] < 55.1 / 2 < h[256 << 10][1]):
+    fail("H100 half-peak not between 64 and 256 KiB: %s" % [(b, v[1]) for b, v in sorted(h.items())])
+sp = copies("platforms/dgx-spark.cfg")
+near(sp[256 << 20][1], 109.2, 0.05, "Spark copy GB/s")
+near(sp[256 << 20][5], 109.2, 0.05, "Spark pageable copy GB/s")
+near(copies("platforms/rtx3090-x4.cfg")[256 << 20][1], 24.9, 0.05, "RTX 3090 copy GB/s")
+print("lab 7 copies: H100 %.1f / %.1f GB/s, %.2f us; Spark %.1f" % (h[256 << 20][1], h[256 << 20][5], h[4096][0],
+                                                                  sp[256 << 20][1]))

@@ -13,6 +13,7 @@ sp_emu_program(hang ${SP_ROOT}/tests/data/emu/hang.c)
 sp_emu_program(allreduce_perf ${SP_ROOT}/workloads/emu/allreduce_perf.c)
 sp_emu_program(overlap ${SP_ROOT}/workloads/emu/overlap.c)
 sp_emu_program(mpi_allreduce ${SP_ROOT}/workloads/emu/mpi_allreduce.c)
+sp_emu_program(memcpy_perf ${SP_ROOT}/workloads/emu/memcpy_perf.c)
 sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
@@ -157,6 +158,6 @@ endif()
 
 # Lab 7 (docs/labs/lab7-nccl-programs.md): the figures it states.
 add_test(NAME e2e.lab7.claims COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_lab7.py ${SP_EXE}
-  $<TARGET_FILE:emu_allreduce_perf> $<TARGET_FILE:emu_overlap>
+  $<TARGET_FILE:emu_allreduce_perf> $<TARGET_FILE:emu_overlap> $<TARGET_FILE:emu_memcpy_perf>
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.lab7.claims PROPERTIES LABELS e2e TIMEOUT 300)
