@@ -75,7 +75,7 @@ def read_nccl_tests_log(path):
     with open(path, errors="replace") as fp:
         for line in fp:
             if line.startswith("#"):
-                m = re.search(r"(all_reduce|all_gather|reduce_scatter|alltoall|broadcast|reduce|sendrecv)_perf", line)
+                m = re.search(r"(all_reduce|all_gather|reduce_scatter|alltoall|broadcast|reduce|sendrecv|gather|scatter)_perf", line)
                 if m and coll is None:
                     coll = m.group(1)
                 continue

@@ -7,7 +7,9 @@ GPU, read with nvidia-smi (memory.used) in a fresh process each:
 - `cuda`: the CUDA runtime alone (libcudart's cudaFree(0)), lazy and eager
   module loading (CUDA_MODULE_LOADING);
 - `torch`: PyTorch's context (a one-element tensor), then after a bf16
-  matrix product (cuBLAS's handle and workspace), lazy and eager.
+  matrix product (cuBLAS's handle and kernels; PyTorch takes cuBLAS's
+  workspace from its allocator, whose reservation is printed), lazy and
+  eager.
 
 For the memory model's CUDA-context constant (sim/model/model.h,
 MODEL_CUDA_CONTEXT_BYTES). MiB = 2^20 bytes, as nvidia-smi counts."""

@@ -7,9 +7,10 @@
 #
 # Writes into OUTDIR (default /tmp/emulate_real): build.txt (each program:
 # built or the compiler's complaint), real_codes.txt and abi_values.txt
-# (the probes' output: tests/data/emu/*.expected are these, with a header),
-# real_codes_warn.txt (real_codes again with NCCL_DEBUG=WARN),
-# real_codes_checked.txt (again with NCCL_CHECK_POINTERS=1),
+# (the probes' output), real_codes_warn.txt (real_codes again with
+# NCCL_DEBUG=WARN), real_codes_checked.txt (again with
+# NCCL_CHECK_POINTERS=1: tests/data/emu/real_codes.expected is this one,
+# abi_values.expected is abi_values.txt, each with a header),
 # allreduce_perf.txt and memcpy_perf.txt (workloads/emu/allreduce_perf.c and
 # memcpy_perf.c on the real GPU).
 # The emulator claims (docs/emulation.md) that a program written against

@@ -222,7 +222,7 @@ static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int stat
             {"seq", OUT_I64, "1", "the collective's number on its communicator; -1 for SendRecv", seq},
             {"device", OUT_I64, "1", "SendRecv: the device; -1 for a collective", dev},
             {"ranks", OUT_I64, "1", "ranks of the communicator", ranks},
-            {"bytes", OUT_U64, "B", "nccl-tests size (AllGather, ReduceScatter: all ranks' total); SendRecv: the device's payload", bytes},
+            {"bytes", OUT_U64, "B", "nccl-tests size (AllGather, ReduceScatter, AlltoAll, Gather, Scatter: all ranks' total); SendRecv: the device's payload", bytes},
             {"algorithm", OUT_STR, "", "NCCL algorithm simulated; - for p2p", algo},
             {"protocol", OUT_STR, "", "NCCL protocol simulated; - for p2p", proto},
             {"start", OUT_F64, "s", "simulated time its first rank began, from the program's start", start},

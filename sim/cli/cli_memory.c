@@ -159,7 +159,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                    g->host_mem_bytes / G, g->host_mem_bw_Bps / G);
         if (g->unified)
             printf("  (unified memory: the operating system and CPU-side buffers share the %.0f GB)\n", cap / G);
-        printf("  (not counted: allocator fragmentation, other libraries' kernels, NVLS buffers)\n");
+        printf("  (not counted: allocator fragmentation, cuBLAS workspaces, other libraries' kernels, NVLS buffers)\n");
     }
 done:
     model_free(m);

@@ -242,7 +242,8 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
 
 /* nccl-tests' size and count for a requested size (GetCollByteCount in src/NAME.cu):
  * all_gather, reduce_scatter, alltoall, gather and scatter work on a
- * per-rank count rounded down to a multiple of 16 bytes. */
+ * per-rank count rounded down to a multiple of 16 bytes, which is the count
+ * nccl-tests prints (its paramcount), the size being all ranks' total. */
 static void sizes_for(const nccl_opts *o, int n, uint64_t req, uint64_t *size, uint64_t *count)
 {
     uint64_t ts = o->type->size;
@@ -257,8 +258,8 @@ static void sizes_for(const nccl_opts *o, int n, uint64_t req, uint64_t *size, u
         uint64_t per_rank = req / ts / (uint64_t)n;
         uint64_t align = ts < 16 ? 16 / ts : 1;
         per_rank -= per_rank % align;
-        *count = per_rank * (uint64_t)n;
-        *size = *count * ts;
+        *count = per_rank;
+        *size = per_rank * (uint64_t)n * ts;
     }
 }
 
@@ -323,8 +324,8 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
             OUT_ATTR_STR("latency_model", p->nccl.latency == PLAT_LAT_NONE ? "none" : "nccl"),
         };
         const out_col cols[] = {
-            {"size", OUT_U64, "B", "nccl-tests size (all ranks' total for all_gather/reduce_scatter)", size},
-            {"count", OUT_U64, "elements", "elements, as nccl-tests prints them", count},
+            {"size", OUT_U64, "B", "nccl-tests size (all ranks' total for all_gather, reduce_scatter, alltoall, gather, scatter)", size},
+            {"count", OUT_U64, "elements", "elements, as nccl-tests prints them (per rank where size is the total)", count},
             {"time", OUT_F64, "us", "simulated time of one operation, first start to last finish", t},
             {"algbw", OUT_F64, "GB/s", "size / time, GB = 1e9 B", alg},
             {"busbw", OUT_F64, "GB/s", "algbw x busbw_factor, as nccl-tests", bus},

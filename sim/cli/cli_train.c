@@ -282,7 +282,7 @@ void cli_train_print(const cli_train_result *r, const plat *p)
            r->mem.total / G, r->capacity / G, r->fits ? "fits" : "does NOT fit", r->mem.weights / G,
            r->mem.gradients / G, r->mem.optimizer / G, r->mem.activations / G, r->mem.logits / G,
            r->mem.framework / G);
-    printf("                   (not counted: allocator fragmentation, other libraries' kernels, NVLS buffers%s)\n",
+    printf("                   (not counted: allocator fragmentation, cuBLAS workspaces, other libraries' kernels, NVLS buffers%s)\n",
            plat_type_of_rank(p, 0)->gpu.unified ? "; unified memory: the OS and CPU-side buffers share it" : "");
     printf("step time          %10.3f ms\n", r->step_s * 1e3);
     printf("tokens/s           %10.0f (%.0f per GPU)\n", r->tokens_per_s, r->tokens_per_s / p->nranks);

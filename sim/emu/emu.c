@@ -284,6 +284,12 @@ int emu_task_ready(const emu_task *t)
     return t->kind != EMU_TASK_WAIT || rec == NULL || rec->done;
 }
 
+int emu_task_may_end(const emu_task *t)
+{
+    const emu_coll *c = t->kind == EMU_TASK_COLL ? t->impl : NULL;
+    return c == NULL || c->nbegun == c->cl->nranks;
+}
+
 void emu_process_ended(emu *m, int proc, int status)
 {
     if (m->procs[proc].group_depth > 0) {
@@ -785,7 +791,7 @@ size_t emu_report_blocked(const emu *m, diag_list *diag)
 
     for (int i = 0; i < m->nprocs; i++) {
         const emu_proc *P = &m->procs[i];
-        char who[40] = "the program", missing[200] = "";
+        char who[40] = "the program", missing[320] = "";
         if (!P->running)
             continue;
         if (m->nprocs > 1)

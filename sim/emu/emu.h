@@ -117,6 +117,11 @@ emu_task *emu_stream_next(emu_stream *s);
 int emu_stream_finished(const emu *m, const emu_stream *s);
 /* A WAIT task may begin once the event record it waits for is done. */
 int emu_task_ready(const emu_task *t);
+/* Whether a begun task may end: a collective not before every rank has
+ * begun it, since its output depends on their inputs (a chain's far end,
+ * or a reduce's root, could otherwise finish before a late rank brought
+ * its data); other tasks at once. */
+int emu_task_may_end(const emu_task *t);
 /* The task starts now: inputs are read, results written as they can be. */
 void emu_task_begin(emu *m, emu_task *t);
 /* The task has ended now: it leaves its stream's queue. */

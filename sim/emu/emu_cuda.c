@@ -170,6 +170,8 @@ void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg)
 /* wait_for, saying what for. */
 void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void *arg)
 {
+    if (ready(arg) || m->svc.wait == NULL) /* no wait: nothing to say should it hang later */
+        return;
     emu_self(m)->waiting_what = what;
     emu_wait_for(m, ready, arg);
 }
@@ -503,6 +505,8 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
     emu_task *t;
     emu_copy *k;
 
+    if (count == 0 && (int)kind >= 0 && kind <= cudaMemcpyDefault)
+        return cudaSuccess; /* nothing to move: NULL pointers too (cudaMalloc(0)'s), as CUDA allows */
     if (dst == NULL || (src == NULL && !is_set))
         return emu_cuda_fail(m, cudaErrorInvalidValue, "%s: a NULL pointer", fn);
     if (is_set && ddev < 0)

@@ -451,8 +451,14 @@ static int wait1(emu *m, MPI_Request *req, MPI_Status *status, const char *fn)
             *status = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_SUCCESS, 0};
         return MPI_SUCCESS;
     }
-    if (m->mpi_p2p == NULL || r->slot >= m->mpi_p2p->nlive || m->mpi_p2p->live[r->slot] != r)
-        return mpi_fail(m, fn, "not a request that MPI_Isend or MPI_Irecv returned", MPI_ERR_REQUEST);
+    { /* looked up, not dereferenced: a copy of a request already waited for is freed memory */
+        size_t i = 0;
+        while (m->mpi_p2p != NULL && i < m->mpi_p2p->nlive && m->mpi_p2p->live[i] != r)
+            i++;
+        if (m->mpi_p2p == NULL || i == m->mpi_p2p->nlive)
+            return mpi_fail(m, fn, "not a live request that MPI_Isend or MPI_Irecv returned (already waited for?)",
+                            MPI_ERR_REQUEST);
+    }
     if (r->owner != (int)(emu_self(m) - m->procs))
         return mpi_fail(m, fn, "another process's request", MPI_ERR_REQUEST);
     if (!r->done)
@@ -473,8 +479,8 @@ void emu_mpi_recv_missing(const emu *m, const void *request, char *buf, size_t s
 {
     const struct emu_mpi_request *r = request;
     char src[32], tag[32];
-
-    (void)m;
+    size_t len, others = 0;
+    int other_tag = 0;
     if (r->source == MPI_ANY_SOURCE)
         snprintf(src, sizeof(src), "any process");
     else
@@ -483,7 +489,16 @@ void emu_mpi_recv_missing(const emu *m, const void *request, char *buf, size_t s
         snprintf(tag, sizeof(tag), "any tag");
     else
         snprintf(tag, sizeof(tag), "tag %d", r->tag);
-    snprintf(buf, size, "MPI_Recv (or MPI_Wait) of a message from %s with %s: none was sent", src, tag);
+    len = (size_t)snprintf(buf, size, "MPI_Recv (or MPI_Wait) of a message from %s with %s: none was sent", src, tag);
+    if (m->mpi_p2p != NULL)
+        for (const mpi_msg *g = m->mpi_p2p->box[r->owner].head; g != NULL; g = g->next)
+            if (r->source == MPI_ANY_SOURCE || g->src == r->source) {
+                if (others++ == 0)
+                    other_tag = g->tag;
+            }
+    if (others > 0 && len < size)
+        snprintf(buf + len, size - len, " (%zu message(s) from it with other tags wait unreceived, tag %d first)",
+                 others, other_tag);
 }
 
 void emu_hostcolls_free(emu *m)
@@ -620,8 +635,20 @@ int MPI_Recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, M
 int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag, void *recvbuf,
                  int recvcount, MPI_Datatype recvtype, int source, int recvtag, MPI_Comm comm, MPI_Status *status)
 {
-    int rc = isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, NULL, "MPI_Sendrecv");
-    return rc != MPI_SUCCESS ? rc : MPI_Recv(recvbuf, recvcount, recvtype, source, recvtag, comm, status);
+    emu *m = mpi_runtime("MPI_Sendrecv");
+    MPI_Request r = MPI_REQUEST_NULL;
+    int rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    /* Both halves checked before anything is sent. */
+    if ((rc = p2p_args(m, "MPI_Sendrecv", sendbuf, sendcount, sendtype, dest, sendtag, comm, 0)) != MPI_SUCCESS ||
+        (rc = p2p_args(m, "MPI_Sendrecv", recvbuf, recvcount, recvtype, source, recvtag, comm, 1)) != MPI_SUCCESS)
+        return rc;
+    if ((rc = isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, NULL, "MPI_Sendrecv")) != MPI_SUCCESS ||
+        (rc = irecv(recvbuf, recvcount, recvtype, source, recvtag, comm, &r, "MPI_Sendrecv")) != MPI_SUCCESS)
+        return rc;
+    return wait1(m, &r, status, "MPI_Sendrecv");
 }
 
 int MPI_Wait(MPI_Request *request, MPI_Status *status)
@@ -642,8 +669,8 @@ int MPI_Waitall(int count, MPI_Request requests[], MPI_Status statuses[])
     for (int i = 0; i < count; i++) {
         int rc = wait1(m, &requests[i], statuses != MPI_STATUSES_IGNORE ? &statuses[i] : MPI_STATUS_IGNORE,
                        "MPI_Waitall");
-        if (err == MPI_SUCCESS && rc != MPI_SUCCESS)
-            err = rc;
+        if (rc != MPI_SUCCESS) /* as MPI: each status says its own error */
+            err = MPI_ERR_IN_STATUS;
     }
     return err;
 }

@@ -104,7 +104,22 @@ static ncclResult_t join(emu *m, emu_clique *cl, int rank, int device, ncclComm_
     return ncclSuccess;
 }
 
-ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId commId, int rank)
+/* A call that fails inside a group fails the group too, as NCCL's
+ * ncclGroupErrCheck makes it: ncclGroupEnd returns the first such error
+ * and drops the group's operations. So do communicators begun in a group
+ * (ncclCommInitRank, ncclCommSplit) that fail. */
+static ncclResult_t group_check(ncclResult_t r)
+{
+    emu *m = emu_runtime();
+    if (m != NULL && r != ncclSuccess) {
+        emu_proc *P = emu_self(m);
+        if (P->group_depth > 0 && P->group_error == ncclSuccess)
+            P->group_error = r;
+    }
+    return r;
+}
+
+static ncclResult_t init_rank(ncclComm_t *comm, int nranks, ncclUniqueId commId, int rank)
 {
     emu *m = emu_runtime();
     emu_clique *cl = NULL;
@@ -314,7 +329,7 @@ static ncclResult_t split_run(emu *m, emu_clique *parent, emu_split *s)
     return res;
 }
 
-ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t *newcomm, ncclConfig_t *config)
+static ncclResult_t comm_split(ncclComm_t comm, int color, int key, ncclComm_t *newcomm, ncclConfig_t *config)
 {
     emu *m = emu_runtime();
     struct ncclComm *c;
@@ -685,20 +700,6 @@ static ncclResult_t check_buf(emu *m, const emu_call *k, const void *p, size_t b
     return ncclSuccess;
 }
 
-/* A call that fails inside a group fails the group too, as NCCL's
- * ncclGroupErrCheck makes it: ncclGroupEnd returns the first such error
- * and drops the group's operations. */
-static ncclResult_t group_check(ncclResult_t r)
-{
-    emu *m = emu_runtime();
-    if (m != NULL && r != ncclSuccess) {
-        emu_proc *P = emu_self(m);
-        if (P->group_depth > 0 && P->group_error == ncclSuccess)
-            P->group_error = r;
-    }
-    return r;
-}
-
 static ncclResult_t coll_check(emu_fn fn, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t type,
                               ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t stream, const char *name)
 {
@@ -884,4 +885,14 @@ ncclResult_t ncclGroupEnd(void)
     r = submit(m, P->group, P->ngroup);
     P->ngroup = 0;
     return r;
+}
+
+ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId commId, int rank)
+{
+    return group_check(init_rank(comm, nranks, commId, rank));
+}
+
+ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t *newcomm, ncclConfig_t *config)
+{
+    return group_check(comm_split(comm, color, key, newcomm, config));
 }

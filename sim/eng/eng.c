@@ -949,6 +949,11 @@ static int task_is_ready(const void *arg)
     return emu_task_ready(arg);
 }
 
+static int task_may_end(const void *arg)
+{
+    return emu_task_may_end(arg);
+}
+
 /* A p2p task: receives are eager (posted first, their mailboxes' permanent
  * receiver), sends leave after NCCL's software latency. */
 static void run_legs(emu_worker *k, const emu_task *t)
@@ -1052,6 +1057,8 @@ static void worker_main(int argc, char *argv[])
             collective_ctas(k->sm, t->plan, 1);
             run_member(t->plan, t->member, t->key, &k->stage, &w->e->messages, k);
             collective_ctas(k->sm, t->plan, -1);
+            if (!emu_task_may_end(t)) /* its flows are done, its data not yet there */
+                world_wait(w, task_may_end, t);
         } else if (t->kind == EMU_TASK_P2P) {
             run_legs(k, t);
         } else if (t->kind == EMU_TASK_SLEEP && t->peer_device >= 0) {

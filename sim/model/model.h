@@ -158,8 +158,9 @@ typedef struct model_memory {
  * 1.6). */
 #define MODEL_NCCL_CONN_BYTES (4194304.0 + 524288.0 + 4915200.0)
 /* Device memory a training process holds outside its allocator: PyTorch's
- * CUDA context with lazy module loading (its default), and cuBLAS's handle,
- * workspace and kernels once it has run a GEMM. Measured for this project
+ * CUDA context with lazy module loading (its default), and cuBLAS's handle
+ * and kernels once it has run a GEMM (PyTorch takes cuBLAS's workspace from
+ * its own allocator, so that is not in this figure). Measured for this project
  * with bench/context_measure.py on an H100 (CUDA 13.0, PyTorch 2.11,
  * driver 580.159.04, 2026-11-26; bench/data/context/): 529 MiB for the
  * context, 783 MiB after a bf16 GEMM of which the allocator held 98 MiB,
@@ -175,8 +176,8 @@ typedef struct model_memory {
  * parallel, each of more than one rank): channels x 2 connections (a ring
  * has one to each neighbour at any scale, NVIDIA/nccl #864) x
  * MODEL_NCCL_CONN_BYTES. Not counted: allocator fragmentation (no figure
- * that holds in general), other libraries' kernels (cuDNN, Transformer
- * Engine), NVLS buffers. */
+ * that holds in general), cuBLAS workspaces (tens of MB), other libraries'
+ * kernels (cuDNN, Transformer Engine), NVLS buffers. */
 double model_framework_bytes(const model_layout *l);
 
 /**

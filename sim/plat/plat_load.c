@@ -397,37 +397,59 @@ static int check_gpu(const cfg_file *f, const config_setting_t *g, size_t index)
     else
         snprintf(what, sizeof(what), "gpus[%zu]", index);
     err = cfg_check(f, g, gpu_keys, what);
-    if (err == SP_OK) {
-        const char *arch = cfg_string(g, "arch", "");
-        const char *const *a = arch_names;
-        while (*a != NULL && strcmp(*a, arch) != 0)
-            a++;
-        if (*a == NULL) {
-            diag_error(f->diag, cfg_loc(f, config_setting_get_member(g, "arch")),
-                       "%s: unknown arch \"%s\" (expected volta, ampere, ada, hopper or blackwell)",
-                       what, arch);
-            err = SP_EINPUT;
+    /* The groups inside are checked whatever the GPU's own keys say, so that
+     * one run reports every problem. */
+    {
+        const config_setting_t *a = config_setting_get_member(g, "arch");
+        const config_setting_t *peak = config_setting_get_member(g, "peak_TFLOPs");
+        const config_setting_t *h = config_setting_get_member(g, "host_link");
+        const config_setting_t *e = config_setting_get_member(g, "efficiency");
+        int peak_ok = peak != NULL && config_setting_type(peak) == CONFIG_TYPE_GROUP;
+        if (a != NULL && config_setting_type(a) == CONFIG_TYPE_STRING) {
+            const char *arch = config_setting_get_string(a);
+            const char *const *n = arch_names;
+            while (*n != NULL && strcmp(*n, arch) != 0)
+                n++;
+            if (*n == NULL) {
+                diag_error(f->diag, cfg_loc(f, a),
+                           "%s: unknown arch \"%s\" (expected volta, ampere, ada, hopper or blackwell)", what, arch);
+                err = first_error(err, SP_EINPUT);
+            }
         }
-        err = first_error(err, cfg_check(f, config_setting_get_member(g, "peak_TFLOPs"), peak_keys,
-                                         what));
-        if (config_setting_get_member(g, "host_link") != NULL) {
-            const config_setting_t *h = config_setting_get_member(g, "host_link");
-            err = first_error(err, cfg_check(f, h, host_link_keys, what));
+        if (peak_ok) {
+            int perr = cfg_check(f, peak, peak_keys, what);
+            peak_ok = perr == SP_OK;
+            err = first_error(err, perr);
+        }
+        if (h != NULL && config_setting_type(h) == CONFIG_TYPE_GROUP) {
+            char hwhat[112];
+            snprintf(hwhat, sizeof(hwhat), "%s.host_link", what);
+            if (cfg_check(f, h, host_link_keys, hwhat) != SP_OK) {
+                err = first_error(err, SP_EINPUT);
+            } else if (cfg_number(h, "pageable_GBps", 0.0) >
+                       cfg_number(h, "bandwidth_GBps", 0.0) * cfg_number(h, "efficiency", 0.0)) {
+                diag_error(f->diag, cfg_loc(f, config_setting_get_member(h, "pageable_GBps")),
+                           "%s: pageable_GBps %g exceeds the page-locked rate, bandwidth_GBps x efficiency = %g: the "
+                           "CPU's staging only slows a copy",
+                           hwhat, cfg_number(h, "pageable_GBps", 0.0),
+                           cfg_number(h, "bandwidth_GBps", 0.0) * cfg_number(h, "efficiency", 0.0));
+                err = first_error(err, SP_EINPUT);
+            }
             if (cfg_bool(g, "unified_memory", false)) {
                 diag_error(f->diag, cfg_loc(f, h),
-                           "%s: host_link with unified_memory: the GPU's memory is the host's, so there is no link to describe",
+                           "%s: host_link with unified_memory: the GPU's memory is the host's, so there is no link to "
+                           "describe",
                            what);
                 err = first_error(err, SP_EINPUT);
             }
         }
-        if (config_setting_get_member(g, "efficiency") != NULL) {
-            const config_setting_t *e = config_setting_get_member(g, "efficiency");
-            err = first_error(err, cfg_check(f, e, eff_keys, what));
-            if (err == SP_OK) {
-                err = check_shapes(f, config_setting_get_member(e, "gemm_shapes"),
-                                   config_setting_get_member(g, "peak_TFLOPs"), what);
-                err = first_error(err, check_attn_shapes(f, config_setting_get_member(e, "attention_shapes"),
-                                                         config_setting_get_member(g, "peak_TFLOPs"), what));
+        if (e != NULL && config_setting_type(e) == CONFIG_TYPE_GROUP) {
+            int eerr = cfg_check(f, e, eff_keys, what);
+            err = first_error(err, eerr);
+            if (eerr == SP_OK && peak_ok) { /* measured shapes are checked against the peaks */
+                err = first_error(err, check_shapes(f, config_setting_get_member(e, "gemm_shapes"), peak, what));
+                err = first_error(err, check_attn_shapes(f, config_setting_get_member(e, "attention_shapes"), peak,
+                                                         what));
             }
         }
     }

@@ -530,8 +530,8 @@ static int load_rank(wl_builder *b, int rank, const char *path, int nranks, cons
             op.duration_s = 0.0;
             break;
         case CHAKRA_PROTO_MSG__NODE_TYPE__COMM_COLL_NODE: {
-            static const int kinds[] = {COLL_ALL_REDUCE, COLL_REDUCE, COLL_ALL_GATHER, -1, -1,
-                                        COLL_BROADCAST,  COLL_ALL_TO_ALL, COLL_REDUCE_SCATTER,
+            static const int kinds[] = {COLL_ALL_REDUCE, COLL_REDUCE,     COLL_ALL_GATHER,     COLL_GATHER,
+                                        COLL_SCATTER,    COLL_BROADCAST,  COLL_ALL_TO_ALL, COLL_REDUCE_SCATTER,
                                         COLL_REDUCE_SCATTER, -1};
             if (a.cpu || !a.has_type || !a.has_size) {
                 /* The host side of a collective (PyTorch's c10d:: ops): CPU time only. */
@@ -542,7 +542,7 @@ static int load_rank(wl_builder *b, int rank, const char *path, int nranks, cons
             if (a.type < 0 || a.type > 9 || kinds[a.type] < 0) {
                 diag_error(diag, (sp_loc){path, 0},
                            "record %u: node %llu (\"%s\"): collective type %lld is not supported "
-                           "(all-reduce, reduce, all-gather, broadcast, all-to-all, reduce-scatter)",
+                           "(all-reduce, reduce, all-gather, gather, scatter, broadcast, all-to-all, reduce-scatter)",
                            i + 1, (unsigned long long)nd->id, op.name, (long long)a.type);
                 err = SP_EINPUT;
                 break;

@@ -5,7 +5,7 @@
    (bandwidth x efficiency, a fixed cost, a pageable rate), copies
    from page-locked memory of 64 KiB to 4 MiB within 25% (issue #3's bar
    for any one point) of the same program on a real H100
-   (bench/data/emulate/h100-memcpy_perf.txt, the mean of its two runs in
+   (bench/data/emulate/h100-memcpy_perf.txt, the mean of its three runs in
    each direction). Those sizes lie between the ones the catalogue's figures
    came from (4 KiB for the fixed cost, 16 MiB and up for the bandwidth).
 2. DGX H100: copies within the device of 64 MiB and more, at its memory

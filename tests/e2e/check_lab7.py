@@ -9,7 +9,7 @@ programs with `scalepath emulate`:
 - overlap.c on two Sparks saves 15.2% at 8,192 tokens and 39.5% at 2,048
   (16.6% and 43.1% with --sm-contention off), and on two DGX H100 nodes
   less than on two Sparks;
-- memcpy_perf.c: H100 55.1 GB/s page-locked and 14.6 pageable at 256 MiB,
+- memcpy_perf.c: H100 55.1 GB/s page-locked and 14.3 pageable at 256 MiB,
   2.27 us for 4 KiB, half its peak between 64 and 256 KiB; Spark 109.2
   GB/s either way; RTX 3090 24.9.
 Usage: check_lab7.py SCALEPATH ALLREDUCE_PERF.so OVERLAP.so [MEMCPY_PERF.so or .c]"""
@@ -105,7 +105,7 @@ def copies(platform):
 
 h = copies("platforms/dgx-h100.cfg")
 near(h[256 << 20][1], 55.1, 0.05, "H100 page-locked GB/s")
-near(h[256 << 20][5], 14.6, 0.05, "H100 pageable GB/s")
+near(h[256 << 20][5], 14.3, 0.05, "H100 pageable GB/s")
 near(h[4096][0], 2.27, 0.005, "H100 4 KiB copy (us)")
 if not (h[64 << 10][1] < 55.1 / 2 < h[256 << 10][1]):
     fail("H100 half-peak not between 64 and 256 KiB: %s" % [(b, v[1]) for b, v in sorted(h.items())])

@@ -75,7 +75,7 @@ sp_e2e(lab2.lora RC 0
   STDOUT "total .*GB of 128 GB")
 
 # --- Every collective runs and prints the nccl-tests table.
-foreach(c all_reduce all_gather reduce_scatter broadcast reduce alltoall sendrecv)
+foreach(c all_reduce all_gather reduce_scatter broadcast reduce alltoall sendrecv gather scatter)
   sp_e2e(nccl.spark.${c} RC 0 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-c|${c}|-b|8|-e|64M|-f|2"
     STDOUT "size +count +type +redop +root +time +algbw +busbw #wrong.* 67108864 ")
   sp_e2e(nccl.h100.${c} RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|2|-c|${c}|-b|1M|-e|64M|-f|8|-v"

@@ -17,6 +17,8 @@ sp_emu_program(memcpy_perf ${SP_ROOT}/workloads/emu/memcpy_perf.c)
 sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
+sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
+sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
 sp_emu_program(args ${SP_ROOT}/tests/data/emu/args.c)
 sp_emu_program(no_main ${SP_ROOT}/tests/data/emu/no_main.c)
@@ -60,6 +62,13 @@ sp_e2e(emulate.mpi.p2p RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|8
 sp_e2e(emulate.mpi.p2p_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_p2p>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Finalize.*process 2 \\(node 2\\) never returned from main: it waits in MPI_Recv \\(or MPI_Wait\\) of a message from process 0 with tag 77: none was sent")
 set_tests_properties(e2e.emulate.mpi.p2p_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# A root that comes late: no rank sees its output before the root's data could reach it.
+sp_e2e(emulate.root_late RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_root_late>"
+  STDOUT "^Broadcast: 0 wrong.Scatter: 0 wrong.Reduce: 0 wrong.Gather: 0 wrong")
+# The last rank into ncclCommInitRank returns at once; its later hang is its own.
+sp_e2e(emulate.mpi.init_then_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_init_then_hang>"
+  STDERR "process 1 \\(node 0\\) never returned from main: it waits for work that cannot finish.*device 1's stream 0 never finished AllReduce")
+set_tests_properties(e2e.emulate.mpi.init_then_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 sp_e2e(emulate.mpi.too_many RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|9|$<TARGET_FILE:emu_mpi_allreduce>"
   STDERR "--ppn 9: a node of dgx-h100 has fewer GPUs")
 sp_e2e(emulate.mpi.hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|4|--ppn|1|$<TARGET_FILE:emu_mpi_hang>"
@@ -69,7 +78,7 @@ set_tests_properties(e2e.emulate.mpi.hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=d
 # Calls a program gets wrong fail with NCCL's and CUDA's codes and a message.
 sp_e2e(emulate.misuse RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_misuse>"
   STDOUT "^0 unexpected result.* Broadcast +0 +1 +4 "
-  STDERR "rank 3 calls ncclBroadcast.*where rank\\(s\\) before it called ncclAllReduce.*its 4 other operation\\(s\\) are dropped.*20 NCCL, CUDA or MPI call\\(s\\) failed")
+  STDERR "rank 3 calls ncclBroadcast.*where rank\\(s\\) before it called ncclAllReduce.*its 4 other operation\\(s\\) are dropped.*22 NCCL, CUDA or MPI call\\(s\\) failed")
 # A rank that never calls: exit 4, the missing rank named, no output file.
 sp_e2e(emulate.hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|-o|${SP_OUT}/emu-hang.h5|$<TARGET_FILE:emu_hang>"
   STDERR "never returned from main.*device 0's stream 0 never finished AllReduce number 0 on communicator 0: rank\\(s\\) 3 of 4 never reached it \\(never called it\\)"

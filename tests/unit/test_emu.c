@@ -229,6 +229,20 @@ static void test_emu__memory_capacity(void **state)
     assert_int_equal(cudaMalloc(&a, (size_t)(cap / 2) + 1), cudaSuccess);
     assert_int_equal(cudaFree(a), cudaSuccess);
     assert_int_equal(emu_api_errors(f->m), 1);
+    /* Empty buffers, as CUDA 13 gives them: cudaMalloc(0) is NULL, and moving
+     * zero bytes to or from it succeeds, leaving no error behind. */
+    a = &b;
+    assert_int_equal(cudaMalloc(&a, 0), cudaSuccess);
+    assert_null(a);
+    assert_int_equal(cudaMemcpy(a, &b, 0, cudaMemcpyHostToDevice), cudaSuccess);
+    assert_int_equal(cudaMemcpy(&b, a, 0, cudaMemcpyDeviceToHost), cudaSuccess);
+    assert_int_equal(cudaMemset(a, 0, 0), cudaSuccess);
+    assert_int_equal(cudaMemsetAsync(a, 0, 0, NULL), cudaSuccess);
+    assert_int_equal(cudaFree(a), cudaSuccess);
+    assert_int_equal(cudaGetLastError(), cudaSuccess);
+    assert_int_equal(cudaFree(&b), cudaErrorInvalidValue); /* not cudaMalloc's */
+    assert_int_equal(cudaGetLastError(), cudaErrorInvalidValue);
+    assert_int_equal(emu_api_errors(f->m), 2);
 }
 
 /* Sends and receives match per (source, destination) in call order, and

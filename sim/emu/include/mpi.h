@@ -33,6 +33,7 @@ typedef int MPI_Op;
 #define MPI_ERR_ARG 12
 #define MPI_ERR_TRUNCATE 14
 #define MPI_ERR_OTHER 15
+#define MPI_ERR_IN_STATUS 17
 #define MPI_ERR_REQUEST 19
 #define MPI_IN_PLACE ((void *)1)
 

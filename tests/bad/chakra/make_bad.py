@@ -19,10 +19,10 @@ send = node(1, "send", 5, attrs=[attr_int("comm_size", 1024), attr_int("comm_dst
                                  attr_int("comm_tag", 7)])
 write_trace(os.path.join(HERE, "unmatched.0.et"), [send])
 write_trace(os.path.join(HERE, "unmatched.1.et"), [node(1, "work", 4, duration=5)])
-# A collective type that is not simulated (GATHER = 3).
-gather = node(1, "gather", 7, attrs=[attr_int("comm_type", 3), attr_int("comm_size", 4096)])
-write_trace(os.path.join(HERE, "gather.0.et"), [gather])
-write_trace(os.path.join(HERE, "gather.1.et"), [gather])
+# A collective type that is not simulated (BARRIER = 9).
+barrier = node(1, "barrier", 7, attrs=[attr_int("comm_type", 9), attr_int("comm_size", 4096)])
+write_trace(os.path.join(HERE, "barrier.0.et"), [barrier])
+write_trace(os.path.join(HERE, "barrier.1.et"), [barrier])
 # A file cut inside its second record.
 good = os.path.join(HERE, "..", "..", "data", "chakra", "microbenchmarks", "all_reduce",
                     "4npus_1MB", "all_reduce.0.et")

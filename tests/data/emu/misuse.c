@@ -70,6 +70,14 @@ int main(void)
         EXPECT(ncclAllReduce(buf[d], buf[d], 16, ncclFloat, ncclSum, comms[d], s[d]), ncclSuccess);
     EXPECT(ncclReduce(buf[0], buf[0], 16, ncclFloat, ncclSum, 4, comms[0], s[0]), ncclInvalidArgument);
     EXPECT(ncclGroupEnd(), ncclInvalidArgument);
+    {   /* so does a communicator begun in a group that fails */
+        ncclUniqueId id;
+        ncclComm_t late = NULL;
+        EXPECT(ncclGetUniqueId(&id), ncclSuccess);
+        EXPECT(ncclGroupStart(), ncclSuccess);
+        EXPECT(ncclCommInitRank(&late, 2, id, 5), ncclInvalidArgument);
+        EXPECT(ncclGroupEnd(), ncclInvalidArgument);
+    }
     EXPECT(ncclGroupStart(), ncclSuccess);
     for (int d = 0; d < 4; d++)
         EXPECT(ncclBroadcast(buf[d], buf[d], 16, ncclFloat, 0, comms[d], s[d]), ncclSuccess);

@@ -117,6 +117,25 @@ int main(int argc, char **argv)
     CHECK(MPI_Send(&v, -1, MPI_INT, 0, 0, MPI_COMM_WORLD) == MPI_ERR_COUNT, "negative count");
     CHECK(MPI_Recv(&v, 1, MPI_DATATYPE_NULL, 0, 0, MPI_COMM_WORLD, &st) == MPI_ERR_TYPE, "no type");
     CHECK(MPI_Irecv(&v, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, NULL) == MPI_ERR_REQUEST, "NULL request");
+    /* A Sendrecv with a bad source sends nothing: the next message of tag 8
+     * from the previous rank is its good one. */
+    v = 1;
+    CHECK(MPI_Sendrecv(&v, 1, MPI_INT, (rank + 1) % size, 8, &got, 1, MPI_INT, 99, 8, MPI_COMM_WORLD, &st) ==
+              MPI_ERR_RANK,
+          "sendrecv with a bad source");
+    v = 2;
+    got = -1;
+    MPI_Sendrecv(&v, 1, MPI_INT, (rank + 1) % size, 8, &got, 1, MPI_INT, (rank + size - 1) % size, 8, MPI_COMM_WORLD,
+                 &st);
+    CHECK(got == 2, "the failed sendrecv sent %d", got);
+    /* A copy of a request already waited for is refused, not read. */
+    {
+        MPI_Request r, copy;
+        MPI_Isend(&v, 1, MPI_INT, MPI_PROC_NULL, 0, MPI_COMM_WORLD, &r);
+        copy = r;
+        CHECK(MPI_Wait(&r, MPI_STATUS_IGNORE) == MPI_SUCCESS && r == MPI_REQUEST_NULL, "wait");
+        CHECK(MPI_Wait(&copy, MPI_STATUS_IGNORE) == MPI_ERR_REQUEST, "a stale request");
+    }
 
     /* NCCL's unique id from rank 0 to each, by point-to-point messages. */
     {
