@@ -64,6 +64,9 @@ int main(void)
     SHOW("cudaGetLastError after the allocation", cudaGetLastError());
     SHOW("cudaMalloc(0 bytes)", cudaMalloc(&zero, 0));
     printf("%-44s %d\n", "cudaMalloc(0 bytes) gives NULL:", zero == NULL);
+    SHOW("cudaMemcpy of 0 bytes to that", cudaMemcpy(zero, host, 0, cudaMemcpyHostToDevice));
+    SHOW("cudaMemset of 0 bytes of that", cudaMemset(zero, 0, 0));
+    SHOW("cudaGetLastError after the empty copies", cudaGetLastError());
     SHOW("cudaFree(NULL)", cudaFree(NULL));
     SHOW("cudaFree(host pointer)", cudaFree(host));
     SHOW("cudaGetLastError after cudaFree", cudaGetLastError());
@@ -219,7 +222,13 @@ int main(void)
     SHOW("ncclCommSplit(no color)", ncclCommSplit(comm, NCCL_SPLIT_NOCOLOR, 0, &ranked, NULL));
     printf("%-44s %d\n", "no color gives NULL:", ranked == NULL);
     SHOW("ncclCommDestroy(split)", ncclCommDestroy(split));
+    SHOW("ncclGroupStart before a bad split", ncclGroupStart());
+    SHOW("ncclCommSplit(NULL newcomm) in a group", ncclCommSplit(comm, 0, 0, NULL, NULL));
+    SHOW("ncclGroupEnd after a bad split", ncclGroupEnd());
     SHOW("ncclGetUniqueId", ncclGetUniqueId(&id));
+    SHOW("ncclGroupStart before a bad init", ncclGroupStart());
+    SHOW("ncclCommInitRank(rank 5 of 2) in a group", ncclCommInitRank(&ranked, 2, id, 5));
+    SHOW("ncclGroupEnd after a bad init", ncclGroupEnd());
     SHOW("ncclCommInitRank(rank 1 of 1)", ncclCommInitRank(&ranked, 1, id, 1));
     SHOW("ncclCommInitRank(0 ranks)", ncclCommInitRank(&ranked, 0, id, 0));
     SHOW("ncclCommInitRank(rank 0 of 1)", ncclCommInitRank(&ranked, 1, id, 0));
