@@ -331,6 +331,18 @@ foreach(c all_reduce all_gather reduce_scatter all_to_all)
     set_tests_properties(${t}.replay ${t}.nccl ${t}.same PROPERTIES LABELS e2e)
   endforeach()
 endforeach()
+# Gather and scatter (Chakra types 3 and 4; tests/data/chakra/generated/make.py).
+foreach(c gather scatter)
+  set(t e2e.chakra.generated.${c})
+  add_test(NAME ${t}.replay COMMAND ${SP_EXE} replay -p platforms/dgx-spark-switch.cfg -n 4
+    -t ${chakra}/generated/${c}/${c} -o ${SP_OUT}/${c}-4.h5 WORKING_DIRECTORY ${SP_ROOT})
+  add_test(NAME ${t}.nccl COMMAND ${SP_EXE} nccl -p platforms/dgx-spark-switch.cfg -n 4 -c ${c}
+    -b 1M -e 1M -o ${SP_OUT}/${c}-4-nccl.h5 WORKING_DIRECTORY ${SP_ROOT})
+  add_test(NAME ${t}.same COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_chakra_micro.py
+    ${SP_OUT}/${c}-4.h5 ${SP_OUT}/${c}-4-nccl.h5 ${c})
+  set_tests_properties(${t}.same PROPERTIES DEPENDS "${t}.replay;${t}.nccl")
+  set_tests_properties(${t}.replay ${t}.nccl ${t}.same PROPERTIES LABELS e2e)
+endforeach()
 # On DGX H100 too (one node of 8 GPUs; two for 16 ranks).
 sp_e2e(chakra.micro.h100_16 RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|2|-t|${chakra}/microbenchmarks/all_reduce/16npus_1MB/all_reduce"
   STDOUT "iteration time")
