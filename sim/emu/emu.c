@@ -739,6 +739,12 @@ void emu_task_begin(emu *m, emu_task *t)
     }
     case EMU_TASK_SLEEP: {
         emu_copy *k = t->impl;
+        if (k != NULL && k->link_dir >= 0) { /* after the copies already on the link that way */
+            double *free_s = &m->devices[t->device].link_free_s[k->link_dir];
+            double start = *free_s > now ? *free_s : now;
+            t->duration_s = start - now + k->link_s;
+            *free_s = start + k->link_s;
+        }
         if (m->nodata)
             break;
         if (k != NULL && k->src != NULL)

@@ -554,7 +554,7 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
         free(k);
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
     }
-    *k = (emu_copy){dst, src, count, value, NULL};
+    *k = (emu_copy){dst, src, count, value, NULL, -1, 0.0};
     t->impl = k;
     /* Between host and device: on a GPU whose memory is the host's (GB10's
      * unified LPDDR5X), a copy within that memory, read and written; on a
@@ -566,6 +566,13 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
                     : (ddev >= 0 && sdev == ddev) ? emu_copy_time(m, dev, count, 2)
                     : (ddev < 0 || sdev < 0)      ? host_copy_time(m, dev, count, pinned(m, ddev < 0 ? dst : src))
                                                   : 0.0;
+    /* A copy over a host link queues behind the copies already on it in its
+     * direction (emu_task_begin): the link is shared, not one per stream. */
+    if (src != NULL && (ddev < 0 || sdev < 0) && !plat_type_of_rank(m->plat, dev)->gpu.unified &&
+        t->duration_s > 0.0) {
+        k->link_dir = ddev >= 0 ? 0 : 1;
+        k->link_s = t->duration_s;
+    }
     if (ddev >= 0 && sdev >= 0 && sdev != ddev && count > 0) {
         t->peer_device = sdev;
         t->peer_bytes = count;

@@ -128,10 +128,13 @@ typedef struct emu_copy {     /* a copy or memset task */
     size_t bytes;
     int value;
     char *owned;              /* pageable host source staged at the call (src points here) */
+    int link_dir;             /* over the GPU's host link: 0 to the device, 1 from it; -1 not */
+    double link_s;            /* its time on the link, alone */
 } emu_copy;
 
 typedef struct emu_device {
     double allocated;         /* bytes */
+    double link_free_s[2];    /* when its host link is next free, each way (simulated s) */
 } emu_device;
 
 struct emu {

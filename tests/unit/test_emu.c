@@ -376,6 +376,51 @@ static void test_emu__host_copy_time(void **state)
     }
 }
 
+/* Copies over one GPU's host link queue behind each other in each
+ * direction, whatever their streams; the other direction, and another
+ * GPU's link, do not wait. (The stand-in runner's clock stays at 0, so the
+ * waiting shows in each begun copy's duration.) */
+static void test_emu__host_link_queue(void **state)
+{
+    fixture *f;
+    void *h = NULL, *d[3] = {NULL, NULL, NULL};
+    cudaStream_t s[3];
+    emu_task *t[4];
+    const plat_gpu *g;
+    double one;
+
+    (void)state;
+    assert_int_equal(setup_on((void **)&f, PLATFORMS "/dgx-h100.cfg", 1), 0);
+    g = &plat_type_of_rank(f->p, 0)->gpu;
+    one = g->host_link_lat_s + (double)(1 << 20) / g->host_link_Bps;
+    assert_int_equal(cudaMallocHost(&h, 1 << 20), cudaSuccess);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cudaSetDevice(i < 2 ? 0 : 1), cudaSuccess);
+        assert_int_equal(cudaMalloc(&d[i], 1 << 20), cudaSuccess);
+        assert_int_equal(cudaStreamCreate(&s[i]), cudaSuccess);
+    }
+    assert_int_equal(cudaMemcpyAsync(d[0], h, 1 << 20, cudaMemcpyHostToDevice, s[0]), cudaSuccess);
+    t[0] = f->m->tasks[f->m->ntasks - 1];
+    assert_int_equal(cudaMemcpyAsync(d[1], h, 1 << 20, cudaMemcpyHostToDevice, s[1]), cudaSuccess);
+    t[1] = f->m->tasks[f->m->ntasks - 1];
+    assert_int_equal(cudaMemcpyAsync(d[2], h, 1 << 20, cudaMemcpyHostToDevice, s[2]), cudaSuccess);
+    t[2] = f->m->tasks[f->m->ntasks - 1];
+    assert_int_equal(cudaMemcpyAsync(h, d[0], 1 << 20, cudaMemcpyDeviceToHost, s[0]), cudaSuccess);
+    t[3] = f->m->tasks[f->m->ntasks - 1];
+    for (int i = 0; i < 3; i++)
+        emu_task_begin(f->m, t[i]);
+    assert_true(t[0]->duration_s == one);
+    assert_true(t[1]->duration_s == 2.0 * one); /* behind the first, on another stream */
+    assert_true(t[2]->duration_s == one);       /* another GPU */
+    for (int i = 0; i < 3; i++)
+        emu_task_end(f->m, t[i]);
+    emu_task_begin(f->m, t[3]);
+    assert_true(t[3]->duration_s == one); /* the other way */
+    emu_task_end(f->m, t[3]);
+    assert_int_equal(cudaDeviceSynchronize(), cudaSuccess);
+    teardown((void **)&f);
+}
+
 /* spEmuGemm times a GEMM as `scalepath train` does: the GPU's peak for the
  * type times its efficiency; nothing else. */
 static void test_emu__gemm_time(void **state)
@@ -405,6 +450,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_emu__group_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emu__integer_average_many_ranks, setup128, teardown),
         cmocka_unit_test(test_emu__host_copy_time),
+        cmocka_unit_test(test_emu__host_link_queue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,8 +7,8 @@
  * a device costs a read and a write at the GPU's memory bandwidth, and so
  * does a copy between host and device where the GPU's memory is the host's
  * (GB10); elsewhere such a copy takes the GPU's host link (PCIe) where the
- * platform describes it, and no time where not. A copy between devices
- * flows over their link.
+ * platform describes it, queued behind the copies already on it that way,
+ * and no time where not. A copy between devices flows over their link.
  */
 #ifndef SP_EMU_CUDA_RUNTIME_H
 #define SP_EMU_CUDA_RUNTIME_H
