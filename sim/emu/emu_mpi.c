@@ -215,7 +215,6 @@ typedef struct mpi_msg {
 } mpi_msg;
 
 struct emu_mpi_request {
-    int recv;          /* a receive; else a send, complete once buffered */
     int owner;         /* its process */
     int done, err;
     void *buf;
@@ -268,14 +267,13 @@ static void deliver(struct emu_mpi_request *r, int src, int tag, const char *dat
     r->done = 1;
 }
 
-static struct emu_mpi_request *request_new(emu *m, struct emu_mpi_p2p *s, int recv)
+static struct emu_mpi_request *request_new(emu *m, struct emu_mpi_p2p *s)
 {
     struct emu_mpi_request *r = calloc(1, sizeof(*r));
     if (r == NULL || emu_vec_grow((void **)&s->live, &s->caplive, s->nlive, sizeof(*s->live)) < 0) {
         free(r);
         return NULL;
     }
-    r->recv = recv;
     r->owner = (int)(emu_self(m) - m->procs);
     r->slot = s->nlive;
     s->live[s->nlive++] = r;
@@ -367,7 +365,7 @@ static int isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
         }
     }
     if (req != NULL) { /* buffered: complete already */
-        struct emu_mpi_request *r = request_new(m, s, 0);
+        struct emu_mpi_request *r = request_new(m, s);
         if (r == NULL)
             return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
         r->done = 1;
@@ -394,7 +392,7 @@ static int irecv(void *buf, int count, MPI_Datatype type, int source, int tag, M
     *req = MPI_REQUEST_NULL;
     if ((rc = p2p_args(m, fn, buf, count, type, source, tag, comm, 1)) != MPI_SUCCESS)
         return rc;
-    if ((s = p2p_state(m)) == NULL || (r = request_new(m, s, 1)) == NULL)
+    if ((s = p2p_state(m)) == NULL || (r = request_new(m, s)) == NULL)
         return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
     r->buf = buf;
     r->cap = (size_t)count * type_size(type);

@@ -117,6 +117,21 @@ int main(int argc, char **argv)
     CHECK(MPI_Send(&v, -1, MPI_INT, 0, 0, MPI_COMM_WORLD) == MPI_ERR_COUNT, "negative count");
     CHECK(MPI_Recv(&v, 1, MPI_DATATYPE_NULL, 0, 0, MPI_COMM_WORLD, &st) == MPI_ERR_TYPE, "no type");
     CHECK(MPI_Irecv(&v, 1, MPI_INT, 0, 0, MPI_COMM_WORLD, NULL) == MPI_ERR_REQUEST, "NULL request");
+    CHECK(MPI_Send(&v, 1, MPI_INT, 0, 0, (MPI_Comm)99) == MPI_ERR_COMM, "another communicator");
+    CHECK(MPI_Send(NULL, 1, MPI_INT, 0, 0, MPI_COMM_WORLD) == MPI_ERR_ARG, "a NULL buffer");
+    /* A truncated receive among others: MPI_Waitall says MPI_ERR_IN_STATUS and
+     * the status of that one says why. */
+    {
+        int two[2] = {3, 4}, one = -1;
+        MPI_Request req[3];
+        MPI_Status sts[3];
+        MPI_Isend(two, 2, MPI_INT, rank, 10, MPI_COMM_WORLD, &req[0]);
+        MPI_Irecv(&one, 1, MPI_INT, rank, 10, MPI_COMM_WORLD, &req[1]);
+        MPI_Isend(&v, 1, MPI_INT, MPI_PROC_NULL, 10, MPI_COMM_WORLD, &req[2]);
+        CHECK(MPI_Waitall(3, req, sts) == MPI_ERR_IN_STATUS && sts[1].MPI_ERROR == MPI_ERR_TRUNCATE && one == 3 &&
+                  sts[0].MPI_ERROR == MPI_SUCCESS,
+              "waitall with a truncated receive: status %d, got %d", sts[1].MPI_ERROR, one);
+    }
     /* A Sendrecv with a bad source sends nothing: the next message of tag 8
      * from the previous rank is its good one. */
     v = 1;
