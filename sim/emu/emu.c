@@ -218,7 +218,7 @@ void emu_free(emu *m)
         free(m->events[i]);
     free(m->events);
     procs_free(m->procs, m->nprocs);
-    emu_hostcolls_free(m);
+    emu_mpi_free(m);
     free(m->devices);
     free(m);
 }

@@ -163,9 +163,7 @@ struct emu {
     int launched;             /* emu_set_processes: processes as a launcher starts them */
     emu_task **p2ps;          /* the P2P tasks, in submission order (reports) */
     size_t np2ps, capp2ps;
-    struct emu_hostcoll **hostcolls; /* MPI exchanges, by number (emu_mpi.c) */
-    size_t nhostcolls, caphostcolls;
-    struct emu_mpi_p2p *mpi_p2p;     /* MPI messages and receives (emu_mpi.c) */
+    struct emu_mpi *mpi;      /* MPI's communicators, exchanges and messages (emu_mpi.c), made on first use */
 };
 
 /* What a process waits for, when it never returns (the hang report). */
@@ -193,7 +191,6 @@ typedef struct emu_proc {
     struct emu_split **splitting; /* ncclCommSplit calls made in the group */
     size_t nsplitting, capsplitting;
     int running, status;
-    unsigned long mpi_seq;    /* its next host collective (emu_mpi.c) */
     int mpi_state;            /* 0 before MPI_Init, 1 after, 2 after MPI_Finalize */
     emu_wait waiting_what;
     const void *waiting;      /* what it waits for (emu_wait), NULL when not waiting */
@@ -236,7 +233,7 @@ double emu_copy_time(const emu *m, int device, size_t bytes, int passes);
 
 /* emu.c, for emu_cuda.c, emu_nccl.c and emu_mpi.c */
 emu_proc *emu_self(emu *m); /* the calling process */
-void emu_hostcolls_free(emu *m);
+void emu_mpi_free(emu *m);
 /* The processes that have not reached what a waiting process waits for, as
  * "1, 3" (emu_mpi.c for MPI exchanges; emu_nccl.c for the rest). */
 void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size);

@@ -1,17 +1,20 @@
-/* emu_mpi.c - MPI's start-up calls for programs run as several processes
- * (include/mpi.h), point-to-point messages, and the host name each process
- * sees. Exchanges are host-side: they take no simulated time; a process
- * waits in one until every process has called it, as in MPI, and the data
- * is copied then. Calls are matched by their order in each process; a
- * process that calls another exchange than the others is reported, and its
- * peers then wait forever, which the emulator reports as a hang.
+/* emu_mpi.c - the MPI that NCCL programs run as several processes use
+ * (include/mpi.h): communicators (the world, each process's own, and those
+ * MPI_Comm_split, MPI_Comm_split_type and MPI_Comm_dup make), collective
+ * exchanges on them, point-to-point messages, and the host name each
+ * process sees. Exchanges are host-side: they take no simulated time; a
+ * process waits in one until every process of its communicator has called
+ * it, as in MPI, and the data is copied then. Calls are matched by their
+ * order on each communicator; a process that calls another exchange than
+ * the others is reported, and its peers then wait forever, which the
+ * emulator reports as a hang.
  *
- * Messages are matched as MPI matches them: a receive takes the first
- * message of its source and tag (either may be a wildcard) in the order
- * they were sent, a message the first posted receive that accepts it. A
- * send is buffered (its data copied, it returns at once, as MPI allows); a
- * receive waits, and one that no message ever matches is reported as a
- * hang, with what it waits for. */
+ * Messages are matched as MPI matches them, within their communicator: a
+ * receive takes the first message of its source and tag (either may be a
+ * wildcard) in the order they were sent, a message the first posted
+ * receive that accepts it. A send is buffered (its data copied, it returns
+ * at once, as MPI allows); a receive waits, and one that no message ever
+ * matches is reported as a hang, with what it waits for. */
 #define _DEFAULT_SOURCE /* gethostname's declaration, uname */
 #include <errno.h>
 #include <stdint.h>
@@ -24,17 +27,75 @@
 #include "emu/emu_int.h"
 #include "emu/include/mpi.h"
 
-enum { HC_BARRIER, HC_BCAST, HC_ALLGATHER, HC_ALLREDUCE, HC_FINALIZE };
+enum {
+    HC_BARRIER, HC_BCAST, HC_ALLGATHER, HC_ALLREDUCE, HC_FINALIZE, HC_REDUCE, HC_GATHER, HC_SCATTER,
+    HC_SPLIT, HC_SPLIT_TYPE, HC_DUP
+};
 
-static const char *const hc_name[] = {"MPI_Barrier", "MPI_Bcast", "MPI_Allgather", "MPI_Allreduce", "MPI_Finalize"};
+static const char *const hc_name[] = {"MPI_Barrier", "MPI_Bcast",      "MPI_Allgather",       "MPI_Allreduce",
+                                      "MPI_Finalize", "MPI_Reduce",    "MPI_Gather",          "MPI_Scatter",
+                                      "MPI_Comm_split", "MPI_Comm_split_type", "MPI_Comm_dup"};
+
+/* --- Communicators ---------------------------------------------------------- */
+
+typedef struct mpi_msg {
+    int src, tag; /* src: the sender's rank in the communicator */
+    size_t bytes;
+    char *data; /* owned */
+    struct mpi_msg *next;
+} mpi_msg;
+
+/* Per rank of a communicator: messages that came before a receive took
+ * them, and receives posted before a message came. */
+typedef struct mpi_box {
+    mpi_msg *head, *tail;
+    struct emu_mpi_request *posted, *posted_tail;
+} mpi_box;
+
+typedef struct mpi_comm {
+    int handle;
+    int size;
+    int *world;             /* the process of each rank */
+    int *rank_of;           /* per process: its rank here, or -1 */
+    unsigned char *freed;   /* per rank: it called MPI_Comm_free */
+    unsigned long *seq;     /* per rank: its next exchange here */
+    struct emu_hostcoll **xs; /* its exchanges, by number */
+    size_t nxs, capxs;
+    mpi_box *box;           /* per rank */
+    const char *made_by;    /* the call that made it; NULL for the world */
+} mpi_comm;
 
 struct emu_hostcoll {
     int kind, count, root;
     MPI_Datatype type;
     MPI_Op op;
     int arrived, done;
-    const void **send; /* per process */
+    mpi_comm *comm;
+    unsigned long number;   /* on its communicator */
+    unsigned char *called;  /* per rank */
+    const void **send;      /* per rank */
     void **recv;
+};
+
+struct emu_mpi_request {
+    int owner;         /* its process */
+    int done, err;
+    mpi_comm *comm;
+    int rank;          /* its process's rank in comm */
+    void *buf;
+    size_t cap;        /* bytes the receive buffer holds */
+    int source, tag;   /* what a receive accepts (wildcards allowed) */
+    MPI_Status st;
+    struct emu_mpi_request *next_posted;
+    size_t slot;       /* its index in live */
+};
+
+struct emu_mpi {
+    mpi_comm **comms;               /* by handle: 1 the world, 3 on those the program made; 0 and 2 unused */
+    size_t ncomms, capcomms;
+    mpi_comm **self;                /* per process: its MPI_COMM_SELF, made on first use */
+    struct emu_mpi_request **live;  /* requests not yet waited for, freed at the end */
+    size_t nlive, caplive;
 };
 
 static size_t type_size(MPI_Datatype t)
@@ -53,11 +114,137 @@ static emu *mpi_runtime(const char *fn)
     return emu_active;
 }
 
+static int self_index(emu *m)
+{
+    return (int)(emu_self(m) - m->procs);
+}
+
 static int mpi_fail(emu *m, const char *fn, const char *what, int code)
 {
-    fprintf(stderr, "scalepath emulate: WARN %s (process %d): %s\n", fn, (int)(emu_self(m) - m->procs), what);
+    fprintf(stderr, "scalepath emulate: WARN %s (process %d): %s\n", fn, self_index(m), what);
     m->api_errors++;
     return code;
+}
+
+static void comm_free(mpi_comm *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nxs; i++) {
+        free(c->xs[i]->called);
+        free(c->xs[i]->send);
+        free(c->xs[i]->recv);
+        free(c->xs[i]);
+    }
+    free(c->xs);
+    for (int r = 0; r < c->size; r++)
+        for (mpi_msg *g = c->box[r].head, *next; g != NULL; g = next) {
+            next = g->next;
+            free(g->data);
+            free(g);
+        }
+    free(c->box);
+    free(c->world);
+    free(c->rank_of);
+    free(c->freed);
+    free(c->seq);
+    free(c);
+}
+
+/* A communicator of size ranks, none placed yet (rank_of all -1). */
+static mpi_comm *comm_new(int size, int nprocs, const char *made_by)
+{
+    mpi_comm *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->size = size;
+    c->made_by = made_by;
+    c->world = calloc((size_t)size, sizeof(int));
+    c->rank_of = malloc((size_t)nprocs * sizeof(int));
+    c->freed = calloc((size_t)size, 1);
+    c->seq = calloc((size_t)size, sizeof(unsigned long));
+    c->box = calloc((size_t)size, sizeof(mpi_box));
+    if (c->world == NULL || c->rank_of == NULL || c->freed == NULL || c->seq == NULL || c->box == NULL) {
+        comm_free(c);
+        return NULL;
+    }
+    for (int p = 0; p < nprocs; p++)
+        c->rank_of[p] = -1;
+    return c;
+}
+
+/* Lists a new communicator under the next handle. */
+static int comm_add(struct emu_mpi *s, mpi_comm *c)
+{
+    if (emu_vec_grow((void **)&s->comms, &s->capcomms, s->ncomms, sizeof(*s->comms)) < 0)
+        return -1;
+    c->handle = (int)s->ncomms;
+    s->comms[s->ncomms++] = c;
+    return 0;
+}
+
+/* The MPI state, with the world communicator, made on first use. */
+static struct emu_mpi *mpi_state(emu *m)
+{
+    struct emu_mpi *s = m->mpi;
+    mpi_comm *w;
+
+    if (s != NULL)
+        return s;
+    if ((s = calloc(1, sizeof(*s))) == NULL || (s->self = calloc((size_t)m->nprocs, sizeof(*s->self))) == NULL ||
+        (s->comms = calloc(3, sizeof(*s->comms))) == NULL || (w = comm_new(m->nprocs, m->nprocs, NULL)) == NULL) {
+        if (s != NULL) {
+            free(s->self);
+            free(s->comms);
+        }
+        free(s);
+        return NULL;
+    }
+    s->capcomms = 3;
+    s->ncomms = 3;
+    w->handle = MPI_COMM_WORLD;
+    s->comms[MPI_COMM_WORLD] = w;
+    for (int p = 0; p < m->nprocs; p++)
+        w->world[p] = w->rank_of[p] = p;
+    m->mpi = s;
+    return s;
+}
+
+/* The communicator a handle names for the calling process, or NULL with
+ * *code set and the problem printed. */
+static mpi_comm *comm_get(emu *m, MPI_Comm handle, const char *fn, int *code)
+{
+    struct emu_mpi *s = mpi_state(m);
+    int me = self_index(m);
+    mpi_comm *c = NULL;
+
+    if (s == NULL) {
+        *code = mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+        return NULL;
+    }
+    if (handle == MPI_COMM_SELF) {
+        if (s->self[me] == NULL && (s->self[me] = comm_new(1, m->nprocs, "MPI_COMM_SELF")) != NULL) {
+            s->self[me]->handle = MPI_COMM_SELF;
+            s->self[me]->world[0] = me;
+            s->self[me]->rank_of[me] = 0;
+        }
+        if ((c = s->self[me]) == NULL) {
+            *code = mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+            return NULL;
+        }
+    } else if (handle > 0 && (size_t)handle < s->ncomms)
+        c = s->comms[handle];
+    if (c == NULL || c->rank_of[me] < 0) {
+        *code = mpi_fail(m, fn, handle == MPI_COMM_NULL ? "MPI_COMM_NULL is not a communicator"
+                                : c == NULL ? "not a communicator"
+                                            : "a communicator this process is not a member of", MPI_ERR_COMM);
+        return NULL;
+    }
+    if (c->freed[c->rank_of[me]]) {
+        *code = mpi_fail(m, fn, "a communicator this process has freed", MPI_ERR_COMM);
+        return NULL;
+    }
+    return c;
 }
 
 static int hc_done(const void *arg)
@@ -87,10 +274,72 @@ static void reduce_into(char *acc, const void *in, int count, MPI_Datatype type,
     }
 }
 
-/* The whole exchange, once every process has arrived. */
-static void hc_run(emu *m, struct emu_hostcoll *h)
+/* What MPI_Comm_split and its kin send: each rank's color and key. */
+typedef struct split_arg {
+    int color, key, rank;
+} split_arg;
+
+static int split_order(const void *a, const void *b)
 {
-    int n = m->nprocs;
+    const split_arg *x = a, *y = b;
+    if (x->color != y->color)
+        return x->color < y->color ? -1 : 1;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* The communicators a split makes: one per color, ranked by key, ties by
+ * their rank in the parent; MPI_UNDEFINED gets MPI_COMM_NULL. Returns -1
+ * out of memory (nothing handed out: the processes wait, the hang is
+ * reported). */
+static int split_run(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
+{
+    struct emu_mpi *s = m->mpi;
+    split_arg *a = malloc((size_t)c->size * sizeof(*a));
+    size_t first = s->ncomms;
+
+    if (a == NULL)
+        return -1;
+    for (int r = 0; r < c->size; r++) {
+        a[r] = *(const split_arg *)h->send[r];
+        a[r].rank = r;
+    }
+    qsort(a, (size_t)c->size, sizeof(*a), split_order);
+    for (int i = 0, j; i < c->size; i = j) {
+        mpi_comm *n;
+        for (j = i; j < c->size && a[j].color == a[i].color; j++)
+            ;
+        if (a[i].color == MPI_UNDEFINED)
+            continue;
+        if ((n = comm_new(j - i, m->nprocs, hc_name[h->kind])) == NULL || comm_add(s, n) < 0) {
+            comm_free(n);
+            while (s->ncomms > first) /* none of this split's is handed out */
+                comm_free(s->comms[--s->ncomms]);
+            free(a);
+            return -1;
+        }
+        for (int k = i; k < j; k++) {
+            n->world[k - i] = c->world[a[k].rank];
+            n->rank_of[c->world[a[k].rank]] = k - i;
+        }
+    }
+    for (int i = 0; i < c->size; i++) {
+        MPI_Comm out = MPI_COMM_NULL;
+        if (a[i].color != MPI_UNDEFINED)
+            for (size_t k = first; k < s->ncomms; k++)
+                if (s->comms[k]->rank_of[c->world[a[i].rank]] >= 0)
+                    out = (MPI_Comm)k;
+        *(MPI_Comm *)h->recv[a[i].rank] = out;
+    }
+    free(a);
+    return 0;
+}
+
+/* The whole exchange, once every rank has arrived. */
+static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
+{
+    int n = c->size;
     size_t z = type_size(h->type) * (size_t)h->count;
 
     if (h->kind == HC_BCAST) {
@@ -106,18 +355,41 @@ static void hc_run(emu *m, struct emu_hostcoll *h)
         for (int p = 0; p < n; p++)
             memcpy(h->recv[p], all, z * (size_t)n);
         free(all);
-    } else if (h->kind == HC_ALLREDUCE) {
+    } else if (h->kind == HC_ALLREDUCE || h->kind == HC_REDUCE) {
         char *acc = malloc(z + 1);
         if (acc == NULL)
             return;
         memcpy(acc, h->send[0] == MPI_IN_PLACE ? h->recv[0] : h->send[0], z);
-        for (int p = 1; p < n; p++) /* in process order, in the type's own arithmetic */
+        for (int p = 1; p < n; p++) /* in rank order, in the type's own arithmetic */
             reduce_into(acc, h->send[p] == MPI_IN_PLACE ? h->recv[p] : h->send[p], h->count, h->type, h->op);
         for (int p = 0; p < n; p++)
-            memcpy(h->recv[p], acc, z);
+            if (h->kind == HC_ALLREDUCE || p == h->root)
+                memcpy(h->recv[p], acc, z);
         free(acc);
+    } else if (h->kind == HC_GATHER) {
+        for (int p = 0; p < n; p++) /* the root's own block, in place, is there already */
+            if (h->send[p] != MPI_IN_PLACE)
+                memmove((char *)h->recv[h->root] + (size_t)p * z, h->send[p], z);
+    } else if (h->kind == HC_SCATTER) {
+        for (int p = 0; p < n; p++)
+            if (h->recv[p] != MPI_IN_PLACE)
+                memmove(h->recv[p], (const char *)h->send[h->root] + (size_t)p * z, z);
+    } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP) {
+        if (split_run(m, c, h) < 0)
+            return;
     }
     h->done = 1;
+}
+
+/* Is this rank's buffer read (send) or written (recv) by the exchange? */
+static int sends(int kind, int rank, int root)
+{
+    return kind == HC_SCATTER || kind == HC_BCAST ? rank == root : kind != HC_BARRIER && kind != HC_FINALIZE;
+}
+
+static int receives(int kind, int rank, int root)
+{
+    return kind == HC_REDUCE || kind == HC_GATHER ? rank == root : kind != HC_BARRIER && kind != HC_FINALIZE;
 }
 
 static int exchange(int kind, const void *send, void *recv, int count, MPI_Datatype type, MPI_Op op, int root,
@@ -125,52 +397,62 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
 {
     emu *m = mpi_runtime(fn);
     emu_proc *P;
+    mpi_comm *c;
     struct emu_hostcoll *h;
-    int me;
+    int me, rc, splits = kind == HC_SPLIT || kind == HC_SPLIT_TYPE || kind == HC_DUP;
 
     if (m == NULL)
         return MPI_ERR_OTHER;
     P = emu_self(m);
-    me = (int)(P - m->procs);
-    if (comm != MPI_COMM_WORLD)
-        return mpi_fail(m, fn, "only MPI_COMM_WORLD is provided", MPI_ERR_ARG);
-    if (kind != HC_BARRIER && kind != HC_FINALIZE && (count < 0 || type_size(type) == 0 || recv == NULL || send == NULL))
+    if ((c = comm_get(m, comm, fn, &rc)) == NULL)
+        return rc;
+    me = c->rank_of[self_index(m)];
+    if (splits && recv == NULL)
+        return mpi_fail(m, fn, "a NULL communicator to set", MPI_ERR_ARG);
+    if (!splits && kind != HC_BARRIER && kind != HC_FINALIZE &&
+        (count < 0 || type_size(type) == 0 || (sends(kind, me, root) && send == NULL) ||
+         (receives(kind, me, root) && recv == NULL)))
         return mpi_fail(m, fn, "a bad count, type or buffer", MPI_ERR_ARG);
-    if (kind == HC_ALLREDUCE && type != MPI_INT && type != MPI_LONG && type != MPI_FLOAT && type != MPI_DOUBLE)
+    if ((kind == HC_ALLREDUCE || kind == HC_REDUCE) && type != MPI_INT && type != MPI_LONG && type != MPI_FLOAT &&
+        type != MPI_DOUBLE)
         return mpi_fail(m, fn, "the emulator reduces MPI_INT, MPI_LONG, MPI_FLOAT and MPI_DOUBLE only", MPI_ERR_ARG);
-    if (kind == HC_ALLREDUCE && (op < MPI_SUM || op > MPI_PROD))
+    if ((kind == HC_ALLREDUCE || kind == HC_REDUCE) && (op < MPI_SUM || op > MPI_PROD))
         return mpi_fail(m, fn, "unknown operation", MPI_ERR_ARG);
-    if (kind == HC_BCAST && (root < 0 || root >= m->nprocs))
-        return mpi_fail(m, fn, "root out of range", MPI_ERR_ARG);
+    if ((kind == HC_BCAST || kind == HC_REDUCE || kind == HC_GATHER || kind == HC_SCATTER) &&
+        (root < 0 || root >= c->size))
+        return mpi_fail(m, fn, "root out of range", MPI_ERR_ROOT);
     if (P->mpi_state != 1) /* before anything is recorded: the others are not matched against it */
         return mpi_fail(m, fn, P->mpi_state == 0 ? "called before MPI_Init" : "called after MPI_Finalize",
                         MPI_ERR_OTHER);
-    if (P->mpi_seq == m->nhostcolls) { /* the first process here */
-        const void **sends = calloc((size_t)m->nprocs, sizeof(void *));
-        void **recvs = calloc((size_t)m->nprocs, sizeof(void *));
-        if (sends == NULL || recvs == NULL ||
-            emu_vec_grow((void **)&m->hostcolls, &m->caphostcolls, m->nhostcolls, sizeof(*m->hostcolls)) < 0 ||
+    if (c->seq[me] == c->nxs) { /* the first rank here */
+        const void **sendv = calloc((size_t)c->size, sizeof(void *));
+        void **recvv = calloc((size_t)c->size, sizeof(void *));
+        unsigned char *called = calloc((size_t)c->size, 1);
+        if (sendv == NULL || recvv == NULL || called == NULL ||
+            emu_vec_grow((void **)&c->xs, &c->capxs, c->nxs, sizeof(*c->xs)) < 0 ||
             (h = calloc(1, sizeof(*h))) == NULL) {
-            free(sends);
-            free(recvs);
+            free(sendv);
+            free(recvv);
+            free(called);
             return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
         }
-        *h = (struct emu_hostcoll){kind, count, root, type, op, 0, 0, sends, recvs};
-        m->hostcolls[m->nhostcolls++] = h;
+        *h = (struct emu_hostcoll){kind, count, root, type, op, 0, 0, c, c->nxs, called, sendv, recvv};
+        c->xs[c->nxs++] = h;
     }
-    h = m->hostcolls[P->mpi_seq];
+    h = c->xs[c->seq[me]];
     if (h->kind != kind || h->count != count || h->type != type || h->root != root || h->op != op) {
-        char what[200];
-        snprintf(what, sizeof(what), "host exchange number %lu: this process calls %s where others called %s "
-                 "(or another count, type, root or operation); MPI would hang or corrupt data",
-                 P->mpi_seq, fn, hc_name[h->kind]);
+        char what[240];
+        snprintf(what, sizeof(what), "exchange number %lu on its communicator: this process calls %s where others "
+                 "called %s (or another count, type, root or operation); MPI would hang or corrupt data",
+                 c->seq[me], fn, hc_name[h->kind]);
         return mpi_fail(m, fn, what, MPI_ERR_ARG);
     }
-    P->mpi_seq++;
+    c->seq[me]++;
+    h->called[me] = 1;
     h->send[me] = send;
     h->recv[me] = recv;
-    if (++h->arrived == m->nprocs) {
-        hc_run(m, h);
+    if (++h->arrived == c->size) {
+        hc_run(m, c, h);
         if (m->svc.notify != NULL)
             m->svc.notify(m->svc.ctx);
     }
@@ -186,67 +468,36 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
     return h->done ? MPI_SUCCESS : MPI_ERR_OTHER;
 }
 
+/* "(MPI exchange number 3)" on the world, or the communicator said. */
+static size_t where(const mpi_comm *c, unsigned long number, char *buf, size_t size)
+{
+    if (c->handle == MPI_COMM_WORLD)
+        return (size_t)snprintf(buf, size, "MPI exchange number %lu", number);
+    return (size_t)snprintf(buf, size, "MPI exchange number %lu on a communicator of %d process(es) that %s made",
+                            number, c->size, c->made_by);
+}
+
 void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size)
 {
     const struct emu_hostcoll *h = hostcoll;
-    size_t len, number = 0;
+    const mpi_comm *c = h->comm;
+    size_t len = (size_t)snprintf(buf, size, "%s (", hc_name[h->kind]);
 
-    for (size_t i = 0; i < m->nhostcolls; i++)
-        if (m->hostcolls[i] == h)
-            number = i;
-    len = (size_t)snprintf(buf, size, "%s (MPI exchange number %zu): process(es) ", hc_name[h->kind], number);
-    for (int p = 0, first = 1; p < m->nprocs && len + 24 < size; p++) {
-        if (h->send[p] != NULL)
-            continue; /* it has called */
-        len += (size_t)snprintf(buf + len, size - len, "%s%d", first ? "" : ", ", p);
+    if (len < size)
+        len += where(c, h->number, buf + len, size - len);
+    if (len < size)
+        len += (size_t)snprintf(buf + len, size - len, "): process(es) ");
+    for (int r = 0, first = 1; r < c->size && len + 24 < size; r++) {
+        if (h->called[r])
+            continue;
+        len += (size_t)snprintf(buf + len, size - len, "%s%d", first ? "" : ", ", c->world[r]);
         first = 0;
     }
     if (len + 40 < size)
-        snprintf(buf + len, size - len, " of %d never called it", m->nprocs);
+        snprintf(buf + len, size - len, " of %d never called it", c->handle == MPI_COMM_WORLD ? m->nprocs : c->size);
 }
 
 /* --- Point-to-point messages ------------------------------------------------ */
-
-typedef struct mpi_msg {
-    int src, tag;
-    size_t bytes;
-    char *data; /* owned */
-    struct mpi_msg *next;
-} mpi_msg;
-
-struct emu_mpi_request {
-    int owner;         /* its process */
-    int done, err;
-    void *buf;
-    size_t cap;        /* bytes the receive buffer holds */
-    int source, tag;   /* what a receive accepts (wildcards allowed) */
-    MPI_Status st;
-    struct emu_mpi_request *next_posted;
-    size_t slot;       /* its index in live */
-};
-
-/* Per process: messages that came before a receive took them, and
- * receives posted before a message came. */
-typedef struct mpi_box {
-    mpi_msg *head, *tail;
-    struct emu_mpi_request *posted, *posted_tail;
-} mpi_box;
-
-struct emu_mpi_p2p {
-    mpi_box *box;                      /* per process */
-    struct emu_mpi_request **live;     /* requests not yet waited for, freed at the end */
-    size_t nlive, caplive;
-};
-
-static struct emu_mpi_p2p *p2p_state(emu *m)
-{
-    if (m->mpi_p2p == NULL && (m->mpi_p2p = calloc(1, sizeof(*m->mpi_p2p))) != NULL &&
-        (m->mpi_p2p->box = calloc((size_t)m->nprocs, sizeof(mpi_box))) == NULL) {
-        free(m->mpi_p2p);
-        m->mpi_p2p = NULL;
-    }
-    return m->mpi_p2p;
-}
 
 static int accepts(const struct emu_mpi_request *r, int src, int tag)
 {
@@ -267,45 +518,49 @@ static void deliver(struct emu_mpi_request *r, int src, int tag, const char *dat
     r->done = 1;
 }
 
-static struct emu_mpi_request *request_new(emu *m, struct emu_mpi_p2p *s)
+static struct emu_mpi_request *request_new(emu *m, struct emu_mpi *s, mpi_comm *c)
 {
     struct emu_mpi_request *r = calloc(1, sizeof(*r));
     if (r == NULL || emu_vec_grow((void **)&s->live, &s->caplive, s->nlive, sizeof(*s->live)) < 0) {
         free(r);
         return NULL;
     }
-    r->owner = (int)(emu_self(m) - m->procs);
+    r->owner = self_index(m);
+    r->comm = c;
+    r->rank = c->rank_of[r->owner];
     r->slot = s->nlive;
     s->live[s->nlive++] = r;
     return r;
 }
 
-static void request_free(struct emu_mpi_p2p *s, struct emu_mpi_request *r)
+static void request_free(struct emu_mpi *s, struct emu_mpi_request *r)
 {
     s->live[r->slot] = s->live[--s->nlive];
     s->live[r->slot]->slot = r->slot;
     free(r);
 }
 
-/* Checks shared by sends and receives; peer is the destination or source. */
+/* Checks shared by sends and receives; peer is the destination or source.
+ * Sets *cp to the communicator. */
 static int p2p_args(emu *m, const char *fn, const void *buf, int count, MPI_Datatype type, int peer, int tag,
-                    MPI_Comm comm, int recv)
+                    MPI_Comm comm, int recv, mpi_comm **cp)
 {
+    int rc;
     if (emu_self(m)->mpi_state != 1)
         return mpi_fail(m, fn, emu_self(m)->mpi_state == 0 ? "called before MPI_Init" : "called after MPI_Finalize",
                         MPI_ERR_OTHER);
-    if (comm != MPI_COMM_WORLD)
-        return mpi_fail(m, fn, "only MPI_COMM_WORLD is provided", MPI_ERR_COMM);
+    if ((*cp = comm_get(m, comm, fn, &rc)) == NULL)
+        return rc;
     if (count < 0)
         return mpi_fail(m, fn, "a negative count", MPI_ERR_COUNT);
     if (type_size(type) == 0)
         return mpi_fail(m, fn, "an unknown datatype", MPI_ERR_TYPE);
     if (count > 0 && buf == NULL)
         return mpi_fail(m, fn, "a NULL buffer", MPI_ERR_ARG);
-    if (peer != MPI_PROC_NULL && (peer < (recv ? MPI_ANY_SOURCE : 0) || peer >= m->nprocs)) {
+    if (peer != MPI_PROC_NULL && (peer < (recv ? MPI_ANY_SOURCE : 0) || peer >= (*cp)->size)) {
         char what[96];
-        snprintf(what, sizeof(what), "%s %d is not a process of the %d", recv ? "source" : "destination", peer,
-                 m->nprocs);
+        snprintf(what, sizeof(what), "%s %d is not a rank of the communicator's %d", recv ? "source" : "destination",
+                 peer, (*cp)->size);
         return mpi_fail(m, fn, what, MPI_ERR_RANK);
     }
     if (tag < (recv ? MPI_ANY_TAG : 0) || tag > MPI_TAG_UB_VALUE)
@@ -317,7 +572,7 @@ static int isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
                  const char *fn)
 {
     emu *m = mpi_runtime(fn);
-    struct emu_mpi_p2p *s;
+    mpi_comm *c;
     int me, rc;
     size_t bytes;
     mpi_box *b;
@@ -326,18 +581,17 @@ static int isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
         return MPI_ERR_OTHER;
     if (req != NULL)
         *req = MPI_REQUEST_NULL;
-    if ((rc = p2p_args(m, fn, buf, count, type, dest, tag, comm, 0)) != MPI_SUCCESS)
+    if ((rc = p2p_args(m, fn, buf, count, type, dest, tag, comm, 0, &c)) != MPI_SUCCESS)
         return rc;
-    if ((s = p2p_state(m)) == NULL)
-        return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
-    me = (int)(emu_self(m) - m->procs);
+    me = c->rank_of[self_index(m)];
     bytes = (size_t)count * type_size(type);
     if (dest != MPI_PROC_NULL) {
         struct emu_mpi_request *r, *prev = NULL;
-        b = &s->box[dest];
+        b = &c->box[dest];
         /* A process that has left main takes nothing more: its receives'
          * buffers may be gone (an MPI error of its own, not a crash here). */
-        for (r = m->procs[dest].running ? b->posted : NULL; r != NULL && !accepts(r, me, tag); r = r->next_posted)
+        for (r = m->procs[c->world[dest]].running ? b->posted : NULL; r != NULL && !accepts(r, me, tag);
+             r = r->next_posted)
             prev = r;
         if (r != NULL) { /* the first receive posted for it */
             deliver(r, me, tag, buf, bytes);
@@ -365,7 +619,7 @@ static int isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
         }
     }
     if (req != NULL) { /* buffered: complete already */
-        struct emu_mpi_request *r = request_new(m, s);
+        struct emu_mpi_request *r = request_new(m, m->mpi, c);
         if (r == NULL)
             return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
         r->done = 1;
@@ -380,7 +634,7 @@ static int irecv(void *buf, int count, MPI_Datatype type, int source, int tag, M
                  const char *fn)
 {
     emu *m = mpi_runtime(fn);
-    struct emu_mpi_p2p *s;
+    mpi_comm *c;
     struct emu_mpi_request *r;
     mpi_box *b;
     int rc;
@@ -390,9 +644,9 @@ static int irecv(void *buf, int count, MPI_Datatype type, int source, int tag, M
     if (req == NULL)
         return mpi_fail(m, fn, "a NULL request", MPI_ERR_REQUEST);
     *req = MPI_REQUEST_NULL;
-    if ((rc = p2p_args(m, fn, buf, count, type, source, tag, comm, 1)) != MPI_SUCCESS)
+    if ((rc = p2p_args(m, fn, buf, count, type, source, tag, comm, 1, &c)) != MPI_SUCCESS)
         return rc;
-    if ((s = p2p_state(m)) == NULL || (r = request_new(m, s)) == NULL)
+    if ((r = request_new(m, m->mpi, c)) == NULL)
         return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
     r->buf = buf;
     r->cap = (size_t)count * type_size(type);
@@ -405,7 +659,7 @@ static int irecv(void *buf, int count, MPI_Datatype type, int source, int tag, M
         r->done = 1;
         return MPI_SUCCESS;
     }
-    b = &s->box[r->owner];
+    b = &c->box[r->rank];
     {
         mpi_msg *g, *prev = NULL;
         for (g = b->head; g != NULL && !accepts(r, g->src, g->tag); g = g->next)
@@ -451,13 +705,13 @@ static int wait1(emu *m, MPI_Request *req, MPI_Status *status, const char *fn)
     }
     { /* looked up, not dereferenced: a copy of a request already waited for is freed memory */
         size_t i = 0;
-        while (m->mpi_p2p != NULL && i < m->mpi_p2p->nlive && m->mpi_p2p->live[i] != r)
+        while (m->mpi != NULL && i < m->mpi->nlive && m->mpi->live[i] != r)
             i++;
-        if (m->mpi_p2p == NULL || i == m->mpi_p2p->nlive)
+        if (m->mpi == NULL || i == m->mpi->nlive)
             return mpi_fail(m, fn, "not a live request that MPI_Isend or MPI_Irecv returned (already waited for?)",
                             MPI_ERR_REQUEST);
     }
-    if (r->owner != (int)(emu_self(m) - m->procs))
+    if (r->owner != self_index(m))
         return mpi_fail(m, fn, "another process's request", MPI_ERR_REQUEST);
     if (!r->done)
         emu_wait_what(m, EMU_WAIT_MPI_RECV, req_done, r);
@@ -468,7 +722,7 @@ static int wait1(emu *m, MPI_Request *req, MPI_Status *status, const char *fn)
     err = r->err;
     if (err != MPI_SUCCESS)
         mpi_fail(m, fn, "the message is longer than the receive buffer (truncated)", err);
-    request_free(m->mpi_p2p, r);
+    request_free(m->mpi, r);
     *req = MPI_REQUEST_NULL;
     return err;
 }
@@ -476,52 +730,53 @@ static int wait1(emu *m, MPI_Request *req, MPI_Status *status, const char *fn)
 void emu_mpi_recv_missing(const emu *m, const void *request, char *buf, size_t size)
 {
     const struct emu_mpi_request *r = request;
-    char src[32], tag[32];
+    const mpi_comm *c = r->comm;
+    char src[64], tag[32];
     size_t len, others = 0;
     int other_tag = 0;
+    (void)m;
     if (r->source == MPI_ANY_SOURCE)
-        snprintf(src, sizeof(src), "any process");
-    else
+        snprintf(src, sizeof(src), "any %s", c->handle == MPI_COMM_WORLD ? "process" : "rank");
+    else if (c->handle == MPI_COMM_WORLD)
         snprintf(src, sizeof(src), "process %d", r->source);
+    else
+        snprintf(src, sizeof(src), "rank %d (process %d)", r->source, c->world[r->source]);
     if (r->tag == MPI_ANY_TAG)
         snprintf(tag, sizeof(tag), "any tag");
     else
         snprintf(tag, sizeof(tag), "tag %d", r->tag);
-    len = (size_t)snprintf(buf, size, "MPI_Recv (or MPI_Wait) of a message from %s with %s: none was sent", src, tag);
-    if (m->mpi_p2p != NULL)
-        for (const mpi_msg *g = m->mpi_p2p->box[r->owner].head; g != NULL; g = g->next)
-            if (r->source == MPI_ANY_SOURCE || g->src == r->source) {
-                if (others++ == 0)
-                    other_tag = g->tag;
-            }
+    len = (size_t)snprintf(buf, size, "MPI_Recv (or MPI_Wait) of a message from %s with %s", src, tag);
+    if (c->handle != MPI_COMM_WORLD && len < size)
+        len += (size_t)snprintf(buf + len, size - len, " on a communicator of %d that %s made", c->size,
+                                c->made_by);
+    if (len < size)
+        len += (size_t)snprintf(buf + len, size - len, ": none was sent");
+    for (const mpi_msg *g = c->box[r->rank].head; g != NULL; g = g->next)
+        if (r->source == MPI_ANY_SOURCE || g->src == r->source) {
+            if (others++ == 0)
+                other_tag = g->tag;
+        }
     if (others > 0 && len < size)
         snprintf(buf + len, size - len, " (%zu message(s) from it with other tags wait unreceived, tag %d first)",
                  others, other_tag);
 }
 
-void emu_hostcolls_free(emu *m)
+void emu_mpi_free(emu *m)
 {
-    for (size_t i = 0; i < m->nhostcolls; i++) {
-        free(m->hostcolls[i]->send);
-        free(m->hostcolls[i]->recv);
-        free(m->hostcolls[i]);
-    }
-    free(m->hostcolls);
-    if (m->mpi_p2p != NULL) {
-        struct emu_mpi_p2p *s = m->mpi_p2p;
-        for (int p = 0; p < m->nprocs; p++)
-            for (mpi_msg *g = s->box[p].head, *next; g != NULL; g = next) {
-                next = g->next;
-                free(g->data);
-                free(g);
-            }
-        for (size_t i = 0; i < s->nlive; i++)
-            free(s->live[i]);
-        free(s->live);
-        free(s->box);
-        free(s);
-        m->mpi_p2p = NULL;
-    }
+    struct emu_mpi *s = m->mpi;
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->ncomms; i++)
+        comm_free(s->comms[i]);
+    free(s->comms);
+    for (int p = 0; p < m->nprocs; p++)
+        comm_free(s->self[p]);
+    free(s->self);
+    for (size_t i = 0; i < s->nlive; i++)
+        free(s->live[i]);
+    free(s->live);
+    free(s);
+    m->mpi = NULL;
 }
 
 int MPI_Init(int *argc, char ***argv)
@@ -554,22 +809,84 @@ int MPI_Finalize(void)
 int MPI_Comm_rank(MPI_Comm comm, int *rank)
 {
     emu *m = mpi_runtime("MPI_Comm_rank");
+    mpi_comm *c;
+    int rc;
     if (m == NULL)
         return MPI_ERR_OTHER;
-    if (comm != MPI_COMM_WORLD || rank == NULL)
-        return mpi_fail(m, "MPI_Comm_rank", "only MPI_COMM_WORLD, and a rank to set", MPI_ERR_ARG);
-    *rank = (int)(emu_self(m) - m->procs);
+    if ((c = comm_get(m, comm, "MPI_Comm_rank", &rc)) == NULL)
+        return rc;
+    if (rank == NULL)
+        return mpi_fail(m, "MPI_Comm_rank", "a NULL rank to set", MPI_ERR_ARG);
+    *rank = c->rank_of[self_index(m)];
     return MPI_SUCCESS;
 }
 
 int MPI_Comm_size(MPI_Comm comm, int *size)
 {
     emu *m = mpi_runtime("MPI_Comm_size");
+    mpi_comm *c;
+    int rc;
     if (m == NULL)
         return MPI_ERR_OTHER;
-    if (comm != MPI_COMM_WORLD || size == NULL)
-        return mpi_fail(m, "MPI_Comm_size", "only MPI_COMM_WORLD, and a size to set", MPI_ERR_ARG);
-    *size = m->nprocs;
+    if ((c = comm_get(m, comm, "MPI_Comm_size", &rc)) == NULL)
+        return rc;
+    if (size == NULL)
+        return mpi_fail(m, "MPI_Comm_size", "a NULL size to set", MPI_ERR_ARG);
+    *size = c->size;
+    return MPI_SUCCESS;
+}
+
+int MPI_Comm_split(MPI_Comm comm, int color, int key, MPI_Comm *newcomm)
+{
+    split_arg a = {color, key, 0};
+    emu *m;
+    if (color < 0 && color != MPI_UNDEFINED)
+        return (m = mpi_runtime("MPI_Comm_split")) == NULL
+                   ? MPI_ERR_OTHER
+                   : mpi_fail(m, "MPI_Comm_split", "a negative color (other than MPI_UNDEFINED)", MPI_ERR_ARG);
+    return exchange(HC_SPLIT, &a, newcomm, 0, MPI_BYTE, 0, 0, comm, "MPI_Comm_split");
+}
+
+/* MPI_COMM_TYPE_SHARED: the processes of one node (one shared memory). */
+int MPI_Comm_split_type(MPI_Comm comm, int split_type, int key, MPI_Info info, MPI_Comm *newcomm)
+{
+    emu *m = mpi_runtime("MPI_Comm_split_type");
+    split_arg a = {MPI_UNDEFINED, key, 0};
+    (void)info;
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (split_type == MPI_COMM_TYPE_SHARED)
+        a.color = emu_self(m)->node;
+    else if (split_type != MPI_UNDEFINED)
+        return mpi_fail(m, "MPI_Comm_split_type", "the emulator provides MPI_COMM_TYPE_SHARED (and MPI_UNDEFINED) only",
+                        MPI_ERR_ARG);
+    return exchange(HC_SPLIT_TYPE, &a, newcomm, 0, MPI_BYTE, 0, 0, comm, "MPI_Comm_split_type");
+}
+
+int MPI_Comm_dup(MPI_Comm comm, MPI_Comm *newcomm)
+{
+    split_arg a = {0, 0, 0}; /* one color, ties kept in rank order */
+    return exchange(HC_DUP, &a, newcomm, 0, MPI_BYTE, 0, 0, comm, "MPI_Comm_dup");
+}
+
+/* Collective in MPI, which does not oblige it to wait for the others; here
+ * it does not. The handle becomes MPI_COMM_NULL, and the process may not
+ * use the communicator again. */
+int MPI_Comm_free(MPI_Comm *comm)
+{
+    emu *m = mpi_runtime("MPI_Comm_free");
+    mpi_comm *c;
+    int rc;
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (comm == NULL)
+        return mpi_fail(m, "MPI_Comm_free", "a NULL communicator", MPI_ERR_ARG);
+    if ((c = comm_get(m, *comm, "MPI_Comm_free", &rc)) == NULL)
+        return rc;
+    if (c->handle == MPI_COMM_WORLD || c->handle == MPI_COMM_SELF)
+        return mpi_fail(m, "MPI_Comm_free", "MPI_COMM_WORLD and MPI_COMM_SELF cannot be freed", MPI_ERR_COMM);
+    c->freed[c->rank_of[self_index(m)]] = 1;
+    *comm = MPI_COMM_NULL;
     return MPI_SUCCESS;
 }
 
@@ -584,22 +901,94 @@ int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm
     return exchange(HC_BCAST, buffer, buffer, count, datatype, 0, root, comm, "MPI_Bcast");
 }
 
+/* Send and receive sizes that must agree, or MPI_ERR_ARG printed. */
+static int same_size(const char *fn, int sendcount, MPI_Datatype sendtype, int recvcount, MPI_Datatype recvtype)
+{
+    emu *m;
+    if ((size_t)sendcount * type_size(sendtype) == (size_t)recvcount * type_size(recvtype))
+        return MPI_SUCCESS;
+    return (m = mpi_runtime(fn)) == NULL ? MPI_ERR_OTHER : mpi_fail(m, fn, "send and receive sizes differ", MPI_ERR_ARG);
+}
+
 int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                   MPI_Datatype recvtype, MPI_Comm comm)
 {
+    int rc;
     /* MPI_IN_PLACE: each process's block is already at its place in recvbuf. */
-    if (sendbuf == MPI_IN_PLACE)
-        return exchange(HC_ALLGATHER, MPI_IN_PLACE, recvbuf, recvcount, recvtype, 0, 0, comm, "MPI_Allgather");
-    if ((size_t)sendcount * type_size(sendtype) != (size_t)recvcount * type_size(recvtype)) {
-        emu *m = mpi_runtime("MPI_Allgather");
-        return m == NULL ? MPI_ERR_OTHER : mpi_fail(m, "MPI_Allgather", "send and receive sizes differ", MPI_ERR_ARG);
-    }
+    if (sendbuf != MPI_IN_PLACE &&
+        (rc = same_size("MPI_Allgather", sendcount, sendtype, recvcount, recvtype)) != MPI_SUCCESS)
+        return rc;
     return exchange(HC_ALLGATHER, sendbuf, recvbuf, recvcount, recvtype, 0, 0, comm, "MPI_Allgather");
 }
 
 int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm)
 {
     return exchange(HC_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 0, comm, "MPI_Allreduce");
+}
+
+/* The calling process's rank in comm, or -1 (comm_get reports it later). */
+static int rank_in(MPI_Comm comm)
+{
+    emu *m = emu_active;
+    struct emu_mpi *s;
+    if (m == NULL || !m->bound || (s = mpi_state(m)) == NULL)
+        return -1;
+    if (comm == MPI_COMM_SELF)
+        return 0;
+    return comm > 0 && (size_t)comm < s->ncomms && s->comms[comm] != NULL ? s->comms[comm]->rank_of[self_index(m)]
+                                                                          : -1;
+}
+
+/* recvbuf matters at the root only; MPI_IN_PLACE there takes the root's
+ * own contribution from recvbuf. */
+int MPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, int root,
+               MPI_Comm comm)
+{
+    int r = rank_in(comm); /* -1: a bad communicator, which exchange reports */
+    if (sendbuf == MPI_IN_PLACE && r >= 0 && r != root) {
+        emu *m = mpi_runtime("MPI_Reduce");
+        return m == NULL ? MPI_ERR_OTHER : mpi_fail(m, "MPI_Reduce", "MPI_IN_PLACE at a rank other than the root",
+                                                    MPI_ERR_ARG);
+    }
+    return exchange(HC_REDUCE, sendbuf, recvbuf, count, datatype, op, root, comm, "MPI_Reduce");
+}
+
+/* The exchange is matched on each rank's block: sendcount and sendtype,
+ * or at a root sending MPI_IN_PLACE, recvcount and recvtype. */
+int MPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+               MPI_Datatype recvtype, int root, MPI_Comm comm)
+{
+    int rc, r = rank_in(comm), at_root = r == root; /* r -1: a bad communicator, which exchange reports */
+    if (sendbuf == MPI_IN_PLACE) {
+        if (r >= 0 && !at_root) {
+            emu *m = mpi_runtime("MPI_Gather");
+            return m == NULL ? MPI_ERR_OTHER : mpi_fail(m, "MPI_Gather", "MPI_IN_PLACE at a rank other than the root",
+                                                        MPI_ERR_ARG);
+        }
+        return exchange(HC_GATHER, sendbuf, recvbuf, recvcount, recvtype, 0, root, comm, "MPI_Gather");
+    }
+    if (at_root && (rc = same_size("MPI_Gather", sendcount, sendtype, recvcount, recvtype)) != MPI_SUCCESS)
+        return rc;
+    return exchange(HC_GATHER, sendbuf, at_root ? recvbuf : NULL, sendcount, sendtype, 0, root, comm, "MPI_Gather");
+}
+
+/* Matched on each rank's block: recvcount and recvtype, or at a root
+ * receiving MPI_IN_PLACE, sendcount and sendtype. */
+int MPI_Scatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+                MPI_Datatype recvtype, int root, MPI_Comm comm)
+{
+    int rc, r = rank_in(comm), at_root = r == root; /* r -1: a bad communicator, which exchange reports */
+    if (recvbuf == MPI_IN_PLACE) {
+        if (r >= 0 && !at_root) {
+            emu *m = mpi_runtime("MPI_Scatter");
+            return m == NULL ? MPI_ERR_OTHER : mpi_fail(m, "MPI_Scatter", "MPI_IN_PLACE at a rank other than the root",
+                                                        MPI_ERR_ARG);
+        }
+        return exchange(HC_SCATTER, sendbuf, recvbuf, sendcount, sendtype, 0, root, comm, "MPI_Scatter");
+    }
+    if (at_root && (rc = same_size("MPI_Scatter", sendcount, sendtype, recvcount, recvtype)) != MPI_SUCCESS)
+        return rc;
+    return exchange(HC_SCATTER, at_root ? sendbuf : NULL, recvbuf, recvcount, recvtype, 0, root, comm, "MPI_Scatter");
 }
 
 int MPI_Send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm)
@@ -635,13 +1024,14 @@ int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int 
 {
     emu *m = mpi_runtime("MPI_Sendrecv");
     MPI_Request r = MPI_REQUEST_NULL;
+    mpi_comm *c;
     int rc;
 
     if (m == NULL)
         return MPI_ERR_OTHER;
     /* Both halves checked before anything is sent. */
-    if ((rc = p2p_args(m, "MPI_Sendrecv", sendbuf, sendcount, sendtype, dest, sendtag, comm, 0)) != MPI_SUCCESS ||
-        (rc = p2p_args(m, "MPI_Sendrecv", recvbuf, recvcount, recvtype, source, recvtag, comm, 1)) != MPI_SUCCESS)
+    if ((rc = p2p_args(m, "MPI_Sendrecv", sendbuf, sendcount, sendtype, dest, sendtag, comm, 0, &c)) != MPI_SUCCESS ||
+        (rc = p2p_args(m, "MPI_Sendrecv", recvbuf, recvcount, recvtype, source, recvtag, comm, 1, &c)) != MPI_SUCCESS)
         return rc;
     if ((rc = isend(sendbuf, sendcount, sendtype, dest, sendtag, comm, NULL, "MPI_Sendrecv")) != MPI_SUCCESS ||
         (rc = irecv(recvbuf, recvcount, recvtype, source, recvtag, comm, &r, "MPI_Sendrecv")) != MPI_SUCCESS)

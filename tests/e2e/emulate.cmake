@@ -17,6 +17,7 @@ sp_emu_program(memcpy_perf ${SP_ROOT}/workloads/emu/memcpy_perf.c)
 sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
+sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
 sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
@@ -62,6 +63,20 @@ sp_e2e(emulate.mpi.p2p RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|8
 sp_e2e(emulate.mpi.p2p_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_p2p>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Finalize.*process 2 \\(node 2\\) never returned from main: it waits in MPI_Recv \\(or MPI_Wait\\) of a message from process 0 with tag 77: none was sent")
 set_tests_properties(e2e.emulate.mpi.p2p_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# MPI communicators: split by node, by group, by key; dup, self, free;
+# reduce, gather and scatter on a group; NCCL communicators made on them.
+sp_e2e(emulate.mpi.comms RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|2|--ppn|8|$<TARGET_FILE:emu_mpi_comms>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 16 processes"
+  STDERR "MPI_Barrier \\(process [0-9]+\\): a communicator this process has freed")
+sp_e2e(emulate.mpi.comms_spark RC 0 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_comms>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 3 processes")
+sp_e2e(emulate.mpi.comms_one RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_mpi_comms>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 1 processes")
+sp_e2e(emulate.mpi.comms_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_comms>|hang"
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Barrier \\(MPI exchange number 0 on a communicator of 4 process\\(es\\) that MPI_Comm_split_type made\\): process\\(es\\) 1 of 4 never called it.*process 1 \\(node 0\\) never returned from main: it waits in MPI_Finalize \\(MPI exchange number 1\\): process\\(es\\) 0, 2, 3 of 4")
+sp_e2e(emulate.mpi.comms_recv_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_comms>|recv_hang"
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Recv \\(or MPI_Wait\\) of a message from rank 0 \\(process 3\\) with tag 9 on a communicator of 4 that MPI_Comm_split made: none was sent")
+set_tests_properties(e2e.emulate.mpi.comms_hang e2e.emulate.mpi.comms_recv_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # A root that comes late: no rank sees its output before the root's data could reach it.
 sp_e2e(emulate.root_late RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_root_late>"
   STDOUT "^Broadcast: 0 wrong.Scatter: 0 wrong.Reduce: 0 wrong.Gather: 0 wrong")
@@ -161,7 +176,11 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate_mpi_p2p COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-spark-switch.cfg -n 4 --ppn 1 $<TARGET_FILE:emu_mpi_p2p>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-  set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p PROPERTIES LABELS memcheck
+  add_test(NAME memcheck.emulate_mpi_comms COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-spark-switch.cfg -n 3 --ppn 1 $<TARGET_FILE:emu_mpi_comms>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p memcheck.emulate_mpi_comms
+    PROPERTIES LABELS memcheck
     TIMEOUT 300)
 endif()
 
