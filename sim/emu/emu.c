@@ -62,6 +62,36 @@ int emu_fn_reduces(emu_fn fn)
     return fn == EMU_ALL_REDUCE || fn == EMU_REDUCE || fn == EMU_REDUCE_SCATTER;
 }
 
+static void threads_free(emu *m)
+{
+    for (size_t i = 0; i < m->nthreads; i++) {
+        free(m->threads[i]->group);
+        free(m->threads[i]->inits);
+        free(m->threads[i]->splitting);
+        free(m->threads[i]);
+    }
+    free(m->threads);
+    m->threads = NULL;
+    m->nthreads = m->capthreads = 0;
+}
+
+/* The main threads of n processes, replacing every thread; thread i
+ * starts on process i's first device (set by the caller: 0 here). */
+static int emu_set_mains(emu *m, int n)
+{
+    threads_free(m);
+    if ((m->threads = calloc((size_t)n, sizeof(*m->threads))) == NULL)
+        return -1;
+    m->capthreads = (size_t)n;
+    for (int i = 0; i < n; i++) {
+        if ((m->threads[i] = calloc(1, sizeof(**m->threads))) == NULL)
+            return -1; /* those made are freed with m */
+        *m->threads[i] = (emu_thread){.proc = i, .last_cuda = cudaSuccess, .running = 1};
+        m->nthreads++;
+    }
+    return 0;
+}
+
 int emu_new(emu **out, const plat *p, const coll_opts *opts)
 {
     emu *m = calloc(1, sizeof(*m));
@@ -74,12 +104,14 @@ int emu_new(emu **out, const plat *p, const coll_opts *opts)
         m->opts = *opts;
     m->ndevices = p->nranks;
     if ((m->devices = calloc((size_t)m->ndevices + 1, sizeof(*m->devices))) == NULL ||
-        (m->procs = calloc(1, sizeof(*m->procs))) == NULL) {
+        (m->procs = calloc(1, sizeof(*m->procs))) == NULL || emu_set_mains(m, 1) < 0) {
+        threads_free(m);
         free(m->devices);
+        free(m->procs);
         free(m);
         return SP_ENOMEM;
     }
-    m->procs[0] = (emu_proc){.first = 0, .ndev = m->ndevices, .last_cuda = cudaSuccess, .running = 1};
+    m->procs[0] = (emu_proc){.first = 0, .ndev = m->ndevices, .running = 1, .live = 1};
     m->nprocs = 1;
     m->running = 1;
     *out = m;
@@ -88,12 +120,8 @@ int emu_new(emu **out, const plat *p, const coll_opts *opts)
 
 static void procs_free(emu_proc *procs, int n)
 {
-    for (int i = 0; procs != NULL && i < n; i++) {
-        free(procs[i].group);
-        free(procs[i].inits);
-        free(procs[i].splitting);
+    for (int i = 0; procs != NULL && i < n; i++)
         free(procs[i].dflt);
-    }
     free(procs);
 }
 
@@ -112,8 +140,14 @@ int emu_set_processes(emu *m, int per_node)
         return SP_ENOMEM;
     for (int q = 0, first = 0; q < p->nodes; first += plat_node_gpus(p, q), q++)
         for (int j = 0; j < per_node; j++) /* each sees its node's GPUs, and starts on the first */
-            procs[n++] = (emu_proc){.first = first, .ndev = plat_node_gpus(p, q), .node = q, .current = first,
-                                    .last_cuda = cudaSuccess, .running = 1, .local_rank = j, .local_size = per_node};
+            procs[n++] = (emu_proc){.first = first, .ndev = plat_node_gpus(p, q), .node = q, .running = 1, .live = 1,
+                                    .local_rank = j, .local_size = per_node};
+    if (emu_set_mains(m, n) < 0) {
+        free(procs);
+        return SP_ENOMEM;
+    }
+    for (int i = 0; i < n; i++)
+        m->threads[i]->current = procs[i].first;
     procs_free(m->procs, m->nprocs);
     m->procs = procs;
     m->nprocs = n;
@@ -132,10 +166,15 @@ int emu_process_device(const emu *m, int proc)
     return m->procs[proc].first;
 }
 
-emu_proc *emu_self(emu *m)
+emu_thread *emu_thread_self(emu *m)
 {
     int i = m->svc.self != NULL ? m->svc.self(m->svc.ctx) : 0;
-    return &m->procs[i >= 0 && i < m->nprocs ? i : 0];
+    return m->threads[i >= 0 && (size_t)i < m->nthreads ? i : 0];
+}
+
+emu_proc *emu_self(emu *m)
+{
+    return &m->procs[emu_thread_self(m)->proc];
 }
 
 static void coll_free(emu_coll *c, int n)
@@ -218,6 +257,8 @@ void emu_free(emu *m)
         free(m->events[i]);
     free(m->events);
     procs_free(m->procs, m->nprocs);
+    threads_free(m);
+    emu_syncs_free(m);
     emu_mpi_free(m);
     free(m->devices);
     free(m);
@@ -290,18 +331,36 @@ int emu_task_may_end(const emu_task *t)
     return c == NULL || c->nbegun == c->cl->nranks;
 }
 
-void emu_process_ended(emu *m, int proc, int status)
+/* A thread (a process's main included) has returned: its process ends
+ * with the last of them. */
+static void thread_ended(emu *m, emu_thread *t)
 {
-    if (m->procs[proc].group_depth > 0) {
+    emu_proc *P = &m->procs[t->proc];
+    if (t->group_depth > 0) {
         fprintf(stderr, "scalepath emulate: WARN %s returned inside ncclGroupStart: its %zu call(s) since were never "
-                "launched\n", m->nprocs > 1 ? "a process's main" : "main", m->procs[proc].ngroup);
+                "launched\n", t->id > 0 ? "a thread's function" : m->nprocs > 1 ? "a process's main" : "main",
+                t->ngroup);
         m->api_errors++;
     }
-    if (m->procs[proc].running) {
-        m->procs[proc].running = 0;
+    if (!t->running)
+        return;
+    t->running = 0;
+    if (--P->live == 0 && P->running) {
+        P->running = 0;
         m->running--;
     }
+}
+
+void emu_process_ended(emu *m, int proc, int status)
+{
     m->procs[proc].status = status;
+    thread_ended(m, m->threads[proc]);
+}
+
+void emu_thread_ended(emu *m, int thread, void *ret)
+{
+    m->threads[thread]->ret = ret;
+    thread_ended(m, m->threads[thread]);
 }
 
 int emu_program_running(const emu *m)
@@ -795,23 +854,32 @@ size_t emu_report_blocked(const emu *m, diag_list *diag)
 {
     size_t n = 0;
 
-    for (int i = 0; i < m->nprocs; i++) {
-        const emu_proc *P = &m->procs[i];
-        char who[40] = "the program", missing[320] = "";
-        if (!P->running)
+    for (size_t i = 0; i < m->nthreads; i++) {
+        const emu_thread *T = m->threads[i];
+        const emu_proc *P = &m->procs[T->proc];
+        char who[64] = "the program", missing[320] = "";
+        if (!T->running)
             continue;
-        if (m->nprocs > 1)
-            snprintf(who, sizeof(who), "process %d (node %d)", i, P->node);
-        if (P->waiting_what == EMU_WAIT_MPI)
-            emu_mpi_missing(m, P->waiting, missing, sizeof(missing));
-        else if (P->waiting_what == EMU_WAIT_MPI_RECV)
-            emu_mpi_recv_missing(m, P->waiting, missing, sizeof(missing));
-        else if (P->waiting_what != EMU_WAIT_NONE)
-            emu_nccl_missing(m, P->waiting_what, P->waiting, missing, sizeof(missing));
+        if (T->id > 0 && m->nprocs > 1)
+            snprintf(who, sizeof(who), "thread %d of process %d (node %d)", T->id, T->proc, P->node);
+        else if (T->id > 0)
+            snprintf(who, sizeof(who), "thread %d of the program", T->id);
+        else if (m->nprocs > 1)
+            snprintf(who, sizeof(who), "process %d (node %d)", T->proc, P->node);
+        if (T->waiting_what == EMU_WAIT_MPI)
+            emu_mpi_missing(m, T->waiting, missing, sizeof(missing));
+        else if (T->waiting_what == EMU_WAIT_MPI_RECV)
+            emu_mpi_recv_missing(m, T->waiting, missing, sizeof(missing));
+        else if (T->waiting_what >= EMU_WAIT_JOIN)
+            emu_thread_missing(m, T->waiting_what, T->waiting, missing, sizeof(missing));
+        else if (T->waiting_what != EMU_WAIT_NONE)
+            emu_nccl_missing(m, T->waiting_what, T->waiting, missing, sizeof(missing));
         if (missing[0] != '\0')
-            diag_error(diag, (sp_loc){0}, "%s never returned from main: it waits in %s", who, missing);
+            diag_error(diag, (sp_loc){0}, "%s never returned from %s: it waits in %s", who,
+                       T->id > 0 ? "its start function" : "main", missing);
         else
-            diag_error(diag, (sp_loc){0}, "%s never returned from main: it waits for work that cannot finish", who);
+            diag_error(diag, (sp_loc){0}, "%s never returned from %s: it waits for work that cannot finish", who,
+                       T->id > 0 ? "its start function" : "main");
         n++;
     }
     for (size_t i = 0; i < m->nstreams; i++) {

@@ -88,7 +88,11 @@ typedef struct emu_services {
     void (*notify)(void *ctx);
     void (*wait)(void *ctx, int (*ready)(const void *arg), const void *arg);
     double (*now)(void *ctx); /* simulated seconds */
-    int (*self)(void *ctx);   /* the calling process (emu_set_processes); NULL: process 0 */
+    int (*self)(void *ctx);   /* the calling thread: process k's main is thread k; NULL: thread 0 */
+    /* Run fn(arg) as thread number thread (emu_thread_ended when it
+     * returns), on the host of device: 0, or -1 if it cannot. NULL: the
+     * program may not start threads. */
+    int (*start_thread)(void *ctx, int thread, int device, void *(*fn)(void *), void *arg);
 } emu_services;
 
 /**
@@ -138,9 +142,11 @@ SP_MUST_USE int emu_set_processes(emu *m, int per_node);
 int emu_processes(const emu *m);
 int emu_process_device(const emu *m, int proc); /* its first device: where it runs */
 
-/* A process's main returned. */
+/* A process's main returned; a thread it started returned ret. A process
+ * ends with the last of its threads. */
 void emu_process_ended(emu *m, int proc, int status);
-int emu_program_running(const emu *m); /* some process is still in main */
+void emu_thread_ended(emu *m, int thread, void *ret);
+int emu_program_running(const emu *m); /* some process's main, or a thread, is still running */
 
 /* After a run: each stream with unfinished work as an error naming what
  * it waits for, and the program if it never ended; the count. */

@@ -56,7 +56,7 @@ static cudaError_t emu_cuda_fail(emu *m, cudaError_t err, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "scalepath emulate: CUDA %s: %s\n", cudaGetErrorName(err), msg);
     if (m != NULL) {
-        emu_self(m)->last_cuda = err;
+        emu_thread_self(m)->last_cuda = err;
         m->api_errors++;
     }
     return err;
@@ -103,15 +103,15 @@ const char *cudaGetErrorString(cudaError_t e)
 cudaError_t cudaGetLastError(void)
 {
     emu *m = emu_active;
-    cudaError_t e = m != NULL ? emu_self(m)->last_cuda : cudaSuccess;
+    cudaError_t e = m != NULL ? emu_thread_self(m)->last_cuda : cudaSuccess;
     if (m != NULL)
-        emu_self(m)->last_cuda = cudaSuccess;
+        emu_thread_self(m)->last_cuda = cudaSuccess;
     return e;
 }
 
 cudaError_t cudaPeekAtLastError(void)
 {
-    return emu_active != NULL ? emu_self(emu_active)->last_cuda : cudaSuccess;
+    return emu_active != NULL ? emu_thread_self(emu_active)->last_cuda : cudaSuccess;
 }
 
 /* --- Waiting ---------------------------------------------------------------- */
@@ -158,7 +158,7 @@ int emu_local(emu *m, int device)
 
 void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg)
 {
-    emu_proc *P = emu_self(m);
+    emu_thread *P = emu_thread_self(m);
     if (ready(arg) || m->svc.wait == NULL)
         return;
     P->waiting = arg; /* for the report, should it never return */
@@ -172,7 +172,7 @@ void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void
 {
     if (ready(arg) || m->svc.wait == NULL) /* no wait: nothing to say should it hang later */
         return;
-    emu_self(m)->waiting_what = what;
+    emu_thread_self(m)->waiting_what = what;
     emu_wait_for(m, ready, arg);
 }
 
@@ -203,7 +203,7 @@ cudaError_t cudaSetDevice(int device)
     if (device < 0 || device >= emu_self(m)->ndev)
         return emu_cuda_fail(m, cudaErrorInvalidDevice, "cudaSetDevice(%d): this process sees devices 0 to %d", device,
                              emu_self(m)->ndev - 1);
-    emu_self(m)->current = emu_self(m)->first + device;
+    emu_thread_self(m)->current = emu_self(m)->first + device;
     return cudaSuccess;
 }
 
@@ -214,7 +214,7 @@ cudaError_t cudaGetDevice(int *device)
         return cudaErrorInvalidDevice;
     if (device == NULL)
         return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaGetDevice: device is NULL");
-    *device = emu_self(m)->current - emu_self(m)->first;
+    *device = emu_thread_self(m)->current - emu_self(m)->first;
     return cudaSuccess;
 }
 
@@ -332,7 +332,7 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
 cudaError_t cudaMalloc(void **devPtr, size_t size)
 {
     emu *m = emu_runtime();
-    return m == NULL ? cudaErrorMemoryAllocation : alloc(m, devPtr, size, emu_self(m)->current, "cudaMalloc");
+    return m == NULL ? cudaErrorMemoryAllocation : alloc(m, devPtr, size, emu_thread_self(m)->current, "cudaMalloc");
 }
 
 cudaError_t cudaFree(void *devPtr)
@@ -405,7 +405,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags)
         return cudaErrorInvalidValue;
     if (pStream == NULL || flags > cudaStreamNonBlocking)
         return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaStreamCreate: %s", pStream == NULL ? "pStream is NULL" : "unknown flags");
-    if ((s = emu_stream_add(m, emu_self(m)->current)) == NULL)
+    if ((s = emu_stream_add(m, emu_thread_self(m)->current)) == NULL)
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaStreamCreate: out of host memory");
     *pStream = s;
     return cudaSuccess;
@@ -424,7 +424,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream)
         return cudaErrorInvalidResourceHandle;
     if (stream == NULL)
         return emu_cuda_fail(m, cudaErrorInvalidResourceHandle, "cudaStreamDestroy: the NULL stream cannot be destroyed");
-    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaStreamDestroy")) == NULL)
+    if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamDestroy")) == NULL)
         return cudaErrorInvalidResourceHandle;
     s->destroyed = 1; /* its queued work still runs, as CUDA's does */
     return cudaSuccess;
@@ -436,7 +436,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
     emu_stream *s;
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
-    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaStreamSynchronize")) == NULL)
+    if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamSynchronize")) == NULL)
         return cudaErrorInvalidResourceHandle;
     emu_wait_for(m, stream_idle, s);
     return cudaSuccess;
@@ -448,7 +448,7 @@ cudaError_t cudaStreamQuery(cudaStream_t stream)
     emu_stream *s;
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
-    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaStreamQuery")) == NULL)
+    if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
     return s->head == NULL ? cudaSuccess : cudaErrorNotReady;
 }
@@ -459,7 +459,7 @@ cudaError_t cudaDeviceSynchronize(void)
     dev_arg d;
     if (m == NULL)
         return cudaErrorInvalidDevice;
-    d = (dev_arg){m, emu_self(m)->current, 0, 0, emu_self_index(m)};
+    d = (dev_arg){m, emu_thread_self(m)->current, 0, 0, emu_self_index(m)};
     emu_wait_for(m, device_idle, &d);
     return cudaSuccess;
 }
@@ -640,7 +640,7 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags)
     if (emu_vec_grow((void **)&m->events, &m->capevents, m->nevents, sizeof(*m->events)) < 0 ||
         (e = calloc(1, sizeof(*e))) == NULL)
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaEventCreate: out of host memory");
-    e->device = emu_self(m)->current;
+    e->device = emu_thread_self(m)->current;
     m->events[m->nevents++] = e;
     *event = e;
     return cudaSuccess;
@@ -672,7 +672,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
     if ((e = event_arg(m, event, "cudaEventRecord")) == NULL ||
-        (s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaEventRecord")) == NULL)
+        (s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaEventRecord")) == NULL)
         return cudaErrorInvalidResourceHandle;
     if (s->device != e->device)
         return emu_cuda_fail(m, cudaErrorInvalidResourceHandle,
@@ -737,7 +737,7 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
         return cudaErrorInvalidResourceHandle;
     (void)flags;
     if ((e = event_arg(m, event, "cudaStreamWaitEvent")) == NULL ||
-        (s = emu_stream_arg(m, stream, emu_self(m)->current, "cudaStreamWaitEvent")) == NULL)
+        (s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamWaitEvent")) == NULL)
         return cudaErrorInvalidResourceHandle;
     if ((t = emu_task_add(m, s, EMU_TASK_WAIT)) == NULL)
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaStreamWaitEvent: out of host memory");
@@ -758,7 +758,7 @@ static cudaError_t sleep_task(emu *m, cudaStream_t stream, double seconds, const
 {
     emu_stream *s;
     emu_task *t;
-    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, fn)) == NULL)
+    if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, fn)) == NULL)
         return cudaErrorInvalidResourceHandle;
     if ((t = emu_task_add(m, s, EMU_TASK_SLEEP)) == NULL)
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
@@ -792,7 +792,7 @@ cudaError_t spEmuGemm(cudaStream_t stream, long mm, long n, long k, const char *
     if (prec < 0 || mm <= 0 || n <= 0 || k <= 0)
         return emu_cuda_fail(m, cudaErrorInvalidValue, "spEmuGemm(%ld, %ld, %ld, \"%s\"): %s", mm, n, k,
                              type != NULL ? type : "(null)", prec < 0 ? "unknown type" : "sizes must be positive");
-    if ((s = emu_stream_arg(m, stream, emu_self(m)->current, "spEmuGemm")) == NULL)
+    if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "spEmuGemm")) == NULL)
         return cudaErrorInvalidResourceHandle;
     g = &plat_type_of_rank(m->plat, s->device)->gpu;
     if (!(g->peak_flops[prec] > 0.0))

@@ -157,6 +157,10 @@ struct emu {
     /* the program's processes (one, unless emu_set_processes) */
     struct emu_proc *procs;
     int nprocs;
+    struct emu_thread **threads; /* 0 .. nprocs - 1: each process's main; then those started */
+    size_t nthreads, capthreads;
+    struct emu_sync **syncs;  /* the program's mutexes, conditions and barriers (emu_thread.c) */
+    size_t nsyncs, capsyncs;
     int running;              /* processes still in main */
     size_t api_errors;
     int nodata;               /* emu_set_nodata */
@@ -172,14 +176,19 @@ typedef enum emu_wait {
     EMU_WAIT_INIT,   /* ncclCommInitRank: waiting is an emu_clique */
     EMU_WAIT_SPLIT,  /* ncclCommSplit: an emu_split */
     EMU_WAIT_MPI,    /* an MPI exchange: an emu_hostcoll */
-    EMU_WAIT_MPI_RECV /* an MPI receive: an emu_mpi_request */
+    EMU_WAIT_MPI_RECV, /* an MPI receive: an emu_mpi_request */
+    EMU_WAIT_JOIN,   /* pthread_join: an emu_thread */
+    EMU_WAIT_MUTEX,  /* pthread_mutex_lock: an emu_sync */
+    EMU_WAIT_COND,   /* pthread_cond_wait: an emu_sync */
+    EMU_WAIT_BARRIER /* pthread_barrier_wait: an emu_sync */
 } emu_wait;
 
-/* One process of the program: the devices it sees, and the state CUDA and
- * NCCL keep per process (or per host thread). */
-typedef struct emu_proc {
-    int first, ndev;          /* it sees the global devices first .. first + ndev - 1 */
-    int node;
+/* One host thread of the program: the state CUDA and NCCL keep per host
+ * thread. A process's main thread is thread number proc; the threads it
+ * starts (emu_thread.c) come after every process's. */
+typedef struct emu_thread {
+    int proc;                 /* its process */
+    int id;                   /* 0: its process's main; then 1, 2, ... in creation order */
     int current;              /* cudaSetDevice, as a global device */
     cudaError_t last_cuda;
     int group_depth;
@@ -190,10 +199,22 @@ typedef struct emu_proc {
     size_t ninits, capinits;
     struct emu_split **splitting; /* ncclCommSplit calls made in the group */
     size_t nsplitting, capsplitting;
-    int running, status;
-    int mpi_state;            /* 0 before MPI_Init, 1 after, 2 after MPI_Finalize */
     emu_wait waiting_what;
     const void *waiting;      /* what it waits for (emu_wait), NULL when not waiting */
+    int running;              /* in main, or in its start function */
+    int joined, detached;     /* pthread_join has taken it; pthread_detach'ed */
+    void *ret;                /* what its start function returned */
+} emu_thread;
+
+/* One process of the program: the devices it sees, and what CUDA, MPI and
+ * the launcher keep per process. */
+typedef struct emu_proc {
+    int first, ndev;          /* it sees the global devices first .. first + ndev - 1 */
+    int node;
+    int running, status;      /* running: its main, or a thread it started, has not returned */
+    int nthreads;             /* threads it has started (ids 1 .. nthreads) */
+    int live;                 /* of its threads, main included, those still running */
+    int mpi_state;            /* 0 before MPI_Init, 1 after, 2 after MPI_Finalize */
     char env[16][24];         /* values of the rank variables getenv gives it */
     int local_rank, local_size; /* among the processes of its node */
     emu_stream **dflt;        /* its default stream per device it sees, made on first use */
@@ -232,7 +253,11 @@ int emu_device_range(const emu *m, const void *p, size_t bytes);
 double emu_copy_time(const emu *m, int device, size_t bytes, int passes);
 
 /* emu.c, for emu_cuda.c, emu_nccl.c and emu_mpi.c */
-emu_proc *emu_self(emu *m); /* the calling process */
+emu_proc *emu_self(emu *m);     /* the calling process */
+emu_thread *emu_thread_self(emu *m); /* the calling thread */
+/* emu_thread.c, for emu.c: freeing the sync objects, and what a thread waiting in one waits for. */
+void emu_syncs_free(emu *m);
+void emu_thread_missing(const emu *m, emu_wait what, const void *arg, char *buf, size_t size);
 void emu_mpi_free(emu *m);
 /* The processes that have not reached what a waiting process waits for, as
  * "1, 3" (emu_mpi.c for MPI exchanges; emu_nccl.c for the rest). */

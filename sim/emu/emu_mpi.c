@@ -456,13 +456,8 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
         if (m->svc.notify != NULL)
             m->svc.notify(m->svc.ctx);
     }
-    if (!h->done && m->svc.wait != NULL) {
-        P->waiting_what = EMU_WAIT_MPI;
-        P->waiting = h;
-        m->svc.wait(m->svc.ctx, hc_done, h);
-        P->waiting = NULL;
-        P->waiting_what = EMU_WAIT_NONE;
-    }
+    if (!h->done)
+        emu_wait_what(m, EMU_WAIT_MPI, hc_done, h);
     if (kind == HC_FINALIZE && h->done)
         P->mpi_state = 2;
     return h->done ? MPI_SUCCESS : MPI_ERR_OTHER;
@@ -1123,8 +1118,8 @@ char *getenv(const char *name)
     size_t n;
 
     if (m != NULL && m->bound && m->launched && m->svc.self != NULL) {
-        int self = m->svc.self(m->svc.ctx);
-        const char *v = self >= 0 ? rank_var(m, self, name) : NULL;
+        int self = m->svc.self(m->svc.ctx); /* a thread */
+        const char *v = self >= 0 ? rank_var(m, (int)(emu_self(m) - m->procs), name) : NULL;
         if (v != NULL)
             return (char *)v;
     }

@@ -112,7 +112,7 @@ static ncclResult_t group_check(ncclResult_t r)
 {
     emu *m = emu_runtime();
     if (m != NULL && r != ncclSuccess) {
-        emu_proc *P = emu_self(m);
+        emu_thread *P = emu_thread_self(m);
         if (P->group_depth > 0 && P->group_error == ncclSuccess)
             P->group_error = r;
     }
@@ -146,8 +146,8 @@ static ncclResult_t init_rank(ncclComm_t *comm, int nranks, ncclUniqueId commId,
     if (cl == NULL && (cl = clique_new(m, nranks, &commId)) == NULL)
         return ncclSystemError;
     {
-        ncclResult_t r = join(m, cl, rank, emu_self(m)->current, comm);
-        emu_proc *P = emu_self(m);
+        ncclResult_t r = join(m, cl, rank, emu_thread_self(m)->current, comm);
+        emu_thread *P = emu_thread_self(m);
         if (r != ncclSuccess)
             return r;
         /* NCCL returns once every rank has joined: at once here, or at the
@@ -335,7 +335,7 @@ static ncclResult_t comm_split(ncclComm_t comm, int color, int key, ncclComm_t *
     struct ncclComm *c;
     emu_clique *cl;
     emu_split *s;
-    emu_proc *P;
+    emu_thread *P;
 
     (void)config; /* NCCL's defaults: blocking, shared nothing */
     if (m == NULL)
@@ -367,7 +367,7 @@ static ncclResult_t comm_split(ncclComm_t comm, int color, int key, ncclComm_t *
     if (++s->arrived == cl->nranks && split_run(m, cl, s) != ncclSuccess)
         return ncclSystemError;
     /* NCCL returns once every rank has called: at once, or at the group's end. */
-    P = emu_self(m);
+    P = emu_thread_self(m);
     if (P->group_depth == 0)
         emu_wait_what(m, EMU_WAIT_SPLIT, split_done, s);
     else if (emu_vec_grow((void **)&P->splitting, &P->capsplitting, P->nsplitting, sizeof(*P->splitting)) == SP_OK)
@@ -654,7 +654,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
 
 static ncclResult_t enqueue(emu *m, const emu_call *k)
 {
-    emu_proc *P = emu_self(m);
+    emu_thread *P = emu_thread_self(m);
     if (P->group_depth > 0) {
         if (emu_vec_grow((void **)&P->group, &P->capgroup, P->ngroup, sizeof(*P->group)) < 0)
             return ncclSystemError;
@@ -850,18 +850,18 @@ ncclResult_t ncclGroupStart(void)
     emu *m = emu_runtime();
     if (m == NULL)
         return ncclInvalidUsage;
-    emu_self(m)->group_depth++;
+    emu_thread_self(m)->group_depth++;
     return ncclSuccess;
 }
 
 ncclResult_t ncclGroupEnd(void)
 {
     emu *m = emu_runtime();
-    emu_proc *P;
+    emu_thread *P;
     ncclResult_t r;
     if (m == NULL)
         return ncclInvalidUsage;
-    P = emu_self(m);
+    P = emu_thread_self(m);
     if (P->group_depth == 0) {
         emu_warn(m, NULL, "ncclGroupEnd: no ncclGroupStart to end");
         return ncclInvalidUsage;

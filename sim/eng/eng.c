@@ -882,9 +882,20 @@ typedef struct emu_process { /* one per process of the program */
     int status, ended;
 } emu_process;
 
+typedef struct emu_thread_actor { /* one per thread a program starts */
+    emu_world *w;
+    int thread;
+    void *(*fn)(void *);
+    void *arg;
+    struct emu_thread_actor *next;
+} emu_thread_actor;
+
 struct emu_world {
     eng *e;
     emu *m;
+    int *thread_of_pid; /* per actor pid: the program's thread it runs, or -1 */
+    size_t npids;
+    emu_thread_actor *threads;
     sg_mutex_t mutex;
     sg_cond_t cond;
     emu_process *procs;
@@ -922,15 +933,65 @@ static double world_now(void *ctx)
     return simgrid_get_clock() - ((emu_world *)ctx)->t0;
 }
 
-/* The process the calling actor runs; -1 for a stream's worker or maestro. */
+/* The program's thread the calling actor runs (process k's main is thread
+ * k); -1 for a stream's worker, another helper actor, or maestro. */
 static int world_self(void *ctx)
 {
     emu_world *w = ctx;
-    const emu_process *p = sg_actor_self() != NULL ? sg_actor_self_get_data() : NULL;
-    /* a program actor's data is its entry in procs; others' lie elsewhere */
-    if (p != NULL && (uintptr_t)p >= (uintptr_t)w->procs && (uintptr_t)p < (uintptr_t)(w->procs + w->nprocs))
-        return (int)(p - w->procs);
-    return -1;
+    sg_actor_t a = sg_actor_self();
+    size_t pid = a != NULL ? (size_t)sg_actor_get_pid(a) : w->npids;
+    return pid < w->npids ? w->thread_of_pid[pid] : -1;
+}
+
+/* Records that actor a runs the program's thread; -1 out of memory. */
+static int world_map(emu_world *w, sg_actor_t a, int thread)
+{
+    size_t pid = (size_t)sg_actor_get_pid(a);
+    if (pid >= w->npids) {
+        size_t n = pid + 64;
+        int *v = realloc(w->thread_of_pid, n * sizeof(*v));
+        if (v == NULL)
+            return -1;
+        for (size_t i = w->npids; i < n; i++)
+            v[i] = -1;
+        w->thread_of_pid = v;
+        w->npids = n;
+    }
+    w->thread_of_pid[pid] = thread;
+    return 0;
+}
+
+static void thread_main(int argc, char *argv[])
+{
+    emu_thread_actor *t = sg_actor_self_get_data();
+    emu_world *w = t->w;
+    void *ret;
+
+    (void)argc;
+    (void)argv;
+    ret = t->fn(t->arg);
+    if (simgrid_get_clock() > w->t_end)
+        w->t_end = simgrid_get_clock();
+    emu_thread_ended(w->m, t->thread, ret);
+    world_notify(w);
+}
+
+static int world_start_thread(void *ctx, int thread, int device, void *(*fn)(void *), void *arg)
+{
+    emu_world *w = ctx;
+    emu_thread_actor *t = calloc(1, sizeof(*t));
+    sg_actor_t a;
+
+    if (t == NULL)
+        return -1;
+    *t = (emu_thread_actor){w, thread, fn, arg, w->threads};
+    w->threads = t;
+    a = sg_actor_init("thread", sg_host_by_name(plat_rank_host(w->e->plat, device)));
+    if (world_map(w, a, thread) < 0)
+        return -1; /* the actor never starts; SimGrid reclaims it */
+    sg_actor_set_data(a, t);
+    sg_actor_start(a, thread_main, 0, NULL);
+    return 0;
 }
 
 typedef struct worker_wait {
@@ -1165,9 +1226,10 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
                       int *status, double *time_s, diag_list *diag)
 {
     int n = emu_processes(m);
-    emu_world w = {e, m, sg_mutex_init(), sg_cond_init(), calloc((size_t)n, sizeof(emu_process)), n, argc, argv,
-                   0.0, 0.0, NULL, 0, 0, sm_contention, calloc((size_t)e->plat->nranks + 1, sizeof(sm_share)), 0};
-    emu_services svc = {&w, world_start_stream, world_notify, world_wait, world_now, world_self};
+    emu_world w = {e, m, NULL, 0, NULL, sg_mutex_init(), sg_cond_init(), calloc((size_t)n, sizeof(emu_process)), n,
+                   argc, argv, 0.0, 0.0, NULL, 0, 0, sm_contention,
+                   calloc((size_t)e->plat->nranks + 1, sizeof(sm_share)), 0};
+    emu_services svc = {&w, world_start_stream, world_notify, world_wait, world_now, world_self, world_start_thread};
     int err = SP_OK;
 
     *status = 0;
@@ -1185,6 +1247,8 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
         sg_actor_t a = sg_actor_init(n == 1 ? "program" : "process", sg_host_by_name(plat_rank_host(e->plat, emu_process_device(m, i))));
         char **own = copy_argv(argc, argv);
         w.procs[i] = (emu_process){&w, fns[i], own != NULL ? own : argv, 0, 0}; /* else the shared one */
+        if (world_map(&w, a, i) < 0)
+            w.failed = 1;
         sg_actor_set_data(a, &w.procs[i]);
         sg_actor_start(a, program_main, 0, NULL);
     }
@@ -1203,6 +1267,12 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
             free(w.procs[i].argv);
     *time_s = w.t_end - w.t0;
     free(w.procs);
+    free(w.thread_of_pid);
+    while (w.threads != NULL) {
+        emu_thread_actor *next = w.threads->next;
+        free(w.threads);
+        w.threads = next;
+    }
     while (w.workers != NULL) {
         emu_worker *next = w.workers->next;
         free(w.workers);

@@ -18,6 +18,7 @@ sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
+sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
 sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
@@ -77,6 +78,26 @@ sp_e2e(emulate.mpi.comms_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn
 sp_e2e(emulate.mpi.comms_recv_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_comms>|recv_hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Recv \\(or MPI_Wait\\) of a message from rank 0 \\(process 3\\) with tag 9 on a communicator of 4 that MPI_Comm_split made: none was sent")
 set_tests_properties(e2e.emulate.mpi.comms_hang e2e.emulate.mpi.comms_recv_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# Host threads: one per GPU, each with its own device, error and group;
+# mutexes, conditions, barriers, joins; threads in several processes.
+sp_e2e(emulate.threads RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_threads>"
+  STDOUT "^PASSED: 0 failed check\\(s\\), 8 ranks in 1 process\\(es\\).*AllReduce +0 +0 +8 +16384 ")
+sp_e2e(emulate.threads_mpi RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_threads>"
+  STDOUT "^PASSED: 0 failed check\\(s\\), 16 ranks in 8 process\\(es\\).*AllReduce +0 +0 +16 +16384 ")
+sp_e2e(emulate.threads_spark RC 0 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|4|--ppn|1|$<TARGET_FILE:emu_threads>"
+  STDOUT "^PASSED: 0 failed check\\(s\\), 4 ranks in 4 process\\(es\\)")
+sp_e2e(emulate.threads_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_threads>|hang"
+  STDERR "the program never returned from main: it waits in pthread_join of thread 1, which never returned.*thread 1 of the program never returned from its start function: it waits for work that cannot finish.*device 0's stream 0 never finished AllReduce number 0 on communicator 0: rank\\(s\\) 1 of 8 never reached it")
+sp_e2e(emulate.threads_deadlock RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_threads>|deadlock"
+  STDERR "thread 1 of process 0 \\(node 0\\) never returned from its start function: it waits in pthread_mutex_lock of a mutex that thread 2 of process 0 holds.*thread 2 of process 1 \\(node 0\\) never returned from its start function: it waits in pthread_mutex_lock of a mutex that thread 1 of process 1 holds")
+set_tests_properties(e2e.emulate.threads_hang e2e.emulate.threads_deadlock PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# Calls the emulator does not provide are compile errors, not silent differences.
+file(WRITE ${SP_OUT}/emu-pthread-exit.c "#include <pthread.h>\nstatic void *f(void *a) { pthread_exit(a); }\nint main(void) { pthread_t t; return pthread_create(&t, 0, f, 0); }\n")
+sp_e2e(emulate.pthread_exit RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-pthread-exit.c"
+  STDERR "pthread_exit is not provided by scalepath emulate: return from the start function instead")
+file(WRITE ${SP_OUT}/emu-c11-threads.c "#include <threads.h>\nint main(void) { return 0; }\n")
+sp_e2e(emulate.c11_threads RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-c11-threads.c"
+  STDERR "C11 <threads.h> is not provided; use <pthread.h>")
 # A root that comes late: no rank sees its output before the root's data could reach it.
 sp_e2e(emulate.root_late RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_root_late>"
   STDOUT "^Broadcast: 0 wrong.Scatter: 0 wrong.Reduce: 0 wrong.Gather: 0 wrong")
@@ -179,7 +200,11 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate_mpi_comms COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-spark-switch.cfg -n 3 --ppn 1 $<TARGET_FILE:emu_mpi_comms>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_threads COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-h100.cfg --ppn 2 $<TARGET_FILE:emu_threads>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p memcheck.emulate_mpi_comms
+    memcheck.emulate_threads
     PROPERTIES LABELS memcheck
     TIMEOUT 300)
 endif()
