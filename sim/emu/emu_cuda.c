@@ -176,6 +176,18 @@ void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void
     emu_wait_for(m, ready, arg);
 }
 
+void emu_poll(emu *m, const char *fn)
+{
+    emu_thread *t = emu_thread_self(m);
+    if (m->svc.poll == NULL)
+        return;
+    t->waiting_what = EMU_WAIT_POLL;
+    t->waiting = fn;
+    m->svc.poll(m->svc.ctx);
+    t->waiting = NULL;
+    t->waiting_what = EMU_WAIT_NONE;
+}
+
 void emu_wake(emu *m)
 {
     if (m->svc.notify != NULL)
@@ -450,7 +462,10 @@ cudaError_t cudaStreamQuery(cudaStream_t stream)
         return cudaErrorInvalidResourceHandle;
     if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
-    return s->head == NULL ? cudaSuccess : cudaErrorNotReady;
+    if (s->head == NULL)
+        return cudaSuccess;
+    emu_poll(m, "cudaStreamQuery"); /* a loop of queries would spin at one instant: time moves on */
+    return cudaErrorNotReady;
 }
 
 cudaError_t cudaDeviceSynchronize(void)
@@ -706,7 +721,10 @@ cudaError_t cudaEventQuery(cudaEvent_t event)
         return cudaErrorInvalidResourceHandle;
     if ((e = event_arg(m, event, "cudaEventQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
-    return e->record == NULL || e->record->done ? cudaSuccess : cudaErrorNotReady;
+    if (e->record == NULL || e->record->done)
+        return cudaSuccess;
+    emu_poll(m, "cudaEventQuery");
+    return cudaErrorNotReady;
 }
 
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)

@@ -177,6 +177,8 @@ typedef enum emu_wait {
     EMU_WAIT_SPLIT,  /* ncclCommSplit: an emu_split */
     EMU_WAIT_MPI,    /* an MPI exchange: an emu_hostcoll */
     EMU_WAIT_MPI_RECV, /* an MPI receive: an emu_mpi_request */
+    EMU_WAIT_POLL,   /* a query that polls: waiting is the call's name */
+    EMU_WAIT_PROBE,  /* MPI_Probe: an emu_mpi_probe */
     EMU_WAIT_JOIN,   /* pthread_join: an emu_thread */
     EMU_WAIT_MUTEX,  /* pthread_mutex_lock: an emu_sync */
     EMU_WAIT_COND,   /* pthread_cond_wait: an emu_sync */
@@ -247,6 +249,10 @@ void emu_warn(emu *m, struct ncclComm *comm, const char *fmt, ...) __attribute__
 void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg);
 void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void *arg);
 void emu_wake(emu *m);
+/* A query found its work unfinished: it says so, but first lets time
+ * reach the next event (what the host would spin through), so that a loop
+ * of queries moves on instead of spinning at one instant. */
+void emu_poll(emu *m, const char *fn);
 int emu_local(emu *m, int device);
 emu_stream *emu_stream_arg(emu *m, cudaStream_t s, int device, const char *fn);
 int emu_device_range(const emu *m, const void *p, size_t bytes);
@@ -263,6 +269,7 @@ void emu_mpi_free(emu *m);
  * "1, 3" (emu_mpi.c for MPI exchanges; emu_nccl.c for the rest). */
 void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size);
 void emu_mpi_recv_missing(const emu *m, const void *request, char *buf, size_t size);
+void emu_mpi_probe_missing(const emu *m, const void *probe, char *buf, size_t size);
 void emu_nccl_missing(const emu *m, emu_wait what, const void *arg, char *buf, size_t size);
 extern emu *emu_active;
 size_t emu_type_size(ncclDataType_t t);

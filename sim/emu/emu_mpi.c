@@ -90,7 +90,15 @@ struct emu_mpi_request {
     size_t slot;       /* its index in live */
 };
 
+/* What MPI_Probe waits for, kept until it comes (the hang report reads it). */
+struct emu_mpi_probe {
+    mpi_comm *comm;
+    int rank, source, tag;
+    struct emu_mpi_probe *next;
+};
+
 struct emu_mpi {
+    struct emu_mpi_probe *probes;   /* MPI_Probe calls waiting */
     mpi_comm **comms;               /* by handle: 1 the world, 3 on those the program made; 0 and 2 unused */
     size_t ncomms, capcomms;
     mpi_comm **self;                /* per process: its MPI_COMM_SELF, made on first use */
@@ -611,6 +619,7 @@ static int isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
             else
                 b->head = g;
             b->tail = g;
+            emu_wake(m); /* a probe may wait for it */
         }
     }
     if (req != NULL) { /* buffered: complete already */
@@ -685,41 +694,65 @@ static int req_done(const void *arg)
     return ((const struct emu_mpi_request *)arg)->done;
 }
 
-static int wait1(emu *m, MPI_Request *req, MPI_Status *status, const char *fn)
+/* The live request *req names, checked; NULL with *code set (and
+ * *code MPI_SUCCESS for MPI_REQUEST_NULL, with an empty status given). */
+static struct emu_mpi_request *request_arg(emu *m, MPI_Request *req, MPI_Status *status, const char *fn, int *code)
 {
     struct emu_mpi_request *r;
-    int err;
+    size_t i = 0;
 
-    if (req == NULL)
-        return mpi_fail(m, fn, "a NULL request", MPI_ERR_REQUEST);
-    r = *req;
-    if (r == MPI_REQUEST_NULL) { /* an empty status, as MPI gives */
+    *code = MPI_SUCCESS;
+    if (req == NULL) {
+        *code = mpi_fail(m, fn, "a NULL request", MPI_ERR_REQUEST);
+        return NULL;
+    }
+    if ((r = *req) == MPI_REQUEST_NULL) { /* an empty status, as MPI gives */
         if (status != MPI_STATUS_IGNORE)
             *status = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_SUCCESS, 0};
-        return MPI_SUCCESS;
+        return NULL;
     }
-    { /* looked up, not dereferenced: a copy of a request already waited for is freed memory */
-        size_t i = 0;
-        while (m->mpi != NULL && i < m->mpi->nlive && m->mpi->live[i] != r)
-            i++;
-        if (m->mpi == NULL || i == m->mpi->nlive)
-            return mpi_fail(m, fn, "not a live request that MPI_Isend or MPI_Irecv returned (already waited for?)",
-                            MPI_ERR_REQUEST);
+    /* looked up, not dereferenced: a copy of a request already completed is freed memory */
+    while (m->mpi != NULL && i < m->mpi->nlive && m->mpi->live[i] != r)
+        i++;
+    if (m->mpi == NULL || i == m->mpi->nlive) {
+        *code = mpi_fail(m, fn, "not a live request that MPI_Isend or MPI_Irecv returned (already completed?)",
+                         MPI_ERR_REQUEST);
+        return NULL;
     }
-    if (r->owner != self_index(m))
-        return mpi_fail(m, fn, "another process's request", MPI_ERR_REQUEST);
-    if (!r->done)
-        emu_wait_what(m, EMU_WAIT_MPI_RECV, req_done, r);
-    if (!r->done)
-        return MPI_ERR_OTHER;
+    if (r->owner != self_index(m)) {
+        *code = mpi_fail(m, fn, "another process's request", MPI_ERR_REQUEST);
+        return NULL;
+    }
+    return r;
+}
+
+/* A done request's end: its status given, the request freed, the handle
+ * MPI_REQUEST_NULL; its error returned. */
+static int request_finish(emu *m, MPI_Request *req, MPI_Status *status, const char *fn)
+{
+    struct emu_mpi_request *r = *req;
+    int err = r->err;
     if (status != MPI_STATUS_IGNORE)
         *status = r->st;
-    err = r->err;
     if (err != MPI_SUCCESS)
         mpi_fail(m, fn, "the message is longer than the receive buffer (truncated)", err);
     request_free(m->mpi, r);
     *req = MPI_REQUEST_NULL;
     return err;
+}
+
+static int wait1(emu *m, MPI_Request *req, MPI_Status *status, const char *fn)
+{
+    int code;
+    struct emu_mpi_request *r = request_arg(m, req, status, fn, &code);
+
+    if (r == NULL)
+        return code;
+    if (!r->done)
+        emu_wait_what(m, EMU_WAIT_MPI_RECV, req_done, r);
+    if (!r->done)
+        return MPI_ERR_OTHER;
+    return request_finish(m, req, status, fn);
 }
 
 void emu_mpi_recv_missing(const emu *m, const void *request, char *buf, size_t size)
@@ -770,6 +803,11 @@ void emu_mpi_free(emu *m)
     for (size_t i = 0; i < s->nlive; i++)
         free(s->live[i]);
     free(s->live);
+    while (s->probes != NULL) {
+        struct emu_mpi_probe *next = s->probes->next;
+        free(s->probes);
+        s->probes = next;
+    }
     free(s);
     m->mpi = NULL;
 }
@@ -1056,6 +1094,158 @@ int MPI_Waitall(int count, MPI_Request requests[], MPI_Status statuses[])
             err = MPI_ERR_IN_STATUS;
     }
     return err;
+}
+
+/* A query that finds its request unfinished says so, after simulated time
+ * has moved to the next event (emu_poll), so that a loop of them does not
+ * spin at one instant. */
+int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
+{
+    emu *m = mpi_runtime("MPI_Test");
+    struct emu_mpi_request *r;
+    int code;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (flag == NULL)
+        return mpi_fail(m, "MPI_Test", "a NULL flag", MPI_ERR_ARG);
+    *flag = 0;
+    if ((r = request_arg(m, request, status, "MPI_Test", &code)) == NULL) {
+        *flag = code == MPI_SUCCESS; /* MPI_REQUEST_NULL: complete, empty */
+        return code;
+    }
+    if (!r->done) {
+        emu_poll(m, "MPI_Test");
+        return MPI_SUCCESS;
+    }
+    *flag = 1;
+    return request_finish(m, request, status, "MPI_Test");
+}
+
+int MPI_Testall(int count, MPI_Request requests[], int *flag, MPI_Status statuses[])
+{
+    emu *m = mpi_runtime("MPI_Testall");
+    int err = MPI_SUCCESS, pending = 0, code;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (flag == NULL || count < 0 || (count > 0 && requests == NULL))
+        return mpi_fail(m, "MPI_Testall", "a NULL flag, or a bad count or request array", MPI_ERR_ARG);
+    *flag = 0;
+    for (int i = 0; i < count; i++) {
+        struct emu_mpi_request *r = request_arg(m, &requests[i], MPI_STATUS_IGNORE, "MPI_Testall", &code);
+        if (r == NULL && code != MPI_SUCCESS)
+            return code;
+        pending += r != NULL && !r->done;
+    }
+    if (pending > 0) { /* MPI: none is completed unless all are */
+        emu_poll(m, "MPI_Testall");
+        return MPI_SUCCESS;
+    }
+    *flag = 1;
+    for (int i = 0; i < count; i++) {
+        MPI_Status *st = statuses != MPI_STATUSES_IGNORE ? &statuses[i] : MPI_STATUS_IGNORE;
+        if (requests[i] == MPI_REQUEST_NULL) {
+            if (st != MPI_STATUS_IGNORE)
+                *st = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_SUCCESS, 0};
+        } else if (request_finish(m, &requests[i], st, "MPI_Testall") != MPI_SUCCESS) {
+            err = MPI_ERR_IN_STATUS;
+        }
+    }
+    return err;
+}
+
+/* The first message a receive of (source, tag) would take; NULL if none. */
+static const mpi_msg *probe_find(const mpi_comm *c, int rank, int source, int tag)
+{
+    struct emu_mpi_request want = {0};
+    want.source = source;
+    want.tag = tag;
+    for (const mpi_msg *g = c->box[rank].head; g != NULL; g = g->next)
+        if (accepts(&want, g->src, g->tag))
+            return g;
+    return NULL;
+}
+
+static int probe_found(const void *arg)
+{
+    const struct emu_mpi_probe *p = arg;
+    return probe_find(p->comm, p->rank, p->source, p->tag) != NULL;
+}
+
+static int probe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status, const char *fn)
+{
+    emu *m = mpi_runtime(fn);
+    static char unused;
+    const mpi_msg *g;
+    mpi_comm *c;
+    int rank, rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((rc = p2p_args(m, fn, &unused, 0, MPI_BYTE, source, tag, comm, 1, &c)) != MPI_SUCCESS)
+        return rc;
+    rank = c->rank_of[self_index(m)];
+    if (source == MPI_PROC_NULL) { /* a message from nobody is there at once, empty */
+        if (flag != NULL)
+            *flag = 1;
+        if (status != MPI_STATUS_IGNORE)
+            *status = (MPI_Status){MPI_PROC_NULL, MPI_ANY_TAG, MPI_SUCCESS, 0};
+        return MPI_SUCCESS;
+    }
+    if ((g = probe_find(c, rank, source, tag)) == NULL && flag != NULL) {
+        emu_poll(m, fn);
+    } else if (g == NULL) {
+        struct emu_mpi_probe *p = calloc(1, sizeof(*p));
+        if (p == NULL)
+            return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+        *p = (struct emu_mpi_probe){c, rank, source, tag, m->mpi->probes};
+        m->mpi->probes = p;
+        emu_wait_what(m, EMU_WAIT_PROBE, probe_found, p);
+        g = probe_find(c, rank, source, tag);
+        if (g != NULL) { /* found: no report will need it */
+            struct emu_mpi_probe **q = &m->mpi->probes;
+            while (*q != p)
+                q = &(*q)->next;
+            *q = p->next;
+            free(p);
+        }
+    }
+    if (flag != NULL)
+        *flag = g != NULL;
+    if (g != NULL && status != MPI_STATUS_IGNORE)
+        *status = (MPI_Status){g->src, g->tag, MPI_SUCCESS, (long long)g->bytes};
+    return g != NULL || flag != NULL ? MPI_SUCCESS : MPI_ERR_OTHER;
+}
+
+int MPI_Iprobe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *status)
+{
+    emu *m;
+    if (flag == NULL)
+        return (m = mpi_runtime("MPI_Iprobe")) == NULL ? MPI_ERR_OTHER
+                                                        : mpi_fail(m, "MPI_Iprobe", "a NULL flag", MPI_ERR_ARG);
+    return probe(source, tag, comm, flag, status, "MPI_Iprobe");
+}
+
+int MPI_Probe(int source, int tag, MPI_Comm comm, MPI_Status *status)
+{
+    return probe(source, tag, comm, NULL, status, "MPI_Probe");
+}
+
+void emu_mpi_probe_missing(const emu *m, const void *probe_arg, char *buf, size_t size)
+{
+    const struct emu_mpi_probe *p = probe_arg;
+    struct emu_mpi_request r = {0};
+    r.comm = p->comm;
+    r.rank = p->rank;
+    r.source = p->source;
+    r.tag = p->tag;
+    emu_mpi_recv_missing(m, &r, buf, size);
+    if (strncmp(buf, "MPI_Recv (or MPI_Wait)", 22) == 0) {
+        size_t n = strlen(buf);
+        memmove(buf + 9, buf + 22, n - 22 + 1); /* "MPI_Probe" in its place */
+        memcpy(buf, "MPI_Probe", 9);
+    }
 }
 
 int MPI_Get_count(const MPI_Status *status, MPI_Datatype datatype, int *count)

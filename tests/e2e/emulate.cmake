@@ -19,6 +19,7 @@ sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
+sp_emu_program(polling ${SP_ROOT}/tests/data/emu/polling.c)
 sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
 sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
@@ -91,6 +92,15 @@ sp_e2e(emulate.threads_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGE
 sp_e2e(emulate.threads_deadlock RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_threads>|deadlock"
   STDERR "thread 1 of process 0 \\(node 0\\) never returned from its start function: it waits in pthread_mutex_lock of a mutex that thread 2 of process 0 holds.*thread 2 of process 1 \\(node 0\\) never returned from its start function: it waits in pthread_mutex_lock of a mutex that thread 1 of process 1 holds")
 set_tests_properties(e2e.emulate.threads_hang e2e.emulate.threads_deadlock PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# Polling (cudaStreamQuery, cudaEventQuery, MPI_Test, MPI_Testall,
+# MPI_Iprobe) moves simulated time on instead of spinning at one instant.
+sp_e2e(emulate.polling RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|--no-data|$<TARGET_FILE:emu_polling>"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
+sp_e2e(emulate.polling_spark RC 0 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|--no-data|$<TARGET_FILE:emu_polling>"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
+sp_e2e(emulate.polling_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_polling>|hang"
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Test, polling for what never comes")
+set_tests_properties(e2e.emulate.polling_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # Calls the emulator does not provide are compile errors, not silent differences.
 file(WRITE ${SP_OUT}/emu-pthread-exit.c "#include <pthread.h>\nstatic void *f(void *a) { pthread_exit(a); }\nint main(void) { pthread_t t; return pthread_create(&t, 0, f, 0); }\n")
 sp_e2e(emulate.pthread_exit RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-pthread-exit.c"
@@ -203,8 +213,11 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate_threads COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-h100.cfg --ppn 2 $<TARGET_FILE:emu_threads>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_polling COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-h100.cfg --ppn 2 --no-data $<TARGET_FILE:emu_polling>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p memcheck.emulate_mpi_comms
-    memcheck.emulate_threads
+    memcheck.emulate_threads memcheck.emulate_polling
     PROPERTIES LABELS memcheck
     TIMEOUT 300)
 endif()

@@ -1,0 +1,176 @@
+/* polling.c - programs that poll instead of blocking, as nccl-tests does
+ * (cudaStreamQuery in a loop, checking ncclCommGetAsyncError between
+ * queries) and as MPI programs overlapping work do (MPI_Test, MPI_Iprobe).
+ * Each loop must end, after few queries, at the simulated time the work
+ * ends. Also MPI_Probe with MPI_Get_count for a message of unknown size,
+ * and MPI_Testall. Run with --ppn 2 (or more). Prints "PASSED: 0 failed
+ * check(s)". With "hang", process 0 polls MPI_Test for a message nobody
+ * sends. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime.h>
+#include <mpi.h>
+#include <nccl.h>
+
+#define BIG (256u << 20)
+
+static int fails, me;
+
+static void check(int ok, const char *what)
+{
+    if (!ok) {
+        printf("FAILED process %d: %s\n", me, what);
+        fails++;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int n, total = 0, flag = 0, polls = 0, count = -1;
+    double t0, t_done, t_sync, copy;
+    cudaStream_t s;
+    cudaEvent_t ev;
+    char *host, *dev;
+    ncclUniqueId id;
+    ncclComm_t comm;
+    ncclResult_t async;
+    MPI_Request req;
+    MPI_Status st;
+
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    MPI_Comm_size(MPI_COMM_WORLD, &n);
+    if (n < 2) {
+        printf("polling.c: run it as 2 processes or more (--ppn)\n");
+        MPI_Finalize();
+        return 2;
+    }
+    if (argc > 1 && strcmp(argv[1], "hang") == 0) {
+        int v;
+        if (me == 0) {
+            MPI_Irecv(&v, 1, MPI_INT, 1, 99, MPI_COMM_WORLD, &req);
+            while (!flag)
+                MPI_Test(&req, &flag, MPI_STATUS_IGNORE);
+        }
+        MPI_Finalize();
+        return 0;
+    }
+    cudaGetDeviceCount(&count);
+    cudaSetDevice(me % count); /* one process per GPU on a node */
+    cudaStreamCreate(&s);
+    cudaEventCreate(&ev);
+    cudaMallocHost((void **)&host, BIG);
+    cudaMalloc((void **)&dev, BIG);
+
+    /* A host-to-device copy, polled with cudaStreamQuery until done: the
+     * loop ends when the copy does, as a synchronize would. */
+    t0 = MPI_Wtime();
+    cudaMemcpyAsync(dev, host, BIG, cudaMemcpyHostToDevice, s);
+    polls = 0;
+    while (cudaStreamQuery(s) == cudaErrorNotReady)
+        polls++;
+    t_done = MPI_Wtime();
+    check(t_done > t0, "cudaStreamQuery returned success before the copy could end");
+    check(polls >= 1 && polls < 100, "cudaStreamQuery polled too often (or not at all)");
+    cudaMemcpyAsync(dev, host, BIG, cudaMemcpyHostToDevice, s);
+    cudaStreamSynchronize(s);
+    t_sync = MPI_Wtime();
+    check(t_sync - t_done > 0.99 * (t_done - t0) && t_sync - t_done < 1.01 * (t_done - t0),
+          "a polled copy took another time than a synchronized one");
+    copy = t_sync - t_done;
+
+    /* An event, polled. */
+    t0 = MPI_Wtime();
+    cudaMemcpyAsync(dev, host, BIG, cudaMemcpyHostToDevice, s);
+    cudaEventRecord(ev, s);
+    while (cudaEventQuery(ev) == cudaErrorNotReady)
+        ;
+    check(MPI_Wtime() - t0 > 0.99 * copy, "cudaEventQuery ended before the copy");
+
+    /* nccl-tests' loop: query the stream, check the communicator's error. */
+    if (me == 0)
+        ncclGetUniqueId(&id);
+    MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
+    ncclCommInitRank(&comm, n, id, me);
+    ncclAllReduce(dev, dev, BIG / 4, ncclFloat, ncclSum, comm, s);
+    while (cudaStreamQuery(s) != cudaSuccess) {
+        ncclCommGetAsyncError(comm, &async);
+        check(async == ncclSuccess, "an asynchronous NCCL error");
+    }
+
+    /* MPI_Test while the sender's GPU works: process 1 sends after its copy. */
+    if (me == 1) {
+        cudaMemcpy(dev, host, BIG, cudaMemcpyHostToDevice);
+        t_done = MPI_Wtime();
+        MPI_Send(&t_done, 1, MPI_DOUBLE, 0, 5, MPI_COMM_WORLD);
+    } else if (me == 0) {
+        double sent = -1.0;
+        polls = 0;
+        flag = 0;
+        MPI_Irecv(&sent, 1, MPI_DOUBLE, 1, 5, MPI_COMM_WORLD, &req);
+        while (!flag) {
+            MPI_Test(&req, &flag, &st);
+            polls++;
+        }
+        check(req == MPI_REQUEST_NULL && st.MPI_SOURCE == 1 && st.MPI_TAG == 5, "MPI_Test's request and status");
+        check(sent > 0.0 && MPI_Wtime() >= sent, "MPI_Test completed before the message was sent");
+        check(polls < 100, "MPI_Test polled too often");
+    }
+
+    /* MPI_Iprobe polls; MPI_Probe and MPI_Get_count size an unknown message. */
+    if (me == 1) {
+        int msg[37];
+        for (int i = 0; i < 37; i++)
+            msg[i] = i * i;
+        cudaMemcpy(dev, host, BIG / 4, cudaMemcpyHostToDevice);
+        MPI_Send(msg, 37, MPI_INT, 0, 6, MPI_COMM_WORLD);
+        MPI_Send(msg, 11, MPI_INT, 0, 7, MPI_COMM_WORLD);
+    } else if (me == 0) {
+        int *got;
+        flag = 0;
+        while (!flag)
+            MPI_Iprobe(MPI_ANY_SOURCE, 6, MPI_COMM_WORLD, &flag, &st);
+        MPI_Get_count(&st, MPI_INT, &count);
+        check(st.MPI_SOURCE == 1 && count == 37, "MPI_Iprobe's status");
+        got = malloc((size_t)count * sizeof(int));
+        MPI_Recv(got, count, MPI_INT, st.MPI_SOURCE, 6, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        check(got[36] == 36 * 36, "the probed message");
+        free(got);
+        MPI_Probe(1, 7, MPI_COMM_WORLD, &st);
+        MPI_Get_count(&st, MPI_INT, &count);
+        check(count == 11 && st.MPI_TAG == 7, "MPI_Probe's status");
+        got = malloc((size_t)count * sizeof(int));
+        MPI_Recv(got, count, MPI_INT, 1, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        free(got);
+    }
+
+    /* MPI_Testall: nothing completes until everything has. */
+    {
+        int a = -1, b = -1, va = 10 + me, vb = 20 + me;
+        MPI_Request rs[3];
+        MPI_Status sts[3];
+        MPI_Irecv(&a, 1, MPI_INT, (me + n - 1) % n, 8, MPI_COMM_WORLD, &rs[0]);
+        MPI_Irecv(&b, 1, MPI_INT, (me + 1) % n, 9, MPI_COMM_WORLD, &rs[1]);
+        rs[2] = MPI_REQUEST_NULL;
+        MPI_Send(&va, 1, MPI_INT, (me + 1) % n, 8, MPI_COMM_WORLD);
+        cudaMemcpy(dev, host, BIG / 8, cudaMemcpyHostToDevice);
+        MPI_Send(&vb, 1, MPI_INT, (me + n - 1) % n, 9, MPI_COMM_WORLD);
+        flag = 0;
+        while (!flag) {
+            MPI_Testall(3, rs, &flag, sts);
+            check(flag || rs[0] != MPI_REQUEST_NULL, "MPI_Testall completed a request before all were done");
+        }
+        check(a == 10 + (me + n - 1) % n && b == 20 + (me + 1) % n && sts[1].MPI_TAG == 9, "MPI_Testall's data");
+    }
+
+    ncclCommDestroy(comm);
+    cudaFree(dev);
+    cudaFreeHost(host);
+    MPI_Allreduce(&fails, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (me == 0)
+        printf("PASSED: %d failed check(s)\n", total);
+    MPI_Finalize();
+    return total != 0;
+}
