@@ -271,6 +271,12 @@ void emu_set_nodata(emu *m, int nodata)
 
 emu_stream *emu_stream_add(emu *m, int device)
 {
+    emu_stream *s = NULL;
+    return emu_stream_add_at(m, device, &s);
+}
+
+emu_stream *emu_stream_add_at(emu *m, int device, emu_stream **slot)
+{
     emu_stream *s;
 
     if (emu_vec_grow((void **)&m->streams, &m->capstreams, m->nstreams, sizeof(*m->streams)) < 0 ||
@@ -281,8 +287,11 @@ emu_stream *emu_stream_add(emu *m, int device)
     for (size_t i = 0; i < m->nstreams; i++) /* numbered per device, in creation order */
         s->id += m->streams[i]->device == device;
     m->streams[m->nstreams++] = s;
-    if (m->svc.start_stream != NULL && m->svc.start_stream(m->svc.ctx, s, device) < 0)
+    *slot = s;
+    if (m->svc.start_stream != NULL && m->svc.start_stream(m->svc.ctx, s, device) < 0) {
+        *slot = NULL;
         return NULL; /* stays listed, so it is freed */
+    }
     return s;
 }
 

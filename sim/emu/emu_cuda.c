@@ -294,6 +294,7 @@ static cudaError_t alloc(emu *m, void **ptr, size_t size, int device, const char
     a->size = size;
     a->device = device;
     a->dead = 0;
+    a->freeing = 0;
     if (device >= 0)
         m->devices[device].allocated += (double)size;
     *ptr = a->base;
@@ -308,13 +309,17 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
         emu_alloc *a = &m->allocs[i];
         if (a->base != ptr)
             continue;
-        if ((a->device < 0) != host || a->dead)
+        if ((a->device < 0) != host || a->dead || a->freeing)
             break;
         {
             /* cudaFree synchronizes the device; cudaFreeHost every device
-             * (its copies may be queued anywhere). */
+             * (its copies may be queued anywhere). Others run meanwhile:
+             * a second free of it is refused, and the array may move. */
             dev_arg d = {m, host ? -1 : a->device, emu_self(m)->first, emu_self(m)->ndev, emu_self_index(m)};
+            a->freeing = 1;
             emu_wait_for(m, device_idle, &d);
+            a = &m->allocs[i];
+            a->freeing = 0;
         }
         if (!host)
             m->devices[a->device].allocated -= (double)a->size;
@@ -387,8 +392,8 @@ static emu_stream *default_stream(emu *m, int device)
         i = 0;
     if (P->dflt == NULL && (P->dflt = calloc((size_t)P->ndev, sizeof(*P->dflt))) == NULL)
         return NULL;
-    if (P->dflt[i] == NULL)
-        P->dflt[i] = emu_stream_add(m, P->first + i);
+    if (P->dflt[i] == NULL) /* set before its worker starts, which lets other threads run */
+        emu_stream_add_at(m, P->first + i, &P->dflt[i]);
     return P->dflt[i];
 }
 

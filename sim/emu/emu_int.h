@@ -115,6 +115,7 @@ typedef struct emu_alloc {
     size_t size;
     int device;               /* -1: pinned host memory */
     int dead;                 /* freed: its pages released, its addresses kept until the end */
+    int freeing;              /* a cudaFree waits for its device before freeing it */
 } emu_alloc;
 
 typedef struct emu_batch {    /* a p2p task's messages */
@@ -182,7 +183,9 @@ typedef enum emu_wait {
     EMU_WAIT_JOIN,   /* pthread_join: an emu_thread */
     EMU_WAIT_MUTEX,  /* pthread_mutex_lock: an emu_sync */
     EMU_WAIT_COND,   /* pthread_cond_wait: an emu_sync */
-    EMU_WAIT_BARRIER /* pthread_barrier_wait: an emu_sync */
+    EMU_WAIT_BARRIER, /* pthread_barrier_wait: an emu_sync */
+    EMU_WAIT_ONCE,   /* pthread_once run by another thread: an emu_sync */
+    EMU_WAIT_SEM     /* sem_wait: an emu_sync */
 } emu_wait;
 
 /* One host thread of the program: the state CUDA and NCCL keep per host
@@ -203,6 +206,7 @@ typedef struct emu_thread {
     size_t nsplitting, capsplitting;
     emu_wait waiting_what;
     const void *waiting;      /* what it waits for (emu_wait), NULL when not waiting */
+    unsigned long sync_gen;   /* waiting in a condition or barrier: its round when it began to wait */
     int running;              /* in main, or in its start function */
     int joined, detached;     /* pthread_join has taken it; pthread_detach'ed */
     void *ret;                /* what its start function returned */
@@ -277,6 +281,9 @@ const char *emu_fn_name(emu_fn fn);
 int emu_fn_reduces(emu_fn fn); /* takes a reduction operation */
 emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind); /* queued at the tail */
 emu_stream *emu_stream_add(emu *m, int device);                    /* NULL: out of memory */
+/* The same, written to *slot before its worker starts (starting it lets
+ * other threads run, which must find it there). */
+emu_stream *emu_stream_add_at(emu *m, int device, emu_stream **slot);
 int emu_vec_grow(void **v, size_t *cap, size_t n, size_t size);
 /* The collective number seq of a clique, made by its first caller. */
 emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, size_t count,

@@ -350,6 +350,10 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     int n = c->size;
     size_t z = type_size(h->type) * (size_t)h->count;
 
+    if (z == 0 && h->kind != HC_SPLIT && h->kind != HC_SPLIT_TYPE && h->kind != HC_DUP) {
+        h->done = 1; /* no data (its buffers may be NULL, as MPI allows) */
+        return;
+    }
     if (h->kind == HC_BCAST) {
         for (int p = 0; p < n; p++)
             if (p != h->root)
@@ -418,8 +422,8 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
     if (splits && recv == NULL)
         return mpi_fail(m, fn, "a NULL communicator to set", MPI_ERR_ARG);
     if (!splits && kind != HC_BARRIER && kind != HC_FINALIZE &&
-        (count < 0 || type_size(type) == 0 || (sends(kind, me, root) && send == NULL) ||
-         (receives(kind, me, root) && recv == NULL)))
+        (count < 0 || type_size(type) == 0 || (sends(kind, me, root) && send == NULL && count > 0) ||
+         (receives(kind, me, root) && recv == NULL && count > 0)))
         return mpi_fail(m, fn, "a bad count, type or buffer", MPI_ERR_ARG);
     if ((kind == HC_ALLREDUCE || kind == HC_REDUCE) && type != MPI_INT && type != MPI_LONG && type != MPI_FLOAT &&
         type != MPI_DOUBLE)
@@ -485,19 +489,24 @@ void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size)
     const struct emu_hostcoll *h = hostcoll;
     const mpi_comm *c = h->comm;
     size_t len = (size_t)snprintf(buf, size, "%s (", hc_name[h->kind]);
+    (void)m;
 
     if (len < size)
         len += where(c, h->number, buf + len, size - len);
     if (len < size)
         len += (size_t)snprintf(buf + len, size - len, "): process(es) ");
-    for (int r = 0, first = 1; r < c->size && len + 24 < size; r++) {
+    for (int r = 0, first = 1; r < c->size && len + 32 < size; r++) {
         if (h->called[r])
             continue;
-        len += (size_t)snprintf(buf + len, size - len, "%s%d", first ? "" : ", ", c->world[r]);
+        if (c->handle == MPI_COMM_WORLD)
+            len += (size_t)snprintf(buf + len, size - len, "%s%d", first ? "" : ", ", r);
+        else /* the process, and its rank here */
+            len += (size_t)snprintf(buf + len, size - len, "%s%d (rank %d)", first ? "" : ", ", c->world[r], r);
         first = 0;
     }
     if (len + 40 < size)
-        snprintf(buf + len, size - len, " of %d never called it", c->handle == MPI_COMM_WORLD ? m->nprocs : c->size);
+        snprintf(buf + len, size - len, " of %s%d never called it", c->handle == MPI_COMM_WORLD ? "" : "its ",
+                 c->size);
 }
 
 /* --- Point-to-point messages ------------------------------------------------ */

@@ -1,14 +1,17 @@
 /* emu_thread.c - host threads of an emulated program (include/pthread.h
- * renames the program's pthread calls to these). A thread is one more
- * actor of its process, with its own CUDA and NCCL state (current device,
- * last error, group), as CUDA and NCCL keep them per host thread. Actors
- * run one at a time, so the program's mutexes, condition variables and
- * barriers are kept here, by address, and a thread that must wait yields
- * to the others (through the runner's wait) instead of blocking the one
- * real thread they all share. Outside the emulator each call is the real
- * one. */
+ * and include/semaphore.h rename the program's calls to these). A thread
+ * is one more actor of its process, with its own CUDA and NCCL state
+ * (current device, last error, group), as CUDA and NCCL keep them per host
+ * thread. Actors run one at a time, so the program's mutexes, condition
+ * variables, barriers, once-controls and semaphores are kept here, by
+ * address, and a thread that must wait yields to the others (through the
+ * runner's wait) instead of blocking the one real thread they all share.
+ * Every wait is a point where the others run: a test and what it decides
+ * are done in one step (the wait's predicate), never across a wait.
+ * Outside the emulator each call is the real one. */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +19,24 @@
 #include "emu/emu_int.h"
 #define SP_EMU_NO_RENAME /* the real calls, outside the emulator */
 #include "emu/include/pthread.h"
+#include "emu/include/semaphore.h"
 
-typedef enum { SYNC_MUTEX, SYNC_COND, SYNC_BARRIER } sync_kind;
+typedef enum { SYNC_MUTEX, SYNC_COND, SYNC_BARRIER, SYNC_ONCE, SYNC_SEM } sync_kind;
 
+/* Records live until the run ends (a destroyed object's too: a thread
+ * released by it may not have run yet, and must find it). */
 typedef struct emu_sync {
-    const void *addr;   /* the program's pthread_*_t */
+    const void *addr;   /* the program's object */
     sync_kind kind;
-    int owner;          /* a mutex: the thread holding it; -1 when free */
-    unsigned long gen;  /* a condition: signals so far; a barrier: rounds completed */
+    int owner;          /* a mutex: the thread holding it (-1 free); a once: the thread running it */
+    int type;           /* a mutex: PTHREAD_MUTEX_NORMAL, _ERRORCHECK or _RECURSIVE */
+    unsigned depth;     /* a recursive mutex: its holder's locks */
+    unsigned long gen;  /* a condition: signals so far; a barrier: rounds completed (never reset) */
     unsigned count, arrived; /* a barrier */
+    unsigned long value; /* a semaphore's value; a once: 2 when done */
 } emu_sync;
 
-static const char *const sync_what[] = {"mutex", "condition variable", "barrier"};
+static const char *const sync_what[] = {"mutex", "condition variable", "barrier", "pthread_once", "semaphore"};
 
 /* The runtime, when the caller is a thread of an emulated program. */
 static emu *thread_runtime(void)
@@ -49,48 +58,68 @@ static int thread_fail(emu *m, const char *fn, const char *what, int code)
     return code;
 }
 
+/* Whether a thread still waits in s: released waiters (their round has
+ * passed) do not count, though they may not have run yet. */
 static int sync_waited(const emu *m, const emu_sync *s)
 {
-    for (size_t i = 0; i < m->nthreads; i++)
-        if (m->threads[i]->running && m->threads[i]->waiting == s)
+    for (size_t i = 0; i < m->nthreads; i++) {
+        const emu_thread *t = m->threads[i];
+        if (t->running && t->waiting == s &&
+            ((s->kind != SYNC_COND && s->kind != SYNC_BARRIER) || t->sync_gen == s->gen))
             return 1;
+    }
     return 0;
 }
 
-/* The record of a sync object, made on first use (a statically
- * initialized one has had no init call); NULL out of memory. Memory the
- * program reuses for another kind of object takes the new kind, if the
- * old one is idle. */
+static int sync_busy(const emu *m, const emu_sync *s)
+{
+    return s->owner >= 0 || s->arrived > 0 || sync_waited(m, s);
+}
+
+/* The record of an object, made on first use (a statically initialized
+ * one has had no init call); NULL out of memory. Memory the program
+ * reuses for another kind of object takes the new kind if the old one is
+ * idle. A round count is never reset. */
 static emu_sync *sync_get(emu *m, const void *addr, sync_kind kind)
 {
     emu_sync *s;
     for (size_t i = m->nsyncs; i-- > 0;)
         if (m->syncs[i]->addr == addr) {
             s = m->syncs[i];
-            if (s->kind != kind && s->owner < 0 && s->arrived == 0 && !sync_waited(m, s))
-                *s = (emu_sync){addr, kind, -1, 0, 0, 0};
+            if (s->kind != kind && !sync_busy(m, s))
+                *s = (emu_sync){addr, kind, -1, PTHREAD_MUTEX_NORMAL, 0, s->gen, 0, 0, 0};
             return s;
         }
     if (emu_vec_grow((void **)&m->syncs, &m->capsyncs, m->nsyncs, sizeof(*m->syncs)) < 0 ||
         (s = calloc(1, sizeof(*s))) == NULL)
         return NULL;
-    *s = (emu_sync){addr, kind, -1, 0, 0, 0};
+    *s = (emu_sync){addr, kind, -1, PTHREAD_MUTEX_NORMAL, 0, 0, 0, 0, 0};
     m->syncs[m->nsyncs++] = s;
     return s;
 }
 
-/* pthread_*_destroy: EBUSY while a thread waits in it (POSIX allows the
- * error; the object would vanish under the waiter). */
-static int sync_drop(emu *m, const void *addr, const char *fn)
+/* An init: the record afresh, its round count kept (threads released by
+ * the object's last round may not have run yet). */
+static emu_sync *sync_init(emu *m, const void *addr, sync_kind kind, const char *fn)
+{
+    emu_sync *s = addr != NULL ? sync_get(m, addr, kind) : NULL;
+    if (s == NULL)
+        return NULL;
+    if (sync_busy(m, s)) {
+        thread_fail(m, fn, "it is in use (locked, or a thread waits in it)", EBUSY);
+        return NULL;
+    }
+    *s = (emu_sync){addr, kind, -1, PTHREAD_MUTEX_NORMAL, 0, s->gen, 0, 0, 0};
+    return s;
+}
+
+/* A destroy: EBUSY while in use (POSIX allows the error; the object would
+ * vanish under its waiter). The record stays. */
+static int sync_destroy(emu *m, const void *addr, const char *fn)
 {
     for (size_t i = 0; i < m->nsyncs; i++)
-        if (m->syncs[i]->addr == addr) {
-            if (m->syncs[i]->owner >= 0 || m->syncs[i]->arrived > 0 || sync_waited(m, m->syncs[i]))
-                return thread_fail(m, fn, "it is locked, or a thread waits in it", EBUSY);
-            free(m->syncs[i]);
-            m->syncs[i] = m->syncs[--m->nsyncs];
-            return 0;
-        }
+        if (m->syncs[i]->addr == addr && sync_busy(m, m->syncs[i]))
+            return thread_fail(m, fn, "it is in use (locked, or a thread waits in it)", EBUSY);
     return 0;
 }
 
@@ -102,6 +131,7 @@ static void wait_in(emu *m, emu_wait what, emu_sync *s, int (*ready)(const void 
         return;
     t->waiting_what = what;
     t->waiting = s;
+    t->sync_gen = s->gen;
     m->svc.wait(m->svc.ctx, ready, arg);
     t->waiting = NULL;
     t->waiting_what = EMU_WAIT_NONE;
@@ -119,11 +149,11 @@ void emu_syncs_free(emu *m)
 /* --- Threads ------------------------------------------------------------------ */
 
 /* pthread_t of an emulated thread: its index + 1 (0 is never one). NULL
- * unless it is a thread the calling process started. */
+ * unless it is a thread of the calling process (its main included). */
 static emu_thread *thread_of(emu *m, pthread_t t)
 {
     emu_thread *u = t >= 1 && t <= m->nthreads ? m->threads[t - 1] : NULL;
-    return u != NULL && u->id > 0 && u->proc == emu_thread_self(m)->proc ? u : NULL;
+    return u != NULL && u->proc == emu_thread_self(m)->proc ? u : NULL;
 }
 
 int spEmuThreadCreate(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg)
@@ -150,15 +180,16 @@ int spEmuThreadCreate(pthread_t *thread, const pthread_attr_t *attr, void *(*sta
     *t = (emu_thread){.proc = self->proc, .id = ++m->procs[self->proc].nthreads,
                       .current = m->procs[self->proc].first, .last_cuda = cudaSuccess, .running = 1,
                       .detached = detach == PTHREAD_CREATE_DETACHED};
-    index = m->nthreads; /* starting it lets the others run, who may start theirs */
+    index = m->nthreads;
     m->threads[m->nthreads++] = t;
     m->procs[self->proc].live++;
+    /* Set before it starts, as glibc sets it: starting it lets it run first. */
+    *thread = (pthread_t)index + 1;
     if (m->svc.start_thread(m->svc.ctx, (int)index, m->procs[self->proc].first, start, arg) < 0) {
         t->running = 0;
         m->procs[self->proc].live--;
         return thread_fail(m, "pthread_create", "the runner could not start it", EAGAIN);
     }
-    *thread = (pthread_t)index + 1;
     return 0;
 }
 
@@ -175,7 +206,7 @@ int spEmuThreadJoin(pthread_t thread, void **retval)
     if (m == NULL)
         return pthread_join(thread, retval);
     if ((t = thread_of(m, thread)) == NULL)
-        return thread_fail(m, "pthread_join", "not a thread this process's pthread_create started", ESRCH);
+        return thread_fail(m, "pthread_join", "not a thread of this process", ESRCH);
     if (t == emu_thread_self(m))
         return thread_fail(m, "pthread_join", "a thread joining itself", EDEADLK);
     if (t->detached || t->joined)
@@ -196,7 +227,7 @@ int spEmuThreadDetach(pthread_t thread)
     if (m == NULL)
         return pthread_detach(thread);
     if ((t = thread_of(m, thread)) == NULL)
-        return thread_fail(m, "pthread_detach", "not a thread this process's pthread_create started", ESRCH);
+        return thread_fail(m, "pthread_detach", "not a thread of this process", ESRCH);
     if (t->detached || t->joined)
         return thread_fail(m, "pthread_detach", "a thread already detached or joined", EINVAL);
     t->detached = 1;
@@ -215,13 +246,16 @@ int spEmuMutexInit(pthread_mutex_t *mutex, const pthread_mutexattr_t *attr)
 {
     emu *m = thread_runtime();
     emu_sync *s;
+    int type = PTHREAD_MUTEX_NORMAL;
     if (m == NULL)
         return pthread_mutex_init(mutex, attr);
+    if (attr != NULL && pthread_mutexattr_gettype(attr, &type) != 0)
+        return thread_fail(m, "pthread_mutex_init", "an attribute object not initialized", EINVAL);
     if (mutex == NULL)
         return thread_fail(m, "pthread_mutex_init", "a NULL mutex", EINVAL);
-    if ((s = sync_get(m, mutex, SYNC_MUTEX)) == NULL)
-        return ENOMEM;
-    *s = (emu_sync){mutex, SYNC_MUTEX, -1, 0, 0, 0};
+    if ((s = sync_init(m, mutex, SYNC_MUTEX, "pthread_mutex_init")) == NULL)
+        return EBUSY;
+    s->type = type;
     return 0;
 }
 
@@ -231,7 +265,7 @@ int spEmuMutexDestroy(pthread_mutex_t *mutex)
     if (m == NULL)
         return pthread_mutex_destroy(mutex);
     return mutex == NULL ? thread_fail(m, "pthread_mutex_destroy", "a NULL mutex", EINVAL)
-                         : sync_drop(m, mutex, "pthread_mutex_destroy");
+                         : sync_destroy(m, mutex, "pthread_mutex_destroy");
 }
 
 typedef struct mutex_want {
@@ -239,15 +273,16 @@ typedef struct mutex_want {
     int me;
 } mutex_want;
 
-/* Takes the mutex if it is free. The test and the taking are one step:
- * a waiter that found it free and returned would otherwise let another
- * find it free too before it wrote itself in (the runner's wait yields
- * on its way out). */
+/* Takes the mutex if it is free: the test and the taking are one step
+ * (a waiter that found it free and returned would otherwise let another
+ * find it free too, before it wrote itself in). */
 static int mutex_take(const void *arg)
 {
     const mutex_want *w = arg;
-    if (w->s->owner < 0)
+    if (w->s->owner < 0) {
         w->s->owner = w->me;
+        w->s->depth = 1;
+    }
     return w->s->owner == w->me;
 }
 
@@ -258,8 +293,18 @@ static int mutex_lock(emu *m, pthread_mutex_t *mutex, int wait, const char *fn)
     if (mutex == NULL || (s = sync_get(m, mutex, SYNC_MUTEX)) == NULL || s->kind != SYNC_MUTEX)
         return thread_fail(m, fn, "not a mutex", EINVAL);
     w = (mutex_want){s, thread_index(m)};
-    if (s->owner == w.me) /* a default mutex would deadlock here; an error-checking one says so */
+    if (s->owner == w.me) {
+        if (s->type == PTHREAD_MUTEX_RECURSIVE) {
+            s->depth++;
+            return 0;
+        }
+        if (!wait)
+            return EBUSY;
+        if (s->type == PTHREAD_MUTEX_ERRORCHECK)
+            return EDEADLK;
+        /* A default mutex would hang the thread for good: said, not done. */
         return thread_fail(m, fn, "this thread already holds the mutex (it would deadlock)", EDEADLK);
+    }
     if (s->owner >= 0 && !wait)
         return EBUSY;
     wait_in(m, EMU_WAIT_MUTEX, s, mutex_take, &w);
@@ -278,17 +323,22 @@ int spEmuMutexTrylock(pthread_mutex_t *mutex)
     return m == NULL ? pthread_mutex_trylock(mutex) : mutex_lock(m, mutex, 0, "pthread_mutex_trylock");
 }
 
-int spEmuMutexUnlock(pthread_mutex_t *mutex)
+static int mutex_unlock(emu *m, pthread_mutex_t *mutex, const char *fn)
 {
-    emu *m = thread_runtime();
     emu_sync *s;
-    if (m == NULL)
-        return pthread_mutex_unlock(mutex);
     if (mutex == NULL || (s = sync_get(m, mutex, SYNC_MUTEX)) == NULL || s->owner != thread_index(m))
-        return thread_fail(m, "pthread_mutex_unlock", "a mutex this thread does not hold", EPERM);
+        return thread_fail(m, fn, "a mutex this thread does not hold", EPERM);
+    if (--s->depth > 0)
+        return 0; /* a recursive mutex, still held */
     s->owner = -1;
     emu_wake(m);
     return 0;
+}
+
+int spEmuMutexUnlock(pthread_mutex_t *mutex)
+{
+    emu *m = thread_runtime();
+    return m == NULL ? pthread_mutex_unlock(mutex) : mutex_unlock(m, mutex, "pthread_mutex_unlock");
 }
 
 /* --- Condition variables ------------------------------------------------------- */
@@ -296,13 +346,11 @@ int spEmuMutexUnlock(pthread_mutex_t *mutex)
 int spEmuCondInit(pthread_cond_t *cond, const pthread_condattr_t *attr)
 {
     emu *m = thread_runtime();
-    emu_sync *s;
     if (m == NULL)
         return pthread_cond_init(cond, attr);
-    if (cond == NULL || (s = sync_get(m, cond, SYNC_COND)) == NULL)
+    if (cond == NULL)
         return thread_fail(m, "pthread_cond_init", "a NULL condition variable", EINVAL);
-    *s = (emu_sync){cond, SYNC_COND, -1, 0, 0, 0};
-    return 0;
+    return sync_init(m, cond, SYNC_COND, "pthread_cond_init") != NULL ? 0 : EBUSY;
 }
 
 int spEmuCondDestroy(pthread_cond_t *cond)
@@ -310,40 +358,46 @@ int spEmuCondDestroy(pthread_cond_t *cond)
     emu *m = thread_runtime();
     if (m == NULL)
         return pthread_cond_destroy(cond);
-    return sync_drop(m, cond, "pthread_cond_destroy");
+    return sync_destroy(m, cond, "pthread_cond_destroy");
 }
 
-typedef struct cond_wait_arg {
-    const emu_sync *c;
+typedef struct round_wait {
+    const emu_sync *s;
     unsigned long gen;
-} cond_wait_arg;
+} round_wait;
 
-static int cond_signalled(const void *arg)
+static int round_passed(const void *arg)
 {
-    const cond_wait_arg *w = arg;
-    return w->c->gen != w->gen;
+    const round_wait *w = arg;
+    return w->s->gen != w->gen;
 }
 
 /* Every waiter wakes on a signal as on a broadcast: POSIX allows a signal
- * to wake more than one, and waiters must check their predicate again. */
+ * to wake more than one, and waiters must test their predicate again. */
 int spEmuCondWait(pthread_cond_t *cond, pthread_mutex_t *mutex)
 {
     emu *m = thread_runtime();
     emu_sync *c, *mu;
-    cond_wait_arg w;
+    round_wait w;
+    unsigned depth;
+    int rc;
     if (m == NULL)
         return pthread_cond_wait(cond, mutex);
     if (cond == NULL || (c = sync_get(m, cond, SYNC_COND)) == NULL || c->kind != SYNC_COND)
         return thread_fail(m, "pthread_cond_wait", "not a condition variable", EINVAL);
     if (mutex == NULL || (mu = sync_get(m, mutex, SYNC_MUTEX)) == NULL || mu->owner != thread_index(m))
         return thread_fail(m, "pthread_cond_wait", "a mutex this thread does not hold", EPERM);
-    w = (cond_wait_arg){c, c->gen};
-    mu->owner = -1;
+    w = (round_wait){c, c->gen};
+    depth = mu->depth;
+    mu->owner = -1; /* released whatever its depth, and taken back at it */
+    mu->depth = 0;
     emu_wake(m);
-    wait_in(m, EMU_WAIT_COND, c, cond_signalled, &w);
-    if (!cond_signalled(&w))
+    wait_in(m, EMU_WAIT_COND, c, round_passed, &w);
+    if (!round_passed(&w))
         return EINVAL; /* the run is ending as a hang */
-    return mutex_lock(m, mutex, 1, "pthread_cond_wait");
+    if ((rc = mutex_lock(m, mutex, 1, "pthread_cond_wait")) == 0)
+        mu->depth = depth;
+    return rc;
 }
 
 static int cond_signal(pthread_cond_t *cond, int all, const char *fn)
@@ -379,9 +433,9 @@ int spEmuBarrierInit(pthread_barrier_t *barrier, const pthread_barrierattr_t *at
         return pthread_barrier_init(barrier, attr, count);
     if (barrier == NULL || count == 0)
         return thread_fail(m, "pthread_barrier_init", "a NULL barrier or a count of 0", EINVAL);
-    if ((s = sync_get(m, barrier, SYNC_BARRIER)) == NULL)
-        return ENOMEM;
-    *s = (emu_sync){barrier, SYNC_BARRIER, -1, 0, count, 0};
+    if ((s = sync_init(m, barrier, SYNC_BARRIER, "pthread_barrier_init")) == NULL)
+        return EBUSY;
+    s->count = count;
     return 0;
 }
 
@@ -390,18 +444,18 @@ int spEmuBarrierDestroy(pthread_barrier_t *barrier)
     emu *m = thread_runtime();
     if (m == NULL)
         return pthread_barrier_destroy(barrier);
-    return sync_drop(m, barrier, "pthread_barrier_destroy");
+    return sync_destroy(m, barrier, "pthread_barrier_destroy");
 }
 
 int spEmuBarrierWait(pthread_barrier_t *barrier)
 {
     emu *m = thread_runtime();
     emu_sync *b = NULL;
-    cond_wait_arg w;
+    round_wait w;
     if (m == NULL)
         return pthread_barrier_wait(barrier);
     for (size_t i = 0; barrier != NULL && i < m->nsyncs; i++) /* never made on first use: it needs a count */
-        if (m->syncs[i]->addr == barrier && m->syncs[i]->kind == SYNC_BARRIER)
+        if (m->syncs[i]->addr == barrier && m->syncs[i]->kind == SYNC_BARRIER && m->syncs[i]->count > 0)
             b = m->syncs[i];
     if (b == NULL)
         return thread_fail(m, "pthread_barrier_wait", "a barrier pthread_barrier_init did not set up", EINVAL);
@@ -411,8 +465,158 @@ int spEmuBarrierWait(pthread_barrier_t *barrier)
         emu_wake(m);
         return PTHREAD_BARRIER_SERIAL_THREAD;
     }
-    w = (cond_wait_arg){b, b->gen};
-    wait_in(m, EMU_WAIT_BARRIER, b, cond_signalled, &w);
+    w = (round_wait){b, b->gen};
+    wait_in(m, EMU_WAIT_BARRIER, b, round_passed, &w);
+    return 0;
+}
+
+/* --- Once -------------------------------------------------------------------------- */
+
+static int once_done(const void *arg)
+{
+    return ((const emu_sync *)arg)->value == 2;
+}
+
+/* The first caller runs the function; the others wait until it returns
+ * (it may block, letting them run). */
+int spEmuOnce(pthread_once_t *once, void (*init)(void))
+{
+    emu *m = thread_runtime();
+    emu_sync *s;
+    if (m == NULL)
+        return pthread_once(once, init);
+    if (once == NULL || init == NULL || (s = sync_get(m, once, SYNC_ONCE)) == NULL)
+        return thread_fail(m, "pthread_once", "a NULL control or function", EINVAL);
+    if (s->value == 0) {
+        s->value = 1;
+        s->owner = thread_index(m);
+        init();
+        s->value = 2;
+        s->owner = -1;
+        emu_wake(m);
+        return 0;
+    }
+    if (s->owner == thread_index(m))
+        return thread_fail(m, "pthread_once", "called again from its own function (it would deadlock)", EDEADLK);
+    wait_in(m, EMU_WAIT_ONCE, s, once_done, s);
+    return once_done(s) ? 0 : EDEADLK;
+}
+
+/* --- Semaphores ---------------------------------------------------------------- */
+
+int spEmuSemInit(sem_t *sem, int pshared, unsigned value)
+{
+    emu *m = thread_runtime();
+    emu_sync *s;
+    if (m == NULL)
+        return sem_init(sem, pshared, value);
+    if (sem == NULL || (s = sync_init(m, sem, SYNC_SEM, "sem_init")) == NULL) {
+        errno = sem == NULL ? EINVAL : EBUSY;
+        return -1;
+    }
+    s->value = value;
+    return 0;
+}
+
+int spEmuSemDestroy(sem_t *sem)
+{
+    emu *m = thread_runtime();
+    if (m == NULL)
+        return sem_destroy(sem);
+    if (sync_destroy(m, sem, "sem_destroy") != 0) {
+        errno = EBUSY;
+        return -1;
+    }
+    return 0;
+}
+
+static emu_sync *sem_arg(emu *m, sem_t *sem, const char *fn)
+{
+    emu_sync *s = NULL;
+    for (size_t i = 0; sem != NULL && i < m->nsyncs; i++) /* never made on first use: it needs a value */
+        if (m->syncs[i]->addr == sem && m->syncs[i]->kind == SYNC_SEM)
+            s = m->syncs[i];
+    if (s == NULL) {
+        thread_fail(m, fn, "a semaphore sem_init did not set up", EINVAL);
+        errno = EINVAL;
+    }
+    return s;
+}
+
+/* Takes one if there is one: the test and the taking in one step. */
+static int sem_take(const void *arg)
+{
+    emu_sync *s = (emu_sync *)arg;
+    if (s->value == 0)
+        return 0;
+    s->value--;
+    return 1;
+}
+
+static int sem_down(sem_t *sem, int wait, const char *fn)
+{
+    emu *m = thread_runtime();
+    emu_sync *s;
+    if (m == NULL)
+        return wait ? sem_wait(sem) : sem_trywait(sem);
+    if ((s = sem_arg(m, sem, fn)) == NULL)
+        return -1;
+    if (!wait && s->value == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (sem_take(s))
+        return 0;
+    {
+        emu_thread *t = emu_thread_self(m);
+        int took = 0;
+        t->waiting_what = EMU_WAIT_SEM;
+        t->waiting = s;
+        if (m->svc.wait != NULL) {
+            m->svc.wait(m->svc.ctx, sem_take, s);
+            took = 1;
+        }
+        t->waiting = NULL;
+        t->waiting_what = EMU_WAIT_NONE;
+        if (took)
+            return 0;
+    }
+    errno = EDEADLK; /* no runner to wait with */
+    return -1;
+}
+
+int spEmuSemWait(sem_t *sem)
+{
+    return sem_down(sem, 1, "sem_wait");
+}
+
+int spEmuSemTrywait(sem_t *sem)
+{
+    return sem_down(sem, 0, "sem_trywait");
+}
+
+int spEmuSemPost(sem_t *sem)
+{
+    emu *m = thread_runtime();
+    emu_sync *s;
+    if (m == NULL)
+        return sem_post(sem);
+    if ((s = sem_arg(m, sem, "sem_post")) == NULL)
+        return -1;
+    s->value++;
+    emu_wake(m);
+    return 0;
+}
+
+int spEmuSemGetvalue(sem_t *sem, int *value)
+{
+    emu *m = thread_runtime();
+    emu_sync *s;
+    if (m == NULL)
+        return sem_getvalue(sem, value);
+    if ((s = sem_arg(m, sem, "sem_getvalue")) == NULL || value == NULL)
+        return -1;
+    *value = (int)s->value;
     return 0;
 }
 
@@ -420,27 +624,28 @@ int spEmuBarrierWait(pthread_barrier_t *barrier)
 
 void emu_thread_missing(const emu *m, emu_wait what, const void *arg, char *buf, size_t size)
 {
+    const emu_sync *s = arg;
     if (what == EMU_WAIT_JOIN) {
-        const emu_thread *t = arg;
-        snprintf(buf, size, "pthread_join of thread %d, which never returned", t->id);
-    } else if (what == EMU_WAIT_MUTEX) {
-        const emu_sync *s = arg;
+        snprintf(buf, size, "pthread_join of thread %d, which never returned", ((const emu_thread *)arg)->id);
+    } else if (what == EMU_WAIT_MUTEX || what == EMU_WAIT_ONCE) {
         const emu_thread *o = s->owner >= 0 && (size_t)s->owner < m->nthreads ? m->threads[s->owner] : NULL;
+        const char *call = what == EMU_WAIT_MUTEX ? "pthread_mutex_lock of a mutex" : "pthread_once, whose function";
         char who[48];
         if (o != NULL && o->id == 0)
             snprintf(who, sizeof(who), m->nprocs > 1 ? "process %d's main" : "main", o->proc);
         else if (o != NULL)
             snprintf(who, sizeof(who), m->nprocs > 1 ? "thread %d of process %d" : "thread %d", o->id, o->proc);
-        if (o != NULL)
-            snprintf(buf, size, "pthread_mutex_lock of a mutex that %s %s", who,
-                     o->running ? "holds" : "returned holding");
+        if (o != NULL && what == EMU_WAIT_MUTEX)
+            snprintf(buf, size, "%s that %s %s", call, who, o->running ? "holds" : "returned holding");
+        else if (o != NULL)
+            snprintf(buf, size, "%s %s runs, never returned", call, who);
         else
-            snprintf(buf, size, "pthread_mutex_lock");
+            snprintf(buf, size, "%s", call);
     } else if (what == EMU_WAIT_COND) {
-        snprintf(buf, size, "pthread_cond_wait on a %s that no thread signals",
-                 sync_what[((const emu_sync *)arg)->kind]);
+        snprintf(buf, size, "pthread_cond_wait on a %s that no thread signals", sync_what[s->kind]);
+    } else if (what == EMU_WAIT_SEM) {
+        snprintf(buf, size, "sem_wait on a semaphore that no thread posts");
     } else {
-        const emu_sync *b = arg;
-        snprintf(buf, size, "pthread_barrier_wait: %u of its %u threads arrived", b->arrived, b->count);
+        snprintf(buf, size, "pthread_barrier_wait: %u of its %u threads arrived", s->arrived, s->count);
     }
 }

@@ -19,6 +19,7 @@ sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
+sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
 sp_emu_program(polling ${SP_ROOT}/tests/data/emu/polling.c)
 sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
 sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
@@ -75,7 +76,7 @@ sp_e2e(emulate.mpi.comms_spark RC 0 ARGS "emulate|-p|platforms/dgx-spark-switch.
 sp_e2e(emulate.mpi.comms_one RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_mpi_comms>"
   STDOUT "^PASSED: 0 failed check\\(s\\) over 1 processes")
 sp_e2e(emulate.mpi.comms_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_comms>|hang"
-  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Barrier \\(MPI exchange number 0 on a communicator of 4 process\\(es\\) that MPI_Comm_split_type made\\): process\\(es\\) 1 of 4 never called it.*process 1 \\(node 0\\) never returned from main: it waits in MPI_Finalize \\(MPI exchange number 1\\): process\\(es\\) 0, 2, 3 of 4")
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Barrier \\(MPI exchange number 0 on a communicator of 4 process\\(es\\) that MPI_Comm_split_type made\\): process\\(es\\) 1 \\(rank 1\\) of its 4 never called it.*process 1 \\(node 0\\) never returned from main: it waits in MPI_Finalize \\(MPI exchange number 1\\): process\\(es\\) 0, 2, 3 of 4")
 sp_e2e(emulate.mpi.comms_recv_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_comms>|recv_hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Recv \\(or MPI_Wait\\) of a message from rank 0 \\(process 3\\) with tag 9 on a communicator of 4 that MPI_Comm_split made: none was sent")
 set_tests_properties(e2e.emulate.mpi.comms_hang e2e.emulate.mpi.comms_recv_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
@@ -91,6 +92,14 @@ sp_e2e(emulate.threads_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGE
   STDERR "the program never returned from main: it waits in pthread_join of thread 1, which never returned.*thread 1 of the program never returned from its start function: it waits for work that cannot finish.*device 0's stream 0 never finished AllReduce number 0 on communicator 0: rank\\(s\\) 1 of 8 never reached it")
 sp_e2e(emulate.threads_deadlock RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_threads>|deadlock"
   STDERR "thread 1 of process 0 \\(node 0\\) never returned from its start function: it waits in pthread_mutex_lock of a mutex that thread 2 of process 0 holds.*thread 2 of process 1 \\(node 0\\) never returned from its start function: it waits in pthread_mutex_lock of a mutex that thread 1 of process 1 holds")
+sp_e2e(emulate.threads_sync RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_threads_sync>"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
+# Two processes, each with its own threads, objects and GPUs.
+sp_e2e(emulate.threads_sync_ppn RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_threads_sync>"
+  STDOUT "^PASSED: 0 failed check\\(s\\).*PASSED: 0 failed check\\(s\\)")
+file(WRITE ${SP_OUT}/emu-setname.c "#include <pthread.h>\nint main(void) { return pthread_setname_np(pthread_self(), \"x\"); }\n")
+sp_e2e(emulate.pthread_setname RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-setname.c"
+  STDERR "pthread_setname_np is not provided by scalepath emulate")
 set_tests_properties(e2e.emulate.threads_hang e2e.emulate.threads_deadlock PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # Polling (cudaStreamQuery, cudaEventQuery, MPI_Test, MPI_Testall,
 # MPI_Iprobe) moves simulated time on instead of spinning at one instant.
@@ -216,8 +225,11 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate_polling COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-h100.cfg --ppn 2 --no-data $<TARGET_FILE:emu_polling>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_threads_sync COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-h100.cfg $<TARGET_FILE:emu_threads_sync>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p memcheck.emulate_mpi_comms
-    memcheck.emulate_threads memcheck.emulate_polling
+    memcheck.emulate_threads memcheck.emulate_polling memcheck.emulate_threads_sync
     PROPERTIES LABELS memcheck
     TIMEOUT 300)
 endif()

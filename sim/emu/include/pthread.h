@@ -34,6 +34,7 @@ int spEmuCondBroadcast(pthread_cond_t *cond);
 int spEmuBarrierInit(pthread_barrier_t *barrier, const pthread_barrierattr_t *attr, unsigned count);
 int spEmuBarrierDestroy(pthread_barrier_t *barrier);
 int spEmuBarrierWait(pthread_barrier_t *barrier);
+int spEmuOnce(pthread_once_t *once, void (*init)(void));
 
 #ifdef __cplusplus
 }
@@ -57,11 +58,13 @@ int spEmuBarrierWait(pthread_barrier_t *barrier);
 #define pthread_barrier_init spEmuBarrierInit
 #define pthread_barrier_destroy spEmuBarrierDestroy
 #define pthread_barrier_wait spEmuBarrierWait
+#define pthread_once spEmuOnce
 
 /* Not provided (docs/emulation.md): timed waits and polling locks would
  * spin at one simulated instant; ending or signalling a thread from
- * outside its start function is not modelled. Return from the start
- * function instead of calling pthread_exit. */
+ * outside its start function is not modelled; a thread's pthread_t here is
+ * the emulator's, which the C library's calls on a pthread_t cannot take.
+ * Return from the start function instead of calling pthread_exit. */
 #define pthread_exit(...) _Pragma("GCC error \"pthread_exit is not provided by scalepath emulate: return from the start function instead (docs/emulation.md)\"")
 #define pthread_cancel(...) _Pragma("GCC error \"pthread_cancel is not provided by scalepath emulate (docs/emulation.md)\"")
 #define pthread_kill(...) _Pragma("GCC error \"pthread_kill is not provided by scalepath emulate (docs/emulation.md)\"")
@@ -73,6 +76,25 @@ int spEmuBarrierWait(pthread_barrier_t *barrier);
 #define pthread_rwlock_wrlock(...) _Pragma("GCC error \"pthread_rwlock_wrlock is not provided by scalepath emulate: use a mutex (docs/emulation.md)\"")
 #define pthread_rwlock_tryrdlock(...) _Pragma("GCC error \"pthread_rwlock_tryrdlock is not provided by scalepath emulate: use a mutex (docs/emulation.md)\"")
 #define pthread_rwlock_trywrlock(...) _Pragma("GCC error \"pthread_rwlock_trywrlock is not provided by scalepath emulate: use a mutex (docs/emulation.md)\"")
+#define pthread_cond_clockwait(...) _Pragma("GCC error \"pthread_cond_clockwait is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_mutex_clocklock(...) _Pragma("GCC error \"pthread_mutex_clocklock is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_rwlock_timedrdlock(...) _Pragma("GCC error \"pthread_rwlock_timedrdlock is not provided by scalepath emulate: use a mutex (docs/emulation.md)\"")
+#define pthread_rwlock_timedwrlock(...) _Pragma("GCC error \"pthread_rwlock_timedwrlock is not provided by scalepath emulate: use a mutex (docs/emulation.md)\"")
+#define pthread_rwlock_clockrdlock(...) _Pragma("GCC error \"pthread_rwlock_clockrdlock is not provided by scalepath emulate: use a mutex (docs/emulation.md)\"")
+#define pthread_rwlock_clockwrlock(...) _Pragma("GCC error \"pthread_rwlock_clockwrlock is not provided by scalepath emulate: use a mutex (docs/emulation.md)\"")
+#define pthread_tryjoin_np(...) _Pragma("GCC error \"pthread_tryjoin_np is not provided by scalepath emulate: use pthread_join (docs/emulation.md)\"")
+#define pthread_timedjoin_np(...) _Pragma("GCC error \"pthread_timedjoin_np is not provided by scalepath emulate: use pthread_join (docs/emulation.md)\"")
+#define pthread_clockjoin_np(...) _Pragma("GCC error \"pthread_clockjoin_np is not provided by scalepath emulate: use pthread_join (docs/emulation.md)\"")
+#define pthread_getattr_np(...) _Pragma("GCC error \"pthread_getattr_np is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_setschedparam(...) _Pragma("GCC error \"pthread_setschedparam is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_getschedparam(...) _Pragma("GCC error \"pthread_getschedparam is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_setschedprio(...) _Pragma("GCC error \"pthread_setschedprio is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_setname_np(...) _Pragma("GCC error \"pthread_setname_np is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_getname_np(...) _Pragma("GCC error \"pthread_getname_np is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_setaffinity_np(...) _Pragma("GCC error \"pthread_setaffinity_np is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_getaffinity_np(...) _Pragma("GCC error \"pthread_getaffinity_np is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_sigqueue(...) _Pragma("GCC error \"pthread_sigqueue is not provided by scalepath emulate (docs/emulation.md)\"")
+#define pthread_getcpuclockid(...) _Pragma("GCC error \"pthread_getcpuclockid is not provided by scalepath emulate (docs/emulation.md)\"")
 #endif
 
 #endif
