@@ -354,6 +354,7 @@ static void thread_ended(emu *m, emu_thread *t)
     if (!t->running)
         return;
     t->running = 0;
+    m->changes++;
     if (--P->live == 0 && P->running) {
         P->running = 0;
         m->running--;
@@ -790,6 +791,9 @@ void emu_task_begin(emu *m, emu_task *t)
 
     t->begun = 1;
     t->start_s = now;
+    m->changes++;
+    m->task_events++;
+    m->inflight++;
     switch (t->kind) {
     case EMU_TASK_COLL: {
         emu_coll *c = t->impl;
@@ -837,6 +841,9 @@ void emu_task_end(emu *m, emu_task *t)
 
     t->done = 1;
     t->end_s = now;
+    m->changes++;
+    m->task_events++;
+    m->inflight--;
     if (t->kind == EMU_TASK_COLL) {
         emu_coll *c = t->impl;
         c->nended++;

@@ -93,10 +93,9 @@ typedef struct emu_services {
      * returns), on the host of device: 0, or -1 if it cannot. NULL: the
      * program may not start threads. */
     int (*start_thread)(void *ctx, int thread, int device, void *(*fn)(void *), void *arg);
-    /* Block until the next notify(): a program polling for something
-     * (cudaStreamQuery, MPI_Test) lets simulated time reach the next event
-     * instead of spinning at one instant. NULL: return at once. */
-    void (*poll)(void *ctx);
+    /* Let the other ready actors run at this instant (a program that polls:
+     * cudaStreamQuery, MPI_Test). NULL: polls do not wait (no runner). */
+    void (*yield)(void *ctx);
 } emu_services;
 
 /**

@@ -176,20 +176,63 @@ void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void
     emu_wait_for(m, ready, arg);
 }
 
+typedef struct poll_arg {
+    const emu *m;
+    unsigned long seen;
+    int tasks; /* 1: wait for a task to begin or end; 0: for any event */
+} poll_arg;
+
+static int poll_moved(const void *arg)
+{
+    const poll_arg *a = arg;
+    return (a->tasks ? a->m->task_events : a->m->changes) != a->seen;
+}
+
+/* How often a thread may poll at one simulated instant before it waits for
+ * time to move: an emulator limit (not a model parameter) that breaks
+ * loops of threads waking each other at one instant. */
+#define EMU_POLL_SPINS 1000
+
 void emu_poll(emu *m, const char *fn)
 {
     emu_thread *t = emu_thread_self(m);
-    if (m->svc.poll == NULL)
+    double now = m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
+    poll_arg a = {m, 0, 0};
+
+    if (m->svc.yield == NULL || m->svc.wait == NULL)
         return;
+    if (now != t->poll_at) {
+        t->poll_at = now;
+        t->poll_spins = 0;
+    }
+    t->poll_spins++;
+    if (t->poll_seen != m->changes && t->poll_spins <= EMU_POLL_SPINS) {
+        /* Something happened since this thread last looked: the caller
+         * looks again, once the others have run. */
+        t->poll_seen = m->changes;
+        m->svc.yield(m->svc.ctx);
+        return;
+    }
+    if (m->inflight > 0) /* work runs: time moves to its next step, which will come */
+        a = (poll_arg){m, t->poll_spins > EMU_POLL_SPINS ? m->task_events : m->changes,
+                       t->poll_spins > EMU_POLL_SPINS};
+    else if (t->poll_spins <= EMU_POLL_SPINS) {
+        /* Nothing runs: only a thread (this one too) can change anything. */
+        m->svc.yield(m->svc.ctx);
+        return;
+    } else /* nothing ran for all those polls: whatever comes next, or a hang */
+        a = (poll_arg){m, m->changes, 0};
     t->waiting_what = EMU_WAIT_POLL;
     t->waiting = fn;
-    m->svc.poll(m->svc.ctx);
+    m->svc.wait(m->svc.ctx, poll_moved, &a);
     t->waiting = NULL;
     t->waiting_what = EMU_WAIT_NONE;
+    t->poll_seen = m->changes;
 }
 
 void emu_wake(emu *m)
 {
+    m->changes++; /* for polls (emu_poll) */
     if (m->svc.notify != NULL)
         m->svc.notify(m->svc.ctx);
 }
@@ -467,10 +510,9 @@ cudaError_t cudaStreamQuery(cudaStream_t stream)
         return cudaErrorInvalidResourceHandle;
     if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
-    if (s->head == NULL)
-        return cudaSuccess;
-    emu_poll(m, "cudaStreamQuery"); /* a loop of queries would spin at one instant: time moves on */
-    return cudaErrorNotReady;
+    if (s->head != NULL) /* a loop of queries would spin at one instant: time moves on */
+        emu_poll(m, "cudaStreamQuery");
+    return s->head == NULL ? cudaSuccess : cudaErrorNotReady;
 }
 
 cudaError_t cudaDeviceSynchronize(void)
@@ -726,10 +768,9 @@ cudaError_t cudaEventQuery(cudaEvent_t event)
         return cudaErrorInvalidResourceHandle;
     if ((e = event_arg(m, event, "cudaEventQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
-    if (e->record == NULL || e->record->done)
-        return cudaSuccess;
-    emu_poll(m, "cudaEventQuery");
-    return cudaErrorNotReady;
+    if (e->record != NULL && !e->record->done)
+        emu_poll(m, "cudaEventQuery");
+    return e->record == NULL || e->record->done ? cudaSuccess : cudaErrorNotReady;
 }
 
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)

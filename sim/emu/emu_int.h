@@ -169,6 +169,9 @@ struct emu {
     emu_task **p2ps;          /* the P2P tasks, in submission order (reports) */
     size_t np2ps, capp2ps;
     struct emu_mpi *mpi;      /* MPI's communicators, exchanges and messages (emu_mpi.c), made on first use */
+    unsigned long changes;    /* state changes so far: a task begun or ended, a wake, a thread ended (emu_poll) */
+    unsigned long task_events; /* tasks begun or ended so far */
+    long inflight;            /* tasks begun and not ended */
 };
 
 /* What a process waits for, when it never returns (the hang report). */
@@ -207,6 +210,9 @@ typedef struct emu_thread {
     emu_wait waiting_what;
     const void *waiting;      /* what it waits for (emu_wait), NULL when not waiting */
     unsigned long sync_gen;   /* waiting in a condition or barrier: its round when it began to wait */
+    unsigned long poll_seen;  /* emu.changes when it last polled (emu_poll) */
+    double poll_at;           /* the simulated time of its last poll, and its polls since */
+    unsigned long poll_spins;
     int running;              /* in main, or in its start function */
     int joined, detached;     /* pthread_join has taken it; pthread_detach'ed */
     void *ret;                /* what its start function returned */
@@ -253,9 +259,10 @@ void emu_warn(emu *m, struct ncclComm *comm, const char *fmt, ...) __attribute__
 void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg);
 void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void *arg);
 void emu_wake(emu *m);
-/* A query found its work unfinished: it says so, but first lets time
- * reach the next event (what the host would spin through), so that a loop
- * of queries moves on instead of spinning at one instant. */
+/* A query found its work unfinished: let the others run, and time reach
+ * the next event where nothing else can happen first (what the host
+ * would spin through), so that a loop of queries moves on instead of
+ * spinning at one instant. The caller then looks again and answers. */
 void emu_poll(emu *m, const char *fn);
 int emu_local(emu *m, int device);
 emu_stream *emu_stream_arg(emu *m, cudaStream_t s, int device, const char *fn);

@@ -465,8 +465,7 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
     h->recv[me] = recv;
     if (++h->arrived == c->size) {
         hc_run(m, c, h);
-        if (m->svc.notify != NULL)
-            m->svc.notify(m->svc.ctx);
+        emu_wake(m);
     }
     if (!h->done)
         emu_wait_what(m, EMU_WAIT_MPI, hc_done, h);
@@ -628,7 +627,7 @@ static int isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
             else
                 b->head = g;
             b->tail = g;
-            emu_wake(m); /* a probe may wait for it */
+            emu_wake(m); /* a probe, or a poll, may wait for it */
         }
     }
     if (req != NULL) { /* buffered: complete already */
@@ -831,6 +830,25 @@ int MPI_Init(int *argc, char ***argv)
     if (emu_self(m)->mpi_state != 0)
         return mpi_fail(m, "MPI_Init", "called a second time", MPI_ERR_OTHER);
     emu_self(m)->mpi_state = 1;
+    return MPI_SUCCESS;
+}
+
+/* MPI_THREAD_MULTIPLE, whatever is asked for (MPI allows more than
+ * required): the emulator's threads run one at a time, so MPI calls never
+ * overlap. */
+int MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+{
+    int rc = MPI_Init(argc, argv);
+    (void)required;
+    if (rc == MPI_SUCCESS && provided != NULL)
+        *provided = MPI_THREAD_MULTIPLE;
+    return rc;
+}
+
+int MPI_Query_thread(int *provided)
+{
+    if (provided != NULL)
+        *provided = MPI_THREAD_MULTIPLE;
     return MPI_SUCCESS;
 }
 
@@ -1105,9 +1123,9 @@ int MPI_Waitall(int count, MPI_Request requests[], MPI_Status statuses[])
     return err;
 }
 
-/* A query that finds its request unfinished says so, after simulated time
- * has moved to the next event (emu_poll), so that a loop of them does not
- * spin at one instant. */
+/* A query that finds its request unfinished lets the others run, and time
+ * move to the next event (emu_poll), so that a loop of them does not spin
+ * at one instant; then it looks again and answers. */
 int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
 {
     emu *m = mpi_runtime("MPI_Test");
@@ -1123,10 +1141,10 @@ int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
         *flag = code == MPI_SUCCESS; /* MPI_REQUEST_NULL: complete, empty */
         return code;
     }
-    if (!r->done) {
+    if (!r->done)
         emu_poll(m, "MPI_Test");
+    if (!r->done)
         return MPI_SUCCESS;
-    }
     *flag = 1;
     return request_finish(m, request, status, "MPI_Test");
 }
@@ -1141,24 +1159,32 @@ int MPI_Testall(int count, MPI_Request requests[], int *flag, MPI_Status statuse
     if (flag == NULL || count < 0 || (count > 0 && requests == NULL))
         return mpi_fail(m, "MPI_Testall", "a NULL flag, or a bad count or request array", MPI_ERR_ARG);
     *flag = 0;
-    for (int i = 0; i < count; i++) {
-        struct emu_mpi_request *r = request_arg(m, &requests[i], MPI_STATUS_IGNORE, "MPI_Testall", &code);
-        if (r == NULL && code != MPI_SUCCESS)
-            return code;
-        pending += r != NULL && !r->done;
+    for (int pass = 0; pass < 2; pass++) { /* the second after a poll */
+        pending = 0;
+        for (int i = 0; i < count; i++) {
+            struct emu_mpi_request *r = request_arg(m, &requests[i], MPI_STATUS_IGNORE, "MPI_Testall", &code);
+            if (r == NULL && code != MPI_SUCCESS)
+                return code;
+            pending += r != NULL && !r->done;
+        }
+        if (pending == 0)
+            break;
+        if (pass == 0)
+            emu_poll(m, "MPI_Testall");
     }
-    if (pending > 0) { /* MPI: none is completed unless all are */
-        emu_poll(m, "MPI_Testall");
+    if (pending > 0) /* MPI: none is completed unless all are */
         return MPI_SUCCESS;
-    }
     *flag = 1;
     for (int i = 0; i < count; i++) {
         MPI_Status *st = statuses != MPI_STATUSES_IGNORE ? &statuses[i] : MPI_STATUS_IGNORE;
         if (requests[i] == MPI_REQUEST_NULL) {
             if (st != MPI_STATUS_IGNORE)
                 *st = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_SUCCESS, 0};
-        } else if (request_finish(m, &requests[i], st, "MPI_Testall") != MPI_SUCCESS) {
-            err = MPI_ERR_IN_STATUS;
+        } else if (request_arg(m, &requests[i], MPI_STATUS_IGNORE, "MPI_Testall", &code) == NULL ||
+                   request_finish(m, &requests[i], st, "MPI_Testall") != MPI_SUCCESS) {
+            err = MPI_ERR_IN_STATUS; /* a request listed twice is refused the second time */
+            if (code != MPI_SUCCESS && st != MPI_STATUS_IGNORE)
+                *st = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, code, 0};
         }
     }
     return err;
@@ -1204,6 +1230,7 @@ static int probe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *stat
     }
     if ((g = probe_find(c, rank, source, tag)) == NULL && flag != NULL) {
         emu_poll(m, fn);
+        g = probe_find(c, rank, source, tag);
     } else if (g == NULL) {
         struct emu_mpi_probe *p = calloc(1, sizeof(*p));
         if (p == NULL)

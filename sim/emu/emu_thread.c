@@ -34,6 +34,8 @@ typedef struct emu_sync {
     unsigned long gen;  /* a condition: signals so far; a barrier: rounds completed (never reset) */
     unsigned count, arrived; /* a barrier */
     unsigned long value; /* a semaphore's value; a once: 2 when done */
+    unsigned waiters;   /* a semaphore: threads in sem_wait that no post has released yet */
+    unsigned grants;    /* a semaphore: units posted to released waiters that have not run yet */
 } emu_sync;
 
 static const char *const sync_what[] = {"mutex", "condition variable", "barrier", "pthread_once", "semaphore"};
@@ -62,13 +64,16 @@ static int thread_fail(emu *m, const char *fn, const char *what, int code)
  * passed) do not count, though they may not have run yet. */
 static int sync_waited(const emu *m, const emu_sync *s)
 {
+    unsigned long n = 0;
+    if (s->kind == SYNC_SEM) /* a waiter that took its unit is done, though it may not have run yet */
+        return s->waiters > 0;
     for (size_t i = 0; i < m->nthreads; i++) {
         const emu_thread *t = m->threads[i];
         if (t->running && t->waiting == s &&
             ((s->kind != SYNC_COND && s->kind != SYNC_BARRIER) || t->sync_gen == s->gen))
-            return 1;
+            n++;
     }
-    return 0;
+    return n > 0;
 }
 
 static int sync_busy(const emu *m, const emu_sync *s)
@@ -76,40 +81,65 @@ static int sync_busy(const emu *m, const emu_sync *s)
     return s->owner >= 0 || s->arrived > 0 || sync_waited(m, s);
 }
 
+/* A mutex first met without pthread_mutex_init: its type is the static
+ * initializer's (glibc's PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP and
+ * PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP write it in the mutex). */
+static int static_type(const void *addr, sync_kind kind)
+{
+#ifdef __GLIBC__
+    if (kind == SYNC_MUTEX)
+        switch (((const pthread_mutex_t *)addr)->__data.__kind & 3) {
+        case PTHREAD_MUTEX_RECURSIVE_NP: return PTHREAD_MUTEX_RECURSIVE;
+        case PTHREAD_MUTEX_ERRORCHECK_NP: return PTHREAD_MUTEX_ERRORCHECK;
+        default: break;
+        }
+#endif
+    (void)addr;
+    (void)kind;
+    return PTHREAD_MUTEX_NORMAL;
+}
+
 /* The record of an object, made on first use (a statically initialized
- * one has had no init call); NULL out of memory. Memory the program
- * reuses for another kind of object takes the new kind if the old one is
- * idle. A round count is never reset. */
-static emu_sync *sync_get(emu *m, const void *addr, sync_kind kind)
+ * one has had no init call: its contents say its type) unless init is
+ * making it; NULL out of memory. Memory the program reuses for another
+ * kind of object takes the new kind if the old one is idle. A round count
+ * is never reset. */
+static emu_sync *sync_lookup(emu *m, const void *addr, sync_kind kind, int init)
 {
     emu_sync *s;
     for (size_t i = m->nsyncs; i-- > 0;)
         if (m->syncs[i]->addr == addr) {
             s = m->syncs[i];
             if (s->kind != kind && !sync_busy(m, s))
-                *s = (emu_sync){addr, kind, -1, PTHREAD_MUTEX_NORMAL, 0, s->gen, 0, 0, 0};
+                *s = (emu_sync){addr, kind, -1, PTHREAD_MUTEX_NORMAL, 0, s->gen, 0, 0, 0, 0, s->grants};
             return s;
         }
     if (emu_vec_grow((void **)&m->syncs, &m->capsyncs, m->nsyncs, sizeof(*m->syncs)) < 0 ||
         (s = calloc(1, sizeof(*s))) == NULL)
         return NULL;
-    *s = (emu_sync){addr, kind, -1, PTHREAD_MUTEX_NORMAL, 0, 0, 0, 0, 0};
+    *s = (emu_sync){addr, kind, -1, init ? PTHREAD_MUTEX_NORMAL : static_type(addr, kind), 0, 0, 0, 0, 0, 0, 0};
     m->syncs[m->nsyncs++] = s;
     return s;
 }
 
-/* An init: the record afresh, its round count kept (threads released by
- * the object's last round may not have run yet). */
+static emu_sync *sync_get(emu *m, const void *addr, sync_kind kind)
+{
+    return sync_lookup(m, addr, kind, 0);
+}
+
+/* An init: the record afresh, keeping its round count and a semaphore's
+ * units owed to released waiters (threads released by its last round or
+ * post may not have run yet). */
 static emu_sync *sync_init(emu *m, const void *addr, sync_kind kind, const char *fn)
 {
-    emu_sync *s = addr != NULL ? sync_get(m, addr, kind) : NULL;
+    emu_sync *s = addr != NULL ? sync_lookup(m, addr, kind, 1) : NULL;
     if (s == NULL)
         return NULL;
     if (sync_busy(m, s)) {
         thread_fail(m, fn, "it is in use (locked, or a thread waits in it)", EBUSY);
         return NULL;
     }
-    *s = (emu_sync){addr, kind, -1, PTHREAD_MUTEX_NORMAL, 0, s->gen, 0, 0, 0};
+    *s = (emu_sync){addr, kind, -1, PTHREAD_MUTEX_NORMAL, 0, s->gen, 0, 0, 0, 0, s->grants};
     return s;
 }
 
@@ -305,8 +335,10 @@ static int mutex_lock(emu *m, pthread_mutex_t *mutex, int wait, const char *fn)
         /* A default mutex would hang the thread for good: said, not done. */
         return thread_fail(m, fn, "this thread already holds the mutex (it would deadlock)", EDEADLK);
     }
-    if (s->owner >= 0 && !wait)
-        return EBUSY;
+    if (s->owner >= 0 && !wait) { /* a loop of trylocks would spin at one instant: time moves on */
+        emu_poll(m, fn);
+        return mutex_take(&w) ? 0 : EBUSY;
+    }
     wait_in(m, EMU_WAIT_MUTEX, s, mutex_take, &w);
     return s->owner == w.me ? 0 : EDEADLK; /* else the run is ending as a hang */
 }
@@ -478,7 +510,9 @@ static int once_done(const void *arg)
 }
 
 /* The first caller runs the function; the others wait until it returns
- * (it may block, letting them run). */
+ * (it may block, letting them run). The control holds the state, as
+ * glibc's does (0 PTHREAD_ONCE_INIT, 1 running, 2 done), so that memory
+ * set to PTHREAD_ONCE_INIT again runs the function again. */
 int spEmuOnce(pthread_once_t *once, void (*init)(void))
 {
     emu *m = thread_runtime();
@@ -487,15 +521,19 @@ int spEmuOnce(pthread_once_t *once, void (*init)(void))
         return pthread_once(once, init);
     if (once == NULL || init == NULL || (s = sync_get(m, once, SYNC_ONCE)) == NULL)
         return thread_fail(m, "pthread_once", "a NULL control or function", EINVAL);
-    if (s->value == 0) {
+    if (*once == PTHREAD_ONCE_INIT) {
+        *once = 1;
         s->value = 1;
         s->owner = thread_index(m);
         init();
+        *once = 2;
         s->value = 2;
         s->owner = -1;
         emu_wake(m);
         return 0;
     }
+    if (*once == 2)
+        return 0;
     if (s->owner == thread_index(m))
         return thread_fail(m, "pthread_once", "called again from its own function (it would deadlock)", EDEADLK);
     wait_in(m, EMU_WAIT_ONCE, s, once_done, s);
@@ -553,6 +591,21 @@ static int sem_take(const void *arg)
     return 1;
 }
 
+/* The same for a waiter: a unit a post handed to a waiter first, else
+ * one of the value (it is then no longer a waiter). */
+static int sem_take_waiting(const void *arg)
+{
+    emu_sync *s = (emu_sync *)arg;
+    if (s->grants > 0) {
+        s->grants--;
+        return 1;
+    }
+    if (!sem_take(arg))
+        return 0;
+    s->waiters--;
+    return 1;
+}
+
 static int sem_down(sem_t *sem, int wait, const char *fn)
 {
     emu *m = thread_runtime();
@@ -561,19 +614,23 @@ static int sem_down(sem_t *sem, int wait, const char *fn)
         return wait ? sem_wait(sem) : sem_trywait(sem);
     if ((s = sem_arg(m, sem, fn)) == NULL)
         return -1;
-    if (!wait && s->value == 0) {
+    if (sem_take(s))
+        return 0;
+    if (!wait) { /* a loop of them would spin at one instant: time moves on */
+        emu_poll(m, fn);
+        if (sem_take(s))
+            return 0;
         errno = EAGAIN;
         return -1;
     }
-    if (sem_take(s))
-        return 0;
     {
         emu_thread *t = emu_thread_self(m);
         int took = 0;
         t->waiting_what = EMU_WAIT_SEM;
         t->waiting = s;
         if (m->svc.wait != NULL) {
-            m->svc.wait(m->svc.ctx, sem_take, s);
+            s->waiters++;
+            m->svc.wait(m->svc.ctx, sem_take_waiting, s);
             took = 1;
         }
         t->waiting = NULL;
@@ -603,7 +660,12 @@ int spEmuSemPost(sem_t *sem)
         return sem_post(sem);
     if ((s = sem_arg(m, sem, "sem_post")) == NULL)
         return -1;
-    s->value++;
+    if (s->waiters > 0) { /* a waiter is released now, as POSIX has it, though it runs later */
+        s->waiters--;
+        s->grants++;
+    } else {
+        s->value++;
+    }
     emu_wake(m);
     return 0;
 }

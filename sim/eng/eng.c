@@ -909,14 +909,12 @@ struct emu_world {
     int sm_contention;
     sm_share *gpus; /* per device; cond NULL until its first stream */
     unsigned long ncopies; /* copies between GPUs so far: their mailboxes' names */
-    unsigned long notified; /* notifications so far (world_poll waits for the next) */
 };
 
 static void world_notify(void *ctx)
 {
     emu_world *w = ctx;
     sg_mutex_lock(w->mutex);
-    w->notified++;
     sg_cond_notify_all(w->cond);
     sg_mutex_unlock(w->mutex);
 }
@@ -930,16 +928,11 @@ static void world_wait(void *ctx, int (*ready)(const void *), const void *arg)
     sg_mutex_unlock(w->mutex);
 }
 
-/* Until the next notify. */
-static void world_poll(void *ctx)
+/* Lets every other ready actor run, at this instant. */
+static void world_yield(void *ctx)
 {
-    emu_world *w = ctx;
-    unsigned long seen;
-    sg_mutex_lock(w->mutex);
-    seen = w->notified;
-    while (w->notified == seen)
-        sg_cond_wait(w->cond, w->mutex);
-    sg_mutex_unlock(w->mutex);
+    (void)ctx;
+    sg_actor_yield();
 }
 
 static double world_now(void *ctx)
@@ -1242,9 +1235,9 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     int n = emu_processes(m);
     emu_world w = {e, m, NULL, 0, NULL, sg_mutex_init(), sg_cond_init(), calloc((size_t)n, sizeof(emu_process)), n,
                    argc, argv, 0.0, 0.0, NULL, 0, 0, sm_contention,
-                   calloc((size_t)e->plat->nranks + 1, sizeof(sm_share)), 0, 0};
+                   calloc((size_t)e->plat->nranks + 1, sizeof(sm_share)), 0};
     emu_services svc = {&w, world_start_stream, world_notify, world_wait, world_now, world_self, world_start_thread,
-                        world_poll};
+                        world_yield};
     int err = SP_OK;
 
     *status = 0;

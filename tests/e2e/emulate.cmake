@@ -21,6 +21,7 @@ sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
 sp_emu_program(polling ${SP_ROOT}/tests/data/emu/polling.c)
+sp_emu_program(polling_threads ${SP_ROOT}/tests/data/emu/polling_threads.c)
 sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
 sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
@@ -106,6 +107,8 @@ set_tests_properties(e2e.emulate.threads_hang e2e.emulate.threads_deadlock PROPE
 sp_e2e(emulate.polling RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|--no-data|$<TARGET_FILE:emu_polling>"
   STDOUT "^PASSED: 0 failed check\\(s\\)")
 sp_e2e(emulate.polling_spark RC 0 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|--no-data|$<TARGET_FILE:emu_polling>"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
+sp_e2e(emulate.polling_threads RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_polling_threads>"
   STDOUT "^PASSED: 0 failed check\\(s\\)")
 sp_e2e(emulate.polling_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_polling>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Test, polling for what never comes")
@@ -225,11 +228,14 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate_polling COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-h100.cfg --ppn 2 --no-data $<TARGET_FILE:emu_polling>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_polling_threads COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-h100.cfg $<TARGET_FILE:emu_polling_threads>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   add_test(NAME memcheck.emulate_threads_sync COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-h100.cfg $<TARGET_FILE:emu_threads_sync>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p memcheck.emulate_mpi_comms
-    memcheck.emulate_threads memcheck.emulate_polling memcheck.emulate_threads_sync
+    memcheck.emulate_threads memcheck.emulate_polling memcheck.emulate_threads_sync memcheck.emulate_polling_threads
     PROPERTIES LABELS memcheck
     TIMEOUT 300)
 endif()

@@ -78,7 +78,16 @@ typedef struct emu_mpi_request *MPI_Request;
 #define MPI_MIN ((MPI_Op)3)
 #define MPI_PROD ((MPI_Op)4)
 
+#define MPI_THREAD_SINGLE 0
+#define MPI_THREAD_FUNNELED 1
+#define MPI_THREAD_SERIALIZED 2
+#define MPI_THREAD_MULTIPLE 3
+
 int MPI_Init(int *argc, char ***argv);
+/* MPI_THREAD_MULTIPLE is given, whatever is asked for: the emulator's
+ * threads run one at a time. */
+int MPI_Init_thread(int *argc, char ***argv, int required, int *provided);
+int MPI_Query_thread(int *provided);
 int MPI_Initialized(int *flag);
 int MPI_Finalize(void);
 int MPI_Comm_rank(MPI_Comm comm, int *rank);

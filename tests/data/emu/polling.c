@@ -165,6 +165,45 @@ int main(int argc, char **argv)
         check(a == 10 + (me + n - 1) % n && b == 20 + (me + 1) % n && sts[1].MPI_TAG == 9, "MPI_Testall's data");
     }
 
+    /* Two receives polled in turn: the sender waits for a reply to the
+     * first before it sends the second. */
+    if (me == 0) {
+        int a = 0, b = 0, f1 = 0, f2 = 0, replied = 0, ans = 42;
+        MPI_Request r1, r2;
+        MPI_Irecv(&a, 1, MPI_INT, 1, 11, MPI_COMM_WORLD, &r1);
+        MPI_Irecv(&b, 1, MPI_INT, 1, 12, MPI_COMM_WORLD, &r2);
+        while (!(f1 && f2)) {
+            if (!f1)
+                MPI_Test(&r1, &f1, MPI_STATUS_IGNORE);
+            if (f1 && !replied) {
+                MPI_Send(&ans, 1, MPI_INT, 1, 13, MPI_COMM_WORLD);
+                replied = 1;
+            }
+            if (!f2)
+                MPI_Test(&r2, &f2, MPI_STATUS_IGNORE);
+        }
+        check(a == 1 && b == 2, "two receives polled in turn");
+    } else if (me == 1) {
+        int one = 1, two = 2, x;
+        MPI_Send(&one, 1, MPI_INT, 0, 11, MPI_COMM_WORLD);
+        MPI_Recv(&x, 1, MPI_INT, 0, 13, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Send(&two, 1, MPI_INT, 0, 12, MPI_COMM_WORLD);
+    }
+
+    /* A request listed twice in MPI_Testall: refused the second time. */
+    {
+        int v = me, got = -1;
+        MPI_Request d[2];
+        MPI_Status sts[2];
+        MPI_Irecv(&got, 1, MPI_INT, me, 14, MPI_COMM_WORLD, &d[0]);
+        MPI_Send(&v, 1, MPI_INT, me, 14, MPI_COMM_WORLD);
+        d[1] = d[0];
+        flag = 0;
+        check(MPI_Testall(2, d, &flag, sts) == MPI_ERR_IN_STATUS && flag == 1 && got == me &&
+                  sts[0].MPI_ERROR == MPI_SUCCESS && sts[1].MPI_ERROR == MPI_ERR_REQUEST,
+              "a request listed twice in MPI_Testall");
+    }
+
     ncclCommDestroy(comm);
     cudaFree(dev);
     cudaFreeHost(host);

@@ -108,11 +108,13 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
-    int procs = 1, me = 0, ndev = 0, local = 0, per_node = 1, total = 0;
+    int procs = 1, me = 0, ndev = 0, local = 0, per_node = 1, total = 0, level = -1;
     const char *lr = NULL;
     pthread_t th[64];
 
-    MPI_Init(&argc, &argv);
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &level);
+    if (level != MPI_THREAD_MULTIPLE)
+        fail(-1, "MPI_Init_thread's level");
     MPI_Comm_rank(MPI_COMM_WORLD, &me);
     MPI_Comm_size(MPI_COMM_WORLD, &procs);
     mode = argc > 1 && strcmp(argv[1], "hang") == 0 ? 1 : argc > 1 && strcmp(argv[1], "deadlock") == 0 ? 2 : 0;

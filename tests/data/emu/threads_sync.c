@@ -7,11 +7,13 @@
  * process share: one default stream per device, and a buffer two threads
  * free at once (one free succeeds). Each answer is the one glibc and CUDA
  * give. Prints "PASSED: 0 failed check(s)". */
+#define _GNU_SOURCE /* PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP */
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cuda_runtime.h>
 #include <scalepath_emu.h>
@@ -29,6 +31,21 @@ static int once_runs, go, produced[64], consumed;
 static void *shared_buf;
 static int free_ok;
 static int base; /* the first of the two GPUs this process uses: 2 x its local rank (--ppn) */
+static pthread_mutex_t srec = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static sem_t lone;
+static int inits;
+
+static void count_init(void)
+{
+    inits++;
+}
+
+static void *lone_waiter(void *arg)
+{
+    (void)arg;
+    sem_wait(&lone);
+    return NULL;
+}
 
 static void check(int ok, const char *what)
 {
@@ -136,6 +153,29 @@ int main(void)
     pthread_mutex_destroy(&rec);
     pthread_mutexattr_destroy(&at);
     check(pthread_join(pthread_self(), NULL) == EDEADLK, "joining oneself");
+    check(pthread_mutex_lock(&srec) == 0 && pthread_mutex_lock(&srec) == 0 && pthread_mutex_unlock(&srec) == 0 &&
+              pthread_mutex_unlock(&srec) == 0,
+          "a mutex from glibc's recursive static initializer");
+    /* A control set to PTHREAD_ONCE_INIT again (memory reused) runs its function again. */
+    for (int i = 0; i < 3; i++) {
+        pthread_once_t *o = malloc(sizeof(*o));
+        *o = PTHREAD_ONCE_INIT;
+        pthread_once(o, count_init);
+        pthread_once(o, count_init);
+        free(o);
+    }
+    check(inits == 3, "pthread_once on a control set up three times");
+    /* A semaphore destroyed right after the post that releases its waiter. */
+    {
+        pthread_t w;
+        sem_init(&lone, 0, 0);
+        pthread_create(&w, NULL, lone_waiter, NULL);
+        spEmuKernel(NULL, 1e-4); /* the waiter blocks in sem_wait meanwhile */
+        cudaStreamSynchronize(NULL);
+        sem_post(&lone);
+        check(sem_destroy(&lone) == 0, "a semaphore destroyed once its waiter is released");
+        pthread_join(w, NULL);
+    }
 
     /* The threads of one process share each device's default stream. */
     pthread_barrier_init(&bar, NULL, 2);

@@ -1,0 +1,143 @@
+/* polling_threads.c - polling loops that must end when what they poll for
+ * happens, at the time a blocking wait would give: two streams queried in
+ * turn; two threads polling their streams while sharing a counter under a
+ * mutex; a trylock loop while the holder waits for a 1 ms kernel; a
+ * sem_trywait loop whose post comes after a 1 ms kernel; a progress thread
+ * polling MPI_Iprobe until main sets a flag (no event at all). Run as one
+ * process. Prints "PASSED: 0 failed check(s)". */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+
+#include <cuda_runtime.h>
+#include <mpi.h>
+#include <scalepath_emu.h>
+
+static int fails;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static long counter;
+static sem_t sem;
+static volatile int stop;
+
+static void check(int ok, const char *what)
+{
+    if (!ok) {
+        printf("FAILED: %s\n", what);
+        fails++;
+    }
+}
+
+static int near_ms(double s, double ms)
+{
+    return s * 1e3 > ms - 1e-6 && s * 1e3 < ms + 1e-6;
+}
+
+static void *poll_own_stream(void *arg)
+{
+    cudaStream_t s;
+    cudaSetDevice((int)(long)arg);
+    cudaStreamCreate(&s);
+    spEmuKernel(s, 1e-3);
+    while (cudaStreamQuery(s) == cudaErrorNotReady) {
+        pthread_mutex_lock(&mu);
+        counter++;
+        pthread_mutex_unlock(&mu);
+    }
+    return NULL;
+}
+
+static void *hold_across_kernel(void *arg)
+{
+    (void)arg;
+    cudaSetDevice(2);
+    pthread_mutex_lock(&mu);
+    spEmuKernel(NULL, 1e-3);
+    cudaStreamSynchronize(NULL);
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+static void *post_after_kernel(void *arg)
+{
+    (void)arg;
+    cudaSetDevice(3);
+    spEmuKernel(NULL, 1e-3);
+    cudaStreamSynchronize(NULL);
+    sem_post(&sem);
+    return NULL;
+}
+
+static void *progress(void *arg)
+{
+    int flag;
+    (void)arg;
+    while (!stop)
+        MPI_Iprobe(MPI_ANY_SOURCE, 7, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    cudaStream_t s1, s2;
+    double t0, seen1 = -1, seen2 = -1;
+    int d1 = 0, d2 = 0, rc;
+    pthread_t t[2];
+
+    MPI_Init(&argc, &argv);
+    /* Two streams of two GPUs, queried in turn: each seen done when it ends. */
+    cudaSetDevice(0);
+    cudaStreamCreate(&s1);
+    cudaSetDevice(1);
+    cudaStreamCreate(&s2);
+    t0 = spEmuNow();
+    spEmuKernel(s1, 1e-3);
+    spEmuKernel(s2, 10e-3);
+    while (!(d1 && d2)) {
+        if (!d1 && cudaStreamQuery(s1) == cudaSuccess) {
+            d1 = 1;
+            seen1 = spEmuNow() - t0;
+        }
+        if (!d2 && cudaStreamQuery(s2) == cudaSuccess) {
+            d2 = 1;
+            seen2 = spEmuNow() - t0;
+        }
+    }
+    check(near_ms(seen1, 1.0) && near_ms(seen2, 10.0), "two streams queried in turn: seen done when they end");
+
+    /* Two threads polling, waking each other through a mutex. */
+    t0 = spEmuNow();
+    for (long i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, poll_own_stream, (void *)(i + 4));
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    check(near_ms(spEmuNow() - t0, 1.0), "two polling threads end with their 1 ms kernels");
+
+    /* A trylock loop: the mutex frees when its holder's kernel ends. */
+    pthread_create(&t[0], NULL, hold_across_kernel, NULL);
+    t0 = spEmuNow();
+    while ((rc = pthread_mutex_trylock(&mu)) == EBUSY)
+        ;
+    check(rc == 0 && near_ms(spEmuNow() - t0, 1.0), "a trylock loop takes the mutex when it is freed");
+    pthread_mutex_unlock(&mu);
+    pthread_join(t[0], NULL);
+
+    /* A sem_trywait loop: the post comes after a 1 ms kernel. */
+    sem_init(&sem, 0, 0);
+    pthread_create(&t[0], NULL, post_after_kernel, NULL);
+    t0 = spEmuNow();
+    while (sem_trywait(&sem) != 0)
+        check(errno == EAGAIN, "sem_trywait's errno");
+    check(near_ms(spEmuNow() - t0, 1.0), "a sem_trywait loop takes the unit when it is posted");
+    pthread_join(t[0], NULL);
+    sem_destroy(&sem);
+
+    /* A progress thread told to stop by a flag: nothing else happens. */
+    pthread_create(&t[0], NULL, progress, NULL);
+    stop = 1;
+    pthread_join(t[0], NULL);
+
+    printf("PASSED: %d failed check(s)\n", fails);
+    MPI_Finalize();
+    return fails != 0;
+}
