@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: `scalepath emulate` (docs/emulation.md) on programs of the
-# shapes courses run: many small collectives from one process, one process
-# per GPU over MPI at a few hundred GPUs, every collective checked on 64
-# GPUs. Prints wall time and peak RSS per case; the emulated times are the
+# shapes courses run: many small collectives from one process, a thread
+# per GPU polling its stream, one process per GPU over MPI at a few hundred
+# GPUs, every collective checked on 64 GPUs. Prints wall time and peak RSS per case; the emulated times are the
 # simulator's, so only the host cost is measured here.
 #   bench/emulate.sh [path/to/scalepath]
 set -euo pipefail
@@ -42,6 +42,44 @@ int main(void)
 }
 C
 cc $("$exe" emulate --cflags) -O2 -o "$tmp/many.so" "$tmp/many.c"
+cat > "$tmp/threads.c" <<'C'
+/* nccl-tests' -t shape: a thread per GPU, 1,000 all-reduces of 1 KiB each,
+ * every one waited for by polling cudaStreamQuery. */
+#include <pthread.h>
+#include <cuda_runtime.h>
+#include <nccl.h>
+static ncclUniqueId id;
+static int n;
+static void *rank(void *arg)
+{
+    int r = (int)(long)arg;
+    ncclComm_t c;
+    float *b;
+    cudaStream_t s;
+    cudaSetDevice(r);
+    ncclCommInitRank(&c, n, id, r);
+    cudaMalloc((void **)&b, 1024);
+    cudaStreamCreate(&s);
+    for (int i = 0; i < 1000; i++) {
+        ncclAllReduce(b, b, 256, ncclFloat, ncclSum, c, s);
+        while (cudaStreamQuery(s) == cudaErrorNotReady)
+            ;
+    }
+    return NULL;
+}
+int main(void)
+{
+    pthread_t t[64];
+    cudaGetDeviceCount(&n);
+    ncclGetUniqueId(&id);
+    for (long r = 0; r < n; r++)
+        pthread_create(&t[r], NULL, rank, (void *)r);
+    for (int r = 0; r < n; r++)
+        pthread_join(t[r], NULL);
+    return 0;
+}
+C
+cc $("$exe" emulate --cflags) -O2 -o "$tmp/threads.so" "$tmp/threads.c"
 run() { # label, then the emulate arguments
   local label=$1
   shift
@@ -56,6 +94,7 @@ cd "$root"
 run "10,000 all-reduces of 1 KiB, 8 GPUs, one process" -p platforms/dgx-h100.cfg "$tmp/many.so"
 run "all-reduce 1 KiB..64 MiB checked, 16 GPUs, one process" -p platforms/dgx-h100.cfg -n 2 "$tmp/perf.so"
 run "every collective x type x op checked, 64 GPUs" -p platforms/superpod-h100.cfg -n 8 "$tmp/check.so"
+run "threads: 64, 1,000 polled all-reduces of 1 KiB each" -p platforms/superpod-h100.cfg -n 8 "$tmp/threads.so"
 run "MPI: 256 processes, all-reduce of 1 MiB checked" -p platforms/superpod-h100.cfg -n 32 --ppn 8 "$tmp/mpi.so" 1048576
 cc $("$exe" emulate --cflags) -O2 -o "$tmp/overlap.so" "$root/workloads/emu/overlap.c"
 run "overlap.c: 16 layers, 64 GPUs, --no-data" -p platforms/superpod-h100.cfg -n 8 --no-data "$tmp/overlap.so"

@@ -259,6 +259,7 @@ void emu_free(emu *m)
     procs_free(m->procs, m->nprocs);
     threads_free(m);
     emu_syncs_free(m);
+    free(m->busy);
     emu_mpi_free(m);
     free(m->devices);
     free(m);
@@ -792,8 +793,12 @@ void emu_task_begin(emu *m, emu_task *t)
     t->begun = 1;
     t->start_s = now;
     m->changes++;
-    m->task_events++;
-    m->inflight++;
+    if (emu_vec_grow((void **)&m->busy, &m->capbusy, m->nbusy, sizeof(*m->busy)) == SP_OK) {
+        t->run_slot = m->nbusy;
+        m->busy[m->nbusy++] = t;
+    } else {
+        t->run_slot = (size_t)-1; /* not listed: polls may wait a little longer for it */
+    }
     switch (t->kind) {
     case EMU_TASK_COLL: {
         emu_coll *c = t->impl;
@@ -842,8 +847,10 @@ void emu_task_end(emu *m, emu_task *t)
     t->done = 1;
     t->end_s = now;
     m->changes++;
-    m->task_events++;
-    m->inflight--;
+    if (t->run_slot < m->nbusy && m->busy[t->run_slot] == t) {
+        m->busy[t->run_slot] = m->busy[--m->nbusy];
+        m->busy[t->run_slot]->run_slot = t->run_slot;
+    }
     if (t->kind == EMU_TASK_COLL) {
         emu_coll *c = t->impl;
         c->nended++;

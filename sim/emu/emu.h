@@ -75,6 +75,7 @@ typedef struct emu_task {
     /* filled by the runtime */
     double start_s, end_s;
     int begun, done;
+    size_t run_slot;       /* its place among the tasks begun and not ended */
     struct emu_task *next; /* queue order */
     void *impl;            /* the runtime's own record (collective, event, copy) */
 } emu_task;
@@ -93,9 +94,11 @@ typedef struct emu_services {
      * returns), on the host of device: 0, or -1 if it cannot. NULL: the
      * program may not start threads. */
     int (*start_thread)(void *ctx, int thread, int device, void *(*fn)(void *), void *arg);
-    /* Let the other ready actors run at this instant (a program that polls:
-     * cudaStreamQuery, MPI_Test). NULL: polls do not wait (no runner). */
+    /* A program that polls (cudaStreamQuery, MPI_Test): let the other
+     * ready actors run at this instant; let seconds of simulated time pass
+     * for the calling actor. NULL: polls take no time (no runner). */
     void (*yield)(void *ctx);
+    void (*sleep)(void *ctx, double seconds);
 } emu_services;
 
 /**

@@ -162,7 +162,9 @@ void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg)
     if (ready(arg) || m->svc.wait == NULL)
         return;
     P->waiting = arg; /* for the report, should it never return */
+    P->blocked = 1;
     m->svc.wait(m->svc.ctx, ready, arg);
+    P->blocked = 0;
     P->waiting = NULL;
     P->waiting_what = EMU_WAIT_NONE;
 }
@@ -176,63 +178,106 @@ void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void
     emu_wait_for(m, ready, arg);
 }
 
-typedef struct poll_arg {
-    const emu *m;
-    unsigned long seen;
-    int tasks; /* 1: wait for a task to begin or end; 0: for any event */
-} poll_arg;
-
-static int poll_moved(const void *arg)
+/* A task that will end without another thread's help: a kernel or copy,
+ * an event, a collective every rank has begun, sends and receives whose
+ * peers have all begun. */
+static int task_moves(const emu_task *t)
 {
-    const poll_arg *a = arg;
-    return (a->tasks ? a->m->task_events : a->m->changes) != a->seen;
+    if (t->kind == EMU_TASK_COLL) {
+        const emu_coll *c = t->impl;
+        return c == NULL || c->nbegun == c->cl->nranks;
+    }
+    if (t->kind == EMU_TASK_P2P) {
+        const emu_batch *b = t->impl;
+        for (size_t i = 0; b != NULL && i < t->nlegs; i++)
+            if (!b->msgs[i]->sent_begun || !b->msgs[i]->recv_begun)
+                return 0;
+    }
+    return 1;
 }
 
-/* How often a thread may poll at one simulated instant before it waits for
- * time to move: an emulator limit (not a model parameter) that breaks
- * loops of threads waking each other at one instant. */
-#define EMU_POLL_SPINS 1000
+static int work_moves(const emu *m)
+{
+    for (size_t i = 0; i < m->nbusy; i++)
+        if (task_moves(m->busy[i]))
+            return 1;
+    return 0;
+}
 
-void emu_poll(emu *m, const char *fn)
+/* Whether every other thread of the program waits (none runs host code,
+ * none sleeps in a poll). */
+static int others_wait(const emu *m, const emu_thread *self)
+{
+    for (size_t i = 0; i < m->nthreads; i++)
+        if (m->threads[i] != self && m->threads[i]->running && !m->threads[i]->blocked)
+            return 0;
+    return 1;
+}
+
+typedef struct change_arg {
+    const emu *m;
+    unsigned long seen;
+} change_arg;
+
+static int changed(const void *arg)
+{
+    const change_arg *a = arg;
+    return a->m->changes != a->seen;
+}
+
+/* Unfinished polls a thread may make, with nothing changing and no work
+ * running that ends by itself, before it waits for a change (a hang, if
+ * none comes): an emulator limit that keeps a loop that polls for nothing
+ * from spinning forever, not a model parameter. */
+#define EMU_POLL_WATCH 1000000
+
+/* Every query takes cost_s of host time, as SimGrid's SMPI charges each
+ * MPI_Test: a loop of them moves time on, at the pace of the host, and
+ * others run meanwhile. One that finds its work unfinished while no other
+ * thread can act, and nothing has happened since it last looked, would
+ * see nothing new until the next change: time jumps there instead. */
+void emu_query(emu *m, const char *fn, emu_query_found done, double cost_s)
 {
     emu_thread *t = emu_thread_self(m);
-    double now = m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
-    poll_arg a = {m, 0, 0};
+    change_arg a = {m, 0};
+    int jump = 0;
 
-    if (m->svc.yield == NULL || m->svc.wait == NULL)
+    if (m->svc.yield == NULL || m->svc.sleep == NULL || m->svc.wait == NULL)
         return;
-    if (now != t->poll_at) {
-        t->poll_at = now;
+    if (t->poll_seen != m->changes) {
+        t->poll_seen = m->changes;
         t->poll_spins = 0;
     }
-    t->poll_spins++;
-    if (t->poll_seen != m->changes && t->poll_spins <= EMU_POLL_SPINS) {
-        /* Something happened since this thread last looked: the caller
-         * looks again, once the others have run. */
-        t->poll_seen = m->changes;
-        m->svc.yield(m->svc.ctx);
-        return;
+    if (done != EMU_QUERY_DONE) {
+        t->poll_spins++;
+        if (t->poll_spins > EMU_POLL_WATCH && !work_moves(m)) {
+            jump = 1; /* a million polls saw nothing, and nothing runs: a change, or a hang */
+        } else if (done == EMU_QUERY_WAITING && others_wait(m, t)) {
+            m->svc.yield(m->svc.ctx); /* threads released at this instant run first */
+            jump = t->poll_seen == m->changes && others_wait(m, t);
+        }
     }
-    if (m->inflight > 0) /* work runs: time moves to its next step, which will come */
-        a = (poll_arg){m, t->poll_spins > EMU_POLL_SPINS ? m->task_events : m->changes,
-                       t->poll_spins > EMU_POLL_SPINS};
-    else if (t->poll_spins <= EMU_POLL_SPINS) {
-        /* Nothing runs: only a thread (this one too) can change anything. */
-        m->svc.yield(m->svc.ctx);
-        return;
-    } else /* nothing ran for all those polls: whatever comes next, or a hang */
-        a = (poll_arg){m, m->changes, 0};
-    t->waiting_what = EMU_WAIT_POLL;
+    t->waiting_what = EMU_WAIT_POLL; /* for a report, were the run to end meanwhile */
     t->waiting = fn;
-    m->svc.wait(m->svc.ctx, poll_moved, &a);
+    if (jump) {
+        a.seen = m->changes;
+        t->blocked = 1;
+        m->svc.wait(m->svc.ctx, changed, &a);
+        t->blocked = 0;
+    } else {
+        m->svc.sleep(m->svc.ctx, cost_s);
+    }
     t->waiting = NULL;
     t->waiting_what = EMU_WAIT_NONE;
-    t->poll_seen = m->changes;
+    if (t->poll_seen != m->changes) {
+        t->poll_seen = m->changes;
+        t->poll_spins = 0;
+    }
 }
 
 void emu_wake(emu *m)
 {
-    m->changes++; /* for polls (emu_poll) */
+    m->changes++; /* for polls (emu_query) */
     if (m->svc.notify != NULL)
         m->svc.notify(m->svc.ctx);
 }
@@ -510,8 +555,8 @@ cudaError_t cudaStreamQuery(cudaStream_t stream)
         return cudaErrorInvalidResourceHandle;
     if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
-    if (s->head != NULL) /* a loop of queries would spin at one instant: time moves on */
-        emu_poll(m, "cudaStreamQuery");
+    /* A loop of queries would spin at one instant: each takes host time. */
+    emu_query(m, "cudaStreamQuery", s->head == NULL ? EMU_QUERY_DONE : EMU_QUERY_WAITING, EMU_POLL_TEST_S);
     return s->head == NULL ? cudaSuccess : cudaErrorNotReady;
 }
 
@@ -768,8 +813,8 @@ cudaError_t cudaEventQuery(cudaEvent_t event)
         return cudaErrorInvalidResourceHandle;
     if ((e = event_arg(m, event, "cudaEventQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
-    if (e->record != NULL && !e->record->done)
-        emu_poll(m, "cudaEventQuery");
+    emu_query(m, "cudaEventQuery", e->record == NULL || e->record->done ? EMU_QUERY_DONE : EMU_QUERY_WAITING,
+              EMU_POLL_TEST_S);
     return e->record == NULL || e->record->done ? cudaSuccess : cudaErrorNotReady;
 }
 

@@ -169,9 +169,9 @@ struct emu {
     emu_task **p2ps;          /* the P2P tasks, in submission order (reports) */
     size_t np2ps, capp2ps;
     struct emu_mpi *mpi;      /* MPI's communicators, exchanges and messages (emu_mpi.c), made on first use */
-    unsigned long changes;    /* state changes so far: a task begun or ended, a wake, a thread ended (emu_poll) */
-    unsigned long task_events; /* tasks begun or ended so far */
-    long inflight;            /* tasks begun and not ended */
+    unsigned long changes;    /* state changes so far: a task begun or ended, a wake, a thread ended (emu_query) */
+    emu_task **busy;          /* tasks begun and not ended (emu_query) */
+    size_t nbusy, capbusy;
 };
 
 /* What a process waits for, when it never returns (the hang report). */
@@ -210,9 +210,9 @@ typedef struct emu_thread {
     emu_wait waiting_what;
     const void *waiting;      /* what it waits for (emu_wait), NULL when not waiting */
     unsigned long sync_gen;   /* waiting in a condition or barrier: its round when it began to wait */
-    unsigned long poll_seen;  /* emu.changes when it last polled (emu_poll) */
-    double poll_at;           /* the simulated time of its last poll, and its polls since */
-    unsigned long poll_spins;
+    unsigned long poll_seen;  /* emu.changes when it last looked (emu_query) */
+    unsigned long poll_spins; /* its unfinished polls since it last saw a change */
+    int blocked;              /* inside the runner's wait (not a poll's sleep) */
     int running;              /* in main, or in its start function */
     int joined, detached;     /* pthread_join has taken it; pthread_detach'ed */
     void *ret;                /* what its start function returned */
@@ -259,11 +259,19 @@ void emu_warn(emu *m, struct ncclComm *comm, const char *fmt, ...) __attribute__
 void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg);
 void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void *arg);
 void emu_wake(emu *m);
-/* A query found its work unfinished: let the others run, and time reach
- * the next event where nothing else can happen first (what the host
- * would spin through), so that a loop of queries moves on instead of
- * spinning at one instant. The caller then looks again and answers. */
-void emu_poll(emu *m, const char *fn);
+/* A query (cudaStreamQuery, MPI_Test, a trylock...) found what it asks
+ * about finished, unfinished, or unfinished for good unless the caller
+ * itself acts (a trylock of a mutex it holds): the host time a query
+ * takes, after which the caller looks again (emu_cuda.c says how). */
+typedef enum emu_query_found { EMU_QUERY_DONE, EMU_QUERY_WAITING, EMU_QUERY_OWN } emu_query_found;
+void emu_query(emu *m, const char *fn, emu_query_found done, double cost_s);
+/* The host time of one poll: MPI_Test's, and MPI_Iprobe's, as SimGrid's
+ * platform calibration measured them (Ezibenroc/platform-calibration,
+ * data/taurus_26_07_2016/calibration/taurus.md: smpi/test 2.46e-7 s,
+ * smpi/iprobe 3.49e-7 s); CUDA's queries and pthread's trylocks take the
+ * first, as no measurement of theirs was found. */
+#define EMU_POLL_TEST_S 2.46e-7
+#define EMU_POLL_IPROBE_S 3.49e-7
 int emu_local(emu *m, int device);
 emu_stream *emu_stream_arg(emu *m, cudaStream_t s, int device, const char *fn);
 int emu_device_range(const emu *m, const void *p, size_t bytes);

@@ -1123,9 +1123,9 @@ int MPI_Waitall(int count, MPI_Request requests[], MPI_Status statuses[])
     return err;
 }
 
-/* A query that finds its request unfinished lets the others run, and time
- * move to the next event (emu_poll), so that a loop of them does not spin
- * at one instant; then it looks again and answers. */
+/* A query takes a poll's host time when it finds its request unfinished
+ * (emu_query), so that a loop of them does not spin at one instant; then
+ * it looks again and answers. */
 int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
 {
     emu *m = mpi_runtime("MPI_Test");
@@ -1141,8 +1141,7 @@ int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
         *flag = code == MPI_SUCCESS; /* MPI_REQUEST_NULL: complete, empty */
         return code;
     }
-    if (!r->done)
-        emu_poll(m, "MPI_Test");
+    emu_query(m, "MPI_Test", r->done ? EMU_QUERY_DONE : EMU_QUERY_WAITING, EMU_POLL_TEST_S);
     if (!r->done)
         return MPI_SUCCESS;
     *flag = 1;
@@ -1167,10 +1166,10 @@ int MPI_Testall(int count, MPI_Request requests[], int *flag, MPI_Status statuse
                 return code;
             pending += r != NULL && !r->done;
         }
+        if (pass == 0)
+            emu_query(m, "MPI_Testall", pending == 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, EMU_POLL_TEST_S);
         if (pending == 0)
             break;
-        if (pass == 0)
-            emu_poll(m, "MPI_Testall");
     }
     if (pending > 0) /* MPI: none is completed unless all are */
         return MPI_SUCCESS;
@@ -1228,10 +1227,11 @@ static int probe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *stat
             *status = (MPI_Status){MPI_PROC_NULL, MPI_ANY_TAG, MPI_SUCCESS, 0};
         return MPI_SUCCESS;
     }
-    if ((g = probe_find(c, rank, source, tag)) == NULL && flag != NULL) {
-        emu_poll(m, fn);
+    if (flag != NULL) { /* MPI_Iprobe */
         g = probe_find(c, rank, source, tag);
-    } else if (g == NULL) {
+        emu_query(m, fn, g != NULL ? EMU_QUERY_DONE : EMU_QUERY_WAITING, EMU_POLL_IPROBE_S);
+        g = probe_find(c, rank, source, tag);
+    } else if ((g = probe_find(c, rank, source, tag)) == NULL) {
         struct emu_mpi_probe *p = calloc(1, sizeof(*p));
         if (p == NULL)
             return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);

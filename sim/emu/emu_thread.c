@@ -162,7 +162,9 @@ static void wait_in(emu *m, emu_wait what, emu_sync *s, int (*ready)(const void 
     t->waiting_what = what;
     t->waiting = s;
     t->sync_gen = s->gen;
+    t->blocked = 1;
     m->svc.wait(m->svc.ctx, ready, arg);
+    t->blocked = 0;
     t->waiting = NULL;
     t->waiting_what = EMU_WAIT_NONE;
 }
@@ -328,15 +330,17 @@ static int mutex_lock(emu *m, pthread_mutex_t *mutex, int wait, const char *fn)
             s->depth++;
             return 0;
         }
-        if (!wait)
+        if (!wait) { /* only this thread could free it: a loop of these ends in a hang report */
+            emu_query(m, fn, EMU_QUERY_OWN, EMU_POLL_TEST_S);
             return EBUSY;
+        }
         if (s->type == PTHREAD_MUTEX_ERRORCHECK)
             return EDEADLK;
         /* A default mutex would hang the thread for good: said, not done. */
         return thread_fail(m, fn, "this thread already holds the mutex (it would deadlock)", EDEADLK);
     }
-    if (s->owner >= 0 && !wait) { /* a loop of trylocks would spin at one instant: time moves on */
-        emu_poll(m, fn);
+    if (s->owner >= 0 && !wait) { /* a loop of trylocks would spin at one instant: each takes host time */
+        emu_query(m, fn, EMU_QUERY_WAITING, EMU_POLL_TEST_S);
         return mutex_take(&w) ? 0 : EBUSY;
     }
     wait_in(m, EMU_WAIT_MUTEX, s, mutex_take, &w);
@@ -616,8 +620,8 @@ static int sem_down(sem_t *sem, int wait, const char *fn)
         return -1;
     if (sem_take(s))
         return 0;
-    if (!wait) { /* a loop of them would spin at one instant: time moves on */
-        emu_poll(m, fn);
+    if (!wait) { /* a loop of them would spin at one instant: each takes host time */
+        emu_query(m, fn, EMU_QUERY_WAITING, EMU_POLL_TEST_S);
         if (sem_take(s))
             return 0;
         errno = EAGAIN;
@@ -630,7 +634,9 @@ static int sem_down(sem_t *sem, int wait, const char *fn)
         t->waiting = s;
         if (m->svc.wait != NULL) {
             s->waiters++;
+            t->blocked = 1;
             m->svc.wait(m->svc.ctx, sem_take_waiting, s);
+            t->blocked = 0;
             took = 1;
         }
         t->waiting = NULL;

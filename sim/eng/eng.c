@@ -935,6 +935,12 @@ static void world_yield(void *ctx)
     sg_actor_yield();
 }
 
+static void world_sleep(void *ctx, double seconds)
+{
+    (void)ctx;
+    sg_actor_sleep_for(seconds);
+}
+
 static double world_now(void *ctx)
 {
     return simgrid_get_clock() - ((emu_world *)ctx)->t0;
@@ -1237,7 +1243,7 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
                    argc, argv, 0.0, 0.0, NULL, 0, 0, sm_contention,
                    calloc((size_t)e->plat->nranks + 1, sizeof(sm_share)), 0};
     emu_services svc = {&w, world_start_stream, world_notify, world_wait, world_now, world_self, world_start_thread,
-                        world_yield};
+                        world_yield, world_sleep};
     int err = SP_OK;
 
     *status = 0;
