@@ -327,7 +327,7 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
     if (emu_program_running(m))
         printf("# main never returned; simulated time %.3f us until nothing could move\n", time_s * 1e6);
     else
-        printf("# main returned %d%s; simulated time %.3f us (host code takes none)\n", status,
+        printf("# main returned %d%s; simulated time %.3f us (host code takes none, polls a query's time)\n", status,
                emu_processes(m) == 1 ? "" : status == 0 ? " in every process" : " (the first process that failed)",
                time_s * 1e6);
     if (n == 0)

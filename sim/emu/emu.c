@@ -355,7 +355,7 @@ static void thread_ended(emu *m, emu_thread *t)
     if (!t->running)
         return;
     t->running = 0;
-    m->changes++;
+    emu_changed(m);
     if (--P->live == 0 && P->running) {
         P->running = 0;
         m->running--;
@@ -792,7 +792,7 @@ void emu_task_begin(emu *m, emu_task *t)
 
     t->begun = 1;
     t->start_s = now;
-    m->changes++;
+    emu_changed(m);
     if (emu_vec_grow((void **)&m->busy, &m->capbusy, m->nbusy, sizeof(*m->busy)) == SP_OK) {
         t->run_slot = m->nbusy;
         m->busy[m->nbusy++] = t;
@@ -846,7 +846,7 @@ void emu_task_end(emu *m, emu_task *t)
 
     t->done = 1;
     t->end_s = now;
-    m->changes++;
+    emu_changed(m);
     if (t->run_slot < m->nbusy && m->busy[t->run_slot] == t) {
         m->busy[t->run_slot] = m->busy[--m->nbusy];
         m->busy[t->run_slot]->run_slot = t->run_slot;

@@ -67,7 +67,24 @@ emu *emu_runtime(void)
 {
     if (emu_active == NULL || !emu_active->bound)
         fprintf(stderr, "scalepath emulate: WARN an NCCL or CUDA call outside `scalepath emulate`\n");
+    else
+        emu_note_call(emu_active);
     return emu_active != NULL && emu_active->bound ? emu_active : NULL;
+}
+
+void emu_note_call(emu *m)
+{
+    int i = m->svc.self != NULL ? m->svc.self(m->svc.ctx) : -1;
+    if (i >= 0 && (size_t)i < m->nthreads) {
+        m->calls++;
+        m->threads[i]->calls++;
+    }
+}
+
+void emu_changed(emu *m)
+{
+    m->changes++;
+    m->change_at = m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
 }
 
 const char *cudaGetErrorName(cudaError_t e)
@@ -204,13 +221,17 @@ static int work_moves(const emu *m)
     return 0;
 }
 
-/* Whether every other thread of the program waits (none runs host code,
- * none sleeps in a poll). */
-static int others_wait(const emu *m, const emu_thread *self)
+/* Whether no other thread of the program can act before the next change:
+ * each waits in a blocking call, or, when work runs that will bring a
+ * change (moves), polls having seen nothing new. */
+static int others_wait(const emu *m, const emu_thread *self, int moves)
 {
-    for (size_t i = 0; i < m->nthreads; i++)
-        if (m->threads[i] != self && m->threads[i]->running && !m->threads[i]->blocked)
-            return 0;
+    for (size_t i = 0; i < m->nthreads; i++) {
+        const emu_thread *u = m->threads[i];
+        if (u == self || !u->running || u->blocked || (moves && u->idle_poll))
+            continue;
+        return 0;
+    }
     return 1;
 }
 
@@ -225,40 +246,49 @@ static int changed(const void *arg)
     return a->m->changes != a->seen;
 }
 
-/* Unfinished polls a thread may make, with nothing changing and no work
- * running that ends by itself, before it waits for a change (a hang, if
- * none comes): an emulator limit that keeps a loop that polls for nothing
- * from spinning forever, not a model parameter. */
-#define EMU_POLL_WATCH 1000000
+/* Simulated seconds with no change anywhere, no work running that ends by
+ * itself, and polls that read no clock, after which a poll waits for a
+ * change (a hang, if none comes): an emulator limit that ends loops that
+ * poll for nothing, not a model parameter. */
+#define EMU_POLL_WATCH_S 10.0
+/* The same, counted in a thread's fruitless polls of what only it could
+ * change (a trylock of a mutex it holds). */
+#define EMU_OWN_POLLS 1000000
 
 /* Every query takes cost_s of host time, as SimGrid's SMPI charges each
- * MPI_Test: a loop of them moves time on, at the pace of the host, and
- * others run meanwhile. One that finds its work unfinished while no other
- * thread can act, and nothing has happened since it last looked, would
- * see nothing new until the next change: time jumps there instead. */
+ * MPI_Test: a loop of them moves time on at the host's pace, and others
+ * run meanwhile. One that finds its work unfinished when nothing has
+ * happened since it last looked (no change, no other thread's call, no
+ * clock read by this one), while no other thread can act, would see
+ * nothing new until the next change: time jumps there instead. */
 void emu_query(emu *m, const char *fn, emu_query_found done, double cost_s)
 {
     emu_thread *t = emu_thread_self(m);
+    double now = m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
     change_arg a = {m, 0};
-    int jump = 0;
+    int jump = 0, clock = t->read_clock, quiet;
 
     if (m->svc.yield == NULL || m->svc.sleep == NULL || m->svc.wait == NULL)
         return;
-    if (t->poll_seen != m->changes) {
-        t->poll_seen = m->changes;
-        t->poll_spins = 0;
-    }
+    /* A query changes nothing: emu_note_call's count of it is taken back. */
+    m->calls--;
+    t->calls--;
+    t->read_clock = 0;
+    quiet = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen && !clock;
+    t->own_polls = done == EMU_QUERY_OWN && quiet ? t->own_polls + 1 : 0;
     if (done != EMU_QUERY_DONE) {
-        t->poll_spins++;
-        if (t->poll_spins > EMU_POLL_WATCH && !work_moves(m)) {
-            jump = 1; /* a million polls saw nothing, and nothing runs: a change, or a hang */
-        } else if (done == EMU_QUERY_WAITING && others_wait(m, t)) {
+        int moves = work_moves(m);
+        if (!moves && !clock && (now - m->change_at > EMU_POLL_WATCH_S || t->own_polls > EMU_OWN_POLLS)) {
+            jump = 1; /* nothing for so long, and nothing runs: a change, or a hang */
+        } else if (done == EMU_QUERY_WAITING && quiet && others_wait(m, t, moves)) {
             m->svc.yield(m->svc.ctx); /* threads released at this instant run first */
-            jump = t->poll_seen == m->changes && others_wait(m, t);
+            jump = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen &&
+                   others_wait(m, t, work_moves(m));
         }
     }
     t->waiting_what = EMU_WAIT_POLL; /* for a report, were the run to end meanwhile */
     t->waiting = fn;
+    t->idle_poll = done != EMU_QUERY_DONE && quiet;
     if (jump) {
         a.seen = m->changes;
         t->blocked = 1;
@@ -267,17 +297,17 @@ void emu_query(emu *m, const char *fn, emu_query_found done, double cost_s)
     } else {
         m->svc.sleep(m->svc.ctx, cost_s);
     }
+    t->idle_poll = 0;
     t->waiting = NULL;
     t->waiting_what = EMU_WAIT_NONE;
-    if (t->poll_seen != m->changes) {
-        t->poll_seen = m->changes;
-        t->poll_spins = 0;
-    }
+    t->poll_seen = m->changes;
+    t->calls_seen = m->calls;
+    t->own_seen = t->calls;
 }
 
 void emu_wake(emu *m)
 {
-    m->changes++; /* for polls (emu_query) */
+    emu_changed(m);
     if (m->svc.notify != NULL)
         m->svc.notify(m->svc.ctx);
 }
@@ -860,6 +890,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
 double spEmuNow(void)
 {
     emu *m = emu_runtime();
+    if (m != NULL)
+        emu_thread_self(m)->read_clock = 1;
     return m != NULL && m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
 }
 

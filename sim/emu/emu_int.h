@@ -170,6 +170,8 @@ struct emu {
     size_t np2ps, capp2ps;
     struct emu_mpi *mpi;      /* MPI's communicators, exchanges and messages (emu_mpi.c), made on first use */
     unsigned long changes;    /* state changes so far: a task begun or ended, a wake, a thread ended (emu_query) */
+    double change_at;         /* the simulated time of the last */
+    unsigned long calls;      /* the program's calls into the emulator, queries not counted */
     emu_task **busy;          /* tasks begun and not ended (emu_query) */
     size_t nbusy, capbusy;
 };
@@ -211,7 +213,11 @@ typedef struct emu_thread {
     const void *waiting;      /* what it waits for (emu_wait), NULL when not waiting */
     unsigned long sync_gen;   /* waiting in a condition or barrier: its round when it began to wait */
     unsigned long poll_seen;  /* emu.changes when it last looked (emu_query) */
-    unsigned long poll_spins; /* its unfinished polls since it last saw a change */
+    unsigned long calls;      /* its calls into the emulator (emu_note_call) */
+    unsigned long calls_seen, own_seen; /* emu.calls and its own calls when it last looked */
+    int read_clock;           /* it read the simulated clock since its last query */
+    int idle_poll;            /* in a query that saw nothing new since its last */
+    unsigned long own_polls;  /* its quiet polls in a row of what only it could change */
     int blocked;              /* inside the runner's wait (not a poll's sleep) */
     int running;              /* in main, or in its start function */
     int joined, detached;     /* pthread_join has taken it; pthread_detach'ed */
@@ -255,6 +261,8 @@ typedef struct emu_call {
  * bytes of one device's memory); the time of passes over bytes of a
  * device's memory. */
 emu *emu_runtime(void);
+void emu_note_call(emu *m); /* a program thread calls in (emu_runtime, mpi_runtime, thread_runtime) */
+void emu_changed(emu *m);   /* a state change a poll may wait for (emu_query) */
 void emu_warn(emu *m, struct ncclComm *comm, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg);
 void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void *arg);

@@ -119,6 +119,7 @@ static emu *mpi_runtime(const char *fn)
         fprintf(stderr, "scalepath emulate: WARN %s outside `scalepath emulate`\n", fn);
         return NULL;
     }
+    emu_note_call(emu_active);
     return emu_active;
 }
 
@@ -1304,6 +1305,8 @@ int MPI_Abort(MPI_Comm comm, int errorcode)
 double MPI_Wtime(void)
 {
     emu *m = mpi_runtime("MPI_Wtime");
+    if (m != NULL)
+        emu_thread_self(m)->read_clock = 1; /* a poll loop that reads it may wait for time itself */
     return m != NULL && m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
 }
 

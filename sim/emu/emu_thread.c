@@ -44,7 +44,10 @@ static const char *const sync_what[] = {"mutex", "condition variable", "barrier"
 static emu *thread_runtime(void)
 {
     emu *m = emu_active;
-    return m != NULL && m->bound && m->svc.self != NULL && m->svc.self(m->svc.ctx) >= 0 ? m : NULL;
+    if (m == NULL || !m->bound || m->svc.self == NULL || m->svc.self(m->svc.ctx) < 0)
+        return NULL;
+    emu_note_call(m);
+    return m;
 }
 
 static int thread_index(emu *m) /* m from thread_runtime */

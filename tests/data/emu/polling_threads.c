@@ -118,6 +118,25 @@ static void *rank1_waits_flag(void *arg)
     return NULL;
 }
 
+/* A thread polling its own 5 ms kernel, counting its queries (no other
+ * call between them: threads that call in between keep each other
+ * polling at the host's pace). */
+static long long_polls[2];
+static void *poll_long_kernel(void *arg)
+{
+    cudaStream_t s;
+    double t0;
+    int i = (int)(long)arg;
+    cudaSetDevice(2 + i);
+    cudaStreamCreate(&s);
+    t0 = spEmuNow();
+    spEmuKernel(s, 5e-3);
+    while (cudaStreamQuery(s) == cudaErrorNotReady)
+        long_polls[i]++;
+    check(near_ms(spEmuNow() - t0, 5.0), "a polled 5 ms kernel, beside other pollers, seen done at its end");
+    return NULL;
+}
+
 /* A progress loop on work already done, until main sets a flag. */
 static void *idle_progress(void *arg)
 {
@@ -213,6 +232,25 @@ int main(int argc, char **argv)
     stop = 1;
     pthread_join(t[0], NULL);
     check(near_ms(spEmuNow() - t0, 1.0), "a loop on finished work ends when told, after the 1 ms kernel");
+
+    /* A loop that polls until a deadline it reads on the clock: time
+     * passes for it (nothing else would change). */
+    {
+        int flag = 0;
+        double start = MPI_Wtime();
+        while (!flag && MPI_Wtime() - start < 1e-3)
+            MPI_Iprobe(MPI_ANY_SOURCE, 99, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+        check(!flag && near_ms(MPI_Wtime() - start, 1.0), "a poll loop with a 1 ms deadline gives up at 1 ms");
+    }
+
+    /* Two threads polling 5 ms kernels of their own: while both poll
+     * having seen nothing new, time jumps to the kernels' end instead of
+     * crawling by queries (20,000 each). */
+    for (long i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, poll_long_kernel, (void *)i);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    check(long_polls[0] + long_polls[1] < 100, "pollers that see nothing new jump to the next change together");
 
     printf("PASSED: %d failed check(s)\n", fails);
     MPI_Finalize();
