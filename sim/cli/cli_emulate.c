@@ -324,8 +324,11 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
 
     plat_describe(p, what, sizeof(what));
     printf("# scalepath %s emulate: %s on %s: %s; %d device(s)\n", SP_VERSION, prog, p->name, what, p->nranks);
-    if (emu_program_running(m))
+    if (emu_main_running(m))
         printf("# main never returned; simulated time %.3f us until nothing could move\n", time_s * 1e6);
+    else if (emu_program_running(m))
+        printf("# main returned, but thread(s) it started never did; simulated time %.3f us until nothing could "
+               "move\n", time_s * 1e6);
     else
         printf("# main returned %d%s; simulated time %.3f us (host code takes none, polls a query's time)\n", status,
                emu_processes(m) == 1 ? "" : status == 0 ? " in every process" : " (the first process that failed)",

@@ -379,6 +379,14 @@ int emu_program_running(const emu *m)
     return m->running > 0;
 }
 
+int emu_main_running(const emu *m)
+{
+    for (int i = 0; i < m->nprocs; i++)
+        if (m->threads[i]->running)
+            return 1;
+    return 0;
+}
+
 /* --- Data: reductions in rank order. ---------------------------------- */
 
 static float half_to_float(uint16_t h)

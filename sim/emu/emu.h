@@ -153,6 +153,7 @@ int emu_process_device(const emu *m, int proc); /* its first device: where it ru
 void emu_process_ended(emu *m, int proc, int status);
 void emu_thread_ended(emu *m, int thread, void *ret);
 int emu_program_running(const emu *m); /* some process's main, or a thread, is still running */
+int emu_main_running(const emu *m);    /* some process's main is still running */
 
 /* After a run: each stream with unfinished work as an error naming what
  * it waits for, and the program if it never ended; the count. */

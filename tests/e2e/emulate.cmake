@@ -113,9 +113,13 @@ sp_e2e(emulate.polling_threads RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TA
 file(WRITE ${SP_OUT}/emu-own-trylock.c "#include <errno.h>\n#include <pthread.h>\nstatic pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;\nint main(void) { pthread_mutex_lock(&m); while (pthread_mutex_trylock(&m) == EBUSY) ; return 0; }\n")
 sp_e2e(emulate.own_trylock_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-own-trylock.c"
   STDERR "the program never returned from main: it waits in pthread_mutex_trylock, polling for what never comes")
+file(WRITE ${SP_OUT}/emu-detached.c "#include <pthread.h>\n#include <semaphore.h>\nstatic sem_t s;\nstatic void *f(void *a) { sem_wait(&s); return a; }\nint main(void) { pthread_t t; sem_init(&s, 0, 0); pthread_create(&t, 0, f, 0); pthread_detach(t); return 0; }\n")
+sp_e2e(emulate.detached_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-detached.c"
+  STDOUT "main returned, but thread\\(s\\) it started never did"
+  STDERR "thread 1 of the program never returned from its start function: it waits in sem_wait on a semaphore that no thread posts")
 sp_e2e(emulate.polling_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_polling>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Test, polling for what never comes")
-set_tests_properties(e2e.emulate.polling_hang e2e.emulate.own_trylock_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+set_tests_properties(e2e.emulate.polling_hang e2e.emulate.own_trylock_hang e2e.emulate.detached_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # Calls the emulator does not provide are compile errors, not silent differences.
 file(WRITE ${SP_OUT}/emu-pthread-exit.c "#include <pthread.h>\nstatic void *f(void *a) { pthread_exit(a); }\nint main(void) { pthread_t t; return pthread_create(&t, 0, f, 0); }\n")
 sp_e2e(emulate.pthread_exit RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-pthread-exit.c"
