@@ -1014,42 +1014,41 @@ int MPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datat
     return exchange(HC_REDUCE, sendbuf, recvbuf, count, datatype, op, root, comm, "MPI_Reduce");
 }
 
-/* The exchange is matched on each rank's block: sendcount and sendtype,
- * or at a root sending MPI_IN_PLACE, recvcount and recvtype. */
+/* MPI_Gather and MPI_Scatter. MPI_IN_PLACE (a gather's send buffer, a
+ * scatter's receive buffer) is the root's only. The exchange is matched on
+ * each rank's block: the count and type of its own side (a gather's send,
+ * a scatter's receive), or at a root in place, of its other side. */
+static int rooted(int kind, const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+                  MPI_Datatype recvtype, int root, MPI_Comm comm, const char *fn)
+{
+    int gather = kind == HC_GATHER, rc, r = rank_in(comm), at_root = r == root; /* r -1: a bad communicator */
+    int own_count = gather ? sendcount : recvcount, other_count = gather ? recvcount : sendcount;
+    MPI_Datatype own_type = gather ? sendtype : recvtype, other_type = gather ? recvtype : sendtype;
+
+    if ((gather ? sendbuf : recvbuf) == MPI_IN_PLACE) {
+        if (r >= 0 && !at_root) {
+            emu *m = mpi_runtime(fn);
+            return m == NULL ? MPI_ERR_OTHER : mpi_fail(m, fn, "MPI_IN_PLACE at a rank other than the root",
+                                                        MPI_ERR_ARG);
+        }
+        return exchange(kind, sendbuf, recvbuf, other_count, other_type, 0, root, comm, fn);
+    }
+    if (at_root && (rc = same_size(fn, sendcount, sendtype, recvcount, recvtype)) != MPI_SUCCESS)
+        return rc;
+    return exchange(kind, gather || at_root ? sendbuf : NULL, !gather || at_root ? recvbuf : NULL, own_count,
+                    own_type, 0, root, comm, fn);
+}
+
 int MPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
-    int rc, r = rank_in(comm), at_root = r == root; /* r -1: a bad communicator, which exchange reports */
-    if (sendbuf == MPI_IN_PLACE) {
-        if (r >= 0 && !at_root) {
-            emu *m = mpi_runtime("MPI_Gather");
-            return m == NULL ? MPI_ERR_OTHER : mpi_fail(m, "MPI_Gather", "MPI_IN_PLACE at a rank other than the root",
-                                                        MPI_ERR_ARG);
-        }
-        return exchange(HC_GATHER, sendbuf, recvbuf, recvcount, recvtype, 0, root, comm, "MPI_Gather");
-    }
-    if (at_root && (rc = same_size("MPI_Gather", sendcount, sendtype, recvcount, recvtype)) != MPI_SUCCESS)
-        return rc;
-    return exchange(HC_GATHER, sendbuf, at_root ? recvbuf : NULL, sendcount, sendtype, 0, root, comm, "MPI_Gather");
+    return rooted(HC_GATHER, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, "MPI_Gather");
 }
 
-/* Matched on each rank's block: recvcount and recvtype, or at a root
- * receiving MPI_IN_PLACE, sendcount and sendtype. */
 int MPI_Scatter(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                 MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
-    int rc, r = rank_in(comm), at_root = r == root; /* r -1: a bad communicator, which exchange reports */
-    if (recvbuf == MPI_IN_PLACE) {
-        if (r >= 0 && !at_root) {
-            emu *m = mpi_runtime("MPI_Scatter");
-            return m == NULL ? MPI_ERR_OTHER : mpi_fail(m, "MPI_Scatter", "MPI_IN_PLACE at a rank other than the root",
-                                                        MPI_ERR_ARG);
-        }
-        return exchange(HC_SCATTER, sendbuf, recvbuf, sendcount, sendtype, 0, root, comm, "MPI_Scatter");
-    }
-    if (at_root && (rc = same_size("MPI_Scatter", sendcount, sendtype, recvcount, recvtype)) != MPI_SUCCESS)
-        return rc;
-    return exchange(HC_SCATTER, at_root ? sendbuf : NULL, recvbuf, recvcount, recvtype, 0, root, comm, "MPI_Scatter");
+    return rooted(HC_SCATTER, sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, "MPI_Scatter");
 }
 
 int MPI_Send(const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm)
