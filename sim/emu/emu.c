@@ -299,7 +299,10 @@ emu_stream *emu_stream_add_at(emu *m, int device, emu_stream **slot)
 emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
 {
     emu_task *t;
+    emu_thread *self = emu_thread_self(m);
 
+    self->read_clock = 0; /* polls from now on may wait for this work (emu_query) */
+    self->polls_since_launch = 0;
     if (emu_vec_grow((void **)&m->tasks, &m->captasks, m->ntasks, sizeof(*m->tasks)) < 0 ||
         (t = calloc(1, sizeof(*t))) == NULL)
         return NULL;

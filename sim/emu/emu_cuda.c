@@ -222,17 +222,28 @@ static int work_moves(const emu *m)
 }
 
 /* Whether no other thread of the program can act before the next change:
- * each waits in a blocking call, or, when work runs that will bring a
- * change (moves), polls having seen nothing new. */
+ * 1 if each waits in a blocking call; 2 if each waits or polls, having
+ * seen nothing new, for GPU work that will bring a change (moves); 0 if
+ * one can act. */
 static int others_wait(const emu *m, const emu_thread *self, int moves)
 {
+    int r = 1;
     for (size_t i = 0; i < m->nthreads; i++) {
         const emu_thread *u = m->threads[i];
-        if (u == self || !u->running || u->blocked || (moves && u->idle_poll))
+        if (u == self || !u->running || u->blocked)
             continue;
-        return 0;
+        if (moves && u->idle_poll && u->poll_moving)
+            r = 2;
+        else
+            return 0;
     }
-    return 1;
+    return r;
+}
+
+/* Whether a stream's work ahead will end by itself. */
+int emu_stream_moving(const emu_stream *s)
+{
+    return s != NULL && s->head != NULL && s->head->begun && task_moves(s->head);
 }
 
 typedef struct change_arg {
@@ -254,41 +265,65 @@ static int changed(const void *arg)
 /* The same, counted in a thread's fruitless polls of what only it could
  * change (a trylock of a mutex it holds). */
 #define EMU_OWN_POLLS 1000000
+/* Quiet queries in a row that find their work done (a progress loop
+ * waiting for a flag) before they may jump past threads that all wait;
+ * and unfinished queries since the thread last queued work before they
+ * may jump (a loop that checks a deadline on the clock reads it sooner). */
+#define EMU_DONE_POLLS 1000
+#define EMU_QUERY_FREE 1000
 
 /* Every query takes cost_s of host time, as SimGrid's SMPI charges each
  * MPI_Test: a loop of them moves time on at the host's pace, and others
- * run meanwhile. One that finds its work unfinished when nothing has
- * happened since it last looked (no change, no other thread's call, no
- * clock read by this one), while no other thread can act, would see
- * nothing new until the next change: time jumps there instead. */
-void emu_query(emu *m, const char *fn, emu_query_found done, double cost_s)
+ * run meanwhile. One that is quiet (nothing has happened since it last
+ * looked: no change, no other thread's call, no clock read by this one)
+ * and finds its work unfinished would see nothing new until the next
+ * change if no other thread can act: time jumps there instead. Other
+ * threads that poll quietly for GPU work that ends by itself count as
+ * unable to act, when this one's work is such too (moving); a loop of
+ * quiet queries that find their work done jumps only past threads that
+ * all wait. */
+void emu_query(emu *m, const char *fn, emu_query_found done, int moving, double cost_s)
 {
     emu_thread *t = emu_thread_self(m);
     double now = m->svc.now != NULL ? m->svc.now(m->svc.ctx) : 0.0;
     change_arg a = {m, 0};
-    int jump = 0, clock = t->read_clock, quiet;
+    int jump = 0, quiet, w;
 
     if (m->svc.yield == NULL || m->svc.sleep == NULL || m->svc.wait == NULL)
         return;
     /* A query changes nothing: emu_note_call's count of it is taken back. */
     m->calls--;
     t->calls--;
-    t->read_clock = 0;
-    quiet = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen && !clock;
+    /* Quiet: nothing happened since it last looked, and it has polled long
+     * enough, without reading the clock, not to be a loop with a deadline. */
+    t->polls_since_launch = done == EMU_QUERY_DONE ? 0 : t->polls_since_launch + 1;
+    quiet = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen && !t->read_clock &&
+            (done == EMU_QUERY_DONE || t->polls_since_launch > EMU_QUERY_FREE);
     t->own_polls = done == EMU_QUERY_OWN && quiet ? t->own_polls + 1 : 0;
+    t->done_polls = done == EMU_QUERY_DONE && quiet ? t->done_polls + 1 : 0;
     if (done != EMU_QUERY_DONE) {
         int moves = work_moves(m);
-        if (!moves && !clock && (now - m->change_at > EMU_POLL_WATCH_S || t->own_polls > EMU_OWN_POLLS)) {
+        if (!moves && !t->read_clock &&
+            (now - m->change_at > EMU_POLL_WATCH_S || t->own_polls > EMU_OWN_POLLS)) {
             jump = 1; /* nothing for so long, and nothing runs: a change, or a hang */
-        } else if (done == EMU_QUERY_WAITING && quiet && others_wait(m, t, moves)) {
+        } else if (done == EMU_QUERY_WAITING && quiet && (w = others_wait(m, t, moves)) != 0 &&
+                   (w == 1 || moving)) {
             m->svc.yield(m->svc.ctx); /* threads released at this instant run first */
+            w = others_wait(m, t, work_moves(m));
             jump = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen &&
-                   others_wait(m, t, work_moves(m));
+                   (w == 1 || (w == 2 && moving));
         }
+    } else if (t->done_polls > EMU_DONE_POLLS && others_wait(m, t, 0) == 1) {
+        m->svc.yield(m->svc.ctx);
+        jump = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen &&
+               others_wait(m, t, 0) == 1; /* a loop on finished work while all others wait */
     }
+    if (done == EMU_QUERY_DONE)
+        t->read_clock = 0; /* its loop has ended: a deadline it read was that loop's */
     t->waiting_what = EMU_WAIT_POLL; /* for a report, were the run to end meanwhile */
     t->waiting = fn;
     t->idle_poll = done != EMU_QUERY_DONE && quiet;
+    t->poll_moving = moving;
     if (jump) {
         a.seen = m->changes;
         t->blocked = 1;
@@ -586,7 +621,8 @@ cudaError_t cudaStreamQuery(cudaStream_t stream)
     if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
     /* A loop of queries would spin at one instant: each takes host time. */
-    emu_query(m, "cudaStreamQuery", s->head == NULL ? EMU_QUERY_DONE : EMU_QUERY_WAITING, EMU_POLL_TEST_S);
+    emu_query(m, "cudaStreamQuery", s->head == NULL ? EMU_QUERY_DONE : EMU_QUERY_WAITING, emu_stream_moving(s),
+              EMU_POLL_TEST_S);
     return s->head == NULL ? cudaSuccess : cudaErrorNotReady;
 }
 
@@ -844,7 +880,7 @@ cudaError_t cudaEventQuery(cudaEvent_t event)
     if ((e = event_arg(m, event, "cudaEventQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
     emu_query(m, "cudaEventQuery", e->record == NULL || e->record->done ? EMU_QUERY_DONE : EMU_QUERY_WAITING,
-              EMU_POLL_TEST_S);
+              e->record != NULL && emu_stream_moving(e->record->stream), EMU_POLL_TEST_S);
     return e->record == NULL || e->record->done ? cudaSuccess : cudaErrorNotReady;
 }
 

@@ -215,9 +215,13 @@ typedef struct emu_thread {
     unsigned long poll_seen;  /* emu.changes when it last looked (emu_query) */
     unsigned long calls;      /* its calls into the emulator (emu_note_call) */
     unsigned long calls_seen, own_seen; /* emu.calls and its own calls when it last looked */
-    int read_clock;           /* it read the simulated clock since its last query */
+    int read_clock;           /* it read the simulated clock since it last queued work or a query of
+                               * its found its work done: its polls may wait for a deadline */
+    unsigned long polls_since_launch; /* its unfinished queries since then (emu_query) */
     int idle_poll;            /* in a query that saw nothing new since its last */
     unsigned long own_polls;  /* its quiet polls in a row of what only it could change */
+    unsigned long done_polls; /* its quiet queries in a row that found their work done */
+    int poll_moving;          /* in a query for GPU work that will end by itself */
     int blocked;              /* inside the runner's wait (not a poll's sleep) */
     int running;              /* in main, or in its start function */
     int joined, detached;     /* pthread_join has taken it; pthread_detach'ed */
@@ -272,7 +276,8 @@ void emu_wake(emu *m);
  * itself acts (a trylock of a mutex it holds): the host time a query
  * takes, after which the caller looks again (emu_cuda.c says how). */
 typedef enum emu_query_found { EMU_QUERY_DONE, EMU_QUERY_WAITING, EMU_QUERY_OWN } emu_query_found;
-void emu_query(emu *m, const char *fn, emu_query_found done, double cost_s);
+void emu_query(emu *m, const char *fn, emu_query_found done, int moving, double cost_s);
+int emu_stream_moving(const emu_stream *s); /* its work ahead will end by itself (emu_query's moving) */
 /* The host time of one poll: MPI_Test's, and MPI_Iprobe's, as SimGrid's
  * platform calibration measured them (Ezibenroc/platform-calibration,
  * data/taurus_26_07_2016/calibration/taurus.md: smpi/test 2.46e-7 s,

@@ -1141,7 +1141,7 @@ int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
         *flag = code == MPI_SUCCESS; /* MPI_REQUEST_NULL: complete, empty */
         return code;
     }
-    emu_query(m, "MPI_Test", r->done ? EMU_QUERY_DONE : EMU_QUERY_WAITING, EMU_POLL_TEST_S);
+    emu_query(m, "MPI_Test", r->done ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
     if (!r->done)
         return MPI_SUCCESS;
     *flag = 1;
@@ -1167,7 +1167,7 @@ int MPI_Testall(int count, MPI_Request requests[], int *flag, MPI_Status statuse
             pending += r != NULL && !r->done;
         }
         if (pass == 0)
-            emu_query(m, "MPI_Testall", pending == 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, EMU_POLL_TEST_S);
+            emu_query(m, "MPI_Testall", pending == 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
         if (pending == 0)
             break;
     }
@@ -1229,7 +1229,7 @@ static int probe(int source, int tag, MPI_Comm comm, int *flag, MPI_Status *stat
     }
     if (flag != NULL) { /* MPI_Iprobe */
         g = probe_find(c, rank, source, tag);
-        emu_query(m, fn, g != NULL ? EMU_QUERY_DONE : EMU_QUERY_WAITING, EMU_POLL_IPROBE_S);
+        emu_query(m, fn, g != NULL ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_IPROBE_S);
         g = probe_find(c, rank, source, tag);
     } else if ((g = probe_find(c, rank, source, tag)) == NULL) {
         struct emu_mpi_probe *p = calloc(1, sizeof(*p));

@@ -137,6 +137,26 @@ static void *poll_long_kernel(void *arg)
     return NULL;
 }
 
+/* Two threads polling a semaphore nobody posts; one sets a flag after 5
+ * polls, which the other waits for, while unrelated GPU work runs. */
+static volatile int handoff;
+static void *poll_until_handoff(void *arg)
+{
+    sem_t *never = arg;
+    while (!handoff)
+        sem_trywait(never);
+    return NULL;
+}
+
+static void *handoff_after_polls(void *arg)
+{
+    sem_t *never = arg;
+    for (int i = 0; i < 5; i++)
+        sem_trywait(never);
+    handoff = 1;
+    return NULL;
+}
+
 /* A progress loop on work already done, until main sets a flag. */
 static void *idle_progress(void *arg)
 {
@@ -243,14 +263,51 @@ int main(int argc, char **argv)
         check(!flag && near_ms(MPI_Wtime() - start, 1.0), "a poll loop with a 1 ms deadline gives up at 1 ms");
     }
 
-    /* Two threads polling 5 ms kernels of their own: while both poll
-     * having seen nothing new, time jumps to the kernels' end instead of
-     * crawling by queries (20,000 each). */
+    /* A deadline read on the clock every 100th poll only, while a 5 ms
+     * kernel runs: the loop gives up at the deadline (within 100 polls). */
+    {
+        cudaStream_t k;
+        long i = 0;
+        double start;
+        cudaSetDevice(6);
+        cudaStreamCreate(&k);
+        start = MPI_Wtime();
+        spEmuKernel(k, 5e-3);
+        while (cudaStreamQuery(k) == cudaErrorNotReady && (++i % 100 != 0 || MPI_Wtime() - start < 1e-3))
+            ;
+        check(near_ms(MPI_Wtime() - start, 1.0) || (MPI_Wtime() - start) * 1e3 < 1.0 + 100 * 2.46e-4,
+              "a deadline read every 100th poll is kept");
+        cudaStreamSynchronize(k);
+    }
+
+    /* Threads polling host things hand a flag over at the host's pace,
+     * whatever GPU work runs elsewhere (a 50 ms kernel here). */
+    {
+        sem_t never;
+        cudaStream_t k;
+        sem_init(&never, 0, 0);
+        cudaSetDevice(7);
+        cudaStreamCreate(&k);
+        spEmuKernel(k, 50e-3);
+        t0 = spEmuNow();
+        pthread_create(&t[0], NULL, poll_until_handoff, &never);
+        pthread_create(&t[1], NULL, handoff_after_polls, &never);
+        pthread_join(t[0], NULL);
+        pthread_join(t[1], NULL);
+        check((spEmuNow() - t0) * 1e3 < 1e-2, "a flag handed over between host polls, beside a 50 ms kernel");
+        cudaStreamSynchronize(k);
+        sem_destroy(&never);
+    }
+
+    /* Two threads polling 5 ms kernels of their own: once both have polled
+     * a thousand times (docs/emulation.md) having seen nothing new, time
+     * jumps to the kernels' end instead of crawling by queries (20,000
+     * each). */
     for (long i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, poll_long_kernel, (void *)i);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
-    check(long_polls[0] + long_polls[1] < 100, "pollers that see nothing new jump to the next change together");
+    check(long_polls[0] + long_polls[1] < 2 * 1100, "pollers that see nothing new jump to the next change together");
 
     printf("PASSED: %d failed check(s)\n", fails);
     MPI_Finalize();
