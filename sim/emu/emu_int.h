@@ -271,10 +271,10 @@ void emu_warn(emu *m, struct ncclComm *comm, const char *fmt, ...) __attribute__
 void emu_wait_for(emu *m, int (*ready)(const void *), const void *arg);
 void emu_wait_what(emu *m, emu_wait what, int (*ready)(const void *), const void *arg);
 void emu_wake(emu *m);
-/* A query (cudaStreamQuery, MPI_Test, a trylock...) found what it asks
- * about finished, unfinished, or unfinished for good unless the caller
- * itself acts (a trylock of a mutex it holds): the host time a query
- * takes, after which the caller looks again (emu_cuda.c says how). */
+/* emu_poll.c: a query (cudaStreamQuery, MPI_Test, a trylock...) found
+ * what it asks about finished, unfinished, or unfinished for good unless
+ * the caller itself acts (a trylock of a mutex it holds): the host time a
+ * query takes, after which the caller looks again. */
 typedef enum emu_query_found { EMU_QUERY_DONE, EMU_QUERY_WAITING, EMU_QUERY_OWN } emu_query_found;
 void emu_query(emu *m, const char *fn, emu_query_found done, int moving, double cost_s);
 int emu_stream_moving(const emu_stream *s); /* its work ahead will end by itself (emu_query's moving) */
