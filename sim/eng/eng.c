@@ -1000,8 +1000,10 @@ static int world_start_thread(void *ctx, int thread, int device, void *(*fn)(voi
     *t = (emu_thread_actor){w, thread, fn, arg, w->threads};
     w->threads = t;
     a = sg_actor_init("thread", sg_host_by_name(plat_rank_host(w->e->plat, device)));
-    if (world_map(w, a, thread) < 0)
-        return -1; /* the actor never starts; SimGrid reclaims it */
+    if (world_map(w, a, thread) < 0) { /* out of memory: the actor is never started, the run fails */
+        w->failed = 1;
+        return -1;
+    }
     sg_actor_set_data(a, t);
     sg_actor_start(a, thread_main, 0, NULL);
     return 0;
