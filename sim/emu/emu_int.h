@@ -220,8 +220,8 @@ typedef struct emu_thread {
     unsigned long polls_since_launch; /* its unfinished queries since then (emu_query) */
     int idle_poll;            /* in a query that saw nothing new since its last */
     unsigned long own_polls;  /* its quiet polls in a row of what only it could change */
-    unsigned long done_polls; /* its quiet queries in a row that found their work done */
-    int poll_moving;          /* in a query for GPU work that will end by itself */
+    int poll_moving;          /* its queries since it last saw a change were all for GPU work that
+                               * ends by itself (or found their work done) */
     int blocked;              /* inside the runner's wait (not a poll's sleep) */
     int running;              /* in main, or in its start function */
     int joined, detached;     /* pthread_join has taken it; pthread_detach'ed */

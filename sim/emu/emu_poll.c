@@ -69,31 +69,28 @@ static int changed(const void *arg)
     return a->m->changes != a->seen;
 }
 
-/* Simulated seconds with no change anywhere, no work running that ends by
- * itself, and polls that read no clock, after which a poll waits for a
- * change (a hang, if none comes): an emulator limit that ends loops that
- * poll for nothing, not a model parameter. */
-#define EMU_POLL_WATCH_S 10.0
-/* The same, counted in a thread's fruitless polls of what only it could
- * change (a trylock of a mutex it holds). */
+/* Simulated seconds with no change anywhere and no work running that ends
+ * by itself, after which a poll waits for a change (a hang, if none
+ * comes); and a thread's fruitless polls in a row of what only it could
+ * change (a trylock of a mutex it holds), after which it does the same:
+ * emulator limits that end loops that poll for nothing, not model
+ * parameters. */
+#define EMU_POLL_WATCH_S 1.0
 #define EMU_OWN_POLLS 1000000
-/* Quiet queries in a row that find their work done (a progress loop
- * waiting for a flag) before they may jump past threads that all wait;
- * and unfinished queries since the thread last queued work before they
+/* Unfinished queries since the thread last queued work before its polls
  * may jump (a loop that checks a deadline on the clock reads it sooner). */
-#define EMU_DONE_POLLS 1000
 #define EMU_QUERY_FREE 1000
 
 /* Every query takes cost_s of host time, as SimGrid's SMPI charges each
  * MPI_Test: a loop of them moves time on at the host's pace, and others
  * run meanwhile. One that is quiet (nothing has happened since it last
- * looked: no change, no other thread's call, no clock read by this one)
- * and finds its work unfinished would see nothing new until the next
- * change if no other thread can act: time jumps there instead. Other
- * threads that poll quietly for GPU work that ends by itself count as
- * unable to act, when this one's work is such too (moving); a loop of
- * quiet queries that find their work done jumps only past threads that
- * all wait. */
+ * looked: no change, no other thread's call; and its thread has made a
+ * thousand unfinished queries, and read no clock, since it last queued
+ * work) and finds its work unfinished would see nothing new until the
+ * next change if no other thread can act: time jumps there instead.
+ * Other threads that poll quietly, only for GPU work that ends by itself
+ * since they last saw a change, count as unable to act when this one's
+ * polls are such too. */
 void emu_query(emu *m, const char *fn, emu_query_found done, int moving, double cost_s)
 {
     emu_thread *t = emu_thread_self(m);
@@ -106,36 +103,29 @@ void emu_query(emu *m, const char *fn, emu_query_found done, int moving, double 
     /* A query changes nothing: emu_note_call's count of it is taken back. */
     m->calls--;
     t->calls--;
-    /* Quiet: nothing happened since it last looked, and it has polled long
-     * enough, without reading the clock, not to be a loop with a deadline. */
-    t->polls_since_launch = done == EMU_QUERY_DONE ? 0 : t->polls_since_launch + 1;
+    if (t->poll_seen != m->changes)
+        t->poll_moving = 1; /* its polls since a change: all for moving GPU work, so far */
+    t->poll_moving = t->poll_moving && (done == EMU_QUERY_DONE || moving);
+    if (done != EMU_QUERY_DONE)
+        t->polls_since_launch++;
     quiet = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen && !t->read_clock &&
-            (done == EMU_QUERY_DONE || t->polls_since_launch > EMU_QUERY_FREE);
-    t->own_polls = done == EMU_QUERY_OWN && quiet ? t->own_polls + 1 : 0;
-    t->done_polls = done == EMU_QUERY_DONE && quiet ? t->done_polls + 1 : 0;
+            t->polls_since_launch > EMU_QUERY_FREE;
+    t->own_polls = done == EMU_QUERY_OWN && t->poll_seen == m->changes ? t->own_polls + 1 : 0;
     if (done != EMU_QUERY_DONE) {
         int moves = work_moves(m);
-        if (!moves && !t->read_clock &&
-            (now - m->change_at > EMU_POLL_WATCH_S || t->own_polls > EMU_OWN_POLLS)) {
+        if (!moves && (now - m->change_at > EMU_POLL_WATCH_S || t->own_polls > EMU_OWN_POLLS)) {
             jump = 1; /* nothing for so long, and nothing runs: a change, or a hang */
         } else if (done == EMU_QUERY_WAITING && quiet && (w = others_wait(m, t, moves)) != 0 &&
-                   (w == 1 || moving)) {
+                   (w == 1 || t->poll_moving)) {
             m->svc.yield(m->svc.ctx); /* threads released at this instant run first */
             w = others_wait(m, t, work_moves(m));
             jump = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen &&
-                   (w == 1 || (w == 2 && moving));
+                   (w == 1 || (w == 2 && t->poll_moving));
         }
-    } else if (t->done_polls > EMU_DONE_POLLS && others_wait(m, t, 0) == 1) {
-        m->svc.yield(m->svc.ctx);
-        jump = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen &&
-               others_wait(m, t, 0) == 1; /* a loop on finished work while all others wait */
     }
-    if (done == EMU_QUERY_DONE)
-        t->read_clock = 0; /* its loop has ended: a deadline it read was that loop's */
     t->waiting_what = EMU_WAIT_POLL; /* for a report, were the run to end meanwhile */
     t->waiting = fn;
     t->idle_poll = done != EMU_QUERY_DONE && quiet;
-    t->poll_moving = moving;
     if (jump) {
         a.seen = m->changes;
         t->blocked = 1;
@@ -147,8 +137,9 @@ void emu_query(emu *m, const char *fn, emu_query_found done, int moving, double 
     t->idle_poll = 0;
     t->waiting = NULL;
     t->waiting_what = EMU_WAIT_NONE;
+    if (t->poll_seen != m->changes)
+        t->poll_moving = 1;
     t->poll_seen = m->changes;
     t->calls_seen = m->calls;
     t->own_seen = t->calls;
 }
-

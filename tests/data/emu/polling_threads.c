@@ -157,6 +157,13 @@ static void *handoff_after_polls(void *arg)
     return NULL;
 }
 
+/* Waits for a post that main makes after many queries of finished work. */
+static void *wait_post(void *arg)
+{
+    sem_wait(arg);
+    return NULL;
+}
+
 /* A progress loop on work already done, until main sets a flag. */
 static void *idle_progress(void *arg)
 {
@@ -297,6 +304,26 @@ int main(int argc, char **argv)
         check((spEmuNow() - t0) * 1e3 < 1e-2, "a flag handed over between host polls, beside a 50 ms kernel");
         cudaStreamSynchronize(k);
         sem_destroy(&never);
+    }
+
+    /* Two thousand queries that find their work done, while another thread
+     * waits for what comes after them: they take their host time, and
+     * nothing jumps. */
+    {
+        sem_t post;
+        cudaStream_t idle;
+        sem_init(&post, 0, 0);
+        cudaSetDevice(4);
+        cudaStreamCreate(&idle);
+        pthread_create(&t[0], NULL, wait_post, &post);
+        t0 = spEmuNow();
+        for (int i = 0; i < 2000; i++)
+            cudaStreamQuery(idle);
+        sem_post(&post);
+        pthread_join(t[0], NULL);
+        check((spEmuNow() - t0) * 1e3 > 2000 * 2.46e-4 - 1e-6 && (spEmuNow() - t0) * 1e3 < 2000 * 2.46e-4 + 1e-3,
+              "two thousand finished queries take their host time");
+        sem_destroy(&post);
     }
 
     /* Two threads polling 5 ms kernels of their own: once both have polled
