@@ -58,6 +58,13 @@ int emu_stream_moving(const emu_stream *s)
     return s != NULL && s->head != NULL && s->head->begun && task_moves(s->head);
 }
 
+/* Nothing happened since the thread last looked: no change, and no call
+ * into the emulator by another thread. */
+static int nothing_new(const emu *m, const emu_thread *t)
+{
+    return t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen;
+}
+
 typedef struct change_arg {
     const emu *m;
     unsigned long seen;
@@ -108,8 +115,7 @@ void emu_query(emu *m, const char *fn, emu_query_found done, int moving, double 
     t->poll_moving = t->poll_moving && (done == EMU_QUERY_DONE || moving);
     if (done != EMU_QUERY_DONE)
         t->polls_since_launch++;
-    quiet = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen && !t->read_clock &&
-            t->polls_since_launch > EMU_QUERY_FREE;
+    quiet = nothing_new(m, t) && !t->read_clock && t->polls_since_launch > EMU_QUERY_FREE;
     t->own_polls = done == EMU_QUERY_OWN && t->poll_seen == m->changes ? t->own_polls + 1 : 0;
     if (done != EMU_QUERY_DONE) {
         int moves = work_moves(m);
@@ -119,8 +125,7 @@ void emu_query(emu *m, const char *fn, emu_query_found done, int moving, double 
                    (w == 1 || t->poll_moving)) {
             m->svc.yield(m->svc.ctx); /* threads released at this instant run first */
             w = others_wait(m, t, work_moves(m));
-            jump = t->poll_seen == m->changes && m->calls - t->calls == t->calls_seen - t->own_seen &&
-                   (w == 1 || (w == 2 && t->poll_moving));
+            jump = nothing_new(m, t) && (w == 1 || (w == 2 && t->poll_moving));
         }
     }
     t->waiting_what = EMU_WAIT_POLL; /* for a report, were the run to end meanwhile */

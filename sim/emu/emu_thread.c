@@ -38,7 +38,6 @@ typedef struct emu_sync {
     unsigned grants;    /* a semaphore: units posted to released waiters that have not run yet */
 } emu_sync;
 
-static const char *const sync_what[] = {"mutex", "condition variable", "barrier", "pthread_once", "semaphore"};
 
 /* The runtime, when the caller is a thread of an emulated program. */
 static emu *thread_runtime(void)
@@ -713,7 +712,7 @@ void emu_thread_missing(const emu *m, emu_wait what, const void *arg, char *buf,
         else
             snprintf(buf, size, "%s", call);
     } else if (what == EMU_WAIT_COND) {
-        snprintf(buf, size, "pthread_cond_wait on a %s that no thread signals", sync_what[s->kind]);
+        snprintf(buf, size, "pthread_cond_wait on a condition variable that no thread signals");
     } else if (what == EMU_WAIT_SEM) {
         snprintf(buf, size, "sem_wait on a semaphore that no thread posts");
     } else {

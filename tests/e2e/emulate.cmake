@@ -119,7 +119,9 @@ sp_e2e(emulate.detached_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_O
   STDERR "thread 1 of the program never returned from its start function: it waits in sem_wait on a semaphore that no thread posts")
 sp_e2e(emulate.polling_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_polling>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Test, polling for what never comes")
-set_tests_properties(e2e.emulate.polling_hang e2e.emulate.own_trylock_hang e2e.emulate.detached_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+sp_e2e(emulate.probe_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_polling>|probe_hang"
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Probe of a message from process 1 with tag 98: none was sent")
+set_tests_properties(e2e.emulate.polling_hang e2e.emulate.own_trylock_hang e2e.emulate.detached_hang e2e.emulate.probe_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # Calls the emulator does not provide are compile errors, not silent differences.
 file(WRITE ${SP_OUT}/emu-pthread-exit.c "#include <pthread.h>\nstatic void *f(void *a) { pthread_exit(a); }\nint main(void) { pthread_t t; return pthread_create(&t, 0, f, 0); }\n")
 sp_e2e(emulate.pthread_exit RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-pthread-exit.c"

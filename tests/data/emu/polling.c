@@ -5,7 +5,7 @@
  * host time. Also MPI_Probe with MPI_Get_count for a message of unknown
  * size, and MPI_Testall. Run with --ppn 2 (or more). Prints "PASSED: 0 failed
  * check(s)". With "hang", process 0 polls MPI_Test for a message nobody
- * sends. */
+ * sends; with "probe_hang", it waits in MPI_Probe for one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +46,12 @@ int main(int argc, char **argv)
         printf("polling.c: run it as 2 processes or more (--ppn)\n");
         MPI_Finalize();
         return 2;
+    }
+    if (argc > 1 && strcmp(argv[1], "probe_hang") == 0) { /* a blocking probe for a message nobody sends */
+        if (me == 0)
+            MPI_Probe(1, 98, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Finalize();
+        return 0;
     }
     if (argc > 1 && strcmp(argv[1], "hang") == 0) {
         int v;

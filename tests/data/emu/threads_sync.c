@@ -172,6 +172,7 @@ int main(void)
         pthread_create(&w, NULL, lone_waiter, NULL);
         spEmuKernel(NULL, 1e-4); /* the waiter blocks in sem_wait meanwhile */
         cudaStreamSynchronize(NULL);
+        check(sem_destroy(&lone) == -1 && errno == EBUSY, "a semaphore a thread waits in is not destroyed");
         sem_post(&lone);
         check(sem_destroy(&lone) == 0, "a semaphore destroyed once its waiter is released");
         pthread_join(w, NULL);
