@@ -149,6 +149,19 @@ int coll_plan_rings(const coll_plan *c);    /* rings simulated (one per rail) */
  * for p2p operations, which NCCL's tuning does not model. */
 double coll_plan_model_us(const coll_plan *c);
 
+/* 1 when the plan's flows may not start before every member has begun.
+ * One-stage plans (tree, NVLS, NVLS-Tree, CollNet, and the broadcast and
+ * reduce chains) lay out whole chunk streams as single flows, and most of
+ * them carry other members' data: partial sums, or pieces forwarded. Not
+ * being chunked, they cannot wait for that data piece by piece. So the only
+ * causal bound left is to start them together once the last member has
+ * begun, which is the collective start ASTRA-sim and SimAI use. For large
+ * messages it is also what NCCL's bounded connection buffers
+ * (NCCL_STEPS slots) force on a pipeline that waits for its slowest
+ * member. Ring and PAT plans wait stage by stage for the data they forward,
+ * and the p2p engine's flows carry their sender's own data: 0 for them. */
+int coll_plan_starts_together(const coll_plan *c);
+
 /* Stages member m runs; the same for every member of a plan. */
 int coll_plan_nstages(const coll_plan *c, int member);
 void coll_plan_stage(const coll_plan *c, int member, int stage, coll_stage *out);

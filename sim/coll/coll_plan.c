@@ -57,6 +57,7 @@ struct coll_plan {
     int intra_hops, inter_hops;  /* ... and their counts */
     int one_gpu;    /* one GPU per node in the communicator */
     int nodes;      /* nodes the communicator spans */
+    int together;   /* one stage of flows that carry others' data: starts when all have begun */
     xfer *sends;    /* bucketed by src: member m's at [send0[m], send0[m + 1]) */
     xfer *recvs;    /* bucketed by dst */
     int *send0, *recv0;
@@ -862,6 +863,11 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             (shape == COLL_ALGO_NVLS && tin.nnodes > 1);
     single = shape == COLL_ALGO_TREE || shape == COLL_ALGO_P2P || shape == COLL_ALGO_NVLS ||
              shape == COLL_ALGO_NVLS_TREE || innet || kind == COLL_BROADCAST || kind == COLL_REDUCE;
+    /* One stage of flows stands for chunk streams that carry other members'
+     * data (partial sums, forwarded pieces): without chunks, the causal bound
+     * left is that they start once every member has begun (coll.h). The p2p
+     * engine's flows carry their sender's own data. */
+    c->together = single && shape != COLL_ALGO_P2P && n >= 2;
     if (single)
         c->nsteps = n < 2 ? 0 : 1;
     else
@@ -1030,6 +1036,11 @@ int coll_comm_channels(const plat *p)
 int coll_plan_rings(const coll_plan *c)
 {
     return c->rings;
+}
+
+int coll_plan_starts_together(const coll_plan *c)
+{
+    return c->together;
 }
 
 int coll_plan_nstages(const coll_plan *c, int member)

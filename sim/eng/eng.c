@@ -33,13 +33,27 @@ typedef struct eng_rank {
     int stage;        /* current stage, for the deadlock report */
     int finished;
     double t_end;
-    unsigned long long *messages;
+    eng *e;
 } eng_rank;
+
+/* Where the members of a collective whose flows start together
+ * (coll_plan_starts_together) meet: one per running instance, named by the
+ * instance's key, freed when its last member has gone through. */
+typedef struct gate {
+    char *key;
+    int begun, passed; /* members that reached it, and that went through */
+    sg_cond_t open;
+    struct gate *next; /* in its hash bucket */
+} gate;
 
 struct eng {
     const plat *plat;
     unsigned long ops;
     unsigned long long messages;
+    gate **gates;      /* hash buckets, a power of two of them */
+    size_t ngates, capgates;
+    sg_mutex_t gate_mutex;
+    int gate_failed;   /* out of memory in an actor: the run fails */
 };
 
 static int engine_started; /* SimGrid allows one engine per process */
@@ -123,8 +137,16 @@ int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
     return SP_OK;
 }
 
+static void gates_clear(eng *e);
+
 void eng_free(eng *e)
 {
+    if (e == NULL)
+        return;
+    gates_clear(e);
+    free(e->gates);
+    if (e->gate_mutex != NULL)
+        sg_mutex_destroy(e->gate_mutex);
     free(e);
 }
 
@@ -189,6 +211,120 @@ static sg_mailbox_t mailbox(unsigned long op, int dst, int src, int ring)
     return sg_mailbox_by_name(name);
 }
 
+/* --- Gates: members of a collective whose flows start together. ------- */
+
+static size_t gate_hash(const char *key)
+{
+    size_t h = 2166136261u; /* FNV-1a */
+    while (*key != '\0')
+        h = (h ^ (unsigned char)*key++) * 16777619u;
+    return h;
+}
+
+/* The gate named key, made if missing; NULL when out of memory. */
+static gate *gate_get(eng *e, const char *key)
+{
+    size_t b;
+    gate *g;
+
+    if (e->capgates == 0 || e->ngates >= e->capgates) { /* grow: at most one gate per bucket on average */
+        size_t cap = e->capgates ? 2 * e->capgates : 64;
+        gate **t = calloc(cap, sizeof(*t));
+        if (t == NULL)
+            return NULL;
+        for (size_t i = 0; i < e->capgates; i++)
+            while (e->gates[i] != NULL) {
+                gate *h = e->gates[i];
+                e->gates[i] = h->next;
+                h->next = t[gate_hash(h->key) & (cap - 1)];
+                t[gate_hash(h->key) & (cap - 1)] = h;
+            }
+        free(e->gates);
+        e->gates = t;
+        e->capgates = cap;
+    }
+    b = gate_hash(key) & (e->capgates - 1);
+    for (g = e->gates[b]; g != NULL; g = g->next)
+        if (strcmp(g->key, key) == 0)
+            return g;
+    if ((g = calloc(1, sizeof(*g))) == NULL || (g->key = strdup(key)) == NULL) {
+        free(g);
+        return NULL;
+    }
+    g->open = sg_cond_init();
+    g->next = e->gates[b];
+    e->gates[b] = g;
+    e->ngates++;
+    return g;
+}
+
+static void gate_free(gate *g)
+{
+    sg_cond_destroy(g->open);
+    free(g->key);
+    free(g);
+}
+
+static void gate_remove(eng *e, gate *g)
+{
+    gate **pp = &e->gates[gate_hash(g->key) & (e->capgates - 1)];
+
+    while (*pp != g)
+        pp = &(*pp)->next;
+    *pp = g->next;
+    e->ngates--;
+    gate_free(g);
+}
+
+/* Gates left by a run that deadlocked. */
+static void gates_clear(eng *e)
+{
+    for (size_t i = 0; i < e->capgates; i++)
+        while (e->gates[i] != NULL) {
+            gate *g = e->gates[i];
+            e->gates[i] = g->next;
+            gate_free(g);
+        }
+    e->ngates = 0;
+}
+
+/* Wait until all n members of the instance key have reached it. */
+static void gate_pass(eng *e, const char *key, int n)
+{
+    gate *g;
+
+    if (e->gate_mutex == NULL)
+        e->gate_mutex = sg_mutex_init();
+    sg_mutex_lock(e->gate_mutex);
+    if ((g = gate_get(e, key)) == NULL) {
+        e->gate_failed = 1; /* the run is reported as failed; go on ungated */
+        sg_mutex_unlock(e->gate_mutex);
+        return;
+    }
+    if (++g->begun == n)
+        sg_cond_notify_all(g->open);
+    while (g->begun < n)
+        sg_cond_wait(g->open, e->gate_mutex);
+    if (++g->passed == n)
+        gate_remove(e, g);
+    sg_mutex_unlock(e->gate_mutex);
+}
+
+/* After a run: SP_ENOMEM (reported) if a gate could not be made, and no
+ * gate left behind. */
+static int gates_end(eng *e, diag_list *diag)
+{
+    int failed = e->gate_failed;
+
+    gates_clear(e);
+    e->gate_failed = 0;
+    if (failed) {
+        diag_error(diag, (sp_loc){0}, "out of memory while simulating");
+        return SP_ENOMEM;
+    }
+    return SP_OK;
+}
+
 /* The actor body: run the member's stages in order. Everything it touches
  * was allocated by eng_run_coll() and outlives the run, so an actor killed
  * on deadlock leaks nothing.
@@ -200,9 +336,9 @@ static sg_mailbox_t mailbox(unsigned long op, int dst, int src, int ring)
  * slot per connection); the stage ends when its receives have arrived. The
  * critical path then runs back along the ring and sums each hop's latency,
  * as NCCL's pipelined ring does, instead of paying the slowest hop in every
- * step. */
-static void run_member(const coll_plan *c, int member, const char *key, int *stage,
-                       unsigned long long *messages, void *payload)
+ * step. A plan whose flows start together (one stage of chunk streams that
+ * carry others' data) first waits at its gate for every member. */
+static void run_member(eng *e, const coll_plan *c, int member, const char *key, int *stage, void *payload)
 {
     int n = coll_plan_nstages(c, member);
     coll_stage st;
@@ -216,6 +352,8 @@ static void run_member(const coll_plan *c, int member, const char *key, int *sta
         flow_name(name, key, member, st.recv[i].peer, st.recv[i].ring);
         sg_mailbox_set_receiver(name);
     }
+    if (coll_plan_starts_together(c))
+        gate_pass(e, key, coll_plan_members(c));
     for (int s = 0; s < n; s++) {
         *stage = s;
         coll_plan_stage(c, member, s, &st);
@@ -228,7 +366,7 @@ static void run_member(const coll_plan *c, int member, const char *key, int *sta
             flow_name(name, key, st.send[i].peer, member, st.send[i].ring);
             sends[nsends++] = sg_mailbox_put_async(sg_mailbox_by_name(name), payload, (long)st.send[i].bytes);
         }
-        *messages += (unsigned long long)st.nsend;
+        e->messages += (unsigned long long)st.nsend;
         for (int i = 0; i < st.nrecv; i++) {
             flow_name(name, key, member, st.recv[i].peer, st.recv[i].ring);
             recvs[i] = sg_mailbox_get_async(sg_mailbox_by_name(name), &got[i]);
@@ -248,7 +386,7 @@ static void rank_main(int argc, char *argv[])
     (void)argc;
     (void)argv;
     snprintf(key, sizeof(key), "c%lu", r->op);
-    run_member(r->plan, r->member, key, &r->stage, r->messages, r);
+    run_member(r->e, r->plan, r->member, key, &r->stage, r);
     r->finished = 1;
     r->t_end = simgrid_get_clock();
 }
@@ -274,7 +412,7 @@ int eng_run_coll(eng *e, const coll_plan *c, double *time_s, diag_list *diag)
             free(ranks);
             return SP_EINTERNAL;
         }
-        ranks[m] = (eng_rank){c, m, e->ops, -1, 0, 0.0, &e->messages};
+        ranks[m] = (eng_rank){c, m, e->ops, -1, 0, 0.0, e};
         snprintf(name, sizeof(name), "rank%d", coll_plan_rank(c, m));
         a = sg_actor_init(name, host);
         sg_actor_set_data(a, &ranks[m]);
@@ -292,6 +430,8 @@ int eng_run_coll(eng *e, const coll_plan *c, double *time_s, diag_list *diag)
             t_end = ranks[m].t_end;
         }
     }
+    if (gates_end(e, diag) < 0)
+        err = SP_ENOMEM;
     free(ranks);
     *time_s = t_end - t0;
     return err;
@@ -527,7 +667,7 @@ typedef struct replay_rank {
     sg_mutex_t mutex;
     sg_cond_t cond;
     int waiters; /* streams of this rank blocked on the condition */
-    unsigned long long *messages;
+    eng *e;
     sm_share sm;   /* its GPU's SMs, shared by compute and NCCL's CTAs */
 } replay_rank;
 
@@ -710,7 +850,7 @@ static void stream_main(int argc, char *argv[])
             char key[48];
             snprintf(key, sizeof(key), "g%d.%d", op->group, r->seq[i]);
             collective_ctas(&r->sm, r->plans[i], 1);
-            run_member(r->plans[i], r->member[i], key, &s->stage, r->messages, r);
+            run_member(r->e, r->plans[i], r->member[i], key, &s->stage, r);
             collective_ctas(&r->sm, r->plans[i], -1);
         } else {
             /* Point to point, matched by (source, destination, tag), in order. */
@@ -720,7 +860,7 @@ static void stream_main(int argc, char *argv[])
             snprintf(name, sizeof(name), "p.%d.%d.%d", src, dst, op->tag);
             if (op->kind == WL_SEND) {
                 sg_mailbox_put(sg_mailbox_by_name(name), r, (long)(op->bytes > 0 ? op->bytes : 1));
-                (*r->messages)++;
+                r->e->messages++;
             } else {
                 sg_mailbox_get(sg_mailbox_by_name(name));
             }
@@ -764,7 +904,7 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
         r->rank = q;
         r->plans = plans[q];
         r->times = times[q];
-        r->messages = &e->messages;
+        r->e = e;
         r->done = calloc(wr->nops + 1, 1);
         r->seq = calloc(wr->nops + 1, sizeof(int));
         r->member = calloc(wr->nops + 1, sizeof(int));
@@ -824,6 +964,8 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
     if (err == SP_OK) {
         double t0 = simgrid_get_clock(); /* earlier runs in this engine advanced the clock */
         simgrid_run();
+        if (gates_end(e, diag) < 0)
+            err = SP_ENOMEM;
         for (int q = 0; q < n; q++)
             for (size_t i = 0; i < w->ranks[q].nops; i++) {
                 times[q][i].start -= t0;
@@ -1131,7 +1273,7 @@ static void worker_main(int argc, char *argv[])
         world_notify(w);
         if (t->kind == EMU_TASK_COLL && t->plan != NULL) {
             collective_ctas(k->sm, t->plan, 1);
-            run_member(t->plan, t->member, t->key, &k->stage, &w->e->messages, k);
+            run_member(w->e, t->plan, t->member, t->key, &k->stage, k);
             collective_ctas(k->sm, t->plan, -1);
             if (!emu_task_may_end(t)) /* its flows are done, its data not yet there */
                 world_wait(w, task_may_end, t);
@@ -1270,6 +1412,8 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     }
     simgrid_run();
     emu_bind(NULL, NULL);
+    if (gates_end(e, diag) < 0)
+        err = SP_ENOMEM;
     if (emu_report_blocked(m, diag) > 0)
         err = SP_EDEADLOCK;
     if (w.failed) {

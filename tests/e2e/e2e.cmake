@@ -331,6 +331,11 @@ foreach(c all_reduce all_gather reduce_scatter all_to_all)
     set_tests_properties(${t}.replay ${t}.nccl ${t}.same PROPERTIES LABELS e2e)
   endforeach()
 endforeach()
+# A late member: no rank of a collective ends before the late rank's data
+# could reach it (one-stage plans start when the last member begins).
+add_test(NAME e2e.replay.late_member COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_late_member.py
+  ${SP_EXE} ${SP_OUT})
+set_tests_properties(e2e.replay.late_member PROPERTIES LABELS e2e)
 # Gather and scatter (Chakra types 3 and 4; tests/data/chakra/generated/make.py).
 foreach(c gather scatter)
   set(t e2e.chakra.generated.${c})

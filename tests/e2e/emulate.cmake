@@ -23,6 +23,7 @@ sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
 sp_emu_program(polling ${SP_ROOT}/tests/data/emu/polling.c)
 sp_emu_program(polling_threads ${SP_ROOT}/tests/data/emu/polling_threads.c)
 sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
+sp_emu_program(late_member ${SP_ROOT}/tests/data/emu/late_member.c)
 sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
 sp_emu_program(init_hang ${SP_ROOT}/tests/data/emu/init_hang.c)
 sp_emu_program(args ${SP_ROOT}/tests/data/emu/args.c)
@@ -132,6 +133,14 @@ sp_e2e(emulate.c11_threads RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT
 # A root that comes late: no rank sees its output before the root's data could reach it.
 sp_e2e(emulate.root_late RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_root_late>"
   STDOUT "^Broadcast: 0 wrong.Scatter: 0 wrong.Reduce: 0 wrong.Gather: 0 wrong")
+# A late rank in a tree (and NVLS-Tree) all-reduce across two nodes: no
+# rank ends before the late one begins plus the on-time duration.
+foreach(a Tree NVLSTree)
+  sp_e2e(emulate.late_member.${a} RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--algo|${a}|$<TARGET_FILE:emu_late_member>"
+    STDOUT "^early: 0")
+  sp_e2e(emulate.late_member.${a}.no_data RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--algo|${a}|--no-data|$<TARGET_FILE:emu_late_member>"
+    STDOUT "^early: 0")
+endforeach()
 # The last rank into ncclCommInitRank returns at once; its later hang is its own.
 sp_e2e(emulate.mpi.init_then_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_init_then_hang>"
   STDERR "process 1 \\(node 0\\) never returned from main: it waits for work that cannot finish.*device 1's stream 0 never finished AllReduce")

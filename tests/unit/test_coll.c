@@ -474,6 +474,47 @@ static void test_coll__tree_correction(void **state)
     diag_free(d);
 }
 
+/* Which plans start together (coll_plan_starts_together): the one-stage
+ * ones whose flows carry other members' data (tree, NVLS-Tree, broadcast
+ * and reduce chains), not the ring's steps nor the p2p engine's flows, on
+ * two DGX H100 of a SuperPOD. */
+static void test_coll__starts_together(void **state)
+{
+    static const struct {
+        coll_kind kind;
+        coll_algo algo;
+        int together;
+    } cases[] = {
+        {COLL_ALL_REDUCE, COLL_ALGO_TREE, 1},      {COLL_ALL_REDUCE, COLL_ALGO_NVLS_TREE, 1},
+        {COLL_BROADCAST, COLL_ALGO_RING, 1},       {COLL_REDUCE, COLL_ALGO_RING, 1},
+        {COLL_ALL_REDUCE, COLL_ALGO_RING, 0},      {COLL_ALL_GATHER, COLL_ALGO_RING, 0},
+        {COLL_REDUCE_SCATTER, COLL_ALGO_RING, 0},  {COLL_ALL_TO_ALL, COLL_ALGO_P2P, 0},
+    };
+    plat *p;
+    diag_list *d;
+    coll_plan *c;
+    int ranks[16];
+
+    (void)state;
+    p = superpod(2, &d, ranks);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        coll_opts o = {1u << cases[i].algo, 0, 0};
+        assert_int_equal(coll_plan_new(&c, p, cases[i].kind, ranks, 16, 64u << 20,
+                                       cases[i].algo == COLL_ALGO_P2P ? NULL : &o), SP_OK);
+        assert_int_equal(coll_plan_algo(c), cases[i].algo);
+        if (coll_plan_starts_together(c) != cases[i].together)
+            fail_msg("%s by %s: starts together %d, want %d", coll_kind_name(cases[i].kind),
+                     coll_algo_name(cases[i].algo), coll_plan_starts_together(c), cases[i].together);
+        coll_plan_free(c);
+    }
+    /* One member: nothing to wait for. */
+    assert_int_equal(coll_plan_new(&c, p, COLL_BROADCAST, ranks, 1, 1u << 20, NULL), SP_OK);
+    assert_int_equal(coll_plan_starts_together(c), 0);
+    coll_plan_free(c);
+    plat_free(p);
+    diag_free(d);
+}
+
 /* NVLS-Tree across two DGX H100 of a SuperPOD (8 rails): NCCL's choice for
  * 1 GiB. Every GPU's NVLink ports carry S (k + 1) / k at nvlsEfficiency as in
  * NVLS, and every GPU is its rail's head: at two nodes both trees join the
@@ -553,6 +594,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_coll__multi_node_latency, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_coll__spark_latency_and_channels, setup_spark, teardown),
         cmocka_unit_test(test_coll__nvls),
+        cmocka_unit_test(test_coll__starts_together),
         cmocka_unit_test(test_coll__nvls_tree),
         cmocka_unit_test(test_coll__collnet),
         cmocka_unit_test(test_coll__collnet_needs_the_fabric),
