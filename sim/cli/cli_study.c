@@ -262,6 +262,14 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
            job->global_batch, plat_prec_name(job->prec));
     if (job->unfused_loss)
         printf(", unfused loss");
+    if (job->m->experts > 1 && (job->moe_imbalance > 1.0 || job->moe_capacity > 0.0)) {
+        printf(", MoE");
+        if (job->moe_imbalance > 1.0)
+            printf(" imbalance %g (at most EP)", job->moe_imbalance);
+        if (job->moe_capacity > 0.0)
+            printf("%s capacity factor %g%s", job->moe_imbalance > 1.0 ? "," : "", job->moe_capacity,
+                   job->moe_pad ? ", padded" : "");
+    }
     if (job->deadline_days > 0)
         printf(", deadline %g days", job->deadline_days);
     printf("\n%-24s %5s %-4s %-28s %9s %10s %5s %9s %8s %8s %9s %7s\n", "rung", "GPUs", "fits", "best layout",
@@ -457,6 +465,8 @@ static const res_field res_fields[] = {
     RES("model_tflops_per_gpu", "TFLOP/s", "model FLOPs per second per GPU (PaLM's convention)", tflops_per_gpu),
     RES("model_tflops_per_gpu_causal", "TFLOP/s", "the same, attention's causal half only", tflops_per_gpu_causal),
     RES("mfu", "1", "model FLOPs utilisation of the dense bf16 peak", mfu),
+    RES("moe_load", "1", "MoE: the busiest expert-parallel rank's tokens over the balanced mean", moe_load),
+    RES("moe_dropped", "1", "MoE: share of the busiest rank's routed tokens dropped", moe_dropped),
     RES("finish", "s", "stage 0, first GPU: its last operation's end", stage[0].finish),
     RES("compute", "s", "stage 0: compute stream busy", stage[0].compute),
     RES("comm", "s", "stage 0: communication, overlapped or not", stage[0].comm),

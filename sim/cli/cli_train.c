@@ -24,7 +24,8 @@ static void usage(FILE *fp)
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
             "                       [--grad-fp32] [--adam fp32|bf16|int8|pure-bf16] [--fold auto|on|off]\n"
-            "                       [--tp-overlap] [--moe-imbalance F] [--loss fused|unfused]\n"
+            "                       [--tp-overlap] [--moe-imbalance F] [--moe-capacity C [--moe-pad]]\n"
+            "                       [--loss fused|unfused]\n"
             "                       [--sm-contention on|off] [--algo L] [--proto L] [--collnet]\n"
             "                       [-o OUT.h5] [--timeline OUT.json] [--gemms]\n"
             "\n"
@@ -49,6 +50,10 @@ static void usage(FILE *fp)
             "                    whole GPU, the overlap's best case            default on\n"
             "  --moe-imbalance F MoE: tokens of the busiest expert-parallel rank over the\n"
             "                    mean, 1 to EP; every rank waits for it      default 1\n"
+            "  --moe-capacity C  MoE: the experts' capacity factor (Megatron-LM's): each\n"
+            "                    rank sends an expert at most ceil(tokens x top_k /\n"
+            "                    experts x C) tokens and drops the rest   default dropless\n"
+            "  --moe-pad         MoE: pad every expert's input to its capacity\n"
             "  --loss L          fused (Megatron-LM's vocab-parallel cross-entropy) or\n"
             "                    unfused (PyTorch's F.cross_entropy on an fp32 copy of the\n"
             "                    logits, as Hugging Face models)             default fused\n"
@@ -111,6 +116,11 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         return SP_OK;
     case 'I':
         return cli_parse_double(&a->cfg.moe_imbalance, "--moe-imbalance", val, 1.0, 1e6, diag);
+    case 301:
+        return cli_parse_double(&a->cfg.moe_capacity, "--moe-capacity", val, 1e-9, 1e6, diag);
+    case 302:
+        a->cfg.moe_pad = true;
+        return SP_OK;
     case 'R':
         if (cli_pick(val, recompute, 3, &v) < 0)
             break;
@@ -167,7 +177,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -209,6 +219,8 @@ int cli_train_simulate(eng *e, const plat *p, const model *m, const train_config
         model_layout l = c->l;
         l.comm_channels = coll_comm_channels(p);
         l.fp8_inputs = c->prec == PLAT_FP8;
+        l.moe_load = train_moe_load(m, c, &res->moe_dropped);
+        res->moe_load = l.moe_load;
         if ((err = model_memory_per_gpu(&res->mem, m, &l, diag)) < 0)
             return err;
     }
@@ -363,6 +375,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"tp-overlap", no_argument, NULL, 'W'},     {"moe-imbalance", required_argument, NULL, 'I'},
         {"gemms", no_argument, NULL, 'K'},          {"loss", required_argument, NULL, 'x'},
         {"sm-contention", required_argument, NULL, 's'},
+        {"moe-capacity", required_argument, NULL, 301}, {"moe-pad", no_argument, NULL, 302},
         {NULL, 0, NULL, 0},
     };
     cli_train_args a;
@@ -459,6 +472,17 @@ int cli_train(int argc, char **argv, diag_list *diag)
                model_params(m) / 1e9, p->name, what);
         printf("# layout: %s; %.0f tokens per step; %zu operations simulated\n", layout,
                train_tokens_per_step(&a.cfg), res.nops);
+        if (m->experts > 1) {
+            double dropped, load = train_moe_load(m, &a.cfg, &dropped);
+            printf("# MoE routing: %s; the busiest expert-parallel rank's experts process %.3f x the balanced "
+                   "tokens", a.cfg.moe_capacity > 0.0 ? (a.cfg.moe_pad ? "capacity, padded" : "capacity, dropping")
+                                                       : "dropless", load);
+            if (a.cfg.moe_capacity > 0.0)
+                printf(" (capacity factor %g)", a.cfg.moe_capacity);
+            if (dropped > 0.0)
+                printf(", dropping %.1f%% of the tokens routed to them", 100.0 * dropped);
+            printf("\n");
+        }
         cli_train_print(&res, p);
     }
     if (timeline != NULL)
@@ -497,7 +521,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 17, NF = 18, NS = 8 };
+    enum { NI = 18, NF = 21, NS = 8 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -514,7 +538,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
             int64_t ints[NI] = {rows[i].nodes, rows[i].gpus, l->tp, l->cp > 1 ? l->cp : 1, l->pp,
                                 l->vpp > 1 ? l->vpp : 1, l->dp, l->zero, l->micro_batch, l->seq_len,
                                 l->microbatches, r->fits, rows[i].a->cfg.fold, (int64_t)r->nops,
-                                l->ep > 1 ? l->ep : 1, rows[i].a->cfg.tp_overlap, !rows[i].a->cfg.sms_free};
+                                l->ep > 1 ? l->ep : 1, rows[i].a->cfg.tp_overlap, !rows[i].a->cfg.sms_free,
+                                rows[i].a->cfg.moe_pad};
             double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
@@ -522,7 +547,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                r->mem.weights + r->mem.gradients + r->mem.optimizer, s0->exposed_by[CLI_EP],
                                r->mem.framework,
                                rows[i].a->cfg.moe_imbalance > 1.0 ? rows[i].a->cfg.moe_imbalance : 1.0,
-                               r->tflops_per_gpu_causal * 1e12};
+                               r->tflops_per_gpu_causal * 1e12, rows[i].a->cfg.moe_capacity, r->moe_load,
+                               r->moe_dropped};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec),
                                     model_loss_name(l->unfused_loss), model_adam_name(l->adam)};
@@ -564,6 +590,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"tp_overlap", OUT_I64, "1", "1 if TP communication was pipelined with its GEMMs", iv + 15 * n},
                 {"sm_contention", OUT_I64, "1", "1 if compute lost the SMs of NCCL's CTAs while collectives ran",
                  iv + 16 * n},
+                {"moe_pad", OUT_I64, "1", "MoE: 1 if every expert's input was padded to its capacity", iv + 17 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
                 {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},
@@ -586,6 +613,11 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"model_flops_per_gpu_causal", OUT_F64, "FLOP/s",
                  "model FLOPs per second per GPU, attention's causal half only (Megatron-LM's convention)",
                  fv + 17 * n},
+                {"moe_capacity_factor", OUT_F64, "1", "MoE: the experts' capacity factor (0 = dropless)", fv + 18 * n},
+                {"moe_load", OUT_F64, "1",
+                 "MoE: tokens the busiest expert-parallel rank's experts processed over the balanced mean", fv + 19 * n},
+                {"moe_dropped", OUT_F64, "1", "MoE: share of the tokens routed to the busiest rank that were dropped",
+                 fv + 20 * n},
             };
             const out_attr gattrs[] = {OUT_ATTR_STR("contents", "one row per simulated training configuration")};
             err = out_table(f, group, gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);

@@ -29,6 +29,8 @@ typedef struct cli_train_result {
     double tokens_per_s;
     double tflops_per_gpu; /* model FLOPs (train_model_flops_per_token) per second per GPU, 1e12 */
     double tflops_per_gpu_causal; /* the same, attention's causal half only (Megatron-LM's count) */
+    double moe_load;              /* MoE: train_moe_load, 1 for dense models */
+    double moe_dropped;           /* MoE: share of the busiest rank's routed tokens dropped */
     double mfu;            /* of the dense bf16 peak */
     size_t nops;           /* operations simulated */
     int nstages;           /* pipeline stages summarised (all, up to CLI_TRAIN_MAX_STAGES) */

@@ -203,9 +203,11 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
     double mlp = in * s * b * h                              /* input of the FFN */
                  + (m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * f /* up (and gate) outputs */
                  + in * s * b * f;                           /* activation output */
-    if (m->experts > 1) /* the router's input; per top_k expert its dispatched copy, outputs */
-        mlp = 2 * s * b * h + m->top_k * ((m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * m->moe_ffn +
-                                          in * s * b * m->moe_ffn + in * s * b * h);
+    if (m->experts > 1) /* the router's input; per top_k expert its dispatched copy, outputs,
+                         * as many as the busiest rank's experts hold */
+        mlp = 2 * s * b * h + m->top_k * (l->moe_load > 0.0 ? l->moe_load : 1.0) *
+                                  ((m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * m->moe_ffn + in * s * b * m->moe_ffn +
+                                   in * s * b * h);
     double norms = 4 * s * b * h;
     return (attn + scores + masks + mlp + norms) / l->tp;
 }

@@ -113,6 +113,9 @@ typedef struct model_layout {
     bool unfused_loss;       /* the loss as plain PyTorch computes it (F.cross_entropy on an
                               * fp32 copy of the logits, as Hugging Face's models do), not
                               * Megatron-LM's fused vocab-parallel cross-entropy */
+    double moe_load;         /* MoE: tokens the busiest expert-parallel rank's experts hold,
+                              * over the balanced mean (train_moe_load: imbalance, capacity,
+                              * padding); 0 = 1 */
 } model_layout;
 
 /* Transformer layers of virtual pipeline stage k, 0 <= k < pp * vpp (GPU

@@ -42,6 +42,9 @@ static const cfg_key job_keys[] = {
     {"tp_overlap",    CFG_BOOL,   false, 0, 0, false, "TP communication pipelined with its GEMMs (default false)"},
     {"sm_contention", CFG_BOOL,   false, 0, 0, false, "compute loses the SMs of collectives beside it (default true)"},
     {"moe_imbalance", CFG_NUMBER, false, 1, 1e6, false, "MoE: busiest expert-parallel rank's tokens over the mean (default 1)"},
+    {"moe_capacity_factor", CFG_NUMBER, false, 0, 1e6, true,
+     "MoE: experts' capacity factor (Megatron-LM's); tokens beyond it are dropped (default: none, dropless)"},
+    {"moe_pad", CFG_BOOL, false, 0, 0, false, "MoE: pad every expert's input to its capacity (default false)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key rung_keys[] = {
@@ -163,6 +166,8 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     j->tp_overlap = cfg_bool(g, "tp_overlap", false);
     j->sms_free = !cfg_bool(g, "sm_contention", true);
     j->moe_imbalance = cfg_number(g, "moe_imbalance", 1.0);
+    j->moe_capacity = cfg_number(g, "moe_capacity_factor", 0.0);
+    j->moe_pad = cfg_bool(g, "moe_pad", false);
     if ((j->name = str_dup(cfg_string(g, "name", ""))) == NULL || (j->mode = str_dup(mode)) == NULL ||
         (j->model_path = relative_to(s->path, cfg_string(g, "model", ""))) == NULL)
         return SP_ENOMEM;
@@ -171,6 +176,16 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     if (j->m != NULL && j->moe_imbalance > 1.0 && j->m->experts <= 1) {
         diag_error(diag, (sp_loc){s->path, key_line(f, g, "moe_imbalance")},
                    "job: moe_imbalance %g for %s, which has no mixture of experts", j->moe_imbalance, j->m->name);
+        err = SP_EINPUT;
+    }
+    if (j->m != NULL && j->m->experts <= 1 && config_setting_get_member(g, "moe_capacity_factor") != NULL) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "moe_capacity_factor")},
+                   "job: moe_capacity_factor for %s, which has no mixture of experts", j->m->name);
+        err = SP_EINPUT;
+    }
+    if (j->moe_pad && config_setting_get_member(g, "moe_capacity_factor") == NULL) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "moe_pad")},
+                   "job: moe_pad pads each expert's input to its capacity: it needs moe_capacity_factor");
         err = SP_EINPUT;
     }
     return err;
@@ -433,13 +448,16 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 memset(&x, 0, sizeof(x));
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
                                                        j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels,
-                                                       j->prec == PLAT_FP8, j->unfused_loss};
+                                                       j->prec == PLAT_FP8, j->unfused_loss, 0.0};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 x.c.tp_overlap = j->tp_overlap;
                                 x.c.sms_free = j->sms_free;
                                 /* The busiest of ep ranks takes at most every token. */
                                 x.c.moe_imbalance = ep > 1 ? fmin(j->moe_imbalance, ep) : 0.0;
+                                x.c.moe_capacity = j->moe_capacity;
+                                x.c.moe_pad = j->moe_pad;
+                                x.c.l.moe_load = train_moe_load(m, &x.c, NULL);
                                 if (model_memory_per_gpu(&x.mem, m, &x.c.l, quiet) < 0)
                                     continue;
                                 if (x.mem.total > plat_type_of_rank(p, 0)->gpu.mem_bytes) {

@@ -37,6 +37,8 @@ typedef struct study_job {
     bool tp_overlap;      /* TP communication pipelined with its GEMMs (train_config) */
     bool sms_free;        /* compute keeps every SM beside collectives (train_config) */
     double moe_imbalance; /* MoE: the busiest EP rank's tokens over the mean, >= 1 */
+    double moe_capacity;  /* MoE: experts' capacity factor; 0 = dropless (train_config) */
+    bool moe_pad;         /* MoE: inputs padded to the capacity (train_config) */
     double tokens;        /* tokens to train on */
     int seq_len;
     int global_batch;     /* sequences per optimizer step */

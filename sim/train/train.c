@@ -131,6 +131,30 @@ static int cp_of(const train_config *c)
     return c->l.cp > 1 ? c->l.cp : 1;
 }
 
+double train_moe_load(const model *m, const train_config *c, double *dropped)
+{
+    const model_layout *l = &c->l;
+    int ep = l->ep > 1 ? l->ep : 1, tp = l->tp > 1 ? l->tp : 1, cp = l->cp > 1 ? l->cp : 1;
+    /* Dropless, the busiest rank takes imbalance x the mean (every rank
+     * runs every expert at EP 1). */
+    double want = ep > 1 && c->moe_imbalance > 1.0 ? c->moe_imbalance : 1.0, load = want;
+
+    if (m->experts > 1 && c->moe_capacity > 0.0) {
+        /* Megatron-LM's router (megatron/core/transformer/moe/moe_utils.py,
+         * get_capacity with num_tokens = tokens x topk): each rank lets at
+         * most ceil(its tokens x top_k / experts x factor) of its tokens
+         * through to each expert. The busiest rank's experts receive that
+         * from each of the ep ranks: at most ep x that each, and with
+         * padding exactly that. */
+        double routed = (double)l->micro_batch * l->seq_len / cp / tp * m->top_k;
+        double cap = ceil(routed / m->experts * c->moe_capacity) * m->experts / routed;
+        load = c->moe_pad ? cap : fmin(want, cap);
+    }
+    if (dropped != NULL)
+        *dropped = want > load ? 1.0 - load / want : 0.0;
+    return load;
+}
+
 double train_tokens_per_step(const train_config *c)
 {
     return (double)c->l.micro_batch * c->l.seq_len * c->l.microbatches * c->l.dp;
@@ -191,6 +215,17 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         (!(c->moe_imbalance >= 1.0) || m->experts <= 1 || c->moe_imbalance > (l->ep > 1 ? l->ep : 1))) {
         diag_error(diag, at, "MoE imbalance %g: expected a mixture-of-experts model and 1 to EP (%d; the busiest "
                    "rank takes at most every token)", c->moe_imbalance, l->ep > 1 ? l->ep : 1);
+        err = SP_EINPUT;
+    }
+    if ((c->moe_capacity != 0.0 || c->moe_pad) && m->experts <= 1) {
+        diag_error(diag, at, "MoE capacity%s: %s has no mixture of experts", c->moe_pad ? " and padding" : "",
+                   m->name);
+        err = SP_EINPUT;
+    } else if (c->moe_capacity != 0.0 && !(c->moe_capacity > 0.0 && c->moe_capacity <= 1e6)) {
+        diag_error(diag, at, "MoE capacity factor %g: expected a number above 0", c->moe_capacity);
+        err = SP_EINPUT;
+    } else if (c->moe_pad && c->moe_capacity == 0.0) {
+        diag_error(diag, at, "MoE padding pads each expert's input to its capacity: it needs a capacity factor");
         err = SP_EINPUT;
     }
     if (l->ep > 1 && (m->experts <= 1 || m->experts % l->ep != 0 || l->dp % l->ep != 0 || l->zero >= 3)) {
@@ -405,9 +440,10 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         /* Mixture of experts on the sequence-parallel shard (tok / tp tokens): a
          * router GEMM, then each of the E / ep local experts takes its share of
          * the tok / tp x top_k dispatched tokens (balanced routing), times the
-         * imbalance imb of the busiest rank, which every rank then waits for. */
-        double imb = g->ep > 1 && g->c->moe_imbalance > 1.0 ? g->c->moe_imbalance : 1.0;
-        double E = m->experts, local = E / g->ep, toks = tok / tp * m->top_k * imb, per = toks / local;
+         * load of the busiest rank (train_moe_load: its imbalance, capped or
+         * padded to the experts' capacity), which every rank then waits for. */
+        double E = m->experts, local = E / g->ep, toks = tok / tp * m->top_k * train_moe_load(m, g->c, NULL);
+        double per = toks / local;
         double fe = m->moe_ffn, upe = (m->gated_ffn ? 2.0 : 1.0) * fe;
         const double ge[2][3] = {{per, upe, h}, {per, h, fe}};
         /* Token permutations, each reading and writing every dispatched token

@@ -64,7 +64,26 @@ typedef struct train_config {
                              runs every expert on its own tokens) */
     bool sms_free;    /* compute keeps every SM while collectives run (the overlap's best case);
                          false: it loses the SMs of NCCL's CTAs, one per channel (wl) */
+    double moe_capacity;  /* MoE: the experts' capacity factor (Megatron-LM's
+                             --moe-expert-capacity-factor): each rank sends each expert at most
+                             ceil(tokens x top_k / experts x it) tokens and drops the rest;
+                             0 = dropless */
+    bool moe_pad;         /* MoE: pad every expert's input to its capacity
+                             (--moe-pad-expert-input-to-capacity); needs moe_capacity */
 } train_config;
+
+/**
+ * MoE load: the tokens the busiest expert-parallel rank's experts process,
+ * per layer and micro-batch, over the balanced mean (its tokens x top_k
+ * after TP and CP). Dropless, this is the imbalance (1 at EP 1). A capacity
+ * caps it at the experts' capacities; padding makes it exactly theirs,
+ * whatever the routing. The busiest rank's experts are taken as evenly
+ * loaded, so capacity drops nothing until the rank's load exceeds it.
+ * 1 for a dense model.
+ * @param[out] dropped  NULL, or the share of the busiest rank's routed
+ *                      tokens that capacity drops (0 to 1)
+ */
+double train_moe_load(const model *m, const train_config *c, double *dropped);
 
 /* Tokens per optimizer step: micro-batch x sequence x micro-batches x DP. */
 double train_tokens_per_step(const train_config *c);

@@ -44,6 +44,12 @@ add_test(NAME e2e.study.collnet
 set_tests_properties(e2e.study.collnet PROPERTIES LABELS e2e TIMEOUT 600 PASS_REGULAR_EXPRESSION
   "CollNet \\(in-network reduction, NCCL_COLLNET_ENABLE=1\\) on: 4 x DGX H100, SHARP\n.*== pretrain:.*4 x DGX H100 +32 yes.*4 x DGX H100, SHARP +32 yes")
 # Bad studies: every problem at its file and line, nothing written.
+# MoE capacity settings a job cannot have, all reported; and a job that has them.
+sp_e2e(bad.study.moe_capacity RC 2 ARGS "study|tests/bad/study/moe-capacity.cfg|-o|${SP_OUT}/bad-moe-cap.h5"
+  STDERR "moe-capacity.cfg:8: error: job: moe_capacity_factor for Llama 3 8B, which has no mixture of experts.*moe-capacity.cfg:10: error: job: moe_pad pads each expert's input to its capacity: it needs moe_capacity_factor.*moe-capacity.cfg:12: error: job: \"moe_capacity_factor\" must be > 0"
+  ABSENT "${SP_OUT}/bad-moe-cap.h5")
+sp_e2e(study.moe_capacity RC 0 ARGS "study|tests/data/studies/moe_capacity.cfg|-o|${SP_OUT}/moe-cap-study.h5"
+  STDOUT "MoE imbalance 3 \\(at most EP\\), capacity factor 1.25, padded")
 sp_e2e(bad.study.keys RC 2 ARGS "study|tests/bad/study/bad-keys.cfg|-o|${SP_OUT}/bad-study.h5"
   STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:7: error: job: loss \"fast\": expected fused or unfused.*bad-keys.cfg:7: error: job: moe_imbalance 1.5 for Llama 3 8B, which has no mixture of experts.*bad-keys.cfg:9: error: job: unknown key \"colour\".*bad-keys.cfg:9: error: job: precision \"tf32\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer.*bad-keys.cfg:14: error: rung \"z\": collnet needs a fabric that reduces in the network"
   ABSENT "${SP_OUT}/bad-study.h5")

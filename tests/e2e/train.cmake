@@ -200,4 +200,30 @@ sp_e2e(train.moe_imbalance_bad RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m
   STDERR "MoE imbalance 1.2: expected a mixture-of-experts model")
 sp_e2e(train.moe_imbalance_not_a_number RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--moe-imbalance|x"
   STDERR "option --moe-imbalance: expected a number in \\[1, 1e\\+06\\], got \"x\"")
+# Capacity and token dropping (Megatron-LM's capacity factor): capped at 1.25
+# the busiest rank is faster than dropless at 1.5; padded to 2, slower than
+# dropless balanced; the report says what was processed and dropped, and
+# the HDF5 row carries it.
+add_test(NAME e2e.train.moe_capacity_drops
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DFAST=${mx}|--moe-imbalance|1.5|--moe-capacity|1.25"
+          "-DSLOW=${mx}|--moe-imbalance|1.5" "-DPATTERN=step time +([0-9.]+) ms"
+          "-DWHY=capacity drops the busiest rank's tokens beyond 1.25x" -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/compare.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+add_test(NAME e2e.train.moe_capacity_pads
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE} "-DFAST=${mx}" "-DSLOW=${mx}|--moe-capacity|2|--moe-pad"
+          "-DPATTERN=step time +([0-9.]+) ms" "-DWHY=padding every expert to twice its balanced share"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/compare.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.moe_capacity_drops e2e.train.moe_capacity_pads PROPERTIES LABELS e2e TIMEOUT 300)
+sp_e2e(train.moe_capacity_report RC 0 ARGS "${mx}|--moe-imbalance|1.5|--moe-capacity|1.25|-o|${SP_OUT}/moe-cap.h5"
+  STDOUT "MoE routing: capacity, dropping; the busiest expert-parallel rank's experts process 1.250 x the balanced tokens \\(capacity factor 1.25\\), dropping 16.7% of the tokens routed to them")
+add_test(NAME e2e.train.moe_capacity_h5 COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_moe_h5.py
+  ${SP_OUT}/moe-cap.h5 1.25 1.25 0.16666666666666666 0)
+set_tests_properties(e2e.train.moe_capacity_h5 PROPERTIES DEPENDS e2e.train.moe_capacity_report LABELS e2e)
+sp_e2e(train.moe_pad_alone RC 2 ARGS "${mx}|--moe-pad"
+  STDERR "MoE padding pads each expert's input to its capacity: it needs a capacity factor")
+sp_e2e(train.moe_capacity_dense RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|8|--moe-capacity|1.25"
+  STDERR "MoE capacity: Llama 3 8B has no mixture of experts")
+sp_e2e(train.moe_capacity_zero RC 2 ARGS "${mx}|--moe-capacity|0"
+  STDERR "option --moe-capacity: expected a number in")
 

@@ -78,7 +78,7 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -137,7 +137,7 @@ static void test_model__framework(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
     const double conn = 4194304.0 + 524288.0 + 4915200.0;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -168,7 +168,7 @@ static void test_model__activations(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-mha.cfg", d), SP_OK);
@@ -204,7 +204,7 @@ static void test_model__activations(void **state)
      * flight): 120 layer-activations against 112. */
     {
         model_layout q = {8, 1, 1, 0, 1, 8192, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                          MODEL_ADAM_FP32, 0, false, false};
+                          MODEL_ADAM_FP32, 0, false, false, 0.0};
         model_memory one;
         double per_layer;
         assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
@@ -227,7 +227,7 @@ static void test_model__fine_tuning(void **state)
     diag_list *d = *state;
     model *m;
     model_memory full, lora, qlora;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
@@ -251,7 +251,7 @@ static void test_model__bad_layouts(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
@@ -274,7 +274,7 @@ static void test_model__dropout(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-dropout.cfg", d), SP_OK);
@@ -302,7 +302,7 @@ static void test_model__learned_positions(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem, rot;
-    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
     double h = 1024, layer = 4 * h * h + 2 * h * 4096 + 2 * h;
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
@@ -332,7 +332,7 @@ static void test_model__loss(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false};
+    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
@@ -340,6 +340,33 @@ static void test_model__loss(void **state)
     l.unfused_loss = true;
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
     near_rel(mem.logits, 14.0 * 4 * 1024 * 50257 / 2, 1e-15);
+    model_free(m);
+}
+
+/* MoE activations scale with the busiest expert-parallel rank's load
+ * (model_layout.moe_load): per layer, each of the top_k dispatched copies
+ * of the tokens keeps its input (sbh), the up and gate outputs (2 sbf) and
+ * the activation output (sbf), f the expert's FFN width, at 2 B each.
+ * Mixtral 8x7B, 32 layers, top 2, h 4,096, f 14,336; one micro-batch of
+ * 2,048 tokens; load 1.5 adds half of that again. */
+static void test_model__moe_load(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory a, b;
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
+                      MODEL_ADAM_FP32, 0, false, false, 0.0};
+    double s = 2048, h = 4096, f = 14336, expert = 32 * 2 * 2 * (s * h + 2 * s * f + s * f);
+
+    assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);
+    assert_int_equal(model_memory_per_gpu(&a, m, &l, d), SP_OK);
+    l.moe_load = 1.0; /* 0 means 1 */
+    assert_int_equal(model_memory_per_gpu(&b, m, &l, d), SP_OK);
+    near_rel(b.activations, a.activations, 1e-12);
+    l.moe_load = 1.5;
+    assert_int_equal(model_memory_per_gpu(&b, m, &l, d), SP_OK);
+    near_rel(b.activations - a.activations, 0.5 * expert, 1e-9);
+    near_rel(b.total - a.total, 0.5 * expert, 1e-9);
     model_free(m);
 }
 
@@ -356,6 +383,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_model__dropout, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__learned_positions, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__loss, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__moe_load, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,6 +159,36 @@ static void test_study__moe_options(void **state)
     study_free(s);
 }
 
+/* A job's capacity factor and padding reach every candidate, and each
+ * candidate's memory counts the load they give its busiest EP rank. */
+static void test_study__moe_capacity(void **state)
+{
+    diag_list *d = *state;
+    study *s;
+    study_candidate *c, least;
+    size_t n;
+
+    assert_int_equal(study_load(&s, FIXTURES "/../../data/studies/moe_capacity.cfg", d), SP_OK);
+    near_rel(s->jobs[0].moe_capacity, 1.25, 1e-12);
+    assert_true(s->jobs[0].moe_pad);
+    assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        near_rel(c[i].c.moe_capacity, 1.25, 1e-12);
+        assert_true(c[i].c.moe_pad);
+        near_rel(c[i].c.l.moe_load, train_moe_load(s->jobs[0].m, &c[i].c, NULL), 1e-12);
+        near_rel(c[i].c.l.moe_load, 1.25, 1e-3); /* padded to the capacity, within its rounding up */
+        assert_int_equal(train_check(s->jobs[0].m, s->rungs[0].p, &c[i].c, d), SP_OK);
+    }
+    free(c);
+    study_free(s);
+    assert_int_equal(study_load(&s, FIXTURES "/../../bad/study/moe-capacity.cfg", d), SP_EINPUT);
+    assert_true(has_message(d, "moe-capacity.cfg:8: error: job: moe_capacity_factor for Llama 3 8B"));
+    assert_true(has_message(d, "moe-capacity.cfg:10: error: job: moe_pad pads each expert's input"));
+    assert_true(has_message(d, "moe-capacity.cfg:12: error: job: \"moe_capacity_factor\" must be > 0"));
+    assert_null(s);
+}
+
 static void test_study__bad(void **state)
 {
     diag_list *d = *state;
@@ -180,6 +210,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_study__economics, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__recommend, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__search, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_study__moe_capacity, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__moe_options, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__bad, diag_setup, diag_teardown),
     };

@@ -58,8 +58,8 @@ static double wave_of(const plat_gpu *g, double m, double n)
 
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
-    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false},
-                      PLAT_BF16, false, false, false, 0.0, false};
+    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0},
+                      PLAT_BF16, false, false, false, 0.0, false, 0.0, false};
     return c;
 }
 
@@ -771,6 +771,90 @@ static void test_train__moe_imbalance(void **state)
     model_free(mx);
 }
 
+/* Capacity (Megatron-LM's get_capacity, num_tokens = tokens x top_k): with
+ * Mixtral's 8 experts, top 2, and 2,048 tokens per rank, each rank lets
+ * ceil(4,096 / 8 x C) tokens through to each expert. The busiest of 4 EP
+ * ranks, at imbalance 1.5, processes min(1.5, cap) x the balanced share
+ * dropping the rest, or with padding exactly cap; the all-to-all carries
+ * what the experts process. */
+static void test_train__moe_capacity(void **state)
+{
+    fixture *f = *state;
+    model *mx;
+    train_config c = config(1, 1, 8, 1, 2048, 2);
+    double dropped = -1.0, t_pad, t_drop;
+    wl *w;
+    uint64_t a2a[3] = {0, 0, 0};
+
+    assert_int_equal(model_load(&mx, MODELS "/mixtral-8x7b.cfg", f->d), SP_OK);
+    c.l.ep = 4;
+    c.l.zero = 1;
+    near_rel(train_moe_load(mx, &c, &dropped), 1.0, 1e-12); /* dropless, balanced */
+    assert_true(dropped == 0.0);
+    c.moe_imbalance = 1.5;
+    near_rel(train_moe_load(mx, &c, &dropped), 1.5, 1e-12);
+    assert_true(dropped == 0.0);
+    c.moe_capacity = 1.25; /* ceil(512 x 1.25) = 640 per expert: 1.25 exactly */
+    near_rel(train_moe_load(mx, &c, &dropped), 1.25, 1e-12);
+    near_rel(dropped, 1.0 - 1.25 / 1.5, 1e-12);
+    c.moe_capacity = 1.1; /* ceil(563.2) = 564 tokens: 564 x 8 / 4,096 */
+    near_rel(train_moe_load(mx, &c, &dropped), 564.0 * 8.0 / 4096.0, 1e-12);
+    c.moe_capacity = 2.0; /* above the imbalance: nothing dropped, nothing padded */
+    near_rel(train_moe_load(mx, &c, &dropped), 1.5, 1e-12);
+    assert_true(dropped == 0.0);
+    c.moe_pad = true; /* padded: every expert processes its capacity */
+    near_rel(train_moe_load(mx, &c, &dropped), 2.0, 1e-12);
+    assert_true(dropped == 0.0);
+    c.moe_imbalance = 0.0;
+    near_rel(train_moe_load(mx, &c, NULL), 2.0, 1e-12);
+    assert_int_equal(train_check(mx, f->p, &c, f->d), SP_OK);
+
+    /* The all-to-all carries the load: 1 (dropless, balanced), 1.25
+     * (imbalance 1.5 capped at 1.25), 2 (padded to 2); padding costs time. */
+    for (int k = 0; k < 3; k++) {
+        c.moe_imbalance = k == 1 ? 1.5 : 0.0;
+        c.moe_capacity = k == 0 ? 0.0 : k == 1 ? 1.25 : 2.0;
+        c.moe_pad = k == 2;
+        assert_int_equal(train_build(&w, mx, f->p, &c, f->d), SP_OK);
+        for (size_t i = 0; i < w->ranks[0].nops && a2a[k] == 0; i++)
+            if (strstr(w->ranks[0].ops[i].name, "ep all_to_all") != NULL)
+                a2a[k] = w->ranks[0].ops[i].bytes;
+        wl_free(w);
+        if (k == 1)
+            assert_int_equal(train_estimate(mx, f->p, &c, NULL, &t_drop, f->d), SP_OK);
+        if (k == 2)
+            assert_int_equal(train_estimate(mx, f->p, &c, NULL, &t_pad, f->d), SP_OK);
+    }
+    near_rel((double)a2a[1], 1.25 * (double)a2a[0], 1e-6);
+    near_rel((double)a2a[2], 2.0 * (double)a2a[0], 1e-6);
+    assert_true(t_pad > t_drop);
+
+    /* At EP 1 imbalance changes nothing, but capacity still applies. */
+    c.l.ep = 1;
+    c.moe_imbalance = 0.0;
+    c.moe_capacity = 0.5;
+    c.moe_pad = false;
+    near_rel(train_moe_load(mx, &c, &dropped), 0.5, 1e-12);
+    near_rel(dropped, 0.5, 1e-12);
+
+    /* Bad settings: padding without a capacity, a capacity for a dense model,
+     * a capacity that is not above 0. */
+    c.moe_capacity = 0.0;
+    c.moe_pad = true;
+    assert_int_equal(train_check(mx, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "needs a capacity factor"));
+    c.moe_capacity = -1.0;
+    c.moe_pad = false;
+    assert_int_equal(train_check(mx, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "MoE capacity factor -1"));
+    c = config(1, 1, 8, 1, 2048, 2);
+    c.moe_capacity = 1.25;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "has no mixture of experts"));
+    near_rel(train_moe_load(f->m8, &c, NULL), 1.0, 1e-12);
+    model_free(mx);
+}
+
 /* The estimate prices collectives with the options the simulation gets: on
  * four DGX H100 of a SuperPOD, whose fabric reduces in the network, data
  * parallelism over 32 GPUs with one micro-batch leaves its gradient
@@ -878,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_train__pure_bf16),
         cmocka_unit_test(test_train__moe),
         cmocka_unit_test(test_train__moe_imbalance),
+        cmocka_unit_test(test_train__moe_capacity),
         cmocka_unit_test(test_train__tp_overlap),
         cmocka_unit_test(test_train__estimate_collnet),
         cmocka_unit_test(test_train__bad_layouts),
