@@ -10,6 +10,7 @@
 #include "coll/coll.h"
 #include "model/model.h"
 #include "plat/plat.h"
+#include "train/train.h"
 
 static void usage(FILE *fp)
 {
@@ -19,7 +20,7 @@ static void usage(FILE *fp)
             "                        [--recompute none|selective|full] [--no-flash]\n"
             "                        [--finetune full|lora|qlora] [--lora-rank R] [--cp C] [--vpp V] [--ep E]\n"
             "                        [--adam fp32|bf16|int8|pure-bf16] [--precision bf16|fp8|fp4]\n"
-            "                        [--loss fused|unfused]\n"
+            "                        [--loss fused|unfused] [--moe-imbalance F] [--moe-capacity C [--moe-pad]]\n"
             "\n"
             "Memory per GPU of a training step, by the standard accounting: weights,\n"
             "gradients, optimizer states (mixed-precision Adam, 16 B per trained parameter\n"
@@ -29,7 +30,9 @@ static void usage(FILE *fp)
             "bf16 GEMMs. With --precision fp8 each linear layer keeps its input for the\n"
             "backward pass in 1 byte per element (Transformer Engine), as train does.\n"
             "--loss unfused counts the loss as PyTorch's F.cross_entropy on fp32 logits\n"
-            "holds it (14 B per logit at its peak, against 6 for Megatron-LM's fused one).\n");
+            "holds it (14 B per logit at its peak, against 6 for Megatron-LM's fused one).\n"
+            "For a mixture of experts, --moe-imbalance, --moe-capacity and --moe-pad say\n"
+            "how many dispatched tokens the busiest expert-parallel rank holds, as in train.\n");
 }
 
 int cli_memory(int argc, char **argv, diag_list *diag)
@@ -45,7 +48,9 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         {"ep", required_argument, NULL, 'E'},       {"cp", required_argument, NULL, 'C'},
         {"vpp", required_argument, NULL, 'V'},      {"adam", required_argument, NULL, 'a'},
         {"precision", required_argument, NULL, 'Q'}, {"help", no_argument, NULL, 'h'},
-        {"loss", required_argument, NULL, 'x'},     {NULL, 0, NULL, 0},
+        {"loss", required_argument, NULL, 'x'},     {"moe-imbalance", required_argument, NULL, 'I'},
+        {"moe-capacity", required_argument, NULL, 301}, {"moe-pad", no_argument, NULL, 302},
+        {NULL, 0, NULL, 0},
     };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
@@ -56,6 +61,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     model *m = NULL;
     plat *p = NULL;
     model_memory mem;
+    double dropped = 0.0;
 
     optind = 1;
     opterr = 0;
@@ -79,7 +85,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                 err = SP_EINPUT;
             continue;
         case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
-        case 'E': case 'C': case 'V': case 'a': case 'Q': case 'x':
+        case 'E': case 'C': case 'V': case 'a': case 'Q': case 'x': case 'I': case 301: case 302:
             if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
                 err = SP_EINPUT;
             continue;
@@ -128,6 +134,13 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         l.microbatches = l.pp;
     l.comm_channels = coll_comm_channels(p);
     l.fp8_inputs = a.cfg.prec == PLAT_FP8; /* as cli_train_simulate */
+    {
+        train_config tc = a.cfg;
+        tc.l = l;
+        if ((err = train_check_moe(m, &tc, diag)) < 0)
+            goto done;
+        l.moe_load = train_moe_load(m, &tc, &dropped);
+    }
     if ((err = model_memory_per_gpu(&mem, m, &l, diag)) < 0)
         goto done;
     {
@@ -141,6 +154,13 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
                l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",
                l.flash_attention ? "FlashAttention" : "attention scores kept", plat_prec_name(a.cfg.prec));
+        if (m->experts > 1) {
+            printf("# MoE routing: the busiest expert-parallel rank's experts hold %.3f x the balanced tokens",
+                   l.moe_load > 0.0 ? l.moe_load : 1.0);
+            if (dropped > 0.0)
+                printf(" (%.1f%% of those routed to them dropped)", 100.0 * dropped);
+            printf("\n");
+        }
         printf("  parameters on this GPU   %10.2f B (%.4g B trained)\n", mem.params / 1e9, mem.trainable / 1e9);
         printf("  weights                  %10.2f GB\n", mem.weights / G);
         printf("  gradients                %10.2f GB\n", mem.gradients / G);

@@ -168,6 +168,32 @@ double train_model_flops_per_token(const model *m, int seq_len, model_tune tune,
            (causal ? 6.0 : 12.0) * m->layers * model_q_dim(m) * seq_len;
 }
 
+int train_check_moe(const model *m, const train_config *c, diag_list *diag)
+{
+    const model_layout *l = &c->l;
+    sp_loc at = {NULL, 0};
+    int err = SP_OK;
+
+    if (c->moe_imbalance != 0.0 &&
+        (!(c->moe_imbalance >= 1.0) || m->experts <= 1 || c->moe_imbalance > (l->ep > 1 ? l->ep : 1))) {
+        diag_error(diag, at, "MoE imbalance %g: expected a mixture-of-experts model and 1 to EP (%d; the busiest "
+                   "rank takes at most every token)", c->moe_imbalance, l->ep > 1 ? l->ep : 1);
+        err = SP_EINPUT;
+    }
+    if ((c->moe_capacity != 0.0 || c->moe_pad) && m->experts <= 1) {
+        diag_error(diag, at, "MoE capacity%s: %s has no mixture of experts", c->moe_pad ? " and padding" : "",
+                   m->name);
+        err = SP_EINPUT;
+    } else if (c->moe_capacity != 0.0 && !(c->moe_capacity > 0.0 && c->moe_capacity <= 1e6)) {
+        diag_error(diag, at, "MoE capacity factor %g: expected a number above 0", c->moe_capacity);
+        err = SP_EINPUT;
+    } else if (c->moe_pad && c->moe_capacity == 0.0) {
+        diag_error(diag, at, "MoE padding pads each expert's input to its capacity: it needs a capacity factor");
+        err = SP_EINPUT;
+    }
+    return err;
+}
+
 int train_check(const model *m, const plat *p, const train_config *c, diag_list *diag)
 {
     const model_layout *l = &c->l;
@@ -211,23 +237,8 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "ZeRO stage %d: expected 0..3, and ZeRO-3 without pipeline parallelism", l->zero);
         err = SP_EINPUT;
     }
-    if (c->moe_imbalance != 0.0 &&
-        (!(c->moe_imbalance >= 1.0) || m->experts <= 1 || c->moe_imbalance > (l->ep > 1 ? l->ep : 1))) {
-        diag_error(diag, at, "MoE imbalance %g: expected a mixture-of-experts model and 1 to EP (%d; the busiest "
-                   "rank takes at most every token)", c->moe_imbalance, l->ep > 1 ? l->ep : 1);
+    if (train_check_moe(m, c, diag) < 0)
         err = SP_EINPUT;
-    }
-    if ((c->moe_capacity != 0.0 || c->moe_pad) && m->experts <= 1) {
-        diag_error(diag, at, "MoE capacity%s: %s has no mixture of experts", c->moe_pad ? " and padding" : "",
-                   m->name);
-        err = SP_EINPUT;
-    } else if (c->moe_capacity != 0.0 && !(c->moe_capacity > 0.0 && c->moe_capacity <= 1e6)) {
-        diag_error(diag, at, "MoE capacity factor %g: expected a number above 0", c->moe_capacity);
-        err = SP_EINPUT;
-    } else if (c->moe_pad && c->moe_capacity == 0.0) {
-        diag_error(diag, at, "MoE padding pads each expert's input to its capacity: it needs a capacity factor");
-        err = SP_EINPUT;
-    }
     if (l->ep > 1 && (m->experts <= 1 || m->experts % l->ep != 0 || l->dp % l->ep != 0 || l->zero >= 3)) {
         diag_error(diag, at, "EP %d needs a mixture-of-experts model whose experts (%d) and DP (%d) it divides, "
                    "and ZeRO below 3", l->ep, m->experts, l->dp);

@@ -109,6 +109,9 @@ double train_model_flops_per_token(const model *m, int seq_len, model_tune tune,
  * @return SP_OK or SP_EINPUT
  */
 SP_MUST_USE int train_check(const model *m, const plat *p, const train_config *c, diag_list *diag);
+/* train_check's MoE part alone (imbalance, capacity, padding against the
+ * model and EP), for `scalepath memory`: SP_OK or SP_EINPUT. */
+SP_MUST_USE int train_check_moe(const model *m, const train_config *c, diag_list *diag);
 
 /**
  * Build one training step's operation graph (see above).

@@ -441,6 +441,15 @@ sp_e2e(memory.full_8b_spark RC 0 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|plat
   STDOUT "optimizer states +96\\.[0-9]+ GB.*does NOT fit")
 sp_e2e(memory.405b_superpod RC 0 ARGS "memory|-m|${models}/llama3-405b.cfg|-p|platforms/superpod-h100.cfg|-n|1024|--tp|8|--pp|16|--zero|1|--seq|8192|--recompute|selective"
   STDOUT "TP 8 x PP 16 x DP 64, ZeRO-1.* total .* of 80 GB")
+# MoE routing: memory and train agree under imbalance, capacity and padding;
+# bad settings are refused as train refuses them.
+add_test(NAME e2e.memory.moe_agrees_with_train COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_moe_memory.py
+  ${SP_EXE} WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.memory.moe_agrees_with_train PROPERTIES LABELS e2e TIMEOUT 300)
+sp_e2e(memory.moe_pad_alone RC 2 ARGS "memory|-m|${models}/mixtral-8x7b.cfg|-p|platforms/dgx-h100.cfg|--moe-pad"
+  STDERR "MoE padding pads each expert's input to its capacity: it needs a capacity factor")
+sp_e2e(memory.moe_capacity_dense RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--moe-capacity|2"
+  STDERR "MoE capacity: Llama 3 8B has no mixture of experts")
 # FP8 keeps 1-byte copies of the linear layers' inputs: NVIDIA's Qwen3 30B-A3B
 # layout on 16 H100 fits with fp8 GEMMs, as it ran, and not in bf16.
 set(q30 ${models}/qwen3-30b-a3b.cfg|-p|platforms/superpod-h100.cfg|-n|2|--pp|2|--vpp|24|--ep|8|--seq|4096|--mbs|2|--zero|1)
