@@ -908,6 +908,8 @@ size_t emu_report_blocked(const emu *m, diag_list *diag)
             snprintf(missing, sizeof(missing), "%s, polling for what never comes", (const char *)T->waiting);
         else if (T->waiting_what == EMU_WAIT_PROBE)
             emu_mpi_probe_missing(m, T->waiting, missing, sizeof(missing));
+        else if (T->waiting_what == EMU_WAIT_MPI_ANY)
+            emu_mpi_any_missing(m, T->waiting, missing, sizeof(missing));
         else if (T->waiting_what >= EMU_WAIT_JOIN)
             emu_thread_missing(m, T->waiting_what, T->waiting, missing, sizeof(missing));
         else if (T->waiting_what != EMU_WAIT_NONE)

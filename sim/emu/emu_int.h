@@ -185,6 +185,7 @@ typedef enum emu_wait {
     EMU_WAIT_MPI_RECV, /* an MPI receive: an emu_mpi_request */
     EMU_WAIT_POLL,   /* a query that polls: waiting is the call's name */
     EMU_WAIT_PROBE,  /* MPI_Probe: an emu_mpi_probe */
+    EMU_WAIT_MPI_ANY, /* MPI_Waitany: its requests (emu_mpi.c) */
     EMU_WAIT_JOIN,   /* pthread_join: an emu_thread */
     EMU_WAIT_MUTEX,  /* pthread_mutex_lock: an emu_sync */
     EMU_WAIT_COND,   /* pthread_cond_wait: an emu_sync */
@@ -302,6 +303,7 @@ void emu_mpi_free(emu *m);
 void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size);
 void emu_mpi_recv_missing(const emu *m, const void *request, char *buf, size_t size);
 void emu_mpi_probe_missing(const emu *m, const void *probe, char *buf, size_t size);
+void emu_mpi_any_missing(const emu *m, const void *any, char *buf, size_t size);
 void emu_nccl_missing(const emu *m, emu_wait what, const void *arg, char *buf, size_t size);
 extern emu *emu_active;
 size_t emu_type_size(ncclDataType_t t);

@@ -99,12 +99,15 @@ struct emu_mpi_probe {
 
 struct emu_mpi {
     struct emu_mpi_probe *probes;   /* MPI_Probe calls waiting */
+    struct emu_mpi_any *anys;       /* MPI_Waitany calls waiting */
     mpi_comm **comms;               /* by handle: 1 the world, 3 on those the program made; 0 and 2 unused */
     size_t ncomms, capcomms;
     mpi_comm **self;                /* per process: its MPI_COMM_SELF, made on first use */
     struct emu_mpi_request **live;  /* requests not yet waited for, freed at the end */
     size_t nlive, caplive;
 };
+
+static void any_unlink(struct emu_mpi *s, struct emu_mpi_any *a);
 
 static size_t type_size(MPI_Datatype t)
 {
@@ -817,6 +820,8 @@ void emu_mpi_free(emu *m)
         free(s->probes);
         s->probes = next;
     }
+    while (s->anys != NULL)
+        any_unlink(s, s->anys);
     free(s);
     m->mpi = NULL;
 }
@@ -1187,6 +1192,151 @@ int MPI_Testall(int count, MPI_Request requests[], int *flag, MPI_Status statuse
         }
     }
     return err;
+}
+
+/* MPI_Waitany's wait, until one of its requests is done. reqs is the
+ * program's array, read while the caller waits; the report, made after
+ * the run when the caller's stack may be gone, reads its copy, and only
+ * the requests still live. */
+struct emu_mpi_any {
+    MPI_Request *reqs;
+    int count;
+    struct emu_mpi_request **copy;
+    struct emu_mpi_any *next;
+};
+
+static int any_done(const void *arg)
+{
+    const struct emu_mpi_any *a = arg;
+    for (int i = 0; i < a->count; i++)
+        if (a->reqs[i] != MPI_REQUEST_NULL && a->reqs[i]->done)
+            return 1;
+    return 0;
+}
+
+static int is_live(const emu *m, const struct emu_mpi_request *r)
+{
+    for (size_t i = 0; m->mpi != NULL && i < m->mpi->nlive; i++)
+        if (m->mpi->live[i] == r)
+            return 1;
+    return 0;
+}
+
+void emu_mpi_any_missing(const emu *m, const void *any, char *buf, size_t size)
+{
+    const struct emu_mpi_any *a = any;
+    int active = 0, first = -1;
+    size_t len;
+
+    for (int i = 0; i < a->count; i++)
+        if (a->copy[i] != MPI_REQUEST_NULL && is_live(m, a->copy[i]) && active++ == 0)
+            first = i;
+    len = (size_t)snprintf(buf, size, "MPI_Waitany of %d request(s), none of which can complete", active);
+    if (first >= 0 && len + 16 < size) {
+        len += (size_t)snprintf(buf + len, size - len, "; the first, ");
+        emu_mpi_recv_missing(m, a->copy[first], buf + len, size - len);
+    }
+}
+
+static void any_unlink(struct emu_mpi *s, struct emu_mpi_any *a)
+{
+    struct emu_mpi_any **q = &s->anys;
+    while (*q != a)
+        q = &(*q)->next;
+    *q = a->next;
+    free(a->copy);
+    free(a);
+}
+
+/* Requests of an any-call checked: the count of active ones (not
+ * MPI_REQUEST_NULL), or -1 with *code set. *first: the lowest index of a
+ * done one, or -1. */
+static int any_scan(emu *m, int count, MPI_Request requests[], const char *fn, int *first, int *code)
+{
+    int active = 0;
+
+    *first = -1;
+    for (int i = 0; i < count; i++) {
+        struct emu_mpi_request *r = request_arg(m, &requests[i], MPI_STATUS_IGNORE, fn, code);
+        if (r == NULL && *code != MPI_SUCCESS)
+            return -1;
+        active += r != NULL;
+        if (r != NULL && r->done && *first < 0)
+            *first = i;
+    }
+    return active;
+}
+
+/* The lowest-numbered done request completes, as MPI lets it choose any. */
+int MPI_Waitany(int count, MPI_Request requests[], int *index, MPI_Status *status)
+{
+    emu *m = mpi_runtime("MPI_Waitany");
+    int code, first, active;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (index == NULL || count < 0 || (count > 0 && requests == NULL))
+        return mpi_fail(m, "MPI_Waitany", "a NULL index, or a bad count or request array", MPI_ERR_ARG);
+    *index = MPI_UNDEFINED;
+    if ((active = any_scan(m, count, requests, "MPI_Waitany", &first, &code)) < 0)
+        return code;
+    if (active == 0) { /* none active: at once, an empty status */
+        if (status != MPI_STATUS_IGNORE)
+            *status = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_SUCCESS, 0};
+        return MPI_SUCCESS;
+    }
+    if (first < 0) {
+        struct emu_mpi_any *a = calloc(1, sizeof(*a));
+        if (a == NULL || (a->copy = malloc((size_t)count * sizeof(*a->copy))) == NULL) {
+            free(a);
+            return mpi_fail(m, "MPI_Waitany", "out of host memory", MPI_ERR_OTHER);
+        }
+        a->reqs = requests;
+        a->count = count;
+        memcpy(a->copy, requests, (size_t)count * sizeof(*a->copy));
+        a->next = m->mpi->anys;
+        m->mpi->anys = a;
+        emu_wait_what(m, EMU_WAIT_MPI_ANY, any_done, a);
+        for (int i = 0; i < count && first < 0; i++)
+            if (requests[i] != MPI_REQUEST_NULL && requests[i]->done)
+                first = i;
+        if (first < 0) /* the run ended with it waiting: the report reads it */
+            return MPI_ERR_OTHER;
+        any_unlink(m->mpi, a);
+    }
+    *index = first;
+    return request_finish(m, &requests[first], status, "MPI_Waitany");
+}
+
+/* As MPI_Test for whichever is done first; a poll's host time when none is. */
+int MPI_Testany(int count, MPI_Request requests[], int *index, int *flag, MPI_Status *status)
+{
+    emu *m = mpi_runtime("MPI_Testany");
+    int code, first, active;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (index == NULL || flag == NULL || count < 0 || (count > 0 && requests == NULL))
+        return mpi_fail(m, "MPI_Testany", "a NULL index or flag, or a bad count or request array", MPI_ERR_ARG);
+    *index = MPI_UNDEFINED;
+    *flag = 0;
+    if ((active = any_scan(m, count, requests, "MPI_Testany", &first, &code)) < 0)
+        return code;
+    if (active == 0) { /* none active: true, with an empty status */
+        *flag = 1;
+        if (status != MPI_STATUS_IGNORE)
+            *status = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_SUCCESS, 0};
+        return MPI_SUCCESS;
+    }
+    emu_query(m, "MPI_Testany", first >= 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
+    for (int i = 0; i < count && first < 0; i++) /* looked at again after the poll's time */
+        if (requests[i] != MPI_REQUEST_NULL && requests[i]->done)
+            first = i;
+    if (first < 0)
+        return MPI_SUCCESS;
+    *flag = 1;
+    *index = first;
+    return request_finish(m, &requests[first], status, "MPI_Testany");
 }
 
 /* The first message a receive of (source, tag) would take; NULL if none. */

@@ -1,5 +1,5 @@
 /* emu_poll.c - what a query of the program costs (cudaStreamQuery,
- * cudaEventQuery, MPI_Test, MPI_Testall, MPI_Iprobe, pthread_mutex_trylock,
+ * cudaEventQuery, MPI_Test, MPI_Testall, MPI_Testany, MPI_Iprobe, pthread_mutex_trylock,
  * sem_trywait): host time, as SimGrid's SMPI charges each MPI_Test, or,
  * when nothing can happen before the next change, a jump to it; and the
  * watches that end loops that poll for nothing as hangs

@@ -17,6 +17,7 @@ sp_emu_program(memcpy_perf ${SP_ROOT}/workloads/emu/memcpy_perf.c)
 sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
+sp_emu_program(mpi_any ${SP_ROOT}/tests/data/emu/mpi_any.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
@@ -68,6 +69,13 @@ sp_e2e(emulate.mpi.p2p RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|8
 sp_e2e(emulate.mpi.p2p_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_p2p>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Finalize.*process 2 \\(node 2\\) never returned from main: it waits in MPI_Recv \\(or MPI_Wait\\) of a message from process 0 with tag 77: none was sent")
 set_tests_properties(e2e.emulate.mpi.p2p_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# MPI_Waitany and MPI_Testany hand back messages in the order they arrive;
+# a wait for what nobody sends is reported as a hang.
+sp_e2e(emulate.mpi.any RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_mpi_any>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 8 processes")
+sp_e2e(emulate.mpi.any_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_any>|hang"
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Waitany of 1 request\\(s\\), none of which can complete; the first, MPI_Recv \\(or MPI_Wait\\) of a message from process 2 with tag 9: none was sent")
+set_tests_properties(e2e.emulate.mpi.any_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # MPI communicators: split by node, by group, by key; dup, self, free;
 # reduce, gather and scatter on a group; NCCL communicators made on them.
 sp_e2e(emulate.mpi.comms RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|2|--ppn|8|$<TARGET_FILE:emu_mpi_comms>"
@@ -237,6 +245,13 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate_mpi_p2p COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-spark-switch.cfg -n 4 --ppn 1 $<TARGET_FILE:emu_mpi_p2p>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_mpi_any COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-spark-switch.cfg -n 4 --ppn 1 $<TARGET_FILE:emu_mpi_any>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_mpi_any_hang COMMAND ${CMAKE_COMMAND} -DEXE=${SP_VALGRIND}
+    "-DARGS=-q|${vg_supp}|--leak-check=no|--error-exitcode=9|$<TARGET_FILE:scalepath>|emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_any>|hang"
+    -DEXPECT_RC=4 -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   add_test(NAME memcheck.emulate_mpi_comms COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-spark-switch.cfg -n 3 --ppn 1 $<TARGET_FILE:emu_mpi_comms>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
@@ -253,6 +268,7 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
     -p platforms/dgx-h100.cfg $<TARGET_FILE:emu_threads_sync>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p memcheck.emulate_mpi_comms
+    memcheck.emulate_mpi_any memcheck.emulate_mpi_any_hang
     memcheck.emulate_threads memcheck.emulate_polling memcheck.emulate_threads_sync memcheck.emulate_polling_threads
     PROPERTIES LABELS memcheck
     TIMEOUT 300)
