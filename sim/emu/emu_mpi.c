@@ -29,12 +29,13 @@
 
 enum {
     HC_BARRIER, HC_BCAST, HC_ALLGATHER, HC_ALLREDUCE, HC_FINALIZE, HC_REDUCE, HC_GATHER, HC_SCATTER,
-    HC_SPLIT, HC_SPLIT_TYPE, HC_DUP
+    HC_SPLIT, HC_SPLIT_TYPE, HC_DUP, HC_CREATE
 };
 
 static const char *const hc_name[] = {"MPI_Barrier", "MPI_Bcast",      "MPI_Allgather",       "MPI_Allreduce",
                                       "MPI_Finalize", "MPI_Reduce",    "MPI_Gather",          "MPI_Scatter",
-                                      "MPI_Comm_split", "MPI_Comm_split_type", "MPI_Comm_dup"};
+                                      "MPI_Comm_split", "MPI_Comm_split_type", "MPI_Comm_dup",
+                                      "MPI_Comm_create"};
 
 /* --- Communicators ---------------------------------------------------------- */
 
@@ -105,6 +106,15 @@ struct emu_mpi {
     mpi_comm **self;                /* per process: its MPI_COMM_SELF, made on first use */
     struct emu_mpi_request **live;  /* requests not yet waited for, freed at the end */
     size_t nlive, caplive;
+    struct emu_mpi_group *groups;   /* groups not yet freed, freed at the end */
+};
+
+/* A group: processes in order, local to the process that made it. */
+struct emu_mpi_group {
+    int owner;  /* its process */
+    int size;
+    int *procs; /* the process of each of its ranks */
+    struct emu_mpi_group *next;
 };
 
 static void any_unlink(struct emu_mpi *s, struct emu_mpi_any *a);
@@ -354,7 +364,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     int n = c->size;
     size_t z = type_size(h->type) * (size_t)h->count;
 
-    if (z == 0 && h->kind != HC_SPLIT && h->kind != HC_SPLIT_TYPE && h->kind != HC_DUP) {
+    if (z == 0 && h->kind != HC_SPLIT && h->kind != HC_SPLIT_TYPE && h->kind != HC_DUP && h->kind != HC_CREATE) {
         h->done = 1; /* no data (its buffers may be NULL, as MPI allows) */
         return;
     }
@@ -390,7 +400,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
         for (int p = 0; p < n; p++)
             if (h->recv[p] != MPI_IN_PLACE)
                 memmove(h->recv[p], (const char *)h->send[h->root] + (size_t)p * z, z);
-    } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP) {
+    } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE) {
         if (split_run(m, c, h) < 0)
             return;
     }
@@ -415,7 +425,7 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
     emu_proc *P;
     mpi_comm *c;
     struct emu_hostcoll *h;
-    int me, rc, splits = kind == HC_SPLIT || kind == HC_SPLIT_TYPE || kind == HC_DUP;
+    int me, rc, splits = kind == HC_SPLIT || kind == HC_SPLIT_TYPE || kind == HC_DUP || kind == HC_CREATE;
 
     if (m == NULL)
         return MPI_ERR_OTHER;
@@ -822,6 +832,12 @@ void emu_mpi_free(emu *m)
     }
     while (s->anys != NULL)
         any_unlink(s, s->anys);
+    while (s->groups != NULL) {
+        struct emu_mpi_group *next = s->groups->next;
+        free(s->groups->procs);
+        free(s->groups);
+        s->groups = next;
+    }
     free(s);
     m->mpi = NULL;
 }
@@ -933,6 +949,250 @@ int MPI_Comm_dup(MPI_Comm comm, MPI_Comm *newcomm)
 {
     split_arg a = {0, 0, 0}; /* one color, ties kept in rank order */
     return exchange(HC_DUP, &a, newcomm, 0, MPI_BYTE, 0, 0, comm, "MPI_Comm_dup");
+}
+
+/* --- Groups ------------------------------------------------------------------ */
+
+static struct emu_mpi_group group_empty; /* MPI_GROUP_EMPTY */
+
+/* The group a handle names, checked; NULL with *code set. */
+static struct emu_mpi_group *group_get(emu *m, MPI_Group g, const char *fn, int *code)
+{
+    struct emu_mpi *s = mpi_state(m);
+    struct emu_mpi_group *q;
+
+    if (g == MPI_GROUP_EMPTY)
+        return &group_empty;
+    for (q = s != NULL ? s->groups : NULL; q != NULL && q != g; q = q->next)
+        ; /* looked up, not dereferenced: a freed group's handle is freed memory */
+    if (q == NULL || q->owner != self_index(m)) {
+        *code = mpi_fail(m, fn, g == MPI_GROUP_NULL ? "MPI_GROUP_NULL is not a group"
+                                : q == NULL       ? "not a group (freed already?)"
+                                                  : "another process's group", MPI_ERR_GROUP);
+        return NULL;
+    }
+    return q;
+}
+
+/* A new group of n processes (copied), handed out in *out. */
+static int group_new(emu *m, const int *procs, int n, MPI_Group *out, const char *fn)
+{
+    struct emu_mpi *s = mpi_state(m);
+    struct emu_mpi_group *g;
+
+    if (n == 0) {
+        *out = MPI_GROUP_EMPTY;
+        return MPI_SUCCESS;
+    }
+    if (s == NULL || (g = calloc(1, sizeof(*g))) == NULL)
+        return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+    if ((g->procs = malloc((size_t)n * sizeof(int))) == NULL) {
+        free(g);
+        return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+    }
+    memcpy(g->procs, procs, (size_t)n * sizeof(int));
+    g->size = n;
+    g->owner = self_index(m);
+    g->next = s->groups;
+    s->groups = g;
+    *out = g;
+    return MPI_SUCCESS;
+}
+
+int MPI_Comm_group(MPI_Comm comm, MPI_Group *group)
+{
+    emu *m = mpi_runtime("MPI_Comm_group");
+    mpi_comm *c;
+    int rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((c = comm_get(m, comm, "MPI_Comm_group", &rc)) == NULL)
+        return rc;
+    if (group == NULL)
+        return mpi_fail(m, "MPI_Comm_group", "a NULL group to set", MPI_ERR_ARG);
+    return group_new(m, c->world, c->size, group, "MPI_Comm_group");
+}
+
+int MPI_Group_size(MPI_Group group, int *size)
+{
+    emu *m = mpi_runtime("MPI_Group_size");
+    struct emu_mpi_group *g;
+    int rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((g = group_get(m, group, "MPI_Group_size", &rc)) == NULL)
+        return rc;
+    if (size == NULL)
+        return mpi_fail(m, "MPI_Group_size", "a NULL size to set", MPI_ERR_ARG);
+    *size = g->size;
+    return MPI_SUCCESS;
+}
+
+/* Rank r of g's, or MPI_UNDEFINED if the process is not in it. */
+static int group_rank_of(const struct emu_mpi_group *g, int proc)
+{
+    for (int r = 0; r < g->size; r++)
+        if (g->procs[r] == proc)
+            return r;
+    return MPI_UNDEFINED;
+}
+
+int MPI_Group_rank(MPI_Group group, int *rank)
+{
+    emu *m = mpi_runtime("MPI_Group_rank");
+    struct emu_mpi_group *g;
+    int rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((g = group_get(m, group, "MPI_Group_rank", &rc)) == NULL)
+        return rc;
+    if (rank == NULL)
+        return mpi_fail(m, "MPI_Group_rank", "a NULL rank to set", MPI_ERR_ARG);
+    *rank = group_rank_of(g, self_index(m));
+    return MPI_SUCCESS;
+}
+
+/* MPI_Group_incl (keep the n ranks listed, in that order) and
+ * MPI_Group_excl (drop them, the rest in order): each rank valid and
+ * listed once, as MPI requires. */
+static int group_pick(MPI_Group group, int n, const int ranks[], MPI_Group *newgroup, int incl, const char *fn)
+{
+    emu *m = mpi_runtime(fn);
+    struct emu_mpi_group *g;
+    unsigned char *listed;
+    int *procs, k = 0, rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((g = group_get(m, group, fn, &rc)) == NULL)
+        return rc;
+    if (newgroup == NULL || n < 0 || (n > 0 && ranks == NULL))
+        return mpi_fail(m, fn, "a bad count or rank array, or a NULL group to set", MPI_ERR_ARG);
+    if (n > g->size)
+        return mpi_fail(m, fn, "more ranks than the group has", MPI_ERR_ARG);
+    if ((listed = calloc((size_t)g->size + 1, 1)) == NULL || (procs = malloc(((size_t)g->size + 1) * sizeof(int))) == NULL) {
+        free(listed);
+        return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+    }
+    for (int i = 0; i < n; i++) {
+        if (ranks[i] < 0 || ranks[i] >= g->size || listed[ranks[i]]) {
+            char what[96];
+            snprintf(what, sizeof(what), "rank %d %s", ranks[i],
+                     ranks[i] < 0 || ranks[i] >= g->size ? "is not in the group" : "is listed twice");
+            free(listed);
+            free(procs);
+            return mpi_fail(m, fn, what, MPI_ERR_RANK);
+        }
+        listed[ranks[i]] = 1;
+        if (incl)
+            procs[k++] = g->procs[ranks[i]];
+    }
+    for (int r = 0; !incl && r < g->size; r++)
+        if (!listed[r])
+            procs[k++] = g->procs[r];
+    rc = group_new(m, procs, k, newgroup, fn);
+    free(listed);
+    free(procs);
+    return rc;
+}
+
+int MPI_Group_incl(MPI_Group group, int n, const int ranks[], MPI_Group *newgroup)
+{
+    return group_pick(group, n, ranks, newgroup, 1, "MPI_Group_incl");
+}
+
+int MPI_Group_excl(MPI_Group group, int n, const int ranks[], MPI_Group *newgroup)
+{
+    return group_pick(group, n, ranks, newgroup, 0, "MPI_Group_excl");
+}
+
+int MPI_Group_translate_ranks(MPI_Group group1, int n, const int ranks1[], MPI_Group group2, int ranks2[])
+{
+    emu *m = mpi_runtime("MPI_Group_translate_ranks");
+    struct emu_mpi_group *a, *b;
+    int rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((a = group_get(m, group1, "MPI_Group_translate_ranks", &rc)) == NULL ||
+        (b = group_get(m, group2, "MPI_Group_translate_ranks", &rc)) == NULL)
+        return rc;
+    if (n < 0 || (n > 0 && (ranks1 == NULL || ranks2 == NULL)))
+        return mpi_fail(m, "MPI_Group_translate_ranks", "a bad count or rank array", MPI_ERR_ARG);
+    for (int i = 0; i < n; i++) {
+        if (ranks1[i] == MPI_PROC_NULL) {
+            ranks2[i] = MPI_PROC_NULL;
+        } else if (ranks1[i] < 0 || ranks1[i] >= a->size) {
+            return mpi_fail(m, "MPI_Group_translate_ranks", "a rank not in the first group", MPI_ERR_RANK);
+        } else {
+            ranks2[i] = group_rank_of(b, a->procs[ranks1[i]]);
+        }
+    }
+    return MPI_SUCCESS;
+}
+
+int MPI_Group_free(MPI_Group *group)
+{
+    emu *m = mpi_runtime("MPI_Group_free");
+    struct emu_mpi_group *g, **q;
+    int rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (group == NULL)
+        return mpi_fail(m, "MPI_Group_free", "a NULL group", MPI_ERR_ARG);
+    if ((g = group_get(m, *group, "MPI_Group_free", &rc)) == NULL)
+        return rc;
+    if (g != &group_empty) { /* MPI_GROUP_EMPTY is a constant: only its handle is cleared */
+        for (q = &m->mpi->groups; *q != g; q = &(*q)->next)
+            ;
+        *q = g->next;
+        free(g->procs);
+        free(g);
+    }
+    *group = MPI_GROUP_NULL;
+    return MPI_SUCCESS;
+}
+
+/* Collective over comm; every process passes the same group, a subset of
+ * comm's (as MPI requires: checked against what the others passed). Its
+ * members get a communicator ranked in the group's order; the others
+ * MPI_COMM_NULL. */
+int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
+{
+    emu *m = mpi_runtime("MPI_Comm_create");
+    struct emu_mpi_group *g;
+    split_arg a = {MPI_UNDEFINED, 0, 0};
+    mpi_comm *c;
+    int rc, me;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((c = comm_get(m, comm, "MPI_Comm_create", &rc)) == NULL || (g = group_get(m, group, "MPI_Comm_create", &rc)) == NULL)
+        return rc;
+    for (int r = 0; r < g->size; r++)
+        if (c->rank_of[g->procs[r]] < 0)
+            return mpi_fail(m, "MPI_Comm_create", "a group with processes outside the communicator", MPI_ERR_GROUP);
+    me = group_rank_of(g, self_index(m));
+    if (me != MPI_UNDEFINED) {
+        a.color = 0;
+        a.key = me;
+    }
+    if ((rc = exchange(HC_CREATE, &a, newcomm, 0, MPI_BYTE, 0, 0, comm, "MPI_Comm_create")) != MPI_SUCCESS)
+        return rc;
+    if (*newcomm != MPI_COMM_NULL) { /* the members the others' groups gave: this group's? */
+        const mpi_comm *n = m->mpi->comms[*newcomm];
+        int same = n->size == g->size;
+        for (int r = 0; same && r < n->size; r++)
+            same = n->world[r] == g->procs[r];
+        if (!same)
+            return mpi_fail(m, "MPI_Comm_create", "the processes passed different groups (MPI requires the same)",
+                            MPI_ERR_GROUP);
+    }
+    return MPI_SUCCESS;
 }
 
 /* Collective in MPI, which does not oblige it to wait for the others; here

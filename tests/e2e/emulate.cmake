@@ -18,6 +18,7 @@ sp_emu_program(mpi_hang ${SP_ROOT}/tests/data/emu/mpi_hang.c)
 sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
 sp_emu_program(mpi_any ${SP_ROOT}/tests/data/emu/mpi_any.c)
+sp_emu_program(mpi_groups ${SP_ROOT}/tests/data/emu/mpi_groups.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
@@ -76,6 +77,15 @@ sp_e2e(emulate.mpi.any RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4
 sp_e2e(emulate.mpi.any_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_any>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Waitany of 1 request\\(s\\), none of which can complete; the first, MPI_Recv \\(or MPI_Wait\\) of a message from process 2 with tag 9: none was sent")
 set_tests_properties(e2e.emulate.mpi.any_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# MPI groups: incl, excl, translate, MPI_Comm_create in the group's order
+# (MPI and NCCL on it); processes that pass different groups are told.
+sp_e2e(emulate.mpi.groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_mpi_groups>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 8 processes"
+  STDERR "MPI_Group_incl \\(process 0\\): rank 0 is listed twice")
+sp_e2e(emulate.mpi.groups_odd RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|5|$<TARGET_FILE:emu_mpi_groups>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 5 processes")
+sp_e2e(emulate.mpi.groups_mismatch RC 1 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_groups>|mismatch"
+  STDERR "MPI_Comm_create \\(process 0\\): the processes passed different groups \\(MPI requires the same\\)")
 # MPI communicators: split by node, by group, by key; dup, self, free;
 # reduce, gather and scatter on a group; NCCL communicators made on them.
 sp_e2e(emulate.mpi.comms RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|2|--ppn|8|$<TARGET_FILE:emu_mpi_comms>"
@@ -248,6 +258,9 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate_mpi_any COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-spark-switch.cfg -n 4 --ppn 1 $<TARGET_FILE:emu_mpi_any>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_mpi_groups COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-spark-switch.cfg -n 3 --ppn 1 $<TARGET_FILE:emu_mpi_groups>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   add_test(NAME memcheck.emulate_mpi_any_hang COMMAND ${CMAKE_COMMAND} -DEXE=${SP_VALGRIND}
     "-DARGS=-q|${vg_supp}|--leak-check=no|--error-exitcode=9|$<TARGET_FILE:scalepath>|emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_any>|hang"
     -DEXPECT_RC=4 -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/expect.cmake
@@ -268,7 +281,7 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
     -p platforms/dgx-h100.cfg $<TARGET_FILE:emu_threads_sync>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p memcheck.emulate_mpi_comms
-    memcheck.emulate_mpi_any memcheck.emulate_mpi_any_hang
+    memcheck.emulate_mpi_any memcheck.emulate_mpi_any_hang memcheck.emulate_mpi_groups
     memcheck.emulate_threads memcheck.emulate_polling memcheck.emulate_threads_sync memcheck.emulate_polling_threads
     PROPERTIES LABELS memcheck
     TIMEOUT 300)

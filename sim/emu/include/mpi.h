@@ -2,7 +2,8 @@
  * scalepath's emulator provides it (docs/emulation.md): ranks and sizes, a
  * broadcast of the NCCL unique id, an all-gather of host names, barriers,
  * small reductions, gathers and scatters to check results, communicators
- * split from the world (per node, per parallel group), and point-to-point
+ * split from the world (per node, per parallel group) or made from groups
+ * of its processes, and point-to-point
  * messages (blocking and not). With `scalepath emulate --ppn K`
  * the program runs as K processes per node, each rank one process, as
  * `mpirun` would start it; without --ppn it is one process of rank 0.
@@ -37,6 +38,7 @@ typedef int MPI_Info;
 #define MPI_ERR_COMM 5
 #define MPI_ERR_RANK 6
 #define MPI_ERR_ROOT 7
+#define MPI_ERR_GROUP 8
 #define MPI_ERR_ARG 12
 #define MPI_ERR_TRUNCATE 14
 #define MPI_ERR_OTHER 15
@@ -59,6 +61,10 @@ typedef struct MPI_Status {
 
 typedef struct emu_mpi_request *MPI_Request;
 #define MPI_REQUEST_NULL ((MPI_Request)0)
+
+typedef struct emu_mpi_group *MPI_Group; /* local to the process that made it */
+#define MPI_GROUP_NULL ((MPI_Group)0)
+#define MPI_GROUP_EMPTY ((MPI_Group)1)
 
 #define MPI_DATATYPE_NULL ((MPI_Datatype)0)
 #define MPI_BYTE ((MPI_Datatype)1)
@@ -96,6 +102,16 @@ int MPI_Comm_split(MPI_Comm comm, int color, int key, MPI_Comm *newcomm);
 int MPI_Comm_split_type(MPI_Comm comm, int split_type, int key, MPI_Info info, MPI_Comm *newcomm);
 int MPI_Comm_dup(MPI_Comm comm, MPI_Comm *newcomm);
 int MPI_Comm_free(MPI_Comm *comm);
+int MPI_Comm_group(MPI_Comm comm, MPI_Group *group);
+int MPI_Group_size(MPI_Group group, int *size);
+int MPI_Group_rank(MPI_Group group, int *rank); /* MPI_UNDEFINED if not a member */
+int MPI_Group_incl(MPI_Group group, int n, const int ranks[], MPI_Group *newgroup);
+int MPI_Group_excl(MPI_Group group, int n, const int ranks[], MPI_Group *newgroup);
+int MPI_Group_translate_ranks(MPI_Group group1, int n, const int ranks1[], MPI_Group group2, int ranks2[]);
+int MPI_Group_free(MPI_Group *group);
+/* Collective over comm: the group's members get a communicator in the
+ * group's order, the others MPI_COMM_NULL. */
+int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm);
 int MPI_Barrier(MPI_Comm comm);
 int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm);
 int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
