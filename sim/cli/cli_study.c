@@ -1079,6 +1079,7 @@ int cli_study(int argc, char **argv, diag_list *diag)
                 x->args.cfg = x->least.c;
                 memset(&x->out, 0, sizeof(x->out));
                 x->out.mem = x->least.mem;
+                x->out.moe_load = train_moe_load(s->jobs[j].m, &x->least.c, &x->out.moe_dropped);
                 x->out.capacity = plat_type_of_rank(s->rungs[r].p, 0)->gpu.mem_bytes;
                 x->out.step_s = NAN;
             }

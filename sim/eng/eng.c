@@ -297,13 +297,18 @@ static void gate_pass(eng *e, const char *key, int n)
         e->gate_mutex = sg_mutex_init();
     sg_mutex_lock(e->gate_mutex);
     if ((g = gate_get(e, key)) == NULL) {
-        e->gate_failed = 1; /* the run is reported as failed; go on ungated */
+        /* Out of memory: the run is reported as failed. It goes on ungated,
+         * every gate open, so that no member waits for one never counted. */
+        e->gate_failed = 1;
+        for (size_t i = 0; i < e->capgates; i++)
+            for (gate *h = e->gates[i]; h != NULL; h = h->next)
+                sg_cond_notify_all(h->open);
         sg_mutex_unlock(e->gate_mutex);
         return;
     }
     if (++g->begun == n)
         sg_cond_notify_all(g->open);
-    while (g->begun < n)
+    while (g->begun < n && !e->gate_failed)
         sg_cond_wait(g->open, e->gate_mutex);
     if (++g->passed == n)
         gate_remove(e, g);
@@ -352,8 +357,10 @@ static void run_member(eng *e, const coll_plan *c, int member, const char *key, 
         flow_name(name, key, member, st.recv[i].peer, st.recv[i].ring);
         sg_mailbox_set_receiver(name);
     }
-    if (coll_plan_starts_together(c))
+    if (coll_plan_starts_together(c)) {
+        *stage = 0; /* a member that never comes is reported at the first stage */
         gate_pass(e, key, coll_plan_members(c));
+    }
     for (int s = 0; s < n; s++) {
         *stage = s;
         coll_plan_stage(c, member, s, &st);

@@ -147,8 +147,10 @@ double train_moe_load(const model *m, const train_config *c, double *dropped)
          * from each of the ep ranks: at most ep x that each, and with
          * padding exactly that. */
         double routed = (double)l->micro_batch * l->seq_len / cp / tp * m->top_k;
-        double cap = ceil(routed / m->experts * c->moe_capacity) * m->experts / routed;
-        load = c->moe_pad ? cap : fmin(want, cap);
+        if (routed > 0.0) { /* no tokens (an empty layout): nothing to cap */
+            double cap = ceil(routed / m->experts * c->moe_capacity) * m->experts / routed;
+            load = c->moe_pad ? cap : fmin(want, cap);
+        }
     }
     if (dropped != NULL)
         *dropped = want > load ? 1.0 - load / want : 0.0;

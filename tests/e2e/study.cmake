@@ -50,6 +50,9 @@ sp_e2e(bad.study.moe_capacity RC 2 ARGS "study|tests/bad/study/moe-capacity.cfg|
   ABSENT "${SP_OUT}/bad-moe-cap.h5")
 sp_e2e(study.moe_capacity RC 0 ARGS "study|tests/data/studies/moe_capacity.cfg|-o|${SP_OUT}/moe-cap-study.h5"
   STDOUT "MoE imbalance 3 \\(at most EP\\), capacity factor 1.25, padded")
+add_test(NAME e2e.study.moe_capacity_h5 COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_moe_study.py
+  ${SP_OUT}/moe-cap-study.h5 1.25)
+set_tests_properties(e2e.study.moe_capacity_h5 PROPERTIES DEPENDS e2e.study.moe_capacity LABELS e2e)
 sp_e2e(bad.study.keys RC 2 ARGS "study|tests/bad/study/bad-keys.cfg|-o|${SP_OUT}/bad-study.h5"
   STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:7: error: job: loss \"fast\": expected fused or unfused.*bad-keys.cfg:7: error: job: moe_imbalance 1.5 for Llama 3 8B, which has no mixture of experts.*bad-keys.cfg:9: error: job: unknown key \"colour\".*bad-keys.cfg:9: error: job: precision \"tf32\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer.*bad-keys.cfg:14: error: rung \"z\": collnet needs a fabric that reduces in the network"
   ABSENT "${SP_OUT}/bad-study.h5")
