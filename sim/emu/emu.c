@@ -270,13 +270,13 @@ void emu_set_nodata(emu *m, int nodata)
     m->nodata = nodata;
 }
 
-emu_stream *emu_stream_add(emu *m, int device)
+emu_stream *emu_stream_add(emu *m, int device, int nonblocking)
 {
     emu_stream *s = NULL;
-    return emu_stream_add_at(m, device, &s);
+    return emu_stream_add_at(m, device, &s, nonblocking ? EMU_STREAM_NONBLOCKING : EMU_STREAM_BLOCKING);
 }
 
-emu_stream *emu_stream_add_at(emu *m, int device, emu_stream **slot)
+emu_stream *emu_stream_add_at(emu *m, int device, emu_stream **slot, emu_stream_kind kind)
 {
     emu_stream *s;
 
@@ -285,6 +285,8 @@ emu_stream *emu_stream_add_at(emu *m, int device, emu_stream **slot)
         return NULL;
     s->device = device;
     s->proc = (int)(emu_self(m) - m->procs);
+    s->legacy = kind == EMU_STREAM_LEGACY;
+    s->nonblocking = kind == EMU_STREAM_NONBLOCKING;
     for (size_t i = 0; i < m->nstreams; i++) /* numbered per device, in creation order */
         s->id += m->streams[i]->device == device;
     m->streams[m->nstreams++] = s;
@@ -296,13 +298,11 @@ emu_stream *emu_stream_add_at(emu *m, int device, emu_stream **slot)
     return s;
 }
 
-emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
+/* A task queued on s, nothing more. */
+static emu_task *task_push(emu *m, emu_stream *s, emu_task_kind kind)
 {
     emu_task *t;
-    emu_thread *self = emu_thread_self(m);
 
-    self->read_clock = 0; /* polls from now on may wait for this work (emu_query) */
-    self->polls_since_launch = 0;
     if (emu_vec_grow((void **)&m->tasks, &m->captasks, m->ntasks, sizeof(*m->tasks)) < 0 ||
         (t = calloc(1, sizeof(*t))) == NULL)
         return NULL;
@@ -318,8 +318,34 @@ emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
     else
         s->head = t;
     s->tail = t;
+    s->last = t;
     s->queued++;
     return t;
+}
+
+/* CUDA's legacy default stream (the NULL stream of a process on a device)
+ * synchronizes with the process's blocking streams on that device: its
+ * work waits for all their earlier work, and theirs waits for its earlier
+ * work; streams made with cudaStreamNonBlocking take no part (CUDA Runtime
+ * API, "Stream synchronization behavior"). Before a task is queued on s,
+ * waits for those unfinished last tasks are queued ahead of it. */
+emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
+{
+    emu_thread *self = emu_thread_self(m);
+
+    self->read_clock = 0; /* polls from now on may wait for this work (emu_query) */
+    self->polls_since_launch = 0;
+    for (size_t i = 0; !s->nonblocking && i < m->nstreams; i++) {
+        emu_stream *b = m->streams[i];
+        emu_task *w;
+        if (b == s || b->proc != s->proc || b->device != s->device || b->nonblocking || !(s->legacy || b->legacy) ||
+            b->last == NULL || b->last->done)
+            continue;
+        if ((w = task_push(m, s, EMU_TASK_WAIT)) == NULL)
+            return NULL;
+        w->impl = b->last;
+    }
+    return task_push(m, s, kind);
 }
 
 emu_task *emu_stream_next(emu_stream *s)

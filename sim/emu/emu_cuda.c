@@ -401,7 +401,7 @@ static emu_stream *default_stream(emu *m, int device)
     if (P->dflt == NULL && (P->dflt = calloc((size_t)P->ndev, sizeof(*P->dflt))) == NULL)
         return NULL;
     if (P->dflt[i] == NULL) /* set before its worker starts, which lets other threads run */
-        emu_stream_add_at(m, P->first + i, &P->dflt[i]);
+        emu_stream_add_at(m, P->first + i, &P->dflt[i], EMU_STREAM_LEGACY);
     return P->dflt[i];
 }
 
@@ -430,7 +430,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *pStream, unsigned int flags)
         return cudaErrorInvalidValue;
     if (pStream == NULL || flags > cudaStreamNonBlocking)
         return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaStreamCreate: %s", pStream == NULL ? "pStream is NULL" : "unknown flags");
-    if ((s = emu_stream_add(m, emu_thread_self(m)->current)) == NULL)
+    if ((s = emu_stream_add(m, emu_thread_self(m)->current, (flags & cudaStreamNonBlocking) != 0)) == NULL)
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaStreamCreate: out of host memory");
     *pStream = s;
     return cudaSuccess;

@@ -100,7 +100,10 @@ struct CUstream_st {
     int device, id;
     int proc;                 /* the process that made it */
     int destroyed;
+    int legacy;               /* the process's default (NULL) stream on its device */
+    int nonblocking;          /* made with cudaStreamNonBlocking: no implicit synchronization */
     emu_task *head, *tail;
+    emu_task *last;           /* the last task queued, done or not; NULL if none */
     unsigned long queued;
 };
 
@@ -309,11 +312,18 @@ extern emu *emu_active;
 size_t emu_type_size(ncclDataType_t t);
 const char *emu_fn_name(emu_fn fn);
 int emu_fn_reduces(emu_fn fn); /* takes a reduction operation */
-emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind); /* queued at the tail */
-emu_stream *emu_stream_add(emu *m, int device);                    /* NULL: out of memory */
+/* Queued at the tail, after waits for the streams CUDA's legacy default
+ * stream synchronizes it with (emu.c). */
+emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind);
+typedef enum emu_stream_kind {
+    EMU_STREAM_BLOCKING,    /* cudaStreamCreate's default */
+    EMU_STREAM_NONBLOCKING, /* cudaStreamNonBlocking */
+    EMU_STREAM_LEGACY       /* a process's default (NULL) stream on a device */
+} emu_stream_kind;
+emu_stream *emu_stream_add(emu *m, int device, int nonblocking); /* NULL: out of memory */
 /* The same, written to *slot before its worker starts (starting it lets
  * other threads run, which must find it there). */
-emu_stream *emu_stream_add_at(emu *m, int device, emu_stream **slot);
+emu_stream *emu_stream_add_at(emu *m, int device, emu_stream **slot, emu_stream_kind kind);
 int emu_vec_grow(void **v, size_t *cap, size_t n, size_t size);
 /* The collective number seq of a clique, made by its first caller. */
 emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, size_t count,

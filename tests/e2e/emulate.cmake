@@ -19,6 +19,7 @@ sp_emu_program(mpi_split ${SP_ROOT}/tests/data/emu/mpi_split.c)
 sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
 sp_emu_program(mpi_any ${SP_ROOT}/tests/data/emu/mpi_any.c)
 sp_emu_program(mpi_groups ${SP_ROOT}/tests/data/emu/mpi_groups.c)
+sp_emu_program(legacy_stream ${SP_ROOT}/tests/data/emu/legacy_stream.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
@@ -77,6 +78,11 @@ sp_e2e(emulate.mpi.any RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4
 sp_e2e(emulate.mpi.any_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_any>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Waitany of 1 request\\(s\\), none of which can complete; the first, MPI_Recv \\(or MPI_Wait\\) of a message from process 2 with tag 9: none was sent")
 set_tests_properties(e2e.emulate.mpi.any_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# CUDA's legacy default stream synchronizes with the device's blocking
+# streams (not non-blocking ones, nor other devices'); an all-reduce sees
+# what a NULL-stream copy wrote before it.
+sp_e2e(emulate.legacy_stream RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_legacy_stream>"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
 # MPI groups: incl, excl, translate, MPI_Comm_create in the group's order
 # (MPI and NCCL on it); processes that pass different groups are told.
 sp_e2e(emulate.mpi.groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_mpi_groups>"

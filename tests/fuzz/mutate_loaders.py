@@ -28,6 +28,7 @@ SEEDS = [
     ("workloads/models/llama3-8b.cfg", "model"),
     ("tests/data/studies/small.cfg", "study"),
     ("tests/data/studies/sweep.cfg", "study"),
+    ("tests/data/studies/moe_capacity.cfg", "study"),
     ("bench/data/nccl-tests/h100x8_allreduce_g1_dgxc.log", "log"),
     ("tests/data/aicb/micro_all_reduce.txt", "aicb"),
     (CHAKRA + ".0.et", "et"),
