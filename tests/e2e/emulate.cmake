@@ -293,6 +293,10 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
     TIMEOUT 300)
 endif()
 
+# Lab 7 section 7: the NULL stream orders a blocking stream's all-reduce
+# after its copy; a non-blocking one reads the buffer first; an event fixes it.
+sp_e2e(lab7.default_stream RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_ROOT}/workloads/emu/default_stream.c"
+  STDOUT "blocking +all-reduce ends at +1.334 ms; 0 of 8388608 results wrong.non-blocking +all-reduce ends at +0.040 ms; 8388608 of 8388608 results wrong.non-blocking \\+ event +all-reduce ends at +1.334 ms; 0 of 8388608 results wrong")
 # Lab 7 (docs/labs/lab7-nccl-programs.md): the figures it states.
 add_test(NAME e2e.lab7.claims COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_lab7.py ${SP_EXE}
   $<TARGET_FILE:emu_allreduce_perf> $<TARGET_FILE:emu_overlap> $<TARGET_FILE:emu_memcpy_perf>
