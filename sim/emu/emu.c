@@ -312,7 +312,10 @@ static emu_task *task_push(emu *m, emu_stream *s, emu_task_kind kind)
     t->stream_id = s->id;
     t->peer_device = -1;
     t->start_s = t->end_s = -1.0;
+    t->launch = m->launch;
     m->tasks[m->ntasks++] = t;
+    if (t->launch == 0 || s->last == NULL || s->last->launch != t->launch)
+        s->before = s->last;
     if (s->tail != NULL)
         s->tail->next = t;
     else
@@ -328,7 +331,10 @@ static emu_task *task_push(emu *m, emu_stream *s, emu_task_kind kind)
  * work waits for all their earlier work, and theirs waits for its earlier
  * work; streams made with cudaStreamNonBlocking take no part (CUDA Runtime
  * API, "Stream synchronization behavior"). Before a task is queued on s,
- * waits for those unfinished last tasks are queued ahead of it. */
+ * waits for those unfinished last tasks are queued ahead of it. An NCCL
+ * group's operations are launched together, on NCCL's own streams after
+ * the user streams' earlier work: they wait for what came before the
+ * launch, never for each other. */
 emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
 {
     emu_thread *self = emu_thread_self(m);
@@ -337,13 +343,16 @@ emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
     self->polls_since_launch = 0;
     for (size_t i = 0; !s->nonblocking && i < m->nstreams; i++) {
         emu_stream *b = m->streams[i];
-        emu_task *w;
+        emu_task *w, *last = b->last;
+        if (last != NULL && m->launch != 0 && last->launch == m->launch)
+            last = b->before;
         if (b == s || b->proc != s->proc || b->device != s->device || b->nonblocking || !(s->legacy || b->legacy) ||
-            b->last == NULL || b->last->done)
+            last == NULL || last->done)
             continue;
         if ((w = task_push(m, s, EMU_TASK_WAIT)) == NULL)
             return NULL;
-        w->impl = b->last;
+        w->impl = last;
+        w->implicit = 1;
     }
     return task_push(m, s, kind);
 }
@@ -907,6 +916,9 @@ static const char *task_what(const emu_task *t)
 {
     static const char *const what[] = {"a collective", "sends and receives", "a copy or kernel",
                                        "an event record", "a wait for an event"};
+    if (t->kind == EMU_TASK_WAIT && t->implicit)
+        return t->stream->legacy ? "the NULL stream's implicit wait for a blocking stream's earlier work"
+                                 : "a blocking stream's implicit wait for the NULL stream's earlier work";
     return what[t->kind];
 }
 

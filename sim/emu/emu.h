@@ -75,6 +75,8 @@ typedef struct emu_task {
     /* filled by the runtime */
     double start_s, end_s;
     int begun, done;
+    unsigned long launch;  /* the NCCL group launch that queued it (emu.launch); 0: none */
+    int implicit;          /* WAIT: queued by the legacy default stream's rule, not by the program */
     size_t run_slot;       /* its place among the tasks begun and not ended */
     struct emu_task *next; /* queue order */
     void *impl;            /* the runtime's own record (collective, event, copy) */

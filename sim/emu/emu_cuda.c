@@ -138,6 +138,7 @@ typedef struct dev_arg {
     int device; /* -1: the devices first .. first + n - 1 */
     int first, n;
     int proc;   /* only the streams of this process (CUDA: its context); -1: everyone's */
+    int blocking_only; /* what the legacy default stream waits for: not cudaStreamNonBlocking streams */
 } dev_arg;
 
 static int emu_self_index(emu *m)
@@ -156,7 +157,7 @@ static int device_idle(const void *arg)
     for (size_t i = 0; i < d->m->nstreams; i++) {
         const emu_stream *s = d->m->streams[i];
         if ((d->device < 0 ? s->device >= d->first && s->device < d->first + d->n : s->device == d->device) &&
-            (d->proc < 0 || s->proc == d->proc) && s->head != NULL)
+            (d->proc < 0 || s->proc == d->proc) && s->head != NULL && !(d->blocking_only && s->nonblocking))
             return 0;
     }
     return 1;
@@ -323,7 +324,7 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
             /* cudaFree synchronizes the device; cudaFreeHost every device
              * (its copies may be queued anywhere). Others run meanwhile:
              * a second free of it is refused, and the array may move. */
-            dev_arg d = {m, host ? -1 : a->device, emu_self(m)->first, emu_self(m)->ndev, emu_self_index(m)};
+            dev_arg d = {m, host ? -1 : a->device, emu_self(m)->first, emu_self(m)->ndev, emu_self_index(m), 0};
             a->freeing = 1;
             emu_wait_for(m, device_idle, &d);
             a = &m->allocs[i];
@@ -338,7 +339,7 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
         emu_release(a->base, a->size);
         a->dead = 1;
         {
-            dev_arg all = {m, -1, 0, m->ndevices, -1};
+            dev_arg all = {m, -1, 0, m->ndevices, -1, 0};
             if (device_idle(&all))
                 for (size_t j = 0; j < m->nallocs; j++)
                     if (m->allocs[j].dead && m->allocs[j].base != NULL) {
@@ -487,7 +488,7 @@ cudaError_t cudaDeviceSynchronize(void)
     dev_arg d;
     if (m == NULL)
         return cudaErrorInvalidDevice;
-    d = (dev_arg){m, emu_thread_self(m)->current, 0, 0, emu_self_index(m)};
+    d = (dev_arg){m, emu_thread_self(m)->current, 0, 0, emu_self_index(m), 0};
     emu_wait_for(m, device_idle, &d);
     return cudaSuccess;
 }
@@ -570,8 +571,9 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
     }
     if ((s = emu_stream_arg(m, stream, dev, fn)) == NULL)
         return cudaErrorInvalidResourceHandle;
-    if (sync) { /* a synchronous copy waits for the earlier work of the devices it touches */
-        dev_arg d = {m, dev, 0, 0, emu_self_index(m)};
+    if (sync) { /* a synchronous copy waits, as the legacy default stream does, for the earlier work of
+                 * the blocking streams of the devices it touches */
+        dev_arg d = {m, dev, 0, 0, emu_self_index(m), 1};
         emu_wait_for(m, device_idle, &d);
         if (sdev >= 0 && sdev != dev) {
             d.device = sdev;

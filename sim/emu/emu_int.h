@@ -104,6 +104,7 @@ struct CUstream_st {
     int nonblocking;          /* made with cudaStreamNonBlocking: no implicit synchronization */
     emu_task *head, *tail;
     emu_task *last;           /* the last task queued, done or not; NULL if none */
+    emu_task *before;         /* the last one queued before the current NCCL group launch's */
     unsigned long queued;
 };
 
@@ -152,6 +153,8 @@ struct emu {
     size_t nstreams, capstreams;
     emu_task **tasks;         /* every task, in submission order (freed at the end) */
     size_t ntasks, captasks;
+    unsigned long launch;     /* the NCCL group launch queuing its tasks now; 0: none */
+    unsigned long launches;   /* launches so far */
     emu_alloc *allocs;
     size_t nallocs, capallocs;
     emu_clique **cliques;

@@ -1157,10 +1157,13 @@ int MPI_Group_free(MPI_Group *group)
     return MPI_SUCCESS;
 }
 
-/* Collective over comm; every process passes the same group, a subset of
- * comm's (as MPI requires: checked against what the others passed). Its
- * members get a communicator ranked in the group's order; the others
- * MPI_COMM_NULL. */
+/* Collective over comm; every process passes a subset of comm's processes:
+ * the same group, or (MPI-3.1 section 6.4.2) disjoint ones, one
+ * communicator each. A group's members get a communicator ranked in its
+ * order (the split's color is the group's first process, the key the rank
+ * in it); the others MPI_COMM_NULL. Members check that the communicator
+ * holds their group: processes that passed overlapping different groups
+ * are told. */
 int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
 {
     emu *m = mpi_runtime("MPI_Comm_create");
@@ -1178,7 +1181,7 @@ int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
             return mpi_fail(m, "MPI_Comm_create", "a group with processes outside the communicator", MPI_ERR_GROUP);
     me = group_rank_of(g, self_index(m));
     if (me != MPI_UNDEFINED) {
-        a.color = 0;
+        a.color = g->procs[0];
         a.key = me;
     }
     if ((rc = exchange(HC_CREATE, &a, newcomm, 0, MPI_BYTE, 0, 0, comm, "MPI_Comm_create")) != MPI_SUCCESS)
@@ -1188,9 +1191,12 @@ int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
         int same = n->size == g->size;
         for (int r = 0; same && r < n->size; r++)
             same = n->world[r] == g->procs[r];
-        if (!same)
-            return mpi_fail(m, "MPI_Comm_create", "the processes passed different groups (MPI requires the same)",
-                            MPI_ERR_GROUP);
+        if (!same) {
+            *newcomm = MPI_COMM_NULL; /* the one made is freed at the end */
+            return mpi_fail(m, "MPI_Comm_create",
+                            "the processes passed different groups that overlap (MPI requires the same group, or "
+                            "disjoint ones)", MPI_ERR_GROUP);
+        }
     }
     return MPI_SUCCESS;
 }

@@ -623,6 +623,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
         order[i] = (held){f, calls[i].p2p, i};
     }
     qsort(order, n, sizeof(*order), held_cmp);
+    m->launch = ++m->launches; /* its tasks do not wait for each other (emu_task_add) */
     /* A call that fails does not stop the others: each reports its own
      * problem, and the first error is the group's. */
     for (size_t o = 0; o < n; o++) {
@@ -645,6 +646,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
         if (res == ncclSuccess)
             res = r;
     }
+    m->launch = 0;
     free(batch);
     free(taken);
     free(order);

@@ -55,7 +55,17 @@ static int others_wait(const emu *m, const emu_thread *self, int moves)
 /* Whether a stream's work ahead will end by itself. */
 int emu_stream_moving(const emu_stream *s)
 {
-    return s != NULL && s->head != NULL && s->head->begun && task_moves(s->head);
+    /* A stream held by a wait (cudaStreamWaitEvent, or the NULL stream's
+     * implicit ones) moves when the stream of the task it waits for does. */
+    for (int hops = 0; s != NULL && s->head != NULL && hops < 64; hops++) {
+        const emu_task *h = s->head, *on = h->impl;
+        if (h->kind == EMU_TASK_WAIT && !h->begun && on != NULL && !on->done) {
+            s = on->stream;
+            continue;
+        }
+        return h->begun && task_moves(h);
+    }
+    return 0;
 }
 
 /* Nothing happened since the thread last looked: no change, and no call

@@ -20,6 +20,8 @@ sp_emu_program(mpi_p2p ${SP_ROOT}/tests/data/emu/mpi_p2p.c)
 sp_emu_program(mpi_any ${SP_ROOT}/tests/data/emu/mpi_any.c)
 sp_emu_program(mpi_groups ${SP_ROOT}/tests/data/emu/mpi_groups.c)
 sp_emu_program(legacy_stream ${SP_ROOT}/tests/data/emu/legacy_stream.c)
+sp_emu_program(legacy_groups ${SP_ROOT}/tests/data/emu/legacy_groups.c)
+sp_emu_program(legacy_hang ${SP_ROOT}/tests/data/emu/legacy_hang.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
@@ -83,6 +85,14 @@ set_tests_properties(e2e.emulate.mpi.any_hang PROPERTIES ENVIRONMENT "ASAN_OPTIO
 # what a NULL-stream copy wrote before it.
 sp_e2e(emulate.legacy_stream RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_legacy_stream>"
   STDOUT "^PASSED: 0 failed check\\(s\\)")
+# ... beside NCCL groups (launched together: no implicit wait between their
+# operations), synchronous copies (not waiting for non-blocking streams) and
+# polling; a hang through an implicit wait names it.
+sp_e2e(emulate.legacy_groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_legacy_groups>"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
+sp_e2e(emulate.legacy_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_legacy_hang>"
+  STDERR "device 0's stream 1 never finished the NULL stream's implicit wait for a blocking stream's earlier work")
+set_tests_properties(e2e.emulate.legacy_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # MPI groups: incl, excl, translate, MPI_Comm_create in the group's order
 # (MPI and NCCL on it); processes that pass different groups are told.
 sp_e2e(emulate.mpi.groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_mpi_groups>"
@@ -91,7 +101,7 @@ sp_e2e(emulate.mpi.groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--pp
 sp_e2e(emulate.mpi.groups_odd RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|5|$<TARGET_FILE:emu_mpi_groups>"
   STDOUT "^PASSED: 0 failed check\\(s\\) over 5 processes")
 sp_e2e(emulate.mpi.groups_mismatch RC 1 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_groups>|mismatch"
-  STDERR "MPI_Comm_create \\(process 0\\): the processes passed different groups \\(MPI requires the same\\)")
+  STDERR "MPI_Comm_create \\(process 0\\): the processes passed different groups that overlap")
 # MPI communicators: split by node, by group, by key; dup, self, free;
 # reduce, gather and scatter on a group; NCCL communicators made on them.
 sp_e2e(emulate.mpi.comms RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|2|--ppn|8|$<TARGET_FILE:emu_mpi_comms>"

@@ -3,8 +3,8 @@
  * (MPI_Group_excl); ranks translated between groups; MPI_Comm_create
  * over the world with the reversed even group, whose members get a
  * communicator in the group's order and whose others MPI_COMM_NULL; an
- * MPI_Allreduce and an NCCL all-reduce on it; bad arguments; groups
- * freed. Prints "PASSED: 0 failed check(s) over N processes". With
+ * MPI_Allreduce and an NCCL all-reduce on it; disjoint groups passed by
+ * different processes; bad arguments; groups freed. Prints "PASSED: 0 failed check(s) over N processes". With
  * the argument "mismatch", processes pass different groups. */
 #include <stdio.h>
 #include <string.h>
@@ -110,6 +110,19 @@ int main(int argc, char **argv)
         CHECK(MPI_Group_incl(world, 0, bad, &g) == MPI_SUCCESS && g == MPI_GROUP_EMPTY, "an empty group");
         MPI_Group_size(g, &n);
         CHECK(n == 0, "MPI_GROUP_EMPTY's size %d", n);
+    }
+    if (argc == 1) { /* disjoint groups (MPI-3.1 6.4.2): the evens pass theirs, the odds theirs */
+        MPI_Comm mine = MPI_COMM_NULL;
+        int crank = -1, csize = 0;
+        CHECK(MPI_Comm_create(MPI_COMM_WORLD, rank % 2 ? odd : even, &mine) == MPI_SUCCESS && mine != MPI_COMM_NULL,
+              "MPI_Comm_create with disjoint groups");
+        if (mine != MPI_COMM_NULL) {
+            MPI_Comm_rank(mine, &crank);
+            MPI_Comm_size(mine, &csize);
+            CHECK(csize == (rank % 2 ? size / 2 : ne) && crank == (rank % 2 ? rank / 2 : ne - 1 - rank / 2),
+                  "disjoint groups: rank %d of %d", crank, csize);
+            MPI_Comm_free(&mine);
+        }
     }
     MPI_Group_incl(world, 1, ranks + 1, &back); /* left for the emulator to free */
     MPI_Group_free(&even);
