@@ -243,6 +243,7 @@ void emu_free(emu *m)
         free(t);
     }
     free(m->tasks);
+    free(m->launch_streams);
     free(m->p2ps);
     for (size_t i = 0; i < m->nstreams; i++)
         free(m->streams[i]);
@@ -341,20 +342,75 @@ emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
 
     self->read_clock = 0; /* polls from now on may wait for this work (emu_query) */
     self->polls_since_launch = 0;
-    for (size_t i = 0; !s->nonblocking && i < m->nstreams; i++) {
+    for (size_t i = 0; i < m->nstreams; i++) {
         emu_stream *b = m->streams[i];
         emu_task *w, *last = b->last;
+        int legacy = !s->nonblocking && !b->nonblocking && (s->legacy || b->legacy), group = 0;
+        if (b == s || b->proc != s->proc || b->device != s->device)
+            continue;
+        for (size_t k = 0; m->launch != 0 && k < m->nlaunch_streams && !group; k++)
+            group = m->launch_streams[k] == b;
         if (last != NULL && m->launch != 0 && last->launch == m->launch)
             last = b->before;
-        if (b == s || b->proc != s->proc || b->device != s->device || b->nonblocking || !(s->legacy || b->legacy) ||
-            last == NULL || last->done)
+        if (!(legacy || group) || last == NULL || last->done)
             continue;
         if ((w = task_push(m, s, EMU_TASK_WAIT)) == NULL)
             return NULL;
         w->impl = last;
-        w->implicit = 1;
+        w->implicit = legacy ? 1 : 2;
     }
     return task_push(m, s, kind);
+}
+
+int emu_launch_begin(emu *m, emu_stream *const *streams, size_t n)
+{
+    m->launch = ++m->launches;
+    m->nlaunch_streams = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < m->nlaunch_streams && m->launch_streams[k] != streams[i])
+            k++;
+        if (k < m->nlaunch_streams || streams[i] == NULL)
+            continue;
+        if (emu_vec_grow((void **)&m->launch_streams, &m->caplaunch_streams, m->nlaunch_streams,
+                         sizeof(*m->launch_streams)) < 0) {
+            m->launch = 0;
+            return -1;
+        }
+        m->launch_streams[m->nlaunch_streams++] = streams[i];
+    }
+    return 0;
+}
+
+int emu_launch_end(emu *m)
+{
+    size_t n = m->nlaunch_streams;
+    emu_task **mine = calloc(n + 1, sizeof(*mine));
+    int err = 0;
+
+    if (mine == NULL)
+        err = -1;
+    for (size_t i = 0; mine != NULL && i < n; i++) { /* each stream's last task of the launch, if any */
+        emu_task *t = m->launch_streams[i]->last;
+        mine[i] = t != NULL && t->launch == m->launch ? t : NULL;
+    }
+    for (size_t i = 0; mine != NULL && i < n; i++)
+        for (size_t k = 0; k < n; k++) {
+            emu_stream *s = m->launch_streams[i], *b = m->launch_streams[k];
+            emu_task *w;
+            if (k == i || mine[k] == NULL || mine[k]->done || b->device != s->device || b->proc != s->proc)
+                continue;
+            if ((w = task_push(m, s, EMU_TASK_WAIT)) == NULL) {
+                err = -1;
+                break;
+            }
+            w->impl = mine[k];
+            w->implicit = 2;
+        }
+    free(mine);
+    m->launch = 0;
+    m->nlaunch_streams = 0;
+    return err;
 }
 
 emu_task *emu_stream_next(emu_stream *s)
@@ -916,6 +972,8 @@ static const char *task_what(const emu_task *t)
 {
     static const char *const what[] = {"a collective", "sends and receives", "a copy or kernel",
                                        "an event record", "a wait for an event"};
+    if (t->kind == EMU_TASK_WAIT && t->implicit == 2)
+        return "the wait, for an NCCL group on several streams, for another of its streams";
     if (t->kind == EMU_TASK_WAIT && t->implicit)
         return t->stream->legacy ? "the NULL stream's implicit wait for a blocking stream's earlier work"
                                  : "a blocking stream's implicit wait for the NULL stream's earlier work";

@@ -76,7 +76,8 @@ typedef struct emu_task {
     double start_s, end_s;
     int begun, done;
     unsigned long launch;  /* the NCCL group launch that queued it (emu.launch); 0: none */
-    int implicit;          /* WAIT: queued by the legacy default stream's rule, not by the program */
+    int implicit;          /* WAIT: queued by a rule, not by the program: 1 the legacy default
+                            * stream's, 2 an NCCL group's on several streams */
     size_t run_slot;       /* its place among the tasks begun and not ended */
     struct emu_task *next; /* queue order */
     void *impl;            /* the runtime's own record (collective, event, copy) */

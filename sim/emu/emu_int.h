@@ -155,6 +155,8 @@ struct emu {
     size_t ntasks, captasks;
     unsigned long launch;     /* the NCCL group launch queuing its tasks now; 0: none */
     unsigned long launches;   /* launches so far */
+    emu_stream **launch_streams; /* the streams the current launch uses (emu_launch_begin) */
+    size_t nlaunch_streams, caplaunch_streams;
     emu_alloc *allocs;
     size_t nallocs, capallocs;
     emu_clique **cliques;
@@ -318,6 +320,13 @@ int emu_fn_reduces(emu_fn fn); /* takes a reduction operation */
 /* Queued at the tail, after waits for the streams CUDA's legacy default
  * stream synchronizes it with (emu.c). */
 emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind);
+/* An NCCL group launch (emu_nccl.c submit) on the n streams given: between
+ * begin and end its tasks wait for what every one of the launch's streams
+ * on their device had before it, never for each other; end queues, on each
+ * of those streams, waits for the launch's tasks on the others (NCCL:
+ * "Mixing Multiple Streams within the same group"). -1: out of memory. */
+int emu_launch_begin(emu *m, emu_stream *const *streams, size_t n);
+int emu_launch_end(emu *m);
 typedef enum emu_stream_kind {
     EMU_STREAM_BLOCKING,    /* cudaStreamCreate's default */
     EMU_STREAM_NONBLOCKING, /* cudaStreamNonBlocking */

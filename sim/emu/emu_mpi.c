@@ -311,6 +311,34 @@ static int split_order(const void *a, const void *b)
     return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
+/* MPI_Comm_create's argument: first the split's (split_run reads it as
+ * one), then the group this process passed. */
+typedef struct create_arg {
+    split_arg s;
+    const struct emu_mpi_group *g;
+    int conflict; /* set by the exchange: the groups overlap without being the same */
+} create_arg;
+
+static int group_same(const struct emu_mpi_group *x, const struct emu_mpi_group *y)
+{
+    return x->size == y->size && (x->size == 0 || memcmp(x->procs, y->procs, (size_t)x->size * sizeof(int)) == 0);
+}
+
+/* MPI-3.1 6.4.2: the groups passed are the same or disjoint. Every process
+ * in a group passed must have passed that same group. */
+static int create_conflict(const mpi_comm *c, const struct emu_hostcoll *h)
+{
+    for (int r = 0; r < c->size; r++) {
+        const struct emu_mpi_group *g = ((const create_arg *)h->send[r])->g;
+        for (int i = 0; i < g->size; i++) {
+            int q = c->rank_of[g->procs[i]];
+            if (q < 0 || !group_same(g, ((const create_arg *)h->send[q])->g))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* The communicators a split makes: one per color, ranked by key, ties by
  * their rank in the parent; MPI_UNDEFINED gets MPI_COMM_NULL. Returns -1
  * out of memory (nothing handed out: the processes wait, the hang is
@@ -318,10 +346,17 @@ static int split_order(const void *a, const void *b)
 static int split_run(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
 {
     struct emu_mpi *s = m->mpi;
-    split_arg *a = malloc((size_t)c->size * sizeof(*a));
+    split_arg *a;
     size_t first = s->ncomms;
 
-    if (a == NULL)
+    if (h->kind == HC_CREATE && create_conflict(c, h)) {
+        for (int r = 0; r < c->size; r++) { /* everyone is told, and nothing is made */
+            ((create_arg *)(void *)h->send[r])->conflict = 1;
+            *(MPI_Comm *)h->recv[r] = MPI_COMM_NULL;
+        }
+        return 0;
+    }
+    if ((a = malloc((size_t)c->size * sizeof(*a))) == NULL)
         return -1;
     for (int r = 0; r < c->size; r++) {
         a[r] = *(const split_arg *)h->send[r];
@@ -1168,7 +1203,7 @@ int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
 {
     emu *m = mpi_runtime("MPI_Comm_create");
     struct emu_mpi_group *g;
-    split_arg a = {MPI_UNDEFINED, 0, 0};
+    create_arg a = {{MPI_UNDEFINED, 0, 0}, NULL, 0};
     mpi_comm *c;
     int rc, me;
 
@@ -1181,23 +1216,16 @@ int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
             return mpi_fail(m, "MPI_Comm_create", "a group with processes outside the communicator", MPI_ERR_GROUP);
     me = group_rank_of(g, self_index(m));
     if (me != MPI_UNDEFINED) {
-        a.color = g->procs[0];
-        a.key = me;
+        a.s.color = g->procs[0];
+        a.s.key = me;
     }
+    a.g = g;
     if ((rc = exchange(HC_CREATE, &a, newcomm, 0, MPI_BYTE, 0, 0, comm, "MPI_Comm_create")) != MPI_SUCCESS)
         return rc;
-    if (*newcomm != MPI_COMM_NULL) { /* the members the others' groups gave: this group's? */
-        const mpi_comm *n = m->mpi->comms[*newcomm];
-        int same = n->size == g->size;
-        for (int r = 0; same && r < n->size; r++)
-            same = n->world[r] == g->procs[r];
-        if (!same) {
-            *newcomm = MPI_COMM_NULL; /* the one made is freed at the end */
-            return mpi_fail(m, "MPI_Comm_create",
-                            "the processes passed different groups that overlap (MPI requires the same group, or "
-                            "disjoint ones)", MPI_ERR_GROUP);
-        }
-    }
+    if (a.conflict)
+        return mpi_fail(m, "MPI_Comm_create",
+                        "the processes passed different groups that overlap (MPI requires the same group, or "
+                        "disjoint ones)", MPI_ERR_GROUP);
     return MPI_SUCCESS;
 }
 

@@ -623,7 +623,21 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
         order[i] = (held){f, calls[i].p2p, i};
     }
     qsort(order, n, sizeof(*order), held_cmp);
-    m->launch = ++m->launches; /* its tasks do not wait for each other (emu_task_add) */
+    {
+        emu_stream **streams = calloc(n + 1, sizeof(*streams));
+        int rc = streams == NULL ? -1 : 0;
+        for (size_t i = 0; streams != NULL && i < n; i++)
+            streams[i] = calls[i].stream;
+        if (rc == 0)
+            rc = emu_launch_begin(m, streams, n); /* its tasks wait for its streams' earlier work, not each other */
+        free(streams);
+        if (rc < 0) {
+            free(batch);
+            free(taken);
+            free(order);
+            return ncclSystemError;
+        }
+    }
     /* A call that fails does not stop the others: each reports its own
      * problem, and the first error is the group's. */
     for (size_t o = 0; o < n; o++) {
@@ -646,7 +660,8 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
         if (res == ncclSuccess)
             res = r;
     }
-    m->launch = 0;
+    if (emu_launch_end(m) < 0 && res == ncclSuccess)
+        res = ncclSystemError;
     free(batch);
     free(taken);
     free(order);

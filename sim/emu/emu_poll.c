@@ -57,7 +57,7 @@ int emu_stream_moving(const emu_stream *s)
 {
     /* A stream held by a wait (cudaStreamWaitEvent, or the NULL stream's
      * implicit ones) moves when the stream of the task it waits for does. */
-    for (int hops = 0; s != NULL && s->head != NULL && hops < 64; hops++) {
+    for (int hops = 0; s != NULL && s->head != NULL && hops < 1000000; hops++) {
         const emu_task *h = s->head, *on = h->impl;
         if (h->kind == EMU_TASK_WAIT && !h->begun && on != NULL && !on->done) {
             s = on->stream;

@@ -9,7 +9,11 @@
  *   3. a synchronous cudaMemcpy does not wait for a non-blocking stream's
  *      all-reduce (whose peer joins only after an MPI barrier);
  *   4. polling a blocking stream held behind the NULL stream's 0.5 s kernel
- *      takes a bounded number of queries.
+ *      takes a bounded number of queries;
+ *   5. a group on two blocking streams joins them (NCCL, "Mixing Multiple
+ *      Streams within the same group"): its operations wait for both
+ *      streams' earlier work, and both streams' later work waits for all of
+ *      its operations.
  * Prints "PASSED: 0 failed check(s)" from rank 0. */
 #include <stdio.h>
 
@@ -107,6 +111,31 @@ int main(int argc, char **argv)
             polls++;
         CHECK(spEmuNow() - t0 >= 0.501 - 1e-9, "the blocking stream ran beside the NULL stream's kernel");
         CHECK(polls < 10000, "%ld queries to poll a stream held behind the NULL stream", polls);
+    }
+
+    /* 5 */
+    {
+        cudaStream_t s2;
+        float *h, out = 0.0f;
+        const int n = 1 << 18; /* x holds 1 MiB */
+        cudaStreamCreate(&s2);
+        cudaMallocHost((void **)&h, (size_t)n * sizeof(float));
+        for (int i = 0; i < n; i++)
+            h[i] = 1.0f;
+        cudaMemcpy(x, h, (size_t)n * sizeof(float), cudaMemcpyHostToDevice);
+        cudaDeviceSynchronize();
+        t0 = spEmuNow();
+        spEmuKernel(s, 10e-3); /* s is busy before the group */
+        ncclGroupStart();
+        ncclAllReduce(x, x, n, ncclFloat, ncclSum, a, s);
+        ncclAllReduce(y, y, 1, ncclFloat, ncclSum, b, s2);
+        ncclGroupEnd();
+        cudaMemcpyAsync(&out, x, sizeof(float), cudaMemcpyDeviceToHost, s2); /* after the group, on s2 */
+        cudaStreamSynchronize(s2);
+        CHECK(out == (float)size, "x read on the second stream after the group: %g, want %d", out, size);
+        CHECK(spEmuNow() - t0 >= 10e-3, "the group's operation on the second stream did not wait for the first's work");
+        cudaFreeHost(h);
+        cudaStreamDestroy(s2);
     }
 
     MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
