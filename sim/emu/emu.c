@@ -333,9 +333,11 @@ static emu_task *task_push(emu *m, emu_stream *s, emu_task_kind kind)
  * work; streams made with cudaStreamNonBlocking take no part (CUDA Runtime
  * API, "Stream synchronization behavior"). Before a task is queued on s,
  * waits for those unfinished last tasks are queued ahead of it. An NCCL
- * group's operations are launched together, on NCCL's own streams after
- * the user streams' earlier work: they wait for what came before the
- * launch, never for each other. */
+ * group's operations are launched together, on NCCL's own streams: on
+ * their device they wait for the earlier work of every stream the launch
+ * uses (and, by the rule above, of the streams those synchronize with),
+ * never for each other; emu_launch_end makes those streams' later work
+ * wait for them. */
 emu_task *emu_task_add(emu *m, emu_stream *s, emu_task_kind kind)
 {
     emu_thread *self = emu_thread_self(m);
