@@ -1021,6 +1021,9 @@ typedef struct emu_worker { /* one per stream */
     emu_stream *stream;
     int stage;    /* of the collective it runs, for run_member */
     sm_share *sm; /* its GPU's SMs */
+    sg_comm_t *comms; /* run_legs' room, kept with the worker (freed with it, even after a hang) */
+    void **got;
+    size_t caplegs;
     struct emu_worker *next;
 } emu_worker;
 
@@ -1184,17 +1187,25 @@ static int task_may_end(const void *arg)
 static void run_legs(emu_worker *k, const emu_task *t)
 {
     size_t n = t->nlegs, nc = 0;
-    sg_comm_t *comms = malloc((2 * n + 1) * sizeof(*comms));
-    void **got = malloc((n + 1) * sizeof(*got));
+    sg_comm_t *comms;
+    void **got;
     double delay = 0.0;
     char name[96];
 
-    if (comms == NULL || got == NULL) { /* cannot simulate it: fail the run, not silently */
-        free(comms);
-        free(got);
-        k->w->failed = 1;
-        return;
+    if (n + 1 > k->caplegs) {
+        sg_comm_t *c = realloc(k->comms, (2 * n + 1) * sizeof(*c));
+        void **g = c != NULL ? realloc(k->got, (n + 1) * sizeof(*g)) : NULL;
+        if (c != NULL)
+            k->comms = c;
+        if (g == NULL) { /* cannot simulate it: fail the run, not silently */
+            k->w->failed = 1;
+            return;
+        }
+        k->got = g;
+        k->caplegs = n + 1;
     }
+    comms = k->comms;
+    got = k->got;
     for (size_t i = 0; i < n; i++) {
         const emu_leg *g = &t->legs[i];
         snprintf(name, sizeof(name), "m%d.%d.%d.%lu", g->comm, g->src, g->dst, g->seq);
@@ -1219,8 +1230,6 @@ static void run_legs(emu_worker *k, const emu_task *t)
     }
     if (nc > 0)
         sg_comm_wait_all(comms, nc);
-    free(comms);
-    free(got);
 }
 
 /* The source GPU's side of a copy between two GPUs: one message. */
@@ -1318,7 +1327,7 @@ static int world_start_stream(void *ctx, emu_stream *s, int device)
         w->failed = 1;
         return SP_ENOMEM;
     }
-    *k = (emu_worker){w, s, -1, &w->gpus[device], w->workers};
+    *k = (emu_worker){w, s, -1, &w->gpus[device], NULL, NULL, 0, w->workers};
     w->workers = k;
     if (k->sm->cond == NULL) { /* the GPU's first stream: its SMs, and their holder */
         sm_share *g = k->sm;
@@ -1429,8 +1438,8 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     }
     for (int i = 0; i < n && *status == 0; i++) /* the first process that failed */
         *status = w.procs[i].status;
-    for (int i = 0; i < n; i++) /* a hung process still holds its argv */
-        if (w.procs[i].ended && w.procs[i].argv != argv)
+    for (int i = 0; i < n; i++) /* a hung process's too: its actor never runs again */
+        if (w.procs[i].argv != argv)
             free(w.procs[i].argv);
     *time_s = w.t_end - w.t0;
     free(w.procs);
@@ -1442,6 +1451,8 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     }
     while (w.workers != NULL) {
         emu_worker *next = w.workers->next;
+        free(w.workers->comms);
+        free(w.workers->got);
         free(w.workers);
         w.workers = next;
     }
