@@ -68,6 +68,7 @@ static void threads_free(emu *m)
         free(m->threads[i]->group);
         free(m->threads[i]->inits);
         free(m->threads[i]->splitting);
+        free(m->threads[i]->per_thread);
         free(m->threads[i]);
     }
     free(m->threads);

@@ -406,12 +406,28 @@ static emu_stream *default_stream(emu *m, int device)
     return P->dflt[i];
 }
 
-/* The stream a call names (NULL: the current device's default), or NULL
- * after a message if it is not a live stream of this runtime. */
+/* The calling thread's cudaStreamPerThread on a device, made on first use:
+ * a blocking stream of its process. */
+static emu_stream *per_thread_stream(emu *m, int device)
+{
+    emu_thread *t = emu_thread_self(m);
+
+    if (device < 0 || device >= m->ndevices)
+        return NULL;
+    if (t->per_thread == NULL && (t->per_thread = calloc((size_t)m->ndevices, sizeof(*t->per_thread))) == NULL)
+        return NULL;
+    if (t->per_thread[device] == NULL) /* set before its worker starts, which lets other threads run */
+        emu_stream_add_at(m, device, &t->per_thread[device], EMU_STREAM_BLOCKING);
+    return t->per_thread[device];
+}
+
+/* The stream a call names (NULL or cudaStreamLegacy: the current device's
+ * default; cudaStreamPerThread: the calling thread's), or NULL after a
+ * message if it is not a live stream of this runtime. */
 emu_stream *emu_stream_arg(emu *m, cudaStream_t s, int device, const char *fn)
 {
-    if (s == NULL) {
-        emu_stream *d = default_stream(m, device);
+    if (s == NULL || s == cudaStreamLegacy || s == cudaStreamPerThread) {
+        emu_stream *d = s == cudaStreamPerThread ? per_thread_stream(m, device) : default_stream(m, device);
         if (d == NULL)
             emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
         return d;
@@ -448,8 +464,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream)
     emu_stream *s;
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
-    if (stream == NULL)
-        return emu_cuda_fail(m, cudaErrorInvalidResourceHandle, "cudaStreamDestroy: the NULL stream cannot be destroyed");
+    if (stream == NULL || stream == cudaStreamLegacy || stream == cudaStreamPerThread)
+        return emu_cuda_fail(m, cudaErrorInvalidResourceHandle, "cudaStreamDestroy: a default stream cannot be destroyed");
     if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamDestroy")) == NULL)
         return cudaErrorInvalidResourceHandle;
     s->destroyed = 1; /* its queued work still runs, as CUDA's does */

@@ -235,6 +235,7 @@ typedef struct emu_thread {
     int running;              /* in main, or in its start function */
     int joined, detached;     /* pthread_join has taken it; pthread_detach'ed */
     void *ret;                /* what its start function returned */
+    emu_stream **per_thread;  /* cudaStreamPerThread per global device, made on first use */
 } emu_thread;
 
 /* One process of the program: the devices it sees, and what CUDA, MPI and

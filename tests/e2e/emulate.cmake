@@ -22,6 +22,7 @@ sp_emu_program(mpi_groups ${SP_ROOT}/tests/data/emu/mpi_groups.c)
 sp_emu_program(legacy_stream ${SP_ROOT}/tests/data/emu/legacy_stream.c)
 sp_emu_program(legacy_groups ${SP_ROOT}/tests/data/emu/legacy_groups.c)
 sp_emu_program(legacy_hang ${SP_ROOT}/tests/data/emu/legacy_hang.c)
+sp_emu_program(per_thread_stream ${SP_ROOT}/tests/data/emu/per_thread_stream.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
@@ -93,6 +94,9 @@ sp_e2e(emulate.legacy_groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|
 sp_e2e(emulate.legacy_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_legacy_hang>"
   STDERR "device 0's stream 1 never finished the NULL stream's implicit wait for a blocking stream's earlier work")
 set_tests_properties(e2e.emulate.legacy_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# cudaStreamLegacy and cudaStreamPerThread (each thread's own blocking stream).
+sp_e2e(emulate.per_thread_stream RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_per_thread_stream>"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
 # MPI groups: incl, excl, translate, MPI_Comm_create in the group's order
 # (MPI and NCCL on it); processes that pass different groups are told.
 sp_e2e(emulate.mpi.groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_mpi_groups>"

@@ -40,6 +40,11 @@ enum cudaMemcpyKind {
 };
 
 typedef struct CUstream_st *cudaStream_t;
+/* CUDA's special stream handles: the legacy default stream (the NULL
+ * stream), and the calling thread's own default stream, a blocking stream
+ * that synchronizes with the legacy one only. */
+#define cudaStreamLegacy ((cudaStream_t)0x1)
+#define cudaStreamPerThread ((cudaStream_t)0x2)
 typedef struct CUevent_st *cudaEvent_t;
 
 #define cudaStreamDefault 0x00
