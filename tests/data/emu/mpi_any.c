@@ -13,18 +13,9 @@
 #include <mpi.h>
 #include <scalepath_emu.h>
 
+#include "check.h"
+
 #define MAXP 64
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAILED: " __VA_ARGS__);                                                        \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 /* Rank r > 0: busy for (size - r) ms on its GPU, then sends r with tag t. */
 static void late_send(int rank, int size, int tag)

@@ -13,18 +13,9 @@
 #include <mpi.h>
 #include <nccl.h>
 
+#include "check.h"
+
 #define MAXP 64
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAILED: " __VA_ARGS__);                                                        \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 int main(int argc, char **argv)
 {
@@ -110,6 +101,13 @@ int main(int argc, char **argv)
         CHECK(MPI_Group_incl(world, 0, bad, &g) == MPI_SUCCESS && g == MPI_GROUP_EMPTY, "an empty group");
         MPI_Group_size(g, &n);
         CHECK(n == 0, "MPI_GROUP_EMPTY's size %d", n);
+        bad[0] = size;
+        CHECK(MPI_Group_translate_ranks(world, 1, bad, world, out) == MPI_ERR_RANK, "translating a rank out of range");
+        {
+            MPI_Comm none = MPI_COMM_NULL;
+            CHECK(MPI_Comm_create(MPI_COMM_SELF, world, &none) == MPI_ERR_GROUP && none == MPI_COMM_NULL,
+                  "MPI_Comm_create with processes outside the communicator");
+        }
     }
     if (argc == 1) { /* disjoint groups (MPI-3.1 6.4.2): the evens pass theirs, the odds theirs */
         MPI_Comm mine = MPI_COMM_NULL;

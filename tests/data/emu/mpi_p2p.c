@@ -14,16 +14,7 @@
 #include <mpi.h>
 #include <nccl.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAILED: " __VA_ARGS__);                                                        \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 int main(int argc, char **argv)
 {

@@ -8,17 +8,9 @@
 #include <cuda_runtime.h>
 #include <scalepath_emu.h>
 
-static int failures;
-static double t_start, t_other;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("FAILED: " __VA_ARGS__);                                                        \
-            printf("\n");                                                                          \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+static double t_start, t_other;
 
 /* Another thread: its own per-thread stream is empty, so syncing it
  * returns at once, though the main thread's per-thread stream is busy. */
