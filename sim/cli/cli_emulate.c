@@ -35,6 +35,8 @@ typedef struct emulate_opts {
     const char *platform, *output, *timeline;
     int nodes, nodata, sm_contention;
     int ppn; /* processes per node; 0: one process drives every GPU */
+    int per_thread; /* --default-stream per-thread: compile with CUDA_API_PER_THREAD_DEFAULT_STREAM */
+    int cflags;     /* --cflags: print the flags and stop */
     coll_opts coll;
     int prog; /* argv index of the program */
 } emulate_opts;
@@ -44,9 +46,10 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: scalepath emulate -p PLATFORM.cfg [-n NODES] [--algo L] [--proto L]\n"
             "                         [--collnet] [--ppn K] [--no-data] [--sm-contention on|off]\n"
+            "                         [--default-stream legacy|per-thread]\n"
             "                         [-o OUT.h5] [--timeline OUT.json]\n"
             "                         PROGRAM.so|PROGRAM.c [ARGS...]\n"
-            "       scalepath emulate --cflags\n"
+            "       scalepath emulate [--default-stream legacy|per-thread] --cflags\n"
             "\n"
             "Runs PROGRAM's main with ARGS on the simulated platform: its NCCL, CUDA and\n"
             "MPI calls (sim/emu/include) act on the platform's GPUs with real data in\n"
@@ -70,6 +73,10 @@ static void usage(FILE *fp)
             "  --timeline FILE  a Chrome-trace / Perfetto JSON timeline (ui.perfetto.dev):\n"
             "            a track per GPU, a row per stream, every collective, message,\n"
             "            kernel and copy\n"
+            "  --default-stream D  what the NULL stream means in PROGRAM.c, as nvcc's\n"
+            "            option: legacy (or null), CUDA's legacy default stream; per-thread,\n"
+            "            each host thread's own (compiles with\n"
+            "            -DCUDA_API_PER_THREAD_DEFAULT_STREAM)               default legacy\n"
             "  --cflags  print the compiler flags that build a program for this:\n"
             "            cc $(scalepath emulate --cflags) prog.c -o prog.so\n"
             "\n"
@@ -81,6 +88,7 @@ static void usage(FILE *fp)
 }
 
 static const char *const cflags = "-shared -fPIC -I" SP_EMU_INCLUDE_DIR;
+#define SP_PTDS_DEFINE "-DCUDA_API_PER_THREAD_DEFAULT_STREAM"
 
 static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
 {
@@ -91,12 +99,13 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
         {"cflags", no_argument, NULL, 'C'},         {"help", no_argument, NULL, 'h'},
         {"no-data", no_argument, NULL, 'D'},       {"sm-contention", required_argument, NULL, 'S'},
         {"ppn", required_argument, NULL, 'N'},      {"timeline", required_argument, NULL, 'T'},
+        {"default-stream", required_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     const char *env_algo = getenv("NCCL_ALGO"), *env_proto = getenv("NCCL_PROTO"), *env_cn = getenv("NCCL_COLLNET_ENABLE");
     int c, err = SP_OK, got_algo = 0, got_proto = 0;
 
-    *o = (emulate_opts){NULL, NULL, NULL, 0, 0, 1, 0, {0, 0, 0}, 0};
+    *o = (emulate_opts){NULL, NULL, NULL, 0, 0, 1, 0, 0, 0, {0, 0, 0}, 0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:p:n:o:h", longs, NULL)) != -1) {
@@ -115,7 +124,16 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
             if (cli_parse_coll_opt(&o->coll, c == 'A' ? "--algo" : c == 'P' ? "--proto" : "--collnet", optarg, diag) < 0)
                 err = SP_EINPUT;
             break;
-        case 'C': printf("%s\n", cflags); return 1;
+        case 'C': o->cflags = 1; break;
+        case 'd':
+            if (strcmp(optarg, "legacy") == 0 || strcmp(optarg, "null") == 0 || strcmp(optarg, "per-thread") == 0) {
+                o->per_thread = strcmp(optarg, "per-thread") == 0;
+            } else {
+                diag_error(diag, (sp_loc){0}, "--default-stream: expected legacy, null or per-thread, got \"%s\"",
+                           optarg);
+                err = SP_EINPUT;
+            }
+            break;
         case 'D': o->nodata = 1; break;
         case 'T': o->timeline = optarg; break;
         case 'N':
@@ -140,6 +158,10 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
             err = SP_EINPUT;
             break;
         }
+    }
+    if (o->cflags && err == SP_OK) {
+        printf("%s%s\n", cflags, o->per_thread ? " " SP_PTDS_DEFINE : "");
+        return 1;
     }
     /* The environment as NCCL reads it, unless an option said otherwise. */
     if (!got_algo && env_algo != NULL && *env_algo != '\0' && cli_parse_coll_opt(&o->coll, "--algo", env_algo, diag) < 0) {
@@ -166,7 +188,7 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
 }
 
 /* Compile a C program into dir/program.so with $CC; SP_EINPUT if it fails. */
-static int compile(const char *src, const char *so, diag_list *diag)
+static int compile(const char *src, const char *so, int per_thread, diag_list *diag)
 {
     const char *cc = getenv("CC") != NULL && *getenv("CC") != '\0' ? getenv("CC") : "cc";
     pid_t pid;
@@ -179,7 +201,11 @@ static int compile(const char *src, const char *so, diag_list *diag)
         return SP_EIO;
     }
     if (pid == 0) {
-        execlp(cc, cc, "-shared", "-fPIC", "-O1", "-g", "-I" SP_EMU_INCLUDE_DIR, src, "-o", so, "-lm", (char *)NULL);
+        if (per_thread)
+            execlp(cc, cc, "-shared", "-fPIC", "-O1", "-g", "-I" SP_EMU_INCLUDE_DIR, SP_PTDS_DEFINE, src, "-o", so, "-lm",
+                   (char *)NULL);
+        else
+            execlp(cc, cc, "-shared", "-fPIC", "-O1", "-g", "-I" SP_EMU_INCLUDE_DIR, src, "-o", so, "-lm", (char *)NULL);
         _exit(127);
     }
     if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -486,6 +512,14 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
         err = SP_ENOMEM;
         goto done;
     }
+    if (o.per_thread && !(len > 2 && strcmp(prog + len - 2, ".c") == 0)) {
+        diag_error(diag, (sp_loc){prog, 0},
+                   "--default-stream is for a PROGRAM.c that scalepath compiles; a shared object keeps the "
+                   "stream it was built for (build it with `cc $(scalepath emulate --default-stream per-thread "
+                   "--cflags) prog.c -o prog.so`)");
+        err = SP_EINPUT;
+        goto done;
+    }
     if (len > 2 && strcmp(prog + len - 2, ".c") == 0) {
         if (mkdtemp(dir) == NULL) {
             diag_error(diag, (sp_loc){0}, "cannot make a temporary directory for the compiled program");
@@ -494,7 +528,7 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
         }
         made_dir = 1;
         snprintf(so, sizeof(so), "%s/program.so", dir);
-        if ((err = compile(prog, so, diag)) < 0)
+        if ((err = compile(prog, so, o.per_thread, diag)) < 0)
             goto done;
         path = so;
     } else if (strchr(prog, '/') == NULL) { /* dlopen would search the library path: a file here is meant */

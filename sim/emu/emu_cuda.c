@@ -587,8 +587,9 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
     }
     if ((s = emu_stream_arg(m, stream, dev, fn)) == NULL)
         return cudaErrorInvalidResourceHandle;
-    if (sync) { /* a synchronous copy waits, as the legacy default stream does, for the earlier work of
-                 * the blocking streams of the devices it touches */
+    if (sync == 1) { /* a synchronous copy on the legacy default stream waits, as that stream does,
+                      * for the earlier work of the blocking streams of the devices it touches; on
+                      * the per-thread stream (sync 2), for that stream's own, in its queue */
         dev_arg d = {m, dev, 0, 0, emu_self_index(m), 1};
         emu_wait_for(m, device_idle, &d);
         if (sdev >= 0 && sdev != dev) {
@@ -654,6 +655,23 @@ cudaError_t cudaMemset(void *devPtr, int value, size_t count)
     emu *m = emu_runtime();
     return m == NULL ? cudaErrorInvalidValue
                      : copy_task(m, devPtr, NULL, 1, count, value, cudaMemcpyDeviceToDevice, NULL, 1, "cudaMemset");
+}
+
+/* The synchronous copies of a program compiled for the per-thread default
+ * stream: they go through the calling thread's cudaStreamPerThread. */
+cudaError_t cudaMemcpy_ptds(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorInvalidValue
+                     : copy_task(m, dst, src, 0, count, 0, kind, cudaStreamPerThread, 2, "cudaMemcpy");
+}
+
+cudaError_t cudaMemset_ptds(void *devPtr, int value, size_t count)
+{
+    emu *m = emu_runtime();
+    return m == NULL ? cudaErrorInvalidValue
+                     : copy_task(m, devPtr, NULL, 1, count, value, cudaMemcpyDeviceToDevice, cudaStreamPerThread, 2,
+                                 "cudaMemset");
 }
 
 cudaError_t cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream)
@@ -794,6 +812,47 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
     return cudaSuccess;
 }
 
+/* --- The per-thread default stream ---------------------------------------- */
+
+/* Compiled with CUDA_API_PER_THREAD_DEFAULT_STREAM, a program calls these
+ * (cuda_runtime.h renames them, as CUDA's header does): the NULL stream is
+ * the calling thread's own. */
+static cudaStream_t ptsz(cudaStream_t s)
+{
+    return s == NULL ? cudaStreamPerThread : s;
+}
+
+cudaError_t cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind,
+                                 cudaStream_t stream)
+{
+    return cudaMemcpyAsync(dst, src, count, kind, ptsz(stream));
+}
+
+cudaError_t cudaMemsetAsync_ptsz(void *devPtr, int value, size_t count, cudaStream_t stream)
+{
+    return cudaMemsetAsync(devPtr, value, count, ptsz(stream));
+}
+
+cudaError_t cudaStreamSynchronize_ptsz(cudaStream_t stream)
+{
+    return cudaStreamSynchronize(ptsz(stream));
+}
+
+cudaError_t cudaStreamQuery_ptsz(cudaStream_t stream)
+{
+    return cudaStreamQuery(ptsz(stream));
+}
+
+cudaError_t cudaStreamWaitEvent_ptsz(cudaStream_t stream, cudaEvent_t event, unsigned int flags)
+{
+    return cudaStreamWaitEvent(ptsz(stream), event, flags);
+}
+
+cudaError_t cudaEventRecord_ptsz(cudaEvent_t event, cudaStream_t stream)
+{
+    return cudaEventRecord(event, ptsz(stream));
+}
+
 /* --- scalepath extensions ------------------------------------------------- */
 
 double spEmuNow(void)
@@ -849,4 +908,14 @@ cudaError_t spEmuGemm(cudaStream_t stream, long mm, long n, long k, const char *
         return emu_cuda_fail(m, cudaErrorInvalidValue, "spEmuGemm: the %s has no %s peak in its platform file",
                              g->model, type);
     return sleep_task(m, s, train_gemm_time(g, (plat_prec)prec, (double)mm, (double)n, (double)k), "spEmuGemm");
+}
+
+cudaError_t spEmuKernel_ptsz(cudaStream_t stream, double seconds)
+{
+    return spEmuKernel(ptsz(stream), seconds);
+}
+
+cudaError_t spEmuGemm_ptsz(cudaStream_t stream, long mm, long n, long k, const char *type)
+{
+    return spEmuGemm(ptsz(stream), mm, n, k, type);
 }

@@ -23,6 +23,8 @@ sp_emu_program(legacy_stream ${SP_ROOT}/tests/data/emu/legacy_stream.c)
 sp_emu_program(legacy_groups ${SP_ROOT}/tests/data/emu/legacy_groups.c)
 sp_emu_program(legacy_hang ${SP_ROOT}/tests/data/emu/legacy_hang.c)
 sp_emu_program(per_thread_stream ${SP_ROOT}/tests/data/emu/per_thread_stream.c)
+sp_emu_program(ptds ${SP_ROOT}/tests/data/emu/ptds.c)
+target_compile_definitions(emu_ptds PRIVATE CUDA_API_PER_THREAD_DEFAULT_STREAM)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
@@ -97,6 +99,23 @@ set_tests_properties(e2e.emulate.legacy_hang PROPERTIES ENVIRONMENT "ASAN_OPTION
 # cudaStreamLegacy and cudaStreamPerThread (each thread's own blocking stream).
 sp_e2e(emulate.per_thread_stream RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_per_thread_stream>"
   STDOUT "^PASSED: 0 failed check\\(s\\)")
+# Compiled for the per-thread default stream (nvcc --default-stream
+# per-thread): the NULL stream is each thread's own for CUDA's calls and
+# the kernels, the legacy one for NCCL; by scalepath from the C file, or
+# built with the define; a shared object cannot be recompiled.
+sp_e2e(emulate.ptds RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--default-stream|per-thread|tests/data/emu/ptds.c"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
+sp_e2e(emulate.ptds_so RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_ptds>"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
+sp_e2e(emulate.ptds_legacy RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--default-stream|legacy|tests/data/emu/ptds.c"
+  STDERR "compile with --default-stream per-thread")
+sp_e2e(emulate.ptds_so_refused RC 2
+  ARGS "emulate|-p|platforms/dgx-h100.cfg|--default-stream|per-thread|$<TARGET_FILE:emu_ptds>"
+  STDERR "ptds.so: error: --default-stream is for a PROGRAM.c")
+sp_e2e(emulate.ptds_bad RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--default-stream|perthread|tests/data/emu/ptds.c"
+  STDERR "--default-stream: expected legacy, null or per-thread, got \"perthread\"")
+sp_e2e(emulate.cflags_ptds RC 0 ARGS "emulate|--default-stream|per-thread|--cflags"
+  STDOUT "-shared -fPIC -I.*sim/emu/include -DCUDA_API_PER_THREAD_DEFAULT_STREAM")
 # MPI groups: incl, excl, translate, MPI_Comm_create in the group's order
 # (MPI and NCCL on it); processes that pass different groups are told.
 sp_e2e(emulate.mpi.groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_mpi_groups>"
@@ -311,6 +330,12 @@ endif()
 # after its copy; a non-blocking one reads the buffer first; an event fixes it.
 sp_e2e(lab7.default_stream RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_ROOT}/workloads/emu/default_stream.c"
   STDOUT "blocking +all-reduce ends at +1.334 ms; 0 of 8388608 results wrong.non-blocking +all-reduce ends at +0.040 ms; 8388608 of 8388608 results wrong.non-blocking \\+ event +all-reduce ends at +1.334 ms; 0 of 8388608 results wrong")
+# Compiled for the per-thread default stream, the copy goes to the thread's
+# own stream, which the blocking stream does not wait for: its all-reduce
+# reads the buffer first too.
+sp_e2e(lab7.default_stream_ptds RC 0
+  ARGS "emulate|-p|platforms/dgx-h100.cfg|--default-stream|per-thread|${SP_ROOT}/workloads/emu/default_stream.c"
+  STDOUT "blocking +all-reduce ends at +0.040 ms; 8388608 of 8388608 results wrong.non-blocking +all-reduce ends at +0.040 ms; 8388608 of 8388608 results wrong.non-blocking \\+ event +all-reduce ends at +1.334 ms; 0 of 8388608 results wrong")
 # Lab 7 (docs/labs/lab7-nccl-programs.md): the figures it states.
 add_test(NAME e2e.lab7.claims COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_lab7.py ${SP_EXE}
   $<TARGET_FILE:emu_allreduce_perf> $<TARGET_FILE:emu_overlap> $<TARGET_FILE:emu_memcpy_perf>

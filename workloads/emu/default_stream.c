@@ -10,7 +10,11 @@
  * Prints, per way, when the all-reduce ends and how many results are
  * wrong.
  *   cc $(scalepath emulate --cflags) default_stream.c -o default_stream.so
- *   scalepath emulate -p platforms/dgx-h100.cfg default_stream.so */
+ *   scalepath emulate -p platforms/dgx-h100.cfg default_stream.so
+ * Compiled for the per-thread default stream (scalepath emulate
+ * --default-stream per-thread default_stream.c), the NULL stream is the
+ * thread's own blocking stream, which a blocking stream does not wait for:
+ * only the event keeps the results right (docs/labs/lab7-nccl-programs.md). */
 #include <stdio.h>
 
 #include <cuda_runtime.h>

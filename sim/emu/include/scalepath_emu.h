@@ -25,6 +25,15 @@ cudaError_t spEmuKernel(cudaStream_t stream, double seconds);
  * no data is computed. type: "bf16", "fp16", "fp8", "fp32", "tf32". */
 cudaError_t spEmuGemm(cudaStream_t stream, long m, long n, long k, const char *type);
 
+/* The same for a program compiled for the per-thread default stream, as a
+ * kernel launch there is: their NULL stream is cudaStreamPerThread. */
+cudaError_t spEmuKernel_ptsz(cudaStream_t stream, double seconds);
+cudaError_t spEmuGemm_ptsz(cudaStream_t stream, long m, long n, long k, const char *type);
+#if defined(CUDA_API_PER_THREAD_DEFAULT_STREAM)
+#define spEmuKernel spEmuKernel_ptsz
+#define spEmuGemm spEmuGemm_ptsz
+#endif
+
 #ifdef __cplusplus
 }
 #endif
