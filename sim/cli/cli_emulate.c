@@ -10,8 +10,10 @@
  * Afterwards every collective and p2p batch is listed with its simulated
  * time, and -o writes them to HDF5 (docs/emulation.md).
  */
+#define _GNU_SOURCE /* dlinfo */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@ typedef struct emulate_opts {
     int nodes, nodata, sm_contention;
     int ppn; /* processes per node; 0: one process drives every GPU */
     int per_thread; /* --default-stream per-thread: compile with CUDA_API_PER_THREAD_DEFAULT_STREAM */
+    int os_threads; /* --os-threads: 1 on, 0 off, -1 auto (on if the program has thread-local variables) */
     int cflags;     /* --cflags: print the flags and stop */
     coll_opts coll;
     int prog; /* argv index of the program */
@@ -46,7 +49,7 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: scalepath emulate -p PLATFORM.cfg [-n NODES] [--algo L] [--proto L]\n"
             "                         [--collnet] [--ppn K] [--no-data] [--sm-contention on|off]\n"
-            "                         [--default-stream legacy|per-thread]\n"
+            "                         [--default-stream legacy|per-thread] [--os-threads auto|on|off]\n"
             "                         [-o OUT.h5] [--timeline OUT.json]\n"
             "                         PROGRAM.so|PROGRAM.c [ARGS...]\n"
             "       scalepath emulate [--default-stream legacy|per-thread] --cflags\n"
@@ -77,6 +80,11 @@ static void usage(FILE *fp)
             "            option: legacy (or null), CUDA's legacy default stream; per-thread,\n"
             "            each host thread's own (compiles with\n"
             "            -DCUDA_API_PER_THREAD_DEFAULT_STREAM)               default legacy\n"
+            "  --os-threads T  on: run each emulated thread and process on a system\n"
+            "            thread of its own, so that each has its own thread-local variables\n"
+            "            (__thread, _Thread_local) and errno; some 30 times slower for\n"
+            "            programs that poll; off: they share them; auto: on if the program\n"
+            "            itself has thread-local variables                default auto\n"
             "  --cflags  print the compiler flags that build a program for this:\n"
             "            cc $(scalepath emulate --cflags) prog.c -o prog.so\n"
             "\n"
@@ -99,13 +107,13 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
         {"cflags", no_argument, NULL, 'C'},         {"help", no_argument, NULL, 'h'},
         {"no-data", no_argument, NULL, 'D'},       {"sm-contention", required_argument, NULL, 'S'},
         {"ppn", required_argument, NULL, 'N'},      {"timeline", required_argument, NULL, 'T'},
-        {"default-stream", required_argument, NULL, 'd'},
+        {"default-stream", required_argument, NULL, 'd'}, {"os-threads", required_argument, NULL, 'O'},
         {NULL, 0, NULL, 0},
     };
     const char *env_algo = getenv("NCCL_ALGO"), *env_proto = getenv("NCCL_PROTO"), *env_cn = getenv("NCCL_COLLNET_ENABLE");
     int c, err = SP_OK, got_algo = 0, got_proto = 0;
 
-    *o = (emulate_opts){NULL, NULL, NULL, 0, 0, 1, 0, 0, 0, {0, 0, 0}, 0};
+    *o = (emulate_opts){NULL, NULL, NULL, 0, 0, 1, 0, 0, -1, 0, {0, 0, 0}, 0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:p:n:o:h", longs, NULL)) != -1) {
@@ -125,6 +133,14 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
                 err = SP_EINPUT;
             break;
         case 'C': o->cflags = 1; break;
+        case 'O':
+            if (strcmp(optarg, "auto") == 0 || strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0) {
+                o->os_threads = strcmp(optarg, "auto") == 0 ? -1 : strcmp(optarg, "on") == 0;
+            } else {
+                diag_error(diag, (sp_loc){0}, "--os-threads: expected auto, on or off, got \"%s\"", optarg);
+                err = SP_EINPUT;
+            }
+            break;
         case 'd':
             if (strcmp(optarg, "legacy") == 0 || strcmp(optarg, "null") == 0 || strcmp(optarg, "per-thread") == 0) {
                 o->per_thread = strcmp(optarg, "per-thread") == 0;
@@ -343,7 +359,7 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
     return err;
 }
 
-static void report(const emu *m, const plat *p, const char *prog, int status, double time_s)
+static void report(const emu *m, const plat *p, const char *prog, int status, double time_s, int os_threads)
 {
     size_t n = emu_nrecords(m);
     char what[512];
@@ -359,6 +375,9 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
         printf("# main returned %d%s; simulated time %.3f us (host code takes none, polls a query's time)\n", status,
                emu_processes(m) == 1 ? "" : status == 0 ? " in every process" : " (the first process that failed)",
                time_s * 1e6);
+    if (os_threads)
+        printf("# each thread ran on a system thread of its own: its own thread-local variables and errno "
+               "(--os-threads)\n");
     if (n == 0)
         return;
     printf("#\n# %-13s %5s %6s %6s %14s %-9s %-7s %12s %12s %10s\n", "op", "comm", "seq", "ranks", "bytes", "algo",
@@ -423,7 +442,8 @@ static int write_copy(const char *path, const char *bytes, size_t size, int i, c
 /* Load the program n times, each copy with its own globals (a process
  * each): a copy of the file per process, loaded, then removed (the
  * mapping stays). libs[i] and fns[i] are set; SP_EINPUT after a message. */
-static int load(const char *prog, const char *path, int n, void **libs, eng_program *fns, diag_list *diag)
+static int load(const char *prog, const char *path, int n, void **libs, eng_program *fns, int *tls,
+                diag_list *diag)
 {
     char tmpdir[32] = "", copy[4096];
     char *bytes = NULL;
@@ -470,7 +490,11 @@ static int load(const char *prog, const char *path, int n, void **libs, eng_prog
             diag_error(diag, (sp_loc){prog, 0}, "no function main in it");
             err = SP_EINPUT;
         } else {
+            size_t modid = 0;
             fns[i] = sym.fn;
+            /* A TLS module id of 0: the program has no thread-local variables of its own. */
+            if (i == 0 && dlinfo(libs[i], RTLD_DI_TLS_MODID, &modid) == 0)
+                *tls = modid != 0;
         }
     }
     if (tmpdir[0] != '\0')
@@ -489,7 +513,7 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
     eng_program *fns = NULL;
     char dir[] = "/tmp/scalepath-emulate-XXXXXX", so[sizeof(dir) + 16];
     char *rel = NULL;
-    int made_dir = 0, err, status = 0, nprocs = 1;
+    int made_dir = 0, err, status = 0, nprocs = 1, tls = 0, os_threads = 0;
     double time_s = 0.0;
     const char *prog, *path;
     size_t len;
@@ -539,19 +563,21 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
         snprintf(rel, len + 3, "./%s", prog);
         path = rel;
     }
-    err = load(prog, path, nprocs, libs, fns, diag);
+    err = load(prog, path, nprocs, libs, fns, &tls, diag);
     if (made_dir) { /* loaded (or not): the file is not needed, even if the program calls exit() */
         unlink(so);
         rmdir(dir);
         made_dir = 0;
     }
+    os_threads = o.os_threads > 0 || (o.os_threads < 0 && tls);
+    eng_set_os_threads(os_threads);
     eng_set_stack_kib(8192); /* the program's main: a process's main-thread stack */
     if (err < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
         goto done;
     emu_set_nodata(m, o.nodata);
     err = eng_run_emulation(e, m, fns, argc - o.prog, argv + o.prog, o.sm_contention, &status, &time_s, diag);
     fflush(stdout);
-    report(m, p, prog, status, time_s);
+    report(m, p, prog, status, time_s, os_threads);
     if (emu_api_errors(m) > 0)
         fprintf(stderr, "scalepath emulate: %zu NCCL, CUDA or MPI call(s) failed (messages above)\n", emu_api_errors(m));
     if (err == SP_OK && status != 0) {

@@ -69,6 +69,7 @@ static void threads_free(emu *m)
         free(m->threads[i]->inits);
         free(m->threads[i]->splitting);
         free(m->threads[i]->per_thread);
+        free(m->threads[i]->specific);
         free(m->threads[i]);
     }
     free(m->threads);
@@ -121,8 +122,10 @@ int emu_new(emu **out, const plat *p, const coll_opts *opts)
 
 static void procs_free(emu_proc *procs, int n)
 {
-    for (int i = 0; procs != NULL && i < n; i++)
+    for (int i = 0; procs != NULL && i < n; i++) {
         free(procs[i].dflt);
+        free(procs[i].keys);
+    }
     free(procs);
 }
 

@@ -154,6 +154,9 @@ int emu_process_device(const emu *m, int proc); /* its first device: where it ru
 /* A process's main returned; a thread it started returned ret. A process
  * ends with the last of its threads. */
 void emu_process_ended(emu *m, int proc, int status);
+/* A thread's start function has returned: run its thread-specific data's
+ * destructors (program code, in the thread) before it ends. */
+void emu_thread_exit(emu *m, int thread);
 void emu_thread_ended(emu *m, int thread, void *ret);
 int emu_program_running(const emu *m); /* some process's main, or a thread, is still running */
 int emu_main_running(const emu *m);    /* some process's main is still running */

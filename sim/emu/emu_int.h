@@ -178,6 +178,7 @@ struct emu {
     size_t np2ps, capp2ps;
     struct emu_mpi *mpi;      /* MPI's communicators, exchanges and messages (emu_mpi.c), made on first use */
     unsigned long changes;    /* state changes so far: a task begun or ended, a wake, a thread ended (emu_query) */
+    unsigned long key_gen;    /* pthread_key_create calls so far: each key's generation */
     double change_at;         /* the simulated time of the last */
     unsigned long calls;      /* the program's calls into the emulator, queries not counted */
     emu_task **busy;          /* tasks begun and not ended (emu_query) */
@@ -236,6 +237,11 @@ typedef struct emu_thread {
     int joined, detached;     /* pthread_join has taken it; pthread_detach'ed */
     void *ret;                /* what its start function returned */
     emu_stream **per_thread;  /* cudaStreamPerThread per global device, made on first use */
+    struct emu_specific {     /* pthread_setspecific's values, per key of its process */
+        const void *value;
+        unsigned long gen;    /* the key's generation it was set under (emu_key.gen) */
+    } *specific;
+    size_t nspecific;
 } emu_thread;
 
 /* One process of the program: the devices it sees, and what CUDA, MPI and
@@ -250,6 +256,12 @@ typedef struct emu_proc {
     char env[16][24];         /* values of the rank variables getenv gives it */
     int local_rank, local_size; /* among the processes of its node */
     emu_stream **dflt;        /* its default stream per device it sees, made on first use */
+    struct emu_key {          /* pthread_key_create's keys: a key is its index */
+        int used;
+        unsigned long gen;    /* new for each key made in the slot: older values do not count */
+        void (*dtor)(void *);
+    } *keys;
+    size_t nkeys, capkeys;
 } emu_proc;
 
 /* A held NCCL call (inside ncclGroupStart/End). */

@@ -10,11 +10,13 @@
  * are done in one step (the wait's predicate), never across a wait.
  * Outside the emulator each call is the real one. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "emu/emu_int.h"
 #define SP_EMU_NO_RENAME /* the real calls, outside the emulator */
@@ -544,6 +546,115 @@ int spEmuOnce(pthread_once_t *once, void (*init)(void))
         return thread_fail(m, "pthread_once", "called again from its own function (it would deadlock)", EDEADLK);
     wait_in(m, EMU_WAIT_ONCE, s, once_done, s);
     return once_done(s) ? 0 : EDEADLK;
+}
+
+/* --- Thread-specific data ------------------------------------------------------ */
+
+/* pthread_key_create and the values it keys, per emulated thread: the
+ * C library's own would be per system thread, which emulated threads share
+ * (unless --os-threads). Keys are per process, as POSIX's are. */
+
+static struct emu_key *key_of(emu *m, pthread_key_t key)
+{
+    emu_proc *P = &m->procs[emu_thread_self(m)->proc];
+    return key < P->nkeys && P->keys[key].used ? &P->keys[key] : NULL;
+}
+
+int spEmuKeyCreate(pthread_key_t *key, void (*destructor)(void *))
+{
+    emu *m = thread_runtime();
+    emu_proc *P;
+    size_t i, used = 0;
+
+    if (m == NULL)
+        return pthread_key_create(key, destructor);
+    if (key == NULL)
+        return thread_fail(m, "pthread_key_create", "a NULL key", EINVAL);
+    P = &m->procs[emu_thread_self(m)->proc];
+    for (i = 0; i < P->nkeys; i++)
+        used += P->keys[i].used != 0;
+    if (used >= PTHREAD_KEYS_MAX)
+        return thread_fail(m, "pthread_key_create", "PTHREAD_KEYS_MAX keys exist", EAGAIN);
+    for (i = 0; i < P->nkeys && P->keys[i].used; i++)
+        ;
+    if (i == P->nkeys) {
+        if (emu_vec_grow((void **)&P->keys, &P->capkeys, P->nkeys, sizeof(*P->keys)) < 0)
+            return thread_fail(m, "pthread_key_create", "out of host memory", ENOMEM);
+        P->nkeys++;
+    }
+    P->keys[i] = (struct emu_key){1, ++m->key_gen, destructor};
+    *key = (pthread_key_t)i;
+    return 0;
+}
+
+int spEmuKeyDelete(pthread_key_t key)
+{
+    emu *m = thread_runtime();
+    struct emu_key *k;
+    if (m == NULL)
+        return pthread_key_delete(key);
+    if ((k = key_of(m, key)) == NULL)
+        return thread_fail(m, "pthread_key_delete", "not a key of this process", EINVAL);
+    k->used = 0; /* no destructor runs, as POSIX says */
+    return 0;
+}
+
+void *spEmuGetspecific(pthread_key_t key)
+{
+    emu *m = thread_runtime();
+    struct emu_key *k;
+    emu_thread *t;
+    if (m == NULL)
+        return pthread_getspecific(key);
+    t = emu_thread_self(m);
+    if ((k = key_of(m, key)) == NULL || key >= t->nspecific || t->specific[key].gen != k->gen)
+        return NULL;
+    return (void *)(uintptr_t)t->specific[key].value; /* POSIX's signature drops the const */
+}
+
+int spEmuSetspecific(pthread_key_t key, const void *value)
+{
+    emu *m = thread_runtime();
+    struct emu_key *k;
+    emu_thread *t;
+    if (m == NULL)
+        return pthread_setspecific(key, value);
+    t = emu_thread_self(m);
+    if ((k = key_of(m, key)) == NULL)
+        return thread_fail(m, "pthread_setspecific", "not a key of this process", EINVAL);
+    if (key >= t->nspecific) {
+        size_t n = (size_t)key + 1 > 2 * t->nspecific ? (size_t)key + 1 : 2 * t->nspecific;
+        struct emu_specific *v = realloc(t->specific, n * sizeof(*v));
+        if (v == NULL)
+            return thread_fail(m, "pthread_setspecific", "out of host memory", ENOMEM);
+        memset(v + t->nspecific, 0, (n - t->nspecific) * sizeof(*v));
+        t->specific = v;
+        t->nspecific = n;
+    }
+    t->specific[key] = (struct emu_specific){value, k->gen};
+    return 0;
+}
+
+/* POSIX: when a thread exits, each key's destructor runs on its non-NULL
+ * value (set to NULL first), in rounds while values remain, at most
+ * PTHREAD_DESTRUCTOR_ITERATIONS rounds. Destructors may set values and
+ * make or delete keys: the arrays are read afresh each time. */
+void emu_thread_exit(emu *m, int thread)
+{
+    emu_thread *t = m->threads[thread];
+    emu_proc *P = &m->procs[t->proc];
+
+    for (int round = 0, again = 1; again && round < PTHREAD_DESTRUCTOR_ITERATIONS; round++) {
+        again = 0;
+        for (size_t i = 0; i < P->nkeys && i < t->nspecific; i++) {
+            const void *v = t->specific[i].value;
+            if (!P->keys[i].used || P->keys[i].dtor == NULL || t->specific[i].gen != P->keys[i].gen || v == NULL)
+                continue;
+            t->specific[i].value = NULL;
+            P->keys[i].dtor((void *)(uintptr_t)v);
+            again = 1;
+        }
+    }
 }
 
 /* --- Semaphores ---------------------------------------------------------------- */

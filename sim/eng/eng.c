@@ -64,6 +64,13 @@ void eng_set_stack_kib(int kib)
     stack_kib = kib;
 }
 
+static int os_threads; /* actors as system threads: eng_set_os_threads */
+
+void eng_set_os_threads(int on)
+{
+    os_threads = on != 0;
+}
+
 static int write_xml(const plat *p, const char *path, diag_list *diag)
 {
     FILE *fp = fopen(path, "w");
@@ -86,8 +93,8 @@ int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
 {
     char tmpl[] = "/tmp/scalepath-XXXXXX.xml";
     int fd, argc = 1, err;
-    char arg0[] = "scalepath";
-    char *argv[] = {arg0, NULL};
+    char arg0[] = "scalepath", quiet[] = "--log=xbt_cfg.thres:critical", thread_cfg[] = "--cfg=contexts/factory:thread";
+    char *argv[] = {arg0, NULL, NULL, NULL};
     const char *xml;
     eng *e;
 
@@ -120,6 +127,11 @@ int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
         return err;
     }
     engine_started = 1;
+    if (os_threads) { /* the context factory is chosen as the engine starts, from its arguments */
+        argv[1] = quiet;
+        argv[2] = thread_cfg;
+        argc = 3;
+    }
     simgrid_init(&argc, argv);
     xbt_log_control_set("root.thres:critical");
     /* Exact alpha-beta flows: no TCP corrections, no reverse cross-traffic, no
@@ -1135,6 +1147,7 @@ static void thread_main(int argc, char *argv[])
     (void)argc;
     (void)argv;
     ret = t->fn(t->arg);
+    emu_thread_exit(w->m, t->thread);
     if (simgrid_get_clock() > w->t_end)
         w->t_end = simgrid_get_clock();
     emu_thread_ended(w->m, t->thread, ret);

@@ -38,6 +38,11 @@ SP_MUST_USE int eng_new(eng **out, const plat *p, const char *xml_keep, diag_lis
 /* The stack of every actor, KiB (default 256: our actors are shallow; an
  * emulated program's main needs a process's). Call before eng_new. */
 void eng_set_stack_kib(int kib);
+/* Run every actor on a system thread of its own (SimGrid's thread
+ * contexts, some 50 times slower to switch than the default), so that each
+ * has its own thread-local storage: an emulated program's `__thread`
+ * variables and errno. Actors still run one at a time. Call before eng_new. */
+void eng_set_os_threads(int on);
 void eng_free(eng *e); /* NULL is fine */
 
 /**

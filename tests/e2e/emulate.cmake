@@ -25,6 +25,7 @@ sp_emu_program(legacy_hang ${SP_ROOT}/tests/data/emu/legacy_hang.c)
 sp_emu_program(per_thread_stream ${SP_ROOT}/tests/data/emu/per_thread_stream.c)
 sp_emu_program(ptds ${SP_ROOT}/tests/data/emu/ptds.c)
 target_compile_definitions(emu_ptds PRIVATE CUDA_API_PER_THREAD_DEFAULT_STREAM)
+sp_emu_program(tls ${SP_ROOT}/tests/data/emu/tls.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
@@ -116,6 +117,21 @@ sp_e2e(emulate.ptds_bad RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--default-s
   STDERR "--default-stream: expected legacy, null or per-thread, got \"perthread\"")
 sp_e2e(emulate.cflags_ptds RC 0 ARGS "emulate|--default-stream|per-thread|--cflags"
   STDOUT "-shared -fPIC -I.*sim/emu/include -DCUDA_API_PER_THREAD_DEFAULT_STREAM")
+# Thread-local storage: a program with __thread variables runs its threads
+# on system threads (--os-threads auto) and each reads its own; pthread
+# keys are per emulated thread in either mode, destructors in rounds.
+sp_e2e(emulate.tls RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_tls>"
+  STDOUT "^PASSED: 0 failed check\\(s\\).*each thread ran on a system thread of its own")
+sp_e2e(emulate.tls_ppn RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_tls>"
+  STDOUT "^PASSED: 0 failed check\\(s\\).PASSED: 0 failed check\\(s\\)")
+sp_e2e(emulate.tls_keys RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--os-threads|off|$<TARGET_FILE:emu_tls>|keys"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
+sp_e2e(emulate.tls_shared RC 1 ARGS "emulate|-p|platforms/dgx-h100.cfg|--os-threads|off|$<TARGET_FILE:emu_tls>"
+  STDOUT "FAILED: thread 1: its __thread variable reads 4")
+sp_e2e(emulate.os_threads_on RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--os-threads|on|$<TARGET_FILE:emu_threads>"
+  STDOUT "PASSED: 0 failed check.*each thread ran on a system thread of its own")
+sp_e2e(emulate.os_threads_bad RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--os-threads|maybe|$<TARGET_FILE:emu_tls>"
+  STDERR "--os-threads: expected auto, on or off, got \"maybe\"")
 # MPI groups: incl, excl, translate, MPI_Comm_create in the group's order
 # (MPI and NCCL on it); processes that pass different groups are told.
 sp_e2e(emulate.mpi.groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_mpi_groups>"

@@ -4,7 +4,9 @@
  * one more actor of its process, with its own current device, last CUDA
  * error and NCCL group, as CUDA and NCCL keep them per host thread; a
  * thread that waits for a mutex, a condition variable, a barrier or
- * another thread lets the others run. Compiled against the real headers,
+ * another thread lets the others run. Thread-specific data
+ * (pthread_key_create) is kept per emulated thread, destructors included.
+ * Compiled against the real headers,
  * the same program uses real threads. Calls the emulator does not provide
  * are compile errors rather than silent differences.
  */
@@ -35,6 +37,10 @@ int spEmuBarrierInit(pthread_barrier_t *barrier, const pthread_barrierattr_t *at
 int spEmuBarrierDestroy(pthread_barrier_t *barrier);
 int spEmuBarrierWait(pthread_barrier_t *barrier);
 int spEmuOnce(pthread_once_t *once, void (*init)(void));
+int spEmuKeyCreate(pthread_key_t *key, void (*destructor)(void *));
+int spEmuKeyDelete(pthread_key_t key);
+void *spEmuGetspecific(pthread_key_t key);
+int spEmuSetspecific(pthread_key_t key, const void *value);
 
 #ifdef __cplusplus
 }
@@ -59,6 +65,10 @@ int spEmuOnce(pthread_once_t *once, void (*init)(void));
 #define pthread_barrier_destroy spEmuBarrierDestroy
 #define pthread_barrier_wait spEmuBarrierWait
 #define pthread_once spEmuOnce
+#define pthread_key_create spEmuKeyCreate
+#define pthread_key_delete spEmuKeyDelete
+#define pthread_getspecific spEmuGetspecific
+#define pthread_setspecific spEmuSetspecific
 
 /* Not provided (docs/emulation.md): timed waits and polling locks would
  * spin at one simulated instant; ending or signalling a thread from
