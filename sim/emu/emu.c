@@ -125,6 +125,7 @@ static void procs_free(emu_proc *procs, int n)
     for (int i = 0; procs != NULL && i < n; i++) {
         free(procs[i].dflt);
         free(procs[i].keys);
+        free(procs[i].peer);
     }
     free(procs);
 }
@@ -1060,6 +1061,11 @@ size_t emu_report_blocked(const emu *m, diag_list *diag)
             }
             diag_error(diag, (sp_loc){0}, "device %d's stream %d never finished %s", s->device, s->id,
                        task_what(t));
+        } else if (t->kind == EMU_TASK_WAIT && t->impl != NULL) { /* what it waits for, on which stream */
+            const emu_task *w = t->impl;
+            diag_error(diag, (sp_loc){0}, "device %d's stream %d never finished %s: device %d's stream %d never "
+                       "finished the %s it waits for%s", s->device, s->id, task_what(t), w->stream->device,
+                       w->stream->id, emu_task_name(w), w->stream->head == w ? "" : " (stuck on earlier work)");
         } else {
             diag_error(diag, (sp_loc){0}, "device %d's stream %d never finished %s", s->device, s->id,
                        task_what(t));

@@ -98,6 +98,9 @@ const char *cudaGetErrorName(cudaError_t e)
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorNotReady: return "cudaErrorNotReady";
+    case cudaErrorPeerAccessUnsupported: return "cudaErrorPeerAccessUnsupported";
+    case cudaErrorPeerAccessAlreadyEnabled: return "cudaErrorPeerAccessAlreadyEnabled";
+    case cudaErrorPeerAccessNotEnabled: return "cudaErrorPeerAccessNotEnabled";
     default: return "cudaErrorUnknown";
     }
 }
@@ -113,6 +116,9 @@ const char *cudaGetErrorString(cudaError_t e)
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorNotReady: return "device not ready";
+    case cudaErrorPeerAccessUnsupported: return "peer access is not supported between these two devices";
+    case cudaErrorPeerAccessAlreadyEnabled: return "peer access is already enabled";
+    case cudaErrorPeerAccessNotEnabled: return "peer access has not been enabled";
     default: return "unknown error";
     }
 }
@@ -257,6 +263,121 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *prop, int device)
     prop->multiProcessorCount = g->sm_count;
     prop->major = g->sm / 10;
     prop->minor = g->sm % 10;
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t *free, size_t *total)
+{
+    emu *m = emu_runtime();
+    int d;
+    double cap;
+    if (m == NULL)
+        return cudaErrorInvalidValue;
+    if (free == NULL || total == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaMemGetInfo: a NULL pointer");
+    d = emu_thread_self(m)->current;
+    cap = plat_type_of_rank(m->plat, d)->gpu.mem_bytes;
+    /* What cudaMalloc may still take here: no context or allocator overhead is counted. */
+    *total = (size_t)cap;
+    *free = m->devices[d].allocated < cap ? (size_t)(cap - m->devices[d].allocated) : 0;
+    return cudaSuccess;
+}
+
+/* --- Peer access -------------------------------------------------------------- */
+
+/* Whether two of the process's devices (global) may map each other's
+ * memory: the same node, joined by NVLink or by PCIe with peer-to-peer DMA. */
+static int peer_capable(const emu *m, int a, int b)
+{
+    const plat_intra *in;
+    if (a == b || plat_rank_node(m->plat, a) != plat_rank_node(m->plat, b))
+        return 0;
+    in = &plat_type_of_rank(m->plat, a)->intra;
+    return in->kind == PLAT_INTRA_NVSWITCH || (in->kind == PLAT_INTRA_PCIE && in->p2p);
+}
+
+/* A device number the calling process sees, as a global one; -1 after a message. */
+static int peer_device(emu *m, int device, const char *fn)
+{
+    if (device < 0 || device >= emu_self(m)->ndev) {
+        emu_cuda_fail(m, cudaErrorInvalidDevice, "%s(%d): this process sees devices 0 to %d", fn, device,
+                      emu_self(m)->ndev - 1);
+        return -1;
+    }
+    return emu_self(m)->first + device;
+}
+
+cudaError_t cudaDeviceCanAccessPeer(int *canAccessPeer, int device, int peerDevice)
+{
+    emu *m = emu_runtime();
+    int a, b;
+    if (m == NULL)
+        return cudaErrorInvalidDevice;
+    if (canAccessPeer == NULL)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaDeviceCanAccessPeer: canAccessPeer is NULL");
+    if ((a = peer_device(m, device, "cudaDeviceCanAccessPeer")) < 0 ||
+        (b = peer_device(m, peerDevice, "cudaDeviceCanAccessPeer")) < 0)
+        return cudaErrorInvalidDevice;
+    *canAccessPeer = peer_capable(m, a, b);
+    return cudaSuccess;
+}
+
+/* The process's peer-access flag from its current device to peer (global
+ * devices), the table made on first use; NULL if out of memory. */
+static unsigned char *peer_flag(emu *m, int peer)
+{
+    emu_proc *P = emu_self(m);
+    int cur = emu_thread_self(m)->current - P->first, q = peer - P->first;
+    if (P->peer == NULL && (P->peer = calloc((size_t)P->ndev * (size_t)P->ndev, 1)) == NULL)
+        return NULL;
+    return &P->peer[(size_t)cur * (size_t)P->ndev + (size_t)q];
+}
+
+cudaError_t cudaDeviceEnablePeerAccess(int peerDevice, unsigned int flags)
+{
+    emu *m = emu_runtime();
+    unsigned char *f;
+    int b;
+    if (m == NULL)
+        return cudaErrorInvalidDevice;
+    if ((b = peer_device(m, peerDevice, "cudaDeviceEnablePeerAccess")) < 0)
+        return cudaErrorInvalidDevice;
+    if (flags != 0)
+        return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaDeviceEnablePeerAccess: flags must be 0, not %u", flags);
+    if (b == emu_thread_self(m)->current)
+        return emu_cuda_fail(m, cudaErrorInvalidDevice, "cudaDeviceEnablePeerAccess(%d): that is the current device",
+                             peerDevice);
+    if (!peer_capable(m, emu_thread_self(m)->current, b))
+        return emu_cuda_fail(m, cudaErrorPeerAccessUnsupported,
+                             "cudaDeviceEnablePeerAccess(%d): device %d cannot reach its memory (%s)", peerDevice,
+                             emu_thread_self(m)->current - emu_self(m)->first,
+                             plat_rank_node(m->plat, b) != plat_rank_node(m->plat, emu_thread_self(m)->current)
+                                 ? "another node"
+                                 : "no NVLink, and PCIe without peer-to-peer DMA");
+    if ((f = peer_flag(m, b)) == NULL)
+        return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaDeviceEnablePeerAccess: out of host memory");
+    if (*f)
+        return emu_cuda_fail(m, cudaErrorPeerAccessAlreadyEnabled, "cudaDeviceEnablePeerAccess(%d): already enabled",
+                             peerDevice);
+    *f = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaDeviceDisablePeerAccess(int peerDevice)
+{
+    emu *m = emu_runtime();
+    unsigned char *f;
+    int b;
+    if (m == NULL)
+        return cudaErrorInvalidDevice;
+    if ((b = peer_device(m, peerDevice, "cudaDeviceDisablePeerAccess")) < 0)
+        return cudaErrorInvalidDevice;
+    if ((f = peer_flag(m, b)) == NULL)
+        return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaDeviceDisablePeerAccess: out of host memory");
+    if (!*f)
+        return emu_cuda_fail(m, cudaErrorPeerAccessNotEnabled, "cudaDeviceDisablePeerAccess(%d): not enabled",
+                             peerDevice);
+    *f = 0;
     return cudaSuccess;
 }
 
@@ -655,6 +776,44 @@ cudaError_t cudaMemset(void *devPtr, int value, size_t count)
     emu *m = emu_runtime();
     return m == NULL ? cudaErrorInvalidValue
                      : copy_task(m, devPtr, NULL, 1, count, value, cudaMemcpyDeviceToDevice, NULL, 1, "cudaMemset");
+}
+
+/* A copy between two devices' memory, each checked to be where the call
+ * says (as global devices). */
+static cudaError_t peer_copy(void *dst, int dstDevice, const void *src, int srcDevice, size_t count,
+                             cudaStream_t stream, int sync, const char *fn)
+{
+    emu *m = emu_runtime();
+    int dd, sd;
+    if (m == NULL)
+        return cudaErrorInvalidValue;
+    if ((dd = peer_device(m, dstDevice, fn)) < 0 || (sd = peer_device(m, srcDevice, fn)) < 0)
+        return cudaErrorInvalidDevice;
+    if (count > 0 && (emu_device_range(m, dst, count) != dd || emu_device_range(m, src, count) != sd))
+        return emu_cuda_fail(m, cudaErrorInvalidValue,
+                             "%s(%zu bytes): the %s is not within one allocation of device %d", fn, count,
+                             emu_device_range(m, dst, count) != dd ? "destination" : "source",
+                             emu_device_range(m, dst, count) != dd ? dstDevice : srcDevice);
+    if (sync) { /* serialized with all work of the current, source and destination devices: it starts
+                 * when they are idle, and work queued after it waits for it */
+        int devs[3] = {emu_thread_self(m)->current, sd, dd};
+        for (int i = 0; i < 3; i++) {
+            dev_arg d = {m, devs[i], 0, 0, emu_self_index(m), 0};
+            emu_wait_for(m, device_idle, &d);
+        }
+    }
+    return copy_task(m, dst, src, 0, count, 0, cudaMemcpyDeviceToDevice, stream, sync, fn);
+}
+
+cudaError_t cudaMemcpyPeer(void *dst, int dstDevice, const void *src, int srcDevice, size_t count)
+{
+    return peer_copy(dst, dstDevice, src, srcDevice, count, NULL, 1, "cudaMemcpyPeer");
+}
+
+cudaError_t cudaMemcpyPeerAsync(void *dst, int dstDevice, const void *src, int srcDevice, size_t count,
+                                cudaStream_t stream)
+{
+    return peer_copy(dst, dstDevice, src, srcDevice, count, stream, 0, "cudaMemcpyPeerAsync");
 }
 
 /* The synchronous copies of a program compiled for the per-thread default

@@ -256,6 +256,7 @@ typedef struct emu_proc {
     char env[16][24];         /* values of the rank variables getenv gives it */
     int local_rank, local_size; /* among the processes of its node */
     emu_stream **dflt;        /* its default stream per device it sees, made on first use */
+    unsigned char *peer;      /* cudaDeviceEnablePeerAccess: [from][to], ndev x ndev, made on first use */
     struct emu_key {          /* pthread_key_create's keys: a key is its index */
         int used;
         unsigned long gen;    /* new for each key made in the slot: older values do not count */

@@ -26,6 +26,8 @@ sp_emu_program(per_thread_stream ${SP_ROOT}/tests/data/emu/per_thread_stream.c)
 sp_emu_program(ptds ${SP_ROOT}/tests/data/emu/ptds.c)
 target_compile_definitions(emu_ptds PRIVATE CUDA_API_PER_THREAD_DEFAULT_STREAM)
 sp_emu_program(tls ${SP_ROOT}/tests/data/emu/tls.c)
+sp_emu_program(event_hang ${SP_ROOT}/tests/data/emu/event_hang.c)
+sp_emu_program(peer ${SP_ROOT}/tests/data/emu/peer.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
@@ -95,8 +97,12 @@ sp_e2e(emulate.legacy_stream RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARG
 sp_e2e(emulate.legacy_groups RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_legacy_groups>"
   STDOUT "^PASSED: 0 failed check\\(s\\)")
 sp_e2e(emulate.legacy_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|2|$<TARGET_FILE:emu_legacy_hang>"
-  STDERR "device 0's stream 1 never finished the NULL stream's implicit wait for a blocking stream's earlier work")
+  STDERR "device 0's stream 1 never finished the NULL stream's implicit wait for a blocking stream's earlier work: device 0's stream 0 never finished the AllReduce it waits for")
 set_tests_properties(e2e.emulate.legacy_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# A wait for an event recorded behind a collective that never ends names the record's stream.
+sp_e2e(emulate.event_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_event_hang>"
+  STDERR "device 0's stream 1 never finished a wait for an event: device 0's stream 0 never finished the event record it waits for \\(stuck on earlier work\\)")
+set_tests_properties(e2e.emulate.event_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # cudaStreamLegacy and cudaStreamPerThread (each thread's own blocking stream).
 sp_e2e(emulate.per_thread_stream RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_per_thread_stream>"
   STDOUT "^PASSED: 0 failed check\\(s\\)")
@@ -117,6 +123,15 @@ sp_e2e(emulate.ptds_bad RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--default-s
   STDERR "--default-stream: expected legacy, null or per-thread, got \"perthread\"")
 sp_e2e(emulate.cflags_ptds RC 0 ARGS "emulate|--default-stream|per-thread|--cflags"
   STDOUT "-shared -fPIC -I.*sim/emu/include -DCUDA_API_PER_THREAD_DEFAULT_STREAM")
+# Peer access (NVLink peers, not across nodes, not PCIe without P2P), its
+# errors, cudaMemcpyPeer serialized with the devices' work, the async one
+# on its stream, data checked; cudaMemGetInfo.
+sp_e2e(emulate.peer RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|$<TARGET_FILE:emu_peer>"
+  STDOUT "^PASSED: 0 failed check\\(s\\)"
+  STDERR "cudaErrorPeerAccessUnsupported: cudaDeviceEnablePeerAccess\\(8\\): device 0 cannot reach its memory \\(another node\\)")
+sp_e2e(emulate.peer_pcie RC 0 ARGS "emulate|-p|platforms/rtx3090-x4.cfg|$<TARGET_FILE:emu_peer>|nop2p"
+  STDOUT "^PASSED: 0 failed check\\(s\\)"
+  STDERR "no NVLink, and PCIe without peer-to-peer DMA")
 # Thread-local storage: a program with __thread variables runs its threads
 # on system threads (--os-threads auto) and each reads its own; pthread
 # keys are per emulated thread in either mode, destructors in rounds.
