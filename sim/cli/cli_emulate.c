@@ -82,7 +82,7 @@ static void usage(FILE *fp)
             "            -DCUDA_API_PER_THREAD_DEFAULT_STREAM)               default legacy\n"
             "  --os-threads T  on: run each emulated thread and process on a system\n"
             "            thread of its own, so that each has its own thread-local variables\n"
-            "            (__thread, _Thread_local) and errno; some 30 times slower for\n"
+            "            (__thread, _Thread_local) and errno; tens of times slower for\n"
             "            programs that poll; off: they share them; auto: on if the program\n"
             "            itself has thread-local variables                default auto\n"
             "  --cflags  print the compiler flags that build a program for this:\n"
@@ -175,7 +175,9 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
             break;
         }
     }
-    if (o->cflags && err == SP_OK) {
+    if (o->cflags) { /* nothing else is needed, nor checked */
+        if (err != SP_OK)
+            return err;
         printf("%s%s\n", cflags, o->per_thread ? " " SP_PTDS_DEFINE : "");
         return 1;
     }
@@ -579,7 +581,7 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
     fflush(stdout);
     report(m, p, prog, status, time_s, os_threads);
     if (emu_api_errors(m) > 0)
-        fprintf(stderr, "scalepath emulate: %zu NCCL, CUDA or MPI call(s) failed (messages above)\n", emu_api_errors(m));
+        fprintf(stderr, "scalepath emulate: %zu NCCL, CUDA, MPI or thread call(s) failed (messages above)\n", emu_api_errors(m));
     if (err == SP_OK && status != 0) {
         diag_error(diag, (sp_loc){prog, 0}, "main returned %d", status);
         err = SP_EPROGRAM;

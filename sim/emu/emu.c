@@ -317,6 +317,7 @@ static emu_task *task_push(emu *m, emu_stream *s, emu_task_kind kind)
     t->stream = s;
     t->stream_id = s->id;
     t->peer_device = -1;
+    t->copy_device = -1;
     t->start_s = t->end_s = -1.0;
     t->launch = m->launch;
     m->tasks[m->ntasks++] = t;
@@ -926,7 +927,7 @@ void emu_task_begin(emu *m, emu_task *t)
     case EMU_TASK_SLEEP: {
         emu_copy *k = t->impl;
         if (k != NULL && k->link_dir >= 0) { /* after the copies already on the link that way */
-            double *free_s = &m->devices[t->device].link_free_s[k->link_dir];
+            double *free_s = &m->devices[k->device].link_free_s[k->link_dir];
             double start = *free_s > now ? *free_s : now;
             t->duration_s = start - now + k->link_s;
             *free_s = start + k->link_s;

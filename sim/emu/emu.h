@@ -70,6 +70,8 @@ typedef struct emu_task {
     /* SLEEP */
     double duration_s;
     int peer_device;       /* a copy from another GPU: the bytes flow from its host (-1: none) */
+    int copy_device;       /* a copy or memset: the GPU whose memory it writes (or, to the host,
+                            * reads), which may not be the stream's (-1: none) */
     uint64_t peer_bytes;
     int compute;           /* a kernel (spEmuKernel, spEmuGemm), not a copy: it uses the SMs */
     /* filled by the runtime */

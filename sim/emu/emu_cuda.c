@@ -297,7 +297,7 @@ static int peer_capable(const emu *m, int a, int b)
 }
 
 /* A device number the calling process sees, as a global one; -1 after a message. */
-static int peer_device(emu *m, int device, const char *fn)
+static int peer_arg(emu *m, int device, const char *fn)
 {
     if (device < 0 || device >= emu_self(m)->ndev) {
         emu_cuda_fail(m, cudaErrorInvalidDevice, "%s(%d): this process sees devices 0 to %d", fn, device,
@@ -315,8 +315,8 @@ cudaError_t cudaDeviceCanAccessPeer(int *canAccessPeer, int device, int peerDevi
         return cudaErrorInvalidDevice;
     if (canAccessPeer == NULL)
         return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaDeviceCanAccessPeer: canAccessPeer is NULL");
-    if ((a = peer_device(m, device, "cudaDeviceCanAccessPeer")) < 0 ||
-        (b = peer_device(m, peerDevice, "cudaDeviceCanAccessPeer")) < 0)
+    if ((a = peer_arg(m, device, "cudaDeviceCanAccessPeer")) < 0 ||
+        (b = peer_arg(m, peerDevice, "cudaDeviceCanAccessPeer")) < 0)
         return cudaErrorInvalidDevice;
     *canAccessPeer = peer_capable(m, a, b);
     return cudaSuccess;
@@ -340,7 +340,7 @@ cudaError_t cudaDeviceEnablePeerAccess(int peerDevice, unsigned int flags)
     int b;
     if (m == NULL)
         return cudaErrorInvalidDevice;
-    if ((b = peer_device(m, peerDevice, "cudaDeviceEnablePeerAccess")) < 0)
+    if ((b = peer_arg(m, peerDevice, "cudaDeviceEnablePeerAccess")) < 0)
         return cudaErrorInvalidDevice;
     if (flags != 0)
         return emu_cuda_fail(m, cudaErrorInvalidValue, "cudaDeviceEnablePeerAccess: flags must be 0, not %u", flags);
@@ -370,7 +370,7 @@ cudaError_t cudaDeviceDisablePeerAccess(int peerDevice)
     int b;
     if (m == NULL)
         return cudaErrorInvalidDevice;
-    if ((b = peer_device(m, peerDevice, "cudaDeviceDisablePeerAccess")) < 0)
+    if ((b = peer_arg(m, peerDevice, "cudaDeviceDisablePeerAccess")) < 0)
         return cudaErrorInvalidDevice;
     if ((f = peer_flag(m, b)) == NULL)
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "cudaDeviceDisablePeerAccess: out of host memory");
@@ -706,7 +706,9 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
             memmove(dst, src, count);
         return cudaSuccess;
     }
-    if ((s = emu_stream_arg(m, stream, dev, fn)) == NULL)
+    /* The NULL stream and cudaStreamPerThread are the current device's, as in
+     * CUDA, whichever device's memory the copy touches. */
+    if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, fn)) == NULL)
         return cudaErrorInvalidResourceHandle;
     if (sync == 1) { /* a synchronous copy on the legacy default stream waits, as that stream does,
                       * for the earlier work of the blocking streams of the devices it touches; on
@@ -722,7 +724,8 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
         free(k);
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
     }
-    *k = (emu_copy){dst, src, count, value, NULL, -1, 0.0};
+    *k = (emu_copy){dst, src, count, value, NULL, -1, 0.0, dev};
+    t->copy_device = dev;
     t->impl = k;
     /* Between host and device: on a GPU whose memory is the host's (GB10's
      * unified LPDDR5X), a copy within that memory, read and written; on a
@@ -787,7 +790,7 @@ static cudaError_t peer_copy(void *dst, int dstDevice, const void *src, int srcD
     int dd, sd;
     if (m == NULL)
         return cudaErrorInvalidValue;
-    if ((dd = peer_device(m, dstDevice, fn)) < 0 || (sd = peer_device(m, srcDevice, fn)) < 0)
+    if ((dd = peer_arg(m, dstDevice, fn)) < 0 || (sd = peer_arg(m, srcDevice, fn)) < 0)
         return cudaErrorInvalidDevice;
     if (count > 0 && (emu_device_range(m, dst, count) != dd || emu_device_range(m, src, count) != sd))
         return emu_cuda_fail(m, cudaErrorInvalidValue,

@@ -135,6 +135,7 @@ typedef struct emu_copy {     /* a copy or memset task */
     char *owned;              /* pageable host source staged at the call (src points here) */
     int link_dir;             /* over the GPU's host link: 0 to the device, 1 from it; -1 not */
     double link_s;            /* its time on the link, alone */
+    int device;               /* the GPU whose memory (and host link) it uses, global */
 } emu_copy;
 
 typedef struct emu_device {

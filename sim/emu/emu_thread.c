@@ -554,10 +554,19 @@ int spEmuOnce(pthread_once_t *once, void (*init)(void))
  * C library's own would be per system thread, which emulated threads share
  * (unless --os-threads). Keys are per process, as POSIX's are. */
 
+/* An emulated key is its index with this bit set, which no C library key
+ * has (they stay below PTHREAD_KEYS_MAX): a key the program made before the
+ * emulator ran (in a constructor) is the C library's, and its calls go
+ * there, shared by every emulated thread. */
+#define KEY_TAG 0x40000000u
+#define KEY_EMULATED(k) (((k) & KEY_TAG) != 0)
+#define KEY_INDEX(k) ((size_t)((k) & ~KEY_TAG))
+
 static struct emu_key *key_of(emu *m, pthread_key_t key)
 {
     emu_proc *P = &m->procs[emu_thread_self(m)->proc];
-    return key < P->nkeys && P->keys[key].used ? &P->keys[key] : NULL;
+    size_t i = KEY_INDEX(key);
+    return KEY_EMULATED(key) && i < P->nkeys && P->keys[i].used ? &P->keys[i] : NULL;
 }
 
 int spEmuKeyCreate(pthread_key_t *key, void (*destructor)(void *))
@@ -583,7 +592,7 @@ int spEmuKeyCreate(pthread_key_t *key, void (*destructor)(void *))
         P->nkeys++;
     }
     P->keys[i] = (struct emu_key){1, ++m->key_gen, destructor};
-    *key = (pthread_key_t)i;
+    *key = (pthread_key_t)i | KEY_TAG;
     return 0;
 }
 
@@ -591,7 +600,7 @@ int spEmuKeyDelete(pthread_key_t key)
 {
     emu *m = thread_runtime();
     struct emu_key *k;
-    if (m == NULL)
+    if (m == NULL || !KEY_EMULATED(key))
         return pthread_key_delete(key);
     if ((k = key_of(m, key)) == NULL)
         return thread_fail(m, "pthread_key_delete", "not a key of this process", EINVAL);
@@ -604,12 +613,12 @@ void *spEmuGetspecific(pthread_key_t key)
     emu *m = thread_runtime();
     struct emu_key *k;
     emu_thread *t;
-    if (m == NULL)
+    if (m == NULL || !KEY_EMULATED(key))
         return pthread_getspecific(key);
     t = emu_thread_self(m);
-    if ((k = key_of(m, key)) == NULL || key >= t->nspecific || t->specific[key].gen != k->gen)
+    if ((k = key_of(m, key)) == NULL || KEY_INDEX(key) >= t->nspecific || t->specific[KEY_INDEX(key)].gen != k->gen)
         return NULL;
-    return (void *)(uintptr_t)t->specific[key].value; /* POSIX's signature drops the const */
+    return (void *)(uintptr_t)t->specific[KEY_INDEX(key)].value; /* POSIX's signature drops the const */
 }
 
 int spEmuSetspecific(pthread_key_t key, const void *value)
@@ -617,13 +626,14 @@ int spEmuSetspecific(pthread_key_t key, const void *value)
     emu *m = thread_runtime();
     struct emu_key *k;
     emu_thread *t;
-    if (m == NULL)
+    size_t i = KEY_INDEX(key);
+    if (m == NULL || !KEY_EMULATED(key))
         return pthread_setspecific(key, value);
     t = emu_thread_self(m);
     if ((k = key_of(m, key)) == NULL)
         return thread_fail(m, "pthread_setspecific", "not a key of this process", EINVAL);
-    if (key >= t->nspecific) {
-        size_t n = (size_t)key + 1 > 2 * t->nspecific ? (size_t)key + 1 : 2 * t->nspecific;
+    if (i >= t->nspecific) {
+        size_t n = i + 1 > 2 * t->nspecific ? i + 1 : 2 * t->nspecific;
         struct emu_specific *v = realloc(t->specific, n * sizeof(*v));
         if (v == NULL)
             return thread_fail(m, "pthread_setspecific", "out of host memory", ENOMEM);
@@ -631,7 +641,7 @@ int spEmuSetspecific(pthread_key_t key, const void *value)
         t->specific = v;
         t->nspecific = n;
     }
-    t->specific[key] = (struct emu_specific){value, k->gen};
+    t->specific[i] = (struct emu_specific){value, k->gen};
     return 0;
 }
 

@@ -3,6 +3,7 @@
  * SimGrid 3.32 C API only (shared/SIMGRID.md). Model settings go in between
  * simgrid_init() and simgrid_load_platform(); after loading they abort.
  */
+#define _GNU_SOURCE          /* pthread_setattr_default_np: thread contexts' stacks */
 #include <simgrid/engine.h> /* first: later SimGrid headers need <stddef.h> */
 
 #include <simgrid/actor.h>
@@ -19,6 +20,7 @@
 #include <xbt/log.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +130,24 @@ int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
     }
     engine_started = 1;
     if (os_threads) { /* the context factory is chosen as the engine starts, from its arguments */
+        /* SimGrid's thread contexts leave their stacks to the C library's
+         * default (RLIMIT_STACK's, which may be small or unlimited): make it
+         * contexts/stack-size, as the other contexts have. */
+        pthread_attr_t attr;
+        int bad = pthread_attr_init(&attr) != 0;
+        if (!bad) {
+            bad = pthread_attr_setstacksize(&attr, (size_t)stack_kib * 1024u) != 0 ||
+                  pthread_setattr_default_np(&attr) != 0;
+            pthread_attr_destroy(&attr);
+        }
+        if (bad) {
+            diag_error(diag, (sp_loc){0}, "cannot set the stack size of the system threads to %d KiB", stack_kib);
+            engine_started = 0;
+            if (xml_keep == NULL)
+                unlink(tmpl);
+            free(e);
+            return SP_EINTERNAL;
+        }
         argv[1] = quiet;
         argv[2] = thread_cfg;
         argc = 3;
@@ -1266,6 +1286,16 @@ static void run_peer_copy(emu_worker *k, const emu_task *t)
     peer_copy pc;
     sg_actor_t a;
     void *got;
+
+    if (t->copy_device >= 0 && t->copy_device != t->device) {
+        /* On a stream of a third device: the bytes still go from the source
+         * GPU to the destination GPU. */
+        const plat *p = k->w->e->plat;
+        sg_host_sendto(sg_host_by_name(plat_rank_host(p, t->peer_device)),
+                       sg_host_by_name(plat_rank_host(p, t->copy_device)), (double)t->peer_bytes);
+        k->w->e->messages++;
+        return;
+    }
 
     snprintf(pc.name, sizeof(pc.name), "x%lu", k->w->ncopies++);
     pc.bytes = t->peer_bytes;

@@ -39,7 +39,8 @@ SP_MUST_USE int eng_new(eng **out, const plat *p, const char *xml_keep, diag_lis
  * emulated program's main needs a process's). Call before eng_new. */
 void eng_set_stack_kib(int kib);
 /* Run every actor on a system thread of its own (SimGrid's thread
- * contexts, some 50 times slower to switch than the default), so that each
+ * contexts: 50 times slower than raw ones on a message-bound run,
+ * shared/SIMGRID.md; the stacks keep contexts/stack-size), so that each
  * has its own thread-local storage: an emulated program's `__thread`
  * variables and errno. Actors still run one at a time. Call before eng_new. */
 void eng_set_os_threads(int on);

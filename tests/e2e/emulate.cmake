@@ -145,6 +145,11 @@ sp_e2e(emulate.tls_shared RC 1 ARGS "emulate|-p|platforms/dgx-h100.cfg|--os-thre
   STDOUT "FAILED: thread 1: its __thread variable reads 4")
 sp_e2e(emulate.os_threads_on RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--os-threads|on|$<TARGET_FILE:emu_threads>"
   STDOUT "PASSED: 0 failed check.*each thread ran on a system thread of its own")
+# System threads get the stack an actor gets (8 MiB), whatever RLIMIT_STACK says.
+add_test(NAME e2e.emulate.tls_stack COMMAND sh -c "ulimit -s 2048 && exec \"$0\" \"$@\""
+  $<TARGET_FILE:scalepath> emulate -p platforms/dgx-h100.cfg $<TARGET_FILE:emu_tls>
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.emulate.tls_stack PROPERTIES LABELS e2e PASS_REGULAR_EXPRESSION "PASSED: 0 failed check")
 sp_e2e(emulate.os_threads_bad RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--os-threads|maybe|$<TARGET_FILE:emu_tls>"
   STDERR "--os-threads: expected auto, on or off, got \"maybe\"")
 # MPI groups: incl, excl, translate, MPI_Comm_create in the group's order
@@ -242,7 +247,7 @@ set_tests_properties(e2e.emulate.mpi.hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=d
 # Calls a program gets wrong fail with NCCL's and CUDA's codes and a message.
 sp_e2e(emulate.misuse RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_misuse>"
   STDOUT "^0 unexpected result.* Broadcast +0 +1 +4 "
-  STDERR "rank 3 calls ncclBroadcast.*where rank\\(s\\) before it called ncclAllReduce.*its 4 other operation\\(s\\) are dropped.*22 NCCL, CUDA or MPI call\\(s\\) failed")
+  STDERR "rank 3 calls ncclBroadcast.*where rank\\(s\\) before it called ncclAllReduce.*its 4 other operation\\(s\\) are dropped.*22 NCCL, CUDA, MPI or thread call\\(s\\) failed")
 # A rank that never calls: exit 4, the missing rank named, no output file.
 sp_e2e(emulate.hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|-o|${SP_OUT}/emu-hang.h5|$<TARGET_FILE:emu_hang>"
   STDERR "never returned from main.*device 0's stream 0 never finished AllReduce number 0 on communicator 0: rank\\(s\\) 3 of 4 never reached it \\(never called it\\)"

@@ -118,6 +118,26 @@ int main(int argc, char **argv)
     cudaStreamSynchronize(s);
     CHECK(spEmuNow() - t0 > 2e-3, "cudaMemcpyPeerAsync did not follow the stream's kernel");
 
+    /* The NULL stream of a copy is the current device's, whatever memory it
+     * touches: syncing device 0's NULL stream waits for a copy into device
+     * 1's memory; a copy between devices 1 and 2 on device 0's stream moves
+     * the right bytes. */
+    cudaSetDevice(0);
+    cudaDeviceSynchronize();
+    t0 = spEmuNow();
+    for (int i = 0; i < N; i++)
+        host[i] = 7 * i;
+    cudaMemcpyAsync(buf[1], host, sizeof(host), cudaMemcpyHostToDevice, NULL);
+    cudaStreamSynchronize(NULL);
+    CHECK(spEmuNow() - t0 > 1e-5, "device 0's NULL stream did not hold the copy into device 1 (%.3f ms)",
+          (spEmuNow() - t0) * 1e3);
+    cudaStreamCreate(&s);
+    cudaMemcpyAsync(buf[2], buf[1], sizeof(host), cudaMemcpyDeviceToDevice, s);
+    cudaStreamSynchronize(s);
+    memset(host, 0, sizeof(host));
+    cudaMemcpy(host, buf[2], sizeof(host), cudaMemcpyDeviceToHost);
+    CHECK(host[N - 1] == 7 * (N - 1), "a copy from device 1 to 2 on device 0's stream read %d", host[N - 1]);
+
     cudaStreamDestroy(s);
     for (int d = 0; d < n; d++) {
         cudaSetDevice(d);

@@ -114,7 +114,23 @@ int main(void)
     cudaEventSynchronize(ev);
     CHECK(spEmuNow() - t0 > 2e-3, "the NULL stream's event wait did not hold its GEMM back");
 
-    /* 5. cudaMemsetAsync on the NULL stream, read back in order. */
+    /* 5. A synchronous copy goes through the current device's per-thread
+     * stream, whatever memory it touches: into device 1's memory, it waits
+     * for device 0's per-thread kernel; a synchronous memset on device 0
+     * does not wait for another blocking stream's kernel. */
+    cudaSetDevice(0);
+    cudaDeviceSynchronize();
+    t0 = spEmuNow();
+    spEmuKernel(NULL, 2e-3);
+    cudaMemcpy(buf[1], pinned, N * sizeof(float), cudaMemcpyHostToDevice);
+    CHECK(spEmuNow() - t0 >= 2e-3, "a copy into device 1 did not wait for device 0's per-thread stream");
+    t0 = spEmuNow();
+    spEmuKernel(s, 2e-3);
+    cudaMemset(buf[0], 0, N * sizeof(float));
+    CHECK(spEmuNow() - t0 < 1e-3, "cudaMemset waited %.3f ms for another blocking stream", (spEmuNow() - t0) * 1e3);
+    cudaDeviceSynchronize();
+
+    /* 6. cudaMemsetAsync on the NULL stream, read back in order. */
     cudaMemsetAsync(buf[0], 0, N * sizeof(float), NULL);
     CHECK(cudaMemcpy(host, buf[0], N * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess, "cudaMemcpy back");
     CHECK(host[0] == 0.0f && host[N - 1] == 0.0f, "cudaMemsetAsync(NULL) then cudaMemcpy read %g", (double)host[0]);

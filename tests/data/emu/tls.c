@@ -17,7 +17,7 @@
 
 static __thread int mine;
 static _Thread_local char name[16];
-static pthread_key_t key, key2, gone;
+static pthread_key_t key, key2, gone, lib_key;
 static pthread_barrier_t barrier;
 static int destroyed, again_ran, check_tls = 1;
 
@@ -34,6 +34,21 @@ static void destroy_again(void *v)
         pthread_setspecific(key2, (void *)2);
     else
         again_ran++;
+}
+
+/* A key made before main, as a library's constructor makes one: the C
+ * library's own, which the emulated calls must tell from theirs. */
+__attribute__((constructor)) static void make_lib_key(void)
+{
+    pthread_key_create(&lib_key, NULL);
+}
+
+/* A deep stack: 6 MiB of locals, as a process's main thread allows (8 MiB). */
+static int deep(void)
+{
+    volatile char big[6 << 20];
+    memset((char *)big, 1, sizeof(big));
+    return big[sizeof(big) - 1] + mine;
 }
 
 static void *worker(void *arg)
@@ -65,9 +80,13 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "keys") == 0)
         check_tls = 0;
     mine = -1;
+    CHECK(deep() == 0, "the deep stack");
     CHECK(pthread_key_create(&key, destroy) == 0 && pthread_key_create(&key2, destroy_again) == 0,
           "pthread_key_create");
     pthread_setspecific(key, &here); /* main's own: no destructor runs for it */
+    CHECK(pthread_setspecific(lib_key, &failures) == 0 && pthread_getspecific(lib_key) == &failures &&
+              pthread_getspecific(key) == &here,
+          "a key made in a constructor, beside the emulated ones");
     pthread_barrier_init(&barrier, NULL, NTHREADS);
     for (long i = 0; i < NTHREADS; i++)
         pthread_create(&t[i], NULL, worker, (void *)(i + 1));
