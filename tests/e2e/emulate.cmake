@@ -355,8 +355,17 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate_threads_sync COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-h100.cfg $<TARGET_FILE:emu_threads_sync>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  # Thread contexts (--os-threads auto: the program has __thread variables), keys and their destructors;
+  # its 6 MiB stack frame is one frame, not a switch of stacks.
+  add_test(NAME memcheck.emulate_tls COMMAND ${vg} --max-stackframe=8000000 $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-h100.cfg --ppn 2 $<TARGET_FILE:emu_tls>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_peer COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-h100.cfg -n 2 $<TARGET_FILE:emu_peer>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p memcheck.emulate_mpi_comms
-    memcheck.emulate_mpi_any memcheck.emulate_mpi_any_hang memcheck.emulate_mpi_groups
+    memcheck.emulate_mpi_any memcheck.emulate_mpi_any_hang memcheck.emulate_mpi_groups memcheck.emulate_tls
+    memcheck.emulate_peer
     memcheck.emulate_threads memcheck.emulate_polling memcheck.emulate_threads_sync memcheck.emulate_polling_threads
     PROPERTIES LABELS memcheck
     TIMEOUT 300)
