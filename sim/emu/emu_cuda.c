@@ -169,6 +169,34 @@ static int device_idle(const void *arg)
     return 1;
 }
 
+/* No work of the process (d->proc) that touches device d->device's memory
+ * from another device's stream: a copy into or out of it, or between it
+ * and another GPU, queued on the NULL stream of another current device. */
+static int memory_idle(const void *arg)
+{
+    const dev_arg *d = arg;
+    for (size_t i = 0; i < d->m->nstreams; i++) {
+        const emu_stream *s = d->m->streams[i];
+        if (d->proc >= 0 && s->proc != d->proc)
+            continue;
+        for (const emu_task *t = s->head; t != NULL; t = t->next)
+            if (t->copy_device == d->device || t->peer_device == d->device)
+                return 0;
+    }
+    return 1;
+}
+
+/* Three devices idle at once (cudaMemcpyPeer's current, source and destination). */
+typedef struct dev_arg3 {
+    dev_arg d[3];
+} dev_arg3;
+
+static int devices_idle(const void *arg)
+{
+    const dev_arg3 *a = arg;
+    return device_idle(&a->d[0]) && device_idle(&a->d[1]) && device_idle(&a->d[2]);
+}
+
 static int task_done(const void *arg)
 {
     return ((const emu_task *)arg)->done;
@@ -448,6 +476,8 @@ static cudaError_t release(emu *m, void *ptr, int host, const char *fn)
             dev_arg d = {m, host ? -1 : a->device, emu_self(m)->first, emu_self(m)->ndev, emu_self_index(m), 0};
             a->freeing = 1;
             emu_wait_for(m, device_idle, &d);
+            if (!host) /* and for copies of its memory queued on other devices' streams */
+                emu_wait_for(m, memory_idle, &d);
             a = &m->allocs[i];
             a->freeing = 0;
         }
@@ -798,12 +828,10 @@ static cudaError_t peer_copy(void *dst, int dstDevice, const void *src, int srcD
                              emu_device_range(m, dst, count) != dd ? "destination" : "source",
                              emu_device_range(m, dst, count) != dd ? dstDevice : srcDevice);
     if (sync) { /* serialized with all work of the current, source and destination devices: it starts
-                 * when they are idle, and work queued after it waits for it */
-        int devs[3] = {emu_thread_self(m)->current, sd, dd};
-        for (int i = 0; i < 3; i++) {
-            dev_arg d = {m, devs[i], 0, 0, emu_self_index(m), 0};
-            emu_wait_for(m, device_idle, &d);
-        }
+                 * when all three are idle, and the calling thread's later work waits for it */
+        int me = emu_self_index(m);
+        dev_arg3 all = {{{m, emu_thread_self(m)->current, 0, 0, me, 0}, {m, sd, 0, 0, me, 0}, {m, dd, 0, 0, me, 0}}};
+        emu_wait_for(m, devices_idle, &all);
     }
     return copy_task(m, dst, src, 0, count, 0, cudaMemcpyDeviceToDevice, stream, sync, fn);
 }

@@ -38,7 +38,7 @@ static void copy_between(int *buf[], int a, int b)
 
 int main(int argc, char **argv)
 {
-    int n = 0, can = -1, *buf[16] = {0};
+    int n = 0, can = -1, *buf[16] = {0}, *pinned = NULL;
     size_t free0, free1, total;
     struct cudaDeviceProp prop;
     cudaStream_t s;
@@ -138,7 +138,41 @@ int main(int argc, char **argv)
     cudaMemcpy(host, buf[2], sizeof(host), cudaMemcpyDeviceToHost);
     CHECK(host[N - 1] == 7 * (N - 1), "a copy from device 1 to 2 on device 0's stream read %d", host[N - 1]);
 
+    /* cudaFree of device 1's memory waits for a copy out of it queued on
+     * device 0's NULL stream behind a kernel: the copy reads the data. */
+    cudaSetDevice(0);
+    cudaMallocHost((void **)&pinned, sizeof(host)); /* pageable memory would make the copy wait */
+    spEmuKernel(NULL, 2e-3);
+    cudaMemcpyAsync(pinned, buf[2], sizeof(host), cudaMemcpyDeviceToHost, NULL);
+    t0 = spEmuNow();
+    cudaSetDevice(2);
+    cudaFree(buf[2]);
+    buf[2] = NULL;
+    CHECK(spEmuNow() - t0 >= 2e-3, "cudaFree did not wait for a copy of its memory on device 0's stream");
+    cudaSetDevice(0);
+    cudaDeviceSynchronize();
+    CHECK(pinned[N - 1] == 7 * (N - 1), "a copy out of freed memory read %d", pinned[N - 1]);
+    cudaFreeHost(pinned);
+    cudaSetDevice(2);
+    CHECK(cudaMemGetInfo(&free1, &total) == cudaSuccess && free1 == total, "device 2's memory after cudaFree: %zu free",
+          free1);
+
+    /* cudaMemcpyPeer waits for the destination's and the current device's work too. */
     cudaStreamDestroy(s);
+    for (int w = 0; w < 2; w++) {
+        cudaStream_t busy;
+        int dev = w == 0 ? 1 : 3; /* the destination; then a current device that is neither */
+        cudaSetDevice(dev);
+        cudaStreamCreateWithFlags(&busy, cudaStreamNonBlocking);
+        t0 = spEmuNow();
+        spEmuKernel(busy, 2e-3);
+        cudaSetDevice(w == 0 ? 0 : 3);
+        cudaMemcpyPeer(buf[1], 1, buf[0], 0, 64);
+        CHECK(spEmuNow() - t0 >= 2e-3, "cudaMemcpyPeer ran beside %s's kernel",
+              w == 0 ? "the destination" : "the current device");
+        cudaStreamDestroy(busy);
+    }
+
     for (int d = 0; d < n; d++) {
         cudaSetDevice(d);
         cudaFree(buf[d]);
