@@ -1144,6 +1144,126 @@ int MPI_Group_excl(MPI_Group group, int n, const int ranks[], MPI_Group *newgrou
     return group_pick(group, n, ranks, newgroup, 0, "MPI_Group_excl");
 }
 
+/* MPI_Group_range_incl and _excl: n triplets (first, last, stride) name
+ * the ranks, each valid and named once, as MPI requires; then as
+ * MPI_Group_incl and _excl. */
+static int group_range(MPI_Group group, int n, int ranges[][3], MPI_Group *newgroup, int incl, const char *fn)
+{
+    emu *m = mpi_runtime(fn);
+    struct emu_mpi_group *g;
+    int *ranks, k = 0, rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((g = group_get(m, group, fn, &rc)) == NULL)
+        return rc;
+    if (newgroup == NULL || n < 0 || (n > 0 && ranges == NULL))
+        return mpi_fail(m, fn, "a bad count or range array, or a NULL group to set", MPI_ERR_ARG);
+    if ((ranks = malloc(((size_t)g->size + 1) * sizeof(int))) == NULL)
+        return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+    for (int i = 0; i < n; i++) {
+        int first = ranges[i][0], last = ranges[i][1], stride = ranges[i][2];
+        if (stride == 0 || first < 0 || first >= g->size || last < 0 || last >= g->size) {
+            free(ranks);
+            return mpi_fail(m, fn, stride == 0 ? "a range of stride 0" : "a range beyond the group", MPI_ERR_RANK);
+        }
+        for (int r = first; stride > 0 ? r <= last : r >= last; r += stride) {
+            if (k == g->size) { /* more ranks than the group has: one is named twice */
+                free(ranks);
+                return mpi_fail(m, fn, "a rank named twice", MPI_ERR_RANK);
+            }
+            ranks[k++] = r;
+        }
+    }
+    rc = group_pick(group, k, ranks, newgroup, incl, fn); /* checks each rank is named once */
+    free(ranks);
+    return rc;
+}
+
+int MPI_Group_range_incl(MPI_Group group, int n, int ranges[][3], MPI_Group *newgroup)
+{
+    return group_range(group, n, ranges, newgroup, 1, "MPI_Group_range_incl");
+}
+
+int MPI_Group_range_excl(MPI_Group group, int n, int ranges[][3], MPI_Group *newgroup)
+{
+    return group_range(group, n, ranges, newgroup, 0, "MPI_Group_range_excl");
+}
+
+/* MPI's set operations, in MPI-4.1 section 7.3.2's orders: the union is
+ * group1's processes then group2's others, in their orders; the
+ * intersection and the difference keep group1's order. */
+typedef enum { SET_UNION, SET_INTERSECTION, SET_DIFFERENCE } set_op;
+
+static int group_set(MPI_Group group1, MPI_Group group2, MPI_Group *newgroup, set_op op, const char *fn)
+{
+    emu *m = mpi_runtime(fn);
+    struct emu_mpi_group *a, *b;
+    int *procs, k = 0, rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((a = group_get(m, group1, fn, &rc)) == NULL || (b = group_get(m, group2, fn, &rc)) == NULL)
+        return rc;
+    if (newgroup == NULL)
+        return mpi_fail(m, fn, "a NULL group to set", MPI_ERR_ARG);
+    if ((procs = malloc(((size_t)a->size + (size_t)b->size + 1) * sizeof(int))) == NULL)
+        return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+    for (int r = 0; r < a->size; r++) {
+        int in_b = group_rank_of(b, a->procs[r]) != MPI_UNDEFINED;
+        if (op == SET_UNION || (op == SET_INTERSECTION) == in_b)
+            procs[k++] = a->procs[r];
+    }
+    for (int r = 0; op == SET_UNION && r < b->size; r++)
+        if (group_rank_of(a, b->procs[r]) == MPI_UNDEFINED)
+            procs[k++] = b->procs[r];
+    rc = group_new(m, procs, k, newgroup, fn);
+    free(procs);
+    return rc;
+}
+
+int MPI_Group_union(MPI_Group group1, MPI_Group group2, MPI_Group *newgroup)
+{
+    return group_set(group1, group2, newgroup, SET_UNION, "MPI_Group_union");
+}
+
+int MPI_Group_intersection(MPI_Group group1, MPI_Group group2, MPI_Group *newgroup)
+{
+    return group_set(group1, group2, newgroup, SET_INTERSECTION, "MPI_Group_intersection");
+}
+
+int MPI_Group_difference(MPI_Group group1, MPI_Group group2, MPI_Group *newgroup)
+{
+    return group_set(group1, group2, newgroup, SET_DIFFERENCE, "MPI_Group_difference");
+}
+
+/* MPI_IDENT: the same processes in the same order; MPI_SIMILAR: the same
+ * processes in another order; MPI_UNEQUAL otherwise. */
+int MPI_Group_compare(MPI_Group group1, MPI_Group group2, int *result)
+{
+    emu *m = mpi_runtime("MPI_Group_compare");
+    struct emu_mpi_group *a, *b;
+    int rc, ident = 1;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((a = group_get(m, group1, "MPI_Group_compare", &rc)) == NULL ||
+        (b = group_get(m, group2, "MPI_Group_compare", &rc)) == NULL)
+        return rc;
+    if (result == NULL)
+        return mpi_fail(m, "MPI_Group_compare", "a NULL result", MPI_ERR_ARG);
+    *result = MPI_UNEQUAL;
+    if (a->size != b->size)
+        return MPI_SUCCESS;
+    for (int r = 0; r < a->size; r++) {
+        if (group_rank_of(b, a->procs[r]) == MPI_UNDEFINED)
+            return MPI_SUCCESS;
+        ident &= a->procs[r] == b->procs[r];
+    }
+    *result = ident ? MPI_IDENT : MPI_SIMILAR;
+    return MPI_SUCCESS;
+}
+
 int MPI_Group_translate_ranks(MPI_Group group1, int n, const int ranks1[], MPI_Group group2, int ranks2[])
 {
     emu *m = mpi_runtime("MPI_Group_translate_ranks");
@@ -1493,6 +1613,7 @@ int MPI_Testall(int count, MPI_Request requests[], int *flag, MPI_Status statuse
  * the run when the caller's stack may be gone, reads its copy, and only
  * the requests still live. */
 struct emu_mpi_any {
+    const char *fn; /* MPI_Waitany or MPI_Waitsome */
     MPI_Request *reqs;
     int count;
     struct emu_mpi_request **copy;
@@ -1525,7 +1646,7 @@ void emu_mpi_any_missing(const emu *m, const void *any, char *buf, size_t size)
     for (int i = 0; i < a->count; i++)
         if (a->copy[i] != MPI_REQUEST_NULL && is_live(m, a->copy[i]) && active++ == 0)
             first = i;
-    len = (size_t)snprintf(buf, size, "MPI_Waitany of %d request(s), none of which can complete", active);
+    len = (size_t)snprintf(buf, size, "%s of %d request(s), none of which can complete", a->fn, active);
     if (first >= 0 && len + 16 < size) {
         len += (size_t)snprintf(buf + len, size - len, "; the first, ");
         emu_mpi_recv_missing(m, a->copy[first], buf + len, size - len);
@@ -1561,6 +1682,35 @@ static int any_scan(emu *m, int count, MPI_Request requests[], const char *fn, i
     return active;
 }
 
+/* Waits, for MPI_Waitany or MPI_Waitsome, until one of the active
+ * requests is done: its lowest index, or -1 if the run ended first (the
+ * hang report then reads the wait's copy); -2 out of memory, after a
+ * message. */
+static int any_wait(emu *m, int count, MPI_Request requests[], const char *fn)
+{
+    struct emu_mpi_any *a = calloc(1, sizeof(*a));
+    int first = -1;
+
+    if (a == NULL || (a->copy = malloc((size_t)count * sizeof(*a->copy))) == NULL) {
+        free(a);
+        mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
+        return -2;
+    }
+    a->fn = fn;
+    a->reqs = requests;
+    a->count = count;
+    memcpy(a->copy, requests, (size_t)count * sizeof(*a->copy));
+    a->next = m->mpi->anys;
+    m->mpi->anys = a;
+    emu_wait_what(m, EMU_WAIT_MPI_ANY, any_done, a);
+    for (int i = 0; i < count && first < 0; i++)
+        if (requests[i] != MPI_REQUEST_NULL && requests[i]->done)
+            first = i;
+    if (first >= 0)
+        any_unlink(m->mpi, a);
+    return first;
+}
+
 /* The lowest-numbered done request completes, as MPI lets it choose any. */
 int MPI_Waitany(int count, MPI_Request requests[], int *index, MPI_Status *status)
 {
@@ -1579,27 +1729,68 @@ int MPI_Waitany(int count, MPI_Request requests[], int *index, MPI_Status *statu
             *status = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_SUCCESS, 0};
         return MPI_SUCCESS;
     }
-    if (first < 0) {
-        struct emu_mpi_any *a = calloc(1, sizeof(*a));
-        if (a == NULL || (a->copy = malloc((size_t)count * sizeof(*a->copy))) == NULL) {
-            free(a);
-            return mpi_fail(m, "MPI_Waitany", "out of host memory", MPI_ERR_OTHER);
-        }
-        a->reqs = requests;
-        a->count = count;
-        memcpy(a->copy, requests, (size_t)count * sizeof(*a->copy));
-        a->next = m->mpi->anys;
-        m->mpi->anys = a;
-        emu_wait_what(m, EMU_WAIT_MPI_ANY, any_done, a);
-        for (int i = 0; i < count && first < 0; i++)
-            if (requests[i] != MPI_REQUEST_NULL && requests[i]->done)
-                first = i;
-        if (first < 0) /* the run ended with it waiting: the report reads it */
-            return MPI_ERR_OTHER;
-        any_unlink(m->mpi, a);
-    }
+    if (first < 0 && (first = any_wait(m, count, requests, "MPI_Waitany")) < 0)
+        return MPI_ERR_OTHER; /* out of memory, or the run ended with it waiting */
     *index = first;
     return request_finish(m, &requests[first], status, "MPI_Waitany");
+}
+
+/* MPI_Waitsome and MPI_Testsome: every done request completes, its index
+ * and status listed in order. */
+static int some_finish(emu *m, int count, MPI_Request requests[], int *outcount, int indices[],
+                       MPI_Status statuses[], const char *fn)
+{
+    int err = MPI_SUCCESS, k = 0;
+    for (int i = 0; i < count; i++) {
+        MPI_Status *st = statuses != MPI_STATUSES_IGNORE ? &statuses[k] : MPI_STATUS_IGNORE;
+        if (requests[i] == MPI_REQUEST_NULL || !requests[i]->done)
+            continue;
+        indices[k++] = i;
+        if (request_finish(m, &requests[i], st, fn) != MPI_SUCCESS)
+            err = MPI_ERR_IN_STATUS; /* as MPI: each status says its own error */
+    }
+    *outcount = k;
+    return err;
+}
+
+int MPI_Waitsome(int incount, MPI_Request requests[], int *outcount, int indices[], MPI_Status statuses[])
+{
+    emu *m = mpi_runtime("MPI_Waitsome");
+    int code, first, active;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (outcount == NULL || incount < 0 || (incount > 0 && (requests == NULL || indices == NULL)))
+        return mpi_fail(m, "MPI_Waitsome", "a NULL count or index array, or a bad count or request array",
+                        MPI_ERR_ARG);
+    *outcount = MPI_UNDEFINED;
+    if ((active = any_scan(m, incount, requests, "MPI_Waitsome", &first, &code)) < 0)
+        return code;
+    if (active == 0) /* none active: MPI_UNDEFINED at once */
+        return MPI_SUCCESS;
+    if (first < 0 && any_wait(m, incount, requests, "MPI_Waitsome") < 0)
+        return MPI_ERR_OTHER;
+    return some_finish(m, incount, requests, outcount, indices, statuses, "MPI_Waitsome");
+}
+
+/* As MPI_Waitsome without waiting; a poll's host time when none is done. */
+int MPI_Testsome(int incount, MPI_Request requests[], int *outcount, int indices[], MPI_Status statuses[])
+{
+    emu *m = mpi_runtime("MPI_Testsome");
+    int code, first, active;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if (outcount == NULL || incount < 0 || (incount > 0 && (requests == NULL || indices == NULL)))
+        return mpi_fail(m, "MPI_Testsome", "a NULL count or index array, or a bad count or request array",
+                        MPI_ERR_ARG);
+    *outcount = MPI_UNDEFINED;
+    if ((active = any_scan(m, incount, requests, "MPI_Testsome", &first, &code)) < 0)
+        return code;
+    if (active == 0)
+        return MPI_SUCCESS;
+    emu_query(m, "MPI_Testsome", first >= 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
+    return some_finish(m, incount, requests, outcount, indices, statuses, "MPI_Testsome");
 }
 
 /* As MPI_Test for whichever is done first; a poll's host time when none is. */

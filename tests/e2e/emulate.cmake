@@ -28,6 +28,7 @@ target_compile_definitions(emu_ptds PRIVATE CUDA_API_PER_THREAD_DEFAULT_STREAM)
 sp_emu_program(tls ${SP_ROOT}/tests/data/emu/tls.c)
 sp_emu_program(event_hang ${SP_ROOT}/tests/data/emu/event_hang.c)
 sp_emu_program(peer ${SP_ROOT}/tests/data/emu/peer.c)
+sp_emu_program(mpi_some ${SP_ROOT}/tests/data/emu/mpi_some.c)
 sp_emu_program(mpi_comms ${SP_ROOT}/tests/data/emu/mpi_comms.c)
 sp_emu_program(threads ${SP_ROOT}/tests/data/emu/threads.c)
 sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
@@ -86,6 +87,16 @@ sp_e2e(emulate.mpi.any RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4
 sp_e2e(emulate.mpi.any_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_any>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Waitany of 1 request\\(s\\), none of which can complete; the first, MPI_Recv \\(or MPI_Wait\\) of a message from process 2 with tag 9: none was sent")
 set_tests_properties(e2e.emulate.mpi.any_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+# MPI_Waitsome and MPI_Testsome likewise, two done at once together; MPI's
+# group unions, intersections, differences, ranges and comparisons.
+sp_e2e(emulate.mpi.some RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_mpi_some>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 8 processes"
+  STDERR "MPI_Group_range_incl \\(process 0\\): rank 1 is listed twice")
+sp_e2e(emulate.mpi.some_odd RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|5|$<TARGET_FILE:emu_mpi_some>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 5 processes")
+sp_e2e(emulate.mpi.some_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_some>|hang"
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Waitsome of 1 request\\(s\\), none of which can complete")
+set_tests_properties(e2e.emulate.mpi.some_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # CUDA's legacy default stream synchronizes with the device's blocking
 # streams (not non-blocking ones, nor other devices'); an all-reduce sees
 # what a NULL-stream copy wrote before it.
@@ -360,12 +371,15 @@ if(SP_VALGRIND AND NOT SP_SANITIZE)
   add_test(NAME memcheck.emulate_tls COMMAND ${vg} --max-stackframe=8000000 $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-h100.cfg --ppn 2 $<TARGET_FILE:emu_tls>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  add_test(NAME memcheck.emulate_mpi_some COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
+    -p platforms/dgx-h100.cfg --ppn 4 $<TARGET_FILE:emu_mpi_some>
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   add_test(NAME memcheck.emulate_peer COMMAND ${vg} $<TARGET_FILE:scalepath> emulate
     -p platforms/dgx-h100.cfg -n 2 $<TARGET_FILE:emu_peer>
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(memcheck.emulate memcheck.emulate_hang memcheck.emulate_mpi_p2p memcheck.emulate_mpi_comms
     memcheck.emulate_mpi_any memcheck.emulate_mpi_any_hang memcheck.emulate_mpi_groups memcheck.emulate_tls
-    memcheck.emulate_peer
+    memcheck.emulate_peer memcheck.emulate_mpi_some
     memcheck.emulate_threads memcheck.emulate_polling memcheck.emulate_threads_sync memcheck.emulate_polling_threads
     PROPERTIES LABELS memcheck
     TIMEOUT 300)
