@@ -395,6 +395,13 @@ sp_e2e(lab7.default_stream RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_ROO
 sp_e2e(lab7.default_stream_ptds RC 0
   ARGS "emulate|-p|platforms/dgx-h100.cfg|--default-stream|per-thread|${SP_ROOT}/workloads/emu/default_stream.c"
   STDOUT "blocking +all-reduce ends at +0.040 ms; 8388608 of 8388608 results wrong.non-blocking +all-reduce ends at +0.040 ms; 8388608 of 8388608 results wrong.non-blocking \\+ event +all-reduce ends at +1.334 ms; 0 of 8388608 results wrong")
+# Lab 7 section 8: copies between GPUs, NVLink, NIC, PCIe without peer access.
+sp_e2e(lab7.p2p_h100 RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--no-data|${SP_ROOT}/workloads/emu/p2p_bandwidth.c"
+  STDOUT "\\(GB/s\\) .* 0 +1457\\.2 +370\\.8 +370\\.8 +370\\.8 +370\\.8 +370\\.8 +370\\.8 +370\\.8 +48\\.0 ")
+sp_e2e(lab7.p2p_3090 RC 0 ARGS "emulate|-p|platforms/rtx3090-x4.cfg|--no-data|${SP_ROOT}/workloads/emu/p2p_bandwidth.c"
+  STDOUT " 0 +0 +0 +0 +0 .*\\(GB/s\\) .* 0 +449\\.3 +24\\.0 +24\\.0 +24\\.0 ")
+sp_e2e(lab7.p2p_spark RC 0 ARGS "emulate|-p|platforms/dgx-spark.cfg|-n|2|--no-data|${SP_ROOT}/workloads/emu/p2p_bandwidth.c"
+  STDOUT "\\(GB/s\\) .* 0 +109\\.2 +24\\.0 ")
 # Lab 7 (docs/labs/lab7-nccl-programs.md): the figures it states.
 add_test(NAME e2e.lab7.claims COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_lab7.py ${SP_EXE}
   $<TARGET_FILE:emu_allreduce_perf> $<TARGET_FILE:emu_overlap> $<TARGET_FILE:emu_memcpy_perf>
