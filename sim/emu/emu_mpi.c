@@ -29,13 +29,13 @@
 
 enum {
     HC_BARRIER, HC_BCAST, HC_ALLGATHER, HC_ALLREDUCE, HC_FINALIZE, HC_REDUCE, HC_GATHER, HC_SCATTER,
-    HC_SPLIT, HC_SPLIT_TYPE, HC_DUP, HC_CREATE
+    HC_SPLIT, HC_SPLIT_TYPE, HC_DUP, HC_CREATE, HC_CREATE_GROUP
 };
 
 static const char *const hc_name[] = {"MPI_Barrier", "MPI_Bcast",      "MPI_Allgather",       "MPI_Allreduce",
                                       "MPI_Finalize", "MPI_Reduce",    "MPI_Gather",          "MPI_Scatter",
                                       "MPI_Comm_split", "MPI_Comm_split_type", "MPI_Comm_dup",
-                                      "MPI_Comm_create"};
+                                      "MPI_Comm_create", "MPI_Comm_create_group"};
 
 /* --- Communicators ---------------------------------------------------------- */
 
@@ -64,6 +64,8 @@ typedef struct mpi_comm {
     size_t nxs, capxs;
     mpi_box *box;           /* per rank */
     const char *made_by;    /* the call that made it; NULL for the world */
+    int cg_parent, cg_tag;  /* MPI_Comm_create_group's own, never handed out: the members of a group
+                             * of cg_parent's, meeting with cg_tag (cg_parent 0: not one) */
 } mpi_comm;
 
 struct emu_hostcoll {
@@ -399,7 +401,8 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     int n = c->size;
     size_t z = type_size(h->type) * (size_t)h->count;
 
-    if (z == 0 && h->kind != HC_SPLIT && h->kind != HC_SPLIT_TYPE && h->kind != HC_DUP && h->kind != HC_CREATE) {
+    if (z == 0 && h->kind != HC_SPLIT && h->kind != HC_SPLIT_TYPE && h->kind != HC_DUP && h->kind != HC_CREATE &&
+        h->kind != HC_CREATE_GROUP) {
         h->done = 1; /* no data (its buffers may be NULL, as MPI allows) */
         return;
     }
@@ -435,7 +438,8 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
         for (int p = 0; p < n; p++)
             if (h->recv[p] != MPI_IN_PLACE)
                 memmove(h->recv[p], (const char *)h->send[h->root] + (size_t)p * z, z);
-    } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE) {
+    } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE ||
+               h->kind == HC_CREATE_GROUP) {
         if (split_run(m, c, h) < 0)
             return;
     }
@@ -460,7 +464,8 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
     emu_proc *P;
     mpi_comm *c;
     struct emu_hostcoll *h;
-    int me, rc, splits = kind == HC_SPLIT || kind == HC_SPLIT_TYPE || kind == HC_DUP || kind == HC_CREATE;
+    int me, rc, splits = kind == HC_SPLIT || kind == HC_SPLIT_TYPE || kind == HC_DUP || kind == HC_CREATE ||
+                         kind == HC_CREATE_GROUP;
 
     if (m == NULL)
         return MPI_ERR_OTHER;
@@ -1347,6 +1352,58 @@ int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
                         "the processes passed different groups that overlap (MPI requires the same group, or "
                         "disjoint ones)", MPI_ERR_GROUP);
     return MPI_SUCCESS;
+}
+
+/* Collective over the group only (MPI-3.0): its members meet on a hidden
+ * communicator of theirs, one per (parent, tag, group), and duplicate it
+ * there, in the group's order. A member that never calls leaves the others
+ * waiting, reported as a hang; members that pass different groups meet on
+ * different ones, and hang the same way. */
+int MPI_Comm_create_group(MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *newcomm)
+{
+    emu *m = mpi_runtime("MPI_Comm_create_group");
+    struct emu_mpi *s;
+    struct emu_mpi_group *g;
+    split_arg a = {0, 0, 0}; /* one color, ties kept in the group's order */
+    mpi_comm *c, *h = NULL;
+    int rc;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((c = comm_get(m, comm, "MPI_Comm_create_group", &rc)) == NULL ||
+        (g = group_get(m, group, "MPI_Comm_create_group", &rc)) == NULL)
+        return rc;
+    if (newcomm == NULL)
+        return mpi_fail(m, "MPI_Comm_create_group", "a NULL communicator to set", MPI_ERR_ARG);
+    if (tag < 0)
+        return mpi_fail(m, "MPI_Comm_create_group", "a negative tag", MPI_ERR_TAG);
+    for (int r = 0; r < g->size; r++)
+        if (c->rank_of[g->procs[r]] < 0)
+            return mpi_fail(m, "MPI_Comm_create_group", "a group with processes outside the communicator",
+                            MPI_ERR_GROUP);
+    if (group_rank_of(g, self_index(m)) == MPI_UNDEFINED)
+        return mpi_fail(m, "MPI_Comm_create_group", "called by a process outside the group (only its members call)",
+                        MPI_ERR_GROUP);
+    s = m->mpi;
+    for (size_t k = 0; k < s->ncomms && h == NULL; k++) {
+        mpi_comm *q = s->comms[k];
+        if (q != NULL && q->cg_parent == comm && q->cg_tag == tag && q->size == g->size &&
+            memcmp(q->world, g->procs, (size_t)g->size * sizeof(int)) == 0)
+            h = q;
+    }
+    if (h == NULL) {
+        if ((h = comm_new(g->size, m->nprocs, "MPI_Comm_create_group")) == NULL || comm_add(s, h) < 0) {
+            comm_free(h);
+            return mpi_fail(m, "MPI_Comm_create_group", "out of host memory", MPI_ERR_OTHER);
+        }
+        for (int r = 0; r < g->size; r++) {
+            h->world[r] = g->procs[r];
+            h->rank_of[g->procs[r]] = r;
+        }
+        h->cg_parent = comm;
+        h->cg_tag = tag;
+    }
+    return exchange(HC_CREATE_GROUP, &a, newcomm, 0, MPI_BYTE, 0, 0, h->handle, "MPI_Comm_create_group");
 }
 
 /* Collective in MPI, which does not oblige it to wait for the others; here

@@ -88,7 +88,8 @@ sp_e2e(emulate.mpi.any_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Waitany of 1 request\\(s\\), none of which can complete; the first, MPI_Recv \\(or MPI_Wait\\) of a message from process 2 with tag 9: none was sent")
 set_tests_properties(e2e.emulate.mpi.any_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # MPI_Waitsome and MPI_Testsome likewise, two done at once together; MPI's
-# group unions, intersections, differences, ranges and comparisons.
+# group unions, intersections, differences, ranges and comparisons;
+# MPI_Comm_create_group called by the group alone, and a member that never comes.
 sp_e2e(emulate.mpi.some RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|4|$<TARGET_FILE:emu_mpi_some>"
   STDOUT "^PASSED: 0 failed check\\(s\\) over 8 processes"
   STDERR "MPI_Group_range_incl \\(process 0\\): rank 1 is listed twice")
@@ -97,6 +98,9 @@ sp_e2e(emulate.mpi.some_odd RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|5
 sp_e2e(emulate.mpi.some_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_some>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Waitsome of 1 request\\(s\\), none of which can complete")
 set_tests_properties(e2e.emulate.mpi.some_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+sp_e2e(emulate.mpi.create_group_hang RC 4 ARGS "emulate|-p|platforms/dgx-h100.cfg|--ppn|4|$<TARGET_FILE:emu_mpi_some>|cghang"
+  STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Comm_create_group \\(MPI exchange number 0 on a communicator of 3 process\\(es\\) that MPI_Comm_create_group made\\): process\\(es\\) 2 \\(rank 2\\) of its 3 never called it")
+set_tests_properties(e2e.emulate.mpi.create_group_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # CUDA's legacy default stream synchronizes with the device's blocking
 # streams (not non-blocking ones, nor other devices'); an all-reduce sees
 # what a NULL-stream copy wrote before it.

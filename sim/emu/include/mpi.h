@@ -123,6 +123,8 @@ int MPI_Group_compare(MPI_Group group1, MPI_Group group2, int *result); /* MPI_I
 /* Collective over comm: the group's members get a communicator in the
  * group's order, the others MPI_COMM_NULL. */
 int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm);
+/* Collective over the group's members only, matched by (communicator, tag, group). */
+int MPI_Comm_create_group(MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *newcomm);
 int MPI_Barrier(MPI_Comm comm);
 int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm);
 int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,

@@ -4,9 +4,10 @@
  * sends, so messages arrive in the reverse order of rank, each 1 ms apart.
  * MPI_Waitsome returns each as it arrives; an MPI_Testsome loop does too.
  * Then unions, intersections, differences, ranges and comparisons, with
- * their errors. Prints "PASSED: 0 failed check(s) over N processes". With
- * the argument "hang", rank 0 waits in MPI_Waitsome for a message nobody
- * sends. */
+ * their errors; MPI_Comm_create_group, called by the group alone. Prints
+ * "PASSED: 0 failed check(s) over N processes". With the argument "hang",
+ * rank 0 waits in MPI_Waitsome for a message nobody sends; with "cghang",
+ * ranks 0 and 1 wait in MPI_Comm_create_group for rank 2. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,41 @@ static void check_groups(int size)
     MPI_Group_free(&world);
 }
 
+/* MPI_Comm_create_group: only the members call. The even ranks, in
+ * reverse order, make a communicator (twice, with the same tag: matched in
+ * order); the odd ones never call, and are not waited for. */
+static void check_create_group(int rank, int size)
+{
+    MPI_Group world, evens;
+    int ranks[MAXP], n = 0;
+
+    MPI_Comm_group(MPI_COMM_WORLD, &world);
+    for (int r = (size - 1) / 2 * 2; r >= 0; r -= 2)
+        ranks[n++] = r;
+    MPI_Group_incl(world, n, ranks, &evens);
+    if (rank % 2 == 0) {
+        for (int round = 0; round < 2; round++) {
+            MPI_Comm c = MPI_COMM_NULL;
+            int me = -1, csize = 0, sum = 0;
+            CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, evens, 7, &c) == MPI_SUCCESS && c != MPI_COMM_NULL,
+                  "MPI_Comm_create_group, round %d", round);
+            MPI_Comm_rank(c, &me);
+            MPI_Comm_size(c, &csize);
+            CHECK(csize == n && me == (n - 1) - rank / 2, "rank %d: rank %d of %d in the group's communicator",
+                  rank, me, csize);
+            MPI_Allreduce(&rank, &sum, 1, MPI_INT, MPI_SUM, c);
+            CHECK(sum == (n - 1) * n, "the evens' sum is %d, not %d", sum, (n - 1) * n);
+            MPI_Comm_free(&c);
+        }
+    } else {
+        MPI_Comm c = MPI_COMM_NULL;
+        CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, evens, 7, &c) == MPI_ERR_GROUP, "a non-member's call");
+        CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, world, -1, &c) == MPI_ERR_TAG, "a negative tag");
+    }
+    MPI_Group_free(&evens);
+    MPI_Group_free(&world);
+}
+
 int main(int argc, char **argv)
 {
     int rank = -1, size = 0, local = 0, ndev = 0, all = 0;
@@ -185,6 +221,17 @@ int main(int argc, char **argv)
     cudaSetDevice(local % ndev);
     if (size > MAXP || size < 4)
         return 2;
+    if (argc > 1 && strcmp(argv[1], "cghang") == 0) { /* rank 2 never joins {0, 1, 2} */
+        MPI_Group world, first;
+        int three[3] = {0, 1, 2};
+        MPI_Comm c;
+        MPI_Comm_group(MPI_COMM_WORLD, &world);
+        MPI_Group_incl(world, 3, three, &first);
+        if (rank < 2)
+            MPI_Comm_create_group(MPI_COMM_WORLD, first, 3, &c);
+        MPI_Finalize();
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "hang") == 0) {
         if (rank == 0) {
             int n = -1, idx[1];
@@ -197,6 +244,7 @@ int main(int argc, char **argv)
     }
     check_some(rank, size);
     check_groups(size);
+    check_create_group(rank, size);
     MPI_Allreduce(&failures, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (rank == 0)
         printf("%s: %d failed check(s) over %d processes\n", all ? "FAILED" : "PASSED", all, size);
