@@ -558,8 +558,10 @@ void emu_mpi_missing(const emu *m, const void *hostcoll, char *buf, size_t size)
         first = 0;
     }
     if (len + 40 < size)
-        snprintf(buf + len, size - len, " of %s%d never called it", c->handle == MPI_COMM_WORLD ? "" : "its ",
-                 c->size);
+        len += (size_t)snprintf(buf + len, size - len, " of %s%d never called it",
+                                c->handle == MPI_COMM_WORLD ? "" : "its ", c->size);
+    if (c->cg_parent != 0 && len + 40 < size) /* members that passed the group otherwise met elsewhere */
+        snprintf(buf + len, size - len, " (or called it with the group in another order)");
 }
 
 /* --- Point-to-point messages ------------------------------------------------ */
@@ -1172,12 +1174,12 @@ static int group_range(MPI_Group group, int n, int ranges[][3], MPI_Group *newgr
             free(ranks);
             return mpi_fail(m, fn, stride == 0 ? "a range of stride 0" : "a range beyond the group", MPI_ERR_RANK);
         }
-        for (int r = first; stride > 0 ? r <= last : r >= last; r += stride) {
+        for (long long r = first; stride > 0 ? r <= last : r >= last; r += stride) { /* no overflow */
             if (k == g->size) { /* more ranks than the group has: one is named twice */
                 free(ranks);
                 return mpi_fail(m, fn, "a rank named twice", MPI_ERR_RANK);
             }
-            ranks[k++] = r;
+            ranks[k++] = (int)r;
         }
     }
     rc = group_pick(group, k, ranks, newgroup, incl, fn); /* checks each rank is named once */
@@ -1375,15 +1377,16 @@ int MPI_Comm_create_group(MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *new
         return rc;
     if (newcomm == NULL)
         return mpi_fail(m, "MPI_Comm_create_group", "a NULL communicator to set", MPI_ERR_ARG);
-    if (tag < 0)
-        return mpi_fail(m, "MPI_Comm_create_group", "a negative tag", MPI_ERR_TAG);
+    if (tag < 0 || tag > MPI_TAG_UB_VALUE)
+        return mpi_fail(m, "MPI_Comm_create_group", "a tag out of range", MPI_ERR_TAG);
     for (int r = 0; r < g->size; r++)
         if (c->rank_of[g->procs[r]] < 0)
             return mpi_fail(m, "MPI_Comm_create_group", "a group with processes outside the communicator",
                             MPI_ERR_GROUP);
-    if (group_rank_of(g, self_index(m)) == MPI_UNDEFINED)
-        return mpi_fail(m, "MPI_Comm_create_group", "called by a process outside the group (only its members call)",
-                        MPI_ERR_GROUP);
+    if (group_rank_of(g, self_index(m)) == MPI_UNDEFINED) { /* a local call, as MPI says: no communicator */
+        *newcomm = MPI_COMM_NULL;
+        return MPI_SUCCESS;
+    }
     s = m->mpi;
     for (size_t k = 0; k < s->ncomms && h == NULL; k++) {
         mpi_comm *q = s->comms[k];
@@ -1800,7 +1803,15 @@ static int some_finish(emu *m, int count, MPI_Request requests[], int *outcount,
     int err = MPI_SUCCESS, k = 0;
     for (int i = 0; i < count; i++) {
         MPI_Status *st = statuses != MPI_STATUSES_IGNORE ? &statuses[k] : MPI_STATUS_IGNORE;
-        if (requests[i] == MPI_REQUEST_NULL || !requests[i]->done)
+        if (requests[i] == MPI_REQUEST_NULL)
+            continue;
+        if (!is_live(m, requests[i])) { /* listed twice: completed (and freed) as an earlier entry */
+            mpi_fail(m, fn, "a request listed twice", MPI_ERR_REQUEST);
+            requests[i] = MPI_REQUEST_NULL;
+            err = MPI_ERR_IN_STATUS;
+            continue;
+        }
+        if (!requests[i]->done)
             continue;
         indices[k++] = i;
         if (request_finish(m, &requests[i], st, fn) != MPI_SUCCESS)

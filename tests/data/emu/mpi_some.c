@@ -77,6 +77,18 @@ static void check_some(int rank, int size)
     }
     if (rank == 0)
         CHECK(MPI_Waitsome(1, req, NULL, indices, st) == MPI_ERR_ARG, "MPI_Waitsome with a NULL count");
+    /* A request listed twice is refused the second time, not completed twice. */
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 1)
+        MPI_Send(&rank, 1, MPI_INT, 0, 8, MPI_COMM_WORLD);
+    if (rank == 0) {
+        int n = 0;
+        MPI_Irecv(&got[1], 1, MPI_INT, 1, 8, MPI_COMM_WORLD, &req[0]);
+        req[1] = req[0];
+        CHECK(MPI_Waitsome(2, req, &n, indices, st) == MPI_ERR_IN_STATUS && n == 1 && indices[0] == 0 &&
+                  got[1] == 1 && req[0] == MPI_REQUEST_NULL && req[1] == MPI_REQUEST_NULL,
+              "MPI_Waitsome of a request listed twice: %d done", n);
+    }
     /* Two done at once: both come back together, in index order. */
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 1 || rank == 2)
@@ -162,6 +174,12 @@ static void check_groups(int size)
         MPI_Group_free(&r);
     }
     CHECK(MPI_Group_range_incl(world, 1, bad, &r) == MPI_ERR_RANK, "a range of stride 0");
+    {
+        int huge[1][3] = {{1, 3, 2147483647}}, one[1] = {1};
+        CHECK(MPI_Group_range_incl(world, 1, huge, &r) == MPI_SUCCESS && same(r, 1, one),
+              "a range whose stride passes INT_MAX");
+        MPI_Group_free(&r);
+    }
     CHECK(MPI_Group_range_incl(world, 2, twice, &r) == MPI_ERR_RANK, "ranges naming a rank twice");
     CHECK(MPI_Group_union(a, MPI_GROUP_NULL, &r) == MPI_ERR_GROUP, "a union with MPI_GROUP_NULL");
     MPI_Group_free(&a);
@@ -200,7 +218,11 @@ static void check_create_group(int rank, int size)
         }
     } else {
         MPI_Comm c = MPI_COMM_NULL;
-        CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, evens, 7, &c) == MPI_ERR_GROUP, "a non-member's call");
+        CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, evens, 7, &c) == MPI_SUCCESS && c == MPI_COMM_NULL,
+              "a non-member's call is local and gives MPI_COMM_NULL");
+        c = MPI_COMM_WORLD;
+        CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, MPI_GROUP_EMPTY, 7, &c) == MPI_SUCCESS && c == MPI_COMM_NULL,
+              "MPI_GROUP_EMPTY gives MPI_COMM_NULL");
         CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, world, -1, &c) == MPI_ERR_TAG, "a negative tag");
     }
     MPI_Group_free(&evens);
