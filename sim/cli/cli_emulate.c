@@ -581,7 +581,8 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
     fflush(stdout);
     report(m, p, prog, status, time_s, os_threads);
     if (emu_api_errors(m) > 0)
-        fprintf(stderr, "scalepath emulate: %zu NCCL, CUDA, MPI or thread call(s) failed (messages above)\n", emu_api_errors(m));
+        fprintf(stderr, "scalepath emulate: %zu NCCL, CUDA, MPI or thread call(s) failed (messages above)\n",
+                emu_api_errors(m));
     if (err == SP_OK && status != 0) {
         diag_error(diag, (sp_loc){prog, 0}, "main returned %d", status);
         err = SP_EPROGRAM;

@@ -1356,6 +1356,37 @@ int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm)
     return MPI_SUCCESS;
 }
 
+/* MPI_IDENT: one communicator; MPI_CONGRUENT: the same processes in the
+ * same order; MPI_SIMILAR: in another order; MPI_UNEQUAL otherwise. */
+int MPI_Comm_compare(MPI_Comm comm1, MPI_Comm comm2, int *result)
+{
+    emu *m = mpi_runtime("MPI_Comm_compare");
+    mpi_comm *a, *b;
+    int rc, same_order = 1;
+
+    if (m == NULL)
+        return MPI_ERR_OTHER;
+    if ((a = comm_get(m, comm1, "MPI_Comm_compare", &rc)) == NULL ||
+        (b = comm_get(m, comm2, "MPI_Comm_compare", &rc)) == NULL)
+        return rc;
+    if (result == NULL)
+        return mpi_fail(m, "MPI_Comm_compare", "a NULL result", MPI_ERR_ARG);
+    *result = MPI_UNEQUAL;
+    if (a == b) {
+        *result = MPI_IDENT;
+        return MPI_SUCCESS;
+    }
+    if (a->size != b->size)
+        return MPI_SUCCESS;
+    for (int r = 0; r < a->size; r++) {
+        if (b->rank_of[a->world[r]] < 0)
+            return MPI_SUCCESS;
+        same_order &= b->world[r] == a->world[r];
+    }
+    *result = same_order ? MPI_CONGRUENT : MPI_SIMILAR;
+    return MPI_SUCCESS;
+}
+
 /* Collective over the group only (MPI-3.0): its members meet on a hidden
  * communicator of theirs, one per (parent, tag, group), and duplicate it
  * there, in the group's order. A member that never calls leaves the others

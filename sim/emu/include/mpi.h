@@ -50,7 +50,7 @@ typedef int MPI_Info;
 #define MPI_ANY_TAG (-1)
 #define MPI_PROC_NULL (-2)
 #define MPI_UNDEFINED (-32766)
-/* MPI_Group_compare's answers (Open MPI's and MPICH's values). */
+/* MPI_Group_compare's and MPI_Comm_compare's answers (Open MPI's and MPICH's values). */
 #define MPI_IDENT 0
 #define MPI_CONGRUENT 1
 #define MPI_SIMILAR 2
@@ -123,6 +123,7 @@ int MPI_Group_compare(MPI_Group group1, MPI_Group group2, int *result); /* MPI_I
 /* Collective over comm: the group's members get a communicator in the
  * group's order, the others MPI_COMM_NULL. */
 int MPI_Comm_create(MPI_Comm comm, MPI_Group group, MPI_Comm *newcomm);
+int MPI_Comm_compare(MPI_Comm comm1, MPI_Comm comm2, int *result); /* MPI_IDENT, _CONGRUENT, _SIMILAR, _UNEQUAL */
 /* Collective over the group's members only, matched by (communicator, tag, group). */
 int MPI_Comm_create_group(MPI_Comm comm, MPI_Group group, int tag, MPI_Comm *newcomm);
 int MPI_Barrier(MPI_Comm comm);

@@ -109,7 +109,8 @@ static void check_some(int rank, int size)
 static int same(MPI_Group g, int n, const int *world)
 {
     MPI_Group w;
-    int size = -1, ok = 1, *ranks = malloc(((size_t)n + 1) * sizeof(int)), *mine = malloc(((size_t)n + 1) * sizeof(int));
+    int size = -1, ok = 1;
+    int *ranks = malloc(((size_t)n + 1) * sizeof(int)), *mine = malloc(((size_t)n + 1) * sizeof(int));
     MPI_Comm_group(MPI_COMM_WORLD, &w);
     MPI_Group_size(g, &size);
     for (int i = 0; i < n; i++)
@@ -214,6 +215,21 @@ static void check_create_group(int rank, int size)
                   rank, me, csize);
             MPI_Allreduce(&rank, &sum, 1, MPI_INT, MPI_SUM, c);
             CHECK(sum == (n - 1) * n, "the evens' sum is %d, not %d", sum, (n - 1) * n);
+            if (round == 0) { /* compared: with itself, a duplicate, a reordered split, the world */
+                MPI_Comm d, e;
+                int res[4] = {-1, -1, -1, -1};
+                MPI_Comm_dup(c, &d);
+                MPI_Comm_split(c, 0, rank, &e); /* ranked by world rank: the group's order reversed */
+                MPI_Comm_compare(c, c, &res[0]);
+                MPI_Comm_compare(c, d, &res[1]);
+                MPI_Comm_compare(c, e, &res[2]);
+                MPI_Comm_compare(c, MPI_COMM_WORLD, &res[3]);
+                CHECK(res[0] == MPI_IDENT && res[1] == MPI_CONGRUENT &&
+                          res[2] == (n > 1 ? MPI_SIMILAR : MPI_CONGRUENT) && res[3] == MPI_UNEQUAL,
+                      "MPI_Comm_compare: %d %d %d %d", res[0], res[1], res[2], res[3]);
+                MPI_Comm_free(&d);
+                MPI_Comm_free(&e);
+            }
             MPI_Comm_free(&c);
         }
     } else {
