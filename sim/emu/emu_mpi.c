@@ -1852,44 +1852,38 @@ static int some_finish(emu *m, int count, MPI_Request requests[], int *outcount,
     return err;
 }
 
-int MPI_Waitsome(int incount, MPI_Request requests[], int *outcount, int indices[], MPI_Status statuses[])
+/* MPI_Waitsome (wait: until one is done) and MPI_Testsome (a poll's host
+ * time when none is done). */
+static int some(int incount, MPI_Request requests[], int *outcount, int indices[], MPI_Status statuses[], int wait,
+                const char *fn)
 {
-    emu *m = mpi_runtime("MPI_Waitsome");
+    emu *m = mpi_runtime(fn);
     int code, first, active;
 
     if (m == NULL)
         return MPI_ERR_OTHER;
     if (outcount == NULL || incount < 0 || (incount > 0 && (requests == NULL || indices == NULL)))
-        return mpi_fail(m, "MPI_Waitsome", "a NULL count or index array, or a bad count or request array",
-                        MPI_ERR_ARG);
+        return mpi_fail(m, fn, "a NULL count or index array, or a bad count or request array", MPI_ERR_ARG);
     *outcount = MPI_UNDEFINED;
-    if ((active = any_scan(m, incount, requests, "MPI_Waitsome", &first, &code)) < 0)
+    if ((active = any_scan(m, incount, requests, fn, &first, &code)) < 0)
         return code;
     if (active == 0) /* none active: MPI_UNDEFINED at once */
         return MPI_SUCCESS;
-    if (first < 0 && any_wait(m, incount, requests, "MPI_Waitsome") < 0)
+    if (!wait)
+        emu_query(m, fn, first >= 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
+    else if (first < 0 && any_wait(m, incount, requests, fn) < 0)
         return MPI_ERR_OTHER;
-    return some_finish(m, incount, requests, outcount, indices, statuses, "MPI_Waitsome");
+    return some_finish(m, incount, requests, outcount, indices, statuses, fn);
 }
 
-/* As MPI_Waitsome without waiting; a poll's host time when none is done. */
+int MPI_Waitsome(int incount, MPI_Request requests[], int *outcount, int indices[], MPI_Status statuses[])
+{
+    return some(incount, requests, outcount, indices, statuses, 1, "MPI_Waitsome");
+}
+
 int MPI_Testsome(int incount, MPI_Request requests[], int *outcount, int indices[], MPI_Status statuses[])
 {
-    emu *m = mpi_runtime("MPI_Testsome");
-    int code, first, active;
-
-    if (m == NULL)
-        return MPI_ERR_OTHER;
-    if (outcount == NULL || incount < 0 || (incount > 0 && (requests == NULL || indices == NULL)))
-        return mpi_fail(m, "MPI_Testsome", "a NULL count or index array, or a bad count or request array",
-                        MPI_ERR_ARG);
-    *outcount = MPI_UNDEFINED;
-    if ((active = any_scan(m, incount, requests, "MPI_Testsome", &first, &code)) < 0)
-        return code;
-    if (active == 0)
-        return MPI_SUCCESS;
-    emu_query(m, "MPI_Testsome", first >= 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
-    return some_finish(m, incount, requests, outcount, indices, statuses, "MPI_Testsome");
+    return some(incount, requests, outcount, indices, statuses, 0, "MPI_Testsome");
 }
 
 /* As MPI_Test for whichever is done first; a poll's host time when none is. */
