@@ -75,8 +75,10 @@ static void check_some(int rank, int size)
             CHECK(n == MPI_UNDEFINED, "MPI_Testsome of no active request: %d", n);
         }
     }
-    if (rank == 0)
+    if (rank == 0) {
         CHECK(MPI_Waitsome(1, req, NULL, indices, st) == MPI_ERR_ARG, "MPI_Waitsome with a NULL count");
+        CHECK(MPI_Testsome(1, req, &got[0], NULL, st) == MPI_ERR_ARG, "MPI_Testsome with a NULL index array");
+    }
     /* A request listed twice is refused the second time, not completed twice. */
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 1)
@@ -183,6 +185,8 @@ static void check_groups(int size)
     }
     CHECK(MPI_Group_range_incl(world, 2, twice, &r) == MPI_ERR_RANK, "ranges naming a rank twice");
     CHECK(MPI_Group_union(a, MPI_GROUP_NULL, &r) == MPI_ERR_GROUP, "a union with MPI_GROUP_NULL");
+    CHECK(MPI_Group_compare(a, b, NULL) == MPI_ERR_ARG, "MPI_Group_compare's NULL result");
+    CHECK(MPI_Group_intersection(a, b, NULL) == MPI_ERR_ARG, "an intersection with no group to set");
     MPI_Group_free(&a);
     MPI_Group_free(&b);
     MPI_Group_free(&u);
@@ -240,6 +244,8 @@ static void check_create_group(int rank, int size)
         CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, MPI_GROUP_EMPTY, 7, &c) == MPI_SUCCESS && c == MPI_COMM_NULL,
               "MPI_GROUP_EMPTY gives MPI_COMM_NULL");
         CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, world, -1, &c) == MPI_ERR_TAG, "a negative tag");
+        CHECK(MPI_Comm_create_group(MPI_COMM_WORLD, world, 7, NULL) == MPI_ERR_ARG, "a NULL communicator to set");
+        CHECK(MPI_Comm_compare(MPI_COMM_WORLD, MPI_COMM_WORLD, NULL) == MPI_ERR_ARG, "MPI_Comm_compare's NULL result");
     }
     MPI_Group_free(&evens);
     MPI_Group_free(&world);

@@ -74,6 +74,8 @@ int main(int argc, char **argv)
     CHECK(cudaDeviceEnablePeerAccess(8, 0) == cudaErrorPeerAccessUnsupported, "enable 0 -> 8 (another node)");
     CHECK(cudaDeviceEnablePeerAccess(0, 0) == cudaErrorInvalidDevice, "enable 0 -> 0");
     CHECK(cudaDeviceEnablePeerAccess(1, 1) == cudaErrorInvalidValue, "enable with flags 1");
+    CHECK(cudaDeviceDisablePeerAccess(16) == cudaErrorInvalidDevice, "disable for device 16");
+    CHECK(cudaMemGetInfo(NULL, &total) == cudaErrorInvalidValue, "cudaMemGetInfo with a NULL pointer");
     cudaSetDevice(1);
     CHECK(cudaDeviceEnablePeerAccess(0, 0) == cudaSuccess, "enable 1 -> 0 (each direction its own)");
     CHECK(strcmp(cudaGetErrorName(cudaErrorPeerAccessUnsupported), "cudaErrorPeerAccessUnsupported") == 0,
