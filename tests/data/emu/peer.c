@@ -72,10 +72,12 @@ int main(int argc, char **argv)
     CHECK(cudaDeviceDisablePeerAccess(1) == cudaSuccess, "disable 0 -> 1");
     CHECK(cudaDeviceDisablePeerAccess(1) == cudaErrorPeerAccessNotEnabled, "disable 0 -> 1 twice");
     CHECK(cudaDeviceEnablePeerAccess(8, 0) == cudaErrorPeerAccessUnsupported, "enable 0 -> 8 (another node)");
-    CHECK(cudaDeviceEnablePeerAccess(0, 0) == cudaErrorInvalidDevice, "enable 0 -> 0");
+    CHECK(cudaDeviceEnablePeerAccess(0, 0) == cudaErrorPeerAccessUnsupported, "enable 0 -> 0");
     CHECK(cudaDeviceEnablePeerAccess(1, 1) == cudaErrorInvalidValue, "enable with flags 1");
     CHECK(cudaDeviceDisablePeerAccess(16) == cudaErrorInvalidDevice, "disable for device 16");
-    CHECK(cudaMemGetInfo(NULL, &total) == cudaErrorInvalidValue, "cudaMemGetInfo with a NULL pointer");
+    cudaGetDeviceProperties(&prop, 0);
+    CHECK(cudaMemGetInfo(NULL, &total) == cudaSuccess && total == prop.totalGlobalMem, "cudaMemGetInfo with a NULL free");
+    CHECK(cudaMemGetInfo(NULL, NULL) == cudaSuccess, "cudaMemGetInfo with NULL pointers");
     cudaSetDevice(1);
     CHECK(cudaDeviceEnablePeerAccess(0, 0) == cudaSuccess, "enable 1 -> 0 (each direction its own)");
     CHECK(strcmp(cudaGetErrorName(cudaErrorPeerAccessUnsupported), "cudaErrorPeerAccessUnsupported") == 0,

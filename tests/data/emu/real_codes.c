@@ -139,6 +139,55 @@ int main(void)
     SHOW("cudaGetLastError after NULL result", cudaGetLastError());
     SHOW("cudaDeviceSynchronize", cudaDeviceSynchronize());
 
+    /* Peer access, peer copies, memory information and the special streams,
+     * on one GPU: device 1 does not exist. */
+    {
+        float *other = NULL;
+        size_t free_b = 0, total_b = 0;
+        c = -1;
+        SHOW("cudaDeviceCanAccessPeer(0, 0)", cudaDeviceCanAccessPeer(&c, 0, 0));
+        printf("%-44s %d\n", "a device can access itself as a peer:", c);
+        SHOW("cudaDeviceCanAccessPeer(0, 1)", cudaDeviceCanAccessPeer(&c, 0, 1));
+        SHOW("cudaGetLastError after the peer query", cudaGetLastError());
+        SHOW("cudaDeviceCanAccessPeer(NULL)", cudaDeviceCanAccessPeer(NULL, 0, 0));
+        SHOW("cudaGetLastError after NULL", cudaGetLastError());
+        SHOW("cudaDeviceEnablePeerAccess(itself)", cudaDeviceEnablePeerAccess(0, 0));
+        SHOW("cudaGetLastError after itself", cudaGetLastError());
+        SHOW("cudaDeviceEnablePeerAccess(device 1)", cudaDeviceEnablePeerAccess(1, 0));
+        SHOW("cudaGetLastError after device 1", cudaGetLastError());
+        SHOW("cudaDeviceEnablePeerAccess(flags 1)", cudaDeviceEnablePeerAccess(0, 1));
+        SHOW("cudaGetLastError after flags 1", cudaGetLastError());
+        SHOW("cudaDeviceDisablePeerAccess(itself)", cudaDeviceDisablePeerAccess(0));
+        SHOW("cudaGetLastError after disabling itself", cudaGetLastError());
+        SHOW("cudaDeviceDisablePeerAccess(device 1)", cudaDeviceDisablePeerAccess(1));
+        SHOW("cudaGetLastError after disabling device 1", cudaGetLastError());
+        SHOW("cudaMalloc for peer copies", cudaMalloc((void **)&other, 256));
+        SHOW("cudaMemcpyPeer(0 to 0)", cudaMemcpyPeer(other, 0, buf, 0, 256));
+        SHOW("cudaMemcpyPeer(0 bytes)", cudaMemcpyPeer(other, 0, buf, 0, 0));
+        SHOW("cudaMemcpyPeer(to device 1)", cudaMemcpyPeer(other, 1, buf, 0, 256));
+        SHOW("cudaGetLastError after the peer copy", cudaGetLastError());
+        SHOW("cudaMemcpyPeerAsync(0 to 0)", cudaMemcpyPeerAsync(other, 0, buf, 0, 256, s));
+        SHOW("cudaMemcpyPeerAsync(from device 1)", cudaMemcpyPeerAsync(other, 0, buf, 1, 256, s));
+        SHOW("cudaGetLastError after the async peer copy", cudaGetLastError());
+        SHOW("cudaStreamSynchronize after the peer copies", cudaStreamSynchronize(s));
+        SHOW("cudaMemGetInfo", cudaMemGetInfo(&free_b, &total_b));
+        printf("%-44s %d\n", "0 < free <= total:", free_b > 0 && free_b <= total_b);
+        SHOW("cudaMemGetInfo(NULL free)", cudaMemGetInfo(NULL, &total_b));
+        SHOW("cudaGetLastError after cudaMemGetInfo(NULL)", cudaGetLastError());
+        SHOW("cudaStreamQuery(per-thread)", cudaStreamQuery(cudaStreamPerThread));
+        SHOW("cudaMemsetAsync(per-thread)", cudaMemsetAsync(other, 0, 256, cudaStreamPerThread));
+        SHOW("cudaStreamSynchronize(per-thread)", cudaStreamSynchronize(cudaStreamPerThread));
+        SHOW("cudaMemcpyAsync(legacy)", cudaMemcpyAsync(other, buf, 256, cudaMemcpyDeviceToDevice, cudaStreamLegacy));
+        SHOW("cudaStreamSynchronize(legacy)", cudaStreamSynchronize(cudaStreamLegacy));
+        SHOW("cudaFree for peer copies", cudaFree(other));
+        {
+            static const int codes[] = {217, 704, 705};
+            for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+                printf("cudaGetErrorName(%d): %s: %s\n", codes[i], cudaGetErrorName((cudaError_t)codes[i]),
+                       cudaGetErrorString((cudaError_t)codes[i]));
+        }
+    }
+
     /* A communicator of one rank. */
     SHOW("ncclCommInitAll(NULL comms)", ncclCommInitAll(NULL, 1, NULL));
     SHOW("ncclCommInitAll(-1 ranks)", ncclCommInitAll(&comm, -1, NULL));
