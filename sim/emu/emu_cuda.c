@@ -647,7 +647,7 @@ cudaError_t cudaStreamQuery(cudaStream_t stream)
         return cudaErrorInvalidResourceHandle;
     /* A loop of queries would spin at one instant: each takes host time. */
     emu_query(m, "cudaStreamQuery", s->head == NULL ? EMU_QUERY_DONE : EMU_QUERY_WAITING, emu_stream_moving(s),
-              EMU_POLL_TEST_S);
+              s->head == NULL ? EMU_STREAM_QUERY_DONE_S : EMU_STREAM_QUERY_BUSY_S);
     return s->head == NULL ? cudaSuccess : cudaErrorNotReady;
 }
 
@@ -963,7 +963,8 @@ cudaError_t cudaEventQuery(cudaEvent_t event)
     if ((e = event_arg(m, event, "cudaEventQuery")) == NULL)
         return cudaErrorInvalidResourceHandle;
     emu_query(m, "cudaEventQuery", e->record == NULL || e->record->done ? EMU_QUERY_DONE : EMU_QUERY_WAITING,
-              e->record != NULL && emu_stream_moving(e->record->stream), EMU_POLL_TEST_S);
+              e->record != NULL && emu_stream_moving(e->record->stream),
+              e->record == NULL || e->record->done ? EMU_EVENT_QUERY_DONE_S : EMU_EVENT_QUERY_BUSY_S);
     return e->record == NULL || e->record->done ? cudaSuccess : cudaErrorNotReady;
 }
 

@@ -305,10 +305,20 @@ int emu_stream_moving(const emu_stream *s); /* its work ahead will end by itself
 /* The host time of one poll: MPI_Test's, and MPI_Iprobe's, as SimGrid's
  * platform calibration measured them (Ezibenroc/platform-calibration,
  * data/taurus_26_07_2016/calibration/taurus.md: smpi/test 2.46e-7 s,
- * smpi/iprobe 3.49e-7 s); CUDA's queries and pthread's trylocks take the
- * first, as no measurement of theirs was found. */
+ * smpi/iprobe 3.49e-7 s); pthread's trylocks take the first, as no
+ * measurement of theirs was found. */
 #define EMU_POLL_TEST_S 2.46e-7
 #define EMU_POLL_IPROBE_S 3.49e-7
+/* CUDA's queries, as bench/cuda_api_cost.cu measured them on a lent H100
+ * (CUDA 13.0, driver 580.159.04, Intel Xeon host; the mean of two runs'
+ * medians, bench/data/emulate/h100-cuda_api_cost.txt): cudaStreamQuery
+ * finding its stream idle (0.361, 0.392 us) or busy (0.175, 0.344 us),
+ * cudaEventQuery finding its event complete (0.302, 0.312 us) or pending
+ * (0.147, 0.139 us). */
+#define EMU_STREAM_QUERY_DONE_S 3.77e-7
+#define EMU_STREAM_QUERY_BUSY_S 2.60e-7
+#define EMU_EVENT_QUERY_DONE_S 3.07e-7
+#define EMU_EVENT_QUERY_BUSY_S 1.43e-7
 int emu_local(emu *m, int device);
 emu_stream *emu_stream_arg(emu *m, cudaStream_t s, int device, const char *fn);
 int emu_device_range(const emu *m, const void *p, size_t bytes);
