@@ -76,6 +76,36 @@ int main(void)
         cudaSetDevice(0);
         cudaDeviceSynchronize();
     }
+    /* A synchronous copy within the device, and a memset, do not block the
+     * host (CUDA's API synchronization behavior); they still run after the
+     * NULL stream's earlier work, and a copy to the host waits for them. */
+    {
+        double t0;
+        float *a = NULL, *b = NULL, back = -1.0f, one = 1.0f;
+        cudaMalloc((void **)&a, 1 << 20);
+        cudaMalloc((void **)&b, 1 << 20);
+        cudaMemcpy(a, &one, sizeof(one), cudaMemcpyHostToDevice);
+        cudaDeviceSynchronize();
+        t0 = spEmuNow();
+        spEmuKernel(blocking, 2e-3);
+        cudaMemcpy(b, a, 1 << 20, cudaMemcpyDeviceToDevice);
+        CHECK_MS(spEmuNow() - t0, 0.0, 0.0, "the host after a cudaMemcpy within the device");
+        cudaMemset(a, 0, 1 << 20);
+        CHECK_MS(spEmuNow() - t0, 0.0, 0.0, "the host after a cudaMemset");
+        cudaMemcpy(&back, b, sizeof(back), cudaMemcpyDeviceToHost);
+        CHECK_MS(spEmuNow() - t0, 2e-3, 2e-3 + 2e-5, "a copy to the host after them");
+        if (back != 1.0f) {
+            printf("FAILED: the copy within the device read %g, not what was there before the memset\n", back);
+            failures++;
+        }
+        cudaMemcpy(&back, a, sizeof(back), cudaMemcpyDeviceToHost);
+        if (back != 0.0f) {
+            printf("FAILED: the memset left %g\n", back);
+            failures++;
+        }
+        cudaFree(a);
+        cudaFree(b);
+    }
     /* Data: the all-reduce on a blocking stream sees what the NULL stream's
      * copy wrote after its kernel. */
     if (n > 1) {
