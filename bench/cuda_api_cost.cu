@@ -17,6 +17,9 @@
  * Each figure is the median of TRIALS trials; the minimum and maximum are
  * printed beside it. Run by hand on a lent GPU (bench/README.md); nothing
  * in the build or tests needs it. */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -72,7 +75,11 @@ static long long spin_cycles_per_ms;
 
 /* Host time per call of one of the calls below, `n` calls per trial. */
 enum call { Q_STREAM_IDLE, Q_LEGACY_IDLE, Q_EVENT_DONE, Q_STREAM_BUSY, Q_EVENT_BUSY, GET_DEVICE, SET_DEVICE,
-            EVENT_RECORD, LAUNCH, MEMSET_ASYNC, COPY_ASYNC_D2D, SYNC_IDLE };
+            EVENT_RECORD, LAUNCH, MEMSET_ASYNC, COPY_ASYNC_D2D, SYNC_IDLE, COPY_ASYNC_H2D, COPY_ASYNC_D2H,
+            COPY_PEER_ASYNC, EVENT_SYNC_DONE, DEVICE_SYNC_IDLE, STREAM_WAIT_EVENT, MUTEX_TRYLOCK_BUSY,
+            SEM_TRYWAIT_EMPTY };
+static pthread_mutex_t held_mutex = PTHREAD_MUTEX_INITIALIZER;
+static sem_t empty_sem;
 
 static void busy_for_ms(double ms)
 {
@@ -121,6 +128,20 @@ static double host_per_call(enum call c, int n)
         case MEMSET_ASYNC: r = cudaMemsetAsync(dev_a, 0, 4096, s); break;
         case COPY_ASYNC_D2D: r = cudaMemcpyAsync(dev_b, dev_a, 4096, cudaMemcpyDeviceToDevice, s); break;
         case SYNC_IDLE: r = cudaStreamSynchronize(s); break;
+        case COPY_ASYNC_H2D: r = cudaMemcpyAsync(dev_a, pinned, 4096, cudaMemcpyHostToDevice, s); break;
+        case COPY_ASYNC_D2H: r = cudaMemcpyAsync(pinned, dev_a, 4096, cudaMemcpyDeviceToHost, s); break;
+        case COPY_PEER_ASYNC: r = cudaMemcpyPeerAsync(dev_b, 0, dev_a, 0, 4096, s); break;
+        case EVENT_SYNC_DONE: r = cudaEventSynchronize(e0); break;
+        case DEVICE_SYNC_IDLE: r = cudaDeviceSynchronize(); break;
+        case STREAM_WAIT_EVENT: r = cudaStreamWaitEvent(s, e0, 0); break;
+        case MUTEX_TRYLOCK_BUSY:
+            if (pthread_mutex_trylock(&held_mutex) != EBUSY)
+                r = cudaErrorUnknown;
+            break;
+        case SEM_TRYWAIT_EMPTY:
+            if (sem_trywait(&empty_sem) != -1 || errno != EAGAIN)
+                r = cudaErrorUnknown;
+            break;
         }
         CHECK(r);
     }
@@ -193,6 +214,8 @@ int main(void)
     int clock_khz = 0;
     double v[TRIALS];
 
+    pthread_mutex_lock(&held_mutex);
+    sem_init(&empty_sem, 0, 0);
     CHECK(cudaSetDevice(0));
     CHECK(cudaGetDeviceProperties(&prop, 0));
     CHECK(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrClockRate, 0));
@@ -246,6 +269,14 @@ int main(void)
         {MEMSET_ASYNC, 2000, "cudaMemsetAsync, 4 KiB"},
         {COPY_ASYNC_D2D, 2000, "cudaMemcpyAsync, device to device, 4 KiB"},
         {SYNC_IDLE, 200000, "cudaStreamSynchronize, idle stream"},
+        {COPY_ASYNC_H2D, 2000, "cudaMemcpyAsync, page-locked host to device, 4 KiB"},
+        {COPY_ASYNC_D2H, 2000, "cudaMemcpyAsync, device to page-locked host, 4 KiB"},
+        {COPY_PEER_ASYNC, 2000, "cudaMemcpyPeerAsync, device 0 to device 0, 4 KiB"},
+        {EVENT_SYNC_DONE, 200000, "cudaEventSynchronize, completed event"},
+        {DEVICE_SYNC_IDLE, 200000, "cudaDeviceSynchronize, idle device"},
+        {STREAM_WAIT_EVENT, 20000, "cudaStreamWaitEvent, completed event"},
+        {MUTEX_TRYLOCK_BUSY, 200000, "pthread_mutex_trylock, held (EBUSY)"},
+        {SEM_TRYWAIT_EMPTY, 200000, "sem_trywait, zero (EAGAIN)"},
     };
     for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
         host_per_call(calls[i].c, calls[i].n / 10); /* warm up */

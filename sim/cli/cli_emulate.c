@@ -36,6 +36,7 @@
 typedef struct emulate_opts {
     const char *platform, *output, *timeline;
     int nodes, nodata, sm_contention;
+    int launch_costs; /* --launch-costs: the host time of calls that queue GPU work */
     int ppn; /* processes per node; 0: one process drives every GPU */
     int per_thread; /* --default-stream per-thread: compile with CUDA_API_PER_THREAD_DEFAULT_STREAM */
     int os_threads; /* --os-threads: 1 on, 0 off, -1 auto (on if the program has thread-local variables) */
@@ -49,6 +50,7 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: scalepath emulate -p PLATFORM.cfg [-n NODES] [--algo L] [--proto L]\n"
             "                         [--collnet] [--ppn K] [--no-data] [--sm-contention on|off]\n"
+            "                         [--launch-costs on|off]\n"
             "                         [--default-stream legacy|per-thread] [--os-threads auto|on|off]\n"
             "                         [-o OUT.h5] [--timeline OUT.json]\n"
             "                         PROGRAM.so|PROGRAM.c [ARGS...]\n"
@@ -72,6 +74,10 @@ static void usage(FILE *fp)
             "  --sm-contention S  on: kernels (spEmuKernel, spEmuGemm) lose the SMs\n"
             "            that running collectives' CTAs hold, as `train` models it;\n"
             "            off: they run beside them at full speed       default on\n"
+            "  --launch-costs S  on: the calls that queue GPU work take the host time\n"
+            "            they took on a real H100 (kernel launches, NCCL's one per device,\n"
+            "            copies within a device, memsets, event records, stream\n"
+            "            synchronization: docs/emulation.md); off: none   default on\n"
             "  -o FILE   write the operations and their times to HDF5\n"
             "  --timeline FILE  a Chrome-trace / Perfetto JSON timeline (ui.perfetto.dev):\n"
             "            a track per GPU, a row per stream, every collective, message,\n"
@@ -108,12 +114,13 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
         {"no-data", no_argument, NULL, 'D'},       {"sm-contention", required_argument, NULL, 'S'},
         {"ppn", required_argument, NULL, 'N'},      {"timeline", required_argument, NULL, 'T'},
         {"default-stream", required_argument, NULL, 'd'}, {"os-threads", required_argument, NULL, 'O'},
+        {"launch-costs", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     const char *env_algo = getenv("NCCL_ALGO"), *env_proto = getenv("NCCL_PROTO"), *env_cn = getenv("NCCL_COLLNET_ENABLE");
     int c, err = SP_OK, got_algo = 0, got_proto = 0;
 
-    *o = (emulate_opts){NULL, NULL, NULL, 0, 0, 1, 0, 0, -1, 0, {0, 0, 0}, 0};
+    *o = (emulate_opts){NULL, NULL, NULL, 0, 0, 1, 1, 0, 0, -1, 0, {0, 0, 0}, 0};
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:p:n:o:h", longs, NULL)) != -1) {
@@ -157,10 +164,12 @@ static int parse_args(emulate_opts *o, int argc, char **argv, diag_list *diag)
                 err = SP_EINPUT;
             break;
         case 'S':
+        case 'L':
             if (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0) {
-                o->sm_contention = strcmp(optarg, "on") == 0;
+                *(c == 'S' ? &o->sm_contention : &o->launch_costs) = strcmp(optarg, "on") == 0;
             } else {
-                diag_error(diag, (sp_loc){0}, "--sm-contention: expected on or off, got \"%s\"", optarg);
+                diag_error(diag, (sp_loc){0}, "%s: expected on or off, got \"%s\"",
+                           c == 'S' ? "--sm-contention" : "--launch-costs", optarg);
                 err = SP_EINPUT;
             }
             break;
@@ -361,7 +370,8 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
     return err;
 }
 
-static void report(const emu *m, const plat *p, const char *prog, int status, double time_s, int os_threads)
+static void report(const emu *m, const plat *p, const char *prog, int status, double time_s, int os_threads,
+                   int launch_costs)
 {
     size_t n = emu_nrecords(m);
     char what[512];
@@ -374,9 +384,10 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
         printf("# main returned, but thread(s) it started never did; simulated time %.3f us until nothing could "
                "move\n", time_s * 1e6);
     else
-        printf("# main returned %d%s; simulated time %.3f us (host code takes none, polls a query's time)\n", status,
+        printf("# main returned %d%s; simulated time %.3f us (host code takes none, %s)\n", status,
                emu_processes(m) == 1 ? "" : status == 0 ? " in every process" : " (the first process that failed)",
-               time_s * 1e6);
+               time_s * 1e6,
+               launch_costs ? "launches and polls the host time they take on an H100" : "polls a query's time");
     if (os_threads)
         printf("# each thread ran on a system thread of its own: its own thread-local variables and errno "
                "(--os-threads)\n");
@@ -577,9 +588,10 @@ int cli_emulate(int argc, char **argv, diag_list *diag)
     if (err < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
         goto done;
     emu_set_nodata(m, o.nodata);
+    emu_set_launch_costs(m, o.launch_costs);
     err = eng_run_emulation(e, m, fns, argc - o.prog, argv + o.prog, o.sm_contention, &status, &time_s, diag);
     fflush(stdout);
-    report(m, p, prog, status, time_s, os_threads);
+    report(m, p, prog, status, time_s, os_threads, o.launch_costs);
     if (emu_api_errors(m) > 0)
         fprintf(stderr, "scalepath emulate: %zu NCCL, CUDA, MPI or thread call(s) failed (messages above)\n",
                 emu_api_errors(m));

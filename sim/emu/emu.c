@@ -276,6 +276,18 @@ void emu_set_nodata(emu *m, int nodata)
     m->nodata = nodata;
 }
 
+void emu_set_launch_costs(emu *m, int on)
+{
+    m->no_launch_costs = !on;
+}
+
+void emu_host_cost(emu *m, double seconds)
+{
+    if (m->no_launch_costs || m->svc.sleep == NULL || !(seconds > 0.0))
+        return;
+    m->svc.sleep(m->svc.ctx, seconds);
+}
+
 emu_stream *emu_stream_add(emu *m, int device, int nonblocking)
 {
     emu_stream *s = NULL;

@@ -120,6 +120,11 @@ void emu_free(emu *m); /* NULL is fine */
  * copies and reductions would take the host long. */
 void emu_set_nodata(emu *m, int nodata);
 
+/* Whether the calls that queue GPU work take the host time they take on a
+ * real GPU (kernel launches, NCCL's, copies within a device, memsets,
+ * event records, synchronizing a stream: emu_int.h); on by default. */
+void emu_set_launch_costs(emu *m, int on);
+
 /* The runtime the API functions act on, and how it runs tasks; NULL
  * unbinds (the API then fails every call). One at a time per process. */
 void emu_bind(emu *m, const emu_services *svc);

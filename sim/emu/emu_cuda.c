@@ -634,6 +634,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
     if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamSynchronize")) == NULL)
         return cudaErrorInvalidResourceHandle;
     emu_wait_for(m, stream_idle, s);
+    emu_host_cost(m, EMU_STREAM_SYNC_CALL_S); /* measured on an idle stream: the return */
     return cudaSuccess;
 }
 
@@ -659,6 +660,7 @@ cudaError_t cudaDeviceSynchronize(void)
         return cudaErrorInvalidDevice;
     d = (dev_arg){m, emu_thread_self(m)->current, 0, 0, emu_self_index(m), 0};
     emu_wait_for(m, device_idle, &d);
+    emu_host_cost(m, EMU_DEVICE_SYNC_CALL_S); /* measured on an idle device: the return */
     return cudaSuccess;
 }
 
@@ -750,6 +752,16 @@ static cudaError_t copy_task(emu *m, void *dst, const void *src, int is_set, siz
      * between two devices keeps its waits below. */
     if (sync && ddev >= 0 && (src == NULL || sdev == ddev))
         sync = 0;
+    /* The host's time in the call, where it was measured (emu_int.h); the
+     * work is queued as the call returns. */
+    if (src == NULL)
+        emu_host_cost(m, EMU_MEMSET_CALL_S);
+    else if (ddev >= 0 && sdev == ddev)
+        emu_host_cost(m, EMU_COPY_D2D_CALL_S);
+    else if (sdev < 0) /* from pageable memory too, as a floor: its staging is timed apart */
+        emu_host_cost(m, EMU_COPY_H2D_CALL_S);
+    else if (ddev < 0)
+        emu_host_cost(m, EMU_COPY_D2H_CALL_S);
     /* The NULL stream and cudaStreamPerThread are the current device's, as in
      * CUDA, whichever device's memory the copy touches. */
     if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, fn)) == NULL)
@@ -939,6 +951,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
     emu_task *t;
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
+    emu_host_cost(m, EMU_EVENT_RECORD_CALL_S); /* the record is queued as the call returns */
     if ((e = event_arg(m, event, "cudaEventRecord")) == NULL ||
         (s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaEventRecord")) == NULL)
         return cudaErrorInvalidResourceHandle;
@@ -963,6 +976,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event)
         return cudaErrorInvalidResourceHandle;
     if (e->record != NULL)
         emu_wait_for(m, task_done, e->record);
+    emu_host_cost(m, EMU_EVENT_SYNC_CALL_S); /* measured on a completed event: the return */
     return cudaSuccess;
 }
 
@@ -1006,6 +1020,7 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
     emu_task *t;
     if (m == NULL)
         return cudaErrorInvalidResourceHandle;
+    emu_host_cost(m, EMU_STREAM_WAIT_EVENT_CALL_S); /* the wait is queued as the call returns */
     (void)flags;
     if ((e = event_arg(m, event, "cudaStreamWaitEvent")) == NULL ||
         (s = emu_stream_arg(m, stream, emu_thread_self(m)->current, "cudaStreamWaitEvent")) == NULL)
@@ -1072,6 +1087,7 @@ static cudaError_t sleep_task(emu *m, cudaStream_t stream, double seconds, const
 {
     emu_stream *s;
     emu_task *t;
+    emu_host_cost(m, EMU_LAUNCH_S); /* the kernel is queued as the launch returns */
     if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, fn)) == NULL)
         return cudaErrorInvalidResourceHandle;
     if ((t = emu_task_add(m, s, EMU_TASK_SLEEP)) == NULL)

@@ -174,6 +174,7 @@ struct emu {
     int running;              /* processes still in main */
     size_t api_errors;
     int nodata;               /* emu_set_nodata */
+    int no_launch_costs;      /* emu_set_launch_costs(m, 0) */
     int launched;             /* emu_set_processes: processes as a launcher starts them */
     emu_task **p2ps;          /* the P2P tasks, in submission order (reports) */
     size_t np2ps, capp2ps;
@@ -305,20 +306,47 @@ int emu_stream_moving(const emu_stream *s); /* its work ahead will end by itself
 /* The host time of one poll: MPI_Test's, and MPI_Iprobe's, as SimGrid's
  * platform calibration measured them (Ezibenroc/platform-calibration,
  * data/taurus_26_07_2016/calibration/taurus.md: smpi/test 2.46e-7 s,
- * smpi/iprobe 3.49e-7 s); pthread's trylocks take the first, as no
- * measurement of theirs was found. */
+ * smpi/iprobe 3.49e-7 s). */
 #define EMU_POLL_TEST_S 2.46e-7
 #define EMU_POLL_IPROBE_S 3.49e-7
-/* CUDA's queries, as bench/cuda_api_cost.cu measured them on a lent H100
- * (CUDA 13.0, driver 580.159.04, Intel Xeon host; the mean of two runs'
- * medians, bench/data/emulate/h100-cuda_api_cost.txt): cudaStreamQuery
- * finding its stream idle (0.361, 0.392 us) or busy (0.175, 0.344 us),
- * cudaEventQuery finding its event complete (0.302, 0.312 us) or pending
- * (0.147, 0.139 us). */
-#define EMU_STREAM_QUERY_DONE_S 3.77e-7
-#define EMU_STREAM_QUERY_BUSY_S 2.60e-7
-#define EMU_EVENT_QUERY_DONE_S 3.07e-7
-#define EMU_EVENT_QUERY_BUSY_S 1.43e-7
+/* The host time of CUDA's and the C library's calls, as
+ * bench/cuda_api_cost.cu measured them on two lent H100 machines (CUDA
+ * 13.0, driver 580.159.04, Intel Xeon hosts; a non-blocking stream): the
+ * median of four runs' medians (two per machine), or of two runs (one
+ * machine) for the calls from cudaMemcpyAsync between host and device on
+ * (bench/data/emulate/h100-cuda_api_cost.txt). Queries: cudaStreamQuery
+ * finding its stream idle or busy, cudaEventQuery finding its event
+ * complete or pending; pthread_mutex_trylock of a held mutex, sem_trywait
+ * of a zero semaphore. */
+#define EMU_STREAM_QUERY_DONE_S 2.73e-7
+#define EMU_STREAM_QUERY_BUSY_S 1.65e-7
+#define EMU_EVENT_QUERY_DONE_S 2.29e-7
+#define EMU_EVENT_QUERY_BUSY_S 1.31e-7
+#define EMU_TRYLOCK_S 9e-9
+#define EMU_TRYWAIT_S 5e-9
+/* The calls that queue GPU work: a kernel launch (spEmuKernel and
+ * spEmuGemm stand for kernels, and NCCL launches one kernel per device and
+ * group, cuLaunchKernelEx in its enqueue.cc, which is charged as a floor:
+ * NCCL's own host work is not measured), cudaMemcpyAsync within a device,
+ * to a device from page-locked host memory and back, a memset,
+ * cudaEventRecord, cudaStreamWaitEvent; and the return of
+ * cudaStreamSynchronize, cudaEventSynchronize and cudaDeviceSynchronize
+ * once their work is done. Copies from or into pageable memory were not
+ * measured apart: they take the page-locked ones' as a floor (their
+ * staging through the CPU is timed at the link's pageable rate). */
+#define EMU_LAUNCH_S 3.31e-6
+#define EMU_COPY_D2D_CALL_S 4.25e-6
+#define EMU_COPY_H2D_CALL_S 1.26e-6
+#define EMU_COPY_D2H_CALL_S 1.18e-6
+#define EMU_MEMSET_CALL_S 0.90e-6
+#define EMU_EVENT_RECORD_CALL_S 1.27e-6
+#define EMU_STREAM_WAIT_EVENT_CALL_S 0.135e-6
+#define EMU_STREAM_SYNC_CALL_S 1.48e-6
+#define EMU_EVENT_SYNC_CALL_S 1.34e-6
+#define EMU_DEVICE_SYNC_CALL_S 0.35e-6
+/* The calling thread spends seconds of host time in a call (unless launch
+ * costs are off); other threads run meanwhile. */
+void emu_host_cost(emu *m, double seconds);
 int emu_local(emu *m, int device);
 emu_stream *emu_stream_arg(emu *m, cudaStream_t s, int device, const char *fn);
 int emu_device_range(const emu *m, const void *p, size_t bytes);

@@ -608,11 +608,13 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
     emu_call **batch = calloc(n + 1, sizeof(*batch));
     unsigned char *taken = calloc(n + 1, 1);
     held *order = calloc(n + 1, sizeof(*order));
+    unsigned char *seen = calloc((size_t)m->plat->nranks + 1, 1); /* devices launched on */
 
-    if (batch == NULL || taken == NULL || order == NULL) {
+    if (batch == NULL || taken == NULL || order == NULL || seen == NULL) {
         free(batch);
         free(taken);
         free(order);
+        free(seen);
         return ncclSystemError;
     }
     for (size_t i = 0; i < n; i++) {
@@ -623,6 +625,21 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
         order[i] = (held){f, calls[i].p2p, i};
     }
     qsort(order, n, sizeof(*order), held_cmp);
+    /* NCCL launches one kernel per device of the group (cuLaunchKernelEx in
+     * its enqueue.cc), one after another: the host's time for those
+     * launches, measured for a kernel (emu_int.h), as a floor. The work is
+     * queued when the last returns. */
+    {
+        int launches = 0;
+        for (size_t i = 0; i < n; i++) {
+            int d = calls[i].stream->device;
+            if (d >= 0 && d < m->plat->nranks && !seen[d]) {
+                seen[d] = 1;
+                launches++;
+            }
+        }
+        emu_host_cost(m, EMU_LAUNCH_S * launches);
+    }
     {
         emu_stream **streams = calloc(n + 1, sizeof(*streams));
         int rc = streams == NULL ? -1 : 0;
@@ -635,6 +652,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
             free(batch);
             free(taken);
             free(order);
+            free(seen);
             return ncclSystemError;
         }
     }
@@ -665,6 +683,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
     free(batch);
     free(taken);
     free(order);
+    free(seen);
     emu_wake(m);
     return res;
 }

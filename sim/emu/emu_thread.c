@@ -335,7 +335,7 @@ static int mutex_lock(emu *m, pthread_mutex_t *mutex, int wait, const char *fn)
             return 0;
         }
         if (!wait) { /* only this thread could free it: a loop of these ends in a hang report */
-            emu_query(m, fn, EMU_QUERY_OWN, 0, EMU_POLL_TEST_S);
+            emu_query(m, fn, EMU_QUERY_OWN, 0, EMU_TRYLOCK_S);
             return EBUSY;
         }
         if (s->type == PTHREAD_MUTEX_ERRORCHECK)
@@ -344,7 +344,7 @@ static int mutex_lock(emu *m, pthread_mutex_t *mutex, int wait, const char *fn)
         return thread_fail(m, fn, "this thread already holds the mutex (it would deadlock)", EDEADLK);
     }
     if (s->owner >= 0 && !wait) { /* a loop of trylocks would spin at one instant: each takes host time */
-        emu_query(m, fn, EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
+        emu_query(m, fn, EMU_QUERY_WAITING, 0, EMU_TRYLOCK_S);
         return mutex_take(&w) ? 0 : EBUSY;
     }
     wait_in(m, EMU_WAIT_MUTEX, s, mutex_take, &w);
@@ -744,7 +744,7 @@ static int sem_down(sem_t *sem, int wait, const char *fn)
     if (sem_take(s))
         return 0;
     if (!wait) { /* a loop of them would spin at one instant: each takes host time */
-        emu_query(m, fn, EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
+        emu_query(m, fn, EMU_QUERY_WAITING, 0, EMU_TRYWAIT_S);
         if (sem_take(s))
             return 0;
         errno = EAGAIN;

@@ -10,8 +10,9 @@
    came from (4 KiB for the fixed cost, 16 MiB and up for the bandwidth).
 2. DGX H100: copies within the device of 64 MiB and more, at its memory
    bandwidth x efficiency.memory (read and written), within 25% of the
-   measurement's (run 3). Smaller ones took about 5 us on the real GPU, a
-   fixed cost the emulator does not charge.
+   measurement's (run 3). Smaller ones took about 5 us on the real GPU,
+   the host's time to queue them (charged, docs/emulation.md) and about
+   2 us of GPU time each (not charged).
 3. DGX H100, 4x RTX 3090 (a link with no fixed cost or pageable rate
    given) and DGX Spark (unified memory, no link): every copy takes time,
    pageable copies no less than page-locked ones.

@@ -3,13 +3,16 @@
  * against NCCL's and CUDA's own APIs only: it builds against the real
  * libraries as well as under `scalepath emulate`.
  *
- *   scalepath emulate -p platforms/dgx-h100.cfg workloads/emu/allreduce_perf.c [MINBYTES [MAXBYTES]]
+ *   scalepath emulate -p platforms/dgx-h100.cfg workloads/emu/allreduce_perf.c [MINBYTES [MAXBYTES [ITERS]]]
  *
  * Sizes in bytes, with K, M or G for powers of 1024 (default 1K to 64M).
  *
  * Each size is all-reduced once (float sums of rank + 1, so the right
  * answer is exact), checked on the host, and timed with events on every
  * GPU; the time printed is the slowest GPU's, from the launch of the group.
+ * With ITERS > 1, as nccl-tests times it: after that first all-reduce,
+ * ITERS more are launched back to back between the events, and the time
+ * printed is the slowest GPU's over ITERS.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,14 +61,16 @@ int main(int argc, char **argv)
     static cudaEvent_t start[MAXDEV], stop[MAXDEV];
     size_t minbytes = argc > 1 ? parse_size(argv[1]) : 1024;
     size_t maxbytes = argc > 2 ? parse_size(argv[2]) : (64u << 20);
+    int iters = argc > 3 ? atoi(argv[3]) : 1;
     float *host;
     int ndev = 0, failed = 0;
 
     CUDACHECK(cudaGetDeviceCount(&ndev));
     if (ndev > MAXDEV)
         ndev = MAXDEV;
-    if (minbytes < 4 || maxbytes < minbytes) {
-        printf("usage: allreduce_perf [MINBYTES [MAXBYTES]], 4 <= MINBYTES <= MAXBYTES (K, M, G suffixes)\n");
+    if (minbytes < 4 || maxbytes < minbytes || iters < 1) {
+        printf("usage: allreduce_perf [MINBYTES [MAXBYTES [ITERS]]], 4 <= MINBYTES <= MAXBYTES (K, M, G suffixes),\n"
+               "       ITERS >= 1\n");
         return 2;
     }
     if ((host = malloc(maxbytes)) == NULL)
@@ -87,12 +92,15 @@ int main(int argc, char **argv)
     for (size_t bytes = minbytes; bytes <= maxbytes; bytes *= 2) {
         size_t count = bytes / sizeof(float), wrong = 0;
         float worst = 0.0f;
-        for (int d = 0; d < ndev; d++)
-            CUDACHECK(cudaEventRecord(start[d], streams[d]));
-        NCCLCHECK(ncclGroupStart());
-        for (int d = 0; d < ndev; d++)
-            NCCLCHECK(ncclAllReduce(sendbuf[d], recvbuf[d], count, ncclFloat, ncclSum, comms[d], streams[d]));
-        NCCLCHECK(ncclGroupEnd());
+        for (int it = 0; it < (iters > 1 ? iters + 1 : 1); it++) {
+            if (it == (iters > 1))
+                for (int d = 0; d < ndev; d++)
+                    CUDACHECK(cudaEventRecord(start[d], streams[d]));
+            NCCLCHECK(ncclGroupStart());
+            for (int d = 0; d < ndev; d++)
+                NCCLCHECK(ncclAllReduce(sendbuf[d], recvbuf[d], count, ncclFloat, ncclSum, comms[d], streams[d]));
+            NCCLCHECK(ncclGroupEnd());
+        }
         for (int d = 0; d < ndev; d++) {
             float ms = 0.0f;
             CUDACHECK(cudaEventRecord(stop[d], streams[d]));
@@ -107,7 +115,7 @@ int main(int argc, char **argv)
                 wrong += host[i] != (float)ndev * (float)(ndev + 1) / 2.0f;
         }
         {
-            double us = worst * 1e3, algbw = us > 0.0 ? (double)bytes / us / 1e3 : 0.0;
+            double us = worst * 1e3 / iters, algbw = us > 0.0 ? (double)bytes / us / 1e3 : 0.0;
             printf("  %12zu %12.2f %10.2f %10.2f %8zu\n", bytes, us, algbw, algbw * 2.0 * (ndev - 1) / ndev, wrong);
         }
         failed |= wrong != 0;
