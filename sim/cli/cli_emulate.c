@@ -74,10 +74,11 @@ static void usage(FILE *fp)
             "  --sm-contention S  on: kernels (spEmuKernel, spEmuGemm) lose the SMs\n"
             "            that running collectives' CTAs hold, as `train` models it;\n"
             "            off: they run beside them at full speed       default on\n"
-            "  --launch-costs S  on: the calls that queue GPU work take the host time\n"
-            "            they took on a real H100 (kernel launches, NCCL's one per device,\n"
-            "            copies within a device, memsets, event records, stream\n"
-            "            synchronization: docs/emulation.md); off: none   default on\n"
+            "  --launch-costs S  on: CUDA's and NCCL's calls that queue GPU work or\n"
+            "            wait for it take the host time they took on a real H100 (kernel\n"
+            "            launches, NCCL's one per communicator, copies, memsets, event\n"
+            "            records and waits, synchronization: docs/emulation.md);\n"
+            "            off: none                                         default on\n"
             "  -o FILE   write the operations and their times to HDF5\n"
             "  --timeline FILE  a Chrome-trace / Perfetto JSON timeline (ui.perfetto.dev):\n"
             "            a track per GPU, a row per stream, every collective, message,\n"
@@ -387,7 +388,8 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
         printf("# main returned %d%s; simulated time %.3f us (host code takes none, %s)\n", status,
                emu_processes(m) == 1 ? "" : status == 0 ? " in every process" : " (the first process that failed)",
                time_s * 1e6,
-               launch_costs ? "launches and polls the host time they take on an H100" : "polls a query's time");
+               launch_costs ? "CUDA's and NCCL's calls and polls take their host time"
+                            : "polls take a query's time");
     if (os_threads)
         printf("# each thread ran on a system thread of its own: its own thread-local variables and errno "
                "(--os-threads)\n");

@@ -120,9 +120,10 @@ void emu_free(emu *m); /* NULL is fine */
  * copies and reductions would take the host long. */
 void emu_set_nodata(emu *m, int nodata);
 
-/* Whether the calls that queue GPU work take the host time they take on a
- * real GPU (kernel launches, NCCL's, copies within a device, memsets,
- * event records, synchronizing a stream: emu_int.h); on by default. */
+/* Whether CUDA's and NCCL's calls that queue GPU work or wait for it take
+ * the host time they took on a real H100 (kernel launches, NCCL's one per
+ * communicator, copies, memsets, event records and waits, synchronizing a
+ * stream, an event or a device: emu_int.h); on by default. */
 void emu_set_launch_costs(emu *m, int on);
 
 /* The runtime the API functions act on, and how it runs tasks; NULL

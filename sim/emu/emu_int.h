@@ -318,32 +318,35 @@ int emu_stream_moving(const emu_stream *s); /* its work ahead will end by itself
  * finding its stream idle or busy, cudaEventQuery finding its event
  * complete or pending; pthread_mutex_trylock of a held mutex, sem_trywait
  * of a zero semaphore. */
-#define EMU_STREAM_QUERY_DONE_S 2.73e-7
+#define EMU_STREAM_QUERY_DONE_S 2.735e-7
 #define EMU_STREAM_QUERY_BUSY_S 1.65e-7
-#define EMU_EVENT_QUERY_DONE_S 2.29e-7
+#define EMU_EVENT_QUERY_DONE_S 2.295e-7
 #define EMU_EVENT_QUERY_BUSY_S 1.31e-7
-#define EMU_TRYLOCK_S 9e-9
-#define EMU_TRYWAIT_S 5e-9
+#define EMU_TRYLOCK_S 9.5e-9
+#define EMU_TRYWAIT_S 5.5e-9
 /* The calls that queue GPU work: a kernel launch (spEmuKernel and
  * spEmuGemm stand for kernels, and NCCL launches one kernel per device and
  * group, cuLaunchKernelEx in its enqueue.cc, which is charged as a floor:
  * NCCL's own host work is not measured), cudaMemcpyAsync within a device,
- * to a device from page-locked host memory and back, a memset,
+ * to a device from page-locked host memory and back, cudaMemcpyPeerAsync
+ * within one device (peer copies between two devices were not measured:
+ * none), a memset,
  * cudaEventRecord, cudaStreamWaitEvent; and the return of
  * cudaStreamSynchronize, cudaEventSynchronize and cudaDeviceSynchronize
  * once their work is done. Copies from or into pageable memory were not
  * measured apart: they take the page-locked ones' as a floor (their
  * staging through the CPU is timed at the link's pageable rate). */
-#define EMU_LAUNCH_S 3.31e-6
-#define EMU_COPY_D2D_CALL_S 4.25e-6
-#define EMU_COPY_H2D_CALL_S 1.26e-6
-#define EMU_COPY_D2H_CALL_S 1.18e-6
-#define EMU_MEMSET_CALL_S 0.90e-6
-#define EMU_EVENT_RECORD_CALL_S 1.27e-6
+#define EMU_LAUNCH_S 3.312e-6
+#define EMU_COPY_D2D_CALL_S 4.246e-6
+#define EMU_COPY_H2D_CALL_S 1.256e-6
+#define EMU_COPY_D2H_CALL_S 1.1815e-6
+#define EMU_COPY_PEER_SAME_CALL_S 3.4165e-6
+#define EMU_MEMSET_CALL_S 0.899e-6
+#define EMU_EVENT_RECORD_CALL_S 1.2665e-6
 #define EMU_STREAM_WAIT_EVENT_CALL_S 0.135e-6
-#define EMU_STREAM_SYNC_CALL_S 1.48e-6
-#define EMU_EVENT_SYNC_CALL_S 1.34e-6
-#define EMU_DEVICE_SYNC_CALL_S 0.35e-6
+#define EMU_STREAM_SYNC_CALL_S 1.4815e-6
+#define EMU_EVENT_SYNC_CALL_S 1.338e-6
+#define EMU_DEVICE_SYNC_CALL_S 0.354e-6
 /* The calling thread spends seconds of host time in a call (unless launch
  * costs are off); other threads run meanwhile. */
 void emu_host_cost(emu *m, double seconds);

@@ -5,6 +5,7 @@
  * (emu_warn). Collectives are matched across a communicator's ranks by
  * their order (emu_coll_get); a group runs communicator by communicator,
  * collectives before sends and receives, as NCCL launches it. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -602,19 +603,27 @@ static int held_cmp(const void *pa, const void *pb)
     return a->i < b->i ? -1 : a->i > b->i;
 }
 
+static int comm_cmp(const void *pa, const void *pb)
+{
+    uintptr_t a = (uintptr_t) * (const struct ncclComm *const *)pa, b = (uintptr_t) * (const struct ncclComm *const *)pb;
+    return (a > b) - (a < b);
+}
+
+static ncclResult_t call_bufs(emu *m, const emu_call *k, const char *name);
+
 static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
 {
     ncclResult_t res = ncclSuccess;
     emu_call **batch = calloc(n + 1, sizeof(*batch));
     unsigned char *taken = calloc(n + 1, 1);
     held *order = calloc(n + 1, sizeof(*order));
-    unsigned char *seen = calloc((size_t)m->plat->nranks + 1, 1); /* devices launched on */
+    const struct ncclComm **comms = calloc(n + 1, sizeof(*comms)); /* the kernels launched: one per communicator */
 
-    if (batch == NULL || taken == NULL || order == NULL || seen == NULL) {
+    if (batch == NULL || taken == NULL || order == NULL || comms == NULL) {
         free(batch);
         free(taken);
         free(order);
-        free(seen);
+        free(comms);
         return ncclSystemError;
     }
     for (size_t i = 0; i < n; i++) {
@@ -625,20 +634,31 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
         order[i] = (held){f, calls[i].p2p, i};
     }
     qsort(order, n, sizeof(*order), held_cmp);
-    /* NCCL launches one kernel per device of the group (cuLaunchKernelEx in
-     * its enqueue.cc), one after another: the host's time for those
-     * launches, measured for a kernel (emu_int.h), as a floor. The work is
-     * queued when the last returns. */
+    /* NCCL launches one kernel per communicator of the group (its plan,
+     * cuLaunchKernelEx in its enqueue.cc), one after another: the host's
+     * time for those launches, measured for a kernel (emu_int.h), as a
+     * floor. The work is queued when the last returns; other threads run
+     * meanwhile, so the buffers are checked again (one freed meanwhile
+     * fails its call, as a bad buffer does). */
     {
-        int launches = 0;
+        size_t launches = 0;
+        for (size_t i = 0; i < n; i++)
+            comms[i] = calls[i].comm;
+        qsort(comms, n, sizeof(*comms), comm_cmp);
+        for (size_t i = 0; i < n; i++)
+            launches += i == 0 || comms[i] != comms[i - 1];
+        emu_host_cost(m, EMU_LAUNCH_S * (double)launches);
         for (size_t i = 0; i < n; i++) {
-            int d = calls[i].stream->device;
-            if (d >= 0 && d < m->plat->nranks && !seen[d]) {
-                seen[d] = 1;
-                launches++;
+            char name[32];
+            ncclResult_t r;
+            snprintf(name, sizeof(name), "nccl%s",
+                     calls[i].p2p ? (calls[i].send ? "Send" : "Recv") : emu_fn_name(calls[i].fn));
+            if ((r = call_bufs(m, &calls[i], name)) != ncclSuccess) {
+                taken[i] = 1;
+                if (res == ncclSuccess)
+                    res = r;
             }
         }
-        emu_host_cost(m, EMU_LAUNCH_S * launches);
     }
     {
         emu_stream **streams = calloc(n + 1, sizeof(*streams));
@@ -652,7 +672,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
             free(batch);
             free(taken);
             free(order);
-            free(seen);
+            free(comms);
             return ncclSystemError;
         }
     }
@@ -683,7 +703,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
     free(batch);
     free(taken);
     free(order);
-    free(seen);
+    free(comms);
     emu_wake(m);
     return res;
 }
@@ -736,13 +756,39 @@ static ncclResult_t check_buf(emu *m, const emu_call *k, const void *p, size_t b
     return ncclSuccess;
 }
 
+/* A call's buffers lie in its device's memory, as large as it reads and
+ * writes: a broadcast or scatter reads only the root's input, a reduce or
+ * gather writes only the root's output. */
+static ncclResult_t call_bufs(emu *m, const emu_call *k, const char *name)
+{
+    size_t n = (size_t)k->comm->cl->nranks, z = emu_type_size(k->type) * k->count;
+    emu_fn fn = k->fn;
+    int root = k->root, me = k->comm->rank;
+    ncclResult_t r;
+
+    if (k->count == 0)
+        return ncclSuccess;
+    if (k->p2p)
+        return check_buf(m, k, k->send ? k->sendbuff : k->recvbuff, z, name, k->send ? "sendbuff" : "recvbuff");
+    if ((fn != EMU_BROADCAST && fn != EMU_SCATTER) || me == root)
+        if ((r = check_buf(m, k, k->sendbuff,
+                           fn == EMU_REDUCE_SCATTER || fn == EMU_ALL_TO_ALL || fn == EMU_SCATTER ? z * n : z, name,
+                           "sendbuff")) != ncclSuccess)
+            return r;
+    if ((fn != EMU_REDUCE && fn != EMU_GATHER) || me == root)
+        if ((r = check_buf(m, k, k->recvbuff, fn == EMU_ALL_GATHER || fn == EMU_ALL_TO_ALL || fn == EMU_GATHER ? z * n : z,
+                           name, "recvbuff")) != ncclSuccess)
+            return r;
+    return ncclSuccess;
+}
+
 static ncclResult_t coll_check(emu_fn fn, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t type,
                               ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t stream, const char *name)
 {
     emu *m = emu_runtime();
     emu_call k = {0, fn, 0, sendbuff, recvbuff, count, type, op, root, -1, NULL, NULL};
     ncclResult_t r;
-    size_t z, n;
+    size_t n;
 
     if (m == NULL)
         return ncclInvalidUsage;
@@ -756,22 +802,12 @@ static ncclResult_t coll_check(emu_fn fn, const void *sendbuff, void *recvbuff, 
     }
     if (count == 0)
         return ncclSuccess;
-    z = emu_type_size(type) * count;
     if (count > ((size_t)1 << 40) / emu_type_size(type)) {
         emu_warn(m, k.comm, "%s: count %zu is beyond what the emulator holds in host memory", name, count);
         return ncclInvalidArgument;
     }
-    /* What each rank reads and writes (a broadcast or scatter reads only the
-     * root's input, a reduce or gather writes only the root's output). */
-    if ((fn != EMU_BROADCAST && fn != EMU_SCATTER) || k.comm->rank == root)
-        if ((r = check_buf(m, &k, sendbuff,
-                           fn == EMU_REDUCE_SCATTER || fn == EMU_ALL_TO_ALL || fn == EMU_SCATTER ? z * n : z, name,
-                           "sendbuff")) != ncclSuccess)
-            return r;
-    if ((fn != EMU_REDUCE && fn != EMU_GATHER) || k.comm->rank == root)
-        if ((r = check_buf(m, &k, recvbuff, fn == EMU_ALL_GATHER || fn == EMU_ALL_TO_ALL || fn == EMU_GATHER ? z * n : z,
-                           name, "recvbuff")) != ncclSuccess)
-            return r;
+    if ((r = call_bufs(m, &k, name)) != ncclSuccess)
+        return r;
     return enqueue(m, &k);
 }
 
@@ -858,7 +894,7 @@ static ncclResult_t p2p_check(int send, const void *buf, size_t count, ncclDataT
         emu_warn(m, k.comm, "%s: count %zu is beyond what the emulator holds in host memory", name, count);
         return ncclInvalidArgument;
     }
-    if ((r = check_buf(m, &k, buf, emu_type_size(type) * count, name, send ? "sendbuff" : "recvbuff")) != ncclSuccess)
+    if ((r = call_bufs(m, &k, name)) != ncclSuccess)
         return r;
     return enqueue(m, &k);
 }
