@@ -174,6 +174,9 @@ int main(void)
         printf("%-44s %d\n", "0 < free <= total:", free_b > 0 && free_b <= total_b);
         SHOW("cudaMemGetInfo(NULL free)", cudaMemGetInfo(NULL, &total_b));
         SHOW("cudaGetLastError after cudaMemGetInfo(NULL)", cudaGetLastError());
+        SHOW("cudaMemGetInfo(NULL total)", cudaMemGetInfo(&free_b, NULL));
+        SHOW("cudaMemGetInfo(NULL, NULL)", cudaMemGetInfo(NULL, NULL));
+        SHOW("cudaGetLastError after both NULL", cudaGetLastError());
         SHOW("cudaStreamQuery(per-thread)", cudaStreamQuery(cudaStreamPerThread));
         SHOW("cudaMemsetAsync(per-thread)", cudaMemsetAsync(other, 0, 256, cudaStreamPerThread));
         SHOW("cudaStreamSynchronize(per-thread)", cudaStreamSynchronize(cudaStreamPerThread));
