@@ -92,8 +92,9 @@ int main(int argc, char **argv)
     for (size_t bytes = minbytes; bytes <= maxbytes; bytes *= 2) {
         size_t count = bytes / sizeof(float), wrong = 0;
         float worst = 0.0f;
-        for (int it = 0; it < (iters > 1 ? iters + 1 : 1); it++) {
-            if (it == (iters > 1))
+        int warmup = iters > 1; /* one untimed all-reduce first when timing a loop */
+        for (int it = 0; it < warmup + iters; it++) {
+            if (it == warmup)
                 for (int d = 0; d < ndev; d++)
                     CUDACHECK(cudaEventRecord(start[d], streams[d]));
             NCCLCHECK(ncclGroupStart());
