@@ -32,13 +32,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, "data", "nccl-tests")
 
+# A log of one thread driving 8 GPUs (nccl-tests -g 8) is simulated with
+# that thread's 8 kernel launches per iteration (--gpus-per-thread 8, at
+# the platform's measured nccl.launch_us).
+G8 = ["--gpus-per-thread", "8"]
+
 # (log, platform, nodes, collective, extra scalepath options, what differs)
 CASES = [
-    ("h100x8_allreduce_nvls.log", "dgx-h100.cfg", 1, "all_reduce", [], "-g 8: one process drives 8 GPUs"),
-    ("h100x8_allreduce_ring.log", "dgx-h100.cfg", 1, "all_reduce", ["--algo", "Ring"],
+    ("h100x8_allreduce_nvls.log", "dgx-h100.cfg", 1, "all_reduce", G8, "-g 8: one process drives 8 GPUs"),
+    ("h100x8_allreduce_ring.log", "dgx-h100.cfg", 1, "all_reduce", ["--algo", "Ring"] + G8,
      "run with NCCL_ALGO=Ring; -g 8: one process drives 8 GPUs"),
-    ("h100x8_allgather_nvls.log", "dgx-h100.cfg", 1, "all_gather", [], "-g 8: one process drives 8 GPUs"),
-    ("h100x8_reducescatter_nvls.log", "dgx-h100.cfg", 1, "reduce_scatter", [],
+    ("h100x8_allgather_nvls.log", "dgx-h100.cfg", 1, "all_gather", G8, "-g 8: one process drives 8 GPUs"),
+    ("h100x8_reducescatter_nvls.log", "dgx-h100.cfg", 1, "reduce_scatter", G8,
      "-g 8: one process drives 8 GPUs"),
     ("h100x16_p5_allreduce.log", "superpod-h100.cfg", 2, "all_reduce", [],
      "measured over AWS EFA (32 x 100G per node); simulated over InfiniBand NDR (8 x 400G)"),

@@ -7,6 +7,13 @@
  * collective's factor), so it can be put beside a real nccl-tests log.
  * Simulated time is the same in place and out of place (the local copy of
  * out-of-place runs is not modelled), and no data moves, so #wrong is N/A.
+ *
+ * The time is the collective's alone unless --gpus-per-thread G says how
+ * many GPUs one host thread drives (nccl-tests' own -g): that thread then
+ * launches G kernels in turn per iteration, one per GPU's communicator, each
+ * taking the platform's measured launch time (nccl.launch_us), and
+ * nccl-tests, which times back-to-back iterations, measures the larger of
+ * the collective's time and the thread's G launches.
  */
 #include <getopt.h>
 #include <math.h>
@@ -62,11 +69,12 @@ typedef struct nccl_opts {
     int verbose;
     coll_opts coll;
     int gpn; /* -g: ranks per node (0 = all GPUs) */
+    int gpt; /* --gpus-per-thread: GPUs one host thread launches for (0 = host not modelled) */
 } nccl_opts;
 
 typedef struct nccl_row {
     uint64_t size, count;
-    double time_us, algbw, busbw, model_us;
+    double time_us, coll_us, algbw, busbw, model_us;
     const char *algo, *proto;
     int64_t channels, rings;
 } nccl_row;
@@ -96,10 +104,16 @@ static void usage(FILE *fp)
             "  --collnet as NCCL_COLLNET_ENABLE=1: CollNet, and NVLS across nodes,\n"
             "            where the fabric reduces in the network (SHARP)  default off\n"
             "  --proto L protocols, as NCCL_PROTO: LL,LL128,Simple       default all\n"
+            "  --gpus-per-thread G\n"
+            "            GPUs one host thread drives (nccl-tests' -g): the time\n"
+            "            is at least G kernel launches' host time (the\n"
+            "            platform's nccl.launch_us) per iteration    default: the\n"
+            "                                                   collective alone\n"
             "  -o FILE   write the table to HDF5 (docs/output-format.md)\n"
             "  --xml F   keep the generated SimGrid platform in F\n"
             "  -v        add algorithm, protocol, channels, rings and NCCL's own\n"
-            "            predicted time (us) as columns\n"
+            "            predicted time (us) as columns; with --gpus-per-thread,\n"
+            "            the collective's own time (us) too\n"
             "\n"
             "Sizes are nccl-tests sizes: the buffer for all_reduce, broadcast, reduce and\n"
             "sendrecv; the total of all ranks' buffers for all_gather, reduce_scatter,\n"
@@ -118,12 +132,13 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
         {"xml", required_argument, NULL, 'X'},      {"verbose", no_argument, NULL, 'v'},
         {"algo", required_argument, NULL, 'A'},     {"proto", required_argument, NULL, 'P'},
         {"collnet", no_argument, NULL, 'K'},        {"help", no_argument, NULL, 'h'},
+        {"gpus-per-thread", required_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
     int c, err = SP_OK;
 
     *o = (nccl_opts){NULL, 0, COLL_ALL_REDUCE, 32u << 20, 32u << 20, 0, 2, NULL, "sum",
-                     NULL, NULL, 0, {0, 0, 0}, 0};
+                     NULL, NULL, 0, {0, 0, 0}, 0, 0};
     o->type = &dtypes[7]; /* float */
     optind = 1;
     opterr = 0;
@@ -138,6 +153,10 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 'g':
             if (cli_parse_int(&o->gpn, "-g", optarg, 1, 1024, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'G':
+            if (cli_parse_int(&o->gpt, "--gpus-per-thread", optarg, 1, 1024, diag) < 0)
                 err = SP_EINPUT;
             break;
         case 'c':
@@ -263,6 +282,33 @@ static void sizes_for(const nccl_opts *o, int n, uint64_t req, uint64_t *size, u
     }
 }
 
+/* --gpus-per-thread needs the host's measured launch time, and each node's
+ * members split into threads of G GPUs (nccl-tests: ranks per node =
+ * processes x threads x G). Every problem is reported. */
+static int check_host(const nccl_opts *o, const plat *p, diag_list *diag)
+{
+    int err = SP_OK;
+
+    if (p->nccl.launch_s <= 0.0) {
+        diag_error(diag, (sp_loc){p->path, 1},
+                   "option --gpus-per-thread: \"%s\" gives no nccl.launch_us, the host's measured time "
+                   "per kernel launch, so the host cannot be modelled", p->name);
+        err = SP_EINPUT;
+    }
+    for (int node = 0; node < p->nodes; node++) {
+        int members = o->gpn > 0 ? o->gpn : plat_node_gpus(p, node);
+        if (members % o->gpt != 0) {
+            diag_error(diag, (sp_loc){p->path, 1},
+                       "option --gpus-per-thread %d: node %d has %d rank(s) in the communicator, not a "
+                       "multiple of %d (nccl-tests runs ranks per node = processes x threads x GPUs per "
+                       "thread)", o->gpt, node, members, o->gpt);
+            err = SP_EINPUT;
+            break;
+        }
+    }
+    return err;
+}
+
 /* The platform file's text, for provenance (owned by the caller; NULL if
  * unreadable, which only loses the copy). */
 static char *slurp(const char *path)
@@ -289,7 +335,7 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
     char *cmd = cli_join_argv(argc, argv);
     char *text = slurp(p->path);
     uint64_t *size = malloc(nrows * sizeof(*size) + 1), *count = malloc(nrows * sizeof(*count) + 1);
-    double *t = malloc(nrows * sizeof(double) + 1), *alg = malloc(nrows * sizeof(double) + 1),
+    double *t = malloc(nrows * sizeof(double) + 1), *ct = malloc(nrows * sizeof(double) + 1), *alg = malloc(nrows * sizeof(double) + 1),
            *bus = malloc(nrows * sizeof(double) + 1), *model = malloc(nrows * sizeof(double) + 1);
     int64_t *ch = malloc(nrows * sizeof(int64_t) + 1), *rg = malloc(nrows * sizeof(int64_t) + 1);
     const char **algo = malloc(nrows * sizeof(char *) + 1),
@@ -299,7 +345,7 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
     char what[512];
 
     plat_describe(p, what, sizeof(what));
-    if (cmd && size && count && t && alg && bus && model && ch && rg && algo && proto) {
+    if (cmd && size && count && t && ct && alg && bus && model && ch && rg && algo && proto) {
         const out_attr root[] = {
             OUT_ATTR_STR("command", cmd),
             OUT_ATTR_STR("kind", "nccl"),
@@ -322,11 +368,14 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
             OUT_ATTR_I64("ranks_per_node", o->gpn, NULL),
             OUT_ATTR_F64("busbw_factor", coll_busbw_factor(o->kind, nmembers), NULL),
             OUT_ATTR_STR("latency_model", p->nccl.latency == PLAT_LAT_NONE ? "none" : "nccl"),
+            OUT_ATTR_I64("gpus_per_thread", o->gpt, NULL),
+            OUT_ATTR_F64("launch_time", o->gpt > 0 ? p->nccl.launch_s * 1e6 : 0.0, "us"),
         };
         const out_col cols[] = {
             {"size", OUT_U64, "B", "nccl-tests size (all ranks' total for all_gather, reduce_scatter, alltoall, gather, scatter)", size},
             {"count", OUT_U64, "elements", "elements, as nccl-tests prints them (per rank where size is the total)", count},
-            {"time", OUT_F64, "us", "simulated time of one operation, first start to last finish", t},
+            {"time", OUT_F64, "us", "simulated time of one operation: collective_time, or gpus_per_thread x launch_time when that is larger", t},
+            {"collective_time", OUT_F64, "us", "the collective's own simulated time, first start to last finish", ct},
             {"algbw", OUT_F64, "GB/s", "size / time, GB = 1e9 B", alg},
             {"busbw", OUT_F64, "GB/s", "algbw x busbw_factor, as nccl-tests", bus},
             {"model_time", OUT_F64, "us", "NCCL's own cost-model prediction for the chosen algorithm and protocol; NaN for p2p operations, which NCCL does not model", model},
@@ -339,6 +388,7 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
             size[i] = rows[i].size;
             count[i] = rows[i].count;
             t[i] = rows[i].time_us;
+            ct[i] = rows[i].coll_us;
             alg[i] = rows[i].algbw;
             bus[i] = rows[i].busbw;
             model[i] = rows[i].model_us;
@@ -362,6 +412,7 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
     free(size);
     free(count);
     free(t);
+    free(ct);
     free(alg);
     free(bus);
     free(model);
@@ -397,6 +448,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     /* The communicator: every GPU, or the first -g GPUs of each node. */
     if ((err = cli_communicator(p, o.gpn, ranks, &nmembers, diag)) < 0)
         goto done;
+    if (o.gpt > 0 && (err = check_host(&o, p, diag)) < 0)
+        goto done;
     /* Every size is planned before SimGrid starts: no bad input reaches it. */
     if ((err = eng_new(&e, p, o.xml, diag)) < 0)
         goto done;
@@ -417,12 +470,19 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
                    : "no effect, the platform's fabric does not reduce in the network");
     printf("# platform %s; %s; latency model: %s\n", p->path, eng_network_model(),
            p->nccl.latency == PLAT_LAT_NONE ? "none (physical only)" : "NCCL 2.30.7 tuning constants");
+    if (o.gpt > 0)
+        printf("# host: one thread drives %d GPU(s), as nccl-tests -g %d: %d launch(es) x %.3f us = %.2f us "
+               "per iteration;\n#       time is the larger of that and the collective's (nccl-tests times "
+               "back-to-back iterations)\n",
+               o.gpt, o.gpt, o.gpt, p->nccl.launch_s * 1e6, o.gpt * p->nccl.launch_s * 1e6);
+    else
+        printf("# host: not modelled; time is the collective's alone (--gpus-per-thread adds the launches)\n");
     printf("# simulated: in-place and out-of-place take the same time; no data moves, so #wrong is N/A\n");
     printf("#\n");
     printf("#                                                              out-of-place                       in-place          %s\n",
            o.verbose ? "" : "");
-    printf("#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong%s\n",
-           o.verbose ? "   algo  proto ch rings  model_us" : "");
+    printf("#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong%s%s\n",
+           o.verbose ? "   algo  proto ch rings  model_us" : "", o.verbose && o.gpt > 0 ? "  coll_us" : "");
     printf("#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            (us)  (GB/s)  (GB/s)       \n");
     for (uint64_t req = o.min_bytes;;) {
         uint64_t size, count;
@@ -445,13 +505,17 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
             goto done;
         }
         err = eng_run_coll(e, plan, &t, diag);
-        row = (nccl_row){size, count, t * 1e6, 0.0, 0.0, coll_plan_model_us(plan),
+        row = (nccl_row){size, count, t * 1e6, t * 1e6, 0.0, 0.0, coll_plan_model_us(plan),
                          coll_algo_name(coll_plan_algo(plan)),
                          coll_proto_name(coll_plan_proto(plan)), coll_plan_channels(plan),
                          coll_plan_rings(plan)};
         coll_plan_free(plan);
         if (err < 0)
             goto done;
+        if (o.gpt > 0 && o.gpt * p->nccl.launch_s > t) {
+            t = o.gpt * p->nccl.launch_s;
+            row.time_us = t * 1e6;
+        }
         row.algbw = t > 0.0 ? (double)size / t / 1e9 : 0.0;
         row.busbw = row.algbw * coll_busbw_factor(o.kind, nmembers);
         sum_busbw += row.busbw;
@@ -466,6 +530,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         else if (o.verbose)
             printf("  %5s %6s %2lld %5lld %9.2f", row.algo, row.proto, (long long)row.channels,
                    (long long)row.rings, row.model_us);
+        if (o.verbose && o.gpt > 0)
+            printf(" %8.2f", row.coll_us);
         printf("\n");
         if (vec_reserve((void **)&rows, &cap, nrows + 1, sizeof(*rows)) < 0) {
             err = SP_ENOMEM;

@@ -161,6 +161,7 @@ typedef struct plat_nccl {
     double graph_bw_GBps;         /* their per-channel bandwidth, GB/s; 0 = derive */
     bool cpu_amd;                 /* host CPUs are AMD (NCCL's multi-node LL cap row) */
     bool cpu_arm;                 /* host CPUs are Arm, not x86 (NCCL's NVLS-Tree correction is x86's) */
+    double launch_s;              /* host time of one kernel launch, s (measured); 0 = not known */
     plat_latency_model latency;
     double calib_lat_s;           /* fitted to a measured log: added to every collective (0 = none) */
     double calib_scale;           /* ... and multiplying its transfer time (1 = none) */

@@ -164,6 +164,7 @@ static const cfg_key nccl_keys[] = {
     {"graph_bw_GBps",  CFG_NUMBER, false, 0, 1e4, true, "per-channel bandwidth of that graph"},
     {"cpu",            CFG_STRING, false, 0, 0, false, "host CPU vendor: intel, amd or arm (default intel); NCCL's model: amd selects the multi-node LL cap row, x86 on Blackwell adds Tree's size correction to NVLS-Tree"},
     {"latency",  CFG_STRING, false, 0, 0, false, "nccl (software latency from NCCL's model) or none"},
+    {"launch_us",      CFG_NUMBER, false, 0, 1e4, true, "host time of one kernel launch, measured (NCCL launches one kernel per GPU per collective; `scalepath nccl --gpus-per-thread` needs it)"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 /* clang-format on */
@@ -914,6 +915,7 @@ static int load_nccl(plat *p, const cfg_file *f, const config_setting_t *g)
     p->nccl.channels = (int)cfg_int(g, "channels", 0);
     p->nccl.graph_channels = (int)cfg_int(g, "graph_channels", 0);
     p->nccl.graph_bw_GBps = cfg_number(g, "graph_bw_GBps", 0.0);
+    p->nccl.launch_s = cfg_number(g, "launch_us", 0.0) * 1e-6;
     if ((p->nccl.graph_channels > 0) != (p->nccl.graph_bw_GBps > 0)) {
         diag_error(f->diag, p->nccl.src, "nccl: give both \"graph_channels\" and \"graph_bw_GBps\", or neither");
         return SP_EINPUT;

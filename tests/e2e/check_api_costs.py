@@ -2,9 +2,11 @@
 """The emulator's host-time constants (sim/emu/emu_int.h) are the medians of
 the runs in bench/data/emulate/h100-cuda_api_cost.txt, each run's figure
 being its median of seven trials (docs/emulation.md): recomputed here, so
-that the code, the data and the docs cannot drift apart.
+that the code, the data and the docs cannot drift apart. Each platform
+file named after them must give the kernel launch's median as its
+nccl.launch_us (microseconds), which `scalepath nccl --gpus-per-thread` uses.
 
-    check_api_costs.py EMU_INT_H DATA"""
+    check_api_costs.py EMU_INT_H DATA [PLATFORM.cfg ...]"""
 import re
 import statistics
 import sys
@@ -32,7 +34,7 @@ ROWS = {
 
 
 def main(argv):
-    header, data = argv
+    header, data, platforms = argv[0], argv[1], argv[2:]
     consts = {m.group(1): float(m.group(2))
               for m in re.finditer(r"^#define (EMU_\w+_S) ([0-9.e+-]+)\s*$", open(header).read(), re.M)}
     runs = {}
@@ -50,6 +52,12 @@ def main(argv):
         ok = abs(consts[name] - want) <= 1e-12
         print("%-30s %.4g s, median of %d run(s) %.4g s%s" % (name, consts[name], len(runs[row]), want,
                                                               "" if ok else "  FAIL"))
+        bad += not ok
+    launch = statistics.median(runs.get(ROWS["EMU_LAUNCH_S"], [float("nan")]))
+    for path in platforms:
+        m = re.search(r"^\s*launch_us\s*=\s*([0-9.eE+-]+)\s*;", open(path).read(), re.M)
+        ok = m is not None and abs(float(m.group(1)) - launch) <= 1e-9
+        print("%-30s %s us, median %.4g us%s" % (path, m.group(1) if m else "(none)", launch, "" if ok else "  FAIL"))
         bad += not ok
     return 1 if bad else 0
 

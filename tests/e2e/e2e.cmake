@@ -282,6 +282,28 @@ sp_e2e(nccl.ranks_per_node RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|2|-g|1|-
 sp_e2e(nccl.ranks_per_node_too_many RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-g|2"
   STDERR "option -g 2: node 0 of \"dgx-spark\" has 1 GPU")
 
+# --- --gpus-per-thread: one host thread launching 8 GPUs' kernels (nccl-tests
+# -g 8). A DGX H100's nccl.launch_us is 3.312 us, so an iteration takes at
+# least 8 x 3.312 = 26.50 us; an 8-byte all-reduce's collective takes 15.00
+# (NCCL's Ring LL latency), so its time is raised; a 64 MiB one takes far
+# longer, and check_h5.py checks time = max(collective_time, 8 x 3.312) on
+# every row of the HDF5 table.
+sp_e2e(nccl.host_launches RC 0
+  ARGS "nccl|-p|platforms/dgx-h100.cfg|-b|8|-e|64M|-i|67108856|-v|--gpus-per-thread|8"
+  STDOUT "8 launch\\(es\\) x 3\\.312 us = 26\\.50 us .* 8 +2 +float +sum +-1 +26\\.50 .* Ring +LL +1 +1 +15\\.00 +15\\.00 .* 67108864 +16777216 +float +sum +-1 +[0-9.]+ .* NVLS +Simple +16 +1 ")
+sp_e2e(nccl.host_not_measured RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|--gpus-per-thread|1"
+  STDERR "dgx-spark.cfg:1: error: option --gpus-per-thread: \"dgx-spark\" gives no nccl.launch_us")
+sp_e2e(nccl.host_uneven RC 2 ARGS "nccl|-p|platforms/dgx-h100.cfg|-g|6|--gpus-per-thread|4"
+  STDERR "option --gpus-per-thread 4: node 0 has 6 rank\\(s\\) in the communicator, not a multiple of 4")
+sp_e2e(nccl.host_bad_value RC 2 ARGS "nccl|-p|platforms/dgx-h100.cfg|--gpus-per-thread|0"
+  STDERR "--gpus-per-thread")
+add_test(NAME e2e.h5.host_write
+  COMMAND ${SP_EXE} nccl -p platforms/dgx-h100.cfg -b 8 -e 64M -f 32 --gpus-per-thread 8 -o ${SP_OUT}/host.h5
+  WORKING_DIRECTORY ${SP_ROOT})
+add_test(NAME e2e.h5.host_read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_h5.py
+  ${SP_OUT}/host.h5 all_reduce 8 any)
+set_tests_properties(e2e.h5.host_read PROPERTIES DEPENDS e2e.h5.host_write)
+
 # --- Replay of AICB / ASTRA-sim 1.0 text workloads.
 set(aicb ${SP_ROOT}/tests/data/aicb)
 sp_e2e(replay.gpt13b_h100 RC 0

@@ -37,6 +37,7 @@ static void test_plat__spark(void **state)
     assert_int_equal(p->fabric.kind, PLAT_FABRIC_DIRECT);
     assert_int_equal(p->nccl.latency, PLAT_LAT_NCCL);
     assert_true(p->nccl.cpu_arm && !p->nccl.cpu_amd); /* cpu = "arm" */
+    assert_true(p->nccl.launch_s == 0.0); /* no launch_us: not measured */
     assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
     assert_int_equal(p->nranks, 2);
     assert_int_equal(p->nvertices, 4); /* 2 GPUs, 2 NICs */
@@ -98,6 +99,7 @@ static void test_plat__h100(void **state)
     assert_true(fabs(p->types[0].gpu.host_link_lat_s - 2.2e-6) < 1e-12);
     assert_true(fabs(p->types[0].gpu.host_link_pageable_Bps - 14.35e9) < 1.0);
     assert_true(!p->nccl.cpu_arm && !p->nccl.cpu_amd); /* no cpu key: Intel */
+    assert_true(fabs(p->nccl.launch_s - 3.312e-6) < 1e-15); /* nccl.launch_us, microseconds */
     assert_int_equal(plat_set_nodes(p, 1, d), SP_OK);
     assert_int_equal(p->nvertices, 9); /* 8 GPUs + NVSwitch; no NICs for one node */
     assert_int_equal(p->nlinks, 8);
