@@ -3,7 +3,13 @@
  * uncalibrated platform; the measured times are fitted as
  *     t_measured = latency + time_scale x t_simulated
  * by least squares on the relative error (every size weighs the same, small
- * or large); the table shows the busbw error before and after. With -o the
+ * or large); the table shows the busbw error before and after. A log in
+ * which one thread drove several GPUs (nccl-tests -g G, which its header
+ * prints as nGpus) times that thread's kernel launches at small sizes, not
+ * the collective: with --gpus-per-thread G those sizes, where G launches of
+ * the platform's nccl.launch_us take longer than the simulated collective,
+ * are shown but left out of the fit, and every time shown is the larger of
+ * the two, as `scalepath nccl --gpus-per-thread` prints it. With -o the
  * platform file is written again with a `calibration` group holding the
  * two factors and where they came from, which every later command applies
  * (docs/collectives.md). */
@@ -11,6 +17,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +34,14 @@ typedef struct point {
     uint64_t bytes;
     double measured_us, simulated_us;
     unsigned line;
+    bool host; /* the host's launches take longer than the simulated collective: not fitted */
 } point;
+
+/* What the log's header says of how it ran: nGpus, GPUs per thread (0 = not printed). */
+typedef struct log_info {
+    int ngpus;
+    unsigned ngpus_line;
+} log_info;
 
 static void usage(FILE *fp)
 {
@@ -37,7 +51,10 @@ static void usage(FILE *fp)
             "\n"
             "  --log LOG   an nccl-tests output (its out-of-place time column is used)\n"
             "  -c C        the collective the log measured            default all_reduce\n"
-            "  -g G        GPUs per node in the communicator, as nccl-tests -g\n"
+            "  -g G        GPUs per node in the communicator\n"
+            "  --gpus-per-thread G  GPUs one host thread drove (nccl-tests -g, the log's\n"
+            "              nGpus): sizes where G launches of the platform's\n"
+            "              nccl.launch_us outlast the collective are not fitted\n"
             "  --algo, --proto, --collnet  what the log ran with (NCCL_ALGO, NCCL_PROTO,\n"
             "              NCCL_COLLNET_ENABLE=1), as in scalepath nccl\n"
             "  -o FILE     the platform file again, with a `calibration` group (the fitted\n"
@@ -49,7 +66,7 @@ static void usage(FILE *fp)
 }
 
 /* nccl-tests table rows: size count type redop root time algbw busbw ... */
-static int read_log(const char *path, point **out, size_t *n, diag_list *diag)
+static int read_log(const char *path, point **out, size_t *n, log_info *info, diag_list *diag)
 {
     FILE *fp = fopen(path, "r");
     char buf[1024];
@@ -59,6 +76,7 @@ static int read_log(const char *path, point **out, size_t *n, diag_list *diag)
 
     *out = NULL;
     *n = 0;
+    *info = (log_info){0, 0};
     if (fp == NULL) {
         diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
         return SP_EINPUT;
@@ -72,7 +90,14 @@ static int read_log(const char *path, point **out, size_t *n, diag_list *diag)
         line++;
         while (isspace((unsigned char)*s))
             s++;
-        if (*s == '#' || *s == '\0')
+        if (*s == '#') {
+            /* "# nThread 1 nGpus 8 minBytes ..." */
+            const char *g = strstr(s, " nGpus ");
+            if (g != NULL && info->ngpus_line == 0 && sscanf(g, " nGpus %d", &info->ngpus) == 1)
+                info->ngpus_line = line;
+            continue;
+        }
+        if (*s == '\0')
             continue;
         if (!isdigit((unsigned char)*s))
             continue; /* banners and warnings nccl-tests prints between rows */
@@ -88,7 +113,7 @@ static int read_log(const char *path, point **out, size_t *n, diag_list *diag)
             err = SP_ENOMEM;
             break;
         }
-        (*out)[(*n)++] = (point){size, t, 0.0, line};
+        (*out)[(*n)++] = (point){size, t, 0.0, line, false};
     }
     fclose(fp);
     if (err == SP_OK && *n < 2) {
@@ -102,12 +127,15 @@ static int read_log(const char *path, point **out, size_t *n, diag_list *diag)
     return err;
 }
 
-/* Weighted least squares of m = a + k s, weights 1 / m^2; a >= 0. */
+/* Weighted least squares of m = a + k s, weights 1 / m^2; a >= 0. Points
+ * the host's launches rule are left out. */
 static void fit(const point *pt, size_t n, double *a, double *k)
 {
     double A = 0, B = 0, C = 0, D = 0, E = 0, det;
 
     for (size_t i = 0; i < n; i++) {
+        if (pt[i].host)
+            continue;
         double w = 1.0 / (pt[i].measured_us * pt[i].measured_us), s = pt[i].simulated_us, m = pt[i].measured_us;
         A += w;
         B += w * s;
@@ -232,12 +260,16 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         {"log", required_argument, NULL, 'L'},      {"output", required_argument, NULL, 'o'},
         {"algo", required_argument, NULL, 'A'},     {"proto", required_argument, NULL, 'P'},
         {"collnet", no_argument, NULL, 'K'},        {"help", no_argument, NULL, 'h'},
+        {"gpus-per-thread", required_argument, NULL, 'G'},
         {NULL, 0, NULL, 0},
     };
     coll_opts co = {0, 0, 0};
+    log_info info;
+    double host_us = 0.0; /* the thread's launches per iteration, us; 0 = host not modelled */
+    size_t nfit = 0;
     const char *algo = NULL, *proto = NULL;
     const char *ppath = NULL, *log = NULL, *output = NULL;
-    int nodes = 0, gpn = 0, c, err = SP_OK, nmembers = 0, *ranks = NULL;
+    int nodes = 0, gpn = 0, gpt = 0, c, err = SP_OK, nmembers = 0, *ranks = NULL;
     coll_kind kind = COLL_ALL_REDUCE;
     plat *p = NULL;
     eng *e = NULL;
@@ -257,6 +289,10 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
             break;
         case 'g':
             if (cli_parse_int(&gpn, "-g", optarg, 1, 1 << 16, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'G':
+            if (cli_parse_int(&gpt, "--gpus-per-thread", optarg, 1, 1024, diag) < 0)
                 err = SP_EINPUT;
             break;
         case 'c':
@@ -302,9 +338,27 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         usage(stderr);
         return err;
     }
-    if ((err = read_log(log, &pt, &npt, diag)) < 0 || (err = plat_load(&p, ppath, diag)) < 0 ||
+    if ((err = read_log(log, &pt, &npt, &info, diag)) < 0 || (err = plat_load(&p, ppath, diag)) < 0 ||
         (err = plat_set_nodes(p, nodes, diag)) < 0)
         goto done;
+    if (info.ngpus > 1 && gpt == 0)
+        diag_warning(diag, (sp_loc){log, info.ngpus_line},
+                     "nGpus %d: one thread drove %d GPUs, so the small sizes time its kernel launches, not the "
+                     "collective, and the fit takes them as latency; --gpus-per-thread %d leaves them out",
+                     info.ngpus, info.ngpus, info.ngpus);
+    else if (gpt > 0 && info.ngpus > 0 && gpt != info.ngpus)
+        diag_warning(diag, (sp_loc){log, info.ngpus_line}, "the log ran nGpus %d, not --gpus-per-thread %d",
+                     info.ngpus, gpt);
+    if (gpt > 0) {
+        if (p->nccl.launch_s <= 0.0) {
+            diag_error(diag, (sp_loc){p->path, 1},
+                       "option --gpus-per-thread: \"%s\" gives no nccl.launch_us, the host's measured time "
+                       "per kernel launch, so the host cannot be modelled", p->name);
+            err = SP_EINPUT;
+            goto done;
+        }
+        host_us = gpt * p->nccl.launch_s * 1e6;
+    }
     if (p->nccl.calib_scale != 1.0 || p->nccl.calib_lat_s != 0.0) {
         diag_error(diag, (sp_loc){p->path, 0}, "this platform is already calibrated: calibrate the file it came from");
         err = SP_EINPUT;
@@ -327,9 +381,18 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         err = eng_run_coll(e, plan, &t, diag);
         coll_plan_free(plan);
         pt[i].simulated_us = t * 1e6;
+        pt[i].host = pt[i].simulated_us <= host_us;
+        nfit += !pt[i].host;
     }
     if (err < 0)
         goto done;
+    if (nfit < 2) {
+        diag_error(diag, (sp_loc){log, 0},
+                   "fewer than two sizes to fit (got %zu) where the collective outlasts %d launches (%.2f us)", nfit,
+                   gpt, host_us);
+        err = SP_EINPUT;
+        goto done;
+    }
     {
         double a, k, *before = malloc(npt * sizeof(double) + 1), *after = malloc(npt * sizeof(double) + 1);
         char what[512];
@@ -342,23 +405,54 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         fit(pt, npt, &a, &k);
         printf("# scalepath %s calibrate: %s on %s (%d ranks) against %s, %zu sizes\n", SP_VERSION,
                coll_kind_name(kind), p->name, nmembers, log, npt);
+        if (gpt > 0)
+            printf("# host: one thread drove %d GPU(s): %d launch(es) x %.3f us = %.2f us per iteration; times "
+                   "are the larger of that and the collective's,\n#       and the %zu size(s) marked host, where "
+                   "the launches take longer, are not fitted\n",
+                   gpt, gpt, p->nccl.launch_s * 1e6, host_us, npt - nfit);
         printf("#        size   measured(us)  simulated(us)  calibrated(us)  busbw err before  after\n");
         for (size_t i = 0; i < npt; i++) {
-            double cal = a + k * pt[i].simulated_us;
+            double sim = fmax(pt[i].simulated_us, host_us), cal = fmax(a + k * pt[i].simulated_us, host_us);
             /* busbw is size x (the collective's factor) / time: its relative error
              * is measured / simulated time - 1. */
-            before[i] = fabs(pt[i].measured_us / pt[i].simulated_us - 1.0);
+            before[i] = fabs(pt[i].measured_us / sim - 1.0);
             after[i] = fabs(pt[i].measured_us / cal - 1.0);
-            printf("%14llu %14.2f %14.2f %15.2f %16.1f%% %5.1f%%\n", (unsigned long long)pt[i].bytes,
-                   pt[i].measured_us, pt[i].simulated_us, cal, 100.0 * before[i], 100.0 * after[i]);
+            printf("%14llu %14.2f %14.2f %15.2f %16.1f%% %5.1f%%%s\n", (unsigned long long)pt[i].bytes,
+                   pt[i].measured_us, sim, cal, 100.0 * before[i], 100.0 * after[i], pt[i].host ? "  host" : "");
         }
         printf("fit: latency_us = %.4g, time_scale = %.4g (bandwidth x %.3g)\n", a, k, 1.0 / k);
-        printf("median busbw error: %.1f%% before, %.1f%% after\n", 100.0 * median(before, npt),
-               100.0 * median(after, npt));
+        if (nfit < npt) {
+            /* The fitted sizes first (median() sorts, so copy them out), then all. */
+            double *fb = malloc(nfit * sizeof(double) + 1), *fa = malloc(nfit * sizeof(double) + 1);
+            size_t j = 0;
+            if (fb == NULL || fa == NULL) {
+                free(fb);
+                free(fa);
+                free(before);
+                free(after);
+                err = SP_ENOMEM;
+                goto done;
+            }
+            for (size_t i = 0; i < npt; i++)
+                if (!pt[i].host) {
+                    fb[j] = before[i];
+                    fa[j++] = after[i];
+                }
+            printf("median busbw error of the %zu fitted sizes: %.1f%% before, %.1f%% after\n", nfit,
+                   100.0 * median(fb, nfit), 100.0 * median(fa, nfit));
+            free(fb);
+            free(fa);
+        }
+        printf("median busbw error%s: %.1f%% before, %.1f%% after\n", nfit < npt ? " of all sizes" : "",
+               100.0 * median(before, npt), 100.0 * median(after, npt));
         /* What the log ran with goes into the source: the fit holds for it. */
-        snprintf(what, sizeof(what), "%s, %d ranks, %zu sizes%s%s%s%s%s", coll_kind_name(kind), nmembers, npt,
+        char hostw[128] = "";
+        if (gpt > 0)
+            snprintf(hostw, sizeof(hostw), ", one thread per %d GPUs (nGpus %d): the %zu sizes its launches outlast not fitted",
+                     gpt, gpt, npt - nfit);
+        snprintf(what, sizeof(what), "%s, %d ranks, %zu sizes%s%s%s%s%s%s", coll_kind_name(kind), nmembers, npt,
                  algo ? ", NCCL_ALGO=" : "", algo ? algo : "", proto ? ", NCCL_PROTO=" : "", proto ? proto : "",
-                 co.collnet ? ", NCCL_COLLNET_ENABLE=1" : "");
+                 co.collnet ? ", NCCL_COLLNET_ENABLE=1" : "", hostw);
         free(before);
         free(after);
         if (output != NULL && (err = write_calibrated(ppath, output, log, a, k, what, diag)) == SP_OK)

@@ -2,7 +2,8 @@
 """`scalepath calibrate` round trip: a log made from a simulated sweep with a
 known distortion (t' = 12 us + 1.25 t) is fitted back to latency 12 and time
 scale 1.25; the calibrated platform file it writes loads, and `scalepath
-nccl` on it reproduces the log's times within 0.1%.
+nccl` on it reproduces the log's times within 0.1%. Then the same with a
+log of one thread driving 8 GPUs (--gpus-per-thread).
 Usage: check_calibrate.py SCALEPATH OUTDIR"""
 import os
 import re
@@ -44,3 +45,52 @@ twice = subprocess.run([exe, "calibrate", "-p", cal, "-n", "2", "--log", log], c
 if twice.returncode != 2 or "already calibrated" not in twice.stderr:
     sys.exit(f"FAIL: calibrating a calibrated file: exit {twice.returncode}, {twice.stderr}")
 print(f"ok: fitted latency {m.group(1)} us, time scale {m.group(2)}; {len(want)} sizes reproduced")
+
+# A log in which one thread drove 8 GPUs (nccl-tests -g 8): its times are
+# the larger of 8 launches (of the DGX H100 file's nccl.launch_us) and the collective,
+# here distorted as 2 us + 1.1 t. With --gpus-per-thread 8 the sizes the
+# launches rule are left out of the fit, which recovers 2 and 1.1, and the
+# calibrated platform reproduces every size with `nccl --gpus-per-thread 8`;
+# without it, calibrate warns (the header says nGpus 8) and the fit takes
+# the launches for latency.
+h100 = ["-p", "platforms/dgx-h100.cfg", "-b", "8", "-e", "64M", "-f", "4"]
+sim = subprocess.run([exe, "nccl"] + h100, capture_output=True, text=True, check=True).stdout
+log8 = os.path.join(outdir, "measured-g8.log")
+hdr = subprocess.run([exe, "nccl", "--gpus-per-thread", "8"] + h100[:2] + ["-b", "8", "-e", "8"],
+                     capture_output=True, text=True, check=True).stdout
+floor = 8 * float(re.search(r"8 launch\(es\) x ([0-9.]+) us", hdr).group(1))  # the platform's nccl.launch_us
+with open(log8, "w") as f:
+    f.write("# nThread 1 nGpus 8 minBytes 8 maxBytes 67108864 step: 4(factor) warmup iters: 5 iters: 20\n")
+    for line in sim.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        c = line.split()
+        t = max(floor, 2.0 + 1.1 * float(c[5]))
+        c[5] = c[9] = f"{t:.2f}"
+        f.write("  ".join(c) + "\n")
+cal8 = os.path.join(outdir, "h100-calibrated-g8.cfg")
+r = subprocess.run([exe, "calibrate", "-p", "platforms/dgx-h100.cfg", "--log", log8, "--gpus-per-thread", "8",
+                    "-o", cal8], capture_output=True, text=True)
+m = re.search(r"latency_us = ([0-9.]+), time_scale = ([0-9.]+)", r.stdout)
+nhost = sum(1 for l in r.stdout.splitlines() if l.endswith("  host"))
+if r.returncode != 0 or not m or abs(float(m.group(1)) - 2.0) > 0.05 or abs(float(m.group(2)) - 1.1) > 0.001:
+    sys.exit(f"FAIL: --gpus-per-thread 8 fit: exit {r.returncode}, {m.groups() if m else r.stdout + r.stderr}")
+if nhost < 3 or "warning" in r.stderr:
+    sys.exit(f"FAIL: {nhost} sizes marked host; stderr {r.stderr}")
+again = subprocess.run([exe, "nccl", "-p", cal8, "--gpus-per-thread", "8"] + h100[2:], capture_output=True,
+                       text=True, check=True).stdout
+want = {int(l.split()[0]): float(l.split()[5]) for l in open(log8) if l.strip() and not l.startswith("#")}
+for line in again.splitlines():
+    if line.startswith("#") or not line.strip():
+        continue
+    size, t = int(line.split()[0]), float(line.split()[5])
+    if abs(t - want[size]) > 1e-3 * want[size]:
+        sys.exit(f"FAIL: {size} B with --gpus-per-thread 8: calibrated {t} us, log {want[size]} us")
+plain = subprocess.run([exe, "calibrate", "-p", "platforms/dgx-h100.cfg", "--log", log8], capture_output=True,
+                       text=True)
+mp = re.search(r"latency_us = ([0-9.]+), time_scale", plain.stdout)
+if plain.returncode != 0 or ":1: warning: nGpus 8: one thread drove 8 GPUs" not in plain.stderr or not mp or \
+        float(mp.group(1)) < 4.0:
+    sys.exit(f"FAIL: without --gpus-per-thread: exit {plain.returncode}, {plain.stderr}, {mp.groups() if mp else ''}")
+print(f"ok: with nGpus 8, {nhost} sizes left to the host's launches; fitted 2 us and 1.1 back; "
+      f"without the option the fit takes {mp.group(1)} us of latency")

@@ -502,6 +502,13 @@ set_tests_properties(e2e.calibrate.roundtrip PROPERTIES LABELS e2e)
 sp_e2e(calibrate.algo RC 0
   ARGS "calibrate|-p|platforms/dgx-h100.cfg|--log|bench/data/nccl-tests/h100x8_allreduce_ring.log|--algo|Ring"
   STDOUT "8589934592 +40848\\.80 +4[01][0-9][0-9][0-9]\\.")
+# The same log with its host modelled: the sizes 8 launches outlast are marked, not fitted.
+sp_e2e(calibrate.host RC 0
+  ARGS "calibrate|-p|platforms/dgx-h100.cfg|--log|bench/data/nccl-tests/h100x8_allreduce_ring.log|--algo|Ring|--gpus-per-thread|8"
+  STDOUT "the 17 size\\(s\\) marked host.* 8 +37\\.33 +26\\.50 +26\\.50 .* host .* 8589934592 +40848\\.80 +4[01][0-9][0-9][0-9]\\..*median busbw error of the 14 fitted sizes")
+sp_e2e(bad.calibrate.host_not_measured RC 2
+  ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/data/nccl-tests/synthetic.log|--gpus-per-thread|1"
+  STDERR "\"dgx-spark\" gives no nccl.launch_us")
 sp_e2e(bad.calibrate.gpus RC 2
   ARGS "calibrate|-p|platforms/dgx-h100.cfg|-g|9|--log|tests/data/nccl-tests/synthetic.log"
   STDERR "option -g 9: node 0 of \"dgx-h100\" has 8 GPU\\(s\\)")
