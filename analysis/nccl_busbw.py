@@ -42,7 +42,9 @@ def main(argv):
             with sp_read.open_result(path) as f:
                 platform = sp_read._text(f.attrs.get("platform_name", "?"))
                 for coll, data, units, attrs in sp_read.nccl_tables(f):
-                    label = f"{platform} x{attrs['nodes']} nodes, {coll} (simulated)"
+                    gpt = int(attrs.get("gpus_per_thread", 0))
+                    host = f", {gpt} GPUs per host thread" if gpt > 0 else ""
+                    label = f"{platform} x{attrs['nodes']} nodes, {coll} (simulated{host})"
                     ax.plot(data["size"], data["busbw"], marker="o", ms=3, label=label)
                     lo = min(x for x in (lo, data["size"].min()) if x is not None)
                     hi = max(x for x in (hi, data["size"].max()) if x is not None)
