@@ -37,6 +37,12 @@ SP_MUST_USE int cli_parse_coll_opt(coll_opts *opts, const char *opt, const char 
  * gpn of each node, into ranks (p->nranks long); reports a node with fewer. */
 SP_MUST_USE int cli_communicator(const plat *p, int gpn, int *ranks, int *n, diag_list *diag);
 
+/* --gpus-per-thread G (nccl-tests -g: one host thread launches G GPUs'
+ * kernels per iteration): *floor_s = G launches of the platform's measured
+ * nccl.launch_us, the least time an iteration takes; reports a platform
+ * without it. */
+SP_MUST_USE int cli_launch_floor(const plat *p, int gpt, double *floor_s, diag_list *diag);
+
 /* The command line joined with spaces, for provenance (owned by caller). */
 char *cli_join_argv(int argc, char **argv);
 

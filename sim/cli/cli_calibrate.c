@@ -350,14 +350,10 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         diag_warning(diag, (sp_loc){log, info.ngpus_line}, "the log ran nGpus %d, not --gpus-per-thread %d",
                      info.ngpus, gpt);
     if (gpt > 0) {
-        if (p->nccl.launch_s <= 0.0) {
-            diag_error(diag, (sp_loc){p->path, 1},
-                       "option --gpus-per-thread: \"%s\" gives no nccl.launch_us, the host's measured time "
-                       "per kernel launch, so the host cannot be modelled", p->name);
-            err = SP_EINPUT;
+        double floor_s;
+        if ((err = cli_launch_floor(p, gpt, &floor_s, diag)) < 0)
             goto done;
-        }
-        host_us = gpt * p->nccl.launch_s * 1e6;
+        host_us = floor_s * 1e6;
     }
     if (p->nccl.calib_scale != 1.0 || p->nccl.calib_lat_s != 0.0) {
         diag_error(diag, (sp_loc){p->path, 0}, "this platform is already calibrated: calibrate the file it came from");

@@ -285,16 +285,10 @@ static void sizes_for(const nccl_opts *o, int n, uint64_t req, uint64_t *size, u
 /* --gpus-per-thread needs the host's measured launch time, and each node's
  * members split into threads of G GPUs (nccl-tests: ranks per node =
  * processes x threads x G). Every problem is reported. */
-static int check_host(const nccl_opts *o, const plat *p, diag_list *diag)
+static int check_host(const nccl_opts *o, const plat *p, double *floor_s, diag_list *diag)
 {
-    int err = SP_OK;
+    int err = cli_launch_floor(p, o->gpt, floor_s, diag);
 
-    if (p->nccl.launch_s <= 0.0) {
-        diag_error(diag, (sp_loc){p->path, 1},
-                   "option --gpus-per-thread: \"%s\" gives no nccl.launch_us, the host's measured time "
-                   "per kernel launch, so the host cannot be modelled", p->name);
-        err = SP_EINPUT;
-    }
     for (int node = 0; node < p->nodes; node++) {
         int members = o->gpn > 0 ? o->gpn : plat_node_gpus(p, node);
         if (members % o->gpt != 0) {
@@ -432,7 +426,7 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     size_t nrows = 0, cap = 0;
     int *ranks = NULL;
     int err, nmembers = 0;
-    double sum_busbw = 0.0;
+    double sum_busbw = 0.0, floor_s = 0.0; /* the host's launches per iteration (--gpus-per-thread) */
 
     err = parse_args(&o, argc, argv, diag);
     if (err != SP_OK)
@@ -448,7 +442,7 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     /* The communicator: every GPU, or the first -g GPUs of each node. */
     if ((err = cli_communicator(p, o.gpn, ranks, &nmembers, diag)) < 0)
         goto done;
-    if (o.gpt > 0 && (err = check_host(&o, p, diag)) < 0)
+    if (o.gpt > 0 && (err = check_host(&o, p, &floor_s, diag)) < 0)
         goto done;
     /* Every size is planned before SimGrid starts: no bad input reaches it. */
     if ((err = eng_new(&e, p, o.xml, diag)) < 0)
@@ -474,7 +468,7 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         printf("# host: one thread drives %d GPU(s), as nccl-tests -g %d: %d launch(es) x %.3f us = %.2f us "
                "per iteration;\n#       time is the larger of that and the collective's (nccl-tests times "
                "back-to-back iterations)\n",
-               o.gpt, o.gpt, o.gpt, p->nccl.launch_s * 1e6, o.gpt * p->nccl.launch_s * 1e6);
+               o.gpt, o.gpt, o.gpt, p->nccl.launch_s * 1e6, floor_s * 1e6);
     else
         printf("# host: not modelled; time is the collective's alone (--gpus-per-thread adds the launches)\n");
     printf("# simulated: in-place and out-of-place take the same time; no data moves, so #wrong is N/A\n");
@@ -512,8 +506,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         coll_plan_free(plan);
         if (err < 0)
             goto done;
-        if (o.gpt > 0 && o.gpt * p->nccl.launch_s > t) {
-            t = o.gpt * p->nccl.launch_s;
+        if (floor_s > t) {
+            t = floor_s;
             row.time_us = t * 1e6;
         }
         row.algbw = t > 0.0 ? (double)size / t / 1e9 : 0.0;

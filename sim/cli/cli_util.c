@@ -117,6 +117,19 @@ int cli_out_finish(out_file *f, int err)
     return err;
 }
 
+int cli_launch_floor(const plat *p, int gpt, double *floor_s, diag_list *diag)
+{
+    *floor_s = 0.0;
+    if (p->nccl.launch_s <= 0.0) {
+        diag_error(diag, (sp_loc){p->path, 1},
+                   "option --gpus-per-thread: \"%s\" gives no nccl.launch_us, the host's measured time per kernel "
+                   "launch, so the host cannot be modelled", p->name);
+        return SP_EINPUT;
+    }
+    *floor_s = gpt * p->nccl.launch_s;
+    return SP_OK;
+}
+
 int cli_communicator(const plat *p, int gpn, int *ranks, int *n, diag_list *diag)
 {
     *n = 0;

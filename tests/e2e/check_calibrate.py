@@ -12,6 +12,21 @@ import sys
 
 exe, outdir = sys.argv[1], sys.argv[2]
 os.makedirs(outdir, exist_ok=True)
+
+
+def check_reproduces(args, log, what):
+    """`scalepath nccl ARGS` prints every size of LOG at its time, within 0.1%."""
+    out = subprocess.run([exe, "nccl"] + args, capture_output=True, text=True, check=True).stdout
+    want = {int(l.split()[0]): float(l.split()[5]) for l in open(log) if l.strip() and not l.startswith("#")}
+    got = {int(l.split()[0]): float(l.split()[5]) for l in out.splitlines() if l.strip() and not l.startswith("#")}
+    if set(got) != set(want):
+        sys.exit(f"FAIL: {what}: sizes {sorted(got)} against the log's {sorted(want)}")
+    for size, t in got.items():
+        if abs(t - want[size]) > 1e-3 * want[size]:
+            sys.exit(f"FAIL: {what}: {size} B: calibrated {t} us, log {want[size]} us")
+    return len(want)
+
+
 sweep = ["-p", "platforms/dgx-spark.cfg", "-n", "2", "-b", "8K", "-e", "256M", "-f", "4"]
 sim = subprocess.run([exe, "nccl"] + sweep, capture_output=True, text=True, check=True).stdout
 log = os.path.join(outdir, "measured.log")
@@ -32,19 +47,12 @@ if r.returncode != 0:
 m = re.search(r"latency_us = ([0-9.]+), time_scale = ([0-9.]+)", r.stdout)
 if not m or abs(float(m.group(1)) - 12.0) > 0.05 or abs(float(m.group(2)) - 1.25) > 0.001:
     sys.exit(f"FAIL: fit {m.groups() if m else r.stdout}")
-again = subprocess.run([exe, "nccl", "-p", cal] + sweep[2:], capture_output=True, text=True, check=True).stdout
-want = {int(l.split()[0]): float(l.split()[5]) for l in open(log) if l.strip() and not l.startswith("#")}
-for line in again.splitlines():
-    if line.startswith("#") or not line.strip():
-        continue
-    size, t = int(line.split()[0]), float(line.split()[5])
-    if abs(t - want[size]) > 1e-3 * want[size]:
-        sys.exit(f"FAIL: {size} B: calibrated {t} us, log {want[size]} us")
+nsizes = check_reproduces(["-p", cal] + sweep[2:], log, "calibrated Spark pair")
 # A calibrated file is not calibrated again (the fit must start from the uncalibrated platform).
 twice = subprocess.run([exe, "calibrate", "-p", cal, "-n", "2", "--log", log], capture_output=True, text=True)
 if twice.returncode != 2 or "already calibrated" not in twice.stderr:
     sys.exit(f"FAIL: calibrating a calibrated file: exit {twice.returncode}, {twice.stderr}")
-print(f"ok: fitted latency {m.group(1)} us, time scale {m.group(2)}; {len(want)} sizes reproduced")
+print(f"ok: fitted latency {m.group(1)} us, time scale {m.group(2)}; {nsizes} sizes reproduced")
 
 # A log in which one thread drove 8 GPUs (nccl-tests -g 8): its times are
 # the larger of 8 launches (of the DGX H100 file's nccl.launch_us) and the collective,
@@ -77,15 +85,7 @@ if r.returncode != 0 or not m or abs(float(m.group(1)) - 2.0) > 0.05 or abs(floa
     sys.exit(f"FAIL: --gpus-per-thread 8 fit: exit {r.returncode}, {m.groups() if m else r.stdout + r.stderr}")
 if nhost < 3 or "warning" in r.stderr:
     sys.exit(f"FAIL: {nhost} sizes marked host; stderr {r.stderr}")
-again = subprocess.run([exe, "nccl", "-p", cal8, "--gpus-per-thread", "8"] + h100[2:], capture_output=True,
-                       text=True, check=True).stdout
-want = {int(l.split()[0]): float(l.split()[5]) for l in open(log8) if l.strip() and not l.startswith("#")}
-for line in again.splitlines():
-    if line.startswith("#") or not line.strip():
-        continue
-    size, t = int(line.split()[0]), float(line.split()[5])
-    if abs(t - want[size]) > 1e-3 * want[size]:
-        sys.exit(f"FAIL: {size} B with --gpus-per-thread 8: calibrated {t} us, log {want[size]} us")
+check_reproduces(["-p", cal8, "--gpus-per-thread", "8"] + h100[2:], log8, "calibrated H100, --gpus-per-thread 8")
 plain = subprocess.run([exe, "calibrate", "-p", "platforms/dgx-h100.cfg", "--log", log8], capture_output=True,
                        text=True)
 mp = re.search(r"latency_us = ([0-9.]+), time_scale", plain.stdout)
