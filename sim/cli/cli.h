@@ -39,9 +39,11 @@ SP_MUST_USE int cli_communicator(const plat *p, int gpn, int *ranks, int *n, dia
 
 /* --gpus-per-thread G (nccl-tests -g: one host thread launches G GPUs'
  * kernels per iteration): *floor_s = G launches of the platform's measured
- * nccl.launch_us, the least time an iteration takes; reports a platform
- * without it. */
-SP_MUST_USE int cli_launch_floor(const plat *p, int gpt, double *floor_s, diag_list *diag);
+ * nccl.launch_us, the least time an iteration takes. Reports a platform
+ * without it, and a node whose ranks in the communicator (gpn, or all its
+ * GPUs when 0) are not a multiple of G: nccl-tests runs ranks per node =
+ * processes x threads x G. */
+SP_MUST_USE int cli_launch_floor(const plat *p, int gpn, int gpt, double *floor_s, diag_list *diag);
 
 /* The command line joined with spaces, for provenance (owned by caller). */
 char *cli_join_argv(int argc, char **argv);

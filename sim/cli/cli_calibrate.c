@@ -341,20 +341,9 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
     if ((err = read_log(log, &pt, &npt, &info, diag)) < 0 || (err = plat_load(&p, ppath, diag)) < 0 ||
         (err = plat_set_nodes(p, nodes, diag)) < 0)
         goto done;
-    if (info.ngpus > 1 && gpt == 0)
-        diag_warning(diag, (sp_loc){log, info.ngpus_line},
-                     "nGpus %d: one thread drove %d GPUs, so the small sizes time its kernel launches, not the "
-                     "collective, and the fit takes them as latency; --gpus-per-thread %d leaves them out",
-                     info.ngpus, info.ngpus, info.ngpus);
-    else if (gpt > 0 && info.ngpus > 0 && gpt != info.ngpus)
+    if (gpt > 0 && info.ngpus > 0 && gpt != info.ngpus)
         diag_warning(diag, (sp_loc){log, info.ngpus_line}, "the log ran nGpus %d, not --gpus-per-thread %d",
                      info.ngpus, gpt);
-    if (gpt > 0) {
-        double floor_s;
-        if ((err = cli_launch_floor(p, gpt, &floor_s, diag)) < 0)
-            goto done;
-        host_us = floor_s * 1e6;
-    }
     if (p->nccl.calib_scale != 1.0 || p->nccl.calib_lat_s != 0.0) {
         diag_error(diag, (sp_loc){p->path, 0}, "this platform is already calibrated: calibrate the file it came from");
         err = SP_EINPUT;
@@ -364,7 +353,15 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         err = SP_ENOMEM;
         goto done;
     }
-    if ((err = cli_communicator(p, gpn, ranks, &nmembers, diag)) < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
+    if ((err = cli_communicator(p, gpn, ranks, &nmembers, diag)) < 0)
+        goto done;
+    if (gpt > 0) {
+        double floor_s;
+        if ((err = cli_launch_floor(p, gpn, gpt, &floor_s, diag)) < 0)
+            goto done;
+        host_us = floor_s * 1e6;
+    }
+    if ((err = eng_new(&e, p, NULL, diag)) < 0)
         goto done;
     for (size_t i = 0; i < npt && err == SP_OK; i++) {
         coll_plan *plan = NULL;
@@ -382,6 +379,25 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
     }
     if (err < 0)
         goto done;
+    if (info.ngpus > 1 && gpt == 0) {
+        /* One thread drove several GPUs and the option was not given: say so
+         * where its launches would outlast the collective, or may. */
+        size_t under = 0;
+        for (size_t i = 0; i < npt; i++)
+            under += pt[i].simulated_us <= info.ngpus * p->nccl.launch_s * 1e6;
+        if (p->nccl.launch_s > 0.0 && under > 0)
+            diag_warning(diag, (sp_loc){log, info.ngpus_line},
+                         "nGpus %d: one thread drove %d GPUs, and at %zu size(s) its %d launches (%.2f us) outlast "
+                         "the simulated collective: those time the host, and the fit takes them as latency; "
+                         "--gpus-per-thread %d leaves them out",
+                         info.ngpus, info.ngpus, under, info.ngpus, info.ngpus * p->nccl.launch_s * 1e6, info.ngpus);
+        else if (p->nccl.launch_s <= 0.0)
+            diag_warning(diag, (sp_loc){log, info.ngpus_line},
+                         "nGpus %d: one thread drove %d GPUs, so small sizes may time its kernel launches rather "
+                         "than the collective, and the fit would take them as latency; \"%s\" gives no "
+                         "nccl.launch_us to tell them apart (a log of one process per GPU has no such floor)",
+                         info.ngpus, info.ngpus, p->name);
+    }
     if (nfit < 2) {
         diag_error(diag, (sp_loc){log, 0},
                    "fewer than two sizes to fit (got %zu) where the collective outlasts %d launches (%.2f us)", nfit,
@@ -404,7 +420,7 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         if (gpt > 0)
             printf("# host: one thread drove %d GPU(s): %d launch(es) x %.3f us = %.2f us per iteration; times "
                    "are the larger of that and the collective's,\n#       and the %zu size(s) marked host, where "
-                   "the launches take longer, are not fitted\n",
+                   "the launches outlast the simulated (uncalibrated) collective, are not fitted\n",
                    gpt, gpt, p->nccl.launch_s * 1e6, host_us, npt - nfit);
         printf("#        size   measured(us)  simulated(us)  calibrated(us)  busbw err before  after\n");
         for (size_t i = 0; i < npt; i++) {
@@ -444,8 +460,8 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         /* What the log ran with goes into the source: the fit holds for it. */
         char hostw[128] = "";
         if (gpt > 0)
-            snprintf(hostw, sizeof(hostw), ", one thread per %d GPUs (nGpus %d): the %zu sizes its launches outlast not fitted",
-                     gpt, gpt, npt - nfit);
+            snprintf(hostw, sizeof(hostw), ", --gpus-per-thread %d: %zu size(s) the launches outlast not fitted", gpt,
+                     npt - nfit);
         snprintf(what, sizeof(what), "%s, %d ranks, %zu sizes%s%s%s%s%s%s", coll_kind_name(kind), nmembers, npt,
                  algo ? ", NCCL_ALGO=" : "", algo ? algo : "", proto ? ", NCCL_PROTO=" : "", proto ? proto : "",
                  co.collnet ? ", NCCL_COLLNET_ENABLE=1" : "", hostw);

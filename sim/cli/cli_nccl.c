@@ -282,27 +282,6 @@ static void sizes_for(const nccl_opts *o, int n, uint64_t req, uint64_t *size, u
     }
 }
 
-/* --gpus-per-thread needs the host's measured launch time, and each node's
- * members split into threads of G GPUs (nccl-tests: ranks per node =
- * processes x threads x G). Every problem is reported. */
-static int check_host(const nccl_opts *o, const plat *p, double *floor_s, diag_list *diag)
-{
-    int err = cli_launch_floor(p, o->gpt, floor_s, diag);
-
-    for (int node = 0; node < p->nodes; node++) {
-        int members = o->gpn > 0 ? o->gpn : plat_node_gpus(p, node);
-        if (members % o->gpt != 0) {
-            diag_error(diag, (sp_loc){p->path, 1},
-                       "option --gpus-per-thread %d: node %d has %d rank(s) in the communicator, not a "
-                       "multiple of %d (nccl-tests runs ranks per node = processes x threads x GPUs per "
-                       "thread)", o->gpt, node, members, o->gpt);
-            err = SP_EINPUT;
-            break;
-        }
-    }
-    return err;
-}
-
 /* The platform file's text, for provenance (owned by the caller; NULL if
  * unreadable, which only loses the copy). */
 static char *slurp(const char *path)
@@ -442,7 +421,7 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     /* The communicator: every GPU, or the first -g GPUs of each node. */
     if ((err = cli_communicator(p, o.gpn, ranks, &nmembers, diag)) < 0)
         goto done;
-    if (o.gpt > 0 && (err = check_host(&o, p, &floor_s, diag)) < 0)
+    if (o.gpt > 0 && (err = cli_launch_floor(p, o.gpn, o.gpt, &floor_s, diag)) < 0)
         goto done;
     /* Every size is planned before SimGrid starts: no bad input reaches it. */
     if ((err = eng_new(&e, p, o.xml, diag)) < 0)

@@ -117,17 +117,33 @@ int cli_out_finish(out_file *f, int err)
     return err;
 }
 
-int cli_launch_floor(const plat *p, int gpt, double *floor_s, diag_list *diag)
+int cli_launch_floor(const plat *p, int gpn, int gpt, double *floor_s, diag_list *diag)
 {
+    int err = SP_OK;
+
     *floor_s = 0.0;
     if (p->nccl.launch_s <= 0.0) {
-        diag_error(diag, (sp_loc){p->path, 1},
+        /* Where the nccl group is, if the file has one. */
+        sp_loc at = p->nccl.src.file != NULL ? p->nccl.src : (sp_loc){p->path, 1};
+        diag_error(diag, at,
                    "option --gpus-per-thread: \"%s\" gives no nccl.launch_us, the host's measured time per kernel "
                    "launch, so the host cannot be modelled", p->name);
-        return SP_EINPUT;
+        err = SP_EINPUT;
     }
-    *floor_s = gpt * p->nccl.launch_s;
-    return SP_OK;
+    for (int node = 0; node < p->nodes; node++) {
+        int members = gpn > 0 ? gpn : plat_node_gpus(p, node);
+        if (members % gpt != 0) {
+            diag_error(diag, (sp_loc){p->path, 1},
+                       "option --gpus-per-thread %d: node %d has %d rank(s) in the communicator, not a multiple "
+                       "of %d (nccl-tests runs ranks per node = processes x threads x GPUs per thread)",
+                       gpt, node, members, gpt);
+            err = SP_EINPUT;
+            break;
+        }
+    }
+    if (err == SP_OK)
+        *floor_s = gpt * p->nccl.launch_s;
+    return err;
 }
 
 int cli_communicator(const plat *p, int gpn, int *ranks, int *n, diag_list *diag)

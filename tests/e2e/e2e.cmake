@@ -292,16 +292,17 @@ sp_e2e(nccl.host_launches RC 0
   ARGS "nccl|-p|platforms/dgx-h100.cfg|-b|8|-e|64M|-i|67108856|-v|--gpus-per-thread|8"
   STDOUT "8 launch\\(es\\) x 3\\.312 us = 26\\.50 us .* 8 +2 +float +sum +-1 +26\\.50 .* Ring +LL +1 +1 +15\\.00 +15\\.00 .* 67108864 +16777216 +float +sum +-1 +[0-9.]+ .* NVLS +Simple +16 +1 ")
 sp_e2e(nccl.host_not_measured RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|--gpus-per-thread|1"
-  STDERR "dgx-spark.cfg:1: error: option --gpus-per-thread: \"dgx-spark\" gives no nccl.launch_us")
+  STDERR "dgx-spark.cfg:[0-9]+: error: option --gpus-per-thread: \"dgx-spark\" gives no nccl.launch_us")
 sp_e2e(nccl.host_uneven RC 2 ARGS "nccl|-p|platforms/dgx-h100.cfg|-g|6|--gpus-per-thread|4"
   STDERR "option --gpus-per-thread 4: node 0 has 6 rank\\(s\\) in the communicator, not a multiple of 4")
 sp_e2e(nccl.host_bad_value RC 2 ARGS "nccl|-p|platforms/dgx-h100.cfg|--gpus-per-thread|0"
-  STDERR "--gpus-per-thread")
+  STDERR "option --gpus-per-thread: expected an integer in \\[1, 1024\\], got \"0\"")
 add_test(NAME e2e.h5.host_write
   COMMAND ${SP_EXE} nccl -p platforms/dgx-h100.cfg -b 8 -e 64M -f 32 --gpus-per-thread 8 -o ${SP_OUT}/host.h5
   WORKING_DIRECTORY ${SP_ROOT})
 add_test(NAME e2e.h5.host_read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_h5.py
   ${SP_OUT}/host.h5 all_reduce 8 any)
+set_tests_properties(e2e.h5.host_write e2e.h5.host_read PROPERTIES LABELS e2e TIMEOUT 120)
 set_tests_properties(e2e.h5.host_read PROPERTIES DEPENDS e2e.h5.host_write)
 
 # --- Replay of AICB / ASTRA-sim 1.0 text workloads.
@@ -509,6 +510,13 @@ sp_e2e(calibrate.host RC 0
 sp_e2e(bad.calibrate.host_not_measured RC 2
   ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/data/nccl-tests/synthetic.log|--gpus-per-thread|1"
   STDERR "\"dgx-spark\" gives no nccl.launch_us")
+sp_e2e(bad.calibrate.host_uneven RC 2
+  ARGS "calibrate|-p|platforms/dgx-h100.cfg|-g|6|--gpus-per-thread|4|--log|bench/data/nccl-tests/h100x8_allreduce_ring.log"
+  STDERR "option --gpus-per-thread 4: node 0 has 6 rank\\(s\\) in the communicator, not a multiple of 4")
+# A log of one thread driving 8 B200s, on a platform with no measured launch time: a warning that says so.
+sp_e2e(calibrate.host_unknown RC 0
+  ARGS "calibrate|-p|platforms/dgx-b200.cfg|--log|bench/data/nccl-tests/b200x8_allreduce_abridged.log"
+  STDERR "b200x8_allreduce_abridged.log:7: warning: nGpus 8: .*\"dgx-b200\" gives no nccl.launch_us")
 sp_e2e(bad.calibrate.gpus RC 2
   ARGS "calibrate|-p|platforms/dgx-h100.cfg|-g|9|--log|tests/data/nccl-tests/synthetic.log"
   STDERR "option -g 9: node 0 of \"dgx-h100\" has 8 GPU\\(s\\)")
