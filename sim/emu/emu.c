@@ -288,6 +288,11 @@ void emu_host_cost(emu *m, double seconds)
     m->svc.sleep(m->svc.ctx, seconds);
 }
 
+double emu_launch_s(const emu *m)
+{
+    return m->plat != NULL && m->plat->nccl.launch_s > 0.0 ? m->plat->nccl.launch_s : EMU_LAUNCH_S;
+}
+
 emu_stream *emu_stream_add(emu *m, int device, int nonblocking)
 {
     emu_stream *s = NULL;

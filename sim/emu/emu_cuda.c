@@ -1105,7 +1105,7 @@ static cudaError_t sleep_task(emu *m, cudaStream_t stream, double seconds, const
 {
     emu_stream *s;
     emu_task *t;
-    emu_host_cost(m, EMU_LAUNCH_S); /* the kernel is queued as the launch returns */
+    emu_host_cost(m, emu_launch_s(m)); /* the kernel is queued as the launch returns */
     if ((s = emu_stream_arg(m, stream, emu_thread_self(m)->current, fn)) == NULL)
         return cudaErrorInvalidResourceHandle;
     if ((t = emu_task_add(m, s, EMU_TASK_SLEEP)) == NULL)

@@ -350,6 +350,9 @@ int emu_stream_moving(const emu_stream *s); /* its work ahead will end by itself
 /* The calling thread spends seconds of host time in a call (unless launch
  * costs are off); other threads run meanwhile. */
 void emu_host_cost(emu *m, double seconds);
+/* The host time of one kernel launch: the platform's nccl.launch_us where it
+ * gives one (measured on its host), else EMU_LAUNCH_S, the H100 host's. */
+double emu_launch_s(const emu *m);
 int emu_local(emu *m, int device);
 emu_stream *emu_stream_arg(emu *m, cudaStream_t s, int device, const char *fn);
 int emu_device_range(const emu *m, const void *p, size_t bytes);

@@ -647,7 +647,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
         qsort(comms, n, sizeof(*comms), comm_cmp);
         for (size_t i = 0; i < n; i++)
             launches += i == 0 || comms[i] != comms[i - 1];
-        emu_host_cost(m, EMU_LAUNCH_S * (double)launches);
+        emu_host_cost(m, emu_launch_s(m) * (double)launches);
         for (size_t i = 0; i < n; i++) {
             char name[32];
             ncclResult_t r;

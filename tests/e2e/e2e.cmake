@@ -291,6 +291,8 @@ sp_e2e(nccl.ranks_per_node_too_many RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-
 sp_e2e(nccl.host_launches RC 0
   ARGS "nccl|-p|platforms/dgx-h100.cfg|-b|8|-e|64M|-i|67108856|-v|--gpus-per-thread|8"
   STDOUT "8 launch\\(es\\) x 3\\.312 us = 26\\.50 us .* 8 +2 +float +sum +-1 +26\\.50 .* Ring +LL +1 +1 +15\\.00 +15\\.00 .* 67108864 +16777216 +float +sum +-1 +[0-9.]+ .* NVLS +Simple +16 +1 ")
+sp_e2e(nccl.host_platform_launch RC 0 ARGS "nccl|-p|tests/data/emu/slow-host.cfg|-b|8|-e|8|--gpus-per-thread|8"
+  STDOUT "8 launch\\(es\\) x 10\\.000 us = 80\\.00 us .* 8 +2 +float +sum +-1 +80\\.00 ")
 sp_e2e(nccl.host_not_measured RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|--gpus-per-thread|1"
   STDERR "dgx-spark.cfg:[0-9]+: error: option --gpus-per-thread: \"dgx-spark\" gives no nccl.launch_us")
 sp_e2e(nccl.host_uneven RC 2 ARGS "nccl|-p|platforms/dgx-h100.cfg|-g|6|--gpus-per-thread|4"

@@ -402,6 +402,10 @@ sp_e2e(emulate.launch_costs RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGE
 sp_e2e(emulate.launch_costs_off RC 0
   ARGS "emulate|-p|platforms/dgx-h100.cfg|--launch-costs|off|$<TARGET_FILE:emu_launch_costs>|off"
   STDOUT "^PASSED: 0 failed check\\(s\\)")
+# A platform that gives its host's launch time (nccl.launch_us) sets the launches' (a fixture's 10 us).
+sp_e2e(emulate.launch_costs_platform RC 0
+  ARGS "emulate|-p|tests/data/emu/slow-host.cfg|$<TARGET_FILE:emu_launch_costs>|10"
+  STDOUT "^PASSED: 0 failed check\\(s\\)")
 sp_e2e(emulate.launch_costs_bad RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|--launch-costs|maybe|$<TARGET_FILE:emu_launch_costs>"
   STDERR "--launch-costs: expected on or off, got \"maybe\"")
 # Those host times are the medians of the measured runs, recomputed; the
