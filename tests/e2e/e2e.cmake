@@ -142,6 +142,15 @@ add_test(NAME e2e.bench.nccl_accuracy
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.bench.nccl_accuracy PROPERTIES LABELS e2e TIMEOUT 120
   PASS_REGULAR_EXPRESSION "spark2_allreduce_pr103_partial.log.*time < 64 KiB.*spark2_allgather_route179.log.*busbw >= 1 MiB")
+# Those of its logs that meet issue #3's small-message target (simulated over
+# measured time within 1.5x below 64 KiB) keep meeting it: each one's figure
+# is followed by the next log's header, with no "MISSES the target" between.
+set(small "[^\n]*\n[^\n]*\n +time < 64 KiB: simulated/measured [0-9.]+-[0-9.]+ \\([0-9]+ sizes\\)[^M=]*== ")
+add_test(NAME e2e.bench.nccl_small_messages
+  COMMAND ${SP_PYTHON3} ${PROJECT_SOURCE_DIR}/bench/nccl_accuracy.py --scalepath ${SP_EXE}
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.bench.nccl_small_messages PROPERTIES LABELS e2e TIMEOUT 120
+  PASS_REGULAR_EXPRESSION "== h100x8_allreduce_nvls.log${small}h100x8_allreduce_ring.log${small}h100x8_allgather_nvls.log${small}h100x8_reducescatter_nvls.log${small}h100x16_p5.*== h100x8_allreduce_g1_dgxc.log${small}h100x16_ib_allreduce.log${small}h100x16_ib_allreduce_ring.*== h100x32_ib_vm_allreduce.log${small}b200x16")
 
 # --- HDF5 output: readable by h5py as docs/output-format.md says, and deterministic.
 add_test(NAME e2e.h5.write
