@@ -279,6 +279,27 @@ static void test_plat__xml(void **state)
     assert_non_null(strstr(buf, "<link id=\"n0g0-nvl\" bandwidth=\"50000000000Bps\" latency=\"4.9999999999999998e-07s\""));
     free(buf);
     plat_free(p);
+
+    /* Two DGX H100: each GPU's own NIC (a router with two adjacencies) is
+     * folded into one route from the GPU to the switch, its two links last
+     * first, as SimGrid's Dijkstra zone lays an edge's links out reversed. */
+    buf = NULL;
+    len = 0;
+    assert_int_equal(plat_load(&p, PLATFORMS "/dgx-h100.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    assert_int_equal(p->nvertices, 16 + 2 + 16 + 1); /* plat keeps the NICs */
+    fp = open_memstream(&buf, &len);
+    assert_int_equal(plat_xml_write(p, fp), SP_OK);
+    fclose(fp);
+    assert_int_equal(count(buf, "<host "), 16);
+    assert_int_equal(count(buf, "<router "), 2 + 1); /* the NVSwitches and the switch */
+    assert_null(strstr(buf, "<router id=\"n0nic0\""));
+    assert_int_equal(count(buf, "<link "), p->nlinks);
+    assert_int_equal(count(buf, "<route "), p->nlinks - 16);
+    assert_non_null(strstr(buf, "<route src=\"n1g7\" dst=\"sw0\"><link_ctn id=\"n1nic7-port\" direction=\"UP\"/>"
+                                "<link_ctn id=\"n1g7-nic\" direction=\"UP\"/></route>"));
+    free(buf);
+    plat_free(p);
 }
 
 /* Every file of the corpus fails to load with SP_EINPUT, no platform, and a
