@@ -374,7 +374,7 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         err = eng_run_coll(e, plan, &t, diag);
         coll_plan_free(plan);
         pt[i].simulated_us = t * 1e6;
-        pt[i].host = pt[i].simulated_us <= host_us;
+        pt[i].host = host_us > 0.0 && pt[i].simulated_us <= host_us;
         nfit += !pt[i].host;
     }
     if (err < 0)

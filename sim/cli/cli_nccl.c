@@ -308,7 +308,8 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
     char *cmd = cli_join_argv(argc, argv);
     char *text = slurp(p->path);
     uint64_t *size = malloc(nrows * sizeof(*size) + 1), *count = malloc(nrows * sizeof(*count) + 1);
-    double *t = malloc(nrows * sizeof(double) + 1), *ct = malloc(nrows * sizeof(double) + 1), *alg = malloc(nrows * sizeof(double) + 1),
+    double *t = malloc(nrows * sizeof(double) + 1), *ct = malloc(nrows * sizeof(double) + 1),
+           *alg = malloc(nrows * sizeof(double) + 1),
            *bus = malloc(nrows * sizeof(double) + 1), *model = malloc(nrows * sizeof(double) + 1);
     int64_t *ch = malloc(nrows * sizeof(int64_t) + 1), *rg = malloc(nrows * sizeof(int64_t) + 1);
     const char **algo = malloc(nrows * sizeof(char *) + 1),

@@ -1,7 +1,9 @@
 /* plat_topo.c - expand the fabric template into vertices and links, and
  * answer route questions from the template itself (no SimGrid).
  *
- * Vertex and link names are the SimGrid ids. GPUs come first, so a GPU's
+ * Vertex and link names are the SimGrid ids (routers with two adjacencies,
+ * such as a GPU's own NIC, are folded out of the SimGrid file: plat_xml.c).
+ * GPUs come first, so a GPU's
  * vertex index is its rank: "n<k>g<g>". Routers: the node's intra-node hub
  * "n<k>nvsw" (NVSwitch) or "n<k>pcie" (PCIe host bridge), NICs
  * "n<k>nic<j>", switches "sw0", fat-tree leaves "u<u>leaf<j>", spines

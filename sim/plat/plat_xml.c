@@ -4,12 +4,17 @@
  * DijkstraCache routing: routes are shortest paths over the declared
  * adjacencies, computed on demand and cached, so the file stays O(links) and
  * loading stays fast. A router with exactly two adjacencies (a GPU's own
- * NIC, between the GPU and its switch) is folded into one route between its
- * two neighbours, carrying the same links in the same order: routes and
- * their costs (links counted, markers included) are unchanged, and
- * SimGrid's Dijkstra, run once per sending host over the whole zone, visits
- * fewer vertices and edges (on a 2,048-node SuperPOD 16,384 of its 35,393
- * vertices). Links are SPLITDUPLEX, so each direction has the full
+ * NIC between the GPU and its leaf or peer; also a 2-GPU node's NVSwitch, a
+ * PCIe port, a spine with two neighbours) is folded into one route between
+ * its two neighbours, carrying the same physical links in the same order
+ * and direction (a marker may sit elsewhere in its leg): a path keeps its
+ * links and its cost (links counted, markers included), and SimGrid's
+ * Dijkstra, run once per sending host over the whole zone, visits fewer
+ * vertices and edges (on a 2,048-node SuperPOD 19,009 instead of 35,393
+ * vertices). Where several paths are equally short, the fold changes which
+ * one SimGrid takes: between two nodes' GPUs on different rails, within
+ * one scalable unit, it now takes NCCL's PXN path (NVLink on the source
+ * node, then the destination's rail), as plat_route() reports. Links are SPLITDUPLEX, so each direction has the full
  * bandwidth, except host-memory links (SHARED: writes and reads share it). Hosts get a nominal speed: GPU compute is not simulated by this
  * layer (the compute model is the workload's business).
  */
@@ -35,15 +40,43 @@ static void put_leg_backwards(const plat *p, FILE *fp, const plat_edge *e, uint3
         fprintf(fp, "<link_ctn id=\"%s\"/>", l->name);
 }
 
+/* The two vertices a folded router v joins. */
+static void fold_ends(const plat *p, const uint32_t *first, const uint32_t *second, uint32_t v, uint32_t *x,
+                      uint32_t *y)
+{
+    const plat_edge *e1 = &p->edges[first[v]], *e2 = &p->edges[second[v]];
+
+    *x = e1->a == v ? e1->b : e1->a;
+    *y = e2->a == v ? e2->b : e2->a;
+}
+
+static uint64_t pair_key(uint32_t a, uint32_t b)
+{
+    return a < b ? (uint64_t)a << 32 | b : (uint64_t)b << 32 | a;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
 /* Which routers to fold: two adjacencies, no loop, and no folded neighbour
- * (so every folded route joins two declared vertices). fold[v] is 1 for
- * those; first[v] and second[v] are their two edges. */
+ * (so every folded route joins two declared vertices); and no fold whose
+ * two vertices another route already joins (SimGrid refuses a second route
+ * between a pair; the templates make none, this keeps it so). fold[v] is 1
+ * for those; first[v] and second[v] are their two edges. */
 static void pick_folds(const plat *p, uint8_t *fold, uint32_t *first, uint32_t *second)
 {
     uint32_t *deg = calloc(p->nvertices + 1, sizeof(*deg));
+    uint64_t *keys = malloc((p->nedges + 1) * sizeof(*keys));
+    size_t nkeys = 0;
 
-    if (deg == NULL)
+    if (deg == NULL || keys == NULL) {
+        free(deg);
+        free(keys);
         return; /* fold nothing: the plain file */
+    }
     for (size_t i = 0; i < p->nedges; i++) {
         const plat_edge *e = &p->edges[i];
         uint32_t ends[2] = {e->a, e->b};
@@ -70,7 +103,31 @@ static void pick_folds(const plat *p, uint8_t *fold, uint32_t *first, uint32_t *
         if (x != y && !fold[x] && !fold[y])
             fold[v] = 1;
     }
+    /* Every pair the file will join, once per route; a fold whose pair
+     * comes up twice is undone (its router and two routes stay). */
+    for (size_t i = 0; i < p->nedges; i++)
+        if (!fold[p->edges[i].a] && !fold[p->edges[i].b])
+            keys[nkeys++] = pair_key(p->edges[i].a, p->edges[i].b);
+    for (uint32_t v = 0; v < p->nvertices; v++)
+        if (fold[v]) {
+            uint32_t x, y;
+            fold_ends(p, first, second, v, &x, &y);
+            keys[nkeys++] = pair_key(x, y);
+        }
+    qsort(keys, nkeys, sizeof(*keys), cmp_u64);
+    for (uint32_t v = 0; v < p->nvertices; v++)
+        if (fold[v]) {
+            uint32_t x, y;
+            uint64_t k;
+            const uint64_t *at;
+            fold_ends(p, first, second, v, &x, &y);
+            k = pair_key(x, y);
+            at = bsearch(&k, keys, nkeys, sizeof(*keys), cmp_u64);
+            if ((at > keys && at[-1] == k) || (at + 1 < keys + nkeys && at[1] == k))
+                fold[v] = 0;
+        }
     free(deg);
+    free(keys);
 }
 
 int plat_xml_write(const plat *p, FILE *fp)
@@ -117,9 +174,10 @@ int plat_xml_write(const plat *p, FILE *fp)
         uint32_t v = fold[e->a] ? e->a : fold[e->b] ? e->b : UINT32_MAX;
         if (v != UINT32_MAX) {
             const plat_edge *e1 = &p->edges[first[v]], *e2 = &p->edges[second[v]];
-            uint32_t x = e1->a == v ? e1->b : e1->a, y = e2->a == v ? e2->b : e2->a;
+            uint32_t x, y;
             if (i != first[v])
                 continue;
+            fold_ends(p, first, second, v, &x, &y);
             fprintf(fp, "  <route src=\"%s\" dst=\"%s\">", p->vertices[x].name, p->vertices[y].name);
             put_leg_backwards(p, fp, e2, v);
             put_leg_backwards(p, fp, e1, x);

@@ -300,6 +300,21 @@ static void test_plat__xml(void **state)
                                 "<link_ctn id=\"n1g7-nic\" direction=\"UP\"/></route>"));
     free(buf);
     plat_free(p);
+
+    /* A 2-GPU node's NVSwitch has two adjacencies too: one route from GPU 0
+     * to GPU 1, the second GPU's link crossed down (towards it), written first. */
+    buf = NULL;
+    len = 0;
+    assert_int_equal(plat_load(&p, FIXTURES "/fat-tree-2tier.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    fp = open_memstream(&buf, &len);
+    assert_int_equal(plat_xml_write(p, fp), SP_OK);
+    fclose(fp);
+    assert_null(strstr(buf, "<router id=\"n0nvsw\""));
+    assert_non_null(strstr(buf, "<route src=\"n0g0\" dst=\"n0g1\"><link_ctn id=\"n0g1-nvl\" direction=\"DOWN\"/>"
+                                "<link_ctn id=\"n0g0-nvl\" direction=\"UP\"/></route>"));
+    free(buf);
+    plat_free(p);
 }
 
 /* Every file of the corpus fails to load with SP_EINPUT, no platform, and a
