@@ -14,9 +14,12 @@
  * vertices). Where several paths are equally short, the fold changes which
  * one SimGrid takes: between two nodes' GPUs on different rails, within
  * one scalable unit, it now takes NCCL's PXN path (NVLink on the source
- * node, then the destination's rail), as plat_route() reports. Links are SPLITDUPLEX, so each direction has the full
- * bandwidth, except host-memory links (SHARED: writes and reads share it). Hosts get a nominal speed: GPU compute is not simulated by this
- * layer (the compute model is the workload's business).
+ * node, then the destination's rail), as plat_route() reports.
+ *
+ * Links are SPLITDUPLEX, so each direction has the full bandwidth, except
+ * host-memory links (SHARED: writes and reads share it). Hosts get a
+ * nominal speed: GPU compute is not simulated by this layer (the compute
+ * model is the workload's business).
  */
 #include "plat/plat.h"
 
