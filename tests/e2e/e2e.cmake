@@ -528,6 +528,11 @@ sp_e2e(bad.calibrate.host_uneven RC 2
 sp_e2e(calibrate.host_unknown RC 0
   ARGS "calibrate|-p|platforms/dgx-b200.cfg|--log|bench/data/nccl-tests/b200x8_allreduce_abridged.log"
   STDERR "b200x8_allreduce_abridged.log:7: warning: nGpus 8: .*\"dgx-b200\" gives no nccl.launch_us")
+# A log whose every size the host's launches outlast (a fixture host of 10 us per launch): nothing to fit, no file.
+sp_e2e(bad.calibrate.host_all_sizes RC 2
+  ARGS "calibrate|-p|tests/data/emu/slow-host.cfg|--log|tests/data/nccl-tests/synthetic.log|--gpus-per-thread|8|-o|${SP_OUT}/no-fit.cfg"
+  STDERR "synthetic.log: error: fewer than two sizes to fit \\(got 0\\) where the collective outlasts 8 launches \\(80\\.00 us\\)"
+  ABSENT "${SP_OUT}/no-fit.cfg")
 sp_e2e(bad.calibrate.gpus RC 2
   ARGS "calibrate|-p|platforms/dgx-h100.cfg|-g|9|--log|tests/data/nccl-tests/synthetic.log"
   STDERR "option -g 9: node 0 of \"dgx-h100\" has 8 GPU\\(s\\)")

@@ -255,19 +255,29 @@ static size_t count(const char *hay, const char *needle)
     return n;
 }
 
-static void test_plat__xml(void **state)
+/* The SimGrid file of platform `path` on `nodes` nodes (owned by the
+ * caller), and the loaded platform in *out. */
+static char *xml_of(diag_list *d, const char *path, int nodes, plat **out)
 {
-    diag_list *d = *state;
-    plat *p;
     char *buf = NULL;
     size_t len = 0;
     FILE *fp;
 
-    assert_int_equal(plat_load(&p, FIXTURES "/good-multi.cfg", d), SP_OK);
-    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    assert_int_equal(plat_load(out, path, d), SP_OK);
+    assert_int_equal(plat_set_nodes(*out, nodes, d), SP_OK);
     fp = open_memstream(&buf, &len);
-    assert_int_equal(plat_xml_write(p, fp), SP_OK);
+    assert_non_null(fp);
+    assert_int_equal(plat_xml_write(*out, fp), SP_OK);
     fclose(fp);
+    return buf;
+}
+
+static void test_plat__xml(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+    char *buf = xml_of(d, FIXTURES "/good-multi.cfg", 2, &p);
+
     assert_non_null(strstr(buf, "<platform version=\"4.1\">"));
     assert_non_null(strstr(buf, "routing=\"DijkstraCache\""));
     assert_int_equal(count(buf, "<host "), 8);
@@ -283,14 +293,8 @@ static void test_plat__xml(void **state)
     /* Two DGX H100: each GPU's own NIC (a router with two adjacencies) is
      * folded into one route from the GPU to the switch, its two links last
      * first, as SimGrid's Dijkstra zone lays an edge's links out reversed. */
-    buf = NULL;
-    len = 0;
-    assert_int_equal(plat_load(&p, PLATFORMS "/dgx-h100.cfg", d), SP_OK);
-    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    buf = xml_of(d, PLATFORMS "/dgx-h100.cfg", 2, &p);
     assert_int_equal(p->nvertices, 16 + 2 + 16 + 1); /* plat keeps the NICs */
-    fp = open_memstream(&buf, &len);
-    assert_int_equal(plat_xml_write(p, fp), SP_OK);
-    fclose(fp);
     assert_int_equal(count(buf, "<host "), 16);
     assert_int_equal(count(buf, "<router "), 2 + 1); /* the NVSwitches and the switch */
     assert_null(strstr(buf, "<router id=\"n0nic0\""));
@@ -303,13 +307,7 @@ static void test_plat__xml(void **state)
 
     /* A 2-GPU node's NVSwitch has two adjacencies too: one route from GPU 0
      * to GPU 1, the second GPU's link crossed down (towards it), written first. */
-    buf = NULL;
-    len = 0;
-    assert_int_equal(plat_load(&p, FIXTURES "/fat-tree-2tier.cfg", d), SP_OK);
-    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
-    fp = open_memstream(&buf, &len);
-    assert_int_equal(plat_xml_write(p, fp), SP_OK);
-    fclose(fp);
+    buf = xml_of(d, FIXTURES "/fat-tree-2tier.cfg", 2, &p);
     assert_null(strstr(buf, "<router id=\"n0nvsw\""));
     assert_non_null(strstr(buf, "<route src=\"n0g0\" dst=\"n0g1\"><link_ctn id=\"n0g1-nvl\" direction=\"DOWN\"/>"
                                 "<link_ctn id=\"n0g0-nvl\" direction=\"UP\"/></route>"));
