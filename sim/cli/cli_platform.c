@@ -119,36 +119,47 @@ static double peak_rss_MB(void)
     return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
 }
 
-/* Pairs to check: every pair inside node 0, and rank-aligned pairs (GPU g
- * to GPU g: the same rail) from node 0 to every other node and back. */
+/* Pairs to check: every pair inside node 0; GPU g of node 0 to GPU g of
+ * every other node and back (the same rail: every collective's network
+ * traffic); and where such routes are unique (plat_rail_routes_unique),
+ * every GPU of node 0 to every GPU of node 1 and of the last node and back
+ * (other rails too: replayed sends, within a scalable unit and across
+ * units when the last node is in another). */
 static int *route_pairs(const plat *p, size_t *n)
 {
-    int g0 = plat_node_gpus(p, 0), max = g0 * g0 + 2 * p->nranks, *v = malloc((size_t)max * 2 * sizeof(int));
-    size_t k = 0;
+    int g0 = plat_node_gpus(p, 0), last = p->nodes - 1;
+    size_t max = (size_t)g0 * (size_t)g0 + 2 * (size_t)p->nranks, k = 0;
+    int *v;
 
-    if (v == NULL)
+    if (last > 0)
+        max += 2 * (size_t)g0 * (size_t)(plat_node_gpus(p, 1) + plat_node_gpus(p, last));
+    if ((v = malloc(max * 2 * sizeof(int))) == NULL)
         return NULL;
+#define PAIR(x, y) (v[2 * k] = (x), v[2 * k + 1] = (y), k++)
     for (int a = 0; a < g0; a++)
         for (int b = 0; b < g0; b++)
-            if (a != b) {
-                v[2 * k] = a;
-                v[2 * k++ + 1] = b;
-            }
+            if (a != b)
+                PAIR(a, b);
     for (int node = 1; node < p->nodes; node++) {
+        int r0 = p->node_rank0[node];
         for (int g = 0; g < plat_node_gpus(p, node) && g < g0; g++) {
-            int b = plat_rank_node(p, 0) == 0 ? 0 : 0;
-            b = 0;
-            for (int r = 0; r < p->nranks; r++)
-                if (plat_rank_node(p, r) == node && plat_rank_local(p, r) == g)
-                    b = r;
-            if (plat_rank_nic(p, g) != plat_rank_nic(p, b))
+            if (plat_rank_nic(p, g) != plat_rank_nic(p, r0 + g))
                 continue;
-            v[2 * k] = g;
-            v[2 * k++ + 1] = b;
-            v[2 * k] = b;
-            v[2 * k++ + 1] = g;
+            PAIR(g, r0 + g);
+            PAIR(r0 + g, g);
         }
     }
+    for (int t = 0; plat_rail_routes_unique(p) && t < (last > 1 ? 2 : last); t++) {
+        int node = t == 0 ? 1 : last, r0 = p->node_rank0[node];
+        for (int a = 0; a < g0; a++)
+            for (int b = 0; b < plat_node_gpus(p, node); b++) {
+                if (a == b && plat_rank_nic(p, a) == plat_rank_nic(p, r0 + b))
+                    continue; /* already checked */
+                PAIR(a, r0 + b);
+                PAIR(r0 + b, a);
+            }
+    }
+#undef PAIR
     *n = k;
     return v;
 }

@@ -15,7 +15,8 @@
  * (rail), each carrying an equal share of the data, entering and leaving
  * every node through that rail's NIC (the last GPU of a node's chain hands
  * its data to the rail's GPU over the intra-node fabric when it is on
- * another rail, as NCCL's PXN does). Latency per step is the
+ * another rail, as NCCL's PXN does; the p2p engine's sends to another node
+ * and rail relay the same way). Latency per step is the
  * physical route latency (simulated by SimGrid) plus NCCL's software per-hop
  * latency beyond it (hwLat), and NCCL's base latency once per operation,
  * unless the platform selects the ideal alpha-beta model (latency = "none").
@@ -90,7 +91,6 @@ double coll_nccl_base_latency_us(coll_algo a, coll_proto p);
 double coll_nccl_hw_latency_us(plat_path_class cls, coll_algo a, coll_proto p, int one_gpu_per_node);
 
 #define COLL_MAX_RINGS 64
-#define COLL_MAX_XFERS (2 * COLL_MAX_RINGS) /* per member and stage, each way */
 
 typedef struct coll_xfer {
     int peer;       /* member index in the communicator */
@@ -98,11 +98,14 @@ typedef struct coll_xfer {
     int ring;       /* which ring (channel group) it belongs to */
 } coll_xfer;
 
+/* A member's transfers in one stage, borrowed from the plan (valid while it
+ * lives). A member has the same number of sends (receives) in every stage:
+ * an all-to-all's or a gather root's may be as many as the members. */
 typedef struct coll_stage {
     double delay_s; /* software latency charged before posting */
     int nsend, nrecv;
-    coll_xfer send[COLL_MAX_XFERS];
-    coll_xfer recv[COLL_MAX_XFERS];
+    const coll_xfer *send; /* nsend of them */
+    const coll_xfer *recv; /* nrecv of them */
 } coll_stage;
 
 typedef struct coll_plan coll_plan;
@@ -159,7 +162,8 @@ double coll_plan_model_us(const coll_plan *c);
  * messages it is also what NCCL's bounded connection buffers
  * (NCCL_STEPS slots) force on a pipeline that waits for its slowest
  * member. Ring and PAT plans wait stage by stage for the data they forward,
- * and the p2p engine's flows carry their sender's own data: 0 for them. */
+ * and the p2p engine's flows carry their sender's own data: 0 for them,
+ * unless some member relays others' data to another node (PXN). */
 int coll_plan_starts_together(const coll_plan *c);
 
 /* Stages member m runs; the same for every member of a plan. */

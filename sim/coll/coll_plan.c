@@ -61,6 +61,7 @@ struct coll_plan {
     xfer *sends;    /* bucketed by src: member m's at [send0[m], send0[m + 1]) */
     xfer *recvs;    /* bucketed by dst */
     int *send0, *recv0;
+    coll_xfer *sendx, *recvx; /* the same as coll_plan_stage hands them out (fill_stages) */
 };
 
 void coll_plan_free(coll_plan *c)
@@ -72,6 +73,8 @@ void coll_plan_free(coll_plan *c)
     free(c->recvs);
     free(c->send0);
     free(c->recv0);
+    free(c->sendx);
+    free(c->recvx);
     free(c);
 }
 
@@ -147,6 +150,7 @@ static int bucket(xfer **out, int **start, const xfer *x, size_t nx, int n, int 
 }
 
 static double stage_seconds(const coll_plan *c, bool with_latency);
+static void fill_stages(coll_plan *c);
 
 /* Build the ring transfers; *nx gets their count. */
 /* Group the members by node (they are sorted by rank, so a node's are
@@ -434,32 +438,111 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
  * sends everything to the next member; gather sends bytes / n from every
  * other member to the root (member 0), scatter from the root to every
  * other (NCCL 2.28 runs both as grouped sends and receives). */
+/* NCCL's p2p sends to a GPU on another node and another rail go through
+ * the communicator's GPU on the destination's rail on the sender's node,
+ * over NVLink, then out of that GPU's NIC (PXN; NCCL_P2P_PXN_LEVEL = 2,
+ * shared/NCCL.md 4), so the network carries rail-aligned traffic only, one
+ * flow per NIC and peer. Both transfers run at once, as NCCL's chunks
+ * pipeline. Without such a member (a pipeline group has one GPU per node)
+ * the GPU sends from its own NIC, across the spine (plat_route). relay[q *
+ * maxnic + j] is node q's first member on NIC j, or -1. */
+static int *pxn_relays(const coll_plan *c, const node_span *nodes, int nn, int *maxnic)
+{
+    const plat *p = c->plat;
+    int w = 0, *relay;
+
+    for (size_t i = 0; i < p->ntypes; i++)
+        if (p->types[i].nic.count > w)
+            w = p->types[i].nic.count;
+    *maxnic = w;
+    if ((relay = malloc(((size_t)nn * (size_t)w + 1) * sizeof(int))) == NULL)
+        return NULL;
+    for (int q = 0; q < nn; q++) {
+        const plat_node_type *ty = plat_type_of_node(p, plat_rank_node(p, c->ranks[nodes[q].first]));
+        int nvlink = ty->intra.kind == PLAT_INTRA_NVSWITCH && nodes[q].count > 1;
+        for (int j = 0; j < w; j++)
+            relay[q * w + j] = -1;
+        for (int m = nodes[q].first + nodes[q].count - 1; nvlink && m >= nodes[q].first; m--) {
+            int nic = plat_rank_nic(p, c->ranks[m]);
+            if (nic >= 0 && nic < w)
+                relay[q * w + nic] = m;
+        }
+    }
+    return relay;
+}
+
+typedef struct pxn_map {
+    int *relay;   /* see pxn_relays */
+    int *node_of; /* per member: its node span */
+    int maxnic;
+    int relayed;  /* some member relays another's data */
+} pxn_map;
+
+/* Member a sends to member b, through b's rail's member on a's node when
+ * there is one (PXN). Appended at x[k]; returns the new count. */
+static size_t add_p2p(const coll_plan *c, pxn_map *m, xfer *x, size_t k, int a, int b)
+{
+    int nb = plat_rank_nic(c->plat, c->ranks[b]), r = -1;
+
+    if (m->node_of[a] != m->node_of[b] && nb >= 0 && nb < m->maxnic &&
+        plat_rank_nic(c->plat, c->ranks[a]) != nb)
+        r = m->relay[m->node_of[a] * m->maxnic + nb];
+    if (r >= 0 && r != a) {
+        x[k++] = (xfer){a, r, 0, 1};
+        x[k++] = (xfer){r, b, 0, 1};
+        m->relayed = 1;
+    } else {
+        x[k++] = (xfer){a, b, 0, 1};
+    }
+    return k;
+}
+
 static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
 {
-    int n = c->n;
+    int n = c->n, nn;
     size_t cap = c->kind == COLL_ALL_TO_ALL ? (size_t)n * (size_t)(n - 1) : (size_t)n;
-    xfer *x = malloc((cap ? cap : 1) * sizeof(*x));
+    node_span *nodes = plan_nodes(c, &nn);
+    pxn_map pxn = {NULL, NULL, 0, 0};
+    xfer *x;
     size_t k = 0;
 
-    if (x == NULL)
+    if (nodes == NULL)
         return SP_ENOMEM;
+    pxn.relay = pxn_relays(c, nodes, nn, &pxn.maxnic);
+    pxn.node_of = malloc((size_t)n * sizeof(int));
+    x = malloc((2 * cap + 1) * sizeof(*x));
+    if (pxn.relay == NULL || pxn.node_of == NULL || x == NULL) {
+        free(pxn.relay);
+        free(pxn.node_of);
+        free(x);
+        free(nodes);
+        return SP_ENOMEM;
+    }
+    for (int q = 0; q < nn; q++)
+        for (int m = nodes[q].first; m < nodes[q].first + nodes[q].count; m++)
+            pxn.node_of[m] = q;
     for (int a = 0; a < n; a++) {
         if (c->kind == COLL_SEND_RECV) {
-            x[k++] = (xfer){a, (a + 1) % n, 0, 1};
+            k = add_p2p(c, &pxn, x, k, a, (a + 1) % n);
             continue;
         }
         if (c->kind == COLL_GATHER || c->kind == COLL_SCATTER) {
-            if (a > 0)
-                x[k++] = c->kind == COLL_GATHER ? (xfer){a, 0, 0, 1} : (xfer){0, a, 0, 1};
+            if (a > 0) {
+                k = c->kind == COLL_GATHER ? add_p2p(c, &pxn, x, k, a, 0) : add_p2p(c, &pxn, x, k, 0, a);
+            }
             continue;
         }
         for (int i = 1; i < n; i++)
-            x[k++] = (xfer){a, (a + i) % n, 0, 1};
+            k = add_p2p(c, &pxn, x, k, a, (a + i) % n);
     }
+    free(pxn.relay);
+    free(pxn.node_of);
     c->rings = 1;
-    *out = x;
-    *nx = k;
-    return SP_OK;
+    /* A relay's flows carry others' data: they wait, as one-stage plans do,
+     * until every member has begun (coll.h). */
+    if (pxn.relayed)
+        c->together = 1;
+    return plan_done(nodes, x, k, out, nx);
 }
 
 /* Every member of node s sends `chunks` chunks to every other: the
@@ -866,7 +949,8 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     /* One stage of flows stands for chunk streams that carry other members'
      * data (partial sums, forwarded pieces): without chunks, the causal bound
      * left is that they start once every member has begun (coll.h). The p2p
-     * engine's flows carry their sender's own data. */
+     * engine's flows carry their sender's own data, unless a member relays
+     * (build_p2p). */
     c->together = single && shape != COLL_ALGO_P2P && n >= 2;
     if (single)
         c->nsteps = n < 2 ? 0 : 1;
@@ -881,7 +965,11 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
                   ? build_nvls_tree(c, coll_nvls_efficiency(tin.sm), &x, &nx)
                   : build_rings(c, &x, &nx);
         if (err < 0 || (err = bucket(&c->sends, &c->send0, x, nx, n, 0)) < 0 ||
-            (err = bucket(&c->recvs, &c->recv0, x, nx, n, 1)) < 0) {
+            (err = bucket(&c->recvs, &c->recv0, x, nx, n, 1)) < 0 ||
+            (c->sendx = malloc((nx ? nx : 1) * sizeof(coll_xfer))) == NULL ||
+            (c->recvx = malloc((nx ? nx : 1) * sizeof(coll_xfer))) == NULL) {
+            if (err == SP_OK)
+                err = SP_ENOMEM;
             free(x);
             coll_plan_free(c);
             return err;
@@ -916,6 +1004,7 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         /* A calibration fitted to the user's own log scales the transfer time. */
         double scale = p->nccl.calib_scale > 0.0 ? p->nccl.calib_scale : 1.0;
         c->chunk = (uint64_t)((double)payload * c->inflate + 0.5);
+        fill_stages(c);
         /* NVLS-Tree runs no faster than NCCL's per-channel NVLS-Tree cap
          * allows (its kernels' throughput, which links alone do not bound):
          * where the flows would beat it, they are inflated to it. */
@@ -929,6 +1018,7 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             c->inflate /= coll_tune_bw_factor(&tune, c->algo, c->proto, bytes);
         }
         c->chunk = (uint64_t)((double)payload * c->inflate * scale + 0.5);
+        fill_stages(c);
     }
 
     /* Software latency, as NCCL's model has it (shared/NCCL.md 2.4). Ring and
@@ -1057,17 +1147,30 @@ static uint64_t xfer_bytes(const coll_plan *c, const xfer *x)
     return b < 1.0 ? 1u : (uint64_t)(b + 0.5);
 }
 
+/* The transfers as coll_plan_stage hands them out, for the chunk now set:
+ * the same in every stage. */
+static void fill_stages(coll_plan *c)
+{
+    if (c->sendx == NULL || c->recvx == NULL)
+        return;
+    for (int i = 0; i < c->send0[c->n]; i++)
+        c->sendx[i] = (coll_xfer){c->sends[i].dst, xfer_bytes(c, &c->sends[i]), c->sends[i].ring};
+    for (int i = 0; i < c->recv0[c->n]; i++)
+        c->recvx[i] = (coll_xfer){c->recvs[i].src, xfer_bytes(c, &c->recvs[i]), c->recvs[i].ring};
+}
+
 void coll_plan_stage(const coll_plan *c, int m, int stage, coll_stage *out)
 {
     out->nsend = out->nrecv = 0;
+    out->send = out->recv = NULL;
     out->delay_s = stage == 0 ? c->base_s : 0.0;
-    if (c->nsteps == 0 || c->chunk == 0)
+    if (c->nsteps == 0 || c->chunk == 0 || c->sendx == NULL)
         return;
     out->delay_s += c->step_s;
-    for (int i = c->send0[m]; i < c->send0[m + 1] && out->nsend < COLL_MAX_XFERS; i++)
-        out->send[out->nsend++] = (coll_xfer){c->sends[i].dst, xfer_bytes(c, &c->sends[i]), c->sends[i].ring};
-    for (int i = c->recv0[m]; i < c->recv0[m + 1] && out->nrecv < COLL_MAX_XFERS; i++)
-        out->recv[out->nrecv++] = (coll_xfer){c->recvs[i].src, xfer_bytes(c, &c->recvs[i]), c->recvs[i].ring};
+    out->send = c->sendx + c->send0[m];
+    out->nsend = c->send0[m + 1] - c->send0[m];
+    out->recv = c->recvx + c->recv0[m];
+    out->nrecv = c->recv0[m + 1] - c->recv0[m];
 }
 
 uint64_t coll_plan_bytes_sent(const coll_plan *c, int member)

@@ -28,6 +28,21 @@
 
 #include "eng/eng.h"
 
+/* Room for the comms of one member's stage: kept by whoever outlives the
+ * run (an actor killed on deadlock frees nothing), freed by room_free. */
+typedef struct xfer_room {
+    sg_comm_t *comms;
+    void **got;
+    size_t cap;
+} xfer_room;
+
+static void room_free(xfer_room *r)
+{
+    free(r->comms);
+    free(r->got);
+    *r = (xfer_room){NULL, NULL, 0};
+}
+
 typedef struct eng_rank {
     const coll_plan *plan;
     int member;
@@ -36,6 +51,7 @@ typedef struct eng_rank {
     int finished;
     double t_end;
     eng *e;
+    xfer_room room;
 } eng_rank;
 
 /* Where the members of a collective whose flows start together
@@ -375,16 +391,34 @@ static int gates_end(eng *e, diag_list *diag)
  * as NCCL's pipelined ring does, instead of paying the slowest hop in every
  * step. A plan whose flows start together (one stage of chunk streams that
  * carry others' data) first waits at its gate for every member. */
-static void run_member(eng *e, const coll_plan *c, int member, const char *key, int *stage, void *payload)
+static void run_member(eng *e, const coll_plan *c, int member, const char *key, int *stage, void *payload,
+                       xfer_room *room)
 {
     int n = coll_plan_nstages(c, member);
     coll_stage st;
-    sg_comm_t sends[COLL_MAX_XFERS], recvs[COLL_MAX_XFERS];
-    void *got[COLL_MAX_XFERS];
-    size_t nsends = 0;
+    sg_comm_t *sends, *recvs;
+    void **got;
+    size_t nsends = 0, need;
     char name[128];
 
     coll_plan_stage(c, member, 0, &st);
+    /* A member posts as many sends (receives) in every stage. */
+    need = (size_t)st.nsend + (size_t)st.nrecv + 1;
+    if (need > room->cap) {
+        sg_comm_t *m = realloc(room->comms, need * sizeof(*m));
+        void **g = m != NULL ? realloc(room->got, need * sizeof(*g)) : NULL;
+        if (m != NULL)
+            room->comms = m;
+        if (g == NULL) {
+            e->gate_failed = 1; /* out of memory: the run is reported as failed */
+            return;
+        }
+        room->got = g;
+        room->cap = need;
+    }
+    sends = room->comms;
+    recvs = room->comms + st.nsend;
+    got = room->got;
     for (int i = 0; i < st.nrecv; i++) {
         flow_name(name, key, member, st.recv[i].peer, st.recv[i].ring);
         sg_mailbox_set_receiver(name);
@@ -425,7 +459,7 @@ static void rank_main(int argc, char *argv[])
     (void)argc;
     (void)argv;
     snprintf(key, sizeof(key), "c%lu", r->op);
-    run_member(r->e, r->plan, r->member, key, &r->stage, r);
+    run_member(r->e, r->plan, r->member, key, &r->stage, r, &r->room);
     r->finished = 1;
     r->t_end = simgrid_get_clock();
 }
@@ -451,7 +485,7 @@ int eng_run_coll(eng *e, const coll_plan *c, double *time_s, diag_list *diag)
             free(ranks);
             return SP_EINTERNAL;
         }
-        ranks[m] = (eng_rank){c, m, e->ops, -1, 0, 0.0, e};
+        ranks[m] = (eng_rank){c, m, e->ops, -1, 0, 0.0, e, {NULL, NULL, 0}};
         snprintf(name, sizeof(name), "rank%d", coll_plan_rank(c, m));
         a = sg_actor_init(name, host);
         sg_actor_set_data(a, &ranks[m]);
@@ -471,6 +505,8 @@ int eng_run_coll(eng *e, const coll_plan *c, double *time_s, diag_list *diag)
     }
     if (gates_end(e, diag) < 0)
         err = SP_ENOMEM;
+    for (int m = 0; m < n; m++)
+        room_free(&ranks[m].room);
     free(ranks);
     *time_s = t_end - t0;
     return err;
@@ -592,12 +628,20 @@ typedef struct route_job {
     int done;
 } route_job;
 
-/* SimGrid names the two directions of a SPLITDUPLEX link "X_UP" / "X_DOWN". */
-static int same_link(const char *sg, const char *ours)
+/* SimGrid names the two directions of a SPLITDUPLEX link "X_UP" (from the
+ * link's first vertex to its second) and "X_DOWN": the same link crossed
+ * the same way as plat_route() says, or for a link with one capacity for
+ * both directions, the same link. */
+static int same_link(const char *sg, const plat *p, const plat_path *want, int h)
 {
-    size_t n = strlen(ours);
-    return strncmp(sg, ours, n) == 0 &&
-           (sg[n] == '\0' || strcmp(sg + n, "_UP") == 0 || strcmp(sg + n, "_DOWN") == 0);
+    const plat_link *l = &p->links[want->links[h]];
+    size_t n = strlen(l->name);
+
+    if (strncmp(sg, l->name, n) != 0)
+        return 0;
+    if (l->sharing != PLAT_SPLITDUPLEX)
+        return sg[n] == '\0';
+    return strcmp(sg + n, want->down[h] ? "_DOWN" : "_UP") == 0;
 }
 
 static int is_marker(const plat *p, const char *name)
@@ -638,8 +682,8 @@ static void route_main(int argc, char *argv[])
                     ok = k == got && w == want.hops;
                     break;
                 }
-                if (!same_link(sg_link_get_name(xbt_dynar_get_as(links, k, sg_link_t)),
-                               j->plat->links[want.links[w]].name)) {
+                if (!same_link(sg_link_get_name(xbt_dynar_get_as(links, k, sg_link_t)), j->plat, &want,
+                               w)) {
                     ok = 0;
                     break;
                 }
@@ -654,8 +698,11 @@ static void route_main(int argc, char *argv[])
                 ls += (size_t)snprintf(sgs + ls, sizeof(sgs) - ls, " %s",
                                        sg_link_get_name(xbt_dynar_get_as(links, k, sg_link_t)));
             for (int k = 0; k < want.hops && lo < sizeof(ours) - 64; k++)
-                lo += (size_t)snprintf(ours + lo, sizeof(ours) - lo, " %s",
-                                       j->plat->links[want.links[k]].name);
+                lo += (size_t)snprintf(ours + lo, sizeof(ours) - lo, " %s%s",
+                                       j->plat->links[want.links[k]].name,
+                                       j->plat->links[want.links[k]].sharing != PLAT_SPLITDUPLEX ? ""
+                                       : want.down[k]                                       ? "_DOWN"
+                                                                                            : "_UP");
             diag_error(j->diag, (sp_loc){0}, "route %d -> %d: SimGrid uses%s; plat_route says%s", a,
                        b, sgs, ours);
             j->mismatches++;
@@ -716,6 +763,7 @@ typedef struct replay_stream {
     long current; /* op being run or waited for, -1 when finished */
     int stage;
     int finished;
+    xfer_room room; /* run_member's */
 } replay_stream;
 
 /* NCCL runs a collective as one CTA per channel, each holding an SM that
@@ -889,7 +937,7 @@ static void stream_main(int argc, char *argv[])
             char key[48];
             snprintf(key, sizeof(key), "g%d.%d", op->group, r->seq[i]);
             collective_ctas(&r->sm, r->plans[i], 1);
-            run_member(r->e, r->plans[i], r->member[i], key, &s->stage, r);
+            run_member(r->e, r->plans[i], r->member[i], key, &s->stage, r, &s->room);
             collective_ctas(&r->sm, r->plans[i], -1);
         } else {
             /* Point to point, matched by (source, destination, tag), in order. */
@@ -982,7 +1030,7 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
             int used = 0;
             for (size_t i = 0; i < w->ranks[q].nops && !used; i++)
                 used = w->ranks[q].ops[i].stream == (wl_stream)s;
-            *rs = (replay_stream){&ranks[q], (wl_stream)s, -1, -1, !used};
+            *rs = (replay_stream){&ranks[q], (wl_stream)s, -1, -1, !used, {NULL, NULL, 0}};
             if (!used)
                 continue;
             snprintf(name, sizeof(name), "rank%d.stream%d", q, s);
@@ -1038,6 +1086,8 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
         if (ranks[q].sm.cond != NULL)
             sg_cond_destroy(ranks[q].sm.cond);
     }
+    for (size_t q = 0; q < (size_t)n * WL_NSTREAMS; q++)
+        room_free(&streams[q].room);
     free(ranks);
     free(streams);
     free(next_seq);
@@ -1056,6 +1106,7 @@ typedef struct emu_worker { /* one per stream */
     sg_comm_t *comms; /* run_legs' room, kept with the worker (freed with it, even after a hang) */
     void **got;
     size_t caplegs;
+    xfer_room room; /* run_member's */
     struct emu_worker *next;
 } emu_worker;
 
@@ -1332,7 +1383,7 @@ static void worker_main(int argc, char *argv[])
         world_notify(w);
         if (t->kind == EMU_TASK_COLL && t->plan != NULL) {
             collective_ctas(k->sm, t->plan, 1);
-            run_member(w->e, t->plan, t->member, t->key, &k->stage, k);
+            run_member(w->e, t->plan, t->member, t->key, &k->stage, k, &k->room);
             collective_ctas(k->sm, t->plan, -1);
             if (!emu_task_may_end(t)) /* its flows are done, its data not yet there */
                 world_wait(w, task_may_end, t);
@@ -1370,7 +1421,7 @@ static int world_start_stream(void *ctx, emu_stream *s, int device)
         w->failed = 1;
         return SP_ENOMEM;
     }
-    *k = (emu_worker){w, s, -1, &w->gpus[device], NULL, NULL, 0, w->workers};
+    *k = (emu_worker){w, s, -1, &w->gpus[device], NULL, NULL, 0, {NULL, NULL, 0}, w->workers};
     w->workers = k;
     if (k->sm->cond == NULL) { /* the GPU's first stream: its SMs, and their holder */
         sm_share *g = k->sm;
@@ -1495,6 +1546,7 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     while (w.workers != NULL) {
         emu_worker *next = w.workers->next;
         free(w.workers->comms);
+        room_free(&w.workers->room);
         free(w.workers->got);
         free(w.workers);
         w.workers = next;

@@ -280,6 +280,14 @@ bool plat_is_homogeneous(const plat *p);
  * the same links SimGrid's shortest path uses. */
 plat_path plat_route(const plat *p, int src_rank, int dst_rank);
 
+/* Whether every route between two nodes' GPUs on different rails has one
+ * shortest path, so SimGrid takes the one plat_route() names: on a switch,
+ * on a fat-tree of nodes with a NIC per GPU, and wherever no node has two
+ * GPUs. Not between nodes cabled back to back or in a ring, nor where GPUs
+ * share a NIC: there an equally short path relays over either node's
+ * NVLink, and which one SimGrid takes is its own. */
+bool plat_rail_routes_unique(const plat *p);
+
 /* The name SimGrid knows a rank's host by (owned by the plat). */
 const char *plat_rank_host(const plat *p, int rank);
 

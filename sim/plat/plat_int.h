@@ -11,6 +11,7 @@
 typedef struct plat_topo {
     uint32_t *gpu_intra;   /* per rank: link GPU - intra hub, PLAT_NONE if none */
     uint32_t *gpu_host;    /* per rank: link GPU - its NIC */
+    uint32_t *gpu_mark;    /* per rank: marker weighing its intra edge (fat-tree), PLAT_NONE if none */
     uint32_t *node_bounce; /* per node: shared host-memory link (PCIe without P2P) */
     size_t *nic_base;      /* per node: index of its first NIC in nic_* arrays */
     uint32_t *nic_port;    /* per NIC: link NIC - switch/leaf, or the cable (direct) */
@@ -19,6 +20,7 @@ typedef struct plat_topo {
     uint32_t *leaf_up;     /* fat-tree: per (unit u, rail j) at u * rails + j: leaf - spine */
     uint32_t *unit_core;   /* fat-tree, 3 tiers: per unit: unit spine - core */
     int rails;             /* fat-tree: leaves per unit */
+    int weigh_intra;       /* fat-tree: gpu_mark set, routes between rails take the spine */
 } plat_topo;
 
 void plat__clear_topology(plat *p);

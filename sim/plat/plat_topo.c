@@ -12,11 +12,15 @@
  * Routes are shortest paths (SimGrid's Dijkstra counts links). The
  * templates are built so that every intra-node route and every
  * rail-aligned inter-node route (NIC j to NIC j) has one shortest path,
- * which plat_route() reproduces link by link. A route between different
- * rails may have several shortest paths; plat_route() then reports the one
- * that crosses the source node's intra fabric first (NCCL's PXN), which
- * has the same latency and bandwidth as the others. The collective planner
- * only sends rail-aligned traffic over the network.
+ * which plat_route() reproduces link by link. On a fat-tree so does every
+ * route between different rails: out of the source GPU's own NIC and
+ * through the spine (markers weigh the NVLink edges, see plat_set_nodes).
+ * Elsewhere (two nodes cabled back to back, a ring, GPUs sharing a NIC) a
+ * route between rails may have several shortest paths; plat_route() then
+ * reports the one that crosses the source node's intra fabric first (PXN).
+ * The collective planner sends rail-aligned traffic only over the network,
+ * relaying through the rail's GPU as NCCL's PXN does; replayed sends and
+ * receives take these routes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -114,6 +118,7 @@ void plat__clear_topology(plat *p)
     if (t != NULL) {
         free(t->gpu_intra);
         free(t->gpu_host);
+        free(t->gpu_mark);
         free(t->node_bounce);
         free(t->nic_base);
         free(t->nic_port);
@@ -265,12 +270,14 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
     p->rank_node = alloc_n(&b, (size_t)nranks, sizeof(int));
     t->gpu_intra = alloc_n(&b, (size_t)nranks, sizeof(uint32_t));
     t->gpu_host = alloc_n(&b, (size_t)nranks, sizeof(uint32_t));
+    t->gpu_mark = alloc_n(&b, (size_t)nranks, sizeof(uint32_t));
     t->node_bounce = alloc_n(&b, (size_t)nodes, sizeof(uint32_t));
     t->nic_base = alloc_n(&b, (size_t)nodes + 1, sizeof(size_t));
     if (b.err < 0)
         goto done;
     fill_none(t->gpu_intra, (size_t)nranks);
     fill_none(t->gpu_host, (size_t)nranks);
+    fill_none(t->gpu_mark, (size_t)nranks);
     fill_none(t->node_bounce, (size_t)nodes);
     for (int k = 0; k < nodes; k++) {
         t->nic_base[k] = nnics;
@@ -284,6 +291,20 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
     for (int k = 0; k < nodes; k++)
         for (int g = 0; g < plat_node_gpus(p, k); g++)
             add_vertex(&b, p->node_rank0[k] + g, str_format("n%dg%d", k, g));
+
+    /* Between nodes of a rail-optimized fat-tree, a route from GPU a to a GPU
+     * b on another rail has three shortest paths of equal length: out of a's
+     * own NIC and through the spine, or over NVLink on either node to the GPU
+     * on the other rail (PXN). A marker on every GPU's NVLink edge makes the
+     * first, which uses no NVLink, the one shortest path: what NCCL does when
+     * no GPU of the communicator sits on the destination's rail. PXN, when one
+     * does, is the collective planner's to lay out (coll_plan.c). Not when a
+     * node's GPUs share NICs: GPU - NIC - GPU would then undercut NVLink. */
+    t->weigh_intra = fb->kind == PLAT_FABRIC_FAT_TREE && nodes > 1;
+    for (size_t i = 0; i < p->ntypes; i++)
+        if (p->types[i].gpus >= 2 && (p->types[i].intra.kind != PLAT_INTRA_NVSWITCH ||
+                                      p->types[i].nic.count < p->types[i].gpus))
+            t->weigh_intra = 0;
 
     /* Intra-node fabric. */
     for (int k = 0; k < nodes && b.err == SP_OK; k++) {
@@ -308,6 +329,11 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
                 add_edge(&b, port, hub, t->node_bounce[k]);
             } else {
                 t->gpu_intra[r] = add_link(&b, name, in->bw_Bps, in->lat_s / 2, (uint32_t)r, hub);
+                if (t->weigh_intra && b.err == SP_OK) {
+                    t->gpu_mark[r] = new_link(&b, str_format("n%dg%d-w", k, g), 1e15, 0.0, PLAT_FATPIPE);
+                    p->edges[p->nedges - 1].mark = t->gpu_mark[r];
+                    p->edges[p->nedges - 1].nmarks = 1;
+                }
             }
         }
     }
@@ -517,19 +543,22 @@ static void intra_path(const plat *p, plat_path *r, int a, int b)
     int k = p->rank_node[a];
 
     push(p, r, p->topo->gpu_intra[a]);
+    push(p, r, p->topo->gpu_mark[a]);
     if (p->topo->node_bounce[k] != PLAT_NONE) {
         push(p, r, p->topo->node_bounce[k]);
         push(p, r, p->topo->node_bounce[k]);
     }
+    push(p, r, p->topo->gpu_mark[b]);
     push(p, r, p->topo->gpu_intra[b]);
 }
 
-/* From NIC j of node ka to NIC j of node kb (rail-aligned). */
-static void fabric_path(const plat *p, plat_path *r, int ka, int kb, int j)
+/* From NIC j of node ka to NIC jb of node kb: the same rail (j = jb) except
+ * on a fat-tree, whose spine joins the rails. */
+static void fabric_path(const plat *p, plat_path *r, int ka, int kb, int j, int jb)
 {
     const plat_topo *t = p->topo;
     const plat_fabric *fb = &p->fabric;
-    size_t na = t->nic_base[ka] + (size_t)j, nb = t->nic_base[kb] + (size_t)j;
+    size_t na = t->nic_base[ka] + (size_t)j, nb = t->nic_base[kb] + (size_t)jb;
 
     switch (fb->kind) {
     case PLAT_FABRIC_DIRECT:
@@ -566,13 +595,13 @@ static void fabric_path(const plat *p, plat_path *r, int ka, int kb, int j)
     case PLAT_FABRIC_FAT_TREE: {
         int ua = ka / fb->nodes_per_unit, ub = kb / fb->nodes_per_unit;
         push(p, r, t->nic_port[na]);
-        if (ua != ub) {
+        if (ua != ub || j != jb) {
             push(p, r, t->leaf_up[(size_t)ua * (size_t)t->rails + (size_t)j]);
-            if (fb->tiers == 3) {
+            if (fb->tiers == 3 && ua != ub) {
                 push(p, r, t->unit_core[ua]);
                 push(p, r, t->unit_core[ub]);
             }
-            push(p, r, t->leaf_up[(size_t)ub * (size_t)t->rails + (size_t)j]);
+            push(p, r, t->leaf_up[(size_t)ub * (size_t)t->rails + (size_t)jb]);
         }
         push(p, r, t->nic_port[nb]);
         break;
@@ -611,6 +640,16 @@ static void set_directions(const plat *p, plat_path *r, uint32_t src)
     }
 }
 
+bool plat_rail_routes_unique(const plat *p)
+{
+    if (p->topo == NULL || p->fabric.kind == PLAT_FABRIC_SWITCH || p->topo->weigh_intra)
+        return true;
+    for (size_t i = 0; i < p->ntypes; i++)
+        if (p->types[i].gpus >= 2 && p->types[i].intra.kind != PLAT_INTRA_NONE)
+            return false;
+    return true;
+}
+
 plat_path plat_route(const plat *p, int a, int b)
 {
     plat_path r = route_links(p, a, b);
@@ -637,7 +676,7 @@ static plat_path route_links(const plat *p, int a, int b)
     r.cls = PLAT_PATH_NET;
     ja = plat_rank_nic(p, a);
     jb = plat_rank_nic(p, b);
-    if (ja != jb && p->fabric.kind != PLAT_FABRIC_SWITCH) {
+    if (ja != jb && p->fabric.kind != PLAT_FABRIC_SWITCH && !p->topo->weigh_intra) {
         /* PXN: cross to the source node's GPU on the destination's rail first. */
         int relay = p->node_rank0[ka] + (int)((long long)jb * plat_node_gpus(p, ka) /
                                               plat_type_of_node(p, ka)->nic.count);
@@ -650,7 +689,7 @@ static plat_path route_links(const plat *p, int a, int b)
         push(p, &r, p->topo->nic_port[p->topo->nic_base[ka] + (size_t)ja]);
         push(p, &r, p->topo->nic_port[p->topo->nic_base[kb] + (size_t)jb]);
     } else {
-        fabric_path(p, &r, ka, kb, ja);
+        fabric_path(p, &r, ka, kb, ja, jb);
     }
     push(p, &r, p->topo->gpu_host[b]);
     return r;

@@ -11,10 +11,9 @@
  * links and its cost (links counted, markers included), and SimGrid's
  * Dijkstra, run once per sending host over the whole zone, visits fewer
  * vertices and edges (on a 2,048-node SuperPOD 19,009 instead of 35,393
- * vertices). Where several paths are equally short, the fold changes which
- * one SimGrid takes: between two nodes' GPUs on different rails, within
- * one scalable unit, it now takes NCCL's PXN path (NVLink on the source
- * node, then the destination's rail), as plat_route() reports.
+ * vertices). The fold would change which of several equally short paths
+ * SimGrid takes; the templates leave no such ties where it matters
+ * (plat_topo.c).
  *
  * Links are SPLITDUPLEX, so each direction has the full bandwidth, except
  * host-memory links (SHARED: writes and reads share it). Hosts get a

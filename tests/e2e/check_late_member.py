@@ -3,8 +3,8 @@
 traces: the last rank first computes for 10 ms, then every rank runs the
 collective. No rank may end before the late rank's data could reach it.
 Plans whose flows start together (one stage: tree, NVLS, NVLS-Tree, the
-broadcast and reduce chains; coll.h coll_plan_starts_together) start when
-the last member begins, so every rank ends exactly the on-time duration
+broadcast and reduce chains, the p2p engine's when a member relays;
+coll.h coll_plan_starts_together) start when the last member begins, so every rank ends exactly the on-time duration
 after the late rank's compute; rings wait step by step, so every rank ends
 after it. Usage: check_late_member.py SCALEPATH OUTDIR"""
 import os
@@ -30,6 +30,8 @@ CASES = [
     ("reduce", 1, "dgx-h100", 2, "Ring", True),
     ("all_reduce", 0, "dgx-h100", 2, "Ring", False),
     ("all_gather", 2, "dgx-h100", 2, "Ring", False),
+    ("all_to_all", 6, "dgx-h100", 2, None, True),  # p2p, relayed over NVLink (PXN)
+    ("all_to_all", 6, "dgx-h100", 1, None, False),  # p2p, every flow its sender's own
 ]
 
 
@@ -47,8 +49,9 @@ def trace(d, ranks, comm_type, late):
 
 def ends(exe, out, tag, plat, nodes, algo, prefix):
     h5 = os.path.join(out, tag + ".h5")
-    subprocess.run([exe, "replay", "-p", os.path.join(ROOT, "platforms", plat + ".cfg"), "-n", str(nodes),
-                    "--algo", algo, "-t", prefix, "-o", h5], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([exe, "replay", "-p", os.path.join(ROOT, "platforms", plat + ".cfg"), "-n", str(nodes)] +
+                   (["--algo", algo] if algo else []) + ["-t", prefix, "-o", h5], check=True,
+                   stdout=subprocess.DEVNULL)
     with h5py.File(h5, "r") as f:
         g = f["replay/ops"]
         kind = [v.decode() for v in g["kind"][:]]
@@ -61,7 +64,7 @@ exe, out = sys.argv[1:3]
 bad = 0
 for name, ct, plat, nodes, algo, gated in CASES:
     ranks = 8 * nodes
-    tag = f"late-{name}-{algo}-{nodes}"
+    tag = f"late-{name}-{algo or 'p2p'}-{nodes}"
     base = os.path.join(out, tag)
     on = ends(exe, out, tag + "-on", plat, nodes, algo, trace(base + "-on", ranks, ct, False))
     late = ends(exe, out, tag + "-late", plat, nodes, algo, trace(base + "-late", ranks, ct, True))

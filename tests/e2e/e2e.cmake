@@ -133,6 +133,14 @@ sp_e2e(nccl.collnet_choice RC 0
 sp_e2e(nccl.collnet_not_enabled RC 2
   ARGS "nccl|-p|platforms/superpod-b200.cfg|-n|2|--algo|CollnetChain"
   STDERR "CollnetChain need --collnet")
+# More peers than a stage once had room for (128 transfers): an all-to-all
+# and a gather over 136 Sparks (one GPU each: no PXN relay merges their
+# flows) left ranks waiting forever, reported as a deadlock.
+foreach(c alltoall gather)
+  sp_e2e(nccl.many_peers.${c} RC 0
+    ARGS "nccl|-p|platforms/dgx-spark-cluster.cfg|-n|136|-c|${c}|-b|1M|-e|1M"
+    STDOUT " float .* Avg bus bandwidth +: [0-9]")
+endforeach()
 sp_e2e(nccl.collnet_no_fabric RC 0 ARGS "nccl|-p|platforms/dgx-spark-switch.cfg|-n|4|--collnet|-v"
   STDOUT "no effect, the platform's fabric does not reduce in the network.* Ring ")
 # The comparison with published nccl-tests curves runs and reads every log
@@ -235,6 +243,7 @@ sp_fabric(pcie_no_p2p platforms/rtx3090-x4.cfg "")
 sp_fabric(heterogeneous platforms/lab-mixed.cfg "")
 sp_fabric(fat_tree_2tier tests/unit/fixtures/fat-tree-2tier.cfg 8)
 sp_fabric(fat_tree_3tier tests/unit/fixtures/fat-tree-3tier.cfg 8)
+sp_fabric(direct_2gpu tests/unit/fixtures/direct-2gpu.cfg 2)
 sp_fabric(superpod_h100 platforms/superpod-h100.cfg 64)
 sp_fabric(spark_cluster platforms/dgx-spark-cluster.cfg 64)
 sp_fabric(nvl72_pair platforms/gb200-nvl72.cfg 2)

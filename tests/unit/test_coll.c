@@ -445,6 +445,77 @@ static void test_coll__collnet_needs_the_fabric(void **state)
  * estimate does: Tree Simple at 1 MiB (floor(log2(2^20 / 64)) = 14: 0.5)
  * sends 0.9 / 0.5 times more wire bytes per payload byte than at 256 MiB
  * (index 22: 0.9), on two DGX H100. */
+/* p2p engine on 25 DGX H100 (200 GPUs, more than the 128 transfers a
+ * stage once held): NCCL's PXN sends to a GPU on another node and rail
+ * through the sender node's GPU on that rail, so every network flow is
+ * rail-aligned. All-to-all: member m sends its own S/n to each of the 199
+ * others, and as the relay of its 7 node peers forwards S/n from each to
+ * each of the 24 remote GPUs on its rail. Its flows, one per peer: 7 over
+ * NVLink (25 chunks each), 24 over its NIC (8 chunks each). A gather's root receives from its 7 node
+ * peers and from the 24 relays on its rail, 199 chunks in all. A send
+ * between two members alone (a pipeline's) has no relay: it goes out of
+ * the sender's own NIC, across the spine. */
+static void test_coll__p2p_pxn(void **state)
+{
+    diag_list *d;
+    coll_plan *c;
+    plat *p;
+    enum { N = 25, G = 8, n = N * G };
+    int ranks[n];
+    const uint64_t S = (uint64_t)n << 20;
+    coll_stage st;
+
+    (void)state;
+    p = superpod(N, &d, ranks);
+    assert_int_equal(coll_plan_new(&c, p, COLL_ALL_TO_ALL, ranks, n, S, NULL), SP_OK);
+    for (int m = 0; m < n; m++) {
+        uint64_t chunk;
+        coll_plan_stage(c, m, 0, &st);
+        assert_int_equal(st.nsend, (G - 1) + (N - 1));
+        assert_int_equal(st.nrecv, (G - 1) + (N - 1));
+        chunk = st.send[0].bytes / (st.send[0].peer / G == m / G ? N : G);
+        assert_int_equal(coll_plan_bytes_sent(c, m), chunk * (uint64_t)((n - 1) + (G - 1) * (N - 1)));
+        for (int i = 0; i < st.nsend; i++) {
+            int peer = st.send[i].peer;
+            if (peer / G != m / G && plat_rank_nic(p, peer) != plat_rank_nic(p, m))
+                fail_msg("member %d sends to %d on another node and rail", m, peer);
+            /* Over NVLink its own chunk for the peer and the 24 the peer relays;
+             * over the NIC its own and the 7 it relays. */
+            assert_int_equal(st.send[i].bytes, chunk * (peer / G == m / G ? N : G));
+        }
+    }
+    coll_plan_free(c);
+
+    assert_int_equal(coll_plan_new(&c, p, COLL_GATHER, ranks, n, S, NULL), SP_OK);
+    coll_plan_stage(c, 0, 0, &st);
+    assert_int_equal(st.nrecv, (G - 1) + (N - 1));
+    {
+        uint64_t got = 0;
+        for (int i = 0; i < st.nrecv; i++) {
+            if (st.recv[i].peer / G != 0 && plat_rank_nic(p, st.recv[i].peer) != plat_rank_nic(p, 0))
+                fail_msg("the root receives from %d on another node and rail", st.recv[i].peer);
+            got += st.recv[i].bytes;
+        }
+        assert_int_equal(got, (uint64_t)(n - 1) * (S / n));
+    }
+    coll_plan_free(c);
+
+    {
+        int pair[2] = {1, 8 * 3 + 5}; /* rail 1 of node 0 to rail 5 of node 3 */
+        plat_path r = plat_route(p, pair[0], pair[1]);
+        assert_int_equal(coll_plan_new(&c, p, COLL_SEND_RECV, pair, 2, S, NULL), SP_OK);
+        coll_plan_stage(c, 0, 0, &st);
+        assert_int_equal(st.nsend, 1);
+        assert_int_equal(st.send[0].peer, 1);
+        assert_int_equal(r.cls, PLAT_PATH_NET);
+        assert_string_equal(p->links[r.links[0]].name, "n0g1-nic");
+        assert_string_equal(p->links[r.links[r.hops - 1]].name, "n3g5-nic");
+        coll_plan_free(c);
+    }
+    plat_free(p);
+    diag_free(d);
+}
+
 static void test_coll__tree_correction(void **state)
 {
     plat *p;
@@ -476,8 +547,10 @@ static void test_coll__tree_correction(void **state)
 
 /* Which plans start together (coll_plan_starts_together): the one-stage
  * ones whose flows carry other members' data (tree, NVLS-Tree, broadcast
- * and reduce chains), not the ring's steps nor the p2p engine's flows, on
- * two DGX H100 of a SuperPOD. */
+ * and reduce chains, and the p2p engine's when a member relays to another
+ * node: an all-to-all over both nodes), not the ring's steps nor the p2p
+ * engine's flows that carry their sender's data alone (an all-to-all on
+ * one node, a send between two ranks), on two DGX H100 of a SuperPOD. */
 static void test_coll__starts_together(void **state)
 {
     static const struct {
@@ -488,7 +561,7 @@ static void test_coll__starts_together(void **state)
         {COLL_ALL_REDUCE, COLL_ALGO_TREE, 1},      {COLL_ALL_REDUCE, COLL_ALGO_NVLS_TREE, 1},
         {COLL_BROADCAST, COLL_ALGO_RING, 1},       {COLL_REDUCE, COLL_ALGO_RING, 1},
         {COLL_ALL_REDUCE, COLL_ALGO_RING, 0},      {COLL_ALL_GATHER, COLL_ALGO_RING, 0},
-        {COLL_REDUCE_SCATTER, COLL_ALGO_RING, 0},  {COLL_ALL_TO_ALL, COLL_ALGO_P2P, 0},
+        {COLL_REDUCE_SCATTER, COLL_ALGO_RING, 0},  {COLL_ALL_TO_ALL, COLL_ALGO_P2P, 1},
     };
     plat *p;
     diag_list *d;
@@ -505,6 +578,15 @@ static void test_coll__starts_together(void **state)
         if (coll_plan_starts_together(c) != cases[i].together)
             fail_msg("%s by %s: starts together %d, want %d", coll_kind_name(cases[i].kind),
                      coll_algo_name(cases[i].algo), coll_plan_starts_together(c), cases[i].together);
+        coll_plan_free(c);
+    }
+    {
+        int pair[2] = {1, 8 + 5}; /* rail 1 of node 0 to rail 5 of node 1: no relay */
+        assert_int_equal(coll_plan_new(&c, p, COLL_ALL_TO_ALL, ranks, 8, 64u << 20, NULL), SP_OK);
+        assert_int_equal(coll_plan_starts_together(c), 0);
+        coll_plan_free(c);
+        assert_int_equal(coll_plan_new(&c, p, COLL_SEND_RECV, pair, 2, 64u << 20, NULL), SP_OK);
+        assert_int_equal(coll_plan_starts_together(c), 0);
         coll_plan_free(c);
     }
     /* One member: nothing to wait for. */
@@ -599,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_coll__collnet),
         cmocka_unit_test(test_coll__collnet_needs_the_fabric),
         cmocka_unit_test(test_coll__tree_correction),
+        cmocka_unit_test(test_coll__p2p_pxn),
         cmocka_unit_test_setup_teardown(test_coll__bad_arguments, setup_spark, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

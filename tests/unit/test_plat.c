@@ -148,7 +148,9 @@ static const char *link_name(const plat *p, const plat_path *r, int i)
 
 /* Rail-optimized fat tree: one leaf per (unit, rail); same unit and rail is
  * one leaf, other units go up to the spine (2 tiers) or through the core
- * (3 tiers); another rail crosses the source node's NVSwitch first (PXN). */
+ * (3 tiers); another rail goes up to the spine from the source's own leaf,
+ * not over NVLink: a marker on each NVLink edge makes that the one
+ * shortest path (PXN is the collective planner's). */
 static void test_plat__fat_tree_routes(void **state)
 {
     diag_list *d = *state;
@@ -167,11 +169,22 @@ static void test_plat__fat_tree_routes(void **state)
     assert_string_equal(link_name(p, &r, 3), "u1leaf0-up");
     assert_true(fabs(r.bw_Bps - 50e9) < 1.0);        /* the 400G port */
     assert_true(fabs(p->links[r.links[2]].bw_Bps - 100e9) < 1.0); /* 2 up ports of 50 GB/s */
-    r = plat_route(p, 0, 3); /* n0g0 -> n1g1: rail 1, via n0g1 */
+    r = plat_route(p, 0, 3); /* n0g0 -> n1g1: rail 0 up, rail 1 down */
     assert_int_equal(r.hops, 6);
+    assert_string_equal(link_name(p, &r, 0), "n0g0-nic");
+    assert_string_equal(link_name(p, &r, 1), "n0nic0-leaf");
+    assert_string_equal(link_name(p, &r, 2), "u0leaf0-up");
+    assert_string_equal(link_name(p, &r, 3), "u0leaf1-up");
+    assert_string_equal(link_name(p, &r, 4), "n1nic1-leaf");
+    assert_int_equal(r.down[2], 0); /* up to the spine ... */
+    assert_int_equal(r.down[3], 1); /* ... and down from it */
+    r = plat_route(p, 0, 1); /* n0g0 -> n0g1: NVLink, with both markers */
+    assert_int_equal(r.hops, 4);
     assert_string_equal(link_name(p, &r, 0), "n0g0-nvl");
-    assert_string_equal(link_name(p, &r, 1), "n0g1-nvl");
-    assert_string_equal(link_name(p, &r, 3), "n0nic1-leaf");
+    assert_string_equal(link_name(p, &r, 1), "n0g0-w");
+    assert_int_equal(p->links[r.links[1]].sharing, PLAT_FATPIPE);
+    assert_string_equal(link_name(p, &r, 3), "n0g1-nvl");
+    assert_true(plat_rail_routes_unique(p));
     /* Over 2 tiers of 8-port switches at most 8 leaves: 5 units of 2 rails are too many. */
     assert_int_equal(plat_set_nodes(p, 20, d), SP_EINPUT);
     plat_free(p);
@@ -183,6 +196,18 @@ static void test_plat__fat_tree_routes(void **state)
     assert_string_equal(link_name(p, &r, 3), "u0spine-core");
     assert_string_equal(link_name(p, &r, 4), "u1spine-core");
     assert_int_equal(plat_set_nodes(p, 20, d), SP_OK);
+    plat_free(p);
+
+    /* Back to back, no spine: between rails the path relays over NVLink on
+     * the source node (PXN), and as it ties with the destination node's, no
+     * marker is laid and SimGrid's choice is its own. */
+    assert_int_equal(plat_load(&p, FIXTURES "/direct-2gpu.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    assert_false(plat_rail_routes_unique(p));
+    r = plat_route(p, 0, 3);
+    assert_int_equal(r.hops, 5);
+    assert_string_equal(link_name(p, &r, 0), "n0g0-nvl");
+    assert_string_equal(link_name(p, &r, 3), "cable1");
     plat_free(p);
 }
 
@@ -306,10 +331,12 @@ static void test_plat__xml(void **state)
     plat_free(p);
 
     /* A 2-GPU node's NVSwitch has two adjacencies too: one route from GPU 0
-     * to GPU 1, the second GPU's link crossed down (towards it), written first. */
+     * to GPU 1, the second GPU's leg written first (its marker, then its link
+     * crossed down, towards it). */
     buf = xml_of(d, FIXTURES "/fat-tree-2tier.cfg", 2, &p);
     assert_null(strstr(buf, "<router id=\"n0nvsw\""));
-    assert_non_null(strstr(buf, "<route src=\"n0g0\" dst=\"n0g1\"><link_ctn id=\"n0g1-nvl\" direction=\"DOWN\"/>"
+    assert_non_null(strstr(buf, "<route src=\"n0g0\" dst=\"n0g1\"><link_ctn id=\"n0g1-w\"/>"
+                                "<link_ctn id=\"n0g1-nvl\" direction=\"DOWN\"/><link_ctn id=\"n0g0-w\"/>"
                                 "<link_ctn id=\"n0g0-nvl\" direction=\"UP\"/></route>"));
     free(buf);
     plat_free(p);
