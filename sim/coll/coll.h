@@ -82,6 +82,14 @@ int coll_kind_root(coll_kind k);
 /* Whether NCCL runs it on its p2p engine (all-to-all, send/recv, gather, scatter). */
 int coll_kind_is_p2p(coll_kind k);
 
+/* The GPU that relays a p2p send from rank src to rank dst, or -1: NCCL's
+ * PXN (NCCL_P2P_PXN_LEVEL = 2) sends to a GPU on another node and another
+ * rail through the communicator's GPU on the destination's rail on the
+ * sender's node, over NVLink, then out of that GPU's NIC. Without such a
+ * GPU among ranks[0..n) (a pipeline group has one per node) the sender
+ * uses its own NIC. The lowest such rank; the p2p plans use the same. */
+int coll_pxn_relay(const plat *p, const int *ranks, int n, int src, int dst);
+
 /* Fraction of wire bytes that is payload for a protocol: LL 8/16, LL128
  * 120/128, Simple 1 (NCCL src/device/prims_*.h line formats). */
 double coll_proto_wire_efficiency(coll_proto p);

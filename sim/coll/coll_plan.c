@@ -438,34 +438,58 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
  * sends everything to the next member; gather sends bytes / n from every
  * other member to the root (member 0), scatter from the root to every
  * other (NCCL 2.28 runs both as grouped sends and receives). */
-/* NCCL's p2p sends to a GPU on another node and another rail go through
- * the communicator's GPU on the destination's rail on the sender's node,
- * over NVLink, then out of that GPU's NIC (PXN; NCCL_P2P_PXN_LEVEL = 2,
- * shared/NCCL.md 4), so the network carries rail-aligned traffic only, one
- * flow per NIC and peer. Both transfers run at once, as NCCL's chunks
- * pipeline. Without such a member (a pipeline group has one GPU per node)
- * the GPU sends from its own NIC, across the spine (plat_route). relay[q *
- * maxnic + j] is node q's first member on NIC j, or -1. */
-static int *pxn_relays(const coll_plan *c, const node_span *nodes, int nn, int *maxnic)
+/* NCCL's p2p sends to a GPU on another node go through the GPU of the
+ * sender's node that sits next to the NIC of the communicator's GPU with
+ * the peer's device index there (NCCL_P2P_PXN_LEVEL = 2: ncclTopoGetNetDev
+ * in NCCL's src/graph/topo.cc; shared/NCCL.md 4): over NVLink, then out of
+ * that GPU's NIC, so with a NIC per GPU the network carries rail-aligned
+ * traffic only, one flow per NIC and peer. Both transfers run at once, as
+ * NCCL's chunks pipeline. NCCL's topology holds the communicator's GPUs
+ * only: without a GPU of that index among them (a pipeline group has one
+ * GPU per node) the GPU sends from its own NIC, across the spine
+ * (plat_route). */
+int coll_pxn_relay(const plat *p, const int *ranks, int n, int src, int dst)
+{
+    int node = plat_rank_node(p, src), local = plat_rank_local(p, dst), twin = -1, relay = -1;
+
+    if (node == plat_rank_node(p, dst) || plat_type_of_node(p, node)->intra.kind != PLAT_INTRA_NVSWITCH)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (plat_rank_node(p, ranks[i]) == node && plat_rank_local(p, ranks[i]) == local)
+            twin = ranks[i];
+    if (twin < 0 || plat_rank_nic(p, twin) < 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (plat_rank_node(p, ranks[i]) == node && plat_rank_nic(p, ranks[i]) == plat_rank_nic(p, twin) &&
+            (relay < 0 || ranks[i] < relay))
+            relay = ranks[i];
+    return relay == src ? -1 : relay;
+}
+
+/* The same as a table: relay[q * width + l] is the member that relays node
+ * q's sends to a GPU of device index l on another node, or -1. */
+static int *pxn_relays(const coll_plan *c, const node_span *nodes, int nn, int *width)
 {
     const plat *p = c->plat;
     int w = 0, *relay;
 
     for (size_t i = 0; i < p->ntypes; i++)
-        if (p->types[i].nic.count > w)
-            w = p->types[i].nic.count;
-    *maxnic = w;
+        if (p->types[i].gpus > w)
+            w = p->types[i].gpus;
+    *width = w;
     if ((relay = malloc(((size_t)nn * (size_t)w + 1) * sizeof(int))) == NULL)
         return NULL;
     for (int q = 0; q < nn; q++) {
-        const plat_node_type *ty = plat_type_of_node(p, plat_rank_node(p, c->ranks[nodes[q].first]));
-        int nvlink = ty->intra.kind == PLAT_INTRA_NVSWITCH && nodes[q].count > 1;
-        for (int j = 0; j < w; j++)
-            relay[q * w + j] = -1;
-        for (int m = nodes[q].first + nodes[q].count - 1; nvlink && m >= nodes[q].first; m--) {
-            int nic = plat_rank_nic(p, c->ranks[m]);
-            if (nic >= 0 && nic < w)
-                relay[q * w + nic] = m;
+        const node_span *s = &nodes[q];
+        int nvlink = plat_type_of_node(p, plat_rank_node(p, c->ranks[s->first]))->intra.kind == PLAT_INTRA_NVSWITCH;
+        for (int l = 0; l < w; l++)
+            relay[q * w + l] = -1;
+        for (int m = s->first; nvlink && m < s->first + s->count; m++) {
+            int nic = plat_rank_nic(p, c->ranks[m]), first = m;
+            while (nic >= 0 && first > s->first && plat_rank_nic(p, c->ranks[first - 1]) == nic)
+                first--; /* members are in rank order, and NICs too: a NIC's are contiguous */
+            if (nic >= 0)
+                relay[q * w + plat_rank_local(p, c->ranks[m])] = first;
         }
     }
     return relay;
@@ -474,19 +498,19 @@ static int *pxn_relays(const coll_plan *c, const node_span *nodes, int nn, int *
 typedef struct pxn_map {
     int *relay;   /* see pxn_relays */
     int *node_of; /* per member: its node span */
-    int maxnic;
+    int width;
     int relayed;  /* some member relays another's data */
 } pxn_map;
 
-/* Member a sends to member b, through b's rail's member on a's node when
- * there is one (PXN). Appended at x[k]; returns the new count. */
+/* Member a sends to member b, through the member that relays to b's device
+ * index on a's node when there is one (PXN). Appended at x[k]; returns the
+ * new count. */
 static size_t add_p2p(const coll_plan *c, pxn_map *m, xfer *x, size_t k, int a, int b)
 {
-    int nb = plat_rank_nic(c->plat, c->ranks[b]), r = -1;
+    int r = -1;
 
-    if (m->node_of[a] != m->node_of[b] && nb >= 0 && nb < m->maxnic &&
-        plat_rank_nic(c->plat, c->ranks[a]) != nb)
-        r = m->relay[m->node_of[a] * m->maxnic + nb];
+    if (m->node_of[a] != m->node_of[b])
+        r = m->relay[m->node_of[a] * m->width + plat_rank_local(c->plat, c->ranks[b])];
     if (r >= 0 && r != a) {
         x[k++] = (xfer){a, r, 0, 1};
         x[k++] = (xfer){r, b, 0, 1};
@@ -508,7 +532,7 @@ static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
 
     if (nodes == NULL)
         return SP_ENOMEM;
-    pxn.relay = pxn_relays(c, nodes, nn, &pxn.maxnic);
+    pxn.relay = pxn_relays(c, nodes, nn, &pxn.width);
     pxn.node_of = malloc((size_t)n * sizeof(int));
     x = malloc((2 * cap + 1) * sizeof(*x));
     if (pxn.relay == NULL || pxn.node_of == NULL || x == NULL) {

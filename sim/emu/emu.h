@@ -52,6 +52,8 @@ typedef struct emu_leg {
     int comm;         /* communicator group (clique) id */
     uint64_t bytes;   /* on the wire (LL's flags included); 0 for a message to itself */
     double delay_s;   /* NCCL's software latency before a send leaves */
+    int relay;        /* a send's: the device it goes through to another node and rail
+                       * (NCCL's PXN, coll_pxn_relay), -1 if none */
 } emu_leg;
 
 typedef struct emu_task {

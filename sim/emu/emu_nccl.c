@@ -549,7 +549,9 @@ static ncclResult_t submit_p2p(emu *m, emu_call *const *calls, size_t n)
         b->msgs[i] = g;
         b->sending[i] = k->send;
         legs[i] = (emu_leg){k->send, cl->devices[src], cl->devices[dst], g->seq, cl->id,
-                            (uint64_t)(emu_type_size(k->type) * k->count), 0.0};
+                            (uint64_t)(emu_type_size(k->type) * k->count), 0.0, -1};
+        if (k->send && src != dst)
+            legs[i].relay = coll_pxn_relay(m->plat, cl->devices, nr, legs[i].src, legs[i].dst);
         if (k->send && leg_cost(m, &legs[i]) != ncclSuccess)
             goto oom;
         if (!k->send && src == dst)

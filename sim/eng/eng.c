@@ -336,6 +336,17 @@ static void gates_clear(eng *e)
     e->ngates = 0;
 }
 
+/* Out of memory in an actor: the run is reported as failed (gates_end).
+ * It goes on ungated, every gate open, so that no member waits at one for
+ * a member that will never come. Called with the gate mutex held. */
+static void gates_fail(eng *e)
+{
+    e->gate_failed = 1;
+    for (size_t i = 0; i < e->capgates; i++)
+        for (gate *h = e->gates[i]; h != NULL; h = h->next)
+            sg_cond_notify_all(h->open);
+}
+
 /* Wait until all n members of the instance key have reached it. */
 static void gate_pass(eng *e, const char *key, int n)
 {
@@ -345,12 +356,7 @@ static void gate_pass(eng *e, const char *key, int n)
         e->gate_mutex = sg_mutex_init();
     sg_mutex_lock(e->gate_mutex);
     if ((g = gate_get(e, key)) == NULL) {
-        /* Out of memory: the run is reported as failed. It goes on ungated,
-         * every gate open, so that no member waits for one never counted. */
-        e->gate_failed = 1;
-        for (size_t i = 0; i < e->capgates; i++)
-            for (gate *h = e->gates[i]; h != NULL; h = h->next)
-                sg_cond_notify_all(h->open);
+        gates_fail(e);
         sg_mutex_unlock(e->gate_mutex);
         return;
     }
@@ -409,8 +415,12 @@ static void run_member(eng *e, const coll_plan *c, int member, const char *key, 
         void **g = m != NULL ? realloc(room->got, need * sizeof(*g)) : NULL;
         if (m != NULL)
             room->comms = m;
-        if (g == NULL) {
-            e->gate_failed = 1; /* out of memory: the run is reported as failed */
+        if (g == NULL) { /* out of memory: the run fails, no member left waiting for it */
+            if (e->gate_mutex == NULL)
+                e->gate_mutex = sg_mutex_init();
+            sg_mutex_lock(e->gate_mutex);
+            gates_fail(e);
+            sg_mutex_unlock(e->gate_mutex);
             return;
         }
         room->got = g;
@@ -1105,6 +1115,7 @@ typedef struct emu_worker { /* one per stream */
     sm_share *sm; /* its GPU's SMs */
     sg_comm_t *comms; /* run_legs' room, kept with the worker (freed with it, even after a hang) */
     void **got;
+    struct pxn_hop *hops; /* per leg, for a relay to copy at its start */
     size_t caplegs;
     xfer_room room; /* run_member's */
     struct emu_worker *next;
@@ -1266,8 +1277,32 @@ static int task_may_end(const void *arg)
     return emu_task_may_end(arg);
 }
 
+/* A send relayed to another node and rail (PXN): the relay GPU's side.
+ * It takes the data from the sender over NVLink while it sends it on to
+ * the receiver through its own NIC, both at once, as NCCL's chunks
+ * pipeline. */
+typedef struct pxn_hop {
+    char in[104], out[96];
+    uint64_t bytes;
+} pxn_hop;
+
+static void pxn_relay_main(int argc, char *argv[])
+{
+    static char payload; /* SimGrid wants one; the data moved when the task began */
+    pxn_hop h = *(const pxn_hop *)sg_actor_self_get_data(); /* its own copy: the worker moves on */
+    void *got = NULL;
+    sg_comm_t in;
+
+    (void)argc;
+    (void)argv;
+    in = sg_mailbox_get_async(sg_mailbox_by_name(h.in), &got);
+    sg_mailbox_put(sg_mailbox_by_name(h.out), &payload, (long)h.bytes);
+    sg_comm_wait(in);
+}
+
 /* A p2p task: receives are eager (posted first, their mailboxes' permanent
- * receiver), sends leave after NCCL's software latency. */
+ * receiver), sends leave after NCCL's software latency; a send through a
+ * relay (emu_leg.relay) goes to it, and it sends on (pxn_relay_main). */
 static void run_legs(emu_worker *k, const emu_task *t)
 {
     size_t n = t->nlegs, nc = 0;
@@ -1279,13 +1314,16 @@ static void run_legs(emu_worker *k, const emu_task *t)
     if (n + 1 > k->caplegs) {
         sg_comm_t *c = realloc(k->comms, (2 * n + 1) * sizeof(*c));
         void **g = c != NULL ? realloc(k->got, (n + 1) * sizeof(*g)) : NULL;
+        pxn_hop *h = g != NULL ? realloc(k->hops, (n + 1) * sizeof(*h)) : NULL;
         if (c != NULL)
             k->comms = c;
-        if (g == NULL) { /* cannot simulate it: fail the run, not silently */
+        if (g != NULL)
+            k->got = g;
+        if (h == NULL) { /* cannot simulate it: fail the run, not silently */
             k->w->failed = 1;
             return;
         }
-        k->got = g;
+        k->hops = h;
         k->caplegs = n + 1;
     }
     comms = k->comms;
@@ -1309,6 +1347,18 @@ static void run_legs(emu_worker *k, const emu_task *t)
         /* A message to itself (0 bytes here) still waits for its receive:
          * one byte over the host's loopback, which takes no time. */
         snprintf(name, sizeof(name), "m%d.%d.%d.%lu", g->comm, g->src, g->dst, g->seq);
+        if (g->relay >= 0 && g->bytes > 0) {
+            pxn_hop *h = &k->hops[i];
+            sg_actor_t a = sg_actor_init("pxn-relay", sg_host_by_name(plat_rank_host(k->w->e->plat, g->relay)));
+            snprintf(h->in, sizeof(h->in), "x%s", name);
+            memcpy(h->out, name, sizeof(h->out));
+            h->bytes = g->bytes;
+            sg_actor_set_data(a, h);
+            sg_actor_start(a, pxn_relay_main, 0, NULL);
+            comms[nc++] = sg_mailbox_put_async(sg_mailbox_by_name(h->in), k, (long)g->bytes);
+            k->w->e->messages += 2;
+            continue;
+        }
         comms[nc++] = sg_mailbox_put_async(sg_mailbox_by_name(name), k, (long)(g->bytes > 0 ? g->bytes : 1));
         k->w->e->messages++;
     }
@@ -1421,7 +1471,7 @@ static int world_start_stream(void *ctx, emu_stream *s, int device)
         w->failed = 1;
         return SP_ENOMEM;
     }
-    *k = (emu_worker){w, s, -1, &w->gpus[device], NULL, NULL, 0, {NULL, NULL, 0}, w->workers};
+    *k = (emu_worker){w, s, -1, &w->gpus[device], NULL, NULL, NULL, 0, {NULL, NULL, 0}, w->workers};
     w->workers = k;
     if (k->sm->cond == NULL) { /* the GPU's first stream: its SMs, and their holder */
         sm_share *g = k->sm;
@@ -1546,6 +1596,7 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     while (w.workers != NULL) {
         emu_worker *next = w.workers->next;
         free(w.workers->comms);
+        free(w.workers->hops);
         room_free(&w.workers->room);
         free(w.workers->got);
         free(w.workers);

@@ -19,8 +19,9 @@
  * route between rails may have several shortest paths; plat_route() then
  * reports the one that crosses the source node's intra fabric first (PXN).
  * The collective planner sends rail-aligned traffic only over the network,
- * relaying through the rail's GPU as NCCL's PXN does; replayed sends and
- * receives take these routes.
+ * relaying through the rail's GPU as NCCL's PXN does (coll_pxn_relay; so do
+ * emulated sends); replayed sends and receives name no communicator and
+ * take these routes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -301,10 +302,11 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
      * does, is the collective planner's to lay out (coll_plan.c). Not when a
      * node's GPUs share NICs: GPU - NIC - GPU would then undercut NVLink. */
     t->weigh_intra = fb->kind == PLAT_FABRIC_FAT_TREE && nodes > 1;
-    for (size_t i = 0; i < p->ntypes; i++)
-        if (p->types[i].gpus >= 2 && (p->types[i].intra.kind != PLAT_INTRA_NVSWITCH ||
-                                      p->types[i].nic.count < p->types[i].gpus))
+    for (int k = 0; k < nodes; k++) {
+        const plat_node_type *ty = plat_type_of_node(p, k);
+        if (ty->gpus >= 2 && (ty->intra.kind != PLAT_INTRA_NVSWITCH || ty->nic.count < ty->gpus))
             t->weigh_intra = 0;
+    }
 
     /* Intra-node fabric. */
     for (int k = 0; k < nodes && b.err == SP_OK; k++) {
@@ -644,8 +646,8 @@ bool plat_rail_routes_unique(const plat *p)
 {
     if (p->topo == NULL || p->fabric.kind == PLAT_FABRIC_SWITCH || p->topo->weigh_intra)
         return true;
-    for (size_t i = 0; i < p->ntypes; i++)
-        if (p->types[i].gpus >= 2 && p->types[i].intra.kind != PLAT_INTRA_NONE)
+    for (int k = 0; k < p->nodes; k++)
+        if (plat_node_gpus(p, k) >= 2 && plat_type_of_node(p, k)->intra.kind != PLAT_INTRA_NONE)
             return false;
     return true;
 }

@@ -12,8 +12,9 @@
  * Dijkstra, run once per sending host over the whole zone, visits fewer
  * vertices and edges (on a 2,048-node SuperPOD 19,009 instead of 35,393
  * vertices). The fold would change which of several equally short paths
- * SimGrid takes; the templates leave no such ties where it matters
- * (plat_topo.c).
+ * SimGrid takes; on a fat-tree the templates leave no such ties, and
+ * elsewhere only routes between rails tie (plat_topo.c,
+ * plat_rail_routes_unique).
  *
  * Links are SPLITDUPLEX, so each direction has the full bandwidth, except
  * host-memory links (SHARED: writes and reads share it). Hosts get a

@@ -35,6 +35,7 @@ sp_emu_program(threads_sync ${SP_ROOT}/tests/data/emu/threads_sync.c)
 sp_emu_program(polling ${SP_ROOT}/tests/data/emu/polling.c)
 sp_emu_program(polling_threads ${SP_ROOT}/tests/data/emu/polling_threads.c)
 sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
+sp_emu_program(pxn_sends ${SP_ROOT}/tests/data/emu/pxn_sends.c)
 sp_emu_program(late_member ${SP_ROOT}/tests/data/emu/late_member.c)
 sp_emu_program(launch_costs ${SP_ROOT}/tests/data/emu/launch_costs.c)
 sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
@@ -244,6 +245,11 @@ sp_e2e(emulate.pthread_exit RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OU
 file(WRITE ${SP_OUT}/emu-c11-threads.c "#include <threads.h>\nint main(void) { return 0; }\n")
 sp_e2e(emulate.c11_threads RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT}/emu-c11-threads.c"
   STDERR "C11 <threads.h> is not provided; use <pthread.h>")
+# Grouped sends from one root to every GPU of two SuperPOD nodes take the
+# time of a scatter: each send to another node and rail is relayed through
+# the root node's GPU on that rail (PXN), as NCCL does and as its scatter is.
+sp_e2e(emulate.pxn_sends RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|2|$<TARGET_FILE:emu_pxn_sends>"
+  STDOUT "scatter: [0-9.]+ ms, grouped sends: [0-9.]+ ms.pxn: ok")
 # A root that comes late: no rank sees its output before the root's data could reach it.
 sp_e2e(emulate.root_late RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_root_late>"
   STDOUT "^Broadcast: 0 wrong.Scatter: 0 wrong.Reduce: 0 wrong.Gather: 0 wrong")

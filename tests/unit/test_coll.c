@@ -511,6 +511,17 @@ static void test_coll__p2p_pxn(void **state)
         assert_string_equal(p->links[r.links[0]].name, "n0g1-nic");
         assert_string_equal(p->links[r.links[r.hops - 1]].name, "n3g5-nic");
         coll_plan_free(c);
+        /* With the whole machine in the communicator NCCL relays through
+         * GPU 5 of node 0, the one with the peer's device index; with a
+         * communicator that lacks it, or the pair alone, it does not. */
+        assert_int_equal(coll_pxn_relay(p, ranks, n, pair[0], pair[1]), 5);
+        assert_int_equal(coll_pxn_relay(p, pair, 2, pair[0], pair[1]), -1);
+        {
+            int some[3] = {1, 4, 8 * 3 + 5};
+            assert_int_equal(coll_pxn_relay(p, some, 3, 1, 8 * 3 + 5), -1);
+        }
+        assert_int_equal(coll_pxn_relay(p, ranks, n, 5, 8 * 3 + 5), -1); /* its own rail */
+        assert_int_equal(coll_pxn_relay(p, ranks, n, 1, 6), -1);         /* the same node */
     }
     plat_free(p);
     diag_free(d);
