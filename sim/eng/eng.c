@@ -1116,6 +1116,7 @@ typedef struct emu_worker { /* one per stream */
     sg_comm_t *comms; /* run_legs' room, kept with the worker (freed with it, even after a hang) */
     void **got;
     struct pxn_hop *hops; /* per leg, for a relay to copy at its start */
+    size_t nhops;         /* of them, those that may hold a relay's reference */
     size_t caplegs;
     xfer_room room; /* run_member's */
     struct emu_worker *next;
@@ -1280,10 +1281,13 @@ static int task_may_end(const void *arg)
 /* A send relayed to another node and rail (PXN): the relay GPU's side.
  * It takes the data from the sender over NVLink while it sends it on to
  * the receiver through its own NIC, both at once, as NCCL's chunks
- * pipeline. */
+ * pipeline. The sender's worker joins it: its send is done when the data
+ * has arrived, as a direct one's, and a receive never posted leaves the
+ * sender's stream hanging, reported as such. */
 typedef struct pxn_hop {
     char in[104], out[96];
     uint64_t bytes;
+    sg_actor_t actor; /* the relay, referenced by the worker until joined (or freed with it) */
 } pxn_hop;
 
 static void pxn_relay_main(int argc, char *argv[])
@@ -1291,13 +1295,13 @@ static void pxn_relay_main(int argc, char *argv[])
     static char payload; /* SimGrid wants one; the data moved when the task began */
     pxn_hop h = *(const pxn_hop *)sg_actor_self_get_data(); /* its own copy: the worker moves on */
     void *got = NULL;
-    sg_comm_t in;
+    sg_comm_t c[2];
 
     (void)argc;
     (void)argv;
-    in = sg_mailbox_get_async(sg_mailbox_by_name(h.in), &got);
-    sg_mailbox_put(sg_mailbox_by_name(h.out), &payload, (long)h.bytes);
-    sg_comm_wait(in);
+    c[0] = sg_mailbox_get_async(sg_mailbox_by_name(h.in), &got);
+    c[1] = sg_mailbox_put_async(sg_mailbox_by_name(h.out), &payload, (long)h.bytes);
+    sg_comm_wait_all(c, 2);
 }
 
 /* A p2p task: receives are eager (posted first, their mailboxes' permanent
@@ -1328,6 +1332,9 @@ static void run_legs(emu_worker *k, const emu_task *t)
     }
     comms = k->comms;
     got = k->got;
+    for (size_t i = 0; i < n; i++)
+        k->hops[i].actor = NULL;
+    k->nhops = n;
     for (size_t i = 0; i < n; i++) {
         const emu_leg *g = &t->legs[i];
         snprintf(name, sizeof(name), "m%d.%d.%d.%lu", g->comm, g->src, g->dst, g->seq);
@@ -1354,6 +1361,8 @@ static void run_legs(emu_worker *k, const emu_task *t)
             memcpy(h->out, name, sizeof(h->out));
             h->bytes = g->bytes;
             sg_actor_set_data(a, h);
+            sg_actor_ref(a);
+            h->actor = a;
             sg_actor_start(a, pxn_relay_main, 0, NULL);
             comms[nc++] = sg_mailbox_put_async(sg_mailbox_by_name(h->in), k, (long)g->bytes);
             k->w->e->messages += 2;
@@ -1364,6 +1373,12 @@ static void run_legs(emu_worker *k, const emu_task *t)
     }
     if (nc > 0)
         sg_comm_wait_all(comms, nc);
+    for (size_t i = 0; i < n; i++)
+        if (k->hops[i].actor != NULL) {
+            sg_actor_join(k->hops[i].actor, -1.0);
+            sg_actor_unref(k->hops[i].actor);
+            k->hops[i].actor = NULL;
+        }
 }
 
 /* The source GPU's side of a copy between two GPUs: one message. */
@@ -1471,7 +1486,7 @@ static int world_start_stream(void *ctx, emu_stream *s, int device)
         w->failed = 1;
         return SP_ENOMEM;
     }
-    *k = (emu_worker){w, s, -1, &w->gpus[device], NULL, NULL, NULL, 0, {NULL, NULL, 0}, w->workers};
+    *k = (emu_worker){w, s, -1, &w->gpus[device], NULL, NULL, NULL, 0, 0, {NULL, NULL, 0}, w->workers};
     w->workers = k;
     if (k->sm->cond == NULL) { /* the GPU's first stream: its SMs, and their holder */
         sm_share *g = k->sm;
@@ -1596,6 +1611,9 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     while (w.workers != NULL) {
         emu_worker *next = w.workers->next;
         free(w.workers->comms);
+        for (size_t i = 0; i < w.workers->nhops; i++) /* a relay its hung worker never joined */
+            if (w.workers->hops[i].actor != NULL)
+                sg_actor_unref(w.workers->hops[i].actor);
         free(w.workers->hops);
         room_free(&w.workers->room);
         free(w.workers->got);

@@ -250,6 +250,11 @@ sp_e2e(emulate.c11_threads RC 2 ARGS "emulate|-p|platforms/dgx-h100.cfg|${SP_OUT
 # the root node's GPU on that rail (PXN), as NCCL does and as its scatter is.
 sp_e2e(emulate.pxn_sends RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|2|$<TARGET_FILE:emu_pxn_sends>"
   STDOUT "scatter: [0-9.]+ ms, grouped sends: [0-9.]+ ms.pxn: ok")
+# ... and a relayed send that is never received hangs its stream, reported.
+sp_e2e(emulate.pxn_unmatched RC 4
+  ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|2|$<TARGET_FILE:emu_pxn_sends>|unmatched"
+  STDERR "device 0's stream 0 never finished: its ncclSend to rank 9 .message 0 on communicator 0. has no matching ncclRecv")
+set_tests_properties(e2e.emulate.pxn_unmatched PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 # A root that comes late: no rank sees its output before the root's data could reach it.
 sp_e2e(emulate.root_late RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|$<TARGET_FILE:emu_root_late>"
   STDOUT "^Broadcast: 0 wrong.Scatter: 0 wrong.Reduce: 0 wrong.Gather: 0 wrong")

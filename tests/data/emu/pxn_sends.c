@@ -3,10 +3,13 @@
  * its scatter as such sends, and relays each send to a GPU on another node
  * and rail through the root node's GPU on that rail (PXN): both ways must
  * take the same simulated time, and deliver the same data. Prints the two
- * times, then "pxn: ok" or FAILED lines. */
+ * times, then "pxn: ok" or FAILED lines. With the argument "unmatched",
+ * device 0 sends to device n/2 + 1 (another node and rail: relayed), which
+ * never receives: the emulator must report the hang, as for a direct send. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -16,7 +19,7 @@
 #define MAXDEV 64
 #define CNT (1 << 20) /* floats per share: 4 MiB */
 
-int main(void)
+int main(int argc, char **argv)
 {
     ncclComm_t comms[MAXDEV];
     cudaStream_t s[MAXDEV];
@@ -36,6 +39,13 @@ int main(void)
         cudaStreamCreate(&s[d]);
         cudaMalloc((void **)&send[d], (size_t)CNT * (size_t)n * sizeof(float));
         cudaMalloc((void **)&recv[d], (size_t)CNT * sizeof(float));
+    }
+    if (argc > 1 && strcmp(argv[1], "unmatched") == 0) {
+        ncclSend(send[0], CNT, ncclFloat, n / 2 + 1, comms[0], s[0]);
+        cudaSetDevice(0);
+        cudaStreamSynchronize(s[0]);
+        printf("the send completed without a receive\n");
+        return 1;
     }
     for (size_t i = 0; i < (size_t)CNT * (size_t)n; i++)
         host[i] = (float)i;
