@@ -432,12 +432,6 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
     return plan_done(nodes, x, k, out, nx);
 }
 
-/* NCCL's p2p engine as flows: all-to-all sends bytes / n from every member
- * to every other, all at once (NCCL's rounds are permutations, so with fair
- * sharing the concurrent flows move the same bytes per link); send/recv
- * sends everything to the next member; gather sends bytes / n from every
- * other member to the root (member 0), scatter from the root to every
- * other (NCCL 2.28 runs both as grouped sends and receives). */
 /* NCCL's p2p sends to a GPU on another node go through the GPU of the
  * sender's node that sits next to the NIC of the communicator's GPU with
  * the peer's device index there (NCCL_P2P_PXN_LEVEL = 2: ncclTopoGetNetDev
@@ -521,6 +515,13 @@ static size_t add_p2p(const coll_plan *c, pxn_map *m, xfer *x, size_t k, int a, 
     return k;
 }
 
+/* NCCL's p2p engine as flows: all-to-all sends bytes / n from every member
+ * to every other, all at once (NCCL's rounds are permutations, so with fair
+ * sharing the concurrent flows move the same bytes per link); send/recv
+ * sends everything to the next member; gather sends bytes / n from every
+ * other member to the root (member 0), scatter from the root to every
+ * other (NCCL 2.28 runs both as grouped sends and receives). A send to
+ * another node is relayed as above (PXN). */
 static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
 {
     int n = c->n, nn;
