@@ -435,7 +435,7 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
 /* NCCL's p2p sends to a GPU on another node go through the GPU of the
  * sender's node that sits next to the NIC of the communicator's GPU with
  * the peer's device index there (NCCL_P2P_PXN_LEVEL = 2: ncclTopoGetNetDev
- * in NCCL's src/graph/topo.cc; shared/NCCL.md 4): over NVLink, then out of
+ * in NCCL's src/graph/search.cc; shared/NCCL.md 4): over NVLink, then out of
  * that GPU's NIC, so with a NIC per GPU the network carries rail-aligned
  * traffic only, one flow per NIC and peer. Both transfers run at once, as
  * NCCL's chunks pipeline. NCCL's topology holds the communicator's GPUs
