@@ -442,22 +442,32 @@ static int build_tree(coll_plan *c, xfer **out, size_t *nx)
  * only: without a GPU of that index among them (a pipeline group has one
  * GPU per node) the GPU sends from its own NIC, across the spine
  * (plat_route). */
+/* Of ranks[0..n), the index of the one that relays node's sends to a GPU
+ * of device index `local` on another node (the rule above), or -1. */
+static int relay_among(const plat *p, const int *ranks, int n, int node, int local)
+{
+    int twin = -1, relay = -1;
+
+    for (int i = 0; i < n; i++)
+        if (plat_rank_node(p, ranks[i]) == node && plat_rank_local(p, ranks[i]) == local)
+            twin = i;
+    if (twin < 0 || plat_rank_nic(p, ranks[twin]) < 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (plat_rank_node(p, ranks[i]) == node && plat_rank_nic(p, ranks[i]) == plat_rank_nic(p, ranks[twin]) &&
+            (relay < 0 || ranks[i] < ranks[relay]))
+            relay = i;
+    return relay;
+}
+
 int coll_pxn_relay(const plat *p, const int *ranks, int n, int src, int dst)
 {
-    int node = plat_rank_node(p, src), local = plat_rank_local(p, dst), twin = -1, relay = -1;
+    int node = plat_rank_node(p, src), i;
 
     if (node == plat_rank_node(p, dst) || plat_type_of_node(p, node)->intra.kind != PLAT_INTRA_NVSWITCH)
         return -1;
-    for (int i = 0; i < n; i++)
-        if (plat_rank_node(p, ranks[i]) == node && plat_rank_local(p, ranks[i]) == local)
-            twin = ranks[i];
-    if (twin < 0 || plat_rank_nic(p, twin) < 0)
-        return -1;
-    for (int i = 0; i < n; i++)
-        if (plat_rank_node(p, ranks[i]) == node && plat_rank_nic(p, ranks[i]) == plat_rank_nic(p, twin) &&
-            (relay < 0 || ranks[i] < relay))
-            relay = ranks[i];
-    return relay == src ? -1 : relay;
+    i = relay_among(p, ranks, n, node, plat_rank_local(p, dst));
+    return i < 0 || ranks[i] == src ? -1 : ranks[i];
 }
 
 /* The same as a table: relay[q * width + l] is the member that relays node
@@ -475,15 +485,11 @@ static int *pxn_relays(const coll_plan *c, const node_span *nodes, int nn, int *
         return NULL;
     for (int q = 0; q < nn; q++) {
         const node_span *s = &nodes[q];
-        int nvlink = plat_type_of_node(p, plat_rank_node(p, c->ranks[s->first]))->intra.kind == PLAT_INTRA_NVSWITCH;
-        for (int l = 0; l < w; l++)
-            relay[q * w + l] = -1;
-        for (int m = s->first; nvlink && m < s->first + s->count; m++) {
-            int nic = plat_rank_nic(p, c->ranks[m]), first = m;
-            while (nic >= 0 && first > s->first && plat_rank_nic(p, c->ranks[first - 1]) == nic)
-                first--; /* members are in rank order, and NICs too: a NIC's are contiguous */
-            if (nic >= 0)
-                relay[q * w + plat_rank_local(p, c->ranks[m])] = first;
+        int node = plat_rank_node(p, c->ranks[s->first]);
+        int nvlink = plat_type_of_node(p, node)->intra.kind == PLAT_INTRA_NVSWITCH;
+        for (int l = 0; l < w; l++) {
+            int i = nvlink ? relay_among(p, c->ranks + s->first, s->count, node, l) : -1;
+            relay[q * w + l] = i < 0 ? -1 : s->first + i;
         }
     }
     return relay;

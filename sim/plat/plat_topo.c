@@ -555,7 +555,7 @@ static void intra_path(const plat *p, plat_path *r, int a, int b)
 }
 
 /* From NIC j of node ka to NIC jb of node kb: the same rail (j = jb) except
- * on a fat-tree, whose spine joins the rails. */
+ * on a switch or a fat-tree, whose spine joins the rails. */
 static void fabric_path(const plat *p, plat_path *r, int ka, int kb, int j, int jb)
 {
     const plat_topo *t = p->topo;
@@ -687,12 +687,7 @@ static plat_path route_links(const plat *p, int a, int b)
         ja = jb;
     }
     push(p, &r, p->topo->gpu_host[a]);
-    if (p->fabric.kind == PLAT_FABRIC_SWITCH && ja != jb) {
-        push(p, &r, p->topo->nic_port[p->topo->nic_base[ka] + (size_t)ja]);
-        push(p, &r, p->topo->nic_port[p->topo->nic_base[kb] + (size_t)jb]);
-    } else {
-        fabric_path(p, &r, ka, kb, ja, jb);
-    }
+    fabric_path(p, &r, ka, kb, ja, jb);
     push(p, &r, p->topo->gpu_host[b]);
     return r;
 }
