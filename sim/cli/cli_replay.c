@@ -20,7 +20,7 @@
 
 typedef struct replay_opts {
     const char *platform, *trace, *format, *output, *comm_groups, *recorded_on, *timeline;
-    int nodes;
+    int nodes, whole;
     wl_aicb_opts aicb;
     coll_opts coll;
     wl_compute_mode compute;
@@ -34,7 +34,7 @@ static void usage(FILE *fp)
             "                        [--comm-groups F] [--compute recorded|roofline]\n"
             "                        [--recorded-on GPU] [--precision P]\n"
             "                        [--time-unit ns|us|cycles] [--cycle-GHz F] [-o OUT.h5]\n"
-            "                        [--algo LIST] [--proto LIST] [--collnet]\n"
+            "                        [--algo LIST] [--proto LIST] [--collnet] [--whole-platform]\n"
             "\n"
             "  -t TRACE         the workload: a Chakra prefix (TRACE.0.et, TRACE.1.et, ...)\n"
             "                   or an AICB / ASTRA-sim 1.0 text file\n"
@@ -54,6 +54,8 @@ static void usage(FILE *fp)
             "                   and stream (open it in ui.perfetto.dev)\n"
             "  --algo, --proto  restrict NCCL's choice, as in scalepath nccl\n"
             "  --collnet        as NCCL_COLLNET_ENABLE=1, as in scalepath nccl\n"
+            "  --whole-platform give SimGrid every node of the platform, not only those the\n"
+            "                   workload's ranks are on (the same times, slower: a check)\n"
             "\n"
             "Compute takes the recorded durations; collectives are simulated on the\n"
             "platform. An AICB workload is laid on all the platform's ranks; a Chakra\n"
@@ -71,12 +73,12 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
         {"collnet", no_argument, NULL, 'K'},
         {"comm-groups", required_argument, NULL, 'C'}, {"compute", required_argument, NULL, 'M'},
         {"recorded-on", required_argument, NULL, 'R'}, {"precision", required_argument, NULL, 'Q'},
-        {"timeline", required_argument, NULL, 'T'},
+        {"timeline", required_argument, NULL, 'T'}, {"whole-platform", no_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     int c, err = SP_OK;
 
-    *o = (replay_opts){NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, {WL_TIME_NS, 1e9, 0}, {0, 0, 0},
+    *o = (replay_opts){NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, {WL_TIME_NS, 1e9, 0}, {0, 0, 0},
                        WL_COMPUTE_RECORDED, PLAT_BF16};
     optind = 1;
     opterr = 0;
@@ -91,6 +93,9 @@ static int parse(replay_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 't':
             o->trace = optarg;
+            break;
+        case 'W':
+            o->whole = 1;
             break;
         case 'F':
             o->format = optarg;
@@ -193,6 +198,7 @@ int cli_replay(int argc, char **argv, diag_list *diag)
     wl *w = NULL;
     eng *e = NULL;
     cli_sim sim = {0};
+    uint8_t *nodes = NULL;
     int err;
 
     if ((err = parse(&o, argc, argv, diag)) != SP_OK)
@@ -234,7 +240,9 @@ int cli_replay(int argc, char **argv, diag_list *diag)
                    rec->model, plat_prec_name(o.prec));
     }
     err = cli_sim_plan(&sim, p, w, &o.coll, diag);
-    if (err < 0 || (err = eng_new(&e, p, NULL, diag)) < 0)
+    if (err == SP_OK && !o.whole) /* SimGrid sees the nodes the workload's ranks are on */
+        err = cli_sim_nodes(&sim, p, &nodes);
+    if (err < 0 || (err = eng_new_nodes(&e, p, nodes, NULL, diag)) < 0)
         goto done;
     if ((err = cli_sim_run(&sim, e, diag)) < 0)
         goto done;
@@ -245,6 +253,9 @@ int cli_replay(int argc, char **argv, diag_list *diag)
         plat_describe(p, what, sizeof(what));
         printf("# scalepath %s replay: %s (%s, %zu layers, %zu operations) on %s: %s\n", SP_VERSION,
                w->path, w->format, w->nlayers, wl_op_count(w), p->name, what);
+        if (eng_node_count(e) < p->nodes)
+            printf("# SimGrid's platform: the %d of %d nodes the workload's ranks are on (the same routes; "
+                   "--whole-platform for all)\n", eng_node_count(e), p->nodes);
         printf("#  rank   finish(ms)  compute(ms)  comm(ms)  exposed comm(ms)  overlapped(ms)\n");
         for (int r = 0; r < w->nranks; r++) {
             cli_rank_summary rs;
@@ -295,6 +306,7 @@ int cli_replay(int argc, char **argv, diag_list *diag)
         err = cli_out_finish(f, err);
     }
 done:
+    free(nodes);
     cli_sim_free(&sim);
     eng_free(e);
     wl_free(w);

@@ -67,6 +67,20 @@ int cli_sim_plan(cli_sim *s, const plat *p, const wl *w, const coll_opts *co, di
     return err;
 }
 
+/* The folded groups of a generated layout are alike (the same size and
+ * placement, shifted): each (collective, size, group size) is timed once, on
+ * its first folded plan. The index of the plan that times entry k's. */
+static size_t fold_timer(const cli_sim *s, const wl *w, size_t k)
+{
+    const cli_plan_entry *c = &s->cache[k];
+
+    for (size_t j = 0; j < k; j++)
+        if (w->groups[s->cache[j].group].folded && s->cache[j].kind == c->kind && s->cache[j].bytes == c->bytes &&
+            w->groups[s->cache[j].group].n == w->groups[c->group].n)
+            return j;
+    return k;
+}
+
 int cli_sim_fold(cli_sim *s, eng *e, wl *w, diag_list *diag)
 {
     int err = SP_OK;
@@ -76,13 +90,7 @@ int cli_sim_fold(cli_sim *s, eng *e, wl *w, diag_list *diag)
         size_t j;
         if (!w->groups[c->group].folded)
             continue;
-        /* The folded groups of a generated layout are alike (the same size and
-         * placement, shifted): time each (collective, size, group size) once. */
-        for (j = 0; j < k; j++)
-            if (s->cache[j].folded_s >= 0.0 && s->cache[j].kind == c->kind && s->cache[j].bytes == c->bytes &&
-                w->groups[s->cache[j].group].n == w->groups[c->group].n)
-                break;
-        if (j < k)
+        if ((j = fold_timer(s, w, k)) < k)
             s->cache[k].folded_s = s->cache[j].folded_s;
         else
             err = eng_run_coll(e, c->plan, &s->cache[k].folded_s, diag);
@@ -97,6 +105,27 @@ int cli_sim_fold(cli_sim *s, eng *e, wl *w, diag_list *diag)
                     op->duration_s = s->cache[k].folded_s;
         }
     return err;
+}
+
+int cli_sim_nodes(const cli_sim *s, const plat *p, uint8_t **out)
+{
+    const wl *w = s->w;
+    uint8_t *keep = calloc((size_t)p->nodes + 1, 1);
+
+    *out = keep;
+    if (keep == NULL)
+        return SP_ENOMEM;
+    for (int r = 0; r < w->nranks && r < p->nranks; r++)
+        if (w->ranks[r].nops > 0)
+            keep[plat_rank_node(p, r)] = 1;
+    for (size_t k = 0; k < s->ncache; k++) {
+        const coll_plan *c = s->cache[k].plan;
+        if (!w->groups[s->cache[k].group].folded || fold_timer(s, w, k) != k)
+            continue;
+        for (int m = 0; m < coll_plan_members(c); m++)
+            keep[plat_rank_node(p, coll_plan_rank(c, m))] = 1;
+    }
+    return SP_OK;
 }
 
 int cli_sim_run(cli_sim *s, eng *e, diag_list *diag)

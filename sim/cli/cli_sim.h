@@ -50,6 +50,15 @@ SP_MUST_USE int cli_sim_plan(cli_sim *s, const plat *p, const wl *w, const coll_
  */
 SP_MUST_USE int cli_sim_fold(cli_sim *s, eng *e, wl *w, diag_list *diag);
 
+/**
+ * The nodes a run of s uses (for eng_new_nodes): those of the ranks with
+ * operations and of the members of the folded collectives cli_sim_fold
+ * times (the first of each kind).
+ * @param[out] out  per node, 1 if used; the caller frees it
+ * @return SP_OK or SP_ENOMEM
+ */
+SP_MUST_USE int cli_sim_nodes(const cli_sim *s, const plat *p, uint8_t **out);
+
 /* Replay the workload on the engine; times are kept in s. */
 SP_MUST_USE int cli_sim_run(cli_sim *s, eng *e, diag_list *diag);
 

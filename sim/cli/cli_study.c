@@ -107,7 +107,7 @@ static int child_run(const study *s, size_t rung, cell *cells, int fd)
             train_config cfg = c->cand[k].c;
             int e2;
             cfg.fold = fold_for(&cfg, p);
-            e2 = cli_train_simulate(e, p, s->jobs[j].m, &cfg, &s->rungs[rung].coll, &c->res[k], NULL, NULL, diag);
+            e2 = cli_train_simulate(&e, p, s->jobs[j].m, &cfg, &s->rungs[rung].coll, &c->res[k], NULL, NULL, diag);
             if (e2 == SP_ENOMEM)
                 err = e2;
             else if (e2 < 0) /* this layout failed (said in diag); the others may not */

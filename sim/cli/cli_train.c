@@ -60,6 +60,8 @@ static void usage(FILE *fp)
             "  --fold F          simulate one data-parallel replica (and one context-parallel\n"
             "                    rank), their DP and CP collectives timed apart on the whole\n"
             "                    platform; auto = above 1024 GPUs\n"
+            "  --whole-platform  give SimGrid every node of the platform, not only those the\n"
+            "                    step uses (the same routes and times, slower: a check)\n"
             "  --algo, --proto   restrict NCCL's choice, as in scalepath nccl\n"
             "  --collnet         as NCCL_COLLNET_ENABLE=1: CollNet (SHARP) where the fabric\n"
             "                    reduces in the network\n"
@@ -206,11 +208,12 @@ int cli_train_resolve(cli_train_args *a, const plat *p, diag_list *diag)
     return SP_OK;
 }
 
-int cli_train_simulate(eng *e, const plat *p, const model *m, const train_config *c, const coll_opts *co,
+int cli_train_simulate(eng **e, const plat *p, const model *m, const train_config *c, const coll_opts *co,
                        cli_train_result *res, cli_sim *keep, wl **keep_w, diag_list *diag)
 {
     wl *w = NULL;
     cli_sim sim = {0};
+    uint8_t *nodes = NULL;
     const plat_gpu *gpu = &plat_type_of_rank(p, 0)->gpu;
     int err;
 
@@ -227,8 +230,12 @@ int cli_train_simulate(eng *e, const plat *p, const model *m, const train_config
     res->capacity = gpu->mem_bytes;
     res->fits = res->mem.total <= res->capacity;
     if ((err = train_build(&w, m, p, c, diag)) < 0 || (err = wl_check(w, p->nranks, diag)) < 0 ||
-        (err = cli_sim_plan(&sim, p, w, co, diag)) < 0 || (err = cli_sim_fold(&sim, e, w, diag)) < 0 ||
-        (err = cli_sim_run(&sim, e, diag)) < 0)
+        (err = cli_sim_plan(&sim, p, w, co, diag)) < 0)
+        goto done;
+    if (*e == NULL) /* SimGrid sees the nodes the step uses */
+        err = cli_sim_nodes(&sim, p, &nodes) < 0 ? SP_ENOMEM : eng_new_nodes(e, p, nodes, NULL, diag);
+    free(nodes);
+    if (err < 0 || (err = cli_sim_fold(&sim, *e, w, diag)) < 0 || (err = cli_sim_run(&sim, *e, diag)) < 0)
         goto done;
     res->nops = wl_op_count(w);
     res->step_s = cli_sim_makespan(&sim);
@@ -376,13 +383,14 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"gemms", no_argument, NULL, 'K'},          {"loss", required_argument, NULL, 'x'},
         {"sm-contention", required_argument, NULL, 's'},
         {"moe-capacity", required_argument, NULL, 301}, {"moe-pad", no_argument, NULL, 302},
+        {"whole-platform", no_argument, NULL, 303},
         {NULL, 0, NULL, 0},
     };
     cli_train_args a;
     coll_opts co = {0, 0, 0};
     const char *ppath = NULL, *mpath = NULL, *output = NULL, *timeline = NULL;
     int nodes = 0, c, err = SP_OK;
-    bool gemms = false;
+    bool gemms = false, whole = false;
     plat *p = NULL;
     model *m = NULL;
     eng *e = NULL;
@@ -411,6 +419,9 @@ int cli_train(int argc, char **argv, diag_list *diag)
             break;
         case 'J':
             timeline = optarg;
+            break;
+        case 303:
+            whole = true;
             break;
         case 'K':
             gemms = true;
@@ -461,8 +472,8 @@ int cli_train(int argc, char **argv, diag_list *diag)
         print_gemms(m, p, &a);
         goto done;
     }
-    if ((err = eng_new(&e, p, NULL, diag)) < 0 ||
-        (err = cli_train_simulate(e, p, m, &a.cfg, &co, &res, &sim, &w, diag)) < 0)
+    if ((whole && (err = eng_new(&e, p, NULL, diag)) < 0) ||
+        (err = cli_train_simulate(&e, p, m, &a.cfg, &co, &res, &sim, &w, diag)) < 0)
         goto done;
     {
         char what[256], layout[256];
@@ -472,6 +483,9 @@ int cli_train(int argc, char **argv, diag_list *diag)
                model_params(m) / 1e9, p->name, what);
         printf("# layout: %s; %.0f tokens per step; %zu operations simulated\n", layout,
                train_tokens_per_step(&a.cfg), res.nops);
+        if (eng_node_count(e) < p->nodes)
+            printf("# SimGrid's platform: the %d of %d nodes the step uses (the same routes; --whole-platform "
+                   "for all)\n", eng_node_count(e), p->nodes);
         if (m->experts > 1) {
             double dropped, load = train_moe_load(m, &a.cfg, &dropped);
             printf("# MoE routing: %s; the busiest expert-parallel rank's experts process %.3f x the balanced "

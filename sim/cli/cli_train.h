@@ -51,11 +51,13 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
 SP_MUST_USE int cli_train_resolve(cli_train_args *a, const plat *p, diag_list *diag);
 
 /**
- * Memory fit, then one step built by train_build() and simulated on e.
+ * Memory fit, then one step built by train_build() and simulated on *e.
+ * @param e  the engine; if *e is NULL, one is started here on the nodes the
+ *           step uses (eng_new_nodes; the caller frees it with eng_free)
  * @param keep, keep_w  if not NULL, receive the simulation and workload
  *                      (the caller frees them with cli_sim_free, wl_free)
  */
-SP_MUST_USE int cli_train_simulate(eng *e, const plat *p, const model *m, const train_config *c,
+SP_MUST_USE int cli_train_simulate(eng **e, const plat *p, const model *m, const train_config *c,
                                    const coll_opts *co, cli_train_result *res, cli_sim *keep, wl **keep_w,
                                    diag_list *diag);
 

@@ -72,7 +72,26 @@ struct eng {
     size_t ngates, capgates;
     sg_mutex_t gate_mutex;
     int gate_failed;   /* out of memory in an actor: the run fails */
+    uint8_t *nodes;    /* per node, whether SimGrid has it (eng_new_nodes); NULL: every node */
 };
+
+/* Whether SimGrid knows rank q's host: every rank, unless the engine was
+ * started with some nodes only. */
+static int has_rank(const eng *e, int q)
+{
+    return e->nodes == NULL || e->nodes[plat_rank_node(e->plat, q)];
+}
+
+/* An operation on a rank whose node was left out of the engine's platform:
+ * the caller's bug (eng_new_nodes takes the nodes its runs use). */
+static int missing_rank(const eng *e, int q, diag_list *diag)
+{
+    if (has_rank(e, q))
+        return 0;
+    diag_error(diag, (sp_loc){0}, "internal: rank %d's node (%d) was left out of the simulated platform", q,
+               plat_rank_node(e->plat, q));
+    return 1;
+}
 
 static int engine_started; /* SimGrid allows one engine per process */
 static int stack_kib = 256;  /* actors' stacks: eng_set_stack_kib */
@@ -89,7 +108,7 @@ void eng_set_os_threads(int on)
     os_threads = on != 0;
 }
 
-static int write_xml(const plat *p, const char *path, diag_list *diag)
+static int write_xml(const plat *p, const uint8_t *nodes, const char *path, diag_list *diag)
 {
     FILE *fp = fopen(path, "w");
     int err;
@@ -99,7 +118,7 @@ static int write_xml(const plat *p, const char *path, diag_list *diag)
                    strerror(errno));
         return SP_EIO;
     }
-    err = plat_xml_write(p, fp);
+    err = plat_xml_write_nodes(p, nodes, fp);
     if (fclose(fp) != 0 || err < 0) {
         diag_error(diag, (sp_loc){path, 0}, "cannot write the SimGrid platform");
         return SP_EIO;
@@ -108,6 +127,11 @@ static int write_xml(const plat *p, const char *path, diag_list *diag)
 }
 
 int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
+{
+    return eng_new_nodes(out, p, NULL, xml_keep, diag);
+}
+
+int eng_new_nodes(eng **out, const plat *p, const uint8_t *nodes, const char *xml_keep, diag_list *diag)
 {
     char tmpl[] = "/tmp/scalepath-XXXXXX.xml";
     int fd, argc = 1, err;
@@ -124,9 +148,16 @@ int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
     if ((e = calloc(1, sizeof(*e))) == NULL)
         return SP_ENOMEM;
     e->plat = p;
+    if (nodes != NULL && plat_nodes_prunable(p)) {
+        if ((e->nodes = malloc((size_t)p->nodes)) == NULL) {
+            free(e);
+            return SP_ENOMEM;
+        }
+        memcpy(e->nodes, nodes, (size_t)p->nodes);
+    }
     if (xml_keep != NULL) {
         xml = xml_keep;
-        err = write_xml(p, xml, diag);
+        err = write_xml(p, e->nodes, xml, diag);
     } else {
         fd = mkstemps(tmpl, 4);
         if (fd < 0) {
@@ -136,11 +167,12 @@ int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
         }
         close(fd);
         xml = tmpl;
-        err = write_xml(p, xml, diag);
+        err = write_xml(p, e->nodes, xml, diag);
     }
     if (err < 0) {
         if (xml_keep == NULL)
             unlink(tmpl);
+        free(e->nodes);
         free(e);
         return err;
     }
@@ -161,6 +193,7 @@ int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
             engine_started = 0;
             if (xml_keep == NULL)
                 unlink(tmpl);
+            free(e->nodes);
             free(e);
             return SP_EINTERNAL;
         }
@@ -187,12 +220,22 @@ int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag)
 
 static void gates_clear(eng *e);
 
+int eng_node_count(const eng *e)
+{
+    int n = 0;
+
+    for (int k = 0; k < e->plat->nodes; k++)
+        n += e->nodes == NULL || e->nodes[k];
+    return n;
+}
+
 void eng_free(eng *e)
 {
     if (e == NULL)
         return;
     gates_clear(e);
     free(e->gates);
+    free(e->nodes);
     if (e->gate_mutex != NULL)
         sg_mutex_destroy(e->gate_mutex);
     free(e);
@@ -484,6 +527,11 @@ int eng_run_coll(eng *e, const coll_plan *c, double *time_s, diag_list *diag)
     *time_s = 0.0;
     if (ranks == NULL)
         return SP_ENOMEM;
+    for (int m = 0; m < n; m++)
+        if (missing_rank(e, coll_plan_rank(c, m), diag)) {
+            free(ranks);
+            return SP_EINTERNAL;
+        }
     e->ops++;
     for (int m = 0; m < n; m++) {
         const char *host_name = plat_rank_host(e->plat, coll_plan_rank(c, m));
@@ -576,6 +624,9 @@ int eng_run_flows(eng *e, const eng_flow *flows, size_t n, double *time_s, diag_
                        flows[i].dst);
             return SP_EINPUT;
         }
+    for (size_t i = 0; i < n; i++)
+        if (missing_rank(e, flows[i].src, diag) || missing_rank(e, flows[i].dst, diag))
+            return SP_EINTERNAL;
     ranks = calloc((size_t)nr, sizeof(*ranks));
     used = calloc((size_t)nr, 1);
     comms = calloc(2 * n + 1, sizeof(*comms));
@@ -725,8 +776,14 @@ static void route_main(int argc, char *argv[])
 int eng_check_routes(eng *e, const int *pairs, size_t n, diag_list *diag)
 {
     route_job j = {e->plat, pairs, n, diag, 0, 0};
-    sg_actor_t a = sg_actor_init("routes", sg_host_by_name(plat_rank_host(e->plat, 0)));
+    sg_actor_t a;
 
+    for (size_t i = 0; i < 2 * n; i++)
+        if (missing_rank(e, pairs[i], diag))
+            return SP_EINTERNAL;
+    if (n == 0)
+        return SP_OK;
+    a = sg_actor_init("routes", sg_host_by_name(plat_rank_host(e->plat, pairs[0])));
     sg_actor_set_data(a, &j);
     sg_actor_start(a, route_main, 0, NULL);
     simgrid_run();
@@ -993,6 +1050,12 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
         free(next_seq);
         return SP_ENOMEM;
     }
+    /* Every rank that runs an operation has its host in SimGrid's platform
+     * (so every member of its collectives, each running its own, and every
+     * peer of its sends). */
+    for (int q = 0; q < n && err == SP_OK; q++)
+        if (w->ranks[q].nops > 0 && missing_rank(e, q, diag))
+            err = SP_EINTERNAL;
     /* Per-op state, allocated before the run (an actor killed on deadlock frees nothing). */
     for (int q = 0; q < n && err == SP_OK; q++) {
         const wl_rank *wr = &w->ranks[q];
@@ -1029,8 +1092,9 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
         r->sm.cond = sg_cond_init();
     }
     for (int q = 0; q < n && err == SP_OK; q++) {
-        sg_host_t host = sg_host_by_name(plat_rank_host(e->plat, q));
-        ranks[q].sm.speed = sg_host_get_speed(host);
+        /* A rank with nothing to run (a folded replica's) may be left out of SimGrid's platform. */
+        sg_host_t host = w->ranks[q].nops > 0 ? sg_host_by_name(plat_rank_host(e->plat, q)) : NULL;
+        ranks[q].sm.speed = host != NULL ? sg_host_get_speed(host) : 0.0;
         if (w->nominal_compute && ranks[q].sm.speed > 0.0)
             ranks[q].sm.sms = plat_type_of_rank(e->plat, q)->gpu.sm_count;
         for (int s = 0; s < WL_NSTREAMS; s++) {

@@ -35,6 +35,18 @@ typedef struct eng eng;
  */
 SP_MUST_USE int eng_new(eng **out, const plat *p, const char *xml_keep, diag_list *diag);
 
+/**
+ * The same with only some nodes in SimGrid's platform (nodes[k] non-zero
+ * for node k; plat_xml_write_nodes), where plat_nodes_prunable() says
+ * their routes stay the whole platform's; elsewhere, or with nodes NULL,
+ * every node. Its Dijkstra, run once per sending GPU, then covers the
+ * nodes a run uses, not the whole cluster: a folded step on 16,384 GPUs
+ * runs on a few hundred. A run on a rank of a node left out fails with
+ * SP_EINTERNAL. nodes is copied.
+ */
+SP_MUST_USE int eng_new_nodes(eng **out, const plat *p, const uint8_t *nodes, const char *xml_keep,
+                              diag_list *diag);
+
 /* The stack of every actor, KiB (default 256: our actors are shallow; an
  * emulated program's main needs a process's). Call before eng_new. */
 void eng_set_stack_kib(int kib);
@@ -122,6 +134,9 @@ typedef int (*eng_program)(int argc, char **argv, char **envp);
  */
 SP_MUST_USE int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **argv,
                                   int sm_contention, int *status, double *time_s, diag_list *diag);
+
+/* The nodes SimGrid's platform holds: all, or those eng_new_nodes kept. */
+int eng_node_count(const eng *e);
 
 /* "3.32": the SimGrid version linked in, for provenance. */
 const char *eng_simgrid_version(void);

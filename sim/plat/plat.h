@@ -172,6 +172,8 @@ typedef struct plat_nccl {
 typedef struct plat_vertex {
     char *name; /* unique, SimGrid id */
     int rank;   /* GPU rank, or -1 for a router */
+    int node;   /* the node it belongs to (GPUs, NVSwitch or PCIe hub and ports,
+                 * NICs), or -1 for the fabric's switches */
 } plat_vertex;
 
 typedef enum plat_sharing {
@@ -288,6 +290,17 @@ plat_path plat_route(const plat *p, int src_rank, int dst_rank);
  * NVLink, and which one SimGrid takes is its own. */
 bool plat_rail_routes_unique(const plat *p);
 
+/* Whether a SimGrid file of some nodes only (plat_xml_write_nodes) routes
+ * between their GPUs exactly as the whole platform's does: on a switch or a
+ * fat-tree, where a node hangs off the fabric by its NICs, so a path through
+ * a third node (in and out of two of its NICs, over its NVLink or PCIe:
+ * four links or more, plus the two NIC ports) is always longer than the
+ * fabric's own (none on a switch, leaf - spine - leaf on a fat-tree); and
+ * only where every route has one shortest path (plat_rail_routes_unique,
+ * no GPUs sharing a NIC), so that SimGrid's tie-breaking, which depends on
+ * the graph it sees, never decides. */
+bool plat_nodes_prunable(const plat *p);
+
 /* The name SimGrid knows a rank's host by (owned by the plat). */
 const char *plat_rank_host(const plat *p, int rank);
 
@@ -313,6 +326,16 @@ const char *plat_fabric_name(plat_fabric_kind k);
  * @return SP_OK or SP_EIO
  */
 SP_MUST_USE int plat_xml_write(const plat *p, FILE *fp);
+
+/**
+ * The same with only the nodes whose keep[node] is non-zero: their GPUs,
+ * hubs and NICs, and the fabric's switches on the routes between them (a
+ * switch left with one route is a dead end, left out too). Routes between
+ * the kept GPUs are the whole platform's where plat_nodes_prunable(); the
+ * caller checks that. keep NULL: every node, as plat_xml_write.
+ * @return SP_OK, SP_EIO or SP_ENOMEM
+ */
+SP_MUST_USE int plat_xml_write_nodes(const plat *p, const uint8_t *keep, FILE *fp);
 
 /* Print every key of the platform format as Markdown tables (group, key,
  * type, required, bounds, meaning), from the same tables the loader checks

@@ -37,7 +37,8 @@ typedef struct builder {
     int err;
 } builder;
 
-static uint32_t add_vertex(builder *b, int rank, char *name)
+/* A vertex of node `node` (-1: the fabric's). */
+static uint32_t add_vertex(builder *b, int rank, int node, char *name)
 {
     plat *p = b->p;
 
@@ -52,7 +53,7 @@ static uint32_t add_vertex(builder *b, int rank, char *name)
         b->err = SP_ENOMEM;
         return 0;
     }
-    p->vertices[p->nvertices] = (plat_vertex){name, rank};
+    p->vertices[p->nvertices] = (plat_vertex){name, rank, node};
     return (uint32_t)p->nvertices++;
 }
 
@@ -291,7 +292,7 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
     /* GPUs first, so vertex index == rank for every GPU. */
     for (int k = 0; k < nodes; k++)
         for (int g = 0; g < plat_node_gpus(p, k); g++)
-            add_vertex(&b, p->node_rank0[k] + g, str_format("n%dg%d", k, g));
+            add_vertex(&b, p->node_rank0[k] + g, k, str_format("n%dg%d", k, g));
 
     /* Between nodes of a rail-optimized fat-tree, a route from GPU a to a GPU
      * b on another rail has three shortest paths of equal length: out of a's
@@ -315,7 +316,7 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
         uint32_t hub;
         if (ty->gpus < 2 || in->kind == PLAT_INTRA_NONE)
             continue;
-        hub = add_vertex(&b, -1, str_format(in->kind == PLAT_INTRA_NVSWITCH ? "n%dnvsw" : "n%dpcie", k));
+        hub = add_vertex(&b, -1, k, str_format(in->kind == PLAT_INTRA_NVSWITCH ? "n%dnvsw" : "n%dpcie", k));
         if (in->kind == PLAT_INTRA_PCIE && !in->p2p) {
             /* Without P2P every byte is written to host memory by the sender and read
              * from it by the receiver: a shared link crossed twice per route. */
@@ -326,7 +327,7 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
             int r = p->node_rank0[k] + g;
             char *name = str_format(in->kind == PLAT_INTRA_NVSWITCH ? "n%dg%d-nvl" : "n%dg%d-pcie", k, g);
             if (in->kind == PLAT_INTRA_PCIE && !in->p2p) {
-                uint32_t port = add_vertex(&b, -1, str_format("n%dg%dport", k, g));
+                uint32_t port = add_vertex(&b, -1, k, str_format("n%dg%dport", k, g));
                 t->gpu_intra[r] = add_link(&b, name, in->bw_Bps, in->lat_s / 2, (uint32_t)r, port);
                 add_edge(&b, port, hub, t->node_bounce[k]);
             } else {
@@ -348,7 +349,7 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
         for (int k = 0; k < nodes && b.err == SP_OK; k++) {
             const plat_node_type *ty = plat_type_of_node(p, k);
             for (int j = 0; j < ty->nic.count; j++)
-                nic_v[t->nic_base[k] + (size_t)j] = add_vertex(&b, -1, str_format("n%dnic%d", k, j));
+                nic_v[t->nic_base[k] + (size_t)j] = add_vertex(&b, -1, k, str_format("n%dnic%d", k, j));
             for (int g = 0; g < ty->gpus; g++) {
                 int r = p->node_rank0[k] + g;
                 t->gpu_host[r] = add_link(&b, str_format("n%dg%d-nic", k, g), ty->nic.host_bw_Bps,
@@ -407,7 +408,7 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
             break;
         }
         case PLAT_FABRIC_SWITCH: {
-            uint32_t sw = add_vertex(&b, -1, str_format("sw0"));
+            uint32_t sw = add_vertex(&b, -1, -1, str_format("sw0"));
             for (int k = 0; k < nodes && b.err == SP_OK; k++) {
                 const plat_node_type *ty = plat_type_of_node(p, k);
                 double bw = port_bw > 0 ? min2(port_bw, wire_bw(&ty->nic)) : wire_bw(&ty->nic);
@@ -438,13 +439,13 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
             if (b.err < 0)
                 break;
             if (fb->tiers == 2)
-                top = add_vertex(&b, -1, str_format("spine"));
+                top = add_vertex(&b, -1, -1, str_format("spine"));
             else
-                top = add_vertex(&b, -1, str_format("core"));
+                top = add_vertex(&b, -1, -1, str_format("core"));
             for (int u = 0; u < units && b.err == SP_OK; u++) {
                 uint32_t spine = top;
                 if (fb->tiers == 3) {
-                    spine = add_vertex(&b, -1, str_format("u%dspine", u));
+                    spine = add_vertex(&b, -1, -1, str_format("u%dspine", u));
                     /* Non-blocking to the core: every leaf uplink of the unit continues up. */
                     t->unit_core[u] = add_link(&b, str_format("u%dspine-core", u),
                                                (double)rails * up_ports * leaf_port_bw,
@@ -452,7 +453,7 @@ int plat_set_nodes(plat *p, int nodes, diag_list *diag)
                 }
                 for (int j = 0; j < rails; j++) {
                     size_t at = (size_t)u * (size_t)rails + (size_t)j;
-                    leaf[at] = add_vertex(&b, -1, str_format("u%dleaf%d", u, j));
+                    leaf[at] = add_vertex(&b, -1, -1, str_format("u%dleaf%d", u, j));
                     /* The leaf's uplinks, aggregated: SimGrid routes one path, so
                      * spreading over spines (ECMP) becomes one link of their sum. */
                     t->leaf_up[at] = add_link(&b, str_format("u%dleaf%d-up", u, j),
@@ -650,6 +651,22 @@ bool plat_rail_routes_unique(const plat *p)
         if (plat_node_gpus(p, k) >= 2 && plat_type_of_node(p, k)->intra.kind != PLAT_INTRA_NONE)
             return false;
     return true;
+}
+
+bool plat_nodes_prunable(const plat *p)
+{
+    if (p->topo == NULL || p->nodes < 2 ||
+        (p->fabric.kind != PLAT_FABRIC_SWITCH && p->fabric.kind != PLAT_FABRIC_FAT_TREE))
+        return false;
+    /* Shared NICs: an intra-node route ties with GPU - NIC - GPU, and which
+     * one SimGrid takes depends on the order its Dijkstra meets the whole
+     * graph's vertices. */
+    for (int k = 0; k < p->nodes; k++) {
+        const plat_node_type *ty = plat_type_of_node(p, k);
+        if (ty->gpus >= 2 && ty->nic.count < ty->gpus)
+            return false;
+    }
+    return plat_rail_routes_unique(p);
 }
 
 plat_path plat_route(const plat *p, int a, int b)

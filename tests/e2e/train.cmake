@@ -227,3 +227,9 @@ sp_e2e(train.moe_capacity_dense RC 2 ARGS "train|-p|platforms/dgx-h100.cfg|-m|${
 sp_e2e(train.moe_capacity_zero RC 2 ARGS "${mx}|--moe-capacity|0"
   STDERR "option --moe-capacity: expected a number in")
 
+# SimGrid given only the nodes a run uses (a folded step, a trace on fewer
+# ranks than the platform): the same reports and HDF5 tables as with
+# --whole-platform, on 2- and 3-tier fat-trees.
+add_test(NAME e2e.train.whole_platform COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_whole_platform.py
+  ${SP_EXE} ${SP_OUT}/whole-platform)
+set_tests_properties(e2e.train.whole_platform PROPERTIES LABELS e2e)

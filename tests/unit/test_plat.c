@@ -342,6 +342,98 @@ static void test_plat__xml(void **state)
     plat_free(p);
 }
 
+/* The SimGrid file of some nodes only: their GPUs and the switches between
+ * them; leaves with no kept node below are dead ends, left out; the links
+ * of the routes kept and no others. */
+static char *xml_nodes(plat *p, const uint8_t *keep)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+
+    assert_non_null(fp);
+    assert_int_equal(plat_xml_write_nodes(p, keep, fp), SP_OK);
+    fclose(fp);
+    return buf;
+}
+
+static void test_plat__xml_nodes(void **state)
+{
+    diag_list *d = *state;
+    plat *p;
+    char *whole = xml_of(d, FIXTURES "/fat-tree-2tier.cfg", 8, &p), *buf;
+    uint8_t keep[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+
+    assert_true(plat_nodes_prunable(p));
+    /* Every node kept: the whole file, but for its comment. */
+    buf = xml_nodes(p, keep);
+    assert_int_equal(count(buf, "<host "), 16);
+    assert_int_equal(count(buf, "<router "), count(whole, "<router "));
+    assert_int_equal(count(buf, "<router "), 4 + 1); /* 4 leaves, the spine; NICs and 2-GPU NVSwitches folded */
+    assert_int_equal(count(buf, "<link "), count(whole, "<link "));
+    assert_int_equal(count(buf, "<route "), count(whole, "<route "));
+    assert_non_null(strstr(buf, "8 node(s) kept"));
+    assert_null(strstr(whole, "kept"));
+    free(buf);
+
+    /* Nodes 0 and 1, in unit 0: unit 1's leaves lead nowhere else. */
+    memset(keep, 0, sizeof(keep));
+    keep[0] = keep[1] = 1;
+    buf = xml_nodes(p, keep);
+    assert_int_equal(count(buf, "<host "), 4);
+    assert_null(strstr(buf, "\"n2g0\""));
+    assert_int_equal(count(buf, "<router "), 3);
+    assert_non_null(strstr(buf, "<router id=\"u0leaf1\"/>"));
+    assert_non_null(strstr(buf, "<router id=\"spine\"/>"));
+    assert_null(strstr(buf, "u1leaf0"));
+    /* Per node 2 NVLink routes folded into one, 2 to the leaves; 2 leaf uplinks. */
+    assert_int_equal(count(buf, "<route "), 2 * (1 + 2) + 2);
+    /* Per node 4 NVLink links and markers, 2 x 2 to the leaves; the uplinks. */
+    assert_int_equal(count(buf, "<link "), 2 * (4 + 4) + 2);
+    assert_null(strstr(buf, "n2nic0-leaf"));
+    assert_non_null(strstr(buf, "2 node(s) kept"));
+    free(buf);
+
+    /* Node 0 alone: its leaves still reach the spine (two routes each). */
+    keep[1] = 0;
+    buf = xml_nodes(p, keep);
+    assert_int_equal(count(buf, "<host "), 2);
+    assert_int_equal(count(buf, "<router "), 3);
+    assert_int_equal(count(buf, "<route "), 1 + 2 + 2);
+    free(buf);
+
+    /* One node in each unit: both units' leaves and the spine. */
+    keep[4] = 1;
+    buf = xml_nodes(p, keep);
+    assert_int_equal(count(buf, "<host "), 4);
+    assert_int_equal(count(buf, "<router "), 5);
+    assert_int_equal(count(buf, "<route "), 2 * (1 + 2) + 4);
+    assert_non_null(strstr(buf, "<host id=\"n4g1\""));
+    free(buf);
+    free(whole);
+    plat_free(p);
+
+    /* Where a third node could be on a route, or routes tie, no pruning. */
+    assert_int_equal(plat_load(&p, FIXTURES "/direct-2gpu.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    assert_false(plat_nodes_prunable(p)); /* back to back */
+    plat_free(p);
+    assert_int_equal(plat_load(&p, FIXTURES "/good-multi.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
+    assert_false(plat_nodes_prunable(p)); /* 4 GPUs share 2 NICs */
+    plat_free(p);
+    assert_int_equal(plat_load(&p, PLATFORMS "/dgx-spark-ring.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 4, d), SP_OK);
+    assert_false(plat_nodes_prunable(p)); /* a ring: routes pass through nodes */
+    plat_free(p);
+    assert_int_equal(plat_load(&p, PLATFORMS "/dgx-h100.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 1, d), SP_OK);
+    assert_false(plat_nodes_prunable(p)); /* one node */
+    assert_int_equal(plat_set_nodes(p, 4, d), SP_OK);
+    assert_true(plat_nodes_prunable(p)); /* a switch, a NIC per GPU */
+    plat_free(p);
+}
+
 /* Every file of the corpus fails to load with SP_EINPUT, no platform, and a
  * message matching its EXPECT line (which carries file:line). */
 static void test_plat__bad_corpus(void **state)
@@ -398,6 +490,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plat__h100, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_plat__routes_and_rails, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_plat__xml, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_plat__xml_nodes, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_plat__fat_tree_routes, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_plat__ring_routes, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_plat__pcie_bounce, diag_setup, diag_teardown),
