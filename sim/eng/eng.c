@@ -162,6 +162,7 @@ int eng_new_nodes(eng **out, const plat *p, const uint8_t *nodes, const char *xm
         fd = mkstemps(tmpl, 4);
         if (fd < 0) {
             diag_error(diag, (sp_loc){0}, "cannot create a temporary file: %s", strerror(errno));
+            free(e->nodes);
             free(e);
             return SP_EIO;
         }

@@ -297,8 +297,9 @@ bool plat_rail_routes_unique(const plat *p);
  * four links or more, plus the two NIC ports) is always longer than the
  * fabric's own (none on a switch, leaf - spine - leaf on a fat-tree); and
  * only where every route has one shortest path (plat_rail_routes_unique,
- * no GPUs sharing a NIC), so that SimGrid's tie-breaking, which depends on
- * the graph it sees, never decides. */
+ * no GPUs sharing a NIC, no multi-GPU node whose GPUs talk through host
+ * memory), so that SimGrid's tie-breaking, which depends on the graph it
+ * sees, never decides. */
 bool plat_nodes_prunable(const plat *p);
 
 /* The name SimGrid knows a rank's host by (owned by the plat). */

@@ -658,12 +658,13 @@ bool plat_nodes_prunable(const plat *p)
     if (p->topo == NULL || p->nodes < 2 ||
         (p->fabric.kind != PLAT_FABRIC_SWITCH && p->fabric.kind != PLAT_FABRIC_FAT_TREE))
         return false;
-    /* Shared NICs: an intra-node route ties with GPU - NIC - GPU, and which
-     * one SimGrid takes depends on the order its Dijkstra meets the whole
-     * graph's vertices. */
+    /* Ties, where which path SimGrid takes depends on the order its Dijkstra
+     * meets the whole graph's vertices: with shared NICs an intra-node route
+     * ties with GPU - NIC - GPU; through host memory (PCIe without P2P, two
+     * links a leg) with GPU - NIC - switch - NIC - GPU. */
     for (int k = 0; k < p->nodes; k++) {
         const plat_node_type *ty = plat_type_of_node(p, k);
-        if (ty->gpus >= 2 && ty->nic.count < ty->gpus)
+        if (ty->gpus >= 2 && (ty->nic.count < ty->gpus || (ty->intra.kind == PLAT_INTRA_PCIE && !ty->intra.p2p)))
             return false;
     }
     return plat_rail_routes_unique(p);

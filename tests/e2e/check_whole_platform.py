@@ -110,7 +110,8 @@ bad += run(exe, out, "whole-train", ["train", "-p", "platforms/superpod-h100.cfg
 bad += run(exe, out, "whole-train-sparks", ["train", "-p", "platforms/dgx-spark-cluster.cfg", "-n", "64", "-m",
                                             "workloads/models/llama3-8b.cfg", "--pp", "4", "--seq", "1024",
                                             "--gbs", "64", "--finetune", "lora", "--fold", "on"])
-# A trace on the first two of eight DGX H100s.
-bad += run(exe, out, "whole-replay", ["replay", "-p", "platforms/superpod-h100.cfg", "-n", "8", "-t",
-                                      replay_trace(os.path.join(out, "whole-replay-trace"))])
+# A trace on the first two of eight DGX H100s, and of four behind one switch.
+trace = replay_trace(os.path.join(out, "whole-replay-trace"))
+bad += run(exe, out, "whole-replay", ["replay", "-p", "platforms/superpod-h100.cfg", "-n", "8", "-t", trace])
+bad += run(exe, out, "whole-replay-switch", ["replay", "-p", "platforms/dgx-h100.cfg", "-n", "4", "-t", trace])
 sys.exit(1 if bad else 0)

@@ -422,6 +422,10 @@ static void test_plat__xml_nodes(void **state)
     assert_int_equal(plat_set_nodes(p, 2, d), SP_OK);
     assert_false(plat_nodes_prunable(p)); /* 4 GPUs share 2 NICs */
     plat_free(p);
+    assert_int_equal(plat_load(&p, FIXTURES "/pcie-switch.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(p, 3, d), SP_OK);
+    assert_false(plat_nodes_prunable(p)); /* through host memory: ties with the switch */
+    plat_free(p);
     assert_int_equal(plat_load(&p, PLATFORMS "/dgx-spark-ring.cfg", d), SP_OK);
     assert_int_equal(plat_set_nodes(p, 4, d), SP_OK);
     assert_false(plat_nodes_prunable(p)); /* a ring: routes pass through nodes */
