@@ -98,11 +98,14 @@ int cli_platforms(int argc, char **argv, diag_list *diag)
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: scalepath platform -p PLATFORM.cfg [-n NODES] [--xml] [--check-routes]\n"
-                "                          [--bisection] [--load]\n"
+                "                          [--bisection] [--load] [--nodes LIST]\n"
                 "  Expand a platform and print a summary; --xml prints the SimGrid platform,\n"
                 "  --check-routes compares SimGrid's routes with scalepath's own,\n"
                 "  --bisection simulates half the nodes sending to the other half,\n"
-                "  --load loads it into SimGrid and prints the time and memory taken.\n");
+                "  --load loads it into SimGrid and prints the time and memory taken.\n"
+                "  --nodes LIST (with --xml, --check-routes, --load): SimGrid given only\n"
+                "  these nodes (e.g. 0,5,8-11), as train and replay give it the nodes\n"
+                "  they use, where the routes stay the same (switch and fat-tree fabrics)\n");
 }
 
 static double now_s(void)
@@ -119,44 +122,44 @@ static double peak_rss_MB(void)
     return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
 }
 
-/* Pairs to check: every pair inside node 0; GPU g of node 0 to GPU g of
- * every other node and back (the same rail: every collective's network
- * traffic); and where such routes are unique (plat_rail_routes_unique),
- * every GPU of node 0 to every GPU of node 1 and of the last node and back
- * (other rails too: replayed sends, within a scalable unit and across
- * units when the last node is in another). */
-static int *route_pairs(const plat *p, size_t *n)
+/* Pairs to check among the nodes ks[0..nk) (all, or those --nodes keeps):
+ * every pair inside the first, F; GPU g of F to GPU g of every other and
+ * back (the same rail: every collective's network traffic); and where such
+ * routes are unique (plat_rail_routes_unique), every GPU of F to every GPU
+ * of the second and of the last and back (other rails too: replayed sends,
+ * within a scalable unit and across units when the last is in another). */
+static int *route_pairs(const plat *p, const int *ks, int nk, size_t *n)
 {
-    int g0 = plat_node_gpus(p, 0), last = p->nodes - 1;
+    int f = ks[0], f0 = p->node_rank0[f], g0 = plat_node_gpus(p, f), last = nk - 1;
     size_t max = (size_t)g0 * (size_t)g0 + 2 * (size_t)p->nranks, k = 0;
     int *v;
 
     if (last > 0)
-        max += 2 * (size_t)g0 * (size_t)(plat_node_gpus(p, 1) + plat_node_gpus(p, last));
+        max += 2 * (size_t)g0 * (size_t)(plat_node_gpus(p, ks[1]) + plat_node_gpus(p, ks[last]));
     if ((v = malloc(max * 2 * sizeof(int))) == NULL)
         return NULL;
 #define PAIR(x, y) (v[2 * k] = (x), v[2 * k + 1] = (y), k++)
     for (int a = 0; a < g0; a++)
         for (int b = 0; b < g0; b++)
             if (a != b)
-                PAIR(a, b);
-    for (int node = 1; node < p->nodes; node++) {
-        int r0 = p->node_rank0[node];
-        for (int g = 0; g < plat_node_gpus(p, node) && g < g0; g++) {
-            if (plat_rank_nic(p, g) != plat_rank_nic(p, r0 + g))
+                PAIR(f0 + a, f0 + b);
+    for (int i = 1; i < nk; i++) {
+        int r0 = p->node_rank0[ks[i]];
+        for (int g = 0; g < plat_node_gpus(p, ks[i]) && g < g0; g++) {
+            if (plat_rank_nic(p, f0 + g) != plat_rank_nic(p, r0 + g))
                 continue;
-            PAIR(g, r0 + g);
-            PAIR(r0 + g, g);
+            PAIR(f0 + g, r0 + g);
+            PAIR(r0 + g, f0 + g);
         }
     }
     for (int t = 0; plat_rail_routes_unique(p) && t < (last > 1 ? 2 : last); t++) {
-        int node = t == 0 ? 1 : last, r0 = p->node_rank0[node];
+        int node = ks[t == 0 ? 1 : last], r0 = p->node_rank0[node];
         for (int a = 0; a < g0; a++)
             for (int b = 0; b < plat_node_gpus(p, node); b++) {
-                if (a == b && plat_rank_nic(p, a) == plat_rank_nic(p, r0 + b))
+                if (a == b && plat_rank_nic(p, f0 + a) == plat_rank_nic(p, r0 + b))
                     continue; /* already checked */
-                PAIR(a, r0 + b);
-                PAIR(r0 + b, a);
+                PAIR(f0 + a, r0 + b);
+                PAIR(r0 + b, f0 + a);
             }
     }
 #undef PAIR
@@ -164,11 +167,53 @@ static int *route_pairs(const plat *p, size_t *n)
     return v;
 }
 
+/* --nodes LIST: node indices and ranges, "0,5,8-11", each below the
+ * platform's node count; keep[k] set for each. */
+static int parse_nodes(const char *list, const plat *p, uint8_t *keep, diag_list *diag)
+{
+    const char *s = list;
+
+    while (*s != '\0') {
+        char *end;
+        long a, b;
+        if (*s < '0' || *s > '9')
+            break;
+        a = b = strtol(s, &end, 10);
+        if (*end == '-') {
+            if (end[1] < '0' || end[1] > '9')
+                break;
+            b = strtol(end + 1, &end, 10);
+        }
+        if (a > b || b >= p->nodes) {
+            char what[48];
+            snprintf(what, sizeof(what), a == b ? "%ld" : "%ld-%ld", a, b);
+            diag_error(diag, (sp_loc){0}, "platform: --nodes: %s: expected nodes from 0 to %d (a range low-high)",
+                       what, p->nodes - 1);
+            return SP_EINPUT;
+        }
+        for (long k = a; k <= b; k++)
+            keep[k] = 1;
+        s = end;
+        if (*s == ',' && s[1] != '\0')
+            s++;
+        else if (*s != '\0')
+            break;
+    }
+    if (*s != '\0' || *list == '\0') {
+        diag_error(diag, (sp_loc){0}, "platform: --nodes: expected node indices and ranges such as 0,5,8-11, got \"%s\"",
+                   list);
+        return SP_EINPUT;
+    }
+    return SP_OK;
+}
+
 int cli_platform(int argc, char **argv, diag_list *diag)
 {
     const char *path = NULL;
-    int nodes = 0, xml = 0, routes = 0, bisect = 0, load = 0, err;
+    int nodes = 0, xml = 0, routes = 0, bisect = 0, load = 0, err, *ks = NULL, nk = 0;
     double t0 = now_s(), t_expand, t_load;
+    const char *only = NULL;
+    uint8_t *keep = NULL;
     plat *p = NULL;
     eng *e = NULL;
 
@@ -190,6 +235,8 @@ int cli_platform(int argc, char **argv, diag_list *diag)
             bisect = 1;
         } else if (strcmp(argv[i], "--load") == 0) {
             load = 1;
+        } else if (strcmp(argv[i], "--nodes") == 0 && i + 1 < argc) {
+            only = argv[++i];
         } else {
             diag_error(diag, (sp_loc){0}, "platform: unknown argument \"%s\"", argv[i]);
             usage(stderr);
@@ -200,11 +247,26 @@ int cli_platform(int argc, char **argv, diag_list *diag)
         diag_error(diag, (sp_loc){0}, "platform: a platform is required (-p platforms/NAME.cfg)");
         return SP_EINPUT;
     }
+    if (only != NULL && bisect) {
+        diag_error(diag, (sp_loc){0}, "platform: --bisection runs on every node: not with --nodes");
+        return SP_EINPUT;
+    }
     if ((err = plat_load(&p, path, diag)) < 0 || (err = plat_set_nodes(p, nodes, diag)) < 0)
         goto done;
     t_expand = now_s() - t0;
-    if (xml) {
-        err = plat_xml_write(p, stdout);
+    keep = calloc((size_t)p->nodes + 1, 1);
+    ks = calloc((size_t)p->nodes + 1, sizeof(*ks));
+    if (keep == NULL || ks == NULL) {
+        err = SP_ENOMEM;
+        goto done;
+    }
+    if (only != NULL && (err = parse_nodes(only, p, keep, diag)) < 0)
+        goto done;
+    for (int k = 0; k < p->nodes; k++)
+        if (only == NULL || keep[k])
+            ks[nk++] = k;
+    if (xml) { /* the file SimGrid gets: every node where pruning would change routes */
+        err = plat_xml_write_nodes(p, only != NULL && plat_nodes_prunable(p) ? keep : NULL, stdout);
         goto done;
     }
     {
@@ -221,16 +283,19 @@ int cli_platform(int argc, char **argv, diag_list *diag)
     if (!routes && !bisect && !load)
         goto done;
     t0 = now_s();
-    if ((err = eng_new(&e, p, NULL, diag)) < 0)
+    if ((err = eng_new_nodes(&e, p, only != NULL ? keep : NULL, NULL, diag)) < 0)
         goto done;
     t_load = now_s() - t0;
+    if (only != NULL)
+        printf("  SimGrid's platform: %d of %d nodes%s\n", eng_node_count(e), p->nodes,
+               eng_node_count(e) < p->nodes ? "" : " (routes here may pass through other nodes or tie: all loaded)");
     if (load)
         printf("  load: expanded in %.3f s, XML written and loaded by SimGrid in %.3f s, "
                "peak RSS %.0f MB\n",
                t_expand, t_load, peak_rss_MB());
     if (routes) {
         size_t n = 0;
-        int *pairs = route_pairs(p, &n);
+        int *pairs = route_pairs(p, ks, nk, &n);
         if (pairs == NULL) {
             err = SP_ENOMEM;
             goto done;
@@ -270,6 +335,8 @@ int cli_platform(int argc, char **argv, diag_list *diag)
         free(f);
     }
 done:
+    free(keep);
+    free(ks);
     eng_free(e);
     plat_free(p);
     return err;

@@ -247,6 +247,29 @@ sp_fabric(direct_2gpu tests/unit/fixtures/direct-2gpu.cfg 2)
 sp_fabric(superpod_h100 platforms/superpod-h100.cfg 64)
 sp_fabric(spark_cluster platforms/dgx-spark-cluster.cfg 64)
 sp_fabric(nvl72_pair platforms/gb200-nvl72.cfg 2)
+# SimGrid given some nodes only (as train and replay give it the nodes they
+# use): its routes between their GPUs are scalepath's own, link by link,
+# across units and tiers; where they would not be (a ring), every node stays.
+foreach(case "superpod_h100:platforms/superpod-h100.cfg:96:0,5,40,95:4 of 96"
+             "superpod_b200:platforms/superpod-b200.cfg:64:3,33:2 of 64"
+             "spark_cluster:platforms/dgx-spark-cluster.cfg:40:1,17-18,39:4 of 40"
+             "switch_h100:platforms/dgx-h100.cfg:6:1,4:2 of 6"
+             "nvl72:platforms/gb200-nvl72.cfg:8:0,7:2 of 8"
+             "fat_tree_3tier:tests/unit/fixtures/fat-tree-3tier.cfg:20:0-1,9,19:4 of 20"
+             "ring:platforms/dgx-spark-ring.cfg:4:0,2:4 of 4")
+  string(REPLACE ":" ";" c "${case}")
+  list(GET c 0 name)
+  list(GET c 1 plat)
+  list(GET c 2 n)
+  list(GET c 3 keep)
+  list(GET c 4 said)
+  sp_e2e(fabric.nodes.${name} RC 0 ARGS "platform|-p|${plat}|-n|${n}|--nodes|${keep}|--check-routes"
+    STDOUT "SimGrid's platform: ${said} nodes.*routes: [0-9]+ pairs checked against SimGrid: all agree")
+endforeach()
+sp_e2e(fabric.nodes.bad RC 2 ARGS "platform|-p|platforms/dgx-h100.cfg|-n|4|--nodes|1,7|--check-routes"
+  STDERR "--nodes: 7: expected nodes from 0 to 3")
+sp_e2e(fabric.nodes.garbage RC 2 ARGS "platform|-p|platforms/dgx-h100.cfg|-n|4|--nodes|1,x"
+  STDERR "--nodes: expected node indices and ranges such as 0,5,8-11, got \"1,x\"")
 
 # --- scalepath nccl runs on every shipped tier.
 foreach(tier dgx-spark:2 dgx-spark-ring:4 dgx-spark-switch:4 dgx-spark-cluster:64 dgx-station:2 dgx-h100:2 dgx-b200:2
