@@ -197,7 +197,7 @@ static int jfail(jcur *c, const char *what)
 
 static int comm_groups_load(comm_groups *g, const char *path, int max_rank, diag_list *diag)
 {
-    unsigned char *buf;
+    unsigned char *buf, *seen; /* seen: per rank, listed in the group being read */
     size_t len;
     jcur c;
     int err;
@@ -206,10 +206,15 @@ static int comm_groups_load(comm_groups *g, const char *path, int max_rank, diag
     if ((err = slurp(path, &buf, &len, diag)) < 0)
         return err;
     buf[len] = '\0'; /* slurp leaves room */
+    if ((seen = calloc((size_t)max_rank + 1, 1)) == NULL) {
+        free(buf);
+        return SP_ENOMEM;
+    }
     c = (jcur){(const char *)buf, path, 1, diag};
     jskip(&c);
     if (*c.s++ != '{') {
         free(buf);
+        free(seen);
         return jfail(&c, "'{' at the start");
     }
     for (jskip(&c); *c.s != '}' && err == SP_OK;) {
@@ -238,6 +243,14 @@ static int comm_groups_load(comm_groups *g, const char *path, int max_rank, diag
         g->ranks[at] = NULL;
         g->n[at] = 0;
         g->count++;
+        for (size_t i = 0; i < at; i++)
+            if (strcmp(g->names[i], g->names[at]) == 0) {
+                diag_error(diag, (sp_loc){path, c.line}, "comm groups: group \"%s\" is listed twice",
+                           g->names[at]);
+                err = SP_EINPUT;
+            }
+        if (err < 0)
+            break;
         c.s++;
         jskip(&c);
         if (*c.s++ != ':' || (jskip(&c), *c.s++ != '[')) {
@@ -259,6 +272,13 @@ static int comm_groups_load(comm_groups *g, const char *path, int max_rank, diag
                 err = SP_EINPUT;
                 break;
             }
+            if (seen[v]) {
+                diag_error(diag, (sp_loc){path, c.line}, "comm groups: group \"%s\" lists rank %ld twice",
+                           g->names[at], v);
+                err = SP_EINPUT;
+                break;
+            }
+            seen[v] = 1;
             c.s = end;
             if (vec_reserve((void **)&g->ranks[at], &rcap, (size_t)g->n[at] + 1, sizeof(int)) < 0) {
                 err = SP_ENOMEM;
@@ -276,6 +296,8 @@ static int comm_groups_load(comm_groups *g, const char *path, int max_rank, diag
         }
         if (err < 0)
             break;
+        for (int i = 0; i < g->n[at]; i++)
+            seen[g->ranks[at][i]] = 0;
         jskip(&c);
         if (*c.s == ',')
             c.s++;
@@ -283,7 +305,14 @@ static int comm_groups_load(comm_groups *g, const char *path, int max_rank, diag
             err = jfail(&c, "',' or '}' after a group");
         jskip(&c);
     }
+    if (err == SP_OK) { /* the closing '}', then nothing but blanks */
+        c.s++;
+        jskip(&c);
+        if (*c.s != '\0')
+            err = jfail(&c, "nothing after the closing '}'");
+    }
     free(buf);
+    free(seen);
     if (err < 0)
         comm_groups_free(g);
     return err;

@@ -453,6 +453,17 @@ sp_e2e(chakra.comm_groups RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|1|-t|${
   STDOUT "iteration time")
 sp_e2e(bad.chakra.groups_json RC 2 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|1|-t|${chakra}/microbenchmarks/all_reduce/8npus_1MB/all_reduce|--comm-groups|tests/bad/chakra/groups-bad.json"
   STDERR "groups-bad.json:3: error: comm groups: expected ',' or '\\]' in a list of ranks")
+# A rank twice in a group, a group twice, bytes after the closing brace: said at the line.
+foreach(c "dup-rank:3: error: comm groups: group \"1\" lists rank 4 twice"
+          "dup-name:3: error: comm groups: group \"0\" is listed twice"
+          "trailing:5: error: comm groups: expected nothing after the closing '}'")
+  string(FIND "${c}" ":" colon)
+  string(SUBSTRING "${c}" 0 ${colon} name)
+  string(SUBSTRING "${c}" ${colon} -1 want)
+  string(REPLACE "-" "_" tname "${name}")
+  sp_e2e(bad.chakra.groups_${tname} RC 2 ARGS "replay|-p|platforms/dgx-h100.cfg|-n|1|-t|${chakra}/microbenchmarks/all_reduce/8npus_1MB/all_reduce|--comm-groups|tests/bad/chakra/groups-${name}.json"
+    STDERR "groups-${name}.json${want}")
+endforeach()
 # Rescaling compute recorded on an A100 (AICB's sample) to the H100: faster by the bf16 peak ratio.
 sp_e2e(replay.rescaled RC 0 ARGS "replay|-p|platforms/dgx-h100.cfg|-t|${aicb}/GPT13B_megatron_tp8_pp1_mbs1_A100.txt|--recorded-on|A100-SXM"
   STDOUT "rescaled from A100-SXM.* 0 +[0-9.]+ +65\\.[0-9]+ ")
