@@ -4,7 +4,8 @@
 Usage: mutate_loaders.py SCALEPATH SOURCE_ROOT WORK_DIR ITERATIONS [SEED]
 
 Each iteration takes a valid input (platform file, model file, study file,
-AICB text, one rank of a Chakra trace, an nccl-tests log, one part file of
+AICB text, one rank of a Chakra trace, a comm-groups JSON file, an
+nccl-tests log, one part file of
 a study run in parts, which the merge reads), applies 1-8 random byte edits (overwrite,
 insert, delete a run, truncate) and runs the command that loads it. Every
 run must exit 0 or 2, never by a signal or another status; an exit 2 must
@@ -32,9 +33,11 @@ SEEDS = [
     ("bench/data/nccl-tests/h100x8_allreduce_g1_dgxc.log", "log"),
     ("tests/data/aicb/micro_all_reduce.txt", "aicb"),
     (CHAKRA + ".0.et", "et"),
+    ("tests/data/chakra/groups-2x4.json", "groups"),
     (None, "part"),  # made first: part 0, 1 or 2 of 3 of tests/data/studies/small.cfg
 ]
 STUDY = "tests/data/studies/small.cfg"
+GROUPED = "tests/data/chakra/microbenchmarks/all_reduce/8npus_1MB/all_reduce"  # read with groups-2x4.json
 
 
 def mutate(r, data):
@@ -94,6 +97,9 @@ def main():
             path = os.path.join(work, "m.h5")
             cmd = [exe, "study", os.path.join(root, STUDY), "--merge"] + \
                   [path if k == which else parts[k] for k in range(3)]
+        elif kind == "groups":
+            path = os.path.join(work, "g.json")
+            cmd = [exe, "replay", "-p", plat("dgx-h100.cfg"), "-t", os.path.join(root, GROUPED), "--comm-groups", path]
         elif kind == "aicb":
             path = os.path.join(work, "w.txt")
             cmd = [exe, "replay", "-p", plat("dgx-spark-switch.cfg"), "-n", "4", "-t", path,
