@@ -16,6 +16,41 @@
 
 #include "util/str.h"
 
+struct cfg_names {
+    char **v;
+    size_t n;
+};
+
+/* libconfig names an @included file as the directive wrote it, relative to
+ * the including file's folder: the path from the working folder instead
+ * (kept until cfg_close), so that FILE:LINE opens in an editor. NULL if
+ * out of memory (the caller keeps libconfig's name). */
+static const char *include_path(const cfg_file *f, const char *file)
+{
+    cfg_names *t = f->names;
+    char *joined, **nv;
+
+    size_t nd = f->dir != NULL ? strlen(f->dir) : 0;
+
+    if (f->dir == NULL || file[0] == '/' || strcmp(file, f->path) == 0 ||
+        (strncmp(file, f->dir, nd) == 0 && file[nd] == '/')) /* already from here */
+        return file;
+    if ((joined = str_format("%s/%s", f->dir, file)) == NULL)
+        return NULL;
+    for (size_t i = 0; t != NULL && i < t->n; i++)
+        if (strcmp(t->v[i], joined) == 0) {
+            free(joined);
+            return t->v[i];
+        }
+    if (t == NULL || (nv = realloc(t->v, (t->n + 1) * sizeof(*nv))) == NULL) {
+        free(joined);
+        return NULL;
+    }
+    t->v = nv;
+    t->v[t->n++] = joined;
+    return joined;
+}
+
 int cfg_open(cfg_file *out, const char *path, diag_list *diag)
 {
     FILE *fp;
@@ -39,11 +74,25 @@ int cfg_open(cfg_file *out, const char *path, diag_list *diag)
     slash = strrchr(dir, '/');
     if (slash != NULL)
         *slash = '\0';
+    if ((out->names = calloc(1, sizeof(*out->names))) == NULL) {
+        free(dir);
+        free(out->path);
+        out->path = NULL;
+        return SP_ENOMEM;
+    }
     config_init(&out->cfg);
     config_set_include_dir(&out->cfg, slash != NULL ? dir : ".");
-    free(dir);
+    if (slash != NULL)
+        out->dir = dir;
+    else
+        free(dir);
     if (!config_read_file(&out->cfg, path)) {
         const char *file = config_error_file(&out->cfg);
+        if (file != NULL) {
+            const char *from_here = include_path(out, file);
+            if (from_here != NULL)
+                file = from_here;
+        }
         const char *text = config_error_text(&out->cfg);
         if (config_error_type(&out->cfg) == CONFIG_ERR_FILE_IO) {
             diag_error(diag, (sp_loc){path, 0}, "cannot read: %s",
@@ -213,6 +262,15 @@ void cfg_close(cfg_file *f)
         config_destroy(&f->cfg);
     free(f->path);
     f->path = NULL;
+    free(f->dir);
+    f->dir = NULL;
+    if (f->names != NULL) {
+        for (size_t i = 0; i < f->names->n; i++)
+            free(f->names->v[i]);
+        free(f->names->v);
+        free(f->names);
+        f->names = NULL;
+    }
 }
 
 sp_loc cfg_loc(const cfg_file *f, const config_setting_t *s)
@@ -222,6 +280,11 @@ sp_loc cfg_loc(const cfg_file *f, const config_setting_t *s)
 
     if (file == NULL)
         file = f->path;
+    else {
+        const char *from_here = include_path(f, file);
+        if (from_here != NULL)
+            file = from_here;
+    }
     if (line == 0)
         line = 1; /* the root group starts at the top of the file */
     return (sp_loc){file, line};

@@ -19,9 +19,13 @@
 
 #include "util/diag.h"
 
+typedef struct cfg_names cfg_names;
+
 typedef struct cfg_file {
     config_t cfg;
     char *path;      /* as given by the caller, owned */
+    char *dir;       /* its folder, where @include paths start; NULL: the working folder */
+    cfg_names *names; /* @included files' paths from the working folder, for locations; owned */
     diag_list *diag; /* borrowed */
 } cfg_file;
 
