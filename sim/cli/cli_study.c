@@ -75,7 +75,9 @@ static void usage(FILE *fp)
             "            the results to -o as a part file: one task of a Slurm job array\n"
             "            (--part $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)\n"
             "  --merge   the tables from the part files of all N parts (the same\n"
-            "            study, inputs and scalepath), as one run would give them\n",
+            "            study, inputs and scalepath), as one run would give them\n"
+            "  --whole-platform  give SimGrid every node of each rung, not only those\n"
+            "            its simulated layouts use (the same results, slower: a check)\n",
             DEFAULT_STUDY);
 }
 
@@ -86,12 +88,46 @@ static bool fold_for(const train_config *c, const plat *p)
     return (c->l.dp > 1 || c->l.cp > 1) && p->nranks >= 64;
 }
 
+/* The nodes the layouts to simulate on this rung use, for the rung's one
+ * engine: their union (cli_train_nodes); NULL (every node) where pruning
+ * would change routes, with whole, or if a layout fails to build (its
+ * simulation then fails the same way, and says why). */
+static uint8_t *rung_nodes(const study *s, size_t rung, const cell *cells, bool whole)
+{
+    const plat *p = s->rungs[rung].p;
+    uint8_t *keep;
+    diag_list *quiet = NULL; /* the simulation reports the same problems */
+    int err = SP_OK;
+
+    if (whole || !plat_nodes_prunable(p) || (keep = calloc((size_t)p->nodes + 1, 1)) == NULL)
+        return NULL;
+    if (diag_new(&quiet, 1) < 0) {
+        free(keep);
+        return NULL;
+    }
+    for (size_t j = 0; j < s->njobs && err == SP_OK; j++) {
+        const cell *c = &cells[j * s->nrungs + rung];
+        for (int k = 0; k < c->nsim && err == SP_OK; k++) {
+            train_config cfg = c->cand[k].c;
+            cfg.fold = fold_for(&cfg, p);
+            err = cli_train_nodes(p, s->jobs[j].m, &cfg, &s->rungs[rung].coll, keep, quiet);
+        }
+    }
+    diag_free(quiet);
+    if (err < 0) {
+        free(keep);
+        return NULL;
+    }
+    return keep;
+}
+
 /* In the child: simulate the proposed layouts of every job on this rung. */
-static int child_run(const study *s, size_t rung, cell *cells, int fd)
+static int child_run(const study *s, size_t rung, cell *cells, int fd, bool whole)
 {
     const plat *p = s->rungs[rung].p;
     diag_list *diag = NULL;
     eng *e = NULL;
+    uint8_t *keep;
     int err, any = 0;
 
     for (size_t j = 0; j < s->njobs; j++)
@@ -100,7 +136,9 @@ static int child_run(const study *s, size_t rung, cell *cells, int fd)
         return SP_OK;
     if (diag_new(&diag, 50) < 0)
         return SP_ENOMEM;
-    err = eng_new(&e, p, NULL, diag);
+    keep = rung_nodes(s, rung, cells, whole);
+    err = eng_new_nodes(&e, p, keep, NULL, diag);
+    free(keep);
     for (size_t j = 0; j < s->njobs && err == SP_OK; j++) {
         cell *c = &cells[j * s->nrungs + rung];
         for (int k = 0; k < c->nsim && err == SP_OK; k++) {
@@ -151,7 +189,7 @@ static int read_all(int fd, void *buf, size_t n)
 }
 
 /* One child per rung, up to `jobs` at a time; results back through pipes. */
-static int simulate_rungs(const study *s, cell *cells, int jobs, diag_list *diag)
+static int simulate_rungs(const study *s, cell *cells, int jobs, bool whole, diag_list *diag)
 {
     size_t next = 0, done = 0;
     int err = SP_OK;
@@ -188,7 +226,7 @@ static int simulate_rungs(const study *s, cell *cells, int jobs, diag_list *diag
                     close(fd[i]);
                 free(pid);
                 free(fd);
-                rc = child_run(s, me, cells, p[1]);
+                rc = child_run(s, me, cells, p[1], whole);
                 close(p[1]);
                 _exit(rc == SP_OK ? 0 : 3);
             }
@@ -478,6 +516,8 @@ static const res_field res_fields[] = {
     RES("exposed_pp", "s", "stage 0: of which waiting for a pipeline stage", stage[0].exposed_by[CLI_PP]),
     RES("exposed_other", "s", "stage 0: of which other communication", stage[0].exposed_by[CLI_OTHER]),
     RES("pipeline_wait", "s", "stage 0: waiting for another stage (the pipeline bubble)", pp_wait[0]),
+    RES("simgrid_nodes", "1", "nodes SimGrid was given: those the rung's simulated layouts use, where routes stay "
+        "the same (else all)", simgrid_nodes),
 };
 #undef RES
 #define NRES (sizeof(res_fields) / sizeof(res_fields[0]))
@@ -902,6 +942,7 @@ int cli_study(int argc, char **argv, diag_list *diag)
         {"output", required_argument, NULL, 'o'},        {"jobs", required_argument, NULL, 'j'},
         {"max-simulated", required_argument, NULL, 'K'}, {"part", required_argument, NULL, 'P'},
         {"merge", no_argument, NULL, 'M'},               {"help", no_argument, NULL, 'h'},
+        {"whole-platform", no_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     const char *path = DEFAULT_STUDY, *output = NULL;
@@ -911,6 +952,7 @@ int cli_study(int argc, char **argv, diag_list *diag)
     part_file *pf = NULL;
     size_t np = 0;
     uint32_t digest = 0;
+    bool whole = false;
 
     optind = 1;
     opterr = 0;
@@ -933,6 +975,9 @@ int cli_study(int argc, char **argv, diag_list *diag)
             break;
         case 'M':
             merge = 1;
+            break;
+        case 'W':
+            whole = true;
             break;
         case 'h':
             usage(stdout);
@@ -1014,7 +1059,7 @@ int cli_study(int argc, char **argv, diag_list *diag)
     if (merge)
         err = merge_parts(s, cells, pf, np, diag);
     else
-        err = simulate_rungs(s, cells, jobs, diag);
+        err = simulate_rungs(s, cells, jobs, whole, diag);
     if (err < 0)
         goto done;
     if (part >= 0) {
@@ -1043,6 +1088,18 @@ int cli_study(int argc, char **argv, diag_list *diag)
         printf("; the %d best-estimated layouts of each job and rung simulated\n", s->max_simulated);
         {
             int listed = 0;
+            for (size_t r = 0; r < s->nrungs; r++) { /* the rung's engine, shared by its layouts */
+                double given = 0.0;
+                for (size_t j = 0; j < s->njobs; j++)
+                    for (int k = 0; k < cells[j * s->nrungs + r].nsim; k++)
+                        given = fmax(given, cells[j * s->nrungs + r].res[k].simgrid_nodes);
+                if (given > 0.0 && given < s->rungs[r].p->nodes)
+                    printf("%s%s: %.0f of %d nodes", listed++ ? "; " : "# SimGrid given the nodes the simulated layouts use: ",
+                           s->rungs[r].name, given, s->rungs[r].p->nodes);
+            }
+            if (listed)
+                printf(" (the same routes; --whole-platform for all)\n");
+            listed = 0;
             for (size_t r = 0; r < s->nrungs; r++)
                 if (s->rungs[r].coll.collnet)
                     printf("%s%s", listed++ ? ", " : "# CollNet (in-network reduction, NCCL_COLLNET_ENABLE=1) on: ",

@@ -238,6 +238,7 @@ int cli_train_simulate(eng **e, const plat *p, const model *m, const train_confi
     if (err < 0 || (err = cli_sim_fold(&sim, *e, w, diag)) < 0 || (err = cli_sim_run(&sim, *e, diag)) < 0)
         goto done;
     res->nops = wl_op_count(w);
+    res->simgrid_nodes = eng_node_count(*e);
     res->step_s = cli_sim_makespan(&sim);
     res->tokens_per_s = train_tokens_per_step(c) / res->step_s;
     res->tflops_per_gpu =
@@ -267,6 +268,24 @@ done:
         cli_sim_free(&sim);
         wl_free(w);
     }
+    return err;
+}
+
+int cli_train_nodes(const plat *p, const model *m, const train_config *c, const coll_opts *co, uint8_t *keep,
+                    diag_list *diag)
+{
+    wl *w = NULL;
+    cli_sim sim = {0};
+    uint8_t *mine = NULL;
+    int err;
+
+    if ((err = train_build(&w, m, p, c, diag)) == SP_OK && (err = wl_check(w, p->nranks, diag)) == SP_OK &&
+        (err = cli_sim_plan(&sim, p, w, co, diag)) == SP_OK && (err = cli_sim_nodes(&sim, p, &mine)) == SP_OK)
+        for (int k = 0; k < p->nodes; k++)
+            keep[k] |= mine[k];
+    free(mine);
+    cli_sim_free(&sim);
+    wl_free(w);
     return err;
 }
 
@@ -535,7 +554,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 18, NF = 21, NS = 8 };
+    enum { NI = 19, NF = 21, NS = 8 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -553,7 +572,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                 l->vpp > 1 ? l->vpp : 1, l->dp, l->zero, l->micro_batch, l->seq_len,
                                 l->microbatches, r->fits, rows[i].a->cfg.fold, (int64_t)r->nops,
                                 l->ep > 1 ? l->ep : 1, rows[i].a->cfg.tp_overlap, !rows[i].a->cfg.sms_free,
-                                rows[i].a->cfg.moe_pad};
+                                rows[i].a->cfg.moe_pad, (int64_t)r->simgrid_nodes};
             double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
@@ -605,6 +624,9 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"sm_contention", OUT_I64, "1", "1 if compute lost the SMs of NCCL's CTAs while collectives ran",
                  iv + 16 * n},
                 {"moe_pad", OUT_I64, "1", "MoE: 1 if every expert's input was padded to its capacity", iv + 17 * n},
+                {"simgrid_nodes", OUT_I64, "1",
+                 "nodes SimGrid was given: those the simulation used, where routes stay the same (else all)",
+                 iv + 18 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
                 {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},

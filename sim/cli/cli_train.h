@@ -33,6 +33,7 @@ typedef struct cli_train_result {
     double moe_dropped;           /* MoE: share of the busiest rank's routed tokens dropped */
     double mfu;            /* of the dense bf16 peak */
     size_t nops;           /* operations simulated */
+    double simgrid_nodes;  /* nodes SimGrid was given (eng_node_count): the others run nothing */
     int nstages;           /* pipeline stages summarised (all, up to CLI_TRAIN_MAX_STAGES) */
     int stage_rank[CLI_TRAIN_MAX_STAGES];
     cli_rank_summary stage[CLI_TRAIN_MAX_STAGES];
@@ -57,6 +58,15 @@ SP_MUST_USE int cli_train_resolve(cli_train_args *a, const plat *p, diag_list *d
  * @param keep, keep_w  if not NULL, receive the simulation and workload
  *                      (the caller frees them with cli_sim_free, wl_free)
  */
+/**
+ * The nodes one step of c uses (cli_sim_nodes), added to keep (per node,
+ * non-zero if used): the workload is built and planned, then freed; for an
+ * engine that several configurations share (study's rungs).
+ * @return SP_OK; the build's or the plan's error (reported in diag)
+ */
+SP_MUST_USE int cli_train_nodes(const plat *p, const model *m, const train_config *c, const coll_opts *co,
+                                uint8_t *keep, diag_list *diag);
+
 SP_MUST_USE int cli_train_simulate(eng **e, const plat *p, const model *m, const train_config *c,
                                    const coll_opts *co, cli_train_result *res, cli_sim *keep, wl **keep_w,
                                    diag_list *diag);
