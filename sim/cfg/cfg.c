@@ -21,8 +21,9 @@ struct cfg_names {
     size_t n;
 };
 
-/* libconfig names an @included file as the directive wrote it, relative to
- * the including file's folder: the path from the working folder instead
+/* libconfig (1.5, Debian 12's) names an @included file as the directive
+ * wrote it, relative to the including file's folder: the path from the
+ * working folder instead
  * (kept until cfg_close), so that FILE:LINE opens in an editor. NULL if
  * out of memory (the caller keeps libconfig's name). */
 static const char *include_path(const cfg_file *f, const char *file)
@@ -30,10 +31,7 @@ static const char *include_path(const cfg_file *f, const char *file)
     cfg_names *t = f->names;
     char *joined, **nv;
 
-    size_t nd = f->dir != NULL ? strlen(f->dir) : 0;
-
-    if (f->dir == NULL || file[0] == '/' || strcmp(file, f->path) == 0 ||
-        (strncmp(file, f->dir, nd) == 0 && file[nd] == '/')) /* already from here */
+    if (f->dir == NULL || file[0] == '/' || strcmp(file, f->path) == 0)
         return file;
     if ((joined = str_format("%s/%s", f->dir, file)) == NULL)
         return NULL;

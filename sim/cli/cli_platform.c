@@ -288,7 +288,7 @@ int cli_platform(int argc, char **argv, diag_list *diag)
     t_load = now_s() - t0;
     if (only != NULL)
         printf("  SimGrid's platform: %d of %d nodes%s\n", eng_node_count(e), p->nodes,
-               eng_node_count(e) < p->nodes ? "" : " (routes here may pass through other nodes or tie: all loaded)");
+               plat_nodes_prunable(p) ? "" : " (routes here may pass through other nodes or tie: all loaded)");
     if (load)
         printf("  load: expanded in %.3f s, XML written and loaded by SimGrid in %.3f s, "
                "peak RSS %.0f MB\n",

@@ -991,6 +991,10 @@ int cli_study(int argc, char **argv, diag_list *diag)
             err = SP_EINPUT;
         }
     }
+    if (merge && whole) {
+        diag_error(diag, (sp_loc){0}, "study: --whole-platform chooses how parts are simulated, not how they merge");
+        err = SP_EINPUT;
+    }
     /* The study file, unless the first argument is already a part. */
     if (optind < argc && !(merge && looks_like_part(argv[optind])))
         path = argv[optind++];

@@ -235,10 +235,11 @@ int cli_train_simulate(eng **e, const plat *p, const model *m, const train_confi
     if (*e == NULL) /* SimGrid sees the nodes the step uses */
         err = cli_sim_nodes(&sim, p, &nodes) < 0 ? SP_ENOMEM : eng_new_nodes(e, p, nodes, NULL, diag);
     free(nodes);
+    if (err == SP_OK)
+        res->simgrid_nodes = eng_node_count(*e);
     if (err < 0 || (err = cli_sim_fold(&sim, *e, w, diag)) < 0 || (err = cli_sim_run(&sim, *e, diag)) < 0)
         goto done;
     res->nops = wl_op_count(w);
-    res->simgrid_nodes = eng_node_count(*e);
     res->step_s = cli_sim_makespan(&sim);
     res->tokens_per_s = train_tokens_per_step(c) / res->step_s;
     res->tflops_per_gpu =

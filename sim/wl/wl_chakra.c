@@ -305,10 +305,10 @@ static int comm_groups_load(comm_groups *g, const char *path, int max_rank, diag
             err = jfail(&c, "',' or '}' after a group");
         jskip(&c);
     }
-    if (err == SP_OK) { /* the closing '}', then nothing but blanks */
+    if (err == SP_OK) { /* the closing '}', then nothing but blanks (a NUL byte is not the end) */
         c.s++;
         jskip(&c);
-        if (*c.s != '\0')
+        if (c.s != (const char *)buf + len)
             err = jfail(&c, "nothing after the closing '}'");
     }
     free(buf);

@@ -99,3 +99,11 @@ set_tests_properties(e2e.lab6.scaling PROPERTIES LABELS e2e TIMEOUT 900 PASS_REG
   "SuperPOD H100, 32 nodes +256 yes +TP1 PP1 DP256 Z3[^\n]*\nSuperPOD H100, 64 nodes +512 yes +TP2 PP1 DP256[^\n]*\nSuperPOD H100, 128 nodes +1024 yes +TP4 PP1 DP256")
 add_test(NAME e2e.lab6.claims COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_lab6.py ${SP_OUT}/lab6.h5)
 set_tests_properties(e2e.lab6.claims PROPERTIES LABELS e2e DEPENDS e2e.lab6.scaling)
+# The same with a rung SimGrid is given only some nodes of (15 of 64): the
+# merged printout, its "SimGrid given" line and the simgrid_nodes column as
+# one run gives them.
+add_test(NAME e2e.study.parts_pruned COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study_parts.py
+  ${SP_EXE} tests/data/studies/pruned.cfg ${SP_OUT}/study-parts-pruned WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.study.parts_pruned PROPERTIES LABELS e2e TIMEOUT 600)
+sp_e2e(opt.study_merge_whole RC 2 ARGS "study|${small}|--merge|--whole-platform|${SP_OUT}/part.h5"
+  STDERR "--whole-platform chooses how parts are simulated, not how they merge")
