@@ -16,6 +16,13 @@
  * elsewhere only routes between rails tie (plat_topo.c,
  * plat_rail_routes_unique).
  *
+ * plat_xml_write_nodes writes the file of some nodes only (train, replay
+ * and study give SimGrid the nodes their run uses): their vertices, the
+ * fabric's switches less the dead ends, the routes between what stays and
+ * the links those cross, in the whole file's order. Where
+ * plat_nodes_prunable() the routes between the kept GPUs are the whole
+ * file's; `platform --nodes LIST --check-routes` compares them.
+ *
  * Links are SPLITDUPLEX, so each direction has the full bandwidth, except
  * host-memory links (SHARED: writes and reads share it). Hosts get a
  * nominal speed: GPU compute is not simulated by this layer (the compute
