@@ -23,9 +23,8 @@ struct cfg_names {
 
 /* libconfig (1.5, Debian 12's) names an @included file as the directive
  * wrote it, relative to the including file's folder: the path from the
- * working folder instead
- * (kept until cfg_close), so that FILE:LINE opens in an editor. NULL if
- * out of memory (the caller keeps libconfig's name). */
+ * working folder instead (kept until cfg_close), so that FILE:LINE opens
+ * in an editor. NULL if out of memory (the caller keeps libconfig's name). */
 static const char *include_path(const cfg_file *f, const char *file)
 {
     cfg_names *t = f->names;

@@ -61,6 +61,24 @@ static void fold_ends(const plat *p, const uint32_t *first, const uint32_t *seco
     *y = e2->a == v ? e2->b : e2->a;
 }
 
+/* The route edge i belongs to: its own between its two vertices, or, where
+ * it is a leg of a folded router, that router's between its two
+ * neighbours. Returns the folded router, or UINT32_MAX. */
+static uint32_t edge_route(const plat *p, const uint8_t *fold, const uint32_t *first, const uint32_t *second,
+                           size_t i, uint32_t *x, uint32_t *y)
+{
+    const plat_edge *e = &p->edges[i];
+    uint32_t v = fold[e->a] ? e->a : fold[e->b] ? e->b : UINT32_MAX;
+
+    if (v != UINT32_MAX) {
+        fold_ends(p, first, second, v, x, y);
+    } else {
+        *x = e->a;
+        *y = e->b;
+    }
+    return v;
+}
+
 static uint64_t pair_key(uint32_t a, uint32_t b)
 {
     return a < b ? (uint64_t)a << 32 | b : (uint64_t)b << 32 | a;
@@ -162,14 +180,9 @@ static void pick_vertices(const plat *p, const uint8_t *keep, const uint8_t *fol
         changed = 0;
         memset(deg, 0, (p->nvertices + 1) * sizeof(*deg));
         for (size_t i = 0; i < p->nedges; i++) {
-            const plat_edge *e = &p->edges[i];
-            uint32_t x = e->a, y = e->b;
-            if (fold[e->a] || fold[e->b]) {
-                uint32_t v = fold[e->a] ? e->a : e->b;
-                if (i != first[v])
-                    continue;
-                fold_ends(p, first, second, v, &x, &y);
-            }
+            uint32_t x, y, v = edge_route(p, fold, first, second, i, &x, &y);
+            if (v != UINT32_MAX && i != first[v])
+                continue; /* a folded route counts once */
             if (in[x] && in[y]) {
                 deg[x]++;
                 deg[y]++;
@@ -212,9 +225,8 @@ int plat_xml_write_nodes(const plat *p, const uint8_t *keep, FILE *fp)
     /* The links the kept routes cross (markers too); the whole file declares every link. */
     for (size_t i = 0; i < p->nedges && used != NULL; i++) {
         const plat_edge *e = &p->edges[i];
-        uint32_t x = e->a, y = e->b;
-        if (fold[e->a] || fold[e->b])
-            fold_ends(p, first, second, fold[e->a] ? e->a : e->b, &x, &y);
+        uint32_t x, y;
+        edge_route(p, fold, first, second, i, &x, &y);
         if (in[x] && in[y]) {
             used[e->link] = 1;
             if (e->nmarks > 0)
@@ -254,23 +266,17 @@ int plat_xml_write_nodes(const plat *p, const uint8_t *keep, FILE *fp)
     for (size_t i = 0; i < p->nedges; i++) {
         const plat_edge *e = &p->edges[i];
         const plat_link *l = &p->links[e->link];
-        uint32_t v = fold[e->a] ? e->a : fold[e->b] ? e->b : UINT32_MAX;
+        uint32_t x, y, v = edge_route(p, fold, first, second, i, &x, &y);
+        if ((v != UINT32_MAX && i != first[v]) || !in[x] || !in[y])
+            continue;
         if (v != UINT32_MAX) {
             const plat_edge *e1 = &p->edges[first[v]], *e2 = &p->edges[second[v]];
-            uint32_t x, y;
-            if (i != first[v])
-                continue;
-            fold_ends(p, first, second, v, &x, &y);
-            if (!in[x] || !in[y])
-                continue;
             fprintf(fp, "  <route src=\"%s\" dst=\"%s\">", p->vertices[x].name, p->vertices[y].name);
             put_leg_backwards(p, fp, e2, v);
             put_leg_backwards(p, fp, e1, x);
             fprintf(fp, "</route>\n");
             continue;
         }
-        if (!in[e->a] || !in[e->b])
-            continue;
         fprintf(fp, "  <route src=\"%s\" dst=\"%s\"><link_ctn id=\"%s\"%s/>", p->vertices[e->a].name,
                 p->vertices[e->b].name, l->name,
                 l->sharing == PLAT_SPLITDUPLEX ? " direction=\"UP\"" : "");

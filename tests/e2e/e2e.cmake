@@ -268,6 +268,8 @@ foreach(case "superpod_h100:platforms/superpod-h100.cfg:96:0,5,40,95:4 of 96"
 endforeach()
 sp_e2e(fabric.nodes.bad RC 2 ARGS "platform|-p|platforms/dgx-h100.cfg|-n|4|--nodes|1,7|--check-routes"
   STDERR "--nodes: 7: expected nodes from 0 to 3")
+sp_e2e(fabric.nodes.bisection RC 2 ARGS "platform|-p|platforms/dgx-h100.cfg|-n|4|--nodes|1|--bisection"
+  STDERR "--bisection runs on every node: not with --nodes")
 sp_e2e(fabric.nodes.garbage RC 2 ARGS "platform|-p|platforms/dgx-h100.cfg|-n|4|--nodes|1,x"
   STDERR "--nodes: expected node indices and ranges such as 0,5,8-11, got \"1,x\"")
 
