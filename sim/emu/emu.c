@@ -2,6 +2,7 @@
  * messages matched across ranks, and the data they move (emu.h). */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,25 @@
 
 #include "emu/emu_int.h"
 
+void *emu_huge(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t a = (uintptr_t)p, first = (a + EMU_HUGE_MIN - 1) & ~(uintptr_t)(EMU_HUGE_MIN - 1);
+
+    /* advice only: the huge pages that fit within [p, p + size) */
+    if (p != NULL && size >= EMU_HUGE_MIN && first - a <= size - EMU_HUGE_MIN)
+        madvise((void *)first, (size - (first - a)) & ~(size_t)(EMU_HUGE_MIN - 1), MADV_HUGEPAGE);
+#else
+    (void)size;
+#endif
+    return p;
+}
+
 void *emu_map(size_t size)
 {
     void *p = mmap(NULL, size > 0 ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    return p == MAP_FAILED ? NULL : emu_huge(p, size);
 }
 
 void emu_unmap(void *p, size_t size)
@@ -818,7 +833,7 @@ static int coll_begin(emu_coll *c, int r)
     }
     /* Only the root's input matters to a broadcast or a scatter. */
     if (!from_root(c->fn) || r == c->root) {
-        if ((c->snap[r] = malloc(zin + 1)) == NULL)
+        if ((c->snap[r] = emu_huge(malloc(zin + 1), zin)) == NULL)
             return SP_ENOMEM;
         memcpy(c->snap[r], c->send[r], zin);
     }
@@ -843,7 +858,7 @@ static int coll_begin(emu_coll *c, int r)
     {
         char *scratch = NULL;
         if (c->fn == EMU_ALL_REDUCE || c->fn == EMU_REDUCE) {
-            if ((scratch = malloc(out_bytes(c) + 1)) == NULL)
+            if ((scratch = emu_huge(malloc(out_bytes(c) + 1), out_bytes(c))) == NULL)
                 return SP_ENOMEM;
             reduce(scratch, c->snap, n, c->count, c->type, c->op);
         } else if (c->fn == EMU_REDUCE_SCATTER && (scratch = malloc((size_t)n * sizeof(char *))) == NULL) {
@@ -895,7 +910,7 @@ static int msg_begin(emu_msg *g, int sending, int nodata)
         return SP_OK;
     }
     if (sending) {
-        if ((g->snap = malloc(z + 1)) == NULL)
+        if ((g->snap = emu_huge(malloc(z + 1), z)) == NULL)
             return SP_ENOMEM;
         memcpy(g->snap, g->sendbuf, z);
         g->sent_begun = 1;
@@ -951,7 +966,11 @@ void emu_task_begin(emu *m, emu_task *t)
         }
         if (m->nodata)
             break;
-        if (k != NULL && k->src != NULL)
+        if (k != NULL && k->owned != NULL) { /* the staged copy is done with */
+            memcpy(k->dst, k->owned, k->bytes);
+            free(k->owned);
+            k->owned = NULL;
+        } else if (k != NULL && k->src != NULL)
             memmove(k->dst, k->src, k->bytes);
         else if (k != NULL)
             memset(k->dst, k->value, k->bytes);

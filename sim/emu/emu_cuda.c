@@ -801,11 +801,10 @@ static cudaError_t copy_task_now(emu *m, void *dst, const void *src, int is_set,
     }
     /* Pageable host memory (not cudaMallocHost's): CUDA stages a copy from
      * it before returning, and returns from a copy into it once done. */
-    if (!sync && src != NULL && sdev < 0 && !pinned(m, src)) {
-        if ((k->owned = malloc(count + 1)) == NULL)
+    if (!sync && src != NULL && sdev < 0 && !pinned(m, src) && !m->nodata) {
+        if ((k->owned = emu_huge(malloc(count + 1), count)) == NULL)
             return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
         memcpy(k->owned, src, count);
-        k->src = k->owned;
     }
     emu_wake(m);
     if (sync || (ddev < 0 && !pinned(m, dst)))

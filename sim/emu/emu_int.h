@@ -132,7 +132,8 @@ typedef struct emu_copy {     /* a copy or memset task */
     const void *src;          /* NULL: memset */
     size_t bytes;
     int value;
-    char *owned;              /* pageable host source staged at the call (src points here) */
+    char *owned;              /* pageable host source staged at the call, copied from when the task
+                               * begins and then freed (src stays the caller's); NULL: none */
     int link_dir;             /* over the GPU's host link: 0 to the device, 1 from it; -1 not */
     double link_s;            /* its time on the link, alone */
     int device;               /* the GPU whose memory (and host link) it uses, global */
@@ -401,6 +402,15 @@ emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, siz
                        ncclDataType_t type, ncclRedOp_t op, int root, ncclResult_t *err);
 emu_msg *emu_msg_get(emu_clique *cl, int src, int dst, unsigned long seq);
 const emu_alloc *emu_alloc_find(const emu *m, const void *p);
+/* p (NULL or size bytes), after asking the kernel for transparent huge
+ * pages within it where size is EMU_HUGE_MIN or more: for a device's
+ * memory (emu_map) and the data the emulator holds (a collective's or a
+ * send's input taken when it begins, a copy from pageable memory staged at
+ * the call). Where the kernel gives huge pages only on request (THP's
+ * "madvise" setting), a first touch otherwise costs a page fault per 4 KiB,
+ * which was most of the time of an emulated 64 MiB all-reduce. */
+#define EMU_HUGE_MIN ((size_t)2 << 20)
+void *emu_huge(void *p, size_t size);
 /* Zeroed memory mapped without reserving it (NULL on failure), and back. */
 void *emu_map(size_t size);
 void emu_unmap(void *p, size_t size);

@@ -411,7 +411,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
             if (p != h->root)
                 memcpy(h->recv[p], h->send[h->root], z);
     } else if (h->kind == HC_ALLGATHER) {
-        char *all = malloc(z * (size_t)n + 1);
+        char *all = emu_huge(malloc(z * (size_t)n + 1), z * (size_t)n);
         if (all == NULL)
             return; /* left not done: the processes wait, the hang is reported */
         for (int p = 0; p < n; p++)
@@ -420,7 +420,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
             memcpy(h->recv[p], all, z * (size_t)n);
         free(all);
     } else if (h->kind == HC_ALLREDUCE || h->kind == HC_REDUCE) {
-        char *acc = malloc(z + 1);
+        char *acc = emu_huge(malloc(z + 1), z);
         if (acc == NULL)
             return;
         memcpy(acc, h->send[0] == MPI_IN_PLACE ? h->recv[0] : h->send[0], z);
@@ -671,7 +671,7 @@ static int isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
             emu_wake(m);
         } else {
             mpi_msg *g = calloc(1, sizeof(*g));
-            if (g == NULL || (g->data = malloc(bytes + 1)) == NULL) {
+            if (g == NULL || (g->data = emu_huge(malloc(bytes + 1), bytes)) == NULL) {
                 free(g);
                 return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
             }
