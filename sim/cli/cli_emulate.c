@@ -471,12 +471,15 @@ static int load(const char *prog, const char *path, int n, void **libs, eng_prog
 
     if (n > 1) {
         FILE *fp = fopen(path, "rb");
-        long end;
+        long end = -1;
         if (fp == NULL || fseek(fp, 0, SEEK_END) != 0 || (end = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0 ||
             (bytes = malloc((size_t)end + 1)) == NULL || fread(bytes, 1, (size_t)end, fp) != (size_t)end) {
+            int oom = fp != NULL && end >= 0 && bytes == NULL;
             if (fp != NULL)
                 fclose(fp);
             free(bytes);
+            if (oom)
+                return SP_ENOMEM;
             diag_error(diag, (sp_loc){prog, 0}, "cannot read it to load one copy per process");
             return SP_EINPUT;
         }

@@ -132,7 +132,10 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     }
     if (l.microbatches == 0)
         l.microbatches = l.pp;
-    l.comm_channels = coll_comm_channels(p);
+    if ((l.comm_channels = coll_comm_channels(p)) < 0) {
+        err = l.comm_channels;
+        goto done;
+    }
     l.fp8_inputs = a.cfg.prec == PLAT_FP8; /* as cli_train_simulate */
     {
         train_config tc = a.cfg;

@@ -283,19 +283,23 @@ static void sizes_for(const nccl_opts *o, int n, uint64_t req, uint64_t *size, u
 }
 
 /* The platform file's text, for provenance (owned by the caller; NULL if
- * unreadable, which only loses the copy). */
-static char *slurp(const char *path)
+ * unreadable, which only loses the copy). *oom: 1 when out of memory. */
+static char *slurp(const char *path, int *oom)
 {
     FILE *fp = fopen(path, "rb");
     char *buf = NULL;
     long n;
 
+    *oom = 0;
     if (fp == NULL)
         return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) != NULL) {
-        size_t got = fread(buf, 1, (size_t)n, fp);
-        buf[got] = '\0';
+    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0) {
+        if ((buf = malloc((size_t)n + 1)) != NULL) {
+            size_t got = fread(buf, 1, (size_t)n, fp);
+            buf[got] = '\0';
+        } else {
+            *oom = 1;
+        }
     }
     fclose(fp);
     return buf;
@@ -306,7 +310,8 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
 {
     out_file *f = NULL;
     char *cmd = cli_join_argv(argc, argv);
-    char *text = slurp(p->path);
+    int text_oom;
+    char *text = slurp(p->path, &text_oom);
     uint64_t *size = malloc(nrows * sizeof(*size) + 1), *count = malloc(nrows * sizeof(*count) + 1);
     double *t = malloc(nrows * sizeof(double) + 1), *ct = malloc(nrows * sizeof(double) + 1),
            *alg = malloc(nrows * sizeof(double) + 1),
@@ -319,7 +324,7 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
     char what[512];
 
     plat_describe(p, what, sizeof(what));
-    if (cmd && size && count && t && ct && alg && bus && model && ch && rg && algo && proto) {
+    if (cmd && !text_oom && size && count && t && ct && alg && bus && model && ch && rg && algo && proto) {
         const out_attr root[] = {
             OUT_ATTR_STR("command", cmd),
             OUT_ATTR_STR("kind", "nccl"),

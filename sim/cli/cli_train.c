@@ -220,7 +220,8 @@ int cli_train_simulate(eng **e, const plat *p, const model *m, const train_confi
     memset(res, 0, sizeof(*res));
     {
         model_layout l = c->l;
-        l.comm_channels = coll_comm_channels(p);
+        if ((l.comm_channels = coll_comm_channels(p)) < 0)
+            return l.comm_channels;
         l.fp8_inputs = c->prec == PLAT_FP8;
         l.moe_load = train_moe_load(m, c, &res->moe_dropped);
         res->moe_load = l.moe_load;

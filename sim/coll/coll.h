@@ -151,8 +151,9 @@ int coll_plan_channels(const coll_plan *c); /* channels NCCL would use for this 
 
 /* NCCL's runtime channels of a communicator over one whole node of the
  * platform (over the first two nodes where a node has one GPU): those a
- * large Ring all-reduce runs on. 0 when the platform has one GPU. For the
- * memory model's count of NCCL's buffers. */
+ * large Ring all-reduce runs on. 0 when the platform has one GPU (or no
+ * Ring plan), SP_ENOMEM when out of memory. For the memory model's count of
+ * NCCL's buffers. */
 int coll_comm_channels(const plat *p);
 int coll_plan_rings(const coll_plan *c);    /* rings simulated (one per rail) */
 
@@ -185,7 +186,7 @@ uint64_t coll_plan_bytes_sent(const coll_plan *c, int member);
  * largest delay plus the latest flow's end (its route latency + the load of
  * the busiest link on its route / that link's bandwidth). The simulation
  * must reproduce this exactly when nothing else shares links and the flows
- * sharing a link are equal. */
+ * sharing a link are equal. Negative when out of memory. */
 double coll_plan_alpha_beta_s(const coll_plan *c);
 
 #endif

@@ -771,14 +771,15 @@ static void intra_graph(const plat_node_type *ty, int sm, int *channels, double 
 
 /* The NICs a communicator's members use per node (rails) and the slowest
  * GPU-to-NIC path among them, NCCL's figure (GB/s). */
-static void net_paths(const coll_plan *c, int *nics, double *nic_GBps)
+static int net_paths(const coll_plan *c, int *nics, double *nic_GBps)
 {
     node_span *spans = calloc((size_t)c->n, sizeof(*spans));
 
     *nics = 1;
     *nic_GBps = 1e9;
-    if (spans != NULL)
-        *nics = rail_count(spans, group_nodes(c, spans));
+    if (spans == NULL)
+        return SP_ENOMEM;
+    *nics = rail_count(spans, group_nodes(c, spans));
     free(spans);
     for (int m = 0; m < c->n; m++) {
         const plat_node_type *ty = plat_type_of_rank(c->plat, c->ranks[m]);
@@ -786,6 +787,7 @@ static void net_paths(const coll_plan *c, int *nics, double *nic_GBps)
         if (b < *nic_GBps)
             *nic_GBps = b;
     }
+    return SP_OK;
 }
 
 /* Whether the members are whole nodes (every GPU of each node they touch). */
@@ -821,7 +823,7 @@ static void inter_graph(int sm, int nics, double nic_GBps, int *channels, double
 /* The inputs of NCCL's tuning for this communicator: ranks, nodes, ranks per
  * node, the GPUs' architecture, and the graph NCCL's topology search would
  * find (from the platform file, else derived as that search does). */
-static void tune_input(const coll_plan *c, int collnet, coll_tune_in *in)
+static int tune_input(const coll_plan *c, int collnet, coll_tune_in *in)
 {
     const plat *p = c->plat;
     int ppn = 0, run = 0, sm = 1000, nodes = 0, intra_nvlink = 1, nvls = 1, nics = 1, nvswitch = 1;
@@ -844,8 +846,8 @@ static void tune_input(const coll_plan *c, int collnet, coll_tune_in *in)
         if (ty->intra.kind != PLAT_INTRA_NVSWITCH)
             nvswitch = 0;
     }
-    if (nodes > 1)
-        net_paths(c, &nics, &nic_bw);
+    if (nodes > 1 && net_paths(c, &nics, &nic_bw) < 0)
+        return SP_ENOMEM;
     /* NVLS needs NVLink SHARP (NVSwitch gen 3+) and SM90+; its runtime
      * channels are NCCL's defaults (shared/NCCL.md 1.6): 16 on SM90; 24 on
      * SM100 in one node, 32 across nodes. The model prices its graph. */
@@ -874,6 +876,7 @@ static void tune_input(const coll_plan *c, int collnet, coll_tune_in *in)
     /* The runtime channels: the platform's logged count, which holds for
      * whole nodes only; else twice the graph's (rings and trees). */
     in->comm_channels = p->nccl.channels > 0 && whole_nodes(c) ? p->nccl.channels : 2 * in->graph_channels;
+    return SP_OK;
 }
 
 int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ranks, int n,
@@ -917,7 +920,10 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         }
 
     /* NCCL's choice, and what it predicts. */
-    tune_input(c, opts != NULL && opts->collnet, &tin);
+    if (tune_input(c, opts != NULL && opts->collnet, &tin) < 0) {
+        coll_plan_free(c);
+        return SP_ENOMEM;
+    }
     coll_tune_compute(&tune, &tin);
     c->model_us = NAN;
     if (n >= 2 && coll_kind_is_p2p(kind)) {
@@ -1042,6 +1048,10 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
         if (shape == COLL_ALGO_NVLS_TREE && tune.nvls_tree_cap_GBps > 0.0 && c->chunk > 0) {
             double busy = stage_seconds(c, false);
             double need = (double)bytes * 2.0 * (n - 1) / n / (tune.nvls_tree_cap_GBps * 1e9);
+            if (busy < 0.0) { /* out of memory */
+                coll_plan_free(c);
+                return SP_ENOMEM;
+            }
             if (busy > 0.0 && need > busy)
                 c->inflate *= need / busy;
             /* ... and, on Blackwell with x86 hosts, slowed by size as NCCL's
@@ -1141,14 +1151,18 @@ int coll_comm_channels(const plat *p)
     int *ranks = n > 0 ? malloc((size_t)n * sizeof(int)) : NULL;
     const coll_opts ring = {1u << COLL_ALGO_RING, 1u << COLL_PROTO_SIMPLE, 0};
     coll_plan *c = NULL;
-    int ch = 0;
+    int ch = 0, err;
 
-    if (ranks == NULL)
+    if (n == 0)
         return 0;
+    if (ranks == NULL)
+        return SP_ENOMEM;
     for (int i = 0; i < n; i++)
         ranks[i] = i;
-    if (coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, n, 1ull << 30, &ring) == SP_OK)
+    if ((err = coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, n, 1ull << 30, &ring)) == SP_OK)
         ch = coll_plan_channels(c);
+    else if (err == SP_ENOMEM)
+        ch = SP_ENOMEM;
     coll_plan_free(c);
     free(ranks);
     return ch;

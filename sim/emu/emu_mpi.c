@@ -161,7 +161,7 @@ static void comm_free(mpi_comm *c)
         free(c->xs[i]);
     }
     free(c->xs);
-    for (int r = 0; r < c->size; r++)
+    for (int r = 0; c->box != NULL && r < c->size; r++) /* NULL: comm_new ran out of memory */
         for (mpi_msg *g = c->box[r].head, *next; g != NULL; g = next) {
             next = g->next;
             free(g->data);
@@ -412,8 +412,10 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
                 memcpy(h->recv[p], h->send[h->root], z);
     } else if (h->kind == HC_ALLGATHER) {
         char *all = emu_huge(malloc(z * (size_t)n + 1), z * (size_t)n);
-        if (all == NULL)
-            return; /* left not done: the processes wait, the hang is reported */
+        if (all == NULL) {
+            emu_warn(m, NULL, "an MPI exchange: out of host memory"); /* left not done: the hang is reported */
+            return;
+        }
         for (int p = 0; p < n; p++)
             memcpy(all + (size_t)p * z, h->send[p] == MPI_IN_PLACE ? (char *)h->recv[p] + (size_t)p * z : h->send[p], z);
         for (int p = 0; p < n; p++)
@@ -421,8 +423,10 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
         free(all);
     } else if (h->kind == HC_ALLREDUCE || h->kind == HC_REDUCE) {
         char *acc = emu_huge(malloc(z + 1), z);
-        if (acc == NULL)
+        if (acc == NULL) {
+            emu_warn(m, NULL, "an MPI exchange: out of host memory");
             return;
+        }
         memcpy(acc, h->send[0] == MPI_IN_PLACE ? h->recv[0] : h->send[0], z);
         for (int p = 1; p < n; p++) /* in rank order, in the type's own arithmetic */
             reduce_into(acc, h->send[p] == MPI_IN_PLACE ? h->recv[p] : h->send[p], h->count, h->type, h->op);
@@ -440,8 +444,10 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
                 memmove(h->recv[p], (const char *)h->send[h->root] + (size_t)p * z, z);
     } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE ||
                h->kind == HC_CREATE_GROUP) {
-        if (split_run(m, c, h) < 0)
+        if (split_run(m, c, h) < 0) {
+            emu_warn(m, NULL, "an MPI exchange: out of host memory");
             return;
+        }
     }
     h->done = 1;
 }

@@ -57,6 +57,14 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId *uniqueId)
     return ncclSuccess;
 }
 
+/* Out of host memory in an NCCL call: said, as NCCL's WARN would, and
+ * ncclSystemError, as NCCL returns. */
+static ncclResult_t no_memory(emu *m, struct ncclComm *comm, const char *fn)
+{
+    emu_warn(m, comm, "%s: out of host memory", fn);
+    return ncclSystemError;
+}
+
 static emu_clique *clique_new(emu *m, int nranks, const ncclUniqueId *uid)
 {
     emu_clique *cl;
@@ -73,9 +81,16 @@ static emu_clique *clique_new(emu *m, int nranks, const ncclUniqueId *uid)
     cl->comms = calloc(n, sizeof(*cl->comms));
     cl->sends = calloc(n * n, sizeof(*cl->sends));
     cl->recvs = calloc(n * n, sizeof(*cl->recvs));
-    m->cliques[m->ncliques++] = cl; /* listed first, so emu_free frees it whatever follows */
-    if (cl->devices == NULL || cl->comms == NULL || cl->sends == NULL || cl->recvs == NULL)
+    if (cl->devices == NULL || cl->comms == NULL || cl->sends == NULL || cl->recvs == NULL) {
+        /* not listed: no other rank finds a clique without its arrays */
+        free(cl->devices);
+        free(cl->comms);
+        free(cl->sends);
+        free(cl->recvs);
+        free(cl);
         return NULL;
+    }
+    m->cliques[m->ncliques++] = cl;
     return cl;
 }
 
@@ -85,7 +100,7 @@ static int clique_complete(const void *arg)
     return cl->joined == cl->nranks;
 }
 
-static ncclResult_t join(emu *m, emu_clique *cl, int rank, int device, ncclComm_t *out)
+static ncclResult_t join(emu *m, emu_clique *cl, int rank, int device, ncclComm_t *out, const char *fn)
 {
     struct ncclComm *c;
     for (int r = 0; r < cl->nranks; r++)
@@ -94,7 +109,7 @@ static ncclResult_t join(emu *m, emu_clique *cl, int rank, int device, ncclComm_
             return ncclInvalidUsage;
         }
     if ((c = calloc(1, sizeof(*c))) == NULL)
-        return ncclSystemError;
+        return no_memory(m, NULL, fn);
     c->cl = cl;
     c->rank = rank;
     cl->comms[rank] = c;
@@ -145,9 +160,9 @@ static ncclResult_t init_rank(ncclComm_t *comm, int nranks, ncclUniqueId commId,
         return ncclInvalidUsage;
     }
     if (cl == NULL && (cl = clique_new(m, nranks, &commId)) == NULL)
-        return ncclSystemError;
+        return no_memory(m, NULL, "ncclCommInitRank");
     {
-        ncclResult_t r = join(m, cl, rank, emu_thread_self(m)->current, comm);
+        ncclResult_t r = join(m, cl, rank, emu_thread_self(m)->current, comm, "ncclCommInitRank");
         emu_thread *P = emu_thread_self(m);
         if (r != ncclSuccess)
             return r;
@@ -158,7 +173,7 @@ static ncclResult_t init_rank(ncclComm_t *comm, int nranks, ncclUniqueId commId,
         else if (emu_vec_grow((void **)&P->inits, &P->capinits, P->ninits, sizeof(*P->inits)) == SP_OK)
             P->inits[P->ninits++] = cl;
         else
-            return ncclSystemError;
+            return no_memory(m, NULL, "ncclCommInitRank");
         return ncclSuccess;
     }
 }
@@ -188,9 +203,9 @@ ncclResult_t ncclCommInitAll(ncclComm_t *comms, int ndev, const int *devlist)
         }
     }
     if (ncclGetUniqueId(&id) != ncclSuccess || (cl = clique_new(m, ndev, &id)) == NULL)
-        return ncclSystemError;
+        return no_memory(m, NULL, "ncclCommInitAll");
     for (int i = 0; i < ndev; i++) {
-        ncclResult_t r = join(m, cl, i, P->first + (devlist != NULL ? devlist[i] : i), &comms[i]);
+        ncclResult_t r = join(m, cl, i, P->first + (devlist != NULL ? devlist[i] : i), &comms[i], "ncclCommInitAll");
         if (r != ncclSuccess)
             return r;
     }
@@ -299,7 +314,7 @@ static ncclResult_t split_run(emu *m, emu_clique *parent, emu_split *s)
     if (mem == NULL || seen == NULL) {
         free(mem);
         free(seen);
-        return ncclSystemError;
+        return no_memory(m, NULL, "ncclCommSplit");
     }
     for (int r = 0; r < n; r++)
         if (s->color[r] == NCCL_SPLIT_NOCOLOR)
@@ -317,11 +332,11 @@ static ncclResult_t split_run(emu *m, emu_clique *parent, emu_split *s)
             }
         qsort(mem, (size_t)k, sizeof(*mem), member_cmp);
         if (ncclGetUniqueId(&id) != ncclSuccess || (cl = clique_new(m, k, &id)) == NULL) {
-            res = ncclSystemError;
+            res = no_memory(m, NULL, "ncclCommSplit");
             break;
         }
         for (int i = 0; i < k && res == ncclSuccess; i++)
-            res = join(m, cl, i, parent->devices[mem[i].rank], s->out[mem[i].rank]);
+            res = join(m, cl, i, parent->devices[mem[i].rank], s->out[mem[i].rank], "ncclCommSplit");
     }
     free(mem);
     free(seen);
@@ -352,13 +367,13 @@ static ncclResult_t comm_split(ncclComm_t comm, int color, int key, ncclComm_t *
     if (c->nsplit == cl->nsplits) { /* the first rank to make this split */
         if (emu_vec_grow((void **)&cl->splits, &cl->capsplits, cl->nsplits, sizeof(*cl->splits)) < 0 ||
             (s = calloc(1, sizeof(*s))) == NULL)
-            return ncclSystemError;
+            return no_memory(m, comm, "ncclCommSplit");
         cl->splits[cl->nsplits++] = s;
         s->color = calloc((size_t)cl->nranks, sizeof(*s->color));
         s->key = calloc((size_t)cl->nranks, sizeof(*s->key));
         s->out = calloc((size_t)cl->nranks, sizeof(*s->out));
         if (s->color == NULL || s->key == NULL || s->out == NULL)
-            return ncclSystemError;
+            return no_memory(m, comm, "ncclCommSplit");
     }
     s = cl->splits[c->nsplit++];
     s->parent = cl;
@@ -374,7 +389,7 @@ static ncclResult_t comm_split(ncclComm_t comm, int color, int key, ncclComm_t *
     else if (emu_vec_grow((void **)&P->splitting, &P->capsplitting, P->nsplitting, sizeof(*P->splitting)) == SP_OK)
         P->splitting[P->nsplitting++] = s;
     else
-        return ncclSystemError;
+        return no_memory(m, comm, "ncclCommSplit");
     return s->done || P->group_depth > 0 ? ncclSuccess : ncclInvalidUsage;
 }
 
@@ -440,6 +455,8 @@ static ncclResult_t submit_coll(emu *m, const emu_call *k)
         if (err == ncclInvalidUsage)
             emu_warn(m, comm, "nccl%s: the algorithms and protocols allowed (NCCL_ALGO, NCCL_PROTO) leave none for it",
                      emu_fn_name(k->fn));
+        else if (err == ncclSystemError)
+            emu_warn(m, comm, "nccl%s: out of host memory", emu_fn_name(k->fn));
         return err;
     }
     if (c->fn != k->fn || c->count != k->count || c->type != k->type ||
@@ -452,8 +469,10 @@ static ncclResult_t submit_coll(emu *m, const emu_call *k)
                  emu_fn_name(c->fn), c->count, (int)c->type, (int)c->op, c->root);
         return ncclInvalidUsage;
     }
-    if ((t = emu_task_add(m, k->stream, EMU_TASK_COLL)) == NULL)
+    if ((t = emu_task_add(m, k->stream, EMU_TASK_COLL)) == NULL) {
+        emu_warn(m, comm, "nccl%s: out of host memory", emu_fn_name(k->fn));
         return ncclSystemError;
+    }
     c->send[r] = k->sendbuff;
     c->recv[r] = k->recvbuff;
     c->called[r] = 1;
@@ -484,7 +503,7 @@ static ncclResult_t leg_cost(emu *m, emu_leg *g)
         return ncclSuccess;
     }
     if (coll_plan_new(&p, m->plat, COLL_SEND_RECV, ranks, 2, g->bytes, NULL) < 0)
-        return ncclSystemError;
+        return no_memory(m, NULL, "ncclSend/ncclRecv");
     member = coll_plan_rank(p, 0) == g->src ? 0 : 1;
     coll_plan_stage(p, member, 0, &st);
     g->delay_s = st.delay_s;
@@ -512,7 +531,7 @@ static ncclResult_t submit_p2p(emu *m, emu_call *const *calls, size_t n)
             free(b);
         }
         free(legs);
-        return ncclSystemError;
+        return no_memory(m, NULL, "ncclSend/ncclRecv");
     }
     for (size_t i = 0; i < n; i++) {
         const emu_call *k = calls[i];
@@ -580,7 +599,7 @@ oom:
     free(b->msgs);
     free(b->sending);
     free(b);
-    return ncclSystemError;
+    return no_memory(m, NULL, "ncclSend/ncclRecv");
 }
 
 /* Submit held calls in the order NCCL launches a group: communicator by
@@ -626,7 +645,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
         free(taken);
         free(order);
         free(comms);
-        return ncclSystemError;
+        return no_memory(m, NULL, "an NCCL launch");
     }
     for (size_t i = 0; i < n; i++) {
         size_t f = i;
@@ -675,7 +694,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
             free(taken);
             free(order);
             free(comms);
-            return ncclSystemError;
+            return no_memory(m, NULL, "an NCCL launch");
         }
     }
     /* A call that fails does not stop the others: each reports its own
@@ -701,7 +720,7 @@ static ncclResult_t submit(emu *m, emu_call *calls, size_t n)
             res = r;
     }
     if (emu_launch_end(m) < 0 && res == ncclSuccess)
-        res = ncclSystemError;
+        res = no_memory(m, NULL, "an NCCL launch");
     free(batch);
     free(taken);
     free(order);
@@ -715,7 +734,7 @@ static ncclResult_t enqueue(emu *m, const emu_call *k)
     emu_thread *P = emu_thread_self(m);
     if (P->group_depth > 0) {
         if (emu_vec_grow((void **)&P->group, &P->capgroup, P->ngroup, sizeof(*P->group)) < 0)
-            return ncclSystemError;
+            return no_memory(m, k->comm, "ncclGroupStart's group");
         P->group[P->ngroup++] = *k;
         return ncclSuccess;
     }

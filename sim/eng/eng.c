@@ -120,6 +120,10 @@ static int write_xml(const plat *p, const uint8_t *nodes, const char *path, diag
     }
     err = plat_xml_write_nodes(p, nodes, fp);
     if (fclose(fp) != 0 || err < 0) {
+        if (err == SP_ENOMEM) { /* not the file's fault */
+            diag_error(diag, (sp_loc){path, 0}, "cannot write the SimGrid platform: out of memory");
+            return SP_ENOMEM;
+        }
         diag_error(diag, (sp_loc){path, 0}, "cannot write the SimGrid platform");
         return SP_EIO;
     }
@@ -1605,6 +1609,13 @@ static void program_main(int argc, char *argv[])
 
     (void)argc;
     (void)argv;
+    if (w->failed) { /* out of memory before the run (world_map): no process runs the program */
+        p->status = 1;
+        p->ended = 1;
+        emu_process_ended(w->m, (int)(p - w->procs), p->status);
+        world_notify(w);
+        return;
+    }
     /* Each process gets its own argv (programs write into theirs, and GNU
      * getopt reorders it) and starts getopt afresh: the C library's state is
      * one for all processes, so set it as a new process would find it. */

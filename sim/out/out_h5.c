@@ -152,7 +152,7 @@ static int put_i64_attr(hid_t obj, const char *name, long long v)
 }
 
 /* Write the caller's attributes on obj, named objname in messages.
- * @return SP_OK or SP_EIO (reported) */
+ * @return SP_OK, SP_EIO or SP_ENOMEM (reported) */
 static int put_attrs(const out_file *f, hid_t obj, const char *objname, const out_attr *attrs,
                      size_t nattrs)
 {
@@ -182,7 +182,11 @@ static int put_attrs(const out_file *f, hid_t obj, const char *objname, const ou
         if (rc == 0 && a->type != OUT_STR && a->units != NULL) {
             char *uname = str_format("%s_units", a->name);
 
-            rc = uname != NULL ? put_str_attr(obj, uname, a->units) : -1;
+            if (uname == NULL) {
+                fail(f, "out of memory writing attribute \"%s\" of %s", a->name, objname);
+                return SP_ENOMEM;
+            }
+            rc = put_str_attr(obj, uname, a->units);
             free(uname);
         }
         if (rc != 0) {

@@ -171,8 +171,13 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     if ((j->name = str_dup(cfg_string(g, "name", ""))) == NULL || (j->mode = str_dup(mode)) == NULL ||
         (j->model_path = relative_to(s->path, cfg_string(g, "model", ""))) == NULL)
         return SP_ENOMEM;
-    if (config_setting_get_member(g, "model") != NULL && model_load(&j->m, j->model_path, diag) < 0)
-        err = SP_EINPUT;
+    if (config_setting_get_member(g, "model") != NULL) {
+        int e = model_load(&j->m, j->model_path, diag);
+        if (e == SP_ENOMEM)
+            return e;
+        if (e < 0)
+            err = SP_EINPUT;
+    }
     if (j->m != NULL && j->moe_imbalance > 1.0 && j->m->experts <= 1) {
         diag_error(diag, (sp_loc){s->path, key_line(f, g, "moe_imbalance")},
                    "job: moe_imbalance %g for %s, which has no mixture of experts", j->moe_imbalance, j->m->name);
@@ -199,6 +204,7 @@ static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_se
 {
     sp_loc at = cfg_loc(f, g);
     const char *name = cfg_string(g, "name", "");
+    int e;
 
     r->line = (int)at.line;
     r->cloud_USD_per_gpu_hour = cfg_number(g, "cloud_USD_per_gpu_hour", 0.0);
@@ -207,7 +213,9 @@ static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_se
     r->name = nodes > 0 ? str_format("%s, %lld node%s", name, nodes, nodes == 1 ? "" : "s") : str_dup(name);
     if (r->name == NULL || (r->platform_path = relative_to(s->path, cfg_string(g, "platform", ""))) == NULL)
         return SP_ENOMEM;
-    if (plat_load(&r->p, r->platform_path, diag) == SP_OK) {
+    if ((e = plat_load(&r->p, r->platform_path, diag)) == SP_ENOMEM)
+        return e;
+    if (e == SP_OK) {
         long long one = r->p->fixed_nodes > 0 ? r->p->fixed_nodes : 1;
         if (nodes == 0)
             cfg_ints(g, "nodes", &one, 1);
@@ -220,7 +228,9 @@ static int load_rung(study *s, study_rung *r, const cfg_file *f, const config_se
             one = nodes;
         r->nodes = (int)one;
     }
-    if (r->p == NULL || plat_set_nodes(r->p, r->nodes, diag) < 0) {
+    if (r->p != NULL && (e = plat_set_nodes(r->p, r->nodes, diag)) == SP_ENOMEM)
+        return e;
+    if (r->p == NULL || e < 0) {
         diag_error(diag, (sp_loc){s->path, at.line}, "rung \"%s\": platform %s cannot be used (see above)", r->name,
                    r->platform_path);
         return SP_EINPUT;
@@ -417,6 +427,8 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
     *n = 0;
     memset(least, 0, sizeof(*least));
     least->mem.total = INFINITY;
+    if (channels < 0)
+        return channels;
     if (diag_new(&quiet, 0) < 0) /* layouts that do not apply are skipped, not reported */
         return SP_ENOMEM;
     (void)diag;
@@ -445,6 +457,7 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 continue;
                             for (int rc = 0; rc < 3 && err == SP_OK; rc++) {
                                 study_candidate x;
+                                int e;
                                 memset(&x, 0, sizeof(x));
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
                                                        j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels,
@@ -458,15 +471,22 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 x.c.moe_capacity = j->moe_capacity;
                                 x.c.moe_pad = j->moe_pad;
                                 x.c.l.moe_load = train_moe_load(m, &x.c, NULL);
-                                if (model_memory_per_gpu(&x.mem, m, &x.c.l, quiet) < 0)
+                                /* a layout that does not apply is skipped; out of memory ends the search */
+                                if ((e = model_memory_per_gpu(&x.mem, m, &x.c.l, quiet)) < 0) {
+                                    if (e == SP_ENOMEM)
+                                        err = e;
                                     continue;
+                                }
                                 if (x.mem.total > plat_type_of_rank(p, 0)->gpu.mem_bytes) {
                                     if (x.mem.total < least->mem.total)
                                         *least = x;
                                     continue;
                                 }
-                                if (train_estimate(m, p, &x.c, co, &x.estimate_s, quiet) < 0)
+                                if ((e = train_estimate(m, p, &x.c, co, &x.estimate_s, quiet)) < 0) {
+                                    if (e == SP_ENOMEM)
+                                        err = e;
                                     continue;
+                                }
                                 if (vec_reserve((void **)&c, &cap, *n + 1, sizeof(*c)) < 0) {
                                     err = SP_ENOMEM;
                                     break;

@@ -1171,8 +1171,9 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
         coll_plan *a2a = NULL;
         for (int i = 0; i < g.ep; i++)
             ranks[i] = rank_of(&g, 0, 0, i, 0);
-        if ((err = coll_plan_new(&a2a, p, COLL_ALL_TO_ALL, ranks, g.ep, g.k.a2a_bytes, NULL)) == SP_OK)
-            t_a2a = coll_plan_alpha_beta_s(a2a);
+        if ((err = coll_plan_new(&a2a, p, COLL_ALL_TO_ALL, ranks, g.ep, g.k.a2a_bytes, NULL)) == SP_OK &&
+            (t_a2a = coll_plan_alpha_beta_s(a2a)) < 0.0)
+            err = SP_ENOMEM;
         coll_plan_free(a2a);
     }
     for (int i = 0; i < g.cp && err == SP_OK; i++)
