@@ -98,7 +98,7 @@ typedef struct emu_services {
     double (*now)(void *ctx); /* simulated seconds */
     int (*self)(void *ctx);   /* the calling thread: process k's main is thread k; NULL: thread 0 */
     /* Run fn(arg) as thread number thread (emu_thread_ended when it
-     * returns), on the host of device: 0, or -1 if it cannot. NULL: the
+     * returns), on the host of device: 0, or -1 out of memory. NULL: the
      * program may not start threads. */
     int (*start_thread)(void *ctx, int thread, int device, void *(*fn)(void *), void *arg);
     /* A program that polls (cudaStreamQuery, MPI_Test): let the other

@@ -368,12 +368,17 @@ static ncclResult_t comm_split(ncclComm_t comm, int color, int key, ncclComm_t *
         if (emu_vec_grow((void **)&cl->splits, &cl->capsplits, cl->nsplits, sizeof(*cl->splits)) < 0 ||
             (s = calloc(1, sizeof(*s))) == NULL)
             return no_memory(m, comm, "ncclCommSplit");
-        cl->splits[cl->nsplits++] = s;
         s->color = calloc((size_t)cl->nranks, sizeof(*s->color));
         s->key = calloc((size_t)cl->nranks, sizeof(*s->key));
         s->out = calloc((size_t)cl->nranks, sizeof(*s->out));
-        if (s->color == NULL || s->key == NULL || s->out == NULL)
+        if (s->color == NULL || s->key == NULL || s->out == NULL) { /* not listed: no rank finds it half made */
+            free(s->color);
+            free(s->key);
+            free(s->out);
+            free(s);
             return no_memory(m, comm, "ncclCommSplit");
+        }
+        cl->splits[cl->nsplits++] = s;
     }
     s = cl->splits[c->nsplit++];
     s->parent = cl;

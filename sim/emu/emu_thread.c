@@ -119,8 +119,10 @@ static emu_sync *sync_lookup(emu *m, const void *addr, sync_kind kind, int init)
             return s;
         }
     if (emu_vec_grow((void **)&m->syncs, &m->capsyncs, m->nsyncs, sizeof(*m->syncs)) < 0 ||
-        (s = calloc(1, sizeof(*s))) == NULL)
+        (s = calloc(1, sizeof(*s))) == NULL) {
+        thread_fail(m, "a mutex, condition, barrier, once or semaphore call", "out of host memory", ENOMEM);
         return NULL;
+    }
     *s = (emu_sync){addr, kind, -1, init ? PTHREAD_MUTEX_NORMAL : static_type(addr, kind), 0, 0, 0, 0, 0, 0, 0};
     m->syncs[m->nsyncs++] = s;
     return s;
@@ -224,7 +226,7 @@ int spEmuThreadCreate(pthread_t *thread, const pthread_attr_t *attr, void *(*sta
     if (m->svc.start_thread(m->svc.ctx, (int)index, m->procs[self->proc].first, start, arg) < 0) {
         t->running = 0;
         m->procs[self->proc].live--;
-        return thread_fail(m, "pthread_create", "the runner could not start it", EAGAIN);
+        return thread_fail(m, "pthread_create", "the runner could not start it (out of host memory)", EAGAIN);
     }
     return 0;
 }

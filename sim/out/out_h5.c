@@ -317,8 +317,12 @@ fail_noclean:
     return SP_EIO;
 }
 
+/* make_group's answer when out of memory (HDF5's failures are -1). */
+#define GROUP_NOMEM ((hid_t)-2)
+
 /* Create group `name` and any missing groups above it, all with f->gcpl.
- * @return the open group, or a negative id (reported) */
+ * @return the open group, or a negative id (reported): GROUP_NOMEM when out
+ * of memory */
 static hid_t make_group(const out_file *f, const char *name)
 {
     char *buf = str_dup(name);
@@ -327,7 +331,7 @@ static hid_t make_group(const out_file *f, const char *name)
 
     if (buf == NULL) {
         fail(f, "out of memory creating group \"%s\"", name);
-        return H5I_INVALID_HID;
+        return GROUP_NOMEM;
     }
     /* Each '/' after the first character ends an intermediate group: cut the path there,
      * create that prefix if it is missing, and put the '/' back. */
@@ -546,7 +550,7 @@ int out_table(out_file *f, const char *group, const out_attr *attrs, size_t natt
     }
     g = make_group(f, group);
     if (g < 0) {
-        rc = SP_EIO;
+        rc = g == GROUP_NOMEM ? SP_ENOMEM : SP_EIO;
         goto done;
     }
     rc = put_attrs(f, g, group, attrs, nattrs);

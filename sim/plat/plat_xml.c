@@ -95,16 +95,16 @@ static int cmp_u64(const void *x, const void *y)
  * two vertices another route already joins (SimGrid refuses a second route
  * between a pair; the templates make none, this keeps it so). fold[v] is 1
  * for those; first[v] and second[v] are their two edges. */
-static void pick_folds(const plat *p, uint8_t *fold, uint32_t *first, uint32_t *second)
+static int pick_folds(const plat *p, uint8_t *fold, uint32_t *first, uint32_t *second)
 {
     uint32_t *deg = calloc(p->nvertices + 1, sizeof(*deg));
     uint64_t *keys = malloc((p->nedges + 1) * sizeof(*keys));
     size_t nkeys = 0;
 
-    if (deg == NULL || keys == NULL) {
+    if (deg == NULL || keys == NULL) { /* not the unfolded file: results could differ by a rounding */
         free(deg);
         free(keys);
-        return; /* fold nothing: the plain file */
+        return SP_ENOMEM;
     }
     for (size_t i = 0; i < p->nedges; i++) {
         const plat_edge *e = &p->edges[i];
@@ -157,6 +157,7 @@ static void pick_folds(const plat *p, uint8_t *fold, uint32_t *first, uint32_t *
         }
     free(deg);
     free(keys);
+    return SP_OK;
 }
 
 /* Which vertices and routes the file of some nodes holds (keep, per node):
@@ -218,7 +219,14 @@ int plat_xml_write_nodes(const plat *p, const uint8_t *keep, FILE *fp)
         free(used);
         return SP_ENOMEM;
     }
-    pick_folds(p, fold, first, second);
+    if (pick_folds(p, fold, first, second) < 0) {
+        free(fold);
+        free(in);
+        free(first);
+        free(second);
+        free(used);
+        return SP_ENOMEM;
+    }
     pick_vertices(p, keep, fold, first, second, in);
     for (int k = 0; k < p->nodes; k++)
         kept_nodes += keep == NULL || keep[k];
