@@ -211,15 +211,8 @@ int plat_xml_write_nodes(const plat *p, const uint8_t *keep, FILE *fp)
 
     if (keep != NULL)
         used = calloc(p->nlinks + 1, 1);
-    if (fold == NULL || in == NULL || first == NULL || second == NULL || (keep != NULL && used == NULL)) {
-        free(fold);
-        free(in);
-        free(first);
-        free(second);
-        free(used);
-        return SP_ENOMEM;
-    }
-    if (pick_folds(p, fold, first, second) < 0) {
+    if (fold == NULL || in == NULL || first == NULL || second == NULL || (keep != NULL && used == NULL) ||
+        pick_folds(p, fold, first, second) < 0) {
         free(fold);
         free(in);
         free(first);
