@@ -982,6 +982,7 @@ void emu_task_begin(emu *m, emu_task *t)
     if (err < 0) { /* out of host memory while emulating: say so, once */
         fprintf(stderr, "scalepath emulate: out of memory for the data of a task on device %d\n", t->device);
         m->api_errors++;
+        m->oom = 1;
     }
 }
 
@@ -1191,4 +1192,9 @@ uint64_t emu_task_bytes(const emu_task *t)
 size_t emu_api_errors(const emu *m)
 {
     return m->api_errors;
+}
+
+int emu_out_of_memory(const emu *m)
+{
+    return m->oom;
 }

@@ -203,5 +203,9 @@ uint64_t emu_task_bytes(const emu_task *t);
 
 /* API errors the program met (each also printed when it happened). */
 size_t emu_api_errors(const emu *m);
+/* 1 if the emulator itself ran out of memory for a task's data (printed
+ * when it happened): its collective or copy never completes, and the run
+ * fails for that, not for the hang that follows. */
+int emu_out_of_memory(const emu *m);
 
 #endif

@@ -704,6 +704,7 @@ static cudaError_t copy_task_now(emu *m, void *dst, const void *src, int is_set,
     emu_stream *s;
     emu_task *t;
     emu_copy *k;
+    char *owned = NULL;
 
     if (count == 0 && (int)kind >= 0 && kind <= cudaMemcpyDefault)
         return cudaSuccess; /* nothing to move: NULL pointers too (cudaMalloc(0)'s), as CUDA allows */
@@ -771,11 +772,20 @@ static cudaError_t copy_task_now(emu *m, void *dst, const void *src, int is_set,
             return emu_cuda_fail(m, cudaErrorInvalidValue, "%s(%zu bytes): its device memory was freed while it "
                                  "waited for the device", fn, count);
     }
+    /* Pageable host memory (not cudaMallocHost's): CUDA stages a copy from
+     * it before returning (staged here before the task is queued, so that a
+     * failure queues nothing), and returns from a copy into it once done. */
+    if (!sync && src != NULL && sdev < 0 && !pinned(m, src) && !m->nodata) {
+        if ((owned = emu_huge(malloc(count + 1), count)) == NULL)
+            return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
+        memcpy(owned, src, count);
+    }
     if ((k = calloc(1, sizeof(*k))) == NULL || (t = emu_task_add(m, s, EMU_TASK_SLEEP)) == NULL) {
         free(k);
+        free(owned);
         return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
     }
-    *k = (emu_copy){dst, src, count, value, NULL, -1, 0.0, dev};
+    *k = (emu_copy){dst, src, count, value, owned, -1, 0.0, dev};
     t->copy_device = dev;
     t->impl = k;
     /* Between host and device: on a GPU whose memory is the host's (GB10's
@@ -798,13 +808,6 @@ static cudaError_t copy_task_now(emu *m, void *dst, const void *src, int is_set,
     if (ddev >= 0 && sdev >= 0 && sdev != ddev && count > 0) {
         t->peer_device = sdev;
         t->peer_bytes = count;
-    }
-    /* Pageable host memory (not cudaMallocHost's): CUDA stages a copy from
-     * it before returning, and returns from a copy into it once done. */
-    if (!sync && src != NULL && sdev < 0 && !pinned(m, src) && !m->nodata) {
-        if ((k->owned = emu_huge(malloc(count + 1), count)) == NULL)
-            return emu_cuda_fail(m, cudaErrorMemoryAllocation, "%s: out of host memory", fn);
-        memcpy(k->owned, src, count);
     }
     emu_wake(m);
     if (sync || (ddev < 0 && !pinned(m, dst)))

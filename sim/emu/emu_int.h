@@ -174,6 +174,7 @@ struct emu {
     size_t nsyncs, capsyncs;
     int running;              /* processes still in main */
     size_t api_errors;
+    int oom;                  /* out of memory for a task's data (emu_out_of_memory) */
     int nodata;               /* emu_set_nodata */
     int no_launch_costs;      /* emu_set_launch_costs(m, 0) */
     int launched;             /* emu_set_processes: processes as a launcher starts them */

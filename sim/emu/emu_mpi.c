@@ -413,7 +413,8 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_ALLGATHER) {
         char *all = emu_huge(malloc(z * (size_t)n + 1), z * (size_t)n);
         if (all == NULL) {
-            emu_warn(m, NULL, "an MPI exchange: out of host memory"); /* left not done: the hang is reported */
+            emu_warn(m, NULL, "an MPI exchange: out of host memory");
+            m->oom = 1; /* left not done: the hang is reported */
             return;
         }
         for (int p = 0; p < n; p++)
@@ -425,6 +426,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
         char *acc = emu_huge(malloc(z + 1), z);
         if (acc == NULL) {
             emu_warn(m, NULL, "an MPI exchange: out of host memory");
+            m->oom = 1;
             return;
         }
         memcpy(acc, h->send[0] == MPI_IN_PLACE ? h->recv[0] : h->send[0], z);
@@ -446,6 +448,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
                h->kind == HC_CREATE_GROUP) {
         if (split_run(m, c, h) < 0) {
             emu_warn(m, NULL, "an MPI exchange: out of host memory");
+            m->oom = 1;
             return;
         }
     }

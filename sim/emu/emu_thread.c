@@ -136,13 +136,14 @@ static emu_sync *sync_get(emu *m, const void *addr, sync_kind kind)
 /* An init: the record afresh, keeping its round count and a semaphore's
  * units owed to released waiters (threads released by its last round or
  * post may not have run yet). */
-static emu_sync *sync_init(emu *m, const void *addr, sync_kind kind, const char *fn)
+static emu_sync *sync_init(emu *m, const void *addr, sync_kind kind, const char *fn, int *code)
 {
     emu_sync *s = addr != NULL ? sync_lookup(m, addr, kind, 1) : NULL;
+    *code = ENOMEM; /* what the init returns when NULL: out of memory (said), or busy */
     if (s == NULL)
         return NULL;
     if (sync_busy(m, s)) {
-        thread_fail(m, fn, "it is in use (locked, or a thread waits in it)", EBUSY);
+        *code = thread_fail(m, fn, "it is in use (locked, or a thread waits in it)", EBUSY);
         return NULL;
     }
     *s = (emu_sync){addr, kind, -1, PTHREAD_MUTEX_NORMAL, 0, s->gen, 0, 0, 0, 0, s->grants};
@@ -284,15 +285,15 @@ int spEmuMutexInit(pthread_mutex_t *mutex, const pthread_mutexattr_t *attr)
 {
     emu *m = thread_runtime();
     emu_sync *s;
-    int type = PTHREAD_MUTEX_NORMAL;
+    int type = PTHREAD_MUTEX_NORMAL, code;
     if (m == NULL)
         return pthread_mutex_init(mutex, attr);
     if (attr != NULL && pthread_mutexattr_gettype(attr, &type) != 0)
         return thread_fail(m, "pthread_mutex_init", "an attribute object not initialized", EINVAL);
     if (mutex == NULL)
         return thread_fail(m, "pthread_mutex_init", "a NULL mutex", EINVAL);
-    if ((s = sync_init(m, mutex, SYNC_MUTEX, "pthread_mutex_init")) == NULL)
-        return EBUSY;
+    if ((s = sync_init(m, mutex, SYNC_MUTEX, "pthread_mutex_init", &code)) == NULL)
+        return code;
     s->type = type;
     return 0;
 }
@@ -388,11 +389,12 @@ int spEmuMutexUnlock(pthread_mutex_t *mutex)
 int spEmuCondInit(pthread_cond_t *cond, const pthread_condattr_t *attr)
 {
     emu *m = thread_runtime();
+    int code;
     if (m == NULL)
         return pthread_cond_init(cond, attr);
     if (cond == NULL)
         return thread_fail(m, "pthread_cond_init", "a NULL condition variable", EINVAL);
-    return sync_init(m, cond, SYNC_COND, "pthread_cond_init") != NULL ? 0 : EBUSY;
+    return sync_init(m, cond, SYNC_COND, "pthread_cond_init", &code) != NULL ? 0 : code;
 }
 
 int spEmuCondDestroy(pthread_cond_t *cond)
@@ -471,12 +473,13 @@ int spEmuBarrierInit(pthread_barrier_t *barrier, const pthread_barrierattr_t *at
 {
     emu *m = thread_runtime();
     emu_sync *s;
+    int code;
     if (m == NULL)
         return pthread_barrier_init(barrier, attr, count);
     if (barrier == NULL || count == 0)
         return thread_fail(m, "pthread_barrier_init", "a NULL barrier or a count of 0", EINVAL);
-    if ((s = sync_init(m, barrier, SYNC_BARRIER, "pthread_barrier_init")) == NULL)
-        return EBUSY;
+    if ((s = sync_init(m, barrier, SYNC_BARRIER, "pthread_barrier_init", &code)) == NULL)
+        return code;
     s->count = count;
     return 0;
 }
@@ -675,10 +678,11 @@ int spEmuSemInit(sem_t *sem, int pshared, unsigned value)
 {
     emu *m = thread_runtime();
     emu_sync *s;
+    int code = EINVAL;
     if (m == NULL)
         return sem_init(sem, pshared, value);
-    if (sem == NULL || (s = sync_init(m, sem, SYNC_SEM, "sem_init")) == NULL) {
-        errno = sem == NULL ? EINVAL : EBUSY;
+    if (sem == NULL || (s = sync_init(m, sem, SYNC_SEM, "sem_init", &code)) == NULL) {
+        errno = sem == NULL ? EINVAL : code;
         return -1;
     }
     s->value = value;

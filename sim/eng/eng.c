@@ -1141,7 +1141,8 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
             const replay_stream *rs = &streams[q];
             if (rs->finished)
                 continue;
-            err = SP_EDEADLOCK;
+            if (err != SP_ENOMEM) /* a hang out of memory leaves is not the cause */
+                err = SP_EDEADLOCK;
             if (rs->current >= 0) {
                 const wl_op *op = &w->ranks[rs->rank->rank].ops[rs->current];
                 diag_error(diag, op->src, "rank %d never finished: blocked in operation %ld (%s \"%s\"%s%s)",
@@ -1609,7 +1610,7 @@ static void program_main(int argc, char *argv[])
 
     (void)argc;
     (void)argv;
-    if (w->failed) { /* out of memory before the run (world_map): no process runs the program */
+    if (w->failed) { /* out of memory (world_map, or a gate): the run fails; a process not begun stays out */
         p->status = 1;
         p->ended = 1;
         emu_process_ended(w->m, (int)(p - w->procs), p->status);
@@ -1665,10 +1666,12 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     emu_bind(NULL, NULL);
     if (gates_end(e, diag) < 0)
         err = SP_ENOMEM;
-    if (emu_report_blocked(m, diag) > 0)
+    if (emu_report_blocked(m, diag) > 0 && err != SP_ENOMEM) /* a hang out of memory leaves is not the cause */
         err = SP_EDEADLOCK;
     if (w.failed) {
         diag_error(diag, (sp_loc){0}, "out of memory while emulating");
+        err = SP_ENOMEM;
+    } else if (emu_out_of_memory(m)) { /* said when it happened; the hang reported is its consequence */
         err = SP_ENOMEM;
     }
     for (int i = 0; i < n && *status == 0; i++) /* the first process that failed */

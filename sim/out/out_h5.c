@@ -294,6 +294,7 @@ int out_open(out_file **out, const char *path, const out_attr *attrs, size_t nat
         put_str_attr(f->file, "generator", "scalepath") < 0 ||
         put_str_attr(f->file, "generator_version", SP_VERSION) < 0) {
         fail(f, "cannot write the root attributes");
+        rc = SP_EIO;
         goto fail_unlink;
     }
     rc = put_attrs(f, f->file, "the root group", attrs, nattrs);
@@ -302,11 +303,11 @@ int out_open(out_file **out, const char *path, const out_attr *attrs, size_t nat
     *out = f;
     return SP_OK;
 
-fail_unlink:
+fail_unlink: /* rc: SP_EIO, or SP_ENOMEM from put_attrs */
     close_h5(f);
     remove(f->partial);
     release(f);
-    return SP_EIO;
+    return rc;
 fail_noclean:
     if (fcpl >= 0)
         H5Pclose(fcpl);

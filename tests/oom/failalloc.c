@@ -8,6 +8,9 @@
  * how many allocations were counted and whether one failed. With
  * SP_FAIL_ALLOC_TRACE set, the failing call's stack goes to stderr.
  *
+ * Only the process started counts: a child it forks (study runs each rung
+ * in one) fails nothing, and programs it executes do not inherit it.
+ *
  * Only for the plain build: ASan and valgrind replace malloc themselves. */
 #define _GNU_SOURCE
 #include <execinfo.h>
@@ -15,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 void *__libc_malloc(size_t size);
 void *__libc_calloc(size_t n, size_t size);
@@ -26,6 +30,7 @@ static uintptr_t seg_lo[MAX_SEGS], seg_hi[MAX_SEGS];
 static int nsegs;
 static unsigned long counted, fail_at;
 static int injected;
+static pid_t owner; /* the process started: a child it forks (study's) counts nothing */
 
 static int main_segments(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -46,7 +51,10 @@ __attribute__((constructor)) static void failalloc_init(void)
 {
     const char *s = getenv("SP_FAIL_ALLOC");
     fail_at = s != NULL ? strtoul(s, NULL, 10) : 0;
+    owner = getpid();
     dl_iterate_phdr(main_segments, NULL);
+    /* Not into the programs it runs (a compiler for `emulate PROGRAM.c`). */
+    unsetenv("LD_PRELOAD");
 }
 
 __attribute__((destructor)) static void failalloc_report(void)
@@ -54,7 +62,7 @@ __attribute__((destructor)) static void failalloc_report(void)
     const char *path = getenv("SP_FAIL_ALLOC_LOG");
     FILE *fp;
 
-    if (path != NULL && (fp = fopen(path, "w")) != NULL) {
+    if (getpid() == owner && path != NULL && (fp = fopen(path, "w")) != NULL) {
         fprintf(fp, "%lu %d\n", counted, injected);
         fclose(fp);
     }
@@ -65,6 +73,8 @@ static int fail_now(const void *caller)
 {
     uintptr_t a = (uintptr_t)caller;
 
+    if (getpid() != owner)
+        return 0;
     for (int i = 0; i < nsegs; i++)
         if (a >= seg_lo[i] && a < seg_hi[i]) {
             if (++counted == fail_at) {

@@ -15,8 +15,10 @@ the rest spread evenly over the others (deterministic). Each run must:
   print the reference stdout and write the reference FILE, byte for byte,
   unless it said "out of host memory" (an emulated program's CUDA, NCCL,
   MPI or pthread call failed, and the program went on);
-- otherwise say "out of memory" on stderr and leave neither FILE nor
-  FILE.partial behind.
+- otherwise say "out of memory" on stderr, exit 1 (scalepath's status for
+  it), and leave neither FILE nor FILE.partial behind; an emulated
+  program's failed call ("out of host memory") ends the run as the program
+  makes it end.
 Set SP_FAIL_ALLOC=n SP_FAIL_ALLOC_TRACE=1 LD_PRELOAD=FAILALLOC.so on the
 command by hand to see where a failing run's allocation was made.
 """
@@ -64,6 +66,8 @@ def main():
         sys.exit("FAIL: the reference run (no failure) did not succeed:\n%s"
                  % (ref[0].stderr.decode(errors="replace") if ref else "timed out"))
     total = ref[1][0]
+    if total == 0:
+        sys.exit("FAIL: the reference run counted no allocation: the injector is not working")
     if total <= max_runs:
         picks = list(range(1, total + 1))
     else:
@@ -72,7 +76,7 @@ def main():
         picks = list(range(1, head + 1))
         picks += sorted({head + 1 + (i * (total - head - 1)) // max(rest - 1, 1) for i in range(rest)})
     bad = []
-    absorbed = 0
+    absorbed = injected = 0
     for n in picks:
         r = run(n)
         if r is None:
@@ -89,7 +93,8 @@ def main():
             bad.append((n, "exit %d without the injector's report (abort or _exit?): %s" % (p.returncode, tail)))
         elif not report[1]:
             continue  # fewer allocations this time: nothing failed
-        elif p.returncode == 0 and "out of host memory" in err:
+        injected += 1
+        if p.returncode == 0 and "out of host memory" in err:
             continue  # an emulated program's call failed, said so, and the program went on
         elif p.returncode == 0:
             absorbed += 1
@@ -98,11 +103,16 @@ def main():
             elif output and data != ref[2]:
                 bad.append((n, "exit 0 after a failed allocation, but %s differs from the reference" % output))
         else:
-            if "out of memory" not in err and "out of host memory" not in err:
+            told = "out of host memory" in err  # an emulated program's call: the run ends as the program does
+            if "out of memory" not in err and not told:
                 bad.append((n, "exit %d without \"out of memory\": %s" % (p.returncode, tail)))
+            elif p.returncode != 1 and not told:
+                bad.append((n, "exit %d, not 1 (out of memory): %s" % (p.returncode, tail)))
             if output and (data is not None or partial):
                 bad.append((n, "exit %d but left %s behind" % (p.returncode, output + (".partial" if partial else ""))))
     os.remove(log)
+    if injected == 0:
+        bad.append((0, "no run had an allocation fail"))
     print("%s: %d allocations, %d failed one at a time, %d absorbed (same output), %d bad"
           % (" ".join(cmd[:2]), total, len(picks), absorbed, len(bad)))
     for n, why in bad[:20]:
