@@ -15,10 +15,10 @@
 #define _GNU_SOURCE
 #include <execinfo.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 void *__libc_malloc(size_t size);
 void *__libc_calloc(size_t n, size_t size);
@@ -30,7 +30,7 @@ static uintptr_t seg_lo[MAX_SEGS], seg_hi[MAX_SEGS];
 static int nsegs;
 static unsigned long counted, fail_at;
 static int injected;
-static pid_t owner; /* the process started: a child it forks (study's) counts nothing */
+static int forked; /* a child the process started forked (study's): it counts nothing */
 
 static int main_segments(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -47,11 +47,16 @@ static int main_segments(struct dl_phdr_info *info, size_t size, void *data)
     return 1; /* the first object listed is the main program */
 }
 
+static void in_child(void)
+{
+    forked = 1;
+}
+
 __attribute__((constructor)) static void failalloc_init(void)
 {
     const char *s = getenv("SP_FAIL_ALLOC");
     fail_at = s != NULL ? strtoul(s, NULL, 10) : 0;
-    owner = getpid();
+    pthread_atfork(NULL, NULL, in_child);
     dl_iterate_phdr(main_segments, NULL);
     /* Not into the programs it runs (a compiler for `emulate PROGRAM.c`). */
     unsetenv("LD_PRELOAD");
@@ -62,7 +67,7 @@ __attribute__((destructor)) static void failalloc_report(void)
     const char *path = getenv("SP_FAIL_ALLOC_LOG");
     FILE *fp;
 
-    if (getpid() == owner && path != NULL && (fp = fopen(path, "w")) != NULL) {
+    if (!forked && path != NULL && (fp = fopen(path, "w")) != NULL) {
         fprintf(fp, "%lu %d\n", counted, injected);
         fclose(fp);
     }
@@ -73,7 +78,7 @@ static int fail_now(const void *caller)
 {
     uintptr_t a = (uintptr_t)caller;
 
-    if (getpid() != owner)
+    if (forked)
         return 0;
     for (int i = 0; i < nsegs; i++)
         if (a >= seg_lo[i] && a < seg_hi[i]) {
