@@ -34,6 +34,7 @@ typedef struct point {
     uint64_t bytes;
     double measured_us, simulated_us;
     unsigned line;
+    long root; /* the row's root column: -1, or a rank of the communicator */
     bool host; /* the host's launches take longer than the simulated collective: not fitted */
 } point;
 
@@ -113,7 +114,7 @@ static int read_log(const char *path, point **out, size_t *n, log_info *info, di
             err = SP_ENOMEM;
             break;
         }
-        (*out)[(*n)++] = (point){size, t, 0.0, line, false};
+        (*out)[(*n)++] = (point){size, t, 0.0, line, root, false};
     }
     fclose(fp);
     if (err == SP_OK && *n < 2) {
@@ -361,12 +362,22 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
             goto done;
         host_us = floor_s * 1e6;
     }
+    for (size_t i = 0; i < npt && coll_kind_root(kind) >= 0; i++)
+        if (pt[i].root >= nmembers) {
+            diag_error(diag, (sp_loc){log, pt[i].line}, "root %ld is not a rank of the %d-rank communicator",
+                       pt[i].root, nmembers);
+            err = SP_EINPUT;
+        }
+    if (err < 0)
+        goto done;
     if ((err = eng_new(&e, p, NULL, diag)) < 0)
         goto done;
     for (size_t i = 0; i < npt && err == SP_OK; i++) {
         coll_plan *plan = NULL;
         double t;
-        if ((err = coll_plan_new(&plan, p, kind, ranks, nmembers, pt[i].bytes, &co)) < 0) {
+        /* The row's root, as a global rank; -1 printed: nccl-tests' default, 0. */
+        int root = coll_kind_root(kind) < 0 ? -1 : ranks[pt[i].root >= 0 ? pt[i].root : 0];
+        if ((err = coll_plan_new_rooted(&plan, p, kind, ranks, nmembers, pt[i].bytes, root, &co)) < 0) {
             diag_error(diag, (sp_loc){log, pt[i].line}, "cannot plan %s of %llu B on this platform",
                        coll_kind_name(kind), (unsigned long long)pt[i].bytes);
             break;

@@ -251,13 +251,13 @@ static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int stat
     const char **op = calloc(n + 1, sizeof(*op)), **algo = calloc(n + 1, sizeof(*algo)),
                **proto = calloc(n + 1, sizeof(*proto));
     int64_t *comm = calloc(n + 1, sizeof(*comm)), *seq = calloc(n + 1, sizeof(*seq)), *dev = calloc(n + 1, sizeof(*dev)),
-            *ranks = calloc(n + 1, sizeof(*ranks));
+            *ranks = calloc(n + 1, sizeof(*ranks)), *rootc = calloc(n + 1, sizeof(*rootc));
     uint64_t *bytes = calloc(n + 1, sizeof(*bytes));
     double *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
     out_file *f = NULL;
     int err = SP_ENOMEM;
 
-    if (op != NULL && algo != NULL && proto != NULL && comm != NULL && seq != NULL && dev != NULL && ranks != NULL &&
+    if (op != NULL && algo != NULL && proto != NULL && comm != NULL && seq != NULL && dev != NULL && ranks != NULL && rootc != NULL &&
         bytes != NULL && start != NULL && end != NULL) {
         const out_attr root[] = {
             OUT_ATTR_STR("platform_file", p->path),
@@ -276,6 +276,7 @@ static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int stat
             {"seq", OUT_I64, "1", "the collective's number on its communicator; -1 for SendRecv", seq},
             {"device", OUT_I64, "1", "SendRecv: the device; -1 for a collective", dev},
             {"ranks", OUT_I64, "1", "ranks of the communicator", ranks},
+            {"root", OUT_I64, "1", "Broadcast, Reduce, Gather, Scatter: the root's rank in the communicator; -1 otherwise", rootc},
             {"bytes", OUT_U64, "B", "nccl-tests size (AllGather, ReduceScatter, AlltoAll, Gather, Scatter: all ranks' total); SendRecv: the device's payload", bytes},
             {"algorithm", OUT_STR, "", "NCCL algorithm simulated; - for p2p", algo},
             {"protocol", OUT_STR, "", "NCCL protocol simulated; - for p2p", proto},
@@ -290,6 +291,7 @@ static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int stat
             seq[i] = r.device >= 0 ? -1 : (int64_t)r.seq;
             dev[i] = r.device;
             ranks[i] = r.nranks;
+            rootc[i] = r.root;
             bytes[i] = r.bytes;
             algo[i] = r.algo;
             proto[i] = r.proto;
@@ -309,6 +311,7 @@ static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int stat
     free(seq);
     free(dev);
     free(ranks);
+    free(rootc);
     free(bytes);
     free(start);
     free(end);

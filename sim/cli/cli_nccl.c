@@ -70,6 +70,7 @@ typedef struct nccl_opts {
     coll_opts coll;
     int gpn; /* -g: ranks per node (0 = all GPUs) */
     int gpt; /* --gpus-per-thread: GPUs one host thread launches for (0 = host not modelled) */
+    int root; /* -r: the root's rank in the communicator (rooted collectives) */
 } nccl_opts;
 
 typedef struct nccl_row {
@@ -84,7 +85,7 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: scalepath nccl -p PLATFORM.cfg [-n NODES] [-c COLLECTIVE] [-b MINBYTES]\n"
             "                      [-e MAXBYTES] [-f FACTOR | -i STEPBYTES] [-d TYPE] [--op OP]\n"
-            "                      [-o OUT.h5] [--xml PLATFORM.xml] [-v]\n"
+            "                      [-r ROOT] [-o OUT.h5] [--xml PLATFORM.xml] [-v]\n"
             "\n"
             "  -p FILE   platform file (platforms/*.cfg)            required\n"
             "  -n N      nodes                                  default: 1, or the file's\n"
@@ -99,6 +100,8 @@ static void usage(FILE *fp)
             "  -d TYPE   int8 uint8 int32 uint32 int64 uint64 half float double\n"
             "            bfloat16 f8e4m3 f8e5m2                      default float\n"
             "  --op OP   sum prod min max avg (printed only)         default sum\n"
+            "  -r ROOT   the root's rank in the communicator, as nccl-tests' -r:\n"
+            "            broadcast, reduce, gather and scatter      default 0\n"
             "  --algo L  algorithms NCCL may choose, as NCCL_ALGO: Ring,Tree,PAT,\n"
             "            NVLS,NVLSTree,CollnetDirect,CollnetChain    default all\n"
             "  --collnet as NCCL_COLLNET_ENABLE=1: CollNet, and NVLS across nodes,\n"
@@ -117,7 +120,9 @@ static void usage(FILE *fp)
             "\n"
             "Sizes are nccl-tests sizes: the buffer for all_reduce, broadcast, reduce and\n"
             "sendrecv; the total of all ranks' buffers for all_gather, reduce_scatter,\n"
-            "alltoall, gather and scatter. Broadcast, reduce, gather and scatter use root 0.\n");
+            "alltoall, gather and scatter. Communicator rank i is the i-th GPU in node order\n"
+            "(with -g, of the first G of each node); other collectives ignore -r, as\n"
+            "nccl-tests does.\n");
 }
 
 static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
@@ -133,16 +138,17 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
         {"algo", required_argument, NULL, 'A'},     {"proto", required_argument, NULL, 'P'},
         {"collnet", no_argument, NULL, 'K'},        {"help", no_argument, NULL, 'h'},
         {"gpus-per-thread", required_argument, NULL, 'G'},
+        {"root", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     int c, err = SP_OK;
 
     *o = (nccl_opts){NULL, 0, COLL_ALL_REDUCE, 32u << 20, 32u << 20, 0, 2, NULL, "sum",
-                     NULL, NULL, 0, {0, 0, 0}, 0, 0};
+                     NULL, NULL, 0, {0, 0, 0}, 0, 0, 0};
     o->type = &dtypes[7]; /* float */
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:n:g:c:b:e:f:i:d:o:vh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:n:g:c:b:e:f:i:d:o:r:vh", longs, NULL)) != -1) {
         switch (c) {
         case 'p':
             o->platform = optarg;
@@ -153,6 +159,10 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
             break;
         case 'g':
             if (cli_parse_int(&o->gpn, "-g", optarg, 1, 1024, diag) < 0)
+                err = SP_EINPUT;
+            break;
+        case 'r':
+            if (cli_parse_int(&o->root, "-r", optarg, 0, 1 << 30, diag) < 0)
                 err = SP_EINPUT;
             break;
         case 'G':
@@ -259,6 +269,13 @@ static int parse_args(nccl_opts *o, int argc, char **argv, diag_list *diag)
     return err;
 }
 
+/* The root nccl-tests would print: -r's rank for a rooted collective, -1
+ * for the others. */
+static int nccl_root(const nccl_opts *o)
+{
+    return coll_kind_root(o->kind) < 0 ? -1 : o->root;
+}
+
 /* nccl-tests' size and count for a requested size (GetCollByteCount in src/NAME.cu):
  * all_gather, reduce_scatter, alltoall, gather and scatter work on a
  * per-rank count rounded down to a multiple of 16 bytes, which is the count
@@ -340,7 +357,7 @@ static int write_h5(const nccl_opts *o, const plat *p, int nmembers, const nccl_
             OUT_ATTR_STR("datatype", o->type->name),
             OUT_ATTR_I64("datatype_size", o->type->size, "B"),
             OUT_ATTR_STR("redop", coll_kind_reduces(o->kind) ? o->redop : "none"),
-            OUT_ATTR_I64("root", coll_kind_root(o->kind), NULL),
+            OUT_ATTR_I64("root", nccl_root(o), NULL),
             OUT_ATTR_I64("nodes", p->nodes, NULL),
             OUT_ATTR_STR("composition", what),
             OUT_ATTR_I64("ranks", nmembers, NULL),
@@ -427,6 +444,11 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
     /* The communicator: every GPU, or the first -g GPUs of each node. */
     if ((err = cli_communicator(p, o.gpn, ranks, &nmembers, diag)) < 0)
         goto done;
+    if (nccl_root(&o) >= nmembers) {
+        diag_error(diag, (sp_loc){0}, "nccl: -r %d: the communicator's ranks are 0 to %d", o.root, nmembers - 1);
+        err = SP_EINPUT;
+        goto done;
+    }
     if (o.gpt > 0 && (err = cli_launch_floor(p, o.gpn, o.gpt, &floor_s, diag)) < 0)
         goto done;
     /* Every size is planned before SimGrid starts: no bad input reaches it. */
@@ -470,7 +492,8 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         nccl_row row;
 
         sizes_for(&o, nmembers, req, &size, &count);
-        if ((err = coll_plan_new(&plan, p, o.kind, ranks, nmembers, size, &o.coll)) < 0) {
+        if ((err = coll_plan_new_rooted(&plan, p, o.kind, ranks, nmembers, size,
+                                        nccl_root(&o) < 0 ? -1 : ranks[nccl_root(&o)], &o.coll)) < 0) {
             if (err == SP_EINPUT)
                 diag_error(diag, (sp_loc){0},
                            "nccl: no algorithm allowed by --algo/--proto runs %s on this "
@@ -500,7 +523,7 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         sum_busbw += row.busbw;
         printf("%12llu  %12llu  %8s  %6s  %6d  %7.2f  %6.2f  %6.2f    N/A  %7.2f  %6.2f  %6.2f    N/A",
                (unsigned long long)size, (unsigned long long)count, o.type->name,
-               coll_kind_reduces(o.kind) ? o.redop : "none", coll_kind_root(o.kind), row.time_us,
+               coll_kind_reduces(o.kind) ? o.redop : "none", nccl_root(&o), row.time_us,
                row.algbw, row.busbw,
                row.time_us, row.algbw, row.busbw);
         if (o.verbose && isnan(row.model_us))

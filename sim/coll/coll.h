@@ -36,12 +36,12 @@ typedef enum coll_kind {
     COLL_ALL_REDUCE,
     COLL_ALL_GATHER,
     COLL_REDUCE_SCATTER,
-    COLL_BROADCAST, /* root 0 */
-    COLL_REDUCE,    /* root 0 */
+    COLL_BROADCAST, /* rooted (coll_plan_new_rooted) */
+    COLL_REDUCE,    /* rooted */
     COLL_ALL_TO_ALL,
     COLL_SEND_RECV, /* each rank to the next, as nccl-tests' sendrecv */
-    COLL_GATHER,    /* to root 0, on the p2p engine (NCCL 2.28's ncclGather) */
-    COLL_SCATTER,   /* from root 0, on the p2p engine (ncclScatter) */
+    COLL_GATHER,    /* to the root, on the p2p engine (NCCL 2.28's ncclGather) */
+    COLL_SCATTER,   /* from the root, on the p2p engine (ncclScatter) */
     COLL_NKINDS
 } coll_kind;
 
@@ -76,7 +76,8 @@ double coll_busbw_factor(coll_kind k, int n);
 /* Whether the collective reduces (nccl-tests prints the redop column). */
 int coll_kind_reduces(coll_kind k);
 
-/* The root nccl-tests prints: 0 for broadcast, reduce, gather and scatter, -1 otherwise. */
+/* The default root nccl-tests prints (without -r): 0 for broadcast, reduce, gather and
+ * scatter, -1 for collectives without a root. */
 int coll_kind_root(coll_kind k);
 
 /* Whether NCCL runs it on its p2p engine (all-to-all, send/recv, gather, scatter). */
@@ -141,10 +142,23 @@ typedef struct coll_opts {
  */
 SP_MUST_USE int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ranks,
                               int n, uint64_t bytes, const coll_opts *opts);
+
+/**
+ * The same, rooted at a given member: root is the global rank of the root
+ * of a broadcast, reduce, gather or scatter (one of ranks), or -1 for the
+ * lowest of ranks, which coll_plan_new() takes. The broadcast's and
+ * reduce's chain runs along the same ring from (to) the root, as NCCL's
+ * does; gather and scatter send to (from) it.
+ * @return as coll_plan_new(); SP_EINPUT also when root is not among ranks,
+ *         or is given (>= 0) for a collective without a root
+ */
+SP_MUST_USE int coll_plan_new_rooted(coll_plan **out, const plat *p, coll_kind kind, const int *ranks,
+                                     int n, uint64_t bytes, int root, const coll_opts *opts);
 void coll_plan_free(coll_plan *c); /* NULL is fine */
 
 int coll_plan_members(const coll_plan *c);
 int coll_plan_rank(const coll_plan *c, int member); /* global rank of a member */
+int coll_plan_root(const coll_plan *c); /* global rank of its root; -1 for a collective without one */
 coll_algo coll_plan_algo(const coll_plan *c);
 coll_proto coll_plan_proto(const coll_plan *c);
 int coll_plan_channels(const coll_plan *c); /* channels NCCL would use for this op */

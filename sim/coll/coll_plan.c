@@ -45,6 +45,7 @@ struct coll_plan {
     coll_proto proto;
     int n;          /* members */
     int *ranks;     /* member -> global rank, ascending */
+    int root;       /* a rooted collective's root, a member; 0 otherwise */
     int rings;      /* R */
     int nsteps;     /* per ring */
     uint64_t chunk; /* wire bytes per transfer */
@@ -245,11 +246,12 @@ static void count_hop(coll_plan *c, int a, int b, int one_gpu)
 }
 
 /* Whether the ring edge a -> b is left out: a broadcast's ring is a chain
- * ending before the root (no edge into it), a reduce's a chain from after
- * the root (no edge out of it). The root is member 0. */
+ * from the root to the member before it (no edge into the root), a
+ * reduce's a chain from the member after the root to the root (no edge out
+ * of it), as NCCL runs them (shared/NCCL.md 1.3). */
 static int skipped(const coll_plan *c, int a, int b)
 {
-    return (c->kind == COLL_BROADCAST && b == 0) || (c->kind == COLL_REDUCE && a == 0);
+    return (c->kind == COLL_BROADCAST && b == c->root) || (c->kind == COLL_REDUCE && a == c->root);
 }
 
 /* A builder's start: the members grouped by node (c->nodes of them) and the
@@ -525,8 +527,8 @@ static size_t add_p2p(const coll_plan *c, pxn_map *m, xfer *x, size_t k, int a, 
  * to every other, all at once (NCCL's rounds are permutations, so with fair
  * sharing the concurrent flows move the same bytes per link); send/recv
  * sends everything to the next member; gather sends bytes / n from every
- * other member to the root (member 0), scatter from the root to every
- * other (NCCL 2.28 runs both as grouped sends and receives). A send to
+ * other member to the root, scatter from the root to every other (NCCL
+ * 2.28 runs both as grouped sends and receives). A send to
  * another node is relayed as above (PXN). */
 static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
 {
@@ -558,9 +560,9 @@ static int build_p2p(coll_plan *c, xfer **out, size_t *nx)
             continue;
         }
         if (c->kind == COLL_GATHER || c->kind == COLL_SCATTER) {
-            if (a > 0) {
-                k = c->kind == COLL_GATHER ? add_p2p(c, &pxn, x, k, a, 0) : add_p2p(c, &pxn, x, k, 0, a);
-            }
+            if (a != c->root)
+                k = c->kind == COLL_GATHER ? add_p2p(c, &pxn, x, k, a, c->root)
+                                           : add_p2p(c, &pxn, x, k, c->root, a);
             continue;
         }
         for (int i = 1; i < n; i++)
@@ -882,6 +884,12 @@ static int tune_input(const coll_plan *c, int collnet, coll_tune_in *in)
 int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ranks, int n,
                   uint64_t bytes, const coll_opts *opts)
 {
+    return coll_plan_new_rooted(out, p, kind, ranks, n, bytes, -1, opts);
+}
+
+int coll_plan_new_rooted(coll_plan **out, const plat *p, coll_kind kind, const int *ranks, int n,
+                         uint64_t bytes, int root, const coll_opts *opts)
+{
     coll_plan *c;
     xfer *x = NULL;
     size_t nx = 0;
@@ -893,7 +901,7 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
     int single, innet, err;
 
     *out = NULL;
-    if (n < 1 || kind >= COLL_NKINDS || p->nranks < n)
+    if (n < 1 || kind >= COLL_NKINDS || p->nranks < n || (root >= 0 && coll_kind_root(kind) < 0))
         return SP_EINPUT;
     for (int i = 0; i < n; i++)
         if (ranks[i] < 0 || ranks[i] >= p->nranks)
@@ -918,6 +926,16 @@ int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, const int *ran
             coll_plan_free(c);
             return SP_EINPUT;
         }
+    if (root >= 0) {
+        c->root = -1;
+        for (int i = 0; i < n; i++)
+            if (c->ranks[i] == root)
+                c->root = i;
+        if (c->root < 0) { /* not a member */
+            coll_plan_free(c);
+            return SP_EINPUT;
+        }
+    }
 
     /* NCCL's choice, and what it predicts. */
     if (tune_input(c, opts != NULL && opts->collnet, &tin) < 0) {
@@ -1128,6 +1146,11 @@ int coll_plan_members(const coll_plan *c)
 int coll_plan_rank(const coll_plan *c, int member)
 {
     return c->ranks[member];
+}
+
+int coll_plan_root(const coll_plan *c)
+{
+    return coll_kind_root(c->kind) < 0 ? -1 : c->ranks[c->root];
 }
 
 coll_algo coll_plan_algo(const coll_plan *c)

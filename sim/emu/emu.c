@@ -738,8 +738,10 @@ emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, siz
         *err = ncclSystemError;
         return NULL;
     }
+    /* A rooted collective's plan runs from (to) its root's device; -1 none. */
+    int root_device = coll_kind_root(coll_kind_of(fn)) >= 0 && root >= 0 && root < n ? cl->devices[root] : -1;
     for (size_t i = 0; n > 1 && i < cl->nplans; i++) /* a collective of the same shape: the same plan */
-        if (cl->plans[i].fn == fn && cl->plans[i].bytes == test_bytes(c))
+        if (cl->plans[i].fn == fn && cl->plans[i].bytes == test_bytes(c) && cl->plans[i].root == root_device)
             c->plan = cl->plans[i].plan;
     if (n > 1 && c->plan == NULL) {
         int *ranks = malloc((size_t)n * sizeof(*ranks));
@@ -751,23 +753,22 @@ emu_coll *emu_coll_get(emu *m, emu_clique *cl, unsigned long seq, emu_fn fn, siz
             *err = ncclSystemError;
             return NULL;
         }
-        /* The plan orders its members by device and roots a broadcast or
-         * reduce at the first: on a homogeneous platform the root's place
-         * on the ring or chain changes no time. */
+        /* The plan orders its members by device; a rooted collective's
+         * chain, or its sends, start (end) at the root's. */
         for (int i = 0; i < n; i++)
             ranks[i] = cl->devices[i];
         /* NCCL_ALGO and NCCL_PROTO choose among the collective algorithms:
          * what runs on the p2p engine (all-to-all, gather, scatter), as
          * sends and receives do, keeps NCCL's own choice. */
-        rc = coll_plan_new(&plan, m->plat, coll_kind_of(fn), ranks, n, test_bytes(c),
-                           coll_kind_is_p2p(coll_kind_of(fn)) ? NULL : &m->opts);
+        rc = coll_plan_new_rooted(&plan, m->plat, coll_kind_of(fn), ranks, n, test_bytes(c), root_device,
+                                  coll_kind_is_p2p(coll_kind_of(fn)) ? NULL : &m->opts);
         free(ranks);
         if (rc < 0) {
             coll_free(c, n);
             *err = rc == SP_ENOMEM ? ncclSystemError : ncclInvalidUsage;
             return NULL;
         }
-        cl->plans[cl->nplans++] = (emu_plan){fn, test_bytes(c), plan};
+        cl->plans[cl->nplans++] = (emu_plan){fn, test_bytes(c), root_device, plan};
         c->plan = plan;
     }
     cl->colls[cl->ncolls++] = c;
@@ -1127,7 +1128,8 @@ void emu_record_get(const emu *m, size_t i, emu_record *out)
         const emu_clique *cl = m->cliques[q];
         if (i < cl->ncolls) {
             const emu_coll *c = cl->colls[i];
-            *out = (emu_record){emu_fn_name(c->fn), coll_kind_of(c->fn), cl->id, c->seq, -1, cl->nranks, test_bytes(c),
+            *out = (emu_record){emu_fn_name(c->fn), coll_kind_of(c->fn), cl->id, c->seq, -1, cl->nranks,
+                                coll_kind_root(coll_kind_of(c->fn)) >= 0 ? c->root : -1, test_bytes(c),
                                 c->plan != NULL ? coll_algo_name(coll_plan_algo(c->plan)) : "-",
                                 c->plan != NULL ? coll_proto_name(coll_plan_proto(c->plan)) : "-",
                                 c->start_s, c->nended == cl->nranks ? c->end_s : -1.0};
@@ -1143,7 +1145,7 @@ void emu_record_get(const emu *m, size_t i, emu_record *out)
             for (size_t l = 0; l < t->nlegs; l++)
                 bytes += (uint64_t)emu_type_size(b->msgs[l]->type) * b->msgs[l]->count;
             *out = (emu_record){"SendRecv", COLL_SEND_RECV, t->nlegs > 0 ? b->msgs[0]->cl->id : -1, 0, t->device,
-                                t->nlegs > 0 ? b->msgs[0]->cl->nranks : 0, bytes, "-", "-", t->start_s,
+                                t->nlegs > 0 ? b->msgs[0]->cl->nranks : 0, -1, bytes, "-", "-", t->start_s,
                                 t->done ? t->end_s : -1.0};
             return;
         }

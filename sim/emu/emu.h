@@ -183,6 +183,7 @@ typedef struct emu_record {
     unsigned long seq;  /* its number on the communicator (collectives) */
     int device;         /* the device whose messages these are (p2p); -1 for a collective */
     int nranks;
+    int root;           /* a rooted collective's root, its rank in the communicator; -1 otherwise */
     uint64_t bytes;     /* nccl-tests size (AllGather/ReduceScatter: the total); p2p: the
                            payload this device sends and receives */
     const char *algo, *proto; /* NCCL's spelling; "-" for p2p */

@@ -75,6 +75,7 @@ struct emu_clique {
 typedef struct emu_plan {
     emu_fn fn;
     uint64_t bytes;
+    int root;                 /* a rooted collective's root device; -1 otherwise */
     coll_plan *plan;          /* owned */
 } emu_plan;
 

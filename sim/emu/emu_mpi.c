@@ -396,6 +396,14 @@ static int split_run(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
 }
 
 /* The whole exchange, once every rank has arrived. */
+/* An exchange that cannot get its memory is left not done: the processes
+ * in it wait, and the run ends as out of memory (over the hang it leaves). */
+static void hc_no_memory(emu *m)
+{
+    emu_warn(m, NULL, "an MPI exchange: out of host memory");
+    m->oom = 1;
+}
+
 static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
 {
     int n = c->size;
@@ -413,8 +421,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_ALLGATHER) {
         char *all = emu_huge(malloc(z * (size_t)n + 1), z * (size_t)n);
         if (all == NULL) {
-            emu_warn(m, NULL, "an MPI exchange: out of host memory");
-            m->oom = 1; /* left not done: the hang is reported */
+            hc_no_memory(m);
             return;
         }
         for (int p = 0; p < n; p++)
@@ -425,8 +432,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_ALLREDUCE || h->kind == HC_REDUCE) {
         char *acc = emu_huge(malloc(z + 1), z);
         if (acc == NULL) {
-            emu_warn(m, NULL, "an MPI exchange: out of host memory");
-            m->oom = 1;
+            hc_no_memory(m);
             return;
         }
         memcpy(acc, h->send[0] == MPI_IN_PLACE ? h->recv[0] : h->send[0], z);
@@ -447,8 +453,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE ||
                h->kind == HC_CREATE_GROUP) {
         if (split_run(m, c, h) < 0) {
-            emu_warn(m, NULL, "an MPI exchange: out of host memory");
-            m->oom = 1;
+            hc_no_memory(m);
             return;
         }
     }

@@ -322,6 +322,12 @@ sp_e2e(choice.tree_not_for_allgather RC 2 ARGS "${spark}|-c|all_gather|--algo|Tr
 # --- -g: a communicator of the first G GPUs of each node (one rail: 48 GB/s NIC).
 sp_e2e(nccl.ranks_per_node RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|2|-g|1|-b|1G|-e|1G|-v"
   STDOUT "1 rank\\(s\\)|2 rank\\(s\\) in the communicator.* 1073741824 .* 4[5-8]\\.[0-9]+ +N/A")
+# -r: the root's rank in the communicator, as nccl-tests' -r (e2e.emulate.root
+# checks its times); other collectives ignore it, as nccl-tests does.
+sp_e2e(nccl.root_ignored RC 0 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-r|1|-b|1M|-e|1M"
+  STDOUT "1048576 +262144 +float +sum +-1 ")
+sp_e2e(nccl.bad_root RC 2 ARGS "nccl|-p|platforms/dgx-h100.cfg|-c|broadcast|-r|8|-o|${SP_OUT}/bad-root.h5"
+  STDERR "nccl: -r 8: the communicator's ranks are 0 to 7" ABSENT "${SP_OUT}/bad-root.h5")
 sp_e2e(nccl.ranks_per_node_too_many RC 2 ARGS "nccl|-p|platforms/dgx-spark.cfg|-n|2|-g|2"
   STDERR "option -g 2: node 0 of \"dgx-spark\" has 1 GPU")
 
@@ -584,6 +590,12 @@ sp_e2e(bad.calibrate.gpus RC 2
 sp_e2e(bad.calibrate.unwritable RC 3
   ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/data/nccl-tests/synthetic.log|-o|${SP_OUT}/no-dir/cal.cfg"
   STDERR "cannot write" ABSENT "${SP_OUT}/no-dir/cal.cfg.partial")
+# A rooted collective's log: each row planned at its root column; a root
+# outside the communicator is reported, every such row, before anything runs.
+sp_e2e(bad.calibrate.root RC 2
+  ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|-c|broadcast|--log|tests/bad/calibrate-root.log|-o|${SP_OUT}/bad-root.cfg"
+  STDERR "calibrate-root.log:6: error: root 2 is not a rank of the 2-rank communicator.*calibrate-root.log:7: error: root 7"
+  ABSENT "${SP_OUT}/bad-root.cfg")
 sp_e2e(bad.calibrate.log RC 2
   ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/bad/calibrate-garbage.log|-o|${SP_OUT}/bad-cal.cfg"
   STDERR "calibrate-garbage.log:3: error: not an nccl-tests row" ABSENT "${SP_OUT}/bad-cal.cfg")

@@ -36,6 +36,7 @@ sp_emu_program(polling ${SP_ROOT}/tests/data/emu/polling.c)
 sp_emu_program(polling_threads ${SP_ROOT}/tests/data/emu/polling_threads.c)
 sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
 sp_emu_program(pxn_sends ${SP_ROOT}/tests/data/emu/pxn_sends.c)
+sp_emu_program(rooted ${SP_ROOT}/tests/data/emu/rooted.c)
 sp_emu_program(late_member ${SP_ROOT}/tests/data/emu/late_member.c)
 sp_emu_program(launch_costs ${SP_ROOT}/tests/data/emu/launch_costs.c)
 sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
@@ -342,6 +343,11 @@ set_tests_properties(e2e.emulate.host_link PROPERTIES LABELS e2e TIMEOUT 120)
 
 # Emulated times are the simulator's: the same as `scalepath nccl` for the
 # same collective, HDF5 output, determinism, streams overlapping.
+# A rooted collective at a root that is not 0: emulated as `nccl -r` times it,
+# and the root matters on a platform that is not symmetric.
+add_test(NAME e2e.emulate.root COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_emulate_root.py
+  ${SP_EXE} $<TARGET_FILE:emu_rooted> ${SP_OUT}/root WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.emulate.root PROPERTIES LABELS e2e TIMEOUT 300)
 add_test(NAME e2e.emulate.vs_nccl COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_emulate.py
   --scalepath ${SP_EXE} --perf $<TARGET_FILE:emu_allreduce_perf> --overlap $<TARGET_FILE:emu_overlap>
   --mpi $<TARGET_FILE:emu_mpi_allreduce> --check $<TARGET_FILE:emu_collectives_check>

@@ -665,6 +665,97 @@ static void test_coll__nvls_tree(void **state)
     diag_free(d);
 }
 
+/* Which members the data reaches along a plan's transfers (stage 0: the
+ * rooted plans are one stage), from member `from`, forwards or backwards. */
+static void reach(const coll_plan *c, int from, int backwards, int *seen)
+{
+    int n = coll_plan_members(c), stack[256], top = 0;
+
+    memset(seen, 0, (size_t)n * sizeof(*seen));
+    seen[from] = 1;
+    stack[top++] = from;
+    while (top > 0) {
+        int m = stack[--top];
+        coll_stage st;
+        coll_plan_stage(c, m, 0, &st);
+        for (int i = 0; i < (backwards ? st.nrecv : st.nsend); i++) {
+            int q = backwards ? st.recv[i].peer : st.send[i].peer;
+            if (!seen[q]) {
+                seen[q] = 1;
+                stack[top++] = q;
+            }
+        }
+    }
+}
+
+/* A rooted collective at every root: a broadcast's and a scatter's
+ * transfers reach every member from the root, a reduce's and a gather's
+ * reach the root from every member. On the two-node fixture the chains
+ * cross nodes and hand over to the rail's GPU (PXN), which may be the root
+ * (NCCL's PXN relays through it); on the ideal 16-node switch (one GPU a
+ * node, no relays) nothing goes into a broadcast's or scatter's root or
+ * out of a reduce's or gather's, and every root takes the same time (the
+ * fabric is symmetric). The root is what coll_plan_root says. A root that
+ * is not a member, or one for a collective without a root, is refused. */
+static void test_coll__roots(void **state)
+{
+    fx *f = *state;
+    static const coll_kind rooted[] = {COLL_BROADCAST, COLL_REDUCE, COLL_GATHER, COLL_SCATTER};
+    const uint64_t S = 64ull << 20;
+    diag_list *d;
+    plat *ideal;
+    coll_plan *c;
+
+    assert_int_equal(diag_new(&d, 0), SP_OK);
+    assert_int_equal(plat_load(&ideal, FIXTURES "/ideal-switch.cfg", d), SP_OK);
+    assert_int_equal(plat_set_nodes(ideal, 16, d), SP_OK);
+    for (size_t k = 0; k < sizeof(rooted) / sizeof(rooted[0]); k++) {
+        int out = rooted[k] == COLL_BROADCAST || rooted[k] == COLL_SCATTER;
+        const char *name = coll_kind_name(rooted[k]);
+        double t0 = 0.0;
+        for (int ideal_p = 0; ideal_p < 2; ideal_p++) {
+            const plat *p = ideal_p ? ideal : f->p;
+            int n = ideal_p ? 16 : 8;
+            for (int root = 0; root < n; root++) {
+                int seen[256];
+                coll_stage st;
+                double t;
+                assert_int_equal(coll_plan_new_rooted(&c, p, rooted[k], f->ranks, n, S, root, &ring_p2p_simple),
+                                 SP_OK);
+                assert_int_equal(coll_plan_root(c), root);
+                reach(c, root, !out, seen);
+                for (int m = 0; m < n; m++)
+                    if (!seen[m])
+                        fail_msg("%s rooted at %d on %d GPUs: member %d is not %s", name, root, n, m,
+                                 out ? "reached" : "heard");
+                coll_plan_stage(c, root, 0, &st);
+                if (ideal_p && (out ? st.nrecv : st.nsend) != 0)
+                    fail_msg("%s rooted at %d: the root %s", name, root, out ? "receives" : "sends");
+                t = coll_plan_alpha_beta_s(c);
+                coll_plan_free(c);
+                if (!ideal_p)
+                    continue;
+                if (root == 0)
+                    t0 = t;
+                else if (t != t0)
+                    fail_msg("%s: rooted at %d %.9g s, at 0 %.9g s", name, root, t, t0);
+            }
+        }
+    }
+    plat_free(ideal);
+    diag_free(d);
+
+    assert_int_equal(coll_plan_new_rooted(&c, f->p, COLL_BROADCAST, f->ranks + 1, 4, S, 0, NULL), SP_EINPUT);
+    assert_null(c);
+    assert_int_equal(coll_plan_new_rooted(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, S, 0, NULL), SP_EINPUT);
+    assert_int_equal(coll_plan_new_rooted(&c, f->p, COLL_ALL_REDUCE, f->ranks, 8, S, -1, NULL), SP_OK);
+    assert_int_equal(coll_plan_root(c), -1);
+    coll_plan_free(c);
+    assert_int_equal(coll_plan_new(&c, f->p, COLL_GATHER, f->ranks + 2, 3, S, NULL), SP_OK);
+    assert_int_equal(coll_plan_root(c), 2); /* the lowest rank */
+    coll_plan_free(c);
+}
+
 static void test_coll__bad_arguments(void **state)
 {
     fx *f = *state;
@@ -684,6 +775,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_coll__steps_and_bytes, setup_ideal16, teardown),
         cmocka_unit_test_setup_teardown(test_coll__busbw_identity, setup_ideal16, teardown),
         cmocka_unit_test_setup_teardown(test_coll__rails, setup_multi, teardown),
+        cmocka_unit_test_setup_teardown(test_coll__roots, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_coll__multi_node_latency, setup_multi, teardown),
         cmocka_unit_test_setup_teardown(test_coll__spark_latency_and_channels, setup_spark, teardown),
         cmocka_unit_test(test_coll__nvls),
