@@ -362,10 +362,17 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
             goto done;
         host_us = floor_s * 1e6;
     }
-    for (size_t i = 0; i < npt && coll_kind_root(kind) >= 0; i++)
-        if (pt[i].root >= nmembers) {
+    /* nccl-tests prints a rooted collective's root (0, or -r's), and -1 for
+     * the others: a row that says otherwise is of another collective than -c's. */
+    for (size_t i = 0; i < npt; i++)
+        if (coll_kind_root(kind) >= 0 && (pt[i].root < 0 || pt[i].root >= nmembers)) {
             diag_error(diag, (sp_loc){log, pt[i].line}, "root %ld is not a rank of the %d-rank communicator",
                        pt[i].root, nmembers);
+            err = SP_EINPUT;
+        } else if (coll_kind_root(kind) < 0 && pt[i].root != -1) {
+            diag_error(diag, (sp_loc){log, pt[i].line},
+                       "root %ld: a row of a rooted collective, where %s has none (-1); is -c right?",
+                       pt[i].root, coll_kind_name(kind));
             err = SP_EINPUT;
         }
     if (err < 0)
@@ -375,8 +382,7 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
     for (size_t i = 0; i < npt && err == SP_OK; i++) {
         coll_plan *plan = NULL;
         double t;
-        /* The row's root, as a global rank; -1 printed: nccl-tests' default, 0. */
-        int root = coll_kind_root(kind) < 0 ? -1 : ranks[pt[i].root >= 0 ? pt[i].root : 0];
+        int root = coll_kind_root(kind) < 0 ? -1 : ranks[pt[i].root]; /* the row's, as a global rank */
         if ((err = coll_plan_new_rooted(&plan, p, kind, ranks, nmembers, pt[i].bytes, root, &co)) < 0) {
             diag_error(diag, (sp_loc){log, pt[i].line}, "cannot plan %s of %llu B on this platform",
                        coll_kind_name(kind), (unsigned long long)pt[i].bytes);

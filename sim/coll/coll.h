@@ -150,7 +150,7 @@ SP_MUST_USE int coll_plan_new(coll_plan **out, const plat *p, coll_kind kind, co
  * reduce's chain runs along the same ring from (to) the root, as NCCL's
  * does; gather and scatter send to (from) it.
  * @return as coll_plan_new(); SP_EINPUT also when root is not among ranks,
- *         or is given (>= 0) for a collective without a root
+ *         is below -1, or is given (>= 0) for a collective without a root
  */
 SP_MUST_USE int coll_plan_new_rooted(coll_plan **out, const plat *p, coll_kind kind, const int *ranks,
                                      int n, uint64_t bytes, int root, const coll_opts *opts);

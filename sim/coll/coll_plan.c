@@ -901,7 +901,7 @@ int coll_plan_new_rooted(coll_plan **out, const plat *p, coll_kind kind, const i
     int single, innet, err;
 
     *out = NULL;
-    if (n < 1 || kind >= COLL_NKINDS || p->nranks < n || (root >= 0 && coll_kind_root(kind) < 0))
+    if (n < 1 || kind >= COLL_NKINDS || p->nranks < n || root < -1 || (root >= 0 && coll_kind_root(kind) < 0))
         return SP_EINPUT;
     for (int i = 0; i < n; i++)
         if (ranks[i] < 0 || ranks[i] >= p->nranks)

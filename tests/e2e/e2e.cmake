@@ -596,6 +596,9 @@ sp_e2e(bad.calibrate.root RC 2
   ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|-c|broadcast|--log|tests/bad/calibrate-root.log|-o|${SP_OUT}/bad-root.cfg"
   STDERR "calibrate-root.log:6: error: root 2 is not a rank of the 2-rank communicator.*calibrate-root.log:7: error: root 7"
   ABSENT "${SP_OUT}/bad-root.cfg")
+sp_e2e(bad.calibrate.root_of_other RC 2
+  ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/bad/calibrate-root.log"
+  STDERR "calibrate-root.log:5: error: root 1: a row of a rooted collective, where all_reduce has none")
 sp_e2e(bad.calibrate.log RC 2
   ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/bad/calibrate-garbage.log|-o|${SP_OUT}/bad-cal.cfg"
   STDERR "calibrate-garbage.log:3: error: not an nccl-tests row" ABSENT "${SP_OUT}/bad-cal.cfg")

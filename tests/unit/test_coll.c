@@ -754,6 +754,20 @@ static void test_coll__roots(void **state)
     assert_int_equal(coll_plan_new(&c, f->p, COLL_GATHER, f->ranks + 2, 3, S, NULL), SP_OK);
     assert_int_equal(coll_plan_root(c), 2); /* the lowest rank */
     coll_plan_free(c);
+    assert_int_equal(coll_plan_new_rooted(&c, f->p, COLL_GATHER, f->ranks, 8, S, -2, NULL), SP_EINPUT);
+    {
+        /* Ranks given unsorted, across both nodes, rooted at global rank 7
+         * (member 3 once sorted): the data still reaches it from every member. */
+        const int some[4] = {5, 3, 7, 1};
+        int seen[8];
+        assert_int_equal(coll_plan_new_rooted(&c, f->p, COLL_REDUCE, some, 4, S, 7, &ring_p2p_simple), SP_OK);
+        assert_int_equal(coll_plan_root(c), 7);
+        assert_int_equal(coll_plan_rank(c, 3), 7);
+        reach(c, 3, 1, seen);
+        for (int m = 0; m < 4; m++)
+            assert_true(seen[m]);
+        coll_plan_free(c);
+    }
 }
 
 static void test_coll__bad_arguments(void **state)

@@ -1,9 +1,10 @@
 /* rooted.c - one rooted collective over every GPU, from one process:
  *
- *   rooted broadcast|reduce|gather|scatter ROOT COUNT
+ *   rooted broadcast|reduce|gather|scatter ROOT COUNT [reversed]
  *
  * COUNT int8 elements per rank (a gather's or scatter's share, the others'
- * whole buffer), rooted at communicator rank ROOT. The emulator's output
+ * whole buffer), rooted at communicator rank ROOT. With "reversed", rank r
+ * runs on device n-1-r (ncclCommInitRank in a group), else on device r. The emulator's output
  * file records its start and end; check_emulate_root.py sets that beside
  * `scalepath nccl -c NAME -r ROOT` of the same size. Prints "rooted: ok". */
 #include <stdio.h>
@@ -24,8 +25,8 @@ int main(int argc, char **argv)
     size_t count, in, out;
     const char *op;
 
-    if (argc != 4) {
-        printf("usage: rooted broadcast|reduce|gather|scatter ROOT COUNT\n");
+    if (argc != 4 && !(argc == 5 && strcmp(argv[4], "reversed") == 0)) {
+        printf("usage: rooted broadcast|reduce|gather|scatter ROOT COUNT [reversed]\n");
         return 2;
     }
     op = argv[1];
@@ -38,8 +39,19 @@ int main(int argc, char **argv)
     }
     in = strcmp(op, "scatter") == 0 ? count * (size_t)n : count;
     out = strcmp(op, "gather") == 0 ? count * (size_t)n : count;
-    if (ncclCommInitAll(comms, n, NULL) != ncclSuccess)
+    if (argc == 5) { /* device d is rank n-1-d: comms[d] is device d's */
+        ncclUniqueId id;
+        ncclGetUniqueId(&id);
+        ncclGroupStart();
+        for (int d = 0; d < n; d++) {
+            cudaSetDevice(d);
+            ncclCommInitRank(&comms[d], n, id, n - 1 - d);
+        }
+        if (ncclGroupEnd() != ncclSuccess)
+            return 1;
+    } else if (ncclCommInitAll(comms, n, NULL) != ncclSuccess) {
         return 1;
+    }
     for (int d = 0; d < n; d++) {
         cudaSetDevice(d);
         cudaStreamCreate(&s[d]);
