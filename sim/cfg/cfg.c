@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <zlib.h>
 
@@ -48,21 +49,25 @@ static const char *include_path(const cfg_file *f, const char *file)
     return joined;
 }
 
+static int walk(const char *path, const char *dir, int depth, uint32_t *crc, diag_list *diag);
+
 int cfg_open(cfg_file *out, const char *path, diag_list *diag)
 {
-    FILE *fp;
     char *dir, *slash;
+    int err;
 
     memset(out, 0, sizeof(*out));
     out->diag = diag;
-    /* libconfig says only "file I/O error"; find the reason ourselves. */
-    fp = fopen(path, "rb");
-    if (fp == NULL) {
-        /* A missing or unreadable input is the user's input problem. */
-        diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
-        return SP_EINPUT;
-    }
-    fclose(fp);
+    /* libconfig says only "file I/O error", and its scanner ends the process
+     * on a folder or a read error: every file it would read (the file and
+     * its @includes) is checked first, and each problem said. */
+    if ((dir = str_dup(path)) == NULL)
+        return SP_ENOMEM;
+    slash = strrchr(dir, '/');
+    err = walk(path, slash != NULL ? (*slash = '\0', dir) : ".", 0, NULL, diag);
+    free(dir);
+    if (err < 0)
+        return err;
     if ((out->path = str_dup(path)) == NULL || (dir = str_dup(path)) == NULL) {
         free(out->path);
         out->path = NULL;
@@ -117,10 +122,18 @@ static int slurp(const char *path, char **buf, size_t *len, diag_list *diag)
     char *b = NULL;
     size_t n = 0, cap = 0;
 
+    struct stat st;
+
     *buf = NULL;
     *len = 0;
     if (fp == NULL) {
+        /* A missing or unreadable input is the user's input problem. */
         diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
+        return SP_EINPUT;
+    }
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        diag_error(diag, (sp_loc){path, 0}, "cannot read: not a regular file (a folder?)");
+        fclose(fp);
         return SP_EINPUT;
     }
     for (;;) {
@@ -147,6 +160,14 @@ static int slurp(const char *path, char **buf, size_t *len, diag_list *diag)
     }
     fclose(fp);
     b[n] = '\0';
+    if (memchr(b, '\0', n) != NULL) { /* libconfig would read up to it, and no further */
+        unsigned line = 1;
+        for (const char *q = b; *q != '\0'; q++)
+            line += *q == '\n';
+        diag_error(diag, (sp_loc){path, line}, "a NUL byte: not a text file");
+        free(b);
+        return SP_EINPUT;
+    }
     *buf = b;
     *len = n;
     return SP_OK;
@@ -209,31 +230,51 @@ static const char *next_line(const char *line)
     return eol != NULL ? eol + 1 : NULL;
 }
 
-static int digest(const char *path, const char *dir, int depth, uint32_t *crc, diag_list *diag)
+/* Read a file and the files it @includes (named relative to dir, the
+ * first file's folder, as libconfig names them), each a readable regular
+ * file of text; with crc, fold their bytes into it. Every problem is said. */
+static int walk(const char *path, const char *dir, int depth, uint32_t *crc, diag_list *diag)
 {
     char *buf;
     const char *line;
     size_t len;
+    unsigned lineno = 1;
+    struct stat st;
     int err = slurp(path, &buf, &len, diag), open = 0; /* open_after() */
 
     if (err < 0)
         return err;
-    *crc = (uint32_t)crc32(*crc, (const Bytef *)buf, (uInt)len);
-    for (line = buf; err == SP_OK && line != NULL; line = next_line(line)) {
+    if (crc != NULL)
+        *crc = (uint32_t)crc32(*crc, (const Bytef *)buf, (uInt)len);
+    for (line = buf; err != SP_ENOMEM && line != NULL; line = next_line(line), lineno++) {
         const char *name = NULL;
         size_t n = open != 0 ? 0 : include_name(line, &name);
         char *inc;
+        int e;
 
         open = open_after(line, open);
         if (n == 0)
             continue;
         if (depth >= 10) {
-            diag_error(diag, (sp_loc){path, 0}, "@include nested more than 10 deep");
+            diag_error(diag, (sp_loc){path, lineno}, "@include nested more than 10 deep");
             err = SP_EINPUT;
             break;
         }
         inc = name[0] == '/' ? str_format("%.*s", (int)n, name) : str_format("%s/%.*s", dir, (int)n, name);
-        err = inc != NULL ? digest(inc, dir, depth + 1, crc, diag) : SP_ENOMEM;
+        if (inc == NULL) {
+            err = SP_ENOMEM;
+            break;
+        }
+        if ((e = stat(inc, &st)) != 0 || !S_ISREG(st.st_mode)) {
+            diag_error(diag, (sp_loc){path, lineno},
+                       "cannot open include file \"%.*s\": %s (@include paths are relative to the folder of "
+                       "the file given)", (int)n, name, e != 0 ? strerror(errno) : "not a regular file (a folder?)");
+            e = SP_EINPUT;
+        } else {
+            e = walk(inc, dir, depth + 1, crc, diag);
+        }
+        if (e < 0 && (err == SP_OK || e == SP_ENOMEM))
+            err = e;
         free(inc);
     }
     free(buf);
@@ -248,7 +289,7 @@ int cfg_digest(const char *path, uint32_t *crc, diag_list *diag)
 
     if (dir == NULL)
         return SP_ENOMEM;
-    err = digest(path, dir, 0, crc, diag);
+    err = walk(path, dir, 0, crc, diag);
     free(dir);
     return err;
 }

@@ -171,7 +171,9 @@ static void test_cfg__digest_follows_includes(void **state)
     remove(sub);
     c = 0;
     assert_int_equal(cfg_digest(top, &c, d), SP_EINPUT);
-    assert_true(has_message(d, "sub.cfg: error: cannot read: No such file or directory"));
+    /* said at each @include of it, by the including file's line */
+    assert_true(has_message(d, "top.cfg:2: error: cannot open include file \"sub.cfg\": No such file or directory"));
+    assert_true(has_message(d, "top.cfg:9: error: cannot open include file \"sub.cfg\""));
     remove(top);
     rmdir(dir);
 }
