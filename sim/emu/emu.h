@@ -87,6 +87,13 @@ typedef struct emu_task {
     void *impl;            /* the runtime's own record (collective, event, copy) */
 } emu_task;
 
+/* A host-to-host transfer of an MPI exchange: bytes from the host of
+ * device src to that of device dst, over the platform's route. */
+typedef struct emu_flow {
+    int src, dst;
+    double bytes;
+} emu_flow;
+
 /* What the runner gives the runtime. wait() blocks the calling actor (the
  * program, or a stream's worker) until ready(arg); notify() wakes every
  * waiter to test its condition again. */
@@ -106,6 +113,11 @@ typedef struct emu_services {
      * for the calling actor. NULL: polls take no time (no runner). */
     void (*yield)(void *ctx);
     void (*sleep)(void *ctx, double seconds);
+    /* Move n flows at once in simulated time, sharing the platform's links
+     * with everything else running; when the last has arrived, call
+     * done(arg), then notify. The flows are copied. 0, or -1 out of memory
+     * (nothing started). NULL: MPI's exchanges take no time. */
+    int (*transfer)(void *ctx, const emu_flow *flows, size_t n, void (*done)(void *arg), void *arg);
 } emu_services;
 
 /**

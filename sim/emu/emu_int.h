@@ -182,6 +182,7 @@ struct emu {
     emu_task **p2ps;          /* the P2P tasks, in submission order (reports) */
     size_t np2ps, capp2ps;
     struct emu_mpi *mpi;      /* MPI's communicators, exchanges and messages (emu_mpi.c), made on first use */
+    unsigned long mpi_moving; /* MPI messages and exchanges whose data is on its way (emu_mpi.c) */
     unsigned long changes;    /* state changes so far: a task begun or ended, a wake, a thread ended (emu_query) */
     unsigned long key_gen;    /* pthread_key_create calls so far: each key's generation */
     double change_at;         /* the simulated time of the last */

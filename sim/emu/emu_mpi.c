@@ -395,15 +395,183 @@ static int split_run(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
     return 0;
 }
 
-/* The whole exchange, once every rank has arrived. */
-/* An exchange that cannot get its memory is left not done: the processes
- * in it wait, and the run ends as out of memory (over the hang it leaves). */
-static void hc_no_memory(emu *m)
+/* An exchange or message that cannot get its memory is left not done:
+ * the processes that wait for it wait, and the run ends as out of memory
+ * (over the hang it leaves). */
+static void no_memory(emu *m, const char *what)
 {
-    emu_warn(m, NULL, "an MPI exchange: out of host memory");
+    emu_warn(m, NULL, "%s: out of host memory", what);
     m->oom = 1;
 }
 
+/* --- Time on the network ----------------------------------------------------
+ *
+ * MPI's data moves between the hosts of the processes' first GPUs (where
+ * they run) over the platform's route, sharing its links with whatever else
+ * runs; data between two processes of one node takes no time (host memory
+ * is not modelled), and nor does MPI's software (no sourced figure). A
+ * message moves once its send and its receive are both posted (MPI's
+ * rendezvous; the send returns at once, as a buffered one does), and its
+ * receive completes when it has arrived. An exchange moves, once every
+ * process has called it, the bytes the long-message algorithms of Thakur,
+ * Rabenseifner and Gropp ("Optimization of Collective Communication
+ * Operations in MPICH", IJHPCA 19(1), 2005) move, laid out on a ring in rank
+ * order: all-gather a ring; all-reduce a reduce-scatter and an all-gather
+ * (each edge 2(n-1)/n of the buffer); broadcast a scatter then an
+ * all-gather; reduce a reduce-scatter then a gather; gather and scatter
+ * each share to or from the root. */
+
+/* The node a process runs on: its first GPU's. */
+static int proc_node(const emu *m, int proc)
+{
+    return plat_rank_node(m->plat, emu_process_device(m, proc));
+}
+
+/* A transfer on its way: a receive's message, or an exchange in stages. */
+typedef struct mpi_move {
+    emu *m;
+    struct emu_mpi_request *r; /* the receive it completes, or NULL */
+    struct emu_hostcoll *h;    /* the exchange it completes, or NULL */
+    emu_flow *flows;           /* stage 0's, then stage 1's (owned) */
+    size_t nflows[2];
+    int stage;
+} mpi_move;
+
+static void moved(void *arg);
+
+/* Start the move's next stage that has flows; 1 when none is left, -1 out
+ * of memory. */
+static int move_next(mpi_move *v)
+{
+    while (v->stage < 2 && v->nflows[v->stage] == 0)
+        v->stage++;
+    if (v->stage == 2)
+        return 1;
+    return v->m->svc.transfer(v->m->svc.ctx, v->flows + (v->stage == 1 ? v->nflows[0] : 0), v->nflows[v->stage],
+                              moved, v) < 0
+               ? -1
+               : 0;
+}
+
+static void move_free(mpi_move *v)
+{
+    v->m->mpi_moving--;
+    free(v->flows);
+    free(v);
+}
+
+/* A stage has arrived: the next starts, or what the move carries is done. */
+static void moved(void *arg)
+{
+    mpi_move *v = arg;
+    emu *m = v->m;
+    int rc;
+
+    v->stage++;
+    if ((rc = move_next(v)) == 0)
+        return;
+    if (rc > 0 && v->r != NULL)
+        v->r->done = 1;
+    else if (rc > 0)
+        v->h->done = 1;
+    else
+        no_memory(m, v->r != NULL ? "an MPI message" : "an MPI exchange");
+    move_free(v);
+    emu_wake(m);
+}
+
+/* Move flows (nflows[0] of stage 0, then nflows[1]) for a receive or an
+ * exchange; the flows are taken (freed). 1 when there is nothing to move
+ * (done now), 0 when started, -1 out of memory. */
+static int move_start(emu *m, struct emu_mpi_request *r, struct emu_hostcoll *h, emu_flow *flows,
+                      const size_t nflows[2])
+{
+    mpi_move *v;
+    int rc;
+
+    if (nflows[0] + nflows[1] == 0 || m->svc.transfer == NULL) {
+        free(flows);
+        return 1;
+    }
+    if ((v = malloc(sizeof(*v))) == NULL) {
+        free(flows);
+        return -1;
+    }
+    *v = (mpi_move){m, r, h, flows, {nflows[0], nflows[1]}, 0};
+    m->mpi_moving++;
+    if ((rc = move_next(v)) < 0)
+        move_free(v);
+    return rc;
+}
+
+/* Appends the flow from rank a to rank b of c, if they run on two nodes. */
+static size_t flow_add(const emu *m, const mpi_comm *c, emu_flow *f, size_t k, int a, int b, double bytes)
+{
+    int pa = c->world[a], pb = c->world[b];
+    if (bytes > 0.0 && proc_node(m, pa) != proc_node(m, pb))
+        f[k++] = (emu_flow){emu_process_device(m, pa), emu_process_device(m, pb), bytes};
+    return k;
+}
+
+/* The ring, each rank to the next, each edge carrying bytes. */
+static size_t ring_add(const emu *m, const mpi_comm *c, emu_flow *f, size_t k, double bytes)
+{
+    for (int p = 0; c->size > 1 && p < c->size; p++)
+        k = flow_add(m, c, f, k, p, (p + 1) % c->size, bytes);
+    return k;
+}
+
+/* The root to every other rank (out), or every other to the root. */
+static size_t star_add(const emu *m, const mpi_comm *c, emu_flow *f, size_t k, int root, int out, double bytes)
+{
+    for (int p = 0; p < c->size; p++)
+        if (p != root)
+            k = out ? flow_add(m, c, f, k, root, p, bytes) : flow_add(m, c, f, k, p, root, bytes);
+    return k;
+}
+
+/* The exchange's data is in place: it is done when its bytes have moved. */
+static void hc_move(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
+{
+    int n = c->size;
+    double z = (double)type_size(h->type) * h->count, share = z / n;
+    emu_flow *f = malloc((2 * (size_t)n + 1) * sizeof(*f));
+    size_t k[2] = {0, 0};
+    int rc;
+
+    if (f == NULL) {
+        no_memory(m, "an MPI exchange");
+        return;
+    }
+    switch (h->kind) {
+    case HC_ALLREDUCE:
+        k[0] = ring_add(m, c, f, 0, 2.0 * (n - 1) * share);
+        break;
+    case HC_ALLGATHER:
+        k[0] = ring_add(m, c, f, 0, (n - 1) * z);
+        break;
+    case HC_BCAST:
+        k[0] = star_add(m, c, f, 0, h->root, 1, share);
+        k[1] = ring_add(m, c, f, k[0], (n - 1) * share) - k[0];
+        break;
+    case HC_REDUCE:
+        k[0] = ring_add(m, c, f, 0, (n - 1) * share);
+        k[1] = star_add(m, c, f, k[0], h->root, 0, share) - k[0];
+        break;
+    case HC_GATHER:
+    case HC_SCATTER:
+        k[0] = star_add(m, c, f, 0, h->root, h->kind == HC_SCATTER, z);
+        break;
+    default: /* no data: a barrier, a communicator made */
+        break;
+    }
+    if ((rc = move_start(m, NULL, h, f, k)) > 0)
+        h->done = 1;
+    else if (rc < 0)
+        no_memory(m, "an MPI exchange");
+}
+
+/* The whole exchange, once every rank has arrived. */
 static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
 {
     int n = c->size;
@@ -421,7 +589,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_ALLGATHER) {
         char *all = emu_huge(malloc(z * (size_t)n + 1), z * (size_t)n);
         if (all == NULL) {
-            hc_no_memory(m);
+            no_memory(m, "an MPI exchange");
             return;
         }
         for (int p = 0; p < n; p++)
@@ -432,7 +600,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_ALLREDUCE || h->kind == HC_REDUCE) {
         char *acc = emu_huge(malloc(z + 1), z);
         if (acc == NULL) {
-            hc_no_memory(m);
+            no_memory(m, "an MPI exchange");
             return;
         }
         memcpy(acc, h->send[0] == MPI_IN_PLACE ? h->recv[0] : h->send[0], z);
@@ -453,11 +621,11 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE ||
                h->kind == HC_CREATE_GROUP) {
         if (split_run(m, c, h) < 0) {
-            hc_no_memory(m);
+            no_memory(m, "an MPI exchange");
             return;
         }
     }
-    h->done = 1;
+    hc_move(m, c, h);
 }
 
 /* Is this rank's buffer read (send) or written (recv) by the exchange? */
@@ -585,10 +753,16 @@ static int accepts(const struct emu_mpi_request *r, int src, int tag)
     return (r->source == MPI_ANY_SOURCE || r->source == src) && (r->tag == MPI_ANY_TAG || r->tag == tag);
 }
 
-/* Complete a receive with a message's bytes (truncated to the buffer). */
-static void deliver(struct emu_mpi_request *r, int src, int tag, const char *data, size_t bytes)
+/* Match a receive with a message: its bytes (truncated to the buffer)
+ * written, and the receive done once they have arrived (at once from a
+ * process of its node). Out of memory: said, the receive left not done. */
+static void deliver(emu *m, struct emu_mpi_request *r, int src, int tag, const char *data, size_t bytes)
 {
     size_t n = bytes <= r->cap ? bytes : r->cap;
+    size_t k[2] = {0, 0};
+    emu_flow *f = malloc(sizeof(*f));
+    int rc;
+
     if (n > 0)
         memcpy(r->buf, data, n);
     r->st.MPI_SOURCE = src;
@@ -596,7 +770,15 @@ static void deliver(struct emu_mpi_request *r, int src, int tag, const char *dat
     r->st.count_bytes = (long long)n;
     r->err = bytes > r->cap ? MPI_ERR_TRUNCATE : MPI_SUCCESS;
     r->st.MPI_ERROR = r->err;
-    r->done = 1;
+    if (f == NULL) {
+        no_memory(m, "an MPI message");
+        return;
+    }
+    k[0] = flow_add(m, r->comm, f, 0, src, r->rank, (double)n);
+    if ((rc = move_start(m, r, NULL, f, k)) > 0)
+        r->done = 1;
+    else if (rc < 0)
+        no_memory(m, "an MPI message");
 }
 
 static struct emu_mpi_request *request_new(emu *m, struct emu_mpi *s, mpi_comm *c)
@@ -675,7 +857,7 @@ static int isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
              r = r->next_posted)
             prev = r;
         if (r != NULL) { /* the first receive posted for it */
-            deliver(r, me, tag, buf, bytes);
+            deliver(m, r, me, tag, buf, bytes);
             if (prev != NULL)
                 prev->next_posted = r->next_posted;
             else
@@ -747,7 +929,7 @@ static int irecv(void *buf, int count, MPI_Datatype type, int source, int tag, M
         for (g = b->head; g != NULL && !accepts(r, g->src, g->tag); g = g->next)
             prev = g;
         if (g != NULL) { /* the first message that came for it */
-            deliver(r, g->src, g->tag, g->data, g->bytes);
+            deliver(m, r, g->src, g->tag, g->data, g->bytes);
             if (prev != NULL)
                 prev->next = g->next;
             else

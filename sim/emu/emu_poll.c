@@ -27,6 +27,8 @@ static int task_moves(const emu_task *t)
 
 static int work_moves(const emu *m)
 {
+    if (m->mpi_moving > 0) /* MPI data on its way arrives by itself */
+        return 1;
     for (size_t i = 0; i < m->nbusy; i++)
         if (task_moves(m->busy[i]))
             return 1;

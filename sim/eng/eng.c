@@ -1258,6 +1258,70 @@ static void world_sleep(void *ctx, double seconds)
     sg_actor_sleep_for(seconds);
 }
 
+/* Flows of one transfer in flight: each an actor that moves its bytes
+ * host to host (sg_host_sendto, over the route and sharing its links);
+ * the last to arrive calls done. */
+typedef struct world_moves {
+    emu_world *w;
+    size_t left;
+    void (*done)(void *);
+    void *arg;
+} world_moves;
+
+typedef struct world_flow {
+    world_moves *batch;
+    sg_host_t from, to;
+    double bytes;
+} world_flow;
+
+static void world_flow_main(int argc, char *argv[])
+{
+    world_flow *f = sg_actor_self_get_data();
+    world_moves *b = f->batch;
+
+    (void)argc;
+    (void)argv;
+    sg_host_sendto(f->from, f->to, f->bytes);
+    free(f);
+    if (--b->left == 0) {
+        emu_world *w = b->w;
+        b->done(b->arg);
+        free(b);
+        world_notify(w);
+    }
+}
+
+static int world_transfer(void *ctx, const emu_flow *flows, size_t n, void (*done)(void *), void *arg)
+{
+    emu_world *w = ctx;
+    world_moves *b = calloc(1, sizeof(*b));
+    world_flow **f = calloc(n + 1, sizeof(*f));
+    int ok = b != NULL && f != NULL && n > 0;
+
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = (f[i] = malloc(sizeof(**f))) != NULL;
+        if (ok)
+            *f[i] = (world_flow){b, sg_host_by_name(plat_rank_host(w->e->plat, flows[i].src)),
+                                 sg_host_by_name(plat_rank_host(w->e->plat, flows[i].dst)), flows[i].bytes};
+        ok = ok && f[i]->from != NULL && f[i]->to != NULL;
+    }
+    if (!ok) { /* nothing started */
+        for (size_t i = 0; f != NULL && i < n; i++)
+            free(f[i]);
+        free(f);
+        free(b);
+        return -1;
+    }
+    *b = (world_moves){w, n, done, arg};
+    for (size_t i = 0; i < n; i++) {
+        sg_actor_t a = sg_actor_init("mpi.flow", f[i]->from);
+        sg_actor_set_data(a, f[i]);
+        sg_actor_start(a, world_flow_main, 0, NULL);
+    }
+    free(f);
+    return 0;
+}
+
 static double world_now(void *ctx)
 {
     return simgrid_get_clock() - ((emu_world *)ctx)->t0;
@@ -1639,7 +1703,7 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
                    argc, argv, 0.0, 0.0, NULL, 0, 0, sm_contention,
                    calloc((size_t)e->plat->nranks + 1, sizeof(sm_share)), 0};
     emu_services svc = {&w, world_start_stream, world_notify, world_wait, world_now, world_self, world_start_thread,
-                        world_yield, world_sleep};
+                        world_yield, world_sleep, world_transfer};
     int err = SP_OK;
 
     *status = 0;

@@ -37,6 +37,7 @@ sp_emu_program(polling_threads ${SP_ROOT}/tests/data/emu/polling_threads.c)
 sp_emu_program(root_late ${SP_ROOT}/tests/data/emu/root_late.c)
 sp_emu_program(pxn_sends ${SP_ROOT}/tests/data/emu/pxn_sends.c)
 sp_emu_program(rooted ${SP_ROOT}/tests/data/emu/rooted.c)
+sp_emu_program(mpi_time ${SP_ROOT}/tests/data/emu/mpi_time.c)
 sp_emu_program(late_member ${SP_ROOT}/tests/data/emu/late_member.c)
 sp_emu_program(launch_costs ${SP_ROOT}/tests/data/emu/launch_costs.c)
 sp_emu_program(init_then_hang ${SP_ROOT}/tests/data/emu/init_then_hang.c)
@@ -343,6 +344,10 @@ set_tests_properties(e2e.emulate.host_link PROPERTIES LABELS e2e TIMEOUT 120)
 
 # Emulated times are the simulator's: the same as `scalepath nccl` for the
 # same collective, HDF5 output, determinism, streams overlapping.
+# MPI's data between nodes takes the network's time (docs/emulation.md, "MPI's time").
+add_test(NAME e2e.emulate.mpi_time COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_mpi_time.py
+  ${SP_EXE} $<TARGET_FILE:emu_mpi_time> WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.emulate.mpi_time PROPERTIES LABELS e2e TIMEOUT 300)
 # A rooted collective at a root that is not 0: emulated as `nccl -r` times it,
 # and the root matters on a platform that is not symmetric.
 add_test(NAME e2e.emulate.root COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_emulate_root.py

@@ -89,7 +89,7 @@ static double fake_now(void *ctx)
 static int setup_on(void **state, const char *platform, int nodes)
 {
     static fixture f;
-    static const emu_services svc = {NULL, fake_start, fake_notify, fake_wait, fake_now, NULL, NULL, NULL, NULL};
+    static const emu_services svc = {NULL, fake_start, fake_notify, fake_wait, fake_now, NULL, NULL, NULL, NULL, NULL};
 
     memset(&f, 0, sizeof(f));
     if (diag_new(&f.d, 0) < 0 || plat_load(&f.p, platform, f.d) < 0 || plat_set_nodes(f.p, nodes, f.d) < 0 ||
