@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -23,7 +24,8 @@ struct cfg_names {
 };
 
 /* libconfig (1.5, Debian 12's) names an @included file as the directive
- * wrote it, relative to the including file's folder: the path from the
+ * wrote it, which it opens from the given file's folder (its include_dir,
+ * joined with a '/' even to a name that starts with one): the path from the
  * working folder instead (kept until cfg_close), so that FILE:LINE opens
  * in an editor. NULL if out of memory (the caller keeps libconfig's name). */
 static const char *include_path(const cfg_file *f, const char *file)
@@ -31,7 +33,7 @@ static const char *include_path(const cfg_file *f, const char *file)
     cfg_names *t = f->names;
     char *joined, **nv;
 
-    if (f->dir == NULL || file[0] == '/' || strcmp(file, f->path) == 0)
+    if (f->dir == NULL || strcmp(file, f->path) == 0)
         return file;
     if ((joined = str_format("%s/%s", f->dir, file)) == NULL)
         return NULL;
@@ -49,23 +51,36 @@ static const char *include_path(const cfg_file *f, const char *file)
     return joined;
 }
 
-static int walk(const char *path, const char *dir, int depth, uint32_t *crc, diag_list *diag);
+static int walk(const char *path, const char *dir, int depth, uint32_t *crc, int *stop, diag_list *diag);
 
 int cfg_open(cfg_file *out, const char *path, diag_list *diag)
 {
     char *dir, *slash;
-    int err;
+    struct stat st;
+    int err = SP_OK, stop = 0;
 
     memset(out, 0, sizeof(*out));
     out->diag = diag;
     /* libconfig says only "file I/O error", and its scanner ends the process
      * on a folder or a read error: every file it would read (the file and
-     * its @includes) is checked first, and each problem said. */
-    if ((dir = str_dup(path)) == NULL)
-        return SP_ENOMEM;
-    slash = strrchr(dir, '/');
-    err = walk(path, slash != NULL ? (*slash = '\0', dir) : ".", 0, NULL, diag);
-    free(dir);
+     * its @includes) is checked first, and each problem said. A file that is
+     * not a regular one (a pipe) is left to libconfig: reading it first would
+     * empty it. */
+    if (stat(path, &st) != 0) {
+        diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
+        return SP_EINPUT;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        diag_error(diag, (sp_loc){path, 0}, "cannot read: a folder, not a file");
+        return SP_EINPUT;
+    }
+    if (S_ISREG(st.st_mode)) {
+        if ((dir = str_dup(path)) == NULL)
+            return SP_ENOMEM;
+        slash = strrchr(dir, '/');
+        err = walk(path, slash != NULL ? (*slash = '\0', dir) : ".", 0, NULL, &stop, diag);
+        free(dir);
+    }
     if (err < 0)
         return err;
     if ((out->path = str_dup(path)) == NULL || (dir = str_dup(path)) == NULL) {
@@ -104,7 +119,7 @@ int cfg_open(cfg_file *out, const char *path, diag_list *diag)
         }
         if (text != NULL && strstr(text, "include") != NULL)
             diag_error(diag, (sp_loc){file != NULL ? file : path, (unsigned)config_error_line(&out->cfg)},
-                       "%s (@include paths are relative to the including file's folder)", text);
+                       "%s (@include paths are relative to the folder of the file given)", text);
         else
             diag_error(diag, (sp_loc){file != NULL ? file : path, (unsigned)config_error_line(&out->cfg)},
                        "syntax error: not valid libconfig here (a missing ';' or '}', a file cut "
@@ -184,6 +199,8 @@ static size_t include_name(const char *line, const char **name)
     if (strncmp(p, "@include", 8) != 0)
         return 0;
     p += 8;
+    if (*p != ' ' && *p != '\t')
+        return 0; /* libconfig's @include takes blanks before its name */
     while (*p == ' ' || *p == '\t')
         p++;
     if (*p != '"' || (q = strchr(p + 1, '"')) == NULL || memchr(p + 1, '\n', (size_t)(q - p - 1)) != NULL)
@@ -232,8 +249,10 @@ static const char *next_line(const char *line)
 
 /* Read a file and the files it @includes (named relative to dir, the
  * first file's folder, as libconfig names them), each a readable regular
- * file of text; with crc, fold their bytes into it. Every problem is said. */
-static int walk(const char *path, const char *dir, int depth, uint32_t *crc, diag_list *diag)
+ * file of text; with crc, fold their bytes into it. Every problem is said,
+ * but nesting too deep (a cycle) or running out of memory sets *stop and
+ * ends the whole walk. */
+static int walk(const char *path, const char *dir, int depth, uint32_t *crc, int *stop, diag_list *diag)
 {
     char *buf;
     const char *line;
@@ -246,7 +265,7 @@ static int walk(const char *path, const char *dir, int depth, uint32_t *crc, dia
         return err;
     if (crc != NULL)
         *crc = (uint32_t)crc32(*crc, (const Bytef *)buf, (uInt)len);
-    for (line = buf; err != SP_ENOMEM && line != NULL; line = next_line(line), lineno++) {
+    for (line = buf; !*stop && line != NULL; line = next_line(line), lineno++) {
         const char *name = NULL;
         size_t n = open != 0 ? 0 : include_name(line, &name);
         char *inc;
@@ -256,25 +275,28 @@ static int walk(const char *path, const char *dir, int depth, uint32_t *crc, dia
         if (n == 0)
             continue;
         if (depth >= 10) {
-            diag_error(diag, (sp_loc){path, lineno}, "@include nested more than 10 deep");
+            diag_error(diag, (sp_loc){path, lineno}, "@include nested more than 10 deep (a file that includes itself?)");
             err = SP_EINPUT;
+            *stop = 1;
             break;
         }
-        inc = name[0] == '/' ? str_format("%.*s", (int)n, name) : str_format("%s/%.*s", dir, (int)n, name);
-        if (inc == NULL) {
+        if ((inc = str_format("%s/%.*s", dir, (int)n, name)) == NULL) { /* as libconfig joins them */
             err = SP_ENOMEM;
+            *stop = 1;
             break;
         }
-        if ((e = stat(inc, &st)) != 0 || !S_ISREG(st.st_mode)) {
+        if ((e = stat(inc, &st)) != 0 || !S_ISREG(st.st_mode) || (e = access(inc, R_OK)) != 0) {
             diag_error(diag, (sp_loc){path, lineno},
                        "cannot open include file \"%.*s\": %s (@include paths are relative to the folder of "
                        "the file given)", (int)n, name, e != 0 ? strerror(errno) : "not a regular file (a folder?)");
             e = SP_EINPUT;
         } else {
-            e = walk(inc, dir, depth + 1, crc, diag);
+            e = walk(inc, dir, depth + 1, crc, stop, diag);
         }
         if (e < 0 && (err == SP_OK || e == SP_ENOMEM))
             err = e;
+        if (e == SP_ENOMEM)
+            *stop = 1;
         free(inc);
     }
     free(buf);
@@ -285,11 +307,11 @@ int cfg_digest(const char *path, uint32_t *crc, diag_list *diag)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash != NULL ? str_format("%.*s", (int)(slash - path), path) : str_dup(".");
-    int err;
+    int err, stop = 0;
 
     if (dir == NULL)
         return SP_ENOMEM;
-    err = walk(path, dir, 0, crc, diag);
+    err = walk(path, dir, 0, crc, &stop, diag);
     free(dir);
     return err;
 }

@@ -91,6 +91,7 @@ struct emu_mpi_request {
     MPI_Status st;
     struct emu_mpi_request *next_posted;
     size_t slot;       /* its index in live */
+    int moving;        /* a receive whose message is on its way: done by itself */
 };
 
 /* What MPI_Probe waits for, kept until it comes (the hang report reads it). */
@@ -470,6 +471,8 @@ static void moved(void *arg)
     v->stage++;
     if ((rc = move_next(v)) == 0)
         return;
+    if (v->r != NULL)
+        v->r->moving = 0;
     if (rc > 0 && v->r != NULL)
         v->r->done = 1;
     else if (rc > 0)
@@ -501,6 +504,8 @@ static int move_start(emu *m, struct emu_mpi_request *r, struct emu_hostcoll *h,
     m->mpi_moving++;
     if ((rc = move_next(v)) < 0)
         move_free(v);
+    else if (r != NULL)
+        r->moving = 1;
     return rc;
 }
 
@@ -535,11 +540,17 @@ static void hc_move(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
 {
     int n = c->size;
     double z = (double)type_size(h->type) * h->count, share = z / n;
-    emu_flow *f = malloc((2 * (size_t)n + 1) * sizeof(*f));
+    emu_flow *f;
     size_t k[2] = {0, 0};
     int rc;
 
-    if (f == NULL) {
+    if (n < 2 || m->svc.transfer == NULL ||
+        (h->kind != HC_ALLREDUCE && h->kind != HC_ALLGATHER && h->kind != HC_BCAST && h->kind != HC_REDUCE &&
+         h->kind != HC_GATHER && h->kind != HC_SCATTER)) {
+        h->done = 1; /* no data between nodes: no time */
+        return;
+    }
+    if ((f = malloc((2 * (size_t)n + 1) * sizeof(*f))) == NULL) {
         no_memory(m, "an MPI exchange");
         return;
     }
@@ -755,12 +766,14 @@ static int accepts(const struct emu_mpi_request *r, int src, int tag)
 
 /* Match a receive with a message: its bytes (truncated to the buffer)
  * written, and the receive done once they have arrived (at once from a
- * process of its node). Out of memory: said, the receive left not done. */
+ * process of its node). Starting a transfer lets other actors run: the
+ * receive and the message must already be out of the lists others search.
+ * Out of memory: said, the receive left not done. */
 static void deliver(emu *m, struct emu_mpi_request *r, int src, int tag, const char *data, size_t bytes)
 {
     size_t n = bytes <= r->cap ? bytes : r->cap;
     size_t k[2] = {0, 0};
-    emu_flow *f = malloc(sizeof(*f));
+    emu_flow one, *f;
     int rc;
 
     if (n > 0)
@@ -770,11 +783,16 @@ static void deliver(emu *m, struct emu_mpi_request *r, int src, int tag, const c
     r->st.count_bytes = (long long)n;
     r->err = bytes > r->cap ? MPI_ERR_TRUNCATE : MPI_SUCCESS;
     r->st.MPI_ERROR = r->err;
-    if (f == NULL) {
+    if (flow_add(m, r->comm, &one, 0, src, r->rank, (double)n) == 0 || m->svc.transfer == NULL) {
+        r->done = 1; /* from its own node: no time */
+        return;
+    }
+    if ((f = malloc(sizeof(*f))) == NULL) {
         no_memory(m, "an MPI message");
         return;
     }
-    k[0] = flow_add(m, r->comm, f, 0, src, r->rank, (double)n);
+    f[0] = one;
+    k[0] = 1;
     if ((rc = move_start(m, r, NULL, f, k)) > 0)
         r->done = 1;
     else if (rc < 0)
@@ -856,14 +874,14 @@ static int isend(const void *buf, int count, MPI_Datatype type, int dest, int ta
         for (r = m->procs[c->world[dest]].running ? b->posted : NULL; r != NULL && !accepts(r, me, tag);
              r = r->next_posted)
             prev = r;
-        if (r != NULL) { /* the first receive posted for it */
-            deliver(m, r, me, tag, buf, bytes);
+        if (r != NULL) { /* the first receive posted for it, taken before deliver()'s transfer lets others run */
             if (prev != NULL)
                 prev->next_posted = r->next_posted;
             else
                 b->posted = r->next_posted;
             if (b->posted_tail == r)
                 b->posted_tail = prev;
+            deliver(m, r, me, tag, buf, bytes);
             emu_wake(m);
         } else {
             mpi_msg *g = calloc(1, sizeof(*g));
@@ -928,14 +946,14 @@ static int irecv(void *buf, int count, MPI_Datatype type, int source, int tag, M
         mpi_msg *g, *prev = NULL;
         for (g = b->head; g != NULL && !accepts(r, g->src, g->tag); g = g->next)
             prev = g;
-        if (g != NULL) { /* the first message that came for it */
-            deliver(m, r, g->src, g->tag, g->data, g->bytes);
+        if (g != NULL) { /* the first message that came for it, taken before deliver()'s transfer lets others run */
             if (prev != NULL)
                 prev->next = g->next;
             else
                 b->head = g->next;
             if (b->tail == g)
                 b->tail = prev;
+            deliver(m, r, g->src, g->tag, g->data, g->bytes);
             free(g->data);
             free(g);
             return MPI_SUCCESS;
@@ -1847,7 +1865,7 @@ int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
         *flag = code == MPI_SUCCESS; /* MPI_REQUEST_NULL: complete, empty */
         return code;
     }
-    emu_query(m, "MPI_Test", r->done ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
+    emu_query(m, "MPI_Test", r->done ? EMU_QUERY_DONE : EMU_QUERY_WAITING, r->moving, EMU_POLL_TEST_S);
     if (!r->done)
         return MPI_SUCCESS;
     *flag = 1;
@@ -1857,7 +1875,7 @@ int MPI_Test(MPI_Request *request, int *flag, MPI_Status *status)
 int MPI_Testall(int count, MPI_Request requests[], int *flag, MPI_Status statuses[])
 {
     emu *m = mpi_runtime("MPI_Testall");
-    int err = MPI_SUCCESS, pending = 0, code;
+    int err = MPI_SUCCESS, pending = 0, moving = 0, code;
 
     if (m == NULL)
         return MPI_ERR_OTHER;
@@ -1865,15 +1883,17 @@ int MPI_Testall(int count, MPI_Request requests[], int *flag, MPI_Status statuse
         return mpi_fail(m, "MPI_Testall", "a NULL flag, or a bad count or request array", MPI_ERR_ARG);
     *flag = 0;
     for (int pass = 0; pass < 2; pass++) { /* the second after a poll */
-        pending = 0;
+        pending = moving = 0;
         for (int i = 0; i < count; i++) {
             struct emu_mpi_request *r = request_arg(m, &requests[i], MPI_STATUS_IGNORE, "MPI_Testall", &code);
             if (r == NULL && code != MPI_SUCCESS)
                 return code;
             pending += r != NULL && !r->done;
+            moving += r != NULL && !r->done && r->moving;
         }
-        if (pass == 0)
-            emu_query(m, "MPI_Testall", pending == 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
+        if (pass == 0) /* all it waits for on its way: it comes by itself */
+            emu_query(m, "MPI_Testall", pending == 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, moving == pending,
+                      EMU_POLL_TEST_S);
         if (pending == 0)
             break;
     }
@@ -1967,6 +1987,15 @@ static int any_scan(emu *m, int count, MPI_Request requests[], const char *fn, i
             *first = i;
     }
     return active;
+}
+
+/* Whether one of the requests (checked by any_scan) is a receive on its way. */
+static int any_moving(int count, MPI_Request requests[])
+{
+    for (int i = 0; i < count; i++)
+        if (requests[i] != MPI_REQUEST_NULL && requests[i]->moving)
+            return 1;
+    return 0;
 }
 
 /* Waits, for MPI_Waitany or MPI_Waitsome, until one of the active
@@ -2066,7 +2095,8 @@ static int some(int incount, MPI_Request requests[], int *outcount, int indices[
     if (active == 0) /* none active: MPI_UNDEFINED at once */
         return MPI_SUCCESS;
     if (!wait)
-        emu_query(m, fn, first >= 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
+        emu_query(m, fn, first >= 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, any_moving(incount, requests),
+                  EMU_POLL_TEST_S);
     else if (first < 0 && any_wait(m, incount, requests, fn) < 0)
         return MPI_ERR_OTHER;
     return some_finish(m, incount, requests, outcount, indices, statuses, fn);
@@ -2102,7 +2132,8 @@ int MPI_Testany(int count, MPI_Request requests[], int *index, int *flag, MPI_St
             *status = (MPI_Status){MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_SUCCESS, 0};
         return MPI_SUCCESS;
     }
-    emu_query(m, "MPI_Testany", first >= 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, 0, EMU_POLL_TEST_S);
+    emu_query(m, "MPI_Testany", first >= 0 ? EMU_QUERY_DONE : EMU_QUERY_WAITING, any_moving(count, requests),
+              EMU_POLL_TEST_S);
     for (int i = 0; i < count && first < 0; i++) /* looked at again after the poll's time */
         if (requests[i] != MPI_REQUEST_NULL && requests[i]->done)
             first = i;

@@ -81,6 +81,10 @@ sp_e2e(emulate.mpi.split RC 0 ARGS "emulate|-p|platforms/superpod-h100.cfg|-n|4|
 sp_e2e(emulate.mpi.p2p RC 0 ARGS "emulate|-p|platforms/dgx-h100.cfg|-n|2|--ppn|8|$<TARGET_FILE:emu_mpi_p2p>"
   STDOUT "^PASSED: 0 failed check\\(s\\) over 16 processes"
   STDERR "MPI_Recv \\(process 0\\): the message is longer than the receive buffer")
+# The same with every message between nodes, each taking time on the
+# network: order and any-source matching hold while data is on its way.
+sp_e2e(emulate.mpi.p2p_nodes RC 0 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|4|--ppn|1|$<TARGET_FILE:emu_mpi_p2p>"
+  STDOUT "^PASSED: 0 failed check\\(s\\) over 4 processes")
 sp_e2e(emulate.mpi.p2p_hang RC 4 ARGS "emulate|-p|platforms/dgx-spark-switch.cfg|-n|3|--ppn|1|$<TARGET_FILE:emu_mpi_p2p>|hang"
   STDERR "process 0 \\(node 0\\) never returned from main: it waits in MPI_Finalize.*process 2 \\(node 2\\) never returned from main: it waits in MPI_Recv \\(or MPI_Wait\\) of a message from process 0 with tag 77: none was sent")
 set_tests_properties(e2e.emulate.mpi.p2p_hang PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")

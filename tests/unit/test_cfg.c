@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -178,6 +179,47 @@ static void test_cfg__digest_follows_includes(void **state)
     rmdir(dir);
 }
 
+/* What libconfig would read is checked before it reads: a file that
+ * includes itself four times is one error, said at once (not 4^10 walks);
+ * a name that starts with '/' is opened from the file's folder, as
+ * libconfig 1.5 joins it; "@include" must have blanks before its name;
+ * a folder is refused. */
+static void test_cfg__includes_checked_first(void **state)
+{
+    diag_list *d = *state;
+    char dir[] = "/tmp/test_cfg.XXXXXX", top[64], sub[80], inc[64];
+    cfg_file f;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(top, sizeof(top), "%s/self.cfg", dir);
+    put(top, "@include \"self.cfg\"\n@include \"self.cfg\"\n@include \"self.cfg\"\n@include \"self.cfg\"\n");
+    assert_int_equal(cfg_open(&f, top, d), SP_EINPUT);
+    assert_int_equal(diag_error_count(d), 1);
+    assert_true(has_message(d, "self.cfg:1: error: @include nested more than 10 deep"));
+    remove(top);
+
+    snprintf(inc, sizeof(inc), "%s/abs", dir);
+    assert_int_equal(mkdir(inc, 0700), 0);
+    snprintf(sub, sizeof(sub), "%s/abs/x.cfg", dir);
+    put(sub, "x = 3;\n");
+    snprintf(top, sizeof(top), "%s/top.cfg", dir);
+    put(top, "@include \"/abs/x.cfg\"\ny = 1;\n"); /* libconfig opens DIR//abs/x.cfg */
+    assert_int_equal(cfg_open(&f, top, d), SP_OK);
+    cfg_close(&f);
+    put(top, "@include \"abs\"\n");
+    assert_int_equal(cfg_open(&f, top, d), SP_EINPUT);
+    assert_true(has_message(d, "top.cfg:1: error: cannot open include file \"abs\": not a regular file"));
+    put(top, "@include\"abs/x.cfg\"\n"); /* not an include to libconfig: its syntax error */
+    assert_int_equal(cfg_open(&f, top, d), SP_EINPUT);
+    assert_true(has_message(d, "top.cfg:1: error: syntax error"));
+    assert_int_equal(cfg_open(&f, dir, d), SP_EINPUT);
+    assert_true(has_message(d, "error: cannot read: a folder, not a file"));
+    remove(top);
+    remove(sub);
+    rmdir(inc);
+    rmdir(dir);
+}
+
 /* CFG_INTS: an integer or an array of them, each in range; cfg_ints reads both. */
 static void test_cfg__ints_scalar_or_array(void **state)
 {
@@ -225,6 +267,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cfg__include_location, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_cfg__unreadable_file, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_cfg__digest_follows_includes, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_cfg__includes_checked_first, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_cfg__ints_scalar_or_array, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
