@@ -18,22 +18,11 @@ usage: check_emulate_root.py SCALEPATH ROOTED.so OUTDIR
 """
 import os
 import re
-import subprocess
 import sys
 
 import h5py
 
-
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-def run(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        fail("%s: exit %d\n%s%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
-    return p.stdout
+from sp_check import fail, run
 
 
 def s(v):

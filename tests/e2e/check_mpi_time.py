@@ -14,29 +14,23 @@ On one DGX H100 with two processes everything takes no time.
 usage: check_mpi_time.py SCALEPATH MPI_TIME.so
 """
 import re
-import subprocess
 import sys
 
-
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
+from sp_check import fail, run
 
 
-def run(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        fail("%s: exit %d\n%s%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
-    if "mpi_time: ok" not in p.stdout:
-        fail("%s:\n%s" % (" ".join(cmd), p.stdout))
-    return {k: float(v) for k, v in re.findall(r"^(\w+) ([\d.]+)$", p.stdout, re.M)}
+def times(cmd):
+    out = run(cmd)
+    if "mpi_time: ok" not in out:
+        fail("%s:\n%s" % (" ".join(cmd), out))
+    return {k: float(v) for k, v in re.findall(r"^(\w+) ([\d.]+)$", out, re.M)}
 
 
 exe, prog = sys.argv[1:3]
 z, n = 8 << 20, 4
 with open("platforms/dgx-spark-switch.cfg") as f:
     bw = float(re.search(r"host_bandwidth_GBps\s*=\s*([\d.]+)", f.read()).group(1)) * 1e9
-t = run([exe, "emulate", "-p", "platforms/dgx-spark-switch.cfg", "-n", str(n), "--ppn", "1", prog, str(z)])
+t = times([exe, "emulate", "-p", "platforms/dgx-spark-switch.cfg", "-n", str(n), "--ppn", "1", prog, str(z)])
 want = {"sendrecv": 1.0, "allreduce": 2.0 * (n - 1) / n, "allgather": n - 1.0, "bcast": 2.0 * (n - 1) / n,
         "reduce": 2.0 * (n - 1) / n, "gather": n - 1.0, "scatter": n - 1.0}
 if sorted(t) != sorted(want):
@@ -47,7 +41,7 @@ for k, f in sorted(want.items()):
     if not w <= t[k] <= w * (1 + 1e-4):
         fail("%s of %d bytes on 4 Sparks: %.9f s, want %.9f s (%.2f z at %.1f GB/s)" % (k, z, t[k], w, f, bw / 1e9))
 print("4 x DGX Spark: " + ", ".join("%s %.3f ms" % (k, v * 1e3) for k, v in sorted(t.items())))
-t = run([exe, "emulate", "-p", "platforms/dgx-h100.cfg", "--ppn", "2", prog, str(z)])
+t = times([exe, "emulate", "-p", "platforms/dgx-h100.cfg", "--ppn", "2", prog, str(z)])
 if any(v != 0.0 for v in t.values()):
     fail("within one node MPI took time: %s" % t)
 print("1 x DGX H100, 2 processes: no time")
