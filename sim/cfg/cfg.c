@@ -136,7 +136,6 @@ static int slurp(const char *path, char **buf, size_t *len, diag_list *diag)
     FILE *fp = fopen(path, "rb");
     char *b = NULL;
     size_t n = 0, cap = 0;
-
     struct stat st;
 
     *buf = NULL;

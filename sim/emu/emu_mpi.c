@@ -502,10 +502,13 @@ static int move_start(emu *m, struct emu_mpi_request *r, struct emu_hostcoll *h,
     }
     *v = (mpi_move){m, r, h, flows, {nflows[0], nflows[1]}, 0};
     m->mpi_moving++;
-    if ((rc = move_next(v)) < 0)
+    if (r != NULL)
+        r->moving = 1; /* before the transfer starts: starting it lets others run */
+    if ((rc = move_next(v)) < 0) {
+        if (r != NULL)
+            r->moving = 0;
         move_free(v);
-    else if (r != NULL)
-        r->moving = 1;
+    }
     return rc;
 }
 
