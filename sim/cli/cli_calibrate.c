@@ -78,6 +78,10 @@ static int read_log(const char *path, point **out, size_t *n, log_info *info, di
     *out = NULL;
     *n = 0;
     *info = (log_info){0, 0};
+    if (fp != NULL && diag_check_input(diag, path) < 0) { /* a folder opens, and reads as nothing */
+        fclose(fp);
+        return SP_EINPUT;
+    }
     if (fp == NULL) {
         diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
         return SP_EINPUT;

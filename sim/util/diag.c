@@ -1,9 +1,12 @@
 /* diag.c - located diagnostics. */
 #include "util/diag.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/str.h"
 #include "util/vec.h"
@@ -117,4 +120,19 @@ void diag_print(const diag_list *d, FILE *fp)
         fprintf(fp, "%s\n", d->msgs[i]);
     if (d->dropped > 0)
         fprintf(fp, "... and %zu more\n", d->dropped);
+}
+
+int diag_check_input(diag_list *d, const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0 || access(path, R_OK) != 0) {
+        diag_error(d, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
+        return SP_EINPUT;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        diag_error(d, (sp_loc){path, 0}, "cannot read: a folder, not a file");
+        return SP_EINPUT;
+    }
+    return SP_OK;
 }

@@ -39,6 +39,10 @@ size_t diag_error_count(const diag_list *d);
 size_t diag_count(const diag_list *d);           /* messages kept, all levels */
 const char *diag_text(const diag_list *d, size_t i); /* i-th kept message, formatted */
 
+/* Whether path names an input file: SP_OK; else SP_EINPUT, having said
+ * "PATH: error: cannot read: " and why (missing, no permission, a folder). */
+SP_MUST_USE int diag_check_input(diag_list *d, const char *path);
+
 /* Print all messages in order, then "... and N more" if some were dropped. */
 void diag_print(const diag_list *d, FILE *fp);
 

@@ -111,6 +111,10 @@ int wl_load_aicb(wl **out, const char *path, const wl_aicb_opts *o, diag_list *d
     wl_builder b = {0};
 
     *out = NULL;
+    if (fp != NULL && diag_check_input(diag, path) < 0) { /* a folder opens, and reads as nothing */
+        fclose(fp);
+        return SP_EINPUT;
+    }
     if (fp == NULL) {
         diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
         return SP_EINPUT;

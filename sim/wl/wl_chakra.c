@@ -22,13 +22,15 @@
 /* Read a whole file, gunzipping it if it is gzipped. */
 static int slurp(const char *path, unsigned char **out, size_t *len, diag_list *diag)
 {
-    gzFile f = gzopen(path, "rb");
+    gzFile f;
     unsigned char *buf = NULL;
     size_t n = 0, cap = 0;
 
     *out = NULL;
     *len = 0;
-    if (f == NULL) {
+    if (diag_check_input(diag, path) < 0)
+        return SP_EINPUT;
+    if ((f = gzopen(path, "rb")) == NULL) {
         diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno ? errno : ENOENT));
         return SP_EINPUT;
     }

@@ -599,6 +599,15 @@ sp_e2e(bad.calibrate.root RC 2
 sp_e2e(bad.calibrate.root_of_other RC 2
   ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/bad/calibrate-root.log"
   STDERR "calibrate-root.log:5: error: root 1: a row of a rooted collective, where all_reduce has none")
+# A folder where a file is wanted: said as such, by every reader.
+sp_e2e(bad.folder.platform RC 2 ARGS "check|tests/bad/chakra" STDERR "tests/bad/chakra: error: cannot read: a folder, not a file")
+sp_e2e(bad.folder.log RC 2 ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/bad/chakra"
+  STDERR "tests/bad/chakra: error: cannot read: a folder, not a file")
+sp_e2e(bad.folder.aicb RC 2 ARGS "replay|-p|platforms/dgx-h100.cfg|-t|tests/bad/chakra"
+  STDERR "tests/bad/chakra: error: cannot read: a folder, not a file")
+sp_e2e(bad.folder.groups RC 2
+  ARGS "replay|-p|platforms/dgx-h100.cfg|-t|tests/data/chakra/microbenchmarks/all_reduce/8npus_1MB/all_reduce|--format|chakra|--comm-groups|tests/bad/chakra"
+  STDERR "tests/bad/chakra: error: cannot read: a folder, not a file")
 sp_e2e(bad.calibrate.log RC 2
   ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/bad/calibrate-garbage.log|-o|${SP_OUT}/bad-cal.cfg"
   STDERR "calibrate-garbage.log:3: error: not an nccl-tests row" ABSENT "${SP_OUT}/bad-cal.cfg")

@@ -28,6 +28,22 @@ static void test_diag__formats_location_and_level(void **state)
     diag_free(d);
 }
 
+/* An input path: a file is fine; a missing one and a folder are said. */
+static void test_diag__check_input(void **state)
+{
+    diag_list *d;
+
+    (void)state;
+    assert_int_equal(diag_new(&d, 0), SP_OK);
+    assert_int_equal(diag_check_input(d, FIXTURES "/good-multi.cfg"), SP_OK);
+    assert_int_equal(diag_check_input(d, FIXTURES "/no-such.cfg"), SP_EINPUT);
+    assert_int_equal(diag_check_input(d, FIXTURES), SP_EINPUT);
+    assert_int_equal(diag_error_count(d), 2);
+    assert_non_null(strstr(diag_text(d, 0), "no-such.cfg: error: cannot read: No such file or directory"));
+    assert_non_null(strstr(diag_text(d, 1), "fixtures: error: cannot read: a folder, not a file"));
+    diag_free(d);
+}
+
 static void test_diag__limit_counts_dropped(void **state)
 {
     diag_list *d;
@@ -82,6 +98,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_diag__formats_location_and_level),
         cmocka_unit_test(test_diag__limit_counts_dropped),
+        cmocka_unit_test(test_diag__check_input),
         cmocka_unit_test(test_str__parse_size),
         cmocka_unit_test(test_str__distance),
     };
