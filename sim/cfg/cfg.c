@@ -66,15 +66,9 @@ int cfg_open(cfg_file *out, const char *path, diag_list *diag)
      * its @includes) is checked first, and each problem said. A file that is
      * not a regular one (a pipe) is left to libconfig: reading it first would
      * empty it. */
-    if (stat(path, &st) != 0) {
-        diag_error(diag, (sp_loc){path, 0}, "cannot read: %s", strerror(errno));
-        return SP_EINPUT;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        diag_error(diag, (sp_loc){path, 0}, "cannot read: a folder, not a file");
-        return SP_EINPUT;
-    }
-    if (S_ISREG(st.st_mode)) {
+    if ((err = diag_check_input(diag, path)) < 0)
+        return err;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
         if ((dir = str_dup(path)) == NULL)
             return SP_ENOMEM;
         slash = strrchr(dir, '/');
