@@ -398,12 +398,14 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
                "(--os-threads)\n");
     if (n == 0)
         return;
-    printf("#\n# %-13s %5s %6s %6s %14s %-9s %-7s %12s %12s %10s\n", "op", "comm", "seq", "ranks", "bytes", "algo",
-           "proto", "start_us", "time_us", "busbw_GBps");
+    printf("#\n# %-13s %5s %6s %6s %5s %14s %-9s %-7s %12s %12s %10s\n", "op", "comm", "seq", "ranks", "root", "bytes",
+           "algo", "proto", "start_us", "time_us", "busbw_GBps");
     for (size_t i = 0; i < n; i++) {
         emu_record r;
-        char seqs[24];
+        char seqs[24], root[16] = "-";
         emu_record_get(m, i, &r);
+        if (r.root >= 0)
+            snprintf(root, sizeof(root), "%d", r.root);
         if (r.device >= 0)
             snprintf(seqs, sizeof(seqs), "dev%d", r.device);
         else
@@ -412,14 +414,14 @@ static void report(const emu *m, const plat *p, const char *prog, int status, do
             char start[24] = "-";
             if (r.start_s >= 0.0)
                 snprintf(start, sizeof(start), "%.3f", r.start_s * 1e6);
-            printf("  %-13s %5d %6s %6d %14llu %-9s %-7s %12s %12s %10s\n", r.what, r.comm, seqs, r.nranks,
-                   (unsigned long long)r.bytes, r.algo, r.proto, start, "unfinished", "-");
+            printf("  %-13s %5d %6s %6d %5s %14llu %-9s %-7s %12s %12s %10s\n", r.what, r.comm, seqs, r.nranks,
+                   root, (unsigned long long)r.bytes, r.algo, r.proto, start, "unfinished", "-");
             continue;
         }
         {
             double t = r.end_s - r.start_s;
-            printf("  %-13s %5d %6s %6d %14llu %-9s %-7s %12.3f %12.3f %10.2f\n", r.what, r.comm, seqs, r.nranks,
-                   (unsigned long long)r.bytes, r.algo, r.proto, r.start_s * 1e6, t * 1e6,
+            printf("  %-13s %5d %6s %6d %5s %14llu %-9s %-7s %12.3f %12.3f %10.2f\n", r.what, r.comm, seqs, r.nranks,
+                   root, (unsigned long long)r.bytes, r.algo, r.proto, r.start_s * 1e6, t * 1e6,
                    t > 0.0 && r.device < 0 ? (double)r.bytes / t * coll_busbw_factor(r.kind, r.nranks) / 1e9 : 0.0);
         }
     }

@@ -44,6 +44,10 @@ def emulated_and_nccl(plat, nodes, gpus, op, root, count, device_root=None):
     nccl_root = root if device_root is None else device_root  # nccl's rank r is device r
     if "rooted: ok" not in text:
         fail("%s %s root %d: %s" % (plat, op, root, text))
+    # The printed table's root column says the same as the file's.
+    rows = [line.split() for line in text.splitlines() if line.startswith("  ") and line.split()[0].lower() == op]
+    if len(rows) != 1 or rows[0][4] != str(root):
+        fail("%s %s root %d: the printed table's rows %s" % (plat, op, root, rows))
     with h5py.File(h5, "r") as f:
         g = f["emulate/ops"]
         spans = [(float(t1) - float(t0)) * 1e6 for o, r, t0, t1 in
