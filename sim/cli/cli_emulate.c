@@ -244,6 +244,50 @@ static int compile(const char *src, const char *so, int per_thread, diag_list *d
     return SP_OK;
 }
 
+/* /emulate/mpi: MPI's messages and exchanges that moved data between nodes. */
+static int write_mpi_table(out_file *f, const emu *m)
+{
+    size_t n = emu_mpi_nmoves(m);
+    const char **op = calloc(n + 1, sizeof(*op));
+    int64_t *src = calloc(n + 1, sizeof(*src)), *dst = calloc(n + 1, sizeof(*dst)),
+            *procs = calloc(n + 1, sizeof(*procs));
+    uint64_t *bytes = calloc(n + 1, sizeof(*bytes));
+    double *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
+    int err = SP_ENOMEM;
+
+    if (op != NULL && src != NULL && dst != NULL && procs != NULL && bytes != NULL && start != NULL && end != NULL) {
+        const out_col cols[] = {
+            {"op", OUT_STR, "", "message (a send matched by a receive), or the exchange: MPI_Allreduce, MPI_Allgather, MPI_Bcast, MPI_Reduce, MPI_Gather, MPI_Scatter", op},
+            {"src", OUT_I64, "1", "a message's sending process; -1 for an exchange", src},
+            {"dst", OUT_I64, "1", "a message's receiving process; -1 for an exchange", dst},
+            {"processes", OUT_I64, "1", "an exchange's processes (its communicator's size); 2 for a message", procs},
+            {"bytes", OUT_U64, "B", "a message's payload; an exchange's buffer per process (count x type size)", bytes},
+            {"start", OUT_F64, "s", "simulated time both ends (every process) had called it, from the program's start", start},
+            {"end", OUT_F64, "s", "simulated time its data had arrived, from the program's start", end},
+        };
+        for (size_t i = 0; i < n; i++) {
+            emu_mpi_move v;
+            emu_mpi_move_get(m, i, &v);
+            op[i] = v.what;
+            src[i] = v.src;
+            dst[i] = v.dst;
+            procs[i] = v.nprocs;
+            bytes[i] = v.bytes;
+            start[i] = v.start_s;
+            end[i] = v.end_s; /* written only when every operation finished */
+        }
+        err = out_table(f, "/emulate/mpi", NULL, 0, cols, sizeof(cols) / sizeof(cols[0]), n);
+    }
+    free(op);
+    free(src);
+    free(dst);
+    free(procs);
+    free(bytes);
+    free(start);
+    free(end);
+    return err;
+}
+
 static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int status, double time_s, int argc,
                     char **argv, diag_list *diag)
 {
@@ -302,6 +346,8 @@ static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int stat
         if (err == SP_OK)
             err = out_table(f, "/emulate/ops", gattrs, sizeof(gattrs) / sizeof(gattrs[0]), cols,
                             sizeof(cols) / sizeof(cols[0]), n);
+        if (err == SP_OK)
+            err = write_mpi_table(f, m);
         err = cli_out_finish(f, err);
     }
     free(op);
@@ -318,21 +364,30 @@ static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int stat
     return err;
 }
 
-/* Every task that ran, a track per GPU and a row per stream. */
+/* Every task that ran, a track per GPU and a row per stream; and MPI's
+ * data between nodes, a track per process that moved some, one row. */
 static int write_timeline(const char *path, const emu *m, const plat *p, diag_list *diag)
 {
-    size_t n = emu_ntasks(m), k = 0;
-    int nstreams = 1;
-    out_event *ev = calloc(n + 1, sizeof(*ev));
-    char **pids = calloc((size_t)p->nranks + 1, sizeof(*pids)), **tids = NULL;
-    char *seen = calloc((size_t)p->nranks + 1, 1);
+    size_t n = emu_ntasks(m), nmoves = emu_mpi_nmoves(m), nmpi = 0, k = 0;
+    int nstreams = 1, nprocs = emu_processes(m), npid = p->nranks + nprocs;
+    out_event *ev = NULL;
+    char **pids = calloc((size_t)npid + 1, sizeof(*pids)), **tids = NULL;
+    char *seen = calloc((size_t)npid + 1, 1);
+    char(*names)[48] = NULL; /* of the MPI slices */
     int err = SP_ENOMEM;
 
     for (size_t i = 0; i < n; i++)
         if (emu_task_at(m, i)->stream_id + 1 > nstreams)
             nstreams = emu_task_at(m, i)->stream_id + 1;
-    tids = calloc((size_t)nstreams, sizeof(*tids));
-    if (ev != NULL && pids != NULL && tids != NULL && seen != NULL) {
+    for (size_t i = 0; i < nmoves; i++) {
+        emu_mpi_move v;
+        emu_mpi_move_get(m, i, &v);
+        nmpi += (size_t)v.nprocs; /* a slice on each process's track */
+    }
+    ev = calloc(n + nmpi + 1, sizeof(*ev));
+    names = calloc(nmpi + 1, sizeof(*names));
+    tids = calloc((size_t)nstreams + 1, sizeof(*tids)); /* the streams, then MPI's row */
+    if (ev != NULL && pids != NULL && tids != NULL && seen != NULL && names != NULL) {
         err = SP_OK;
         for (size_t i = 0; i < n; i++) {
             const emu_task *t = emu_task_at(m, i);
@@ -349,27 +404,50 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
                                   NULL, emu_task_bytes(t), t->plan != NULL ? coll_plan_channels(t->plan) : 0};
             seen[t->device] = 1;
         }
-        for (int d = 0; d < p->nranks && err == SP_OK; d++)
-            if (seen[d] && (pids[d] = malloc(32)) == NULL)
+        for (size_t i = 0, j = 0; i < nmoves; i++) {
+            emu_mpi_move v;
+            emu_mpi_move_get(m, i, &v);
+            if (v.end_s < 0.0)
+                continue; /* still on its way: a hang, reported */
+            for (int q = 0; q < v.nprocs; q++, j++) {
+                int proc = v.procs[q];
+                if (v.src < 0)
+                    snprintf(names[j], sizeof(names[j]), "%s", v.what);
+                else
+                    snprintf(names[j], sizeof(names[j]), "MPI message %s process %d", proc == v.src ? "to" : "from",
+                             proc == v.src ? v.dst : v.src);
+                ev[k++] = (out_event){p->nranks + proc, nstreams, names[j], "mpi", v.start_s, v.end_s - v.start_s,
+                                      NULL, NULL, NULL, v.bytes, 0};
+                seen[p->nranks + proc] = 1;
+            }
+        }
+        for (int d = 0; d < npid && err == SP_OK; d++)
+            if (seen[d] && (pids[d] = malloc(48)) == NULL)
                 err = SP_ENOMEM;
+            else if (seen[d] && d < p->nranks)
+                snprintf(pids[d], 48, "GPU %d (node %d)", d, plat_rank_node(p, d));
             else if (seen[d])
-                snprintf(pids[d], 32, "GPU %d (node %d)", d, plat_rank_node(p, d));
-        for (int s = 0; s < nstreams && err == SP_OK; s++)
+                snprintf(pids[d], 48, "process %d (node %d)", d - p->nranks,
+                         plat_rank_node(p, emu_process_device(m, d - p->nranks)));
+        for (int s = 0; s <= nstreams && err == SP_OK; s++)
             if ((tids[s] = malloc(24)) == NULL)
                 err = SP_ENOMEM;
-            else
+            else if (s < nstreams)
                 snprintf(tids[s], 24, "stream %d", s);
+            else
+                snprintf(tids[s], 24, "MPI");
         if (err == SP_OK)
-            err = out_timeline_write(path, ev, k, (const char *const *)pids, p->nranks, (const char *const *)tids,
-                                     nstreams, diag);
+            err = out_timeline_write(path, ev, k, (const char *const *)pids, npid, (const char *const *)tids,
+                                     nstreams + 1, diag);
     }
-    for (int d = 0; pids != NULL && d < p->nranks; d++)
+    for (int d = 0; pids != NULL && d < npid; d++)
         free(pids[d]);
-    for (int s = 0; tids != NULL && s < nstreams; s++)
+    for (int s = 0; tids != NULL && s <= nstreams; s++)
         free(tids[s]);
     free(pids);
     free(tids);
     free(seen);
+    free(names);
     free(ev);
     return err;
 }

@@ -1113,6 +1113,16 @@ size_t emu_report_blocked(const emu *m, diag_list *diag)
     return n;
 }
 
+size_t emu_nblocked(const emu *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nthreads; i++)
+        n += m->threads[i]->running != 0;
+    for (size_t i = 0; i < m->nstreams; i++)
+        n += m->streams[i]->head != NULL;
+    return n;
+}
+
 /* Records: every collective, then every p2p task (one per rank and group). */
 size_t emu_nrecords(const emu *m)
 {

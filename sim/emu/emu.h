@@ -186,6 +186,8 @@ int emu_main_running(const emu *m);    /* some process's main is still running *
 /* After a run: each stream with unfinished work as an error naming what
  * it waits for, and the program if it never ended; the count. */
 size_t emu_report_blocked(const emu *m, diag_list *diag);
+/* The same count, nothing reported. */
+size_t emu_nblocked(const emu *m);
 
 /* The collectives and p2p batches the program ran, for reports. */
 typedef struct emu_record {
@@ -203,6 +205,20 @@ typedef struct emu_record {
 } emu_record;
 size_t emu_nrecords(const emu *m);
 void emu_record_get(const emu *m, size_t i, emu_record *out);
+
+/* MPI's data between nodes: each message or exchange that moved some, in
+ * the order it started. Pointers are borrowed until the emulator is freed. */
+typedef struct emu_mpi_move {
+    const char *what;      /* "message", or the exchange's function: "MPI_Allreduce", ... */
+    int src, dst;          /* a message's sending and receiving processes; -1 for an exchange */
+    int nprocs;            /* 2 for a message; an exchange's processes */
+    const int *procs;      /* those processes: src and dst, or the communicator's in rank order */
+    uint64_t bytes;        /* a message's payload; an exchange's buffer (count x type) per process */
+    double start_s, end_s; /* once both ends (every process) had called it, and its arrival; end < 0 if
+                              still on its way */
+} emu_mpi_move;
+size_t emu_mpi_nmoves(const emu *m);
+void emu_mpi_move_get(const emu *m, size_t i, emu_mpi_move *out);
 
 /* Every task the program queued, in submission order, for timelines. */
 size_t emu_ntasks(const emu *m);

@@ -73,6 +73,7 @@ struct emu_hostcoll {
     MPI_Datatype type;
     MPI_Op op;
     int arrived, done;
+    int failed;             /* out of host memory: every rank's call fails, none waits */
     mpi_comm *comm;
     unsigned long number;   /* on its communicator */
     unsigned char *called;  /* per rank */
@@ -110,6 +111,17 @@ struct emu_mpi {
     struct emu_mpi_request **live;  /* requests not yet waited for, freed at the end */
     size_t nlive, caplive;
     struct emu_mpi_group *groups;   /* groups not yet freed, freed at the end */
+    struct mpi_move_rec *moves;     /* data moved between nodes, in the order it started */
+    size_t nmoves, capmoves;
+};
+
+/* A message or an exchange that moved data between nodes. */
+struct mpi_move_rec {
+    const char *what;      /* "message", or the exchange's function */
+    int pair[2];           /* a message's sending and receiving processes */
+    const mpi_comm *comm;  /* an exchange's communicator; NULL for a message */
+    uint64_t bytes;        /* a message's payload; an exchange's buffer per process */
+    double start_s, end_s; /* end < 0 while on its way */
 };
 
 /* A group: processes in order, local to the process that made it. */
@@ -436,6 +448,7 @@ typedef struct mpi_move {
     emu_flow *flows;           /* stage 0's, then stage 1's (owned) */
     size_t nflows[2];
     int stage;
+    size_t rec;                /* its record in m->mpi->moves */
 } mpi_move;
 
 static void moved(void *arg);
@@ -471,24 +484,29 @@ static void moved(void *arg)
     v->stage++;
     if ((rc = move_next(v)) == 0)
         return;
-    if (v->r != NULL)
-        v->r->moving = 0;
-    if (rc > 0 && v->r != NULL)
-        v->r->done = 1;
-    else if (rc > 0)
-        v->h->done = 1;
-    else
+    if (rc < 0)
         no_memory(m, v->r != NULL ? "an MPI message" : "an MPI exchange");
+    m->mpi->moves[v->rec].end_s = m->svc.now(m->svc.ctx);
+    /* Out of memory, the rest of the move takes no time: its data is there,
+     * the run fails as out of memory, and no rank is left waiting. */
+    if (v->r != NULL) {
+        v->r->moving = 0;
+        v->r->done = 1;
+    } else {
+        v->h->done = 1;
+    }
     move_free(v);
     emu_wake(m);
 }
 
-/* Move flows (nflows[0] of stage 0, then nflows[1]) for a receive or an
- * exchange; the flows are taken (freed). 1 when there is nothing to move
- * (done now), 0 when started, -1 out of memory. */
-static int move_start(emu *m, struct emu_mpi_request *r, struct emu_hostcoll *h, emu_flow *flows,
+/* Move flows (nflows[0] of stage 0, then nflows[1]) for a receive (its
+ * message from rank src of its communicator) or an exchange, recorded; the
+ * flows are taken (freed). 1 when there is nothing to move (done now), 0
+ * when started, -1 out of memory. */
+static int move_start(emu *m, struct emu_mpi_request *r, int src, struct emu_hostcoll *h, emu_flow *flows,
                       const size_t nflows[2])
 {
+    struct emu_mpi *s = m->mpi;
     mpi_move *v;
     int rc;
 
@@ -496,11 +514,20 @@ static int move_start(emu *m, struct emu_mpi_request *r, struct emu_hostcoll *h,
         free(flows);
         return 1;
     }
-    if ((v = malloc(sizeof(*v))) == NULL) {
+    if ((v = malloc(sizeof(*v))) == NULL ||
+        emu_vec_grow((void **)&s->moves, &s->capmoves, s->nmoves, sizeof(*s->moves)) < 0) {
+        free(v);
         free(flows);
         return -1;
     }
-    *v = (mpi_move){m, r, h, flows, {nflows[0], nflows[1]}, 0};
+    if (r != NULL)
+        s->moves[s->nmoves] = (struct mpi_move_rec){"message", {r->comm->world[src], r->comm->world[r->rank]}, NULL,
+                                                    (uint64_t)r->st.count_bytes, m->svc.now(m->svc.ctx), -1.0};
+    else
+        s->moves[s->nmoves] = (struct mpi_move_rec){hc_name[h->kind], {-1, -1}, h->comm,
+                                                    (uint64_t)type_size(h->type) * (uint64_t)h->count,
+                                                    m->svc.now(m->svc.ctx), -1.0};
+    *v = (mpi_move){m, r, h, flows, {nflows[0], nflows[1]}, 0, s->nmoves++};
     m->mpi_moving++;
     if (r != NULL)
         r->moving = 1; /* before the transfer starts: starting it lets others run */
@@ -555,6 +582,7 @@ static void hc_move(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
     }
     if ((f = malloc((2 * (size_t)n + 1) * sizeof(*f))) == NULL) {
         no_memory(m, "an MPI exchange");
+        h->done = 1; /* its data is there; the run fails as out of memory */
         return;
     }
     switch (h->kind) {
@@ -579,10 +607,24 @@ static void hc_move(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
     default: /* no data: a barrier, a communicator made */
         break;
     }
-    if ((rc = move_start(m, NULL, h, f, k)) > 0)
-        h->done = 1;
-    else if (rc < 0)
+    if ((rc = move_start(m, NULL, 0, h, f, k)) != 0)
+        h->done = 1; /* nothing to move, or out of memory (as above) */
+    if (rc < 0)
         no_memory(m, "an MPI exchange");
+}
+
+/* The exchange could not run (out of host memory): every rank's call
+ * returns an error rather than wait forever, a communicator to make is
+ * MPI_COMM_NULL, and the run ends as out of memory. */
+static void hc_fail(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
+{
+    no_memory(m, "an MPI exchange");
+    if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE ||
+        h->kind == HC_CREATE_GROUP)
+        for (int r = 0; r < c->size; r++)
+            *(MPI_Comm *)h->recv[r] = MPI_COMM_NULL;
+    h->failed = 1;
+    h->done = 1;
 }
 
 /* The whole exchange, once every rank has arrived. */
@@ -603,7 +645,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_ALLGATHER) {
         char *all = emu_huge(malloc(z * (size_t)n + 1), z * (size_t)n);
         if (all == NULL) {
-            no_memory(m, "an MPI exchange");
+            hc_fail(m, c, h);
             return;
         }
         for (int p = 0; p < n; p++)
@@ -614,7 +656,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_ALLREDUCE || h->kind == HC_REDUCE) {
         char *acc = emu_huge(malloc(z + 1), z);
         if (acc == NULL) {
-            no_memory(m, "an MPI exchange");
+            hc_fail(m, c, h);
             return;
         }
         memcpy(acc, h->send[0] == MPI_IN_PLACE ? h->recv[0] : h->send[0], z);
@@ -635,7 +677,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE ||
                h->kind == HC_CREATE_GROUP) {
         if (split_run(m, c, h) < 0) {
-            no_memory(m, "an MPI exchange");
+            hc_fail(m, c, h);
             return;
         }
     }
@@ -698,7 +740,7 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
             free(called);
             return mpi_fail(m, fn, "out of host memory", MPI_ERR_OTHER);
         }
-        *h = (struct emu_hostcoll){kind, count, root, type, op, 0, 0, c, c->nxs, called, sendv, recvv};
+        *h = (struct emu_hostcoll){kind, count, root, type, op, 0, 0, 0, c, c->nxs, called, sendv, recvv};
         c->xs[c->nxs++] = h;
     }
     h = c->xs[c->seq[me]];
@@ -719,9 +761,9 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
     }
     if (!h->done)
         emu_wait_what(m, EMU_WAIT_MPI, hc_done, h);
-    if (kind == HC_FINALIZE && h->done)
+    if (kind == HC_FINALIZE && h->done && !h->failed)
         P->mpi_state = 2;
-    return h->done ? MPI_SUCCESS : MPI_ERR_OTHER;
+    return h->done && !h->failed ? MPI_SUCCESS : MPI_ERR_OTHER;
 }
 
 /* "(MPI exchange number 3)" on the world, or the communicator said. */
@@ -792,13 +834,14 @@ static void deliver(emu *m, struct emu_mpi_request *r, int src, int tag, const c
     }
     if ((f = malloc(sizeof(*f))) == NULL) {
         no_memory(m, "an MPI message");
+        r->done = 1; /* its data is there; the run fails as out of memory */
         return;
     }
     f[0] = one;
     k[0] = 1;
-    if ((rc = move_start(m, r, NULL, f, k)) > 0)
-        r->done = 1;
-    else if (rc < 0)
+    if ((rc = move_start(m, r, src, NULL, f, k)) != 0)
+        r->done = 1; /* nothing to move, or out of memory (as above) */
+    if (rc < 0)
         no_memory(m, "an MPI message");
 }
 
@@ -1097,6 +1140,7 @@ void emu_mpi_free(emu *m)
         free(s->groups);
         s->groups = next;
     }
+    free(s->moves);
     free(s);
     m->mpi = NULL;
 }
@@ -2341,4 +2385,22 @@ int gethostname(char *name, size_t len)
     }
     memcpy(name, buf, strlen(buf) + 1);
     return 0;
+}
+
+size_t emu_mpi_nmoves(const emu *m)
+{
+    return m->mpi != NULL ? m->mpi->nmoves : 0;
+}
+
+void emu_mpi_move_get(const emu *m, size_t i, emu_mpi_move *out)
+{
+    const struct mpi_move_rec *v = &m->mpi->moves[i];
+    *out = (emu_mpi_move){v->what,
+                          v->comm == NULL ? v->pair[0] : -1,
+                          v->comm == NULL ? v->pair[1] : -1,
+                          v->comm == NULL ? 2 : v->comm->size,
+                          v->comm == NULL ? v->pair : v->comm->world,
+                          v->bytes,
+                          v->start_s,
+                          v->end_s};
 }

@@ -1730,13 +1730,19 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     emu_bind(NULL, NULL);
     if (gates_end(e, diag) < 0)
         err = SP_ENOMEM;
-    if (emu_report_blocked(m, diag) > 0 && err != SP_ENOMEM) /* a hang out of memory leaves is not the cause */
-        err = SP_EDEADLOCK;
     if (w.failed) {
         diag_error(diag, (sp_loc){0}, "out of memory while emulating");
         err = SP_ENOMEM;
-    } else if (emu_out_of_memory(m)) { /* said when it happened; the hang reported is its consequence */
+    } else if (emu_out_of_memory(m)) { /* said when it happened */
         err = SP_ENOMEM;
+    }
+    if (err == SP_ENOMEM) { /* what the failure left waiting is its consequence, not a hang of the program's */
+        size_t left = emu_nblocked(m);
+        if (left > 0)
+            diag_note(diag, (sp_loc){0}, "%zu thread(s) or stream(s) were left waiting by the failure (not listed)",
+                      left);
+    } else if (emu_report_blocked(m, diag) > 0) {
+        err = SP_EDEADLOCK;
     }
     for (int i = 0; i < n && *status == 0; i++) /* the first process that failed */
         *status = w.procs[i].status;

@@ -31,14 +31,21 @@ int out_timeline_write(const char *path, const out_event *ev, size_t n, const ch
                        int npid, const char *const *tid_names, int ntid, diag_list *diag)
 {
     char *tmp = str_format("%s.partial", path);
+    unsigned char *used = calloc((size_t)npid * (size_t)ntid + 1, 1); /* the rows with events */
     FILE *fp;
     int bad;
 
-    if (tmp == NULL)
+    if (tmp == NULL || used == NULL) {
+        free(tmp);
+        free(used);
         return SP_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        used[(size_t)ev[i].pid * (size_t)ntid + (size_t)ev[i].tid] = 1;
     if ((fp = fopen(tmp, "w")) == NULL) {
         diag_error(diag, (sp_loc){path, 0}, "cannot write the timeline: %s", strerror(errno));
         free(tmp);
+        free(used);
         return SP_EIO;
     }
     fprintf(fp, "{\"displayTimeUnit\": \"ns\", \"otherData\": {\"generator\": \"scalepath\"},\n"
@@ -51,6 +58,8 @@ int out_timeline_write(const char *path, const out_event *ev, size_t n, const ch
         fprintf(fp, "}},\n{\"ph\": \"M\", \"name\": \"process_sort_index\", \"pid\": %d, \"args\": "
                     "{\"sort_index\": %d}},\n", p, p);
         for (int t = 0; t < ntid; t++) {
+            if (!used[(size_t)p * (size_t)ntid + (size_t)t])
+                continue; /* no row without events */
             fprintf(fp, "{\"ph\": \"M\", \"name\": \"thread_name\", \"pid\": %d, \"tid\": %d, \"args\": "
                         "{\"name\": ", p, t);
             put_str(fp, tid_names[t]);
@@ -89,6 +98,7 @@ int out_timeline_write(const char *path, const out_event *ev, size_t n, const ch
         fprintf(fp, "\"duration_us\": %.3f}}%s\n", e->dur_s * 1e6, i + 1 < n ? "," : "");
     }
     fprintf(fp, "]}\n");
+    free(used);
     bad = ferror(fp);
     if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
         diag_error(diag, (sp_loc){path, 0}, "cannot write the timeline: %s", strerror(errno));

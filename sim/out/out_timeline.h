@@ -27,7 +27,8 @@ typedef struct out_event {
 
 /**
  * @param pid_names  npid names ("rank 0", ...), NULL for a track without events;
- *                   tid_names likewise (all named)
+ *                   tid_names likewise (all named; a track's row is named
+ *                   where it has events)
  * @return SP_OK; SP_EIO (reported, nothing left on disk); SP_ENOMEM
  */
 SP_MUST_USE int out_timeline_write(const char *path, const out_event *ev, size_t n,

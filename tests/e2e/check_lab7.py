@@ -61,7 +61,7 @@ if abs(spark - rtx) > 0.01 * rtx:
     fail("Sparks %.2f and RTX 3090s %.2f are not within 1%%" % (spark, rtx))
 
 out = emulate(["-p", "platforms/dgx-h100.cfg", perf, "1M", "2M"])
-algos = re.findall(r"^\s+AllReduce\s+\d+\s+\d+\s+\d+\s+(\d+)\s+(\S+)\s+(\S+)", out, re.M)
+algos = re.findall(r"^\s+AllReduce\s+\d+\s+\d+\s+\d+\s+-\s+(\d+)\s+(\S+)\s+(\S+)", out, re.M)
 if [(int(b), a, p) for b, a, p in algos] != [(1048576, "Ring", "LL"), (2097152, "NVLS", "Simple")]:
     fail("the switch to NVLS is not between 1 and 2 MiB: %s" % algos)
 

@@ -11,10 +11,19 @@ link of its own or, for the root's, one after another): all-reduce,
 broadcast and reduce 2(n-1)/n z, all-gather, gather and scatter (n-1) z.
 On one DGX H100 with two processes everything takes no time.
 
-usage: check_mpi_time.py SCALEPATH MPI_TIME.so
+The HDF5 file's /emulate/mpi table has a row for each (the message and the
+8-byte reply, each exchange) with the time the program measured, and the
+timeline a slice of that length on each of its processes' MPI rows; on the
+DGX H100 the table is empty and the timeline has no MPI row.
+
+usage: check_mpi_time.py SCALEPATH MPI_TIME.so OUTDIR
 """
+import json
+import os
 import re
 import sys
+
+import h5py
 
 from sp_check import fail, run
 
@@ -26,11 +35,49 @@ def times(cmd):
     return {k: float(v) for k, v in re.findall(r"^(\w+) ([\d.]+)$", out, re.M)}
 
 
-exe, prog = sys.argv[1:3]
+def recorded(h5, js):
+    """The /emulate/mpi rows as (op, src, dst, processes, bytes, seconds),
+    after checking that the timeline has a slice of that length on each of
+    its processes' MPI rows, and no other MPI slice."""
+    with h5py.File(h5, "r") as f:
+        g = f["emulate/mpi"]
+        if s(g["start"].attrs["units"]) != "s" or s(g["bytes"].attrs["units"]) != "B":
+            fail("/emulate/mpi units")
+        rows = [(s(o), int(a), int(b), int(p), int(y), float(t1) - float(t0), float(t0)) for o, a, b, p, y, t0, t1 in
+                zip(g["op"][()], g["src"][()], g["dst"][()], g["processes"][()], g["bytes"][()], g["start"][()],
+                    g["end"][()])]
+    with open(js) as f:
+        ev = json.load(f)["traceEvents"]
+    names = {e["pid"]: e["args"]["name"] for e in ev if e.get("name") == "process_name"}
+    slices = sorted((names[e["pid"]], e["name"], e["ts"], e["dur"]) for e in ev
+                    if e.get("ph") == "X" and e.get("cat") == "mpi")
+    want = []
+    for o, a, b, p, y, dt, t0 in rows:
+        if o == "message":
+            want += [("process %d (node %d)" % (a, a), "MPI message to process %d" % b, t0, dt),
+                     ("process %d (node %d)" % (b, b), "MPI message from process %d" % a, t0, dt)]
+        else:
+            want += [("process %d (node %d)" % (q, q), o, t0, dt) for q in range(p)]
+    want.sort()
+    if len(slices) != len(want) or any(g[:2] != w[:2] or abs(g[2] - w[2] * 1e6) > 1e-3 or
+                                       abs(g[3] - w[3] * 1e6) > 2e-3 for g, w in zip(slices, want)):
+        fail("the timeline's MPI slices %s, want %s" % (slices[:8], want[:8]))
+    print("%s: %d rows in /emulate/mpi, %d MPI slices on the timeline" % (os.path.basename(h5), len(rows), len(slices)))
+    return [r[:6] for r in rows]
+
+
+def s(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+exe, prog, out = sys.argv[1:4]
+os.makedirs(out, exist_ok=True)
+h5, js = os.path.join(out, "mpi_time.h5"), os.path.join(out, "mpi_time.json")
 z, n = 8 << 20, 4
 with open("platforms/dgx-spark-switch.cfg") as f:
     bw = float(re.search(r"host_bandwidth_GBps\s*=\s*([\d.]+)", f.read()).group(1)) * 1e9
-t = times([exe, "emulate", "-p", "platforms/dgx-spark-switch.cfg", "-n", str(n), "--ppn", "1", prog, str(z)])
+t = times([exe, "emulate", "-p", "platforms/dgx-spark-switch.cfg", "-n", str(n), "--ppn", "1", "-o", h5,
+           "--timeline", js, prog, str(z)])
 want = {"sendrecv": 1.0, "allreduce": 2.0 * (n - 1) / n, "allgather": n - 1.0, "bcast": 2.0 * (n - 1) / n,
         "reduce": 2.0 * (n - 1) / n, "gather": n - 1.0, "scatter": n - 1.0}
 if sorted(t) != sorted(want):
@@ -41,7 +88,21 @@ for k, f in sorted(want.items()):
     if not w <= t[k] <= w * (1 + 1e-4):
         fail("%s of %d bytes on 4 Sparks: %.9f s, want %.9f s (%.2f z at %.1f GB/s)" % (k, z, t[k], w, f, bw / 1e9))
 print("4 x DGX Spark: " + ", ".join("%s %.3f ms" % (k, v * 1e3) for k, v in sorted(t.items())))
-t = times([exe, "emulate", "-p", "platforms/dgx-h100.cfg", "--ppn", "2", prog, str(z)])
+rows = recorded(h5, js)
+ops = {"MPI_Allreduce": "allreduce", "MPI_Allgather": "allgather", "MPI_Bcast": "bcast", "MPI_Reduce": "reduce",
+       "MPI_Gather": "gather", "MPI_Scatter": "scatter"}
+if [r[:5] for r in rows[:2]] != [("message", 0, n - 1, 2, z), ("message", n - 1, 0, 2, 8)]:
+    fail("/emulate/mpi's messages: %s" % rows[:2])
+if sorted(ops.get(r[0]) for r in rows[2:]) != sorted(k for k in want if k != "sendrecv") or \
+        any(r[1:5] != (-1, -1, n, z) for r in rows[2:]):
+    fail("/emulate/mpi's exchanges: %s" % rows[2:])
+for r in rows[:1] + rows[2:]:  # the program's clock saw the same (it prints whole nanoseconds)
+    k = ops.get(r[0], "sendrecv")
+    if abs(r[5] - t[k]) > 0.6e-9:
+        fail("/emulate/mpi: %s took %.9f s, the program measured %.9f s" % (r[0], r[5], t[k]))
+t = times([exe, "emulate", "-p", "platforms/dgx-h100.cfg", "--ppn", "2", "-o", h5, "--timeline", js, prog, str(z)])
 if any(v != 0.0 for v in t.values()):
     fail("within one node MPI took time: %s" % t)
+if recorded(h5, js):
+    fail("within one node, /emulate/mpi has rows")
 print("1 x DGX H100, 2 processes: no time")

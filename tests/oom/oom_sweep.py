@@ -16,7 +16,10 @@ the rest spread evenly over the others (deterministic). Each run must:
   unless it said "out of host memory" (an emulated program's CUDA, NCCL,
   MPI or pthread call failed, and the program went on);
 - otherwise say "out of memory" on stderr, exit 1 (scalepath's status for
-  it), and leave neither FILE nor FILE.partial behind; an emulated
+  it), report no hang with it (what the failure left waiting is its
+  consequence: an emulated rank must not be named as waiting for a
+  message or a rank that the failure stopped), and leave neither FILE nor
+  FILE.partial behind; an emulated
   program's failed call ("out of host memory") ends the run as the program
   makes it end.
 Set SP_FAIL_ALLOC=n SP_FAIL_ALLOC_TRACE=1 LD_PRELOAD=FAILALLOC.so on the
@@ -108,6 +111,8 @@ def main():
                 bad.append((n, "exit %d without \"out of memory\": %s" % (p.returncode, tail)))
             elif p.returncode != 1 and not told:
                 bad.append((n, "exit %d, not 1 (out of memory): %s" % (p.returncode, tail)))
+            if p.returncode == 1 and "never returned from main" in err:
+                bad.append((n, "out of memory, and a hang reported: %s" % tail))
             if output and (data is not None or partial):
                 bad.append((n, "exit %d but left %s behind" % (p.returncode, output + (".partial" if partial else ""))))
     os.remove(log)
