@@ -17,26 +17,11 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 import h5py
 
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
-def run(cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        fail("%s exited %d\n%s\n%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
-    return p.stdout
-
-
-def s(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
+from sp_check import fail, run, s
 
 
 ap = argparse.ArgumentParser()

@@ -22,11 +22,7 @@ import sys
 
 import h5py
 
-from sp_check import fail, run
-
-
-def s(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
+from sp_check import fail, run, s
 
 
 exe, prog, out = sys.argv[1:4]

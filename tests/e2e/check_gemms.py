@@ -10,10 +10,7 @@ import re
 import subprocess
 import sys
 
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
+from sp_check import fail
 
 
 def table(path, gpu):

@@ -7,14 +7,7 @@ import sys
 
 import h5py
 
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
-def s(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
+from sp_check import fail, s
 
 
 path, coll, nranks = sys.argv[1], sys.argv[2], int(sys.argv[3])

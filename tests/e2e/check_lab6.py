@@ -13,10 +13,7 @@ import sys
 
 import h5py
 
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
+from sp_check import fail
 
 
 def main():

@@ -17,10 +17,7 @@ import re
 import subprocess
 import sys
 
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
+from sp_check import fail
 
 
 exe, perf, overlap = sys.argv[1:4]

@@ -25,7 +25,7 @@ import sys
 
 import h5py
 
-from sp_check import fail, run
+from sp_check import fail, run, s
 
 
 def times(cmd):
@@ -64,10 +64,6 @@ def recorded(h5, js):
         fail("the timeline's MPI slices %s, want %s" % (slices[:8], want[:8]))
     print("%s: %d rows in /emulate/mpi, %d MPI slices on the timeline" % (os.path.basename(h5), len(rows), len(slices)))
     return [r[:6] for r in rows]
-
-
-def s(v):
-    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 exe, prog, out = sys.argv[1:4]

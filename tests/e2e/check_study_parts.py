@@ -18,10 +18,7 @@ import zlib
 
 import h5py
 
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
+from sp_check import fail
 
 
 def run(exe, args, rc=0, stderr=None):
