@@ -13,8 +13,9 @@ On one DGX H100 with two processes everything takes no time.
 
 The HDF5 file's /emulate/mpi table has a row for each (the message and the
 8-byte reply, each exchange) with the time the program measured, and the
-timeline a slice of that length on each of its processes' MPI rows; on the
-DGX H100 the table is empty and the timeline has no MPI row.
+timeline a slice of that length on each of its processes' MPI rows, the
+same bytes in a second run; on the DGX H100 the table is empty and the
+timeline has no MPI row.
 
 usage: check_mpi_time.py SCALEPATH MPI_TIME.so OUTDIR
 """
@@ -96,6 +97,14 @@ for r in rows[:1] + rows[2:]:  # the program's clock saw the same (it prints who
     k = ops.get(r[0], "sendrecv")
     if abs(r[5] - t[k]) > 0.6e-9:
         fail("/emulate/mpi: %s took %.9f s, the program measured %.9f s" % (r[0], r[5], t[k]))
+# Same inputs, same bytes: the file and the timeline.
+with open(h5, "rb") as f1, open(js, "rb") as f2:
+    first = (f1.read(), f2.read())
+times([exe, "emulate", "-p", "platforms/dgx-spark-switch.cfg", "-n", str(n), "--ppn", "1", "-o", h5,
+       "--timeline", js, prog, str(z)])
+with open(h5, "rb") as f1, open(js, "rb") as f2:
+    if (f1.read(), f2.read()) != first:
+        fail("the same run twice wrote different files")
 t = times([exe, "emulate", "-p", "platforms/dgx-h100.cfg", "--ppn", "2", "-o", h5, "--timeline", js, prog, str(z)])
 if any(v != 0.0 for v in t.values()):
     fail("within one node MPI took time: %s" % t)
