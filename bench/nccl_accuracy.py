@@ -59,6 +59,8 @@ CASES = [
     ("h100x32_ib_vm_allreduce.log", "superpod-h100.cfg", 4, "all_reduce", [],
      "virtual machines with a custom topology file"),
     ("b200x16_ib_allreduce.log", "dgx-b200.cfg", 2, "all_reduce", [], "Lambda B200 nodes on InfiniBand"),
+    ("b200x16_ib_sendrecv.log", "dgx-b200.cfg", 2, "sendrecv", [],
+     "Together AI B200 nodes on InfiniBand; the ring crosses the network twice, one NIC each"),
     ("spark2_allgather_route179.log", "dgx-spark.cfg", 2, "all_gather", [], "512 MiB and up only"),
 ]
 
