@@ -61,6 +61,8 @@ CASES = [
     ("b200x16_ib_allreduce.log", "dgx-b200.cfg", 2, "all_reduce", [], "Lambda B200 nodes on InfiniBand"),
     ("b200x16_ib_sendrecv.log", "dgx-b200.cfg", 2, "sendrecv", [],
      "Together AI B200 nodes on InfiniBand; the ring crosses the network twice, one NIC each"),
+    ("b200x32_ib_sendrecv.log", "dgx-b200.cfg", 4, "sendrecv", [],
+     "the same cluster, 4 nodes; the ring crosses the network four times, one NIC each"),
     ("spark2_allgather_route179.log", "dgx-spark.cfg", 2, "all_gather", [], "512 MiB and up only"),
 ]
 
