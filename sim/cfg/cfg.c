@@ -51,7 +51,8 @@ static const char *include_path(const cfg_file *f, const char *file)
     return joined;
 }
 
-static int walk(const char *path, const char *dir, int depth, uint32_t *crc, int *stop, diag_list *diag);
+static int walk(const char *path, const char *dir, int depth, uint32_t *crc, FILE *flat, int *stop,
+                diag_list *diag);
 
 int cfg_open(cfg_file *out, const char *path, diag_list *diag)
 {
@@ -72,7 +73,7 @@ int cfg_open(cfg_file *out, const char *path, diag_list *diag)
         if ((dir = str_dup(path)) == NULL)
             return SP_ENOMEM;
         slash = strrchr(dir, '/');
-        err = walk(path, slash != NULL ? (*slash = '\0', dir) : ".", 0, NULL, &stop, diag);
+        err = walk(path, slash != NULL ? (*slash = '\0', dir) : ".", 0, NULL, NULL, &stop, diag);
         free(dir);
     }
     if (err < 0)
@@ -242,10 +243,12 @@ static const char *next_line(const char *line)
 
 /* Read a file and the files it @includes (named relative to dir, the
  * first file's folder, as libconfig names them), each a readable regular
- * file of text; with crc, fold their bytes into it. Every problem is said,
- * but nesting too deep (a cycle) or running out of memory sets *stop and
- * ends the whole walk. */
-static int walk(const char *path, const char *dir, int depth, uint32_t *crc, int *stop, diag_list *diag)
+ * file of text; with crc, fold their bytes into it; with flat, write it
+ * there with its includes copied in. Every problem is said, but nesting
+ * too deep (a cycle) or running out of memory sets *stop and ends the
+ * whole walk. */
+static int walk(const char *path, const char *dir, int depth, uint32_t *crc, FILE *flat, int *stop,
+                diag_list *diag)
 {
     char *buf;
     const char *line;
@@ -265,8 +268,15 @@ static int walk(const char *path, const char *dir, int depth, uint32_t *crc, int
         int e;
 
         open = open_after(line, open);
-        if (n == 0)
+        if (n == 0) {
+            if (flat != NULL && *line != '\0') { /* the line as it is, ended */
+                const char *eol = strchr(line, '\n');
+                size_t k = eol != NULL ? (size_t)(eol - line) : strlen(line);
+                fwrite(line, 1, k, flat);
+                fputc('\n', flat);
+            }
             continue;
+        }
         if (depth >= 10) {
             diag_error(diag, (sp_loc){path, lineno}, "@include nested more than 10 deep (a file that includes itself?)");
             err = SP_EINPUT;
@@ -284,7 +294,11 @@ static int walk(const char *path, const char *dir, int depth, uint32_t *crc, int
                        "the file given)", (int)n, name, e != 0 ? strerror(errno) : "not a regular file (a folder?)");
             e = SP_EINPUT;
         } else {
-            e = walk(inc, dir, depth + 1, crc, stop, diag);
+            if (flat != NULL)
+                fprintf(flat, "# --- %s, copied in from its @include by scalepath\n", inc);
+            e = walk(inc, dir, depth + 1, crc, flat, stop, diag);
+            if (flat != NULL)
+                fprintf(flat, "# --- end of %s\n", inc);
         }
         if (e < 0 && (err == SP_OK || e == SP_ENOMEM))
             err = e;
@@ -296,7 +310,8 @@ static int walk(const char *path, const char *dir, int depth, uint32_t *crc, int
     return err;
 }
 
-int cfg_digest(const char *path, uint32_t *crc, diag_list *diag)
+/* walk() from the top file, its includes named from its folder. */
+static int walk_top(const char *path, uint32_t *crc, FILE *flat, diag_list *diag)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash != NULL ? str_format("%.*s", (int)(slash - path), path) : str_dup(".");
@@ -304,9 +319,19 @@ int cfg_digest(const char *path, uint32_t *crc, diag_list *diag)
 
     if (dir == NULL)
         return SP_ENOMEM;
-    err = walk(path, dir, 0, crc, &stop, diag);
+    err = walk(path, dir, 0, crc, flat, &stop, diag);
     free(dir);
     return err;
+}
+
+int cfg_digest(const char *path, uint32_t *crc, diag_list *diag)
+{
+    return walk_top(path, crc, NULL, diag);
+}
+
+int cfg_flatten(const char *path, FILE *out, diag_list *diag)
+{
+    return walk_top(path, NULL, out, diag);
 }
 
 void cfg_close(cfg_file *f)

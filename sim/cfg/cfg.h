@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/diag.h"
 
@@ -66,6 +67,16 @@ void cfg_close(cfg_file *f);
  * @return SP_OK; SP_EINPUT (a file cannot be read: reported); SP_ENOMEM
  */
 SP_MUST_USE int cfg_digest(const char *path, uint32_t *crc, diag_list *diag);
+
+/**
+ * Write a libconfig file to out with each file it @includes copied in where
+ * libconfig reads it (resolved as cfg_open() resolves them, nested ones
+ * too; an @include inside a comment or a string stays as it is), between
+ * comment lines naming it: one file that reads the same wherever it is put.
+ * @return SP_OK; SP_EINPUT (a file cannot be read, or nesting more than 10
+ *         deep: reported); SP_ENOMEM. A write error is out's (ferror).
+ */
+SP_MUST_USE int cfg_flatten(const char *path, FILE *out, diag_list *diag);
 
 /* Where a setting was written; falls back to the file's own path and line 1
  * for the root group. */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cfg/cfg.h"
 #include "cli/cli.h"
 #include "coll/coll.h"
 #include "eng/eng.h"
@@ -175,85 +176,45 @@ static double median(double *v, size_t n)
 static int write_calibrated(const char *in, const char *out, const char *log, double a, double k, const char *what,
                             diag_list *diag)
 {
-    FILE *src = fopen(in, "r"), *dst = NULL;
-    char *tmp = str_format("%s.partial", out), *dir = NULL, buf[4096];
-    const char *slash = strrchr(in, '/');
-
-    if (tmp == NULL) {
-        if (src != NULL)
-            fclose(src);
-        return SP_ENOMEM;
-    }
+    char *tmp = str_format("%s.partial", out);
+    FILE *dst;
     char stamp[32];
     time_t now = time(NULL);
-    int err = SP_OK;
+    int err, bad;
 
-    if (src == NULL || (dst = fopen(tmp, "w")) == NULL) {
-        diag_error(diag, (sp_loc){src == NULL ? in : out, 0}, "cannot %s: %s", src == NULL ? "read" : "write",
-                   strerror(errno));
-        err = src == NULL ? SP_EINPUT : SP_EIO;
-        goto done;
+    if (tmp == NULL)
+        return SP_ENOMEM;
+    if ((dst = fopen(tmp, "w")) == NULL) {
+        diag_error(diag, (sp_loc){out, 0}, "cannot write: %s", strerror(errno));
+        free(tmp);
+        return SP_EIO;
     }
-    dir = slash != NULL ? str_format("%.*s", (int)(slash - in), in) : str_dup(".");
-    if (dir == NULL) {
-        err = SP_ENOMEM;
-        goto done;
+    if ((err = cfg_flatten(in, dst, diag)) == SP_OK) {
+        strftime(stamp, sizeof(stamp), "%Y-%m-%d", gmtime(&now));
+        fprintf(dst,
+                "\n# Fitted by `scalepath calibrate` to a measured nccl-tests log: t = latency +\n"
+                "# time_scale x the simulated time of the platform above, %s.\n"
+                "calibration = {\n"
+                "  latency_us = %.6g;\n"
+                "  time_scale = %.6g;\n"
+                "  source = \"%s (%s), fitted %s\";\n"
+                "};\n",
+                what, a, k, log, what, stamp);
     }
-    while (fgets(buf, sizeof(buf), src) != NULL) {
-        const char *s = buf;
-        while (isspace((unsigned char)*s))
-            s++;
-        if (strncmp(s, "@include \"", 10) == 0) {
-            const char *end = strchr(s + 10, '"');
-            char *inc = end != NULL ? str_format("%s/%.*s", dir, (int)(end - s - 10), s + 10) : NULL;
-            FILE *ifp = inc != NULL ? fopen(inc, "r") : NULL;
-            char ibuf[4096];
-            if (ifp == NULL) {
-                diag_error(diag, (sp_loc){in, 0}, "cannot read the included file %s", inc != NULL ? inc : s);
-                free(inc);
-                err = SP_EINPUT;
-                goto done;
-            }
-            fprintf(dst, "# --- %s, copied in by scalepath calibrate\n", inc);
-            while (fgets(ibuf, sizeof(ibuf), ifp) != NULL)
-                fputs(ibuf, dst);
-            fprintf(dst, "# --- end of %s\n", inc);
-            fclose(ifp);
-            free(inc);
-        } else {
-            fputs(buf, dst);
-        }
-    }
-    strftime(stamp, sizeof(stamp), "%Y-%m-%d", gmtime(&now));
-    fprintf(dst,
-            "\n# Fitted by `scalepath calibrate` to a measured nccl-tests log: t = latency +\n"
-            "# time_scale x the simulated time of the platform above, %s.\n"
-            "calibration = {\n"
-            "  latency_us = %.6g;\n"
-            "  time_scale = %.6g;\n"
-            "  source = \"%s (%s), fitted %s\";\n"
-            "};\n",
-            what, a, k, log, what, stamp);
-    if (ferror(dst) || fclose(dst) != 0) {
-        dst = NULL;
+    bad = ferror(dst);
+    if (fclose(dst) != 0)
+        bad = 1;
+    if (bad && err == SP_OK) {
         diag_error(diag, (sp_loc){out, 0}, "cannot write the calibrated platform");
         err = SP_EIO;
-        goto done;
     }
-    dst = NULL;
-    if (rename(tmp, out) != 0) {
+    if (err == SP_OK && rename(tmp, out) != 0) {
         diag_error(diag, (sp_loc){out, 0}, "cannot write the calibrated platform: %s", strerror(errno));
         err = SP_EIO;
     }
-done:
-    if (src != NULL)
-        fclose(src);
-    if (dst != NULL)
-        fclose(dst);
     if (err < 0)
         remove(tmp);
     free(tmp);
-    free(dir);
     return err;
 }
 

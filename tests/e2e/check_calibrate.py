@@ -3,7 +3,11 @@
 known distortion (t' = 12 us + 1.25 t) is fitted back to latency 12 and time
 scale 1.25; the calibrated platform file it writes loads, and `scalepath
 nccl` on it reproduces the log's times within 0.1%. Then the same with a
-log of one thread driving 8 GPUs (--gpus-per-thread).
+log of one thread driving 8 GPUs (--gpus-per-thread). And a platform whose
+@include nests (an included file includes another, named from the top
+file's folder as libconfig names it) and sits in a comment: the calibrated
+copy, written to another folder, has every included file copied in once
+and the commented one left alone, and gives the same times.
 Usage: check_calibrate.py SCALEPATH OUTDIR"""
 import os
 import re
@@ -94,3 +98,32 @@ if plain.returncode != 0 or ":1: warning: nGpus 8: one thread drove 8 GPUs" not 
     sys.exit(f"FAIL: without --gpus-per-thread: exit {plain.returncode}, {plain.stderr}, {mp.groups() if mp else ''}")
 print(f"ok: with nGpus 8, {nhost} sizes left to the host's launches; fitted 2 us and 1.1 back; "
       f"without the option the fit takes {mp.group(1)} us of latency")
+
+# Includes nested and commented out; the copy is written elsewhere.
+src, dst = os.path.join(outdir, "nested"), os.path.join(outdir, "elsewhere")
+os.makedirs(os.path.join(src, "inc"), exist_ok=True)
+os.makedirs(dst, exist_ok=True)
+with open("platforms/dgx-spark.cfg") as f:
+    text = f.read()
+if '@include "include/gpus.cfg"' not in text:
+    sys.exit("FAIL: platforms/dgx-spark.cfg no longer includes include/gpus.cfg")
+with open(os.path.join(src, "p.cfg"), "w") as f:
+    f.write(text.replace('@include "include/gpus.cfg"',
+                         '/* @include "missing.cfg" */\n@include "inc/wrap.cfg"  # nests'))
+with open(os.path.join(src, "inc", "wrap.cfg"), "w") as f:
+    f.write('# named from the top file\'s folder, as libconfig names it\n@include "gpus.cfg"\n')
+with open("platforms/include/gpus.cfg") as f, open(os.path.join(src, "gpus.cfg"), "w") as g:
+    g.write(f.read())
+calx = os.path.join(dst, "p-calibrated.cfg")
+r = subprocess.run([exe, "calibrate", "-p", os.path.join(src, "p.cfg"), "-n", "2", "--log", log, "-o", calx],
+                   capture_output=True, text=True)
+if r.returncode != 0:
+    sys.exit(f"FAIL: calibrate of the nested platform exited {r.returncode}: {r.stderr}")
+with open(calx) as f:
+    lines = f.read().splitlines()
+active = [l for l in lines if l.lstrip().startswith("@include")]
+copied = [l for l in lines if l.startswith("# --- ") and "copied in" in l]
+if active or len(copied) != 2 or '/* @include "missing.cfg" */' not in lines:
+    sys.exit(f"FAIL: the nested copy: includes left {active}, copied {copied}")
+check_reproduces(["-p", calx] + sweep[2:], log, "calibrated nested platform, elsewhere")
+print("ok: nested and commented includes: %d files copied in, the copy loads from another folder" % len(copied))
