@@ -250,16 +250,20 @@ static int write_mpi_table(out_file *f, const emu *m)
     size_t n = emu_mpi_nmoves(m);
     const char **op = calloc(n + 1, sizeof(*op));
     int64_t *src = calloc(n + 1, sizeof(*src)), *dst = calloc(n + 1, sizeof(*dst)),
+            *comm = calloc(n + 1, sizeof(*comm)), *root = calloc(n + 1, sizeof(*root)),
             *procs = calloc(n + 1, sizeof(*procs));
     uint64_t *bytes = calloc(n + 1, sizeof(*bytes));
     double *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
     int err = SP_ENOMEM;
 
-    if (op != NULL && src != NULL && dst != NULL && procs != NULL && bytes != NULL && start != NULL && end != NULL) {
+    if (op != NULL && src != NULL && dst != NULL && comm != NULL && root != NULL && procs != NULL && bytes != NULL &&
+        start != NULL && end != NULL) {
         const out_col cols[] = {
             {"op", OUT_STR, "", "message (a send matched by a receive), or the exchange: MPI_Allreduce, MPI_Allgather, MPI_Bcast, MPI_Reduce, MPI_Gather, MPI_Scatter", op},
             {"src", OUT_I64, "1", "a message's sending process; -1 for an exchange", src},
             {"dst", OUT_I64, "1", "a message's receiving process; -1 for an exchange", dst},
+            {"comm", OUT_I64, "1", "its communicator: the MPI_Comm value the program holds (MPI_COMM_WORLD is 1)", comm},
+            {"root", OUT_I64, "1", "MPI_Bcast, MPI_Reduce, MPI_Gather, MPI_Scatter: the root's rank in the communicator; -1 otherwise", root},
             {"processes", OUT_I64, "1", "an exchange's processes (its communicator's size); 2 for a message", procs},
             {"bytes", OUT_U64, "B", "a message's payload; an exchange's buffer per process (count x type size)", bytes},
             {"start", OUT_F64, "s", "simulated time both ends (every process) had called it, from the program's start", start},
@@ -271,6 +275,8 @@ static int write_mpi_table(out_file *f, const emu *m)
             op[i] = v.what;
             src[i] = v.src;
             dst[i] = v.dst;
+            comm[i] = v.comm;
+            root[i] = v.root;
             procs[i] = v.nprocs;
             bytes[i] = v.bytes;
             start[i] = v.start_s;
@@ -281,6 +287,8 @@ static int write_mpi_table(out_file *f, const emu *m)
     free(op);
     free(src);
     free(dst);
+    free(comm);
+    free(root);
     free(procs);
     free(bytes);
     free(start);
@@ -364,8 +372,53 @@ static int write_h5(const emulate_opts *o, const emu *m, const plat *p, int stat
     return err;
 }
 
+/* A row of its process's MPI track for each MPI slice, in the records'
+ * order (that of their starts), finished ones only: the first row free by
+ * the slice's start, so that slices on a row never overlap (a trace
+ * viewer would nest them). row[j] for the j-th slice; *nrows the most
+ * rows a process needs. */
+static int mpi_rows(const emu *m, int nprocs, int *row, int *nrows)
+{
+    double **ends = calloc((size_t)nprocs + 1, sizeof(*ends)); /* per process, per row: its last end */
+    int *used = calloc((size_t)nprocs + 1, sizeof(*used));
+    size_t j = 0;
+    int err = ends != NULL && used != NULL ? SP_OK : SP_ENOMEM;
+
+    *nrows = 0;
+    for (size_t i = 0; err == SP_OK && i < emu_mpi_nmoves(m); i++) {
+        emu_mpi_move v;
+        emu_mpi_move_get(m, i, &v);
+        if (v.end_s < 0.0)
+            continue;
+        for (int q = 0; err == SP_OK && q < v.nprocs; q++, j++) {
+            int proc = v.procs[q], r = 0;
+            while (r < used[proc] && ends[proc][r] > v.start_s)
+                r++;
+            if (r == used[proc]) {
+                double *e = realloc(ends[proc], (size_t)(r + 1) * sizeof(*e));
+                if (e == NULL) {
+                    err = SP_ENOMEM;
+                    break;
+                }
+                ends[proc] = e;
+                used[proc]++;
+            }
+            ends[proc][r] = v.end_s;
+            row[j] = r;
+            if (r + 1 > *nrows)
+                *nrows = r + 1;
+        }
+    }
+    for (int q = 0; ends != NULL && q < nprocs; q++)
+        free(ends[q]);
+    free(ends);
+    free(used);
+    return err;
+}
+
 /* Every task that ran, a track per GPU and a row per stream; and MPI's
- * data between nodes, a track per process that moved some, one row. */
+ * data between nodes, a track per process in a transfer, as many rows as
+ * its transfers at once need. */
 static int write_timeline(const char *path, const emu *m, const plat *p, diag_list *diag)
 {
     size_t n = emu_ntasks(m), nmoves = emu_mpi_nmoves(m), nmpi = 0, k = 0;
@@ -374,6 +427,7 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
     char **pids = calloc((size_t)npid + 1, sizeof(*pids)), **tids = NULL;
     char *seen = calloc((size_t)npid + 1, 1);
     char(*names)[48] = NULL; /* of the MPI slices */
+    int *rows = NULL, nrows = 0, ntids;
     int err = SP_ENOMEM;
 
     for (size_t i = 0; i < n; i++)
@@ -386,8 +440,14 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
     }
     ev = calloc(n + nmpi + 1, sizeof(*ev));
     names = calloc(nmpi + 1, sizeof(*names));
-    tids = calloc((size_t)nstreams + 1, sizeof(*tids)); /* the streams, then MPI's row */
-    if (ev != NULL && pids != NULL && tids != NULL && seen != NULL && names != NULL) {
+    rows = calloc(nmpi + 1, sizeof(*rows));
+    if (rows != NULL && mpi_rows(m, nprocs, rows, &nrows) < 0) {
+        free(rows);
+        rows = NULL;
+    }
+    ntids = nstreams + nrows; /* the streams, then MPI's rows */
+    tids = calloc((size_t)ntids, sizeof(*tids));
+    if (ev != NULL && pids != NULL && tids != NULL && seen != NULL && names != NULL && rows != NULL) {
         err = SP_OK;
         for (size_t i = 0; i < n; i++) {
             const emu_task *t = emu_task_at(m, i);
@@ -416,8 +476,8 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
                 else
                     snprintf(names[j], sizeof(names[j]), "MPI message %s process %d", proc == v.src ? "to" : "from",
                              proc == v.src ? v.dst : v.src);
-                ev[k++] = (out_event){p->nranks + proc, nstreams, names[j], "mpi", v.start_s, v.end_s - v.start_s,
-                                      NULL, NULL, NULL, v.bytes, 0};
+                ev[k++] = (out_event){p->nranks + proc, nstreams + rows[j], names[j], "mpi", v.start_s,
+                                      v.end_s - v.start_s, NULL, NULL, NULL, v.bytes, 0};
                 seen[p->nranks + proc] = 1;
             }
         }
@@ -429,25 +489,28 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
             else if (seen[d])
                 snprintf(pids[d], 48, "process %d (node %d)", d - p->nranks,
                          plat_rank_node(p, emu_process_device(m, d - p->nranks)));
-        for (int s = 0; s <= nstreams && err == SP_OK; s++)
+        for (int s = 0; s < ntids && err == SP_OK; s++)
             if ((tids[s] = malloc(24)) == NULL)
                 err = SP_ENOMEM;
             else if (s < nstreams)
                 snprintf(tids[s], 24, "stream %d", s);
-            else
+            else if (nrows == 1)
                 snprintf(tids[s], 24, "MPI");
+            else
+                snprintf(tids[s], 24, "MPI %d", s - nstreams + 1);
         if (err == SP_OK)
             err = out_timeline_write(path, ev, k, (const char *const *)pids, npid, (const char *const *)tids,
-                                     nstreams + 1, diag);
+                                     ntids, diag);
     }
     for (int d = 0; pids != NULL && d < npid; d++)
         free(pids[d]);
-    for (int s = 0; tids != NULL && s <= nstreams; s++)
+    for (int s = 0; tids != NULL && s < ntids; s++)
         free(tids[s]);
     free(pids);
     free(tids);
     free(seen);
     free(names);
+    free(rows);
     free(ev);
     return err;
 }

@@ -211,6 +211,8 @@ void emu_record_get(const emu *m, size_t i, emu_record *out);
 typedef struct emu_mpi_move {
     const char *what;      /* "message", or the exchange's function: "MPI_Allreduce", ... */
     int src, dst;          /* a message's sending and receiving processes; -1 for an exchange */
+    int comm;              /* its communicator: the MPI_Comm value the program holds (the world's 1) */
+    int root;              /* MPI_Bcast, MPI_Reduce, MPI_Gather, MPI_Scatter: the root's rank; -1 otherwise */
     int nprocs;            /* 2 for a message; an exchange's processes */
     const int *procs;      /* those processes: src and dst, or the communicator's in rank order */
     uint64_t bytes;        /* a message's payload; an exchange's buffer (count x type) per process */

@@ -120,6 +120,8 @@ struct mpi_move_rec {
     const char *what;      /* "message", or the exchange's function */
     int pair[2];           /* a message's sending and receiving processes */
     const mpi_comm *comm;  /* an exchange's communicator; NULL for a message */
+    int handle;            /* the communicator's handle (a message's too) */
+    int root;              /* a rooted exchange's root (its rank); -1 otherwise */
     uint64_t bytes;        /* a message's payload; an exchange's buffer per process */
     double start_s, end_s; /* end < 0 while on its way */
 };
@@ -356,8 +358,7 @@ static int create_conflict(const mpi_comm *c, const struct emu_hostcoll *h)
 
 /* The communicators a split makes: one per color, ranked by key, ties by
  * their rank in the parent; MPI_UNDEFINED gets MPI_COMM_NULL. Returns -1
- * out of memory (nothing handed out: the processes wait, the hang is
- * reported). */
+ * out of memory (nothing handed out: hc_fail() fails every rank's call). */
 static int split_run(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
 {
     struct emu_mpi *s = m->mpi;
@@ -408,12 +409,12 @@ static int split_run(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
     return 0;
 }
 
-/* An exchange or message that cannot get its memory is left not done:
- * the processes that wait for it wait, and the run ends as out of memory
- * (over the hang it leaves). */
+/* The transfer of a message or an exchange that cannot get its memory
+ * takes no time (its data is there), and the run ends as out of memory: no
+ * call failed, none is counted as failed. */
 static void no_memory(emu *m, const char *what)
 {
-    emu_warn(m, NULL, "%s: out of host memory", what);
+    fprintf(stderr, "scalepath emulate: WARN %s: out of host memory\n", what);
     m->oom = 1;
 }
 
@@ -522,9 +523,14 @@ static int move_start(emu *m, struct emu_mpi_request *r, int src, struct emu_hos
     }
     if (r != NULL)
         s->moves[s->nmoves] = (struct mpi_move_rec){"message", {r->comm->world[src], r->comm->world[r->rank]}, NULL,
-                                                    (uint64_t)r->st.count_bytes, m->svc.now(m->svc.ctx), -1.0};
+                                                    r->comm->handle, -1, (uint64_t)r->st.count_bytes,
+                                                    m->svc.now(m->svc.ctx), -1.0};
     else
-        s->moves[s->nmoves] = (struct mpi_move_rec){hc_name[h->kind], {-1, -1}, h->comm,
+        s->moves[s->nmoves] = (struct mpi_move_rec){hc_name[h->kind], {-1, -1}, h->comm, h->comm->handle,
+                                                    h->kind == HC_BCAST || h->kind == HC_REDUCE ||
+                                                            h->kind == HC_GATHER || h->kind == HC_SCATTER
+                                                        ? h->root
+                                                        : -1,
                                                     (uint64_t)type_size(h->type) * (uint64_t)h->count,
                                                     m->svc.now(m->svc.ctx), -1.0};
     *v = (mpi_move){m, r, h, flows, {nflows[0], nflows[1]}, 0, s->nmoves++};
@@ -614,11 +620,11 @@ static void hc_move(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
 }
 
 /* The exchange could not run (out of host memory): every rank's call
- * returns an error rather than wait forever, a communicator to make is
- * MPI_COMM_NULL, and the run ends as out of memory. */
+ * returns an error rather than wait forever (each said by exchange()), a
+ * communicator to make is MPI_COMM_NULL, and the run ends as out of memory. */
 static void hc_fail(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
 {
-    no_memory(m, "an MPI exchange");
+    m->oom = 1;
     if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE ||
         h->kind == HC_CREATE_GROUP)
         for (int r = 0; r < c->size; r++)
@@ -761,9 +767,11 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
     }
     if (!h->done)
         emu_wait_what(m, EMU_WAIT_MPI, hc_done, h);
-    if (kind == HC_FINALIZE && h->done && !h->failed)
+    if (h->failed)
+        return mpi_fail(m, fn, "out of host memory: the exchange could not run", MPI_ERR_OTHER);
+    if (kind == HC_FINALIZE && h->done)
         P->mpi_state = 2;
-    return h->done && !h->failed ? MPI_SUCCESS : MPI_ERR_OTHER;
+    return h->done ? MPI_SUCCESS : MPI_ERR_OTHER;
 }
 
 /* "(MPI exchange number 3)" on the world, or the communicator said. */
@@ -813,7 +821,7 @@ static int accepts(const struct emu_mpi_request *r, int src, int tag)
  * written, and the receive done once they have arrived (at once from a
  * process of its node). Starting a transfer lets other actors run: the
  * receive and the message must already be out of the lists others search.
- * Out of memory: said, the receive left not done. */
+ * Out of memory: said, the receive done at once (no_memory()). */
 static void deliver(emu *m, struct emu_mpi_request *r, int src, int tag, const char *data, size_t bytes)
 {
     size_t n = bytes <= r->cap ? bytes : r->cap;
@@ -2398,6 +2406,8 @@ void emu_mpi_move_get(const emu *m, size_t i, emu_mpi_move *out)
     *out = (emu_mpi_move){v->what,
                           v->comm == NULL ? v->pair[0] : -1,
                           v->comm == NULL ? v->pair[1] : -1,
+                          v->handle,
+                          v->root,
                           v->comm == NULL ? 2 : v->comm->size,
                           v->comm == NULL ? v->pair : v->comm->world,
                           v->bytes,

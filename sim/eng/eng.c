@@ -417,6 +417,15 @@ static void gate_pass(eng *e, const char *key, int n)
     sg_mutex_unlock(e->gate_mutex);
 }
 
+/* After a run that ran out of memory: what it left waiting (ranks,
+ * streams, threads) is its consequence, counted in a note rather than
+ * reported as hangs. */
+static void note_left(diag_list *diag, size_t left, const char *what)
+{
+    if (left > 0)
+        diag_note(diag, (sp_loc){0}, "%zu %s left waiting by the failure (not listed)", left, what);
+}
+
 /* After a run: SP_ENOMEM (reported) if a gate could not be made, and no
  * gate left behind. */
 static int gates_end(eng *e, diag_list *diag)
@@ -527,7 +536,8 @@ int eng_run_coll(eng *e, const coll_plan *c, double *time_s, diag_list *diag)
     int n = coll_plan_members(c);
     eng_rank *ranks = calloc((size_t)n, sizeof(*ranks));
     double t0 = simgrid_get_clock(), t_end = t0;
-    int err = SP_OK;
+    size_t left = 0; /* ranks out of memory left waiting */
+    int err = SP_OK, oom;
 
     *time_s = 0.0;
     if (ranks == NULL)
@@ -555,8 +565,11 @@ int eng_run_coll(eng *e, const coll_plan *c, double *time_s, diag_list *diag)
         sg_actor_start(a, rank_main, 0, NULL);
     }
     simgrid_run();
+    oom = e->gate_failed;
     for (int m = 0; m < n; m++) {
-        if (!ranks[m].finished) {
+        if (!ranks[m].finished && oom) {
+            left++;
+        } else if (!ranks[m].finished) {
             diag_error(diag, (sp_loc){0},
                        "rank %d never finished %s: blocked in stage %d of %d (deadlock)",
                        coll_plan_rank(c, m), coll_plan_algo(c) == COLL_ALGO_RING ? "the ring" : "",
@@ -568,6 +581,7 @@ int eng_run_coll(eng *e, const coll_plan *c, double *time_s, diag_list *diag)
     }
     if (gates_end(e, diag) < 0)
         err = SP_ENOMEM;
+    note_left(diag, left, "rank(s) were");
     for (int m = 0; m < n; m++)
         room_free(&ranks[m].room);
     free(ranks);
@@ -1129,6 +1143,7 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
     }
     if (err == SP_OK) {
         double t0 = simgrid_get_clock(); /* earlier runs in this engine advanced the clock */
+        size_t left = 0;
         simgrid_run();
         if (gates_end(e, diag) < 0)
             err = SP_ENOMEM;
@@ -1141,8 +1156,11 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
             const replay_stream *rs = &streams[q];
             if (rs->finished)
                 continue;
-            if (err != SP_ENOMEM) /* a hang out of memory leaves is not the cause */
-                err = SP_EDEADLOCK;
+            if (err == SP_ENOMEM) {
+                left++;
+                continue;
+            }
+            err = SP_EDEADLOCK;
             if (rs->current >= 0) {
                 const wl_op *op = &w->ranks[rs->rank->rank].ops[rs->current];
                 diag_error(diag, op->src, "rank %d never finished: blocked in operation %ld (%s \"%s\"%s%s)",
@@ -1153,6 +1171,7 @@ int eng_run_workload(eng *e, const wl *w, const coll_plan *const *const *plans,
                 diag_error(diag, (sp_loc){w->path, 0}, "rank %d never started", rs->rank->rank);
             }
         }
+        note_left(diag, left, "stream(s) of ranks were");
     }
     for (int q = 0; q < n; q++) {
         free(ranks[q].done);
@@ -1736,14 +1755,10 @@ int eng_run_emulation(eng *e, emu *m, const eng_program *fns, int argc, char **a
     } else if (emu_out_of_memory(m)) { /* said when it happened */
         err = SP_ENOMEM;
     }
-    if (err == SP_ENOMEM) { /* what the failure left waiting is its consequence, not a hang of the program's */
-        size_t left = emu_nblocked(m);
-        if (left > 0)
-            diag_note(diag, (sp_loc){0}, "%zu thread(s) or stream(s) were left waiting by the failure (not listed)",
-                      left);
-    } else if (emu_report_blocked(m, diag) > 0) {
+    if (err == SP_ENOMEM) /* what the failure left waiting is its consequence, not a hang of the program's */
+        note_left(diag, emu_nblocked(m), "thread(s) or stream(s) were");
+    else if (emu_report_blocked(m, diag) > 0)
         err = SP_EDEADLOCK;
-    }
     for (int i = 0; i < n && *status == 0; i++) /* the first process that failed */
         *status = w.procs[i].status;
     for (int i = 0; i < n; i++) /* a hung process's too: its actor never runs again */

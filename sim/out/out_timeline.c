@@ -41,7 +41,8 @@ int out_timeline_write(const char *path, const out_event *ev, size_t n, const ch
         return SP_ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
-        used[(size_t)ev[i].pid * (size_t)ntid + (size_t)ev[i].tid] = 1;
+        if (ev[i].pid >= 0 && ev[i].pid < npid && ev[i].tid >= 0 && ev[i].tid < ntid)
+            used[(size_t)ev[i].pid * (size_t)ntid + (size_t)ev[i].tid] = 1;
     if ((fp = fopen(tmp, "w")) == NULL) {
         diag_error(diag, (sp_loc){path, 0}, "cannot write the timeline: %s", strerror(errno));
         free(tmp);

@@ -350,7 +350,7 @@ set_tests_properties(e2e.emulate.host_link PROPERTIES LABELS e2e TIMEOUT 120)
 # same collective, HDF5 output, determinism, streams overlapping.
 # MPI's data between nodes takes the network's time (docs/emulation.md, "MPI's time").
 add_test(NAME e2e.emulate.mpi_time COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_mpi_time.py
-  ${SP_EXE} $<TARGET_FILE:emu_mpi_time> ${SP_OUT}/mpi_time WORKING_DIRECTORY ${SP_ROOT})
+  ${SP_EXE} $<TARGET_FILE:emu_mpi_time> $<TARGET_FILE:emu_mpi_p2p> ${SP_OUT}/mpi_time WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.emulate.mpi_time PROPERTIES LABELS e2e TIMEOUT 300)
 # A rooted collective at a root that is not 0: emulated as `nccl -r` times it,
 # and the root matters on a platform that is not symmetric.

@@ -17,8 +17,8 @@ the rest spread evenly over the others (deterministic). Each run must:
   MPI or pthread call failed, and the program went on);
 - otherwise say "out of memory" on stderr, exit 1 (scalepath's status for
   it), report no hang with it (what the failure left waiting is its
-  consequence: an emulated rank must not be named as waiting for a
-  message or a rank that the failure stopped), and leave neither FILE nor
+  consequence: no rank, stream or emulated thread may be named as waiting
+  for a message or a rank that the failure stopped), and leave neither FILE nor
   FILE.partial behind; an emulated
   program's failed call ("out of host memory") ends the run as the program
   makes it end.
@@ -111,7 +111,7 @@ def main():
                 bad.append((n, "exit %d without \"out of memory\": %s" % (p.returncode, tail)))
             elif p.returncode != 1 and not told:
                 bad.append((n, "exit %d, not 1 (out of memory): %s" % (p.returncode, tail)))
-            if p.returncode == 1 and "never returned from main" in err:
+            if p.returncode == 1 and ("never returned from" in err or "never finished" in err):
                 bad.append((n, "out of memory, and a hang reported: %s" % tail))
             if output and (data is not None or partial):
                 bad.append((n, "exit %d but left %s behind" % (p.returncode, output + (".partial" if partial else ""))))
