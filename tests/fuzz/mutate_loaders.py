@@ -125,6 +125,8 @@ def main():
             print(f"iteration {it}: {kind}: {why}; input kept as {keep}\n{err[-600:]}")
         if kind == "et":  # restore the valid rank for the next iteration
             shutil.copy(os.path.join(root, f"{CHAKRA}.0.et"), path)
+        if (it + 1) % 500 == 0:  # so that a campaign stopped by a time limit says how far it got
+            print(f"{it + 1} of {n} mutated inputs run, {fails} failure(s) so far", flush=True)
     print(f"{n} mutated inputs, {fails} failure(s)")
     sys.exit(1 if fails else 0)
 
