@@ -51,14 +51,14 @@ static const char *include_path(const cfg_file *f, const char *file)
     return joined;
 }
 
-static int walk(const char *path, const char *dir, int depth, uint32_t *crc, FILE *flat, int *stop,
+static int walk(const char *path, const char *dir, int depth, uint32_t *crc, FILE *flat, int *open, int *stop,
                 diag_list *diag);
 
 int cfg_open(cfg_file *out, const char *path, diag_list *diag)
 {
     char *dir, *slash;
     struct stat st;
-    int err = SP_OK, stop = 0;
+    int err = SP_OK, stop = 0, open = 0;
 
     memset(out, 0, sizeof(*out));
     out->diag = diag;
@@ -73,7 +73,7 @@ int cfg_open(cfg_file *out, const char *path, diag_list *diag)
         if ((dir = str_dup(path)) == NULL)
             return SP_ENOMEM;
         slash = strrchr(dir, '/');
-        err = walk(path, slash != NULL ? (*slash = '\0', dir) : ".", 0, NULL, NULL, &stop, diag);
+        err = walk(path, slash != NULL ? (*slash = '\0', dir) : ".", 0, NULL, NULL, &open, &stop, diag);
         free(dir);
     }
     if (err < 0)
@@ -241,13 +241,24 @@ static const char *next_line(const char *line)
     return eol != NULL ? eol + 1 : NULL;
 }
 
+/* Write a line's text from p to its end, and a newline. */
+static void put_line(FILE *flat, const char *p)
+{
+    const char *eol = strchr(p, '\n');
+    fwrite(p, 1, eol != NULL ? (size_t)(eol - p) : strlen(p), flat);
+    fputc('\n', flat);
+}
+
 /* Read a file and the files it @includes (named relative to dir, the
  * first file's folder, as libconfig names them), each a readable regular
  * file of text; with crc, fold their bytes into it; with flat, write it
- * there with its includes copied in. Every problem is said, but nesting
- * too deep (a cycle) or running out of memory sets *stop and ends the
- * whole walk. */
-static int walk(const char *path, const char *dir, int depth, uint32_t *crc, FILE *flat, int *stop,
+ * there with its includes copied in. *open (open_after()) is what is open
+ * where the file starts, and where it ends on return: libconfig reads an
+ * included file in place of its @include, so a comment or a string it
+ * leaves open runs on into the rest of the including line and beyond.
+ * Every problem is said, but nesting too deep (a cycle) or running out of
+ * memory sets *stop and ends the whole walk. */
+static int walk(const char *path, const char *dir, int depth, uint32_t *crc, FILE *flat, int *open, int *stop,
                 diag_list *diag)
 {
     char *buf;
@@ -255,26 +266,22 @@ static int walk(const char *path, const char *dir, int depth, uint32_t *crc, FIL
     size_t len;
     unsigned lineno = 1;
     struct stat st;
-    int err = slurp(path, &buf, &len, diag), open = 0; /* open_after() */
+    int err = slurp(path, &buf, &len, diag);
 
     if (err < 0)
         return err;
     if (crc != NULL)
         *crc = (uint32_t)crc32(*crc, (const Bytef *)buf, (uInt)len);
-    for (line = buf; !*stop && line != NULL; line = next_line(line), lineno++) {
+    for (line = buf; !*stop && line != NULL && *line != '\0'; line = next_line(line), lineno++) {
         const char *name = NULL;
-        size_t n = open != 0 ? 0 : include_name(line, &name);
+        size_t n = *open != 0 ? 0 : include_name(line, &name);
         char *inc;
         int e;
 
-        open = open_after(line, open);
         if (n == 0) {
-            if (flat != NULL && *line != '\0') { /* the line as it is, ended */
-                const char *eol = strchr(line, '\n');
-                size_t k = eol != NULL ? (size_t)(eol - line) : strlen(line);
-                fwrite(line, 1, k, flat);
-                fputc('\n', flat);
-            }
+            *open = open_after(line, *open);
+            if (flat != NULL) /* the line as it is, ended */
+                put_line(flat, line);
             continue;
         }
         if (depth >= 10) {
@@ -296,10 +303,20 @@ static int walk(const char *path, const char *dir, int depth, uint32_t *crc, FIL
         } else {
             if (flat != NULL)
                 fprintf(flat, "# --- %s, copied in from its @include by scalepath\n", inc);
-            e = walk(inc, dir, depth + 1, crc, flat, stop, diag);
-            if (flat != NULL)
+            e = walk(inc, dir, depth + 1, crc, flat, open, stop, diag);
+            if (flat != NULL && e == SP_OK && *open == 2) {
+                diag_error(diag, (sp_loc){inc, 0}, "ends inside a string, which libconfig continues into the file "
+                           "that includes it: not copied into one file");
+                e = SP_EINPUT;
+                *stop = 1;
+            } else if (flat != NULL) {
                 fprintf(flat, "# --- end of %s\n", inc);
+            }
         }
+        /* libconfig reads on after the name's closing quote. */
+        *open = open_after(name + n + 1, *open);
+        if (flat != NULL && e == SP_OK)
+            put_line(flat, name + n + 1);
         if (e < 0 && (err == SP_OK || e == SP_ENOMEM))
             err = e;
         if (e == SP_ENOMEM)
@@ -315,12 +332,15 @@ static int walk_top(const char *path, uint32_t *crc, FILE *flat, diag_list *diag
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash != NULL ? str_format("%.*s", (int)(slash - path), path) : str_dup(".");
-    int err, stop = 0;
+    int err, stop = 0, open = 0;
 
     if (dir == NULL)
         return SP_ENOMEM;
-    err = walk(path, dir, 0, crc, flat, &stop, diag);
+    err = walk(path, dir, 0, crc, flat, &open, &stop, diag);
     free(dir);
+    if (err == SP_OK && flat != NULL && open == 1) /* a comment libconfig ends at the end: so that text added after
+                                                      it is read */
+        fputs("*/\n", flat);
     return err;
 }
 

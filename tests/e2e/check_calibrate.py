@@ -5,9 +5,11 @@ scale 1.25; the calibrated platform file it writes loads, and `scalepath
 nccl` on it reproduces the log's times within 0.1%. Then the same with a
 log of one thread driving 8 GPUs (--gpus-per-thread). And a platform whose
 @include nests (an included file includes another, named from the top
-file's folder as libconfig names it) and sits in a comment: the calibrated
-copy, written to another folder, has every included file copied in once
-and the commented one left alone, and gives the same times.
+file's folder as libconfig names it), sits in a comment, and has a setting
+and a comment's start after its name: the calibrated copy, written to
+another folder, has every included file copied in once, the commented ones
+left alone and the rest of the line kept, and gives the same times (its
+calibration read, though the platform file ends inside a comment).
 Usage: check_calibrate.py SCALEPATH OUTDIR"""
 import os
 import re
@@ -107,9 +109,16 @@ with open("platforms/dgx-spark.cfg") as f:
     text = f.read()
 if '@include "include/gpus.cfg"' not in text:
     sys.exit("FAIL: platforms/dgx-spark.cfg no longer includes include/gpus.cfg")
+# libconfig reads on after an include's closing quote (here a setting and a
+# comment that opens), and nothing inside a comment.
+if 'description = "' not in text:
+    sys.exit("FAIL: platforms/dgx-spark.cfg has no description line")
+text = "\n".join(l for l in text.splitlines() if not l.startswith('description = "'))
 with open(os.path.join(src, "p.cfg"), "w") as f:
     f.write(text.replace('@include "include/gpus.cfg"',
-                         '/* @include "missing.cfg" */\n@include "inc/wrap.cfg"  # nests'))
+                         '/* a comment over lines:\n@include "missing.cfg"\n*/\n'
+                         '@include "inc/wrap.cfg" description = "after the include"; /* opens\n'
+                         '@include "missing2.cfg" */') + "\n/* a comment libconfig lets the file end in")
 with open(os.path.join(src, "inc", "wrap.cfg"), "w") as f:
     f.write('# named from the top file\'s folder, as libconfig names it\n@include "gpus.cfg"\n')
 with open("platforms/include/gpus.cfg") as f, open(os.path.join(src, "gpus.cfg"), "w") as g:
@@ -123,7 +132,8 @@ with open(calx) as f:
     lines = f.read().splitlines()
 active = [l for l in lines if l.lstrip().startswith("@include")]
 copied = [l for l in lines if l.startswith("# --- ") and "copied in" in l]
-if active or len(copied) != 2 or '/* @include "missing.cfg" */' not in lines:
+if active != ['@include "missing.cfg"', '@include "missing2.cfg" */'] or len(copied) != 2 or \
+        ' description = "after the include"; /* opens' not in lines:
     sys.exit(f"FAIL: the nested copy: includes left {active}, copied {copied}")
 check_reproduces(["-p", calx] + sweep[2:], log, "calibrated nested platform, elsewhere")
 print("ok: nested and commented includes: %d files copied in, the copy loads from another folder" % len(copied))
