@@ -206,9 +206,13 @@ int cli_replay(int argc, char **argv, diag_list *diag)
     if ((err = plat_load(&p, o.platform, diag)) < 0 || (err = plat_set_nodes(p, o.nodes, diag)) < 0)
         goto done;
     o.aicb.nranks = p->nranks;
-    if (o.format == NULL) {
+    if (o.format == NULL) { /* Chakra if rank 0's file is there */
         char *first = str_format("%s.0.et", o.trace);
         FILE *f = first != NULL ? fopen(first, "rb") : NULL;
+        if (first == NULL) {
+            err = SP_ENOMEM;
+            goto done;
+        }
         o.format = f != NULL ? "chakra" : "aicb";
         if (f != NULL)
             fclose(f);
