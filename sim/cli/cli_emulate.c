@@ -468,7 +468,7 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
             emu_mpi_move v;
             emu_mpi_move_get(m, i, &v);
             if (v.end_s < 0.0)
-                continue; /* still on its way: a hang, reported */
+                continue; /* still on its way: only in a run that failed, which writes no timeline */
             for (int q = 0; q < v.nprocs; q++, j++) {
                 int proc = v.procs[q];
                 if (v.src < 0)
