@@ -71,10 +71,13 @@ SP_MUST_USE int cfg_digest(const char *path, uint32_t *crc, diag_list *diag);
 /**
  * Write a libconfig file to out with each file it @includes copied in where
  * libconfig reads it (resolved as cfg_open() resolves them, nested ones
- * too; an @include inside a comment or a string stays as it is), between
- * comment lines naming it: one file that reads the same wherever it is put.
- * @return SP_OK; SP_EINPUT (a file cannot be read, or nesting more than 10
- *         deep: reported); SP_ENOMEM. A write error is out's (ferror).
+ * too; an @include inside a comment or a string stays as it is; the rest
+ * of an @include's line follows the copy), between comment lines naming
+ * it: one file that reads the same wherever it is put. A comment the file
+ * leaves open at its end is closed, so that text written after it is read.
+ * @return SP_OK; SP_EINPUT (a file cannot be read, nesting more than 10
+ *         deep, or an included file ending inside a string, which one file
+ *         cannot hold: reported); SP_ENOMEM. A write error is out's (ferror).
  */
 SP_MUST_USE int cfg_flatten(const char *path, FILE *out, diag_list *diag);
 
