@@ -37,6 +37,18 @@ static const char *const hc_name[] = {"MPI_Barrier", "MPI_Bcast",      "MPI_Allg
                                       "MPI_Comm_split", "MPI_Comm_split_type", "MPI_Comm_dup",
                                       "MPI_Comm_create", "MPI_Comm_create_group"};
 
+/* The exchanges that make a communicator (no data; each rank's recv is an
+ * MPI_Comm to set), and those with a root. */
+static int hc_makes_comm(int kind)
+{
+    return kind == HC_SPLIT || kind == HC_SPLIT_TYPE || kind == HC_DUP || kind == HC_CREATE || kind == HC_CREATE_GROUP;
+}
+
+static int hc_rooted(int kind)
+{
+    return kind == HC_BCAST || kind == HC_REDUCE || kind == HC_GATHER || kind == HC_SCATTER;
+}
+
 /* --- Communicators ---------------------------------------------------------- */
 
 typedef struct mpi_msg {
@@ -527,10 +539,7 @@ static int move_start(emu *m, struct emu_mpi_request *r, int src, struct emu_hos
                                                     m->svc.now(m->svc.ctx), -1.0};
     else
         s->moves[s->nmoves] = (struct mpi_move_rec){hc_name[h->kind], {-1, -1}, h->comm, h->comm->handle,
-                                                    h->kind == HC_BCAST || h->kind == HC_REDUCE ||
-                                                            h->kind == HC_GATHER || h->kind == HC_SCATTER
-                                                        ? h->root
-                                                        : -1,
+                                                    hc_rooted(h->kind) ? h->root : -1,
                                                     (uint64_t)type_size(h->type) * (uint64_t)h->count,
                                                     m->svc.now(m->svc.ctx), -1.0};
     *v = (mpi_move){m, r, h, flows, {nflows[0], nflows[1]}, 0, s->nmoves++};
@@ -581,8 +590,7 @@ static void hc_move(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
     int rc;
 
     if (n < 2 || m->svc.transfer == NULL ||
-        (h->kind != HC_ALLREDUCE && h->kind != HC_ALLGATHER && h->kind != HC_BCAST && h->kind != HC_REDUCE &&
-         h->kind != HC_GATHER && h->kind != HC_SCATTER)) {
+        (h->kind != HC_ALLREDUCE && h->kind != HC_ALLGATHER && !hc_rooted(h->kind))) {
         h->done = 1; /* no data between nodes: no time */
         return;
     }
@@ -625,8 +633,7 @@ static void hc_move(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
 static void hc_fail(emu *m, const mpi_comm *c, struct emu_hostcoll *h)
 {
     m->oom = 1;
-    if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE ||
-        h->kind == HC_CREATE_GROUP)
+    if (hc_makes_comm(h->kind))
         for (int r = 0; r < c->size; r++)
             *(MPI_Comm *)h->recv[r] = MPI_COMM_NULL;
     h->failed = 1;
@@ -639,8 +646,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
     int n = c->size;
     size_t z = type_size(h->type) * (size_t)h->count;
 
-    if (z == 0 && h->kind != HC_SPLIT && h->kind != HC_SPLIT_TYPE && h->kind != HC_DUP && h->kind != HC_CREATE &&
-        h->kind != HC_CREATE_GROUP) {
+    if (z == 0 && !hc_makes_comm(h->kind)) {
         h->done = 1; /* no data (its buffers may be NULL, as MPI allows) */
         return;
     }
@@ -680,8 +686,7 @@ static void hc_run(emu *m, mpi_comm *c, struct emu_hostcoll *h)
         for (int p = 0; p < n; p++)
             if (h->recv[p] != MPI_IN_PLACE)
                 memmove(h->recv[p], (const char *)h->send[h->root] + (size_t)p * z, z);
-    } else if (h->kind == HC_SPLIT || h->kind == HC_SPLIT_TYPE || h->kind == HC_DUP || h->kind == HC_CREATE ||
-               h->kind == HC_CREATE_GROUP) {
+    } else if (hc_makes_comm(h->kind)) {
         if (split_run(m, c, h) < 0) {
             hc_fail(m, c, h);
             return;
@@ -708,8 +713,7 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
     emu_proc *P;
     mpi_comm *c;
     struct emu_hostcoll *h;
-    int me, rc, splits = kind == HC_SPLIT || kind == HC_SPLIT_TYPE || kind == HC_DUP || kind == HC_CREATE ||
-                         kind == HC_CREATE_GROUP;
+    int me, rc, splits = hc_makes_comm(kind);
 
     if (m == NULL)
         return MPI_ERR_OTHER;
@@ -728,7 +732,7 @@ static int exchange(int kind, const void *send, void *recv, int count, MPI_Datat
         return mpi_fail(m, fn, "the emulator reduces MPI_INT, MPI_LONG, MPI_FLOAT and MPI_DOUBLE only", MPI_ERR_ARG);
     if ((kind == HC_ALLREDUCE || kind == HC_REDUCE) && (op < MPI_SUM || op > MPI_PROD))
         return mpi_fail(m, fn, "unknown operation", MPI_ERR_ARG);
-    if ((kind == HC_BCAST || kind == HC_REDUCE || kind == HC_GATHER || kind == HC_SCATTER) &&
+    if (hc_rooted(kind) &&
         (root < 0 || root >= c->size))
         return mpi_fail(m, fn, "root out of range", MPI_ERR_ROOT);
     if (P->mpi_state != 1) /* before anything is recorded: the others are not matched against it */

@@ -137,3 +137,20 @@ if active != ['@include "missing.cfg"', '@include "missing2.cfg" */'] or len(cop
     sys.exit(f"FAIL: the nested copy: includes left {active}, copied {copied}")
 check_reproduces(["-p", calx] + sweep[2:], log, "calibrated nested platform, elsewhere")
 print("ok: nested and commented includes: %d files copied in, the copy loads from another folder" % len(copied))
+
+# An included file that ends inside a string, which libconfig continues into
+# the including file: one file cannot hold it, and calibrate says so.
+with open(os.path.join(src, "q.cfg"), "w") as f:
+    f.write(text.replace('@include "include/gpus.cfg"',
+                         '@include "gpus.cfg"\n@include "inc/open.cfg"\n over two files";'))
+with open(os.path.join(src, "inc", "open.cfg"), "w") as f:
+    f.write('description = "a description\n')
+calq = os.path.join(dst, "q-calibrated.cfg")
+ok = subprocess.run([exe, "check", os.path.join(src, "q.cfg")], capture_output=True, text=True)
+r = subprocess.run([exe, "calibrate", "-p", os.path.join(src, "q.cfg"), "-n", "2", "--log", log, "-o", calq],
+                   capture_output=True, text=True)
+if ok.returncode != 0 or r.returncode != 2 or "open.cfg: error: ends inside a string" not in r.stderr or \
+        os.path.exists(calq) or os.path.exists(calq + ".partial"):
+    sys.exit(f"FAIL: a string split over files: check exit {ok.returncode} {ok.stderr}; "
+             f"calibrate exit {r.returncode}: {r.stderr}")
+print("ok: a string split over two files is refused, nothing written")
