@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cfg/cfg.h"
@@ -60,7 +61,8 @@ static void usage(FILE *fp)
             "  --algo, --proto, --collnet  what the log ran with (NCCL_ALGO, NCCL_PROTO,\n"
             "              NCCL_COLLNET_ENABLE=1), as in scalepath nccl\n"
             "  -o FILE     the platform file again, with a `calibration` group (the fitted\n"
-            "              latency and time scale, and the log they came from)\n"
+            "              latency and time scale, and the log they came from and the\n"
+            "              date: SOURCE_DATE_EPOCH's, when set, for the same bytes on any day)\n"
             "\n"
             "Each size of the log is simulated on the platform as it is; the measured\n"
             "times are fitted as latency + time_scale x simulated (least squares on the\n"
@@ -170,16 +172,46 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* The day the fit is stamped with, YYYY-MM-DD (UTC), in stamp: today's, or
+ * the one SOURCE_DATE_EPOCH names (seconds since 1970-01-01 UTC, the
+ * reproducible-builds convention), so that the same inputs can give the same
+ * bytes on another day. A value that is not such a number is an error, not
+ * silently today. */
+static int fit_date(char *stamp, size_t size, diag_list *diag)
+{
+    const char *env = getenv("SOURCE_DATE_EPOCH");
+    time_t when = time(NULL);
+    struct tm tm;
+
+    if (env != NULL) {
+        char *end;
+        long long v;
+        errno = 0;
+        v = strtoll(env, &end, 10);
+        if (*env == '\0' || !isdigit((unsigned char)*env) || *end != '\0' || errno != 0 ||
+            (long long)(time_t)v != v) {
+            diag_error(diag, (sp_loc){0}, "SOURCE_DATE_EPOCH=\"%s\": not a number of seconds since 1970-01-01",
+                       env);
+            return SP_EINPUT;
+        }
+        when = (time_t)v;
+    }
+    if (gmtime_r(&when, &tm) == NULL || strftime(stamp, size, "%Y-%m-%d", &tm) == 0) {
+        diag_error(diag, (sp_loc){0}, "SOURCE_DATE_EPOCH=\"%s\": not a date this machine can write",
+                   env != NULL ? env : "");
+        return SP_EINPUT;
+    }
+    return SP_OK;
+}
+
 /* The platform file again, its @include files copied in (the copy may live
  * elsewhere, and libconfig resolves includes from the including file's
  * folder), and the calibration group appended; temp + rename. */
 static int write_calibrated(const char *in, const char *out, const char *log, double a, double k, const char *what,
-                            diag_list *diag)
+                            const char *stamp, diag_list *diag)
 {
     char *tmp = str_format("%s.partial", out);
     FILE *dst;
-    char stamp[32];
-    time_t now = time(NULL);
     int err, bad;
 
     if (tmp == NULL)
@@ -190,7 +222,6 @@ static int write_calibrated(const char *in, const char *out, const char *log, do
         return SP_EIO;
     }
     if ((err = cfg_flatten(in, dst, diag)) == SP_OK) {
-        strftime(stamp, sizeof(stamp), "%Y-%m-%d", gmtime(&now));
         fprintf(dst,
                 "\n# Fitted by `scalepath calibrate` to a measured nccl-tests log: t = latency +\n"
                 "# time_scale x the simulated time of the platform above, %s.\n"
@@ -241,6 +272,7 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
     eng *e = NULL;
     point *pt = NULL;
     size_t npt = 0;
+    char stamp[32] = "";
 
     optind = 1;
     opterr = 0;
@@ -303,6 +335,19 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
     if (err < 0) {
         usage(stderr);
         return err;
+    }
+    if (output != NULL) {
+        /* Both before the fit, not after its table: -o reads the platform
+         * file a second time to copy it, which a pipe cannot give. */
+        struct stat st;
+        if ((err = fit_date(stamp, sizeof(stamp), diag)) < 0)
+            return err;
+        if (stat(ppath, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            diag_error(diag, (sp_loc){ppath, 0},
+                       "calibrate -o copies the platform file after reading it, and this one is not a regular "
+                       "file (a pipe?): save it to a file first");
+            return SP_EINPUT;
+        }
     }
     if ((err = read_log(log, &pt, &npt, &info, diag)) < 0 || (err = plat_load(&p, ppath, diag)) < 0 ||
         (err = plat_set_nodes(p, nodes, diag)) < 0)
@@ -449,7 +494,7 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
                  co.collnet ? ", NCCL_COLLNET_ENABLE=1" : "", hostw);
         free(before);
         free(after);
-        if (output != NULL && (err = write_calibrated(ppath, output, log, a, k, what, diag)) == SP_OK)
+        if (output != NULL && (err = write_calibrated(ppath, output, log, a, k, what, stamp, diag)) == SP_OK)
             printf("wrote %s\n", output);
     }
 done:

@@ -9,7 +9,9 @@ file's folder as libconfig names it), sits in a comment, and has a setting
 and a comment's start after its name: the calibrated copy, written to
 another folder, has every included file copied in once, the commented ones
 left alone and the rest of the line kept, and gives the same times (its
-calibration read, though the platform file ends inside a comment).
+calibration read, though the platform file ends inside a comment). The
+fit's date is SOURCE_DATE_EPOCH's (the same bytes twice; malformed values
+refused) and -o of a piped platform is refused before the fit.
 Usage: check_calibrate.py SCALEPATH OUTDIR"""
 import os
 import re
@@ -154,3 +156,37 @@ if ok.returncode != 0 or r.returncode != 2 or "open.cfg: error: ends inside a st
     sys.exit(f"FAIL: a string split over files: check exit {ok.returncode} {ok.stderr}; "
              f"calibrate exit {r.returncode}: {r.stderr}")
 print("ok: a string split over two files is refused, nothing written")
+
+# The fit's date: SOURCE_DATE_EPOCH's when set, so the same inputs give the
+# same bytes on any day; a value that is not seconds since 1970 is refused
+# before anything runs.
+def calibrate_env(value, out):
+    env = dict(os.environ, SOURCE_DATE_EPOCH=value)
+    return subprocess.run([exe, "calibrate", "-p", "platforms/dgx-spark.cfg", "-n", "2", "--log", log, "-o", out],
+                          capture_output=True, text=True, env=env)
+
+
+d1, d2, d3 = (os.path.join(outdir, f"dated{i}.cfg") for i in (1, 2, 3))
+r1, r2, r3 = calibrate_env("0", d1), calibrate_env("0", d2), calibrate_env("1767225599", d3)
+if r1.returncode or r2.returncode or r3.returncode:
+    sys.exit(f"FAIL: calibrate with SOURCE_DATE_EPOCH: {r1.stderr}{r2.stderr}{r3.stderr}")
+b1, b2, b3 = (open(p, "rb").read() for p in (d1, d2, d3))
+if b1 != b2 or b"fitted 1970-01-01\"" not in b1 or b3 != b1.replace(b"fitted 1970-01-01", b"fitted 2025-12-31"):
+    sys.exit("FAIL: SOURCE_DATE_EPOCH: the two runs differ, or the date is not the variable's")
+for bad in ("yesterday", "-1", "", "12e3", "99999999999999999999999"):
+    out = os.path.join(outdir, "undated.cfg")
+    r = calibrate_env(bad, out)
+    if r.returncode != 2 or f'SOURCE_DATE_EPOCH="{bad}": not a number of seconds' not in r.stderr or \
+            r.stdout or os.path.exists(out) or os.path.exists(out + ".partial"):
+        sys.exit(f"FAIL: SOURCE_DATE_EPOCH={bad!r}: exit {r.returncode}, {r.stderr}, wrote {os.path.exists(out)}")
+print("ok: SOURCE_DATE_EPOCH dates the fit (the same bytes twice); five malformed values refused, nothing run")
+
+# -o copies the platform file after reading it: from a pipe it cannot, and
+# says so before the fit instead of after its table.
+with open("platforms/dgx-spark.cfg") as f:
+    r = subprocess.run([exe, "calibrate", "-p", "/dev/stdin", "-n", "2", "--log", log, "-o",
+                        os.path.join(outdir, "piped.cfg")], input=f.read(), capture_output=True, text=True)
+if r.returncode != 2 or "not a regular file (a pipe?): save it to a file first" not in r.stderr or r.stdout or \
+        os.path.exists(os.path.join(outdir, "piped.cfg")):
+    sys.exit(f"FAIL: calibrate -p from a pipe with -o: exit {r.returncode}, {r.stdout}{r.stderr}")
+print("ok: calibrate -o of a piped platform refused before the fit")
