@@ -64,6 +64,11 @@ CASES = [
     ("b200x32_ib_sendrecv.log", "dgx-b200.cfg", 4, "sendrecv", [],
      "the same cluster, 4 nodes; the ring crosses the network four times, one NIC each"),
     ("spark2_allgather_route179.log", "dgx-spark.cfg", 2, "all_gather", [], "512 MiB and up only"),
+    ("h100x8_allreduce_g1_c02.log", "dgx-h100.cfg", 1, "all_reduce", [], "one process per GPU; 32 MiB and up"),
+    ("h100x8_allgather_g1_c02.log", "dgx-h100.cfg", 1, "all_gather", [], "the same job"),
+    ("h100x8_reducescatter_g1_c02.log", "dgx-h100.cfg", 1, "reduce_scatter", [], "the same job"),
+    ("h100x8_alltoall_g1_c02.log", "dgx-h100.cfg", 1, "alltoall", [], "the same job"),
+    ("h100x8_sendrecv_g1_c02.log", "dgx-h100.cfg", 1, "sendrecv", [], "the same job; a ring over NVLink"),
 ]
 
 # size, count, type, redop, root, then out-of-place time, algbw, busbw ...

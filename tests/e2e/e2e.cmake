@@ -149,16 +149,19 @@ add_test(NAME e2e.bench.nccl_accuracy
   COMMAND ${SP_PYTHON3} ${PROJECT_SOURCE_DIR}/bench/nccl_accuracy.py --scalepath ${SP_EXE}
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.bench.nccl_accuracy PROPERTIES LABELS e2e TIMEOUT 120
-  PASS_REGULAR_EXPRESSION "spark2_allreduce_pr103_partial.log.*time < 64 KiB.*spark2_allgather_route179.log.*busbw >= 1 MiB")
-# Those of its logs that meet issue #3's small-message target (simulated over
-# measured time within 1.5x below 64 KiB) keep meeting it: each one's figure
-# is followed by the next log's header, with no "MISSES the target" between.
+  PASS_REGULAR_EXPRESSION "spark2_allreduce_pr103_partial.log.*time < 64 KiB.*spark2_allgather_route179.log.*busbw >= 1 MiB.*h100x8_sendrecv_g1_c02.log[^\n]*\n +busbw >= 1 MiB")
+# Those of its logs that meet issue #3's targets keep meeting them. Below
+# 64 KiB (simulated over measured time within 1.5x): each one's figure is
+# followed by the next log's header, with no "MISSES the target" between.
+# From 1 MiB (median busbw error within 10%, worst within 25%): the
+# figure's line ends without "MISSES".
 set(small "[^\n]*\n[^\n]*\n +time < 64 KiB: simulated/measured [0-9.]+-[0-9.]+ \\([0-9]+ sizes\\)[^M=]*== ")
-add_test(NAME e2e.bench.nccl_small_messages
+set(large "[^\n]*\n +busbw >= 1 MiB: median [|]err[|] [0-9.]+%, worst [0-9.]+% \\([0-9]+ sizes\\)\n")
+add_test(NAME e2e.bench.nccl_targets_kept
   COMMAND ${SP_PYTHON3} ${PROJECT_SOURCE_DIR}/bench/nccl_accuracy.py --scalepath ${SP_EXE}
   WORKING_DIRECTORY ${SP_ROOT})
-set_tests_properties(e2e.bench.nccl_small_messages PROPERTIES LABELS e2e TIMEOUT 120
-  PASS_REGULAR_EXPRESSION "== h100x8_allreduce_nvls.log${small}h100x8_allreduce_ring.log${small}h100x8_allgather_nvls.log${small}h100x8_reducescatter_nvls.log${small}h100x16_p5.*== h100x8_allreduce_g1_dgxc.log${small}h100x16_ib_allreduce.log${small}h100x16_ib_allreduce_ring.*== h100x32_ib_vm_allreduce.log${small}b200x16")
+set_tests_properties(e2e.bench.nccl_targets_kept PROPERTIES LABELS e2e TIMEOUT 120
+  PASS_REGULAR_EXPRESSION "== h100x8_allreduce_nvls.log${small}h100x8_allreduce_ring.log${small}h100x8_allgather_nvls.log${small}h100x8_reducescatter_nvls.log${small}h100x16_p5.*== h100x8_allreduce_g1_dgxc.log${small}h100x16_ib_allreduce.log${small}h100x16_ib_allreduce_ring.*== h100x32_ib_vm_allreduce.log${small}b200x16.*== b200x32_ib_sendrecv.log${large}.*== spark2_allgather_route179.log${large}== h100x8_allreduce_g1_c02.log.*== h100x8_allgather_g1_c02.log${large}== h100x8_reducescatter_g1_c02.log${large}")
 
 # --- HDF5 output: readable by h5py as docs/output-format.md says, and deterministic.
 add_test(NAME e2e.h5.write
