@@ -175,8 +175,11 @@ static double median(double *v, size_t n)
 /* The day the fit is stamped with, YYYY-MM-DD (UTC), in stamp: today's, or
  * the one SOURCE_DATE_EPOCH names (seconds since 1970-01-01 UTC, the
  * reproducible-builds convention), so that the same inputs can give the same
- * bytes on another day. A value that is not such a number is an error, not
- * silently today. */
+ * bytes on another day. A value that is not such a number, or one past
+ * 9999-12-31 (which YYYY-MM-DD cannot write), is an error, not silently
+ * today. */
+#define LAST_DAY_S 253402300799LL /* 9999-12-31 23:59:59 UTC, s since 1970 */
+
 static int fit_date(char *stamp, size_t size, diag_list *diag)
 {
     const char *env = getenv("SOURCE_DATE_EPOCH");
@@ -189,8 +192,9 @@ static int fit_date(char *stamp, size_t size, diag_list *diag)
         errno = 0;
         v = strtoll(env, &end, 10);
         if (*env == '\0' || !isdigit((unsigned char)*env) || *end != '\0' || errno != 0 ||
-            (long long)(time_t)v != v) {
-            diag_error(diag, (sp_loc){0}, "SOURCE_DATE_EPOCH=\"%s\": not a number of seconds since 1970-01-01",
+            v > LAST_DAY_S || (long long)(time_t)v != v) {
+            diag_error(diag, (sp_loc){0}, "SOURCE_DATE_EPOCH=\"%s\": not a number of seconds since 1970-01-01 "
+                       "(up to 9999-12-31)",
                        env);
             return SP_EINPUT;
         }

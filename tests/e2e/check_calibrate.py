@@ -173,13 +173,18 @@ if r1.returncode or r2.returncode or r3.returncode:
 b1, b2, b3 = (open(p, "rb").read() for p in (d1, d2, d3))
 if b1 != b2 or b"fitted 1970-01-01\"" not in b1 or b3 != b1.replace(b"fitted 1970-01-01", b"fitted 2025-12-31"):
     sys.exit("FAIL: SOURCE_DATE_EPOCH: the two runs differ, or the date is not the variable's")
-for bad in ("yesterday", "-1", "", "12e3", "99999999999999999999999"):
+for bad in ("yesterday", "-1", "", "12e3", " 1", "+1", "99999999999999999999999", "253402300800"):
     out = os.path.join(outdir, "undated.cfg")
     r = calibrate_env(bad, out)
     if r.returncode != 2 or f'SOURCE_DATE_EPOCH="{bad}": not a number of seconds' not in r.stderr or \
             r.stdout or os.path.exists(out) or os.path.exists(out + ".partial"):
         sys.exit(f"FAIL: SOURCE_DATE_EPOCH={bad!r}: exit {r.returncode}, {r.stderr}, wrote {os.path.exists(out)}")
-print("ok: SOURCE_DATE_EPOCH dates the fit (the same bytes twice); five malformed values refused, nothing run")
+last = os.path.join(outdir, "dated9999.cfg")
+r = calibrate_env("253402300799", last)
+if r.returncode or b'fitted 9999-12-31"' not in open(last, "rb").read():
+    sys.exit(f"FAIL: SOURCE_DATE_EPOCH at 9999-12-31: {r.stderr}")
+print("ok: SOURCE_DATE_EPOCH dates the fit (the same bytes twice; up to 9999-12-31); eight malformed or "
+      "out-of-range values refused, nothing run")
 
 # -o copies the platform file after reading it: from a pipe it cannot, and
 # says so before the fit instead of after its table.

@@ -144,24 +144,19 @@ endforeach()
 sp_e2e(nccl.collnet_no_fabric RC 0 ARGS "nccl|-p|platforms/dgx-spark-switch.cfg|-n|4|--collnet|-v"
   STDOUT "no effect, the platform's fabric does not reduce in the network.* Ring ")
 # The comparison with published nccl-tests curves runs and reads every log
-# (its figures are reported, not asserted: see bench/README.md).
+# (its figures are reported: see bench/README.md), and those of its logs
+# that meet issue #3's targets keep meeting them. Below 64 KiB (simulated
+# over measured time within 1.5x): each one's figure is followed by the
+# next log's header, with no "MISSES the target" between. From 1 MiB
+# (median busbw error within 10%, worst within 25%): the figure's line ends
+# without "MISSES". The last log and the SHARP summary close the output.
+set(small "[^\n]*\n[^\n]*\n +time < 64 KiB: simulated/measured [0-9.]+-[0-9.]+ \\([0-9]+ sizes\\)[^M=]*== ")
+set(large "[^\n]*\n +busbw >= 1 MiB: median [|]err[|] [0-9.]+%, worst [0-9.]+% \\([0-9]+ sizes\\)\n")
 add_test(NAME e2e.bench.nccl_accuracy
   COMMAND ${SP_PYTHON3} ${PROJECT_SOURCE_DIR}/bench/nccl_accuracy.py --scalepath ${SP_EXE}
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.bench.nccl_accuracy PROPERTIES LABELS e2e TIMEOUT 120
-  PASS_REGULAR_EXPRESSION "spark2_allreduce_pr103_partial.log.*time < 64 KiB.*spark2_allgather_route179.log.*busbw >= 1 MiB.*h100x8_sendrecv_g1_c02.log[^\n]*\n +busbw >= 1 MiB")
-# Those of its logs that meet issue #3's targets keep meeting them. Below
-# 64 KiB (simulated over measured time within 1.5x): each one's figure is
-# followed by the next log's header, with no "MISSES the target" between.
-# From 1 MiB (median busbw error within 10%, worst within 25%): the
-# figure's line ends without "MISSES".
-set(small "[^\n]*\n[^\n]*\n +time < 64 KiB: simulated/measured [0-9.]+-[0-9.]+ \\([0-9]+ sizes\\)[^M=]*== ")
-set(large "[^\n]*\n +busbw >= 1 MiB: median [|]err[|] [0-9.]+%, worst [0-9.]+% \\([0-9]+ sizes\\)\n")
-add_test(NAME e2e.bench.nccl_targets_kept
-  COMMAND ${SP_PYTHON3} ${PROJECT_SOURCE_DIR}/bench/nccl_accuracy.py --scalepath ${SP_EXE}
-  WORKING_DIRECTORY ${SP_ROOT})
-set_tests_properties(e2e.bench.nccl_targets_kept PROPERTIES LABELS e2e TIMEOUT 120
-  PASS_REGULAR_EXPRESSION "== h100x8_allreduce_nvls.log${small}h100x8_allreduce_ring.log${small}h100x8_allgather_nvls.log${small}h100x8_reducescatter_nvls.log${small}h100x16_p5.*== h100x8_allreduce_g1_dgxc.log${small}h100x16_ib_allreduce.log${small}h100x16_ib_allreduce_ring.*== h100x32_ib_vm_allreduce.log${small}b200x16.*== b200x32_ib_sendrecv.log${large}.*== spark2_allgather_route179.log${large}== h100x8_allreduce_g1_c02.log.*== h100x8_allgather_g1_c02.log${large}== h100x8_reducescatter_g1_c02.log${large}")
+  PASS_REGULAR_EXPRESSION "== h100x8_allreduce_nvls.log${small}h100x8_allreduce_ring.log${small}h100x8_allgather_nvls.log${small}h100x8_reducescatter_nvls.log${small}h100x16_p5.*== spark2_allreduce_pr103_partial.log[^\n]*\n +time < 64 KiB[^\n]*\n== h100x8_allreduce_g1_dgxc.log${small}h100x16_ib_allreduce.log${small}h100x16_ib_allreduce_ring.*== h100x32_ib_vm_allreduce.log${small}b200x16.*== b200x32_ib_sendrecv.log${large}.*== spark2_allgather_route179.log${large}.*== h100x8_allgather_g1_c02.log${large}.*== h100x8_reducescatter_g1_c02.log${large}.*== h100x8_sendrecv_g1_c02.log[^\n]*\n +busbw >= 1 MiB.*CollNet: median")
 
 # --- HDF5 output: readable by h5py as docs/output-format.md says, and deterministic.
 add_test(NAME e2e.h5.write
