@@ -201,8 +201,10 @@ static int fit_date(char *stamp, size_t size, diag_list *diag)
         when = (time_t)v;
     }
     if (gmtime_r(&when, &tm) == NULL || strftime(stamp, size, "%Y-%m-%d", &tm) == 0) {
-        diag_error(diag, (sp_loc){0}, "SOURCE_DATE_EPOCH=\"%s\": not a date this machine can write",
-                   env != NULL ? env : "");
+        if (env != NULL)
+            diag_error(diag, (sp_loc){0}, "SOURCE_DATE_EPOCH=\"%s\": not a date this machine can write", env);
+        else
+            diag_error(diag, (sp_loc){0}, "cannot write today's date (the system clock?)");
         return SP_EINPUT;
     }
     return SP_OK;

@@ -158,8 +158,8 @@ if ok.returncode != 0 or r.returncode != 2 or "open.cfg: error: ends inside a st
 print("ok: a string split over two files is refused, nothing written")
 
 # The fit's date: SOURCE_DATE_EPOCH's when set, so the same inputs give the
-# same bytes on any day; a value that is not seconds since 1970 is refused
-# before anything runs.
+# same bytes on any day; with -o, a value that is not seconds since 1970 up
+# to 9999-12-31 is refused before anything runs.
 def calibrate_env(value, out):
     env = dict(os.environ, SOURCE_DATE_EPOCH=value)
     return subprocess.run([exe, "calibrate", "-p", "platforms/dgx-spark.cfg", "-n", "2", "--log", log, "-o", out],
