@@ -26,6 +26,10 @@ has only output projection and loss calculation". A chunk that loses its
 one layer held one, so V = 128 / 16 = 8 chunks of one layer. Plain 1F1B is
 printed as a sensitivity line.
 
+MLPerf Training's LoRA benchmark (Llama 2 70B, adapters on the attention
+layers) is compared in tokens/s: each run logs its training samples per
+second, and a sample is a sequence packed to 8,192 tokens.
+
 Last, a published sweep on one DGX Spark (a 354M GPT, 16 micro-batch x
 sequence x precision configurations) is compared configuration by
 configuration, tokens/s and peak memory."""
@@ -48,6 +52,17 @@ BRIDGE_2509 = ("NVIDIA Megatron-Bridge docs/performance-summary-archive.md, 25.0
                "scaling; MoE rows marked \"(tokendrop)\": token dropping with forced balanced routing)")
 BRIDGE_2602 = ("NVIDIA Megatron-Bridge docs/performance-summary-archive.md, 26.02 container (FP8, current "
                "scaling)")
+MLPERF_H100 = ("MLPerf Training v4.0, NVIDIA, llama2_70b_lora on 1xDGX H100 (mlcommons/training_results_v4.0 @ 62f111b7: "
+               "NVIDIA/results/eos_ngc24.04_nemo/llama2_70b_lora/result_0.txt, the run's final tracked_stats throughput "
+               "2.1552 samples/s of 8,192 tokens; layout NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/"
+               "config_DGXH100_1x8x4xtp4pp1cp1.sh, configs/config_common.sh, conf/megatron_gpt_peft_tuning_config.yaml)")
+MLPERF_B200 = ("MLPerf Training v4.1 (preview), NVIDIA, llama2_70b_lora on 1xNVIDIA HGX B200 (swsok/training_results_v4.1 @ "
+               "8821c703: NVIDIA/results/b200_preview_nemo/llama2_70b_lora/result_0.txt, final throughput 4.6995 "
+               "samples/s; layout NVIDIA/benchmarks/llama2_70b_lora/implementations/b200_preview_nemo/"
+               "config_DGXB200_1x8x2xtp1pp1cp2.sh and its yaml)")
+M2_70 = "workloads/models/llama2-70b.cfg"
+MLPERF_NOTE = ("adapters on attention (qkv, proj), rank 16; FP8 attention (FP8_DPA) not modelled (bf16 here); "
+               "weights counted in bf16 (the run keeps them in FP8, fp8_params)")
 TF, TOK, TFC = "TFLOP/s", "tokens/s", "causal"
 LLAMA3_V8 = "micro-batch 1, 8 virtual stages of one layer (section 3.3.2)"
 
@@ -118,6 +133,17 @@ CASES = [
       "--vpp", "8", "--seq", "8192", "--gbs", "1536", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
     ("405B, 256 GB200 (run on 8 racks), TP4 PP16 VP4, seq 8K, FP8 (26.02)", 793.0, TOK, BRIDGE_2602,
      GB200_405B_NOTE, GB200_405B),
+    # MLPerf Training's LoRA benchmark (Llama 2 70B, GovReport packed to 8,192
+    # tokens a sample, global batch 8): samples/s x 8,192 / 8 GPUs.
+    ("Llama 2 70B LoRA, 8 H100, TP4 SP, FP8, MLPerf v4.0", 2.1552 * 8192 / 8, TOK, MLPERF_H100,
+     MLPERF_NOTE + "; TP overlap as the run's userbuffers; vboost not modelled",
+     ["-p", "platforms/dgx-h100.cfg", "-m", M2_70, "--tp", "4", "--seq", "8192", "--gbs", "8", "--mbs", "1",
+      "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--precision", "fp8",
+      "--tp-overlap"]),
+    ("Llama 2 70B LoRA, 8 B200, CP2, FP8, MLPerf v4.1 preview", 4.6995 * 8192 / 8, TOK, MLPERF_B200,
+     MLPERF_NOTE + "; context parallel as a ring (the run: all-to-all, cp_comm_type a2a); CUDA graphs",
+     ["-p", "platforms/dgx-b200.cfg", "-m", M2_70, "--cp", "2", "--seq", "8192", "--gbs", "8", "--mbs", "1",
+      "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--precision", "fp8"]),
     # The same three layouts in the previous release's table, which ran MoE
     # with token dropping: the same work under forced balanced routing (no
     # token is dropped when every expert gets its share), without the

@@ -18,7 +18,8 @@ static void usage(FILE *fp)
             "usage: scalepath memory -m MODEL.cfg -p PLATFORM.cfg [-n NODES] [--tp T] [--pp P]\n"
             "                        [--dp D] [--zero 0-3] [--mbs B] [--seq S] [--microbatches M]\n"
             "                        [--recompute none|selective|full] [--no-flash]\n"
-            "                        [--finetune full|lora|qlora] [--lora-rank R] [--cp C] [--vpp V] [--ep E]\n"
+            "                        [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
+            "                        [--cp C] [--vpp V] [--ep E]\n"
             "                        [--adam fp32|bf16|int8|pure-bf16] [--precision bf16|fp8|fp4]\n"
             "                        [--loss fused|unfused] [--moe-imbalance F] [--moe-capacity C [--moe-pad]]\n"
             "\n"
@@ -27,12 +28,14 @@ static void usage(FILE *fp)
             "before ZeRO sharding), activations (Korthikanti et al. 2022), logits. DP\n"
             "defaults to the ranks left after TP x PP. Defaults: tp 1, pp 1, ZeRO 0,\n"
             "micro-batch 1, sequence 4096, FlashAttention, no recompute, full training,\n"
-            "bf16 GEMMs. With --precision fp8 each linear layer keeps its input for the\n"
-            "backward pass in 1 byte per element (Transformer Engine), as train does.\n"
+            "bf16 GEMMs. With --precision fp8 each trained linear layer keeps its input for\n"
+            "the backward pass in 1 byte per element (Transformer Engine), as train does.\n"
             "--loss unfused counts the loss as PyTorch's F.cross_entropy on fp32 logits\n"
             "holds it (14 B per logit at its peak, against 6 for Megatron-LM's fused one).\n"
             "For a mixture of experts, --moe-imbalance, --moe-capacity and --moe-pad say\n"
-            "how many dispatched tokens the busiest expert-parallel rank holds, as in train.\n");
+            "how many dispatched tokens the busiest expert-parallel rank holds, as in train.\n"
+            "--lora-targets names the layers with adapters (qkv, proj, fc1, fc2, attention,\n"
+            "mlp, all; default all); a frozen layer without one keeps no input.\n");
 }
 
 int cli_memory(int argc, char **argv, diag_list *diag)
@@ -45,6 +48,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         {"seq", required_argument, NULL, 'S'},      {"microbatches", required_argument, NULL, 'M'},
         {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},
         {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
+        {"lora-targets", required_argument, NULL, 304},
         {"ep", required_argument, NULL, 'E'},       {"cp", required_argument, NULL, 'C'},
         {"vpp", required_argument, NULL, 'V'},      {"adam", required_argument, NULL, 'a'},
         {"precision", required_argument, NULL, 'Q'}, {"help", no_argument, NULL, 'h'},
@@ -85,7 +89,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                 err = SP_EINPUT;
             continue;
         case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
-        case 'E': case 'C': case 'V': case 'a': case 'Q': case 'x': case 'I': case 301: case 302:
+        case 'E': case 'C': case 'V': case 'a': case 'Q': case 'x': case 'I': case 301: case 302: case 304:
             if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
                 err = SP_EINPUT;
             continue;
@@ -106,6 +110,8 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         diag_error(diag, (sp_loc){0}, "memory: a model (-m) and a platform (-p) are required");
         err = SP_EINPUT;
     }
+    if (cli_train_lora_check(&a.cfg.l, diag) < 0)
+        err = SP_EINPUT;
     if (err < 0) {
         usage(stderr);
         return err;
@@ -152,8 +158,12 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         printf("# scalepath %s memory: %s (%.2fB parameters) on %s, %s GPU (%.0f GB%s)\n", SP_VERSION,
                m->name, model_params(m) / 1e9, p->name, g->model, cap / G,
                g->unified ? ", unified with the CPU" : "");
-        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s, %s%s, %s, %s GEMMs\n",
+        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s GEMMs\n",
                l.tp, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune],
+               l.tune != MODEL_TRAIN_FULL && l.lora_targets != 0 && l.lora_targets != MODEL_LORA_ALL ? " on " : "",
+               l.tune != MODEL_TRAIN_FULL && l.lora_targets != 0 && l.lora_targets != MODEL_LORA_ALL
+                   ? model_lora_targets_name(l.lora_targets)
+                   : "",
                l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
                l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",
                l.flash_attention ? "FlashAttention" : "attention scores kept", plat_prec_name(a.cfg.prec));

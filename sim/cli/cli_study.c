@@ -298,6 +298,8 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
     printf("\n== %s: %s of %s (%.2fB parameters), %.3g tokens, sequence %d, batch %d sequences, %s",
            job->name, what[mode], job->m->name, model_params(job->m) / 1e9, job->tokens, job->seq_len,
            job->global_batch, plat_prec_name(job->prec));
+    if (mode >= 2 && job->lora_targets != MODEL_LORA_ALL)
+        printf(", adapters on %s", model_lora_targets_name(job->lora_targets));
     if (job->unfused_loss)
         printf(", unfused loss");
     if (job->m->experts > 1 && (job->moe_imbalance > 1.0 || job->moe_capacity > 0.0)) {

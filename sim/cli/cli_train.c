@@ -22,7 +22,8 @@ static void usage(FILE *fp)
             "usage: scalepath train -p PLATFORM.cfg [-n NODES] -m MODEL.cfg [--tp T] [--pp P] [--cp C] [--ep E]\n"
             "                       [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
-            "                       [--finetune full|lora|qlora] [--lora-rank R] [--precision bf16|fp8|fp4]\n"
+            "                       [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
+            "                       [--precision bf16|fp8|fp4]\n"
             "                       [--grad-fp32] [--adam fp32|bf16|int8|pure-bf16] [--fold auto|on|off]\n"
             "                       [--tp-overlap] [--moe-imbalance F] [--moe-capacity C [--moe-pad]]\n"
             "                       [--loss fused|unfused]\n"
@@ -38,6 +39,11 @@ static void usage(FILE *fp)
             "  --mbs B, --seq S  micro-batch (sequences) and sequence length    default 1, 4096\n"
             "  --gbs G           global batch in sequences: micro-batches = G / (B x DP)\n"
             "  --microbatches M  micro-batches per step and pipeline        default PP\n"
+            "  --finetune F      full training, or LoRA / QLoRA adapters on a frozen base\n"
+            "  --lora-rank R     the adapters' rank                               default 16\n"
+            "  --lora-targets L  the layers with adapters: qkv, proj, fc1, fc2 (Megatron-LM's\n"
+            "                    names; in experts too), attention (qkv,proj), mlp\n"
+            "                    (fc1,fc2), comma-separated                     default all\n"
             "  --precision P     GEMM precision (attention stays bf16)           default bf16\n"
             "  --grad-fp32       reduce gradients in fp32 (4 B) instead of bf16\n"
             "  --adam S          Adam's moments in fp32 (12 B per parameter with the master\n"
@@ -107,6 +113,10 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         return cli_parse_int(&l->microbatches, "--microbatches", val, 1, 1 << 24, diag);
     case 'L':
         return cli_parse_int(&l->lora_rank, "--lora-rank", val, 1, 1 << 16, diag);
+    case 304:
+        if (model_lora_targets_parse(val, &l->lora_targets) < 0)
+            break;
+        return SP_OK;
     case 'F':
         l->flash_attention = false;
         return SP_OK;
@@ -169,17 +179,28 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
                                            "--fold: expected auto, on or off", "--adam: expected fp32, bf16, int8 or pure-bf16",
                                            "--precision: expected a precision such as bf16, fp8 or fp4",
                                            "--loss: expected fused or unfused",
-                                           "--sm-contention: expected on or off"};
-        int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : c == 's' ? 6 : 4;
+                                           "--sm-contention: expected on or off",
+                                           "--lora-targets: expected a comma-separated list of qkv, proj, fc1, "
+                                           "fc2, attention, mlp or all"};
+        int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : c == 's' ? 6 : c == 304 ? 7 : 4;
         diag_error(diag, (sp_loc){0}, "option %s, got \"%s\"", what[w], val);
     }
     return SP_EINPUT;
 }
 
+int cli_train_lora_check(const model_layout *l, diag_list *diag)
+{
+    if (l->lora_targets != 0 && l->tune == MODEL_TRAIN_FULL) {
+        diag_error(diag, (sp_loc){0}, "option --lora-targets applies to --finetune lora or qlora, not to full training");
+        return SP_EINPUT;
+    }
+    return SP_OK;
+}
+
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -297,13 +318,17 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
     static const char *const tune[] = {"full", "LoRA", "QLoRA"};
     const model_layout *l = &a->cfg.l;
 
-    char ep[32] = "";
+    char ep[32] = "", how[64];
     if (l->ep > 1)
         snprintf(ep, sizeof(ep), " (EP %d of it)", l->ep);
+    if (l->tune == MODEL_TRAIN_FULL || l->lora_targets == 0 || l->lora_targets == MODEL_LORA_ALL)
+        snprintf(how, sizeof(how), "%s", tune[l->tune]);
+    else
+        snprintf(how, sizeof(how), "%s on %s", tune[l->tune], model_lora_targets_name(l->lora_targets));
     snprintf(buf, size, "TP %d x CP %d x PP %d%s x DP %d%s, ZeRO-%d, micro-batch %d x %d tokens, %d micro-batches, "
              "%s, %s, %s%s%s",
              l->tp, l->cp > 1 ? l->cp : 1, l->pp, l->vpp > 1 ? " (interleaved)" : "", l->dp, ep, l->zero,
-             l->micro_batch, l->seq_len, l->microbatches, tune[l->tune], recompute[l->recompute],
+             l->micro_batch, l->seq_len, l->microbatches, how, recompute[l->recompute],
              plat_prec_name(a->cfg.prec), l->unfused_loss ? ", unfused loss" : "", a->cfg.fold ? ", folded" : "");
     if (l->adam != MODEL_ADAM_FP32) {
         static const char *const adam[] = {"fp32", "bf16", "8-bit", "pure bf16 (no master weights)"};
@@ -395,6 +420,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"gbs", required_argument, NULL, 'G'},      {"microbatches", required_argument, NULL, 'M'},
         {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},
         {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
+        {"lora-targets", required_argument, NULL, 304},
         {"precision", required_argument, NULL, 'Q'}, {"grad-fp32", no_argument, NULL, 'g'},
         {"fold", required_argument, NULL, 'O'},     {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'X'},    {"output", required_argument, NULL, 'o'},
@@ -481,6 +507,8 @@ int cli_train(int argc, char **argv, diag_list *diag)
         diag_error(diag, (sp_loc){0}, "train: a platform (-p) and a model (-m) are required");
         err = SP_EINPUT;
     }
+    if (cli_train_lora_check(&a.cfg.l, diag) < 0)
+        err = SP_EINPUT;
     if (err < 0) {
         usage(stderr);
         return err;

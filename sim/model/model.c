@@ -166,15 +166,64 @@ double model_params(const model *m)
            m->hidden;
 }
 
-/* LoRA adapters of rank r on every weight matrix of a layer: r x (in + out) each. */
-double model_lora_layer_params(const model *m, int r)
+static const struct {
+    const char *name;
+    unsigned bits;
+} lora_names[] = {
+    {"all", MODEL_LORA_ALL},    {"attention", MODEL_LORA_QKV | MODEL_LORA_PROJ},
+    {"mlp", MODEL_LORA_FC1 | MODEL_LORA_FC2}, {"qkv", MODEL_LORA_QKV},
+    {"proj", MODEL_LORA_PROJ},  {"fc1", MODEL_LORA_FC1},
+    {"fc2", MODEL_LORA_FC2},
+};
+
+int model_lora_targets_parse(const char *s, unsigned *out)
 {
-    double h = m->hidden, f = m->ffn, kv = model_kv_dim(m), q = model_q_dim(m);
-    double attn = (h + q) + (h + kv) + (h + kv) + (q + h);
-    double ffn = (m->gated_ffn ? 2.0 : 1.0) * (h + f) + (f + h);
-    if (m->experts > 1)
-        ffn = m->experts * ((m->gated_ffn ? 2.0 : 1.0) * (h + m->moe_ffn) + (m->moe_ffn + h));
-    return r * (attn + ffn);
+    unsigned t = 0;
+
+    for (;;) {
+        size_t n = strcspn(s, ","), k = 0;
+        while (k < sizeof(lora_names) / sizeof(*lora_names) &&
+               (strlen(lora_names[k].name) != n || strncmp(lora_names[k].name, s, n) != 0))
+            k++;
+        if (k == sizeof(lora_names) / sizeof(*lora_names))
+            return SP_EINPUT;
+        t |= lora_names[k].bits;
+        if (s[n] == '\0')
+            break;
+        s += n + 1;
+    }
+    *out = t;
+    return SP_OK;
+}
+
+const char *model_lora_targets_name(unsigned t)
+{
+    /* Every subset of the four layers, spelt with the aliases where one fits. */
+    static const char *const names[16] = {
+        "all",           "qkv",           "proj",          "attention",     "fc1",           "qkv,fc1",
+        "proj,fc1",      "attention,fc1", "fc2",           "qkv,fc2",       "proj,fc2",      "attention,fc2",
+        "mlp",           "qkv,mlp",       "proj,mlp",      "all",
+    };
+    return names[t & MODEL_LORA_ALL];
+}
+
+/* LoRA adapters of rank r on the targets' weight matrices of a layer: r x (in + out) each. */
+double model_lora_layer_params(const model *m, int r, unsigned targets)
+{
+    double h = m->hidden, f = m->experts > 1 ? m->moe_ffn : m->ffn, kv = model_kv_dim(m), q = model_q_dim(m);
+    double copies = m->experts > 1 ? m->experts : 1.0, sum = 0.0;
+
+    if (targets == 0)
+        targets = MODEL_LORA_ALL;
+    if (targets & MODEL_LORA_QKV)
+        sum += (h + q) + 2.0 * (h + kv);
+    if (targets & MODEL_LORA_PROJ)
+        sum += q + h;
+    if (targets & MODEL_LORA_FC1)
+        sum += copies * (m->gated_ffn ? 2.0 : 1.0) * (h + f);
+    if (targets & MODEL_LORA_FC2)
+        sum += copies * (f + h);
+    return r * sum;
 }
 
 /* Activation bytes of one layer for one micro-batch on one GPU, bf16:
@@ -190,7 +239,27 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
      * after attention keeps its FP8 copy beside the bf16 attention output
      * FlashAttention itself keeps: 3 B. */
     double in = l->fp8_inputs ? 1.0 : 2.0, proj = l->fp8_inputs ? 3.0 : 2.0;
-    double attn = in * s * b * h                 /* input of the QKV projection */
+    /* A frozen linear layer (LoRA, QLoRA) keeps no input of its own:
+     * Transformer Engine saves a layer's input only for its weight gradient
+     * (backward_needs_input = is_grad_enabled and weight.requires_grad,
+     * transformer_engine/pytorch/module/linear.py, layernorm_linear.py).
+     * An adapter on it keeps the bf16 input it reads (2 B): on the QKV and
+     * first FFN layers the whole sequence, which the adapter gathers from
+     * the sequence-parallel shards (NeMo's ParallelLinearAdapter; TP does
+     * not divide it, hence x tp), on the projection after attention and the
+     * second FFN layer the TP shard. The projection reads FlashAttention's
+     * output, kept anyway. An expert's adapters read its dispatched copy. */
+    double in_qkv = in, in_fc1 = in, in_fc2 = in, in_router = 2.0, in_expert = in;
+    if (l->tune != MODEL_TRAIN_FULL) {
+        unsigned t = l->lora_targets ? l->lora_targets : MODEL_LORA_ALL;
+        in_qkv = t & MODEL_LORA_QKV ? 2.0 * l->tp : 0.0;
+        in_fc1 = t & MODEL_LORA_FC1 ? 2.0 * l->tp : 0.0;
+        in_expert = t & MODEL_LORA_FC1 ? 2.0 : 0.0;
+        in_fc2 = t & MODEL_LORA_FC2 ? 2.0 : 0.0;
+        in_router = 0.0; /* the router is frozen too, and has no adapter */
+        proj = 2.0;
+    }
+    double attn = in_qkv * s * b * h             /* input of the QKV projection */
                   + 2 * s * b * q                /* Q */
                   + 4 * s * b * model_kv_dim(m)  /* K, V */
                   + proj * s * b * q;            /* attention output, input of the projection */
@@ -200,14 +269,15 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
      * and the two on the hidden state, after attention and after the FFN. */
     double masks = (keep_scores && m->attention_dropout > 0.0 ? a * s * s * b : 0.0) +
                    (m->hidden_dropout > 0.0 ? 2 * s * b * h : 0.0);
-    double mlp = in * s * b * h                              /* input of the FFN */
+    double mlp = in_fc1 * s * b * h                          /* input of the FFN */
                  + (m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * f /* up (and gate) outputs */
-                 + in * s * b * f;                           /* activation output */
+                 + in_fc2 * s * b * f;                       /* activation output */
     if (m->experts > 1) /* the router's input; per top_k expert its dispatched copy, outputs,
                          * as many as the busiest rank's experts hold */
-        mlp = 2 * s * b * h + m->top_k * (l->moe_load > 0.0 ? l->moe_load : 1.0) *
-                                  ((m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * m->moe_ffn + in * s * b * m->moe_ffn +
-                                   in * s * b * h);
+        mlp = in_router * s * b * h +
+              m->top_k * (l->moe_load > 0.0 ? l->moe_load : 1.0) *
+                  ((m->gated_ffn ? 2.0 : 1.0) * 2 * s * b * m->moe_ffn + in_fc2 * s * b * m->moe_ffn +
+                   in_expert * s * b * h);
     double norms = 4 * s * b * h;
     return (attn + scores + masks + mlp + norms) / l->tp;
 }
@@ -345,7 +415,7 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
                  (st == l->pp - 1 && !m->tied_embeddings ? emb : 0.0);
         trainable = params;
         if (l->tune != MODEL_TRAIN_FULL)
-            trainable = layers * model_lora_layer_params(m, l->lora_rank > 0 ? l->lora_rank : 16) / l->tp;
+            trainable = layers * model_lora_layer_params(m, l->lora_rank > 0 ? l->lora_rank : 16, l->lora_targets) / l->tp;
         x.params = params;
         x.trainable = trainable;
         /* Weights, gradients, optimizer: mixed-precision Adam, ZeRO over DP

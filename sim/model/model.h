@@ -62,8 +62,29 @@ double model_layer_params(const model *m);
 double model_layer_expert_params(const model *m);
 /* Parameters a token multiplies by: for MoE, top_k experts' instead of all. */
 double model_active_params(const model *m);
-/* LoRA adapters of rank r on q, k, v, o and every FFN (expert) matrix of a layer. */
-double model_lora_layer_params(const model *m, int r);
+/* The linear layers that carry LoRA / QLoRA adapters (model_layout's
+ * lora_targets), by Megatron-LM's names: the query-key-value projection
+ * (adapters on q, k and v), the attention's output projection, the FFN's
+ * first layer (up, and gate where gated) and second layer (down), in every
+ * expert of a mixture of experts. */
+enum {
+    MODEL_LORA_QKV = 1,
+    MODEL_LORA_PROJ = 2,
+    MODEL_LORA_FC1 = 4,
+    MODEL_LORA_FC2 = 8,
+    MODEL_LORA_ALL = 15
+};
+/* s, a comma-separated list of qkv, proj, fc1, fc2, attention (qkv and
+ * proj), mlp (fc1 and fc2) or all, into *out (MODEL_LORA_* bits);
+ * SP_EINPUT (nothing reported) if s is empty or names anything else. */
+SP_MUST_USE int model_lora_targets_parse(const char *s, unsigned *out);
+/* The targets t (0 = all) as the parser reads them: "all", "attention",
+ * "mlp" or a list such as "qkv,fc2". Static storage. */
+const char *model_lora_targets_name(unsigned t);
+/* LoRA adapters of rank r on the targets' matrices of a layer (MODEL_LORA_*
+ * bits; 0 = all): q, k, v (qkv), o (proj), up and gate (fc1), down (fc2),
+ * of every expert for MoE. */
+double model_lora_layer_params(const model *m, int r, unsigned targets);
 
 typedef enum model_recompute { MODEL_RECOMPUTE_NONE, MODEL_RECOMPUTE_SELECTIVE, MODEL_RECOMPUTE_FULL } model_recompute;
 typedef enum model_tune { MODEL_TRAIN_FULL, MODEL_TRAIN_LORA, MODEL_TRAIN_QLORA } model_tune;
@@ -101,7 +122,7 @@ typedef struct model_layout {
     model_recompute recompute;
     bool flash_attention;    /* no s x s attention scores kept (FlashAttention) */
     model_tune tune;
-    int lora_rank;           /* LoRA / QLoRA adapters on q, k, v, o and the FFN matrices */
+    int lora_rank;           /* rank of the LoRA / QLoRA adapters */
     int cp;                  /* context parallel: the sequence split over cp GPUs; 0 or 1 = none */
     int vpp;                 /* virtual pipeline stages per GPU (interleaved 1F1B); 0 or 1 = none */
     int ep;                  /* expert parallel: MoE experts split over ep of the DP ranks; 0 or 1 = none */
@@ -116,6 +137,8 @@ typedef struct model_layout {
     double moe_load;         /* MoE: tokens the busiest expert-parallel rank's experts hold,
                               * over the balanced mean (train_moe_load: imbalance, capacity,
                               * padding); 0 = 1 */
+    unsigned lora_targets;   /* LoRA / QLoRA: the layers with adapters, MODEL_LORA_* bits;
+                              * 0 = all */
 } model_layout;
 
 /* Transformer layers of virtual pipeline stage k, 0 <= k < pp * vpp (GPU

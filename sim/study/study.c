@@ -37,6 +37,7 @@ static const cfg_key job_keys[] = {
     {"precision",     CFG_STRING, false, 0, 0, false, "GEMM precision: bf16 (default), fp8, fp4"},
     {"deadline_days", CFG_NUMBER, false, 0, 1e6, false, "the time to train it should take at most; 0 = none"},
     {"lora_rank",     CFG_INT,    false, 1, 65536, false, "LoRA / QLoRA adapter rank (default 16)"},
+    {"lora_targets",  CFG_STRING, false, 0, 0, false, "LoRA / QLoRA: layers with adapters, as train's --lora-targets (default all)"},
     {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16, int8 or pure-bf16"},
     {"loss",          CFG_STRING, false, 0, 0, false, "cross-entropy: fused (Megatron-LM, default) or unfused (PyTorch)"},
     {"tp_overlap",    CFG_BOOL,   false, 0, 0, false, "TP communication pipelined with its GEMMs (default false)"},
@@ -147,6 +148,19 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     j->global_batch = (int)cfg_int(g, "global_batch", 1);
     j->deadline_days = cfg_number(g, "deadline_days", 0.0);
     j->lora_rank = (int)cfg_int(g, "lora_rank", 16);
+    {
+        const char *t = cfg_string(g, "lora_targets", "all");
+        if (model_lora_targets_parse(t, &j->lora_targets) < 0) {
+            diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_targets")},
+                       "job: lora_targets \"%s\": expected a comma-separated list of qkv, proj, fc1, fc2, "
+                       "attention, mlp or all", t);
+            err = SP_EINPUT;
+        } else if (j->tune == MODEL_TRAIN_FULL && config_setting_get_member(g, "lora_targets") != NULL) {
+            diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_targets")},
+                       "job: lora_targets applies to mode lora or qlora, not \"%s\"", mode);
+            err = SP_EINPUT;
+        }
+    }
     {
         const char *a = cfg_string(g, "adam_state", "fp32");
         if (model_adam_parse(a, &j->adam) < 0) {
@@ -461,7 +475,7 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 memset(&x, 0, sizeof(x));
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
                                                        j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels,
-                                                       j->prec == PLAT_FP8, j->unfused_loss, 0.0};
+                                                       j->prec == PLAT_FP8, j->unfused_loss, 0.0, j->lora_targets};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 x.c.tp_overlap = j->tp_overlap;

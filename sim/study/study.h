@@ -32,6 +32,7 @@ typedef struct study_job {
     char *mode;           /* "pretrain", "full", "lora", "qlora" */
     model_tune tune;
     int lora_rank;
+    unsigned lora_targets; /* LoRA / QLoRA: layers with adapters, MODEL_LORA_* bits */
     model_adam adam;      /* precision of Adam's moments */
     bool unfused_loss;    /* the loss as plain PyTorch computes it (model_layout) */
     bool tp_overlap;      /* TP communication pipelined with its GEMMs (train_config) */

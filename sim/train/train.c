@@ -349,12 +349,16 @@ static void linear_casts(const gen *g, const plat_gpu *gpu, double count, double
     *bwd += train_memory_time(gpu, count * m * out * (2.0 + copies * b));
 }
 
-/* A LoRA adapter on a matrix of in x out: its two GEMMs through rank r. */
+/* A LoRA adapter on a matrix of in x out: its two GEMMs through rank r, in
+ * bf16 under FP8 and FP4 training (the adapters are plain linear layers
+ * outside Transformer Engine's quantized ones, NeMo's ParallelLinearAdapter),
+ * else at the step's precision. */
 static double lora_matrix(gen *g, const char *name, const char *pass, double count, double tok, double in,
                           double out, int r)
 {
     const plat_gpu *gpu = &plat_type_of_rank(g->p, 0)->gpu;
-    return gemm(g, gpu, name, pass, count, tok, r, in) + gemm(g, gpu, name, pass, count, tok, out, r);
+    plat_prec p = g->c->prec == PLAT_FP8 || g->c->prec == PLAT_FP4 ? PLAT_BF16 : g->c->prec;
+    return gemm_at(g, gpu, p, name, pass, count, tok, r, in) + gemm_at(g, gpu, p, name, pass, count, tok, out, r);
 }
 
 static void compute_costs(gen *g, const plat_gpu *gpu)
@@ -367,6 +371,7 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     bool full = l->tune == MODEL_TRAIN_FULL;
     plat_prec hp = g->c->prec == PLAT_FP8 || g->c->prec == PLAT_FP4 ? PLAT_BF16 : g->c->prec; /* the head's */
     int r = l->lora_rank > 0 ? l->lora_rank : 16;
+    unsigned targets = l->lora_targets ? l->lora_targets : MODEL_LORA_ALL;
     /* (m, n, k) of the block's GEMMs, per TP shard. */
     const double gemms_attn[2][3] = {{tok, (q + 2 * kv) / tp, h}, {tok, h, q / tp}};
     const double gemms_mlp[2][3] = {{tok, up / tp, h}, {tok, h, f / tp}};
@@ -415,16 +420,20 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->mlp_fwd += train_memory_time(gpu, elem_mlp + drop);
     k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp + drop);
     if (!full) {
-        /* Adapters on q, k, v, o and the FFN matrices: forward, then twice that backward. */
+        /* Adapters on the targets (q, k, v; o; up and gate; down): forward,
+         * then twice that backward. */
         for (int bwd = 0; bwd < 2; bwd++) {
             const char *pass = bwd ? "bwd" : "fwd";
-            double x = bwd ? 2.0 : 1.0, gate = m->gated_ffn ? 2.0 : 1.0;
-            double a = lora_matrix(g, "lora.q", pass, x, tok, h, q / tp, r) +
-                       lora_matrix(g, "lora.o", pass, x, tok, q / tp, h, r) +
-                       lora_matrix(g, "lora.k,v", pass, 2 * x, tok, h, kv / tp, r);
-            double b = g->moe ? 0.0 /* the experts' adapters, below */
-                              : lora_matrix(g, "lora.up", pass, gate * x, tok, h, f / tp, r) +
-                                    lora_matrix(g, "lora.down", pass, x, tok, f / tp, h, r);
+            double x = bwd ? 2.0 : 1.0, gate = m->gated_ffn ? 2.0 : 1.0, a = 0.0, b = 0.0;
+            if (targets & MODEL_LORA_QKV)
+                a += lora_matrix(g, "lora.q", pass, x, tok, h, q / tp, r) +
+                     lora_matrix(g, "lora.k,v", pass, 2 * x, tok, h, kv / tp, r);
+            if (targets & MODEL_LORA_PROJ)
+                a += lora_matrix(g, "lora.o", pass, x, tok, q / tp, h, r);
+            if (!g->moe && (targets & MODEL_LORA_FC1)) /* the experts' adapters, below */
+                b += lora_matrix(g, "lora.up", pass, gate * x, tok, h, f / tp, r);
+            if (!g->moe && (targets & MODEL_LORA_FC2))
+                b += lora_matrix(g, "lora.down", pass, x, tok, f / tp, h, r);
             *(bwd ? &k->attn_bwd : &k->attn_fwd) += a;
             *(bwd ? &k->mlp_bwd : &k->mlp_fwd) += b;
         }
@@ -485,8 +494,10 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
             for (int bwd = 0; bwd < 2; bwd++) {
                 const char *pass = bwd ? "bwd" : "fwd";
                 double x = bwd ? 2.0 : 1.0;
-                double b = lora_matrix(g, "lora.moe.up", pass, local * gate * x, per, h, fe, r) +
-                           lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, h, r);
+                double b = (targets & MODEL_LORA_FC1 ? lora_matrix(g, "lora.moe.up", pass, local * gate * x, per, h, fe, r)
+                                                      : 0.0) +
+                           (targets & MODEL_LORA_FC2 ? lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, h, r)
+                                                      : 0.0);
                 *(bwd ? &k->mlp_bwd : &k->mlp_fwd) += b;
             }
         }
@@ -495,7 +506,7 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->layer_trained = full ? k->layer_params : 0.0;
     k->expert_trained = full ? model_layer_expert_params(m) / g->ep : 0.0;
     if (!full) /* the adapters, as the memory accounting counts them */
-        k->layer_trained = model_lora_layer_params(m, r) / tp;
+        k->layer_trained = model_lora_layer_params(m, r, l->lora_targets) / tp;
     if (l->tune == MODEL_TRAIN_QLORA) /* NF4 weights dequantized to bf16 for every pass */
         k->qlora_dequant = train_memory_time(gpu, k->layer_params * (4.127 / 8.0 + 2.0));
     k->embed_params = V * h / tp;

@@ -53,7 +53,8 @@
 
 typedef struct train_config {
     model_layout l;   /* tp, pp, dp, zero, micro_batch, seq_len, microbatches (per
-                         step and pipeline), recompute, flash, tune, lora_rank, cp, vpp */
+                         step and pipeline), recompute, flash, tune, lora_rank, cp, vpp,
+                         lora_targets */
     plat_prec prec;   /* GEMM precision: bf16, fp16, fp8 or fp4 (attention stays bf16) */
     bool fold;        /* simulate one data-parallel replica (see above) */
     bool grad_fp32;   /* reduce gradients in fp32 (4 B) rather than bf16 (2 B), as Llama 3 did */

@@ -3,7 +3,7 @@ set(small tests/data/studies/small.cfg)
 add_test(NAME e2e.study.small
   COMMAND ${SP_EXE} study ${small} -j 2 -o ${SP_OUT}/study.h5 WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.study.small PROPERTIES PASS_REGULAR_EXPRESSION
-  "== lora:.*bf16, unfused loss, deadline.*1 x Spark +1 yes.*<- recommended.*== full:.*1 x Spark +1 no +needs [0-9.]+ GB of 128 GB.*recommended: DGX H100: no deadline given")
+  "== lora:.*bf16, adapters on attention, unfused loss, deadline.*1 x Spark +1 yes.*<- recommended.*== full:.*1 x Spark +1 no +needs [0-9.]+ GB of 128 GB.*recommended: DGX H100: no deadline given")
 add_test(NAME e2e.study.read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study.py
   ${SP_OUT}/study.h5 2 3)
 add_test(NAME e2e.study.plot
@@ -54,7 +54,7 @@ add_test(NAME e2e.study.moe_capacity_h5 COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SO
   ${SP_OUT}/moe-cap-study.h5 1.25)
 set_tests_properties(e2e.study.moe_capacity_h5 PROPERTIES DEPENDS e2e.study.moe_capacity LABELS e2e)
 sp_e2e(bad.study.keys RC 2 ARGS "study|tests/bad/study/bad-keys.cfg|-o|${SP_OUT}/bad-study.h5"
-  STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:7: error: job: loss \"fast\": expected fused or unfused.*bad-keys.cfg:7: error: job: moe_imbalance 1.5 for Llama 3 8B, which has no mixture of experts.*bad-keys.cfg:9: error: job: unknown key \"colour\".*bad-keys.cfg:9: error: job: precision \"tf32\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer.*bad-keys.cfg:14: error: rung \"z\": collnet needs a fabric that reduces in the network"
+  STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:7: error: job: lora_targets \"ffn\": expected a comma-separated list of qkv, proj, fc1, fc2, attention, mlp or all.*bad-keys.cfg:7: error: job: loss \"fast\": expected fused or unfused.*bad-keys.cfg:7: error: job: moe_imbalance 1.5 for Llama 3 8B, which has no mixture of experts.*bad-keys.cfg:9: error: job: unknown key \"colour\".*bad-keys.cfg:9: error: job: precision \"tf32\".*bad-keys.cfg:9: error: job: lora_targets applies to mode lora or qlora, not \"full\".*no-such-model.cfg.*bad-keys.cfg:13: error: rung: \"nodes\" must be an integer.*bad-keys.cfg:14: error: rung \"z\": collnet needs a fabric that reduces in the network"
   ABSENT "${SP_OUT}/bad-study.h5")
 sp_e2e(bad.study.truncated RC 2 ARGS "study|tests/bad/study/truncated.cfg|-o|${SP_OUT}/bad-study2.h5"
   STDERR "truncated.cfg:4: error: syntax error" ABSENT "${SP_OUT}/bad-study2.h5")

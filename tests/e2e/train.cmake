@@ -233,3 +233,17 @@ sp_e2e(train.moe_capacity_zero RC 2 ARGS "${mx}|--moe-capacity|0"
 add_test(NAME e2e.train.whole_platform COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_whole_platform.py
   ${SP_EXE} ${SP_OUT}/whole-platform)
 set_tests_properties(e2e.train.whole_platform PROPERTIES LABELS e2e)
+# LoRA on some layers only (--lora-targets): the adapters listed and timed
+# are the targets', each adds its own time, a frozen layer without one keeps
+# no input; a bad list is refused before anything is written.
+add_test(NAME e2e.train.lora_targets COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_lora_targets.py
+  ${SP_EXE} WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.lora_targets PROPERTIES LABELS e2e)
+sp_e2e(train.lora_targets_bad RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--finetune|lora|--lora-targets|qkv,ffn|-o|${SP_OUT}/lora-bad.h5"
+  STDERR "option --lora-targets: expected a comma-separated list of qkv, proj, fc1, fc2, attention, mlp or all, got \"qkv,ffn\""
+  ABSENT "${SP_OUT}/lora-bad.h5")
+sp_e2e(train.lora_targets_full RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--lora-targets|attention|-o|${SP_OUT}/lora-full.h5"
+  STDERR "option --lora-targets applies to --finetune lora or qlora, not to full training"
+  ABSENT "${SP_OUT}/lora-full.h5")

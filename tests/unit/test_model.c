@@ -78,7 +78,7 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -137,7 +137,7 @@ static void test_model__framework(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
     const double conn = 4194304.0 + 524288.0 + 4915200.0;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -168,7 +168,7 @@ static void test_model__activations(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-mha.cfg", d), SP_OK);
@@ -204,7 +204,7 @@ static void test_model__activations(void **state)
      * flight): 120 layer-activations against 112. */
     {
         model_layout q = {8, 1, 1, 0, 1, 8192, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                          MODEL_ADAM_FP32, 0, false, false, 0.0};
+                          MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
         model_memory one;
         double per_layer;
         assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
@@ -227,7 +227,7 @@ static void test_model__fine_tuning(void **state)
     diag_list *d = *state;
     model *m;
     model_memory full, lora, qlora;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
@@ -246,12 +246,126 @@ static void test_model__fine_tuning(void **state)
     model_free(m);
 }
 
+/* LoRA on some layers only (--lora-targets): the adapters' parameters are
+ * r x (in + out) of the targeted matrices, and a frozen layer without an
+ * adapter keeps no input for the backward pass (Transformer Engine saves a
+ * linear layer's input only for its weight gradient); an adapter keeps the
+ * bf16 input it reads. Llama 3 8B: h 4,096, q 4,096, kv 1,024, FFN 14,336
+ * gated; 32 layers on one GPU, one micro-batch of s tokens. */
+/* Activation bytes of layout l trained as tune with the LoRA targets t. */
+static double activations(const model *m, model_layout l, model_tune tune, unsigned t, diag_list *d)
+{
+    model_memory x;
+    l.tune = tune;
+    l.lora_targets = t;
+    assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+    return x.activations;
+}
+
+static void test_model__lora_targets(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    const unsigned ATTN = MODEL_LORA_QKV | MODEL_LORA_PROJ, MLP = MODEL_LORA_FC1 | MODEL_LORA_FC2;
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    const double h = 4096, f = 14336, kv = 1024, s = 2048, L = 32;
+    unsigned t = 0;
+
+    /* Names, both ways, for every subset; lists combine; anything else is refused. */
+    assert_int_equal(model_lora_targets_parse("attention", &t), SP_OK);
+    assert_int_equal(t, MODEL_LORA_QKV | MODEL_LORA_PROJ);
+    assert_int_equal(model_lora_targets_parse("qkv,fc2", &t), SP_OK);
+    assert_int_equal(t, MODEL_LORA_QKV | MODEL_LORA_FC2);
+    assert_int_equal(model_lora_targets_parse("attention,mlp", &t), SP_OK);
+    assert_int_equal(t, MODEL_LORA_ALL);
+    for (unsigned k = 1; k <= MODEL_LORA_ALL; k++) {
+        assert_int_equal(model_lora_targets_parse(model_lora_targets_name(k), &t), SP_OK);
+        assert_int_equal(t, k);
+    }
+    assert_string_equal(model_lora_targets_name(0), "all");
+    assert_string_equal(model_lora_targets_name(MODEL_LORA_FC1 | MODEL_LORA_FC2), "mlp");
+    t = 7;
+    const char *const bad[] = {"", "qkv,", ",qkv", "qkv,,fc1", "q", "attn", "ALL", "qkv fc1"};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(*bad); k++)
+        assert_int_equal(model_lora_targets_parse(bad[k], &t), SP_EINPUT);
+    assert_int_equal(t, 7); /* untouched on error */
+
+    assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
+    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_QKV | MODEL_LORA_PROJ), 16 * ((h + h) + 2 * (h + kv) + (h + h)),
+             1e-12);
+    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_FC1 | MODEL_LORA_FC2), 16 * (2 * (h + f) + (f + h)), 1e-12);
+    near_rel(model_lora_layer_params(m, 16, 0), model_lora_layer_params(m, 16, MODEL_LORA_ALL), 1e-15);
+    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_ALL),
+             model_lora_layer_params(m, 16, MODEL_LORA_QKV | MODEL_LORA_PROJ) +
+                 model_lora_layer_params(m, 16, MODEL_LORA_FC1 | MODEL_LORA_FC2), 1e-12);
+
+    near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d), activations(m, l, MODEL_TRAIN_FULL, 0, d), 1e-12);
+    {
+        model_memory attn;
+        l.tune = MODEL_TRAIN_LORA;
+        l.lora_targets = ATTN;
+        assert_int_equal(model_memory_per_gpu(&attn, m, &l, d), SP_OK);
+        near_rel(attn.trainable, L * model_lora_layer_params(m, 16, ATTN), 1e-12);
+        near_rel(attn.weights, 2.0 * attn.params + 2.0 * attn.trainable, 1e-12);
+        l.tune = MODEL_TRAIN_FULL;
+        l.lora_targets = 0;
+    }
+    /* bf16: with every layer adapted the same inputs are kept as in full
+     * training; attention only drops the FFN's two inputs (2 sh + 2 sf
+     * bytes per layer), the FFN only the QKV projection's (2 sh). */
+    near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_LORA, ATTN, d),
+             L * (2 * s * h + 2 * s * f), 1e-12);
+    near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_LORA, MLP, d), L * 2 * s * h,
+             1e-12);
+    /* FP8: full training keeps each quantized input (1 B) and, after
+     * attention, the projection's copy beside FlashAttention's output; an
+     * adapter keeps its bf16 input instead, and the frozen projection no
+     * copy. QLoRA keeps what LoRA keeps. */
+    l.fp8_inputs = true;
+    near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_FULL, 0, d),
+             L * (s * h + s * h + s * f - s * h), 1e-12);
+    near_rel(activations(m, l, MODEL_TRAIN_QLORA, 0, d), activations(m, l, MODEL_TRAIN_LORA, 0, d), 1e-12);
+    /* TP 8 (with sequence parallelism), bf16: the adapters on the QKV and
+     * first FFN layers read the whole sequence, gathered from the shards,
+     * so TP does not divide their inputs: 2 x 2sh more per layer than the
+     * shards (2sh / 8 each) full training keeps. Adapters on the
+     * projection and the second FFN layer only read shards full training
+     * keeps too: full training keeps the QKV and FFN inputs more. */
+    l.fp8_inputs = false;
+    l.tp = 8;
+    near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_FULL, 0, d),
+             L * 2 * (2 * s * h) * (1.0 - 1.0 / 8), 1e-12);
+    near_rel(activations(m, l, MODEL_TRAIN_FULL, 0, d) -
+                 activations(m, l, MODEL_TRAIN_LORA, MODEL_LORA_PROJ | MODEL_LORA_FC2, d),
+             L * (2 * s * h + 2 * s * h) / 8, 1e-12);
+    /* Full recompute keeps each layer's input, whatever is trained, and one
+     * layer being recomputed: that layer's difference alone. */
+    l.recompute = MODEL_RECOMPUTE_FULL;
+    near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_FULL, 0, d),
+             2 * (2 * s * h) * (1.0 - 1.0 / 8), 1e-12);
+    model_free(m);
+
+    /* A mixture of experts (Mixtral 8x7B: h 4,096, 32 layers, top 2): the
+     * frozen router keeps no input; an expert's adapters on fc1 keep its
+     * dispatched copy, bf16 as in full training, so with every layer
+     * adapted only the router's 2sh goes; with attention's only, also the
+     * experts' copies and activation outputs. */
+    assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);
+    l = (model_layout){1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1,
+                       MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    near_rel(activations(m, l, MODEL_TRAIN_FULL, 0, d) - activations(m, l, MODEL_TRAIN_LORA, 0, d),
+             m->layers * 2 * s * m->hidden, 1e-12);
+    near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_LORA, ATTN, d),
+             m->layers * m->top_k * (2 * s * m->hidden + 2 * s * m->moe_ffn), 1e-12);
+    model_free(m);
+}
+
 static void test_model__bad_layouts(void **state)
 {
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
+    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
@@ -274,7 +388,7 @@ static void test_model__dropout(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-dropout.cfg", d), SP_OK);
@@ -302,7 +416,7 @@ static void test_model__learned_positions(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem, rot;
-    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
+    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
     double h = 1024, layer = 4 * h * h + 2 * h * 4096 + 2 * h;
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
@@ -332,7 +446,7 @@ static void test_model__loss(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0};
+    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
@@ -355,7 +469,7 @@ static void test_model__moe_load(void **state)
     model *m;
     model_memory a, b;
     model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                      MODEL_ADAM_FP32, 0, false, false, 0.0};
+                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
     double s = 2048, h = 4096, f = 14336, expert = 32 * 2 * 2 * (s * h + 2 * s * f + s * f);
 
     assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);
@@ -379,6 +493,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_model__sixteen_bytes_and_zero, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__activations, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__fine_tuning, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__lora_targets, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__bad_layouts, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__dropout, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__learned_positions, diag_setup, diag_teardown),

@@ -30,6 +30,8 @@ static void test_study__load(void **state)
     assert_int_equal(s->nrungs, 3);
     assert_int_equal(s->jobs[0].tune, MODEL_TRAIN_LORA);
     assert_int_equal(s->jobs[0].lora_rank, 16);
+    assert_int_equal(s->jobs[0].lora_targets, MODEL_LORA_QKV | MODEL_LORA_PROJ);
+    assert_int_equal(s->jobs[1].lora_targets, MODEL_LORA_ALL); /* the default */
     assert_int_equal(s->rungs[1].p->nranks, 2);
     assert_int_equal(s->rungs[2].p->nranks, 8);
     assert_string_equal(s->owned_node, "DGX Spark");
