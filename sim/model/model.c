@@ -226,6 +226,12 @@ double model_lora_layer_params(const model *m, int r, unsigned targets)
     return r * sum;
 }
 
+double model_lora_layer_expert_params(const model *m, int r, unsigned targets)
+{
+    unsigned ffn = (targets ? targets : MODEL_LORA_ALL) & (MODEL_LORA_FC1 | MODEL_LORA_FC2);
+    return m->experts > 1 && ffn != 0 ? model_lora_layer_params(m, r, ffn) : 0.0;
+}
+
 /* Activation bytes of one layer for one micro-batch on one GPU, bf16:
  * Korthikanti et al.'s terms, for GQA (K and V of kv_dim) and gated FFNs,
  * with their dropout masks (1 B per element) only where the model has
@@ -414,8 +420,11 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
         params = layers * layer_p + (st == 0 ? emb + model_position_params(m) + m->hidden : 0.0) +
                  (st == l->pp - 1 && !m->tied_embeddings ? emb : 0.0);
         trainable = params;
-        if (l->tune != MODEL_TRAIN_FULL)
-            trainable = layers * model_lora_layer_params(m, l->lora_rank > 0 ? l->lora_rank : 16, l->lora_targets) / l->tp;
+        if (l->tune != MODEL_TRAIN_FULL) { /* the experts' adapters go with their experts, over EP */
+            int r = l->lora_rank > 0 ? l->lora_rank : 16;
+            double on_experts = model_lora_layer_expert_params(m, r, l->lora_targets);
+            trainable = layers * ((model_lora_layer_params(m, r, l->lora_targets) - on_experts) / l->tp + on_experts / ep);
+        }
         x.params = params;
         x.trainable = trainable;
         /* Weights, gradients, optimizer: mixed-precision Adam, ZeRO over DP

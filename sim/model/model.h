@@ -85,6 +85,10 @@ const char *model_lora_targets_name(unsigned t);
  * bits; 0 = all): q, k, v (qkv), o (proj), up and gate (fc1), down (fc2),
  * of every expert for MoE. */
 double model_lora_layer_params(const model *m, int r, unsigned targets);
+/* Of them, the experts' (on fc1 and fc2 of every expert; 0 for a dense
+ * model): split over the expert-parallel ranks with their experts, where
+ * the rest is split over TP. */
+double model_lora_layer_expert_params(const model *m, int r, unsigned targets);
 
 typedef enum model_recompute { MODEL_RECOMPUTE_NONE, MODEL_RECOMPUTE_SELECTIVE, MODEL_RECOMPUTE_FULL } model_recompute;
 typedef enum model_tune { MODEL_TRAIN_FULL, MODEL_TRAIN_LORA, MODEL_TRAIN_QLORA } model_tune;

@@ -357,6 +357,24 @@ static void test_model__lora_targets(void **state)
              m->layers * 2 * s * m->hidden, 1e-12);
     near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_LORA, ATTN, d),
              m->layers * m->top_k * (2 * s * m->hidden + 2 * s * m->moe_ffn), 1e-12);
+    /* The experts' adapters (up, gate and down of each of the 8) go with
+     * their experts: EP 8 divides them, as it divides the experts. */
+    {
+        const double eh = m->hidden, fe = m->moe_ffn;
+        double on_experts = model_lora_layer_expert_params(m, 16, 0);
+        model_memory x;
+        near_rel(on_experts, 16 * m->experts * (2 * (eh + fe) + (fe + eh)), 1e-12);
+        assert_true(model_lora_layer_expert_params(m, 16, ATTN) == 0.0);
+        near_rel(model_lora_layer_expert_params(m, 16, MODEL_LORA_FC2), 16 * m->experts * (fe + eh), 1e-12);
+        l.tune = MODEL_TRAIN_LORA;
+        l.dp = 8;
+        l.ep = 8;
+        assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+        near_rel(x.trainable, m->layers * (model_lora_layer_params(m, 16, ATTN) + on_experts / 8), 1e-12);
+    }
+    model_free(m);
+    assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
+    assert_true(model_lora_layer_expert_params(m, 16, 0) == 0.0); /* dense */
     model_free(m);
 }
 
