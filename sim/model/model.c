@@ -413,30 +413,38 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     for (int st = 0; st < l->pp; st++) {
         model_memory x;
         int layers = 0;
-        double in_flight, experts, shard, params, trainable;
+        double in_flight, experts, shard, tshard, params, trainable;
         memset(&x, 0, sizeof(x));
         for (int c = 0; c < vpp; c++)
             layers += model_vstage_layers(m, l->pp, vpp, c * l->pp + st);
         params = layers * layer_p + (st == 0 ? emb + model_position_params(m) + m->hidden : 0.0) +
                  (st == l->pp - 1 && !m->tied_embeddings ? emb : 0.0);
         trainable = params;
-        if (l->tune != MODEL_TRAIN_FULL) { /* the experts' adapters go with their experts, over EP */
-            int r = l->lora_rank > 0 ? l->lora_rank : 16;
-            double on_experts = model_lora_layer_expert_params(m, r, l->lora_targets);
-            trainable = layers * ((model_lora_layer_params(m, r, l->lora_targets) - on_experts) / l->tp + on_experts / ep);
-        }
-        x.params = params;
-        x.trainable = trainable;
         /* Weights, gradients, optimizer: mixed-precision Adam, ZeRO over DP
          * (and CP: Megatron shards the optimizer over the data- and
          * context-parallel ranks); an expert's states only over the ranks that
-         * hold the same experts, DP x CP / EP of them. */
+         * hold the same experts, DP x CP / EP of them. The share of experts
+         * is the base's for its weights, the adapters' for theirs. */
         experts = layers * model_layer_expert_params(m) / ep / params;
         shard = (1.0 - experts) / (l->dp * cp) + experts * ep / (l->dp * cp);
-        x.weights = (l->tune == MODEL_TRAIN_FULL ? 2.0 * params : base_bytes * params + 2.0 * trainable) *
-                    (l->zero >= 3 ? shard : 1.0);
-        x.gradients = 2.0 * trainable * (l->zero >= 2 ? shard : 1.0);
-        x.optimizer = model_adam_bytes(l->adam) * trainable * (l->zero >= 1 ? shard : 1.0);
+        tshard = shard;
+        if (l->tune != MODEL_TRAIN_FULL) { /* the experts' adapters go with their experts, over EP */
+            int r = l->lora_rank > 0 ? l->lora_rank : 16;
+            double all = model_lora_layer_params(m, r, l->lora_targets),
+                   in_experts = model_lora_layer_expert_params(m, r, l->lora_targets);
+            double on_experts = layers * in_experts / ep;
+            trainable = layers * (all - in_experts) / l->tp + on_experts;
+            experts = trainable > 0.0 ? on_experts / trainable : 0.0;
+            tshard = (1.0 - experts) / (l->dp * cp) + experts * ep / (l->dp * cp);
+        }
+        x.params = params;
+        x.trainable = trainable;
+        x.weights = l->tune == MODEL_TRAIN_FULL
+                        ? 2.0 * params * (l->zero >= 3 ? shard : 1.0)
+                        : (base_bytes * params * (l->zero >= 3 ? shard : 1.0) +
+                           2.0 * trainable * (l->zero >= 3 ? tshard : 1.0));
+        x.gradients = 2.0 * trainable * (l->zero >= 2 ? tshard : 1.0);
+        x.optimizer = model_adam_bytes(l->adam) * trainable * (l->zero >= 1 ? tshard : 1.0);
         /* Activations, in layers x micro-batches: 1F1B keeps min(pp - stage,
          * micro-batches) in flight; the interleaved schedule its warm-up
          * plus one, (pp - stage - 1) * 2 + (vpp - 1) * pp + 1 virtual

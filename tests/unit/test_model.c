@@ -371,6 +371,20 @@ static void test_model__lora_targets(void **state)
         l.ep = 8;
         assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
         near_rel(x.trainable, m->layers * (model_lora_layer_params(m, 16, ATTN) + on_experts / 8), 1e-12);
+        /* TP 2 divides the attention's adapters, EP 4 the experts'; ZeRO-1
+         * shards the adapters' Adam states over DP 4, an expert's over the
+         * DP / EP = 1 rank holding the same experts. */
+        l.tp = 2;
+        l.dp = 4;
+        l.ep = 4;
+        l.zero = 1;
+        assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+        {
+            double dense = m->layers * model_lora_layer_params(m, 16, ATTN) / 2, moe = m->layers * on_experts / 4;
+            near_rel(x.trainable, dense + moe, 1e-12);
+            near_rel(x.optimizer, 12.0 * (dense / 4 + moe), 1e-12);
+            near_rel(x.gradients, 2.0 * (dense + moe), 1e-12);
+        }
     }
     model_free(m);
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
