@@ -155,15 +155,13 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     {
         const plat_gpu *g = &plat_type_of_rank(p, 0)->gpu;
         double cap = g->mem_bytes, G = 1e9;
+        bool some = l.tune != MODEL_TRAIN_FULL && strcmp(model_lora_targets_name(l.lora_targets), "all") != 0;
         printf("# scalepath %s memory: %s (%.2fB parameters) on %s, %s GPU (%.0f GB%s)\n", SP_VERSION,
                m->name, model_params(m) / 1e9, p->name, g->model, cap / G,
                g->unified ? ", unified with the CPU" : "");
         printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s GEMMs\n",
-               l.tp, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune],
-               l.tune != MODEL_TRAIN_FULL && l.lora_targets != 0 && l.lora_targets != MODEL_LORA_ALL ? " on " : "",
-               l.tune != MODEL_TRAIN_FULL && l.lora_targets != 0 && l.lora_targets != MODEL_LORA_ALL
-                   ? model_lora_targets_name(l.lora_targets)
-                   : "",
+               l.tp, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune], some ? " on " : "",
+               some ? model_lora_targets_name(l.lora_targets) : "",
                l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
                l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",
                l.flash_attention ? "FlashAttention" : "attention scores kept", plat_prec_name(a.cfg.prec));

@@ -232,6 +232,17 @@ double model_lora_layer_expert_params(const model *m, int r, unsigned targets)
     return m->experts > 1 && ffn != 0 ? model_lora_layer_params(m, r, ffn) : 0.0;
 }
 
+double model_lora_layer_trained(const model *m, const model_layout *l, double *on_experts)
+{
+    int r = l->lora_rank > 0 ? l->lora_rank : 16;
+    double in_experts = model_lora_layer_expert_params(m, r, l->lora_targets);
+    double experts = in_experts / (l->ep > 1 ? l->ep : 1);
+
+    if (on_experts != NULL)
+        *on_experts = experts;
+    return (model_lora_layer_params(m, r, l->lora_targets) - in_experts) / l->tp + experts;
+}
+
 /* Activation bytes of one layer for one micro-batch on one GPU, bf16:
  * Korthikanti et al.'s terms, for GQA (K and V of kv_dim) and gated FFNs,
  * with their dropout masks (1 B per element) only where the model has
@@ -429,12 +440,9 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
         shard = (1.0 - experts) / (l->dp * cp) + experts * ep / (l->dp * cp);
         tshard = shard;
         if (l->tune != MODEL_TRAIN_FULL) { /* the experts' adapters go with their experts, over EP */
-            int r = l->lora_rank > 0 ? l->lora_rank : 16;
-            double all = model_lora_layer_params(m, r, l->lora_targets),
-                   in_experts = model_lora_layer_expert_params(m, r, l->lora_targets);
-            double on_experts = layers * in_experts / ep;
-            trainable = layers * (all - in_experts) / l->tp + on_experts;
-            experts = trainable > 0.0 ? on_experts / trainable : 0.0;
+            double on_experts;
+            trainable = layers * model_lora_layer_trained(m, l, &on_experts);
+            experts = trainable > 0.0 ? layers * on_experts / trainable : 0.0;
             tshard = (1.0 - experts) / (l->dp * cp) + experts * ep / (l->dp * cp);
         }
         x.params = params;

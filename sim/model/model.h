@@ -89,6 +89,11 @@ double model_lora_layer_params(const model *m, int r, unsigned targets);
  * model): split over the expert-parallel ranks with their experts, where
  * the rest is split over TP. */
 double model_lora_layer_expert_params(const model *m, int r, unsigned targets);
+struct model_layout;
+/* The adapters one GPU trains per layer under layout l (LoRA / QLoRA): the
+ * dense layers' split over TP, the experts' over EP; *on_experts (may be
+ * NULL) gets the experts' share of it. */
+double model_lora_layer_trained(const model *m, const struct model_layout *l, double *on_experts);
 
 typedef enum model_recompute { MODEL_RECOMPUTE_NONE, MODEL_RECOMPUTE_SELECTIVE, MODEL_RECOMPUTE_FULL } model_recompute;
 typedef enum model_tune { MODEL_TRAIN_FULL, MODEL_TRAIN_LORA, MODEL_TRAIN_QLORA } model_tune;

@@ -505,11 +505,8 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->layer_params = (model_layer_params(m) - model_layer_expert_params(m)) / tp + model_layer_expert_params(m) / g->ep;
     k->layer_trained = full ? k->layer_params : 0.0;
     k->expert_trained = full ? model_layer_expert_params(m) / g->ep : 0.0;
-    if (!full) { /* the adapters, as the memory accounting counts them: the experts' over EP */
-        double on_experts = model_lora_layer_expert_params(m, r, l->lora_targets);
-        k->expert_trained = on_experts / g->ep;
-        k->layer_trained = (model_lora_layer_params(m, r, l->lora_targets) - on_experts) / tp + k->expert_trained;
-    }
+    if (!full) /* the adapters, as the memory accounting counts them: the experts' over EP */
+        k->layer_trained = model_lora_layer_trained(m, l, &k->expert_trained);
     if (l->tune == MODEL_TRAIN_QLORA) /* NF4 weights dequantized to bf16 for every pass */
         k->qlora_dequant = train_memory_time(gpu, k->layer_params * (4.127 / 8.0 + 2.0));
     k->embed_params = V * h / tp;
