@@ -26,6 +26,14 @@ has only output projection and loss calculation". A chunk that loses its
 one layer held one, so V = 128 / 16 = 8 chunks of one layer. Plain 1F1B is
 printed as a sensitivity line.
 
+FP8 weights as each run kept them: Megatron-Bridge's FP8 recipes store the
+weights in FP8 (`fp8_param_gather = True` in bf16_with_fp8_current_scaling_mixed,
+..._delayed_scaling_mixed and bf16_with_mxfp8_mixed, src/megatron/bridge/
+training/mixed_precision.py), so those cases pass --fp8-params, and the
+Megatron-FSDP one --no-weight-cache too (the perf scripts' FSDP overrides set
+keep_fp8_transpose_cache = False); NVIDIA's MLPerf LoRA runs set
+fp8_params and disable_parameter_transpose_cache (--no-weight-cache).
+
 MLPerf Training's LoRA benchmark (Llama 2 70B, adapters on the attention
 layers) is compared in tokens/s: each run logs its training samples per
 second, and a sample is a sequence packed to 8,192 tokens.
@@ -65,23 +73,24 @@ MLPERF_H100_1024 = ("MLPerf Training v4.0, NVIDIA, llama2_70b_lora on 128xDGX H1
                     "NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_DGXH100_128x8x1xtp4pp1cp2.sh)")
 M2_70 = "workloads/models/llama2-70b.cfg"
 MLPERF_NOTE = ("adapters on attention (qkv, proj), rank 16; FP8 attention (FP8_DPA) not modelled (bf16 here); "
-               "weights counted in bf16 (the run keeps them in FP8, fp8_params)")
+               "weights in FP8 and quantized each micro-batch, as the run (fp8_params, "
+               "disable_parameter_transpose_cache)")
 TF, TOK, TFC = "TFLOP/s", "tokens/s", "causal"
 LLAMA3_V8 = "micro-batch 1, 8 virtual stages of one layer (section 3.3.2)"
 
 # The MoE layouts of NVIDIA's tables (the same in 25.09 and 25.11).
 QWEN30_H100 = ["-p", "platforms/superpod-h100.cfg", "-n", "2", "-m", Q30, "--pp", "2", "--vpp", "24", "--ep", "8",
-               "--seq", "4096", "--gbs", "512", "--mbs", "2", "--zero", "1", "--precision", "fp8"]
+               "--seq", "4096", "--gbs", "512", "--mbs", "2", "--zero", "1", "--precision", "fp8", "--fp8-params"]
 QWEN30_B200 = ["-p", "platforms/dgx-b200.cfg", "-m", Q30, "--ep", "8", "--seq", "4096", "--gbs", "512", "--mbs", "1",
-               "--zero", "1", "--precision", "fp8"]
+               "--zero", "1", "--precision", "fp8", "--fp8-params"]
 QWEN235_B200 = ["-p", "platforms/superpod-b200.cfg", "-n", "8", "-m", Q235, "--pp", "8", "--vpp", "2", "--ep", "8",
-                "--seq", "4096", "--gbs", "1024", "--mbs", "1", "--zero", "1", "--precision", "fp8"]
+                "--seq", "4096", "--gbs", "1024", "--mbs", "1", "--zero", "1", "--precision", "fp8", "--fp8-params"]
 
 # GB200 NVL72: our platform is whole racks of 72 GPUs, so each case runs
 # NVIDIA's per-GPU work (micro-batch, micro-batches per pipeline, TP/PP/VP)
 # on whole racks, with more data-parallel replicas: 405B on 8 racks.
 GB200_405B = ["-p", "platforms/gb200-nvl72.cfg", "-n", "8", "-m", M405, "--tp", "4", "--pp", "16", "--vpp", "4",
-              "--seq", "8192", "--gbs", "3456", "--zero", "1", "--precision", "fp8", "--fold", "on"]
+              "--seq", "8192", "--gbs", "3456", "--zero", "1", "--precision", "fp8", "--fp8-params", "--fold", "on"]
 GB200_405B_NOTE = "distributed optimizer as ZeRO-1; 576 GPUs (DP 9), GBS 3,456: 384 micro-batches as published; folded"
 
 # (name, published per-GPU figure, its unit, source, assumption, scalepath train arguments)
@@ -95,23 +104,26 @@ CASES = [
     ("405B, 16,384 H100, TP8 CP16 PP16 DP8, seq 128K", 380.0, TF, LLAMA3, LLAMA3_V8,
      ["-p", "platforms/superpod-h100.cfg", "-n", "2048", "-m", M405, "--tp", "8", "--cp", "16", "--pp", "16",
       "--vpp", "8", "--seq", "131072", "--gbs", "128", "--zero", "2", "--grad-fp32"]),
-    ("8B, 8 H100, FSDP, seq 8K, GBS 128, FP8", 14451.0, TOK, BRIDGE, "FSDP as ZeRO-3",
+    ("8B, 8 H100, FSDP, seq 8K, GBS 128, FP8", 14451.0, TOK, BRIDGE,
+     "FSDP as ZeRO-3; FP8 transposes not kept (Megatron-FSDP's keep_fp8_transpose_cache = False)",
      ["-p", "platforms/dgx-h100.cfg", "-m", M8, "--seq", "8192", "--gbs", "128", "--zero", "3",
-      "--precision", "fp8"]),
+      "--precision", "fp8", "--fp8-params", "--no-weight-cache"]),
     ("70B, 64 H100, TP4 PP8 VP5, seq 8K, GBS 128, FP8", 1602.0, TOK, BRIDGE, "distributed optimizer as ZeRO-1",
      ["-p", "platforms/superpod-h100.cfg", "-n", "8", "-m", M70, "--tp", "4", "--pp", "8", "--vpp", "5",
-      "--seq", "8192", "--gbs", "128", "--zero", "1", "--precision", "fp8"]),
+      "--seq", "8192", "--gbs", "128", "--zero", "1", "--precision", "fp8", "--fp8-params"]),
     ("8B, 8 B200, MBS 2, seq 8K, GBS 128, FP8", 30624.0, TOK, BRIDGE, "distributed optimizer as ZeRO-1",
      ["-p", "platforms/dgx-b200.cfg", "-m", M8, "--seq", "8192", "--gbs", "128", "--mbs", "2", "--zero", "1",
-      "--precision", "fp8"]),
+      "--precision", "fp8", "--fp8-params"]),
     ("405B, 1,024 H100, TP8 PP8 CP2 VP8, seq 8K, GBS 512, FP8", 292.0, TOK, BRIDGE,
      "distributed optimizer as ZeRO-1; one DP replica folded",
      ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M405, "--tp", "8", "--pp", "8", "--cp", "2",
-      "--vpp", "8", "--seq", "8192", "--gbs", "512", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
+      "--vpp", "8", "--seq", "8192", "--gbs", "512", "--zero", "1", "--precision", "fp8", "--fp8-params",
+      "--fold", "on"]),
     ("405B, 128 B200, TP4 PP8 CP2 VP8, seq 8K, GBS 64, FP8", 661.0, TOK, BRIDGE,
      "distributed optimizer as ZeRO-1; one DP replica folded",
      ["-p", "platforms/superpod-b200.cfg", "-n", "16", "-m", M405, "--tp", "4", "--pp", "8", "--cp", "2",
-      "--vpp", "8", "--seq", "8192", "--gbs", "64", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
+      "--vpp", "8", "--seq", "8192", "--gbs", "64", "--zero", "1", "--precision", "fp8", "--fp8-params",
+      "--fold", "on"]),
     ("Qwen3 30B-A3B MoE, 16 H100, PP2 VP24 EP8, seq 4K, FP8", 5275.0, TOK, BRIDGE,
      "distributed optimizer as ZeRO-1; balanced routing", QWEN30_H100),
     ("Qwen3 30B-A3B MoE, 8 B200, EP8, seq 4K, FP8-MX", 9299.0, TOK, BRIDGE,
@@ -122,18 +134,19 @@ CASES = [
     ("8B, 8 GB200 (run on one NVL72 rack), MBS 2, seq 8K, FP8", 31508.0, TOK, BRIDGE,
      "distributed optimizer as ZeRO-1; 72 GPUs, GBS 1,152: 8 micro-batches per GPU as published",
      ["-p", "platforms/gb200-nvl72.cfg", "-n", "1", "-m", M8, "--seq", "8192", "--gbs", "1152", "--mbs", "2",
-      "--zero", "1", "--precision", "fp8"]),
+      "--zero", "1", "--precision", "fp8", "--fp8-params"]),
     ("405B, 256 GB200 (run on 8 racks), TP4 PP16 VP4, seq 8K, FP8", 813.0, TOK, BRIDGE,
      GB200_405B_NOTE, GB200_405B),
     # The next release's table, the same dense H100 layouts with larger global batches.
     ("70B, 64 H100, TP4 PP8 VP5, seq 8K, GBS 256, FP8 (26.02)", 1621.0, TOK, BRIDGE_2602,
      "distributed optimizer as ZeRO-1",
      ["-p", "platforms/superpod-h100.cfg", "-n", "8", "-m", M70, "--tp", "4", "--pp", "8", "--vpp", "5",
-      "--seq", "8192", "--gbs", "256", "--zero", "1", "--precision", "fp8"]),
+      "--seq", "8192", "--gbs", "256", "--zero", "1", "--precision", "fp8", "--fp8-params"]),
     ("405B, 1,024 H100, TP8 PP8 CP2 VP8, seq 8K, GBS 1536, FP8 (26.02)", 311.0, TOK, BRIDGE_2602,
      "distributed optimizer as ZeRO-1; one DP replica folded",
      ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M405, "--tp", "8", "--pp", "8", "--cp", "2",
-      "--vpp", "8", "--seq", "8192", "--gbs", "1536", "--zero", "1", "--precision", "fp8", "--fold", "on"]),
+      "--vpp", "8", "--seq", "8192", "--gbs", "1536", "--zero", "1", "--precision", "fp8", "--fp8-params",
+      "--fold", "on"]),
     ("405B, 256 GB200 (run on 8 racks), TP4 PP16 VP4, seq 8K, FP8 (26.02)", 793.0, TOK, BRIDGE_2602,
      GB200_405B_NOTE, GB200_405B),
     # MLPerf Training's LoRA benchmark (Llama 2 70B, GovReport packed to 8,192
@@ -141,8 +154,8 @@ CASES = [
     ("Llama 2 70B LoRA, 8 H100, TP4 SP, FP8, MLPerf v4.0", 2.1552 * 8192 / 8, TOK, MLPERF_H100,
      MLPERF_NOTE + "; TP overlap as the run's userbuffers; vboost not modelled",
      ["-p", "platforms/dgx-h100.cfg", "-m", M2_70, "--tp", "4", "--seq", "8192", "--gbs", "8", "--mbs", "1",
-      "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--precision", "fp8",
-      "--tp-overlap"]),
+      "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--precision", "fp8", "--fp8-params",
+      "--no-weight-cache", "--tp-overlap"]),
     # The same round on 128 DGX H100: one micro-batch per replica and step.
     # Its log's throughput is per block: 163.9 samples/s over the first 57
     # steps (with the first step's one-time costs), then ten blocks of 3
@@ -152,11 +165,12 @@ CASES = [
      "context parallel as a ring (the yaml sets no cp_comm_type); SHARP not modelled; folded",
      ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M2_70, "--tp", "4", "--cp", "2", "--seq", "8192",
       "--gbs", "128", "--mbs", "1", "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention",
-      "--precision", "fp8", "--tp-overlap", "--fold", "on"]),
+      "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--tp-overlap", "--fold", "on"]),
     ("Llama 2 70B LoRA, 8 B200, CP2, FP8, MLPerf v4.1 preview", 4.6995 * 8192 / 8, TOK, MLPERF_B200,
      MLPERF_NOTE + "; context parallel as a ring (the run: all-to-all, cp_comm_type a2a); CUDA graphs",
      ["-p", "platforms/dgx-b200.cfg", "-m", M2_70, "--cp", "2", "--seq", "8192", "--gbs", "8", "--mbs", "1",
-      "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--precision", "fp8"]),
+      "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--precision", "fp8", "--fp8-params",
+      "--no-weight-cache"]),
     # The same three layouts in the previous release's table, which ran MoE
     # with token dropping: the same work under forced balanced routing (no
     # token is dropped when every expert gets its share), without the

@@ -21,6 +21,7 @@ static void usage(FILE *fp)
             "                        [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
             "                        [--cp C] [--vpp V] [--ep E]\n"
             "                        [--adam fp32|bf16|int8|pure-bf16] [--precision bf16|fp8|fp4]\n"
+            "                        [--fp8-params] [--no-weight-cache]\n"
             "                        [--loss fused|unfused] [--moe-imbalance F] [--moe-capacity C [--moe-pad]]\n"
             "\n"
             "Memory per GPU of a training step, by the standard accounting: weights,\n"
@@ -29,7 +30,10 @@ static void usage(FILE *fp)
             "defaults to the ranks left after TP x PP. Defaults: tp 1, pp 1, ZeRO 0,\n"
             "micro-batch 1, sequence 4096, FlashAttention, no recompute, full training,\n"
             "bf16 GEMMs. With --precision fp8 each trained linear layer keeps its input for\n"
-            "the backward pass in 1 byte per element (Transformer Engine), as train does.\n"
+            "the backward pass in 1 byte per element (Transformer Engine), as train does,\n"
+            "and every linear weight its FP8 copy and transpose between micro-batches (2 B);\n"
+            "--fp8-params stores those weights in FP8 (1 B) and keeps the transpose alone,\n"
+            "--no-weight-cache keeps no copy between micro-batches (see train --help).\n"
             "--loss unfused counts the loss as PyTorch's F.cross_entropy on fp32 logits\n"
             "holds it (14 B per logit at its peak, against 6 for Megatron-LM's fused one).\n"
             "For a mixture of experts, --moe-imbalance, --moe-capacity and --moe-pad say\n"
@@ -49,6 +53,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},
         {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
         {"lora-targets", required_argument, NULL, 304},
+        {"fp8-params", no_argument, NULL, 305},    {"no-weight-cache", no_argument, NULL, 306},
         {"ep", required_argument, NULL, 'E'},       {"cp", required_argument, NULL, 'C'},
         {"vpp", required_argument, NULL, 'V'},      {"adam", required_argument, NULL, 'a'},
         {"precision", required_argument, NULL, 'Q'}, {"help", no_argument, NULL, 'h'},
@@ -90,6 +95,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
             continue;
         case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
         case 'E': case 'C': case 'V': case 'a': case 'Q': case 'x': case 'I': case 301: case 302: case 304:
+        case 305: case 306:
             if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
                 err = SP_EINPUT;
             continue;
@@ -146,7 +152,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     {
         train_config tc = a.cfg;
         tc.l = l;
-        if ((err = train_check_moe(m, &tc, diag)) < 0)
+        if ((err = train_check_moe(m, &tc, diag)) < 0 || (err = train_check_fp8(&tc, diag)) < 0)
             goto done;
         l.moe_load = train_moe_load(m, &tc, &dropped);
     }
@@ -159,12 +165,13 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         printf("# scalepath %s memory: %s (%.2fB parameters) on %s, %s GPU (%.0f GB%s)\n", SP_VERSION,
                m->name, model_params(m) / 1e9, p->name, g->model, cap / G,
                g->unified ? ", unified with the CPU" : "");
-        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s GEMMs\n",
+        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s GEMMs%s%s\n",
                l.tp, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune], some ? " on " : "",
                some ? model_lora_targets_name(l.lora_targets) : "",
                l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
                l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",
-               l.flash_attention ? "FlashAttention" : "attention scores kept", plat_prec_name(a.cfg.prec));
+               l.flash_attention ? "FlashAttention" : "attention scores kept", plat_prec_name(a.cfg.prec),
+               l.fp8_params ? ", FP8 parameters" : "", l.no_weight_cache ? ", no weight cache" : "");
         if (m->experts > 1) {
             printf("# MoE routing: the busiest expert-parallel rank's experts hold %.3f x the balanced tokens",
                    l.moe_load > 0.0 ? l.moe_load : 1.0);

@@ -300,6 +300,10 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
            job->global_batch, plat_prec_name(job->prec));
     if (mode >= 2 && job->lora_targets != MODEL_LORA_ALL)
         printf(", adapters on %s", model_lora_targets_name(job->lora_targets));
+    if (job->fp8_params)
+        printf(", FP8 parameters");
+    if (job->no_weight_cache)
+        printf(", no weight cache");
     if (job->unfused_loss)
         printf(", unfused loss");
     if (job->m->experts > 1 && (job->moe_imbalance > 1.0 || job->moe_capacity > 0.0)) {

@@ -23,7 +23,7 @@ static void usage(FILE *fp)
             "                       [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
-            "                       [--precision bf16|fp8|fp4]\n"
+            "                       [--precision bf16|fp8|fp4] [--fp8-params] [--no-weight-cache]\n"
             "                       [--grad-fp32] [--adam fp32|bf16|int8|pure-bf16] [--fold auto|on|off]\n"
             "                       [--tp-overlap] [--moe-imbalance F] [--moe-capacity C [--moe-pad]]\n"
             "                       [--loss fused|unfused]\n"
@@ -45,6 +45,13 @@ static void usage(FILE *fp)
             "                    names; in experts too), attention (qkv,proj), mlp\n"
             "                    (fc1,fc2), comma-separated                     default all\n"
             "  --precision P     GEMM precision (attention stays bf16)           default bf16\n"
+            "  --fp8-params      FP8: the linear layers' weights stored in FP8, 1 B, and\n"
+            "                    gathered so by ZeRO (NeMo's fp8_params, Megatron-LM's\n"
+            "                    --fp8-param-gather; full training needs ZeRO 1-3);\n"
+            "                    else bf16 with an FP8 copy\n"
+            "  --no-weight-cache FP8: quantize the weights on every micro-batch, keeping no\n"
+            "                    copy between them (Megatron-LM's\n"
+            "                    disable_parameter_transpose_cache)\n"
             "  --grad-fp32       reduce gradients in fp32 (4 B) instead of bf16\n"
             "  --adam S          Adam's moments in fp32 (12 B per parameter with the master\n"
             "                    weight), bf16 (8 B) or 8-bit (6 B); pure-bf16: bf16 moments\n"
@@ -119,6 +126,12 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         return SP_OK;
     case 'F':
         l->flash_attention = false;
+        return SP_OK;
+    case 305:
+        l->fp8_params = true;
+        return SP_OK;
+    case 306:
+        l->no_weight_cache = true;
         return SP_OK;
     case 'g':
         a->cfg.grad_fp32 = true;
@@ -200,7 +213,7 @@ int cli_train_lora_check(const model_layout *l, diag_list *diag)
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -330,6 +343,12 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
              l->tp, l->cp > 1 ? l->cp : 1, l->pp, l->vpp > 1 ? " (interleaved)" : "", l->dp, ep, l->zero,
              l->micro_batch, l->seq_len, l->microbatches, how, recompute[l->recompute],
              plat_prec_name(a->cfg.prec), l->unfused_loss ? ", unfused loss" : "", a->cfg.fold ? ", folded" : "");
+    if (l->fp8_params || l->no_weight_cache) {
+        size_t used = strlen(buf);
+        if (used < size)
+            snprintf(buf + used, size - used, "%s%s", l->fp8_params ? ", FP8 parameters" : "",
+                     l->no_weight_cache ? ", no weight cache" : "");
+    }
     if (l->adam != MODEL_ADAM_FP32) {
         static const char *const adam[] = {"fp32", "bf16", "8-bit", "pure bf16 (no master weights)"};
         size_t used = strlen(buf);
@@ -422,6 +441,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
         {"lora-targets", required_argument, NULL, 304},
         {"precision", required_argument, NULL, 'Q'}, {"grad-fp32", no_argument, NULL, 'g'},
+        {"fp8-params", no_argument, NULL, 305},    {"no-weight-cache", no_argument, NULL, 306},
         {"fold", required_argument, NULL, 'O'},     {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'X'},    {"output", required_argument, NULL, 'o'},
         {"collnet", no_argument, NULL, 300},
@@ -584,7 +604,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 19, NF = 21, NS = 8 };
+    enum { NI = 22, NF = 21, NS = 9 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -602,7 +622,10 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                 l->vpp > 1 ? l->vpp : 1, l->dp, l->zero, l->micro_batch, l->seq_len,
                                 l->microbatches, r->fits, rows[i].a->cfg.fold, (int64_t)r->nops,
                                 l->ep > 1 ? l->ep : 1, rows[i].a->cfg.tp_overlap, !rows[i].a->cfg.sms_free,
-                                rows[i].a->cfg.moe_pad, (int64_t)r->simgrid_nodes};
+                                rows[i].a->cfg.moe_pad, (int64_t)r->simgrid_nodes,
+                                l->tune == MODEL_TRAIN_FULL ? 0 : (l->lora_rank > 0 ? l->lora_rank : 16),
+                                l->fp8_params,
+                                rows[i].a->cfg.prec == PLAT_FP8 && !l->no_weight_cache && l->tune != MODEL_TRAIN_QLORA};
             double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
@@ -614,7 +637,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                r->moe_dropped};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec),
-                                    model_loss_name(l->unfused_loss), model_adam_name(l->adam)};
+                                    model_loss_name(l->unfused_loss), model_adam_name(l->adam),
+                                    l->tune == MODEL_TRAIN_FULL ? "" : model_lora_targets_name(l->lora_targets)};
             (void)tune;
             for (int k = 0; k < NI; k++)
                 iv[k * n + i] = ints[k];
@@ -635,6 +659,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                  sv + 6 * n},
                 {"adam_state", OUT_STR, "", "Adam's state: fp32, bf16, int8 (moments; fp32 master weights) or "
                  "pure-bf16 (bf16 moments, no master)", sv + 7 * n},
+                {"lora_targets", OUT_STR, "", "LoRA / QLoRA: the layers with adapters (as --lora-targets); "
+                 "empty for full training", sv + 8 * n},
                 {"nodes", OUT_I64, "1", "nodes", iv},
                 {"gpus", OUT_I64, "1", "GPUs", iv + n},
                 {"tp", OUT_I64, "1", "tensor-parallel size (with sequence parallelism)", iv + 2 * n},
@@ -657,6 +683,10 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"simgrid_nodes", OUT_I64, "1",
                  "nodes SimGrid was given: those the simulation used, where routes stay the same (else all)",
                  iv + 18 * n},
+                {"lora_rank", OUT_I64, "1", "LoRA / QLoRA: the adapters' rank; 0 for full training", iv + 19 * n},
+                {"fp8_params", OUT_I64, "1", "1 if the linear weights were stored in FP8", iv + 20 * n},
+                {"weight_cache", OUT_I64, "1",
+                 "1 if FP8 training kept the quantized weights between micro-batches", iv + 21 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
                 {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},

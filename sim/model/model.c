@@ -146,6 +146,20 @@ double model_layer_params(const model *m)
     return attn + ffn + 2.0 * h;                        /* two norms */
 }
 
+double model_layer_linear_expert_params(const model *m, const model_layout *l)
+{
+    return m->experts > 1 ? model_layer_expert_params(m) / (l->ep > 1 ? l->ep : 1) : 0.0;
+}
+
+double model_layer_linear_params(const model *m, const model_layout *l)
+{
+    double h = m->hidden;
+    double dense = 2.0 * h * model_q_dim(m) + 2.0 * h * model_kv_dim(m); /* q, o; k, v */
+    if (m->experts <= 1)
+        dense += (m->gated_ffn ? 3.0 : 2.0) * h * m->ffn;
+    return dense / l->tp + model_layer_linear_expert_params(m, l);
+}
+
 double model_active_params(const model *m)
 {
     double all = model_params(m);
@@ -424,7 +438,8 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     for (int st = 0; st < l->pp; st++) {
         model_memory x;
         int layers = 0;
-        double in_flight, experts, shard, tshard, params, trainable;
+        double in_flight, experts, shard, tshard, params, trainable, linear, base, saved_w;
+        bool fp8w;
         memset(&x, 0, sizeof(x));
         for (int c = 0; c < vpp; c++)
             layers += model_vstage_layers(m, l->pp, vpp, c * l->pp + st);
@@ -447,10 +462,26 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
         }
         x.params = params;
         x.trainable = trainable;
-        x.weights = l->tune == MODEL_TRAIN_FULL
-                        ? 2.0 * params * (l->zero >= 3 ? shard : 1.0)
-                        : (base_bytes * params * (l->zero >= 3 ? shard : 1.0) +
-                           2.0 * trainable * (l->zero >= 3 ? tshard : 1.0));
+        /* FP8: the linear weights' quantized copies (model_memory_per_gpu's
+         * comment). Transformer Engine keeps them between micro-batches
+         * when Megatron-LM passes is_first_microbatch (its default): the
+         * FP8 weight and its transpose, which Hopper's FP8 GEMMs need for
+         * the input gradient (TE 1.x: set_fp8_weights' weight1_fp8 and
+         * weight1_t_fp8, "cache the FP8 values and transposed FP8 values
+         * in between microbatches"; TE 2.x: get_weight_workspace with
+         * column-wise usage). MXFP8 (Blackwell) keeps row- and column-wise
+         * copies alike, 1 B each (their E8M0 scales, 1 B per 32, not
+         * counted). With fp8_params the weight is the FP8 copy and only
+         * the transpose is kept. ZeRO-3 gathers each weight whole, and its
+         * copies are of the gathered weight. */
+        linear = layers * model_layer_linear_params(m, l);
+        fp8w = l->fp8_inputs && l->tune != MODEL_TRAIN_QLORA;
+        base = l->tune == MODEL_TRAIN_FULL ? 2.0 * params : base_bytes * params;
+        if (fp8w && l->fp8_params)
+            base -= (l->tune == MODEL_TRAIN_FULL ? 2.0 : base_bytes) * linear - linear;
+        x.weights = base * (l->zero >= 3 ? shard : 1.0) +
+                    (l->tune == MODEL_TRAIN_FULL ? 0.0 : 2.0 * trainable * (l->zero >= 3 ? tshard : 1.0)) +
+                    (fp8w && !l->no_weight_cache ? (l->fp8_params ? 1.0 : 2.0) * linear : 0.0);
         x.gradients = 2.0 * trainable * (l->zero >= 2 ? tshard : 1.0);
         x.optimizer = model_adam_bytes(l->adam) * trainable * (l->zero >= 1 ? tshard : 1.0);
         /* Activations, in layers x micro-batches: 1F1B keeps min(pp - stage,
@@ -467,10 +498,16 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
             for (int k = 0; k < (chunks < total ? chunks : total); k++)
                 in_flight += model_vstage_layers(m, l->pp, vpp, (k % (l->pp * vpp)) / l->pp * l->pp + st);
         }
+        /* Quantized anew each micro-batch (no_weight_cache), a layer's FP8
+         * weight transpose is saved for its backward pass (TE 1.x Linear:
+         * weight_t_fp8 in save_for_backward), 1 B per weight in every
+         * layer of every micro-batch in flight. An FP8 parameter is saved
+         * as it is, its transpose made in the backward pass. */
+        saved_w = fp8w && l->no_weight_cache && !l->fp8_params ? model_layer_linear_params(m, l) : 0.0;
         if (l->recompute == MODEL_RECOMPUTE_FULL) /* only each layer's input is kept, then one layer recomputed */
-            x.activations = in_flight * kept + per_layer;
+            x.activations = in_flight * kept + per_layer + saved_w;
         else
-            x.activations = in_flight * per_layer;
+            x.activations = in_flight * (per_layer + saved_w);
         x.logits = st == l->pp - 1 ? logits : 0.0;
         x.framework = model_framework_bytes(l);
         x.total = x.weights + x.gradients + x.optimizer + x.activations + x.logits + x.framework;

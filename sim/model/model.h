@@ -148,7 +148,20 @@ typedef struct model_layout {
                               * padding); 0 = 1 */
     unsigned lora_targets;   /* LoRA / QLoRA: the layers with adapters, MODEL_LORA_* bits;
                               * 0 = all */
+    bool fp8_params;         /* with fp8_inputs: the transformer layers' linear weights stored
+                              * in FP8, 1 B, no bf16 copy (Transformer Engine's fp8_model_init:
+                              * NeMo's fp8_params, Megatron-LM's --fp8-param-gather) */
+    bool no_weight_cache;    /* with fp8_inputs: no quantized weight kept from one micro-batch
+                              * to the next (Megatron-LM's disable_parameter_transpose_cache:
+                              * Transformer Engine quantizes each micro-batch anew) */
 } model_layout;
+
+/* The linear layers' weights of one transformer layer on one GPU (what
+ * FP8 training quantizes): the attention's and dense FFN's over TP, the
+ * experts' over EP; not the norms or a MoE router. */
+double model_layer_linear_params(const model *m, const model_layout *l);
+/* The same, of the experts alone. */
+double model_layer_linear_expert_params(const model *m, const model_layout *l);
 
 /* Transformer layers of virtual pipeline stage k, 0 <= k < pp * vpp (GPU
  * k % pp runs it, as chunk k / pp): as even as possible, and where the
@@ -222,6 +235,12 @@ double model_framework_bytes(const model_layout *l);
  * gradients too, ZeRO-3 the weights too. LoRA freezes bf16 base weights
  * (2 B) and trains the adapters; QLoRA stores the base in 4-bit NF4 with
  * double quantization (4.127 bits per parameter, Dettmers et al. 2023).
+ * FP8 training (fp8_inputs, full or LoRA) adds Transformer Engine's
+ * quantized weights: kept between micro-batches, the FP8 copy and its
+ * transpose of every linear weight (2 B); with fp8_params the weight is
+ * FP8 itself (1 B, not 2) and only its transpose is added (1 B); with
+ * no_weight_cache nothing is kept, and each micro-batch in flight holds
+ * the FP8 copies its backward pass needs (1 B; none with fp8_params).
  * The total adds model_framework_bytes().
  * @return SP_OK or SP_EINPUT (a layout the model does not divide into)
  */

@@ -40,6 +40,10 @@ static const cfg_key job_keys[] = {
     {"lora_targets",  CFG_STRING, false, 0, 0, false, "LoRA / QLoRA: layers with adapters, as train's --lora-targets (default all)"},
     {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16, int8 or pure-bf16"},
     {"loss",          CFG_STRING, false, 0, 0, false, "cross-entropy: fused (Megatron-LM, default) or unfused (PyTorch)"},
+    {"fp8_params",    CFG_BOOL,   false, 0, 0, false,
+     "FP8: the linear weights stored in FP8, as train's --fp8-params (default false)"},
+    {"weight_cache",  CFG_BOOL,   false, 0, 0, false,
+     "FP8: quantized weights kept between micro-batches (default true; false as train's --no-weight-cache)"},
     {"tp_overlap",    CFG_BOOL,   false, 0, 0, false, "TP communication pipelined with its GEMMs (default false)"},
     {"sm_contention", CFG_BOOL,   false, 0, 0, false, "compute loses the SMs of collectives beside it (default true)"},
     {"moe_imbalance", CFG_NUMBER, false, 1, 1e6, false, "MoE: busiest expert-parallel rank's tokens over the mean (default 1)"},
@@ -176,6 +180,21 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
                        "job: loss \"%s\": expected fused or unfused", loss);
             err = SP_EINPUT;
         }
+    }
+    j->fp8_params = cfg_bool(g, "fp8_params", false);
+    j->no_weight_cache = !cfg_bool(g, "weight_cache", true);
+    if ((j->fp8_params || config_setting_get_member(g, "weight_cache") != NULL) && j->prec != PLAT_FP8) {
+        const char *key = j->fp8_params ? "fp8_params" : "weight_cache";
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, key)}, "job: %s applies to precision fp8, not %s", key,
+                   plat_prec_name(j->prec));
+        err = SP_EINPUT;
+    } else if (j->fp8_params &&
+               (j->tune == MODEL_TRAIN_QLORA || (j->tune == MODEL_TRAIN_FULL && j->adam == MODEL_ADAM_PURE_BF16))) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "fp8_params")},
+                   "job: fp8_params: not with %s (trained FP8 weights are requantized from an fp32 master copy; "
+                   "QLoRA's base is NF4)",
+                   j->tune == MODEL_TRAIN_QLORA ? "mode qlora" : "adam_state pure-bf16");
+        err = SP_EINPUT;
     }
     j->tp_overlap = cfg_bool(g, "tp_overlap", false);
     j->sms_free = !cfg_bool(g, "sm_contention", true);
@@ -455,7 +474,10 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                 continue;
             dp = N / (tp * pp);
             for (int z = 0; z <= (full ? 3 : 0) && err == SP_OK; z++) {
-                if ((z == 3 && pp > 1) || (z > 0 && dp == 1))
+                /* Trained FP8 weights need a sharded optimizer (train_check_fp8),
+                 * which on one data-parallel rank is the plain one. */
+                bool fp8_full = full && j->fp8_params;
+                if ((z == 3 && pp > 1) || (z > 0 && dp == 1 && !(fp8_full && z == 1)) || (fp8_full && z == 0))
                     continue;
                 for (size_t b = 0; b < sizeof(mbs_list) / sizeof(*mbs_list) && err == SP_OK; b++) {
                     int mbs = mbs_list[b], micro;
@@ -475,7 +497,8 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 memset(&x, 0, sizeof(x));
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
                                                        j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels,
-                                                       j->prec == PLAT_FP8, j->unfused_loss, 0.0, j->lora_targets};
+                                                       j->prec == PLAT_FP8, j->unfused_loss, 0.0, j->lora_targets,
+                                                       j->fp8_params, j->no_weight_cache};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 x.c.tp_overlap = j->tp_overlap;

@@ -35,6 +35,8 @@ typedef struct study_job {
     unsigned lora_targets; /* LoRA / QLoRA: layers with adapters, MODEL_LORA_* bits */
     model_adam adam;      /* precision of Adam's moments */
     bool unfused_loss;    /* the loss as plain PyTorch computes it (model_layout) */
+    bool fp8_params;      /* FP8: linear weights stored in FP8 (model_layout) */
+    bool no_weight_cache; /* FP8: no quantized weights kept between micro-batches (model_layout) */
     bool tp_overlap;      /* TP communication pipelined with its GEMMs (train_config) */
     bool sms_free;        /* compute keeps every SM beside collectives (train_config) */
     double moe_imbalance; /* MoE: the busiest EP rank's tokens over the mean, >= 1 */

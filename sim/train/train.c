@@ -196,6 +196,34 @@ int train_check_moe(const model *m, const train_config *c, diag_list *diag)
     return err;
 }
 
+int train_check_fp8(const train_config *c, diag_list *diag)
+{
+    const model_layout *l = &c->l;
+    sp_loc at = {NULL, 0};
+    int err = SP_OK;
+
+    if ((l->fp8_params || l->no_weight_cache) && c->prec != PLAT_FP8) {
+        diag_error(diag, at, "%s: needs FP8 training (precision fp8), not %s",
+                   l->fp8_params ? "FP8 parameters" : "no weight cache", plat_prec_name(c->prec));
+        err = SP_EINPUT;
+    }
+    if (l->fp8_params && l->tune == MODEL_TRAIN_QLORA) {
+        diag_error(diag, at, "FP8 parameters: not with QLoRA (its base is NF4)");
+        err = SP_EINPUT;
+    }
+    /* Trained FP8 weights are requantized from the optimizer's fp32 master
+     * shards: Megatron-LM refuses --fp8-param-gather without its
+     * distributed optimizer or FSDP ("only supported with distributed
+     * optimizer or torch fsdp2", megatron/training/arguments.py). */
+    if (l->fp8_params && l->tune == MODEL_TRAIN_FULL && (l->zero == 0 || l->adam == MODEL_ADAM_PURE_BF16)) {
+        diag_error(diag, at, "FP8 parameters: full training needs %s (the weights are requantized from the "
+                   "optimizer's fp32 master copy, as Megatron-LM's distributed optimizer does)",
+                   l->zero == 0 ? "ZeRO 1-3" : "an fp32 master weight, not pure-bf16 Adam");
+        err = SP_EINPUT;
+    }
+    return err;
+}
+
 int train_check(const model *m, const plat *p, const train_config *c, diag_list *diag)
 {
     const model_layout *l = &c->l;
@@ -239,7 +267,7 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "ZeRO stage %d: expected 0..3, and ZeRO-3 without pipeline parallelism", l->zero);
         err = SP_EINPUT;
     }
-    if (train_check_moe(m, c, diag) < 0)
+    if (train_check_moe(m, c, diag) < 0 || train_check_fp8(c, diag) < 0)
         err = SP_EINPUT;
     if (l->ep > 1 && (m->experts <= 1 || m->experts % l->ep != 0 || l->dp % l->ep != 0 || l->zero >= 3)) {
         diag_error(diag, at, "EP %d needs a mixture-of-experts model whose experts (%d) and DP (%d) it divides, "
@@ -281,6 +309,7 @@ typedef struct costs {
     uint64_t p2p_bytes;  /* activations between pipeline stages (sequence-parallel shard) */
     double layer_params; /* per GPU (TP shard; experts: EP shard) */
     double layer_trained;
+    double layer_linear;   /* of layer_trained, the dense linear weights (FP8 with fp8_params) */
     double expert_trained; /* of layer_trained, the experts' (reduced over the expert-data-parallel ranks) */
     uint64_t a2a_bytes;  /* MoE: a rank's tokens x top_k, dispatched (all-to-all send buffer) */
     double embed_params; /* per GPU (TP shard), the input embedding; the output layer is as large */
@@ -335,17 +364,22 @@ static double gemm(gen *g, const plat_gpu *gpu, const char *name, const char *pa
  * with_quantized_norm: the QKV and first FFN GEMMs, no extra traffic); the
  * output gradient, m x out, once for both backward GEMMs; the weight and
  * its transpose on a step's first micro-batch, reused by the others
- * (is_first_microbatch, which Megatron-LM's forward_step sets). count layers
- * alike (local experts); adds the forward and backward times. */
+ * (is_first_microbatch, which Megatron-LM's forward_step sets), or on every
+ * micro-batch (no_weight_cache, and QLoRA's dequantized weights); an FP8 weight (fp8_params) only its
+ * transpose. count layers alike (local experts); adds the forward and
+ * backward times. */
 static void linear_casts(const gen *g, const plat_gpu *gpu, double count, double m, double in, double out,
                          bool norm_writes_input, double *fwd, double *bwd)
 {
-    double b = gemm_bytes_per_elem(g->c->prec), copies = g->c->l.tune == MODEL_TRAIN_FULL ? 2.0 : 1.0;
+    const model_layout *l = &g->c->l;
+    double b = gemm_bytes_per_elem(g->c->prec), copies = l->tune == MODEL_TRAIN_FULL ? 2.0 : 1.0;
+    bool cached = !l->no_weight_cache && l->tune != MODEL_TRAIN_QLORA; /* QLoRA dequantizes every micro-batch */
+    double weight = (l->fp8_params ? 2.0 * b : 2.0 + 2.0 * b) / (cached ? l->microbatches : 1.0);
 
     if (b >= 2.0)
         return;
     *fwd += train_memory_time(gpu, count * ((norm_writes_input ? 0.0 : m * in * (2.0 + copies * b)) +
-                                            in * out * (2.0 + 2.0 * b) / g->c->l.microbatches));
+                                            in * out * weight));
     *bwd += train_memory_time(gpu, count * m * out * (2.0 + copies * b));
 }
 
@@ -505,6 +539,7 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->layer_params = (model_layer_params(m) - model_layer_expert_params(m)) / tp + model_layer_expert_params(m) / g->ep;
     k->layer_trained = full ? k->layer_params : 0.0;
     k->expert_trained = full ? model_layer_expert_params(m) / g->ep : 0.0;
+    k->layer_linear = full ? model_layer_linear_params(m, l) - model_layer_linear_expert_params(m, l) : 0.0;
     if (!full) /* the adapters, as the memory accounting counts them: the experts' over EP */
         k->layer_trained = model_lora_layer_trained(m, l, &k->expert_trained);
     if (l->tune == MODEL_TRAIN_QLORA) /* NF4 weights dequantized to bf16 for every pass */
@@ -831,7 +866,15 @@ static double layer_grad_params(const gen *g, int layer)
     return n;
 }
 
-/* ZeRO-3: gather a layer's parameters (bf16) on the data-parallel stream,
+/* Bytes of n parameters that ZeRO gathers, of which `linear` are linear
+ * layers' weights: bf16, those in FP8 with fp8_params (Megatron-LM's
+ * --fp8-param-gather; Megatron-FSDP gathers FP8 parameters so too). */
+static double gathered_bytes(const gen *g, double n, double linear)
+{
+    return 2.0 * n - (g->c->l.fp8_params ? linear : 0.0);
+}
+
+/* ZeRO-3: gather a layer's parameters (gathered_bytes) on the data-parallel stream,
  * once the work issued so far is done: one layer ahead of its use. */
 static uint32_t zero3_gather(gen *g, rank_state *st, int layer, const char *pass)
 {
@@ -839,7 +882,9 @@ static uint32_t zero3_gather(gen *g, rank_state *st, int layer, const char *pass
     if (g->zero < 3 || g->dp * g->cp == 1)
         return NONE;
     snprintf(name, sizeof(name), "L%d dp param all_gather %s", layer, pass);
-    return op_dp_coll(g, st, name, COLL_ALL_GATHER, 2.0 * layer_grad_params(g, layer), st->last, layer);
+    return op_dp_coll(g, st, name, COLL_ALL_GATHER,
+                      gathered_bytes(g, layer_grad_params(g, layer), g->k.layer_linear + g->k.expert_trained), st->last,
+                      layer);
 }
 
 static void chunk_forward(gen *g, rank_state *st, int vs, int mb)
@@ -962,7 +1007,7 @@ static void rank_schedule(gen *g, rank_state *st)
 static void rank_optimizer(gen *g, rank_state *st)
 {
     const plat_gpu *gpu = &plat_type_of_rank(g->p, st->rank)->gpu;
-    double trained = 0.0, experts = 0.0, share = g->zero >= 1 ? (double)g->dp * g->cp : 1.0;
+    double trained = 0.0, experts = 0.0, linear = 0.0, share = g->zero >= 1 ? (double)g->dp * g->cp : 1.0;
     uint32_t *deps;
     wl_op op = {0};
 
@@ -972,6 +1017,7 @@ static void rank_optimizer(gen *g, rank_state *st)
         for (int i = 0; i < model_vstage_layers(g->m, g->pp, g->vpp, vs); i++) {
             trained += layer_grad_params(g, first + i);
             experts += g->k.expert_trained;
+            linear += g->k.layer_linear;
         }
     }
     if ((deps = malloc((st->ndp + 2) * sizeof(*deps))) == NULL) {
@@ -991,13 +1037,14 @@ static void rank_optimizer(gen *g, rank_state *st)
     op.peer = -1;
     st->last = wl_build_op(g->b, st->rank, &op, "optimizer step", deps, (uint32_t)st->ndp + (st->last != NONE));
     free(deps);
-    /* ZeRO-1/2: every GPU gathers the updated bf16 parameters. */
+    /* ZeRO-1/2: every GPU gathers the updated parameters. */
     if (g->zero >= 1 && g->zero <= 2 && g->dp * g->cp > 1) {
         uint32_t opt = st->last;
-        op_dp_coll(g, st, "dp param all_gather", COLL_ALL_GATHER, 2.0 * (trained - experts), opt, -1);
+        op_dp_coll(g, st, "dp param all_gather", COLL_ALL_GATHER, gathered_bytes(g, trained - experts, linear), opt,
+                   -1);
         if (experts > 0.0 && g->dp * g->cp > g->ep)
-            op_dp_coll_in(g, st, "edp param all_gather", COLL_ALL_GATHER, 2.0 * experts, opt, -1,
-                          g->edp_group[st->rank]);
+            op_dp_coll_in(g, st, "edp param all_gather", COLL_ALL_GATHER, gathered_bytes(g, experts, experts), opt,
+                          -1, g->edp_group[st->rank]);
     }
 }
 
@@ -1204,12 +1251,34 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
             for (int i = 0; i < g.cp; i++)
                 ranks[k++] = rank_of(&g, 0, i, d, 0);
     }
-    /* Data parallel: one layer's bucket (the last one is exposed), ZeRO's gathers. */
+    /* Data parallel: one layer's bucket (the last one is exposed), ZeRO's
+     * gathers; as the step does (rank_optimizer, chunk_backward), the
+     * experts' share over the ranks holding the same experts, the rest over
+     * DP x CP. */
     if (err == SP_OK)
         err = model_time(p, co, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, g.dp * g.cp,
-                         g.grad_bytes * g.k.layer_trained, &t_dp);
-    if (err == SP_OK && g.zero >= 1)
-        err = model_time(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp, 2.0 * g.k.layer_params, &t_ar);
+                         g.grad_bytes * (g.k.layer_trained - g.k.expert_trained), &t_dp);
+    if (err == SP_OK && g.zero >= 3) /* each layer's parameters at once (zero3_gather; EP is 1) */
+        err = model_time(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp,
+                         gathered_bytes(&g, g.k.layer_trained, g.k.layer_linear + g.k.expert_trained), &t_ar);
+    else if (err == SP_OK && g.zero >= 1)
+        err = model_time(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp,
+                         gathered_bytes(&g, g.k.layer_trained - g.k.expert_trained, g.k.layer_linear), &t_ar);
+    if (err == SP_OK && g.k.expert_trained > 0.0) {
+        int k = 0;
+        double t = 0.0;
+        for (int j = 0; j < g.dp / g.ep; j++)
+            for (int i = 0; i < g.cp; i++)
+                ranks[k++] = rank_of(&g, 0, i, g.ep * j, 0);
+        err = model_time(p, co, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, k,
+                         g.grad_bytes * g.k.expert_trained, &t);
+        t_dp += t;
+        if (err == SP_OK && g.zero >= 1 && g.zero <= 2) {
+            err = model_time(p, co, COLL_ALL_GATHER, ranks, k, gathered_bytes(&g, g.k.expert_trained, g.k.expert_trained),
+                             &t);
+            t_ar += t;
+        }
+    }
     free(ranks);
     if (err < 0) {
         diag_error(diag, (sp_loc){m->path, 0}, "no collective algorithm for this layout");
@@ -1238,7 +1307,10 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     /* 1F1B: micro-batches plus the bubble, (pp - 1) / vpp micro-batch times. */
     *step_s = per_mb * (c->l.microbatches + (g.pp - 1.0) / g.vpp) + t_dp +
               (g.zero >= 1 && g.zero <= 2 ? layers * t_ar : 0.0) +
-              train_memory_time(&plat_type_of_rank(p, 0)->gpu, model_adam_step_bytes(c->l.adam) * layers *
-                                                                   g.k.layer_trained / (g.zero >= 1 ? g.dp * g.cp : 1));
+              train_memory_time(&plat_type_of_rank(p, 0)->gpu,
+                                model_adam_step_bytes(c->l.adam) * layers *
+                                    (g.zero >= 1 ? ((g.k.layer_trained - g.k.expert_trained) +
+                                                    g.k.expert_trained * g.ep) / (g.dp * g.cp)
+                                                 : g.k.layer_trained));
     return SP_OK;
 }

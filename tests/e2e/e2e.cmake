@@ -538,6 +538,18 @@ sp_e2e(memory.moe_capacity_dense RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p
 set(q30 ${models}/qwen3-30b-a3b.cfg|-p|platforms/superpod-h100.cfg|-n|2|--pp|2|--vpp|24|--ep|8|--seq|4096|--mbs|2|--zero|1)
 sp_e2e(memory.fp8_inputs RC 0 ARGS "memory|-m|${q30}|--precision|fp8" STDOUT "fp8 GEMMs.*total +[0-9.]+ GB of 80 GB: fits")
 sp_e2e(memory.bf16_inputs RC 0 ARGS "memory|-m|${q30}" STDOUT "bf16 GEMMs.*total +[0-9.]+ GB of 80 GB: does NOT fit")
+# MLPerf's Llama 2 70B LoRA layout on a DGX H100 (TP 4): with bf16 weights and
+# their FP8 copies kept it does not fit; stored in FP8 and quantized each
+# micro-batch, as the run did (fp8_params, disable_parameter_transpose_cache), it does.
+set(mlperf ${models}/llama2-70b.cfg|-p|platforms/dgx-h100.cfg|--tp|4|--seq|8192|--microbatches|4|--finetune|lora|--lora-targets|attention|--precision|fp8)
+sp_e2e(memory.fp8_weight_copies RC 0 ARGS "memory|-m|${mlperf}" STDOUT "fp8 GEMMs.*does NOT fit")
+sp_e2e(memory.fp8_params RC 0 ARGS "memory|-m|${mlperf}|--fp8-params|--no-weight-cache"
+  STDOUT "fp8 GEMMs, FP8 parameters, no weight cache.*total +[0-9.]+ GB of 80 GB: fits")
+sp_e2e(memory.fp8_params_bf16 RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--fp8-params"
+  STDERR "FP8 parameters: needs FP8 training \\(precision fp8\\), not bf16")
+sp_e2e(train.fp8_params_qlora RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${models}/llama3-8b.cfg|--finetune|qlora|--precision|fp8|--fp8-params|-o|${SP_OUT}/fp8-qlora.h5"
+  STDERR "FP8 parameters: not with QLoRA" ABSENT "${SP_OUT}/fp8-qlora.h5")
 sp_e2e(memory.bad_precision RC 2 ARGS "memory|-m|${q30}|--precision|fp7" STDERR "--precision: expected a precision")
 sp_e2e(memory.no_fp8 RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/rtx3090-x4.cfg|--precision|fp8"
   STDERR "GPU RTX3090 has no fp8 peak rate")

@@ -78,7 +78,7 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -137,7 +137,7 @@ static void test_model__framework(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     const double conn = 4194304.0 + 524288.0 + 4915200.0;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -168,7 +168,7 @@ static void test_model__activations(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-mha.cfg", d), SP_OK);
@@ -204,7 +204,7 @@ static void test_model__activations(void **state)
      * flight): 120 layer-activations against 112. */
     {
         model_layout q = {8, 1, 1, 0, 1, 8192, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                          MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+                          MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
         model_memory one;
         double per_layer;
         assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
@@ -227,7 +227,7 @@ static void test_model__fine_tuning(void **state)
     diag_list *d = *state;
     model *m;
     model_memory full, lora, qlora;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
@@ -244,6 +244,84 @@ static void test_model__fine_tuning(void **state)
     near_rel(qlora.optimizer, 12.0 * qlora.trainable, 1e-12);
     assert_true(qlora.total < 128e9);
     model_free(m);
+}
+
+/* FP8 training's quantized weights (Transformer Engine): kept between
+ * micro-batches, each linear weight's FP8 copy and its transpose (2 B);
+ * stored in FP8 (fp8_params), the weight is 1 B and only the transpose is
+ * kept; with no cache, every micro-batch in flight keeps its FP8
+ * transposes for the backward pass (1 B), none with fp8_params. Llama 3 8B
+ * on TP 2: per layer the linear weights are 2hq + 2h kv + 3hf over 2. */
+static void test_model__fp8_weights(void **state)
+{
+    diag_list *d = *state;
+    model *m;
+    model_memory bf, x, rc;
+    model_layout l = {2, 1, 1, 0, 1, 2048, 4, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1,
+                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    double lin = (2.0 * 4096 * 4096 + 2.0 * 4096 * 1024 + 3.0 * 4096 * 14336) / 2, L = 32, cached;
+
+    assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
+    near_rel(model_layer_linear_params(m, &l), lin, 1e-12);
+    near_rel(model_layer_linear_params(m, &l), (model_layer_params(m) - 2.0 * 4096) / 2, 1e-12);
+    assert_int_equal(model_memory_per_gpu(&bf, m, &l, d), SP_OK);
+    l.fp8_inputs = true;
+    assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+    near_rel(x.weights, bf.weights + 2.0 * L * lin, 1e-12);
+    cached = x.activations;
+    l.fp8_params = true;
+    assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+    near_rel(x.weights, bf.weights, 1e-12); /* 1 B weight + 1 B transpose */
+    near_rel(x.optimizer, bf.optimizer, 1e-12);   /* the fp32 master stays */
+    l.no_weight_cache = true;
+    assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+    near_rel(x.weights, bf.weights - L * lin, 1e-12);
+    near_rel(x.activations, cached, 1e-12);
+    l.fp8_params = false;
+    assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+    near_rel(x.weights, bf.weights, 1e-12);
+    near_rel(x.activations, cached + L * lin, 1e-12); /* one micro-batch in flight (PP 1) */
+    l.recompute = MODEL_RECOMPUTE_FULL; /* the recomputed layer alone keeps its transposes */
+    assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+    l.no_weight_cache = false;
+    assert_int_equal(model_memory_per_gpu(&rc, m, &l, d), SP_OK);
+    near_rel(x.activations, rc.activations + lin, 1e-12);
+    l.recompute = MODEL_RECOMPUTE_NONE;
+    /* ZeRO-3 over 4: the weights shard, the copies of the gathered weights do not. */
+    l.dp = 4;
+    l.zero = 3;
+    assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+    near_rel(x.weights, bf.weights / 4 + 2.0 * L * lin, 1e-12);
+    l.dp = 1;
+    l.zero = 0;
+    /* LoRA: the frozen base in FP8 (its linear weights), the adapters bf16. */
+    l.tune = MODEL_TRAIN_LORA;
+    l.fp8_params = true;
+    l.no_weight_cache = true;
+    assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+    near_rel(x.weights, bf.weights - L * lin + 2.0 * x.trainable, 1e-12);
+    /* QLoRA's NF4 base is dequantized outside Transformer Engine: no copies. */
+    l.tune = MODEL_TRAIN_QLORA;
+    l.fp8_params = false;
+    l.no_weight_cache = false;
+    assert_int_equal(model_memory_per_gpu(&x, m, &l, d), SP_OK);
+    near_rel(x.weights, 4.127 / 8 * x.params + 2.0 * x.trainable, 1e-12);
+    model_free(m);
+    /* A mixture of experts: the experts' weights over EP, the attention's
+     * over TP; the router and the norms are not quantized. */
+    {
+        model_layout q = l;
+        double h, e;
+        q.tune = MODEL_TRAIN_FULL;
+        q.ep = 4;
+        assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);
+        h = m->hidden;
+        e = model_layer_expert_params(m);
+        near_rel(model_layer_linear_params(m, &q), (model_layer_params(m) - e - h * m->experts - 2.0 * h) / 2 + e / 4,
+                 1e-12);
+        near_rel(model_layer_linear_expert_params(m, &q), e / 4, 1e-12);
+        model_free(m);
+    }
 }
 
 /* LoRA on some layers only (--lora-targets): the adapters' parameters are
@@ -267,7 +345,7 @@ static void test_model__lora_targets(void **state)
     diag_list *d = *state;
     model *m;
     const unsigned ATTN = MODEL_LORA_QKV | MODEL_LORA_PROJ, MLP = MODEL_LORA_FC1 | MODEL_LORA_FC2;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     const double h = 4096, f = 14336, kv = 1024, s = 2048, L = 32;
     unsigned t = 0;
 
@@ -352,7 +430,7 @@ static void test_model__lora_targets(void **state)
      * experts' copies and activation outputs. */
     assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);
     l = (model_layout){1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1,
-                       MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+                       MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     near_rel(activations(m, l, MODEL_TRAIN_FULL, 0, d) - activations(m, l, MODEL_TRAIN_LORA, 0, d),
              m->layers * 2 * s * m->hidden, 1e-12);
     near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_LORA, ATTN, d),
@@ -397,7 +475,7 @@ static void test_model__bad_layouts(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
@@ -420,7 +498,7 @@ static void test_model__dropout(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-dropout.cfg", d), SP_OK);
@@ -448,7 +526,7 @@ static void test_model__learned_positions(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem, rot;
-    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     double h = 1024, layer = 4 * h * h + 2 * h * 4096 + 2 * h;
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
@@ -478,7 +556,7 @@ static void test_model__loss(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
@@ -501,7 +579,7 @@ static void test_model__moe_load(void **state)
     model *m;
     model_memory a, b;
     model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0};
+                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
     double s = 2048, h = 4096, f = 14336, expert = 32 * 2 * 2 * (s * h + 2 * s * f + s * f);
 
     assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);
@@ -526,6 +604,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_model__activations, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__fine_tuning, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__lora_targets, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_model__fp8_weights, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__bad_layouts, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__dropout, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_model__learned_positions, diag_setup, diag_teardown),

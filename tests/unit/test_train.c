@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coll/coll.h"
 #include "train/train.h"
 #include "unit_helpers.h"
 
@@ -58,7 +59,7 @@ static double wave_of(const plat_gpu *g, double m, double n)
 
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
-    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0},
+    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false},
                       PLAT_BF16, false, false, false, 0.0, false, 0.0, false};
     return c;
 }
@@ -588,6 +589,107 @@ static void test_train__fp8_casts(void **state)
     near_rel(beside_gemms(f, c, PLAT_FP8, "attn", true) - beside_gemms(f, c, PLAT_BF16, "attn", true), attn_b, 1e-9);
     near_rel(beside_gemms(f, c, PLAT_FP8, "mlp", false) - beside_gemms(f, c, PLAT_BF16, "mlp", false), mlp_f, 1e-9);
     near_rel(beside_gemms(f, c, PLAT_FP8, "mlp", true) - beside_gemms(f, c, PLAT_BF16, "mlp", true), mlp_b, 1e-9);
+    {
+        /* The weights (wa, wm elements per layer): stored in FP8
+         * (fp8_params) only the transpose is made (read 1 B, write 1 B);
+         * with no cache, on every micro-batch. */
+        double wa = h * (q + 2 * kv) / tp + q / tp * h, wm = h * 2 * ff / tp + ff / tp * h;
+        double in_a = tok * q / tp * 4.0, in_m = tok * ff / tp * 4.0;
+        train_config x = c;
+        x.l.zero = 1; /* trained FP8 weights need a sharded optimizer (the blocks' times do not) */
+        x.l.fp8_params = true;
+        near_rel(beside_gemms(f, x, PLAT_FP8, "attn", false) - beside_gemms(f, c, PLAT_BF16, "attn", false),
+                 train_memory_time(g, in_a + wa * 2.0 / mb), 1e-9);
+        x.l.no_weight_cache = true;
+        near_rel(beside_gemms(f, x, PLAT_FP8, "mlp", false) - beside_gemms(f, c, PLAT_BF16, "mlp", false),
+                 train_memory_time(g, in_m + wm * 2.0), 1e-9);
+        x.l.fp8_params = false;
+        near_rel(beside_gemms(f, x, PLAT_FP8, "attn", false) - beside_gemms(f, c, PLAT_BF16, "attn", false),
+                 train_memory_time(g, in_a + wa * 4.0), 1e-9);
+        near_rel(beside_gemms(f, x, PLAT_FP8, "mlp", true) - beside_gemms(f, c, PLAT_BF16, "mlp", true), mlp_b, 1e-9);
+    }
+}
+
+/* FP8 parameters: ZeRO-1 gathers the updated linear weights in FP8 (1 B,
+ * Megatron-LM's --fp8-param-gather), the rest (embedding, output layer,
+ * norms) in bf16; ZeRO-3 each layer's. Refused without FP8 training, and
+ * with QLoRA or pure-bf16 Adam; no weight cache needs FP8 too. */
+static void test_train__fp8_params(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(2, 1, 4, 1, 2048, 4);
+    double lin = (2.0 * 4096 * 4096 + 2.0 * 4096 * 1024 + 3.0 * 4096 * 14336) / 2, gathered[2] = {0, 0};
+    wl *w;
+
+    c.prec = PLAT_FP8;
+    c.l.zero = 1;
+    for (int k = 0; k < 2; k++) {
+        c.l.fp8_params = k == 1;
+        assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+        for (size_t i = 0; i < w->ranks[0].nops; i++)
+            if (strcmp(w->ranks[0].ops[i].name, "dp param all_gather") == 0)
+                gathered[k] = (double)w->ranks[0].ops[i].bytes;
+        wl_free(w);
+    }
+    near_rel(gathered[0] - gathered[1], 32 * lin, 1e-9);
+    /* ZeRO-3 (FSDP) gathers each layer's weights before its passes, those FP8 too. */
+    c.l.zero = 3;
+    for (int k = 0; k < 2; k++) {
+        c.l.fp8_params = k == 1;
+        assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+        for (size_t i = 0; i < w->ranks[0].nops; i++)
+            if (strcmp(w->ranks[0].ops[i].name, "L5 dp param all_gather fwd") == 0)
+                gathered[k] = (double)w->ranks[0].ops[i].bytes;
+        wl_free(w);
+    }
+    near_rel(gathered[0], 2.0 * (model_layer_params(f->m8) / 2), 1e-9);
+    near_rel(gathered[0] - gathered[1], lin, 1e-9);
+    /* A mixture of experts at ZeRO-3 (EP 1): its experts' weights in FP8 too. */
+    {
+        model *mx;
+        train_config x = config(1, 1, 8, 1, 2048, 2);
+        x.prec = PLAT_FP8;
+        x.l.zero = 3;
+        assert_int_equal(model_load(&mx, MODELS "/mixtral-8x7b.cfg", f->d), SP_OK);
+        for (int k = 0; k < 2; k++) {
+            x.l.fp8_params = k == 1;
+            assert_int_equal(train_build(&w, mx, f->p, &x, f->d), SP_OK);
+            for (size_t i = 0; i < w->ranks[0].nops; i++)
+                if (strcmp(w->ranks[0].ops[i].name, "L5 dp param all_gather fwd") == 0)
+                    gathered[k] = (double)w->ranks[0].ops[i].bytes;
+            wl_free(w);
+        }
+        near_rel(gathered[0] - gathered[1], model_layer_linear_params(mx, &x.l), 1e-9);
+        model_free(mx);
+    }
+    c.prec = PLAT_BF16;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "FP8 parameters: needs FP8 training (precision fp8), not bf16"));
+    c.prec = PLAT_FP8;
+    c.l.zero = 0;
+    c.l.tune = MODEL_TRAIN_QLORA;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "not with QLoRA"));
+    c.l.tune = MODEL_TRAIN_FULL; /* trained FP8 weights: requantized from ZeRO's fp32 master shards */
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "FP8 parameters: full training needs ZeRO 1-3"));
+    c.l.zero = 1;
+    c.l.adam = MODEL_ADAM_PURE_BF16;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "needs an fp32 master weight, not pure-bf16 Adam"));
+    c.l.adam = MODEL_ADAM_FP32;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
+    c.l.zero = 0;
+    c.l.tune = MODEL_TRAIN_LORA; /* a frozen FP8 base has no optimizer */
+    c.l.adam = MODEL_ADAM_PURE_BF16;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
+    c.l.tune = MODEL_TRAIN_FULL;
+    c.l.adam = MODEL_ADAM_FP32;
+    c.l.fp8_params = false;
+    c.l.no_weight_cache = true;
+    c.prec = PLAT_FP4;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "no weight cache: needs FP8 training (precision fp8), not fp4"));
 }
 
 /* The loss, memory-bound, in bytes per logit on the TP shard: fused 10
@@ -769,6 +871,71 @@ static void test_train__moe_imbalance(void **state)
     c.moe_imbalance = 1.2; /* a dense model */
     assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
     model_free(mx);
+}
+
+/* The search's estimate shards Adam's states as the step does: under
+ * ZeRO-1 the dense part over DP x CP, each expert's over the ranks holding
+ * it (none other at EP = DP = 8, so unsharded). Only the optimizer depends
+ * on Adam's state precision, so the difference of two precisions is its
+ * memory-bound pass alone. */
+static void test_train__estimate_expert_states(void **state)
+{
+    fixture *f = *state;
+    model *mq;
+    train_config c = config(1, 1, 8, 1, 2048, 2);
+    double t32, t16, dense, experts, want;
+
+    assert_int_equal(model_load(&mq, MODELS "/qwen3-30b-a3b.cfg", f->d), SP_OK);
+    c.l.ep = 8;
+    c.l.zero = 1;
+    assert_int_equal(train_estimate(mq, f->p, &c, NULL, &t32, f->d), SP_OK);
+    c.l.adam = MODEL_ADAM_BF16;
+    assert_int_equal(train_estimate(mq, f->p, &c, NULL, &t16, f->d), SP_OK);
+    experts = model_layer_expert_params(mq) / 8.0;
+    dense = model_layer_params(mq) - model_layer_expert_params(mq);
+    want = train_memory_time(&f->p->types[0].gpu, (model_adam_step_bytes(MODEL_ADAM_FP32) -
+                                                   model_adam_step_bytes(MODEL_ADAM_BF16)) *
+                                                      mq->layers * (dense / 8.0 + experts));
+    near_rel(t32 - t16, want, 1e-6);
+    model_free(mq);
+}
+
+/* NCCL's model time of an all-reduce of `bytes` over ranks (as the estimate prices it). */
+static double all_reduce_s(const plat *p, const int *ranks, int n, double bytes)
+{
+    coll_plan *c = NULL;
+    double t;
+    assert_int_equal(coll_plan_new(&c, p, COLL_ALL_REDUCE, ranks, n, (uint64_t)bytes, NULL), SP_OK);
+    t = coll_plan_model_us(c) * 1e-6;
+    coll_plan_free(c);
+    return t;
+}
+
+/* The estimate's gradient reduction, as the step's: the dense part over
+ * DP x CP (all 8 GPUs), the experts' over the ranks holding the same experts
+ * (EP 2 of DP 4, CP 2: ranks 0, 1, 4 and 5 with rank 0). Only the gradients
+ * depend on their precision, so fp32 against bf16 gradients moves the
+ * estimate by the two all-reduces' difference alone. */
+static void test_train__estimate_expert_grads(void **state)
+{
+    fixture *f = *state;
+    model *mq;
+    train_config c = config(1, 1, 4, 1, 2048, 2);
+    const int all[8] = {0, 1, 2, 3, 4, 5, 6, 7}, edp[4] = {0, 1, 4, 5};
+    double t4, t2, dense, experts, want;
+
+    assert_int_equal(model_load(&mq, MODELS "/qwen3-30b-a3b.cfg", f->d), SP_OK);
+    c.l.cp = 2;
+    c.l.ep = 2;
+    assert_int_equal(train_estimate(mq, f->p, &c, NULL, &t2, f->d), SP_OK);
+    c.grad_fp32 = true;
+    assert_int_equal(train_estimate(mq, f->p, &c, NULL, &t4, f->d), SP_OK);
+    experts = model_layer_expert_params(mq) / 2.0;
+    dense = model_layer_params(mq) - model_layer_expert_params(mq);
+    want = all_reduce_s(f->p, all, 8, 4.0 * dense) - all_reduce_s(f->p, all, 8, 2.0 * dense) +
+           all_reduce_s(f->p, edp, 4, 4.0 * experts) - all_reduce_s(f->p, edp, 4, 2.0 * experts);
+    near_rel(t4 - t2, want, 1e-6);
+    model_free(mq);
 }
 
 /* Capacity (Megatron-LM's get_capacity, num_tokens = tokens x top_k): with
@@ -963,6 +1130,9 @@ int main(void)
         cmocka_unit_test(test_train__moe),
         cmocka_unit_test(test_train__moe_imbalance),
         cmocka_unit_test(test_train__moe_capacity),
+        cmocka_unit_test(test_train__estimate_expert_states),
+        cmocka_unit_test(test_train__estimate_expert_grads),
+        cmocka_unit_test(test_train__fp8_params),
         cmocka_unit_test(test_train__tp_overlap),
         cmocka_unit_test(test_train__estimate_collnet),
         cmocka_unit_test(test_train__bad_layouts),

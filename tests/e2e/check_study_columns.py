@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""Every row of a study's /study/configs holds the given values: the job's
+settings recorded with each simulated layout. Usage:
+check_study_columns.py FILE COLUMN=VALUE..."""
+import sys
+
+import h5py
+
+path, pairs = sys.argv[1], [a.split("=", 1) for a in sys.argv[2:]]
+bad = []
+with h5py.File(path, "r") as f:
+    g = f["study/configs"]
+    for col, want in pairs:
+        got = [v.decode() if isinstance(v, bytes) else str(int(v)) for v in g[col][:]]
+        if not got or any(v != want for v in got):
+            bad.append(f"{col} = {got}, want {want} in every row")
+print("FAIL: " + "; ".join(bad) if bad else "ok: " + ", ".join("=".join(p) for p in pairs))
+sys.exit(1 if bad else 0)
