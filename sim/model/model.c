@@ -267,9 +267,13 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
     double s = l->seq_len, b = l->micro_batch, h = m->hidden, f = m->ffn, a = m->heads, q = model_q_dim(m);
     /* A linear layer's saved input: bf16 (2 B), or with FP8 GEMMs the
      * quantized copy Transformer Engine keeps instead (1 B). The projection
-     * after attention keeps its FP8 copy beside the bf16 attention output
-     * FlashAttention itself keeps: 3 B. */
-    double in = l->fp8_inputs ? 1.0 : 2.0, proj = l->fp8_inputs ? 3.0 : 2.0;
+     * after attention reads the attention output, which FlashAttention keeps
+     * for its own backward pass (flash_attn_backward takes `out`); unfused
+     * attention's backward needs the probabilities and V, not its output.
+     * So the projection's input costs 2 B with FlashAttention (3 B under
+     * FP8: its FP8 copy beside), else what the projection itself keeps. */
+    double in = l->fp8_inputs ? 1.0 : 2.0, fa_out = l->flash_attention ? 2.0 : 0.0;
+    double proj = l->fp8_inputs ? fa_out + 1.0 : 2.0;
     /* A frozen linear layer (LoRA, QLoRA) keeps no input of its own:
      * Transformer Engine saves a layer's input only for its weight gradient
      * (backward_needs_input = is_grad_enabled and weight.requires_grad,
@@ -278,8 +282,9 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
      * first FFN layers the whole sequence, which the adapter gathers from
      * the sequence-parallel shards (NeMo's ParallelLinearAdapter; TP does
      * not divide it, hence x tp), on the projection after attention and the
-     * second FFN layer the TP shard. The projection reads FlashAttention's
-     * output, kept anyway. An expert's adapters read its dispatched copy. */
+     * second FFN layer the TP shard. The projection's adapter reads the
+     * attention output (FlashAttention keeps it anyway). An expert's
+     * adapters read its dispatched copy. */
     double in_qkv = in, in_fc1 = in, in_fc2 = in, in_router = 2.0, in_expert = in;
     if (l->tune != MODEL_TRAIN_FULL) {
         unsigned t = l->lora_targets ? l->lora_targets : MODEL_LORA_ALL;
@@ -288,7 +293,7 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
         in_expert = t & MODEL_LORA_FC1 ? 2.0 : 0.0;
         in_fc2 = t & MODEL_LORA_FC2 ? 2.0 : 0.0;
         in_router = 0.0; /* the router is frozen too, and has no adapter */
-        proj = 2.0;
+        proj = t & MODEL_LORA_PROJ ? 2.0 : fa_out;
     }
     double attn = in_qkv * s * b * h             /* input of the QKV projection */
                   + 2 * s * b * q                /* Q */

@@ -403,6 +403,22 @@ static void test_model__lora_targets(void **state)
     near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_FULL, 0, d),
              L * (s * h + s * h + s * f - s * h), 1e-12);
     near_rel(activations(m, l, MODEL_TRAIN_QLORA, 0, d), activations(m, l, MODEL_TRAIN_LORA, 0, d), 1e-12);
+    /* Without FlashAttention nothing else keeps the attention output (the
+     * unfused backward needs the probabilities and V): a frozen projection
+     * without an adapter keeps none of it, one with an adapter its bf16
+     * input (2 sh), full training its FP8 copy (1 sh, not 3). */
+    l.flash_attention = false;
+    near_rel(activations(m, l, MODEL_TRAIN_LORA, MLP | MODEL_LORA_PROJ, d) - activations(m, l, MODEL_TRAIN_LORA, MLP, d),
+             L * 2 * s * h, 1e-12);
+    l.flash_attention = true;
+    {
+        double with_fa = activations(m, l, MODEL_TRAIN_FULL, 0, d), no_fa;
+        l.flash_attention = false;
+        no_fa = activations(m, l, MODEL_TRAIN_FULL, 0, d);
+        l.flash_attention = true;
+        /* the scores kept (4 a s^2, 32 heads) less FlashAttention's output (2 sh) */
+        near_rel(no_fa - with_fa, L * (4.0 * 32 * s * s - 2 * s * h), 1e-12);
+    }
     /* TP 8 (with sequence parallelism), bf16: the adapters on the QKV and
      * first FFN layers read the whole sequence, gathered from the shards,
      * so TP does not divide their inputs: 2 x 2sh more per layer than the
