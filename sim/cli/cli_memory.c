@@ -19,6 +19,7 @@ static void usage(FILE *fp)
             "                        [--dp D] [--zero 0-3] [--mbs B] [--seq S] [--microbatches M]\n"
             "                        [--recompute none|selective|full] [--no-flash]\n"
             "                        [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
+            "                        [--lora-dropout P]\n"
             "                        [--cp C] [--vpp V] [--ep E]\n"
             "                        [--adam fp32|bf16|int8|pure-bf16] [--precision bf16|fp8|fp4]\n"
             "                        [--fp8-params] [--no-weight-cache]\n"
@@ -39,7 +40,9 @@ static void usage(FILE *fp)
             "For a mixture of experts, --moe-imbalance, --moe-capacity and --moe-pad say\n"
             "how many dispatched tokens the busiest expert-parallel rank holds, as in train.\n"
             "--lora-targets names the layers with adapters (qkv, proj, fc1, fc2, attention,\n"
-            "mlp, all; default all); a frozen layer without one keeps no input.\n");
+            "mlp, all; default all); a frozen layer without one keeps no input.\n"
+            "--lora-dropout P puts dropout before each adapter: its 1-byte mask is kept\n"
+            "and, on the projection after attention, the dropped copy too.\n");
 }
 
 int cli_memory(int argc, char **argv, diag_list *diag)
@@ -54,6 +57,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
         {"lora-targets", required_argument, NULL, 304},
         {"fp8-params", no_argument, NULL, 305},    {"no-weight-cache", no_argument, NULL, 306},
+        {"lora-dropout", required_argument, NULL, 307},
         {"ep", required_argument, NULL, 'E'},       {"cp", required_argument, NULL, 'C'},
         {"vpp", required_argument, NULL, 'V'},      {"adam", required_argument, NULL, 'a'},
         {"precision", required_argument, NULL, 'Q'}, {"help", no_argument, NULL, 'h'},
@@ -95,7 +99,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
             continue;
         case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
         case 'E': case 'C': case 'V': case 'a': case 'Q': case 'x': case 'I': case 301: case 302: case 304:
-        case 305: case 306:
+        case 305: case 306: case 307:
             if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
                 err = SP_EINPUT;
             continue;
@@ -165,13 +169,16 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         printf("# scalepath %s memory: %s (%.2fB parameters) on %s, %s GPU (%.0f GB%s)\n", SP_VERSION,
                m->name, model_params(m) / 1e9, p->name, g->model, cap / G,
                g->unified ? ", unified with the CPU" : "");
-        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s GEMMs%s%s\n",
+        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s GEMMs%s%s",
                l.tp, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune], some ? " on " : "",
                some ? model_lora_targets_name(l.lora_targets) : "",
                l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
                l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",
                l.flash_attention ? "FlashAttention" : "attention scores kept", plat_prec_name(a.cfg.prec),
                l.fp8_params ? ", FP8 parameters" : "", l.no_weight_cache ? ", no weight cache" : "");
+        if (l.lora_dropout > 0.0)
+            printf(", LoRA dropout %g", l.lora_dropout);
+        printf("\n");
         if (m->experts > 1) {
             printf("# MoE routing: the busiest expert-parallel rank's experts hold %.3f x the balanced tokens",
                    l.moe_load > 0.0 ? l.moe_load : 1.0);

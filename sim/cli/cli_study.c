@@ -300,6 +300,8 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
            job->global_batch, plat_prec_name(job->prec));
     if (mode >= 2 && job->lora_targets != MODEL_LORA_ALL)
         printf(", adapters on %s", model_lora_targets_name(job->lora_targets));
+    if (mode >= 2 && job->lora_dropout > 0.0)
+        printf(", LoRA dropout %g", job->lora_dropout);
     if (job->fp8_params)
         printf(", FP8 parameters");
     if (job->no_weight_cache)

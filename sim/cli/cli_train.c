@@ -23,6 +23,7 @@ static void usage(FILE *fp)
             "                       [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
+            "                       [--lora-dropout P]\n"
             "                       [--precision bf16|fp8|fp4] [--fp8-params] [--no-weight-cache]\n"
             "                       [--grad-fp32] [--adam fp32|bf16|int8|pure-bf16] [--fold auto|on|off]\n"
             "                       [--tp-overlap] [--moe-imbalance F] [--moe-capacity C [--moe-pad]]\n"
@@ -44,6 +45,8 @@ static void usage(FILE *fp)
             "  --lora-targets L  the layers with adapters: qkv, proj, fc1, fc2 (Megatron-LM's\n"
             "                    names; in experts too), attention (qkv,proj), mlp\n"
             "                    (fc1,fc2), comma-separated                     default all\n"
+            "  --lora-dropout P  dropout before each adapter (NeMo's adapter_dropout, PEFT's\n"
+            "                    lora_dropout): its mask and dropped copy kept  default 0\n"
             "  --precision P     GEMM precision (attention stays bf16)           default bf16\n"
             "  --fp8-params      FP8: the linear layers' weights stored in FP8, 1 B, and\n"
             "                    gathered so by ZeRO (NeMo's fp8_params, Megatron-LM's\n"
@@ -130,6 +133,8 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     case 305:
         l->fp8_params = true;
         return SP_OK;
+    case 307:
+        return cli_parse_double(&l->lora_dropout, "--lora-dropout", val, 0.0, 0.99, diag);
     case 306:
         l->no_weight_cache = true;
         return SP_OK;
@@ -203,17 +208,22 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
 
 int cli_train_lora_check(const model_layout *l, diag_list *diag)
 {
+    int err = SP_OK;
     if (l->lora_targets != 0 && l->tune == MODEL_TRAIN_FULL) {
         diag_error(diag, (sp_loc){0}, "option --lora-targets applies to --finetune lora or qlora, not to full training");
-        return SP_EINPUT;
+        err = SP_EINPUT;
     }
-    return SP_OK;
+    if (l->lora_dropout > 0.0 && l->tune == MODEL_TRAIN_FULL) {
+        diag_error(diag, (sp_loc){0}, "option --lora-dropout applies to --finetune lora or qlora, not to full training");
+        err = SP_EINPUT;
+    }
+    return err;
 }
 
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -349,6 +359,11 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
             snprintf(buf + used, size - used, "%s%s", l->fp8_params ? ", FP8 parameters" : "",
                      l->no_weight_cache ? ", no weight cache" : "");
     }
+    if (l->lora_dropout > 0.0) {
+        size_t used = strlen(buf);
+        if (used < size)
+            snprintf(buf + used, size - used, ", LoRA dropout %g", l->lora_dropout);
+    }
     if (l->adam != MODEL_ADAM_FP32) {
         static const char *const adam[] = {"fp32", "bf16", "8-bit", "pure bf16 (no master weights)"};
         size_t used = strlen(buf);
@@ -442,6 +457,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"lora-targets", required_argument, NULL, 304},
         {"precision", required_argument, NULL, 'Q'}, {"grad-fp32", no_argument, NULL, 'g'},
         {"fp8-params", no_argument, NULL, 305},    {"no-weight-cache", no_argument, NULL, 306},
+        {"lora-dropout", required_argument, NULL, 307},
         {"fold", required_argument, NULL, 'O'},     {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'X'},    {"output", required_argument, NULL, 'o'},
         {"collnet", no_argument, NULL, 300},
@@ -604,7 +620,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 22, NF = 21, NS = 9 };
+    enum { NI = 22, NF = 22, NS = 9 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -634,7 +650,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                r->mem.framework,
                                rows[i].a->cfg.moe_imbalance > 1.0 ? rows[i].a->cfg.moe_imbalance : 1.0,
                                r->tflops_per_gpu_causal * 1e12, rows[i].a->cfg.moe_capacity, r->moe_load,
-                               r->moe_dropped};
+                               r->moe_dropped, l->tune == MODEL_TRAIN_FULL ? 0.0 : l->lora_dropout};
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec),
                                     model_loss_name(l->unfused_loss), model_adam_name(l->adam),
@@ -714,6 +730,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                  "MoE: tokens the busiest expert-parallel rank's experts processed over the balanced mean", fv + 19 * n},
                 {"moe_dropped", OUT_F64, "1", "MoE: share of the tokens routed to the busiest rank that were dropped",
                  fv + 20 * n},
+                {"lora_dropout", OUT_F64, "1", "LoRA / QLoRA: dropout probability before each adapter (0 = none)",
+                 fv + 21 * n},
             };
             const out_attr gattrs[] = {OUT_ATTR_STR("contents", "one row per simulated training configuration")};
             err = out_table(f, group, gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);

@@ -45,10 +45,10 @@ void cli_train_defaults(cli_train_args *a);
 
 /* A layout option (getopt code c: T P C V E Z B S G M L F g R U O Q a x W I s,
  * 301 --moe-capacity, 302 --moe-pad, 304 --lora-targets, 305 --fp8-params,
- * 306 --no-weight-cache) into a.
+ * 306 --no-weight-cache, 307 --lora-dropout) into a.
  * @return SP_OK; SP_EINPUT (reported); 1 if c is not a layout option */
 int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *diag);
-/* After the options: --lora-targets given for full training is refused.
+/* After the options: --lora-targets or --lora-dropout given for full training is refused.
  * @return SP_OK; SP_EINPUT (reported) */
 SP_MUST_USE int cli_train_lora_check(const model_layout *l, diag_list *diag);
 

@@ -288,12 +288,18 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
     double in_qkv = in, in_fc1 = in, in_fc2 = in, in_router = 2.0, in_expert = in;
     if (l->tune != MODEL_TRAIN_FULL) {
         unsigned t = l->lora_targets ? l->lora_targets : MODEL_LORA_ALL;
-        in_qkv = t & MODEL_LORA_QKV ? 2.0 * l->tp : 0.0;
-        in_fc1 = t & MODEL_LORA_FC1 ? 2.0 * l->tp : 0.0;
-        in_expert = t & MODEL_LORA_FC1 ? 2.0 : 0.0;
-        in_fc2 = t & MODEL_LORA_FC2 ? 2.0 : 0.0;
+        /* Dropout before an adapter (NeMo's ParallelLinearAdapter, "pre",
+         * applied to the TP shard before the gather): its 1-byte mask, and
+         * the dropped copy the adapter keeps instead of its input. Only on
+         * the projection after attention is that copy new: its input,
+         * the attention output, is kept for FlashAttention anyway (2 + 1). */
+        double mask = l->lora_dropout > 0.0 ? 1.0 : 0.0;
+        in_qkv = t & MODEL_LORA_QKV ? 2.0 * l->tp + mask : 0.0;
+        in_fc1 = t & MODEL_LORA_FC1 ? 2.0 * l->tp + mask : 0.0;
+        in_expert = t & MODEL_LORA_FC1 ? 2.0 + mask : 0.0;
+        in_fc2 = t & MODEL_LORA_FC2 ? 2.0 + mask : 0.0;
         in_router = 0.0; /* the router is frozen too, and has no adapter */
-        proj = t & MODEL_LORA_PROJ ? 2.0 : fa_out;
+        proj = t & MODEL_LORA_PROJ ? (mask > 0.0 ? fa_out + 3.0 : 2.0) : fa_out;
     }
     double attn = in_qkv * s * b * h             /* input of the QKV projection */
                   + 2 * s * b * q                /* Q */

@@ -154,6 +154,9 @@ typedef struct model_layout {
     bool no_weight_cache;    /* with fp8_inputs: no quantized weight kept from one micro-batch
                               * to the next (Megatron-LM's disable_parameter_transpose_cache:
                               * Transformer Engine quantizes each micro-batch anew) */
+    double lora_dropout;     /* LoRA / QLoRA: dropout probability on each adapter's input (NeMo's
+                              * adapter_dropout, dropout_position "pre"; PEFT's lora_dropout);
+                              * 0 = none */
 } model_layout;
 
 /* The linear layers' weights of one transformer layer on one GPU (what

@@ -38,6 +38,7 @@ static const cfg_key job_keys[] = {
     {"deadline_days", CFG_NUMBER, false, 0, 1e6, false, "the time to train it should take at most; 0 = none"},
     {"lora_rank",     CFG_INT,    false, 1, 65536, false, "LoRA / QLoRA adapter rank (default 16)"},
     {"lora_targets",  CFG_STRING, false, 0, 0, false, "LoRA / QLoRA: layers with adapters, as train's --lora-targets (default all)"},
+    {"lora_dropout",  CFG_NUMBER, false, 0, 0.99, false, "LoRA / QLoRA: dropout before each adapter, as train's --lora-dropout (default 0)"},
     {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16, int8 or pure-bf16"},
     {"loss",          CFG_STRING, false, 0, 0, false, "cross-entropy: fused (Megatron-LM, default) or unfused (PyTorch)"},
     {"fp8_params",    CFG_BOOL,   false, 0, 0, false,
@@ -152,6 +153,12 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     j->global_batch = (int)cfg_int(g, "global_batch", 1);
     j->deadline_days = cfg_number(g, "deadline_days", 0.0);
     j->lora_rank = (int)cfg_int(g, "lora_rank", 16);
+    j->lora_dropout = cfg_number(g, "lora_dropout", 0.0);
+    if (j->tune == MODEL_TRAIN_FULL && config_setting_get_member(g, "lora_dropout") != NULL) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_dropout")},
+                   "job: lora_dropout applies to mode lora or qlora, not \"%s\"", mode);
+        err = SP_EINPUT;
+    }
     {
         const char *t = cfg_string(g, "lora_targets", "all");
         if (model_lora_targets_parse(t, &j->lora_targets) < 0) {
@@ -498,7 +505,7 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
                                                        j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels,
                                                        j->prec == PLAT_FP8, j->unfused_loss, 0.0, j->lora_targets,
-                                                       j->fp8_params, j->no_weight_cache};
+                                                       j->fp8_params, j->no_weight_cache, j->lora_dropout};
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 x.c.tp_overlap = j->tp_overlap;

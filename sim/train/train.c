@@ -468,6 +468,15 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
                 b += lora_matrix(g, "lora.up", pass, gate * x, tok, h, f / tp, r);
             if (!g->moe && (targets & MODEL_LORA_FC2))
                 b += lora_matrix(g, "lora.down", pass, x, tok, f / tp, h, r);
+            if (l->lora_dropout > 0.0) {
+                /* Dropout on each adapter's input (its TP shard), priced as
+                 * the hidden dropout is: 5 B per element each way. */
+                a += train_memory_time(gpu, 5.0 * ((targets & MODEL_LORA_QKV ? tok / tp * h : 0.0) +
+                                                   (targets & MODEL_LORA_PROJ ? tok * q / tp : 0.0)));
+                if (!g->moe)
+                    b += train_memory_time(gpu, 5.0 * ((targets & MODEL_LORA_FC1 ? tok / tp * h : 0.0) +
+                                                       (targets & MODEL_LORA_FC2 ? tok * f / tp : 0.0)));
+            }
             *(bwd ? &k->attn_bwd : &k->attn_fwd) += a;
             *(bwd ? &k->mlp_bwd : &k->mlp_fwd) += b;
         }
@@ -532,6 +541,9 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
                                                       : 0.0) +
                            (targets & MODEL_LORA_FC2 ? lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, h, r)
                                                       : 0.0);
+                if (l->lora_dropout > 0.0) /* on each local expert's adapter inputs, as above */
+                    b += train_memory_time(gpu, 5.0 * local * per *
+                                                    ((targets & MODEL_LORA_FC1 ? h : 0.0) + (targets & MODEL_LORA_FC2 ? fe : 0.0)));
                 *(bwd ? &k->mlp_bwd : &k->mlp_fwd) += b;
             }
         }

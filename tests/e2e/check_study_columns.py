@@ -11,7 +11,7 @@ bad = []
 with h5py.File(path, "r") as f:
     g = f["study/configs"]
     for col, want in pairs:
-        got = [v.decode() if isinstance(v, bytes) else str(int(v)) for v in g[col][:]]
+        got = [v.decode() if isinstance(v, bytes) else f"{float(v):g}" for v in g[col][:]]
         if not got or any(v != want for v in got):
             bad.append(f"{col} = {got}, want {want} in every row")
 print("FAIL: " + "; ".join(bad) if bad else "ok: " + ", ".join("=".join(p) for p in pairs))

@@ -547,6 +547,13 @@ sp_e2e(memory.fp8_params RC 0 ARGS "memory|-m|${mlperf}|--fp8-params|--no-weight
   STDOUT "fp8 GEMMs, FP8 parameters, no weight cache.*total +[0-9.]+ GB of 80 GB: fits")
 sp_e2e(memory.fp8_params_bf16 RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--fp8-params"
   STDERR "FP8 parameters: needs FP8 training \\(precision fp8\\), not bf16")
+sp_e2e(memory.lora_dropout RC 0 ARGS "memory|-m|${mlperf}|--fp8-params|--no-weight-cache|--lora-dropout|0.1"
+  STDOUT "no weight cache, LoRA dropout 0.1.*total +[0-9.]+ GB of 80 GB: fits")
+sp_e2e(train.lora_dropout_full RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${models}/llama3-8b.cfg|--lora-dropout|0.1|-o|${SP_OUT}/dropout-full.h5"
+  STDERR "option --lora-dropout applies to --finetune lora or qlora, not to full training"
+  ABSENT "${SP_OUT}/dropout-full.h5")
+sp_e2e(memory.lora_dropout_range RC 2 ARGS "memory|-m|${mlperf}|--lora-dropout|1.5" STDERR "--lora-dropout")
 sp_e2e(train.fp8_params_qlora RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${models}/llama3-8b.cfg|--finetune|qlora|--precision|fp8|--fp8-params|-o|${SP_OUT}/fp8-qlora.h5"
   STDERR "FP8 parameters: not with QLoRA" ABSENT "${SP_OUT}/fp8-qlora.h5")

@@ -78,7 +78,7 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -137,7 +137,7 @@ static void test_model__framework(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     const double conn = 4194304.0 + 524288.0 + 4915200.0;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -168,7 +168,7 @@ static void test_model__activations(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-mha.cfg", d), SP_OK);
@@ -204,7 +204,7 @@ static void test_model__activations(void **state)
      * flight): 120 layer-activations against 112. */
     {
         model_layout q = {8, 1, 1, 0, 1, 8192, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                          MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+                          MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
         model_memory one;
         double per_layer;
         assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
@@ -227,7 +227,7 @@ static void test_model__fine_tuning(void **state)
     diag_list *d = *state;
     model *m;
     model_memory full, lora, qlora;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
@@ -258,7 +258,7 @@ static void test_model__fp8_weights(void **state)
     model *m;
     model_memory bf, x, rc;
     model_layout l = {2, 1, 1, 0, 1, 2048, 4, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1,
-                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     double lin = (2.0 * 4096 * 4096 + 2.0 * 4096 * 1024 + 3.0 * 4096 * 14336) / 2, L = 32, cached;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -345,7 +345,7 @@ static void test_model__lora_targets(void **state)
     diag_list *d = *state;
     model *m;
     const unsigned ATTN = MODEL_LORA_QKV | MODEL_LORA_PROJ, MLP = MODEL_LORA_FC1 | MODEL_LORA_FC2;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     const double h = 4096, f = 14336, kv = 1024, s = 2048, L = 32;
     unsigned t = 0;
 
@@ -403,6 +403,20 @@ static void test_model__lora_targets(void **state)
     near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_FULL, 0, d),
              L * (s * h + s * h + s * f - s * h), 1e-12);
     near_rel(activations(m, l, MODEL_TRAIN_QLORA, 0, d), activations(m, l, MODEL_TRAIN_LORA, 0, d), 1e-12);
+    /* LoRA dropout before each adapter (TP 1, bf16): its 1-byte mask on
+     * every adapter's input, and on the projection after attention the
+     * dropped copy too (2 B), whose input FlashAttention keeps anyway. */
+    {
+        model_layout x = l;
+        double none, with;
+        x.fp8_inputs = false;
+        none = activations(m, x, MODEL_TRAIN_LORA, 0, d);
+        x.lora_dropout = 0.1;
+        near_rel(activations(m, x, MODEL_TRAIN_LORA, 0, d) - none, L * (s * h + 3 * s * h + s * h + s * f), 1e-12);
+        with = activations(m, x, MODEL_TRAIN_LORA, MODEL_LORA_FC2, d);
+        x.lora_dropout = 0.0;
+        near_rel(with - activations(m, x, MODEL_TRAIN_LORA, MODEL_LORA_FC2, d), L * s * f, 1e-12); /* fc2's mask */
+    }
     /* Without FlashAttention nothing else keeps the attention output (the
      * unfused backward needs the probabilities and V): a frozen projection
      * without an adapter keeps none of it, one with an adapter its bf16
@@ -446,7 +460,7 @@ static void test_model__lora_targets(void **state)
      * experts' copies and activation outputs. */
     assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);
     l = (model_layout){1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1,
-                       MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+                       MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     near_rel(activations(m, l, MODEL_TRAIN_FULL, 0, d) - activations(m, l, MODEL_TRAIN_LORA, 0, d),
              m->layers * 2 * s * m->hidden, 1e-12);
     near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_LORA, ATTN, d),
@@ -491,7 +505,7 @@ static void test_model__bad_layouts(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
@@ -514,7 +528,7 @@ static void test_model__dropout(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-dropout.cfg", d), SP_OK);
@@ -542,7 +556,7 @@ static void test_model__learned_positions(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem, rot;
-    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     double h = 1024, layer = 4 * h * h + 2 * h * 4096 + 2 * h;
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
@@ -572,7 +586,7 @@ static void test_model__loss(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
@@ -595,7 +609,7 @@ static void test_model__moe_load(void **state)
     model *m;
     model_memory a, b;
     model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false};
+                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
     double s = 2048, h = 4096, f = 14336, expert = 32 * 2 * 2 * (s * h + 2 * s * f + s * f);
 
     assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);

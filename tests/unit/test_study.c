@@ -201,7 +201,7 @@ static void test_study__bad(void **state)
     assert_true(has_message(d, "bad-keys.cfg:6: error: job: mode \"sideways\""));
     assert_true(has_message(d, "bad-keys.cfg:10: error: job: unknown key \"colour\""));
     assert_true(has_message(d, "no-such-model.cfg: error: cannot read"));
-    assert_true(has_message(d, "bad-keys.cfg:14: error: rung: \"nodes\" must be an integer"));
+    assert_true(has_message(d, "bad-keys.cfg:15: error: rung: \"nodes\" must be an integer"));
     assert_int_equal(study_load(&s, FIXTURES "/../../bad/study/truncated.cfg", d), SP_EINPUT);
 }
 

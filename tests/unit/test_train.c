@@ -59,7 +59,7 @@ static double wave_of(const plat_gpu *g, double m, double n)
 
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
-    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false},
+    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0},
                       PLAT_BF16, false, false, false, 0.0, false, 0.0, false};
     return c;
 }
@@ -610,6 +610,52 @@ static void test_train__fp8_casts(void **state)
     }
 }
 
+/* LoRA dropout (NeMo's adapter_dropout, before each adapter): per layer and
+ * micro-batch a memory-bound pass over each adapter's input shard, 5 B per
+ * element forward and backward (read, write, mask), as hidden dropout is
+ * priced: QKV's and the first FFN layer's inputs s/tp x h, the
+ * projection's s x q/tp, the second FFN layer's s x f/tp. */
+static void test_train__lora_dropout(void **state)
+{
+    fixture *f = *state;
+    const plat_gpu *g = &f->p->types[0].gpu;
+    train_config c = config(2, 1, 4, 1, 2048, 4);
+    double tok = 2048.0, h = 4096.0, q = 4096.0, ff = 14336.0, tp = 2.0, base[4], with[4];
+    const char *const ops[4] = {"attn fwd", "attn bwd", "mlp fwd", "mlp bwd"};
+    wl *w;
+
+    c.l.tune = MODEL_TRAIN_LORA;
+    for (int k = 0; k < 2; k++) {
+        c.l.lora_dropout = k ? 0.1 : 0.0;
+        assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+        for (int i = 0; i < 4; i++)
+            (k ? with : base)[i] = sum_named(w, 0, ops[i]) / 32 / 4;
+        wl_free(w);
+    }
+    for (int i = 0; i < 2; i++) {
+        near_rel(with[i] - base[i], train_memory_time(g, 5.0 * (tok / tp * h + tok * q / tp)), 1e-9);
+        near_rel(with[2 + i] - base[2 + i], train_memory_time(g, 5.0 * (tok / tp * h + tok * ff / tp)), 1e-9);
+    }
+}
+
+/* Bytes of rank 0's operation `name` with bf16 weights (out[0]) and with
+ * FP8 parameters (out[1]). */
+static void bytes_without_and_with_fp8_params(fixture *f, const model *m, train_config c, const char *name,
+                                              double out[2])
+{
+    wl *w;
+    for (int k = 0; k < 2; k++) {
+        c.l.fp8_params = k == 1;
+        out[k] = 0.0;
+        assert_int_equal(train_build(&w, m, f->p, &c, f->d), SP_OK);
+        for (size_t i = 0; i < w->ranks[0].nops; i++)
+            if (strcmp(w->ranks[0].ops[i].name, name) == 0)
+                out[k] = (double)w->ranks[0].ops[i].bytes;
+        wl_free(w);
+    }
+    assert_true(out[0] > 0.0 && out[1] > 0.0);
+}
+
 /* FP8 parameters: ZeRO-1 gathers the updated linear weights in FP8 (1 B,
  * Megatron-LM's --fp8-param-gather), the rest (embedding, output layer,
  * norms) in bf16; ZeRO-3 each layer's. Refused without FP8 training, and
@@ -618,30 +664,15 @@ static void test_train__fp8_params(void **state)
 {
     fixture *f = *state;
     train_config c = config(2, 1, 4, 1, 2048, 4);
-    double lin = (2.0 * 4096 * 4096 + 2.0 * 4096 * 1024 + 3.0 * 4096 * 14336) / 2, gathered[2] = {0, 0};
-    wl *w;
+    double lin = (2.0 * 4096 * 4096 + 2.0 * 4096 * 1024 + 3.0 * 4096 * 14336) / 2, gathered[2];
 
     c.prec = PLAT_FP8;
     c.l.zero = 1;
-    for (int k = 0; k < 2; k++) {
-        c.l.fp8_params = k == 1;
-        assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
-        for (size_t i = 0; i < w->ranks[0].nops; i++)
-            if (strcmp(w->ranks[0].ops[i].name, "dp param all_gather") == 0)
-                gathered[k] = (double)w->ranks[0].ops[i].bytes;
-        wl_free(w);
-    }
+    bytes_without_and_with_fp8_params(f, f->m8, c, "dp param all_gather", gathered);
     near_rel(gathered[0] - gathered[1], 32 * lin, 1e-9);
     /* ZeRO-3 (FSDP) gathers each layer's weights before its passes, those FP8 too. */
     c.l.zero = 3;
-    for (int k = 0; k < 2; k++) {
-        c.l.fp8_params = k == 1;
-        assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
-        for (size_t i = 0; i < w->ranks[0].nops; i++)
-            if (strcmp(w->ranks[0].ops[i].name, "L5 dp param all_gather fwd") == 0)
-                gathered[k] = (double)w->ranks[0].ops[i].bytes;
-        wl_free(w);
-    }
+    bytes_without_and_with_fp8_params(f, f->m8, c, "L5 dp param all_gather fwd", gathered);
     near_rel(gathered[0], 2.0 * (model_layer_params(f->m8) / 2), 1e-9);
     near_rel(gathered[0] - gathered[1], lin, 1e-9);
     /* A mixture of experts at ZeRO-3 (EP 1): its experts' weights in FP8 too. */
@@ -651,17 +682,11 @@ static void test_train__fp8_params(void **state)
         x.prec = PLAT_FP8;
         x.l.zero = 3;
         assert_int_equal(model_load(&mx, MODELS "/mixtral-8x7b.cfg", f->d), SP_OK);
-        for (int k = 0; k < 2; k++) {
-            x.l.fp8_params = k == 1;
-            assert_int_equal(train_build(&w, mx, f->p, &x, f->d), SP_OK);
-            for (size_t i = 0; i < w->ranks[0].nops; i++)
-                if (strcmp(w->ranks[0].ops[i].name, "L5 dp param all_gather fwd") == 0)
-                    gathered[k] = (double)w->ranks[0].ops[i].bytes;
-            wl_free(w);
-        }
+        bytes_without_and_with_fp8_params(f, mx, x, "L5 dp param all_gather fwd", gathered);
         near_rel(gathered[0] - gathered[1], model_layer_linear_params(mx, &x.l), 1e-9);
         model_free(mx);
     }
+    c.l.fp8_params = true;
     c.prec = PLAT_BF16;
     assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
     assert_true(has_message(f->d, "FP8 parameters: needs FP8 training (precision fp8), not bf16"));
@@ -1133,6 +1158,7 @@ int main(void)
         cmocka_unit_test(test_train__estimate_expert_states),
         cmocka_unit_test(test_train__estimate_expert_grads),
         cmocka_unit_test(test_train__fp8_params),
+        cmocka_unit_test(test_train__lora_dropout),
         cmocka_unit_test(test_train__tp_overlap),
         cmocka_unit_test(test_train__estimate_collnet),
         cmocka_unit_test(test_train__bad_layouts),
