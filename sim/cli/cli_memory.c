@@ -40,7 +40,9 @@ static void usage(FILE *fp)
             "For a mixture of experts, --moe-imbalance, --moe-capacity and --moe-pad say\n"
             "how many dispatched tokens the busiest expert-parallel rank holds, as in train.\n"
             "--lora-targets names the layers with adapters (qkv, proj, fc1, fc2, attention,\n"
-            "mlp, all; default all); a frozen layer without one keeps no input.\n"
+            "mlp, all: one adapter per Megatron-LM layer; q, k, v, o, gate, up, down,\n"
+            "all-linear: one per Hugging Face module; default all); a frozen layer without\n"
+            "one keeps no input.\n"
             "--lora-dropout P puts dropout before each adapter: its 1-byte mask is kept\n"
             "and, on the projection after attention, the dropped copy too.\n");
 }
@@ -165,13 +167,14 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     {
         const plat_gpu *g = &plat_type_of_rank(p, 0)->gpu;
         double cap = g->mem_bytes, G = 1e9;
-        bool some = l.tune != MODEL_TRAIN_FULL && strcmp(model_lora_targets_name(l.lora_targets), "all") != 0;
+        char names[MODEL_LORA_NAME_MAX];
+        bool some = l.tune != MODEL_TRAIN_FULL && strcmp(model_lora_targets_name(l.lora_targets, names), "all") != 0;
         printf("# scalepath %s memory: %s (%.2fB parameters) on %s, %s GPU (%.0f GB%s)\n", SP_VERSION,
                m->name, model_params(m) / 1e9, p->name, g->model, cap / G,
                g->unified ? ", unified with the CPU" : "");
         printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s GEMMs%s%s",
                l.tp, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune], some ? " on " : "",
-               some ? model_lora_targets_name(l.lora_targets) : "",
+               some ? names : "",
                l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
                l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",
                l.flash_attention ? "FlashAttention" : "attention scores kept", plat_prec_name(a.cfg.prec),

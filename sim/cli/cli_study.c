@@ -298,8 +298,10 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
     printf("\n== %s: %s of %s (%.2fB parameters), %.3g tokens, sequence %d, batch %d sequences, %s",
            job->name, what[mode], job->m->name, model_params(job->m) / 1e9, job->tokens, job->seq_len,
            job->global_batch, plat_prec_name(job->prec));
-    if (mode >= 2 && job->lora_targets != MODEL_LORA_ALL)
-        printf(", adapters on %s", model_lora_targets_name(job->lora_targets));
+    if (mode >= 2 && job->lora_targets != MODEL_LORA_ALL) {
+        char names[MODEL_LORA_NAME_MAX];
+        printf(", adapters on %s", model_lora_targets_name(job->lora_targets, names));
+    }
     if (mode >= 2 && job->lora_dropout > 0.0)
         printf(", LoRA dropout %g", job->lora_dropout);
     if (job->fp8_params)

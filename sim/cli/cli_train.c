@@ -42,9 +42,12 @@ static void usage(FILE *fp)
             "  --microbatches M  micro-batches per step and pipeline        default PP\n"
             "  --finetune F      full training, or LoRA / QLoRA adapters on a frozen base\n"
             "  --lora-rank R     the adapters' rank                               default 16\n"
-            "  --lora-targets L  the layers with adapters: qkv, proj, fc1, fc2 (Megatron-LM's\n"
-            "                    names; in experts too), attention (qkv,proj), mlp\n"
-            "                    (fc1,fc2), comma-separated                     default all\n"
+            "  --lora-targets L  the layers with adapters, comma-separated: qkv, proj, fc1,\n"
+            "                    fc2 (Megatron-LM's fused layers, one adapter each; in\n"
+            "                    experts too), attention (qkv,proj), mlp (fc1,fc2), all;\n"
+            "                    or Hugging Face's modules apart, one adapter each: q, k,\n"
+            "                    v, o, gate, up, down (or q_proj ...), all-linear\n"
+            "                                                                   default all\n"
             "  --lora-dropout P  dropout before each adapter (NeMo's adapter_dropout, PEFT's\n"
             "                    lora_dropout): its mask and dropped copy kept  default 0\n"
             "  --precision P     GEMM precision (attention stays bf16)           default bf16\n"
@@ -123,10 +126,16 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         return cli_parse_int(&l->microbatches, "--microbatches", val, 1, 1 << 24, diag);
     case 'L':
         return cli_parse_int(&l->lora_rank, "--lora-rank", val, 1, 1 << 16, diag);
-    case 304:
-        if (model_lora_targets_parse(val, &l->lora_targets) < 0)
-            break;
-        return SP_OK;
+    case 304: {
+        const char *why = NULL;
+        if (model_lora_targets_parse(val, &l->lora_targets, &why) == SP_OK)
+            return SP_OK;
+        if (why != NULL) {
+            diag_error(diag, (sp_loc){0}, "option --lora-targets \"%s\": %s", val, why);
+            return SP_EINPUT;
+        }
+        break;
+    }
     case 'F':
         l->flash_attention = false;
         return SP_OK;
@@ -199,7 +208,8 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
                                            "--loss: expected fused or unfused",
                                            "--sm-contention: expected on or off",
                                            "--lora-targets: expected a comma-separated list of qkv, proj, fc1, "
-                                           "fc2, attention, mlp or all"};
+                                           "fc2, attention, mlp, all (Megatron-LM's layers) or q, k, v, o, gate, "
+                                           "up, down, all-linear (Hugging Face's modules, also as q_proj ...)"};
         int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : c == 's' ? 6 : c == 304 ? 7 : 4;
         diag_error(diag, (sp_loc){0}, "option %s, got \"%s\"", what[w], val);
     }
@@ -341,13 +351,14 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
     static const char *const tune[] = {"full", "LoRA", "QLoRA"};
     const model_layout *l = &a->cfg.l;
 
-    char ep[32] = "", how[64];
+    char ep[32] = "", how[96];
     if (l->ep > 1)
         snprintf(ep, sizeof(ep), " (EP %d of it)", l->ep);
+    char names[MODEL_LORA_NAME_MAX];
     if (l->tune == MODEL_TRAIN_FULL || l->lora_targets == 0 || l->lora_targets == MODEL_LORA_ALL)
         snprintf(how, sizeof(how), "%s", tune[l->tune]);
     else
-        snprintf(how, sizeof(how), "%s on %s", tune[l->tune], model_lora_targets_name(l->lora_targets));
+        snprintf(how, sizeof(how), "%s on %s", tune[l->tune], model_lora_targets_name(l->lora_targets, names));
     snprintf(buf, size, "TP %d x CP %d x PP %d%s x DP %d%s, ZeRO-%d, micro-batch %d x %d tokens, %d micro-batches, "
              "%s, %s, %s%s%s",
              l->tp, l->cp > 1 ? l->cp : 1, l->pp, l->vpp > 1 ? " (interleaved)" : "", l->dp, ep, l->zero,
@@ -626,9 +637,10 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
     double *fv = calloc(NF * (n + 1), sizeof(double));
     const char **sv = calloc(NS * (n + 1), sizeof(char *));
+    char(*targets)[MODEL_LORA_NAME_MAX] = calloc(n + 1, sizeof(*targets));
     int err = SP_ENOMEM;
 
-    if (iv != NULL && fv != NULL && sv != NULL) {
+    if (iv != NULL && fv != NULL && sv != NULL && targets != NULL) {
         for (size_t i = 0; i < n; i++) {
             const model_layout *l = &rows[i].a->cfg.l;
             const cli_train_result *r = rows[i].r;
@@ -654,7 +666,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
             const char *strs[NS] = {rows[i].label, rows[i].platform, rows[i].model, rows[i].mode,
                                     recompute[l->recompute], plat_prec_name(rows[i].a->cfg.prec),
                                     model_loss_name(l->unfused_loss), model_adam_name(l->adam),
-                                    l->tune == MODEL_TRAIN_FULL ? "" : model_lora_targets_name(l->lora_targets)};
+                                    l->tune == MODEL_TRAIN_FULL ? "" : model_lora_targets_name(l->lora_targets, targets[i])};
             (void)tune;
             for (int k = 0; k < NI; k++)
                 iv[k * n + i] = ints[k];
@@ -737,6 +749,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
             err = out_table(f, group, gattrs, 1, cols, sizeof(cols) / sizeof(cols[0]), n);
         }
     }
+    free(targets);
     free(iv);
     free(fv);
     free(sv);

@@ -184,16 +184,36 @@ static const struct {
     const char *name;
     unsigned bits;
 } lora_names[] = {
-    {"all", MODEL_LORA_ALL},    {"attention", MODEL_LORA_QKV | MODEL_LORA_PROJ},
-    {"mlp", MODEL_LORA_FC1 | MODEL_LORA_FC2}, {"qkv", MODEL_LORA_QKV},
-    {"proj", MODEL_LORA_PROJ},  {"fc1", MODEL_LORA_FC1},
+    {"all", MODEL_LORA_ALL},
+    {"attention", MODEL_LORA_QKV | MODEL_LORA_PROJ},
+    {"mlp", MODEL_LORA_FC1 | MODEL_LORA_FC2},
+    {"all-linear", MODEL_LORA_ALL_LINEAR},
+    {"qkv", MODEL_LORA_QKV},
+    {"proj", MODEL_LORA_PROJ},
+    {"fc1", MODEL_LORA_FC1},
     {"fc2", MODEL_LORA_FC2},
+    {"q", MODEL_LORA_Q},
+    {"k", MODEL_LORA_K},
+    {"v", MODEL_LORA_V},
+    {"o", MODEL_LORA_PROJ},
+    {"gate", MODEL_LORA_GATE},
+    {"up", MODEL_LORA_UP},
+    {"down", MODEL_LORA_FC2},
+    {"q_proj", MODEL_LORA_Q},
+    {"k_proj", MODEL_LORA_K},
+    {"v_proj", MODEL_LORA_V},
+    {"o_proj", MODEL_LORA_PROJ},
+    {"gate_proj", MODEL_LORA_GATE},
+    {"up_proj", MODEL_LORA_UP},
+    {"down_proj", MODEL_LORA_FC2},
 };
 
-int model_lora_targets_parse(const char *s, unsigned *out)
+int model_lora_targets_parse(const char *s, unsigned *out, const char **why)
 {
     unsigned t = 0;
 
+    if (why != NULL)
+        *why = NULL;
     for (;;) {
         size_t n = strcspn(s, ","), k = 0;
         while (k < sizeof(lora_names) / sizeof(*lora_names) &&
@@ -206,19 +226,61 @@ int model_lora_targets_parse(const char *s, unsigned *out)
             break;
         s += n + 1;
     }
+    if (((t & MODEL_LORA_QKV) && (t & (MODEL_LORA_Q | MODEL_LORA_K | MODEL_LORA_V))) ||
+        ((t & MODEL_LORA_FC1) && (t & (MODEL_LORA_GATE | MODEL_LORA_UP)))) {
+        if (why != NULL)
+            *why = t & MODEL_LORA_QKV && t & (MODEL_LORA_Q | MODEL_LORA_K | MODEL_LORA_V)
+                       ? "qkv (one adapter on the fused layer) and q, k or v (adapters apart) adapt the same layer"
+                       : "fc1 (one adapter on the fused layer) and gate or up (adapters apart) adapt the same layer";
+        return SP_EINPUT;
+    }
     *out = t;
     return SP_OK;
 }
 
-const char *model_lora_targets_name(unsigned t)
+const char *model_lora_targets_name(unsigned t, char buf[MODEL_LORA_NAME_MAX])
 {
-    /* Every subset of the four layers, spelt with the aliases where one fits. */
-    static const char *const names[16] = {
-        "all",           "qkv",           "proj",          "attention",     "fc1",           "qkv,fc1",
-        "proj,fc1",      "attention,fc1", "fc2",           "qkv,fc2",       "proj,fc2",      "attention,fc2",
-        "mlp",           "qkv,mlp",       "proj,mlp",      "all",
+    static const struct {
+        unsigned bits;
+        const char *name;
+    } parts[] = {
+        {MODEL_LORA_QKV | MODEL_LORA_PROJ, "attention"},
+        {MODEL_LORA_QKV, "qkv"},
+        {MODEL_LORA_Q, "q"},
+        {MODEL_LORA_K, "k"},
+        {MODEL_LORA_V, "v"},
+        {MODEL_LORA_PROJ, "proj"},
+        {MODEL_LORA_FC1 | MODEL_LORA_FC2, "mlp"},
+        {MODEL_LORA_FC1, "fc1"},
+        {MODEL_LORA_GATE, "gate"},
+        {MODEL_LORA_UP, "up"},
+        {MODEL_LORA_FC2, "fc2"},
     };
-    return names[t & MODEL_LORA_ALL];
+    size_t used = 0;
+
+    if (t == 0 || t == MODEL_LORA_ALL)
+        return strcpy(buf, "all");
+    if (t == MODEL_LORA_ALL_LINEAR)
+        return strcpy(buf, "all-linear");
+    buf[0] = '\0';
+    for (size_t k = 0; k < sizeof(parts) / sizeof(*parts); k++)
+        if ((t & parts[k].bits) == parts[k].bits) {
+            used += (size_t)snprintf(buf + used, MODEL_LORA_NAME_MAX - used, "%s%s", used ? "," : "", parts[k].name);
+            t &= ~parts[k].bits;
+        }
+    return buf;
+}
+
+int model_lora_qkv_adapters(unsigned t)
+{
+    t = t ? t : MODEL_LORA_ALL;
+    return !!(t & MODEL_LORA_QKV) + !!(t & MODEL_LORA_Q) + !!(t & MODEL_LORA_K) + !!(t & MODEL_LORA_V);
+}
+
+int model_lora_fc1_adapters(unsigned t)
+{
+    t = t ? t : MODEL_LORA_ALL;
+    return !!(t & MODEL_LORA_FC1) + !!(t & MODEL_LORA_GATE) + !!(t & MODEL_LORA_UP);
 }
 
 /* LoRA adapters of rank r on the targets' weight matrices of a layer: r x (in + out) each. */
@@ -229,12 +291,22 @@ double model_lora_layer_params(const model *m, int r, unsigned targets)
 
     if (targets == 0)
         targets = MODEL_LORA_ALL;
-    if (targets & MODEL_LORA_QKV)
-        sum += (h + q) + 2.0 * (h + kv);
+    if (targets & MODEL_LORA_QKV) /* one adapter on the fused projection */
+        sum += h + q + 2.0 * kv;
+    if (targets & MODEL_LORA_Q)
+        sum += h + q;
+    if (targets & MODEL_LORA_K)
+        sum += h + kv;
+    if (targets & MODEL_LORA_V)
+        sum += h + kv;
     if (targets & MODEL_LORA_PROJ)
         sum += q + h;
-    if (targets & MODEL_LORA_FC1)
-        sum += copies * (m->gated_ffn ? 2.0 : 1.0) * (h + f);
+    if (targets & MODEL_LORA_FC1) /* one adapter on up (and gate) */
+        sum += copies * (h + (m->gated_ffn ? 2.0 : 1.0) * f);
+    if ((targets & MODEL_LORA_GATE) && m->gated_ffn)
+        sum += copies * (h + f);
+    if (targets & MODEL_LORA_UP)
+        sum += copies * (h + f);
     if (targets & MODEL_LORA_FC2)
         sum += copies * (f + h);
     return r * sum;
@@ -242,7 +314,7 @@ double model_lora_layer_params(const model *m, int r, unsigned targets)
 
 double model_lora_layer_expert_params(const model *m, int r, unsigned targets)
 {
-    unsigned ffn = (targets ? targets : MODEL_LORA_ALL) & (MODEL_LORA_FC1 | MODEL_LORA_FC2);
+    unsigned ffn = (targets ? targets : MODEL_LORA_ALL) & (MODEL_LORA_FC1 | MODEL_LORA_FC2 | MODEL_LORA_GATE | MODEL_LORA_UP);
     return m->experts > 1 && ffn != 0 ? model_lora_layer_params(m, r, ffn) : 0.0;
 }
 
@@ -293,10 +365,13 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
          * the dropped copy the adapter keeps instead of its input. Only on
          * the projection after attention is that copy new: its input,
          * the attention output, is kept for FlashAttention anyway (2 + 1). */
+        /* Adapters apart on one input (PEFT's q, k, v; gate, up) share it
+         * without dropout; with it each keeps its own dropped copy and mask. */
         double mask = l->lora_dropout > 0.0 ? 1.0 : 0.0;
-        in_qkv = t & MODEL_LORA_QKV ? 2.0 * l->tp + mask : 0.0;
-        in_fc1 = t & MODEL_LORA_FC1 ? 2.0 * l->tp + mask : 0.0;
-        in_expert = t & MODEL_LORA_FC1 ? 2.0 + mask : 0.0;
+        int nq = model_lora_qkv_adapters(t), nf = model_lora_fc1_adapters(t);
+        in_qkv = nq == 0 ? 0.0 : mask > 0.0 ? nq * (2.0 * l->tp + mask) : 2.0 * l->tp;
+        in_fc1 = nf == 0 ? 0.0 : mask > 0.0 ? nf * (2.0 * l->tp + mask) : 2.0 * l->tp;
+        in_expert = nf == 0 ? 0.0 : mask > 0.0 ? nf * (2.0 + mask) : 2.0;
         in_fc2 = t & MODEL_LORA_FC2 ? 2.0 + mask : 0.0;
         in_router = 0.0; /* the router is frozen too, and has no adapter */
         proj = t & MODEL_LORA_PROJ ? (mask > 0.0 ? fa_out + 3.0 : 2.0) : fa_out;
@@ -428,6 +503,11 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
     if (m->learned_positions && l->seq_len > m->max_positions) {
         diag_error(diag, (sp_loc){m->path, 0}, "sequence %d is longer than the model's %d learned positions",
                    l->seq_len, m->max_positions);
+        return SP_EINPUT;
+    }
+    if (l->tune != MODEL_TRAIN_FULL && (l->lora_targets & MODEL_LORA_GATE) && !m->gated_ffn) {
+        diag_error(diag, (sp_loc){m->path, 0}, "LoRA target gate: %s has no gated FFN (its first FFN layer is up "
+                   "alone)", m->name);
         return SP_EINPUT;
     }
     vpp = l->vpp > 1 ? l->vpp : 1;

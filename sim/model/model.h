@@ -63,27 +63,51 @@ double model_layer_expert_params(const model *m);
 /* Parameters a token multiplies by: for MoE, top_k experts' instead of all. */
 double model_active_params(const model *m);
 /* The linear layers that carry LoRA / QLoRA adapters (model_layout's
- * lora_targets), by Megatron-LM's names: the query-key-value projection
- * (adapters on q, k and v), the attention's output projection, the FFN's
- * first layer (up, and gate where gated) and second layer (down), in every
- * expert of a mixture of experts. */
+ * lora_targets), in every expert of a mixture of experts. By Megatron-LM's
+ * fused layers, one adapter on each (NeMo's ParallelLinearAdapter on the
+ * whole layer): the query-key-value projection (qkv: in h, out q + 2 kv),
+ * the attention's output projection (proj), the FFN's first layer (fc1:
+ * up, and gate where gated, in one) and its second (fc2). Or by Hugging
+ * Face's separate modules, one adapter on each (PEFT's q_proj, k_proj,
+ * v_proj, gate_proj, up_proj): q, k, v, gate, up; o_proj is proj and
+ * down_proj fc2 either way. */
 enum {
     MODEL_LORA_QKV = 1,
     MODEL_LORA_PROJ = 2,
     MODEL_LORA_FC1 = 4,
     MODEL_LORA_FC2 = 8,
-    MODEL_LORA_ALL = 15
+    MODEL_LORA_ALL = 15,
+    MODEL_LORA_Q = 16,
+    MODEL_LORA_K = 32,
+    MODEL_LORA_V = 64,
+    MODEL_LORA_GATE = 128,
+    MODEL_LORA_UP = 256,
+    /* PEFT's "all-linear" on a Llama-style model: every module apart */
+    MODEL_LORA_ALL_LINEAR = 16 | 32 | 64 | 2 | 128 | 256 | 8
 };
+/* Longest name model_lora_targets_name() writes, with its NUL. */
+#define MODEL_LORA_NAME_MAX 64
 /* s, a comma-separated list of qkv, proj, fc1, fc2, attention (qkv and
- * proj), mlp (fc1 and fc2) or all, into *out (MODEL_LORA_* bits);
- * SP_EINPUT (nothing reported) if s is empty or names anything else. */
-SP_MUST_USE int model_lora_targets_parse(const char *s, unsigned *out);
-/* The targets t (0 = all) as the parser reads them: "all", "attention",
- * "mlp" or a list such as "qkv,fc2". Static storage. */
-const char *model_lora_targets_name(unsigned t);
+ * proj), mlp (fc1 and fc2), all, q, k, v, o (proj), gate, up, down (fc2),
+ * all-linear, or PEFT's q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj,
+ * down_proj, into *out (MODEL_LORA_* bits). SP_EINPUT (nothing reported) if
+ * s is empty, names anything else, or puts a fused layer's adapter beside
+ * adapters on its parts (qkv with q, k or v; fc1 with gate or up): then
+ * *why (may be NULL) says which. */
+SP_MUST_USE int model_lora_targets_parse(const char *s, unsigned *out, const char **why);
+/* The targets t (0 = all) as the parser reads them, into buf: "all",
+ * "attention", "mlp", "all-linear" or a list such as "qkv,fc2" or
+ * "q,v,fc2". Returns buf. */
+const char *model_lora_targets_name(unsigned t, char buf[MODEL_LORA_NAME_MAX]);
+/* Adapters that read the QKV projection's input (qkv, or q, k and v apart),
+ * and the FFN's first layer's (fc1, or gate and up apart), of targets t
+ * (0 = all). */
+int model_lora_qkv_adapters(unsigned t);
+int model_lora_fc1_adapters(unsigned t);
 /* LoRA adapters of rank r on the targets' matrices of a layer (MODEL_LORA_*
- * bits; 0 = all): q, k, v (qkv), o (proj), up and gate (fc1), down (fc2),
- * of every expert for MoE. */
+ * bits; 0 = all), r x (in + out) each: qkv r (h + q + 2 kv), q r (h + q),
+ * k and v r (h + kv), proj r (q + h), fc1 r (h + f, x2 gated), gate and up
+ * r (h + f), fc2 r (f + h), of every expert for MoE. */
 double model_lora_layer_params(const model *m, int r, unsigned targets);
 /* Of them, the experts' (on fc1 and fc2 of every expert; 0 for a dense
  * model): split over the expert-parallel ranks with their experts, where

@@ -160,11 +160,16 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
         err = SP_EINPUT;
     }
     {
-        const char *t = cfg_string(g, "lora_targets", "all");
-        if (model_lora_targets_parse(t, &j->lora_targets) < 0) {
-            diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_targets")},
-                       "job: lora_targets \"%s\": expected a comma-separated list of qkv, proj, fc1, fc2, "
-                       "attention, mlp or all", t);
+        const char *t = cfg_string(g, "lora_targets", "all"), *why = NULL;
+        if (model_lora_targets_parse(t, &j->lora_targets, &why) < 0) {
+            if (why != NULL)
+                diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_targets")}, "job: lora_targets \"%s\": %s",
+                           t, why);
+            else
+                diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_targets")},
+                           "job: lora_targets \"%s\": expected a comma-separated list of qkv, proj, fc1, fc2, "
+                           "attention, mlp, all (Megatron-LM's layers) or q, k, v, o, gate, up, down, all-linear "
+                           "(Hugging Face's modules, also as q_proj ...)", t);
             err = SP_EINPUT;
         } else if (j->tune == MODEL_TRAIN_FULL && config_setting_get_member(g, "lora_targets") != NULL) {
             diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_targets")},
@@ -217,6 +222,11 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
             return e;
         if (e < 0)
             err = SP_EINPUT;
+    }
+    if (j->m != NULL && j->tune != MODEL_TRAIN_FULL && (j->lora_targets & MODEL_LORA_GATE) && !j->m->gated_ffn) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_targets")},
+                   "job: lora_targets gate: %s has no gated FFN (its first FFN layer is up alone)", j->m->name);
+        err = SP_EINPUT;
     }
     if (j->m != NULL && j->moe_imbalance > 1.0 && j->m->experts <= 1) {
         diag_error(diag, (sp_loc){s->path, key_line(f, g, "moe_imbalance")},

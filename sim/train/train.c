@@ -274,6 +274,10 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
                    "and ZeRO below 3", l->ep, m->experts, l->dp);
         err = SP_EINPUT;
     }
+    if (l->tune != MODEL_TRAIN_FULL && (l->lora_targets & MODEL_LORA_GATE) && !m->gated_ffn) {
+        diag_error(diag, at, "LoRA target gate: %s has no gated FFN (its first FFN layer is up alone)", m->name);
+        err = SP_EINPUT;
+    }
     if (l->tune != MODEL_TRAIN_FULL && l->zero > 0) {
         diag_error(diag, at, "LoRA / QLoRA train small adapters: ZeRO is not used with them here");
         err = SP_EINPUT;
@@ -459,22 +463,32 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         for (int bwd = 0; bwd < 2; bwd++) {
             const char *pass = bwd ? "bwd" : "fwd";
             double x = bwd ? 2.0 : 1.0, gate = m->gated_ffn ? 2.0 : 1.0, a = 0.0, b = 0.0;
+            /* One adapter on a fused layer (qkv, fc1), or one per module apart. */
             if (targets & MODEL_LORA_QKV)
-                a += lora_matrix(g, "lora.q", pass, x, tok, h, q / tp, r) +
-                     lora_matrix(g, "lora.k,v", pass, 2 * x, tok, h, kv / tp, r);
+                a += lora_matrix(g, "lora.qkv", pass, x, tok, h, (q + 2 * kv) / tp, r);
+            if (targets & MODEL_LORA_Q)
+                a += lora_matrix(g, "lora.q", pass, x, tok, h, q / tp, r);
+            if (targets & MODEL_LORA_K)
+                a += lora_matrix(g, "lora.k", pass, x, tok, h, kv / tp, r);
+            if (targets & MODEL_LORA_V)
+                a += lora_matrix(g, "lora.v", pass, x, tok, h, kv / tp, r);
             if (targets & MODEL_LORA_PROJ)
                 a += lora_matrix(g, "lora.o", pass, x, tok, q / tp, h, r);
             if (!g->moe && (targets & MODEL_LORA_FC1)) /* the experts' adapters, below */
-                b += lora_matrix(g, "lora.up", pass, gate * x, tok, h, f / tp, r);
+                b += lora_matrix(g, "lora.fc1", pass, x, tok, h, gate * f / tp, r);
+            if (!g->moe && (targets & MODEL_LORA_GATE) && m->gated_ffn)
+                b += lora_matrix(g, "lora.gate", pass, x, tok, h, f / tp, r);
+            if (!g->moe && (targets & MODEL_LORA_UP))
+                b += lora_matrix(g, "lora.up", pass, x, tok, h, f / tp, r);
             if (!g->moe && (targets & MODEL_LORA_FC2))
                 b += lora_matrix(g, "lora.down", pass, x, tok, f / tp, h, r);
             if (l->lora_dropout > 0.0) {
                 /* Dropout on each adapter's input (its TP shard), priced as
                  * the hidden dropout is: 5 B per element each way. */
-                a += train_memory_time(gpu, 5.0 * ((targets & MODEL_LORA_QKV ? tok / tp * h : 0.0) +
+                a += train_memory_time(gpu, 5.0 * (model_lora_qkv_adapters(targets) * tok / tp * h +
                                                    (targets & MODEL_LORA_PROJ ? tok * q / tp : 0.0)));
                 if (!g->moe)
-                    b += train_memory_time(gpu, 5.0 * ((targets & MODEL_LORA_FC1 ? tok / tp * h : 0.0) +
+                    b += train_memory_time(gpu, 5.0 * (model_lora_fc1_adapters(targets) * tok / tp * h +
                                                        (targets & MODEL_LORA_FC2 ? tok * f / tp : 0.0)));
             }
             *(bwd ? &k->attn_bwd : &k->attn_fwd) += a;
@@ -537,13 +551,19 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
             for (int bwd = 0; bwd < 2; bwd++) {
                 const char *pass = bwd ? "bwd" : "fwd";
                 double x = bwd ? 2.0 : 1.0;
-                double b = (targets & MODEL_LORA_FC1 ? lora_matrix(g, "lora.moe.up", pass, local * gate * x, per, h, fe, r)
-                                                      : 0.0) +
-                           (targets & MODEL_LORA_FC2 ? lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, h, r)
-                                                      : 0.0);
+                double b = 0.0;
+                if (targets & MODEL_LORA_FC1)
+                    b += lora_matrix(g, "lora.moe.fc1", pass, local * x, per, h, gate * fe, r);
+                if ((targets & MODEL_LORA_GATE) && m->gated_ffn)
+                    b += lora_matrix(g, "lora.moe.gate", pass, local * x, per, h, fe, r);
+                if (targets & MODEL_LORA_UP)
+                    b += lora_matrix(g, "lora.moe.up", pass, local * x, per, h, fe, r);
+                if (targets & MODEL_LORA_FC2)
+                    b += lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, h, r);
                 if (l->lora_dropout > 0.0) /* on each local expert's adapter inputs, as above */
                     b += train_memory_time(gpu, 5.0 * local * per *
-                                                    ((targets & MODEL_LORA_FC1 ? h : 0.0) + (targets & MODEL_LORA_FC2 ? fe : 0.0)));
+                                                    (model_lora_fc1_adapters(targets) * h +
+                                                     (targets & MODEL_LORA_FC2 ? fe : 0.0)));
                 *(bwd ? &k->mlp_bwd : &k->mlp_fwd) += b;
             }
         }

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """LoRA on some layers only (`--lora-targets`), on Llama 3 8B at TP 8:
 
-- `train --gemms` lists the adapters of the targets and no others (qkv: q,
-  k and v; proj: o; fc1: up and gate; fc2: down);
+- `train --gemms` lists the adapters of the targets and no others: one on
+  each of Megatron-LM's fused layers (qkv, proj, fc1, fc2), one on each of
+  Hugging Face's modules apart (q, k, v, gate, up; o and down are proj and
+  fc2);
 - each target adds its own adapters' time and nothing else: a layer's GEMM
   time with every adapter plus with qkv's alone equals that with attention's
   (qkv, proj) plus with qkv and the FFN's (fc1, fc2), forward and backward;
+- adapters apart cost more than one on the fused layer (each reads the
+  input);
 - fewer adapters make a shorter simulated step and, the frozen FFN keeping
   no input, fewer activation bytes, and `memory` says which layers it counts.
 Usage: check_lora_targets.py SCALEPATH"""
@@ -17,8 +21,10 @@ from sp_check import fail, run
 EXE = sys.argv[1]
 BASE = ["-p", "platforms/dgx-h100.cfg", "-m", "workloads/models/llama3-8b.cfg", "--tp", "8", "--seq", "4096",
         "--finetune", "lora"]
-ADAPTERS = {"qkv": {"lora.q", "lora.k,v"}, "proj": {"lora.o"}, "fc1": {"lora.up"}, "fc2": {"lora.down"}}
-ALIASES = {"all": ["qkv", "proj", "fc1", "fc2"], "attention": ["qkv", "proj"], "mlp": ["fc1", "fc2"]}
+ADAPTERS = {"qkv": {"lora.qkv"}, "proj": {"lora.o"}, "fc1": {"lora.fc1"}, "fc2": {"lora.down"},
+            "q": {"lora.q"}, "k": {"lora.k"}, "v": {"lora.v"}, "gate": {"lora.gate"}, "up": {"lora.up"}}
+ALIASES = {"all": ["qkv", "proj", "fc1", "fc2"], "attention": ["qkv", "proj"], "mlp": ["fc1", "fc2"],
+           "all-linear": ["q", "k", "v", "proj", "gate", "up", "fc2"], "o_proj": ["proj"], "down": ["fc2"]}
 
 
 def gemms(targets):
@@ -32,7 +38,8 @@ def gemms(targets):
 
 
 layer = {}
-for targets in ["all", "attention", "mlp", "qkv", "proj", "fc2", "qkv,fc2", "qkv,mlp"]:
+for targets in ["all", "attention", "mlp", "qkv", "proj", "fc2", "qkv,fc2", "qkv,mlp", "q,v", "all-linear",
+                "k,o_proj,gate,up,down"]:
     names, fwd, bwd = gemms(targets)
     want = set()
     for part in targets.split(","):
@@ -48,6 +55,9 @@ for k in range(2):
         fail("%s GEMMs: all + qkv = %.2f us, attention + (qkv, mlp) = %.2f us" % (("forward", "backward")[k], lhs, rhs))
     if not layer["attention"][k] < layer["all"][k] or not layer["mlp"][k] < layer["all"][k]:
         fail("fewer adapters did not cost less: %s" % layer)
+    # The same matrices adapted apart (PEFT) read their shared input once per adapter.
+    if not layer["all"][k] < layer["all-linear"][k]:
+        fail("fused adapters did not cost less than adapters apart: %s" % layer)
 
 
 def step(targets):

@@ -241,8 +241,15 @@ add_test(NAME e2e.train.lora_targets COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURC
 set_tests_properties(e2e.train.lora_targets PROPERTIES LABELS e2e)
 sp_e2e(train.lora_targets_bad RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--finetune|lora|--lora-targets|qkv,ffn|-o|${SP_OUT}/lora-bad.h5"
-  STDERR "option --lora-targets: expected a comma-separated list of qkv, proj, fc1, fc2, attention, mlp or all, got \"qkv,ffn\""
+  STDERR "option --lora-targets: expected a comma-separated list of qkv, proj, fc1, fc2, attention, mlp, all \\(Megatron-LM's layers\\) or q, k, v, o, gate, up, down, all-linear .*got \"qkv,ffn\""
   ABSENT "${SP_OUT}/lora-bad.h5")
+sp_e2e(train.lora_targets_mixed RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--finetune|lora|--lora-targets|attention,v|-o|${SP_OUT}/lora-mixed.h5"
+  STDERR "option --lora-targets \"attention,v\": qkv \\(one adapter on the fused layer\\) and q, k or v \\(adapters apart\\) adapt the same layer"
+  ABSENT "${SP_OUT}/lora-mixed.h5")
+sp_e2e(train.lora_targets_gate RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|workloads/models/gpt-354m.cfg|--seq|1024|--finetune|lora|--lora-targets|gate|-o|${SP_OUT}/lora-gate.h5"
+  STDERR "LoRA target gate: GPT 354M has no gated FFN" ABSENT "${SP_OUT}/lora-gate.h5")
 sp_e2e(train.lora_targets_full RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--lora-targets|attention|-o|${SP_OUT}/lora-full.h5"
   STDERR "option --lora-targets applies to --finetune lora or qlora, not to full training"

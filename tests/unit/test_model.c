@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "model/model.h"
 #include "unit_helpers.h"
@@ -349,33 +351,71 @@ static void test_model__lora_targets(void **state)
     const double h = 4096, f = 14336, kv = 1024, s = 2048, L = 32;
     unsigned t = 0;
 
-    /* Names, both ways, for every subset; lists combine; anything else is refused. */
-    assert_int_equal(model_lora_targets_parse("attention", &t), SP_OK);
+    /* Names, both ways, for every subset of the fused layers and every
+     * valid mix with the modules apart; lists combine; Hugging Face's names
+     * are aliases; anything else is refused, as is a fused layer's adapter
+     * beside its parts'. */
+    char name[MODEL_LORA_NAME_MAX];
+    const char *why = "";
+    assert_int_equal(model_lora_targets_parse("attention", &t, NULL), SP_OK);
     assert_int_equal(t, MODEL_LORA_QKV | MODEL_LORA_PROJ);
-    assert_int_equal(model_lora_targets_parse("qkv,fc2", &t), SP_OK);
+    assert_int_equal(model_lora_targets_parse("qkv,fc2", &t, NULL), SP_OK);
     assert_int_equal(t, MODEL_LORA_QKV | MODEL_LORA_FC2);
-    assert_int_equal(model_lora_targets_parse("attention,mlp", &t), SP_OK);
+    assert_int_equal(model_lora_targets_parse("attention,mlp", &t, NULL), SP_OK);
     assert_int_equal(t, MODEL_LORA_ALL);
-    for (unsigned k = 1; k <= MODEL_LORA_ALL; k++) {
-        assert_int_equal(model_lora_targets_parse(model_lora_targets_name(k), &t), SP_OK);
-        assert_int_equal(t, k);
+    assert_int_equal(model_lora_targets_parse("q_proj,v_proj", &t, &why), SP_OK);
+    assert_null(why);
+    assert_int_equal(t, MODEL_LORA_Q | MODEL_LORA_V);
+    assert_int_equal(model_lora_targets_parse("q,k,v,o,gate,up,down", &t, NULL), SP_OK);
+    assert_int_equal(t, MODEL_LORA_ALL_LINEAR);
+    assert_string_equal(model_lora_targets_name(t, name), "all-linear");
+    for (unsigned k = 1; k < 512; k++) {
+        bool mixed = ((k & MODEL_LORA_QKV) && (k & (MODEL_LORA_Q | MODEL_LORA_K | MODEL_LORA_V))) ||
+                     ((k & MODEL_LORA_FC1) && (k & (MODEL_LORA_GATE | MODEL_LORA_UP)));
+        unsigned u = 0;
+        if (mixed)
+            continue;
+        assert_int_equal(model_lora_targets_parse(model_lora_targets_name(k, name), &u, NULL), SP_OK);
+        assert_int_equal(u, k);
     }
-    assert_string_equal(model_lora_targets_name(0), "all");
-    assert_string_equal(model_lora_targets_name(MODEL_LORA_FC1 | MODEL_LORA_FC2), "mlp");
+    assert_string_equal(model_lora_targets_name(0, name), "all");
+    assert_string_equal(model_lora_targets_name(MODEL_LORA_FC1 | MODEL_LORA_FC2, name), "mlp");
+    assert_string_equal(model_lora_targets_name(MODEL_LORA_Q | MODEL_LORA_V | MODEL_LORA_FC2, name), "q,v,fc2");
     t = 7;
-    const char *const bad[] = {"", "qkv,", ",qkv", "qkv,,fc1", "q", "attn", "ALL", "qkv fc1"};
+    const char *const bad[] = {"", "qkv,", ",qkv", "qkv,,fc1", "Q", "attn", "ALL", "qkv fc1", "q,qkv", "fc1,up"};
     for (size_t k = 0; k < sizeof(bad) / sizeof(*bad); k++)
-        assert_int_equal(model_lora_targets_parse(bad[k], &t), SP_EINPUT);
+        assert_int_equal(model_lora_targets_parse(bad[k], &t, NULL), SP_EINPUT);
     assert_int_equal(t, 7); /* untouched on error */
+    assert_int_equal(model_lora_targets_parse("attention,v", &t, &why), SP_EINPUT);
+    assert_non_null(strstr(why, "qkv (one adapter on the fused layer) and q, k or v"));
+    assert_int_equal(model_lora_targets_parse("up,mlp", &t, &why), SP_EINPUT);
+    assert_non_null(strstr(why, "fc1 (one adapter on the fused layer) and gate or up"));
 
+    /* One adapter on a fused layer, r (in + out); one per module apart. */
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
-    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_QKV | MODEL_LORA_PROJ), 16 * ((h + h) + 2 * (h + kv) + (h + h)),
+    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_QKV | MODEL_LORA_PROJ), 16 * ((h + h + 2 * kv) + (h + h)),
              1e-12);
-    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_FC1 | MODEL_LORA_FC2), 16 * (2 * (h + f) + (f + h)), 1e-12);
+    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_Q | MODEL_LORA_K | MODEL_LORA_V | MODEL_LORA_PROJ),
+             16 * ((h + h) + 2 * (h + kv) + (h + h)), 1e-12);
+    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_FC1 | MODEL_LORA_FC2), 16 * ((h + 2 * f) + (f + h)), 1e-12);
+    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_GATE | MODEL_LORA_UP | MODEL_LORA_FC2),
+             16 * (2 * (h + f) + (f + h)), 1e-12);
+    near_rel(model_lora_layer_params(m, 16, MODEL_LORA_Q | MODEL_LORA_V), 16 * ((h + h) + (h + kv)), 1e-12);
     near_rel(model_lora_layer_params(m, 16, 0), model_lora_layer_params(m, 16, MODEL_LORA_ALL), 1e-15);
     near_rel(model_lora_layer_params(m, 16, MODEL_LORA_ALL),
              model_lora_layer_params(m, 16, MODEL_LORA_QKV | MODEL_LORA_PROJ) +
                  model_lora_layer_params(m, 16, MODEL_LORA_FC1 | MODEL_LORA_FC2), 1e-12);
+    /* Modules apart share their input without dropout: q and v keep what
+     * qkv keeps; with dropout each keeps its own dropped copy and mask. */
+    near_rel(activations(m, l, MODEL_TRAIN_LORA, MODEL_LORA_Q | MODEL_LORA_V, d),
+             activations(m, l, MODEL_TRAIN_LORA, MODEL_LORA_QKV, d), 1e-12);
+    {
+        model_layout x = l;
+        x.lora_dropout = 0.05;
+        near_rel(activations(m, x, MODEL_TRAIN_LORA, MODEL_LORA_Q | MODEL_LORA_V, d) -
+                     activations(m, x, MODEL_TRAIN_LORA, MODEL_LORA_QKV, d),
+                 L * (2 * s * h + s * h), 1e-12);
+    }
 
     near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d), activations(m, l, MODEL_TRAIN_FULL, 0, d), 1e-12);
     {
@@ -471,7 +511,7 @@ static void test_model__lora_targets(void **state)
         const double eh = m->hidden, fe = m->moe_ffn;
         double on_experts = model_lora_layer_expert_params(m, 16, 0);
         model_memory x;
-        near_rel(on_experts, 16 * m->experts * (2 * (eh + fe) + (fe + eh)), 1e-12);
+        near_rel(on_experts, 16 * m->experts * ((eh + 2 * fe) + (fe + eh)), 1e-12); /* fused fc1: one adapter */
         assert_true(model_lora_layer_expert_params(m, 16, ATTN) == 0.0);
         near_rel(model_lora_layer_expert_params(m, 16, MODEL_LORA_FC2), 16 * m->experts * (fe + eh), 1e-12);
         l.tune = MODEL_TRAIN_LORA;
