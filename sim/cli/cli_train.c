@@ -420,7 +420,7 @@ static void print_gemms(const model *m, const plat *p, const cli_train_args *a)
     size_t n = train_gemms(m, p, &a->cfg, g, &lt);
     double gemm_fb[2] = {0.0, 0.0};
     const plat_gpu *gpu = &plat_type_of_rank(p, 0)->gpu;
-    char layout[256];
+    char layout[320];
     double total = 0.0;
 
     cli_train_describe(a, layout, sizeof(layout));
@@ -572,7 +572,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         (err = cli_train_simulate(&e, p, m, &a.cfg, &co, &res, &sim, &w, diag)) < 0)
         goto done;
     {
-        char what[256], layout[256];
+        char what[256], layout[320];
         plat_describe(p, what, sizeof(what));
         cli_train_describe(&a, layout, sizeof(layout));
         printf("# scalepath %s train: %s (%.2fB parameters) on %s: %s\n", SP_VERSION, m->name,
@@ -598,7 +598,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
     if (timeline != NULL)
         err = cli_sim_write_timeline(&sim, p, timeline, diag);
     if (output != NULL && err == SP_OK) {
-        char layout[256];
+        char layout[320];
         out_file *f = NULL;
         cli_train_describe(&a, layout, sizeof(layout));
         {

@@ -277,10 +277,15 @@ int model_lora_qkv_adapters(unsigned t)
     return !!(t & MODEL_LORA_QKV) + !!(t & MODEL_LORA_Q) + !!(t & MODEL_LORA_K) + !!(t & MODEL_LORA_V);
 }
 
-int model_lora_fc1_adapters(unsigned t)
+int model_lora_fc1_adapters(const model *m, unsigned t)
 {
     t = t ? t : MODEL_LORA_ALL;
-    return !!(t & MODEL_LORA_FC1) + !!(t & MODEL_LORA_GATE) + !!(t & MODEL_LORA_UP);
+    return !!(t & MODEL_LORA_FC1) + !!((t & MODEL_LORA_GATE) && m->gated_ffn) + !!(t & MODEL_LORA_UP);
+}
+
+int model_lora_gate_missing(const model *m, unsigned t)
+{
+    return (t & MODEL_LORA_GATE) && !(t & MODEL_LORA_IF_PRESENT) && !m->gated_ffn;
 }
 
 /* LoRA adapters of rank r on the targets' weight matrices of a layer: r x (in + out) each. */
@@ -366,9 +371,10 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
          * the projection after attention is that copy new: its input,
          * the attention output, is kept for FlashAttention anyway (2 + 1). */
         /* Adapters apart on one input (PEFT's q, k, v; gate, up) share it
-         * without dropout; with it each keeps its own dropped copy and mask. */
+         * without dropout (one gathered copy under TP, as if gathered once);
+         * with it each keeps its own dropped copy and mask. */
         double mask = l->lora_dropout > 0.0 ? 1.0 : 0.0;
-        int nq = model_lora_qkv_adapters(t), nf = model_lora_fc1_adapters(t);
+        int nq = model_lora_qkv_adapters(t), nf = model_lora_fc1_adapters(m, t);
         in_qkv = nq == 0 ? 0.0 : mask > 0.0 ? nq * (2.0 * l->tp + mask) : 2.0 * l->tp;
         in_fc1 = nf == 0 ? 0.0 : mask > 0.0 ? nf * (2.0 * l->tp + mask) : 2.0 * l->tp;
         in_expert = nf == 0 ? 0.0 : mask > 0.0 ? nf * (2.0 + mask) : 2.0;
@@ -505,7 +511,7 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
                    l->seq_len, m->max_positions);
         return SP_EINPUT;
     }
-    if (l->tune != MODEL_TRAIN_FULL && (l->lora_targets & MODEL_LORA_GATE) && !m->gated_ffn) {
+    if (l->tune != MODEL_TRAIN_FULL && model_lora_gate_missing(m, l->lora_targets)) {
         diag_error(diag, (sp_loc){m->path, 0}, "LoRA target gate: %s has no gated FFN (its first FFN layer is up "
                    "alone)", m->name);
         return SP_EINPUT;

@@ -82,8 +82,10 @@ enum {
     MODEL_LORA_V = 64,
     MODEL_LORA_GATE = 128,
     MODEL_LORA_UP = 256,
-    /* PEFT's "all-linear" on a Llama-style model: every module apart */
-    MODEL_LORA_ALL_LINEAR = 16 | 32 | 64 | 2 | 128 | 256 | 8
+    /* with gate: only where the model has a gated FFN (all-linear's) */
+    MODEL_LORA_IF_PRESENT = 512,
+    /* PEFT's "all-linear": every linear module apart that the model has */
+    MODEL_LORA_ALL_LINEAR = 16 | 32 | 64 | 2 | 128 | 256 | 8 | 512
 };
 /* Longest name model_lora_targets_name() writes, with its NUL. */
 #define MODEL_LORA_NAME_MAX 64
@@ -100,10 +102,13 @@ SP_MUST_USE int model_lora_targets_parse(const char *s, unsigned *out, const cha
  * "q,v,fc2". Returns buf. */
 const char *model_lora_targets_name(unsigned t, char buf[MODEL_LORA_NAME_MAX]);
 /* Adapters that read the QKV projection's input (qkv, or q, k and v apart),
- * and the FFN's first layer's (fc1, or gate and up apart), of targets t
- * (0 = all). */
+ * and the FFN's first layer's (fc1, or gate and up apart; gate only where
+ * m's FFN is gated), of targets t (0 = all). */
 int model_lora_qkv_adapters(unsigned t);
-int model_lora_fc1_adapters(unsigned t);
+int model_lora_fc1_adapters(const model *m, unsigned t);
+/* Whether targets t name gate on m, whose FFN is not gated (refused;
+ * all-linear's gate is dropped instead). */
+int model_lora_gate_missing(const model *m, unsigned t);
 /* LoRA adapters of rank r on the targets' matrices of a layer (MODEL_LORA_*
  * bits; 0 = all), r x (in + out) each: qkv r (h + q + 2 kv), q r (h + q),
  * k and v r (h + kv), proj r (q + h), fc1 r (h + f, x2 gated), gate and up

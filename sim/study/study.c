@@ -154,7 +154,7 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     j->deadline_days = cfg_number(g, "deadline_days", 0.0);
     j->lora_rank = (int)cfg_int(g, "lora_rank", 16);
     j->lora_dropout = cfg_number(g, "lora_dropout", 0.0);
-    if (j->tune == MODEL_TRAIN_FULL && config_setting_get_member(g, "lora_dropout") != NULL) {
+    if (j->tune == MODEL_TRAIN_FULL && j->lora_dropout > 0.0) {
         diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_dropout")},
                    "job: lora_dropout applies to mode lora or qlora, not \"%s\"", mode);
         err = SP_EINPUT;
@@ -223,7 +223,7 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
         if (e < 0)
             err = SP_EINPUT;
     }
-    if (j->m != NULL && j->tune != MODEL_TRAIN_FULL && (j->lora_targets & MODEL_LORA_GATE) && !j->m->gated_ffn) {
+    if (j->m != NULL && j->tune != MODEL_TRAIN_FULL && model_lora_gate_missing(j->m, j->lora_targets)) {
         diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_targets")},
                    "job: lora_targets gate: %s has no gated FFN (its first FFN layer is up alone)", j->m->name);
         err = SP_EINPUT;

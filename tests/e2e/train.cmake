@@ -250,6 +250,9 @@ sp_e2e(train.lora_targets_mixed RC 2
 sp_e2e(train.lora_targets_gate RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|workloads/models/gpt-354m.cfg|--seq|1024|--finetune|lora|--lora-targets|gate|-o|${SP_OUT}/lora-gate.h5"
   STDERR "LoRA target gate: GPT 354M has no gated FFN" ABSENT "${SP_OUT}/lora-gate.h5")
+sp_e2e(memory.lora_all_linear_ungated RC 0
+  ARGS "memory|-p|platforms/dgx-spark.cfg|-m|workloads/models/gpt-354m.cfg|--seq|1024|--finetune|lora|--lora-targets|all-linear"
+  STDOUT "lora on all-linear")
 sp_e2e(train.lora_targets_full RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--lora-targets|attention|-o|${SP_OUT}/lora-full.h5"
   STDERR "option --lora-targets applies to --finetune lora or qlora, not to full training"

@@ -30,6 +30,7 @@ SEEDS = [
     ("tests/data/studies/small.cfg", "study"),
     ("tests/data/studies/sweep.cfg", "study"),
     ("tests/data/studies/moe_capacity.cfg", "study"),
+    ("tests/data/studies/fp8_params.cfg", "study"),
     ("bench/data/nccl-tests/h100x8_allreduce_g1_dgxc.log", "log"),
     ("tests/data/aicb/micro_all_reduce.txt", "aicb"),
     (CHAKRA + ".0.et", "et"),

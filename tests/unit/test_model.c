@@ -366,9 +366,13 @@ static void test_model__lora_targets(void **state)
     assert_int_equal(model_lora_targets_parse("q_proj,v_proj", &t, &why), SP_OK);
     assert_null(why);
     assert_int_equal(t, MODEL_LORA_Q | MODEL_LORA_V);
-    assert_int_equal(model_lora_targets_parse("q,k,v,o,gate,up,down", &t, NULL), SP_OK);
+    assert_int_equal(model_lora_targets_parse("all-linear", &t, NULL), SP_OK);
     assert_int_equal(t, MODEL_LORA_ALL_LINEAR);
     assert_string_equal(model_lora_targets_name(t, name), "all-linear");
+    /* the same modules named one by one: gate is then asked for */
+    assert_int_equal(model_lora_targets_parse("q,k,v,o,gate,up,down", &t, NULL), SP_OK);
+    assert_int_equal(t, MODEL_LORA_ALL_LINEAR & ~MODEL_LORA_IF_PRESENT);
+    assert_string_equal(model_lora_targets_name(t, name), "q,k,v,proj,gate,up,fc2");
     for (unsigned k = 1; k < 512; k++) {
         bool mixed = ((k & MODEL_LORA_QKV) && (k & (MODEL_LORA_Q | MODEL_LORA_K | MODEL_LORA_V))) ||
                      ((k & MODEL_LORA_FC1) && (k & (MODEL_LORA_GATE | MODEL_LORA_UP)));
@@ -401,6 +405,22 @@ static void test_model__lora_targets(void **state)
     near_rel(model_lora_layer_params(m, 16, MODEL_LORA_GATE | MODEL_LORA_UP | MODEL_LORA_FC2),
              16 * (2 * (h + f) + (f + h)), 1e-12);
     near_rel(model_lora_layer_params(m, 16, MODEL_LORA_Q | MODEL_LORA_V), 16 * ((h + h) + (h + kv)), 1e-12);
+    {
+        /* all-linear on a model whose FFN is not gated (GPT 354M: h 1,024,
+         * 16 heads of 64, 4h FFN): no gate, and not refused; gate named on
+         * its own is. */
+        model *g;
+        const double gh = 1024, gf = 4096;
+        assert_int_equal(model_load(&g, MODELS "/gpt-354m.cfg", d), SP_OK);
+        near_rel(model_lora_layer_params(g, 8, MODEL_LORA_ALL_LINEAR), 8 * (4 * (gh + gh) + (gh + gf) + (gf + gh)),
+                 1e-12);
+        assert_false(model_lora_gate_missing(g, MODEL_LORA_ALL_LINEAR));
+        assert_true(model_lora_gate_missing(g, MODEL_LORA_GATE | MODEL_LORA_UP));
+        assert_false(model_lora_gate_missing(m, MODEL_LORA_GATE));
+        assert_int_equal(model_lora_fc1_adapters(g, MODEL_LORA_ALL_LINEAR), 1);
+        assert_int_equal(model_lora_fc1_adapters(m, MODEL_LORA_ALL_LINEAR), 2);
+        model_free(g);
+    }
     near_rel(model_lora_layer_params(m, 16, 0), model_lora_layer_params(m, 16, MODEL_LORA_ALL), 1e-15);
     near_rel(model_lora_layer_params(m, 16, MODEL_LORA_ALL),
              model_lora_layer_params(m, 16, MODEL_LORA_QKV | MODEL_LORA_PROJ) +
@@ -514,6 +534,20 @@ static void test_model__lora_targets(void **state)
         near_rel(on_experts, 16 * m->experts * ((eh + 2 * fe) + (fe + eh)), 1e-12); /* fused fc1: one adapter */
         assert_true(model_lora_layer_expert_params(m, 16, ATTN) == 0.0);
         near_rel(model_lora_layer_expert_params(m, 16, MODEL_LORA_FC2), 16 * m->experts * (fe + eh), 1e-12);
+        /* PEFT's modules apart in every expert: gate and up one adapter each. */
+        near_rel(model_lora_layer_expert_params(m, 16, MODEL_LORA_ALL_LINEAR),
+                 16 * m->experts * (2 * (eh + fe) + (fe + eh)), 1e-12);
+        {
+            /* Each expert's adapters keep the dispatched copy they read,
+             * 2 B, shared by gate and up; with dropout each its own copy
+             * and mask (3 B each), per top_k copy. */
+            model_layout x2 = l;
+            double shared, apart;
+            x2.lora_dropout = 0.1;
+            shared = activations(m, l, MODEL_TRAIN_LORA, MODEL_LORA_GATE | MODEL_LORA_UP, d);
+            apart = activations(m, x2, MODEL_TRAIN_LORA, MODEL_LORA_GATE | MODEL_LORA_UP, d);
+            near_rel(apart - shared, m->layers * m->top_k * (2 * 3.0 - 2.0) * s * eh, 1e-12);
+        }
         l.tune = MODEL_TRAIN_LORA;
         l.dp = 8;
         l.ep = 8;
