@@ -369,8 +369,8 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
          * applied to the TP shard before the gather): its 1-byte mask, and
          * the dropped copy the adapter keeps instead of its input. Only on
          * the projection after attention is that copy new: its input,
-         * the attention output, is kept for FlashAttention anyway (2 + 1). */
-        /* Adapters apart on one input (PEFT's q, k, v; gate, up) share it
+         * the attention output, is kept for FlashAttention anyway (2 + 1).
+         * Adapters apart on one input (PEFT's q, k, v; gate, up) share it
          * without dropout (one gathered copy under TP, as if gathered once);
          * with it each keeps its own dropped copy and mask. */
         double mask = l->lora_dropout > 0.0 ? 1.0 : 0.0;

@@ -369,9 +369,9 @@ static double gemm(gen *g, const plat_gpu *gpu, const char *name, const char *pa
  * output gradient, m x out, once for both backward GEMMs; the weight and
  * its transpose on a step's first micro-batch, reused by the others
  * (is_first_microbatch, which Megatron-LM's forward_step sets), or on every
- * micro-batch (no_weight_cache, and QLoRA's dequantized weights); an FP8 weight (fp8_params) only its
- * transpose. count layers alike (local experts); adds the forward and
- * backward times. */
+ * micro-batch (no_weight_cache, and QLoRA's dequantized weights); an FP8
+ * weight (fp8_params) only its transpose. count layers alike (local
+ * experts); adds the forward and backward times. */
 static void linear_casts(const gen *g, const plat_gpu *gpu, double count, double m, double in, double out,
                          bool norm_writes_input, double *fwd, double *bwd)
 {
@@ -463,7 +463,6 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         for (int bwd = 0; bwd < 2; bwd++) {
             const char *pass = bwd ? "bwd" : "fwd";
             double x = bwd ? 2.0 : 1.0, gate = m->gated_ffn ? 2.0 : 1.0, a = 0.0, b = 0.0;
-            /* One adapter on a fused layer (qkv, fc1), or one per module apart. */
             if (targets & MODEL_LORA_QKV)
                 a += lora_matrix(g, "lora.qkv", pass, x, tok, h, (q + 2 * kv) / tp, r);
             if (targets & MODEL_LORA_Q)
