@@ -75,7 +75,8 @@ M2_70 = "workloads/models/llama2-70b.cfg"
 MLPERF_NOTE = ("adapters on attention (qkv, proj), rank 16, dropout 0.1 before them; FP8 attention (FP8_DPA) "
                "not modelled (bf16 here); "
                "weights in FP8 and quantized each micro-batch, as the run (fp8_params, "
-               "disable_parameter_transpose_cache)")
+               "disable_parameter_transpose_cache); the adapters' output exchanged all-to-all (LORA_A2A=1, "
+               "configs/config_common.sh)")
 TF, TOK, TFC = "TFLOP/s", "tokens/s", "causal"
 LLAMA3_V8 = "micro-batch 1, 8 virtual stages of one layer (section 3.3.2)"
 
@@ -156,7 +157,7 @@ CASES = [
      MLPERF_NOTE + "; TP overlap as the run's userbuffers; vboost not modelled",
      ["-p", "platforms/dgx-h100.cfg", "-m", M2_70, "--tp", "4", "--seq", "8192", "--gbs", "8", "--mbs", "1",
       "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--lora-dropout", "0.1",
-      "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--tp-overlap"]),
+      "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--tp-overlap", "--lora-a2a"]),
     # The same round on 128 DGX H100: one micro-batch per replica and step.
     # Its log's throughput is per block: 163.9 samples/s over the first 57
     # steps (with the first step's one-time costs), then ten blocks of 3
@@ -167,12 +168,12 @@ CASES = [
      ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M2_70, "--tp", "4", "--cp", "2", "--seq", "8192",
       "--gbs", "128", "--mbs", "1", "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention",
       "--lora-dropout", "0.1", "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--tp-overlap",
-      "--fold", "on"]),
+      "--lora-a2a", "--fold", "on"]),
     ("Llama 2 70B LoRA, 8 B200, CP2, FP8, MLPerf v4.1 preview", 4.6995 * 8192 / 8, TOK, MLPERF_B200,
      MLPERF_NOTE + "; context parallel as a ring (the run: all-to-all, cp_comm_type a2a); CUDA graphs",
      ["-p", "platforms/dgx-b200.cfg", "-m", M2_70, "--cp", "2", "--seq", "8192", "--gbs", "8", "--mbs", "1",
       "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--lora-dropout", "0.1",
-      "--precision", "fp8", "--fp8-params", "--no-weight-cache"]),
+      "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--lora-a2a"]),
     # The same three layouts in the previous release's table, which ran MoE
     # with token dropping: the same work under forced balanced routing (no
     # token is dropped when every expert gets its share), without the

@@ -304,6 +304,8 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
     }
     if (mode >= 2 && job->lora_dropout > 0.0)
         printf(", LoRA dropout %g", job->lora_dropout);
+    if (mode >= 2 && job->lora_a2a)
+        printf(", adapters' output all-to-all");
     if (job->fp8_params)
         printf(", FP8 parameters");
     if (job->no_weight_cache)

@@ -23,7 +23,7 @@ static void usage(FILE *fp)
             "                       [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
-            "                       [--lora-dropout P]\n"
+            "                       [--lora-dropout P] [--lora-a2a]\n"
             "                       [--precision bf16|fp8|fp4] [--fp8-params] [--no-weight-cache]\n"
             "                       [--grad-fp32] [--adam fp32|bf16|int8|pure-bf16] [--fold auto|on|off]\n"
             "                       [--tp-overlap] [--moe-imbalance F] [--moe-capacity C [--moe-pad]]\n"
@@ -50,6 +50,9 @@ static void usage(FILE *fp)
             "                                                                   default all\n"
             "  --lora-dropout P  dropout before each adapter (NeMo's adapter_dropout, PEFT's\n"
             "                    lora_dropout): its mask and dropped copy kept  default 0\n"
+            "  --lora-a2a        under TP, the adapters after attention and the FFN return\n"
+            "                    their output to the sequence shards by an all-to-all\n"
+            "                    (NeMo's a2a_experimental), not an all-gather\n"
             "  --precision P     GEMM precision (attention stays bf16)           default bf16\n"
             "  --fp8-params      FP8: the linear layers' weights stored in FP8, 1 B, and\n"
             "                    gathered so by ZeRO (NeMo's fp8_params, Megatron-LM's\n"
@@ -152,6 +155,9 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         return SP_OK;
     case 'W':
         a->cfg.tp_overlap = true;
+        return SP_OK;
+    case 308:
+        a->cfg.lora_a2a = true;
         return SP_OK;
     case 'I':
         return cli_parse_double(&a->cfg.moe_imbalance, "--moe-imbalance", val, 1.0, 1e6, diag);
@@ -375,6 +381,11 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
         if (used < size)
             snprintf(buf + used, size - used, ", LoRA dropout %g", l->lora_dropout);
     }
+    if (a->cfg.lora_a2a && l->tune != MODEL_TRAIN_FULL) {
+        size_t used = strlen(buf);
+        if (used < size)
+            snprintf(buf + used, size - used, ", adapters' output all-to-all");
+    }
     if (l->adam != MODEL_ADAM_FP32) {
         static const char *const adam[] = {"fp32", "bf16", "8-bit", "pure bf16 (no master weights)"};
         size_t used = strlen(buf);
@@ -468,7 +479,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"lora-targets", required_argument, NULL, 304},
         {"precision", required_argument, NULL, 'Q'}, {"grad-fp32", no_argument, NULL, 'g'},
         {"fp8-params", no_argument, NULL, 305},    {"no-weight-cache", no_argument, NULL, 306},
-        {"lora-dropout", required_argument, NULL, 307},
+        {"lora-dropout", required_argument, NULL, 307}, {"lora-a2a", no_argument, NULL, 308},
         {"fold", required_argument, NULL, 'O'},     {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'X'},    {"output", required_argument, NULL, 'o'},
         {"collnet", no_argument, NULL, 300},
@@ -556,6 +567,10 @@ int cli_train(int argc, char **argv, diag_list *diag)
     }
     if (cli_train_lora_check(&a.cfg.l, diag) < 0)
         err = SP_EINPUT;
+    if (a.cfg.lora_a2a && a.cfg.l.tune == MODEL_TRAIN_FULL) {
+        diag_error(diag, (sp_loc){0}, "option --lora-a2a applies to --finetune lora or qlora, not to full training");
+        err = SP_EINPUT;
+    }
     if (err < 0) {
         usage(stderr);
         return err;
@@ -631,7 +646,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 22, NF = 22, NS = 9 };
+    enum { NI = 23, NF = 22, NS = 9 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -653,7 +668,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                 rows[i].a->cfg.moe_pad, (int64_t)r->simgrid_nodes,
                                 l->tune == MODEL_TRAIN_FULL ? 0 : (l->lora_rank > 0 ? l->lora_rank : 16),
                                 l->fp8_params,
-                                rows[i].a->cfg.prec == PLAT_FP8 && !l->no_weight_cache && l->tune != MODEL_TRAIN_QLORA};
+                                rows[i].a->cfg.prec == PLAT_FP8 && !l->no_weight_cache && l->tune != MODEL_TRAIN_QLORA,
+                                l->tune != MODEL_TRAIN_FULL && rows[i].a->cfg.lora_a2a};
             double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
@@ -715,6 +731,9 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"fp8_params", OUT_I64, "1", "1 if the linear weights were stored in FP8", iv + 20 * n},
                 {"weight_cache", OUT_I64, "1",
                  "1 if FP8 training kept the quantized weights between micro-batches", iv + 21 * n},
+                {"lora_a2a", OUT_I64, "1",
+                 "LoRA / QLoRA: 1 if the adapters' TP output went back to the sequence shards by all-to-all",
+                 iv + 22 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
                 {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},

@@ -356,9 +356,10 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
      * (backward_needs_input = is_grad_enabled and weight.requires_grad,
      * transformer_engine/pytorch/module/linear.py, layernorm_linear.py).
      * An adapter on it keeps the bf16 input it reads (2 B): on the QKV and
-     * first FFN layers the whole sequence, which the adapter gathers from
-     * the sequence-parallel shards (NeMo's ParallelLinearAdapter; TP does
-     * not divide it, hence x tp), on the projection after attention and the
+     * first FFN layers the whole sequence, the layer's input gathered from
+     * the sequence-parallel shards (NeMo's ParallelLinearAdapter reads the
+     * layer-norm output Transformer Engine returns gathered; TP does not
+     * divide it, hence x tp), on the projection after attention and the
      * second FFN layer the TP shard. The projection's adapter reads the
      * attention output (FlashAttention keeps it anyway). An expert's
      * adapters read its dispatched copy. */
@@ -366,8 +367,9 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
     if (l->tune != MODEL_TRAIN_FULL) {
         unsigned t = l->lora_targets ? l->lora_targets : MODEL_LORA_ALL;
         /* Dropout before an adapter (NeMo's ParallelLinearAdapter, "pre",
-         * applied to the TP shard before the gather): its 1-byte mask, and
-         * the dropped copy the adapter keeps instead of its input. Only on
+         * on the input it reads: the gathered sequence on QKV and the first
+         * FFN layer): its 1-byte mask, and the dropped copy the adapter
+         * keeps instead of its input. Only on
          * the projection after attention is that copy new: its input,
          * the attention output, is kept for FlashAttention anyway (2 + 1).
          * Adapters apart on one input (PEFT's q, k, v; gate, up) share it
@@ -375,8 +377,8 @@ static double layer_activations(const model *m, const model_layout *l, bool keep
          * with it each keeps its own dropped copy and mask. */
         double mask = l->lora_dropout > 0.0 ? 1.0 : 0.0;
         int nq = model_lora_qkv_adapters(t), nf = model_lora_fc1_adapters(m, t);
-        in_qkv = nq == 0 ? 0.0 : mask > 0.0 ? nq * (2.0 * l->tp + mask) : 2.0 * l->tp;
-        in_fc1 = nf == 0 ? 0.0 : mask > 0.0 ? nf * (2.0 * l->tp + mask) : 2.0 * l->tp;
+        in_qkv = nq == 0 ? 0.0 : mask > 0.0 ? nq * (2.0 + mask) * l->tp : 2.0 * l->tp;
+        in_fc1 = nf == 0 ? 0.0 : mask > 0.0 ? nf * (2.0 + mask) * l->tp : 2.0 * l->tp;
         in_expert = nf == 0 ? 0.0 : mask > 0.0 ? nf * (2.0 + mask) : 2.0;
         in_fc2 = t & MODEL_LORA_FC2 ? 2.0 + mask : 0.0;
         in_router = 0.0; /* the router is frozen too, and has no adapter */

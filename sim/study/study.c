@@ -39,6 +39,8 @@ static const cfg_key job_keys[] = {
     {"lora_rank",     CFG_INT,    false, 1, 65536, false, "LoRA / QLoRA adapter rank (default 16)"},
     {"lora_targets",  CFG_STRING, false, 0, 0, false, "LoRA / QLoRA: layers with adapters, as train's --lora-targets (default all)"},
     {"lora_dropout",  CFG_NUMBER, false, 0, 0.99, false, "LoRA / QLoRA: dropout before each adapter, as train's --lora-dropout (default 0)"},
+    {"lora_a2a",      CFG_BOOL,   false, 0, 0, false,
+     "LoRA / QLoRA under TP: adapters' output back to the sequence shards by all-to-all, as train's --lora-a2a (default false)"},
     {"adam_state",    CFG_STRING, false, 0, 0, false, "Adam's moments: fp32 (default), bf16, int8 or pure-bf16"},
     {"loss",          CFG_STRING, false, 0, 0, false, "cross-entropy: fused (Megatron-LM, default) or unfused (PyTorch)"},
     {"fp8_params",    CFG_BOOL,   false, 0, 0, false,
@@ -157,6 +159,12 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     if (j->tune == MODEL_TRAIN_FULL && j->lora_dropout > 0.0) {
         diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_dropout")},
                    "job: lora_dropout applies to mode lora or qlora, not \"%s\"", mode);
+        err = SP_EINPUT;
+    }
+    j->lora_a2a = cfg_bool(g, "lora_a2a", false);
+    if (j->tune == MODEL_TRAIN_FULL && j->lora_a2a) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "lora_a2a")},
+                   "job: lora_a2a applies to mode lora or qlora, not \"%s\"", mode);
         err = SP_EINPUT;
     }
     {
@@ -519,6 +527,7 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                 x.c.prec = j->prec;
                                 x.c.grad_fp32 = false;
                                 x.c.tp_overlap = j->tp_overlap;
+                                x.c.lora_a2a = j->lora_a2a;
                                 x.c.sms_free = j->sms_free;
                                 /* The busiest of ep ranks takes at most every token. */
                                 x.c.moe_imbalance = ep > 1 ? fmin(j->moe_imbalance, ep) : 0.0;

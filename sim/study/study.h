@@ -34,6 +34,7 @@ typedef struct study_job {
     int lora_rank;
     unsigned lora_targets; /* LoRA / QLoRA: layers with adapters, MODEL_LORA_* bits */
     double lora_dropout;  /* LoRA / QLoRA: dropout before each adapter (model_layout) */
+    bool lora_a2a;        /* LoRA / QLoRA under TP: adapters' output by all-to-all (train_config) */
     model_adam adam;      /* precision of Adam's moments */
     bool unfused_loss;    /* the loss as plain PyTorch computes it (model_layout) */
     bool fp8_params;      /* FP8: linear weights stored in FP8 (model_layout) */

@@ -318,6 +318,12 @@ typedef struct costs {
     uint64_t a2a_bytes;  /* MoE: a rank's tokens x top_k, dispatched (all-to-all send buffer) */
     double embed_params; /* per GPU (TP shard), the input embedding; the output layer is as large */
     double position_params; /* a learned position table, beside the embedding, whole on each TP rank */
+    /* LoRA / QLoRA under TP: per block (attention [0], FFN [1]) the adapters
+     * on its column-parallel layer (QKV; the first FFN layer) and on its
+     * row-parallel one (the projection; the second FFN layer), and an
+     * adapter's rank-r activations (tok x r, bf16). */
+    int lora_col[2], lora_row[2];
+    uint64_t lora_r_bytes;
 } costs;
 
 typedef struct gen {
@@ -482,12 +488,15 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
             if (!g->moe && (targets & MODEL_LORA_FC2))
                 b += lora_matrix(g, "lora.down", pass, x, tok, f / tp, h, r);
             if (l->lora_dropout > 0.0) {
-                /* Dropout on each adapter's input (its TP shard), priced as
-                 * the hidden dropout is: 5 B per element each way. */
-                a += train_memory_time(gpu, 5.0 * (model_lora_qkv_adapters(targets) * tok / tp * h +
+                /* Dropout on each adapter's input, priced as the hidden
+                 * dropout is: 5 B per element each way. The QKV and first
+                 * FFN layers' adapters read the whole sequence (the base
+                 * layer's gathered input, see lora_colls), the others
+                 * their TP shard. */
+                a += train_memory_time(gpu, 5.0 * (model_lora_qkv_adapters(targets) * tok * h +
                                                    (targets & MODEL_LORA_PROJ ? tok * q / tp : 0.0)));
                 if (!g->moe)
-                    b += train_memory_time(gpu, 5.0 * (model_lora_fc1_adapters(m, targets) * tok / tp * h +
+                    b += train_memory_time(gpu, 5.0 * (model_lora_fc1_adapters(m, targets) * tok * h +
                                                        (targets & MODEL_LORA_FC2 ? tok * f / tp : 0.0)));
             }
             *(bwd ? &k->attn_bwd : &k->attn_fwd) += a;
@@ -578,6 +587,13 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->embed_params = V * h / tp;
     k->position_params = model_position_params(m);
     k->tp_bytes = (uint64_t)(tok * h * 2.0);
+    if (!full && g->tp > 1) { /* the experts' adapters run on dispatched tokens, without TP */
+        k->lora_col[0] = model_lora_qkv_adapters(targets);
+        k->lora_row[0] = targets & MODEL_LORA_PROJ ? 1 : 0;
+        k->lora_col[1] = g->moe ? 0 : model_lora_fc1_adapters(m, targets);
+        k->lora_row[1] = !g->moe && (targets & MODEL_LORA_FC2) ? 1 : 0;
+        k->lora_r_bytes = (uint64_t)(tok * r * 2.0);
+    }
     k->kv_bytes = (uint64_t)(2.0 * S * l->micro_batch * kv / tp * 2.0);
     k->p2p_bytes = (uint64_t)(tok * h * 2.0 / tp);
 }
@@ -750,18 +766,65 @@ static uint32_t op_compute_after(gen *g, rank_state *st, const char *name, doubl
     return st->last;
 }
 
-/* A tensor-parallel block: all-gather the sequence-parallel input, the
- * block's compute (after `also` too, unless NONE), reduce-scatter its
- * output. Exposed on the compute chain; or, with tp_overlap, pipelined in
- * tp chunks as Transformer Engine's userbuffers do: the compute starts
- * once the first chunk is gathered, the other chunks are gathered and the
+/* LoRA adapters' own tensor-parallel collectives in a block, as NeMo's
+ * ParallelLinearAdapter runs them under sequence parallelism (nemo/
+ * collections/nlp/modules/common/megatron/adapters/parallel_adapters.py,
+ * the NeMo 2.0 pre-release MLPerf Training v4.0 ran), after the block's
+ * compute on its chain: plain torch.distributed calls, not overlapped.
+ *   - An adapter on a column-parallel layer (QKV, the first FFN layer)
+ *     reads that layer's input gathered over TP: Transformer Engine (1.5
+ *     and later) returns the layer-norm output it gathered
+ *     (return_layernorm_output_gathered), which NeMo's attention mixin asks
+ *     for only where the layer's userbuffer gather is off, so under
+ *     tp_overlap that gather stays whole and exposed (tp_block), as does
+ *     the layer's gradient reduce-scatter backward, into which TE adds the
+ *     adapter's. Its down-projection (column-parallel, gather_output)
+ *     all-gathers its tok x r output forward; its up-projection's input
+ *     gradient, tok x r, is all-reduced backward.
+ *   - An adapter on a row-parallel layer (the projection, the second FFN
+ *     layer) reads the TP shard: its down-projection (row-parallel)
+ *     all-reduces tok x r forward, and its up-projection's input gradient
+ *     backward; its tok x h/tp output goes back to the sequence shards as
+ *     an all-gather of tok x h (then a local split; backward an all-gather
+ *     again), or with lora_a2a (a2a_experimental) an all-to-all each way.
+ * All in bf16. */
+static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backward)
+{
+    const costs *k = &g->k;
+    char name[48];
+    int tpg = g->tp_group[st->rank];
+    bool a2a = g->c->lora_a2a;
+
+    for (int i = 0; i < k->lora_col[block]; i++) {
+        snprintf(name, sizeof(name), "L%d lora %s", layer, backward ? "all_reduce dgrad" : "all_gather r");
+        op_mp_coll(g, st, name, backward ? COLL_ALL_REDUCE : COLL_ALL_GATHER, k->lora_r_bytes, tpg, layer);
+    }
+    for (int i = 0; i < k->lora_row[block]; i++) {
+        snprintf(name, sizeof(name), "L%d lora %s", layer, a2a ? "all_to_all" : "all_gather out");
+        op_mp_coll(g, st, name, a2a ? COLL_ALL_TO_ALL : COLL_ALL_GATHER,
+                   a2a ? k->tp_bytes / (uint64_t)g->tp : k->tp_bytes, tpg, layer);
+        snprintf(name, sizeof(name), "L%d lora %s", layer, backward ? "all_reduce dgrad" : "all_reduce r");
+        op_mp_coll(g, st, name, COLL_ALL_REDUCE, k->lora_r_bytes, tpg, layer);
+    }
+}
+
+/* A tensor-parallel block (block 0 attention, 1 FFN): all-gather the
+ * sequence-parallel input, the block's compute (after `also` too, unless
+ * NONE), the LoRA adapters' collectives, reduce-scatter its output.
+ * Exposed on the compute chain; or, with tp_overlap, pipelined in tp
+ * chunks as Transformer Engine's userbuffers do: the compute starts once
+ * the first chunk is gathered, the other chunks are gathered and the
  * output's first tp - 1 chunks reduce-scattered alongside it (on the
- * model-parallel stream), and the last chunk's reduce-scatter follows it. */
-static void tp_block(gen *g, rank_state *st, int layer, const char *what, double dur, uint32_t also)
+ * model-parallel stream), and the last chunk's reduce-scatter follows it.
+ * Where adapters read the column-parallel layer's gathered input, its
+ * gather (forward) and reduce-scatter (backward) stay whole (lora_colls). */
+static void tp_block(gen *g, rank_state *st, int layer, const char *what, double dur, uint32_t also, int block,
+                     bool backward)
 {
     char name[64];
     uint64_t bytes = g->k.tp_bytes, first = bytes / (uint64_t)g->tp;
     int tpg = g->tp_group[st->rank];
+    bool col = g->k.lora_col[block] > 0;
 
     if (g->tp <= 1) {
         snprintf(name, sizeof(name), "L%d %s", layer, what);
@@ -773,24 +836,43 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
         op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
         snprintf(name, sizeof(name), "L%d %s", layer, what);
         op_compute_after(g, st, name, dur, layer, also);
+        lora_colls(g, st, layer, block, backward);
         snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
         op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, bytes, tpg, layer);
         return;
     }
     {
-        uint32_t deps[2], nd = 0, ag1, ag2, rs1, comp;
-        if (st->last != NONE)
-            deps[nd++] = st->last;
-        snprintf(name, sizeof(name), "L%d tp all_gather chunk 1", layer);
-        ag1 = op_coll_after(g, st, name, COLL_ALL_GATHER, first, tpg, layer, deps, nd);
-        snprintf(name, sizeof(name), "L%d tp all_gather overlapped", layer);
-        ag2 = op_coll_after(g, st, name, COLL_ALL_GATHER, bytes - first, tpg, layer, &ag1, 1);
-        st->last = ag1;
+        uint32_t deps[2], nd = 0, ag1, ag2 = NONE, rs1;
+        if (col && !backward) {
+            snprintf(name, sizeof(name), "L%d tp all_gather", layer);
+            op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
+            ag1 = st->last;
+        } else {
+            if (st->last != NONE)
+                deps[nd++] = st->last;
+            snprintf(name, sizeof(name), "L%d tp all_gather chunk 1", layer);
+            ag1 = op_coll_after(g, st, name, COLL_ALL_GATHER, first, tpg, layer, deps, nd);
+            snprintf(name, sizeof(name), "L%d tp all_gather overlapped", layer);
+            ag2 = op_coll_after(g, st, name, COLL_ALL_GATHER, bytes - first, tpg, layer, &ag1, 1);
+            st->last = ag1;
+        }
         snprintf(name, sizeof(name), "L%d %s", layer, what);
-        comp = op_compute_after(g, st, name, dur, layer, also);
+        op_compute_after(g, st, name, dur, layer, also);
+        if (col && backward) {
+            lora_colls(g, st, layer, block, backward);
+            deps[0] = st->last;
+            deps[1] = ag2;
+            snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
+            st->last = op_coll_after(g, st, name, COLL_REDUCE_SCATTER, bytes, tpg, layer, deps, 2);
+            return;
+        }
+        /* Issued before the adapters' collectives: the model-parallel stream
+         * runs in order, and this part runs alongside the compute. */
         snprintf(name, sizeof(name), "L%d tp reduce_scatter overlapped", layer);
-        rs1 = op_coll_after(g, st, name, COLL_REDUCE_SCATTER, bytes - first, tpg, layer, &ag2, 1);
-        deps[0] = comp;
+        rs1 = op_coll_after(g, st, name, COLL_REDUCE_SCATTER, bytes - first, tpg, layer, ag2 != NONE ? &ag2 : &ag1,
+                            1);
+        lora_colls(g, st, layer, block, backward);
+        deps[0] = st->last;
         deps[1] = rs1;
         snprintf(name, sizeof(name), "L%d tp reduce_scatter chunk %d", layer, g->tp);
         st->last = op_coll_after(g, st, name, COLL_REDUCE_SCATTER, first, tpg, layer, deps, 2);
@@ -829,13 +911,13 @@ static void layer_forward(gen *g, rank_state *st, int layer, bool recompute, uin
         op_mp_coll(g, st, name, COLL_ALL_GATHER, k->kv_bytes, g->cp_group[st->rank], layer);
     }
     snprintf(name, sizeof(name), "attn %s", what);
-    tp_block(g, st, layer, name, k->attn_fwd + k->qlora_dequant / 2, gathered);
+    tp_block(g, st, layer, name, k->attn_fwd + k->qlora_dequant / 2, gathered, 0, false);
     if (g->moe) {
         moe_block(g, st, layer, what, false);
         return;
     }
     snprintf(name, sizeof(name), "mlp %s", what);
-    tp_block(g, st, layer, name, k->mlp_fwd + k->qlora_dequant / 2, NONE);
+    tp_block(g, st, layer, name, k->mlp_fwd + k->qlora_dequant / 2, NONE, 1, false);
 }
 
 static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
@@ -853,9 +935,9 @@ static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
             op_compute_after(g, st, "zero3 wait", 0.0, layer, gathered);
         moe_block(g, st, layer, "bwd", true);
     } else {
-        tp_block(g, st, layer, "mlp bwd", k->mlp_bwd + k->qlora_dequant / 2, gathered);
+        tp_block(g, st, layer, "mlp bwd", k->mlp_bwd + k->qlora_dequant / 2, gathered, 1, true);
     }
-    tp_block(g, st, layer, "attn bwd", k->attn_bwd + extra + k->qlora_dequant / 2, NONE);
+    tp_block(g, st, layer, "attn bwd", k->attn_bwd + extra + k->qlora_dequant / 2, NONE, 0, true);
     if (g->cp > 1) {
         snprintf(name, sizeof(name), "L%d cp kv reduce_scatter", layer);
         op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->kv_bytes, g->cp_group[st->rank], layer);
@@ -1216,20 +1298,32 @@ static int model_time(const plat *p, const coll_opts *co, coll_kind kind, const 
     return SP_OK;
 }
 
-/* The tensor-parallel communication (all-gather plus reduce-scatter, t s)
- * a block of `comp` s of compute leaves exposed: all of it; or, overlapped
- * (tp_block), the first and last of tp chunks plus what the compute does not
- * cover of the rest. */
-static double tp_exposed(const gen *g, double t, double comp)
+/* The tensor-parallel communication (an all-gather of t_ag s, a
+ * reduce-scatter of t_rs s) a block of `comp` s of compute leaves exposed:
+ * all of it; or, overlapped (tp_block), of each the first or last of tp
+ * chunks plus what the compute does not cover of the rest, but all of one
+ * kept whole (LoRA adapters reading the gathered input: the forward's
+ * gather, the backward's reduce-scatter). */
+static double tp_exposed(const gen *g, double t_ag, double t_rs, double comp, bool lora_col, bool backward)
 {
-    double rest;
+    double part, whole, rest;
 
     if (g->tp <= 1)
         return 0.0;
     if (!g->c->tp_overlap)
-        return t;
-    rest = t * (g->tp - 1.0) / g->tp - comp;
-    return t / g->tp + (rest > 0.0 ? rest : 0.0);
+        return t_ag + t_rs;
+    whole = !lora_col ? 0.0 : backward ? t_rs : t_ag;
+    part = t_ag + t_rs - whole;
+    rest = part * (g->tp - 1.0) / g->tp - comp;
+    return whole + part / g->tp + (rest > 0.0 ? rest : 0.0);
+}
+
+/* The LoRA adapters' collectives of a block, forward or backward
+ * (lora_colls), from their times: tok x r all-gather and all-reduce, the
+ * output's exchange. */
+static double lora_exposed(const gen *g, int block, bool backward, double t_rag, double t_rar, double t_out)
+{
+    return g->k.lora_col[block] * (backward ? t_rar : t_rag) + g->k.lora_row[block] * (t_out + t_rar);
 }
 
 int train_estimate(const model *m, const plat *p, const train_config *c, const coll_opts *co, double *step_s,
@@ -1238,7 +1332,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     gen g = {0};
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
     double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0, per_mb = 0.0,
-           layer_mb, head;
+           t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd_tp, fwd_lora;
     int layers = 0;
 
     *step_s = 0.0;
@@ -1255,6 +1349,21 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.tp_bytes, &t_ag);
     if (err == SP_OK)
         err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs);
+    if (err == SP_OK && g.k.lora_r_bytes > 0) { /* LoRA adapters under TP (lora_colls) */
+        err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.lora_r_bytes, &t_rag);
+        if (err == SP_OK)
+            err = model_time(p, co, COLL_ALL_REDUCE, ranks, g.tp, (double)g.k.lora_r_bytes, &t_rar);
+        if (err == SP_OK && !c->lora_a2a) {
+            t_out = t_ag;
+        } else if (err == SP_OK) { /* alpha-beta, as the experts' all-to-all below */
+            coll_plan *a2a = NULL;
+            if ((err = coll_plan_new(&a2a, p, COLL_ALL_TO_ALL, ranks, g.tp, g.k.tp_bytes / (uint64_t)g.tp, NULL)) ==
+                    SP_OK &&
+                (t_out = coll_plan_alpha_beta_s(a2a)) < 0.0)
+                err = SP_ENOMEM;
+            coll_plan_free(a2a);
+        }
+    }
     if (err == SP_OK && g.ep > 1) {
         /* All-to-all has no NCCL model time: its alpha-beta time on an idle fabric. */
         coll_plan *a2a = NULL;
@@ -1322,13 +1431,16 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
             l += model_vstage_layers(m, g.pp, g.vpp, ch * g.pp + s);
         layers = l > layers ? l : layers;
     }
-    layer_mb = g.k.attn_fwd + g.k.mlp_fwd + g.k.attn_bwd + g.k.mlp_bwd + 2.0 * g.k.qlora_dequant +
-               tp_exposed(&g, t_ag + t_rs, g.k.attn_fwd) + tp_exposed(&g, t_ag + t_rs, g.k.attn_bwd) +
-               (g.moe ? 0.0 : tp_exposed(&g, t_ag + t_rs, g.k.mlp_fwd) + tp_exposed(&g, t_ag + t_rs, g.k.mlp_bwd)) +
+    fwd_tp = tp_exposed(&g, t_ag, t_rs, g.k.attn_fwd, g.k.lora_col[0] > 0, false) +
+             (g.moe ? 0.0 : tp_exposed(&g, t_ag, t_rs, g.k.mlp_fwd, g.k.lora_col[1] > 0, false));
+    fwd_lora = lora_exposed(&g, 0, false, t_rag, t_rar, t_out) + lora_exposed(&g, 1, false, t_rag, t_rar, t_out);
+    layer_mb = g.k.attn_fwd + g.k.mlp_fwd + g.k.attn_bwd + g.k.mlp_bwd + 2.0 * g.k.qlora_dequant + fwd_tp +
+               tp_exposed(&g, t_ag, t_rs, g.k.attn_bwd, g.k.lora_col[0] > 0, true) +
+               (g.moe ? 0.0 : tp_exposed(&g, t_ag, t_rs, g.k.mlp_bwd, g.k.lora_col[1] > 0, true)) + fwd_lora +
+               lora_exposed(&g, 0, true, t_rag, t_rar, t_out) + lora_exposed(&g, 1, true, t_rag, t_rar, t_out) +
                (g.cp > 1 ? 2.0 * t_kv : 0.0) + 4.0 * t_a2a;
     if (c->l.recompute == MODEL_RECOMPUTE_FULL)
-        layer_mb += g.k.attn_fwd + g.k.mlp_fwd + tp_exposed(&g, t_ag + t_rs, g.k.attn_fwd) +
-                    (g.moe ? 0.0 : tp_exposed(&g, t_ag + t_rs, g.k.mlp_fwd));
+        layer_mb += g.k.attn_fwd + g.k.mlp_fwd + fwd_tp + fwd_lora;
     else if (c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !c->l.flash_attention)
         layer_mb += g.k.core_fwd;
     if (g.zero >= 3) /* parameters gathered before each pass, overlapped with compute */

@@ -18,6 +18,13 @@
  *     optimizer); ZeRO-3 gathers each layer's parameters before its forward
  *     and backward pass and reduce-scatters its gradients every micro-batch;
  *   - activation recomputation (selective, full), LoRA / QLoRA, precisions;
+ *   - LoRA / QLoRA adapters under TP as NeMo's ParallelLinearAdapter runs
+ *     them: their own small collectives of rank r, and the full-width
+ *     exchange of the projection's and second FFN layer's adapter output
+ *     (all-gather, or all-to-all with lora_a2a), on the compute chain;
+ *     where an adapter reads a column-parallel layer's gathered input, that
+ *     layer's gather (forward) and reduce-scatter (backward) stay exposed
+ *     under tp_overlap;
  *   - optionally (tp_overlap), tensor-parallel communication overlapped with
  *     compute: the first of tp chunks is all-gathered before the block's
  *     compute starts and the rest alongside it, the reduce-scatter runs
@@ -71,6 +78,9 @@ typedef struct train_config {
                              0 = dropless */
     bool moe_pad;         /* MoE: pad every expert's input to its capacity
                              (--moe-pad-expert-input-to-capacity); needs moe_capacity */
+    bool lora_a2a;        /* LoRA / QLoRA under TP: the adapters after attention and after the
+                             FFN return their output to the sequence-parallel shards by an
+                             all-to-all (NeMo's a2a_experimental) rather than an all-gather */
 } train_config;
 
 /**

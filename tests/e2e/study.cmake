@@ -56,10 +56,10 @@ set_tests_properties(e2e.study.moe_capacity_h5 PROPERTIES DEPENDS e2e.study.moe_
 # FP8 parameters without a weight cache (study keys fp8_params, weight_cache):
 # said in the job's line and recorded in every row with the LoRA settings.
 sp_e2e(study.fp8_params RC 0 ARGS "study|tests/data/studies/fp8_params.cfg|-o|${SP_OUT}/fp8-params-study.h5"
-  STDOUT "fp8, adapters on attention, LoRA dropout 0.1, FP8 parameters, no weight cache")
+  STDOUT "fp8, adapters on attention, LoRA dropout 0.1, adapters' output all-to-all, FP8 parameters, no weight cache")
 add_test(NAME e2e.study.fp8_params_h5 COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study_columns.py
   ${SP_OUT}/fp8-params-study.h5 fp8_params=1 weight_cache=0 lora_rank=8 lora_targets=attention lora_dropout=0.1
-  precision=fp8)
+  lora_a2a=1 precision=fp8)
 set_tests_properties(e2e.study.fp8_params_h5 PROPERTIES DEPENDS e2e.study.fp8_params LABELS e2e)
 # Pretraining with FP8 weights: only layouts with a sharded optimizer (ZeRO
 # 1-3; on one GPU, ZeRO-1 over one rank), as Megatron-LM requires.
@@ -67,7 +67,7 @@ sp_e2e(study.fp8_params_full RC 0 ARGS "study|tests/data/studies/fp8_params_full
   STDOUT "1 x Spark +1 yes +TP1 PP1 DP1 Z1 .*DGX H100 +8 yes +TP[0-9]+ PP[0-9]+ DP[0-9]+ Z[123] ")
 # The FP8-weight and LoRA-target checks of a study, each at its file:line.
 sp_e2e(bad.study.fp8_lora RC 2 ARGS "study|tests/bad/study/bad-fp8-lora.cfg|-o|${SP_OUT}/bad-fp8-lora.h5"
-  STDERR "bad-fp8-lora.cfg:7: error: job: lora_targets gate: GPT 354M has no gated FFN.*bad-fp8-lora.cfg:10: error: job: fp8_params: not with adam_state pure-bf16.*bad-fp8-lora.cfg:12: error: job: lora_targets \"fc1,up\": fc1 \\(one adapter on the fused layer\\) and gate or up"
+  STDERR "bad-fp8-lora.cfg:7: error: job: lora_targets gate: GPT 354M has no gated FFN.*bad-fp8-lora.cfg:10: error: job: fp8_params: not with adam_state pure-bf16.*bad-fp8-lora.cfg:12: error: job: lora_targets \"fc1,up\": fc1 \\(one adapter on the fused layer\\) and gate or up.*bad-fp8-lora.cfg:15: error: job: lora_a2a applies to mode lora or qlora, not \"full\""
   ABSENT "${SP_OUT}/bad-fp8-lora.h5")
 sp_e2e(bad.study.keys RC 2 ARGS "study|tests/bad/study/bad-keys.cfg|-o|${SP_OUT}/bad-study.h5"
   STDERR "bad-keys.cfg:6: error: job: mode \"sideways\".*bad-keys.cfg:7: error: job: lora_targets \"ffn\": expected a comma-separated list of qkv, proj, fc1, fc2, attention, mlp, all .*bad-keys.cfg:7: error: job: loss \"fast\": expected fused or unfused.*bad-keys.cfg:8: error: job: fp8_params applies to precision fp8, not bf16.*bad-keys.cfg:7: error: job: moe_imbalance 1.5 for Llama 3 8B, which has no mixture of experts.*bad-keys.cfg:10: error: job: unknown key \"colour\".*bad-keys.cfg:10: error: job: precision \"tf32\".*bad-keys.cfg:11: error: job: lora_dropout applies to mode lora or qlora, not \"full\".*bad-keys.cfg:10: error: job: lora_targets applies to mode lora or qlora, not \"full\".*bad-keys.cfg:10: error: job: weight_cache applies to precision fp8, not bf16.*no-such-model.cfg.*bad-keys.cfg:15: error: rung: \"nodes\" must be an integer.*bad-keys.cfg:16: error: rung \"z\": collnet needs a fabric that reduces in the network"

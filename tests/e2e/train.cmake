@@ -257,3 +257,7 @@ sp_e2e(train.lora_targets_full RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--lora-targets|attention|-o|${SP_OUT}/lora-full.h5"
   STDERR "option --lora-targets applies to --finetune lora or qlora, not to full training"
   ABSENT "${SP_OUT}/lora-full.h5")
+sp_e2e(train.lora_a2a_full RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--lora-a2a|-o|${SP_OUT}/lora-a2a-full.h5"
+  STDERR "option --lora-a2a applies to --finetune lora or qlora, not to full training"
+  ABSENT "${SP_OUT}/lora-a2a-full.h5")

@@ -477,6 +477,18 @@ static void test_model__lora_targets(void **state)
         x.lora_dropout = 0.0;
         near_rel(with - activations(m, x, MODEL_TRAIN_LORA, MODEL_LORA_FC2, d), L * s * f, 1e-12); /* fc2's mask */
     }
+    /* Under TP the QKV adapter's dropout works on the whole sequence (the
+     * gathered layer-norm output Transformer Engine hands the adapter): per
+     * GPU a mask of s x h beside its dropped copy of 2 s x h. */
+    {
+        model_layout x = l;
+        double none;
+        x.fp8_inputs = false;
+        x.tp = 2;
+        none = activations(m, x, MODEL_TRAIN_LORA, MODEL_LORA_QKV, d);
+        x.lora_dropout = 0.1;
+        near_rel(activations(m, x, MODEL_TRAIN_LORA, MODEL_LORA_QKV, d) - none, L * s * h, 1e-12);
+    }
     /* Without FlashAttention nothing else keeps the attention output (the
      * unfused backward needs the probabilities and V): a frozen projection
      * without an adapter keeps none of it, one with an adapter its bf16

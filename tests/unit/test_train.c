@@ -60,7 +60,7 @@ static double wave_of(const plat_gpu *g, double m, double n)
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
     train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0},
-                      PLAT_BF16, false, false, false, 0.0, false, 0.0, false};
+                      PLAT_BF16, false, false, false, 0.0, false, 0.0, false, false};
     return c;
 }
 
@@ -611,9 +611,10 @@ static void test_train__fp8_casts(void **state)
 }
 
 /* LoRA dropout (NeMo's adapter_dropout, before each adapter): per layer and
- * micro-batch a memory-bound pass over each adapter's input shard, 5 B per
+ * micro-batch a memory-bound pass over each adapter's input, 5 B per
  * element forward and backward (read, write, mask), as hidden dropout is
- * priced: QKV's and the first FFN layer's inputs s/tp x h, the
+ * priced: QKV's and the first FFN layer's inputs gathered over TP, s x h
+ * (the layer-norm output Transformer Engine hands the adapter), the
  * projection's s x q/tp, the second FFN layer's s x f/tp. */
 static void test_train__lora_dropout(void **state)
 {
@@ -633,8 +634,8 @@ static void test_train__lora_dropout(void **state)
         wl_free(w);
     }
     for (int i = 0; i < 2; i++) {
-        near_rel(with[i] - base[i], train_memory_time(g, 5.0 * (tok / tp * h + tok * q / tp)), 1e-9);
-        near_rel(with[2 + i] - base[2 + i], train_memory_time(g, 5.0 * (tok / tp * h + tok * ff / tp)), 1e-9);
+        near_rel(with[i] - base[i], train_memory_time(g, 5.0 * (tok * h + tok * q / tp)), 1e-9);
+        near_rel(with[2 + i] - base[2 + i], train_memory_time(g, 5.0 * (tok * h + tok * ff / tp)), 1e-9);
     }
 }
 
@@ -1108,6 +1109,103 @@ static void test_train__tp_overlap(void **state)
     wl_free(w);
 }
 
+/* Bytes of each of rank 0's operations named `needle` (all alike), 0 if none. */
+static uint64_t bytes_named(const wl *w, const char *needle)
+{
+    uint64_t b = 0;
+    for (size_t i = 0; i < w->ranks[0].nops; i++)
+        if (strstr(w->ranks[0].ops[i].name, needle) != NULL) {
+            if (b != 0 && w->ranks[0].ops[i].bytes != b)
+                fail_msg("%s: %llu B and %llu B", needle, (unsigned long long)b,
+                         (unsigned long long)w->ranks[0].ops[i].bytes);
+            b = w->ranks[0].ops[i].bytes;
+        }
+    return b;
+}
+
+/* LoRA adapters under TP (NeMo's ParallelLinearAdapter), per layer and
+ * micro-batch: the QKV adapter all-gathers its tok x r output forward and
+ * all-reduces the tok x r input gradient of its up-projection backward;
+ * the projection's adapter all-reduces tok x r forward and backward and
+ * returns its tok x h/tp output to the sequence shards each way, by an
+ * all-gather of tok x h or, with lora_a2a, an all-to-all of tok x h/tp.
+ * None in full training or at TP 1. Under TP overlap the QKV layer's
+ * gather (forward) and reduce-scatter (backward) stay whole. */
+static void test_train__lora_tp_colls(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(2, 1, 4, 1, 2048, 4);
+    const int n = 32 * 4; /* layers x micro-batches */
+    const uint64_t tok = 2048, h = 4096, r = 16;
+    double t_gather, t_a2a;
+    wl *w;
+
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "lora"), 0);
+    wl_free(w);
+    c.l.tune = MODEL_TRAIN_LORA;
+    c.l.lora_targets = MODEL_LORA_QKV | MODEL_LORA_PROJ;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "lora all_gather r"), n);
+    assert_int_equal(count_named(w, 0, "lora all_reduce r"), n);
+    assert_int_equal(count_named(w, 0, "lora all_reduce dgrad"), 2 * n);
+    assert_int_equal(count_named(w, 0, "lora all_gather out"), 2 * n);
+    assert_int_equal(count_named(w, 0, "lora all_to_all"), 0);
+    assert_int_equal(bytes_named(w, "lora all_gather r"), tok * r * 2);
+    assert_int_equal(bytes_named(w, "lora all_reduce"), tok * r * 2);
+    assert_int_equal(bytes_named(w, "lora all_gather out"), tok * h * 2);
+    wl_free(w);
+    assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &t_gather, f->d), SP_OK);
+
+    c.lora_a2a = true;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "lora all_gather out"), 0);
+    assert_int_equal(count_named(w, 0, "lora all_to_all"), 2 * n);
+    assert_int_equal(bytes_named(w, "lora all_to_all"), tok * h * 2 / 2);
+    wl_free(w);
+    /* At TP 2 the all-to-all moves half the all-gather's bytes. */
+    assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &t_a2a, f->d), SP_OK);
+    assert_true(t_a2a < t_gather);
+
+    /* Every layer adapted: the first FFN layer's adapter as QKV's, the
+     * second's as the projection's. */
+    c.l.lora_targets = MODEL_LORA_ALL;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "lora all_gather r"), 2 * n);
+    assert_int_equal(count_named(w, 0, "lora all_reduce dgrad"), 4 * n);
+    assert_int_equal(count_named(w, 0, "lora all_to_all"), 4 * n);
+    wl_free(w);
+
+    /* TP overlap: attention's forward gather and backward reduce-scatter
+     * whole, the FFN's (no adapter on it) pipelined as without LoRA. */
+    c.l.lora_targets = MODEL_LORA_QKV | MODEL_LORA_PROJ;
+    c.tp_overlap = true;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "tp all_gather chunk 1"), 3 * n);
+    assert_int_equal(count_named(w, 0, "tp reduce_scatter chunk 2"), 3 * n);
+    /* (and the output layer's, one per micro-batch) */
+    assert_int_equal(count_named(w, 0, "tp all_gather"), 3 * 2 * n + n + 4);
+    assert_int_equal(count_named(w, 0, "tp reduce_scatter"), 3 * 2 * n + n + 4);
+    for (size_t i = 0; i < w->ranks[0].nops; i++) {
+        const wl_op *op = &w->ranks[0].ops[i];
+        if (strcmp(op->name, "L0 attn fwd") == 0) {
+            assert_int_equal(op->ndeps, 1);
+            assert_string_equal(w->ranks[0].ops[op->deps[0]].name, "L0 tp all_gather");
+            assert_int_equal(w->ranks[0].ops[op->deps[0]].bytes, tok * h * 2);
+        }
+    }
+    wl_free(w);
+
+    c.tp_overlap = false;
+    c.l.tp = 1;
+    c.l.dp = 8;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "lora"), 0);
+    wl_free(w);
+}
+
 static void test_train__bad_layouts(void **state)
 {
     fixture *f = *state;
@@ -1159,6 +1257,7 @@ int main(void)
         cmocka_unit_test(test_train__estimate_expert_grads),
         cmocka_unit_test(test_train__fp8_params),
         cmocka_unit_test(test_train__lora_dropout),
+        cmocka_unit_test(test_train__lora_tp_colls),
         cmocka_unit_test(test_train__tp_overlap),
         cmocka_unit_test(test_train__estimate_collnet),
         cmocka_unit_test(test_train__bad_layouts),
