@@ -381,7 +381,7 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
         if (used < size)
             snprintf(buf + used, size - used, ", LoRA dropout %g", l->lora_dropout);
     }
-    if (a->cfg.lora_a2a && l->tune != MODEL_TRAIN_FULL) {
+    if (a->cfg.lora_a2a && l->tune != MODEL_TRAIN_FULL && l->tp > 1) {
         size_t used = strlen(buf);
         if (used < size)
             snprintf(buf + used, size - used, ", adapters' output all-to-all");
@@ -732,7 +732,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                 {"weight_cache", OUT_I64, "1",
                  "1 if FP8 training kept the quantized weights between micro-batches", iv + 21 * n},
                 {"lora_a2a", OUT_I64, "1",
-                 "LoRA / QLoRA: 1 if the adapters' TP output went back to the sequence shards by all-to-all",
+                 "LoRA / QLoRA: 1 if --lora-a2a was given (the adapters' TP output back to the sequence shards by "
+                 "all-to-all; no effect at TP 1)",
                  iv + 22 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},

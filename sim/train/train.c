@@ -282,6 +282,10 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "LoRA / QLoRA train small adapters: ZeRO is not used with them here");
         err = SP_EINPUT;
     }
+    if (l->tune == MODEL_TRAIN_FULL && c->lora_a2a) {
+        diag_error(diag, at, "lora_a2a applies to LoRA / QLoRA, not to full training");
+        err = SP_EINPUT;
+    }
     if (!plat_is_homogeneous(p)) {
         diag_error(diag, (sp_loc){p->path, 0}, "platform %s mixes node types: train and study model one GPU type "
                    "per platform (replay a trace to mix them)", p->name);
@@ -320,9 +324,13 @@ typedef struct costs {
     double position_params; /* a learned position table, beside the embedding, whole on each TP rank */
     /* LoRA / QLoRA under TP: per block (attention [0], FFN [1]) the adapters
      * on its column-parallel layer (QKV; the first FFN layer) and on its
-     * row-parallel one (the projection; the second FFN layer), and an
-     * adapter's rank-r activations (tok x r, bf16). */
-    int lora_col[2], lora_row[2];
+     * row-parallel one (the projection; the second FFN layer); whether the
+     * column-parallel layer's gather and reduce-scatter stay whole under TP
+     * overlap (its adapters read its gathered input), else how many of its
+     * adapters gather their own input; an adapter's rank-r activations
+     * (tok x r, bf16). See lora_colls. */
+    int lora_col[2], lora_row[2], lora_own[2];
+    bool lora_whole[2];
     uint64_t lora_r_bytes;
 } costs;
 
@@ -393,16 +401,19 @@ static void linear_casts(const gen *g, const plat_gpu *gpu, double count, double
     *bwd += train_memory_time(gpu, count * m * out * (2.0 + copies * b));
 }
 
-/* A LoRA adapter on a matrix of in x out: its two GEMMs through rank r, in
- * bf16 under FP8 and FP4 training (the adapters are plain linear layers
- * outside Transformer Engine's quantized ones, NeMo's ParallelLinearAdapter),
- * else at the step's precision. */
+/* A LoRA adapter on a matrix of in x out: its two GEMMs through rank r,
+ * tok x in x mid then tok x r x out, each as TP shards it (NeMo's
+ * ParallelLinearAdapter: on a column-parallel layer the first is
+ * column-parallel, mid = r / tp, gathered to r; on a row-parallel layer the
+ * first is row-parallel, in / tp to r, the second column-parallel, out / tp),
+ * in bf16 under FP8 and FP4 training (plain linear layers outside
+ * Transformer Engine's quantized ones), else at the step's precision. */
 static double lora_matrix(gen *g, const char *name, const char *pass, double count, double tok, double in,
-                          double out, int r)
+                          double mid, double out, int r)
 {
     const plat_gpu *gpu = &plat_type_of_rank(g->p, 0)->gpu;
     plat_prec p = g->c->prec == PLAT_FP8 || g->c->prec == PLAT_FP4 ? PLAT_BF16 : g->c->prec;
-    return gemm_at(g, gpu, p, name, pass, count, tok, r, in) + gemm_at(g, gpu, p, name, pass, count, tok, out, r);
+    return gemm_at(g, gpu, p, name, pass, count, tok, mid, in) + gemm_at(g, gpu, p, name, pass, count, tok, out, r);
 }
 
 static void compute_costs(gen *g, const plat_gpu *gpu)
@@ -416,6 +427,9 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     plat_prec hp = g->c->prec == PLAT_FP8 || g->c->prec == PLAT_FP4 ? PLAT_BF16 : g->c->prec; /* the head's */
     int r = l->lora_rank > 0 ? l->lora_rank : 16;
     unsigned targets = l->lora_targets ? l->lora_targets : MODEL_LORA_ALL;
+    /* Under TP overlap the first FFN layer's adapters gather their own
+     * input (lora_colls), their dropout on the shard before it. */
+    bool fc1_own = !full && tp > 1 && g->c->tp_overlap;
     /* (m, n, k) of the block's GEMMs, per TP shard. */
     const double gemms_attn[2][3] = {{tok, (q + 2 * kv) / tp, h}, {tok, h, q / tp}};
     const double gemms_mlp[2][3] = {{tok, up / tp, h}, {tok, h, f / tp}};
@@ -470,33 +484,35 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
             const char *pass = bwd ? "bwd" : "fwd";
             double x = bwd ? 2.0 : 1.0, gate = m->gated_ffn ? 2.0 : 1.0, a = 0.0, b = 0.0;
             if (targets & MODEL_LORA_QKV)
-                a += lora_matrix(g, "lora.qkv", pass, x, tok, h, (q + 2 * kv) / tp, r);
+                a += lora_matrix(g, "lora.qkv", pass, x, tok, h, r / tp, (q + 2 * kv) / tp, r);
             if (targets & MODEL_LORA_Q)
-                a += lora_matrix(g, "lora.q", pass, x, tok, h, q / tp, r);
+                a += lora_matrix(g, "lora.q", pass, x, tok, h, r / tp, q / tp, r);
             if (targets & MODEL_LORA_K)
-                a += lora_matrix(g, "lora.k", pass, x, tok, h, kv / tp, r);
+                a += lora_matrix(g, "lora.k", pass, x, tok, h, r / tp, kv / tp, r);
             if (targets & MODEL_LORA_V)
-                a += lora_matrix(g, "lora.v", pass, x, tok, h, kv / tp, r);
+                a += lora_matrix(g, "lora.v", pass, x, tok, h, r / tp, kv / tp, r);
             if (targets & MODEL_LORA_PROJ)
-                a += lora_matrix(g, "lora.o", pass, x, tok, q / tp, h, r);
+                a += lora_matrix(g, "lora.o", pass, x, tok, q / tp, r, h / tp, r);
             if (!g->moe && (targets & MODEL_LORA_FC1)) /* the experts' adapters, below */
-                b += lora_matrix(g, "lora.fc1", pass, x, tok, h, gate * f / tp, r);
+                b += lora_matrix(g, "lora.fc1", pass, x, tok, h, r / tp, gate * f / tp, r);
             if (!g->moe && (targets & MODEL_LORA_GATE) && m->gated_ffn)
-                b += lora_matrix(g, "lora.gate", pass, x, tok, h, f / tp, r);
+                b += lora_matrix(g, "lora.gate", pass, x, tok, h, r / tp, f / tp, r);
             if (!g->moe && (targets & MODEL_LORA_UP))
-                b += lora_matrix(g, "lora.up", pass, x, tok, h, f / tp, r);
+                b += lora_matrix(g, "lora.up", pass, x, tok, h, r / tp, f / tp, r);
             if (!g->moe && (targets & MODEL_LORA_FC2))
-                b += lora_matrix(g, "lora.down", pass, x, tok, f / tp, h, r);
+                b += lora_matrix(g, "lora.down", pass, x, tok, f / tp, r, h / tp, r);
             if (l->lora_dropout > 0.0) {
                 /* Dropout on each adapter's input, priced as the hidden
                  * dropout is: 5 B per element each way. The QKV and first
                  * FFN layers' adapters read the whole sequence (the base
-                 * layer's gathered input, see lora_colls), the others
-                 * their TP shard. */
+                 * layer's gathered input, see lora_colls; the first FFN
+                 * layer's, gathering it themselves, drop the shard), the
+                 * others their TP shard. */
                 a += train_memory_time(gpu, 5.0 * (model_lora_qkv_adapters(targets) * tok * h +
                                                    (targets & MODEL_LORA_PROJ ? tok * q / tp : 0.0)));
                 if (!g->moe)
-                    b += train_memory_time(gpu, 5.0 * (model_lora_fc1_adapters(m, targets) * tok * h +
+                    b += train_memory_time(gpu, 5.0 * (model_lora_fc1_adapters(m, targets) * h * tok /
+                                                           (fc1_own ? tp : 1.0) +
                                                        (targets & MODEL_LORA_FC2 ? tok * f / tp : 0.0)));
             }
             *(bwd ? &k->attn_bwd : &k->attn_fwd) += a;
@@ -561,13 +577,13 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
                 double x = bwd ? 2.0 : 1.0;
                 double b = 0.0;
                 if (targets & MODEL_LORA_FC1)
-                    b += lora_matrix(g, "lora.moe.fc1", pass, local * x, per, h, gate * fe, r);
+                    b += lora_matrix(g, "lora.moe.fc1", pass, local * x, per, h, r, gate * fe, r);
                 if ((targets & MODEL_LORA_GATE) && m->gated_ffn)
-                    b += lora_matrix(g, "lora.moe.gate", pass, local * x, per, h, fe, r);
+                    b += lora_matrix(g, "lora.moe.gate", pass, local * x, per, h, r, fe, r);
                 if (targets & MODEL_LORA_UP)
-                    b += lora_matrix(g, "lora.moe.up", pass, local * x, per, h, fe, r);
+                    b += lora_matrix(g, "lora.moe.up", pass, local * x, per, h, r, fe, r);
                 if (targets & MODEL_LORA_FC2)
-                    b += lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, h, r);
+                    b += lora_matrix(g, "lora.moe.down", pass, local * x, per, fe, r, h, r);
                 if (l->lora_dropout > 0.0) /* on each local expert's adapter inputs, as above */
                     b += train_memory_time(gpu, 5.0 * local * per *
                                                     (model_lora_fc1_adapters(m, targets) * h +
@@ -587,11 +603,15 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->embed_params = V * h / tp;
     k->position_params = model_position_params(m);
     k->tp_bytes = (uint64_t)(tok * h * 2.0);
-    if (!full && g->tp > 1) { /* the experts' adapters run on dispatched tokens, without TP */
+    if (!full && g->tp > 1) {
         k->lora_col[0] = model_lora_qkv_adapters(targets);
         k->lora_row[0] = targets & MODEL_LORA_PROJ ? 1 : 0;
+        /* The experts' adapters run on their dispatched tokens, which the
+         * experts here take without TP: no collectives of their own. */
         k->lora_col[1] = g->moe ? 0 : model_lora_fc1_adapters(m, targets);
         k->lora_row[1] = !g->moe && (targets & MODEL_LORA_FC2) ? 1 : 0;
+        k->lora_whole[0] = g->c->tp_overlap && k->lora_col[0] > 0;
+        k->lora_own[1] = fc1_own ? k->lora_col[1] : 0;
         k->lora_r_bytes = (uint64_t)(tok * r * 2.0);
     }
     k->kv_bytes = (uint64_t)(2.0 * S * l->micro_batch * kv / tp * 2.0);
@@ -772,21 +792,26 @@ static uint32_t op_compute_after(gen *g, rank_state *st, const char *name, doubl
  * the NeMo 2.0 pre-release MLPerf Training v4.0 ran), after the block's
  * compute on its chain: plain torch.distributed calls, not overlapped.
  *   - An adapter on a column-parallel layer (QKV, the first FFN layer)
- *     reads that layer's input gathered over TP: Transformer Engine (1.5
+ *     reads that layer's input gathered over TP. Transformer Engine (1.5
  *     and later) returns the layer-norm output it gathered
- *     (return_layernorm_output_gathered), which NeMo's attention mixin asks
- *     for only where the layer's userbuffer gather is off, so under
- *     tp_overlap that gather stays whole and exposed (tp_block), as does
- *     the layer's gradient reduce-scatter backward, into which TE adds the
- *     adapter's. Its down-projection (column-parallel, gather_output)
- *     all-gathers its tok x r output forward; its up-projection's input
- *     gradient, tok x r, is all-reduced backward.
+ *     (return_layernorm_output_gathered), which NeMo asks for only where
+ *     the layer's userbuffer all-gather is off: without TP overlap; under
+ *     it, on QKV, whose overlap NeMo's LoRA recipes and NVIDIA's MLPerf
+ *     runs turn off (tp_comm_overlap_disable_qkv), so its gather and its
+ *     gradient's reduce-scatter, into which TE adds the adapter's, stay
+ *     whole and exposed (tp_block). The first FFN layer keeps its overlap
+ *     and its adapter gathers its input itself (forward an all-gather of
+ *     tok x h, backward a reduce-scatter). The down-projection
+ *     (column-parallel, gather_output) all-gathers its tok x r output
+ *     forward; the up-projection's input gradient, tok x r, is all-reduced
+ *     backward.
  *   - An adapter on a row-parallel layer (the projection, the second FFN
  *     layer) reads the TP shard: its down-projection (row-parallel)
- *     all-reduces tok x r forward, and its up-projection's input gradient
- *     backward; its tok x h/tp output goes back to the sequence shards as
- *     an all-gather of tok x h (then a local split; backward an all-gather
- *     again), or with lora_a2a (a2a_experimental) an all-to-all each way.
+ *     all-reduces tok x r forward; its tok x h/tp output goes back to the
+ *     sequence shards by an all-gather of tok x h (then a local split;
+ *     backward an all-gather again), or with lora_a2a (a2a_experimental)
+ *     an all-to-all each way; backward its up-projection's input gradient,
+ *     tok x r, is all-reduced.
  * All in bf16. */
 static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backward)
 {
@@ -796,15 +821,30 @@ static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backwa
     bool a2a = g->c->lora_a2a;
 
     for (int i = 0; i < k->lora_col[block]; i++) {
+        bool own = i < k->lora_own[block];
+        if (own && !backward) {
+            snprintf(name, sizeof(name), "L%d lora all_gather in", layer);
+            op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
+        }
         snprintf(name, sizeof(name), "L%d lora %s", layer, backward ? "all_reduce dgrad" : "all_gather r");
         op_mp_coll(g, st, name, backward ? COLL_ALL_REDUCE : COLL_ALL_GATHER, k->lora_r_bytes, tpg, layer);
+        if (own && backward) {
+            snprintf(name, sizeof(name), "L%d lora reduce_scatter in", layer);
+            op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
+        }
     }
     for (int i = 0; i < k->lora_row[block]; i++) {
+        if (!backward) {
+            snprintf(name, sizeof(name), "L%d lora all_reduce r", layer);
+            op_mp_coll(g, st, name, COLL_ALL_REDUCE, k->lora_r_bytes, tpg, layer);
+        }
         snprintf(name, sizeof(name), "L%d lora %s", layer, a2a ? "all_to_all" : "all_gather out");
         op_mp_coll(g, st, name, a2a ? COLL_ALL_TO_ALL : COLL_ALL_GATHER,
                    a2a ? k->tp_bytes / (uint64_t)g->tp : k->tp_bytes, tpg, layer);
-        snprintf(name, sizeof(name), "L%d lora %s", layer, backward ? "all_reduce dgrad" : "all_reduce r");
-        op_mp_coll(g, st, name, COLL_ALL_REDUCE, k->lora_r_bytes, tpg, layer);
+        if (backward) {
+            snprintf(name, sizeof(name), "L%d lora all_reduce dgrad", layer);
+            op_mp_coll(g, st, name, COLL_ALL_REDUCE, k->lora_r_bytes, tpg, layer);
+        }
     }
 }
 
@@ -816,15 +856,16 @@ static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backwa
  * the first chunk is gathered, the other chunks are gathered and the
  * output's first tp - 1 chunks reduce-scattered alongside it (on the
  * model-parallel stream), and the last chunk's reduce-scatter follows it.
- * Where adapters read the column-parallel layer's gathered input, its
- * gather (forward) and reduce-scatter (backward) stay whole (lora_colls). */
+ * Where adapters read the column-parallel layer's gathered input under TP
+ * overlap, its gather (forward) and reduce-scatter (backward) stay whole
+ * (lora_colls). */
 static void tp_block(gen *g, rank_state *st, int layer, const char *what, double dur, uint32_t also, int block,
                      bool backward)
 {
     char name[64];
     uint64_t bytes = g->k.tp_bytes, first = bytes / (uint64_t)g->tp;
     int tpg = g->tp_group[st->rank];
-    bool col = g->k.lora_col[block] > 0;
+    bool col = g->k.lora_whole[block];
 
     if (g->tp <= 1) {
         snprintf(name, sizeof(name), "L%d %s", layer, what);
@@ -1304,7 +1345,7 @@ static int model_time(const plat *p, const coll_opts *co, coll_kind kind, const 
  * chunks plus what the compute does not cover of the rest, but all of one
  * kept whole (LoRA adapters reading the gathered input: the forward's
  * gather, the backward's reduce-scatter). */
-static double tp_exposed(const gen *g, double t_ag, double t_rs, double comp, bool lora_col, bool backward)
+static double tp_exposed(const gen *g, double t_ag, double t_rs, double comp, bool lora_whole, bool backward)
 {
     double part, whole, rest;
 
@@ -1312,7 +1353,7 @@ static double tp_exposed(const gen *g, double t_ag, double t_rs, double comp, bo
         return 0.0;
     if (!g->c->tp_overlap)
         return t_ag + t_rs;
-    whole = !lora_col ? 0.0 : backward ? t_rs : t_ag;
+    whole = !lora_whole ? 0.0 : backward ? t_rs : t_ag;
     part = t_ag + t_rs - whole;
     rest = part * (g->tp - 1.0) / g->tp - comp;
     return whole + part / g->tp + (rest > 0.0 ? rest : 0.0);
@@ -1320,10 +1361,13 @@ static double tp_exposed(const gen *g, double t_ag, double t_rs, double comp, bo
 
 /* The LoRA adapters' collectives of a block, forward or backward
  * (lora_colls), from their times: tok x r all-gather and all-reduce, the
- * output's exchange. */
-static double lora_exposed(const gen *g, int block, bool backward, double t_rag, double t_rar, double t_out)
+ * output's exchange, the inputs some gather themselves (t_ag forward, t_rs
+ * backward). */
+static double lora_exposed(const gen *g, int block, bool backward, double t_rag, double t_rar, double t_out,
+                           double t_ag, double t_rs)
 {
-    return g->k.lora_col[block] * (backward ? t_rar : t_rag) + g->k.lora_row[block] * (t_out + t_rar);
+    return g->k.lora_col[block] * (backward ? t_rar : t_rag) + g->k.lora_row[block] * (t_out + t_rar) +
+           g->k.lora_own[block] * (backward ? t_rs : t_ag);
 }
 
 int train_estimate(const model *m, const plat *p, const train_config *c, const coll_opts *co, double *step_s,
@@ -1431,13 +1475,15 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
             l += model_vstage_layers(m, g.pp, g.vpp, ch * g.pp + s);
         layers = l > layers ? l : layers;
     }
-    fwd_tp = tp_exposed(&g, t_ag, t_rs, g.k.attn_fwd, g.k.lora_col[0] > 0, false) +
-             (g.moe ? 0.0 : tp_exposed(&g, t_ag, t_rs, g.k.mlp_fwd, g.k.lora_col[1] > 0, false));
-    fwd_lora = lora_exposed(&g, 0, false, t_rag, t_rar, t_out) + lora_exposed(&g, 1, false, t_rag, t_rar, t_out);
+    fwd_tp = tp_exposed(&g, t_ag, t_rs, g.k.attn_fwd, g.k.lora_whole[0], false) +
+             (g.moe ? 0.0 : tp_exposed(&g, t_ag, t_rs, g.k.mlp_fwd, g.k.lora_whole[1], false));
+    fwd_lora = lora_exposed(&g, 0, false, t_rag, t_rar, t_out, t_ag, t_rs) +
+               lora_exposed(&g, 1, false, t_rag, t_rar, t_out, t_ag, t_rs);
     layer_mb = g.k.attn_fwd + g.k.mlp_fwd + g.k.attn_bwd + g.k.mlp_bwd + 2.0 * g.k.qlora_dequant + fwd_tp +
-               tp_exposed(&g, t_ag, t_rs, g.k.attn_bwd, g.k.lora_col[0] > 0, true) +
-               (g.moe ? 0.0 : tp_exposed(&g, t_ag, t_rs, g.k.mlp_bwd, g.k.lora_col[1] > 0, true)) + fwd_lora +
-               lora_exposed(&g, 0, true, t_rag, t_rar, t_out) + lora_exposed(&g, 1, true, t_rag, t_rar, t_out) +
+               tp_exposed(&g, t_ag, t_rs, g.k.attn_bwd, g.k.lora_whole[0], true) +
+               (g.moe ? 0.0 : tp_exposed(&g, t_ag, t_rs, g.k.mlp_bwd, g.k.lora_whole[1], true)) + fwd_lora +
+               lora_exposed(&g, 0, true, t_rag, t_rar, t_out, t_ag, t_rs) +
+               lora_exposed(&g, 1, true, t_rag, t_rar, t_out, t_ag, t_rs) +
                (g.cp > 1 ? 2.0 * t_kv : 0.0) + 4.0 * t_a2a;
     if (c->l.recompute == MODEL_RECOMPUTE_FULL)
         layer_mb += g.k.attn_fwd + g.k.mlp_fwd + fwd_tp + fwd_lora;

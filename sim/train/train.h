@@ -22,9 +22,9 @@
  *     them: their own small collectives of rank r, and the full-width
  *     exchange of the projection's and second FFN layer's adapter output
  *     (all-gather, or all-to-all with lora_a2a), on the compute chain;
- *     where an adapter reads a column-parallel layer's gathered input, that
- *     layer's gather (forward) and reduce-scatter (backward) stay exposed
- *     under tp_overlap;
+ *     under tp_overlap the QKV layer's gather (forward) and reduce-scatter
+ *     (backward) stay whole, its adapters reading its gathered input, and
+ *     the first FFN layer's adapters gather their input themselves;
  *   - optionally (tp_overlap), tensor-parallel communication overlapped with
  *     compute: the first of tp chunks is all-gathered before the block's
  *     compute starts and the rest alongside it, the reduce-scatter runs

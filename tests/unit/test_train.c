@@ -1123,21 +1123,41 @@ static uint64_t bytes_named(const wl *w, const char *needle)
     return b;
 }
 
+/* NCCL's model time of a collective over ranks 0 .. n-1 (as the estimate
+ * takes it), seconds; all-to-all, which NCCL does not model, alpha-beta. */
+static double coll_s(const plat *p, coll_kind kind, int n, uint64_t bytes)
+{
+    int ranks[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    coll_plan *c = NULL;
+    double t;
+    assert_int_equal(coll_plan_new(&c, p, kind, ranks, n, bytes, NULL), SP_OK);
+    t = kind == COLL_ALL_TO_ALL ? coll_plan_alpha_beta_s(c) : coll_plan_model_us(c) * 1e-6;
+    coll_plan_free(c);
+    return t;
+}
+
 /* LoRA adapters under TP (NeMo's ParallelLinearAdapter), per layer and
  * micro-batch: the QKV adapter all-gathers its tok x r output forward and
  * all-reduces the tok x r input gradient of its up-projection backward;
  * the projection's adapter all-reduces tok x r forward and backward and
  * returns its tok x h/tp output to the sequence shards each way, by an
  * all-gather of tok x h or, with lora_a2a, an all-to-all of tok x h/tp.
- * None in full training or at TP 1. Under TP overlap the QKV layer's
- * gather (forward) and reduce-scatter (backward) stay whole. */
+ * None in full training or at TP 1; adapters apart each their own; none
+ * for the experts' adapters; tok is the CP shard; full recompute repeats
+ * the forward's. Under TP overlap the QKV layer's gather (forward) and
+ * reduce-scatter (backward) stay whole, and the first FFN layer's adapter
+ * gathers its own input (forward) and reduce-scatters its gradient
+ * (backward), the layer's own exchanges pipelined. The estimate charges
+ * each exchange at NCCL's model time. */
 static void test_train__lora_tp_colls(void **state)
 {
     fixture *f = *state;
     train_config c = config(2, 1, 4, 1, 2048, 4);
     const int n = 32 * 4; /* layers x micro-batches */
     const uint64_t tok = 2048, h = 4096, r = 16;
-    double t_gather, t_a2a;
+    double t_gather, t_a2a, want;
+    int found = 0;
+    model *moe;
     wl *w;
 
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
@@ -1152,6 +1172,7 @@ static void test_train__lora_tp_colls(void **state)
     assert_int_equal(count_named(w, 0, "lora all_reduce dgrad"), 2 * n);
     assert_int_equal(count_named(w, 0, "lora all_gather out"), 2 * n);
     assert_int_equal(count_named(w, 0, "lora all_to_all"), 0);
+    assert_int_equal(count_named(w, 0, "lora all_gather in"), 0); /* no TP overlap: TE gathers */
     assert_int_equal(bytes_named(w, "lora all_gather r"), tok * r * 2);
     assert_int_equal(bytes_named(w, "lora all_reduce"), tok * r * 2);
     assert_int_equal(bytes_named(w, "lora all_gather out"), tok * h * 2);
@@ -1164,10 +1185,20 @@ static void test_train__lora_tp_colls(void **state)
     assert_int_equal(count_named(w, 0, "lora all_to_all"), 2 * n);
     assert_int_equal(bytes_named(w, "lora all_to_all"), tok * h * 2 / 2);
     wl_free(w);
-    /* At TP 2 the all-to-all moves half the all-gather's bytes. */
+    /* The estimate's difference: one exchange each way per layer and
+     * micro-batch, all-gather against all-to-all (no pipeline, no bubble). */
     assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &t_a2a, f->d), SP_OK);
-    assert_true(t_a2a < t_gather);
+    want = 2.0 * n * (coll_s(f->p, COLL_ALL_GATHER, 2, tok * h * 2) - coll_s(f->p, COLL_ALL_TO_ALL, 2, tok * h));
+    near_rel(t_gather - t_a2a, want, 1e-6);
+    assert_true(want > 0.0);
 
+    /* Adapters apart on q, k, v: three of QKV's each. */
+    c.l.lora_targets = MODEL_LORA_Q | MODEL_LORA_K | MODEL_LORA_V;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "lora all_gather r"), 3 * n);
+    assert_int_equal(count_named(w, 0, "lora all_reduce dgrad"), 3 * n);
+    assert_int_equal(count_named(w, 0, "lora all_to_all"), 0);
+    wl_free(w);
     /* Every layer adapted: the first FFN layer's adapter as QKV's, the
      * second's as the projection's. */
     c.l.lora_targets = MODEL_LORA_ALL;
@@ -1176,10 +1207,17 @@ static void test_train__lora_tp_colls(void **state)
     assert_int_equal(count_named(w, 0, "lora all_reduce dgrad"), 4 * n);
     assert_int_equal(count_named(w, 0, "lora all_to_all"), 4 * n);
     wl_free(w);
+    /* Full recompute repeats the forward's. */
+    c.l.recompute = MODEL_RECOMPUTE_FULL;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "lora all_gather r"), 2 * 2 * n);
+    assert_int_equal(count_named(w, 0, "lora all_reduce r"), 2 * 2 * n);
+    assert_int_equal(count_named(w, 0, "lora all_to_all"), 2 * 2 * n + 2 * n);
+    wl_free(w);
+    c.l.recompute = MODEL_RECOMPUTE_NONE;
 
     /* TP overlap: attention's forward gather and backward reduce-scatter
-     * whole, the FFN's (no adapter on it) pipelined as without LoRA. */
-    c.l.lora_targets = MODEL_LORA_QKV | MODEL_LORA_PROJ;
+     * whole; the FFN's pipelined, its adapter's input gathered apart. */
     c.tp_overlap = true;
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
     assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
@@ -1188,17 +1226,47 @@ static void test_train__lora_tp_colls(void **state)
     /* (and the output layer's, one per micro-batch) */
     assert_int_equal(count_named(w, 0, "tp all_gather"), 3 * 2 * n + n + 4);
     assert_int_equal(count_named(w, 0, "tp reduce_scatter"), 3 * 2 * n + n + 4);
+    assert_int_equal(count_named(w, 0, "lora all_gather in"), n);
+    assert_int_equal(count_named(w, 0, "lora reduce_scatter in"), n);
+    assert_int_equal(bytes_named(w, "lora all_gather in"), tok * h * 2);
+    assert_int_equal(bytes_named(w, "lora reduce_scatter in"), tok * h * 2);
     for (size_t i = 0; i < w->ranks[0].nops; i++) {
         const wl_op *op = &w->ranks[0].ops[i];
-        if (strcmp(op->name, "L0 attn fwd") == 0) {
+        if (strcmp(op->name, "L0 attn fwd") == 0 && !found) {
             assert_int_equal(op->ndeps, 1);
             assert_string_equal(w->ranks[0].ops[op->deps[0]].name, "L0 tp all_gather");
             assert_int_equal(w->ranks[0].ops[op->deps[0]].bytes, tok * h * 2);
+            found = 1;
+        }
+        /* The whole reduce-scatter waits for the adapters' backward. */
+        if (strcmp(op->name, "L0 tp reduce_scatter") == 0 && op->ndeps == 2 && found == 1) {
+            assert_string_equal(w->ranks[0].ops[op->deps[0]].name, "L0 lora all_reduce dgrad");
+            found = 2;
         }
     }
+    assert_int_equal(found, 2);
     wl_free(w);
-
     c.tp_overlap = false;
+
+    /* Context parallelism: the rank's tokens are its CP shard. */
+    c.l.cp = 2;
+    c.l.dp = 2;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(bytes_named(w, "lora all_gather r"), tok / 2 * r * 2);
+    assert_int_equal(bytes_named(w, "lora all_to_all"), tok / 2 * h * 2 / 2);
+    wl_free(w);
+    c.l.cp = 1;
+
+    /* A mixture of experts: attention's adapters only (the experts take
+     * their tokens without TP). */
+    assert_int_equal(model_load(&moe, MODELS "/qwen3-30b-a3b.cfg", f->d), SP_OK);
+    c.l.dp = 4;
+    assert_int_equal(train_build(&w, moe, f->p, &c, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "lora all_gather r"), 48 * 4);
+    assert_int_equal(count_named(w, 0, "lora all_to_all"), 2 * 48 * 4);
+    wl_free(w);
+    model_free(moe);
+
     c.l.tp = 1;
     c.l.dp = 8;
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
