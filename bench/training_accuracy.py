@@ -68,6 +68,16 @@ MLPERF_B200 = ("MLPerf Training v4.1 (preview), NVIDIA, llama2_70b_lora on 1xNVI
                "8821c703: NVIDIA/results/b200_preview_nemo/llama2_70b_lora/result_0.txt, final throughput 4.6995 "
                "samples/s; layout NVIDIA/benchmarks/llama2_70b_lora/implementations/b200_preview_nemo/"
                "config_DGXB200_1x8x2xtp1pp1cp2.sh and its yaml)")
+MLPERF_LAMBDA = ("Lambda's runs of the MLPerf Training v4.0 reference, llama2_70b_lora on one 8 x H100 SXM node "
+                 "(LambdaLabsML/training_results_v4.0 @ 843db771: Lambda/benchmarks/llama2_70b_lora/implementations/"
+                 "nemo/results/1cc_1x8x4xtp4pp1cp1_24-07-15_06-14-26/240715061428333683371_1.log, final tracked_stats "
+                 "throughput 1.9258 samples/s (run 5: 1.9365); layout configs/config_1cc_1x8x4xtp4pp1cp1.sh, "
+                 "TP_COMM_OVERLAP=False; not an MLCommons-reviewed result)")
+MLPERF_LAMBDA_16 = ("Lambda's runs of the MLPerf Training v4.0 reference, llama2_70b_lora on two 8 x H100 SXM nodes "
+                    "(LambdaLabsML/training_results_v4.0 @ f8c89dc7: Lambda/benchmarks/llama2_70b_lora/implementations/"
+                    "nemo/results/1cc_2x8x4xtp4pp1cp2_24-07-23_04-59-59/240723050000305568866_1.log, final "
+                    "tracked_stats throughput 2.6073 samples/s; layout configs/config_1cc_2x8x4xtp4pp1cp2.sh; on 4 "
+                    "nodes, DP 4, 5.19 samples/s: the same per GPU; not an MLCommons-reviewed result)")
 MLPERF_H100_1024 = ("MLPerf Training v4.0, NVIDIA, llama2_70b_lora on 128xDGX H100 (mlcommons/training_results_v4.0 @ "
                     "62f111b7: NVIDIA/results/eos_n128_ngc24.04_nemo/llama2_70b_lora/result_0.txt; layout "
                     "NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_DGXH100_128x8x1xtp4pp1cp2.sh)")
@@ -158,6 +168,22 @@ CASES = [
      ["-p", "platforms/dgx-h100.cfg", "-m", M2_70, "--tp", "4", "--seq", "8192", "--gbs", "8", "--mbs", "1",
       "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--lora-dropout", "0.1",
       "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--tp-overlap", "--lora-a2a"]),
+    # The same benchmark and code on an HGX H100 node of Lambda's, without TP
+    # communication overlap (its configuration turns it off).
+    ("Llama 2 70B LoRA, 8 H100 (Lambda), TP4 SP, no TP overlap, FP8", 1.9258 * 8192 / 8, TOK, MLPERF_LAMBDA,
+     MLPERF_NOTE + "; vboost not modelled",
+     ["-p", "platforms/dgx-h100.cfg", "-m", M2_70, "--tp", "4", "--seq", "8192", "--gbs", "8", "--mbs", "1",
+      "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--lora-dropout", "0.1",
+      "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--lora-a2a"]),
+    # Lambda's two nodes, context parallel as NVIDIA's 1,024-GPU run, without
+    # TP overlap: the CP group sits within a node, DP across the two.
+    ("Llama 2 70B LoRA, 16 H100 (Lambda), TP4 CP2 DP2, no TP overlap, FP8", 2.6073 * 8192 / 16, TOK,
+     MLPERF_LAMBDA_16,
+     MLPERF_NOTE + "; context parallel as a ring (the yaml sets no cp_comm_type); InfiniBand as a SuperPOD's; "
+     "FP8 amax reduction (FP8_REDUCE_AMAX=True) not modelled; vboost not modelled",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "2", "-m", M2_70, "--tp", "4", "--cp", "2", "--seq", "8192",
+      "--gbs", "8", "--mbs", "1", "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention",
+      "--lora-dropout", "0.1", "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--lora-a2a"]),
     # The same round on 128 DGX H100: one micro-batch per replica and step.
     # Its log's throughput is per block: 163.9 samples/s over the first 57
     # steps (with the first step's one-time costs), then ten blocks of 3
