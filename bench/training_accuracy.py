@@ -68,16 +68,18 @@ MLPERF_B200 = ("MLPerf Training v4.1 (preview), NVIDIA, llama2_70b_lora on 1xNVI
                "8821c703: NVIDIA/results/b200_preview_nemo/llama2_70b_lora/result_0.txt, final throughput 4.6995 "
                "samples/s; layout NVIDIA/benchmarks/llama2_70b_lora/implementations/b200_preview_nemo/"
                "config_DGXB200_1x8x2xtp1pp1cp2.sh and its yaml)")
-MLPERF_LAMBDA = ("Lambda's runs of the MLPerf Training v4.0 reference, llama2_70b_lora on one 8 x H100 SXM node "
+MLPERF_LAMBDA = ("Lambda's runs of NVIDIA's MLPerf Training v4.0 NeMo implementation, llama2_70b_lora on one "
+                 "8 x H100 SXM node "
                  "(LambdaLabsML/training_results_v4.0 @ 843db771: Lambda/benchmarks/llama2_70b_lora/implementations/"
                  "nemo/results/1cc_1x8x4xtp4pp1cp1_24-07-15_06-14-26/240715061428333683371_1.log, final tracked_stats "
                  "throughput 1.9258 samples/s (run 5: 1.9365); layout configs/config_1cc_1x8x4xtp4pp1cp1.sh, "
                  "TP_COMM_OVERLAP=False; not an MLCommons-reviewed result)")
-MLPERF_LAMBDA_16 = ("Lambda's runs of the MLPerf Training v4.0 reference, llama2_70b_lora on two 8 x H100 SXM nodes "
+MLPERF_LAMBDA_16 = ("Lambda's runs of NVIDIA's MLPerf Training v4.0 NeMo implementation, llama2_70b_lora on two "
+                    "8 x H100 SXM nodes "
                     "(LambdaLabsML/training_results_v4.0 @ f8c89dc7: Lambda/benchmarks/llama2_70b_lora/implementations/"
                     "nemo/results/1cc_2x8x4xtp4pp1cp2_24-07-23_04-59-59/240723050000305568866_1.log, final "
                     "tracked_stats throughput 2.6073 samples/s; layout configs/config_1cc_2x8x4xtp4pp1cp2.sh; on 4 "
-                    "nodes, DP 4, 5.19 samples/s: the same per GPU; not an MLCommons-reviewed result)")
+                    "nodes, DP 4, 5.135 samples/s: 1.5% less per GPU; not an MLCommons-reviewed result)")
 MLPERF_H100_1024 = ("MLPerf Training v4.0, NVIDIA, llama2_70b_lora on 128xDGX H100 (mlcommons/training_results_v4.0 @ "
                     "62f111b7: NVIDIA/results/eos_n128_ngc24.04_nemo/llama2_70b_lora/result_0.txt; layout "
                     "NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_DGXH100_128x8x1xtp4pp1cp2.sh)")
@@ -85,8 +87,8 @@ M2_70 = "workloads/models/llama2-70b.cfg"
 MLPERF_NOTE = ("adapters on attention (qkv, proj), rank 16, dropout 0.1 before them; FP8 attention (FP8_DPA) "
                "not modelled (bf16 here); "
                "weights in FP8 and quantized each micro-batch, as the run (fp8_params, "
-               "disable_parameter_transpose_cache); the adapters' output exchanged all-to-all (LORA_A2A=1, "
-               "configs/config_common.sh)")
+               "disable_parameter_transpose_cache); the adapters' output exchanged all-to-all (LORA_A2A=1 in "
+               "the runs' common configuration)")
 TF, TOK, TFC = "TFLOP/s", "tokens/s", "causal"
 LLAMA3_V8 = "micro-batch 1, 8 virtual stages of one layer (section 3.3.2)"
 

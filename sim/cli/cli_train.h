@@ -48,7 +48,8 @@ void cli_train_defaults(cli_train_args *a);
  * 306 --no-weight-cache, 307 --lora-dropout, 308 --lora-a2a) into a.
  * @return SP_OK; SP_EINPUT (reported); 1 if c is not a layout option */
 int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *diag);
-/* After the options: --lora-targets or --lora-dropout given for full training is refused.
+/* After the options: --lora-targets or --lora-dropout given for full training is refused
+ * (train refuses --lora-a2a so itself, and train_check again).
  * @return SP_OK; SP_EINPUT (reported) */
 SP_MUST_USE int cli_train_lora_check(const model_layout *l, diag_list *diag);
 

@@ -224,6 +224,14 @@ int train_check_fp8(const train_config *c, diag_list *diag)
     return err;
 }
 
+bool train_lora_rank_split(const model *m, const model_layout *l)
+{
+    unsigned t = l->lora_targets ? l->lora_targets : MODEL_LORA_ALL;
+
+    return l->tune != MODEL_TRAIN_FULL && l->tp > 1 &&
+           (model_lora_qkv_adapters(t) > 0 || (m->experts <= 1 && model_lora_fc1_adapters(m, t) > 0));
+}
+
 int train_check(const model *m, const plat *p, const train_config *c, diag_list *diag)
 {
     const model_layout *l = &c->l;
@@ -284,6 +292,11 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
     }
     if (l->tune == MODEL_TRAIN_FULL && c->lora_a2a) {
         diag_error(diag, at, "lora_a2a applies to LoRA / QLoRA, not to full training");
+        err = SP_EINPUT;
+    }
+    if (train_lora_rank_split(m, l) && (l->lora_rank > 0 ? l->lora_rank : 16) % l->tp != 0) {
+        diag_error(diag, at, "LoRA rank %d is not a multiple of TP %d: an adapter on a column-parallel layer splits "
+                   "its rank over TP (NeMo's ColumnParallelLinear)", l->lora_rank > 0 ? l->lora_rank : 16, l->tp);
         err = SP_EINPUT;
     }
     if (!plat_is_homogeneous(p)) {
@@ -404,8 +417,9 @@ static void linear_casts(const gen *g, const plat_gpu *gpu, double count, double
 /* A LoRA adapter on a matrix of in x out: its two GEMMs through rank r,
  * tok x in x mid then tok x r x out, each as TP shards it (NeMo's
  * ParallelLinearAdapter: on a column-parallel layer the first is
- * column-parallel, mid = r / tp, gathered to r; on a row-parallel layer the
- * first is row-parallel, in / tp to r, the second column-parallel, out / tp),
+ * column-parallel, mid its r / tp columns, gathered to r; on a row-parallel
+ * layer the first reads the input's TP shard, the second writes its output's:
+ * callers pass each GEMM's shard),
  * in bf16 under FP8 and FP4 training (plain linear layers outside
  * Transformer Engine's quantized ones), else at the step's precision. */
 static double lora_matrix(gen *g, const char *name, const char *pass, double count, double tok, double in,
@@ -797,7 +811,8 @@ static uint32_t op_compute_after(gen *g, rank_state *st, const char *name, doubl
  *     (return_layernorm_output_gathered), which NeMo asks for only where
  *     the layer's userbuffer all-gather is off: without TP overlap; under
  *     it, on QKV, whose overlap NeMo's LoRA recipes and NVIDIA's MLPerf
- *     runs turn off (tp_comm_overlap_disable_qkv), so its gather and its
+ *     runs turn off (Megatron-core 0.7's tp_comm_disable_qkv, later
+ *     tp_comm_overlap_disable_qkv), so its gather and its
  *     gradient's reduce-scatter, into which TE adds the adapter's, stay
  *     whole and exposed (tp_block). The first FFN layer keeps its overlap
  *     and its adapter gathers its input itself (forward an all-gather of
@@ -813,12 +828,11 @@ static uint32_t op_compute_after(gen *g, rank_state *st, const char *name, doubl
  *     an all-to-all each way; backward its up-projection's input gradient,
  *     tok x r, is all-reduced.
  * All in bf16. */
-static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backward)
+static void lora_col_colls(gen *g, rank_state *st, int layer, int block, bool backward)
 {
     const costs *k = &g->k;
     char name[48];
     int tpg = g->tp_group[st->rank];
-    bool a2a = g->c->lora_a2a;
 
     for (int i = 0; i < k->lora_col[block]; i++) {
         bool own = i < k->lora_own[block];
@@ -826,13 +840,22 @@ static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backwa
             snprintf(name, sizeof(name), "L%d lora all_gather in", layer);
             op_mp_coll(g, st, name, COLL_ALL_GATHER, k->tp_bytes, tpg, layer);
         }
-        snprintf(name, sizeof(name), "L%d lora %s", layer, backward ? "all_reduce dgrad" : "all_gather r");
+        snprintf(name, sizeof(name), "L%d lora %s", layer, backward ? "all_reduce dgrad col" : "all_gather r");
         op_mp_coll(g, st, name, backward ? COLL_ALL_REDUCE : COLL_ALL_GATHER, k->lora_r_bytes, tpg, layer);
         if (own && backward) {
             snprintf(name, sizeof(name), "L%d lora reduce_scatter in", layer);
             op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->tp_bytes, tpg, layer);
         }
     }
+}
+
+static void lora_row_colls(gen *g, rank_state *st, int layer, int block, bool backward)
+{
+    const costs *k = &g->k;
+    char name[48];
+    int tpg = g->tp_group[st->rank];
+    bool a2a = g->c->lora_a2a;
+
     for (int i = 0; i < k->lora_row[block]; i++) {
         if (!backward) {
             snprintf(name, sizeof(name), "L%d lora all_reduce r", layer);
@@ -842,9 +865,22 @@ static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backwa
         op_mp_coll(g, st, name, a2a ? COLL_ALL_TO_ALL : COLL_ALL_GATHER,
                    a2a ? k->tp_bytes / (uint64_t)g->tp : k->tp_bytes, tpg, layer);
         if (backward) {
-            snprintf(name, sizeof(name), "L%d lora all_reduce dgrad", layer);
+            snprintf(name, sizeof(name), "L%d lora all_reduce dgrad row", layer);
             op_mp_coll(g, st, name, COLL_ALL_REDUCE, k->lora_r_bytes, tpg, layer);
         }
+    }
+}
+
+/* In the order the block runs them: forward the column-parallel layer's
+ * adapters first, backward the row-parallel layer's. */
+static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backward)
+{
+    if (backward) {
+        lora_row_colls(g, st, layer, block, backward);
+        lora_col_colls(g, st, layer, block, backward);
+    } else {
+        lora_col_colls(g, st, layer, block, backward);
+        lora_row_colls(g, st, layer, block, backward);
     }
 }
 
@@ -1485,8 +1521,9 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
                lora_exposed(&g, 0, true, t_rag, t_rar, t_out, t_ag, t_rs) +
                lora_exposed(&g, 1, true, t_rag, t_rar, t_out, t_ag, t_rs) +
                (g.cp > 1 ? 2.0 * t_kv : 0.0) + 4.0 * t_a2a;
-    if (c->l.recompute == MODEL_RECOMPUTE_FULL)
-        layer_mb += g.k.attn_fwd + g.k.mlp_fwd + fwd_tp + fwd_lora;
+    if (c->l.recompute == MODEL_RECOMPUTE_FULL) /* the forward again, as layer_forward */
+        layer_mb += g.k.attn_fwd + g.k.mlp_fwd + g.k.qlora_dequant + fwd_tp + fwd_lora +
+                    (g.cp > 1 ? t_kv : 0.0) + 2.0 * t_a2a;
     else if (c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !c->l.flash_attention)
         layer_mb += g.k.core_fwd;
     if (g.zero >= 3) /* parameters gathered before each pass, overlapped with compute */

@@ -614,7 +614,8 @@ static void test_train__fp8_casts(void **state)
  * micro-batch a memory-bound pass over each adapter's input, 5 B per
  * element forward and backward (read, write, mask), as hidden dropout is
  * priced: QKV's and the first FFN layer's inputs gathered over TP, s x h
- * (the layer-norm output Transformer Engine hands the adapter), the
+ * (the layer-norm output Transformer Engine hands the adapter; under TP
+ * overlap the first FFN layer's adapter drops its s/tp x h shard), the
  * projection's s x q/tp, the second FFN layer's s x f/tp. */
 static void test_train__lora_dropout(void **state)
 {
@@ -636,6 +637,20 @@ static void test_train__lora_dropout(void **state)
     for (int i = 0; i < 2; i++) {
         near_rel(with[i] - base[i], train_memory_time(g, 5.0 * (tok * h + tok * q / tp)), 1e-9);
         near_rel(with[2 + i] - base[2 + i], train_memory_time(g, 5.0 * (tok * h + tok * ff / tp)), 1e-9);
+    }
+    /* Under TP overlap the first FFN layer's adapter gathers its input
+     * itself and drops the shard before: tok/tp x h. */
+    c.tp_overlap = true;
+    for (int k = 0; k < 2; k++) {
+        c.l.lora_dropout = k ? 0.1 : 0.0;
+        assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+        for (int i = 0; i < 4; i++)
+            (k ? with : base)[i] = sum_named(w, 0, ops[i]) / 32 / 4;
+        wl_free(w);
+    }
+    for (int i = 0; i < 2; i++) {
+        near_rel(with[i] - base[i], train_memory_time(g, 5.0 * (tok * h + tok * q / tp)), 1e-9);
+        near_rel(with[2 + i] - base[2 + i], train_memory_time(g, 5.0 * (tok / tp * h + tok * ff / tp)), 1e-9);
     }
 }
 
@@ -1238,9 +1253,10 @@ static void test_train__lora_tp_colls(void **state)
             assert_int_equal(w->ranks[0].ops[op->deps[0]].bytes, tok * h * 2);
             found = 1;
         }
-        /* The whole reduce-scatter waits for the adapters' backward. */
+        /* The whole reduce-scatter waits for the adapters' backward, the
+         * QKV adapter's last (the block's backward runs it last). */
         if (strcmp(op->name, "L0 tp reduce_scatter") == 0 && op->ndeps == 2 && found == 1) {
-            assert_string_equal(w->ranks[0].ops[op->deps[0]].name, "L0 lora all_reduce dgrad");
+            assert_string_equal(w->ranks[0].ops[op->deps[0]].name, "L0 lora all_reduce dgrad col");
             found = 2;
         }
     }
@@ -1296,6 +1312,23 @@ static void test_train__bad_layouts(void **state)
     c.prec = PLAT_FP4; /* H100 has no FP4 */
     assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
     assert_true(has_message(f->d, "no fp4 peak rate"));
+    c = config(1, 1, 8, 1, 2048, 1);
+    c.lora_a2a = true; /* full training */
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "lora_a2a applies to LoRA / QLoRA"));
+    /* A column-parallel adapter splits its rank over TP (NeMo's
+     * ColumnParallelLinear): rank 4 at TP 8 cannot run; on the projection
+     * alone (row-parallel) it can, and rank 16 can anywhere. */
+    c = config(8, 1, 1, 1, 2048, 1);
+    c.l.tune = MODEL_TRAIN_LORA;
+    c.l.lora_rank = 4;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    assert_true(has_message(f->d, "LoRA rank 4 is not a multiple of TP 8"));
+    c.l.lora_targets = MODEL_LORA_PROJ;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
+    c.l.lora_targets = 0;
+    c.l.lora_rank = 16;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
 }
 
 int main(void)
