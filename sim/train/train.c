@@ -224,7 +224,11 @@ int train_check_fp8(const train_config *c, diag_list *diag)
     return err;
 }
 
-bool train_lora_rank_split(const model *m, const model_layout *l)
+/* Whether a LoRA / QLoRA layout splits an adapter's rank over TP: at TP > 1
+ * with adapters on a column-parallel layer (QKV, a dense model's first FFN
+ * layer), whose first GEMM NeMo splits by columns, so the rank must be a
+ * multiple of TP. */
+static bool lora_rank_split(const model *m, const model_layout *l)
 {
     unsigned t = l->lora_targets ? l->lora_targets : MODEL_LORA_ALL;
 
@@ -294,7 +298,7 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "lora_a2a applies to LoRA / QLoRA, not to full training");
         err = SP_EINPUT;
     }
-    if (train_lora_rank_split(m, l) && (l->lora_rank > 0 ? l->lora_rank : 16) % l->tp != 0) {
+    if (lora_rank_split(m, l) && (l->lora_rank > 0 ? l->lora_rank : 16) % l->tp != 0) {
         diag_error(diag, at, "LoRA rank %d is not a multiple of TP %d: an adapter on a column-parallel layer splits "
                    "its rank over TP (NeMo's ColumnParallelLinear)", l->lora_rank > 0 ? l->lora_rank : 16, l->tp);
         err = SP_EINPUT;
@@ -901,7 +905,7 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
     char name[64];
     uint64_t bytes = g->k.tp_bytes, first = bytes / (uint64_t)g->tp;
     int tpg = g->tp_group[st->rank];
-    bool col = g->k.lora_whole[block];
+    bool whole = g->k.lora_whole[block];
 
     if (g->tp <= 1) {
         snprintf(name, sizeof(name), "L%d %s", layer, what);
@@ -920,7 +924,7 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
     }
     {
         uint32_t deps[2], nd = 0, ag1, ag2 = NONE, rs1;
-        if (col && !backward) {
+        if (whole && !backward) {
             snprintf(name, sizeof(name), "L%d tp all_gather", layer);
             op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
             ag1 = st->last;
@@ -935,7 +939,7 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
         }
         snprintf(name, sizeof(name), "L%d %s", layer, what);
         op_compute_after(g, st, name, dur, layer, also);
-        if (col && backward) {
+        if (whole && backward) {
             lora_colls(g, st, layer, block, backward);
             deps[0] = st->last;
             deps[1] = ag2;

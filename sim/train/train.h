@@ -96,12 +96,6 @@ typedef struct train_config {
  */
 double train_moe_load(const model *m, const train_config *c, double *dropped);
 
-/* Whether a LoRA / QLoRA layout splits an adapter's rank over TP: at TP > 1
- * with adapters on a column-parallel layer (QKV, a dense model's first FFN
- * layer), whose first GEMM NeMo splits by columns, so the rank must be a
- * multiple of TP (train_check refuses it otherwise). */
-bool train_lora_rank_split(const model *m, const model_layout *l);
-
 /* Tokens per optimizer step: micro-batch x sequence x micro-batches x DP. */
 double train_tokens_per_step(const train_config *c);
 

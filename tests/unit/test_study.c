@@ -161,6 +161,34 @@ static void test_study__moe_options(void **state)
     study_free(s);
 }
 
+/* A LoRA job's lora_a2a reaches every candidate, and the search skips the
+ * TP sizes that do not divide the adapters' rank (NeMo splits it over TP;
+ * train_check refuses them, the search drops what it refuses): at rank 2
+ * on a DGX H100, TP 1 and 2 only. */
+static void test_study__lora_rank_tp(void **state)
+{
+    diag_list *d = *state;
+    study *s;
+    study_candidate *c, least;
+    size_t n;
+    int tp2 = 0;
+
+    assert_int_equal(study_load(&s, FIXTURES "/../../data/studies/fp8_params.cfg", d), SP_OK);
+    assert_true(s->jobs[0].lora_a2a);
+    s->jobs[0].lora_rank = 2;
+    assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(c[i].c.lora_a2a);
+        assert_true(c[i].c.l.tp <= 2);
+        tp2 += c[i].c.l.tp == 2;
+        assert_int_equal(train_check(s->jobs[0].m, s->rungs[0].p, &c[i].c, d), SP_OK);
+    }
+    assert_true(tp2 > 0);
+    free(c);
+    study_free(s);
+}
+
 /* A job's capacity factor and padding reach every candidate, and each
  * candidate's memory counts the load they give its busiest EP rank. */
 static void test_study__moe_capacity(void **state)
@@ -214,6 +242,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_study__search, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__moe_capacity, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__moe_options, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_study__lora_rank_tp, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__bad, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -617,40 +617,45 @@ static void test_train__fp8_casts(void **state)
  * (the layer-norm output Transformer Engine hands the adapter; under TP
  * overlap the first FFN layer's adapter drops its s/tp x h shard), the
  * projection's s x q/tp, the second FFN layer's s x f/tp. */
+/* Per layer and micro-batch, what LoRA dropout adds to each block's
+ * compute (attn fwd, attn bwd, mlp fwd, mlp bwd) in layout c. */
+static void dropout_added(fixture *f, train_config c, double added[4])
+{
+    const char *const ops[4] = {"attn fwd", "attn bwd", "mlp fwd", "mlp bwd"};
+    double base[4];
+    wl *w;
+
+    for (int k = 0; k < 2; k++) {
+        c.l.lora_dropout = k ? 0.1 : 0.0;
+        assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+        for (int i = 0; i < 4; i++)
+            (k ? added : base)[i] = sum_named(w, 0, ops[i]) / 32 / 4;
+        wl_free(w);
+    }
+    for (int i = 0; i < 4; i++)
+        added[i] -= base[i];
+}
+
 static void test_train__lora_dropout(void **state)
 {
     fixture *f = *state;
     const plat_gpu *g = &f->p->types[0].gpu;
     train_config c = config(2, 1, 4, 1, 2048, 4);
-    double tok = 2048.0, h = 4096.0, q = 4096.0, ff = 14336.0, tp = 2.0, base[4], with[4];
-    const char *const ops[4] = {"attn fwd", "attn bwd", "mlp fwd", "mlp bwd"};
-    wl *w;
+    double tok = 2048.0, h = 4096.0, q = 4096.0, ff = 14336.0, tp = 2.0, added[4];
 
     c.l.tune = MODEL_TRAIN_LORA;
-    for (int k = 0; k < 2; k++) {
-        c.l.lora_dropout = k ? 0.1 : 0.0;
-        assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
-        for (int i = 0; i < 4; i++)
-            (k ? with : base)[i] = sum_named(w, 0, ops[i]) / 32 / 4;
-        wl_free(w);
-    }
+    dropout_added(f, c, added);
     for (int i = 0; i < 2; i++) {
-        near_rel(with[i] - base[i], train_memory_time(g, 5.0 * (tok * h + tok * q / tp)), 1e-9);
-        near_rel(with[2 + i] - base[2 + i], train_memory_time(g, 5.0 * (tok * h + tok * ff / tp)), 1e-9);
+        near_rel(added[i], train_memory_time(g, 5.0 * (tok * h + tok * q / tp)), 1e-9);
+        near_rel(added[2 + i], train_memory_time(g, 5.0 * (tok * h + tok * ff / tp)), 1e-9);
     }
     /* Under TP overlap the first FFN layer's adapter gathers its input
      * itself and drops the shard before: tok/tp x h. */
     c.tp_overlap = true;
-    for (int k = 0; k < 2; k++) {
-        c.l.lora_dropout = k ? 0.1 : 0.0;
-        assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
-        for (int i = 0; i < 4; i++)
-            (k ? with : base)[i] = sum_named(w, 0, ops[i]) / 32 / 4;
-        wl_free(w);
-    }
+    dropout_added(f, c, added);
     for (int i = 0; i < 2; i++) {
-        near_rel(with[i] - base[i], train_memory_time(g, 5.0 * (tok * h + tok * q / tp)), 1e-9);
-        near_rel(with[2 + i] - base[2 + i], train_memory_time(g, 5.0 * (tok / tp * h + tok * ff / tp)), 1e-9);
+        near_rel(added[i], train_memory_time(g, 5.0 * (tok * h + tok * q / tp)), 1e-9);
+        near_rel(added[2 + i], train_memory_time(g, 5.0 * (tok / tp * h + tok * ff / tp)), 1e-9);
     }
 }
 
