@@ -181,9 +181,10 @@ CASES = [
     # TP overlap: the CP group sits within a node, DP across the two.
     ("Llama 2 70B LoRA, 16 H100 (Lambda), TP4 CP2 DP2, no TP overlap, FP8", 2.6073 * 8192 / 16, TOK,
      MLPERF_LAMBDA_16,
-     MLPERF_NOTE + "; context parallel as a ring (the yaml sets no cp_comm_type); InfiniBand as a SuperPOD's; "
+     MLPERF_NOTE + "; context parallel as TE 1.6's ring (the only method it has); InfiniBand as a SuperPOD's; "
      "FP8 amax reduction (FP8_REDUCE_AMAX=True) not modelled; vboost not modelled",
-     ["-p", "platforms/superpod-h100.cfg", "-n", "2", "-m", M2_70, "--tp", "4", "--cp", "2", "--seq", "8192",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "2", "-m", M2_70, "--tp", "4", "--cp", "2", "--cp-comm-type", "p2p",
+      "--seq", "8192",
       "--gbs", "8", "--mbs", "1", "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention",
       "--lora-dropout", "0.1", "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--lora-a2a"]),
     # The same round on 128 DGX H100: one micro-batch per replica and step.
@@ -192,13 +193,14 @@ CASES = [
     # steps at 169.8-197.1, whose median (194.6) is the figure here.
     ("Llama 2 70B LoRA, 1,024 H100, TP4 CP2 DP128, FP8, MLPerf v4.0", 194.6 * 8192 / 1024, TOK, MLPERF_H100_1024,
      MLPERF_NOTE + "; one micro-batch per step; median of the 3-step blocks (first 57 steps: 164 samples/s); "
-     "context parallel as a ring (the yaml sets no cp_comm_type); SHARP not modelled; folded",
-     ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M2_70, "--tp", "4", "--cp", "2", "--seq", "8192",
+     "context parallel as TE 1.6's ring (the only method it has); SHARP not modelled; folded",
+     ["-p", "platforms/superpod-h100.cfg", "-n", "128", "-m", M2_70, "--tp", "4", "--cp", "2", "--cp-comm-type", "p2p",
+      "--seq", "8192",
       "--gbs", "128", "--mbs", "1", "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention",
       "--lora-dropout", "0.1", "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--tp-overlap",
       "--lora-a2a", "--fold", "on"]),
     ("Llama 2 70B LoRA, 8 B200, CP2, FP8, MLPerf v4.1 preview", 4.6995 * 8192 / 8, TOK, MLPERF_B200,
-     MLPERF_NOTE + "; context parallel as a ring (the run: all-to-all, cp_comm_type a2a); CUDA graphs",
+     MLPERF_NOTE + "; context parallel priced as all_gather (the run: all-to-all, cp_comm_type a2a, not modelled); CUDA graphs",
      ["-p", "platforms/dgx-b200.cfg", "-m", M2_70, "--cp", "2", "--seq", "8192", "--gbs", "8", "--mbs", "1",
       "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention", "--lora-dropout", "0.1",
       "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--lora-a2a"]),

@@ -20,7 +20,7 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath train -p PLATFORM.cfg [-n NODES] -m MODEL.cfg [--tp T] [--pp P] [--cp C] [--ep E]\n"
-            "                       [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
+            "                       [--cp-comm-type all_gather|p2p] [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
             "                       [--lora-dropout P] [--lora-a2a]\n"
@@ -33,6 +33,10 @@ static void usage(FILE *fp)
             "\n"
             "  --tp, --pp, --cp  tensor (with sequence parallelism), pipeline and context\n"
             "                    parallel sizes; DP is the GPUs left over          default 1\n"
+            "  --cp-comm-type K  context parallelism's attention (Megatron-LM's flag): over\n"
+            "                    the gathered keys, or p2p, Transformer Engine's ring, a\n"
+            "                    kernel per step on its block plus the merges (where the\n"
+            "                    GPU's table measures such blocks)       default all_gather\n"
             "  --vpp V           virtual stages per GPU: interleaved 1F1B        default 1\n"
             "  --ep E            expert parallel (MoE models): experts split over E of the\n"
             "                    data-parallel ranks, tokens exchanged all-to-all  default 1\n"
@@ -103,6 +107,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     static const char *const tune[] = {"full", "lora", "qlora"};
     static const char *const fold[] = {"auto", "on", "off"};
     static const char *const onoff[] = {"off", "on"};
+    static const char *const cp_comm[] = {"all_gather", "p2p"};
     model_layout *l = &a->cfg.l;
     int v = 0;
 
@@ -194,6 +199,11 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
             break;
         a->cfg.sms_free = v == 0;
         return SP_OK;
+    case 309:
+        if (cli_pick(val, cp_comm, 2, &v) < 0)
+            break;
+        a->cfg.cp_comm = (train_cp_comm)v;
+        return SP_OK;
     case 'Q': {
         int k = 0;
         while (k < PLAT_NPREC && strcmp(plat_prec_name((plat_prec)k), val) != 0)
@@ -215,8 +225,10 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
                                            "--sm-contention: expected on or off",
                                            "--lora-targets: expected a comma-separated list of qkv, proj, fc1, "
                                            "fc2, attention, mlp, all (Megatron-LM's layers) or q, k, v, o, gate, "
-                                           "up, down, all-linear (Hugging Face's modules, also as q_proj ...)"};
-        int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : c == 's' ? 6 : c == 304 ? 7 : 4;
+                                           "up, down, all-linear (Hugging Face's modules, also as q_proj ...)",
+                                           "--cp-comm-type: expected all_gather or p2p"};
+        int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : c == 's' ? 6 : c == 304 ? 7
+              : c == 309 ? 8 : 4;
         diag_error(diag, (sp_loc){0}, "option %s, got \"%s\"", what[w], val);
     }
     return SP_EINPUT;
@@ -386,6 +398,11 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
         if (used < size)
             snprintf(buf + used, size - used, ", adapters' output all-to-all");
     }
+    if (a->cfg.cp_comm == TRAIN_CP_P2P) {
+        size_t used = strlen(buf);
+        if (used < size)
+            snprintf(buf + used, size - used, ", CP ring (p2p)");
+    }
     if (l->adam != MODEL_ADAM_FP32) {
         static const char *const adam[] = {"fp32", "bf16", "8-bit", "pure bf16 (no master weights)"};
         size_t used = strlen(buf);
@@ -480,6 +497,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
         {"precision", required_argument, NULL, 'Q'}, {"grad-fp32", no_argument, NULL, 'g'},
         {"fp8-params", no_argument, NULL, 305},    {"no-weight-cache", no_argument, NULL, 306},
         {"lora-dropout", required_argument, NULL, 307}, {"lora-a2a", no_argument, NULL, 308},
+        {"cp-comm-type", required_argument, NULL, 309},
         {"fold", required_argument, NULL, 'O'},     {"algo", required_argument, NULL, 'A'},
         {"proto", required_argument, NULL, 'X'},    {"output", required_argument, NULL, 'o'},
         {"collnet", no_argument, NULL, 300},
@@ -646,7 +664,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 23, NF = 22, NS = 9 };
+    enum { NI = 24, NF = 22, NS = 9 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -669,7 +687,8 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                 l->tune == MODEL_TRAIN_FULL ? 0 : (l->lora_rank > 0 ? l->lora_rank : 16),
                                 l->fp8_params,
                                 rows[i].a->cfg.prec == PLAT_FP8 && !l->no_weight_cache && l->tune != MODEL_TRAIN_QLORA,
-                                l->tune != MODEL_TRAIN_FULL && rows[i].a->cfg.lora_a2a};
+                                l->tune != MODEL_TRAIN_FULL && rows[i].a->cfg.lora_a2a,
+                                rows[i].a->cfg.cp_comm == TRAIN_CP_P2P};
             double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
@@ -735,6 +754,10 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                  "LoRA / QLoRA: 1 if --lora-a2a was given (the adapters' TP output back to the sequence shards by "
                  "all-to-all; no effect at TP 1)",
                  iv + 22 * n},
+                {"cp_p2p", OUT_I64, "1",
+                 "1 if --cp-comm-type p2p was given (context parallelism's attention as Transformer Engine's ring, "
+                 "by its steps where the GPU's attention table measures blocks without the mask); 0: all_gather",
+                 iv + 23 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
                 {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},

@@ -45,7 +45,7 @@ void cli_train_defaults(cli_train_args *a);
 
 /* A layout option (getopt code c: T P C V E Z B S G M L F g R U O Q a x W I s,
  * 301 --moe-capacity, 302 --moe-pad, 304 --lora-targets, 305 --fp8-params,
- * 306 --no-weight-cache, 307 --lora-dropout, 308 --lora-a2a) into a.
+ * 306 --no-weight-cache, 307 --lora-dropout, 308 --lora-a2a, 309 --cp-comm-type) into a.
  * @return SP_OK; SP_EINPUT (reported); 1 if c is not a layout option */
 int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *diag);
 /* After the options: --lora-targets or --lora-dropout given for full training is refused

@@ -49,11 +49,14 @@ typedef struct plat_gemm_shape {
     double eff;
 } plat_gemm_shape;
 
-/* One measured fused-attention kernel (efficiency.attention_shapes): causal
- * self-attention over seq tokens of heads heads (x sequences) of head_dim,
- * bf16, its forward and backward throughput over the dense bf16 peak. */
+/* One measured fused-attention kernel (efficiency.attention_shapes): seq
+ * queries over kv_seq keys, causal (self-attention, kv_seq = seq) or with no
+ * mask (a ring-attention step's block), heads heads (x sequences) of
+ * head_dim, bf16, its forward and backward throughput over the dense bf16
+ * peak. */
 typedef struct plat_attn_shape {
-    double seq, heads, head_dim;
+    double seq, kv_seq, heads, head_dim;
+    bool causal;
     double eff_fwd, eff_bwd;
 } plat_attn_shape;
 
@@ -81,7 +84,8 @@ typedef struct plat_gpu {
                                       for their precision: the nearest in log(m, n, k) is used */
     size_t ngemm_shapes;
     plat_attn_shape *attn_shapes;  /* measured attention (owned), which overrides eff_attention:
-                                      the nearest in log(seq, heads, head_dim) is used */
+                                      the nearest of the same mask in log(seq, heads, head_dim),
+                                      and kv_seq without the mask, is used */
     size_t nattn_shapes;
     sp_loc src;
 } plat_gpu;

@@ -81,10 +81,12 @@ static const cfg_key eff_keys[] = {
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key attn_keys[] = {
-    {"seq",        CFG_INT,    true, 1, 1e9, false, "tokens per sequence (queries and keys)"},
+    {"seq",        CFG_INT,    true, 1, 1e9, false, "queries per sequence (with the causal mask also the keys)"},
+    {"kv_seq",     CFG_INT,    false, 1, 1e9, false, "keys per sequence (default seq; only without the causal mask may it differ)"},
+    {"causal",     CFG_BOOL,   false, 0, 0, false, "causal mask (default true); false: every query over every key, as a ring-attention step's block"},
     {"heads",      CFG_INT,    true, 1, 1e6, false, "query heads x sequences in the call (on one GPU)"},
     {"head_dim",   CFG_INT,    true, 1, 1e5, false, "channels per head"},
-    {"fwd_TFLOPs", CFG_NUMBER, true, 0, 1e6, true, "forward, 2 x seq^2 x heads x head_dim (the causal half) / time / 1e12; at most the bf16 peak"},
+    {"fwd_TFLOPs", CFG_NUMBER, true, 0, 1e6, true, "forward, 2 x seq^2 x heads x head_dim (the causal half), or 4 x seq x kv_seq x heads x head_dim without the mask, / time / 1e12; at most the bf16 peak"},
     {"bwd_TFLOPs", CFG_NUMBER, true, 0, 1e6, true, "backward, 2.5 x the forward's FLOPs / time / 1e12; at most the bf16 peak"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
@@ -366,6 +368,13 @@ static int check_attn_shapes(const cfg_file *f, const config_setting_t *list, co
             err = e1;
             continue;
         }
+        if (cfg_bool(e, "causal", true) && cfg_int(e, "kv_seq", cfg_int(e, "seq", 1)) != cfg_int(e, "seq", 1)) {
+            diag_error(f->diag, cfg_loc(f, config_setting_get_member(e, "kv_seq")),
+                       "%s[%d]: kv_seq %lld differs from seq %lld in a causal entry (causal self-attention has "
+                       "as many keys as queries; set causal = false for a block without the mask)",
+                       w, i, cfg_int(e, "kv_seq", 1), cfg_int(e, "seq", 1));
+            err = SP_EINPUT;
+        }
         for (int r = 0; r < 2; r++) {
             if (cfg_number(e, rates[r], 0.0) > bf16) {
                 diag_error(f->diag, cfg_loc(f, config_setting_get_member(e, rates[r])),
@@ -510,6 +519,8 @@ static int read_gpu(plat *p, plat_gpu *out, const cfg_file *f, const config_sett
             const config_setting_t *x = config_setting_get_elem(list, (unsigned)i);
             plat_attn_shape *sh = &out->attn_shapes[out->nattn_shapes++];
             sh->seq = (double)cfg_int(x, "seq", 1);
+            sh->kv_seq = (double)cfg_int(x, "kv_seq", cfg_int(x, "seq", 1));
+            sh->causal = cfg_bool(x, "causal", true);
             sh->heads = (double)cfg_int(x, "heads", 1);
             sh->head_dim = (double)cfg_int(x, "head_dim", 1);
             sh->eff_fwd = cfg_number(x, "fwd_TFLOPs", 0.0) * 1e12 / out->peak_flops[PLAT_BF16];

@@ -92,15 +92,20 @@ double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, do
     return t_flops > t_mem ? t_flops : t_mem;
 }
 
-double train_attention_efficiency(const plat_gpu *g, double seq, double heads, double head_dim, bool backward)
+double train_attention_efficiency(const plat_gpu *g, const train_attn_kernel *k, bool backward)
 {
     const plat_attn_shape *best = NULL;
     double best_d = 0.0;
 
-    for (size_t i = 0; i < g->nattn_shapes && seq > 0.0 && heads > 0.0 && head_dim > 0.0; i++) {
+    for (size_t i = 0; i < g->nattn_shapes && k->seq > 0.0 && k->kv_seq > 0.0 && k->heads > 0.0 && k->head_dim > 0.0;
+         i++) {
         const plat_attn_shape *s = &g->attn_shapes[i];
-        double ds = log(seq / s->seq), dh = log(heads / s->heads), dd = log(head_dim / s->head_dim);
-        double d = ds * ds + dh * dh + dd * dd;
+        double ds, dk, dh, dd, d;
+        if (s->causal != k->causal)
+            continue;
+        ds = log(k->seq / s->seq), dk = k->causal ? 0.0 : log(k->kv_seq / s->kv_seq);
+        dh = log(k->heads / s->heads), dd = log(k->head_dim / s->head_dim);
+        d = ds * ds + dk * dk + dh * dh + dd * dd;
         if (best == NULL || d < best_d) { /* the first of equals: deterministic */
             best = s;
             best_d = d;
@@ -111,10 +116,18 @@ double train_attention_efficiency(const plat_gpu *g, double seq, double heads, d
     return backward ? best->eff_bwd : best->eff_fwd;
 }
 
-double train_attention_time(const plat_gpu *g, double flops, double bytes, double seq, double heads,
-                            double head_dim, bool backward)
+bool train_attention_blocks_measured(const plat_gpu *g)
 {
-    double eff = train_attention_efficiency(g, seq, heads, head_dim, backward);
+    for (size_t i = 0; i < g->nattn_shapes; i++)
+        if (!g->attn_shapes[i].causal)
+            return true;
+    return false;
+}
+
+double train_attention_time(const plat_gpu *g, double flops, double bytes, const train_attn_kernel *k,
+                            bool backward)
+{
+    double eff = train_attention_efficiency(g, k, backward);
     double t_flops = flops / (g->peak_flops[PLAT_BF16] * eff), t_mem = train_memory_time(g, bytes);
     return t_flops > t_mem ? t_flops : t_mem;
 }
@@ -294,6 +307,15 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "LoRA / QLoRA train small adapters: ZeRO is not used with them here");
         err = SP_EINPUT;
     }
+    if (c->cp_comm == TRAIN_CP_P2P && cp <= 1) {
+        diag_error(diag, at, "cp_comm_type p2p (the ring of context parallelism) needs cp > 1, got cp %d", cp);
+        err = SP_EINPUT;
+    }
+    if (c->cp_comm == TRAIN_CP_P2P && !l->flash_attention) {
+        diag_error(diag, at, "cp_comm_type p2p runs fused attention kernels (Transformer Engine's ring): "
+                   "not with unfused attention (--no-flash)");
+        err = SP_EINPUT;
+    }
     if (l->tune == MODEL_TRAIN_FULL && c->lora_a2a) {
         diag_error(diag, at, "lora_a2a applies to LoRA / QLoRA, not to full training");
         err = SP_EINPUT;
@@ -434,6 +456,54 @@ static double lora_matrix(gen *g, const char *name, const char *pass, double cou
     return gemm_at(g, gpu, p, name, pass, count, tok, mid, in) + gemm_at(g, gpu, p, name, pass, count, tok, out, r);
 }
 
+/* Context parallelism's attention as Transformer Engine's ring runs it
+ * (AttnFuncWithCP with its load balancing: the sequence cut into 2 x CP
+ * chunks of c tokens, rank r holding chunks r and 2CP-1-r). Step 0 is
+ * causal over the rank's 2c queries and keys; each of the CP-1 later steps,
+ * on the keys and values received, is a block with no mask: the 2c queries
+ * over the first c keys (steps i <= r) or the last c queries over all 2c
+ * (i > r), each priced here as the mean of the two, since ranks differ and
+ * the ring's exchanges keep them in step. Its FLOPs add up to the causal
+ * share 1/CP of the whole sequence's; each kernel's efficiency is its own
+ * shape's. Between the kernels, memory-bound work from TE's code: forward,
+ * the output zero-filled, each step's partial output merged into it (read
+ * both, write), and the half a step reads (keys and values, or queries)
+ * copied contiguous; backward, each step's query and key/value gradients
+ * added into their sums (read both, write) and its halves copied (keys and
+ * values, or queries, output and output gradient). The log-sum-exp merges
+ * (heads x tokens) are left out, a few percent of that traffic. Measured
+ * against an emulation on an H100: bench/data/gemm/README.md. */
+static void ring_attention(const gen *g, const plat_gpu *gpu, double *fwd, double *bwd)
+{
+    const model *m = g->m;
+    const model_layout *l = &g->c->l;
+    double cp = g->cp, c = l->seq_len / (2.0 * cp), d = m->head_dim;
+    double heads = (double)l->micro_batch * m->heads / g->tp;
+    double qd = (double)l->micro_batch * model_q_dim(m) / g->tp, kvd = (double)l->micro_batch * model_kv_dim(m) / g->tp;
+    double out = 2.0 * 2.0 * c * qd, kv = 2.0 * 2.0 * 2.0 * c * kvd; /* the rank's output; keys and values, bytes */
+    const train_attn_kernel first = {2.0 * c, 2.0 * c, heads, d, true};
+    const train_attn_kernel block[2] = {{2.0 * c, c, heads, d, false}, {c, 2.0 * c, heads, d, false}};
+    const double block_bytes[2] = {2.0 * out + kv / 2.0, out + kv}; /* q read, o written; k and v read */
+    double f_first = 4.0 * 2.0 * c * 2.0 * c * d * heads * 0.5, f_block = 4.0 * 2.0 * c * c * d * heads;
+
+    *fwd = train_attention_time(gpu, f_first, 2.0 * out + kv, &first, false);
+    *bwd = train_attention_time(gpu, 2.5 * f_first, 2.0 * (2.0 * out + kv), &first, true);
+    for (int i = 0; i < 2; i++) {
+        *fwd += (cp - 1.0) * 0.5 * train_attention_time(gpu, f_block, block_bytes[i], &block[i], false);
+        *bwd += (cp - 1.0) * 0.5 * train_attention_time(gpu, 2.5 * f_block, 2.0 * block_bytes[i], &block[i], true);
+    }
+    /* Forward: zero fill, step 0's merge, then per later step the mean of
+     * (merge of all queries + copy of half the keys and values) and (merge
+     * of half the queries + copy of them). */
+    *fwd += train_memory_time(gpu, out + 3.0 * out + (cp - 1.0) * 0.5 * ((3.0 * out + kv) + (1.5 * out + out)));
+    /* Backward: step 0's sums, then the mean of (all query gradients, half
+     * the key/value gradients, the keys and values' copy) and (half the
+     * query gradients, all key/value gradients, the copies of half the
+     * queries, output and output gradient). */
+    *bwd += train_memory_time(gpu, 3.0 * (out + kv) +
+                                       (cp - 1.0) * 0.5 * ((3.0 * out + 1.5 * kv + kv) + (1.5 * out + 3.0 * kv + 3.0 * out)));
+}
+
 static void compute_costs(gen *g, const plat_gpu *gpu)
 {
     const model *m = g->m;
@@ -482,16 +552,22 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         if (full)
             k->mlp_bwd += gemm(g, gpu, mlp_name[i], "wgrad", 1, b[2], b[1], b[0]);
     }
-    /* The kernel's shape, for a measured table: the sequence (the keys each
-     * query tile runs over; with context parallelism a rank's queries still
-     * attend over the whole sequence), the rank's query heads times the
-     * micro-batch's sequences. */
-    double a_seq = S, a_heads = (double)l->micro_batch * m->heads / tp, a_dim = m->head_dim;
-    k->core_fwd = train_attention_time(gpu, core_flops, core_bytes, a_seq, a_heads, a_dim, false);
+    /* The kernel's shape, for a measured table: the sequence, the rank's
+     * query heads times the micro-batch's sequences. Context parallelism's
+     * ring (cp_comm p2p) by its steps where the table measures blocks
+     * without the mask; else its share of the FLOPs at the whole
+     * sequence's efficiency (a rank's queries attend over the whole
+     * sequence). */
+    const train_attn_kernel whole = {S, S, (double)l->micro_batch * m->heads / tp, m->head_dim, true};
+    if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_P2P && train_attention_blocks_measured(gpu)) {
+        ring_attention(g, gpu, &k->core_fwd, &k->core_bwd);
+    } else {
+        /* FlashAttention's backward pass: 5 matrix products to the
+         * forward's 2, and twice the traffic. */
+        k->core_fwd = train_attention_time(gpu, core_flops, core_bytes, &whole, false);
+        k->core_bwd = train_attention_time(gpu, 2.5 * core_flops, 2.0 * core_bytes, &whole, true);
+    }
     k->attn_fwd += k->core_fwd + train_memory_time(gpu, elem_attn + drop);
-    /* FlashAttention's backward pass: 5 matrix products to the forward's 2,
-     * and twice the traffic. */
-    k->core_bwd = train_attention_time(gpu, 2.5 * core_flops, 2.0 * core_bytes, a_seq, a_heads, a_dim, true);
     k->attn_bwd += k->core_bwd + train_memory_time(gpu, 2.0 * elem_attn + drop);
     k->mlp_fwd += train_memory_time(gpu, elem_mlp + drop);
     k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp + drop);

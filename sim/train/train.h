@@ -58,6 +58,20 @@
 #include "util/diag.h"
 #include "wl/wl.h"
 
+/* How context parallelism exchanges keys and values (Megatron-LM's
+ * --cp-comm-type). Both are simulated as the K/V all-gather before attention
+ * and the gradients' reduce-scatter after it; they differ in the attention
+ * kernels. all_gather: each rank's queries over the gathered keys, priced as
+ * its causal share of the whole sequence's kernel (Llama 3's method, and
+ * Transformer Engine's AttnFuncWithCPAndKVAllGather). p2p: Transformer
+ * Engine's ring (AttnFuncWithCP), one kernel per step on its own block plus
+ * the partial results' merges, where the GPU's attention table measures
+ * blocks without the mask (else as all_gather). */
+typedef enum train_cp_comm {
+    TRAIN_CP_ALL_GATHER,
+    TRAIN_CP_P2P
+} train_cp_comm;
+
 typedef struct train_config {
     model_layout l;   /* tp, pp, dp, zero, micro_batch, seq_len, microbatches (per
                          step and pipeline), recompute, flash, tune, lora_rank, cp, vpp,
@@ -81,6 +95,7 @@ typedef struct train_config {
     bool lora_a2a;        /* LoRA / QLoRA under TP: the adapters after attention and after the
                              FFN return their output to the sequence-parallel shards by an
                              all-to-all (NeMo's a2a_experimental) rather than an all-gather */
+    train_cp_comm cp_comm; /* context parallelism's exchange (above); needs cp > 1 to be p2p */
 } train_config;
 
 /**
@@ -198,15 +213,24 @@ double train_gemm_time(const plat_gpu *g, plat_prec prec, double m, double n, do
  * (efficiency.gemm_shapes), its own wave quantization divided out (at most
  * 1); without one, efficiency.gemm (gemm_fp8 for fp8 and fp4). */
 double train_gemm_efficiency(const plat_gpu *g, plat_prec prec, double m, double n, double k);
-/* The efficiency of a fused causal attention kernel (bf16) over seq
- * tokens, heads (x sequences) heads of head_dim, forward or backward: the
- * GPU's measured kernel nearest in log(seq, heads, head_dim)
- * (efficiency.attention_shapes); without one, efficiency.attention. */
-double train_attention_efficiency(const plat_gpu *g, double seq, double heads, double head_dim, bool backward);
+/* A fused attention kernel's shape (bf16): seq queries over kv_seq keys per
+ * sequence, heads (x sequences) heads of head_dim; causal self-attention
+ * (kv_seq = seq), or a block with no mask (a ring-attention step). */
+typedef struct train_attn_kernel {
+    double seq, kv_seq, heads, head_dim;
+    bool causal;
+} train_attn_kernel;
+/* Its efficiency, forward or backward: the GPU's measured kernel of the same
+ * mask nearest in log(seq, heads, head_dim), and log(kv_seq) without the
+ * mask (efficiency.attention_shapes); without one, efficiency.attention. */
+double train_attention_efficiency(const plat_gpu *g, const train_attn_kernel *k, bool backward);
+/* Whether the GPU's table measures blocks without the mask, which the
+ * ring-attention steps of context parallelism are priced by. */
+bool train_attention_blocks_measured(const plat_gpu *g);
 /* Time of that kernel doing these FLOPs and moving these bytes: the FLOPs
  * at the dense bf16 peak x its efficiency, or the bytes, whichever is longer. */
-double train_attention_time(const plat_gpu *g, double flops, double bytes, double seq, double heads,
-                            double head_dim, bool backward);
+double train_attention_time(const plat_gpu *g, double flops, double bytes, const train_attn_kernel *k,
+                            bool backward);
 /* Time of a memory-bound kernel moving these bytes. */
 double train_memory_time(const plat_gpu *g, double bytes);
 

@@ -261,3 +261,23 @@ sp_e2e(train.lora_a2a_full RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--lora-a2a|-o|${SP_OUT}/lora-a2a-full.h5"
   STDERR "option --lora-a2a applies to --finetune lora or qlora, not to full training"
   ABSENT "${SP_OUT}/lora-a2a-full.h5")
+# Context parallelism's method (Megatron-LM's --cp-comm-type): an unknown
+# one, and the ring without context parallelism, are refused with no file;
+# the ring is named in the layout.
+sp_e2e(train.cp_comm_bad RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--cp-comm-type|ring|-o|${SP_OUT}/cp-comm-bad.h5"
+  STDERR "option --cp-comm-type: expected all_gather or p2p, got \"ring\""
+  ABSENT "${SP_OUT}/cp-comm-bad.h5")
+sp_e2e(train.cp_comm_no_cp RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp-comm-type|p2p|-o|${SP_OUT}/cp-comm-no-cp.h5"
+  STDERR "cp_comm_type p2p \\(the ring of context parallelism\\) needs cp > 1, got cp 1"
+  ABSENT "${SP_OUT}/cp-comm-no-cp.h5")
+sp_e2e(train.cp_ring RC 0
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--seq|8192|--cp-comm-type|p2p|--gemms"
+  STDOUT "# layout: TP 1 x CP 2 .*, CP ring \\(p2p\\)")
+sp_e2e(train.cp_ring_h5 RC 0
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--seq|8192|--gbs|4|--cp-comm-type|p2p|-o|${SP_OUT}/cp-ring.h5"
+  STDOUT "CP ring \\(p2p\\)")
+add_test(NAME e2e.train.cp_ring_columns COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study_columns.py
+  ${SP_OUT}/cp-ring.h5 --group=train/summary cp_p2p=1 cp=2)
+set_tests_properties(e2e.train.cp_ring_columns PROPERTIES DEPENDS e2e.train.cp_ring_h5 LABELS e2e)

@@ -79,10 +79,13 @@ static void test_plat__gemm_shapes(void **state)
     assert_int_equal(g->gemm_shapes[1].prec, PLAT_FP8);
     assert_true(fabs(g->gemm_shapes[1].eff - 0.65) < 1e-12);
     assert_int_equal(plat_catalogue_find(p, "TestGPU")->ngemm_shapes, 2);
-    assert_int_equal(g->nattn_shapes, 1);
+    assert_int_equal(g->nattn_shapes, 2);
     assert_true(g->attn_shapes[0].seq == 8192 && g->attn_shapes[0].heads == 16 && g->attn_shapes[0].head_dim == 128);
+    assert_true(g->attn_shapes[0].kv_seq == 8192 && g->attn_shapes[0].causal); /* the defaults */
     assert_true(fabs(g->attn_shapes[0].eff_fwd - 0.55) < 1e-12 && fabs(g->attn_shapes[0].eff_bwd - 0.45) < 1e-12);
-    assert_int_equal(plat_catalogue_find(p, "TestGPU")->nattn_shapes, 1);
+    assert_true(g->attn_shapes[1].seq == 4096 && g->attn_shapes[1].kv_seq == 2048 && !g->attn_shapes[1].causal);
+    assert_true(fabs(g->attn_shapes[1].eff_fwd - 0.60) < 1e-12 && fabs(g->attn_shapes[1].eff_bwd - 0.44) < 1e-12);
+    assert_int_equal(plat_catalogue_find(p, "TestGPU")->nattn_shapes, 2);
     plat_free(p);
 }
 

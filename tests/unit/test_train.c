@@ -60,7 +60,7 @@ static double wave_of(const plat_gpu *g, double m, double n)
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
     train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0},
-                      PLAT_BF16, false, false, false, 0.0, false, 0.0, false, false};
+                      PLAT_BF16, false, false, false, 0.0, false, 0.0, false, false, TRAIN_CP_ALL_GATHER};
     return c;
 }
 
@@ -88,7 +88,7 @@ static void test_train__gemm_roofline_and_waves(void **state)
     near_rel(train_gemm_time(g, PLAT_FP8, m, n, k),
              2.0 * m * n * k / (g->peak_flops[PLAT_FP8] * g->eff_gemm_fp8), 1e-12);
     assert_true(g->eff_gemm_fp8 < g->eff_gemm); /* H100: measured separately, lower */
-    near_rel(train_attention_time(g, 1e15, 0.0, 8192, 16, 128, false),
+    near_rel(train_attention_time(g, 1e15, 0.0, &(train_attn_kernel){8192, 8192, 16, 128, true}, false),
              1e15 / (g->peak_flops[PLAT_BF16] * g->eff_attention), 1e-12);
 }
 
@@ -124,30 +124,114 @@ static void test_train__gemm_shapes(void **state)
     near_rel(train_gemm_efficiency(&g, PLAT_BF16, 256, 256, 256), 1.0, 1e-12);
 }
 
-/* Measured attention (efficiency.attention_shapes): the nearest in log(seq,
- * heads, head_dim) sets the forward and the backward efficiency; without
- * a table, efficiency.attention serves both. */
+/* Measured attention (efficiency.attention_shapes): the nearest of the
+ * same mask in log(seq, heads, head_dim), and log(kv_seq) without the mask,
+ * sets the forward and the backward efficiency; without a table,
+ * efficiency.attention serves both. */
 static void test_train__attention_shapes(void **state)
 {
     fixture *f = *state;
     plat_gpu g = plat_type_of_rank(f->p, 0)->gpu;
     plat_attn_shape shapes[] = {
-        {4096, 32, 128, 0.50, 0.38},
-        {16384, 16, 128, 0.58, 0.53},
+        {4096, 4096, 32, 128, true, 0.50, 0.38},
+        {16384, 16384, 16, 128, true, 0.58, 0.53},
+        {4096, 2048, 32, 128, false, 0.61, 0.45},
+        {2048, 4096, 32, 128, false, 0.63, 0.44},
     };
+    const train_attn_kernel causal2k = {2048, 2048, 32, 128, true}, causal32k = {32768, 32768, 8, 128, true};
+    const train_attn_kernel causal16k = {16384, 16384, 16, 128, true};
     double peak = g.peak_flops[PLAT_BF16];
 
     g.attn_shapes = shapes;
-    g.nattn_shapes = 2;
-    near_rel(train_attention_efficiency(&g, 2048, 32, 128, false), 0.50, 1e-12);
-    near_rel(train_attention_efficiency(&g, 2048, 32, 128, true), 0.38, 1e-12);
-    near_rel(train_attention_efficiency(&g, 32768, 8, 128, true), 0.53, 1e-12);
+    g.nattn_shapes = 4;
+    near_rel(train_attention_efficiency(&g, &causal2k, false), 0.50, 1e-12);
+    near_rel(train_attention_efficiency(&g, &causal2k, true), 0.38, 1e-12);
+    near_rel(train_attention_efficiency(&g, &causal32k, true), 0.53, 1e-12);
+    /* Without the mask: only the blocks, by their keys too (2048 queries
+     * over 4096 keys is the second block, though the first has as many
+     * queries as a causal entry). */
+    near_rel(train_attention_efficiency(&g, &(train_attn_kernel){2048, 4096, 32, 128, false}, false), 0.63, 1e-12);
+    near_rel(train_attention_efficiency(&g, &(train_attn_kernel){8192, 4096, 32, 128, false}, true), 0.45, 1e-12);
+    assert_true(train_attention_blocks_measured(&g));
     /* compute-bound: FLOPs over peak x the backward efficiency */
-    near_rel(train_attention_time(&g, 1e15, 0.0, 16384, 16, 128, true), 1e15 / (peak * 0.53), 1e-12);
+    near_rel(train_attention_time(&g, 1e15, 0.0, &causal16k, true), 1e15 / (peak * 0.53), 1e-12);
     /* memory-bound: the bytes */
-    near_rel(train_attention_time(&g, 1.0, 1e9, 16384, 16, 128, false), 1e9 / (g.mem_bw_Bps * g.eff_memory), 1e-12);
+    near_rel(train_attention_time(&g, 1.0, 1e9, &causal16k, false), 1e9 / (g.mem_bw_Bps * g.eff_memory), 1e-12);
+    g.nattn_shapes = 2; /* causal entries only: a block takes efficiency.attention */
+    assert_false(train_attention_blocks_measured(&g));
+    near_rel(train_attention_efficiency(&g, &(train_attn_kernel){4096, 2048, 32, 128, false}, false),
+             g.eff_attention, 1e-12);
     g.nattn_shapes = 0;
-    near_rel(train_attention_efficiency(&g, 2048, 32, 128, true), g.eff_attention, 1e-12);
+    near_rel(train_attention_efficiency(&g, &causal2k, true), g.eff_attention, 1e-12);
+}
+
+/* Context parallelism's attention as Transformer Engine's load-balanced ring
+ * runs it (cp_comm p2p), where the GPU's table measures blocks without the
+ * mask: a
+ * rank's 2c = S / CP queries causal over its own keys, then CP - 1 blocks
+ * (2c x c or c x 2c, priced as their mean), each at its own efficiency, and
+ * the merges' and copies' memory traffic; the FLOPs add up to the whole
+ * sequence's causal share 1/CP. Without blocks in the table, or with the
+ * all-gather method, that share at the whole sequence's efficiency. A ring
+ * needs CP > 1 and fused attention. Llama 3 8B (32 heads, 8 key/value heads,
+ * head dimension 128), 8,192 tokens, TP 1. */
+static void test_train__ring_attention(void **state)
+{
+    fixture *f = *state;
+    plat_gpu *g = &f->p->types[0].gpu, saved = *g;
+    plat_attn_shape shapes[] = {
+        {4096, 4096, 32, 128, true, 0.40, 0.30},
+        {4096, 2048, 32, 128, false, 0.60, 0.45},
+        {2048, 4096, 32, 128, false, 0.62, 0.44},
+    };
+    double peak = g->peak_flops[PLAT_BF16], S = 8192.0, d = 128.0, h = 32.0, qd = 4096.0, kvd = 1024.0;
+    train_gemm l[TRAIN_MAX_GEMMS];
+    train_layer_time t;
+
+    g->attn_shapes = shapes;
+    g->nattn_shapes = 3;
+    for (int cp = 2; cp <= 4; cp *= 2) {
+        train_config c = config(1, 1, 8 / cp, 1, (int)S, 4);
+        double ch = S / (2.0 * cp), out = 2.0 * 2.0 * ch * qd, kv = 2.0 * 2.0 * 2.0 * ch * kvd;
+        double f_first = 4.0 * 2.0 * ch * 2.0 * ch * d * h * 0.5, f_block = 4.0 * 2.0 * ch * ch * d * h;
+        double fwd, bwd;
+
+        /* The steps' FLOPs: the causal share of the whole sequence. */
+        near_rel(f_first + (cp - 1) * f_block, 4.0 * S * S * d * h * 0.5 / cp, 1e-12);
+        fwd = f_first / (peak * 0.40) + (cp - 1) * 0.5 * (f_block / (peak * 0.60) + f_block / (peak * 0.62)) +
+              (out + 3.0 * out + (cp - 1) * 0.5 * (3.0 * out + kv + 2.5 * out)) / (g->mem_bw_Bps * g->eff_memory);
+        bwd = 2.5 * f_first / (peak * 0.30) + (cp - 1) * 0.5 * 2.5 * (f_block / (peak * 0.45) + f_block / (peak * 0.44)) +
+              (3.0 * (out + kv) + (cp - 1) * 0.5 * (3.0 * out + 2.5 * kv + 4.5 * out + 3.0 * kv)) /
+                  (g->mem_bw_Bps * g->eff_memory);
+        c.l.cp = cp;
+        c.cp_comm = TRAIN_CP_P2P;
+        assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
+        train_gemms(f->m8, f->p, &c, l, &t);
+        near_rel(t.attention_fwd_s, fwd, 1e-9);
+        near_rel(t.attention_bwd_s, bwd, 1e-9);
+        /* The blocks gone from the table, or the all-gather method: the
+         * share at the whole sequence's efficiency (the nearest causal
+         * entry's). */
+        for (int way = 0; way < 2; way++) {
+            g->nattn_shapes = way == 0 ? 1 : 3;
+            c.cp_comm = way == 0 ? TRAIN_CP_P2P : TRAIN_CP_ALL_GATHER;
+            train_gemms(f->m8, f->p, &c, l, &t);
+            near_rel(t.attention_fwd_s, 4.0 * S * S * d * h * 0.5 / cp / (peak * 0.40), 1e-9);
+            near_rel(t.attention_bwd_s, 2.5 * 4.0 * S * S * d * h * 0.5 / cp / (peak * 0.30), 1e-9);
+        }
+    }
+    *g = saved;
+    {
+        train_config c = config(1, 1, 8, 1, (int)S, 4);
+        c.cp_comm = TRAIN_CP_P2P;
+        assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT); /* CP 1 */
+        c.l.cp = 2;
+        c.l.dp = 4;
+        c.l.flash_attention = false;
+        assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT); /* unfused attention */
+        c.l.flash_attention = true;
+        assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
+    }
 }
 
 /* The GEMMs train_gemms lists are the ones the generator prices: each at
@@ -1343,6 +1427,7 @@ int main(void)
         cmocka_unit_test(test_train__gemm_shapes),
         cmocka_unit_test(test_train__gemm_list),
         cmocka_unit_test(test_train__attention_shapes),
+        cmocka_unit_test(test_train__ring_attention),
         cmocka_unit_test(test_train__stage_layers),
         cmocka_unit_test(test_train__model_flops),
         cmocka_unit_test(test_train__layout_and_graph),
