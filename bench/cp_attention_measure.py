@@ -3,12 +3,15 @@
 kernels Transformer Engine's ring attention runs, against the same
 attention without context parallelism, on this machine's GPU.
 
-    python3 bench/cp_attention_measure.py [-o OUT.txt] [--cases SEQ,HEADS,KV_HEADS,CP...]
+    python3 bench/cp_attention_measure.py [-o OUT.txt] [-v] [--compile] [--cases SEQ,HEADS,KV_HEADS,CP...]
+    python3 bench/cp_attention_measure.py --shapes OUT.csv
 
-Why: scalepath prices a context-parallel rank's attention as its share of
-the FLOPs at the efficiency of the whole sequence's causal kernel
-(sim/train/train.c, `a_seq`). Transformer Engine (AttnFuncWithCP, the
-1.6-era structure NVIDIA's MLPerf v4.0 LoRA runs used) splits it instead:
+Why: scalepath's all_gather method prices a context-parallel rank's
+attention as its share of the FLOPs at the efficiency of the whole
+sequence's causal kernel (sim/train/train.c); --cp-comm-type p2p prices the
+ring step by step, and this checks both. Transformer Engine's ring
+(AttnFuncWithCP, the 1.6-era structure NVIDIA's MLPerf v4.0 LoRA runs used)
+splits it:
 the sequence is cut into 2 x CP chunks, rank r holding chunks r and
 2CP-1-r; step 0 is causal attention of the local queries over the local
 keys; each later step i, with the keys and values received from rank r-i,
@@ -18,7 +21,9 @@ them (i > r). Each step's output and log-sum-exp are merged into the
 result: the log-sum-exp corrections in double precision, the output
 corrections after the last step. Steps alternate between two CUDA streams
 in the forward pass, and the backward pass runs the steps' backward kernels
-in reverse, adding up the query and key/value gradients.
+in reverse, adding up the query and key/value gradients (here autograd's
+backward per step, with PyTorch's slicing and gradient sums, not TE's loop;
+TE's concatenation of keys and values for the exchange is left out).
 
 This emulation runs those kernels with PyTorch's cuDNN attention (the
 back end Transformer Engine prefers on Hopper), bf16, batch 1, head
@@ -29,7 +34,11 @@ corrections' cost does not depend on their values). For each case it
 prints the forward and backward time per call between CUDA events, the
 kernel time the profiler counts, split into the attention kernels and the
 rest, and the same for the whole sequence's causal attention on one GPU
-(CP 1), whose share 1/CP is what the model charges the rank."""
+(CP 1), whose share 1/CP is what all_gather charges the rank. With -v, each
+case's largest kernels; with --compile, the merges fused by torch.compile
+(TE's jit_fuser). The host columns time the CPU issuing one call with the
+GPU idle. --shapes times the ring's blocks (and the causal kernels) alone,
+for a GPU's attention_shapes."""
 import argparse
 import statistics
 import sys

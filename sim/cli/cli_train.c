@@ -597,6 +597,10 @@ int cli_train(int argc, char **argv, diag_list *diag)
         (err = plat_set_nodes(p, nodes, diag)) < 0 || (err = cli_train_resolve(&a, p, diag)) < 0 ||
         (err = train_check(m, p, &a.cfg, diag)) < 0)
         goto done;
+    if (a.cfg.cp_comm == TRAIN_CP_P2P && !train_attention_blocks_measured(&plat_type_of_rank(p, 0)->gpu))
+        diag_warning(diag, (sp_loc){0}, "--cp-comm-type p2p: GPU %s has no measured attention blocks "
+                     "(attention_shapes with causal = false): the ring's kernels are priced as all_gather's",
+                     plat_type_of_rank(p, 0)->gpu.model);
     if (gemms) {
         print_gemms(m, p, &a);
         goto done;

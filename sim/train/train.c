@@ -311,6 +311,11 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "cp_comm_type p2p (the ring of context parallelism) needs cp > 1, got cp %d", cp);
         err = SP_EINPUT;
     }
+    if (c->cp_comm == TRAIN_CP_P2P && cp > 1 && l->seq_len % (2 * cp) != 0) {
+        diag_error(diag, at, "cp_comm_type p2p cuts the sequence into 2 x CP = %d chunks: sequence %d is not a multiple",
+                   2 * cp, l->seq_len);
+        err = SP_EINPUT;
+    }
     if (c->cp_comm == TRAIN_CP_P2P && !l->flash_attention) {
         diag_error(diag, at, "cp_comm_type p2p runs fused attention kernels (Transformer Engine's ring): "
                    "not with unfused attention (--no-flash)");
@@ -462,17 +467,20 @@ static double lora_matrix(gen *g, const char *name, const char *pass, double cou
  * causal over the rank's 2c queries and keys; each of the CP-1 later steps,
  * on the keys and values received, is a block with no mask: the 2c queries
  * over the first c keys (steps i <= r) or the last c queries over all 2c
- * (i > r), each priced here as the mean of the two, since ranks differ and
- * the ring's exchanges keep them in step. Its FLOPs add up to the causal
- * share 1/CP of the whole sequence's; each kernel's efficiency is its own
- * shape's. Between the kernels, memory-bound work from TE's code: forward,
- * the output zero-filled, each step's partial output merged into it (read
- * both, write), and the half a step reads (keys and values, or queries)
- * copied contiguous; backward, each step's query and key/value gradients
- * added into their sums (read both, write) and its halves copied (keys and
- * values, or queries, output and output gradient). The log-sum-exp merges
- * (heads x tokens) are left out, a few percent of that traffic. Measured
- * against an emulation on an H100: bench/data/gemm/README.md. */
+ * (i > r). Every later step has ranks of both kinds and the exchange holds
+ * them together, so it takes the slower of the two blocks. Their FLOPs add
+ * up to the causal share 1/CP of the whole sequence's; each kernel's
+ * efficiency is its own shape's. Between the kernels, memory-bound work
+ * from TE's code, for rank CP-1, whose later steps all run over all its
+ * queries (the most): forward, the output zero-filled, each step's partial
+ * output merged into it (read both, write), and the half of the received
+ * keys and values it reads copied contiguous; backward, those copies again.
+ * The backward's sums of each step's query and key/value gradients are in
+ * the measured kernels' time (bench/cp_attention_measure.py adds each
+ * gradient into its accumulator, as the attention tables' measurements
+ * do), and the log-sum-exp merges (heads x tokens) are left out, a few
+ * percent of that traffic. Against an emulation on an H100:
+ * bench/data/gemm/README.md. */
 static void ring_attention(const gen *g, const plat_gpu *gpu, double *fwd, double *bwd)
 {
     const model *m = g->m;
@@ -485,23 +493,18 @@ static void ring_attention(const gen *g, const plat_gpu *gpu, double *fwd, doubl
     const train_attn_kernel block[2] = {{2.0 * c, c, heads, d, false}, {c, 2.0 * c, heads, d, false}};
     const double block_bytes[2] = {2.0 * out + kv / 2.0, out + kv}; /* q read, o written; k and v read */
     double f_first = 4.0 * 2.0 * c * 2.0 * c * d * heads * 0.5, f_block = 4.0 * 2.0 * c * c * d * heads;
+    double bf[2], bb[2];
 
-    *fwd = train_attention_time(gpu, f_first, 2.0 * out + kv, &first, false);
-    *bwd = train_attention_time(gpu, 2.5 * f_first, 2.0 * (2.0 * out + kv), &first, true);
     for (int i = 0; i < 2; i++) {
-        *fwd += (cp - 1.0) * 0.5 * train_attention_time(gpu, f_block, block_bytes[i], &block[i], false);
-        *bwd += (cp - 1.0) * 0.5 * train_attention_time(gpu, 2.5 * f_block, 2.0 * block_bytes[i], &block[i], true);
+        bf[i] = train_attention_time(gpu, f_block, block_bytes[i], &block[i], false);
+        bb[i] = train_attention_time(gpu, 2.5 * f_block, 2.0 * block_bytes[i], &block[i], true);
     }
-    /* Forward: zero fill, step 0's merge, then per later step the mean of
-     * (merge of all queries + copy of half the keys and values) and (merge
-     * of half the queries + copy of them). */
-    *fwd += train_memory_time(gpu, out + 3.0 * out + (cp - 1.0) * 0.5 * ((3.0 * out + kv) + (1.5 * out + out)));
-    /* Backward: step 0's sums, then the mean of (all query gradients, half
-     * the key/value gradients, the keys and values' copy) and (half the
-     * query gradients, all key/value gradients, the copies of half the
-     * queries, output and output gradient). */
-    *bwd += train_memory_time(gpu, 3.0 * (out + kv) +
-                                       (cp - 1.0) * 0.5 * ((3.0 * out + 1.5 * kv + kv) + (1.5 * out + 3.0 * kv + 3.0 * out)));
+    *fwd = train_attention_time(gpu, f_first, 2.0 * out + kv, &first, false) + (cp - 1.0) * fmax(bf[0], bf[1]);
+    *bwd = train_attention_time(gpu, 2.5 * f_first, 2.0 * (2.0 * out + kv), &first, true) + (cp - 1.0) * fmax(bb[0], bb[1]);
+    /* Forward: zero fill, step 0's merge, then per later step a merge over
+     * all queries and the copy of half the keys and values (read, write). */
+    *fwd += train_memory_time(gpu, out + 3.0 * out + (cp - 1.0) * (3.0 * out + kv));
+    *bwd += train_memory_time(gpu, (cp - 1.0) * kv);
 }
 
 static void compute_costs(gen *g, const plat_gpu *gpu)

@@ -152,6 +152,7 @@ static void test_train__attention_shapes(void **state)
      * queries as a causal entry). */
     near_rel(train_attention_efficiency(&g, &(train_attn_kernel){2048, 4096, 32, 128, false}, false), 0.63, 1e-12);
     near_rel(train_attention_efficiency(&g, &(train_attn_kernel){8192, 4096, 32, 128, false}, true), 0.45, 1e-12);
+    near_rel(train_attention_efficiency(&g, &(train_attn_kernel){4096, 8192, 32, 128, false}, false), 0.63, 1e-12);
     assert_true(train_attention_blocks_measured(&g));
     /* compute-bound: FLOPs over peak x the backward efficiency */
     near_rel(train_attention_time(&g, 1e15, 0.0, &causal16k, true), 1e15 / (peak * 0.53), 1e-12);
@@ -167,10 +168,10 @@ static void test_train__attention_shapes(void **state)
 
 /* Context parallelism's attention as Transformer Engine's load-balanced ring
  * runs it (cp_comm p2p), where the GPU's table measures blocks without the
- * mask: a
- * rank's 2c = S / CP queries causal over its own keys, then CP - 1 blocks
- * (2c x c or c x 2c, priced as their mean), each at its own efficiency, and
- * the merges' and copies' memory traffic; the FLOPs add up to the whole
+ * mask: a rank's 2c = S / CP queries causal over its own keys, then CP - 1
+ * steps, each at the slower of its two blocks (2c x c, c x 2c: ranks of both
+ * kinds wait for each other), each block at its own efficiency, and the
+ * merges' and copies' memory traffic of the rank with the most; the FLOPs add up to the whole
  * sequence's causal share 1/CP. Without blocks in the table, or with the
  * all-gather method, that share at the whole sequence's efficiency. A ring
  * needs CP > 1 and fused attention. Llama 3 8B (32 heads, 8 key/value heads,
@@ -198,11 +199,12 @@ static void test_train__ring_attention(void **state)
 
         /* The steps' FLOPs: the causal share of the whole sequence. */
         near_rel(f_first + (cp - 1) * f_block, 4.0 * S * S * d * h * 0.5 / cp, 1e-12);
-        fwd = f_first / (peak * 0.40) + (cp - 1) * 0.5 * (f_block / (peak * 0.60) + f_block / (peak * 0.62)) +
-              (out + 3.0 * out + (cp - 1) * 0.5 * (3.0 * out + kv + 2.5 * out)) / (g->mem_bw_Bps * g->eff_memory);
-        bwd = 2.5 * f_first / (peak * 0.30) + (cp - 1) * 0.5 * 2.5 * (f_block / (peak * 0.45) + f_block / (peak * 0.44)) +
-              (3.0 * (out + kv) + (cp - 1) * 0.5 * (3.0 * out + 2.5 * kv + 4.5 * out + 3.0 * kv)) /
-                  (g->mem_bw_Bps * g->eff_memory);
+        /* Each later step at the slower block: forward 2c x c (0.60 < 0.62),
+         * backward c x 2c (0.44 < 0.45); rank CP-1's merges and copies. */
+        fwd = f_first / (peak * 0.40) + (cp - 1) * f_block / (peak * 0.60) +
+              (out + 3.0 * out + (cp - 1) * (3.0 * out + kv)) / (g->mem_bw_Bps * g->eff_memory);
+        bwd = 2.5 * f_first / (peak * 0.30) + (cp - 1) * 2.5 * f_block / (peak * 0.44) +
+              (cp - 1) * kv / (g->mem_bw_Bps * g->eff_memory);
         c.l.cp = cp;
         c.cp_comm = TRAIN_CP_P2P;
         assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
@@ -231,6 +233,8 @@ static void test_train__ring_attention(void **state)
         assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT); /* unfused attention */
         c.l.flash_attention = true;
         assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
+        c.l.seq_len = 8190; /* a multiple of CP, not of the ring's 2 x CP chunks */
+        assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
     }
 }
 
