@@ -312,8 +312,8 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         err = SP_EINPUT;
     }
     if (c->cp_comm == TRAIN_CP_P2P && cp > 1 && l->seq_len % (2 * cp) != 0) {
-        diag_error(diag, at, "cp_comm_type p2p cuts the sequence into 2 x CP = %d chunks: sequence %d is not a multiple",
-                   2 * cp, l->seq_len);
+        diag_error(diag, at, "cp_comm_type p2p cuts the sequence into 2 x CP = %d chunks: sequence %d is not a multiple "
+                   "of %d", 2 * cp, l->seq_len, 2 * cp);
         err = SP_EINPUT;
     }
     if (c->cp_comm == TRAIN_CP_P2P && !l->flash_attention) {
@@ -467,19 +467,23 @@ static double lora_matrix(gen *g, const char *name, const char *pass, double cou
  * causal over the rank's 2c queries and keys; each of the CP-1 later steps,
  * on the keys and values received, is a block with no mask: the 2c queries
  * over the first c keys (steps i <= r) or the last c queries over all 2c
- * (i > r). Every later step has ranks of both kinds and the exchange holds
- * them together, so it takes the slower of the two blocks. Their FLOPs add
- * up to the causal share 1/CP of the whole sequence's; each kernel's
- * efficiency is its own shape's. Between the kernels, memory-bound work
- * from TE's code, for rank CP-1, whose later steps all run over all its
- * queries (the most): forward, the output zero-filled, each step's partial
- * output merged into it (read both, write), and the half of the received
- * keys and values it reads copied contiguous; backward, those copies again.
- * The backward's sums of each step's query and key/value gradients are in
- * the measured kernels' time (bench/cp_attention_measure.py adds each
- * gradient into its accumulator, as the attention tables' measurements
- * do), and the log-sum-exp merges (heads x tokens) are left out, a few
- * percent of that traffic. Against an emulation on an H100:
+ * (i > r). Rank CP-1 runs only the first kind, rank 0 only the second, and
+ * the ring makes everyone wait for the slower of them: each pass takes, per
+ * later step, the slower kind, its kernel (at its own shape's efficiency)
+ * and its memory-bound work from TE's code together. Forward: the first
+ * kind merges its partial output over all queries (read it and the
+ * output, write the output) and copies the half of the received keys and
+ * values it reads contiguous; the second merges over half the queries and
+ * copies that half of the queries. Backward: the first copies the keys and
+ * values' half again; the second copies half the queries, the output and
+ * its gradient. Every rank zero-fills its output and merges step 0's. The
+ * FLOPs add up to the causal share 1/CP of the whole sequence's. The
+ * backward's sums of each step's gradients are in the measured kernels'
+ * time (the measurements add each gradient into its accumulator, with as
+ * many key/value heads as query heads), and the log-sum-exp merges (heads
+ * x tokens) are left out, a few percent of that traffic. Taking the slower
+ * kind per pass mixes the two ranks' passes (about 0.2% over the slower
+ * rank's own sum here). Against an emulation on an H100:
  * bench/data/gemm/README.md. */
 static void ring_attention(const gen *g, const plat_gpu *gpu, double *fwd, double *bwd)
 {
@@ -492,19 +496,19 @@ static void ring_attention(const gen *g, const plat_gpu *gpu, double *fwd, doubl
     const train_attn_kernel first = {2.0 * c, 2.0 * c, heads, d, true};
     const train_attn_kernel block[2] = {{2.0 * c, c, heads, d, false}, {c, 2.0 * c, heads, d, false}};
     const double block_bytes[2] = {2.0 * out + kv / 2.0, out + kv}; /* q read, o written; k and v read */
+    const double fwd_mem[2] = {3.0 * out + kv, 1.5 * out + out}, bwd_mem[2] = {kv, 3.0 * out};
     double f_first = 4.0 * 2.0 * c * 2.0 * c * d * heads * 0.5, f_block = 4.0 * 2.0 * c * c * d * heads;
-    double bf[2], bb[2];
+    double step_fwd = 0.0, step_bwd = 0.0;
 
     for (int i = 0; i < 2; i++) {
-        bf[i] = train_attention_time(gpu, f_block, block_bytes[i], &block[i], false);
-        bb[i] = train_attention_time(gpu, 2.5 * f_block, 2.0 * block_bytes[i], &block[i], true);
+        step_fwd = fmax(step_fwd, train_attention_time(gpu, f_block, block_bytes[i], &block[i], false) +
+                                      train_memory_time(gpu, fwd_mem[i]));
+        step_bwd = fmax(step_bwd, train_attention_time(gpu, 2.5 * f_block, 2.0 * block_bytes[i], &block[i], true) +
+                                      train_memory_time(gpu, bwd_mem[i]));
     }
-    *fwd = train_attention_time(gpu, f_first, 2.0 * out + kv, &first, false) + (cp - 1.0) * fmax(bf[0], bf[1]);
-    *bwd = train_attention_time(gpu, 2.5 * f_first, 2.0 * (2.0 * out + kv), &first, true) + (cp - 1.0) * fmax(bb[0], bb[1]);
-    /* Forward: zero fill, step 0's merge, then per later step a merge over
-     * all queries and the copy of half the keys and values (read, write). */
-    *fwd += train_memory_time(gpu, out + 3.0 * out + (cp - 1.0) * (3.0 * out + kv));
-    *bwd += train_memory_time(gpu, (cp - 1.0) * kv);
+    *fwd = train_attention_time(gpu, f_first, 2.0 * out + kv, &first, false) + train_memory_time(gpu, out + 3.0 * out) +
+           (cp - 1.0) * step_fwd;
+    *bwd = train_attention_time(gpu, 2.5 * f_first, 2.0 * (2.0 * out + kv), &first, true) + (cp - 1.0) * step_bwd;
 }
 
 static void compute_costs(gen *g, const plat_gpu *gpu)

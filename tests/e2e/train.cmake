@@ -262,8 +262,9 @@ sp_e2e(train.lora_a2a_full RC 2
   STDERR "option --lora-a2a applies to --finetune lora or qlora, not to full training"
   ABSENT "${SP_OUT}/lora-a2a-full.h5")
 # Context parallelism's method (Megatron-LM's --cp-comm-type): an unknown
-# one, and the ring without context parallelism, are refused with no file;
-# the ring is named in the layout.
+# one, the ring without context parallelism or on a sequence its 2 x CP
+# chunks do not divide, are refused with no file; the ring is named in the
+# layout and recorded in the file.
 sp_e2e(train.cp_comm_bad RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--cp-comm-type|ring|-o|${SP_OUT}/cp-comm-bad.h5"
   STDERR "option --cp-comm-type: expected all_gather or p2p, got \"ring\""
@@ -272,6 +273,10 @@ sp_e2e(train.cp_comm_no_cp RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp-comm-type|p2p|-o|${SP_OUT}/cp-comm-no-cp.h5"
   STDERR "cp_comm_type p2p \\(the ring of context parallelism\\) needs cp > 1, got cp 1"
   ABSENT "${SP_OUT}/cp-comm-no-cp.h5")
+sp_e2e(train.cp_ring_chunks RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--seq|8190|--cp-comm-type|p2p|-o|${SP_OUT}/cp-ring-chunks.h5"
+  STDERR "cp_comm_type p2p cuts the sequence into 2 x CP = 4 chunks: sequence 8190 is not a multiple of 4"
+  ABSENT "${SP_OUT}/cp-ring-chunks.h5")
 sp_e2e(train.cp_ring RC 0
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--seq|8192|--cp-comm-type|p2p|--gemms"
   STDOUT "# layout: TP 1 x CP 2 .*, CP ring \\(p2p\\)")

@@ -169,9 +169,9 @@ static void test_train__attention_shapes(void **state)
 /* Context parallelism's attention as Transformer Engine's load-balanced ring
  * runs it (cp_comm p2p), where the GPU's table measures blocks without the
  * mask: a rank's 2c = S / CP queries causal over its own keys, then CP - 1
- * steps, each at the slower of its two blocks (2c x c, c x 2c: ranks of both
- * kinds wait for each other), each block at its own efficiency, and the
- * merges' and copies' memory traffic of the rank with the most; the FLOPs add up to the whole
+ * steps, each at the slower of its two kinds (2c x c, c x 2c: ranks of both
+ * kinds wait for each other), each block at its own efficiency with its own
+ * merges' and copies' memory traffic; the FLOPs add up to the whole
  * sequence's causal share 1/CP. Without blocks in the table, or with the
  * all-gather method, that share at the whole sequence's efficiency. A ring
  * needs CP > 1 and fused attention. Llama 3 8B (32 heads, 8 key/value heads,
@@ -186,6 +186,7 @@ static void test_train__ring_attention(void **state)
         {2048, 4096, 32, 128, false, 0.62, 0.44},
     };
     double peak = g->peak_flops[PLAT_BF16], S = 8192.0, d = 128.0, h = 32.0, qd = 4096.0, kvd = 1024.0;
+    double bw = g->mem_bw_Bps * g->eff_memory;
     train_gemm l[TRAIN_MAX_GEMMS];
     train_layer_time t;
 
@@ -199,12 +200,15 @@ static void test_train__ring_attention(void **state)
 
         /* The steps' FLOPs: the causal share of the whole sequence. */
         near_rel(f_first + (cp - 1) * f_block, 4.0 * S * S * d * h * 0.5 / cp, 1e-12);
-        /* Each later step at the slower block: forward 2c x c (0.60 < 0.62),
-         * backward c x 2c (0.44 < 0.45); rank CP-1's merges and copies. */
-        fwd = f_first / (peak * 0.40) + (cp - 1) * f_block / (peak * 0.60) +
-              (out + 3.0 * out + (cp - 1) * (3.0 * out + kv)) / (g->mem_bw_Bps * g->eff_memory);
-        bwd = 2.5 * f_first / (peak * 0.30) + (cp - 1) * 2.5 * f_block / (peak * 0.44) +
-              (cp - 1) * kv / (g->mem_bw_Bps * g->eff_memory);
+        /* Each later step at the slower kind, kernel and memory-bound work
+         * together: 2c x c merges all queries and copies half the keys and
+         * values forward, copies them again backward; c x 2c merges half the
+         * queries and copies them forward, copies them, the output and its
+         * gradient backward. */
+        fwd = f_first / (peak * 0.40) + (out + 3.0 * out) / bw +
+              (cp - 1) * fmax(f_block / (peak * 0.60) + (3.0 * out + kv) / bw, f_block / (peak * 0.62) + 2.5 * out / bw);
+        bwd = 2.5 * f_first / (peak * 0.30) +
+              (cp - 1) * fmax(2.5 * f_block / (peak * 0.45) + kv / bw, 2.5 * f_block / (peak * 0.44) + 3.0 * out / bw);
         c.l.cp = cp;
         c.cp_comm = TRAIN_CP_P2P;
         assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
