@@ -20,7 +20,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath train -p PLATFORM.cfg [-n NODES] -m MODEL.cfg [--tp T] [--pp P] [--cp C] [--ep E]\n"
-            "                       [--cp-comm-type all_gather|p2p] [--vpp V] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
+            "                       [--cp-comm-type all_gather|p2p] [--vpp V] [--zero 0-3] [--mbs B] [--seq S]\n"
+            "                       [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
             "                       [--lora-dropout P] [--lora-a2a]\n"

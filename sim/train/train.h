@@ -64,9 +64,10 @@
  * kernels. all_gather: each rank's queries over the gathered keys, priced as
  * its causal share of the whole sequence's kernel (Llama 3's method, and
  * Transformer Engine's AttnFuncWithCPAndKVAllGather). p2p: Transformer
- * Engine's ring (AttnFuncWithCP), one kernel per step on its own block plus
- * the partial results' merges, where the GPU's attention table measures
- * blocks without the mask (else as all_gather). */
+ * Engine's ring (AttnFuncWithCP), one kernel per step on its own block (the
+ * slower of the two kinds ranks run) plus the partial results' merges and
+ * copies, where the GPU's attention table measures blocks without the mask
+ * (else as all_gather, with a warning from the CLI). */
 typedef enum train_cp_comm {
     TRAIN_CP_ALL_GATHER,
     TRAIN_CP_P2P
