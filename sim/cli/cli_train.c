@@ -35,9 +35,10 @@ static void usage(FILE *fp)
             "  --tp, --pp, --cp  tensor (with sequence parallelism), pipeline and context\n"
             "                    parallel sizes; DP is the GPUs left over          default 1\n"
             "  --cp-comm-type K  context parallelism's attention (Megatron-LM's flag): over\n"
-            "                    the gathered keys, or p2p, Transformer Engine's ring, a\n"
+            "                    the gathered keys, or p2p, Transformer Engine's ring: a\n"
             "                    kernel per step on its block plus the merges (where the\n"
-            "                    GPU's table measures such blocks)       default all_gather\n"
+            "                    GPU's table measures such blocks), each beside a send/recv\n"
+            "                    of the keys and values for the next     default all_gather\n"
             "  --vpp V           virtual stages per GPU: interleaved 1F1B        default 1\n"
             "  --ep E            expert parallel (MoE models): experts split over E of the\n"
             "                    data-parallel ranks, tokens exchanged all-to-all  default 1\n"
@@ -600,7 +601,8 @@ int cli_train(int argc, char **argv, diag_list *diag)
         goto done;
     if (a.cfg.cp_comm == TRAIN_CP_P2P && !train_attention_blocks_measured(&plat_type_of_rank(p, 0)->gpu))
         diag_warning(diag, (sp_loc){0}, "--cp-comm-type p2p: GPU %s has no measured attention blocks "
-                     "(attention_shapes with causal = false): the ring's kernels are priced as all_gather's",
+                     "(attention_shapes with causal = false): the ring's kernels are priced as all_gather's, "
+                     "in even steps",
                      plat_type_of_rank(p, 0)->gpu.model);
     if (gemms) {
         print_gemms(m, p, &a);

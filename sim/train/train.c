@@ -355,6 +355,12 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
 /* Costs of one micro-batch on one GPU, seconds; collective sizes, bytes. */
 typedef struct costs {
     double attn_fwd, attn_bwd, mlp_fwd, mlp_bwd, core_fwd, core_bwd; /* MoE: mlp = router and experts */
+    /* CP's ring (cp_comm p2p): the kernels of step 0 (the rank's own keys,
+     * causal) and of each later step, per pass; core_fwd and core_bwd are
+     * their sums. The keys and values a rank holds, which each exchange of
+     * the ring moves (backward, with their gradients: twice as many bytes). */
+    double ring_first_fwd, ring_step_fwd, ring_first_bwd, ring_step_bwd;
+    uint64_t kv_step_bytes;
     double head_fwd, head_bwd, embed_fwd, embed_bwd, qlora_dequant;
     uint64_t tp_bytes;   /* all-gather output / reduce-scatter input of a block (nccl-tests size) */
     uint64_t kv_bytes;   /* CP: keys and values of the whole sequence */
@@ -485,7 +491,7 @@ static double lora_matrix(gen *g, const char *name, const char *pass, double cou
  * kind per pass mixes the two ranks' passes (about 0.2% over the slower
  * rank's own sum here). Against an emulation on an H100:
  * bench/data/gemm/README.md. */
-static void ring_attention(const gen *g, const plat_gpu *gpu, double *fwd, double *bwd)
+static void ring_attention(const gen *g, const plat_gpu *gpu, costs *k)
 {
     const model *m = g->m;
     const model_layout *l = &g->c->l;
@@ -506,9 +512,11 @@ static void ring_attention(const gen *g, const plat_gpu *gpu, double *fwd, doubl
         step_bwd = fmax(step_bwd, train_attention_time(gpu, 2.5 * f_block, 2.0 * block_bytes[i], &block[i], true) +
                                       train_memory_time(gpu, bwd_mem[i]));
     }
-    *fwd = train_attention_time(gpu, f_first, 2.0 * out + kv, &first, false) + train_memory_time(gpu, out + 3.0 * out) +
-           (cp - 1.0) * step_fwd;
-    *bwd = train_attention_time(gpu, 2.5 * f_first, 2.0 * (2.0 * out + kv), &first, true) + (cp - 1.0) * step_bwd;
+    k->ring_first_fwd =
+        train_attention_time(gpu, f_first, 2.0 * out + kv, &first, false) + train_memory_time(gpu, out + 3.0 * out);
+    k->ring_first_bwd = train_attention_time(gpu, 2.5 * f_first, 2.0 * (2.0 * out + kv), &first, true);
+    k->ring_step_fwd = step_fwd;
+    k->ring_step_bwd = step_bwd;
 }
 
 static void compute_costs(gen *g, const plat_gpu *gpu)
@@ -567,12 +575,17 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
      * sequence). */
     const train_attn_kernel whole = {S, S, (double)l->micro_batch * m->heads / tp, m->head_dim, true};
     if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_P2P && train_attention_blocks_measured(gpu)) {
-        ring_attention(g, gpu, &k->core_fwd, &k->core_bwd);
+        ring_attention(g, gpu, k);
+        k->core_fwd = k->ring_first_fwd + (g->cp - 1) * k->ring_step_fwd;
+        k->core_bwd = k->ring_first_bwd + (g->cp - 1) * k->ring_step_bwd;
     } else {
         /* FlashAttention's backward pass: 5 matrix products to the
          * forward's 2, and twice the traffic. */
         k->core_fwd = train_attention_time(gpu, core_flops, core_bytes, &whole, false);
         k->core_bwd = train_attention_time(gpu, 2.5 * core_flops, 2.0 * core_bytes, &whole, true);
+        /* The ring without measured blocks: the same share, in CP even steps. */
+        k->ring_first_fwd = k->ring_step_fwd = k->core_fwd / g->cp;
+        k->ring_first_bwd = k->ring_step_bwd = k->core_bwd / g->cp;
     }
     k->attn_fwd += k->core_fwd + train_memory_time(gpu, elem_attn + drop);
     k->attn_bwd += k->core_bwd + train_memory_time(gpu, 2.0 * elem_attn + drop);
@@ -716,6 +729,7 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         k->lora_r_bytes = (uint64_t)(tok * r * 2.0);
     }
     k->kv_bytes = (uint64_t)(2.0 * S * l->micro_batch * kv / tp * 2.0);
+    k->kv_step_bytes = k->kv_bytes / (uint64_t)g->cp;
     k->p2p_bytes = (uint64_t)(tok * h * 2.0 / tp);
 }
 
@@ -971,6 +985,68 @@ static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backwa
     }
 }
 
+/* Context parallelism's ring (cp_comm p2p) inside an attention block, as
+ * Transformer Engine's AttnFuncWithCP runs it: each step's kernel beside the
+ * exchange of the keys and values for the next (a send to the next rank of
+ * the CP group and a receive from the previous, COLL_SEND_RECV), which the
+ * next step waits for. Forward: step 0 on the rank's own keys (causal)
+ * while the first exchange runs, CP - 1 exchanges in all; the steps
+ * alternate between two streams, and an exchange, issued from one of them,
+ * waits for what that stream ran before (PyTorch's NCCL calls wait for the
+ * issuing stream): exchange i >= 2 for step i - 2's kernel and merges.
+ * Backward, on one stream, in the forward's reverse order and the
+ * ring turned round: the CP - 1 blocks, then step 0; exchange i leaves with
+ * step i's kernel, carrying the keys and values (i = 0), the keys and
+ * values and their gradients summed so far (twice the bytes), or the
+ * gradients alone (i = CP - 1), so from i = 1 it waits for the previous
+ * step's sum; the pass ends when the last gradients have arrived and been
+ * summed. The rest of the block's compute (`dur`, less the kernels) runs
+ * before the ring. */
+static void ring_block(gen *g, rank_state *st, int layer, const char *name, double dur, uint32_t also, bool backward)
+{
+    const costs *k = &g->k;
+    int cp = g->cp, grp = g->cp_group[st->rank];
+    double first = backward ? k->ring_first_bwd : k->ring_first_fwd, step = backward ? k->ring_step_bwd : k->ring_step_fwd;
+    uint32_t x = NONE, deps[2], before = NONE; /* forward: the kernel two steps back */
+    char nm[64];
+
+    op_compute_after(g, st, name, dur - (first + (cp - 1) * step), layer, also);
+    for (int i = 0; i < cp; i++) {
+        uint32_t prev = st->last, prev_x = x;
+        bool diagonal = backward ? i == cp - 1 : i == 0;
+        if (backward || i < cp - 1) {
+            uint32_t nd = 0, after = backward || i == 0 ? prev : before;
+            if (prev_x != NONE)
+                deps[nd++] = prev_x;
+            if (after != NONE)
+                deps[nd++] = after;
+            snprintf(nm, sizeof(nm), "L%d cp ring %s %s %d", layer, backward ? "bwd" : "fwd",
+                     !backward || i == 0 ? "kv" : i < cp - 1 ? "kv+dkv" : "dkv", i);
+            x = op_coll_after(g, st, nm, COLL_SEND_RECV,
+                              backward && i > 0 && i < cp - 1 ? 2 * k->kv_step_bytes : k->kv_step_bytes, grp, layer,
+                              deps, nd);
+        }
+        snprintf(nm, sizeof(nm), "L%d attn %s step %d", layer, backward ? "bwd" : "fwd", i);
+        before = i > 0 ? prev : NONE;
+        op_compute_after(g, st, nm, diagonal ? first : step, layer, prev_x);
+    }
+    if (backward) {
+        snprintf(nm, sizeof(nm), "L%d cp ring dkv wait", layer);
+        op_compute_after(g, st, nm, 0.0, layer, x);
+    }
+}
+
+/* A block's compute: one operation, or, for attention under CP's ring,
+ * ring_block's. */
+static void block_compute(gen *g, rank_state *st, int layer, const char *name, double dur, uint32_t also, int block,
+                          bool backward)
+{
+    if (block == 0 && g->cp > 1 && g->c->cp_comm == TRAIN_CP_P2P)
+        ring_block(g, st, layer, name, dur, also, backward);
+    else
+        op_compute_after(g, st, name, dur, layer, also);
+}
+
 /* A tensor-parallel block (block 0 attention, 1 FFN): all-gather the
  * sequence-parallel input, the block's compute (after `also` too, unless
  * NONE), the LoRA adapters' collectives, reduce-scatter its output.
@@ -992,14 +1068,14 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
 
     if (g->tp <= 1) {
         snprintf(name, sizeof(name), "L%d %s", layer, what);
-        op_compute_after(g, st, name, dur, layer, also);
+        block_compute(g, st, layer, name, dur, also, block, backward);
         return;
     }
     if (!g->c->tp_overlap) {
         snprintf(name, sizeof(name), "L%d tp all_gather", layer);
         op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
         snprintf(name, sizeof(name), "L%d %s", layer, what);
-        op_compute_after(g, st, name, dur, layer, also);
+        block_compute(g, st, layer, name, dur, also, block, backward);
         lora_colls(g, st, layer, block, backward);
         snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
         op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, bytes, tpg, layer);
@@ -1021,7 +1097,7 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
             st->last = ag1;
         }
         snprintf(name, sizeof(name), "L%d %s", layer, what);
-        op_compute_after(g, st, name, dur, layer, also);
+        block_compute(g, st, layer, name, dur, also, block, backward);
         if (whole && backward) {
             lora_colls(g, st, layer, block, backward);
             deps[0] = st->last;
@@ -1070,7 +1146,7 @@ static void layer_forward(gen *g, rank_state *st, int layer, bool recompute, uin
     const costs *k = &g->k;
     const char *what = recompute ? "recompute" : "fwd";
 
-    if (g->cp > 1) {
+    if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_ALL_GATHER) {
         snprintf(name, sizeof(name), "L%d cp kv all_gather", layer);
         op_mp_coll(g, st, name, COLL_ALL_GATHER, k->kv_bytes, g->cp_group[st->rank], layer);
     }
@@ -1102,7 +1178,7 @@ static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
         tp_block(g, st, layer, "mlp bwd", k->mlp_bwd + k->qlora_dequant / 2, gathered, 1, true);
     }
     tp_block(g, st, layer, "attn bwd", k->attn_bwd + extra + k->qlora_dequant / 2, NONE, 0, true);
-    if (g->cp > 1) {
+    if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_ALL_GATHER) {
         snprintf(name, sizeof(name), "L%d cp kv reduce_scatter", layer);
         op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->kv_bytes, g->cp_group[st->rank], layer);
     }
@@ -1498,7 +1574,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
 {
     gen g = {0};
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
-    double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0, per_mb = 0.0,
+    double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_kv_bwd = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0, per_mb = 0.0,
            t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd_tp, fwd_lora;
     int layers = 0;
 
@@ -1543,8 +1619,29 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     }
     for (int i = 0; i < g.cp && err == SP_OK; i++)
         ranks[i] = rank_of(&g, 0, i, 0, 0);
-    if (err == SP_OK)
+    if (err == SP_OK && c->cp_comm == TRAIN_CP_ALL_GATHER) {
         err = model_time(p, co, COLL_ALL_GATHER, ranks, g.cp, (double)g.k.kv_bytes, &t_kv);
+        t_kv_bwd = t_kv;
+    } else if (err == SP_OK && g.cp > 1) {
+        /* The ring's exchanges (ring_block): what the steps' kernels do not
+         * cover. Send/recv has no NCCL model time: alpha-beta on an idle
+         * fabric, as the all-to-all below. */
+        double t_x = 0.0, t_2x = 0.0;
+        coll_plan *x = NULL;
+        if ((err = coll_plan_new(&x, p, COLL_SEND_RECV, ranks, g.cp, g.k.kv_step_bytes, NULL)) == SP_OK &&
+            (t_x = coll_plan_alpha_beta_s(x)) < 0.0)
+            err = SP_ENOMEM;
+        coll_plan_free(x);
+        x = NULL;
+        if (err == SP_OK && (err = coll_plan_new(&x, p, COLL_SEND_RECV, ranks, g.cp, 2 * g.k.kv_step_bytes, NULL)) ==
+                                SP_OK &&
+            (t_2x = coll_plan_alpha_beta_s(x)) < 0.0)
+            err = SP_ENOMEM;
+        coll_plan_free(x);
+        t_kv = (g.cp - 1) * fmax(0.0, t_x - g.k.ring_step_fwd);
+        t_kv_bwd = fmax(0.0, t_x - g.k.ring_step_bwd) + (g.cp - 2) * fmax(0.0, t_2x - g.k.ring_step_bwd) +
+                   fmax(0.0, t_x - g.k.ring_first_bwd);
+    }
     for (int d = 0, k = 0; d < g.dp && err == SP_OK; d++)
         for (int i = 0; i < g.cp; i++)
             ranks[k++] = rank_of(&g, 0, i, d, 0);
@@ -1607,7 +1704,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
                (g.moe ? 0.0 : tp_exposed(&g, t_ag, t_rs, g.k.mlp_bwd, g.k.lora_whole[1], true)) + fwd_lora +
                lora_exposed(&g, 0, true, t_rag, t_rar, t_out, t_ag, t_rs) +
                lora_exposed(&g, 1, true, t_rag, t_rar, t_out, t_ag, t_rs) +
-               (g.cp > 1 ? 2.0 * t_kv : 0.0) + 4.0 * t_a2a;
+               (g.cp > 1 ? t_kv + t_kv_bwd : 0.0) + 4.0 * t_a2a;
     if (c->l.recompute == MODEL_RECOMPUTE_FULL) /* the forward again, as layer_forward */
         layer_mb += g.k.attn_fwd + g.k.mlp_fwd + g.k.qlora_dequant + fwd_tp + fwd_lora +
                     (g.cp > 1 ? t_kv : 0.0) + 2.0 * t_a2a;

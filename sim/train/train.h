@@ -59,15 +59,18 @@
 #include "wl/wl.h"
 
 /* How context parallelism exchanges keys and values (Megatron-LM's
- * --cp-comm-type). Both are simulated as the K/V all-gather before attention
- * and the gradients' reduce-scatter after it; they differ in the attention
- * kernels. all_gather: each rank's queries over the gathered keys, priced as
- * its causal share of the whole sequence's kernel (Llama 3's method, and
- * Transformer Engine's AttnFuncWithCPAndKVAllGather). p2p: Transformer
- * Engine's ring (AttnFuncWithCP), one kernel per step on its own block (the
- * slower of the two kinds ranks run) plus the partial results' merges and
- * copies, where the GPU's attention table measures blocks without the mask
- * (else as all_gather, with a warning from the CLI). */
+ * --cp-comm-type). all_gather: the K/V all-gather before attention and the
+ * gradients' reduce-scatter after it, on the compute chain; each rank's
+ * queries over the gathered keys, priced as its causal share of the whole
+ * sequence's kernel (Llama 3's method, and Transformer Engine's
+ * AttnFuncWithCPAndKVAllGather). p2p: Transformer Engine's ring
+ * (AttnFuncWithCP), one kernel per step on its own block (the slower of the
+ * two kinds ranks run) plus the partial results' merges and copies, where
+ * the GPU's attention table measures blocks without the mask (else the
+ * all_gather kernel's time in CP even steps, with a warning from the CLI);
+ * each step beside a send/recv of the keys and values the next step needs
+ * (backward, with their gradients), which it waits for (train.c,
+ * ring_block). */
 typedef enum train_cp_comm {
     TRAIN_CP_ALL_GATHER,
     TRAIN_CP_P2P

@@ -138,6 +138,13 @@ add_test(NAME e2e.train.fold_cp
           -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fold.cmake
   WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.train.fold_cp PROPERTIES LABELS e2e TIMEOUT 300)
+# The same with CP's ring (send/recv exchanges on the folded CP groups).
+add_test(NAME e2e.train.fold_cp_ring
+  COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE}
+          "-DARGS=train|-p|platforms/superpod-h100.cfg|-n|8|-m|workloads/models/llama3-8b.cfg|--tp|8|--cp|4|--seq|32768|--gbs|4|--zero|1|--cp-comm-type|p2p"
+          -P ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fold.cmake
+  WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.train.fold_cp_ring PROPERTIES LABELS e2e TIMEOUT 300)
 
 # Options that move the step the way they must: TP communication overlapped
 # with compute shortens it; a busiest expert-parallel rank with 1.5x the
@@ -286,8 +293,8 @@ sp_e2e(train.cp_ring_h5 RC 0
 add_test(NAME e2e.train.cp_ring_columns COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study_columns.py
   ${SP_OUT}/cp-ring.h5 --group=train/summary cp_p2p=1 cp=2)
 set_tests_properties(e2e.train.cp_ring_columns PROPERTIES DEPENDS e2e.train.cp_ring_h5 LABELS e2e)
-# A ring on a GPU whose table measures no blocks without the mask: said, and
-# priced as all_gather.
+# A ring on a GPU whose table measures no blocks without the mask: said, its
+# kernels priced as all_gather's (in even steps).
 sp_e2e(train.cp_ring_unmeasured RC 0
   ARGS "train|-p|platforms/dgx-b200.cfg|-m|${m8}|--cp|2|--seq|8192|--cp-comm-type|p2p|--gemms"
   STDERR "warning: --cp-comm-type p2p: GPU B200 has no measured attention blocks")

@@ -1428,6 +1428,86 @@ static void test_train__bad_layouts(void **state)
     assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
 }
 
+/* Whether rank 0's operation `op` waits for the one named `name`. */
+static bool waits_for(const wl *w, const wl_op *op, const char *name)
+{
+    for (uint32_t i = 0; i < op->ndeps; i++)
+        if (strcmp(w->ranks[0].ops[op->deps[i]].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Context parallelism's ring (cp_comm p2p) as Transformer Engine runs it,
+ * CP 4 on one DGX H100: no all-gather or reduce-scatter of the keys and
+ * values; forward, CP - 1 send/recv exchanges of a rank's keys and values
+ * (the all-gather's bytes), each beside a step's kernel, which the next
+ * step waits for, from the third on also after the kernel two steps back
+ * (the same stream); backward, the keys and values, then with their
+ * gradients (twice the bytes), then the gradients alone, each leaving with
+ * a step and after the previous step's sum, the pass waiting for the last.
+ * The block's compute and the steps' kernels add up to the layer's time. */
+static void test_train__ring_exchanges(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(1, 1, 2, 1, 8192, 2);
+    train_gemm l[TRAIN_MAX_GEMMS];
+    train_layer_time t;
+    const wl_op *op;
+    double fwd = 0.0, bwd = 0.0;
+    uint64_t kv = (uint64_t)(2.0 * 8192 * 1024 * 2.0) / 4; /* K and V of a rank's quarter, bf16 */
+    char name[64];
+    wl *w;
+
+    c.l.cp = 4;
+    c.cp_comm = TRAIN_CP_P2P;
+    assert_true(train_attention_blocks_measured(&f->p->types[0].gpu));
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "cp kv all_gather"), 0);
+    assert_int_equal(count_named(w, 0, "cp kv reduce_scatter"), 0);
+    assert_int_equal(count_named(w, 0, "cp ring fwd kv"), 32 * 2 * 3);
+    assert_int_equal(count_named(w, 0, "cp ring bwd"), 32 * 2 * 4);
+    assert_int_equal(bytes_named(w, "cp ring fwd kv"), kv);
+    assert_int_equal(bytes_named(w, "cp ring bwd kv 0"), kv);
+    assert_int_equal(bytes_named(w, "cp ring bwd kv+dkv"), 2 * kv);
+    assert_int_equal(bytes_named(w, "cp ring bwd dkv 3"), kv);
+    for (size_t i = 0; i < w->ranks[0].nops; i++) {
+        op = &w->ranks[0].ops[i];
+        if (strstr(op->name, "cp ring") != NULL && op->kind == WL_COLL) {
+            assert_int_equal(op->coll, COLL_SEND_RECV);
+            assert_int_equal(w->groups[op->group].n, 4);
+        }
+    }
+    op = find_op(w, 0, "L5 attn fwd step 1");
+    assert_non_null(op);
+    assert_true(waits_for(w, op, "L5 attn fwd step 0") && waits_for(w, op, "L5 cp ring fwd kv 0"));
+    op = find_op(w, 0, "L5 cp ring fwd kv 0");
+    assert_true(waits_for(w, op, "L5 attn fwd"));
+    op = find_op(w, 0, "L5 cp ring fwd kv 1");
+    assert_true(op->ndeps == 1 && waits_for(w, op, "L5 cp ring fwd kv 0"));
+    op = find_op(w, 0, "L5 cp ring fwd kv 2");
+    assert_true(waits_for(w, op, "L5 cp ring fwd kv 1") && waits_for(w, op, "L5 attn fwd step 0"));
+    op = find_op(w, 0, "L5 cp ring bwd kv+dkv 1");
+    assert_true(waits_for(w, op, "L5 cp ring bwd kv 0") && waits_for(w, op, "L5 attn bwd step 0"));
+    op = find_op(w, 0, "L5 attn bwd step 3");
+    assert_true(waits_for(w, op, "L5 cp ring bwd kv+dkv 2"));
+    op = find_op(w, 0, "L5 cp ring dkv wait");
+    assert_true(waits_for(w, op, "L5 cp ring bwd dkv 3") && waits_for(w, op, "L5 attn bwd step 3"));
+    /* The first micro-batch's layer 5, forward and backward. */
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof(name), "L5 attn fwd step %d", i);
+        fwd += find_op(w, 0, name)->duration_s;
+        snprintf(name, sizeof(name), "L5 attn bwd step %d", i);
+        bwd += find_op(w, 0, name)->duration_s;
+    }
+    train_gemms(f->m8, f->p, &c, l, &t);
+    near_rel(fwd, t.attention_fwd_s, 1e-12);
+    near_rel(bwd, t.attention_bwd_s, 1e-12);
+    near_rel(find_op(w, 0, "L5 attn fwd")->duration_s + fwd + find_op(w, 0, "L5 mlp fwd")->duration_s, t.fwd_s, 1e-12);
+    near_rel(find_op(w, 0, "L5 attn bwd")->duration_s + bwd + find_op(w, 0, "L5 mlp bwd")->duration_s, t.bwd_s, 1e-12);
+    wl_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1436,6 +1516,7 @@ int main(void)
         cmocka_unit_test(test_train__gemm_list),
         cmocka_unit_test(test_train__attention_shapes),
         cmocka_unit_test(test_train__ring_attention),
+        cmocka_unit_test(test_train__ring_exchanges),
         cmocka_unit_test(test_train__stage_layers),
         cmocka_unit_test(test_train__model_flops),
         cmocka_unit_test(test_train__layout_and_graph),
