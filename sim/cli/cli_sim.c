@@ -54,7 +54,11 @@ int cli_sim_plan(cli_sim *s, const plat *p, const wl *w, const coll_opts *co, di
                 if (vec_reserve((void **)&s->cache, &s->cache_cap, k + 1, sizeof(*s->cache)) < 0)
                     return SP_ENOMEM;
                 s->cache[k] = (cli_plan_entry){op->group, op->coll, op->bytes, NULL, -1.0};
-                if ((err = coll_plan_new(&s->cache[k].plan, p, op->coll, g->ranks, g->n, op->bytes, co)) < 0) {
+                /* --algo and --proto leave the p2p engine alone, as NCCL_ALGO
+                 * and NCCL_PROTO leave sends, receives and all-to-alls (as in
+                 * emulate). */
+                if ((err = coll_plan_new(&s->cache[k].plan, p, op->coll, g->ranks, g->n, op->bytes,
+                                         coll_kind_is_p2p(op->coll) ? NULL : co)) < 0) {
                     diag_error(diag, op->src, "no algorithm allowed for %s of %llu B in group %s",
                                coll_kind_name(op->coll), (unsigned long long)op->bytes, g->name);
                     break;
@@ -295,7 +299,7 @@ void cli_sim_free(cli_sim *s)
 
 /* Stream names, for the timeline's threads and the ops table. */
 static const char *const stream_names[WL_NSTREAMS] = {"compute", "comm (TP/model)", "comm (DP)", "host",
-                                                      "p2p (pipeline)"};
+                                                      "p2p (pipeline)", "comm (CP ring)"};
 
 int cli_sim_write_timeline(const cli_sim *s, const plat *p, const char *path, diag_list *diag)
 {

@@ -20,8 +20,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath train -p PLATFORM.cfg [-n NODES] -m MODEL.cfg [--tp T] [--pp P] [--cp C] [--ep E]\n"
-            "                       [--cp-comm-type all_gather|p2p] [--vpp V] [--zero 0-3] [--mbs B] [--seq S]\n"
-            "                       [--gbs G | --microbatches M]\n"
+            "                       [--cp-comm-type all_gather|p2p|a2a] [--vpp V] [--zero 0-3] [--mbs B]\n"
+            "                       [--seq S] [--gbs G | --microbatches M]\n"
             "                       [--recompute none|selective|full] [--no-flash]\n"
             "                       [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
             "                       [--lora-dropout P] [--lora-a2a]\n"
@@ -38,7 +38,9 @@ static void usage(FILE *fp)
             "                    the gathered keys, or p2p, Transformer Engine's ring: a\n"
             "                    kernel per step on its block plus the merges (where the\n"
             "                    GPU's table measures such blocks), each beside a send/recv\n"
-            "                    of the keys and values for the next     default all_gather\n"
+            "                    of the keys and values for the next; or a2a, all-to-alls\n"
+            "                    into heads / CP of the whole sequence and back\n"
+            "                                                            default all_gather\n"
             "  --vpp V           virtual stages per GPU: interleaved 1F1B        default 1\n"
             "  --ep E            expert parallel (MoE models): experts split over E of the\n"
             "                    data-parallel ranks, tokens exchanged all-to-all  default 1\n"
@@ -109,7 +111,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     static const char *const tune[] = {"full", "lora", "qlora"};
     static const char *const fold[] = {"auto", "on", "off"};
     static const char *const onoff[] = {"off", "on"};
-    static const char *const cp_comm[] = {"all_gather", "p2p"};
+    static const char *const cp_comm[] = {"all_gather", "p2p", "a2a"};
     model_layout *l = &a->cfg.l;
     int v = 0;
 
@@ -202,7 +204,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         a->cfg.sms_free = v == 0;
         return SP_OK;
     case 309:
-        if (cli_pick(val, cp_comm, 2, &v) < 0)
+        if (cli_pick(val, cp_comm, 3, &v) < 0)
             break;
         a->cfg.cp_comm = (train_cp_comm)v;
         return SP_OK;
@@ -228,7 +230,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
                                            "--lora-targets: expected a comma-separated list of qkv, proj, fc1, "
                                            "fc2, attention, mlp, all (Megatron-LM's layers) or q, k, v, o, gate, "
                                            "up, down, all-linear (Hugging Face's modules, also as q_proj ...)",
-                                           "--cp-comm-type: expected all_gather or p2p"};
+                                           "--cp-comm-type: expected all_gather, p2p or a2a"};
         int w = c == 'R' ? 0 : c == 'U' ? 1 : c == 'O' ? 2 : c == 'a' ? 3 : c == 'x' ? 5 : c == 's' ? 6 : c == 304 ? 7
               : c == 309 ? 8 : 4;
         diag_error(diag, (sp_loc){0}, "option %s, got \"%s\"", what[w], val);
@@ -400,10 +402,11 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
         if (used < size)
             snprintf(buf + used, size - used, ", adapters' output all-to-all");
     }
-    if (a->cfg.cp_comm == TRAIN_CP_P2P) {
+    if (a->cfg.cp_comm == TRAIN_CP_P2P || a->cfg.cp_comm == TRAIN_CP_A2A) {
         size_t used = strlen(buf);
         if (used < size)
-            snprintf(buf + used, size - used, ", CP ring (p2p)");
+            snprintf(buf + used, size - used, "%s",
+                     a->cfg.cp_comm == TRAIN_CP_P2P ? ", CP ring (p2p)" : ", CP all-to-all (a2a)");
     }
     if (l->adam != MODEL_ADAM_FP32) {
         static const char *const adam[] = {"fp32", "bf16", "8-bit", "pure bf16 (no master weights)"};
@@ -671,7 +674,7 @@ done:
 
 int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *rows, size_t n)
 {
-    enum { NI = 24, NF = 22, NS = 9 };
+    enum { NI = 25, NF = 22, NS = 9 };
     static const char *const recompute[] = {"none", "selective", "full"};
     static const char *const tune[] = {"full", "lora", "qlora"};
     int64_t *iv = calloc(NI * (n + 1), sizeof(int64_t));
@@ -695,7 +698,7 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                                 l->fp8_params,
                                 rows[i].a->cfg.prec == PLAT_FP8 && !l->no_weight_cache && l->tune != MODEL_TRAIN_QLORA,
                                 l->tune != MODEL_TRAIN_FULL && rows[i].a->cfg.lora_a2a,
-                                rows[i].a->cfg.cp_comm == TRAIN_CP_P2P};
+                                rows[i].a->cfg.cp_comm == TRAIN_CP_P2P, rows[i].a->cfg.cp_comm == TRAIN_CP_A2A};
             double flts[NF] = {r->mem.total, r->capacity, r->step_s, r->tokens_per_s, r->tflops_per_gpu * 1e12,
                                r->mfu, s0->compute, s0->exposed_by[CLI_TP], s0->exposed_by[CLI_CP],
                                s0->exposed_by[CLI_DP], r->pp_wait[0], other > 0 ? other : 0.0,
@@ -763,8 +766,13 @@ int cli_train_write_rows(out_file *f, const char *group, const cli_train_row *ro
                  iv + 22 * n},
                 {"cp_p2p", OUT_I64, "1",
                  "1 if --cp-comm-type p2p was given (context parallelism's attention as Transformer Engine's ring, "
-                 "by its steps where the GPU's attention table measures blocks without the mask); 0: all_gather",
+                 "by its steps where the GPU's attention table measures blocks without the mask); 0: all_gather or "
+                 "a2a",
                  iv + 23 * n},
+                {"cp_a2a", OUT_I64, "1",
+                 "1 if --cp-comm-type a2a was given (context parallelism's attention between two all-to-alls, on "
+                 "heads / CP of the rank's heads over the whole sequence); 0: all_gather or p2p",
+                 iv + 24 * n},
                 {"memory_per_gpu", OUT_F64, "B", "memory needed per GPU (busiest stage)", fv},
                 {"memory_capacity", OUT_F64, "B", "GPU memory", fv + n},
                 {"step_time", OUT_F64, "s", "simulated optimizer step", fv + 2 * n},

@@ -321,6 +321,29 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
                    "not with unfused attention (--no-flash)");
         err = SP_EINPUT;
     }
+    if (c->cp_comm == TRAIN_CP_A2A && cp <= 1) {
+        diag_error(diag, at, "cp_comm_type a2a (context parallelism's all-to-all) needs cp > 1, got cp %d", cp);
+        err = SP_EINPUT;
+    }
+    if (c->cp_comm == TRAIN_CP_A2A && cp > 1 && l->tp > 0 && m->heads % l->tp == 0) {
+        /* Key/value heads fewer than TP are replicated, one per TP rank. */
+        int q = m->heads / l->tp, kv = m->kv_heads >= l->tp ? m->kv_heads / l->tp : 1;
+        if (q % cp != 0 || kv % cp != 0) {
+            diag_error(diag, at, "cp_comm_type a2a splits each TP rank's heads over CP: %s has %d query and %d "
+                       "key/value heads per TP rank, not both multiples of CP %d", m->name, q, kv, cp);
+            err = SP_EINPUT;
+        }
+    }
+    if (c->cp_comm == TRAIN_CP_A2A && cp > 1 && l->seq_len % (2 * cp) != 0) {
+        diag_error(diag, at, "cp_comm_type a2a reorders the sequence in 2 x CP = %d chunks: sequence %d is not a "
+                   "multiple of %d", 2 * cp, l->seq_len, 2 * cp);
+        err = SP_EINPUT;
+    }
+    if (c->cp_comm == TRAIN_CP_A2A && !l->flash_attention) {
+        diag_error(diag, at, "cp_comm_type a2a runs fused attention kernels (Transformer Engine's "
+                   "AttnFuncWithCPAndQKVOA2A): not with unfused attention (--no-flash)");
+        err = SP_EINPUT;
+    }
     if (l->tune == MODEL_TRAIN_FULL && c->lora_a2a) {
         diag_error(diag, at, "lora_a2a applies to LoRA / QLoRA, not to full training");
         err = SP_EINPUT;
@@ -355,12 +378,17 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
 /* Costs of one micro-batch on one GPU, seconds; collective sizes, bytes. */
 typedef struct costs {
     double attn_fwd, attn_bwd, mlp_fwd, mlp_bwd, core_fwd, core_bwd; /* MoE: mlp = router and experts */
-    /* CP's ring (cp_comm p2p): the kernels of step 0 (the rank's own keys,
-     * causal) and of each later step, per pass; core_fwd and core_bwd are
-     * their sums. The keys and values a rank holds, which each exchange of
-     * the ring moves (backward, with their gradients: twice as many bytes). */
+    /* CP's ring (cp_comm p2p): per pass, the kernel of the step on the
+     * rank's own keys (causal: forward step 0, backward step CP - 1) and
+     * of each other step; core_fwd and core_bwd are their sums. The keys
+     * and values a rank holds, which each exchange of the ring moves (some
+     * backward exchanges carry their gradients too, twice the bytes). */
     double ring_first_fwd, ring_step_fwd, ring_first_bwd, ring_step_bwd;
     uint64_t kv_step_bytes;
+    /* CP's all-to-all (cp_comm a2a): a rank's queries, keys and values (the
+     * three gradients backward), and its output (its gradient), bf16; the
+     * all-to-all send buffers. */
+    uint64_t a2a_qkv_bytes, a2a_out_bytes;
     double head_fwd, head_bwd, embed_fwd, embed_bwd, qlora_dequant;
     uint64_t tp_bytes;   /* all-gather output / reduce-scatter input of a block (nccl-tests size) */
     uint64_t kv_bytes;   /* CP: keys and values of the whole sequence */
@@ -574,7 +602,15 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
      * sequence's efficiency (a rank's queries attend over the whole
      * sequence). */
     const train_attn_kernel whole = {S, S, (double)l->micro_batch * m->heads / tp, m->head_dim, true};
-    if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_P2P && train_attention_blocks_measured(gpu)) {
+    if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_A2A) {
+        /* The all-to-all's kernel: causal over the whole sequence on heads /
+         * CP of the rank's heads, the same FLOPs as the rank's share; its
+         * keys and values those heads' alone. */
+        const train_attn_kernel heads = {S, S, (double)l->micro_batch * m->heads / tp / g->cp, m->head_dim, true};
+        double bytes = 2.0 * (2.0 * tok * q + 2.0 * S * l->micro_batch * kv / g->cp) / tp;
+        k->core_fwd = train_attention_time(gpu, core_flops, bytes, &heads, false);
+        k->core_bwd = train_attention_time(gpu, 2.5 * core_flops, 2.0 * bytes, &heads, true);
+    } else if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_P2P && train_attention_blocks_measured(gpu)) {
         ring_attention(g, gpu, k);
         k->core_fwd = k->ring_first_fwd + (g->cp - 1) * k->ring_step_fwd;
         k->core_bwd = k->ring_first_bwd + (g->cp - 1) * k->ring_step_bwd;
@@ -589,6 +625,18 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     }
     k->attn_fwd += k->core_fwd + train_memory_time(gpu, elem_attn + drop);
     k->attn_bwd += k->core_bwd + train_memory_time(gpu, 2.0 * elem_attn + drop);
+    if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_A2A) {
+        /* Each tensor exchanged is copied twice, read and written: laid out
+         * by destination on one side of its all-to-all, its load-balancing
+         * chunks reordered on the other (TE's flash_attn_a2a_communicate:
+         * movedim().contiguous(); reorder_seq_chunks_for_a2a_*, whose
+         * contiguous() and index_select run as one kernel under its
+         * jit_fuser, torch.compile from PyTorch 2.2). */
+        k->a2a_qkv_bytes = (uint64_t)(2.0 * tok * (q + 2.0 * kv) / tp);
+        k->a2a_out_bytes = (uint64_t)(2.0 * tok * q / tp);
+        k->attn_fwd += train_memory_time(gpu, 4.0 * (double)(k->a2a_qkv_bytes + k->a2a_out_bytes));
+        k->attn_bwd += train_memory_time(gpu, 4.0 * (double)(k->a2a_qkv_bytes + k->a2a_out_bytes));
+    }
     k->mlp_fwd += train_memory_time(gpu, elem_mlp + drop);
     k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp + drop);
     if (!full) {
@@ -793,21 +841,28 @@ static uint32_t op_compute(gen *g, rank_state *st, const char *name, double dur,
     return st->last;
 }
 
-/* A collective on the model-parallel stream after the given operations; the
- * compute chain is left alone. */
-static uint32_t op_coll_after(gen *g, rank_state *st, const char *name, coll_kind kind, uint64_t bytes, int group,
-                              int layer, const uint32_t *deps, uint32_t nd)
+/* A collective on a stream after the given operations; the compute chain is
+ * left alone. */
+static uint32_t op_coll_on(gen *g, rank_state *st, wl_stream stream, const char *name, coll_kind kind, uint64_t bytes,
+                           int group, int layer, const uint32_t *deps, uint32_t nd)
 {
     wl_op op = {0};
 
     op.kind = WL_COLL;
-    op.stream = WL_STREAM_COMM;
+    op.stream = stream;
     op.coll = kind;
     op.bytes = bytes > 0 ? bytes : 1;
     op.group = group;
     op.layer = layer;
     op.peer = -1;
     return wl_build_op(g->b, st->rank, &op, name, deps, nd);
+}
+
+/* The same on the model-parallel stream. */
+static uint32_t op_coll_after(gen *g, rank_state *st, const char *name, coll_kind kind, uint64_t bytes, int group,
+                              int layer, const uint32_t *deps, uint32_t nd)
+{
+    return op_coll_on(g, st, WL_STREAM_COMM, name, kind, bytes, group, layer, deps, nd);
 }
 
 /* A model-parallel collective on the compute chain (exposed). */
@@ -994,20 +1049,25 @@ static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backwa
  * alternate between two streams, and an exchange, issued from one of them,
  * waits for what that stream ran before (PyTorch's NCCL calls wait for the
  * issuing stream): exchange i >= 2 for step i - 2's kernel and merges.
- * Backward, on one stream, in the forward's reverse order and the
- * ring turned round: the CP - 1 blocks, then step 0; exchange i leaves with
- * step i's kernel, carrying the keys and values (i = 0), the keys and
- * values and their gradients summed so far (twice the bytes), or the
- * gradients alone (i = CP - 1), so from i = 1 it waits for the previous
- * step's sum; the pass ends when the last gradients have arrived and been
- * summed. The rest of the block's compute (`dur`, less the kernels) runs
- * before the ring. */
+ * Backward, on one stream, in the forward's reverse order and the ring
+ * turned round (simulated the same way round: on full-duplex links it
+ * times the same): backward steps 0 to CP - 2 are the blocks, step CP - 1
+ * the causal one; exchange i leaves with step i's kernel, carrying the
+ * keys and values (i = 0), the keys and values and their gradients summed
+ * so far (twice the bytes, 0 < i < CP - 1), or the gradients alone (i =
+ * CP - 1), so from i = 1 it waits for the previous step's sum; the pass
+ * ends when the last gradients have arrived and been summed. The rest of
+ * the block's compute (`dur`, less the kernels) runs before the ring. The
+ * exchanges run on a stream of their own (the CP group's communicator's),
+ * not the TP collectives'. */
 static void ring_block(gen *g, rank_state *st, int layer, const char *name, double dur, uint32_t also, bool backward)
 {
     const costs *k = &g->k;
     int cp = g->cp, grp = g->cp_group[st->rank];
-    double first = backward ? k->ring_first_bwd : k->ring_first_fwd, step = backward ? k->ring_step_bwd : k->ring_step_fwd;
+    double first = backward ? k->ring_first_bwd : k->ring_first_fwd;
+    double step = backward ? k->ring_step_bwd : k->ring_step_fwd;
     uint32_t x = NONE, deps[2], before = NONE; /* forward: the kernel two steps back */
+    const char *pass = backward ? "bwd" : strstr(name, "recompute") != NULL ? "recompute" : "fwd";
     char nm[64];
 
     op_compute_after(g, st, name, dur - (first + (cp - 1) * step), layer, also);
@@ -1020,13 +1080,13 @@ static void ring_block(gen *g, rank_state *st, int layer, const char *name, doub
                 deps[nd++] = prev_x;
             if (after != NONE)
                 deps[nd++] = after;
-            snprintf(nm, sizeof(nm), "L%d cp ring %s %s %d", layer, backward ? "bwd" : "fwd",
+            snprintf(nm, sizeof(nm), "L%d cp ring %s %s %d", layer, pass,
                      !backward || i == 0 ? "kv" : i < cp - 1 ? "kv+dkv" : "dkv", i);
-            x = op_coll_after(g, st, nm, COLL_SEND_RECV,
-                              backward && i > 0 && i < cp - 1 ? 2 * k->kv_step_bytes : k->kv_step_bytes, grp, layer,
-                              deps, nd);
+            x = op_coll_on(g, st, WL_STREAM_CP, nm, COLL_SEND_RECV,
+                           backward && i > 0 && i < cp - 1 ? 2 * k->kv_step_bytes : k->kv_step_bytes, grp, layer, deps,
+                           nd);
         }
-        snprintf(nm, sizeof(nm), "L%d attn %s step %d", layer, backward ? "bwd" : "fwd", i);
+        snprintf(nm, sizeof(nm), "L%d attn %s step %d", layer, pass, i);
         before = i > 0 ? prev : NONE;
         op_compute_after(g, st, nm, diagonal ? first : step, layer, prev_x);
     }
@@ -1036,15 +1096,35 @@ static void ring_block(gen *g, rank_state *st, int layer, const char *name, doub
     }
 }
 
-/* A block's compute: one operation, or, for attention under CP's ring,
- * ring_block's. */
+/* A block's compute: one operation; for attention under CP's ring,
+ * ring_block's; under CP's all-to-all, the kernel between its two
+ * all-to-alls. */
 static void block_compute(gen *g, rank_state *st, int layer, const char *name, double dur, uint32_t also, int block,
                           bool backward)
 {
-    if (block == 0 && g->cp > 1 && g->c->cp_comm == TRAIN_CP_P2P)
+    const costs *k = &g->k;
+    char nm[64];
+
+    if (block == 0 && g->cp > 1 && g->c->cp_comm == TRAIN_CP_P2P) {
         ring_block(g, st, layer, name, dur, also, backward);
-    else
+    } else if (block == 0 && g->cp > 1 && g->c->cp_comm == TRAIN_CP_A2A) {
+        /* The rest of the block's compute, then the all-to-all into heads,
+         * the kernel, the all-to-all back to the sequence shards, all on the
+         * compute chain (TE waits for each before the next). Backward: the
+         * output's gradient in, the three gradients out. */
+        double core = backward ? k->core_bwd : k->core_fwd;
+        op_compute_after(g, st, name, dur - core, layer, also);
+        snprintf(nm, sizeof(nm), "L%d cp all_to_all %s", layer, backward ? "dout" : "qkv");
+        op_mp_coll(g, st, nm, COLL_ALL_TO_ALL, backward ? k->a2a_out_bytes : k->a2a_qkv_bytes,
+                   g->cp_group[st->rank], layer);
+        snprintf(nm, sizeof(nm), "L%d attn %s core", layer, backward ? "bwd" : "fwd");
+        op_compute(g, st, nm, core, layer);
+        snprintf(nm, sizeof(nm), "L%d cp all_to_all %s", layer, backward ? "dqkv" : "out");
+        op_mp_coll(g, st, nm, COLL_ALL_TO_ALL, backward ? k->a2a_qkv_bytes : k->a2a_out_bytes,
+                   g->cp_group[st->rank], layer);
+    } else {
         op_compute_after(g, st, name, dur, layer, also);
+    }
 }
 
 /* A tensor-parallel block (block 0 attention, 1 FFN): all-gather the
@@ -1574,8 +1654,8 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
 {
     gen g = {0};
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
-    double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_kv_bwd = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0, per_mb = 0.0,
-           t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd_tp, fwd_lora;
+    double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_kv_bwd = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0,
+           per_mb = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd_tp, fwd_lora;
     int layers = 0;
 
     *step_s = 0.0;
@@ -1622,10 +1702,24 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     if (err == SP_OK && c->cp_comm == TRAIN_CP_ALL_GATHER) {
         err = model_time(p, co, COLL_ALL_GATHER, ranks, g.cp, (double)g.k.kv_bytes, &t_kv);
         t_kv_bwd = t_kv;
-    } else if (err == SP_OK && g.cp > 1) {
+    } else if (err == SP_OK && g.cp > 1 && c->cp_comm == TRAIN_CP_A2A) {
+        /* The two all-to-alls, exposed, each pass (alpha-beta, as below). */
+        for (int i = 0; i < 2 && err == SP_OK; i++) {
+            coll_plan *x = NULL;
+            double t = 0.0;
+            if ((err = coll_plan_new(&x, p, COLL_ALL_TO_ALL, ranks, g.cp,
+                                     i == 0 ? g.k.a2a_qkv_bytes : g.k.a2a_out_bytes, NULL)) == SP_OK &&
+                (t = coll_plan_alpha_beta_s(x)) < 0.0)
+                err = SP_ENOMEM;
+            coll_plan_free(x);
+            t_kv += t;
+        }
+        t_kv_bwd = t_kv;
+    } else if (err == SP_OK && g.cp > 1 && c->cp_comm == TRAIN_CP_P2P) {
         /* The ring's exchanges (ring_block): what the steps' kernels do not
-         * cover. Send/recv has no NCCL model time: alpha-beta on an idle
-         * fabric, as the all-to-all below. */
+         * cover, exchange 0 beside the causal step. Send/recv has no NCCL
+         * model time: alpha-beta on an idle fabric, as the all-to-alls
+         * above. */
         double t_x = 0.0, t_2x = 0.0;
         coll_plan *x = NULL;
         if ((err = coll_plan_new(&x, p, COLL_SEND_RECV, ranks, g.cp, g.k.kv_step_bytes, NULL)) == SP_OK &&
@@ -1638,7 +1732,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
             (t_2x = coll_plan_alpha_beta_s(x)) < 0.0)
             err = SP_ENOMEM;
         coll_plan_free(x);
-        t_kv = (g.cp - 1) * fmax(0.0, t_x - g.k.ring_step_fwd);
+        t_kv = fmax(0.0, t_x - g.k.ring_first_fwd) + (g.cp - 2) * fmax(0.0, t_x - g.k.ring_step_fwd);
         t_kv_bwd = fmax(0.0, t_x - g.k.ring_step_bwd) + (g.cp - 2) * fmax(0.0, t_2x - g.k.ring_step_bwd) +
                    fmax(0.0, t_x - g.k.ring_first_bwd);
     }

@@ -70,10 +70,18 @@
  * all_gather kernel's time in CP even steps, with a warning from the CLI);
  * each step beside a send/recv of the keys and values the next step needs
  * (backward, with their gradients), which it waits for (train.c,
- * ring_block). */
+ * ring_block). a2a: Transformer Engine's AttnFuncWithCPAndQKVOA2A
+ * (DeepSpeed-Ulysses' scheme): an all-to-all over CP turns the rank's
+ * sequence shard of the queries, keys and values into the whole sequence
+ * for heads / CP of its heads, the kernel runs causal over the whole
+ * sequence on those heads, and an all-to-all returns the output to the
+ * sequence shards (backward: the output's gradient, then the three
+ * gradients), exposed; needs the heads and key/value heads per TP rank to
+ * be multiples of CP. */
 typedef enum train_cp_comm {
     TRAIN_CP_ALL_GATHER,
-    TRAIN_CP_P2P
+    TRAIN_CP_P2P,
+    TRAIN_CP_A2A
 } train_cp_comm;
 
 typedef struct train_config {
@@ -99,7 +107,7 @@ typedef struct train_config {
     bool lora_a2a;        /* LoRA / QLoRA under TP: the adapters after attention and after the
                              FFN return their output to the sequence-parallel shards by an
                              all-to-all (NeMo's a2a_experimental) rather than an all-gather */
-    train_cp_comm cp_comm; /* context parallelism's exchange (above); needs cp > 1 to be p2p */
+    train_cp_comm cp_comm; /* context parallelism's exchange (above); needs cp > 1 to be p2p or a2a */
 } train_config;
 
 /**

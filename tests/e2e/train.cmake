@@ -274,7 +274,7 @@ sp_e2e(train.lora_a2a_full RC 2
 # layout and recorded in the file.
 sp_e2e(train.cp_comm_bad RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--cp-comm-type|ring|-o|${SP_OUT}/cp-comm-bad.h5"
-  STDERR "option --cp-comm-type: expected all_gather or p2p, got \"ring\""
+  STDERR "option --cp-comm-type: expected all_gather, p2p or a2a, got \"ring\""
   ABSENT "${SP_OUT}/cp-comm-bad.h5")
 sp_e2e(train.cp_comm_no_cp RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp-comm-type|p2p|-o|${SP_OUT}/cp-comm-no-cp.h5"
@@ -293,6 +293,21 @@ sp_e2e(train.cp_ring_h5 RC 0
 add_test(NAME e2e.train.cp_ring_columns COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study_columns.py
   ${SP_OUT}/cp-ring.h5 --group=train/summary cp_p2p=1 cp=2)
 set_tests_properties(e2e.train.cp_ring_columns PROPERTIES DEPENDS e2e.train.cp_ring_h5 LABELS e2e)
+# --algo leaves the ring's send/recvs alone, as NCCL_ALGO does.
+sp_e2e(train.cp_ring_algo RC 0
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--seq|8192|--gbs|4|--cp-comm-type|p2p|--algo|Ring"
+  STDOUT "step time")
+# CP's all-to-all: the heads of a TP rank must split over CP; its columns.
+sp_e2e(train.cp_a2a_heads RC 2
+  ARGS "train|-p|platforms/superpod-h100.cfg|-n|2|-m|${m8}|--tp|8|--cp|2|--cp-comm-type|a2a|-o|${SP_OUT}/cp-a2a-heads.h5"
+  STDERR "cp_comm_type a2a splits each TP rank's heads over CP: Llama 3 8B has 4 query and 1 key/value heads per TP rank, not both multiples of CP 2"
+  ABSENT "${SP_OUT}/cp-a2a-heads.h5")
+sp_e2e(train.cp_a2a_h5 RC 0
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|2|--cp|4|--seq|8192|--gbs|2|--cp-comm-type|a2a|-o|${SP_OUT}/cp-a2a.h5"
+  STDOUT "CP all-to-all \\(a2a\\)")
+add_test(NAME e2e.train.cp_a2a_columns COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study_columns.py
+  ${SP_OUT}/cp-a2a.h5 --group=train/summary cp_a2a=1 cp_p2p=0 cp=4)
+set_tests_properties(e2e.train.cp_a2a_columns PROPERTIES DEPENDS e2e.train.cp_a2a_h5 LABELS e2e)
 # A ring on a GPU whose table measures no blocks without the mask: said, its
 # kernels priced as all_gather's (in even steps).
 sp_e2e(train.cp_ring_unmeasured RC 0

@@ -1440,7 +1440,8 @@ static bool waits_for(const wl *w, const wl_op *op, const char *name)
 /* Context parallelism's ring (cp_comm p2p) as Transformer Engine runs it,
  * CP 4 on one DGX H100: no all-gather or reduce-scatter of the keys and
  * values; forward, CP - 1 send/recv exchanges of a rank's keys and values
- * (the all-gather's bytes), each beside a step's kernel, which the next
+ * (together, what the all-gather brings a rank), on a stream of their own,
+ * each beside a step's kernel, which the next
  * step waits for, from the third on also after the kernel two steps back
  * (the same stream); backward, the keys and values, then with their
  * gradients (twice the bytes), then the gradients alone, each leaving with
@@ -1476,6 +1477,7 @@ static void test_train__ring_exchanges(void **state)
         if (strstr(op->name, "cp ring") != NULL && op->kind == WL_COLL) {
             assert_int_equal(op->coll, COLL_SEND_RECV);
             assert_int_equal(w->groups[op->group].n, 4);
+            assert_int_equal(op->stream, WL_STREAM_CP);
         }
     }
     op = find_op(w, 0, "L5 attn fwd step 1");
@@ -1493,6 +1495,19 @@ static void test_train__ring_exchanges(void **state)
     assert_true(waits_for(w, op, "L5 cp ring bwd kv+dkv 2"));
     op = find_op(w, 0, "L5 cp ring dkv wait");
     assert_true(waits_for(w, op, "L5 cp ring bwd dkv 3") && waits_for(w, op, "L5 attn bwd step 3"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 cp ring bwd kv 0"), "L5 attn bwd"));
+    op = find_op(w, 0, "L5 cp ring bwd dkv 3");
+    assert_true(waits_for(w, op, "L5 cp ring bwd kv+dkv 2") && waits_for(w, op, "L5 attn bwd step 2"));
+    /* The causal kernel is the forward's step 0 and the backward's last;
+     * the blocks are alike. */
+    assert_true(find_op(w, 0, "L5 attn fwd step 0")->duration_s != find_op(w, 0, "L5 attn fwd step 1")->duration_s);
+    assert_true(find_op(w, 0, "L5 attn bwd step 3")->duration_s != find_op(w, 0, "L5 attn bwd step 0")->duration_s);
+    for (int i = 2; i < 4; i++) {
+        snprintf(name, sizeof(name), "L5 attn fwd step %d", i);
+        assert_true(find_op(w, 0, name)->duration_s == find_op(w, 0, "L5 attn fwd step 1")->duration_s);
+        snprintf(name, sizeof(name), "L5 attn bwd step %d", i - 1);
+        assert_true(find_op(w, 0, name)->duration_s == find_op(w, 0, "L5 attn bwd step 0")->duration_s);
+    }
     /* The first micro-batch's layer 5, forward and backward. */
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof(name), "L5 attn fwd step %d", i);
@@ -1506,6 +1521,99 @@ static void test_train__ring_exchanges(void **state)
     near_rel(find_op(w, 0, "L5 attn fwd")->duration_s + fwd + find_op(w, 0, "L5 mlp fwd")->duration_s, t.fwd_s, 1e-12);
     near_rel(find_op(w, 0, "L5 attn bwd")->duration_s + bwd + find_op(w, 0, "L5 mlp bwd")->duration_s, t.bwd_s, 1e-12);
     wl_free(w);
+    /* TP 2 with its communication overlapped, and full recompute: the ring
+     * inside the TP block, the recomputed forward's ring named so, the
+     * TP collectives on their own stream. */
+    c = config(2, 1, 1, 1, 8192, 2);
+    c.l.cp = 4;
+    c.cp_comm = TRAIN_CP_P2P;
+    c.tp_overlap = true;
+    c.l.recompute = MODEL_RECOMPUTE_FULL;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "cp ring fwd kv"), 32 * 2 * 3);
+    assert_int_equal(count_named(w, 0, "cp ring recompute kv"), 32 * 2 * 3);
+    assert_int_equal(count_named(w, 0, "attn recompute step"), 32 * 2 * 4);
+    assert_true(waits_for(w, find_op(w, 0, "L5 cp ring fwd kv 0"), "L5 attn fwd"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 attn fwd"), "L5 tp all_gather chunk 1"));
+    for (size_t i = 0; i < w->ranks[0].nops; i++)
+        if (strstr(w->ranks[0].ops[i].name, "tp ") != NULL)
+            assert_int_equal(w->ranks[0].ops[i].stream, WL_STREAM_COMM);
+    wl_free(w);
+}
+
+/* Context parallelism's all-to-all (cp_comm a2a), CP 2 on one DGX H100:
+ * the queries, keys and values of the rank's sequence shard out to heads /
+ * CP of its heads over the whole sequence, the kernel, the output back;
+ * backward the output's gradient in, the three gradients out; each on the
+ * compute chain, over the CP group. The kernel is the whole sequence's,
+ * causal, at the efficiency of half the heads (all_gather: all the heads),
+ * the same FLOPs; the block's compute, the kernel and the FFN add up to
+ * the layer's time. Without CP, or with unfused attention, refused. */
+static void test_train__cp_all_to_all(void **state)
+{
+    fixture *f = *state;
+    plat_gpu *g = &f->p->types[0].gpu, saved = *g;
+    plat_attn_shape shapes[] = {
+        {8192, 8192, 32, 128, true, 0.40, 0.30},
+        {8192, 8192, 16, 128, true, 0.50, 0.35},
+    };
+    train_config c = config(1, 1, 4, 1, 8192, 2);
+    double peak = g->peak_flops[PLAT_BF16], flops = 4.0 * 4096 * 8192 * 4096 * 0.5;
+    uint64_t qkv = (uint64_t)2 * 4096 * (4096 + 2 * 1024), out = (uint64_t)2 * 4096 * 4096;
+    train_gemm l[TRAIN_MAX_GEMMS];
+    train_layer_time t;
+    const wl_op *op;
+    wl *w;
+
+    g->attn_shapes = shapes;
+    g->nattn_shapes = 2;
+    c.l.cp = 2;
+    c.cp_comm = TRAIN_CP_A2A;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
+    train_gemms(f->m8, f->p, &c, l, &t);
+    near_rel(t.attention_fwd_s, flops / (peak * 0.50), 1e-9);
+    near_rel(t.attention_bwd_s, 2.5 * flops / (peak * 0.35), 1e-9);
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "cp kv"), 0);
+    assert_int_equal(count_named(w, 0, "cp all_to_all qkv"), 32 * 2);
+    assert_int_equal(count_named(w, 0, "cp all_to_all dqkv"), 32 * 2);
+    assert_int_equal(bytes_named(w, "cp all_to_all qkv"), qkv);
+    assert_int_equal(bytes_named(w, "cp all_to_all dqkv"), qkv);
+    assert_int_equal(bytes_named(w, "cp all_to_all out"), out);
+    assert_int_equal(bytes_named(w, "cp all_to_all dout"), out);
+    for (size_t i = 0; i < w->ranks[0].nops; i++) {
+        op = &w->ranks[0].ops[i];
+        if (strstr(op->name, "cp all_to_all") != NULL) {
+            assert_int_equal(op->coll, COLL_ALL_TO_ALL);
+            assert_int_equal(w->groups[op->group].n, 2);
+        }
+    }
+    op = find_op(w, 0, "L5 attn fwd core");
+    assert_true(op->ndeps == 1 && waits_for(w, op, "L5 cp all_to_all qkv"));
+    near_rel(op->duration_s, t.attention_fwd_s, 1e-12);
+    assert_true(waits_for(w, find_op(w, 0, "L5 cp all_to_all qkv"), "L5 attn fwd"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 cp all_to_all out"), "L5 attn fwd core"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 attn bwd core"), "L5 cp all_to_all dout"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 cp all_to_all dqkv"), "L5 attn bwd core"));
+    near_rel(find_op(w, 0, "L5 attn fwd")->duration_s + op->duration_s + find_op(w, 0, "L5 mlp fwd")->duration_s,
+             t.fwd_s, 1e-12);
+    near_rel(find_op(w, 0, "L5 attn bwd")->duration_s + find_op(w, 0, "L5 attn bwd core")->duration_s +
+                 find_op(w, 0, "L5 mlp bwd")->duration_s,
+             t.bwd_s, 1e-12);
+    wl_free(w);
+    c.cp_comm = TRAIN_CP_ALL_GATHER; /* the rank's share at all its heads' efficiency */
+    train_gemms(f->m8, f->p, &c, l, &t);
+    near_rel(t.attention_fwd_s, flops / (peak * 0.40), 1e-9);
+    *g = saved;
+    c.cp_comm = TRAIN_CP_A2A;
+    c.l.flash_attention = false;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
+    c.l.flash_attention = true;
+    c.l.cp = 1;
+    c.l.dp = 8;
+    assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
 }
 
 int main(void)
@@ -1517,6 +1625,7 @@ int main(void)
         cmocka_unit_test(test_train__attention_shapes),
         cmocka_unit_test(test_train__ring_attention),
         cmocka_unit_test(test_train__ring_exchanges),
+        cmocka_unit_test(test_train__cp_all_to_all),
         cmocka_unit_test(test_train__stage_layers),
         cmocka_unit_test(test_train__model_flops),
         cmocka_unit_test(test_train__layout_and_graph),
