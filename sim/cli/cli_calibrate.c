@@ -399,7 +399,8 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
         coll_plan *plan = NULL;
         double t;
         int root = coll_kind_root(kind) < 0 ? -1 : ranks[pt[i].root]; /* the row's, as a global rank */
-        if ((err = coll_plan_new_rooted(&plan, p, kind, ranks, nmembers, pt[i].bytes, root, &co)) < 0) {
+        if ((err = coll_plan_new_rooted(&plan, p, kind, ranks, nmembers, pt[i].bytes, root,
+                                        coll_kind_is_p2p(kind) ? NULL : &co)) < 0) {
             diag_error(diag, (sp_loc){log, pt[i].line}, "cannot plan %s of %llu B on this platform",
                        coll_kind_name(kind), (unsigned long long)pt[i].bytes);
             break;

@@ -493,8 +493,12 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         nccl_row row;
 
         sizes_for(&o, nmembers, req, &size, &count);
+        /* --algo and --proto leave the p2p engine alone (send/recv,
+         * all-to-all, gather, scatter), as NCCL_ALGO and NCCL_PROTO do; only
+         * --collnet could matter to it, and does not. */
         if ((err = coll_plan_new_rooted(&plan, p, o.kind, ranks, nmembers, size,
-                                        nccl_root(&o) < 0 ? -1 : ranks[nccl_root(&o)], &o.coll)) < 0) {
+                                        nccl_root(&o) < 0 ? -1 : ranks[nccl_root(&o)],
+                                        coll_kind_is_p2p(o.kind) ? NULL : &o.coll)) < 0) {
             if (err == SP_EINPUT)
                 diag_error(diag, (sp_loc){0},
                            "nccl: no algorithm allowed by --algo/--proto runs %s on this "

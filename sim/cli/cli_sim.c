@@ -299,7 +299,7 @@ void cli_sim_free(cli_sim *s)
 
 /* Stream names, for the timeline's threads and the ops table. */
 static const char *const stream_names[WL_NSTREAMS] = {"compute", "comm (TP/model)", "comm (DP)", "host",
-                                                      "p2p (pipeline)", "comm (CP ring)"};
+                                                      "p2p (pipeline)", "comm (CP)"};
 
 int cli_sim_write_timeline(const cli_sim *s, const plat *p, const char *path, diag_list *diag)
 {
@@ -387,7 +387,7 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
                 {"algorithm", OUT_STR, "", "NCCL algorithm chosen", algo},
                 {"protocol", OUT_STR, "", "NCCL protocol chosen", proto},
                 {"stream", OUT_STR, "", "the stream it ran on: compute, comm (TP/model), comm (DP), host, "
-                 "p2p (pipeline)", stream},
+                 "p2p (pipeline), comm (CP)", stream},
                 {"channels", OUT_I64, "1", "channels (CTAs) NCCL would use for the collective, 0 otherwise", chan},
             };
             err = out_table(f, "/replay/ops", gattrs, 2, cols, sizeof(cols) / sizeof(cols[0]), k);

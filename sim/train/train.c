@@ -385,9 +385,9 @@ typedef struct costs {
      * backward exchanges carry their gradients too, twice the bytes). */
     double ring_first_fwd, ring_step_fwd, ring_first_bwd, ring_step_bwd;
     uint64_t kv_step_bytes;
-    /* CP's all-to-all (cp_comm a2a): a rank's queries, keys and values (the
-     * three gradients backward), and its output (its gradient), bf16; the
-     * all-to-all send buffers. */
+    /* CP's all-to-all (cp_comm a2a), the send buffers, bf16: a rank's
+     * queries, keys and values (backward, their gradients) and its output
+     * (backward, the output and its gradient: twice). */
     uint64_t a2a_qkv_bytes, a2a_out_bytes;
     double head_fwd, head_bwd, embed_fwd, embed_bwd, qlora_dequant;
     uint64_t tp_bytes;   /* all-gather output / reduce-scatter input of a block (nccl-tests size) */
@@ -626,16 +626,16 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->attn_fwd += k->core_fwd + train_memory_time(gpu, elem_attn + drop);
     k->attn_bwd += k->core_bwd + train_memory_time(gpu, 2.0 * elem_attn + drop);
     if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_A2A) {
-        /* Each tensor exchanged is copied twice, read and written: laid out
-         * by destination on one side of its all-to-all, its load-balancing
-         * chunks reordered on the other (TE's flash_attn_a2a_communicate:
-         * movedim().contiguous(); reorder_seq_chunks_for_a2a_*, whose
-         * contiguous() and index_select run as one kernel under its
-         * jit_fuser, torch.compile from PyTorch 2.2). */
+        /* Each tensor exchanged (backward: the output too) is copied twice,
+         * read and written: laid out by destination on one side of its
+         * all-to-all, its load-balancing chunks reordered on the other (TE's
+         * flash_attn_a2a_communicate: movedim().contiguous(); and
+         * reorder_seq_chunks_for_a2a_*'s index_select, its movedim() a no-op
+         * in Megatron's sbhd layout). */
         k->a2a_qkv_bytes = (uint64_t)(2.0 * tok * (q + 2.0 * kv) / tp);
         k->a2a_out_bytes = (uint64_t)(2.0 * tok * q / tp);
         k->attn_fwd += train_memory_time(gpu, 4.0 * (double)(k->a2a_qkv_bytes + k->a2a_out_bytes));
-        k->attn_bwd += train_memory_time(gpu, 4.0 * (double)(k->a2a_qkv_bytes + k->a2a_out_bytes));
+        k->attn_bwd += train_memory_time(gpu, 4.0 * (double)(k->a2a_qkv_bytes + 2 * k->a2a_out_bytes));
     }
     k->mlp_fwd += train_memory_time(gpu, elem_mlp + drop);
     k->mlp_bwd += train_memory_time(gpu, 2.0 * elem_mlp + drop);
@@ -1040,6 +1040,14 @@ static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backwa
     }
 }
 
+/* Which pass a block's operations belong to (their names say so). */
+typedef enum block_pass { PASS_FWD, PASS_RECOMPUTE, PASS_BWD } block_pass;
+
+static const char *pass_name(block_pass p)
+{
+    return p == PASS_BWD ? "bwd" : p == PASS_RECOMPUTE ? "recompute" : "fwd";
+}
+
 /* Context parallelism's ring (cp_comm p2p) inside an attention block, as
  * Transformer Engine's AttnFuncWithCP runs it: each step's kernel beside the
  * exchange of the keys and values for the next (a send to the next rank of
@@ -1060,14 +1068,14 @@ static void lora_colls(gen *g, rank_state *st, int layer, int block, bool backwa
  * the block's compute (`dur`, less the kernels) runs before the ring. The
  * exchanges run on a stream of their own (the CP group's communicator's),
  * not the TP collectives'. */
-static void ring_block(gen *g, rank_state *st, int layer, const char *name, double dur, uint32_t also, bool backward)
+static void ring_block(gen *g, rank_state *st, int layer, const char *name, double dur, uint32_t also, block_pass ps)
 {
     const costs *k = &g->k;
     int cp = g->cp, grp = g->cp_group[st->rank];
+    bool backward = ps == PASS_BWD;
     double first = backward ? k->ring_first_bwd : k->ring_first_fwd;
     double step = backward ? k->ring_step_bwd : k->ring_step_fwd;
     uint32_t x = NONE, deps[2], before = NONE; /* forward: the kernel two steps back */
-    const char *pass = backward ? "bwd" : strstr(name, "recompute") != NULL ? "recompute" : "fwd";
     char nm[64];
 
     op_compute_after(g, st, name, dur - (first + (cp - 1) * step), layer, also);
@@ -1080,13 +1088,13 @@ static void ring_block(gen *g, rank_state *st, int layer, const char *name, doub
                 deps[nd++] = prev_x;
             if (after != NONE)
                 deps[nd++] = after;
-            snprintf(nm, sizeof(nm), "L%d cp ring %s %s %d", layer, pass,
+            snprintf(nm, sizeof(nm), "L%d cp ring %s %s %d", layer, pass_name(ps),
                      !backward || i == 0 ? "kv" : i < cp - 1 ? "kv+dkv" : "dkv", i);
             x = op_coll_on(g, st, WL_STREAM_CP, nm, COLL_SEND_RECV,
                            backward && i > 0 && i < cp - 1 ? 2 * k->kv_step_bytes : k->kv_step_bytes, grp, layer, deps,
                            nd);
         }
-        snprintf(nm, sizeof(nm), "L%d attn %s step %d", layer, pass, i);
+        snprintf(nm, sizeof(nm), "L%d attn %s step %d", layer, pass_name(ps), i);
         before = i > 0 ? prev : NONE;
         op_compute_after(g, st, nm, diagonal ? first : step, layer, prev_x);
     }
@@ -1100,28 +1108,31 @@ static void ring_block(gen *g, rank_state *st, int layer, const char *name, doub
  * ring_block's; under CP's all-to-all, the kernel between its two
  * all-to-alls. */
 static void block_compute(gen *g, rank_state *st, int layer, const char *name, double dur, uint32_t also, int block,
-                          bool backward)
+                          block_pass ps)
 {
     const costs *k = &g->k;
+    bool backward = ps == PASS_BWD;
+    int grp = g->cp_group[st->rank];
     char nm[64];
 
     if (block == 0 && g->cp > 1 && g->c->cp_comm == TRAIN_CP_P2P) {
-        ring_block(g, st, layer, name, dur, also, backward);
+        ring_block(g, st, layer, name, dur, also, ps);
     } else if (block == 0 && g->cp > 1 && g->c->cp_comm == TRAIN_CP_A2A) {
         /* The rest of the block's compute, then the all-to-all into heads,
-         * the kernel, the all-to-all back to the sequence shards, all on the
-         * compute chain (TE waits for each before the next). Backward: the
-         * output's gradient in, the three gradients out. */
+         * the kernel, the all-to-all back to the sequence shards, each
+         * waiting for the one before (TE waits for each all-to-all), on the
+         * CP group's stream. Backward: the output and its gradient in (TE
+         * saves the output in sequence shards), the three gradients out. */
         double core = backward ? k->core_bwd : k->core_fwd;
         op_compute_after(g, st, name, dur - core, layer, also);
-        snprintf(nm, sizeof(nm), "L%d cp all_to_all %s", layer, backward ? "dout" : "qkv");
-        op_mp_coll(g, st, nm, COLL_ALL_TO_ALL, backward ? k->a2a_out_bytes : k->a2a_qkv_bytes,
-                   g->cp_group[st->rank], layer);
-        snprintf(nm, sizeof(nm), "L%d attn %s core", layer, backward ? "bwd" : "fwd");
+        snprintf(nm, sizeof(nm), "L%d cp all_to_all %s %s", layer, pass_name(ps), backward ? "out+dout" : "qkv");
+        st->last = op_coll_on(g, st, WL_STREAM_CP, nm, COLL_ALL_TO_ALL,
+                              backward ? 2 * k->a2a_out_bytes : k->a2a_qkv_bytes, grp, layer, &st->last, 1);
+        snprintf(nm, sizeof(nm), "L%d attn %s core", layer, pass_name(ps));
         op_compute(g, st, nm, core, layer);
-        snprintf(nm, sizeof(nm), "L%d cp all_to_all %s", layer, backward ? "dqkv" : "out");
-        op_mp_coll(g, st, nm, COLL_ALL_TO_ALL, backward ? k->a2a_qkv_bytes : k->a2a_out_bytes,
-                   g->cp_group[st->rank], layer);
+        snprintf(nm, sizeof(nm), "L%d cp all_to_all %s %s", layer, pass_name(ps), backward ? "dqkv" : "out");
+        st->last = op_coll_on(g, st, WL_STREAM_CP, nm, COLL_ALL_TO_ALL,
+                              backward ? k->a2a_qkv_bytes : k->a2a_out_bytes, grp, layer, &st->last, 1);
     } else {
         op_compute_after(g, st, name, dur, layer, also);
     }
@@ -1139,8 +1150,9 @@ static void block_compute(gen *g, rank_state *st, int layer, const char *name, d
  * overlap, its gather (forward) and reduce-scatter (backward) stay whole
  * (lora_colls). */
 static void tp_block(gen *g, rank_state *st, int layer, const char *what, double dur, uint32_t also, int block,
-                     bool backward)
+                     block_pass ps)
 {
+    bool backward = ps == PASS_BWD;
     char name[64];
     uint64_t bytes = g->k.tp_bytes, first = bytes / (uint64_t)g->tp;
     int tpg = g->tp_group[st->rank];
@@ -1148,14 +1160,14 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
 
     if (g->tp <= 1) {
         snprintf(name, sizeof(name), "L%d %s", layer, what);
-        block_compute(g, st, layer, name, dur, also, block, backward);
+        block_compute(g, st, layer, name, dur, also, block, ps);
         return;
     }
     if (!g->c->tp_overlap) {
         snprintf(name, sizeof(name), "L%d tp all_gather", layer);
         op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
         snprintf(name, sizeof(name), "L%d %s", layer, what);
-        block_compute(g, st, layer, name, dur, also, block, backward);
+        block_compute(g, st, layer, name, dur, also, block, ps);
         lora_colls(g, st, layer, block, backward);
         snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
         op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, bytes, tpg, layer);
@@ -1177,7 +1189,7 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
             st->last = ag1;
         }
         snprintf(name, sizeof(name), "L%d %s", layer, what);
-        block_compute(g, st, layer, name, dur, also, block, backward);
+        block_compute(g, st, layer, name, dur, also, block, ps);
         if (whole && backward) {
             lora_colls(g, st, layer, block, backward);
             deps[0] = st->last;
@@ -1231,13 +1243,13 @@ static void layer_forward(gen *g, rank_state *st, int layer, bool recompute, uin
         op_mp_coll(g, st, name, COLL_ALL_GATHER, k->kv_bytes, g->cp_group[st->rank], layer);
     }
     snprintf(name, sizeof(name), "attn %s", what);
-    tp_block(g, st, layer, name, k->attn_fwd + k->qlora_dequant / 2, gathered, 0, false);
+    tp_block(g, st, layer, name, k->attn_fwd + k->qlora_dequant / 2, gathered, 0, recompute ? PASS_RECOMPUTE : PASS_FWD);
     if (g->moe) {
         moe_block(g, st, layer, what, false);
         return;
     }
     snprintf(name, sizeof(name), "mlp %s", what);
-    tp_block(g, st, layer, name, k->mlp_fwd + k->qlora_dequant / 2, NONE, 1, false);
+    tp_block(g, st, layer, name, k->mlp_fwd + k->qlora_dequant / 2, NONE, 1, recompute ? PASS_RECOMPUTE : PASS_FWD);
 }
 
 static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
@@ -1255,9 +1267,9 @@ static void layer_backward(gen *g, rank_state *st, int layer, uint32_t gathered)
             op_compute_after(g, st, "zero3 wait", 0.0, layer, gathered);
         moe_block(g, st, layer, "bwd", true);
     } else {
-        tp_block(g, st, layer, "mlp bwd", k->mlp_bwd + k->qlora_dequant / 2, gathered, 1, true);
+        tp_block(g, st, layer, "mlp bwd", k->mlp_bwd + k->qlora_dequant / 2, gathered, 1, PASS_BWD);
     }
-    tp_block(g, st, layer, "attn bwd", k->attn_bwd + extra + k->qlora_dequant / 2, NONE, 0, true);
+    tp_block(g, st, layer, "attn bwd", k->attn_bwd + extra + k->qlora_dequant / 2, NONE, 0, PASS_BWD);
     if (g->cp > 1 && g->c->cp_comm == TRAIN_CP_ALL_GATHER) {
         snprintf(name, sizeof(name), "L%d cp kv reduce_scatter", layer);
         op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, k->kv_bytes, g->cp_group[st->rank], layer);
@@ -1703,18 +1715,20 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
         err = model_time(p, co, COLL_ALL_GATHER, ranks, g.cp, (double)g.k.kv_bytes, &t_kv);
         t_kv_bwd = t_kv;
     } else if (err == SP_OK && g.cp > 1 && c->cp_comm == TRAIN_CP_A2A) {
-        /* The two all-to-alls, exposed, each pass (alpha-beta, as below). */
-        for (int i = 0; i < 2 && err == SP_OK; i++) {
+        /* The two all-to-alls of each pass, exposed (alpha-beta, as above):
+         * forward the queries, keys and values, then the output; backward
+         * the output and its gradient, then the three gradients. */
+        const uint64_t bytes[3] = {g.k.a2a_qkv_bytes, g.k.a2a_out_bytes, 2 * g.k.a2a_out_bytes};
+        double t[3] = {0.0, 0.0, 0.0};
+        for (int i = 0; i < 3 && err == SP_OK; i++) {
             coll_plan *x = NULL;
-            double t = 0.0;
-            if ((err = coll_plan_new(&x, p, COLL_ALL_TO_ALL, ranks, g.cp,
-                                     i == 0 ? g.k.a2a_qkv_bytes : g.k.a2a_out_bytes, NULL)) == SP_OK &&
-                (t = coll_plan_alpha_beta_s(x)) < 0.0)
+            if ((err = coll_plan_new(&x, p, COLL_ALL_TO_ALL, ranks, g.cp, bytes[i], NULL)) == SP_OK &&
+                (t[i] = coll_plan_alpha_beta_s(x)) < 0.0)
                 err = SP_ENOMEM;
             coll_plan_free(x);
-            t_kv += t;
         }
-        t_kv_bwd = t_kv;
+        t_kv = t[0] + t[1];
+        t_kv_bwd = t[2] + t[0];
     } else if (err == SP_OK && g.cp > 1 && c->cp_comm == TRAIN_CP_P2P) {
         /* The ring's exchanges (ring_block): what the steps' kernels do not
          * cover, exchange 0 beside the causal step. Send/recv has no NCCL

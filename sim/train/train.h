@@ -75,7 +75,7 @@
  * sequence shard of the queries, keys and values into the whole sequence
  * for heads / CP of its heads, the kernel runs causal over the whole
  * sequence on those heads, and an all-to-all returns the output to the
- * sequence shards (backward: the output's gradient, then the three
+ * sequence shards (backward: the output and its gradient, then the three
  * gradients), exposed; needs the heads and key/value heads per TP rank to
  * be multiples of CP. */
 typedef enum train_cp_comm {

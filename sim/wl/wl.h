@@ -33,7 +33,7 @@ typedef enum wl_stream {
     WL_STREAM_COMM_DP,
     WL_STREAM_HOST, /* CPU-side operations of a trace: they overlap the GPU's */
     WL_STREAM_P2P,  /* pipeline sends and receives (generated training steps) */
-    WL_STREAM_CP,   /* context parallelism's ring exchanges (generated steps: its own communicator's stream) */
+    WL_STREAM_CP,   /* context parallelism's exchanges (generated steps: the CP group's communicator) */
     WL_NSTREAMS
 } wl_stream;
 

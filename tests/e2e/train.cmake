@@ -302,6 +302,9 @@ sp_e2e(train.cp_a2a_heads RC 2
   ARGS "train|-p|platforms/superpod-h100.cfg|-n|2|-m|${m8}|--tp|8|--cp|2|--cp-comm-type|a2a|-o|${SP_OUT}/cp-a2a-heads.h5"
   STDERR "cp_comm_type a2a splits each TP rank's heads over CP: Llama 3 8B has 4 query and 1 key/value heads per TP rank, not both multiples of CP 2"
   ABSENT "${SP_OUT}/cp-a2a-heads.h5")
+sp_e2e(train.cp_a2a_chunks RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--seq|8190|--cp-comm-type|a2a|--no-flash"
+  STDERR "cp_comm_type a2a reorders the sequence in 2 x CP = 4 chunks: sequence 8190 is not a multiple of 4.*cp_comm_type a2a runs fused attention kernels")
 sp_e2e(train.cp_a2a_h5 RC 0
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|2|--cp|4|--seq|8192|--gbs|2|--cp-comm-type|a2a|-o|${SP_OUT}/cp-a2a.h5"
   STDOUT "CP all-to-all \\(a2a\\)")

@@ -1545,11 +1545,15 @@ static void test_train__ring_exchanges(void **state)
 /* Context parallelism's all-to-all (cp_comm a2a), CP 2 on one DGX H100:
  * the queries, keys and values of the rank's sequence shard out to heads /
  * CP of its heads over the whole sequence, the kernel, the output back;
- * backward the output's gradient in, the three gradients out; each on the
- * compute chain, over the CP group. The kernel is the whole sequence's,
- * causal, at the efficiency of half the heads (all_gather: all the heads),
- * the same FLOPs; the block's compute, the kernel and the FFN add up to
- * the layer's time. Without CP, or with unfused attention, refused. */
+ * backward the output and its gradient in, the three gradients out; each
+ * after the work before it and before the work after it, on the CP
+ * group's stream. The kernel is the whole sequence's, causal, at the
+ * efficiency of half the heads (all_gather: all the heads), the same
+ * FLOPs; each tensor exchanged is copied twice, read and written; the
+ * block's compute, the kernel and the FFN add up to the layer's time.
+ * Under TP overlap and full recompute, the TP collectives keep their own
+ * stream and the recomputed kernel is named so. Without CP, or with
+ * unfused attention, refused. */
 static void test_train__cp_all_to_all(void **state)
 {
     fixture *f = *state;
@@ -1559,7 +1563,8 @@ static void test_train__cp_all_to_all(void **state)
         {8192, 8192, 16, 128, true, 0.50, 0.35},
     };
     train_config c = config(1, 1, 4, 1, 8192, 2);
-    double peak = g->peak_flops[PLAT_BF16], flops = 4.0 * 4096 * 8192 * 4096 * 0.5;
+    double peak = g->peak_flops[PLAT_BF16], bw = g->mem_bw_Bps * g->eff_memory;
+    double flops = 4.0 * 4096 * 8192 * 4096 * 0.5, ag_fwd, ag_bwd, ag_core_fwd, ag_core_bwd;
     uint64_t qkv = (uint64_t)2 * 4096 * (4096 + 2 * 1024), out = (uint64_t)2 * 4096 * 4096;
     train_gemm l[TRAIN_MAX_GEMMS];
     train_layer_time t;
@@ -1569,6 +1574,16 @@ static void test_train__cp_all_to_all(void **state)
     g->attn_shapes = shapes;
     g->nattn_shapes = 2;
     c.l.cp = 2;
+    /* all_gather first: its block, kernel included. */
+    train_gemms(f->m8, f->p, &c, l, &t);
+    near_rel(t.attention_fwd_s, flops / (peak * 0.40), 1e-9);
+    ag_core_fwd = t.attention_fwd_s;
+    ag_core_bwd = t.attention_bwd_s;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    ag_fwd = find_op(w, 0, "L5 attn fwd")->duration_s;
+    ag_bwd = find_op(w, 0, "L5 attn bwd")->duration_s;
+    wl_free(w);
+
     c.cp_comm = TRAIN_CP_A2A;
     assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
     train_gemms(f->m8, f->p, &c, l, &t);
@@ -1577,36 +1592,57 @@ static void test_train__cp_all_to_all(void **state)
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
     assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
     assert_int_equal(count_named(w, 0, "cp kv"), 0);
-    assert_int_equal(count_named(w, 0, "cp all_to_all qkv"), 32 * 2);
-    assert_int_equal(count_named(w, 0, "cp all_to_all dqkv"), 32 * 2);
-    assert_int_equal(bytes_named(w, "cp all_to_all qkv"), qkv);
-    assert_int_equal(bytes_named(w, "cp all_to_all dqkv"), qkv);
-    assert_int_equal(bytes_named(w, "cp all_to_all out"), out);
-    assert_int_equal(bytes_named(w, "cp all_to_all dout"), out);
+    assert_int_equal(count_named(w, 0, "cp all_to_all fwd qkv"), 32 * 2);
+    assert_int_equal(count_named(w, 0, "cp all_to_all bwd dqkv"), 32 * 2);
+    assert_int_equal(bytes_named(w, "cp all_to_all fwd qkv"), qkv);
+    assert_int_equal(bytes_named(w, "cp all_to_all fwd out"), out);
+    assert_int_equal(bytes_named(w, "cp all_to_all bwd out+dout"), 2 * out);
+    assert_int_equal(bytes_named(w, "cp all_to_all bwd dqkv"), qkv);
     for (size_t i = 0; i < w->ranks[0].nops; i++) {
         op = &w->ranks[0].ops[i];
         if (strstr(op->name, "cp all_to_all") != NULL) {
             assert_int_equal(op->coll, COLL_ALL_TO_ALL);
             assert_int_equal(w->groups[op->group].n, 2);
+            assert_int_equal(op->stream, WL_STREAM_CP);
         }
     }
     op = find_op(w, 0, "L5 attn fwd core");
-    assert_true(op->ndeps == 1 && waits_for(w, op, "L5 cp all_to_all qkv"));
+    assert_true(op->ndeps == 1 && waits_for(w, op, "L5 cp all_to_all fwd qkv"));
     near_rel(op->duration_s, t.attention_fwd_s, 1e-12);
-    assert_true(waits_for(w, find_op(w, 0, "L5 cp all_to_all qkv"), "L5 attn fwd"));
-    assert_true(waits_for(w, find_op(w, 0, "L5 cp all_to_all out"), "L5 attn fwd core"));
-    assert_true(waits_for(w, find_op(w, 0, "L5 attn bwd core"), "L5 cp all_to_all dout"));
-    assert_true(waits_for(w, find_op(w, 0, "L5 cp all_to_all dqkv"), "L5 attn bwd core"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 cp all_to_all fwd qkv"), "L5 attn fwd"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 cp all_to_all fwd out"), "L5 attn fwd core"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 mlp fwd"), "L5 cp all_to_all fwd out"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 attn bwd core"), "L5 cp all_to_all bwd out+dout"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 cp all_to_all bwd dqkv"), "L5 attn bwd core"));
+    /* The rest of the block: all_gather's less its kernel, plus the copies. */
+    near_rel(find_op(w, 0, "L5 attn fwd")->duration_s, ag_fwd - ag_core_fwd + 4.0 * (double)(qkv + out) / bw, 1e-9);
+    near_rel(find_op(w, 0, "L5 attn bwd")->duration_s, ag_bwd - ag_core_bwd + 4.0 * (double)(qkv + 2 * out) / bw,
+             1e-9);
     near_rel(find_op(w, 0, "L5 attn fwd")->duration_s + op->duration_s + find_op(w, 0, "L5 mlp fwd")->duration_s,
              t.fwd_s, 1e-12);
-    near_rel(find_op(w, 0, "L5 attn bwd")->duration_s + find_op(w, 0, "L5 attn bwd core")->duration_s +
-                 find_op(w, 0, "L5 mlp bwd")->duration_s,
-             t.bwd_s, 1e-12);
     wl_free(w);
-    c.cp_comm = TRAIN_CP_ALL_GATHER; /* the rank's share at all its heads' efficiency */
-    train_gemms(f->m8, f->p, &c, l, &t);
-    near_rel(t.attention_fwd_s, flops / (peak * 0.40), 1e-9);
+
+    c = config(2, 1, 2, 1, 8192, 2);
+    c.l.cp = 2;
+    c.cp_comm = TRAIN_CP_A2A;
+    c.tp_overlap = true;
+    c.l.recompute = MODEL_RECOMPUTE_FULL;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
+    assert_int_equal(count_named(w, 0, "attn recompute core"), 32 * 2);
+    assert_int_equal(count_named(w, 0, "cp all_to_all recompute qkv"), 32 * 2);
+    for (size_t i = 0; i < w->ranks[0].nops; i++) {
+        op = &w->ranks[0].ops[i];
+        if (strstr(op->name, "tp ") != NULL)
+            assert_int_equal(op->stream, WL_STREAM_COMM);
+        if (strstr(op->name, "cp all_to_all") != NULL)
+            assert_int_equal(op->stream, WL_STREAM_CP);
+    }
+    wl_free(w);
+
     *g = saved;
+    c = config(1, 1, 4, 1, 8192, 2);
+    c.l.cp = 2;
     c.cp_comm = TRAIN_CP_A2A;
     c.l.flash_attention = false;
     assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_EINPUT);
