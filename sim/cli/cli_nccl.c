@@ -462,8 +462,13 @@ int cli_nccl(int argc, char **argv, diag_list *diag)
         printf("# scalepath %s nccl: %s_perf on %s: %s; %d rank(s) in the communicator\n",
                SP_VERSION, coll_kind_name(o.kind), p->name, what, nmembers);
     }
-    printf("# algorithm and protocol chosen per size as NCCL's cost model does%s\n",
-           o.coll.algo_mask || o.coll.proto_mask ? ", among those --algo/--proto allow" : "");
+    if (coll_kind_is_p2p(o.kind))
+        printf("# the p2p engine: LL or Simple per size as NCCL picks them%s\n",
+               o.coll.algo_mask || o.coll.proto_mask ? " (--algo/--proto do not apply, as NCCL_ALGO/NCCL_PROTO do not)"
+                                                    : "");
+    else
+        printf("# algorithm and protocol chosen per size as NCCL's cost model does%s\n",
+               o.coll.algo_mask || o.coll.proto_mask ? ", among those --algo/--proto allow" : "");
     if (o.coll.collnet)
         printf("# CollNet enabled (NCCL_COLLNET_ENABLE=1): %s\n",
                p->fabric.in_network_reduction

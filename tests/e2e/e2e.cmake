@@ -317,8 +317,8 @@ sp_e2e(choice.bad_algo RC 2 ARGS "${spark}|--algo|Rung" STDERR "option --algo: e
 sp_e2e(choice.tree_not_for_allgather RC 2 ARGS "${spark}|-c|all_gather|--algo|Tree"
   STDERR "no algorithm allowed by --algo/--proto runs all_gather")
 # --algo and --proto leave the p2p engine alone, as NCCL_ALGO and NCCL_PROTO do.
-sp_e2e(nccl.alltoall_algo RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-c|alltoall|--algo|Ring|--proto|LL128|-b|1M|-e|1M"
-  STDOUT "1048576 +32768 +float")
+sp_e2e(nccl.alltoall_algo RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-c|alltoall|--algo|Ring|--proto|LL128|-b|1M|-e|1M|-v"
+  STDOUT "--algo/--proto do not apply.* 1048576 +32768 +float .* P2P +LL ")
 
 # --- -g: a communicator of the first G GPUs of each node (one rail: 48 GB/s NIC).
 sp_e2e(nccl.ranks_per_node RC 0 ARGS "nccl|-p|platforms/dgx-h100.cfg|-n|2|-g|1|-b|1G|-e|1G|-v"
