@@ -90,6 +90,11 @@ MLPERF_NOTE = ("adapters on attention (qkv, proj), rank 16, dropout 0.1 before t
                "disable_parameter_transpose_cache); the adapters' output exchanged all-to-all (LORA_A2A=1 in "
                "the runs' common configuration)")
 TF, TOK, TFC = "TFLOP/s", "tokens/s", "causal"
+STATION_TE = ("catid/dgx_station_benchmarks @ 0e28fece, transformer-engine-training/README.md (bf16, batch 64 per "
+              "rank: 533.638 ms a step, 245,620 tokens/s on one DGX Station; batches 8, 16, 32: 245,379, 244,523, "
+              "246,731) and recipes/benchmark_te_training.py (the workload: workloads/models/te-decoder-973m.cfg); "
+              "NVIDIA PyTorch 26.07, Transformer Engine 2.18")
+TE973 = "workloads/models/te-decoder-973m.cfg"
 LLAMA3_V8 = "micro-batch 1, 8 virtual stages of one layer (section 3.3.2)"
 
 # The MoE layouts of NVIDIA's tables (the same in 25.09 and 25.11).
@@ -199,6 +204,10 @@ CASES = [
       "--gbs", "128", "--mbs", "1", "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention",
       "--lora-dropout", "0.1", "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--tp-overlap",
       "--lora-a2a", "--fold", "on"]),
+    ("TE decoder stack 973M, 1 DGX Station, seq 2K, MBS 64, bf16", 245620.0, TOK, STATION_TE,
+     "bf16 weights and fused AdamW's moments, no master copy (--adam pure-bf16); one micro-batch per step",
+     ["-p", "platforms/dgx-station.cfg", "-m", TE973, "--seq", "2048", "--mbs", "64", "--microbatches", "1",
+      "--adam", "pure-bf16"]),
     ("Llama 2 70B LoRA, 8 B200, CP2, FP8, MLPerf v4.1 preview", 4.6995 * 8192 / 8, TOK, MLPERF_B200,
      MLPERF_NOTE + "; context parallel as the run's all-to-all (cp_comm_type a2a); CUDA graphs",
      ["-p", "platforms/dgx-b200.cfg", "-m", M2_70, "--cp", "2", "--cp-comm-type", "a2a", "--seq", "8192", "--gbs", "8",

@@ -24,7 +24,7 @@ static const cfg_key model_keys[] = {
     {"experts",         CFG_INT,    false, 0, 1e6, false, "mixture of experts: experts per layer (default 0: dense)"},
     {"top_k",           CFG_INT,    false, 1, 1e6, false, "MoE: experts per token"},
     {"moe_ffn_hidden_size", CFG_INT, false, 1, 1e7, false, "MoE: an expert's FFN inner dimension (default ffn_hidden_size)"},
-    {"position_embedding", CFG_STRING, false, 0, 0, false, "\"rotary\" (default) or \"learned\" (a table of max_position_embeddings)"},
+    {"position_embedding", CFG_STRING, false, 0, 0, false, "\"rotary\" (default), \"learned\" (a table of max_position_embeddings) or \"none\""},
     {"max_position_embeddings", CFG_INT, false, 1, 1e8, false, "learned positions: the table's rows, the longest sequence"},
     {"hidden_dropout",  CFG_NUMBER, false, 0, 1, false, "dropout probability after attention and FFN (default 0)"},
     {"attention_dropout", CFG_NUMBER, false, 0, 1, false, "dropout probability on attention probabilities (default 0)"},
@@ -72,10 +72,11 @@ int model_load(model **out, const char *path, diag_list *diag)
     m->moe_ffn = (int)cfg_int(root, "moe_ffn_hidden_size", m->ffn);
     pos = cfg_string(root, "position_embedding", "rotary");
     m->learned_positions = strcmp(pos, "learned") == 0;
+    m->no_positions = strcmp(pos, "none") == 0;
     m->max_positions = (int)cfg_int(root, "max_position_embeddings", 0);
-    if (!m->learned_positions && strcmp(pos, "rotary") != 0) {
+    if (!m->learned_positions && !m->no_positions && strcmp(pos, "rotary") != 0) {
         diag_error(diag, cfg_loc(&f, config_setting_get_member(root, "position_embedding")),
-                   "model: position_embedding \"%s\" is not \"rotary\" or \"learned\"", pos);
+                   "model: position_embedding \"%s\" is not \"rotary\", \"learned\" or \"none\"", pos);
         err = SP_EINPUT;
     } else if (m->learned_positions != (m->max_positions > 0)) {
         diag_error(diag, cfg_loc(&f, config_setting_get_member(root, m->learned_positions ? "position_embedding"

@@ -36,6 +36,7 @@ typedef struct model {
     int top_k;       /* experts each token is routed to */
     int moe_ffn;     /* an expert's FFN inner dimension */
     bool learned_positions;   /* a learned table of absolute positions (GPT-2) instead of rotary */
+    bool no_positions;        /* no position embedding at all (a bare block stack) */
     int max_positions;        /* its rows: the longest sequence it takes */
     double hidden_dropout;    /* dropout probability after attention and after the FFN; 0 = none */
     double attention_dropout; /* on the attention probabilities; 0 = none */

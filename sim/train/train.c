@@ -566,7 +566,7 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     const double gemms_mlp[2][3] = {{tok, up / tp, h}, {tok, h, f / tp}};
     double core_flops = 4.0 * tok * S * q / tp * 0.5; /* QK^T and PV, causal: half */
     double core_bytes = 2.0 * (2.0 * tok * q + 2.0 * S * l->micro_batch * kv) / tp;
-    double rotary = m->learned_positions ? 0.0 : 2.0 * tok * (q + kv) / tp;
+    double rotary = m->learned_positions || m->no_positions ? 0.0 : 2.0 * tok * (q + kv) / tp;
     double elem_attn = 2.0 * (tok / tp * 5.0 * h + rotary);                  /* norm, residual; rotary */
     double elem_mlp = 2.0 * (tok / tp * 5.0 * h + tok * (up + f) / tp);      /* norm, residual; SwiGLU */
     /* Hidden dropout, after attention and after the FFN (Megatron-LM's

@@ -75,9 +75,9 @@ sp_e2e(bad.study.keys RC 2 ARGS "study|tests/bad/study/bad-keys.cfg|-o|${SP_OUT}
 sp_e2e(bad.study.truncated RC 2 ARGS "study|tests/bad/study/truncated.cfg|-o|${SP_OUT}/bad-study2.h5"
   STDERR "truncated.cfg:4: error: syntax error" ABSENT "${SP_OUT}/bad-study2.h5")
 sp_e2e(bad.study.missing RC 2 ARGS "study|tests/bad/study/no-such-study.cfg" STDERR "no-such-study.cfg: error: cannot read")
-# Lab 4 (docs/labs/lab4-what-to-buy.md): with 120 days, the pretraining job needs only a DGX Station.
-add_test(NAME e2e.lab4.longer_deadline COMMAND ${SP_EXE} study docs/labs/lab4-120days.cfg WORKING_DIRECTORY ${SP_ROOT})
-set_tests_properties(e2e.lab4.longer_deadline PROPERTIES LABELS e2e TIMEOUT 600 PASS_REGULAR_EXPRESSION
+# Lab 4 (docs/labs/lab4-what-to-buy.md): with 90 days, the pretraining job needs only a DGX Station.
+add_test(NAME e2e.lab4.ninety_days COMMAND ${SP_EXE} study docs/labs/lab4-90days.cfg WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.lab4.ninety_days PROPERTIES LABELS e2e TIMEOUT 600 PASS_REGULAR_EXPRESSION
   "== pretrain-8b:.*recommended: DGX Station: the cheapest rung to buy")
 sp_e2e(bad.study.unsupported RC 2 ARGS "study|tests/bad/study/unsupported.cfg"
   STDERR "unsupported.cfg:6: error: job \"fp4-on-hopper\": rung \"H100\": the H100-SXM has no fp4 peak rate.*unsupported.cfg:11: error: rung \"mixed lab\": platform lab-mixed mixes node types")

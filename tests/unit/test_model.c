@@ -631,6 +631,15 @@ static void test_model__dropout(void **state)
     assert_true(has_message(d, "bad-model-keys.cfg:11: error:"));
     assert_true(has_message(d, "bad-model-keys.cfg:12: error: model: max_position_embeddings goes with"));
     assert_null(m);
+    /* Position embeddings: rotary, learned or none, nothing else. */
+    assert_int_equal(model_load(&m, FIXTURES "/bad-position.cfg", d), SP_EINPUT);
+    assert_true(has_message(d, "bad-position.cfg:9: error: model: position_embedding \"alibi\" is not \"rotary\", "
+                               "\"learned\" or \"none\""));
+    assert_null(m);
+    assert_int_equal(model_load(&m, FIXTURES "/../../../workloads/models/te-decoder-973m.cfg", d), SP_OK);
+    assert_true(m->no_positions && !m->learned_positions);
+    near_rel(model_position_params(m), 0.0, 0.0);
+    model_free(m);
 }
 
 /* GPT-2's learned absolute positions: a table of max_position_embeddings x

@@ -901,6 +901,14 @@ static void test_train__learned_positions(void **state)
     assert_true(has_message(f->d, "sequence 16384 is longer than the model's 8192 learned positions"));
     f->m8->learned_positions = false;
     f->m8->max_positions = 0;
+    /* No position embedding at all: no rotary, no table, any sequence. */
+    f->m8->no_positions = true;
+    c.l.seq_len = 2048;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    near_rel(fwd - sum_named(w, 0, "attn fwd"), 32 * rotary, 1e-9);
+    near_rel(bwd - sum_named(w, 0, "attn bwd"), 32 * 2 * rotary, 1e-9);
+    wl_free(w);
+    f->m8->no_positions = false;
 }
 
 /* Mixture of experts: Mixtral 8x7B's published sizes (47B parameters, 13B
