@@ -303,6 +303,31 @@ def spark_sweep(exe):
     print(f"  source: {SPARK_SRC}")
 
 
+# One DGX Station, the four-layer Transformer Engine stack in bf16, one
+# micro-batch per step, at each batch the source ran (its results.csv: mean
+# tokens/s and torch.cuda.max_memory_allocated in MiB).
+STATION_SWEEP = [(8, 245378.614, 16488.704), (16, 244522.826, 27377.204), (32, 246731.030, 49154.204),
+                 (64, 245619.529, 92708.204)]
+
+
+def station_sweep(exe):
+    """The Station sweep: predicted tokens/s and memory beside the measured."""
+    print("\nDGX Station, TE decoder stack 973M, bf16, one micro-batch per step (--adam pure-bf16):")
+    print(f"  {'mbs':>3s} {'measured':>9s} {'predicted':>9s} {'error':>7s}   {'GB meas':>7s} {'pred':>6s} {'error':>7s}")
+    for mbs, tok, mib in STATION_SWEEP:
+        p = subprocess.run([exe, "train", "-p", "platforms/dgx-station.cfg", "-m", TE973, "--seq", "2048", "--mbs",
+                            str(mbs), "--microbatches", "1", "--adam", "pure-bf16"], capture_output=True, text=True)
+        if p.returncode != 0:
+            print(f"  {mbs:3d}  failed: {p.stderr.strip().splitlines()[-1:]}")
+            continue
+        got = float(re.search(r"tokens/s +([0-9.]+)", p.stdout).group(1))
+        mem = re.search(r"memory per GPU +([0-9.]+) GB.*CUDA context and NCCL buffers ([0-9.]+)", p.stdout)
+        pred_gb = float(mem.group(1)) - float(mem.group(2))  # torch's peak allocation excludes the context
+        gb = mib * 2**20 / 1e9
+        print(f"  {mbs:3d} {tok:9.0f} {got:9.0f} {(got - tok) / tok * 100.0:+6.1f}%   {gb:7.2f} {pred_gb:6.2f} "
+              f"{(pred_gb - gb) / gb * 100.0:+6.1f}%")
+
+
 def run(exe, args):
     t0 = time.time()
     p = subprocess.run([exe, "train"] + args, capture_output=True, text=True)
@@ -343,6 +368,7 @@ def main(argv):
         if unit == TF:
             print(f"{'':58s} {'':9s} {got[TFC]:9.1f} {'causal':8s} {ec:+6.1f}%")
     spark_sweep(a.scalepath)
+    station_sweep(a.scalepath)
     print("\nsources:")
     for s in sorted({c[3] for c in CASES}):
         print("  " + s)

@@ -56,7 +56,8 @@ double model_kv_dim(const model *m);
  * v, o), FFN (every expert and the router for MoE), norms. */
 double model_params(const model *m);
 /* Of them, a learned position table's (max_positions x hidden; 0 with
- * rotary embeddings): on the first pipeline stage, whole on every TP rank. */
+ * rotary embeddings or none): on the first pipeline stage, whole on every
+ * TP rank. */
 double model_position_params(const model *m);
 double model_layer_params(const model *m);
 /* Of a layer's parameters, those of the experts (0 for a dense model). */
