@@ -264,6 +264,18 @@ SPARK_SWEEP = [
 ]
 
 
+def sweep_point(exe, args):
+    """One sweep point: (tokens/s, memory per GPU less the CUDA context, GB) or
+    (None, the error's last line). torch's peak allocation, which the
+    sweeps' sources report, excludes the context."""
+    p = subprocess.run([exe, "train"] + args, capture_output=True, text=True)
+    if p.returncode != 0:
+        return None, p.stderr.strip().splitlines()[-1:]
+    got = float(re.search(r"tokens/s +([0-9.]+)", p.stdout).group(1))
+    mem = re.search(r"memory per GPU +([0-9.]+) GB.*CUDA context and NCCL buffers ([0-9.]+)", p.stdout)
+    return got, float(mem.group(1)) - float(mem.group(2))
+
+
 def spark_sweep(exe):
     """The Spark sweep: predicted tokens/s and memory beside the measured."""
     import tempfile
@@ -281,17 +293,13 @@ def spark_sweep(exe):
         with open(models[2048], "w") as f:
             f.write(text)
         for prec, seq, mbs, tok, real, gib in SPARK_SWEEP:
-            p = subprocess.run([exe, "train", "-p", "platforms/dgx-spark.cfg", "-m", models[seq], "--mbs", str(mbs),
-                                "--seq", str(seq), "--microbatches", "1", "--adam", "pure-bf16", "--precision", prec,
-                                "--loss", "unfused"],
-                               capture_output=True, text=True)
-            if p.returncode != 0:
-                print(f"  {prec:4s} {seq:5d} {mbs:3d}  failed: {p.stderr.strip().splitlines()[-1:]}")
+            got, pred = sweep_point(exe, ["-p", "platforms/dgx-spark.cfg", "-m", models[seq], "--mbs", str(mbs),
+                                          "--seq", str(seq), "--microbatches", "1", "--adam", "pure-bf16",
+                                          "--precision", prec, "--loss", "unfused"])
+            if got is None:
+                print(f"  {prec:4s} {seq:5d} {mbs:3d}  failed: {pred}")
                 continue
-            got = float(re.search(r"tokens/s +([0-9.]+)", p.stdout).group(1))
-            mem = re.search(r"memory per GPU +([0-9.]+) GB.*CUDA context and NCCL buffers ([0-9.]+)", p.stdout)
-            # torch's peak allocation excludes the CUDA context.
-            pred_gib = (float(mem.group(1)) - float(mem.group(2))) * 1e9 / 2**30
+            pred_gib = pred * 1e9 / 2**30
             e = (got - tok) / tok * 100.0
             errs.append(e)
             print(f"  {prec:4s} {seq:5d} {mbs:3d} {tok:9.0f} {f'{real:.0f}' if real else '-':>7s} {got:9.0f} "
@@ -315,14 +323,11 @@ def station_sweep(exe):
     print("\nDGX Station, TE decoder stack 973M, bf16, one micro-batch per step (--adam pure-bf16):")
     print(f"  {'mbs':>3s} {'measured':>9s} {'predicted':>9s} {'error':>7s}   {'GB meas':>7s} {'pred':>6s} {'error':>7s}")
     for mbs, tok, mib in STATION_SWEEP:
-        p = subprocess.run([exe, "train", "-p", "platforms/dgx-station.cfg", "-m", TE973, "--seq", "2048", "--mbs",
-                            str(mbs), "--microbatches", "1", "--adam", "pure-bf16"], capture_output=True, text=True)
-        if p.returncode != 0:
-            print(f"  {mbs:3d}  failed: {p.stderr.strip().splitlines()[-1:]}")
+        got, pred_gb = sweep_point(exe, ["-p", "platforms/dgx-station.cfg", "-m", TE973, "--seq", "2048", "--mbs",
+                                         str(mbs), "--microbatches", "1", "--adam", "pure-bf16"])
+        if got is None:
+            print(f"  {mbs:3d}  failed: {pred_gb}")
             continue
-        got = float(re.search(r"tokens/s +([0-9.]+)", p.stdout).group(1))
-        mem = re.search(r"memory per GPU +([0-9.]+) GB.*CUDA context and NCCL buffers ([0-9.]+)", p.stdout)
-        pred_gb = float(mem.group(1)) - float(mem.group(2))  # torch's peak allocation excludes the context
         gb = mib * 2**20 / 1e9
         print(f"  {mbs:3d} {tok:9.0f} {got:9.0f} {(got - tok) / tok * 100.0:+6.1f}%   {gb:7.2f} {pred_gb:6.2f} "
               f"{(pred_gb - gb) / gb * 100.0:+6.1f}%")

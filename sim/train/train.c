@@ -1630,6 +1630,21 @@ static int model_time(const plat *p, const coll_opts *co, coll_kind kind, const 
     return SP_OK;
 }
 
+/* The time of a p2p-engine operation (all-to-all, send/recv), which NCCL's
+ * model does not time: its alpha-beta time on an idle fabric, seconds. */
+static int alpha_beta_time(const plat *p, coll_kind kind, const int *ranks, int n, uint64_t bytes, double *out)
+{
+    coll_plan *c = NULL;
+    int err;
+
+    *out = 0.0;
+    if ((err = coll_plan_new(&c, p, kind, ranks, n, bytes, NULL)) < 0)
+        return err;
+    *out = coll_plan_alpha_beta_s(c);
+    coll_plan_free(c);
+    return *out < 0.0 ? SP_ENOMEM : SP_OK;
+}
+
 /* The tensor-parallel communication (an all-gather of t_ag s, a
  * reduce-scatter of t_rs s) a block of `comp` s of compute leaves exposed:
  * all of it; or, overlapped (tp_block), of each the first or last of tp
@@ -1691,23 +1706,14 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
         if (err == SP_OK && !c->lora_a2a) {
             t_out = t_ag;
         } else if (err == SP_OK) { /* alpha-beta, as the experts' all-to-all below */
-            coll_plan *a2a = NULL;
-            if ((err = coll_plan_new(&a2a, p, COLL_ALL_TO_ALL, ranks, g.tp, g.k.tp_bytes / (uint64_t)g.tp, NULL)) ==
-                    SP_OK &&
-                (t_out = coll_plan_alpha_beta_s(a2a)) < 0.0)
-                err = SP_ENOMEM;
-            coll_plan_free(a2a);
+            err = alpha_beta_time(p, COLL_ALL_TO_ALL, ranks, g.tp, g.k.tp_bytes / (uint64_t)g.tp, &t_out);
         }
     }
     if (err == SP_OK && g.ep > 1) {
         /* All-to-all has no NCCL model time: its alpha-beta time on an idle fabric. */
-        coll_plan *a2a = NULL;
         for (int i = 0; i < g.ep; i++)
             ranks[i] = rank_of(&g, 0, 0, i, 0);
-        if ((err = coll_plan_new(&a2a, p, COLL_ALL_TO_ALL, ranks, g.ep, g.k.a2a_bytes, NULL)) == SP_OK &&
-            (t_a2a = coll_plan_alpha_beta_s(a2a)) < 0.0)
-            err = SP_ENOMEM;
-        coll_plan_free(a2a);
+        err = alpha_beta_time(p, COLL_ALL_TO_ALL, ranks, g.ep, g.k.a2a_bytes, &t_a2a);
     }
     for (int i = 0; i < g.cp && err == SP_OK; i++)
         ranks[i] = rank_of(&g, 0, i, 0, 0);
@@ -1720,13 +1726,8 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
          * the output and its gradient, then the three gradients. */
         const uint64_t bytes[3] = {g.k.a2a_qkv_bytes, g.k.a2a_out_bytes, 2 * g.k.a2a_out_bytes};
         double t[3] = {0.0, 0.0, 0.0};
-        for (int i = 0; i < 3 && err == SP_OK; i++) {
-            coll_plan *x = NULL;
-            if ((err = coll_plan_new(&x, p, COLL_ALL_TO_ALL, ranks, g.cp, bytes[i], NULL)) == SP_OK &&
-                (t[i] = coll_plan_alpha_beta_s(x)) < 0.0)
-                err = SP_ENOMEM;
-            coll_plan_free(x);
-        }
+        for (int i = 0; i < 3 && err == SP_OK; i++)
+            err = alpha_beta_time(p, COLL_ALL_TO_ALL, ranks, g.cp, bytes[i], &t[i]);
         t_kv = t[0] + t[1];
         t_kv_bwd = t[2] + t[0];
     } else if (err == SP_OK && g.cp > 1 && c->cp_comm == TRAIN_CP_P2P) {
@@ -1735,17 +1736,9 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
          * model time: alpha-beta on an idle fabric, as the all-to-alls
          * above. */
         double t_x = 0.0, t_2x = 0.0;
-        coll_plan *x = NULL;
-        if ((err = coll_plan_new(&x, p, COLL_SEND_RECV, ranks, g.cp, g.k.kv_step_bytes, NULL)) == SP_OK &&
-            (t_x = coll_plan_alpha_beta_s(x)) < 0.0)
-            err = SP_ENOMEM;
-        coll_plan_free(x);
-        x = NULL;
-        if (err == SP_OK && (err = coll_plan_new(&x, p, COLL_SEND_RECV, ranks, g.cp, 2 * g.k.kv_step_bytes, NULL)) ==
-                                SP_OK &&
-            (t_2x = coll_plan_alpha_beta_s(x)) < 0.0)
-            err = SP_ENOMEM;
-        coll_plan_free(x);
+        err = alpha_beta_time(p, COLL_SEND_RECV, ranks, g.cp, g.k.kv_step_bytes, &t_x);
+        if (err == SP_OK)
+            err = alpha_beta_time(p, COLL_SEND_RECV, ranks, g.cp, 2 * g.k.kv_step_bytes, &t_2x);
         t_kv = fmax(0.0, t_x - g.k.ring_first_fwd) + (g.cp - 2) * fmax(0.0, t_x - g.k.ring_step_fwd);
         t_kv_bwd = fmax(0.0, t_x - g.k.ring_step_bwd) + (g.cp - 2) * fmax(0.0, t_2x - g.k.ring_step_bwd) +
                    fmax(0.0, t_x - g.k.ring_first_bwd);
