@@ -132,6 +132,11 @@ double model_kv_dim(const model *m)
     return (double)m->kv_heads * m->head_dim;
 }
 
+bool model_tp_splits(const model *m, int tp)
+{
+    return tp > 0 && m->heads % tp == 0 && m->kv_heads % tp == 0;
+}
+
 double model_layer_expert_params(const model *m)
 {
     return m->experts > 1 ? m->experts * (m->gated_ffn ? 3.0 : 2.0) * m->hidden * (double)m->moe_ffn : 0.0;
@@ -493,8 +498,8 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
         diag_error(diag, (sp_loc){m->path, 0}, "a layout needs tp, pp, dp, micro-batch and sequence >= 1 and ZeRO 0..3");
         return SP_EINPUT;
     }
-    if (m->heads % l->tp != 0 || (m->kv_heads % l->tp != 0 && l->tp % m->kv_heads != 0)) {
-        diag_error(diag, (sp_loc){m->path, 0}, "tensor parallelism %d does not divide the %d heads (%d KV heads)",
+    if (!model_tp_splits(m, l->tp)) {
+        diag_error(diag, (sp_loc){m->path, 0}, "tensor parallelism %d does not divide both the %d heads and the %d KV heads",
                    l->tp, m->heads, m->kv_heads);
         return SP_EINPUT;
     }

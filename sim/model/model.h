@@ -51,6 +51,12 @@ void model_free(model *m); /* NULL is fine */
  * for Qwen3's MoE models). */
 double model_q_dim(const model *m);
 double model_kv_dim(const model *m);
+/* Whether tensor parallelism of degree tp can split the attention: it must
+ * divide both the query heads and the key/value heads, as Megatron-LM
+ * requires (megatron/core/transformer/attention.py divides
+ * num_query_groups by the TP size with core.utils.divide, which asserts
+ * divisibility): a TP rank never holds part of a head, nor a copy of one. */
+bool model_tp_splits(const model *m, int tp);
 
 /* Parameters: embeddings (and a learned position table), attention (q, k,
  * v, o), FFN (every expert and the router for MoE), norms. */

@@ -491,7 +491,7 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
         return SP_ENOMEM;
     (void)diag;
     for (int tp = 1; tp <= gpn && err == SP_OK; tp *= 2) {
-        if (gpn % tp != 0 || m->heads % tp != 0 || (m->kv_heads % tp != 0 && tp % m->kv_heads != 0))
+        if (gpn % tp != 0 || !model_tp_splits(m, tp))
             continue;
         for (int pp = 1; pp <= N / tp && pp <= m->layers && err == SP_OK; pp++) {
             int dp;

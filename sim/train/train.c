@@ -264,9 +264,9 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
                    l->pp, l->dp, (long long)l->tp * cp * l->pp * l->dp, p->nranks);
         err = SP_EINPUT;
     }
-    if (m->heads % l->tp != 0 || (m->kv_heads % l->tp != 0 && l->tp % m->kv_heads != 0)) {
-        diag_error(diag, at, "TP %d does not divide the %d attention heads (%d key/value heads)", l->tp, m->heads,
-                   m->kv_heads);
+    if (l->tp > 0 && !model_tp_splits(m, l->tp)) {
+        diag_error(diag, at, "TP %d does not divide %s's %d attention heads and %d key/value heads (Megatron-LM "
+                   "splits both over TP, never part of a head)", l->tp, m->name, m->heads, m->kv_heads);
         err = SP_EINPUT;
     }
     if (l->pp * vpp > m->layers + 2) {
@@ -325,9 +325,8 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "cp_comm_type a2a (context parallelism's all-to-all) needs cp > 1, got cp %d", cp);
         err = SP_EINPUT;
     }
-    if (c->cp_comm == TRAIN_CP_A2A && cp > 1 && l->tp > 0 && m->heads % l->tp == 0) {
-        /* Key/value heads fewer than TP are replicated, one per TP rank. */
-        int q = m->heads / l->tp, kv = m->kv_heads >= l->tp ? m->kv_heads / l->tp : 1;
+    if (c->cp_comm == TRAIN_CP_A2A && cp > 1 && l->tp > 0 && model_tp_splits(m, l->tp)) {
+        int q = m->heads / l->tp, kv = m->kv_heads / l->tp;
         if (q % cp != 0 || kv % cp != 0) {
             diag_error(diag, at, "cp_comm_type a2a splits each TP rank's heads over CP: %s has %d query and %d "
                        "key/value heads per TP rank, not both multiples of CP %d", m->name, q, kv, cp);

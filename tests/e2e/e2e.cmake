@@ -564,7 +564,11 @@ sp_e2e(memory.bad_precision RC 2 ARGS "memory|-m|${q30}|--precision|fp7" STDERR 
 sp_e2e(memory.no_fp8 RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/rtx3090-x4.cfg|--precision|fp8"
   STDERR "GPU RTX3090 has no fp8 peak rate")
 sp_e2e(memory.bad_tp RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|3"
-  STDERR "tensor parallelism 3 does not divide the 32 heads")
+  STDERR "tensor parallelism 3 does not divide both the 32 heads and the 8 KV heads")
+# Qwen3 30B-A3B has 4 key/value heads: TP 8 would split one (Megatron-LM refuses it).
+sp_e2e(train.kv_heads_under_tp RC 2
+  ARGS "train|-p|platforms/dgx-h100.cfg|-m|${models}/qwen3-30b-a3b.cfg|--tp|8|--ep|1|-o|${SP_OUT}/kv-tp.h5"
+  STDERR "TP 8 does not divide Qwen3 30B-A3B's 32 attention heads and 4 key/value heads" ABSENT "${SP_OUT}/kv-tp.h5")
 sp_e2e(memory.too_many RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|8|--dp|2"
   STDERR "needs more than the platform's 8 GPUs")
 

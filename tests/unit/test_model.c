@@ -595,7 +595,12 @@ static void test_model__bad_layouts(void **state)
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
-    assert_true(has_message(d, "tensor parallelism 3 does not divide the 32 heads"));
+    assert_true(has_message(d, "tensor parallelism 3 does not divide both the 32 heads and the 8 KV heads"));
+    l.tp = 16; /* divides the heads, not the 8 KV heads: Megatron-LM splits no head */
+    assert_false(model_tp_splits(m, 16));
+    assert_true(model_tp_splits(m, 8));
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
+    assert_true(has_message(d, "tensor parallelism 16 does not divide both the 32 heads and the 8 KV heads"));
     l.tp = 1;
     l.pp = 64;
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);

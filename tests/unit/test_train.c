@@ -1403,7 +1403,7 @@ static void test_train__bad_layouts(void **state)
 
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_EINPUT);
     assert_null(w);
-    assert_true(has_message(f->d, "does not divide the 32 attention heads"));
+    assert_true(has_message(f->d, "TP 3 does not divide Llama 3 8B's 32 attention heads and 8 key/value heads"));
     assert_true(has_message(f->d, "= 6 GPUs, but the platform has 8"));
     c = config(1, 2, 4, 1, 2048, 3);
     c.l.vpp = 2;
