@@ -268,11 +268,13 @@ static void short_layout(const train_config *c, char *buf, size_t size)
 {
     static const char *const rc[] = {"", " sel", " full-rc"};
     const model_layout *l = &c->l;
-    char v[16] = "";
+    char v[16] = "", cp[16] = "";
 
     if (l->vpp > 1)
         snprintf(v, sizeof(v), "x%d", l->vpp);
-    snprintf(buf, size, "TP%d PP%d%s DP%d Z%d b%d m%d%s", l->tp, l->pp, v, l->dp, l->zero, l->micro_batch,
+    if (l->cp > 1)
+        snprintf(cp, sizeof(cp), " CP%d", l->cp);
+    snprintf(buf, size, "TP%d%s PP%d%s DP%d Z%d b%d m%d%s", l->tp, cp, l->pp, v, l->dp, l->zero, l->micro_batch,
              l->microbatches, rc[l->recompute]);
 }
 
@@ -320,6 +322,8 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
             printf("%s capacity factor %g%s", job->moe_imbalance > 1.0 ? "," : "", job->moe_capacity,
                    job->moe_pad ? ", padded" : "");
     }
+    if (job->max_cp > 1)
+        printf(", context parallel up to %d (%s)", job->max_cp, train_cp_comm_name(job->cp_comm));
     if (job->deadline_days > 0)
         printf(", deadline %g days", job->deadline_days);
     printf("\n%-24s %5s %-4s %-28s %9s %10s %5s %9s %8s %8s %9s %7s\n", "rung", "GPUs", "fits", "best layout",

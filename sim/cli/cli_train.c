@@ -111,7 +111,6 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
     static const char *const tune[] = {"full", "lora", "qlora"};
     static const char *const fold[] = {"auto", "on", "off"};
     static const char *const onoff[] = {"off", "on"};
-    static const char *const cp_comm[] = {"all_gather", "p2p", "a2a"};
     model_layout *l = &a->cfg.l;
     int v = 0;
 
@@ -204,9 +203,8 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         a->cfg.sms_free = v == 0;
         return SP_OK;
     case 309:
-        if (cli_pick(val, cp_comm, 3, &v) < 0)
+        if (train_cp_comm_parse(val, &a->cfg.cp_comm) < 0)
             break;
-        a->cfg.cp_comm = (train_cp_comm)v;
         return SP_OK;
     case 'Q': {
         int k = 0;

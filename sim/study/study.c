@@ -48,6 +48,10 @@ static const cfg_key job_keys[] = {
     {"weight_cache",  CFG_BOOL,   false, 0, 0, false,
      "FP8: quantized weights kept between micro-batches (default true; false as train's --no-weight-cache)"},
     {"tp_overlap",    CFG_BOOL,   false, 0, 0, false, "TP communication pipelined with its GEMMs (default false)"},
+    {"context_parallel", CFG_INT, false, 1, 1 << 20, false,
+     "the largest context-parallel size the search tries, a power of two: CP 1, 2, 4 .. up to it (default 1: none)"},
+    {"cp_comm_type",  CFG_STRING, false, 0, 0, false,
+     "context parallelism's method where CP > 1, as train's --cp-comm-type: p2p (default, Megatron-LM's), all_gather or a2a"},
     {"sm_contention", CFG_BOOL,   false, 0, 0, false, "compute loses the SMs of collectives beside it (default true)"},
     {"moe_imbalance", CFG_NUMBER, false, 1, 1e6, false, "MoE: busiest expert-parallel rank's tokens over the mean (default 1)"},
     {"moe_capacity_factor", CFG_NUMBER, false, 0, 1e6, true,
@@ -217,6 +221,25 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
         err = SP_EINPUT;
     }
     j->tp_overlap = cfg_bool(g, "tp_overlap", false);
+    j->max_cp = cfg_int(g, "context_parallel", 1);
+    if ((j->max_cp & (j->max_cp - 1)) != 0) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "context_parallel")},
+                   "job: context_parallel %d: expected a power of two (the search tries CP 1, 2, 4 ..)", j->max_cp);
+        err = SP_EINPUT;
+    }
+    {
+        const char *kind = cfg_string(g, "cp_comm_type", "p2p");
+        if (train_cp_comm_parse(kind, &j->cp_comm) < 0) {
+            diag_error(diag, (sp_loc){s->path, key_line(f, g, "cp_comm_type")},
+                       "job: cp_comm_type \"%s\": expected p2p, all_gather or a2a", kind);
+            err = SP_EINPUT;
+        } else if (j->max_cp <= 1 && config_setting_get_member(g, "cp_comm_type") != NULL) {
+            diag_error(diag, (sp_loc){s->path, key_line(f, g, "cp_comm_type")},
+                       "job: cp_comm_type applies where the search tries context parallelism: set context_parallel "
+                       "above 1");
+            err = SP_EINPUT;
+        }
+    }
     j->sms_free = !cfg_bool(g, "sm_contention", true);
     j->moe_imbalance = cfg_number(g, "moe_imbalance", 1.0);
     j->moe_capacity = cfg_number(g, "moe_capacity_factor", 0.0);
@@ -493,69 +516,74 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
     for (int tp = 1; tp <= gpn && err == SP_OK; tp *= 2) {
         if (gpn % tp != 0 || !model_tp_splits(m, tp))
             continue;
-        for (int pp = 1; pp <= N / tp && pp <= m->layers && err == SP_OK; pp++) {
-            int dp;
-            if ((N / tp) % pp != 0 || N % tp != 0)
+        for (int cp = 1; cp <= j->max_cp && tp * cp <= N && err == SP_OK; cp *= 2) {
+            if (N % (tp * cp) != 0 || (cp > 1 && j->seq_len % (2 * cp) != 0)) /* in 2 x CP chunks */
                 continue;
-            dp = N / (tp * pp);
-            for (int z = 0; z <= (full ? 3 : 0) && err == SP_OK; z++) {
-                /* Trained FP8 weights need a sharded optimizer (train_check_fp8),
-                 * which on one data-parallel rank is the plain one. */
-                bool fp8_full = full && j->fp8_params;
-                if ((z == 3 && pp > 1) || (z > 0 && dp == 1 && !(fp8_full && z == 1)) || (fp8_full && z == 0))
+            for (int pp = 1; pp <= N / (tp * cp) && pp <= m->layers && err == SP_OK; pp++) {
+                int dp;
+                if ((N / (tp * cp)) % pp != 0)
                     continue;
-                for (size_t b = 0; b < sizeof(mbs_list) / sizeof(*mbs_list) && err == SP_OK; b++) {
-                    int mbs = mbs_list[b], micro;
-                    if (j->global_batch % (mbs * dp) != 0)
+                dp = N / (tp * cp * pp);
+                for (int z = 0; z <= (full ? 3 : 0) && err == SP_OK; z++) {
+                    /* Trained FP8 weights need a sharded optimizer (train_check_fp8),
+                     * which on one data-parallel rank is the plain one. */
+                    bool fp8_full = full && j->fp8_params;
+                    if ((z == 3 && pp > 1) || (z > 0 && dp * cp == 1 && !(fp8_full && z == 1)) || (fp8_full && z == 0))
                         continue;
-                    micro = j->global_batch / (mbs * dp);
-                    for (size_t v = 0; v < sizeof(vpp_list) / sizeof(*vpp_list) && err == SP_OK; v++) {
-                        int vpp = vpp_list[v];
-                        if (vpp > 1 && (pp == 1 || micro % pp != 0 || pp * vpp > m->layers))
+                    for (size_t b = 0; b < sizeof(mbs_list) / sizeof(*mbs_list) && err == SP_OK; b++) {
+                        int mbs = mbs_list[b], micro;
+                        if (j->global_batch % (mbs * dp) != 0)
                             continue;
-                        for (int ep = 1; ep <= dp && err == SP_OK; ep *= 2) {
-                            if (ep > 1 && (m->experts <= 1 || m->experts % ep != 0 || dp % ep != 0 || z >= 3))
+                        micro = j->global_batch / (mbs * dp);
+                        for (size_t v = 0; v < sizeof(vpp_list) / sizeof(*vpp_list) && err == SP_OK; v++) {
+                            int vpp = vpp_list[v];
+                            if (vpp > 1 && (pp == 1 || micro % pp != 0 || pp * vpp > m->layers))
                                 continue;
-                            for (int rc = 0; rc < 3 && err == SP_OK; rc++) {
-                                study_candidate x;
-                                int e;
-                                memset(&x, 0, sizeof(x));
-                                x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
-                                                       j->tune, j->lora_rank, 1, vpp, ep, j->adam, channels,
-                                                       j->prec == PLAT_FP8, j->unfused_loss, 0.0, j->lora_targets,
-                                                       j->fp8_params, j->no_weight_cache, j->lora_dropout};
-                                x.c.prec = j->prec;
-                                x.c.grad_fp32 = false;
-                                x.c.tp_overlap = j->tp_overlap;
-                                x.c.lora_a2a = j->lora_a2a;
-                                x.c.sms_free = j->sms_free;
-                                /* The busiest of ep ranks takes at most every token. */
-                                x.c.moe_imbalance = ep > 1 ? fmin(j->moe_imbalance, ep) : 0.0;
-                                x.c.moe_capacity = j->moe_capacity;
-                                x.c.moe_pad = j->moe_pad;
-                                x.c.l.moe_load = train_moe_load(m, &x.c, NULL);
-                                /* a layout that does not apply is skipped; out of memory ends the search */
-                                if ((e = model_memory_per_gpu(&x.mem, m, &x.c.l, quiet)) < 0) {
-                                    if (e == SP_ENOMEM)
-                                        err = e;
+                            for (int ep = 1; ep <= dp && err == SP_OK; ep *= 2) {
+                                if (ep > 1 && (m->experts <= 1 || m->experts % ep != 0 || dp % ep != 0 || z >= 3))
                                     continue;
+                                for (int rc = 0; rc < 3 && err == SP_OK; rc++) {
+                                    study_candidate x;
+                                    int e;
+                                    memset(&x, 0, sizeof(x));
+                                    x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
+                                                           j->tune, j->lora_rank, cp, vpp, ep, j->adam, channels,
+                                                           j->prec == PLAT_FP8, j->unfused_loss, 0.0, j->lora_targets,
+                                                           j->fp8_params, j->no_weight_cache, j->lora_dropout};
+                                    x.c.prec = j->prec;
+                                    x.c.grad_fp32 = false;
+                                    x.c.tp_overlap = j->tp_overlap;
+                                    x.c.cp_comm = cp > 1 ? j->cp_comm : TRAIN_CP_ALL_GATHER;
+                                    x.c.lora_a2a = j->lora_a2a;
+                                    x.c.sms_free = j->sms_free;
+                                    /* The busiest of ep ranks takes at most every token. */
+                                    x.c.moe_imbalance = ep > 1 ? fmin(j->moe_imbalance, ep) : 0.0;
+                                    x.c.moe_capacity = j->moe_capacity;
+                                    x.c.moe_pad = j->moe_pad;
+                                    x.c.l.moe_load = train_moe_load(m, &x.c, NULL);
+                                    /* a layout that does not apply is skipped; out of memory ends the search */
+                                    if ((e = model_memory_per_gpu(&x.mem, m, &x.c.l, quiet)) < 0) {
+                                        if (e == SP_ENOMEM)
+                                            err = e;
+                                        continue;
+                                    }
+                                    if (x.mem.total > plat_type_of_rank(p, 0)->gpu.mem_bytes) {
+                                        if (x.mem.total < least->mem.total)
+                                            *least = x;
+                                        continue;
+                                    }
+                                    if ((e = train_estimate(m, p, &x.c, co, &x.estimate_s, quiet)) < 0) {
+                                        if (e == SP_ENOMEM)
+                                            err = e;
+                                        continue;
+                                    }
+                                    if (vec_reserve((void **)&c, &cap, *n + 1, sizeof(*c)) < 0) {
+                                        err = SP_ENOMEM;
+                                        break;
+                                    }
+                                    x.seq = *n;
+                                    c[(*n)++] = x;
                                 }
-                                if (x.mem.total > plat_type_of_rank(p, 0)->gpu.mem_bytes) {
-                                    if (x.mem.total < least->mem.total)
-                                        *least = x;
-                                    continue;
-                                }
-                                if ((e = train_estimate(m, p, &x.c, co, &x.estimate_s, quiet)) < 0) {
-                                    if (e == SP_ENOMEM)
-                                        err = e;
-                                    continue;
-                                }
-                                if (vec_reserve((void **)&c, &cap, *n + 1, sizeof(*c)) < 0) {
-                                    err = SP_ENOMEM;
-                                    break;
-                                }
-                                x.seq = *n;
-                                c[(*n)++] = x;
                             }
                         }
                     }

@@ -44,6 +44,8 @@ typedef struct study_job {
     double moe_imbalance; /* MoE: the busiest EP rank's tokens over the mean, >= 1 */
     double moe_capacity;  /* MoE: experts' capacity factor; 0 = dropless (train_config) */
     bool moe_pad;         /* MoE: inputs padded to the capacity (train_config) */
+    int max_cp;           /* context parallel: sizes 1, 2, 4 .. max_cp searched (1 = none) */
+    train_cp_comm cp_comm; /* context parallelism's method where CP > 1 (train_config) */
     double tokens;        /* tokens to train on */
     int seq_len;
     int global_batch;     /* sequences per optimizer step */
@@ -100,7 +102,9 @@ typedef struct study_candidate {
 
 /**
  * The parallelism search of a job on a rung: every layout (TP within a
- * node, dividing the heads; PP; DP the rest; EP within DP for MoE models;
+ * node, dividing the query and key/value heads; CP 1, 2, 4 .. up to the
+ * job's max_cp, 2 x CP dividing the sequence; PP; DP the rest; EP within
+ * DP for MoE models;
  * ZeRO 0-3 for full training;
  * micro-batch 1, 2, 4, 8 dividing the global batch; interleaving 1, 2, 4;
  * recompute none, selective, full) whose memory fits the GPU, ranked by

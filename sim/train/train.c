@@ -116,6 +116,23 @@ double train_attention_efficiency(const plat_gpu *g, const train_attn_kernel *k,
     return backward ? best->eff_bwd : best->eff_fwd;
 }
 
+static const char *const cp_comm_names[] = {"all_gather", "p2p", "a2a"};
+
+const char *train_cp_comm_name(train_cp_comm k)
+{
+    return cp_comm_names[k];
+}
+
+int train_cp_comm_parse(const char *name, train_cp_comm *out)
+{
+    for (size_t k = 0; k < sizeof(cp_comm_names) / sizeof(*cp_comm_names); k++)
+        if (strcmp(name, cp_comm_names[k]) == 0) {
+            *out = (train_cp_comm)k;
+            return SP_OK;
+        }
+    return SP_EINPUT;
+}
+
 bool train_attention_blocks_measured(const plat_gpu *g)
 {
     for (size_t i = 0; i < g->nattn_shapes; i++)

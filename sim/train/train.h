@@ -84,6 +84,11 @@ typedef enum train_cp_comm {
     TRAIN_CP_A2A
 } train_cp_comm;
 
+/* Megatron-LM's names of the methods (--cp-comm-type): "all_gather",
+ * "p2p", "a2a". Parse: SP_OK, or SP_EINPUT for another name. */
+const char *train_cp_comm_name(train_cp_comm k);
+SP_MUST_USE int train_cp_comm_parse(const char *name, train_cp_comm *out);
+
 typedef struct train_config {
     model_layout l;   /* tp, pp, dp, zero, micro_batch, seq_len, microbatches (per
                          step and pipeline), recompute, flash, tune, lora_rank, cp, vpp,

@@ -53,6 +53,18 @@ sp_e2e(study.moe_capacity RC 0 ARGS "study|tests/data/studies/moe_capacity.cfg|-
 add_test(NAME e2e.study.moe_capacity_h5 COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_moe_study.py
   ${SP_OUT}/moe-cap-study.h5 1.25)
 set_tests_properties(e2e.study.moe_capacity_h5 PROPERTIES DEPENDS e2e.study.moe_capacity LABELS e2e)
+# Context parallelism in the search (job keys context_parallel, cp_comm_type):
+# at 64K tokens the best layouts use it by the job's method; the estimate that
+# ranks them is within 1.5% of each simulated step (the exposed CP time is 2-3%
+# of it with all_gather and a2a, so an estimate leaving it out fails).
+sp_e2e(study.context_parallel RC 0 ARGS "study|tests/data/studies/long_context.cfg|-o|${SP_OUT}/long-context.h5"
+  STDOUT "== lora-64k-p2p:.*context parallel up to 8 \\(p2p\\).*DGX H100 +8 yes +TP[0-9]+ CP[248] .*== lora-64k-a2a:.*context parallel up to 8 \\(a2a\\).*== lora-64k:.*DGX H100 +8 yes +TP[0-9]+ PP")
+add_test(NAME e2e.study.context_parallel_h5 COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study_cp.py
+  ${SP_OUT}/long-context.h5 0.015 lora-64k-p2p=p2p lora-64k-all-gather=all_gather lora-64k-a2a=a2a lora-64k=none)
+set_tests_properties(e2e.study.context_parallel_h5 PROPERTIES DEPENDS e2e.study.context_parallel LABELS e2e)
+sp_e2e(bad.study.context_parallel RC 2 ARGS "study|tests/bad/study/context-parallel.cfg|-o|${SP_OUT}/bad-cp.h5"
+  STDERR "context-parallel.cfg:8: error: job: context_parallel 3: expected a power of two.*context-parallel.cfg:10: error: job: cp_comm_type \"ring\": expected p2p, all_gather or a2a.*context-parallel.cfg:12: error: job: cp_comm_type applies where the search tries context parallelism"
+  ABSENT "${SP_OUT}/bad-cp.h5")
 # FP8 parameters without a weight cache (study keys fp8_params, weight_cache):
 # said in the job's line and recorded in every row with the LoRA settings.
 sp_e2e(study.fp8_params RC 0 ARGS "study|tests/data/studies/fp8_params.cfg|-o|${SP_OUT}/fp8-params-study.h5"

@@ -219,6 +219,69 @@ static void test_study__moe_capacity(void **state)
     assert_null(s);
 }
 
+/* Context parallelism in the search (a job's context_parallel): CP 1, 2, 4
+ * and 8 for a 64K-token LoRA job on a DGX H100, each layout whole (TP x CP
+ * x PP x DP = 8, 2 x CP dividing the sequence) and valid, CP > 1 with the
+ * job's method (Megatron-LM's default, p2p); at 64K the best estimate uses
+ * CP, and is the estimate of its layout. Each method's estimate is a step
+ * time (how close to the simulated one: e2e.study.context_parallel_h5).
+ * Without context_parallel, CP 1 only; bad settings at their lines. */
+static void test_study__context_parallel(void **state)
+{
+    diag_list *d = *state;
+    study *s;
+    study_candidate *c, least;
+    size_t n;
+    int seen[9] = {0};
+
+    assert_int_equal(study_load(&s, FIXTURES "/../../data/studies/long_context.cfg", d), SP_OK);
+    assert_int_equal(s->jobs[0].max_cp, 8);
+    assert_int_equal(s->jobs[0].cp_comm, TRAIN_CP_P2P);
+    assert_int_equal(s->jobs[1].cp_comm, TRAIN_CP_ALL_GATHER);
+    assert_int_equal(s->jobs[2].cp_comm, TRAIN_CP_A2A);
+    assert_int_equal(s->jobs[3].max_cp, 1);
+    assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        const model_layout *l = &c[i].c.l;
+        assert_true(l->cp == 1 || l->cp == 2 || l->cp == 4 || l->cp == 8);
+        seen[l->cp]++;
+        assert_int_equal(l->tp * l->cp * l->pp * l->dp, 8);
+        assert_int_equal(65536 % (2 * l->cp), 0);
+        assert_int_equal(c[i].c.cp_comm, l->cp > 1 ? TRAIN_CP_P2P : TRAIN_CP_ALL_GATHER);
+        assert_true(c[i].mem.total <= 80e9);
+        assert_int_equal(train_check(s->jobs[0].m, s->rungs[0].p, &c[i].c, d), SP_OK);
+    }
+    assert_true(seen[2] > 0 && seen[4] > 0 && seen[8] > 0);
+    assert_true(c[0].c.l.cp > 1);
+    {
+        train_config x = c[0].c;
+        double t_p2p, t_ag, t_a2a;
+        assert_int_equal(train_estimate(s->jobs[0].m, s->rungs[0].p, &x, NULL, &t_p2p, d), SP_OK);
+        near_rel(t_p2p, c[0].estimate_s, 1e-12);
+        x.cp_comm = TRAIN_CP_ALL_GATHER;
+        assert_int_equal(train_estimate(s->jobs[0].m, s->rungs[0].p, &x, NULL, &t_ag, d), SP_OK);
+        x.cp_comm = TRAIN_CP_A2A;
+        assert_int_equal(train_estimate(s->jobs[0].m, s->rungs[0].p, &x, NULL, &t_a2a, d), SP_OK);
+        assert_true(t_p2p > 0.0 && t_ag > 0.0 && t_a2a > 0.0);
+        assert_true(t_ag != t_p2p && t_a2a != t_p2p); /* each method its own branch */
+    }
+    free(c);
+    assert_int_equal(study_search(&s->jobs[3], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(c[i].c.l.cp, 1);
+    free(c);
+    study_free(s);
+    assert_int_equal(study_load(&s, FIXTURES "/../../bad/study/context-parallel.cfg", d), SP_EINPUT);
+    assert_null(s);
+    assert_true(has_message(d, "context-parallel.cfg:8: error: job: context_parallel 3: expected a power of two"));
+    assert_true(has_message(d, "context-parallel.cfg:10: error: job: cp_comm_type \"ring\": expected p2p, "
+                               "all_gather or a2a"));
+    assert_true(has_message(d, "context-parallel.cfg:12: error: job: cp_comm_type applies where the search "
+                               "tries context parallelism"));
+}
+
 static void test_study__bad(void **state)
 {
     diag_list *d = *state;
@@ -243,6 +306,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_study__moe_capacity, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__moe_options, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__lora_rank_tp, diag_setup, diag_teardown),
+        cmocka_unit_test_setup_teardown(test_study__context_parallel, diag_setup, diag_teardown),
         cmocka_unit_test_setup_teardown(test_study__bad, diag_setup, diag_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
