@@ -62,7 +62,7 @@ static void usage(FILE *fp)
             "       scalepath study [STUDY.cfg] --merge PART.h5... [-o OUT.h5]\n"
             "\n"
             "Every job of the study on every rung of its ladder: the layouts that fit\n"
-            "(TP, PP, DP, EP, ZeRO, micro-batch, interleaving, recompute), ranked by an\n"
+            "(TP, CP, PP, DP, EP, ZeRO, micro-batch, interleaving, recompute), ranked by an\n"
             "estimate; the best K simulated (default: the study's max_simulated); then\n"
             "tokens/s, MFU, days to train, cost to buy, cloud cost, energy, the Pareto\n"
             "front of cost against time, and the recommended rung.\n"
@@ -296,6 +296,7 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
     const double G = 1e9;
     static const char *const what[] = {"pretraining", "full fine-tune", "LoRA fine-tune", "QLoRA fine-tune"};
     int mode = strcmp(job->mode, "pretrain") == 0 ? 0 : job->tune == MODEL_TRAIN_FULL ? 1 : job->tune == MODEL_TRAIN_LORA ? 2 : 3;
+    int width = 28;
 
     printf("\n== %s: %s of %s (%.2fB parameters), %.3g tokens, sequence %d, batch %d sequences, %s",
            job->name, what[mode], job->m->name, model_params(job->m) / 1e9, job->tokens, job->seq_len,
@@ -326,7 +327,16 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
         printf(", context parallel up to %d (%s)", job->max_cp, train_cp_comm_name(job->cp_comm));
     if (job->deadline_days > 0)
         printf(", deadline %g days", job->deadline_days);
-    printf("\n%-24s %5s %-4s %-28s %9s %10s %5s %9s %8s %8s %9s %7s\n", "rung", "GPUs", "fits", "best layout",
+    /* The layout column: 28 wide, wider where a rung's layout is (CP adds to it). */
+    for (size_t r = 0; r < s->nrungs; r++) {
+        const cell *c = &cells[j * s->nrungs + r];
+        char lay[64];
+        if (c->eco.fits) {
+            short_layout(&c->args.cfg, lay, sizeof(lay));
+            width = strlen(lay) > (size_t)width ? (int)strlen(lay) : width;
+        }
+    }
+    printf("\n%-24s %5s %-4s %-*s %9s %10s %5s %9s %8s %8s %9s %7s\n", "rung", "GPUs", "fits", width, "best layout",
            "step(s)", "tokens/s", "MFU", "days", "buy($)", "cloud($)", "kWh", "GB/GPU");
     for (size_t r = 0; r < s->nrungs; r++) {
         cell *c = &cells[j * s->nrungs + r];
@@ -349,8 +359,8 @@ static void print_job(const study *s, size_t j, cell *cells, int rec, int merged
             money(o->cloud_USD, cloud, sizeof(cloud));
         if (o->energy_kWh > 0)
             snprintf(kwh, sizeof(kwh), "%.3g", o->energy_kWh);
-        printf("%-24s %5d %-4s %-28s %9.3f %10.0f %4.0f%% %9.3g %8s %8s %9s %7.1f%s%s\n", s->rungs[r].name,
-               s->rungs[r].p->nranks, "yes", lay, c->out.step_s, o->tokens_per_s, c->out.mfu * 100.0, o->days, buy,
+        printf("%-24s %5d %-4s %-*s %9.3f %10.0f %4.0f%% %9.3g %8s %8s %9s %7.1f%s%s\n", s->rungs[r].name,
+               s->rungs[r].p->nranks, "yes", width, lay, c->out.step_s, o->tokens_per_s, c->out.mfu * 100.0, o->days, buy,
                cloud, kwh, c->out.mem.total / G, o->pareto ? " *" : "", o->recommended ? " <- recommended" : "");
     }
     if (rec < 0) {

@@ -221,10 +221,15 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
         err = SP_EINPUT;
     }
     j->tp_overlap = cfg_bool(g, "tp_overlap", false);
-    j->max_cp = cfg_int(g, "context_parallel", 1);
+    j->max_cp = (int)cfg_int(g, "context_parallel", 1);
     if ((j->max_cp & (j->max_cp - 1)) != 0) {
         diag_error(diag, (sp_loc){s->path, key_line(f, g, "context_parallel")},
                    "job: context_parallel %d: expected a power of two (the search tries CP 1, 2, 4 ..)", j->max_cp);
+        err = SP_EINPUT;
+    } else if (j->max_cp > 1 && cfg_int(g, "seq_len", 0) % 4 != 0) {
+        diag_error(diag, (sp_loc){s->path, key_line(f, g, "context_parallel")},
+                   "job: context_parallel %d: CP splits each sequence in 2 x CP chunks, and seq_len %lld is not a "
+                   "multiple of 4 (CP 2)", j->max_cp, cfg_int(g, "seq_len", 0));
         err = SP_EINPUT;
     }
     {
@@ -471,6 +476,12 @@ int study_load(study **out, const char *path, diag_list *diag)
                            "rung \"%s\": GPU %s has no efficiency table in %s", s->rungs[r].name, g->model,
                            s->rungs[r].platform_path);
                 err = SP_EINPUT;
+            } else if (s->jobs[j].max_cp > 1 && s->jobs[j].cp_comm == TRAIN_CP_P2P &&
+                       !train_attention_blocks_measured(g)) {
+                diag_warning(diag, (sp_loc){s->path, (unsigned)s->jobs[j].line},
+                             "job \"%s\": rung \"%s\": GPU %s has no measured attention blocks (attention_shapes "
+                             "with causal = false): the CP ring's kernels are priced as all_gather's, in even steps",
+                             s->jobs[j].name, s->rungs[r].name, g->model);
             }
         }
     if (err < 0) {
@@ -561,8 +572,11 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                     x.c.moe_capacity = j->moe_capacity;
                                     x.c.moe_pad = j->moe_pad;
                                     x.c.l.moe_load = train_moe_load(m, &x.c, NULL);
-                                    /* a layout that does not apply is skipped; out of memory ends the search */
-                                    if ((e = model_memory_per_gpu(&x.mem, m, &x.c.l, quiet)) < 0) {
+                                    /* a layout that does not apply is skipped (before its memory, so
+                                     * that the least memory reported is a valid layout's); out of
+                                     * memory ends the search */
+                                    if ((e = train_check(m, p, &x.c, quiet)) < 0 ||
+                                        (e = model_memory_per_gpu(&x.mem, m, &x.c.l, quiet)) < 0) {
                                         if (e == SP_ENOMEM)
                                             err = e;
                                         continue;

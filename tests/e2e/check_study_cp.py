@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Context parallelism in a study (tests/data/studies/long_context.cfg, one
-layout simulated per job and rung): each job's rows hold the layout of the
+layout simulated per job and rung): every row fits; each job's rows hold the layout of the
 method it names (JOB=p2p, all_gather or a2a: CP > 1 with that method's
 flags; JOB=none: CP 1), the exposed CP time is positive where the method's
 collectives are exposed (all_gather, a2a), and the search's estimate of
 the layout (/study/outcomes estimate) is within TOL of its simulated step.
 Usage: check_study_cp.py OUT.h5 TOL JOB=METHOD..."""
+import math
 import sys
 
 import h5py
@@ -17,7 +18,7 @@ want = dict(a.split("=", 1) for a in sys.argv[3:])
 with h5py.File(path, "r") as f:
     o, c = f["study/outcomes"], f["study/configs"]
     jobs = [s(x) for x in o["job"][()]]
-    est, step = o["estimate"][()], c["step_time"][()]
+    est, step, fits = o["estimate"][()], c["step_time"][()], o["fits"][()]
     cp, p2p, a2a, exposed = c["cp"][()], c["cp_p2p"][()], c["cp_a2a"][()], c["exposed_cp"][()]
 seen = set()
 for i, job in enumerate(jobs):
@@ -25,6 +26,8 @@ for i, job in enumerate(jobs):
         fail(f"row {i}: job {job} not named on the command line")
     m = want[job]
     seen.add(job)
+    if fits[i] != 1 or not math.isfinite(step[i]) or not math.isfinite(est[i]):
+        fail(f"row {i} ({job}): fits {fits[i]}, step {step[i]}, estimate {est[i]}")
     if m == "none":
         if cp[i] != 1:
             fail(f"row {i} ({job}): CP {cp[i]} without context_parallel")

@@ -63,7 +63,7 @@ add_test(NAME e2e.study.context_parallel_h5 COMMAND ${SP_PYTHON3} ${CMAKE_CURREN
   ${SP_OUT}/long-context.h5 0.015 lora-64k-p2p=p2p lora-64k-all-gather=all_gather lora-64k-a2a=a2a lora-64k=none)
 set_tests_properties(e2e.study.context_parallel_h5 PROPERTIES DEPENDS e2e.study.context_parallel LABELS e2e)
 sp_e2e(bad.study.context_parallel RC 2 ARGS "study|tests/bad/study/context-parallel.cfg|-o|${SP_OUT}/bad-cp.h5"
-  STDERR "context-parallel.cfg:8: error: job: context_parallel 3: expected a power of two.*context-parallel.cfg:10: error: job: cp_comm_type \"ring\": expected p2p, all_gather or a2a.*context-parallel.cfg:12: error: job: cp_comm_type applies where the search tries context parallelism"
+  STDERR "context-parallel.cfg:9: error: job: context_parallel 3: expected a power of two.*context-parallel.cfg:11: error: job: cp_comm_type \"ring\": expected p2p, all_gather or a2a.*context-parallel.cfg:13: error: job: cp_comm_type applies where the search tries context parallelism.*context-parallel.cfg:15: error: job: context_parallel 2: CP splits each sequence in 2 x CP chunks, and seq_len 8190 is not a multiple of 4"
   ABSENT "${SP_OUT}/bad-cp.h5")
 # FP8 parameters without a weight cache (study keys fp8_params, weight_cache):
 # said in the job's line and recorded in every row with the LoRA settings.

@@ -267,6 +267,42 @@ static void test_study__context_parallel(void **state)
         assert_true(t_ag != t_p2p && t_a2a != t_p2p); /* each method its own branch */
     }
     free(c);
+    /* 8,196 tokens: 2 x CP divides them up to CP 2 only. */
+    s->jobs[0].seq_len = 8196;
+    assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
+    memset(seen, 0, sizeof(seen));
+    for (size_t i = 0; i < n; i++)
+        seen[c[i].c.l.cp]++;
+    assert_true(seen[1] > 0 && seen[2] > 0 && seen[4] == 0 && seen[8] == 0);
+    free(c);
+    /* a2a splits each TP rank's 8 / TP key/value heads over CP: at TP 4, CP 2
+     * at most; at TP 8, none. */
+    s->jobs[0].seq_len = 65536;
+    s->jobs[0].cp_comm = TRAIN_CP_A2A;
+    assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
+    memset(seen, 0, sizeof(seen));
+    for (size_t i = 0; i < n; i++) {
+        const model_layout *l = &c[i].c.l;
+        assert_int_equal((8 / l->tp) % l->cp, 0);
+        if (l->cp > 1)
+            assert_int_equal(c[i].c.cp_comm, TRAIN_CP_A2A);
+        seen[l->cp]++;
+    }
+    assert_true(seen[2] > 0 && seen[8] > 0);
+    free(c);
+    /* Pretraining: the distributed optimizer shards over DP x CP, so at
+     * CP 8 and DP 1 ZeRO 1-3 are layouts too. */
+    s->jobs[0].cp_comm = TRAIN_CP_P2P;
+    s->jobs[0].tune = MODEL_TRAIN_FULL;
+    s->jobs[0].seq_len = 32768;
+    assert_int_equal(study_search(&s->jobs[0], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
+    {
+        int sharded = 0;
+        for (size_t i = 0; i < n; i++)
+            sharded += c[i].c.l.cp == 8 && c[i].c.l.dp == 1 && c[i].c.l.zero >= 1;
+        assert_true(sharded > 0);
+    }
+    free(c);
     assert_int_equal(study_search(&s->jobs[3], s->rungs[0].p, NULL, &c, &n, &least, d), SP_OK);
     assert_true(n > 0);
     for (size_t i = 0; i < n; i++)
@@ -275,11 +311,13 @@ static void test_study__context_parallel(void **state)
     study_free(s);
     assert_int_equal(study_load(&s, FIXTURES "/../../bad/study/context-parallel.cfg", d), SP_EINPUT);
     assert_null(s);
-    assert_true(has_message(d, "context-parallel.cfg:8: error: job: context_parallel 3: expected a power of two"));
-    assert_true(has_message(d, "context-parallel.cfg:10: error: job: cp_comm_type \"ring\": expected p2p, "
+    assert_true(has_message(d, "context-parallel.cfg:9: error: job: context_parallel 3: expected a power of two"));
+    assert_true(has_message(d, "context-parallel.cfg:11: error: job: cp_comm_type \"ring\": expected p2p, "
                                "all_gather or a2a"));
-    assert_true(has_message(d, "context-parallel.cfg:12: error: job: cp_comm_type applies where the search "
+    assert_true(has_message(d, "context-parallel.cfg:13: error: job: cp_comm_type applies where the search "
                                "tries context parallelism"));
+    assert_true(has_message(d, "context-parallel.cfg:15: error: job: context_parallel 2: CP splits each sequence "
+                               "in 2 x CP chunks, and seq_len 8190 is not a multiple of 4"));
 }
 
 static void test_study__bad(void **state)
