@@ -328,9 +328,10 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "cp_comm_type p2p (the ring of context parallelism) needs cp > 1, got cp %d", cp);
         err = SP_EINPUT;
     }
-    if (c->cp_comm == TRAIN_CP_P2P && cp > 1 && l->seq_len % (2 * cp) != 0) {
-        diag_error(diag, at, "cp_comm_type p2p cuts the sequence into 2 x CP = %d chunks: sequence %d is not a multiple "
-                   "of %d", 2 * cp, l->seq_len, 2 * cp);
+    if (cp > 1 && l->seq_len % (2 * cp) != 0) {
+        diag_error(diag, at, "context parallelism cuts each sequence into 2 x CP = %d chunks, rank r holding chunks r "
+                   "and 2 x CP - 1 - r (Megatron-LM's get_batch_on_this_cp_rank, whatever the cp_comm_type): "
+                   "sequence %d is not a multiple of %d", 2 * cp, l->seq_len, 2 * cp);
         err = SP_EINPUT;
     }
     if (c->cp_comm == TRAIN_CP_P2P && !l->flash_attention) {
@@ -349,11 +350,6 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
                        "key/value heads per TP rank, not both multiples of CP %d", m->name, q, kv, cp);
             err = SP_EINPUT;
         }
-    }
-    if (c->cp_comm == TRAIN_CP_A2A && cp > 1 && l->seq_len % (2 * cp) != 0) {
-        diag_error(diag, at, "cp_comm_type a2a reorders the sequence in 2 x CP = %d chunks: sequence %d is not a "
-                   "multiple of %d", 2 * cp, l->seq_len, 2 * cp);
-        err = SP_EINPUT;
     }
     if (c->cp_comm == TRAIN_CP_A2A && !l->flash_attention) {
         diag_error(diag, at, "cp_comm_type a2a runs fused attention kernels (Transformer Engine's "

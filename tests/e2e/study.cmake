@@ -127,6 +127,18 @@ set_tests_properties(e2e.lab6.scaling PROPERTIES LABELS e2e TIMEOUT 900 PASS_REG
   "SuperPOD H100, 32 nodes +256 yes +TP1 PP1 DP256 Z3[^\n]*\nSuperPOD H100, 64 nodes +512 yes +TP2 PP1 DP256[^\n]*\nSuperPOD H100, 128 nodes +1024 yes +TP4 PP1 DP256")
 add_test(NAME e2e.lab6.claims COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_lab6.py ${SP_OUT}/lab6.h5)
 set_tests_properties(e2e.lab6.claims PROPERTIES LABELS e2e DEPENDS e2e.lab6.scaling)
+# Lab 8 (docs/labs/lab8-long-context.md): long sequences and context parallelism.
+# Its claims are the model's figures, not memory safety (the sanitized build runs
+# the CP unit and e2e tests), so they run in the plain build only, to spare CI time.
+if(NOT SP_SANITIZE)
+  add_test(NAME e2e.lab8.study
+    COMMAND ${SP_EXE} study docs/labs/lab8-long-context.cfg -j 2 -o ${SP_OUT}/lab8.h5 WORKING_DIRECTORY ${SP_ROOT})
+  set_tests_properties(e2e.lab8.study PROPERTIES LABELS e2e TIMEOUT 900 PASS_REGULAR_EXPRESSION
+    "== 128k:[^\n]*context parallel up to 8 \\(p2p\\)\n[^\n]*\nSuperPOD H100, 1 node +8 yes +TP1 CP8 ")
+  add_test(NAME e2e.lab8.claims COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_lab8.py ${SP_EXE}
+    ${SP_OUT}/lab8.h5 WORKING_DIRECTORY ${SP_ROOT})
+  set_tests_properties(e2e.lab8.claims PROPERTIES LABELS e2e TIMEOUT 900 DEPENDS e2e.lab8.study)
+endif()
 # The same with a rung SimGrid is given only some nodes of (15 of 64): the
 # merged printout, its "SimGrid given" line and the simgrid_nodes column as
 # one run gives them.

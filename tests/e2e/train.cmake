@@ -282,7 +282,7 @@ sp_e2e(train.cp_comm_no_cp RC 2
   ABSENT "${SP_OUT}/cp-comm-no-cp.h5")
 sp_e2e(train.cp_ring_chunks RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--seq|8190|--cp-comm-type|p2p|-o|${SP_OUT}/cp-ring-chunks.h5"
-  STDERR "cp_comm_type p2p cuts the sequence into 2 x CP = 4 chunks: sequence 8190 is not a multiple of 4"
+  STDERR "context parallelism cuts each sequence into 2 x CP = 4 chunks, rank r holding chunks r and 2 x CP - 1 - r \\(Megatron-LM's get_batch_on_this_cp_rank, whatever the cp_comm_type\\): sequence 8190 is not a multiple of 4"
   ABSENT "${SP_OUT}/cp-ring-chunks.h5")
 sp_e2e(train.cp_ring RC 0
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--seq|8192|--cp-comm-type|p2p|--gemms"
@@ -304,7 +304,7 @@ sp_e2e(train.cp_a2a_heads RC 2
   ABSENT "${SP_OUT}/cp-a2a-heads.h5")
 sp_e2e(train.cp_a2a_chunks RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--cp|2|--seq|8190|--cp-comm-type|a2a|--no-flash"
-  STDERR "cp_comm_type a2a reorders the sequence in 2 x CP = 4 chunks: sequence 8190 is not a multiple of 4.*cp_comm_type a2a runs fused attention kernels")
+  STDERR "context parallelism cuts each sequence into 2 x CP = 4 chunks.*sequence 8190 is not a multiple of 4.*cp_comm_type a2a runs fused attention kernels")
 sp_e2e(train.cp_a2a_h5 RC 0
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${m8}|--tp|2|--cp|4|--seq|8192|--gbs|2|--cp-comm-type|a2a|-o|${SP_OUT}/cp-a2a.h5"
   STDOUT "CP all-to-all \\(a2a\\)")
