@@ -6,7 +6,8 @@ the published figure, with the error. Nothing here is fitted.
 
     python3 bench/training_accuracy.py [--quick] [--scalepath build/sim/scalepath]
 
---quick skips the 16,384-GPU context-parallel case.
+--quick skips the 16,384-GPU context-parallel case and MLPerf v5.0's 405B
+cases (several minutes each).
 
 Like is compared with like. NVIDIA's Megatron-Bridge tables publish tokens
 per second per GPU, so those cases compare tokens/s: their "model TFLOP/s"
@@ -83,6 +84,24 @@ MLPERF_LAMBDA_16 = ("Lambda's runs of NVIDIA's MLPerf Training v4.0 NeMo impleme
 MLPERF_H100_1024 = ("MLPerf Training v4.0, NVIDIA, llama2_70b_lora on 128xDGX H100 (mlcommons/training_results_v4.0 @ "
                     "62f111b7: NVIDIA/results/eos_n128_ngc24.04_nemo/llama2_70b_lora/result_0.txt; layout "
                     "NVIDIA/benchmarks/llama2_70b_lora/implementations/nemo/config_DGXH100_128x8x1xtp4pp1cp2.sh)")
+MLPERF5_H100 = ("MLPerf Training v5.0, NVIDIA, llama31_405b on 64xDGX H100 (mlcommons results as mirrored in "
+                "prishajain1/training_results_v5.0 @ 0fdc28f0: NVIDIA/results/eos-dfw_n64_ngc25.01_nemo/llama31_405b/"
+                "result_0.txt, the last block's tracked_stats throughput 20.855 samples/s of 8,192 tokens "
+                "(train_step_time 55.24 s for 1,152 samples); layout NVIDIA/benchmarks/llama31_405b/implementations/"
+                "eos-dfw_n64_ngc25.01_nemo/config_DGXH100_64x8x288xtp8pp8cp2.sh and the config_common.sh it sources "
+                "(as stored beside the 304-node config; the 64-node folder's copy is not in the mirror))")
+MLPERF5_GB200 = ("MLPerf Training v5.0, NVIDIA, llama31_405b on 64 GB200 trays (256 GPUs; prishajain1/"
+                 "training_results_v5.0 @ 0fdc28f0: NVIDIA/results/tyche_ngpu256_ngc25.04_nemo/llama31_405b/"
+                 "result_0.txt, train_step_time about 19.2 s for 448 samples of 8,192 tokens over the run's last "
+                 "steps (19.13-19.93 s); layout NVIDIA/benchmarks/llama31_405b/implementations/"
+                 "tyche_ngpu256_ngc25.04_nemo/config_GB200_64x4x112xtp4pp8cp2_cg.sh, its config_common.sh and "
+                 "config_common_cg.sh, and config_common_blackwell.sh as stored beside the 512-GPU config)")
+MLPERF5_NOTE = ("distributed optimizer as ZeRO-1; FP8 weights (FP8_PARAMS / FP8_PARAM_GATHER); TP overlap "
+                "(TP_COMM_OVERLAP=True); the embedding and the loss each counted as a layer in the pipeline split "
+                "(ASYM_PP_EMBED/LOSS: 126 layers + 2 over 64 chunks, the first and last one layer each, as the "
+                "split here gives); "
+                "context parallel as Megatron-core's default ring (p2p; the configs set no method); "
+                "NCCL_NVLS_ENABLE=0 and per-communicator CTA settings not modelled; folded")
 M2_70 = "workloads/models/llama2-70b.cfg"
 MLPERF_NOTE = ("adapters on attention (qkv, proj), rank 16, dropout 0.1 before them; FP8 attention (FP8_DPA) "
                "not modelled (bf16 here); "
@@ -204,6 +223,21 @@ CASES = [
       "--gbs", "128", "--mbs", "1", "--finetune", "lora", "--lora-rank", "16", "--lora-targets", "attention",
       "--lora-dropout", "0.1", "--precision", "fp8", "--fp8-params", "--no-weight-cache", "--tp-overlap",
       "--lora-a2a", "--fold", "on"]),
+    # MLPerf Training v5.0's Llama 3.1 405B pretraining: samples/s x 8,192 / GPUs.
+    ("405B, 512 H100, TP8 PP8 CP2 VP8, GBS 1152, FP8, MLPerf v5.0", 20.855 * 8192 / 512, TOK, MLPERF5_H100,
+     MLPERF5_NOTE,
+     ["-p", "platforms/superpod-h100.cfg", "-n", "64", "-m", M405, "--tp", "8", "--pp", "8", "--cp", "2",
+      "--cp-comm-type", "p2p", "--vpp", "8", "--seq", "8192", "--gbs", "1152", "--zero", "1", "--precision", "fp8",
+      "--fp8-params", "--tp-overlap", "--fold", "on"]),
+    # GB200: a 64-GPU replica (TP4 CP2 PP8) inside one NVL72 rack, run on 8
+    # racks as GB200_405B: DP 9, and 9 x 112 sequences for 112 micro-batches
+    # per replica as published (DP 4, GBS 448).
+    ("405B, 256 GB200 (run on 8 racks), TP4 PP8 CP2 VP8, FP8, MLPerf v5.0", 448 * 8192 / 19.2 / 256, TOK,
+     MLPERF5_GB200, MLPERF5_NOTE + "; delayed scaling (FP8_RECIPE) as FP8; CUDA graphs; 576 GPUs (DP 9), GBS 1,008: "
+     "112 micro-batches as published",
+     ["-p", "platforms/gb200-nvl72.cfg", "-n", "8", "-m", M405, "--tp", "4", "--pp", "8", "--cp", "2",
+      "--cp-comm-type", "p2p", "--vpp", "8", "--seq", "8192", "--gbs", "1008", "--zero", "1", "--precision", "fp8",
+      "--fp8-params", "--tp-overlap", "--fold", "on"]),
     ("TE decoder stack 973M, 1 DGX Station, seq 2K, MBS 64, bf16", 245620.0, TOK, STATION_TE,
      "bf16 weights and fused AdamW's moments, no master copy (--adam pure-bf16); one micro-batch per step",
      ["-p", "platforms/dgx-station.cfg", "-m", TE973, "--seq", "2048", "--mbs", "64", "--microbatches", "1",
@@ -356,7 +390,7 @@ def main(argv):
     print(f"{'':58s} {'':9s} {'(causal':>9s} {'count)':8s}")
     errors, causal = [], []
     for i, (name, pub, unit, src, assumed, args) in enumerate(CASES + SENSITIVITY):
-        if a.quick and "128K" in name:
+        if a.quick and ("128K" in name or "MLPerf v5.0" in name):
             print(f"{name:58s} {pub:9.0f} {'skipped (--quick)':>18s}")
             continue
         got, fits, wall, err = run(a.scalepath, args)
