@@ -7,7 +7,7 @@ the published figure, with the error. Nothing here is fitted.
     python3 bench/training_accuracy.py [--quick] [--scalepath build/sim/scalepath]
 
 --quick skips the 16,384-GPU context-parallel case and MLPerf v5.0's 405B
-cases (several minutes each).
+cases (the H100 one takes 9 minutes).
 
 Like is compared with like. NVIDIA's Megatron-Bridge tables publish tokens
 per second per GPU, so those cases compare tokens/s: their "model TFLOP/s"
@@ -229,9 +229,10 @@ CASES = [
      ["-p", "platforms/superpod-h100.cfg", "-n", "64", "-m", M405, "--tp", "8", "--pp", "8", "--cp", "2",
       "--cp-comm-type", "p2p", "--vpp", "8", "--seq", "8192", "--gbs", "1152", "--zero", "1", "--precision", "fp8",
       "--fp8-params", "--tp-overlap", "--fold", "on"]),
-    # GB200: a 64-GPU replica (TP4 CP2 PP8) inside one NVL72 rack, run on 8
-    # racks as GB200_405B: DP 9, and 9 x 112 sequences for 112 micro-batches
-    # per replica as published (DP 4, GBS 448).
+    # GB200: run on 8 NVL72 racks as GB200_405B, TP4 x CP2 x DP9 = 72 GPUs
+    # a stage (each rack one pipeline stage of all nine replicas), and 9 x
+    # 112 sequences for 112 micro-batches per replica as published (DP 4,
+    # GBS 448).
     ("405B, 256 GB200 (run on 8 racks), TP4 PP8 CP2 VP8, FP8, MLPerf v5.0", 448 * 8192 / 19.2 / 256, TOK,
      MLPERF5_GB200, MLPERF5_NOTE + "; delayed scaling (FP8_RECIPE) as FP8; CUDA graphs; 576 GPUs (DP 9), GBS 1,008: "
      "112 micro-batches as published",

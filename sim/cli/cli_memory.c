@@ -137,8 +137,8 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         l.dp = dp > 0 ? dp : (int)(mp <= p->nranks ? p->nranks / mp : 0);
     }
     if (l.dp < 1 || (long long)l.tp * l.pp * (l.cp > 1 ? l.cp : 1) * l.dp > p->nranks) {
-        diag_error(diag, (sp_loc){0}, "memory: tp %d x pp %d x dp %d needs more than the platform's %d GPUs",
-                   l.tp, l.pp, l.dp < 1 ? 1 : l.dp, p->nranks);
+        diag_error(diag, (sp_loc){0}, "memory: tp %d x cp %d x pp %d x dp %d needs more than the platform's %d GPUs",
+                   l.tp, l.cp > 1 ? l.cp : 1, l.pp, l.dp < 1 ? 1 : l.dp, p->nranks);
         err = SP_EINPUT;
         goto done;
     }
@@ -158,7 +158,8 @@ int cli_memory(int argc, char **argv, diag_list *diag)
     {
         train_config tc = a.cfg;
         tc.l = l;
-        if ((err = train_check_moe(m, &tc, diag)) < 0 || (err = train_check_fp8(&tc, diag)) < 0)
+        if ((err = train_check_moe(m, &tc, diag)) < 0 || (err = train_check_fp8(&tc, diag)) < 0 ||
+            (err = train_check_cp(m, &tc, diag)) < 0)
             goto done;
         l.moe_load = train_moe_load(m, &tc, &dropped);
     }
@@ -172,8 +173,9 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         printf("# scalepath %s memory: %s (%.2fB parameters) on %s, %s GPU (%.0f GB%s)\n", SP_VERSION,
                m->name, model_params(m) / 1e9, p->name, g->model, cap / G,
                g->unified ? ", unified with the CPU" : "");
-        printf("# layout: TP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s GEMMs%s%s",
-               l.tp, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune], some ? " on " : "",
+        printf("# layout: TP %d x CP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s "
+               "GEMMs%s%s",
+               l.tp, l.cp > 1 ? l.cp : 1, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune], some ? " on " : "",
                some ? names : "",
                l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
                l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",

@@ -226,6 +226,47 @@ int train_check_moe(const model *m, const train_config *c, diag_list *diag)
     return err;
 }
 
+int train_check_cp(const model *m, const train_config *c, diag_list *diag)
+{
+    const model_layout *l = &c->l;
+    int err = SP_OK, cp = cp_of(c);
+    sp_loc at = {NULL, 0};
+
+    if (c->cp_comm == TRAIN_CP_P2P && cp <= 1) {
+        diag_error(diag, at, "cp_comm_type p2p (the ring of context parallelism) needs cp > 1, got cp %d", cp);
+        err = SP_EINPUT;
+    }
+    if (cp > 1 && l->seq_len % (2 * cp) != 0) {
+        diag_error(diag, at, "context parallelism cuts each sequence into 2 x CP = %d chunks, rank r holding chunks r "
+                   "and 2 x CP - 1 - r (Megatron-LM's get_batch_on_this_cp_rank, whatever the cp_comm_type): "
+                   "sequence %d is not a multiple of %d", 2 * cp, l->seq_len, 2 * cp);
+        err = SP_EINPUT;
+    }
+    if (c->cp_comm == TRAIN_CP_P2P && !l->flash_attention) {
+        diag_error(diag, at, "cp_comm_type p2p runs fused attention kernels (Transformer Engine's ring): "
+                   "not with unfused attention (--no-flash)");
+        err = SP_EINPUT;
+    }
+    if (c->cp_comm == TRAIN_CP_A2A && cp <= 1) {
+        diag_error(diag, at, "cp_comm_type a2a (context parallelism's all-to-all) needs cp > 1, got cp %d", cp);
+        err = SP_EINPUT;
+    }
+    if (c->cp_comm == TRAIN_CP_A2A && cp > 1 && l->tp > 0 && model_tp_splits(m, l->tp)) {
+        int q = m->heads / l->tp, kv = m->kv_heads / l->tp;
+        if (q % cp != 0 || kv % cp != 0) {
+            diag_error(diag, at, "cp_comm_type a2a splits each TP rank's heads over CP: %s has %d query and %d "
+                       "key/value heads per TP rank, not both multiples of CP %d", m->name, q, kv, cp);
+            err = SP_EINPUT;
+        }
+    }
+    if (c->cp_comm == TRAIN_CP_A2A && !l->flash_attention) {
+        diag_error(diag, at, "cp_comm_type a2a runs fused attention kernels (Transformer Engine's "
+                   "AttnFuncWithCPAndQKVOA2A): not with unfused attention (--no-flash)");
+        err = SP_EINPUT;
+    }
+    return err;
+}
+
 int train_check_fp8(const train_config *c, diag_list *diag)
 {
     const model_layout *l = &c->l;
@@ -324,38 +365,8 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
         diag_error(diag, at, "LoRA / QLoRA train small adapters: ZeRO is not used with them here");
         err = SP_EINPUT;
     }
-    if (c->cp_comm == TRAIN_CP_P2P && cp <= 1) {
-        diag_error(diag, at, "cp_comm_type p2p (the ring of context parallelism) needs cp > 1, got cp %d", cp);
+    if (train_check_cp(m, c, diag) < 0)
         err = SP_EINPUT;
-    }
-    if (cp > 1 && l->seq_len % (2 * cp) != 0) {
-        diag_error(diag, at, "context parallelism cuts each sequence into 2 x CP = %d chunks, rank r holding chunks r "
-                   "and 2 x CP - 1 - r (Megatron-LM's get_batch_on_this_cp_rank, whatever the cp_comm_type): "
-                   "sequence %d is not a multiple of %d", 2 * cp, l->seq_len, 2 * cp);
-        err = SP_EINPUT;
-    }
-    if (c->cp_comm == TRAIN_CP_P2P && !l->flash_attention) {
-        diag_error(diag, at, "cp_comm_type p2p runs fused attention kernels (Transformer Engine's ring): "
-                   "not with unfused attention (--no-flash)");
-        err = SP_EINPUT;
-    }
-    if (c->cp_comm == TRAIN_CP_A2A && cp <= 1) {
-        diag_error(diag, at, "cp_comm_type a2a (context parallelism's all-to-all) needs cp > 1, got cp %d", cp);
-        err = SP_EINPUT;
-    }
-    if (c->cp_comm == TRAIN_CP_A2A && cp > 1 && l->tp > 0 && model_tp_splits(m, l->tp)) {
-        int q = m->heads / l->tp, kv = m->kv_heads / l->tp;
-        if (q % cp != 0 || kv % cp != 0) {
-            diag_error(diag, at, "cp_comm_type a2a splits each TP rank's heads over CP: %s has %d query and %d "
-                       "key/value heads per TP rank, not both multiples of CP %d", m->name, q, kv, cp);
-            err = SP_EINPUT;
-        }
-    }
-    if (c->cp_comm == TRAIN_CP_A2A && !l->flash_attention) {
-        diag_error(diag, at, "cp_comm_type a2a runs fused attention kernels (Transformer Engine's "
-                   "AttnFuncWithCPAndQKVOA2A): not with unfused attention (--no-flash)");
-        err = SP_EINPUT;
-    }
     if (l->tune == MODEL_TRAIN_FULL && c->lora_a2a) {
         diag_error(diag, at, "lora_a2a applies to LoRA / QLoRA, not to full training");
         err = SP_EINPUT;

@@ -155,6 +155,10 @@ SP_MUST_USE int train_check(const model *m, const plat *p, const train_config *c
 /* train_check's MoE part alone (imbalance, capacity, padding against the
  * model and EP), for `scalepath memory`: SP_OK or SP_EINPUT. */
 SP_MUST_USE int train_check_moe(const model *m, const train_config *c, diag_list *diag);
+/* train_check's context-parallel part alone (the 2 x CP chunks every method
+ * cuts a sequence into, each method's needs), for `scalepath memory`:
+ * SP_OK or SP_EINPUT. */
+SP_MUST_USE int train_check_cp(const model *m, const train_config *c, diag_list *diag);
 /* train_check's FP8 part alone (fp8_params and no_weight_cache need FP8
  * training; FP8 parameters not with QLoRA, nor in full training without
  * ZeRO or with pure-bf16 Adam), for

@@ -526,7 +526,7 @@ sp_e2e(memory.qlora_70b_spark RC 0 ARGS "memory|-m|${models}/llama3-70b.cfg|-p|p
 sp_e2e(memory.full_8b_spark RC 0 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-spark.cfg|--seq|2048"
   STDOUT "optimizer states +96\\.[0-9]+ GB.*does NOT fit")
 sp_e2e(memory.405b_superpod RC 0 ARGS "memory|-m|${models}/llama3-405b.cfg|-p|platforms/superpod-h100.cfg|-n|1024|--tp|8|--pp|16|--zero|1|--seq|8192|--recompute|selective"
-  STDOUT "TP 8 x PP 16 x DP 64, ZeRO-1.* total .* of 80 GB")
+  STDOUT "TP 8 x CP 1 x PP 16 x DP 64, ZeRO-1.* total .* of 80 GB")
 # MoE routing: memory and train agree under imbalance, capacity and padding;
 # bad settings are refused as train refuses them.
 add_test(NAME e2e.memory.moe_agrees_with_train COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_moe_memory.py
@@ -569,6 +569,11 @@ sp_e2e(memory.bad_tp RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/d
 sp_e2e(train.kv_heads_under_tp RC 2
   ARGS "train|-p|platforms/dgx-h100.cfg|-m|${models}/qwen3-30b-a3b.cfg|--tp|8|--ep|1|-o|${SP_OUT}/kv-tp.h5"
   STDERR "TP 8 does not divide Qwen3 30B-A3B's 32 attention heads and 4 key/value heads" ABSENT "${SP_OUT}/kv-tp.h5")
+# memory refuses what train refuses of context parallelism, and shows CP in its layout.
+sp_e2e(memory.cp_chunks RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--cp|8|--seq|131064"
+  STDERR "context parallelism cuts each sequence into 2 x CP = 16 chunks")
+sp_e2e(memory.cp_layout RC 0 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--cp|8|--seq|131072|--zero|1|--recompute|full"
+  STDOUT "# layout: TP 1 x CP 8 x PP 1 x DP 1, ZeRO-1")
 sp_e2e(memory.too_many RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--tp|8|--dp|2"
   STDERR "needs more than the platform's 8 GPUs")
 
