@@ -222,14 +222,15 @@ static int load_job(study *s, study_job *j, const cfg_file *f, const config_sett
     }
     j->tp_overlap = cfg_bool(g, "tp_overlap", false);
     j->max_cp = (int)cfg_int(g, "context_parallel", 1);
+    long long seq = cfg_int(g, "seq_len", 0); /* 0 where missing: reported already */
     if ((j->max_cp & (j->max_cp - 1)) != 0) {
         diag_error(diag, (sp_loc){s->path, key_line(f, g, "context_parallel")},
                    "job: context_parallel %d: expected a power of two (the search tries CP 1, 2, 4 ..)", j->max_cp);
         err = SP_EINPUT;
-    } else if (j->max_cp > 1 && cfg_int(g, "seq_len", 0) % 4 != 0) {
+    } else if (j->max_cp > 1 && seq % 4 != 0) {
         diag_error(diag, (sp_loc){s->path, key_line(f, g, "context_parallel")},
                    "job: context_parallel %d: CP splits each sequence in 2 x CP chunks, and seq_len %lld is not a "
-                   "multiple of 4 (CP 2)", j->max_cp, cfg_int(g, "seq_len", 0));
+                   "multiple of 4 (CP 2)", j->max_cp, seq);
         err = SP_EINPUT;
     }
     {

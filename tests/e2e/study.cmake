@@ -62,6 +62,9 @@ sp_e2e(study.context_parallel RC 0 ARGS "study|tests/data/studies/long_context.c
 add_test(NAME e2e.study.context_parallel_h5 COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_study_cp.py
   ${SP_OUT}/long-context.h5 0.015 lora-64k-p2p=p2p lora-64k-all-gather=all_gather lora-64k-a2a=a2a lora-64k=none)
 set_tests_properties(e2e.study.context_parallel_h5 PROPERTIES DEPENDS e2e.study.context_parallel LABELS e2e)
+# The ring on a GPU without measured attention blocks: a warning at the job's line, as train gives.
+sp_e2e(study.cp_unmeasured RC 0 ARGS "study|tests/data/studies/cp_unmeasured.cfg|-o|${SP_OUT}/cp-unmeasured.h5"
+  STDERR "cp_unmeasured.cfg:8: warning: job \"lora-ring\": rung \"DGX B200\": GPU B200 has no measured attention blocks")
 sp_e2e(bad.study.context_parallel RC 2 ARGS "study|tests/bad/study/context-parallel.cfg|-o|${SP_OUT}/bad-cp.h5"
   STDERR "context-parallel.cfg:9: error: job: context_parallel 3: expected a power of two.*context-parallel.cfg:11: error: job: cp_comm_type \"ring\": expected p2p, all_gather or a2a.*context-parallel.cfg:13: error: job: cp_comm_type applies where the search tries context parallelism.*context-parallel.cfg:15: error: job: context_parallel 2: CP splits each sequence in 2 x CP chunks, and seq_len 8190 is not a multiple of 4"
   ABSENT "${SP_OUT}/bad-cp.h5")
