@@ -4,7 +4,7 @@
 from the platform file and the model file, and prints the prediction beside
 the published figure, with the error. Nothing here is fitted.
 
-    python3 bench/training_accuracy.py [--quick] [--scalepath build/sim/scalepath]
+    python3 bench/training_accuracy.py [--quick] [--only TEXT] [--scalepath build/sim/scalepath]
 
 --quick skips the 16,384-GPU context-parallel case and MLPerf v5.0's 405B
 cases (the H100 one takes 9 minutes).
@@ -383,6 +383,8 @@ def run(exe, args):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", action="append", metavar="TEXT",
+                    help="run only the cases whose name contains TEXT (repeatable); no sweeps")
     ap.add_argument("--scalepath", default="build/sim/scalepath")
     a = ap.parse_args(argv)
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -391,6 +393,8 @@ def main(argv):
     print(f"{'':58s} {'':9s} {'(causal':>9s} {'count)':8s}")
     errors, causal = [], []
     for i, (name, pub, unit, src, assumed, args) in enumerate(CASES + SENSITIVITY):
+        if a.only and not any(t in name for t in a.only):
+            continue
         if a.quick and ("128K" in name or "MLPerf v5.0" in name):
             print(f"{name:58s} {pub:9.0f} {'skipped (--quick)':>18s}")
             continue
@@ -407,8 +411,9 @@ def main(argv):
               f"{wall:4.0f}s  {assumed}")
         if unit == TF:
             print(f"{'':58s} {'':9s} {got[TFC]:9.1f} {'causal':8s} {ec:+6.1f}%")
-    spark_sweep(a.scalepath)
-    station_sweep(a.scalepath)
+    if not a.only:
+        spark_sweep(a.scalepath)
+        station_sweep(a.scalepath)
     print("\nsources:")
     for s in sorted({c[3] for c in CASES}):
         print("  " + s)

@@ -340,7 +340,8 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
     const wl *w = s->w;
     size_t nops = wl_op_count(w), k = 0;
     int64_t *rank = malloc(nops * sizeof(int64_t) + 1), *idx = malloc(nops * sizeof(int64_t) + 1),
-            *layer = malloc(nops * sizeof(int64_t) + 1), *chan = malloc(nops * sizeof(int64_t) + 1);
+            *layer = malloc(nops * sizeof(int64_t) + 1), *chan = malloc(nops * sizeof(int64_t) + 1),
+            *sms = malloc(nops * sizeof(int64_t) + 1);
     double *start = malloc(nops * sizeof(double) + 1), *end = malloc(nops * sizeof(double) + 1);
     uint64_t *bytes = malloc(nops * sizeof(uint64_t) + 1);
     const char **name = malloc(nops * sizeof(char *) + 1), **kind = malloc(nops * sizeof(char *) + 1),
@@ -349,7 +350,7 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
                **stream = malloc(nops * sizeof(char *) + 1);
     int err = SP_ENOMEM;
 
-    if (rank && idx && layer && chan && start && end && bytes && name && kind && coll && algo && proto && group &&
+    if (rank && idx && layer && chan && sms && start && end && bytes && name && kind && coll && algo && proto && group &&
         stream) {
         for (int r = 0; r < w->nranks; r++)
             for (size_t i = 0; i < w->ranks[r].nops; i++, k++) {
@@ -369,6 +370,7 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
                 group[k] = op->kind == WL_COLL ? w->groups[op->group].name : "";
                 stream[k] = stream_names[op->stream];
                 chan[k] = plan ? coll_plan_channels(plan) : 0;
+                sms[k] = op->kind == WL_COLL ? wl_coll_sms(op, (int)chan[k]) : 0;
             }
         {
             const out_attr gattrs[] = {OUT_ATTR_I64("ranks", w->nranks, NULL),
@@ -389,6 +391,8 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
                 {"stream", OUT_STR, "", "the stream it ran on: compute, comm (TP/model), comm (DP), host, "
                  "p2p (pipeline), comm (CP)", stream},
                 {"channels", OUT_I64, "1", "channels (CTAs) NCCL would use for the collective, 0 otherwise", chan},
+                {"sms", OUT_I64, "1", "SMs the collective holds beside compute: its channels, or what the workload "
+                 "sets (Transformer Engine's userbuffers; 0: copy engines); 0 otherwise", sms},
             };
             err = out_table(f, "/replay/ops", gattrs, 2, cols, sizeof(cols) / sizeof(cols[0]), k);
         }
@@ -407,5 +411,6 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
     free(group);
     free(stream);
     free(chan);
+    free(sms);
     return err;
 }

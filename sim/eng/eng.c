@@ -905,10 +905,15 @@ static void hold_sms(sm_share *r)
     sg_mutex_unlock(r->mutex);
 }
 
-/* A collective of the GPU starts (sign 1) or ends (-1). */
-static void collective_ctas(sm_share *r, const coll_plan *plan, int sign)
+/* A collective of the GPU starts (sign 1) or ends (-1): it holds one SM
+ * per channel of its plan (NCCL's CTAs), or what its operation says
+ * (wl_coll_sms; op NULL: the plan's). */
+static void collective_ctas(sm_share *r, const coll_plan *plan, const wl_op *op, int sign)
 {
     int ctas = plan != NULL ? coll_plan_channels(plan) : 0;
+
+    if (op != NULL)
+        ctas = wl_coll_sms(op, ctas);
 
     if (r->sms <= 0 || ctas <= 0)
         return;
@@ -1015,16 +1020,16 @@ static void stream_main(int argc, char *argv[])
         } else if (op->kind == WL_COLL && r->w->groups[op->group].folded) {
             /* Its other members are not simulated: its time was measured apart. */
             if (op->duration_s > 0.0) {
-                collective_ctas(&r->sm, r->plans[i], 1);
+                collective_ctas(&r->sm, r->plans[i], op, 1);
                 sg_actor_sleep_for(op->duration_s);
-                collective_ctas(&r->sm, r->plans[i], -1);
+                collective_ctas(&r->sm, r->plans[i], op, -1);
             }
         } else if (op->kind == WL_COLL) {
             char key[48];
             snprintf(key, sizeof(key), "g%d.%d", op->group, r->seq[i]);
-            collective_ctas(&r->sm, r->plans[i], 1);
+            collective_ctas(&r->sm, r->plans[i], op, 1);
             run_member(r->e, r->plans[i], r->member[i], key, &s->stage, r, &s->room);
-            collective_ctas(&r->sm, r->plans[i], -1);
+            collective_ctas(&r->sm, r->plans[i], op, -1);
         } else {
             /* Point to point, matched by (source, destination, tag), in order. */
             char name[64];
@@ -1600,9 +1605,9 @@ static void worker_main(int argc, char *argv[])
         emu_task_begin(w->m, t);
         world_notify(w);
         if (t->kind == EMU_TASK_COLL && t->plan != NULL) {
-            collective_ctas(k->sm, t->plan, 1);
+            collective_ctas(k->sm, t->plan, NULL, 1);
             run_member(w->e, t->plan, t->member, t->key, &k->stage, k, &k->room);
-            collective_ctas(k->sm, t->plan, -1);
+            collective_ctas(k->sm, t->plan, NULL, -1);
             if (!emu_task_may_end(t)) /* its flows are done, its data not yet there */
                 world_wait(w, task_may_end, t);
         } else if (t->kind == EMU_TASK_P2P) {

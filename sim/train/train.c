@@ -398,6 +398,12 @@ int train_check(const model *m, const plat *p, const train_config *c, diag_list 
 
 /* --- the graph ---------------------------------------------------------- */
 
+/* A tensor-parallel block's GEMMs, s (costs.tpg). */
+typedef struct tp_gemms {
+    double col_fwd, row_fwd, col_dgrad, row_dgrad, col_wgrad, row_wgrad;
+    double col_chunk, row_dgrad_chunk, row_split;
+} tp_gemms;
+
 /* Costs of one micro-batch on one GPU, seconds; collective sizes, bytes. */
 typedef struct costs {
     double attn_fwd, attn_bwd, mlp_fwd, mlp_bwd, core_fwd, core_bwd; /* MoE: mlp = router and experts */
@@ -414,6 +420,7 @@ typedef struct costs {
     uint64_t a2a_qkv_bytes, a2a_out_bytes;
     double head_fwd, head_bwd, embed_fwd, embed_bwd, qlora_dequant;
     uint64_t tp_bytes;   /* all-gather output / reduce-scatter input of a block (nccl-tests size) */
+    uint64_t ub_ag_bytes; /* the same gathered by TP overlap's userbuffers: in FP8 under FP8 training */
     uint64_t kv_bytes;   /* CP: keys and values of the whole sequence */
     uint64_t p2p_bytes;  /* activations between pipeline stages (sequence-parallel shard) */
     double layer_params; /* per GPU (TP shard; experts: EP shard) */
@@ -426,13 +433,22 @@ typedef struct costs {
     /* LoRA / QLoRA under TP: per block (attention [0], FFN [1]) the adapters
      * on its column-parallel layer (QKV; the first FFN layer) and on its
      * row-parallel one (the projection; the second FFN layer); whether the
-     * column-parallel layer's gather and reduce-scatter stay whole under TP
-     * overlap (its adapters read its gathered input), else how many of its
+     * column-parallel layer's forward gather stays whole under TP overlap
+     * (its adapters read its gathered input), else how many of its
      * adapters gather their own input; an adapter's rank-r activations
      * (tok x r, bf16). See lora_colls. */
     int lora_col[2], lora_row[2], lora_own[2];
     bool lora_whole[2];
     uint64_t lora_r_bytes;
+    /* Per block (attention [0], FFN [1]) the GEMMs tp_block runs apart
+     * (their times are in attn_* and mlp_* too): the column-parallel layer's
+     * (QKV; the first FFN layer) and the row-parallel one's (the
+     * projection; the second FFN layer), forward, input gradient and weight
+     * gradient (0 when the weights are frozen); under TP overlap also one of
+     * the tp chunks of the column-parallel forward and of the row-parallel
+     * input gradient (a TP shard's rows each), and one of the TP_SPLITS
+     * chunks of the row-parallel forward, each timed at its own shape. */
+    tp_gemms tpg[2];
 } costs;
 
 typedef struct gen {
@@ -570,6 +586,52 @@ static void ring_attention(const gen *g, const plat_gpu *gpu, costs *k)
     k->ring_step_bwd = step_bwd;
 }
 
+/* Transformer Engine's userbuffer overlap pipelines the row-parallel
+ * forward GEMM with its reduce-scatter in this many chunks: the default
+ * num_splits of its "pipeline" method (initialize_ub, transformer_engine/
+ * pytorch/module/base.py), which NeMo's tuned configurations keep. */
+#define TP_SPLITS 4
+/* The SMs its "pipeline" and "bulk" overlaps' communication kernels take
+ * from the GEMMs beside them: initialize_ub's default num_sm (NeMo's tuned
+ * configurations set 2 to 24 per layer). Its "ring_exchange" copies with
+ * the copy engines (use_ce), taking none. */
+#define TP_UB_SMS 16
+
+/* A block's linear layer i (0 column-parallel, 1 row-parallel) of shape
+ * a = (m, n, k) per TP shard: its casts and GEMMs added to the block's
+ * forward and backward times, and kept apart in k->tpg[block] (with the
+ * chunks TP overlap runs). Backward: the input gradient always; the weight
+ * gradient when trained. */
+static void linear_gemms(gen *g, const plat_gpu *gpu, int block, int i, const char *name, const double a[3],
+                         double *fwd, double *bwd)
+{
+    costs *k = &g->k;
+    plat_prec pr = g->c->prec;
+    double f, d, w = 0.0;
+
+    linear_casts(g, gpu, 1, a[0], a[2], a[1], i == 0, fwd, bwd);
+    f = gemm(g, gpu, name, "fwd", 1, a[0], a[1], a[2]);
+    *fwd += f;
+    d = gemm(g, gpu, name, "dgrad", 1, a[0], a[2], a[1]);
+    *bwd += d;
+    if (g->c->l.tune == MODEL_TRAIN_FULL) {
+        w = gemm(g, gpu, name, "wgrad", 1, a[2], a[1], a[0]);
+        *bwd += w;
+    }
+    if (i == 0) {
+        k->tpg[block].col_fwd = f;
+        k->tpg[block].col_dgrad = d;
+        k->tpg[block].col_wgrad = w;
+        k->tpg[block].col_chunk = train_gemm_time(gpu, pr, a[0] / g->tp, a[1], a[2]);
+    } else {
+        k->tpg[block].row_fwd = f;
+        k->tpg[block].row_dgrad = d;
+        k->tpg[block].row_wgrad = w;
+        k->tpg[block].row_dgrad_chunk = train_gemm_time(gpu, pr, a[0] / g->tp, a[2], a[1]);
+        k->tpg[block].row_split = train_gemm_time(gpu, pr, a[0] / TP_SPLITS, a[1], a[2]);
+    }
+}
+
 static void compute_costs(gen *g, const plat_gpu *gpu)
 {
     const model *m = g->m;
@@ -603,20 +665,9 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
 
     memset(k, 0, sizeof(*k));
     for (int i = 0; i < 2; i++) {
-        const double *a = gemms_attn[i], *b = gemms_mlp[i];
-        /* Backward: the input gradient always; the weight gradient when trained. */
-        linear_casts(g, gpu, 1, a[0], a[2], a[1], i == 0, &k->attn_fwd, &k->attn_bwd);
-        k->attn_fwd += gemm(g, gpu, attn_name[i], "fwd", 1, a[0], a[1], a[2]);
-        k->attn_bwd += gemm(g, gpu, attn_name[i], "dgrad", 1, a[0], a[2], a[1]);
-        if (full)
-            k->attn_bwd += gemm(g, gpu, attn_name[i], "wgrad", 1, a[2], a[1], a[0]);
-        if (g->moe) /* the experts replace the dense FFN (below) */
-            continue;
-        linear_casts(g, gpu, 1, b[0], b[2], b[1], i == 0, &k->mlp_fwd, &k->mlp_bwd);
-        k->mlp_fwd += gemm(g, gpu, mlp_name[i], "fwd", 1, b[0], b[1], b[2]);
-        k->mlp_bwd += gemm(g, gpu, mlp_name[i], "dgrad", 1, b[0], b[2], b[1]);
-        if (full)
-            k->mlp_bwd += gemm(g, gpu, mlp_name[i], "wgrad", 1, b[2], b[1], b[0]);
+        linear_gemms(g, gpu, 0, i, attn_name[i], gemms_attn[i], &k->attn_fwd, &k->attn_bwd);
+        if (!g->moe) /* the experts replace the dense FFN (below) */
+            linear_gemms(g, gpu, 1, i, mlp_name[i], gemms_mlp[i], &k->mlp_fwd, &k->mlp_bwd);
     }
     /* The kernel's shape, for a measured table: the sequence, the rank's
      * query heads times the micro-batch's sequences. Context parallelism's
@@ -788,6 +839,11 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->embed_params = V * h / tp;
     k->position_params = model_position_params(m);
     k->tp_bytes = (uint64_t)(tok * h * 2.0);
+    /* Transformer Engine's all-gather userbuffers hold FP8 under FP8
+     * training ("AllGather buffers use fp8 when using fp8 recipe":
+     * initialize_ub's fp8_buf, the layers' forward inputs and output
+     * gradients alike); its reduce-scatters stay in bf16. */
+    k->ub_ag_bytes = g->c->prec == PLAT_FP8 ? k->tp_bytes / 2 : k->tp_bytes;
     if (!full && g->tp > 1) {
         k->lora_col[0] = model_lora_qkv_adapters(targets);
         k->lora_row[0] = targets & MODEL_LORA_PROJ ? 1 : 0;
@@ -864,14 +920,16 @@ static uint32_t op_compute(gen *g, rank_state *st, const char *name, double dur,
     return st->last;
 }
 
-/* A collective on a stream after the given operations; the compute chain is
- * left alone. */
-static uint32_t op_coll_on(gen *g, rank_state *st, wl_stream stream, const char *name, coll_kind kind, uint64_t bytes,
-                           int group, int layer, const uint32_t *deps, uint32_t nd)
+/* A collective on a stream after the given operations, holding `sms` SMs
+ * beside compute (wl_op.sms: 0 for NCCL's CTAs); the compute chain is left
+ * alone. */
+static uint32_t op_coll_sms(gen *g, rank_state *st, wl_stream stream, const char *name, coll_kind kind,
+                            uint64_t bytes, int group, int layer, const uint32_t *deps, uint32_t nd, int sms)
 {
     wl_op op = {0};
 
     op.kind = WL_COLL;
+    op.sms = sms;
     op.stream = stream;
     op.coll = kind;
     op.bytes = bytes > 0 ? bytes : 1;
@@ -879,6 +937,13 @@ static uint32_t op_coll_on(gen *g, rank_state *st, wl_stream stream, const char 
     op.layer = layer;
     op.peer = -1;
     return wl_build_op(g->b, st->rank, &op, name, deps, nd);
+}
+
+/* The same run by NCCL. */
+static uint32_t op_coll_on(gen *g, rank_state *st, wl_stream stream, const char *name, coll_kind kind, uint64_t bytes,
+                           int group, int layer, const uint32_t *deps, uint32_t nd)
+{
+    return op_coll_sms(g, st, stream, name, kind, bytes, group, layer, deps, nd, 0);
 }
 
 /* The same on the model-parallel stream. */
@@ -991,9 +1056,10 @@ static uint32_t op_compute_after(gen *g, rank_state *st, const char *name, doubl
  *     the layer's userbuffer all-gather is off: without TP overlap; under
  *     it, on QKV, whose overlap NeMo's LoRA recipes and NVIDIA's MLPerf
  *     runs turn off (Megatron-core 0.7's tp_comm_disable_qkv, later
- *     tp_comm_overlap_disable_qkv), so its gather and its
- *     gradient's reduce-scatter, into which TE adds the adapter's, stay
- *     whole and exposed (tp_block). The first FFN layer keeps its overlap
+ *     tp_comm_overlap_disable_qkv), so its gather stays whole and exposed
+ *     (tp_block; its gradient's reduce-scatter, into which TE adds the
+ *     adapter's, is exposed with frozen weights anyway). The first FFN
+ *     layer keeps its overlap
  *     and its adapter gathers its input itself (forward an all-gather of
  *     tok x h, backward a reduce-scatter). The down-projection
  *     (column-parallel, gather_output) all-gathers its tok x r output
@@ -1161,32 +1227,121 @@ static void block_compute(gen *g, rank_state *st, int layer, const char *name, d
     }
 }
 
-/* A tensor-parallel block (block 0 attention, 1 FFN): all-gather the
- * sequence-parallel input, the block's compute (after `also` too, unless
- * NONE), the LoRA adapters' collectives, reduce-scatter its output.
- * Exposed on the compute chain; or, with tp_overlap, pipelined in tp
- * chunks as Transformer Engine's userbuffers do: the compute starts once
- * the first chunk is gathered, the other chunks are gathered and the
- * output's first tp - 1 chunks reduce-scattered alongside it (on the
- * model-parallel stream), and the last chunk's reduce-scatter follows it.
- * Where adapters read the column-parallel layer's gathered input under TP
- * overlap, its gather (forward) and reduce-scatter (backward) stay whole
- * (lora_colls). */
+/* Under TP overlap, a GEMM whose input Transformer Engine gathers as it
+ * runs, by its "ring_exchange" method (initialize_ub's default for the
+ * column-parallel forwards, qkv_fprop and fc1_fprop, and the row-parallel
+ * input gradients, proj_dgrad and fc2_dgrad; transformer_engine/pytorch/
+ * module/base.py): the GEMM cut into tp chunks of a TP shard's rows, the
+ * rank's own chunk first while it sends that shard to the next rank of the
+ * TP group and receives the previous rank's (one send/recv a step, tp - 1
+ * steps), each later chunk waiting for the exchange that brought its
+ * shard. With chunks alike, each step lasts the slower of a chunk's GEMM
+ * and an exchange, which this times the same in three operations: tp - 1
+ * chunks' GEMMs beside the tp - 1 exchanges back to back (one send/recv of
+ * tp - 1 shards), then the last chunk after both. `also` (unless NONE) is
+ * waited for by the first GEMM. */
+static void ring_gemm(gen *g, rank_state *st, int layer, const char *name, double chunk, uint32_t also)
+{
+    uint64_t shard = g->k.ub_ag_bytes / (uint64_t)g->tp;
+    uint32_t deps[1], nd = 0, x;
+    char nm[80];
+
+    if (st->last != NONE)
+        deps[nd++] = st->last;
+    snprintf(nm, sizeof(nm), "L%d tp all_gather ring", layer);
+    x = op_coll_sms(g, st, WL_STREAM_COMM, nm, COLL_SEND_RECV, shard * (uint64_t)(g->tp - 1), g->tp_group[st->rank],
+                    layer, deps, nd, -1);
+    snprintf(nm, sizeof(nm), "L%d %s chunks 1-%d", layer, name, g->tp - 1);
+    op_compute_after(g, st, nm, (g->tp - 1) * chunk, layer, also);
+    snprintf(nm, sizeof(nm), "L%d %s chunk %d", layer, name, g->tp);
+    op_compute_after(g, st, nm, chunk, layer, x);
+}
+
+/* Under TP overlap, the row-parallel forward GEMM with its output's
+ * reduce-scatter, by Transformer Engine's "pipeline" method (the default
+ * for proj_fprop and fc2_fprop): TP_SPLITS chunks of rows, each chunk's
+ * share reduce-scattered while the next chunks run. Timed the same in
+ * three operations: the first chunk; the other chunks beside the
+ * reduce-scatter of all but the last chunk's share; then (after the
+ * LoRA adapters' collectives, which the model-parallel stream runs next)
+ * the last share's reduce-scatter, exposed. */
+static void pipeline_gemm(gen *g, rank_state *st, int layer, const char *name, double split, int block)
+{
+    uint64_t part = g->k.tp_bytes / TP_SPLITS;
+    uint32_t deps[2], rs;
+    int tpg = g->tp_group[st->rank];
+    char nm[80];
+
+    snprintf(nm, sizeof(nm), "L%d %s split 1", layer, name);
+    deps[0] = op_compute(g, st, nm, split, layer);
+    snprintf(nm, sizeof(nm), "L%d tp reduce_scatter pipelined", layer);
+    rs = op_coll_sms(g, st, WL_STREAM_COMM, nm, COLL_REDUCE_SCATTER, part * (TP_SPLITS - 1), tpg, layer, deps, 1,
+                     TP_UB_SMS);
+    snprintf(nm, sizeof(nm), "L%d %s splits 2-%d", layer, name, TP_SPLITS);
+    op_compute(g, st, nm, (TP_SPLITS - 1) * split, layer);
+    lora_colls(g, st, layer, block, false);
+    deps[0] = st->last;
+    deps[1] = rs;
+    snprintf(nm, sizeof(nm), "L%d tp reduce_scatter split %d", layer, TP_SPLITS);
+    st->last = op_coll_after(g, st, nm, COLL_REDUCE_SCATTER, g->k.tp_bytes - part * (TP_SPLITS - 1), tpg, layer,
+                             deps, 2);
+}
+
+/* A tensor-parallel block (block 0 attention, 1 FFN) under sequence
+ * parallelism, `dur` its compute (after `also` too, unless NONE), as
+ * Transformer Engine's layers run it (layernorm_linear.py, linear.py).
+ * Forward: the input all-gathered, the column-parallel GEMM, the rest of
+ * the block, the row-parallel GEMM, its output reduce-scattered, all on the
+ * compute chain; the LoRA adapters' collectives before the reduce-scatter.
+ * Backward: the output gradient all-gathered for the row-parallel layer's
+ * GEMMs, then the rest of the block, the adapters' collectives, and the
+ * column-parallel layer: when its weight is trained, its input gathered
+ * again beside its input-gradient GEMM (only the sequence shard was kept:
+ * "Overlap input AG with dgrad") and the input gradient reduce-scattered
+ * beside its weight-gradient GEMM ("Overlap dgrad-RS/AR with wgrad"), the
+ * layer norm's gradient after both; frozen, the reduce-scatter follows the
+ * input gradient, exposed. Megatron-LM's own layers do the same (Korthikanti
+ * et al., arXiv 2205.05198, section 4.2.2). With tp_overlap, TE's
+ * userbuffers: the forward's gather and the backward's output-gradient
+ * gather by ring_gemm, the forward's reduce-scatter by pipeline_gemm, the
+ * backward's gather and reduce-scatter as above ("bulk", beside the same
+ * GEMMs); where adapters read the column-parallel layer's gathered input
+ * (lora_colls), its forward gather stays whole and exposed. */
 static void tp_block(gen *g, rank_state *st, int layer, const char *what, double dur, uint32_t also, int block,
                      block_pass ps)
 {
-    bool backward = ps == PASS_BWD;
-    char name[64];
-    uint64_t bytes = g->k.tp_bytes, first = bytes / (uint64_t)g->tp;
+    static const char *const col_name[2] = {"qkv", "fc1"}, *const row_name[2] = {"proj", "fc2"};
+    const costs *k = &g->k;
+    bool backward = ps == PASS_BWD, ub = g->c->tp_overlap, full = g->c->l.tune == MODEL_TRAIN_FULL;
+    char name[80];
+    uint64_t bytes = k->tp_bytes;
     int tpg = g->tp_group[st->rank];
-    bool whole = g->k.lora_whole[block];
 
+    snprintf(name, sizeof(name), "L%d %s", layer, what);
     if (g->tp <= 1) {
-        snprintf(name, sizeof(name), "L%d %s", layer, what);
         block_compute(g, st, layer, name, dur, also, block, ps);
         return;
     }
-    if (!g->c->tp_overlap) {
+    if (!backward && ub) {
+        double rest = dur - k->tpg[block].col_fwd - k->tpg[block].row_fwd;
+        char part[64];
+        snprintf(part, sizeof(part), "%s %s", what, col_name[block]);
+        if (k->lora_whole[block]) {
+            snprintf(name, sizeof(name), "L%d tp all_gather", layer);
+            op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
+            snprintf(name, sizeof(name), "L%d %s", layer, part);
+            op_compute_after(g, st, name, k->tpg[block].col_fwd, layer, also);
+        } else {
+            ring_gemm(g, st, layer, part, k->tpg[block].col_chunk, also);
+        }
+        snprintf(name, sizeof(name), "L%d %s", layer, what);
+        block_compute(g, st, layer, name, rest, NONE, block, ps);
+        snprintf(part, sizeof(part), "%s %s", what, row_name[block]);
+        pipeline_gemm(g, st, layer, part, k->tpg[block].row_split, block);
+        return;
+    }
+    if (!backward || (!ub && !full)) {
+        /* One operation for the block's compute: nothing runs beside it. */
         snprintf(name, sizeof(name), "L%d tp all_gather", layer);
         op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
         snprintf(name, sizeof(name), "L%d %s", layer, what);
@@ -1197,40 +1352,41 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
         return;
     }
     {
-        uint32_t deps[2], nd = 0, ag1, ag2 = NONE, rs1;
-        if (whole && !backward) {
+        double col = k->tpg[block].col_dgrad + k->tpg[block].col_wgrad;
+        double rest = dur - col - (ub ? k->tpg[block].row_dgrad : 0.0);
+        uint32_t deps[2], x, rs;
+        char part[64];
+        if (ub) {
+            snprintf(part, sizeof(part), "%s %s dgrad", what, row_name[block]);
+            ring_gemm(g, st, layer, part, k->tpg[block].row_dgrad_chunk, also);
+        } else {
             snprintf(name, sizeof(name), "L%d tp all_gather", layer);
             op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
-            ag1 = st->last;
-        } else {
-            if (st->last != NONE)
-                deps[nd++] = st->last;
-            snprintf(name, sizeof(name), "L%d tp all_gather chunk 1", layer);
-            ag1 = op_coll_after(g, st, name, COLL_ALL_GATHER, first, tpg, layer, deps, nd);
-            snprintf(name, sizeof(name), "L%d tp all_gather overlapped", layer);
-            ag2 = op_coll_after(g, st, name, COLL_ALL_GATHER, bytes - first, tpg, layer, &ag1, 1);
-            st->last = ag1;
         }
         snprintf(name, sizeof(name), "L%d %s", layer, what);
-        block_compute(g, st, layer, name, dur, also, block, ps);
-        if (whole && backward) {
-            lora_colls(g, st, layer, block, backward);
-            deps[0] = st->last;
-            deps[1] = ag2;
+        block_compute(g, st, layer, name, rest, ub ? NONE : also, block, ps);
+        lora_colls(g, st, layer, block, backward);
+        if (!full) {
+            snprintf(name, sizeof(name), "L%d %s %s dgrad", layer, what, col_name[block]);
+            op_compute(g, st, name, k->tpg[block].col_dgrad, layer);
             snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
-            st->last = op_coll_after(g, st, name, COLL_REDUCE_SCATTER, bytes, tpg, layer, deps, 2);
+            op_mp_coll(g, st, name, COLL_REDUCE_SCATTER, bytes, tpg, layer);
             return;
         }
-        /* Issued before the adapters' collectives: the model-parallel stream
-         * runs in order, and this part runs alongside the compute. */
-        snprintf(name, sizeof(name), "L%d tp reduce_scatter overlapped", layer);
-        rs1 = op_coll_after(g, st, name, COLL_REDUCE_SCATTER, bytes - first, tpg, layer, ag2 != NONE ? &ag2 : &ag1,
-                            1);
-        lora_colls(g, st, layer, block, backward);
         deps[0] = st->last;
-        deps[1] = rs1;
-        snprintf(name, sizeof(name), "L%d tp reduce_scatter chunk %d", layer, g->tp);
-        st->last = op_coll_after(g, st, name, COLL_REDUCE_SCATTER, first, tpg, layer, deps, 2);
+        snprintf(name, sizeof(name), "L%d tp all_gather input", layer);
+        x = op_coll_sms(g, st, WL_STREAM_COMM, name, COLL_ALL_GATHER, ub ? k->ub_ag_bytes : bytes, tpg, layer, deps,
+                        st->last != NONE, ub ? TP_UB_SMS : 0);
+        snprintf(name, sizeof(name), "L%d %s %s dgrad", layer, what, col_name[block]);
+        deps[0] = op_compute(g, st, name, k->tpg[block].col_dgrad, layer);
+        deps[1] = x;
+        snprintf(name, sizeof(name), "L%d tp reduce_scatter", layer);
+        rs = op_coll_sms(g, st, WL_STREAM_COMM, name, COLL_REDUCE_SCATTER, bytes, tpg, layer, deps, 2,
+                         ub ? TP_UB_SMS : 0);
+        snprintf(name, sizeof(name), "L%d %s %s wgrad", layer, what, col_name[block]);
+        op_compute_after(g, st, name, k->tpg[block].col_wgrad, layer, x);
+        snprintf(name, sizeof(name), "L%d dgrad reduce-scatter wait", layer);
+        op_compute_after(g, st, name, 0.0, layer, rs);
     }
 }
 
@@ -1668,24 +1824,36 @@ static int alpha_beta_time(const plat *p, coll_kind kind, const int *ranks, int 
     return *out < 0.0 ? SP_ENOMEM : SP_OK;
 }
 
-/* The tensor-parallel communication (an all-gather of t_ag s, a
- * reduce-scatter of t_rs s) a block of `comp` s of compute leaves exposed:
- * all of it; or, overlapped (tp_block), of each the first or last of tp
- * chunks plus what the compute does not cover of the rest, but all of one
- * kept whole (LoRA adapters reading the gathered input: the forward's
- * gather, the backward's reduce-scatter). */
-static double tp_exposed(const gen *g, double t_ag, double t_rs, double comp, bool lora_whole, bool backward)
+/* Times of a block's tensor-parallel communication, s: the whole
+ * all-gather and reduce-scatter; under TP overlap, the ring's tp - 1
+ * exchanges back to back (ring_gemm), the reduce-scatter of all but the
+ * last of TP_SPLITS shares and of the last (pipeline_gemm). */
+typedef struct tp_times {
+    double ag, rs, ring, rs_pipe, rs_last;
+    double ag_bulk; /* the backward's gather of the input again (userbuffers: in FP8 under FP8) */
+} tp_times;
+
+/* What of a block's tensor-parallel communication its compute leaves
+ * exposed, as tp_block runs it, with the difference its GEMMs' chunks make
+ * to the compute (the LoRA adapters' collectives apart: lora_exposed). */
+static double tp_exposed(const gen *g, const tp_times *t, int block, bool backward)
 {
-    double part, whole, rest;
+    const tp_gemms *k = &g->k.tpg[block];
+    bool ub = g->c->tp_overlap, full = g->c->l.tune == MODEL_TRAIN_FULL;
+    double tp = g->tp, e = 0.0;
 
     if (g->tp <= 1)
         return 0.0;
-    if (!g->c->tp_overlap)
-        return t_ag + t_rs;
-    whole = !lora_whole ? 0.0 : backward ? t_rs : t_ag;
-    part = t_ag + t_rs - whole;
-    rest = part * (g->tp - 1.0) / g->tp - comp;
-    return whole + part / g->tp + (rest > 0.0 ? rest : 0.0);
+    if (!backward && ub) {
+        e = g->k.lora_whole[block] ? t->ag : fmax((tp - 1.0) * k->col_chunk, t->ring) + k->col_chunk - k->col_fwd;
+        return e + k->row_split + fmax((TP_SPLITS - 1.0) * k->row_split, t->rs_pipe) + t->rs_last - k->row_fwd;
+    }
+    if (!backward || (!ub && !full))
+        return t->ag + t->rs;
+    e = ub ? fmax((tp - 1.0) * k->row_dgrad_chunk, t->ring) + k->row_dgrad_chunk - k->row_dgrad : t->ag;
+    if (!full)
+        return e + t->rs;
+    return e + fmax(k->col_dgrad, t->ag_bulk) - k->col_dgrad + fmax(k->col_wgrad, t->rs) - k->col_wgrad;
 }
 
 /* The LoRA adapters' collectives of a block, forward or backward
@@ -1706,6 +1874,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
     double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_kv_bwd = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0,
            per_mb = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd_tp, fwd_lora;
+    tp_times tpt = {0};
     int layers = 0;
 
     *step_s = 0.0;
@@ -1722,6 +1891,24 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.tp_bytes, &t_ag);
     if (err == SP_OK)
         err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs);
+    if (err == SP_OK && g.tp > 1 && c->tp_overlap) {
+        /* The ring's exchanges (send/recv: alpha-beta, as the CP ring's
+         * below) and the pipelined reduce-scatter's two parts. */
+        uint64_t part = g.k.tp_bytes / TP_SPLITS;
+        err = alpha_beta_time(p, COLL_SEND_RECV, ranks, g.tp, g.k.ub_ag_bytes / (uint64_t)g.tp * (uint64_t)(g.tp - 1),
+                              &tpt.ring);
+        if (err == SP_OK)
+            err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.ub_ag_bytes, &tpt.ag_bulk);
+        if (err == SP_OK)
+            err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp, (double)(part * (TP_SPLITS - 1)), &tpt.rs_pipe);
+        if (err == SP_OK)
+            err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp,
+                             (double)(g.k.tp_bytes - part * (TP_SPLITS - 1)), &tpt.rs_last);
+    }
+    tpt.ag = t_ag;
+    tpt.rs = t_rs;
+    if (!c->tp_overlap)
+        tpt.ag_bulk = t_ag;
     if (err == SP_OK && g.k.lora_r_bytes > 0) { /* LoRA adapters under TP (lora_colls) */
         err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.lora_r_bytes, &t_rag);
         if (err == SP_OK)
@@ -1819,13 +2006,11 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
             l += model_vstage_layers(m, g.pp, g.vpp, ch * g.pp + s);
         layers = l > layers ? l : layers;
     }
-    fwd_tp = tp_exposed(&g, t_ag, t_rs, g.k.attn_fwd, g.k.lora_whole[0], false) +
-             (g.moe ? 0.0 : tp_exposed(&g, t_ag, t_rs, g.k.mlp_fwd, g.k.lora_whole[1], false));
+    fwd_tp = tp_exposed(&g, &tpt, 0, false) + (g.moe ? 0.0 : tp_exposed(&g, &tpt, 1, false));
     fwd_lora = lora_exposed(&g, 0, false, t_rag, t_rar, t_out, t_ag, t_rs) +
                lora_exposed(&g, 1, false, t_rag, t_rar, t_out, t_ag, t_rs);
     layer_mb = g.k.attn_fwd + g.k.mlp_fwd + g.k.attn_bwd + g.k.mlp_bwd + 2.0 * g.k.qlora_dequant + fwd_tp +
-               tp_exposed(&g, t_ag, t_rs, g.k.attn_bwd, g.k.lora_whole[0], true) +
-               (g.moe ? 0.0 : tp_exposed(&g, t_ag, t_rs, g.k.mlp_bwd, g.k.lora_whole[1], true)) + fwd_lora +
+               tp_exposed(&g, &tpt, 0, true) + (g.moe ? 0.0 : tp_exposed(&g, &tpt, 1, true)) + fwd_lora +
                lora_exposed(&g, 0, true, t_rag, t_rar, t_out, t_ag, t_rs) +
                lora_exposed(&g, 1, true, t_rag, t_rar, t_out, t_ag, t_rs) +
                (g.cp > 1 ? t_kv + t_kv_bwd : 0.0) + 4.0 * t_a2a;

@@ -6,7 +6,11 @@
  * (tensor, then context, then data, then pipeline parallel):
  *   - tensor parallelism with sequence parallelism: an all-gather before and
  *     a reduce-scatter after each attention and FFN block, forward and
- *     backward, on the GPU's model-parallel stream, exposed;
+ *     backward, on the GPU's model-parallel stream, exposed, but for the
+ *     backward of the column-parallel layers with trained weights, whose
+ *     input is gathered again beside the input-gradient GEMM and whose
+ *     input gradient is reduce-scattered beside the weight-gradient GEMM,
+ *     as Transformer Engine's and Megatron-LM's layers do;
  *   - context parallelism as in Llama 3: keys and values all-gathered over
  *     the CP group in the forward pass, their gradients reduce-scattered;
  *   - pipeline parallelism, 1F1B or interleaved 1F1B (vpp > 1), in
@@ -22,13 +26,16 @@
  *     them: their own small collectives of rank r, and the full-width
  *     exchange of the projection's and second FFN layer's adapter output
  *     (all-gather, or all-to-all with lora_a2a), on the compute chain;
- *     under tp_overlap the QKV layer's gather (forward) and reduce-scatter
- *     (backward) stay whole, its adapters reading its gathered input, and
- *     the first FFN layer's adapters gather their input themselves;
- *   - optionally (tp_overlap), tensor-parallel communication overlapped with
- *     compute: the first of tp chunks is all-gathered before the block's
- *     compute starts and the rest alongside it, the reduce-scatter runs
- *     alongside it but for its last chunk, which follows;
+ *     under tp_overlap the QKV layer's forward gather stays whole, its
+ *     adapters reading its gathered input, and the first FFN layer's
+ *     adapters gather their input themselves;
+ *   - optionally (tp_overlap), tensor-parallel communication pipelined with
+ *     the GEMMs that consume or produce it, by Transformer Engine's
+ *     userbuffer methods: the column-parallel forward and the row-parallel
+ *     input gradient chunk by chunk beside a ring of send/recv exchanges
+ *     (copy engines, no SMs), the row-parallel forward in 4 chunks beside
+ *     the reduce-scatter of each (16 SMs), the backward's gather and
+ *     reduce-scatter as above (16 SMs); gathered in FP8 under FP8;
  *   - unless sms_free, compute that overlaps collectives loses the SMs of
  *     their CTAs (the workload's nominal_compute; eng does it);
  *   - optionally (moe_imbalance f), routing imbalance: every rank's experts
@@ -97,7 +104,7 @@ typedef struct train_config {
     bool fold;        /* simulate one data-parallel replica (see above) */
     bool grad_fp32;   /* reduce gradients in fp32 (4 B) rather than bf16 (2 B), as Llama 3 did */
     bool tp_overlap;  /* tensor-parallel all-gathers and reduce-scatters pipelined with their
-                         GEMMs in tp chunks, as Transformer Engine's userbuffers do (see below) */
+                         GEMMs, as Transformer Engine's userbuffers do (see above) */
     double moe_imbalance; /* MoE: tokens of the busiest expert-parallel rank over the mean (1 to
                              ep; 0 = 1, balanced routing; no effect at ep 1, where every rank
                              runs every expert on its own tokens) */

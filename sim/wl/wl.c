@@ -14,6 +14,11 @@ const char *wl_op_kind_name(wl_op_kind k)
     return k <= WL_RECV ? kind_names[k] : "?";
 }
 
+int wl_coll_sms(const wl_op *op, int channels)
+{
+    return op->sms > 0 ? op->sms : op->sms < 0 ? 0 : channels;
+}
+
 size_t wl_op_count(const wl *w)
 {
     size_t n = 0;

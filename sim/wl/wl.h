@@ -49,6 +49,8 @@ typedef struct wl_op {
     int peer;           /* send/recv: the other rank */
     uint64_t node_id;   /* Chakra: the node's id */
     int tag;            /* send/recv: matched with the peer's op of the same tag */
+    int sms;            /* collective: SMs its kernels hold beside compute; 0: one per
+                           channel of its NCCL plan (NCCL's CTAs); -1: none (copy engines) */
     uint32_t *deps;     /* ops of the same rank that must finish first (indices) */
     uint32_t ndeps;
     int layer;          /* the workload's layer (for per-layer reports), -1 if none */
@@ -177,5 +179,10 @@ void wl_build_abort(wl_builder *b);
 size_t wl_op_count(const wl *w);
 
 const char *wl_op_kind_name(wl_op_kind k);
+
+/* The SMs collective `op` holds beside compute when NCCL would run it on
+ * `channels` channels (one CTA each): op->sms where set (none where it is
+ * negative), else the channels. */
+int wl_coll_sms(const wl_op *op, int channels);
 
 #endif

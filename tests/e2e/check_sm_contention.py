@@ -5,10 +5,13 @@ nominal time; with it on, each collective that runs beside compute takes
 its CTAs' share of the SMs for as long as the two overlap, so on every rank
 
     busy(on) - busy(off) = sum over the rank's collectives of
-                           overlap(collective, compute) x channels / SMs
+                           overlap(collective, compute) x SMs held / SMs
 
-with the overlaps and channels read from the `on` run's operations. Pipeline
-sends and receives take no SMs. The summary's flag says which run is which.
+with the overlaps and the SMs each collective held (its NCCL channels, or
+what the step set: Transformer Engine's userbuffers under TP overlap, none
+for their copy-engine exchanges) read from the `on` run's operations.
+Pipeline sends and receives take no SMs. The summary's flag says which run
+is which.
 Usage: check_sm_contention.py ON.h5 OFF.h5 SMS"""
 import sys
 
@@ -20,9 +23,9 @@ from sp_check import fail, s
 def ops(path):
     with h5py.File(path, "r") as f:
         g = f["/replay/ops"]
-        rows = list(zip(*(g[c][()] for c in ("rank", "kind", "stream", "start", "end", "channels"))))
+        rows = list(zip(*(g[c][()] for c in ("rank", "kind", "stream", "start", "end", "channels", "sms"))))
         flag = int(f["/train/summary/sm_contention"][0])
-    return [(int(r), s(k), s(st), float(a), float(b), int(c)) for r, k, st, a, b, c in rows], flag
+    return [(int(r), s(k), s(st), float(a), float(b), int(c), int(m)) for r, k, st, a, b, c, m in rows], flag
 
 
 def merged(intervals):
@@ -48,13 +51,13 @@ ranks = sorted({r for r, *_ in on})
 checked = slowed = 0
 for rank in ranks:
     def busy_of(rows):
-        return merged([(a, b) for r, k, st, a, b, _ in rows if r == rank and k == "compute" and st == "compute"])
+        return merged([(a, b) for r, k, st, a, b, *_ in rows if r == rank and k == "compute" and st == "compute"])
     busy_on, busy_off = busy_of(on), busy_of(off)
     extra = sum(b - a for a, b in busy_on) - sum(b - a for a, b in busy_off)
-    want = sum(overlap(a, b, busy_on) * c / sms for r, k, st, a, b, c in on
+    want = sum(overlap(a, b, busy_on) * m / sms for r, k, st, a, b, c, m in on
                if r == rank and k == "collective")
-    if any(c <= 0 for r, k, st, a, b, c in on if r == rank and k == "collective"):
-        fail(f"rank {rank}: a collective without channels")
+    if any(c <= 0 or m < 0 for r, k, st, a, b, c, m in on if r == rank and k == "collective"):
+        fail(f"rank {rank}: a collective without channels, or holding negative SMs")
     if abs(extra - want) > 1e-6 + 1e-6 * abs(want):
         fail(f"rank {rank}: compute took {extra * 1e3:.6f} ms longer with contention, "
              f"the overlaps predict {want * 1e3:.6f} ms")

@@ -10,11 +10,11 @@ add_test(NAME e2e.train.h100_tp8
   COMMAND ${SP_EXE} train -p platforms/dgx-h100.cfg -m ${m8} --tp 8 --seq 4096 --microbatches 2
           -o ${SP_OUT}/train.h5 --timeline ${SP_OUT}/train.json
   WORKING_DIRECTORY ${SP_ROOT})
-set_tests_properties(e2e.train.h100_tp8 PROPERTIES PASS_REGULAR_EXPRESSION "6248 operations simulated.*MFU [0-9.]+%")
+set_tests_properties(e2e.train.h100_tp8 PROPERTIES PASS_REGULAR_EXPRESSION "10344 operations simulated.*MFU [0-9.]+%")
 add_test(NAME e2e.train.read COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_train.py
   ${SP_OUT}/train.h5 989.4e12)
 add_test(NAME e2e.train.timeline COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_timeline.py
-  ${SP_OUT}/train.json 8 6248)
+  ${SP_OUT}/train.json 8 10344)
 set_tests_properties(e2e.train.read e2e.train.timeline PROPERTIES DEPENDS e2e.train.h100_tp8)
 add_test(NAME e2e.train.deterministic
   COMMAND ${CMAKE_COMMAND} -DEXE=${SP_EXE}

@@ -394,10 +394,16 @@ static void test_train__layout_and_graph(void **state)
         }
     }
     /* 16 layers per stage, 4 micro-batches: per layer and micro-batch two
-     * all-gathers and two reduce-scatters forward and as many backward. */
-    assert_int_equal(count_named(w, 0, "tp all_gather"), 16 * 4 * 4);
+     * all-gathers and two reduce-scatters forward; backward per block the
+     * output gradient gathered, the input gathered again for the weight
+     * gradient, the input gradient reduce-scattered. Backward, the
+     * attention block's compute is three operations: the projection's
+     * GEMMs with the rest, QKV's input gradient, its weight gradient. */
+    assert_int_equal(count_named(w, 0, "tp all_gather"), 16 * 4 * 6);
+    assert_int_equal(count_named(w, 0, "tp all_gather input"), 16 * 4 * 2);
+    assert_int_equal(count_named(w, 0, "tp reduce_scatter"), 16 * 4 * 4);
     assert_int_equal(count_named(w, 0, "attn fwd"), 16 * 4);
-    assert_int_equal(count_named(w, 0, "attn bwd"), 16 * 4);
+    assert_int_equal(count_named(w, 0, "attn bwd"), 16 * 4 * 3);
     /* Gradients reduce-scattered once per layer (ZeRO-1), parameters gathered once. */
     assert_int_equal(count_named(w, 0, "dp grad reduce_scatter"), 16);
     assert_int_equal(count_named(w, 0, "dp param all_gather"), 1);
@@ -454,6 +460,15 @@ static const wl_op *find_op(const wl *w, int r, const char *name)
         if (strcmp(w->ranks[r].ops[i].name, name) == 0)
             return &w->ranks[r].ops[i];
     return NULL;
+}
+
+/* Whether rank 0's operation `op` waits for the one named `name`. */
+static bool waits_for(const wl *w, const wl_op *op, const char *name)
+{
+    for (uint32_t i = 0; i < op->ndeps; i++)
+        if (strcmp(w->ranks[0].ops[op->deps[i]].name, name) == 0)
+            return true;
+    return false;
 }
 
 /* Llama 3's split: with PP x VPP = layers + 2, the first virtual stage holds
@@ -602,7 +617,8 @@ static void test_train__recompute_and_lora(void **state)
     c.l.recompute = MODEL_RECOMPUTE_FULL;
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
     assert_int_equal(count_named(w, 0, "attn recompute"), 32);
-    assert_int_equal(count_named(w, 0, "tp all_gather"), 32 * 6 + 1);
+    /* forward and recompute 2 each, backward 4; the output layer's one */
+    assert_int_equal(count_named(w, 0, "tp all_gather"), 32 * 8 + 1);
     full_fwd = sum_named(w, 0, "mlp fwd");
     full_bwd = sum_named(w, 0, "mlp bwd");
     wl_free(w);
@@ -1199,19 +1215,27 @@ static void test_train__estimate_collnet(void **state)
     plat_free(p);
 }
 
-/* TP communication overlapped with its GEMMs: each block's first chunk is
- * gathered before the compute, which does not wait for the rest; the last
- * reduce-scatter chunk waits for the compute; the same bytes move as without
- * overlap; the step and the estimate get shorter, but no shorter than the
- * compute alone. */
+/* TP communication overlapped with its GEMMs as Transformer Engine's
+ * userbuffers run it (tp_block), TP 8. Forward: the column-parallel GEMM's
+ * first 7 chunks beside the ring's exchanges (one send/recv of 7 shards, on
+ * the copy engines: no SMs), its last chunk after both; the row-parallel
+ * GEMM's first quarter, then the other three beside the reduce-scatter of
+ * three quarters of the output (16 SMs), the last quarter reduce-scattered
+ * after both. Backward: the row-parallel input gradient's chunks beside the
+ * output gradient's ring; the column-parallel layer's input gathered again beside its input
+ * gradient and the input gradient reduce-scattered beside its weight
+ * gradient (16 SMs each), the layer waiting for the reduce-scatter. Each
+ * chunk timed at its own shape; the step and the estimate shorter than
+ * without overlap; under FP8 the gathers in FP8. */
 static void test_train__tp_overlap(void **state)
 {
     fixture *f = *state;
+    const plat_gpu *gpu = &f->p->types[0].gpu;
     train_config c = config(8, 1, 1, 1, 8192, 2);
-    double t_serial, t_overlap;
+    double t_serial, t_overlap, tok = 8192.0, h = 4096.0, q = 4096.0, kv = 1024.0, ff = 14336.0;
+    uint64_t whole = (uint64_t)(2.0 * 8192 * 4096), shard = whole / 8;
+    const wl_op *op, *ring, *pipe;
     wl *w;
-    uint64_t ag = 0;
-    int checked = 0;
 
     assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &t_serial, f->d), SP_OK);
     c.tp_overlap = true;
@@ -1219,24 +1243,74 @@ static void test_train__tp_overlap(void **state)
     assert_true(t_overlap < t_serial);
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
     assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
-    assert_int_equal(count_named(w, 0, "tp all_gather chunk 1"), 32 * 2 * 4);
-    assert_int_equal(count_named(w, 0, "tp all_gather overlapped"), 32 * 2 * 4);
-    assert_int_equal(count_named(w, 0, "tp reduce_scatter chunk 8"), 32 * 2 * 4);
-    for (size_t i = 0; i < w->ranks[0].nops; i++) {
-        const wl_op *op = &w->ranks[0].ops[i];
-        if (op->name[0] == 'L' && strstr(op->name, "tp all_gather") != NULL && op->stream == WL_STREAM_COMM)
-            ag += op->bytes;
-        if (strcmp(op->name, "L0 attn fwd") == 0 && !checked) {
-            /* It waits for the first chunk alone. */
-            assert_int_equal(op->ndeps, 1);
-            assert_non_null(strstr(w->ranks[0].ops[op->deps[0]].name, "tp all_gather chunk 1"));
-            checked = 1;
-        }
-    }
-    assert_true(checked);
-    /* The layers' all-gathers move the bytes of 4 whole ones per layer and micro-batch. */
-    if (ag != (uint64_t)32 * 2 * 4 * (uint64_t)(2.0 * 8192 * 4096))
-        fail_msg("all-gathers move %llu B", (unsigned long long)ag);
+    /* Per layer and micro-batch: forward and backward two rings each, two
+     * pipelined reduce-scatters, backward two inputs gathered again. */
+    assert_int_equal(count_named(w, 0, "tp all_gather ring"), 32 * 2 * 4);
+    assert_int_equal(count_named(w, 0, "tp reduce_scatter pipelined"), 32 * 2 * 2);
+    assert_int_equal(count_named(w, 0, "tp all_gather input"), 32 * 2 * 2);
+
+    /* Forward, layer 0's attention. */
+    ring = find_op(w, 0, "L0 tp all_gather ring");
+    assert_non_null(ring);
+    assert_int_equal(ring->kind, WL_COLL);
+    assert_int_equal(ring->coll, COLL_SEND_RECV);
+    assert_int_equal(ring->stream, WL_STREAM_COMM);
+    assert_int_equal(ring->bytes, 7 * shard);
+    assert_int_equal(ring->sms, -1);
+    op = find_op(w, 0, "L0 attn fwd qkv chunks 1-7");
+    assert_non_null(op);
+    assert_false(waits_for(w, op, "L0 tp all_gather ring"));
+    near_rel(op->duration_s, 7.0 * train_gemm_time(gpu, PLAT_BF16, tok / 8, (q + 2 * kv) / 8, h), 1e-12);
+    op = find_op(w, 0, "L0 attn fwd qkv chunk 8");
+    assert_true(waits_for(w, op, "L0 tp all_gather ring") && waits_for(w, op, "L0 attn fwd qkv chunks 1-7"));
+    near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, tok / 8, (q + 2 * kv) / 8, h), 1e-12);
+    assert_true(waits_for(w, find_op(w, 0, "L0 attn fwd"), "L0 attn fwd qkv chunk 8"));
+    op = find_op(w, 0, "L0 attn fwd proj split 1");
+    assert_true(waits_for(w, op, "L0 attn fwd"));
+    near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, tok / 4, h, q / 8), 1e-12);
+    pipe = find_op(w, 0, "L0 tp reduce_scatter pipelined");
+    assert_true(waits_for(w, pipe, "L0 attn fwd proj split 1"));
+    assert_int_equal(pipe->bytes, whole / 4 * 3);
+    assert_int_equal(pipe->sms, 16);
+    op = find_op(w, 0, "L0 attn fwd proj splits 2-4");
+    assert_true(waits_for(w, op, "L0 attn fwd proj split 1") && !waits_for(w, op, "L0 tp reduce_scatter pipelined"));
+    near_rel(op->duration_s, 3.0 * train_gemm_time(gpu, PLAT_BF16, tok / 4, h, q / 8), 1e-12);
+    op = find_op(w, 0, "L0 tp reduce_scatter split 4");
+    assert_true(waits_for(w, op, "L0 attn fwd proj splits 2-4") && waits_for(w, op, "L0 tp reduce_scatter pipelined"));
+    assert_int_equal(op->bytes, whole - whole / 4 * 3);
+    assert_int_equal(op->ndeps, 2);
+
+    /* Backward, layer 0's FFN (its first block there): the second layer's
+     * input gradient by the ring, the first layer's gradients beside the
+     * input's gather and the input gradient's reduce-scatter. */
+    op = find_op(w, 0, "L0 mlp bwd fc2 dgrad chunk 8");
+    assert_true(waits_for(w, op, "L0 tp all_gather ring") && waits_for(w, op, "L0 mlp bwd fc2 dgrad chunks 1-7"));
+    near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, tok / 8, ff / 8, h), 1e-12);
+    assert_true(waits_for(w, find_op(w, 0, "L0 mlp bwd"), "L0 mlp bwd fc2 dgrad chunk 8"));
+    op = find_op(w, 0, "L0 tp all_gather input");
+    assert_int_equal(op->bytes, whole);
+    assert_int_equal(op->sms, 16);
+    assert_true(waits_for(w, op, "L0 mlp bwd"));
+    op = find_op(w, 0, "L0 mlp bwd fc1 dgrad");
+    assert_true(waits_for(w, op, "L0 mlp bwd") && !waits_for(w, op, "L0 tp all_gather input"));
+    near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, tok, h, 2 * ff / 8), 1e-12);
+    op = find_op(w, 0, "L0 tp reduce_scatter");
+    assert_true(waits_for(w, op, "L0 mlp bwd fc1 dgrad") && waits_for(w, op, "L0 tp all_gather input"));
+    assert_int_equal(op->bytes, whole);
+    assert_int_equal(op->sms, 16);
+    op = find_op(w, 0, "L0 mlp bwd fc1 wgrad");
+    assert_true(waits_for(w, op, "L0 mlp bwd fc1 dgrad") && waits_for(w, op, "L0 tp all_gather input"));
+    near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, h, 2 * ff / 8, tok), 1e-12);
+    assert_true(waits_for(w, find_op(w, 0, "L0 dgrad reduce-scatter wait"), "L0 tp reduce_scatter"));
+    wl_free(w);
+    /* Under FP8 training the all-gather userbuffers hold FP8 (half the
+     * bytes); the reduce-scatters stay in bf16. */
+    c.prec = PLAT_FP8;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(find_op(w, 0, "L0 tp all_gather ring")->bytes, 7 * (shard / 2));
+    assert_int_equal(find_op(w, 0, "L0 tp all_gather input")->bytes, whole / 2);
+    assert_int_equal(find_op(w, 0, "L0 tp reduce_scatter pipelined")->bytes, whole / 4 * 3);
+    assert_int_equal(find_op(w, 0, "L0 tp reduce_scatter")->bytes, whole);
     wl_free(w);
 }
 
@@ -1275,11 +1349,10 @@ static double coll_s(const plat *p, coll_kind kind, int n, uint64_t bytes)
  * all-gather of tok x h or, with lora_a2a, an all-to-all of tok x h/tp.
  * None in full training or at TP 1; adapters apart each their own; none
  * for the experts' adapters; tok is the CP shard; full recompute repeats
- * the forward's. Under TP overlap the QKV layer's gather (forward) and
- * reduce-scatter (backward) stay whole, and the first FFN layer's adapter
- * gathers its own input (forward) and reduce-scatters its gradient
- * (backward), the layer's own exchanges pipelined. The estimate charges
- * each exchange at NCCL's model time. */
+ * the forward's. Under TP overlap the QKV layer's forward gather stays
+ * whole, and the first FFN layer's adapter gathers its own input (forward)
+ * and reduce-scatters its gradient (backward), the layer's own exchanges
+ * overlapped. The estimate charges each exchange at NCCL's model time. */
 static void test_train__lora_tp_colls(void **state)
 {
     fixture *f = *state;
@@ -1347,32 +1420,39 @@ static void test_train__lora_tp_colls(void **state)
     wl_free(w);
     c.l.recompute = MODEL_RECOMPUTE_NONE;
 
-    /* TP overlap: attention's forward gather and backward reduce-scatter
-     * whole; the FFN's pipelined, its adapter's input gathered apart. */
+    /* TP overlap: attention's forward gather whole, the FFN's by the ring,
+     * its adapter's input gathered apart; forward the reduce-scatters
+     * pipelined; backward the output gradients by the ring and, the
+     * weights frozen, the input gradients' reduce-scatters after the input
+     * gradient, into which the adapters' go (after their collectives). */
     c.tp_overlap = true;
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
     assert_int_equal(wl_check(w, f->p->nranks, f->d), SP_OK);
-    assert_int_equal(count_named(w, 0, "tp all_gather chunk 1"), 3 * n);
-    assert_int_equal(count_named(w, 0, "tp reduce_scatter chunk 2"), 3 * n);
+    assert_int_equal(count_named(w, 0, "tp all_gather ring"), 3 * n);
+    assert_int_equal(count_named(w, 0, "tp reduce_scatter pipelined"), 2 * n);
+    assert_int_equal(count_named(w, 0, "tp all_gather input"), 0);
     /* (and the output layer's, one per micro-batch) */
-    assert_int_equal(count_named(w, 0, "tp all_gather"), 3 * 2 * n + n + 4);
-    assert_int_equal(count_named(w, 0, "tp reduce_scatter"), 3 * 2 * n + n + 4);
+    assert_int_equal(count_named(w, 0, "tp all_gather"), 4 * n + 4);
+    assert_int_equal(count_named(w, 0, "tp reduce_scatter"), 6 * n + 4);
     assert_int_equal(count_named(w, 0, "lora all_gather in"), n);
     assert_int_equal(count_named(w, 0, "lora reduce_scatter in"), n);
     assert_int_equal(bytes_named(w, "lora all_gather in"), tok * h * 2);
     assert_int_equal(bytes_named(w, "lora reduce_scatter in"), tok * h * 2);
     for (size_t i = 0; i < w->ranks[0].nops; i++) {
         const wl_op *op = &w->ranks[0].ops[i];
-        if (strcmp(op->name, "L0 attn fwd") == 0 && !found) {
+        if (strcmp(op->name, "L0 attn fwd qkv") == 0 && !found) {
             assert_int_equal(op->ndeps, 1);
             assert_string_equal(w->ranks[0].ops[op->deps[0]].name, "L0 tp all_gather");
             assert_int_equal(w->ranks[0].ops[op->deps[0]].bytes, tok * h * 2);
             found = 1;
         }
-        /* The whole reduce-scatter waits for the adapters' backward, the
-         * QKV adapter's last (the block's backward runs it last). */
-        if (strcmp(op->name, "L0 tp reduce_scatter") == 0 && op->ndeps == 2 && found == 1) {
-            assert_string_equal(w->ranks[0].ops[op->deps[0]].name, "L0 lora all_reduce dgrad col");
+        /* QKV's input gradient after the adapters' collectives, the QKV
+         * adapter's last (the block's backward runs it last); the
+         * reduce-scatter after it. */
+        if (strcmp(op->name, "L0 attn bwd qkv dgrad") == 0 && found == 1) {
+            assert_true(waits_for(w, op, "L0 lora all_reduce dgrad col"));
+            assert_string_equal(w->ranks[0].ops[i + 1].name, "L0 tp reduce_scatter");
+            assert_true(waits_for(w, &w->ranks[0].ops[i + 1], "L0 attn bwd qkv dgrad"));
             found = 2;
         }
     }
@@ -1445,15 +1525,6 @@ static void test_train__bad_layouts(void **state)
     c.l.lora_targets = 0;
     c.l.lora_rank = 16;
     assert_int_equal(train_check(f->m8, f->p, &c, f->d), SP_OK);
-}
-
-/* Whether rank 0's operation `op` waits for the one named `name`. */
-static bool waits_for(const wl *w, const wl_op *op, const char *name)
-{
-    for (uint32_t i = 0; i < op->ndeps; i++)
-        if (strcmp(w->ranks[0].ops[op->deps[i]].name, name) == 0)
-            return true;
-    return false;
 }
 
 /* Context parallelism's ring (cp_comm p2p) as Transformer Engine runs it,
@@ -1554,7 +1625,7 @@ static void test_train__ring_exchanges(void **state)
     assert_int_equal(count_named(w, 0, "cp ring recompute kv"), 32 * 2 * 3);
     assert_int_equal(count_named(w, 0, "attn recompute step"), 32 * 2 * 4);
     assert_true(waits_for(w, find_op(w, 0, "L5 cp ring fwd kv 0"), "L5 attn fwd"));
-    assert_true(waits_for(w, find_op(w, 0, "L5 attn fwd"), "L5 tp all_gather chunk 1"));
+    assert_true(waits_for(w, find_op(w, 0, "L5 attn fwd"), "L5 attn fwd qkv chunk 2"));
     for (size_t i = 0; i < w->ranks[0].nops; i++)
         if (strstr(w->ranks[0].ops[i].name, "tp ") != NULL)
             assert_int_equal(w->ranks[0].ops[i].stream, WL_STREAM_COMM);
