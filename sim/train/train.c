@@ -420,7 +420,10 @@ typedef struct costs {
     uint64_t a2a_qkv_bytes, a2a_out_bytes;
     double head_fwd, head_bwd, embed_fwd, embed_bwd, qlora_dequant;
     uint64_t tp_bytes;   /* all-gather output / reduce-scatter input of a block (nccl-tests size) */
-    uint64_t ub_ag_bytes; /* the same gathered by TP overlap's userbuffers: in FP8 under FP8 training */
+    /* What a block's all-gathers move (nccl-tests size): its input, per
+     * block, and the output gradient; FP8 under FP8 training (see
+     * compute_costs). The reduce-scatters move tp_bytes. */
+    uint64_t ag_in_bytes[2], ag_dy_bytes;
     uint64_t kv_bytes;   /* CP: keys and values of the whole sequence */
     uint64_t p2p_bytes;  /* activations between pipeline stages (sequence-parallel shard) */
     double layer_params; /* per GPU (TP shard; experts: EP shard) */
@@ -839,11 +842,6 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
     k->embed_params = V * h / tp;
     k->position_params = model_position_params(m);
     k->tp_bytes = (uint64_t)(tok * h * 2.0);
-    /* Transformer Engine's all-gather userbuffers hold FP8 under FP8
-     * training ("AllGather buffers use fp8 when using fp8 recipe":
-     * initialize_ub's fp8_buf, the layers' forward inputs and output
-     * gradients alike); its reduce-scatters stay in bf16. */
-    k->ub_ag_bytes = g->c->prec == PLAT_FP8 ? k->tp_bytes / 2 : k->tp_bytes;
     if (!full && g->tp > 1) {
         k->lora_col[0] = model_lora_qkv_adapters(targets);
         k->lora_row[0] = targets & MODEL_LORA_PROJ ? 1 : 0;
@@ -855,6 +853,19 @@ static void compute_costs(gen *g, const plat_gpu *gpu)
         k->lora_own[1] = fc1_own ? k->lora_col[1] : 0;
         k->lora_r_bytes = (uint64_t)(tok * r * 2.0);
     }
+    /* Under FP8 training Transformer Engine gathers a linear layer's input
+     * and its output gradient quantized, 1 byte an element: 1.x the norm's
+     * FP8 output (layernorm_linear.py: ln_out in uint8 unless
+     * return_layernorm_output) and the gradient cast before its gather
+     * (grad_output_preprocess, "FP8 case with gather"), 2.x both through
+     * gather_along_first_dim with their quantizers, and its userbuffers
+     * likewise (initialize_ub: "AllGather buffers use fp8 when using fp8
+     * recipe"). A layer that hands its norm's output to LoRA adapters
+     * (return_layernorm_output, lora_colls) gathers it in bf16. The
+     * reduce-scatters stay in bf16. */
+    k->ag_dy_bytes = g->c->prec == PLAT_FP8 ? k->tp_bytes / 2 : k->tp_bytes;
+    for (int b = 0; b < 2; b++)
+        k->ag_in_bytes[b] = g->c->prec == PLAT_FP8 && k->lora_col[b] <= k->lora_own[b] ? k->tp_bytes / 2 : k->tp_bytes;
     k->kv_bytes = (uint64_t)(2.0 * S * l->micro_batch * kv / tp * 2.0);
     k->kv_step_bytes = k->kv_bytes / (uint64_t)g->cp;
     k->p2p_bytes = (uint64_t)(tok * h * 2.0 / tp);
@@ -1238,11 +1249,13 @@ static void block_compute(gen *g, rank_state *st, int layer, const char *name, d
  * shard. With chunks alike, each step lasts the slower of a chunk's GEMM
  * and an exchange, which this times the same in three operations: tp - 1
  * chunks' GEMMs beside the tp - 1 exchanges back to back (one send/recv of
- * tp - 1 shards), then the last chunk after both. `also` (unless NONE) is
- * waited for by the first GEMM. */
-static void ring_gemm(gen *g, rank_state *st, int layer, const char *name, double chunk, uint32_t also)
+ * tp - 1 shards), then the last chunk after both. `bytes` is what the
+ * whole gather would hold; `also` (unless NONE) is waited for by the first
+ * GEMM. */
+static void ring_gemm(gen *g, rank_state *st, int layer, const char *name, double chunk, uint64_t bytes,
+                      uint32_t also)
 {
-    uint64_t shard = g->k.ub_ag_bytes / (uint64_t)g->tp;
+    uint64_t shard = bytes / (uint64_t)g->tp;
     uint32_t deps[1], nd = 0, x;
     char nm[80];
 
@@ -1251,7 +1264,10 @@ static void ring_gemm(gen *g, rank_state *st, int layer, const char *name, doubl
     snprintf(nm, sizeof(nm), "L%d tp all_gather ring", layer);
     x = op_coll_sms(g, st, WL_STREAM_COMM, nm, COLL_SEND_RECV, shard * (uint64_t)(g->tp - 1), g->tp_group[st->rank],
                     layer, deps, nd, -1);
-    snprintf(nm, sizeof(nm), "L%d %s chunks 1-%d", layer, name, g->tp - 1);
+    if (g->tp > 2)
+        snprintf(nm, sizeof(nm), "L%d %s chunks 1-%d", layer, name, g->tp - 1);
+    else
+        snprintf(nm, sizeof(nm), "L%d %s chunk 1", layer, name);
     op_compute_after(g, st, nm, (g->tp - 1) * chunk, layer, also);
     snprintf(nm, sizeof(nm), "L%d %s chunk %d", layer, name, g->tp);
     op_compute_after(g, st, nm, chunk, layer, x);
@@ -1283,8 +1299,8 @@ static void pipeline_gemm(gen *g, rank_state *st, int layer, const char *name, d
     deps[0] = st->last;
     deps[1] = rs;
     snprintf(nm, sizeof(nm), "L%d tp reduce_scatter split %d", layer, TP_SPLITS);
-    st->last = op_coll_after(g, st, nm, COLL_REDUCE_SCATTER, g->k.tp_bytes - part * (TP_SPLITS - 1), tpg, layer,
-                             deps, 2);
+    st->last = op_coll_sms(g, st, WL_STREAM_COMM, nm, COLL_REDUCE_SCATTER, g->k.tp_bytes - part * (TP_SPLITS - 1),
+                           tpg, layer, deps, 2, TP_UB_SMS);
 }
 
 /* A tensor-parallel block (block 0 attention, 1 FFN) under sequence
@@ -1298,9 +1314,11 @@ static void pipeline_gemm(gen *g, rank_state *st, int layer, const char *name, d
  * column-parallel layer: when its weight is trained, its input gathered
  * again beside its input-gradient GEMM (only the sequence shard was kept:
  * "Overlap input AG with dgrad") and the input gradient reduce-scattered
- * beside its weight-gradient GEMM ("Overlap dgrad-RS/AR with wgrad"), the
- * layer norm's gradient after both; frozen, the reduce-scatter follows the
- * input gradient, exposed. Megatron-LM's own layers do the same (Korthikanti
+ * beside its weight-gradient GEMM ("Overlap dgrad-RS/AR with wgrad"), what
+ * follows the block waiting for both (the layer norm's gradient, which
+ * needs the reduce-scatter, is timed with the rest of the block's
+ * elementwise work, before: a simplification); frozen, the reduce-scatter
+ * follows the input gradient, exposed. Megatron-LM's own layers do the same (Korthikanti
  * et al., arXiv 2205.05198, section 4.2.2). With tp_overlap, TE's
  * userbuffers: the forward's gather and the backward's output-gradient
  * gather by ring_gemm, the forward's reduce-scatter by pipeline_gemm, the
@@ -1328,11 +1346,11 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
         snprintf(part, sizeof(part), "%s %s", what, col_name[block]);
         if (k->lora_whole[block]) {
             snprintf(name, sizeof(name), "L%d tp all_gather", layer);
-            op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
+            op_mp_coll(g, st, name, COLL_ALL_GATHER, k->ag_in_bytes[block], tpg, layer);
             snprintf(name, sizeof(name), "L%d %s", layer, part);
             op_compute_after(g, st, name, k->tpg[block].col_fwd, layer, also);
         } else {
-            ring_gemm(g, st, layer, part, k->tpg[block].col_chunk, also);
+            ring_gemm(g, st, layer, part, k->tpg[block].col_chunk, k->ag_in_bytes[block], also);
         }
         snprintf(name, sizeof(name), "L%d %s", layer, what);
         block_compute(g, st, layer, name, rest, NONE, block, ps);
@@ -1343,7 +1361,7 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
     if (!backward || (!ub && !full)) {
         /* One operation for the block's compute: nothing runs beside it. */
         snprintf(name, sizeof(name), "L%d tp all_gather", layer);
-        op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
+        op_mp_coll(g, st, name, COLL_ALL_GATHER, backward ? k->ag_dy_bytes : k->ag_in_bytes[block], tpg, layer);
         snprintf(name, sizeof(name), "L%d %s", layer, what);
         block_compute(g, st, layer, name, dur, also, block, ps);
         lora_colls(g, st, layer, block, backward);
@@ -1358,10 +1376,10 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
         char part[64];
         if (ub) {
             snprintf(part, sizeof(part), "%s %s dgrad", what, row_name[block]);
-            ring_gemm(g, st, layer, part, k->tpg[block].row_dgrad_chunk, also);
+            ring_gemm(g, st, layer, part, k->tpg[block].row_dgrad_chunk, k->ag_dy_bytes, also);
         } else {
             snprintf(name, sizeof(name), "L%d tp all_gather", layer);
-            op_mp_coll(g, st, name, COLL_ALL_GATHER, bytes, tpg, layer);
+            op_mp_coll(g, st, name, COLL_ALL_GATHER, k->ag_dy_bytes, tpg, layer);
         }
         snprintf(name, sizeof(name), "L%d %s", layer, what);
         block_compute(g, st, layer, name, rest, ub ? NONE : also, block, ps);
@@ -1375,7 +1393,7 @@ static void tp_block(gen *g, rank_state *st, int layer, const char *what, double
         }
         deps[0] = st->last;
         snprintf(name, sizeof(name), "L%d tp all_gather input", layer);
-        x = op_coll_sms(g, st, WL_STREAM_COMM, name, COLL_ALL_GATHER, ub ? k->ub_ag_bytes : bytes, tpg, layer, deps,
+        x = op_coll_sms(g, st, WL_STREAM_COMM, name, COLL_ALL_GATHER, k->ag_in_bytes[block], tpg, layer, deps,
                         st->last != NONE, ub ? TP_UB_SMS : 0);
         snprintf(name, sizeof(name), "L%d %s %s dgrad", layer, what, col_name[block]);
         deps[0] = op_compute(g, st, name, k->tpg[block].col_dgrad, layer);
@@ -1824,13 +1842,15 @@ static int alpha_beta_time(const plat *p, coll_kind kind, const int *ranks, int 
     return *out < 0.0 ? SP_ENOMEM : SP_OK;
 }
 
-/* Times of a block's tensor-parallel communication, s: the whole
- * all-gather and reduce-scatter; under TP overlap, the ring's tp - 1
- * exchanges back to back (ring_gemm), the reduce-scatter of all but the
- * last of TP_SPLITS shares and of the last (pipeline_gemm). */
+/* Times of the blocks' tensor-parallel communication, s: the all-gathers
+ * of a block's input and of the output gradient, the reduce-scatter;
+ * under TP overlap, the same gathers by the ring's tp - 1 exchanges back
+ * to back (ring_gemm), the reduce-scatter of all but the last of TP_SPLITS
+ * shares and of the last (pipeline_gemm). */
 typedef struct tp_times {
-    double ag, rs, ring, rs_pipe, rs_last;
-    double ag_bulk; /* the backward's gather of the input again (userbuffers: in FP8 under FP8) */
+    double ag_in[2], ag_dy, rs;     /* of ag_in_bytes[block], ag_dy_bytes, tp_bytes */
+    double ring_in[2], ring_dy;     /* the same gathers by the ring */
+    double rs_pipe, rs_last;
 } tp_times;
 
 /* What of a block's tensor-parallel communication its compute leaves
@@ -1845,15 +1865,16 @@ static double tp_exposed(const gen *g, const tp_times *t, int block, bool backwa
     if (g->tp <= 1)
         return 0.0;
     if (!backward && ub) {
-        e = g->k.lora_whole[block] ? t->ag : fmax((tp - 1.0) * k->col_chunk, t->ring) + k->col_chunk - k->col_fwd;
+        e = g->k.lora_whole[block] ? t->ag_in[block]
+                                   : fmax((tp - 1.0) * k->col_chunk, t->ring_in[block]) + k->col_chunk - k->col_fwd;
         return e + k->row_split + fmax((TP_SPLITS - 1.0) * k->row_split, t->rs_pipe) + t->rs_last - k->row_fwd;
     }
     if (!backward || (!ub && !full))
-        return t->ag + t->rs;
-    e = ub ? fmax((tp - 1.0) * k->row_dgrad_chunk, t->ring) + k->row_dgrad_chunk - k->row_dgrad : t->ag;
+        return (backward ? t->ag_dy : t->ag_in[block]) + t->rs;
+    e = ub ? fmax((tp - 1.0) * k->row_dgrad_chunk, t->ring_dy) + k->row_dgrad_chunk - k->row_dgrad : t->ag_dy;
     if (!full)
         return e + t->rs;
-    return e + fmax(k->col_dgrad, t->ag_bulk) - k->col_dgrad + fmax(k->col_wgrad, t->rs) - k->col_wgrad;
+    return e + fmax(k->col_dgrad, t->ag_in[block]) - k->col_dgrad + fmax(k->col_wgrad, t->rs) - k->col_wgrad;
 }
 
 /* The LoRA adapters' collectives of a block, forward or backward
@@ -1891,24 +1912,25 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.tp_bytes, &t_ag);
     if (err == SP_OK)
         err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs);
+    tpt.rs = t_rs;
+    for (int b = 0; b < 3 && err == SP_OK; b++) /* the blocks' inputs, the output gradient */
+        err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)(b < 2 ? g.k.ag_in_bytes[b] : g.k.ag_dy_bytes),
+                         b < 2 ? &tpt.ag_in[b] : &tpt.ag_dy);
     if (err == SP_OK && g.tp > 1 && c->tp_overlap) {
         /* The ring's exchanges (send/recv: alpha-beta, as the CP ring's
          * below) and the pipelined reduce-scatter's two parts. */
         uint64_t part = g.k.tp_bytes / TP_SPLITS;
-        err = alpha_beta_time(p, COLL_SEND_RECV, ranks, g.tp, g.k.ub_ag_bytes / (uint64_t)g.tp * (uint64_t)(g.tp - 1),
-                              &tpt.ring);
-        if (err == SP_OK)
-            err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.ub_ag_bytes, &tpt.ag_bulk);
+        for (int b = 0; b < 3 && err == SP_OK; b++)
+            err = alpha_beta_time(p, COLL_SEND_RECV, ranks, g.tp,
+                                  (b < 2 ? g.k.ag_in_bytes[b] : g.k.ag_dy_bytes) / (uint64_t)g.tp *
+                                      (uint64_t)(g.tp - 1),
+                                  b < 2 ? &tpt.ring_in[b] : &tpt.ring_dy);
         if (err == SP_OK)
             err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp, (double)(part * (TP_SPLITS - 1)), &tpt.rs_pipe);
         if (err == SP_OK)
             err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp,
                              (double)(g.k.tp_bytes - part * (TP_SPLITS - 1)), &tpt.rs_last);
     }
-    tpt.ag = t_ag;
-    tpt.rs = t_rs;
-    if (!c->tp_overlap)
-        tpt.ag_bulk = t_ag;
     if (err == SP_OK && g.k.lora_r_bytes > 0) { /* LoRA adapters under TP (lora_colls) */
         err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.lora_r_bytes, &t_rag);
         if (err == SP_OK)

@@ -11,7 +11,7 @@ with the overlaps and the SMs each collective held (its NCCL channels, or
 what the step set: Transformer Engine's userbuffers under TP overlap, none
 for their copy-engine exchanges) read from the `on` run's operations.
 Pipeline sends and receives take no SMs. The summary's flag says which run
-is which.
+is which. The runs must use --tp-overlap (both kinds of SMs are checked).
 Usage: check_sm_contention.py ON.h5 OFF.h5 SMS"""
 import sys
 
@@ -65,4 +65,11 @@ for rank in ranks:
     slowed += want > 0
 if slowed == 0:
     fail("no compute overlapped a collective: the case tests nothing")
+# The case runs --tp-overlap: Transformer Engine's userbuffer kernels hold
+# their own SMs (16; the ring's copy-engine exchanges none), not NCCL's
+# channels, so the sums above must have used both kinds.
+own = {(c, m) for r, k, st, a, b, c, m in on if k == "collective" and m != c}
+if not any(m == 0 for _, m in own) or not any(m > 0 for _, m in own):
+    fail(f"collectives holding other than their channels (channels, SMs): {sorted(own)}; "
+         "expected copy-engine exchanges (0) and userbuffer kernels (> 0)")
 print(f"ok: {checked} ranks, {slowed} slowed by exactly their collectives' CTAs over {sms:g} SMs")

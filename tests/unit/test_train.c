@@ -462,6 +462,15 @@ static const wl_op *find_op(const wl *w, int r, const char *name)
     return NULL;
 }
 
+/* Rank 0's operation named `name`, which must exist. */
+static const wl_op *must_find(const wl *w, const char *name)
+{
+    const wl_op *op = find_op(w, 0, name);
+    if (op == NULL)
+        fail_msg("rank 0 has no operation named \"%s\"", name);
+    return op;
+}
+
 /* Whether rank 0's operation `op` waits for the one named `name`. */
 static bool waits_for(const wl *w, const wl_op *op, const char *name)
 {
@@ -1215,6 +1224,20 @@ static void test_train__estimate_collnet(void **state)
     plat_free(p);
 }
 
+/* Bytes of each of rank 0's operations named `needle` (all alike), 0 if none. */
+static uint64_t bytes_named(const wl *w, const char *needle)
+{
+    uint64_t b = 0;
+    for (size_t i = 0; i < w->ranks[0].nops; i++)
+        if (strstr(w->ranks[0].ops[i].name, needle) != NULL) {
+            if (b != 0 && w->ranks[0].ops[i].bytes != b)
+                fail_msg("%s: %llu B and %llu B", needle, (unsigned long long)b,
+                         (unsigned long long)w->ranks[0].ops[i].bytes);
+            b = w->ranks[0].ops[i].bytes;
+        }
+    return b;
+}
+
 /* TP communication overlapped with its GEMMs as Transformer Engine's
  * userbuffers run it (tp_block), TP 8. Forward: the column-parallel GEMM's
  * first 7 chunks beside the ring's exchanges (one send/recv of 7 shards, on
@@ -1250,32 +1273,31 @@ static void test_train__tp_overlap(void **state)
     assert_int_equal(count_named(w, 0, "tp all_gather input"), 32 * 2 * 2);
 
     /* Forward, layer 0's attention. */
-    ring = find_op(w, 0, "L0 tp all_gather ring");
-    assert_non_null(ring);
+    ring = must_find(w, "L0 tp all_gather ring");
     assert_int_equal(ring->kind, WL_COLL);
     assert_int_equal(ring->coll, COLL_SEND_RECV);
     assert_int_equal(ring->stream, WL_STREAM_COMM);
     assert_int_equal(ring->bytes, 7 * shard);
     assert_int_equal(ring->sms, -1);
-    op = find_op(w, 0, "L0 attn fwd qkv chunks 1-7");
+    op = must_find(w, "L0 attn fwd qkv chunks 1-7");
     assert_non_null(op);
     assert_false(waits_for(w, op, "L0 tp all_gather ring"));
     near_rel(op->duration_s, 7.0 * train_gemm_time(gpu, PLAT_BF16, tok / 8, (q + 2 * kv) / 8, h), 1e-12);
-    op = find_op(w, 0, "L0 attn fwd qkv chunk 8");
+    op = must_find(w, "L0 attn fwd qkv chunk 8");
     assert_true(waits_for(w, op, "L0 tp all_gather ring") && waits_for(w, op, "L0 attn fwd qkv chunks 1-7"));
     near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, tok / 8, (q + 2 * kv) / 8, h), 1e-12);
-    assert_true(waits_for(w, find_op(w, 0, "L0 attn fwd"), "L0 attn fwd qkv chunk 8"));
-    op = find_op(w, 0, "L0 attn fwd proj split 1");
+    assert_true(waits_for(w, must_find(w, "L0 attn fwd"), "L0 attn fwd qkv chunk 8"));
+    op = must_find(w, "L0 attn fwd proj split 1");
     assert_true(waits_for(w, op, "L0 attn fwd"));
     near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, tok / 4, h, q / 8), 1e-12);
-    pipe = find_op(w, 0, "L0 tp reduce_scatter pipelined");
+    pipe = must_find(w, "L0 tp reduce_scatter pipelined");
     assert_true(waits_for(w, pipe, "L0 attn fwd proj split 1"));
     assert_int_equal(pipe->bytes, whole / 4 * 3);
     assert_int_equal(pipe->sms, 16);
-    op = find_op(w, 0, "L0 attn fwd proj splits 2-4");
+    op = must_find(w, "L0 attn fwd proj splits 2-4");
     assert_true(waits_for(w, op, "L0 attn fwd proj split 1") && !waits_for(w, op, "L0 tp reduce_scatter pipelined"));
     near_rel(op->duration_s, 3.0 * train_gemm_time(gpu, PLAT_BF16, tok / 4, h, q / 8), 1e-12);
-    op = find_op(w, 0, "L0 tp reduce_scatter split 4");
+    op = must_find(w, "L0 tp reduce_scatter split 4");
     assert_true(waits_for(w, op, "L0 attn fwd proj splits 2-4") && waits_for(w, op, "L0 tp reduce_scatter pipelined"));
     assert_int_equal(op->bytes, whole - whole / 4 * 3);
     assert_int_equal(op->ndeps, 2);
@@ -1283,50 +1305,43 @@ static void test_train__tp_overlap(void **state)
     /* Backward, layer 0's FFN (its first block there): the second layer's
      * input gradient by the ring, the first layer's gradients beside the
      * input's gather and the input gradient's reduce-scatter. */
-    op = find_op(w, 0, "L0 mlp bwd fc2 dgrad chunk 8");
+    op = must_find(w, "L0 mlp bwd fc2 dgrad chunk 8");
     assert_true(waits_for(w, op, "L0 tp all_gather ring") && waits_for(w, op, "L0 mlp bwd fc2 dgrad chunks 1-7"));
     near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, tok / 8, ff / 8, h), 1e-12);
-    assert_true(waits_for(w, find_op(w, 0, "L0 mlp bwd"), "L0 mlp bwd fc2 dgrad chunk 8"));
-    op = find_op(w, 0, "L0 tp all_gather input");
+    assert_true(waits_for(w, must_find(w, "L0 mlp bwd"), "L0 mlp bwd fc2 dgrad chunk 8"));
+    op = must_find(w, "L0 tp all_gather input");
     assert_int_equal(op->bytes, whole);
     assert_int_equal(op->sms, 16);
     assert_true(waits_for(w, op, "L0 mlp bwd"));
-    op = find_op(w, 0, "L0 mlp bwd fc1 dgrad");
+    op = must_find(w, "L0 mlp bwd fc1 dgrad");
     assert_true(waits_for(w, op, "L0 mlp bwd") && !waits_for(w, op, "L0 tp all_gather input"));
     near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, tok, h, 2 * ff / 8), 1e-12);
-    op = find_op(w, 0, "L0 tp reduce_scatter");
+    op = must_find(w, "L0 tp reduce_scatter");
     assert_true(waits_for(w, op, "L0 mlp bwd fc1 dgrad") && waits_for(w, op, "L0 tp all_gather input"));
     assert_int_equal(op->bytes, whole);
     assert_int_equal(op->sms, 16);
-    op = find_op(w, 0, "L0 mlp bwd fc1 wgrad");
+    op = must_find(w, "L0 mlp bwd fc1 wgrad");
     assert_true(waits_for(w, op, "L0 mlp bwd fc1 dgrad") && waits_for(w, op, "L0 tp all_gather input"));
     near_rel(op->duration_s, train_gemm_time(gpu, PLAT_BF16, h, 2 * ff / 8, tok), 1e-12);
-    assert_true(waits_for(w, find_op(w, 0, "L0 dgrad reduce-scatter wait"), "L0 tp reduce_scatter"));
+    assert_true(waits_for(w, must_find(w, "L0 dgrad reduce-scatter wait"), "L0 tp reduce_scatter"));
     wl_free(w);
-    /* Under FP8 training the all-gather userbuffers hold FP8 (half the
-     * bytes); the reduce-scatters stay in bf16. */
+    /* Under FP8 training the all-gathers move FP8 (half the bytes), with
+     * userbuffers or without; the reduce-scatters stay in bf16. */
     c.prec = PLAT_FP8;
     assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
-    assert_int_equal(find_op(w, 0, "L0 tp all_gather ring")->bytes, 7 * (shard / 2));
-    assert_int_equal(find_op(w, 0, "L0 tp all_gather input")->bytes, whole / 2);
-    assert_int_equal(find_op(w, 0, "L0 tp reduce_scatter pipelined")->bytes, whole / 4 * 3);
-    assert_int_equal(find_op(w, 0, "L0 tp reduce_scatter")->bytes, whole);
+    assert_int_equal(must_find(w, "L0 tp all_gather ring")->bytes, 7 * (shard / 2));
+    assert_int_equal(must_find(w, "L0 tp all_gather input")->bytes, whole / 2);
+    assert_int_equal(must_find(w, "L0 tp reduce_scatter pipelined")->bytes, whole / 4 * 3);
+    assert_int_equal(must_find(w, "L0 tp reduce_scatter")->bytes, whole);
+    wl_free(w);
+    c.tp_overlap = false;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    assert_int_equal(bytes_named(w, "L0 tp all_gather"), whole / 2);
+    assert_int_equal(bytes_named(w, "L0 tp reduce_scatter"), whole);
+    assert_int_equal(must_find(w, "output tp all_gather")->bytes, whole); /* the bf16 output layer's */
     wl_free(w);
 }
 
-/* Bytes of each of rank 0's operations named `needle` (all alike), 0 if none. */
-static uint64_t bytes_named(const wl *w, const char *needle)
-{
-    uint64_t b = 0;
-    for (size_t i = 0; i < w->ranks[0].nops; i++)
-        if (strstr(w->ranks[0].ops[i].name, needle) != NULL) {
-            if (b != 0 && w->ranks[0].ops[i].bytes != b)
-                fail_msg("%s: %llu B and %llu B", needle, (unsigned long long)b,
-                         (unsigned long long)w->ranks[0].ops[i].bytes);
-            b = w->ranks[0].ops[i].bytes;
-        }
-    return b;
-}
 
 /* NCCL's model time of a collective over ranks 0 .. n-1 (as the estimate
  * takes it), seconds; all-to-all, which NCCL does not model, alpha-beta. */
@@ -1459,6 +1474,27 @@ static void test_train__lora_tp_colls(void **state)
     assert_int_equal(found, 2);
     wl_free(w);
     c.tp_overlap = false;
+
+    /* FP8: the QKV layer hands its norm's output to its adapters and so
+     * gathers it in bf16; the FFN layer's input and the output gradients
+     * are gathered in FP8. In order: attention's and the FFN's forward
+     * gathers, then the FFN's and attention's output gradients. */
+    c.prec = PLAT_FP8;
+    c.l.lora_targets = MODEL_LORA_QKV | MODEL_LORA_PROJ;
+    assert_int_equal(train_build(&w, f->m8, f->p, &c, f->d), SP_OK);
+    {
+        const uint64_t fp8_want[4] = {tok * h * 2, tok * h, tok * h, tok * h};
+        int k = 0;
+        for (size_t i = 0; i < w->ranks[0].nops && k < 4; i++)
+            if (strcmp(w->ranks[0].ops[i].name, "L0 tp all_gather") == 0) {
+                assert_int_equal(w->ranks[0].ops[i].bytes, fp8_want[k]);
+                k++;
+            }
+        assert_int_equal(k, 4);
+    }
+    wl_free(w);
+    c.prec = PLAT_BF16;
+    c.l.lora_targets = MODEL_LORA_ALL;
 
     /* Context parallelism: the rank's tokens are its CP shard. */
     c.l.cp = 2;
