@@ -1913,9 +1913,14 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     if (err == SP_OK)
         err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs);
     tpt.rs = t_rs;
-    for (int b = 0; b < 3 && err == SP_OK; b++) /* the blocks' inputs, the output gradient */
-        err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)(b < 2 ? g.k.ag_in_bytes[b] : g.k.ag_dy_bytes),
-                         b < 2 ? &tpt.ag_in[b] : &tpt.ag_dy);
+    for (int b = 0; b < 3 && err == SP_OK; b++) { /* the blocks' inputs, the output gradient */
+        uint64_t bytes = b < 2 ? g.k.ag_in_bytes[b] : g.k.ag_dy_bytes;
+        double *t = b < 2 ? &tpt.ag_in[b] : &tpt.ag_dy;
+        if (bytes == g.k.tp_bytes) /* in bf16: the gather timed above */
+            *t = t_ag;
+        else
+            err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)bytes, t);
+    }
     if (err == SP_OK && g.tp > 1 && c->tp_overlap) {
         /* The ring's exchanges (send/recv: alpha-beta, as the CP ring's
          * below) and the pipelined reduce-scatter's two parts. */
