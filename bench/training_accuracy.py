@@ -7,7 +7,7 @@ the published figure, with the error. Nothing here is fitted.
     python3 bench/training_accuracy.py [--quick] [--only TEXT] [--scalepath build/sim/scalepath]
 
 --quick skips the 16,384-GPU context-parallel case and MLPerf v5.0's 405B
-cases (the H100 one takes 9 minutes).
+cases (the H100 one takes about 7 minutes).
 
 Like is compared with like. NVIDIA's Megatron-Bridge tables publish tokens
 per second per GPU, so those cases compare tokens/s: their "model TFLOP/s"
