@@ -461,7 +461,7 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
                                   t->start_s, t->end_s - t->start_s,
                                   t->plan != NULL ? coll_algo_name(coll_plan_algo(t->plan)) : NULL,
                                   t->plan != NULL ? coll_proto_name(coll_plan_proto(t->plan)) : NULL,
-                                  NULL, emu_task_bytes(t), t->plan != NULL ? coll_plan_channels(t->plan) : 0};
+                                  NULL, emu_task_bytes(t), t->plan != NULL ? coll_plan_channels(t->plan) : 0, -1};
             seen[t->device] = 1;
         }
         for (size_t i = 0, j = 0; i < nmoves; i++) {
@@ -477,7 +477,7 @@ static int write_timeline(const char *path, const emu *m, const plat *p, diag_li
                     snprintf(names[j], sizeof(names[j]), "MPI message %s process %d", proc == v.src ? "to" : "from",
                              proc == v.src ? v.dst : v.src);
                 ev[k++] = (out_event){p->nranks + proc, nstreams + rows[j], names[j], "mpi", v.start_s,
-                                      v.end_s - v.start_s, NULL, NULL, NULL, v.bytes, 0};
+                                      v.end_s - v.start_s, NULL, NULL, NULL, v.bytes, 0, -1};
                 seen[p->nranks + proc] = 1;
             }
         }

@@ -323,7 +323,8 @@ int cli_sim_write_timeline(const cli_sim *s, const plat *p, const char *path, di
                                       plan ? coll_algo_name(coll_plan_algo(plan)) : NULL,
                                       plan ? coll_proto_name(coll_plan_proto(plan)) : NULL,
                                       op->kind == WL_COLL ? w->groups[op->group].name : NULL,
-                                      op->kind == WL_COMPUTE ? 0 : op->bytes, plan ? coll_plan_channels(plan) : 0};
+                                      op->kind == WL_COMPUTE ? 0 : op->bytes, plan ? coll_plan_channels(plan) : 0,
+                                      op->kind == WL_COLL ? wl_coll_sms(op, plan ? coll_plan_channels(plan) : 0) : -1};
             }
         err = out_timeline_write(path, ev, k, (const char *const *)pids, w->nranks, stream_names, WL_NSTREAMS,
                                  diag);

@@ -91,6 +91,8 @@ int out_timeline_write(const char *path, const out_event *ev, size_t n, const ch
         }
         if (e->channels > 0)
             fprintf(fp, "\"channels\": %d, ", e->channels);
+        if (e->sms >= 0)
+            fprintf(fp, "\"sms\": %d, ", e->sms);
         if (e->group != NULL && e->group[0]) {
             fprintf(fp, "\"group\": ");
             put_str(fp, e->group);

@@ -23,6 +23,8 @@ typedef struct out_event {
     const char *group;
     uint64_t bytes;        /* 0 = none */
     int channels;          /* NCCL channels (CTAs) of a collective; 0 = none */
+    int sms;               /* SMs a collective holds beside compute (its channels, what the
+                              workload set, 0 on copy engines); < 0 = not given */
 } out_event;
 
 /**

@@ -168,14 +168,20 @@ set_tests_properties(e2e.train.tp_overlap e2e.train.moe_imbalance PROPERTIES LAB
 foreach(mode on off)
   add_test(NAME e2e.train.sm_contention_${mode}
     COMMAND ${SP_EXE} train -p platforms/dgx-h100.cfg -m ${m8} --tp 2 --pp 2 --seq 2048 --gbs 8 --zero 1
-            --tp-overlap --sm-contention ${mode} -o ${SP_OUT}/smc-${mode}.h5
+            --tp-overlap --sm-contention ${mode} -o ${SP_OUT}/smc-${mode}.h5 --timeline ${SP_OUT}/smc-${mode}.json
     WORKING_DIRECTORY ${SP_ROOT})
 endforeach()
 add_test(NAME e2e.train.sm_contention COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_sm_contention.py
   ${SP_OUT}/smc-on.h5 ${SP_OUT}/smc-off.h5 132)
 set_tests_properties(e2e.train.sm_contention PROPERTIES DEPENDS "e2e.train.sm_contention_on;e2e.train.sm_contention_off")
+# The timeline shows each collective's SMs as the HDF5 output has them:
+# userbuffer kernels 16, copy-engine exchanges 0, NCCL's their channels.
+add_test(NAME e2e.train.sm_timeline COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_timeline.py
+  ${SP_OUT}/smc-on.json 8 17744 ${SP_OUT}/smc-on.h5)
+set_tests_properties(e2e.train.sm_timeline PROPERTIES DEPENDS e2e.train.sm_contention_on
+  PASS_REGULAR_EXPRESSION "SMs held: \\[0, 16, [0-9]")
 set_tests_properties(e2e.train.sm_contention_on e2e.train.sm_contention_off e2e.train.sm_contention
-  PROPERTIES LABELS e2e)
+  e2e.train.sm_timeline PROPERTIES LABELS e2e)
 # Lab 5 (docs/labs/lab5-overlap.md): its commands run and show what the lab
 # asks about. FSDP's collectives take SMs from the compute they hide behind;
 # counted, ZeRO-1 is the faster scheme on one DGX H100; TP overlap saves
