@@ -523,6 +523,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
     cli_sim sim = {0};
     wl *w = NULL;
     cli_train_result res;
+    double estimate_s = 0.0;
 
     cli_train_defaults(&a);
     optind = 1;
@@ -609,6 +610,10 @@ int cli_train(int argc, char **argv, diag_list *diag)
         print_gemms(m, p, &a);
         goto done;
     }
+    /* The closed form the study's search ranks layouts by, beside the
+     * simulated step it stands for. */
+    if ((err = train_estimate(m, p, &a.cfg, &co, &estimate_s, diag)) < 0)
+        goto done;
     if ((whole && (err = eng_new(&e, p, NULL, diag)) < 0) ||
         (err = cli_train_simulate(&e, p, m, &a.cfg, &co, &res, &sim, &w, diag)) < 0)
         goto done;
@@ -635,6 +640,8 @@ int cli_train(int argc, char **argv, diag_list *diag)
             printf("\n");
         }
         cli_train_print(&res, p);
+        printf("# the study's estimate of this layout: %.3f ms (%+.1f%% of the simulated step)\n", estimate_s * 1e3,
+               100.0 * (estimate_s / res.step_s - 1.0));
     }
     if (timeline != NULL)
         err = cli_sim_write_timeline(&sim, p, timeline, diag);
@@ -650,6 +657,7 @@ int cli_train(int argc, char **argv, diag_list *diag)
                 OUT_ATTR_STR("workload_format", "train"),
                 OUT_ATTR_STR("model_name", m->name),
                 OUT_ATTR_STR("layout", layout),
+                OUT_ATTR_F64("estimate", estimate_s, "s"),
             };
             const cli_train_row row = {p->name, p->name, m->name, a.cfg.l.tune == MODEL_TRAIN_FULL ? "full" : "adapters",
                                        p->nodes, p->nranks, &a, &res};

@@ -1811,20 +1811,30 @@ done:
 
 /* NCCL's model time of a collective over `ranks` (the tuner's prediction),
  * seconds; 0 when there is nothing to do. */
-static int model_time(const plat *p, const coll_opts *co, coll_kind kind, const int *ranks, int n, double bytes,
-                      double *out)
+static int model_time_ch(const plat *p, const coll_opts *co, coll_kind kind, const int *ranks, int n, double bytes,
+                         double *out, int *channels)
 {
     coll_plan *c = NULL;
     int err;
 
     *out = 0.0;
+    if (channels != NULL)
+        *channels = 0;
     if (n < 2 || bytes < 1.0)
         return SP_OK;
     if ((err = coll_plan_new(&c, p, kind, ranks, n, (uint64_t)bytes, co)) < 0)
         return err;
     *out = coll_plan_model_us(c) * 1e-6;
+    if (channels != NULL)
+        *channels = coll_plan_channels(c);
     coll_plan_free(c);
     return SP_OK;
+}
+
+static int model_time(const plat *p, const coll_opts *co, coll_kind kind, const int *ranks, int n, double bytes,
+                      double *out)
+{
+    return model_time_ch(p, co, kind, ranks, n, bytes, out, NULL);
 }
 
 /* The time of a p2p-engine operation (all-to-all, send/recv), which NCCL's
@@ -1888,15 +1898,80 @@ static double lora_exposed(const gen *g, int block, bool backward, double t_rag,
            g->k.lora_own[block] * (backward ? t_rs : t_ag);
 }
 
+/* Data-parallel collectives for the estimate: the gradient buckets (all-
+ * reduce, or reduce-scatter under ZeRO) and ZeRO-3's gathers of the first
+ * layer ([0], with the embedding) and the last ([1], with the output layer;
+ * with PP, a middle layer's), and a middle layer's bucket. */
+typedef struct dp_times {
+    double ag[2], rs[2], rs_dense;
+    double ag_sms, rs_sms; /* the share of the SMs each kind holds while it runs (0: sms_free) */
+} dp_times;
+
+/* When compute of `work` seconds ends, started beside `beside` seconds of
+ * a collective holding `share` of the SMs: slowed to 1 - share while the two
+ * overlap, as the engine runs it (eng_run_workload). */
+static double compute_beside(double work, double beside, double share)
+{
+    double rate = 1.0 - share;
+    if (work <= 0.0)
+        return 0.0;
+    return work <= beside * rate ? work / rate : beside + (work - beside * rate);
+}
+
+/* One micro-batch's layers under ZeRO-3 (PP 1), as chunk_forward and
+ * chunk_backward order the data-parallel stream: the first layer's gather
+ * exposed, then each layer's forward beside the next layer's gather; the
+ * last layer's gather beside the output layer's backward, then each layer's
+ * backward beside the reduce-scatter of the layer after it and the gather of
+ * the one before; the first layer's reduce-scatter exposed at the end.
+ * fwd and bwd: a layer's forward and backward time without ZeRO's
+ * collectives; the output layer's backward is in the caller's sum. */
+static double zero3_pass(const dp_times *z, double ag_mid, int layers, double fwd, double bwd, double head_bwd)
+{
+    double t = z->ag[0] + fmax(0.0, fmax(compute_beside(head_bwd, z->ag[1], z->ag_sms), z->ag[1]) - head_bwd);
+
+    for (int l = 0; l < layers; l++) {
+        double ag_next = l + 1 == layers ? 0.0 : l + 1 == layers - 1 ? z->ag[1] : ag_mid;
+        t += fmax(compute_beside(fwd, ag_next, z->ag_sms), ag_next);
+    }
+    for (int l = layers - 1; l >= 0; l--) {
+        double rs_after = l + 1 == layers ? 0.0 : l + 1 == layers - 1 ? z->rs[1] : z->rs_dense;
+        double ag_before = l == 0 ? 0.0 : l - 1 == 0 ? z->ag[0] : ag_mid;
+        double after_rs = compute_beside(bwd, rs_after, z->rs_sms);
+        double done = after_rs <= rs_after ? after_rs
+                                           : rs_after + compute_beside(after_rs - rs_after, ag_before, z->ag_sms);
+        t += fmax(done, rs_after + ag_before);
+    }
+    return t + z->rs[0];
+}
+
+/* ZeRO 0-2: how long the gradient buckets of the last micro-batch outlast
+ * its backward (chunk_backward): each layer's bucket (the first's with the
+ * embedding; rs[1]: the top layer's) goes once its backward is done and the
+ * buckets before it are, the backward beside them slowed by their SMs.
+ * With virtual stages, over the last chunk's layers: the earlier chunks'
+ * buckets have the pipeline's drain to hide in. */
+static double dp_tail(const dp_times *z, int layers, double bwd)
+{
+    double compute = 0.0, comm = 0.0;
+
+    for (int l = layers - 1; l >= 0; l--) {
+        compute += compute_beside(bwd, fmax(0.0, comm - compute), z->rs_sms);
+        comm = fmax(comm, compute) + (l == 0 ? z->rs[0] : l == layers - 1 ? z->rs[1] : z->rs_dense);
+    }
+    return comm - layers * bwd; /* beyond the backward as the caller counts it, unslowed */
+}
+
 int train_estimate(const model *m, const plat *p, const train_config *c, const coll_opts *co, double *step_s,
                    diag_list *diag)
 {
     gen g = {0};
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
     double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_kv_bwd = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0,
-           per_mb = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd_tp, fwd_lora;
+           per_mb = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd, fwd_tp, fwd_lora;
     tp_times tpt = {0};
-    int layers = 0;
+    dp_times dpt = {{0.0, 0.0}, {0.0, 0.0}, 0.0, 0.0, 0.0};
+    int layers = 0, first_layers = 0, ch_rs = 0, ch_ag = 0, sms = plat_type_of_rank(p, 0)->gpu.sm_count;
 
     *step_s = 0.0;
     if (ranks == NULL)
@@ -1906,6 +1981,8 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
         return err;
     }
     gen_init(&g, m, p, c);
+    for (int ch = 0; ch < g.vpp; ch++) /* the first stage's layers */
+        first_layers += model_vstage_layers(m, g.pp, g.vpp, ch * g.pp);
     /* The groups of rank 0. */
     for (int i = 0; i < g.tp; i++)
         ranks[i] = rank_of(&g, i, 0, 0, 0);
@@ -1998,14 +2075,36 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
      * experts' share over the ranks holding the same experts, the rest over
      * DP x CP. */
     if (err == SP_OK)
+        err = model_time_ch(p, co, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, g.dp * g.cp,
+                            g.grad_bytes * (g.k.layer_trained - g.k.expert_trained), &t_dp, &ch_rs);
+    /* The first and last layers' gradient buckets also hold the embedding
+     * and the output layer (layer_grad_params), and so, under ZeRO-3, do
+     * their gathers. */
+    for (int e = 0; e < 2 && err == SP_OK && g.dp * g.cp > 1; e++) {
+        double dense = g.k.layer_trained - g.k.expert_trained;
+        double edge = layer_grad_params(&g, e == 0 ? 0 : m->layers - 1) - g.k.layer_trained;
+        if (e == 1 && g.pp > 1)
+            break; /* the output layer is not on the first stage */
         err = model_time(p, co, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, g.dp * g.cp,
-                         g.grad_bytes * (g.k.layer_trained - g.k.expert_trained), &t_dp);
+                         g.grad_bytes * (dense + edge), &dpt.rs[e]);
+        if (err == SP_OK && g.zero >= 3)
+            err = model_time(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp,
+                             gathered_bytes(&g, g.k.layer_trained + edge, g.k.layer_linear + g.k.expert_trained),
+                             &dpt.ag[e]);
+    }
+    dpt.rs_dense = t_dp;
+    if (g.pp > 1)
+        dpt.rs[1] = t_dp;
     if (err == SP_OK && g.zero >= 3) /* each layer's parameters at once (zero3_gather; EP is 1) */
+        err = model_time_ch(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp,
+                            gathered_bytes(&g, g.k.layer_trained, g.k.layer_linear + g.k.expert_trained), &t_ar,
+                            &ch_ag);
+    else if (err == SP_OK && g.zero >= 1) /* the first stage's parameters at once (rank_optimizer) */
         err = model_time(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp,
-                         gathered_bytes(&g, g.k.layer_trained, g.k.layer_linear + g.k.expert_trained), &t_ar);
-    else if (err == SP_OK && g.zero >= 1)
-        err = model_time(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp,
-                         gathered_bytes(&g, g.k.layer_trained - g.k.expert_trained, g.k.layer_linear), &t_ar);
+                         gathered_bytes(&g, first_layers * (g.k.layer_trained - g.k.expert_trained) +
+                                                embedding_trained(&g) + (g.pp == 1 ? output_trained(&g) : 0.0),
+                                        first_layers * g.k.layer_linear),
+                         &t_ar);
     if (err == SP_OK && g.k.expert_trained > 0.0) {
         int k = 0;
         double t = 0.0;
@@ -2015,13 +2114,21 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
         err = model_time(p, co, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, k,
                          g.grad_bytes * g.k.expert_trained, &t);
         t_dp += t;
+        dpt.rs_dense += t;
+        dpt.rs[0] += t;
+        dpt.rs[1] += t;
         if (err == SP_OK && g.zero >= 1 && g.zero <= 2) {
-            err = model_time(p, co, COLL_ALL_GATHER, ranks, k, gathered_bytes(&g, g.k.expert_trained, g.k.expert_trained),
+            err = model_time(p, co, COLL_ALL_GATHER, ranks, k,
+                             gathered_bytes(&g, first_layers * g.k.expert_trained, first_layers * g.k.expert_trained),
                              &t);
             t_ar += t;
         }
     }
     free(ranks);
+    if (!c->sms_free && sms > 0) { /* compute beside them loses their CTAs' SMs */
+        dpt.rs_sms = fmin(1.0, (double)ch_rs / sms);
+        dpt.ag_sms = fmin(1.0, (double)ch_ag / sms);
+    }
     if (err < 0) {
         diag_error(diag, (sp_loc){m->path, 0}, "no collective algorithm for this layout");
         return err;
@@ -2046,13 +2153,18 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
                     (g.cp > 1 ? t_kv : 0.0) + 2.0 * t_a2a;
     else if (c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !c->l.flash_attention)
         layer_mb += g.k.core_fwd;
-    if (g.zero >= 3) /* parameters gathered before each pass, overlapped with compute */
-        layer_mb = layer_mb > 2.0 * t_ar ? layer_mb : 2.0 * t_ar;
     head = g.k.head_fwd + g.k.head_bwd + g.k.embed_fwd + g.k.embed_bwd;
-    per_mb = layers * layer_mb + head + (g.pp > 1 ? 2.0 * t_p2p : 0.0);
-    /* 1F1B: micro-batches plus the bubble, (pp - 1) / vpp micro-batch times. */
-    *step_s = per_mb * (c->l.microbatches + (g.pp - 1.0) / g.vpp) + t_dp +
-              (g.zero >= 1 && g.zero <= 2 ? layers * t_ar : 0.0) +
+    fwd = g.k.attn_fwd + g.k.mlp_fwd + g.k.qlora_dequant + fwd_tp + fwd_lora + (g.cp > 1 ? t_kv : 0.0) + 2.0 * t_a2a;
+    if (g.zero >= 3 && g.dp * g.cp > 1) /* each pass beside the data-parallel stream (zero3_pass) */
+        per_mb = zero3_pass(&dpt, t_ar, layers, fwd, layer_mb - fwd, g.k.head_bwd) + head;
+    else
+        per_mb = layers * layer_mb + head + (g.pp > 1 ? 2.0 * t_p2p : 0.0);
+    /* 1F1B: micro-batches plus the bubble, (pp - 1) / vpp micro-batch times.
+     * ZeRO-3 reduces every micro-batch's gradients (in zero3_pass); else
+     * the last micro-batch's buckets go as its backward frees them. */
+    *step_s = per_mb * (c->l.microbatches + (g.pp - 1.0) / g.vpp) +
+              (g.zero >= 3 || g.dp * g.cp == 1 ? 0.0 : dp_tail(&dpt, (layers + g.vpp - 1) / g.vpp, layer_mb - fwd)) +
+              (g.zero >= 1 && g.zero <= 2 ? t_ar : 0.0) +
               train_memory_time(&plat_type_of_rank(p, 0)->gpu,
                                 model_adam_step_bytes(c->l.adam) * layers *
                                     (g.zero >= 1 ? ((g.k.layer_trained - g.k.expert_trained) +

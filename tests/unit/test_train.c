@@ -1095,29 +1095,55 @@ static double all_reduce_s(const plat *p, const int *ranks, int n, double bytes)
 
 /* The estimate's gradient reduction, as the step's: the dense part over
  * DP x CP (all 8 GPUs), the experts' over the ranks holding the same experts
- * (EP 2 of DP 4, CP 2: ranks 0, 1, 4 and 5 with rank 0). Only the gradients
- * depend on their precision, so fp32 against bf16 gradients moves the
- * estimate by the two all-reduces' difference alone. */
+ * (EP 2 of DP 4, CP 2: ranks 0, 1, 4 and 5 with rank 0). At 32K tokens each
+ * layer's buckets take less time than a layer's backward, even in fp32, so
+ * only the last, the first layer's with the embedding, outlasts the
+ * backward (with the SMs free: compute beside the buckets keeps its pace).
+ * Only the gradients depend on their precision, so fp32 against bf16
+ * gradients moves the estimate by that bucket's all-reduces' difference
+ * alone. */
 static void test_train__estimate_expert_grads(void **state)
 {
     fixture *f = *state;
     model *mq;
-    train_config c = config(1, 1, 4, 1, 2048, 2);
+    train_config c = config(1, 1, 4, 1, 32768, 2);
     const int all[8] = {0, 1, 2, 3, 4, 5, 6, 7}, edp[4] = {0, 1, 4, 5};
     double t4, t2, dense, experts, want;
 
     assert_int_equal(model_load(&mq, MODELS "/qwen3-30b-a3b.cfg", f->d), SP_OK);
     c.l.cp = 2;
     c.l.ep = 2;
+    c.sms_free = true;
     assert_int_equal(train_estimate(mq, f->p, &c, NULL, &t2, f->d), SP_OK);
     c.grad_fp32 = true;
     assert_int_equal(train_estimate(mq, f->p, &c, NULL, &t4, f->d), SP_OK);
     experts = model_layer_expert_params(mq) / 2.0;
-    dense = model_layer_params(mq) - model_layer_expert_params(mq);
+    dense = model_layer_params(mq) - model_layer_expert_params(mq) + (double)mq->vocab * mq->hidden;
     want = all_reduce_s(f->p, all, 8, 4.0 * dense) - all_reduce_s(f->p, all, 8, 2.0 * dense) +
            all_reduce_s(f->p, edp, 4, 4.0 * experts) - all_reduce_s(f->p, edp, 4, 2.0 * experts);
     near_rel(t4 - t2, want, 1e-6);
     model_free(mq);
+}
+
+/* Where a layer's buckets take about as long as its backward (ZeRO-1 over
+ * 8 GPUs at 2K tokens, fp32 gradients), the backward beside them slows
+ * when they hold SMs, and with it the step; bf16 buckets take less. */
+static void test_train__estimate_bucket_tail(void **state)
+{
+    fixture *f = *state;
+    train_config c = config(1, 1, 8, 1, 2048, 1);
+    double free_s, held_s, bf16_s;
+
+    c.l.zero = 1;
+    c.grad_fp32 = true;
+    c.sms_free = true;
+    assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &free_s, f->d), SP_OK);
+    c.sms_free = false;
+    assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &held_s, f->d), SP_OK);
+    c.grad_fp32 = false;
+    assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &bf16_s, f->d), SP_OK);
+    assert_true(held_s > free_s);
+    assert_true(held_s > bf16_s);
 }
 
 /* Capacity (Megatron-LM's get_capacity, num_tokens = tokens x top_k): with
@@ -1806,6 +1832,7 @@ int main(void)
         cmocka_unit_test(test_train__moe_capacity),
         cmocka_unit_test(test_train__estimate_expert_states),
         cmocka_unit_test(test_train__estimate_expert_grads),
+        cmocka_unit_test(test_train__estimate_bucket_tail),
         cmocka_unit_test(test_train__fp8_params),
         cmocka_unit_test(test_train__lora_dropout),
         cmocka_unit_test(test_train__lora_tp_colls),
