@@ -1604,26 +1604,35 @@ static int pp_peer(const gen *g, const rank_state *st, int vs)
  * backwards. Virtual micro-batch k of this stage is micro-batch
  * (k / (pp * vpp)) * pp + k % pp of chunk (k / pp) % vpp (reversed for the
  * backward pass). */
+static int sched_warmup(int pp, int v, int m, int s)
+{
+    int warm = v == 1 ? pp - s - 1 : (pp - s - 1) * 2 + (v - 1) * pp;
+    return warm < m * v ? warm : m * v;
+}
+
+/* Stage s's k-th forward (or backward) in that order: its virtual stage and
+ * micro-batch. */
+static void sched_at(int pp, int v, int s, int k, bool fwd, int *vs, int *mb)
+{
+    int chunk = (k % (pp * v)) / pp;
+
+    *mb = (k / (pp * v)) * pp + k % pp;
+    if (v == 1)
+        *mb = k, chunk = 0;
+    if (!fwd)
+        chunk = v - 1 - chunk;
+    *vs = chunk * pp + s;
+}
+
 static void rank_schedule(gen *g, rank_state *st)
 {
-    int pp = g->pp, v = g->vpp, m = g->c->l.microbatches, total = m * v, warm, fwd = 0, bwd = 0;
+    int pp = g->pp, v = g->vpp, total = g->c->l.microbatches * v, fwd = 0, bwd = 0;
+    int warm = sched_warmup(pp, v, g->c->l.microbatches, st->s);
 
-    if (v == 1)
-        warm = pp - st->s - 1;
-    else
-        warm = (pp - st->s - 1) * 2 + (v - 1) * pp;
-    if (warm > total)
-        warm = total;
     while (bwd < total) {
         bool do_fwd = fwd < total && (fwd < warm || fwd - warm <= bwd);
-        int k = do_fwd ? fwd : bwd;
-        int chunk = (k % (pp * v)) / pp, mb = (k / (pp * v)) * pp + k % pp;
-        int vs, V = g->nv;
-        if (v == 1)
-            mb = k, chunk = 0;
-        if (!do_fwd)
-            chunk = v - 1 - chunk;
-        vs = chunk * pp + st->s;
+        int vs, mb, V = g->nv;
+        sched_at(pp, v, st->s, do_fwd ? fwd : bwd, do_fwd, &vs, &mb);
         if (do_fwd) {
             if (vs > 0)
                 op_p2p(g, st, WL_RECV, pp_peer(g, st, vs - 1), (mb * V + vs) * 2, "pp recv activations", -1);
@@ -1852,6 +1861,17 @@ static int alpha_beta_time(const plat *p, coll_kind kind, const int *ranks, int 
     return *out < 0.0 ? SP_ENOMEM : SP_OK;
 }
 
+/* When compute of `work` seconds ends, started beside `beside` seconds of
+ * a collective holding `share` of the SMs: slowed to 1 - share while the two
+ * overlap, as the engine runs it (eng_run_workload). */
+static double compute_beside(double work, double beside, double share)
+{
+    double rate = 1.0 - share;
+    if (work <= 0.0)
+        return 0.0;
+    return work <= beside * rate ? work / rate : beside + (work - beside * rate);
+}
+
 /* Times of the blocks' tensor-parallel communication, s: the all-gathers
  * of a block's input and of the output gradient, the reduce-scatter;
  * under TP overlap, the same gathers by the ring's tp - 1 exchanges back
@@ -1861,30 +1881,36 @@ typedef struct tp_times {
     double ag_in[2], ag_dy, rs;     /* of ag_in_bytes[block], ag_dy_bytes, tp_bytes */
     double ring_in[2], ring_dy;     /* the same gathers by the ring */
     double rs_pipe, rs_last;
+    double ag_sms, rs_sms, ub_sms;  /* the share of the SMs NCCL's gathers and reduce-scatters hold, and the
+                                       userbuffers' kernels (0 where compute keeps every SM: sms_free) */
 } tp_times;
 
 /* What of a block's tensor-parallel communication its compute leaves
  * exposed, as tp_block runs it, with the difference its GEMMs' chunks make
- * to the compute (the LoRA adapters' collectives apart: lora_exposed). */
+ * to the compute and the SMs the collectives beside them take (the LoRA
+ * adapters' collectives apart: lora_exposed). */
 static double tp_exposed(const gen *g, const tp_times *t, int block, bool backward)
 {
     const tp_gemms *k = &g->k.tpg[block];
     bool ub = g->c->tp_overlap, full = g->c->l.tune == MODEL_TRAIN_FULL;
-    double tp = g->tp, e = 0.0;
+    double tp = g->tp, e = 0.0, ag_sms = ub ? t->ub_sms : t->ag_sms, rs_sms = ub ? t->ub_sms : t->rs_sms;
 
     if (g->tp <= 1)
         return 0.0;
-    if (!backward && ub) {
+    if (!backward && ub) { /* the ring on copy engines; the pipeline's reduce-scatter on SMs */
+        double split = (TP_SPLITS - 1.0) * k->row_split;
         e = g->k.lora_whole[block] ? t->ag_in[block]
                                    : fmax((tp - 1.0) * k->col_chunk, t->ring_in[block]) + k->col_chunk - k->col_fwd;
-        return e + k->row_split + fmax((TP_SPLITS - 1.0) * k->row_split, t->rs_pipe) + t->rs_last - k->row_fwd;
+        return e + k->row_split + fmax(compute_beside(split, t->rs_pipe, t->ub_sms), t->rs_pipe) + t->rs_last -
+               k->row_fwd;
     }
     if (!backward || (!ub && !full))
         return (backward ? t->ag_dy : t->ag_in[block]) + t->rs;
     e = ub ? fmax((tp - 1.0) * k->row_dgrad_chunk, t->ring_dy) + k->row_dgrad_chunk - k->row_dgrad : t->ag_dy;
     if (!full)
         return e + t->rs;
-    return e + fmax(k->col_dgrad, t->ag_in[block]) - k->col_dgrad + fmax(k->col_wgrad, t->rs) - k->col_wgrad;
+    return e + fmax(compute_beside(k->col_dgrad, t->ag_in[block], ag_sms), t->ag_in[block]) - k->col_dgrad +
+           fmax(compute_beside(k->col_wgrad, t->rs, rs_sms), t->rs) - k->col_wgrad;
 }
 
 /* The LoRA adapters' collectives of a block, forward or backward
@@ -1906,17 +1932,6 @@ typedef struct dp_times {
     double ag[2], rs[2], rs_dense;
     double ag_sms, rs_sms; /* the share of the SMs each kind holds while it runs (0: sms_free) */
 } dp_times;
-
-/* When compute of `work` seconds ends, started beside `beside` seconds of
- * a collective holding `share` of the SMs: slowed to 1 - share while the two
- * overlap, as the engine runs it (eng_run_workload). */
-static double compute_beside(double work, double beside, double share)
-{
-    double rate = 1.0 - share;
-    if (work <= 0.0)
-        return 0.0;
-    return work <= beside * rate ? work / rate : beside + (work - beside * rate);
-}
 
 /* One micro-batch's layers under ZeRO-3 (PP 1), as chunk_forward and
  * chunk_backward order the data-parallel stream: the first layer's gather
@@ -1945,12 +1960,71 @@ static double zero3_pass(const dp_times *z, double ag_mid, int layers, double fw
     return t + z->rs[0];
 }
 
-/* ZeRO 0-2: how long the gradient buckets of the last micro-batch outlast
- * its backward (chunk_backward): each layer's bucket (the first's with the
- * embedding; rs[1]: the top layer's) goes once its backward is done and the
- * buckets before it are, the backward beside them slowed by their SMs.
- * With virtual stages, over the last chunk's layers: the earlier chunks'
- * buckets have the pipeline's drain to hide in. */
+/* rank_schedule's order on times (train.h): each stage runs its forwards
+ * and backwards in that order, each once the one it needs from the stage
+ * before (or after) is done and `p2p` has carried it over: the bubble as the
+ * schedule makes it, with uneven stages (the output layer, a stage of the
+ * embedding alone) as they are. */
+double train_pipeline_time(int pp, int v, int m, const double *f, const double *b, double p2p, double *first_last)
+{
+    int V = pp * v, total = m * v;
+    double *fe = malloc((size_t)V * (size_t)m * sizeof(double)), *be = malloc((size_t)V * (size_t)m * sizeof(double));
+    double *clock = calloc((size_t)pp, sizeof(double)), end = 0.0;
+    int *nf = calloc((size_t)pp, sizeof(int)), *nb = calloc((size_t)pp, sizeof(int)), left = pp;
+
+    if (fe == NULL || be == NULL || clock == NULL || nf == NULL || nb == NULL) {
+        end = -1.0;
+        left = 0;
+    }
+    for (int i = 0; left > 0 && i < V * m; i++)
+        fe[i] = be[i] = -1.0;
+    while (left > 0) {
+        int moved = 0;
+        left = 0;
+        for (int s = 0; s < pp; s++) {
+            for (;;) { /* the stage's next operations whose input has arrived */
+                int warm = sched_warmup(pp, v, m, s), vs, mb;
+                bool fwd;
+                double ready;
+                if (nb[s] >= total)
+                    break;
+                fwd = nf[s] < total && (nf[s] < warm || nf[s] - warm <= nb[s]);
+                sched_at(pp, v, s, fwd ? nf[s] : nb[s], fwd, &vs, &mb);
+                if (fwd)
+                    ready = vs == 0 ? 0.0 : fe[(vs - 1) * m + mb] < 0.0 ? -1.0 : fe[(vs - 1) * m + mb] + p2p;
+                else
+                    ready = vs == V - 1 ? fe[vs * m + mb] : be[(vs + 1) * m + mb] < 0.0 ? -1.0 : be[(vs + 1) * m + mb] + p2p;
+                if (ready < 0.0)
+                    break;
+                clock[s] = fmax(clock[s], ready) + (fwd ? f[vs] : b[vs]);
+                *(fwd ? &fe[vs * m + mb] : &be[vs * m + mb]) = clock[s];
+                ++*(fwd ? &nf[s] : &nb[s]);
+                moved++;
+            }
+            left += nb[s] < total;
+        }
+        if (left > 0 && moved == 0) { /* no order of Megatron's deadlocks; never here */
+            end = -1.0;
+            break;
+        }
+    }
+    for (int s = 0; end >= 0.0 && s < pp; s++)
+        end = fmax(end, clock[s]);
+    for (int c = 0; end >= 0.0 && first_last != NULL && c < v; c++) /* the first stage's chunks' last backward */
+        first_last[c] = be[c * pp * m + m - 1];
+    free(fe);
+    free(be);
+    free(clock);
+    free(nf);
+    free(nb);
+    return end;
+}
+
+/* ZeRO 0-2 without PP: how long the gradient buckets of the last
+ * micro-batch outlast its backward (chunk_backward): each layer's bucket
+ * (the first's with the embedding; rs[1]: the top layer's, with the output
+ * layer) goes once its backward is done and the buckets before it are, the
+ * backward beside them slowed by their SMs. */
 static double dp_tail(const dp_times *z, int layers, double bwd)
 {
     double compute = 0.0, comm = 0.0;
@@ -1968,10 +2042,12 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     gen g = {0};
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
     double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_kv_bwd = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0,
-           per_mb = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd, fwd_tp, fwd_lora;
+           per_mb = 0.0, pipe = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd, fwd_tp, fwd_lora,
+           first_trained;
     tp_times tpt = {0};
     dp_times dpt = {{0.0, 0.0}, {0.0, 0.0}, 0.0, 0.0, 0.0};
-    int layers = 0, first_layers = 0, ch_rs = 0, ch_ag = 0, sms = plat_type_of_rank(p, 0)->gpu.sm_count;
+    int layers = 0, first_layers = 0, ch_rs = 0, ch_ag = 0, ch_tag = 0, ch_trs = 0;
+    int sms = plat_type_of_rank(p, 0)->gpu.sm_count;
 
     *step_s = 0.0;
     if (ranks == NULL)
@@ -1983,12 +2059,19 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     gen_init(&g, m, p, c);
     for (int ch = 0; ch < g.vpp; ch++) /* the first stage's layers */
         first_layers += model_vstage_layers(m, g.pp, g.vpp, ch * g.pp);
+    /* and its trained parameters, as rank_optimizer counts them */
+    first_trained = first_layers * g.k.layer_trained + embedding_trained(&g) + (g.pp == 1 ? output_trained(&g) : 0.0);
     /* The groups of rank 0. */
     for (int i = 0; i < g.tp; i++)
         ranks[i] = rank_of(&g, i, 0, 0, 0);
-    err = model_time(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.tp_bytes, &t_ag);
+    err = model_time_ch(p, co, COLL_ALL_GATHER, ranks, g.tp, (double)g.k.tp_bytes, &t_ag, &ch_tag);
     if (err == SP_OK)
-        err = model_time(p, co, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs);
+        err = model_time_ch(p, co, COLL_REDUCE_SCATTER, ranks, g.tp, (double)g.k.tp_bytes, &t_rs, &ch_trs);
+    if (!c->sms_free && sms > 0) { /* compute beside them loses their CTAs' SMs */
+        tpt.ag_sms = fmin(1.0, (double)ch_tag / sms);
+        tpt.rs_sms = fmin(1.0, (double)ch_trs / sms);
+        tpt.ub_sms = fmin(1.0, (double)TP_UB_SMS / sms);
+    }
     tpt.rs = t_rs;
     for (int b = 0; b < 3 && err == SP_OK; b++) { /* the blocks' inputs, the output gradient */
         uint64_t bytes = b < 2 ? g.k.ag_in_bytes[b] : g.k.ag_dy_bytes;
@@ -2101,8 +2184,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
                             &ch_ag);
     else if (err == SP_OK && g.zero >= 1) /* the first stage's parameters at once (rank_optimizer) */
         err = model_time(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp,
-                         gathered_bytes(&g, first_layers * (g.k.layer_trained - g.k.expert_trained) +
-                                                embedding_trained(&g) + (g.pp == 1 ? output_trained(&g) : 0.0),
+                         gathered_bytes(&g, first_trained - first_layers * g.k.expert_trained,
                                         first_layers * g.k.layer_linear),
                          &t_ar);
     if (err == SP_OK && g.k.expert_trained > 0.0) {
@@ -2158,17 +2240,42 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     if (g.zero >= 3 && g.dp * g.cp > 1) /* each pass beside the data-parallel stream (zero3_pass) */
         per_mb = zero3_pass(&dpt, t_ar, layers, fwd, layer_mb - fwd, g.k.head_bwd) + head;
     else
-        per_mb = layers * layer_mb + head + (g.pp > 1 ? 2.0 * t_p2p : 0.0);
-    /* 1F1B: micro-batches plus the bubble, (pp - 1) / vpp micro-batch times.
-     * ZeRO-3 reduces every micro-batch's gradients (in zero3_pass); else
-     * the last micro-batch's buckets go as its backward frees them. */
-    *step_s = per_mb * (c->l.microbatches + (g.pp - 1.0) / g.vpp) +
-              (g.zero >= 3 || g.dp * g.cp == 1 ? 0.0 : dp_tail(&dpt, (layers + g.vpp - 1) / g.vpp, layer_mb - fwd)) +
-              (g.zero >= 1 && g.zero <= 2 ? t_ar : 0.0) +
+        per_mb = layers * layer_mb + head;
+    if (g.pp > 1) { /* the schedule on each virtual stage's own times */
+        double *f = malloc(((size_t)g.nv * 2 + (size_t)g.vpp) * sizeof(double)), *b = f + g.nv, *last = b + g.nv;
+        double comm = 0.0, bwd = layer_mb - fwd;
+        if (f == NULL)
+            return SP_ENOMEM;
+        for (int vs = 0; vs < g.nv; vs++) {
+            int nl = model_vstage_layers(m, g.pp, g.vpp, vs);
+            f[vs] = nl * fwd + (vs == 0 ? g.k.embed_fwd : 0.0) + (vs == g.nv - 1 ? g.k.head_fwd : 0.0);
+            b[vs] = nl * bwd + (vs == 0 ? g.k.embed_bwd : 0.0) + (vs == g.nv - 1 ? g.k.head_bwd : 0.0);
+        }
+        pipe = train_pipeline_time(g.pp, g.vpp, c->l.microbatches, f, b, t_p2p, last);
+        /* The first stage's gradient buckets (its DP stream) as its chunks'
+         * last backwards free them, a layer at a time, top layer first. */
+        for (int ch = g.vpp - 1; pipe >= 0.0 && ch >= 0 && g.zero < 3 && g.dp * g.cp > 1; ch--) {
+            int vs = ch * g.pp, nl = model_vstage_layers(m, g.pp, g.vpp, vs);
+            double start = last[ch] - b[vs];
+            for (int j = nl - 1; j >= 0; j--)
+                comm = fmax(comm, start + (nl - j) * bwd) + (vs == 0 && j == 0 ? dpt.rs[0] : dpt.rs_dense);
+        }
+        free(f);
+        if (pipe < 0.0)
+            return SP_ENOMEM;
+        pipe = fmax(pipe, comm);
+    } else {
+        /* ZeRO-3 reduces every micro-batch's gradients (in zero3_pass);
+         * else the last micro-batch's buckets go as its backward frees them. */
+        pipe = per_mb * c->l.microbatches +
+               (g.zero >= 3 || g.dp * g.cp == 1 ? 0.0 : dp_tail(&dpt, layers, layer_mb - fwd));
+    }
+    /* Then ZeRO-1/2's gather and the optimizer on the first stage's share. */
+    *step_s = pipe + (g.zero >= 1 && g.zero <= 2 ? t_ar : 0.0) +
               train_memory_time(&plat_type_of_rank(p, 0)->gpu,
-                                model_adam_step_bytes(c->l.adam) * layers *
-                                    (g.zero >= 1 ? ((g.k.layer_trained - g.k.expert_trained) +
-                                                    g.k.expert_trained * g.ep) / (g.dp * g.cp)
-                                                 : g.k.layer_trained));
+                                model_adam_step_bytes(c->l.adam) *
+                                    (g.zero >= 1 ? (first_trained - first_layers * g.k.expert_trained +
+                                                    first_layers * g.k.expert_trained * g.ep) / (g.dp * g.cp)
+                                                 : first_trained));
     return SP_OK;
 }

@@ -186,16 +186,21 @@ set_tests_properties(e2e.train.sm_contention_on e2e.train.sm_contention_off e2e.
 # simulated step where data-parallel traffic outlasts the compute beside it:
 # 8B at TP 4 on 8 SuperPOD nodes, gradients over InfiniBand every layer
 # (ZeRO-3 also gathers each layer's weights; ZeRO-1 gathers them all after
-# the optimizer); and ZeRO-3 over one node's NVLink, whose collectives take
-# SMs from the compute they overlap. An estimate that counted one exposed
-# gradient bucket and hid the rest missed the first two by 20%.
+# the optimizer); ZeRO-3 over one node's NVLink, whose collectives take SMs
+# from the compute they overlap; and pipelines of uneven stages (the
+# embedding on the first, the output layer on the last), plain and
+# interleaved. An estimate that counted one exposed gradient bucket and hid
+# the rest missed the first two by 20%; one that put the output layer on
+# every micro-batch of the busiest stage, plus the bubble's formula, the
+# plain pipeline by 5%.
 set(est_runs "")
-foreach(run "z3|superpod-h100|8|--tp|4|--zero|3" "z0|superpod-h100|8|--tp|4|--zero|0"
-            "z1|superpod-h100|8|--tp|4|--zero|1" "z3_node|dgx-h100|1|--zero|3")
+foreach(run "z3|superpod-h100|8|16|--tp|4|--zero|3" "z0|superpod-h100|8|16|--tp|4|--zero|0"
+            "z1|superpod-h100|8|16|--tp|4|--zero|1" "z3_node|dgx-h100|1|16|--zero|3"
+            "pp4|superpod-h100|4|32|--tp|2|--pp|4|--zero|1" "pp2_v4|superpod-h100|4|32|--tp|2|--pp|2|--vpp|4")
   string(REPLACE "|" ";" run "${run}")
-  list(POP_FRONT run name plat nodes)
+  list(POP_FRONT run name plat nodes gbs)
   add_test(NAME e2e.train.estimate_${name}
-    COMMAND ${SP_EXE} train -p platforms/${plat}.cfg -n ${nodes} -m ${m8} --seq 4096 --gbs 16 ${run}
+    COMMAND ${SP_EXE} train -p platforms/${plat}.cfg -n ${nodes} -m ${m8} --seq 4096 --gbs ${gbs} ${run}
             -o ${SP_OUT}/estimate-${name}.h5
     WORKING_DIRECTORY ${SP_ROOT})
   set_tests_properties(e2e.train.estimate_${name} PROPERTIES LABELS e2e

@@ -1056,10 +1056,10 @@ static void test_train__moe_imbalance(void **state)
 }
 
 /* The search's estimate shards Adam's states as the step does: under
- * ZeRO-1 the dense part over DP x CP, each expert's over the ranks holding
- * it (none other at EP = DP = 8, so unsharded). Only the optimizer depends
- * on Adam's state precision, so the difference of two precisions is its
- * memory-bound pass alone. */
+ * ZeRO-1 the dense part (with the embedding and the output layer) over DP x
+ * CP, each expert's over the ranks holding it (none other at EP = DP = 8, so
+ * unsharded). Only the optimizer depends on Adam's state precision, so the
+ * difference of two precisions is its memory-bound pass alone. */
 static void test_train__estimate_expert_states(void **state)
 {
     fixture *f = *state;
@@ -1074,10 +1074,11 @@ static void test_train__estimate_expert_states(void **state)
     c.l.adam = MODEL_ADAM_BF16;
     assert_int_equal(train_estimate(mq, f->p, &c, NULL, &t16, f->d), SP_OK);
     experts = model_layer_expert_params(mq) / 8.0;
-    dense = model_layer_params(mq) - model_layer_expert_params(mq);
-    want = train_memory_time(&f->p->types[0].gpu, (model_adam_step_bytes(MODEL_ADAM_FP32) -
-                                                   model_adam_step_bytes(MODEL_ADAM_BF16)) *
-                                                      mq->layers * (dense / 8.0 + experts));
+    dense = mq->layers * (model_layer_params(mq) - model_layer_expert_params(mq)) +
+            (mq->tied_embeddings ? 1.0 : 2.0) * mq->vocab * mq->hidden;
+    want = train_memory_time(&f->p->types[0].gpu,
+                             (model_adam_step_bytes(MODEL_ADAM_FP32) - model_adam_step_bytes(MODEL_ADAM_BF16)) *
+                                 (dense / 8.0 + mq->layers * experts));
     near_rel(t32 - t16, want, 1e-6);
     model_free(mq);
 }
@@ -1123,6 +1124,39 @@ static void test_train__estimate_expert_grads(void **state)
            all_reduce_s(f->p, edp, 4, 4.0 * experts) - all_reduce_s(f->p, edp, 4, 2.0 * experts);
     near_rel(t4 - t2, want, 1e-6);
     model_free(mq);
+}
+
+/* The 1F1B schedule on even stages gives the textbook makespans (Narayanan
+ * et al. 2021, section 2.2): m micro-batches of forward f and backward b per
+ * stage take (m + pp - 1)(f + b) plain, and (m + (pp - 1) / v)(f + b) with
+ * v chunks of f / v and b / v each; a transfer between stages lengthens the
+ * critical path; the last stage's extra work (an output layer) is paid once
+ * per micro-batch, where the textbook's formula on the slowest stage would
+ * charge it m + pp - 1 times. */
+static void test_train__pipeline_schedule(void **state)
+{
+    double f[16], b[16], last[4], t, t2;
+    (void)state;
+
+    for (int i = 0; i < 16; i++)
+        f[i] = 1.0, b[i] = 2.0;
+    near_rel(train_pipeline_time(4, 1, 8, f, b, 0.0, NULL), (8 + 3) * 3.0, 1e-12);
+    near_rel(train_pipeline_time(4, 1, 1, f, b, 0.0, NULL), 4 * 3.0, 1e-12);
+    for (int i = 0; i < 16; i++)
+        f[i] = 0.25, b[i] = 0.5;
+    near_rel(train_pipeline_time(4, 4, 8, f, b, 0.0, last), (8 + 3.0 / 4.0) * 3.0, 1e-12);
+    assert_true(last[0] > last[1] && last[1] > last[2] && last[2] > last[3]); /* the first chunk ends last */
+    near_rel(last[0], (8 + 3.0 / 4.0) * 3.0, 1e-12);
+    for (int i = 0; i < 16; i++)
+        f[i] = 1.0, b[i] = 2.0;
+    /* One micro-batch: three hops out, three back. More: every stage's
+     * steady state waits on its neighbours, so each micro-batch pays too. */
+    near_rel(train_pipeline_time(4, 1, 1, f, b, 0.1, NULL), 4 * 3.0 + 6 * 0.1, 1e-12);
+    t = train_pipeline_time(4, 1, 8, f, b, 0.0, NULL);
+    t2 = train_pipeline_time(4, 1, 8, f, b, 0.1, NULL);
+    assert_true(t2 - t > 6 * 0.1 && t2 - t < 2 * (8 + 3) * 0.1);
+    f[3] = 1.5; /* the last stage's output layer */
+    near_rel(train_pipeline_time(4, 1, 8, f, b, 0.0, NULL) - t, 8 * 0.5, 1e-12);
 }
 
 /* Where a layer's buckets take about as long as its backward (ZeRO-1 over
@@ -1833,6 +1867,7 @@ int main(void)
         cmocka_unit_test(test_train__estimate_expert_states),
         cmocka_unit_test(test_train__estimate_expert_grads),
         cmocka_unit_test(test_train__estimate_bucket_tail),
+        cmocka_unit_test(test_train__pipeline_schedule),
         cmocka_unit_test(test_train__fp8_params),
         cmocka_unit_test(test_train__lora_dropout),
         cmocka_unit_test(test_train__lora_tp_colls),
