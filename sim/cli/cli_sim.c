@@ -324,7 +324,9 @@ int cli_sim_write_timeline(const cli_sim *s, const plat *p, const char *path, di
                                       plan ? coll_proto_name(coll_plan_proto(plan)) : NULL,
                                       op->kind == WL_COLL ? w->groups[op->group].name : NULL,
                                       op->kind == WL_COMPUTE ? 0 : op->bytes, plan ? coll_plan_channels(plan) : 0,
-                                      op->kind == WL_COLL ? wl_coll_sms(op, plan ? coll_plan_channels(plan) : 0) : -1};
+                                      op->kind != WL_COLL ? -1
+                                      : w->nominal_compute ? wl_coll_sms(op, plan ? coll_plan_channels(plan) : 0)
+                                                           : 0};
             }
         err = out_timeline_write(path, ev, k, (const char *const *)pids, w->nranks, stream_names, WL_NSTREAMS,
                                  diag);
@@ -371,7 +373,7 @@ int cli_sim_write_ops(const cli_sim *s, out_file *f)
                 group[k] = op->kind == WL_COLL ? w->groups[op->group].name : "";
                 stream[k] = stream_names[op->stream];
                 chan[k] = plan ? coll_plan_channels(plan) : 0;
-                sms[k] = op->kind == WL_COLL ? wl_coll_sms(op, (int)chan[k]) : 0;
+                sms[k] = op->kind == WL_COLL && w->nominal_compute ? wl_coll_sms(op, (int)chan[k]) : 0;
             }
         {
             const out_attr gattrs[] = {OUT_ATTR_I64("ranks", w->nranks, NULL),

@@ -3,6 +3,7 @@
  * (train.h's generator replayed on the engine), with tokens/s, model
  * TFLOP/s per GPU, MFU and where the step's time goes. */
 #include <getopt.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -611,9 +612,24 @@ int cli_train(int argc, char **argv, diag_list *diag)
         goto done;
     }
     /* The closed form the study's search ranks layouts by, beside the
-     * simulated step it stands for. */
-    if ((err = train_estimate(m, p, &a.cfg, &co, &estimate_s, diag)) < 0)
-        goto done;
+     * simulated step it stands for; where it has no answer (NCCL's model
+     * has no time under an --algo the step's collectives can run), NaN. */
+    {
+        diag_list *quiet = NULL;
+        if (diag_new(&quiet, 0) < 0) {
+            err = SP_ENOMEM;
+            goto done;
+        }
+        if ((err = train_estimate(m, p, &a.cfg, &co, &estimate_s, quiet)) == SP_EINPUT)
+            estimate_s = NAN;
+        diag_free(quiet);
+        if (err < 0 && err != SP_EINPUT) {
+            diag_error(diag, (sp_loc){0}, "train: the search's estimate failed (%s)",
+                       err == SP_ENOMEM ? "out of memory" : "internal error");
+            goto done;
+        }
+        err = SP_OK;
+    }
     if ((whole && (err = eng_new(&e, p, NULL, diag)) < 0) ||
         (err = cli_train_simulate(&e, p, m, &a.cfg, &co, &res, &sim, &w, diag)) < 0)
         goto done;
@@ -640,8 +656,11 @@ int cli_train(int argc, char **argv, diag_list *diag)
             printf("\n");
         }
         cli_train_print(&res, p);
-        printf("# the study's estimate of this layout: %.3f ms (%+.1f%% of the simulated step)\n", estimate_s * 1e3,
-               100.0 * (estimate_s / res.step_s - 1.0));
+        if (isnan(estimate_s))
+            printf("# the study's estimate of this layout: none (NCCL's model times no algorithm allowed)\n");
+        else
+            printf("# the study's estimate of this layout: %.3f ms (%+.1f%% of the simulated step)\n",
+                   estimate_s * 1e3, 100.0 * (estimate_s / res.step_s - 1.0));
     }
     if (timeline != NULL)
         err = cli_sim_write_timeline(&sim, p, timeline, diag);

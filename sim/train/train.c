@@ -1930,6 +1930,7 @@ static double lora_exposed(const gen *g, int block, bool backward, double t_rag,
  * with PP, a middle layer's), and a middle layer's bucket. */
 typedef struct dp_times {
     double ag[2], rs[2], rs_dense;
+    double lone;           /* the bucket of a first chunk holding the embedding alone */
     double ag_sms, rs_sms; /* the share of the SMs each kind holds while it runs (0: sms_free) */
 } dp_times;
 
@@ -1960,63 +1961,117 @@ static double zero3_pass(const dp_times *z, double ag_mid, int layers, double fw
     return t + z->rs[0];
 }
 
-/* rank_schedule's order on times (train.h): each stage runs its forwards
- * and backwards in that order, each once the one it needs from the stage
- * before (or after) is done and `p2p` has carried it over: the bubble as the
- * schedule makes it, with uneven stages (the output layer, a stage of the
+/* rank_schedule's order on times (train.h), as the engine runs what it
+ * generates: on each stage, the compute stream runs the forwards and
+ * backwards in that order, each once its input has been received; the
+ * pipeline stream runs each one's receive and send in the same order, one
+ * at a time: a send once its compute is done, its data arriving p2p
+ * seconds later (eagerly: the receiver need not be waiting), a receive done
+ * once the stream reaches it and the data is there. The bubble as the
+ * schedule makes it, uneven stages (the output layer, a stage of the
  * embedding alone) as they are. */
+typedef struct pipe_stage {
+    int ncomp, nstream; /* the next operation of each stream, counted over the stage's 2 m v */
+    double comp, stream; /* when each is free */
+} pipe_stage;
+
+/* Stage s's k-th operation (0 <= k < 2 m v) in rank_schedule's order. */
+static void pipe_op(int pp, int v, int m, int s, int k, bool *fwd, int *vs, int *mb)
+{
+    int warm = sched_warmup(pp, v, m, s), total = m * v, nf, nb;
+
+    /* The first warm are forwards; then a forward and a backward in turn
+     * while forwards remain; then backwards. */
+    if (k < warm) {
+        nf = k, nb = 0, *fwd = true;
+    } else if (k < warm + 2 * (total - warm)) {
+        int j = k - warm;
+        *fwd = j % 2 == 0;
+        nf = warm + (j + 1) / 2, nb = j / 2;
+        if (*fwd)
+            nf = warm + j / 2;
+    } else {
+        nf = total, nb = k - total, *fwd = false;
+    }
+    sched_at(pp, v, s, *fwd ? nf : nb, *fwd, vs, mb);
+}
+
 double train_pipeline_time(int pp, int v, int m, const double *f, const double *b, double p2p, double *first_last)
 {
-    int V = pp * v, total = m * v;
-    double *fe = malloc((size_t)V * (size_t)m * sizeof(double)), *be = malloc((size_t)V * (size_t)m * sizeof(double));
-    double *clock = calloc((size_t)pp, sizeof(double)), end = 0.0;
-    int *nf = calloc((size_t)pp, sizeof(int)), *nb = calloc((size_t)pp, sizeof(int)), left = pp;
+    int V = pp * v, n = 2 * m * v, left = pp;
+    size_t cells = (size_t)V * (size_t)m;
+    /* Per virtual stage and micro-batch: when its forward and backward end
+     * (cend); for the transfers into it, forward [0] and backward [1], when
+     * the data arrives and when its receive is done. */
+    double *cend = malloc(2 * cells * sizeof(double)), *arrive = malloc(2 * cells * sizeof(double));
+    double *got = malloc(2 * cells * sizeof(double)), end = 0.0;
+    pipe_stage *st = calloc((size_t)pp, sizeof(*st));
 
-    if (fe == NULL || be == NULL || clock == NULL || nf == NULL || nb == NULL) {
-        end = -1.0;
-        left = 0;
-    }
-    for (int i = 0; left > 0 && i < V * m; i++)
-        fe[i] = be[i] = -1.0;
+    if (pp < 1 || v < 1 || m < 1 || (v > 1 && m % pp != 0)) /* no such schedule (train_check) */
+        left = 0, end = -1.0;
+    if (cend == NULL || arrive == NULL || got == NULL || st == NULL)
+        left = 0, end = -1.0;
+    for (size_t i = 0; left > 0 && i < 2 * cells; i++)
+        cend[i] = arrive[i] = got[i] = -1.0;
     while (left > 0) {
         int moved = 0;
         left = 0;
         for (int s = 0; s < pp; s++) {
-            for (;;) { /* the stage's next operations whose input has arrived */
-                int warm = sched_warmup(pp, v, m, s), vs, mb;
+            pipe_stage *x = &st[s];
+            for (;;) { /* compute: the next operation whose input has arrived */
                 bool fwd;
-                double ready;
-                if (nb[s] >= total)
+                int vs, mb;
+                double in;
+                if (x->ncomp >= n)
                     break;
-                fwd = nf[s] < total && (nf[s] < warm || nf[s] - warm <= nb[s]);
-                sched_at(pp, v, s, fwd ? nf[s] : nb[s], fwd, &vs, &mb);
-                if (fwd)
-                    ready = vs == 0 ? 0.0 : fe[(vs - 1) * m + mb] < 0.0 ? -1.0 : fe[(vs - 1) * m + mb] + p2p;
-                else
-                    ready = vs == V - 1 ? fe[vs * m + mb] : be[(vs + 1) * m + mb] < 0.0 ? -1.0 : be[(vs + 1) * m + mb] + p2p;
-                if (ready < 0.0)
+                pipe_op(pp, v, m, s, x->ncomp, &fwd, &vs, &mb);
+                in = fwd ? (vs == 0 ? 0.0 : got[(size_t)vs * m + mb])
+                         : (vs == V - 1 ? cend[(size_t)vs * m + mb] : got[cells + (size_t)vs * m + mb]);
+                if (in < 0.0)
                     break;
-                clock[s] = fmax(clock[s], ready) + (fwd ? f[vs] : b[vs]);
-                *(fwd ? &fe[vs * m + mb] : &be[vs * m + mb]) = clock[s];
-                ++*(fwd ? &nf[s] : &nb[s]);
+                x->comp = fmax(x->comp, in) + (fwd ? f[vs] : b[vs]);
+                cend[(fwd ? 0 : cells) + (size_t)vs * m + mb] = x->comp;
+                x->ncomp++;
                 moved++;
             }
-            left += nb[s] < total;
+            while (x->nstream < 2 * n) { /* the pipeline stream: operation k's receive, then its send */
+                int k = x->nstream / 2, vs, mb, to;
+                bool fwd, recv = x->nstream % 2 == 0, has;
+                size_t tr;
+                pipe_op(pp, v, m, s, k, &fwd, &vs, &mb);
+                has = recv ? (fwd ? vs > 0 : vs < V - 1) : (fwd ? vs < V - 1 : vs > 0);
+                if (!has) {
+                    x->nstream++;
+                    continue;
+                }
+                to = recv ? vs : fwd ? vs + 1 : vs - 1; /* the receiving virtual stage */
+                tr = (fwd ? 0 : cells) + (size_t)to * m + mb;
+                if (recv ? arrive[tr] < 0.0 : k >= x->ncomp)
+                    break; /* the data has not been sent; its compute is not done */
+                if (recv) {
+                    x->stream = got[tr] = fmax(x->stream, arrive[tr]);
+                } else {
+                    x->stream = fmax(x->stream, cend[(fwd ? 0 : cells) + (size_t)vs * m + mb]) + p2p;
+                    arrive[tr] = x->stream;
+                }
+                x->nstream++;
+                moved++;
+            }
+            left += x->ncomp < n || x->nstream < 2 * n;
         }
-        if (left > 0 && moved == 0) { /* no order of Megatron's deadlocks; never here */
-            end = -1.0;
+        if (left > 0 && moved == 0) { /* Megatron's order never deadlocks: a bug */
+            end = -2.0;
             break;
         }
     }
     for (int s = 0; end >= 0.0 && s < pp; s++)
-        end = fmax(end, clock[s]);
+        end = fmax(end, fmax(st[s].comp, st[s].stream));
     for (int c = 0; end >= 0.0 && first_last != NULL && c < v; c++) /* the first stage's chunks' last backward */
-        first_last[c] = be[c * pp * m + m - 1];
-    free(fe);
-    free(be);
-    free(clock);
-    free(nf);
-    free(nb);
+        first_last[c] = cend[cells + (size_t)c * pp * m + m - 1];
+    free(cend);
+    free(arrive);
+    free(got);
+    free(st);
     return end;
 }
 
@@ -2042,10 +2097,10 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     gen g = {0};
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
     double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_kv_bwd = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0,
-           per_mb = 0.0, pipe = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, fwd, fwd_tp, fwd_lora,
-           first_trained;
+           per_mb = 0.0, pipe = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, head_out[2], fwd,
+           fwd_tp, fwd_lora, first_trained;
     tp_times tpt = {0};
-    dp_times dpt = {{0.0, 0.0}, {0.0, 0.0}, 0.0, 0.0, 0.0};
+    dp_times dpt = {{0.0, 0.0}, {0.0, 0.0}, 0.0, 0.0, 0.0, 0.0};
     int layers = 0, first_layers = 0, ch_rs = 0, ch_ag = 0, ch_tag = 0, ch_trs = 0;
     int sms = plat_type_of_rank(p, 0)->gpu.sm_count;
 
@@ -2153,10 +2208,9 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
             for (int i = 0; i < g.cp; i++)
                 ranks[k++] = rank_of(&g, 0, i, d, 0);
     }
-    /* Data parallel: one layer's bucket (the last one is exposed), ZeRO's
-     * gathers; as the step does (rank_optimizer, chunk_backward), the
-     * experts' share over the ranks holding the same experts, the rest over
-     * DP x CP. */
+    /* Data parallel: a layer's gradient bucket, ZeRO's gathers; as the step
+     * does (rank_optimizer, chunk_backward), the experts' share over the
+     * ranks holding the same experts, the rest over DP x CP. */
     if (err == SP_OK)
         err = model_time_ch(p, co, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, g.dp * g.cp,
                             g.grad_bytes * (g.k.layer_trained - g.k.expert_trained), &t_dp, &ch_rs);
@@ -2178,6 +2232,9 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     dpt.rs_dense = t_dp;
     if (g.pp > 1)
         dpt.rs[1] = t_dp;
+    if (err == SP_OK && g.dp * g.cp > 1 && lone_head_params(&g, 0) > 0.0)
+        err = model_time(p, co, g.zero >= 1 ? COLL_REDUCE_SCATTER : COLL_ALL_REDUCE, ranks, g.dp * g.cp,
+                         g.grad_bytes * lone_head_params(&g, 0), &dpt.lone);
     if (err == SP_OK && g.zero >= 3) /* each layer's parameters at once (zero3_gather; EP is 1) */
         err = model_time_ch(p, co, COLL_ALL_GATHER, ranks, g.dp * g.cp,
                             gathered_bytes(&g, g.k.layer_trained, g.k.layer_linear + g.k.expert_trained), &t_ar,
@@ -2215,7 +2272,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
         diag_error(diag, (sp_loc){m->path, 0}, "no collective algorithm for this layout");
         return err;
     }
-    /* The busiest stage: the most layers, plus the output layer. */
+    /* The most layers a stage holds (all of them without PP). */
     for (int s = 0; s < g.pp; s++) {
         int l = 0;
         for (int ch = 0; ch < g.vpp; ch++)
@@ -2235,10 +2292,14 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
                     (g.cp > 1 ? t_kv : 0.0) + 2.0 * t_a2a;
     else if (c->l.recompute == MODEL_RECOMPUTE_SELECTIVE && !c->l.flash_attention)
         layer_mb += g.k.core_fwd;
-    head = g.k.head_fwd + g.k.head_bwd + g.k.embed_fwd + g.k.embed_bwd;
+    /* The output layer, with its TP all-gather before and reduce-scatter
+     * after (chunk_forward, chunk_backward), and the embedding. */
+    head_out[0] = g.k.head_fwd + (g.tp > 1 ? t_ag : 0.0);
+    head_out[1] = g.k.head_bwd + (g.tp > 1 ? t_rs : 0.0);
+    head = head_out[0] + head_out[1] + g.k.embed_fwd + g.k.embed_bwd;
     fwd = g.k.attn_fwd + g.k.mlp_fwd + g.k.qlora_dequant + fwd_tp + fwd_lora + (g.cp > 1 ? t_kv : 0.0) + 2.0 * t_a2a;
     if (g.zero >= 3 && g.dp * g.cp > 1) /* each pass beside the data-parallel stream (zero3_pass) */
-        per_mb = zero3_pass(&dpt, t_ar, layers, fwd, layer_mb - fwd, g.k.head_bwd) + head;
+        per_mb = zero3_pass(&dpt, t_ar, layers, fwd, layer_mb - fwd, head_out[1]) + head;
     else
         per_mb = layers * layer_mb + head;
     if (g.pp > 1) { /* the schedule on each virtual stage's own times */
@@ -2248,21 +2309,26 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
             return SP_ENOMEM;
         for (int vs = 0; vs < g.nv; vs++) {
             int nl = model_vstage_layers(m, g.pp, g.vpp, vs);
-            f[vs] = nl * fwd + (vs == 0 ? g.k.embed_fwd : 0.0) + (vs == g.nv - 1 ? g.k.head_fwd : 0.0);
-            b[vs] = nl * bwd + (vs == 0 ? g.k.embed_bwd : 0.0) + (vs == g.nv - 1 ? g.k.head_bwd : 0.0);
+            f[vs] = nl * fwd + (vs == 0 ? g.k.embed_fwd : 0.0) + (vs == g.nv - 1 ? head_out[0] : 0.0);
+            b[vs] = nl * bwd + (vs == 0 ? g.k.embed_bwd : 0.0) + (vs == g.nv - 1 ? head_out[1] : 0.0);
         }
         pipe = train_pipeline_time(g.pp, g.vpp, c->l.microbatches, f, b, t_p2p, last);
         /* The first stage's gradient buckets (its DP stream) as its chunks'
-         * last backwards free them, a layer at a time, top layer first. */
+         * last backwards free them, a layer at a time, top layer first
+         * (layer 0's after the embedding's backward); a chunk of the
+         * embedding alone, one bucket of its own at its end. */
         for (int ch = g.vpp - 1; pipe >= 0.0 && ch >= 0 && g.zero < 3 && g.dp * g.cp > 1; ch--) {
             int vs = ch * g.pp, nl = model_vstage_layers(m, g.pp, g.vpp, vs);
             double start = last[ch] - b[vs];
             for (int j = nl - 1; j >= 0; j--)
-                comm = fmax(comm, start + (nl - j) * bwd) + (vs == 0 && j == 0 ? dpt.rs[0] : dpt.rs_dense);
+                comm = vs == 0 && j == 0 ? fmax(comm, last[ch]) + dpt.rs[0]
+                                         : fmax(comm, start + (nl - j) * bwd) + dpt.rs_dense;
+            if (nl == 0)
+                comm = fmax(comm, last[ch]) + dpt.lone;
         }
         free(f);
         if (pipe < 0.0)
-            return SP_ENOMEM;
+            return pipe < -1.5 ? SP_EINTERNAL : SP_ENOMEM;
         pipe = fmax(pipe, comm);
     } else {
         /* ZeRO-3 reduces every micro-batch's gradients (in zero3_pass);
@@ -2270,7 +2336,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
         pipe = per_mb * c->l.microbatches +
                (g.zero >= 3 || g.dp * g.cp == 1 ? 0.0 : dp_tail(&dpt, layers, layer_mb - fwd));
     }
-    /* Then ZeRO-1/2's gather and the optimizer on the first stage's share. */
+    /* Then the optimizer on the first stage's share, and ZeRO-1/2's gather. */
     *step_s = pipe + (g.zero >= 1 && g.zero <= 2 ? t_ar : 0.0) +
               train_memory_time(&plat_type_of_rank(p, 0)->gpu,
                                 model_adam_step_bytes(c->l.adam) *

@@ -181,6 +181,24 @@ SP_MUST_USE int train_build(wl **out, const model *m, const plat *p, const train
                             diag_list *diag);
 
 /**
+ * Megatron-LM's 1F1B schedule (interleaved when v > 1), the order the step
+ * runs, on times alone: pp stages, v virtual stages each (vs = chunk x pp +
+ * stage), m micro-batches; f[vs] and b[vs] a micro-batch's forward and
+ * backward on virtual stage vs, p2p_s the transfer between two virtual
+ * stages. Each operation starts once its stage's compute is free and its
+ * input has arrived; the transfers run as the engine runs the step's sends
+ * and receives (in order on each stage's pipeline stream, each starting when
+ * both ends are posted).
+ * @param[out] first_last  v entries: when the first stage's chunk c ends the
+ *                         last micro-batch's backward (NULL: not wanted)
+ * @return when the last stage ends, s; -1 when out of memory or there is no
+ *         such schedule (a count below 1; v > 1 with m not a multiple of pp);
+ *         -2 if it stalls (a bug)
+ */
+double train_pipeline_time(int pp, int v, int m, const double *f, const double *b, double p2p_s,
+                           double *first_last);
+
+/**
  * A quick estimate of the step without simulating, for ranking layouts in
  * a search (docs/training-model.md, "The search"): a layer's compute per
  * micro-batch with what of its tensor- and context-parallel collectives it
@@ -190,22 +208,9 @@ SP_MUST_USE int train_build(wl **out, const model *m, const plat *p, const train
  * gathers), the optimizer; compute beside a collective loses its SMs.
  * @param co  NCCL's options for its model times (NULL: its defaults), as the
  *            simulation is given them
- * @return SP_OK; SP_EINPUT (train_check's problems)
+ * @return SP_OK; SP_EINPUT (train_check's problems, or no algorithm NCCL's
+ *         model times under co); SP_ENOMEM; SP_EINTERNAL
  */
-/**
- * Megatron-LM's 1F1B schedule (interleaved when v > 1), the order the step
- * runs, on times alone: pp stages, v virtual stages each (vs = chunk x pp +
- * stage), m micro-batches; f[vs] and b[vs] a micro-batch's forward and
- * backward on virtual stage vs, p2p_s the transfer between two virtual
- * stages. Each operation starts once its stage is free and its input has
- * arrived.
- * @param[out] first_last  v entries: when the first stage's chunk c ends the
- *                         last micro-batch's backward (NULL: not wanted)
- * @return when the last stage ends, s; -1 when out of memory
- */
-double train_pipeline_time(int pp, int v, int m, const double *f, const double *b, double p2p_s,
-                           double *first_last);
-
 SP_MUST_USE int train_estimate(const model *m, const plat *p, const train_config *c, const coll_opts *co,
                                double *step_s, diag_list *diag);
 
