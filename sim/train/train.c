@@ -1624,29 +1624,49 @@ static void sched_at(int pp, int v, int s, int k, bool fwd, int *vs, int *mb)
     *vs = chunk * pp + s;
 }
 
+/* Stage s's k-th operation (0 <= k < 2 m v) in that order: a forward or a
+ * backward, its virtual stage and micro-batch (rank_schedule and, on times,
+ * train_pipeline_time). */
+static void pipe_op(int pp, int v, int m, int s, int k, bool *fwd, int *vs, int *mb)
+{
+    int warm = sched_warmup(pp, v, m, s), total = m * v, nf, nb;
+
+    /* The first warm are forwards; then a forward and a backward in turn
+     * while forwards remain; then backwards. */
+    if (k < warm) {
+        nf = k, nb = 0, *fwd = true;
+    } else if (k < warm + 2 * (total - warm)) {
+        int j = k - warm;
+        *fwd = j % 2 == 0;
+        nf = warm + (j + 1) / 2, nb = j / 2;
+        if (*fwd)
+            nf = warm + j / 2;
+    } else {
+        nf = total, nb = k - total, *fwd = false;
+    }
+    sched_at(pp, v, s, *fwd ? nf : nb, *fwd, vs, mb);
+}
+
 static void rank_schedule(gen *g, rank_state *st)
 {
-    int pp = g->pp, v = g->vpp, total = g->c->l.microbatches * v, fwd = 0, bwd = 0;
-    int warm = sched_warmup(pp, v, g->c->l.microbatches, st->s);
+    int m = g->c->l.microbatches;
 
-    while (bwd < total) {
-        bool do_fwd = fwd < total && (fwd < warm || fwd - warm <= bwd);
+    for (int k = 0; k < 2 * m * g->vpp; k++) {
+        bool do_fwd;
         int vs, mb, V = g->nv;
-        sched_at(pp, v, st->s, do_fwd ? fwd : bwd, do_fwd, &vs, &mb);
+        pipe_op(g->pp, g->vpp, m, st->s, k, &do_fwd, &vs, &mb);
         if (do_fwd) {
             if (vs > 0)
                 op_p2p(g, st, WL_RECV, pp_peer(g, st, vs - 1), (mb * V + vs) * 2, "pp recv activations", -1);
             chunk_forward(g, st, vs, mb);
             if (vs < V - 1)
                 op_p2p(g, st, WL_SEND, pp_peer(g, st, vs + 1), (mb * V + vs + 1) * 2, "pp send activations", -1);
-            fwd++;
         } else {
             if (vs < V - 1)
                 op_p2p(g, st, WL_RECV, pp_peer(g, st, vs + 1), (mb * V + vs) * 2 + 1, "pp recv gradients", -1);
             chunk_backward(g, st, vs, mb);
             if (vs > 0)
                 op_p2p(g, st, WL_SEND, pp_peer(g, st, vs - 1), (mb * V + vs - 1) * 2 + 1, "pp send gradients", -1);
-            bwd++;
         }
     }
 }
@@ -1975,27 +1995,6 @@ typedef struct pipe_stage {
     double comp, stream; /* when each is free */
 } pipe_stage;
 
-/* Stage s's k-th operation (0 <= k < 2 m v) in rank_schedule's order. */
-static void pipe_op(int pp, int v, int m, int s, int k, bool *fwd, int *vs, int *mb)
-{
-    int warm = sched_warmup(pp, v, m, s), total = m * v, nf, nb;
-
-    /* The first warm are forwards; then a forward and a backward in turn
-     * while forwards remain; then backwards. */
-    if (k < warm) {
-        nf = k, nb = 0, *fwd = true;
-    } else if (k < warm + 2 * (total - warm)) {
-        int j = k - warm;
-        *fwd = j % 2 == 0;
-        nf = warm + (j + 1) / 2, nb = j / 2;
-        if (*fwd)
-            nf = warm + j / 2;
-    } else {
-        nf = total, nb = k - total, *fwd = false;
-    }
-    sched_at(pp, v, s, *fwd ? nf : nb, *fwd, vs, mb);
-}
-
 double train_pipeline_time(int pp, int v, int m, const double *f, const double *b, double p2p, double *first_last)
 {
     int V = pp * v, n = 2 * m * v, left = pp;
@@ -2097,7 +2096,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     gen g = {0};
     int err, n = p->nranks, *ranks = malloc(((size_t)n + 1) * sizeof(int));
     double t_ag = 0.0, t_rs = 0.0, t_kv = 0.0, t_kv_bwd = 0.0, t_dp = 0.0, t_ar = 0.0, t_p2p = 0.0, t_a2a = 0.0,
-           per_mb = 0.0, pipe = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, head_out[2], fwd,
+           pipe = 0.0, t_rag = 0.0, t_rar = 0.0, t_out = 0.0, layer_mb, head, head_out[2], fwd,
            fwd_tp, fwd_lora, first_trained;
     tp_times tpt = {0};
     dp_times dpt = {{0.0, 0.0}, {0.0, 0.0}, 0.0, 0.0, 0.0, 0.0};
@@ -2298,10 +2297,6 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     head_out[1] = g.k.head_bwd + (g.tp > 1 ? t_rs : 0.0);
     head = head_out[0] + head_out[1] + g.k.embed_fwd + g.k.embed_bwd;
     fwd = g.k.attn_fwd + g.k.mlp_fwd + g.k.qlora_dequant + fwd_tp + fwd_lora + (g.cp > 1 ? t_kv : 0.0) + 2.0 * t_a2a;
-    if (g.zero >= 3 && g.dp * g.cp > 1) /* each pass beside the data-parallel stream (zero3_pass) */
-        per_mb = zero3_pass(&dpt, t_ar, layers, fwd, layer_mb - fwd, head_out[1]) + head;
-    else
-        per_mb = layers * layer_mb + head;
     if (g.pp > 1) { /* the schedule on each virtual stage's own times */
         double *f = malloc(((size_t)g.nv * 2 + (size_t)g.vpp) * sizeof(double)), *b = f + g.nv, *last = b + g.nv;
         double comm = 0.0, bwd = layer_mb - fwd;
@@ -2331,10 +2326,14 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
             return pipe < -1.5 ? SP_EINTERNAL : SP_ENOMEM;
         pipe = fmax(pipe, comm);
     } else {
-        /* ZeRO-3 reduces every micro-batch's gradients (in zero3_pass);
-         * else the last micro-batch's buckets go as its backward frees them. */
-        pipe = per_mb * c->l.microbatches +
-               (g.zero >= 3 || g.dp * g.cp == 1 ? 0.0 : dp_tail(&dpt, layers, layer_mb - fwd));
+        /* ZeRO-3 reduces every micro-batch's gradients, each pass beside
+         * the data-parallel stream (zero3_pass); else the last
+         * micro-batch's buckets go as its backward frees them. */
+        if (g.zero >= 3 && g.dp * g.cp > 1)
+            pipe = (zero3_pass(&dpt, t_ar, layers, fwd, layer_mb - fwd, head_out[1]) + head) * c->l.microbatches;
+        else
+            pipe = (layers * layer_mb + head) * c->l.microbatches +
+                   (g.dp * g.cp == 1 ? 0.0 : dp_tail(&dpt, layers, layer_mb - fwd));
     }
     /* Then the optimizer on the first stage's share, and ZeRO-1/2's gather. */
     *step_s = pipe + (g.zero >= 1 && g.zero <= 2 ? t_ar : 0.0) +

@@ -1155,6 +1155,10 @@ static void test_train__pipeline_schedule(void **state)
     t = train_pipeline_time(4, 1, 8, f, b, 0.0, NULL);
     t2 = train_pipeline_time(4, 1, 8, f, b, 0.1, NULL);
     assert_true(t2 - t > 6 * 0.1 && t2 - t < 2 * (8 + 3) * 0.1);
+    /* No such schedule: interleaving with micro-batches not a multiple of
+     * the stages, or nothing to schedule. */
+    assert_true(train_pipeline_time(4, 2, 6, f, b, 0.0, NULL) == -1.0);
+    assert_true(train_pipeline_time(4, 1, 0, f, b, 0.0, NULL) == -1.0);
     f[3] = 1.5; /* the last stage's output layer */
     near_rel(train_pipeline_time(4, 1, 8, f, b, 0.0, NULL) - t, 8 * 0.5, 1e-12);
 }
