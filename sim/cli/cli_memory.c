@@ -16,13 +16,13 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: scalepath memory -m MODEL.cfg -p PLATFORM.cfg [-n NODES] [--tp T] [--pp P]\n"
-            "                        [--dp D] [--zero 0-3] [--mbs B] [--seq S] [--microbatches M]\n"
+            "                        [--dp D] [--zero 0-3] [--mbs B] [--seq S] [--gbs G | --microbatches M]\n"
             "                        [--recompute none|selective|full] [--no-flash]\n"
             "                        [--finetune full|lora|qlora] [--lora-rank R] [--lora-targets L]\n"
             "                        [--lora-dropout P]\n"
             "                        [--cp C] [--vpp V] [--ep E]\n"
             "                        [--adam fp32|bf16|int8|pure-bf16] [--precision bf16|fp8|fp4]\n"
-            "                        [--fp8-params] [--no-weight-cache]\n"
+            "                        [--fp8-params] [--no-weight-cache] [--grad-fp32]\n"
             "                        [--loss fused|unfused] [--moe-imbalance F] [--moe-capacity C [--moe-pad]]\n"
             "\n"
             "Memory per GPU of a training step, by the standard accounting: weights,\n"
@@ -35,6 +35,9 @@ static void usage(FILE *fp)
             "and every linear weight its FP8 copy and transpose between micro-batches (2 B);\n"
             "--fp8-params stores those weights in FP8 (1 B) and keeps the transpose alone,\n"
             "--no-weight-cache keeps no copy between micro-batches (see train --help).\n"
+            "--gbs G sets the micro-batches as train does, G / (B x DP): with a pipeline they\n"
+            "say how many are in flight. --grad-fp32 keeps the gradients in fp32 (4 B per\n"
+            "trained parameter, 18 B with Adam's before sharding), as train reduces them.\n"
             "--loss unfused counts the loss as PyTorch's F.cross_entropy on fp32 logits\n"
             "holds it (14 B per logit at its peak, against 6 for Megatron-LM's fused one).\n"
             "For a mixture of experts, --moe-imbalance, --moe-capacity and --moe-pad say\n"
@@ -55,6 +58,7 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         {"pp", required_argument, NULL, 'P'},       {"dp", required_argument, NULL, 'D'},
         {"zero", required_argument, NULL, 'Z'},     {"mbs", required_argument, NULL, 'B'},
         {"seq", required_argument, NULL, 'S'},      {"microbatches", required_argument, NULL, 'M'},
+        {"gbs", required_argument, NULL, 'G'},      {"grad-fp32", no_argument, NULL, 'g'},
         {"recompute", required_argument, NULL, 'R'}, {"no-flash", no_argument, NULL, 'F'},
         {"finetune", required_argument, NULL, 'U'}, {"lora-rank", required_argument, NULL, 'L'},
         {"lora-targets", required_argument, NULL, 304},
@@ -99,7 +103,8 @@ int cli_memory(int argc, char **argv, diag_list *diag)
             if (cli_parse_int(&dp, "--dp", optarg, 1, 1 << 20, diag) < 0)
                 err = SP_EINPUT;
             continue;
-        case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'L': case 'F': case 'R': case 'U':
+        case 'T': case 'P': case 'Z': case 'B': case 'S': case 'M': case 'G': case 'g': case 'L': case 'F': case 'R':
+        case 'U':
         case 'E': case 'C': case 'V': case 'a': case 'Q': case 'x': case 'I': case 301: case 302: case 304:
         case 305: case 306: case 307:
             if ((r = cli_train_layout_opt(&a, c, optarg, diag)) != SP_OK)
@@ -148,6 +153,15 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         err = SP_EINPUT;
         goto done;
     }
+    if (a.gbs > 0) { /* as cli_train_resolve */
+        if (a.gbs % (l.micro_batch * l.dp) != 0) {
+            diag_error(diag, (sp_loc){0}, "global batch %d is not a multiple of micro-batch %d x DP %d", a.gbs,
+                       l.micro_batch, l.dp);
+            err = SP_EINPUT;
+            goto done;
+        }
+        l.microbatches = a.gbs / (l.micro_batch * l.dp);
+    }
     if (l.microbatches == 0)
         l.microbatches = l.pp;
     if ((l.comm_channels = coll_comm_channels(p)) < 0) {
@@ -174,13 +188,14 @@ int cli_memory(int argc, char **argv, diag_list *diag)
                m->name, model_params(m) / 1e9, p->name, g->model, cap / G,
                g->unified ? ", unified with the CPU" : "");
         printf("# layout: TP %d x CP %d x PP %d x DP %d, ZeRO-%d, micro-batch %d x %d tokens, %s%s%s, %s%s, %s, %s "
-               "GEMMs%s%s",
+               "GEMMs%s%s%s",
                l.tp, l.cp > 1 ? l.cp : 1, l.pp, l.dp, l.zero, l.micro_batch, l.seq_len, tune[l.tune], some ? " on " : "",
                some ? names : "",
                l.recompute == MODEL_RECOMPUTE_NONE ? "no recompute" : recompute[l.recompute],
                l.recompute == MODEL_RECOMPUTE_NONE ? "" : " recompute",
                l.flash_attention ? "FlashAttention" : "attention scores kept", plat_prec_name(a.cfg.prec),
-               l.fp8_params ? ", FP8 parameters" : "", l.no_weight_cache ? ", no weight cache" : "");
+               l.fp8_params ? ", FP8 parameters" : "", l.no_weight_cache ? ", no weight cache" : "",
+               l.grad_fp32 ? ", fp32 gradients" : "");
         if (l.lora_dropout > 0.0)
             printf(", LoRA dropout %g", l.lora_dropout);
         printf("\n");

@@ -70,7 +70,8 @@ static void usage(FILE *fp)
             "  --no-weight-cache FP8: quantize the weights on every micro-batch, keeping no\n"
             "                    copy between them (Megatron-LM's\n"
             "                    disable_parameter_transpose_cache)\n"
-            "  --grad-fp32       reduce gradients in fp32 (4 B) instead of bf16\n"
+            "  --grad-fp32       accumulate, keep and reduce gradients in fp32 (4 B per\n"
+            "                    trained parameter) instead of bf16\n"
             "  --adam S          Adam's moments in fp32 (12 B per parameter with the master\n"
             "                    weight), bf16 (8 B) or 8-bit (6 B); pure-bf16: bf16 moments\n"
             "                    and no master weight (4 B)                      default fp32\n"
@@ -160,7 +161,7 @@ int cli_train_layout_opt(cli_train_args *a, int c, const char *val, diag_list *d
         l->no_weight_cache = true;
         return SP_OK;
     case 'g':
-        a->cfg.grad_fp32 = true;
+        a->cfg.l.grad_fp32 = true;
         return SP_OK;
     case 'W':
         a->cfg.tp_overlap = true;
@@ -254,7 +255,7 @@ int cli_train_lora_check(const model_layout *l, diag_list *diag)
 void cli_train_defaults(cli_train_args *a)
 {
     memset(a, 0, sizeof(*a));
-    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    a->cfg.l = (model_layout){1, 1, 0, 0, 1, 4096, 0, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     a->cfg.prec = PLAT_BF16;
 }
 
@@ -406,6 +407,11 @@ void cli_train_describe(const cli_train_args *a, char *buf, size_t size)
         if (used < size)
             snprintf(buf + used, size - used, "%s",
                      a->cfg.cp_comm == TRAIN_CP_P2P ? ", CP ring (p2p)" : ", CP all-to-all (a2a)");
+    }
+    if (l->grad_fp32) {
+        size_t used = strlen(buf);
+        if (used < size)
+            snprintf(buf + used, size - used, ", fp32 gradients");
     }
     if (l->adam != MODEL_ADAM_FP32) {
         static const char *const adam[] = {"fp32", "bf16", "8-bit", "pure bf16 (no master weights)"};

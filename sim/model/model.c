@@ -448,9 +448,9 @@ int model_loss_parse(const char *s, bool *unfused)
     return SP_OK;
 }
 
-double model_adam_step_bytes(model_adam a)
+double model_adam_step_bytes(model_adam a, bool grad_fp32)
 {
-    return 2.0 * model_adam_bytes(a) + 2.0 + (a == MODEL_ADAM_PURE_BF16 ? 4.0 : 2.0);
+    return 2.0 * model_adam_bytes(a) + (grad_fp32 ? 4.0 : 2.0) + (a == MODEL_ADAM_PURE_BF16 ? 4.0 : 2.0);
 }
 
 int model_vstage_layers(const model *m, int pp, int vpp, int k)
@@ -587,7 +587,7 @@ int model_memory_per_gpu(model_memory *out, const model *m, const model_layout *
         x.weights = base * (l->zero >= 3 ? shard : 1.0) +
                     (l->tune == MODEL_TRAIN_FULL ? 0.0 : 2.0 * trainable * (l->zero >= 3 ? tshard : 1.0)) +
                     (fp8w && !l->no_weight_cache ? (l->fp8_params ? 1.0 : 2.0) * linear : 0.0);
-        x.gradients = 2.0 * trainable * (l->zero >= 2 ? tshard : 1.0);
+        x.gradients = (l->grad_fp32 ? 4.0 : 2.0) * trainable * (l->zero >= 2 ? tshard : 1.0);
         x.optimizer = model_adam_bytes(l->adam) * trainable * (l->zero >= 1 ? tshard : 1.0);
         /* Activations, in layers x micro-batches: 1F1B keeps min(pp - stage,
          * micro-batches) in flight; the interleaved schedule its warm-up

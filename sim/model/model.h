@@ -155,9 +155,9 @@ const char *model_loss_name(bool unfused);
 /* The loss spelt s into *unfused; SP_EINPUT (nothing reported) if s names none. */
 SP_MUST_USE int model_loss_parse(const char *s, bool *unfused);
 /* Bytes an optimizer step moves per trained parameter: its state read and
- * written, the bf16 gradient read, and the bf16 weight written (read too
- * when it is the master copy, pure bf16). */
-double model_adam_step_bytes(model_adam a);
+ * written, the gradient read (bf16, or fp32 with grad_fp32), and the bf16
+ * weight written (read too when it is the master copy, pure bf16). */
+double model_adam_step_bytes(model_adam a, bool grad_fp32);
 
 typedef struct model_layout {
     int tp, pp, dp;          /* tensor (with sequence parallelism), pipeline, data parallel */
@@ -194,6 +194,9 @@ typedef struct model_layout {
     double lora_dropout;     /* LoRA / QLoRA: dropout probability on each adapter's input (NeMo's
                               * adapter_dropout, dropout_position "pre"; PEFT's lora_dropout);
                               * 0 = none */
+    bool grad_fp32;          /* gradients accumulated, kept and reduced in fp32 (4 B), not bf16:
+                              * Megatron-LM's --accumulate-allreduce-grads-in-fp32, as Llama 3
+                              * trained */
 } model_layout;
 
 /* The linear layers' weights of one transformer layer on one GPU (what

@@ -561,9 +561,8 @@ int study_search(const study_job *j, const plat *p, const coll_opts *co, study_c
                                     x.c.l = (model_layout){tp, pp, dp, z, mbs, j->seq_len, micro, (model_recompute)rc, true,
                                                            j->tune, j->lora_rank, cp, vpp, ep, j->adam, channels,
                                                            j->prec == PLAT_FP8, j->unfused_loss, 0.0, j->lora_targets,
-                                                           j->fp8_params, j->no_weight_cache, j->lora_dropout};
+                                                           j->fp8_params, j->no_weight_cache, j->lora_dropout, false};
                                     x.c.prec = j->prec;
-                                    x.c.grad_fp32 = false;
                                     x.c.tp_overlap = j->tp_overlap;
                                     x.c.cp_comm = cp > 1 ? j->cp_comm : TRAIN_CP_ALL_GATHER;
                                     x.c.lora_a2a = j->lora_a2a;

@@ -885,7 +885,7 @@ static void gen_init(gen *g, const model *m, const plat *p, const train_config *
     g->zero = c->l.zero;
     g->ep = c->l.ep > 1 ? c->l.ep : 1;
     g->moe = m->experts > 1;
-    g->grad_bytes = c->grad_fp32 ? 4.0 : 2.0;
+    g->grad_bytes = c->l.grad_fp32 ? 4.0 : 2.0;
     compute_costs(g, &plat_type_of_rank(p, 0)->gpu);
 }
 
@@ -1702,7 +1702,7 @@ static void rank_optimizer(gen *g, rank_state *st)
     op.kind = WL_COMPUTE;
     op.stream = WL_STREAM_COMPUTE;
     /* ZeRO shards experts' states over DP x CP / EP ranks, the rest over DP x CP. */
-    op.duration_s = train_memory_time(gpu, model_adam_step_bytes(g->c->l.adam) *
+    op.duration_s = train_memory_time(gpu, model_adam_step_bytes(g->c->l.adam, g->c->l.grad_fp32) *
                                                ((trained - experts) / share + experts * (g->zero >= 1 ? g->ep : 1) / share));
     op.layer = -1;
     op.peer = -1;
@@ -2338,7 +2338,7 @@ int train_estimate(const model *m, const plat *p, const train_config *c, const c
     /* Then the optimizer on the first stage's share, and ZeRO-1/2's gather. */
     *step_s = pipe + (g.zero >= 1 && g.zero <= 2 ? t_ar : 0.0) +
               train_memory_time(&plat_type_of_rank(p, 0)->gpu,
-                                model_adam_step_bytes(c->l.adam) *
+                                model_adam_step_bytes(c->l.adam, c->l.grad_fp32) *
                                     (g.zero >= 1 ? (first_trained - first_layers * g.k.expert_trained +
                                                     first_layers * g.k.expert_trained * g.ep) / (g.dp * g.cp)
                                                  : first_trained));

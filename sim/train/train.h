@@ -99,10 +99,10 @@ SP_MUST_USE int train_cp_comm_parse(const char *name, train_cp_comm *out);
 typedef struct train_config {
     model_layout l;   /* tp, pp, dp, zero, micro_batch, seq_len, microbatches (per
                          step and pipeline), recompute, flash, tune, lora_rank, cp, vpp,
-                         lora_targets */
+                         lora_targets, grad_fp32 (gradients reduced in fp32, as Llama 3
+                         did) */
     plat_prec prec;   /* GEMM precision: bf16, fp16, fp8 or fp4 (attention stays bf16) */
     bool fold;        /* simulate one data-parallel replica (see above) */
-    bool grad_fp32;   /* reduce gradients in fp32 (4 B) rather than bf16 (2 B), as Llama 3 did */
     bool tp_overlap;  /* tensor-parallel all-gathers and reduce-scatters pipelined with their
                          GEMMs, as Transformer Engine's userbuffers do (see above) */
     double moe_imbalance; /* MoE: tokens of the busiest expert-parallel rank over the mean (1 to

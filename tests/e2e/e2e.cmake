@@ -532,6 +532,12 @@ sp_e2e(memory.405b_superpod RC 0 ARGS "memory|-m|${models}/llama3-405b.cfg|-p|pl
 add_test(NAME e2e.memory.moe_agrees_with_train COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_moe_memory.py
   ${SP_EXE} WORKING_DIRECTORY ${SP_ROOT})
 set_tests_properties(e2e.memory.moe_agrees_with_train PROPERTIES LABELS e2e TIMEOUT 300)
+# train's --gbs and --grad-fp32: memory counts what train counts.
+add_test(NAME e2e.memory.options_agree_with_train COMMAND ${SP_PYTHON3}
+  ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_memory_options.py ${SP_EXE} WORKING_DIRECTORY ${SP_ROOT})
+set_tests_properties(e2e.memory.options_agree_with_train PROPERTIES LABELS e2e TIMEOUT 300)
+sp_e2e(memory.gbs_not_multiple RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--gbs|12"
+  STDERR "global batch 12 is not a multiple of micro-batch 1 x DP 8")
 sp_e2e(memory.moe_pad_alone RC 2 ARGS "memory|-m|${models}/mixtral-8x7b.cfg|-p|platforms/dgx-h100.cfg|--moe-pad"
   STDERR "MoE padding pads each expert's input to its capacity: it needs a capacity factor")
 sp_e2e(memory.moe_capacity_dense RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms/dgx-h100.cfg|--moe-capacity|2"

@@ -80,7 +80,7 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -97,6 +97,17 @@ static void test_model__sixteen_bytes_and_zero(void **state)
         near_rel(mem.gradients, g, 1e-12);
         near_rel(mem.optimizer, o, 1e-12);
     }
+    /* Gradients accumulated and reduced in fp32: 18 bytes per parameter
+     * (Megatron Core's distributed-optimizer guide: "bf16 parameters, fp32
+     * gradients: 18" without it); ZeRO-2 shards the 4 bytes. */
+    l.zero = 0;
+    l.grad_fp32 = true;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.weights + mem.gradients + mem.optimizer, 18.0 * P, 1e-12);
+    l.zero = 2;
+    assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
+    near_rel(mem.gradients, 4.0 * P / 8, 1e-12);
+    l.grad_fp32 = false;
     /* Adam's moments in bf16 or 8 bits, beside the fp32 master weight:
      * 8 and 6 bytes per parameter instead of 12. */
     l.zero = 0;
@@ -112,8 +123,9 @@ static void test_model__sixteen_bytes_and_zero(void **state)
     l.adam = MODEL_ADAM_PURE_BF16;
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
     near_rel(mem.weights + mem.gradients + mem.optimizer, 8.0 * P, 1e-12);
-    near_rel(model_adam_step_bytes(MODEL_ADAM_PURE_BF16), 14.0, 1e-15);
-    near_rel(model_adam_step_bytes(MODEL_ADAM_FP32), 28.0, 1e-15);
+    near_rel(model_adam_step_bytes(MODEL_ADAM_PURE_BF16, false), 14.0, 1e-15);
+    near_rel(model_adam_step_bytes(MODEL_ADAM_FP32, false), 28.0, 1e-15);
+    near_rel(model_adam_step_bytes(MODEL_ADAM_FP32, true), 30.0, 1e-15); /* the fp32 gradient read */
     /* The names options and study files use, both ways. */
     for (int k = MODEL_ADAM_FP32; k <= MODEL_ADAM_PURE_BF16; k++) {
         model_adam back = MODEL_ADAM_FP32;
@@ -139,7 +151,7 @@ static void test_model__framework(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     const double conn = 4194304.0 + 524288.0 + 4915200.0;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -170,7 +182,7 @@ static void test_model__activations(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-mha.cfg", d), SP_OK);
@@ -206,7 +218,7 @@ static void test_model__activations(void **state)
      * flight): 120 layer-activations against 112. */
     {
         model_layout q = {8, 1, 1, 0, 1, 8192, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                          MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+                          MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
         model_memory one;
         double per_layer;
         assert_int_equal(model_load(&m, MODELS "/llama3-405b.cfg", d), SP_OK);
@@ -229,7 +241,7 @@ static void test_model__fine_tuning(void **state)
     diag_list *d = *state;
     model *m;
     model_memory full, lora, qlora;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_FULL, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     double P;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-70b.cfg", d), SP_OK);
@@ -260,7 +272,7 @@ static void test_model__fp8_weights(void **state)
     model *m;
     model_memory bf, x, rc;
     model_layout l = {2, 1, 1, 0, 1, 2048, 4, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1,
-                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     double lin = (2.0 * 4096 * 4096 + 2.0 * 4096 * 1024 + 3.0 * 4096 * 14336) / 2, L = 32, cached;
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
@@ -347,7 +359,7 @@ static void test_model__lora_targets(void **state)
     diag_list *d = *state;
     model *m;
     const unsigned ATTN = MODEL_LORA_QKV | MODEL_LORA_PROJ, MLP = MODEL_LORA_FC1 | MODEL_LORA_FC2;
-    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     const double h = 4096, f = 14336, kv = 1024, s = 2048, L = 32;
     unsigned t = 0;
 
@@ -532,7 +544,7 @@ static void test_model__lora_targets(void **state)
      * experts' copies and activation outputs. */
     assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);
     l = (model_layout){1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1,
-                       MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+                       MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     near_rel(activations(m, l, MODEL_TRAIN_FULL, 0, d) - activations(m, l, MODEL_TRAIN_LORA, 0, d),
              m->layers * 2 * s * m->hidden, 1e-12);
     near_rel(activations(m, l, MODEL_TRAIN_LORA, 0, d) - activations(m, l, MODEL_TRAIN_LORA, ATTN, d),
@@ -591,7 +603,7 @@ static void test_model__bad_layouts(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    model_layout l = {3, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
 
     assert_int_equal(model_load(&m, MODELS "/llama3-8b.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_EINPUT);
@@ -619,7 +631,7 @@ static void test_model__dropout(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    model_layout l = {1, 1, 1, 0, 2, 1024, 1, MODEL_RECOMPUTE_NONE, false, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     double s = 1024, b = 2, h = 1024, a = 16, L = 24;
 
     assert_int_equal(model_load(&m, FIXTURES "/gpt-dropout.cfg", d), SP_OK);
@@ -657,7 +669,7 @@ static void test_model__learned_positions(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem, rot;
-    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    model_layout l = {2, 1, 1, 0, 1, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     double h = 1024, layer = 4 * h * h + 2 * h * 4096 + 2 * h;
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
@@ -687,7 +699,7 @@ static void test_model__loss(void **state)
     diag_list *d = *state;
     model *m;
     model_memory mem;
-    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+    model_layout l = {2, 1, 1, 0, 4, 1024, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
 
     assert_int_equal(model_load(&m, MODELS "/gpt-354m.cfg", d), SP_OK);
     assert_int_equal(model_memory_per_gpu(&mem, m, &l, d), SP_OK);
@@ -710,7 +722,7 @@ static void test_model__moe_load(void **state)
     model *m;
     model_memory a, b;
     model_layout l = {1, 1, 1, 0, 1, 2048, 1, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 0, 1, 1, 1,
-                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0};
+                      MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false};
     double s = 2048, h = 4096, f = 14336, expert = 32 * 2 * 2 * (s * h + 2 * s * f + s * f);
 
     assert_int_equal(model_load(&m, MODELS "/mixtral-8x7b.cfg", d), SP_OK);

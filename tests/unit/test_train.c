@@ -59,8 +59,8 @@ static double wave_of(const plat_gpu *g, double m, double n)
 
 static train_config config(int tp, int pp, int dp, int mbs, int seq, int micro)
 {
-    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0},
-                      PLAT_BF16, false, false, false, 0.0, false, 0.0, false, false, TRAIN_CP_ALL_GATHER};
+    train_config c = {{tp, pp, dp, 0, mbs, seq, micro, MODEL_RECOMPUTE_NONE, true, MODEL_TRAIN_FULL, 16, 1, 1, 1, MODEL_ADAM_FP32, 0, false, false, 0.0, 0, false, false, 0.0, false},
+                      PLAT_BF16, false, false, 0.0, false, 0.0, false, false, TRAIN_CP_ALL_GATHER};
     return c;
 }
 
@@ -1077,7 +1077,7 @@ static void test_train__estimate_expert_states(void **state)
     dense = mq->layers * (model_layer_params(mq) - model_layer_expert_params(mq)) +
             (mq->tied_embeddings ? 1.0 : 2.0) * mq->vocab * mq->hidden;
     want = train_memory_time(&f->p->types[0].gpu,
-                             (model_adam_step_bytes(MODEL_ADAM_FP32) - model_adam_step_bytes(MODEL_ADAM_BF16)) *
+                             (model_adam_step_bytes(MODEL_ADAM_FP32, false) - model_adam_step_bytes(MODEL_ADAM_BF16, false)) *
                                  (dense / 8.0 + mq->layers * experts));
     near_rel(t32 - t16, want, 1e-6);
     model_free(mq);
@@ -1102,7 +1102,8 @@ static double all_reduce_s(const plat *p, const int *ranks, int n, double bytes)
  * backward (with the SMs free: compute beside the buckets keeps its pace).
  * Only the gradients depend on their precision, so fp32 against bf16
  * gradients moves the estimate by that bucket's all-reduces' difference
- * alone. */
+ * and by the optimizer step's read of 2 more bytes per trained parameter
+ * of this GPU (as the memory accounting counts them: ZeRO-0, one stage). */
 static void test_train__estimate_expert_grads(void **state)
 {
     fixture *f = *state;
@@ -1110,18 +1111,21 @@ static void test_train__estimate_expert_grads(void **state)
     train_config c = config(1, 1, 4, 1, 32768, 2);
     const int all[8] = {0, 1, 2, 3, 4, 5, 6, 7}, edp[4] = {0, 1, 4, 5};
     double t4, t2, dense, experts, want;
+    model_memory mem;
 
     assert_int_equal(model_load(&mq, MODELS "/qwen3-30b-a3b.cfg", f->d), SP_OK);
     c.l.cp = 2;
     c.l.ep = 2;
     c.sms_free = true;
+    assert_int_equal(model_memory_per_gpu(&mem, mq, &c.l, f->d), SP_OK);
     assert_int_equal(train_estimate(mq, f->p, &c, NULL, &t2, f->d), SP_OK);
-    c.grad_fp32 = true;
+    c.l.grad_fp32 = true;
     assert_int_equal(train_estimate(mq, f->p, &c, NULL, &t4, f->d), SP_OK);
     experts = model_layer_expert_params(mq) / 2.0;
     dense = model_layer_params(mq) - model_layer_expert_params(mq) + (double)mq->vocab * mq->hidden;
     want = all_reduce_s(f->p, all, 8, 4.0 * dense) - all_reduce_s(f->p, all, 8, 2.0 * dense) +
-           all_reduce_s(f->p, edp, 4, 4.0 * experts) - all_reduce_s(f->p, edp, 4, 2.0 * experts);
+           all_reduce_s(f->p, edp, 4, 4.0 * experts) - all_reduce_s(f->p, edp, 4, 2.0 * experts) +
+           train_memory_time(&f->p->types[0].gpu, 2.0 * mem.trainable);
     near_rel(t4 - t2, want, 1e-6);
     model_free(mq);
 }
@@ -1173,12 +1177,12 @@ static void test_train__estimate_bucket_tail(void **state)
     double free_s, held_s, bf16_s;
 
     c.l.zero = 1;
-    c.grad_fp32 = true;
+    c.l.grad_fp32 = true;
     c.sms_free = true;
     assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &free_s, f->d), SP_OK);
     c.sms_free = false;
     assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &held_s, f->d), SP_OK);
-    c.grad_fp32 = false;
+    c.l.grad_fp32 = false;
     assert_int_equal(train_estimate(f->m8, f->p, &c, NULL, &bf16_s, f->d), SP_OK);
     assert_true(held_s > free_s);
     assert_true(held_s > bf16_s);
