@@ -183,7 +183,9 @@ static int slurp(const char *path, char **buf, size_t *len, diag_list *diag)
 }
 
 /* If line (up to its end) is "@include" then a quoted name, as libconfig's
- * grammar has it, point *name at the name and return its length; else 0. */
+ * grammar has it, point *name at the name and return its length (0 for
+ * `@include ""`, which libconfig opens as the folder itself); else leave
+ * *name alone and return 0. */
 static size_t include_name(const char *line, const char **name)
 {
     const char *p = line, *q;
@@ -278,7 +280,7 @@ static int walk(const char *path, const char *dir, int depth, uint32_t *crc, FIL
         char *inc;
         int e;
 
-        if (n == 0) {
+        if (name == NULL) {
             *open = open_after(line, *open);
             if (flat != NULL) /* the line as it is, ended */
                 put_line(flat, line);
