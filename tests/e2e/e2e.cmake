@@ -589,6 +589,12 @@ sp_e2e(memory.too_many RC 2 ARGS "memory|-m|${models}/llama3-8b.cfg|-p|platforms
 add_test(NAME fuzz.loaders COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/mutate_loaders.py
   $<TARGET_FILE:scalepath> ${SP_ROOT} ${SP_OUT}/fuzz 200 1)
 set_tests_properties(fuzz.loaders PROPERTIES LABELS "e2e;fuzz" TIMEOUT 600)
+# Random training layouts (fixed seed): exit 0 or 2 with an error and no
+# output file; a simulated step accounts for its whole time on every stage,
+# and memory counts what train counts (tests/fuzz/random_layouts.py).
+add_test(NAME fuzz.layouts COMMAND ${SP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/random_layouts.py
+  $<TARGET_FILE:scalepath> ${SP_ROOT} ${SP_OUT}/layouts 30 1)
+set_tests_properties(fuzz.layouts PROPERTIES LABELS "e2e;fuzz" TIMEOUT 600)
 include(${CMAKE_CURRENT_LIST_DIR}/train.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/study.cmake)
 # scalepath calibrate: a known distortion fitted back, and a calibrated platform that reproduces the log.
