@@ -117,6 +117,11 @@ static int read_log(const char *path, point **out, size_t *n, log_info *info, di
         }
         if (size == 0)
             continue;
+        if (t == 0.0) { /* the fit weighs each size by 1 / time^2 */
+            diag_error(diag, (sp_loc){path, line}, "a time of 0 us for %llu bytes: not a measurement to fit", size);
+            err = SP_EINPUT;
+            continue;
+        }
         if (vec_reserve((void **)out, &cap, *n + 1, sizeof(**out)) < 0) {
             err = SP_ENOMEM;
             break;

@@ -652,3 +652,6 @@ sp_e2e(bad.folder.groups RC 2
 sp_e2e(bad.calibrate.log RC 2
   ARGS "calibrate|-p|platforms/dgx-spark.cfg|-n|2|--log|tests/bad/calibrate-garbage.log|-o|${SP_OUT}/bad-cal.cfg"
   STDERR "calibrate-garbage.log:3: error: not an nccl-tests row" ABSENT "${SP_OUT}/bad-cal.cfg")
+sp_e2e(bad.calibrate.zero_time RC 2
+  ARGS "calibrate|-p|platforms/dgx-h100.cfg|--log|tests/bad/calibrate-zero-time.log|-o|${SP_OUT}/bad-cal0.cfg"
+  STDERR "calibrate-zero-time.log:4: error: a time of 0 us for 1048576 bytes" ABSENT "${SP_OUT}/bad-cal0.cfg")
