@@ -506,8 +506,16 @@ int cli_calibrate(int argc, char **argv, diag_list *diag)
                  co.collnet ? ", NCCL_COLLNET_ENABLE=1" : "", hostw);
         free(before);
         free(after);
-        if (output != NULL && (err = write_calibrated(ppath, output, log, a, k, what, stamp, diag)) == SP_OK)
+        if (output != NULL && (a > PLAT_CALIB_LATENCY_US_MAX || k > PLAT_CALIB_TIME_SCALE_MAX)) {
+            /* a file the platform loader would refuse: say so, write nothing */
+            diag_error(diag, (sp_loc){log, 0}, "the fit (latency %.4g us, time scale %.4g) is beyond what a platform "
+                       "file takes (latency up to %g us, time scale up to %g): the log's times are not this "
+                       "platform's (is -p, -n, -g or -c right?); %s not written", a, k, PLAT_CALIB_LATENCY_US_MAX,
+                       PLAT_CALIB_TIME_SCALE_MAX, output);
+            err = SP_EINPUT;
+        } else if (output != NULL && (err = write_calibrated(ppath, output, log, a, k, what, stamp, diag)) == SP_OK) {
             printf("wrote %s\n", output);
+        }
     }
 done:
     eng_free(e);

@@ -159,6 +159,11 @@ typedef enum plat_latency_model {
     PLAT_LAT_NONE, /* physical link latency only: an ideal alpha-beta fabric */
 } plat_latency_model;
 
+/* The largest calibration factors a platform file takes (its `calibration`
+ * group; scalepath calibrate refuses to write a fit beyond them). */
+#define PLAT_CALIB_LATENCY_US_MAX 1e6
+#define PLAT_CALIB_TIME_SCALE_MAX 100.0
+
 typedef struct plat_nccl {
     int channels;                 /* runtime collective channels; 0 = derive */
     int graph_channels;           /* channels NCCL's topology search finds; 0 = derive */

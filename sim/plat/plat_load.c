@@ -42,8 +42,8 @@ static const cfg_key root_keys[] = {
     {NULL, 0, 0, 0, 0, 0, NULL},
 };
 static const cfg_key calib_keys[] = {
-    {"latency_us", CFG_NUMBER, true,  0, 1e6, false, "added to every collective's time"},
-    {"time_scale", CFG_NUMBER, true,  0, 100, true, "multiplies every collective's simulated time (transfers and software latency)"},
+    {"latency_us", CFG_NUMBER, true,  0, PLAT_CALIB_LATENCY_US_MAX, false, "added to every collective's time"},
+    {"time_scale", CFG_NUMBER, true,  0, PLAT_CALIB_TIME_SCALE_MAX, true, "multiplies every collective's simulated time (transfers and software latency)"},
     {"source",     CFG_STRING, true,  0, 0, false, "the log it was fitted to, and when"},
     {NULL, 0, 0, 0, 0, 0, NULL},
 };

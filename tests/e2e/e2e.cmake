@@ -655,3 +655,7 @@ sp_e2e(bad.calibrate.log RC 2
 sp_e2e(bad.calibrate.zero_time RC 2
   ARGS "calibrate|-p|platforms/dgx-h100.cfg|--log|tests/bad/calibrate-zero-time.log|-o|${SP_OUT}/bad-cal0.cfg"
   STDERR "calibrate-zero-time.log:4: error: a time of 0 us for 1048576 bytes" ABSENT "${SP_OUT}/bad-cal0.cfg")
+sp_e2e(bad.calibrate.beyond_platform RC 2
+  ARGS "calibrate|-p|platforms/dgx-h100.cfg|--log|tests/bad/calibrate-not-this-platform.log|-o|${SP_OUT}/bad-cal1.cfg"
+  STDERR "calibrate-not-this-platform.log: error: the fit .* is beyond what a platform file takes"
+  ABSENT "${SP_OUT}/bad-cal1.cfg")
