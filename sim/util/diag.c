@@ -53,7 +53,7 @@ static const char *level_name(diag_level lv)
     }
 }
 
-static void add(diag_list *d, diag_level lv, sp_loc at, const char *fmt, va_list ap)
+SP_PRINTF(4, 0) static void add(diag_list *d, diag_level lv, sp_loc at, const char *fmt, va_list ap)
 {
     char *body, *msg;
 

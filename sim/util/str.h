@@ -11,7 +11,7 @@
 
 char *str_dup(const char *s);
 char *str_format(const char *fmt, ...) SP_PRINTF(1, 2);
-char *str_vformat(const char *fmt, va_list ap);
+char *str_vformat(const char *fmt, va_list ap) SP_PRINTF(1, 0);
 
 /* Levenshtein distance, capped at 255; for "did you mean" hints. */
 unsigned str_distance(const char *a, const char *b);

@@ -41,7 +41,7 @@ int main(void)
     int devs[2] = {0, 1};
     float *buf[2], host[N];
     cudaStream_t s;
-    cudaEvent_t ev;
+    cudaEvent_t ev = NULL;
     pthread_t th;
     double t0;
 
