@@ -10,7 +10,8 @@ mostly divide its GPUs (sometimes not), and a handful of the other options
 exchange, SM contention, NCCL's algorithm and protocol, TP overlap, ...),
 some of which do not go together. Whatever the draw:
 
-- the run exits 0, or 2 with "error:" said and no output file left (-o);
+- the run exits 0, or 2 with "error:" said and no output file left (-o),
+  and leaves no temporary one (.partial) either way;
 - no sanitizer report (under the ASan+UBSan build);
 - a run that succeeds accounts for its whole step: on every pipeline
   stage, compute, the exposed communication, the pipeline wait and the
@@ -134,6 +135,8 @@ def check_success(exe, root, a, out):
     got = re.search(r"total +([0-9.]+) GB", m.stdout)
     if m.returncode != 0 or got is None or float(got.group(1)) != total:
         bad.append(f"scalepath memory says {got.group(1) if got else m.stderr.strip()[-200:]}, train {total} GB")
+    if "Sanitizer" in m.stderr or "runtime error:" in m.stderr:
+        bad.append("sanitizer report from scalepath memory")
     return bad
 
 
@@ -163,6 +166,8 @@ def main():
                 problems.append("an output file left by a run that failed")
         else:
             problems.append(f"exit status {p.returncode}")
+        if os.path.exists(h5 + ".partial"):
+            problems.append("a temporary output file left behind")
         for s in ("Sanitizer", "runtime error:"):
             if s in p.stderr:
                 problems.append("sanitizer report")
