@@ -153,17 +153,8 @@ int cli_memory(int argc, char **argv, diag_list *diag)
         err = SP_EINPUT;
         goto done;
     }
-    if (a.gbs > 0) { /* as cli_train_resolve */
-        if (a.gbs % (l.micro_batch * l.dp) != 0) {
-            diag_error(diag, (sp_loc){0}, "global batch %d is not a multiple of micro-batch %d x DP %d", a.gbs,
-                       l.micro_batch, l.dp);
-            err = SP_EINPUT;
-            goto done;
-        }
-        l.microbatches = a.gbs / (l.micro_batch * l.dp);
-    }
-    if (l.microbatches == 0)
-        l.microbatches = l.pp;
+    if ((err = cli_train_microbatches(a.gbs, &l, diag)) < 0) /* as train resolves them */
+        goto done;
     if ((l.comm_channels = coll_comm_channels(p)) < 0) {
         err = l.comm_channels;
         goto done;

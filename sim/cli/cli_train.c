@@ -259,6 +259,21 @@ void cli_train_defaults(cli_train_args *a)
     a->cfg.prec = PLAT_BF16;
 }
 
+int cli_train_microbatches(int gbs, model_layout *l, diag_list *diag)
+{
+    if (gbs > 0) {
+        if (gbs % (l->micro_batch * l->dp) != 0) {
+            diag_error(diag, (sp_loc){0}, "global batch %d is not a multiple of micro-batch %d x DP %d", gbs,
+                       l->micro_batch, l->dp);
+            return SP_EINPUT;
+        }
+        l->microbatches = gbs / (l->micro_batch * l->dp);
+    } else if (l->microbatches == 0) {
+        l->microbatches = l->pp;
+    }
+    return SP_OK;
+}
+
 int cli_train_resolve(cli_train_args *a, const plat *p, diag_list *diag)
 {
     model_layout *l = &a->cfg.l;
@@ -270,16 +285,8 @@ int cli_train_resolve(cli_train_args *a, const plat *p, diag_list *diag)
         return SP_EINPUT;
     }
     l->dp = (int)(p->nranks / mp);
-    if (a->gbs > 0) {
-        if (a->gbs % (l->micro_batch * l->dp) != 0) {
-            diag_error(diag, (sp_loc){0}, "global batch %d is not a multiple of micro-batch %d x DP %d", a->gbs,
-                       l->micro_batch, l->dp);
-            return SP_EINPUT;
-        }
-        l->microbatches = a->gbs / (l->micro_batch * l->dp);
-    } else if (l->microbatches == 0) {
-        l->microbatches = l->pp;
-    }
+    if (cli_train_microbatches(a->gbs, l, diag) < 0)
+        return SP_EINPUT;
     a->cfg.fold = a->fold == 1 || (a->fold == 0 && p->nranks > 1024 && (l->dp > 1 || l->cp > 1));
     return SP_OK;
 }

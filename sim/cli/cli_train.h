@@ -55,6 +55,10 @@ SP_MUST_USE int cli_train_lora_check(const model_layout *l, diag_list *diag);
 
 /* DP from the platform's GPUs, micro-batches from the global batch, folding. */
 SP_MUST_USE int cli_train_resolve(cli_train_args *a, const plat *p, diag_list *diag);
+/* l's micro-batches per step, once its DP is known: gbs / (micro-batch x DP)
+ * when gbs > 0 (SP_EINPUT, reported, if that does not divide), else as given,
+ * or PP when none was. */
+SP_MUST_USE int cli_train_microbatches(int gbs, model_layout *l, diag_list *diag);
 
 /**
  * Memory fit, then one step built by train_build() and simulated on *e.
